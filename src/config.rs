@@ -1,0 +1,484 @@
+//! The configuration file: `key = value` lines, `#` comments, validated into
+//! a [`Config`] before anything else happens.
+//!
+//! Invariant: a `Config` that exists is valid. Every problem in the file is a
+//! [`ConfigError`] naming `FILE:LINE` and what is wrong, and start-up stops
+//! with exit status 2 before any file is written or any port is bound.
+//! Relative paths are resolved against the directory of the config file.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the packaged example config is installed, read when no `--config` is given.
+pub const DEFAULT_PATH: &str = "/etc/sysmon.conf";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The file this came from; `None` for built-in defaults.
+    pub file: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub interval: Duration,
+    pub mounts: Vec<PathBuf>,
+    pub backup_dir: PathBuf,
+    pub log_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub backup: BackupConfig,
+    pub updates: UpdateConfig,
+    /// Where procfs is mounted (`--proc-root`), for fixtures and containers.
+    pub proc_root: PathBuf,
+    /// Where sysfs is mounted (`--sys-root`).
+    pub sys_root: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupConfig {
+    pub enabled: bool,
+    pub sources: Vec<PathBuf>,
+    pub excludes: Vec<String>,
+    pub keep: u32,
+    pub level: u32,
+    pub every: Option<Duration>,
+    pub one_file_system: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateManager {
+    Auto,
+    Pacman,
+    Apt,
+    Apk,
+    Xbps,
+    Dnf,
+    Command,
+    None,
+}
+
+impl UpdateManager {
+    pub const ALL: [(&'static str, UpdateManager); 8] = [
+        ("auto", UpdateManager::Auto),
+        ("pacman", UpdateManager::Pacman),
+        ("apt", UpdateManager::Apt),
+        ("apk", UpdateManager::Apk),
+        ("xbps", UpdateManager::Xbps),
+        ("dnf", UpdateManager::Dnf),
+        ("command", UpdateManager::Command),
+        ("none", UpdateManager::None),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, m)| *m == self).map_or("?", |(n, _)| n)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateConfig {
+    pub manager: UpdateManager,
+    /// For `update_manager = command`: run through `/bin/sh -c`.
+    pub command: Option<String>,
+    pub timeout: Duration,
+    pub every: Option<Duration>,
+    pub refresh: bool,
+    pub log_keep: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            file: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            interval: Duration::from_secs(5),
+            mounts: Vec::new(),
+            backup_dir: PathBuf::from("/var/backups/sysmon"),
+            log_dir: PathBuf::from("/var/log/sysmon"),
+            state_dir: PathBuf::from("/var/lib/sysmon"),
+            backup: BackupConfig {
+                enabled: true,
+                sources: Vec::new(),
+                excludes: Vec::new(),
+                keep: 7,
+                level: 6,
+                every: None,
+                one_file_system: false,
+            },
+            updates: UpdateConfig {
+                manager: UpdateManager::Auto,
+                command: None,
+                timeout: Duration::from_secs(300),
+                every: None,
+                refresh: false,
+                log_keep: 30,
+            },
+            proc_root: PathBuf::from("/proc"),
+            sys_root: PathBuf::from("/sys"),
+        }
+    }
+}
+
+/// A problem in the configuration, displayed as `FILE:LINE: message`
+/// (or `FILE: message` when it concerns the file as a whole).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every key, with whether it may be given more than once.
+const KEYS: &[(&str, bool)] = &[
+    ("listen", false),
+    ("interval", false),
+    ("mounts", true),
+    ("backup_dir", false),
+    ("log_dir", false),
+    ("state_dir", false),
+    ("backup", false),
+    ("backup_source", true),
+    ("backup_exclude", true),
+    ("backup_keep", false),
+    ("backup_level", false),
+    ("backup_every", false),
+    ("backup_one_file_system", false),
+    ("update_manager", false),
+    ("update_command", false),
+    ("update_timeout", false),
+    ("update_every", false),
+    ("update_refresh", false),
+    ("log_keep", false),
+];
+
+impl Config {
+    /// Loads `path`, or with `None` the default file if it exists, else the
+    /// built-in defaults. An explicitly named file must exist.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_PATH), false),
+        };
+        match std::fs::read(&path) {
+            Ok(bytes) => Config::parse(&bytes, &path),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(ConfigError { file: path, line: None, message: format!("cannot read: {e}") }),
+        }
+    }
+
+    /// Parses the text of a config file; `path` names it in errors and
+    /// anchors relative paths.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Config, ConfigError> {
+        let at = |line: usize, message: String| ConfigError { file: path.to_path_buf(), line: Some(line), message };
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+            at(line, "not valid UTF-8".into())
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut config = Config { file: Some(path.to_path_buf()), ..Config::default() };
+        let mut first_seen: Vec<(&str, usize)> = Vec::new();
+        for (index, raw_line) in text.lines().enumerate() {
+            let line_no = index + 1;
+            let line = strip_comment(raw_line).trim();
+            if line.is_empty() {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(at(line_no, format!("expected `key = value`, found `{line}`")));
+            };
+            let (key, value) = (key.trim(), value.trim());
+            let Some(&(key, repeatable)) = KEYS.iter().find(|(k, _)| *k == key) else {
+                return Err(at(line_no, format!("unknown key `{key}`{}", suggest(key))));
+            };
+            if !repeatable {
+                if let Some((_, first)) = first_seen.iter().find(|(k, _)| *k == key) {
+                    return Err(at(line_no, format!("`{key}` is already set on line {first}")));
+                }
+                first_seen.push((key, line_no));
+            }
+            config.apply(key, value, &base).map_err(|message| at(line_no, format!("{key}: {message}")))?;
+        }
+        Ok(config)
+    }
+
+    fn apply(&mut self, key: &str, value: &str, base: &Path) -> Result<(), String> {
+        let path = || -> Result<PathBuf, String> {
+            if value.is_empty() {
+                return Err("expected a path".into());
+            }
+            Ok(base.join(value))
+        };
+        match key {
+            "listen" => self.listen = parse_listen(value)?,
+            "interval" => {
+                let d = parse_duration(value)?;
+                if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
+                    return Err(format!("`{value}` is out of range (100ms to 1h)"));
+                }
+                self.interval = d;
+            }
+            "mounts" if value == "auto" => self.mounts.clear(),
+            "mounts" => {
+                if !value.starts_with('/') {
+                    return Err(format!("`{value}` is not an absolute mount point (or `auto`)"));
+                }
+                self.mounts.push(PathBuf::from(value));
+            }
+            "backup_dir" => self.backup_dir = path()?,
+            "log_dir" => self.log_dir = path()?,
+            "state_dir" => self.state_dir = path()?,
+            "backup" => self.backup.enabled = parse_switch(value)?,
+            "backup_source" => self.backup.sources.push(path()?),
+            "backup_exclude" => {
+                if value.is_empty() {
+                    return Err("expected a glob such as `*.tmp` or `node_modules/`".into());
+                }
+                self.backup.excludes.push(value.to_string());
+            }
+            "backup_keep" => self.backup.keep = parse_count(value, 1, 10_000)?,
+            "backup_level" => self.backup.level = parse_count(value, 0, 9)?,
+            "backup_every" => self.backup.every = parse_optional_period(value)?,
+            "backup_one_file_system" => self.backup.one_file_system = parse_switch(value)?,
+            "update_manager" => {
+                self.updates.manager = UpdateManager::ALL
+                    .iter()
+                    .find(|(name, _)| *name == value)
+                    .map(|(_, m)| *m)
+                    .ok_or_else(|| format!("`{value}` is not one of auto, pacman, apt, apk, xbps, dnf, command, none"))?;
+            }
+            "update_command" => {
+                if value.is_empty() {
+                    return Err("expected a shell command".into());
+                }
+                self.updates.command = Some(value.to_string());
+            }
+            "update_timeout" => {
+                let d = parse_duration(value)?;
+                if d < Duration::from_secs(1) {
+                    return Err(format!("`{value}` is too short (at least 1s)"));
+                }
+                self.updates.timeout = d;
+            }
+            "update_every" => self.updates.every = parse_optional_period(value)?,
+            "update_refresh" => self.updates.refresh = parse_switch(value)?,
+            "log_keep" => self.updates.log_keep = parse_count(value, 1, 100_000)?,
+            _ => unreachable!("key {key} is in KEYS but has no rule"),
+        }
+        Ok(())
+    }
+
+    /// Checks that need the whole file (keys that depend on each other).
+    /// `file` names the config in the error.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |message: String| ConfigError {
+            file: self.file.clone().unwrap_or_else(|| PathBuf::from("(defaults)")),
+            line: None,
+            message,
+        };
+        if self.updates.manager == UpdateManager::Command && self.updates.command.is_none() {
+            return Err(err("update_manager = command needs update_command".into()));
+        }
+        if self.updates.command.is_some() && !matches!(self.updates.manager, UpdateManager::Command | UpdateManager::Auto) {
+            return Err(err(format!(
+                "update_command is set but update_manager = {} (use update_manager = command)",
+                self.updates.manager.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as a config file, every key spelled out.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let source = self.file.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string());
+        let _ = writeln!(out, "# effective configuration (from {source})");
+        let _ = writeln!(out, "listen = {}", self.listen);
+        let _ = writeln!(out, "interval = {}", format_duration(self.interval));
+        if self.mounts.is_empty() {
+            let _ = writeln!(out, "mounts = auto");
+        }
+        for m in &self.mounts {
+            let _ = writeln!(out, "mounts = {}", m.display());
+        }
+        let _ = writeln!(out, "backup_dir = {}", self.backup_dir.display());
+        let _ = writeln!(out, "log_dir = {}", self.log_dir.display());
+        let _ = writeln!(out, "state_dir = {}", self.state_dir.display());
+        let b = &self.backup;
+        let _ = writeln!(out, "backup = {}", on_off(b.enabled));
+        for s in &b.sources {
+            let _ = writeln!(out, "backup_source = {}", s.display());
+        }
+        for e in &b.excludes {
+            let _ = writeln!(out, "backup_exclude = {e}");
+        }
+        let _ = writeln!(out, "backup_keep = {}", b.keep);
+        let _ = writeln!(out, "backup_level = {}", b.level);
+        let _ = writeln!(out, "backup_every = {}", b.every.map_or("off".into(), format_duration));
+        let _ = writeln!(out, "backup_one_file_system = {}", on_off(b.one_file_system));
+        let u = &self.updates;
+        let _ = writeln!(out, "update_manager = {}", u.manager.name());
+        if let Some(c) = &u.command {
+            let _ = writeln!(out, "update_command = {c}");
+        }
+        let _ = writeln!(out, "update_timeout = {}", format_duration(u.timeout));
+        let _ = writeln!(out, "update_every = {}", u.every.map_or("off".into(), format_duration));
+        let _ = writeln!(out, "update_refresh = {}", on_off(u.refresh));
+        let _ = writeln!(out, "log_keep = {}", u.log_keep);
+        out
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+/// `#` starts a comment at the beginning of a line or after white space, so
+/// values such as `update_command = foo#bar` keep their `#`.
+fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
+            return &line[..i];
+        }
+    }
+    line
+}
+
+fn suggest(key: &str) -> String {
+    let close = KEYS.iter().map(|(k, _)| *k).find(|k| edit_distance(k, key) <= 2);
+    close.map_or(String::new(), |k| format!(" (did you mean `{k}`?)"))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb)).min(row[j] + 1).min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse()
+        .map_err(|_| format!("`{value}` is not an address such as 127.0.0.1:8080 or [::1]:8080"))
+}
+
+fn parse_switch(value: &str) -> Result<bool, String> {
+    match value {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => Err(format!("`{value}` is not on or off")),
+    }
+}
+
+fn parse_count(value: &str, min: u32, max: u32) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("`{value}` is not a whole number from {min} to {max}")),
+    }
+}
+
+fn parse_optional_period(value: &str) -> Result<Option<Duration>, String> {
+    if value == "off" {
+        return Ok(None);
+    }
+    let d = parse_duration(value)?;
+    if d < Duration::from_secs(60) {
+        return Err(format!("`{value}` is too short (at least 1m, or off)"));
+    }
+    Ok(Some(d))
+}
+
+/// `500ms`, `5s`, `1m`, `2h`, `1d`: a whole number and a unit, nothing else.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = value.split_at(digits);
+    let bad = || format!("`{value}` is not a duration such as 500ms, 5s, 1m, 2h or 1d");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let millis = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
+        _ => return Err(bad()),
+    };
+    millis.map(Duration::from_millis).ok_or_else(bad)
+}
+
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
+        if ms >= size && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text.as_bytes(), Path::new("/etc/sysmon.conf")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = parse("# comment\n\nlisten = 0.0.0.0:9000  # trailing\ninterval = 500ms\nbackup_dir = b\n").unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.interval, Duration::from_millis(500));
+        assert_eq!(c.backup_dir, PathBuf::from("/etc/b"));
+        assert_eq!(c.log_dir, PathBuf::from("/var/log/sysmon"));
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        assert_eq!(parse("\nlisten = nope\n").unwrap_err(), "/etc/sysmon.conf:2: listen: `nope` is not an address such as 127.0.0.1:8080 or [::1]:8080");
+        assert_eq!(parse("intervall = 5s").unwrap_err(), "/etc/sysmon.conf:1: unknown key `intervall` (did you mean `interval`?)");
+        assert_eq!(parse("interval = 5").unwrap_err(), "/etc/sysmon.conf:1: interval: `5` is not a duration such as 500ms, 5s, 1m, 2h or 1d");
+        assert_eq!(parse("interval = 5s\ninterval = 6s").unwrap_err(), "/etc/sysmon.conf:2: `interval` is already set on line 1");
+        assert_eq!(parse("just words").unwrap_err(), "/etc/sysmon.conf:1: expected `key = value`, found `just words`");
+        assert!(parse("backup_level = 10").is_err());
+        assert!(parse("mounts = relative").is_err());
+        assert!(parse("interval = 10ms").is_err());
+        assert!(Config::parse(b"listen = \xff", Path::new("x")).unwrap_err().to_string().starts_with("x:1: not valid UTF-8"));
+    }
+
+    #[test]
+    fn repeatable_keys_accumulate_and_render_round_trips() {
+        let c = parse("backup_source = /etc\nbackup_source = /home\nbackup_exclude = *.tmp\nmounts = /\nupdate_manager = command\nupdate_command = echo a#b\n").unwrap();
+        assert_eq!(c.backup.sources.len(), 2);
+        assert_eq!(c.updates.command.as_deref(), Some("echo a#b"));
+        let again = parse(&c.render()).unwrap();
+        assert_eq!(Config { file: c.file.clone(), ..again }, c);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86400)));
+        for bad in ["", "s", "-1s", "1.5s", "1 s", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
+    }
+}

@@ -1,0 +1,72 @@
+//! CPU percentages from two readings of /proc/stat, without sleeping.
+//!
+//! Invariant: every figure is finite and within 0..=100, whatever the
+//! counters do. A counter that went backwards (a kernel quirk for iowait, a
+//! CPU brought back online, a reset) contributes zero ticks instead of a
+//! negative; an interval with no ticks at all yields `None`, and the caller
+//! keeps the previous figure.
+
+use crate::proc::stat::CpuTicks;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CpuPercent {
+    /// Everything but idle and iowait (user, nice, system, irq, softirq, steal).
+    pub busy: f64,
+    pub iowait: f64,
+    pub steal: f64,
+}
+
+/// The share of each state between `prev` and `cur`.
+pub fn percent(prev: &CpuTicks, cur: &CpuTicks) -> Option<CpuPercent> {
+    let d = |a: u64, b: u64| b.saturating_sub(a);
+    let idle = d(prev.idle, cur.idle);
+    let iowait = d(prev.iowait, cur.iowait);
+    let steal = d(prev.steal, cur.steal);
+    let busy = d(prev.user, cur.user)
+        .saturating_add(d(prev.nice, cur.nice))
+        .saturating_add(d(prev.system, cur.system))
+        .saturating_add(d(prev.irq, cur.irq))
+        .saturating_add(d(prev.softirq, cur.softirq))
+        .saturating_add(steal);
+    let total = busy.saturating_add(idle).saturating_add(iowait);
+    if total == 0 {
+        return None;
+    }
+    let share = |part: u64| (part as f64 * 100.0 / total as f64).clamp(0.0, 100.0);
+    Some(CpuPercent { busy: share(busy), iowait: share(iowait), steal: share(steal) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticks(user: u64, idle: u64, iowait: u64, steal: u64) -> CpuTicks {
+        CpuTicks { user, idle, iowait, steal, ..Default::default() }
+    }
+
+    #[test]
+    fn splits_interval() {
+        let p = percent(&ticks(100, 100, 0, 0), &ticks(150, 130, 10, 10)).unwrap();
+        // busy = 50 user + 10 steal = 60 of 100 ticks.
+        assert_eq!(p, CpuPercent { busy: 60.0, iowait: 10.0, steal: 10.0 });
+    }
+
+    #[test]
+    fn guest_time_is_not_counted_twice() {
+        let prev = CpuTicks { user: 0, idle: 0, guest: 0, ..Default::default() };
+        let cur = CpuTicks { user: 50, idle: 50, guest: 50, ..Default::default() };
+        assert_eq!(percent(&prev, &cur).unwrap().busy, 50.0);
+    }
+
+    #[test]
+    fn backwards_and_empty_intervals_stay_in_range() {
+        assert_eq!(percent(&ticks(5, 5, 5, 5), &ticks(5, 5, 5, 5)), None);
+        let p = percent(&ticks(100, 100, 50, 0), &ticks(110, 110, 10, 0)).unwrap();
+        assert_eq!(p.busy, 50.0);
+        assert_eq!(p.iowait, 0.0);
+        let p = percent(&ticks(u64::MAX, 0, 0, 0), &ticks(0, 10, 0, 0)).unwrap();
+        assert_eq!(p.busy, 0.0);
+        let p = percent(&CpuTicks::default(), &ticks(u64::MAX, u64::MAX, u64::MAX, u64::MAX)).unwrap();
+        assert!(p.busy.is_finite() && (0.0..=100.0).contains(&p.busy));
+    }
+}

@@ -1,0 +1,192 @@
+//! The daemon: one thread owns all state and runs the poll loop.
+//!
+//! Each job has the same shape: `poll(now)` does what is due within a
+//! budget, and `next_deadline()` says when it wants to run again. The loop
+//! waits on the HTTP server until the earliest deadline (never longer than
+//! [`MAX_WAIT`], so signals are seen promptly), answers requests from the
+//! last sample, and repeats. tiny_http's I/O threads are the only others.
+//!
+//! Invariant: with no requests arriving, an iteration performs no heap
+//! allocation once the sampler is warm (checked by `tests/alloc_free.rs`).
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::audit::AuditService;
+use crate::backup::BackupService;
+use crate::config::Config;
+use crate::report::DataJson;
+use crate::sample::{MountSelection, Sample, Sampler};
+use crate::{http, log, sys};
+
+/// Longest sleep between checks of the signal flags: SIGTERM is honoured
+/// within this, plus the current backup slice.
+pub const MAX_WAIT: Duration = Duration::from_millis(200);
+/// CPU time the backup may take per loop iteration before HTTP gets a turn.
+pub const BACKUP_SLICE: Duration = Duration::from_millis(5);
+
+pub struct Daemon {
+    config: Config,
+    server: tiny_http::Server,
+    local_addr: SocketAddr,
+    sampler: Sampler,
+    sample: Sample,
+    next_sample_at: Instant,
+    backup: BackupService,
+    audit: AuditService,
+    /// /data.json as last rendered, and the sample generation it shows;
+    /// reused until a new sample arrives or a job is moving.
+    data_json: Option<(u64, Rc<[u8]>)>,
+}
+
+pub fn mount_selection(config: &Config) -> MountSelection {
+    if config.mounts.is_empty() { MountSelection::Auto } else { MountSelection::Listed(config.mounts.clone()) }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Daemon {
+    /// Binds the listening socket and takes the first sample. Nothing runs
+    /// until [`Daemon::run`] or [`Daemon::poll_once`].
+    pub fn bind(config: Config) -> Result<Daemon, String> {
+        let server = tiny_http::Server::http(config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let local_addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| format!("listening on {} gave no IP address", config.listen))?;
+        let mut sampler = Sampler::new(&config.proc_root, mount_selection(&config));
+        let mut sample = Sample::default();
+        sampler.sample(unix_now(), &mut sample);
+        let now = Instant::now();
+        Ok(Daemon {
+            backup: BackupService::new(&config),
+            audit: AuditService::new(&config),
+            next_sample_at: now + config.interval,
+            config,
+            server,
+            local_addr,
+            sampler,
+            sample,
+            data_json: None,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn sample(&self) -> &Sample {
+        &self.sample
+    }
+
+    /// Runs until SIGTERM or SIGINT.
+    pub fn run(&mut self) {
+        while self.poll_once() {}
+        self.backup.abandon();
+        self.audit.abandon();
+        log::info(format_args!("stopped"));
+    }
+
+    /// One turn of the loop: due work, then wait for a request or the next
+    /// deadline. Returns false once a stop was requested.
+    pub fn poll_once(&mut self) -> bool {
+        if sys::stop_requested() {
+            return false;
+        }
+        if sys::take_reload_request() {
+            self.reload();
+        }
+        let now = Instant::now();
+        if now >= self.next_sample_at {
+            self.sampler.sample(unix_now(), &mut self.sample);
+            self.next_sample_at += self.config.interval;
+            if self.next_sample_at <= now {
+                // We fell behind (suspend, a stalled disk): do not catch up in a burst.
+                self.next_sample_at = now + self.config.interval;
+            }
+        }
+        self.backup.poll(now, BACKUP_SLICE);
+        self.audit.poll(now);
+
+        let mut deadline = self.next_sample_at.min(now + MAX_WAIT);
+        for job_deadline in [self.backup.next_deadline(), self.audit.next_deadline()].into_iter().flatten() {
+            deadline = deadline.min(job_deadline);
+        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match self.server.recv_timeout(wait) {
+            Ok(Some(request)) => {
+                self.answer(request);
+                // Drain what else is queued before the next slice of work.
+                while let Ok(Some(request)) = self.server.try_recv() {
+                    self.answer(request);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => log::warn(format_args!("http: {e}")),
+        }
+        true
+    }
+
+    fn answer(&mut self, request: tiny_http::Request) {
+        let jobs_moving = self.backup.is_running() || self.audit.is_running();
+        let generation = self.sample.generation;
+        let cache = &mut self.data_json;
+        let (sample, config, backup, audit) = (&self.sample, &self.config, &self.backup, &self.audit);
+        http::handle(request, || {
+            if let Some((cached_generation, body)) = cache {
+                if *cached_generation == generation && !jobs_moving {
+                    return Rc::clone(body);
+                }
+            }
+            let body: Rc<[u8]> = render(sample, config, backup, audit).into_bytes().into();
+            *cache = Some((generation, Rc::clone(&body)));
+            body
+        });
+    }
+
+    /// SIGHUP: re-read the config; a bad one is refused and the old stays.
+    fn reload(&mut self) {
+        let Some(file) = self.config.file.clone() else {
+            log::info(format_args!("SIGHUP: no config file to reload (running on built-in defaults)"));
+            return;
+        };
+        let loaded = Config::load(Some(&file)).and_then(|c| c.validate().map(|()| c));
+        let mut new = match loaded {
+            Ok(new) => new,
+            Err(e) => {
+                log::error(format_args!("SIGHUP: {e}; keeping the running configuration"));
+                return;
+            }
+        };
+        // What the command line set wins over the file, as at start-up.
+        new.proc_root = self.config.proc_root.clone();
+        new.sys_root = self.config.sys_root.clone();
+        if new.listen != self.config.listen {
+            log::warn(format_args!(
+                "SIGHUP: listen changed to {} but stays {} until restart",
+                new.listen, self.local_addr
+            ));
+            new.listen = self.config.listen;
+        }
+        if new.mounts != self.config.mounts {
+            self.sampler = Sampler::new(&new.proc_root, mount_selection(&new));
+            self.sampler.sample(unix_now(), &mut self.sample);
+        }
+        if new.interval != self.config.interval {
+            self.next_sample_at = Instant::now() + new.interval;
+        }
+        self.backup.reconfigure(&new);
+        self.audit.reconfigure(&new);
+        self.config = new;
+        self.data_json = None;
+        log::info(format_args!("SIGHUP: configuration reloaded from {}", file.display()));
+    }
+}
+
+/// The /data.json document for the current state.
+pub fn render(sample: &Sample, config: &Config, backup: &BackupService, audit: &AuditService) -> String {
+    DataJson::new(sample, config.interval.as_secs_f64(), backup.status(), audit.status()).to_json()
+}

@@ -1,0 +1,89 @@
+//! HTTP routes. Answers come from the daemon's last sample and job states;
+//! nothing here reads /proc or any other file. There is no path from a URL
+//! to the filesystem: the set of answers is a fixed table.
+
+use std::io::Cursor;
+
+use tiny_http::{Header, Method, Request, Response, StatusCode};
+
+/// The dashboard, compiled into the binary.
+pub const INDEX_HTML: &[u8] = include_bytes!("index.html");
+
+/// Inline script and style only, data only from our own origin, no framing.
+const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Index,
+    DataJson,
+    NotFound,
+    MethodNotAllowed,
+}
+
+/// Maps a method and request target to a route. The query string is ignored.
+pub fn route(method: &Method, url: &str) -> Route {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let known = match path {
+        "/" | "/index.html" => Some(Route::Index),
+        "/data.json" => Some(Route::DataJson),
+        _ => None,
+    };
+    match (known, method) {
+        (None, _) => Route::NotFound,
+        (Some(r), Method::Get | Method::Head) => r,
+        (Some(_), _) => Route::MethodNotAllowed,
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid ASCII")
+}
+
+fn respond(request: Request, status: u16, content_type: &str, body: &[u8], extra: &[(&str, &str)]) {
+    let mut headers = vec![
+        header("Content-Type", content_type),
+        header("X-Content-Type-Options", "nosniff"),
+        header("Referrer-Policy", "no-referrer"),
+    ];
+    headers.extend(extra.iter().map(|(n, v)| header(n, v)));
+    let response = Response::new(StatusCode(status), headers, Cursor::new(body), Some(body.len()), None);
+    // The client may have gone away; that is its business, not an error of ours.
+    let _ = request.respond(response);
+}
+
+/// Answers one request; `data_json` renders (or returns cached) /data.json.
+pub fn handle(request: Request, data_json: impl FnOnce() -> std::rc::Rc<[u8]>) {
+    match route(request.method(), request.url()) {
+        Route::Index => respond(
+            request,
+            200,
+            "text/html; charset=utf-8",
+            INDEX_HTML,
+            &[("Content-Security-Policy", CSP), ("X-Frame-Options", "DENY"), ("Cache-Control", "no-cache")],
+        ),
+        Route::DataJson => {
+            let body = data_json();
+            respond(request, 200, "application/json", &body, &[("Cache-Control", "no-store")]);
+        }
+        Route::NotFound => respond(request, 404, "text/plain; charset=utf-8", b"not found\n", &[]),
+        Route::MethodNotAllowed => {
+            respond(request, 405, "text/plain; charset=utf-8", b"method not allowed\n", &[("Allow", "GET, HEAD")])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route(&Method::Get, "/"), Route::Index);
+        assert_eq!(route(&Method::Head, "/data.json?x=1"), Route::DataJson);
+        assert_eq!(route(&Method::Post, "/data.json"), Route::MethodNotAllowed);
+        assert_eq!(route(&Method::Get, "/../../etc/passwd"), Route::NotFound);
+        assert_eq!(route(&Method::Get, "/%2e%2e/etc/passwd"), Route::NotFound);
+        assert_eq!(route(&Method::Delete, "/nope"), Route::NotFound);
+    }
+}

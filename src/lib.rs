@@ -1,0 +1,30 @@
+//! sysmon: one small static binary that backs up a Linux box at boot, audits
+//! its pending package updates, samples /proc, and serves a dashboard and
+//! JSON from a single-threaded poll loop.
+//!
+//! The layers, bottom up:
+//! - [`proc`]: pure byte parsers, one per /proc file; no I/O, no allocation.
+//! - [`procfile`] and [`sys`]: the I/O boundary (kept-open files, statvfs,
+//!   signals). `sys` is the only module allowed `unsafe`.
+//! - [`sample`] and [`cpu`]: turn /proc into a [`sample::Sample`] without
+//!   allocating once warm.
+//! - [`backup`] and [`audit`]: the boot jobs, each a resumable state machine
+//!   driven by `poll(now)` with a `next_deadline()`.
+//! - [`report`] and [`http`]: the JSON schema and the routes, answering from
+//!   the last sample only.
+//! - [`daemon`]: owns all of the above and runs the loop.
+//! - [`config`]: the validated configuration every layer reads.
+#![deny(unsafe_code)]
+
+pub mod audit;
+pub mod backup;
+pub mod config;
+pub mod cpu;
+pub mod daemon;
+pub mod http;
+pub mod log;
+pub mod proc;
+pub mod procfile;
+pub mod report;
+pub mod sample;
+pub mod sys;

@@ -1,0 +1,167 @@
+//! The command line: parse arguments, load the config, run one command.
+//! Exit status: 0 success, 1 failure at run time, 2 bad usage or config.
+//! (`backup` adds 3 for "written, some files skipped"; `audit` adds 100 for
+//! "updates pending".)
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use argh::FromArgs;
+use sysmon::config::{self, Config};
+use sysmon::daemon::{self, Daemon};
+use sysmon::sample::Sampler;
+use sysmon::{log, sys};
+
+#[derive(FromArgs)]
+/// sysmon: boot backup, package update audit and a live dashboard for one Linux box.
+struct Args {
+    /// print the version and exit
+    #[argh(switch)]
+    version: bool,
+    #[argh(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Run(RunArgs),
+    Sample(SampleArgs),
+    CheckConfig(CheckConfigArgs),
+}
+
+/// Where to find the config and the kernel's files; shared by every command.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "run")]
+/// run the daemon in the foreground (init systems supervise it)
+struct RunArgs {
+    /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// listen address, overriding the config, e.g. 127.0.0.1:0 for any free port
+    #[argh(option)]
+    listen: Option<String>,
+    /// where procfs is mounted (default /proc)
+    #[argh(option)]
+    proc_root: Option<PathBuf>,
+    /// where sysfs is mounted (default /sys)
+    #[argh(option)]
+    sys_root: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "sample")]
+/// print one sample as JSON (the /data.json schema) and exit
+struct SampleArgs {
+    /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// where procfs is mounted (default /proc)
+    #[argh(option)]
+    proc_root: Option<PathBuf>,
+    /// where sysfs is mounted (default /sys)
+    #[argh(option)]
+    sys_root: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "check-config")]
+/// validate the config and print the effective configuration
+struct CheckConfigArgs {
+    /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
+    #[argh(option)]
+    config: Option<PathBuf>,
+}
+
+/// Loads and validates the config, then applies command-line overrides.
+fn load_config(path: Option<&PathBuf>, proc_root: Option<PathBuf>, sys_root: Option<PathBuf>) -> Result<Config, ExitCode> {
+    let mut config = Config::load(path.map(PathBuf::as_path))
+        .and_then(|c| c.validate().map(|()| c))
+        .map_err(|e| {
+            log::error(format_args!("{e}"));
+            ExitCode::from(2)
+        })?;
+    if let Some(p) = proc_root {
+        config.proc_root = p;
+    }
+    if let Some(s) = sys_root {
+        config.sys_root = s;
+    }
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    log::init();
+    let argv: Vec<String> = std::env::args().collect();
+    let strs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let name = strs.first().map_or("sysmon", |s| s.rsplit('/').next().unwrap_or(s));
+    let args = match Args::from_args(&[name], strs.get(1..).unwrap_or(&[])) {
+        Ok(args) => args,
+        Err(early) => {
+            return if early.status.is_ok() {
+                println!("{}", early.output);
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{}", early.output);
+                ExitCode::from(2)
+            };
+        }
+    };
+    if args.version {
+        println!("sysmon {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = args.command else {
+        eprintln!("sysmon: no command given; try `sysmon --help`");
+        return ExitCode::from(2);
+    };
+    let result = match command {
+        Command::Run(a) => run(a),
+        Command::Sample(a) => sample(a),
+        Command::CheckConfig(a) => load_config(a.config.as_ref(), None, None).map(|c| {
+            print!("{}", c.render());
+            ExitCode::SUCCESS
+        }),
+    };
+    result.unwrap_or_else(|code| code)
+}
+
+fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
+    let mut config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
+    if let Some(listen) = args.listen {
+        config.listen = config::parse_listen(&listen).map_err(|e| {
+            log::error(format_args!("--listen: {e}"));
+            ExitCode::from(2)
+        })?;
+    }
+    // Archives and logs are private unless a mode is set explicitly.
+    sys::set_umask(0o077);
+    if let Err(e) = sys::install_signal_handlers() {
+        log::error(format_args!("cannot install signal handlers: {e}"));
+        return Err(ExitCode::from(1));
+    }
+    let mut daemon = Daemon::bind(config).map_err(|e| {
+        log::error(format_args!("{e}"));
+        ExitCode::from(1)
+    })?;
+    log::info(format_args!("listening on http://{}", daemon.local_addr()));
+    daemon.run();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
+    let config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
+    let mut sampler = Sampler::new(&config.proc_root, daemon::mount_selection(&config));
+    let mut sample = sysmon::sample::Sample::default();
+    // Two readings a moment apart, so CPU figures describe now, not the
+    // average since boot (which is what a reading with no change shows).
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    sampler.sample(now(), &mut sample);
+    std::thread::sleep(Duration::from_millis(250));
+    sampler.sample(now(), &mut sample);
+    let backup = sysmon::backup::BackupService::new(&config);
+    let audit = sysmon::audit::AuditService::new(&config);
+    println!("{}", daemon::render(&sample, &config, &backup, &audit));
+    Ok(ExitCode::SUCCESS)
+}

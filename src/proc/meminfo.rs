@@ -1,0 +1,149 @@
+//! `/proc/meminfo`: `Key:   value kB` lines, converted to bytes.
+//!
+//! `MemAvailable` exists since Linux 3.14; before that it is estimated the
+//! way procps' `free` does (see [`MemInfo::available_bytes`]). Fields newer
+//! than 2.6 (`SReclaimable` since 2.6.19, `Active(file)` since 2.6.28) are
+//! `None` when the kernel does not print them.
+
+use super::{ParseError, fields, numbered_lines, parse_u64};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemInfo {
+    pub total_bytes: u64,
+    pub free_bytes: u64,
+    /// Since Linux 3.14.
+    pub available_bytes: Option<u64>,
+    pub buffers_bytes: u64,
+    pub cached_bytes: u64,
+    /// Since Linux 2.6.19.
+    pub slab_reclaimable_bytes: Option<u64>,
+    /// Since Linux 2.6.28.
+    pub active_file_bytes: Option<u64>,
+    /// Since Linux 2.6.28.
+    pub inactive_file_bytes: Option<u64>,
+    pub swap_total_bytes: u64,
+    pub swap_free_bytes: u64,
+}
+
+impl MemInfo {
+    /// MemAvailable, or on kernels without it procps' estimate of it, the
+    /// kernel's own `si_mem_available()` formula with the low watermark taken
+    /// as `min_free_kbytes * 5/4` (procps `sysinfo.c`): free memory above the
+    /// watermark, plus the page cache and reclaimable slab that can be dropped
+    /// without going under it.
+    pub fn available_bytes(&self, min_free_bytes: u64) -> u64 {
+        if let Some(available) = self.available_bytes {
+            return available.min(self.total_bytes);
+        }
+        let (Some(active), Some(inactive)) = (self.active_file_bytes, self.inactive_file_bytes) else {
+            // Before 2.6.28 procps falls back to MemFree alone.
+            return self.free_bytes;
+        };
+        let watermark_low = min_free_bytes.saturating_mul(5) / 4;
+        let page_cache = active.saturating_add(inactive);
+        let reclaimable = self.slab_reclaimable_bytes.unwrap_or(0);
+        let estimate = i128::from(self.free_bytes) - i128::from(watermark_low) + i128::from(page_cache)
+            - i128::from((page_cache / 2).min(watermark_low))
+            + i128::from(reclaimable)
+            - i128::from((reclaimable / 2).min(watermark_low));
+        u64::try_from(estimate.clamp(0, i128::from(self.total_bytes))).unwrap_or(0)
+    }
+
+    /// What `free` shows as buff/cache: Buffers + Cached + SReclaimable.
+    pub fn buffers_cached_bytes(&self) -> u64 {
+        self.buffers_bytes
+            .saturating_add(self.cached_bytes)
+            .saturating_add(self.slab_reclaimable_bytes.unwrap_or(0))
+    }
+}
+
+pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
+    let mut info = MemInfo::default();
+    let mut have_total = false;
+    let mut have_free = false;
+    for (no, line) in numbered_lines(buf) {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let key = &line[..colon];
+        // Decide before parsing the value: unknown keys may hold anything.
+        let known = matches!(
+            key,
+            b"MemTotal" | b"MemFree" | b"MemAvailable" | b"Buffers" | b"Cached" | b"SReclaimable"
+                | b"Active(file)" | b"Inactive(file)" | b"SwapTotal" | b"SwapFree"
+        );
+        if !known {
+            continue;
+        }
+        let mut cols = fields(&line[colon + 1..]);
+        let number = cols.next().and_then(parse_u64).ok_or(ParseError::new(no, "value is not a number"))?;
+        let bytes = match cols.next() {
+            Some(b"kB") => number.checked_mul(1024).ok_or(ParseError::new(no, "value overflows"))?,
+            None => number,
+            Some(_) => return Err(ParseError::new(no, "unknown unit")),
+        };
+        match key {
+            b"MemTotal" => {
+                info.total_bytes = bytes;
+                have_total = true;
+            }
+            b"MemFree" => {
+                info.free_bytes = bytes;
+                have_free = true;
+            }
+            b"MemAvailable" => info.available_bytes = Some(bytes),
+            b"Buffers" => info.buffers_bytes = bytes,
+            b"Cached" => info.cached_bytes = bytes,
+            b"SReclaimable" => info.slab_reclaimable_bytes = Some(bytes),
+            b"Active(file)" => info.active_file_bytes = Some(bytes),
+            b"Inactive(file)" => info.inactive_file_bytes = Some(bytes),
+            b"SwapTotal" => info.swap_total_bytes = bytes,
+            _ => info.swap_free_bytes = bytes,
+        }
+    }
+    if !have_total {
+        return Err(ParseError::new(0, "no MemTotal line"));
+    }
+    if !have_free {
+        return Err(ParseError::new(0, "no MemFree line"));
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kib_into_bytes() {
+        let info = parse(b"MemTotal:  1000 kB\nMemFree: 200 kB\nMemAvailable: 500 kB\nHugePages_Total: 0\n").unwrap();
+        assert_eq!(info.total_bytes, 1000 * 1024);
+        assert_eq!(info.available_bytes(0), 500 * 1024);
+    }
+
+    #[test]
+    fn estimates_available_like_procps_on_old_kernels() {
+        // free 100, file 40+60, slab 30, min_free 16 -> wmark 20:
+        // 100 - 20 + 100 - min(50,20) + 30 - min(15,20) = 175
+        let info = MemInfo {
+            total_bytes: 1000,
+            free_bytes: 100,
+            active_file_bytes: Some(40),
+            inactive_file_bytes: Some(60),
+            slab_reclaimable_bytes: Some(30),
+            ..Default::default()
+        };
+        assert_eq!(info.available_bytes(16), 175);
+        // Never negative.
+        let starved = MemInfo { free_bytes: 0, total_bytes: 1000, active_file_bytes: Some(0), inactive_file_bytes: Some(0), ..Default::default() };
+        assert_eq!(starved.available_bytes(1_000_000), 0);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(parse(b"MemTotal: x kB\nMemFree: 1 kB\n").is_err());
+        assert!(parse(b"MemFree: 1 kB\n").is_err());
+        assert!(parse(b"MemTotal: 1 MB\nMemFree: 1 kB\n").is_err());
+        assert!(parse(b"MemTotal: 18446744073709551615 kB\nMemFree: 1 kB\n").is_err());
+    }
+}

@@ -1,0 +1,129 @@
+//! Pure parsers for the files under `/proc`, one module per file.
+//!
+//! Every parser takes the bytes of a whole file and fills a caller-owned value;
+//! none of them allocates, does I/O or panics, whatever the bytes: garbage,
+//! truncation or a kernel of another era gives a [`ParseError`] or a documented
+//! default, never a wrong number. The path is attached to an error only at the
+//! I/O boundary ([`crate::procfile`]).
+
+pub mod loadavg;
+pub mod meminfo;
+pub mod mounts;
+pub mod stat;
+pub mod uptime;
+
+use std::fmt;
+
+/// What went wrong in a /proc file: the 1-based line and a fixed description.
+/// `Copy` and allocation-free, because it is produced on the sampler's hot path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: u32,
+    pub what: &'static str,
+}
+
+impl ParseError {
+    pub const fn new(line: u32, what: &'static str) -> Self {
+        ParseError { line, what }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.what)
+    }
+}
+
+/// Parses an unsigned decimal strictly: ASCII digits only, at least one, no
+/// sign, no overflow. `None` on anything else.
+pub fn parse_u64(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(value)
+}
+
+/// Parses a non-negative decimal with an optional fraction (`12`, `0.52`,
+/// `350735.47`), as /proc prints load averages and uptimes. At most 9
+/// fraction digits are honoured; more are accepted and ignored.
+pub fn parse_decimal(bytes: &[u8]) -> Option<f64> {
+    let (int_part, frac_part) = match bytes.iter().position(|&b| b == b'.') {
+        Some(dot) => (&bytes[..dot], Some(&bytes[dot + 1..])),
+        None => (bytes, None),
+    };
+    let whole = parse_u64(int_part)?;
+    let Some(frac) = frac_part else {
+        return Some(whole as f64);
+    };
+    if frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // One division of two exact integers gives the nearest double: 0.65
+    // stays 0.65 instead of accumulating 0.6500000000000001.
+    let kept = &frac[..frac.len().min(9)];
+    let numerator = parse_u64(kept)?;
+    let value = whole as f64 + numerator as f64 / 10f64.powi(kept.len() as i32);
+    Some(value)
+}
+
+/// The whitespace-separated fields of one line, without allocating.
+pub fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|b| *b == b' ' || *b == b'\t')
+        .filter(|f| !f.is_empty())
+}
+
+/// The lines of a buffer with their 1-based numbers; a final line without a
+/// newline is still yielded, an empty tail is not.
+pub fn numbered_lines(buf: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+    let body = buf.strip_suffix(b"\n").unwrap_or(buf);
+    let lines = if body.is_empty() { None } else { Some(body) };
+    lines
+        .into_iter()
+        .flat_map(|b| b.split(|c| *c == b'\n'))
+        .enumerate()
+        .map(|(i, l)| (u32::try_from(i + 1).unwrap_or(u32::MAX), l))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_u64_is_strict() {
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        for bad in [&b""[..], b"-1", b"+1", b"1a", b" 1", b"1.0"] {
+            assert_eq!(parse_u64(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn parse_decimal_matches_naive_parse() {
+        for s in ["0", "0.00", "0.52", "12.5", "350735.47", "1.123456789"] {
+            let want: f64 = s.parse().unwrap();
+            let got = parse_decimal(s.as_bytes()).unwrap();
+            assert!((want - got).abs() < 1e-9, "{s}: {got} != {want}");
+        }
+        for bad in ["", ".", "1.", ".5", "-1.0", "1.2.3", "nan", "1e5"] {
+            assert_eq!(parse_decimal(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbered_lines_handles_missing_final_newline() {
+        let got: Vec<_> = numbered_lines(b"a\nb").collect();
+        assert_eq!(got, vec![(1, &b"a"[..]), (2, &b"b"[..])]);
+        let got: Vec<_> = numbered_lines(b"a\n\nb\n").collect();
+        assert_eq!(got, vec![(1, &b"a"[..]), (2, &b""[..]), (3, &b"b"[..])]);
+        assert_eq!(numbered_lines(b"").count(), 0);
+        assert_eq!(numbered_lines(b"\n").count(), 0);
+    }
+}

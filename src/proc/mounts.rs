@@ -1,0 +1,89 @@
+//! `/proc/self/mounts`: `device mountpoint fstype options 0 0` lines, with
+//! space, tab, newline and backslash escaped as `\040` `\011` `\012` `\134`.
+//!
+//! Also decides which mounts count as disks by default: those `df` shows when
+//! told to hide tmpfs and pseudo filesystems — a block device (or a network or
+//! pool filesystem), each device once.
+
+use super::{ParseError, fields, numbered_lines};
+
+/// One mount line, fields still escaped as the kernel prints them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MountEntry<'a> {
+    pub device: &'a [u8],
+    pub mount_point: &'a [u8],
+    pub fs_type: &'a [u8],
+}
+
+/// The mount lines, in order. A line with fewer than three fields is an error
+/// carrying its line number; the caller decides whether to skip it.
+pub fn entries(buf: &[u8]) -> impl Iterator<Item = Result<MountEntry<'_>, ParseError>> {
+    numbered_lines(buf).filter(|(_, l)| !l.is_empty()).map(|(no, line)| {
+        let mut cols = fields(line);
+        match (cols.next(), cols.next(), cols.next()) {
+            (Some(device), Some(mount_point), Some(fs_type)) => Ok(MountEntry { device, mount_point, fs_type }),
+            _ => Err(ParseError::new(no, "mount line has fewer than 3 fields")),
+        }
+    })
+}
+
+/// Undoes the kernel's octal escapes (`\040` → space). Malformed escapes are
+/// kept literally. Allocates: called only when the mount table changed.
+pub fn unescape(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\\' && i + 3 < raw.len() && raw[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+            let value = u32::from(raw[i + 1] - b'0') * 64 + u32::from(raw[i + 2] - b'0') * 8 + u32::from(raw[i + 3] - b'0');
+            if let Ok(byte) = u8::try_from(value) {
+                out.push(byte);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Filesystems that are not on a local block device but hold real data.
+const NETWORK_OR_POOL_FS: &[&[u8]] = &[
+    b"nfs", b"nfs4", b"cifs", b"smb3", b"smbfs", b"ceph", b"glusterfs", b"fuse.sshfs", b"zfs", b"9p", b"virtiofs",
+];
+
+/// Filesystems on block devices that are always full by design and would
+/// only trip disk alerts: read-only images (snaps, live media).
+const ALWAYS_FULL_FS: &[&[u8]] = &[b"squashfs", b"iso9660", b"erofs"];
+
+/// Whether `df` (hiding tmpfs and pseudo filesystems) would list this mount.
+pub fn is_real_filesystem(entry: &MountEntry<'_>) -> bool {
+    if ALWAYS_FULL_FS.contains(&entry.fs_type) {
+        return false;
+    }
+    entry.device.starts_with(b"/") || NETWORK_OR_POOL_FS.contains(&entry.fs_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_unescapes() {
+        let buf = b"/dev/sda1 /mnt/my\\040disk ext4 rw 0 0\nproc /proc proc rw 0 0\n";
+        let all: Vec<_> = entries(buf).collect::<Result<_, _>>().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(unescape(all[0].mount_point), b"/mnt/my disk");
+        assert!(is_real_filesystem(&all[0]));
+        assert!(!is_real_filesystem(&all[1]));
+        assert_eq!(unescape(b"a\\134b\\0"), b"a\\b\\0");
+        assert_eq!(unescape(b"\\777"), b"\\777");
+    }
+
+    #[test]
+    fn short_line_is_an_error_with_its_number() {
+        let got: Vec<_> = entries(b"/dev/sda1 / ext4 rw 0 0\nbroken\n").collect();
+        assert!(got[0].is_ok());
+        assert_eq!(got[1], Err(ParseError::new(2, "mount line has fewer than 3 fields")));
+    }
+}

@@ -1,0 +1,156 @@
+//! `/proc/stat`: CPU tick counters (total and per core), boot time, processes.
+//!
+//! Kernel differences handled here: the `cpu` lines had 4 columns before
+//! Linux 2.6 (user nice system idle), gained iowait/irq/softirq in 2.6.0,
+//! steal in 2.6.11, guest in 2.6.24 and guest_nice in 2.6.33. Missing columns
+//! are genuinely zero on those kernels. `guest` and `guest_nice` are already
+//! counted inside `user` and `nice`, so [`CpuTicks::total`] leaves them out.
+
+use super::{ParseError, fields, numbered_lines, parse_u64};
+
+/// Cumulative ticks (USER_HZ) one CPU, or all together, spent in each state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTicks {
+    pub user: u64,
+    pub nice: u64,
+    pub system: u64,
+    pub idle: u64,
+    pub iowait: u64,
+    pub irq: u64,
+    pub softirq: u64,
+    pub steal: u64,
+    /// Already included in `user`.
+    pub guest: u64,
+    /// Already included in `nice`.
+    pub guest_nice: u64,
+}
+
+impl CpuTicks {
+    /// All ticks, each counted once (guest time lives inside user/nice).
+    pub fn total(&self) -> u64 {
+        self.user
+            .saturating_add(self.nice)
+            .saturating_add(self.system)
+            .saturating_add(self.idle)
+            .saturating_add(self.iowait)
+            .saturating_add(self.irq)
+            .saturating_add(self.softirq)
+            .saturating_add(self.steal)
+    }
+
+    /// Parses the numeric columns after the `cpu`/`cpuN` label.
+    fn parse(columns: &mut dyn Iterator<Item = &[u8]>, line: u32) -> Result<Self, ParseError> {
+        let mut values = [0u64; 10];
+        let mut count = 0;
+        for col in columns {
+            if count == values.len() {
+                // A future kernel may add columns: ignore them rather than fail.
+                break;
+            }
+            values[count] = parse_u64(col).ok_or(ParseError::new(line, "cpu column is not a number"))?;
+            count += 1;
+        }
+        if count < 4 {
+            return Err(ParseError::new(line, "cpu line has fewer than 4 columns"));
+        }
+        let [user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice] = values;
+        Ok(CpuTicks { user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice })
+    }
+}
+
+/// One `cpuN` line: the kernel's CPU number and its counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreTicks {
+    pub id: u32,
+    pub ticks: CpuTicks,
+}
+
+/// Everything sysmon takes from /proc/stat. `cores` is caller-owned storage,
+/// cleared and refilled on each parse: it only allocates when more cores are
+/// online than ever before (a one-off during warm-up or CPU hotplug).
+#[derive(Clone, Debug, Default)]
+pub struct Stat {
+    pub total: CpuTicks,
+    pub cores: Vec<CoreTicks>,
+    /// Boot time, seconds since the epoch (`btime`).
+    pub boot_time_s: Option<u64>,
+    pub procs_running: Option<u64>,
+    pub procs_blocked: Option<u64>,
+    pub context_switches: Option<u64>,
+    pub forks: Option<u64>,
+}
+
+/// Parses /proc/stat into `out`. Requires the aggregate `cpu` line; every
+/// other line is optional, and unknown lines are skipped.
+pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
+    out.cores.clear();
+    out.boot_time_s = None;
+    out.procs_running = None;
+    out.procs_blocked = None;
+    out.context_switches = None;
+    out.forks = None;
+    let mut saw_total = false;
+    for (no, line) in numbered_lines(buf) {
+        let mut cols = fields(line);
+        let Some(label) = cols.next() else { continue };
+        if label == b"cpu" {
+            out.total = CpuTicks::parse(&mut cols, no)?;
+            saw_total = true;
+        } else if let Some(id) = label.strip_prefix(b"cpu") {
+            let id = parse_u64(id)
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or(ParseError::new(no, "bad cpu number"))?;
+            let ticks = CpuTicks::parse(&mut cols, no)?;
+            out.cores.push(CoreTicks { id, ticks });
+        } else {
+            let slot = match label {
+                b"btime" => &mut out.boot_time_s,
+                b"procs_running" => &mut out.procs_running,
+                b"procs_blocked" => &mut out.procs_blocked,
+                b"ctxt" => &mut out.context_switches,
+                b"processes" => &mut out.forks,
+                _ => continue,
+            };
+            let value = cols.next().and_then(parse_u64);
+            *slot = Some(value.ok_or(ParseError::new(no, "value is not a number"))?);
+        }
+    }
+    if !saw_total {
+        return Err(ParseError::new(0, "no aggregate cpu line"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_modern_line_and_leaves_guest_out_of_total() {
+        let buf = b"cpu  10 20 30 40 50 60 70 80 5 6\ncpu0 10 20 30 40 50 60 70 80 5 6\nbtime 1700000000\nprocs_running 3\n";
+        let mut stat = Stat::default();
+        parse(buf, &mut stat).unwrap();
+        assert_eq!(stat.total.total(), 10 + 20 + 30 + 40 + 50 + 60 + 70 + 80);
+        assert_eq!(stat.cores.len(), 1);
+        assert_eq!(stat.cores[0].ticks.guest_nice, 6);
+        assert_eq!(stat.boot_time_s, Some(1_700_000_000));
+        assert_eq!(stat.procs_running, Some(3));
+    }
+
+    #[test]
+    fn old_kernel_with_four_columns() {
+        let mut stat = Stat::default();
+        parse(b"cpu 1 2 3 4\ncpu0 1 2 3 4\n", &mut stat).unwrap();
+        assert_eq!(stat.total, CpuTicks { user: 1, nice: 2, system: 3, idle: 4, ..Default::default() });
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_zero() {
+        let mut stat = Stat::default();
+        assert_eq!(parse(b"cpu 1 2 x 4\n", &mut stat).unwrap_err().line, 1);
+        assert!(parse(b"cpu 1 2\n", &mut stat).is_err());
+        assert!(parse(b"intr 1 2\n", &mut stat).is_err());
+        assert!(parse(b"cpu 1 2 3 4\ncpuX 1 2 3 4\n", &mut stat).is_err());
+        assert!(parse(b"", &mut stat).is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! The one place the sampler touches files: a kept-open file re-read from
+//! offset 0 into a buffer that is reused across reads.
+//!
+//! Invariant: after warm-up `read()` does not allocate. The buffer only grows
+//! (doubling) when the file is larger than ever before, e.g. /proc/stat on a
+//! machine that brought more CPUs online.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+const INITIAL_CAPACITY: usize = 8 * 1024;
+/// No file sysmon samples is anywhere near this; a bigger one is not /proc.
+const MAX_SIZE: usize = 16 * 1024 * 1024;
+
+pub struct ProcFile {
+    path: PathBuf,
+    file: Option<File>,
+    buf: Vec<u8>,
+}
+
+impl ProcFile {
+    pub fn new(path: PathBuf) -> Self {
+        ProcFile { path, file: None, buf: Vec::with_capacity(INITIAL_CAPACITY) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The whole file as it is now. Opens it on first use and again after an
+    /// error, so a file that appears later (or a remounted /proc) recovers.
+    pub fn read(&mut self) -> io::Result<&[u8]> {
+        let result = self.read_inner();
+        if result.is_err() {
+            self.file = None;
+        }
+        result.map(|len| &self.buf[..len])
+    }
+
+    fn read_inner(&mut self) -> io::Result<usize> {
+        let file = match &mut self.file {
+            Some(file) => {
+                file.seek(SeekFrom::Start(0))?;
+                file
+            }
+            slot => slot.insert(File::open(&self.path)?),
+        };
+        // Fill the buffer's full capacity without ever shrinking it.
+        let capacity = self.buf.capacity();
+        self.buf.resize(capacity, 0);
+        let mut len = 0;
+        loop {
+            if len == self.buf.len() {
+                if self.buf.len() >= MAX_SIZE {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "file larger than 16 MiB"));
+                }
+                let doubled = self.buf.len() * 2;
+                self.buf.resize(doubled, 0);
+            }
+            match file.read(&mut self.buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rereads_and_grows() {
+        let dir = std::env::temp_dir().join(format!("sysmon-procfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        std::fs::write(&path, b"one").unwrap();
+        let mut f = ProcFile::new(path.clone());
+        assert_eq!(f.read().unwrap(), b"one");
+        let big = vec![b'x'; 100_000];
+        std::fs::write(&path, &big).unwrap();
+        // Same open file: a regular file rewritten in place is re-read from 0.
+        assert_eq!(f.read().unwrap().len(), 100_000);
+        std::fs::remove_file(&path).unwrap();
+        let mut missing = ProcFile::new(path);
+        assert!(missing.read().is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

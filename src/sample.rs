@@ -1,0 +1,366 @@
+//! The sampler: keeps the /proc files open and turns them into a [`Sample`].
+//!
+//! Invariant: once warmed up (the first two samples, or the first after the
+//! mount table or CPU count changed), [`Sampler::sample`] performs no heap
+//! allocation: every buffer and every `Vec` in the sample is reused, strings
+//! are rewritten in place, and per-disk C paths are built only when the mount
+//! table changes. A source that fails keeps its last good figures, and its
+//! error is reported once, when it starts and when it clears.
+
+use std::ffi::CString;
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::cpu::{self, CpuPercent};
+use crate::proc::stat::{CpuTicks, Stat};
+use crate::proc::{self, ParseError, loadavg::LoadAvg, meminfo::MemInfo, mounts};
+use crate::procfile::ProcFile;
+use crate::sys::{self, FsStats};
+
+/// CPU figures for one core, identified by the kernel's CPU number.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CoreSample {
+    pub id: u32,
+    pub percent: CpuPercent,
+    pub ticks: CpuTicks,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemorySample {
+    pub total_bytes: u64,
+    pub available_bytes: u64,
+    /// `total - available`, what is really taken.
+    pub used_bytes: u64,
+    pub free_bytes: u64,
+    pub buffers_cached_bytes: u64,
+    pub swap_total_bytes: u64,
+    pub swap_used_bytes: u64,
+}
+
+impl MemorySample {
+    pub fn used_percent(&self) -> f64 {
+        percent_of(self.used_bytes, self.total_bytes)
+    }
+    pub fn swap_percent(&self) -> f64 {
+        percent_of(self.swap_used_bytes, self.swap_total_bytes)
+    }
+}
+
+fn percent_of(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { (part as f64 * 100.0 / whole as f64).clamp(0.0, 100.0) }
+}
+
+/// One filesystem as `df -B1` reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiskSample {
+    pub mount_point: String,
+    pub fs_type: String,
+    pub device: String,
+    /// `None` while statvfs fails for this mount (e.g. permission denied).
+    pub stats: Option<FsStats>,
+}
+
+impl DiskSample {
+    pub fn total_bytes(&self) -> Option<u64> {
+        self.stats.map(|s| s.blocks.saturating_mul(s.fragment_size))
+    }
+    pub fn used_bytes(&self) -> Option<u64> {
+        self.stats.map(|s| s.blocks.saturating_sub(s.blocks_free).saturating_mul(s.fragment_size))
+    }
+    pub fn free_bytes(&self) -> Option<u64> {
+        self.stats.map(|s| s.blocks_free.saturating_mul(s.fragment_size))
+    }
+    /// Available to unprivileged users (excludes the root reserve), like df's Avail.
+    pub fn available_bytes(&self) -> Option<u64> {
+        self.stats.map(|s| s.blocks_available.saturating_mul(s.fragment_size))
+    }
+    /// df's Use%: used / (used + available), rounded up, in whole percent.
+    pub fn used_percent(&self) -> Option<u64> {
+        self.stats.map(|s| {
+            let used = u128::from(s.blocks.saturating_sub(s.blocks_free));
+            let denominator = used + u128::from(s.blocks_available);
+            if denominator == 0 {
+                0
+            } else {
+                let scaled = used * 100;
+                u64::try_from(scaled.div_ceil(denominator)).unwrap_or(100)
+            }
+        })
+    }
+}
+
+/// Everything the daemon knows about the machine at one instant.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    /// Bumped on every sample, so answers rendered from it can be cached.
+    pub generation: u64,
+    pub time_unix_s: u64,
+    pub hostname: String,
+    pub uptime_s: f64,
+    pub boot_time_s: Option<u64>,
+    pub cpu: CpuPercent,
+    pub cpu_ticks: CpuTicks,
+    pub cores: Vec<CoreSample>,
+    pub load: LoadAvg,
+    pub memory: MemorySample,
+    pub disks: Vec<DiskSample>,
+}
+
+/// Which filesystems to report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountSelection {
+    /// Every mounted filesystem backed by a real device, each device once.
+    Auto,
+    /// Exactly these mount points, in this order.
+    Listed(Vec<PathBuf>),
+}
+
+/// A source the sampler reads; indexes `Sampler::failing`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Stat,
+    MemInfo,
+    LoadAvg,
+    Uptime,
+    Mounts,
+    Hostname,
+}
+const SOURCES: usize = 6;
+
+enum Failure<'a> {
+    Io(std::io::Error),
+    Parse(ParseError),
+    Other(&'a str),
+}
+
+impl fmt::Display for Failure<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Io(e) => write!(f, "{e}"),
+            Failure::Parse(e) => write!(f, "{e}"),
+            Failure::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+pub struct Sampler {
+    stat_file: ProcFile,
+    meminfo_file: ProcFile,
+    loadavg_file: ProcFile,
+    uptime_file: ProcFile,
+    mounts_file: ProcFile,
+    hostname_file: ProcFile,
+    min_free_file: ProcFile,
+    stat: Stat,
+    /// Scratch copy of the previous per-core figures (reused storage).
+    previous_cores: Vec<CoreSample>,
+    selection: MountSelection,
+    /// The mount table the current disk list was built from.
+    mounts_seen: Vec<u8>,
+    mounts_built: bool,
+    /// `disk_paths[i]` is the NUL-terminated mount point of `Sample::disks[i]`.
+    disk_paths: Vec<CString>,
+    /// Whether each source failed last time, so each error is logged once.
+    failing: [bool; SOURCES],
+}
+
+impl Sampler {
+    pub fn new(proc_root: &Path, selection: MountSelection) -> Self {
+        let file = |rel: &str| ProcFile::new(proc_root.join(rel));
+        Sampler {
+            stat_file: file("stat"),
+            meminfo_file: file("meminfo"),
+            loadavg_file: file("loadavg"),
+            uptime_file: file("uptime"),
+            mounts_file: file("self/mounts"),
+            hostname_file: file("sys/kernel/hostname"),
+            min_free_file: file("sys/vm/min_free_kbytes"),
+            stat: Stat { cores: Vec::with_capacity(64), ..Stat::default() },
+            previous_cores: Vec::with_capacity(64),
+            selection,
+            mounts_seen: Vec::with_capacity(4096),
+            mounts_built: false,
+            disk_paths: Vec::new(),
+            failing: [false; SOURCES],
+        }
+    }
+
+    /// Refreshes `out` from /proc. CPU percentages cover the time since the
+    /// previous call (since boot on the first). Never fails as a whole: each
+    /// source that cannot be read keeps its previous figures in `out`.
+    pub fn sample(&mut self, time_unix_s: u64, out: &mut Sample) {
+        out.generation = out.generation.wrapping_add(1);
+        out.time_unix_s = time_unix_s;
+        let r = self.sample_cpu(out);
+        self.note(Source::Stat, r);
+        let r = self.sample_memory(out);
+        self.note(Source::MemInfo, r);
+        let r = match self.loadavg_file.read() {
+            Ok(buf) => proc::loadavg::parse(buf).map(|l| out.load = l).map_err(Failure::Parse),
+            Err(e) => Err(Failure::Io(e)),
+        };
+        self.note(Source::LoadAvg, r);
+        let r = match self.uptime_file.read() {
+            Ok(buf) => proc::uptime::parse(buf).map(|u| out.uptime_s = u).map_err(Failure::Parse),
+            Err(e) => Err(Failure::Io(e)),
+        };
+        self.note(Source::Uptime, r);
+        let r = self.sample_hostname(out);
+        self.note(Source::Hostname, r);
+        let r = self.sample_disks(out);
+        self.note(Source::Mounts, r);
+    }
+
+    fn sample_cpu(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
+        let buf = self.stat_file.read().map_err(Failure::Io)?;
+        proc::stat::parse(buf, &mut self.stat).map_err(Failure::Parse)?;
+        if let Some(p) = cpu::percent(&out.cpu_ticks, &self.stat.total) {
+            out.cpu = p;
+        }
+        out.cpu_ticks = self.stat.total;
+        out.boot_time_s = self.stat.boot_time_s;
+        // Match cores by CPU number: hotplug may add or remove any of them.
+        // Both lists are in ascending id order, as the kernel prints them.
+        self.previous_cores.clear();
+        self.previous_cores.extend_from_slice(&out.cores);
+        out.cores.clear();
+        let mut j = 0;
+        for core in &self.stat.cores {
+            while j < self.previous_cores.len() && self.previous_cores[j].id < core.id {
+                j += 1;
+            }
+            let previous = self.previous_cores.get(j).filter(|p| p.id == core.id);
+            let percent = match previous {
+                Some(prev) => cpu::percent(&prev.ticks, &core.ticks).unwrap_or(prev.percent),
+                // New (or first seen) core: its share since boot.
+                None => cpu::percent(&CpuTicks::default(), &core.ticks).unwrap_or_default(),
+            };
+            out.cores.push(CoreSample { id: core.id, percent, ticks: core.ticks });
+        }
+        Ok(())
+    }
+
+    fn sample_memory(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
+        let info: MemInfo = proc::meminfo::parse(self.meminfo_file.read().map_err(Failure::Io)?).map_err(Failure::Parse)?;
+        // Needed only by kernels older than 3.14; absent min_free_kbytes means no reserve.
+        let min_free_bytes = if info.available_bytes.is_none() {
+            self.min_free_file
+                .read()
+                .ok()
+                .and_then(|b| proc::parse_u64(b.trim_ascii()))
+                .map_or(0, |kib| kib.saturating_mul(1024))
+        } else {
+            0
+        };
+        let available = info.available_bytes(min_free_bytes);
+        out.memory = MemorySample {
+            total_bytes: info.total_bytes,
+            available_bytes: available,
+            used_bytes: info.total_bytes.saturating_sub(available),
+            free_bytes: info.free_bytes,
+            buffers_cached_bytes: info.buffers_cached_bytes(),
+            swap_total_bytes: info.swap_total_bytes,
+            swap_used_bytes: info.swap_total_bytes.saturating_sub(info.swap_free_bytes),
+        };
+        Ok(())
+    }
+
+    fn sample_hostname(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
+        let raw = self.hostname_file.read().map_err(Failure::Io)?.trim_ascii();
+        let name = std::str::from_utf8(raw).map_err(|_| Failure::Other("host name is not UTF-8"))?;
+        if out.hostname != name {
+            out.hostname.clear();
+            out.hostname.push_str(name);
+        }
+        Ok(())
+    }
+
+    fn sample_disks(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
+        let table = self.mounts_file.read().map_err(Failure::Io)?;
+        if !self.mounts_built || table != self.mounts_seen.as_slice() {
+            self.mounts_seen.clear();
+            self.mounts_seen.extend_from_slice(table);
+            self.mounts_built = true;
+            self.rebuild_disks(out);
+        }
+        for (disk, path) in out.disks.iter_mut().zip(&self.disk_paths) {
+            disk.stats = sys::statvfs(path).ok();
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the disk list after the mount table changed. Allocates.
+    fn rebuild_disks(&mut self, out: &mut Sample) {
+        out.disks.clear();
+        self.disk_paths.clear();
+        let text = |raw: &[u8]| String::from_utf8_lossy(&mounts::unescape(raw)).into_owned();
+        let entries = mounts::entries(&self.mounts_seen).filter_map(Result::ok);
+        match &self.selection {
+            MountSelection::Auto => {
+                for entry in entries.filter(mounts::is_real_filesystem) {
+                    let device = text(entry.device);
+                    let mount_point = text(entry.mount_point);
+                    // One line per device, like df: a bind mount or a second
+                    // mount of the same device yields to the shorter path.
+                    if let Some(i) = out.disks.iter().position(|d| d.device == device) {
+                        if mount_point.len() < out.disks[i].mount_point.len() {
+                            out.disks[i].mount_point = mount_point;
+                        }
+                        continue;
+                    }
+                    out.disks.push(DiskSample { mount_point, fs_type: text(entry.fs_type), device, stats: None });
+                }
+                // Zero-sized filesystems are pseudo ones however they are mounted.
+                out.disks.retain(|d| {
+                    let path = CString::new(d.mount_point.as_bytes()).ok();
+                    path.and_then(|p| sys::statvfs(&p).ok()).is_some_and(|s| s.blocks > 0)
+                });
+            }
+            MountSelection::Listed(paths) => {
+                for path in paths {
+                    let wanted = path.as_os_str().as_bytes();
+                    // The last mount on a path is the one in effect.
+                    let entry = mounts::entries(&self.mounts_seen)
+                        .filter_map(Result::ok)
+                        .filter(|e| mounts::unescape(e.mount_point) == wanted)
+                        .last();
+                    out.disks.push(DiskSample {
+                        mount_point: path.to_string_lossy().into_owned(),
+                        fs_type: entry.map(|e| text(e.fs_type)).unwrap_or_default(),
+                        device: entry.map(|e| text(e.device)).unwrap_or_default(),
+                        stats: None,
+                    });
+                }
+            }
+        }
+        for disk in &out.disks {
+            // A mount point cannot contain NUL; fall back to "/" defensively.
+            let path = CString::new(disk.mount_point.as_bytes()).unwrap_or_else(|_| c"/".to_owned());
+            self.disk_paths.push(path);
+        }
+    }
+
+    fn note(&mut self, source: Source, result: Result<(), Failure<'_>>) {
+        let slot = &mut self.failing[source as usize];
+        let path = match source {
+            Source::Stat => self.stat_file.path(),
+            Source::MemInfo => self.meminfo_file.path(),
+            Source::LoadAvg => self.loadavg_file.path(),
+            Source::Uptime => self.uptime_file.path(),
+            Source::Mounts => self.mounts_file.path(),
+            Source::Hostname => self.hostname_file.path(),
+        };
+        match result {
+            Err(e) if !*slot => {
+                *slot = true;
+                crate::log::warn(format_args!("{}: {e} (keeping the previous figures)", path.display()));
+            }
+            Ok(()) if *slot => {
+                *slot = false;
+                crate::log::info(format_args!("{}: readable again", path.display()));
+            }
+            _ => {}
+        }
+    }
+}

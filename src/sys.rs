@@ -1,0 +1,98 @@
+//! The only module that calls the C library directly: signals, statvfs, and
+//! a few process facts. Everything here is a thin, documented wrapper that
+//! turns the C convention (-1 and errno) into `io::Result`.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+static RELOAD_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    // Only async-signal-safe work here: set a flag the poll loop reads.
+    match signal {
+        libc::SIGHUP => RELOAD_REQUESTED.store(true, Ordering::SeqCst),
+        _ => STOP_REQUESTED.store(true, Ordering::SeqCst),
+    }
+}
+
+/// Routes SIGTERM and SIGINT to [`stop_requested`] and SIGHUP to
+/// [`take_reload_request`]; ignores SIGPIPE so a client that hangs up
+/// mid-answer is an `EPIPE` error, not the end of the daemon.
+pub fn install_signal_handlers() -> io::Result<()> {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: sigaction is given a zeroed, then fully initialised struct
+        // whose handler only touches atomics (async-signal-safe).
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    Ok(())
+}
+
+pub fn stop_requested() -> bool {
+    STOP_REQUESTED.load(Ordering::SeqCst)
+}
+
+/// True once per SIGHUP received since the last call.
+pub fn take_reload_request() -> bool {
+    RELOAD_REQUESTED.swap(false, Ordering::SeqCst)
+}
+
+/// What `statvfs(3)` says about a mounted filesystem, in blocks of `fragment_size`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FsStats {
+    pub fragment_size: u64,
+    pub blocks: u64,
+    pub blocks_free: u64,
+    pub blocks_available: u64,
+}
+
+pub fn statvfs(path: &CStr) -> io::Result<FsStats> {
+    // SAFETY: `path` is NUL-terminated; `out` is a plain C struct that
+    // statvfs fully writes on success, and we read it only then.
+    unsafe {
+        let mut out: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(path.as_ptr(), &mut out) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(FsStats {
+            fragment_size: out.f_frsize as u64,
+            blocks: out.f_blocks as u64,
+            blocks_free: out.f_bfree as u64,
+            blocks_available: out.f_bavail as u64,
+        })
+    }
+}
+
+/// Whether standard error is a terminal (progress lines are for people).
+pub fn stderr_is_terminal() -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(libc::STDERR_FILENO) == 1 }
+}
+
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Sets the process umask so that every file sysmon creates is private to
+/// its owner unless it widens the mode explicitly.
+pub fn set_umask(mask: u32) {
+    // SAFETY: umask cannot fail.
+    unsafe {
+        libc::umask(mask as libc::mode_t);
+    }
+}
