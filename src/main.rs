@@ -29,6 +29,9 @@ enum Command {
     Run(RunArgs),
     Sample(SampleArgs),
     CheckConfig(CheckConfigArgs),
+    Backup(BackupArgs),
+    Verify(VerifyArgs),
+    Audit(AuditArgs),
 }
 
 /// Where to find the config and the kernel's files; shared by every command.
@@ -72,6 +75,36 @@ struct CheckConfigArgs {
     /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
     #[argh(option)]
     config: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "backup")]
+/// run one backup now, in the foreground; exit 0 all archived, 3 some files skipped, 1 failed
+struct BackupArgs {
+    /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
+    #[argh(option)]
+    config: Option<PathBuf>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "verify")]
+/// check every entry's CRC in an archive; exit 0 when all are intact
+struct VerifyArgs {
+    /// the archive to check
+    #[argh(positional)]
+    archive: PathBuf,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "audit")]
+/// list pending package updates now; exit 0 none pending, 100 updates pending, 1 error
+struct AuditArgs {
+    /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// print the `updates` object of /data.json instead of a list
+    #[argh(switch)]
+    json: bool,
 }
 
 /// Loads and validates the config, then applies command-line overrides.
@@ -123,6 +156,9 @@ fn main() -> ExitCode {
             print!("{}", c.render());
             ExitCode::SUCCESS
         }),
+        Command::Backup(a) => load_config(a.config.as_ref(), None, None).map(|c| sysmon::backup::cli_backup(&c)),
+        Command::Verify(a) => Ok(sysmon::backup::cli_verify(&a.archive)),
+        Command::Audit(a) => load_config(a.config.as_ref(), None, None).map(|c| sysmon::audit::cli_audit(&c, a.json)),
     };
     result.unwrap_or_else(|code| code)
 }

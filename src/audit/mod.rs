@@ -27,3 +27,9 @@ impl AuditService {
     }
     pub fn abandon(&mut self) {}
 }
+
+/// `sysmon audit`: run the audit now. Exit 0 none pending, 100 pending, 1 error.
+pub fn cli_audit(_config: &Config, _json: bool) -> std::process::ExitCode {
+    crate::log::error(format_args!("audit: not implemented yet"));
+    std::process::ExitCode::from(1)
+}

@@ -27,3 +27,15 @@ impl BackupService {
     }
     pub fn abandon(&mut self) {}
 }
+
+/// `sysmon backup`: one backup in the foreground. Exit 0 / 3 / 1.
+pub fn cli_backup(_config: &Config) -> std::process::ExitCode {
+    crate::log::error(format_args!("backup: not implemented yet"));
+    std::process::ExitCode::from(1)
+}
+
+/// `sysmon verify ARCHIVE`: check every entry's CRC.
+pub fn cli_verify(_archive: &std::path::Path) -> std::process::ExitCode {
+    crate::log::error(format_args!("verify: not implemented yet"));
+    std::process::ExitCode::from(1)
+}
