@@ -21,6 +21,7 @@ pub mod backup;
 pub mod config;
 pub mod cpu;
 pub mod daemon;
+pub mod fsutil;
 pub mod http;
 pub mod log;
 pub mod proc;

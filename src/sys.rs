@@ -96,3 +96,61 @@ pub fn set_umask(mask: u32) {
         libc::umask(mask as libc::mode_t);
     }
 }
+
+/// Local time as `YYYYmmdd_HHMMSS`, the stamp in archive and log names.
+/// Falls back to UTC when the local zone cannot be determined.
+pub fn local_timestamp(unix_s: i64) -> String {
+    // SAFETY: localtime_r writes only into `tm`, which we own; time_t is i64 on Linux.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let t: libc::time_t = unix_s as libc::time_t;
+        if libc::localtime_r(&t, &mut tm).is_null() && libc::gmtime_r(&t, &mut tm).is_null() {
+            return format!("{unix_s}");
+        }
+        tm
+    };
+    format!(
+        "{:04}{:02}{:02}_{:02}{:02}{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// Puts a descriptor (a child's pipe) into non-blocking mode.
+pub fn set_nonblocking(fd: std::os::fd::RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor the caller owns; flags are read then written.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Sends `signal` to every process in the group `pgid` (a child started with
+/// `process_group(0)` and whatever it spawned).
+pub fn kill_process_group(pgid: u32, signal: libc::c_int) -> io::Result<()> {
+    let pgid = libc::pid_t::try_from(pgid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: kill has no memory preconditions; a negative pid names a group.
+    if unsafe { libc::kill(-pgid, signal) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The machine's host name (uname), for archive names and log headers.
+pub fn hostname() -> String {
+    // SAFETY: uname fills the struct we own; nodename is NUL-terminated.
+    unsafe {
+        let mut uts: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut uts) != 0 {
+            return String::from("localhost");
+        }
+        CStr::from_ptr(uts.nodename.as_ptr()).to_string_lossy().into_owned()
+    }
+}
