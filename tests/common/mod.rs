@@ -1,0 +1,246 @@
+//! Shared helpers for end-to-end tests: a private temp dir per test, a daemon
+//! started on port 0 and torn down on drop, and a raw HTTP/1.0 client.
+//!
+//! Every test that starts the real binary goes through [`Daemon::start`], so
+//! the environment is cleared the same way everywhere and failures print the
+//! command line and everything the daemon said.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sysmon");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(rel)
+}
+
+/// A directory of the test's own, removed on drop unless the test panicked
+/// (then it is kept and its path printed, for post-mortems).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("sysmon-test-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+    /// Writes a config file whose output dirs live in this temp dir, with
+    /// `extra` lines appended (later keys may not repeat the defaults here,
+    /// so pass `backup`/`update_manager` lines only through `extra`).
+    pub fn config(&self, extra: &str) -> PathBuf {
+        let path = self.join("sysmon.conf");
+        let text = format!(
+            "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {d}/state\n{extra}\n",
+            d = self.0.display()
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test files kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A command for the binary with a cleared environment (PATH kept, LC_ALL=C).
+pub fn sysmon(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("LC_ALL", "C");
+    cmd
+}
+
+/// Runs a command to completion, printing everything on failure paths.
+pub fn run(mut cmd: Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    eprintln!(
+        "ran {cmd:?}: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The running daemon. Killed (SIGKILL) on drop if still alive.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub command: String,
+    /// Every stderr line so far (a thread keeps draining the pipe).
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Starts `sysmon run --listen 127.0.0.1:0 ARGS...` and waits (10 s at
+    /// most) for the `listening on http://ADDR` line.
+    pub fn start(args: &[&str]) -> Daemon {
+        Daemon::start_with(args, |_| {})
+    }
+
+    /// Like [`Daemon::start`], letting the caller adjust the command (env vars).
+    pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Daemon {
+        let mut all = vec!["run", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let mut cmd = sysmon(&all);
+        adjust(&mut cmd);
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(Stdio::null());
+        let command = format!("{cmd:?}");
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(rest.trim().to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(a) => a.parse().unwrap(),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("{command} did not report its address; stderr:\n{}", log.lock().unwrap().join("\n"));
+            }
+        };
+        Daemon { child, addr, command, log }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn get(&self, path: &str) -> HttpResponse {
+        http(self.addr, &format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr))
+    }
+
+    /// /data.json parsed as a generic JSON value.
+    pub fn data(&self) -> miniserde::json::Value {
+        let r = self.get("/data.json");
+        assert_eq!(r.status, 200, "{}", self.dump());
+        miniserde::json::from_str(&r.body_text()).unwrap_or_else(|e| panic!("bad JSON {e}: {}", r.body_text()))
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY-free: kill(1) keeps tests free of unsafe.
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits up to `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Waits until a stderr line contains `needle`.
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.log.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// The command and everything it said, for assertion messages.
+    pub fn dump(&self) -> String {
+        format!("{}\n--- stderr\n{}", self.command, self.log.lock().unwrap().join("\n"))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("{}", self.dump());
+        }
+    }
+}
+
+pub struct HttpResponse {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends raw bytes, reads to EOF (HTTP/1.0 closes), splits head and body.
+pub fn http(addr: SocketAddr, raw: &str) -> HttpResponse {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(raw.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(bytes.len());
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    let body = bytes.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    HttpResponse { status, head, body }
+}
+
+/// Whether a command exists on PATH; prints a loud SKIPPED line when not.
+pub fn have_tool(tool: &str, why: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("SKIPPED: {why}: `{tool}` is not installed (make test-deps installs it as root)");
+    }
+    found
+}
