@@ -6,44 +6,24 @@
 //! Chromium is not a build dependency: without it the test prints a loud
 //! SKIPPED line and passes, unless `SYSMON_REQUIRE_BROWSER=1` (set it in CI).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use common::{Daemon, TempDir, fixture};
 use miniserde::json::{self, Number, Value};
 
-const FIXTURE_PROC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/proc/basic");
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Virtual time Chromium lets the page run: the first fetch and render take
 /// well under a second; a poll cycle is 5 s.
 const VIRTUAL_TIME_BUDGET_MS: u32 = 6000;
 
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let dir = std::env::temp_dir().join(format!("sysmon-{label}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Output of a child process, collected by a thread so a full pipe never
-/// blocks the child.
+/// Collects a child's output in a thread, so a full pipe never blocks it.
 fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut buf = [0u8; 8192];
@@ -56,108 +36,8 @@ fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> thre
     })
 }
 
-/// The daemon, listening on a free port; killed on drop.
-struct Daemon {
-    child: Child,
-    addr: String,
-    command: String,
-    /// Everything the daemon printed so far, stdout and stderr interleaved.
-    output: Arc<Mutex<String>>,
-}
-
-impl Daemon {
-    fn start(tmp: &Path) -> Daemon {
-        let config = tmp.join("sysmon.conf");
-        for sub in ["b", "l", "s"] {
-            std::fs::create_dir_all(tmp.join(sub)).unwrap();
-        }
-        let text = format!(
-            "backup_dir = {t}/b\nlog_dir = {t}/l\nstate_dir = {t}/s\nbackup = off\nupdate_manager = none\nmounts = /\n",
-            t = tmp.display()
-        );
-        std::fs::write(&config, text).unwrap();
-
-        let bin = env!("CARGO_BIN_EXE_sysmon");
-        let args = [
-            "run".as_ref(),
-            "--config".as_ref(),
-            config.as_os_str(),
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--proc-root".as_ref(),
-            FIXTURE_PROC.as_ref(),
-        ];
-        let command = format!("{bin} {}", args.map(|a: &std::ffi::OsStr| a.to_string_lossy().into_owned()).join(" "));
-        let mut child = Command::new(bin)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {command}: {e}"));
-
-        let output = Arc::new(Mutex::new(String::new()));
-        drain(child.stdout.take().unwrap(), output.clone());
-        // Stderr is read line by line until the address shows up, then kept
-        // draining so the daemon never blocks on a full pipe.
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let log = output.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                log.lock().unwrap().push_str(&format!("{line}\n"));
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        let mut daemon = Daemon { child, addr: String::new(), command, output };
-        match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(addr) => daemon.addr = addr,
-            Err(_) => {
-                let status = daemon.child.try_wait().ok().flatten();
-                panic!(
-                    "no 'listening on http://' line within {STARTUP_TIMEOUT:?} (exit status: {status:?})\n{}",
-                    daemon.report()
-                );
-            }
-        }
-        daemon
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// The command line and everything the daemon printed, for failure messages.
-    fn report(&self) -> String {
-        format!("daemon command: {}\ndaemon output:\n{}", self.command, self.output.lock().unwrap())
-    }
-
-    /// `GET path` over a raw HTTP/1.0 connection; returns the body of a 200.
-    fn get(&self, path: &str) -> String {
-        let mut stream = TcpStream::connect(&self.addr).unwrap_or_else(|e| panic!("connect {}: {e}\n{}", self.addr, self.report()));
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr).unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).unwrap_or_else(|e| panic!("read GET {path}: {e}\n{}", self.report()));
-        let response = String::from_utf8(response).expect("response is UTF-8");
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no header end in {response:?}"));
-        let status = head.lines().next().unwrap_or("");
-        assert!(status.split_whitespace().nth(1) == Some("200"), "GET {path}: {status}\n{}", self.report());
-        body.to_string()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn url(daemon: &Daemon, path: &str) -> String {
+    format!("http://{}{path}", daemon.addr)
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
@@ -210,7 +90,8 @@ impl Browser {
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {command}: {e}"));
         let (stdout, stderr) = (Arc::new(Mutex::new(String::new())), Arc::new(Mutex::new(String::new())));
-        let readers = [drain(child.stdout.take().unwrap(), stdout.clone()), drain(child.stderr.take().unwrap(), stderr.clone())];
+        let readers =
+            [drain(child.stdout.take().unwrap(), stdout.clone()), drain(child.stderr.take().unwrap(), stderr.clone())];
         let deadline = Instant::now() + BROWSER_TIMEOUT;
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -219,18 +100,18 @@ impl Browser {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("chromium still running after {BROWSER_TIMEOUT:?}, killed: {command}\nstderr:\n{}", stderr.lock().unwrap());
+                panic!(
+                    "chromium still running after {BROWSER_TIMEOUT:?}, killed: {command}\nstderr:\n{}",
+                    stderr.lock().unwrap()
+                );
             }
             thread::sleep(Duration::from_millis(50));
         };
         for r in readers {
             let _ = r.join();
         }
-        let run = BrowserRun {
-            command,
-            stdout: stdout.lock().unwrap().clone(),
-            stderr: stderr.lock().unwrap().clone(),
-        };
+        let run =
+            BrowserRun { command, stdout: stdout.lock().unwrap().clone(), stderr: stderr.lock().unwrap().clone() };
         assert!(status.success(), "chromium failed ({status}): {}\nstderr:\n{}", run.command, run.stderr);
         run
     }
@@ -286,7 +167,7 @@ fn text_after<'a>(dom: &'a str, from: usize, marker: &str) -> Option<&'a str> {
     Some(&dom[start..start + len])
 }
 
-/// What the page should show for one /data.json snapshot, as (what, text found, text expected).
+/// Where the page disagrees with one /data.json snapshot, one line each.
 fn mismatches(dom: &str, data: &Value) -> Vec<String> {
     let mut wrong = Vec::new();
     let mut check = |what: &str, found: Option<&str>, expected: String| {
@@ -294,8 +175,16 @@ fn mismatches(dom: &str, data: &Value) -> Vec<String> {
             wrong.push(format!("{what}: page shows {found:?}, /data.json says {expected:?}"));
         }
     };
-    check("#cpu-percent", text_after(dom, 0, "id=\"cpu-percent\">"), page_percent(field(field(data, "cpu"), "percent")));
-    check("#mem-percent", text_after(dom, 0, "id=\"mem-percent\">"), page_percent(field(field(data, "memory"), "percent")));
+    check(
+        "#cpu-percent",
+        text_after(dom, 0, "id=\"cpu-percent\">"),
+        page_percent(field(field(data, "cpu"), "percent")),
+    );
+    check(
+        "#mem-percent",
+        text_after(dom, 0, "id=\"mem-percent\">"),
+        page_percent(field(field(data, "memory"), "percent")),
+    );
     check("#hostname", text_after(dom, 0, "id=\"hostname\">"), html_escape(string(field(data, "hostname"))));
     let Value::Array(disks) = field(data, "disks") else { panic!("disks is not an array") };
     for disk in disks {
@@ -303,7 +192,7 @@ fn mismatches(dom: &str, data: &Value) -> Vec<String> {
         let what = format!("disk {mount}");
         match dom.find(&format!("data-mount=\"{}\"", html_escape(mount))) {
             Some(at) => check(&what, text_after(dom, at, "disk-percent\">"), page_percent(field(disk, "percent"))),
-            None => wrong.push(format!("{what}: no card with data-mount={mount:?}")),
+            None => check(&what, None, format!("a card with data-mount={mount:?}")),
         }
     }
     wrong
@@ -316,7 +205,7 @@ fn screenshot(browser: &Browser, daemon: &Daemon, width: u32, height: u32) {
     let _ = std::fs::remove_file(&file);
     let run = browser.run(
         &[&format!("--window-size={width},{height}"), "--hide-scrollbars", &format!("--screenshot={}", file.display())],
-        &daemon.url("/"),
+        &url(daemon, "/"),
     );
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     assert!(
@@ -325,7 +214,7 @@ fn screenshot(browser: &Browser, daemon: &Daemon, width: u32, height: u32) {
         file.display(),
         run.command,
         run.stderr,
-        daemon.report()
+        daemon.dump()
     );
     eprintln!("screenshot: {} ({size} bytes)", file.display());
 }
@@ -340,15 +229,17 @@ fn dashboard_renders_data_json_in_chromium() {
         return;
     };
     let browser = Browser { exe };
-    let tmp = TempDir::new("dashboard");
-    let daemon = Daemon::start(&tmp.0);
+    let dir = TempDir::new("dashboard");
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let proc_root = fixture("proc/basic");
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap(), "--proc-root", proc_root.to_str().unwrap()]);
 
     // The daemon samples on its own schedule (and "/" is the real root
     // filesystem, not a fixture), so the page may have rendered the sample
     // before or after ours: accept either.
-    let before = json::from_str::<Value>(&daemon.get("/data.json")).expect("/data.json parses");
-    let run = browser.run(&["--dump-dom"], &daemon.url("/"));
-    let after = json::from_str::<Value>(&daemon.get("/data.json")).expect("/data.json parses");
+    let before = daemon.data();
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
+    let after = daemon.data();
     let dom = &run.stdout;
 
     let failure = |msg: String| {
@@ -358,20 +249,24 @@ fn dashboard_renders_data_json_in_chromium() {
             json::to_string(&before),
             json::to_string(&after),
             run.stderr,
-            daemon.report()
+            daemon.dump()
         )
     };
-    let uncaught: Vec<&str> = run.stderr.lines().filter(|l| l.contains("Uncaught")).collect();
-    assert!(uncaught.is_empty(), "{}", failure(format!("JavaScript errors: {uncaught:#?}")));
+    // "Refused to ..." is how Chromium logs a Content-Security-Policy violation.
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.contains("Uncaught") || l.contains("Refused to")).collect();
+    assert!(errors.is_empty(), "{}", failure(format!("JavaScript or CSP errors: {errors:#?}")));
     assert!(dom.contains("data-loaded=\"1\""), "{}", failure("page never rendered data (no data-loaded=\"1\")".into()));
-    assert_eq!(text_after(dom, 0, "id=\"status\""), Some(">live").filter(|_| false).or(text_after(dom, 0, "id=\"status\"")), "");
     let status = dom.find("id=\"status\"").and_then(|at| text_after(dom, at, ">"));
     assert_eq!(status, Some("live"), "{}", failure("status is not live".into()));
     let (wrong_before, wrong_after) = (mismatches(dom, &before), mismatches(dom, &after));
     assert!(
         wrong_before.is_empty() || wrong_after.is_empty(),
         "{}",
-        failure(format!("page differs from /data.json:\n{}", wrong_before.join("\n")))
+        failure(format!(
+            "page differs from /data.json\nvs before:\n{}\nvs after:\n{}",
+            wrong_before.join("\n"),
+            wrong_after.join("\n")
+        ))
     );
 
     screenshot(&browser, &daemon, 390, 844);
