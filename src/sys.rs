@@ -99,6 +99,9 @@ pub fn set_umask(mask: u32) {
 
 /// Local time as `YYYYmmdd_HHMMSS`, the stamp in archive and log names.
 /// Falls back to UTC when the local zone cannot be determined.
+// libc deprecates `time_t` on musl because it was 32-bit on 32-bit targets
+// before musl 1.2; on x86_64 (our only release target) it is 64-bit.
+#[allow(deprecated)]
 pub fn local_timestamp(unix_s: i64) -> String {
     // SAFETY: localtime_r writes only into `tm`, which we own; time_t is i64 on Linux.
     let tm = unsafe {
