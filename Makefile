@@ -68,10 +68,10 @@ test: test-deps lint build
 	SYSMON_RELEASE_BIN=$(CURDIR)/$(BIN) $(CARGO) test --locked -- --test-threads=2
 
 bench: build
-	sh tests/bench/run.sh $(BIN)
+	bash tests/bench/run.sh $(BIN)
 
 soak: build
-	sh tests/soak/run.sh $(BIN)
+	bash tests/soak/run.sh $(BIN)
 
 clean:
 	$(CARGO) clean

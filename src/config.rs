@@ -68,7 +68,10 @@ impl UpdateManager {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, m)| *m == self).map_or("?", |(n, _)| n)
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("?", |(n, _)| n)
     }
 }
 
@@ -169,21 +172,38 @@ impl Config {
         };
         match std::fs::read(&path) {
             Ok(bytes) => Config::parse(&bytes, &path),
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(ConfigError { file: path, line: None, message: format!("cannot read: {e}") }),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Config::default())
+            }
+            Err(e) => Err(ConfigError {
+                file: path,
+                line: None,
+                message: format!("cannot read: {e}"),
+            }),
         }
     }
 
     /// Parses the text of a config file; `path` names it in errors and
     /// anchors relative paths.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Config, ConfigError> {
-        let at = |line: usize, message: String| ConfigError { file: path.to_path_buf(), line: Some(line), message };
+        let at = |line: usize, message: String| ConfigError {
+            file: path.to_path_buf(),
+            line: Some(line),
+            message,
+        };
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
             at(line, "not valid UTF-8".into())
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut config = Config { file: Some(path.to_path_buf()), ..Config::default() };
+        let mut config = Config {
+            file: Some(path.to_path_buf()),
+            ..Config::default()
+        };
         let mut first_seen: Vec<(&str, usize)> = Vec::new();
         for (index, raw_line) in text.lines().enumerate() {
             let line_no = index + 1;
@@ -192,7 +212,10 @@ impl Config {
                 continue;
             }
             let Some((key, value)) = line.split_once('=') else {
-                return Err(at(line_no, format!("expected `key = value`, found `{line}`")));
+                return Err(at(
+                    line_no,
+                    format!("expected `key = value`, found `{line}`"),
+                ));
             };
             let (key, value) = (key.trim(), value.trim());
             let Some(&(key, repeatable)) = KEYS.iter().find(|(k, _)| *k == key) else {
@@ -200,11 +223,16 @@ impl Config {
             };
             if !repeatable {
                 if let Some((_, first)) = first_seen.iter().find(|(k, _)| *k == key) {
-                    return Err(at(line_no, format!("`{key}` is already set on line {first}")));
+                    return Err(at(
+                        line_no,
+                        format!("`{key}` is already set on line {first}"),
+                    ));
                 }
                 first_seen.push((key, line_no));
             }
-            config.apply(key, value, &base).map_err(|message| at(line_no, format!("{key}: {message}")))?;
+            config
+                .apply(key, value, &base)
+                .map_err(|message| at(line_no, format!("{key}: {message}")))?;
         }
         Ok(config)
     }
@@ -228,7 +256,9 @@ impl Config {
             "mounts" if value == "auto" => self.mounts.clear(),
             "mounts" => {
                 if !value.starts_with('/') {
-                    return Err(format!("`{value}` is not an absolute mount point (or `auto`)"));
+                    return Err(format!(
+                        "`{value}` is not an absolute mount point (or `auto`)"
+                    ));
                 }
                 self.mounts.push(PathBuf::from(value));
             }
@@ -279,14 +309,22 @@ impl Config {
     /// `file` names the config in the error.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let err = |message: String| ConfigError {
-            file: self.file.clone().unwrap_or_else(|| PathBuf::from("(defaults)")),
+            file: self
+                .file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("(defaults)")),
             line: None,
             message,
         };
         if self.updates.manager == UpdateManager::Command && self.updates.command.is_none() {
             return Err(err("update_manager = command needs update_command".into()));
         }
-        if self.updates.command.is_some() && !matches!(self.updates.manager, UpdateManager::Command | UpdateManager::Auto) {
+        if self.updates.command.is_some()
+            && !matches!(
+                self.updates.manager,
+                UpdateManager::Command | UpdateManager::Auto
+            )
+        {
             return Err(err(format!(
                 "update_command is set but update_manager = {} (use update_manager = command)",
                 self.updates.manager.name()
@@ -299,7 +337,10 @@ impl Config {
     pub fn render(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
-        let source = self.file.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string());
+        let source = self
+            .file
+            .as_ref()
+            .map_or("built-in defaults".to_string(), |p| p.display().to_string());
         let _ = writeln!(out, "# effective configuration (from {source})");
         let _ = writeln!(out, "listen = {}", self.listen);
         let _ = writeln!(out, "interval = {}", format_duration(self.interval));
@@ -322,15 +363,27 @@ impl Config {
         }
         let _ = writeln!(out, "backup_keep = {}", b.keep);
         let _ = writeln!(out, "backup_level = {}", b.level);
-        let _ = writeln!(out, "backup_every = {}", b.every.map_or("off".into(), format_duration));
-        let _ = writeln!(out, "backup_one_file_system = {}", on_off(b.one_file_system));
+        let _ = writeln!(
+            out,
+            "backup_every = {}",
+            b.every.map_or("off".into(), format_duration)
+        );
+        let _ = writeln!(
+            out,
+            "backup_one_file_system = {}",
+            on_off(b.one_file_system)
+        );
         let u = &self.updates;
         let _ = writeln!(out, "update_manager = {}", u.manager.name());
         if let Some(c) = &u.command {
             let _ = writeln!(out, "update_command = {c}");
         }
         let _ = writeln!(out, "update_timeout = {}", format_duration(u.timeout));
-        let _ = writeln!(out, "update_every = {}", u.every.map_or("off".into(), format_duration));
+        let _ = writeln!(
+            out,
+            "update_every = {}",
+            u.every.map_or("off".into(), format_duration)
+        );
         let _ = writeln!(out, "update_refresh = {}", on_off(u.refresh));
         let _ = writeln!(out, "log_keep = {}", u.log_keep);
         out
@@ -354,7 +407,10 @@ fn strip_comment(line: &str) -> &str {
 }
 
 fn suggest(key: &str) -> String {
-    let close = KEYS.iter().map(|(k, _)| *k).find(|k| edit_distance(k, key) <= 2);
+    let close = KEYS
+        .iter()
+        .map(|(k, _)| *k)
+        .find(|k| edit_distance(k, key) <= 2);
     close.map_or(String::new(), |k| format!(" (did you mean `{k}`?)"))
 }
 
@@ -366,7 +422,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb)).min(row[j] + 1).min(above + 1);
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(above + 1);
             diagonal = above;
         }
     }
@@ -390,7 +448,9 @@ fn parse_switch(value: &str) -> Result<bool, String> {
 fn parse_count(value: &str, min: u32, max: u32) -> Result<u32, String> {
     match value.parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!("`{value}` is not a whole number from {min} to {max}")),
+        _ => Err(format!(
+            "`{value}` is not a whole number from {min} to {max}"
+        )),
     }
 }
 
@@ -424,7 +484,12 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
 
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
         if ms >= size && ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }
@@ -442,7 +507,10 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides() {
-        let c = parse("# comment\n\nlisten = 0.0.0.0:9000  # trailing\ninterval = 500ms\nbackup_dir = b\n").unwrap();
+        let c = parse(
+            "# comment\n\nlisten = 0.0.0.0:9000  # trailing\ninterval = 500ms\nbackup_dir = b\n",
+        )
+        .unwrap();
         assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(c.interval, Duration::from_millis(500));
         assert_eq!(c.backup_dir, PathBuf::from("/etc/b"));
@@ -451,15 +519,35 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_line() {
-        assert_eq!(parse("\nlisten = nope\n").unwrap_err(), "/etc/sysmon.conf:2: listen: `nope` is not an address such as 127.0.0.1:8080 or [::1]:8080");
-        assert_eq!(parse("intervall = 5s").unwrap_err(), "/etc/sysmon.conf:1: unknown key `intervall` (did you mean `interval`?)");
-        assert_eq!(parse("interval = 5").unwrap_err(), "/etc/sysmon.conf:1: interval: `5` is not a duration such as 500ms, 5s, 1m, 2h or 1d");
-        assert_eq!(parse("interval = 5s\ninterval = 6s").unwrap_err(), "/etc/sysmon.conf:2: `interval` is already set on line 1");
-        assert_eq!(parse("just words").unwrap_err(), "/etc/sysmon.conf:1: expected `key = value`, found `just words`");
+        assert_eq!(
+            parse("\nlisten = nope\n").unwrap_err(),
+            "/etc/sysmon.conf:2: listen: `nope` is not an address such as 127.0.0.1:8080 or [::1]:8080"
+        );
+        assert_eq!(
+            parse("intervall = 5s").unwrap_err(),
+            "/etc/sysmon.conf:1: unknown key `intervall` (did you mean `interval`?)"
+        );
+        assert_eq!(
+            parse("interval = 5").unwrap_err(),
+            "/etc/sysmon.conf:1: interval: `5` is not a duration such as 500ms, 5s, 1m, 2h or 1d"
+        );
+        assert_eq!(
+            parse("interval = 5s\ninterval = 6s").unwrap_err(),
+            "/etc/sysmon.conf:2: `interval` is already set on line 1"
+        );
+        assert_eq!(
+            parse("just words").unwrap_err(),
+            "/etc/sysmon.conf:1: expected `key = value`, found `just words`"
+        );
         assert!(parse("backup_level = 10").is_err());
         assert!(parse("mounts = relative").is_err());
         assert!(parse("interval = 10ms").is_err());
-        assert!(Config::parse(b"listen = \xff", Path::new("x")).unwrap_err().to_string().starts_with("x:1: not valid UTF-8"));
+        assert!(
+            Config::parse(b"listen = \xff", Path::new("x"))
+                .unwrap_err()
+                .to_string()
+                .starts_with("x:1: not valid UTF-8")
+        );
     }
 
     #[test]
@@ -468,7 +556,13 @@ mod tests {
         assert_eq!(c.backup.sources.len(), 2);
         assert_eq!(c.updates.command.as_deref(), Some("echo a#b"));
         let again = parse(&c.render()).unwrap();
-        assert_eq!(Config { file: c.file.clone(), ..again }, c);
+        assert_eq!(
+            Config {
+                file: c.file.clone(),
+                ..again
+            },
+            c
+        );
     }
 
     #[test]

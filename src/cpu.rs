@@ -33,7 +33,11 @@ pub fn percent(prev: &CpuTicks, cur: &CpuTicks) -> Option<CpuPercent> {
         return None;
     }
     let share = |part: u64| (part as f64 * 100.0 / total as f64).clamp(0.0, 100.0);
-    Some(CpuPercent { busy: share(busy), iowait: share(iowait), steal: share(steal) })
+    Some(CpuPercent {
+        busy: share(busy),
+        iowait: share(iowait),
+        steal: share(steal),
+    })
 }
 
 #[cfg(test)]
@@ -41,20 +45,43 @@ mod tests {
     use super::*;
 
     fn ticks(user: u64, idle: u64, iowait: u64, steal: u64) -> CpuTicks {
-        CpuTicks { user, idle, iowait, steal, ..Default::default() }
+        CpuTicks {
+            user,
+            idle,
+            iowait,
+            steal,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn splits_interval() {
         let p = percent(&ticks(100, 100, 0, 0), &ticks(150, 130, 10, 10)).unwrap();
         // busy = 50 user + 10 steal = 60 of 100 ticks.
-        assert_eq!(p, CpuPercent { busy: 60.0, iowait: 10.0, steal: 10.0 });
+        assert_eq!(
+            p,
+            CpuPercent {
+                busy: 60.0,
+                iowait: 10.0,
+                steal: 10.0
+            }
+        );
     }
 
     #[test]
     fn guest_time_is_not_counted_twice() {
-        let prev = CpuTicks { user: 0, idle: 0, guest: 0, ..Default::default() };
-        let cur = CpuTicks { user: 50, idle: 50, guest: 50, ..Default::default() };
+        let prev = CpuTicks {
+            user: 0,
+            idle: 0,
+            guest: 0,
+            ..Default::default()
+        };
+        let cur = CpuTicks {
+            user: 50,
+            idle: 50,
+            guest: 50,
+            ..Default::default()
+        };
         assert_eq!(percent(&prev, &cur).unwrap().busy, 50.0);
     }
 
@@ -66,7 +93,11 @@ mod tests {
         assert_eq!(p.iowait, 0.0);
         let p = percent(&ticks(u64::MAX, 0, 0, 0), &ticks(0, 10, 0, 0)).unwrap();
         assert_eq!(p.busy, 0.0);
-        let p = percent(&CpuTicks::default(), &ticks(u64::MAX, u64::MAX, u64::MAX, u64::MAX)).unwrap();
+        let p = percent(
+            &CpuTicks::default(),
+            &ticks(u64::MAX, u64::MAX, u64::MAX, u64::MAX),
+        )
+        .unwrap();
         assert!(p.busy.is_finite() && (0.0..=100.0).contains(&p.busy));
     }
 }

@@ -41,18 +41,25 @@ pub struct Daemon {
 }
 
 pub fn mount_selection(config: &Config) -> MountSelection {
-    if config.mounts.is_empty() { MountSelection::Auto } else { MountSelection::Listed(config.mounts.clone()) }
+    if config.mounts.is_empty() {
+        MountSelection::Auto
+    } else {
+        MountSelection::Listed(config.mounts.clone())
+    }
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Daemon {
     /// Binds the listening socket and takes the first sample. Nothing runs
     /// until [`Daemon::run`] or [`Daemon::poll_once`].
     pub fn bind(config: Config) -> Result<Daemon, String> {
-        let server = tiny_http::Server::http(config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let server = listen(config.listen)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let local_addr = server
             .server_addr()
             .to_ip()
@@ -112,7 +119,10 @@ impl Daemon {
         self.audit.poll(now);
 
         let mut deadline = self.next_sample_at.min(now + MAX_WAIT);
-        for job_deadline in [self.backup.next_deadline(), self.audit.next_deadline()].into_iter().flatten() {
+        for job_deadline in [self.backup.next_deadline(), self.audit.next_deadline()]
+            .into_iter()
+            .flatten()
+        {
             deadline = deadline.min(job_deadline);
         }
         let wait = deadline.saturating_duration_since(Instant::now());
@@ -134,7 +144,8 @@ impl Daemon {
         let jobs_moving = self.backup.is_running() || self.audit.is_running();
         let generation = self.sample.generation;
         let cache = &mut self.data_json;
-        let (sample, config, backup, audit) = (&self.sample, &self.config, &self.backup, &self.audit);
+        let (sample, config, backup, audit) =
+            (&self.sample, &self.config, &self.backup, &self.audit);
         http::handle(request, || {
             if let Some((cached_generation, body)) = cache {
                 if *cached_generation == generation && !jobs_moving {
@@ -150,14 +161,18 @@ impl Daemon {
     /// SIGHUP: re-read the config; a bad one is refused and the old stays.
     fn reload(&mut self) {
         let Some(file) = self.config.file.clone() else {
-            log::info(format_args!("SIGHUP: no config file to reload (running on built-in defaults)"));
+            log::info(format_args!(
+                "SIGHUP: no config file to reload (running on built-in defaults)"
+            ));
             return;
         };
         let loaded = Config::load(Some(&file)).and_then(|c| c.validate().map(|()| c));
         let mut new = match loaded {
             Ok(new) => new,
             Err(e) => {
-                log::error(format_args!("SIGHUP: {e}; keeping the running configuration"));
+                log::error(format_args!(
+                    "SIGHUP: {e}; keeping the running configuration"
+                ));
                 return;
             }
         };
@@ -182,11 +197,33 @@ impl Daemon {
         self.audit.reconfigure(&new);
         self.config = new;
         self.data_json = None;
-        log::info(format_args!("SIGHUP: configuration reloaded from {}", file.display()));
+        log::info(format_args!(
+            "SIGHUP: configuration reloaded from {}",
+            file.display()
+        ));
     }
 }
 
+/// Binds the listening socket with the options every connection inherits.
+fn listen(addr: SocketAddr) -> Result<tiny_http::Server, Box<dyn std::error::Error + Send + Sync>> {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind(addr)?;
+    sys::set_tcp_nodelay(listener.as_raw_fd())?;
+    tiny_http::Server::from_listener(listener, None)
+}
+
 /// The /data.json document for the current state.
-pub fn render(sample: &Sample, config: &Config, backup: &BackupService, audit: &AuditService) -> String {
-    DataJson::new(sample, config.interval.as_secs_f64(), backup.status(), audit.status()).to_json()
+pub fn render(
+    sample: &Sample,
+    config: &Config,
+    backup: &BackupService,
+    audit: &AuditService,
+) -> String {
+    DataJson::new(
+        sample,
+        config.interval.as_secs_f64(),
+        backup.status(),
+        audit.status(),
+    )
+    .to_json()
 }

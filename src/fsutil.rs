@@ -18,17 +18,26 @@ pub fn with_path(path: &Path, e: io::Error) -> io::Error {
 /// Creates `dir` (and parents) with `mode` where sysmon creates it; an
 /// existing directory keeps its mode.
 pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(mode).create(dir).map_err(|e| with_path(dir, e))
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)
+        .map_err(|e| with_path(dir, e))
 }
 
 /// Flushes a directory's entries (a rename or unlink in it) to disk.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| with_path(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| with_path(dir, e))
 }
 
 /// The hidden temporary name used for `path` by this process.
 pub fn temp_path_for(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -36,7 +45,12 @@ pub fn temp_path_for(path: &Path) -> PathBuf {
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let temp = temp_path_for(path);
     let result = (|| {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&temp)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&temp)?;
         // The umask may have narrowed `mode`; set exactly what was asked.
         file.set_permissions(fs::Permissions::from_mode(mode))?;
         file.write_all(bytes)?;
@@ -47,7 +61,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&temp);
         return Err(with_path(path, e));
     }
-    fsync_dir(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+    fsync_dir(
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )
 }
 
 #[cfg(test)]
@@ -62,8 +80,15 @@ mod tests {
         write_atomic(&path, b"one", 0o640).unwrap();
         write_atomic(&path, b"two", 0o640).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary left behind");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary left behind"
+        );
         let err = write_atomic(&dir.join("missing/x"), b"", 0o600).unwrap_err();
         assert!(err.to_string().contains("missing/x"), "{err}");
         fs::remove_dir_all(&dir).unwrap();

@@ -47,7 +47,13 @@ fn respond(request: Request, status: u16, content_type: &str, body: &[u8], extra
         header("Referrer-Policy", "no-referrer"),
     ];
     headers.extend(extra.iter().map(|(n, v)| header(n, v)));
-    let response = Response::new(StatusCode(status), headers, Cursor::new(body), Some(body.len()), None);
+    let response = Response::new(
+        StatusCode(status),
+        headers,
+        Cursor::new(body),
+        Some(body.len()),
+        None,
+    );
     // The client may have gone away; that is its business, not an error of ours.
     let _ = request.respond(response);
 }
@@ -60,16 +66,36 @@ pub fn handle(request: Request, data_json: impl FnOnce() -> std::rc::Rc<[u8]>) {
             200,
             "text/html; charset=utf-8",
             INDEX_HTML,
-            &[("Content-Security-Policy", CSP), ("X-Frame-Options", "DENY"), ("Cache-Control", "no-cache")],
+            &[
+                ("Content-Security-Policy", CSP),
+                ("X-Frame-Options", "DENY"),
+                ("Cache-Control", "no-cache"),
+            ],
         ),
         Route::DataJson => {
             let body = data_json();
-            respond(request, 200, "application/json", &body, &[("Cache-Control", "no-store")]);
+            respond(
+                request,
+                200,
+                "application/json",
+                &body,
+                &[("Cache-Control", "no-store")],
+            );
         }
-        Route::NotFound => respond(request, 404, "text/plain; charset=utf-8", b"not found\n", &[]),
-        Route::MethodNotAllowed => {
-            respond(request, 405, "text/plain; charset=utf-8", b"method not allowed\n", &[("Allow", "GET, HEAD")])
-        }
+        Route::NotFound => respond(
+            request,
+            404,
+            "text/plain; charset=utf-8",
+            b"not found\n",
+            &[],
+        ),
+        Route::MethodNotAllowed => respond(
+            request,
+            405,
+            "text/plain; charset=utf-8",
+            b"method not allowed\n",
+            &[("Allow", "GET, HEAD")],
+        ),
     }
 }
 

@@ -14,7 +14,10 @@ static JOURNAL: AtomicBool = AtomicBool::new(false);
 
 /// Reads the environment once at start-up.
 pub fn init() {
-    JOURNAL.store(std::env::var_os("JOURNAL_STREAM").is_some(), Ordering::Relaxed);
+    JOURNAL.store(
+        std::env::var_os("JOURNAL_STREAM").is_some(),
+        Ordering::Relaxed,
+    );
 }
 
 #[derive(Clone, Copy)]

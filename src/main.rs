@@ -108,7 +108,11 @@ struct AuditArgs {
 }
 
 /// Loads and validates the config, then applies command-line overrides.
-fn load_config(path: Option<&PathBuf>, proc_root: Option<PathBuf>, sys_root: Option<PathBuf>) -> Result<Config, ExitCode> {
+fn load_config(
+    path: Option<&PathBuf>,
+    proc_root: Option<PathBuf>,
+    sys_root: Option<PathBuf>,
+) -> Result<Config, ExitCode> {
     let mut config = Config::load(path.map(PathBuf::as_path))
         .and_then(|c| c.validate().map(|()| c))
         .map_err(|e| {
@@ -128,7 +132,9 @@ fn main() -> ExitCode {
     log::init();
     let argv: Vec<String> = std::env::args().collect();
     let strs: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let name = strs.first().map_or("sysmon", |s| s.rsplit('/').next().unwrap_or(s));
+    let name = strs
+        .first()
+        .map_or("sysmon", |s| s.rsplit('/').next().unwrap_or(s));
     let args = match Args::from_args(&[name], strs.get(1..).unwrap_or(&[])) {
         Ok(args) => args,
         Err(early) => {
@@ -156,9 +162,13 @@ fn main() -> ExitCode {
             print!("{}", c.render());
             ExitCode::SUCCESS
         }),
-        Command::Backup(a) => load_config(a.config.as_ref(), None, None).map(|c| sysmon::backup::cli_backup(&c)),
+        Command::Backup(a) => {
+            load_config(a.config.as_ref(), None, None).map(|c| sysmon::backup::cli_backup(&c))
+        }
         Command::Verify(a) => Ok(sysmon::backup::cli_verify(&a.archive)),
-        Command::Audit(a) => load_config(a.config.as_ref(), None, None).map(|c| sysmon::audit::cli_audit(&c, a.json)),
+        Command::Audit(a) => {
+            load_config(a.config.as_ref(), None, None).map(|c| sysmon::audit::cli_audit(&c, a.json))
+        }
     };
     result.unwrap_or_else(|code| code)
 }
@@ -192,7 +202,11 @@ fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let mut sample = sysmon::sample::Sample::default();
     // Two readings a moment apart, so CPU figures describe now, not the
     // average since boot (which is what a reading with no change shows).
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
     sampler.sample(now(), &mut sample);
     std::thread::sleep(Duration::from_millis(250));
     sampler.sample(now(), &mut sample);

@@ -21,7 +21,11 @@ pub struct ProcFile {
 
 impl ProcFile {
     pub fn new(path: PathBuf) -> Self {
-        ProcFile { path, file: None, buf: Vec::with_capacity(INITIAL_CAPACITY) }
+        ProcFile {
+            path,
+            file: None,
+            buf: Vec::with_capacity(INITIAL_CAPACITY),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -53,7 +57,10 @@ impl ProcFile {
         loop {
             if len == self.buf.len() {
                 if self.buf.len() >= MAX_SIZE {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "file larger than 16 MiB"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "file larger than 16 MiB",
+                    ));
                 }
                 let doubled = self.buf.len() * 2;
                 self.buf.resize(doubled, 0);

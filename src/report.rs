@@ -121,11 +121,20 @@ pub struct PackageJson {
 
 /// Rounds to one decimal for display; maps anything non-finite to 0.
 pub fn round1(x: f64) -> f64 {
-    if x.is_finite() { (x * 10.0).round() / 10.0 } else { 0.0 }
+    if x.is_finite() {
+        (x * 10.0).round() / 10.0
+    } else {
+        0.0
+    }
 }
 
 impl DataJson {
-    pub fn new(sample: &Sample, interval_s: f64, backup: BackupJson, updates: UpdatesJson) -> DataJson {
+    pub fn new(
+        sample: &Sample,
+        interval_s: f64,
+        backup: BackupJson,
+        updates: UpdatesJson,
+    ) -> DataJson {
         let m = &sample.memory;
         DataJson {
             version: env!("CARGO_PKG_VERSION"),
@@ -148,7 +157,10 @@ impl DataJson {
                     })
                     .collect(),
             },
-            load: sample.load.load.map(|l| if l.is_finite() { l } else { 0.0 }),
+            load: sample
+                .load
+                .load
+                .map(|l| if l.is_finite() { l } else { 0.0 }),
             memory: MemoryJson {
                 total: m.total_bytes,
                 available: m.available_bytes,

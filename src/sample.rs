@@ -48,7 +48,11 @@ impl MemorySample {
 }
 
 fn percent_of(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { (part as f64 * 100.0 / whole as f64).clamp(0.0, 100.0) }
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 * 100.0 / whole as f64).clamp(0.0, 100.0)
+    }
 }
 
 /// One filesystem as `df -B1` reports it.
@@ -66,14 +70,20 @@ impl DiskSample {
         self.stats.map(|s| s.blocks.saturating_mul(s.fragment_size))
     }
     pub fn used_bytes(&self) -> Option<u64> {
-        self.stats.map(|s| s.blocks.saturating_sub(s.blocks_free).saturating_mul(s.fragment_size))
+        self.stats.map(|s| {
+            s.blocks
+                .saturating_sub(s.blocks_free)
+                .saturating_mul(s.fragment_size)
+        })
     }
     pub fn free_bytes(&self) -> Option<u64> {
-        self.stats.map(|s| s.blocks_free.saturating_mul(s.fragment_size))
+        self.stats
+            .map(|s| s.blocks_free.saturating_mul(s.fragment_size))
     }
     /// Available to unprivileged users (excludes the root reserve), like df's Avail.
     pub fn available_bytes(&self) -> Option<u64> {
-        self.stats.map(|s| s.blocks_available.saturating_mul(s.fragment_size))
+        self.stats
+            .map(|s| s.blocks_available.saturating_mul(s.fragment_size))
     }
     /// df's Use%: used / (used + available), rounded up, in whole percent.
     pub fn used_percent(&self) -> Option<u64> {
@@ -176,7 +186,10 @@ impl Sampler {
             mounts_file: file("self/mounts"),
             hostname_file: file("sys/kernel/hostname"),
             min_free_file: file("sys/vm/min_free_kbytes"),
-            stat: Stat { cores: Vec::with_capacity(64), ..Stat::default() },
+            stat: Stat {
+                cores: Vec::with_capacity(64),
+                ..Stat::default()
+            },
             previous_cores: Vec::with_capacity(64),
             selection,
             mounts_seen: Vec::with_capacity(4096),
@@ -197,12 +210,16 @@ impl Sampler {
         let r = self.sample_memory(out);
         self.note(Source::MemInfo, r);
         let r = match self.loadavg_file.read() {
-            Ok(buf) => proc::loadavg::parse(buf).map(|l| out.load = l).map_err(Failure::Parse),
+            Ok(buf) => proc::loadavg::parse(buf)
+                .map(|l| out.load = l)
+                .map_err(Failure::Parse),
             Err(e) => Err(Failure::Io(e)),
         };
         self.note(Source::LoadAvg, r);
         let r = match self.uptime_file.read() {
-            Ok(buf) => proc::uptime::parse(buf).map(|u| out.uptime_s = u).map_err(Failure::Parse),
+            Ok(buf) => proc::uptime::parse(buf)
+                .map(|u| out.uptime_s = u)
+                .map_err(Failure::Parse),
             Err(e) => Err(Failure::Io(e)),
         };
         self.note(Source::Uptime, r);
@@ -236,13 +253,18 @@ impl Sampler {
                 // New (or first seen) core: its share since boot.
                 None => cpu::percent(&CpuTicks::default(), &core.ticks).unwrap_or_default(),
             };
-            out.cores.push(CoreSample { id: core.id, percent, ticks: core.ticks });
+            out.cores.push(CoreSample {
+                id: core.id,
+                percent,
+                ticks: core.ticks,
+            });
         }
         Ok(())
     }
 
     fn sample_memory(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
-        let info: MemInfo = proc::meminfo::parse(self.meminfo_file.read().map_err(Failure::Io)?).map_err(Failure::Parse)?;
+        let info: MemInfo = proc::meminfo::parse(self.meminfo_file.read().map_err(Failure::Io)?)
+            .map_err(Failure::Parse)?;
         // Needed only by kernels older than 3.14; absent min_free_kbytes means no reserve.
         let min_free_bytes = if info.available_bytes.is_none() {
             self.min_free_file
@@ -268,7 +290,8 @@ impl Sampler {
 
     fn sample_hostname(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
         let raw = self.hostname_file.read().map_err(Failure::Io)?.trim_ascii();
-        let name = std::str::from_utf8(raw).map_err(|_| Failure::Other("host name is not UTF-8"))?;
+        let name =
+            std::str::from_utf8(raw).map_err(|_| Failure::Other("host name is not UTF-8"))?;
         if out.hostname != name {
             out.hostname.clear();
             out.hostname.push_str(name);
@@ -309,12 +332,18 @@ impl Sampler {
                         }
                         continue;
                     }
-                    out.disks.push(DiskSample { mount_point, fs_type: text(entry.fs_type), device, stats: None });
+                    out.disks.push(DiskSample {
+                        mount_point,
+                        fs_type: text(entry.fs_type),
+                        device,
+                        stats: None,
+                    });
                 }
                 // Zero-sized filesystems are pseudo ones however they are mounted.
                 out.disks.retain(|d| {
                     let path = CString::new(d.mount_point.as_bytes()).ok();
-                    path.and_then(|p| sys::statvfs(&p).ok()).is_some_and(|s| s.blocks > 0)
+                    path.and_then(|p| sys::statvfs(&p).ok())
+                        .is_some_and(|s| s.blocks > 0)
                 });
             }
             MountSelection::Listed(paths) => {
@@ -336,7 +365,8 @@ impl Sampler {
         }
         for disk in &out.disks {
             // A mount point cannot contain NUL; fall back to "/" defensively.
-            let path = CString::new(disk.mount_point.as_bytes()).unwrap_or_else(|_| c"/".to_owned());
+            let path =
+                CString::new(disk.mount_point.as_bytes()).unwrap_or_else(|_| c"/".to_owned());
             self.disk_paths.push(path);
         }
     }
@@ -354,7 +384,10 @@ impl Sampler {
         match result {
             Err(e) if !*slot => {
                 *slot = true;
-                crate::log::warn(format_args!("{}: {e} (keeping the previous figures)", path.display()));
+                crate::log::warn(format_args!(
+                    "{}: {e} (keeping the previous figures)",
+                    path.display()
+                ));
             }
             Ok(()) if *slot => {
                 *slot = false;

@@ -53,7 +53,10 @@ fn config(proc_root: PathBuf) -> Config {
 /// samples, a thousand more allocate nothing.
 #[test]
 fn sampler_allocates_nothing_once_warm() {
-    for selection in [MountSelection::Auto, MountSelection::Listed(vec!["/".into()])] {
+    for selection in [
+        MountSelection::Auto,
+        MountSelection::Listed(vec!["/".into()]),
+    ] {
         let mut sampler = Sampler::new(std::path::Path::new("/proc"), selection.clone());
         let mut sample = Sample::default();
         sampler.sample(1, &mut sample);
@@ -62,8 +65,14 @@ fn sampler_allocates_nothing_once_warm() {
         for t in 0..1000 {
             sampler.sample(3 + t, &mut sample);
         }
-        assert_eq!(allocations() - before, 0, "{selection:?}: allocations in 1000 samples");
-        assert!(sample.memory.total_bytes > 0 && !sample.cores.is_empty() && !sample.disks.is_empty());
+        assert_eq!(
+            allocations() - before,
+            0,
+            "{selection:?}: allocations in 1000 samples"
+        );
+        assert!(
+            sample.memory.total_bytes > 0 && !sample.cores.is_empty() && !sample.disks.is_empty()
+        );
     }
 }
 
@@ -87,5 +96,8 @@ fn idle_daemon_loop_allocates_nothing() {
     let allocated = allocations() - before;
     let samples = daemon.sample().generation - generation;
     assert!(samples >= 10, "only {samples} samples in 2 s at 100 ms");
-    assert_eq!(allocated, 0, "{allocated} allocations in {turns} idle turns with {samples} samples");
+    assert_eq!(
+        allocated, 0,
+        "{allocated} allocations in {turns} idle turns with {samples} samples"
+    );
 }

@@ -31,7 +31,9 @@ fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> thre
             if n == 0 {
                 break;
             }
-            into.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     })
 }
@@ -42,7 +44,9 @@ fn url(daemon: &Daemon, path: &str) -> String {
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 struct Browser {
@@ -89,9 +93,14 @@ impl Browser {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {command}: {e}"));
-        let (stdout, stderr) = (Arc::new(Mutex::new(String::new())), Arc::new(Mutex::new(String::new())));
-        let readers =
-            [drain(child.stdout.take().unwrap(), stdout.clone()), drain(child.stderr.take().unwrap(), stderr.clone())];
+        let (stdout, stderr) = (
+            Arc::new(Mutex::new(String::new())),
+            Arc::new(Mutex::new(String::new())),
+        );
+        let readers = [
+            drain(child.stdout.take().unwrap(), stdout.clone()),
+            drain(child.stderr.take().unwrap(), stderr.clone()),
+        ];
         let deadline = Instant::now() + BROWSER_TIMEOUT;
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -110,9 +119,17 @@ impl Browser {
         for r in readers {
             let _ = r.join();
         }
-        let run =
-            BrowserRun { command, stdout: stdout.lock().unwrap().clone(), stderr: stderr.lock().unwrap().clone() };
-        assert!(status.success(), "chromium failed ({status}): {}\nstderr:\n{}", run.command, run.stderr);
+        let run = BrowserRun {
+            command,
+            stdout: stdout.lock().unwrap().clone(),
+            stderr: stderr.lock().unwrap().clone(),
+        };
+        assert!(
+            status.success(),
+            "chromium failed ({status}): {}\nstderr:\n{}",
+            run.command,
+            run.stderr
+        );
         run
     }
 }
@@ -143,13 +160,22 @@ fn page_percent(v: &Value) -> String {
 
 /// Text as Chromium serialises it inside an element or attribute value.
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\u{a0}', "&nbsp;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\u{a0}', "&nbsp;")
 }
 
 fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
     match v {
-        Value::Object(o) => o.get(key).unwrap_or_else(|| panic!("no {key:?} in {}", json::to_string(v))),
-        _ => panic!("expected an object with {key:?}, got {}", json::to_string(v)),
+        Value::Object(o) => o
+            .get(key)
+            .unwrap_or_else(|| panic!("no {key:?} in {}", json::to_string(v))),
+        _ => panic!(
+            "expected an object with {key:?}, got {}",
+            json::to_string(v)
+        ),
     }
 }
 
@@ -172,7 +198,9 @@ fn mismatches(dom: &str, data: &Value) -> Vec<String> {
     let mut wrong = Vec::new();
     let mut check = |what: &str, found: Option<&str>, expected: String| {
         if found != Some(expected.as_str()) {
-            wrong.push(format!("{what}: page shows {found:?}, /data.json says {expected:?}"));
+            wrong.push(format!(
+                "{what}: page shows {found:?}, /data.json says {expected:?}"
+            ));
         }
     };
     check(
@@ -185,13 +213,23 @@ fn mismatches(dom: &str, data: &Value) -> Vec<String> {
         text_after(dom, 0, "id=\"mem-percent\">"),
         page_percent(field(field(data, "memory"), "percent")),
     );
-    check("#hostname", text_after(dom, 0, "id=\"hostname\">"), html_escape(string(field(data, "hostname"))));
-    let Value::Array(disks) = field(data, "disks") else { panic!("disks is not an array") };
+    check(
+        "#hostname",
+        text_after(dom, 0, "id=\"hostname\">"),
+        html_escape(string(field(data, "hostname"))),
+    );
+    let Value::Array(disks) = field(data, "disks") else {
+        panic!("disks is not an array")
+    };
     for disk in disks {
         let mount = string(field(disk, "mount"));
         let what = format!("disk {mount}");
         match dom.find(&format!("data-mount=\"{}\"", html_escape(mount))) {
-            Some(at) => check(&what, text_after(dom, at, "disk-percent\">"), page_percent(field(disk, "percent"))),
+            Some(at) => check(
+                &what,
+                text_after(dom, at, "disk-percent\">"),
+                page_percent(field(disk, "percent")),
+            ),
             None => check(&what, None, format!("a card with data-mount={mount:?}")),
         }
     }
@@ -204,7 +242,11 @@ fn screenshot(browser: &Browser, daemon: &Daemon, width: u32, height: u32) {
     let file = dir.join(format!("dashboard-{width}.png"));
     let _ = std::fs::remove_file(&file);
     let run = browser.run(
-        &[&format!("--window-size={width},{height}"), "--hide-scrollbars", &format!("--screenshot={}", file.display())],
+        &[
+            &format!("--window-size={width},{height}"),
+            "--hide-scrollbars",
+            &format!("--screenshot={}", file.display()),
+        ],
         &url(daemon, "/"),
     );
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
@@ -232,7 +274,12 @@ fn dashboard_renders_data_json_in_chromium() {
     let dir = TempDir::new("dashboard");
     let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
     let proc_root = fixture("proc/basic");
-    let daemon = Daemon::start(&["--config", config.to_str().unwrap(), "--proc-root", proc_root.to_str().unwrap()]);
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+    ]);
 
     // The daemon samples on its own schedule (and "/" is the real root
     // filesystem, not a fixture), so the page may have rendered the sample
@@ -253,11 +300,30 @@ fn dashboard_renders_data_json_in_chromium() {
         )
     };
     // "Refused to ..." is how Chromium logs a Content-Security-Policy violation.
-    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.contains("Uncaught") || l.contains("Refused to")).collect();
-    assert!(errors.is_empty(), "{}", failure(format!("JavaScript or CSP errors: {errors:#?}")));
-    assert!(dom.contains("data-loaded=\"1\""), "{}", failure("page never rendered data (no data-loaded=\"1\")".into()));
-    let status = dom.find("id=\"status\"").and_then(|at| text_after(dom, at, ">"));
-    assert_eq!(status, Some("live"), "{}", failure("status is not live".into()));
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Uncaught") || l.contains("Refused to"))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{}",
+        failure(format!("JavaScript or CSP errors: {errors:#?}"))
+    );
+    assert!(
+        dom.contains("data-loaded=\"1\""),
+        "{}",
+        failure("page never rendered data (no data-loaded=\"1\")".into())
+    );
+    let status = dom
+        .find("id=\"status\"")
+        .and_then(|at| text_after(dom, at, ">"));
+    assert_eq!(
+        status,
+        Some("live"),
+        "{}",
+        failure("status is not live".into())
+    );
     let (wrong_before, wrong_after) = (mismatches(dom, &before), mismatches(dom, &after));
     assert!(
         wrong_before.is_empty() || wrong_after.is_empty(),

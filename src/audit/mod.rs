@@ -10,7 +10,9 @@ pub struct AuditService {
 
 impl AuditService {
     pub fn new(config: &Config) -> Self {
-        AuditService { enabled: config.updates.manager != UpdateManager::None }
+        AuditService {
+            enabled: config.updates.manager != UpdateManager::None,
+        }
     }
     pub fn reconfigure(&mut self, config: &Config) {
         self.enabled = config.updates.manager != UpdateManager::None;
@@ -23,7 +25,10 @@ impl AuditService {
         false
     }
     pub fn status(&self) -> UpdatesJson {
-        UpdatesJson { state: if self.enabled { "pending" } else { "disabled" }, ..Default::default() }
+        UpdatesJson {
+            state: if self.enabled { "pending" } else { "disabled" },
+            ..Default::default()
+        }
     }
     pub fn abandon(&mut self) {}
 }

@@ -10,7 +10,9 @@ pub struct BackupService {
 
 impl BackupService {
     pub fn new(config: &Config) -> Self {
-        BackupService { enabled: config.backup.enabled && !config.backup.sources.is_empty() }
+        BackupService {
+            enabled: config.backup.enabled && !config.backup.sources.is_empty(),
+        }
     }
     pub fn reconfigure(&mut self, config: &Config) {
         self.enabled = config.backup.enabled && !config.backup.sources.is_empty();
@@ -23,7 +25,10 @@ impl BackupService {
         false
     }
     pub fn status(&self) -> BackupJson {
-        BackupJson { state: if self.enabled { "pending" } else { "disabled" }, ..Default::default() }
+        BackupJson {
+            state: if self.enabled { "pending" } else { "disabled" },
+            ..Default::default()
+        }
     }
     pub fn abandon(&mut self) {}
 }

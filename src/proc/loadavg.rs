@@ -21,14 +21,20 @@ pub fn parse(buf: &[u8]) -> Result<LoadAvg, ParseError> {
             .and_then(parse_decimal)
             .ok_or(ParseError::new(1, "load average is not a number"))?;
     }
-    let tasks = cols.next().ok_or(ParseError::new(1, "missing running/total field"))?;
+    let tasks = cols
+        .next()
+        .ok_or(ParseError::new(1, "missing running/total field"))?;
     let slash = tasks
         .iter()
         .position(|b| *b == b'/')
         .ok_or(ParseError::new(1, "running/total field has no '/'"))?;
     let running = parse_u64(&tasks[..slash]).ok_or(ParseError::new(1, "bad running count"))?;
     let total = parse_u64(&tasks[slash + 1..]).ok_or(ParseError::new(1, "bad task count"))?;
-    Ok(LoadAvg { load, running, total })
+    Ok(LoadAvg {
+        load,
+        running,
+        total,
+    })
 }
 
 #[cfg(test)]

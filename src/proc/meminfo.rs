@@ -35,14 +35,16 @@ impl MemInfo {
         if let Some(available) = self.available_bytes {
             return available.min(self.total_bytes);
         }
-        let (Some(active), Some(inactive)) = (self.active_file_bytes, self.inactive_file_bytes) else {
+        let (Some(active), Some(inactive)) = (self.active_file_bytes, self.inactive_file_bytes)
+        else {
             // Before 2.6.28 procps falls back to MemFree alone.
             return self.free_bytes;
         };
         let watermark_low = min_free_bytes.saturating_mul(5) / 4;
         let page_cache = active.saturating_add(inactive);
         let reclaimable = self.slab_reclaimable_bytes.unwrap_or(0);
-        let estimate = i128::from(self.free_bytes) - i128::from(watermark_low) + i128::from(page_cache)
+        let estimate = i128::from(self.free_bytes) - i128::from(watermark_low)
+            + i128::from(page_cache)
             - i128::from((page_cache / 2).min(watermark_low))
             + i128::from(reclaimable)
             - i128::from((reclaimable / 2).min(watermark_low));
@@ -69,16 +71,29 @@ pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
         // Decide before parsing the value: unknown keys may hold anything.
         let known = matches!(
             key,
-            b"MemTotal" | b"MemFree" | b"MemAvailable" | b"Buffers" | b"Cached" | b"SReclaimable"
-                | b"Active(file)" | b"Inactive(file)" | b"SwapTotal" | b"SwapFree"
+            b"MemTotal"
+                | b"MemFree"
+                | b"MemAvailable"
+                | b"Buffers"
+                | b"Cached"
+                | b"SReclaimable"
+                | b"Active(file)"
+                | b"Inactive(file)"
+                | b"SwapTotal"
+                | b"SwapFree"
         );
         if !known {
             continue;
         }
         let mut cols = fields(&line[colon + 1..]);
-        let number = cols.next().and_then(parse_u64).ok_or(ParseError::new(no, "value is not a number"))?;
+        let number = cols
+            .next()
+            .and_then(parse_u64)
+            .ok_or(ParseError::new(no, "value is not a number"))?;
         let bytes = match cols.next() {
-            Some(b"kB") => number.checked_mul(1024).ok_or(ParseError::new(no, "value overflows"))?,
+            Some(b"kB") => number
+                .checked_mul(1024)
+                .ok_or(ParseError::new(no, "value overflows"))?,
             None => number,
             Some(_) => return Err(ParseError::new(no, "unknown unit")),
         };
@@ -116,7 +131,10 @@ mod tests {
 
     #[test]
     fn parses_kib_into_bytes() {
-        let info = parse(b"MemTotal:  1000 kB\nMemFree: 200 kB\nMemAvailable: 500 kB\nHugePages_Total: 0\n").unwrap();
+        let info = parse(
+            b"MemTotal:  1000 kB\nMemFree: 200 kB\nMemAvailable: 500 kB\nHugePages_Total: 0\n",
+        )
+        .unwrap();
         assert_eq!(info.total_bytes, 1000 * 1024);
         assert_eq!(info.available_bytes(0), 500 * 1024);
     }
@@ -135,7 +153,13 @@ mod tests {
         };
         assert_eq!(info.available_bytes(16), 175);
         // Never negative.
-        let starved = MemInfo { free_bytes: 0, total_bytes: 1000, active_file_bytes: Some(0), inactive_file_bytes: Some(0), ..Default::default() };
+        let starved = MemInfo {
+            free_bytes: 0,
+            total_bytes: 1000,
+            active_file_bytes: Some(0),
+            inactive_file_bytes: Some(0),
+            ..Default::default()
+        };
         assert_eq!(starved.available_bytes(1_000_000), 0);
     }
 

@@ -18,13 +18,19 @@ pub struct MountEntry<'a> {
 /// The mount lines, in order. A line with fewer than three fields is an error
 /// carrying its line number; the caller decides whether to skip it.
 pub fn entries(buf: &[u8]) -> impl Iterator<Item = Result<MountEntry<'_>, ParseError>> {
-    numbered_lines(buf).filter(|(_, l)| !l.is_empty()).map(|(no, line)| {
-        let mut cols = fields(line);
-        match (cols.next(), cols.next(), cols.next()) {
-            (Some(device), Some(mount_point), Some(fs_type)) => Ok(MountEntry { device, mount_point, fs_type }),
-            _ => Err(ParseError::new(no, "mount line has fewer than 3 fields")),
-        }
-    })
+    numbered_lines(buf)
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(no, line)| {
+            let mut cols = fields(line);
+            match (cols.next(), cols.next(), cols.next()) {
+                (Some(device), Some(mount_point), Some(fs_type)) => Ok(MountEntry {
+                    device,
+                    mount_point,
+                    fs_type,
+                }),
+                _ => Err(ParseError::new(no, "mount line has fewer than 3 fields")),
+            }
+        })
 }
 
 /// Undoes the kernel's octal escapes (`\040` → space). Malformed escapes are
@@ -33,8 +39,13 @@ pub fn unescape(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
-        if raw[i] == b'\\' && i + 3 < raw.len() && raw[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
-            let value = u32::from(raw[i + 1] - b'0') * 64 + u32::from(raw[i + 2] - b'0') * 8 + u32::from(raw[i + 3] - b'0');
+        if raw[i] == b'\\'
+            && i + 3 < raw.len()
+            && raw[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+        {
+            let value = u32::from(raw[i + 1] - b'0') * 64
+                + u32::from(raw[i + 2] - b'0') * 8
+                + u32::from(raw[i + 3] - b'0');
             if let Ok(byte) = u8::try_from(value) {
                 out.push(byte);
                 i += 4;
@@ -49,7 +60,17 @@ pub fn unescape(raw: &[u8]) -> Vec<u8> {
 
 /// Filesystems that are not on a local block device but hold real data.
 const NETWORK_OR_POOL_FS: &[&[u8]] = &[
-    b"nfs", b"nfs4", b"cifs", b"smb3", b"smbfs", b"ceph", b"glusterfs", b"fuse.sshfs", b"zfs", b"9p", b"virtiofs",
+    b"nfs",
+    b"nfs4",
+    b"cifs",
+    b"smb3",
+    b"smbfs",
+    b"ceph",
+    b"glusterfs",
+    b"fuse.sshfs",
+    b"zfs",
+    b"9p",
+    b"virtiofs",
 ];
 
 /// Filesystems on block devices that are always full by design and would
@@ -84,6 +105,9 @@ mod tests {
     fn short_line_is_an_error_with_its_number() {
         let got: Vec<_> = entries(b"/dev/sda1 / ext4 rw 0 0\nbroken\n").collect();
         assert!(got[0].is_ok());
-        assert_eq!(got[1], Err(ParseError::new(2, "mount line has fewer than 3 fields")));
+        assert_eq!(
+            got[1],
+            Err(ParseError::new(2, "mount line has fewer than 3 fields"))
+        );
     }
 }

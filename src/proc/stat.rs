@@ -47,14 +47,37 @@ impl CpuTicks {
                 // A future kernel may add columns: ignore them rather than fail.
                 break;
             }
-            values[count] = parse_u64(col).ok_or(ParseError::new(line, "cpu column is not a number"))?;
+            values[count] =
+                parse_u64(col).ok_or(ParseError::new(line, "cpu column is not a number"))?;
             count += 1;
         }
         if count < 4 {
             return Err(ParseError::new(line, "cpu line has fewer than 4 columns"));
         }
-        let [user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice] = values;
-        Ok(CpuTicks { user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice })
+        let [
+            user,
+            nice,
+            system,
+            idle,
+            iowait,
+            irq,
+            softirq,
+            steal,
+            guest,
+            guest_nice,
+        ] = values;
+        Ok(CpuTicks {
+            user,
+            nice,
+            system,
+            idle,
+            iowait,
+            irq,
+            softirq,
+            steal,
+            guest,
+            guest_nice,
+        })
     }
 }
 
@@ -141,7 +164,16 @@ mod tests {
     fn old_kernel_with_four_columns() {
         let mut stat = Stat::default();
         parse(b"cpu 1 2 3 4\ncpu0 1 2 3 4\n", &mut stat).unwrap();
-        assert_eq!(stat.total, CpuTicks { user: 1, nice: 2, system: 3, idle: 4, ..Default::default() });
+        assert_eq!(
+            stat.total,
+            CpuTicks {
+                user: 1,
+                nice: 2,
+                system: 3,
+                idle: 4,
+                ..Default::default()
+            }
+        );
     }
 
     #[test]

@@ -33,7 +33,8 @@ impl TempDir {
     pub fn new(name: &str) -> TempDir {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("sysmon-test-{name}-{}-{n}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("sysmon-test-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)
@@ -71,13 +72,18 @@ impl Drop for TempDir {
 /// A command for the binary with a cleared environment (PATH kept, LC_ALL=C).
 pub fn sysmon(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("LC_ALL", "C");
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LC_ALL", "C");
     cmd
 }
 
 /// Runs a command to completion, printing everything on failure paths.
 pub fn run(mut cmd: Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     eprintln!(
         "ran {cmd:?}: {}\n--- stdout\n{}--- stderr\n{}",
         out.status,
@@ -109,9 +115,13 @@ impl Daemon {
         all.extend_from_slice(args);
         let mut cmd = sysmon(&all);
         adjust(&mut cmd);
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(Stdio::null());
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         let command = format!("{cmd:?}");
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
@@ -130,10 +140,18 @@ impl Daemon {
                 let _ = child.kill();
                 let _ = child.wait();
                 std::thread::sleep(Duration::from_millis(100));
-                panic!("{command} did not report its address; stderr:\n{}", log.lock().unwrap().join("\n"));
+                panic!(
+                    "{command} did not report its address; stderr:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
             }
         };
-        Daemon { child, addr, command, log }
+        Daemon {
+            child,
+            addr,
+            command,
+            log,
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -141,19 +159,27 @@ impl Daemon {
     }
 
     pub fn get(&self, path: &str) -> HttpResponse {
-        http(self.addr, &format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr))
+        http(
+            self.addr,
+            &format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr),
+        )
     }
 
     /// /data.json parsed as a generic JSON value.
     pub fn data(&self) -> miniserde::json::Value {
         let r = self.get("/data.json");
         assert_eq!(r.status, 200, "{}", self.dump());
-        miniserde::json::from_str(&r.body_text()).unwrap_or_else(|e| panic!("bad JSON {e}: {}", r.body_text()))
+        miniserde::json::from_str(&r.body_text())
+            .unwrap_or_else(|e| panic!("bad JSON {e}: {}", r.body_text()))
     }
 
     pub fn signal(&self, signal: i32) {
         // SAFETY-free: kill(1) keeps tests free of unsafe.
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -183,7 +209,11 @@ impl Daemon {
 
     /// The command and everything it said, for assertion messages.
     pub fn dump(&self) -> String {
-        format!("{}\n--- stderr\n{}", self.command, self.log.lock().unwrap().join("\n"))
+        format!(
+            "{}\n--- stderr\n{}",
+            self.command,
+            self.log.lock().unwrap().join("\n")
+        )
     }
 }
 
@@ -209,7 +239,9 @@ impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<String> {
         self.head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
     }
     pub fn body_text(&self) -> String {
@@ -220,14 +252,23 @@ impl HttpResponse {
 /// Sends raw bytes, reads to EOF (HTTP/1.0 closes), splits head and body.
 pub fn http(addr: SocketAddr, raw: &str) -> HttpResponse {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream.write_all(raw.as_bytes()).unwrap();
     let mut bytes = Vec::new();
     let _ = stream.read_to_end(&mut bytes);
-    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(bytes.len());
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(bytes.len());
     let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
     let body = bytes.get(split + 4..).unwrap_or_default().to_vec();
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     HttpResponse { status, head, body }
 }
 

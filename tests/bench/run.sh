@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# make bench: sysmon side by side with the tools a user would pick instead,
+# in one run on this machine. Prints a table (and writes it to
+# target/bench/results.md) with both columns and the ratio.
+#
+#   sh tests/bench/run.sh path/to/release/sysmon
+#
+# References (Debian packages, installed when missing and we are root):
+# prometheus-node-exporter (/metrics) and monit (its HTTP status page).
+# Load generator: wrk -t2 -c16 -d10s --latency. Nothing here asserts: the
+# figures go into README.md's performance section.
+set -eu
+BIN=${1:?usage: run.sh SYSMON_BINARY}
+OUT=target/bench
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+PIDS=""
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT INT TERM
+
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null 2>&1 || true
+  fi
+  command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 (package $2) missing: its column is left empty" >&2; return 1; }
+}
+need wrk wrk || { echo "bench: wrk is required" >&2; exit 1; }
+HAVE_NE=0; need prometheus-node-exporter prometheus-node-exporter && HAVE_NE=1
+HAVE_MONIT=0; need monit monit && HAVE_MONIT=1
+
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+wait_port() { i=0; while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do i=$((i+1)); [ $i -gt 100 ] && return 1; sleep 0.1; done; }
+# wrk URL -> "req_per_s p99_ms"
+load() {
+  wrk -t2 -c16 -d10s --latency "$1" > "$WORK/wrk.txt" 2>&1
+  rps=$(awk '/^Requests\/sec/ { print $2 }' "$WORK/wrk.txt")
+  p99=$(awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 }; print v }' "$WORK/wrk.txt")
+  errors=$(awk '/Non-2xx|Socket errors/ { print }' "$WORK/wrk.txt")
+  [ -n "$errors" ] && echo "bench: $1: $errors" >&2
+  echo "$rps $p99"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.1fx\n", a / b }'; }
+
+# --- sysmon ------------------------------------------------------------------
+cat > "$WORK/sysmon.conf" <<CONF
+listen = 127.0.0.1:18080
+interval = 5s
+backup = off
+update_manager = none
+backup_dir = $WORK/b
+log_dir = $WORK/l
+state_dir = $WORK/s
+CONF
+"$BIN" run --config "$WORK/sysmon.conf" 2>"$WORK/sysmon.log" & SPID=$!; PIDS="$PIDS $SPID"
+wait_port 18080
+SIZE_S=$(stat -c %s "$BIN")
+RSS_IDLE_S=$(rss_kib $SPID)
+T0=$(cpu_ticks $SPID)
+set -- $(load http://127.0.0.1:18080/data.json); RPS_S=$1; P99_S=$2
+RSS_LOAD_S=$(rss_kib $SPID)
+HWM_S=$(awk '/^VmHWM/ { print $2 }' /proc/$SPID/status)
+
+# CPU per sample: the sampler alone, in a release build, averaged over many samples.
+PER_SAMPLE_US=$(cargo test --release --quiet --test bench_sampler -- --ignored --nocapture 2>/dev/null | awk '/^us_per_sample/ { print $2 }')
+
+# --- node_exporter -------------------------------------------------------------
+if [ $HAVE_NE = 1 ]; then
+  prometheus-node-exporter --web.listen-address=127.0.0.1:19100 >"$WORK/ne.log" 2>&1 & NPID=$!; PIDS="$PIDS $NPID"
+  wait_port 19100
+  SIZE_N=$(stat -c %s "$(command -v prometheus-node-exporter)")
+  RSS_IDLE_N=$(rss_kib $NPID)
+  set -- $(load http://127.0.0.1:19100/metrics); RPS_N=$1; P99_N=$2
+  RSS_LOAD_N=$(rss_kib $NPID)
+fi
+
+# --- monit -------------------------------------------------------------------
+if [ $HAVE_MONIT = 1 ]; then
+  cat > "$WORK/monitrc" <<CONF
+set daemon 5
+set pidfile $WORK/monit.pid
+set idfile $WORK/monit.id
+set statefile $WORK/monit.state
+set httpd port 12812 and use address 127.0.0.1
+    allow 127.0.0.1
+check system localhost
+CONF
+  chmod 600 "$WORK/monitrc"
+  monit -c "$WORK/monitrc" -I >"$WORK/monit.log" 2>&1 & MPID=$!; PIDS="$PIDS $MPID"
+  wait_port 12812
+  SIZE_M=$(stat -c %s "$(command -v monit)")
+  RSS_IDLE_M=$(rss_kib $MPID)
+  set -- $(load http://127.0.0.1:12812/); RPS_M=$1; P99_M=$2
+  RSS_LOAD_M=$(rss_kib $MPID)
+fi
+
+{
+  echo "| measure | sysmon | node_exporter | ratio | monit | ratio |"
+  echo "|---|---|---|---|---|---|"
+  echo "| binary size (bytes) | $SIZE_S | ${SIZE_N:-} | $(ratio "${SIZE_N:-}" "$SIZE_S") smaller | ${SIZE_M:-} | $(ratio "${SIZE_M:-}" "$SIZE_S") smaller |"
+  echo "| RSS idle (KiB) | $RSS_IDLE_S | ${RSS_IDLE_N:-} | $(ratio "${RSS_IDLE_N:-}" "$RSS_IDLE_S") less | ${RSS_IDLE_M:-} | $(ratio "${RSS_IDLE_M:-}" "$RSS_IDLE_S") less |"
+  echo "| RSS after 10 s of load (KiB) | $RSS_LOAD_S (peak $HWM_S) | ${RSS_LOAD_N:-} | $(ratio "${RSS_LOAD_N:-}" "$RSS_LOAD_S") less | ${RSS_LOAD_M:-} | $(ratio "${RSS_LOAD_M:-}" "$RSS_LOAD_S") less |"
+  echo "| requests/s, wrk -t2 -c16 (sysmon /data.json; node_exporter /metrics; monit /) | $RPS_S | ${RPS_N:-} | $(ratio "$RPS_S" "${RPS_N:-}") more | ${RPS_M:-} | $(ratio "$RPS_S" "${RPS_M:-}") more |"
+  echo "| p99 latency (ms) | $P99_S | ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_S") lower | ${P99_M:-} | $(ratio "${P99_M:-}" "$P99_S") lower |"
+  echo "| CPU per sample (µs, sampler alone) | ${PER_SAMPLE_US:-?} | | | | |"
+} | tee "$OUT/results.md"
+echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d)" | tee -a "$OUT/results.md"
