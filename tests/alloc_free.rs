@@ -40,10 +40,12 @@ fn allocations() -> u64 {
 }
 
 fn config(proc_root: PathBuf) -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.interval = Duration::from_millis(100);
-    config.proc_root = proc_root;
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        interval: Duration::from_millis(100),
+        proc_root,
+        ..Config::default()
+    };
     config.backup.enabled = false;
     config.updates.manager = UpdateManager::None;
     config
