@@ -64,6 +64,7 @@ impl Daemon {
             .server_addr()
             .to_ip()
             .ok_or_else(|| format!("listening on {} gave no IP address", config.listen))?;
+        http::warm_up();
         let mut sampler = Sampler::new(&config.proc_root, mount_selection(&config));
         let mut sample = Sample::default();
         sampler.sample(unix_now(), &mut sample);

@@ -9,9 +9,16 @@ use tiny_http::{Header, Method, Request, Response, StatusCode};
 /// The dashboard, compiled into the binary.
 pub const INDEX_HTML: &[u8] = include_bytes!("index.html");
 
-/// Inline script and style only, data only from our own origin, no framing.
-const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
-connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// The page's policy, computed once from the embedded page (see [`crate::csp`]).
+fn csp() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| crate::csp::policy_for(INDEX_HTML))
+}
+
+/// Does the one-off work (hashing the page) before the first request.
+pub fn warm_up() {
+    let _ = csp();
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -67,7 +74,7 @@ pub fn handle(request: Request, data_json: impl FnOnce() -> std::rc::Rc<[u8]>) {
             "text/html; charset=utf-8",
             INDEX_HTML,
             &[
-                ("Content-Security-Policy", CSP),
+                ("Content-Security-Policy", csp()),
                 ("X-Frame-Options", "DENY"),
                 ("Cache-Control", "no-cache"),
             ],

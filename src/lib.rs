@@ -20,6 +20,7 @@ pub mod audit;
 pub mod backup;
 pub mod config;
 pub mod cpu;
+pub mod csp;
 pub mod daemon;
 pub mod fsutil;
 pub mod http;
