@@ -10,12 +10,12 @@
 //! allocation once the sampler is warm (checked by `tests/alloc_free.rs`).
 
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::audit::AuditService;
 use crate::backup::BackupService;
 use crate::config::Config;
+use crate::metrics::MetricsRenderer;
 use crate::report::DataJson;
 use crate::sample::{MountSelection, Sample, Sampler};
 use crate::{http, log, sys};
@@ -37,7 +37,8 @@ pub struct Daemon {
     audit: AuditService,
     /// /data.json as last rendered, and the sample generation it shows;
     /// reused until a new sample arrives or a job is moving.
-    data_json: Option<(u64, Rc<[u8]>)>,
+    data_json: Option<(u64, Vec<u8>)>,
+    metrics: MetricsRenderer,
 }
 
 pub fn mount_selection(config: &Config) -> MountSelection {
@@ -79,6 +80,7 @@ impl Daemon {
             sampler,
             sample,
             data_json: None,
+            metrics: MetricsRenderer::default(),
         })
     }
 
@@ -144,18 +146,23 @@ impl Daemon {
     fn answer(&mut self, request: tiny_http::Request) {
         let jobs_moving = self.backup.is_running() || self.audit.is_running();
         let generation = self.sample.generation;
-        let cache = &mut self.data_json;
         let (sample, config, backup, audit) =
             (&self.sample, &self.config, &self.backup, &self.audit);
-        http::handle(request, || {
-            if let Some((cached_generation, body)) = cache {
-                if *cached_generation == generation && !jobs_moving {
-                    return Rc::clone(body);
+        let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
+        http::handle(request, |route| match route {
+            http::Route::Metrics => metrics
+                .render(sample, &backup.status(), &audit.status())
+                .as_bytes(),
+            _ => {
+                let fresh = matches!(cache, Some((g, _)) if *g == generation && !jobs_moving);
+                if !fresh {
+                    *cache = Some((
+                        generation,
+                        render(sample, config, backup, audit).into_bytes(),
+                    ));
                 }
+                cache.as_ref().map_or(&[][..], |(_, body)| body.as_slice())
             }
-            let body: Rc<[u8]> = render(sample, config, backup, audit).into_bytes().into();
-            *cache = Some((generation, Rc::clone(&body)));
-            body
         });
     }
 

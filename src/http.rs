@@ -24,6 +24,7 @@ pub fn warm_up() {
 pub enum Route {
     Index,
     DataJson,
+    Metrics,
     NotFound,
     MethodNotAllowed,
 }
@@ -34,6 +35,7 @@ pub fn route(method: &Method, url: &str) -> Route {
     let known = match path {
         "/" | "/index.html" => Some(Route::Index),
         "/data.json" => Some(Route::DataJson),
+        "/metrics" => Some(Route::Metrics),
         _ => None,
     };
     match (known, method) {
@@ -65,9 +67,11 @@ fn respond(request: Request, status: u16, content_type: &str, body: &[u8], extra
     let _ = request.respond(response);
 }
 
-/// Answers one request; `data_json` renders (or returns cached) /data.json.
-pub fn handle(request: Request, data_json: impl FnOnce() -> std::rc::Rc<[u8]>) {
-    match route(request.method(), request.url()) {
+/// Answers one request. `body_for` produces the bytes of a dynamic route
+/// (`/data.json`, `/metrics`) from the daemon's state; it is called only for those.
+pub fn handle<'a>(request: Request, body_for: impl FnOnce(Route) -> &'a [u8]) {
+    let route = route(request.method(), request.url());
+    match route {
         Route::Index => respond(
             request,
             200,
@@ -80,12 +84,22 @@ pub fn handle(request: Request, data_json: impl FnOnce() -> std::rc::Rc<[u8]>) {
             ],
         ),
         Route::DataJson => {
-            let body = data_json();
+            let body = body_for(route);
             respond(
                 request,
                 200,
                 "application/json",
-                &body,
+                body,
+                &[("Cache-Control", "no-store")],
+            );
+        }
+        Route::Metrics => {
+            let body = body_for(route);
+            respond(
+                request,
+                200,
+                crate::metrics::CONTENT_TYPE,
+                body,
                 &[("Cache-Control", "no-store")],
             );
         }

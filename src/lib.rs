@@ -25,6 +25,7 @@ pub mod daemon;
 pub mod fsutil;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod proc;
 pub mod procfile;
 pub mod report;

@@ -100,6 +100,18 @@ impl DiskSample {
     }
 }
 
+/// sysmon's own footprint, from /proc/self (always the real one, whatever
+/// `--proc-root` says: it describes this process).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ProcessSample {
+    pub cpu_seconds: f64,
+    pub resident_bytes: u64,
+    pub open_fds: u64,
+    pub threads: u64,
+    /// Unix time the process started.
+    pub start_time_s: f64,
+}
+
 /// Everything the daemon knows about the machine at one instant.
 #[derive(Clone, Debug, Default)]
 pub struct Sample {
@@ -114,7 +126,14 @@ pub struct Sample {
     pub cores: Vec<CoreSample>,
     pub load: LoadAvg,
     pub memory: MemorySample,
+    /// The raw /proc/meminfo figures behind `memory` (for /metrics).
+    pub meminfo: MemInfo,
+    pub procs_running: Option<u64>,
+    pub procs_blocked: Option<u64>,
+    pub context_switches: Option<u64>,
+    pub forks: Option<u64>,
     pub disks: Vec<DiskSample>,
+    pub process: ProcessSample,
 }
 
 /// Which filesystems to report.
@@ -162,6 +181,11 @@ pub struct Sampler {
     mounts_file: ProcFile,
     hostname_file: ProcFile,
     min_free_file: ProcFile,
+    self_stat_file: ProcFile,
+    /// /proc/self/fd, kept open; `None` if it could not be opened.
+    self_fds: Option<sys::DirCounter>,
+    clock_ticks_per_s: u64,
+    page_size: u64,
     stat: Stat,
     /// Scratch copy of the previous per-core figures (reused storage).
     previous_cores: Vec<CoreSample>,
@@ -186,6 +210,10 @@ impl Sampler {
             mounts_file: file("self/mounts"),
             hostname_file: file("sys/kernel/hostname"),
             min_free_file: file("sys/vm/min_free_kbytes"),
+            self_stat_file: ProcFile::new(PathBuf::from("/proc/self/stat")),
+            self_fds: sys::DirCounter::open(c"/proc/self/fd").ok(),
+            clock_ticks_per_s: sys::clock_ticks_per_second(),
+            page_size: sys::page_size(),
             stat: Stat {
                 cores: Vec::with_capacity(64),
                 ..Stat::default()
@@ -227,6 +255,30 @@ impl Sampler {
         self.note(Source::Hostname, r);
         let r = self.sample_disks(out);
         self.note(Source::Mounts, r);
+        self.sample_process(out);
+    }
+
+    /// Our own footprint; failures here are not worth a log line.
+    fn sample_process(&mut self, out: &mut Sample) {
+        if let Some(stat) = self
+            .self_stat_file
+            .read()
+            .ok()
+            .and_then(|b| proc::selfstat::parse(b).ok())
+        {
+            let hz = self.clock_ticks_per_s as f64;
+            out.process.cpu_seconds = (stat.user_ticks + stat.system_ticks) as f64 / hz;
+            out.process.resident_bytes = stat.rss_pages.saturating_mul(self.page_size);
+            out.process.threads = stat.threads;
+            if let Some(boot) = out.boot_time_s {
+                out.process.start_time_s = boot as f64 + stat.start_ticks as f64 / hz;
+            }
+        }
+        if let Some(counter) = &mut self.self_fds {
+            if let Ok(n) = counter.count() {
+                out.process.open_fds = n;
+            }
+        }
     }
 
     fn sample_cpu(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
@@ -237,6 +289,10 @@ impl Sampler {
         }
         out.cpu_ticks = self.stat.total;
         out.boot_time_s = self.stat.boot_time_s;
+        out.procs_running = self.stat.procs_running;
+        out.procs_blocked = self.stat.procs_blocked;
+        out.context_switches = self.stat.context_switches;
+        out.forks = self.stat.forks;
         // Match cores by CPU number: hotplug may add or remove any of them.
         // Both lists are in ascending id order, as the kernel prints them.
         self.previous_cores.clear();
@@ -276,6 +332,7 @@ impl Sampler {
             0
         };
         let available = info.available_bytes(min_free_bytes);
+        out.meminfo = info;
         out.memory = MemorySample {
             total_bytes: info.total_bytes,
             available_bytes: available,

@@ -183,3 +183,90 @@ pub fn set_tcp_nodelay(fd: std::os::fd::RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Clock ticks per second (`USER_HZ`), the unit of /proc/stat's CPU times.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no memory preconditions.
+    let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(v).ok().filter(|v| *v > 0).unwrap_or(100)
+}
+
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf has no memory preconditions.
+    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(v).ok().filter(|v| *v > 0).unwrap_or(4096)
+}
+
+/// Counts the entries of a directory kept open (for /proc/self/fd) with
+/// getdents64 into a fixed buffer: no allocation per count, unlike read_dir.
+pub struct DirCounter {
+    dir: std::os::fd::OwnedFd,
+    buf: Box<[u8; 8192]>,
+}
+
+impl DirCounter {
+    pub fn open(path: &CStr) -> io::Result<DirCounter> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: open with a NUL-terminated path; on success we own the fd.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor that nothing else owns.
+        let dir = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        Ok(DirCounter {
+            dir,
+            buf: Box::new([0; 8192]),
+        })
+    }
+
+    /// Entries other than `.` and `..`, read afresh from the start.
+    pub fn count(&mut self) -> io::Result<u64> {
+        use std::os::fd::AsRawFd;
+        let fd = self.dir.as_raw_fd();
+        // SAFETY: lseek on our own descriptor.
+        if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut entries = 0u64;
+        loop {
+            // SAFETY: the kernel writes at most buf.len() bytes into buf.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    fd,
+                    self.buf.as_mut_ptr(),
+                    self.buf.len(),
+                )
+            };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let n = n as usize;
+            if n == 0 {
+                break;
+            }
+            // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name...
+            let mut pos = 0;
+            while pos + 19 <= n {
+                let reclen =
+                    usize::from(u16::from_ne_bytes([self.buf[pos + 16], self.buf[pos + 17]]));
+                if reclen == 0 {
+                    break;
+                }
+                let name = &self.buf[pos + 19..(pos + reclen).min(n)];
+                let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+                if name != b"." && name != b".." {
+                    entries += 1;
+                }
+                pos += reclen;
+            }
+        }
+        Ok(entries)
+    }
+}

@@ -9,6 +9,7 @@
 pub mod loadavg;
 pub mod meminfo;
 pub mod mounts;
+pub mod selfstat;
 pub mod stat;
 pub mod uptime;
 

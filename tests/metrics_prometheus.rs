@@ -1,0 +1,120 @@
+//! Issue #6 (first part): /metrics in the Prometheus text format with
+//! node_exporter's names, checked against the fixture and by promtool.
+mod common;
+use common::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn start(dir: &TempDir) -> Daemon {
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        fixture("proc/basic").to_str().unwrap(),
+    ])
+}
+
+/// The fixture's aggregate and cpu0 lines, read independently of sysmon.
+fn fixture_cpu0_user_ticks() -> u64 {
+    let stat = std::fs::read_to_string(fixture("proc/basic/stat")).unwrap();
+    let line = stat.lines().find(|l| l.starts_with("cpu0 ")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn metrics_use_node_exporter_names_and_fixture_values() {
+    let dir = TempDir::new("metrics");
+    let daemon = start(&dir);
+    let r = daemon.get("/metrics");
+    assert_eq!(r.status, 200, "{}", daemon.dump());
+    assert_eq!(
+        r.header("Content-Type").as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = r.body_text();
+    // USER_HZ is 100 on every Linux architecture sysmon targets.
+    let want = format!(
+        "node_cpu_seconds_total{{cpu=\"0\",mode=\"user\"}} {}",
+        fixture_cpu0_user_ticks() as f64 / 100.0
+    );
+    assert!(
+        text.lines().any(|l| l == want),
+        "missing `{want}` in:\n{text}"
+    );
+    let meminfo = std::fs::read_to_string(fixture("proc/basic/meminfo")).unwrap();
+    let total_kib: u64 = meminfo
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        text.contains(&format!(
+            "\nnode_memory_MemTotal_bytes {}\n",
+            total_kib * 1024
+        )),
+        "{text}"
+    );
+    for name in [
+        "node_load1 ",
+        "node_boot_time_seconds ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "sysmon_build_info{version=",
+    ] {
+        assert!(text.contains(name), "missing {name}");
+    }
+    assert!(
+        text.contains("node_filesystem_avail_bytes{device=") && text.contains("mountpoint=\"/\"}"),
+        "{text}"
+    );
+    // Every sample line belongs to a family announced with HELP and TYPE.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let name = line.split(['{', ' ']).next().unwrap();
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "no TYPE for {name}"
+        );
+    }
+}
+
+#[test]
+fn promtool_finds_no_problem_but_node_exporters_own_camel_case() {
+    if !have_tool(
+        "promtool",
+        "promtool check metrics (Debian package prometheus)",
+    ) {
+        return;
+    }
+    let dir = TempDir::new("promtool");
+    let daemon = start(&dir);
+    let body = daemon.get("/metrics").body;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let complaints =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    assert_ne!(code, Some(1), "format error:\n{complaints}");
+    let other: Vec<&str> = complaints
+        .lines()
+        .filter(|l| {
+            !l.trim().is_empty() && !(l.starts_with("node_memory_") && l.contains("camelCase"))
+        })
+        .collect();
+    assert!(
+        other.is_empty(),
+        "promtool ({code:?}) complains:\n{}",
+        other.join("\n")
+    );
+}
