@@ -19,6 +19,8 @@ pub struct Config {
     /// The file this came from; `None` for built-in defaults.
     pub file: Option<PathBuf>,
     pub listen: SocketAddr,
+    /// Host names (besides IP literals and localhost) the dashboard answers to.
+    pub server_names: Vec<String>,
     pub interval: Duration,
     pub mounts: Vec<PathBuf>,
     pub backup_dir: PathBuf,
@@ -91,6 +93,7 @@ impl Default for Config {
         Config {
             file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            server_names: Vec::new(),
             interval: Duration::from_secs(5),
             mounts: Vec::new(),
             backup_dir: PathBuf::from("/var/backups/sysmon"),
@@ -142,6 +145,7 @@ impl std::error::Error for ConfigError {}
 /// Every key, with whether it may be given more than once.
 const KEYS: &[(&str, bool)] = &[
     ("listen", false),
+    ("server_name", true),
     ("interval", false),
     ("mounts", true),
     ("backup_dir", false),
@@ -246,6 +250,18 @@ impl Config {
         };
         match key {
             "listen" => self.listen = parse_listen(value)?,
+            "server_name" => {
+                let valid = !value.is_empty()
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+                if !valid {
+                    return Err(format!(
+                        "`{value}` is not a host name such as monitor.example.org"
+                    ));
+                }
+                self.server_names.push(value.to_ascii_lowercase());
+            }
             "interval" => {
                 let d = parse_duration(value)?;
                 if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
@@ -343,6 +359,9 @@ impl Config {
             .map_or("built-in defaults".to_string(), |p| p.display().to_string());
         let _ = writeln!(out, "# effective configuration (from {source})");
         let _ = writeln!(out, "listen = {}", self.listen);
+        for name in &self.server_names {
+            let _ = writeln!(out, "server_name = {name}");
+        }
         let _ = writeln!(out, "interval = {}", format_duration(self.interval));
         if self.mounts.is_empty() {
             let _ = writeln!(out, "mounts = auto");

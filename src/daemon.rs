@@ -23,6 +23,8 @@ use crate::{http, log, sys};
 /// Longest sleep between checks of the signal flags: SIGTERM is honoured
 /// within this, plus the current backup slice.
 pub const MAX_WAIT: Duration = Duration::from_millis(200);
+/// A client that accepts no bytes of an answer for this long is dropped.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// CPU time the backup may take per loop iteration before HTTP gets a turn.
 pub const BACKUP_SLICE: Duration = Duration::from_millis(5);
 
@@ -39,6 +41,8 @@ pub struct Daemon {
     /// reused until a new sample arrives or a job is moving.
     data_json: Option<(u64, Vec<u8>)>,
     metrics: MetricsRenderer,
+    /// tiny_http's accept thread has ended; listen again (see `relisten`).
+    listener_dead: bool,
 }
 
 pub fn mount_selection(config: &Config) -> MountSelection {
@@ -81,6 +85,7 @@ impl Daemon {
             sample,
             data_json: None,
             metrics: MetricsRenderer::default(),
+            listener_dead: false,
         })
     }
 
@@ -138,9 +143,37 @@ impl Daemon {
                 }
             }
             Ok(None) => {}
-            Err(e) => log::warn(format_args!("http: {e}")),
+            Err(e) => {
+                log::warn(format_args!(
+                    "http: accepting connections failed ({e}); listening again on {}",
+                    self.local_addr
+                ));
+                self.listener_dead = true;
+            }
+        }
+        if self.listener_dead {
+            self.relisten();
         }
         true
+    }
+
+    /// tiny_http reports an accept() failure (EMFILE when descriptors run
+    /// out, ECONNABORTED, ...) once and then its accept thread is gone for
+    /// good, closing the socket. Listen again on the same address, so the
+    /// daemon never stays deaf; requests already queued are unaffected.
+    fn relisten(&mut self) {
+        match listen(self.local_addr) {
+            Ok(server) => {
+                self.server = server;
+                self.listener_dead = false;
+                log::info(format_args!("http: listening again on {}", self.local_addr));
+            }
+            // Retried every turn of the loop (at most MAX_WAIT apart) until it works.
+            Err(e) => log::error(format_args!(
+                "http: cannot listen on {} again: {e}",
+                self.local_addr
+            )),
+        }
     }
 
     fn answer(&mut self, request: tiny_http::Request) {
@@ -149,7 +182,7 @@ impl Daemon {
         let (sample, config, backup, audit) =
             (&self.sample, &self.config, &self.backup, &self.audit);
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
-        http::handle(request, |route| match route {
+        http::handle(request, &config.server_names, |route| match route {
             http::Route::Metrics => metrics
                 .render(sample, &backup.status(), &audit.status())
                 .as_bytes(),
@@ -217,6 +250,7 @@ fn listen(addr: SocketAddr) -> Result<tiny_http::Server, Box<dyn std::error::Err
     use std::os::fd::AsRawFd;
     let listener = std::net::TcpListener::bind(addr)?;
     sys::set_tcp_nodelay(listener.as_raw_fd())?;
+    sys::set_send_timeout(listener.as_raw_fd(), CLIENT_TIMEOUT)?;
     tiny_http::Server::from_listener(listener, None)
 }
 

@@ -187,6 +187,9 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         log::error(format_args!("cannot install signal handlers: {e}"));
         return Err(ExitCode::from(1));
     }
+    if let Err(e) = sys::raise_open_files_limit() {
+        log::warn(format_args!("cannot raise the open files limit: {e}"));
+    }
     let mut daemon = Daemon::bind(config).map_err(|e| {
         log::error(format_args!("{e}"));
         ExitCode::from(1)

@@ -270,3 +270,51 @@ impl DirCounter {
         Ok(entries)
     }
 }
+
+/// Sets SO_SNDTIMEO on a listening socket; Linux copies it to every accepted
+/// connection, so a client that stops reading cannot hold an answer (and the
+/// loop that writes it) for longer than `timeout`. Not SO_RCVTIMEO: on a
+/// listening socket it also times out accept(), which ends tiny_http's
+/// accept thread.
+pub fn set_send_timeout(fd: std::os::fd::RawFd, timeout: std::time::Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
+    };
+    for option in [libc::SO_SNDTIMEO] {
+        // SAFETY: setsockopt reads size_of::<timeval>() bytes from `tv`.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Raises the soft limit on open descriptors to the hard limit: every client
+/// connection costs tiny_http two descriptors, and running out makes its
+/// accept thread fail (see `Daemon::relisten`). Returns the new soft limit.
+pub fn raise_open_files_limit() -> io::Result<u64> {
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(limit.rlim_cur as u64)
+    }
+}

@@ -26,3 +26,156 @@ fn serves_and_stops_on_sigterm() {
         .expect("exits within 1 s of SIGTERM");
     assert!(status.success(), "{status:?}");
 }
+
+/// Issue #7 (part): DNS rebinding — a Host naming a foreign domain is refused,
+/// IP literals, localhost and a configured server_name are served.
+#[test]
+fn refuses_foreign_host_headers() {
+    let dir = TempDir::new("host");
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\nserver_name = monitor.example.org",
+    );
+    let proc_root = fixture("proc/basic");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+    ]);
+    let ask = |host: &str| {
+        http(
+            daemon.addr,
+            &format!("GET /data.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    for host in [
+        "evil.example.com",
+        "evil.example.com:8080",
+        "127.0.0.1.nip.io",
+    ] {
+        let r = ask(host);
+        assert_eq!(r.status, 403, "Host {host}: {}", r.head);
+        assert!(!r.body_text().contains("memory"), "no data for {host}");
+    }
+    for host in [
+        daemon.addr.to_string(),
+        "localhost".into(),
+        "monitor.example.org:8080".into(),
+    ] {
+        assert_eq!(ask(&host).status, 200, "Host {host}");
+    }
+    assert_eq!(
+        ask("evil.example.com").header("Access-Control-Allow-Origin"),
+        None
+    );
+}
+
+/// Issue #7 (part): hostile requests get a 4xx or a closed connection, never
+/// a file, and the daemon keeps serving.
+#[test]
+fn survives_malformed_requests() {
+    let dir = TempDir::new("malformed");
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let proc_root = fixture("proc/basic");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+    ]);
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    let attempts = [
+        "garbage\r\n\r\n".to_string(),
+        "GET /\r\n\r\n".to_string(),
+        "BREW /data.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_string(),
+        "GET /../../etc/passwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_string(),
+        "GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_string(),
+        "GET /data.json\0/../etc/passwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_string(),
+        "GET /index.html/../../../../etc/shadow HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_string(),
+        huge,
+    ];
+    for raw in &attempts {
+        let r = http(daemon.addr, raw);
+        let refused = r.status == 0 || (400..500).contains(&r.status);
+        // tiny_http has no request-head size limit yet (issue #7): a huge
+        // header on an otherwise valid request is served, which is harmless.
+        let served_big = raw.contains("X-Big") && r.status == 200;
+        assert!(
+            refused || served_big,
+            "{:?} -> {}",
+            &raw[..raw.len().min(60)],
+            r.head
+        );
+        assert!(!r.body_text().contains("root:"), "a file leaked");
+    }
+    assert_eq!(
+        daemon.get("/data.json").status,
+        200,
+        "still serving: {}",
+        daemon.dump()
+    );
+}
+
+/// Issue #7 (part): running out of file descriptors ends tiny_http's accept
+/// thread; the daemon must notice, listen again once descriptors are free,
+/// and serve as before. An accept() error is handled (`Daemon::relisten`),
+/// but tiny_http 0.12 also unwraps a failing dup() right after accept
+/// (util/refined_tcp_stream.rs:18), which panics its accept thread: in a
+/// debug build the daemon is then deaf, in release (panic = "abort") it exits
+/// and its supervisor restarts it. Kept as the reproduction for issue #7.
+#[test]
+#[ignore = "tiny_http panics on dup() EMFILE in its accept thread; issue #7"]
+fn serves_again_after_descriptors_ran_out() {
+    if !have_tool("prlimit", "descriptor exhaustion test (util-linux prlimit)") {
+        return;
+    }
+    let dir = TempDir::new("emfile");
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let proc_root = fixture("proc/basic");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+    ]);
+    let limit = "--nofile=64:64";
+    let out = run({
+        let mut c = std::process::Command::new("prlimit");
+        c.args([limit, "--pid", &daemon.pid().to_string()]);
+        c
+    });
+    assert!(out.status.success());
+    // Hold more connections than descriptors remain.
+    let held: Vec<_> = (0..100)
+        .filter_map(|_| std::net::TcpStream::connect(daemon.addr).ok())
+        .collect();
+    assert!(
+        daemon.wait_log("accepting connections failed", Duration::from_secs(5)),
+        "accept never failed with {} connections held: {}",
+        held.len(),
+        daemon.dump()
+    );
+    drop(held);
+    let start = std::time::Instant::now();
+    loop {
+        let ok = std::net::TcpStream::connect(daemon.addr).is_ok()
+            && daemon.get("/data.json").status == 200;
+        if ok {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never served again: {}",
+            daemon.dump()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        daemon.wait_log("listening again", Duration::from_secs(1)),
+        "{}",
+        daemon.dump()
+    );
+}
