@@ -21,6 +21,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Host names (besides IP literals and localhost) the dashboard answers to.
     pub server_names: Vec<String>,
+    /// Client address blocks allowed to connect; empty = any.
+    pub allow: Vec<crate::access::Cidr>,
+    /// Basic auth user; requires `auth_password_file`.
+    pub auth_user: Option<String>,
+    pub auth_password_file: Option<PathBuf>,
     pub interval: Duration,
     pub mounts: Vec<PathBuf>,
     pub backup_dir: PathBuf,
@@ -94,6 +99,9 @@ impl Default for Config {
             file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             server_names: Vec::new(),
+            allow: Vec::new(),
+            auth_user: None,
+            auth_password_file: None,
             interval: Duration::from_secs(5),
             mounts: Vec::new(),
             backup_dir: PathBuf::from("/var/backups/sysmon"),
@@ -146,6 +154,9 @@ impl std::error::Error for ConfigError {}
 const KEYS: &[(&str, bool)] = &[
     ("listen", false),
     ("server_name", true),
+    ("allow", true),
+    ("auth_user", false),
+    ("auth_password_file", false),
     ("interval", false),
     ("mounts", true),
     ("backup_dir", false),
@@ -250,6 +261,16 @@ impl Config {
         };
         match key {
             "listen" => self.listen = parse_listen(value)?,
+            "allow" => self.allow.push(crate::access::Cidr::parse(value)?),
+            "auth_user" => {
+                if value.is_empty() || value.contains(':') || value.chars().any(char::is_control) {
+                    return Err(format!(
+                        "`{value}` is not a user name (no `:`, no control characters)"
+                    ));
+                }
+                self.auth_user = Some(value.to_string());
+            }
+            "auth_password_file" => self.auth_password_file = Some(path()?),
             "server_name" => {
                 let valid = !value.is_empty()
                     && value
@@ -332,6 +353,9 @@ impl Config {
             line: None,
             message,
         };
+        if self.auth_user.is_some() != self.auth_password_file.is_some() {
+            return Err(err("auth_user and auth_password_file go together".into()));
+        }
         if self.updates.manager == UpdateManager::Command && self.updates.command.is_none() {
             return Err(err("update_manager = command needs update_command".into()));
         }
@@ -349,6 +373,43 @@ impl Config {
         Ok(())
     }
 
+    /// The HTTP access policy; reads the password file, which must exist,
+    /// hold one line, and be unreadable to group and others (like ssh keys).
+    pub fn access_policy(&self) -> Result<crate::access::AccessPolicy, String> {
+        use std::os::unix::fs::MetadataExt;
+        let authorization = match (&self.auth_user, &self.auth_password_file) {
+            (Some(user), Some(file)) => {
+                let shown = file.display();
+                let meta = std::fs::metadata(file)
+                    .map_err(|e| format!("auth_password_file {shown}: {e}"))?;
+                if meta.mode() & 0o037 != 0 {
+                    return Err(format!(
+                        "auth_password_file {shown}: mode {:o} lets others read it or write it; chmod 600 (or 640 for a group)",
+                        meta.mode() & 0o777
+                    ));
+                }
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| format!("auth_password_file {shown}: {e}"))?;
+                let password = text.strip_suffix('\n').unwrap_or(&text);
+                let password = password.strip_suffix('\r').unwrap_or(password);
+                if password.is_empty() || password.contains('\n') {
+                    return Err(format!(
+                        "auth_password_file {shown}: expected the password alone on one line"
+                    ));
+                }
+                Some(crate::access::AccessPolicy::basic_authorization(
+                    user, password,
+                ))
+            }
+            _ => None,
+        };
+        Ok(crate::access::AccessPolicy {
+            allow: self.allow.clone(),
+            server_names: self.server_names.clone(),
+            authorization,
+        })
+    }
+
     /// The effective configuration as a config file, every key spelled out.
     pub fn render(&self) -> String {
         use std::fmt::Write;
@@ -361,6 +422,13 @@ impl Config {
         let _ = writeln!(out, "listen = {}", self.listen);
         for name in &self.server_names {
             let _ = writeln!(out, "server_name = {name}");
+        }
+        for block in &self.allow {
+            let _ = writeln!(out, "allow = {block}");
+        }
+        if let (Some(user), Some(file)) = (&self.auth_user, &self.auth_password_file) {
+            let _ = writeln!(out, "auth_user = {user}");
+            let _ = writeln!(out, "auth_password_file = {}", file.display());
         }
         let _ = writeln!(out, "interval = {}", format_duration(self.interval));
         if self.mounts.is_empty() {

@@ -12,6 +12,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::access::AccessPolicy;
 use crate::audit::AuditService;
 use crate::backup::BackupService;
 use crate::config::Config;
@@ -41,6 +42,7 @@ pub struct Daemon {
     /// reused until a new sample arrives or a job is moving.
     data_json: Option<(u64, Vec<u8>)>,
     metrics: MetricsRenderer,
+    access: AccessPolicy,
     /// tiny_http's accept thread has ended; listen again (see `relisten`).
     listener_dead: bool,
 }
@@ -69,6 +71,7 @@ impl Daemon {
             .server_addr()
             .to_ip()
             .ok_or_else(|| format!("listening on {} gave no IP address", config.listen))?;
+        let access = config.access_policy()?;
         http::warm_up();
         let mut sampler = Sampler::new(&config.proc_root, mount_selection(&config));
         let mut sample = Sample::default();
@@ -85,6 +88,7 @@ impl Daemon {
             sample,
             data_json: None,
             metrics: MetricsRenderer::default(),
+            access,
             listener_dead: false,
         })
     }
@@ -182,7 +186,7 @@ impl Daemon {
         let (sample, config, backup, audit) =
             (&self.sample, &self.config, &self.backup, &self.audit);
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
-        http::handle(request, &config.server_names, |route| match route {
+        http::handle(request, &self.access, |route| match route {
             http::Route::Metrics => metrics
                 .render(sample, &backup.status(), &audit.status())
                 .as_bytes(),

@@ -6,6 +6,8 @@ use std::io::Cursor;
 
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
+use crate::access::{AccessPolicy, Refusal};
+
 /// The dashboard, compiled into the binary.
 pub const INDEX_HTML: &[u8] = include_bytes!("index.html");
 
@@ -18,40 +20,6 @@ fn csp() -> &'static str {
 /// Does the one-off work (hashing the page) before the first request.
 pub fn warm_up() {
     let _ = csp();
-}
-
-/// Whether a request's `Host` names this server, the defence against DNS
-/// rebinding (a page on an attacker's domain that re-resolves to 127.0.0.1
-/// would send its own domain as Host). Accepted: an IP literal (rebinding
-/// needs a name the attacker controls), `localhost`, a configured
-/// `server_name`, each with any port; and no Host at all (HTTP/1.0 tools;
-/// browsers always send one).
-pub fn host_allowed(host: Option<&str>, server_names: &[String]) -> bool {
-    let Some(host) = host else { return true };
-    let host = host.trim();
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        // [v6]:port
-        match rest.split_once(']') {
-            Some((v6, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) => {
-                return v6.parse::<std::net::Ipv6Addr>().is_ok();
-            }
-            _ => return false,
-        }
-    } else {
-        match host.rsplit_once(':') {
-            Some((name, port)) if is_port(port) => name,
-            Some(_) => return false,
-            None => host,
-        }
-    };
-    let name = name.strip_suffix('.').unwrap_or(name);
-    name.parse::<std::net::Ipv4Addr>().is_ok()
-        || name.eq_ignore_ascii_case("localhost")
-        || server_names.iter().any(|s| s.eq_ignore_ascii_case(name))
-}
-
-fn is_port(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,23 +73,45 @@ fn respond(request: Request, status: u16, content_type: &str, body: &[u8], extra
 /// (`/data.json`, `/metrics`) from the daemon's state; it is called only for those.
 pub fn handle<'a>(
     request: Request,
-    server_names: &[String],
+    access: &AccessPolicy,
     body_for: impl FnOnce(Route) -> &'a [u8],
 ) {
-    let host = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Host"))
-        .map(|h| h.value.as_str());
-    if !host_allowed(host, server_names) {
-        respond(
-            request,
-            403,
-            "text/plain; charset=utf-8",
-            b"unknown Host header (see server_name)\n",
-            &[],
-        );
-        return;
+    fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
+        request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv(name))
+            .map(|h| h.value.as_str())
+    }
+    let peer = request.remote_addr().map(|a| a.ip());
+    match access.check(
+        peer,
+        header(&request, "Host"),
+        header(&request, "Authorization"),
+    ) {
+        Ok(()) => {}
+        Err(Refusal::Forbidden(why)) => {
+            return respond(
+                request,
+                403,
+                "text/plain; charset=utf-8",
+                why.as_bytes(),
+                &[],
+            );
+        }
+        Err(Refusal::Unauthorized) => {
+            let challenge = [(
+                "WWW-Authenticate",
+                "Basic realm=\"sysmon\", charset=\"UTF-8\"",
+            )];
+            return respond(
+                request,
+                401,
+                "text/plain; charset=utf-8",
+                b"authentication required\n",
+                &challenge,
+            );
+        }
     }
     let route = route(request.method(), request.url());
     match route {
@@ -176,34 +166,6 @@ pub fn handle<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_check_refuses_foreign_names() {
-        let names = vec!["monitor.example.org".to_string()];
-        for ok in [
-            None,
-            Some("127.0.0.1:8080"),
-            Some("localhost"),
-            Some("LOCALHOST:80"),
-            Some("[::1]:8080"),
-            Some("10.1.2.3"),
-            Some("monitor.example.org:443"),
-            Some("localhost."),
-        ] {
-            assert!(host_allowed(ok, &names), "{ok:?}");
-        }
-        for bad in [
-            Some("evil.example.com"),
-            Some("evil.example.com:8080"),
-            Some("127.0.0.1.evil.com"),
-            Some("[::1"),
-            Some("localhost:http"),
-            Some(""),
-            Some("[evil]:80"),
-        ] {
-            assert!(!host_allowed(bad, &names), "{bad:?}");
-        }
-    }
 
     #[test]
     fn routes() {

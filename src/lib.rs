@@ -16,6 +16,7 @@
 //! - [`config`]: the validated configuration every layer reads.
 #![deny(unsafe_code)]
 
+pub mod access;
 pub mod audit;
 pub mod backup;
 pub mod config;

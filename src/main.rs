@@ -181,6 +181,23 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
             ExitCode::from(2)
         })?;
     }
+    if let Err(e) = config.access_policy() {
+        log::error(format_args!(
+            "{}: {e}",
+            config
+                .file
+                .as_ref()
+                .map_or("(defaults)".into(), |f| f.display().to_string())
+        ));
+        return Err(ExitCode::from(2));
+    }
+    let loopback = config.listen.ip().is_loopback();
+    if sys::effective_uid() == 0 && !loopback {
+        log::warn(format_args!(
+            "running as root and listening on {}, beyond loopback: prefer a dedicated user (see README, Security)",
+            config.listen
+        ));
+    }
     // Archives and logs are private unless a mode is set explicitly.
     sys::set_umask(0o077);
     if let Err(e) = sys::install_signal_handlers() {

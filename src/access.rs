@@ -1,0 +1,271 @@
+//! Who may see the dashboard: the `allow` CIDR list, the `Host` check
+//! against DNS rebinding, and optional HTTP basic auth.
+//!
+//! Invariant: a request is answered only when every configured check passes;
+//! the checks run before routing, so a refused client learns nothing but the
+//! status. The password is compared in constant time (with respect to its
+//! content), and is never logged or rendered.
+
+use std::net::IpAddr;
+
+/// An address block such as `192.168.1.0/24` or `fd00::/8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `ADDR/PREFIX` or a bare address (a /32 or /128).
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let bad = || {
+            format!("`{text}` is not an address block such as 192.168.1.0/24, 127.0.0.1 or ::1/128")
+        };
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let network: IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().map_err(|_| bad())?
+            }
+            Some(_) => return Err(bad()),
+            None => max,
+        };
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(Cidr { network, prefix })
+    }
+
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        // A v4 client reaching a dual-stack [::] socket shows as ::ffff:a.b.c.d.
+        match (self.network, addr.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+/// Why a request is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 403: the client address is not allowed, or the Host names another site.
+    Forbidden(&'static str),
+    /// 401: credentials missing or wrong.
+    Unauthorized,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessPolicy {
+    /// Empty: every client that can connect.
+    pub allow: Vec<Cidr>,
+    pub server_names: Vec<String>,
+    /// The exact `Authorization` header value expected: `Basic base64(user:password)`.
+    pub authorization: Option<String>,
+}
+
+impl AccessPolicy {
+    /// The header a client must send for `user` and `password`.
+    pub fn basic_authorization(user: &str, password: &str) -> String {
+        format!(
+            "Basic {}",
+            crate::csp::base64(format!("{user}:{password}").as_bytes())
+        )
+    }
+
+    /// Checks a request: its peer (`None` on a unix socket, where the file
+    /// mode decides who connects), its Host and Authorization headers.
+    pub fn check(
+        &self,
+        peer: Option<IpAddr>,
+        host: Option<&str>,
+        authorization: Option<&str>,
+    ) -> Result<(), Refusal> {
+        if let (false, Some(peer)) = (self.allow.is_empty(), peer) {
+            if !self.allow.iter().any(|c| c.contains(peer)) {
+                return Err(Refusal::Forbidden("client address not allowed\n"));
+            }
+        }
+        if !host_allowed(host, &self.server_names) {
+            return Err(Refusal::Forbidden(
+                "unknown Host header (see server_name)\n",
+            ));
+        }
+        if let Some(expected) = &self.authorization {
+            let given = authorization.unwrap_or("").trim().as_bytes();
+            if !constant_time_eq(given, expected.as_bytes()) {
+                return Err(Refusal::Unauthorized);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Equality whose running time does not depend on where the inputs differ
+/// (only on the length of `expected`, which is not secret).
+pub fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    let mut difference = u8::from(given.len() != expected.len());
+    for (i, e) in expected.iter().enumerate() {
+        let g = given.get(i).copied().unwrap_or(!e);
+        difference |= g ^ e;
+    }
+    std::hint::black_box(difference) == 0
+}
+
+/// Whether a request's `Host` names this server, the defence against DNS
+/// rebinding (a page on an attacker's domain that re-resolves to 127.0.0.1
+/// sends its own domain as Host). Accepted: an IP literal (rebinding needs a
+/// name the attacker controls), `localhost`, a configured `server_name`, each
+/// with any port; and no Host at all (HTTP/1.0 tools; browsers always send one).
+pub fn host_allowed(host: Option<&str>, server_names: &[String]) -> bool {
+    let Some(host) = host else { return true };
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((v6, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) => {
+                v6.parse::<std::net::Ipv6Addr>().is_ok()
+            }
+            _ => false,
+        };
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || server_names.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+fn is_port(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn cidr_membership() {
+        let lan = Cidr::parse("192.168.1.0/24").unwrap();
+        assert!(lan.contains(ip("192.168.1.77")));
+        assert!(!lan.contains(ip("192.168.2.1")));
+        assert!(lan.contains(ip("::ffff:192.168.1.5")), "v4-mapped v6 peer");
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        assert!(Cidr::parse("127.0.0.1").unwrap().contains(ip("127.0.0.1")));
+        assert!(!Cidr::parse("127.0.0.1").unwrap().contains(ip("127.0.0.2")));
+        assert!(Cidr::parse("fd00::/8").unwrap().contains(ip("fd12::1")));
+        assert!(!Cidr::parse("fd00::/8").unwrap().contains(ip("10.0.0.1")));
+        for bad in [
+            "",
+            "1.2.3.4/33",
+            "::/129",
+            "1.2.3.4/",
+            "1.2.3.4/x",
+            "host/24",
+            "1.2.3.4/-1",
+        ] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_check_refuses_foreign_names() {
+        let names = vec!["monitor.example.org".to_string()];
+        for ok in [
+            None,
+            Some("127.0.0.1:8080"),
+            Some("localhost"),
+            Some("LOCALHOST:80"),
+            Some("[::1]:8080"),
+            Some("10.1.2.3"),
+            Some("monitor.example.org:443"),
+            Some("localhost."),
+        ] {
+            assert!(host_allowed(ok, &names), "{ok:?}");
+        }
+        for bad in [
+            Some("evil.example.com"),
+            Some("evil.example.com:8080"),
+            Some("127.0.0.1.evil.com"),
+            Some("[::1"),
+            Some("localhost:http"),
+            Some(""),
+            Some("[evil]:80"),
+        ] {
+            assert!(!host_allowed(bad, &names), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn policy_order_and_auth() {
+        let policy = AccessPolicy {
+            allow: vec![Cidr::parse("127.0.0.1/32").unwrap()],
+            server_names: vec![],
+            authorization: Some(AccessPolicy::basic_authorization("admin", "s3cret")),
+        };
+        let good = "Basic YWRtaW46czNjcmV0";
+        assert_eq!(
+            policy.check(Some(ip("127.0.0.1")), Some("localhost"), Some(good)),
+            Ok(())
+        );
+        assert_eq!(
+            policy.check(Some(ip("127.0.0.2")), Some("localhost"), Some(good)),
+            Err(Refusal::Forbidden("client address not allowed\n"))
+        );
+        assert_eq!(
+            policy.check(Some(ip("127.0.0.1")), Some("localhost"), None),
+            Err(Refusal::Unauthorized)
+        );
+        assert_eq!(
+            policy.check(
+                Some(ip("127.0.0.1")),
+                Some("localhost"),
+                Some("Basic YWRtaW46czNjcmVU")
+            ),
+            Err(Refusal::Unauthorized)
+        );
+        assert_eq!(
+            policy.check(None, Some("localhost"), Some(good)),
+            Ok(()),
+            "unix socket peers skip the allow list"
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abd", b"abc"));
+        assert!(!constant_time_eq(b"ab", b"abc"));
+        assert!(!constant_time_eq(b"abcd", b"abc"));
+        assert!(!constant_time_eq(b"", b"abc"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}
