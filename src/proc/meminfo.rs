@@ -79,7 +79,8 @@ pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
         let number = cols.next().and_then(parse_u64).ok_or(ParseError::new(no, "value is not a number"))?;
         let bytes = match cols.next() {
             Some(b"kB") => number.checked_mul(1024).ok_or(ParseError::new(no, "value overflows"))?,
-            None => number,
+            // Every key read here is printed in kB; no unit means a cut-off line.
+            None => return Err(ParseError::new(no, "value has no kB unit")),
             Some(_) => return Err(ParseError::new(no, "unknown unit")),
         };
         match key {
