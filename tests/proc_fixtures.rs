@@ -90,7 +90,9 @@ fn assert_sane(p: CpuPercent, what: &str) {
 // ---------------------------------------------------------------- /proc/stat
 
 /// (fixture file, aggregate `cpu` columns, core ids, btime)
-const STAT_CASES: &[(&str, [u64; 10], &[u32], Option<u64>)] = &[
+type StatCase = (&'static str, [u64; 10], &'static [u32], Option<u64>);
+
+const STAT_CASES: &[StatCase] = &[
     // Real capture, copied from the file's first line.
     (
         "basic/stat",
@@ -397,7 +399,9 @@ fn cpu_percent_with_backwards_counters_stays_in_range() {
 
 /// (fixture dir, min_free_kbytes or None when the file is absent, MemTotal kB,
 /// expected available kB, buffers+cached+SReclaimable kB, SwapTotal kB, swap used kB)
-const MEM_CASES: &[(&str, Option<u64>, u64, u64, u64, u64, u64)] = &[
+type MemCase = (&'static str, Option<u64>, u64, u64, u64, u64, u64);
+
+const MEM_CASES: &[MemCase] = &[
     // MemAvailable present: taken as is. bc 6912+1152508+81784 = 1241204.
     (
         "basic",
@@ -571,7 +575,9 @@ fn loadavg_and_uptime_known_answers() {
 #[test]
 fn mounts_zoo_known_answers() {
     let buf = read("mounts-zoo/self/mounts");
-    let got: Vec<(Vec<u8>, Vec<u8>, Vec<u8>, bool)> = mounts::entries(&buf)
+    // (device, mount point, type, counted as a disk)
+    type Mount = (Vec<u8>, Vec<u8>, Vec<u8>, bool);
+    let got: Vec<Mount> = mounts::entries(&buf)
         .map(|e| e.unwrap())
         .map(|e| {
             (
@@ -1175,8 +1181,11 @@ fn sampler_disks_auto_and_listed() {
 
 // ------------------------------------------------------------ naive oracle
 
-/// The obviously-correct reading of /proc/stat: (aggregate, cores, btime).
-fn naive_stat(text: &str) -> Option<([u64; 10], Vec<(u32, [u64; 10])>, Option<u64>)> {
+/// (aggregate columns, (id, columns) per core, btime)
+type NaiveStat = ([u64; 10], Vec<(u32, [u64; 10])>, Option<u64>);
+
+/// The obviously-correct reading of /proc/stat.
+fn naive_stat(text: &str) -> Option<NaiveStat> {
     let mut total = None;
     let mut cores = Vec::new();
     let mut btime = None;
@@ -1185,7 +1194,7 @@ fn naive_stat(text: &str) -> Option<([u64; 10], Vec<(u32, [u64; 10])>, Option<u6
         let Some((&label, rest)) = cols.split_first() else {
             continue;
         };
-        if label.starts_with("cpu") {
+        if let Some(number) = label.strip_prefix("cpu") {
             if rest.len() < 4 {
                 return None;
             }
@@ -1193,10 +1202,10 @@ fn naive_stat(text: &str) -> Option<([u64; 10], Vec<(u32, [u64; 10])>, Option<u6
             for (slot, col) in v.iter_mut().zip(rest) {
                 *slot = col.parse().ok()?;
             }
-            if label == "cpu" {
+            if number.is_empty() {
                 total = Some(v);
             } else {
-                cores.push((label[3..].parse().ok()?, v));
+                cores.push((number.parse().ok()?, v));
             }
         } else if label == "btime" {
             btime = Some(rest.first()?.parse().ok()?);
