@@ -359,6 +359,10 @@ impl Sampler {
     fn sample_disks(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
         let table = self.mounts_file.read().map_err(Failure::Io)?;
         if !self.mounts_built || table != self.mounts_seen.as_slice() {
+            // A malformed line means a cut-off or foreign file: keep the disks we have.
+            if let Some(Err(e)) = mounts::entries(table).find(Result::is_err) {
+                return Err(Failure::Parse(e));
+            }
             self.mounts_seen.clear();
             self.mounts_seen.extend_from_slice(table);
             self.mounts_built = true;

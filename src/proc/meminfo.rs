@@ -40,15 +40,18 @@ impl MemInfo {
             // Before 2.6.28 procps falls back to MemFree alone.
             return self.free_bytes;
         };
-        let watermark_low = min_free_bytes.saturating_mul(5) / 4;
-        let page_cache = active.saturating_add(inactive);
-        let reclaimable = self.slab_reclaimable_bytes.unwrap_or(0);
-        let estimate = i128::from(self.free_bytes) - i128::from(watermark_low)
-            + i128::from(page_cache)
-            - i128::from((page_cache / 2).min(watermark_low))
-            + i128::from(reclaimable)
-            - i128::from((reclaimable / 2).min(watermark_low));
-        u64::try_from(estimate.clamp(0, i128::from(self.total_bytes))).unwrap_or(0)
+        // In kB with truncating divisions, exactly as procps 3.3 does; every
+        // input came from a kB figure, so dividing by 1024 is exact.
+        let kib = |bytes: u64| i128::from(bytes / 1024);
+        let watermark_low = kib(min_free_bytes) * 5 / 4;
+        let page_cache = kib(active) + kib(inactive);
+        let reclaimable = kib(self.slab_reclaimable_bytes.unwrap_or(0));
+        let estimate_kib = kib(self.free_bytes) - watermark_low + page_cache
+            - (page_cache / 2).min(watermark_low)
+            + reclaimable
+            - (reclaimable / 2).min(watermark_low);
+        let estimate = estimate_kib.max(0) * 1024;
+        u64::try_from(estimate.min(i128::from(self.total_bytes))).unwrap_or(0)
     }
 
     /// What `free` shows as buff/cache: Buffers + Cached + SReclaimable.
@@ -94,7 +97,8 @@ pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
             Some(b"kB") => number
                 .checked_mul(1024)
                 .ok_or(ParseError::new(no, "value overflows"))?,
-            None => number,
+            // Every key read here is printed in kB; no unit means a cut-off line.
+            None => return Err(ParseError::new(no, "value has no kB unit")),
             Some(_) => return Err(ParseError::new(no, "unknown unit")),
         };
         match key {
@@ -141,17 +145,18 @@ mod tests {
 
     #[test]
     fn estimates_available_like_procps_on_old_kernels() {
-        // free 100, file 40+60, slab 30, min_free 16 -> wmark 20:
+        // In kB: free 100, file 40+60, slab 30, min_free 16 -> wmark 20:
         // 100 - 20 + 100 - min(50,20) + 30 - min(15,20) = 175
+        const K: u64 = 1024;
         let info = MemInfo {
-            total_bytes: 1000,
-            free_bytes: 100,
-            active_file_bytes: Some(40),
-            inactive_file_bytes: Some(60),
-            slab_reclaimable_bytes: Some(30),
+            total_bytes: 1000 * K,
+            free_bytes: 100 * K,
+            active_file_bytes: Some(40 * K),
+            inactive_file_bytes: Some(60 * K),
+            slab_reclaimable_bytes: Some(30 * K),
             ..Default::default()
         };
-        assert_eq!(info.available_bytes(16), 175);
+        assert_eq!(info.available_bytes(16 * K), 175 * K);
         // Never negative.
         let starved = MemInfo {
             free_bytes: 0,

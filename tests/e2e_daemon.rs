@@ -1,0 +1,578 @@
+//! Issue #2 end to end: the real binary on a fixture /proc, over real TCP.
+//!
+//! Expected figures are worked out from tests/fixtures/proc/debian12-vm-2core
+//! (`basic`) by hand; the arithmetic is in the comments. Nothing here calls
+//! sysmon's library to get an expected value.
+
+mod common;
+
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use miniserde::json::{Number, Value};
+
+const KIB: u64 = 1024;
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `a.b.c` (and `a.0` for array elements) inside a JSON value.
+fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(v, |v, key| match v {
+        Value::Object(o) => o.get(key).unwrap_or_else(|| panic!("no `{key}` in {path}")),
+        Value::Array(a) => {
+            &a[key
+                .parse::<usize>()
+                .unwrap_or_else(|_| panic!("`{key}` is not an index in {path}"))]
+        }
+        _ => panic!("`{key}` of {path}: not an object or array"),
+    })
+}
+
+fn int(v: &Value, path: &str) -> u64 {
+    match at(v, path) {
+        Value::Number(Number::U64(n)) => *n,
+        other => panic!("{path} is not an unsigned integer: {other:?}"),
+    }
+}
+
+fn num(v: &Value, path: &str) -> f64 {
+    match at(v, path) {
+        Value::Number(Number::U64(n)) => *n as f64,
+        Value::Number(Number::I64(n)) => *n as f64,
+        Value::Number(Number::F64(n)) => *n,
+        other => panic!("{path} is not a number: {other:?}"),
+    }
+}
+
+fn text<'a>(v: &'a Value, path: &str) -> &'a str {
+    match at(v, path) {
+        Value::String(s) => s,
+        other => panic!("{path} is not a string: {other:?}"),
+    }
+}
+
+fn len(v: &Value, path: &str) -> usize {
+    match at(v, path) {
+        Value::Array(a) => a.len(),
+        other => panic!("{path} is not an array: {other:?}"),
+    }
+}
+
+/// The shape of a JSON document: every key path with the kind of its value
+/// (arrays described by their first element), to compare two schemas.
+fn shape(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, child) in o.iter() {
+                shape(child, &format!("{prefix}.{k}"), out);
+            }
+        }
+        Value::Array(a) => {
+            out.push(format!("{prefix}: array"));
+            if let Some(first) = a.first() {
+                shape(first, &format!("{prefix}[]"), out);
+            }
+        }
+        Value::Null => out.push(format!("{prefix}: null")),
+        Value::Bool(_) => out.push(format!("{prefix}: bool")),
+        Value::Number(_) => out.push(format!("{prefix}: number")),
+        Value::String(_) => out.push(format!("{prefix}: string")),
+    }
+}
+
+fn parse_json(body: &str) -> Value {
+    miniserde::json::from_str(body).unwrap_or_else(|e| panic!("bad JSON ({e}): {body}"))
+}
+
+/// The figures of `basic` (tests/fixtures/proc/debian12-vm-2core), as both
+/// /data.json and `sysmon sample` must show them.
+fn check_basic_fixture_values(data: &Value, started: u64) {
+    assert_eq!(text(data, "version"), env!("CARGO_PKG_VERSION"));
+    assert_eq!(text(data, "hostname"), "vm");
+    let time = int(data, "time");
+    assert!(
+        (started..=unix_now()).contains(&time),
+        "time {time} outside the test's run"
+    );
+    // uptime 479.76 s -> one decimal.
+    assert_eq!(num(data, "uptime_s"), 479.8);
+    assert_eq!(
+        [
+            num(data, "load.0"),
+            num(data, "load.1"),
+            num(data, "load.2")
+        ],
+        [1.07, 0.63, 0.26]
+    );
+
+    // Memory: MemTotal 24684084 kB, MemAvailable 24152916 kB.
+    assert_eq!(int(data, "memory.total"), 24_684_084 * KIB);
+    assert_eq!(int(data, "memory.available"), 24_152_916 * KIB);
+    // used = 24684084 - 24152916 = 531168 kB; 531168 / 24684084 = 2.1519 % -> 2.2.
+    assert_eq!(int(data, "memory.used"), 531_168 * KIB);
+    assert_eq!(num(data, "memory.percent"), 2.2);
+    // Buffers 6912 + Cached 1152508 + SReclaimable 81784 = 1241204 kB.
+    assert_eq!(int(data, "memory.buffers_cached"), 1_241_204 * KIB);
+    assert_eq!(
+        (
+            int(data, "memory.swap_total"),
+            int(data, "memory.swap_used")
+        ),
+        (0, 0)
+    );
+
+    // CPU since boot (the files do not change, so every interval is empty):
+    // `cpu  6355 345 4164 84226 349 0 75 13 0 0`
+    // busy = 6355+345+4164+0+75+13 = 10952; total = 10952+84226+349 = 95527;
+    // 10952/95527 = 11.4648 % -> 11.5; iowait 349/95527 = 0.365 % -> 0.4;
+    // steal 13/95527 = 0.014 % -> 0.0.
+    assert_eq!(num(data, "cpu.percent"), 11.5);
+    assert_eq!(num(data, "cpu.iowait_percent"), 0.4);
+    assert_eq!(num(data, "cpu.steal_percent"), 0.0);
+    assert_eq!(len(data, "cpu.cores"), 2);
+    assert_eq!(
+        (int(data, "cpu.cores.0.id"), int(data, "cpu.cores.1.id")),
+        (0, 1)
+    );
+    // cpu0 busy 3030+111+1806+12+3 = 4962 of 4962+42748+41 = 47751: 10.39 % -> 10.4;
+    //      iowait 41/47751 = 0.086 % -> 0.1.
+    // cpu1 busy 3325+233+2357+63+10 = 5988 of 5988+41478+307 = 47773: 12.53 % -> 12.5;
+    //      iowait 307/47773 = 0.64 % -> 0.6.
+    assert_eq!(
+        (
+            num(data, "cpu.cores.0.percent"),
+            num(data, "cpu.cores.0.iowait_percent")
+        ),
+        (10.4, 0.1)
+    );
+    assert_eq!(
+        (
+            num(data, "cpu.cores.1.percent"),
+            num(data, "cpu.cores.1.iowait_percent")
+        ),
+        (12.5, 0.6)
+    );
+
+    // `mounts = /`: the fixture names /dev/vda (ext4) on /; the sizes are this
+    // machine's (statvfs of /), checked against df in tests/accuracy.rs.
+    assert_eq!(len(data, "disks"), 1);
+    assert_eq!(
+        (
+            text(data, "disks.0.mount"),
+            text(data, "disks.0.fs"),
+            text(data, "disks.0.device")
+        ),
+        ("/", "ext4", "/dev/vda")
+    );
+    let (total, used, available) = (
+        int(data, "disks.0.total"),
+        int(data, "disks.0.used"),
+        int(data, "disks.0.available"),
+    );
+    assert!(
+        total > 0 && used <= total && available <= total - used,
+        "{total} {used} {available}"
+    );
+    assert!(int(data, "disks.0.percent") <= 100);
+
+    assert_eq!(text(data, "backup.state"), "disabled");
+    assert_eq!(text(data, "updates.state"), "disabled");
+}
+
+fn quiet_config(dir: &TempDir) -> std::path::PathBuf {
+    // interval 1h: a single sample for the whole test, so GET and HEAD see the same document.
+    dir.config("backup = off\nupdate_manager = none\nmounts = /\ninterval = 1h")
+}
+
+#[test]
+fn serves_page_json_head_404_405_from_a_fixture() {
+    let started = unix_now();
+    let dir = TempDir::new("e2e-serve");
+    let config = quiet_config(&dir);
+    let proc_root = fixture("proc/basic");
+    let mut daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+    ]);
+
+    let page = daemon.get("/");
+    assert_eq!(page.status, 200, "{}", daemon.dump());
+    assert_eq!(
+        page.header("Content-Type").as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = page
+        .header("Content-Security-Policy")
+        .expect("CSP on the page");
+    assert!(
+        csp.contains("default-src 'none'"),
+        "CSP not restrictive: {csp}"
+    );
+    assert!(
+        csp.contains("frame-ancestors 'none'"),
+        "CSP allows framing: {csp}"
+    );
+    let html = page.body_text().to_ascii_lowercase();
+    assert!(
+        html.starts_with("<!doctype html"),
+        "{}",
+        &html[..html.len().min(100)]
+    );
+    assert!(
+        html.contains("data.json"),
+        "the page does not fetch /data.json"
+    );
+
+    let json = daemon.get("/data.json");
+    assert_eq!(json.status, 200);
+    assert_eq!(
+        json.header("Content-Type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(json.header("Cache-Control").as_deref(), Some("no-store"));
+    let data = parse_json(&json.body_text());
+    check_basic_fixture_values(&data, started);
+    // The query string is ignored.
+    assert_eq!(daemon.get("/data.json?t=123").body, json.body);
+
+    // HEAD: same status and headers, no body.
+    for (path, got) in [("/data.json", &json), ("/", &page)] {
+        let head = http(
+            daemon.addr,
+            &format!("HEAD {path} HTTP/1.0\r\nHost: localhost\r\n\r\n"),
+        );
+        assert_eq!(head.status, 200, "HEAD {path}");
+        assert!(
+            head.body.is_empty(),
+            "HEAD {path} sent {} body bytes",
+            head.body.len()
+        );
+        for name in ["Content-Type", "Cache-Control", "Content-Security-Policy"] {
+            assert_eq!(head.header(name), got.header(name), "HEAD {path}: {name}");
+        }
+        // The length of the body a GET would have sent.
+        assert_eq!(
+            head.header("Content-Length"),
+            Some(got.body.len().to_string()),
+            "HEAD {path}: Content-Length"
+        );
+    }
+
+    for path in ["/nope", "/data.json/", "/../etc/passwd", "/index.htm"] {
+        assert_eq!(daemon.get(path).status, 404, "GET {path}");
+    }
+    for request in [
+        "POST /data.json HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+        "PUT / HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+        "DELETE /data.json HTTP/1.0\r\n\r\n",
+    ] {
+        let r = http(daemon.addr, request);
+        assert_eq!(r.status, 405, "{request:?}: {}", r.head);
+        let allow = r.header("Allow").unwrap_or_default();
+        assert!(
+            allow.contains("GET") && allow.contains("HEAD"),
+            "{request:?}: Allow = {allow:?}"
+        );
+    }
+
+    daemon.signal(15);
+    let status = daemon
+        .wait_exit(Duration::from_secs(1))
+        .expect("exits within 1 s of SIGTERM");
+    assert!(status.success(), "{status:?}\n{}", daemon.dump());
+}
+
+#[test]
+fn sigterm_and_sigint_exit_zero_within_one_second() {
+    for signal in [15, 2] {
+        let dir = TempDir::new("e2e-signal");
+        let config = quiet_config(&dir);
+        let proc_root = fixture("proc/basic");
+        let mut daemon = Daemon::start(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--proc-root",
+            proc_root.to_str().unwrap(),
+        ]);
+        // Busy with a client first, so the loop is really running.
+        assert_eq!(daemon.get("/data.json").status, 200);
+        let sent = Instant::now();
+        daemon.signal(signal);
+        let status = daemon.wait_exit(Duration::from_secs(1));
+        let status = status.unwrap_or_else(|| {
+            panic!("still running 1 s after signal {signal}\n{}", daemon.dump())
+        });
+        assert!(
+            status.success(),
+            "signal {signal}: {status:?}\n{}",
+            daemon.dump()
+        );
+        eprintln!("signal {signal}: exited 0 after {:?}", sent.elapsed());
+    }
+}
+
+/// Runs a command that must finish by itself; kills it after `limit`.
+fn run_limited(mut cmd: Command, limit: Duration) -> (Option<ExitStatus>, Output) {
+    let shown = format!("{cmd:?}");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let out = child.wait_with_output().unwrap();
+    eprintln!(
+        "ran {shown}: {status:?}\n--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (status, out)
+}
+
+#[test]
+fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
+    // (name, extra config lines, what stderr must say; `{}` is the config path)
+    // The three lines TempDir::config writes come first, so extra line 1 is line 4.
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "unknown-key",
+            "backup = on\nbackup_source = /etc\nfrobnicate = 1",
+            "{}:6: unknown key `frobnicate`",
+        ),
+        (
+            "bad-interval",
+            "interval = 5 parsecs\nbackup = on\nbackup_source = /etc",
+            "{}:4: interval",
+        ),
+        ("bad-switch", "backup = sometimes", "{}:4: backup"),
+        ("bad-listen", "listen = localhost", "{}:4: listen"),
+        (
+            "repeated-key",
+            "interval = 5s\ninterval = 10s",
+            "{}:5: `interval` is already set",
+        ),
+        (
+            "no-equals",
+            "backup_source /etc",
+            "{}:4: expected `key = value`",
+        ),
+    ];
+    for &(name, extra, expected) in cases {
+        let dir = TempDir::new(&format!("e2e-badconf-{name}"));
+        let config = dir.config(extra);
+        let config_str = config.to_str().unwrap();
+        let expected = expected.replace("{}", config_str);
+        for args in [
+            vec!["run", "--listen", "127.0.0.1:0", "--config", config_str],
+            vec!["sample", "--config", config_str],
+            vec!["check-config", "--config", config_str],
+        ] {
+            let (status, out) = run_limited(sysmon(&args), Duration::from_secs(10));
+            let status =
+                status.unwrap_or_else(|| panic!("{name}: `sysmon {}` kept running", args[0]));
+            assert_eq!(status.code(), Some(2), "{name}: sysmon {}", args[0]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains(&expected),
+                "{name}: stderr lacks {expected:?}:\n{stderr}"
+            );
+            assert!(out.stdout.is_empty(), "{name}: printed on stdout");
+            // The backup, log and state dirs the file names were not created.
+            for sub in ["backups", "logs", "state"] {
+                assert!(
+                    !dir.join(sub).exists(),
+                    "{name}: sysmon {} created {sub}",
+                    args[0]
+                );
+            }
+            let left: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(left, ["sysmon.conf"], "{name}: files appeared");
+        }
+    }
+
+    // Unreadable: a directory, and a file that does not exist.
+    let dir = TempDir::new("e2e-badconf-unreadable");
+    for target in [dir.path().to_path_buf(), dir.join("missing.conf")] {
+        let target_str = target.to_str().unwrap();
+        let (status, out) = run_limited(
+            sysmon(&["run", "--listen", "127.0.0.1:0", "--config", target_str]),
+            Duration::from_secs(10),
+        );
+        assert_eq!(status.and_then(|s| s.code()), Some(2), "{target_str}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{target_str}: cannot read")),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "files appeared"
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration() {
+    let dir = TempDir::new("e2e-checkconfig");
+    let config = dir.config("# a comment\ninterval = 500ms   # trailing comment\nmounts = /\nmounts = /tmp\nbackup = off\nupdate_manager = none");
+    let out = run(sysmon(&[
+        "check-config",
+        "--config",
+        config.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let d = dir.path().display();
+    for line in [
+        format!("# effective configuration (from {})", config.display()),
+        "listen = 127.0.0.1:8080".into(), // the default, not in the file
+        "interval = 500ms".into(),
+        "mounts = /\nmounts = /tmp".into(),
+        format!("backup_dir = {d}/backups"),
+        format!("log_dir = {d}/logs"),
+        format!("state_dir = {d}/state"),
+        "backup = off".into(),
+        "update_manager = none".into(),
+    ] {
+        assert!(
+            stdout.contains(&format!("{line}\n")),
+            "missing {line:?} in:\n{stdout}"
+        );
+    }
+    // What it prints is itself a valid config with the same effect.
+    let again = dir.join("again.conf");
+    std::fs::write(&again, &stdout).unwrap();
+    let out2 = run(sysmon(&[
+        "check-config",
+        "--config",
+        again.to_str().unwrap(),
+    ]));
+    assert_eq!(out2.status.code(), Some(0));
+    let first_line_dropped = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        first_line_dropped(&String::from_utf8(out2.stdout).unwrap()),
+        first_line_dropped(&stdout)
+    );
+}
+
+#[test]
+fn sample_prints_the_data_json_schema_with_fixture_values() {
+    let started = unix_now();
+    let dir = TempDir::new("e2e-sample");
+    let config = quiet_config(&dir);
+    let proc_root = fixture("proc/basic");
+    let out = run(sysmon(&[
+        "sample",
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let printed = parse_json(&String::from_utf8(out.stdout).unwrap());
+    check_basic_fixture_values(&printed, started);
+
+    // Same schema as the daemon's /data.json.
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+    ]);
+    let served = daemon.data();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    shape(&printed, "", &mut a);
+    shape(&served, "", &mut b);
+    assert_eq!(a, b);
+    for key in [
+        "version", "hostname", "time", "uptime_s", "cpu", "load", "memory", "disks", "backup",
+        "updates",
+    ] {
+        assert!(
+            a.iter().any(|k| k.starts_with(&format!(".{key}"))),
+            "schema lacks {key}"
+        );
+    }
+}
+
+#[test]
+fn sample_on_old_kernel_and_many_core_fixtures() {
+    let dir = TempDir::new("e2e-sample-old");
+    let config = quiet_config(&dir);
+    // Linux 2.6.32 without MemAvailable: procps 3.3's estimate with
+    // min_free_kbytes 45056 -> wmark_low 56320 kB;
+    // 100000 - 56320 + 500000 - min(250000, 56320) + 40000 - min(20000, 56320) = 507360 kB.
+    let out = run(sysmon(&[
+        "sample",
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        fixture("proc/linux-2.6.32-1core-estimate")
+            .to_str()
+            .unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let data = parse_json(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(text(&data, "hostname"), "squeeze");
+    assert_eq!(int(&data, "memory.available"), 507_360 * KIB);
+    // used 1017888 - 507360 = 510528 kB = 50.156 % -> 50.2.
+    assert_eq!(num(&data, "memory.percent"), 50.2);
+    // busy 123456+789+45678+67+890+12 = 170892 of 170892+9876543+12345 = 10059780 -> 1.699 % -> 1.7.
+    assert_eq!(num(&data, "cpu.percent"), 1.7);
+    assert_eq!(len(&data, "cpu.cores"), 1);
+
+    let out = run(sysmon(&[
+        "sample",
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        fixture("proc/synthetic-96core").to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let data = parse_json(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(len(&data, "cpu.cores"), 96);
+    for i in 0..96 {
+        assert_eq!(int(&data, &format!("cpu.cores.{i}.id")), i as u64);
+    }
+    // Swap 67108860 kB total, 67108860 - 66060284 = 1048576 kB used.
+    assert_eq!(
+        (
+            int(&data, "memory.swap_total"),
+            int(&data, "memory.swap_used")
+        ),
+        (67_108_860 * KIB, 1_048_576 * KIB)
+    );
+}
+
+#[test]
+fn version_flag() {
+    let out = run(sysmon(&["--version"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("sysmon {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
