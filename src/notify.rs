@@ -59,8 +59,18 @@ impl Notifier {
     /// still runs, and systemd reports the missing READY=1 itself.
     pub fn from_env() -> Notifier {
         let var = std::env::var_os;
-        let (socket, usec, pid) = (var("NOTIFY_SOCKET"), var("WATCHDOG_USEC"), var("WATCHDOG_PID"));
-        match Notifier::new(socket.as_deref(), usec.as_deref(), pid.as_deref(), std::process::id(), Instant::now()) {
+        let (socket, usec, pid) = (
+            var("NOTIFY_SOCKET"),
+            var("WATCHDOG_USEC"),
+            var("WATCHDOG_PID"),
+        );
+        match Notifier::new(
+            socket.as_deref(),
+            usec.as_deref(),
+            pid.as_deref(),
+            std::process::id(),
+            Instant::now(),
+        ) {
             Ok(n) => n,
             Err(e) => {
                 log::warn(format_args!("sd_notify disabled: {e}"));
@@ -82,8 +92,11 @@ impl Notifier {
             return Ok(Notifier::disabled());
         };
         let target = socket_address(name.as_bytes())?;
-        let socket = UnixDatagram::unbound().map_err(|e| format!("cannot create a unix datagram socket: {e}"))?;
-        socket.set_nonblocking(true).map_err(|e| format!("cannot make the notify socket non-blocking: {e}"))?;
+        let socket = UnixDatagram::unbound()
+            .map_err(|e| format!("cannot create a unix datagram socket: {e}"))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| format!("cannot make the notify socket non-blocking: {e}"))?;
         let watchdog_every = watchdog_interval(watchdog_usec, watchdog_pid, own_pid)?;
         Ok(Notifier {
             active: Some(Active {
@@ -130,11 +143,20 @@ impl Notifier {
 
     /// Like [`Notifier::status`], formatting into the reused buffer.
     pub fn status_fmt(&mut self, text: fmt::Arguments<'_>) {
-        let Some(active) = &mut self.active else { return };
+        let Some(active) = &mut self.active else {
+            return;
+        };
         active.scratch.clear();
         // Writing into a String cannot fail.
         let _ = write!(active.scratch, "STATUS={text}");
-        let Active { socket, target, scratch, sent_status, send_failed_before, .. } = active;
+        let Active {
+            socket,
+            target,
+            scratch,
+            sent_status,
+            send_failed_before,
+            ..
+        } = active;
         if scratch == sent_status {
             return;
         }
@@ -156,9 +178,15 @@ impl Notifier {
             percent(p.bytes_done, p.bytes_total).or_else(|| percent(p.files_done, p.files_total))
         });
         let audit_part = if auditing { "auditing updates" } else { "" };
-        let separator = if backing_up.is_some() && auditing { "; " } else { "" };
+        let separator = if backing_up.is_some() && auditing {
+            "; "
+        } else {
+            ""
+        };
         match (backing_up, percent) {
-            (Some(_), Some(p)) => self.status_fmt(format_args!("backing up: {p}%{separator}{audit_part}")),
+            (Some(_), Some(p)) => {
+                self.status_fmt(format_args!("backing up: {p}%{separator}{audit_part}"))
+            }
             (Some(_), None) => self.status_fmt(format_args!("backing up{separator}{audit_part}")),
             (None, _) if auditing => self.status(audit_part),
             (None, _) => self.status("monitoring"),
@@ -167,8 +195,12 @@ impl Notifier {
 
     /// Sends `WATCHDOG=1` when it is due at `now`.
     pub fn poll(&mut self, now: Instant) {
-        let Some(active) = &mut self.active else { return };
-        let Some(every) = active.watchdog_every else { return };
+        let Some(active) = &mut self.active else {
+            return;
+        };
+        let Some(every) = active.watchdog_every else {
+            return;
+        };
         if now < active.next_watchdog_at {
             return;
         }
@@ -193,19 +225,31 @@ impl Notifier {
 
 impl Active {
     fn send(&mut self, message: &[u8]) -> bool {
-        send(&self.socket, &self.target, &mut self.send_failed_before, message)
+        send(
+            &self.socket,
+            &self.target,
+            &mut self.send_failed_before,
+            message,
+        )
     }
 }
 
 /// One datagram; true when it was handed to the kernel.
-fn send(socket: &UnixDatagram, target: &SocketAddr, failed_before: &mut bool, message: &[u8]) -> bool {
+fn send(
+    socket: &UnixDatagram,
+    target: &SocketAddr,
+    failed_before: &mut bool,
+    message: &[u8],
+) -> bool {
     match socket.send_to_addr(message, target) {
         Ok(_) => true,
         Err(e) => {
             if !*failed_before {
                 *failed_before = true;
                 let shown = String::from_utf8_lossy(message);
-                log::warn(format_args!("sd_notify: cannot send {shown}: {e} (further failures are not logged)"));
+                log::warn(format_args!(
+                    "sd_notify: cannot send {shown}: {e} (further failures are not logged)"
+                ));
             }
             false
         }
@@ -221,22 +265,36 @@ fn socket_address(name: &[u8]) -> Result<SocketAddr, String> {
             SocketAddr::from_abstract_name(abstract_name)
         }
         [b'/', ..] => SocketAddr::from_pathname(OsStr::from_bytes(name)),
-        _ => return Err(format!("NOTIFY_SOCKET={shown} is neither an absolute path nor an @abstract name")),
+        _ => {
+            return Err(format!(
+                "NOTIFY_SOCKET={shown} is neither an absolute path nor an @abstract name"
+            ));
+        }
     };
     address.map_err(|e| format!("NOTIFY_SOCKET={shown}: {e}"))
 }
 
 /// Half of `$WATCHDOG_USEC`, unless `$WATCHDOG_PID` names another process
 /// (the watchdog was meant for a parent or child of ours).
-fn watchdog_interval(usec: Option<&OsStr>, pid: Option<&OsStr>, own_pid: u32) -> Result<Option<Duration>, String> {
+fn watchdog_interval(
+    usec: Option<&OsStr>,
+    pid: Option<&OsStr>,
+    own_pid: u32,
+) -> Result<Option<Duration>, String> {
     let Some(usec) = usec.filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
     let usec = parse_u64(usec.as_bytes())
         .filter(|&n| n > 0)
-        .ok_or_else(|| format!("WATCHDOG_USEC={} is not a positive whole number", usec.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "WATCHDOG_USEC={} is not a positive whole number",
+                usec.to_string_lossy()
+            )
+        })?;
     if let Some(pid) = pid.filter(|s| !s.is_empty()) {
-        let pid = parse_u64(pid.as_bytes()).ok_or_else(|| format!("WATCHDOG_PID={} is not a pid", pid.display()))?;
+        let pid = parse_u64(pid.as_bytes())
+            .ok_or_else(|| format!("WATCHDOG_PID={} is not a pid", pid.to_string_lossy()))?;
         if pid != u64::from(own_pid) {
             return Ok(None);
         }
@@ -249,7 +307,9 @@ fn parse_u64(bytes: &[u8]) -> Option<u64> {
     if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    bytes.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    bytes.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// Whole percent of `done` in `total`, capped at 100; `None` when `total` is 0.
@@ -295,7 +355,11 @@ mod tests {
         n.status("x");
         n.poll(t0 + Duration::from_secs(10));
         assert_eq!(n.next_deadline(), None);
-        assert!(!Notifier::new(Some(&os("")), None, None, 1, t0).unwrap().is_enabled());
+        assert!(
+            !Notifier::new(Some(&os("")), None, None, 1, t0)
+                .unwrap()
+                .is_enabled()
+        );
     }
 
     #[test]
@@ -304,7 +368,10 @@ mod tests {
         let sock = os("/run/x");
         assert!(Notifier::new(Some(&os("run/x")), None, None, 1, t0).is_err());
         for bad in ["0", "-5", "1.5", "abc", "99999999999999999999999"] {
-            assert!(Notifier::new(Some(&sock), Some(&os(bad)), None, 1, t0).is_err(), "{bad}");
+            assert!(
+                Notifier::new(Some(&sock), Some(&os(bad)), None, 1, t0).is_err(),
+                "{bad}"
+            );
         }
         assert!(Notifier::new(Some(&sock), Some(&os("100")), Some(&os("x")), 1, t0).is_err());
     }
@@ -316,9 +383,11 @@ mod tests {
         let n = Notifier::new(Some(&sock), Some(&os("3000000")), None, 42, t0).unwrap();
         assert_eq!(n.watchdog_interval(), Some(Duration::from_millis(1500)));
         assert_eq!(n.next_deadline(), Some(t0));
-        let ours = Notifier::new(Some(&sock), Some(&os("3000000")), Some(&os("42")), 42, t0).unwrap();
+        let ours =
+            Notifier::new(Some(&sock), Some(&os("3000000")), Some(&os("42")), 42, t0).unwrap();
         assert_eq!(ours.watchdog_interval(), Some(Duration::from_millis(1500)));
-        let theirs = Notifier::new(Some(&sock), Some(&os("3000000")), Some(&os("43")), 42, t0).unwrap();
+        let theirs =
+            Notifier::new(Some(&sock), Some(&os("3000000")), Some(&os("43")), 42, t0).unwrap();
         assert_eq!(theirs.watchdog_interval(), None);
         assert_eq!(theirs.next_deadline(), None);
     }
@@ -367,15 +436,31 @@ mod tests {
             bytes_total,
             source: "/etc".into(),
         };
-        let running = |p: Option<BackupProgressJson>| BackupJson { state: "running", progress: p, ..Default::default() };
-        let auditing = UpdatesJson { state: "running", ..Default::default() };
-        let audit_done = UpdatesJson { state: "ok", ..Default::default() };
+        let running = |p: Option<BackupProgressJson>| BackupJson {
+            state: "running",
+            progress: p,
+            ..Default::default()
+        };
+        let auditing = UpdatesJson {
+            state: "running",
+            ..Default::default()
+        };
+        let audit_done = UpdatesJson {
+            state: "ok",
+            ..Default::default()
+        };
         n.status_jobs(None, None);
         n.status_jobs(Some(&running(Some(progress(43, 100, 1, 9)))), None);
         n.status_jobs(Some(&running(Some(progress(2, 3, 0, 0)))), Some(&auditing));
         n.status_jobs(Some(&running(Some(progress(0, 0, 1, 4)))), None);
         n.status_jobs(Some(&running(None)), None);
-        n.status_jobs(Some(&BackupJson { state: "ok", ..Default::default() }), Some(&auditing));
+        n.status_jobs(
+            Some(&BackupJson {
+                state: "ok",
+                ..Default::default()
+            }),
+            Some(&auditing),
+        );
         n.status_jobs(None, Some(&audit_done));
         assert_eq!(
             received(&socket),

@@ -33,7 +33,10 @@ fn listing(root: &Path) -> Vec<String> {
 /// `make -C repo TARGET VARS...` with umask 022 (so parent directories made
 /// by `install -d` are 0755 whatever the caller's umask).
 fn make(target: &str, vars: &[String]) -> std::process::Output {
-    let mut script = format!("umask 022 && exec make -s -C '{}' {target}", repo().display());
+    let mut script = format!(
+        "umask 022 && exec make -s -C '{}' {target}",
+        repo().display()
+    );
     for v in vars {
         script.push_str(&format!(" '{v}'"));
     }
@@ -62,17 +65,34 @@ fn common_tree() -> Vec<&'static str> {
 fn install_and_uninstall(flavour: &str, extra: &[&'static str], enable_hint: &str) {
     let dir = TempDir::new(&format!("install-{flavour}"));
     let root = dir.join("root");
-    let vars = [format!("DESTDIR={}", root.display()), format!("SYSMON_BIN={BIN}"), "RUNIT_SVDIR=/etc/sv".to_string()];
+    let vars = [
+        format!("DESTDIR={}", root.display()),
+        format!("SYSMON_BIN={BIN}"),
+        "RUNIT_SVDIR=/etc/sv".to_string(),
+    ];
     let out = make(&format!("install-{flavour}"), &vars);
-    let mut want: Vec<String> = common_tree().into_iter().chain(extra.iter().copied()).map(String::from).collect();
+    let mut want: Vec<String> = common_tree()
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(String::from)
+        .collect();
     want.sort();
     assert_eq!(listing(&root), want);
-    assert!(String::from_utf8_lossy(&out.stdout).contains(enable_hint), "no enable hint `{enable_hint}`");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(enable_hint),
+        "no enable hint `{enable_hint}`"
+    );
     // The binary is the one asked for, byte for byte.
-    assert_eq!(std::fs::read(root.join("usr/local/bin/sysmon")).unwrap(), std::fs::read(BIN).unwrap());
+    assert_eq!(
+        std::fs::read(root.join("usr/local/bin/sysmon")).unwrap(),
+        std::fs::read(BIN).unwrap()
+    );
 
     make("uninstall", &vars);
-    let left: Vec<String> = listing(&root).into_iter().filter(|l| !l.ends_with('/')).collect();
+    let left: Vec<String> = listing(&root)
+        .into_iter()
+        .filter(|l| !l.ends_with('/'))
+        .collect();
     assert!(left.is_empty(), "uninstall left files: {left:?}");
 }
 
@@ -98,7 +118,12 @@ fn destdir_install_systemd_tree() {
 fn destdir_install_openrc_tree() {
     install_and_uninstall(
         "openrc",
-        &["0755 etc/init.d/", "0755 etc/init.d/sysmon", "0755 etc/conf.d/", "0644 etc/conf.d/sysmon"],
+        &[
+            "0755 etc/init.d/",
+            "0755 etc/init.d/sysmon",
+            "0755 etc/conf.d/",
+            "0644 etc/conf.d/sysmon",
+        ],
         "rc-update add sysmon default",
     );
 }
@@ -107,7 +132,13 @@ fn destdir_install_openrc_tree() {
 fn destdir_install_runit_tree() {
     install_and_uninstall(
         "runit",
-        &["0755 etc/sv/", "0755 etc/sv/sysmon/", "0755 etc/sv/sysmon/run", "0755 etc/sv/sysmon/log/", "0755 etc/sv/sysmon/log/run"],
+        &[
+            "0755 etc/sv/",
+            "0755 etc/sv/sysmon/",
+            "0755 etc/sv/sysmon/run",
+            "0755 etc/sv/sysmon/log/",
+            "0755 etc/sv/sysmon/log/run",
+        ],
         "ln -s /etc/sv/sysmon /var/service/",
     );
 }
@@ -125,11 +156,17 @@ fn paths_follow_prefix_and_sysconfdir() {
     make("install-systemd", &vars);
     make("install-openrc", &vars);
     let unit = std::fs::read_to_string(root.join("usr/lib/systemd/system/sysmon.service")).unwrap();
-    assert!(unit.contains("\nExecStart=/usr/bin/sysmon run --config /etc/sysmon.d/sysmon.conf\n"), "{unit}");
+    assert!(
+        unit.contains("\nExecStart=/usr/bin/sysmon run --config /etc/sysmon.d/sysmon.conf\n"),
+        "{unit}"
+    );
     assert!(!unit.contains("/usr/local"), "{unit}");
     let openrc = std::fs::read_to_string(root.join("etc/sysmon.d/init.d/sysmon")).unwrap();
     assert!(openrc.contains("command=\"/usr/bin/sysmon\""), "{openrc}");
-    assert!(openrc.contains("SYSMON_CONFIG:=/etc/sysmon.d/sysmon.conf"), "{openrc}");
+    assert!(
+        openrc.contains("SYSMON_CONFIG:=/etc/sysmon.d/sysmon.conf"),
+        "{openrc}"
+    );
     assert!(root.join("usr/share/man/man8/sysmon.8").is_file());
     assert!(root.join("etc/sysmon.d/sysmon.conf").is_file());
 }
@@ -138,12 +175,18 @@ fn paths_follow_prefix_and_sysconfdir() {
 fn an_existing_or_edited_config_survives_install_and_uninstall() {
     let dir = TempDir::new("install-keep");
     let root = dir.join("root");
-    let vars = [format!("DESTDIR={}", root.display()), format!("SYSMON_BIN={BIN}")];
+    let vars = [
+        format!("DESTDIR={}", root.display()),
+        format!("SYSMON_BIN={BIN}"),
+    ];
     std::fs::create_dir_all(root.join("etc")).unwrap();
     std::fs::write(root.join("etc/sysmon.conf"), "listen = 127.0.0.1:9999\n").unwrap();
     let out = make("install-openrc", &vars);
     assert!(String::from_utf8_lossy(&out.stdout).contains("kept the existing"));
-    assert_eq!(std::fs::read_to_string(root.join("etc/sysmon.conf")).unwrap(), "listen = 127.0.0.1:9999\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/sysmon.conf")).unwrap(),
+        "listen = 127.0.0.1:9999\n"
+    );
     // An edited conf.d file is kept too; everything else goes.
     let confd = root.join("etc/conf.d/sysmon");
     let mut text = std::fs::read_to_string(&confd).unwrap();
@@ -151,8 +194,16 @@ fn an_existing_or_edited_config_survives_install_and_uninstall() {
     std::fs::write(&confd, text).unwrap();
     let out = make("uninstall", &vars);
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("kept") && said.contains("etc/sysmon.conf") && said.contains("etc/conf.d/sysmon"), "{said}");
-    let left: Vec<String> = listing(&root).into_iter().filter(|l| !l.ends_with('/')).collect();
+    assert!(
+        said.contains("kept")
+            && said.contains("etc/sysmon.conf")
+            && said.contains("etc/conf.d/sysmon"),
+        "{said}"
+    );
+    let left: Vec<String> = listing(&root)
+        .into_iter()
+        .filter(|l| !l.ends_with('/'))
+        .collect();
     assert_eq!(left, ["0644 etc/conf.d/sysmon", "0644 etc/sysmon.conf"]);
 }
 
@@ -160,11 +211,25 @@ fn an_existing_or_edited_config_survives_install_and_uninstall() {
 fn install_without_an_init_system_says_so() {
     let dir = TempDir::new("install-none");
     let root = dir.join("root");
-    let vars = [format!("DESTDIR={}", root.display()), format!("SYSMON_BIN={BIN}"), "INIT=none".to_string()];
+    let vars = [
+        format!("DESTDIR={}", root.display()),
+        format!("SYSMON_BIN={BIN}"),
+        "INIT=none".to_string(),
+    ];
     let out = make("install", &vars);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No init system detected"));
-    let files: Vec<String> = listing(&root).into_iter().filter(|l| !l.ends_with('/')).collect();
-    assert_eq!(files, ["0644 etc/sysmon.conf", "0644 usr/local/share/man/man8/sysmon.8", "0755 usr/local/bin/sysmon"]);
+    let files: Vec<String> = listing(&root)
+        .into_iter()
+        .filter(|l| !l.ends_with('/'))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "0644 etc/sysmon.conf",
+            "0644 usr/local/share/man/man8/sysmon.8",
+            "0755 usr/local/bin/sysmon"
+        ]
+    );
 }
 
 #[test]
@@ -176,27 +241,49 @@ fn man_page_is_clean_and_documents_every_command_and_key() {
     // check-config prints every key (the optional ones only when set).
     let dir = TempDir::new("man");
     let config = dir.config("update_manager = command\nupdate_command = true\nbackup_source = /etc\nbackup_exclude = *.tmp");
-    let out = run(sysmon(&["check-config", "--config", config.to_str().unwrap()]));
+    let out = run(sysmon(&[
+        "check-config",
+        "--config",
+        config.to_str().unwrap(),
+    ]));
     assert!(out.status.success());
-    for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with('#')) {
+    for line in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+    {
         keys.push(line.split(" = ").next().unwrap().to_string());
     }
     assert!(keys.len() >= 19, "{keys:?}");
     for key in &keys {
-        assert!(plain.contains(&format!(".BI {key} ")), "the man page does not document key `{key}`");
+        assert!(
+            plain.contains(&format!(".BI {key} ")),
+            "the man page does not document key `{key}`"
+        );
     }
     let help = run(sysmon(&["--help"]));
     let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    let commands: Vec<&str> =
-        help.lines().skip_while(|l| !l.starts_with("Commands:")).skip(1).filter(|l| !l.starts_with("   ")).filter_map(|l| l.split_whitespace().next()).collect();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert!(commands.len() >= 6, "{help}");
     for command in commands {
-        assert!(plain.contains(&format!(".B {command}\n")), "the man page does not document command `{command}`");
+        assert!(
+            plain.contains(&format!(".B {command}\n")),
+            "the man page does not document command `{command}`"
+        );
     }
     if have_tool("groff", "checking the man page's roff") {
         let mut cmd = Command::new("groff");
-        cmd.args(["-man", "-ww", "-z"]).arg(repo().join("init/sysmon.8"));
+        cmd.args(["-man", "-ww", "-z"])
+            .arg(repo().join("init/sysmon.8"));
         let out = run(cmd);
-        assert!(out.status.success() && out.stderr.is_empty(), "groff warnings");
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "groff warnings"
+        );
     }
 }

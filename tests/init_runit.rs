@@ -19,8 +19,15 @@ struct Runsv {
 
 impl Runsv {
     fn start(service: &Path) -> Runsv {
-        let child = Command::new("runsv").arg(service).stdin(Stdio::null()).spawn().expect("runsv");
-        Runsv { child, service: service.to_path_buf() }
+        let child = Command::new("runsv")
+            .arg(service)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("runsv");
+        Runsv {
+            child,
+            service: service.to_path_buf(),
+        }
     }
 
     fn sv(&self, args: &[&str]) -> String {
@@ -32,7 +39,11 @@ impl Runsv {
 
     /// The pid runsv reports in supervise/pid, when the service is up.
     fn pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.service.join("supervise/pid")).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.service.join("supervise/pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     fn log(&self, svlog: &Path) -> String {
@@ -44,7 +55,11 @@ impl Drop for Runsv {
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
             let _ = Command::new("sv").arg("exit").arg(&self.service).output();
-            if wait_for(Duration::from_secs(5), || self.child.try_wait().ok().flatten()).is_none() {
+            if wait_for(Duration::from_secs(5), || {
+                self.child.try_wait().ok().flatten()
+            })
+            .is_none()
+            {
                 if let Some(pid) = self.pid() {
                     let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
                 }
@@ -67,11 +82,18 @@ fn copy_service(dir: &TempDir) -> PathBuf {
 
 fn status_of(pid: u32, field: &str) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix(field)).unwrap_or("").trim().to_string()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 fn runit_available() -> bool {
-    have_tool("runsv", "runit supervision test") && have_tool("sv", "runit supervision test") && is_root("runit test (run as nobody)")
+    have_tool("runsv", "runit supervision test")
+        && have_tool("sv", "runit supervision test")
+        && is_root("runit test (run as nobody)")
 }
 
 #[test]
@@ -106,35 +128,88 @@ fn runsv_supervises_restarts_and_stops_sysmon() {
 
     let runsv = Runsv::start(&service);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let answers = || std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok().then_some(());
-    let first = wait_for(Duration::from_secs(10), || runsv.pid().filter(|_| answers().is_some()))
-        .unwrap_or_else(|| panic!("sysmon never answered on {addr}; log:\n{}", runsv.log(&svlog)));
-    assert!(runsv.sv(&["status"]).starts_with("run: "), "{}", runsv.log(&svlog));
+    let answers = || {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            .is_ok()
+            .then_some(())
+    };
+    let first = wait_for(Duration::from_secs(10), || {
+        runsv.pid().filter(|_| answers().is_some())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "sysmon never answered on {addr}; log:\n{}",
+            runsv.log(&svlog)
+        )
+    });
+    assert!(
+        runsv.sv(&["status"]).starts_with("run: "),
+        "{}",
+        runsv.log(&svlog)
+    );
     assert_eq!(http(addr, "GET /data.json HTTP/1.0\r\n\r\n").status, 200);
 
     // Unprivileged, with the one capability the backup needs and no way to gain more.
-    let nobody = String::from_utf8(Command::new("id").args(["-u", "nobody"]).output().unwrap().stdout).unwrap();
-    assert_eq!(status_of(first, "Uid:").split_whitespace().next(), Some(nobody.trim()));
-    assert_eq!(status_of(first, "CapEff:"), "0000000000000004", "CAP_DAC_READ_SEARCH only");
+    let nobody = String::from_utf8(
+        Command::new("id")
+            .args(["-u", "nobody"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        status_of(first, "Uid:").split_whitespace().next(),
+        Some(nobody.trim())
+    );
+    assert_eq!(
+        status_of(first, "CapEff:"),
+        "0000000000000004",
+        "CAP_DAC_READ_SEARCH only"
+    );
     assert_eq!(status_of(first, "CapBnd:"), "0000000000000004");
     assert_eq!(status_of(first, "NoNewPrivs:"), "1");
     // The run script created the output directories for that user.
     let meta = std::fs::metadata(out.join("logs")).expect("log_dir created by the run script");
-    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta).to_string(), nobody.trim());
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta).to_string(),
+        nobody.trim()
+    );
 
     // kill -9: runsv starts a new process (about a second later).
-    assert!(Command::new("kill").args(["-9", &first.to_string()]).status().unwrap().success());
-    let second = wait_for(Duration::from_secs(10), || runsv.pid().filter(|p| *p != first && answers().is_some()))
-        .unwrap_or_else(|| panic!("no restart after kill -9; log:\n{}", runsv.log(&svlog)));
+    assert!(
+        Command::new("kill")
+            .args(["-9", &first.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let second = wait_for(Duration::from_secs(10), || {
+        runsv.pid().filter(|p| *p != first && answers().is_some())
+    })
+    .unwrap_or_else(|| panic!("no restart after kill -9; log:\n{}", runsv.log(&svlog)));
     assert_ne!(first, second);
 
     // sv stop: SIGTERM, a clean stop, and the service stays down.
-    assert!(runsv.sv(&["stop"]).starts_with("ok: down"), "{}", runsv.log(&svlog));
+    assert!(
+        runsv.sv(&["stop"]).starts_with("ok: down"),
+        "{}",
+        runsv.log(&svlog)
+    );
     assert!(runsv.sv(&["status"]).starts_with("down: "));
-    assert!(!Path::new(&format!("/proc/{second}")).exists(), "pid {second} still alive after sv stop");
+    assert!(
+        !Path::new(&format!("/proc/{second}")).exists(),
+        "pid {second} still alive after sv stop"
+    );
     assert!(answers().is_none(), "port still answers after sv stop");
-    let log = wait_for(Duration::from_secs(5), || Some(runsv.log(&svlog)).filter(|l| l.contains("sysmon: stopped"))).unwrap_or_else(|| {
-        panic!("svlogd log lacks the clean stop line:\n{}", runsv.log(&svlog));
+    let log = wait_for(Duration::from_secs(5), || {
+        Some(runsv.log(&svlog)).filter(|l| l.contains("sysmon: stopped"))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "svlogd log lacks the clean stop line:\n{}",
+            runsv.log(&svlog)
+        );
     });
     assert_eq!(log.matches("listening on").count(), 2, "{log}");
 
@@ -157,14 +232,27 @@ fn runit_refuses_a_broken_config_with_its_line() {
     let service = copy_service(&dir);
     std::fs::write(
         service.join("conf"),
-        format!("SYSMON_BIN={BIN}\nSYSMON_CONFIG={}\nSYSMON_USER=nobody\nSYSMON_SVLOGDIR={}\n", config.display(), svlog.display()),
+        format!(
+            "SYSMON_BIN={BIN}\nSYSMON_CONFIG={}\nSYSMON_USER=nobody\nSYSMON_SVLOGDIR={}\n",
+            config.display(),
+            svlog.display()
+        ),
     )
     .unwrap();
     let runsv = Runsv::start(&service);
     let wanted = format!("{}:2: interval", config.display());
-    let log = wait_for(Duration::from_secs(10), || Some(runsv.log(&svlog)).filter(|l| l.contains(&wanted)));
-    assert!(log.is_some(), "no `{wanted}` in the log:\n{}", runsv.log(&svlog));
-    assert!(!runsv.log(&svlog).contains("listening on"), "started despite the broken config");
+    let log = wait_for(Duration::from_secs(10), || {
+        Some(runsv.log(&svlog)).filter(|l| l.contains(&wanted))
+    });
+    assert!(
+        log.is_some(),
+        "no `{wanted}` in the log:\n{}",
+        runsv.log(&svlog)
+    );
+    assert!(
+        !runsv.log(&svlog).contains("listening on"),
+        "started despite the broken config"
+    );
 }
 
 #[test]
@@ -174,7 +262,16 @@ fn runit_and_openrc_scripts_pass_shellcheck() {
     }
     let mut cmd = Command::new("shellcheck");
     cmd.args(["-s", "sh"]).current_dir(repo());
-    cmd.args(["init/runit/sysmon/run", "init/runit/sysmon/log/run", "init/openrc/sysmon", "init/openrc/sysmon.confd"]);
+    cmd.args([
+        "init/runit/sysmon/run",
+        "init/runit/sysmon/log/run",
+        "init/openrc/sysmon",
+        "init/openrc/sysmon.confd",
+    ]);
     let out = run(cmd);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

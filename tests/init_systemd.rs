@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 /// out (verify then looks for the unit itself and its targets in that root).
 fn unit_for_test(dir: &TempDir) -> std::path::PathBuf {
     let text = std::fs::read_to_string(repo().join("init/systemd/sysmon.service")).unwrap();
-    assert!(text.contains("ExecStart=/usr/local/bin/sysmon run --config /etc/sysmon.conf"), "{text}");
+    assert!(
+        text.contains("ExecStart=/usr/local/bin/sysmon run --config /etc/sysmon.conf"),
+        "{text}"
+    );
     let path = dir.join("sysmon.service");
     std::fs::write(&path, text.replace("/usr/local/bin/sysmon", BIN)).unwrap();
     path
@@ -31,7 +34,9 @@ fn systemd_analyze_verify_prints_nothing() {
     let unit = unit_for_test(&dir);
     // --man=no: Documentation=man:sysmon(8) is not installed here.
     let mut cmd = std::process::Command::new("systemd-analyze");
-    cmd.args(["verify", "--man=no"]).arg(&unit).env("SYSTEMD_LOG_COLOR", "0");
+    cmd.args(["verify", "--man=no"])
+        .arg(&unit)
+        .env("SYSTEMD_LOG_COLOR", "0");
     let out = run(cmd);
     // Unknown keys and bad values are only warnings with exit status 0: any
     // output at all is a failure.
@@ -48,7 +53,9 @@ fn systemd_analyze_verify_does_catch_a_bad_key() {
     }
     let dir = TempDir::new("verify-bad");
     let unit = unit_for_test(&dir);
-    let text = std::fs::read_to_string(&unit).unwrap().replace("ProtectHome=", "ProtectHomme=");
+    let text = std::fs::read_to_string(&unit)
+        .unwrap()
+        .replace("ProtectHome=", "ProtectHomme=");
     std::fs::write(&unit, text).unwrap();
     let mut cmd = std::process::Command::new("systemd-analyze");
     cmd.args(["verify", "--man=no"]).arg(&unit);
@@ -65,10 +72,14 @@ fn hardening_exposure_is_at_most_2_0() {
     let unit = unit_for_test(&dir);
     let mut cmd = std::process::Command::new("systemd-analyze");
     // The threshold is the exposure score times ten; above it the exit status is 1.
-    cmd.args(["security", "--offline=yes", "--threshold=20", "--no-pager"]).arg(&unit);
+    cmd.args(["security", "--offline=yes", "--threshold=20", "--no-pager"])
+        .arg(&unit);
     let out = run(cmd);
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.contains("Overall exposure level")).unwrap_or("no score line");
+    let line = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or("no score line");
     eprintln!("{line}");
     assert!(out.status.success(), "exposure above 2.0: {line}");
 }
@@ -78,14 +89,24 @@ fn hardening_exposure_is_at_most_2_0() {
 fn notify_socket(dir: &TempDir, abstract_name: bool) -> (UnixDatagram, String) {
     let (socket, value) = if abstract_name {
         // The temp dir's name is unique per test and process.
-        let name = dir.path().file_name().unwrap().to_string_lossy().into_owned();
+        let name = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let addr = UnixAddr::from_abstract_name(name.as_bytes()).unwrap();
         (UnixDatagram::bind_addr(&addr).unwrap(), format!("@{name}"))
     } else {
         let path = dir.join("notify.sock");
-        (UnixDatagram::bind(&path).unwrap(), path.display().to_string())
+        (
+            UnixDatagram::bind(&path).unwrap(),
+            path.display().to_string(),
+        )
     };
-    socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     (socket, value)
 }
 
@@ -97,19 +118,37 @@ struct Notified {
 }
 
 impl Notified {
-    fn start(dir: &TempDir, abstract_name: bool, listen: SocketAddr, env: &[(&str, &str)]) -> Notified {
+    fn start(
+        dir: &TempDir,
+        abstract_name: bool,
+        listen: SocketAddr,
+        env: &[(&str, &str)],
+    ) -> Notified {
         let config = dir.config("backup = off\nupdate_manager = none");
         let (socket, value) = notify_socket(dir, abstract_name);
         let stderr = dir.join("stderr");
         let listen = listen.to_string();
-        let mut cmd = sysmon(&["run", "--config", config.to_str().unwrap(), "--listen", &listen]);
-        cmd.env("NOTIFY_SOCKET", &value).stdout(Stdio::null()).stderr(std::fs::File::create(&stderr).unwrap());
+        let mut cmd = sysmon(&[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &listen,
+        ]);
+        cmd.env("NOTIFY_SOCKET", &value)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap());
         for (k, v) in env {
             cmd.env(k, v);
         }
         eprintln!("starting {cmd:?}");
         let child = cmd.spawn().unwrap();
-        Notified { child, socket, stderr, got: Vec::new() }
+        Notified {
+            child,
+            socket,
+            stderr,
+            got: Vec::new(),
+        }
     }
 
     /// The next datagram, or None after `limit`.
@@ -139,7 +178,14 @@ impl Notified {
     }
 
     fn signal(&self, signal: &str) {
-        assert!(std::process::Command::new("kill").arg(signal).arg(self.child.id().to_string()).status().unwrap().success());
+        assert!(
+            std::process::Command::new("kill")
+                .arg(signal)
+                .arg(self.child.id().to_string())
+                .status()
+                .unwrap()
+                .success()
+        );
     }
 
     fn dump(&self) -> String {
@@ -166,7 +212,11 @@ fn count(messages: &[String], wanted: &str) -> usize {
 }
 
 fn full_protocol(abstract_name: bool) {
-    let dir = TempDir::new(if abstract_name { "notify-abstract" } else { "notify-path" });
+    let dir = TempDir::new(if abstract_name {
+        "notify-abstract"
+    } else {
+        "notify-path"
+    });
     let port = free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut n = Notified::start(&dir, abstract_name, addr, &[("WATCHDOG_USEC", "200000")]);
@@ -176,17 +226,32 @@ fn full_protocol(abstract_name: bool) {
     let first = n.next(Duration::from_secs(10));
     let connected = TcpStream::connect_timeout(&addr, Duration::from_secs(2));
     assert_eq!(first.as_deref(), Some("READY=1"), "{}", n.dump());
-    assert!(connected.is_ok(), "READY=1 arrived but {addr} refused: {connected:?}\n{}", n.dump());
+    assert!(
+        connected.is_ok(),
+        "READY=1 arrived but {addr} refused: {connected:?}\n{}",
+        n.dump()
+    );
     drop(connected);
     let answer = http(addr, "GET /data.json HTTP/1.0\r\n\r\n");
     assert_eq!(answer.status, 200, "{}", n.dump());
 
     // Then STATUS= and the watchdog at half of 200 ms: about ten in a second.
     let second = n.collect(Duration::from_millis(1000));
-    assert_eq!(count(&second, "STATUS=monitoring"), 1, "{second:?}\n{}", n.dump());
+    assert_eq!(
+        count(&second, "STATUS=monitoring"),
+        1,
+        "{second:?}\n{}",
+        n.dump()
+    );
     let pings = count(&second, "WATCHDOG=1");
-    assert!(pings >= 3, "{pings} WATCHDOG=1 in 1 s with WATCHDOG_USEC=200000: {second:?}");
-    let unexpected: Vec<_> = second.iter().filter(|m| *m != "WATCHDOG=1" && *m != "STATUS=monitoring").collect();
+    assert!(
+        pings >= 3,
+        "{pings} WATCHDOG=1 in 1 s with WATCHDOG_USEC=200000: {second:?}"
+    );
+    let unexpected: Vec<_> = second
+        .iter()
+        .filter(|m| *m != "WATCHDOG=1" && *m != "STATUS=monitoring")
+        .collect();
     assert!(unexpected.is_empty(), "{unexpected:?}");
 
     // SIGHUP: RELOADING=1, then READY=1 once the config is re-read.
@@ -198,8 +263,13 @@ fn full_protocol(abstract_name: bool) {
     // SIGTERM: STOPPING=1 and a clean exit.
     n.signal("-TERM");
     let stop = n.collect(Duration::from_millis(600));
-    assert!(stop.iter().any(|m| m == "STOPPING=1"), "{stop:?}\n{}", n.dump());
-    let status = wait_for(Duration::from_secs(2), || n.child.try_wait().unwrap()).expect("exits after SIGTERM");
+    assert!(
+        stop.iter().any(|m| m == "STOPPING=1"),
+        "{stop:?}\n{}",
+        n.dump()
+    );
+    let status = wait_for(Duration::from_secs(2), || n.child.try_wait().unwrap())
+        .expect("exits after SIGTERM");
     assert!(status.success(), "{status:?}");
 }
 
@@ -225,7 +295,10 @@ fn no_ready_when_the_port_cannot_be_bound() {
     let said = n.collect(Duration::from_millis(100));
     assert!(said.iter().all(|m| m != "READY=1"), "{said:?}");
     let stderr = std::fs::read_to_string(&n.stderr).unwrap();
-    assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -233,8 +306,18 @@ fn no_watchdog_when_it_is_meant_for_another_process() {
     // WATCHDOG_PID names pid 1, not sysmon: the pings are not sysmon's to send.
     let dir = TempDir::new("notify-otherpid");
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut n = Notified::start(&dir, false, addr, &[("WATCHDOG_USEC", "200000"), ("WATCHDOG_PID", "1")]);
-    assert_eq!(n.next(Duration::from_secs(10)).as_deref(), Some("READY=1"), "{}", n.dump());
+    let mut n = Notified::start(
+        &dir,
+        false,
+        addr,
+        &[("WATCHDOG_USEC", "200000"), ("WATCHDOG_PID", "1")],
+    );
+    assert_eq!(
+        n.next(Duration::from_secs(10)).as_deref(),
+        Some("READY=1"),
+        "{}",
+        n.dump()
+    );
     let said = n.collect(Duration::from_millis(700));
     assert_eq!(said, ["STATUS=monitoring"], "{}", n.dump());
 }
@@ -246,5 +329,14 @@ fn without_notify_socket_nothing_is_sent_and_it_runs() {
     let config = dir.config("backup = off\nupdate_manager = none");
     let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
     assert_eq!(daemon.get("/data.json").status, 200);
-    assert!(!daemon.log.lock().unwrap().iter().any(|l| l.contains("sd_notify")), "{}", daemon.dump());
+    assert!(
+        !daemon
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("sd_notify")),
+        "{}",
+        daemon.dump()
+    );
 }
