@@ -75,3 +75,153 @@ soak: build
 
 clean:
 	$(CARGO) clean
+
+# ---------------------------------------------------------------------------
+# Install (GNU conventions). Everything honours DESTDIR for packaging:
+#   make install                      binary, config, man page, and the service
+#                                     for the init system detected here
+#   make install-systemd | install-openrc | install-runit   choose explicitly
+#   make install SYSMON_BIN=path      install a prebuilt binary (no cargo build)
+#   make uninstall                    remove what install put (see below)
+# The tree (PREFIX=/usr/local, SYSCONFDIR=/etc):
+#   BINDIR/sysmon 0755, SYSCONFDIR/sysmon.conf 0644 (never overwritten),
+#   MANDIR/man8/sysmon.8 0644, and per init system
+#   systemd: SYSTEMDUNITDIR/sysmon.service, SYSUSERSDIR/sysmon.conf and
+#            TMPFILESDIR/sysmon.conf, all 0644
+#   OpenRC:  SYSCONFDIR/init.d/sysmon 0755, SYSCONFDIR/conf.d/sysmon 0644
+#            (never overwritten)
+#   runit:   RUNIT_SVDIR/sysmon/run and RUNIT_SVDIR/sysmon/log/run, 0755
+# Service files name BINDIR/sysmon and SYSCONFDIR/sysmon.conf as configured.
+# Without DESTDIR, install also creates the `sysmon` user (systemd-sysusers,
+# else useradd/adduser) and, under systemd, /var/backups/sysmon.
+# `make uninstall` never removes backups, logs, state, the sysmon user, or a
+# sysmon.conf / conf.d/sysmon that differs from the shipped one (it says so).
+
+PREFIX         ?= /usr/local
+EXEC_PREFIX    ?= $(PREFIX)
+BINDIR         ?= $(EXEC_PREFIX)/bin
+SYSCONFDIR     ?= /etc
+DATAROOTDIR    ?= $(PREFIX)/share
+MANDIR         ?= $(DATAROOTDIR)/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
+OPENRC_INITDIR ?= $(SYSCONFDIR)/init.d
+OPENRC_CONFDIR ?= $(SYSCONFDIR)/conf.d
+# Artix keeps runit services in /etc/runit/sv and enables them in
+# /run/runit/service; Void uses /etc/sv and /var/service.
+RUNIT_SVDIR    ?= $(shell if [ -d /etc/runit/sv ]; then echo /etc/runit/sv; else echo /etc/sv; fi)
+RUNIT_RUNDIR   ?= $(shell if [ -d /run/runit/service ]; then echo /run/runit/service; else echo /var/service; fi)
+INSTALL        ?= install
+
+# The binary to install: the release build unless SYSMON_BIN names another.
+ifeq ($(origin SYSMON_BIN),undefined)
+SYSMON_BIN        := $(BIN)
+INSTALL_BIN_DEPS  := build
+else
+INSTALL_BIN_DEPS  :=
+endif
+
+# The init system `make install` serves (override: make install INIT=runit).
+INIT ?= $(shell \
+	if [ -d /run/systemd/system ]; then echo systemd; \
+	elif command -v openrc-run >/dev/null 2>&1; then echo openrc; \
+	elif [ -d /etc/runit ] || [ -d /run/runit ]; then echo runit; \
+	else echo none; fi)
+
+# Service files are written with the configured paths in place of the defaults.
+SUBST = sed -e 's|/usr/local/bin/sysmon|$(BINDIR)/sysmon|g' -e 's|/etc/sysmon.conf|$(SYSCONFDIR)/sysmon.conf|g'
+
+.PHONY: install install-common install-systemd install-openrc install-runit install-none install-user uninstall
+
+install: install-$(INIT)
+
+install-none: install-common
+	@echo "No init system detected (no /run/systemd/system, openrc-run, /etc/runit or /run/runit)."
+	@echo "Installed the binary, config and man page only; add a service with"
+	@echo "make install-systemd, make install-openrc or make install-runit."
+
+install-common: $(INSTALL_BIN_DEPS)
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0755 $(SYSMON_BIN) $(DESTDIR)$(BINDIR)/sysmon
+	$(INSTALL) -m 0644 init/sysmon.8 $(DESTDIR)$(MANDIR)/man8/sysmon.8
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/sysmon.conf ]; then \
+	  echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/sysmon.conf (the shipped one is init/sysmon.conf)"; \
+	else \
+	  echo "$(INSTALL) -m 0644 init/sysmon.conf $(DESTDIR)$(SYSCONFDIR)/sysmon.conf"; \
+	  $(INSTALL) -m 0644 init/sysmon.conf $(DESTDIR)$(SYSCONFDIR)/sysmon.conf; \
+	fi
+
+# The service user, on the live system only (a package creates it in its own
+# install script). Kept by uninstall: it owns the backups, logs and state.
+install-user:
+	@if [ -n "$(DESTDIR)" ]; then \
+	  echo "DESTDIR set: not creating the sysmon user"; \
+	elif id sysmon >/dev/null 2>&1; then :; \
+	elif command -v useradd >/dev/null 2>&1; then \
+	  echo "creating the system user sysmon"; \
+	  useradd --system --user-group --home-dir /var/lib/sysmon --no-create-home \
+	    --shell "$$(command -v nologin || echo /bin/false)" --comment "sysmon daemon" sysmon; \
+	elif command -v adduser >/dev/null 2>&1; then \
+	  echo "creating the system user sysmon"; \
+	  addgroup -S sysmon && adduser -S -D -H -h /var/lib/sysmon -s /sbin/nologin -G sysmon -g "sysmon daemon" sysmon; \
+	else \
+	  echo "cannot create the user sysmon (no useradd or adduser): create it by hand" >&2; exit 1; \
+	fi
+
+install-systemd: install-common
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	$(SUBST) init/systemd/sysmon.service > $(DESTDIR)$(SYSTEMDUNITDIR)/sysmon.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/sysmon.service
+	$(INSTALL) -m 0644 init/systemd/sysmon.sysusers $(DESTDIR)$(SYSUSERSDIR)/sysmon.conf
+	$(INSTALL) -m 0644 init/systemd/sysmon.tmpfiles $(DESTDIR)$(TMPFILESDIR)/sysmon.conf
+	@if [ -z "$(DESTDIR)" ]; then \
+	  if command -v systemd-sysusers >/dev/null 2>&1; then systemd-sysusers $(SYSUSERSDIR)/sysmon.conf; \
+	  else $(MAKE) --no-print-directory install-user; fi; \
+	  if command -v systemd-tmpfiles >/dev/null 2>&1; then systemd-tmpfiles --create $(TMPFILESDIR)/sysmon.conf; fi; \
+	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+	@echo "Installed for systemd. Enable and start it with:"
+	@echo "    systemctl enable --now sysmon"
+
+install-openrc: install-common install-user
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(OPENRC_INITDIR) $(DESTDIR)$(OPENRC_CONFDIR)
+	$(SUBST) init/openrc/sysmon > $(DESTDIR)$(OPENRC_INITDIR)/sysmon
+	chmod 0755 $(DESTDIR)$(OPENRC_INITDIR)/sysmon
+	@if [ -e $(DESTDIR)$(OPENRC_CONFDIR)/sysmon ]; then \
+	  echo "kept the existing $(DESTDIR)$(OPENRC_CONFDIR)/sysmon"; \
+	else \
+	  echo "$(INSTALL) -m 0644 init/openrc/sysmon.confd $(DESTDIR)$(OPENRC_CONFDIR)/sysmon"; \
+	  $(INSTALL) -m 0644 init/openrc/sysmon.confd $(DESTDIR)$(OPENRC_CONFDIR)/sysmon; \
+	fi
+	@echo "Installed for OpenRC. Enable and start it with:"
+	@echo "    rc-update add sysmon default && rc-service sysmon start"
+
+install-runit: install-common install-user
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(RUNIT_SVDIR)/sysmon $(DESTDIR)$(RUNIT_SVDIR)/sysmon/log
+	$(SUBST) init/runit/sysmon/run > $(DESTDIR)$(RUNIT_SVDIR)/sysmon/run
+	chmod 0755 $(DESTDIR)$(RUNIT_SVDIR)/sysmon/run
+	$(INSTALL) -m 0755 init/runit/sysmon/log/run $(DESTDIR)$(RUNIT_SVDIR)/sysmon/log/run
+	@echo "Installed for runit. Enable it (runsvdir starts it within 5 s) with:"
+	@echo "    ln -s $(RUNIT_SVDIR)/sysmon $(RUNIT_RUNDIR)/"
+
+# Removes every file any install-* put, whichever init system it was for.
+# runsv's supervise/ state inside the service directory goes too; a conf file
+# you added there, an edited sysmon.conf or conf.d/sysmon, the sysmon user and
+# everything sysmon wrote (backups, logs, state) stay.
+uninstall:
+	@if [ -L $(RUNIT_RUNDIR)/sysmon ] && [ -z "$(DESTDIR)" ]; then \
+	  echo "warning: $(RUNIT_RUNDIR)/sysmon still enables the service; remove that link first" >&2; fi
+	rm -f $(DESTDIR)$(BINDIR)/sysmon $(DESTDIR)$(MANDIR)/man8/sysmon.8
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/sysmon.service $(DESTDIR)$(SYSUSERSDIR)/sysmon.conf $(DESTDIR)$(TMPFILESDIR)/sysmon.conf
+	rm -f $(DESTDIR)$(OPENRC_INITDIR)/sysmon
+	rm -f $(DESTDIR)$(RUNIT_SVDIR)/sysmon/run $(DESTDIR)$(RUNIT_SVDIR)/sysmon/log/run
+	rm -rf $(DESTDIR)$(RUNIT_SVDIR)/sysmon/supervise $(DESTDIR)$(RUNIT_SVDIR)/sysmon/log/supervise
+	@for d in $(DESTDIR)$(RUNIT_SVDIR)/sysmon/log $(DESTDIR)$(RUNIT_SVDIR)/sysmon; do \
+	  if [ -d $$d ]; then rmdir $$d 2>/dev/null || echo "kept $$d (it holds files you added)"; fi; done
+	@for pair in init/sysmon.conf:$(DESTDIR)$(SYSCONFDIR)/sysmon.conf init/openrc/sysmon.confd:$(DESTDIR)$(OPENRC_CONFDIR)/sysmon; do \
+	  shipped=$${pair%%:*}; installed=$${pair#*:}; \
+	  if [ ! -e $$installed ]; then :; \
+	  elif cmp -s $$shipped $$installed; then echo "rm -f $$installed"; rm -f $$installed; \
+	  else echo "kept $$installed: it differs from the shipped $$shipped (your changes)"; fi; done
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi

@@ -17,6 +17,7 @@ use crate::audit::AuditService;
 use crate::backup::BackupService;
 use crate::config::Config;
 use crate::metrics::MetricsRenderer;
+use crate::notify::Notifier;
 use crate::report::DataJson;
 use crate::sample::{MountSelection, Sample, Sampler};
 use crate::{http, log, sys};
@@ -45,6 +46,9 @@ pub struct Daemon {
     access: AccessPolicy,
     /// tiny_http's accept thread has ended; listen again (see `relisten`).
     listener_dead: bool,
+    /// sd_notify (systemd `Type=notify`): READY, STATUS, WATCHDOG, STOPPING.
+    /// A no-op without `$NOTIFY_SOCKET`.
+    notify: Notifier,
 }
 
 pub fn mount_selection(config: &Config) -> MountSelection {
@@ -90,6 +94,7 @@ impl Daemon {
             metrics: MetricsRenderer::default(),
             access,
             listener_dead: false,
+            notify: Notifier::from_env(),
         })
     }
 
@@ -103,7 +108,10 @@ impl Daemon {
 
     /// Runs until SIGTERM or SIGINT.
     pub fn run(&mut self) {
+        // bind() has listened already: the port answers from here on.
+        self.notify.ready();
         while self.poll_once() {}
+        self.notify.stopping();
         self.backup.abandon();
         self.audit.abandon();
         log::info(format_args!("stopped"));
@@ -116,7 +124,9 @@ impl Daemon {
             return false;
         }
         if sys::take_reload_request() {
+            self.notify.reloading();
             self.reload();
+            self.notify.ready();
         }
         let now = Instant::now();
         if now >= self.next_sample_at {
@@ -129,12 +139,15 @@ impl Daemon {
         }
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
+        self.notify_status(now);
 
         let mut deadline = self.next_sample_at.min(now + MAX_WAIT);
-        for job_deadline in [self.backup.next_deadline(), self.audit.next_deadline()]
-            .into_iter()
-            .flatten()
-        {
+        let jobs = [
+            self.backup.next_deadline(),
+            self.audit.next_deadline(),
+            self.notify.next_deadline(),
+        ];
+        for job_deadline in jobs.into_iter().flatten() {
             deadline = deadline.min(job_deadline);
         }
         let wait = deadline.saturating_duration_since(Instant::now());
@@ -178,6 +191,19 @@ impl Daemon {
                 self.local_addr
             )),
         }
+    }
+
+    /// sd_notify: the watchdog ping when due, and STATUS= for `systemctl
+    /// status`. The jobs' status objects allocate, so they are built only
+    /// while a job runs and systemd listens; idle, this allocates nothing.
+    fn notify_status(&mut self, now: Instant) {
+        self.notify.poll(now);
+        if !self.notify.is_enabled() {
+            return;
+        }
+        let backup = self.backup.is_running().then(|| self.backup.status());
+        let updates = self.audit.is_running().then(|| self.audit.status());
+        self.notify.status_jobs(backup.as_ref(), updates.as_ref());
     }
 
     fn answer(&mut self, request: tiny_http::Request) {

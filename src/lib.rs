@@ -12,7 +12,8 @@
 //!   driven by `poll(now)` with a `next_deadline()`.
 //! - [`report`] and [`http`]: the JSON schema and the routes, answering from
 //!   the last sample only.
-//! - [`daemon`]: owns all of the above and runs the loop.
+//! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
+//!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
 //! - [`config`]: the validated configuration every layer reads.
 #![deny(unsafe_code)]
 
@@ -27,6 +28,7 @@ pub mod fsutil;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod notify;
 pub mod proc;
 pub mod procfile;
 pub mod report;

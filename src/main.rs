@@ -34,7 +34,6 @@ enum Command {
     Audit(AuditArgs),
 }
 
-/// Where to find the config and the kernel's files; shared by every command.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "run")]
 /// run the daemon in the foreground (init systems supervise it)

@@ -285,3 +285,61 @@ pub fn have_tool(tool: &str, why: &str) -> bool {
     }
     found
 }
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for daemons started
+/// by an init system, where `--listen 127.0.0.1:0` cannot be read back).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `limit`.
+pub fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `sh -c SCRIPT`, run to completion (printed by [`run`]).
+pub fn sh(script: &str) -> Output {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script);
+    run(cmd)
+}
+
+/// Tests that change the machine itself (install into /etc, start services)
+/// run only in CI or when asked; otherwise they say loudly that they did not.
+pub fn system_tests_enabled(what: &str) -> bool {
+    let on = std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("SYSMON_SYSTEM_TESTS").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!(
+            "SKIPPED: {what}: changes the system; runs only with CI=true or SYSMON_SYSTEM_TESTS=1"
+        );
+    }
+    on
+}
+
+/// Whether we are root (the init-system tests need it); prints SKIPPED when not.
+pub fn is_root(what: &str) -> bool {
+    let out = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default();
+    let root = out.trim_ascii() == b"0";
+    if !root {
+        eprintln!("SKIPPED: {what}: needs root");
+    }
+    root
+}

@@ -1,0 +1,289 @@
+//! Issue #5: `make install DESTDIR=...` writes exactly the documented tree
+//! (the Makefile's install section) with the documented modes, for each init
+//! system; `make uninstall` takes every file away again but keeps an edited
+//! config; the man page is clean roff and documents every command and key.
+mod common;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+/// `mode path` for everything below `root` (directories end in `/`), sorted.
+fn listing(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.is_dir() {
+                out.push(format!("{mode:04o} {rel}/"));
+                walk(root, &path, out);
+            } else {
+                out.push(format!("{mode:04o} {rel}"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// `make -C repo TARGET VARS...` with umask 022 (so parent directories made
+/// by `install -d` are 0755 whatever the caller's umask).
+fn make(target: &str, vars: &[String]) -> std::process::Output {
+    let mut script = format!(
+        "umask 022 && exec make -s -C '{}' {target}",
+        repo().display()
+    );
+    for v in vars {
+        script.push_str(&format!(" '{v}'"));
+    }
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script);
+    let out = run(cmd);
+    assert!(out.status.success(), "make {target} failed");
+    out
+}
+
+fn common_tree() -> Vec<&'static str> {
+    vec![
+        "0755 etc/",
+        "0644 etc/sysmon.conf",
+        "0755 usr/",
+        "0755 usr/local/",
+        "0755 usr/local/bin/",
+        "0755 usr/local/bin/sysmon",
+        "0755 usr/local/share/",
+        "0755 usr/local/share/man/",
+        "0755 usr/local/share/man/man8/",
+        "0644 usr/local/share/man/man8/sysmon.8",
+    ]
+}
+
+fn install_and_uninstall(flavour: &str, extra: &[&'static str], enable_hint: &str) {
+    let dir = TempDir::new(&format!("install-{flavour}"));
+    let root = dir.join("root");
+    let vars = [
+        format!("DESTDIR={}", root.display()),
+        format!("SYSMON_BIN={BIN}"),
+        "RUNIT_SVDIR=/etc/sv".to_string(),
+    ];
+    let out = make(&format!("install-{flavour}"), &vars);
+    let mut want: Vec<String> = common_tree()
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(String::from)
+        .collect();
+    want.sort();
+    assert_eq!(listing(&root), want);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(enable_hint),
+        "no enable hint `{enable_hint}`"
+    );
+    // The binary is the one asked for, byte for byte.
+    assert_eq!(
+        std::fs::read(root.join("usr/local/bin/sysmon")).unwrap(),
+        std::fs::read(BIN).unwrap()
+    );
+
+    make("uninstall", &vars);
+    let left: Vec<String> = listing(&root)
+        .into_iter()
+        .filter(|l| !l.ends_with('/'))
+        .collect();
+    assert!(left.is_empty(), "uninstall left files: {left:?}");
+}
+
+#[test]
+fn destdir_install_systemd_tree() {
+    install_and_uninstall(
+        "systemd",
+        &[
+            "0755 usr/local/lib/",
+            "0755 usr/local/lib/systemd/",
+            "0755 usr/local/lib/systemd/system/",
+            "0644 usr/local/lib/systemd/system/sysmon.service",
+            "0755 usr/local/lib/sysusers.d/",
+            "0644 usr/local/lib/sysusers.d/sysmon.conf",
+            "0755 usr/local/lib/tmpfiles.d/",
+            "0644 usr/local/lib/tmpfiles.d/sysmon.conf",
+        ],
+        "systemctl enable --now sysmon",
+    );
+}
+
+#[test]
+fn destdir_install_openrc_tree() {
+    install_and_uninstall(
+        "openrc",
+        &[
+            "0755 etc/init.d/",
+            "0755 etc/init.d/sysmon",
+            "0755 etc/conf.d/",
+            "0644 etc/conf.d/sysmon",
+        ],
+        "rc-update add sysmon default",
+    );
+}
+
+#[test]
+fn destdir_install_runit_tree() {
+    install_and_uninstall(
+        "runit",
+        &[
+            "0755 etc/sv/",
+            "0755 etc/sv/sysmon/",
+            "0755 etc/sv/sysmon/run",
+            "0755 etc/sv/sysmon/log/",
+            "0755 etc/sv/sysmon/log/run",
+        ],
+        "ln -s /etc/sv/sysmon /var/service/",
+    );
+}
+
+#[test]
+fn paths_follow_prefix_and_sysconfdir() {
+    let dir = TempDir::new("install-prefix");
+    let root = dir.join("root");
+    let vars = [
+        format!("DESTDIR={}", root.display()),
+        format!("SYSMON_BIN={BIN}"),
+        "PREFIX=/usr".to_string(),
+        "SYSCONFDIR=/etc/sysmon.d".to_string(),
+    ];
+    make("install-systemd", &vars);
+    make("install-openrc", &vars);
+    let unit = std::fs::read_to_string(root.join("usr/lib/systemd/system/sysmon.service")).unwrap();
+    assert!(
+        unit.contains("\nExecStart=/usr/bin/sysmon run --config /etc/sysmon.d/sysmon.conf\n"),
+        "{unit}"
+    );
+    assert!(!unit.contains("/usr/local"), "{unit}");
+    let openrc = std::fs::read_to_string(root.join("etc/sysmon.d/init.d/sysmon")).unwrap();
+    assert!(openrc.contains("command=\"/usr/bin/sysmon\""), "{openrc}");
+    assert!(
+        openrc.contains("SYSMON_CONFIG:=/etc/sysmon.d/sysmon.conf"),
+        "{openrc}"
+    );
+    assert!(root.join("usr/share/man/man8/sysmon.8").is_file());
+    assert!(root.join("etc/sysmon.d/sysmon.conf").is_file());
+}
+
+#[test]
+fn an_existing_or_edited_config_survives_install_and_uninstall() {
+    let dir = TempDir::new("install-keep");
+    let root = dir.join("root");
+    let vars = [
+        format!("DESTDIR={}", root.display()),
+        format!("SYSMON_BIN={BIN}"),
+    ];
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/sysmon.conf"), "listen = 127.0.0.1:9999\n").unwrap();
+    let out = make("install-openrc", &vars);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kept the existing"));
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/sysmon.conf")).unwrap(),
+        "listen = 127.0.0.1:9999\n"
+    );
+    // An edited conf.d file is kept too; everything else goes.
+    let confd = root.join("etc/conf.d/sysmon");
+    let mut text = std::fs::read_to_string(&confd).unwrap();
+    text.push_str("SYSMON_OPTS=\"--listen 0.0.0.0:8080\"\n");
+    std::fs::write(&confd, text).unwrap();
+    let out = make("uninstall", &vars);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("kept")
+            && said.contains("etc/sysmon.conf")
+            && said.contains("etc/conf.d/sysmon"),
+        "{said}"
+    );
+    let left: Vec<String> = listing(&root)
+        .into_iter()
+        .filter(|l| !l.ends_with('/'))
+        .collect();
+    assert_eq!(left, ["0644 etc/conf.d/sysmon", "0644 etc/sysmon.conf"]);
+}
+
+#[test]
+fn install_without_an_init_system_says_so() {
+    let dir = TempDir::new("install-none");
+    let root = dir.join("root");
+    let vars = [
+        format!("DESTDIR={}", root.display()),
+        format!("SYSMON_BIN={BIN}"),
+        "INIT=none".to_string(),
+    ];
+    let out = make("install", &vars);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No init system detected"));
+    let files: Vec<String> = listing(&root)
+        .into_iter()
+        .filter(|l| !l.ends_with('/'))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "0644 etc/sysmon.conf",
+            "0644 usr/local/share/man/man8/sysmon.8",
+            "0755 usr/local/bin/sysmon"
+        ]
+    );
+}
+
+#[test]
+fn man_page_is_clean_and_documents_every_command_and_key() {
+    let page = std::fs::read_to_string(repo().join("init/sysmon.8")).unwrap();
+    // roff escapes hyphens; compare against the page with them unescaped.
+    let plain = page.replace("\\-", "-");
+    let mut keys: Vec<String> = Vec::new();
+    // check-config prints every key (the optional ones only when set).
+    let dir = TempDir::new("man");
+    let config = dir.config("update_manager = command\nupdate_command = true\nbackup_source = /etc\nbackup_exclude = *.tmp");
+    let out = run(sysmon(&[
+        "check-config",
+        "--config",
+        config.to_str().unwrap(),
+    ]));
+    assert!(out.status.success());
+    for line in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+    {
+        keys.push(line.split(" = ").next().unwrap().to_string());
+    }
+    assert!(keys.len() >= 19, "{keys:?}");
+    for key in &keys {
+        assert!(
+            plain.contains(&format!(".BI {key} ")),
+            "the man page does not document key `{key}`"
+        );
+    }
+    let help = run(sysmon(&["--help"]));
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(commands.len() >= 6, "{help}");
+    for command in commands {
+        assert!(
+            plain.contains(&format!(".B {command}\n")),
+            "the man page does not document command `{command}`"
+        );
+    }
+    if have_tool("groff", "checking the man page's roff") {
+        let mut cmd = Command::new("groff");
+        cmd.args(["-man", "-ww", "-z"])
+            .arg(repo().join("init/sysmon.8"));
+        let out = run(cmd);
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "groff warnings"
+        );
+    }
+}

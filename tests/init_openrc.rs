@@ -1,0 +1,260 @@
+//! Issue #5: OpenRC for real, without touching the host. In a private mount
+//! namespace (`unshare -m`) /etc, /var and /usr/local are overlays whose
+//! upper layers live in the test's temp dir, and /run is a fresh tmpfs holding
+//! /run/openrc. There: `make install-openrc` (no DESTDIR, as a user would),
+//! `rc-update add sysmon default`, `rc-service sysmon start`; the port
+//! answers, `status` says started, the daemon runs as `sysmon`; `kill -9` is
+//! followed by supervise-daemon's restart; `reload` applies; `stop` stops it
+//! cleanly; `rc-update del` and `make uninstall` leave nothing in the overlays
+//! but the sysmon user, what sysmon wrote, and the config the test edited.
+//!
+//! It installs packages' worth of files into (overlaid) system paths, so it
+//! runs only with CI=true or SYSMON_SYSTEM_TESTS=1.
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// A process holding the private mount namespace; commands enter it.
+struct Namespace {
+    holder: Child,
+}
+
+impl Namespace {
+    fn new(dir: &TempDir) -> Namespace {
+        let d = dir.path().display();
+        let setup = format!(
+            "set -e
+for l in etc var usr-local; do mkdir -p {d}/$l.upper {d}/$l.work; done
+mount -t overlay overlay -o lowerdir=/etc,upperdir={d}/etc.upper,workdir={d}/etc.work /etc
+mount -t overlay overlay -o lowerdir=/var,upperdir={d}/var.upper,workdir={d}/var.work /var
+mount -t overlay overlay -o lowerdir=/usr/local,upperdir={d}/usr-local.upper,workdir={d}/usr-local.work /usr/local
+mount -t tmpfs tmpfs /run
+for s in daemons exclusive failed hotplugged inactive options scheduled started starting stopping tmp wasinactive; do
+  mkdir -p /run/openrc/$s
+done
+echo default > /run/openrc/softlevel
+echo ready
+exec sleep 3600"
+        );
+        let mut holder = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &setup])
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("unshare");
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "namespace setup failed");
+        Namespace { holder }
+    }
+
+    /// `sh -c SCRIPT` inside the namespace (printed by `run`).
+    fn sh(&self, script: &str) -> Output {
+        let mut cmd = Command::new("nsenter");
+        cmd.args([
+            "-t",
+            &self.holder.id().to_string(),
+            "-m",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]);
+        run(cmd)
+    }
+
+    fn ok(&self, script: &str) -> String {
+        let out = self.sh(script);
+        assert!(out.status.success(), "failed in the namespace: {script}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn child_pid(&self) -> Option<u32> {
+        let out = self.sh("cat /run/openrc/options/sysmon/child_pid 2>/dev/null");
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        // Whatever happened: stop the supervisor before the namespace goes.
+        let _ = self.sh("rc-service sysmon stop >/dev/null 2>&1; [ -f /run/supervise-sysmon.pid ] && kill $(cat /run/supervise-sysmon.pid); true");
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// Regular files, symlinks and whiteouts below `dir`, relative to it.
+fn files_below(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path: PathBuf = entry.unwrap().path();
+            if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn openrc_installs_supervises_restarts_reloads_stops_and_uninstalls() {
+    if !system_tests_enabled("OpenRC end-to-end test")
+        || !is_root("OpenRC end-to-end test")
+        || !have_tool("openrc-run", "OpenRC end-to-end test")
+        || !have_tool("supervise-daemon", "OpenRC end-to-end test")
+        || !have_tool("unshare", "OpenRC end-to-end test")
+    {
+        return;
+    }
+    let dir = TempDir::new("openrc");
+    let ns = Namespace::new(&dir);
+    let repo = repo();
+    let repo = repo.display();
+
+    let installed = ns.ok(&format!(
+        "make -s -C '{repo}' install-openrc SYSMON_BIN='{BIN}'"
+    ));
+    assert!(
+        installed.contains("rc-update add sysmon default"),
+        "{installed}"
+    );
+    assert!(
+        ns.ok("id -u sysmon").trim().parse::<u32>().is_ok(),
+        "make install created no sysmon user"
+    );
+
+    // Point the installed config at a free port and keep the jobs quiet.
+    let port = free_port();
+    ns.ok(&format!("printf 'listen = 127.0.0.1:{port}\\nbackup = off\\nupdate_manager = none\\ninterval = 5s\\n' > /etc/sysmon.conf"));
+    // Debian builds OpenRC without capability support; it says so when asked.
+    let no_caps =
+        sh("grep -q 'Capabilities support not enabled' \"$(command -v supervise-daemon)\"")
+            .status
+            .success();
+    if no_caps {
+        eprintln!(
+            "note: this supervise-daemon has no capability support; running sysmon without CAP_DAC_READ_SEARCH"
+        );
+        ns.ok("echo 'SYSMON_CAPABILITIES=\"\"' >> /etc/conf.d/sysmon");
+    }
+
+    ns.ok("rc-update add sysmon default");
+    ns.ok("test -L /etc/runlevels/default/sysmon");
+    ns.ok("rc-service sysmon start");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let answers = || TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok();
+    let log =
+        || String::from_utf8_lossy(&ns.sh("cat /var/log/sysmon/sysmon.log").stdout).into_owned();
+    assert!(
+        wait_for(Duration::from_secs(10), || answers().then_some(())).is_some(),
+        "port {port} never answered:\n{}",
+        log()
+    );
+    assert_eq!(http(addr, "GET /data.json HTTP/1.0\r\n\r\n").status, 200);
+    assert!(ns.ok("rc-service sysmon status").contains("started"));
+
+    let first = ns
+        .child_pid()
+        .expect("supervise-daemon records the child pid");
+    let status = std::fs::read_to_string(format!("/proc/{first}/status")).unwrap();
+    let uid = ns.ok("id -u sysmon");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(uid.trim())),
+        "{status}"
+    );
+    assert!(status.lines().any(|l| l == "NoNewPrivs:\t1"), "{status}");
+    if !no_caps {
+        assert!(
+            status.lines().any(|l| l == "CapEff:\t0000000000000004"),
+            "{status}"
+        );
+    }
+
+    // kill -9: supervise-daemon starts it again (respawn_delay = 2 s).
+    assert!(
+        Command::new("kill")
+            .args(["-9", &first.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let second = wait_for(Duration::from_secs(15), || {
+        ns.child_pid().filter(|p| *p != first && answers())
+    });
+    assert!(second.is_some(), "no restart after kill -9:\n{}", log());
+    assert!(ns.ok("rc-service sysmon status").contains("started"));
+
+    // reload: checkconfig, then SIGHUP; the new interval is served.
+    ns.ok("sed -i 's/^interval = 5s/interval = 2s/' /etc/sysmon.conf");
+    ns.ok("rc-service sysmon reload");
+    let reloaded = wait_for(Duration::from_secs(5), || {
+        log().contains("configuration reloaded").then_some(())
+    });
+    assert!(reloaded.is_some(), "{}", log());
+    assert!(
+        http(addr, "GET /data.json HTTP/1.0\r\n\r\n")
+            .body_text()
+            .contains("\"interval_s\":2.0")
+    );
+
+    // stop: SIGTERM, a clean stop.
+    ns.ok("rc-service sysmon stop");
+    let stopped = ns.sh("rc-service sysmon status");
+    assert!(String::from_utf8_lossy(&stopped.stdout).contains("stopped"));
+    assert!(!answers(), "port still answers after stop");
+    assert!(log().contains("sysmon: stopped"), "{}", log());
+
+    ns.ok("rc-update del sysmon default");
+    let said = ns.ok(&format!("make -s -C '{repo}' uninstall"));
+    assert!(said.contains("kept /etc/sysmon.conf"), "{said}");
+    ns.ok("rm /etc/sysmon.conf");
+    if no_caps {
+        assert!(said.contains("kept /etc/conf.d/sysmon"), "{said}");
+        ns.ok("rm /etc/conf.d/sysmon");
+    }
+
+    // What is left in the overlays is only what is meant to stay.
+    let allowed_etc = [
+        "passwd",
+        "passwd-",
+        "group",
+        "group-",
+        "shadow",
+        "shadow-",
+        "gshadow",
+        "gshadow-",
+        ".pwd.lock",
+        "subuid",
+        "subgid",
+    ];
+    let etc: Vec<String> = files_below(&dir.join("etc.upper"))
+        .into_iter()
+        .filter(|f| !allowed_etc.contains(&f.as_str()))
+        .collect();
+    assert!(etc.is_empty(), "left in /etc: {etc:?}");
+    let var: Vec<String> = files_below(&dir.join("var.upper"))
+        .into_iter()
+        .filter(|f| {
+            !(f.starts_with("log/sysmon/")
+                || f.starts_with("lib/sysmon/")
+                || f.starts_with("backups/sysmon/"))
+        })
+        .collect();
+    assert!(var.is_empty(), "left in /var: {var:?}");
+    let usr_local = files_below(&dir.join("usr-local.upper"));
+    assert!(usr_local.is_empty(), "left in /usr/local: {usr_local:?}");
+}

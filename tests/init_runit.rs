@@ -1,0 +1,277 @@
+//! Issue #5: runit for real. `runsv` (it need not be PID 1) supervises the
+//! shipped init/runit/sysmon service, copied verbatim into a temp dir; a
+//! `conf` file beside `run` (the Void convention the script reads) points it
+//! at the binary under test, a test config and a temp log dir, and runs it as
+//! `nobody`. Checked: `sv status` says run, the port answers, the daemon runs
+//! unprivileged with only CAP_DAC_READ_SEARCH, `kill -9` is followed by a
+//! restart, `sv stop` stops it cleanly (SIGTERM, "stopped" in the svlogd log),
+//! `sv exit` ends runsv, and a broken config never starts the daemon.
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Runsv {
+    child: Child,
+    service: PathBuf,
+}
+
+impl Runsv {
+    fn start(service: &Path) -> Runsv {
+        let child = Command::new("runsv")
+            .arg(service)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("runsv");
+        Runsv {
+            child,
+            service: service.to_path_buf(),
+        }
+    }
+
+    fn sv(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new("sv");
+        cmd.args(args).arg(&self.service);
+        let out = run(cmd);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The pid runsv reports in supervise/pid, when the service is up.
+    fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.service.join("supervise/pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn log(&self, svlog: &Path) -> String {
+        std::fs::read_to_string(svlog.join("current")).unwrap_or_default()
+    }
+}
+
+impl Drop for Runsv {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("sv").arg("exit").arg(&self.service).output();
+            if wait_for(Duration::from_secs(5), || {
+                self.child.try_wait().ok().flatten()
+            })
+            .is_none()
+            {
+                if let Some(pid) = self.pid() {
+                    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+                }
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+fn copy_service(dir: &TempDir) -> PathBuf {
+    let service = dir.join("sv/sysmon");
+    std::fs::create_dir_all(service.join("log")).unwrap();
+    for file in ["run", "log/run"] {
+        let to = service.join(file);
+        std::fs::copy(repo().join("init/runit/sysmon").join(file), &to).unwrap();
+    }
+    service
+}
+
+fn status_of(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+fn runit_available() -> bool {
+    have_tool("runsv", "runit supervision test")
+        && have_tool("sv", "runit supervision test")
+        && is_root("runit test (run as nobody)")
+}
+
+#[test]
+fn runsv_supervises_restarts_and_stops_sysmon() {
+    if !runit_available() {
+        return;
+    }
+    let dir = TempDir::new("runit");
+    let port = free_port();
+    // Output directories do not exist yet: the run script makes them for the user.
+    let out = dir.join("out");
+    let config = dir.join("sysmon.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = 127.0.0.1:{port}\nbackup_dir = {o}/backups\nlog_dir = {o}/logs\nstate_dir = {o}/state\nbackup = off\nupdate_manager = none\n",
+            o = out.display()
+        ),
+    )
+    .unwrap();
+    let svlog = dir.join("svlog");
+    let service = copy_service(&dir);
+    std::fs::write(
+        service.join("conf"),
+        format!(
+            "SYSMON_BIN={BIN}\nSYSMON_CONFIG={}\nSYSMON_USER=nobody\nSYSMON_SVLOGDIR={}\n",
+            config.display(),
+            svlog.display()
+        ),
+    )
+    .unwrap();
+
+    let runsv = Runsv::start(&service);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let answers = || {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            .is_ok()
+            .then_some(())
+    };
+    let first = wait_for(Duration::from_secs(10), || {
+        runsv.pid().filter(|_| answers().is_some())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "sysmon never answered on {addr}; log:\n{}",
+            runsv.log(&svlog)
+        )
+    });
+    assert!(
+        runsv.sv(&["status"]).starts_with("run: "),
+        "{}",
+        runsv.log(&svlog)
+    );
+    assert_eq!(http(addr, "GET /data.json HTTP/1.0\r\n\r\n").status, 200);
+
+    // Unprivileged, with the one capability the backup needs and no way to gain more.
+    let nobody = String::from_utf8(
+        Command::new("id")
+            .args(["-u", "nobody"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        status_of(first, "Uid:").split_whitespace().next(),
+        Some(nobody.trim())
+    );
+    assert_eq!(
+        status_of(first, "CapEff:"),
+        "0000000000000004",
+        "CAP_DAC_READ_SEARCH only"
+    );
+    assert_eq!(status_of(first, "CapBnd:"), "0000000000000004");
+    assert_eq!(status_of(first, "NoNewPrivs:"), "1");
+    // The run script created the output directories for that user.
+    let meta = std::fs::metadata(out.join("logs")).expect("log_dir created by the run script");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta).to_string(),
+        nobody.trim()
+    );
+
+    // kill -9: runsv starts a new process (about a second later).
+    assert!(
+        Command::new("kill")
+            .args(["-9", &first.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let second = wait_for(Duration::from_secs(10), || {
+        runsv.pid().filter(|p| *p != first && answers().is_some())
+    })
+    .unwrap_or_else(|| panic!("no restart after kill -9; log:\n{}", runsv.log(&svlog)));
+    assert_ne!(first, second);
+
+    // sv stop: SIGTERM, a clean stop, and the service stays down.
+    assert!(
+        runsv.sv(&["stop"]).starts_with("ok: down"),
+        "{}",
+        runsv.log(&svlog)
+    );
+    assert!(runsv.sv(&["status"]).starts_with("down: "));
+    assert!(
+        !Path::new(&format!("/proc/{second}")).exists(),
+        "pid {second} still alive after sv stop"
+    );
+    assert!(answers().is_none(), "port still answers after sv stop");
+    let log = wait_for(Duration::from_secs(5), || {
+        Some(runsv.log(&svlog)).filter(|l| l.contains("sysmon: stopped"))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "svlogd log lacks the clean stop line:\n{}",
+            runsv.log(&svlog)
+        );
+    });
+    assert_eq!(log.matches("listening on").count(), 2, "{log}");
+
+    // sv exit: runsv (and its log service) end.
+    runsv.sv(&["exit"]);
+    let mut runsv = runsv;
+    let ended = wait_for(Duration::from_secs(5), || runsv.child.try_wait().unwrap());
+    assert!(ended.is_some(), "runsv still running after sv exit");
+}
+
+#[test]
+fn runit_refuses_a_broken_config_with_its_line() {
+    if !runit_available() {
+        return;
+    }
+    let dir = TempDir::new("runit-bad");
+    let config = dir.join("sysmon.conf");
+    std::fs::write(&config, "backup = off\ninterval = soon\n").unwrap();
+    let svlog = dir.join("svlog");
+    let service = copy_service(&dir);
+    std::fs::write(
+        service.join("conf"),
+        format!(
+            "SYSMON_BIN={BIN}\nSYSMON_CONFIG={}\nSYSMON_USER=nobody\nSYSMON_SVLOGDIR={}\n",
+            config.display(),
+            svlog.display()
+        ),
+    )
+    .unwrap();
+    let runsv = Runsv::start(&service);
+    let wanted = format!("{}:2: interval", config.display());
+    let log = wait_for(Duration::from_secs(10), || {
+        Some(runsv.log(&svlog)).filter(|l| l.contains(&wanted))
+    });
+    assert!(
+        log.is_some(),
+        "no `{wanted}` in the log:\n{}",
+        runsv.log(&svlog)
+    );
+    assert!(
+        !runsv.log(&svlog).contains("listening on"),
+        "started despite the broken config"
+    );
+}
+
+#[test]
+fn runit_and_openrc_scripts_pass_shellcheck() {
+    if !have_tool("shellcheck", "linting the service scripts") {
+        return;
+    }
+    let mut cmd = Command::new("shellcheck");
+    cmd.args(["-s", "sh"]).current_dir(repo());
+    cmd.args([
+        "init/runit/sysmon/run",
+        "init/runit/sysmon/log/run",
+        "init/openrc/sysmon",
+        "init/openrc/sysmon.confd",
+    ]);
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
