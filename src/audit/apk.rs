@@ -43,9 +43,12 @@ fn parse_line(line: &str) -> Option<Package> {
 pub fn split_pkgver(pkgver: &str) -> Option<(&str, &str)> {
     let (rest, release) = pkgver.rsplit_once('-')?;
     let (name, version) = rest.rsplit_once('-')?;
-    let release_ok = release.strip_prefix('r').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let release_ok = release
+        .strip_prefix('r')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     let version_ok = version.starts_with(|c: char| c.is_ascii_digit());
-    (release_ok && version_ok && is_token(name) && is_token(version)).then(|| (name, &pkgver[name.len() + 1..]))
+    (release_ok && version_ok && is_token(name) && is_token(version))
+        .then(|| (name, &pkgver[name.len() + 1..]))
 }
 
 #[cfg(test)]
@@ -65,7 +68,12 @@ nonsense line\n";
             [
                 Package::new("busybox", "1.36.1-r15", "1.36.1-r16", false),
                 Package::new("py3-cryptography", "41.0.3-r0", "41.0.7-r0", false),
-                Package::new("a-very-long-package-name-for-testing", "1.2.3-r10", "1.2.4-r0", false),
+                Package::new(
+                    "a-very-long-package-name-for-testing",
+                    "1.2.3-r10",
+                    "1.2.4-r0",
+                    false
+                ),
             ]
         );
         assert_eq!(p.unparsed, ["nonsense line"]);

@@ -58,7 +58,11 @@ fn parse_inst(rest: &str) -> Option<Inst> {
     }
     let security = origins.split(", ").any(is_security_origin);
     let package = Package::new(name, current.unwrap_or(""), new, security);
-    Some(if current.is_some() { Inst::Upgrade(package) } else { Inst::New(package) })
+    Some(if current.is_some() {
+        Inst::Upgrade(package)
+    } else {
+        Inst::New(package)
+    })
 }
 
 /// `Label:version/suite`: Debian's security archive is labelled
@@ -90,7 +94,8 @@ fn is_chatter(line: &str) -> bool {
 
 /// `115 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.`
 fn is_summary(line: &str) -> bool {
-    line.split_once(" upgraded, ").is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    line.split_once(" upgraded, ")
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -118,7 +123,13 @@ something else\n";
                 Package::new("libssl3:i386", "3.0.11-1~deb12u2", "3.0.17-1~deb12u2", true),
             ]
         );
-        assert_eq!(p.notes, ["new package: linux-image-6.1.0-40-amd64 6.1.153-1", "removed: oldpkg [1.0]"]);
+        assert_eq!(
+            p.notes,
+            [
+                "new package: linux-image-6.1.0-40-amd64 6.1.153-1",
+                "removed: oldpkg [1.0]"
+            ]
+        );
         assert_eq!(p.unparsed, ["Inst broken [1.0 (2.0", "something else"]);
     }
 

@@ -34,7 +34,9 @@ impl Step {
         let mut s = self.program.display().to_string();
         for a in &self.args {
             s.push(' ');
-            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"\\$<>|&;*?".contains(c)) {
+            if a.is_empty()
+                || a.contains(|c: char| c.is_whitespace() || "'\"\\$<>|&;*?".contains(c))
+            {
                 s.push('\'');
                 s.push_str(&a.replace('\'', "'\\''"));
                 s.push('\'');
@@ -61,7 +63,10 @@ impl Exit {
         match self {
             Exit::Code(c) => format!("exit status {c}"),
             Exit::Signal(s) => format!("killed by signal {s}"),
-            Exit::TimedOut(d) => format!("timed out after {}; its process group was killed", crate::config::format_duration(*d)),
+            Exit::TimedOut(d) => format!(
+                "timed out after {}; its process group was killed",
+                crate::config::format_duration(*d)
+            ),
             Exit::SpawnFailed(e) => format!("could not start: {e}"),
         }
     }
@@ -143,7 +148,12 @@ pub fn command_for(step: &Step, path: &OsString) -> Command {
 
 impl RunningChild {
     /// Starts `step`; it is killed if still running at `now + timeout`.
-    pub fn spawn(step: Step, path: &OsString, now: Instant, timeout: Duration) -> Result<RunningChild, StepRun> {
+    pub fn spawn(
+        step: Step,
+        path: &OsString,
+        now: Instant,
+        timeout: Duration,
+    ) -> Result<RunningChild, Box<StepRun>> {
         let failed = |step: Step, e: String| StepRun {
             step,
             exit: Exit::SpawnFailed(e),
@@ -155,18 +165,29 @@ impl RunningChild {
         };
         let mut child = match command_for(&step, path).spawn() {
             Ok(c) => c,
-            Err(e) => return Err(failed(step, e.to_string())),
+            Err(e) => return Err(Box::new(failed(step, e.to_string()))),
         };
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let nonblocking = [stdout.as_ref().map(AsRawFd::as_raw_fd), stderr.as_ref().map(AsRawFd::as_raw_fd)]
-            .into_iter()
-            .flatten()
-            .try_for_each(sys::set_nonblocking);
+        let nonblocking = [
+            stdout.as_ref().map(AsRawFd::as_raw_fd),
+            stderr.as_ref().map(AsRawFd::as_raw_fd),
+        ]
+        .into_iter()
+        .flatten()
+        .try_for_each(sys::set_nonblocking);
         let mut running = RunningChild {
             step,
             child,
-            stdout: Capture { pipe: stdout, kept: Vec::new(), dropped: 0 },
-            stderr: Capture { pipe: stderr, kept: Vec::new(), dropped: 0 },
+            stdout: Capture {
+                pipe: stdout,
+                kept: Vec::new(),
+                dropped: 0,
+            },
+            stderr: Capture {
+                pipe: stderr,
+                kept: Vec::new(),
+                dropped: 0,
+            },
             started_at: now,
             kill_at: now + timeout,
         };
@@ -174,7 +195,10 @@ impl RunningChild {
             // Never risk blocking the loop on a pipe: give up on this child.
             running.kill();
             let step = running.step.clone();
-            return Err(failed(step, format!("cannot make its pipes non-blocking: {e}")));
+            return Err(Box::new(failed(
+                step,
+                format!("cannot make its pipes non-blocking: {e}"),
+            )));
         }
         Ok(running)
     }

@@ -27,7 +27,8 @@ pub fn parse(stdout: &[u8]) -> Parsed {
         match core {
             [name, current, "->", new] if [name, current, new].iter().all(|s| is_token(s)) => {
                 let current = if *current == "?" { "" } else { current };
-                out.packages.push(Package::new(name, current, new, security));
+                out.packages
+                    .push(Package::new(name, current, new, security));
             }
             _ => out.unparsed.push(line),
         }
@@ -42,7 +43,13 @@ mod tests {
     #[test]
     fn documented_format() {
         let p = parse(b"# header\nfoo 1.0 -> 1.1\nbar ? -> 2 [security]\nbaz 1 -> \n");
-        assert_eq!(p.packages, [Package::new("foo", "1.0", "1.1", false), Package::new("bar", "", "2", true)]);
+        assert_eq!(
+            p.packages,
+            [
+                Package::new("foo", "1.0", "1.1", false),
+                Package::new("bar", "", "2", true)
+            ]
+        );
         assert_eq!(p.unparsed, ["baz 1 -> "]);
     }
 }

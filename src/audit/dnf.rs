@@ -32,7 +32,9 @@ pub fn parse(stdout: &[u8]) -> Parsed {
     for line in lines(stdout) {
         let indented = line.starts_with([' ', '\t']);
         let trimmed = line.trim();
-        if !pending.is_empty() && !(indented && !obsoleting) {
+        // Only an indented line continues a wrapped entry.
+        let continues = indented && !obsoleting;
+        if !pending.is_empty() && !continues {
             out.unparsed.append(&mut pending_lines);
             pending.clear();
         }
@@ -65,7 +67,8 @@ pub fn parse(stdout: &[u8]) -> Parsed {
         match pending.len() {
             0..=2 => continue,
             3 if is_token(&pending[0]) && is_token(&pending[1]) && pending[0].contains('.') => {
-                out.packages.push(Package::new(&pending[0], "", &pending[1], false));
+                out.packages
+                    .push(Package::new(&pending[0], "", &pending[1], false));
                 pending_lines.clear();
             }
             _ => out.unparsed.append(&mut pending_lines),
@@ -93,7 +96,8 @@ mod tests {
 
     #[test]
     fn wrapped_and_obsoleting() {
-        let text = b"Last metadata expiration check: 0:12:34 ago on Mon 01 Jul 2024 10:00:00 AM UTC.\n\n\
+        let text =
+            b"Last metadata expiration check: 0:12:34 ago on Mon 01 Jul 2024 10:00:00 AM UTC.\n\n\
 kernel.x86_64                        6.9.7-200.fc40              updates\n\
 texlive-collection-latexrecommended.noarch\n\
 \x20                                    9:svn65512-70.fc40          updates\n\
@@ -111,10 +115,21 @@ grub2-tools.x86_64                   1:2.06-121.fc40             updates\n\
             p.packages,
             [
                 Package::new("kernel.x86_64", "6.8.5-301.fc40", "6.9.7-200.fc40", false),
-                Package::new("texlive-collection-latexrecommended.noarch", "", "9:svn65512-70.fc40", false),
+                Package::new(
+                    "texlive-collection-latexrecommended.noarch",
+                    "",
+                    "9:svn65512-70.fc40",
+                    false
+                ),
             ]
         );
-        assert_eq!(p.notes, ["obsoleting: grub2-tools.x86_64 1:2.06-121.fc40", "obsoleted: grub2-tools-efi.x86_64 1:2.06-95.fc40"]);
+        assert_eq!(
+            p.notes,
+            [
+                "obsoleting: grub2-tools.x86_64 1:2.06-121.fc40",
+                "obsoleted: grub2-tools-efi.x86_64 1:2.06-95.fc40"
+            ]
+        );
         assert!(p.unparsed.is_empty(), "{:?}", p.unparsed);
     }
 

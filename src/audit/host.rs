@@ -17,7 +17,9 @@ pub fn lists_age_s(manager: &Manager, root: &Path, now: SystemTime) -> Option<u6
     let newest = match manager {
         Manager::Apt => newest_mtime(&root.join("var/lib/apt/lists"), |name| name != "lock")
             .or_else(|| mtime(&root.join("var/cache/apt/pkgcache.bin"))),
-        Manager::Pacman => newest_mtime(&root.join("var/lib/pacman/sync"), |name| name.ends_with(".db")),
+        Manager::Pacman => newest_mtime(&root.join("var/lib/pacman/sync"), |name| {
+            name.ends_with(".db")
+        }),
         _ => None,
     }?;
     Some(now.duration_since(newest).map_or(0, |d| d.as_secs()))
@@ -33,7 +35,13 @@ fn newest_mtime(dir: &Path, keep: impl Fn(&str) -> bool) -> Option<SystemTime> {
         .ok()?
         .flatten()
         .filter(|e| keep(&e.file_name().to_string_lossy()))
-        .filter_map(|e| e.metadata().ok().filter(std::fs::Metadata::is_file)?.modified().ok())
+        .filter_map(|e| {
+            e.metadata()
+                .ok()
+                .filter(std::fs::Metadata::is_file)?
+                .modified()
+                .ok()
+        })
         .max()
 }
 
@@ -53,23 +61,46 @@ pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
     let flag = root.join("run/reboot-required");
     if flag.exists() {
         let pkgs = std::fs::read(root.join("run/reboot-required.pkgs")).unwrap_or_default();
-        let mut why: Vec<String> = String::from_utf8_lossy(&pkgs).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        let mut why: Vec<String> = String::from_utf8_lossy(&pkgs)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
         why.dedup();
-        return Reboot { required: Some(true), why };
+        return Reboot {
+            required: Some(true),
+            why,
+        };
     }
     match manager {
-        Manager::Apt => Reboot { required: Some(false), why: vec![] },
+        Manager::Apt => Reboot {
+            required: Some(false),
+            why: vec![],
+        },
         Manager::Pacman | Manager::Apk => {
-            let Ok(release) = std::fs::read_to_string(proc_root.join("sys/kernel/osrelease")) else {
+            let Ok(release) = std::fs::read_to_string(proc_root.join("sys/kernel/osrelease"))
+            else {
                 return Reboot::default();
             };
             let release = release.trim();
             if release.is_empty() || release.contains('/') || release == ".." {
                 return Reboot::default();
             }
-            let present = ["usr/lib/modules", "lib/modules"].iter().any(|d| root.join(d).join(release).is_dir());
-            let why = if present { vec![] } else { vec![format!("running kernel {release} has no modules directory (kernel upgraded)")] };
-            Reboot { required: Some(!present), why }
+            let present = ["usr/lib/modules", "lib/modules"]
+                .iter()
+                .any(|d| root.join(d).join(release).is_dir());
+            let why = if present {
+                vec![]
+            } else {
+                vec![format!(
+                    "running kernel {release} has no modules directory (kernel upgraded)"
+                )]
+            };
+            Reboot {
+                required: Some(!present),
+                why,
+            }
         }
         _ => Reboot::default(),
     }

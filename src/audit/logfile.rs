@@ -39,7 +39,12 @@ pub fn render(r: &Record<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# sysmon update audit");
     let _ = writeln!(out, "host: {}", r.host);
-    let _ = writeln!(out, "time: {} (unix {})", crate::sys::local_timestamp(r.unix_s as i64), r.unix_s);
+    let _ = writeln!(
+        out,
+        "time: {} (unix {})",
+        crate::sys::local_timestamp(r.unix_s as i64),
+        r.unix_s
+    );
     let _ = writeln!(out, "manager: {}", r.manager);
     let _ = writeln!(out, "attempt: {}", r.attempt);
     for run in r.runs {
@@ -47,7 +52,9 @@ pub fn render(r: &Record<'_>) -> String {
         let _ = writeln!(out, "  exit: {}", run.exit.describe());
         let _ = writeln!(out, "  duration: {:.3} s", run.duration.as_secs_f64());
     }
-    let age = r.lists_age_s.map_or("unknown".to_string(), |s| format!("{s} s"));
+    let age = r
+        .lists_age_s
+        .map_or("unknown".to_string(), |s| format!("{s} s"));
     let _ = writeln!(out, "lists age: {age}");
     let reboot = match r.reboot.required {
         Some(true) => "yes",
@@ -86,14 +93,23 @@ pub fn render(r: &Record<'_>) -> String {
     for run in r.runs.iter().filter(|run| !run.stderr.is_empty()) {
         let shown = &run.stderr[..run.stderr.len().min(STDERR_IN_LOG)];
         let lines: Vec<String> = super::model::lines(shown).collect();
-        section(&mut out, &format!("stderr of {}", run.step.display()), &lines);
+        section(
+            &mut out,
+            &format!("stderr of {}", run.step.display()),
+            &lines,
+        );
         let cut = (run.stderr.len() - shown.len()) as u64 + run.stderr_dropped;
         if cut > 0 {
             let _ = writeln!(out, "[{cut} more bytes of stderr not shown]");
         }
     }
     for run in r.runs.iter().filter(|run| run.stdout_dropped > 0) {
-        let _ = writeln!(out, "[stdout of {} truncated: {} bytes dropped]", run.step.display(), run.stdout_dropped);
+        let _ = writeln!(
+            out,
+            "[stdout of {} truncated: {} bytes dropped]",
+            run.step.display(),
+            run.stdout_dropped
+        );
     }
     let _ = writeln!(out, "{summary}");
     out
@@ -173,9 +189,23 @@ mod tests {
 
     #[test]
     fn own_names_only() {
-        assert_eq!(own_log_key("updates_20240102_030405.log"), Some(("20240102_030405".into(), 1)));
-        assert_eq!(own_log_key("updates_20240102_030405_12.log"), Some(("20240102_030405".into(), 12)));
-        for other in ["updates_20240102_030405.log.bak", "updates_2024010_030405.log", "updates_20240102-030405.log", "updates_20240102_030405_.log", "xupdates_20240102_030405.log", "updates_20240102_03040a.log", ".updates_20240102_030405.log.tmp-1"] {
+        assert_eq!(
+            own_log_key("updates_20240102_030405.log"),
+            Some(("20240102_030405".into(), 1))
+        );
+        assert_eq!(
+            own_log_key("updates_20240102_030405_12.log"),
+            Some(("20240102_030405".into(), 12))
+        );
+        for other in [
+            "updates_20240102_030405.log.bak",
+            "updates_2024010_030405.log",
+            "updates_20240102-030405.log",
+            "updates_20240102_030405_.log",
+            "xupdates_20240102_030405.log",
+            "updates_20240102_03040a.log",
+            ".updates_20240102_030405.log.tmp-1",
+        ] {
             assert_eq!(own_log_key(other), None, "{other}");
         }
     }

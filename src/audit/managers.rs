@@ -58,7 +58,11 @@ pub fn choose(setting: UpdateManager, command: Option<&str>, root: &Path, path: 
         (Manager::Pacman, "pacman", &["var/lib/pacman/local"]),
         (Manager::Apk, "apk", &["lib/apk/db/installed"]),
         (Manager::Xbps, "xbps-install", &["var/db/xbps"]),
-        (Manager::Dnf, "dnf", &["var/lib/rpm", "usr/lib/sysimage/rpm"]),
+        (
+            Manager::Dnf,
+            "dnf",
+            &["var/lib/rpm", "usr/lib/sysimage/rpm"],
+        ),
     ];
     let named = |m: Manager| Choice::Use(m);
     match setting {
@@ -68,14 +72,18 @@ pub fn choose(setting: UpdateManager, command: Option<&str>, root: &Path, path: 
         UpdateManager::Apk => named(Manager::Apk),
         UpdateManager::Xbps => named(Manager::Xbps),
         UpdateManager::Dnf => named(Manager::Dnf),
-        UpdateManager::Command => command.map_or(Choice::Unsupported, |c| named(Manager::Command(c.to_string()))),
+        UpdateManager::Command => command.map_or(Choice::Unsupported, |c| {
+            named(Manager::Command(c.to_string()))
+        }),
         UpdateManager::Auto => {
             if let Some(c) = command {
                 return named(Manager::Command(c.to_string()));
             }
             candidates
                 .into_iter()
-                .find(|(_, program, dbs)| which(program, path).is_some() && dbs.iter().any(|db| root.join(db).exists()))
+                .find(|(_, program, dbs)| {
+                    which(program, path).is_some() && dbs.iter().any(|db| root.join(db).exists())
+                })
                 .map_or(Choice::Unsupported, |(m, _, _)| Choice::Use(m))
         }
     }
@@ -84,9 +92,12 @@ pub fn choose(setting: UpdateManager, command: Option<&str>, root: &Path, path: 
 /// The executable `program` on `path`, like `command -v`.
 pub fn which(program: &str, path: &OsStr) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    std::env::split_paths(path).map(|dir| dir.join(program)).find(|candidate| {
-        std::fs::metadata(candidate).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// The result of one audit attempt.
@@ -114,8 +125,14 @@ pub enum Next {
 /// What to do after `runs` (in order; empty at the start).
 pub fn next(manager: &Manager, refresh: bool, path: &OsStr, runs: &[StepRun]) -> Next {
     let step = |program: &str, args: &[&str]| -> Result<Step, Outcome> {
-        let program = which(program, path).ok_or_else(|| Outcome::Failed { error: missing(program), retry: false })?;
-        Ok(Step { program, args: args.iter().map(|s| s.to_string()).collect() })
+        let program = which(program, path).ok_or_else(|| Outcome::Failed {
+            error: missing(program),
+            retry: false,
+        })?;
+        Ok(Step {
+            program,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        })
     };
     let result = match manager {
         Manager::Apt => apt_next(refresh, runs, &step),
@@ -156,12 +173,17 @@ fn describe_failure(run: &StepRun) -> (String, bool) {
         error.push_str(&detail);
     }
     let retry = !matches!(run.exit, Exit::TimedOut(_) | Exit::SpawnFailed(_))
-        && (looks_like_no_network(&stderr) || looks_like_no_network(&String::from_utf8_lossy(&run.stdout)));
+        && (looks_like_no_network(&stderr)
+            || looks_like_no_network(&String::from_utf8_lossy(&run.stdout)));
     (error, retry)
 }
 
 fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     lines[lines.len().saturating_sub(n)..].join(" / ")
 }
 
@@ -189,7 +211,11 @@ pub fn looks_like_no_network(text: &str) -> bool {
 }
 
 fn ok(parsed: Parsed) -> Next {
-    Next::Done(Outcome::Ok { parsed, stale: None, retry: false })
+    Next::Done(Outcome::Ok {
+        parsed,
+        stale: None,
+        retry: false,
+    })
 }
 
 /// With refresh on, a failed refresh still lets the list run against the
@@ -200,12 +226,21 @@ fn refresh_problem(refresh_run: Option<&StepRun>) -> Option<(String, bool)> {
     let run = refresh_run?;
     let (error, retry) = describe_failure(run);
     let network = looks_like_no_network(&run.stderr_text());
-    (run.code() != Some(0) || network).then(|| (format!("refreshing the package lists failed: {error}"), retry || network))
+    (run.code() != Some(0) || network).then(|| {
+        (
+            format!("refreshing the package lists failed: {error}"),
+            retry || network,
+        )
+    })
 }
 
 fn finish_with_refresh(parsed: Parsed, refresh_run: Option<&StepRun>) -> Next {
     match refresh_problem(refresh_run) {
-        Some((why, retry)) => Next::Done(Outcome::Ok { parsed, stale: Some(why), retry }),
+        Some((why, retry)) => Next::Done(Outcome::Ok {
+            parsed,
+            stale: Some(why),
+            retry,
+        }),
         None => ok(parsed),
     }
 }
@@ -216,12 +251,20 @@ fn finish_with_refresh(parsed: Parsed, refresh_run: Option<&StepRun>) -> Next {
 /// (kernel ABI bumps, most often security updates). `Debug::NoLocking`
 /// lets it run beside a running apt, and as a non-root user.
 fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
-    let list = || step("apt-get", &["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"]);
+    let list = || {
+        step(
+            "apt-get",
+            &["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
+        )
+    };
     match runs {
         [] if refresh => Ok(Next::Run(step("apt-get", &["-q", "update"])?)),
         [] => Ok(Next::Run(list()?)),
         [_] if refresh => Ok(Next::Run(list()?)),
-        [.., run] if run.code() == Some(0) => Ok(finish_with_refresh(apt::parse(&run.stdout), refresh.then(|| &runs[0]))),
+        [.., run] if run.code() == Some(0) => Ok(finish_with_refresh(
+            apt::parse(&run.stdout),
+            refresh.then(|| &runs[0]),
+        )),
         [.., run] => Err(failure(run)),
     }
 }
@@ -232,7 +275,10 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
 /// all. A failed sync (no network) is answered from the last synced copy
 /// with `--nosync`, flagged stale.
 fn pacman_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
-    let silent = |run: &StepRun| run.stdout.iter().all(u8::is_ascii_whitespace) && run.stderr.iter().all(u8::is_ascii_whitespace);
+    let silent = |run: &StepRun| {
+        run.stdout.iter().all(u8::is_ascii_whitespace)
+            && run.stderr.iter().all(u8::is_ascii_whitespace)
+    };
     match runs {
         [] => Ok(Next::Run(step("checkupdates", &[])?)),
         [run] => match run.code() {
@@ -247,10 +293,18 @@ fn pacman_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
             match nosync.code() {
                 Some(0 | 2) => Ok(Next::Done(Outcome::Ok {
                     parsed: pacman::parse(&nosync.stdout),
-                    stale: Some(format!("could not sync, listed from the last synced databases: {error}")),
+                    stale: Some(format!(
+                        "could not sync, listed from the last synced databases: {error}"
+                    )),
                     retry: true,
                 })),
-                _ => Err(Outcome::Failed { error: format!("{error}; `checkupdates --nosync` also failed: {}", nosync.exit.describe()), retry }),
+                _ => Err(Outcome::Failed {
+                    error: format!(
+                        "{error}; `checkupdates --nosync` also failed: {}",
+                        nosync.exit.describe()
+                    ),
+                    retry,
+                }),
             }
         }
     }
@@ -265,7 +319,10 @@ fn apk_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         [] if refresh => Ok(Next::Run(step("apk", &["update"])?)),
         [] => Ok(Next::Run(list()?)),
         [_] if refresh => Ok(Next::Run(list()?)),
-        [.., run] if run.code() == Some(0) => Ok(finish_with_refresh(apk::parse(&run.stdout), refresh.then(|| &runs[0]))),
+        [.., run] if run.code() == Some(0) => Ok(finish_with_refresh(
+            apk::parse(&run.stdout),
+            refresh.then(|| &runs[0]),
+        )),
         [.., run] => Err(failure(run)),
     }
 }
@@ -285,7 +342,11 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
             if query.code() == Some(0) {
                 xbps::fill_current(&mut parsed, &xbps::parse_installed(&query.stdout));
             } else {
-                parsed.notes.push(format!("installed versions unknown: `{}` {}", query.step.display(), query.exit.describe()));
+                parsed.notes.push(format!(
+                    "installed versions unknown: `{}` {}",
+                    query.step.display(),
+                    query.exit.describe()
+                ));
             }
             Ok(finish_with_refresh(parsed, refresh_run.first()))
         }
@@ -296,10 +357,16 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
 /// error; then `rpm -qa` for the installed versions it does not print.
 fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     match runs {
-        [] if refresh => Ok(Next::Run(step("dnf", &["-q", "--refresh", "check-update"])?)),
+        [] if refresh => Ok(Next::Run(step(
+            "dnf",
+            &["-q", "--refresh", "check-update"],
+        )?)),
         [] => Ok(Next::Run(step("dnf", &["-q", "check-update"])?)),
         [list] => match list.code() {
-            Some(100) => Ok(Next::Run(step("rpm", &["-qa", "--qf", dnf::RPM_QUERYFORMAT])?)),
+            Some(100) => Ok(Next::Run(step(
+                "rpm",
+                &["-qa", "--qf", dnf::RPM_QUERYFORMAT],
+            )?)),
             Some(0) => Ok(ok(dnf::parse(&list.stdout))),
             _ => Err(failure(list)),
         },
@@ -313,7 +380,11 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
                     }
                 }
             } else {
-                parsed.notes.push(format!("installed versions unknown: `{}` {}", query.step.display(), query.exit.describe()));
+                parsed.notes.push(format!(
+                    "installed versions unknown: `{}` {}",
+                    query.step.display(),
+                    query.exit.describe()
+                ));
             }
             Ok(ok(parsed))
         }
@@ -322,7 +393,10 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
 
 fn command_next(line: &str, runs: &[StepRun]) -> Result<Next, Outcome> {
     match runs {
-        [] => Ok(Next::Run(Step { program: PathBuf::from("/bin/sh"), args: vec!["-c".into(), line.to_string()] })),
+        [] => Ok(Next::Run(Step {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), line.to_string()],
+        })),
         [run, ..] if matches!(run.code(), Some(0 | 100)) => Ok(ok(command::parse(&run.stdout))),
         [run, ..] => Err(failure(run)),
     }
@@ -333,7 +407,9 @@ fn command_next(line: &str, runs: &[StepRun]) -> Result<Next, Outcome> {
 pub fn default_path() -> OsString {
     std::env::var_os("PATH")
         .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| OsString::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"))
+        .unwrap_or_else(|| {
+            OsString::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        })
 }
 
 #[cfg(test)]
@@ -343,7 +419,10 @@ mod tests {
 
     fn run(program: &str, code: i32, stdout: &str, stderr: &str) -> StepRun {
         StepRun {
-            step: Step { program: PathBuf::from(program), args: vec![] },
+            step: Step {
+                program: PathBuf::from(program),
+                args: vec![],
+            },
             exit: Exit::Code(code),
             stdout: stdout.as_bytes().to_vec(),
             stderr: stderr.as_bytes().to_vec(),
@@ -363,38 +442,112 @@ mod tests {
     #[test]
     fn pacman_exit_codes() {
         let path = OsStr::new("/nonexistent");
-        let none = Outcome::Ok { parsed: Parsed::default(), stale: None, retry: false };
-        assert_eq!(done(next(&Manager::Pacman, false, path, &[run("checkupdates", 2, "", "")])), none);
+        let none = Outcome::Ok {
+            parsed: Parsed::default(),
+            stale: None,
+            retry: false,
+        };
+        assert_eq!(
+            done(next(
+                &Manager::Pacman,
+                false,
+                path,
+                &[run("checkupdates", 2, "", "")]
+            )),
+            none
+        );
         // pacman-contrib < 1.3.0: exit 1, silent, means none.
-        assert_eq!(done(next(&Manager::Pacman, false, path, &[run("checkupdates", 1, "\n", "")])), none);
+        assert_eq!(
+            done(next(
+                &Manager::Pacman,
+                false,
+                path,
+                &[run("checkupdates", 1, "\n", "")]
+            )),
+            none
+        );
         // A missing checkupdates points to pacman-contrib.
-        let Outcome::Failed { error, retry: false } = done(next(&Manager::Pacman, false, path, &[])) else { panic!() };
+        let Outcome::Failed {
+            error,
+            retry: false,
+        } = done(next(&Manager::Pacman, false, path, &[]))
+        else {
+            panic!()
+        };
         assert!(error.contains("pacman-contrib"), "{error}");
         let sync_failed = run("checkupdates", 1, "", "==> ERROR: Cannot fetch updates\n");
-        let stale = done(next(&Manager::Pacman, false, path, &[sync_failed.clone(), run("checkupdates", 0, "a 1-1 -> 1-2\n", "")]));
-        let Outcome::Ok { parsed, stale: Some(why), retry: true } = stale else { panic!("{stale:?}") };
+        let stale = done(next(
+            &Manager::Pacman,
+            false,
+            path,
+            &[
+                sync_failed.clone(),
+                run("checkupdates", 0, "a 1-1 -> 1-2\n", ""),
+            ],
+        ));
+        let Outcome::Ok {
+            parsed,
+            stale: Some(why),
+            retry: true,
+        } = stale
+        else {
+            panic!("{stale:?}")
+        };
         assert_eq!(parsed.packages.len(), 1);
         assert!(why.contains("Cannot fetch updates"), "{why}");
-        let both = done(next(&Manager::Pacman, false, path, &[sync_failed, run("checkupdates", 1, "", "boom")]));
-        assert!(matches!(both, Outcome::Failed { retry: true, .. }), "{both:?}");
+        let both = done(next(
+            &Manager::Pacman,
+            false,
+            path,
+            &[sync_failed, run("checkupdates", 1, "", "boom")],
+        ));
+        assert!(
+            matches!(both, Outcome::Failed { retry: true, .. }),
+            "{both:?}"
+        );
     }
 
     #[test]
     fn dnf_and_command_exit_codes() {
         let path = OsStr::new("/nonexistent");
-        let failed = done(next(&Manager::Dnf, false, path, &[run("dnf", 1, "", "Error: Failed to download metadata for repo 'fedora': Cannot download repomd.xml")]));
-        assert!(matches!(failed, Outcome::Failed { retry: true, .. }), "{failed:?}");
+        let failed = done(next(
+            &Manager::Dnf,
+            false,
+            path,
+            &[run(
+                "dnf",
+                1,
+                "",
+                "Error: Failed to download metadata for repo 'fedora': Cannot download repomd.xml",
+            )],
+        ));
+        assert!(
+            matches!(failed, Outcome::Failed { retry: true, .. }),
+            "{failed:?}"
+        );
         let none = done(next(&Manager::Dnf, false, path, &[run("dnf", 0, "", "")]));
         assert!(matches!(none, Outcome::Ok { ref parsed, .. } if parsed.packages.is_empty()));
         let cmd = Manager::Command("x".into());
-        assert!(matches!(done(next(&cmd, false, path, &[run("sh", 100, "a 1 -> 2\n", "")])), Outcome::Ok { .. }));
-        assert!(matches!(done(next(&cmd, false, path, &[run("sh", 3, "", "nope")])), Outcome::Failed { retry: false, .. }));
+        assert!(matches!(
+            done(next(&cmd, false, path, &[run("sh", 100, "a 1 -> 2\n", "")])),
+            Outcome::Ok { .. }
+        ));
+        assert!(matches!(
+            done(next(&cmd, false, path, &[run("sh", 3, "", "nope")])),
+            Outcome::Failed { retry: false, .. }
+        ));
     }
 
     #[test]
     fn network_messages() {
-        assert!(looks_like_no_network("E: Failed to fetch http://deb.debian.org/...  Temporary failure resolving 'deb.debian.org'"));
-        assert!(looks_like_no_network("error: failed retrieving file 'core.db' from mirror : Could not resolve host: mirror"));
-        assert!(!looks_like_no_network("E: Unable to correct problems, you have held broken packages."));
+        assert!(looks_like_no_network(
+            "E: Failed to fetch http://deb.debian.org/...  Temporary failure resolving 'deb.debian.org'"
+        ));
+        assert!(looks_like_no_network(
+            "error: failed retrieving file 'core.db' from mirror : Could not resolve host: mirror"
+        ));
+        assert!(!looks_like_no_network(
+            "E: Unable to correct problems, you have held broken packages."
+        ));
     }
 }

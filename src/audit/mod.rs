@@ -73,7 +73,12 @@ pub struct AuditEnv {
 
 impl AuditEnv {
     pub fn system() -> AuditEnv {
-        AuditEnv { root: PathBuf::from("/"), path: managers::default_path(), retry_delays: RETRY_DELAYS.to_vec(), poll_period: POLL_PERIOD }
+        AuditEnv {
+            root: PathBuf::from("/"),
+            path: managers::default_path(),
+            retry_delays: RETRY_DELAYS.to_vec(),
+            poll_period: POLL_PERIOD,
+        }
     }
 }
 
@@ -143,7 +148,9 @@ pub struct AuditService {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl AuditService {
@@ -154,7 +161,12 @@ impl AuditService {
     /// With a chosen root, PATH and retry schedule (tests, `sysmon audit`).
     pub fn with_env(config: &Config, env: AuditEnv) -> Self {
         let settings = Settings::from(config);
-        let choice = managers::choose(settings.setting, settings.command.as_deref(), &env.root, &env.path);
+        let choice = managers::choose(
+            settings.setting,
+            settings.command.as_deref(),
+            &env.root,
+            &env.path,
+        );
         AuditService {
             env,
             settings,
@@ -171,7 +183,12 @@ impl AuditService {
 
     pub fn reconfigure(&mut self, config: &Config) {
         self.settings = Settings::from(config);
-        let choice = managers::choose(self.settings.setting, self.settings.command.as_deref(), &self.env.root, &self.env.path);
+        let choice = managers::choose(
+            self.settings.setting,
+            self.settings.command.as_deref(),
+            &self.env.root,
+            &self.env.path,
+        );
         if choice != self.choice {
             self.abandon();
             self.retries_used = 0;
@@ -205,11 +222,21 @@ impl AuditService {
             self.advance(now);
             return;
         }
-        let Choice::Use(manager) = &self.choice else { return };
+        let Choice::Use(manager) = &self.choice else {
+            return;
+        };
         if self.next_run_at.is_some_and(|at| now >= at) {
             self.next_run_at = None;
-            log::info(format_args!("audit: checking for {} updates", manager.name()));
-            self.job = Some(Job { manager: manager.clone(), runs: Vec::new(), child: None, next_check_at: now });
+            log::info(format_args!(
+                "audit: checking for {} updates",
+                manager.name()
+            ));
+            self.job = Some(Job {
+                manager: manager.clone(),
+                runs: Vec::new(),
+                child: None,
+                next_check_at: now,
+            });
             self.advance(now);
         }
     }
@@ -230,11 +257,18 @@ impl AuditService {
                     }
                 }
             }
-            match managers::next(&job.manager, self.settings.refresh, &self.env.path, &job.runs) {
-                Next::Run(step) => match RunningChild::spawn(step, &self.env.path, now, self.settings.timeout) {
-                    Ok(child) => job.child = Some(child),
-                    Err(failed) => job.runs.push(failed),
-                },
+            match managers::next(
+                &job.manager,
+                self.settings.refresh,
+                &self.env.path,
+                &job.runs,
+            ) {
+                Next::Run(step) => {
+                    match RunningChild::spawn(step, &self.env.path, now, self.settings.timeout) {
+                        Ok(child) => job.child = Some(child),
+                        Err(failed) => job.runs.push(*failed),
+                    }
+                }
                 Next::Done(outcome) => {
                     let job = self.job.take().expect("the job being advanced");
                     self.finish(job, outcome, now);
@@ -255,7 +289,11 @@ impl AuditService {
         let manager = job.manager;
         let attempt = self.retries_used as u32 + 1;
         let (outcome, stale, retry) = match outcome {
-            Outcome::Ok { parsed, stale, retry } => (Ok(parsed), stale, retry),
+            Outcome::Ok {
+                parsed,
+                stale,
+                retry,
+            } => (Ok(parsed), stale, retry),
             Outcome::Failed { error, retry } => (Err(error), None, retry),
         };
         let retry_in = if retry { self.take_retry(now) } else { None };
@@ -264,7 +302,11 @@ impl AuditService {
                 "audit: {error}; looks like no network yet, retrying in {}",
                 crate::config::format_duration(delay)
             ));
-            self.retry_error = Some(format!("{error} (retry {} in {})", self.retries_used, crate::config::format_duration(delay)));
+            self.retry_error = Some(format!(
+                "{error} (retry {} in {})",
+                self.retries_used,
+                crate::config::format_duration(delay)
+            ));
             return;
         }
         if retry_in.is_none() {
@@ -287,35 +329,61 @@ impl AuditService {
             result: outcome.as_ref().map_err(String::as_str),
         });
         let stamp = sys::local_timestamp(checked_at as i64);
-        let log_file = match logfile::write(&self.settings.log_dir, &stamp, &text, self.settings.log_keep) {
+        let log_file = match logfile::write(
+            &self.settings.log_dir,
+            &stamp,
+            &text,
+            self.settings.log_keep,
+        ) {
             Ok(path) => Some(path),
             Err(e) => {
                 log::warn(format_args!("audit: cannot write the log: {e}"));
                 None
             }
         };
-        let shown = log_file.as_ref().map_or(String::from("(not written)"), |p| p.display().to_string());
+        let shown = log_file
+            .as_ref()
+            .map_or(String::from("(not written)"), |p| p.display().to_string());
         match &outcome {
             Ok(parsed) => log::info(format_args!(
                 "audit: {} updates pending ({} security) via {}{}{}; log {shown}",
                 parsed.packages.len(),
                 parsed.security_count(),
                 manager.name(),
-                if parsed.unparsed.is_empty() { String::new() } else { format!(", {} unparsed lines", parsed.unparsed.len()) },
-                stale.as_ref().map_or(String::new(), |why| format!(", STALE: {why}")),
+                if parsed.unparsed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} unparsed lines", parsed.unparsed.len())
+                },
+                stale
+                    .as_ref()
+                    .map_or(String::new(), |why| format!(", STALE: {why}")),
             )),
             Err(error) => log::error(format_args!("audit failed: {error}; log {shown}")),
         }
-        self.last = Some(AuditResult { manager: manager.name(), checked_at, outcome, stale, reboot, lists_age_s, log_file });
+        self.last = Some(AuditResult {
+            manager: manager.name(),
+            checked_at,
+            outcome,
+            stale,
+            reboot,
+            lists_age_s,
+            log_file,
+        });
         self.last_finished_at = Some(now);
         self.completed += 1;
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
         if let Some(job) = &self.job {
-            return Some(job.child.as_ref().map_or(job.next_check_at, |c| job.next_check_at.min(c.kill_at())));
+            return Some(
+                job.child
+                    .as_ref()
+                    .map_or(job.next_check_at, |c| job.next_check_at.min(c.kill_at())),
+            );
         }
-        self.next_run_at.filter(|_| matches!(self.choice, Choice::Use(_)))
+        self.next_run_at
+            .filter(|_| matches!(self.choice, Choice::Use(_)))
     }
 
     pub fn is_running(&self) -> bool {
@@ -324,7 +392,12 @@ impl AuditService {
 
     pub fn status(&self) -> UpdatesJson {
         let manager = match &self.choice {
-            Choice::Disabled => return UpdatesJson { state: "disabled", ..Default::default() },
+            Choice::Disabled => {
+                return UpdatesJson {
+                    state: "disabled",
+                    ..Default::default()
+                };
+            }
             Choice::Unsupported => {
                 return UpdatesJson {
                     state: "unsupported",
@@ -334,7 +407,11 @@ impl AuditService {
             }
             Choice::Use(m) => m.name(),
         };
-        let mut json = UpdatesJson { state: "pending", manager: Some(manager.to_string()), ..Default::default() };
+        let mut json = UpdatesJson {
+            state: "pending",
+            manager: Some(manager.to_string()),
+            ..Default::default()
+        };
         if let Some(last) = &self.last {
             json.checked_at = Some(last.checked_at);
             json.stale = last.stale.is_some();
@@ -350,7 +427,12 @@ impl AuditService {
                         .packages
                         .iter()
                         .take(PACKAGES_CAP)
-                        .map(|p| PackageJson { name: p.name.clone(), current: p.current.clone(), new: p.new.clone(), security: p.security })
+                        .map(|p| PackageJson {
+                            name: p.name.clone(),
+                            current: p.current.clone(),
+                            new: p.new.clone(),
+                            security: p.security,
+                        })
                         .collect();
                     json.error = last.stale.clone();
                 }
@@ -375,7 +457,10 @@ impl AuditService {
         if let Some(mut job) = self.job.take() {
             if let Some(child) = job.child.as_mut() {
                 child.kill();
-                log::info(format_args!("audit: stopped, killed the running {} check", job.manager.name()));
+                log::info(format_args!(
+                    "audit: stopped, killed the running {} check",
+                    job.manager.name()
+                ));
             }
         }
     }
@@ -386,7 +471,10 @@ impl AuditService {
 /// or with `json` the `updates` object of /data.json. Exit status: 0 nothing
 /// pending, 100 updates pending, 1 error (including disabled or unsupported).
 pub fn cli_audit(config: &Config, json: bool) -> ExitCode {
-    let env = AuditEnv { retry_delays: Vec::new(), ..AuditEnv::system() };
+    let env = AuditEnv {
+        retry_delays: Vec::new(),
+        ..AuditEnv::system()
+    };
     run_cli(config, env, json)
 }
 
@@ -396,7 +484,10 @@ fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
         while service.completed() == 0 {
             let now = Instant::now();
             service.poll(now);
-            let wait = service.next_deadline().map_or(POLL_PERIOD, |d| d.saturating_duration_since(now)).min(POLL_PERIOD);
+            let wait = service
+                .next_deadline()
+                .map_or(POLL_PERIOD, |d| d.saturating_duration_since(now))
+                .min(POLL_PERIOD);
             if service.completed() == 0 {
                 std::thread::sleep(wait);
             }
@@ -419,7 +510,11 @@ fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
             if let Some(why) = &result.stale {
                 log::warn(format_args!("the list may be out of date: {why}"));
             }
-            if parsed.packages.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(100) }
+            if parsed.packages.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(100)
+            }
         }
         Some((Err(_), _)) => ExitCode::from(1),
         None => {

@@ -21,13 +21,22 @@ pub struct Package {
 
 impl Package {
     pub fn new(name: &str, current: &str, new: &str, security: bool) -> Package {
-        Package { name: name.to_string(), current: current.to_string(), new: new.to_string(), security }
+        Package {
+            name: name.to_string(),
+            current: current.to_string(),
+            new: new.to_string(),
+            security,
+        }
     }
 
     /// `name current -> new [security]`, the line format of the log, of
     /// `sysmon audit` and of `update_command`.
     pub fn line(&self) -> String {
-        let current = if self.current.is_empty() { "?" } else { &self.current };
+        let current = if self.current.is_empty() {
+            "?"
+        } else {
+            &self.current
+        };
         let tag = if self.security { " [security]" } else { "" };
         format!("{} {current} -> {}{tag}", self.name, self.new)
     }
@@ -60,7 +69,9 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
 /// A package name or version token as managers print them: non-empty, no
 /// white space, no control characters, no U+FFFD (a lossily decoded byte).
 pub fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != char::REPLACEMENT_CHARACTER)
+    !s.is_empty()
+        && s.chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && c != char::REPLACEMENT_CHARACTER)
 }
 
 #[cfg(test)]
@@ -77,8 +88,13 @@ mod tests {
 
     #[test]
     fn package_line() {
-        assert_eq!(Package::new("bash", "1:5.2-1", "1:5.2-2", true).line(), "bash 1:5.2-1 -> 1:5.2-2 [security]");
+        assert_eq!(
+            Package::new("bash", "1:5.2-1", "1:5.2-2", true).line(),
+            "bash 1:5.2-1 -> 1:5.2-2 [security]"
+        );
         assert_eq!(Package::new("x", "", "2", false).line(), "x ? -> 2");
-        assert!(!is_token("a b") && !is_token("") && !is_token("a\u{fffd}") && is_token("1:2.3+b1~rc1"));
+        assert!(
+            !is_token("a b") && !is_token("") && !is_token("a\u{fffd}") && is_token("1:2.3+b1~rc1")
+        );
     }
 }

@@ -37,7 +37,15 @@ mod tests {
     #[test]
     fn lines_with_epochs_and_ignored() {
         let p = parse(b"linux 6.9.7.arch1-1 -> 6.9.8.arch1-1\nnvidia 1:550.90.07-4 -> 1:555.58-1 [ignored]\n\nvim 9.1.0-1 => 9.1.1-1\n");
-        assert_eq!(p.packages, [Package::new("linux", "6.9.7.arch1-1", "6.9.8.arch1-1", false)]);
+        assert_eq!(
+            p.packages,
+            [Package::new(
+                "linux",
+                "6.9.7.arch1-1",
+                "6.9.8.arch1-1",
+                false
+            )]
+        );
         assert_eq!(p.notes, ["ignored: nvidia 1:550.90.07-4 -> 1:555.58-1"]);
         assert_eq!(p.unparsed, ["vim 9.1.0-1 => 9.1.1-1"]);
     }

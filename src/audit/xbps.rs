@@ -26,8 +26,12 @@ pub fn parse(stdout: &[u8]) -> Parsed {
             _ => None,
         };
         match entry {
-            Some(((name, version), "update")) => out.packages.push(Package::new(name, "", version, false)),
-            Some(((name, version), action)) if is_token(action) => out.notes.push(format!("{action}: {name} {version}")),
+            Some(((name, version), "update")) => {
+                out.packages.push(Package::new(name, "", version, false))
+            }
+            Some(((name, version), action)) if is_token(action) => {
+                out.notes.push(format!("{action}: {name} {version}"))
+            }
             _ => out.unparsed.push(line),
         }
     }
@@ -75,7 +79,15 @@ garbage\n",
         );
         let installed = parse_installed(b"ii xorg-server-xwayland-24.1.1_1 Nested X server\nii bash-5.2.21_1 GNU Bourne Again Shell\n");
         fill_current(&mut p, &installed);
-        assert_eq!(p.packages, [Package::new("xorg-server-xwayland", "24.1.1_1", "24.1.2_1", false)]);
+        assert_eq!(
+            p.packages,
+            [Package::new(
+                "xorg-server-xwayland",
+                "24.1.1_1",
+                "24.1.2_1",
+                false
+            )]
+        );
         assert_eq!(p.notes, ["install: libnew 1.0_1"]);
         assert_eq!(p.unparsed, ["garbage"]);
         assert_eq!(split_pkgver("nonsense"), None);

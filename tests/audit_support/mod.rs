@@ -11,7 +11,9 @@ use sysmon::audit::{AuditEnv, AuditService};
 use sysmon::config::{Config, UpdateManager};
 
 pub fn audit_fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/audit")
+        .join(rel)
 }
 
 /// A directory holding only the shims a test installs, plus the few tools
@@ -26,7 +28,11 @@ impl Shims {
         let tools = dir.join("tools");
         std::fs::create_dir_all(&tools).unwrap();
         for tool in ["cat", "tr", "sleep", "sh"] {
-            let real = ["/usr/bin", "/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists()).unwrap();
+            let real = ["/usr/bin", "/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(tool))
+                .find(|p| p.exists())
+                .unwrap();
             std::os::unix::fs::symlink(real, tools.join(tool)).unwrap();
         }
         Shims { dir }
@@ -44,7 +50,11 @@ impl Shims {
     pub fn tool_args(&self, name: &str, args: &str, fixture: &str) -> &Self {
         self.link(name);
         let key = args.replace([' ', '/'], "_");
-        std::fs::write(self.dir.join(format!("{name}.{key}.scenario")), scenario(fixture)).unwrap();
+        std::fs::write(
+            self.dir.join(format!("{name}.{key}.scenario")),
+            scenario(fixture),
+        )
+        .unwrap();
         self
     }
 
@@ -74,15 +84,21 @@ impl Shims {
 
 fn scenario(fixture: &str) -> String {
     let path = Path::new(fixture);
-    if path.is_absolute() { fixture.to_string() } else { audit_fixture(fixture).display().to_string() }
+    if path.is_absolute() {
+        fixture.to_string()
+    } else {
+        audit_fixture(fixture).display().to_string()
+    }
 }
 
 /// A config for the library: logs in `root/logs`, the running kernel in
 /// `root/proc/sys/kernel/osrelease`.
 pub fn config(root: &Path, manager: UpdateManager) -> Config {
-    let mut c = Config::default();
-    c.log_dir = root.join("logs");
-    c.proc_root = root.join("proc");
+    let mut c = Config {
+        log_dir: root.join("logs"),
+        proc_root: root.join("proc"),
+        ..Config::default()
+    };
     c.updates.manager = manager;
     c
 }
@@ -92,7 +108,12 @@ pub fn config(root: &Path, manager: UpdateManager) -> Config {
 pub fn env(root: &Path, shims: &Shims) -> AuditEnv {
     let sysroot = root.join("sysroot");
     std::fs::create_dir_all(&sysroot).unwrap();
-    AuditEnv { root: sysroot, path: shims.path(), retry_delays: Vec::new(), poll_period: Duration::from_millis(10) }
+    AuditEnv {
+        root: sysroot,
+        path: shims.path(),
+        retry_delays: Vec::new(),
+        poll_period: Duration::from_millis(10),
+    }
 }
 
 /// Polls until one more result is published (at most `limit`).
@@ -100,7 +121,11 @@ pub fn drive(service: &mut AuditService, limit: Duration) {
     let target = service.completed() + 1;
     let start = Instant::now();
     while service.completed() < target {
-        assert!(start.elapsed() < limit, "no result within {limit:?}; status {:?}", service.status());
+        assert!(
+            start.elapsed() < limit,
+            "no result within {limit:?}; status {:?}",
+            service.status()
+        );
         service.poll(Instant::now());
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -108,7 +133,9 @@ pub fn drive(service: &mut AuditService, limit: Duration) {
 
 /// The log files in `dir`, sorted by name.
 pub fn logs(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
     v.sort();
     v
 }
