@@ -1,40 +1,529 @@
-//! PLACEHOLDER (being replaced by the update audit implementation, issue #4).
-use std::time::Instant;
+//! The update audit: which packages have updates pending, found by running
+//! the system's package manager as a child process that the poll loop
+//! drives without blocking, and recorded in a permanent log.
+//!
+//! The layers: one pure parser per manager output ([`apt`], [`pacman`],
+//! [`apk`], [`xbps`], [`dnf`], [`command`]) into a [`model::Parsed`];
+//! [`managers`] picks the manager and decides, from the steps run so far,
+//! what to run next or what the result is; [`child`] runs one step with
+//! non-blocking pipes and a timeout; [`host`] reads list age and reboot
+//! flags; [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`. This module
+//! schedules it all: at the first poll, on retries, and every `update_every`.
+//!
+//! Invariants: sysmon never changes the system (no install, no upgrade;
+//! package lists are refreshed only with `update_refresh = on`); `poll`
+//! never blocks (it reads what the pipes hold and checks for exit); a child
+//! past `update_timeout` is killed with its whole process group and reaped;
+//! when idle, `poll` does no work and allocates nothing.
+//!
+//! Testability: [`AuditEnv`] holds the root directory (`/` in production)
+//! under which `/var/lib/apt/lists`, `/run/reboot-required` etc. are read,
+//! the PATH used to find and run the managers, and the retry delays; tests
+//! of the library build an [`AuditService`] with their own.
 
+pub mod apk;
+pub mod apt;
+pub mod child;
+pub mod command;
+pub mod dnf;
+pub mod host;
+pub mod logfile;
+pub mod managers;
+pub mod model;
+pub mod pacman;
+pub mod xbps;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use self::child::{RunningChild, StepRun};
+use self::host::Reboot;
+use self::managers::{Choice, Manager, Next, Outcome};
+use self::model::Parsed;
 use crate::config::{Config, UpdateManager};
-use crate::report::UpdatesJson;
+use crate::report::{PackageJson, UpdatesJson};
+use crate::{log, sys};
+
+/// Packages listed in /data.json; the count and the log have them all.
+pub const PACKAGES_CAP: usize = 200;
+/// Waits after failures that look like no network (boot: the network may
+/// come up late): about 15 minutes in all before the audit is recorded failed.
+pub const RETRY_DELAYS: [Duration; 5] = [
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+    Duration::from_secs(120),
+    Duration::from_secs(240),
+    Duration::from_secs(480),
+];
+/// How often a running child's pipes are read.
+pub const POLL_PERIOD: Duration = Duration::from_millis(50);
+
+/// Where the audit looks and how it retries; see the module docs.
+#[derive(Clone, Debug)]
+pub struct AuditEnv {
+    /// Prefix for every system file read (`/` in production).
+    pub root: PathBuf,
+    /// The search path for the managers, also given to them as `PATH`.
+    pub path: OsString,
+    pub retry_delays: Vec<Duration>,
+    pub poll_period: Duration,
+}
+
+impl AuditEnv {
+    pub fn system() -> AuditEnv {
+        AuditEnv {
+            root: PathBuf::from("/"),
+            path: managers::default_path(),
+            retry_delays: RETRY_DELAYS.to_vec(),
+            poll_period: POLL_PERIOD,
+        }
+    }
+}
+
+struct Settings {
+    setting: UpdateManager,
+    command: Option<String>,
+    refresh: bool,
+    timeout: Duration,
+    every: Option<Duration>,
+    log_dir: PathBuf,
+    log_keep: u32,
+    proc_root: PathBuf,
+}
+
+impl Settings {
+    fn from(config: &Config) -> Settings {
+        let u = &config.updates;
+        Settings {
+            setting: u.manager,
+            command: u.command.clone(),
+            refresh: u.refresh,
+            timeout: u.timeout,
+            every: u.every,
+            log_dir: config.log_dir.clone(),
+            log_keep: u.log_keep,
+            proc_root: config.proc_root.clone(),
+        }
+    }
+}
+
+/// The last published result of an audit.
+#[derive(Clone, Debug)]
+pub struct AuditResult {
+    pub manager: &'static str,
+    pub checked_at: u64,
+    /// The packages, or why the audit failed.
+    pub outcome: Result<Parsed, String>,
+    /// Why the list may be out of date, if it may.
+    pub stale: Option<String>,
+    pub reboot: Reboot,
+    pub lists_age_s: Option<u64>,
+    pub log_file: Option<PathBuf>,
+}
+
+struct Job {
+    manager: Manager,
+    runs: Vec<StepRun>,
+    child: Option<RunningChild>,
+    next_check_at: Instant,
+}
 
 pub struct AuditService {
-    enabled: bool,
+    env: AuditEnv,
+    settings: Settings,
+    choice: Choice,
+    job: Option<Job>,
+    /// When the next audit starts; `None`: not scheduled.
+    next_run_at: Option<Instant>,
+    /// Retries used since the last published result.
+    retries_used: usize,
+    /// The failure being retried, shown while waiting.
+    retry_error: Option<String>,
+    last: Option<AuditResult>,
+    last_finished_at: Option<Instant>,
+    /// Audits that reached a published result (ok or failed).
+    completed: u64,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl AuditService {
     pub fn new(config: &Config) -> Self {
+        Self::with_env(config, AuditEnv::system())
+    }
+
+    /// With a chosen root, PATH and retry schedule (tests, `sysmon audit`).
+    pub fn with_env(config: &Config, env: AuditEnv) -> Self {
+        let settings = Settings::from(config);
+        let choice = managers::choose(
+            settings.setting,
+            settings.command.as_deref(),
+            &env.root,
+            &env.path,
+        );
         AuditService {
-            enabled: config.updates.manager != UpdateManager::None,
+            env,
+            settings,
+            next_run_at: matches!(choice, Choice::Use(_)).then(Instant::now),
+            choice,
+            job: None,
+            retries_used: 0,
+            retry_error: None,
+            last: None,
+            last_finished_at: None,
+            completed: 0,
         }
     }
+
     pub fn reconfigure(&mut self, config: &Config) {
-        self.enabled = config.updates.manager != UpdateManager::None;
-    }
-    pub fn poll(&mut self, _now: Instant) {}
-    pub fn next_deadline(&self) -> Option<Instant> {
-        None
-    }
-    pub fn is_running(&self) -> bool {
-        false
-    }
-    pub fn status(&self) -> UpdatesJson {
-        UpdatesJson {
-            state: if self.enabled { "pending" } else { "disabled" },
-            ..Default::default()
+        self.settings = Settings::from(config);
+        let choice = managers::choose(
+            self.settings.setting,
+            self.settings.command.as_deref(),
+            &self.env.root,
+            &self.env.path,
+        );
+        if choice != self.choice {
+            self.abandon();
+            self.retries_used = 0;
+            self.retry_error = None;
+            self.last = None;
+            self.next_run_at = matches!(choice, Choice::Use(_)).then(Instant::now);
+            self.choice = choice;
+        } else if self.job.is_none() && self.retry_error.is_none() {
+            if let Some(done) = self.last_finished_at {
+                self.next_run_at = self.settings.every.map(|every| done + every);
+            }
         }
     }
-    pub fn abandon(&mut self) {}
+
+    /// Which manager is used, or why none.
+    pub fn choice(&self) -> &Choice {
+        &self.choice
+    }
+
+    /// Audits that reached a published result so far.
+    pub fn completed(&self) -> u64 {
+        self.completed
+    }
+
+    pub fn last_result(&self) -> Option<&AuditResult> {
+        self.last.as_ref()
+    }
+
+    pub fn poll(&mut self, now: Instant) {
+        if self.job.is_some() {
+            self.advance(now);
+            return;
+        }
+        let Choice::Use(manager) = &self.choice else {
+            return;
+        };
+        if self.next_run_at.is_some_and(|at| now >= at) {
+            self.next_run_at = None;
+            log::info(format_args!(
+                "audit: checking for {} updates",
+                manager.name()
+            ));
+            self.job = Some(Job {
+                manager: manager.clone(),
+                runs: Vec::new(),
+                child: None,
+                next_check_at: now,
+            });
+            self.advance(now);
+        }
+    }
+
+    /// Moves the job as far as it goes without waiting.
+    fn advance(&mut self, now: Instant) {
+        let Some(job) = self.job.as_mut() else { return };
+        loop {
+            if let Some(child) = job.child.as_mut() {
+                match child.poll(now) {
+                    None => {
+                        job.next_check_at = now + self.env.poll_period;
+                        return;
+                    }
+                    Some(run) => {
+                        job.child = None;
+                        job.runs.push(run);
+                    }
+                }
+            }
+            match managers::next(
+                &job.manager,
+                self.settings.refresh,
+                &self.env.path,
+                &job.runs,
+            ) {
+                Next::Run(step) => {
+                    match RunningChild::spawn(step, &self.env.path, now, self.settings.timeout) {
+                        Ok(child) => job.child = Some(child),
+                        Err(failed) => job.runs.push(*failed),
+                    }
+                }
+                Next::Done(outcome) => {
+                    let job = self.job.take().expect("the job being advanced");
+                    self.finish(job, outcome, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn take_retry(&mut self, now: Instant) -> Option<Duration> {
+        let delay = *self.env.retry_delays.get(self.retries_used)?;
+        self.retries_used += 1;
+        self.next_run_at = Some(now + delay);
+        Some(delay)
+    }
+
+    fn finish(&mut self, job: Job, outcome: Outcome, now: Instant) {
+        let manager = job.manager;
+        let attempt = self.retries_used as u32 + 1;
+        let (outcome, stale, retry) = match outcome {
+            Outcome::Ok {
+                parsed,
+                stale,
+                retry,
+            } => (Ok(parsed), stale, retry),
+            Outcome::Failed { error, retry } => (Err(error), None, retry),
+        };
+        let retry_in = if retry { self.take_retry(now) } else { None };
+        if let (Err(error), Some(delay)) = (&outcome, retry_in) {
+            log::warn(format_args!(
+                "audit: {error}; looks like no network yet, retrying in {}",
+                crate::config::format_duration(delay)
+            ));
+            self.retry_error = Some(format!(
+                "{error} (retry {} in {})",
+                self.retries_used,
+                crate::config::format_duration(delay)
+            ));
+            return;
+        }
+        if retry_in.is_none() {
+            self.retries_used = 0;
+            self.next_run_at = self.settings.every.map(|every| now + every);
+        }
+        self.retry_error = None;
+        let checked_at = unix_now();
+        let reboot = host::reboot(&manager, &self.env.root, &self.settings.proc_root);
+        let lists_age_s = host::lists_age_s(&manager, &self.env.root, SystemTime::now());
+        let text = logfile::render(&logfile::Record {
+            host: &sys::hostname(),
+            unix_s: checked_at,
+            manager: manager.name(),
+            runs: &job.runs,
+            attempt,
+            lists_age_s,
+            reboot: &reboot,
+            stale: stale.as_deref(),
+            result: outcome.as_ref().map_err(String::as_str),
+        });
+        let stamp = sys::local_timestamp(checked_at as i64);
+        let log_file = match logfile::write(
+            &self.settings.log_dir,
+            &stamp,
+            &text,
+            self.settings.log_keep,
+        ) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                log::warn(format_args!("audit: cannot write the log: {e}"));
+                None
+            }
+        };
+        let shown = log_file
+            .as_ref()
+            .map_or(String::from("(not written)"), |p| p.display().to_string());
+        match &outcome {
+            Ok(parsed) => log::info(format_args!(
+                "audit: {} updates pending ({} security) via {}{}{}; log {shown}",
+                parsed.packages.len(),
+                parsed.security_count(),
+                manager.name(),
+                if parsed.unparsed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} unparsed lines", parsed.unparsed.len())
+                },
+                stale
+                    .as_ref()
+                    .map_or(String::new(), |why| format!(", STALE: {why}")),
+            )),
+            Err(error) => log::error(format_args!("audit failed: {error}; log {shown}")),
+        }
+        self.last = Some(AuditResult {
+            manager: manager.name(),
+            checked_at,
+            outcome,
+            stale,
+            reboot,
+            lists_age_s,
+            log_file,
+        });
+        self.last_finished_at = Some(now);
+        self.completed += 1;
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if let Some(job) = &self.job {
+            return Some(
+                job.child
+                    .as_ref()
+                    .map_or(job.next_check_at, |c| job.next_check_at.min(c.kill_at())),
+            );
+        }
+        self.next_run_at
+            .filter(|_| matches!(self.choice, Choice::Use(_)))
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    pub fn status(&self) -> UpdatesJson {
+        let manager = match &self.choice {
+            Choice::Disabled => {
+                return UpdatesJson {
+                    state: "disabled",
+                    ..Default::default()
+                };
+            }
+            Choice::Unsupported => {
+                return UpdatesJson {
+                    state: "unsupported",
+                    error: Some("no supported package manager found (looked for apt-get, pacman, apk, xbps-install and dnf)".into()),
+                    ..Default::default()
+                };
+            }
+            Choice::Use(m) => m.name(),
+        };
+        let mut json = UpdatesJson {
+            state: "pending",
+            manager: Some(manager.to_string()),
+            ..Default::default()
+        };
+        if let Some(last) = &self.last {
+            json.checked_at = Some(last.checked_at);
+            json.stale = last.stale.is_some();
+            json.reboot_required = last.reboot.required;
+            json.lists_age_s = last.lists_age_s;
+            match &last.outcome {
+                Ok(parsed) => {
+                    json.state = "ok";
+                    json.count = Some(parsed.packages.len() as u64);
+                    json.security_count = Some(parsed.security_count() as u64);
+                    json.truncated = parsed.packages.len() > PACKAGES_CAP;
+                    json.packages = parsed
+                        .packages
+                        .iter()
+                        .take(PACKAGES_CAP)
+                        .map(|p| PackageJson {
+                            name: p.name.clone(),
+                            current: p.current.clone(),
+                            new: p.new.clone(),
+                            security: p.security,
+                        })
+                        .collect();
+                    json.error = last.stale.clone();
+                }
+                Err(error) => {
+                    json.state = "failed";
+                    json.error = Some(error.clone());
+                }
+            }
+        }
+        if let Some(error) = &self.retry_error {
+            json.state = "pending";
+            json.error = Some(error.clone());
+        }
+        if self.job.is_some() {
+            json.state = "running";
+        }
+        json
+    }
+
+    /// Stops a running audit: kills the child's process group and reaps it.
+    pub fn abandon(&mut self) {
+        if let Some(mut job) = self.job.take() {
+            if let Some(child) = job.child.as_mut() {
+                child.kill();
+                log::info(format_args!(
+                    "audit: stopped, killed the running {} check",
+                    job.manager.name()
+                ));
+            }
+        }
+    }
 }
 
-/// `sysmon audit`: run the audit now. Exit 0 none pending, 100 pending, 1 error.
-pub fn cli_audit(_config: &Config, _json: bool) -> std::process::ExitCode {
-    crate::log::error(format_args!("audit: not implemented yet"));
-    std::process::ExitCode::from(1)
+/// `sysmon audit`: run one audit now (no network retries: scripts and cron
+/// want an answer) and print `name current -> new [security]` per package,
+/// or with `json` the `updates` object of /data.json. Exit status: 0 nothing
+/// pending, 100 updates pending, 1 error (including disabled or unsupported).
+pub fn cli_audit(config: &Config, json: bool) -> ExitCode {
+    let env = AuditEnv {
+        retry_delays: Vec::new(),
+        ..AuditEnv::system()
+    };
+    run_cli(config, env, json)
+}
+
+fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
+    let mut service = AuditService::with_env(config, env);
+    if matches!(service.choice(), Choice::Use(_)) {
+        while service.completed() == 0 {
+            let now = Instant::now();
+            service.poll(now);
+            let wait = service
+                .next_deadline()
+                .map_or(POLL_PERIOD, |d| d.saturating_duration_since(now))
+                .min(POLL_PERIOD);
+            if service.completed() == 0 {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    let status = service.status();
+    // A reader that hangs up early (`| head`) is not an error of the audit.
+    let print = |text: String| {
+        use std::io::Write;
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    };
+    if json {
+        print(miniserde::json::to_string(&status) + "\n");
+    }
+    match service.last_result().map(|r| (&r.outcome, r)) {
+        Some((Ok(parsed), result)) => {
+            if !json {
+                print(parsed.packages.iter().map(|p| p.line() + "\n").collect());
+            }
+            if let Some(why) = &result.stale {
+                log::warn(format_args!("the list may be out of date: {why}"));
+            }
+            if parsed.packages.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(100)
+            }
+        }
+        Some((Err(_), _)) => ExitCode::from(1),
+        None => {
+            let why = match service.choice() {
+                Choice::Disabled => "update_manager = none: the audit is disabled".to_string(),
+                _ => status.error.unwrap_or_else(|| "no result".into()),
+            };
+            log::error(format_args!("audit: {why}"));
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,0 +1,144 @@
+//! `apt-get -s dist-upgrade` (simulation) output: the `Inst` lines.
+//!
+//! ```text
+//! Inst bash [5.2.15-2] (5.2.15-2+deb12u1 Debian:12.12/stable [amd64])
+//! Inst libgcrypt20 [1.10.1-3] (1.10.1-3+deb12u1 Debian:12.15/oldstable, Debian-Security:12/oldstable-security [amd64]) []
+//! Inst linux-image-6.1.0-40-amd64 (6.1.153-1 Debian-Security:12/stable-security [amd64])
+//! ```
+//! `[old]` is missing for a package that is newly installed (a new kernel
+//! ABI package, a new dependency): that is a note, not an update. The
+//! origins list names every archive that has the new version; it is a
+//! security update when one of them is a security archive (`Debian-Security:`,
+//! `…/bookworm-security`, `Ubuntu:22.04/jammy-security`). A trailing `[...]`
+//! after the parenthesis lists packages apt breaks temporarily; ignored.
+//! The chatter apt prints around the lines (progress, package name lists
+//! indented by two spaces, the summary) is recognised and skipped.
+
+use super::model::{Package, Parsed, is_token, lines};
+
+pub fn parse(stdout: &[u8]) -> Parsed {
+    let mut out = Parsed::default();
+    for line in lines(stdout) {
+        if let Some(rest) = line.strip_prefix("Inst ") {
+            match parse_inst(rest) {
+                Some(Inst::Upgrade(p)) => out.packages.push(p),
+                Some(Inst::New(p)) => out.notes.push(format!("new package: {} {}", p.name, p.new)),
+                None => out.unparsed.push(line),
+            }
+        } else if let Some(rest) = line.strip_prefix("Remv ") {
+            out.notes.push(format!("removed: {}", rest.trim()));
+        } else if !is_chatter(&line) {
+            out.unparsed.push(line);
+        }
+    }
+    out
+}
+
+enum Inst {
+    Upgrade(Package),
+    New(Package),
+}
+
+fn parse_inst(rest: &str) -> Option<Inst> {
+    let (name, rest) = rest.split_once(' ')?;
+    let mut rest = rest.trim_start();
+    let mut current = None;
+    if let Some(after) = rest.strip_prefix('[') {
+        let (old, after) = after.split_once(']')?;
+        current = Some(old);
+        rest = after.trim_start();
+    }
+    let inner = rest.strip_prefix('(')?;
+    let (inner, _broken) = inner.split_once(')')?;
+    let (new, origins) = inner.split_once(' ')?;
+    // The architecture closes the parenthesis: `... [amd64]`.
+    let origins = origins.rsplit_once(" [").map_or(origins, |(o, _)| o);
+    if !is_token(name) || !is_token(new) || !current.is_none_or(is_token) {
+        return None;
+    }
+    let security = origins.split(", ").any(is_security_origin);
+    let package = Package::new(name, current.unwrap_or(""), new, security);
+    Some(if current.is_some() {
+        Inst::Upgrade(package)
+    } else {
+        Inst::New(package)
+    })
+}
+
+/// `Label:version/suite`: Debian's security archive is labelled
+/// `Debian-Security`; its suite, like Ubuntu's, ends in `-security`.
+fn is_security_origin(origin: &str) -> bool {
+    let (label, suite) = origin.trim().split_once(':').unwrap_or(("", origin));
+    let suite = suite.rsplit('/').next().unwrap_or(suite);
+    label.eq_ignore_ascii_case("Debian-Security") || suite.ends_with("-security")
+}
+
+fn is_chatter(line: &str) -> bool {
+    const PREFIXES: [&str; 10] = [
+        "Reading package lists",
+        "Building dependency tree",
+        "Reading state information",
+        "Calculating upgrade",
+        "The following ",
+        "NOTE: This is only a simulation",
+        "Conf ",
+        "Purg ",
+        "Done",
+        "Need to get ",
+    ];
+    line.trim().is_empty()
+        || line.starts_with(' ')
+        || PREFIXES.iter().any(|p| line.starts_with(p))
+        || is_summary(line)
+}
+
+/// `115 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.`
+fn is_summary(line: &str) -> bool {
+    line.split_once(" upgraded, ")
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inst_lines() {
+        let text = b"Reading package lists...\nThe following packages will be upgraded:\n  bash libgcrypt20\n\
+2 upgraded, 1 newly installed, 0 to remove and 0 not upgraded.\n\
+Inst bash [5.2.15-2] (5.2.15-2+deb12u1 Debian:12.12/stable [amd64])\n\
+Inst libgcrypt20 [1.10.1-3] (1.10.1-3+deb12u1 Debian:12.15/oldstable, Debian-Security:12/oldstable-security [amd64]) []\n\
+Inst libssl3:i386 [3.0.11-1~deb12u2] (3.0.17-1~deb12u2 Ubuntu:22.04/jammy-security [i386])\n\
+Inst linux-image-6.1.0-40-amd64 (6.1.153-1 Debian:12.12/stable [amd64])\n\
+Conf bash (5.2.15-2+deb12u1 Debian:12.12/stable [amd64])\n\
+Remv oldpkg [1.0]\n\
+Inst broken [1.0 (2.0\n\
+something else\n";
+        let p = parse(text);
+        assert_eq!(
+            p.packages,
+            [
+                Package::new("bash", "5.2.15-2", "5.2.15-2+deb12u1", false),
+                Package::new("libgcrypt20", "1.10.1-3", "1.10.1-3+deb12u1", true),
+                Package::new("libssl3:i386", "3.0.11-1~deb12u2", "3.0.17-1~deb12u2", true),
+            ]
+        );
+        assert_eq!(
+            p.notes,
+            [
+                "new package: linux-image-6.1.0-40-amd64 6.1.153-1",
+                "removed: oldpkg [1.0]"
+            ]
+        );
+        assert_eq!(p.unparsed, ["Inst broken [1.0 (2.0", "something else"]);
+    }
+
+    #[test]
+    fn security_origins() {
+        assert!(is_security_origin("Debian-Security:12/oldstable-security"));
+        assert!(is_security_origin("Debian:12/bookworm-security"));
+        assert!(is_security_origin("Ubuntu:22.04/jammy-security"));
+        assert!(!is_security_origin("Debian:12.15/oldstable"));
+        assert!(!is_security_origin("security-team-ppa:1/stable"));
+    }
+}

@@ -1,0 +1,267 @@
+//! A package manager run as a child process that the poll loop drives
+//! without ever blocking on it.
+//!
+//! Invariants: both pipes are non-blocking and drained on every
+//! [`RunningChild::poll`], so the child never stalls on a full pipe; at most
+//! [`OUTPUT_CAP`] bytes per stream are kept (the rest is read and counted);
+//! the child leads its own process group, and on timeout or [`RunningChild::kill`]
+//! the whole group gets SIGKILL and the child is reaped, so nothing it
+//! started outlives the audit and no zombie is left.
+
+use std::ffi::OsString;
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::sys;
+
+/// Bytes kept per stream; a manager that prints more is truncated (counted).
+pub const OUTPUT_CAP: usize = 4 << 20;
+
+/// What to run: an absolute program path and its arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl Step {
+    /// The command line as shown in logs (arguments quoted when needed).
+    pub fn display(&self) -> String {
+        let mut s = self.program.display().to_string();
+        for a in &self.args {
+            s.push(' ');
+            if a.is_empty()
+                || a.contains(|c: char| c.is_whitespace() || "'\"\\$<>|&;*?".contains(c))
+            {
+                s.push('\'');
+                s.push_str(&a.replace('\'', "'\\''"));
+                s.push('\'');
+            } else {
+                s.push_str(a);
+            }
+        }
+        s
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+    /// Killed by us after the timeout.
+    TimedOut(Duration),
+    /// Could not be started (the error).
+    SpawnFailed(String),
+}
+
+impl Exit {
+    pub fn describe(&self) -> String {
+        match self {
+            Exit::Code(c) => format!("exit status {c}"),
+            Exit::Signal(s) => format!("killed by signal {s}"),
+            Exit::TimedOut(d) => format!(
+                "timed out after {}; its process group was killed",
+                crate::config::format_duration(*d)
+            ),
+            Exit::SpawnFailed(e) => format!("could not start: {e}"),
+        }
+    }
+}
+
+/// A finished step with everything it said.
+#[derive(Clone, Debug)]
+pub struct StepRun {
+    pub step: Step,
+    pub exit: Exit,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Bytes read beyond [`OUTPUT_CAP`] and dropped, per stream.
+    pub stdout_dropped: u64,
+    pub stderr_dropped: u64,
+    pub duration: Duration,
+}
+
+impl StepRun {
+    pub fn code(&self) -> Option<i32> {
+        match self.exit {
+            Exit::Code(c) => Some(c),
+            _ => None,
+        }
+    }
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+struct Capture<R> {
+    pipe: Option<R>,
+    kept: Vec<u8>,
+    dropped: u64,
+}
+
+impl<R: Read> Capture<R> {
+    /// Reads what is available now; closes the pipe at EOF or on error.
+    fn drain(&mut self, buf: &mut [u8]) {
+        while let Some(pipe) = self.pipe.as_mut() {
+            match pipe.read(buf) {
+                Ok(0) => self.pipe = None,
+                Ok(n) => {
+                    let room = OUTPUT_CAP.saturating_sub(self.kept.len()).min(n);
+                    self.kept.extend_from_slice(&buf[..room]);
+                    self.dropped += (n - room) as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.pipe = None,
+            }
+        }
+    }
+}
+
+pub struct RunningChild {
+    step: Step,
+    child: Child,
+    stdout: Capture<ChildStdout>,
+    stderr: Capture<ChildStderr>,
+    started_at: Instant,
+    kill_at: Instant,
+}
+
+/// The environment every manager runs with: messages untranslated.
+pub fn command_for(step: &Step, path: &OsString) -> Command {
+    let mut cmd = Command::new(&step.program);
+    cmd.args(&step.args)
+        .env("PATH", path)
+        .env("LC_ALL", "C")
+        .env_remove("LANG")
+        .env_remove("LANGUAGE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    cmd
+}
+
+impl RunningChild {
+    /// Starts `step`; it is killed if still running at `now + timeout`.
+    pub fn spawn(
+        step: Step,
+        path: &OsString,
+        now: Instant,
+        timeout: Duration,
+    ) -> Result<RunningChild, Box<StepRun>> {
+        let failed = |step: Step, e: String| StepRun {
+            step,
+            exit: Exit::SpawnFailed(e),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
+            duration: Duration::ZERO,
+        };
+        let mut child = match command_for(&step, path).spawn() {
+            Ok(c) => c,
+            Err(e) => return Err(Box::new(failed(step, e.to_string()))),
+        };
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let nonblocking = [
+            stdout.as_ref().map(AsRawFd::as_raw_fd),
+            stderr.as_ref().map(AsRawFd::as_raw_fd),
+        ]
+        .into_iter()
+        .flatten()
+        .try_for_each(sys::set_nonblocking);
+        let mut running = RunningChild {
+            step,
+            child,
+            stdout: Capture {
+                pipe: stdout,
+                kept: Vec::new(),
+                dropped: 0,
+            },
+            stderr: Capture {
+                pipe: stderr,
+                kept: Vec::new(),
+                dropped: 0,
+            },
+            started_at: now,
+            kill_at: now + timeout,
+        };
+        if let Err(e) = nonblocking {
+            // Never risk blocking the loop on a pipe: give up on this child.
+            running.kill();
+            let step = running.step.clone();
+            return Err(Box::new(failed(
+                step,
+                format!("cannot make its pipes non-blocking: {e}"),
+            )));
+        }
+        Ok(running)
+    }
+
+    pub fn kill_at(&self) -> Instant {
+        self.kill_at
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reads what is available, then checks for exit and timeout. Returns
+    /// the finished run once the child has exited or was killed.
+    pub fn poll(&mut self, now: Instant) -> Option<StepRun> {
+        let mut buf = [0u8; 16 * 1024];
+        self.stdout.drain(&mut buf);
+        self.stderr.drain(&mut buf);
+        let exit = match self.child.try_wait() {
+            Ok(Some(status)) => {
+                // What it wrote before exiting is still in the pipes.
+                self.stdout.drain(&mut buf);
+                self.stderr.drain(&mut buf);
+                exit_of(status)
+            }
+            Ok(None) if now >= self.kill_at => {
+                self.kill();
+                self.stdout.drain(&mut buf);
+                self.stderr.drain(&mut buf);
+                Exit::TimedOut(self.kill_at - self.started_at)
+            }
+            Ok(None) => return None,
+            Err(e) => {
+                self.kill();
+                Exit::SpawnFailed(format!("cannot wait for it: {e}"))
+            }
+        };
+        Some(StepRun {
+            step: self.step.clone(),
+            exit,
+            stdout: std::mem::take(&mut self.stdout.kept),
+            stderr: std::mem::take(&mut self.stderr.kept),
+            stdout_dropped: self.stdout.dropped,
+            stderr_dropped: self.stderr.dropped,
+            duration: now.saturating_duration_since(self.started_at),
+        })
+    }
+
+    /// SIGKILL to the child's whole process group, then reap the child.
+    pub fn kill(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            if sys::kill_process_group(self.child.id(), libc::SIGKILL).is_err() {
+                let _ = self.child.kill();
+            }
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn exit_of(status: ExitStatus) -> Exit {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => Exit::Code(c),
+        (None, Some(s)) => Exit::Signal(s),
+        (None, None) => Exit::Code(-1),
+    }
+}

@@ -1,0 +1,107 @@
+//! Facts about the system around the audit: how old the package lists are
+//! and whether a reboot is pending. Every path is joined to `root` (`/` in
+//! production; a fixture tree in tests) and the running kernel release is
+//! read from `<proc_root>/sys/kernel/osrelease`, so tests never touch the
+//! real system.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use super::managers::Manager;
+
+/// Seconds since the package lists were last refreshed: the newest mtime
+/// among apt's lists (`/var/lib/apt/lists/*`, else `pkgcache.bin`) or
+/// pacman's sync databases (`/var/lib/pacman/sync/*.db`). `None` when the
+/// manager keeps no such lists or they cannot be read.
+pub fn lists_age_s(manager: &Manager, root: &Path, now: SystemTime) -> Option<u64> {
+    let newest = match manager {
+        Manager::Apt => newest_mtime(&root.join("var/lib/apt/lists"), |name| name != "lock")
+            .or_else(|| mtime(&root.join("var/cache/apt/pkgcache.bin"))),
+        Manager::Pacman => newest_mtime(&root.join("var/lib/pacman/sync"), |name| {
+            name.ends_with(".db")
+        }),
+        _ => None,
+    }?;
+    Some(now.duration_since(newest).map_or(0, |d| d.as_secs()))
+}
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The newest mtime of the regular files in `dir` whose name passes `keep`.
+fn newest_mtime(dir: &Path, keep: impl Fn(&str) -> bool) -> Option<SystemTime> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| keep(&e.file_name().to_string_lossy()))
+        .filter_map(|e| {
+            e.metadata()
+                .ok()
+                .filter(std::fs::Metadata::is_file)?
+                .modified()
+                .ok()
+        })
+        .max()
+}
+
+/// Whether a reboot is needed, and the packages that asked for it if known.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reboot {
+    pub required: Option<bool>,
+    pub why: Vec<String>,
+}
+
+/// Debian/Ubuntu: `/run/reboot-required` (packages in `.pkgs`). Arch and
+/// Alpine remove the old kernel's modules on upgrade: the running kernel's
+/// `/usr/lib/modules/<release>` (or `/lib/modules/...`) gone means the
+/// kernel on disk is not the one running. Elsewhere: unknown, unless the
+/// Debian flag file exists.
+pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
+    let flag = root.join("run/reboot-required");
+    if flag.exists() {
+        let pkgs = std::fs::read(root.join("run/reboot-required.pkgs")).unwrap_or_default();
+        let mut why: Vec<String> = String::from_utf8_lossy(&pkgs)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        why.dedup();
+        return Reboot {
+            required: Some(true),
+            why,
+        };
+    }
+    match manager {
+        Manager::Apt => Reboot {
+            required: Some(false),
+            why: vec![],
+        },
+        Manager::Pacman | Manager::Apk => {
+            let Ok(release) = std::fs::read_to_string(proc_root.join("sys/kernel/osrelease"))
+            else {
+                return Reboot::default();
+            };
+            let release = release.trim();
+            if release.is_empty() || release.contains('/') || release == ".." {
+                return Reboot::default();
+            }
+            let present = ["usr/lib/modules", "lib/modules"]
+                .iter()
+                .any(|d| root.join(d).join(release).is_dir());
+            let why = if present {
+                vec![]
+            } else {
+                vec![format!(
+                    "running kernel {release} has no modules directory (kernel upgraded)"
+                )]
+            };
+            Reboot {
+                required: Some(!present),
+                why,
+            }
+        }
+        _ => Reboot::default(),
+    }
+}

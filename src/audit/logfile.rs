@@ -1,0 +1,212 @@
+//! The permanent record of each audit: `log_dir/updates_YYYYmmdd_HHMMSS.log`.
+//!
+//! Invariants: a log is written atomically (complete or absent), mode 0640,
+//! in a directory created 0750; an existing log is never overwritten (a
+//! second audit in the same second gets `_2`, `_3`, ...); retention deletes
+//! only files whose whole name matches that pattern, oldest first, keeping
+//! the newest `log_keep`.
+//!
+//! Format: `key: value` header lines, a blank line, one line per package
+//! (`name current -> new [security]`), then `== section (N) ==` blocks for
+//! notes, unparsed lines and stderr, and a last `summary:` line.
+
+use std::fmt::Write;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::child::StepRun;
+use super::host::Reboot;
+use super::model::Parsed;
+use crate::fsutil;
+
+/// Bytes of each step's stderr copied into the log.
+pub const STDERR_IN_LOG: usize = 64 * 1024;
+
+pub struct Record<'a> {
+    pub host: &'a str,
+    pub unix_s: u64,
+    pub manager: &'a str,
+    pub runs: &'a [StepRun],
+    pub attempt: u32,
+    pub lists_age_s: Option<u64>,
+    pub reboot: &'a Reboot,
+    pub stale: Option<&'a str>,
+    /// The packages, or the error.
+    pub result: Result<&'a Parsed, &'a str>,
+}
+
+pub fn render(r: &Record<'_>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# sysmon update audit");
+    let _ = writeln!(out, "host: {}", r.host);
+    let _ = writeln!(
+        out,
+        "time: {} (unix {})",
+        crate::sys::local_timestamp(r.unix_s as i64),
+        r.unix_s
+    );
+    let _ = writeln!(out, "manager: {}", r.manager);
+    let _ = writeln!(out, "attempt: {}", r.attempt);
+    for run in r.runs {
+        let _ = writeln!(out, "command: {}", run.step.display());
+        let _ = writeln!(out, "  exit: {}", run.exit.describe());
+        let _ = writeln!(out, "  duration: {:.3} s", run.duration.as_secs_f64());
+    }
+    let age = r
+        .lists_age_s
+        .map_or("unknown".to_string(), |s| format!("{s} s"));
+    let _ = writeln!(out, "lists age: {age}");
+    let reboot = match r.reboot.required {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    };
+    let _ = writeln!(out, "reboot required: {reboot}");
+    for why in &r.reboot.why {
+        let _ = writeln!(out, "  reboot requested by: {why}");
+    }
+    if let Some(stale) = r.stale {
+        let _ = writeln!(out, "stale: {}", one_line(stale));
+    }
+    out.push('\n');
+    let summary = match r.result {
+        Ok(parsed) => {
+            for p in &parsed.packages {
+                let _ = writeln!(out, "{}", p.line());
+            }
+            section(&mut out, "notes", &parsed.notes);
+            section(&mut out, "unparsed lines", &parsed.unparsed);
+            format!(
+                "summary: {} updates pending ({} security), {} notes, {} unparsed lines{}",
+                parsed.packages.len(),
+                parsed.security_count(),
+                parsed.notes.len(),
+                parsed.unparsed.len(),
+                if r.stale.is_some() { ", stale" } else { "" }
+            )
+        }
+        Err(error) => {
+            let _ = writeln!(out, "error: {}", one_line(error));
+            format!("summary: audit failed: {}", one_line(error))
+        }
+    };
+    for run in r.runs.iter().filter(|run| !run.stderr.is_empty()) {
+        let shown = &run.stderr[..run.stderr.len().min(STDERR_IN_LOG)];
+        let lines: Vec<String> = super::model::lines(shown).collect();
+        section(
+            &mut out,
+            &format!("stderr of {}", run.step.display()),
+            &lines,
+        );
+        let cut = (run.stderr.len() - shown.len()) as u64 + run.stderr_dropped;
+        if cut > 0 {
+            let _ = writeln!(out, "[{cut} more bytes of stderr not shown]");
+        }
+    }
+    for run in r.runs.iter().filter(|run| run.stdout_dropped > 0) {
+        let _ = writeln!(
+            out,
+            "[stdout of {} truncated: {} bytes dropped]",
+            run.step.display(),
+            run.stdout_dropped
+        );
+    }
+    let _ = writeln!(out, "{summary}");
+    out
+}
+
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " / ")
+}
+
+fn section(out: &mut String, title: &str, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n== {title} ({}) ==", lines.len());
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// Writes `text` as a new log named for `stamp` (`YYYYmmdd_HHMMSS`) and
+/// prunes to `keep`. Returns the path written.
+pub fn write(dir: &Path, stamp: &str, text: &str, keep: u32) -> io::Result<PathBuf> {
+    fsutil::ensure_dir(dir, 0o750)?;
+    let mut path = dir.join(format!("updates_{stamp}.log"));
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("updates_{stamp}_{n}.log"));
+        n += 1;
+    }
+    fsutil::write_atomic(&path, text.as_bytes(), 0o640)?;
+    prune(dir, keep)?;
+    Ok(path)
+}
+
+/// `updates_YYYYmmdd_HHMMSS.log` or `updates_YYYYmmdd_HHMMSS_N.log`: the
+/// sort key (stamp, N), or `None` for any other name.
+pub fn own_log_key(name: &str) -> Option<(String, u64)> {
+    let rest = name.strip_prefix("updates_")?.strip_suffix(".log")?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let (stamp, n) = match rest.get(15..) {
+        Some("") => (rest, 1),
+        Some(suffix) => {
+            let n = suffix.strip_prefix('_')?;
+            if n.is_empty() || n.len() > 9 || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (&rest[..15], n.parse().ok()?)
+        }
+        None => return None,
+    };
+    let (date, time) = stamp.split_once('_')?;
+    (digits(date, 8) && digits(time, 6)).then(|| (stamp.to_string(), n))
+}
+
+/// Deletes the oldest of sysmon's own logs beyond the newest `keep`.
+pub fn prune(dir: &Path, keep: u32) -> io::Result<usize> {
+    let mut logs: Vec<((String, u64), PathBuf)> = std::fs::read_dir(dir)
+        .map_err(|e| fsutil::with_path(dir, e))?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| Some((own_log_key(e.file_name().to_str()?)?, e.path())))
+        .collect();
+    logs.sort();
+    let excess = logs.len().saturating_sub(keep as usize);
+    for (_, path) in &logs[..excess] {
+        std::fs::remove_file(path).map_err(|e| fsutil::with_path(path, e))?;
+    }
+    if excess > 0 {
+        fsutil::fsync_dir(dir)?;
+    }
+    Ok(excess)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_names_only() {
+        assert_eq!(
+            own_log_key("updates_20240102_030405.log"),
+            Some(("20240102_030405".into(), 1))
+        );
+        assert_eq!(
+            own_log_key("updates_20240102_030405_12.log"),
+            Some(("20240102_030405".into(), 12))
+        );
+        for other in [
+            "updates_20240102_030405.log.bak",
+            "updates_2024010_030405.log",
+            "updates_20240102-030405.log",
+            "updates_20240102_030405_.log",
+            "xupdates_20240102_030405.log",
+            "updates_20240102_03040a.log",
+            ".updates_20240102_030405.log.tmp-1",
+        ] {
+            assert_eq!(own_log_key(other), None, "{other}");
+        }
+    }
+}

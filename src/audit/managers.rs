@@ -1,0 +1,553 @@
+//! Which package manager this system has, what sysmon runs for each, and
+//! how each one's exit status and output are read.
+//!
+//! Every command here only reads: sysmon never installs, upgrades or
+//! removes. Refreshing the package lists (`apt-get update`, `apk update`,
+//! `xbps-install -S`, `dnf --refresh`) happens only with `update_refresh = on`.
+//! An audit is a short sequence of steps; [`next`] looks at the steps run
+//! so far and says what to run next or what the result is, so the whole
+//! decision logic is a pure function, tested without processes.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use super::child::{Exit, Step, StepRun};
+use super::model::Parsed;
+use super::{apk, apt, command, dnf, pacman, xbps};
+use crate::config::UpdateManager;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Manager {
+    Pacman,
+    Apt,
+    Apk,
+    Xbps,
+    Dnf,
+    /// `update_command`, run through `/bin/sh -c`.
+    Command(String),
+}
+
+impl Manager {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Manager::Pacman => "pacman",
+            Manager::Apt => "apt",
+            Manager::Apk => "apk",
+            Manager::Xbps => "xbps",
+            Manager::Dnf => "dnf",
+            Manager::Command(_) => "command",
+        }
+    }
+}
+
+/// What `update_manager` resolves to on this system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Choice {
+    Disabled,
+    /// `auto` found nothing it knows.
+    Unsupported,
+    Use(Manager),
+}
+
+/// `auto`: the first manager whose program is on `path` and whose database
+/// of installed packages exists under `root`. Both are required because
+/// Debian packages pacman and apk-tools too, and Fedora ships apt-rpm.
+pub fn choose(setting: UpdateManager, command: Option<&str>, root: &Path, path: &OsStr) -> Choice {
+    let candidates: [(Manager, &str, &[&str]); 5] = [
+        (Manager::Apt, "apt-get", &["var/lib/dpkg/status"]),
+        (Manager::Pacman, "pacman", &["var/lib/pacman/local"]),
+        (Manager::Apk, "apk", &["lib/apk/db/installed"]),
+        (Manager::Xbps, "xbps-install", &["var/db/xbps"]),
+        (
+            Manager::Dnf,
+            "dnf",
+            &["var/lib/rpm", "usr/lib/sysimage/rpm"],
+        ),
+    ];
+    let named = |m: Manager| Choice::Use(m);
+    match setting {
+        UpdateManager::None => Choice::Disabled,
+        UpdateManager::Pacman => named(Manager::Pacman),
+        UpdateManager::Apt => named(Manager::Apt),
+        UpdateManager::Apk => named(Manager::Apk),
+        UpdateManager::Xbps => named(Manager::Xbps),
+        UpdateManager::Dnf => named(Manager::Dnf),
+        UpdateManager::Command => command.map_or(Choice::Unsupported, |c| {
+            named(Manager::Command(c.to_string()))
+        }),
+        UpdateManager::Auto => {
+            if let Some(c) = command {
+                return named(Manager::Command(c.to_string()));
+            }
+            candidates
+                .into_iter()
+                .find(|(_, program, dbs)| {
+                    which(program, path).is_some() && dbs.iter().any(|db| root.join(db).exists())
+                })
+                .map_or(Choice::Unsupported, |(m, _, _)| Choice::Use(m))
+        }
+    }
+}
+
+/// The executable `program` on `path`, like `command -v`.
+pub fn which(program: &str, path: &OsStr) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// The result of one audit attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok {
+        parsed: Parsed,
+        /// Why the answer may be out of date (the sync failed), if it may.
+        stale: Option<String>,
+        /// The staleness came from what looks like a missing network: try again later.
+        retry: bool,
+    },
+    Failed {
+        error: String,
+        /// It looks like the network is not up yet: try again later.
+        retry: bool,
+    },
+}
+
+pub enum Next {
+    Run(Step),
+    Done(Outcome),
+}
+
+/// What to do after `runs` (in order; empty at the start).
+pub fn next(manager: &Manager, refresh: bool, path: &OsStr, runs: &[StepRun]) -> Next {
+    let step = |program: &str, args: &[&str]| -> Result<Step, Outcome> {
+        let program = which(program, path).ok_or_else(|| Outcome::Failed {
+            error: missing(program),
+            retry: false,
+        })?;
+        Ok(Step {
+            program,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        })
+    };
+    let result = match manager {
+        Manager::Apt => apt_next(refresh, runs, &step),
+        Manager::Pacman => pacman_next(runs, &step),
+        Manager::Apk => apk_next(refresh, runs, &step),
+        Manager::Xbps => xbps_next(refresh, runs, &step),
+        Manager::Dnf => dnf_next(refresh, runs, &step),
+        Manager::Command(line) => command_next(line, runs),
+    };
+    match result {
+        Ok(next) => next,
+        Err(outcome) => Next::Done(outcome),
+    }
+}
+
+type StepFn<'a> = dyn Fn(&str, &[&str]) -> Result<Step, Outcome> + 'a;
+
+fn missing(program: &str) -> String {
+    match program {
+        "checkupdates" => "checkupdates is not installed: install pacman-contrib (sysmon never runs `pacman -Sy` on the live database)".into(),
+        _ => format!("{program} is not installed (not found on PATH)"),
+    }
+}
+
+/// The failure of `run`, with what it printed on stderr.
+fn failure(run: &StepRun) -> Outcome {
+    let (error, retry) = describe_failure(run);
+    Outcome::Failed { error, retry }
+}
+
+/// What went wrong in `run`, and whether it looks like no network.
+fn describe_failure(run: &StepRun) -> (String, bool) {
+    let stderr = run.stderr_text();
+    let detail = last_lines(&stderr, 3);
+    let mut error = format!("`{}`: {}", run.step.display(), run.exit.describe());
+    if !detail.is_empty() {
+        error.push_str(": ");
+        error.push_str(&detail);
+    }
+    let retry = !matches!(run.exit, Exit::TimedOut(_) | Exit::SpawnFailed(_))
+        && (looks_like_no_network(&stderr)
+            || looks_like_no_network(&String::from_utf8_lossy(&run.stdout)));
+    (error, retry)
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join(" / ")
+}
+
+/// Messages of apt, pacman/curl, apk, xbps and dnf when the network (or DNS)
+/// is not up yet, as at boot. With `LC_ALL=C` they are untranslated.
+pub fn looks_like_no_network(text: &str) -> bool {
+    const NEEDLES: [&str; 14] = [
+        "could not resolve",
+        "temporary failure",
+        "failed to download",
+        "network is unreachable",
+        "cannot download repomd",
+        "could not connect",
+        "connection timed out",
+        "no route to host",
+        "dns lookup error",
+        "network error",
+        "transient resolver failure",
+        "failed to fetch",
+        "cannot fetch updates",
+        "temporary error",
+    ];
+    let lower = text.to_ascii_lowercase();
+    NEEDLES.iter().any(|n| lower.contains(n))
+}
+
+fn ok(parsed: Parsed) -> Next {
+    Next::Done(Outcome::Ok {
+        parsed,
+        stale: None,
+        retry: false,
+    })
+}
+
+/// With refresh on, a failed refresh still lets the list run against the
+/// lists already on disk; the answer is then flagged stale.
+/// apt-get update may exit 0 after failing to fetch some lists ("W: Failed
+/// to fetch ..."), so a network-looking message counts too.
+fn refresh_problem(refresh_run: Option<&StepRun>) -> Option<(String, bool)> {
+    let run = refresh_run?;
+    let (error, retry) = describe_failure(run);
+    let network = looks_like_no_network(&run.stderr_text());
+    (run.code() != Some(0) || network).then(|| {
+        (
+            format!("refreshing the package lists failed: {error}"),
+            retry || network,
+        )
+    })
+}
+
+fn finish_with_refresh(parsed: Parsed, refresh_run: Option<&StepRun>) -> Next {
+    match refresh_problem(refresh_run) {
+        Some((why, retry)) => Next::Done(Outcome::Ok {
+            parsed,
+            stale: Some(why),
+            retry,
+        }),
+        None => ok(parsed),
+    }
+}
+
+/// apt: `apt-get -s dist-upgrade`, not `upgrade`: dist-upgrade is what
+/// `apt list --upgradable` and unattended-upgrades consider pending, while
+/// `upgrade` silently keeps back every update that needs a new package
+/// (kernel ABI bumps, most often security updates). `Debug::NoLocking`
+/// lets it run beside a running apt, and as a non-root user.
+fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
+    let list = || {
+        step(
+            "apt-get",
+            &["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
+        )
+    };
+    match runs {
+        [] if refresh => Ok(Next::Run(step("apt-get", &["-q", "update"])?)),
+        [] => Ok(Next::Run(list()?)),
+        [_] if refresh => Ok(Next::Run(list()?)),
+        [.., run] if run.code() == Some(0) => Ok(finish_with_refresh(
+            apt::parse(&run.stdout),
+            refresh.then(|| &runs[0]),
+        )),
+        [.., run] => Err(failure(run)),
+    }
+}
+
+/// pacman: `checkupdates` syncs a private copy of the databases (never the
+/// live one). Exit 0: updates; 2: none; 1: failure, except that
+/// pacman-contrib before 1.3.0 also exited 1 for "none", with no output at
+/// all. A failed sync (no network) is answered from the last synced copy
+/// with `--nosync`, flagged stale.
+fn pacman_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
+    let silent = |run: &StepRun| {
+        run.stdout.iter().all(u8::is_ascii_whitespace)
+            && run.stderr.iter().all(u8::is_ascii_whitespace)
+    };
+    match runs {
+        [] => Ok(Next::Run(step("checkupdates", &[])?)),
+        [run] => match run.code() {
+            Some(0) => Ok(ok(pacman::parse(&run.stdout))),
+            Some(2) => Ok(ok(Parsed::default())),
+            Some(1) if silent(run) => Ok(ok(Parsed::default())),
+            Some(1) => Ok(Next::Run(step("checkupdates", &["--nosync"])?)),
+            _ => Err(failure(run)),
+        },
+        [sync, nosync, ..] => {
+            let (error, retry) = describe_failure(sync);
+            match nosync.code() {
+                Some(0 | 2) => Ok(Next::Done(Outcome::Ok {
+                    parsed: pacman::parse(&nosync.stdout),
+                    stale: Some(format!(
+                        "could not sync, listed from the last synced databases: {error}"
+                    )),
+                    retry: true,
+                })),
+                _ => Err(Outcome::Failed {
+                    error: format!(
+                        "{error}; `checkupdates --nosync` also failed: {}",
+                        nosync.exit.describe()
+                    ),
+                    retry,
+                }),
+            }
+        }
+    }
+}
+
+/// apk: `apk version -l '<'`, not `apk upgrade --simulate`: it opens the
+/// database read-only (no lock, works beside a running apk and as non-root),
+/// and prints one line per installed package with a newer version.
+fn apk_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
+    let list = || step("apk", &["version", "-l", "<"]);
+    match runs {
+        [] if refresh => Ok(Next::Run(step("apk", &["update"])?)),
+        [] => Ok(Next::Run(list()?)),
+        [_] if refresh => Ok(Next::Run(list()?)),
+        [.., run] if run.code() == Some(0) => Ok(finish_with_refresh(
+            apk::parse(&run.stdout),
+            refresh.then(|| &runs[0]),
+        )),
+        [.., run] => Err(failure(run)),
+    }
+}
+
+/// xbps: `xbps-install -Mun` syncs the repository index in memory only and
+/// dry-runs the update; then `xbps-query -l` for the installed versions.
+fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
+    let offset = usize::from(refresh);
+    let (refresh_run, rest) = runs.split_at(offset.min(runs.len()));
+    match rest {
+        [] if refresh && refresh_run.is_empty() => Ok(Next::Run(step("xbps-install", &["-S"])?)),
+        [] => Ok(Next::Run(step("xbps-install", &["-Mun"])?)),
+        [list] if list.code() == Some(0) => Ok(Next::Run(step("xbps-query", &["-l"])?)),
+        [list] => Err(failure(list)),
+        [list, query, ..] => {
+            let mut parsed = xbps::parse(&list.stdout);
+            if query.code() == Some(0) {
+                xbps::fill_current(&mut parsed, &xbps::parse_installed(&query.stdout));
+            } else {
+                parsed.notes.push(format!(
+                    "installed versions unknown: `{}` {}",
+                    query.step.display(),
+                    query.exit.describe()
+                ));
+            }
+            Ok(finish_with_refresh(parsed, refresh_run.first()))
+        }
+    }
+}
+
+/// dnf: `dnf -q check-update` exits 100 with updates, 0 without, 1 on
+/// error; then `rpm -qa` for the installed versions it does not print.
+fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
+    match runs {
+        [] if refresh => Ok(Next::Run(step(
+            "dnf",
+            &["-q", "--refresh", "check-update"],
+        )?)),
+        [] => Ok(Next::Run(step("dnf", &["-q", "check-update"])?)),
+        [list] => match list.code() {
+            Some(100) => Ok(Next::Run(step(
+                "rpm",
+                &["-qa", "--qf", dnf::RPM_QUERYFORMAT],
+            )?)),
+            Some(0) => Ok(ok(dnf::parse(&list.stdout))),
+            _ => Err(failure(list)),
+        },
+        [list, query, ..] => {
+            let mut parsed = dnf::parse(&list.stdout);
+            if query.code() == Some(0) {
+                let installed = dnf::parse_installed(&query.stdout);
+                for p in &mut parsed.packages {
+                    if let Some(v) = installed.get(&p.name) {
+                        p.current.clone_from(v);
+                    }
+                }
+            } else {
+                parsed.notes.push(format!(
+                    "installed versions unknown: `{}` {}",
+                    query.step.display(),
+                    query.exit.describe()
+                ));
+            }
+            Ok(ok(parsed))
+        }
+    }
+}
+
+fn command_next(line: &str, runs: &[StepRun]) -> Result<Next, Outcome> {
+    match runs {
+        [] => Ok(Next::Run(Step {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), line.to_string()],
+        })),
+        [run, ..] if matches!(run.code(), Some(0 | 100)) => Ok(ok(command::parse(&run.stdout))),
+        [run, ..] => Err(failure(run)),
+    }
+}
+
+/// The default search path when the environment has none (init systems
+/// differ); the sbin directories matter because some managers live there.
+pub fn default_path() -> OsString {
+    std::env::var_os("PATH")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| {
+            OsString::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn run(program: &str, code: i32, stdout: &str, stderr: &str) -> StepRun {
+        StepRun {
+            step: Step {
+                program: PathBuf::from(program),
+                args: vec![],
+            },
+            exit: Exit::Code(code),
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
+            duration: Duration::ZERO,
+        }
+    }
+
+    fn done(n: Next) -> Outcome {
+        match n {
+            Next::Done(o) => o,
+            Next::Run(s) => panic!("wanted a result, got a step {s:?}"),
+        }
+    }
+
+    #[test]
+    fn pacman_exit_codes() {
+        let path = OsStr::new("/nonexistent");
+        let none = Outcome::Ok {
+            parsed: Parsed::default(),
+            stale: None,
+            retry: false,
+        };
+        assert_eq!(
+            done(next(
+                &Manager::Pacman,
+                false,
+                path,
+                &[run("checkupdates", 2, "", "")]
+            )),
+            none
+        );
+        // pacman-contrib < 1.3.0: exit 1, silent, means none.
+        assert_eq!(
+            done(next(
+                &Manager::Pacman,
+                false,
+                path,
+                &[run("checkupdates", 1, "\n", "")]
+            )),
+            none
+        );
+        // A missing checkupdates points to pacman-contrib.
+        let Outcome::Failed {
+            error,
+            retry: false,
+        } = done(next(&Manager::Pacman, false, path, &[]))
+        else {
+            panic!()
+        };
+        assert!(error.contains("pacman-contrib"), "{error}");
+        let sync_failed = run("checkupdates", 1, "", "==> ERROR: Cannot fetch updates\n");
+        let stale = done(next(
+            &Manager::Pacman,
+            false,
+            path,
+            &[
+                sync_failed.clone(),
+                run("checkupdates", 0, "a 1-1 -> 1-2\n", ""),
+            ],
+        ));
+        let Outcome::Ok {
+            parsed,
+            stale: Some(why),
+            retry: true,
+        } = stale
+        else {
+            panic!("{stale:?}")
+        };
+        assert_eq!(parsed.packages.len(), 1);
+        assert!(why.contains("Cannot fetch updates"), "{why}");
+        let both = done(next(
+            &Manager::Pacman,
+            false,
+            path,
+            &[sync_failed, run("checkupdates", 1, "", "boom")],
+        ));
+        assert!(
+            matches!(both, Outcome::Failed { retry: true, .. }),
+            "{both:?}"
+        );
+    }
+
+    #[test]
+    fn dnf_and_command_exit_codes() {
+        let path = OsStr::new("/nonexistent");
+        let failed = done(next(
+            &Manager::Dnf,
+            false,
+            path,
+            &[run(
+                "dnf",
+                1,
+                "",
+                "Error: Failed to download metadata for repo 'fedora': Cannot download repomd.xml",
+            )],
+        ));
+        assert!(
+            matches!(failed, Outcome::Failed { retry: true, .. }),
+            "{failed:?}"
+        );
+        let none = done(next(&Manager::Dnf, false, path, &[run("dnf", 0, "", "")]));
+        assert!(matches!(none, Outcome::Ok { ref parsed, .. } if parsed.packages.is_empty()));
+        let cmd = Manager::Command("x".into());
+        assert!(matches!(
+            done(next(&cmd, false, path, &[run("sh", 100, "a 1 -> 2\n", "")])),
+            Outcome::Ok { .. }
+        ));
+        assert!(matches!(
+            done(next(&cmd, false, path, &[run("sh", 3, "", "nope")])),
+            Outcome::Failed { retry: false, .. }
+        ));
+    }
+
+    #[test]
+    fn network_messages() {
+        assert!(looks_like_no_network(
+            "E: Failed to fetch http://deb.debian.org/...  Temporary failure resolving 'deb.debian.org'"
+        ));
+        assert!(looks_like_no_network(
+            "error: failed retrieving file 'core.db' from mirror : Could not resolve host: mirror"
+        ));
+        assert!(!looks_like_no_network(
+            "E: Unable to correct problems, you have held broken packages."
+        ));
+    }
+}

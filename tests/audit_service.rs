@@ -1,0 +1,706 @@
+//! The audit service (library level, issue #4) against shims replaying
+//! recorded runs of checkupdates, apt-get, apk, xbps-install/xbps-query and
+//! dnf/rpm: exit codes, stale answers, retries, timeouts, garbage, the log.
+mod audit_support;
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use audit_support::*;
+use common::TempDir;
+use sysmon::audit::AuditService;
+use sysmon::config::UpdateManager;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn names(service: &AuditService) -> Vec<(String, String, String, bool)> {
+    service
+        .status()
+        .packages
+        .into_iter()
+        .map(|p| (p.name, p.current, p.new, p.security))
+        .collect()
+}
+
+fn one_log(dir: &std::path::Path) -> String {
+    let logs = logs(dir);
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    std::fs::read_to_string(&logs[0]).unwrap()
+}
+
+#[test]
+fn pacman_updates_epochs_and_ignored_in_c_locale() {
+    let dir = TempDir::new("audit-pacman");
+    let shims = Shims::new(dir.path());
+    shims.tool("checkupdates", "pacman/updates");
+    let mut s = AuditService::with_env(
+        &config(dir.path(), UpdateManager::Pacman),
+        env(dir.path(), &shims),
+    );
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(
+        (st.state, st.count, st.security_count, st.stale),
+        ("ok", Some(5), Some(0), false),
+        "{st:?}"
+    );
+    assert!(names(&s).contains(&("zlib".into(), "1:1.3.1-1".into(), "1:1.3.1-2".into(), false)));
+    assert!(
+        !names(&s).iter().any(|p| p.0 == "nvidia"),
+        "ignored packages are not pending"
+    );
+    let calls = shims.calls("checkupdates");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].starts_with("LC_ALL=C LANG=unset LANGUAGE=unset "),
+        "{}",
+        calls[0]
+    );
+    assert!(
+        calls[0].ends_with("args="),
+        "plain checkupdates, no pacman -Sy: {}",
+        calls[0]
+    );
+    let log = one_log(&dir.join("logs"));
+    assert!(log.contains("\nzlib 1:1.3.1-1 -> 1:1.3.1-2\n"), "{log}");
+    assert!(
+        log.contains("ignored: nvidia 550.90.07-4 -> 555.58-1"),
+        "{log}"
+    );
+    assert!(
+        log.trim_end()
+            .ends_with("summary: 5 updates pending (0 security), 1 notes, 0 unparsed lines"),
+        "{log}"
+    );
+}
+
+#[test]
+fn pacman_none_old_none_and_missing_checkupdates() {
+    for (fixture, desc) in [
+        ("pacman/none", "exit 2"),
+        ("pacman/old-none", "pacman-contrib < 1.3.0: exit 1, silent"),
+    ] {
+        let dir = TempDir::new("audit-pacman-none");
+        let shims = Shims::new(dir.path());
+        shims.tool("checkupdates", fixture);
+        let mut s = AuditService::with_env(
+            &config(dir.path(), UpdateManager::Pacman),
+            env(dir.path(), &shims),
+        );
+        drive(&mut s, LIMIT);
+        let st = s.status();
+        assert_eq!((st.state, st.count), ("ok", Some(0)), "{desc}: {st:?}");
+    }
+    let dir = TempDir::new("audit-pacman-missing");
+    let shims = Shims::new(dir.path());
+    let mut s = AuditService::with_env(
+        &config(dir.path(), UpdateManager::Pacman),
+        env(dir.path(), &shims),
+    );
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(st.state, "failed");
+    let error = st.error.unwrap();
+    assert!(
+        error.contains("pacman-contrib") && error.contains("never runs `pacman -Sy`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn pacman_sync_failure_gives_a_stale_answer_then_retries() {
+    let dir = TempDir::new("audit-pacman-stale");
+    let shims = Shims::new(dir.path());
+    shims.tool("checkupdates", "pacman/sync-failed").tool_args(
+        "checkupdates",
+        "--nosync",
+        "pacman/nosync",
+    );
+    let mut env = env(dir.path(), &shims);
+    env.retry_delays = vec![Duration::from_millis(50)];
+    let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Pacman), env);
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(
+        (st.state, st.count, st.stale),
+        ("ok", Some(2), true),
+        "{st:?}"
+    );
+    assert!(
+        st.error
+            .as_deref()
+            .unwrap()
+            .contains("Cannot fetch updates"),
+        "{st:?}"
+    );
+    // The network is back: the retry syncs and the flag goes.
+    shims.tool("checkupdates", "pacman/updates");
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(
+        (st.state, st.count, st.stale),
+        ("ok", Some(5), false),
+        "{st:?}"
+    );
+    let args: Vec<String> = shims
+        .calls("checkupdates")
+        .iter()
+        .map(|c| c.rsplit("args=").next().unwrap().to_string())
+        .collect();
+    assert_eq!(args, ["", "--nosync", ""]);
+    // Both results were logged; the first says it is stale.
+    let logs = logs(&dir.join("logs"));
+    assert_eq!(logs.len(), 2);
+    assert!(
+        std::fs::read_to_string(&logs[0])
+            .unwrap()
+            .contains("\nstale: could not sync")
+    );
+}
+
+#[test]
+fn network_failures_retry_with_backoff_then_fail() {
+    let dir = TempDir::new("audit-retry");
+    let shims = Shims::new(dir.path());
+    shims.tool("dnf", "dnf/offline");
+    let mut env = env(dir.path(), &shims);
+    env.retry_delays = vec![Duration::from_millis(30), Duration::from_millis(60)];
+    let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Dnf), env);
+    s.poll(Instant::now());
+    let start = Instant::now();
+    while shims.calls("dnf").is_empty() || s.is_running() {
+        assert!(start.elapsed() < LIMIT);
+        s.poll(Instant::now());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let st = s.status();
+    assert_eq!(st.state, "pending", "waiting to retry: {st:?}");
+    assert!(
+        st.error
+            .as_deref()
+            .unwrap()
+            .contains("Cannot download repomd"),
+        "{st:?}"
+    );
+    assert!(s.next_deadline().is_some());
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(st.state, "failed", "{st:?}");
+    assert_eq!(shims.calls("dnf").len(), 3, "one try and two retries");
+    let log = one_log(&dir.join("logs"));
+    assert!(
+        log.contains("attempt: 3") && log.contains("All mirrors were tried"),
+        "{log}"
+    );
+}
+
+#[test]
+fn apt_recorded_runs() {
+    let dir = TempDir::new("audit-apt");
+    let shims = Shims::new(dir.path());
+    shims.tool("apt-get", "apt/bookworm-115");
+    let mut s = AuditService::with_env(
+        &config(dir.path(), UpdateManager::Apt),
+        env(dir.path(), &shims),
+    );
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!((st.state, st.count), ("ok", Some(115)), "{st:?}");
+    // Independent count of the fixture's security lines.
+    let text = std::fs::read_to_string(audit_fixture("apt/bookworm-115/stdout")).unwrap();
+    let security = text
+        .lines()
+        .filter(|l| l.starts_with("Inst ") && l.contains("-security"))
+        .count() as u64;
+    assert_eq!(st.security_count, Some(security));
+    assert!(names(&s).contains(&(
+        "liblzma5".into(),
+        "5.4.1-1".into(),
+        "5.4.1-1+deb12u2".into(),
+        true
+    )));
+    let args = &shims.calls("apt-get")[0];
+    assert!(
+        args.ends_with("args=-s -o Debug::NoLocking=1 dist-upgrade"),
+        "{args}"
+    );
+
+    for (fixture, count, notes) in [("apt/none", 0, 0), ("apt/new-installs", 0, 105)] {
+        let dir = TempDir::new("audit-apt2");
+        let shims = Shims::new(dir.path());
+        shims.tool("apt-get", fixture);
+        let mut s = AuditService::with_env(
+            &config(dir.path(), UpdateManager::Apt),
+            env(dir.path(), &shims),
+        );
+        drive(&mut s, LIMIT);
+        assert_eq!(
+            (s.status().state, s.status().count),
+            ("ok", Some(count)),
+            "{fixture}"
+        );
+        let parsed = s.last_result().unwrap().outcome.as_ref().unwrap();
+        assert_eq!(
+            (parsed.notes.len(), parsed.unparsed.len()),
+            (notes, 0),
+            "{fixture}: {:?}",
+            parsed.unparsed
+        );
+    }
+
+    let dir = TempDir::new("audit-apt3");
+    let shims = Shims::new(dir.path());
+    shims.tool("apt-get", "apt/unmet-deps");
+    let mut s = AuditService::with_env(
+        &config(dir.path(), UpdateManager::Apt),
+        env(dir.path(), &shims),
+    );
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(st.state, "failed");
+    assert!(
+        st.error.as_deref().unwrap().contains("exit status 100")
+            && st.error.as_deref().unwrap().contains("Unmet dependencies"),
+        "{st:?}"
+    );
+}
+
+#[test]
+fn apt_refresh_only_when_asked_and_offline_refresh_is_stale() {
+    let dir = TempDir::new("audit-apt-refresh");
+    let shims = Shims::new(dir.path());
+    shims.tool("apt-get", "apt/bookworm-115").tool_args(
+        "apt-get",
+        "-q update",
+        "apt/update-offline",
+    );
+    let mut c = config(dir.path(), UpdateManager::Apt);
+    let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
+    drive(&mut s, LIMIT);
+    assert!(
+        shims
+            .calls("apt-get")
+            .iter()
+            .all(|c| !c.contains("update ") && !c.ends_with("update")),
+        "no refresh by default"
+    );
+    c.updates.refresh = true;
+    let dir2 = TempDir::new("audit-apt-refresh2");
+    let mut s = AuditService::with_env(&c, env(dir2.path(), &shims));
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(
+        (st.state, st.count, st.stale),
+        ("ok", Some(115), true),
+        "{st:?}"
+    );
+    assert!(st.error.unwrap().contains("Could not resolve"));
+    assert!(
+        shims
+            .calls("apt-get")
+            .iter()
+            .any(|c| c.ends_with("args=-q update"))
+    );
+}
+
+#[test]
+fn apk_xbps_dnf_recorded_runs() {
+    let dir = TempDir::new("audit-apk");
+    let shims = Shims::new(dir.path());
+    shims.tool("apk", "apk/updates");
+    let mut s = AuditService::with_env(
+        &config(dir.path(), UpdateManager::Apk),
+        env(dir.path(), &shims),
+    );
+    drive(&mut s, LIMIT);
+    assert_eq!(s.status().count, Some(5));
+    assert!(names(&s).contains(&(
+        "py3-cryptography".into(),
+        "41.0.3-r0".into(),
+        "41.0.7-r0".into(),
+        false
+    )));
+    assert!(shims.calls("apk")[0].ends_with("args=version -l <"));
+    assert!(
+        one_log(&dir.join("logs")).contains("WARNING: opening /var/cache/apk"),
+        "stderr kept in the log"
+    );
+
+    let dir = TempDir::new("audit-xbps");
+    let shims = Shims::new(dir.path());
+    shims
+        .tool("xbps-install", "xbps/updates")
+        .tool("xbps-query", "xbps/installed");
+    let mut s = AuditService::with_env(
+        &config(dir.path(), UpdateManager::Xbps),
+        env(dir.path(), &shims),
+    );
+    drive(&mut s, LIMIT);
+    assert_eq!(s.status().count, Some(4));
+    assert!(names(&s).contains(&(
+        "linux6.6-headers".into(),
+        "6.6.40_1".into(),
+        "6.6.41_1".into(),
+        false
+    )));
+    assert!(shims.calls("xbps-install")[0].ends_with("args=-Mun"));
+
+    let dir = TempDir::new("audit-dnf");
+    let shims = Shims::new(dir.path());
+    shims
+        .tool("dnf", "dnf/updates")
+        .tool("rpm", "dnf/installed");
+    let mut s = AuditService::with_env(
+        &config(dir.path(), UpdateManager::Dnf),
+        env(dir.path(), &shims),
+    );
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!((st.state, st.count), ("ok", Some(5)), "{st:?}");
+    assert!(names(&s).contains(&(
+        "openssl-libs.x86_64".into(),
+        "1:3.2.1-2.fc40".into(),
+        "1:3.2.2-3.fc40".into(),
+        false
+    )));
+    assert!(names(&s).contains(&(
+        "texlive-collection-latexrecommended.noarch".into(),
+        "9:svn65512-69.fc40".into(),
+        "9:svn65512-70.fc40".into(),
+        false
+    )));
+    assert!(shims.calls("dnf")[0].ends_with("args=-q check-update"));
+
+    for (manager, tool, fixture) in [
+        (UpdateManager::Dnf, "dnf", "dnf/none"),
+        (UpdateManager::Xbps, "xbps-install", "xbps/none"),
+        (UpdateManager::Apk, "apk", "apk/none"),
+    ] {
+        let dir = TempDir::new("audit-none");
+        let shims = Shims::new(dir.path());
+        shims
+            .tool(tool, fixture)
+            .tool("xbps-query", "xbps/installed");
+        let mut s = AuditService::with_env(&config(dir.path(), manager), env(dir.path(), &shims));
+        drive(&mut s, LIMIT);
+        assert_eq!(
+            (s.status().state, s.status().count),
+            ("ok", Some(0)),
+            "{fixture}"
+        );
+    }
+    let dir = TempDir::new("audit-apk-error");
+    let shims = Shims::new(dir.path());
+    shims.tool("apk", "apk/error");
+    let mut s = AuditService::with_env(
+        &config(dir.path(), UpdateManager::Apk),
+        env(dir.path(), &shims),
+    );
+    drive(&mut s, LIMIT);
+    assert_eq!(s.status().state, "failed");
+    assert!(s.status().error.unwrap().contains("exit status 99"));
+}
+
+#[test]
+fn hundreds_of_updates_are_capped_in_json_not_in_the_log() {
+    let dir = TempDir::new("audit-hundreds");
+    let case = dir.join("case");
+    std::fs::create_dir_all(&case).unwrap();
+    let lines: String = (0..450)
+        .map(|i| format!("pkg{i} 1.{i}-1 -> 1:1.{i}-2\n"))
+        .collect();
+    std::fs::write(case.join("stdout"), &lines).unwrap();
+    std::fs::write(case.join("exit"), "0\n").unwrap();
+    let shims = Shims::new(dir.path());
+    shims.tool("checkupdates", case.to_str().unwrap());
+    let mut s = AuditService::with_env(
+        &config(dir.path(), UpdateManager::Pacman),
+        env(dir.path(), &shims),
+    );
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(
+        (st.count, st.packages.len(), st.truncated),
+        (Some(450), sysmon::audit::PACKAGES_CAP, true)
+    );
+    let log = one_log(&dir.join("logs"));
+    assert_eq!(log.lines().filter(|l| l.starts_with("pkg")).count(), 450);
+}
+
+#[test]
+fn garbage_and_invalid_utf8_are_counted_not_fatal() {
+    let dir = TempDir::new("audit-garbage");
+    let shims = Shims::new(dir.path());
+    shims.tool("checkupdates", "pacman/garbage");
+    let mut s = AuditService::with_env(
+        &config(dir.path(), UpdateManager::Pacman),
+        env(dir.path(), &shims),
+    );
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!((st.state, st.count), ("ok", Some(1)), "{st:?}");
+    let parsed = s.last_result().unwrap().outcome.as_ref().unwrap();
+    assert_eq!(parsed.unparsed.len(), 5, "{:?}", parsed.unparsed);
+    let log = one_log(&dir.join("logs"));
+    assert!(
+        log.contains("== unparsed lines (5) ==") && log.contains("5 unparsed lines"),
+        "{log}"
+    );
+}
+
+#[test]
+fn timeout_kills_the_process_group() {
+    let dir = TempDir::new("audit-hang");
+    let shims = Shims::new(dir.path());
+    shims.tool("checkupdates", "pacman/hang");
+    let mut c = config(dir.path(), UpdateManager::Pacman);
+    c.updates.timeout = Duration::from_millis(300);
+    let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
+    s.poll(Instant::now());
+    assert!(s.is_running());
+    assert_eq!(s.status().state, "running");
+    let deadline = s.next_deadline().unwrap();
+    assert!(
+        deadline <= Instant::now() + Duration::from_millis(300),
+        "polls while running"
+    );
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(st.state, "failed");
+    assert!(
+        st.error
+            .as_deref()
+            .unwrap()
+            .contains("timed out after 300ms; its process group was killed"),
+        "{st:?}"
+    );
+    let calls = shims.calls("checkupdates");
+    let pid_of = |key: &str| {
+        calls
+            .iter()
+            .find_map(|c| c.split(key).nth(1)?.split(' ').next()?.parse::<u32>().ok())
+            .unwrap()
+    };
+    for pid in [pid_of("pid="), pid_of("grandchild=")] {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
+        // A dead grandchild may linger briefly as a zombie of init; never running.
+        assert!(
+            !alive
+                || std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                    .unwrap_or_default()
+                    .is_empty(),
+            "pid {pid} survived"
+        );
+    }
+}
+
+#[test]
+fn update_command_format_and_exit_status() {
+    let dir = TempDir::new("audit-command");
+    let shims = Shims::new(dir.path());
+    let mut c = config(dir.path(), UpdateManager::Command);
+    c.updates.command = Some("printf '# my tool\\nfoo 1.0 -> 1.1\\nbar ? -> 2 [security]\\n'; echo warning >&2; exit 100".into());
+    let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(
+        (st.state, st.count, st.security_count),
+        ("ok", Some(2), Some(1)),
+        "{st:?}"
+    );
+    let log = one_log(&dir.join("logs"));
+    assert!(
+        log.contains("\nbar ? -> 2 [security]\n") && log.contains("== stderr of /bin/sh -c"),
+        "{log}"
+    );
+    c.updates.command = Some("echo 'Could not resolve host' >&2; exit 3".into());
+    let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
+    drive(&mut s, LIMIT);
+    assert_eq!(s.status().state, "failed");
+}
+
+#[test]
+fn lists_age_and_reboot_flags_from_a_fixture_root() {
+    use std::time::SystemTime;
+    let dir = TempDir::new("audit-root");
+    let shims = Shims::new(dir.path());
+    shims
+        .tool("apt-get", "apt/none")
+        .tool("checkupdates", "pacman/none");
+    let env = env(dir.path(), &shims);
+    let lists = env.root.join("var/lib/apt/lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    let old = std::fs::File::create(lists.join("deb.debian.org_debian_dists_bookworm_InRelease"))
+        .unwrap();
+    old.set_modified(SystemTime::now() - Duration::from_secs(7200))
+        .unwrap();
+    std::fs::create_dir_all(env.root.join("run")).unwrap();
+    std::fs::write(
+        env.root.join("run/reboot-required"),
+        "*** System restart required ***\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.root.join("run/reboot-required.pkgs"),
+        "linux-image-6.1.0-40-amd64\n",
+    )
+    .unwrap();
+    let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Apt), env.clone());
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(st.reboot_required, Some(true));
+    let age = st.lists_age_s.unwrap();
+    assert!((7200..7300).contains(&age), "{age}");
+    let log = one_log(&dir.join("logs"));
+    assert!(
+        log.contains("reboot required: yes\n  reboot requested by: linux-image-6.1.0-40-amd64"),
+        "{log}"
+    );
+
+    // Arch: the running kernel's modules directory decides.
+    std::fs::remove_file(env.root.join("run/reboot-required")).unwrap();
+    std::fs::create_dir_all(dir.join("proc/sys/kernel")).unwrap();
+    std::fs::write(dir.join("proc/sys/kernel/osrelease"), "6.9.7-arch1-1\n").unwrap();
+    std::fs::create_dir_all(env.root.join("var/lib/pacman/sync")).unwrap();
+    std::fs::write(env.root.join("var/lib/pacman/sync/core.db"), "").unwrap();
+    let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Pacman), env.clone());
+    drive(&mut s, LIMIT);
+    assert_eq!(
+        s.status().reboot_required,
+        Some(true),
+        "modules dir missing"
+    );
+    assert!(s.status().lists_age_s.unwrap() < 100);
+    assert!(
+        s.next_deadline().is_none(),
+        "nothing scheduled without update_every"
+    );
+    std::fs::create_dir_all(env.root.join("usr/lib/modules/6.9.7-arch1-1")).unwrap();
+    let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Pacman), env);
+    drive(&mut s, LIMIT);
+    assert_eq!(
+        s.status().reboot_required,
+        Some(false),
+        "the running kernel's modules are there"
+    );
+}
+
+#[test]
+fn auto_detection_needs_program_and_database() {
+    let dir = TempDir::new("audit-auto");
+    let shims = Shims::new(dir.path());
+    shims
+        .tool("pacman", "pacman/none")
+        .tool("apt-get", "apt/none");
+    let env = env(dir.path(), &shims);
+    let s = AuditService::with_env(&config(dir.path(), UpdateManager::Auto), env.clone());
+    assert_eq!(
+        s.status().state,
+        "unsupported",
+        "programs without their databases"
+    );
+    std::fs::create_dir_all(env.root.join("var/lib/pacman/local")).unwrap();
+    let s = AuditService::with_env(&config(dir.path(), UpdateManager::Auto), env.clone());
+    assert_eq!(
+        (s.status().state, s.status().manager.as_deref()),
+        ("pending", Some("pacman"))
+    );
+    let s = AuditService::with_env(&config(dir.path(), UpdateManager::None), env);
+    assert_eq!(s.status().state, "disabled");
+    assert!(s.next_deadline().is_none());
+}
+
+#[test]
+fn log_file_mode_dir_mode_and_retention() {
+    let dir = TempDir::new("audit-logs");
+    let shims = Shims::new(dir.path());
+    shims.tool("checkupdates", "pacman/updates");
+    let logs_dir = dir.join("logs");
+    std::fs::create_dir_all(&logs_dir).unwrap();
+    std::fs::set_permissions(&logs_dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+    // Old logs of ours, and files that only look similar: never touched.
+    for name in [
+        "updates_20200101_000000.log",
+        "updates_20200101_000001.log",
+        "updates_20200101_000002_2.log",
+    ] {
+        std::fs::write(logs_dir.join(name), "old\n").unwrap();
+    }
+    let foreign = [
+        "updates_20200101_000000.log.gz",
+        "updates.log",
+        "notes.txt",
+        "updates_2020_01.log",
+    ];
+    for name in foreign {
+        std::fs::write(logs_dir.join(name), "keep\n").unwrap();
+    }
+    let mut c = config(dir.path(), UpdateManager::Pacman);
+    c.updates.log_keep = 2;
+    c.log_dir = logs_dir.join("sub");
+    let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
+    drive(&mut s, LIMIT);
+    let meta = std::fs::metadata(&c.log_dir).unwrap();
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o750,
+        "log dir created 0750"
+    );
+    let file = &s.last_result().unwrap().log_file.clone().unwrap();
+    assert_eq!(
+        std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    let name = file.file_name().unwrap().to_str().unwrap();
+    assert!(
+        sysmon::audit::logfile::own_log_key(name).is_some(),
+        "{name}"
+    );
+
+    // Retention in the directory with old and foreign files.
+    c.log_dir = logs_dir.clone();
+    let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
+    drive(&mut s, LIMIT);
+    let mut left: Vec<String> = logs(&logs_dir)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    left.retain(|n| n != "sub");
+    let ours: Vec<&String> = left
+        .iter()
+        .filter(|n| sysmon::audit::logfile::own_log_key(n).is_some())
+        .collect();
+    assert_eq!(ours.len(), 2, "{left:?}");
+    assert_eq!(
+        ours[0], "updates_20200101_000002_2.log",
+        "the newest old one stays: {left:?}"
+    );
+    for f in foreign {
+        assert!(left.iter().any(|n| n == f), "{f} deleted: {left:?}");
+    }
+    // The header, in order.
+    let log = std::fs::read_to_string(s.last_result().unwrap().log_file.as_ref().unwrap()).unwrap();
+    let keys: Vec<&str> = log
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split(": ").next())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "# sysmon update audit",
+            "host",
+            "time",
+            "manager",
+            "attempt",
+            "command",
+            "  exit",
+            "  duration",
+            "lists age",
+            "reboot required"
+        ]
+    );
+}
