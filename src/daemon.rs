@@ -106,6 +106,11 @@ impl Daemon {
         &self.sample
     }
 
+    /// The jobs' current /data.json objects (allocates; for tests and tools).
+    pub fn job_states(&self) -> (crate::report::BackupJson, crate::report::UpdatesJson) {
+        (self.backup.status(), self.audit.status())
+    }
+
     /// Runs until SIGTERM or SIGINT.
     pub fn run(&mut self) {
         // bind() has listened already: the port answers from here on.

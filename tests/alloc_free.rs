@@ -103,3 +103,42 @@ fn idle_daemon_loop_allocates_nothing() {
         "{allocated} allocations in {turns} idle turns with {samples} samples"
     );
 }
+
+/// The idle loop after the boot jobs have finished: an update audit ran (a
+/// `update_command` child, its pipes and log file) and the daemon went back
+/// to timers and sampling, which again allocate nothing.
+#[test]
+fn idle_loop_after_an_audit_allocates_nothing() {
+    let dir = std::env::temp_dir().join(format!("sysmon-alloc-audit-{}", std::process::id()));
+    let mut config = config(PathBuf::from("/proc"));
+    config.log_dir = dir.join("logs");
+    config.state_dir = dir.join("state");
+    config.backup_dir = dir.join("backups");
+    config.updates.manager = UpdateManager::Command;
+    config.updates.command = Some("echo 'pkg 1.0 -> 1.1'".into());
+    let mut daemon = Daemon::bind(config).expect("bind");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while daemon.job_states().1.state != "ok" {
+        assert!(
+            Instant::now() < deadline,
+            "audit did not finish: {:?}",
+            daemon.job_states().1
+        );
+        assert!(daemon.poll_once());
+    }
+    let warm_until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < warm_until {
+        assert!(daemon.poll_once());
+    }
+    let before = allocations();
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        assert!(daemon.poll_once());
+    }
+    let allocated = allocations() - before;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        allocated, 0,
+        "{allocated} allocations in the idle loop after an audit"
+    );
+}
