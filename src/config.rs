@@ -19,6 +19,8 @@ pub struct Config {
     /// The file this came from; `None` for built-in defaults.
     pub file: Option<PathBuf>,
     pub listen: SocketAddr,
+    /// A connection that sends or reads nothing for this long is closed.
+    pub client_timeout: Duration,
     /// Host names (besides IP literals and localhost) the dashboard answers to.
     pub server_names: Vec<String>,
     /// Client address blocks allowed to connect; empty = any.
@@ -98,6 +100,7 @@ impl Default for Config {
         Config {
             file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            client_timeout: Duration::from_secs(10),
             server_names: Vec::new(),
             allow: Vec::new(),
             auth_user: None,
@@ -153,6 +156,7 @@ impl std::error::Error for ConfigError {}
 /// Every key, with whether it may be given more than once.
 const KEYS: &[(&str, bool)] = &[
     ("listen", false),
+    ("client_timeout", false),
     ("server_name", true),
     ("allow", true),
     ("auth_user", false),
@@ -262,6 +266,13 @@ impl Config {
         match key {
             "listen" => self.listen = parse_listen(value)?,
             "allow" => self.allow.push(crate::access::Cidr::parse(value)?),
+            "client_timeout" => {
+                let d = parse_duration(value)?;
+                if d < Duration::from_secs(1) || d > Duration::from_secs(600) {
+                    return Err(format!("`{value}` is out of range (1s to 10m)"));
+                }
+                self.client_timeout = d;
+            }
             "auth_user" => {
                 if value.is_empty() || value.contains(':') || value.chars().any(char::is_control) {
                     return Err(format!(
@@ -420,6 +431,11 @@ impl Config {
             .map_or("built-in defaults".to_string(), |p| p.display().to_string());
         let _ = writeln!(out, "# effective configuration (from {source})");
         let _ = writeln!(out, "listen = {}", self.listen);
+        let _ = writeln!(
+            out,
+            "client_timeout = {}",
+            format_duration(self.client_timeout)
+        );
         for name in &self.server_names {
             let _ = writeln!(out, "server_name = {name}");
         }

@@ -16,6 +16,7 @@ use crate::access::AccessPolicy;
 use crate::audit::AuditService;
 use crate::backup::BackupService;
 use crate::config::Config;
+use crate::listener::HttpListener;
 use crate::metrics::MetricsRenderer;
 use crate::notify::Notifier;
 use crate::report::DataJson;
@@ -25,15 +26,12 @@ use crate::{http, log, sys};
 /// Longest sleep between checks of the signal flags: SIGTERM is honoured
 /// within this, plus the current backup slice.
 pub const MAX_WAIT: Duration = Duration::from_millis(200);
-/// A client that accepts no bytes of an answer for this long is dropped.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// CPU time the backup may take per loop iteration before HTTP gets a turn.
 pub const BACKUP_SLICE: Duration = Duration::from_millis(5);
 
 pub struct Daemon {
     config: Config,
-    server: tiny_http::Server,
-    local_addr: SocketAddr,
+    http: HttpListener,
     sampler: Sampler,
     sample: Sample,
     next_sample_at: Instant,
@@ -44,8 +42,6 @@ pub struct Daemon {
     data_json: Option<(u64, Vec<u8>)>,
     metrics: MetricsRenderer,
     access: AccessPolicy,
-    /// tiny_http's accept thread has ended; listen again (see `relisten`).
-    listener_dead: bool,
     /// sd_notify (systemd `Type=notify`): READY, STATUS, WATCHDOG, STOPPING.
     /// A no-op without `$NOTIFY_SOCKET`.
     notify: Notifier,
@@ -69,12 +65,8 @@ impl Daemon {
     /// Binds the listening socket and takes the first sample. Nothing runs
     /// until [`Daemon::run`] or [`Daemon::poll_once`].
     pub fn bind(config: Config) -> Result<Daemon, String> {
-        let server = listen(config.listen)
+        let http = HttpListener::bind(config.listen, config.client_timeout)
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-        let local_addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| format!("listening on {} gave no IP address", config.listen))?;
         let access = config.access_policy()?;
         http::warm_up();
         let mut sampler = Sampler::new(&config.proc_root, mount_selection(&config));
@@ -86,20 +78,18 @@ impl Daemon {
             audit: AuditService::new(&config),
             next_sample_at: now + config.interval,
             config,
-            server,
-            local_addr,
+            http,
             sampler,
             sample,
             data_json: None,
             metrics: MetricsRenderer::default(),
             access,
-            listener_dead: false,
             notify: Notifier::from_env(),
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.http.local_addr()
     }
 
     pub fn sample(&self) -> &Sample {
@@ -144,6 +134,7 @@ impl Daemon {
         }
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
+        self.http.poll(now);
         self.notify_status(now);
 
         let mut deadline = self.next_sample_at.min(now + MAX_WAIT);
@@ -156,46 +147,14 @@ impl Daemon {
             deadline = deadline.min(job_deadline);
         }
         let wait = deadline.saturating_duration_since(Instant::now());
-        match self.server.recv_timeout(wait) {
-            Ok(Some(request)) => {
+        if let Some(request) = self.http.recv_timeout(wait) {
+            self.answer(request);
+            // Drain what else is queued before the next slice of work.
+            while let Some(request) = self.http.try_recv() {
                 self.answer(request);
-                // Drain what else is queued before the next slice of work.
-                while let Ok(Some(request)) = self.server.try_recv() {
-                    self.answer(request);
-                }
             }
-            Ok(None) => {}
-            Err(e) => {
-                log::warn(format_args!(
-                    "http: accepting connections failed ({e}); listening again on {}",
-                    self.local_addr
-                ));
-                self.listener_dead = true;
-            }
-        }
-        if self.listener_dead {
-            self.relisten();
         }
         true
-    }
-
-    /// tiny_http reports an accept() failure (EMFILE when descriptors run
-    /// out, ECONNABORTED, ...) once and then its accept thread is gone for
-    /// good, closing the socket. Listen again on the same address, so the
-    /// daemon never stays deaf; requests already queued are unaffected.
-    fn relisten(&mut self) {
-        match listen(self.local_addr) {
-            Ok(server) => {
-                self.server = server;
-                self.listener_dead = false;
-                log::info(format_args!("http: listening again on {}", self.local_addr));
-            }
-            // Retried every turn of the loop (at most MAX_WAIT apart) until it works.
-            Err(e) => log::error(format_args!(
-                "http: cannot listen on {} again: {e}",
-                self.local_addr
-            )),
-        }
     }
 
     /// sd_notify: the watchdog ping when due, and STATUS= for `systemctl
@@ -258,7 +217,8 @@ impl Daemon {
         if new.listen != self.config.listen {
             log::warn(format_args!(
                 "SIGHUP: listen changed to {} but stays {} until restart",
-                new.listen, self.local_addr
+                new.listen,
+                self.http.local_addr()
             ));
             new.listen = self.config.listen;
         }
@@ -278,15 +238,6 @@ impl Daemon {
             file.display()
         ));
     }
-}
-
-/// Binds the listening socket with the options every connection inherits.
-fn listen(addr: SocketAddr) -> Result<tiny_http::Server, Box<dyn std::error::Error + Send + Sync>> {
-    use std::os::fd::AsRawFd;
-    let listener = std::net::TcpListener::bind(addr)?;
-    sys::set_tcp_nodelay(listener.as_raw_fd())?;
-    sys::set_send_timeout(listener.as_raw_fd(), CLIENT_TIMEOUT)?;
-    tiny_http::Server::from_listener(listener, None)
 }
 
 /// The /data.json document for the current state.

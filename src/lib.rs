@@ -26,6 +26,7 @@ pub mod csp;
 pub mod daemon;
 pub mod fsutil;
 pub mod http;
+pub mod listener;
 pub mod log;
 pub mod metrics;
 pub mod notify;

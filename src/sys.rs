@@ -271,28 +271,31 @@ impl DirCounter {
     }
 }
 
-/// Sets SO_SNDTIMEO on a listening socket; Linux copies it to every accepted
-/// connection, so a client that stops reading cannot hold an answer (and the
-/// loop that writes it) for longer than `timeout`. Not SO_RCVTIMEO: on a
-/// listening socket it also times out accept(), which ends tiny_http's
-/// accept thread.
-pub fn set_send_timeout(fd: std::os::fd::RawFd, timeout: std::time::Duration) -> io::Result<()> {
+/// Sets SO_RCVTIMEO and SO_SNDTIMEO on a listening socket; Linux copies
+/// them to every accepted connection, so a client that stops sending or
+/// reading is dropped after `timeout`. SO_RCVTIMEO also bounds accept()
+/// on the listening socket itself: see `listener.rs` for how that is handled.
+// musl's time_t deprecation does not apply on x86_64 (see local_timestamp).
+#[allow(deprecated)]
+pub fn set_socket_timeouts(fd: std::os::fd::RawFd, timeout: std::time::Duration) -> io::Result<()> {
     let tv = libc::timeval {
         tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
         tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
     };
-    // SAFETY: setsockopt reads size_of::<timeval>() bytes from `tv`.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_SNDTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
+    for option in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
+        // SAFETY: setsockopt reads size_of::<timeval>() bytes from `tv`.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     Ok(())
 }

@@ -43,6 +43,8 @@ fn config(proc_root: PathBuf) -> Config {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         interval: Duration::from_millis(100),
+        // Heartbeats every 500 ms: several inside every counted window.
+        client_timeout: Duration::from_secs(1),
         proc_root,
         ..Config::default()
     };
