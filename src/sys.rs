@@ -226,3 +226,22 @@ pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) -> io::Resul
     }
     Ok(())
 }
+
+/// Waits until the `len` bytes at `offset` of `file` are written back
+/// (`sync_file_range(WAIT_BEFORE | WRITE | WAIT_AFTER)`). Called on the
+/// window before the one just started, it keeps the dirty part of a large
+/// archive to a few MiB, so no single call (and not the final fsync)
+/// blocks the poll loop for long even on a slow disk. Does not flush
+/// metadata: the final fsync is still what makes the archive durable.
+pub fn wait_writeback(file: &std::fs::File, offset: u64, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
+    let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+    // SAFETY: as in start_writeback.
+    if unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, flags) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

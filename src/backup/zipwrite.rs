@@ -39,8 +39,9 @@ pub const METHOD_DEFLATE: u16 = 8;
 pub const BUF_CAP: usize = 512 * 1024;
 /// Keep at least this much free in the buffer before deflating into it.
 const MIN_SPARE: usize = 64 * 1024;
-/// Ask the kernel to start writing back every this many bytes.
-const WRITEBACK_EVERY: u64 = 16 << 20;
+/// Writeback window: each full window is handed to the disk, and the one
+/// before it waited for, so at most about two windows are ever dirty.
+const WRITEBACK_WINDOW: u64 = 4 << 20;
 /// Entries this large or larger get zip64 sizes from the start: deflate may
 /// expand incompressible data by a little, so stay well clear of 4 GiB.
 pub const ZIP64_ENTRY_THRESHOLD: u64 = 0xF000_0000;
@@ -98,6 +99,8 @@ pub struct ZipOut {
     buf: Vec<u8>,
     flushed: u64,
     writeback_from: u64,
+    /// The window handed to the disk last, `(offset, len)`.
+    previous_window: Option<(u64, u64)>,
     central: Vec<u8>,
     entries: u64,
 }
@@ -153,6 +156,7 @@ impl ZipOut {
             buf: Vec::with_capacity(BUF_CAP),
             flushed: 0,
             writeback_from: 0,
+            previous_window: None,
             central: Vec::new(),
             entries: 0,
         }
@@ -179,13 +183,15 @@ impl ZipOut {
         self.file.write_all(&self.buf)?;
         self.flushed += self.buf.len() as u64;
         self.buf.clear();
-        if self.flushed - self.writeback_from >= WRITEBACK_EVERY {
-            // A hint only: the final fsync is what guarantees durability.
-            let _ = crate::sys::start_writeback(
-                &self.file,
-                self.writeback_from,
-                self.flushed - self.writeback_from,
-            );
+        let window = self.flushed - self.writeback_from;
+        if window >= WRITEBACK_WINDOW {
+            // Hints only (errors change nothing): the final fsync is what
+            // guarantees durability; this keeps it, and every wait, short.
+            let _ = crate::sys::start_writeback(&self.file, self.writeback_from, window);
+            if let Some((at, len)) = self.previous_window {
+                let _ = crate::sys::wait_writeback(&self.file, at, len);
+            }
+            self.previous_window = Some((self.writeback_from, window));
             self.writeback_from = self.flushed;
         }
         Ok(())
