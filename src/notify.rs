@@ -430,6 +430,7 @@ mod tests {
         let (socket, name) = listener("jobs");
         let mut n = Notifier::new(Some(&name), None, None, 7, Instant::now()).unwrap();
         let progress = |bytes_done, bytes_total, files_done, files_total| BackupProgressJson {
+            phase: "archiving",
             files_done,
             files_total,
             bytes_done,

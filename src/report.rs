@@ -5,7 +5,7 @@
 //! Numbers are numbers, byte counts are integers, percentages are rounded to
 //! one decimal, and every float is finite.
 
-use miniserde::Serialize;
+use miniserde::{Deserialize, Serialize};
 
 use crate::sample::Sample;
 
@@ -76,6 +76,8 @@ pub struct BackupJson {
 
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub struct BackupProgressJson {
+    /// scanning | archiving | finishing
+    pub phase: &'static str,
     pub files_done: u64,
     pub files_total: u64,
     pub bytes_done: u64,
@@ -83,7 +85,7 @@ pub struct BackupProgressJson {
     pub source: String,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct BackupResultJson {
     pub file: Option<String>,
     pub time: u64,
@@ -92,6 +94,14 @@ pub struct BackupResultJson {
     pub skipped: u64,
     pub duration_s: f64,
     pub error: Option<String>,
+    /// The first skipped (or changed-while-read) paths, capped at 100.
+    pub skipped_list: Vec<SkippedJson>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct SkippedJson {
+    pub path: String,
+    pub reason: String,
 }
 
 /// The `updates` object. Fields other than `state` are null until known.

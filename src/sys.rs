@@ -319,3 +319,96 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
         Ok(limit.rlim_cur as u64)
     }
 }
+
+/// Local broken-down time `(year, month 1-12, day, hour, minute, second)`
+/// for `unix_s` (UTC when the zone is unknown): the zip format's DOS
+/// date and time fields are local time.
+pub fn local_time_fields(unix_s: i64) -> Option<(i32, u32, u32, u32, u32, u32)> {
+    // SAFETY: localtime_r/gmtime_r write only into `tm`, which we own.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let t: libc::time_t = unix_s as libc::time_t;
+        if libc::localtime_r(&t, &mut tm).is_null() && libc::gmtime_r(&t, &mut tm).is_null() {
+            return None;
+        }
+        tm
+    };
+    let field = |v: libc::c_int| u32::try_from(v).ok();
+    Some((
+        tm.tm_year.checked_add(1900)?,
+        field(tm.tm_mon)? + 1,
+        field(tm.tm_mday)?,
+        field(tm.tm_hour)?,
+        field(tm.tm_min)?,
+        field(tm.tm_sec)?,
+    ))
+}
+
+/// Takes an exclusive `flock(2)` on `file` without waiting: `Ok(false)`
+/// when another open file description holds it. The lock lives as long as
+/// the descriptor, so the kernel drops it when its owner dies (even by
+/// kill -9): that is how a leftover backup temporary is told apart from
+/// one being written right now.
+pub fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor `file` keeps open for the whole call.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// Ignores SIGXFSZ, so that writing past `RLIMIT_FSIZE` is an `EFBIG`
+/// error the backup reports (and cleans up after) instead of killing the
+/// process with a core dump.
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+/// Starts writeback of `len` bytes at `offset` of `file` without waiting
+/// for it (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that the final
+/// fsync of a large archive has little left to do and does not stall the
+/// poll loop for seconds. Purely a hint: errors are returned but harmless.
+pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
+    // SAFETY: sync_file_range only reads its integer arguments; the
+    // descriptor stays open for the call.
+    if unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) }
+        != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Waits until the `len` bytes at `offset` of `file` are written back
+/// (`sync_file_range(WAIT_BEFORE | WRITE | WAIT_AFTER)`). Called on the
+/// window before the one just started, it keeps the dirty part of a large
+/// archive to a few MiB, so no single call (and not the final fsync)
+/// blocks the poll loop for long even on a slow disk. Does not flush
+/// metadata: the final fsync is still what makes the archive durable.
+pub fn wait_writeback(file: &std::fs::File, offset: u64, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    };
+    let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+        | libc::SYNC_FILE_RANGE_WRITE
+        | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+    // SAFETY: as in start_writeback.
+    if unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, flags) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,46 +1,434 @@
-//! PLACEHOLDER (being replaced by the backup implementation, issue #3).
-use std::time::{Duration, Instant};
+//! The boot backup (issue #3): zip the configured folders into
+//! `backup_dir/backup_YYYYmmdd_HHMMSS.zip`, once per kernel boot and every
+//! `backup_every`, in bounded slices of the daemon's poll loop.
+//!
+//! The modules, bottom up:
+//! - [`zipwrite`]: our streaming zip writer (raw names, Unix modes, UT
+//!   mtimes, zip64); [`probe`]: store or deflate?
+//! - [`exclude`]: `backup_exclude` globs; [`walk`]: the resumable,
+//!   iterative directory walk with the skip rules.
+//! - [`job`]: one run as a state machine (scan, archive, finish, retention);
+//!   [`retention`]: archive names, pruning, leftover temporaries.
+//! - [`verify`]: `sysmon verify` through the `zip` crate's reader.
+//! - this file: [`BackupService`], the scheduler the daemon polls, and the
+//!   two CLI commands.
+//!
+//! "Once per boot" means once per kernel boot: after a successful boot
+//! backup the kernel's `boot_id` is recorded in `state_dir/backup_boot_id`,
+//! so a restarted or crash-looping daemon does not back up again; a failed
+//! one is retried at the next start. The last result is kept in
+//! `state_dir/backup_last.json` so the dashboard shows it after a restart.
+
+pub mod exclude;
+pub mod job;
+pub mod probe;
+pub mod retention;
+pub mod verify;
+pub mod walk;
+pub mod zipwrite;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Config;
-use crate::report::BackupJson;
+use crate::report::{BackupJson, BackupProgressJson, BackupResultJson, SkippedJson};
+use crate::{fsutil, log, sys};
+use job::{Job, Outcome, Poll, Settings};
+
+const BOOT_ID_FILE: &str = "backup_boot_id";
+const LAST_RESULT_FILE: &str = "backup_last.json";
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The kernel's id for this boot, from `<proc_root>/sys/kernel/random/boot_id`.
+fn read_boot_id(proc_root: &Path) -> Option<String> {
+    let path = proc_root.join("sys/kernel/random/boot_id");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Ok(_) => None,
+        Err(e) => {
+            log::warn(format_args!(
+                "backup: cannot read {}: {e}; the backup will run at every start",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
+fn to_json(o: &Outcome) -> BackupResultJson {
+    BackupResultJson {
+        file: o.file.as_ref().map(|f| f.display().to_string()),
+        time: o.started_unix_s,
+        bytes: o.archive_bytes,
+        files: o.files,
+        skipped: o.skipped,
+        duration_s: (o.duration.as_secs_f64() * 1000.0).round() / 1000.0,
+        error: o.error.clone(),
+        skipped_list: o
+            .skipped_list
+            .iter()
+            .map(|s| SkippedJson {
+                path: s.path.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
+    }
+}
 
 pub struct BackupService {
+    config: Config,
     enabled: bool,
+    boot_id: Option<String>,
+    /// The boot backup of this boot is still to be made.
+    boot_due: bool,
+    /// When the next backup starts (`None`: nothing scheduled).
+    next_at: Option<Instant>,
+    job: Option<Job>,
+    job_started: Instant,
+    last: Option<BackupResultJson>,
+    last_poll: Instant,
 }
 
 impl BackupService {
     pub fn new(config: &Config) -> Self {
-        BackupService {
-            enabled: config.backup.enabled && !config.backup.sources.is_empty(),
+        // Past RLIMIT_FSIZE a write should fail (and be cleaned up), not kill us.
+        sys::ignore_file_size_signal();
+        match retention::remove_leftover_temporaries(&config.backup_dir) {
+            Ok(0) => {}
+            Ok(n) => log::info(format_args!(
+                "backup: removed {n} leftover temporary file(s) in {}",
+                config.backup_dir.display()
+            )),
+            Err(e) => log::warn(format_args!("backup: cleaning leftover temporaries: {e}")),
         }
+        let last = std::fs::read(config.state_dir.join(LAST_RESULT_FILE))
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| miniserde::json::from_str::<BackupResultJson>(&s).ok());
+        let now = Instant::now();
+        let mut service = BackupService {
+            config: config.clone(),
+            enabled: false,
+            boot_id: None,
+            boot_due: false,
+            next_at: None,
+            job: None,
+            job_started: now,
+            last,
+            last_poll: now,
+        };
+        service.apply(config, true);
+        service
     }
-    pub fn reconfigure(&mut self, config: &Config) {
+
+    /// Decides enabled/disabled and the schedule from `config`.
+    fn apply(&mut self, config: &Config, at_start: bool) {
+        let was_enabled = self.enabled;
         self.enabled = config.backup.enabled && !config.backup.sources.is_empty();
+        if !self.enabled && (at_start || was_enabled) {
+            if config.backup.enabled {
+                log::info(format_args!(
+                    "backup disabled: no backup_source is configured"
+                ));
+            } else {
+                log::info(format_args!("backup disabled (backup = off)"));
+            }
+        }
+        if !self.enabled {
+            self.boot_due = false;
+            self.next_at = None;
+            return;
+        }
+        if at_start || !was_enabled {
+            self.boot_id = read_boot_id(&config.proc_root);
+            let recorded = std::fs::read_to_string(config.state_dir.join(BOOT_ID_FILE)).ok();
+            self.boot_due = match (&self.boot_id, recorded) {
+                (Some(id), Some(rec)) => rec.trim() != id,
+                _ => true,
+            };
+            if !self.boot_due {
+                log::info(format_args!("backup: already made for this boot"));
+            }
+        }
+        let now = Instant::now();
+        self.next_at = if self.boot_due {
+            Some(now)
+        } else if let Some(every) = config.backup.every {
+            let since_last = self
+                .last
+                .as_ref()
+                .map_or(u64::MAX, |l| unix_now().saturating_sub(l.time));
+            Some(now + Duration::from_secs(every.as_secs().saturating_sub(since_last)))
+        } else {
+            None
+        };
     }
-    pub fn poll(&mut self, _now: Instant, _budget: Duration) {}
-    pub fn next_deadline(&self) -> Option<Instant> {
-        None
-    }
-    pub fn is_running(&self) -> bool {
-        false
-    }
-    pub fn status(&self) -> BackupJson {
-        BackupJson {
-            state: if self.enabled { "pending" } else { "disabled" },
-            ..Default::default()
+
+    /// SIGHUP: the new configuration applies to the next backup; a running
+    /// one keeps the settings it started with.
+    pub fn reconfigure(&mut self, config: &Config) {
+        self.config = config.clone();
+        if self.job.is_none() {
+            self.apply(config, false);
+        } else {
+            self.enabled = config.backup.enabled && !config.backup.sources.is_empty();
         }
     }
-    pub fn abandon(&mut self) {}
+
+    /// Starts the backup when due and runs one slice of at most about `budget`.
+    pub fn poll(&mut self, now: Instant, budget: Duration) {
+        self.last_poll = now;
+        if self.job.is_none() {
+            if !self.enabled || self.next_at.is_none_or(|at| now < at) {
+                return;
+            }
+            self.job_started = now;
+            match Job::start(Settings::from_config(&self.config)) {
+                Ok(job) => self.job = Some(job),
+                Err(outcome) => return self.finished(*outcome),
+            }
+        }
+        let Some(job) = self.job.as_mut() else { return };
+        if let Poll::Finished(outcome) = job.step(Instant::now() + budget) {
+            self.job = None;
+            self.finished(outcome);
+        }
+    }
+
+    fn finished(&mut self, outcome: Outcome) {
+        let result = to_json(&outcome);
+        if let Err(e) = self.persist(&result, outcome.ok()) {
+            log::warn(format_args!(
+                "backup: cannot record the result in {}: {e}",
+                self.config.state_dir.display()
+            ));
+        }
+        self.last = Some(result);
+        // A failed boot backup is retried at the next start, not in a loop.
+        self.boot_due = false;
+        self.next_at = match (self.enabled, self.config.backup.every) {
+            (true, Some(every)) => Some((self.job_started + every).max(Instant::now())),
+            _ => None,
+        };
+    }
+
+    fn persist(&self, result: &BackupResultJson, ok: bool) -> std::io::Result<()> {
+        let dir = &self.config.state_dir;
+        fsutil::ensure_dir(dir, 0o700)?;
+        fsutil::write_atomic(
+            &dir.join(LAST_RESULT_FILE),
+            miniserde::json::to_string(result).as_bytes(),
+            0o600,
+        )?;
+        if ok && self.boot_due {
+            if let Some(id) = &self.boot_id {
+                fsutil::write_atomic(&dir.join(BOOT_ID_FILE), format!("{id}\n").as_bytes(), 0o600)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.job.is_some() {
+            // More work now: the loop only answers what is queued, then polls again.
+            return Some(self.last_poll);
+        }
+        if self.enabled { self.next_at } else { None }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    pub fn status(&self) -> BackupJson {
+        let state = if let Some(_job) = &self.job {
+            "running"
+        } else if !self.enabled {
+            "disabled"
+        } else if self.boot_due {
+            "pending"
+        } else {
+            match &self.last {
+                Some(l) if l.error.is_none() => "ok",
+                Some(_) => "failed",
+                None => "pending",
+            }
+        };
+        let progress = self.job.as_ref().map(|job| {
+            let p = job.progress();
+            BackupProgressJson {
+                phase: p.phase,
+                files_done: p.files_done,
+                files_total: p.files_total,
+                bytes_done: p.bytes_done,
+                bytes_total: p.bytes_total,
+                source: p.source.clone(),
+            }
+        });
+        let next_at = match (&self.job, self.next_at, self.enabled) {
+            (None, Some(at), true) => {
+                Some(unix_now() + at.saturating_duration_since(Instant::now()).as_secs())
+            }
+            _ => None,
+        };
+        BackupJson {
+            state,
+            progress,
+            last: self.last.clone(),
+            next_at,
+        }
+    }
+
+    /// SIGTERM: stop now, remove the temporary, keep every older archive.
+    pub fn abandon(&mut self) {
+        if let Some(job) = self.job.take() {
+            let outcome = job.abort("the daemon is stopping");
+            let result = to_json(&outcome);
+            let _ = fsutil::ensure_dir(&self.config.state_dir, 0o700).and_then(|()| {
+                fsutil::write_atomic(
+                    &self.config.state_dir.join(LAST_RESULT_FILE),
+                    miniserde::json::to_string(&result).as_bytes(),
+                    0o600,
+                )
+            });
+            self.last = Some(result);
+        }
+    }
 }
 
-/// `sysmon backup`: one backup in the foreground. Exit 0 / 3 / 1.
-pub fn cli_backup(_config: &Config) -> std::process::ExitCode {
-    crate::log::error(format_args!("backup: not implemented yet"));
-    std::process::ExitCode::from(1)
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
-/// `sysmon verify ARCHIVE`: check every entry's CRC.
-pub fn cli_verify(_archive: &std::path::Path) -> std::process::ExitCode {
-    crate::log::error(format_args!("verify: not implemented yet"));
-    std::process::ExitCode::from(1)
+/// `sysmon backup`: one backup in the foreground. Exit 0 when everything
+/// was archived, 3 when the archive was written but some files were
+/// skipped, 1 on failure. Runs even with `backup = off` (that switch is for
+/// the daemon's automatic backups); SIGINT/SIGTERM stop it cleanly.
+pub fn cli_backup(config: &Config) -> ExitCode {
+    sys::ignore_file_size_signal();
+    if let Err(e) = sys::install_signal_handlers() {
+        log::warn(format_args!("cannot install signal handlers: {e}"));
+    }
+    if let Err(e) = retention::remove_leftover_temporaries(&config.backup_dir) {
+        log::warn(format_args!("backup: cleaning leftover temporaries: {e}"));
+    }
+    let mut job = match Job::start(Settings::from_config(config)) {
+        Ok(job) => job,
+        Err(_) => return ExitCode::from(1),
+    };
+    let tty = sys::stderr_is_terminal();
+    let outcome = loop {
+        if sys::stop_requested() {
+            break job.abort("signal received");
+        }
+        match job.step(Instant::now() + Duration::from_millis(200)) {
+            Poll::Finished(outcome) => break outcome,
+            Poll::Running if tty => {
+                let p = job.progress();
+                let mut err = std::io::stderr().lock();
+                let _ = write!(
+                    err,
+                    "\r\x1b[K{} {}/{} files, {} / {}  {}",
+                    p.phase,
+                    p.files_done,
+                    p.files_total,
+                    human_bytes(p.bytes_done),
+                    human_bytes(p.bytes_total),
+                    p.source
+                );
+            }
+            Poll::Running => {}
+        }
+    };
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    print_summary(&outcome);
+    match (&outcome.error, outcome.skipped) {
+        (Some(_), _) => ExitCode::from(1),
+        (None, 0) => ExitCode::SUCCESS,
+        (None, _) => ExitCode::from(3),
+    }
+}
+
+fn print_summary(o: &Outcome) {
+    let mut out = std::io::stdout().lock();
+    if let Some(e) = &o.error {
+        let _ = writeln!(out, "backup failed: {e}");
+        return;
+    }
+    let file = o.file.as_deref().unwrap_or(Path::new("?"));
+    let _ = writeln!(out, "archive:  {}", file.display());
+    let _ = writeln!(
+        out,
+        "size:     {} ({} bytes of file data read)",
+        human_bytes(o.archive_bytes),
+        o.data_bytes
+    );
+    let _ = writeln!(out, "files:    {} ({} entries)", o.files, o.entries);
+    let _ = writeln!(out, "duration: {:.1}s", o.duration.as_secs_f64());
+    for d in &o.deleted {
+        let _ = writeln!(out, "removed:  {}", d.display());
+    }
+    let _ = writeln!(out, "skipped:  {}", o.skipped);
+    for s in &o.skipped_list {
+        let _ = writeln!(out, "  {}: {}", s.path, s.reason);
+    }
+    if o.skipped > o.skipped_list.len() as u64 {
+        let _ = writeln!(
+            out,
+            "  ... and {} more",
+            o.skipped - o.skipped_list.len() as u64
+        );
+    }
+}
+
+/// `sysmon verify ARCHIVE`: check every entry's CRC; exit 0 when all are intact.
+pub fn cli_verify(archive: &Path) -> ExitCode {
+    let report = match verify::verify(archive) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error(format_args!("verify: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    for e in &report.errors {
+        log::error(format_args!("verify: {e}"));
+    }
+    let archive: PathBuf = archive.to_path_buf();
+    if report.errors.is_empty() {
+        println!(
+            "{}: {} entries, {} bytes, all CRCs match",
+            archive.display(),
+            report.entries,
+            report.bytes
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "{}: {} entries, {} damaged",
+            archive.display(),
+            report.entries,
+            report.errors.len()
+        );
+        ExitCode::from(1)
+    }
 }

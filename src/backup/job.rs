@@ -1,0 +1,869 @@
+//! One backup run as a resumable job: [`Job::step`] does work until a
+//! deadline and returns, keeping every open file, the walk and the zip
+//! writer in the job between calls, so the daemon can answer HTTP between
+//! slices and `sysmon backup` can print progress.
+//!
+//! Phases: a pre-scan (also sliced) counts files and bytes for the
+//! progress totals and the free-space guard; the archive pass writes a
+//! hidden temporary (`.backup_STAMP.zip.tmp-PID`, mode 0600, `flock`ed so a
+//! cleanup never removes it under a live writer); the finish writes the
+//! central directory, fsyncs, links the file to its final name without ever
+//! replacing one (`_2`, `_3`... when taken), fsyncs the directory and then
+//! applies retention.
+//!
+//! Invariant: whatever happens (error, abort, drop) the temporary is removed
+//! unless it was committed, and nothing appears under a final name before
+//! the archive is complete on disk. A file that changes while being read is
+//! archived as read (its CRC always matches the stored bytes) and listed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use flate2::{Compress, Compression, Crc, FlushCompress};
+
+use super::exclude::Excludes;
+use super::walk::{self, Found, Kind, Rules, Step, Walker};
+use super::zipwrite::{self, Entry, OpenEntry, Sizes, ZipOut};
+use super::{probe, retention};
+use crate::config::Config;
+use crate::{fsutil, log};
+
+/// Files up to this size are read whole, compressed in memory and stored
+/// instead when deflate does not make them smaller.
+const SMALL_FILE: usize = 64 * 1024;
+/// Read size while deflating (about a millisecond of deflate per chunk, so
+/// a 5 ms slice is honoured) and while storing (just a copy and a CRC).
+const DEFLATE_CHUNK: usize = 64 * 1024;
+const STORE_CHUNK: usize = 256 * 1024;
+/// How many skipped paths are kept for the result and the log.
+pub const SKIPPED_LIST_CAP: usize = 100;
+
+/// What a backup needs from the configuration, copied at start so that a
+/// reload never changes a running backup.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub sources: Vec<PathBuf>,
+    pub excludes: Vec<String>,
+    pub level: u32,
+    pub one_file_system: bool,
+    pub backup_dir: PathBuf,
+    pub keep: u32,
+}
+
+impl Settings {
+    pub fn from_config(c: &Config) -> Settings {
+        Settings {
+            sources: c.backup.sources.clone(),
+            excludes: c.backup.excludes.clone(),
+            level: c.backup.level,
+            one_file_system: c.backup.one_file_system,
+            backup_dir: c.backup_dir.clone(),
+            keep: c.backup.keep,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// scanning | archiving | finishing
+    pub phase: &'static str,
+    pub files_done: u64,
+    pub files_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skip {
+    pub path: String,
+    pub reason: String,
+}
+
+/// The result of one run, success or failure.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub file: Option<PathBuf>,
+    pub started_unix_s: u64,
+    /// Size of the archive written.
+    pub archive_bytes: u64,
+    /// Bytes of file data read into the archive.
+    pub data_bytes: u64,
+    /// Regular files archived (changed ones included).
+    pub files: u64,
+    pub entries: u64,
+    pub skipped: u64,
+    /// The first [`SKIPPED_LIST_CAP`] skipped (or changed) paths.
+    pub skipped_list: Vec<Skip>,
+    pub duration: Duration,
+    pub error: Option<String>,
+    pub deleted: Vec<PathBuf>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// The temporary archive: removed on drop unless committed.
+struct Temp {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The regular file being archived across slices.
+struct Current {
+    file: File,
+    path: PathBuf,
+    open: OpenEntry,
+    deflate: bool,
+    crc: Crc,
+    /// Bytes still to read: the size from `fstat` at open, never more.
+    remaining: u64,
+    read: u64,
+    data_start: u64,
+    mtime_at_open: (i64, i64),
+    changed: Option<String>,
+}
+
+struct Writing {
+    walker: Walker,
+    out: ZipOut,
+    temp: Temp,
+    current: Option<Current>,
+}
+
+enum Phase {
+    Scan(Walker),
+    Archive(Box<Writing>),
+    Done,
+}
+
+pub enum Poll {
+    Running,
+    Finished(Outcome),
+}
+
+pub struct Job {
+    settings: Settings,
+    phase: Phase,
+    progress: Progress,
+    /// Conservative archive size estimate from the scan (free-space guard).
+    estimate: u64,
+    stamp: String,
+    started: Instant,
+    started_unix_s: u64,
+    compress: Option<Compress>,
+    buf: Vec<u8>,
+    scratch: Vec<u8>,
+    files: u64,
+    skipped: u64,
+    skipped_list: Vec<Skip>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Reads until `buf` is full or end of file; returns the bytes read.
+fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+fn mtime_of(meta: &fs::Metadata) -> (i64, i64) {
+    (meta.mtime(), meta.mtime_nsec())
+}
+
+impl Job {
+    /// Checks the sources and the destination and begins the scan.
+    pub fn start(settings: Settings) -> Result<Job, Box<Outcome>> {
+        let started = Instant::now();
+        let started_unix_s = unix_now();
+        let fail = |error: String| {
+            log::error(format_args!("backup failed: {error}"));
+            Box::new(Outcome {
+                started_unix_s,
+                error: Some(error),
+                ..Outcome::default()
+            })
+        };
+        if settings.sources.is_empty() {
+            return Err(fail("no backup_source is configured".into()));
+        }
+        for source in &settings.sources {
+            if let Err(e) = fs::metadata(source) {
+                return Err(fail(format!("source {}: {e}", source.display())));
+            }
+        }
+        let excludes =
+            Excludes::new(&settings.excludes).map_err(|e| fail(format!("backup_exclude: {e}")))?;
+        if let Err(e) = fsutil::ensure_dir(&settings.backup_dir, 0o700) {
+            return Err(fail(format!("backup_dir: {e}")));
+        }
+        let dir_meta = fs::metadata(&settings.backup_dir)
+            .map_err(|e| fail(format!("backup_dir {}: {e}", settings.backup_dir.display())))?;
+        let rules = Rules {
+            excludes,
+            backup_dir_id: Some((dir_meta.dev(), dir_meta.ino())),
+            one_file_system: settings.one_file_system,
+        };
+        let walker = Walker::new(walk::name_sources(&settings.sources), rules);
+        let sources: Vec<String> = settings.sources.iter().map(|s| display(s)).collect();
+        log::info(format_args!(
+            "backup started: {} -> {}",
+            sources.join(", "),
+            settings.backup_dir.display()
+        ));
+        let compress =
+            (settings.level > 0).then(|| Compress::new(Compression::new(settings.level), false));
+        Ok(Job {
+            stamp: crate::sys::local_timestamp(started_unix_s as i64),
+            settings,
+            phase: Phase::Scan(walker),
+            progress: Progress {
+                phase: "scanning",
+                ..Progress::default()
+            },
+            estimate: 0,
+            started,
+            started_unix_s,
+            compress,
+            buf: vec![0u8; STORE_CHUNK + 1],
+            scratch: Vec::with_capacity(SMALL_FILE + 1024),
+            files: 0,
+            skipped: 0,
+            skipped_list: Vec::new(),
+        })
+    }
+
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn started_unix_s(&self) -> u64 {
+        self.started_unix_s
+    }
+
+    /// Works until `deadline` (checked after every file or chunk) or the end.
+    pub fn step(&mut self, deadline: Instant) -> Poll {
+        loop {
+            let result = match self.phase {
+                Phase::Scan(_) => self.scan_one(),
+                Phase::Archive(_) => self.archive_one(),
+                Phase::Done => {
+                    return Poll::Finished(self.failed("the backup already finished".into()));
+                }
+            };
+            match result {
+                Ok(false) => {}
+                Ok(true) => match self.next_phase() {
+                    Ok(Some(outcome)) => return Poll::Finished(outcome),
+                    Ok(None) => {}
+                    Err(e) => return Poll::Finished(self.failed(e)),
+                },
+                Err(e) => return Poll::Finished(self.failed(e)),
+            }
+            if Instant::now() >= deadline {
+                return Poll::Running;
+            }
+        }
+    }
+
+    /// Stops now: the temporary is removed, older archives are untouched.
+    pub fn abort(mut self, why: &str) -> Outcome {
+        self.failed(format!("interrupted: {why}"))
+    }
+
+    fn failed(&mut self, error: String) -> Outcome {
+        // Dropping the writer closes and removes the temporary.
+        self.phase = Phase::Done;
+        log::error(format_args!("backup failed: {error}"));
+        Outcome {
+            started_unix_s: self.started_unix_s,
+            files: self.files,
+            skipped: self.skipped,
+            skipped_list: std::mem::take(&mut self.skipped_list),
+            duration: self.started.elapsed(),
+            error: Some(error),
+            ..Outcome::default()
+        }
+    }
+
+    fn skip(&mut self, path: &Path, reason: String) {
+        self.skipped += 1;
+        if self.skipped_list.len() < SKIPPED_LIST_CAP {
+            log::warn(format_args!("backup: skipped {}: {reason}", path.display()));
+            self.skipped_list.push(Skip {
+                path: display(path),
+                reason,
+            });
+        }
+    }
+
+    /// One unit of the pre-scan. `Ok(true)` when the scan is complete.
+    fn scan_one(&mut self) -> Result<bool, String> {
+        let Phase::Scan(walker) = &mut self.phase else {
+            unreachable!()
+        };
+        match walker.step() {
+            Step::Done => return Ok(true),
+            Step::Source(n) => {
+                self.progress.source = walker
+                    .source(n)
+                    .map(|s| display(&s.path))
+                    .unwrap_or_default()
+            }
+            Step::Entry(found) => {
+                // Local header + central record, with their extra fields.
+                self.estimate += 2 * (found.name.len() as u64 + 80);
+                if found.kind == Kind::File {
+                    let size = found.meta.len();
+                    let allocated = size.min(found.meta.blocks().saturating_mul(512));
+                    let file_name = found.path.file_name().map_or(&[][..], |n| n.as_bytes());
+                    // A lower bound: deflate rarely does better than 4:1 on a whole tree.
+                    self.estimate +=
+                        if self.settings.level == 0 || probe::compressed_by_name(file_name) {
+                            allocated
+                        } else {
+                            allocated / 4
+                        };
+                    self.progress.files_total += 1;
+                    self.progress.bytes_total += size;
+                }
+            }
+            Step::Skipped { .. } | Step::Busy => {}
+        }
+        Ok(false)
+    }
+
+    /// Moves to the next phase; `Some` when the whole job is finished.
+    fn next_phase(&mut self) -> Result<Option<Outcome>, String> {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Scan(walker) => {
+                self.check_free_space()?;
+                let temp_path = fsutil::temp_path_for(
+                    &self
+                        .settings
+                        .backup_dir
+                        .join(retention::archive_name(&self.stamp, 1)),
+                );
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&temp_path)
+                    .map_err(|e| format!("cannot create {}: {e}", temp_path.display()))?;
+                let temp = Temp {
+                    path: temp_path,
+                    committed: false,
+                };
+                let locked = crate::sys::try_lock_exclusive(&file)
+                    .map_err(|e| format!("cannot lock {}: {e}", temp.path.display()))?;
+                // A concurrent cleanup could have removed the name between create and lock.
+                let same = fs::metadata(&temp.path)
+                    .ok()
+                    .zip(file.metadata().ok())
+                    .is_some_and(|(a, b)| a.ino() == b.ino() && a.dev() == b.dev());
+                if !locked || !same {
+                    return Err(format!(
+                        "{} was taken by another process",
+                        temp.path.display()
+                    ));
+                }
+                file.set_permissions(fs::Permissions::from_mode(0o600))
+                    .map_err(|e| format!("{}: {e}", temp.path.display()))?;
+                // The scan walked the same tree: start again from the top.
+                let walker = Walker::new(
+                    walk::name_sources(&self.settings.sources),
+                    walker.rules().clone(),
+                );
+                self.progress.phase = "archiving";
+                self.phase = Phase::Archive(Box::new(Writing {
+                    walker,
+                    out: ZipOut::new(file),
+                    temp,
+                    current: None,
+                }));
+                Ok(None)
+            }
+            Phase::Archive(writing) => {
+                self.progress.phase = "finishing";
+                self.finish(*writing).map(Some)
+            }
+            Phase::Done => Ok(None),
+        }
+    }
+
+    fn check_free_space(&self) -> Result<(), String> {
+        use std::ffi::CString;
+        let dir = &self.settings.backup_dir;
+        let Ok(c_dir) = CString::new(dir.as_os_str().as_bytes()) else {
+            return Ok(());
+        };
+        let Ok(stats) = crate::sys::statvfs(&c_dir) else {
+            return Ok(());
+        };
+        let available = stats.blocks_available.saturating_mul(stats.fragment_size);
+        if self.estimate > available {
+            return Err(format!(
+                "not enough space in {}: the archive needs at least {} MB, {} MB are free",
+                dir.display(),
+                self.estimate.div_ceil(1 << 20),
+                available >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    /// One unit of the archive pass: one chunk of the current file, or one
+    /// walk step. `Ok(true)` when every entry is written.
+    fn archive_one(&mut self) -> Result<bool, String> {
+        let Phase::Archive(w) = &mut self.phase else {
+            unreachable!()
+        };
+        if w.current.is_some() {
+            return self.continue_file();
+        }
+        match w.walker.step() {
+            Step::Done => return Ok(true),
+            Step::Busy => {}
+            Step::Source(n) => {
+                self.progress.source = w
+                    .walker
+                    .source(n)
+                    .map(|s| display(&s.path))
+                    .unwrap_or_default()
+            }
+            Step::Skipped { path, reason } => self.skip(&path, reason),
+            Step::Entry(found) => match found.kind {
+                Kind::Dir => {
+                    let entry = Entry {
+                        name: &found.name,
+                        mode: found.meta.mode(),
+                        mtime_unix_s: found.meta.mtime(),
+                        method: zipwrite::METHOD_STORE,
+                        zip64: false,
+                    };
+                    let open = w
+                        .out
+                        .start_entry(&entry)
+                        .map_err(|e| write_error(&w.temp.path, e))?;
+                    w.out
+                        .finish_entry(open, Sizes::default())
+                        .map_err(|e| write_error(&w.temp.path, e))?;
+                }
+                Kind::Symlink => match fs::read_link(&found.path) {
+                    Err(e) => self.skip(&found.path, walk::reason(&e)),
+                    Ok(target) => {
+                        let target = target.as_os_str().as_bytes();
+                        let entry = Entry {
+                            name: &found.name,
+                            mode: found.meta.mode(),
+                            mtime_unix_s: found.meta.mtime(),
+                            method: zipwrite::METHOD_STORE,
+                            zip64: false,
+                        };
+                        let mut crc = Crc::new();
+                        crc.update(target);
+                        let len = target.len() as u64;
+                        let e = |e| write_error(&w.temp.path, e);
+                        let open = w.out.start_entry(&entry).map_err(e)?;
+                        w.out.write(target).map_err(e)?;
+                        w.out
+                            .finish_entry(
+                                open,
+                                Sizes {
+                                    crc: crc.sum(),
+                                    compressed: len,
+                                    uncompressed: len,
+                                },
+                            )
+                            .map_err(e)?;
+                    }
+                },
+                Kind::File => self.start_file(found)?,
+            },
+        }
+        Ok(false)
+    }
+
+    /// Opens a regular file; small ones are archived at once, large ones
+    /// become the current file continued by [`Job::continue_file`].
+    fn start_file(&mut self, found: Found) -> Result<(), String> {
+        self.progress.files_done += 1;
+        // O_NONBLOCK: if the name became a FIFO since the walk, do not hang on it.
+        let opened = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&found.path);
+        let mut file = match opened {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                self.skip(&found.path, "replaced by a symlink while backing up".into());
+                return Ok(());
+            }
+            Err(e) => {
+                self.skip(&found.path, walk::reason(&e));
+                return Ok(());
+            }
+        };
+        let meta = match file.metadata() {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => {
+                self.skip(&found.path, "no longer a regular file".into());
+                return Ok(());
+            }
+            Err(e) => {
+                self.skip(&found.path, walk::reason(&e));
+                return Ok(());
+            }
+        };
+        let size = meta.len();
+        let first = usize::try_from(size).map_or(SMALL_FILE, |s| s.min(SMALL_FILE));
+        // One byte more than the size for small files, to notice growth.
+        let want = if size as usize <= SMALL_FILE {
+            first + 1
+        } else {
+            first
+        };
+        let got = match fill(&mut file, &mut self.buf[..want]) {
+            Ok(n) => n,
+            Err(e) => {
+                self.skip(&found.path, format!("read error: {}", walk::reason(&e)));
+                return Ok(());
+            }
+        };
+        let file_name = found.path.file_name().map_or(&[][..], |n| n.as_bytes());
+        let Phase::Archive(w) = &mut self.phase else {
+            unreachable!()
+        };
+        let e = |e| write_error(&w.temp.path, e);
+        let head_len = got.min(first);
+        let store =
+            self.compress.is_none() || probe::should_store(file_name, &self.buf[..head_len]);
+        let mtime = meta.mtime();
+        self.files += 1;
+
+        if size as usize <= SMALL_FILE {
+            let data = &self.buf[..head_len];
+            let changed = if got > first {
+                Some("grew while being read (archived as first seen)".to_string())
+            } else if got < first {
+                Some("shrank while being read (archived as read)".to_string())
+            } else {
+                None
+            };
+            let mut crc = Crc::new();
+            crc.update(data);
+            let mut method = zipwrite::METHOD_STORE;
+            if let (false, Some(c)) = (store, self.compress.as_mut()) {
+                c.reset();
+                self.scratch.clear();
+                loop {
+                    self.scratch.reserve(SMALL_FILE / 4);
+                    let consumed = usize::try_from(c.total_in()).unwrap_or(data.len());
+                    let status = c
+                        .compress_vec(&data[consumed..], &mut self.scratch, FlushCompress::Finish)
+                        .map_err(|e| format!("deflate: {e}"))?;
+                    if status == flate2::Status::StreamEnd {
+                        break;
+                    }
+                }
+                if self.scratch.len() < data.len() {
+                    method = zipwrite::METHOD_DEFLATE;
+                }
+            }
+            let stored: &[u8] = if method == zipwrite::METHOD_DEFLATE {
+                &self.scratch
+            } else {
+                data
+            };
+            let open = w
+                .out
+                .start_entry(&Entry {
+                    name: &found.name,
+                    mode: meta.mode(),
+                    mtime_unix_s: mtime,
+                    method,
+                    zip64: false,
+                })
+                .map_err(e)?;
+            w.out.write(stored).map_err(e)?;
+            let sizes = Sizes {
+                crc: crc.sum(),
+                compressed: stored.len() as u64,
+                uncompressed: data.len() as u64,
+            };
+            w.out.finish_entry(open, sizes).map_err(e)?;
+            self.progress.bytes_done += data.len() as u64;
+            let changed = changed.or_else(|| modified_since(&file, mtime_of(&meta)));
+            if let Some(reason) = changed {
+                self.skip(&found.path, reason);
+            }
+            return Ok(());
+        }
+
+        let entry = Entry {
+            name: &found.name,
+            mode: meta.mode(),
+            mtime_unix_s: mtime,
+            method: if store {
+                zipwrite::METHOD_STORE
+            } else {
+                zipwrite::METHOD_DEFLATE
+            },
+            zip64: size >= zipwrite::ZIP64_ENTRY_THRESHOLD,
+        };
+        let open = w.out.start_entry(&entry).map_err(e)?;
+        let data_start = w.out.position();
+        let mut current = Current {
+            file,
+            path: found.path,
+            open,
+            deflate: !store,
+            crc: Crc::new(),
+            remaining: size,
+            read: 0,
+            data_start,
+            mtime_at_open: mtime_of(&meta),
+            changed: None,
+        };
+        if let Some(c) = self.compress.as_mut() {
+            c.reset();
+        }
+        if got < first {
+            current.changed = Some("shrank while being read (archived as read)".into());
+        }
+        consume(
+            &mut current,
+            &mut w.out,
+            self.compress.as_mut(),
+            &self.buf[..head_len],
+        )
+        .map_err(e)?;
+        self.progress.bytes_done += head_len as u64;
+        w.current = Some(current);
+        if self.progress.bytes_done > self.progress.bytes_total {
+            self.progress.bytes_total = self.progress.bytes_done;
+        }
+        Ok(())
+    }
+
+    /// One chunk of the current large file, or its end.
+    fn continue_file(&mut self) -> Result<bool, String> {
+        let Phase::Archive(w) = &mut self.phase else {
+            unreachable!()
+        };
+        let temp_path = w.temp.path.clone();
+        let e = |e| write_error(&temp_path, e);
+        let current = w.current.as_mut().expect("checked by caller");
+        if current.remaining > 0 && current.changed.is_none() {
+            let chunk = if current.deflate {
+                DEFLATE_CHUNK
+            } else {
+                STORE_CHUNK
+            };
+            let want = usize::try_from(current.remaining).map_or(chunk, |r| r.min(chunk));
+            match fill(&mut current.file, &mut self.buf[..want]) {
+                Ok(n) => {
+                    if n < want {
+                        current.changed = Some("shrank while being read (archived as read)".into());
+                    }
+                    consume(current, &mut w.out, self.compress.as_mut(), &self.buf[..n])
+                        .map_err(e)?;
+                    self.progress.bytes_done += n as u64;
+                }
+                Err(err) => {
+                    current.changed = Some(format!(
+                        "read error after {} bytes: {} (archived up to there)",
+                        current.read,
+                        walk::reason(&err)
+                    ));
+                }
+            }
+            return Ok(false);
+        }
+        // The end: was there more than the size seen at open?
+        let mut current = w.current.take().expect("checked by caller");
+        if current.changed.is_none() {
+            let mut probe_byte = [0u8; 1];
+            if fill(&mut current.file, &mut probe_byte).is_ok_and(|n| n > 0) {
+                current.changed = Some("grew while being read (archived as first seen)".into());
+            }
+        }
+        if current.deflate {
+            let c = self.compress.as_mut().expect("deflate needs a compressor");
+            w.out.deflate(c, &[], FlushCompress::Finish).map_err(e)?;
+        }
+        let compressed = w.out.position() - current.data_start;
+        let sizes = Sizes {
+            crc: current.crc.sum(),
+            compressed,
+            uncompressed: current.read,
+        };
+        w.out.finish_entry(current.open, sizes).map_err(e)?;
+        let changed = current
+            .changed
+            .or_else(|| modified_since(&current.file, current.mtime_at_open));
+        if let Some(reason) = changed {
+            self.skip(&current.path, reason);
+        }
+        Ok(false)
+    }
+
+    fn finish(&mut self, writing: Writing) -> Result<Outcome, String> {
+        let Writing {
+            out,
+            mut temp,
+            walker,
+            ..
+        } = writing;
+        let entries = out.entries();
+        out.finish().map_err(|e| write_error(&temp.path, e))?;
+        let archive_bytes = fs::metadata(&temp.path)
+            .map(|m| m.len())
+            .map_err(|e| write_error(&temp.path, e))?;
+        let dir = self.settings.backup_dir.clone();
+        let file = commit(&temp.path, &dir, &self.stamp)
+            .map_err(|e| format!("cannot name the archive in {}: {e}", dir.display()))?;
+        temp.committed = true;
+        drop(temp);
+        let deleted = match retention::prune(&dir, self.settings.keep, &file) {
+            Ok(d) => d,
+            Err(e) => {
+                // The new archive is safe; an old one left behind is only a warning.
+                log::warn(format_args!("backup retention: {e}"));
+                Vec::new()
+            }
+        };
+        let duration = self.started.elapsed();
+        let left = walker.left_out;
+        log::info(format_args!(
+            "backup done: {} ({} bytes, {} files, {} skipped, {} excluded, {} cache dirs left out) in {:.1}s{}",
+            file.display(),
+            archive_bytes,
+            self.files,
+            self.skipped,
+            left.excluded,
+            left.cache_dirs,
+            duration.as_secs_f64(),
+            if deleted.is_empty() {
+                String::new()
+            } else {
+                format!("; removed {} old archive(s)", deleted.len())
+            }
+        ));
+        if self.skipped > SKIPPED_LIST_CAP as u64 {
+            log::warn(format_args!(
+                "backup: {} more skipped paths not listed",
+                self.skipped - SKIPPED_LIST_CAP as u64
+            ));
+        }
+        Ok(Outcome {
+            file: Some(file),
+            started_unix_s: self.started_unix_s,
+            archive_bytes,
+            data_bytes: self.progress.bytes_done,
+            files: self.files,
+            entries,
+            skipped: self.skipped,
+            skipped_list: std::mem::take(&mut self.skipped_list),
+            duration,
+            error: None,
+            deleted,
+        })
+    }
+}
+
+fn write_error(temp: &Path, e: io::Error) -> String {
+    format!("writing {}: {e}", temp.display())
+}
+
+/// Feeds file bytes to the entry: CRC, then stored or deflated.
+fn consume(
+    current: &mut Current,
+    out: &mut ZipOut,
+    compress: Option<&mut Compress>,
+    data: &[u8],
+) -> io::Result<()> {
+    current.crc.update(data);
+    current.read += data.len() as u64;
+    current.remaining = current.remaining.saturating_sub(data.len() as u64);
+    match (current.deflate, compress) {
+        (true, Some(c)) => out.deflate(c, data, FlushCompress::None),
+        _ => out.write(data),
+    }
+}
+
+/// A reason when the file's mtime moved while we read it.
+fn modified_since(file: &File, at_open: (i64, i64)) -> Option<String> {
+    let now = file.metadata().ok()?;
+    (mtime_of(&now) != at_open).then(|| "modified while being read (archived as read)".to_string())
+}
+
+/// Gives the complete temporary its final name without ever replacing an
+/// existing archive: a hard link fails on an existing name, so the next
+/// `_N` is tried. Filesystems without hard links fall back to a rename
+/// after an existence check.
+fn commit(temp: &Path, dir: &Path, stamp: &str) -> io::Result<PathBuf> {
+    for n in 1..10_000 {
+        let target = dir.join(retention::archive_name(stamp, n));
+        match fs::hard_link(temp, &target) {
+            Ok(()) => {
+                fs::remove_file(temp)?;
+                fsutil::fsync_dir(dir)?;
+                return Ok(target);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPERM | libc::EOPNOTSUPP | libc::EXDEV)
+                ) =>
+            {
+                if target.exists() {
+                    continue;
+                }
+                fs::rename(temp, &target)?;
+                fsutil::fsync_dir(dir)?;
+                return Ok(target);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "too many archives named backup_{stamp}_N.zip"
+    )))
+}

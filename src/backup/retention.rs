@@ -1,0 +1,169 @@
+//! Archive names, retention and leftover temporaries in `backup_dir`.
+//!
+//! Invariants: only names matching `backup_\d{8}_\d{6}(_\d+)?\.zip` are
+//! ever deleted by retention, oldest first by the time in the name (then
+//! the `_N` suffix), and never the archive just made. A temporary
+//! (`.backup_*.zip.tmp-PID`) is deleted only when no process holds its
+//! `flock`, i.e. its writer is gone (crashed, killed), never while a
+//! daemon or `sysmon backup` is still writing it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::fsutil;
+
+/// `backup_STAMP.zip`, or `backup_STAMP_N.zip` for the N-th in one second.
+pub fn archive_name(stamp: &str, n: u32) -> String {
+    if n <= 1 {
+        format!("backup_{stamp}.zip")
+    } else {
+        format!("backup_{stamp}_{n}.zip")
+    }
+}
+
+/// The sort key `(YYYYmmddHHMMSS, N)` of one of our archive names.
+pub fn parse_archive_name(name: &[u8]) -> Option<(u64, u32)> {
+    let rest = name.strip_prefix(b"backup_")?.strip_suffix(b".zip")?;
+    let all_digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    let (date, rest) = (rest.get(..8)?, rest.get(8..)?);
+    let rest = rest.strip_prefix(b"_")?;
+    let (time, rest) = (rest.get(..6)?, rest.get(6..)?);
+    if !all_digits(date) || !all_digits(time) {
+        return None;
+    }
+    let n = match rest {
+        [] => 1,
+        [b'_', digits @ ..] if all_digits(digits) && digits.len() <= 9 => {
+            std::str::from_utf8(digits).ok()?.parse().ok()?
+        }
+        _ => return None,
+    };
+    let stamp: u64 = std::str::from_utf8(date).ok()?.parse::<u64>().ok()? * 1_000_000
+        + std::str::from_utf8(time).ok()?.parse::<u64>().ok()?;
+    Some((stamp, n))
+}
+
+/// Whether `name` is one of our hidden temporaries (any process's).
+pub fn is_temporary(name: &[u8]) -> bool {
+    let Some(rest) = name.strip_prefix(b".backup_") else {
+        return false;
+    };
+    rest.windows(9).any(|w| w == b".zip.tmp-")
+}
+
+/// Deletes archives beyond the `keep` newest, never `just_made`. Returns
+/// the deleted paths.
+pub fn prune(dir: &Path, keep: u32, just_made: &Path) -> io::Result<Vec<PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut archives: Vec<((u64, u32), PathBuf)> = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| fsutil::with_path(dir, e))? {
+        let entry = entry.map_err(|e| fsutil::with_path(dir, e))?;
+        let name = entry.file_name();
+        let Some(key) = parse_archive_name(name.as_bytes()) else {
+            continue;
+        };
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = entry.path();
+        if path != just_made {
+            archives.push((key, path));
+        }
+    }
+    // The archive just made counts as one of the kept.
+    let keep_others = (keep as usize).saturating_sub(1);
+    archives.sort();
+    let excess = archives.len().saturating_sub(keep_others);
+    let mut deleted = Vec::new();
+    for (_, path) in archives.into_iter().take(excess) {
+        fs::remove_file(&path).map_err(|e| fsutil::with_path(&path, e))?;
+        deleted.push(path);
+    }
+    if !deleted.is_empty() {
+        fsutil::fsync_dir(dir)?;
+    }
+    Ok(deleted)
+}
+
+/// Removes temporaries left by a writer that is gone. Returns how many.
+pub fn remove_leftover_temporaries(dir: &Path) -> io::Result<usize> {
+    use std::os::unix::ffi::OsStrExt;
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(fsutil::with_path(dir, e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| fsutil::with_path(dir, e))?;
+        if !is_temporary(entry.file_name().as_bytes()) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = fs::File::open(&path) else {
+            continue;
+        };
+        // Held by a live writer: leave it alone.
+        if crate::sys::try_lock_exclusive(&file).map_err(|e| fsutil::with_path(&path, e))? {
+            fs::remove_file(&path).map_err(|e| fsutil::with_path(&path, e))?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        fsutil::fsync_dir(dir)?;
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            parse_archive_name(b"backup_20240102_030405.zip"),
+            Some((20240102030405, 1))
+        );
+        assert_eq!(
+            parse_archive_name(b"backup_20240102_030405_12.zip"),
+            Some((20240102030405, 12))
+        );
+        for bad in [
+            &b"backup_2024010_030405.zip"[..],
+            b"backup_20240102_030405.zip.tmp-1",
+            b"backup_20240102_030405_.zip",
+            b"xbackup_20240102_030405.zip",
+            b"backup_20240102-030405.zip",
+            b"backup_20240102_030405_x.zip",
+        ] {
+            assert_eq!(
+                parse_archive_name(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(
+            archive_name("20240102_030405", 1),
+            "backup_20240102_030405.zip"
+        );
+        assert_eq!(
+            archive_name("20240102_030405", 2),
+            "backup_20240102_030405_2.zip"
+        );
+        assert!(is_temporary(b".backup_20240102_030405.zip.tmp-77"));
+        assert!(!is_temporary(b"backup_20240102_030405.zip"));
+        // `_10` sorts after `_9`, both after the plain name.
+        let mut keys = [
+            &b"backup_20240102_030405_10.zip"[..],
+            b"backup_20240102_030405_9.zip",
+        ]
+        .map(|n| parse_archive_name(n).unwrap())
+        .to_vec();
+        keys.push(parse_archive_name(b"backup_20240102_030405.zip").unwrap());
+        keys.sort();
+        assert_eq!(keys.iter().map(|k| k.1).collect::<Vec<_>>(), [1, 9, 10]);
+    }
+}

@@ -1,0 +1,575 @@
+//! Issue #3: `sysmon backup` and `sysmon verify` end to end, checked with
+//! third-party readers (Info-ZIP `unzip`, Python's `zipfile`): fidelity,
+//! exit codes, CRC corruption, retention, names that never overwrite,
+//! a full destination, and a sparse file over 4 GiB (zip64).
+mod common;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{TempDir, have_tool, run, sysmon};
+
+fn sh(script: &str) {
+    let out = run({
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(script);
+        c
+    });
+    assert!(out.status.success(), "sh -c {script}");
+}
+
+fn archives(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|r| r.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        let n = p.file_name().unwrap().to_string_lossy();
+        n.starts_with("backup_") && n.ends_with(".zip")
+    });
+    v.sort();
+    v
+}
+
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|r| {
+            r.map(|e| e.unwrap().path())
+                .filter(|p| p.file_name().unwrap().as_bytes().starts_with(b".backup_"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+/// What a tree looks like, by relative path: kind, mode, mtime, content.
+fn snapshot(root: &Path) -> BTreeMap<Vec<u8>, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .as_os_str()
+                .as_bytes()
+                .to_vec();
+            let m = fs::symlink_metadata(&path).unwrap();
+            let t = m.file_type();
+            let desc = if t.is_symlink() {
+                format!("link -> {:?}", fs::read_link(&path).unwrap())
+            } else if t.is_dir() {
+                stack.push(path.clone());
+                format!("dir {:o} mtime {}", m.mode() & 0o7777, m.mtime())
+            } else if t.is_file() {
+                let content = fs::read(&path)
+                    .map(|c| format!("{} bytes, fnv {:x}", c.len(), fnv(&c)))
+                    .unwrap_or_else(|e| e.to_string());
+                format!("file {:o} mtime {} {content}", m.mode() & 0o7777, m.mtime())
+            } else {
+                "special".to_string()
+            };
+            out.insert(rel, desc);
+        }
+    }
+    out
+}
+
+fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// A tree with everything the issue lists. Returns the unreadable file and the FIFO.
+fn make_tree(src: &Path) -> (PathBuf, PathBuf) {
+    fs::create_dir_all(src.join("a/b/c")).unwrap();
+    fs::create_dir_all(src.join("empty")).unwrap();
+    fs::create_dir_all(src.join("private")).unwrap();
+    fs::write(src.join("a/b/c/deep.txt"), "deep\n").unwrap();
+    // Over 64 KiB: goes through the streaming (multi-slice) path.
+    let text: String = (0..20_000)
+        .map(|i| format!("line {i} of some compressible text\n"))
+        .collect();
+    fs::write(src.join("a/text.txt"), &text).unwrap();
+    let mut x: u64 = 42;
+    let random: Vec<u8> = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    fs::write(src.join("a/random.bin"), &random).unwrap();
+    fs::write(src.join("zero"), "").unwrap();
+    fs::write(src.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(src.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(src.join("private/key"), "k").unwrap();
+    fs::set_permissions(src.join("private/key"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::set_permissions(src.join("private"), fs::Permissions::from_mode(0o700)).unwrap();
+    // Not UTF-8 (Latin-1 é). Info-ZIP unzip drops byte 0xff from names
+    // whatever the archive says, so the test uses a byte it keeps.
+    fs::write(
+        src.join(OsStr::from_bytes(b"caf\xe9.txt")),
+        "latin-1 name\n",
+    )
+    .unwrap();
+    fs::write(src.join("é-utf8.txt"), "utf-8 name\n").unwrap();
+    std::os::unix::fs::symlink("a/text.txt", src.join("link_to_file")).unwrap();
+    std::os::unix::fs::symlink("a", src.join("link_to_dir")).unwrap();
+    std::os::unix::fs::symlink("loop2", src.join("loop1")).unwrap();
+    std::os::unix::fs::symlink("loop1", src.join("loop2")).unwrap();
+    let fifo = src.join("pipe");
+    sh(&format!("mkfifo '{}'", fifo.display()));
+    let secret = src.join("secret");
+    fs::write(&secret, "not for you").unwrap();
+    // Distinct, whole-second mtimes (zip keeps seconds), set last.
+    sh(&format!(
+        "touch -h -d @1600000000 '{s}/a/text.txt' '{s}/a/b/c/deep.txt' '{s}/zero' && touch -d @1500000000 '{s}/a/b/c' '{s}/empty'",
+        s = src.display()
+    ));
+    (secret, fifo)
+}
+
+/// Checks every entry of ARCHIVE against the source tree with Python's
+/// zipfile: content (CRC checked by zipfile), mode, UT mtime, symlink
+/// targets, and the exact set of names.
+const PY_CHECK: &str = r#"
+import os, stat, struct, sys, zipfile
+archive, src, top = sys.argv[1], os.fsencode(sys.argv[2]), sys.argv[3].encode()
+skip = set(os.fsencode(a) for a in sys.argv[4:])
+z = zipfile.ZipFile(archive)
+seen = set()
+errors = []
+for info in z.infolist():
+    raw = info.filename.encode('utf-8' if info.flag_bits & 0x800 else 'cp437')
+    assert raw.startswith(top + b'/'), raw
+    rel = raw[len(top) + 1:].rstrip(b'/')
+    path = os.path.join(src, rel) if rel else src
+    seen.add(path)
+    st = os.lstat(path)
+    mode = info.external_attr >> 16
+    if mode != st.st_mode:
+        errors.append(f"{raw!r}: mode {mode:o} != {st.st_mode:o}")
+    ut = None
+    extra = info.extra
+    while len(extra) >= 4:
+        hid, size = struct.unpack('<HH', extra[:4])
+        if hid == 0x5455 and extra[4] & 1:
+            ut = struct.unpack('<I', extra[5:9])[0]
+        extra = extra[4 + size:]
+    if ut != int(st.st_mtime):
+        errors.append(f"{raw!r}: UT mtime {ut} != {int(st.st_mtime)}")
+    data = z.read(info)
+    if stat.S_ISLNK(st.st_mode):
+        if data != os.readlink(path):
+            errors.append(f"{raw!r}: link {data!r}")
+    elif stat.S_ISREG(st.st_mode):
+        with open(path, 'rb') as f:
+            if data != f.read():
+                errors.append(f"{raw!r}: content differs")
+expected = set([src])
+for d, dirs, files in os.walk(src):
+    for n in dirs + files:
+        p = os.path.join(d, n)
+        if p not in skip:
+            expected.add(p)
+for p in expected ^ seen:
+    errors.append(f"{p!r}: {'missing' if p in expected else 'unexpected'}")
+print("\n".join(errors) or f"python: {len(seen)} entries match")
+sys.exit(1 if errors else 0)
+"#;
+
+#[test]
+fn round_trip_through_unzip_and_python() {
+    if !have_tool("unzip", "round trip through Info-ZIP")
+        || !have_tool("python3", "round trip through Python zipfile")
+    {
+        return;
+    }
+    let td = TempDir::new("backup-roundtrip");
+    let src = td.join("home");
+    let (secret, fifo) = make_tree(&src);
+    let out_dir = td.join("out");
+    fs::create_dir_all(&out_dir).unwrap();
+    let conf = td.join("rt.conf");
+    fs::write(
+        &conf,
+        format!(
+            "backup_dir = {o}/backups\nstate_dir = {o}/state\nbackup_source = {}\n",
+            src.display(),
+            o = out_dir.display()
+        ),
+    )
+    .unwrap();
+
+    let mut cmd;
+    if is_root() {
+        // Root reads any file whatever its mode, so the "file without read
+        // permission" case runs the backup as nobody (setpriv, util-linux):
+        // the tree is handed to nobody, `secret` stays root's with mode 0600.
+        if !have_tool(
+            "setpriv",
+            "dropping privileges for the unreadable-file case",
+        ) {
+            return;
+        }
+        sh(&format!(
+            "chown -R 65534:65534 '{}' '{}' && chown 0:0 '{}' && chmod 600 '{}' && chmod 755 '{}'",
+            src.display(),
+            out_dir.display(),
+            secret.display(),
+            secret.display(),
+            td.path().display()
+        ));
+        cmd = sysmon(&[]);
+        let program = cmd.get_program().to_owned();
+        cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(program)
+            .args(["backup", "--config"])
+            .arg(&conf);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LC_ALL", "C");
+    } else {
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).unwrap();
+        cmd = sysmon(&["backup", "--config", conf.to_str().unwrap()]);
+    }
+    let out = run(cmd);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "written with skipped files: exit 3"
+    );
+    assert!(
+        stdout.contains(&format!("{}: permission denied", secret.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{}: FIFO not archived", fifo.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("skipped:  2"), "{stdout}");
+
+    let backups = out_dir.join("backups");
+    let found = archives(&backups);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(temporaries(&backups).is_empty());
+    let archive = &found[0];
+    assert_eq!(fs::metadata(archive).unwrap().mode() & 0o777, 0o600);
+    assert_eq!(fs::metadata(&backups).unwrap().mode() & 0o777, 0o700);
+
+    let t = run({
+        let mut c = Command::new("unzip");
+        c.arg("-tq").arg(archive);
+        c
+    });
+    assert!(t.status.success());
+
+    // Info-ZIP: extract and compare the trees (as root again, so modes and
+    // owners do not get in the way).
+    let x = td.join("x");
+    let u = run({
+        let mut c = Command::new("unzip");
+        c.arg("-q")
+            .arg(archive)
+            .arg("-d")
+            .arg(&x)
+            .env("LC_ALL", "C.UTF-8");
+        c
+    });
+    assert!(u.status.success());
+    let mut want = snapshot(&src);
+    want.remove(&b"pipe"[..]);
+    want.remove(&b"secret"[..]);
+    let got = snapshot(&x.join("home"));
+    assert_eq!(got, want, "unzip's extraction differs from the source");
+
+    // Python's zipfile, reading names, modes, UT mtimes and data directly.
+    let py = td.join("check.py");
+    fs::write(&py, PY_CHECK).unwrap();
+    let p = run({
+        let mut c = Command::new("python3");
+        c.arg(&py)
+            .arg(archive)
+            .arg(&src)
+            .arg("home")
+            .arg(&secret)
+            .arg(&fifo);
+        c
+    });
+    assert!(p.status.success(), "python zipfile check failed");
+
+    let v = run(sysmon(&["verify", archive.to_str().unwrap()]));
+    assert!(v.status.success());
+}
+
+/// A small tree and a config for it; returns (config, backup dir).
+fn small_setup(td: &TempDir, extra: &str) -> (PathBuf, PathBuf) {
+    let src = td.join("src");
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(
+        src.join("d/unique.txt"),
+        "UNIQUE-CONTENT-0123456789-abcdefghij\n",
+    )
+    .unwrap();
+    fs::write(src.join("other.txt"), "other\n").unwrap();
+    let conf = td.join("small.conf");
+    fs::write(
+        &conf,
+        format!(
+            "backup_dir = {d}/backups\nstate_dir = {d}/state\nbackup_source = {}\n{extra}\n",
+            src.display(),
+            d = td.path().display()
+        ),
+    )
+    .unwrap();
+    (conf, td.join("backups"))
+}
+
+#[test]
+fn verify_detects_a_flipped_byte_and_exit_codes() {
+    let td = TempDir::new("backup-verify");
+    let (conf, backups) = small_setup(&td, "backup_level = 0");
+    let out = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0), "everything archived: exit 0");
+    let archive = archives(&backups).pop().unwrap();
+    let good = run(sysmon(&["verify", archive.to_str().unwrap()]));
+    assert!(good.status.success());
+    assert!(String::from_utf8_lossy(&good.stdout).contains("all CRCs match"));
+
+    let mut bytes = fs::read(&archive).unwrap();
+    let at = bytes
+        .windows(14)
+        .position(|w| w == b"UNIQUE-CONTENT")
+        .expect("stored data is in the archive");
+    bytes[at + 3] ^= 0x20;
+    fs::write(&archive, &bytes).unwrap();
+    let bad = run(sysmon(&["verify", archive.to_str().unwrap()]));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("src/d/unique.txt"));
+    if have_tool("unzip", "cross-check of the corruption") {
+        let u = run({
+            let mut c = Command::new("unzip");
+            c.arg("-tq").arg(&archive);
+            c
+        });
+        assert_eq!(u.status.code(), Some(2), "unzip agrees: a CRC error");
+    }
+
+    // A missing source fails (exit 1) and leaves nothing behind.
+    let missing = td.join("missing.conf");
+    fs::write(
+        &missing,
+        format!(
+            "backup_dir = {d}/b2\nstate_dir = {d}/state\nbackup_source = {d}/nope\n",
+            d = td.path().display()
+        ),
+    )
+    .unwrap();
+    let out = run(sysmon(&["backup", "--config", missing.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    assert!(archives(&td.join("b2")).is_empty() && temporaries(&td.join("b2")).is_empty());
+}
+
+#[test]
+fn retention_keeps_the_newest_and_ignores_other_files() {
+    let td = TempDir::new("backup-retention");
+    let (conf, backups) = small_setup(&td, "backup_keep = 3");
+    fs::create_dir_all(&backups).unwrap();
+    let old = [
+        "backup_20200101_000000.zip",
+        "backup_20200102_000000.zip",
+        "backup_20200102_000000_2.zip",
+        "backup_20200102_000000_10.zip",
+    ];
+    let unrelated = [
+        "notes.txt",
+        "backup_2020.zip",
+        "backup_20200101_000000.zip.bak",
+        "Backup_20200101_000000.zip",
+        "backup_20200101_000000_x.zip",
+    ];
+    for n in old.iter().chain(&unrelated) {
+        fs::write(backups.join(n), n).unwrap();
+    }
+    let out = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    let names: Vec<String> = archives(&backups)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.len(),
+        3 + 2,
+        "3 kept + 2 unrelated that look alike: {names:?}"
+    );
+    // Oldest first by the time in the name, `_10` after `_2`.
+    assert!(backups.join("backup_20200102_000000_2.zip").exists());
+    assert!(backups.join("backup_20200102_000000_10.zip").exists());
+    assert!(!backups.join("backup_20200101_000000.zip").exists());
+    assert!(!backups.join("backup_20200102_000000.zip").exists());
+    for n in unrelated {
+        assert_eq!(
+            fs::read(backups.join(n)).unwrap(),
+            n.as_bytes(),
+            "{n} untouched"
+        );
+    }
+}
+
+#[test]
+fn backups_in_the_same_second_never_overwrite() {
+    let td = TempDir::new("backup-same-second");
+    let (conf, backups) = small_setup(&td, "backup_keep = 100");
+    fs::create_dir_all(&backups).unwrap();
+    // Occupy the names of the next few seconds with other content.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut taken = Vec::new();
+    for t in now..now + 6 {
+        let stamp = Command::new("date")
+            .arg("-d")
+            .arg(format!("@{t}"))
+            .arg("+%Y%m%d_%H%M%S")
+            .output()
+            .unwrap();
+        let name = format!(
+            "backup_{}.zip",
+            String::from_utf8_lossy(&stamp.stdout).trim()
+        );
+        fs::write(backups.join(&name), "someone else's").unwrap();
+        taken.push(name);
+    }
+    let out = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    for n in &taken {
+        assert_eq!(
+            fs::read(backups.join(n)).unwrap(),
+            b"someone else's",
+            "{n} was overwritten"
+        );
+    }
+    let made: Vec<_> = archives(&backups)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with("_2.zip"))
+        .collect();
+    assert_eq!(made.len(), 1, "the new archive took the `_2` name");
+    assert!(
+        run(sysmon(&["verify", made[0].to_str().unwrap()]))
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn a_full_destination_fails_cleanly() {
+    if !have_tool(
+        "prlimit",
+        "limiting the file size (RLIMIT_FSIZE) to simulate a full disk",
+    ) {
+        return;
+    }
+    let td = TempDir::new("backup-full");
+    let (conf, backups) = small_setup(&td, "backup_level = 0");
+    let first = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(first.status.code(), Some(0));
+    let older = archives(&backups);
+    let older_bytes: Vec<Vec<u8>> = older.iter().map(|p| fs::read(p).unwrap()).collect();
+    // 2 MB of data against a 256 KiB file size limit.
+    fs::write(td.join("src/big.bin"), vec![7u8; 2 << 20]).unwrap();
+    let mut cmd = Command::new("prlimit");
+    cmd.arg("--fsize=262144")
+        .arg(common::BIN)
+        .args(["backup", "--config"])
+        .arg(&conf);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    let out = run(cmd);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failure, not a crash by SIGXFSZ"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("File too large"));
+    assert_eq!(
+        archives(&backups),
+        older,
+        "no new archive under a final name"
+    );
+    assert!(temporaries(&backups).is_empty(), "the temporary is removed");
+    for (p, b) in older.iter().zip(&older_bytes) {
+        assert_eq!(&fs::read(p).unwrap(), b, "older archive untouched");
+    }
+}
+
+#[test]
+fn sparse_file_over_4_gib_round_trips_with_zip64() {
+    if !have_tool("unzip", "zip64 check with Info-ZIP")
+        || !have_tool("python3", "zip64 check with Python")
+    {
+        return;
+    }
+    let td = TempDir::new("backup-zip64");
+    let src = td.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let size: u64 = (4 << 30) + (1 << 20) + 7;
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = fs::File::create(src.join("sparse.img")).unwrap();
+        f.write_all(b"HEAD").unwrap();
+        f.seek(SeekFrom::Start(size - 4)).unwrap();
+        f.write_all(b"TAIL").unwrap();
+    }
+    fs::write(src.join("after.txt"), "an entry after the big one\n").unwrap();
+    let conf = td.join("z.conf");
+    fs::write(&conf, format!("backup_dir = {d}/backups\nstate_dir = {d}/state\nbackup_source = {}\nbackup_level = 1\n", src.display(), d = td.path().display())).unwrap();
+    let out = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    let archive = archives(&td.join("backups")).pop().unwrap();
+    assert!(
+        fs::metadata(&archive).unwrap().len() < 64 << 20,
+        "zeros compress"
+    );
+    // Python reads the zip64 sizes and the data (CRC checked at the end).
+    let py = format!(
+        "import zipfile,sys\nz=zipfile.ZipFile(sys.argv[1])\ni=z.getinfo('src/sparse.img')\nassert i.file_size=={size}, i.file_size\nf=z.open(i)\nassert f.read(4)==b'HEAD'\nn=4\nwhile True:\n  b=f.read(1<<24)\n  if not b: break\n  n+=len(b); last=b\nassert n=={size} and last.endswith(b'TAIL')\nassert z.read('src/after.txt')==b'an entry after the big one\\n'\nprint('python ok')\n"
+    );
+    let p = run({
+        let mut c = Command::new("python3");
+        c.arg("-c").arg(py).arg(&archive);
+        c
+    });
+    assert!(p.status.success());
+    // Info-ZIP streams it back byte for byte.
+    let u = run({
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(format!(
+            "unzip -p '{}' src/sparse.img | cmp - '{}'",
+            archive.display(),
+            src.join("sparse.img").display()
+        ));
+        c
+    });
+    assert!(u.status.success(), "unzip -p | cmp");
+    assert!(
+        run(sysmon(&["verify", archive.to_str().unwrap()]))
+            .status
+            .success()
+    );
+}

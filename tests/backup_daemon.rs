@@ -1,0 +1,400 @@
+//! Issue #3: the backup inside the daemon: once per kernel boot, live
+//! `/data.json` during a large backup, and interruption (SIGTERM, kill -9)
+//! that never leaves a corrupt or half-named archive.
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Daemon, TempDir, have_tool, run, sysmon};
+use miniserde::json::{Number, Value};
+
+fn field<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| match v {
+        Value::Object(o) => o.get(*k),
+        _ => None,
+    })
+}
+
+fn text(v: &Value, path: &[&str]) -> Option<String> {
+    match field(v, path)? {
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn number(v: &Value, path: &[&str]) -> Option<u64> {
+    match field(v, path)? {
+        Value::Number(Number::U64(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+fn archives(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|r| r.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.file_name().unwrap().as_bytes().starts_with(b"backup_"));
+    v.sort();
+    v
+}
+
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|r| {
+            r.map(|e| e.unwrap().path())
+                .filter(|p| p.file_name().unwrap().as_bytes().starts_with(b".backup_"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A copy of the VM /proc fixture with its own `sys/kernel/random/boot_id`.
+fn proc_with_boot_id(td: &TempDir, boot_id: &str) -> PathBuf {
+    let root = td.join("proc");
+    if !root.exists() {
+        let out = run({
+            let mut c = Command::new("cp");
+            c.arg("-r")
+                .arg(common::fixture("proc/debian12-vm-2core"))
+                .arg(&root);
+            c
+        });
+        assert!(out.status.success());
+    }
+    fs::create_dir_all(root.join("sys/kernel/random")).unwrap();
+    fs::write(
+        root.join("sys/kernel/random/boot_id"),
+        format!("{boot_id}\n"),
+    )
+    .unwrap();
+    root
+}
+
+/// About `mb` MB: 1 MB text files (compressible, deflated) and one large
+/// pseudo-random file (stored).
+fn big_tree(dir: &Path, mb: usize) {
+    fs::create_dir_all(dir.join("text")).unwrap();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let words: Vec<String> = (0..4000)
+        .map(|i| format!("w{}{}", i, ["alpha", "beta", "gamma", "delta"][i % 4]))
+        .collect();
+    let mut block = String::with_capacity(1 << 20);
+    while block.len() < 1 << 20 {
+        block.push_str(&words[(next() % words.len() as u64) as usize]);
+        block.push(if next() % 12 == 0 { '\n' } else { ' ' });
+    }
+    let text_files = mb * 2 / 3;
+    for i in 0..text_files {
+        let mut f = fs::File::create(dir.join(format!("text/f{i:04}.txt"))).unwrap();
+        // Rotate the block so that files differ.
+        let cut = (i * 7919) % block.len();
+        let cut = (cut..block.len())
+            .find(|&c| block.is_char_boundary(c))
+            .unwrap_or(0);
+        f.write_all(&block.as_bytes()[cut..]).unwrap();
+        f.write_all(&block.as_bytes()[..cut]).unwrap();
+    }
+    let mut f = fs::File::create(dir.join("random.bin")).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..(mb - text_files) {
+        for chunk in buf.chunks_mut(8) {
+            chunk.copy_from_slice(&next().to_le_bytes());
+        }
+        f.write_all(&buf).unwrap();
+    }
+}
+
+fn start(config: &Path, proc_root: &Path) -> Daemon {
+    Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+    ])
+}
+
+/// Polls /data.json until `backup.state` is `want` (or time runs out).
+fn wait_state(d: &Daemon, want: &str, limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let v = d.data();
+        if text(&v, &["backup", "state"]).as_deref() == Some(want) {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "backup state never became {want}; last {}\n{}",
+            miniserde::json::to_string(&v),
+            d.dump()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn unzip_ok(archive: &Path) -> bool {
+    let mut c = Command::new("unzip");
+    c.arg("-tq").arg(archive);
+    run(c).status.success()
+}
+
+#[test]
+fn once_per_boot() {
+    let td = TempDir::new("backup-boot-once");
+    let src = td.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f.txt"), "data\n").unwrap();
+    let config = td.config(&format!(
+        "update_manager = none\nmounts = /\nbackup_source = {}",
+        src.display()
+    ));
+    let backups = td.join("backups");
+
+    let proc_root = proc_with_boot_id(&td, "11111111-1111-1111-1111-111111111111");
+    let mut d = start(&config, &proc_root);
+    let v = wait_state(&d, "ok", Duration::from_secs(30));
+    assert!(text(&v, &["backup", "last", "file"]).is_some_and(|f| Path::new(&f).exists()));
+    assert_eq!(archives(&backups).len(), 1);
+    d.signal(15);
+    d.wait_exit(Duration::from_secs(5))
+        .expect("stops on SIGTERM");
+
+    // Same boot: no second backup, and the last result is still shown.
+    let mut d = start(&config, &proc_root);
+    assert!(
+        d.wait_log("already made for this boot", Duration::from_secs(5)),
+        "{}",
+        d.dump()
+    );
+    for _ in 0..10 {
+        let v = d.data();
+        assert_eq!(
+            text(&v, &["backup", "state"]).as_deref(),
+            Some("ok"),
+            "{}",
+            d.dump()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        archives(&backups).len(),
+        1,
+        "no backup again in the same boot"
+    );
+    d.signal(15);
+    d.wait_exit(Duration::from_secs(5))
+        .expect("stops on SIGTERM");
+
+    // A new boot: a new backup.
+    let proc_root = proc_with_boot_id(&td, "22222222-2222-2222-2222-222222222222");
+    let d = start(&config, &proc_root);
+    assert!(
+        d.wait_log("backup done", Duration::from_secs(30)),
+        "{}",
+        d.dump()
+    );
+    wait_state(&d, "ok", Duration::from_secs(5));
+    assert_eq!(archives(&backups).len(), 2, "{}", d.dump());
+}
+
+#[test]
+fn data_json_stays_live_and_shows_progress_during_a_large_backup() {
+    if !have_tool("unzip", "checking the archive") {
+        return;
+    }
+    let td = TempDir::new("backup-live");
+    let src = td.join("src");
+    big_tree(&src, 300);
+    let config = td.config(&format!(
+        "update_manager = none\nmounts = /\nbackup_source = {}",
+        src.display()
+    ));
+    let proc_root = proc_with_boot_id(&td, "33333333-3333-3333-3333-333333333333");
+    let d = start(&config, &proc_root);
+    let started = Instant::now();
+    let mut progress: Vec<u64> = Vec::new();
+    let mut slowest = Duration::ZERO;
+    let mut slow = Vec::new();
+    let mut previous = String::new();
+    let last = loop {
+        let t = Instant::now();
+        let v = d.data();
+        let took = t.elapsed();
+        slowest = slowest.max(took);
+        let seen = format!(
+            "{:?} {:?} {:?}",
+            text(&v, &["backup", "state"]),
+            text(&v, &["backup", "progress", "phase"]),
+            number(&v, &["backup", "progress", "bytes_done"])
+        );
+        if took >= Duration::from_millis(100) {
+            slow.push(format!(
+                "{took:?} at {:?}: after {previous}, now {seen}",
+                started.elapsed()
+            ));
+        }
+        previous = seen;
+        match text(&v, &["backup", "state"]).as_deref() {
+            Some("running") => {
+                if let Some(done) = number(&v, &["backup", "progress", "bytes_done"]) {
+                    progress.push(done);
+                }
+            }
+            Some("ok") => break v,
+            Some("pending") => {}
+            other => panic!(
+                "unexpected state {other:?}: {}\n{}",
+                miniserde::json::to_string(&v),
+                d.dump()
+            ),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "backup too slow\n{}",
+            d.dump()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!(
+        "{} samples while running, slowest answer {slowest:?}",
+        progress.len()
+    );
+    assert!(
+        slow.is_empty(),
+        "/data.json answered in 100 ms or more:\n{}\n{}",
+        slow.join("\n"),
+        d.dump()
+    );
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress never goes back: {progress:?}"
+    );
+    let distinct = progress.windows(2).filter(|w| w[0] < w[1]).count();
+    assert!(distinct >= 3, "progress seen increasing: {progress:?}");
+    let file = text(&last, &["backup", "last", "file"]).unwrap();
+    assert_eq!(number(&last, &["backup", "last", "skipped"]), Some(0));
+    assert!(unzip_ok(Path::new(&file)));
+}
+
+#[test]
+fn interruption_never_leaves_a_bad_archive() {
+    if !have_tool("unzip", "checking archives after interruption") {
+        return;
+    }
+    let td = TempDir::new("backup-interrupt");
+    let backups = td.join("backups");
+    // An older archive, made by the CLI from a small tree.
+    let small = td.join("small");
+    fs::create_dir_all(&small).unwrap();
+    fs::write(small.join("old.txt"), "older archive\n").unwrap();
+    let small_conf = td.join("small.conf");
+    fs::write(
+        &small_conf,
+        format!(
+            "backup_dir = {}\nbackup_source = {}\n",
+            backups.display(),
+            small.display()
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        run(sysmon(&[
+            "backup",
+            "--config",
+            small_conf.to_str().unwrap()
+        ]))
+        .status
+        .code(),
+        Some(0)
+    );
+    let older = archives(&backups);
+    assert_eq!(older.len(), 1);
+    let older_bytes = fs::read(&older[0]).unwrap();
+
+    let src = td.join("src");
+    big_tree(&src, 80);
+    let config = td.config(&format!(
+        "update_manager = none\nmounts = /\nbackup_source = {}",
+        src.display()
+    ));
+    let proc_root = proc_with_boot_id(&td, "44444444-4444-4444-4444-444444444444");
+    let wait_archiving = |d: &Daemon| {
+        let start = Instant::now();
+        loop {
+            let v = d.data();
+            if number(&v, &["backup", "progress", "bytes_done"]).is_some_and(|n| n > 0)
+                && !temporaries(&backups).is_empty()
+            {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "never saw the backup writing\n{}",
+                d.dump()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    // SIGTERM mid-backup: the daemon removes its temporary and exits.
+    let mut d = start(&config, &proc_root);
+    wait_archiving(&d);
+    d.signal(15);
+    let status = d
+        .wait_exit(Duration::from_secs(5))
+        .expect("stops within 5 s of SIGTERM");
+    assert!(status.success());
+    assert!(
+        temporaries(&backups).is_empty(),
+        "SIGTERM removes the temporary"
+    );
+    assert_eq!(archives(&backups), older);
+
+    // kill -9 mid-backup: the temporary stays, but never under a final name.
+    let mut d = start(&config, &proc_root);
+    wait_archiving(&d);
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    let left = temporaries(&backups);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(
+        archives(&backups),
+        older,
+        "no final name for an unfinished archive"
+    );
+
+    // The next start removes the leftover and completes a backup.
+    let d = start(&config, &proc_root);
+    assert!(
+        d.wait_log("removed 1 leftover temporary", Duration::from_secs(5)),
+        "{}",
+        d.dump()
+    );
+    assert!(!left[0].exists());
+    wait_state(&d, "ok", Duration::from_secs(300));
+    assert!(
+        temporaries(&backups).is_empty(),
+        "{:?}",
+        temporaries(&backups)
+    );
+    let now = archives(&backups);
+    assert_eq!(now.len(), 2, "{now:?}");
+    for a in &now {
+        assert!(unzip_ok(a), "{}", a.display());
+    }
+    assert_eq!(
+        fs::read(&older[0]).unwrap(),
+        older_bytes,
+        "older archive untouched"
+    );
+}
