@@ -70,7 +70,7 @@ impl Daemon {
             .to_ip()
             .ok_or_else(|| format!("listening on {} gave no IP address", config.listen))?;
         http::warm_up();
-        let mut sampler = Sampler::new(&config.proc_root, mount_selection(&config));
+        let mut sampler = Sampler::new(&config.proc_root, &config.sys_root, mount_selection(&config));
         let mut sample = Sample::default();
         sampler.sample(unix_now(), &mut sample);
         let now = Instant::now();
@@ -228,7 +228,7 @@ impl Daemon {
             new.listen = self.config.listen;
         }
         if new.mounts != self.config.mounts {
-            self.sampler = Sampler::new(&new.proc_root, mount_selection(&new));
+            self.sampler = Sampler::new(&new.proc_root, &new.sys_root, mount_selection(&new));
             self.sampler.sample(unix_now(), &mut self.sample);
         }
         if new.interval != self.config.interval {
