@@ -43,6 +43,11 @@ pub struct Daemon {
     metrics: MetricsRenderer,
     /// tiny_http's accept thread has ended; listen again (see `relisten`).
     listener_dead: bool,
+    /// (backup running, audit running) when `textfile_path` was last
+    /// written; `None` until the first write (and after a reload). A change
+    /// of either means a job started or ended: the file is rewritten then,
+    /// and comparing two bools costs nothing in the idle loop.
+    textfile_written_for: Option<(bool, bool)>,
 }
 
 pub fn mount_selection(config: &Config) -> MountSelection {
@@ -86,6 +91,7 @@ impl Daemon {
             data_json: None,
             metrics: MetricsRenderer::default(),
             listener_dead: false,
+            textfile_written_for: None,
         })
     }
 
@@ -125,6 +131,7 @@ impl Daemon {
         }
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
+        self.update_textfile();
 
         let mut deadline = self.next_sample_at.min(now + MAX_WAIT);
         for job_deadline in [self.backup.next_deadline(), self.audit.next_deadline()]
@@ -155,6 +162,25 @@ impl Daemon {
             self.relisten();
         }
         true
+    }
+
+    /// Rewrites the textfile-collector file when a job started or ended.
+    fn update_textfile(&mut self) {
+        let Some(path) = &self.config.textfile_path else {
+            return;
+        };
+        let jobs = (self.backup.is_running(), self.audit.is_running());
+        if self.textfile_written_for == Some(jobs) {
+            return;
+        }
+        self.textfile_written_for = Some(jobs);
+        let text = self
+            .metrics
+            .render_own(&self.backup.status(), &self.audit.status());
+        // 0644: node_exporter usually runs as another user.
+        if let Err(e) = crate::fsutil::write_atomic(path, text.as_bytes(), 0o644) {
+            log::error(format_args!("textfile {}: {e}", path.display()));
+        }
     }
 
     /// tiny_http reports an accept() failure (EMFILE when descriptors run
@@ -238,6 +264,7 @@ impl Daemon {
         self.audit.reconfigure(&new);
         self.config = new;
         self.data_json = None;
+        self.textfile_written_for = None;
         log::info(format_args!(
             "SIGHUP: configuration reloaded from {}",
             file.display()

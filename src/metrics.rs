@@ -66,6 +66,14 @@ impl MetricsRenderer {
         &self.out
     }
 
+    /// Only sysmon's own series (backup, updates, reboot needed, build
+    /// info): the `.prom` file for node_exporter's textfile collector.
+    pub fn render_own(&mut self, backup: &BackupJson, updates: &UpdatesJson) -> &str {
+        self.out.clear();
+        self.sysmon(backup, updates);
+        &self.out
+    }
+
     fn node(&mut self, s: &Sample) {
         self.family(
             "node_cpu_seconds_total",

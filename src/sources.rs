@@ -653,3 +653,137 @@ impl Container {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NET_HEADER: &str = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n";
+
+    struct Roots(PathBuf);
+    impl Roots {
+        fn new(name: &str) -> Roots {
+            let dir = std::env::temp_dir().join(format!("sysmon-sources-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("proc/net")).unwrap();
+            std::fs::create_dir_all(dir.join("sys/block/sda")).unwrap();
+            Roots(dir)
+        }
+        fn write(&self, rel: &str, text: &str) {
+            let path = self.0.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        fn net(&self, eth0_rx: u64, eth0_tx: u64) {
+            self.write(
+                "proc/net/dev",
+                &format!("{NET_HEADER}  eth0: {eth0_rx} 10 1 0 0 0 0 0 {eth0_tx} 20 2 0 0 0 0 0\n"),
+            );
+        }
+        fn disks(&self, sda_sectors_read: u64, sda_io_ms: u64) {
+            self.write(
+                "proc/diskstats",
+                &format!(
+                    "   8 0 sda 100 0 {sda_sectors_read} 0 50 0 800 0 0 {sda_io_ms} 0\n   8 1 sda1 100 0 {sda_sectors_read} 0 50 0 800 0 0 {sda_io_ms} 0\n   7 0 loop0 0 0 0 0 0 0 0 0 0 0 0\n"
+                ),
+            );
+        }
+    }
+    impl Drop for Roots {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn rates_over_a_fake_clock_and_counter_resets() {
+        let roots = Roots::new("rates");
+        let mut sources = Sources::new(&roots.0.join("proc"), &roots.0.join("sys"));
+        let mut out = Sample::default();
+        let t0 = Instant::now();
+        roots.net(1_000, 500);
+        roots.disks(2_000, 100);
+        sources.sample(t0, &mut out);
+        assert_eq!(out.network.len(), 1);
+        assert_eq!(out.network[0].rx_bytes_per_s, 0.0, "no interval yet");
+        // loop0 never did I/O: left out. sda1 has no /sys/block/sda1.
+        let names: Vec<(&str, bool)> = out
+            .disk_io
+            .iter()
+            .map(|d| (d.device.as_str(), d.whole_disk))
+            .collect();
+        assert_eq!(names, [("sda", true), ("sda1", false)]);
+
+        // 2 s later: eth0 rx +3000 B → 1500 B/s, tx +1000 B → 500 B/s;
+        // sda +4000 sectors = 2048000 B → 1024000 B/s, io_ticks +500 ms of
+        // 2000 ms → 25 % busy.
+        roots.net(4_000, 1_500);
+        roots.disks(6_000, 600);
+        sources.sample(t0 + Duration::from_secs(2), &mut out);
+        let eth0 = &out.network[0];
+        assert_eq!((eth0.rx_bytes_per_s, eth0.tx_bytes_per_s), (1500.0, 500.0));
+        assert_eq!(eth0.counters.rx_errors, 1);
+        assert_eq!(eth0.counters.tx_errors, 2);
+        let sda = &out.disk_io[0];
+        assert_eq!(sda.read_bytes_per_s, 1_024_000.0);
+        assert_eq!(sda.write_bytes_per_s, 0.0);
+        assert_eq!(sda.busy_percent, 25.0);
+
+        // Counters went backwards (interface re-created, a reset): 0, not
+        // negative and not a huge wrapped number.
+        roots.net(10, 10);
+        roots.disks(0, 0);
+        sources.sample(t0 + Duration::from_secs(4), &mut out);
+        assert_eq!(out.network[0].rx_bytes_per_s, 0.0);
+        assert_eq!(out.disk_io[0].read_bytes_per_s, 0.0);
+        assert_eq!(out.disk_io[0].busy_percent, 0.0);
+
+        // A new interface appears: the list is rebuilt, eth0 keeps its rate.
+        roots.write(
+            "proc/net/dev",
+            &format!("{NET_HEADER}  eth0: 1010 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\n  wg0: 7 1 0 0 0 0 0 0 9 1 0 0 0 0 0 0\n"),
+        );
+        sources.sample(t0 + Duration::from_secs(5), &mut out);
+        assert_eq!(out.network.len(), 2);
+        assert_eq!(out.network[0].rx_bytes_per_s, 1000.0);
+        assert_eq!(out.network[1].device, "wg0");
+        assert_eq!(out.network[1].rx_bytes_per_s, 0.0);
+
+        // Absent sources (empty roots): empty lists, `None`s, no panic.
+        let empty = Roots::new("empty");
+        let mut sources = Sources::new(&empty.0.join("nothing"), &empty.0.join("nothing"));
+        sources.sample(t0, &mut out);
+        sources.sample(t0 + Duration::from_secs(6), &mut out);
+        assert!(out.disk_io.is_empty());
+        assert!(out.network.is_empty());
+        assert_eq!(out.pressure, PressureSample::default());
+        assert!(out.temperatures.is_empty() && out.container.is_none());
+    }
+
+    #[test]
+    fn container_cpu_share_of_its_limit() {
+        let roots = Roots::new("container");
+        roots.write("proc/self/cgroup", "0::/box\n");
+        roots.write("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
+        roots.write("sys/fs/cgroup/box/cpu.max", "50000 100000\n");
+        roots.write("sys/fs/cgroup/box/memory.max", "max\n");
+        roots.write("sys/fs/cgroup/box/memory.current", "4096\n");
+        roots.write("sys/fs/cgroup/box/cpu.stat", "usage_usec 1000000\n");
+        let mut sources = Sources::new(&roots.0.join("proc"), &roots.0.join("sys"));
+        let mut out = Sample::default();
+        let t0 = Instant::now();
+        sources.sample(t0, &mut out);
+        // +0.25 CPU-seconds in 1 s with a 0.5-CPU limit: 50 % of the limit.
+        roots.write("sys/fs/cgroup/box/cpu.stat", "usage_usec 1250000\n");
+        sources.sample(t0 + Duration::from_secs(1), &mut out);
+        let c = out.container.unwrap();
+        assert_eq!(c.cpu_limit_cores, Some(0.5));
+        assert_eq!(c.cpu_usage_percent, 50.0);
+        assert_eq!(c.cpu_usage_seconds, 1.25);
+        assert_eq!((c.memory_limit_bytes, c.memory_used_bytes), (None, Some(4096)));
+        // No limit at all: not reported.
+        roots.write("sys/fs/cgroup/box/cpu.max", "max 100000\n");
+        sources.sample(t0 + Duration::from_secs(2), &mut out);
+        assert_eq!(out.container, None);
+    }
+}
