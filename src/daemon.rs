@@ -75,7 +75,11 @@ impl Daemon {
             .to_ip()
             .ok_or_else(|| format!("listening on {} gave no IP address", config.listen))?;
         http::warm_up();
-        let mut sampler = Sampler::new(&config.proc_root, &config.sys_root, mount_selection(&config));
+        let mut sampler = Sampler::new(
+            &config.proc_root,
+            &config.sys_root,
+            mount_selection(&config),
+        );
         let mut sample = Sample::default();
         sampler.sample(unix_now(), &mut sample);
         let now = Instant::now();

@@ -436,7 +436,10 @@ impl MetricsRenderer {
             "counter",
             "CPU time used by sysmon's cgroup v2 (cpu.stat usage_usec).",
         );
-        self.value("sysmon_container_cpu_usage_seconds_total", c.cpu_usage_seconds);
+        self.value(
+            "sysmon_container_cpu_usage_seconds_total",
+            c.cpu_usage_seconds,
+        );
         if let Some(bytes) = c.memory_limit_bytes {
             self.gauge(
                 "sysmon_container_memory_limit_bytes",

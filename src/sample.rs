@@ -16,11 +16,10 @@ use crate::cpu::{self, CpuPercent};
 use crate::proc::stat::{CpuTicks, Stat};
 use crate::proc::{self, ParseError, loadavg::LoadAvg, meminfo::MemInfo, mounts};
 use crate::procfile::ProcFile;
-pub use crate::sources::{
-    ContainerSample, DiskIoSample, FreqSample, NetSample, PressureSample, TempSample,
-    ThermalSample,
-};
 use crate::sources::Sources;
+pub use crate::sources::{
+    ContainerSample, DiskIoSample, FreqSample, NetSample, PressureSample, TempSample, ThermalSample,
+};
 use crate::sys::{self, FsStats};
 
 /// CPU figures for one core, identified by the kernel's CPU number.

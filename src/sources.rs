@@ -271,12 +271,17 @@ impl Sources {
         Ok(())
     }
 
-    fn sample_disk_io(&mut self, now: Instant, list: &mut Vec<DiskIoSample>) -> Result<(), Failure> {
+    fn sample_disk_io(
+        &mut self,
+        now: Instant,
+        list: &mut Vec<DiskIoSample>,
+    ) -> Result<(), Failure> {
         let Some(buf) = read_optional(&mut self.disk_file)? else {
             list.clear();
             return Ok(());
         };
-        let wanted = |e: &diskstats::DiskStatsEntry| !diskstats::is_virtual_idle(e.name, &e.counters);
+        let wanted =
+            |e: &diskstats::DiskStatsEntry| !diskstats::is_virtual_idle(e.name, &e.counters);
         let mut count = 0;
         let mut same = true;
         for entry in diskstats::entries(buf) {
@@ -298,8 +303,8 @@ impl Sources {
             s.read_bytes_per_s = rate(s.counters.read_bytes(), c.read_bytes(), seconds);
             s.write_bytes_per_s = rate(s.counters.written_bytes(), c.written_bytes(), seconds);
             // ms busy per ms elapsed, as a percentage.
-            s.busy_percent = (rate(s.counters.io_time_ms, c.io_time_ms, seconds) / 10.0)
-                .clamp(0.0, 100.0);
+            s.busy_percent =
+                (rate(s.counters.io_time_ms, c.io_time_ms, seconds) / 10.0).clamp(0.0, 100.0);
             s.counters = c;
         };
         let entries = || diskstats::entries(buf).flatten().filter(wanted);
@@ -663,7 +668,8 @@ mod tests {
     struct Roots(PathBuf);
     impl Roots {
         fn new(name: &str) -> Roots {
-            let dir = std::env::temp_dir().join(format!("sysmon-sources-{name}-{}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("sysmon-sources-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(dir.join("proc/net")).unwrap();
             std::fs::create_dir_all(dir.join("sys/block/sda")).unwrap();
@@ -780,7 +786,10 @@ mod tests {
         assert_eq!(c.cpu_limit_cores, Some(0.5));
         assert_eq!(c.cpu_usage_percent, 50.0);
         assert_eq!(c.cpu_usage_seconds, 1.25);
-        assert_eq!((c.memory_limit_bytes, c.memory_used_bytes), (None, Some(4096)));
+        assert_eq!(
+            (c.memory_limit_bytes, c.memory_used_bytes),
+            (None, Some(4096))
+        );
         // No limit at all: not reported.
         roots.write("sys/fs/cgroup/box/cpu.max", "max 100000\n");
         sources.sample(t0 + Duration::from_secs(2), &mut out);

@@ -30,7 +30,11 @@ pub fn cpu_max_cores(buf: &[u8]) -> Result<Option<f64>, ParseError> {
     let bad = ParseError::new(1, "expected `max PERIOD` or `QUOTA PERIOD`");
     let mut cols = fields(buf.trim_ascii());
     let quota = cols.next().ok_or(bad)?;
-    let period = cols.next().and_then(parse_u64).filter(|p| *p > 0).ok_or(bad)?;
+    let period = cols
+        .next()
+        .and_then(parse_u64)
+        .filter(|p| *p > 0)
+        .ok_or(bad)?;
     if cols.next().is_some() {
         return Err(bad);
     }
@@ -87,7 +91,10 @@ mod tests {
         let host = read("tests/fixtures/proc/debian12-vm-2core/self/cgroup");
         assert_eq!(unified_path(&host).unwrap(), Some(&b"/"[..]));
         let container = read("tests/fixtures/proc/container-v2/self/cgroup");
-        assert_eq!(unified_path(&container).unwrap(), Some(&b"/docker/4f1c2a"[..]));
+        assert_eq!(
+            unified_path(&container).unwrap(),
+            Some(&b"/docker/4f1c2a"[..])
+        );
         assert_eq!(unified_path(b"4:memory:/x\n").unwrap(), None);
         for bad in [&b"garbage\n"[..], b"0::relative\n", b"x::/\n"] {
             assert!(unified_path(bad).is_err(), "{bad:?}");
@@ -97,7 +104,10 @@ mod tests {
     #[test]
     fn container_fixture_files() {
         // cpu.max `150000 100000` → 1.5 CPUs.
-        assert_eq!(cpu_max_cores(&read(&format!("{DIR}/cpu.max"))).unwrap(), Some(1.5));
+        assert_eq!(
+            cpu_max_cores(&read(&format!("{DIR}/cpu.max"))).unwrap(),
+            Some(1.5)
+        );
         assert_eq!(cpu_max_cores(b"max 100000\n").unwrap(), None);
         assert_eq!(
             cpu_usage_usec(&read(&format!("{DIR}/cpu.stat"))).unwrap(),

@@ -50,7 +50,9 @@ fn entry(n: u32, line: &[u8]) -> Result<DiskStatsEntry<'_>, ParseError> {
             .and_then(parse_u64)
             .ok_or(ParseError::new(n, what))?;
     }
-    let name = cols.next().ok_or(ParseError::new(n, "missing device name"))?;
+    let name = cols
+        .next()
+        .ok_or(ParseError::new(n, "missing device name"))?;
     let mut values = [0u64; 11];
     for slot in &mut values {
         *slot = cols
@@ -94,7 +96,8 @@ mod tests {
     use super::*;
 
     const VM: &[u8] = include_bytes!("../../tests/fixtures/proc/debian12-vm-2core/diskstats");
-    const NODE_EXPORTER: &[u8] = include_bytes!("../../tests/fixtures/proc/diskstats-node-exporter");
+    const NODE_EXPORTER: &[u8] =
+        include_bytes!("../../tests/fixtures/proc/diskstats-node-exporter");
 
     #[test]
     fn vm_capture() {

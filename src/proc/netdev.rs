@@ -45,10 +45,11 @@ pub fn entries(buf: &[u8]) -> impl Iterator<Item = Result<NetDevEntry<'_>, Parse
         }
     }
     let failed = header_error.is_some();
-    header_error
-        .map(Err)
-        .into_iter()
-        .chain(lines.filter(move |_| !failed).map(|(n, line)| entry(n, line)))
+    header_error.map(Err).into_iter().chain(
+        lines
+            .filter(move |_| !failed)
+            .map(|(n, line)| entry(n, line)),
+    )
 }
 
 fn entry(n: u32, line: &[u8]) -> Result<NetDevEntry<'_>, ParseError> {

@@ -35,9 +35,8 @@ pub fn parse(buf: &[u8]) -> Result<Pressure, ParseError> {
         if slot.is_some() {
             return Err(ParseError::new(n, "repeated line"));
         }
-        let mut value = |key: &[u8]| -> Option<&[u8]> {
-            cols.next()?.strip_prefix(key)?.strip_prefix(b"=")
-        };
+        let mut value =
+            |key: &[u8]| -> Option<&[u8]> { cols.next()?.strip_prefix(key)?.strip_prefix(b"=") };
         let bad = ParseError::new(n, "expected avg10= avg60= avg300= total=");
         let avg10 = value(b"avg10").and_then(parse_decimal).ok_or(bad)?;
         let avg60 = value(b"avg60").and_then(parse_decimal).ok_or(bad)?;

@@ -118,7 +118,11 @@ mod tests {
     fn chip_ids_match_node_exporter() {
         // Labels seen in node_exporter's collector/fixtures/e2e-output.txt.
         assert_eq!(
-            chip_id(Some("/sys/devices/platform/coretemp.0"), Some("coretemp"), "hwmon1"),
+            chip_id(
+                Some("/sys/devices/platform/coretemp.0"),
+                Some("coretemp"),
+                "hwmon1"
+            ),
             "platform_coretemp_0"
         );
         assert_eq!(
