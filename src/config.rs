@@ -39,6 +39,9 @@ pub struct Config {
     pub proc_root: PathBuf,
     /// Where sysfs is mounted (`--sys-root`).
     pub sys_root: PathBuf,
+    /// A `.prom` file for node_exporter's textfile collector, rewritten with
+    /// sysmon's own series whenever a backup or audit starts or ends.
+    pub textfile_path: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -129,6 +132,7 @@ impl Default for Config {
             },
             proc_root: PathBuf::from("/proc"),
             sys_root: PathBuf::from("/sys"),
+            textfile_path: None,
         }
     }
 }
@@ -179,6 +183,7 @@ const KEYS: &[(&str, bool)] = &[
     ("update_every", false),
     ("update_refresh", false),
     ("log_keep", false),
+    ("textfile_path", false),
 ];
 
 impl Config {
@@ -348,6 +353,15 @@ impl Config {
             "update_every" => self.updates.every = parse_optional_period(value)?,
             "update_refresh" => self.updates.refresh = parse_switch(value)?,
             "log_keep" => self.updates.log_keep = parse_count(value, 1, 100_000)?,
+            "textfile_path" if value == "off" => self.textfile_path = None,
+            "textfile_path" => {
+                let file = path()?;
+                // node_exporter's textfile collector reads only `*.prom`.
+                if file.extension().is_none_or(|e| e != "prom") {
+                    return Err(format!("`{value}` does not end in .prom (or use off)"));
+                }
+                self.textfile_path = Some(file);
+            }
             _ => unreachable!("key {key} is in KEYS but has no rule"),
         }
         Ok(())
@@ -489,6 +503,11 @@ impl Config {
         );
         let _ = writeln!(out, "update_refresh = {}", on_off(u.refresh));
         let _ = writeln!(out, "log_keep = {}", u.log_keep);
+        match &self.textfile_path {
+            Some(p) => writeln!(out, "textfile_path = {}", p.display()),
+            None => writeln!(out, "textfile_path = off"),
+        }
+        .ok();
         out
     }
 }
@@ -655,7 +674,13 @@ mod tests {
 
     #[test]
     fn repeatable_keys_accumulate_and_render_round_trips() {
-        let c = parse("backup_source = /etc\nbackup_source = /home\nbackup_exclude = *.tmp\nmounts = /\nupdate_manager = command\nupdate_command = echo a#b\n").unwrap();
+        let c = parse("backup_source = /etc\nbackup_source = /home\nbackup_exclude = *.tmp\nmounts = /\nupdate_manager = command\nupdate_command = echo a#b\ntextfile_path = tf/sysmon.prom\n").unwrap();
+        assert_eq!(
+            c.textfile_path.as_deref(),
+            Some(Path::new("/etc/tf/sysmon.prom"))
+        );
+        assert!(parse("textfile_path = /x/sysmon.txt").is_err());
+        assert_eq!(parse("textfile_path = off").unwrap().textfile_path, None);
         assert_eq!(c.backup.sources.len(), 2);
         assert_eq!(c.updates.command.as_deref(), Some("echo a#b"));
         let again = parse(&c.render()).unwrap();

@@ -45,6 +45,11 @@ pub struct Daemon {
     /// sd_notify (systemd `Type=notify`): READY, STATUS, WATCHDOG, STOPPING.
     /// A no-op without `$NOTIFY_SOCKET`.
     notify: Notifier,
+    /// (backup running, audit running) when `textfile_path` was last
+    /// written; `None` until the first write (and after a reload). A change
+    /// of either means a job started or ended: the file is rewritten then,
+    /// and comparing two bools costs nothing in the idle loop.
+    textfile_written_for: Option<(bool, bool)>,
 }
 
 pub fn mount_selection(config: &Config) -> MountSelection {
@@ -69,7 +74,11 @@ impl Daemon {
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let access = config.access_policy()?;
         http::warm_up();
-        let mut sampler = Sampler::new(&config.proc_root, mount_selection(&config));
+        let mut sampler = Sampler::new(
+            &config.proc_root,
+            &config.sys_root,
+            mount_selection(&config),
+        );
         let mut sample = Sample::default();
         sampler.sample(unix_now(), &mut sample);
         let now = Instant::now();
@@ -85,6 +94,7 @@ impl Daemon {
             metrics: MetricsRenderer::default(),
             access,
             notify: Notifier::from_env(),
+            textfile_written_for: None,
         })
     }
 
@@ -136,12 +146,14 @@ impl Daemon {
         self.audit.poll(now);
         self.http.poll(now);
         self.notify_status(now);
+        self.update_textfile();
 
         let mut deadline = self.next_sample_at.min(now + MAX_WAIT);
         let jobs = [
             self.backup.next_deadline(),
             self.audit.next_deadline(),
             self.notify.next_deadline(),
+            Some(self.http.next_deadline()),
         ];
         for job_deadline in jobs.into_iter().flatten() {
             deadline = deadline.min(job_deadline);
@@ -155,6 +167,25 @@ impl Daemon {
             }
         }
         true
+    }
+
+    /// Rewrites the textfile-collector file when a job started or ended.
+    fn update_textfile(&mut self) {
+        let Some(path) = &self.config.textfile_path else {
+            return;
+        };
+        let jobs = (self.backup.is_running(), self.audit.is_running());
+        if self.textfile_written_for == Some(jobs) {
+            return;
+        }
+        self.textfile_written_for = Some(jobs);
+        let text = self
+            .metrics
+            .render_own(&self.backup.status(), &self.audit.status());
+        // 0644: node_exporter usually runs as another user.
+        if let Err(e) = crate::fsutil::write_atomic(path, text.as_bytes(), 0o644) {
+            log::error(format_args!("textfile {}: {e}", path.display()));
+        }
     }
 
     /// sd_notify: the watchdog ping when due, and STATUS= for `systemctl
@@ -223,7 +254,7 @@ impl Daemon {
             new.listen = self.config.listen;
         }
         if new.mounts != self.config.mounts {
-            self.sampler = Sampler::new(&new.proc_root, mount_selection(&new));
+            self.sampler = Sampler::new(&new.proc_root, &new.sys_root, mount_selection(&new));
             self.sampler.sample(unix_now(), &mut self.sample);
         }
         if new.interval != self.config.interval {
@@ -233,6 +264,7 @@ impl Daemon {
         self.audit.reconfigure(&new);
         self.config = new;
         self.data_json = None;
+        self.textfile_written_for = None;
         log::info(format_args!(
             "SIGHUP: configuration reloaded from {}",
             file.display()

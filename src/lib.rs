@@ -6,8 +6,8 @@
 //! - [`proc`]: pure byte parsers, one per /proc file; no I/O, no allocation.
 //! - [`procfile`] and [`sys`]: the I/O boundary (kept-open files, statvfs,
 //!   signals). `sys` is the only module allowed `unsafe`.
-//! - [`sample`] and [`cpu`]: turn /proc into a [`sample::Sample`] without
-//!   allocating once warm.
+//! - [`sample`], [`sources`] and [`cpu`]: turn /proc and /sys into a
+//!   [`sample::Sample`] without allocating once warm.
 //! - [`backup`] and [`audit`]: the boot jobs, each a resumable state machine
 //!   driven by `poll(now)` with a `next_deadline()`.
 //! - [`report`] and [`http`]: the JSON schema and the routes, answering from
@@ -34,4 +34,5 @@ pub mod proc;
 pub mod procfile;
 pub mod report;
 pub mod sample;
+pub mod sources;
 pub mod sys;

@@ -217,7 +217,11 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
 
 fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
-    let mut sampler = Sampler::new(&config.proc_root, daemon::mount_selection(&config));
+    let mut sampler = Sampler::new(
+        &config.proc_root,
+        &config.sys_root,
+        daemon::mount_selection(&config),
+    );
     let mut sample = sysmon::sample::Sample::default();
     // Two readings a moment apart, so CPU figures describe now, not the
     // average since boot (which is what a reading with no change shows).

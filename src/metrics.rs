@@ -56,7 +56,20 @@ impl MetricsRenderer {
     pub fn render(&mut self, sample: &Sample, backup: &BackupJson, updates: &UpdatesJson) -> &str {
         self.out.clear();
         self.node(sample);
+        self.network(sample);
+        self.disk_io(sample);
+        self.pressure(sample);
+        self.sensors(sample);
         self.process(sample);
+        self.container(sample);
+        self.sysmon(backup, updates);
+        &self.out
+    }
+
+    /// Only sysmon's own series (backup, updates, reboot needed, build
+    /// info): the `.prom` file for node_exporter's textfile collector.
+    pub fn render_own(&mut self, backup: &BackupJson, updates: &UpdatesJson) -> &str {
+        self.out.clear();
         self.sysmon(backup, updates);
         &self.out
     }
@@ -195,6 +208,251 @@ impl MetricsRenderer {
         if let Some(v) = s.forks {
             self.family("node_forks_total", "counter", "Total number of forks.");
             self.value("node_forks_total", v as f64);
+        }
+    }
+
+    /// `name{label="value"} number`, the value escaped.
+    fn labelled(&mut self, name: &str, label: &str, value: &str, number: impl std::fmt::Display) {
+        let _ = write!(self.out, "{name}{{{label}=\"");
+        escaped(&mut self.out, value);
+        let _ = writeln!(self.out, "\"}} {number}");
+    }
+
+    fn network(&mut self, s: &Sample) {
+        if s.network.is_empty() {
+            return;
+        }
+        type Pick = fn(&crate::proc::netdev::NetCounters) -> u64;
+        let families: [(&str, Pick); 8] = [
+            ("receive_bytes", |c| c.rx_bytes),
+            ("receive_packets", |c| c.rx_packets),
+            ("receive_errs", |c| c.rx_errors),
+            ("receive_drop", |c| c.rx_dropped),
+            ("transmit_bytes", |c| c.tx_bytes),
+            ("transmit_packets", |c| c.tx_packets),
+            ("transmit_errs", |c| c.tx_errors),
+            ("transmit_drop", |c| c.tx_dropped),
+        ];
+        for (suffix, pick) in families {
+            let _ = writeln!(
+                self.out,
+                "# HELP node_network_{suffix}_total Network device statistic {suffix}.\n# TYPE node_network_{suffix}_total counter"
+            );
+            for n in &s.network {
+                let _ = write!(self.out, "node_network_{suffix}_total{{device=\"");
+                escaped(&mut self.out, &n.device);
+                let _ = writeln!(self.out, "\"}} {}", pick(&n.counters));
+            }
+        }
+    }
+
+    /// Whole disks only, like node_exporter's default device exclusion
+    /// (partitions would count every byte twice in a sum over devices).
+    fn disk_io(&mut self, s: &Sample) {
+        if !s.disk_io.iter().any(|d| d.whole_disk) {
+            return;
+        }
+        type Pick = fn(&crate::proc::diskstats::DiskCounters) -> f64;
+        let families: [(&str, &str, Pick); 5] = [
+            (
+                "node_disk_reads_completed_total",
+                "The total number of reads completed successfully.",
+                |c| c.reads_completed as f64,
+            ),
+            (
+                "node_disk_writes_completed_total",
+                "The total number of writes completed successfully.",
+                |c| c.writes_completed as f64,
+            ),
+            (
+                "node_disk_read_bytes_total",
+                "The total number of bytes read successfully.",
+                |c| c.read_bytes() as f64,
+            ),
+            (
+                "node_disk_written_bytes_total",
+                "The total number of bytes written successfully.",
+                |c| c.written_bytes() as f64,
+            ),
+            (
+                "node_disk_io_time_seconds_total",
+                "Total seconds spent doing I/Os.",
+                |c| c.io_time_ms as f64 / 1000.0,
+            ),
+        ];
+        for (name, help, pick) in families {
+            self.family(name, "counter", help);
+            for d in s.disk_io.iter().filter(|d| d.whole_disk) {
+                self.labelled(name, "device", &d.device, pick(&d.counters));
+            }
+        }
+    }
+
+    fn pressure(&mut self, s: &Sample) {
+        let p = &s.pressure;
+        let seconds = |line: Option<crate::proc::pressure::PressureLine>| {
+            line.map(|l| l.total_us as f64 / 1e6)
+        };
+        for (name, help, value) in [
+            (
+                "node_pressure_cpu_waiting_seconds_total",
+                "Total time in seconds that processes have waited for CPU time",
+                seconds(p.cpu.map(|c| c.some)),
+            ),
+            (
+                "node_pressure_cpu_stalled_seconds_total",
+                "Total time in seconds no process could make progress",
+                seconds(p.cpu.and_then(|c| c.full)),
+            ),
+            (
+                "node_pressure_memory_waiting_seconds_total",
+                "Total time in seconds that processes have waited for memory",
+                seconds(p.memory.map(|m| m.some)),
+            ),
+            (
+                "node_pressure_memory_stalled_seconds_total",
+                "Total time in seconds no process could make progress due to memory congestion",
+                seconds(p.memory.and_then(|m| m.full)),
+            ),
+            (
+                "node_pressure_io_waiting_seconds_total",
+                "Total time in seconds that processes have waited due to IO congestion",
+                seconds(p.io.map(|i| i.some)),
+            ),
+            (
+                "node_pressure_io_stalled_seconds_total",
+                "Total time in seconds no process could make progress due to IO congestion",
+                seconds(p.io.and_then(|i| i.full)),
+            ),
+        ] {
+            if let Some(v) = value {
+                self.family(name, "counter", help);
+                self.value(name, v);
+            }
+        }
+    }
+
+    fn sensors(&mut self, s: &Sample) {
+        if s.temperatures.iter().any(|t| t.celsius.is_some()) {
+            self.family(
+                "node_hwmon_temp_celsius",
+                "gauge",
+                "Hardware monitor for temperature (input)",
+            );
+            for t in &s.temperatures {
+                let Some(celsius) = t.celsius else { continue };
+                self.out.push_str("node_hwmon_temp_celsius{chip=\"");
+                escaped(&mut self.out, &t.chip);
+                self.out.push_str("\",sensor=\"");
+                escaped(&mut self.out, &t.sensor);
+                let _ = writeln!(self.out, "\"}} {celsius}");
+            }
+        }
+        if !s.temperatures.is_empty() {
+            // Annotations Grafana joins on (`* on(chip) group_left(chip_name)`).
+            self.family(
+                "node_hwmon_chip_names",
+                "gauge",
+                "Annotation metric for human-readable chip names",
+            );
+            let mut previous: Option<&str> = None;
+            for t in &s.temperatures {
+                if previous == Some(t.chip.as_str()) {
+                    continue;
+                }
+                previous = Some(&t.chip);
+                self.out.push_str("node_hwmon_chip_names{chip=\"");
+                escaped(&mut self.out, &t.chip);
+                self.out.push_str("\",chip_name=\"");
+                escaped(&mut self.out, &t.chip_name);
+                self.out.push_str("\"} 1\n");
+            }
+        }
+        if s.temperatures.iter().any(|t| t.label.is_some()) {
+            self.family(
+                "node_hwmon_sensor_label",
+                "gauge",
+                "Label for given chip and sensor",
+            );
+            for t in &s.temperatures {
+                let Some(label) = &t.label else { continue };
+                self.out.push_str("node_hwmon_sensor_label{chip=\"");
+                escaped(&mut self.out, &t.chip);
+                self.out.push_str("\",label=\"");
+                escaped(&mut self.out, label);
+                self.out.push_str("\",sensor=\"");
+                escaped(&mut self.out, &t.sensor);
+                self.out.push_str("\"} 1\n");
+            }
+        }
+        if s.thermal_zones.iter().any(|z| z.celsius.is_some()) {
+            self.family(
+                "node_thermal_zone_temp",
+                "gauge",
+                "Zone temperature in Celsius",
+            );
+            for z in &s.thermal_zones {
+                let Some(celsius) = z.celsius else { continue };
+                self.out.push_str("node_thermal_zone_temp{type=\"");
+                escaped(&mut self.out, &z.kind);
+                let _ = writeln!(self.out, "\",zone=\"{}\"}} {celsius}", z.zone);
+            }
+        }
+        if s.cpu_frequencies.iter().any(|f| f.hertz.is_some()) {
+            self.family(
+                "node_cpu_scaling_frequency_hertz",
+                "gauge",
+                "Current scaled CPU thread frequency in hertz.",
+            );
+            for f in &s.cpu_frequencies {
+                let Some(hz) = f.hertz else { continue };
+                let _ = writeln!(
+                    self.out,
+                    "node_cpu_scaling_frequency_hertz{{cpu=\"{}\"}} {hz}",
+                    f.cpu
+                );
+            }
+        }
+        if s.load.total > 0 {
+            self.gauge(
+                "node_processes_threads",
+                "Allocated threads in system",
+                s.load.total as f64,
+            );
+        }
+    }
+
+    fn container(&mut self, s: &Sample) {
+        let Some(c) = &s.container else { return };
+        if let Some(cores) = c.cpu_limit_cores {
+            self.gauge(
+                "sysmon_container_cpu_limit_cores",
+                "CPU limit of sysmon's cgroup v2 (cpu.max quota / period).",
+                cores,
+            );
+        }
+        self.family(
+            "sysmon_container_cpu_usage_seconds_total",
+            "counter",
+            "CPU time used by sysmon's cgroup v2 (cpu.stat usage_usec).",
+        );
+        self.value(
+            "sysmon_container_cpu_usage_seconds_total",
+            c.cpu_usage_seconds,
+        );
+        if let Some(bytes) = c.memory_limit_bytes {
+            self.gauge(
+                "sysmon_container_memory_limit_bytes",
+                "Memory limit of sysmon's cgroup v2 (memory.max).",
+                bytes as f64,
+            );
+        }
+        if let Some(bytes) = c.memory_used_bytes {
+            self.gauge(
+                "sysmon_container_memory_usage_bytes",
+                "Memory used by sysmon's cgroup v2 (memory.current).",
+                bytes as f64,
+            );
         }
     }
 

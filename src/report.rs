@@ -22,6 +22,15 @@ pub struct DataJson {
     pub disks: Vec<DiskJson>,
     pub backup: BackupJson,
     pub updates: UpdatesJson,
+    pub network: Vec<NetworkJson>,
+    pub disk_io: Vec<DiskIoJson>,
+    pub temperatures: Vec<TemperatureJson>,
+    pub pressure: PressureJson,
+    pub processes: ProcessesJson,
+    /// Null unless our cgroup v2 sets a CPU or memory limit.
+    pub container: Option<ContainerJson>,
+    #[serde(rename = "self")]
+    pub self_: SelfJson,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -30,6 +39,74 @@ pub struct CpuJson {
     pub iowait_percent: f64,
     pub steal_percent: f64,
     pub cores: Vec<CoreJson>,
+    /// Mean current frequency of the CPUs exposing cpufreq; null without.
+    pub frequency_mhz: Option<f64>,
+}
+
+/// One interface; rates over the last sampling interval.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct NetworkJson {
+    pub device: String,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_bytes_per_s: f64,
+    pub tx_bytes_per_s: f64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct DiskIoJson {
+    pub device: String,
+    pub whole_disk: bool,
+    pub read_bytes_per_s: f64,
+    pub write_bytes_per_s: f64,
+    pub busy_percent: f64,
+}
+
+/// hwmon sensors, then thermal zones (chip `thermal_zoneN`, sensor its type).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct TemperatureJson {
+    pub chip: String,
+    pub sensor: String,
+    pub celsius: f64,
+}
+
+/// avg10 percentages; null when the kernel does not report them.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct PressureJson {
+    pub cpu_some_avg10: Option<f64>,
+    pub memory_some_avg10: Option<f64>,
+    pub memory_full_avg10: Option<f64>,
+    pub io_some_avg10: Option<f64>,
+    pub io_full_avg10: Option<f64>,
+}
+
+/// `running` runnable now; `total` threads (scheduling entities) that exist.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ProcessesJson {
+    pub running: u64,
+    pub total: u64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ContainerJson {
+    /// null when unlimited.
+    pub cpu_limit_cores: Option<f64>,
+    /// Of the limit, or of all host CPUs when unlimited.
+    pub cpu_usage_percent: f64,
+    /// null when unlimited.
+    pub memory_limit: Option<u64>,
+    pub memory_used: Option<u64>,
+}
+
+/// sysmon's own footprint.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct SelfJson {
+    pub rss_bytes: u64,
+    pub cpu_seconds: f64,
+    pub open_fds: u64,
+    pub threads: u64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -129,6 +206,26 @@ pub struct PackageJson {
     pub security: bool,
 }
 
+/// Readable sensors: hwmon first (labelled when the driver names them),
+/// then thermal zones.
+fn temperatures(sample: &Sample) -> Vec<TemperatureJson> {
+    let hwmon = sample.temperatures.iter().filter_map(|t| {
+        Some(TemperatureJson {
+            chip: t.chip_name.clone(),
+            sensor: t.label.clone().unwrap_or_else(|| t.sensor.clone()),
+            celsius: round1(t.celsius?),
+        })
+    });
+    let zones = sample.thermal_zones.iter().filter_map(|z| {
+        Some(TemperatureJson {
+            chip: format!("thermal_zone{}", z.zone),
+            sensor: z.kind.clone(),
+            celsius: round1(z.celsius?),
+        })
+    });
+    hwmon.chain(zones).collect()
+}
+
 /// Rounds to one decimal for display; maps anything non-finite to 0.
 pub fn round1(x: f64) -> f64 {
     if x.is_finite() {
@@ -166,6 +263,7 @@ impl DataJson {
                         steal_percent: round1(c.percent.steal),
                     })
                     .collect(),
+                frequency_mhz: sample.cpu_frequency_mhz().map(round1),
             },
             load: sample
                 .load
@@ -197,6 +295,59 @@ impl DataJson {
                 .collect(),
             backup,
             updates,
+            network: sample
+                .network
+                .iter()
+                .map(|n| NetworkJson {
+                    device: n.device.clone(),
+                    rx_bytes: n.counters.rx_bytes,
+                    tx_bytes: n.counters.tx_bytes,
+                    rx_bytes_per_s: round1(n.rx_bytes_per_s),
+                    tx_bytes_per_s: round1(n.tx_bytes_per_s),
+                    rx_errors: n.counters.rx_errors,
+                    tx_errors: n.counters.tx_errors,
+                })
+                .collect(),
+            disk_io: sample
+                .disk_io
+                .iter()
+                .map(|d| DiskIoJson {
+                    device: d.device.clone(),
+                    whole_disk: d.whole_disk,
+                    read_bytes_per_s: round1(d.read_bytes_per_s),
+                    write_bytes_per_s: round1(d.write_bytes_per_s),
+                    busy_percent: round1(d.busy_percent),
+                })
+                .collect(),
+            temperatures: temperatures(sample),
+            pressure: {
+                let p = &sample.pressure;
+                // The kernel prints two decimals: shown as they are.
+                let avg10 = |x: Option<f64>| x.filter(|v| v.is_finite());
+                PressureJson {
+                    cpu_some_avg10: avg10(p.cpu.map(|c| c.some.avg10)),
+                    memory_some_avg10: avg10(p.memory.map(|m| m.some.avg10)),
+                    memory_full_avg10: avg10(p.memory.and_then(|m| m.full).map(|f| f.avg10)),
+                    io_some_avg10: avg10(p.io.map(|i| i.some.avg10)),
+                    io_full_avg10: avg10(p.io.and_then(|i| i.full).map(|f| f.avg10)),
+                }
+            },
+            processes: ProcessesJson {
+                running: sample.procs_running.unwrap_or(sample.load.running),
+                total: sample.load.total,
+            },
+            container: sample.container.map(|c| ContainerJson {
+                cpu_limit_cores: c.cpu_limit_cores.map(|x| (x * 100.0).round() / 100.0),
+                cpu_usage_percent: round1(c.cpu_usage_percent),
+                memory_limit: c.memory_limit_bytes,
+                memory_used: c.memory_used_bytes,
+            }),
+            self_: SelfJson {
+                rss_bytes: sample.process.resident_bytes,
+                cpu_seconds: (sample.process.cpu_seconds * 100.0).round() / 100.0,
+                open_fds: sample.process.open_fds,
+                threads: sample.process.threads,
+            },
         }
     }
 

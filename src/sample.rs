@@ -16,6 +16,10 @@ use crate::cpu::{self, CpuPercent};
 use crate::proc::stat::{CpuTicks, Stat};
 use crate::proc::{self, ParseError, loadavg::LoadAvg, meminfo::MemInfo, mounts};
 use crate::procfile::ProcFile;
+use crate::sources::Sources;
+pub use crate::sources::{
+    ContainerSample, DiskIoSample, FreqSample, NetSample, PressureSample, TempSample, ThermalSample,
+};
 use crate::sys::{self, FsStats};
 
 /// CPU figures for one core, identified by the kernel's CPU number.
@@ -134,6 +138,30 @@ pub struct Sample {
     pub forks: Option<u64>,
     pub disks: Vec<DiskSample>,
     pub process: ProcessSample,
+    /// Per interface, in /proc/net/dev order; empty when the file is absent.
+    pub network: Vec<NetSample>,
+    /// Per block device with I/O (see [`crate::proc::diskstats::is_virtual_idle`]).
+    pub disk_io: Vec<DiskIoSample>,
+    pub pressure: PressureSample,
+    /// hwmon `temp*_input` sensors, by chip and sensor number.
+    pub temperatures: Vec<TempSample>,
+    pub thermal_zones: Vec<ThermalSample>,
+    /// CPUs with cpufreq, by CPU number.
+    pub cpu_frequencies: Vec<FreqSample>,
+    /// Our cgroup v2's limits and usage, when it sets a limit.
+    pub container: Option<ContainerSample>,
+}
+
+impl Sample {
+    /// The mean current frequency over the CPUs that report one, in MHz.
+    pub fn cpu_frequency_mhz(&self) -> Option<f64> {
+        let (sum, n) = self
+            .cpu_frequencies
+            .iter()
+            .filter_map(|f| f.hertz)
+            .fold((0.0, 0u32), |(sum, n), hz| (sum + hz as f64, n + 1));
+        (n > 0).then(|| sum / f64::from(n) / 1e6)
+    }
 }
 
 /// Which filesystems to report.
@@ -197,10 +225,14 @@ pub struct Sampler {
     disk_paths: Vec<CString>,
     /// Whether each source failed last time, so each error is logged once.
     failing: [bool; SOURCES],
+    /// Network, disk I/O, pressure, sensors, container (see [`crate::sources`]).
+    sources: Sources,
 }
 
 impl Sampler {
-    pub fn new(proc_root: &Path, selection: MountSelection) -> Self {
+    /// `sys_root` is where sysfs is read (`--sys-root`), for sensors, block
+    /// devices and cgroups.
+    pub fn new(proc_root: &Path, sys_root: &Path, selection: MountSelection) -> Self {
         let file = |rel: &str| ProcFile::new(proc_root.join(rel));
         Sampler {
             stat_file: file("stat"),
@@ -224,6 +256,7 @@ impl Sampler {
             mounts_built: false,
             disk_paths: Vec::new(),
             failing: [false; SOURCES],
+            sources: Sources::new(proc_root, sys_root),
         }
     }
 
@@ -231,6 +264,12 @@ impl Sampler {
     /// previous call (since boot on the first). Never fails as a whole: each
     /// source that cannot be read keeps its previous figures in `out`.
     pub fn sample(&mut self, time_unix_s: u64, out: &mut Sample) {
+        self.sample_at(std::time::Instant::now(), time_unix_s, out);
+    }
+
+    /// [`Sampler::sample`] with the monotonic time that rates are computed
+    /// against given by the caller (tests drive a fake clock).
+    pub fn sample_at(&mut self, now: std::time::Instant, time_unix_s: u64, out: &mut Sample) {
         out.generation = out.generation.wrapping_add(1);
         out.time_unix_s = time_unix_s;
         let r = self.sample_cpu(out);
@@ -256,6 +295,7 @@ impl Sampler {
         let r = self.sample_disks(out);
         self.note(Source::Mounts, r);
         self.sample_process(out);
+        self.sources.sample(now, out);
     }
 
     /// Our own footprint; failures here are not worth a log line.

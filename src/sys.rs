@@ -227,13 +227,20 @@ impl DirCounter {
 
     /// Entries other than `.` and `..`, read afresh from the start.
     pub fn count(&mut self) -> io::Result<u64> {
+        let mut entries = 0u64;
+        self.for_each_name(|_| entries += 1)?;
+        Ok(entries)
+    }
+
+    /// Calls `f` with the name of every entry other than `.` and `..`, read
+    /// afresh from the start, in the directory's own order. No allocation.
+    pub fn for_each_name(&mut self, mut f: impl FnMut(&[u8])) -> io::Result<()> {
         use std::os::fd::AsRawFd;
         let fd = self.dir.as_raw_fd();
         // SAFETY: lseek on our own descriptor.
         if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        let mut entries = 0u64;
         loop {
             // SAFETY: the kernel writes at most buf.len() bytes into buf.
             let n = unsafe {
@@ -262,12 +269,12 @@ impl DirCounter {
                 let name = &self.buf[pos + 19..(pos + reclen).min(n)];
                 let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
                 if name != b"." && name != b".." {
-                    entries += 1;
+                    f(name);
                 }
                 pos += reclen;
             }
         }
-        Ok(entries)
+        Ok(())
     }
 }
 

@@ -35,7 +35,7 @@ fn meminfo_bytes(text: &str, key: &str) -> u64 {
 
 #[test]
 fn memory_matches_proc_meminfo() {
-    let mut sampler = Sampler::new(Path::new("/proc"), MountSelection::Auto);
+    let mut sampler = Sampler::new(Path::new("/proc"), Path::new("/sys"), MountSelection::Auto);
     let mut sample = Sample::default();
     for round in 0..5 {
         let before = std::fs::read_to_string("/proc/meminfo").unwrap();
@@ -230,7 +230,7 @@ fn find(stat: &[(String, Ticks)], label: &str) -> Option<Ticks> {
 
 #[test]
 fn cpu_percent_lies_within_an_independent_reference() {
-    let mut sampler = Sampler::new(Path::new("/proc"), MountSelection::Auto);
+    let mut sampler = Sampler::new(Path::new("/proc"), Path::new("/sys"), MountSelection::Auto);
     let mut sample = Sample::default();
     let r0 = read_stat();
     sampler.sample(now_s(), &mut sample);

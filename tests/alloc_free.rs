@@ -61,7 +61,11 @@ fn sampler_allocates_nothing_once_warm() {
         MountSelection::Auto,
         MountSelection::Listed(vec!["/".into()]),
     ] {
-        let mut sampler = Sampler::new(std::path::Path::new("/proc"), selection.clone());
+        let mut sampler = Sampler::new(
+            std::path::Path::new("/proc"),
+            std::path::Path::new("/sys"),
+            selection.clone(),
+        );
         let mut sample = Sample::default();
         sampler.sample(1, &mut sample);
         sampler.sample(2, &mut sample);
@@ -143,4 +147,34 @@ fn idle_loop_after_an_audit_allocates_nothing() {
         allocated, 0,
         "{allocated} allocations in the idle loop after an audit"
     );
+}
+
+/// Issue #6: the newer sources on fixture roots that have every one of them
+/// (hwmon, thermal zones, cpufreq, a cgroup v2 container, pressure), with a
+/// fake clock that crosses the rescan period many times: listing the sensor
+/// directories again and finding them unchanged allocates nothing either.
+#[test]
+fn new_sources_allocate_nothing_once_warm_even_when_rescanning() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut sampler = Sampler::new(
+        &root.join("proc/container-v2"),
+        &root.join("sys/handmade"),
+        MountSelection::Listed(vec!["/".into()]),
+    );
+    let mut sample = Sample::default();
+    let start = Instant::now();
+    let at = |s: u64| start + Duration::from_secs(s);
+    sampler.sample_at(at(0), 1, &mut sample);
+    sampler.sample_at(at(1), 2, &mut sample);
+    let before = allocations();
+    for t in 0..500 {
+        // 7 s steps: a rescan (every 60 s) every ninth sample or so.
+        sampler.sample_at(at(2 + t * 7), 3 + t, &mut sample);
+    }
+    assert_eq!(allocations() - before, 0, "allocations in 500 samples");
+    assert_eq!(sample.temperatures.len(), 3);
+    assert_eq!(sample.thermal_zones.len(), 2);
+    assert_eq!(sample.cpu_frequencies.len(), 2);
+    assert!(sample.container.is_some() && sample.pressure.io.is_some());
+    assert!(!sample.network.is_empty() && !sample.disk_io.is_empty());
 }

@@ -8,7 +8,11 @@ use sysmon::sample::{MountSelection, Sample, Sampler};
 #[test]
 #[ignore = "benchmark: run by make bench"]
 fn cpu_time_per_sample() {
-    let mut sampler = Sampler::new(std::path::Path::new("/proc"), MountSelection::Auto);
+    let mut sampler = Sampler::new(
+        std::path::Path::new("/proc"),
+        std::path::Path::new("/sys"),
+        MountSelection::Auto,
+    );
     let mut sample = Sample::default();
     for t in 0..100 {
         sampler.sample(t, &mut sample);

@@ -12,6 +12,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+/// These tests are about /proc: an absent sysfs leaves the /sys sources out.
+const NO_SYS_PATH: &str = "/nonexistent-sysfs";
+
 use common::TempDir;
 use sysmon::cpu::{self, CpuPercent};
 use sysmon::proc::stat::{CpuTicks, Stat};
@@ -750,7 +753,11 @@ impl ProcRoot {
         std::fs::write(path, bytes).unwrap();
     }
     fn sampler(&self) -> Sampler {
-        Sampler::new(self.path(), MountSelection::Auto)
+        Sampler::new(
+            self.path(),
+            std::path::Path::new(NO_SYS_PATH),
+            MountSelection::Auto,
+        )
     }
 }
 
@@ -828,7 +835,11 @@ fn sampler_reads_every_fixture_root() {
         ),
     ];
     for &(dir, host, cpu_busy, total_kib, available_kib) in cases {
-        let mut sampler = Sampler::new(&fixtures().join(dir), MountSelection::Auto);
+        let mut sampler = Sampler::new(
+            &fixtures().join(dir),
+            std::path::Path::new(NO_SYS_PATH),
+            MountSelection::Auto,
+        );
         let mut out = Sample::default();
         sample(&mut sampler, &mut out);
         assert_eq!(out.hostname, host, "{dir}");
@@ -851,7 +862,11 @@ fn sampler_reads_every_fixture_root() {
 
 #[test]
 fn sampler_basic_fixture_in_detail() {
-    let mut sampler = Sampler::new(&fixtures().join("basic"), MountSelection::Auto);
+    let mut sampler = Sampler::new(
+        &fixtures().join("basic"),
+        std::path::Path::new(NO_SYS_PATH),
+        MountSelection::Auto,
+    );
     let mut out = Sample::default();
     sample(&mut sampler, &mut out);
     assert_eq!(out.time_unix_s, 1_800_000_000);
@@ -1068,7 +1083,11 @@ fn sampler_keeps_previous_figures_on_truncated_and_garbage_files() {
 #[test]
 fn sampler_survives_missing_files_and_picks_them_up_later() {
     let dir = TempDir::new("procroot-empty");
-    let mut sampler = Sampler::new(dir.path(), MountSelection::Auto);
+    let mut sampler = Sampler::new(
+        dir.path(),
+        std::path::Path::new(NO_SYS_PATH),
+        MountSelection::Auto,
+    );
     let mut out = Sample::default();
     sample(&mut sampler, &mut out);
     assert_eq!(figures(&out), figures(&Sample::default()));
@@ -1153,7 +1172,7 @@ fn sampler_disks_auto_and_listed() {
         "/".into(),
         "/no/such/mount-point".into(),
     ]);
-    let mut sampler = Sampler::new(root.path(), listed);
+    let mut sampler = Sampler::new(root.path(), std::path::Path::new(NO_SYS_PATH), listed);
     let mut out = Sample::default();
     sample(&mut sampler, &mut out);
     let got: Vec<(&str, &str, &str)> = out

@@ -6,11 +6,16 @@
 //! default, never a wrong number. The path is attached to an error only at the
 //! I/O boundary ([`crate::procfile`]).
 
+pub mod cgroup;
+pub mod diskstats;
 pub mod loadavg;
 pub mod meminfo;
 pub mod mounts;
+pub mod netdev;
+pub mod pressure;
 pub mod selfstat;
 pub mod stat;
+pub mod sysfs;
 pub mod uptime;
 
 use std::fmt;
@@ -126,5 +131,59 @@ mod tests {
         assert_eq!(got, vec![(1, &b"a"[..]), (2, &b""[..]), (3, &b"b"[..])]);
         assert_eq!(numbered_lines(b"").count(), 0);
         assert_eq!(numbered_lines(b"\n").count(), 0);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    /// Random and truncated inputs: every new parser answers, none panics.
+    #[test]
+    fn new_parsers_survive_random_and_truncated_bytes() {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            // xorshift64
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"0123456789 :-.\nabcdefghijklmnopqrstuvwxyz=/|\t";
+        let real: [&[u8]; 4] = [
+            include_bytes!("../../tests/fixtures/proc/debian12-vm-2core/net/dev"),
+            include_bytes!("../../tests/fixtures/proc/debian12-vm-2core/diskstats"),
+            include_bytes!("../../tests/fixtures/proc/debian12-vm-2core/pressure/io"),
+            include_bytes!("../../tests/fixtures/proc/debian12-vm-2core/self/cgroup"),
+        ];
+        let mut buf = Vec::new();
+        for round in 0..20_000 {
+            buf.clear();
+            if round % 2 == 0 {
+                let len = (next() % 300) as usize;
+                for _ in 0..len {
+                    let r = next();
+                    buf.push(if r % 4 == 0 {
+                        r as u8 >> 3
+                    } else {
+                        alphabet[(r >> 8) as usize % alphabet.len()]
+                    });
+                }
+            } else {
+                let src = real[round / 2 % real.len()];
+                buf.extend_from_slice(&src[..(next() as usize) % (src.len() + 1)]);
+            }
+            let _ = super::netdev::entries(&buf).count();
+            let _ = super::diskstats::entries(&buf).count();
+            let _ = super::pressure::parse(&buf);
+            let _ = super::cgroup::unified_path(&buf);
+            let _ = super::cgroup::cpu_max_cores(&buf);
+            let _ = super::cgroup::cpu_usage_usec(&buf);
+            let _ = super::cgroup::memory_max_bytes(&buf);
+            let _ = super::sysfs::parse_millidegrees(&buf);
+            let _ = super::sysfs::parse_khz_as_hz(&buf);
+        }
+        // A truncated net/dev line is an error, not a short, wrong entry.
+        let netdev = real[0];
+        let cut = &netdev[..netdev.len() - 20];
+        assert!(super::netdev::entries(cut).any(|e| e.is_err()));
     }
 }

@@ -1,0 +1,150 @@
+//! `/proc/net/dev`: two header lines, then one line per interface:
+//! `  eth0: RXBYTES RXPACKETS RXERRS RXDROP FIFO FRAME COMPRESSED MULTICAST
+//!  TXBYTES TXPACKETS TXERRS TXDROP FIFO COLLS CARRIER COMPRESSED`.
+//!
+//! The name ends at the line's last `:` (an alias such as `ibr10:30` has one
+//! of its own, and a large counter may follow the colon without a space).
+//! [`entries`] yields borrowed names and never allocates.
+
+use super::{ParseError, fields, numbered_lines, parse_u64};
+
+/// The counters of one interface, as the kernel keeps them (since boot or
+/// since the interface was created; they may wrap or reset).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetCounters {
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
+}
+
+/// One interface line: the name and its counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetDevEntry<'a> {
+    pub name: &'a [u8],
+    pub counters: NetCounters,
+}
+
+/// The interface lines of the file, in the kernel's order. The two header
+/// lines are checked, so a file that is not /proc/net/dev fails at line 1.
+pub fn entries(buf: &[u8]) -> impl Iterator<Item = Result<NetDevEntry<'_>, ParseError>> {
+    let mut header_error = None;
+    let mut lines = numbered_lines(buf);
+    for expected in [&b"Inter-|"[..], b" face |"] {
+        match lines.next() {
+            Some((_, line)) if line.starts_with(expected) => {}
+            Some((n, _)) => header_error = Some(ParseError::new(n, "not a /proc/net/dev header")),
+            None => header_error = Some(ParseError::new(1, "missing /proc/net/dev header")),
+        }
+        if header_error.is_some() {
+            break;
+        }
+    }
+    let failed = header_error.is_some();
+    header_error.map(Err).into_iter().chain(
+        lines
+            .filter(move |_| !failed)
+            .map(|(n, line)| entry(n, line)),
+    )
+}
+
+fn entry(n: u32, line: &[u8]) -> Result<NetDevEntry<'_>, ParseError> {
+    let colon = line
+        .iter()
+        .rposition(|b| *b == b':')
+        .ok_or(ParseError::new(n, "interface line has no ':'"))?;
+    let name = line[..colon].trim_ascii();
+    if name.is_empty() {
+        return Err(ParseError::new(n, "empty interface name"));
+    }
+    let mut values = [0u64; 16];
+    let mut cols = fields(&line[colon + 1..]);
+    for slot in &mut values {
+        *slot = cols
+            .next()
+            .ok_or(ParseError::new(n, "fewer than 16 counters"))
+            .and_then(|f| parse_u64(f).ok_or(ParseError::new(n, "counter is not a number")))?;
+    }
+    if cols.next().is_some() {
+        return Err(ParseError::new(n, "more than 16 counters"));
+    }
+    Ok(NetDevEntry {
+        name,
+        counters: NetCounters {
+            rx_bytes: values[0],
+            rx_packets: values[1],
+            rx_errors: values[2],
+            rx_dropped: values[3],
+            tx_bytes: values[8],
+            tx_packets: values[9],
+            tx_errors: values[10],
+            tx_dropped: values[11],
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cat /proc/net/dev` on the project's CI-kind VM (see tests/fixtures).
+    const VM: &[u8] = include_bytes!("../../tests/fixtures/proc/debian12-vm-2core/net/dev");
+    /// node_exporter's collector/fixtures/proc/net/dev (alias name with a
+    /// colon, counters glued to the colon).
+    const NODE_EXPORTER: &[u8] = include_bytes!("../../tests/fixtures/proc/net-dev-node-exporter");
+
+    #[test]
+    fn vm_capture() {
+        let all: Vec<_> = entries(VM).map(Result::unwrap).collect();
+        let names: Vec<&[u8]> = all.iter().map(|e| e.name).collect();
+        assert_eq!(names, [&b"lo"[..], b"ifb0", b"ifb1", b"eth0"]);
+        // eth0:  264579497 9391 0 0 0 0 0 0 | 569415 6774 0 0 ...
+        assert_eq!(
+            all[3].counters,
+            NetCounters {
+                rx_bytes: 264_579_497,
+                rx_packets: 9391,
+                tx_bytes: 569_415,
+                tx_packets: 6774,
+                ..NetCounters::default()
+            }
+        );
+    }
+
+    #[test]
+    fn node_exporter_capture_with_odd_names() {
+        let all: Vec<_> = entries(NODE_EXPORTER).map(Result::unwrap).collect();
+        assert_eq!(all.len(), 8);
+        let eth0 = all.iter().find(|e| e.name == b"eth0").unwrap();
+        // `eth0:68210035552 520993275 ... 9315587528 43451486`
+        assert_eq!(eth0.counters.rx_bytes, 68_210_035_552);
+        assert_eq!(eth0.counters.rx_packets, 520_993_275);
+        assert_eq!(eth0.counters.tx_bytes, 9_315_587_528);
+        assert_eq!(eth0.counters.tx_packets, 43_451_486);
+        assert!(all.iter().any(|e| e.name == b"ibr10:30"));
+        assert!(all.iter().any(|e| e.name == b"veth4B09XN"));
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        let header = "Inter-|   Receive\n face |bytes\n";
+        for bad in [
+            "",
+            "eth0: 1 2 3\n",
+            &format!("{header}  eth0: 1 2 3\n"),
+            &format!("{header}  eth0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"),
+            &format!("{header}  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 x\n"),
+            &format!("{header}  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n"),
+            &format!("{header}  : 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"),
+        ] {
+            assert!(
+                entries(bad.as_bytes()).any(|e| e.is_err()),
+                "accepted {bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Issue #6 (more metrics): network, disk I/O, pressure, temperatures, CPU
+//! frequency and the cgroup v2 container in /data.json and /metrics, from
+//! fixture proc and sys roots; the textfile-collector file; and a real
+//! Prometheus server scraping sysmon.
+mod common;
+use common::*;
+use miniserde::json::{Number, Value};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn start_on_fixtures(dir: &TempDir, extra: &str) -> Daemon {
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nmounts = /\n{extra}"
+    ));
+    Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        fixture("proc/container-v2").to_str().unwrap(),
+        "--sys-root",
+        fixture("sys/handmade").to_str().unwrap(),
+    ])
+}
+
+fn get<'a>(v: &'a Value, key: &str) -> &'a Value {
+    match v {
+        Value::Object(o) => o.get(key).unwrap_or_else(|| panic!("no `{key}` in {o:?}")),
+        other => panic!("not an object looking for `{key}`: {other:?}"),
+    }
+}
+
+fn num(v: &Value) -> f64 {
+    match v {
+        Value::Number(Number::U64(n)) => *n as f64,
+        Value::Number(Number::I64(n)) => *n as f64,
+        Value::Number(Number::F64(n)) => *n,
+        other => panic!("not a number: {other:?}"),
+    }
+}
+
+fn text(v: &Value) -> &str {
+    match v {
+        Value::String(s) => s,
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+fn array(v: &Value) -> &[Value] {
+    match v {
+        Value::Array(a) => a,
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+/// Column `col` (0-based, after the name) of `name`'s line in a fixture.
+fn fixture_column(rel: &str, name: &str, col: usize) -> u64 {
+    let body = std::fs::read_to_string(fixture(rel)).unwrap();
+    let line = body
+        .lines()
+        .find(|l| {
+            l.split_whitespace()
+                .any(|f| f.trim_end_matches(':') == name)
+        })
+        .unwrap();
+    let after = line.split_once(name).unwrap().1.trim_start_matches(':');
+    after.split_whitespace().nth(col).unwrap().parse().unwrap()
+}
+
+#[test]
+fn data_json_has_the_new_objects_from_fixture_roots() {
+    let dir = TempDir::new("sources-data");
+    let daemon = start_on_fixtures(&dir, "");
+    let data = daemon.data();
+
+    let network = array(get(&data, "network"));
+    let eth0 = network
+        .iter()
+        .find(|n| text(get(n, "device")) == "eth0")
+        .unwrap_or_else(|| panic!("{network:?}"));
+    let rx = fixture_column("proc/container-v2/net/dev", "eth0", 0);
+    let tx = fixture_column("proc/container-v2/net/dev", "eth0", 8);
+    assert_eq!(num(get(eth0, "rx_bytes")), rx as f64);
+    assert_eq!(num(get(eth0, "tx_bytes")), tx as f64);
+    // The fixture does not move: no traffic.
+    assert_eq!(num(get(eth0, "rx_bytes_per_s")), 0.0);
+
+    let disk_io = array(get(&data, "disk_io"));
+    assert_eq!(disk_io.len(), 1, "loop*/zram0 are idle: {disk_io:?}");
+    assert_eq!(text(get(&disk_io[0], "device")), "vda");
+    assert!(matches!(get(&disk_io[0], "whole_disk"), Value::Bool(true)));
+
+    let temps = array(get(&data, "temperatures"));
+    let seen: Vec<(String, String, f64)> = temps
+        .iter()
+        .map(|t| {
+            (
+                text(get(t, "chip")).to_string(),
+                text(get(t, "sensor")).to_string(),
+                num(get(t, "celsius")),
+            )
+        })
+        .collect();
+    // Millidegrees in the fixture files / 1000.
+    let want = [
+        ("acpitz", "temp1", 27.8),
+        ("coretemp", "Package id 0", 55.0),
+        ("coretemp", "Core 0", 52.0),
+        ("thermal_zone0", "x86_pkg_temp", 55.0),
+        ("thermal_zone1", "acpitz", -1.5),
+    ];
+    let want: Vec<(String, String, f64)> = want
+        .iter()
+        .map(|(c, s, v)| (c.to_string(), s.to_string(), *v))
+        .collect();
+    assert_eq!(seen, want);
+
+    // pressure/cpu `some avg10=42.09`, pressure/io `full avg10=0.00`.
+    let pressure = get(&data, "pressure");
+    assert_eq!(num(get(pressure, "cpu_some_avg10")), 42.09);
+    assert_eq!(num(get(pressure, "io_some_avg10")), 0.89);
+    assert_eq!(num(get(pressure, "io_full_avg10")), 0.0);
+
+    // loadavg `... 9/152 ...`? read it: running from /proc/stat procs_running.
+    let loadavg = std::fs::read_to_string(fixture("proc/container-v2/loadavg")).unwrap();
+    let total: u64 = loadavg
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .split('/')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let stat = std::fs::read_to_string(fixture("proc/container-v2/stat")).unwrap();
+    let running: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("procs_running "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let processes = get(&data, "processes");
+    assert_eq!(num(get(processes, "total")), total as f64);
+    assert_eq!(num(get(processes, "running")), running as f64);
+
+    // cpufreq 2400000 and 1800000 kHz: mean 2100 MHz.
+    assert_eq!(num(get(get(&data, "cpu"), "frequency_mhz")), 2100.0);
+
+    // cpu.max `150000 100000` = 1.5 CPUs; memory.max 536870912, memory.current 140316672.
+    let container = get(&data, "container");
+    assert_eq!(num(get(container, "cpu_limit_cores")), 1.5);
+    assert_eq!(num(get(container, "memory_limit")), 536_870_912.0);
+    assert_eq!(num(get(container, "memory_used")), 140_316_672.0);
+
+    let own = get(&data, "self");
+    assert!(num(get(own, "rss_bytes")) > 0.0 && num(get(own, "open_fds")) > 2.0);
+    assert!(num(get(own, "threads")) >= 1.0);
+}
+
+#[test]
+fn data_json_leaves_absent_sources_out() {
+    // The VM's own capture: v1 cgroups (no container), an empty sys root.
+    let dir = TempDir::new("sources-absent");
+    std::fs::create_dir_all(dir.join("sys")).unwrap();
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        fixture("proc/basic").to_str().unwrap(),
+        "--sys-root",
+        dir.join("sys").to_str().unwrap(),
+    ]);
+    let data = daemon.data();
+    assert!(matches!(get(&data, "container"), Value::Null));
+    assert!(matches!(
+        get(get(&data, "cpu"), "frequency_mhz"),
+        Value::Null
+    ));
+    assert!(array(get(&data, "temperatures")).is_empty());
+    // Without /sys/block/vda, vda is not known as a whole disk.
+    let disk_io = array(get(&data, "disk_io"));
+    assert!(matches!(get(&disk_io[0], "whole_disk"), Value::Bool(false)));
+    let metrics = daemon.get("/metrics").body_text();
+    for absent in [
+        "node_hwmon",
+        "node_thermal",
+        "node_cpu_scaling",
+        "sysmon_container",
+        "node_disk_",
+    ] {
+        assert!(!metrics.contains(absent), "{absent} in:\n{metrics}");
+    }
+    assert!(
+        !daemon
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("warn") || l.contains("error")),
+        "{}",
+        daemon.dump()
+    );
+}
+
+#[test]
+fn metrics_have_node_exporter_series_for_the_new_sources() {
+    let dir = TempDir::new("sources-metrics");
+    let daemon = start_on_fixtures(&dir, "");
+    let text = daemon.get("/metrics").body_text();
+    let rx = fixture_column("proc/container-v2/net/dev", "eth0", 0);
+    let sectors_read = fixture_column("proc/container-v2/diskstats", "vda", 2);
+    let io_ms = fixture_column("proc/container-v2/diskstats", "vda", 9);
+    for want in [
+        format!("node_network_receive_bytes_total{{device=\"eth0\"}} {rx}"),
+        format!(
+            "node_disk_read_bytes_total{{device=\"vda\"}} {}",
+            sectors_read * 512
+        ),
+        format!(
+            "node_disk_io_time_seconds_total{{device=\"vda\"}} {}",
+            io_ms as f64 / 1000.0
+        ),
+        // pressure/io full total=4546260 µs
+        "node_pressure_io_stalled_seconds_total 4.54626".to_string(),
+        "node_hwmon_temp_celsius{chip=\"platform_coretemp_0\",sensor=\"temp1\"} 55".to_string(),
+        "node_hwmon_chip_names{chip=\"platform_coretemp_0\",chip_name=\"coretemp\"} 1".to_string(),
+        "node_thermal_zone_temp{type=\"acpitz\",zone=\"1\"} -1.5".to_string(),
+        "node_cpu_scaling_frequency_hertz{cpu=\"1\"} 1800000000".to_string(),
+        "sysmon_container_cpu_limit_cores 1.5".to_string(),
+        "sysmon_container_memory_limit_bytes 536870912".to_string(),
+        "# TYPE node_network_transmit_drop_total counter".to_string(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == want),
+            "missing `{want}` in:\n{text}"
+        );
+    }
+    // Only whole disks, like node_exporter's default exclusion.
+    assert!(!text.contains("device=\"loop0\""));
+
+    if !have_tool(
+        "promtool",
+        "promtool check metrics (Debian package prometheus)",
+    ) {
+        return;
+    }
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let complaints =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(1), "format error:\n{complaints}");
+    let other: Vec<&str> = complaints
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !(l.starts_with("node_memory_") && l.contains("camelCase")))
+        .collect();
+    assert!(
+        other.is_empty(),
+        "promtool complains:\n{}",
+        other.join("\n")
+    );
+}
+
+#[test]
+fn textfile_gets_sysmons_own_series_atomically() {
+    let dir = TempDir::new("sources-textfile");
+    let collector = dir.join("textfile");
+    std::fs::create_dir_all(&collector).unwrap();
+    let prom = collector.join("sysmon.prom");
+    let daemon = start_on_fixtures(&dir, &format!("textfile_path = {}", prom.display()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !prom.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let body = std::fs::read_to_string(&prom)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", prom.display(), daemon.dump()));
+    assert!(body.contains("\nsysmon_build_info{version=\""), "{body}");
+    assert!(body.contains("\nsysmon_backup_running 0\n"), "{body}");
+    assert!(
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .all(|l| l.starts_with("sysmon_")),
+        "only sysmon's own series:\n{body}"
+    );
+    let mode = std::fs::metadata(&prom).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+    let names: Vec<_> = std::fs::read_dir(&collector)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["sysmon.prom"], "no temp file left behind");
+}
+
+/// Prometheus, killed on drop.
+struct Prometheus(Child);
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `/api/v1/query?query=EXPR`: the answer, when it has at least one series.
+fn query(addr: std::net::SocketAddr, expr: &str) -> Option<Value> {
+    // Not listening yet (common::http treats that as a test failure).
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    let r = http(
+        addr,
+        &format!("GET /api/v1/query?query={expr} HTTP/1.0\r\nHost: {addr}\r\n\r\n"),
+    );
+    if r.status != 200 {
+        return None;
+    }
+    let v: Value = miniserde::json::from_str(&r.body_text()).ok()?;
+    (!result(&v).is_empty()).then_some(v)
+}
+
+fn result(answer: &Value) -> &[Value] {
+    array(get(get(answer, "data"), "result"))
+}
+
+#[test]
+fn a_real_prometheus_scrapes_sysmon() {
+    if !have_tool(
+        "prometheus",
+        "a real Prometheus server (Debian package prometheus)",
+    ) {
+        return;
+    }
+    let dir = TempDir::new("sources-prometheus");
+    let config = dir.config("backup = off\nupdate_manager = none\ninterval = 1s");
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    let port = free_port();
+    let yml = dir.join("prometheus.yml");
+    std::fs::write(
+        &yml,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: sysmon\n    static_configs:\n      - targets: ['{}']\n",
+            daemon.addr
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new("prometheus");
+    cmd.arg(format!("--config.file={}", yml.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let command = format!("{cmd:?}");
+    let mut prometheus = Prometheus(cmd.spawn().expect("start prometheus"));
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // New targets reach the scraper only every ~5 s (TESTING.md).
+    let wanted = [
+        "up",
+        "node_memory_MemTotal_bytes",
+        "sysmon_build_info",
+        "node_network_receive_bytes_total",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut missing: Vec<&str> = wanted.to_vec();
+    while !missing.is_empty() && Instant::now() < deadline {
+        if let Ok(Some(status)) = prometheus.0.try_wait() {
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(prometheus.0.stderr.as_mut().unwrap(), &mut err);
+            panic!("{command} exited {status}:\n{err}");
+        }
+        missing.retain(|expr| {
+            let Some(answer) = query(addr, expr) else {
+                return true;
+            };
+            if *expr == "up" {
+                // value: [timestamp, "1"]
+                return text(&array(get(&result(&answer)[0], "value"))[1]) != "1";
+            }
+            false
+        });
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        missing.is_empty(),
+        "Prometheus never returned {missing:?} ({command}); sysmon:\n{}",
+        daemon.dump()
+    );
+    let mem = query(addr, "node_memory_MemTotal_bytes").unwrap();
+    let job = text(get(get(&result(&mem)[0], "metric"), "job"));
+    assert_eq!(job, "sysmon");
+}
