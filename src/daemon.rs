@@ -6,15 +6,21 @@
 //! [`MAX_WAIT`], so signals are seen promptly), answers requests from the
 //! last sample, and repeats. tiny_http's I/O threads are the only others.
 //!
-//! Invariant: with no requests arriving, an iteration performs no heap
-//! allocation once the sampler is warm (checked by `tests/alloc_free.rs`).
+//! Each sample is also recorded in the [`History`] and evaluated by the
+//! [`Alerts`]; `alert_command` children are polled every turn.
+//!
+//! Invariant: with no requests arriving and no alert changing state, an
+//! iteration performs no heap allocation once the sampler is warm (checked
+//! by `tests/alloc_free.rs`).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::alerts::{Alerts, JobFacts};
 use crate::audit::AuditService;
 use crate::backup::BackupService;
 use crate::config::Config;
+use crate::history::History;
 use crate::metrics::MetricsRenderer;
 use crate::report::DataJson;
 use crate::sample::{MountSelection, Sample, Sampler};
@@ -41,6 +47,12 @@ pub struct Daemon {
     /// reused until a new sample arrives or a job is moving.
     data_json: Option<(u64, Vec<u8>)>,
     metrics: MetricsRenderer,
+    history: History,
+    /// /history.json as last rendered (the buffer is reused).
+    history_json: String,
+    alerts: Alerts,
+    /// What the alerts need from the jobs, refreshed only when a job moved.
+    job_facts: JobFacts,
     /// tiny_http's accept thread has ended; listen again (see `relisten`).
     listener_dead: bool,
 }
@@ -54,9 +66,13 @@ pub fn mount_selection(config: &Config) -> MountSelection {
 }
 
 fn unix_now() -> u64 {
+    unix_now_ms() / 1000
+}
+
+fn unix_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Daemon {
@@ -72,11 +88,24 @@ impl Daemon {
         http::warm_up();
         let mut sampler = Sampler::new(&config.proc_root, mount_selection(&config));
         let mut sample = Sample::default();
-        sampler.sample(unix_now(), &mut sample);
         let now = Instant::now();
+        let unix_ms = unix_now_ms();
+        sampler.sample(unix_ms / 1000, &mut sample);
+        let backup = BackupService::new(&config);
+        let audit = AuditService::new(&config);
+        let mut job_facts = JobFacts::default();
+        job_facts.observe(&backup.status(), &audit.status());
+        let mut history = History::new(now, config.interval, config.history);
+        history.record(now, unix_ms, &sample);
+        let mut alerts = Alerts::new(&config.alerts, unix_ms / 1000);
+        alerts.evaluate(now, &sample, &job_facts);
         Ok(Daemon {
-            backup: BackupService::new(&config),
-            audit: AuditService::new(&config),
+            backup,
+            audit,
+            history,
+            history_json: String::new(),
+            alerts,
+            job_facts,
             next_sample_at: now + config.interval,
             config,
             server,
@@ -102,6 +131,7 @@ impl Daemon {
         while self.poll_once() {}
         self.backup.abandon();
         self.audit.abandon();
+        self.alerts.abandon();
         log::info(format_args!("stopped"));
     }
 
@@ -115,21 +145,43 @@ impl Daemon {
             self.reload();
         }
         let now = Instant::now();
-        if now >= self.next_sample_at {
-            self.sampler.sample(unix_now(), &mut self.sample);
+        let sampled = now >= self.next_sample_at;
+        let unix_ms = unix_now_ms();
+        if sampled {
+            self.sampler.sample(unix_ms / 1000, &mut self.sample);
             self.next_sample_at += self.config.interval;
             if self.next_sample_at <= now {
                 // We fell behind (suspend, a stalled disk): do not catch up in a burst.
                 self.next_sample_at = now + self.config.interval;
             }
         }
-        self.backup.poll(now, BACKUP_SLICE);
-        self.audit.poll(now);
-
-        let mut deadline = self.next_sample_at.min(now + MAX_WAIT);
-        for job_deadline in [self.backup.next_deadline(), self.audit.next_deadline()]
+        // A job's status allocates, so the alerts' view of the jobs is
+        // refreshed only around a run: when one was due, running, or just ended.
+        let jobs_due = [self.backup.next_deadline(), self.audit.next_deadline()]
             .into_iter()
             .flatten()
+            .any(|at| at <= now);
+        let jobs_were_running = self.backup.is_running() || self.audit.is_running();
+        self.backup.poll(now, BACKUP_SLICE);
+        self.audit.poll(now);
+        if jobs_due || jobs_were_running || self.backup.is_running() || self.audit.is_running() {
+            self.job_facts
+                .observe(&self.backup.status(), &self.audit.status());
+        }
+        if sampled {
+            self.history.record(now, unix_ms, &self.sample);
+            self.alerts.evaluate(now, &self.sample, &self.job_facts);
+        }
+        self.alerts.poll_commands(now);
+
+        let mut deadline = self.next_sample_at.min(now + MAX_WAIT);
+        for job_deadline in [
+            self.backup.next_deadline(),
+            self.audit.next_deadline(),
+            self.alerts.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
         {
             deadline = deadline.min(job_deadline);
         }
@@ -179,19 +231,30 @@ impl Daemon {
     fn answer(&mut self, request: tiny_http::Request) {
         let jobs_moving = self.backup.is_running() || self.audit.is_running();
         let generation = self.sample.generation;
-        let (sample, config, backup, audit) =
-            (&self.sample, &self.config, &self.backup, &self.audit);
+        let (sample, config, backup, audit, alerts) = (
+            &self.sample,
+            &self.config,
+            &self.backup,
+            &self.audit,
+            &self.alerts,
+        );
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
+        let (history, history_json) = (&self.history, &mut self.history_json);
         http::handle(request, &config.server_names, |route| match route {
             http::Route::Metrics => metrics
-                .render(sample, &backup.status(), &audit.status())
+                .render(sample, &backup.status(), &audit.status(), alerts)
                 .as_bytes(),
+            http::Route::History { points } => {
+                history.render_json(points.map(|p| p as usize), history_json);
+                history_json.as_bytes()
+            }
             _ => {
                 let fresh = matches!(cache, Some((g, _)) if *g == generation && !jobs_moving);
                 if !fresh {
                     *cache = Some((
                         generation,
-                        render(sample, config, backup, audit).into_bytes(),
+                        render_with_alerts(sample, config, backup, audit, Some(alerts))
+                            .into_bytes(),
                     ));
                 }
                 cache.as_ref().map_or(&[][..], |(_, body)| body.as_slice())
@@ -234,6 +297,15 @@ impl Daemon {
         if new.interval != self.config.interval {
             self.next_sample_at = Instant::now() + new.interval;
         }
+        if (new.interval, new.history) != (self.config.interval, self.config.history) {
+            // The ring's geometry changed: start a new one (the old points
+            // were taken at the old interval).
+            self.history = History::new(Instant::now(), new.interval, new.history);
+            log::info(format_args!(
+                "SIGHUP: interval or history changed; history starts again"
+            ));
+        }
+        self.alerts.reconfigure(&new.alerts);
         self.backup.reconfigure(&new);
         self.audit.reconfigure(&new);
         self.config = new;
@@ -261,11 +333,23 @@ pub fn render(
     backup: &BackupService,
     audit: &AuditService,
 ) -> String {
-    DataJson::new(
+    render_with_alerts(sample, config, backup, audit, None)
+}
+
+/// /data.json with the alerts now firing (`None`: no evaluator, `[]`).
+pub fn render_with_alerts(
+    sample: &Sample,
+    config: &Config,
+    backup: &BackupService,
+    audit: &AuditService,
+    alerts: Option<&Alerts>,
+) -> String {
+    let mut json = DataJson::new(
         sample,
         config.interval.as_secs_f64(),
         backup.status(),
         audit.status(),
-    )
-    .to_json()
+    );
+    json.alerts = alerts.map_or_else(Vec::new, Alerts::json);
+    json.to_json()
 }
