@@ -126,6 +126,14 @@ impl Daemon {
         &self.sample
     }
 
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    pub fn alerts(&self) -> &Alerts {
+        &self.alerts
+    }
+
     /// Runs until SIGTERM or SIGINT.
     pub fn run(&mut self) {
         while self.poll_once() {}
