@@ -65,7 +65,7 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 test: test-deps lint build
-	SYSMON_RELEASE_BIN=$(CURDIR)/$(BIN) $(CARGO) test --locked -- --test-threads=2
+	SYSMON_RELEASE_BIN=$(CURDIR)/$(BIN) $(CARGO) test --locked --no-fail-fast -- --test-threads=2
 
 bench: build
 	bash tests/bench/run.sh $(BIN)

@@ -42,6 +42,49 @@ pub struct Config {
     /// A `.prom` file for node_exporter's textfile collector, rewritten with
     /// sysmon's own series whenever a backup or audit starts or ends.
     pub textfile_path: Option<PathBuf>,
+    /// How far back `/history.json` and the sparklines reach.
+    pub history: Duration,
+    pub alerts: AlertConfig,
+}
+
+/// A threshold on a percentage: `90% for 5m`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Threshold {
+    /// Fires at or above this.
+    pub percent: f64,
+    /// ... once it has held this long (zero: at the first sample).
+    pub hold: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertConfig {
+    pub cpu: Option<Threshold>,
+    pub memory: Option<Threshold>,
+    pub swap: Option<Threshold>,
+    /// Applies to every reported disk, each on its own.
+    pub disk: Option<Threshold>,
+    /// No successful backup for this long.
+    pub backup_age: Option<Duration>,
+    /// At least this many security updates pending.
+    pub updates_security: Option<u64>,
+    /// Run through `/bin/sh -c` when an alert starts and ends.
+    pub command: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            cpu: None,
+            memory: None,
+            swap: None,
+            disk: None,
+            backup_age: None,
+            updates_security: None,
+            command: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -133,6 +176,8 @@ impl Default for Config {
             proc_root: PathBuf::from("/proc"),
             sys_root: PathBuf::from("/sys"),
             textfile_path: None,
+            history: Duration::from_secs(3600),
+            alerts: AlertConfig::default(),
         }
     }
 }
@@ -184,6 +229,15 @@ const KEYS: &[(&str, bool)] = &[
     ("update_refresh", false),
     ("log_keep", false),
     ("textfile_path", false),
+    ("history", false),
+    ("alert_cpu", false),
+    ("alert_memory", false),
+    ("alert_swap", false),
+    ("alert_disk", false),
+    ("alert_backup_age", false),
+    ("alert_updates_security", false),
+    ("alert_command", false),
+    ("alert_timeout", false),
 ];
 
 impl Config {
@@ -362,6 +416,48 @@ impl Config {
                 }
                 self.textfile_path = Some(file);
             }
+            "history" => {
+                let d = parse_duration(value)?;
+                if d < Duration::from_secs(60) || d > Duration::from_secs(86_400) {
+                    return Err(format!("`{value}` is out of range (1m to 24h)"));
+                }
+                self.history = d;
+            }
+            "alert_cpu" => self.alerts.cpu = parse_threshold(value)?,
+            "alert_memory" => self.alerts.memory = parse_threshold(value)?,
+            "alert_swap" => self.alerts.swap = parse_threshold(value)?,
+            "alert_disk" => self.alerts.disk = parse_threshold(value)?,
+            "alert_backup_age" => {
+                self.alerts.backup_age = match value {
+                    "off" => None,
+                    _ => {
+                        let d = parse_duration(value)?;
+                        if d < Duration::from_secs(60) {
+                            return Err(format!("`{value}` is too short (at least 1m, or off)"));
+                        }
+                        Some(d)
+                    }
+                }
+            }
+            "alert_updates_security" => {
+                self.alerts.updates_security = match value {
+                    "off" => None,
+                    _ => Some(u64::from(parse_count(value, 1, 1_000_000)?)),
+                }
+            }
+            "alert_command" => {
+                if value.is_empty() {
+                    return Err("expected a shell command".into());
+                }
+                self.alerts.command = Some(value.to_string());
+            }
+            "alert_timeout" => {
+                let d = parse_duration(value)?;
+                if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
+                    return Err(format!("`{value}` is out of range (1s to 1h)"));
+                }
+                self.alerts.timeout = d;
+            }
             _ => unreachable!("key {key} is in KEYS but has no rule"),
         }
         Ok(())
@@ -383,6 +479,16 @@ impl Config {
         }
         if self.updates.manager == UpdateManager::Command && self.updates.command.is_none() {
             return Err(err("update_manager = command needs update_command".into()));
+        }
+        let points = crate::history::points_for(self.interval, self.history);
+        if points > crate::history::MAX_POINTS {
+            return Err(err(format!(
+                "history = {} at interval = {} is {points} points per series (at most {}): \
+                 shorten history or lengthen interval",
+                format_duration(self.history),
+                format_duration(self.interval),
+                crate::history::MAX_POINTS
+            )));
         }
         if self.updates.command.is_some()
             && !matches!(
@@ -508,6 +614,31 @@ impl Config {
             None => writeln!(out, "textfile_path = off"),
         }
         .ok();
+        let _ = writeln!(out, "history = {}", format_duration(self.history));
+        let a = &self.alerts;
+        for (key, threshold) in [
+            ("alert_cpu", a.cpu),
+            ("alert_memory", a.memory),
+            ("alert_swap", a.swap),
+            ("alert_disk", a.disk),
+        ] {
+            let value = threshold.map_or("off".into(), format_threshold);
+            let _ = writeln!(out, "{key} = {value}");
+        }
+        let _ = writeln!(
+            out,
+            "alert_backup_age = {}",
+            a.backup_age.map_or("off".into(), format_duration)
+        );
+        let _ = writeln!(
+            out,
+            "alert_updates_security = {}",
+            a.updates_security.map_or("off".into(), |n| n.to_string())
+        );
+        if let Some(c) = &a.command {
+            let _ = writeln!(out, "alert_command = {c}");
+        }
+        let _ = writeln!(out, "alert_timeout = {}", format_duration(a.timeout));
         out
     }
 }
@@ -585,6 +716,42 @@ fn parse_optional_period(value: &str) -> Result<Option<Duration>, String> {
         return Err(format!("`{value}` is too short (at least 1m, or off)"));
     }
     Ok(Some(d))
+}
+
+/// `90%`, `95.5% for 5m`, or `off`. The percentage is 0 to 100 with at most
+/// one decimal; `for` takes a duration (`0s` fires at the first sample).
+pub fn parse_threshold(value: &str) -> Result<Option<Threshold>, String> {
+    if value == "off" {
+        return Ok(None);
+    }
+    let bad = || format!("`{value}` is not a threshold such as 90%, 95% for 5m, or off");
+    let (percent, hold) = match value.split_once(" for ") {
+        Some((p, d)) => (p.trim_end(), parse_duration(d.trim_start())?),
+        None => (value, Duration::ZERO),
+    };
+    let number = percent.strip_suffix('%').ok_or_else(bad)?;
+    let (whole, tenths) = match number.split_once('.') {
+        Some((w, t)) if t.len() == 1 => (w, t),
+        Some(_) => return Err(bad()),
+        None => (number, "0"),
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(tenths) {
+        return Err(bad());
+    }
+    let percent = f64::from(whole.parse::<u16>().map_err(|_| bad())?)
+        + f64::from(tenths.parse::<u16>().map_err(|_| bad())?) / 10.0;
+    if percent > 100.0 {
+        return Err(format!("`{value}`: a percentage is at most 100%"));
+    }
+    if hold > Duration::from_secs(86_400) {
+        return Err(format!("`{value}`: `for` is at most 24h"));
+    }
+    Ok(Some(Threshold { percent, hold }))
+}
+
+pub fn format_threshold(t: Threshold) -> String {
+    format!("{}% for {}", t.percent, format_duration(t.hold))
 }
 
 /// `500ms`, `5s`, `1m`, `2h`, `1d`: a whole number and a unit, nothing else.
@@ -690,6 +857,92 @@ mod tests {
                 ..again
             },
             c
+        );
+    }
+
+    #[test]
+    fn alert_keys_parse_strictly_and_round_trip() {
+        let c = parse(
+            "alert_cpu = 90% for 5m\nalert_memory = 95.5%\nalert_disk = 0% for 0s\n\
+             alert_backup_age = 36h\nalert_updates_security = 1\nalert_command = /bin/notify x\n\
+             alert_timeout = 2s\nhistory = 2h\n",
+        )
+        .unwrap();
+        let a = &c.alerts;
+        assert_eq!(
+            a.cpu,
+            Some(Threshold {
+                percent: 90.0,
+                hold: Duration::from_secs(300)
+            })
+        );
+        assert_eq!(
+            a.memory.map(|t| (t.percent, t.hold)),
+            Some((95.5, Duration::ZERO))
+        );
+        assert_eq!(a.disk.map(|t| t.percent), Some(0.0));
+        assert_eq!(a.swap, None);
+        assert_eq!(a.backup_age, Some(Duration::from_secs(36 * 3600)));
+        assert_eq!(a.updates_security, Some(1));
+        assert_eq!(a.command.as_deref(), Some("/bin/notify x"));
+        assert_eq!(c.history, Duration::from_secs(7200));
+        let again = parse(&c.render()).unwrap();
+        assert_eq!(
+            Config {
+                file: c.file.clone(),
+                ..again
+            },
+            c
+        );
+        for (text, error) in [
+            (
+                "alert_cpu = 90",
+                "/etc/sysmon.conf:1: alert_cpu: `90` is not a threshold such as 90%, 95% for 5m, or off",
+            ),
+            (
+                "\nalert_cpu = 101%",
+                "/etc/sysmon.conf:2: alert_cpu: `101%`: a percentage is at most 100%",
+            ),
+            (
+                "alert_memory = 90% for 5",
+                "/etc/sysmon.conf:1: alert_memory: `5` is not a duration such as 500ms, 5s, 1m, 2h or 1d",
+            ),
+            (
+                "history = 30s",
+                "/etc/sysmon.conf:1: history: `30s` is out of range (1m to 24h)",
+            ),
+            (
+                "alert_timeout = 0s",
+                "/etc/sysmon.conf:1: alert_timeout: `0s` is out of range (1s to 1h)",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err(), error);
+        }
+        for bad in [
+            "90.55%",
+            "-1%",
+            "1e2%",
+            "90% for",
+            "90%for 5m",
+            "%",
+            ".5%",
+            "90 %",
+        ] {
+            assert!(parse_threshold(bad).is_err(), "{bad}");
+        }
+        assert!(parse("alert_updates_security = 0").is_err());
+        let c = parse("interval = 100ms\nhistory = 24h").unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("864000 points")
+        );
+        assert!(
+            parse("interval = 100ms\nhistory = 2h")
+                .unwrap()
+                .validate()
+                .is_ok()
         );
     }
 

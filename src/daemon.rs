@@ -6,16 +6,22 @@
 //! [`MAX_WAIT`], so signals are seen promptly), answers requests from the
 //! last sample, and repeats. tiny_http's I/O threads are the only others.
 //!
-//! Invariant: with no requests arriving, an iteration performs no heap
-//! allocation once the sampler is warm (checked by `tests/alloc_free.rs`).
+//! Each sample is also recorded in the [`History`] and evaluated by the
+//! [`Alerts`]; `alert_command` children are polled every turn.
+//!
+//! Invariant: with no requests arriving and no alert changing state, an
+//! iteration performs no heap allocation once the sampler is warm (checked
+//! by `tests/alloc_free.rs`).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::access::AccessPolicy;
+use crate::alerts::{Alerts, JobFacts};
 use crate::audit::AuditService;
 use crate::backup::BackupService;
 use crate::config::Config;
+use crate::history::History;
 use crate::listener::HttpListener;
 use crate::metrics::MetricsRenderer;
 use crate::notify::Notifier;
@@ -50,6 +56,12 @@ pub struct Daemon {
     /// of either means a job started or ended: the file is rewritten then,
     /// and comparing two bools costs nothing in the idle loop.
     textfile_written_for: Option<(bool, bool)>,
+    history: History,
+    /// /history.json as last rendered (the buffer is reused).
+    history_json: String,
+    alerts: Alerts,
+    /// What the alerts need from the jobs, refreshed only when a job moved.
+    job_facts: JobFacts,
 }
 
 pub fn mount_selection(config: &Config) -> MountSelection {
@@ -61,9 +73,13 @@ pub fn mount_selection(config: &Config) -> MountSelection {
 }
 
 fn unix_now() -> u64 {
+    unix_now_ms() / 1000
+}
+
+fn unix_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Daemon {
@@ -80,11 +96,24 @@ impl Daemon {
             mount_selection(&config),
         );
         let mut sample = Sample::default();
-        sampler.sample(unix_now(), &mut sample);
         let now = Instant::now();
+        let unix_ms = unix_now_ms();
+        sampler.sample(unix_ms / 1000, &mut sample);
+        let backup = BackupService::new(&config);
+        let audit = AuditService::new(&config);
+        let mut job_facts = JobFacts::default();
+        job_facts.observe(&backup.status(), &audit.status());
+        let mut history = History::new(now, config.interval, config.history);
+        history.record(now, unix_ms, &sample);
+        let mut alerts = Alerts::new(&config.alerts, unix_ms / 1000);
+        alerts.evaluate(now, &sample, &job_facts);
         Ok(Daemon {
-            backup: BackupService::new(&config),
-            audit: AuditService::new(&config),
+            backup,
+            audit,
+            history,
+            history_json: String::new(),
+            alerts,
+            job_facts,
             next_sample_at: now + config.interval,
             config,
             http,
@@ -111,6 +140,14 @@ impl Daemon {
         (self.backup.status(), self.audit.status())
     }
 
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    pub fn alerts(&self) -> &Alerts {
+        &self.alerts
+    }
+
     /// Runs until SIGTERM or SIGINT.
     pub fn run(&mut self) {
         // bind() has listened already: the port answers from here on.
@@ -119,6 +156,7 @@ impl Daemon {
         self.notify.stopping();
         self.backup.abandon();
         self.audit.abandon();
+        self.alerts.abandon();
         log::info(format_args!("stopped"));
     }
 
@@ -134,16 +172,34 @@ impl Daemon {
             self.notify.ready();
         }
         let now = Instant::now();
-        if now >= self.next_sample_at {
-            self.sampler.sample(unix_now(), &mut self.sample);
+        let sampled = now >= self.next_sample_at;
+        let unix_ms = unix_now_ms();
+        if sampled {
+            self.sampler.sample(unix_ms / 1000, &mut self.sample);
             self.next_sample_at += self.config.interval;
             if self.next_sample_at <= now {
                 // We fell behind (suspend, a stalled disk): do not catch up in a burst.
                 self.next_sample_at = now + self.config.interval;
             }
         }
+        // A job's status allocates, so the alerts' view of the jobs is
+        // refreshed only around a run: when one was due, running, or just ended.
+        let jobs_due = [self.backup.next_deadline(), self.audit.next_deadline()]
+            .into_iter()
+            .flatten()
+            .any(|at| at <= now);
+        let jobs_were_running = self.backup.is_running() || self.audit.is_running();
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
+        if jobs_due || jobs_were_running || self.backup.is_running() || self.audit.is_running() {
+            self.job_facts
+                .observe(&self.backup.status(), &self.audit.status());
+        }
+        if sampled {
+            self.history.record(now, unix_ms, &self.sample);
+            self.alerts.evaluate(now, &self.sample, &self.job_facts);
+        }
+        self.alerts.poll_commands(now);
         self.http.poll(now);
         self.notify_status(now);
         self.update_textfile();
@@ -153,6 +209,7 @@ impl Daemon {
             self.backup.next_deadline(),
             self.audit.next_deadline(),
             self.notify.next_deadline(),
+            self.alerts.next_deadline(),
             Some(self.http.next_deadline()),
         ];
         for job_deadline in jobs.into_iter().flatten() {
@@ -204,19 +261,30 @@ impl Daemon {
     fn answer(&mut self, request: tiny_http::Request) {
         let jobs_moving = self.backup.is_running() || self.audit.is_running();
         let generation = self.sample.generation;
-        let (sample, config, backup, audit) =
-            (&self.sample, &self.config, &self.backup, &self.audit);
+        let (sample, config, backup, audit, alerts) = (
+            &self.sample,
+            &self.config,
+            &self.backup,
+            &self.audit,
+            &self.alerts,
+        );
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
+        let (history, history_json) = (&self.history, &mut self.history_json);
         http::handle(request, &self.access, |route| match route {
             http::Route::Metrics => metrics
-                .render(sample, &backup.status(), &audit.status())
+                .render(sample, &backup.status(), &audit.status(), alerts)
                 .as_bytes(),
+            http::Route::History { points } => {
+                history.render_json(points.map(|p| p as usize), history_json);
+                history_json.as_bytes()
+            }
             _ => {
                 let fresh = matches!(cache, Some((g, _)) if *g == generation && !jobs_moving);
                 if !fresh {
                     *cache = Some((
                         generation,
-                        render(sample, config, backup, audit).into_bytes(),
+                        render_with_alerts(sample, config, backup, audit, Some(alerts))
+                            .into_bytes(),
                     ));
                 }
                 cache.as_ref().map_or(&[][..], |(_, body)| body.as_slice())
@@ -260,6 +328,15 @@ impl Daemon {
         if new.interval != self.config.interval {
             self.next_sample_at = Instant::now() + new.interval;
         }
+        if (new.interval, new.history) != (self.config.interval, self.config.history) {
+            // The ring's geometry changed: start a new one (the old points
+            // were taken at the old interval).
+            self.history = History::new(Instant::now(), new.interval, new.history);
+            log::info(format_args!(
+                "SIGHUP: interval or history changed; history starts again"
+            ));
+        }
+        self.alerts.reconfigure(&new.alerts);
         self.backup.reconfigure(&new);
         self.audit.reconfigure(&new);
         self.config = new;
@@ -279,11 +356,23 @@ pub fn render(
     backup: &BackupService,
     audit: &AuditService,
 ) -> String {
-    DataJson::new(
+    render_with_alerts(sample, config, backup, audit, None)
+}
+
+/// /data.json with the alerts now firing (`None`: no evaluator, `[]`).
+pub fn render_with_alerts(
+    sample: &Sample,
+    config: &Config,
+    backup: &BackupService,
+    audit: &AuditService,
+    alerts: Option<&Alerts>,
+) -> String {
+    let mut json = DataJson::new(
         sample,
         config.interval.as_secs_f64(),
         backup.status(),
         audit.status(),
-    )
-    .to_json()
+    );
+    json.alerts = alerts.map_or_else(Vec::new, Alerts::json);
+    json.to_json()
 }

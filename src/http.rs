@@ -27,17 +27,28 @@ pub enum Route {
     Index,
     DataJson,
     Metrics,
+    /// `/history.json`, optionally `?points=N` (1 to [`crate::history::MAX_POINTS`]).
+    History {
+        points: Option<u32>,
+    },
+    /// A known path with a query it cannot take.
+    BadRequest(&'static str),
     NotFound,
     MethodNotAllowed,
 }
 
-/// Maps a method and request target to a route. The query string is ignored.
+/// Maps a method and request target to a route. The query string is
+/// ignored except by `/history.json`.
 pub fn route(method: &Method, url: &str) -> Route {
     let path = url.split(['?', '#']).next().unwrap_or(url);
+    let query = url[path.len()..]
+        .strip_prefix('?')
+        .map_or("", |q| q.split('#').next().unwrap_or(q));
     let known = match path {
         "/" | "/index.html" => Some(Route::Index),
         "/data.json" => Some(Route::DataJson),
         "/metrics" => Some(Route::Metrics),
+        "/history.json" => Some(history_route(query)),
         _ => None,
     };
     match (known, method) {
@@ -45,6 +56,24 @@ pub fn route(method: &Method, url: &str) -> Route {
         (Some(r), Method::Get | Method::Head) => r,
         (Some(_), _) => Route::MethodNotAllowed,
     }
+}
+
+/// `points=N` (other parameters are ignored, as on every route).
+fn history_route(query: &str) -> Route {
+    let mut points = None;
+    for pair in query.split('&') {
+        if let Some(value) = pair.strip_prefix("points=") {
+            let valid =
+                !value.is_empty() && value.len() <= 6 && value.bytes().all(|b| b.is_ascii_digit());
+            match value.parse::<u32>() {
+                Ok(n) if valid && n >= 1 && n as usize <= crate::history::MAX_POINTS => {
+                    points = Some(n);
+                }
+                _ => return Route::BadRequest("points must be a whole number from 1 to 100000\n"),
+            }
+        }
+    }
+    Route::History { points }
 }
 
 fn header(name: &str, value: &str) -> Header {
@@ -136,6 +165,23 @@ pub fn handle<'a>(
                 &[("Cache-Control", "no-store")],
             );
         }
+        Route::History { .. } => {
+            let body = body_for(route);
+            respond(
+                request,
+                200,
+                "application/json",
+                body,
+                &[("Cache-Control", "no-store")],
+            );
+        }
+        Route::BadRequest(why) => respond(
+            request,
+            400,
+            "text/plain; charset=utf-8",
+            why.as_bytes(),
+            &[],
+        ),
         Route::Metrics => {
             let body = body_for(route);
             respond(
@@ -175,5 +221,26 @@ mod tests {
         assert_eq!(route(&Method::Get, "/../../etc/passwd"), Route::NotFound);
         assert_eq!(route(&Method::Get, "/%2e%2e/etc/passwd"), Route::NotFound);
         assert_eq!(route(&Method::Delete, "/nope"), Route::NotFound);
+        assert_eq!(
+            route(&Method::Get, "/history.json"),
+            Route::History { points: None }
+        );
+        assert_eq!(
+            route(&Method::Get, "/history.json?x=1&points=120#top"),
+            Route::History { points: Some(120) }
+        );
+        for bad in ["0", "", "-1", "+5", "1e3", "100001", "99999999999", "12a"] {
+            assert!(
+                matches!(
+                    route(&Method::Get, &format!("/history.json?points={bad}")),
+                    Route::BadRequest(_)
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            route(&Method::Post, "/history.json?points=1"),
+            Route::MethodNotAllowed
+        );
     }
 }

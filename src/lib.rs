@@ -12,12 +12,15 @@
 //!   driven by `poll(now)` with a `next_deadline()`.
 //! - [`report`] and [`http`]: the JSON schema and the routes, answering from
 //!   the last sample only.
+//! - [`history`] and [`alerts`]: ring buffers of recent samples and the
+//!   threshold alerts evaluated on each sample; allocation-free once warm.
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
 //! - [`config`]: the validated configuration every layer reads.
 #![deny(unsafe_code)]
 
 pub mod access;
+pub mod alerts;
 pub mod audit;
 pub mod backup;
 pub mod config;
@@ -25,6 +28,7 @@ pub mod cpu;
 pub mod csp;
 pub mod daemon;
 pub mod fsutil;
+pub mod history;
 pub mod http;
 pub mod listener;
 pub mod log;

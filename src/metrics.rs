@@ -53,7 +53,13 @@ impl MetricsRenderer {
     }
 
     /// The exposition for `sample` and the jobs' states.
-    pub fn render(&mut self, sample: &Sample, backup: &BackupJson, updates: &UpdatesJson) -> &str {
+    pub fn render(
+        &mut self,
+        sample: &Sample,
+        backup: &BackupJson,
+        updates: &UpdatesJson,
+        alerts: &crate::alerts::Alerts,
+    ) -> &str {
         self.out.clear();
         self.node(sample);
         self.network(sample);
@@ -63,6 +69,7 @@ impl MetricsRenderer {
         self.process(sample);
         self.container(sample);
         self.sysmon(backup, updates);
+        alerts.write_metrics(&mut self.out);
         &self.out
     }
 

@@ -31,6 +31,22 @@ pub struct DataJson {
     pub container: Option<ContainerJson>,
     #[serde(rename = "self")]
     pub self_: SelfJson,
+    /// The alerts firing now (empty when none; see [`crate::alerts`]).
+    pub alerts: Vec<AlertJson>,
+}
+
+/// One firing alert.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct AlertJson {
+    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`, `updates_security`.
+    pub name: String,
+    /// Unix time it started firing.
+    pub since: u64,
+    /// The measured value: percent, seconds (backup_age) or a count.
+    pub value: f64,
+    /// The configured threshold, in the same unit.
+    pub threshold: f64,
+    pub message: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -348,6 +364,7 @@ impl DataJson {
                 open_fds: sample.process.open_fds,
                 threads: sample.process.threads,
             },
+            alerts: Vec::new(),
         }
     }
 

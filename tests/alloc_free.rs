@@ -84,11 +84,20 @@ fn sampler_allocates_nothing_once_warm() {
     }
 }
 
-/// The whole loop: timers, sampling every 100 ms and waiting on the HTTP
-/// server, for a couple of seconds with no request.
+/// The whole loop: timers, sampling every 100 ms, recording history,
+/// evaluating alerts (one firing throughout, one that can only be pending,
+/// one per disk) and waiting on the HTTP server, for a couple of seconds
+/// with no request.
 #[test]
 fn idle_daemon_loop_allocates_nothing() {
-    let mut daemon = Daemon::bind(config(PathBuf::from("/proc"))).expect("bind");
+    let mut config = config(PathBuf::from("/proc"));
+    let threshold = |text| sysmon::config::parse_threshold(text).unwrap();
+    config.alerts.cpu = threshold("0% for 0s");
+    config.alerts.memory = threshold("100% for 1h");
+    config.alerts.disk = threshold("100%");
+    config.alerts.swap = threshold("50% for 1m");
+    config.alerts.command = Some("exit 0".into());
+    let mut daemon = Daemon::bind(config).expect("bind");
     let warm_until = Instant::now() + Duration::from_millis(500);
     while Instant::now() < warm_until {
         assert!(daemon.poll_once());
@@ -107,6 +116,28 @@ fn idle_daemon_loop_allocates_nothing() {
     assert_eq!(
         allocated, 0,
         "{allocated} allocations in {turns} idle turns with {samples} samples"
+    );
+    // The work measured above really happened.
+    let firing: Vec<String> = daemon.alerts().json().into_iter().map(|a| a.name).collect();
+    assert_eq!(firing, ["cpu"]);
+    assert_eq!(
+        daemon.alerts().commands_running(),
+        0,
+        "the `exit 0` was reaped"
+    );
+    let mut json = String::new();
+    daemon.history().render_json(None, &mut json);
+    let cpu = json
+        .split("\"cpu\":[")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap();
+    let points = cpu.split(',').filter(|v| *v != "null").count() as u64;
+    assert!(
+        points > samples,
+        "{points} cpu points for {samples} samples"
     );
 }
 

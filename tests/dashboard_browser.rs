@@ -1,6 +1,8 @@
 //! The dashboard in a real browser: starts the daemon on a fixture /proc,
 //! loads `GET /` in headless Chromium, and checks that the rendered page shows
-//! the numbers `/data.json` serves. Also saves screenshots at phone and
+//! the numbers `/data.json` serves, sparklines drawn from `/history.json`
+//! and a firing alert (`alert_cpu = 0% for 0s` fires at the first sample)
+//! colouring its card and listed in the alert banner. Also saves screenshots at phone and
 //! desktop widths to `target/screenshots/` for a human to look at.
 //!
 //! Chromium is not a build dependency: without it the test prints a loud
@@ -236,6 +238,13 @@ fn mismatches(dom: &str, data: &Value) -> Vec<String> {
     wrong
 }
 
+/// The markup of the first card whose opening tag contains `marker`.
+fn card_markup<'a>(dom: &'a str, marker: &str) -> Option<&'a str> {
+    let start = dom.find(marker)?;
+    let len = dom[start..].find("</section>")?;
+    Some(&dom[start..start + len])
+}
+
 fn screenshot(browser: &Browser, daemon: &Daemon, width: u32, height: u32) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -272,7 +281,12 @@ fn dashboard_renders_data_json_in_chromium() {
     };
     let browser = Browser { exe };
     let dir = TempDir::new("dashboard");
-    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    // Sampling every 100 ms fills the history quickly: with history = 1m,
+    // the page's ?points=120 folds 5 samples into each point.
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\nhistory = 1m\n\
+         alert_cpu = 0% for 0s",
+    );
     let proc_root = fixture("proc/basic");
     let daemon = Daemon::start(&[
         "--config",
@@ -280,6 +294,30 @@ fn dashboard_renders_data_json_in_chromium() {
         "--proc-root",
         proc_root.to_str().unwrap(),
     ]);
+
+    let history_points = || {
+        let body = daemon.get("/history.json?points=120").body_text();
+        let cpu = body
+            .split("\"cpu\":[")
+            .nth(1)
+            .unwrap_or("")
+            .split(']')
+            .next();
+        cpu.map_or(0, |c| {
+            c.split(',')
+                .filter(|v| *v != "null" && !v.is_empty())
+                .count()
+        })
+    };
+    let started = Instant::now();
+    while history_points() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "history never reached 3 points\n{}",
+            daemon.dump()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
 
     // The daemon samples on its own schedule (and "/" is the real root
     // filesystem, not a fixture), so the page may have rendered the sample
@@ -332,6 +370,38 @@ fn dashboard_renders_data_json_in_chromium() {
             "page differs from /data.json\nvs before:\n{}\nvs after:\n{}",
             wrong_before.join("\n"),
             wrong_after.join("\n")
+        ))
+    );
+
+    let cpu_card = card_markup(dom, "class=\"card cpu");
+    let polyline_points = cpu_card
+        .and_then(|c| c.split("<polyline").nth(1))
+        .and_then(|p| p.split("points=\"").nth(1))
+        .and_then(|p| p.split('"').next())
+        .map_or(0, |p| {
+            p.split_whitespace().filter(|xy| xy.contains(',')).count()
+        });
+    assert!(
+        cpu_card.is_some_and(|c| c.contains("<svg")) && polyline_points >= 2,
+        "{}",
+        failure(format!(
+            "no sparkline with >= 2 points under the CPU card (found {polyline_points})"
+        ))
+    );
+    assert!(
+        dom.contains("class=\"card cpu alerting\""),
+        "{}",
+        failure("the firing cpu alert does not colour the CPU card".into())
+    );
+    let banner = dom
+        .find("id=\"alerts\"")
+        .map(|at| &dom[at..at + dom[at..].find("</div></div>").unwrap_or(0)]);
+    assert!(
+        banner
+            .is_some_and(|b| !b.contains("hidden") && b.contains(">cpu<") && b.contains("CPU at ")),
+        "{}",
+        failure(format!(
+            "the alert banner does not list the cpu alert: {banner:?}"
         ))
     );
 

@@ -6,7 +6,11 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 fn start(dir: &TempDir) -> Daemon {
-    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    // Alerts configured so their series (with a mountpoint label for disks)
+    // go through promtool too; `0%` fires at once.
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\nalert_cpu = 0% for 0s\nalert_disk = 0%",
+    );
     Daemon::start(&[
         "--config",
         config.to_str().unwrap(),
@@ -65,6 +69,8 @@ fn metrics_use_node_exporter_names_and_fixture_values() {
         "process_resident_memory_bytes ",
         "process_open_fds ",
         "sysmon_build_info{version=",
+        "\nsysmon_alert_firing{alert=\"cpu\"} 1\n",
+        "\nsysmon_alert_firing{alert=\"disk\",mountpoint=\"/\"} 1\n",
     ] {
         assert!(text.contains(name), "missing {name}");
     }

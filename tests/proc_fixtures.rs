@@ -1332,8 +1332,13 @@ fn check_meminfo_against_oracle(text: &str, what: &str) {
 
 fn all_fixture_files(name: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for dir in std::fs::read_dir(fixtures()).unwrap() {
-        let dir = dir.unwrap().file_name().to_string_lossy().into_owned();
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let entry = entry.unwrap();
+        // Fixture roots are directories; notes such as SOURCE-* sit beside them.
+        if !entry.path().is_dir() {
+            continue;
+        }
+        let dir = entry.file_name().to_string_lossy().into_owned();
         for rel in files_in(&dir, name) {
             let bytes = read(&rel);
             // The oracle works on text; garbage bytes are covered below.
