@@ -150,6 +150,11 @@ fn openrc_installs_supervises_restarts_reloads_stops_and_uninstalls() {
         ns.ok("echo 'SYSMON_CAPABILITIES=\"\"' >> /etc/conf.d/sysmon");
     }
 
+    // Regression: a log directory made earlier by root (a manual `sysmon
+    // audit` as root does that) must not keep the service from starting.
+    ns.ok(
+        "mkdir -p /var/log/sysmon && chown root:root /var/log/sysmon && chmod 0750 /var/log/sysmon",
+    );
     ns.ok("rc-update add sysmon default");
     ns.ok("test -L /etc/runlevels/default/sysmon");
     ns.ok("rc-service sysmon start");

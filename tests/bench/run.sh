@@ -95,6 +95,25 @@ CONF
   RSS_LOAD_M=$(rss_kib $MPID)
 fi
 
+# --- /metrics: CPU per scrape, latency, side by side (issue #6) ---------------
+# One connection scraping back to back for 5 s; CPU per scrape is the
+# process's user+system time over the run divided by the scrapes served.
+scrape() { # PID URL -> "us_per_scrape p50_ms p99_ms"
+  t0=$(cpu_ticks "$1")
+  wrk -t1 -c1 -d5s --latency "$2" > "$WORK/scrape.txt" 2>&1
+  t1=$(cpu_ticks "$1")
+  n=$(awk '/requests in/ { print $1 }' "$WORK/scrape.txt")
+  ms() { awk -v k="$1" '$1 == k { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 }; print v }' "$WORK/scrape.txt"; }
+  hz=$(getconf CLK_TCK)
+  awk -v d=$((t1 - t0)) -v n="$n" -v hz="$hz" -v a="$(ms 50%)" -v b="$(ms 99%)" 'BEGIN { printf "%.0f %s %s\n", d * 1e6 / hz / n, a, b }'
+}
+set -- $(scrape $SPID http://127.0.0.1:18080/metrics); SCRAPE_US_S=$1; SCRAPE_P50_S=$2; SCRAPE_P99_S=$3
+METRICS_RSS_S=$(rss_kib $SPID)
+if [ $HAVE_NE = 1 ]; then
+  set -- $(scrape $NPID http://127.0.0.1:19100/metrics); SCRAPE_US_N=$1; SCRAPE_P50_N=$2; SCRAPE_P99_N=$3
+  METRICS_RSS_N=$(rss_kib $NPID)
+fi
+
 {
   echo "| measure | sysmon | node_exporter | ratio | monit | ratio |"
   echo "|---|---|---|---|---|---|"
@@ -105,4 +124,47 @@ fi
   echo "| p99 latency (ms) | $P99_S | ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_S") lower | ${P99_M:-} | $(ratio "${P99_M:-}" "$P99_S") lower |"
   echo "| CPU per sample (µs, sampler alone) | ${PER_SAMPLE_US:-?} | | | | |"
 } | tee "$OUT/results.md"
+{
+  echo
+  echo "| /metrics, one client back to back for 5 s | sysmon | node_exporter | ratio |"
+  echo "|---|---|---|---|"
+  echo "| CPU per scrape (µs) | $SCRAPE_US_S | ${SCRAPE_US_N:-} | $(ratio "${SCRAPE_US_N:-}" "$SCRAPE_US_S") less |"
+  echo "| scrape latency p50 / p99 (ms) | $SCRAPE_P50_S / $SCRAPE_P99_S | ${SCRAPE_P50_N:-} / ${SCRAPE_P99_N:-} | $(ratio "${SCRAPE_P99_N:-}" "$SCRAPE_P99_S") lower p99 |"
+  echo "| RSS after scraping (KiB) | $METRICS_RSS_S | ${METRICS_RSS_N:-} | $(ratio "${METRICS_RSS_N:-}" "$METRICS_RSS_S") less |"
+} | tee -a "$OUT/results.md"
+for p in $PIDS; do kill "$p" 2>/dev/null || true; done; PIDS=""
+
+# --- backup: sysmon backup vs Info-ZIP zip -r -6, one thread each (issue #3) ---
+need zip zip || true
+TREES=target/bench/trees
+for kind in mixed text many; do
+  [ -d "$TREES/$kind" ] || { echo "bench: generating the $kind tree (once)" >&2; python3 tests/bench/tree.py "$kind" "$TREES/$kind"; }
+done
+backup_run() { # TREE -> "seconds peak_kib archive_bytes"
+  rm -rf "$WORK/bs"; mkdir -p "$WORK/bs"
+  printf 'backup_source = %s\nbackup_dir = %s/bs/out\nstate_dir = %s/bs/state\nlog_dir = %s/bs/log\nbackup_level = 6\nupdate_manager = none\n' \
+    "$(realpath "$1")" "$WORK" "$WORK" "$WORK" > "$WORK/bs/c.conf"
+  /usr/bin/time -f "%e %M" -o "$WORK/bs/time" "$BIN" backup --config "$WORK/bs/c.conf" 2>/dev/null || true
+  echo "$(cat "$WORK/bs/time") $(stat -c %s "$WORK"/bs/out/backup_*.zip)"
+}
+zip_run() { # TREE -> "seconds peak_kib archive_bytes"
+  rm -f "$WORK/z.zip"
+  (cd "$1" && /usr/bin/time -f "%e %M" -o "$WORK/ztime" zip -q -r -6 -y "$WORK/z.zip" .)
+  echo "$(cat "$WORK/ztime") $(stat -c %s "$WORK/z.zip")"
+}
+{
+  echo
+  echo "| backup (level 6) | tree | sysmon s / MB/s | zip -r -6 s / MB/s | throughput ratio | sysmon archive / zip archive | sysmon peak RSS | zip peak RSS |"
+  echo "|---|---|---|---|---|---|---|---|"
+} | tee -a "$OUT/results.md"
+for kind in mixed text many; do
+  tree="$TREES/$kind"
+  bytes=$(du -sb "$tree" | cut -f1)
+  tar cf - "$tree" > /dev/null 2>&1   # same warm page cache for both
+  set -- $(backup_run "$tree"); S_T=$1; S_M=$2; S_B=$3
+  set -- $(zip_run "$tree"); Z_T=$1; Z_M=$2; Z_B=$3
+  awk -v k="$kind" -v mb="$bytes" -v st="$S_T" -v zt="$Z_T" -v sb="$S_B" -v zb="$Z_B" -v sm="$S_M" -v zm="$Z_M" 'BEGIN {
+    mb = mb / 1e6;
+    printf "| %s | %.0f MB | %.2f / %.0f | %.2f / %.0f | %.2fx | %.3f | %.1f MiB | %.1f MiB |\n", k, mb, st, mb / st, zt, mb / zt, zt / st, sb / zb, sm / 1024, zm / 1024 }' | tee -a "$OUT/results.md"
+done
 echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d)" | tee -a "$OUT/results.md"
