@@ -1,12 +1,13 @@
 //! The one place the sampler touches files: a kept-open file re-read from
-//! offset 0 into a buffer that is reused across reads.
+//! offset 0 (pread) into a buffer that is reused across reads.
 //!
 //! Invariant: after warm-up `read()` does not allocate. The buffer only grows
 //! (doubling) when the file is larger than ever before, e.g. /proc/stat on a
 //! machine that brought more CPUs online.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 const INITIAL_CAPACITY: usize = 8 * 1024;
@@ -32,6 +33,12 @@ impl ProcFile {
         &self.path
     }
 
+    /// The descriptor, once the file has been opened by a successful read.
+    pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.file.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
     /// The whole file as it is now. Opens it on first use and again after an
     /// error, so a file that appears later (or a remounted /proc) recovers.
     pub fn read(&mut self) -> io::Result<&[u8]> {
@@ -44,10 +51,7 @@ impl ProcFile {
 
     fn read_inner(&mut self) -> io::Result<usize> {
         let file = match &mut self.file {
-            Some(file) => {
-                file.seek(SeekFrom::Start(0))?;
-                file
-            }
+            Some(file) => file,
             slot => slot.insert(File::open(&self.path)?),
         };
         // Fill the buffer's full capacity without ever shrinking it.
@@ -65,9 +69,18 @@ impl ProcFile {
                 let doubled = self.buf.len() * 2;
                 self.buf.resize(doubled, 0);
             }
-            match file.read(&mut self.buf[len..]) {
+            // pread from the start: one system call per file when it fits,
+            // instead of lseek + read + a read that returns 0. procfs and
+            // sysfs fill the whole buffer unless the file ends first, so a
+            // short read is the end of the file.
+            match file.read_at(&mut self.buf[len..], len as u64) {
                 Ok(0) => break,
-                Ok(n) => len += n,
+                Ok(n) => {
+                    len += n;
+                    if len < self.buf.len() {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }

@@ -221,6 +221,8 @@ pub struct Sampler {
     /// The mount table the current disk list was built from.
     mounts_seen: Vec<u8>,
     mounts_built: bool,
+    /// The mounts file is procfs's, which signals changes (see `sample_disks`).
+    mounts_on_procfs: bool,
     /// `disk_paths[i]` is the NUL-terminated mount point of `Sample::disks[i]`.
     disk_paths: Vec<CString>,
     /// Whether each source failed last time, so each error is logged once.
@@ -254,6 +256,7 @@ impl Sampler {
             selection,
             mounts_seen: Vec::with_capacity(4096),
             mounts_built: false,
+            mounts_on_procfs: false,
             disk_paths: Vec::new(),
             failing: [false; SOURCES],
             sources: Sources::new(proc_root, sys_root),
@@ -397,6 +400,23 @@ impl Sampler {
     }
 
     fn sample_disks(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
+        // On procfs the kernel flags mount-table changes with POLLPRI: one
+        // cheap poll instead of regenerating the whole table every sample
+        // (the costliest /proc read here). Elsewhere (fixtures) re-read.
+        let fd = self.mounts_file.raw_fd();
+        let unchanged = self.mounts_built
+            && self.mounts_on_procfs
+            && fd.is_some_and(|fd| !sys::mount_table_changed(fd));
+        if !unchanged {
+            self.refresh_mount_table(out)?;
+        }
+        for (disk, path) in out.disks.iter_mut().zip(&self.disk_paths) {
+            disk.stats = sys::statvfs(path).ok();
+        }
+        Ok(())
+    }
+
+    fn refresh_mount_table(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
         let table = self.mounts_file.read().map_err(Failure::Io)?;
         if !self.mounts_built || table != self.mounts_seen.as_slice() {
             // A malformed line means a cut-off or foreign file: keep the disks we have.
@@ -408,9 +428,7 @@ impl Sampler {
             self.mounts_built = true;
             self.rebuild_disks(out);
         }
-        for (disk, path) in out.disks.iter_mut().zip(&self.disk_paths) {
-            disk.stats = sys::statvfs(path).ok();
-        }
+        self.mounts_on_procfs = self.mounts_file.raw_fd().is_some_and(sys::is_procfs);
         Ok(())
     }
 

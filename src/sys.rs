@@ -99,28 +99,13 @@ pub fn set_umask(mask: u32) {
 
 /// Local time as `YYYYmmdd_HHMMSS`, the stamp in archive and log names.
 /// Falls back to UTC when the local zone cannot be determined.
-// libc deprecates `time_t` on musl because it was 32-bit on 32-bit targets
-// before musl 1.2; on x86_64 (our only release target) it is 64-bit.
-#[allow(deprecated)]
 pub fn local_timestamp(unix_s: i64) -> String {
-    // SAFETY: localtime_r writes only into `tm`, which we own; time_t is i64 on Linux.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        let t: libc::time_t = unix_s as libc::time_t;
-        if libc::localtime_r(&t, &mut tm).is_null() && libc::gmtime_r(&t, &mut tm).is_null() {
-            return format!("{unix_s}");
+    match local_time_fields(unix_s) {
+        Some((year, month, day, hour, minute, second)) => {
+            format!("{year:04}{month:02}{day:02}_{hour:02}{minute:02}{second:02}")
         }
-        tm
-    };
-    format!(
-        "{:04}{:02}{:02}_{:02}{:02}{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
+        None => format!("{unix_s}"),
+    }
 }
 
 /// Puts a descriptor (a child's pipe) into non-blocking mode.
@@ -330,6 +315,9 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
 /// Local broken-down time `(year, month 1-12, day, hour, minute, second)`
 /// for `unix_s` (UTC when the zone is unknown): the zip format's DOS
 /// date and time fields are local time.
+// libc deprecates `time_t` on musl because it was 32-bit on 32-bit targets
+// before musl 1.2; on x86_64 (our only release target) it is 64-bit.
+#[allow(deprecated)]
 pub fn local_time_fields(unix_s: i64) -> Option<(i32, u32, u32, u32, u32, u32)> {
     // SAFETY: localtime_r/gmtime_r write only into `tm`, which we own.
     let tm = unsafe {
@@ -418,4 +406,28 @@ pub fn wait_writeback(file: &std::fs::File, offset: u64, len: u64) -> io::Result
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Whether `fd` is a file on procfs (where `/proc/self/mounts` reports
+/// mount-table changes through POLLPRI).
+pub fn is_procfs(fd: std::os::fd::RawFd) -> bool {
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    // SAFETY: fstatfs fills the struct we own; we read it only on success.
+    unsafe {
+        let mut out: libc::statfs = std::mem::zeroed();
+        libc::fstatfs(fd, &mut out) == 0 && out.f_type as i64 == PROC_SUPER_MAGIC
+    }
+}
+
+/// Whether a procfs mounts file signals a change of the mount table since
+/// the last call (POLLPRI/POLLERR), without waiting.
+pub fn mount_table_changed(fd: std::os::fd::RawFd) -> bool {
+    let mut entry = libc::pollfd {
+        fd,
+        events: libc::POLLPRI,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes exactly the one pollfd we pass.
+    let ready = unsafe { libc::poll(&mut entry, 1, 0) };
+    ready > 0 && entry.revents & (libc::POLLPRI | libc::POLLERR) != 0
 }

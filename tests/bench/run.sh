@@ -144,8 +144,9 @@ backup_run() { # TREE -> "seconds peak_kib archive_bytes"
   rm -rf "$WORK/bs"; mkdir -p "$WORK/bs"
   printf 'backup_source = %s\nbackup_dir = %s/bs/out\nstate_dir = %s/bs/state\nlog_dir = %s/bs/log\nbackup_level = 6\nupdate_manager = none\n' \
     "$(realpath "$1")" "$WORK" "$WORK" "$WORK" > "$WORK/bs/c.conf"
-  /usr/bin/time -f "%e %M" -o "$WORK/bs/time" "$BIN" backup --config "$WORK/bs/c.conf" 2>/dev/null || true
-  echo "$(cat "$WORK/bs/time") $(stat -c %s "$WORK"/bs/out/backup_*.zip)"
+  /usr/bin/time -f "%e %M" -o "$WORK/bs/time" "$BIN" backup --config "$WORK/bs/c.conf" >/dev/null 2>&1 || true
+  # time(1) puts "Command exited with non-zero status 3" first when files were skipped.
+  echo "$(tail -n 1 "$WORK/bs/time") $(stat -c %s "$WORK"/bs/out/backup_*.zip)"
 }
 zip_run() { # TREE -> "seconds peak_kib archive_bytes"
   rm -f "$WORK/z.zip"
