@@ -490,7 +490,9 @@ impl Alerts {
 /// Starts `command` for `event`; logs and gives `None` if it cannot.
 fn spawn(command: &str, event: &Event, deadline: Instant) -> Option<Running> {
     let state = if event.firing { "firing" } else { "resolved" };
-    let child = Command::new("/bin/sh")
+    let mut cmd = Command::new("/bin/sh");
+    crate::sys::child_of_daemon(&mut cmd);
+    let child = cmd
         .arg("-c")
         .arg(command)
         .env("SYSMON_ALERT", &event.name)

@@ -431,3 +431,30 @@ pub fn mount_table_changed(fd: std::os::fd::RawFd) -> bool {
     let ready = unsafe { libc::poll(&mut entry, 1, 0) };
     ready > 0 && entry.revents & (libc::POLLPRI | libc::POLLERR) != 0
 }
+
+/// Prepares a command for a child of the daemon: it is killed (SIGKILL)
+/// when the daemon dies, even by `kill -9`, so no audit or alert command
+/// outlives it; and it does not inherit systemd's notify socket and
+/// watchdog settings, which are the daemon's alone.
+pub fn child_of_daemon(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    cmd.env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID");
+    // SAFETY: getpid has no preconditions; the closure runs in the forked
+    // child before exec and calls only prctl and getppid, both
+    // async-signal-safe; it allocates nothing. The parent check closes the
+    // race where the daemon died between fork and prctl.
+    unsafe {
+        let parent = libc::getpid();
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(io::Error::other("the daemon exited while starting a child"));
+            }
+            Ok(())
+        })
+    }
+}

@@ -143,6 +143,7 @@ pub fn command_for(step: &Step, path: &OsString) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    crate::sys::child_of_daemon(&mut cmd);
     cmd
 }
 
