@@ -14,7 +14,12 @@ BIN=${1:?usage: run.sh SYSMON_BINARY}
 SECONDS_TOTAL=${SOAK_SECONDS:-600}
 WORK=$(mktemp -d)
 PIDS=""
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() {
+  for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+  # Keep what the daemon said, for a post-mortem.
+  mkdir -p target/soak && cp "$WORK/sysmon.log" "$WORK"/wrk-*.txt target/soak/ 2>/dev/null || true
+  rm -rf "$WORK"
+}
 trap cleanup EXIT INT TERM
 command -v wrk >/dev/null || { echo "soak: wrk is required (apt-get install wrk)" >&2; exit 1; }
 
@@ -31,7 +36,8 @@ state_dir = $WORK/s
 CONF
 "$BIN" run --config "$WORK/sysmon.conf" 2>"$WORK/sysmon.log" & SPID=$!; PIDS="$PIDS $SPID"
 sleep 1
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$SPID/status"; }
+alive() { kill -0 "$SPID" 2>/dev/null || { echo "soak: FAIL: sysmon exited; its log is in target/soak/sysmon.log" >&2; exit 1; }; }
+rss() { alive; awk '/^VmRSS/ { print $2 }' "/proc/$SPID/status"; }
 fds() { ls "/proc/$SPID/fd" | wc -l; }
 
 wrk -t1 -c2 -d"${SECONDS_TOTAL}s" --timeout 5s http://127.0.0.1:18180/data.json > "$WORK/wrk-data.txt" 2>&1 & PIDS="$PIDS $!"
