@@ -155,17 +155,7 @@ pub fn handle<'a>(
                 ("Cache-Control", "no-cache"),
             ],
         ),
-        Route::DataJson => {
-            let body = body_for(route);
-            respond(
-                request,
-                200,
-                "application/json",
-                body,
-                &[("Cache-Control", "no-store")],
-            );
-        }
-        Route::History { .. } => {
+        Route::DataJson | Route::History { .. } => {
             let body = body_for(route);
             respond(
                 request,

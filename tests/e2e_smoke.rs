@@ -6,14 +6,7 @@ use std::time::Duration;
 #[test]
 fn serves_and_stops_on_sigterm() {
     let dir = TempDir::new("smoke");
-    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
-    let proc_root = fixture("proc/basic");
-    let mut daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        proc_root.to_str().unwrap(),
-    ]);
+    let mut daemon = Daemon::on_fixture(&dir, "");
     let index = daemon.get("/");
     assert_eq!(index.status, 200, "{}", daemon.dump());
     assert!(index.header("Content-Security-Policy").is_some());
@@ -32,16 +25,7 @@ fn serves_and_stops_on_sigterm() {
 #[test]
 fn refuses_foreign_host_headers() {
     let dir = TempDir::new("host");
-    let config = dir.config(
-        "backup = off\nupdate_manager = none\nmounts = /\nserver_name = monitor.example.org",
-    );
-    let proc_root = fixture("proc/basic");
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        proc_root.to_str().unwrap(),
-    ]);
+    let daemon = Daemon::on_fixture(&dir, "server_name = monitor.example.org");
     let ask = |host: &str| {
         http(
             daemon.addr,
@@ -75,14 +59,7 @@ fn refuses_foreign_host_headers() {
 #[test]
 fn survives_malformed_requests() {
     let dir = TempDir::new("malformed");
-    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
-    let proc_root = fixture("proc/basic");
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        proc_root.to_str().unwrap(),
-    ]);
+    let daemon = Daemon::on_fixture(&dir, "");
     let huge = format!(
         "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Big: {}\r\n\r\n",
         "a".repeat(100_000)
@@ -133,14 +110,7 @@ fn serves_again_after_descriptors_ran_out() {
         return;
     }
     let dir = TempDir::new("emfile");
-    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
-    let proc_root = fixture("proc/basic");
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        proc_root.to_str().unwrap(),
-    ]);
+    let daemon = Daemon::on_fixture(&dir, "");
     let limit = "--nofile=64:64";
     let out = run({
         let mut c = std::process::Command::new("prlimit");

@@ -8,15 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn start(dir: &TempDir, extra: &str) -> Daemon {
-    let config = dir.config(&format!(
-        "backup = off\nupdate_manager = none\nmounts = /\n{extra}"
-    ));
-    Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        fixture("proc/basic").to_str().unwrap(),
-    ])
+    Daemon::on_fixture(dir, extra)
 }
 
 fn rss_kib(pid: i32) -> u64 {

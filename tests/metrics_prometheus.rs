@@ -8,15 +8,7 @@ use std::process::{Command, Stdio};
 fn start(dir: &TempDir) -> Daemon {
     // Alerts configured so their series (with a mountpoint label for disks)
     // go through promtool too; `0%` fires at once.
-    let config = dir.config(
-        "backup = off\nupdate_manager = none\nmounts = /\nalert_cpu = 0% for 0s\nalert_disk = 0%",
-    );
-    Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        fixture("proc/basic").to_str().unwrap(),
-    ])
+    Daemon::on_fixture(dir, "alert_cpu = 0% for 0s\nalert_disk = 0%")
 }
 
 /// The fixture's aggregate and cpu0 lines, read independently of sysmon.

@@ -109,6 +109,20 @@ impl Daemon {
         Daemon::start_with(args, |_| {})
     }
 
+    /// The daemon on the `basic` fixture /proc with its outputs in `dir`, no
+    /// boot jobs, only `/` as a disk, and `extra` config lines.
+    pub fn on_fixture(dir: &TempDir, extra: &str) -> Daemon {
+        let config = dir.config(&format!(
+            "backup = off\nupdate_manager = none\nmounts = /\n{extra}"
+        ));
+        Daemon::start(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--proc-root",
+            fixture("proc/basic").to_str().unwrap(),
+        ])
+    }
+
     /// Like [`Daemon::start`], letting the caller adjust the command (env vars).
     pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Daemon {
         let mut all = vec!["run", "--listen", "127.0.0.1:0"];
