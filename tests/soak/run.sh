@@ -45,10 +45,12 @@ wrk -t1 -c2 -d"${SECONDS_TOTAL}s" --timeout 5s http://127.0.0.1:18180/metrics > 
 sleep 60
 RSS_1=$(rss); FDS_1=$(fds)
 echo "soak: after 1 min: RSS $RSS_1 KiB, $FDS_1 fds"
-sleep $((SECONDS_TOTAL - 60))
-sleep 2
+# The end figures are taken while the load still runs (same connections
+# open as at the first minute), then wrk is left to finish.
+sleep $((SECONDS_TOTAL - 65))
 RSS_END=$(rss); FDS_END=$(fds)
-echo "soak: after $SECONDS_TOTAL s: RSS $RSS_END KiB, $FDS_END fds"
+echo "soak: after $((SECONDS_TOTAL - 5)) s: RSS $RSS_END KiB, $FDS_END fds"
+sleep 7
 ok=1
 for f in data metrics; do
   reqs=$(awk '/requests in/ { print $1 }' "$WORK/wrk-$f.txt")
