@@ -62,6 +62,7 @@ test-deps:
 
 lint:
 	$(CARGO) fmt --all -- --check
+	rustfmt --edition 2018 --check $(shell find src/vendor -name '*.rs')
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 test: test-deps lint build

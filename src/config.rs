@@ -18,9 +18,12 @@ pub const DEFAULT_PATH: &str = "/etc/sysmon.conf";
 pub struct Config {
     /// The file this came from; `None` for built-in defaults.
     pub file: Option<PathBuf>,
-    pub listen: SocketAddr,
+    /// Every address the dashboard listens on (at least one).
+    pub listen: Vec<Listen>,
     /// A connection that sends or reads nothing for this long is closed.
     pub client_timeout: Duration,
+    /// Connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
     /// Host names (besides IP literals and localhost) the dashboard answers to.
     pub server_names: Vec<String>,
     /// Client address blocks allowed to connect; empty = any.
@@ -145,8 +148,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             file: None,
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: vec![Listen::Tcp(SocketAddr::from(([127, 0, 0, 1], 8080)))],
             client_timeout: Duration::from_secs(10),
+            max_connections: 2048,
             server_names: Vec::new(),
             allow: Vec::new(),
             auth_user: None,
@@ -204,8 +208,9 @@ impl std::error::Error for ConfigError {}
 
 /// Every key, with whether it may be given more than once.
 const KEYS: &[(&str, bool)] = &[
-    ("listen", false),
+    ("listen", true),
     ("client_timeout", false),
+    ("max_connections", false),
     ("server_name", true),
     ("allow", true),
     ("auth_user", false),
@@ -283,6 +288,7 @@ impl Config {
             ..Config::default()
         };
         let mut first_seen: Vec<(&str, usize)> = Vec::new();
+        let mut listen_seen = false;
         for (index, raw_line) in text.lines().enumerate() {
             let line_no = index + 1;
             let line = strip_comment(raw_line).trim();
@@ -308,6 +314,11 @@ impl Config {
                 }
                 first_seen.push((key, line_no));
             }
+            if key == "listen" && !listen_seen {
+                // The first `listen` replaces the default; more add to it.
+                config.listen.clear();
+                listen_seen = true;
+            }
             config
                 .apply(key, value, &base)
                 .map_err(|message| at(line_no, format!("{key}: {message}")))?;
@@ -323,7 +334,14 @@ impl Config {
             Ok(base.join(value))
         };
         match key {
-            "listen" => self.listen = parse_listen(value)?,
+            "listen" => {
+                let listen = parse_listen(value)?;
+                if self.listen.contains(&listen) {
+                    return Err(format!("`{value}` is listed twice"));
+                }
+                self.listen.push(listen);
+            }
+            "max_connections" => self.max_connections = parse_count(value, 1, 65536)? as usize,
             "allow" => self.allow.push(crate::access::Cidr::parse(value)?),
             "client_timeout" => {
                 let d = parse_duration(value)?;
@@ -551,7 +569,10 @@ impl Config {
             .as_ref()
             .map_or("built-in defaults".to_string(), |p| p.display().to_string());
         let _ = writeln!(out, "# effective configuration (from {source})");
-        let _ = writeln!(out, "listen = {}", self.listen);
+        for listen in &self.listen {
+            let _ = writeln!(out, "listen = {listen}");
+        }
+        let _ = writeln!(out, "max_connections = {}", self.max_connections);
         let _ = writeln!(
             out,
             "client_timeout = {}",
@@ -685,10 +706,48 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
-    value
-        .parse()
-        .map_err(|_| format!("`{value}` is not an address such as 127.0.0.1:8080 or [::1]:8080"))
+/// Where the dashboard listens: a TCP address or a unix socket path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    Tcp(SocketAddr),
+    /// An absolute path; the socket is created mode 0660.
+    Unix(PathBuf),
+}
+
+impl Listen {
+    /// Reachable from this machine only: a loopback address or a unix socket.
+    pub fn is_local(&self) -> bool {
+        match self {
+            Listen::Tcp(addr) => addr.ip().is_loopback(),
+            Listen::Unix(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Listen::Tcp(addr) => write!(f, "{addr}"),
+            Listen::Unix(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+pub fn parse_listen(value: &str) -> Result<Listen, String> {
+    if value.starts_with('/') {
+        if value.len() > 107 {
+            // sun_path holds 108 bytes with the terminating NUL
+            return Err(format!(
+                "`{value}` is longer than a unix socket path may be (107 bytes)"
+            ));
+        }
+        return Ok(Listen::Unix(PathBuf::from(value)));
+    }
+    value.parse().map(Listen::Tcp).map_err(|_| {
+        format!(
+            "`{value}` is not an address such as 127.0.0.1:8080 or [::1]:8080, nor an absolute unix socket path"
+        )
+    })
 }
 
 fn parse_switch(value: &str) -> Result<bool, String> {
@@ -801,7 +860,7 @@ mod tests {
             "# comment\n\nlisten = 0.0.0.0:9000  # trailing\ninterval = 500ms\nbackup_dir = b\n",
         )
         .unwrap();
-        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.listen, [parse_listen("0.0.0.0:9000").unwrap()]);
         assert_eq!(c.interval, Duration::from_millis(500));
         assert_eq!(c.backup_dir, PathBuf::from("/etc/b"));
         assert_eq!(c.log_dir, PathBuf::from("/var/log/sysmon"));
@@ -811,7 +870,7 @@ mod tests {
     fn errors_name_file_and_line() {
         assert_eq!(
             parse("\nlisten = nope\n").unwrap_err(),
-            "/etc/sysmon.conf:2: listen: `nope` is not an address such as 127.0.0.1:8080 or [::1]:8080"
+            "/etc/sysmon.conf:2: listen: `nope` is not an address such as 127.0.0.1:8080 or [::1]:8080, nor an absolute unix socket path"
         );
         assert_eq!(
             parse("intervall = 5s").unwrap_err(),

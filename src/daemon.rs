@@ -86,8 +86,11 @@ impl Daemon {
     /// Binds the listening socket and takes the first sample. Nothing runs
     /// until [`Daemon::run`] or [`Daemon::poll_once`].
     pub fn bind(config: Config) -> Result<Daemon, String> {
-        let http = HttpListener::bind(config.listen, config.client_timeout)
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let http = HttpListener::bind(
+            &config.listen,
+            config.client_timeout,
+            config.max_connections,
+        )?;
         let access = config.access_policy()?;
         http::warm_up();
         let mut sampler = Sampler::new(
@@ -127,8 +130,14 @@ impl Daemon {
         })
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
+    /// The first TCP address listened on (with the real port for `:0`).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
         self.http.local_addr()
+    }
+
+    /// Every address listened on, in the configured order.
+    pub fn listening(&self) -> &[crate::config::Listen] {
+        self.http.bound()
     }
 
     pub fn sample(&self) -> &Sample {
@@ -200,7 +209,9 @@ impl Daemon {
             self.alerts.evaluate(now, &self.sample, &self.job_facts);
         }
         self.alerts.poll_commands(now);
-        self.http.poll(now);
+        if sampled {
+            self.http.log_trouble();
+        }
         self.notify_status(now);
         self.update_textfile();
 
@@ -210,7 +221,6 @@ impl Daemon {
             self.audit.next_deadline(),
             self.notify.next_deadline(),
             self.alerts.next_deadline(),
-            Some(self.http.next_deadline()),
         ];
         for job_deadline in jobs.into_iter().flatten() {
             deadline = deadline.min(job_deadline);
@@ -269,10 +279,17 @@ impl Daemon {
             &self.alerts,
         );
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
+        let connections = self.http.stats();
         let (history, history_json) = (&self.history, &mut self.history_json);
         http::handle(request, &self.access, |route| match route {
             http::Route::Metrics => metrics
-                .render(sample, &backup.status(), &audit.status(), alerts)
+                .render(
+                    sample,
+                    &backup.status(),
+                    &audit.status(),
+                    alerts,
+                    connections,
+                )
                 .as_bytes(),
             http::Route::History { points } => {
                 history.render_json(points.map(|p| p as usize), history_json);
@@ -313,13 +330,17 @@ impl Daemon {
         // What the command line set wins over the file, as at start-up.
         new.proc_root = self.config.proc_root.clone();
         new.sys_root = self.config.sys_root.clone();
-        if new.listen != self.config.listen {
+        // The sockets and the server's limits are set once, at start.
+        if new.listen != self.config.listen
+            || new.client_timeout != self.config.client_timeout
+            || new.max_connections != self.config.max_connections
+        {
             log::warn(format_args!(
-                "SIGHUP: listen changed to {} but stays {} until restart",
-                new.listen,
-                self.http.local_addr()
+                "SIGHUP: listen, client_timeout and max_connections take effect at the next restart"
             ));
-            new.listen = self.config.listen;
+            new.listen = self.config.listen.clone();
+            new.client_timeout = self.config.client_timeout;
+            new.max_connections = self.config.max_connections;
         }
         if new.mounts != self.config.mounts {
             self.sampler = Sampler::new(&new.proc_root, &new.sys_root, mount_selection(&new));

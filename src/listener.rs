@@ -1,93 +1,126 @@
-//! The HTTP listening socket and the tiny_http server accepting on it.
+//! The listening sockets and the one tiny_http server accepting on them all.
 //!
-//! tiny_http has no per-connection timeout, but Linux copies a listening
-//! socket's SO_RCVTIMEO/SO_SNDTIMEO (and TCP_NODELAY) to every connection it
-//! accepts, so idle and stalled clients are dropped after `client_timeout`.
-//! The same receive timeout also bounds `accept()` itself, and tiny_http's
-//! accept thread ends on any accept error (a timeout, EMFILE, ECONNABORTED).
-//! Two things keep the server answering regardless:
-//! - a heartbeat: every half timeout the loop makes (and drops) a loopback
-//!   connection to itself, so accept() never waits long enough to time out;
-//! - a kept duplicate of the listening socket: when the accept thread has
-//!   ended anyway, a new tiny_http server starts on the same open socket, so
-//!   no connection is refused in between (they wait in the backlog).
+//! Every `listen` address (TCP, IPv4 or IPv6, and unix socket paths) is bound
+//! here, before privileges are dropped, and handed to one
+//! `tiny_http::Server` (our patched copy, `src/vendor/tiny_http/PATCHES.md`),
+//! so the daemon's loop still waits on a single `recv_timeout`. The server
+//! enforces the limits that keep clients from pinning resources:
+//! - `client_timeout`: read and write timeouts on every accepted connection,
+//!   so idle and stalled clients are dropped;
+//! - `max_connections`: connections open at once; more get a 503 and are
+//!   closed (each open connection holds one tiny_http thread);
+//! - the request head: [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] (nginx's and
+//!   Apache's defaults are of that order); more gets a 414 or a 431.
 //!
-//! Invariant: the listening socket stays open from `bind` to drop.
+//! Invariants: the sockets stay open from `bind` to drop; a unix socket path
+//! is only ever removed when it is a socket nobody answers on (a stale one
+//! left by a crash), never a file of another kind.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::time::Duration;
 
+use crate::config::Listen;
 use crate::{log, sys};
 
+/// Bytes of one request head: the request line and every header line. A
+/// browser's head is well under 2 KiB; cookies shared with other services on
+/// the same host name are what may push it up.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+/// Header lines in one request.
+pub const MAX_HEADERS: usize = 100;
+
 pub struct HttpListener {
-    /// Our own descriptor of the listening socket (tiny_http holds another).
-    socket: TcpListener,
     server: tiny_http::Server,
-    local_addr: SocketAddr,
-    /// Where the heartbeat connects: the bound address, loopback if unspecified.
-    heartbeat_addr: SocketAddr,
-    heartbeat_every: Duration,
-    next_heartbeat_at: Instant,
-    /// tiny_http's accept thread has reported an error and ended.
-    accept_ended: bool,
+    /// What was bound, in the configured order (with the real port for `:0`).
+    bound: Vec<Listen>,
+    /// Counters as last logged, to report only what changed.
+    rejected_logged: u64,
+    accept_errors_logged: u64,
+}
+
+/// The server's own counters, for /metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    pub open: usize,
+    pub rejected: u64,
+    pub accept_errors: u64,
 }
 
 impl HttpListener {
-    pub fn bind(addr: SocketAddr, client_timeout: Duration) -> io::Result<HttpListener> {
-        let socket = TcpListener::bind(addr)?;
-        let fd = socket.as_raw_fd();
-        sys::set_tcp_nodelay(fd)?;
-        sys::set_socket_timeouts(fd, client_timeout)?;
-        let local_addr = socket.local_addr()?;
-        let server = serve(&socket)?;
-        let heartbeat_ip = match local_addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
+    /// Binds every address and starts accepting on all of them.
+    pub fn bind(
+        listen: &[Listen],
+        client_timeout: Duration,
+        max_connections: usize,
+    ) -> Result<HttpListener, String> {
+        let mut listeners = Vec::with_capacity(listen.len());
+        let mut bound = Vec::with_capacity(listen.len());
+        for addr in listen {
+            let (listener, local) =
+                bind_one(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            listeners.push(listener);
+            bound.push(local);
+        }
+        let limits = tiny_http::Limits {
+            max_connections,
+            max_head_bytes: MAX_HEAD_BYTES,
+            max_headers: MAX_HEADERS,
+            timeout: Some(client_timeout),
         };
-        let heartbeat_every = client_timeout / 2;
+        let server = tiny_http::Server::from_listeners(listeners, limits)
+            .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
         Ok(HttpListener {
-            socket,
             server,
-            local_addr,
-            heartbeat_addr: SocketAddr::new(heartbeat_ip, local_addr.port()),
-            heartbeat_every,
-            next_heartbeat_at: Instant::now() + heartbeat_every,
-            accept_ended: false,
+            bound,
+            rejected_logged: 0,
+            accept_errors_logged: 0,
         })
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+    /// What is being listened on, with the real port where `:0` was asked.
+    pub fn bound(&self) -> &[Listen] {
+        &self.bound
     }
 
-    /// When `poll` wants to run next.
-    pub fn next_deadline(&self) -> Instant {
-        self.next_heartbeat_at
+    /// The first TCP address listened on, if any.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.bound.iter().find_map(|l| match l {
+            Listen::Tcp(addr) => Some(*addr),
+            Listen::Unix(_) => None,
+        })
     }
 
-    /// The heartbeat when due, and a new accept thread if the old one ended.
-    pub fn poll(&mut self, now: Instant) {
-        if now >= self.next_heartbeat_at {
-            // Accepted and closed by tiny_http at once (EOF before a request).
-            let _ = TcpStream::connect_timeout(&self.heartbeat_addr, Duration::from_millis(100));
-            self.next_heartbeat_at = now + self.heartbeat_every;
+    pub fn stats(&self) -> ConnectionStats {
+        ConnectionStats {
+            open: self.server.num_connections(),
+            rejected: self.server.rejected_connections(),
+            accept_errors: self.server.accept_errors(),
         }
-        if self.accept_ended {
-            match serve(&self.socket) {
-                Ok(server) => {
-                    self.server = server;
-                    self.accept_ended = false;
-                    log::info(format_args!("http: accepting again on {}", self.local_addr));
-                }
-                // Tried again on every turn of the loop until it works.
-                Err(e) => log::error(format_args!(
-                    "http: cannot accept on {} again: {e}",
-                    self.local_addr
-                )),
-            }
+    }
+
+    /// Logs connections refused and accept errors since the last call (one
+    /// line per kind however many there were, so a flood cannot flood the log).
+    pub fn log_trouble(&mut self) {
+        let stats = self.stats();
+        if stats.rejected > self.rejected_logged {
+            log::warn(format_args!(
+                "http: refused {} connection(s) with 503: max_connections ({}) open",
+                stats.rejected - self.rejected_logged,
+                stats.open
+            ));
+            self.rejected_logged = stats.rejected;
+        }
+        if stats.accept_errors > self.accept_errors_logged {
+            log::warn(format_args!(
+                "http: {} accept() error(s) (out of file descriptors or memory?); still accepting",
+                stats.accept_errors - self.accept_errors_logged
+            ));
+            self.accept_errors_logged = stats.accept_errors;
         }
     }
 
@@ -109,20 +142,64 @@ impl HttpListener {
     ) -> Option<tiny_http::Request> {
         match received {
             Ok(request) => request,
+            // Only a listening socket that is gone (EBADF, EINVAL) ends an
+            // accept thread; the others keep serving.
             Err(e) => {
-                log::warn(format_args!(
-                    "http: accepting connections on {} failed: {e}",
-                    self.local_addr
-                ));
-                self.accept_ended = true;
+                log::error(format_args!("http: a listener stopped accepting: {e}"));
                 None
             }
         }
     }
 }
 
-/// A tiny_http server accepting on a duplicate of `socket`.
-fn serve(socket: &TcpListener) -> io::Result<tiny_http::Server> {
-    let duplicate = socket.try_clone()?;
-    tiny_http::Server::from_listener(duplicate, None).map_err(io::Error::other)
+fn bind_one(addr: &Listen) -> io::Result<(tiny_http::Listener, Listen)> {
+    match addr {
+        Listen::Tcp(addr) => {
+            let socket = TcpListener::bind(addr)?;
+            // Accepted sockets inherit it: answers leave at once instead of
+            // waiting for the client's delayed ACK (40 ms per keep-alive
+            // request otherwise).
+            sys::set_tcp_nodelay(socket.as_raw_fd())?;
+            let local = Listen::Tcp(socket.local_addr()?);
+            Ok((socket.into(), local))
+        }
+        Listen::Unix(path) => {
+            remove_stale_socket(path)?;
+            let socket = UnixListener::bind(path)?;
+            // The owner and its group may connect (a reverse proxy in the
+            // group); nobody else.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+            Ok((socket.into(), Listen::Unix(path.clone())))
+        }
+    }
+}
+
+/// Removes `path` when it is a unix socket left by a process that is gone
+/// (connecting is refused). Anything else there is an error, and kept.
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "the path exists and is not a socket (left in place)",
+        ));
+    }
+    match UnixStream::connect(path) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "another process answers on this socket",
+        )),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            log::info(format_args!(
+                "http: removing the stale socket {}",
+                path.display()
+            ));
+            std::fs::remove_file(path)
+        }
+        Err(e) => Err(e),
+    }
 }

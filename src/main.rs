@@ -41,9 +41,10 @@ struct RunArgs {
     /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
     #[argh(option)]
     config: Option<PathBuf>,
-    /// listen address, overriding the config, e.g. 127.0.0.1:0 for any free port
+    /// listen address (repeatable) replacing the config's: 127.0.0.1:0 for
+    /// any free port, [::1]:8080, or a unix socket path
     #[argh(option)]
-    listen: Option<String>,
+    listen: Vec<String>,
     /// where procfs is mounted (default /proc)
     #[argh(option)]
     proc_root: Option<PathBuf>,
@@ -174,11 +175,16 @@ fn main() -> ExitCode {
 
 fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     let mut config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
-    if let Some(listen) = args.listen {
-        config.listen = config::parse_listen(&listen).map_err(|e| {
-            log::error(format_args!("--listen: {e}"));
-            ExitCode::from(2)
-        })?;
+    if !args.listen.is_empty() {
+        config.listen.clear();
+        for listen in &args.listen {
+            config
+                .listen
+                .push(config::parse_listen(listen).map_err(|e| {
+                    log::error(format_args!("--listen: {e}"));
+                    ExitCode::from(2)
+                })?);
+        }
     }
     if let Err(e) = config.access_policy() {
         log::error(format_args!(
@@ -190,12 +196,12 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         ));
         return Err(ExitCode::from(2));
     }
-    let loopback = config.listen.ip().is_loopback();
-    if sys::effective_uid() == 0 && !loopback {
-        log::warn(format_args!(
-            "running as root and listening on {}, beyond loopback: prefer a dedicated user (see README, Security)",
-            config.listen
-        ));
+    if let Some(open) = config.listen.iter().find(|l| !l.is_local()) {
+        if sys::effective_uid() == 0 {
+            log::warn(format_args!(
+                "running as root and listening on {open}, beyond loopback: prefer a dedicated user (see README, Security)"
+            ));
+        }
     }
     // Archives and logs are private unless a mode is set explicitly.
     sys::set_umask(0o077);
@@ -210,7 +216,14 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         log::error(format_args!("{e}"));
         ExitCode::from(1)
     })?;
-    log::info(format_args!("listening on http://{}", daemon.local_addr()));
+    for listen in daemon.listening() {
+        match listen {
+            config::Listen::Tcp(addr) => log::info(format_args!("listening on http://{addr}")),
+            config::Listen::Unix(path) => {
+                log::info(format_args!("listening on unix:{}", path.display()))
+            }
+        }
+    }
     daemon.run();
     Ok(ExitCode::SUCCESS)
 }

@@ -59,6 +59,7 @@ impl MetricsRenderer {
         backup: &BackupJson,
         updates: &UpdatesJson,
         alerts: &crate::alerts::Alerts,
+        http: crate::listener::ConnectionStats,
     ) -> &str {
         self.out.clear();
         self.node(sample);
@@ -69,8 +70,32 @@ impl MetricsRenderer {
         self.process(sample);
         self.container(sample);
         self.sysmon(backup, updates);
+        self.http(http);
         alerts.write_metrics(&mut self.out);
         &self.out
+    }
+
+    fn http(&mut self, http: crate::listener::ConnectionStats) {
+        self.gauge(
+            "sysmon_http_connections",
+            "HTTP connections open now.",
+            http.open as f64,
+        );
+        self.family(
+            "sysmon_http_connections_rejected_total",
+            "counter",
+            "HTTP connections answered 503 and closed because max_connections were open.",
+        );
+        self.value(
+            "sysmon_http_connections_rejected_total",
+            http.rejected as f64,
+        );
+        self.family(
+            "sysmon_http_accept_errors_total",
+            "counter",
+            "Failed accept() calls (out of descriptors or memory) the server survived.",
+        );
+        self.value("sysmon_http_accept_errors_total", http.accept_errors as f64);
     }
 
     /// Only sysmon's own series (backup, updates, reboot needed, build

@@ -263,38 +263,10 @@ impl DirCounter {
     }
 }
 
-/// Sets SO_RCVTIMEO and SO_SNDTIMEO on a listening socket; Linux copies
-/// them to every accepted connection, so a client that stops sending or
-/// reading is dropped after `timeout`. SO_RCVTIMEO also bounds accept()
-/// on the listening socket itself: see `listener.rs` for how that is handled.
-// musl's time_t deprecation does not apply on x86_64 (see local_timestamp).
-#[allow(deprecated)]
-pub fn set_socket_timeouts(fd: std::os::fd::RawFd, timeout: std::time::Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
-    };
-    for option in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
-        // SAFETY: setsockopt reads size_of::<timeval>() bytes from `tv`.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                option,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
 /// Raises the soft limit on open descriptors to the hard limit: every client
-/// connection costs tiny_http two descriptors, and running out makes its
-/// accept thread fail (see `Daemon::relisten`). Returns the new soft limit.
+/// connection costs tiny_http two descriptors. Running out makes accept()
+/// fail until some are free (the server backs off and retries; see
+/// `src/vendor/tiny_http/PATCHES.md`). Returns the new soft limit.
 pub fn raise_open_files_limit() -> io::Result<u64> {
     // SAFETY: getrlimit/setrlimit read and write the struct we own.
     unsafe {

@@ -41,7 +41,7 @@ fn allocations() -> u64 {
 
 fn config(proc_root: PathBuf) -> Config {
     let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
+        listen: vec![sysmon::config::parse_listen("127.0.0.1:0").unwrap()],
         interval: Duration::from_millis(100),
         // Heartbeats every 500 ms: several inside every counted window.
         client_timeout: Duration::from_secs(1),

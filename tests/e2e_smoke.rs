@@ -96,21 +96,20 @@ fn survives_malformed_requests() {
     );
 }
 
-/// Issue #7 (part): running out of file descriptors ends tiny_http's accept
-/// thread; the daemon must notice, listen again once descriptors are free,
-/// and serve as before. An accept() error is handled (`Daemon::relisten`),
-/// but tiny_http 0.12 also unwraps a failing dup() right after accept
-/// (util/refined_tcp_stream.rs:18), which panics its accept thread: in a
-/// debug build the daemon is then deaf, in release (panic = "abort") it exits
-/// and its supervisor restarts it. Kept as the reproduction for issue #7.
+/// Issue #7: running out of file descriptors must not stop the server.
+/// tiny_http 0.12 ended its accept thread on any accept() error and panicked
+/// on a failing dup() right after accept (util/refined_tcp_stream.rs:18),
+/// which in release (panic = "abort") killed the daemon. Our patched copy
+/// backs off and accepts again; this holds more connections than the daemon
+/// has descriptors, then checks it serves again once they are closed.
 #[test]
-#[ignore = "tiny_http panics on dup() EMFILE in its accept thread; issue #7"]
 fn serves_again_after_descriptors_ran_out() {
     if !have_tool("prlimit", "descriptor exhaustion test (util-linux prlimit)") {
         return;
     }
     let dir = TempDir::new("emfile");
-    let daemon = Daemon::on_fixture(&dir, "");
+    // Trouble is logged once per sample.
+    let daemon = Daemon::on_fixture(&dir, "interval = 200ms\n");
     let limit = "--nofile=64:64";
     let out = run({
         let mut c = std::process::Command::new("prlimit");
@@ -123,7 +122,7 @@ fn serves_again_after_descriptors_ran_out() {
         .filter_map(|_| std::net::TcpStream::connect(daemon.addr).ok())
         .collect();
     assert!(
-        daemon.wait_log("accepting connections failed", Duration::from_secs(5)),
+        daemon.wait_log("accept() error", Duration::from_secs(5)),
         "accept never failed with {} connections held: {}",
         held.len(),
         daemon.dump()
@@ -143,9 +142,4 @@ fn serves_again_after_descriptors_ran_out() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(
-        daemon.wait_log("listening again", Duration::from_secs(1)),
-        "{}",
-        daemon.dump()
-    );
 }

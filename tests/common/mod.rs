@@ -125,7 +125,15 @@ impl Daemon {
 
     /// Like [`Daemon::start`], letting the caller adjust the command (env vars).
     pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Daemon {
-        let mut all = vec!["run", "--listen", "127.0.0.1:0"];
+        let mut all = vec!["--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Daemon::start_as_configured(&all, adjust)
+    }
+
+    /// `sysmon run ARGS...` listening where its config (or ARGS) says; the
+    /// first TCP address it reports becomes `addr`.
+    pub fn start_as_configured(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Daemon {
+        let mut all = vec!["run"];
         all.extend_from_slice(args);
         let mut cmd = sysmon(&all);
         adjust(&mut cmd);

@@ -34,6 +34,9 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // [patch] request head limits
+    limits: crate::Limits,
 }
 
 /// Error that can happen when reading a request.
@@ -44,6 +47,10 @@ enum ReadError {
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
     ReadIoError(IoError),
+    /// [patch] the request line went over `max_head_bytes`
+    RequestLineTooLong,
+    /// [patch] the headers went over `max_head_bytes` or `max_headers`
+    HeadersTooLarge(HTTPVersion),
 }
 
 impl ClientConnection {
@@ -51,6 +58,7 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        limits: crate::Limits,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -65,6 +73,7 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            limits,
         }
     }
 
@@ -77,11 +86,20 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    ///
+    /// [patch] Takes each byte from `budget`, the bytes the request head may
+    /// still use, and returns `Ok(None)` when it runs out: upstream read a
+    /// line of any length into memory.
+    fn read_next_line(&mut self, budget: &mut usize) -> IoResult<Option<AsciiString>> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
         loop {
+            if *budget == 0 {
+                return Ok(None);
+            }
+            *budget -= 1;
+
             let byte = self.next_header_source.by_ref().bytes().next();
 
             let byte = match byte {
@@ -92,6 +110,7 @@ impl ClientConnection {
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf)
+                    .map(Some)
                     .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
             }
 
@@ -104,10 +123,21 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        let mut budget = match self.limits.max_head_bytes {
+            0 => usize::MAX,
+            limit => limit,
+        };
+        let max_headers = match self.limits.max_headers {
+            0 => usize::MAX,
+            limit => limit,
+        };
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = self
+                    .read_next_line(&mut budget)
+                    .map_err(ReadError::ReadIoError)?
+                    .ok_or(ReadError::RequestLineTooLong)?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -118,11 +148,17 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = self
+                        .read_next_line(&mut budget)
+                        .map_err(ReadError::ReadIoError)?
+                        .ok_or(ReadError::HeadersTooLarge(version.clone()))?;
 
                     if line.is_empty() {
                         break;
                     };
+                    if headers.len() >= max_headers {
+                        return Err(ReadError::HeadersTooLarge(version));
+                    }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,
@@ -150,7 +186,9 @@ impl ClientConnection {
             path,
             version.clone(),
             headers,
-            *self.remote_addr.as_ref().unwrap(),
+            // [patch] was unwrap(): getpeername() fails (ENOTCONN) when the
+            // client has already gone, which panicked the worker
+            self.remote_addr.as_ref().ok().copied().flatten(),
             data_source,
             writer,
         )
@@ -218,6 +256,22 @@ impl Iterator for ClientConnection {
                     let response = Response::new_empty(StatusCode(417));
                     response.raw_print(writer, ver, &[], true, None).ok();
                     return None; // TODO: should be recoverable, but needs handling in case of body
+                }
+
+                Err(ReadError::RequestLineTooLong) => {
+                    let writer = self.sink.next().unwrap();
+                    let response = Response::new_empty(StatusCode(414));
+                    response
+                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
+                        .ok();
+                    return None; // the rest of the line is unread: close
+                }
+
+                Err(ReadError::HeadersTooLarge(ver)) => {
+                    let writer = self.sink.next().unwrap();
+                    let response = Response::new_empty(StatusCode(431));
+                    response.raw_print(writer, ver, &[], false, None).ok();
+                    return None; // the rest of the head is unread: close
                 }
 
                 Err(ReadError::ReadIoError(_)) => return None,

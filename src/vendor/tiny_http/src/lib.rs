@@ -99,8 +99,8 @@ use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -131,15 +131,213 @@ mod util;
 ///  part of all the client's connections. Requests that have already been returned by
 ///  the `recv()` function will not close and the responses will be transferred to the client.
 pub struct Server {
-    // should be false as long as the server exists
-    // when set to true, all the subtasks will close within a few hundreds ms
-    close: Arc<AtomicBool>,
+    // what the server and its accept threads share: the close flag, the
+    // counters, the limits and the worker pool
+    shared: Arc<Shared>,
 
     // queue for messages received by child threads
     messages: Arc<MessagesQueue<Message>>,
 
-    // result of TcpListener::local_addr()
+    // result of TcpListener::local_addr(), for the first listener
     listening_addr: ListenAddr,
+
+    // [patch] every listener's address
+    listening_addrs: Vec<ListenAddr>,
+}
+
+/// [patch] Limits applied to every connection. The default is upstream's
+/// behaviour: no limit at all.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Connections open at once; more are answered 503 and closed. 0: no cap.
+    pub max_connections: usize,
+    /// Bytes of a request head (request line and headers, with their line
+    /// ends). Over it: 414 for the request line, 431 for the headers, and the
+    /// connection is closed. 0: no limit.
+    pub max_head_bytes: usize,
+    /// Header lines in one request; over it: 431 and close. 0: no limit.
+    pub max_headers: usize,
+    /// Read and write timeout set on every accepted connection.
+    pub timeout: Option<Duration>,
+}
+
+struct Shared {
+    // should be false as long as the server exists
+    // when set to true, all the subtasks will close within a few hundreds ms
+    close: AtomicBool,
+    // connections being served now
+    connections: AtomicUsize,
+    // connections refused for the cap or for want of a thread
+    rejected: AtomicU64,
+    // accept() errors that did not end the accept thread
+    accept_errors: AtomicU64,
+    limits: Limits,
+    tasks_pool: util::TaskPool,
+}
+
+/// [patch] Decrements the connection count when the connection's task ends.
+struct ConnectionSlot(Arc<Shared>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Relaxed);
+    }
+}
+
+/// [patch] What an accept thread does after an `accept()` error. Upstream
+/// ended the thread on any error, so the server stopped accepting for good.
+enum AfterAcceptError {
+    /// A timeout set on the listening socket, a signal, a connection reset
+    /// before it was accepted: accept again.
+    Retry,
+    /// A firewall verdict (EPERM), a protocol error (EPROTO): count it and
+    /// accept again.
+    Count,
+    /// Out of descriptors, buffers or memory (EMFILE, ENFILE, ENOBUFS,
+    /// ENOMEM): count it, wait a little (5 ms doubling to 1 s) and accept
+    /// again, as Go's net/http does.
+    Backoff,
+    /// Anything else (EBADF, EINVAL: the socket is gone): report and end.
+    Fatal,
+}
+
+impl AfterAcceptError {
+    fn of(e: &IoError) -> AfterAcceptError {
+        use std::io::ErrorKind::*;
+        // errno values, the same on every Linux architecture
+        const EPERM: i32 = 1;
+        const ENOMEM: i32 = 12;
+        const ENFILE: i32 = 23;
+        const EMFILE: i32 = 24;
+        const EPROTO: i32 = 71;
+        const ENOBUFS: i32 = 105;
+        match (e.kind(), e.raw_os_error()) {
+            (WouldBlock | TimedOut | Interrupted | ConnectionAborted | ConnectionReset, _) => {
+                AfterAcceptError::Retry
+            }
+            (_, Some(EPERM | EPROTO)) => AfterAcceptError::Count,
+            (_, Some(EMFILE | ENFILE | ENOBUFS | ENOMEM)) => AfterAcceptError::Backoff,
+            _ => AfterAcceptError::Fatal,
+        }
+    }
+}
+
+/// The response to a connection over `max_connections`.
+const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
+
+#[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
+type SslContextArg = ();
+#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+type SslContextArg = crate::ssl::SslContextImpl;
+
+fn accept_loop(
+    server: Listener,
+    shared: &Arc<Shared>,
+    messages: &Arc<MessagesQueue<Message>>,
+    ssl: &Option<SslContextArg>,
+) {
+    log::debug!("Running accept thread");
+    let mut backoff = Duration::from_millis(5);
+    while !shared.close.load(Relaxed) {
+        let mut sock = match server.accept() {
+            Ok((sock, _)) => sock,
+            Err(e) => match AfterAcceptError::of(&e) {
+                _ if shared.close.load(Relaxed) => break,
+                AfterAcceptError::Retry => continue,
+                AfterAcceptError::Count => {
+                    shared.accept_errors.fetch_add(1, Relaxed);
+                    continue;
+                }
+                AfterAcceptError::Backoff => {
+                    shared.accept_errors.fetch_add(1, Relaxed);
+                    thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+                AfterAcceptError::Fatal => {
+                    log::error!("Error accepting new client: {}", e);
+                    messages.push(e.into());
+                    break;
+                }
+            },
+        };
+        backoff = Duration::from_millis(5);
+        if shared.close.load(Relaxed) {
+            break;
+        }
+
+        let limits = shared.limits;
+        if limits.max_connections != 0 && shared.connections.load(Relaxed) >= limits.max_connections
+        {
+            shared.rejected.fetch_add(1, Relaxed);
+            // A fresh socket's send buffer takes this without blocking.
+            let _ = std::io::Write::write_all(&mut sock, BUSY_RESPONSE);
+            let _ = sock.shutdown(Shutdown::Write);
+            continue;
+        }
+        if limits.timeout.is_some() && sock.set_timeouts(limits.timeout).is_err() {
+            continue;
+        }
+
+        use util::RefinedTcpStream;
+        let (read_closable, write_closable) = match ssl {
+            None => match RefinedTcpStream::new(sock) {
+                Ok(halves) => halves,
+                // EMFILE duplicating the socket: close it, go on
+                Err(_) => {
+                    shared.accept_errors.fetch_add(1, Relaxed);
+                    continue;
+                }
+            },
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Some(ref ssl) => {
+                // trying to apply SSL over the connection
+                // if an error occurs, we just close the socket and resume listening
+                let sock = match ssl.accept(sock) {
+                    Ok(s) => s,
+                    Err(_) => continue,
+                };
+
+                match RefinedTcpStream::new(sock) {
+                    Ok(halves) => halves,
+                    Err(_) => continue,
+                }
+            }
+            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
+            Some(ref _ssl) => unreachable!(),
+        };
+
+        let client = ClientConnection::new(write_closable, read_closable, limits);
+        shared.connections.fetch_add(1, Relaxed);
+        let slot = ConnectionSlot(shared.clone());
+        let messages = messages.clone();
+        let mut client = Some((client, slot));
+        let spawned = shared.tasks_pool.spawn(Box::new(move || {
+            if let Some((client, _slot)) = client.take() {
+                // Synchronization is needed for HTTPS requests to avoid a deadlock
+                if client.secure() {
+                    let (sender, receiver) = mpsc::channel();
+                    for rq in client {
+                        messages.push(rq.with_notify_sender(sender.clone()).into());
+                        // the server dropped the request unanswered
+                        if receiver.recv().is_err() {
+                            break;
+                        }
+                    }
+                } else {
+                    for rq in client {
+                        messages.push(rq.into());
+                    }
+                }
+            }
+        }));
+        if !spawned {
+            // no thread could be started (RLIMIT_NPROC, TasksMax): the
+            // connection was dropped with the task
+            shared.rejected.fetch_add(1, Relaxed);
+        }
+    }
+    log::debug!("Terminating accept thread");
 }
 
 enum Message {
@@ -161,6 +359,7 @@ impl From<Request> for Message {
 
 // this trait is to make sure that Server implements Share and Send
 #[doc(hidden)]
+#[allow(dead_code)]
 trait MustBeShareDummy: Sync + Send {}
 #[doc(hidden)]
 impl MustBeShareDummy for Server {}
@@ -243,16 +442,33 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
-        // building the "close" variable
-        let close_trigger = Arc::new(AtomicBool::new(false));
+        Self::start(vec![listener.into()], ssl_config, Limits::default())
+    }
 
-        // building the TcpListener
-        let (server, local_addr) = {
+    /// [patch] One server accepting on several listeners (TCP and Unix, in
+    /// any mix), with `limits` applied to every connection. Requests from
+    /// all of them arrive through the one `recv()`/`recv_timeout()`.
+    pub fn from_listeners(
+        listeners: Vec<Listener>,
+        limits: Limits,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        if listeners.is_empty() {
+            return Err("no listener to accept on".into());
+        }
+        Self::start(listeners, None, limits)
+    }
+
+    fn start(
+        listeners: Vec<Listener>,
+        ssl_config: Option<SslConfig>,
+        limits: Limits,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        let mut listening_addrs = Vec::with_capacity(listeners.len());
+        for listener in &listeners {
             let local_addr = listener.local_addr()?;
             log::debug!("Server listening on {}", local_addr);
-            (listener, local_addr)
-        };
+            listening_addrs.push(local_addr);
+        }
 
         // building the SSL capabilities
         #[cfg(all(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -278,81 +494,38 @@ impl Server {
                 None => None,
             }
         };
+        let ssl = Arc::new(ssl);
+
+        let shared = Arc::new(Shared {
+            close: AtomicBool::new(false),
+            connections: AtomicUsize::new(0),
+            rejected: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
+            limits,
+            // a tasks pool is used to dispatch the connections into threads;
+            // one pool for all the listeners
+            tasks_pool: util::TaskPool::new(),
+        });
 
         // creating a task where server.accept() is continuously called
         // and ClientConnection objects are pushed in the messages queue
         let messages = MessagesQueue::with_capacity(8);
 
-        let inside_close_trigger = close_trigger.clone();
-        let inside_messages = messages.clone();
-        thread::spawn(move || {
-            // a tasks pool is used to dispatch the connections into threads
-            let tasks_pool = util::TaskPool::new();
-
-            log::debug!("Running accept thread");
-            while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        use util::RefinedTcpStream;
-                        let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
-
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
-
-                        Ok(ClientConnection::new(write_closable, read_closable))
-                    }
-                    Err(e) => Err(e),
-                };
-
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        tasks_pool.spawn(Box::new(move || {
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
-                                }
-                            }
-                        }));
-                    }
-
-                    Err(e) => {
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
-                    }
-                }
-            }
-            log::debug!("Terminating accept thread");
-        });
+        for listener in listeners {
+            let shared = shared.clone();
+            let messages = messages.clone();
+            let ssl = ssl.clone();
+            thread::Builder::new()
+                .name("http-accept".into())
+                .spawn(move || accept_loop(listener, &shared, &messages, &ssl))?;
+        }
 
         // result
         Ok(Server {
             messages,
-            close: close_trigger,
-            listening_addr: local_addr,
+            shared,
+            listening_addr: listening_addrs[0].clone(),
+            listening_addrs,
         })
     }
 
@@ -372,8 +545,24 @@ impl Server {
 
     /// Returns the number of clients currently connected to the server.
     pub fn num_connections(&self) -> usize {
-        unimplemented!()
-        //self.requests_receiver.lock().len()
+        self.shared.connections.load(Relaxed)
+    }
+
+    /// [patch] The addresses of every listener, in the order given.
+    pub fn server_addrs(&self) -> &[ListenAddr] {
+        &self.listening_addrs
+    }
+
+    /// [patch] Connections closed at once because `max_connections` were
+    /// open, or because no thread could be started for them.
+    pub fn rejected_connections(&self) -> u64 {
+        self.shared.rejected.load(Relaxed)
+    }
+
+    /// [patch] Failed `accept()` calls (EMFILE and the like) that the accept
+    /// threads survived.
+    pub fn accept_errors(&self) -> u64 {
+        self.shared.accept_errors.load(Relaxed)
     }
 
     /// Blocks until an HTTP request has been submitted and returns it.
@@ -420,25 +609,31 @@ impl Iterator for IncomingRequests<'_> {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.close.store(true, Relaxed);
-        // Connect briefly to ourselves to unblock the accept thread
-        let maybe_stream = match &self.listening_addr {
-            ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),
-            #[cfg(unix)]
-            ListenAddr::Unix(addr) => {
-                // TODO: use connect_addr when its stabilized.
-                let path = addr.as_pathname().unwrap();
-                std::os::unix::net::UnixStream::connect(path).map(Connection::from)
+        self.shared.close.store(true, Relaxed);
+        for listening_addr in &self.listening_addrs {
+            // Connect briefly to ourselves to unblock the accept thread
+            let maybe_stream = match listening_addr {
+                ListenAddr::IP(addr) => {
+                    TcpStream::connect_timeout(addr, Duration::from_secs(1)).map(Connection::from)
+                }
+                #[cfg(unix)]
+                ListenAddr::Unix(addr) => match addr.as_pathname() {
+                    // TODO: use connect_addr when its stabilized.
+                    Some(path) => {
+                        std::os::unix::net::UnixStream::connect(path).map(Connection::from)
+                    }
+                    None => continue,
+                },
+            };
+            if let Ok(stream) = maybe_stream {
+                let _ = stream.shutdown(Shutdown::Both);
             }
-        };
-        if let Ok(stream) = maybe_stream {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
 
-        #[cfg(unix)]
-        if let ListenAddr::Unix(addr) = &self.listening_addr {
-            if let Some(path) = addr.as_pathname() {
-                let _ = std::fs::remove_file(path);
+            #[cfg(unix)]
+            if let ListenAddr::Unix(addr) = listening_addr {
+                if let Some(path) = addr.as_pathname() {
+                    let _ = std::fs::remove_file(path);
+                }
             }
         }
     }

@@ -58,7 +58,7 @@ impl TaskPool {
         };
 
         for _ in 0..MIN_THREADS {
-            pool.add_thread(None)
+            pool.add_thread(None);
         }
 
         pool
@@ -66,64 +66,75 @@ impl TaskPool {
 
     /// Executes a function in a thread.
     /// If no thread is available, spawns a new one.
-    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
+    ///
+    /// [patch] Queues the task only while more threads wait than tasks are
+    /// queued; upstream queued whenever any thread waited, so a burst of
+    /// connections larger than the idle threads stalled behind them. Returns
+    /// false when no thread could be started (the task is dropped).
+    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) -> bool {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
-            self.add_thread(Some(code));
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
+            self.add_thread(Some(code))
         } else {
             queue.push_back(code);
             self.sharing.condvar.notify_one();
+            true
         }
     }
 
-    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
+    /// [patch] `thread::spawn` panicked when no thread could be created
+    /// (RLIMIT_NPROC, a cgroup's pids.max); this returns false instead.
+    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) -> bool {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
-            let sharing = sharing;
-            let _active_guard = Registration::new(&sharing.active_tasks);
+        let spawned = thread::Builder::new()
+            .name("http-worker".into())
+            .spawn(move || {
+                let sharing = sharing;
+                let _active_guard = Registration::new(&sharing.active_tasks);
 
-            if let Some(mut f) = initial_fn {
-                f();
-            }
+                if let Some(mut f) = initial_fn {
+                    f();
+                }
 
-            loop {
-                let mut task: Box<dyn FnMut() + Send> = {
-                    let mut todo = sharing.todo.lock().unwrap();
+                loop {
+                    let mut task: Box<dyn FnMut() + Send> = {
+                        let mut todo = sharing.todo.lock().unwrap();
 
-                    let task;
-                    loop {
-                        if let Some(poped_task) = todo.pop_front() {
-                            task = poped_task;
-                            break;
+                        let task;
+                        loop {
+                            if let Some(poped_task) = todo.pop_front() {
+                                task = poped_task;
+                                break;
+                            }
+                            let _waiting_guard = Registration::new(&sharing.waiting_tasks);
+
+                            let received =
+                                if sharing.active_tasks.load(Ordering::Acquire) <= MIN_THREADS {
+                                    todo = sharing.condvar.wait(todo).unwrap();
+                                    true
+                                } else {
+                                    let (new_lock, waitres) = sharing
+                                        .condvar
+                                        .wait_timeout(todo, Duration::from_millis(5000))
+                                        .unwrap();
+                                    todo = new_lock;
+                                    !waitres.timed_out()
+                                };
+
+                            if !received && todo.is_empty() {
+                                return;
+                            }
                         }
-                        let _waiting_guard = Registration::new(&sharing.waiting_tasks);
 
-                        let received =
-                            if sharing.active_tasks.load(Ordering::Acquire) <= MIN_THREADS {
-                                todo = sharing.condvar.wait(todo).unwrap();
-                                true
-                            } else {
-                                let (new_lock, waitres) = sharing
-                                    .condvar
-                                    .wait_timeout(todo, Duration::from_millis(5000))
-                                    .unwrap();
-                                todo = new_lock;
-                                !waitres.timed_out()
-                            };
+                        task
+                    };
 
-                        if !received && todo.is_empty() {
-                            return;
-                        }
-                    }
-
-                    task
-                };
-
-                task();
-            }
-        });
+                    task();
+                }
+            });
+        spawned.is_ok()
     }
 }
 
