@@ -11,12 +11,6 @@ fn start(dir: &TempDir, extra: &str) -> Daemon {
     Daemon::on_fixture(dir, extra)
 }
 
-fn rss_kib(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// Whether the server closed `stream` (EOF or reset) within `limit`.
 fn closed_by_server(stream: &TcpStream, limit: Duration) -> bool {
     let mut stream = stream;

@@ -60,18 +60,6 @@ fn unix_get(path: &Path, target: &str) -> (u16, String) {
     (status, body)
 }
 
-fn threads_of(pid: i32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-fn rss_kib(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 fn ipv6_loopback_works() -> bool {
     let works = std::net::TcpListener::bind("[::1]:0").is_ok();
     if !works {
@@ -215,7 +203,7 @@ fn connections_over_the_cap_get_503_and_the_daemon_recovers() {
     assert!(refused.head.contains("Retry-After"), "{}", refused.head);
     // One thread per held connection at most, plus the accept thread and
     // the main loop: the cap bounds threads, hence memory.
-    let threads = threads_of(daemon.pid());
+    let threads = proc_status_number(daemon.pid(), "Threads:");
     eprintln!("max_connections = 20: 20 held, the 21st refused with 503; {threads} threads");
     assert!(
         threads <= 20 + 4,

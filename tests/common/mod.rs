@@ -365,3 +365,18 @@ pub fn is_root(what: &str) -> bool {
     }
     root
 }
+
+/// A number from /proc/PID/status, e.g. `VmRSS:` (in KiB) or `Threads:`.
+pub fn proc_status_number(pid: i32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Resident memory of `pid` in KiB.
+pub fn rss_kib(pid: i32) -> u64 {
+    proc_status_number(pid, "VmRSS:")
+}
