@@ -89,6 +89,8 @@ impl Daemon {
         let http = HttpListener::bind(config.listen, config.client_timeout)
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let access = config.access_policy()?;
+        // `user`: bound and the password file read; nothing written yet.
+        drop_privileges(&config)?;
         http::warm_up();
         let mut sampler = Sampler::new(
             &config.proc_root,
@@ -321,6 +323,15 @@ impl Daemon {
             ));
             new.listen = self.config.listen;
         }
+        if new.user != self.config.user {
+            let name = |user: &Option<String>| user.clone().unwrap_or_else(|| "(none)".into());
+            log::warn(format_args!(
+                "SIGHUP: user changed to {} but stays {} until restart",
+                name(&new.user),
+                name(&self.config.user)
+            ));
+            new.user = self.config.user.clone();
+        }
         if new.mounts != self.config.mounts {
             self.sampler = Sampler::new(&new.proc_root, &new.sys_root, mount_selection(&new));
             self.sampler.sample(unix_now(), &mut self.sample);
@@ -347,6 +358,27 @@ impl Daemon {
             file.display()
         ));
     }
+}
+
+/// `user = NAME`: becomes that user, keeping only CAP_DAC_READ_SEARCH for
+/// the backup (see [`sys::drop_privileges`]). An error means the process is
+/// possibly half-dropped and must exit.
+fn drop_privileges(config: &Config) -> Result<(), String> {
+    let Some(account) = config.account()? else {
+        return Ok(());
+    };
+    let fail = |e| format!("cannot drop privileges to user `{}`: {e}", account.name);
+    match sys::drop_privileges(&account).map_err(fail)? {
+        sys::Dropped::AlreadyThatUser => log::info(format_args!(
+            "user = {}: already running as that user",
+            account.name
+        )),
+        sys::Dropped::Switched { groups } => log::info(format_args!(
+            "running as user {} (uid {}, gid {}, groups {groups:?}) with only CAP_DAC_READ_SEARCH",
+            account.name, account.uid, account.gid
+        )),
+    }
+    Ok(())
 }
 
 /// The /data.json document for the current state.

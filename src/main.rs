@@ -180,21 +180,30 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
             ExitCode::from(2)
         })?;
     }
+    let file = config
+        .file
+        .as_ref()
+        .map_or("(defaults)".into(), |f| f.display().to_string());
     if let Err(e) = config.access_policy() {
-        log::error(format_args!(
-            "{}: {e}",
-            config
-                .file
-                .as_ref()
-                .map_or("(defaults)".into(), |f| f.display().to_string())
-        ));
+        log::error(format_args!("{file}: {e}"));
         return Err(ExitCode::from(2));
     }
-    let loopback = config.listen.ip().is_loopback();
-    if sys::effective_uid() == 0 && !loopback {
+    // Config::load has looked the user up already; this is for its uid.
+    let account = config.account().map_err(|e| {
+        log::error(format_args!("{file}: {e}"));
+        ExitCode::from(2)
+    })?;
+    let stays_root = account.as_ref().is_none_or(|a| a.uid == 0);
+    if sys::effective_uid() == 0 && stays_root && !config.listen.ip().is_loopback() {
         log::warn(format_args!(
-            "running as root and listening on {}, beyond loopback: prefer a dedicated user (see README, Security)",
+            "running as root and listening on {}, beyond loopback: set `user = NAME` or use a dedicated user (see README, Security)",
             config.listen
+        ));
+    }
+    if let (Some(user), true) = (&config.user, config.updates.refresh) {
+        log::warn(format_args!(
+            "update_refresh = on needs root, which `user = {user}` gives up after binding: \
+             refreshing the package lists will fail, and the audit will use them as they are (shown stale)"
         ));
     }
     // Archives and logs are private unless a mode is set explicitly.
