@@ -5,6 +5,8 @@
 //! [`ConfigError`] naming `FILE:LINE` and what is wrong, and start-up stops
 //! with exit status 2 before any file is written or any port is bound.
 //! Relative paths are resolved against the directory of the config file.
+//! [`Config::parse`] is pure; [`Config::load`] also checks the one thing
+//! that needs the system: that `user` names a user of this machine.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -31,6 +33,10 @@ pub struct Config {
     /// Basic auth user; requires `auth_password_file`.
     pub auth_user: Option<String>,
     pub auth_password_file: Option<PathBuf>,
+    /// `user = NAME`: the user `run` becomes once the socket is bound (see
+    /// [`crate::sys::drop_privileges`]). [`Config::load`] has checked that
+    /// the passwd database knows it.
+    pub user: Option<String>,
     pub interval: Duration,
     pub mounts: Vec<PathBuf>,
     pub backup_dir: PathBuf,
@@ -155,6 +161,7 @@ impl Default for Config {
             allow: Vec::new(),
             auth_user: None,
             auth_password_file: None,
+            user: None,
             interval: Duration::from_secs(5),
             mounts: Vec::new(),
             backup_dir: PathBuf::from("/var/backups/sysmon"),
@@ -206,6 +213,9 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The line each key that may be given only once was given on.
+type KeyLines = Vec<(&'static str, usize)>;
+
 /// Every key, with whether it may be given more than once.
 const KEYS: &[(&str, bool)] = &[
     ("listen", true),
@@ -215,6 +225,7 @@ const KEYS: &[(&str, bool)] = &[
     ("allow", true),
     ("auth_user", false),
     ("auth_password_file", false),
+    ("user", false),
     ("interval", false),
     ("mounts", true),
     ("backup_dir", false),
@@ -247,14 +258,24 @@ const KEYS: &[(&str, bool)] = &[
 
 impl Config {
     /// Loads `path`, or with `None` the default file if it exists, else the
-    /// built-in defaults. An explicitly named file must exist.
+    /// built-in defaults. An explicitly named file must exist. Besides
+    /// [`Config::parse`], checks what needs the system: that `user` names a
+    /// user of this machine.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let (path, required) = match path {
             Some(p) => (p.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_PATH), false),
         };
         match std::fs::read(&path) {
-            Ok(bytes) => Config::parse(&bytes, &path),
+            Ok(bytes) => {
+                let (config, lines) = Config::parse_with_lines(&bytes, &path)?;
+                config.account().map_err(|message| ConfigError {
+                    line: lines.iter().find(|(k, _)| *k == "user").map(|(_, l)| *l),
+                    file: path,
+                    message,
+                })?;
+                Ok(config)
+            }
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(Config::default())
             }
@@ -267,8 +288,13 @@ impl Config {
     }
 
     /// Parses the text of a config file; `path` names it in errors and
-    /// anchors relative paths.
+    /// anchors relative paths. Pure: nothing is looked up on the system.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Config, ConfigError> {
+        Config::parse_with_lines(bytes, path).map(|(config, _)| config)
+    }
+
+    /// [`Config::parse`], also returning the line of each single key given.
+    fn parse_with_lines(bytes: &[u8], path: &Path) -> Result<(Config, KeyLines), ConfigError> {
         let at = |line: usize, message: String| ConfigError {
             file: path.to_path_buf(),
             line: Some(line),
@@ -323,7 +349,24 @@ impl Config {
                 .apply(key, value, &base)
                 .map_err(|message| at(line_no, format!("{key}: {message}")))?;
         }
-        Ok(config)
+        Ok((config, first_seen))
+    }
+
+    /// The account `user` names, looked up in the passwd database; `None`
+    /// without `user`. The error names the user and says what to do.
+    pub fn account(&self) -> Result<Option<crate::sys::Account>, String> {
+        let Some(name) = &self.user else {
+            return Ok(None);
+        };
+        match crate::sys::lookup_user(name) {
+            Ok(Some(account)) => Ok(Some(account)),
+            Ok(None) => Err(format!(
+                "user: no user `{name}` on this system (create it, e.g. \
+                 `useradd --system --no-create-home --shell /usr/sbin/nologin {name}`, \
+                 or fix the name)"
+            )),
+            Err(e) => Err(format!("user: cannot look up `{name}`: {e}")),
+        }
     }
 
     fn apply(&mut self, key: &str, value: &str, base: &Path) -> Result<(), String> {
@@ -359,6 +402,20 @@ impl Config {
                 self.auth_user = Some(value.to_string());
             }
             "auth_password_file" => self.auth_password_file = Some(path()?),
+            "user" => {
+                // What useradd and the passwd file allow: no `:`, no `/`, no
+                // white space or control characters, no leading `-`.
+                let valid = !value.is_empty()
+                    && value.len() <= 256
+                    && !value.starts_with('-')
+                    && !value
+                        .chars()
+                        .any(|c| c == ':' || c == '/' || c.is_whitespace() || c.is_control());
+                if !valid {
+                    return Err(format!("`{value}` is not a user name such as sysmon"));
+                }
+                self.user = Some(value.to_string());
+            }
             "server_name" => {
                 let valid = !value.is_empty()
                     && value
@@ -587,6 +644,9 @@ impl Config {
         if let (Some(user), Some(file)) = (&self.auth_user, &self.auth_password_file) {
             let _ = writeln!(out, "auth_user = {user}");
             let _ = writeln!(out, "auth_password_file = {}", file.display());
+        }
+        if let Some(user) = &self.user {
+            let _ = writeln!(out, "user = {user}");
         }
         let _ = writeln!(out, "interval = {}", format_duration(self.interval));
         if self.mounts.is_empty() {
@@ -1004,6 +1064,64 @@ mod tests {
                 .validate()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn user_parses_strictly_round_trips_and_is_looked_up_by_load() {
+        assert_eq!(parse("").unwrap().user, None);
+        assert!(!parse("").unwrap().render().contains("user ="));
+        let c = parse("user = sysmon\n").unwrap();
+        assert_eq!(c.user.as_deref(), Some("sysmon"));
+        assert!(c.render().contains("\nuser = sysmon\n"), "{}", c.render());
+        let again = parse(&c.render()).unwrap();
+        assert_eq!(
+            Config {
+                file: c.file.clone(),
+                ..again
+            },
+            c
+        );
+        for ok in [
+            "nobody",
+            "_apt",
+            "systemd-network",
+            "user.name",
+            "Debian-exim",
+            "m$",
+        ] {
+            assert!(parse(&format!("user = {ok}")).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            parse("\nuser = a:b").unwrap_err(),
+            "/etc/sysmon.conf:2: user: `a:b` is not a user name such as sysmon"
+        );
+        for bad in ["", "-x", "a/b", "a\u{7}b", &"x".repeat(257)] {
+            assert!(parse(&format!("user = {bad}")).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse("user = a\nuser = b").unwrap_err(),
+            "/etc/sysmon.conf:2: `user` is already set on line 1"
+        );
+        // Parsing is pure; load asks the passwd database, and says where.
+        let dir = std::env::temp_dir().join(format!("sysmon-config-user-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sysmon.conf");
+        std::fs::write(&file, "interval = 5s\nuser = no-such-user-7f3a\n").unwrap();
+        assert!(Config::parse(&std::fs::read(&file).unwrap(), &file).is_ok());
+        let error = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!(
+                "{}:2: user: no user `no-such-user-7f3a` on this system",
+                file.display()
+            )),
+            "{error}"
+        );
+        // root is in every passwd database.
+        std::fs::write(&file, "user = root\n").unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        let account = c.account().unwrap().unwrap();
+        assert_eq!((account.name.as_str(), account.uid), ("root", 0));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

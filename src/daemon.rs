@@ -92,6 +92,8 @@ impl Daemon {
             config.max_connections,
         )?;
         let access = config.access_policy()?;
+        // `user`: bound and the password file read; nothing written yet.
+        drop_privileges(&config)?;
         http::warm_up();
         let mut sampler = Sampler::new(
             &config.proc_root,
@@ -342,6 +344,15 @@ impl Daemon {
             new.client_timeout = self.config.client_timeout;
             new.max_connections = self.config.max_connections;
         }
+        if new.user != self.config.user {
+            let name = |user: &Option<String>| user.clone().unwrap_or_else(|| "(none)".into());
+            log::warn(format_args!(
+                "SIGHUP: user changed to {} but stays {} until restart",
+                name(&new.user),
+                name(&self.config.user)
+            ));
+            new.user = self.config.user.clone();
+        }
         if new.mounts != self.config.mounts {
             self.sampler = Sampler::new(&new.proc_root, &new.sys_root, mount_selection(&new));
             self.sampler.sample(unix_now(), &mut self.sample);
@@ -368,6 +379,38 @@ impl Daemon {
             file.display()
         ));
     }
+}
+
+/// `user = NAME`: becomes that user, keeping only CAP_DAC_READ_SEARCH for
+/// the backup (see [`sys::drop_privileges`]). An error means the process is
+/// possibly half-dropped and must exit.
+fn drop_privileges(config: &Config) -> Result<(), String> {
+    let Some(account) = config.account()? else {
+        return Ok(());
+    };
+    let fail = |e: String| format!("cannot drop privileges to user `{}`: {e}", account.name);
+    if sys::effective_uid() == 0 {
+        // Unix sockets were made by root: hand them to the user and its
+        // group (mode 0660), as if it had made them, so it can also remove
+        // them at exit.
+        for listen in &config.listen {
+            if let crate::config::Listen::Unix(path) = listen {
+                std::os::unix::fs::chown(path, Some(account.uid), Some(account.gid))
+                    .map_err(|e| fail(format!("chown {}: {e}", path.display())))?;
+            }
+        }
+    }
+    match sys::drop_privileges(&account).map_err(|e| fail(e.to_string()))? {
+        sys::Dropped::AlreadyThatUser => log::info(format_args!(
+            "user = {}: already running as that user",
+            account.name
+        )),
+        sys::Dropped::Switched { groups } => log::info(format_args!(
+            "running as user {} (uid {}, gid {}, groups {groups:?}) with only CAP_DAC_READ_SEARCH",
+            account.name, account.uid, account.gid
+        )),
+    }
+    Ok(())
 }
 
 /// The /data.json document for the current state.

@@ -15,14 +15,23 @@ pub fn with_path(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-/// Creates `dir` (and parents) with `mode` where sysmon creates it; an
-/// existing directory keeps its mode.
+/// Creates `dir` with exactly `mode` (its missing parents with `mode` as
+/// the umask narrows it); an existing directory keeps its mode. The daemon
+/// runs with umask 077, which would turn a log directory's 0750 into 0700.
 pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(mode)
-        .create(dir)
-        .map_err(|e| with_path(dir, e))
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(parent)
+            .map_err(|e| with_path(parent, e))?;
+    }
+    match fs::DirBuilder::new().mode(mode).create(dir) {
+        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(mode)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| with_path(dir, e))
 }
 
 /// Flushes a directory's entries (a rename or unlink in it) to disk.

@@ -174,6 +174,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
+    // Before any thread exists (the sets are per thread; children are
+    // started from this one): what the service manager passed on as ambient
+    // and inheritable capabilities stays with sysmon and goes no further.
+    if let Err(e) = sys::clear_inherited_capabilities() {
+        log::error(format_args!("{e}"));
+        return Err(ExitCode::from(1));
+    }
     let mut config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
     if !args.listen.is_empty() {
         config.listen.clear();
@@ -186,22 +193,32 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
                 })?);
         }
     }
+    let file = config
+        .file
+        .as_ref()
+        .map_or("(defaults)".into(), |f| f.display().to_string());
     if let Err(e) = config.access_policy() {
-        log::error(format_args!(
-            "{}: {e}",
-            config
-                .file
-                .as_ref()
-                .map_or("(defaults)".into(), |f| f.display().to_string())
-        ));
+        log::error(format_args!("{file}: {e}"));
         return Err(ExitCode::from(2));
     }
+    // Config::load has looked the user up already; this is for its uid.
+    let account = config.account().map_err(|e| {
+        log::error(format_args!("{file}: {e}"));
+        ExitCode::from(2)
+    })?;
+    let stays_root = account.as_ref().is_none_or(|a| a.uid == 0);
     if let Some(open) = config.listen.iter().find(|l| !l.is_local()) {
-        if sys::effective_uid() == 0 {
+        if sys::effective_uid() == 0 && stays_root {
             log::warn(format_args!(
-                "running as root and listening on {open}, beyond loopback: prefer a dedicated user (see README, Security)"
+                "running as root and listening on {open}, beyond loopback: set `user = NAME` or use a dedicated user (see README, Security)"
             ));
         }
+    }
+    if let (Some(user), true) = (&config.user, config.updates.refresh) {
+        log::warn(format_args!(
+            "update_refresh = on needs root, which `user = {user}` gives up after binding: \
+             refreshing the package lists will fail, and the audit will use them as they are (shown stale)"
+        ));
     }
     // Archives and logs are private unless a mode is set explicitly.
     sys::set_umask(0o077);

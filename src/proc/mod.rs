@@ -15,6 +15,7 @@ pub mod netdev;
 pub mod pressure;
 pub mod selfstat;
 pub mod stat;
+pub mod status;
 pub mod sysfs;
 pub mod uptime;
 
@@ -148,13 +149,15 @@ mod fuzz {
             state
         };
         let alphabet = b"0123456789 :-.\nabcdefghijklmnopqrstuvwxyz=/|\t";
-        let real: [&[u8]; 4] = [
+        let real: [&[u8]; 5] = [
             include_bytes!("../../tests/fixtures/proc/debian12-vm-2core/net/dev"),
             include_bytes!("../../tests/fixtures/proc/debian12-vm-2core/diskstats"),
             include_bytes!("../../tests/fixtures/proc/debian12-vm-2core/pressure/io"),
             include_bytes!("../../tests/fixtures/proc/debian12-vm-2core/self/cgroup"),
+            include_bytes!("../../tests/fixtures/proc/status-dropped/status"),
         ];
         let mut buf = Vec::new();
+        let mut groups = Vec::new();
         for round in 0..20_000 {
             buf.clear();
             if round % 2 == 0 {
@@ -180,6 +183,8 @@ mod fuzz {
             let _ = super::cgroup::memory_max_bytes(&buf);
             let _ = super::sysfs::parse_millidegrees(&buf);
             let _ = super::sysfs::parse_khz_as_hz(&buf);
+            let _ = super::status::parse(&buf);
+            let _ = super::status::groups(&buf, &mut groups);
         }
         // A truncated net/dev line is an error, not a short, wrong entry.
         let netdev = real[0];

@@ -125,7 +125,12 @@ impl Daemon {
 
     /// Like [`Daemon::start`], letting the caller adjust the command (env vars).
     pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Daemon {
-        let mut all = vec!["--listen", "127.0.0.1:0"];
+        Daemon::start_on("127.0.0.1:0", args, adjust)
+    }
+
+    /// Like [`Daemon::start_with`], listening on `listen` (a fixed port).
+    pub fn start_on(listen: &str, args: &[&str], adjust: impl FnOnce(&mut Command)) -> Daemon {
+        let mut all = vec!["--listen", listen];
         all.extend_from_slice(args);
         Daemon::start_as_configured(&all, adjust)
     }
