@@ -270,6 +270,17 @@ fn accept_loop(
         if limits.max_connections != 0 && shared.connections.load(Relaxed) >= limits.max_connections
         {
             shared.rejected.fetch_add(1, Relaxed);
+            // Read what the client has sent already (without waiting): closing
+            // with unread data sends a reset, which can destroy the answer
+            // before the client reads it.
+            let _ = sock.set_nonblocking(true);
+            let mut sink = [0u8; 2048];
+            for _ in 0..16 {
+                match std::io::Read::read(&mut sock, &mut sink) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
             // A fresh socket's send buffer takes this without blocking.
             let _ = std::io::Write::write_all(&mut sock, BUSY_RESPONSE);
             let _ = sock.shutdown(Shutdown::Write);
