@@ -369,3 +369,23 @@ fn a_burst_of_kept_alive_connections_is_answered_at_once() {
     // Generous for a loaded CI machine; the stall was client_timeout long.
     assert!(took < Duration::from_secs(3), "16 answers took {took:?}");
 }
+
+/// The head limit is exact: 32 KiB (request line, headers and the blank line
+/// that ends them, line ends included) is served, one byte more is not.
+#[test]
+fn the_head_limit_is_32_kib_to_the_byte() {
+    let dir = TempDir::new("head-exact");
+    let daemon = start_configured(&dir, "");
+    let head_of = |total: usize| {
+        let start = format!("GET / HTTP/1.1\r\nHost: {}\r\nX-Pad: ", daemon.addr);
+        let end = "\r\nConnection: close\r\n\r\n";
+        let pad = total - start.len() - end.len();
+        format!("{start}{}{end}", "p".repeat(pad))
+    };
+    let limit = 32 * 1024;
+    let at = head_of(limit);
+    assert_eq!(at.len(), limit);
+    assert_eq!(http(daemon.addr, &at).status, 200);
+    let over = head_of(limit + 1);
+    assert_eq!(http(daemon.addr, &over).status, 431);
+}
