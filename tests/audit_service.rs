@@ -704,3 +704,46 @@ fn log_file_mode_dir_mode_and_retention() {
         ]
     );
 }
+
+/// `update_every`: after a run, the next is due that long after it ended,
+/// not before, and it runs and logs like the first. (The clock is shifted
+/// rather than waited for: `poll` takes the time as a parameter.)
+#[test]
+fn update_every_runs_again_after_the_period_and_not_before() {
+    let dir = TempDir::new("audit-every");
+    let shims = Shims::new(dir.path());
+    shims.tool("checkupdates", "pacman/updates");
+    let mut config = config(dir.path(), UpdateManager::Pacman);
+    let every = Duration::from_secs(3600);
+    config.updates.every = Some(every);
+    let mut s = AuditService::with_env(&config, env(dir.path(), &shims));
+    drive(&mut s, LIMIT);
+    let first_done = Instant::now();
+    let due = s.next_deadline().expect("a next run is scheduled");
+    assert!(
+        due > first_done + every - Duration::from_secs(60) && due <= first_done + every,
+        "next run due {:?} after the first ended, not {every:?}",
+        due.saturating_duration_since(first_done)
+    );
+    // Half a period on: nothing starts.
+    s.poll(first_done + every / 2);
+    std::thread::sleep(Duration::from_millis(200));
+    s.poll(first_done + every / 2);
+    assert_eq!(shims.calls("checkupdates").len(), 1);
+    assert_eq!(s.completed(), 1);
+    // Log files are named by the second they were written in.
+    std::thread::sleep(Duration::from_millis(1100));
+    // A period on: the second run, on a clock shifted by the period.
+    let start = Instant::now();
+    while s.completed() < 2 {
+        assert!(start.elapsed() < LIMIT, "no second run: {:?}", s.status());
+        s.poll(Instant::now() + every);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(shims.calls("checkupdates").len(), 2);
+    assert_eq!(s.status().count, Some(5));
+    assert_eq!(logs(&dir.join("logs")).len(), 2);
+    // And the third is scheduled a period after the second.
+    let due = s.next_deadline().expect("a third run is scheduled");
+    assert!(due > Instant::now() + every + every / 2, "{due:?}");
+}
