@@ -39,6 +39,8 @@ pub struct Config {
     pub user: Option<String>,
     pub interval: Duration,
     pub mounts: Vec<PathBuf>,
+    /// Network interfaces left out of the sample (globs such as `veth*`).
+    pub network_exclude: Vec<crate::nameglob::NameGlob>,
     pub backup_dir: PathBuf,
     pub log_dir: PathBuf,
     pub state_dir: PathBuf,
@@ -164,6 +166,7 @@ impl Default for Config {
             user: None,
             interval: Duration::from_secs(5),
             mounts: Vec::new(),
+            network_exclude: Vec::new(),
             backup_dir: PathBuf::from("/var/backups/sysmon"),
             log_dir: PathBuf::from("/var/log/sysmon"),
             state_dir: PathBuf::from("/var/lib/sysmon"),
@@ -228,6 +231,7 @@ const KEYS: &[(&str, bool)] = &[
     ("user", false),
     ("interval", false),
     ("mounts", true),
+    ("network_exclude", true),
     ("backup_dir", false),
     ("log_dir", false),
     ("state_dir", false),
@@ -444,6 +448,9 @@ impl Config {
                 }
                 self.mounts.push(PathBuf::from(value));
             }
+            "network_exclude" => self
+                .network_exclude
+                .push(crate::nameglob::NameGlob::parse(value)?),
             "backup_dir" => self.backup_dir = path()?,
             "log_dir" => self.log_dir = path()?,
             "state_dir" => self.state_dir = path()?,
@@ -651,6 +658,9 @@ impl Config {
         let _ = writeln!(out, "interval = {}", format_duration(self.interval));
         if self.mounts.is_empty() {
             let _ = writeln!(out, "mounts = auto");
+        }
+        for glob in &self.network_exclude {
+            let _ = writeln!(out, "network_exclude = {glob}");
         }
         for m in &self.mounts {
             let _ = writeln!(out, "mounts = {}", m.display());

@@ -64,6 +64,13 @@ pub struct Daemon {
     job_facts: JobFacts,
 }
 
+/// The sampler `config` asks for: its roots, mounts and interfaces.
+pub fn new_sampler(config: &Config) -> Sampler {
+    let mut sampler = Sampler::new(&config.proc_root, &config.sys_root, mount_selection(config));
+    sampler.set_network_exclude(&config.network_exclude);
+    sampler
+}
+
 pub fn mount_selection(config: &Config) -> MountSelection {
     if config.mounts.is_empty() {
         MountSelection::Auto
@@ -95,11 +102,7 @@ impl Daemon {
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
         http::warm_up();
-        let mut sampler = Sampler::new(
-            &config.proc_root,
-            &config.sys_root,
-            mount_selection(&config),
-        );
+        let mut sampler = new_sampler(&config);
         let mut sample = Sample::default();
         let now = Instant::now();
         let unix_ms = unix_now_ms();
@@ -353,8 +356,10 @@ impl Daemon {
             ));
             new.user = self.config.user.clone();
         }
-        if new.mounts != self.config.mounts {
-            self.sampler = Sampler::new(&new.proc_root, &new.sys_root, mount_selection(&new));
+        if (&new.mounts, &new.network_exclude)
+            != (&self.config.mounts, &self.config.network_exclude)
+        {
+            self.sampler = new_sampler(&new);
             self.sampler.sample(unix_now(), &mut self.sample);
         }
         if new.interval != self.config.interval {

@@ -33,6 +33,7 @@ pub mod http;
 pub mod listener;
 pub mod log;
 pub mod metrics;
+pub mod nameglob;
 pub mod notify;
 pub mod proc;
 pub mod procfile;

@@ -10,7 +10,6 @@ use std::time::Duration;
 use argh::FromArgs;
 use sysmon::config::{self, Config};
 use sysmon::daemon::{self, Daemon};
-use sysmon::sample::Sampler;
 use sysmon::{log, sys};
 
 #[derive(FromArgs)]
@@ -247,11 +246,7 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
 
 fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
-    let mut sampler = Sampler::new(
-        &config.proc_root,
-        &config.sys_root,
-        daemon::mount_selection(&config),
-    );
+    let mut sampler = daemon::new_sampler(&config);
     let mut sample = sysmon::sample::Sample::default();
     // Two readings a moment apart, so CPU figures describe now, not the
     // average since boot (which is what a reading with no change shows).

@@ -263,6 +263,12 @@ impl Sampler {
         }
     }
 
+    /// Leaves the network interfaces matching any of `globs` out of every
+    /// sample from now on (`network_exclude`).
+    pub fn set_network_exclude(&mut self, globs: &[crate::nameglob::NameGlob]) {
+        self.sources.set_network_exclude(globs);
+    }
+
     /// Refreshes `out` from /proc. CPU percentages cover the time since the
     /// previous call (since boot on the first). Never fails as a whole: each
     /// source that cannot be read keeps its previous figures in `out`.

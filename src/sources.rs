@@ -19,6 +19,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::nameglob::NameGlob;
 use crate::proc::diskstats::{self, DiskCounters};
 use crate::proc::netdev::{self, NetCounters};
 use crate::proc::pressure::{self, Pressure};
@@ -172,6 +173,8 @@ pub struct Sources {
     net_file: ProcFile,
     net_health: Health,
     net_read_at: Option<Instant>,
+    /// Interfaces left out of the sample (`network_exclude`).
+    net_exclude: Vec<NameGlob>,
     disk_file: ProcFile,
     disk_health: Health,
     disk_read_at: Option<Instant>,
@@ -188,6 +191,7 @@ impl Sources {
             net_file: file("net/dev"),
             net_health: Health::default(),
             net_read_at: None,
+            net_exclude: Vec::new(),
             disk_file: file("diskstats"),
             disk_health: Health::default(),
             disk_read_at: None,
@@ -199,6 +203,12 @@ impl Sources {
             sensors: Sensors::new(sys_root),
             container: Container::new(proc_root, sys_root),
         }
+    }
+
+    /// Leaves the interfaces matching any of `globs` out of every sample
+    /// from now on.
+    pub fn set_network_exclude(&mut self, globs: &[NameGlob]) {
+        self.net_exclude = globs.to_vec();
     }
 
     /// Refreshes the new sources' part of `out` (after its CPU figures, whose
@@ -227,10 +237,15 @@ impl Sources {
             list.clear();
             return Ok(());
         };
+        let exclude = &self.net_exclude;
+        let wanted = |name: &[u8]| !exclude.iter().any(|g| g.matches(name));
         let mut count = 0;
         let mut same = true;
         for entry in netdev::entries(buf) {
             let entry = entry.map_err(Failure::Parse)?;
+            if !wanted(entry.name) {
+                continue;
+            }
             same &= list
                 .get(count)
                 .is_some_and(|s| s.device.as_bytes() == entry.name);
@@ -247,14 +262,15 @@ impl Sources {
             s.counters = c;
         };
         if same {
-            for (s, entry) in list.iter_mut().zip(netdev::entries(buf).flatten()) {
+            let entries = netdev::entries(buf).flatten().filter(|e| wanted(e.name));
+            for (s, entry) in list.iter_mut().zip(entries) {
                 update(s, entry.counters);
             }
         } else {
             // The set of interfaces changed: rebuild, keeping each survivor's
             // previous counters for its rate. Allocates.
             let old = std::mem::take(list);
-            for entry in netdev::entries(buf).flatten() {
+            for entry in netdev::entries(buf).flatten().filter(|e| wanted(e.name)) {
                 let mut s = old
                     .iter()
                     .find(|o| o.device.as_bytes() == entry.name)
@@ -699,6 +715,34 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+
+    #[test]
+    fn excluded_interfaces_are_left_out_and_rates_stay_with_their_device() {
+        let roots = Roots::new("exclude");
+        let mut sources = Sources::new(&roots.0.join("proc"), &roots.0.join("sys"));
+        let globs: Vec<NameGlob> = ["lo", "veth*"]
+            .iter()
+            .map(|g| NameGlob::parse(g).unwrap())
+            .collect();
+        sources.set_network_exclude(&globs);
+        let dev = |eth0_rx: u64, veth_rx: u64| {
+            format!(
+                "{NET_HEADER}    lo: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n  eth0: {eth0_rx} 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0\n  veth9a: {veth_rx} 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0\n  wg0: 0 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0\n"
+            )
+        };
+        let mut out = Sample::default();
+        let t0 = Instant::now();
+        roots.write("proc/net/dev", &dev(1_000, 7));
+        sources.sample(t0, &mut out);
+        roots.write("proc/net/dev", &dev(3_000, 7_000_000));
+        sources.sample(t0 + Duration::from_secs(1), &mut out);
+        let seen: Vec<(&str, f64)> = out
+            .network
+            .iter()
+            .map(|n| (n.device.as_str(), n.rx_bytes_per_s))
+            .collect();
+        assert_eq!(seen, [("eth0", 2000.0), ("wg0", 0.0)]);
     }
 
     #[test]

@@ -43,8 +43,9 @@ fn config(proc_root: PathBuf) -> Config {
     let mut config = Config {
         listen: vec![sysmon::config::parse_listen("127.0.0.1:0").unwrap()],
         interval: Duration::from_millis(100),
-        // Heartbeats every 500 ms: several inside every counted window.
         client_timeout: Duration::from_secs(1),
+        // The interface filter runs on every sample too.
+        network_exclude: vec![sysmon::nameglob::NameGlob::parse("lo").unwrap()],
         proc_root,
         ..Config::default()
     };

@@ -576,3 +576,51 @@ fn version_flag() {
         format!("sysmon {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// `network_exclude`: the interfaces matching a glob are left out of
+/// /data.json (and so of /metrics and the history); a glob that cannot name
+/// an interface is a config error with its line.
+#[test]
+fn network_exclude_leaves_interfaces_out() {
+    let dir = TempDir::new("e2e-net-exclude");
+    let sample = |extra: &str| {
+        let config = dir.config(&format!(
+            "backup = off\nupdate_manager = none\nmounts = /\n{extra}"
+        ));
+        run(sysmon(&[
+            "sample",
+            "--config",
+            config.to_str().unwrap(),
+            "--proc-root",
+            fixture("proc/basic").to_str().unwrap(),
+        ]))
+    };
+    let devices = |out: &std::process::Output| {
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let data = parse_json(&String::from_utf8_lossy(&out.stdout));
+        (0..len(&data, "network"))
+            .map(|i| text(&data, &format!("network.{i}.device")).to_string())
+            .collect::<Vec<_>>()
+    };
+    let all = devices(&sample(""));
+    assert!(
+        all.iter().any(|d| d == "lo") && all.iter().any(|d| d == "ifb0"),
+        "{all:?}"
+    );
+    let kept = devices(&sample("network_exclude = lo\nnetwork_exclude = ifb*"));
+    let expected: Vec<String> = all
+        .iter()
+        .filter(|d| *d != "lo" && !d.starts_with("ifb"))
+        .cloned()
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(kept, expected);
+
+    let bad = sample("network_exclude = eth 0");
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("sysmon.conf:7: network_exclude: `eth 0` cannot match an interface name"),
+        "{stderr}"
+    );
+}
