@@ -12,67 +12,34 @@
 //! runs only with CI=true or SYSMON_SYSTEM_TESTS=1.
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
-/// A process holding the private mount namespace; commands enter it.
-struct Namespace {
-    holder: Child,
+/// The private mount namespace (see [`MountNamespace`]) with OpenRC's run
+/// directory in its /run; the supervisor is stopped before it goes.
+struct OpenRc {
+    ns: MountNamespace,
 }
 
-impl Namespace {
-    fn new(dir: &TempDir) -> Namespace {
-        let d = dir.path().display();
-        let setup = format!(
-            "set -e
-for l in etc var usr-local; do mkdir -p {d}/$l.upper {d}/$l.work; done
-mount -t overlay overlay -o lowerdir=/etc,upperdir={d}/etc.upper,workdir={d}/etc.work /etc
-mount -t overlay overlay -o lowerdir=/var,upperdir={d}/var.upper,workdir={d}/var.work /var
-mount -t overlay overlay -o lowerdir=/usr/local,upperdir={d}/usr-local.upper,workdir={d}/usr-local.work /usr/local
-mount -t tmpfs tmpfs /run
-for s in daemons exclusive failed hotplugged inactive options scheduled started starting stopping tmp wasinactive; do
+impl OpenRc {
+    fn new(dir: &TempDir) -> OpenRc {
+        let ns = MountNamespace::new(
+            dir,
+            "for s in daemons exclusive failed hotplugged inactive options scheduled started starting stopping tmp wasinactive; do
   mkdir -p /run/openrc/$s
 done
-echo default > /run/openrc/softlevel
-echo ready
-exec sleep 3600"
+echo default > /run/openrc/softlevel",
         );
-        let mut holder = Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &setup])
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("unshare");
-        let mut line = String::new();
-        BufReader::new(holder.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "namespace setup failed");
-        Namespace { holder }
+        OpenRc { ns }
     }
 
-    /// `sh -c SCRIPT` inside the namespace (printed by `run`).
     fn sh(&self, script: &str) -> Output {
-        let mut cmd = Command::new("nsenter");
-        cmd.args([
-            "-t",
-            &self.holder.id().to_string(),
-            "-m",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ]);
-        run(cmd)
+        self.ns.sh(script)
     }
 
     fn ok(&self, script: &str) -> String {
-        let out = self.sh(script);
-        assert!(out.status.success(), "failed in the namespace: {script}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.ns.ok(script)
     }
 
     fn child_pid(&self) -> Option<u32> {
@@ -81,31 +48,11 @@ exec sleep 3600"
     }
 }
 
-impl Drop for Namespace {
+impl Drop for OpenRc {
     fn drop(&mut self) {
         // Whatever happened: stop the supervisor before the namespace goes.
         let _ = self.sh("rc-service sysmon stop >/dev/null 2>&1; [ -f /run/supervise-sysmon.pid ] && kill $(cat /run/supervise-sysmon.pid); true");
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
     }
-}
-
-/// Regular files, symlinks and whiteouts below `dir`, relative to it.
-fn files_below(dir: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path: PathBuf = entry.unwrap().path();
-            if std::fs::symlink_metadata(&path).unwrap().is_dir() {
-                walk(root, &path, out);
-            } else {
-                out.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 #[test]
@@ -119,7 +66,7 @@ fn openrc_installs_supervises_restarts_reloads_stops_and_uninstalls() {
         return;
     }
     let dir = TempDir::new("openrc");
-    let ns = Namespace::new(&dir);
+    let ns = OpenRc::new(&dir);
     let repo = repo();
     let repo = repo.display();
 

@@ -1,5 +1,6 @@
 //! Shared helpers for end-to-end tests: a private temp dir per test, a daemon
-//! started on port 0 and torn down on drop, and a raw HTTP/1.0 client.
+//! started on port 0 and torn down on drop, a raw HTTP/1.0 client, and a
+//! private mount namespace for the tests that install into system paths.
 //!
 //! Every test that starts the real binary goes through [`Daemon::start`], so
 //! the environment is cleared the same way everywhere and failures print the
@@ -285,6 +286,11 @@ pub fn http(addr: SocketAddr, raw: &str) -> HttpResponse {
     stream.write_all(raw.as_bytes()).unwrap();
     let mut bytes = Vec::new();
     let _ = stream.read_to_end(&mut bytes);
+    parse_http(&bytes)
+}
+
+/// A whole HTTP/1.0 answer (read to EOF), split into head and body.
+pub fn parse_http(bytes: &[u8]) -> HttpResponse {
     let split = bytes
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -384,4 +390,93 @@ pub fn proc_status_number(pid: i32, field: &str) -> u64 {
 /// Resident memory of `pid` in KiB.
 pub fn rss_kib(pid: i32) -> u64 {
     proc_status_number(pid, "VmRSS:")
+}
+
+/// A private mount namespace (`unshare -m --propagation private`) in which
+/// /etc, /var and /usr/local are overlays whose upper layers are `DIR/etc.upper`,
+/// `DIR/var.upper` and `DIR/usr-local.upper`, and /run is an empty tmpfs: what
+/// a test installs or starts there leaves the host as it was. A process holds
+/// the namespace until drop; commands enter it with `nsenter -m`.
+pub struct MountNamespace {
+    holder: Child,
+}
+
+impl MountNamespace {
+    /// Sets the namespace up, then runs `then` (shell) in it.
+    pub fn new(dir: &TempDir, then: &str) -> MountNamespace {
+        let d = dir.path().display();
+        let setup = format!(
+            "set -e
+for l in etc var usr-local; do mkdir -p {d}/$l.upper {d}/$l.work; done
+mount -t overlay overlay -o lowerdir=/etc,upperdir={d}/etc.upper,workdir={d}/etc.work /etc
+mount -t overlay overlay -o lowerdir=/var,upperdir={d}/var.upper,workdir={d}/var.work /var
+mount -t overlay overlay -o lowerdir=/usr/local,upperdir={d}/usr-local.upper,workdir={d}/usr-local.work /usr/local
+mount -t tmpfs tmpfs /run
+{then}
+echo ready
+exec sleep 3600"
+        );
+        let mut holder = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &setup])
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("unshare");
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        if line.trim() != "ready" {
+            let _ = holder.kill();
+            let _ = holder.wait();
+            panic!("mount namespace setup failed");
+        }
+        MountNamespace { holder }
+    }
+
+    /// `PROGRAM ARGS...` inside the namespace (not yet run).
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["-t", &self.holder.id().to_string(), "-m", "--", program])
+            .args(args);
+        cmd
+    }
+
+    /// `sh -c SCRIPT` inside the namespace (printed by `run`).
+    pub fn sh(&self, script: &str) -> Output {
+        run(self.command("sh", &["-c", script]))
+    }
+
+    /// Like [`MountNamespace::sh`], failing the test unless it succeeds; its stdout.
+    pub fn ok(&self, script: &str) -> String {
+        let out = self.sh(script);
+        assert!(out.status.success(), "failed in the namespace: {script}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for MountNamespace {
+    fn drop(&mut self) {
+        // The mounts go with the last process in the namespace.
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// Regular files, symlinks and whiteouts below `dir`, relative to it.
+pub fn files_below(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path: PathBuf = entry.unwrap().path();
+            if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
 }
