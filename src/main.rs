@@ -176,9 +176,16 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     // Before any thread exists (the sets are per thread; children are
     // started from this one): what the service manager passed on as ambient
     // and inheritable capabilities stays with sysmon and goes no further.
-    if let Err(e) = sys::clear_inherited_capabilities() {
-        log::error(format_args!("{e}"));
-        return Err(ExitCode::from(1));
+    match sys::clear_inherited_capabilities() {
+        Ok(true) => {}
+        Ok(false) => log::warn(format_args!(
+            "cannot empty the inheritable capability set (capset refused by a seccomp filter); \
+             the ambient set is empty, so programs sysmon starts get no capability"
+        )),
+        Err(e) => {
+            log::error(format_args!("{e}"));
+            return Err(ExitCode::from(1));
+        }
     }
     let mut config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
     if !args.listen.is_empty() {

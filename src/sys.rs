@@ -576,7 +576,12 @@ fn capset(sets: CapSets) -> io::Result<()> {
 /// ambient capability (the only way to pass one to an unprivileged user); it
 /// stays in sysmon's own permitted and effective sets, which is where the
 /// backup needs it.
-pub fn clear_inherited_capabilities() -> io::Result<()> {
+///
+/// Returns `Ok(false)` when the inheritable set could not be emptied because
+/// a seccomp filter refuses `capset` (systemd's `@privileged` group holds
+/// it): without ambient capabilities, children get nothing from it but from
+/// programs with file capabilities, which `no_new_privs` disarms too.
+pub fn clear_inherited_capabilities() -> io::Result<bool> {
     let clear_all = libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong;
     match prctl(libc::PR_CAP_AMBIENT, clear_all, 0) {
         // Ambient capabilities exist since Linux 4.3; before, EINVAL: none.
@@ -591,9 +596,13 @@ pub fn clear_inherited_capabilities() -> io::Result<()> {
             inheritable: 0,
             ..sets
         };
-        capset(kept).map_err(|e| context("capset (inheritable to none)", e))?;
+        match capset(kept) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Ok(false),
+            Err(e) => return Err(context("capset (inheritable to none)", e)),
+        }
     }
-    Ok(())
+    Ok(true)
 }
 
 fn prctl(option: libc::c_int, arg2: libc::c_ulong, arg3: libc::c_ulong) -> io::Result<u32> {
