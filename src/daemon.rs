@@ -45,7 +45,7 @@ pub struct Daemon {
     audit: AuditService,
     /// /data.json as last rendered, and the sample generation it shows;
     /// reused until a new sample arrives or a job is moving.
-    data_json: Option<(u64, Vec<u8>)>,
+    data_json: Option<(u64, std::sync::Arc<[u8]>)>,
     metrics: MetricsRenderer,
     access: AccessPolicy,
     /// sd_notify (systemd `Type=notify`): READY, STATUS, WATCHDOG, STOPPING.
@@ -295,10 +295,11 @@ impl Daemon {
                     alerts,
                     connections,
                 )
-                .as_bytes(),
+                .as_bytes()
+                .into(),
             http::Route::History { points } => {
                 history.render_json(points.map(|p| p as usize), history_json);
-                history_json.as_bytes()
+                history_json.as_bytes().into()
             }
             _ => {
                 let fresh = matches!(cache, Some((g, _)) if *g == generation && !jobs_moving);
@@ -306,10 +307,14 @@ impl Daemon {
                     *cache = Some((
                         generation,
                         render_with_alerts(sample, config, backup, audit, Some(alerts))
-                            .into_bytes(),
+                            .into_bytes()
+                            .into(),
                     ));
                 }
-                cache.as_ref().map_or(&[][..], |(_, body)| body.as_slice())
+                // Shared with the connection threads writing it: no copy.
+                cache.as_ref().map_or(http::Body::Static(b""), |(_, body)| {
+                    http::Body::Shared(body.clone())
+                })
             }
         });
     }

@@ -2,7 +2,8 @@
 //! nothing here reads /proc or any other file. There is no path from a URL
 //! to the filesystem: the set of answers is a fixed table.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
+use std::sync::Arc;
 
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
@@ -80,31 +81,63 @@ fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid ASCII")
 }
 
-fn respond(request: Request, status: u16, content_type: &str, body: &[u8], extra: &[(&str, &str)]) {
+/// A response body. The connection's own thread writes it (as slowly as the
+/// client reads, see `Request::respond_detached` in the patched tiny_http),
+/// after the loop has moved on, so it must own its bytes or share them.
+pub enum Body {
+    Static(&'static [u8]),
+    /// The cached /data.json: one copy for every client.
+    Shared(Arc<[u8]>),
+    /// A copy of a buffer the loop reuses (/metrics, /history.json).
+    Owned(Vec<u8>),
+}
+
+impl From<&[u8]> for Body {
+    fn from(bytes: &[u8]) -> Body {
+        Body::Owned(bytes.to_vec())
+    }
+}
+
+impl Body {
+    fn len(&self) -> usize {
+        match self {
+            Body::Static(b) => b.len(),
+            Body::Shared(b) => b.len(),
+            Body::Owned(b) => b.len(),
+        }
+    }
+
+    fn into_reader(self) -> Box<dyn Read + Send> {
+        match self {
+            Body::Static(b) => Box::new(Cursor::new(b)),
+            Body::Shared(b) => Box::new(Cursor::new(b)),
+            Body::Owned(b) => Box::new(Cursor::new(b)),
+        }
+    }
+}
+
+fn respond(request: Request, status: u16, content_type: &str, body: Body, extra: &[(&str, &str)]) {
     let mut headers = vec![
         header("Content-Type", content_type),
         header("X-Content-Type-Options", "nosniff"),
         header("Referrer-Policy", "no-referrer"),
     ];
     headers.extend(extra.iter().map(|(n, v)| header(n, v)));
+    let length = body.len();
     let response = Response::new(
         StatusCode(status),
         headers,
-        Cursor::new(body),
-        Some(body.len()),
+        body.into_reader(),
+        Some(length),
         None,
     );
-    // The client may have gone away; that is its business, not an error of ours.
-    let _ = request.respond(response);
+    // Written by the connection's thread; a client gone away is its business.
+    request.respond_detached(response);
 }
 
 /// Answers one request. `body_for` produces the bytes of a dynamic route
 /// (`/data.json`, `/metrics`) from the daemon's state; it is called only for those.
-pub fn handle<'a>(
-    request: Request,
-    access: &AccessPolicy,
-    body_for: impl FnOnce(Route) -> &'a [u8],
-) {
+pub fn handle(request: Request, access: &AccessPolicy, body_for: impl FnOnce(Route) -> Body) {
     fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
         request
             .headers()
@@ -124,7 +157,7 @@ pub fn handle<'a>(
                 request,
                 403,
                 "text/plain; charset=utf-8",
-                why.as_bytes(),
+                Body::Static(why.as_bytes()),
                 &[],
             );
         }
@@ -137,7 +170,7 @@ pub fn handle<'a>(
                 request,
                 401,
                 "text/plain; charset=utf-8",
-                b"authentication required\n",
+                Body::Static(b"authentication required\n"),
                 &challenge,
             );
         }
@@ -148,7 +181,7 @@ pub fn handle<'a>(
             request,
             200,
             "text/html; charset=utf-8",
-            INDEX_HTML,
+            Body::Static(INDEX_HTML),
             &[
                 ("Content-Security-Policy", csp()),
                 ("X-Frame-Options", "DENY"),
@@ -169,7 +202,7 @@ pub fn handle<'a>(
             request,
             400,
             "text/plain; charset=utf-8",
-            why.as_bytes(),
+            Body::Static(why.as_bytes()),
             &[],
         ),
         Route::Metrics => {
@@ -186,14 +219,14 @@ pub fn handle<'a>(
             request,
             404,
             "text/plain; charset=utf-8",
-            b"not found\n",
+            Body::Static(b"not found\n"),
             &[],
         ),
         Route::MethodNotAllowed => respond(
             request,
             405,
             "text/plain; charset=utf-8",
-            b"method not allowed\n",
+            Body::Static(b"method not allowed\n"),
             &[("Allow", "GET, HEAD")],
         ),
     }

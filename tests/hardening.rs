@@ -187,3 +187,70 @@ fn basic_auth_requires_the_right_password_and_a_private_file() {
         "no data without credentials"
     );
 }
+
+/// A TCP connection to `addr` with a 4 KiB receive buffer (no autotuning):
+/// whatever the server sends beyond a few KiB waits for this client to read.
+fn tiny_window(addr: std::net::SocketAddr) -> TcpStream {
+    use std::os::fd::AsRawFd;
+    let stream = TcpStream::connect(addr).unwrap();
+    let size: libc::c_int = 4096;
+    // SAFETY: setsockopt reads an int from `size`, which lives across the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    stream
+}
+
+/// Issue #7: clients that do not read their answers cannot stall the loop.
+/// Responses are written by each connection's own tiny_http thread (the
+/// patched `respond_detached`); before, the loop wrote them itself and one
+/// client pipelining requests without reading held it for minutes (each
+/// write waited `client_timeout`), sampling included.
+#[test]
+fn clients_that_do_not_read_cannot_stall_the_loop() {
+    let dir = TempDir::new("no-read");
+    // A day of history at 1 s: /history.json is megabytes.
+    let daemon = start(&dir, "history = 24h\ninterval = 1s\nclient_timeout = 30s");
+    let mut big = tiny_window(daemon.addr);
+    write!(
+        big,
+        "GET /history.json HTTP/1.1\r\nHost: {}\r\n\r\n",
+        daemon.addr
+    )
+    .unwrap();
+    let mut pipelined = tiny_window(daemon.addr);
+    let one = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", daemon.addr);
+    pipelined.write_all(one.repeat(200).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut worst = Duration::ZERO;
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        let data = daemon.data();
+        worst = worst.max(start.elapsed());
+        let miniserde::json::Value::Object(fields) = data else {
+            panic!("not an object")
+        };
+        times.push(miniserde::json::to_string(&fields["time"]));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    eprintln!(
+        "2 clients not reading (4.7 MB history, 200 pipelined pages): worst fresh /data.json {worst:?}"
+    );
+    assert!(worst < Duration::from_millis(100), "worst {worst:?}");
+    // And the loop kept sampling: the sample time moved on.
+    assert_ne!(
+        times[0],
+        times[times.len() - 1],
+        "the sample time stood still"
+    );
+    drop((big, pipelined));
+}

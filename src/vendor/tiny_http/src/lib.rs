@@ -336,8 +336,17 @@ fn accept_loop(
                         }
                     }
                 } else {
+                    // [patch] One request at a time: pass it on, then write
+                    // its response here, so a client that reads slowly (or
+                    // not at all) holds this thread, not the server's.
                     for rq in client {
-                        messages.push(rq.into());
+                        let (sender, receiver) = mpsc::channel();
+                        messages.push(rq.with_write_back(sender).into());
+                        // Err: answered in the server's thread instead
+                        // (`respond`, `into_writer`); go on with the next.
+                        if let Ok(detached) = receiver.recv() {
+                            detached.write();
+                        }
                     }
                 }
             }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::sync::mpsc::Sender;
 
 use crate::util::{EqualReader, FusedReader};
-use crate::{HTTPVersion, Header, Method, Response, StatusCode};
+use crate::{HTTPVersion, Header, Method, Response, ResponseBox, StatusCode};
 use chunked_transfer::Decoder;
 
 /// Represents an HTTP request made by a client.
@@ -74,6 +74,37 @@ pub struct Request {
 
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
+
+    // [patch] If Some, the connection's own thread waits here for the
+    // response and writes it (see `respond_detached`)
+    write_back: Option<Sender<DetachedResponse>>,
+}
+
+/// [patch] A response handed to the connection's own thread to write, so
+/// that the thread answering requests never waits for a slow client.
+pub(crate) struct DetachedResponse {
+    writer: Box<dyn Write + Send + 'static>,
+    response: ResponseBox,
+    http_version: HTTPVersion,
+    request_headers: Vec<Header>,
+    do_not_send_body: bool,
+}
+
+impl DetachedResponse {
+    /// Writes the response (blocking, within the connection's timeouts).
+    pub(crate) fn write(self) {
+        let mut writer = self.writer;
+        let printed = self.response.raw_print(
+            writer.by_ref(),
+            self.http_version,
+            &self.request_headers,
+            self.do_not_send_body,
+            None,
+        );
+        if printed.is_ok() {
+            let _ = writer.flush();
+        }
+    }
 }
 
 struct NotifyOnDrop<R> {
@@ -238,6 +269,7 @@ where
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
+        write_back: None,
     })
 }
 
@@ -473,6 +505,33 @@ impl Request {
         self.notify_when_responded = Some(sender);
         self
     }
+
+    /// [patch] Makes `respond_detached` hand the response to `sender`.
+    pub(crate) fn with_write_back(mut self, sender: Sender<DetachedResponse>) -> Self {
+        self.write_back = Some(sender);
+        self
+    }
+
+    /// [patch] Sends a response without writing it in this thread: the
+    /// connection's own thread writes it, as slowly as the client reads, while
+    /// this one goes on. (A request from a server built with
+    /// `Server::from_listeners`; others are answered here, like `respond`.)
+    pub fn respond_detached(mut self, response: ResponseBox) {
+        let Some(sender) = self.write_back.take() else {
+            let _ = self.respond(response);
+            return;
+        };
+        let detached = DetachedResponse {
+            writer: self.extract_writer_impl(),
+            response,
+            http_version: self.http_version.clone(),
+            request_headers: std::mem::take(&mut self.headers),
+            do_not_send_body: self.method == Method::Head,
+        };
+        // The connection's thread is gone only when the connection is: then
+        // there is nobody to answer.
+        let _ = sender.send(detached);
+    }
 }
 
 impl fmt::Debug for Request {
@@ -488,6 +547,18 @@ impl fmt::Debug for Request {
 impl Drop for Request {
     fn drop(&mut self) {
         if self.response_writer.is_some() {
+            // [patch] answered by the connection's thread when it waits for one
+            if let Some(sender) = self.write_back.take() {
+                let detached = DetachedResponse {
+                    writer: self.extract_writer_impl(),
+                    response: Response::empty(500).boxed(),
+                    http_version: self.http_version.clone(),
+                    request_headers: std::mem::take(&mut self.headers),
+                    do_not_send_body: self.method == Method::Head,
+                };
+                let _ = sender.send(detached);
+                return;
+            }
             let response = Response::empty(500);
             let _ = self.respond_impl(response); // ignoring any potential error
             if let Some(sender) = self.notify_when_responded.take() {
