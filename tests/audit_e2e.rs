@@ -244,3 +244,71 @@ fn audit_command_exit_statuses_and_json() {
         "each run leaves a log"
     );
 }
+
+/// dnf's security flag through the binary: `sysmon audit --json` counts the
+/// security updates, and the daemon exports them in /metrics and fires
+/// `alert_updates_security`.
+#[test]
+fn dnf_security_updates_reach_json_metrics_and_alerts() {
+    let dir = TempDir::new("audit-e2e-dnf-security");
+    let shims = Shims::new(dir.path());
+    shims
+        .tool("dnf", "dnf/updates")
+        .tool_args(
+            "dnf",
+            "-q updateinfo list --security --available",
+            "dnf/security",
+        )
+        .tool("rpm", "dnf/installed");
+
+    let out = audit_cli(&dir, &shims, "dnf", true);
+    assert_eq!(out.status.code(), Some(100));
+    let json: miniserde::json::Value =
+        miniserde::json::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(
+        (field(&json, "count"), field(&json, "security_count")),
+        ("5".into(), "3".into())
+    );
+    let out = audit_cli(&dir, &shims, "dnf", false);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("openssl-libs.x86_64 1:3.2.1-2.fc40 -> 1:3.2.2-3.fc40 [security]\n"),
+        "{stdout}"
+    );
+
+    let config =
+        dir.config("backup = off\nupdate_manager = dnf\nmounts = /\nalert_updates_security = 3");
+    let proc_root = fixture("proc/basic");
+    let path = shims.path();
+    let daemon = Daemon::start_with(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--proc-root",
+            proc_root.to_str().unwrap(),
+        ],
+        |cmd| {
+            cmd.env("PATH", &path);
+        },
+    );
+    let metrics = wait_for(Duration::from_secs(15), || {
+        let text = daemon.get("/metrics").body_text();
+        text.contains("\nsysmon_updates_pending 5\n")
+            .then_some(text)
+    })
+    .unwrap_or_else(|| panic!("no audit result; {}", daemon.dump()));
+    assert!(
+        metrics.contains("\nsysmon_updates_security_pending 3\n"),
+        "{metrics}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || daemon
+            .get("/metrics")
+            .body_text()
+            .contains("\nsysmon_alert_firing{alert=\"updates_security\"} 1\n")
+            .then_some(()))
+        .is_some(),
+        "{}",
+        daemon.dump()
+    );
+}

@@ -66,6 +66,15 @@ const PIECES: &[&[u8]] = &[
     b"1:",
     b"~",
     b"+",
+    b"Important/Sec. ",
+    b"/Sec.",
+    b"security ",
+    b"FEDORA-2024-1a2b3c4d5e ",
+    b"RHSA-2024:3339 ",
+    b"i ",
+    b"openssl-libs-1:3.2.2-3.fc40.x86_64",
+    b" 2024-06-27 03:05:51",
+    b"Name Type Severity Package Issued\n",
 ];
 
 fn input(rng: &mut XorShift) -> Vec<u8> {
@@ -99,6 +108,32 @@ fn check(what: &str, input: &[u8], parsed: &Parsed) {
     );
 }
 
+/// The advisory list: one result per line at most, well-formed fields, and
+/// joined into a check-update list it only flags packages, never adds any.
+fn check_security(input: &[u8]) {
+    let lines = input.split(|b| *b == b'\n').count();
+    let list = dnf::parse_security(input);
+    for a in &list.advisories {
+        assert!(
+            [&a.id, &a.kind, &a.package, &a.evr]
+                .iter()
+                .all(|f| is_token(f))
+                && (a.severity.is_empty() || is_token(&a.severity)),
+            "dnf security: bad advisory {a:?} from {input:?}"
+        );
+    }
+    assert!(
+        list.advisories.len() + list.unparsed.len() <= lines,
+        "dnf security: more results than lines: {input:?}"
+    );
+    let mut parsed = dnf::parse(UPDATES);
+    let before = parsed.packages.len();
+    dnf::mark_security(&mut parsed, list);
+    assert_eq!(parsed.packages.len(), before);
+}
+
+const UPDATES: &[u8] = include_bytes!("fixtures/audit/dnf/updates/stdout");
+
 fn all_parsers(input: &[u8]) {
     check("apt", input, &apt::parse(input));
     check("pacman", input, &pacman::parse(input));
@@ -108,6 +143,7 @@ fn all_parsers(input: &[u8]) {
     check("command", input, &command::parse(input));
     let _ = xbps::parse_installed(input);
     let _ = dnf::parse_installed(input);
+    check_security(input);
     let text = String::from_utf8_lossy(input);
     let _ = apk::split_pkgver(&text);
     let _ = xbps::split_pkgver(&text);
@@ -133,6 +169,9 @@ fn mutated_recorded_outputs_never_panic() {
         "apk/updates",
         "xbps/updates",
         "dnf/updates",
+        "dnf/security",
+        "dnf/security-dnf5",
+        "dnf/security-el9",
         "pacman/garbage",
     ];
     let mut rng = XorShift(0x5eed);

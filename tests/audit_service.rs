@@ -350,6 +350,7 @@ fn apk_xbps_dnf_recorded_runs() {
     let shims = Shims::new(dir.path());
     shims
         .tool("dnf", "dnf/updates")
+        .tool_args("dnf", SECURITY_ARGS, "dnf/security")
         .tool("rpm", "dnf/installed");
     let mut s = AuditService::with_env(
         &config(dir.path(), UpdateManager::Dnf),
@@ -357,12 +358,16 @@ fn apk_xbps_dnf_recorded_runs() {
     );
     drive(&mut s, LIMIT);
     let st = s.status();
-    assert_eq!((st.state, st.count), ("ok", Some(5)), "{st:?}");
+    assert_eq!(
+        (st.state, st.count, st.security_count),
+        ("ok", Some(5), Some(3)),
+        "{st:?}"
+    );
     assert!(names(&s).contains(&(
         "openssl-libs.x86_64".into(),
         "1:3.2.1-2.fc40".into(),
         "1:3.2.2-3.fc40".into(),
-        false
+        true
     )));
     assert!(names(&s).contains(&(
         "texlive-collection-latexrecommended.noarch".into(),
@@ -400,6 +405,122 @@ fn apk_xbps_dnf_recorded_runs() {
     drive(&mut s, LIMIT);
     assert_eq!(s.status().state, "failed");
     assert!(s.status().error.unwrap().contains("exit status 99"));
+}
+
+/// What `dnf_next` runs to list security advisories (src/audit/dnf.rs).
+const SECURITY_ARGS: &str = "-q updateinfo list --security --available";
+
+fn dnf_audit(name: &str, security: &str, refresh: bool) -> (TempDir, Shims, AuditService) {
+    let dir = TempDir::new(name);
+    let shims = Shims::new(dir.path());
+    shims
+        .tool("dnf", "dnf/updates")
+        .tool_args("dnf", SECURITY_ARGS, security)
+        .tool("rpm", "dnf/installed");
+    let mut c = config(dir.path(), UpdateManager::Dnf);
+    c.updates.refresh = refresh;
+    let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
+    drive(&mut s, LIMIT);
+    (dir, shims, s)
+}
+
+/// dnf's security flag (issue #4 left it out): the advisory list of dnf 4
+/// and of dnf 5 flags the same three updates; when the list fails, the
+/// audit still succeeds, without flags, and the log says why.
+#[test]
+fn dnf_security_advisories_flag_updates_or_are_reported_unavailable() {
+    let security = |s: &AuditService| -> Vec<String> {
+        s.status()
+            .packages
+            .into_iter()
+            .filter(|p| p.security)
+            .map(|p| p.name)
+            .collect()
+    };
+    for fixture in ["dnf/security", "dnf/security-dnf5"] {
+        let (dir, shims, s) = dnf_audit("audit-dnf-sec", fixture, false);
+        let st = s.status();
+        assert_eq!(
+            (st.state, st.count, st.security_count, st.error),
+            ("ok", Some(5), Some(3), None),
+            "{fixture}"
+        );
+        assert_eq!(
+            security(&s),
+            ["kernel.x86_64", "kernel-core.x86_64", "openssl-libs.x86_64"],
+            "{fixture}"
+        );
+        let calls = shims.calls("dnf");
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert!(calls[0].ends_with("args=-q check-update"), "{calls:?}");
+        assert!(
+            calls[1].starts_with("LC_ALL=C LANG=unset LANGUAGE=unset ")
+                && calls[1].ends_with(&format!("args={SECURITY_ARGS}")),
+            "{calls:?}"
+        );
+        let log = one_log(&dir.join("logs"));
+        for want in [
+            "\nkernel.x86_64 6.8.5-301.fc40 -> 6.9.7-200.fc40 [security]\n",
+            "\nvim-minimal.x86_64 2:9.1.393-1.fc40 -> 2:9.1.509-1.fc40\n",
+            "updateinfo list --security --available\n  exit: exit status 0\n",
+            "security: openssl-libs.x86_64 FEDORA-2024-0b1c2d3e4f (Important), FEDORA-2024-1a2b3c4d5e (Important)\n",
+            "summary: 5 updates pending (3 security), 5 notes, 0 unparsed lines",
+        ] {
+            assert!(log.contains(want), "{fixture}: no {want:?} in\n{log}");
+        }
+        assert!(!log.contains("security: unavailable"), "{log}");
+    }
+
+    // A dnf that refuses the command; one that cannot fetch the metadata
+    // (no retry for that: check-update's list stands).
+    for (fixture, exit) in [
+        ("dnf/security-unsupported", "exit status 2"),
+        ("dnf/offline", "exit status 1"),
+    ] {
+        let (dir, shims, s) = dnf_audit("audit-dnf-sec-failed", fixture, false);
+        let st = s.status();
+        assert_eq!(
+            (st.state, st.count, st.security_count, st.error),
+            ("ok", Some(5), Some(0), None),
+            "{fixture}"
+        );
+        assert_eq!(shims.calls("dnf").len(), 2, "{fixture}: not retried");
+        let log = one_log(&dir.join("logs"));
+        let header = log.split("\n\n").next().unwrap();
+        assert!(
+            header.contains(&format!(
+                "\nsecurity: unavailable: `{}/dnf {SECURITY_ARGS}`: {exit}: ",
+                shims.dir.display()
+            )),
+            "{fixture}: {log}"
+        );
+        assert!(
+            log.contains(&format!(
+                "== stderr of {}/dnf {SECURITY_ARGS} (",
+                shims.dir.display()
+            )),
+            "{log}"
+        );
+        assert!(
+            log.contains(
+                "summary: 5 updates pending (security unknown), 2 notes, 0 unparsed lines"
+            ),
+            "{fixture}: {log}"
+        );
+    }
+
+    // update_refresh: check-update refreshes, the advisory list reuses that.
+    let (_dir, shims, s) = dnf_audit("audit-dnf-sec-refresh", "dnf/security", true);
+    assert_eq!(s.status().security_count, Some(3));
+    let calls = shims.calls("dnf");
+    assert!(
+        calls[0].ends_with("args=-q --refresh check-update"),
+        "{calls:?}"
+    );
+    assert!(
+        calls[1].ends_with(&format!("args={SECURITY_ARGS}")),
+        "{calls:?}"
+    );
 }
 
 #[test]

@@ -15,6 +15,25 @@
 //! those are notes, the updates themselves are already listed above. dnf5
 //! adds an `Upgrades` heading. The installed version is not printed, so
 //! [`parse_installed`] reads `rpm -qa` with [`RPM_QUERYFORMAT`].
+//!
+//! Nor does check-update say which updates fix security issues: that is in
+//! the repositories' updateinfo metadata, listed by [`SECURITY_ARGS`] and
+//! read by [`parse_security`]; [`mark_security`] joins the two by
+//! `name.arch`. dnf 4 and dnf 5 print that list differently:
+//!
+//! ```text
+//! FEDORA-2024-0b1c2d3e4f Important/Sec. openssl-libs-1:3.2.1-5.fc40.x86_64
+//!
+//! Name                   Type     Severity                             Package              Issued
+//! FEDORA-2024-0b1c2d3e4f security Important openssl-libs-1:3.2.1-5.fc40.x86_64 2024-06-12 01:40:09
+//! ```
+//! dnf 4 (dnf/cli/commands/updateinfo.py): `id label nevra`, the label
+//! `Severity/Sec.` for security advisories (`Unknown/Sec.` without a known
+//! severity) and the type (`bugfix`, `enhancement`, ...) for others; `i ` or
+//! two spaces in front with `--all`, the date after with `-v`. dnf 5
+//! (`updateinfo` is an alias of `advisory list`): a table with a header,
+//! the type and the severity in columns of their own (the severity may be
+//! empty), the date last. In both the NEVRA is `name-[epoch:]version-release.arch`.
 
 use std::collections::HashMap;
 
@@ -79,6 +98,176 @@ pub fn parse(stdout: &[u8]) -> Parsed {
     out
 }
 
+/// Lists the security advisories for newer versions of the installed
+/// packages. The same words work in dnf 4 and in dnf 5 (`updateinfo` is
+/// dnf 5's alias of `advisory`; `--security` and `--available` are options
+/// of its `list`); `--available` is the default of both, spelled out.
+pub const SECURITY_ARGS: [&str; 5] = ["-q", "updateinfo", "list", "--security", "--available"];
+
+/// One line of the advisory list: an advisory and one package it updates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Advisory {
+    /// `FEDORA-2024-1a2b3c4d5e`, `RHSA-2024:3339`, `ALSA-2024:3339`, ...
+    pub id: String,
+    /// `security`, `bugfix`, `enhancement`, `newpackage`, ... (dnf 4's
+    /// `Important/Sec.` labels are security).
+    pub kind: String,
+    /// `Critical`, `Important`, `Moderate`, `Low`, dnf 4's `Unknown`, dnf 5's
+    /// `None`; empty when not printed.
+    pub severity: String,
+    /// `name.arch`, the way check-update names the package.
+    pub package: String,
+    /// `[epoch:]version-release` of the package the advisory is about.
+    pub evr: String,
+}
+
+impl Advisory {
+    pub fn is_security(&self) -> bool {
+        self.kind == "security"
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Advisories {
+    pub advisories: Vec<Advisory>,
+    /// Lines that are neither an advisory nor a known heading, verbatim.
+    pub unparsed: Vec<String>,
+}
+
+/// `dnf -q updateinfo list ...` of dnf 4 or dnf 5 (see the module docs).
+/// Never panics; a line that does not parse is kept in `unparsed`.
+pub fn parse_security(stdout: &[u8]) -> Advisories {
+    let mut out = Advisories::default();
+    for line in lines(stdout) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let skip = match fields.as_slice() {
+            [] => true,
+            // dnf 5's header; the first column is named for what it lists.
+            [
+                "Name" | "CVE" | "Bugzilla",
+                "Type",
+                "Severity",
+                "Package",
+                "Issued",
+            ] => true,
+            // Progress lines that -q silences, should they appear anyway.
+            ["Last", "metadata", "expiration", "check:", ..] => true,
+            ["Updating", "and", "loading", "repositories:"] | ["Repositories", "loaded."] => true,
+            _ => false,
+        };
+        if skip {
+            continue;
+        }
+        match advisory(&fields) {
+            Some(a) => out.advisories.push(a),
+            None => out.unparsed.push(line),
+        }
+    }
+    out
+}
+
+fn advisory(fields: &[&str]) -> Option<Advisory> {
+    // dnf 4's installed mark (`--all`); no advisory id is a lone `i`.
+    let fields = match fields {
+        ["i", rest @ ..] => rest,
+        _ => fields,
+    };
+    let [id, label, rest @ ..] = fields else {
+        return None;
+    };
+    let security = label.strip_suffix("/Sec.");
+    if !is_token(id) || !is_word(security.unwrap_or(label)) {
+        return None;
+    }
+    let (kind, severity, rest) = match security {
+        Some(severity) => ("security", severity, rest),
+        // dnf 5 prints the severity in a column of its own, maybe empty; dnf 4
+        // not at all. A severity never parses as a NEVRA (no `-`).
+        None => match rest {
+            [nevra, ..] if split_nevra(nevra).is_some() => (*label, "", rest),
+            [severity, rest @ ..] if is_word(severity) => (*label, *severity, rest),
+            _ => return None,
+        },
+    };
+    let (nevra, date) = rest.split_first()?;
+    // Nothing after the package, or the date (dnf 5; dnf 4 with -v).
+    let dated = match date {
+        [] => true,
+        [day, time] => is_numbers(day, '-', 3) && is_numbers(time, ':', 3),
+        _ => false,
+    };
+    let (name, evr, arch) = split_nevra(nevra)?;
+    dated.then(|| Advisory {
+        id: id.to_string(),
+        kind: kind.to_string(),
+        severity: severity.to_string(),
+        package: format!("{name}.{arch}"),
+        evr: evr.to_string(),
+    })
+}
+
+/// `openssl-libs-1:3.2.2-3.fc40.x86_64` → (`openssl-libs`, `1:3.2.2-3.fc40`,
+/// `x86_64`). The name may hold `-` and `.`, the version and release may
+/// not hold `-`, the arch holds no `.`.
+pub fn split_nevra(nevra: &str) -> Option<(&str, &str, &str)> {
+    if !is_token(nevra) {
+        return None;
+    }
+    let (nevr, arch) = nevra.rsplit_once('.')?;
+    let (nev, release) = nevr.rsplit_once('-')?;
+    let (name, ev) = nev.rsplit_once('-')?;
+    let version = match ev.split_once(':') {
+        Some((epoch, version)) if is_numbers(epoch, ':', 1) => version,
+        Some(_) => return None,
+        None => ev,
+    };
+    let parts = [name, version, release, arch];
+    (parts.iter().all(|p| !p.is_empty()) && is_word(arch))
+        .then(|| (name, &nevr[name.len() + 1..], arch))
+}
+
+/// ASCII letters, digits and `_`: an arch, a type, a severity.
+fn is_word(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `parts` non-empty runs of digits separated by `sep`: `2024-06-12`,
+/// `01:40:09`, or with one part a number.
+fn is_numbers(s: &str, sep: char, parts: usize) -> bool {
+    s.split(sep).count() == parts
+        && s.split(sep)
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Flags the packages that a security advisory is about and notes which
+/// advisories those are. dnf lists only advisories for versions newer than
+/// the installed one, so an advisory for a package with an update pending
+/// is fixed by that update (or one before it, which the update includes).
+/// Unparsed lines of the list join `parsed.unparsed`.
+pub fn mark_security(parsed: &mut Parsed, list: Advisories) {
+    // name.arch → `id (severity)` of each security advisory, once each.
+    let mut by_package: HashMap<&str, Vec<String>> = HashMap::new();
+    for a in list.advisories.iter().filter(|a| a.is_security()) {
+        let shown = match a.severity.as_str() {
+            "" => a.id.clone(),
+            severity => format!("{} ({severity})", a.id),
+        };
+        let ids = by_package.entry(&a.package).or_default();
+        if !ids.contains(&shown) {
+            ids.push(shown);
+        }
+    }
+    for p in &mut parsed.packages {
+        if let Some(ids) = by_package.get(p.name.as_str()) {
+            p.security = true;
+            parsed
+                .notes
+                .push(format!("security: {} {}", p.name, ids.join(", ")));
+        }
+    }
+    parsed.unparsed.extend(list.unparsed);
+}
+
 /// `rpm -qa --qf RPM_QUERYFORMAT` → `name.arch` → version.
 pub fn parse_installed(stdout: &[u8]) -> HashMap<String, String> {
     lines(stdout)
@@ -93,6 +282,299 @@ pub fn parse_installed(stdout: &[u8]) -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fixture(case: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/tests/fixtures/audit/dnf/{case}/stdout",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn adv(id: &str, kind: &str, severity: &str, package: &str, evr: &str) -> Advisory {
+        Advisory {
+            id: id.into(),
+            kind: kind.into(),
+            severity: severity.into(),
+            package: package.into(),
+            evr: evr.into(),
+        }
+    }
+
+    #[test]
+    fn nevra_split() {
+        for (nevra, want) in [
+            (
+                "openssl-libs-1:3.2.2-3.fc40.x86_64",
+                Some(("openssl-libs", "1:3.2.2-3.fc40", "x86_64")),
+            ),
+            (
+                "python3.12-libs-3.12.4-1.fc40.x86_64",
+                Some(("python3.12-libs", "3.12.4-1.fc40", "x86_64")),
+            ),
+            (
+                "java-17-openjdk-headless-1:17.0.11.0.9-3.el9.x86_64",
+                Some(("java-17-openjdk-headless", "1:17.0.11.0.9-3.el9", "x86_64")),
+            ),
+            (
+                "nodejs-1:18.20.2-2.module_el9.4.0+103+b6d2ac02.x86_64",
+                Some((
+                    "nodejs",
+                    "1:18.20.2-2.module_el9.4.0+103+b6d2ac02",
+                    "x86_64",
+                )),
+            ),
+            (
+                "tzdata-2024a-2.el9.noarch",
+                Some(("tzdata", "2024a-2.el9", "noarch")),
+            ),
+            (
+                "glibc-2.28-26.fc29.i686",
+                Some(("glibc", "2.28-26.fc29", "i686")),
+            ),
+            // Not a NEVRA: no arch, no release, no name, a bad epoch, junk.
+            ("glibc-2.28-26", None),
+            ("glibc-2.28.x86_64", None),
+            ("-1-2.x86_64", None),
+            ("a-x:1-2.x86_64", None),
+            ("a-:1-2.x86_64", None),
+            ("a-1-2.", None),
+            ("a-1-2.x86/64", None),
+            ("Important", None),
+            ("2024-06-12", None),
+            ("a-1-2.x86_64\u{fffd}", None),
+            ("", None),
+        ] {
+            assert_eq!(split_nevra(nevra), want, "{nevra}");
+        }
+    }
+
+    #[test]
+    fn security_list_dnf4() {
+        let list = parse_security(&fixture("security"));
+        assert!(list.unparsed.is_empty(), "{:?}", list.unparsed);
+        assert_eq!(
+            list.advisories,
+            [
+                adv(
+                    "FEDORA-2024-5c6d7e8f90",
+                    "security",
+                    "Moderate",
+                    "kernel.x86_64",
+                    "6.9.7-200.fc40"
+                ),
+                adv(
+                    "FEDORA-2024-5c6d7e8f90",
+                    "security",
+                    "Moderate",
+                    "kernel-core.x86_64",
+                    "6.9.7-200.fc40"
+                ),
+                adv(
+                    "FEDORA-2024-0b1c2d3e4f",
+                    "security",
+                    "Important",
+                    "openssl-libs.x86_64",
+                    "1:3.2.1-5.fc40"
+                ),
+                adv(
+                    "FEDORA-2024-1a2b3c4d5e",
+                    "security",
+                    "Important",
+                    "openssl-libs.x86_64",
+                    "1:3.2.2-3.fc40"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn dnf5_table_reads_as_the_same_advisories() {
+        let dnf5 = parse_security(&fixture("security-dnf5"));
+        assert!(dnf5.unparsed.is_empty(), "{:?}", dnf5.unparsed);
+        let mut dnf5 = dnf5.advisories;
+        let mut dnf4 = parse_security(&fixture("security")).advisories;
+        dnf5.sort_by(|a, b| (&a.id, &a.package).cmp(&(&b.id, &b.package)));
+        dnf4.sort_by(|a, b| (&a.id, &a.package).cmp(&(&b.id, &b.package)));
+        assert_eq!(dnf5, dnf4);
+    }
+
+    #[test]
+    fn el9_list_with_every_label() {
+        let list = parse_security(&fixture("security-el9"));
+        assert!(list.unparsed.is_empty(), "{:?}", list.unparsed);
+        assert_eq!(list.advisories.len(), 10);
+        let security: Vec<(&str, &str)> = list
+            .advisories
+            .iter()
+            .filter(|a| a.is_security())
+            .map(|a| (a.package.as_str(), a.severity.as_str()))
+            .collect();
+        assert_eq!(
+            security,
+            [
+                ("glibc.x86_64", "Important"),
+                ("glibc-common.x86_64", "Important"),
+                ("less.x86_64", "Low"),
+                ("nodejs.x86_64", "Moderate"),
+                ("openssh.x86_64", "Critical"),
+                ("openssh-server.x86_64", "Critical"),
+                ("unzip.x86_64", "Unknown"),
+            ]
+        );
+        assert_eq!(
+            list.advisories[0],
+            adv(
+                "ALBA-2024:3330",
+                "bugfix",
+                "",
+                "NetworkManager.x86_64",
+                "1:1.46.0-8.el9_4"
+            )
+        );
+        assert!(
+            list.advisories
+                .iter()
+                .any(|a| a.kind == "enhancement" && a.package == "tzdata.noarch")
+        );
+    }
+
+    /// Lines verbatim from dnf's own test suite (ci-dnf-stack,
+    /// dnf-behave-tests/dnf/updateinfo.feature), dnf 4 then dnf 5, plus the
+    /// variants the sources print: dnf 4 with -v (date), dnf 5 without a
+    /// severity.
+    #[test]
+    fn lines_from_dnf_test_suite() {
+        let text = b"i FEDORA-2018-318f184113 Moderate/Sec. CQRlib-1.1.2-16.fc29.x86_64\n\
+\x20 FEDORA-2018-318f184000 bugfix glibc-2.28-26.fc29.x86_64\n\
+FEDORA-2999:002-02     enhancement flac-1.3.3-8.fc29.x86_64\n\
+RHSA-2024:3339 Important/Sec. glibc-2.34-100.el9_4.2.x86_64 2024-05-29 00:00:00\n\
+Name                   Type     Severity                     Package              Issued\n\
+FEDORA-2018-318f184113 security Moderate CQRlib-1.1.2-16.fc29.x86_64 2019-01-20 00:00:00\n\
+FEDORA-2018-318f184000 bugfix      none     glibc-2.28-26.fc29.x86_64 2019-01-17 00:00:00\n\
+FEDORA-2024-0a0a0a0a0a security      kernel-6.9.7-200.fc40.x86_64 2024-07-01 02:13:45\n";
+        let list = parse_security(text);
+        assert!(list.unparsed.is_empty(), "{:?}", list.unparsed);
+        assert_eq!(
+            list.advisories,
+            [
+                adv(
+                    "FEDORA-2018-318f184113",
+                    "security",
+                    "Moderate",
+                    "CQRlib.x86_64",
+                    "1.1.2-16.fc29"
+                ),
+                adv(
+                    "FEDORA-2018-318f184000",
+                    "bugfix",
+                    "",
+                    "glibc.x86_64",
+                    "2.28-26.fc29"
+                ),
+                adv(
+                    "FEDORA-2999:002-02",
+                    "enhancement",
+                    "",
+                    "flac.x86_64",
+                    "1.3.3-8.fc29"
+                ),
+                adv(
+                    "RHSA-2024:3339",
+                    "security",
+                    "Important",
+                    "glibc.x86_64",
+                    "2.34-100.el9_4.2"
+                ),
+                adv(
+                    "FEDORA-2018-318f184113",
+                    "security",
+                    "Moderate",
+                    "CQRlib.x86_64",
+                    "1.1.2-16.fc29"
+                ),
+                adv(
+                    "FEDORA-2018-318f184000",
+                    "bugfix",
+                    "none",
+                    "glibc.x86_64",
+                    "2.28-26.fc29"
+                ),
+                adv(
+                    "FEDORA-2024-0a0a0a0a0a",
+                    "security",
+                    "",
+                    "kernel.x86_64",
+                    "6.9.7-200.fc40"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_is_unparsed_not_fatal() {
+        let text = b"Last metadata expiration check: 0:01:02 ago on Mon 01 Jul 2024.\n\
+\n\
+Error: Failed to download metadata for repo 'updates'\n\
+FEDORA-1 Important/Sec.\n\
+FEDORA-1 Important/Sec. not-a-nevra\n\
+FEDORA-1 Important/Sec. a-1-2.x86_64 yesterday\n\
+FEDORA-1 security Important Very a-1-2.x86_64\n\
+FEDORA-1 Bad/Label/Sec. a-1-2.x86_64\n\
+\xff\xfe Important/Sec. a-1-2.x86_64\n\
+FEDORA-2 Low/Sec. b-1-2.noarch";
+        let list = parse_security(text);
+        assert_eq!(list.unparsed.len(), 7, "{:?}", list.unparsed);
+        assert_eq!(
+            list.advisories,
+            [adv("FEDORA-2", "security", "Low", "b.noarch", "1-2")]
+        );
+        assert_eq!(parse_security(b""), Advisories::default());
+    }
+
+    #[test]
+    fn security_flags_join_check_update_by_name_arch() {
+        let mut parsed = parse(&fixture("updates"));
+        let mut list = parse_security(&fixture("security"));
+        // Not pending here: changes nothing. A bugfix: no flag.
+        list.advisories.push(adv(
+            "FEDORA-X",
+            "security",
+            "Low",
+            "bash.x86_64",
+            "5.2.26-4.fc40",
+        ));
+        list.advisories.push(adv(
+            "FEDORA-Y",
+            "bugfix",
+            "None",
+            "vim-minimal.x86_64",
+            "2:9.1.509-1.fc40",
+        ));
+        list.unparsed.push("junk".into());
+        mark_security(&mut parsed, list);
+        let flagged: Vec<&str> = parsed
+            .packages
+            .iter()
+            .filter(|p| p.security)
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(
+            flagged,
+            ["kernel.x86_64", "kernel-core.x86_64", "openssl-libs.x86_64"]
+        );
+        assert_eq!(parsed.security_count(), 3);
+        assert!(
+            parsed.notes.contains(
+                &"security: openssl-libs.x86_64 FEDORA-2024-0b1c2d3e4f (Important), FEDORA-2024-1a2b3c4d5e (Important)"
+                    .to_string()
+            ),
+            "{:?}",
+            parsed.notes
+        );
+        assert_eq!(parsed.unparsed, ["junk"]);
+        assert_eq!(parsed.security_unavailable, None);
+    }
 
     #[test]
     fn wrapped_and_obsoleting() {

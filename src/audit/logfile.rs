@@ -6,9 +6,11 @@
 //! only files whose whole name matches that pattern, oldest first, keeping
 //! the newest `log_keep`.
 //!
-//! Format: `key: value` header lines, a blank line, one line per package
-//! (`name current -> new [security]`), then `== section (N) ==` blocks for
-//! notes, unparsed lines and stderr, and a last `summary:` line.
+//! Format: `key: value` header lines (`security: unavailable: why` when
+//! the manager could not say which updates are security fixes), a blank
+//! line, one line per package (`name current -> new [security]`), then
+//! `== section (N) ==` blocks for notes, unparsed lines and stderr, and a
+//! last `summary:` line.
 
 use std::fmt::Write;
 use std::io;
@@ -68,6 +70,13 @@ pub fn render(r: &Record<'_>) -> String {
     if let Some(stale) = r.stale {
         let _ = writeln!(out, "stale: {}", one_line(stale));
     }
+    if let Ok(Parsed {
+        security_unavailable: Some(why),
+        ..
+    }) = r.result
+    {
+        let _ = writeln!(out, "security: unavailable: {}", one_line(why));
+    }
     out.push('\n');
     let summary = match r.result {
         Ok(parsed) => {
@@ -77,9 +86,9 @@ pub fn render(r: &Record<'_>) -> String {
             section(&mut out, "notes", &parsed.notes);
             section(&mut out, "unparsed lines", &parsed.unparsed);
             format!(
-                "summary: {} updates pending ({} security), {} notes, {} unparsed lines{}",
+                "summary: {} updates pending ({}), {} notes, {} unparsed lines{}",
                 parsed.packages.len(),
-                parsed.security_count(),
+                parsed.security_summary(),
                 parsed.notes.len(),
                 parsed.unparsed.len(),
                 if r.stale.is_some() { ", stale" } else { "" }

@@ -354,7 +354,17 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
 }
 
 /// dnf: `dnf -q check-update` exits 100 with updates, 0 without, 1 on
-/// error; then `rpm -qa` for the installed versions it does not print.
+/// error; then `rpm -qa` for the installed versions it does not print, and
+/// the security advisories ([`dnf::SECURITY_ARGS`]) for the security flag.
+///
+/// The advisory list is optional: when it fails (a dnf that does not know
+/// the command, metadata it cannot fetch) the list stands without flags and
+/// says why. It runs like check-update but without `--refresh`: the
+/// metadata check-update has just loaded (or refreshed) is fresh in dnf's
+/// cache, so nothing is downloaded twice. Not `-C` either: run as a user,
+/// dnf 4 reads that user's cache, but with `-C` root's (dnf(8),
+/// `--cacheonly`), which check-update did not read and may be older or
+/// missing.
 fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     match runs {
         [] if refresh => Ok(Next::Run(step(
@@ -370,7 +380,8 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
             Some(0) => Ok(ok(dnf::parse(&list.stdout))),
             _ => Err(failure(list)),
         },
-        [list, query, ..] => {
+        [_, _] => Ok(Next::Run(step("dnf", &dnf::SECURITY_ARGS)?)),
+        [list, query, advisories, ..] => {
             let mut parsed = dnf::parse(&list.stdout);
             if query.code() == Some(0) {
                 let installed = dnf::parse_installed(&query.stdout);
@@ -385,6 +396,11 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
                     query.step.display(),
                     query.exit.describe()
                 ));
+            }
+            if advisories.code() == Some(0) {
+                dnf::mark_security(&mut parsed, dnf::parse_security(&advisories.stdout));
+            } else {
+                parsed.security_unavailable = Some(describe_failure(advisories).0);
             }
             Ok(ok(parsed))
         }
@@ -536,6 +552,69 @@ mod tests {
             done(next(&cmd, false, path, &[run("sh", 3, "", "nope")])),
             Outcome::Failed { retry: false, .. }
         ));
+    }
+
+    /// check-update, rpm, then the advisory list: flags from the list; a
+    /// failed list (even one that looks like no network) leaves the audit
+    /// ok, not retried, and says why the flags are missing.
+    #[test]
+    fn dnf_security_step_is_optional() {
+        let path = OsStr::new("/nonexistent");
+        let fixture = |case: &str, file: &str| {
+            std::fs::read_to_string(format!(
+                "{}/tests/fixtures/audit/dnf/{case}/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        let list = run("dnf", 100, &fixture("updates", "stdout"), "");
+        let query = run("rpm", 0, &fixture("installed", "stdout"), "");
+        let advisories = run("dnf", 0, &fixture("security", "stdout"), "");
+        let Outcome::Ok {
+            parsed,
+            stale: None,
+            retry: false,
+        } = done(next(
+            &Manager::Dnf,
+            false,
+            path,
+            &[list.clone(), query.clone(), advisories],
+        ))
+        else {
+            panic!()
+        };
+        assert_eq!((parsed.packages.len(), parsed.security_count()), (5, 3));
+        assert_eq!(parsed.security_unavailable, None);
+        assert_eq!(parsed.security_summary(), "3 security");
+
+        for (code, stderr) in [
+            (2, fixture("security-unsupported", "stderr")),
+            (1, fixture("offline", "stderr")),
+        ] {
+            let failed = run("dnf", code, "", &stderr);
+            let outcome = done(next(
+                &Manager::Dnf,
+                false,
+                path,
+                &[list.clone(), query.clone(), failed],
+            ));
+            let Outcome::Ok {
+                parsed,
+                stale: None,
+                retry: false,
+            } = outcome
+            else {
+                panic!("{outcome:?}")
+            };
+            assert_eq!((parsed.packages.len(), parsed.security_count()), (5, 0));
+            let why = parsed.security_unavailable.as_deref().unwrap();
+            assert!(
+                why.contains(&format!("exit status {code}: "))
+                    && why.contains(stderr.lines().last().unwrap().trim()),
+                "{why}"
+            );
+            assert_eq!(parsed.security_summary(), "security unknown");
+        }
     }
 
     #[test]

@@ -346,9 +346,9 @@ impl AuditService {
             .map_or(String::from("(not written)"), |p| p.display().to_string());
         match &outcome {
             Ok(parsed) => log::info(format_args!(
-                "audit: {} updates pending ({} security) via {}{}{}; log {shown}",
+                "audit: {} updates pending ({}) via {}{}{}; log {shown}",
                 parsed.packages.len(),
-                parsed.security_count(),
+                parsed.security_summary(),
                 manager.name(),
                 if parsed.unparsed.is_empty() {
                     String::new()

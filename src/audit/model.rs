@@ -14,8 +14,8 @@ pub struct Package {
     /// The installed version; empty when the manager does not say.
     pub current: String,
     pub new: String,
-    /// The new version comes from a security origin (only apt and
-    /// `update_command` can say so).
+    /// The new version fixes a security issue, as far as the manager says:
+    /// apt (security origin), dnf (security advisory), `update_command`.
     pub security: bool,
 }
 
@@ -49,11 +49,23 @@ pub struct Parsed {
     /// ignored or obsoleted packages), as `what: detail`.
     pub notes: Vec<String>,
     pub unparsed: Vec<String>,
+    /// Why the security flags are unknown this time, for a manager that can
+    /// usually tell (dnf's advisory list failed); every `security` is then
+    /// false for want of an answer, not because none applies.
+    pub security_unavailable: Option<String>,
 }
 
 impl Parsed {
     pub fn security_count(&self) -> usize {
         self.packages.iter().filter(|p| p.security).count()
+    }
+
+    /// `3 security`, or `security unknown`: for the log and its summary.
+    pub fn security_summary(&self) -> String {
+        match self.security_unavailable {
+            Some(_) => "security unknown".into(),
+            None => format!("{} security", self.security_count()),
+        }
     }
 }
 
