@@ -201,6 +201,28 @@ fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
+/// Like [`fill`], but done once `expected` bytes are in (the size `fstat`
+/// gave): a small file then takes one `read`, not a second one that
+/// returns 0. A file that grows after that read is still noticed: its
+/// size and mtime are checked once it is archived ([`modified_since`]).
+fn read_expecting(file: &mut File, buf: &mut [u8], expected: usize) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                if got == expected {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 impl Job {
     /// Checks the sources and the destination and begins the scan.
     pub fn start(settings: Settings) -> Result<Job, Box<Outcome>> {
@@ -562,7 +584,7 @@ impl Job {
         } else {
             first
         };
-        let got = match fill(&mut file, &mut self.buf[..want]) {
+        let got = match read_expecting(&mut file, &mut self.buf[..want], first) {
             Ok(n) => n,
             Err(e) => {
                 self.skip(&found.path, format!("read error: {}", walk::reason(&e)));
@@ -831,11 +853,11 @@ fn consume(
     }
 }
 
-/// A reason when the file's mtime moved while we read it.
+/// A reason when the file's mtime or size moved while we read it.
 fn modified_since(file: &File, at_open: &FileStat) -> Option<String> {
     let now = sys::fstat(file.as_fd()).ok()?;
-    let mtime = |s: &FileStat| (s.mtime_s, s.mtime_ns);
-    (mtime(&now) != mtime(at_open))
+    let facts = |s: &FileStat| (s.mtime_s, s.mtime_ns, s.size_bytes);
+    (facts(&now) != facts(at_open))
         .then(|| "modified while being read (archived as read)".to_string())
 }
 
