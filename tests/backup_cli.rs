@@ -646,3 +646,17 @@ fn small_files_cost_six_system_calls_each() {
         "{per_file:.2} system calls per small file, expected 6"
     );
 }
+
+/// Reading files for a backup leaves their access times alone where the
+/// kernel allows `O_NOATIME` (our own files, or root): an atime older than
+/// the mtime is what `relatime` would otherwise rewrite.
+#[test]
+fn the_backup_leaves_access_times_alone() {
+    let td = TempDir::new("backup-atime");
+    let (conf, _) = small_setup(&td, "");
+    let file = td.join("src/other.txt");
+    sh(&format!("touch -a -d @1000000000 '{}'", file.display()));
+    let out = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(fs::metadata(&file).unwrap().atime(), 1_000_000_000);
+}

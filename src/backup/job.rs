@@ -550,7 +550,7 @@ impl Job {
     /// become the current file continued by [`Job::continue_file`].
     fn start_file(&mut self, found: Found) -> Result<(), String> {
         self.progress.files_done += 1;
-        let Phase::Archive(w) = &self.phase else {
+        let Phase::Archive(w) = &mut self.phase else {
             unreachable!()
         };
         let mut file = match w.walker.open_file(&found) {

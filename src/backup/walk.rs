@@ -22,7 +22,8 @@
 //! mode and mtime for the archive), symlinks, entries of unknown type, and
 //! regular files when the walker is made with [`FileStats::Lstat`]. The
 //! archive pass does without: it takes a file's stat from `fstat` on the
-//! descriptor [`Walker::open_file`] gives it, which it needs anyway.
+//! descriptor [`Walker::open_file`] gives it, which it needs anyway, and
+//! which is opened `O_NOATIME` where permitted.
 
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
@@ -167,6 +168,11 @@ pub struct Walker {
     frames_made: u64,
     rules: Rules,
     file_stats: FileStats,
+    /// Whether files are still opened with `O_NOATIME`, so that reading
+    /// them does not dirty every inode with a new access time (`relatime`
+    /// writes one a day). The kernel allows it to a file's owner and to
+    /// CAP_FOWNER only: the first EPERM turns it off for this walk.
+    noatime: bool,
     /// `getdents64` output; `DIRENT_BUF` bytes, allocated once.
     dirents: Vec<u8>,
     pub left_out: LeftOut,
@@ -233,6 +239,7 @@ impl Walker {
             frames_made: 0,
             rules,
             file_stats,
+            noatime: true,
             dirents: vec![0; DIRENT_BUF],
             left_out: LeftOut::default(),
         }
@@ -269,7 +276,13 @@ impl Walker {
     /// symlink that replaced it (ELOOP) or blocking on a FIFO that did.
     /// Best called right after the step that returned it, while its
     /// directory is still the open one.
-    pub fn open_file(&self, found: &Found) -> io::Result<File> {
+    pub fn open_file(&mut self, found: &Found) -> io::Result<File> {
+        if self.noatime {
+            match sys::open_at(self.at(found), FILE_FLAGS | libc::O_NOATIME) {
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => self.noatime = false,
+                other => return other.map(File::from),
+            }
+        }
         sys::open_at(self.at(found), FILE_FLAGS).map(File::from)
     }
 
