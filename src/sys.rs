@@ -1,5 +1,6 @@
 //! The only module that calls the C library directly: signals, statvfs, a
-//! few process facts, and the privilege drop of `user = NAME`. Everything
+//! few process facts, descriptor-relative file access for the backup walk,
+//! and the privilege drop of `user = NAME`. Everything
 //! here is a thin, documented wrapper that turns the C convention (-1 and
 //! errno) into `io::Result`; [`drop_privileges`] either leaves the process
 //! fully dropped (and checked) or returns an error the caller must exit on.
@@ -241,28 +242,232 @@ impl DirCounter {
             if n < 0 {
                 return Err(io::Error::last_os_error());
             }
-            let n = n as usize;
             if n == 0 {
                 break;
             }
-            // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name...
-            let mut pos = 0;
-            while pos + 19 <= n {
-                let reclen =
-                    usize::from(u16::from_ne_bytes([self.buf[pos + 16], self.buf[pos + 17]]));
-                if reclen == 0 {
-                    break;
-                }
-                let name = &self.buf[pos + 19..(pos + reclen).min(n)];
-                let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
-                if name != b"." && name != b".." {
-                    f(name);
-                }
-                pos += reclen;
-            }
+            for_each_dirent(&self.buf[..n as usize], |name, _| f(name));
         }
         Ok(())
     }
+}
+
+/// Calls `f(name, d_type)` for every record other than `.` and `..` in
+/// `buf`, which holds what one getdents64 call returned.
+fn for_each_dirent(buf: &[u8], mut f: impl FnMut(&[u8], u8)) {
+    // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name...
+    let mut pos = 0;
+    while pos + 19 <= buf.len() {
+        let reclen = usize::from(u16::from_ne_bytes([buf[pos + 16], buf[pos + 17]]));
+        if reclen == 0 {
+            break;
+        }
+        let name = &buf[pos + 19..(pos + reclen).min(buf.len())];
+        let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+        if name != b"." && name != b".." {
+            f(name, buf[pos + 18]);
+        }
+        pos += reclen;
+    }
+}
+
+// --- Descriptor-relative file access, for the backup walk ------------------
+//
+// The walk keeps the directory it is visiting open and names entries
+// relative to it: a lookup then resolves one component, not the whole path,
+// and a name cannot be redirected through a symlink swapped in higher up.
+// The flags go to `openat` directly: musl's `open` wrapper follows every
+// `O_CLOEXEC` open with an `fcntl(F_SETFD)` for kernels older than 2.6.23.
+
+/// A file for the `*at` calls: an entry of an open directory, or a path
+/// resolved as `open(2)` would (from the working directory).
+#[derive(Clone, Copy, Debug)]
+pub enum At<'a> {
+    Entry(std::os::fd::BorrowedFd<'a>, &'a CStr),
+    Path(&'a std::path::Path),
+}
+
+impl At<'_> {
+    /// Calls `f(dirfd, name)` with the C form of this location.
+    fn with<T>(self, f: impl FnOnce(libc::c_int, &CStr) -> T) -> io::Result<T> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        match self {
+            At::Entry(dir, name) => Ok(f(dir.as_raw_fd(), name)),
+            At::Path(path) => {
+                let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+                    .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+                Ok(f(libc::AT_FDCWD, &c_path))
+            }
+        }
+    }
+}
+
+/// What the backup takes from a `stat`: our own type because std cannot
+/// make a `Metadata` from `fstatat` on a directory descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    pub dev: u64,
+    pub ino: u64,
+    /// `st_mode`, file type bits included.
+    pub mode: u32,
+    pub size_bytes: u64,
+    /// Space allocated, in 512-byte units (`st_blocks`).
+    pub blocks_512: u64,
+    pub mtime_s: i64,
+    pub mtime_ns: i64,
+}
+
+impl FileStat {
+    fn from_raw(st: &libc::stat) -> FileStat {
+        FileStat {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mode: st.st_mode,
+            // A stat never holds a negative size or block count.
+            size_bytes: st.st_size as u64,
+            blocks_512: st.st_blocks as u64,
+            mtime_s: st.st_mtime,
+            mtime_ns: st.st_mtime_nsec,
+        }
+    }
+
+    /// The `S_IFMT` bits of `mode`.
+    pub fn file_type(&self) -> u32 {
+        self.mode & libc::S_IFMT
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.file_type() == libc::S_IFDIR
+    }
+
+    pub fn is_file(&self) -> bool {
+        self.file_type() == libc::S_IFREG
+    }
+
+    pub fn is_symlink(&self) -> bool {
+        self.file_type() == libc::S_IFLNK
+    }
+}
+
+impl From<&std::fs::Metadata> for FileStat {
+    fn from(m: &std::fs::Metadata) -> FileStat {
+        use std::os::unix::fs::MetadataExt;
+        FileStat {
+            dev: m.dev(),
+            ino: m.ino(),
+            mode: m.mode(),
+            size_bytes: m.size(),
+            blocks_512: m.blocks(),
+            mtime_s: m.mtime(),
+            mtime_ns: m.mtime_nsec(),
+        }
+    }
+}
+
+/// `fstatat(AT_SYMLINK_NOFOLLOW)`: the entry itself, never a symlink's target.
+pub fn lstat_at(at: At<'_>) -> io::Result<FileStat> {
+    at.with(|dir, name| {
+        // SAFETY: `name` is NUL-terminated and `dir` open (or AT_FDCWD) for
+        // the call; `out` is a plain C struct fstatat fully writes on
+        // success, and it is read only then.
+        unsafe {
+            let mut out: libc::stat = std::mem::zeroed();
+            if libc::fstatat(dir, name.as_ptr(), &mut out, libc::AT_SYMLINK_NOFOLLOW) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(FileStat::from_raw(&out))
+        }
+    })?
+}
+
+/// `fstat` of an open file.
+pub fn fstat(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<FileStat> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open for the call; `out` is read only after
+    // fstat filled it.
+    unsafe {
+        let mut out: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd.as_raw_fd(), &mut out) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(FileStat::from_raw(&out))
+    }
+}
+
+/// `openat(flags | O_CLOEXEC)`, retried on EINTR.
+pub fn open_at(at: At<'_>, flags: libc::c_int) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    at.with(|dir, name| {
+        loop {
+            // SAFETY: `name` is NUL-terminated and `dir` open (or AT_FDCWD)
+            // for the call; no O_CREAT, so no mode argument is read.
+            let fd = unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC) };
+            if fd >= 0 {
+                // SAFETY: a fresh descriptor that nothing else owns.
+                return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    })?
+}
+
+/// `readlinkat`: the target of the symlink `at`, raw bytes, into `target`.
+pub fn read_link_at(at: At<'_>, target: &mut Vec<u8>) -> io::Result<()> {
+    at.with(|dir, name| {
+        // Targets are at most a page long; grow once more to tell a target
+        // that filled the buffer from a truncated one.
+        let mut cap = 256;
+        loop {
+            target.clear();
+            target.reserve(cap);
+            // SAFETY: the kernel writes at most `cap` bytes into the spare
+            // capacity reserved just above; `name` is NUL-terminated.
+            let n =
+                unsafe { libc::readlinkat(dir, name.as_ptr(), target.as_mut_ptr().cast(), cap) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let n = n as usize;
+            if n < cap {
+                // SAFETY: readlinkat initialised the first n bytes.
+                unsafe { target.set_len(n) };
+                return Ok(());
+            }
+            cap *= 2;
+        }
+    })?
+}
+
+/// One `getdents64` call on `dir` into `buf`: calls `f(name, d_type)` for
+/// each entry but `.` and `..` (`d_type` is a `DT_*` value, `DT_UNKNOWN`
+/// on filesystems that do not record types). `Ok(false)` at the end.
+pub fn read_dir_batch(
+    dir: std::os::fd::BorrowedFd<'_>,
+    buf: &mut [u8],
+    f: impl FnMut(&[u8], u8),
+) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the kernel writes at most buf.len() bytes into buf; the
+    // descriptor is open for the call.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            dir.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if n == 0 {
+        return Ok(false);
+    }
+    for_each_dirent(&buf[..n as usize], f);
+    Ok(true)
 }
 
 /// Raises the soft limit on open descriptors to the hard limit: every client

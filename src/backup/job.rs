@@ -18,6 +18,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -26,10 +27,11 @@ use std::time::{Duration, Instant};
 use flate2::{Compress, Compression, Crc, FlushCompress};
 
 use super::exclude::Excludes;
-use super::walk::{self, Found, Kind, Rules, Step, Walker};
+use super::walk::{self, FileStats, Found, Kind, Rules, Step, Walker};
 use super::zipwrite::{self, Entry, OpenEntry, Sizes, ZipOut};
 use super::{probe, retention};
 use crate::config::Config;
+use crate::sys::{self, FileStat};
 use crate::{fsutil, log};
 
 /// Files up to this size are read whole, compressed in memory and stored
@@ -135,7 +137,8 @@ struct Current {
     remaining: u64,
     read: u64,
     data_start: u64,
-    mtime_at_open: (i64, i64),
+    /// The `fstat` right after opening, which the entry was made from.
+    at_open: FileStat,
     changed: Option<String>,
 }
 
@@ -198,8 +201,26 @@ fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
-fn mtime_of(meta: &fs::Metadata) -> (i64, i64) {
-    (meta.mtime(), meta.mtime_nsec())
+/// Like [`fill`], but done once `expected` bytes are in (the size `fstat`
+/// gave): a small file then takes one `read`, not a second one that
+/// returns 0. A file that grows after that read is still noticed: its
+/// size and mtime are checked once it is archived ([`modified_since`]).
+fn read_expecting(file: &mut File, buf: &mut [u8], expected: usize) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                if got == expected {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 impl Job {
@@ -235,7 +256,11 @@ impl Job {
             backup_dir_id: Some((dir_meta.dev(), dir_meta.ino())),
             one_file_system: settings.one_file_system,
         };
-        let walker = Walker::new(walk::name_sources(&settings.sources), rules);
+        let walker = Walker::new(
+            walk::name_sources(&settings.sources),
+            rules,
+            FileStats::Lstat,
+        );
         let sources: Vec<String> = settings.sources.iter().map(|s| display(s)).collect();
         log::info(format_args!(
             "backup started: {} -> {}",
@@ -348,9 +373,9 @@ impl Job {
             Step::Entry(found) => {
                 // Local header + central record, with their extra fields.
                 self.estimate += 2 * (found.name.len() as u64 + 80);
-                if found.kind == Kind::File {
-                    let size = found.meta.len();
-                    let allocated = size.min(found.meta.blocks().saturating_mul(512));
+                if let Kind::File(Some(stat)) = found.kind {
+                    let size = stat.size_bytes;
+                    let allocated = size.min(stat.blocks_512.saturating_mul(512));
                     let file_name = found.path.file_name().map_or(&[][..], |n| n.as_bytes());
                     // A lower bound: deflate rarely does better than 4:1 on a whole tree.
                     self.estimate +=
@@ -405,9 +430,11 @@ impl Job {
                 file.set_permissions(fs::Permissions::from_mode(0o600))
                     .map_err(|e| format!("{}: {e}", temp.path.display()))?;
                 // The scan walked the same tree: start again from the top.
+                // Files are stat'ed through the descriptor opened to read them.
                 let walker = Walker::new(
                     walk::name_sources(&self.settings.sources),
                     walker.rules().clone(),
+                    FileStats::Skip,
                 );
                 self.progress.phase = "archiving";
                 self.phase = Phase::Archive(Box::new(Writing {
@@ -468,11 +495,11 @@ impl Job {
             }
             Step::Skipped { path, reason } => self.skip(&path, reason),
             Step::Entry(found) => match found.kind {
-                Kind::Dir => {
+                Kind::Dir(stat) => {
                     let entry = Entry {
                         name: &found.name,
-                        mode: found.meta.mode(),
-                        mtime_unix_s: found.meta.mtime(),
+                        mode: stat.mode,
+                        mtime_unix_s: stat.mtime_s,
                         method: zipwrite::METHOD_STORE,
                         zip64: false,
                     };
@@ -484,14 +511,14 @@ impl Job {
                         .finish_entry(open, Sizes::default())
                         .map_err(|e| write_error(&w.temp.path, e))?;
                 }
-                Kind::Symlink => match fs::read_link(&found.path) {
+                Kind::Symlink(stat) => match w.walker.read_link(&found, &mut self.scratch) {
                     Err(e) => self.skip(&found.path, walk::reason(&e)),
-                    Ok(target) => {
-                        let target = target.as_os_str().as_bytes();
+                    Ok(()) => {
+                        let target = &self.scratch[..];
                         let entry = Entry {
                             name: &found.name,
-                            mode: found.meta.mode(),
-                            mtime_unix_s: found.meta.mtime(),
+                            mode: stat.mode,
+                            mtime_unix_s: stat.mtime_s,
                             method: zipwrite::METHOD_STORE,
                             zip64: false,
                         };
@@ -513,7 +540,7 @@ impl Job {
                             .map_err(e)?;
                     }
                 },
-                Kind::File => self.start_file(found)?,
+                Kind::File(_) => self.start_file(found)?,
             },
         }
         Ok(false)
@@ -523,12 +550,10 @@ impl Job {
     /// become the current file continued by [`Job::continue_file`].
     fn start_file(&mut self, found: Found) -> Result<(), String> {
         self.progress.files_done += 1;
-        // O_NONBLOCK: if the name became a FIFO since the walk, do not hang on it.
-        let opened = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&found.path);
-        let mut file = match opened {
+        let Phase::Archive(w) = &mut self.phase else {
+            unreachable!()
+        };
+        let mut file = match w.walker.open_file(&found) {
             Ok(f) => f,
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
                 self.skip(&found.path, "replaced by a symlink while backing up".into());
@@ -539,8 +564,9 @@ impl Job {
                 return Ok(());
             }
         };
-        let meta = match file.metadata() {
-            Ok(m) if m.is_file() => m,
+        // The stat the entry is made from: the file as opened, not as listed.
+        let stat = match sys::fstat(file.as_fd()) {
+            Ok(s) if s.is_file() => s,
             Ok(_) => {
                 self.skip(&found.path, "no longer a regular file".into());
                 return Ok(());
@@ -550,7 +576,7 @@ impl Job {
                 return Ok(());
             }
         };
-        let size = meta.len();
+        let size = stat.size_bytes;
         let first = usize::try_from(size).map_or(SMALL_FILE, |s| s.min(SMALL_FILE));
         // One byte more than the size for small files, to notice growth.
         let want = if size as usize <= SMALL_FILE {
@@ -558,7 +584,7 @@ impl Job {
         } else {
             first
         };
-        let got = match fill(&mut file, &mut self.buf[..want]) {
+        let got = match read_expecting(&mut file, &mut self.buf[..want], first) {
             Ok(n) => n,
             Err(e) => {
                 self.skip(&found.path, format!("read error: {}", walk::reason(&e)));
@@ -573,7 +599,7 @@ impl Job {
         let head_len = got.min(first);
         let store =
             self.compress.is_none() || probe::should_store(file_name, &self.buf[..head_len]);
-        let mtime = meta.mtime();
+        let mtime = stat.mtime_s;
         self.files += 1;
 
         if size as usize <= SMALL_FILE {
@@ -614,7 +640,7 @@ impl Job {
                 .out
                 .start_entry(&Entry {
                     name: &found.name,
-                    mode: meta.mode(),
+                    mode: stat.mode,
                     mtime_unix_s: mtime,
                     method,
                     zip64: false,
@@ -628,7 +654,7 @@ impl Job {
             };
             w.out.finish_entry(open, sizes).map_err(e)?;
             self.progress.bytes_done += data.len() as u64;
-            let changed = changed.or_else(|| modified_since(&file, mtime_of(&meta)));
+            let changed = changed.or_else(|| modified_since(&file, &stat));
             if let Some(reason) = changed {
                 self.skip(&found.path, reason);
             }
@@ -637,7 +663,7 @@ impl Job {
 
         let entry = Entry {
             name: &found.name,
-            mode: meta.mode(),
+            mode: stat.mode,
             mtime_unix_s: mtime,
             method: if store {
                 zipwrite::METHOD_STORE
@@ -657,7 +683,7 @@ impl Job {
             remaining: size,
             read: 0,
             data_start,
-            mtime_at_open: mtime_of(&meta),
+            at_open: stat,
             changed: None,
         };
         if let Some(c) = self.compress.as_mut() {
@@ -736,7 +762,7 @@ impl Job {
         w.out.finish_entry(current.open, sizes).map_err(e)?;
         let changed = current
             .changed
-            .or_else(|| modified_since(&current.file, current.mtime_at_open));
+            .or_else(|| modified_since(&current.file, &current.at_open));
         if let Some(reason) = changed {
             self.skip(&current.path, reason);
         }
@@ -827,10 +853,12 @@ fn consume(
     }
 }
 
-/// A reason when the file's mtime moved while we read it.
-fn modified_since(file: &File, at_open: (i64, i64)) -> Option<String> {
-    let now = file.metadata().ok()?;
-    (mtime_of(&now) != at_open).then(|| "modified while being read (archived as read)".to_string())
+/// A reason when the file's mtime or size moved while we read it.
+fn modified_since(file: &File, at_open: &FileStat) -> Option<String> {
+    let now = sys::fstat(file.as_fd()).ok()?;
+    let facts = |s: &FileStat| (s.mtime_s, s.mtime_ns, s.size_bytes);
+    (facts(&now) != facts(at_open))
+        .then(|| "modified while being read (archived as read)".to_string())
 }
 
 /// Gives the complete temporary its final name without ever replacing an
