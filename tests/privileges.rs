@@ -165,6 +165,26 @@ fn only_file(dir: &Path, prefix: &str) -> PathBuf {
     files.into_iter().next().unwrap()
 }
 
+/// A `checkupdates` in `dir/shims` that saves its own /proc status to
+/// `out/child-status` and reports nothing pending: the audit's child, seen
+/// from inside. Returns the shim directory and that file.
+fn recording_checkupdates(dir: &TempDir, out: &Path) -> (PathBuf, PathBuf) {
+    let shims = dir.join("shims");
+    fs::create_dir_all(&shims).unwrap();
+    let child_status = out.join("child-status");
+    let shim = shims.join("checkupdates");
+    fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\ncat /proc/$$/status > {}\nexit 2\n",
+            child_status.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&shim, fs::Permissions::from_mode(0o755)).unwrap();
+    (shims, child_status)
+}
+
 /// Root-only files to back up: a 0600 file, and a file in a 0700 directory.
 fn root_only_sources(dir: &TempDir) -> PathBuf {
     let src = dir.join("src");
@@ -190,22 +210,7 @@ fn user_drops_root_after_binding_keeping_only_cap_dac_read_search() {
     user.own(&out);
     let src = root_only_sources(&dir);
     // The audit's package manager: records its own credentials, reports nothing pending.
-    let shims = dir.join("shims");
-    fs::create_dir_all(&shims).unwrap();
-    let child_status = out.join("child-status");
-    fs::write(
-        shims.join("checkupdates"),
-        format!(
-            "#!/bin/sh\ncat /proc/$$/status > {}\nexit 2\n",
-            child_status.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(
-        shims.join("checkupdates"),
-        fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    let (shims, child_status) = recording_checkupdates(&dir, &out);
     let config = dir.join("sysmon.conf");
     fs::write(
         &config,
@@ -517,22 +522,7 @@ fn an_ambient_capability_from_the_service_manager_stays_with_sysmon() {
     let user = TempUser::create("c");
     let out = dir.join("out");
     user.own(&out);
-    let shims = dir.join("shims");
-    fs::create_dir_all(&shims).unwrap();
-    let child_status = out.join("child-status");
-    fs::write(
-        shims.join("checkupdates"),
-        format!(
-            "#!/bin/sh\ncat /proc/$$/status > {}\nexit 2\n",
-            child_status.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(
-        shims.join("checkupdates"),
-        fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    let (shims, child_status) = recording_checkupdates(&dir, &out);
     let config = dir.join("sysmon.conf");
     fs::write(
         &config,
