@@ -37,6 +37,9 @@ pub struct ClientConnection {
 
     // [patch] request head limits
     limits: crate::Limits,
+
+    // [patch] the socket, for answers sent without waiting
+    socket: Option<std::sync::Arc<crate::connection::Connection>>,
 }
 
 /// Error that can happen when reading a request.
@@ -62,6 +65,7 @@ impl ClientConnection {
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
+        let socket = write_socket.connection();
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
@@ -74,6 +78,7 @@ impl ClientConnection {
             no_more_requests: false,
             secure,
             limits,
+            socket,
         }
     }
 
@@ -201,6 +206,8 @@ impl ClientConnection {
                 }
             }
         })?;
+
+        let request = request.with_socket(self.socket.clone());
 
         // return the request
         Ok(request)

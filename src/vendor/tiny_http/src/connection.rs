@@ -79,7 +79,7 @@ impl std::io::Write for Connection {
 }
 impl Connection {
     /// Gets the peer's address. Some for TCP, None for Unix sockets.
-    pub(crate) fn peer_addr(&mut self) -> std::io::Result<Option<SocketAddr>> {
+    pub(crate) fn peer_addr(&self) -> std::io::Result<Option<SocketAddr>> {
         match self {
             Self::Tcp(s) => s.peer_addr().map(Some),
             #[cfg(unix)]
@@ -110,20 +110,67 @@ impl Connection {
         }
     }
 
+    /// [patch] Reads through a shared reference (`&TcpStream` reads), so
+    /// one connection can serve both halves without a `dup()`.
+    pub(crate) fn read_shared(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Read;
+        match self {
+            Self::Tcp(s) => {
+                let mut s: &TcpStream = s;
+                s.read(buf)
+            }
+            #[cfg(unix)]
+            Self::Unix(s) => {
+                let mut s: &unix_net::UnixStream = s;
+                s.read(buf)
+            }
+        }
+    }
+
+    /// [patch] Writes through a shared reference.
+    pub(crate) fn write_shared(&self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::io::Write;
+        match self {
+            Self::Tcp(s) => {
+                let mut s: &TcpStream = s;
+                s.write(buf)
+            }
+            #[cfg(unix)]
+            Self::Unix(s) => {
+                let mut s: &unix_net::UnixStream = s;
+                s.write(buf)
+            }
+        }
+    }
+
+    /// [patch] Sends what the socket takes now, without waiting, and
+    /// returns how much that was. Only for a moment when no other thread
+    /// uses the connection (the mode is the socket's, not this call's).
+    pub(crate) fn send_without_waiting(&self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.set_nonblocking(true)?;
+        let mut sent = 0;
+        let result = loop {
+            if sent == bytes.len() {
+                break Ok(sent);
+            }
+            match self.write_shared(&bytes[sent..]) {
+                Ok(0) => break Ok(sent),
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break Ok(sent),
+                Err(e) => break Err(e),
+            }
+        };
+        self.set_nonblocking(false)?;
+        result
+    }
+
     /// [patch] For the short answer to a connection over the cap.
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
         match self {
             Self::Tcp(s) => s.set_nonblocking(nonblocking),
             #[cfg(unix)]
             Self::Unix(s) => s.set_nonblocking(nonblocking),
-        }
-    }
-
-    pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
-        match self {
-            Self::Tcp(s) => s.try_clone().map(Self::from),
-            #[cfg(unix)]
-            Self::Unix(s) => s.try_clone().map(Self::from),
         }
     }
 }

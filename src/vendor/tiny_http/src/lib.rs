@@ -294,7 +294,7 @@ fn accept_loop(
         let (read_closable, write_closable) = match ssl {
             None => match RefinedTcpStream::new(sock) {
                 Ok(halves) => halves,
-                // EMFILE duplicating the socket: close it, go on
+                // (plain connections share one descriptor: cannot fail)
                 Err(_) => {
                     shared.accept_errors.fetch_add(1, Relaxed);
                     continue;

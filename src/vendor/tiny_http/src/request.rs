@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use crate::connection::Connection;
 
 use crate::util::{EqualReader, FusedReader};
 use crate::{HTTPVersion, Header, Method, Response, ResponseBox, StatusCode};
@@ -78,30 +81,52 @@ pub struct Request {
     // [patch] If Some, the connection's own thread waits here for the
     // response and writes it (see `respond_detached`)
     write_back: Option<Sender<DetachedResponse>>,
+
+    // [patch] the socket, for `respond_detached`'s first, non-waiting send
+    socket: Option<Arc<Connection>>,
 }
 
 /// [patch] A response handed to the connection's own thread to write, so
 /// that the thread answering requests never waits for a slow client.
 pub(crate) struct DetachedResponse {
     writer: Box<dyn Write + Send + 'static>,
-    response: ResponseBox,
-    http_version: HTTPVersion,
-    request_headers: Vec<Header>,
-    do_not_send_body: bool,
+    what: Detached,
+}
+
+enum Detached {
+    /// A response to print whole.
+    Print {
+        response: ResponseBox,
+        http_version: HTTPVersion,
+        request_headers: Vec<Header>,
+        do_not_send_body: bool,
+    },
+    /// The bytes of a printed response that the socket did not take at once
+    /// (maybe none).
+    Rest(Vec<u8>),
 }
 
 impl DetachedResponse {
     /// Writes the response (blocking, within the connection's timeouts).
     pub(crate) fn write(self) {
         let mut writer = self.writer;
-        let printed = self.response.raw_print(
-            writer.by_ref(),
-            self.http_version,
-            &self.request_headers,
-            self.do_not_send_body,
-            None,
-        );
-        if printed.is_ok() {
+        let written = match self.what {
+            Detached::Print {
+                response,
+                http_version,
+                request_headers,
+                do_not_send_body,
+            } => response.raw_print(
+                writer.by_ref(),
+                http_version,
+                &request_headers,
+                do_not_send_body,
+                None,
+            ),
+            Detached::Rest(bytes) if bytes.is_empty() => return,
+            Detached::Rest(bytes) => writer.write_all(&bytes),
+        };
+        if written.is_ok() {
             let _ = writer.flush();
         }
     }
@@ -270,6 +295,7 @@ where
         must_send_continue: expects_continue,
         notify_when_responded: None,
         write_back: None,
+        socket: None,
     })
 }
 
@@ -506,6 +532,12 @@ impl Request {
         self
     }
 
+    /// [patch] The socket `respond_detached` may send to directly.
+    pub(crate) fn with_socket(mut self, socket: Option<Arc<Connection>>) -> Self {
+        self.socket = socket;
+        self
+    }
+
     /// [patch] Makes `respond_detached` hand the response to `sender`.
     pub(crate) fn with_write_back(mut self, sender: Sender<DetachedResponse>) -> Self {
         self.write_back = Some(sender);
@@ -521,12 +553,43 @@ impl Request {
             let _ = self.respond(response);
             return;
         };
+        let http_version = self.http_version.clone();
+        let request_headers = std::mem::take(&mut self.headers);
+        let do_not_send_body = self.method == Method::Head;
+        let writer = self.extract_writer_impl();
+        // Most answers fit in the socket's buffer: print them here and send
+        // what the socket takes at once, leaving the connection's thread only
+        // the rest (usually nothing). The previous answer on this connection
+        // is written out already (its thread reads the next request only then),
+        // so nothing can come between.
+        if let Some(socket) = self.socket.take() {
+            let mut bytes = Vec::new();
+            let printed = response.raw_print(
+                &mut bytes,
+                http_version,
+                &request_headers,
+                do_not_send_body,
+                None,
+            );
+            let rest = match (printed, socket.send_without_waiting(&bytes)) {
+                (Ok(()), Ok(sent)) => bytes.split_off(sent),
+                // The client is gone: nothing more to write.
+                _ => Vec::new(),
+            };
+            let _ = sender.send(DetachedResponse {
+                writer,
+                what: Detached::Rest(rest),
+            });
+            return;
+        }
         let detached = DetachedResponse {
-            writer: self.extract_writer_impl(),
-            response,
-            http_version: self.http_version.clone(),
-            request_headers: std::mem::take(&mut self.headers),
-            do_not_send_body: self.method == Method::Head,
+            writer,
+            what: Detached::Print {
+                response,
+                http_version,
+                request_headers,
+                do_not_send_body,
+            },
         };
         // The connection's thread is gone only when the connection is: then
         // there is nobody to answer.
@@ -551,10 +614,12 @@ impl Drop for Request {
             if let Some(sender) = self.write_back.take() {
                 let detached = DetachedResponse {
                     writer: self.extract_writer_impl(),
-                    response: Response::empty(500).boxed(),
-                    http_version: self.http_version.clone(),
-                    request_headers: std::mem::take(&mut self.headers),
-                    do_not_send_body: self.method == Method::Head,
+                    what: Detached::Print {
+                        response: Response::empty(500).boxed(),
+                        http_version: self.http_version.clone(),
+                        request_headers: std::mem::take(&mut self.headers),
+                        do_not_send_body: self.method == Method::Head,
+                    },
                 };
                 let _ = sender.send(detached);
                 return;
