@@ -45,7 +45,9 @@ pub struct Daemon {
     audit: AuditService,
     /// /data.json as last rendered, and the sample generation it shows;
     /// reused until a new sample arrives or a job is moving.
-    data_json: Option<(u64, std::sync::Arc<[u8]>)>,
+    data_json: Option<(u64, Vec<u8>)>,
+    /// Where answers are printed before they are sent (reused).
+    response_scratch: Vec<u8>,
     metrics: MetricsRenderer,
     access: AccessPolicy,
     /// sd_notify (systemd `Type=notify`): READY, STATUS, WATCHDOG, STOPPING.
@@ -128,6 +130,7 @@ impl Daemon {
             sampler,
             sample,
             data_json: None,
+            response_scratch: Vec::new(),
             metrics: MetricsRenderer::default(),
             access,
             notify: Notifier::from_env(),
@@ -286,7 +289,8 @@ impl Daemon {
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
         let connections = self.http.stats();
         let (history, history_json) = (&self.history, &mut self.history_json);
-        http::handle(request, &self.access, |route| match route {
+        let scratch = &mut self.response_scratch;
+        http::handle(request, &self.access, scratch, |route| match route {
             http::Route::Metrics => metrics
                 .render(
                     sample,
@@ -295,11 +299,10 @@ impl Daemon {
                     alerts,
                     connections,
                 )
-                .as_bytes()
-                .into(),
+                .as_bytes(),
             http::Route::History { points } => {
                 history.render_json(points.map(|p| p as usize), history_json);
-                history_json.as_bytes().into()
+                history_json.as_bytes()
             }
             _ => {
                 let fresh = matches!(cache, Some((g, _)) if *g == generation && !jobs_moving);
@@ -307,14 +310,10 @@ impl Daemon {
                     *cache = Some((
                         generation,
                         render_with_alerts(sample, config, backup, audit, Some(alerts))
-                            .into_bytes()
-                            .into(),
+                            .into_bytes(),
                     ));
                 }
-                // Shared with the connection threads writing it: no copy.
-                cache.as_ref().map_or(http::Body::Static(b""), |(_, body)| {
-                    http::Body::Shared(body.clone())
-                })
+                cache.as_ref().map_or(&[][..], |(_, body)| body.as_slice())
             }
         });
     }

@@ -2,8 +2,7 @@
 //! nothing here reads /proc or any other file. There is no path from a URL
 //! to the filesystem: the set of answers is a fixed table.
 
-use std::io::{Cursor, Read};
-use std::sync::Arc;
+use std::io::Cursor;
 
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
@@ -81,63 +80,42 @@ fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid ASCII")
 }
 
-/// A response body. The connection's own thread writes it (as slowly as the
-/// client reads, see `Request::respond_detached` in the patched tiny_http),
-/// after the loop has moved on, so it must own its bytes or share them.
-pub enum Body {
-    Static(&'static [u8]),
-    /// The cached /data.json: one copy for every client.
-    Shared(Arc<[u8]>),
-    /// A copy of a buffer the loop reuses (/metrics, /history.json).
-    Owned(Vec<u8>),
-}
-
-impl From<&[u8]> for Body {
-    fn from(bytes: &[u8]) -> Body {
-        Body::Owned(bytes.to_vec())
-    }
-}
-
-impl Body {
-    fn len(&self) -> usize {
-        match self {
-            Body::Static(b) => b.len(),
-            Body::Shared(b) => b.len(),
-            Body::Owned(b) => b.len(),
-        }
-    }
-
-    fn into_reader(self) -> Box<dyn Read + Send> {
-        match self {
-            Body::Static(b) => Box::new(Cursor::new(b)),
-            Body::Shared(b) => Box::new(Cursor::new(b)),
-            Body::Owned(b) => Box::new(Cursor::new(b)),
-        }
-    }
-}
-
-fn respond(request: Request, status: u16, content_type: &str, body: Body, extra: &[(&str, &str)]) {
+/// Sends one answer. `scratch` is the loop's reused buffer for printing it
+/// (see `Request::respond_detached` in the patched tiny_http: the loop sends
+/// what the socket takes at once, the connection's thread the rest).
+fn respond(
+    request: Request,
+    scratch: &mut Vec<u8>,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    extra: &[(&str, &str)],
+) {
     let mut headers = vec![
         header("Content-Type", content_type),
         header("X-Content-Type-Options", "nosniff"),
         header("Referrer-Policy", "no-referrer"),
     ];
     headers.extend(extra.iter().map(|(n, v)| header(n, v)));
-    let length = body.len();
     let response = Response::new(
         StatusCode(status),
         headers,
-        body.into_reader(),
-        Some(length),
+        Cursor::new(body),
+        Some(body.len()),
         None,
     );
-    // Written by the connection's thread; a client gone away is its business.
-    request.respond_detached(response);
+    // A client gone away is its business, not an error of ours.
+    request.respond_detached(response, scratch);
 }
 
 /// Answers one request. `body_for` produces the bytes of a dynamic route
 /// (`/data.json`, `/metrics`) from the daemon's state; it is called only for those.
-pub fn handle(request: Request, access: &AccessPolicy, body_for: impl FnOnce(Route) -> Body) {
+pub fn handle<'a>(
+    request: Request,
+    access: &AccessPolicy,
+    scratch: &mut Vec<u8>,
+    body_for: impl FnOnce(Route) -> &'a [u8],
+) {
     fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
         request
             .headers()
@@ -155,9 +133,10 @@ pub fn handle(request: Request, access: &AccessPolicy, body_for: impl FnOnce(Rou
         Err(Refusal::Forbidden(why)) => {
             return respond(
                 request,
+                scratch,
                 403,
                 "text/plain; charset=utf-8",
-                Body::Static(why.as_bytes()),
+                why.as_bytes(),
                 &[],
             );
         }
@@ -168,9 +147,10 @@ pub fn handle(request: Request, access: &AccessPolicy, body_for: impl FnOnce(Rou
             )];
             return respond(
                 request,
+                scratch,
                 401,
                 "text/plain; charset=utf-8",
-                Body::Static(b"authentication required\n"),
+                b"authentication required\n",
                 &challenge,
             );
         }
@@ -179,9 +159,10 @@ pub fn handle(request: Request, access: &AccessPolicy, body_for: impl FnOnce(Rou
     match route {
         Route::Index => respond(
             request,
+            scratch,
             200,
             "text/html; charset=utf-8",
-            Body::Static(INDEX_HTML),
+            INDEX_HTML,
             &[
                 ("Content-Security-Policy", csp()),
                 ("X-Frame-Options", "DENY"),
@@ -192,6 +173,7 @@ pub fn handle(request: Request, access: &AccessPolicy, body_for: impl FnOnce(Rou
             let body = body_for(route);
             respond(
                 request,
+                scratch,
                 200,
                 "application/json",
                 body,
@@ -200,15 +182,17 @@ pub fn handle(request: Request, access: &AccessPolicy, body_for: impl FnOnce(Rou
         }
         Route::BadRequest(why) => respond(
             request,
+            scratch,
             400,
             "text/plain; charset=utf-8",
-            Body::Static(why.as_bytes()),
+            why.as_bytes(),
             &[],
         ),
         Route::Metrics => {
             let body = body_for(route);
             respond(
                 request,
+                scratch,
                 200,
                 crate::metrics::CONTENT_TYPE,
                 body,
@@ -217,16 +201,18 @@ pub fn handle(request: Request, access: &AccessPolicy, body_for: impl FnOnce(Rou
         }
         Route::NotFound => respond(
             request,
+            scratch,
             404,
             "text/plain; charset=utf-8",
-            Body::Static(b"not found\n"),
+            b"not found\n",
             &[],
         ),
         Route::MethodNotAllowed => respond(
             request,
+            scratch,
             405,
             "text/plain; charset=utf-8",
-            Body::Static(b"method not allowed\n"),
+            b"method not allowed\n",
             &[("Allow", "GET, HEAD")],
         ),
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::connection::Connection;
 
 use crate::util::{EqualReader, FusedReader};
-use crate::{HTTPVersion, Header, Method, Response, ResponseBox, StatusCode};
+use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
 
 /// Represents an HTTP request made by a client.
@@ -86,47 +86,22 @@ pub struct Request {
     socket: Option<Arc<Connection>>,
 }
 
-/// [patch] A response handed to the connection's own thread to write, so
-/// that the thread answering requests never waits for a slow client.
+/// [patch] What the server's thread left for the connection's own thread to
+/// write: the bytes of a response the socket did not take at once (maybe
+/// none). The connection's thread writes them as slowly as the client reads.
 pub(crate) struct DetachedResponse {
     writer: Box<dyn Write + Send + 'static>,
-    what: Detached,
-}
-
-enum Detached {
-    /// A response to print whole.
-    Print {
-        response: ResponseBox,
-        http_version: HTTPVersion,
-        request_headers: Vec<Header>,
-        do_not_send_body: bool,
-    },
-    /// The bytes of a printed response that the socket did not take at once
-    /// (maybe none).
-    Rest(Vec<u8>),
+    rest: Vec<u8>,
 }
 
 impl DetachedResponse {
-    /// Writes the response (blocking, within the connection's timeouts).
+    /// Writes the rest (blocking, within the connection's timeouts).
     pub(crate) fn write(self) {
+        if self.rest.is_empty() {
+            return;
+        }
         let mut writer = self.writer;
-        let written = match self.what {
-            Detached::Print {
-                response,
-                http_version,
-                request_headers,
-                do_not_send_body,
-            } => response.raw_print(
-                writer.by_ref(),
-                http_version,
-                &request_headers,
-                do_not_send_body,
-                None,
-            ),
-            Detached::Rest(bytes) if bytes.is_empty() => return,
-            Detached::Rest(bytes) => writer.write_all(&bytes),
-        };
-        if written.is_ok() {
+        if writer.write_all(&self.rest).is_ok() {
             let _ = writer.flush();
         }
     }
@@ -544,56 +519,35 @@ impl Request {
         self
     }
 
-    /// [patch] Sends a response without writing it in this thread: the
-    /// connection's own thread writes it, as slowly as the client reads, while
-    /// this one goes on. (A request from a server built with
-    /// `Server::from_listeners`; others are answered here, like `respond`.)
-    pub fn respond_detached(mut self, response: ResponseBox) {
-        let Some(sender) = self.write_back.take() else {
+    /// [patch] Sends a response without waiting for the client: prints it
+    /// into `scratch` (a buffer the caller reuses), sends what the socket
+    /// takes at once (most answers fit whole) and leaves the rest to the
+    /// connection's own thread, which reads the connection's next request
+    /// only once that is written, so nothing can come between. Requests from
+    /// servers built with `from_listener` (and TLS ones) are answered here,
+    /// like `respond`.
+    pub fn respond_detached<R: Read>(mut self, response: Response<R>, scratch: &mut Vec<u8>) {
+        let (Some(sender), Some(socket)) = (self.write_back.take(), self.socket.take()) else {
             let _ = self.respond(response);
             return;
         };
-        let http_version = self.http_version.clone();
-        let request_headers = std::mem::take(&mut self.headers);
-        let do_not_send_body = self.method == Method::Head;
-        let writer = self.extract_writer_impl();
-        // Most answers fit in the socket's buffer: print them here and send
-        // what the socket takes at once, leaving the connection's thread only
-        // the rest (usually nothing). The previous answer on this connection
-        // is written out already (its thread reads the next request only then),
-        // so nothing can come between.
-        if let Some(socket) = self.socket.take() {
-            let mut bytes = Vec::new();
-            let printed = response.raw_print(
-                &mut bytes,
-                http_version,
-                &request_headers,
-                do_not_send_body,
-                None,
-            );
-            let rest = match (printed, socket.send_without_waiting(&bytes)) {
-                (Ok(()), Ok(sent)) => bytes.split_off(sent),
-                // The client is gone: nothing more to write.
-                _ => Vec::new(),
-            };
-            let _ = sender.send(DetachedResponse {
-                writer,
-                what: Detached::Rest(rest),
-            });
-            return;
-        }
-        let detached = DetachedResponse {
-            writer,
-            what: Detached::Print {
-                response,
-                http_version,
-                request_headers,
-                do_not_send_body,
-            },
+        scratch.clear();
+        let printed = response.raw_print(
+            &mut *scratch,
+            self.http_version.clone(),
+            &self.headers,
+            self.method == Method::Head,
+            None,
+        );
+        let rest = match (printed, socket.send_without_waiting(scratch)) {
+            (Ok(()), Ok(sent)) => scratch[sent..].to_vec(),
+            // The client is gone: nothing more to write.
+            _ => Vec::new(),
         };
+        let writer = self.extract_writer_impl();
         // The connection's thread is gone only when the connection is: then
         // there is nobody to answer.
-        let _ = sender.send(detached);
+        let _ = sender.send(DetachedResponse { writer, rest });
     }
 }
 
@@ -612,16 +566,16 @@ impl Drop for Request {
         if self.response_writer.is_some() {
             // [patch] answered by the connection's thread when it waits for one
             if let Some(sender) = self.write_back.take() {
-                let detached = DetachedResponse {
-                    writer: self.extract_writer_impl(),
-                    what: Detached::Print {
-                        response: Response::empty(500).boxed(),
-                        http_version: self.http_version.clone(),
-                        request_headers: std::mem::take(&mut self.headers),
-                        do_not_send_body: self.method == Method::Head,
-                    },
-                };
-                let _ = sender.send(detached);
+                let mut rest = Vec::new();
+                let _ = Response::empty(500).raw_print(
+                    &mut rest,
+                    self.http_version.clone(),
+                    &self.headers,
+                    self.method == Method::Head,
+                    None,
+                );
+                let writer = self.extract_writer_impl();
+                let _ = sender.send(DetachedResponse { writer, rest });
                 return;
             }
             let response = Response::empty(500);
