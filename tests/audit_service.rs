@@ -34,10 +34,7 @@ fn pacman_updates_epochs_and_ignored_in_c_locale() {
     let dir = TempDir::new("audit-pacman");
     let shims = Shims::new(dir.path());
     shims.tool("checkupdates", "pacman/updates");
-    let mut s = AuditService::with_env(
-        &config(dir.path(), UpdateManager::Pacman),
-        env(dir.path(), &shims),
-    );
+    let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
     drive(&mut s, LIMIT);
     let st = s.status();
     assert_eq!(
@@ -84,20 +81,14 @@ fn pacman_none_old_none_and_missing_checkupdates() {
         let dir = TempDir::new("audit-pacman-none");
         let shims = Shims::new(dir.path());
         shims.tool("checkupdates", fixture);
-        let mut s = AuditService::with_env(
-            &config(dir.path(), UpdateManager::Pacman),
-            env(dir.path(), &shims),
-        );
+        let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
         drive(&mut s, LIMIT);
         let st = s.status();
         assert_eq!((st.state, st.count), ("ok", Some(0)), "{desc}: {st:?}");
     }
     let dir = TempDir::new("audit-pacman-missing");
     let shims = Shims::new(dir.path());
-    let mut s = AuditService::with_env(
-        &config(dir.path(), UpdateManager::Pacman),
-        env(dir.path(), &shims),
-    );
+    let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
     drive(&mut s, LIMIT);
     let st = s.status();
     assert_eq!(st.state, "failed");
@@ -200,10 +191,7 @@ fn apt_recorded_runs() {
     let dir = TempDir::new("audit-apt");
     let shims = Shims::new(dir.path());
     shims.tool("apt-get", "apt/bookworm-115");
-    let mut s = AuditService::with_env(
-        &config(dir.path(), UpdateManager::Apt),
-        env(dir.path(), &shims),
-    );
+    let mut s = service(dir.path(), &shims, UpdateManager::Apt);
     drive(&mut s, LIMIT);
     let st = s.status();
     assert_eq!((st.state, st.count), ("ok", Some(115)), "{st:?}");
@@ -230,10 +218,7 @@ fn apt_recorded_runs() {
         let dir = TempDir::new("audit-apt2");
         let shims = Shims::new(dir.path());
         shims.tool("apt-get", fixture);
-        let mut s = AuditService::with_env(
-            &config(dir.path(), UpdateManager::Apt),
-            env(dir.path(), &shims),
-        );
+        let mut s = service(dir.path(), &shims, UpdateManager::Apt);
         drive(&mut s, LIMIT);
         assert_eq!(
             (s.status().state, s.status().count),
@@ -252,10 +237,7 @@ fn apt_recorded_runs() {
     let dir = TempDir::new("audit-apt3");
     let shims = Shims::new(dir.path());
     shims.tool("apt-get", "apt/unmet-deps");
-    let mut s = AuditService::with_env(
-        &config(dir.path(), UpdateManager::Apt),
-        env(dir.path(), &shims),
-    );
+    let mut s = service(dir.path(), &shims, UpdateManager::Apt);
     drive(&mut s, LIMIT);
     let st = s.status();
     assert_eq!(st.state, "failed");
@@ -309,10 +291,7 @@ fn apk_xbps_dnf_recorded_runs() {
     let dir = TempDir::new("audit-apk");
     let shims = Shims::new(dir.path());
     shims.tool("apk", "apk/updates");
-    let mut s = AuditService::with_env(
-        &config(dir.path(), UpdateManager::Apk),
-        env(dir.path(), &shims),
-    );
+    let mut s = service(dir.path(), &shims, UpdateManager::Apk);
     drive(&mut s, LIMIT);
     assert_eq!(s.status().count, Some(5));
     assert!(names(&s).contains(&(
@@ -332,10 +311,7 @@ fn apk_xbps_dnf_recorded_runs() {
     shims
         .tool("xbps-install", "xbps/updates")
         .tool("xbps-query", "xbps/installed");
-    let mut s = AuditService::with_env(
-        &config(dir.path(), UpdateManager::Xbps),
-        env(dir.path(), &shims),
-    );
+    let mut s = service(dir.path(), &shims, UpdateManager::Xbps);
     drive(&mut s, LIMIT);
     assert_eq!(s.status().count, Some(4));
     assert!(names(&s).contains(&(
@@ -352,10 +328,7 @@ fn apk_xbps_dnf_recorded_runs() {
         .tool("dnf", "dnf/updates")
         .tool_args("dnf", SECURITY_ARGS, "dnf/security")
         .tool("rpm", "dnf/installed");
-    let mut s = AuditService::with_env(
-        &config(dir.path(), UpdateManager::Dnf),
-        env(dir.path(), &shims),
-    );
+    let mut s = service(dir.path(), &shims, UpdateManager::Dnf);
     drive(&mut s, LIMIT);
     let st = s.status();
     assert_eq!(
@@ -387,7 +360,7 @@ fn apk_xbps_dnf_recorded_runs() {
         shims
             .tool(tool, fixture)
             .tool("xbps-query", "xbps/installed");
-        let mut s = AuditService::with_env(&config(dir.path(), manager), env(dir.path(), &shims));
+        let mut s = service(dir.path(), &shims, manager);
         drive(&mut s, LIMIT);
         assert_eq!(
             (s.status().state, s.status().count),
@@ -398,10 +371,7 @@ fn apk_xbps_dnf_recorded_runs() {
     let dir = TempDir::new("audit-apk-error");
     let shims = Shims::new(dir.path());
     shims.tool("apk", "apk/error");
-    let mut s = AuditService::with_env(
-        &config(dir.path(), UpdateManager::Apk),
-        env(dir.path(), &shims),
-    );
+    let mut s = service(dir.path(), &shims, UpdateManager::Apk);
     drive(&mut s, LIMIT);
     assert_eq!(s.status().state, "failed");
     assert!(s.status().error.unwrap().contains("exit status 99"));
@@ -535,10 +505,7 @@ fn hundreds_of_updates_are_capped_in_json_not_in_the_log() {
     std::fs::write(case.join("exit"), "0\n").unwrap();
     let shims = Shims::new(dir.path());
     shims.tool("checkupdates", case.to_str().unwrap());
-    let mut s = AuditService::with_env(
-        &config(dir.path(), UpdateManager::Pacman),
-        env(dir.path(), &shims),
-    );
+    let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
     drive(&mut s, LIMIT);
     let st = s.status();
     assert_eq!(
@@ -554,10 +521,7 @@ fn garbage_and_invalid_utf8_are_counted_not_fatal() {
     let dir = TempDir::new("audit-garbage");
     let shims = Shims::new(dir.path());
     shims.tool("checkupdates", "pacman/garbage");
-    let mut s = AuditService::with_env(
-        &config(dir.path(), UpdateManager::Pacman),
-        env(dir.path(), &shims),
-    );
+    let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
     drive(&mut s, LIMIT);
     let st = s.status();
     assert_eq!((st.state, st.count), ("ok", Some(1)), "{st:?}");

@@ -116,6 +116,12 @@ pub fn env(root: &Path, shims: &Shims) -> AuditEnv {
     }
 }
 
+/// The service for `manager` with the default config and environment
+/// rooted at `root` (see [`config`] and [`env`]).
+pub fn service(root: &Path, shims: &Shims, manager: UpdateManager) -> AuditService {
+    AuditService::with_env(&config(root, manager), env(root, shims))
+}
+
 /// Polls until one more result is published (at most `limit`).
 pub fn drive(service: &mut AuditService, limit: Duration) {
     let target = service.completed() + 1;
