@@ -55,16 +55,18 @@ fn field(v: &miniserde::json::Value, key: &str) -> String {
     }
 }
 
-#[test]
-fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
-    let dir = TempDir::new("audit-e2e-hang");
-    let shims = Shims::new(dir.path());
-    shims.tool("checkupdates", "pacman/hang");
-    let config =
-        dir.config("backup = off\nupdate_manager = pacman\nupdate_timeout = 1s\nmounts = /");
+/// The daemon on the `basic` fixture with `config` lines, `shims` alone on
+/// PATH, and `adjust` for the rest of its environment.
+fn daemon_with_shims(
+    dir: &TempDir,
+    shims: &Shims,
+    config: &str,
+    adjust: impl FnOnce(&mut std::process::Command),
+) -> Daemon {
+    let config = dir.config(config);
     let proc_root = fixture("proc/basic");
     let path = shims.path();
-    let mut daemon = Daemon::start_with(
+    Daemon::start_with(
         &[
             "--config",
             config.to_str().unwrap(),
@@ -72,8 +74,23 @@ fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
             proc_root.to_str().unwrap(),
         ],
         |cmd| {
-            cmd.env("PATH", &path)
-                .env("LC_ALL", "de_DE.UTF-8")
+            cmd.env("PATH", &path);
+            adjust(cmd);
+        },
+    )
+}
+
+#[test]
+fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
+    let dir = TempDir::new("audit-e2e-hang");
+    let shims = Shims::new(dir.path());
+    shims.tool("checkupdates", "pacman/hang");
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = pacman\nupdate_timeout = 1s\nmounts = /",
+        |cmd| {
+            cmd.env("LC_ALL", "de_DE.UTF-8")
                 .env("LANG", "de_DE.UTF-8")
                 .env("LANGUAGE", "de");
         },
@@ -144,20 +161,11 @@ fn sigterm_mid_audit_kills_and_reaps_the_child() {
     let dir = TempDir::new("audit-e2e-term");
     let shims = Shims::new(dir.path());
     shims.tool("checkupdates", "pacman/hang");
-    let config =
-        dir.config("backup = off\nupdate_manager = pacman\nupdate_timeout = 5m\nmounts = /");
-    let proc_root = fixture("proc/basic");
-    let path = shims.path();
-    let mut daemon = Daemon::start_with(
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--proc-root",
-            proc_root.to_str().unwrap(),
-        ],
-        |cmd| {
-            cmd.env("PATH", &path);
-        },
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = pacman\nupdate_timeout = 5m\nmounts = /",
+        |_| {},
     );
     let start = Instant::now();
     while pids(&shims, "checkupdates").len() < 2 {
@@ -276,20 +284,11 @@ fn dnf_security_updates_reach_json_metrics_and_alerts() {
         "{stdout}"
     );
 
-    let config =
-        dir.config("backup = off\nupdate_manager = dnf\nmounts = /\nalert_updates_security = 3");
-    let proc_root = fixture("proc/basic");
-    let path = shims.path();
-    let daemon = Daemon::start_with(
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--proc-root",
-            proc_root.to_str().unwrap(),
-        ],
-        |cmd| {
-            cmd.env("PATH", &path);
-        },
+    let daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = dnf\nmounts = /\nalert_updates_security = 3",
+        |_| {},
     );
     let metrics = wait_for(Duration::from_secs(15), || {
         let text = daemon.get("/metrics").body_text();
