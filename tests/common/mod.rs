@@ -480,3 +480,31 @@ pub fn files_below(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Runs `promtool check metrics` on `exposition` and fails on a format error
+/// or any lint but node_exporter's own `node_memory_*` camelCase names.
+pub fn assert_promtool_accepts(exposition: &[u8]) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(exposition).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let complaints =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    assert_ne!(code, Some(1), "format error:\n{complaints}");
+    let other: Vec<&str> = complaints
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !(l.starts_with("node_memory_") && l.contains("camelCase")))
+        .collect();
+    assert!(
+        other.is_empty(),
+        "promtool ({code:?}) complains:\n{}",
+        other.join("\n")
+    );
+}
