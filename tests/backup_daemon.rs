@@ -10,22 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, TempDir, have_tool, run, sysmon};
+use common::{Daemon, TempDir, field, have_tool, run, sysmon, text};
 use miniserde::json::{Number, Value};
-
-fn field<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| match v {
-        Value::Object(o) => o.get(*k),
-        _ => None,
-    })
-}
-
-fn text(v: &Value, path: &[&str]) -> Option<String> {
-    match field(v, path)? {
-        Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
 
 fn number(v: &Value, path: &[&str]) -> Option<u64> {
     match field(v, path)? {

@@ -125,20 +125,6 @@ fn mask(value: &str) -> u64 {
     u64::from_str_radix(value, 16).unwrap()
 }
 
-fn field<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| match v {
-        Value::Object(o) => o.get(*k),
-        _ => None,
-    })
-}
-
-fn text(v: &Value, path: &[&str]) -> Option<String> {
-    match field(v, path)? {
-        Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
 /// A port below 1024 that was free a moment ago: only root may bind it,
 /// so a daemon answering there bound it before it dropped root.
 fn free_privileged_port() -> u16 {

@@ -508,3 +508,22 @@ pub fn assert_promtool_accepts(exposition: &[u8]) {
         other.join("\n")
     );
 }
+
+/// The JSON value at `path` (object keys) in `v`.
+pub fn field<'a>(
+    v: &'a miniserde::json::Value,
+    path: &[&str],
+) -> Option<&'a miniserde::json::Value> {
+    path.iter().try_fold(v, |v, k| match v {
+        miniserde::json::Value::Object(o) => o.get(*k),
+        _ => None,
+    })
+}
+
+/// The string at `path` in `v`, if it is one.
+pub fn text(v: &miniserde::json::Value, path: &[&str]) -> Option<String> {
+    match field(v, path)? {
+        miniserde::json::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
