@@ -252,4 +252,88 @@ mod tests {
             Route::MethodNotAllowed
         );
     }
+
+    /// The head checks of the patched tiny_http (`tiny_http::check_head`,
+    /// run by each connection's thread before the loop sees a request):
+    /// GET and HEAD carry no body, and framing is never ambiguous (issue 11).
+    #[test]
+    fn request_heads_that_declare_a_body_or_frame_ambiguously_are_refused() {
+        use tiny_http::HeadRefusal::*;
+        let cases: &[(&[&str], Result<(), tiny_http::HeadRefusal>)] = &[
+            (&[], Ok(())),
+            (&["Host: localhost", "Accept: */*"], Ok(())),
+            (&["Content-Length: 0"], Ok(())),
+            (&["content-length:  000 "], Ok(())),
+            (&["Connection: close", "X-Expect: 1"], Ok(())),
+            // A body, declared any way: 413.
+            (&["Content-Length: 1"], Err(Body)),
+            (&["Content-Length: 1000000000000000"], Err(Body)),
+            (&["Content-Length: 18446744073709551615"], Err(Body)),
+            (&["Transfer-Encoding: chunked"], Err(Body)),
+            (&["Transfer-Encoding: gzip, chunked"], Err(Body)),
+            (&["TRANSFER-ENCODING: identity"], Err(Body)),
+            (&["Content-Length: 4000", "Expect: 100-continue"], Err(Body)),
+            // Expect without a body: 417.
+            (&["Expect: 100-continue"], Err(Expect)),
+            (&["Expect: something-else"], Err(Expect)),
+            // Framing two parsers could read two ways: 400.
+            (
+                &["Content-Length: 5", "Transfer-Encoding: chunked"],
+                Err(LengthAndTransferEncoding),
+            ),
+            (
+                &["Transfer-Encoding: chunked", "Content-Length: 0"],
+                Err(LengthAndTransferEncoding),
+            ),
+            (
+                &["Content-Length: 0", "Content-Length: 0"],
+                Err(DuplicateContentLength),
+            ),
+            (
+                &["Content-Length: 5", "Content-Length: 6"],
+                Err(DuplicateContentLength),
+            ),
+            (&["Content-Length: -1"], Err(InvalidContentLength)),
+            (&["Content-Length: +5"], Err(InvalidContentLength)),
+            (&["Content-Length: 5, 5"], Err(InvalidContentLength)),
+            (&["Content-Length: 0x10"], Err(InvalidContentLength)),
+            (&["Content-Length: 1 0"], Err(InvalidContentLength)),
+            (&["Content-Length:"], Err(InvalidContentLength)),
+            (
+                &["Content-Length: 18446744073709551616"],
+                Err(InvalidContentLength),
+            ),
+            (
+                &["Content-Length: 99999999999999999999999999"],
+                Err(InvalidContentLength),
+            ),
+            (
+                &["Host: localhost", "Host: evil.example"],
+                Err(DuplicateHost),
+            ),
+            (&["HOST: a", "host: a"], Err(DuplicateHost)),
+            // Framing is judged before the body: a smuggling attempt is 400.
+            (
+                &["Host: a", "Host: b", "Content-Length: 5"],
+                Err(DuplicateHost),
+            ),
+        ];
+        for (lines, expected) in cases {
+            let headers: Vec<Header> = lines
+                .iter()
+                .map(|l| l.parse().unwrap_or_else(|()| panic!("{l:?} parses")))
+                .collect();
+            assert_eq!(tiny_http::check_head(&headers), *expected, "{lines:?}");
+        }
+        assert_eq!(Body.status(), 413);
+        assert_eq!(Expect.status(), 417);
+        for framing in [
+            DuplicateHost,
+            LengthAndTransferEncoding,
+            DuplicateContentLength,
+            InvalidContentLength,
+        ] {
+            assert_eq!(framing.status(), 400);
+        }
+    }
 }

@@ -54,6 +54,9 @@ enum ReadError {
     RequestLineTooLong,
     /// [patch] the headers went over `max_head_bytes` or `max_headers`
     HeadersTooLarge(HTTPVersion),
+    /// [patch] the head declares a body or frames itself ambiguously
+    /// (`crate::head`)
+    Refused(crate::HeadRefusal, HTTPVersion),
 }
 
 impl ClientConnection {
@@ -125,6 +128,52 @@ impl ClientConnection {
         }
     }
 
+    /// [patch] Answers a refused head with `Connection: close`, then closes
+    /// gently: the client may already be sending the body it declared, and
+    /// closing with unread data makes the kernel send a reset, which can
+    /// destroy the answer before the client reads it. So the write side is
+    /// shut first and what arrives is read and thrown away for a moment,
+    /// through a fixed buffer, whatever the size declared.
+    fn refuse(&mut self, refusal: crate::HeadRefusal, version: HTTPVersion) {
+        use crate::{Header, Response, StatusCode};
+        use std::io::Write;
+
+        let mut writer = self.sink.next().unwrap();
+        let close = Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap();
+        let response = Response::from_string(refusal.reason())
+            .with_status_code(StatusCode(refusal.status()))
+            .with_header(close);
+        if response
+            .raw_print(&mut writer, version, &[], false, None)
+            .and_then(|()| writer.flush())
+            .is_err()
+        {
+            return;
+        }
+        let socket = match self.socket.as_ref() {
+            Some(socket) => socket,
+            None => return,
+        };
+        if socket.shutdown(std::net::Shutdown::Write).is_err() {
+            return;
+        }
+        const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
+        const LINGER_BYTES: usize = 64 * 1024;
+        let until = std::time::Instant::now() + LINGER;
+        let mut sink = [0u8; 4096];
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match socket.read_shared(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    }
+
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
@@ -161,6 +210,13 @@ impl ClientConnection {
                     if line.is_empty() {
                         break;
                     };
+                    // [patch] A line folded onto the previous one (obs-fold)
+                    // was trimmed and read as a header of its own; RFC 9112
+                    // §5.2 lets a server refuse it, and a proxy may have
+                    // joined it to the line before: refuse.
+                    if line.as_bytes()[0] == b' ' || line.as_bytes()[0] == b'\t' {
+                        return Err(ReadError::WrongHeader(version));
+                    }
                     if headers.len() >= max_headers {
                         return Err(ReadError::HeadersTooLarge(version));
                     }
@@ -169,6 +225,14 @@ impl ClientConnection {
                         Ok(h) => h,
                         _ => return Err(ReadError::WrongHeader(version)),
                     });
+                }
+
+                // [patch] Refused here, in the connection's own thread, before
+                // a `Request` exists: nothing of a declared body is ever
+                // read, waited for or sized, and the server's caller never
+                // sees the request.
+                if let Err(refusal) = crate::head::check_head(&headers) {
+                    return Err(ReadError::Refused(refusal, version));
                 }
 
                 headers
@@ -279,6 +343,11 @@ impl Iterator for ClientConnection {
                     let response = Response::new_empty(StatusCode(431));
                     response.raw_print(writer, ver, &[], false, None).ok();
                     return None; // the rest of the head is unread: close
+                }
+
+                Err(ReadError::Refused(refusal, ver)) => {
+                    self.refuse(refusal, ver);
+                    return None; // where the request ends is unknown: close
                 }
 
                 Err(ReadError::ReadIoError(_)) => return None,

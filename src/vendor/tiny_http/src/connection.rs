@@ -110,6 +110,19 @@ impl Connection {
         }
     }
 
+    /// [patch] The read timeout alone (for the short wait before closing a
+    /// refused connection).
+    pub(crate) fn set_read_timeout(
+        &self,
+        timeout: Option<std::time::Duration>,
+    ) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_read_timeout(timeout),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_read_timeout(timeout),
+        }
+    }
+
     /// [patch] Reads through a shared reference (`&TcpStream` reads), so
     /// one connection can serve both halves without a `dup()`.
     pub(crate) fn read_shared(&self, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -1,5 +1,5 @@
 use std::io::Error as IoError;
-use std::io::{self, Cursor, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -164,7 +164,7 @@ pub fn new_request<R, W>(
     version: HTTPVersion,
     headers: Vec<Header>,
     remote_addr: Option<SocketAddr>,
-    mut source_data: R,
+    source_data: R,
     writer: W,
 ) -> Result<Request, RequestCreationError>
 where
@@ -220,28 +220,12 @@ where
         // if we have a `Connection: upgrade`, always keeping the whole reader
         Box::new(source_data) as Box<dyn Read + Send + 'static>
     } else if let Some(content_length) = content_length {
+        // [patch] Requests from a connection never get here with a body:
+        // `client.rs` refuses any head that declares one (`crate::head`), so
+        // only `TestRequest` does. Upstream read a body of up to 1 KiB into a
+        // buffer of the declared size here; there is no such buffer now.
         if content_length == 0 {
             Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-        } else if content_length <= 1024 && !expects_continue {
-            // if the content-length is small enough, we just read everything into a buffer
-
-            let mut buffer = vec![0; content_length];
-            let mut offset = 0;
-
-            while offset != content_length {
-                let read = source_data.read(&mut buffer[offset..])?;
-                if read == 0 {
-                    // the socket returned EOF, but we were before the expected content-length
-                    // aborting
-                    let info = "Connection has been closed before we received enough data";
-                    let err = IoError::new(ErrorKind::ConnectionAborted, info);
-                    return Err(RequestCreationError::CreationIoError(err));
-                }
-
-                offset += read;
-            }
-
-            Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
         } else {
             let (data_reader, _) = EqualReader::new(source_data, content_length); // TODO:
             Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
@@ -249,6 +233,9 @@ where
     } else if transfer_encoding.is_some() {
         // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
         // over the message (RFC2616 #3.6)
+        // [patch] Never for a request from a connection (refused in
+        // `client.rs`): chunked_transfer's decoder reads a chunk-size line of
+        // any length into memory.
         Box::new(FusedReader::new(Decoder::new(source_data))) as Box<dyn Read + Send + 'static>
     } else {
         // if we have neither a Content-Length nor a Transfer-Encoding,
@@ -562,6 +549,11 @@ impl fmt::Debug for Request {
 }
 
 impl Drop for Request {
+    /// [patch] Runs in the thread that drops the request (sysmon's loop).
+    /// Upstream, the body reader dropped here read the rest of the body off
+    /// the socket, waiting for a client that may never send it; requests
+    /// from a connection now carry no body (`crate::head`), so dropping the
+    /// reader reads nothing and waits for nobody.
     fn drop(&mut self) {
         if self.response_writer.is_some() {
             // [patch] answered by the connection's thread when it waits for one

@@ -1,0 +1,131 @@
+//! [patch] What a request head must pass before a `Request` is made of it.
+//!
+//! This copy of tiny_http serves GET and HEAD, which carry no body, so a head
+//! that declares one is refused, and so is any framing two parsers could read
+//! two ways (RFC 9112 §6.3: a proxy in front and this server must agree on
+//! where a request ends, or a second request hides inside the first).
+//!
+//! Contract: [`check_head`] looks only at the parsed header lines; it reads
+//! nothing from the client, allocates nothing, and never panics. When it
+//! returns `Ok(())` the request has no body (no `Transfer-Encoding`, at most
+//! one `Content-Length` and that one all zeros), no `Expect`, and at most one
+//! `Host`. The connection's thread calls it as soon as the head is parsed
+//! (`client.rs`), so a refused request never reaches the server's caller; a
+//! server that parses heads itself can call it the same way.
+//!
+//! The table of cases is in sysmon's `src/http.rs` tests (so that `make test`
+//! runs it).
+
+use crate::Header;
+
+/// Why a request head was refused. Every refusal closes the connection:
+/// what follows the head can no longer be told apart from a next request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadRefusal {
+    /// Two `Host` lines: which one an access check reads is a guess (400).
+    DuplicateHost,
+    /// `Content-Length` and `Transfer-Encoding` together (400).
+    LengthAndTransferEncoding,
+    /// Two `Content-Length` lines, even with equal values (400).
+    DuplicateContentLength,
+    /// A `Content-Length` that is not 1*DIGIT within 64 bits: empty, signed,
+    /// a list, hex, overflowing (400).
+    InvalidContentLength,
+    /// A body: `Content-Length` above zero, or any `Transfer-Encoding` (413).
+    Body,
+    /// An `Expect` line, `100-continue` or other: a body is never wanted (417).
+    Expect,
+}
+
+impl HeadRefusal {
+    /// The status to answer with.
+    pub fn status(self) -> u16 {
+        match self {
+            HeadRefusal::DuplicateHost
+            | HeadRefusal::LengthAndTransferEncoding
+            | HeadRefusal::DuplicateContentLength
+            | HeadRefusal::InvalidContentLength => 400,
+            HeadRefusal::Body => 413,
+            HeadRefusal::Expect => 417,
+        }
+    }
+
+    /// The body of the answer: one line for whoever reads it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            HeadRefusal::DuplicateHost => "more than one Host header\n",
+            HeadRefusal::LengthAndTransferEncoding => {
+                "Content-Length together with Transfer-Encoding\n"
+            }
+            HeadRefusal::DuplicateContentLength => "more than one Content-Length header\n",
+            HeadRefusal::InvalidContentLength => "Content-Length is not a whole number\n",
+            HeadRefusal::Body => "this server takes no request body\n",
+            HeadRefusal::Expect => "this server takes no request body (Expect refused)\n",
+        }
+    }
+}
+
+/// The checks above, in the order of the variants: framing first (400), then
+/// a body (413), then `Expect` (417), so that a client sending a body with
+/// `Expect: 100-continue` learns the final answer at once.
+pub fn check_head(headers: &[Header]) -> Result<(), HeadRefusal> {
+    let mut hosts = 0usize;
+    let mut lengths = 0usize;
+    let mut transfer_encoding = false;
+    let mut expect = false;
+    // None: some Content-Length was not a valid number
+    let mut length_is_zero = Some(true);
+    for header in headers {
+        let field = &header.field;
+        if field.equiv("Host") {
+            hosts += 1;
+        } else if field.equiv("Content-Length") {
+            lengths += 1;
+            length_is_zero = match (length_is_zero, content_length(header.value.as_bytes())) {
+                (Some(zero), Some(n)) => Some(zero && n == 0),
+                _ => None,
+            };
+        } else if field.equiv("Transfer-Encoding") {
+            transfer_encoding = true;
+        } else if field.equiv("Expect") {
+            expect = true;
+        }
+    }
+    if hosts > 1 {
+        return Err(HeadRefusal::DuplicateHost);
+    }
+    if lengths > 0 && transfer_encoding {
+        return Err(HeadRefusal::LengthAndTransferEncoding);
+    }
+    if lengths > 1 {
+        return Err(HeadRefusal::DuplicateContentLength);
+    }
+    match length_is_zero {
+        None => return Err(HeadRefusal::InvalidContentLength),
+        Some(false) => return Err(HeadRefusal::Body),
+        Some(true) => {}
+    }
+    if transfer_encoding {
+        return Err(HeadRefusal::Body);
+    }
+    if expect {
+        return Err(HeadRefusal::Expect);
+    }
+    Ok(())
+}
+
+/// `Content-Length = 1*DIGIT` (RFC 9110 §8.6), as a number, or `None` when
+/// it is anything else or does not fit 64 bits. (The header parser has
+/// already trimmed the whitespace around the value.)
+fn content_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        if b.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
