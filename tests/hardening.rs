@@ -1,5 +1,7 @@
-//! Issue #7: no client can stop the daemon, pin it, or get past `allow` and
-//! basic auth. Fast versions of the load tests (the long ones: `make soak`).
+//! Issues #7 and #11: no client can stop the daemon, pin it, or get past
+//! `allow` and basic auth; no request can declare a body the loop would read
+//! or size, or frame itself two ways. Fast versions of the load tests (the
+//! long ones: `make soak`).
 mod common;
 use common::*;
 use std::io::{Read, Write};
@@ -253,4 +255,315 @@ fn clients_that_do_not_read_cannot_stall_the_loop() {
         "the sample time stood still"
     );
     drop((big, pipelined));
+}
+
+/// Sends `raw` on a fresh connection, keeps it open on our side, and reads
+/// until the server closes it: every byte it answered. Panics when the
+/// server has not closed within 5 s (every case here is answered and closed
+/// at once; `client_timeout` is 30 s in these tests).
+fn answered_then_closed(addr: std::net::SocketAddr, raw: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(raw).unwrap();
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return bytes,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return bytes,
+            Err(e) => panic!(
+                "the server kept the connection open ({e}); it answered {:?}",
+                String::from_utf8_lossy(&bytes)
+            ),
+        }
+    }
+}
+
+/// How many responses `bytes` holds (status lines).
+fn responses_in(bytes: &[u8]) -> usize {
+    bytes.windows(9).filter(|w| w == b"HTTP/1.1 ").count()
+}
+
+/// Issue #11: a declared body was drained, when the loop dropped the request,
+/// into a buffer of the declared size: 10^15 bytes aborted the daemon
+/// (allocation failure), 2^64-1 too (capacity overflow), before any access
+/// check. Now the connection's thread refuses the head with 413.
+#[test]
+fn a_huge_declared_body_is_refused_and_the_daemon_lives_on() {
+    let dir = TempDir::new("huge-body");
+    let mut daemon = start(&dir, "client_timeout = 30s");
+    for (length, host) in [
+        ("1000000000000000", "localhost"),
+        ("18446744073709551615", "localhost"),
+        // Refused before the access check: a foreign Host changes nothing.
+        ("1000000000000000", "evil.example"),
+    ] {
+        let raw =
+            format!("GET /data.json HTTP/1.1\r\nHost: {host}\r\nContent-Length: {length}\r\n\r\n");
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 413, "Content-Length {length}: {}", daemon.dump());
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        assert!(
+            daemon.child.try_wait().unwrap().is_none(),
+            "the daemon died on Content-Length {length}: {}",
+            daemon.dump()
+        );
+        assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+    }
+    assert!(daemon.wait_exit(Duration::from_millis(200)).is_none());
+}
+
+/// Issue #11: a body declared and never sent (or `Expect: 100-continue`)
+/// held the loop for `client_timeout` while it read the body: a fresh GET
+/// waited 9.9 s and no sample was taken. Now both are answered (413) and
+/// closed by the connection's thread, and the loop never sees them.
+#[test]
+fn a_body_that_never_arrives_is_refused_without_holding_the_loop() {
+    let dir = TempDir::new("body-never-sent");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let host = format!("Host: {}\r\n", daemon.addr);
+    let heads = [
+        // A few of the declared 4000 bytes, then silence.
+        format!(
+            "GET /data.json HTTP/1.1\r\n{host}Content-Length: 4000\r\n\r\n{}",
+            "x".repeat(100)
+        ),
+        format!(
+            "GET /data.json HTTP/1.1\r\n{host}Content-Length: 4000\r\nExpect: 100-continue\r\n\r\n"
+        ),
+        format!("GET /data.json HTTP/1.1\r\n{host}Expect: 100-continue\r\n\r\n"),
+    ];
+    let mut held = Vec::new();
+    for head in &heads {
+        let mut stream = TcpStream::connect(daemon.addr).unwrap();
+        stream.write_all(head.as_bytes()).unwrap();
+        held.push(stream);
+    }
+    // Before: the loop sat in the first body's read for 30 s; the helper
+    // gives up after 10 s (status 0).
+    let fresh = daemon.get("/data.json");
+    assert_eq!(fresh.status, 200, "{}", daemon.dump());
+    for (stream, (head, expected)) in held.iter_mut().zip(heads.iter().zip([413, 413, 417])) {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer);
+        assert!(read.is_ok(), "not closed after {head:?}: {read:?}");
+        let r = parse_http(&answer);
+        assert_eq!(r.status, expected, "{head:?}: {}", r.head);
+        assert!(!r.head.contains("100 Continue"), "{}", r.head);
+    }
+}
+
+/// Issue #11: with both `Content-Length` and `Transfer-Encoding`, a proxy
+/// that goes by the length passes a second request hidden in the body; the
+/// server went by the chunks, kept the connection open and answered the
+/// hidden one. Now: 400, one answer, closed.
+#[test]
+fn length_and_transfer_encoding_together_are_refused_and_nothing_is_smuggled() {
+    let dir = TempDir::new("cl-te");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let hidden = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", daemon.addr);
+    let body = format!("0\r\n\r\n{hidden}");
+    let raw = format!(
+        "GET /data.json HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nTransfer-Encoding: chunked\r\n\r\n{body}",
+        daemon.addr,
+        body.len()
+    );
+    let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+    let text = String::from_utf8_lossy(&answer);
+    assert_eq!(parse_http(&answer).status, 400, "{text}");
+    assert_eq!(responses_in(&answer), 1, "{text}");
+    assert!(
+        !text.contains("node_load1"),
+        "the hidden request was answered: {text}"
+    );
+}
+
+/// Issue #11: a negative `Content-Length` was ignored and the body read as
+/// the next request (which was answered); two `Content-Length` lines: the
+/// first won. Both are 400 and close now, as RFC 9112 §6.3 asks.
+#[test]
+fn invalid_or_duplicate_content_lengths_are_refused_and_nothing_is_smuggled() {
+    let dir = TempDir::new("bad-cl");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let hidden = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", daemon.addr);
+    for lengths in [
+        format!("Content-Length: -{}\r\n", hidden.len()),
+        format!("Content-Length: 0\r\nContent-Length: {}\r\n", hidden.len()),
+        format!(
+            "Content-Length: {0}\r\nContent-Length: {0}\r\n",
+            hidden.len()
+        ),
+        "Content-Length: 18446744073709551616\r\n".to_string(),
+        format!("Content-Length: +{}\r\n", hidden.len()),
+    ] {
+        let raw = format!(
+            "GET /data.json HTTP/1.1\r\nHost: {}\r\n{lengths}\r\n{hidden}",
+            daemon.addr
+        );
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(parse_http(&answer).status, 400, "{lengths:?}: {text}");
+        assert_eq!(responses_in(&answer), 1, "{lengths:?}: {text}");
+        assert!(
+            !text.contains("node_load1"),
+            "{lengths:?}: hidden request answered: {text}"
+        );
+    }
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+}
+
+/// Issue #11: with two `Host` lines the first won, so `Host: localhost`
+/// followed by `Host: evil.example` passed the DNS-rebinding check (a
+/// proxy may go by the last). Two Host lines are 400 now, in either order.
+#[test]
+fn two_host_headers_are_refused() {
+    let dir = TempDir::new("two-hosts");
+    let daemon = start(&dir, "client_timeout = 30s");
+    for hosts in [
+        "Host: localhost\r\nHost: evil.example\r\n",
+        "Host: evil.example\r\nHost: localhost\r\n",
+        "Host: localhost\r\nhost: localhost\r\n",
+    ] {
+        let raw = format!("GET /data.json HTTP/1.1\r\n{hosts}\r\n");
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 400, "{hosts:?}: {}", r.head);
+        assert!(!r.body_text().contains("\"cpu\""), "{hosts:?}: data served");
+    }
+    // One Host is judged as before.
+    let one = http(
+        daemon.addr,
+        "GET /data.json HTTP/1.0\r\nHost: evil.example\r\n\r\n",
+    );
+    assert_eq!(one.status, 403);
+    assert_eq!(
+        http(
+            daemon.addr,
+            "GET /data.json HTTP/1.0\r\nHost: localhost\r\n\r\n"
+        )
+        .status,
+        200
+    );
+}
+
+/// The values of `series` in /history.json whose sample time lies in
+/// `[from_unix_s, to_unix_s]`, oldest first (None: no sample at that tick).
+fn history_between(
+    daemon: &Daemon,
+    series: &str,
+    from_unix_s: f64,
+    to_unix_s: f64,
+) -> Vec<Option<f64>> {
+    use miniserde::json::{Number, Value};
+    let body = daemon.get("/history.json").body_text();
+    let v: Value = miniserde::json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let number = |v: &Value| match v {
+        Value::Number(Number::U64(n)) => Some(*n as f64),
+        Value::Number(Number::I64(n)) => Some(*n as f64),
+        Value::Number(Number::F64(n)) => Some(*n),
+        _ => None,
+    };
+    let end = number(field(&v, &["end"]).unwrap()).unwrap();
+    let interval = number(field(&v, &["interval_s"]).unwrap()).unwrap();
+    let Some(Value::Array(points)) = field(&v, &["series", series]) else {
+        panic!("no {series} series: {body}")
+    };
+    let n = points.len();
+    points
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            let at = end - (n - 1 - i) as f64 * interval;
+            at >= from_unix_s && at <= to_unix_s
+        })
+        .map(|(_, p)| number(p))
+        .collect()
+}
+
+fn unix_now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Issue #11, the invariant itself: the loop never reads, waits for or sizes
+/// anything a client declares. While 20 clients each hold a half-sent
+/// request (four of each kind: half a request line, half the headers, a
+/// declared body never sent, `Expect: 100-continue`, a chunked body never
+/// finished), a fresh GET answers within 10 ms and not one sample is missed.
+#[test]
+fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
+    let dir = TempDir::new("half-sent");
+    // history: every sample at 200 ms is kept, and a missed one is a null.
+    let daemon = start(&dir, "client_timeout = 30s\ninterval = 200ms\nhistory = 1m");
+    let host = format!("Host: {}\r\n", daemon.addr);
+    let kinds = [
+        "GET /data.js".to_string(),
+        format!("GET /data.json HTTP/1.1\r\nHo"),
+        format!(
+            "GET /data.json HTTP/1.1\r\n{host}Content-Length: 4000\r\n\r\n{}",
+            "x".repeat(100)
+        ),
+        format!(
+            "GET /data.json HTTP/1.1\r\n{host}Content-Length: 4000\r\nExpect: 100-continue\r\n\r\n"
+        ),
+        format!(
+            "GET /data.json HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\n\r\n400\r\nhalf a chunk"
+        ),
+    ];
+    // Let the sampler settle before the hold starts.
+    std::thread::sleep(Duration::from_millis(500));
+    let hold_from = unix_now_s();
+    let held: Vec<TcpStream> = (0..20)
+        .map(|i| {
+            let mut stream = TcpStream::connect(daemon.addr).unwrap();
+            stream.write_all(kinds[i % kinds.len()].as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    let mut took = Vec::new();
+    let mut times = Vec::new();
+    for _ in 0..15 {
+        std::thread::sleep(Duration::from_millis(150));
+        let start = Instant::now();
+        let r = daemon.get("/data.json");
+        took.push(start.elapsed());
+        assert_eq!(r.status, 200, "{}", daemon.dump());
+        let data: miniserde::json::Value = miniserde::json::from_str(&r.body_text()).unwrap();
+        times.push(miniserde::json::to_string(field(&data, &["time"]).unwrap()));
+    }
+    let hold_to = unix_now_s();
+    let samples = history_between(&daemon, "cpu", hold_from + 0.2, hold_to);
+    drop(held);
+    took.sort();
+    let median = took[took.len() / 2];
+    let worst = took[took.len() - 1];
+    let missed = samples.iter().filter(|s| s.is_none()).count();
+    eprintln!(
+        "20 half-sent requests held: fresh /data.json median {median:?}, worst {worst:?} (of {}); {} samples in {:.1} s, {missed} missed",
+        took.len(),
+        samples.len(),
+        hold_to - hold_from
+    );
+    // The issue's bound. The median of 15, not the worst: on a shared CI
+    // machine one request in 15 may lose the CPU for longer than 10 ms.
+    assert!(
+        median <= Duration::from_millis(10),
+        "median {median:?}, all {took:?}"
+    );
+    assert!(samples.len() >= 8, "{samples:?}");
+    assert_eq!(missed, 0, "samples missed while clients held: {samples:?}");
+    assert_ne!(
+        times[0],
+        times[times.len() - 1],
+        "the sample time stood still"
+    );
 }

@@ -56,7 +56,7 @@ enum ReadError {
     HeadersTooLarge(HTTPVersion),
     /// [patch] the head declares a body or frames itself ambiguously
     /// (`crate::head`)
-    Refused(crate::HeadRefusal, HTTPVersion),
+    Refused(crate::HeadRefusal),
 }
 
 impl ClientConnection {
@@ -134,20 +134,25 @@ impl ClientConnection {
     /// destroy the answer before the client reads it. So the write side is
     /// shut first and what arrives is read and thrown away for a moment,
     /// through a fixed buffer, whatever the size declared.
-    fn refuse(&mut self, refusal: crate::HeadRefusal, version: HTTPVersion) {
-        use crate::{Header, Response, StatusCode};
+    fn refuse(&mut self, refusal: crate::HeadRefusal) {
+        use crate::StatusCode;
         use std::io::Write;
 
+        // Written here rather than through `Response`, which drops a
+        // `Connection` header: the client must know that this is the end.
         let mut writer = self.sink.next().unwrap();
-        let close = Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap();
-        let response = Response::from_string(refusal.reason())
-            .with_status_code(StatusCode(refusal.status()))
-            .with_header(close);
-        if response
-            .raw_print(&mut writer, version, &[], false, None)
-            .and_then(|()| writer.flush())
-            .is_err()
-        {
+        let status = StatusCode(refusal.status());
+        let reason = refusal.reason();
+        let written = write!(
+            writer,
+            "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+            status.0,
+            status.default_reason_phrase(),
+            reason.len(),
+            reason
+        );
+        if written.and_then(|()| writer.flush()).is_err() {
             return;
         }
         let socket = match self.socket.as_ref() {
@@ -232,7 +237,7 @@ impl ClientConnection {
                 // read, waited for or sized, and the server's caller never
                 // sees the request.
                 if let Err(refusal) = crate::head::check_head(&headers) {
-                    return Err(ReadError::Refused(refusal, version));
+                    return Err(ReadError::Refused(refusal));
                 }
 
                 headers
@@ -345,8 +350,8 @@ impl Iterator for ClientConnection {
                     return None; // the rest of the head is unread: close
                 }
 
-                Err(ReadError::Refused(refusal, ver)) => {
-                    self.refuse(refusal, ver);
+                Err(ReadError::Refused(refusal)) => {
+                    self.refuse(refusal);
                     return None; // where the request ends is unknown: close
                 }
 
