@@ -507,7 +507,7 @@ fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
     let host = format!("Host: {}\r\n", daemon.addr);
     let kinds = [
         "GET /data.js".to_string(),
-        format!("GET /data.json HTTP/1.1\r\nHo"),
+        "GET /data.json HTTP/1.1\r\nHo".to_string(),
         format!(
             "GET /data.json HTTP/1.1\r\n{host}Content-Length: 4000\r\n\r\n{}",
             "x".repeat(100)
