@@ -312,6 +312,15 @@ mod tests {
                 Err(DuplicateHost),
             ),
             (&["HOST: a", "host: a"], Err(DuplicateHost)),
+            // A bare LF is a line end to some proxies: a header they see and
+            // this server would not.
+            (
+                &["Host: localhost\nContent-Length: 5"],
+                Err(ControlCharacter),
+            ),
+            (&["X-A: a\rb"], Err(ControlCharacter)),
+            (&["X-A: a\0b"], Err(ControlCharacter)),
+            (&["X-\0: a"], Err(ControlCharacter)),
             // Framing is judged before the body: a smuggling attempt is 400.
             (
                 &["Host: a", "Host: b", "Content-Length: 5"],
@@ -328,6 +337,7 @@ mod tests {
         assert_eq!(Body.status(), 413);
         assert_eq!(Expect.status(), 417);
         for framing in [
+            ControlCharacter,
             DuplicateHost,
             LengthAndTransferEncoding,
             DuplicateContentLength,

@@ -421,7 +421,8 @@ fn invalid_or_duplicate_content_lengths_are_refused_and_nothing_is_smuggled() {
 
 /// Issue #11: with two `Host` lines the first won, so `Host: localhost`
 /// followed by `Host: evil.example` passed the DNS-rebinding check (a
-/// proxy may go by the last). Two Host lines are 400 now, in either order.
+/// proxy may go by the last). Two Host lines are 400 now, in either order,
+/// and so are the two ways to hide one: a folded line, a bare LF.
 #[test]
 fn two_host_headers_are_refused() {
     let dir = TempDir::new("two-hosts");
@@ -430,6 +431,10 @@ fn two_host_headers_are_refused() {
         "Host: localhost\r\nHost: evil.example\r\n",
         "Host: evil.example\r\nHost: localhost\r\n",
         "Host: localhost\r\nhost: localhost\r\n",
+        // A second Host that a proxy may see and the first parser not: a
+        // folded line (obs-fold), a bare LF as line end.
+        "Host: localhost\r\nX-A: a\r\n Host: evil.example\r\n",
+        "Host: localhost\r\nX-A: a\nHost: evil.example\r\n",
     ] {
         let raw = format!("GET /data.json HTTP/1.1\r\n{hosts}\r\n");
         let answer = answered_then_closed(daemon.addr, raw.as_bytes());

@@ -22,6 +22,10 @@ use crate::Header;
 /// what follows the head can no longer be told apart from a next request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeadRefusal {
+    /// CR, LF or NUL inside a header line (RFC 9110 §5.5): a proxy that
+    /// ends lines at a bare LF reads a header there that this server does
+    /// not see (400).
+    ControlCharacter,
     /// Two `Host` lines: which one an access check reads is a guess (400).
     DuplicateHost,
     /// `Content-Length` and `Transfer-Encoding` together (400).
@@ -41,7 +45,8 @@ impl HeadRefusal {
     /// The status to answer with.
     pub fn status(self) -> u16 {
         match self {
-            HeadRefusal::DuplicateHost
+            HeadRefusal::ControlCharacter
+            | HeadRefusal::DuplicateHost
             | HeadRefusal::LengthAndTransferEncoding
             | HeadRefusal::DuplicateContentLength
             | HeadRefusal::InvalidContentLength => 400,
@@ -53,6 +58,7 @@ impl HeadRefusal {
     /// The body of the answer: one line for whoever reads it.
     pub fn reason(self) -> &'static str {
         match self {
+            HeadRefusal::ControlCharacter => "CR, LF or NUL inside a header line\n",
             HeadRefusal::DuplicateHost => "more than one Host header\n",
             HeadRefusal::LengthAndTransferEncoding => {
                 "Content-Length together with Transfer-Encoding\n"
@@ -77,6 +83,14 @@ pub fn check_head(headers: &[Header]) -> Result<(), HeadRefusal> {
     let mut length_is_zero = Some(true);
     for header in headers {
         let field = &header.field;
+        let name = field.as_str().as_bytes();
+        if name
+            .iter()
+            .chain(header.value.as_bytes())
+            .any(|b| matches!(b, b'\r' | b'\n' | 0))
+        {
+            return Err(HeadRefusal::ControlCharacter);
+        }
         if field.equiv("Host") {
             hosts += 1;
         } else if field.equiv("Content-Length") {
