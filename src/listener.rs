@@ -10,7 +10,11 @@
 //! - `max_connections`: connections open at once; more get a 503 and are
 //!   closed (each open connection holds one tiny_http thread);
 //! - the request head: [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] (nginx's and
-//!   Apache's defaults are of that order); more gets a 414 or a 431.
+//!   Apache's defaults are of that order); more gets a 414 or a 431;
+//! - no request body: a head that declares one, or frames itself two ways,
+//!   is refused by the connection's own thread (`tiny_http::check_head`:
+//!   400, 413 or 417, then close), so the loop never reads, waits for or
+//!   sizes anything a client declares.
 //!
 //! Invariants: the sockets stay open from `bind` to drop; a unix socket path
 //! is only ever removed when it is a socket nobody answers on (a stale one

@@ -345,8 +345,11 @@ fn a_body_that_never_arrives_is_refused_without_holding_the_loop() {
     }
     // Before: the loop sat in the first body's read for 30 s; the helper
     // gives up after 10 s (status 0).
+    let start = Instant::now();
     let fresh = daemon.get("/data.json");
+    let took = start.elapsed();
     assert_eq!(fresh.status, 200, "{}", daemon.dump());
+    eprintln!("3 bodies declared and never sent: fresh /data.json in {took:?}");
     for (stream, (head, expected)) in held.iter_mut().zip(heads.iter().zip([413, 413, 417])) {
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
