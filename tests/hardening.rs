@@ -504,9 +504,10 @@ fn unix_now_s() -> f64 {
 
 /// Issue #11, the invariant itself: the loop never reads, waits for or sizes
 /// anything a client declares. While 20 clients each hold a half-sent
-/// request (four of each kind: half a request line, half the headers, a
-/// declared body never sent, `Expect: 100-continue`, a chunked body never
-/// finished), a fresh GET answers within 10 ms and not one sample is missed.
+/// request of every kind (half a request line, half the headers, a declared
+/// body never sent, `Expect: 100-continue`, a chunked body never finished:
+/// 100 connections), a fresh GET answers within 10 ms and not one sample is
+/// missed.
 #[test]
 fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
     let dir = TempDir::new("half-sent");
@@ -530,11 +531,13 @@ fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
     // Let the sampler settle before the hold starts.
     std::thread::sleep(Duration::from_millis(500));
     let hold_from = unix_now_s();
-    let held: Vec<TcpStream> = (0..20)
+    // 20 clients, each with one connection of every kind.
+    let held: Vec<(usize, TcpStream)> = (0..20 * kinds.len())
         .map(|i| {
+            let kind = i % kinds.len();
             let mut stream = TcpStream::connect(daemon.addr).unwrap();
-            stream.write_all(kinds[i % kinds.len()].as_bytes()).unwrap();
-            stream
+            stream.write_all(kinds[kind].as_bytes()).unwrap();
+            (kind, stream)
         })
         .collect();
     let mut took = Vec::new();
@@ -550,13 +553,32 @@ fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
     }
     let hold_to = unix_now_s();
     let samples = history_between(&daemon, "cpu", hold_from + 0.2, hold_to);
+    // The half heads are still held open (each by its connection's thread,
+    // until client_timeout); the declared bodies were answered and closed.
+    let still_open = |mut stream: &TcpStream| {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut answer = Vec::new();
+        matches!(stream.read_to_end(&mut answer), Err(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ))
+    };
+    let open_by_kind: Vec<usize> = (0..kinds.len())
+        .map(|kind| {
+            held.iter()
+                .filter(|(k, s)| *k == kind && still_open(s))
+                .count()
+        })
+        .collect();
     drop(held);
     took.sort();
     let median = took[took.len() / 2];
     let worst = took[took.len() - 1];
     let missed = samples.iter().filter(|s| s.is_none()).count();
     eprintln!(
-        "20 half-sent requests held: fresh /data.json median {median:?}, worst {worst:?} (of {}); {} samples in {:.1} s, {missed} missed",
+        "20 clients x 5 half-sent kinds (still open by kind: {open_by_kind:?}): fresh /data.json median {median:?}, worst {worst:?} (of {}); {} samples in {:.1} s, {missed} missed",
         took.len(),
         samples.len(),
         hold_to - hold_from
@@ -566,6 +588,11 @@ fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
     assert!(
         median <= Duration::from_millis(10),
         "median {median:?}, all {took:?}"
+    );
+    assert_eq!(
+        open_by_kind,
+        [20, 20, 0, 0, 0],
+        "connections still open, by kind"
     );
     assert!(samples.len() >= 8, "{samples:?}");
     assert_eq!(missed, 0, "samples missed while clients held: {samples:?}");
