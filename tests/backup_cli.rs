@@ -660,3 +660,114 @@ fn the_backup_leaves_access_times_alone() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(fs::metadata(&file).unwrap().atime(), 1_000_000_000);
 }
+
+/// A small real archive with a stored and a deflated entry, for the
+/// corruption tests. Returns its bytes and path.
+fn archive_to_damage(td: &TempDir) -> (Vec<u8>, PathBuf) {
+    let (conf, backups) = small_setup(td, "");
+    let text: String = (0..200)
+        .map(|i| format!("compressible line {i}\n"))
+        .collect();
+    fs::write(td.join("src/d/text.txt"), text).unwrap();
+    let out = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    let archive = archives(&backups).pop().unwrap();
+    (fs::read(&archive).unwrap(), archive)
+}
+
+fn verify_code(archive: &Path) -> Option<i32> {
+    let verify = sysmon(&["verify", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    verify.status.code()
+}
+
+/// Exit status of `unzip -tq` (stdin closed: an entry that claims to be
+/// encrypted must not wait for a password) and of `sysmon verify`.
+fn unzip_and_verify(archive: &Path) -> (Option<i32>, Option<i32>) {
+    let unzip = Command::new("unzip")
+        .arg("-tq")
+        .arg(archive)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (unzip.status.code(), verify_code(archive))
+}
+
+/// Issue 11: `verify` compares every local header with its central
+/// record, so damage there fails it as it fails `unzip -t`. One mutation
+/// per local-header field of a deflated entry.
+#[test]
+fn verify_rejects_each_damaged_local_header_field() {
+    let td = TempDir::new("backup-verify-local");
+    let (good, archive) = archive_to_damage(&td);
+    let name = b"src/d/text.txt";
+    let at = good
+        .windows(30 + name.len())
+        .position(|w| w.starts_with(b"PK\x03\x04") && &w[30..] == name)
+        .expect("the local header of src/d/text.txt");
+    assert_eq!(good[at + 8], 8, "deflated");
+    // (field, offset in the local header, byte xor)
+    let table: [(&str, usize, u8); 9] = [
+        ("signature", 0, 0x01),
+        ("flags (encrypted)", 6, 0x01),
+        ("flags (data descriptor)", 6, 0x08),
+        ("method", 8, 0x08),
+        ("crc", 14, 0x01),
+        ("compressed size", 18, 0x01),
+        ("uncompressed size", 22, 0x01),
+        ("name length", 26, 0x01),
+        ("name", 30 + 6, 0x20),
+    ];
+    for (field, offset, xor) in table {
+        let mut bytes = good.clone();
+        bytes[at + offset] ^= xor;
+        fs::write(&archive, &bytes).unwrap();
+        let verify_code = verify_code(&archive);
+        eprintln!("{field}: verify {verify_code:?}");
+        assert_eq!(verify_code, Some(1), "verify passed a damaged {field}");
+    }
+    fs::write(&archive, &good).unwrap();
+    assert_eq!(verify_code(&archive), Some(0));
+}
+
+/// Issue 11: 400 seeded single-byte mutations of a real archive; whenever
+/// `unzip -tq` rejects one, `verify` must too (it may be stricter).
+#[test]
+fn verify_fails_whenever_unzip_test_fails() {
+    if !have_tool("unzip", "the mutation fuzz against unzip -t") {
+        return;
+    }
+    let td = TempDir::new("backup-verify-fuzz");
+    let (good, archive) = archive_to_damage(&td);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (mut unzip_failed, mut verify_failed, mut missed) = (0, 0, Vec::new());
+    for _ in 0..400 {
+        let at = (next() % good.len() as u64) as usize;
+        let xor = (next() % 255 + 1) as u8;
+        let mut bytes = good.clone();
+        bytes[at] ^= xor;
+        fs::write(&archive, &bytes).unwrap();
+        let (unzip_code, verify_code) = unzip_and_verify(&archive);
+        unzip_failed += usize::from(unzip_code != Some(0));
+        verify_failed += usize::from(verify_code != Some(0));
+        if unzip_code != Some(0) && verify_code == Some(0) {
+            missed.push(format!("byte {at} ^ {xor:#04x}: unzip -tq {unzip_code:?}"));
+        }
+    }
+    eprintln!(
+        "400 mutations of a {} byte archive: unzip -t rejected {unzip_failed}, verify {verify_failed}",
+        good.len()
+    );
+    assert!(
+        missed.is_empty(),
+        "verify passed what unzip -t rejects:\n{}",
+        missed.join("\n")
+    );
+}
