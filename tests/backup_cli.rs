@@ -929,3 +929,44 @@ fn times_outside_1970_to_2038_are_kept() {
         Some(0)
     );
 }
+
+/// Issue 11: an archive dated in the future (the clock was wrong once)
+/// was kept forever and pushed out real ones. With `backup_keep = 2` and
+/// one dated 2099, two real backups must both be kept, and the 2099 one
+/// go (it counts as the oldest), with a warning naming it.
+#[test]
+fn retention_never_loses_real_backups_to_future_dated_ones() {
+    let td = TempDir::new("backup-retention-future");
+    let (conf, backups) = small_setup(&td, "backup_keep = 2");
+    fs::create_dir_all(&backups).unwrap();
+    let future = backups.join("backup_20991231_235959.zip");
+    fs::write(&future, "made while the clock was wrong").unwrap();
+    let first = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(first.status.code(), Some(0));
+    let made_first = archives(&backups);
+    assert_eq!(
+        made_first.len(),
+        2,
+        "keep 2: the new one and 2099 {made_first:?}"
+    );
+    let second = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(second.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} is dated after the archive just made",
+            future.display()
+        )),
+        "{stderr}"
+    );
+    let now = archives(&backups);
+    assert!(
+        !future.exists(),
+        "the future-dated archive goes first: {now:?}"
+    );
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(
+        now.iter().any(|a| made_first.contains(a) && a != &future),
+        "the first real backup is kept: {now:?}"
+    );
+}
