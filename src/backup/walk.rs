@@ -248,6 +248,8 @@ fn type_of_dirent(d_type: u8) -> u32 {
 pub const REPLACED: &str = "replaced while backing up";
 
 /// Whether `at` is a `CACHEDIR.TAG` that starts with the standard signature.
+/// A symlink named so does not count: following it would let a user learn
+/// whether a file they cannot read starts with the signature.
 fn has_cachedir_tag(at: At<'_>) -> bool {
     let Ok(fd) = sys::open_at(at, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW) else {
         return false;
@@ -650,7 +652,7 @@ mod tests {
         .unwrap();
         fs::write(dir.join("src/a.txt"), "a").unwrap();
         fs::write(dir.join("src/x.tmp"), "x").unwrap();
-        // After b/: found in src/ once the walk has reopened it.
+        // After b/: found in src/ once the walk is back in it.
         fs::write(dir.join("src/z.txt"), "zz").unwrap();
         std::os::unix::fs::symlink("..", dir.join("src/b/up")).unwrap();
         let rules = Rules {
