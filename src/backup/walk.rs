@@ -198,6 +198,9 @@ pub struct Walker {
     noatime: bool,
     /// `getdents64` output; `DIRENT_BUF` bytes, allocated once.
     dirents: Vec<u8>,
+    /// The directory on top was returned to by leaving a moved one: it is
+    /// still to be checked like any directory the walk comes back to.
+    recheck: bool,
     pub left_out: LeftOut,
 }
 
@@ -295,6 +298,7 @@ impl Walker {
             file_stats,
             noatime: true,
             dirents: vec![0; DIRENT_BUF],
+            recheck: false,
             left_out: LeftOut::default(),
         }
     }
@@ -369,11 +373,17 @@ impl Walker {
         });
     }
 
-    /// Leaves the directory on top of the stack. Coming back to its
-    /// parent, checks that the parent is still where it was entered from;
-    /// if not, the parent is left too and reported.
+    /// Leaves the directory on top of the stack, then checks the one it
+    /// comes back to ([`Walker::check_top`]).
     fn pop(&mut self) -> Step {
         self.stack.pop();
+        self.check_top()
+    }
+
+    /// Checks that the directory on top is still where it was entered
+    /// from (its name in its parent leads to it); if not, it is left too,
+    /// reported, and the one below is checked at the next step.
+    fn check_top(&mut self) -> Step {
         let n = self.stack.len();
         if n < 2 {
             // A source: named by the user, its descriptor is all we use.
@@ -386,6 +396,7 @@ impl Walker {
         }
         let path = parent.dir.clone();
         self.stack.pop();
+        self.recheck = true;
         Step::Skipped {
             path,
             reason: format!(
@@ -397,6 +408,9 @@ impl Walker {
     pub fn step(&mut self) -> Step {
         if self.stack.is_empty() {
             return self.step_root();
+        }
+        if std::mem::take(&mut self.recheck) {
+            return self.check_top();
         }
         let top = self.stack.len() - 1;
         if !self.stack[top].listed {
@@ -911,6 +925,41 @@ mod tests {
                 format!("more than {MAX_DEPTH} levels deep: not archived")
             )]
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Two levels moved at once while the walk is below both: each is
+    /// reported as the walk comes back through it, and the walk goes on in
+    /// the source with nothing read from outside.
+    #[test]
+    fn every_moved_level_is_reported_on_the_way_back() {
+        let dir = std::env::temp_dir().join(format!("sysmon-walk-swap3-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("src/a/b/c")).unwrap();
+        fs::create_dir_all(dir.join("outside")).unwrap();
+        fs::write(dir.join("src/a/b/c/file"), "f").unwrap();
+        fs::write(dir.join("src/a/b/zz"), "placeholder").unwrap();
+        fs::write(dir.join("src/a/zz"), "placeholder").unwrap();
+        fs::write(dir.join("src/z"), "z").unwrap();
+        fs::write(dir.join("outside/zz"), "SECRET").unwrap();
+        let mut w = Walker::new(
+            name_sources(&[dir.join("src")]),
+            no_rules(),
+            FileStats::Skip,
+        );
+        let (files, skipped) = walk_reading(&mut w, |f| {
+            if f.name.ends_with(b"c/file") {
+                fs::rename(dir.join("src/a/b"), dir.join("src/a/b.moved")).unwrap();
+                std::os::unix::fs::symlink(dir.join("outside"), dir.join("src/a/b")).unwrap();
+                fs::rename(dir.join("src/a"), dir.join("src/a.moved")).unwrap();
+                std::os::unix::fs::symlink(dir.join("outside"), dir.join("src/a")).unwrap();
+            }
+        });
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["src/a/b/c/file", "src/z"]);
+        let paths: Vec<PathBuf> = skipped.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(paths, [dir.join("src/a/b"), dir.join("src/a")]);
+        assert!(skipped.iter().all(|(_, r)| r.starts_with(REPLACED)));
         fs::remove_dir_all(&dir).unwrap();
     }
 }
