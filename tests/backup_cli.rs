@@ -660,3 +660,313 @@ fn the_backup_leaves_access_times_alone() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(fs::metadata(&file).unwrap().atime(), 1_000_000_000);
 }
+
+/// A small real archive with a stored and a deflated entry, for the
+/// corruption tests. Returns its bytes and path.
+fn archive_to_damage(td: &TempDir) -> (Vec<u8>, PathBuf) {
+    let (conf, backups) = small_setup(td, "");
+    let text: String = (0..200)
+        .map(|i| format!("compressible line {i}\n"))
+        .collect();
+    fs::write(td.join("src/d/text.txt"), text).unwrap();
+    let out = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    let archive = archives(&backups).pop().unwrap();
+    (fs::read(&archive).unwrap(), archive)
+}
+
+fn verify_code(archive: &Path) -> Option<i32> {
+    let verify = sysmon(&["verify", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    verify.status.code()
+}
+
+/// Exit status of `unzip -tq` (stdin closed: an entry that claims to be
+/// encrypted must not wait for a password) and of `sysmon verify`.
+fn unzip_and_verify(archive: &Path) -> (Option<i32>, Option<i32>) {
+    let unzip = Command::new("unzip")
+        .arg("-tq")
+        .arg(archive)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (unzip.status.code(), verify_code(archive))
+}
+
+/// Issue 11: `verify` compares every local header with its central
+/// record, so damage there fails it as it fails `unzip -t`. One mutation
+/// per local-header field of a deflated entry.
+#[test]
+fn verify_rejects_each_damaged_local_header_field() {
+    let td = TempDir::new("backup-verify-local");
+    let (good, archive) = archive_to_damage(&td);
+    let name = b"src/d/text.txt";
+    let at = good
+        .windows(30 + name.len())
+        .position(|w| w.starts_with(b"PK\x03\x04") && &w[30..] == name)
+        .expect("the local header of src/d/text.txt");
+    assert_eq!(good[at + 8], 8, "deflated");
+    // (field, offset in the local header, byte xor)
+    let table: [(&str, usize, u8); 9] = [
+        ("signature", 0, 0x01),
+        ("flags (encrypted)", 6, 0x01),
+        ("flags (data descriptor)", 6, 0x08),
+        ("method", 8, 0x08),
+        ("crc", 14, 0x01),
+        ("compressed size", 18, 0x01),
+        ("uncompressed size", 22, 0x01),
+        ("name length", 26, 0x01),
+        ("name", 30 + 6, 0x20),
+    ];
+    for (field, offset, xor) in table {
+        let mut bytes = good.clone();
+        bytes[at + offset] ^= xor;
+        fs::write(&archive, &bytes).unwrap();
+        let verify_code = verify_code(&archive);
+        eprintln!("{field}: verify {verify_code:?}");
+        assert_eq!(verify_code, Some(1), "verify passed a damaged {field}");
+    }
+    fs::write(&archive, &good).unwrap();
+    assert_eq!(verify_code(&archive), Some(0));
+}
+
+/// Issue 11: 400 seeded single-byte mutations of a real archive; whenever
+/// `unzip -tq` rejects one, `verify` must too (it may be stricter).
+#[test]
+fn verify_fails_whenever_unzip_test_fails() {
+    if !have_tool("unzip", "the mutation fuzz against unzip -t") {
+        return;
+    }
+    let td = TempDir::new("backup-verify-fuzz");
+    let (good, archive) = archive_to_damage(&td);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (mut unzip_failed, mut verify_failed, mut missed) = (0, 0, Vec::new());
+    for _ in 0..400 {
+        let at = (next() % good.len() as u64) as usize;
+        let xor = (next() % 255 + 1) as u8;
+        let mut bytes = good.clone();
+        bytes[at] ^= xor;
+        fs::write(&archive, &bytes).unwrap();
+        let (unzip_code, verify_code) = unzip_and_verify(&archive);
+        unzip_failed += usize::from(unzip_code != Some(0));
+        verify_failed += usize::from(verify_code != Some(0));
+        if unzip_code != Some(0) && verify_code == Some(0) {
+            missed.push(format!("byte {at} ^ {xor:#04x}: unzip -tq {unzip_code:?}"));
+        }
+    }
+    eprintln!(
+        "400 mutations of a {} byte archive: unzip -t rejected {unzip_failed}, verify {verify_failed}",
+        good.len()
+    );
+    assert!(
+        missed.is_empty(),
+        "verify passed what unzip -t rejects:\n{}",
+        missed.join("\n")
+    );
+}
+
+/// Reads every entry's time fields with Python's zipfile: one line per
+/// entry, `name dos=Y-M-D-h-m-s ut=SIGNED ntfs=UNIX` (`-` when absent).
+const PY_TIMES: &str = r#"
+import struct, sys, zipfile
+for info in zipfile.ZipFile(sys.argv[1]).infolist():
+    ut = ntfs = "-"
+    extra = info.extra
+    while len(extra) >= 4:
+        tag, size = struct.unpack("<HH", extra[:4])
+        body = extra[4:4 + size]
+        if tag == 0x5455:
+            ut = struct.unpack("<i", body[1:5])[0]
+        elif tag == 0x000A:
+            ntfs = struct.unpack("<Q", body[8:16])[0] // 10**7 - 11644473600
+        extra = extra[4 + size:]
+    print(info.filename, "dos=" + "-".join(map(str, info.date_time)), f"ut={ut}", f"ntfs={ntfs}")
+"#;
+
+/// Issue 11: modification times before 1970 came back as 1970, after
+/// 2038-01-19 as 2038. The archive now holds each to the second (UT field,
+/// NTFS field beyond it), Info-ZIP `unzip` restores 1970..2106-02-07
+/// exactly, and what each reader makes of the rest is what the README says.
+/// A time outside what the format holds (before 1601) is reported.
+#[test]
+fn times_outside_1970_to_2038_are_kept() {
+    if !have_tool("unzip", "restoring times with Info-ZIP")
+        || !have_tool("python3", "reading the time fields with Python zipfile")
+    {
+        return;
+    }
+    let td = TempDir::new("backup-times");
+    let src = td.join("src");
+    fs::create_dir_all(&src).unwrap();
+    // (name, mtime, what unzip restores, Python's date_time) in UTC.
+    let cases: [(&str, i64, i64, &str); 7] = [
+        ("y1901", -2_147_483_648, 315_532_800, "1980-1-1-0-0-0"),
+        ("y1960", -315_619_200, 315_532_800, "1980-1-1-0-0-0"),
+        ("y1970", 0, 0, "1980-1-1-0-0-0"),
+        ("y2038", 2_147_483_648, 2_147_483_648, "2038-1-19-3-14-8"),
+        ("y2040", 2_208_988_800, 2_208_988_800, "2040-1-1-0-0-0"),
+        ("y2100", 4_102_444_800, 4_102_444_800, "2100-1-1-0-0-0"),
+        // Past the UT field: the NTFS field keeps it; unzip takes the DOS
+        // maximum, 2107-12-31 23:59:58, a day late (2100 is no leap year).
+        ("y2200", 7_258_118_400, 4_354_905_598, "2107-12-31-23-59-58"),
+    ];
+    for (name, mtime, _, _) in cases {
+        let path = src.join(name);
+        fs::write(&path, name).unwrap();
+        sh(&format!("touch -m -d @{mtime} '{}'", path.display()));
+        assert_eq!(
+            fs::metadata(&path).unwrap().mtime(),
+            mtime,
+            "{name}: the filesystem keeps it"
+        );
+    }
+    // Before 1601 no zip field holds it: counted and reported. Only a
+    // filesystem with 64-bit times (tmpfs) can hold one.
+    let shm = PathBuf::from(format!("/dev/shm/sysmon-times-{}", std::process::id()));
+    let old = shm.join("y1336");
+    let _ = fs::remove_dir_all(&shm);
+    let unstorable = fs::create_dir_all(&shm).is_ok()
+        && fs::write(&old, "old").is_ok()
+        && Command::new("touch")
+            .args(["-m", "-d", "@-20000000000"])
+            .arg(&old)
+            .status()
+            .is_ok_and(|s| s.success())
+        && fs::metadata(&old).is_ok_and(|m| m.mtime() == -20_000_000_000);
+    if !unstorable {
+        eprintln!("SKIPPED: the time before 1601 (no tmpfs with 64-bit times at /dev/shm)");
+    }
+    let conf = td.join("times.conf");
+    let mut text = format!(
+        "backup_dir = {d}/backups\nstate_dir = {d}/state\nbackup_source = {}\n",
+        src.display(),
+        d = td.path().display()
+    );
+    if unstorable {
+        text.push_str(&format!("backup_source = {}\n", shm.display()));
+    }
+    fs::write(&conf, text).unwrap();
+    let out = run({
+        let mut c = sysmon(&["backup", "--config", conf.to_str().unwrap()]);
+        c.env("TZ", "UTC");
+        c
+    });
+    let _ = fs::remove_dir_all(&shm);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if unstorable {
+        assert_eq!(out.status.code(), Some(3), "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "{}: modification time -20000000000 s from 1970 is outside what a zip holds",
+                old.display()
+            )),
+            "{stdout}"
+        );
+        assert!(stdout.contains("skipped:  1"), "{stdout}");
+    } else {
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+    }
+    let archive = archives(&td.join("backups")).pop().unwrap();
+
+    let py = td.join("times.py");
+    fs::write(&py, PY_TIMES).unwrap();
+    let fields = run({
+        let mut c = Command::new("python3");
+        c.arg(&py).arg(&archive);
+        c
+    });
+    assert!(fields.status.success());
+    let fields = String::from_utf8_lossy(&fields.stdout).into_owned();
+    let x = td.join("x");
+    let u = run({
+        let mut c = Command::new("unzip");
+        c.arg("-q").arg(&archive).arg("-d").arg(&x).env("TZ", "UTC");
+        c
+    });
+    assert!(u.status.success());
+    for (name, mtime, unzip_gives, python_gives) in cases {
+        let line = fields
+            .lines()
+            .find(|l| l.starts_with(&format!("src/{name} ")))
+            .unwrap_or_else(|| panic!("{name} not in {fields}"));
+        // The archive holds the exact time: NTFS when present, else UT.
+        let ut = if (i64::from(i32::MIN)..=i64::from(u32::MAX)).contains(&mtime) {
+            (mtime as u32 as i32).to_string()
+        } else {
+            "-".into()
+        };
+        let ntfs = if (0..=i64::from(i32::MAX)).contains(&mtime) {
+            "-".to_string()
+        } else {
+            mtime.to_string()
+        };
+        assert_eq!(
+            line,
+            format!("src/{name} dos={python_gives} ut={ut} ntfs={ntfs}"),
+            "{name}"
+        );
+        let restored = fs::metadata(x.join("src").join(name)).unwrap().mtime();
+        assert_eq!(restored, unzip_gives, "{name}: what unzip restores");
+    }
+    if unstorable {
+        let line = fields.lines().find(|l| l.contains("y1336")).unwrap();
+        assert!(
+            line.ends_with("ut=- ntfs=-11644473600"),
+            "clamped to 1601: {line}"
+        );
+    }
+    assert_eq!(
+        run(sysmon(&["verify", archive.to_str().unwrap()]))
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+/// Issue 11: an archive dated in the future (the clock was wrong once)
+/// was kept forever and pushed out real ones. With `backup_keep = 2` and
+/// one dated 2099, two real backups must both be kept, and the 2099 one
+/// go (it counts as the oldest), with a warning naming it.
+#[test]
+fn retention_never_loses_real_backups_to_future_dated_ones() {
+    let td = TempDir::new("backup-retention-future");
+    let (conf, backups) = small_setup(&td, "backup_keep = 2");
+    fs::create_dir_all(&backups).unwrap();
+    let future = backups.join("backup_20991231_235959.zip");
+    fs::write(&future, "made while the clock was wrong").unwrap();
+    let first = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(first.status.code(), Some(0));
+    let made_first = archives(&backups);
+    assert_eq!(
+        made_first.len(),
+        2,
+        "keep 2: the new one and 2099 {made_first:?}"
+    );
+    let second = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(second.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} is dated after the archive just made",
+            future.display()
+        )),
+        "{stderr}"
+    );
+    let now = archives(&backups);
+    assert!(
+        !future.exists(),
+        "the future-dated archive goes first: {now:?}"
+    );
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(
+        now.iter().any(|a| made_first.contains(a) && a != &future),
+        "the first real backup is kept: {now:?}"
+    );
+}

@@ -6,6 +6,7 @@ mod common;
 use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -383,4 +384,137 @@ fn interruption_never_leaves_a_bad_archive() {
         older_bytes,
         "older archive untouched"
     );
+}
+
+/// Issue 11: the unprivileged owner of a directory inside a source swaps
+/// `u/d` for a symlink to a root-only directory outside the sources while
+/// the walk is reading a large file below it (`u/d/sub/big.bin`). Before,
+/// the walk reopened `u/d` by path when it came back, followed the symlink
+/// and archived the outside `zz_secret.txt`. Now it must not hold one byte
+/// of it, and the swap must be in the result's skipped list and the log.
+#[test]
+fn a_directory_swapped_for_a_symlink_mid_backup_leaks_nothing() {
+    if !have_tool("unzip", "listing and extracting the archive") {
+        return;
+    }
+    const MARKER: &str = "SYSMON-OUTSIDE-SECRET-3b9f2c71";
+    let td = TempDir::new("backup-swap");
+    let src = td.join("src");
+    let d = src.join("u/d");
+    fs::create_dir_all(d.join("sub")).unwrap();
+    // Sparse: about 2 s of deflate, a 2 MB archive, no disk used.
+    let big = fs::File::create(d.join("sub/big.bin")).unwrap();
+    big.set_len(2 << 30).unwrap();
+    drop(big);
+    fs::write(d.join("zz_secret.txt"), "placeholder\n").unwrap();
+    let outside = td.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("zz_secret.txt"), format!("{MARKER}\n")).unwrap();
+    fs::set_permissions(&outside, fs::Permissions::from_mode(0o700)).unwrap();
+    let config = td.config(&format!(
+        "update_manager = none\nmounts = /\nbackup_source = {}",
+        src.display()
+    ));
+    let proc_root = proc_with_boot_id(&td, "55555555-5555-5555-5555-555555555555");
+    let daemon = start(&config, &proc_root);
+
+    // Swap while the large file is less than a quarter read: the walk is
+    // in `sub` and comes back to `d` only after the swap. The daemon is
+    // stopped for the two calls so that it cannot move on in between.
+    let started = Instant::now();
+    loop {
+        let v = daemon.data();
+        let state = text(&v, &["backup", "state"]);
+        let done = number(&v, &["backup", "progress", "bytes_done"]).unwrap_or(0);
+        let total = number(&v, &["backup", "progress", "bytes_total"]).unwrap_or(0);
+        let phase = text(&v, &["backup", "progress", "phase"]);
+        if phase.as_deref() == Some("archiving") && done > 0 && done < total / 4 {
+            daemon.signal(libc::SIGSTOP);
+            fs::rename(&d, src.join("u/d.moved")).unwrap();
+            std::os::unix::fs::symlink(&outside, &d).unwrap();
+            daemon.signal(libc::SIGCONT);
+            eprintln!("swapped at {done} of {total} bytes");
+            break;
+        }
+        assert!(
+            matches!(state.as_deref(), Some("pending" | "running")),
+            "missed the large file: {}\n{}",
+            miniserde::json::to_string(&v),
+            daemon.dump()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{}",
+            daemon.dump()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let last = loop {
+        let v = daemon.data();
+        if !matches!(
+            text(&v, &["backup", "state"]).as_deref(),
+            Some("pending" | "running")
+        ) {
+            break v;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{}",
+            daemon.dump()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let json = miniserde::json::to_string(&last);
+    assert_eq!(text(&last, &["backup", "last", "error"]), None, "{json}");
+    assert_eq!(
+        number(&last, &["backup", "last", "skipped"]),
+        Some(1),
+        "{json}"
+    );
+    let Some(Value::Array(list)) = field(&last, &["backup", "last", "skipped_list"]) else {
+        panic!("no skipped_list: {json}");
+    };
+    assert_eq!(text(&list[0], &["path"]).as_deref(), d.to_str(), "{json}");
+    let reason = text(&list[0], &["reason"]).unwrap_or_default();
+    assert!(reason.starts_with("replaced while backing up"), "{json}");
+    assert!(
+        daemon.wait_log(
+            &format!("skipped {}: replaced while backing up", d.display()),
+            Duration::from_secs(1)
+        ),
+        "{}",
+        daemon.dump()
+    );
+
+    // Not one byte from outside: not in the raw archive, not in any entry.
+    let archive = PathBuf::from(text(&last, &["backup", "last", "file"]).unwrap());
+    let raw = fs::read(&archive).unwrap();
+    assert!(!raw.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()));
+    let listing = run({
+        let mut c = Command::new("unzip");
+        c.arg("-Z1").arg(&archive);
+        c
+    });
+    let names = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert!(names.lines().any(|n| n == "src/u/d/sub/big.bin"), "{names}");
+    assert!(!names.contains("zz_secret.txt"), "{names}");
+    let extracted = td.join("extracted");
+    let out = run({
+        let mut c = Command::new("unzip");
+        c.arg("-q")
+            .arg(&archive)
+            .arg("-x")
+            .arg("*/big.bin")
+            .arg("-d")
+            .arg(&extracted);
+        c
+    });
+    assert!(out.status.success(), "{out:?}");
+    for file in common::files_below(&extracted) {
+        let data = fs::read(extracted.join(&file)).unwrap_or_default();
+        assert!(
+            !data.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
+            "{file}"
+        );
+    }
 }

@@ -510,6 +510,9 @@ impl Job {
                     w.out
                         .finish_entry(open, Sizes::default())
                         .map_err(|e| write_error(&w.temp.path, e))?;
+                    if !zipwrite::mtime_storable(stat.mtime_s) {
+                        self.skip(&found.path, unstorable_time(stat.mtime_s));
+                    }
                 }
                 Kind::Symlink(stat) => match w.walker.read_link(&found, &mut self.scratch) {
                     Err(e) => self.skip(&found.path, walk::reason(&e)),
@@ -538,6 +541,9 @@ impl Job {
                                 },
                             )
                             .map_err(e)?;
+                        if !zipwrite::mtime_storable(stat.mtime_s) {
+                            self.skip(&found.path, unstorable_time(stat.mtime_s));
+                        }
                     }
                 },
                 Kind::File(_) => self.start_file(found)?,
@@ -576,6 +582,9 @@ impl Job {
                 return Ok(());
             }
         };
+        if !zipwrite::mtime_storable(stat.mtime_s) {
+            self.skip(&found.path, unstorable_time(stat.mtime_s));
+        }
         let size = stat.size_bytes;
         let first = usize::try_from(size).map_or(SMALL_FILE, |s| s.min(SMALL_FILE));
         // One byte more than the size for small files, to notice growth.
@@ -831,6 +840,14 @@ impl Job {
             deleted,
         })
     }
+}
+
+/// The reason listed for a time the archive cannot hold (see `zipwrite`).
+fn unstorable_time(mtime_s: i64) -> String {
+    format!(
+        "modification time {mtime_s} s from 1970 is outside what a zip holds \
+         (1601 to the year 60056): archived clamped to that range"
+    )
 }
 
 fn write_error(temp: &Path, e: io::Error) -> String {

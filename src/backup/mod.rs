@@ -4,12 +4,13 @@
 //!
 //! The modules, bottom up:
 //! - [`zipwrite`]: our streaming zip writer (raw names, Unix modes, UT
-//!   mtimes, zip64); [`probe`]: store or deflate?
+//!   and NTFS mtimes, zip64); [`probe`]: store or deflate?
 //! - [`exclude`]: `backup_exclude` globs; [`walk`]: the resumable,
 //!   iterative directory walk with the skip rules.
 //! - [`job`]: one run as a state machine (scan, archive, finish, retention);
 //!   [`retention`]: archive names, pruning, leftover temporaries.
-//! - [`verify`]: `sysmon verify` through the `zip` crate's reader.
+//! - [`verify`]: `sysmon verify`: the `zip` crate's reader for the data,
+//!   plus the header checks `unzip -t` makes.
 //! - this file: [`BackupService`], the scheduler the daemon polls, and the
 //!   two CLI commands.
 //!

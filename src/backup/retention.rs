@@ -1,8 +1,15 @@
 //! Archive names, retention and leftover temporaries in `backup_dir`.
 //!
 //! Invariants: only names matching `backup_\d{8}_\d{6}(_\d+)?\.zip` are
-//! ever deleted by retention, oldest first by the time in the name (then
-//! the `_N` suffix), and never the archive just made. A temporary
+//! ever deleted by retention, and never the archive just made, which is
+//! the newest real backup: whatever the names say, it was written last.
+//!
+//! The rule: the archive just made plus the `keep - 1` newest others are
+//! kept. Others are ranked by the time in the name (then the `_N` suffix),
+//! except that a name dated after the archive just made (written while
+//! the clock was wrong, or made by hand) ranks as older than every other:
+//! such an archive is the first to go, so it can never push out real
+//! backups, and it is kept only while fewer than `keep` others exist. A temporary
 //! (`.backup_*.zip.tmp-PID`) is deleted only when no process holds its
 //! `flock`, i.e. its writer is gone (crashed, killed), never while a
 //! daemon or `sysmon backup` is still writing it.
@@ -52,11 +59,16 @@ pub fn is_temporary(name: &[u8]) -> bool {
     rest.windows(9).any(|w| w == b".zip.tmp-")
 }
 
-/// Deletes archives beyond the `keep` newest, never `just_made`. Returns
-/// the deleted paths.
+/// Deletes archives beyond the `keep` newest by the rule in the module
+/// docs, never `just_made`. Returns the deleted paths.
 pub fn prune(dir: &Path, keep: u32, just_made: &Path) -> io::Result<Vec<PathBuf>> {
     use std::os::unix::ffi::OsStrExt;
-    let mut archives: Vec<((u64, u32), PathBuf)> = Vec::new();
+    let newest = just_made
+        .file_name()
+        .and_then(|n| parse_archive_name(n.as_bytes()))
+        .map_or(u64::MAX, |(stamp, _)| stamp);
+    // (dated after the archive just made, stamp, N): `false` sorts last.
+    let mut archives: Vec<((bool, u64, u32), PathBuf)> = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| fsutil::with_path(dir, e))? {
         let entry = entry.map_err(|e| fsutil::with_path(dir, e))?;
         let name = entry.file_name();
@@ -68,12 +80,21 @@ pub fn prune(dir: &Path, keep: u32, just_made: &Path) -> io::Result<Vec<PathBuf>
         }
         let path = entry.path();
         if path != just_made {
-            archives.push((key, path));
+            let future = key.0 > newest;
+            if future {
+                crate::log::warn(format_args!(
+                    "backup retention: {} is dated after the archive just made \
+                     (the clock was wrong?): it counts as the oldest",
+                    path.display()
+                ));
+            }
+            archives.push(((!future, key.0, key.1), path));
         }
     }
     // The archive just made counts as one of the kept.
     let keep_others = (keep as usize).saturating_sub(1);
     archives.sort();
+    // Oldest first: the future-dated ones, then by the time in the name.
     let excess = archives.len().saturating_sub(keep_others);
     let mut deleted = Vec::new();
     for (_, path) in archives.into_iter().take(excess) {
@@ -165,5 +186,61 @@ mod tests {
         keys.push(parse_archive_name(b"backup_20240102_030405.zip").unwrap());
         keys.sort();
         assert_eq!(keys.iter().map(|k| k.1).collect::<Vec<_>>(), [1, 9, 10]);
+    }
+
+    /// Issue 11: an archive dated in the future (a clock wrong once) went
+    /// last by name and so was kept forever, pushing out real ones. It now
+    /// counts as the oldest, and the archive just made is always kept.
+    #[test]
+    fn future_dated_archives_never_push_out_real_ones() {
+        let dir = std::env::temp_dir().join(format!("sysmon-retention-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let names = [
+            "backup_20991231_235959.zip",
+            "backup_20400101_000000_2.zip",
+            "backup_20260101_000000.zip",
+            "backup_20260102_000000.zip",
+            "backup_20260103_000000.zip",
+        ];
+        for n in names {
+            fs::write(dir.join(n), n).unwrap();
+        }
+        let just_made = dir.join("backup_20260104_000000.zip");
+        fs::write(&just_made, "new").unwrap();
+        let left = |dir: &Path| {
+            let mut v: Vec<String> = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        // keep = 5: one of the future-dated ones goes, no real one.
+        let deleted = prune(&dir, 5, &just_made).unwrap();
+        assert_eq!(deleted, [dir.join("backup_20400101_000000_2.zip")]);
+        // keep = 3: the other future one, then the oldest real one.
+        prune(&dir, 3, &just_made).unwrap();
+        assert_eq!(
+            left(&dir),
+            [
+                "backup_20260102_000000.zip",
+                "backup_20260103_000000.zip",
+                "backup_20260104_000000.zip"
+            ]
+        );
+        // keep = 1: the archive just made, whatever the others are named.
+        fs::write(dir.join("backup_21000101_000000.zip"), "future").unwrap();
+        prune(&dir, 1, &just_made).unwrap();
+        assert_eq!(left(&dir), ["backup_20260104_000000.zip"]);
+        // Made while the clock was ahead: older real ones rank normally.
+        let ahead = dir.join("backup_20990101_000000.zip");
+        fs::write(&ahead, "ahead").unwrap();
+        prune(&dir, 2, &ahead).unwrap();
+        assert_eq!(
+            left(&dir),
+            ["backup_20260104_000000.zip", "backup_20990101_000000.zip"]
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -12,18 +12,33 @@
 //! are reported as skipped. Archive names are `TOP/relative/path` with the
 //! source's unique top-level name, built from raw bytes.
 //!
-//! System calls, since a tree of small files costs little else: the
-//! directory being visited is held open, and it is the only one held
-//! between steps (a parent is closed when the walk enters a child and
-//! reopened by path when it comes back, so depth costs no descriptors).
-//! Entries are looked up relative to it, one path component each. Their
-//! type comes from the listing (`d_type`), so an entry is `lstat`ed only
-//! when its stat is needed: directories (device and inode for the rules,
-//! mode and mtime for the archive), symlinks, entries of unknown type, and
-//! regular files when the walker is made with [`FileStats::Lstat`]. The
-//! archive pass does without: it takes a file's stat from `fstat` on the
-//! descriptor [`Walker::open_file`] gives it, which it needs anyway, and
-//! which is opened `O_NOATIME` where permitted.
+//! Nothing outside the sources is ever read, even while their owners
+//! rename and swap entries during the walk (sysmon may read what they
+//! cannot, with CAP_DAC_READ_SEARCH): a path is resolved once, when a
+//! source is opened. From there every directory on the stack stays open
+//! and every entry is reached relative to its parent's descriptor, one
+//! component at a time, with `O_NOFOLLOW`; a directory is entered only if
+//! the descriptor opened is the (st_dev, st_ino) its `lstat` saw. When the
+//! walk comes back to a directory it checks that the directory is still
+//! the entry of its parent it was when entered. An entry whose type is no
+//! longer the one the listing gave, a directory replaced between `lstat`
+//! and open, and a directory moved or replaced while the walk was below
+//! it are skipped and reported as "replaced while backing up" (the rest
+//! of a moved directory is not archived). Holding a descriptor per level
+//! bounds the depth: directories more than [`MAX_DEPTH`] levels below a
+//! source are reported as skipped, never entered.
+//!
+//! System calls, since a tree of small files costs little else: entries
+//! are looked up relative to their open directory. Their type comes from
+//! the listing (`d_type`), so an entry is `lstat`ed only when its stat is
+//! needed: directories (device and inode for the rules, mode and mtime
+//! for the archive), symlinks, entries of unknown type, and regular files
+//! when the walker is made with [`FileStats::Lstat`]. The archive pass
+//! does without: it takes a file's stat from `fstat` on the descriptor
+//! [`Walker::open_file`] gives it, which it needs anyway, and which is
+//! opened `O_NOATIME` where permitted. A directory costs, besides its
+//! listing, an `lstat`, an open, an `fstat` and a close, and one more
+//! `lstat` (the check above) when the walk leaves it.
 
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
@@ -40,6 +55,10 @@ use crate::sys::{self, At, FileStat};
 const DIRENT_BUF: usize = 32 * 1024;
 const CACHEDIR_SIGNATURE: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55";
 const DIR_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY;
+/// How many directory levels below a source are walked: one descriptor is
+/// held per level. Far beyond real trees (and below the default limit of
+/// 1024 open files); deeper directories are reported, not entered.
+pub const MAX_DEPTH: usize = 256;
 /// O_NONBLOCK: if a name became a FIFO since it was listed, do not hang on it.
 const FILE_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
 
@@ -143,10 +162,14 @@ struct Listed {
 
 struct Frame {
     dir: PathBuf,
-    /// The open directory. Held while this frame is on top, `None` while a
-    /// child is (see the module docs) or if it could not be (re)opened: then
-    /// entries are named by full path, as `open(2)` would.
-    fd: Option<OwnedFd>,
+    /// The open directory, held while the frame is on the stack: the walk
+    /// never reaches it by path again.
+    fd: OwnedFd,
+    /// (st_dev, st_ino) of `fd`, to tell whether the name in the parent
+    /// still leads here when the walk comes back (see the module docs).
+    id: (u64, u64),
+    /// The name in the parent directory; empty for a source.
+    leaf: CString,
     /// Tells this frame from a later one at the same depth.
     serial: u64,
     /// Archive name of this directory, ending with `/`.
@@ -175,6 +198,9 @@ pub struct Walker {
     noatime: bool,
     /// `getdents64` output; `DIRENT_BUF` bytes, allocated once.
     dirents: Vec<u8>,
+    /// The directory on top was returned to by leaving a moved one: it is
+    /// still to be checked like any directory the walk comes back to.
+    recheck: bool,
     pub left_out: LeftOut,
 }
 
@@ -197,6 +223,16 @@ fn special_kind(file_type: u32) -> &'static str {
     }
 }
 
+/// What to call a type in a report (`file_type` is `S_IFMT` bits).
+fn type_name(file_type: u32) -> &'static str {
+    match file_type {
+        libc::S_IFDIR => "directory",
+        libc::S_IFREG => "file",
+        libc::S_IFLNK => "symlink",
+        other => special_kind(other),
+    }
+}
+
 /// The `S_IFMT` bits a `d_type` stands for; 0 for `DT_UNKNOWN`.
 fn type_of_dirent(d_type: u8) -> u32 {
     match d_type {
@@ -211,9 +247,14 @@ fn type_of_dirent(d_type: u8) -> u32 {
     }
 }
 
+/// The reason given for an entry that changed under the walk.
+pub const REPLACED: &str = "replaced while backing up";
+
 /// Whether `at` is a `CACHEDIR.TAG` that starts with the standard signature.
+/// A symlink named so does not count: following it would let a user learn
+/// whether a file they cannot read starts with the signature.
 fn has_cachedir_tag(at: At<'_>) -> bool {
-    let Ok(fd) = sys::open_at(at, libc::O_RDONLY | libc::O_NONBLOCK) else {
+    let Ok(fd) = sys::open_at(at, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW) else {
         return false;
     };
     let mut file = File::from(fd);
@@ -226,6 +267,22 @@ fn has_cachedir_tag(at: At<'_>) -> bool {
         }
     }
     got == head.len() && head == CACHEDIR_SIGNATURE
+}
+
+/// Opens the directory `at` without following a symlink and checks that
+/// it is the one `expected` (its `lstat`) describes.
+fn open_dir_checked(at: At<'_>, expected: &FileStat) -> Result<OwnedFd, String> {
+    let fd =
+        sys::open_at(at, DIR_FLAGS | libc::O_NOFOLLOW).map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP | libc::ENOTDIR) => format!("{REPLACED} (no longer a directory)"),
+            _ => format!("cannot list directory: {}", reason(&e)),
+        })?;
+    let opened =
+        sys::fstat(fd.as_fd()).map_err(|e| format!("cannot list directory: {}", reason(&e)))?;
+    if (opened.dev, opened.ino) != (expected.dev, expected.ino) {
+        return Err(format!("{REPLACED} (another directory)"));
+    }
+    Ok(fd)
 }
 
 impl Walker {
@@ -241,6 +298,7 @@ impl Walker {
             file_stats,
             noatime: true,
             dirents: vec![0; DIRENT_BUF],
+            recheck: false,
             left_out: LeftOut::default(),
         }
     }
@@ -257,48 +315,55 @@ impl Walker {
         self.rules.backup_dir_id == Some((stat.dev, stat.ino))
     }
 
-    /// Where `found` is for the `*at` calls: in its directory while that
-    /// is still open, else by path.
-    fn at<'a>(&'a self, found: &'a Found) -> At<'a> {
-        let dir = found.listed_in.and_then(|(index, serial)| {
-            self.stack
-                .get(index)
-                .filter(|frame| frame.serial == serial)
-                .and_then(|frame| frame.fd.as_ref())
-        });
-        match dir {
-            Some(fd) => At::Entry(fd.as_fd(), &found.leaf),
-            None => At::Path(&found.path),
-        }
+    /// Where `found` is for the `*at` calls: in its directory, which is
+    /// open while it is on the stack. A source that is a file is named by
+    /// its path (the user's); any other entry whose directory the walk has
+    /// left is gone for good (ENOENT), never looked up by path.
+    fn at<'a>(&'a self, found: &'a Found) -> io::Result<At<'a>> {
+        let Some((index, serial)) = found.listed_in else {
+            return Ok(At::Path(&found.path));
+        };
+        self.stack
+            .get(index)
+            .filter(|frame| frame.serial == serial)
+            .map(|frame| At::Entry(frame.fd.as_fd(), &found.leaf))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     }
 
     /// Opens a [`Kind::File`] entry for reading, without following a
     /// symlink that replaced it (ELOOP) or blocking on a FIFO that did.
-    /// Best called right after the step that returned it, while its
-    /// directory is still the open one.
+    /// Called right after the step that returned it, while its directory
+    /// is still on the stack.
     pub fn open_file(&mut self, found: &Found) -> io::Result<File> {
         if self.noatime {
-            match sys::open_at(self.at(found), FILE_FLAGS | libc::O_NOATIME) {
+            match sys::open_at(self.at(found)?, FILE_FLAGS | libc::O_NOATIME) {
                 Err(e) if e.raw_os_error() == Some(libc::EPERM) => self.noatime = false,
                 other => return other.map(File::from),
             }
         }
-        sys::open_at(self.at(found), FILE_FLAGS).map(File::from)
+        sys::open_at(self.at(found)?, FILE_FLAGS).map(File::from)
     }
 
     /// The target of a [`Kind::Symlink`] entry, raw bytes, into `target`.
     pub fn read_link(&self, found: &Found, target: &mut Vec<u8>) -> io::Result<()> {
-        sys::read_link_at(self.at(found), target)
+        sys::read_link_at(self.at(found)?, target)
     }
 
-    fn push(&mut self, dir: PathBuf, fd: Option<OwnedFd>, name: Vec<u8>, relative: Vec<u8>) {
-        if let Some(parent) = self.stack.last_mut() {
-            parent.fd = None;
-        }
+    fn push(
+        &mut self,
+        dir: PathBuf,
+        fd: OwnedFd,
+        stat: &FileStat,
+        leaf: CString,
+        name: Vec<u8>,
+        relative: Vec<u8>,
+    ) {
         self.frames_made += 1;
         self.stack.push(Frame {
             dir,
             fd,
+            id: (stat.dev, stat.ino),
+            leaf,
             serial: self.frames_made,
             name,
             relative,
@@ -308,9 +373,44 @@ impl Walker {
         });
     }
 
+    /// Leaves the directory on top of the stack, then checks the one it
+    /// comes back to ([`Walker::check_top`]).
+    fn pop(&mut self) -> Step {
+        self.stack.pop();
+        self.check_top()
+    }
+
+    /// Checks that the directory on top is still where it was entered
+    /// from (its name in its parent leads to it); if not, it is left too,
+    /// reported, and the one below is checked at the next step.
+    fn check_top(&mut self) -> Step {
+        let n = self.stack.len();
+        if n < 2 {
+            // A source: named by the user, its descriptor is all we use.
+            return Step::Busy;
+        }
+        let (parent, grandparent) = (&self.stack[n - 1], &self.stack[n - 2]);
+        let now = sys::lstat_at(At::Entry(grandparent.fd.as_fd(), &parent.leaf));
+        if now.is_ok_and(|s| s.is_dir() && (s.dev, s.ino) == parent.id) {
+            return Step::Busy;
+        }
+        let path = parent.dir.clone();
+        self.stack.pop();
+        self.recheck = true;
+        Step::Skipped {
+            path,
+            reason: format!(
+                "{REPLACED} (moved or swapped while the walk was inside it; the rest of it is not archived)"
+            ),
+        }
+    }
+
     pub fn step(&mut self) -> Step {
         if self.stack.is_empty() {
             return self.step_root();
+        }
+        if std::mem::take(&mut self.recheck) {
+            return self.check_top();
         }
         let top = self.stack.len() - 1;
         if !self.stack[top].listed {
@@ -318,22 +418,14 @@ impl Walker {
         }
         let frame = &mut self.stack[top];
         if frame.next >= frame.names.len() {
-            self.stack.pop();
-            if let Some(parent) = self.stack.last_mut() {
-                // Closed when the walk entered the child: open it again.
-                parent.fd = sys::open_at(At::Path(&parent.dir), DIR_FLAGS).ok();
-            }
-            return Step::Busy;
+            return self.pop();
         }
         let Listed { name: leaf, d_type } = std::mem::take(&mut frame.names[frame.next]);
         frame.next += 1;
         let frame = &self.stack[top];
         let name_bytes = leaf.to_bytes();
         let path = frame.dir.join(OsStr::from_bytes(name_bytes));
-        let at = match &frame.fd {
-            Some(fd) => At::Entry(fd.as_fd(), &leaf),
-            None => At::Path(&path),
-        };
+        let at = At::Entry(frame.fd.as_fd(), &leaf);
         let stat_needed = match d_type {
             libc::DT_REG => self.file_stats == FileStats::Lstat,
             libc::DT_FIFO | libc::DT_SOCK | libc::DT_CHR | libc::DT_BLK => false,
@@ -352,7 +444,17 @@ impl Walker {
         } else {
             None
         };
-        let file_type = stat.map_or_else(|| type_of_dirent(d_type), |s| s.file_type());
+        let listed_type = type_of_dirent(d_type);
+        let file_type = stat.map_or(listed_type, |s| s.file_type());
+        if listed_type != 0 && file_type != listed_type {
+            // Swapped since the listing, e.g. a directory for a symlink.
+            let reason = format!(
+                "{REPLACED} (listed as a {}, now a {})",
+                type_name(listed_type),
+                type_name(file_type)
+            );
+            return Step::Skipped { path, reason };
+        }
         let mut relative = frame.relative.clone();
         relative.extend_from_slice(name_bytes);
         let is_dir = file_type == libc::S_IFDIR;
@@ -375,23 +477,28 @@ impl Walker {
                 if self.is_backup_dir(&stat) {
                     return Step::Busy;
                 }
+                let descend = !(self.rules.one_file_system && stat.dev != self.root_dev);
+                if descend && self.stack.len() > MAX_DEPTH {
+                    let reason = format!("more than {MAX_DEPTH} levels deep: not archived");
+                    return Step::Skipped { path, reason };
+                }
                 // Opened once, for the tag and then for the listing.
-                let dir_fd = sys::open_at(at, DIR_FLAGS | libc::O_NOFOLLOW).ok();
-                let tag = match &dir_fd {
-                    Some(fd) => has_cachedir_tag(At::Entry(fd.as_fd(), c"CACHEDIR.TAG")),
-                    None => has_cachedir_tag(At::Path(&path.join("CACHEDIR.TAG"))),
+                let dir_fd = match open_dir_checked(at, &stat) {
+                    Ok(fd) => fd,
+                    Err(reason) => return Step::Skipped { path, reason },
                 };
-                if tag {
+                if has_cachedir_tag(At::Entry(dir_fd.as_fd(), c"CACHEDIR.TAG")) {
                     self.left_out.cache_dirs += 1;
                     return Step::Busy;
                 }
                 name.push(b'/');
-                if self.rules.one_file_system && stat.dev != self.root_dev {
+                if descend {
+                    relative.push(b'/');
+                    let (dir, name) = (path.clone(), name.clone());
+                    self.push(dir, dir_fd, &stat, leaf.clone(), name, relative);
+                } else {
                     // The mount point itself is kept (empty), as tar does.
                     self.left_out.other_filesystems += 1;
-                } else {
-                    relative.push(b'/');
-                    self.push(path.clone(), dir_fd, name.clone(), relative);
                 }
                 Kind::Dir(stat)
             }
@@ -421,7 +528,8 @@ impl Walker {
         }
         self.next_source += 1;
         self.root_pending = true;
-        // The source itself is named by the user: follow it if it is a symlink.
+        // The source itself is named by the user: follow it if it is a
+        // symlink. This is the one path the walk resolves.
         let stat = match fs::metadata(&source.path) {
             Ok(m) => FileStat::from(&m),
             Err(e) => {
@@ -437,9 +545,36 @@ impl Walker {
             if self.is_backup_dir(&stat) {
                 return Step::Busy;
             }
+            let opened = sys::open_at(At::Path(&source.path), DIR_FLAGS).and_then(|fd| {
+                let now = sys::fstat(fd.as_fd())?;
+                Ok((fd, now))
+            });
+            let fd = match opened {
+                Ok((fd, now)) if (now.dev, now.ino) == (stat.dev, stat.ino) => fd,
+                Ok(_) => {
+                    let reason = format!("{REPLACED} (another directory)");
+                    return Step::Skipped {
+                        path: source.path,
+                        reason,
+                    };
+                }
+                Err(e) => {
+                    let reason = format!("cannot list directory: {}", reason(&e));
+                    return Step::Skipped {
+                        path: source.path,
+                        reason,
+                    };
+                }
+            };
             name.push(b'/');
-            // Opened when it is listed, following a symlink like the stat above.
-            self.push(source.path.clone(), None, name.clone(), Vec::new());
+            self.push(
+                source.path.clone(),
+                fd,
+                &stat,
+                CString::default(),
+                name.clone(),
+                Vec::new(),
+            );
             Kind::Dir(stat)
         } else if stat.is_file() {
             Kind::File(Some(stat))
@@ -463,24 +598,8 @@ impl Walker {
     fn list_some(&mut self, top: usize) -> Step {
         let Walker { stack, dirents, .. } = self;
         let frame = &mut stack[top];
-        if frame.fd.is_none() {
-            // A source, or a directory that could not be opened when it
-            // was entered: by path, and the error is reported.
-            match sys::open_at(At::Path(&frame.dir), DIR_FLAGS) {
-                Ok(fd) => frame.fd = Some(fd),
-                Err(e) => {
-                    let path = frame.dir.clone();
-                    stack.pop();
-                    return Step::Skipped {
-                        path,
-                        reason: format!("cannot list directory: {}", reason(&e)),
-                    };
-                }
-            }
-        }
-        let fd = frame.fd.as_ref().expect("opened above");
         let names = &mut frame.names;
-        let listed = sys::read_dir_batch(fd.as_fd(), dirents, |name, d_type| {
+        let listed = sys::read_dir_batch(frame.fd.as_fd(), dirents, |name, d_type| {
             // A listed name never holds a NUL (the kernel ends it there).
             if let Ok(name) = CString::new(name) {
                 names.push(Listed { name, d_type });
@@ -547,7 +666,7 @@ mod tests {
         .unwrap();
         fs::write(dir.join("src/a.txt"), "a").unwrap();
         fs::write(dir.join("src/x.tmp"), "x").unwrap();
-        // After b/: found in src/ once the walk has reopened it.
+        // After b/: found in src/ once the walk is back in it.
         fs::write(dir.join("src/z.txt"), "zz").unwrap();
         std::os::unix::fs::symlink("..", dir.join("src/b/up")).unwrap();
         let rules = Rules {
@@ -656,6 +775,191 @@ mod tests {
             }
         }
         assert_eq!(skipped, [(fifo, "FIFO not archived".to_string())]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn no_rules() -> Rules {
+        Rules {
+            excludes: Excludes::new(&[]).unwrap(),
+            backup_dir_id: None,
+            one_file_system: false,
+        }
+    }
+
+    /// (archive name, contents) of the files read; (path, reason) skipped.
+    type Walked = (Vec<(String, String)>, Vec<(PathBuf, String)>);
+
+    /// Walks to the end, reading every file through the walker; returns
+    /// (archive name, contents) of the files and the skipped paths.
+    fn walk_reading(w: &mut Walker, mut on_entry: impl FnMut(&Found)) -> Walked {
+        let (mut files, mut skipped) = (Vec::new(), Vec::new());
+        loop {
+            match w.step() {
+                Step::Done => break,
+                Step::Entry(f) => {
+                    if let Kind::File(_) = f.kind {
+                        let mut data = String::new();
+                        if w.open_file(&f)
+                            .and_then(|mut file| file.read_to_string(&mut data))
+                            .is_ok()
+                        {
+                            files.push((String::from_utf8_lossy(&f.name).into_owned(), data));
+                        }
+                    }
+                    on_entry(&f);
+                }
+                Step::Skipped { path, reason } => skipped.push((path, reason)),
+                Step::Source(_) | Step::Busy => {}
+            }
+        }
+        (files, skipped)
+    }
+
+    /// Issue 11: the owner of `src/u` swaps `u/d` for a symlink to a
+    /// directory outside the source while the walk is below it, in
+    /// `u/d/sub`. Coming back, the walk must not read `d/zz_secret.txt` from
+    /// the symlink's target, and must report the swap.
+    #[test]
+    fn a_directory_swapped_for_a_symlink_below_the_walk_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!("sysmon-walk-swap-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("src/u/d/sub")).unwrap();
+        fs::create_dir_all(dir.join("outside")).unwrap();
+        fs::write(dir.join("src/u/d/sub/big.bin"), "big").unwrap();
+        fs::write(dir.join("src/u/d/zz_secret.txt"), "placeholder").unwrap();
+        fs::write(dir.join("src/u/z.txt"), "z").unwrap();
+        fs::write(dir.join("outside/zz_secret.txt"), "SECRET").unwrap();
+        let mut w = Walker::new(
+            name_sources(&[dir.join("src")]),
+            no_rules(),
+            FileStats::Skip,
+        );
+        let mut swapped = false;
+        let (files, skipped) = walk_reading(&mut w, |f| {
+            if f.name.ends_with(b"sub/big.bin") {
+                fs::rename(dir.join("src/u/d"), dir.join("src/u/d.moved")).unwrap();
+                std::os::unix::fs::symlink(dir.join("outside"), dir.join("src/u/d")).unwrap();
+                swapped = true;
+            }
+        });
+        assert!(swapped);
+        assert!(files.iter().all(|(_, data)| data != "SECRET"), "{files:?}");
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["src/u/d/sub/big.bin", "src/u/z.txt"]);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert_eq!(skipped[0].0, dir.join("src/u/d"));
+        assert!(skipped[0].1.starts_with(REPLACED), "{skipped:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A directory swapped for a symlink after its parent was listed and
+    /// before the walk reaches it is reported, and not followed.
+    #[test]
+    fn an_entry_swapped_after_the_listing_is_reported() {
+        let dir = std::env::temp_dir().join(format!("sysmon-walk-swap2-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("src/b")).unwrap();
+        fs::create_dir_all(dir.join("outside")).unwrap();
+        fs::write(dir.join("src/a.txt"), "a").unwrap();
+        fs::write(dir.join("src/b/secret.txt"), "placeholder").unwrap();
+        fs::write(dir.join("outside/secret.txt"), "SECRET").unwrap();
+        for file_stats in [FileStats::Lstat, FileStats::Skip] {
+            let _ = fs::remove_file(dir.join("src/b"));
+            let _ = fs::rename(dir.join("src/b.moved"), dir.join("src/b"));
+            let mut w = Walker::new(name_sources(&[dir.join("src")]), no_rules(), file_stats);
+            let (files, skipped) = walk_reading(&mut w, |f| {
+                if f.name.ends_with(b"a.txt") {
+                    fs::rename(dir.join("src/b"), dir.join("src/b.moved")).unwrap();
+                    std::os::unix::fs::symlink(dir.join("outside"), dir.join("src/b")).unwrap();
+                }
+            });
+            assert_eq!(files, [("src/a.txt".to_string(), "a".to_string())]);
+            assert_eq!(
+                skipped,
+                [(
+                    dir.join("src/b"),
+                    format!("{REPLACED} (listed as a directory, now a symlink)")
+                )],
+                "{file_stats:?}"
+            );
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// One descriptor is held per level, so the depth is bounded: deeper
+    /// directories are reported with their path, never entered.
+    #[test]
+    fn directories_beyond_the_depth_limit_are_reported() {
+        let dir = std::env::temp_dir().join(format!("sysmon-walk-deep-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let mut deepest = dir.join("src");
+        for _ in 0..MAX_DEPTH + 2 {
+            deepest.push("d");
+        }
+        fs::create_dir_all(&deepest).unwrap();
+        let mut w = Walker::new(
+            name_sources(&[dir.join("src")]),
+            no_rules(),
+            FileStats::Skip,
+        );
+        let (mut dirs, mut skipped) = (0, Vec::new());
+        loop {
+            match w.step() {
+                Step::Done => break,
+                Step::Entry(f) => dirs += usize::from(matches!(f.kind, Kind::Dir(_))),
+                Step::Skipped { path, reason } => skipped.push((path, reason)),
+                _ => {}
+            }
+            assert!(w.stack.len() <= MAX_DEPTH + 1);
+        }
+        // The source and MAX_DEPTH levels below it.
+        assert_eq!(dirs, MAX_DEPTH + 1);
+        let mut expected = dir.join("src");
+        for _ in 0..=MAX_DEPTH {
+            expected.push("d");
+        }
+        assert_eq!(
+            skipped,
+            [(
+                expected,
+                format!("more than {MAX_DEPTH} levels deep: not archived")
+            )]
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Two levels moved at once while the walk is below both: each is
+    /// reported as the walk comes back through it, and the walk goes on in
+    /// the source with nothing read from outside.
+    #[test]
+    fn every_moved_level_is_reported_on_the_way_back() {
+        let dir = std::env::temp_dir().join(format!("sysmon-walk-swap3-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("src/a/b/c")).unwrap();
+        fs::create_dir_all(dir.join("outside")).unwrap();
+        fs::write(dir.join("src/a/b/c/file"), "f").unwrap();
+        fs::write(dir.join("src/a/b/zz"), "placeholder").unwrap();
+        fs::write(dir.join("src/a/zz"), "placeholder").unwrap();
+        fs::write(dir.join("src/z"), "z").unwrap();
+        fs::write(dir.join("outside/zz"), "SECRET").unwrap();
+        let mut w = Walker::new(
+            name_sources(&[dir.join("src")]),
+            no_rules(),
+            FileStats::Skip,
+        );
+        let (files, skipped) = walk_reading(&mut w, |f| {
+            if f.name.ends_with(b"c/file") {
+                fs::rename(dir.join("src/a/b"), dir.join("src/a/b.moved")).unwrap();
+                std::os::unix::fs::symlink(dir.join("outside"), dir.join("src/a/b")).unwrap();
+                fs::rename(dir.join("src/a"), dir.join("src/a.moved")).unwrap();
+                std::os::unix::fs::symlink(dir.join("outside"), dir.join("src/a")).unwrap();
+            }
+        });
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["src/a/b/c/file", "src/z"]);
+        let paths: Vec<PathBuf> = skipped.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(paths, [dir.join("src/a/b"), dir.join("src/a")]);
+        assert!(skipped.iter().all(|(_, r)| r.starts_with(REPLACED)));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -14,8 +14,17 @@
 //!   no data descriptors are needed and every local header is exact (which
 //!   is what salvage tools such as `zip -FF` rely on).
 //! - "Version made by" is Unix (3) and external attributes carry `st_mode`,
-//!   so unzip restores permissions and recreates symlinks; the extended
-//!   timestamp field (0x5455) carries the mtime to the second.
+//!   so unzip restores permissions and recreates symlinks.
+//! - Modification times, to the second, from 1601 to the year 60056: the
+//!   DOS fields hold 1980..2107 (local time, 2 s steps, clamped outside);
+//!   the extended timestamp field (0x5455) holds the 32 bits Info-ZIP
+//!   reads, signed before 1970 (to 1901-12-13) and unsigned after
+//!   2038-01-19 (to 2106-02-07, which unzip reads as such when the DOS date
+//!   is past 2038); the NTFS field (0x000a, 100 ns ticks since 1601) holds
+//!   every time outside 1970..2038-01-19, so an entry of a normal time is
+//!   byte for byte what it was before it existed. Times outside the NTFS
+//!   range are clamped to it, and [`mtime_storable`] tells the caller to
+//!   report them.
 //! - zip64: an entry whose size may reach 4 GiB gets zip64 sizes from the
 //!   start (its size is known from `fstat`, and the reader never reads more
 //!   than that); offsets past 4 GiB and more than 65535 entries get zip64
@@ -56,12 +65,18 @@ const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
 const VERSION_MADE_BY: u16 = (3 << 8) | 63;
 const FLAG_UTF8: u16 = 1 << 11;
 const EXTRA_UT: u16 = 0x5455;
+const EXTRA_NTFS: u16 = 0x000a;
 const EXTRA_ZIP64: u16 = 0x0001;
 /// Offset of the CRC field in a local header.
 const LOCAL_CRC_AT: u64 = 14;
 const LOCAL_FIXED_LEN: u64 = 30;
 /// The UT field: 2 id + 2 size + 1 flags + 4 mtime.
-const UT_LEN: u64 = 9;
+const UT_LEN: usize = 9;
+/// The NTFS field: 2 id + 2 size + 4 reserved + 2 tag + 2 size + 3 times.
+const NTFS_LEN: usize = 36;
+/// Seconds from 1601-01-01 (the NTFS epoch) to 1970-01-01.
+const NTFS_EPOCH_S: i64 = 11_644_473_600;
+const NTFS_TICKS_PER_S: i64 = 10_000_000;
 
 /// What the archive says about one entry besides its data.
 pub struct Entry<'a> {
@@ -79,7 +94,10 @@ pub struct Entry<'a> {
 #[derive(Debug)]
 pub struct OpenEntry {
     header_at: u64,
-    name_len: u64,
+    /// Where the zip64 sizes are, in the local header (from its start)
+    /// and in the central record.
+    zip64_local_at: u64,
+    zip64_central_at: usize,
     zip64: bool,
     /// Where this entry's central record starts in `central`.
     central_at: usize,
@@ -136,9 +154,60 @@ pub fn dos_date_time(unix_s: i64) -> (u16, u16) {
     (date, time)
 }
 
-/// The UT field holds a 32-bit time that unzip reads as signed: clamp.
-fn ut_time(unix_s: i64) -> u32 {
-    unix_s.clamp(0, i64::from(i32::MAX)) as u32
+/// The UT field's 32 bits for `unix_s`, if it has them: signed before
+/// 1970, unsigned after 2038 (see the module docs).
+fn ut_time(unix_s: i64) -> Option<u32> {
+    (i64::from(i32::MIN)..=i64::from(u32::MAX))
+        .contains(&unix_s)
+        .then_some(unix_s as u32)
+}
+
+/// Whether the time needs the NTFS field: every reader agrees on the UT
+/// field only between 1970 and 2038-01-19.
+fn needs_ntfs(unix_s: i64) -> bool {
+    !(0..=i64::from(i32::MAX)).contains(&unix_s)
+}
+
+/// NTFS ticks for `unix_s`, clamped to what 64 bits hold (1601..60056).
+fn ntfs_ticks(unix_s: i64) -> u64 {
+    let max_s = (u64::MAX / NTFS_TICKS_PER_S as u64) as i64 - NTFS_EPOCH_S;
+    let clamped = unix_s.clamp(-NTFS_EPOCH_S, max_s);
+    (clamped + NTFS_EPOCH_S) as u64 * NTFS_TICKS_PER_S as u64
+}
+
+/// Whether the archive can hold `unix_s` exactly (to the second): from
+/// 1601-01-01 to about the year 60056. Others are clamped to that range.
+pub fn mtime_storable(unix_s: i64) -> bool {
+    let max_s = (u64::MAX / NTFS_TICKS_PER_S as u64) as i64 - NTFS_EPOCH_S;
+    (-NTFS_EPOCH_S..=max_s).contains(&unix_s)
+}
+
+/// The time fields of an entry's extra field (UT and NTFS, as needed).
+fn put_time_fields(v: &mut Vec<u8>, unix_s: i64) {
+    if let Some(ut) = ut_time(unix_s) {
+        put16(v, EXTRA_UT);
+        put16(v, 5);
+        v.push(1); // mtime present
+        put32(v, ut);
+    }
+    if needs_ntfs(unix_s) {
+        let ticks = ntfs_ticks(unix_s);
+        put16(v, EXTRA_NTFS);
+        put16(v, 32);
+        put32(v, 0); // reserved
+        put16(v, 1); // attribute tag 1: the three times
+        put16(v, 24);
+        // Modification, access and creation: all we have is the first.
+        put64(v, ticks);
+        put64(v, ticks);
+        put64(v, ticks);
+    }
+}
+
+/// Length of what [`put_time_fields`] writes.
+fn time_fields_len(unix_s: i64) -> usize {
+    let ut = if ut_time(unix_s).is_some() { UT_LEN } else { 0 };
+    ut + if needs_ntfs(unix_s) { NTFS_LEN } else { 0 }
 }
 
 fn flags_for(name: &[u8]) -> u16 {
@@ -263,10 +332,10 @@ impl ZipOut {
         let (date, time) = dos_date_time(entry.mtime_unix_s);
         let flags = flags_for(entry.name);
         let version_needed: u16 = if entry.zip64 { 45 } else { 20 };
-        let mtime = ut_time(entry.mtime_unix_s);
+        let times_len = time_fields_len(entry.mtime_unix_s);
         let size_field = if entry.zip64 { u32::MAX } else { 0 };
 
-        let mut h = Vec::with_capacity(LOCAL_FIXED_LEN as usize + entry.name.len() + 29);
+        let mut h = Vec::with_capacity(LOCAL_FIXED_LEN as usize + entry.name.len() + 65);
         put32(&mut h, LOCAL_SIG);
         put16(&mut h, version_needed);
         put16(&mut h, flags);
@@ -277,12 +346,13 @@ impl ZipOut {
         put32(&mut h, size_field); // compressed size, patched
         put32(&mut h, size_field); // uncompressed size, patched
         put16(&mut h, name_len);
-        put16(&mut h, if entry.zip64 { 9 + 20 } else { 9 });
+        put16(
+            &mut h,
+            (times_len + if entry.zip64 { 20 } else { 0 }) as u16,
+        );
         h.extend_from_slice(entry.name);
-        put16(&mut h, EXTRA_UT);
-        put16(&mut h, 5);
-        h.push(1); // mtime present
-        put32(&mut h, mtime);
+        put_time_fields(&mut h, entry.mtime_unix_s);
+        let zip64_local_at = h.len() as u64 + 4;
         if entry.zip64 {
             put16(&mut h, EXTRA_ZIP64);
             put16(&mut h, 16);
@@ -306,7 +376,10 @@ impl ZipOut {
         put32(c, size_field); // compressed, patched
         put32(c, size_field); // uncompressed, patched
         put16(c, name_len);
-        put16(c, 9 + if zip64_len > 0 { 4 + zip64_len } else { 0 });
+        put16(
+            c,
+            times_len as u16 + if zip64_len > 0 { 4 + zip64_len } else { 0 },
+        );
         put16(c, 0); // comment length
         put16(c, 0); // disk number
         put16(c, 0); // internal attributes
@@ -318,10 +391,8 @@ impl ZipOut {
         put32(c, (entry.mode << 16) | dos_dir);
         put32(c, low32(header_at));
         c.extend_from_slice(entry.name);
-        put16(c, EXTRA_UT);
-        put16(c, 5);
-        c.push(1);
-        put32(c, mtime);
+        put_time_fields(c, entry.mtime_unix_s);
+        let zip64_central_at = c.len() - central_at + 4;
         if zip64_len > 0 {
             put16(c, EXTRA_ZIP64);
             put16(c, zip64_len);
@@ -335,7 +406,8 @@ impl ZipOut {
         }
         Ok(OpenEntry {
             header_at,
-            name_len: u64::from(name_len),
+            zip64_local_at,
+            zip64_central_at,
             zip64: entry.zip64,
             central_at,
         })
@@ -361,13 +433,13 @@ impl ZipOut {
         put64(&mut wide, sizes.uncompressed);
         put64(&mut wide, sizes.compressed);
         if open.zip64 {
-            let at = open.header_at + LOCAL_FIXED_LEN + open.name_len + UT_LEN + 4;
+            let at = open.header_at + open.zip64_local_at;
             self.patch(at, &wide)?;
         }
         let c = &mut self.central[open.central_at..];
         c[16..28].copy_from_slice(&fixed);
         if open.zip64 {
-            let at = 46 + open.name_len as usize + UT_LEN as usize + 4;
+            let at = open.zip64_central_at;
             c[at..at + 16].copy_from_slice(&wide);
         }
         self.entries += 1;
@@ -543,5 +615,59 @@ mod tests {
         assert_eq!(dos_date_time(-5), (0x21, 0));
         let (date, _) = dos_date_time(1_700_000_000);
         assert_eq!(date >> 9, 2023 - 1980);
+    }
+
+    /// Times outside 1970..2038 add the NTFS field, and the zip64 sizes
+    /// after it are still patched in the right place; a normal time gives
+    /// the same bytes as before the NTFS field existed (UT only).
+    #[test]
+    fn time_fields_and_zip64_patching() {
+        let path = temp("times");
+        let mut out = ZipOut::new(File::create(&path).unwrap());
+        let data = b"0123456789".repeat(100);
+        let mut crc = flate2::Crc::new();
+        crc.update(&data);
+        let times = [
+            1_700_000_000,
+            -315_619_200,
+            2_208_988_800,
+            7_258_118_400,
+            -20_000_000_000,
+        ];
+        for (i, &mtime) in times.iter().enumerate() {
+            let name = format!("f{i}");
+            let open = out
+                .start_entry(&Entry {
+                    name: name.as_bytes(),
+                    mode: 0o100644,
+                    mtime_unix_s: mtime,
+                    method: METHOD_STORE,
+                    zip64: i % 2 == 1,
+                })
+                .unwrap();
+            out.write(&data).unwrap();
+            let n = data.len() as u64;
+            let sizes = Sizes {
+                crc: crc.sum(),
+                compressed: n,
+                uncompressed: n,
+            };
+            out.finish_entry(open, sizes).unwrap();
+        }
+        out.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        // The normal entry: fixed header, name, then only the 9-byte UT field.
+        assert_eq!(u16::from_le_bytes([bytes[28], bytes[29]]), 9);
+        assert_eq!(&bytes[32..41], b"\x55\x54\x05\x00\x01\x00\xf1\x53\x65");
+        let mut archive = zip::ZipArchive::new(File::open(&path).unwrap()).unwrap();
+        for i in 0..times.len() {
+            let mut f = archive.by_index(i).unwrap();
+            let mut back = Vec::new();
+            f.read_to_end(&mut back).unwrap();
+            assert_eq!(back, data, "entry {i}");
+        }
+        assert!(mtime_storable(-NTFS_EPOCH_S) && !mtime_storable(-NTFS_EPOCH_S - 1));
+        assert!(mtime_storable(1_000_000_000_000) && !mtime_storable(i64::MAX));
+        std::fs::remove_file(&path).unwrap();
     }
 }
