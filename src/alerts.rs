@@ -406,8 +406,8 @@ impl Alerts {
         }
     }
 
-    /// The earliest kill deadline of a running command. While one runs the
-    /// loop also wakes at least every `daemon::MAX_WAIT` to reap it.
+    /// The earliest kill deadline of a running command. Its exit wakes the
+    /// loop before that (SIGCHLD, `sys::wake_on_signals`), and it is reaped then.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.instances
             .iter()

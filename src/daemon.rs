@@ -2,9 +2,12 @@
 //!
 //! Each job has the same shape: `poll(now)` does what is due within a
 //! budget, and `next_deadline()` says when it wants to run again. The loop
-//! waits on the HTTP server until the earliest deadline (never longer than
-//! [`MAX_WAIT`], so signals are seen promptly), answers requests from the
-//! last sample, and repeats. tiny_http's I/O threads are the only others.
+//! waits on the HTTP server until the earliest deadline, answers requests
+//! from the last sample, and repeats. Nothing wakes it in between but a
+//! request, or a signal (SIGTERM, SIGINT, SIGHUP, and SIGCHLD when a child
+//! exits) through `sys::wake_on_signals`: idle, it wakes once per due
+//! deadline. tiny_http's I/O threads and that signal thread are the only
+//! other threads.
 //!
 //! Each sample is also recorded in the [`History`] and evaluated by the
 //! [`Alerts`]; `alert_command` children are polled every turn.
@@ -29,9 +32,10 @@ use crate::report::DataJson;
 use crate::sample::{MountSelection, Sample, Sampler};
 use crate::{http, log, sys};
 
-/// Longest sleep between checks of the signal flags: SIGTERM is honoured
-/// within this, plus the current backup slice.
-pub const MAX_WAIT: Duration = Duration::from_millis(200);
+/// Longest sleep when signals cannot wake the loop (the signal thread could
+/// not be started): SIGTERM is then honoured within this, plus the current
+/// backup slice.
+pub const FALLBACK_WAIT: Duration = Duration::from_millis(200);
 /// CPU time the backup may take per loop iteration before HTTP gets a turn.
 pub const BACKUP_SLICE: Duration = Duration::from_millis(5);
 
@@ -64,6 +68,9 @@ pub struct Daemon {
     alerts: Alerts,
     /// What the alerts need from the jobs, refreshed only when a job moved.
     job_facts: JobFacts,
+    /// The longest the loop may sleep past its deadlines: `None` once
+    /// signals wake it ([`Daemon::run`]), else [`FALLBACK_WAIT`].
+    max_wait: Option<Duration>,
 }
 
 /// The sampler `config` asks for: its roots, mounts and interfaces.
@@ -135,6 +142,7 @@ impl Daemon {
             access,
             notify: Notifier::from_env(),
             textfile_written_for: None,
+            max_wait: Some(FALLBACK_WAIT),
         })
     }
 
@@ -167,6 +175,14 @@ impl Daemon {
 
     /// Runs until SIGTERM or SIGINT.
     pub fn run(&mut self) {
+        let waker = self.http.waker();
+        match sys::wake_on_signals(move || waker.wake()) {
+            Ok(()) => self.max_wait = None,
+            Err(e) => log::warn(format_args!(
+                "cannot start the signal thread ({e}); checking for signals every {} ms",
+                FALLBACK_WAIT.as_millis()
+            )),
+        }
         // bind() has listened already: the port answers from here on.
         self.notify.ready();
         while self.poll_once() {}
@@ -223,7 +239,10 @@ impl Daemon {
         self.notify_status(now);
         self.update_textfile();
 
-        let mut deadline = self.next_sample_at.min(now + MAX_WAIT);
+        let mut deadline = self.next_sample_at;
+        if let Some(max_wait) = self.max_wait {
+            deadline = deadline.min(now + max_wait);
+        }
         let jobs = [
             self.backup.next_deadline(),
             self.audit.next_deadline(),

@@ -128,6 +128,12 @@ impl HttpListener {
         }
     }
 
+    /// A handle that ends the current (or next) [`HttpListener::recv_timeout`]
+    /// early, from any thread.
+    pub fn waker(&self) -> tiny_http::Waker {
+        self.server.waker()
+    }
+
     /// The next request, waiting at most `wait`.
     pub fn recv_timeout(&mut self, wait: Duration) -> Option<tiny_http::Request> {
         let received = self.server.recv_timeout(wait);

@@ -615,11 +615,30 @@ impl Server {
         }
     }
 
+    /// [patch] A handle another thread can use to end the wait of
+    /// `recv_timeout` (see [`Waker`]).
+    pub fn waker(&self) -> Waker {
+        Waker(self.messages.clone())
+    }
+
     /// Unblock thread stuck in recv() or incoming_requests().
     /// If there are several such threads, only one is unblocked.
     /// This method allows graceful shutdown of server.
     pub fn unblock(&self) {
         self.messages.unblock();
+    }
+}
+
+/// [patch] Ends a wait in [`Server::recv_timeout`] from another thread (a
+/// signal, a child that exited), so the waiting thread need not wake up
+/// periodically to look. A wake that comes while nobody waits ends the next
+/// wait at once; several wakes before it cost one return.
+#[derive(Clone)]
+pub struct Waker(Arc<MessagesQueue<Message>>);
+
+impl Waker {
+    pub fn wake(&self) {
+        self.0.wake();
     }
 }
 

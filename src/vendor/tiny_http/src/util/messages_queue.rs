@@ -40,6 +40,17 @@ where
         self.condvar.notify_one();
     }
 
+    /// [patch] Ends a wait in `pop_timeout` (or the next one, if nobody
+    /// waits now), like `unblock`, but pushes nothing when a wake-up is
+    /// already the last thing queued: a burst of wakes costs one return.
+    pub fn wake(&self) {
+        let mut queue = self.queue.lock().unwrap();
+        if !matches!(queue.back(), Some(Control::Unblock)) {
+            queue.push_back(Control::Unblock);
+        }
+        self.condvar.notify_one();
+    }
+
     /// Pops an element. Blocks until one is available.
     /// Returns None in case unblock() was issued.
     pub fn pop(&self) -> Option<T> {
@@ -78,7 +89,9 @@ where
                 None => (),
             }
             let now = Instant::now();
-            let (_queue, result) = self.condvar.wait_timeout(queue, timeout).unwrap();
+            // [patch] waits what is left, not `timeout` again after each
+            // spurious wake-up
+            let (_queue, result) = self.condvar.wait_timeout(queue, duration).unwrap();
             queue = _queue;
             let sleep_time = now.elapsed();
             duration = if duration > sleep_time {
