@@ -259,8 +259,8 @@ uninstall-stop:
 	  if [ -L $(RUNIT_RUNDIR)/sysmon ]; then echo "rm $(RUNIT_RUNDIR)/sysmon"; rm -f $(RUNIT_RUNDIR)/sysmon; fi; \
 	  if command -v sv >/dev/null 2>&1; then \
 	    sv exit $(RUNIT_SVDIR)/sysmon $(RUNIT_SVDIR)/sysmon/log >/dev/null 2>&1; \
-	    i=0; while [ $$i -lt 50 ] && { sv status $(RUNIT_SVDIR)/sysmon 2>/dev/null | grep -q '^run'; }; do sleep 0.2; i=$$((i+1)); done; \
-	    if sv status $(RUNIT_SVDIR)/sysmon 2>/dev/null | grep -q '^run'; then \
-	      echo "make uninstall: sysmon still runs under runit: run 'sv down $(RUNIT_SVDIR)/sysmon', then make uninstall again" >&2; exit 1; fi; \
+	    i=0; while [ $$i -lt 50 ] && sv status $(RUNIT_SVDIR)/sysmon >/dev/null 2>&1; do sleep 0.2; i=$$((i+1)); done; \
+	    if sv status $(RUNIT_SVDIR)/sysmon >/dev/null 2>&1; then \
+	      echo "make uninstall: runsv still supervises $(RUNIT_SVDIR)/sysmon: run 'sv exit $(RUNIT_SVDIR)/sysmon', then make uninstall again" >&2; exit 1; fi; \
 	  fi; \
 	fi

@@ -861,7 +861,9 @@ fn apt_without_lists_is_unknown_and_with_old_lists_is_stale() {
         st.error.as_deref().unwrap().contains("never downloaded"),
         "{st:?}"
     );
-    assert!(one_log(&dir.join("logs")).contains("\nstale: the package lists were never downloaded"));
+    assert!(
+        one_log(&dir.join("logs")).contains("\nstale: the package lists were never downloaded")
+    );
 
     // Lists eight days old: the count they give, flagged stale.
     shims.tool("apt-get", "apt/bookworm-115");

@@ -43,9 +43,11 @@ pub enum ListsStale {
 impl ListsStale {
     pub fn why(&self) -> String {
         match self {
-            ListsStale::Missing => "the package lists were never downloaded (no /var/lib/apt/lists): \
+            ListsStale::Missing => {
+                "the package lists were never downloaded (no /var/lib/apt/lists): \
                  pending updates are unknown; run `apt-get update` or set update_refresh = on"
-                .into(),
+                    .into()
+            }
             ListsStale::Old(age) => format!(
                 "the package lists are {} old (more than {}): run `apt-get update` or set update_refresh = on",
                 crate::config::format_duration(Duration::from_secs(*age)),

@@ -257,9 +257,7 @@ impl BackupService {
             "pending"
         } else {
             match &self.last {
-                Some(l) if l.error.is_none() && l.skipped_permission.unwrap_or(0) > 0 => {
-                    "partial"
-                }
+                Some(l) if l.error.is_none() && l.skipped_permission.unwrap_or(0) > 0 => "partial",
                 Some(l) if l.error.is_none() => "ok",
                 Some(_) => "failed",
                 None => "pending",

@@ -110,7 +110,10 @@ pub fn config(root: &Path, manager: UpdateManager) -> Config {
 pub fn env(root: &Path, shims: &Shims) -> AuditEnv {
     let sysroot = root.join("sysroot");
     for (dir, file) in [
-        ("var/lib/apt/lists", "deb.debian.org_debian_dists_bookworm_InRelease"),
+        (
+            "var/lib/apt/lists",
+            "deb.debian.org_debian_dists_bookworm_InRelease",
+        ),
         ("var/lib/pacman/sync", "core.db"),
     ] {
         std::fs::create_dir_all(sysroot.join(dir)).unwrap();
