@@ -15,8 +15,9 @@
 //! systemd: `systemctl enable --now sysmon`, a clean journal (no config dump).
 //! OpenRC (sysvinit-core + openrc, Debian's OpenRC has no capability
 //! support): `rc-update add sysmon default`, `rc-service sysmon start` with
-//! the shipped conf.d; kill -9 is followed by a respawn; the next boot starts
-//! it (and makes that boot's backup).
+//! the shipped conf.d, after the user was removed (what a DESTDIR install
+//! leaves: the service creates it); kill -9 is followed by a respawn; the
+//! next boot starts it (and makes that boot's backup).
 //!
 //! They boot containers and download packages on the first run, so they run
 //! only with CI=true or SYSMON_SYSTEM_TESTS=1.
@@ -74,7 +75,7 @@ fn make_install(c: &Nspawn) -> String {
         "cargo is on the container's PATH: {stdout}"
     );
     assert!(
-        !stderr.contains("musl") && !stderr.contains("cargo"),
+        !stderr.contains("target is not available") && !stderr.contains("cargo:"),
         "install spoke of building: {stderr}"
     );
     stdout
