@@ -24,7 +24,6 @@
 mod common;
 use common::*;
 use std::io::Read;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 const PORT: u16 = 8080;
@@ -48,16 +47,6 @@ fn enabled(what: &str) -> bool {
         && have_tool("systemd-nspawn", what)
         && have_tool("nsenter", what)
         && have_tool("setsid", what)
-}
-
-/// Writes a fresh machine-id (an empty or missing one means "first boot").
-fn machine_id(root: &Path) {
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .unwrap();
-    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(root.join("etc/machine-id"), id + "\n").unwrap();
 }
 
 fn binds() -> Vec<String> {
@@ -171,7 +160,7 @@ fn fresh_debian_with_systemd_make_install_enable_backup_audit_uninstall() {
     let Some(root) = debian_rootfs(&dir, "systemd,systemd-sysv,dbus,make", WHAT) else {
         return;
     };
-    machine_id(&root);
+    std::fs::write(root.join("etc/machine-id"), random_machine_id()).unwrap();
     eprintln!("rootfs ready after {:?}", started.elapsed());
     let mut args = binds();
     args.extend(["--".into(), "systemd.firstboot=off".into()]);

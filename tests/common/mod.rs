@@ -581,6 +581,17 @@ pub fn debian_rootfs(dir: &TempDir, include: &str, why: &str) -> Option<PathBuf>
     Some(root)
 }
 
+/// A fresh machine-id (32 hex digits and a newline) for a container: an empty
+/// or missing one makes systemd treat the boot as its first.
+pub fn random_machine_id() -> String {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .unwrap();
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    id + "\n"
+}
+
 /// A rootfs booted with its own init by `systemd-nspawn -b` (own PID,
 /// network and mount namespaces; no machined registration, which needs
 /// systemd on the host). Commands run inside through `nsenter` into its
@@ -598,12 +609,6 @@ impl Nspawn {
     /// Boots `root` with the extra nspawn `args` (binds ...). Returns once
     /// its PID 1 exists; the caller waits for the boot to finish.
     pub fn boot(root: &Path, args: &[String], poweroff: &'static str) -> Nspawn {
-        let console = root.with_extension("console.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&console)
-            .unwrap();
         let mut cmd = Command::new("setsid");
         cmd.args([
             "systemd-nspawn",
@@ -616,14 +621,27 @@ impl Nspawn {
         .arg(format!("--directory={}", root.display()))
         .args(args)
         .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-        eprintln!("starting {cmd:?}");
-        let mut nspawn = cmd.spawn().expect("systemd-nspawn");
-        // setsid execs nspawn (we are no group leader), so this is nspawn's
-        // pid; its child in another PID namespace is the container's PID 1.
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        Nspawn::start(cmd, &root.with_extension("console.log"), poweroff)
+    }
+
+    /// Starts `nspawn`, a command that execs `systemd-nspawn --boot ...`
+    /// (through setsid or nsenter, which exec it), its output going to
+    /// `console`; returns once the container's PID 1 exists.
+    pub fn start(mut nspawn: Command, console: &Path, poweroff: &'static str) -> Nspawn {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(console)
+            .unwrap();
+        nspawn
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        eprintln!("starting {nspawn:?}");
+        let mut nspawn = nspawn.spawn().expect("systemd-nspawn");
+        // The launcher execs nspawn, so this is nspawn's pid; its child in
+        // another PID namespace is the container's PID 1.
         let ours = std::fs::read_link("/proc/self/ns/pid").unwrap();
         let found = wait_for(Duration::from_secs(15), || {
             let children =
@@ -641,13 +659,13 @@ impl Nspawn {
             let _ = nspawn.wait();
             panic!(
                 "systemd-nspawn started no container:\n{}",
-                std::fs::read_to_string(&console).unwrap_or_default()
+                std::fs::read_to_string(console).unwrap_or_default()
             );
         };
         Nspawn {
             nspawn,
             leader,
-            console,
+            console: console.to_path_buf(),
             poweroff,
         }
     }
