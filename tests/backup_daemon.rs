@@ -391,58 +391,14 @@ fn interruption_never_leaves_a_bad_archive() {
 #[test]
 fn a_backup_missing_unreadable_files_is_partial_not_ok() {
     let td = TempDir::new("backup-partial");
-    let src = td.join("src");
-    fs::create_dir_all(src.join("sub")).unwrap();
-    fs::write(src.join("readable"), "for everyone\n").unwrap();
-    fs::write(src.join("sub/secret"), "root eyes only\n").unwrap();
-    let root = common::is_root("(as root the daemon runs as nobody)");
+    let src = common::tree_with_an_unreadable_file(&td);
     let config = td.config(&format!(
         "backup_source = {}\nupdate_manager = none\nmounts = /",
         src.display()
     ));
-    let mut cmd;
-    if root {
-        // Root reads any file: run the daemon as nobody, who owns all but
-        // the secret (setpriv clears the capabilities with the uid change).
-        if !have_tool("setpriv", "running the daemon unprivileged") {
-            return;
-        }
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "chmod 755 '{d}' && chown -R 65534:65534 '{d}' && chown 0:0 '{s}' && chmod 600 '{s}'",
-                d = td.path().display(),
-                s = src.join("sub/secret").display()
-            ))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let inner = sysmon(&[
-            "run",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            config.to_str().unwrap(),
-        ]);
-        cmd = Command::new("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(inner.get_program())
-            .args(inner.get_args())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("LC_ALL", "C");
-    } else {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(src.join("sub/secret"), fs::Permissions::from_mode(0o000)).unwrap();
-        cmd = sysmon(&[
-            "run",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            config.to_str().unwrap(),
-        ]);
-    }
-    let d = Daemon::spawn(cmd);
+    let Some(d) = Daemon::start_unprivileged(&["--config", config.to_str().unwrap()]) else {
+        return;
+    };
     let v = wait_state(&d, "partial", Duration::from_secs(20));
     assert_eq!(
         number(&v, &["backup", "last", "skipped_permission"]),

@@ -263,6 +263,59 @@ impl Drop for Daemon {
     }
 }
 
+/// A backup source in `dir` with one readable file and `sub/secret`, which
+/// the daemon started by [`Daemon::start_unprivileged`] may not read: as
+/// root the whole temp dir goes to nobody (uid 65534) but the secret, which
+/// stays root's with mode 0600; otherwise the secret gets mode 000.
+pub fn tree_with_an_unreadable_file(dir: &TempDir) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("readable"), "for everyone\n").unwrap();
+    let secret = src.join("sub/secret");
+    std::fs::write(&secret, "root eyes only\n").unwrap();
+    if is_root("(as root, the unreadable file is root's and the daemon runs as nobody)") {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "chmod 755 '{d}' && chown -R 65534:65534 '{d}' && chown 0:0 '{s}' && chmod 600 '{s}'",
+                d = dir.path().display(),
+                s = secret.display()
+            ))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    } else {
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    src
+}
+
+impl Daemon {
+    /// `sysmon run --listen 127.0.0.1:0 ARGS...` as nobody (setpriv, which
+    /// drops every capability with the uid) when we are root, as ourselves
+    /// otherwise. `None`, after a loud SKIPPED, when root has no setpriv.
+    pub fn start_unprivileged(args: &[&str]) -> Option<Daemon> {
+        let mut all = vec!["run", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let inner = sysmon(&all);
+        if !is_root("(as root the daemon runs as nobody)") {
+            return Some(Daemon::spawn(inner));
+        }
+        if !have_tool("setpriv", "running the daemon unprivileged") {
+            return None;
+        }
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LC_ALL", "C");
+        Some(Daemon::spawn(cmd))
+    }
+}
+
 pub struct HttpResponse {
     pub status: u16,
     pub head: String,
