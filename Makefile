@@ -9,31 +9,29 @@ CARGO   ?= cargo
 MUSL    := x86_64-unknown-linux-musl
 
 # The release target: musl when rustup has it or can add it, else a static
-# glibc build. Decided once per make invocation.
-TARGET := $(shell \
+# glibc build. Decided at most once per make invocation, and only by the
+# targets that build (`=` defers it, the eval caches it): `make install` and
+# `make uninstall` run no rustup, print no note, and work as root without
+# cargo or rustup on PATH (Debian's sudo resets PATH).
+TARGET = $(eval TARGET := $(shell \
 	if rustup target list --installed 2>/dev/null | grep -qx '$(MUSL)'; then echo $(MUSL); \
 	elif command -v rustup >/dev/null 2>&1 && timeout 300 rustup target add $(MUSL) >/dev/null 2>&1; then echo $(MUSL); \
-	else echo gnu-static; fi)
-
-ifeq ($(TARGET),gnu-static)
-BUILD_FLAGS := --target x86_64-unknown-linux-gnu
-BUILD_ENV   := RUSTFLAGS='-C target-feature=+crt-static'
-BIN         := target/x86_64-unknown-linux-gnu/release/sysmon
-else
-BUILD_FLAGS := --target $(MUSL)
-BUILD_ENV   :=
-BIN         := target/$(MUSL)/release/sysmon
-endif
+	else echo gnu-static; fi))$(TARGET)
+GNU_BIN     := target/x86_64-unknown-linux-gnu/release/sysmon
+MUSL_BIN    := target/$(MUSL)/release/sysmon
+BUILD_FLAGS  = $(if $(filter gnu-static,$(TARGET)),--target x86_64-unknown-linux-gnu,--target $(MUSL))
+BUILD_ENV    = $(if $(filter gnu-static,$(TARGET)),RUSTFLAGS='-C target-feature=+crt-static')
+# What `make build` writes.
+BIN          = $(if $(filter gnu-static,$(TARGET)),$(GNU_BIN),$(MUSL_BIN))
 
 .PHONY: all build run test test-deps lint bench soak clean
 
 all: build
 
 build:
-ifeq ($(TARGET),gnu-static)
-	@echo "note: the musl target is not available (rustup could not add $(MUSL));" >&2
-	@echo "note: building a statically linked glibc binary with crt-static instead." >&2
-endif
+	@if [ "$(TARGET)" = gnu-static ]; then \
+	  echo "note: the musl target is not available (rustup could not add $(MUSL));" >&2; \
+	  echo "note: building a statically linked glibc binary with crt-static instead." >&2; fi
 	$(BUILD_ENV) $(CARGO) build --release --locked $(BUILD_FLAGS)
 	@ls -l $(BIN) | awk '{ print "built $(BIN): " $$5 " bytes" }'
 
@@ -82,7 +80,9 @@ clean:
 #   make install                      binary, config, man page, and the service
 #                                     for the init system detected here
 #   make install-systemd | install-openrc | install-runit   choose explicitly
-#   make install SYSMON_BIN=path      install a prebuilt binary (no cargo build)
+#   make install SYSMON_BIN=path      install another prebuilt binary
+# Install never builds: run `make` as yourself first, then `sudo make install`
+# (it copies what make built; see SYSMON_BIN below).
 #   make uninstall                    remove what install put (see below)
 # The tree (PREFIX=/usr/local, SYSCONFDIR=/etc):
 #   BINDIR/sysmon 0755, SYSCONFDIR/sysmon.conf 0644 (never overwritten),
@@ -95,7 +95,8 @@ clean:
 # Service files name BINDIR/sysmon and SYSCONFDIR/sysmon.conf as configured.
 # Without DESTDIR, install also creates the `sysmon` user (systemd-sysusers,
 # else useradd/adduser) and, under systemd, /var/backups/sysmon.
-# `make uninstall` never removes backups, logs, state, the sysmon user, or a
+# `make uninstall` first stops and disables a running or enabled service
+# (systemd, OpenRC, runit); it never removes backups, logs, state, the sysmon user, or a
 # sysmon.conf / conf.d/sysmon that differs from the shipped one (it says so).
 
 PREFIX         ?= /usr/local
@@ -115,13 +116,11 @@ RUNIT_SVDIR    ?= $(shell if [ -d /etc/runit/sv ]; then echo /etc/runit/sv; else
 RUNIT_RUNDIR   ?= $(shell if [ -d /run/runit/service ]; then echo /run/runit/service; else echo /var/service; fi)
 INSTALL        ?= install
 
-# The binary to install: the release build unless SYSMON_BIN names another.
-ifeq ($(origin SYSMON_BIN),undefined)
-SYSMON_BIN        := $(BIN)
-INSTALL_BIN_DEPS  := build
-else
-INSTALL_BIN_DEPS  :=
-endif
+# The binary to install: what `make` built (the newer of the musl and the
+# static glibc build, so root without rustup finds the user's build), unless
+# SYSMON_BIN names another. Install never compiles: it runs as root, where the
+# user's cargo is usually not on PATH (Debian's sudo resets it).
+SYSMON_BIN ?= $(shell ls -t $(MUSL_BIN) $(GNU_BIN) 2>/dev/null | head -n 1)
 
 # The init system `make install` serves (override: make install INIT=runit).
 INIT ?= $(shell \
@@ -133,7 +132,7 @@ INIT ?= $(shell \
 # Service files are written with the configured paths in place of the defaults.
 SUBST = sed -e 's|/usr/local/bin/sysmon|$(BINDIR)/sysmon|g' -e 's|/etc/sysmon.conf|$(SYSCONFDIR)/sysmon.conf|g'
 
-.PHONY: install install-common install-systemd install-openrc install-runit install-none install-user uninstall
+.PHONY: install install-common install-systemd install-openrc install-runit install-none install-user uninstall uninstall-stop
 
 install: install-$(INIT)
 
@@ -142,7 +141,13 @@ install-none: install-common
 	@echo "Installed the binary, config and man page only; add a service with"
 	@echo "make install-systemd, make install-openrc or make install-runit."
 
-install-common: $(INSTALL_BIN_DEPS)
+install-common:
+	@if [ -z "$(SYSMON_BIN)" ] || [ ! -f "$(SYSMON_BIN)" ]; then \
+	  echo "make install: nothing to install: no $(MUSL_BIN) or $(GNU_BIN)$(if $(SYSMON_BIN), (SYSMON_BIN=$(SYSMON_BIN) does not exist))." >&2; \
+	  echo "Build it first as your user with 'make', then install with 'sudo make install'." >&2; \
+	  exit 1; fi
+	@if [ -n "$$(find src Cargo.toml Cargo.lock -newer '$(SYSMON_BIN)' -print -quit 2>/dev/null)" ]; then \
+	  echo "note: the sources changed since $(SYSMON_BIN) was built; run 'make' to rebuild it" >&2; fi
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m 0755 $(SYSMON_BIN) $(DESTDIR)$(BINDIR)/sysmon
 	$(INSTALL) -m 0644 init/sysmon.8 $(DESTDIR)$(MANDIR)/man8/sysmon.8
@@ -207,12 +212,13 @@ install-runit: install-common install-user
 	@echo "    ln -s $(RUNIT_SVDIR)/sysmon $(RUNIT_RUNDIR)/"
 
 # Removes every file any install-* put, whichever init system it was for.
+# On the live system (no DESTDIR) the service is stopped and disabled first,
+# under each init system that has it installed or enabled: a running daemon
+# whose files are gone could no longer be stopped by its init system.
 # runsv's supervise/ state inside the service directory goes too; a conf file
 # you added there, an edited sysmon.conf or conf.d/sysmon, the sysmon user and
 # everything sysmon wrote (backups, logs, state) stay.
-uninstall:
-	@if [ -L $(RUNIT_RUNDIR)/sysmon ] && [ -z "$(DESTDIR)" ]; then \
-	  echo "warning: $(RUNIT_RUNDIR)/sysmon still enables the service; remove that link first" >&2; fi
+uninstall: $(if $(DESTDIR),,uninstall-stop)
 	rm -f $(DESTDIR)$(BINDIR)/sysmon $(DESTDIR)$(MANDIR)/man8/sysmon.8
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/sysmon.service $(DESTDIR)$(SYSUSERSDIR)/sysmon.conf $(DESTDIR)$(TMPFILESDIR)/sysmon.conf
 	rm -f $(DESTDIR)$(OPENRC_INITDIR)/sysmon
@@ -226,3 +232,35 @@ uninstall:
 	  elif cmp -s $$shipped $$installed; then echo "rm -f $$installed"; rm -f $$installed; \
 	  else echo "kept $$installed: it differs from the shipped $$shipped (your changes)"; fi; done
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+# Stops and disables the service wherever an init system knows it. Each step
+# runs only when that init system has sysmon's files or links; a failure stops
+# the uninstall (nothing is removed) and says what to run by hand.
+uninstall-stop:
+	@if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && \
+	   systemctl cat sysmon.service >/dev/null 2>&1; then \
+	  echo "systemctl disable --now sysmon"; \
+	  systemctl disable --now sysmon.service || { \
+	    echo "make uninstall: could not stop sysmon: run 'systemctl disable --now sysmon', then make uninstall again" >&2; exit 1; }; \
+	elif [ -e $(SYSCONFDIR)/systemd/system/multi-user.target.wants/sysmon.service ] && command -v systemctl >/dev/null 2>&1; then \
+	  echo "systemctl disable sysmon"; systemctl disable sysmon.service; fi
+	@if [ -e $(OPENRC_INITDIR)/sysmon ] && command -v rc-service >/dev/null 2>&1; then \
+	  if rc-service sysmon status >/dev/null 2>&1; then \
+	    echo "rc-service sysmon stop"; \
+	    rc-service sysmon stop || { \
+	      echo "make uninstall: could not stop sysmon: run 'rc-service sysmon stop', then make uninstall again" >&2; exit 1; }; fi; \
+	  for link in $(SYSCONFDIR)/runlevels/*/sysmon; do \
+	    [ -L "$$link" ] || continue; level=$${link%/sysmon}; level=$${level##*/}; \
+	    echo "rc-update del sysmon $$level"; rc-update del sysmon "$$level" >/dev/null || exit 1; done; fi
+	@if [ -L $(RUNIT_RUNDIR)/sysmon ] || [ -e $(RUNIT_SVDIR)/sysmon/supervise/ok ]; then \
+	  if command -v sv >/dev/null 2>&1; then \
+	    echo "sv down $(RUNIT_SVDIR)/sysmon"; sv -w 15 down $(RUNIT_SVDIR)/sysmon >/dev/null 2>&1; \
+	  fi; \
+	  if [ -L $(RUNIT_RUNDIR)/sysmon ]; then echo "rm $(RUNIT_RUNDIR)/sysmon"; rm -f $(RUNIT_RUNDIR)/sysmon; fi; \
+	  if command -v sv >/dev/null 2>&1; then \
+	    sv exit $(RUNIT_SVDIR)/sysmon $(RUNIT_SVDIR)/sysmon/log >/dev/null 2>&1; \
+	    i=0; while [ $$i -lt 50 ] && sv status $(RUNIT_SVDIR)/sysmon >/dev/null 2>&1; do sleep 0.2; i=$$((i+1)); done; \
+	    if sv status $(RUNIT_SVDIR)/sysmon >/dev/null 2>&1; then \
+	      echo "make uninstall: runsv still supervises $(RUNIT_SVDIR)/sysmon: run 'sv exit $(RUNIT_SVDIR)/sysmon', then make uninstall again" >&2; exit 1; fi; \
+	  fi; \
+	fi

@@ -52,6 +52,8 @@ pub struct Daemon {
     data_json: Option<(u64, Vec<u8>)>,
     /// Where answers are printed before they are sent (reused).
     response_scratch: Vec<u8>,
+    /// `run --user` set the user: a reload keeps it whatever the file says.
+    user_from_command_line: bool,
     metrics: MetricsRenderer,
     access: AccessPolicy,
     /// sd_notify (systemd `Type=notify`): READY, STATUS, WATCHDOG, STOPPING.
@@ -138,6 +140,7 @@ impl Daemon {
             sample,
             data_json: None,
             response_scratch: Vec::new(),
+            user_from_command_line: false,
             metrics: MetricsRenderer::default(),
             access,
             notify: Notifier::from_env(),
@@ -149,6 +152,12 @@ impl Daemon {
     /// The first TCP address listened on (with the real port for `:0`).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.http.local_addr()
+    }
+
+    /// The user came from `run --user`: SIGHUP keeps it rather than taking
+    /// the file's `user` (or its absence) as a change.
+    pub fn keep_user_from_command_line(&mut self) {
+        self.user_from_command_line = true;
     }
 
     /// Every address listened on, in the configured order.
@@ -369,6 +378,9 @@ impl Daemon {
             new.listen = self.config.listen.clone();
             new.client_timeout = self.config.client_timeout;
             new.max_connections = self.config.max_connections;
+        }
+        if self.user_from_command_line {
+            new.user = self.config.user.clone();
         }
         if new.user != self.config.user {
             let name = |user: &Option<String>| user.clone().unwrap_or_else(|| "(none)".into());

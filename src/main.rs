@@ -1,7 +1,7 @@
 //! The command line: parse arguments, load the config, run one command.
 //! Exit status: 0 success, 1 failure at run time, 2 bad usage or config.
 //! (`backup` adds 3 for "written, some files skipped"; `audit` adds 100 for
-//! "updates pending".)
+//! "updates pending" and 3 for "unknown: the answer is stale".)
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +50,10 @@ struct RunArgs {
     /// where sysfs is mounted (default /sys)
     #[argh(option)]
     sys_root: Option<PathBuf>,
+    /// started as root, become this user once the port is bound, keeping only
+    /// CAP_DAC_READ_SEARCH (as `user =` in the config, which it replaces)
+    #[argh(option)]
+    user: Option<String>,
 }
 
 #[derive(FromArgs)]
@@ -96,7 +100,7 @@ struct VerifyArgs {
 
 #[derive(FromArgs)]
 #[argh(subcommand, name = "audit")]
-/// list pending package updates now; exit 0 none pending, 100 updates pending, 1 error
+/// list pending package updates now; exit 0 none pending, 100 updates pending, 3 unknown (stale lists), 1 error
 struct AuditArgs {
     /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
     #[argh(option)]
@@ -188,6 +192,10 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         }
     }
     let mut config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
+    let user_on_command_line = args.user.is_some();
+    if let Some(user) = args.user {
+        config.user = Some(user);
+    }
     if !args.listen.is_empty() {
         config.listen.clear();
         for listen in &args.listen {
@@ -239,6 +247,9 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         log::error(format_args!("{e}"));
         ExitCode::from(1)
     })?;
+    if user_on_command_line {
+        daemon.keep_user_from_command_line();
+    }
     for listen in daemon.listening() {
         match listen {
             config::Listen::Tcp(addr) => log::info(format_args!("listening on http://{addr}")),

@@ -546,6 +546,11 @@ impl MetricsRenderer {
                     "Files the last successful backup had to skip.",
                     last.skipped as f64,
                 );
+                self.gauge(
+                    "sysmon_backup_last_files_unreadable",
+                    "Files the last successful backup could not read for lack of permission (the archive is incomplete).",
+                    last.skipped_permission.unwrap_or(0) as f64,
+                );
             }
         }
         self.gauge(
@@ -563,6 +568,13 @@ impl MetricsRenderer {
                 "sysmon_updates_security_pending",
                 "Security updates pending at the last audit.",
                 security as f64,
+            );
+        }
+        if updates.checked_at.is_some() {
+            self.gauge(
+                "sysmon_updates_stale",
+                "1 when the last audit's answer may be out of date (package lists missing or old, refresh failed); pending counts are then absent or a lower bound.",
+                f64::from(u8::from(updates.stale)),
             );
         }
         if let (Some(checked), None) = (updates.checked_at, &updates.error) {

@@ -159,7 +159,9 @@ pub struct DiskJson {
 /// The `backup` object. Fields other than `state` are null until known.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub struct BackupJson {
-    /// disabled | pending | running | ok | failed
+    /// disabled | pending | running | ok | partial | failed. `partial`: the
+    /// last archive was written but `last.skipped_permission` files could not
+    /// be read (an incomplete backup is never plain `ok`).
     pub state: &'static str,
     pub progress: Option<BackupProgressJson>,
     pub last: Option<BackupResultJson>,
@@ -185,6 +187,9 @@ pub struct BackupResultJson {
     pub bytes: u64,
     pub files: u64,
     pub skipped: u64,
+    /// Of `skipped`, those sysmon was not allowed to read (null in results
+    /// recorded by versions before it was counted).
+    pub skipped_permission: Option<u64>,
     pub duration_s: f64,
     pub error: Option<String>,
     /// The first skipped (or changed-while-read) paths, capped at 100.
@@ -200,7 +205,9 @@ pub struct SkippedJson {
 /// The `updates` object. Fields other than `state` are null until known.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub struct UpdatesJson {
-    /// disabled | pending | running | ok | failed | unsupported
+    /// disabled | pending | running | ok | stale | failed | unsupported.
+    /// `stale`: the answer may be out of date (`error` says why); `count` is
+    /// null when the package lists were never downloaded (unknown, not 0).
     pub state: &'static str,
     pub manager: Option<String>,
     pub checked_at: Option<u64>,

@@ -115,7 +115,7 @@ fn pacman_sync_failure_gives_a_stale_answer_then_retries() {
     let st = s.status();
     assert_eq!(
         (st.state, st.count, st.stale),
-        ("ok", Some(2), true),
+        ("stale", Some(2), true),
         "{st:?}"
     );
     assert!(
@@ -274,7 +274,7 @@ fn apt_refresh_only_when_asked_and_offline_refresh_is_stale() {
     let st = s.status();
     assert_eq!(
         (st.state, st.count, st.stale),
-        ("ok", Some(115), true),
+        ("stale", Some(115), true),
         "{st:?}"
     );
     assert!(st.error.unwrap().contains("Could not resolve"));
@@ -831,4 +831,65 @@ fn update_every_runs_again_after_the_period_and_not_before() {
     // And the third is scheduled a period after the second.
     let due = s.next_deadline().expect("a third run is scheduled");
     assert!(due > Instant::now() + every + every / 2, "{due:?}");
+}
+
+/// Issue 18: a system whose package lists were never downloaded (a fresh
+/// minbase or container image) gave "0 updates pending", state ok. Missing
+/// lists make the count unknown; lists past the bound make it stale.
+#[test]
+fn apt_without_lists_is_unknown_and_with_old_lists_is_stale() {
+    use std::time::SystemTime;
+    let dir = TempDir::new("audit-apt-lists");
+    let shims = Shims::new(dir.path());
+    shims.tool("apt-get", "apt/none");
+    let env = env(dir.path(), &shims);
+    let lists = env.root.join("var/lib/apt/lists");
+    std::fs::remove_dir_all(&lists).unwrap();
+    // apt keeps the lock and an empty partial/ even with no lists.
+    std::fs::create_dir_all(lists.join("partial")).unwrap();
+    std::fs::write(lists.join("lock"), "").unwrap();
+    let config = config(dir.path(), UpdateManager::Apt);
+    let mut s = AuditService::with_env(&config, env.clone());
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(
+        (st.state, st.count, st.security_count, st.stale),
+        ("stale", None, None, true),
+        "{st:?}"
+    );
+    assert!(
+        st.error.as_deref().unwrap().contains("never downloaded"),
+        "{st:?}"
+    );
+    assert!(
+        one_log(&dir.join("logs")).contains("\nstale: the package lists were never downloaded")
+    );
+
+    // Lists eight days old: the count they give, flagged stale.
+    shims.tool("apt-get", "apt/bookworm-115");
+    let old = std::fs::File::create(lists.join("deb.debian.org_debian_dists_bookworm_InRelease"))
+        .unwrap();
+    old.set_modified(SystemTime::now() - Duration::from_secs(8 * 86_400))
+        .unwrap();
+    let mut s = AuditService::with_env(&config, env.clone());
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(
+        (st.state, st.count, st.stale),
+        ("stale", Some(115), true),
+        "{st:?}"
+    );
+    assert!(st.error.as_deref().unwrap().contains("8d old"), "{st:?}");
+
+    // Six days: within the bound, a plain answer.
+    old.set_modified(SystemTime::now() - Duration::from_secs(6 * 86_400))
+        .unwrap();
+    let mut s = AuditService::with_env(&config, env);
+    drive(&mut s, LIMIT);
+    let st = s.status();
+    assert_eq!(
+        (st.state, st.count, st.stale, st.error.as_deref()),
+        ("ok", Some(115), false, None),
+        "{st:?}"
+    );
 }

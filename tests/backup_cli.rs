@@ -262,6 +262,12 @@ fn round_trip_through_unzip_and_python() {
         "{stdout}"
     );
     assert!(stdout.contains("skipped:  2"), "{stdout}");
+    // Issue 18: an unreadable file makes the backup incomplete, said apart
+    // from the FIFO (which is never archived).
+    assert!(
+        stdout.contains("INCOMPLETE: 1 of them could not be read (permission denied)"),
+        "{stdout}"
+    );
 
     let backups = out_dir.join("backups");
     let found = archives(&backups);

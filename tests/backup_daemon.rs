@@ -518,3 +518,39 @@ fn a_directory_swapped_for_a_symlink_mid_backup_leaks_nothing() {
         );
     }
 }
+
+/// Issue 18: a backup that could not read some files for lack of permission
+/// (sysmon without CAP_DAC_READ_SEARCH, /etc/shadow) was shown as plain
+/// "ok". It is `partial`, with the count in /data.json, /metrics and the log.
+#[test]
+fn a_backup_missing_unreadable_files_is_partial_not_ok() {
+    let td = TempDir::new("backup-partial");
+    let src = common::tree_with_an_unreadable_file(&td);
+    let config = td.config(&format!(
+        "backup_source = {}\nupdate_manager = none\nmounts = /",
+        src.display()
+    ));
+    let Some(d) = Daemon::start_unprivileged(&["--config", config.to_str().unwrap()]) else {
+        return;
+    };
+    let v = wait_state(&d, "partial", Duration::from_secs(20));
+    assert_eq!(
+        number(&v, &["backup", "last", "skipped_permission"]),
+        Some(1)
+    );
+    assert_eq!(number(&v, &["backup", "last", "skipped"]), Some(1));
+    assert!(text(&v, &["backup", "last", "error"]).is_none());
+    let metrics = d.get("/metrics").body_text();
+    assert!(
+        metrics.contains("\nsysmon_backup_last_files_unreadable 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        d.wait_log(
+            "backup incomplete: 1 file(s) could not be read",
+            Duration::from_secs(2)
+        ),
+        "{}",
+        d.dump()
+    );
+}

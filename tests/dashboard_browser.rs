@@ -408,3 +408,43 @@ fn dashboard_renders_data_json_in_chromium() {
     screenshot(&browser, &daemon, 390, 844);
     screenshot(&browser, &daemon, 1280, 800);
 }
+
+/// Issue 18: a backup that could not read a file for lack of permission is
+/// shown as `partial`, with the count, never as a plain `ok`.
+#[test]
+fn dashboard_shows_an_incomplete_backup_as_partial() {
+    let Some(exe) = find_in_path("chromium").or_else(|| find_in_path("chromium-browser")) else {
+        if std::env::var_os("SYSMON_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
+            panic!("chromium not installed and SYSMON_REQUIRE_BROWSER=1");
+        }
+        eprintln!("\n*** SKIPPED: chromium not installed (apt-get install chromium) ***\n");
+        return;
+    };
+    let browser = Browser { exe };
+    let dir = TempDir::new("dashboard-partial");
+    let src = common::tree_with_an_unreadable_file(&dir);
+    let config = dir.config(&format!(
+        "backup_source = {}\nupdate_manager = none\nmounts = /",
+        src.display()
+    ));
+    let Some(daemon) = Daemon::start_unprivileged(&["--config", config.to_str().unwrap()]) else {
+        return;
+    };
+    let done = common::wait_for(Duration::from_secs(20), || {
+        let v = daemon.data();
+        (common::text(&v, &["backup", "state"]).as_deref() == Some("partial")).then_some(())
+    });
+    assert!(done.is_some(), "{}", daemon.dump());
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
+    let card = card_markup(&run.stdout, "class=\"card backup").unwrap_or_else(|| {
+        panic!("no backup card:\n{}", run.stdout);
+    });
+    assert!(
+        card.contains("id=\"backup-state\">partial<"),
+        "the state pill: {card}"
+    );
+    assert!(
+        card.contains("Incomplete: 1 file(s) could not be read (permission denied)."),
+        "{card}"
+    );
+}

@@ -287,3 +287,91 @@ fn man_page_is_clean_and_documents_every_command_and_key() {
         );
     }
 }
+
+/// Issue 18: `sudo make install` on Debian has no cargo or rustup on PATH
+/// (sudo's secure_path). Install copies what `make` built and runs neither:
+/// here both are shims that record being called, first on PATH.
+#[test]
+fn install_runs_no_cargo_or_rustup_and_copies_the_newest_build() {
+    let built: Vec<std::path::PathBuf> = [
+        "target/x86_64-unknown-linux-musl/release/sysmon",
+        "target/x86_64-unknown-linux-gnu/release/sysmon",
+    ]
+    .iter()
+    .map(|p| repo().join(p))
+    .filter(|p| p.is_file())
+    .collect();
+    let Some(newest) = built
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+    else {
+        eprintln!(
+            "SKIPPED: install of the release build: none built (`make` builds it; `make test` does first)"
+        );
+        return;
+    };
+    let dir = TempDir::new("install-no-cargo");
+    let shims = dir.join("shims");
+    std::fs::create_dir_all(&shims).unwrap();
+    let called = dir.join("called");
+    for tool in ["cargo", "rustup", "rustc"] {
+        let shim = shims.join(tool);
+        std::fs::write(
+            &shim,
+            format!(
+                "#!/bin/sh\necho {tool} \"$@\" >> '{}'\nexit 1\n",
+                called.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let root = dir.join("root");
+    let mut cmd = Command::new("make");
+    cmd.args(["-C"])
+        .arg(repo())
+        .args(["install", "INIT=none"])
+        .arg(format!("DESTDIR={}", root.display()))
+        .env_clear()
+        .env(
+            "PATH",
+            format!(
+                "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                shims.display()
+            ),
+        );
+    let out = run(cmd);
+    assert!(out.status.success(), "make install failed");
+    assert!(
+        !called.exists(),
+        "install ran {}",
+        std::fs::read_to_string(&called).unwrap_or_default()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("target is not available"), "{stderr}");
+    assert!(!stderr.contains("not found"), "{stderr}");
+    assert_eq!(
+        std::fs::read(root.join("usr/local/bin/sysmon")).unwrap(),
+        std::fs::read(newest).unwrap()
+    );
+
+    // Nothing built (here: a binary that is not there) says what to run.
+    let mut cmd = Command::new("make");
+    cmd.args(["-C"])
+        .arg(repo())
+        .args(["install", "INIT=none", "SYSMON_BIN=target/none/sysmon"])
+        .arg(format!("DESTDIR={}", dir.join("root2").display()))
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", shims.display()));
+    let out = run(cmd);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "Build it first as your user with 'make', then install with 'sudo make install'"
+        ),
+        "{stderr}"
+    );
+    assert!(!called.exists(), "install ran cargo or rustup");
+    assert!(!dir.join("root2/usr/local/bin/sysmon").exists());
+}

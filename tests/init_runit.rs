@@ -275,3 +275,64 @@ fn runit_and_openrc_scripts_pass_shellcheck() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Issue 18: `make uninstall` while runit runs the service (enabled by the
+/// link make printed) takes the link away, stops the daemon and ends runsv
+/// before removing the files. Every install path is redirected into the
+/// test's directory, so nothing of the host is touched.
+#[test]
+fn uninstall_stops_and_disables_a_running_runit_service() {
+    if !runit_available() || !system_tests_enabled("runit uninstall test") {
+        return;
+    }
+    let dir = TempDir::new("runit-uninstall");
+    let port = free_port();
+    let config = dir.join("sysmon.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = 127.0.0.1:{port}\nbackup_dir = {o}/backups\nlog_dir = {o}/logs\nstate_dir = {o}/state\nbackup = off\nupdate_manager = none\n",
+            o = dir.join("out").display()
+        ),
+    )
+    .unwrap();
+    let service = copy_service(&dir);
+    std::fs::write(
+        service.join("conf"),
+        format!(
+            "SYSMON_BIN={BIN}\nSYSMON_CONFIG={}\nSYSMON_USER=nobody\nSYSMON_SVLOGDIR={}\n",
+            config.display(),
+            dir.join("svlog").display()
+        ),
+    )
+    .unwrap();
+    let rundir = dir.join("service");
+    std::fs::create_dir_all(&rundir).unwrap();
+    std::os::unix::fs::symlink(&service, rundir.join("sysmon")).unwrap();
+    let mut runsv = Runsv::start(&service);
+    let daemon =
+        wait_for(Duration::from_secs(10), || runsv.pid()).unwrap_or_else(|| panic!("never up"));
+
+    let mut cmd = Command::new("make");
+    cmd.args(["-s", "-C"]).arg(repo()).arg("uninstall").args([
+        format!("PREFIX={}", dir.join("prefix").display()),
+        format!("SYSCONFDIR={}", dir.join("etc").display()),
+        format!("RUNIT_SVDIR={}", dir.join("sv").display()),
+        format!("RUNIT_RUNDIR={}", rundir.display()),
+    ]);
+    let out = run(cmd);
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("sv down"), "{said}");
+    assert!(
+        !rundir.join("sysmon").exists(),
+        "the enable link is still there"
+    );
+    let ended = wait_for(Duration::from_secs(10), || runsv.child.try_wait().unwrap());
+    assert!(ended.is_some(), "runsv still runs after uninstall");
+    assert!(
+        !Path::new(&format!("/proc/{daemon}")).exists(),
+        "sysmon {daemon} still runs"
+    );
+    assert!(!service.join("run").exists() && !service.join("log/run").exists());
+}

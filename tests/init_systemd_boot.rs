@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const WHAT: &str = "systemd (PID 1 in systemd-nspawn) end-to-end test";
@@ -40,13 +40,23 @@ const WHAT: &str = "systemd (PID 1 in systemd-nspawn) end-to-end test";
 /// namespace: no clash with anything on the host).
 const PORT: u16 = 8080;
 
-/// A container booted from the host's own tree in `ns`. Powered off (and, if
-/// that fails, killed) on drop.
+/// A container booted from the host's own tree in `ns` (the shared
+/// [`Nspawn`], powered off or killed on drop), with systemd's views.
 struct Container {
-    nspawn: Child,
-    /// The container's PID 1 (systemd) as the host sees it.
-    leader: u32,
-    console: std::path::PathBuf,
+    inner: Nspawn,
+}
+
+impl std::ops::Deref for Container {
+    type Target = Nspawn;
+    fn deref(&self) -> &Nspawn {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Container {
+    fn deref_mut(&mut self) -> &mut Nspawn {
+        &mut self.inner
+    }
 }
 
 impl Container {
@@ -55,9 +65,7 @@ impl Container {
         // applies the presets to every unit under /usr (here: postgresql,
         // prometheus, ...) and starts them all.
         let machine_id = dir.join("machine-id");
-        std::fs::write(&machine_id, format!("{:032x}\n", random_u128())).unwrap();
-        let console = dir.join("console.log");
-        let log = std::fs::File::create(&console).unwrap();
+        std::fs::write(&machine_id, random_machine_id()).unwrap();
         let mut cmd = ns.command(
             "systemd-nspawn",
             &[
@@ -78,62 +86,17 @@ impl Container {
                 "systemd.mask=systemd-machine-id-commit.service",
             ],
         );
-        cmd.env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        eprintln!("starting {cmd:?}");
-        let mut nspawn = cmd.spawn().expect("systemd-nspawn");
-        // nsenter execs nspawn (no new PID namespace to enter), so this is
-        // nspawn's pid; its child in another PID namespace is the container's
-        // PID 1.
-        let found = wait_for(Duration::from_secs(10), || {
-            let children =
-                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", nspawn.id()))
-                    .ok()?;
-            let ours = std::fs::read_link("/proc/self/ns/pid").ok()?;
-            children
-                .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok())
-                .find(|c| {
-                    std::fs::read_link(format!("/proc/{c}/ns/pid")).is_ok_and(|ns| ns != ours)
-                })
-        });
-        let Some(leader) = found else {
-            let _ = nspawn.kill();
-            let _ = nspawn.wait();
-            panic!(
-                "systemd-nspawn started no container:\n{}",
-                std::fs::read_to_string(&console).unwrap_or_default()
-            );
-        };
+        cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         Container {
-            nspawn,
-            leader,
-            console,
+            inner: Nspawn::start(
+                cmd,
+                &dir.join("console.log"),
+                "systemctl poweroff --no-block",
+            ),
         }
     }
 
-    /// A command inside the container (all its namespaces, its root).
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &self.leader.to_string(), "-a", "--", program])
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("LC_ALL", "C")
-            .env("SYSTEMD_COLORS", "0")
-            .env("SYSTEMD_PAGER", "");
-        cmd
-    }
-
-    /// `sh -c SCRIPT` inside the container (printed by `run`).
-    fn sh(&self, script: &str) -> Output {
-        run(self.command("sh", &["-c", script]))
-    }
-
-    /// Like [`Container::sh`], failing the test unless it succeeds; its stdout.
+    /// Like [`Nspawn::ok`], with sysmon's journal on failure.
     fn ok(&self, script: &str) -> String {
         let out = self.sh(script);
         assert!(
@@ -167,17 +130,9 @@ impl Container {
         parse_status(&self.ok(&format!("cat /proc/{pid}/status")))
     }
 
-    /// GET `path` from sysmon's TCP port, from inside the container's network
-    /// namespace (bash's /dev/tcp: no client needs to be installed).
+    /// GET `path` from sysmon's TCP port inside the container.
     fn get(&self, path: &str) -> HttpResponse {
-        let script = format!(
-            "exec 3<>/dev/tcp/127.0.0.1/{PORT} && printf 'GET {path} HTTP/1.0\\r\\nHost: 127.0.0.1:{PORT}\\r\\n\\r\\n' >&3 && cat <&3"
-        );
-        let out = self
-            .command("timeout", &["10", "bash", "-c", &script])
-            .output()
-            .expect("nsenter");
-        parse_http(&out.stdout)
+        self.inner.get(PORT, path)
     }
 
     /// Whether the TCP port accepts a connection now.
@@ -188,33 +143,11 @@ impl Container {
             .status()
             .is_ok_and(|s| s.success())
     }
-
-    /// A path inside the container, as the host can open it.
-    fn host_path(&self, inside: &str) -> std::path::PathBuf {
-        Path::new(&format!("/proc/{}/root", self.leader)).join(inside.trim_start_matches('/'))
-    }
-
-    /// `systemctl poweroff`, then waits for nspawn to exit: its status.
-    fn poweroff(&mut self) -> Option<std::process::ExitStatus> {
-        let _ = self
-            .command("systemctl", &["poweroff", "--no-block"])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(15) {
-            if let Some(status) = self.nspawn.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
 }
 
 impl Drop for Container {
     fn drop(&mut self) {
-        if self.nspawn.try_wait().ok().flatten().is_some() {
-            return;
-        }
+        // Before the inner Nspawn powers it off: what the journal says.
         if std::thread::panicking() {
             eprintln!("{}", self.journal());
             let boot = self
@@ -223,21 +156,6 @@ impl Drop for Container {
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                 .unwrap_or_default();
             eprintln!("--- journalctl -b\n{boot}");
-        }
-        if self.poweroff().is_none() {
-            // SIGKILL to the namespace's PID 1 ends every process in it.
-            eprintln!("the container did not power off: killing it");
-            let _ = Command::new("kill")
-                .args(["-9", &self.leader.to_string()])
-                .status();
-            let _ = self.nspawn.kill();
-            let _ = self.nspawn.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "--- console\n{}",
-                std::fs::read_to_string(&self.console).unwrap_or_default()
-            );
         }
     }
 }
@@ -253,15 +171,6 @@ fn parse_status(text: &str) -> BTreeMap<String, String> {
 /// A capability set from /proc/PID/status (hexadecimal).
 fn mask(value: &str) -> u64 {
     u64::from_str_radix(value, 16).unwrap_or_else(|e| panic!("{value}: {e}"))
-}
-
-/// 128 bits that differ from run to run (for the machine-id); no crate.
-fn random_u128() -> u128 {
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .unwrap();
-    u128::from_le_bytes(bytes)
 }
 
 /// The paths this test must not create or change on the host: whether each

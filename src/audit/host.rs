@@ -5,18 +5,18 @@
 //! real system.
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::managers::Manager;
 
 /// Seconds since the package lists were last refreshed: the newest mtime
-/// among apt's lists (`/var/lib/apt/lists/*`, else `pkgcache.bin`) or
-/// pacman's sync databases (`/var/lib/pacman/sync/*.db`). `None` when the
-/// manager keeps no such lists or they cannot be read.
+/// among apt's lists (`/var/lib/apt/lists/*`) or pacman's sync databases
+/// (`/var/lib/pacman/sync/*.db`). `None` when the manager keeps no such
+/// lists, none were ever downloaded, or they cannot be read. Not apt's
+/// `pkgcache.bin`: any apt command run as root rebuilds it, lists or not.
 pub fn lists_age_s(manager: &Manager, root: &Path, now: SystemTime) -> Option<u64> {
     let newest = match manager {
-        Manager::Apt => newest_mtime(&root.join("var/lib/apt/lists"), |name| name != "lock")
-            .or_else(|| mtime(&root.join("var/cache/apt/pkgcache.bin"))),
+        Manager::Apt => newest_mtime(&root.join("var/lib/apt/lists"), |name| name != "lock"),
         Manager::Pacman => newest_mtime(&root.join("var/lib/pacman/sync"), |name| {
             name.ends_with(".db")
         }),
@@ -25,8 +25,50 @@ pub fn lists_age_s(manager: &Manager, root: &Path, now: SystemTime) -> Option<u6
     Some(now.duration_since(newest).map_or(0, |d| d.as_secs()))
 }
 
-fn mtime(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+/// apt answers from the lists on disk, which only `apt-get update` (or
+/// `update_refresh = on`) renews: lists older than this give a stale answer.
+/// Debian's apt-daily timer refreshes them twice a day.
+pub const APT_LISTS_STALE_AFTER: Duration = Duration::from_secs(7 * 86_400);
+
+/// Why the lists make an answer untrustworthy, if they do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListsStale {
+    /// None were ever downloaded: the manager knows of no newer version, so
+    /// "0 updates" means nothing; the count is unknown.
+    Missing,
+    /// Older than [`APT_LISTS_STALE_AFTER`] (their age in seconds).
+    Old(u64),
+}
+
+impl ListsStale {
+    pub fn why(&self) -> String {
+        match self {
+            ListsStale::Missing => {
+                "the package lists were never downloaded (no /var/lib/apt/lists): \
+                 pending updates are unknown; run `apt-get update` or set update_refresh = on"
+                    .into()
+            }
+            ListsStale::Old(age) => format!(
+                "the package lists are {} old (more than {}): run `apt-get update` or set update_refresh = on",
+                crate::config::format_duration(Duration::from_secs(*age)),
+                crate::config::format_duration(APT_LISTS_STALE_AFTER)
+            ),
+        }
+    }
+}
+
+/// Only apt reads lists that nothing else refreshes: checkupdates, dnf, apk
+/// and xbps fetch or expire their own metadata (a failure there is flagged
+/// stale by [`super::managers`]).
+pub fn lists_staleness(manager: &Manager, lists_age_s: Option<u64>) -> Option<ListsStale> {
+    if *manager != Manager::Apt {
+        return None;
+    }
+    match lists_age_s {
+        None => Some(ListsStale::Missing),
+        Some(age) if age > APT_LISTS_STALE_AFTER.as_secs() => Some(ListsStale::Old(age)),
+        Some(_) => None,
+    }
 }
 
 /// The newest mtime of the regular files in `dir` whose name passes `keep`.

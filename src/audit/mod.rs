@@ -118,6 +118,9 @@ pub struct AuditResult {
     pub outcome: Result<Parsed, String>,
     /// Why the list may be out of date, if it may.
     pub stale: Option<String>,
+    /// The package lists were never downloaded: the count means nothing and
+    /// is published as unknown.
+    pub count_unknown: bool,
     pub reboot: Reboot,
     pub lists_age_s: Option<u64>,
     pub log_file: Option<PathBuf>,
@@ -317,6 +320,17 @@ impl AuditService {
         let checked_at = unix_now();
         let reboot = host::reboot(&manager, &self.env.root, &self.settings.proc_root);
         let lists_age_s = host::lists_age_s(&manager, &self.env.root, SystemTime::now());
+        // An answer from missing or old lists is stale whatever the run said.
+        let lists_stale = match &outcome {
+            Ok(_) => host::lists_staleness(&manager, lists_age_s),
+            Err(_) => None,
+        };
+        let count_unknown = lists_stale == Some(host::ListsStale::Missing);
+        let stale = match (stale, &lists_stale) {
+            (Some(why), Some(lists)) => Some(format!("{why}; {}", lists.why())),
+            (None, Some(lists)) => Some(lists.why()),
+            (stale, None) => stale,
+        };
         let text = logfile::render(&logfile::Record {
             host: &sys::hostname(),
             unix_s: checked_at,
@@ -345,6 +359,11 @@ impl AuditService {
             .as_ref()
             .map_or(String::from("(not written)"), |p| p.display().to_string());
         match &outcome {
+            Ok(_) if count_unknown => log::warn(format_args!(
+                "audit: pending updates UNKNOWN via {}: {}; log {shown}",
+                manager.name(),
+                stale.as_deref().unwrap_or_default()
+            )),
             Ok(parsed) => log::info(format_args!(
                 "audit: {} updates pending ({}) via {}{}{}; log {shown}",
                 parsed.packages.len(),
@@ -366,6 +385,7 @@ impl AuditService {
             checked_at,
             outcome,
             stale,
+            count_unknown,
             reboot,
             lists_age_s,
             log_file,
@@ -418,8 +438,12 @@ impl AuditService {
             json.reboot_required = last.reboot.required;
             json.lists_age_s = last.lists_age_s;
             match &last.outcome {
+                Ok(_) if last.count_unknown => {
+                    json.state = "stale";
+                    json.error = last.stale.clone();
+                }
                 Ok(parsed) => {
-                    json.state = "ok";
+                    json.state = if last.stale.is_some() { "stale" } else { "ok" };
                     json.count = Some(parsed.packages.len() as u64);
                     json.security_count = Some(parsed.security_count() as u64);
                     json.truncated = parsed.packages.len() > PACKAGES_CAP;
@@ -469,7 +493,9 @@ impl AuditService {
 /// `sysmon audit`: run one audit now (no network retries: scripts and cron
 /// want an answer) and print `name current -> new [security]` per package,
 /// or with `json` the `updates` object of /data.json. Exit status: 0 nothing
-/// pending, 100 updates pending, 1 error (including disabled or unsupported).
+/// pending, 100 updates pending, 3 unknown (a stale answer listing nothing:
+/// lists never downloaded or too old, or the refresh failed), 1 error
+/// (including disabled or unsupported).
 pub fn cli_audit(config: &Config, json: bool) -> ExitCode {
     let env = AuditEnv {
         retry_delays: Vec::new(),
@@ -510,7 +536,9 @@ fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
             if let Some(why) = &result.stale {
                 log::warn(format_args!("the list may be out of date: {why}"));
             }
-            if parsed.packages.is_empty() {
+            if result.count_unknown || (parsed.packages.is_empty() && result.stale.is_some()) {
+                ExitCode::from(3)
+            } else if parsed.packages.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(100)

@@ -99,11 +99,22 @@ pub struct Outcome {
     pub files: u64,
     pub entries: u64,
     pub skipped: u64,
+    /// Of those, the ones sysmon was not allowed to read (`EACCES`/`EPERM`,
+    /// say /etc/shadow without CAP_DAC_READ_SEARCH): the archive is then
+    /// incomplete, never plain "ok".
+    pub skipped_permission: u64,
     /// The first [`SKIPPED_LIST_CAP`] skipped (or changed) paths.
     pub skipped_list: Vec<Skip>,
     pub duration: Duration,
     pub error: Option<String>,
     pub deleted: Vec<PathBuf>,
+}
+
+/// Whether a skip reason (from [`walk::reason`]) says sysmon may not read
+/// the path. Compared with what `reason` gives for that error kind, so the
+/// two cannot drift apart.
+fn is_permission_denied(reason: &str) -> bool {
+    reason == walk::reason(&std::io::Error::from(std::io::ErrorKind::PermissionDenied))
 }
 
 impl Outcome {
@@ -174,6 +185,7 @@ pub struct Job {
     scratch: Vec<u8>,
     files: u64,
     skipped: u64,
+    skipped_permission: u64,
     skipped_list: Vec<Skip>,
 }
 
@@ -285,6 +297,7 @@ impl Job {
             scratch: Vec::with_capacity(SMALL_FILE + 1024),
             files: 0,
             skipped: 0,
+            skipped_permission: 0,
             skipped_list: Vec::new(),
         })
     }
@@ -339,6 +352,7 @@ impl Job {
             started_unix_s: self.started_unix_s,
             files: self.files,
             skipped: self.skipped,
+            skipped_permission: self.skipped_permission,
             skipped_list: std::mem::take(&mut self.skipped_list),
             duration: self.started.elapsed(),
             error: Some(error),
@@ -348,6 +362,9 @@ impl Job {
 
     fn skip(&mut self, path: &Path, reason: String) {
         self.skipped += 1;
+        if is_permission_denied(&reason) {
+            self.skipped_permission += 1;
+        }
         if self.skipped_list.len() < SKIPPED_LIST_CAP {
             log::warn(format_args!("backup: skipped {}: {reason}", path.display()));
             self.skipped_list.push(Skip {
@@ -826,6 +843,13 @@ impl Job {
                 self.skipped - SKIPPED_LIST_CAP as u64
             ));
         }
+        if self.skipped_permission > 0 {
+            log::warn(format_args!(
+                "backup incomplete: {} file(s) could not be read (permission denied); \
+                 give sysmon CAP_DAC_READ_SEARCH or start it as root with `user =` (see README, Security)",
+                self.skipped_permission
+            ));
+        }
         Ok(Outcome {
             file: Some(file),
             started_unix_s: self.started_unix_s,
@@ -834,6 +858,7 @@ impl Job {
             files: self.files,
             entries,
             skipped: self.skipped,
+            skipped_permission: self.skipped_permission,
             skipped_list: std::mem::take(&mut self.skipped_list),
             duration,
             error: None,

@@ -70,6 +70,7 @@ fn to_json(o: &Outcome) -> BackupResultJson {
         bytes: o.archive_bytes,
         files: o.files,
         skipped: o.skipped,
+        skipped_permission: Some(o.skipped_permission),
         duration_s: (o.duration.as_secs_f64() * 1000.0).round() / 1000.0,
         error: o.error.clone(),
         skipped_list: o
@@ -257,6 +258,7 @@ impl BackupService {
             "pending"
         } else {
             match &self.last {
+                Some(l) if l.error.is_none() && l.skipped_permission.unwrap_or(0) > 0 => "partial",
                 Some(l) if l.error.is_none() => "ok",
                 Some(_) => "failed",
                 None => "pending",
@@ -390,6 +392,13 @@ fn print_summary(o: &Outcome) {
         let _ = writeln!(out, "removed:  {}", d.display());
     }
     let _ = writeln!(out, "skipped:  {}", o.skipped);
+    if o.skipped_permission > 0 {
+        let _ = writeln!(
+            out,
+            "INCOMPLETE: {} of them could not be read (permission denied)",
+            o.skipped_permission
+        );
+    }
     for s in &o.skipped_list {
         let _ = writeln!(out, "  {}: {}", s.path, s.reason);
     }

@@ -103,11 +103,22 @@ pub fn config(root: &Path, manager: UpdateManager) -> Config {
     c
 }
 
-/// An environment rooted at `root/sysroot` (empty unless the test fills it)
-/// with only `shims` on PATH and no retries.
+/// An environment rooted at `root/sysroot` with only `shims` on PATH and no
+/// retries. The root holds package lists fresh from a moment ago (apt's
+/// lists and pacman's sync db, as on a maintained system) and nothing else
+/// unless the test adds it; without them an apt answer is stale.
 pub fn env(root: &Path, shims: &Shims) -> AuditEnv {
     let sysroot = root.join("sysroot");
-    std::fs::create_dir_all(&sysroot).unwrap();
+    for (dir, file) in [
+        (
+            "var/lib/apt/lists",
+            "deb.debian.org_debian_dists_bookworm_InRelease",
+        ),
+        ("var/lib/pacman/sync", "core.db"),
+    ] {
+        std::fs::create_dir_all(sysroot.join(dir)).unwrap();
+        std::fs::write(sysroot.join(dir).join(file), "").unwrap();
+    }
     AuditEnv {
         root: sysroot,
         path: shims.path(),

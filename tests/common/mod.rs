@@ -143,6 +143,12 @@ impl Daemon {
         all.extend_from_slice(args);
         let mut cmd = sysmon(&all);
         adjust(&mut cmd);
+        Daemon::spawn(cmd)
+    }
+
+    /// Starts `cmd` (a `sysmon run ...`, perhaps behind a wrapper such as
+    /// setpriv) and waits for its first `listening on http://ADDR` line.
+    pub fn spawn(mut cmd: Command) -> Daemon {
         cmd.stdout(Stdio::null())
             .stderr(Stdio::piped())
             .stdin(Stdio::null());
@@ -254,6 +260,59 @@ impl Drop for Daemon {
         if std::thread::panicking() {
             eprintln!("{}", self.dump());
         }
+    }
+}
+
+/// A backup source in `dir` with one readable file and `sub/secret`, which
+/// the daemon started by [`Daemon::start_unprivileged`] may not read: as
+/// root the whole temp dir goes to nobody (uid 65534) but the secret, which
+/// stays root's with mode 0600; otherwise the secret gets mode 000.
+pub fn tree_with_an_unreadable_file(dir: &TempDir) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("readable"), "for everyone\n").unwrap();
+    let secret = src.join("sub/secret");
+    std::fs::write(&secret, "root eyes only\n").unwrap();
+    if is_root("(as root, the unreadable file is root's and the daemon runs as nobody)") {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "chmod 755 '{d}' && chown -R 65534:65534 '{d}' && chown 0:0 '{s}' && chmod 600 '{s}'",
+                d = dir.path().display(),
+                s = secret.display()
+            ))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    } else {
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    src
+}
+
+impl Daemon {
+    /// `sysmon run --listen 127.0.0.1:0 ARGS...` as nobody (setpriv, which
+    /// drops every capability with the uid) when we are root, as ourselves
+    /// otherwise. `None`, after a loud SKIPPED, when root has no setpriv.
+    pub fn start_unprivileged(args: &[&str]) -> Option<Daemon> {
+        let mut all = vec!["run", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let inner = sysmon(&all);
+        if !is_root("(as root the daemon runs as nobody)") {
+            return Some(Daemon::spawn(inner));
+        }
+        if !have_tool("setpriv", "running the daemon unprivileged") {
+            return None;
+        }
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LC_ALL", "C");
+        Some(Daemon::spawn(cmd))
     }
 }
 
@@ -525,5 +584,249 @@ pub fn text(v: &miniserde::json::Value, path: &[&str]) -> Option<String> {
     match field(v, path)? {
         miniserde::json::Value::String(s) => Some(s.clone()),
         _ => None,
+    }
+}
+
+/// A Debian rootfs made by `mmdebstrap --variant=minbase` with `include`d
+/// packages, as a tarball cached across runs and clones in
+/// `$SYSMON_ROOTFS_CACHE` (default /var/cache/sysmon-tests), keyed by the
+/// suite and package list; extracted into `dir/root`. `None` (after a loud
+/// SKIPPED) when mmdebstrap is missing. The package lists are left out, as
+/// mmdebstrap does by default: apt has never downloaded any there.
+pub fn debian_rootfs(dir: &TempDir, include: &str, why: &str) -> Option<PathBuf> {
+    if !have_tool("mmdebstrap", why) || !have_tool("tar", why) {
+        return None;
+    }
+    let args = [
+        "--quiet",
+        "--variant=minbase",
+        &format!("--include={include}"),
+        "bookworm",
+    ];
+    let key = args
+        .join(" ")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let cache = std::env::var_os("SYSMON_ROOTFS_CACHE")
+        .map_or_else(|| PathBuf::from("/var/cache/sysmon-tests"), PathBuf::from);
+    std::fs::create_dir_all(&cache).unwrap();
+    let tarball = cache.join(format!("debian-bookworm-{key:016x}.tar"));
+    if !tarball.exists() {
+        let started = Instant::now();
+        let partial = cache.join(format!(
+            "debian-bookworm-{key:016x}.{}.tar",
+            std::process::id()
+        ));
+        let mut cmd = Command::new("mmdebstrap");
+        cmd.args(args).arg(&partial);
+        let out = run(cmd);
+        assert!(out.status.success(), "mmdebstrap failed");
+        std::fs::rename(&partial, &tarball).unwrap();
+        eprintln!("made {} in {:?}", tarball.display(), started.elapsed());
+    }
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut cmd = Command::new("tar");
+    cmd.arg("-C").arg(&root).arg("-xf").arg(&tarball);
+    assert!(run(cmd).status.success(), "tar -xf {}", tarball.display());
+    Some(root)
+}
+
+/// A fresh machine-id (32 hex digits and a newline) for a container: an empty
+/// or missing one makes systemd treat the boot as its first.
+pub fn random_machine_id() -> String {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .unwrap();
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    id + "\n"
+}
+
+/// A rootfs booted with its own init by `systemd-nspawn -b` (own PID,
+/// network and mount namespaces; no machined registration, which needs
+/// systemd on the host). Commands run inside through `nsenter` into its
+/// PID 1. Powered off on drop (`poweroff` inside), killed if that fails.
+pub struct Nspawn {
+    nspawn: Child,
+    /// The container's PID 1 as the host sees it.
+    pub leader: u32,
+    pub console: PathBuf,
+    /// What powers it off from inside (`systemctl poweroff` or `/sbin/poweroff`).
+    poweroff: &'static str,
+}
+
+impl Nspawn {
+    /// Boots `root` with the extra nspawn `args` (binds ...). Returns once
+    /// its PID 1 exists; the caller waits for the boot to finish.
+    pub fn boot(root: &Path, args: &[String], poweroff: &'static str) -> Nspawn {
+        let mut cmd = Command::new("setsid");
+        cmd.args([
+            "systemd-nspawn",
+            "--quiet",
+            "--boot",
+            "--register=no",
+            "--keep-unit",
+            "--private-network",
+        ])
+        .arg(format!("--directory={}", root.display()))
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        Nspawn::start(cmd, &root.with_extension("console.log"), poweroff)
+    }
+
+    /// Starts `nspawn`, a command that execs `systemd-nspawn --boot ...`
+    /// (through setsid or nsenter, which exec it), its output going to
+    /// `console`; returns once the container's PID 1 exists.
+    pub fn start(mut nspawn: Command, console: &Path, poweroff: &'static str) -> Nspawn {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(console)
+            .unwrap();
+        nspawn
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        eprintln!("starting {nspawn:?}");
+        let mut nspawn = nspawn.spawn().expect("systemd-nspawn");
+        // The launcher execs nspawn, so this is nspawn's pid; its child in
+        // another PID namespace is the container's PID 1.
+        let ours = std::fs::read_link("/proc/self/ns/pid").unwrap();
+        let found = wait_for(Duration::from_secs(15), || {
+            let children =
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", nspawn.id()))
+                    .ok()?;
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+                .find(|c| {
+                    std::fs::read_link(format!("/proc/{c}/ns/pid")).is_ok_and(|ns| ns != ours)
+                })
+        });
+        let Some(leader) = found else {
+            let _ = nspawn.kill();
+            let _ = nspawn.wait();
+            panic!(
+                "systemd-nspawn started no container:\n{}",
+                std::fs::read_to_string(console).unwrap_or_default()
+            );
+        };
+        Nspawn {
+            nspawn,
+            leader,
+            console: console.to_path_buf(),
+            poweroff,
+        }
+    }
+
+    /// `PROGRAM ARGS...` inside the container, with the PATH Debian's sudo
+    /// gives root (`secure_path`: no ~/.cargo/bin) and LC_ALL=C.
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["-t", &self.leader.to_string(), "-a", "--", program])
+            .args(args)
+            .env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .env("LC_ALL", "C")
+            .env("SYSTEMD_COLORS", "0")
+            .env("SYSTEMD_PAGER", "");
+        cmd
+    }
+
+    /// `sh -c SCRIPT` inside (printed by [`run`]).
+    pub fn sh(&self, script: &str) -> Output {
+        run(self.command("sh", &["-c", script]))
+    }
+
+    /// Like [`Nspawn::sh`], failing the test unless it succeeds; its stdout.
+    pub fn ok(&self, script: &str) -> String {
+        let out = self.sh(script);
+        assert!(out.status.success(), "failed in the container: {script}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A path inside the container, as the host can open it.
+    pub fn host_path(&self, inside: &str) -> PathBuf {
+        Path::new(&format!("/proc/{}/root", self.leader)).join(inside.trim_start_matches('/'))
+    }
+
+    /// GET `path` from 127.0.0.1:`port` inside the container's network
+    /// namespace (bash's /dev/tcp: no client needs to be installed).
+    pub fn get(&self, port: u16, path: &str) -> HttpResponse {
+        let script = format!(
+            "exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'GET {path} HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && cat <&3"
+        );
+        let out = self
+            .command("timeout", &["10", "bash", "-c", &script])
+            .output()
+            .expect("nsenter");
+        parse_http(&out.stdout)
+    }
+
+    /// Pids of the processes inside whose command name is `comm`.
+    pub fn pids(&self, comm: &str) -> Vec<u32> {
+        let out = self
+            .command(
+                "sh",
+                &[
+                    "-c",
+                    &format!(
+                        "for p in /proc/[0-9]*; do [ \"$(cat $p/comm 2>/dev/null)\" = '{comm}' ] && echo ${{p#/proc/}}; done; true"
+                    ),
+                ],
+            )
+            .output()
+            .expect("nsenter");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+
+    /// Powers off from inside and waits for nspawn to exit: its status.
+    pub fn poweroff(&mut self) -> Option<ExitStatus> {
+        let _ = self
+            .command("sh", &["-c", self.poweroff])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Some(status) = self.nspawn.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Nspawn {
+    fn drop(&mut self) {
+        if self.nspawn.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        if self.poweroff().is_none() {
+            // SIGKILL to the namespace's PID 1 ends every process in it.
+            eprintln!("the container did not power off: killing it");
+            let _ = Command::new("kill")
+                .args(["-9", &self.leader.to_string()])
+                .status();
+            let _ = self.nspawn.kill();
+            let _ = self.nspawn.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- console\n{}",
+                std::fs::read_to_string(&self.console).unwrap_or_default()
+            );
+        }
     }
 }
