@@ -32,14 +32,11 @@ pub struct ClientConnection {
     // set to true if we know that the previous request is the last one
     no_more_requests: bool,
 
-    // true if the connection goes through SSL
-    secure: bool,
-
     // [patch] request head limits
     limits: crate::Limits,
 
     // [patch] the socket, for answers sent without waiting
-    socket: Option<std::sync::Arc<crate::connection::Connection>>,
+    socket: std::sync::Arc<crate::connection::Connection>,
 }
 
 /// Error that can happen when reading a request.
@@ -67,7 +64,6 @@ impl ClientConnection {
         limits: crate::Limits,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
-        let secure = read_socket.secure();
         let socket = write_socket.connection();
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
@@ -79,15 +75,9 @@ impl ClientConnection {
             remote_addr,
             next_header_source: first_header,
             no_more_requests: false,
-            secure,
             limits,
             socket,
         }
-    }
-
-    /// true if the connection is HTTPS
-    pub fn secure(&self) -> bool {
-        self.secure
     }
 
     /// Reads the next line from self.next_header_source.
@@ -155,10 +145,7 @@ impl ClientConnection {
         if written.and_then(|()| writer.flush()).is_err() {
             return;
         }
-        let socket = match self.socket.as_ref() {
-            Some(socket) => socket,
-            None => return,
-        };
+        let socket = &self.socket;
         if socket.shutdown(std::net::Shutdown::Write).is_err() {
             return;
         }
@@ -255,7 +242,6 @@ impl ClientConnection {
 
         // building the next reader
         let request = crate::request::new_request(
-            self.secure,
             method,
             path,
             version.clone(),
@@ -276,7 +262,7 @@ impl ClientConnection {
             }
         })?;
 
-        let request = request.with_socket(self.socket.clone());
+        let request = request.with_socket(Some(self.socket.clone()));
 
         // return the request
         Ok(request)

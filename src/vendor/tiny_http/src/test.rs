@@ -42,8 +42,6 @@ use std::str::FromStr;
 pub struct TestRequest {
     body: &'static str,
     remote_addr: SocketAddr,
-    // true if HTTPS, false if HTTP
-    secure: bool,
     method: Method,
     path: String,
     http_version: HTTPVersion,
@@ -65,7 +63,6 @@ impl From<TestRequest> for Request {
             });
         }
         new_request(
-            mock.secure,
             mock.method,
             mock.path,
             mock.http_version,
@@ -83,7 +80,6 @@ impl Default for TestRequest {
         TestRequest {
             body: "",
             remote_addr: "127.0.0.1:23456".parse().unwrap(),
-            secure: false,
             method: Method::Get,
             path: "/".to_string(),
             http_version: HTTPVersion::from((1, 1)),
@@ -102,10 +98,6 @@ impl TestRequest {
     }
     pub fn with_remote_addr(mut self, remote_addr: SocketAddr) -> Self {
         self.remote_addr = remote_addr;
-        self
-    }
-    pub fn with_https(mut self) -> Self {
-        self.secure = true;
         self
     }
     pub fn with_method(mut self, method: Method) -> Self {
