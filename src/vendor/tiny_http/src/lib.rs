@@ -113,7 +113,6 @@ pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use head::{check_head, HeadRefusal};
 pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};
-pub use test::TestRequest;
 
 mod client;
 mod common;
@@ -121,7 +120,6 @@ mod connection;
 mod head;
 mod request;
 mod response;
-mod test;
 mod util;
 
 /// The main class of this library.
