@@ -32,14 +32,11 @@ pub struct ClientConnection {
     // set to true if we know that the previous request is the last one
     no_more_requests: bool,
 
-    // true if the connection goes through SSL
-    secure: bool,
-
     // [patch] request head limits
     limits: crate::Limits,
 
     // [patch] the socket, for answers sent without waiting
-    socket: Option<std::sync::Arc<crate::connection::Connection>>,
+    socket: std::sync::Arc<crate::connection::Connection>,
 }
 
 /// Error that can happen when reading a request.
@@ -47,8 +44,6 @@ pub struct ClientConnection {
 enum ReadError {
     WrongRequestLine,
     WrongHeader(HTTPVersion),
-    /// the client sent an unrecognized `Expect` header
-    ExpectationFailed(HTTPVersion),
     ReadIoError(IoError),
     /// [patch] the request line went over `max_head_bytes`
     RequestLineTooLong,
@@ -67,7 +62,6 @@ impl ClientConnection {
         limits: crate::Limits,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
-        let secure = read_socket.secure();
         let socket = write_socket.connection();
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
@@ -79,15 +73,9 @@ impl ClientConnection {
             remote_addr,
             next_header_source: first_header,
             no_more_requests: false,
-            secure,
             limits,
             socket,
         }
-    }
-
-    /// true if the connection is HTTPS
-    pub fn secure(&self) -> bool {
-        self.secure
     }
 
     /// Reads the next line from self.next_header_source.
@@ -155,10 +143,7 @@ impl ClientConnection {
         if written.and_then(|()| writer.flush()).is_err() {
             return;
         }
-        let socket = match self.socket.as_ref() {
-            Some(socket) => socket,
-            None => return,
-        };
+        let socket = &self.socket;
         if socket.shutdown(std::net::Shutdown::Write).is_err() {
             return;
         }
@@ -255,7 +240,6 @@ impl ClientConnection {
 
         // building the next reader
         let request = crate::request::new_request(
-            self.secure,
             method,
             path,
             version.clone(),
@@ -265,18 +249,9 @@ impl ClientConnection {
             self.remote_addr.as_ref().ok().copied().flatten(),
             data_source,
             writer,
-        )
-        .map_err(|e| {
-            use crate::request;
-            match e {
-                request::RequestCreationError::CreationIoError(e) => ReadError::ReadIoError(e),
-                request::RequestCreationError::ExpectationFailed => {
-                    ReadError::ExpectationFailed(version)
-                }
-            }
-        })?;
+        );
 
-        let request = request.with_socket(self.socket.clone());
+        let request = request.with_socket(Some(self.socket.clone()));
 
         // return the request
         Ok(request)
@@ -325,13 +300,6 @@ impl Iterator for ClientConnection {
                         .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
                         .ok();
                     return None; // closing the connection
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
-                    return None; // TODO: should be recoverable, but needs handling in case of body
                 }
 
                 Err(ReadError::RequestLineTooLong) => {

@@ -91,9 +91,6 @@
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
 
-#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-use zeroize::Zeroizing;
-
 use std::error::Error;
 use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
@@ -116,7 +113,6 @@ pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use head::{check_head, HeadRefusal};
 pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};
-pub use test::TestRequest;
 
 mod client;
 mod common;
@@ -124,8 +120,6 @@ mod connection;
 mod head;
 mod request;
 mod response;
-mod ssl;
-mod test;
 mod util;
 
 /// The main class of this library.
@@ -228,17 +222,7 @@ impl AfterAcceptError {
 /// The response to a connection over `max_connections`.
 const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
 
-#[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-type SslContextArg = ();
-#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-type SslContextArg = crate::ssl::SslContextImpl;
-
-fn accept_loop(
-    server: Listener,
-    shared: &Arc<Shared>,
-    messages: &Arc<MessagesQueue<Message>>,
-    ssl: &Option<SslContextArg>,
-) {
+fn accept_loop(server: Listener, shared: &Arc<Shared>, messages: &Arc<MessagesQueue<Message>>) {
     log::debug!("Running accept thread");
     let mut backoff = Duration::from_millis(5);
     while !shared.close.load(Relaxed) {
@@ -293,33 +277,8 @@ fn accept_loop(
             continue;
         }
 
-        use util::RefinedTcpStream;
-        let (read_closable, write_closable) = match ssl {
-            None => match RefinedTcpStream::new(sock) {
-                Ok(halves) => halves,
-                // (plain connections share one descriptor: cannot fail)
-                Err(_) => {
-                    shared.accept_errors.fetch_add(1, Relaxed);
-                    continue;
-                }
-            },
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Some(ref ssl) => {
-                // trying to apply SSL over the connection
-                // if an error occurs, we just close the socket and resume listening
-                let sock = match ssl.accept(sock) {
-                    Ok(s) => s,
-                    Err(_) => continue,
-                };
-
-                match RefinedTcpStream::new(sock) {
-                    Ok(halves) => halves,
-                    Err(_) => continue,
-                }
-            }
-            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-            Some(ref _ssl) => unreachable!(),
-        };
+        // [patch] the two halves share the one descriptor: no dup() to fail
+        let (read_closable, write_closable) = util::RefinedTcpStream::new(sock);
 
         let client = ClientConnection::new(write_closable, read_closable, limits);
         shared.connections.fetch_add(1, Relaxed);
@@ -328,28 +287,16 @@ fn accept_loop(
         let mut client = Some((client, slot));
         let spawned = shared.tasks_pool.spawn(Box::new(move || {
             if let Some((client, _slot)) = client.take() {
-                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                if client.secure() {
+                // [patch] One request at a time: pass it on, then write its
+                // response here, so a client that reads slowly (or not at
+                // all) holds this thread, not the server's.
+                for rq in client {
                     let (sender, receiver) = mpsc::channel();
-                    for rq in client {
-                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                        // the server dropped the request unanswered
-                        if receiver.recv().is_err() {
-                            break;
-                        }
-                    }
-                } else {
-                    // [patch] One request at a time: pass it on, then write
-                    // its response here, so a client that reads slowly (or
-                    // not at all) holds this thread, not the server's.
-                    for rq in client {
-                        let (sender, receiver) = mpsc::channel();
-                        messages.push(rq.with_write_back(sender).into());
-                        // Err: answered in the server's thread instead
-                        // (`respond`, `into_writer`); go on with the next.
-                        if let Ok(detached) = receiver.recv() {
-                            detached.write();
-                        }
+                    messages.push(rq.with_write_back(sender).into());
+                    // Err: answered in the server's thread instead
+                    // (`respond`, `into_writer`); go on with the next.
+                    if let Ok(detached) = receiver.recv() {
+                        detached.write();
                     }
                 }
             }
@@ -396,18 +343,7 @@ pub struct IncomingRequests<'a> {
 pub struct ServerConfig {
     /// The addresses to try to listen to.
     pub addr: ConfigListenAddr,
-
-    /// If `Some`, then the server will use SSL to encode the communications.
-    pub ssl: Option<SslConfig>,
-}
-
-/// Configuration of the server for SSL.
-#[derive(Debug, Clone)]
-pub struct SslConfig {
-    /// Contains the public certificate to send to clients.
-    pub certificate: Vec<u8>,
-    /// Contains the ultra-secret private key used to decode communications.
-    pub private_key: Vec<u8>,
+    // [patch] `ssl: Option<SslConfig>` is gone with the TLS code (PATCHES.md)
 }
 
 impl Server {
@@ -419,23 +355,6 @@ impl Server {
     {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: None,
-        })
-    }
-
-    /// Shortcut for an HTTPS server on a specific address.
-    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-    #[inline]
-    pub fn https<A>(
-        addr: A,
-        config: SslConfig,
-    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
-    where
-        A: ToSocketAddrs,
-    {
-        Server::new(ServerConfig {
-            addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: Some(config),
         })
     }
 
@@ -447,25 +366,25 @@ impl Server {
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::unix_from_path(path),
-            ssl: None,
         })
     }
 
     /// Builds a new server that listens on the specified address.
     pub fn new(config: ServerConfig) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = config.addr.bind()?;
-        Self::from_listener(listener, config.ssl)
+        Self::from_listener(listener)
     }
 
     /// Builds a new server using the specified TCP listener.
     ///
     /// This is useful if you've constructed TcpListener using some less usual method
     /// such as from systemd. For other cases, you probably want the `new()` function.
+    ///
+    /// [patch] Upstream's second argument, the TLS configuration, is gone.
     pub fn from_listener<L: Into<Listener>>(
         listener: L,
-        ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        Self::start(vec![listener.into()], ssl_config, Limits::default())
+        Self::start(vec![listener.into()], Limits::default())
     }
 
     /// [patch] One server accepting on several listeners (TCP and Unix, in
@@ -478,12 +397,11 @@ impl Server {
         if listeners.is_empty() {
             return Err("no listener to accept on".into());
         }
-        Self::start(listeners, None, limits)
+        Self::start(listeners, limits)
     }
 
     fn start(
         listeners: Vec<Listener>,
-        ssl_config: Option<SslConfig>,
         limits: Limits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let mut listening_addrs = Vec::with_capacity(listeners.len());
@@ -492,32 +410,6 @@ impl Server {
             log::debug!("Server listening on {}", local_addr);
             listening_addrs.push(local_addr);
         }
-
-        // building the SSL capabilities
-        #[cfg(all(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        compile_error!(
-            "Features 'ssl-openssl' and 'ssl-rustls' must not be enabled at the same time"
-        );
-        #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-        type SslContext = ();
-        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        type SslContext = crate::ssl::SslContextImpl;
-        let ssl: Option<SslContext> = {
-            match ssl_config {
-                #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                Some(config) => Some(SslContext::from_pem(
-                    config.certificate,
-                    Zeroizing::new(config.private_key),
-                )?),
-                #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                Some(_) => return Err(
-                    "Building a server with SSL requires enabling the `ssl` feature in tiny-http"
-                        .into(),
-                ),
-                None => None,
-            }
-        };
-        let ssl = Arc::new(ssl);
 
         let shared = Arc::new(Shared {
             close: AtomicBool::new(false),
@@ -537,10 +429,9 @@ impl Server {
         for listener in listeners {
             let shared = shared.clone();
             let messages = messages.clone();
-            let ssl = ssl.clone();
             thread::Builder::new()
                 .name("http-accept".into())
-                .spawn(move || accept_loop(listener, &shared, &messages, &ssl))?;
+                .spawn(move || accept_loop(listener, &shared, &messages))?;
         }
 
         // result

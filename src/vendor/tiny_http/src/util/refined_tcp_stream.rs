@@ -5,137 +5,46 @@ use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 
 use crate::connection::Connection;
-#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-use crate::ssl::SslStream;
 
-pub(crate) enum Stream {
-    /// [patch] Shared by the read and write halves (and by requests, for
-    /// `respond_detached`): no `dup()` per connection.
-    Http(Arc<Connection>),
-    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-    Https(SslStream),
-}
-
-impl Stream {
-    /// [patch] Was `Clone`, which panicked when the descriptor could not be
-    /// duplicated (EMFILE), killing the accept thread.
-    fn try_clone(&self) -> IoResult<Self> {
-        Ok(match self {
-            Stream::Http(tcp_stream) => Stream::Http(Arc::clone(tcp_stream)),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => Stream::Https(ssl_stream.clone()),
-        })
-    }
-}
-
-impl From<Connection> for Stream {
-    fn from(tcp_stream: Connection) -> Self {
-        Stream::Http(Arc::new(tcp_stream))
-    }
-}
-
-impl Stream {
-    fn secure(&self) -> bool {
-        match self {
-            Stream::Http(_) => false,
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(_) => true,
-        }
-    }
-
-    fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.peer_addr(),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.peer_addr(),
-        }
-    }
-
-    fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.shutdown(how),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.shutdown(how),
-        }
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.read_shared(buf),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.write_shared(buf),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> IoResult<()> {
-        match self {
-            // a socket has nothing to flush
-            Stream::Http(_) => Ok(()),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.flush(),
-        }
-    }
-}
-
+/// One half (read or write) of a connection; dropping it shuts that half.
+///
+/// [patch] Upstream wrapped an enum of a plain and a TLS stream and gave each
+/// half its own `dup()` of the descriptor (which panicked on EMFILE). The TLS
+/// code is gone (PATCHES.md) and both halves (and the requests, for
+/// `respond_detached`) share the one connection through an `Arc`.
 pub struct RefinedTcpStream {
-    stream: Stream,
+    stream: Arc<Connection>,
     close_read: bool,
     close_write: bool,
 }
 
 impl RefinedTcpStream {
-    pub(crate) fn new<S>(stream: S) -> IoResult<(RefinedTcpStream, RefinedTcpStream)>
-    where
-        S: Into<Stream>,
-    {
-        let stream: Stream = stream.into();
-
-        let (read, write) = (stream.try_clone()?, stream);
+    /// The read half and the write half of `stream`.
+    pub(crate) fn new(stream: Connection) -> (RefinedTcpStream, RefinedTcpStream) {
+        let stream = Arc::new(stream);
 
         let read = RefinedTcpStream {
-            stream: read,
+            stream: Arc::clone(&stream),
             close_read: true,
             close_write: false,
         };
 
         let write = RefinedTcpStream {
-            stream: write,
+            stream,
             close_read: false,
             close_write: true,
         };
 
-        Ok((read, write))
-    }
-
-    /// Returns true if this struct wraps around a secure connection.
-    #[inline]
-    pub(crate) fn secure(&self) -> bool {
-        self.stream.secure()
+        (read, write)
     }
 
     pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
         self.stream.peer_addr()
     }
 
-    /// [patch] The plain connection (`None` through TLS).
-    pub(crate) fn connection(&self) -> Option<Arc<Connection>> {
-        match &self.stream {
-            Stream::Http(connection) => Some(Arc::clone(connection)),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(_) => None,
-        }
+    /// [patch] The connection, for answers sent without waiting.
+    pub(crate) fn connection(&self) -> Arc<Connection> {
+        Arc::clone(&self.stream)
     }
 }
 
@@ -153,16 +62,17 @@ impl Drop for RefinedTcpStream {
 
 impl Read for RefinedTcpStream {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        self.stream.read(buf)
+        self.stream.read_shared(buf)
     }
 }
 
 impl Write for RefinedTcpStream {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
-        self.stream.write(buf)
+        self.stream.write_shared(buf)
     }
 
     fn flush(&mut self) -> IoResult<()> {
-        self.stream.flush()
+        // a socket has nothing to flush
+        Ok(())
     }
 }
