@@ -100,7 +100,7 @@ impl Daemon {
             config.client_timeout,
             config.max_connections,
         )?;
-        let access = config.access_policy()?;
+        let access = config.access_policy().map_err(|e| e.to_string())?;
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
         http::warm_up();

@@ -157,9 +157,14 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Run(a) => run(a),
         Command::Sample(a) => sample(a),
-        Command::CheckConfig(a) => load_config(a.config.as_ref(), None, None).map(|c| {
+        Command::CheckConfig(a) => load_config(a.config.as_ref(), None, None).and_then(|c| {
+            // The same checks `run` makes before it binds, password file included.
+            if let Err(e) = c.access_policy() {
+                log::error(format_args!("{e}"));
+                return Err(ExitCode::from(2));
+            }
             print!("{}", c.render());
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }),
         Command::Backup(a) => {
             load_config(a.config.as_ref(), None, None).map(|c| sysmon::backup::cli_backup(&c))
@@ -204,7 +209,7 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         .as_ref()
         .map_or("(defaults)".into(), |f| f.display().to_string());
     if let Err(e) = config.access_policy() {
-        log::error(format_args!("{file}: {e}"));
+        log::error(format_args!("{e}"));
         return Err(ExitCode::from(2));
     }
     // Config::load has looked the user up already; this is for its uid.

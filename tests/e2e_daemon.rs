@@ -375,6 +375,23 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
             "backup_source /etc",
             "{}:4: expected `key = value`",
         ),
+        // Issue 11: checks across keys name the line that completes the
+        // conflict, and a duration that overflows is refused.
+        (
+            "cross-key",
+            "auth_user = admin\ninterval = 5s",
+            "{}:4: auth_user and auth_password_file go together",
+        ),
+        (
+            "cross-key-later",
+            "update_command = /bin/true\ninterval = 5s\nupdate_manager = apt",
+            "{}:6: update_command is set but update_manager = apt",
+        ),
+        (
+            "overflowing-duration",
+            "update_every = 18446744073709551615ms",
+            "{}:4: update_every: `18446744073709551615ms` is too long",
+        ),
     ];
     for &(name, extra, expected) in cases {
         let dir = TempDir::new(&format!("e2e-badconf-{name}"));
@@ -432,6 +449,42 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
         0,
         "files appeared"
     );
+}
+
+#[test]
+fn check_config_refuses_the_password_file_run_refuses() {
+    // Issue 11: check-config accepted a 0644 password file that run refused.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("e2e-password-mode");
+    let password = dir.join("password");
+    std::fs::write(&password, "secret\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nauth_user = admin\nauth_password_file = {}",
+        password.display()
+    ));
+    let config_str = config.to_str().unwrap();
+    let expected = format!(
+        "{config_str}:7: auth_password_file {}: mode 644 lets others read it",
+        password.display()
+    );
+    for args in [
+        vec!["run", "--listen", "127.0.0.1:0", "--config", config_str],
+        vec!["check-config", "--config", config_str],
+    ] {
+        let (status, out) = run_limited(sysmon(&args), Duration::from_secs(10));
+        assert_eq!(status.and_then(|s| s.code()), Some(2), "sysmon {}", args[0]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&expected), "sysmon {}: {stderr}", args[0]);
+        assert!(
+            out.stdout.is_empty(),
+            "sysmon {} printed on stdout",
+            args[0]
+        );
+    }
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(sysmon(&["check-config", "--config", config_str]));
+    assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]
