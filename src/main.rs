@@ -193,6 +193,7 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         }
     }
     let mut config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
+    check_proc_root(&config)?;
     if !args.listen.is_empty() {
         config.listen.clear();
         for listen in &args.listen {
@@ -256,8 +257,29 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A start-up error (exit 2) when the proc root is not a directory: without
+/// it every figure would be a zero that looks measured.
+fn check_proc_root(config: &Config) -> Result<(), ExitCode> {
+    let root = &config.proc_root;
+    match std::fs::metadata(root) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => {
+            log::error(format_args!(
+                "--proc-root {}: not a directory",
+                root.display()
+            ));
+            Err(ExitCode::from(2))
+        }
+        Err(e) => {
+            log::error(format_args!("--proc-root {}: {e}", root.display()));
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
+    check_proc_root(&config)?;
     let mut sampler = daemon::new_sampler(&config);
     let mut sample = sysmon::sample::Sample::default();
     // Two readings a moment apart, so CPU figures describe now, not the
@@ -268,6 +290,19 @@ fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
             .map_or(0, |d| d.as_secs())
     };
     sampler.sample(now(), &mut sample);
+    // A sample with a source missing would print zeros as if measured.
+    let mut failed = false;
+    for why in sampler.failures() {
+        log::error(format_args!("cannot sample {why}"));
+        failed = true;
+    }
+    if failed {
+        log::error(format_args!(
+            "--proc-root {}: not a readable procfs; nothing printed",
+            config.proc_root.display()
+        ));
+        return Err(ExitCode::from(2));
+    }
     std::thread::sleep(Duration::from_millis(250));
     sampler.sample(now(), &mut sample);
     let backup = sysmon::backup::BackupService::new(&config);

@@ -677,3 +677,110 @@ fn network_exclude_leaves_interfaces_out() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sample_refuses_a_missing_or_empty_proc_root() {
+    // Issue 11: both printed a sample of zeros and exited 0.
+    let dir = TempDir::new("e2e-sample-noproc");
+    let config = quiet_config(&dir);
+    let config_str = config.to_str().unwrap();
+    let missing = dir.join("missing");
+    let empty = dir.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let cases = [
+        (
+            missing.clone(),
+            format!(
+                "--proc-root {}: No such file or directory",
+                missing.display()
+            ),
+        ),
+        (
+            empty.clone(),
+            format!(
+                "cannot sample {}/stat: No such file or directory",
+                empty.display()
+            ),
+        ),
+    ];
+    for (root, expected) in cases {
+        let root_str = root.to_str().unwrap();
+        let (status, out) = run_limited(
+            sysmon(&["sample", "--config", config_str, "--proc-root", root_str]),
+            Duration::from_secs(10),
+        );
+        assert_eq!(status.and_then(|s| s.code()), Some(2), "{root_str}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&expected), "lacks {expected:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "printed a sample for {root_str}");
+    }
+    // The daemon refuses a proc root that is not there, too.
+    let (status, out) = run_limited(
+        sysmon(&[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config_str,
+            "--proc-root",
+            missing.to_str().unwrap(),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!(
+        "--proc-root {}: No such file or directory",
+        missing.display()
+    )));
+}
+
+#[test]
+fn a_fifo_in_the_proc_root_never_blocks_sample_or_the_daemon() {
+    // Issue 11: open(2) on a FIFO without a writer waited forever.
+    let dir = TempDir::new("e2e-sample-fifo");
+    let config = quiet_config(&dir);
+    let config_str = config.to_str().unwrap();
+    let root = dir.join("proc");
+    let copied = Command::new("cp")
+        .arg("-rL")
+        .arg(fixture("proc/basic"))
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    for name in ["stat", "loadavg"] {
+        std::fs::remove_file(root.join(name)).unwrap();
+        let made = Command::new("mkfifo")
+            .arg(root.join(name))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    let root_str = root.to_str().unwrap();
+    let (status, out) = run_limited(
+        sysmon(&["sample", "--config", config_str, "--proc-root", root_str]),
+        Duration::from_secs(10),
+    );
+    let status = status.expect("`sysmon sample` hung on a FIFO");
+    assert_eq!(status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for name in ["stat", "loadavg"] {
+        let expected = format!("cannot sample {root_str}/{name}: a FIFO, not a regular file");
+        assert!(stderr.contains(&expected), "lacks {expected:?}: {stderr}");
+    }
+    assert!(out.stdout.is_empty());
+
+    // The daemon starts (its first sample is taken before it reports its
+    // address), answers, and says which file it refused.
+    let daemon = Daemon::start(&["--config", config_str, "--proc-root", root_str]);
+    let data = daemon.data();
+    assert_eq!(text(&data, "hostname"), "vm");
+    assert!(
+        daemon.wait_log(
+            &format!("{root_str}/stat: a FIFO, not a regular file"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        daemon.dump()
+    );
+}
