@@ -7,7 +7,9 @@
 //! last sample, and repeats. tiny_http's I/O threads are the only others.
 //!
 //! Each sample is also recorded in the [`History`] and evaluated by the
-//! [`Alerts`]; `alert_command` children are polled every turn.
+//! [`Alerts`]; `alert_command` children are polled every turn, and
+//! [`Orphans`] is told which job children run, to kill what they leave
+//! behind.
 //!
 //! Invariant: with no requests arriving and no alert changing state, an
 //! iteration performs no heap allocation once the sampler is warm (checked
@@ -25,6 +27,7 @@ use crate::history::History;
 use crate::listener::HttpListener;
 use crate::metrics::MetricsRenderer;
 use crate::notify::Notifier;
+use crate::orphans::Orphans;
 use crate::report::DataJson;
 use crate::sample::{MountSelection, Sample, Sampler};
 use crate::{http, log, sys};
@@ -64,6 +67,10 @@ pub struct Daemon {
     alerts: Alerts,
     /// What the alerts need from the jobs, refreshed only when a job moved.
     job_facts: JobFacts,
+    /// What audit and alert children left behind (see [`Orphans`]).
+    orphans: Orphans,
+    /// The pids of the job children running now (reused each turn).
+    job_pids: Vec<u32>,
 }
 
 /// The sampler `config` asks for: its roots, mounts and interfaces.
@@ -135,6 +142,8 @@ impl Daemon {
             access,
             notify: Notifier::from_env(),
             textfile_written_for: None,
+            orphans: Orphans::new(),
+            job_pids: Vec::with_capacity(1 + crate::alerts::MAX_INSTANCES),
         })
     }
 
@@ -174,6 +183,8 @@ impl Daemon {
         self.backup.abandon();
         self.audit.abandon();
         self.alerts.abandon();
+        // Nothing an audit or alert command started outlives sysmon.
+        self.orphans.kill_all(Duration::from_secs(2));
         log::info(format_args!("stopped"));
     }
 
@@ -217,6 +228,10 @@ impl Daemon {
             self.alerts.evaluate(now, &self.sample, &self.job_facts);
         }
         self.alerts.poll_commands(now);
+        self.job_pids.clear();
+        self.job_pids.extend(self.audit.child_pid());
+        self.alerts.command_pids(&mut self.job_pids);
+        self.orphans.poll(now, &self.job_pids);
         if sampled {
             self.http.log_trouble();
         }
@@ -229,6 +244,7 @@ impl Daemon {
             self.audit.next_deadline(),
             self.notify.next_deadline(),
             self.alerts.next_deadline(),
+            self.orphans.next_deadline(),
         ];
         for job_deadline in jobs.into_iter().flatten() {
             deadline = deadline.min(job_deadline);

@@ -234,6 +234,13 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     }
     // Archives and logs are private unless a mode is set explicitly.
     sys::set_umask(0o077);
+    // Whatever an audit or alert command starts stays below sysmon, even
+    // after a setsid or a double fork, so it can be killed (src/orphans.rs).
+    if let Err(e) = sys::become_child_subreaper() {
+        log::warn(format_args!(
+            "cannot become a child subreaper ({e}): processes an audit or alert command leaves behind may survive it"
+        ));
+    }
     if let Err(e) = sys::install_signal_handlers() {
         log::error(format_args!("cannot install signal handlers: {e}"));
         return Err(ExitCode::from(1));

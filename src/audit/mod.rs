@@ -13,7 +13,9 @@
 //! Invariants: sysmon never changes the system (no install, no upgrade;
 //! package lists are refreshed only with `update_refresh = on`); `poll`
 //! never blocks (it reads what the pipes hold and checks for exit); a child
-//! past `update_timeout` is killed with its whole process group and reaped;
+//! past `update_timeout` is killed with its whole process group and reaped,
+//! and whatever it started that left the group or outlived it is killed by
+//! [`crate::orphans`] when the step ends;
 //! when idle, `poll` does no work and allocates nothing.
 //!
 //! Testability: [`AuditEnv`] holds the root directory (`/` in production)
@@ -390,6 +392,12 @@ impl AuditService {
         self.job.is_some()
     }
 
+    /// The pid of the manager running now (started, not yet reaped), for
+    /// [`crate::orphans`].
+    pub fn child_pid(&self) -> Option<u32> {
+        self.job.as_ref()?.child.as_ref().map(RunningChild::pid)
+    }
+
     pub fn status(&self) -> UpdatesJson {
         let manager = match &self.choice {
             Choice::Disabled => {
@@ -480,10 +488,21 @@ pub fn cli_audit(config: &Config, json: bool) -> ExitCode {
 
 fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
     let mut service = AuditService::with_env(config, env);
+    // As in the daemon: what the manager leaves behind is killed.
+    if let Err(e) = sys::become_child_subreaper() {
+        log::warn(format_args!(
+            "cannot become a child subreaper ({e}): processes the manager leaves behind may survive it"
+        ));
+    }
+    let mut orphans = crate::orphans::Orphans::new();
+    let mut job_pids = Vec::with_capacity(1);
     if matches!(service.choice(), Choice::Use(_)) {
         while service.completed() == 0 {
             let now = Instant::now();
             service.poll(now);
+            job_pids.clear();
+            job_pids.extend(service.child_pid());
+            orphans.poll(now, &job_pids);
             let wait = service
                 .next_deadline()
                 .map_or(POLL_PERIOD, |d| d.saturating_duration_since(now))
@@ -493,6 +512,7 @@ fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
             }
         }
     }
+    orphans.kill_all(Duration::from_secs(2));
     let status = service.status();
     // A reader that hangs up early (`| head`) is not an error of the audit.
     let print = |text: String| {
