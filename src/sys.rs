@@ -192,6 +192,18 @@ pub fn reap_if_exited(pid: u32) -> io::Result<bool> {
     }
 }
 
+/// Hands freed heap memory back to the kernel after a burst of allocation
+/// (an audit's output and its parse), so the resident size returns to what
+/// the idle daemon needs. musl's allocator returns large blocks by itself
+/// (munmap); glibc's keeps the top of the heap unless asked (`malloc_trim`).
+pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The machine's host name (uname), for archive names and log headers.
 pub fn hostname() -> String {
     // SAFETY: uname fills the struct we own; nodename is NUL-terminated.
