@@ -196,3 +196,40 @@ fn setsid_grandchild_of_an_alert_command_is_killed_when_the_command_ends() {
     assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", daemon.dump());
     assert_gone(pid, "after sysmon stopped", &daemon);
 }
+
+#[test]
+fn descendants_are_killed_after_sysmon_dropped_to_another_user() {
+    // `user = NAME`: sysmon and its children run as that user; what they
+    // leave behind is still reparented to sysmon and killed by it.
+    if !is_root("user = nobody") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("descendants-user");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut leftovers = Leftovers(Vec::new());
+    let (alert, audit) = (pid_file(&dir, "alert"), pid_file(&dir, "audit"));
+    let mut daemon = start(
+        &dir,
+        &format!(
+            "user = nobody\nupdate_manager = command\nupdate_timeout = 1s\n\
+             update_command = {} sleep 30\n\
+             alert_cpu = 0% for 0s\nalert_command = {} {} true",
+            grandchild(&audit, true),
+            grandchild(&alert, true),
+            wait_for_file(&alert)
+        ),
+    );
+    let alert_pid = read_pid(&alert, &daemon, &mut leftovers);
+    let audit_pid = read_pid(&audit, &daemon, &mut leftovers);
+    assert_eq!(
+        proc_status_number(audit_pid as i32, "Uid:"),
+        65534,
+        "the grandchild runs as nobody"
+    );
+    assert_gone(alert_pid, "after the alert command ended", &daemon);
+    wait_for_state(&daemon, "failed");
+    assert_gone(audit_pid, "after the audit timed out", &daemon);
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(5)).is_some());
+}
