@@ -60,9 +60,11 @@ fn proc_state(pid: u32) -> Option<(char, u32)> {
 }
 
 fn assert_gone(pid: u32, when: &str, daemon: &Daemon) {
+    let asked = std::time::Instant::now();
     let gone = wait_for(Duration::from_secs(5), || {
         proc_state(pid).is_none().then_some(())
     });
+    eprintln!("{when}: pid {pid} gone after {:?}", asked.elapsed());
     assert!(
         gone.is_some(),
         "{when}: pid {pid} is still there: {:?}\n{}",
