@@ -29,8 +29,9 @@
 //!   sysmon as it dies, and the following sweeps reap it.
 //! - Cost: a sweep reads every `/proc/PID/stat` (allocates, about a
 //!   millisecond per few hundred processes). It runs only when the set of
-//!   job children changed, then every [`SWEEP_PERIOD`] while orphans are
-//!   waiting or left to reap, and at shutdown. An idle loop compares two
+//!   job children changed, then every [`SWEEP_PERIOD`] while killed
+//!   processes are still in /proc, every [`WAITING_SWEEP_PERIOD`] while
+//!   orphans wait for their jobs, and at shutdown. An idle loop compares two
 //!   empty slices and allocates nothing.
 //!
 //! Not covered: a descendant that gained privileges (a setuid program)
@@ -42,8 +43,12 @@ use std::time::{Duration, Instant};
 
 use crate::{log, sys};
 
-/// How often orphans that wait for their jobs are looked at again.
+/// How often killed processes are looked at until they are gone.
 pub const SWEEP_PERIOD: Duration = Duration::from_millis(100);
+/// How often orphans waiting for their jobs are looked at (to reap one that
+/// exits by itself); they become killable only when a job ends, which
+/// triggers a sweep of its own.
+pub const WAITING_SWEEP_PERIOD: Duration = Duration::from_secs(1);
 /// How long a killed process is watched for its end (and reaped).
 const KILLED_WATCH: Duration = Duration::from_secs(10);
 /// Passes of the tree walk before the subtree is killed anyway.
@@ -146,8 +151,14 @@ impl Orphans {
             .collect();
         self.jobs.clear();
         self.jobs.extend_from_slice(jobs);
-        let left = self.sweep(&ended, false);
-        self.next_sweep_at = left.then(|| now + SWEEP_PERIOD);
+        self.sweep(&ended, false);
+        self.next_sweep_at = if !self.killed.is_empty() {
+            Some(now + SWEEP_PERIOD)
+        } else if !self.waiting.is_empty() {
+            Some(now + WAITING_SWEEP_PERIOD)
+        } else {
+            None
+        };
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {

@@ -235,3 +235,57 @@ fn descendants_are_killed_after_sysmon_dropped_to_another_user() {
     daemon.signal(15);
     assert!(daemon.wait_exit(Duration::from_secs(5)).is_some());
 }
+
+#[test]
+fn a_setsid_orphan_waits_for_every_job_that_could_have_started_it() {
+    // An alert command's grandchild leaves its group while an audit runs:
+    // sysmon cannot tell which of the two started it, so it is killed once
+    // both have ended, and not before (the documented rule).
+    let dir = TempDir::new("descendants-waiting");
+    let mut leftovers = Leftovers(Vec::new());
+    let (file, release) = (pid_file(&dir, "grandchild"), pid_file(&dir, "release"));
+    let mut daemon = start(
+        &dir,
+        &format!(
+            "update_manager = command\nupdate_command = {} echo 'foo 1 -> 2'\n\
+             alert_cpu = 0% for 0s\nalert_command = {} {} true",
+            wait_for_file(&release),
+            grandchild(&file, true),
+            wait_for_file(&file)
+        ),
+    );
+    let pid = read_pid(&file, &daemon, &mut leftovers);
+    // The alert command has ended once its grandchild is sysmon's child;
+    // give the loop a few turns to see that. The audit still runs, so the
+    // orphan stays.
+    let parent = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let adopted = wait_for(Duration::from_secs(5), || {
+        (parent(pid) == Some(daemon.pid() as u32)).then_some(())
+    });
+    assert!(
+        adopted.is_some(),
+        "never reparented to sysmon\n{}",
+        daemon.dump()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(updates_state(&daemon), "running");
+    assert!(
+        matches!(proc_state(pid), Some((state, _)) if state != 'Z'),
+        "killed while the audit that may have started it still ran: {:?}\n{}",
+        proc_state(pid),
+        daemon.dump()
+    );
+    std::fs::write(&release, "go").unwrap();
+    wait_for_state(&daemon, "ok");
+    assert_gone(pid, "after both jobs ended", &daemon);
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(5)).is_some());
+}
