@@ -120,6 +120,10 @@ struct Waiting {
 
 #[derive(Default)]
 pub struct Orphans {
+    /// Only a subreaper gets orphans; otherwise (the library used in a test
+    /// process beside other code that starts children) there is nothing to
+    /// do, and a child not ours to judge must not be mistaken for one.
+    enabled: bool,
     /// Job children running at the last sweep.
     jobs: Vec<u32>,
     waiting: Vec<Waiting>,
@@ -132,13 +136,21 @@ pub struct Orphans {
 }
 
 impl Orphans {
+    /// Active when this process is a child subreaper already (`run` and
+    /// `audit` make it one before they start any job).
     pub fn new() -> Orphans {
-        Orphans::default()
+        Orphans {
+            enabled: sys::is_child_subreaper(),
+            ..Orphans::default()
+        }
     }
 
     /// `jobs`: the pids of the job children running now (started and not
     /// yet reaped by their jobs). Sweeps when they changed or one is due.
     pub fn poll(&mut self, now: Instant, jobs: &[u32]) {
+        if !self.enabled {
+            return;
+        }
         let changed = jobs != self.jobs.as_slice();
         if !changed && self.next_sweep_at.is_none_or(|at| now < at) {
             return;
@@ -174,6 +186,9 @@ impl Orphans {
     /// kills every orphan with its subtree and reaps them, waiting at most
     /// `limit` for the kernel to finish them off.
     pub fn kill_all(&mut self, limit: Duration) {
+        if !self.enabled {
+            return;
+        }
         let deadline = Instant::now() + limit;
         self.jobs.clear();
         while self.sweep(&[], true) {
@@ -327,6 +342,17 @@ mod tests {
         ] {
             assert_eq!(parse_stat(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn only_a_subreaper_looks_for_orphans() {
+        // The test process is no subreaper: its children (other tests')
+        // are left alone.
+        assert!(!sys::is_child_subreaper());
+        let mut orphans = Orphans::new();
+        orphans.poll(Instant::now(), &[1]);
+        orphans.poll(Instant::now(), &[]);
+        assert_eq!(orphans.next_deadline(), None);
     }
 
     #[test]

@@ -149,6 +149,19 @@ pub fn become_child_subreaper() -> io::Result<()> {
     Ok(())
 }
 
+/// Whether this process is a child subreaper (`PR_GET_CHILD_SUBREAPER`).
+pub fn is_child_subreaper() -> bool {
+    let mut flag: libc::c_int = 0;
+    // SAFETY: prctl writes one int through the pointer, which points at `flag`.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_GET_CHILD_SUBREAPER,
+            &mut flag as *mut libc::c_int as libc::c_ulong,
+        )
+    };
+    rc == 0 && flag != 0
+}
+
 /// Sends `signal` to the one process `pid` (never a group: 0 and values
 /// beyond `pid_t` are refused).
 pub fn signal_process(pid: u32, signal: libc::c_int) -> io::Result<()> {
