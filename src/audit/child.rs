@@ -133,6 +133,19 @@ impl<R: Read> Capture<R> {
         self.read > READ_CAP
     }
 
+    /// After the child exited: what is left in the pipe, which may be more
+    /// than one poll's share (a pipe can hold 1 MiB), up to [`READ_CAP`] in
+    /// all (a descendant may still hold the pipe open and write).
+    fn drain_after_exit(&mut self, buf: &mut [u8]) {
+        loop {
+            let before = self.read;
+            self.drain(buf);
+            if self.read - before < READ_PER_POLL as u64 {
+                return;
+            }
+        }
+    }
+
     /// Reads what is available now, up to [`READ_PER_POLL`] bytes and not
     /// past [`READ_CAP`]; closes the pipe at EOF or on error.
     fn drain(&mut self, buf: &mut [u8]) {
@@ -255,8 +268,8 @@ impl RunningChild {
             }
             Ok(Some(status)) => {
                 // What it wrote before exiting is still in the pipes.
-                self.stdout.drain(&mut buf);
-                self.stderr.drain(&mut buf);
+                self.stdout.drain_after_exit(&mut buf);
+                self.stderr.drain_after_exit(&mut buf);
                 exit_of(status)
             }
             Ok(None) if now >= self.kill_at => {
