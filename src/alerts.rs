@@ -18,7 +18,9 @@
 //!   on /dev/null; after `alert_timeout` the whole group is killed. Whatever
 //!   is left of the group when the command exits is killed too, so nothing
 //!   escapes the timeout. Every child is reaped with `try_wait` from the loop
-//!   (never a blocking wait, except at shutdown after SIGKILL).
+//!   (never a blocking wait, except at shutdown after SIGKILL). What left
+//!   the group (`setsid`) or outlived the command is reparented to sysmon
+//!   and killed by [`crate::orphans`], which is told the commands' pids.
 
 use std::fmt::Write;
 use std::os::unix::process::CommandExt;
@@ -415,6 +417,16 @@ impl Alerts {
             .filter(|r| !r.killed)
             .map(|r| r.deadline)
             .min()
+    }
+
+    /// Appends the pid of every running command (started, not yet reaped).
+    pub fn command_pids(&self, out: &mut Vec<u32>) {
+        out.extend(
+            self.instances
+                .iter()
+                .filter_map(|i| i.running.as_ref())
+                .map(|r| r.child.id()),
+        );
     }
 
     pub fn commands_running(&self) -> usize {

@@ -56,6 +56,10 @@ pub struct Config {
     /// How far back `/history.json` and the sparklines reach.
     pub history: Duration,
     pub alerts: AlertConfig,
+    /// The line each key was last given on, so that checks of the whole
+    /// file ([`Config::validate`], [`Config::access_policy`]) can name
+    /// `FILE:LINE` too. Not part of the configuration: ignored by `==`.
+    pub key_lines: KeyLines,
 }
 
 /// A threshold on a percentage: `90% for 5m`.
@@ -192,6 +196,7 @@ impl Default for Config {
             textfile_path: None,
             history: Duration::from_secs(3600),
             alerts: AlertConfig::default(),
+            key_lines: KeyLines::default(),
         }
     }
 }
@@ -216,8 +221,33 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The line each key that may be given only once was given on.
-type KeyLines = Vec<(&'static str, usize)>;
+/// The line each key was last given on, in file order.
+#[derive(Clone, Debug, Default)]
+pub struct KeyLines(Vec<(&'static str, usize)>);
+
+impl KeyLines {
+    /// The line `key` was last given on; `None` when it was not given.
+    pub fn of(&self, key: &str) -> Option<usize> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, l)| *l)
+    }
+
+    /// The line of whichever of `keys` was given last: the one that
+    /// completes a conflict between keys.
+    pub fn last_of(&self, keys: &[&str]) -> Option<usize> {
+        keys.iter().filter_map(|k| self.of(k)).max()
+    }
+}
+
+impl PartialEq for KeyLines {
+    /// Where a key was written does not change what it means.
+    fn eq(&self, _: &KeyLines) -> bool {
+        true
+    }
+}
 
 /// Every key, with whether it may be given more than once.
 const KEYS: &[(&str, bool)] = &[
@@ -272,9 +302,9 @@ impl Config {
         };
         match std::fs::read(&path) {
             Ok(bytes) => {
-                let (config, lines) = Config::parse_with_lines(&bytes, &path)?;
+                let config = Config::parse(&bytes, &path)?;
                 config.account().map_err(|message| ConfigError {
-                    line: lines.iter().find(|(k, _)| *k == "user").map(|(_, l)| *l),
+                    line: config.key_lines.of("user"),
                     file: path,
                     message,
                 })?;
@@ -294,11 +324,6 @@ impl Config {
     /// Parses the text of a config file; `path` names it in errors and
     /// anchors relative paths. Pure: nothing is looked up on the system.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Config, ConfigError> {
-        Config::parse_with_lines(bytes, path).map(|(config, _)| config)
-    }
-
-    /// [`Config::parse`], also returning the line of each single key given.
-    fn parse_with_lines(bytes: &[u8], path: &Path) -> Result<(Config, KeyLines), ConfigError> {
         let at = |line: usize, message: String| ConfigError {
             file: path.to_path_buf(),
             line: Some(line),
@@ -344,6 +369,7 @@ impl Config {
                 }
                 first_seen.push((key, line_no));
             }
+            config.key_lines.0.push((key, line_no));
             if key == "listen" && !listen_seen {
                 // The first `listen` replaces the default; more add to it.
                 config.listen.clear();
@@ -353,7 +379,7 @@ impl Config {
                 .apply(key, value, &base)
                 .map_err(|message| at(line_no, format!("{key}: {message}")))?;
         }
-        Ok((config, first_seen))
+        Ok(config)
     }
 
     /// The account `user` names, looked up in the passwd database; `None`
@@ -548,30 +574,34 @@ impl Config {
 
     /// Checks that need the whole file (keys that depend on each other).
     /// `file` names the config in the error.
+    /// Each error names the line of the key that completes the conflict
+    /// (the later of the keys involved).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let err = |message: String| ConfigError {
-            file: self
-                .file
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("(defaults)")),
-            line: None,
-            message,
-        };
+        let err = |keys: &[&str], message: String| self.error_at(keys, message);
         if self.auth_user.is_some() != self.auth_password_file.is_some() {
-            return Err(err("auth_user and auth_password_file go together".into()));
+            return Err(err(
+                &["auth_user", "auth_password_file"],
+                "auth_user and auth_password_file go together".into(),
+            ));
         }
         if self.updates.manager == UpdateManager::Command && self.updates.command.is_none() {
-            return Err(err("update_manager = command needs update_command".into()));
+            return Err(err(
+                &["update_manager"],
+                "update_manager = command needs update_command".into(),
+            ));
         }
         let points = crate::history::points_for(self.interval, self.history);
         if points > crate::history::MAX_POINTS {
-            return Err(err(format!(
-                "history = {} at interval = {} is {points} points per series (at most {}): \
+            return Err(err(
+                &["interval", "history"],
+                format!(
+                    "history = {} at interval = {} is {points} points per series (at most {}): \
                  shorten history or lengthen interval",
-                format_duration(self.history),
-                format_duration(self.interval),
-                crate::history::MAX_POINTS
-            )));
+                    format_duration(self.history),
+                    format_duration(self.interval),
+                    crate::history::MAX_POINTS
+                ),
+            ));
         }
         if self.updates.command.is_some()
             && !matches!(
@@ -579,37 +609,56 @@ impl Config {
                 UpdateManager::Command | UpdateManager::Auto
             )
         {
-            return Err(err(format!(
-                "update_command is set but update_manager = {} (use update_manager = command)",
-                self.updates.manager.name()
-            )));
+            return Err(err(
+                &["update_command", "update_manager"],
+                format!(
+                    "update_command is set but update_manager = {} (use update_manager = command)",
+                    self.updates.manager.name()
+                ),
+            ));
         }
         Ok(())
     }
 
+    /// An error at the line of whichever of `keys` was given last (none
+    /// given: the file as a whole).
+    fn error_at(&self, keys: &[&str], message: String) -> ConfigError {
+        ConfigError {
+            file: self
+                .file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("(defaults)")),
+            line: self.key_lines.last_of(keys),
+            message,
+        }
+    }
+
     /// The HTTP access policy; reads the password file, which must exist,
     /// hold one line, and be unreadable to group and others (like ssh keys).
-    pub fn access_policy(&self) -> Result<crate::access::AccessPolicy, String> {
+    /// `check-config` and `run` both call this, so both refuse the same
+    /// files; errors name the `auth_password_file` line.
+    pub fn access_policy(&self) -> Result<crate::access::AccessPolicy, ConfigError> {
         use std::os::unix::fs::MetadataExt;
         let authorization = match (&self.auth_user, &self.auth_password_file) {
             (Some(user), Some(file)) => {
-                let shown = file.display();
-                let meta = std::fs::metadata(file)
-                    .map_err(|e| format!("auth_password_file {shown}: {e}"))?;
+                let err = |message: String| {
+                    self.error_at(
+                        &["auth_password_file"],
+                        format!("auth_password_file {}: {message}", file.display()),
+                    )
+                };
+                let meta = std::fs::metadata(file).map_err(|e| err(e.to_string()))?;
                 if meta.mode() & 0o037 != 0 {
-                    return Err(format!(
-                        "auth_password_file {shown}: mode {:o} lets others read it or write it; chmod 600 (or 640 for a group)",
+                    return Err(err(format!(
+                        "mode {:o} lets others read it or write it; chmod 600 (or 640 for a group)",
                         meta.mode() & 0o777
-                    ));
+                    )));
                 }
-                let text = std::fs::read_to_string(file)
-                    .map_err(|e| format!("auth_password_file {shown}: {e}"))?;
+                let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
                 let password = text.strip_suffix('\n').unwrap_or(&text);
                 let password = password.strip_suffix('\r').unwrap_or(password);
                 if password.is_empty() || password.contains('\n') {
-                    return Err(format!(
-                        "auth_password_file {shown}: expected the password alone on one line"
-                    ));
+                    return Err(err("expected the password alone on one line".into()));
                 }
                 Some(crate::access::AccessPolicy::basic_authorization(
                     user, password,
@@ -884,12 +933,14 @@ pub fn format_threshold(t: Threshold) -> String {
     format!("{}% for {}", t.percent, format_duration(t.hold))
 }
 
-/// `500ms`, `5s`, `1m`, `2h`, `1d`: a whole number and a unit, nothing else.
+/// `500ms`, `5s`, `1m`, `2h`, `1d`: a whole number and a unit, nothing else,
+/// at most [`MAX_DURATION_DAYS`].
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
     let digits = value.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = value.split_at(digits);
     let bad = || format!("`{value}` is not a duration such as 500ms, 5s, 1m, 2h or 1d");
     let n: u64 = number.parse().map_err(|_| bad())?;
+    let too_long = || format!("`{value}` is too long (at most {MAX_DURATION_DAYS}d)");
     let millis = match unit {
         "ms" => Some(n),
         "s" => n.checked_mul(1000),
@@ -898,8 +949,16 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
         "d" => n.checked_mul(86_400_000),
         _ => return Err(bad()),
     };
-    millis.map(Duration::from_millis).ok_or_else(bad)
+    match millis {
+        Some(ms) if ms <= MAX_DURATION_DAYS * 86_400_000 => Ok(Duration::from_millis(ms)),
+        _ => Err(too_long()),
+    }
 }
+
+/// The longest duration any key takes: far beyond any sensible setting, and
+/// short enough that `Instant::now() + d` can never overflow (which would
+/// panic the poll loop).
+pub const MAX_DURATION_DAYS: u64 = 36_500;
 
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
@@ -1132,6 +1191,86 @@ mod tests {
         let account = c.account().unwrap().unwrap();
         assert_eq!((account.name.as_str(), account.uid), ("root", 0));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn errors_across_keys_name_the_line_that_completes_them() {
+        let error = |text: &str| parse(text).unwrap().validate().unwrap_err().to_string();
+        assert_eq!(
+            error("interval = 5s\nauth_user = admin\n"),
+            "/etc/sysmon.conf:2: auth_user and auth_password_file go together"
+        );
+        assert_eq!(
+            error("auth_password_file = /p\n\ninterval = 5s\n"),
+            "/etc/sysmon.conf:1: auth_user and auth_password_file go together"
+        );
+        assert_eq!(
+            error("update_manager = command\n"),
+            "/etc/sysmon.conf:1: update_manager = command needs update_command"
+        );
+        assert!(
+            error("history = 24h\n# x\ninterval = 100ms\n")
+                .starts_with("/etc/sysmon.conf:3: history = 1d at interval = 100ms"),
+        );
+        assert!(
+            error("update_manager = apt\nupdate_command = x\n")
+                .starts_with("/etc/sysmon.conf:2: update_command is set"),
+        );
+        // Re-parsing what render prints still compares equal: lines are not
+        // part of the configuration.
+        let c = parse("interval = 5s\n").unwrap();
+        assert_eq!(
+            parse(&format!("\n\n{}", c.render())).unwrap().interval,
+            c.interval
+        );
+    }
+
+    #[test]
+    fn password_file_errors_name_its_line() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sysmon-config-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "secret\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let c = parse(&format!(
+            "auth_user = a\ninterval = 5s\nauth_password_file = {}\n",
+            file.display()
+        ))
+        .unwrap();
+        assert_eq!(
+            c.access_policy().unwrap_err().to_string(),
+            format!(
+                "/etc/sysmon.conf:3: auth_password_file {}: mode 644 lets others read it or write it; chmod 600 (or 640 for a group)",
+                file.display()
+            )
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(c.access_policy().is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn durations_that_overflow_are_refused() {
+        for huge in [
+            "18446744073709551615ms",
+            "18446744073709551s",
+            "36501d",
+            "876025h",
+        ] {
+            assert_eq!(
+                parse_duration(huge),
+                Err(format!("`{huge}` is too long (at most 36500d)")),
+            );
+        }
+        assert_eq!(
+            parse_duration("36500d"),
+            Ok(Duration::from_secs(36_500 * 86_400))
+        );
+        assert_eq!(
+            parse("\nupdate_every = 18446744073709551615ms").unwrap_err(),
+            "/etc/sysmon.conf:2: update_every: `18446744073709551615ms` is too long (at most 36500d)"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! other threads.
 //!
 //! Each sample is also recorded in the [`History`] and evaluated by the
-//! [`Alerts`]; `alert_command` children are polled every turn.
+//! [`Alerts`]; `alert_command` children are polled every turn, and
+//! [`Orphans`] is told which job children run, to kill what they leave
+//! behind.
 //!
 //! Invariant: with no requests arriving and no alert changing state, an
 //! iteration performs no heap allocation once the sampler is warm (checked
@@ -28,6 +30,7 @@ use crate::history::History;
 use crate::listener::HttpListener;
 use crate::metrics::MetricsRenderer;
 use crate::notify::Notifier;
+use crate::orphans::Orphans;
 use crate::report::DataJson;
 use crate::sample::{MountSelection, Sample, Sampler};
 use crate::{http, log, sys};
@@ -73,6 +76,10 @@ pub struct Daemon {
     /// The longest the loop may sleep past its deadlines: `None` once
     /// signals wake it ([`Daemon::run`]), else [`FALLBACK_WAIT`].
     max_wait: Option<Duration>,
+    /// What audit and alert children left behind (see [`Orphans`]).
+    orphans: Orphans,
+    /// The pids of the job children running now (reused each turn).
+    job_pids: Vec<u32>,
 }
 
 /// The sampler `config` asks for: its roots, mounts and interfaces.
@@ -109,7 +116,7 @@ impl Daemon {
             config.client_timeout,
             config.max_connections,
         )?;
-        let access = config.access_policy()?;
+        let access = config.access_policy().map_err(|e| e.to_string())?;
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
         http::warm_up();
@@ -146,6 +153,8 @@ impl Daemon {
             notify: Notifier::from_env(),
             textfile_written_for: None,
             max_wait: Some(FALLBACK_WAIT),
+            orphans: Orphans::new(),
+            job_pids: Vec::with_capacity(1 + crate::alerts::MAX_INSTANCES),
         })
     }
 
@@ -199,6 +208,8 @@ impl Daemon {
         self.backup.abandon();
         self.audit.abandon();
         self.alerts.abandon();
+        // Nothing an audit or alert command started outlives sysmon.
+        self.orphans.kill_all(Duration::from_secs(2));
         log::info(format_args!("stopped"));
     }
 
@@ -242,6 +253,10 @@ impl Daemon {
             self.alerts.evaluate(now, &self.sample, &self.job_facts);
         }
         self.alerts.poll_commands(now);
+        self.job_pids.clear();
+        self.job_pids.extend(self.audit.child_pid());
+        self.alerts.command_pids(&mut self.job_pids);
+        self.orphans.poll(now, &self.job_pids);
         if sampled {
             self.http.log_trouble();
         }
@@ -257,6 +272,7 @@ impl Daemon {
             self.audit.next_deadline(),
             self.notify.next_deadline(),
             self.alerts.next_deadline(),
+            self.orphans.next_deadline(),
         ];
         for job_deadline in jobs.into_iter().flatten() {
             deadline = deadline.min(job_deadline);

@@ -9,7 +9,8 @@
 //! - [`sample`], [`sources`] and [`cpu`]: turn /proc and /sys into a
 //!   [`sample::Sample`] without allocating once warm.
 //! - [`backup`] and [`audit`]: the boot jobs, each a resumable state machine
-//!   driven by `poll(now)` with a `next_deadline()`.
+//!   driven by `poll(now)` with a `next_deadline()`; [`orphans`] kills what
+//!   audit and alert commands leave behind (sysmon is a child subreaper).
 //! - [`report`] and [`http`]: the JSON schema and the routes, answering from
 //!   the last sample only.
 //! - [`history`] and [`alerts`]: ring buffers of recent samples and the
@@ -41,6 +42,7 @@ pub mod log;
 pub mod metrics;
 pub mod nameglob;
 pub mod notify;
+pub mod orphans;
 pub mod proc;
 pub mod procfile;
 pub mod report;

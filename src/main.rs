@@ -161,9 +161,14 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Run(a) => run(a),
         Command::Sample(a) => sample(a),
-        Command::CheckConfig(a) => load_config(a.config.as_ref(), None, None).map(|c| {
+        Command::CheckConfig(a) => load_config(a.config.as_ref(), None, None).and_then(|c| {
+            // The same checks `run` makes before it binds, password file included.
+            if let Err(e) = c.access_policy() {
+                log::error(format_args!("{e}"));
+                return Err(ExitCode::from(2));
+            }
             print!("{}", c.render());
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }),
         Command::Backup(a) => {
             load_config(a.config.as_ref(), None, None).map(|c| sysmon::backup::cli_backup(&c))
@@ -196,6 +201,7 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     if let Some(user) = args.user {
         config.user = Some(user);
     }
+    check_proc_root(&config)?;
     if !args.listen.is_empty() {
         config.listen.clear();
         for listen in &args.listen {
@@ -212,7 +218,7 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         .as_ref()
         .map_or("(defaults)".into(), |f| f.display().to_string());
     if let Err(e) = config.access_policy() {
-        log::error(format_args!("{file}: {e}"));
+        log::error(format_args!("{e}"));
         return Err(ExitCode::from(2));
     }
     // Config::load has looked the user up already; this is for its uid.
@@ -236,6 +242,13 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     }
     // Archives and logs are private unless a mode is set explicitly.
     sys::set_umask(0o077);
+    // Whatever an audit or alert command starts stays below sysmon, even
+    // after a setsid or a double fork, so it can be killed (src/orphans.rs).
+    if let Err(e) = sys::become_child_subreaper() {
+        log::warn(format_args!(
+            "cannot become a child subreaper ({e}): processes an audit or alert command leaves behind may survive it"
+        ));
+    }
     if let Err(e) = sys::install_signal_handlers() {
         log::error(format_args!("cannot install signal handlers: {e}"));
         return Err(ExitCode::from(1));
@@ -262,8 +275,29 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A start-up error (exit 2) when the proc root is not a directory: without
+/// it every figure would be a zero that looks measured.
+fn check_proc_root(config: &Config) -> Result<(), ExitCode> {
+    let root = &config.proc_root;
+    match std::fs::metadata(root) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => {
+            log::error(format_args!(
+                "--proc-root {}: not a directory",
+                root.display()
+            ));
+            Err(ExitCode::from(2))
+        }
+        Err(e) => {
+            log::error(format_args!("--proc-root {}: {e}", root.display()));
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let config = load_config(args.config.as_ref(), args.proc_root, args.sys_root)?;
+    check_proc_root(&config)?;
     let mut sampler = daemon::new_sampler(&config);
     let mut sample = sysmon::sample::Sample::default();
     // Two readings a moment apart, so CPU figures describe now, not the
@@ -274,6 +308,19 @@ fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
             .map_or(0, |d| d.as_secs())
     };
     sampler.sample(now(), &mut sample);
+    // A sample with a source missing would print zeros as if measured.
+    let mut failed = false;
+    for why in sampler.failures() {
+        log::error(format_args!("cannot sample {why}"));
+        failed = true;
+    }
+    if failed {
+        log::error(format_args!(
+            "--proc-root {}: not a readable procfs; nothing printed",
+            config.proc_root.display()
+        ));
+        return Err(ExitCode::from(2));
+    }
     std::thread::sleep(Duration::from_millis(250));
     sampler.sample(now(), &mut sample);
     let backup = sysmon::backup::BackupService::new(&config);

@@ -4,11 +4,58 @@
 //! Invariant: after warm-up `read()` does not allocate. The buffer only grows
 //! (doubling) when the file is larger than ever before, e.g. /proc/stat on a
 //! machine that brought more CPUs online.
+//!
+//! Invariant: no open or read here can wait. Files are opened with
+//! `O_NONBLOCK` (a FIFO put where a /proc file should be would otherwise
+//! block `open` until a writer comes) and refused unless `fstat` says they
+//! are regular files, which procfs and sysfs files are; the error names the
+//! file and what it is instead.
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+/// Opens `path` for reading without ever waiting (see the module docs):
+/// anything but a regular file is an error saying what it is.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if kind.is_file() {
+        return Ok(file);
+    }
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "not a file"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what}, not a regular file: refused (reading it could block)"),
+    ))
+}
+
+/// A small file read once (a sysfs name, the kernel release), with the
+/// same guarantees as [`ProcFile`]: never blocks, at most [`MAX_SIZE`].
+pub fn read_once(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    open_regular(path)?
+        .take(MAX_SIZE as u64)
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
 
 const INITIAL_CAPACITY: usize = 8 * 1024;
 /// No file sysmon samples is anywhere near this; a bigger one is not /proc.
@@ -52,7 +99,7 @@ impl ProcFile {
     fn read_inner(&mut self) -> io::Result<usize> {
         let file = match &mut self.file {
             Some(file) => file,
-            slot => slot.insert(File::open(&self.path)?),
+            slot => slot.insert(open_regular(&self.path)?),
         };
         // Fill the buffer's full capacity without ever shrinking it.
         let capacity = self.buf.capacity();
@@ -108,6 +155,26 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let mut missing = ProcFile::new(path);
         assert!(missing.read().is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_or_directory_is_refused_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("sysmon-procfile-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("stat");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // No writer: a plain open would wait here forever.
+        let error = ProcFile::new(fifo.clone()).read().unwrap_err().to_string();
+        assert!(error.starts_with("a FIFO, not a regular file"), "{error}");
+        assert!(read_once(&fifo).is_err());
+        let error = ProcFile::new(dir.clone()).read().unwrap_err().to_string();
+        assert!(error.starts_with("a directory"), "{error}");
+        assert!(read_once(Path::new("/proc/sys/kernel/osrelease")).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -225,8 +225,9 @@ pub struct Sampler {
     mounts_on_procfs: bool,
     /// `disk_paths[i]` is the NUL-terminated mount point of `Sample::disks[i]`.
     disk_paths: Vec<CString>,
-    /// Whether each source failed last time, so each error is logged once.
-    failing: [bool; SOURCES],
+    /// Why each source failed last time (`None`: it did not), so each
+    /// error is logged once and `sysmon sample` can refuse to print zeros.
+    failing: [Option<String>; SOURCES],
     /// Network, disk I/O, pressure, sensors, container (see [`crate::sources`]).
     sources: Sources,
 }
@@ -258,7 +259,7 @@ impl Sampler {
             mounts_built: false,
             mounts_on_procfs: false,
             disk_paths: Vec::new(),
-            failing: [false; SOURCES],
+            failing: Default::default(),
             sources: Sources::new(proc_root, sys_root),
         }
     }
@@ -497,7 +498,6 @@ impl Sampler {
     }
 
     fn note(&mut self, source: Source, result: Result<(), Failure<'_>>) {
-        let slot = &mut self.failing[source as usize];
         let path = match source {
             Source::Stat => self.stat_file.path(),
             Source::MemInfo => self.meminfo_file.path(),
@@ -506,19 +506,24 @@ impl Sampler {
             Source::Mounts => self.mounts_file.path(),
             Source::Hostname => self.hostname_file.path(),
         };
+        let slot = &mut self.failing[source as usize];
         match result {
-            Err(e) if !*slot => {
-                *slot = true;
-                crate::log::warn(format_args!(
-                    "{}: {e} (keeping the previous figures)",
-                    path.display()
-                ));
+            // Allocates only on a transition, never in the steady state.
+            Err(e) if slot.is_none() => {
+                let why = format!("{}: {e}", path.display());
+                crate::log::warn(format_args!("{why} (keeping the previous figures)"));
+                *slot = Some(why);
             }
-            Ok(()) if *slot => {
-                *slot = false;
+            Ok(()) if slot.is_some() => {
+                *slot = None;
                 crate::log::info(format_args!("{}: readable again", path.display()));
             }
             _ => {}
         }
+    }
+
+    /// `FILE: why` for each /proc source the last sample could not read.
+    pub fn failures(&self) -> impl Iterator<Item = &str> {
+        self.failing.iter().flatten().map(String::as_str)
     }
 }

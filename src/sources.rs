@@ -440,7 +440,7 @@ fn numbered_entries(dir: &Path, pick: impl Fn(&[u8]) -> Option<u32>) -> Vec<(u32
 }
 
 fn read_name(path: &Path) -> Option<String> {
-    std::fs::read(path)
+    crate::procfile::read_once(path)
         .ok()
         .and_then(|b| sysfs::parse_name(&b).map(str::to_string))
 }

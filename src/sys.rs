@@ -205,6 +205,88 @@ pub fn kill_process_group(pgid: u32, signal: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`, Linux
+/// 3.4): a process below one of our children whose parent dies is
+/// reparented to us instead of to init, so nothing an audit or alert command
+/// starts can leave our view (see `crate::orphans`). Kept across `setuid`
+/// and `execve`, not inherited by children.
+pub fn become_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER reads only its integer
+    // argument and changes a flag of this process.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether this process is a child subreaper (`PR_GET_CHILD_SUBREAPER`).
+pub fn is_child_subreaper() -> bool {
+    let mut flag: libc::c_int = 0;
+    // SAFETY: prctl writes one int through the pointer, which points at `flag`.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_GET_CHILD_SUBREAPER,
+            &mut flag as *mut libc::c_int as libc::c_ulong,
+        )
+    };
+    rc == 0 && flag != 0
+}
+
+/// Sends `signal` to the one process `pid` (never a group: 0 and values
+/// beyond `pid_t` are refused).
+pub fn signal_process(pid: u32, signal: libc::c_int) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: kill has no memory preconditions; a positive pid names one process.
+    if unsafe { libc::kill(pid, signal) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Reaps our child `pid` if it has exited, without waiting
+/// (`waitpid(pid, WNOHANG)`). `Ok(true)`: reaped now, or not our child
+/// (nothing left to reap). Only ever one pid, never `-1`: a job's own
+/// child is reaped by its `std::process::Child`, whose status we must not
+/// take.
+pub fn reap_if_exited(pid: u32) -> io::Result<bool> {
+    let pid = libc::pid_t::try_from(pid)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: waitpid writes only the status integer we own.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        match r {
+            0 => return Ok(false),
+            r if r == pid => return Ok(true),
+            _ => {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECHILD) => return Ok(true),
+                    _ => return Err(e),
+                }
+            }
+        }
+    }
+}
+
+/// Hands freed heap memory back to the kernel after a burst of allocation
+/// (an audit's output and its parse), so the resident size returns to what
+/// the idle daemon needs. musl's allocator returns large blocks by itself
+/// (munmap); glibc's keeps the top of the heap unless asked (`malloc_trim`).
+pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The machine's host name (uname), for archive names and log headers.
 pub fn hostname() -> String {
     // SAFETY: uname fills the struct we own; nodename is NUL-terminated.

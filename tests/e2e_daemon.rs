@@ -375,6 +375,23 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
             "backup_source /etc",
             "{}:4: expected `key = value`",
         ),
+        // Issue 11: checks across keys name the line that completes the
+        // conflict, and a duration that overflows is refused.
+        (
+            "cross-key",
+            "auth_user = admin\ninterval = 5s",
+            "{}:4: auth_user and auth_password_file go together",
+        ),
+        (
+            "cross-key-later",
+            "update_command = /bin/true\ninterval = 5s\nupdate_manager = apt",
+            "{}:6: update_command is set but update_manager = apt",
+        ),
+        (
+            "overflowing-duration",
+            "update_every = 18446744073709551615ms",
+            "{}:4: update_every: `18446744073709551615ms` is too long",
+        ),
     ];
     for &(name, extra, expected) in cases {
         let dir = TempDir::new(&format!("e2e-badconf-{name}"));
@@ -432,6 +449,42 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
         0,
         "files appeared"
     );
+}
+
+#[test]
+fn check_config_refuses_the_password_file_run_refuses() {
+    // Issue 11: check-config accepted a 0644 password file that run refused.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("e2e-password-mode");
+    let password = dir.join("password");
+    std::fs::write(&password, "secret\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nauth_user = admin\nauth_password_file = {}",
+        password.display()
+    ));
+    let config_str = config.to_str().unwrap();
+    let expected = format!(
+        "{config_str}:7: auth_password_file {}: mode 644 lets others read it",
+        password.display()
+    );
+    for args in [
+        vec!["run", "--listen", "127.0.0.1:0", "--config", config_str],
+        vec!["check-config", "--config", config_str],
+    ] {
+        let (status, out) = run_limited(sysmon(&args), Duration::from_secs(10));
+        assert_eq!(status.and_then(|s| s.code()), Some(2), "sysmon {}", args[0]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&expected), "sysmon {}: {stderr}", args[0]);
+        assert!(
+            out.stdout.is_empty(),
+            "sysmon {} printed on stdout",
+            args[0]
+        );
+    }
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(sysmon(&["check-config", "--config", config_str]));
+    assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]
@@ -622,5 +675,112 @@ fn network_exclude_leaves_interfaces_out() {
     assert!(
         stderr.contains("sysmon.conf:7: network_exclude: `eth 0` cannot match an interface name"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn sample_refuses_a_missing_or_empty_proc_root() {
+    // Issue 11: both printed a sample of zeros and exited 0.
+    let dir = TempDir::new("e2e-sample-noproc");
+    let config = quiet_config(&dir);
+    let config_str = config.to_str().unwrap();
+    let missing = dir.join("missing");
+    let empty = dir.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let cases = [
+        (
+            missing.clone(),
+            format!(
+                "--proc-root {}: No such file or directory",
+                missing.display()
+            ),
+        ),
+        (
+            empty.clone(),
+            format!(
+                "cannot sample {}/stat: No such file or directory",
+                empty.display()
+            ),
+        ),
+    ];
+    for (root, expected) in cases {
+        let root_str = root.to_str().unwrap();
+        let (status, out) = run_limited(
+            sysmon(&["sample", "--config", config_str, "--proc-root", root_str]),
+            Duration::from_secs(10),
+        );
+        assert_eq!(status.and_then(|s| s.code()), Some(2), "{root_str}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&expected), "lacks {expected:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "printed a sample for {root_str}");
+    }
+    // The daemon refuses a proc root that is not there, too.
+    let (status, out) = run_limited(
+        sysmon(&[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config_str,
+            "--proc-root",
+            missing.to_str().unwrap(),
+        ]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!(
+        "--proc-root {}: No such file or directory",
+        missing.display()
+    )));
+}
+
+#[test]
+fn a_fifo_in_the_proc_root_never_blocks_sample_or_the_daemon() {
+    // Issue 11: open(2) on a FIFO without a writer waited forever.
+    let dir = TempDir::new("e2e-sample-fifo");
+    let config = quiet_config(&dir);
+    let config_str = config.to_str().unwrap();
+    let root = dir.join("proc");
+    let copied = Command::new("cp")
+        .arg("-rL")
+        .arg(fixture("proc/basic"))
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    for name in ["stat", "loadavg"] {
+        std::fs::remove_file(root.join(name)).unwrap();
+        let made = Command::new("mkfifo")
+            .arg(root.join(name))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    let root_str = root.to_str().unwrap();
+    let (status, out) = run_limited(
+        sysmon(&["sample", "--config", config_str, "--proc-root", root_str]),
+        Duration::from_secs(10),
+    );
+    let status = status.expect("`sysmon sample` hung on a FIFO");
+    assert_eq!(status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for name in ["stat", "loadavg"] {
+        let expected = format!("cannot sample {root_str}/{name}: a FIFO, not a regular file");
+        assert!(stderr.contains(&expected), "lacks {expected:?}: {stderr}");
+    }
+    assert!(out.stdout.is_empty());
+
+    // The daemon starts (its first sample is taken before it reports its
+    // address), answers, and says which file it refused.
+    let daemon = Daemon::start(&["--config", config_str, "--proc-root", root_str]);
+    let data = daemon.data();
+    assert_eq!(text(&data, "hostname"), "vm");
+    assert!(
+        daemon.wait_log(
+            &format!("{root_str}/stat: a FIFO, not a regular file"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        daemon.dump()
     );
 }

@@ -20,8 +20,8 @@ pub fn parse(stdout: &[u8]) -> Parsed {
             continue;
         }
         match parse_line(&line) {
-            Some(p) => out.packages.push(p),
-            None => out.unparsed.push(line),
+            Some(p) => out.push_package(p),
+            None => out.push_unparsed(line),
         }
     }
     out

@@ -21,14 +21,14 @@ pub fn parse(stdout: &[u8]) -> Parsed {
     for line in lines(stdout) {
         if let Some(rest) = line.strip_prefix("Inst ") {
             match parse_inst(rest) {
-                Some(Inst::Upgrade(p)) => out.packages.push(p),
-                Some(Inst::New(p)) => out.notes.push(format!("new package: {} {}", p.name, p.new)),
-                None => out.unparsed.push(line),
+                Some(Inst::Upgrade(p)) => out.push_package(p),
+                Some(Inst::New(p)) => out.push_note(format!("new package: {} {}", p.name, p.new)),
+                None => out.push_unparsed(line),
             }
         } else if let Some(rest) = line.strip_prefix("Remv ") {
-            out.notes.push(format!("removed: {}", rest.trim()));
+            out.push_note(format!("removed: {}", rest.trim()));
         } else if !is_chatter(&line) {
-            out.unparsed.push(line);
+            out.push_unparsed(line);
         }
     }
     out

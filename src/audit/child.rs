@@ -1,9 +1,13 @@
 //! A package manager run as a child process that the poll loop drives
 //! without ever blocking on it.
 //!
-//! Invariants: both pipes are non-blocking and drained on every
-//! [`RunningChild::poll`], so the child never stalls on a full pipe; at most
-//! [`OUTPUT_CAP`] bytes per stream are kept (the rest is read and counted);
+//! Invariants: both pipes are non-blocking and read on every
+//! [`RunningChild::poll`], at most [`READ_PER_POLL`] bytes per stream per
+//! call, so a child that writes without pause cannot hold the loop; at most
+//! [`OUTPUT_CAP`] bytes per stream are kept (the rest is read and counted),
+//! and a child that writes more than [`READ_CAP`] on a stream is killed
+//! like one that timed out ([`Exit::TooMuchOutput`]): no package list is
+//! that long, and reading on would cost the loop without end;
 //! the child leads its own process group, and on timeout or [`RunningChild::kill`]
 //! the whole group gets SIGKILL and the child is reaped, so nothing it
 //! started outlives the audit and no zombie is left.
@@ -20,6 +24,10 @@ use crate::sys;
 
 /// Bytes kept per stream; a manager that prints more is truncated (counted).
 pub const OUTPUT_CAP: usize = 4 << 20;
+/// Bytes read per stream before the child is killed.
+pub const READ_CAP: u64 = 16 << 20;
+/// Bytes read per stream in one [`RunningChild::poll`].
+pub const READ_PER_POLL: usize = 1 << 20;
 
 /// What to run: an absolute program path and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +62,8 @@ pub enum Exit {
     Signal(i32),
     /// Killed by us after the timeout.
     TimedOut(Duration),
+    /// Killed by us after it wrote more than [`READ_CAP`] bytes on a stream.
+    TooMuchOutput,
     /// Could not be started (the error).
     SpawnFailed(String),
 }
@@ -66,6 +76,10 @@ impl Exit {
             Exit::TimedOut(d) => format!(
                 "timed out after {}; its process group was killed",
                 crate::config::format_duration(*d)
+            ),
+            Exit::TooMuchOutput => format!(
+                "printed more than {} MiB, more than any package list; its process group was killed",
+                READ_CAP >> 20
             ),
             Exit::SpawnFailed(e) => format!("could not start: {e}"),
         }
@@ -101,15 +115,51 @@ struct Capture<R> {
     pipe: Option<R>,
     kept: Vec<u8>,
     dropped: u64,
+    /// Every byte read so far (kept or dropped).
+    read: u64,
 }
 
 impl<R: Read> Capture<R> {
-    /// Reads what is available now; closes the pipe at EOF or on error.
+    fn new(pipe: Option<R>) -> Self {
+        Capture {
+            pipe,
+            kept: Vec::new(),
+            dropped: 0,
+            read: 0,
+        }
+    }
+
+    fn over_cap(&self) -> bool {
+        self.read > READ_CAP
+    }
+
+    /// After the child exited: what is left in the pipe, which may be more
+    /// than one poll's share (a pipe can hold 1 MiB), up to [`READ_CAP`] in
+    /// all (a descendant may still hold the pipe open and write).
+    fn drain_after_exit(&mut self, buf: &mut [u8]) {
+        loop {
+            let before = self.read;
+            self.drain(buf);
+            if self.read - before < READ_PER_POLL as u64 {
+                return;
+            }
+        }
+    }
+
+    /// Reads what is available now, up to [`READ_PER_POLL`] bytes and not
+    /// past [`READ_CAP`]; closes the pipe at EOF or on error.
     fn drain(&mut self, buf: &mut [u8]) {
+        let mut budget = READ_PER_POLL;
         while let Some(pipe) = self.pipe.as_mut() {
-            match pipe.read(buf) {
+            if budget == 0 || self.read > READ_CAP {
+                return;
+            }
+            let want = buf.len().min(budget);
+            match pipe.read(&mut buf[..want]) {
                 Ok(0) => self.pipe = None,
                 Ok(n) => {
+                    budget -= n;
+                    self.read += n as u64;
                     let room = OUTPUT_CAP.saturating_sub(self.kept.len()).min(n);
                     self.kept.extend_from_slice(&buf[..room]);
                     self.dropped += (n - room) as u64;
@@ -179,16 +229,8 @@ impl RunningChild {
         let mut running = RunningChild {
             step,
             child,
-            stdout: Capture {
-                pipe: stdout,
-                kept: Vec::new(),
-                dropped: 0,
-            },
-            stderr: Capture {
-                pipe: stderr,
-                kept: Vec::new(),
-                dropped: 0,
-            },
+            stdout: Capture::new(stdout),
+            stderr: Capture::new(stderr),
             started_at: now,
             kill_at: now + timeout,
         };
@@ -218,11 +260,16 @@ impl RunningChild {
         let mut buf = [0u8; 16 * 1024];
         self.stdout.drain(&mut buf);
         self.stderr.drain(&mut buf);
+        let flooding = self.stdout.over_cap() || self.stderr.over_cap();
         let exit = match self.child.try_wait() {
+            Ok(None) if flooding => {
+                self.kill();
+                Exit::TooMuchOutput
+            }
             Ok(Some(status)) => {
                 // What it wrote before exiting is still in the pipes.
-                self.stdout.drain(&mut buf);
-                self.stderr.drain(&mut buf);
+                self.stdout.drain_after_exit(&mut buf);
+                self.stderr.drain_after_exit(&mut buf);
                 exit_of(status)
             }
             Ok(None) if now >= self.kill_at => {

@@ -27,10 +27,9 @@ pub fn parse(stdout: &[u8]) -> Parsed {
         match core {
             [name, current, "->", new] if [name, current, new].iter().all(|s| is_token(s)) => {
                 let current = if *current == "?" { "" } else { current };
-                out.packages
-                    .push(Package::new(name, current, new, security));
+                out.push_package(Package::new(name, current, new, security));
             }
-            _ => out.unparsed.push(line),
+            _ => out.push_unparsed(line),
         }
     }
     out

@@ -37,7 +37,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Package, Parsed, is_token, lines};
+use super::model::{PACKAGES_KEPT, Package, Parsed, UNPARSED_KEPT, is_token, lines};
 
 /// `name.arch [epoch:]version-release`, the epoch only when set, as dnf prints it.
 pub const RPM_QUERYFORMAT: &str = "%{NAME}.%{ARCH} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n";
@@ -54,7 +54,7 @@ pub fn parse(stdout: &[u8]) -> Parsed {
         // Only an indented line continues a wrapped entry.
         let continues = indented && !obsoleting;
         if !pending.is_empty() && !continues {
-            out.unparsed.append(&mut pending_lines);
+            pending_lines.drain(..).for_each(|l| out.push_unparsed(l));
             pending.clear();
         }
         if trimmed.is_empty()
@@ -72,12 +72,12 @@ pub fn parse(stdout: &[u8]) -> Parsed {
             let fields: Vec<&str> = trimmed.split_whitespace().collect();
             match fields.as_slice() {
                 [name, evr, _repo] if indented && is_token(name) && is_token(evr) => {
-                    out.notes.push(format!("obsoleted: {name} {evr}"))
+                    out.push_note(format!("obsoleted: {name} {evr}"))
                 }
                 [name, evr, _repo] if is_token(name) && is_token(evr) => {
-                    out.notes.push(format!("obsoleting: {name} {evr}"))
+                    out.push_note(format!("obsoleting: {name} {evr}"))
                 }
-                _ => out.unparsed.push(line),
+                _ => out.push_unparsed(line),
             }
             continue;
         }
@@ -86,15 +86,14 @@ pub fn parse(stdout: &[u8]) -> Parsed {
         match pending.len() {
             0..=2 => continue,
             3 if is_token(&pending[0]) && is_token(&pending[1]) && pending[0].contains('.') => {
-                out.packages
-                    .push(Package::new(&pending[0], "", &pending[1], false));
+                out.push_package(Package::new(&pending[0], "", &pending[1], false));
                 pending_lines.clear();
             }
-            _ => out.unparsed.append(&mut pending_lines),
+            _ => pending_lines.drain(..).for_each(|l| out.push_unparsed(l)),
         }
         pending.clear();
     }
-    out.unparsed.append(&mut pending_lines);
+    pending_lines.into_iter().for_each(|l| out.push_unparsed(l));
     out
 }
 
@@ -158,9 +157,12 @@ pub fn parse_security(stdout: &[u8]) -> Advisories {
         if skip {
             continue;
         }
+        // Bounded like a Parsed (see model): more is not a real advisory list.
         match advisory(&fields) {
-            Some(a) => out.advisories.push(a),
-            None => out.unparsed.push(line),
+            Some(a) if out.advisories.len() < PACKAGES_KEPT => out.advisories.push(a),
+            Some(_) => {}
+            None if out.unparsed.len() < UNPARSED_KEPT => out.unparsed.push(line),
+            None => {}
         }
     }
     out
@@ -265,7 +267,9 @@ pub fn mark_security(parsed: &mut Parsed, list: Advisories) {
                 .push(format!("security: {} {}", p.name, ids.join(", ")));
         }
     }
-    parsed.unparsed.extend(list.unparsed);
+    list.unparsed
+        .into_iter()
+        .for_each(|l| parsed.push_unparsed(l));
 }
 
 /// `rpm -qa --qf RPM_QUERYFORMAT` → `name.arch` → version.

@@ -121,10 +121,12 @@ pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
             why: vec![],
         },
         Manager::Pacman | Manager::Apk => {
-            let Ok(release) = std::fs::read_to_string(proc_root.join("sys/kernel/osrelease"))
+            // Never blocks, even on a FIFO put there (see procfile).
+            let Ok(release) = crate::procfile::read_once(&proc_root.join("sys/kernel/osrelease"))
             else {
                 return Reboot::default();
             };
+            let release = String::from_utf8_lossy(&release);
             let release = release.trim();
             if release.is_empty() || release.contains('/') || release == ".." {
                 return Reboot::default();

@@ -83,14 +83,26 @@ pub fn render(r: &Record<'_>) -> String {
             for p in &parsed.packages {
                 let _ = writeln!(out, "{}", p.line());
             }
-            section(&mut out, "notes", &parsed.notes);
-            section(&mut out, "unparsed lines", &parsed.unparsed);
+            if parsed.packages_dropped > 0 {
+                let _ = writeln!(
+                    out,
+                    "... and {} more packages, not kept",
+                    parsed.packages_dropped
+                );
+            }
+            section(&mut out, "notes", &parsed.notes, parsed.notes_count());
+            section(
+                &mut out,
+                "unparsed lines",
+                &parsed.unparsed,
+                parsed.unparsed_count(),
+            );
             format!(
                 "summary: {} updates pending ({}), {} notes, {} unparsed lines{}",
-                parsed.packages.len(),
+                parsed.count(),
                 parsed.security_summary(),
-                parsed.notes.len(),
-                parsed.unparsed.len(),
+                parsed.notes_count(),
+                parsed.unparsed_count(),
                 if r.stale.is_some() { ", stale" } else { "" }
             )
         }
@@ -106,6 +118,7 @@ pub fn render(r: &Record<'_>) -> String {
             &mut out,
             &format!("stderr of {}", run.step.display()),
             &lines,
+            lines.len() as u64,
         );
         let cut = (run.stderr.len() - shown.len()) as u64 + run.stderr_dropped;
         if cut > 0 {
@@ -128,13 +141,17 @@ fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " / ")
 }
 
-fn section(out: &mut String, title: &str, lines: &[String]) {
-    if lines.is_empty() {
+/// `total` counts the lines not kept too (see `model`): said, not hidden.
+fn section(out: &mut String, title: &str, lines: &[String], total: u64) {
+    if total == 0 {
         return;
     }
-    let _ = writeln!(out, "\n== {title} ({}) ==", lines.len());
+    let _ = writeln!(out, "\n== {title} ({total}) ==");
     for line in lines {
         let _ = writeln!(out, "{line}");
+    }
+    if total > lines.len() as u64 {
+        let _ = writeln!(out, "... and {} more, not kept", total - lines.len() as u64);
     }
 }
 

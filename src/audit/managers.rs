@@ -8,6 +8,10 @@
 //! so far and says what to run next or what the result is, so the whole
 //! decision logic is a pure function, tested without processes.
 
+// `Result<Next, Outcome>` carries a whole `Parsed` in its error: it is made
+// once per step decision, so its size costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
+
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
@@ -172,9 +176,11 @@ fn describe_failure(run: &StepRun) -> (String, bool) {
         error.push_str(": ");
         error.push_str(&detail);
     }
-    let retry = !matches!(run.exit, Exit::TimedOut(_) | Exit::SpawnFailed(_))
-        && (looks_like_no_network(&stderr)
-            || looks_like_no_network(&String::from_utf8_lossy(&run.stdout)));
+    let retry = !matches!(
+        run.exit,
+        Exit::TimedOut(_) | Exit::TooMuchOutput | Exit::SpawnFailed(_)
+    ) && (looks_like_no_network(&stderr)
+        || looks_like_no_network(&String::from_utf8_lossy(&run.stdout)));
     (error, retry)
 }
 

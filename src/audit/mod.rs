@@ -12,8 +12,13 @@
 //!
 //! Invariants: sysmon never changes the system (no install, no upgrade;
 //! package lists are refreshed only with `update_refresh = on`); `poll`
-//! never blocks (it reads what the pipes hold and checks for exit); a child
-//! past `update_timeout` is killed with its whole process group and reaped;
+//! never blocks (it reads what the pipes hold and checks for exit, and a
+//! large output is parsed on a short-lived thread, see `Job::decide`); what
+//! is kept is bounded ([`child`] caps what is read, [`model`] what a parse
+//! keeps, and between audits only what /data.json shows is held); a child
+//! past `update_timeout` is killed with its whole process group and reaped,
+//! and whatever it started that left the group or outlived it is killed by
+//! [`crate::orphans`] when the step ends;
 //! when idle, `poll` does no work and allocates nothing.
 //!
 //! Testability: [`AuditEnv`] holds the root directory (`/` in production)
@@ -48,6 +53,8 @@ use crate::{log, sys};
 
 /// Packages listed in /data.json; the count and the log have them all.
 pub const PACKAGES_CAP: usize = 200;
+/// Unparsed lines and notes the daemon keeps after an audit (the log has more).
+pub const UNPARSED_SHOWN: usize = 20;
 /// Waits after failures that look like no network (boot: the network may
 /// come up late): about 15 minutes in all before the audit is recorded failed.
 pub const RETRY_DELAYS: [Duration; 5] = [
@@ -59,6 +66,10 @@ pub const RETRY_DELAYS: [Duration; 5] = [
 ];
 /// How often a running child's pipes are read.
 pub const POLL_PERIOD: Duration = Duration::from_millis(50);
+/// Output parsed on the loop itself; more goes to a parser thread.
+pub const INLINE_PARSE_BYTES: usize = 64 * 1024;
+/// How often a parser thread is checked for its result.
+const PARSE_CHECK_PERIOD: Duration = Duration::from_millis(5);
 
 /// Where the audit looks and how it retries; see the module docs.
 #[derive(Clone, Debug)]
@@ -130,7 +141,72 @@ struct Job {
     manager: Manager,
     runs: Vec<StepRun>,
     child: Option<RunningChild>,
+    /// The decision after a step with much output, being made on its own
+    /// thread; it holds `runs` meanwhile and hands them back.
+    deciding: Option<std::thread::JoinHandle<(Vec<StepRun>, Next)>>,
     next_check_at: Instant,
+}
+
+impl Job {
+    /// What to do after the runs so far ([`managers::next`], which parses
+    /// their output), or `None` while that is still being worked out.
+    ///
+    /// Output up to [`INLINE_PARSE_BYTES`] is parsed right here (well under
+    /// a millisecond). More (at most [`child::OUTPUT_CAP`] per stream, which
+    /// takes tens of milliseconds even in a release build) is parsed on a
+    /// short-lived thread, so the poll loop never waits for a parse: the
+    /// thread owns nothing but the runs moved into it, and the loop takes
+    /// them back with the decision.
+    fn decide(&mut self, refresh: bool, path: &OsString) -> Option<Next> {
+        if let Some(handle) = &self.deciding {
+            if !handle.is_finished() {
+                return None;
+            }
+            let handle = self.deciding.take().expect("checked above");
+            return Some(match handle.join() {
+                Ok((runs, next)) => {
+                    self.runs = runs;
+                    next
+                }
+                // Parsers never panic (fuzzed); should one, the audit fails.
+                Err(_) => Next::Done(Outcome::Failed {
+                    error: "the output parser failed".into(),
+                    retry: false,
+                }),
+            });
+        }
+        let output: usize = self
+            .runs
+            .iter()
+            .map(|r| r.stdout.len() + r.stderr.len())
+            .sum();
+        if output <= INLINE_PARSE_BYTES {
+            return Some(managers::next(&self.manager, refresh, path, &self.runs));
+        }
+        let runs = std::mem::take(&mut self.runs);
+        let (manager, path_for_thread) = (self.manager.clone(), path.clone());
+        let spawned = std::thread::Builder::new()
+            .name("audit-parse".into())
+            .spawn(move || {
+                let next = managers::next(&manager, refresh, &path_for_thread, &runs);
+                (runs, next)
+            });
+        match spawned {
+            Ok(handle) => {
+                self.deciding = Some(handle);
+                None
+            }
+            Err(e) => {
+                // No thread to be had (the runs went with the closure): the
+                // audit fails now and is retried.
+                log::warn(format_args!("audit: cannot start the parser thread: {e}"));
+                Some(Next::Done(Outcome::Failed {
+                    error: format!("cannot start the parser thread: {e}"),
+                    retry: true,
+                }))
+            }
+        }
+    }
 }
 
 pub struct AuditService {
@@ -148,6 +224,9 @@ pub struct AuditService {
     last_finished_at: Option<Instant>,
     /// Audits that reached a published result (ok or failed).
     completed: u64,
+    /// Keep every package of the last result (`sysmon audit` prints them
+    /// all); the daemon keeps only what /data.json shows.
+    keep_full_list: bool,
 }
 
 fn unix_now() -> u64 {
@@ -181,6 +260,7 @@ impl AuditService {
             last: None,
             last_finished_at: None,
             completed: 0,
+            keep_full_list: false,
         }
     }
 
@@ -238,6 +318,7 @@ impl AuditService {
                 manager: manager.clone(),
                 runs: Vec::new(),
                 child: None,
+                deciding: None,
                 next_check_at: now,
             });
             self.advance(now);
@@ -260,12 +341,15 @@ impl AuditService {
                     }
                 }
             }
-            match managers::next(
-                &job.manager,
-                self.settings.refresh,
-                &self.env.path,
-                &job.runs,
-            ) {
+            let next = match job.decide(self.settings.refresh, &self.env.path) {
+                Some(next) => next,
+                None => {
+                    // Parsing on its thread: look again shortly.
+                    job.next_check_at = now + PARSE_CHECK_PERIOD.min(self.env.poll_period);
+                    return;
+                }
+            };
+            match next {
                 Next::Run(step) => {
                     match RunningChild::spawn(step, &self.env.path, now, self.settings.timeout) {
                         Ok(child) => job.child = Some(child),
@@ -366,19 +450,25 @@ impl AuditService {
             )),
             Ok(parsed) => log::info(format_args!(
                 "audit: {} updates pending ({}) via {}{}{}; log {shown}",
-                parsed.packages.len(),
+                parsed.count(),
                 parsed.security_summary(),
                 manager.name(),
-                if parsed.unparsed.is_empty() {
+                if parsed.unparsed_count() == 0 {
                     String::new()
                 } else {
-                    format!(", {} unparsed lines", parsed.unparsed.len())
+                    format!(", {} unparsed lines", parsed.unparsed_count())
                 },
                 stale
                     .as_ref()
                     .map_or(String::new(), |why| format!(", STALE: {why}")),
             )),
             Err(error) => log::error(format_args!("audit failed: {error}; log {shown}")),
+        }
+        // The log has the full list; between audits the daemon holds only
+        // what /data.json shows, and gives the rest of the memory back.
+        let mut outcome = outcome;
+        if let (Ok(parsed), false) = (&mut outcome, self.keep_full_list) {
+            parsed.keep_first(PACKAGES_CAP, UNPARSED_SHOWN);
         }
         self.last = Some(AuditResult {
             manager: manager.name(),
@@ -392,6 +482,8 @@ impl AuditService {
         });
         self.last_finished_at = Some(now);
         self.completed += 1;
+        drop(job.runs);
+        sys::release_free_memory();
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -408,6 +500,12 @@ impl AuditService {
 
     pub fn is_running(&self) -> bool {
         self.job.is_some()
+    }
+
+    /// The pid of the manager running now (started, not yet reaped), for
+    /// [`crate::orphans`].
+    pub fn child_pid(&self) -> Option<u32> {
+        self.job.as_ref()?.child.as_ref().map(RunningChild::pid)
     }
 
     pub fn status(&self) -> UpdatesJson {
@@ -444,9 +542,9 @@ impl AuditService {
                 }
                 Ok(parsed) => {
                     json.state = if last.stale.is_some() { "stale" } else { "ok" };
-                    json.count = Some(parsed.packages.len() as u64);
-                    json.security_count = Some(parsed.security_count() as u64);
-                    json.truncated = parsed.packages.len() > PACKAGES_CAP;
+                    json.count = Some(parsed.count());
+                    json.security_count = Some(parsed.security_count());
+                    json.truncated = parsed.count() > PACKAGES_CAP as u64;
                     json.packages = parsed
                         .packages
                         .iter()
@@ -506,10 +604,22 @@ pub fn cli_audit(config: &Config, json: bool) -> ExitCode {
 
 fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
     let mut service = AuditService::with_env(config, env);
+    service.keep_full_list = true;
+    // As in the daemon: what the manager leaves behind is killed.
+    if let Err(e) = sys::become_child_subreaper() {
+        log::warn(format_args!(
+            "cannot become a child subreaper ({e}): processes the manager leaves behind may survive it"
+        ));
+    }
+    let mut orphans = crate::orphans::Orphans::new();
+    let mut job_pids = Vec::with_capacity(1);
     if matches!(service.choice(), Choice::Use(_)) {
         while service.completed() == 0 {
             let now = Instant::now();
             service.poll(now);
+            job_pids.clear();
+            job_pids.extend(service.child_pid());
+            orphans.poll(now, &job_pids);
             let wait = service
                 .next_deadline()
                 .map_or(POLL_PERIOD, |d| d.saturating_duration_since(now))
@@ -519,6 +629,7 @@ fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
             }
         }
     }
+    orphans.kill_all(Duration::from_secs(2));
     let status = service.status();
     // A reader that hangs up early (`| head`) is not an error of the audit.
     let print = |text: String| {
@@ -536,9 +647,16 @@ fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
             if let Some(why) = &result.stale {
                 log::warn(format_args!("the list may be out of date: {why}"));
             }
-            if result.count_unknown || (parsed.packages.is_empty() && result.stale.is_some()) {
+            if parsed.packages_dropped > 0 {
+                log::warn(format_args!(
+                    "{} more packages pending, not listed (only the first {} are kept)",
+                    parsed.packages_dropped,
+                    parsed.packages.len()
+                ));
+            }
+            if result.count_unknown || (parsed.count() == 0 && result.stale.is_some()) {
                 ExitCode::from(3)
-            } else if parsed.packages.is_empty() {
+            } else if parsed.count() == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(100)

@@ -4,8 +4,15 @@
 //!
 //! Invariant: parsers take arbitrary bytes and never panic. Invalid UTF-8
 //! is decoded lossily, one line at a time, so one bad byte costs at most the
-//! line it is on; a line that does not parse is kept verbatim in `unparsed`
-//! (shown in the log), never fatal.
+//! line it is on; a line that does not parse is kept in `unparsed` (shown in
+//! the log), never fatal.
+//!
+//! Invariant: what a parse keeps is bounded whatever the manager prints.
+//! Names and versions are at most [`MAX_TOKEN_BYTES`] (a longer one makes
+//! its line unparsed); at most [`PACKAGES_KEPT`] packages,
+//! [`UNPARSED_KEPT`] unparsed lines (each cut to [`MAX_TOKEN_BYTES`]) and
+//! [`NOTES_KEPT`] notes are kept, the rest only counted, so counts stay
+//! exact while memory does not follow the output.
 
 /// One pending update, versions exactly as the manager printed them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -42,13 +49,30 @@ impl Package {
     }
 }
 
+/// Longest package name or version taken (bytes); real ones are far shorter.
+pub const MAX_TOKEN_BYTES: usize = 256;
+/// Packages kept per audit; more than any real system has pending.
+pub const PACKAGES_KEPT: usize = 20_000;
+/// Unparsed lines and notes kept per audit (the rest are counted).
+pub const UNPARSED_KEPT: usize = 100;
+pub const NOTES_KEPT: usize = 1000;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Parsed {
+    /// The first [`PACKAGES_KEPT`] packages; see [`Parsed::count`].
     pub packages: Vec<Package>,
     /// Understood lines that are not updates (new dependencies, removals,
     /// ignored or obsoleted packages), as `what: detail`.
     pub notes: Vec<String>,
+    /// The first [`UNPARSED_KEPT`] lines not understood, each cut to
+    /// [`MAX_TOKEN_BYTES`]; see [`Parsed::unparsed_count`].
     pub unparsed: Vec<String>,
+    /// Packages counted but not kept, and how many of them are security updates.
+    pub packages_dropped: u64,
+    pub security_dropped: u64,
+    /// Unparsed lines and notes counted but not kept.
+    pub unparsed_dropped: u64,
+    pub notes_dropped: u64,
     /// Why the security flags are unknown this time, for a manager that can
     /// usually tell (dnf's advisory list failed); every `security` is then
     /// false for want of an answer, not because none applies.
@@ -56,8 +80,78 @@ pub struct Parsed {
 }
 
 impl Parsed {
-    pub fn security_count(&self) -> usize {
-        self.packages.iter().filter(|p| p.security).count()
+    /// Every package with an update pending, kept or not.
+    pub fn count(&self) -> u64 {
+        self.packages.len() as u64 + self.packages_dropped
+    }
+
+    pub fn security_count(&self) -> u64 {
+        self.packages.iter().filter(|p| p.security).count() as u64 + self.security_dropped
+    }
+
+    pub fn unparsed_count(&self) -> u64 {
+        self.unparsed.len() as u64 + self.unparsed_dropped
+    }
+
+    pub fn notes_count(&self) -> u64 {
+        self.notes.len() as u64 + self.notes_dropped
+    }
+
+    pub fn push_package(&mut self, package: Package) {
+        if self.packages.len() < PACKAGES_KEPT {
+            self.packages.push(package);
+        } else {
+            self.packages_dropped += 1;
+            self.security_dropped += u64::from(package.security);
+        }
+    }
+
+    pub fn push_unparsed(&mut self, mut line: String) {
+        if self.unparsed.len() < UNPARSED_KEPT {
+            if line.len() > MAX_TOKEN_BYTES {
+                let mut cut = MAX_TOKEN_BYTES;
+                while !line.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                line.truncate(cut);
+                line.push_str("...");
+                // A 1 MB line must not keep its 1 MB buffer.
+                line.shrink_to_fit();
+            }
+            self.unparsed.push(line);
+        } else {
+            self.unparsed_dropped += 1;
+        }
+    }
+
+    pub fn push_note(&mut self, note: String) {
+        if self.notes.len() < NOTES_KEPT {
+            self.notes.push(note);
+        } else {
+            self.notes_dropped += 1;
+        }
+    }
+
+    /// Keeps only the first `packages` packages and `lines` unparsed lines
+    /// and notes (the rest counted), and hands the spare capacity back: what
+    /// the daemon holds on to between audits.
+    pub fn keep_first(&mut self, packages: usize, lines: usize) {
+        if self.packages.len() > packages {
+            let dropped = self.packages.split_off(packages);
+            self.packages_dropped += dropped.len() as u64;
+            self.security_dropped += dropped.iter().filter(|p| p.security).count() as u64;
+        }
+        if self.unparsed.len() > lines {
+            self.unparsed_dropped += (self.unparsed.len() - lines) as u64;
+            self.unparsed.truncate(lines);
+        }
+        if self.notes.len() > lines {
+            self.notes_dropped += (self.notes.len() - lines) as u64;
+            self.notes.truncate(lines);
+        }
+        self.packages.shrink_to_fit();
+        self.unparsed.shrink_to_fit();
+        self.notes.shrink_to_fit();
     }
 
     /// `3 security`, or `security unknown`: for the log and its summary.
@@ -78,10 +172,12 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
         .map(|line| String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned())
 }
 
-/// A package name or version token as managers print them: non-empty, no
-/// white space, no control characters, no U+FFFD (a lossily decoded byte).
+/// A package name or version token as managers print them: non-empty, at
+/// most [`MAX_TOKEN_BYTES`], no white space, no control characters, no
+/// U+FFFD (a lossily decoded byte).
 pub fn is_token(s: &str) -> bool {
     !s.is_empty()
+        && s.len() <= MAX_TOKEN_BYTES
         && s.chars()
             .all(|c| !c.is_whitespace() && !c.is_control() && c != char::REPLACEMENT_CHARACTER)
 }
@@ -108,5 +204,30 @@ mod tests {
         assert!(
             !is_token("a b") && !is_token("") && !is_token("a\u{fffd}") && is_token("1:2.3+b1~rc1")
         );
+        assert!(
+            is_token(&"x".repeat(MAX_TOKEN_BYTES)) && !is_token(&"x".repeat(MAX_TOKEN_BYTES + 1))
+        );
+    }
+
+    #[test]
+    fn what_is_kept_is_bounded_and_counts_stay_exact() {
+        let mut p = Parsed::default();
+        for i in 0..PACKAGES_KEPT + 10 {
+            p.push_package(Package::new("a", "1", "2", i % 2 == 0));
+        }
+        for _ in 0..UNPARSED_KEPT + 5 {
+            p.push_unparsed("\u{e9}".repeat(1000));
+        }
+        assert_eq!(p.packages.len(), PACKAGES_KEPT);
+        assert_eq!(p.count(), (PACKAGES_KEPT + 10) as u64);
+        assert_eq!(p.security_count(), ((PACKAGES_KEPT + 10) / 2) as u64);
+        assert_eq!(p.unparsed.len(), UNPARSED_KEPT);
+        assert_eq!(p.unparsed_count(), (UNPARSED_KEPT + 5) as u64);
+        assert!(p.unparsed.iter().all(|l| l.len() <= MAX_TOKEN_BYTES + 3));
+        p.keep_first(200, 20);
+        assert_eq!((p.packages.len(), p.unparsed.len()), (200, 20));
+        assert_eq!(p.count(), (PACKAGES_KEPT + 10) as u64);
+        assert_eq!(p.security_count(), ((PACKAGES_KEPT + 10) / 2) as u64);
+        assert_eq!(p.unparsed_count(), (UNPARSED_KEPT + 5) as u64);
     }
 }

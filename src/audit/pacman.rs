@@ -19,12 +19,12 @@ pub fn parse(stdout: &[u8]) -> Parsed {
         let fields: Vec<&str> = line.split_whitespace().collect();
         match fields.as_slice() {
             [name, old, "->", new] if [name, old, new].iter().all(|s| is_token(s)) => {
-                out.packages.push(Package::new(name, old, new, false));
+                out.push_package(Package::new(name, old, new, false));
             }
             [name, old, "->", new, "[ignored]"] if [name, old, new].iter().all(|s| is_token(s)) => {
-                out.notes.push(format!("ignored: {name} {old} -> {new}"));
+                out.push_note(format!("ignored: {name} {old} -> {new}"));
             }
-            _ => out.unparsed.push(line),
+            _ => out.push_unparsed(line),
         }
     }
     out

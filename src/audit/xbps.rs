@@ -27,12 +27,12 @@ pub fn parse(stdout: &[u8]) -> Parsed {
         };
         match entry {
             Some(((name, version), "update")) => {
-                out.packages.push(Package::new(name, "", version, false))
+                out.push_package(Package::new(name, "", version, false))
             }
             Some(((name, version), action)) if is_token(action) => {
-                out.notes.push(format!("{action}: {name} {version}"))
+                out.push_note(format!("{action}: {name} {version}"))
             }
-            _ => out.unparsed.push(line),
+            _ => out.push_unparsed(line),
         }
     }
     out
