@@ -623,7 +623,7 @@ pub fn read_dir_batch(
 }
 
 /// Raises the soft limit on open descriptors to the hard limit: every client
-/// connection costs tiny_http two descriptors. Running out makes accept()
+/// connection costs a descriptor, and the backup walk up to 257. Running out makes accept()
 /// fail until some are free (the server backs off and retries; see
 /// `src/vendor/tiny_http/PATCHES.md`). Returns the new soft limit.
 pub fn raise_open_files_limit() -> io::Result<u64> {
