@@ -486,7 +486,7 @@ impl Config {
                 if value.is_empty() {
                     return Err("expected a glob such as `*.tmp` or `node_modules/`".into());
                 }
-                crate::backup::exclude::Pattern::parse(value)?;
+                crate::pathglob::Pattern::parse(value)?;
                 self.backup.excludes.push(value.to_string());
             }
             "backup_keep" => self.backup.keep = parse_count(value, 1, 10_000)?,

@@ -6,6 +6,8 @@
 //! - [`proc`]: pure byte parsers, one per /proc file; no I/O, no allocation.
 //! - [`procfile`] and [`sys`]: the I/O boundary (kept-open files, statvfs,
 //!   signals). `sys` is the only module allowed `unsafe`.
+//! - [`nameglob`] and [`pathglob`]: the globs of `network_exclude` and
+//!   `backup_exclude`, checked by [`config`] and matched by their users.
 //! - [`sample`], [`sources`] and [`cpu`]: turn /proc and /sys into a
 //!   [`sample::Sample`] without allocating once warm.
 //! - [`backup`] and [`audit`]: the boot jobs, each a resumable state machine
@@ -43,6 +45,7 @@ pub mod metrics;
 pub mod nameglob;
 pub mod notify;
 pub mod orphans;
+pub mod pathglob;
 pub mod proc;
 pub mod procfile;
 pub mod report;

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use sysmon::access::{Cidr, host_allowed};
-use sysmon::backup::exclude::Pattern;
 use sysmon::config::{Config, parse_duration, parse_listen};
 use sysmon::http::route;
+use sysmon::pathglob::Pattern;
 
 struct Rng(u64);
 impl Rng {

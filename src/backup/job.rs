@@ -26,11 +26,11 @@ use std::time::{Duration, Instant};
 
 use flate2::{Compress, Compression, Crc, FlushCompress};
 
-use super::exclude::Excludes;
 use super::walk::{self, FileStats, Found, Kind, Rules, Step, Walker};
 use super::zipwrite::{self, Entry, OpenEntry, Sizes, ZipOut};
 use super::{probe, retention};
 use crate::config::Config;
+use crate::pathglob::Excludes;
 use crate::sys::{self, FileStat};
 use crate::{fsutil, log};
 

@@ -5,8 +5,8 @@
 //! The modules, bottom up:
 //! - [`zipwrite`]: our streaming zip writer (raw names, Unix modes, UT
 //!   and NTFS mtimes, zip64); [`probe`]: store or deflate?
-//! - [`exclude`]: `backup_exclude` globs; [`walk`]: the resumable,
-//!   iterative directory walk with the skip rules.
+//! - [`walk`]: the resumable, iterative directory walk with the skip rules
+//!   (`backup_exclude` globs are [`crate::pathglob`]'s, shared with config).
 //! - [`job`]: one run as a state machine (scan, archive, finish, retention);
 //!   [`retention`]: archive names, pruning, leftover temporaries.
 //! - [`verify`]: `sysmon verify`: the `zip` crate's reader for the data,
@@ -20,7 +20,6 @@
 //! one is retried at the next start. The last result is kept in
 //! `state_dir/backup_last.json` so the dashboard shows it after a restart.
 
-pub mod exclude;
 pub mod job;
 pub mod probe;
 pub mod retention;

@@ -47,7 +47,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use super::exclude::{Candidate, Excludes};
+use crate::pathglob::{Candidate, Excludes};
 use crate::sys::{self, At, FileStat};
 
 /// The listing buffer: one `getdents64` per step fills it (about a

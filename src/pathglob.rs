@@ -1,4 +1,6 @@
-//! `backup_exclude` globs, matched on raw path bytes (names need not be UTF-8).
+//! Path globs: the `backup_exclude` patterns, parsed (and so checked) by
+//! `config` and matched by the backup's walk on raw path bytes (names need
+//! not be UTF-8). A lower module both use, beside [`crate::nameglob`].
 //!
 //! The rules, close to `.gitignore`:
 //! - a trailing `/` matches directories only (`node_modules/`);
