@@ -4,12 +4,12 @@
 //!
 //! The layers, bottom up:
 //! - [`proc`]: pure byte parsers, one per /proc file; no I/O, no allocation.
-//! - [`procfile`] and [`sys`]: the I/O boundary (kept-open files, statvfs,
-//!   signals). `sys` is the only module allowed `unsafe`.
+//! - [`sample::procfile`] and [`sys`]: the I/O boundary (kept-open files,
+//!   statvfs, signals). `sys` is the only module allowed `unsafe`.
 //! - [`nameglob`] and [`pathglob`]: the globs of `network_exclude` and
 //!   `backup_exclude`, checked by [`config`] and matched by their users.
-//! - [`sample`], [`sources`] and [`cpu`]: turn /proc and /sys into a
-//!   [`sample::Sample`] without allocating once warm.
+//! - [`sample`]: turns /proc and /sys into a [`sample::Sample`] without
+//!   allocating once warm.
 //! - [`backup`] and [`audit`]: the boot jobs, each a resumable state machine
 //!   driven by `poll(now)` with a `next_deadline()`; [`orphans`] kills what
 //!   audit and alert commands leave behind (sysmon is a child subreaper).
@@ -33,7 +33,6 @@ pub mod alerts;
 pub mod audit;
 pub mod backup;
 pub mod config;
-pub mod cpu;
 pub mod csp;
 pub mod daemon;
 pub mod fsutil;
@@ -47,8 +46,6 @@ pub mod notify;
 pub mod orphans;
 pub mod pathglob;
 pub mod proc;
-pub mod procfile;
 pub mod report;
 pub mod sample;
-pub mod sources;
 pub mod sys;

@@ -102,7 +102,7 @@ fn snapshot(out: &mut Vec<ProcEntry>) {
             continue;
         }
         let path = std::path::Path::new("/proc").join(name).join("stat");
-        if let Some(e) = crate::procfile::read_once(&path)
+        if let Some(e) = crate::sample::procfile::read_once(&path)
             .ok()
             .and_then(|b| parse_stat(&b))
         {

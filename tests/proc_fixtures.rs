@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 const NO_SYS_PATH: &str = "/nonexistent-sysfs";
 
 use common::TempDir;
-use sysmon::cpu::{self, CpuPercent};
 use sysmon::proc::stat::{CpuTicks, Stat};
 use sysmon::proc::{loadavg, meminfo, mounts, stat, uptime};
+use sysmon::sample::cpu::{self, CpuPercent};
 use sysmon::sample::{MountSelection, Sample, Sampler};
 
 const KIB: u64 = 1024;

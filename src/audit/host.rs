@@ -122,7 +122,8 @@ pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
         },
         Manager::Pacman | Manager::Apk => {
             // Never blocks, even on a FIFO put there (see procfile).
-            let Ok(release) = crate::procfile::read_once(&proc_root.join("sys/kernel/osrelease"))
+            let Ok(release) =
+                crate::sample::procfile::read_once(&proc_root.join("sys/kernel/osrelease"))
             else {
                 return Reboot::default();
             };

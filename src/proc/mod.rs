@@ -4,7 +4,7 @@
 //! none of them allocates, does I/O or panics, whatever the bytes: garbage,
 //! truncation or a kernel of another era gives a [`ParseError`] or a documented
 //! default, never a wrong number. The path is attached to an error only at the
-//! I/O boundary ([`crate::procfile`]).
+//! I/O boundary ([`crate::sample::procfile`]).
 
 pub mod cgroup;
 pub mod diskstats;

@@ -12,15 +12,19 @@ use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::cpu::{self, CpuPercent};
+pub mod cpu;
+pub mod procfile;
+mod sources;
+
 use crate::proc::stat::{CpuTicks, Stat};
 use crate::proc::{self, ParseError, loadavg::LoadAvg, meminfo::MemInfo, mounts};
-use crate::procfile::ProcFile;
-use crate::sources::Sources;
-pub use crate::sources::{
+use crate::sys::{self, FsStats};
+use cpu::CpuPercent;
+use procfile::ProcFile;
+use sources::Sources;
+pub use sources::{
     ContainerSample, DiskIoSample, FreqSample, NetSample, PressureSample, TempSample, ThermalSample,
 };
-use crate::sys::{self, FsStats};
 
 /// CPU figures for one core, identified by the kernel's CPU number.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -228,7 +232,7 @@ pub struct Sampler {
     /// Why each source failed last time (`None`: it did not), so each
     /// error is logged once and `sysmon sample` can refuse to print zeros.
     failing: [Option<String>; SOURCES],
-    /// Network, disk I/O, pressure, sensors, container (see [`crate::sources`]).
+    /// Network, disk I/O, pressure, sensors, container (see `sources.rs`).
     sources: Sources,
 }
 

@@ -19,13 +19,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::Sample;
+use super::procfile::ProcFile;
 use crate::nameglob::NameGlob;
 use crate::proc::diskstats::{self, DiskCounters};
 use crate::proc::netdev::{self, NetCounters};
 use crate::proc::pressure::{self, Pressure};
 use crate::proc::{ParseError, cgroup, sysfs};
-use crate::procfile::ProcFile;
-use crate::sample::Sample;
 use crate::sys::DirCounter;
 
 /// How often the sensor directories are listed again (hot-plugged sensors,
@@ -440,7 +440,7 @@ fn numbered_entries(dir: &Path, pick: impl Fn(&[u8]) -> Option<u32>) -> Vec<(u32
 }
 
 fn read_name(path: &Path) -> Option<String> {
-    crate::procfile::read_once(path)
+    super::procfile::read_once(path)
         .ok()
         .and_then(|b| sysfs::parse_name(&b).map(str::to_string))
 }
