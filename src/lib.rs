@@ -9,7 +9,7 @@
 //! - [`nameglob`] and [`pathglob`]: the globs of `network_exclude` and
 //!   `backup_exclude`, checked by [`config`] and matched by their users.
 //! - [`sample`]: turns /proc and /sys into a [`sample::Sample`] without
-//!   allocating once warm.
+//!   allocating once warm, one file per source (`sample/cpu.rs`, ...).
 //! - [`backup`] and [`audit`]: the boot jobs, each a resumable state machine
 //!   driven by `poll(now)` with a `next_deadline()`; [`orphans`] kills what
 //!   audit and alert commands leave behind (sysmon is a child subreaper).

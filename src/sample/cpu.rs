@@ -1,12 +1,27 @@
-//! CPU percentages from two readings of /proc/stat, without sleeping.
+//! The CPU source: /proc/stat read into CPU percentages, for all CPUs and
+//! per core, from two readings without sleeping ([`percent`]), and the
+//! kernel's counters that come with them (boot time, forks, ...).
 //!
 //! Invariant: every figure is finite and within 0..=100, whatever the
 //! counters do. A counter that went backwards (a kernel quirk for iowait, a
 //! CPU brought back online, a reset) contributes zero ticks instead of a
 //! negative; an interval with no ticks at all yields `None`, and the caller
-//! keeps the previous figure.
+//! keeps the previous figure. Once warm, [`CpuStat::sample`] does not
+//! allocate (the per-core lists only grow when CPUs come online).
 
-use crate::proc::stat::CpuTicks;
+use std::path::Path;
+
+use super::procfile::ProcFile;
+use super::source::{Failure, Health};
+use crate::proc::stat::{self, CpuTicks, Stat};
+
+/// CPU figures for one core, identified by the kernel's CPU number.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CoreSample {
+    pub id: u32,
+    pub percent: CpuPercent,
+    pub ticks: CpuTicks,
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct CpuPercent {
@@ -38,6 +53,86 @@ pub fn percent(prev: &CpuTicks, cur: &CpuTicks) -> Option<CpuPercent> {
         iowait: share(iowait),
         steal: share(steal),
     })
+}
+
+/// /proc/stat, kept open, and the storage its figures are parsed into.
+pub struct CpuStat {
+    file: ProcFile,
+    health: Health,
+    stat: Stat,
+    /// Scratch copy of the previous per-core figures (reused storage).
+    previous_cores: Vec<CoreSample>,
+}
+
+impl CpuStat {
+    pub fn new(proc_root: &Path) -> CpuStat {
+        CpuStat {
+            file: ProcFile::new(proc_root.join("stat")),
+            health: Health::default(),
+            stat: Stat {
+                cores: Vec::with_capacity(64),
+                ..Stat::default()
+            },
+            previous_cores: Vec::with_capacity(64),
+        }
+    }
+
+    /// Moves `total`, `total_ticks` and `cores` on to a new reading, whose
+    /// other counters it returns; on failure they keep their previous
+    /// figures and the result is `None`.
+    pub fn sample(
+        &mut self,
+        total: &mut CpuPercent,
+        total_ticks: &mut CpuTicks,
+        cores: &mut Vec<CoreSample>,
+    ) -> Option<&Stat> {
+        let r = self.read(total, total_ticks, cores);
+        let ok = r.is_ok();
+        self.health.note(self.file.path(), r);
+        ok.then_some(&self.stat)
+    }
+
+    /// `FILE: why` while /proc/stat cannot be read.
+    pub fn failure(&self) -> Option<&str> {
+        self.health.failure()
+    }
+
+    fn read(
+        &mut self,
+        total: &mut CpuPercent,
+        total_ticks: &mut CpuTicks,
+        cores: &mut Vec<CoreSample>,
+    ) -> Result<(), Failure> {
+        let buf = self.file.read().map_err(Failure::Io)?;
+        stat::parse(buf, &mut self.stat).map_err(Failure::Parse)?;
+        if let Some(p) = percent(total_ticks, &self.stat.total) {
+            *total = p;
+        }
+        *total_ticks = self.stat.total;
+        // Match cores by CPU number: hotplug may add or remove any of them.
+        // Both lists are in ascending id order, as the kernel prints them.
+        self.previous_cores.clear();
+        self.previous_cores.extend_from_slice(cores);
+        cores.clear();
+        let mut j = 0;
+        for core in &self.stat.cores {
+            while j < self.previous_cores.len() && self.previous_cores[j].id < core.id {
+                j += 1;
+            }
+            let previous = self.previous_cores.get(j).filter(|p| p.id == core.id);
+            let percent = match previous {
+                Some(prev) => percent(&prev.ticks, &core.ticks).unwrap_or(prev.percent),
+                // New (or first seen) core: its share since boot.
+                None => percent(&CpuTicks::default(), &core.ticks).unwrap_or_default(),
+            };
+            cores.push(CoreSample {
+                id: core.id,
+                percent,
+                ticks: core.ticks,
+            });
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,124 +1,60 @@
-//! The sampler: keeps the /proc files open and turns them into a [`Sample`].
+//! The sampler: turns /proc and /sys into a [`Sample`], one source per
+//! file of this folder, each keeping its files open and re-reading them
+//! from offset 0 into fixed buffers ([`procfile`]).
+//!
+//! - [`cpu`]: /proc/stat (CPU shares, per core, kernel counters);
+//!   `memory`: /proc/meminfo; `host`: load, uptime, host name;
+//!   `disks`: mounted filesystems (mount table + statvfs).
+//! - `network`: /proc/net/dev; `disk_io`: /proc/diskstats (both through
+//!   `counters`' one update-by-name routine); `pressure`: /proc/pressure.
+//! - `sensors`: hwmon, thermal zones, cpufreq; `container`: our cgroup v2;
+//!   `process`: sysmon's own footprint.
+//! - `source`: what they share: one failure type, logged once when it starts
+//!   and once when it clears ([`Sampler::failures`] lists the current ones).
+//!
+//! Arrows point down: the sources know nothing of [`Sample`]; the
+//! [`Sampler`] hands each the part of the sample it owns. A new source is a
+//! new file here, and one line in [`Sampler::sample_at`].
 //!
 //! Invariant: once warmed up (the first two samples, or the first after the
-//! mount table or CPU count changed), [`Sampler::sample`] performs no heap
-//! allocation: every buffer and every `Vec` in the sample is reused, strings
-//! are rewritten in place, and per-disk C paths are built only when the mount
-//! table changes. A source that fails keeps its last good figures, and its
-//! error is reported once, when it starts and when it clears.
+//! mount table, CPU count or set of devices changed), [`Sampler::sample`]
+//! performs no heap allocation: every buffer and every `Vec` in the sample is
+//! reused, strings are rewritten in place, and per-disk C paths are built
+//! only when the mount table changes. A source that fails keeps its last
+//! good figures, and its error is reported once, when it starts and when it
+//! clears. A source absent on a machine (network, disk I/O, pressure,
+//! sensors, container) is left out (an empty list or `None`), never an error.
+//! Rates are the difference between two readings over the monotonic time
+//! between them, never negative.
 
-use std::ffi::CString;
-use std::fmt;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Instant;
 
+mod container;
+mod counters;
 pub mod cpu;
+mod disk_io;
+mod disks;
+mod host;
+mod memory;
+mod network;
+mod pressure;
+mod process;
 pub mod procfile;
-mod sources;
+mod sensors;
+mod source;
 
-use crate::proc::stat::{CpuTicks, Stat};
-use crate::proc::{self, ParseError, loadavg::LoadAvg, meminfo::MemInfo, mounts};
-use crate::sys::{self, FsStats};
-use cpu::CpuPercent;
-use procfile::ProcFile;
-use sources::Sources;
-pub use sources::{
-    ContainerSample, DiskIoSample, FreqSample, NetSample, PressureSample, TempSample, ThermalSample,
-};
+pub use container::ContainerSample;
+pub use cpu::{CoreSample, CpuPercent};
+pub use disk_io::DiskIoSample;
+pub use disks::{DiskSample, MountSelection};
+pub use memory::MemorySample;
+pub use network::NetSample;
+pub use pressure::PressureSample;
+pub use process::ProcessSample;
+pub use sensors::{FreqSample, TempSample, ThermalSample};
 
-/// CPU figures for one core, identified by the kernel's CPU number.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct CoreSample {
-    pub id: u32,
-    pub percent: CpuPercent,
-    pub ticks: CpuTicks,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemorySample {
-    pub total_bytes: u64,
-    pub available_bytes: u64,
-    /// `total - available`, what is really taken.
-    pub used_bytes: u64,
-    pub free_bytes: u64,
-    pub buffers_cached_bytes: u64,
-    pub swap_total_bytes: u64,
-    pub swap_used_bytes: u64,
-}
-
-impl MemorySample {
-    pub fn used_percent(&self) -> f64 {
-        percent_of(self.used_bytes, self.total_bytes)
-    }
-    pub fn swap_percent(&self) -> f64 {
-        percent_of(self.swap_used_bytes, self.swap_total_bytes)
-    }
-}
-
-fn percent_of(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        (part as f64 * 100.0 / whole as f64).clamp(0.0, 100.0)
-    }
-}
-
-/// One filesystem as `df -B1` reports it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DiskSample {
-    pub mount_point: String,
-    pub fs_type: String,
-    pub device: String,
-    /// `None` while statvfs fails for this mount (e.g. permission denied).
-    pub stats: Option<FsStats>,
-}
-
-impl DiskSample {
-    pub fn total_bytes(&self) -> Option<u64> {
-        self.stats.map(|s| s.blocks.saturating_mul(s.fragment_size))
-    }
-    pub fn used_bytes(&self) -> Option<u64> {
-        self.stats.map(|s| {
-            s.blocks
-                .saturating_sub(s.blocks_free)
-                .saturating_mul(s.fragment_size)
-        })
-    }
-    pub fn free_bytes(&self) -> Option<u64> {
-        self.stats
-            .map(|s| s.blocks_free.saturating_mul(s.fragment_size))
-    }
-    /// Available to unprivileged users (excludes the root reserve), like df's Avail.
-    pub fn available_bytes(&self) -> Option<u64> {
-        self.stats
-            .map(|s| s.blocks_available.saturating_mul(s.fragment_size))
-    }
-    /// df's Use%: used / (used + available), rounded up, in whole percent.
-    pub fn used_percent(&self) -> Option<u64> {
-        self.stats.map(|s| {
-            let used = u128::from(s.blocks.saturating_sub(s.blocks_free));
-            let denominator = used + u128::from(s.blocks_available);
-            if denominator == 0 {
-                0
-            } else {
-                let scaled = used * 100;
-                u64::try_from(scaled.div_ceil(denominator)).unwrap_or(100)
-            }
-        })
-    }
-}
-
-/// sysmon's own footprint, from /proc/self (always the real one, whatever
-/// `--proc-root` says: it describes this process).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct ProcessSample {
-    pub cpu_seconds: f64,
-    pub resident_bytes: u64,
-    pub open_fds: u64,
-    pub threads: u64,
-    /// Unix time the process started.
-    pub start_time_s: f64,
-}
+use crate::proc::{loadavg::LoadAvg, meminfo::MemInfo, stat::CpuTicks};
 
 /// Everything the daemon knows about the machine at one instant.
 #[derive(Clone, Debug, Default)]
@@ -168,366 +104,280 @@ impl Sample {
     }
 }
 
-/// Which filesystems to report.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MountSelection {
-    /// Every mounted filesystem backed by a real device, each device once.
-    Auto,
-    /// Exactly these mount points, in this order.
-    Listed(Vec<PathBuf>),
-}
-
-/// A source the sampler reads; indexes `Sampler::failing`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
-    Stat,
-    MemInfo,
-    LoadAvg,
-    Uptime,
-    Mounts,
-    Hostname,
-}
-const SOURCES: usize = 6;
-
-enum Failure<'a> {
-    Io(std::io::Error),
-    Parse(ParseError),
-    Other(&'a str),
-}
-
-impl fmt::Display for Failure<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Io(e) => write!(f, "{e}"),
-            Failure::Parse(e) => write!(f, "{e}"),
-            Failure::Other(s) => f.write_str(s),
-        }
-    }
-}
-
+/// Every source, each with its files kept open.
 pub struct Sampler {
-    stat_file: ProcFile,
-    meminfo_file: ProcFile,
-    loadavg_file: ProcFile,
-    uptime_file: ProcFile,
-    mounts_file: ProcFile,
-    hostname_file: ProcFile,
-    min_free_file: ProcFile,
-    self_stat_file: ProcFile,
-    /// /proc/self/fd, kept open; `None` if it could not be opened.
-    self_fds: Option<sys::DirCounter>,
-    clock_ticks_per_s: u64,
-    page_size: u64,
-    stat: Stat,
-    /// Scratch copy of the previous per-core figures (reused storage).
-    previous_cores: Vec<CoreSample>,
-    selection: MountSelection,
-    /// The mount table the current disk list was built from.
-    mounts_seen: Vec<u8>,
-    mounts_built: bool,
-    /// The mounts file is procfs's, which signals changes (see `sample_disks`).
-    mounts_on_procfs: bool,
-    /// `disk_paths[i]` is the NUL-terminated mount point of `Sample::disks[i]`.
-    disk_paths: Vec<CString>,
-    /// Why each source failed last time (`None`: it did not), so each
-    /// error is logged once and `sysmon sample` can refuse to print zeros.
-    failing: [Option<String>; SOURCES],
-    /// Network, disk I/O, pressure, sensors, container (see `sources.rs`).
-    sources: Sources,
+    cpu: cpu::CpuStat,
+    memory: memory::Memory,
+    load: host::OneLine<LoadAvg>,
+    uptime: host::OneLine<f64>,
+    hostname: host::OneLine<String>,
+    disks: disks::Disks,
+    process: process::SelfProcess,
+    network: network::Network,
+    disk_io: disk_io::DiskIo,
+    pressure: pressure::PressureFiles,
+    sensors: sensors::Sensors,
+    container: container::Container,
 }
 
 impl Sampler {
     /// `sys_root` is where sysfs is read (`--sys-root`), for sensors, block
     /// devices and cgroups.
     pub fn new(proc_root: &Path, sys_root: &Path, selection: MountSelection) -> Self {
-        let file = |rel: &str| ProcFile::new(proc_root.join(rel));
         Sampler {
-            stat_file: file("stat"),
-            meminfo_file: file("meminfo"),
-            loadavg_file: file("loadavg"),
-            uptime_file: file("uptime"),
-            mounts_file: file("self/mounts"),
-            hostname_file: file("sys/kernel/hostname"),
-            min_free_file: file("sys/vm/min_free_kbytes"),
-            self_stat_file: ProcFile::new(PathBuf::from("/proc/self/stat")),
-            self_fds: sys::DirCounter::open(c"/proc/self/fd").ok(),
-            clock_ticks_per_s: sys::clock_ticks_per_second(),
-            page_size: sys::page_size(),
-            stat: Stat {
-                cores: Vec::with_capacity(64),
-                ..Stat::default()
-            },
-            previous_cores: Vec::with_capacity(64),
-            selection,
-            mounts_seen: Vec::with_capacity(4096),
-            mounts_built: false,
-            mounts_on_procfs: false,
-            disk_paths: Vec::new(),
-            failing: Default::default(),
-            sources: Sources::new(proc_root, sys_root),
+            cpu: cpu::CpuStat::new(proc_root),
+            memory: memory::Memory::new(proc_root),
+            load: host::load(proc_root),
+            uptime: host::uptime(proc_root),
+            hostname: host::hostname(proc_root),
+            disks: disks::Disks::new(proc_root, selection),
+            process: process::SelfProcess::new(),
+            network: network::Network::new(proc_root),
+            disk_io: disk_io::DiskIo::new(proc_root, sys_root),
+            pressure: pressure::PressureFiles::new(proc_root),
+            sensors: sensors::Sensors::new(sys_root),
+            container: container::Container::new(proc_root, sys_root),
         }
     }
 
     /// Leaves the network interfaces matching any of `globs` out of every
     /// sample from now on (`network_exclude`).
     pub fn set_network_exclude(&mut self, globs: &[crate::nameglob::NameGlob]) {
-        self.sources.set_network_exclude(globs);
+        self.network.set_exclude(globs);
     }
 
     /// Refreshes `out` from /proc. CPU percentages cover the time since the
     /// previous call (since boot on the first). Never fails as a whole: each
     /// source that cannot be read keeps its previous figures in `out`.
     pub fn sample(&mut self, time_unix_s: u64, out: &mut Sample) {
-        self.sample_at(std::time::Instant::now(), time_unix_s, out);
+        self.sample_at(Instant::now(), time_unix_s, out);
     }
 
     /// [`Sampler::sample`] with the monotonic time that rates are computed
     /// against given by the caller (tests drive a fake clock).
-    pub fn sample_at(&mut self, now: std::time::Instant, time_unix_s: u64, out: &mut Sample) {
+    pub fn sample_at(&mut self, now: Instant, time_unix_s: u64, out: &mut Sample) {
         out.generation = out.generation.wrapping_add(1);
         out.time_unix_s = time_unix_s;
-        let r = self.sample_cpu(out);
-        self.note(Source::Stat, r);
-        let r = self.sample_memory(out);
-        self.note(Source::MemInfo, r);
-        let r = match self.loadavg_file.read() {
-            Ok(buf) => proc::loadavg::parse(buf)
-                .map(|l| out.load = l)
-                .map_err(Failure::Parse),
-            Err(e) => Err(Failure::Io(e)),
-        };
-        self.note(Source::LoadAvg, r);
-        let r = match self.uptime_file.read() {
-            Ok(buf) => proc::uptime::parse(buf)
-                .map(|u| out.uptime_s = u)
-                .map_err(Failure::Parse),
-            Err(e) => Err(Failure::Io(e)),
-        };
-        self.note(Source::Uptime, r);
-        let r = self.sample_hostname(out);
-        self.note(Source::Hostname, r);
-        let r = self.sample_disks(out);
-        self.note(Source::Mounts, r);
-        self.sample_process(out);
-        self.sources.sample(now, out);
-    }
-
-    /// Our own footprint; failures here are not worth a log line.
-    fn sample_process(&mut self, out: &mut Sample) {
         if let Some(stat) = self
-            .self_stat_file
-            .read()
-            .ok()
-            .and_then(|b| proc::selfstat::parse(b).ok())
+            .cpu
+            .sample(&mut out.cpu, &mut out.cpu_ticks, &mut out.cores)
         {
-            let hz = self.clock_ticks_per_s as f64;
-            out.process.cpu_seconds = (stat.user_ticks + stat.system_ticks) as f64 / hz;
-            out.process.resident_bytes = stat.rss_pages.saturating_mul(self.page_size);
-            out.process.threads = stat.threads;
-            if let Some(boot) = out.boot_time_s {
-                out.process.start_time_s = boot as f64 + stat.start_ticks as f64 / hz;
-            }
+            out.boot_time_s = stat.boot_time_s;
+            out.procs_running = stat.procs_running;
+            out.procs_blocked = stat.procs_blocked;
+            out.context_switches = stat.context_switches;
+            out.forks = stat.forks;
         }
-        if let Some(counter) = &mut self.self_fds {
-            if let Ok(n) = counter.count() {
-                out.process.open_fds = n;
-            }
-        }
+        self.memory.sample(&mut out.memory, &mut out.meminfo);
+        self.load.sample(&mut out.load);
+        self.uptime.sample(&mut out.uptime_s);
+        self.hostname.sample(&mut out.hostname);
+        self.disks.sample(&mut out.disks);
+        self.process.sample(out.boot_time_s, &mut out.process);
+        self.network.sample(now, &mut out.network);
+        self.disk_io.sample(now, &mut out.disk_io);
+        out.pressure = self.pressure.sample();
+        self.sensors.sample(
+            now,
+            sensors::SensorLists {
+                temperatures: &mut out.temperatures,
+                thermal_zones: &mut out.thermal_zones,
+                cpu_frequencies: &mut out.cpu_frequencies,
+            },
+        );
+        // After the CPU figures: the core count scales an unlimited
+        // container's CPU share.
+        let host_cores = out.cores.len();
+        self.container.sample(now, host_cores, &mut out.container);
     }
 
-    fn sample_cpu(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
-        let buf = self.stat_file.read().map_err(Failure::Io)?;
-        proc::stat::parse(buf, &mut self.stat).map_err(Failure::Parse)?;
-        if let Some(p) = cpu::percent(&out.cpu_ticks, &self.stat.total) {
-            out.cpu = p;
-        }
-        out.cpu_ticks = self.stat.total;
-        out.boot_time_s = self.stat.boot_time_s;
-        out.procs_running = self.stat.procs_running;
-        out.procs_blocked = self.stat.procs_blocked;
-        out.context_switches = self.stat.context_switches;
-        out.forks = self.stat.forks;
-        // Match cores by CPU number: hotplug may add or remove any of them.
-        // Both lists are in ascending id order, as the kernel prints them.
-        self.previous_cores.clear();
-        self.previous_cores.extend_from_slice(&out.cores);
-        out.cores.clear();
-        let mut j = 0;
-        for core in &self.stat.cores {
-            while j < self.previous_cores.len() && self.previous_cores[j].id < core.id {
-                j += 1;
-            }
-            let previous = self.previous_cores.get(j).filter(|p| p.id == core.id);
-            let percent = match previous {
-                Some(prev) => cpu::percent(&prev.ticks, &core.ticks).unwrap_or(prev.percent),
-                // New (or first seen) core: its share since boot.
-                None => cpu::percent(&CpuTicks::default(), &core.ticks).unwrap_or_default(),
-            };
-            out.cores.push(CoreSample {
-                id: core.id,
-                percent,
-                ticks: core.ticks,
-            });
-        }
-        Ok(())
-    }
-
-    fn sample_memory(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
-        let info: MemInfo = proc::meminfo::parse(self.meminfo_file.read().map_err(Failure::Io)?)
-            .map_err(Failure::Parse)?;
-        // Needed only by kernels older than 3.14; absent min_free_kbytes means no reserve.
-        let min_free_bytes = if info.available_bytes.is_none() {
-            self.min_free_file
-                .read()
-                .ok()
-                .and_then(|b| proc::parse_u64(b.trim_ascii()))
-                .map_or(0, |kib| kib.saturating_mul(1024))
-        } else {
-            0
-        };
-        let available = info.available_bytes(min_free_bytes);
-        out.meminfo = info;
-        out.memory = MemorySample {
-            total_bytes: info.total_bytes,
-            available_bytes: available,
-            used_bytes: info.total_bytes.saturating_sub(available),
-            free_bytes: info.free_bytes,
-            buffers_cached_bytes: info.buffers_cached_bytes(),
-            swap_total_bytes: info.swap_total_bytes,
-            swap_used_bytes: info.swap_total_bytes.saturating_sub(info.swap_free_bytes),
-        };
-        Ok(())
-    }
-
-    fn sample_hostname(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
-        let raw = self.hostname_file.read().map_err(Failure::Io)?.trim_ascii();
-        let name =
-            std::str::from_utf8(raw).map_err(|_| Failure::Other("host name is not UTF-8"))?;
-        if out.hostname != name {
-            out.hostname.clear();
-            out.hostname.push_str(name);
-        }
-        Ok(())
-    }
-
-    fn sample_disks(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
-        // On procfs the kernel flags mount-table changes with POLLPRI: one
-        // cheap poll instead of regenerating the whole table every sample
-        // (the costliest /proc read here). Elsewhere (fixtures) re-read.
-        let fd = self.mounts_file.raw_fd();
-        let unchanged = self.mounts_built
-            && self.mounts_on_procfs
-            && fd.is_some_and(|fd| !sys::mount_table_changed(fd));
-        if !unchanged {
-            self.refresh_mount_table(out)?;
-        }
-        for (disk, path) in out.disks.iter_mut().zip(&self.disk_paths) {
-            disk.stats = sys::statvfs(path).ok();
-        }
-        Ok(())
-    }
-
-    fn refresh_mount_table(&mut self, out: &mut Sample) -> Result<(), Failure<'static>> {
-        let table = self.mounts_file.read().map_err(Failure::Io)?;
-        if !self.mounts_built || table != self.mounts_seen.as_slice() {
-            // A malformed line means a cut-off or foreign file: keep the disks we have.
-            if let Some(Err(e)) = mounts::entries(table).find(Result::is_err) {
-                return Err(Failure::Parse(e));
-            }
-            self.mounts_seen.clear();
-            self.mounts_seen.extend_from_slice(table);
-            self.mounts_built = true;
-            self.rebuild_disks(out);
-        }
-        self.mounts_on_procfs = self.mounts_file.raw_fd().is_some_and(sys::is_procfs);
-        Ok(())
-    }
-
-    /// Rebuilds the disk list after the mount table changed. Allocates.
-    fn rebuild_disks(&mut self, out: &mut Sample) {
-        out.disks.clear();
-        self.disk_paths.clear();
-        let text = |raw: &[u8]| String::from_utf8_lossy(&mounts::unescape(raw)).into_owned();
-        let entries = mounts::entries(&self.mounts_seen).filter_map(Result::ok);
-        match &self.selection {
-            MountSelection::Auto => {
-                for entry in entries.filter(mounts::is_real_filesystem) {
-                    let device = text(entry.device);
-                    let mount_point = text(entry.mount_point);
-                    // One line per device, like df: a bind mount or a second
-                    // mount of the same device yields to the shorter path.
-                    if let Some(i) = out.disks.iter().position(|d| d.device == device) {
-                        if mount_point.len() < out.disks[i].mount_point.len() {
-                            out.disks[i].mount_point = mount_point;
-                        }
-                        continue;
-                    }
-                    out.disks.push(DiskSample {
-                        mount_point,
-                        fs_type: text(entry.fs_type),
-                        device,
-                        stats: None,
-                    });
-                }
-                // Zero-sized filesystems are pseudo ones however they are mounted.
-                out.disks.retain(|d| {
-                    let path = CString::new(d.mount_point.as_bytes()).ok();
-                    path.and_then(|p| sys::statvfs(&p).ok())
-                        .is_some_and(|s| s.blocks > 0)
-                });
-            }
-            MountSelection::Listed(paths) => {
-                for path in paths {
-                    let wanted = path.as_os_str().as_bytes();
-                    // The last mount on a path is the one in effect.
-                    let entry = mounts::entries(&self.mounts_seen)
-                        .filter_map(Result::ok)
-                        .filter(|e| mounts::unescape(e.mount_point) == wanted)
-                        .last();
-                    out.disks.push(DiskSample {
-                        mount_point: path.to_string_lossy().into_owned(),
-                        fs_type: entry.map(|e| text(e.fs_type)).unwrap_or_default(),
-                        device: entry.map(|e| text(e.device)).unwrap_or_default(),
-                        stats: None,
-                    });
-                }
-            }
-        }
-        for disk in &out.disks {
-            // A mount point cannot contain NUL; fall back to "/" defensively.
-            let path =
-                CString::new(disk.mount_point.as_bytes()).unwrap_or_else(|_| c"/".to_owned());
-            self.disk_paths.push(path);
-        }
-    }
-
-    fn note(&mut self, source: Source, result: Result<(), Failure<'_>>) {
-        let path = match source {
-            Source::Stat => self.stat_file.path(),
-            Source::MemInfo => self.meminfo_file.path(),
-            Source::LoadAvg => self.loadavg_file.path(),
-            Source::Uptime => self.uptime_file.path(),
-            Source::Mounts => self.mounts_file.path(),
-            Source::Hostname => self.hostname_file.path(),
-        };
-        let slot = &mut self.failing[source as usize];
-        match result {
-            // Allocates only on a transition, never in the steady state.
-            Err(e) if slot.is_none() => {
-                let why = format!("{}: {e}", path.display());
-                crate::log::warn(format_args!("{why} (keeping the previous figures)"));
-                *slot = Some(why);
-            }
-            Ok(()) if slot.is_some() => {
-                *slot = None;
-                crate::log::info(format_args!("{}: readable again", path.display()));
-            }
-            _ => {}
-        }
-    }
-
-    /// `FILE: why` for each /proc source the last sample could not read.
+    /// `FILE: why` for each /proc source the last sample could not read
+    /// (CPU, memory, load, uptime, mounts, host name: those `sysmon sample`
+    /// cannot do without).
     pub fn failures(&self) -> impl Iterator<Item = &str> {
-        self.failing.iter().flatten().map(String::as_str)
+        [
+            self.cpu.failure(),
+            self.memory.failure(),
+            self.load.failure(),
+            self.uptime.failure(),
+            self.disks.failure(),
+            self.hostname.failure(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nameglob::NameGlob;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    /// A sampler of `roots`' proc and sys only (CPU, memory, ... fail there).
+    fn sampler(proc_root: &Path, sys_root: &Path) -> Sampler {
+        Sampler::new(proc_root, sys_root, MountSelection::Auto)
+    }
+
+    const NET_HEADER: &str = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n";
+
+    struct Roots(PathBuf);
+    impl Roots {
+        fn new(name: &str) -> Roots {
+            let dir =
+                std::env::temp_dir().join(format!("sysmon-sources-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("proc/net")).unwrap();
+            std::fs::create_dir_all(dir.join("sys/block/sda")).unwrap();
+            Roots(dir)
+        }
+        fn write(&self, rel: &str, text: &str) {
+            let path = self.0.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        fn net(&self, eth0_rx: u64, eth0_tx: u64) {
+            self.write(
+                "proc/net/dev",
+                &format!("{NET_HEADER}  eth0: {eth0_rx} 10 1 0 0 0 0 0 {eth0_tx} 20 2 0 0 0 0 0\n"),
+            );
+        }
+        fn disks(&self, sda_sectors_read: u64, sda_io_ms: u64) {
+            self.write(
+                "proc/diskstats",
+                &format!(
+                    "   8 0 sda 100 0 {sda_sectors_read} 0 50 0 800 0 0 {sda_io_ms} 0\n   8 1 sda1 100 0 {sda_sectors_read} 0 50 0 800 0 0 {sda_io_ms} 0\n   7 0 loop0 0 0 0 0 0 0 0 0 0 0 0\n"
+                ),
+            );
+        }
+    }
+    impl Drop for Roots {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn excluded_interfaces_are_left_out_and_rates_stay_with_their_device() {
+        let roots = Roots::new("exclude");
+        let mut sources = sampler(&roots.0.join("proc"), &roots.0.join("sys"));
+        let globs: Vec<NameGlob> = ["lo", "veth*"]
+            .iter()
+            .map(|g| NameGlob::parse(g).unwrap())
+            .collect();
+        sources.set_network_exclude(&globs);
+        let dev = |eth0_rx: u64, veth_rx: u64| {
+            format!(
+                "{NET_HEADER}    lo: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n  eth0: {eth0_rx} 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0\n  veth9a: {veth_rx} 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0\n  wg0: 0 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0\n"
+            )
+        };
+        let mut out = Sample::default();
+        let t0 = Instant::now();
+        roots.write("proc/net/dev", &dev(1_000, 7));
+        sources.sample_at(t0, 0, &mut out);
+        roots.write("proc/net/dev", &dev(3_000, 7_000_000));
+        sources.sample_at(t0 + Duration::from_secs(1), 0, &mut out);
+        let seen: Vec<(&str, f64)> = out
+            .network
+            .iter()
+            .map(|n| (n.device.as_str(), n.rx_bytes_per_s))
+            .collect();
+        assert_eq!(seen, [("eth0", 2000.0), ("wg0", 0.0)]);
+    }
+
+    #[test]
+    fn rates_over_a_fake_clock_and_counter_resets() {
+        let roots = Roots::new("rates");
+        let mut sources = sampler(&roots.0.join("proc"), &roots.0.join("sys"));
+        let mut out = Sample::default();
+        let t0 = Instant::now();
+        roots.net(1_000, 500);
+        roots.disks(2_000, 100);
+        sources.sample_at(t0, 0, &mut out);
+        assert_eq!(out.network.len(), 1);
+        assert_eq!(out.network[0].rx_bytes_per_s, 0.0, "no interval yet");
+        // loop0 never did I/O: left out. sda1 has no /sys/block/sda1.
+        let names: Vec<(&str, bool)> = out
+            .disk_io
+            .iter()
+            .map(|d| (d.device.as_str(), d.whole_disk))
+            .collect();
+        assert_eq!(names, [("sda", true), ("sda1", false)]);
+
+        // 2 s later: eth0 rx +3000 B → 1500 B/s, tx +1000 B → 500 B/s;
+        // sda +4000 sectors = 2048000 B → 1024000 B/s, io_ticks +500 ms of
+        // 2000 ms → 25 % busy.
+        roots.net(4_000, 1_500);
+        roots.disks(6_000, 600);
+        sources.sample_at(t0 + Duration::from_secs(2), 0, &mut out);
+        let eth0 = &out.network[0];
+        assert_eq!((eth0.rx_bytes_per_s, eth0.tx_bytes_per_s), (1500.0, 500.0));
+        assert_eq!(eth0.counters.rx_errors, 1);
+        assert_eq!(eth0.counters.tx_errors, 2);
+        let sda = &out.disk_io[0];
+        assert_eq!(sda.read_bytes_per_s, 1_024_000.0);
+        assert_eq!(sda.write_bytes_per_s, 0.0);
+        assert_eq!(sda.busy_percent, 25.0);
+
+        // Counters went backwards (interface re-created, a reset): 0, not
+        // negative and not a huge wrapped number.
+        roots.net(10, 10);
+        roots.disks(0, 0);
+        sources.sample_at(t0 + Duration::from_secs(4), 0, &mut out);
+        assert_eq!(out.network[0].rx_bytes_per_s, 0.0);
+        assert_eq!(out.disk_io[0].read_bytes_per_s, 0.0);
+        assert_eq!(out.disk_io[0].busy_percent, 0.0);
+
+        // A new interface appears: the list is rebuilt, eth0 keeps its rate.
+        roots.write(
+            "proc/net/dev",
+            &format!("{NET_HEADER}  eth0: 1010 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\n  wg0: 7 1 0 0 0 0 0 0 9 1 0 0 0 0 0 0\n"),
+        );
+        sources.sample_at(t0 + Duration::from_secs(5), 0, &mut out);
+        assert_eq!(out.network.len(), 2);
+        assert_eq!(out.network[0].rx_bytes_per_s, 1000.0);
+        assert_eq!(out.network[1].device, "wg0");
+        assert_eq!(out.network[1].rx_bytes_per_s, 0.0);
+
+        // Absent sources (empty roots): empty lists, `None`s, no panic.
+        let empty = Roots::new("empty");
+        let mut sources = sampler(&empty.0.join("nothing"), &empty.0.join("nothing"));
+        sources.sample_at(t0, 0, &mut out);
+        sources.sample_at(t0 + Duration::from_secs(6), 0, &mut out);
+        assert!(out.disk_io.is_empty());
+        assert!(out.network.is_empty());
+        assert_eq!(out.pressure, PressureSample::default());
+        assert!(out.temperatures.is_empty() && out.container.is_none());
+    }
+
+    #[test]
+    fn container_cpu_share_of_its_limit() {
+        let roots = Roots::new("container");
+        roots.write("proc/self/cgroup", "0::/box\n");
+        roots.write("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
+        roots.write("sys/fs/cgroup/box/cpu.max", "50000 100000\n");
+        roots.write("sys/fs/cgroup/box/memory.max", "max\n");
+        roots.write("sys/fs/cgroup/box/memory.current", "4096\n");
+        roots.write("sys/fs/cgroup/box/cpu.stat", "usage_usec 1000000\n");
+        let mut sources = sampler(&roots.0.join("proc"), &roots.0.join("sys"));
+        let mut out = Sample::default();
+        let t0 = Instant::now();
+        sources.sample_at(t0, 0, &mut out);
+        // +0.25 CPU-seconds in 1 s with a 0.5-CPU limit: 50 % of the limit.
+        roots.write("sys/fs/cgroup/box/cpu.stat", "usage_usec 1250000\n");
+        sources.sample_at(t0 + Duration::from_secs(1), 0, &mut out);
+        let c = out.container.unwrap();
+        assert_eq!(c.cpu_limit_cores, Some(0.5));
+        assert_eq!(c.cpu_usage_percent, 50.0);
+        assert_eq!(c.cpu_usage_seconds, 1.25);
+        assert_eq!(
+            (c.memory_limit_bytes, c.memory_used_bytes),
+            (None, Some(4096))
+        );
+        // No limit at all: not reported.
+        roots.write("sys/fs/cgroup/box/cpu.max", "max 100000\n");
+        sources.sample_at(t0 + Duration::from_secs(2), 0, &mut out);
+        assert_eq!(out.container, None);
     }
 }

@@ -1,0 +1,125 @@
+//! Per-device counters (interfaces, block devices): the kept-open file they
+//! come from ([`DeviceFile`]), rates between two readings, and the one
+//! routine that keeps a per-device list in step with the kernel's
+//! ([`update_by_name`]).
+//!
+//! Invariant: rates are never negative (a counter that went backwards — a
+//! reset, an interface re-created — gives 0 for that interval), and while the
+//! set of names is unchanged, updating a list allocates nothing. A missing
+//! file empties the list (the source is absent); a failed read or parse
+//! keeps the list as it was.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::procfile::ProcFile;
+use super::source::{Failure, Health, read_optional};
+use crate::proc::ParseError;
+
+/// A file of per-device counters, its health, and when it was last read.
+pub struct DeviceFile {
+    file: ProcFile,
+    health: Health,
+    read_at: Option<Instant>,
+}
+
+impl DeviceFile {
+    pub fn new(path: PathBuf) -> DeviceFile {
+        DeviceFile {
+            file: ProcFile::new(path),
+            health: Health::default(),
+            read_at: None,
+        }
+    }
+
+    /// Reads the file and hands its bytes to `refresh` with the seconds since
+    /// the last good reading (0 on the first), to bring `list` in step.
+    pub fn sample<S>(
+        &mut self,
+        now: Instant,
+        list: &mut Vec<S>,
+        refresh: impl FnOnce(&[u8], f64, &mut Vec<S>) -> Result<(), ParseError>,
+    ) {
+        let seconds = seconds_since(self.read_at, now);
+        let r = match read_optional(&mut self.file) {
+            Ok(Some(buf)) => refresh(buf, seconds, list)
+                .map(|()| self.read_at = Some(now))
+                .map_err(Failure::Parse),
+            Ok(None) => {
+                list.clear();
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        self.health.note(self.file.path(), r);
+    }
+}
+
+/// Bytes (or events) per second between two readings of a counter.
+pub fn rate(previous: u64, current: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        current.saturating_sub(previous) as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// Seconds from the previous reading (`None`: there was none, 0) to `now`.
+fn seconds_since(previous: Option<Instant>, now: Instant) -> f64 {
+    previous.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
+}
+
+/// One device's figures in a list that [`update_by_name`] maintains.
+pub trait Named {
+    /// The kernel's name of the device (`eth0`, `sda1`).
+    fn name(&self) -> &str;
+}
+
+/// Brings `list` in step with `entries()` (the wanted devices of one reading,
+/// in the kernel's order): `update(old, entry)` moves each device's figures
+/// on. When the names are the same as last time, in the same order, the list
+/// is updated in place; otherwise it is rebuilt (allocating), each survivor
+/// keeping its previous figures for its rate and each newcomer made by
+/// `new(entry)`.
+///
+/// `entries` is called again for each pass; a parse error in the first pass
+/// leaves `list` untouched.
+pub fn update_by_name<S, E, I>(
+    list: &mut Vec<S>,
+    entries: impl Fn() -> I,
+    entry_name: impl Fn(&E) -> &[u8],
+    mut new: impl FnMut(&E) -> S,
+    mut update: impl FnMut(&mut S, &E),
+) -> Result<(), ParseError>
+where
+    S: Named + Clone,
+    I: Iterator<Item = Result<E, ParseError>>,
+{
+    let mut count = 0;
+    let mut same = true;
+    for entry in entries() {
+        let entry = entry?;
+        same &= list
+            .get(count)
+            .is_some_and(|s| s.name().as_bytes() == entry_name(&entry));
+        count += 1;
+    }
+    same &= count == list.len();
+    if same {
+        for (s, entry) in list.iter_mut().zip(entries().flatten()) {
+            update(s, &entry);
+        }
+    } else {
+        let old = std::mem::take(list);
+        for entry in entries().flatten() {
+            let mut s = old
+                .iter()
+                .find(|o| o.name().as_bytes() == entry_name(&entry))
+                .cloned()
+                .unwrap_or_else(|| new(&entry));
+            update(&mut s, &entry);
+            list.push(s);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! The filesystems source: which filesystems to report (from the mount
+//! table, /proc/self/mounts) and their size and use (statvfs), as `df -B1`
+//! reports them.
+//!
+//! Invariant: once warm, [`Disks::sample`] does not allocate: the disk list
+//! and the NUL-terminated paths statvfs needs are built only when the mount
+//! table changes, and on procfs that change is learnt from one poll
+//! (POLLPRI) instead of re-reading the table. A malformed table keeps the
+//! disks we have.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::procfile::ProcFile;
+use super::source::{Failure, Health};
+use crate::proc::mounts;
+use crate::sys::{self, FsStats};
+
+/// One filesystem as `df -B1` reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiskSample {
+    pub mount_point: String,
+    pub fs_type: String,
+    pub device: String,
+    /// `None` while statvfs fails for this mount (e.g. permission denied).
+    pub stats: Option<FsStats>,
+}
+
+impl DiskSample {
+    pub fn total_bytes(&self) -> Option<u64> {
+        self.stats.map(|s| s.blocks.saturating_mul(s.fragment_size))
+    }
+    pub fn used_bytes(&self) -> Option<u64> {
+        self.stats.map(|s| {
+            s.blocks
+                .saturating_sub(s.blocks_free)
+                .saturating_mul(s.fragment_size)
+        })
+    }
+    pub fn free_bytes(&self) -> Option<u64> {
+        self.stats
+            .map(|s| s.blocks_free.saturating_mul(s.fragment_size))
+    }
+    /// Available to unprivileged users (excludes the root reserve), like df's Avail.
+    pub fn available_bytes(&self) -> Option<u64> {
+        self.stats
+            .map(|s| s.blocks_available.saturating_mul(s.fragment_size))
+    }
+    /// df's Use%: used / (used + available), rounded up, in whole percent.
+    pub fn used_percent(&self) -> Option<u64> {
+        self.stats.map(|s| {
+            let used = u128::from(s.blocks.saturating_sub(s.blocks_free));
+            let denominator = used + u128::from(s.blocks_available);
+            if denominator == 0 {
+                0
+            } else {
+                let scaled = used * 100;
+                u64::try_from(scaled.div_ceil(denominator)).unwrap_or(100)
+            }
+        })
+    }
+}
+
+/// Which filesystems to report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountSelection {
+    /// Every mounted filesystem backed by a real device, each device once.
+    Auto,
+    /// Exactly these mount points, in this order.
+    Listed(Vec<PathBuf>),
+}
+
+pub struct Disks {
+    mounts_file: ProcFile,
+    health: Health,
+    selection: MountSelection,
+    /// The mount table the current disk list was built from.
+    mounts_seen: Vec<u8>,
+    mounts_built: bool,
+    /// The mounts file is procfs's, which signals changes (see `read`).
+    mounts_on_procfs: bool,
+    /// `disk_paths[i]` is the NUL-terminated mount point of the list's `i`th disk.
+    disk_paths: Vec<CString>,
+}
+
+impl Disks {
+    pub fn new(proc_root: &Path, selection: MountSelection) -> Disks {
+        Disks {
+            mounts_file: ProcFile::new(proc_root.join("self/mounts")),
+            health: Health::default(),
+            selection,
+            mounts_seen: Vec::with_capacity(4096),
+            mounts_built: false,
+            mounts_on_procfs: false,
+            disk_paths: Vec::new(),
+        }
+    }
+
+    /// Refreshes `disks`; on failure they keep their previous figures.
+    pub fn sample(&mut self, disks: &mut Vec<DiskSample>) {
+        let r = self.read(disks);
+        self.health.note(self.mounts_file.path(), r);
+    }
+
+    /// `FILE: why` while the mount table cannot be read.
+    pub fn failure(&self) -> Option<&str> {
+        self.health.failure()
+    }
+
+    fn read(&mut self, disks: &mut Vec<DiskSample>) -> Result<(), Failure> {
+        // On procfs the kernel flags mount-table changes with POLLPRI: one
+        // cheap poll instead of regenerating the whole table every sample
+        // (the costliest /proc read here). Elsewhere (fixtures) re-read.
+        let fd = self.mounts_file.raw_fd();
+        let unchanged = self.mounts_built
+            && self.mounts_on_procfs
+            && fd.is_some_and(|fd| !sys::mount_table_changed(fd));
+        if !unchanged {
+            self.refresh_mount_table(disks)?;
+        }
+        for (disk, path) in disks.iter_mut().zip(&self.disk_paths) {
+            disk.stats = sys::statvfs(path).ok();
+        }
+        Ok(())
+    }
+
+    fn refresh_mount_table(&mut self, disks: &mut Vec<DiskSample>) -> Result<(), Failure> {
+        let table = self.mounts_file.read().map_err(Failure::Io)?;
+        if !self.mounts_built || table != self.mounts_seen.as_slice() {
+            // A malformed line means a cut-off or foreign file: keep the disks we have.
+            if let Some(Err(e)) = mounts::entries(table).find(Result::is_err) {
+                return Err(Failure::Parse(e));
+            }
+            self.mounts_seen.clear();
+            self.mounts_seen.extend_from_slice(table);
+            self.mounts_built = true;
+            self.rebuild(disks);
+        }
+        self.mounts_on_procfs = self.mounts_file.raw_fd().is_some_and(sys::is_procfs);
+        Ok(())
+    }
+
+    /// Rebuilds the disk list after the mount table changed. Allocates.
+    fn rebuild(&mut self, disks: &mut Vec<DiskSample>) {
+        disks.clear();
+        self.disk_paths.clear();
+        let text = |raw: &[u8]| String::from_utf8_lossy(&mounts::unescape(raw)).into_owned();
+        let entries = mounts::entries(&self.mounts_seen).filter_map(Result::ok);
+        match &self.selection {
+            MountSelection::Auto => {
+                for entry in entries.filter(mounts::is_real_filesystem) {
+                    let device = text(entry.device);
+                    let mount_point = text(entry.mount_point);
+                    // One line per device, like df: a bind mount or a second
+                    // mount of the same device yields to the shorter path.
+                    if let Some(i) = disks.iter().position(|d| d.device == device) {
+                        if mount_point.len() < disks[i].mount_point.len() {
+                            disks[i].mount_point = mount_point;
+                        }
+                        continue;
+                    }
+                    disks.push(DiskSample {
+                        mount_point,
+                        fs_type: text(entry.fs_type),
+                        device,
+                        stats: None,
+                    });
+                }
+                // Zero-sized filesystems are pseudo ones however they are mounted.
+                disks.retain(|d| {
+                    let path = CString::new(d.mount_point.as_bytes()).ok();
+                    path.and_then(|p| sys::statvfs(&p).ok())
+                        .is_some_and(|s| s.blocks > 0)
+                });
+            }
+            MountSelection::Listed(paths) => {
+                for path in paths {
+                    let wanted = path.as_os_str().as_bytes();
+                    // The last mount on a path is the one in effect.
+                    let entry = mounts::entries(&self.mounts_seen)
+                        .filter_map(Result::ok)
+                        .filter(|e| mounts::unescape(e.mount_point) == wanted)
+                        .last();
+                    disks.push(DiskSample {
+                        mount_point: path.to_string_lossy().into_owned(),
+                        fs_type: entry.map(|e| text(e.fs_type)).unwrap_or_default(),
+                        device: entry.map(|e| text(e.device)).unwrap_or_default(),
+                        stats: None,
+                    });
+                }
+            }
+        }
+        for disk in disks.iter() {
+            // A mount point cannot contain NUL; fall back to "/" defensively.
+            let path =
+                CString::new(disk.mount_point.as_bytes()).unwrap_or_else(|_| c"/".to_owned());
+            self.disk_paths.push(path);
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Temperatures and CPU frequencies, from sysfs: hwmon `temp*_input`
+//! sensors, thermal zones, and cpufreq's `scaling_cur_freq`. Listed rarely,
+//! read often.
+//!
+//! Invariant: once warm, [`Sensors::sample`] does not allocate. The sensor
+//! directories are listed with [`DirCounter`] (getdents into a fixed buffer)
+//! at most every [`RESCAN_EVERY`], or [`RESCAN_AFTER_FAILURE`] after a read
+//! failed, and the sensor lists are rebuilt (allocating, with `read_dir`)
+//! only when such a listing differs from the last one. A sensor that cannot
+//! be read is `None`; a machine without any gives empty lists.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::procfile::{self, ProcFile};
+use super::source::{RESCAN_AFTER_FAILURE, RESCAN_EVERY};
+use crate::proc::sysfs;
+use crate::sys::DirCounter;
+
+/// One `temp*_input` of a hwmon chip.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TempSample {
+    /// node_exporter's `chip` label (`platform_coretemp_0`).
+    pub chip: String,
+    /// The chip's `name` file (`coretemp`), else `chip`.
+    pub chip_name: String,
+    /// `temp1`.
+    pub sensor: String,
+    /// `temp1_label`, if the driver provides one (`Package id 0`).
+    pub label: Option<String>,
+    /// `None` while the sensor cannot be read.
+    pub celsius: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ThermalSample {
+    /// N of `thermal_zoneN`.
+    pub zone: u32,
+    /// The zone's `type` (`x86_pkg_temp`, `acpitz`).
+    pub kind: String,
+    pub celsius: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FreqSample {
+    pub cpu: u32,
+    pub hertz: Option<u64>,
+}
+
+/// The lists [`Sensors`] fills, each in the order of its directories.
+pub struct SensorLists<'a> {
+    pub temperatures: &'a mut Vec<TempSample>,
+    pub thermal_zones: &'a mut Vec<ThermalSample>,
+    pub cpu_frequencies: &'a mut Vec<FreqSample>,
+}
+
+/// A directory listed now and then; `None` while it cannot be opened.
+struct Listing {
+    path: CString,
+    dir: Option<DirCounter>,
+}
+
+impl Listing {
+    fn new(path: &Path) -> Listing {
+        Listing {
+            // A path with a NUL byte cannot exist: an empty one never opens.
+            path: CString::new(path.as_os_str().as_bytes()).unwrap_or_default(),
+            dir: None,
+        }
+    }
+
+    /// Appends the names this directory holds, each followed by a NUL, to
+    /// `out`, keeping those `keep` accepts. Nothing if it cannot be read.
+    fn append(&mut self, out: &mut Vec<u8>, keep: impl Fn(&[u8]) -> bool) {
+        if self.dir.is_none() {
+            self.dir = DirCounter::open(&self.path).ok();
+        }
+        let Some(dir) = &mut self.dir else { return };
+        let result = dir.for_each_name(|name| {
+            if keep(name) {
+                out.extend_from_slice(name);
+                out.push(0);
+            }
+        });
+        if result.is_err() {
+            self.dir = None;
+        }
+        out.push(b'/');
+    }
+}
+
+/// hwmon temperatures, thermal zones and cpufreq: listed rarely, read often.
+pub struct Sensors {
+    sys_root: PathBuf,
+    hwmon_class: Listing,
+    /// One per hwmon chip of the temperatures, in the order built.
+    hwmon_dirs: Vec<Listing>,
+    thermal_class: Listing,
+    cpus: Listing,
+    /// The listing the current lists were built from, and a scratch one.
+    built_from: Vec<u8>,
+    scratch: Vec<u8>,
+    built: bool,
+    next_scan_at: Option<Instant>,
+    last_scan_at: Option<Instant>,
+    /// Parallel to the lists of [`SensorLists`].
+    temp_files: Vec<ProcFile>,
+    thermal_files: Vec<ProcFile>,
+    freq_files: Vec<ProcFile>,
+}
+
+fn is_hwmon(name: &[u8]) -> bool {
+    sysfs::numbered(name, b"hwmon").is_some()
+}
+fn is_zone(name: &[u8]) -> bool {
+    sysfs::numbered(name, b"thermal_zone").is_some()
+}
+fn is_cpu(name: &[u8]) -> bool {
+    sysfs::numbered(name, b"cpu").is_some()
+}
+
+/// The names of a directory that `pick` maps to a number, sorted by it.
+fn numbered_entries(dir: &Path, pick: impl Fn(&[u8]) -> Option<u32>) -> Vec<(u32, String)> {
+    let mut found: Vec<(u32, String)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let n = pick(name.as_bytes())?;
+            Some((n, name.to_string_lossy().into_owned()))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn read_name(path: &Path) -> Option<String> {
+    procfile::read_once(path)
+        .ok()
+        .and_then(|b| sysfs::parse_name(&b).map(str::to_string))
+}
+
+impl Sensors {
+    pub fn new(sys_root: &Path) -> Sensors {
+        Sensors {
+            sys_root: sys_root.to_path_buf(),
+            hwmon_class: Listing::new(&sys_root.join("class/hwmon")),
+            hwmon_dirs: Vec::new(),
+            thermal_class: Listing::new(&sys_root.join("class/thermal")),
+            cpus: Listing::new(&sys_root.join("devices/system/cpu")),
+            built_from: Vec::with_capacity(1024),
+            scratch: Vec::with_capacity(1024),
+            built: false,
+            next_scan_at: None,
+            last_scan_at: None,
+            temp_files: Vec::new(),
+            thermal_files: Vec::new(),
+            freq_files: Vec::new(),
+        }
+    }
+
+    fn listing(&mut self) {
+        self.scratch.clear();
+        self.hwmon_class.append(&mut self.scratch, is_hwmon);
+        for dir in &mut self.hwmon_dirs {
+            dir.append(&mut self.scratch, |n| {
+                sysfs::temp_input_sensor(n).is_some() || n == b"name"
+            });
+        }
+        self.thermal_class.append(&mut self.scratch, is_zone);
+        self.cpus.append(&mut self.scratch, is_cpu);
+    }
+
+    pub fn sample(&mut self, now: Instant, mut out: SensorLists<'_>) {
+        let due = self.next_scan_at.is_none_or(|at| now >= at);
+        if due {
+            self.last_scan_at = Some(now);
+            self.next_scan_at = Some(now + RESCAN_EVERY);
+            self.listing();
+            if !self.built || self.scratch != self.built_from {
+                self.rebuild(&mut out);
+                self.listing();
+                self.built_from.clear();
+                self.built_from.extend_from_slice(&self.scratch);
+                self.built = true;
+            }
+        }
+        let mut failed = false;
+        for (t, file) in out.temperatures.iter_mut().zip(&mut self.temp_files) {
+            t.celsius = file.read().ok().and_then(sysfs::parse_millidegrees);
+            failed |= t.celsius.is_none();
+        }
+        for (z, file) in out.thermal_zones.iter_mut().zip(&mut self.thermal_files) {
+            z.celsius = file.read().ok().and_then(sysfs::parse_millidegrees);
+            failed |= z.celsius.is_none();
+        }
+        for (f, file) in out.cpu_frequencies.iter_mut().zip(&mut self.freq_files) {
+            f.hertz = file.read().ok().and_then(sysfs::parse_khz_as_hz);
+            failed |= f.hertz.is_none();
+        }
+        if failed {
+            // A sensor that went away shows in the listing; look again soon.
+            if let (Some(last), Some(next)) = (self.last_scan_at, &mut self.next_scan_at) {
+                *next = (*next).min(last + RESCAN_AFTER_FAILURE);
+            }
+        }
+    }
+
+    /// Rebuilds the sensor lists from the directories. Allocates.
+    fn rebuild(&mut self, out: &mut SensorLists<'_>) {
+        out.temperatures.clear();
+        out.thermal_zones.clear();
+        out.cpu_frequencies.clear();
+        self.hwmon_dirs.clear();
+        self.temp_files.clear();
+        self.thermal_files.clear();
+        self.freq_files.clear();
+        let class = self.sys_root.join("class/hwmon");
+        for (_, dir_name) in numbered_entries(&class, |n| sysfs::numbered(n, b"hwmon")) {
+            let dir = class.join(&dir_name);
+            let name = read_name(&dir.join("name"));
+            let device = std::fs::canonicalize(dir.join("device")).ok();
+            let chip = sysfs::chip_id(
+                device.as_deref().and_then(Path::to_str),
+                name.as_deref(),
+                &dir_name,
+            );
+            let inputs = numbered_entries(&dir, |n| {
+                let sensor = sysfs::temp_input_sensor(n)?;
+                sysfs::numbered(sensor, b"temp")
+            });
+            for (_, file_name) in inputs {
+                let sensor = file_name.trim_end_matches("_input").to_string();
+                out.temperatures.push(TempSample {
+                    chip: chip.clone(),
+                    chip_name: name.clone().unwrap_or_else(|| chip.clone()),
+                    label: read_name(&dir.join(format!("{sensor}_label"))),
+                    sensor,
+                    celsius: None,
+                });
+                self.temp_files.push(ProcFile::new(dir.join(&file_name)));
+            }
+            self.hwmon_dirs.push(Listing::new(&dir));
+        }
+        let class = self.sys_root.join("class/thermal");
+        for (zone, dir_name) in numbered_entries(&class, |n| sysfs::numbered(n, b"thermal_zone")) {
+            let dir = class.join(dir_name);
+            out.thermal_zones.push(ThermalSample {
+                zone,
+                kind: read_name(&dir.join("type")).unwrap_or_default(),
+                celsius: None,
+            });
+            self.thermal_files.push(ProcFile::new(dir.join("temp")));
+        }
+        let cpus = self.sys_root.join("devices/system/cpu");
+        for (cpu, dir_name) in numbered_entries(&cpus, |n| sysfs::numbered(n, b"cpu")) {
+            let path = cpus.join(dir_name).join("cpufreq/scaling_cur_freq");
+            if path.exists() {
+                out.cpu_frequencies.push(FreqSample { cpu, hertz: None });
+                self.freq_files.push(ProcFile::new(path));
+            }
+        }
+    }
+}
