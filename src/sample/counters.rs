@@ -123,3 +123,72 @@ where
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Dev {
+        name: String,
+        total: u64,
+        delta: u64,
+    }
+    impl Named for Dev {
+        fn name(&self) -> &str {
+            &self.name
+        }
+    }
+
+    /// `name=value` pairs; `!` is a line that does not parse.
+    fn apply(list: &mut Vec<Dev>, reading: &[&'static str]) -> Result<(), ParseError> {
+        let entries = || {
+            reading.iter().enumerate().map(|(i, item)| {
+                let (name, value) = item
+                    .split_once('=')
+                    .ok_or(ParseError::new(i as u32 + 1, "no ="))?;
+                Ok((name, value.parse::<u64>().unwrap()))
+            })
+        };
+        update_by_name(
+            list,
+            entries,
+            |e: &(&str, u64)| e.0.as_bytes(),
+            |e| Dev {
+                name: e.0.to_string(),
+                total: e.1,
+                delta: 0,
+            },
+            |d, e| {
+                d.delta = e.1.saturating_sub(d.total);
+                d.total = e.1;
+            },
+        )
+    }
+
+    fn seen(list: &[Dev]) -> Vec<(&str, u64)> {
+        list.iter().map(|d| (d.name.as_str(), d.delta)).collect()
+    }
+
+    #[test]
+    fn each_device_keeps_its_own_figures_whatever_the_order() {
+        let mut list = Vec::new();
+        apply(&mut list, &["a=10", "b=100"]).unwrap();
+        assert_eq!(seen(&list), [("a", 0), ("b", 0)]);
+        // Same names: updated in place, the storage kept.
+        let storage = list.as_ptr();
+        apply(&mut list, &["a=15", "b=130"]).unwrap();
+        assert_eq!(seen(&list), [("a", 5), ("b", 30)]);
+        assert_eq!(list.as_ptr(), storage);
+        // Reordered, one gone, one new: rebuilt in the new order, each
+        // survivor's delta from its own previous reading.
+        apply(&mut list, &["c=7", "b=131"]).unwrap();
+        assert_eq!(seen(&list), [("c", 0), ("b", 1)]);
+        // A reading that does not parse leaves the list as it was.
+        let before = list.clone();
+        assert!(apply(&mut list, &["c=9", "!"]).is_err());
+        assert_eq!(list, before);
+        apply(&mut list, &[]).unwrap();
+        assert!(list.is_empty());
+    }
+}
