@@ -18,6 +18,9 @@
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
 //! - [`config`]: the validated configuration every layer reads.
+//! - [`cli`]: the command line's commands (`run`, `sample`, `check-config`,
+//!   `backup`, `verify`, `audit`), one file each; the only place that prints
+//!   a result and picks an exit status. `main.rs` parses and dispatches.
 //!
 //! Not sysmon's own modules: `src/vendor/tiny_http/` is the HTTP server, a
 //! separate crate (a path dependency in `Cargo.toml`, not part of this
@@ -30,6 +33,7 @@ pub mod access;
 pub mod alerts;
 pub mod audit;
 pub mod backup;
+pub mod cli;
 pub mod config;
 pub mod cpu;
 pub mod csp;

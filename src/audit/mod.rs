@@ -8,7 +8,9 @@
 //! what to run next or what the result is; [`child`] runs one step with
 //! non-blocking pipes and a timeout; [`host`] reads list age and reboot
 //! flags; [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`. This module
-//! schedules it all: at the first poll, on retries, and every `update_every`.
+//! schedules it all: at the first poll, on retries, and every `update_every`;
+//! [`audit_once`] runs one audit in the foreground for `sysmon audit`, whose
+//! printing and exit status are in [`crate::cli::audit`].
 //!
 //! Invariants: sysmon never changes the system (no install, no upgrade;
 //! package lists are refreshed only with `update_refresh = on`); `poll`
@@ -40,7 +42,6 @@ pub mod xbps;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use self::child::{RunningChild, StepRun};
@@ -588,21 +589,16 @@ impl AuditService {
     }
 }
 
-/// `sysmon audit`: run one audit now (no network retries: scripts and cron
-/// want an answer) and print `name current -> new [security]` per package,
-/// or with `json` the `updates` object of /data.json. Exit status: 0 nothing
-/// pending, 100 updates pending, 3 unknown (a stale answer listing nothing:
-/// lists never downloaded or too old, or the refresh failed), 1 error
-/// (including disabled or unsupported).
-pub fn cli_audit(config: &Config, json: bool) -> ExitCode {
+/// One audit now, in the foreground, for `sysmon audit`: no network
+/// retries (scripts and cron want an answer), every package kept, and what
+/// the manager leaves behind killed as in the daemon. Returns the service
+/// holding the result ([`AuditService::last_result`], [`AuditService::status`]);
+/// with the audit disabled or no manager found it holds none.
+pub fn audit_once(config: &Config) -> AuditService {
     let env = AuditEnv {
         retry_delays: Vec::new(),
         ..AuditEnv::system()
     };
-    run_cli(config, env, json)
-}
-
-fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
     let mut service = AuditService::with_env(config, env);
     service.keep_full_list = true;
     // As in the daemon: what the manager leaves behind is killed.
@@ -630,46 +626,5 @@ fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
         }
     }
     orphans.kill_all(Duration::from_secs(2));
-    let status = service.status();
-    // A reader that hangs up early (`| head`) is not an error of the audit.
-    let print = |text: String| {
-        use std::io::Write;
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    };
-    if json {
-        print(miniserde::json::to_string(&status) + "\n");
-    }
-    match service.last_result().map(|r| (&r.outcome, r)) {
-        Some((Ok(parsed), result)) => {
-            if !json {
-                print(parsed.packages.iter().map(|p| p.line() + "\n").collect());
-            }
-            if let Some(why) = &result.stale {
-                log::warn(format_args!("the list may be out of date: {why}"));
-            }
-            if parsed.packages_dropped > 0 {
-                log::warn(format_args!(
-                    "{} more packages pending, not listed (only the first {} are kept)",
-                    parsed.packages_dropped,
-                    parsed.packages.len()
-                ));
-            }
-            if result.count_unknown || (parsed.count() == 0 && result.stale.is_some()) {
-                ExitCode::from(3)
-            } else if parsed.count() == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(100)
-            }
-        }
-        Some((Err(_), _)) => ExitCode::from(1),
-        None => {
-            let why = match service.choice() {
-                Choice::Disabled => "update_manager = none: the audit is disabled".to_string(),
-                _ => status.error.unwrap_or_else(|| "no result".into()),
-            };
-            log::error(format_args!("audit: {why}"));
-            ExitCode::from(1)
-        }
-    }
+    service
 }
