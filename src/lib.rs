@@ -9,10 +9,13 @@
 //! - [`sample`], [`sources`] and [`cpu`]: turn /proc and /sys into a
 //!   [`sample::Sample`] without allocating once warm.
 //! - [`backup`] and [`audit`]: the boot jobs, each a resumable state machine
-//!   driven by `poll(now)` with a `next_deadline()`; [`orphans`] kills what
-//!   audit and alert commands leave behind (sysmon is a child subreaper).
-//! - [`report`] and [`http`]: the JSON schema and the routes, answering from
-//!   the last sample only.
+//!   driven by `poll(now)` with a `next_deadline()`, whose state is read as a
+//!   `Copy` snapshot (a state enum and figures; reading it allocates
+//!   nothing); [`orphans`] kills what audit and alert commands leave behind
+//!   (sysmon is a child subreaper).
+//! - [`report`] and [`http`]: the JSON schema (snapshots become JSON there,
+//!   and only there; the /data.json render cache) and the routes, answering
+//!   from the last sample only.
 //! - [`history`] and [`alerts`]: ring buffers of recent samples and the
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells

@@ -12,6 +12,7 @@ use argh::FromArgs;
 
 use crate::audit::{self, managers::Choice};
 use crate::log;
+use crate::report::UpdatesJson;
 
 #[derive(FromArgs)]
 #[argh(subcommand, name = "audit")]
@@ -29,7 +30,7 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, ExitCode> {
     let config = super::load_config(args.config.as_deref(), None, None)?;
     let json = args.json;
     let service = audit::audit_once(&config);
-    let status = service.status();
+    let status = UpdatesJson::new(&service);
     // A reader that hangs up early (`| head`) is not an error of the audit.
     let print = |text: String| {
         use std::io::Write;

@@ -68,12 +68,12 @@ pub fn backup(args: BackupArgs) -> Result<ExitCode, ExitCode> {
                 let _ = write!(
                     err,
                     "\r\x1b[K{} {}/{} files, {} / {}  {}",
-                    p.phase,
+                    p.phase.name(),
                     p.files_done,
                     p.files_total,
                     human_bytes(p.bytes_done),
                     human_bytes(p.bytes_total),
-                    p.source
+                    job.source()
                 );
             }
             Poll::Running => {}

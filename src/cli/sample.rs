@@ -55,6 +55,10 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     sampler.sample(now(), &mut sample);
     let backup = crate::backup::BackupService::new(&config);
     let audit = crate::audit::AuditService::new(&config);
-    println!("{}", daemon::render(&sample, &config, &backup, &audit));
+    let interval_s = config.interval.as_secs_f64();
+    println!(
+        "{}",
+        crate::report::render(&sample, interval_s, &backup, &audit, Vec::new())
+    );
     Ok(ExitCode::SUCCESS)
 }
