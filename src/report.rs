@@ -167,9 +167,10 @@ pub struct DiskJson {
 /// The `backup` object. Fields other than `state` are null until known.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub struct BackupJson {
-    /// disabled | pending | running | ok | partial | failed ([`crate::backup::BackupState`]).
-    /// `partial`: the last archive was written but `last.skipped_permission`
-    /// files could not be read (an incomplete backup is never plain `ok`).
+    /// disabled | pending | running | ok | partial | failed
+    /// ([`crate::backup::BackupState`]). `partial`: the last archive was
+    /// written but `last.skipped_permission` files could not be read (an
+    /// incomplete backup is never plain `ok`).
     pub state: &'static str,
     pub progress: Option<BackupProgressJson>,
     /// The record kept in `state_dir`, as it is ([`LastBackup`]).
@@ -218,8 +219,9 @@ fn progress_json(p: Progress, source: Option<&str>) -> BackupProgressJson {
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub struct UpdatesJson {
     /// disabled | pending | running | ok | stale | failed | unsupported
-    /// ([`crate::audit::UpdatesState`]). `stale`: the answer may be out of date (`error` says why); `count` is
-    /// null when the package lists were never downloaded (unknown, not 0).
+    /// ([`crate::audit::UpdatesState`]). `stale`: the answer may be out of
+    /// date (`error` says why); `count` is null when the package lists were
+    /// never downloaded (unknown, not 0).
     pub state: &'static str,
     pub manager: Option<String>,
     pub checked_at: Option<u64>,
