@@ -27,37 +27,39 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::audit::UpdatesSnapshot;
+use crate::backup::{BackupSnapshot, BackupState};
 use crate::config::{AlertConfig, Threshold, format_duration};
-use crate::report::{AlertJson, BackupJson, UpdatesJson, round1};
+use crate::report::{AlertJson, round1};
 use crate::sample::Sample;
 use crate::{log, sys};
 
 /// Most alert instances (one per rule, one per disk for `alert_disk`).
 pub const MAX_INSTANCES: usize = 64;
 
-/// What the alerts know of the boot jobs, refreshed only when a job moved
-/// (reading a job's status allocates; see `Daemon::poll_once`).
+/// What the alerts need of the boot jobs, read from their snapshots.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JobFacts {
     pub backup_enabled: bool,
-    /// Unix time of the newest successful backup seen (kept when a later
-    /// backup fails: `BackupJson.last` then only holds the failure).
+    /// Unix time of the newest successful backup known (kept when a later
+    /// backup fails).
     pub backup_last_success: Option<u64>,
-    /// Security updates pending at the last successful audit.
+    /// Security updates pending at the last audit, while its answer is
+    /// trusted (no failure, retry or staleness).
     pub security_updates: Option<u64>,
 }
 
 impl JobFacts {
-    pub fn observe(&mut self, backup: &BackupJson, updates: &UpdatesJson) {
-        self.backup_enabled = backup.state != "disabled";
-        if let Some(last) = backup.last.as_ref().filter(|l| l.error.is_none()) {
-            self.backup_last_success = Some(self.backup_last_success.unwrap_or(0).max(last.time));
+    pub fn of(backup: &BackupSnapshot, updates: &UpdatesSnapshot) -> JobFacts {
+        JobFacts {
+            backup_enabled: backup.state != BackupState::Disabled,
+            backup_last_success: backup.last_success_at,
+            security_updates: if updates.has_error {
+                None
+            } else {
+                updates.security_count
+            },
         }
-        self.security_updates = if updates.error.is_none() {
-            updates.security_count
-        } else {
-            None
-        };
     }
 }
 
@@ -559,8 +561,8 @@ fn format_age(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::UpdatesState;
     use crate::config::Config;
-    use crate::report::BackupResultJson;
     use crate::sample::DiskSample;
     use crate::sys::FsStats;
 
@@ -682,24 +684,22 @@ mod tests {
             &config("alert_backup_age = 36h\nalert_updates_security = 2"),
             1_000,
         );
-        let mut jobs = JobFacts::default();
-        let backup_ok = |time| BackupJson {
-            state: "ok",
-            last: Some(BackupResultJson {
-                time,
-                ..Default::default()
-            }),
-            ..Default::default()
+        let backup = |state, last_success_at| BackupSnapshot {
+            state,
+            progress: None,
+            last: None,
+            last_success_at,
+            next_at: None,
         };
-        let updates = |n| UpdatesJson {
-            state: "ok",
+        let updates = |n, has_error| UpdatesSnapshot {
+            count: Some(n),
             security_count: Some(n),
-            ..Default::default()
+            has_error,
+            ..UpdatesSnapshot::without_answer(UpdatesState::Ok)
         };
         let hours = |h: u64| h * 3600;
         // Never a backup: counted from the daemon's start.
-        jobs.observe(&backup_ok(0), &updates(1));
-        jobs.backup_last_success = None;
+        let jobs = JobFacts::of(&backup(BackupState::Pending, None), &updates(1, false));
         a.evaluate(Instant::now(), &sample(1_000 + hours(36) - 1, 0.0), &jobs);
         assert!(firing(&a).is_empty());
         a.evaluate(Instant::now(), &sample(1_000 + hours(37), 0.0), &jobs);
@@ -708,18 +708,11 @@ mod tests {
             a.json()[0].message,
             "no successful backup for 37h 0m (alert after 36h)"
         );
-        // A success clears it; a later failure keeps the success time.
-        jobs.observe(&backup_ok(hours(37)), &updates(2));
-        let failed = BackupJson {
-            state: "failed",
-            last: Some(BackupResultJson {
-                time: hours(38),
-                error: Some("disk full".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        jobs.observe(&failed, &updates(2));
+        // A success (kept by the service through a later failure) clears it.
+        let jobs = JobFacts::of(
+            &backup(BackupState::Failed, Some(hours(37))),
+            &updates(2, false),
+        );
         assert_eq!(jobs.backup_last_success, Some(hours(37)));
         a.evaluate(Instant::now(), &sample(hours(38), 0.0), &jobs);
         assert_eq!(firing(&a), ["updates_security"]);
@@ -727,14 +720,11 @@ mod tests {
             a.json()[0].message,
             "2 security updates pending (alert at 2)"
         );
+        // An answer with an error (failed, retrying, stale) is not trusted.
+        let jobs = JobFacts::of(&backup(BackupState::Ok, Some(hours(38))), &updates(2, true));
+        assert_eq!(jobs.security_updates, None);
         // Backups turned off: no age alert, however old.
-        jobs.observe(
-            &BackupJson {
-                state: "disabled",
-                ..Default::default()
-            },
-            &updates(0),
-        );
+        let jobs = JobFacts::of(&backup(BackupState::Disabled, None), &updates(0, false));
         a.evaluate(Instant::now(), &sample(hours(1000), 0.0), &jobs);
         assert!(firing(&a).is_empty());
     }

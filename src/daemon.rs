@@ -31,7 +31,7 @@ use crate::listener::HttpListener;
 use crate::metrics::MetricsRenderer;
 use crate::notify::Notifier;
 use crate::orphans::Orphans;
-use crate::report::DataJson;
+use crate::report::{BackupJson, DataJsonCache, UpdatesJson};
 use crate::sample::{MountSelection, Sample, Sampler};
 use crate::{http, log, sys};
 
@@ -50,9 +50,9 @@ pub struct Daemon {
     next_sample_at: Instant,
     backup: BackupService,
     audit: AuditService,
-    /// /data.json as last rendered, and the sample generation it shows;
-    /// reused until a new sample arrives or a job is moving.
-    data_json: Option<(u64, Vec<u8>)>,
+    /// /data.json as last rendered, reused until a new sample arrives or a
+    /// job is moving.
+    data_json: DataJsonCache,
     /// Where answers are printed before they are sent (reused).
     response_scratch: Vec<u8>,
     /// `run --user` set the user: a reload keeps it whatever the file says.
@@ -63,16 +63,14 @@ pub struct Daemon {
     /// A no-op without `$NOTIFY_SOCKET`.
     notify: Notifier,
     /// (backup running, audit running) when `textfile_path` was last
-    /// written; `None` until the first write (and after a reload). A change
-    /// of either means a job started or ended: the file is rewritten then,
-    /// and comparing two bools costs nothing in the idle loop.
+    /// written; `None` until the first write (and after a reload). The file
+    /// is rewritten when either changes (a job started or ended), not on
+    /// every turn: it is a file on disk.
     textfile_written_for: Option<(bool, bool)>,
     history: History,
     /// /history.json as last rendered (the buffer is reused).
     history_json: String,
     alerts: Alerts,
-    /// What the alerts need from the jobs, refreshed only when a job moved.
-    job_facts: JobFacts,
     /// The longest the loop may sleep past its deadlines: `None` once
     /// signals wake it ([`Daemon::run`]), else [`FALLBACK_WAIT`].
     max_wait: Option<Duration>,
@@ -127,25 +125,26 @@ impl Daemon {
         sampler.sample(unix_ms / 1000, &mut sample);
         let backup = BackupService::new(&config);
         let audit = AuditService::new(&config);
-        let mut job_facts = JobFacts::default();
-        job_facts.observe(&backup.status(), &audit.status());
         let mut history = History::new(now, config.interval, config.history);
         history.record(now, unix_ms, &sample);
         let mut alerts = Alerts::new(&config.alerts, unix_ms / 1000);
-        alerts.evaluate(now, &sample, &job_facts);
+        alerts.evaluate(
+            now,
+            &sample,
+            &JobFacts::of(&backup.snapshot(), &audit.snapshot()),
+        );
         Ok(Daemon {
             backup,
             audit,
             history,
             history_json: String::new(),
             alerts,
-            job_facts,
             next_sample_at: now + config.interval,
             config,
             http,
             sampler,
             sample,
-            data_json: None,
+            data_json: DataJsonCache::default(),
             response_scratch: Vec::new(),
             user_from_command_line: false,
             metrics: MetricsRenderer::default(),
@@ -179,8 +178,8 @@ impl Daemon {
     }
 
     /// The jobs' current /data.json objects (allocates; for tests and tools).
-    pub fn job_states(&self) -> (crate::report::BackupJson, crate::report::UpdatesJson) {
-        (self.backup.status(), self.audit.status())
+    pub fn job_states(&self) -> (BackupJson, UpdatesJson) {
+        (BackupJson::new(&self.backup), UpdatesJson::new(&self.audit))
     }
 
     pub fn history(&self) -> &History {
@@ -235,22 +234,12 @@ impl Daemon {
                 self.next_sample_at = now + self.config.interval;
             }
         }
-        // A job's status allocates, so the alerts' view of the jobs is
-        // refreshed only around a run: when one was due, running, or just ended.
-        let jobs_due = [self.backup.next_deadline(), self.audit.next_deadline()]
-            .into_iter()
-            .flatten()
-            .any(|at| at <= now);
-        let jobs_were_running = self.backup.is_running() || self.audit.is_running();
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
-        if jobs_due || jobs_were_running || self.backup.is_running() || self.audit.is_running() {
-            self.job_facts
-                .observe(&self.backup.status(), &self.audit.status());
-        }
         if sampled {
             self.history.record(now, unix_ms, &self.sample);
-            self.alerts.evaluate(now, &self.sample, &self.job_facts);
+            let jobs = JobFacts::of(&self.backup.snapshot(), &self.audit.snapshot());
+            self.alerts.evaluate(now, &self.sample, &jobs);
         }
         self.alerts.poll_commands(now);
         self.job_pids.clear();
@@ -300,7 +289,7 @@ impl Daemon {
         self.textfile_written_for = Some(jobs);
         let text = self
             .metrics
-            .render_own(&self.backup.status(), &self.audit.status());
+            .render_own(&self.backup.snapshot(), &self.audit.snapshot());
         // 0644: node_exporter usually runs as another user.
         if let Err(e) = crate::fsutil::write_atomic(path, text.as_bytes(), 0o644) {
             log::error(format_args!("textfile {}: {e}", path.display()));
@@ -308,28 +297,17 @@ impl Daemon {
     }
 
     /// sd_notify: the watchdog ping when due, and STATUS= for `systemctl
-    /// status`. The jobs' status objects allocate, so they are built only
-    /// while a job runs and systemd listens; idle, this allocates nothing.
+    /// status`.
     fn notify_status(&mut self, now: Instant) {
         self.notify.poll(now);
-        if !self.notify.is_enabled() {
-            return;
-        }
-        let backup = self.backup.is_running().then(|| self.backup.status());
-        let updates = self.audit.is_running().then(|| self.audit.status());
-        self.notify.status_jobs(backup.as_ref(), updates.as_ref());
+        self.notify
+            .status_jobs(&self.backup.snapshot(), &self.audit.snapshot());
     }
 
     fn answer(&mut self, request: tiny_http::Request) {
-        let jobs_moving = self.backup.is_running() || self.audit.is_running();
-        let generation = self.sample.generation;
-        let (sample, config, backup, audit, alerts) = (
-            &self.sample,
-            &self.config,
-            &self.backup,
-            &self.audit,
-            &self.alerts,
-        );
+        let interval_s = self.config.interval.as_secs_f64();
+        let (sample, backup, audit, alerts) =
+            (&self.sample, &self.backup, &self.audit, &self.alerts);
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
         let connections = self.http.stats();
         let (history, history_json) = (&self.history, &mut self.history_json);
@@ -338,8 +316,8 @@ impl Daemon {
             http::Route::Metrics => metrics
                 .render(
                     sample,
-                    &backup.status(),
-                    &audit.status(),
+                    &backup.snapshot(),
+                    &audit.snapshot(),
                     alerts,
                     connections,
                 )
@@ -348,17 +326,7 @@ impl Daemon {
                 history.render_json(points.map(|p| p as usize), history_json);
                 history_json.as_bytes()
             }
-            _ => {
-                let fresh = matches!(cache, Some((g, _)) if *g == generation && !jobs_moving);
-                if !fresh {
-                    *cache = Some((
-                        generation,
-                        render_with_alerts(sample, config, backup, audit, Some(alerts))
-                            .into_bytes(),
-                    ));
-                }
-                cache.as_ref().map_or(&[][..], |(_, body)| body.as_slice())
-            }
+            _ => cache.body(sample, interval_s, backup, audit, || alerts.json()),
         });
     }
 
@@ -428,7 +396,7 @@ impl Daemon {
         self.backup.reconfigure(&new);
         self.audit.reconfigure(&new);
         self.config = new;
-        self.data_json = None;
+        self.data_json.clear();
         self.textfile_written_for = None;
         log::info(format_args!(
             "SIGHUP: configuration reloaded from {}",
@@ -467,32 +435,4 @@ fn drop_privileges(config: &Config) -> Result<(), String> {
         )),
     }
     Ok(())
-}
-
-/// The /data.json document for the current state.
-pub fn render(
-    sample: &Sample,
-    config: &Config,
-    backup: &BackupService,
-    audit: &AuditService,
-) -> String {
-    render_with_alerts(sample, config, backup, audit, None)
-}
-
-/// /data.json with the alerts now firing (`None`: no evaluator, `[]`).
-pub fn render_with_alerts(
-    sample: &Sample,
-    config: &Config,
-    backup: &BackupService,
-    audit: &AuditService,
-    alerts: Option<&Alerts>,
-) -> String {
-    let mut json = DataJson::new(
-        sample,
-        config.interval.as_secs_f64(),
-        backup.status(),
-        audit.status(),
-    );
-    json.alerts = alerts.map_or_else(Vec::new, Alerts::json);
-    json.to_json()
 }

@@ -11,15 +11,21 @@
 //! - [`sample`]: turns /proc and /sys into a [`sample::Sample`] without
 //!   allocating once warm, one file per source (`sample/cpu.rs`, ...).
 //! - [`backup`] and [`audit`]: the boot jobs, each a resumable state machine
-//!   driven by `poll(now)` with a `next_deadline()`; [`orphans`] kills what
-//!   audit and alert commands leave behind (sysmon is a child subreaper).
-//! - [`report`] and [`http`]: the JSON schema and the routes, answering from
-//!   the last sample only.
+//!   driven by `poll(now)` with a `next_deadline()`, whose state is read as a
+//!   `Copy` snapshot (a state enum and figures; reading it allocates
+//!   nothing); [`orphans`] kills what audit and alert commands leave behind
+//!   (sysmon is a child subreaper).
+//! - [`report`] and [`http`]: the JSON schema (snapshots become JSON there,
+//!   and only there; the /data.json render cache) and the routes, answering
+//!   from the last sample only.
 //! - [`history`] and [`alerts`]: ring buffers of recent samples and the
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
 //! - [`config`]: the validated configuration every layer reads.
+//! - [`cli`]: the command line's commands (`run`, `sample`, `check-config`,
+//!   `backup`, `verify`, `audit`), one file each; the only place that prints
+//!   a result and picks an exit status. `main.rs` parses and dispatches.
 //!
 //! Not sysmon's own modules: `src/vendor/tiny_http/` is the HTTP server, a
 //! separate crate (a path dependency in `Cargo.toml`, not part of this
@@ -32,6 +38,7 @@ pub mod access;
 pub mod alerts;
 pub mod audit;
 pub mod backup;
+pub mod cli;
 pub mod config;
 pub mod csp;
 pub mod daemon;

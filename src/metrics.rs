@@ -7,7 +7,8 @@
 
 use std::fmt::Write;
 
-use crate::report::{BackupJson, UpdatesJson};
+use crate::audit::UpdatesSnapshot;
+use crate::backup::{BackupSnapshot, BackupState};
 use crate::sample::Sample;
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -56,8 +57,8 @@ impl MetricsRenderer {
     pub fn render(
         &mut self,
         sample: &Sample,
-        backup: &BackupJson,
-        updates: &UpdatesJson,
+        backup: &BackupSnapshot,
+        updates: &UpdatesSnapshot,
         alerts: &crate::alerts::Alerts,
         http: crate::listener::ConnectionStats,
     ) -> &str {
@@ -100,7 +101,7 @@ impl MetricsRenderer {
 
     /// Only sysmon's own series (backup, updates, reboot needed, build
     /// info): the `.prom` file for node_exporter's textfile collector.
-    pub fn render_own(&mut self, backup: &BackupJson, updates: &UpdatesJson) -> &str {
+    pub fn render_own(&mut self, backup: &BackupSnapshot, updates: &UpdatesSnapshot) -> &str {
         self.out.clear();
         self.sysmon(backup, updates);
         &self.out
@@ -513,7 +514,7 @@ impl MetricsRenderer {
         );
     }
 
-    fn sysmon(&mut self, backup: &BackupJson, updates: &UpdatesJson) {
+    fn sysmon(&mut self, backup: &BackupSnapshot, updates: &UpdatesSnapshot) {
         self.family(
             "sysmon_build_info",
             "gauge",
@@ -525,7 +526,7 @@ impl MetricsRenderer {
             env!("CARGO_PKG_VERSION")
         );
         if let Some(last) = &backup.last {
-            if last.error.is_none() {
+            if last.ok {
                 self.gauge(
                     "sysmon_backup_last_success_timestamp_seconds",
                     "Unix time the last successful backup finished.",
@@ -556,7 +557,7 @@ impl MetricsRenderer {
         self.gauge(
             "sysmon_backup_running",
             "1 while a backup is running.",
-            f64::from(u8::from(backup.state == "running")),
+            f64::from(u8::from(backup.state == BackupState::Running)),
         );
         if let (Some(count), Some(security)) = (updates.count, updates.security_count) {
             self.gauge(
@@ -577,7 +578,7 @@ impl MetricsRenderer {
                 f64::from(u8::from(updates.stale)),
             );
         }
-        if let (Some(checked), None) = (updates.checked_at, &updates.error) {
+        if let (Some(checked), false) = (updates.checked_at, updates.has_error) {
             self.gauge(
                 "sysmon_updates_last_success_timestamp_seconds",
                 "Unix time of the last successful update audit.",

@@ -24,8 +24,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::{Duration, Instant};
 
+use crate::audit::{UpdatesSnapshot, UpdatesState};
+use crate::backup::{BackupSnapshot, BackupState};
 use crate::log;
-use crate::report::{BackupJson, UpdatesJson};
 
 /// Room for the longest STATUS= line we build; a longer one grows the buffer once.
 const STATUS_CAPACITY: usize = 128;
@@ -166,15 +167,15 @@ impl Notifier {
         }
     }
 
-    /// STATUS= for the jobs: pass a job's status object only while it runs
-    /// (building it allocates, which the idle loop must not do).
-    pub fn status_jobs(&mut self, backup: Option<&BackupJson>, updates: Option<&UpdatesJson>) {
+    /// STATUS= for the jobs: what runs now, with the backup's percentage.
+    /// Sent only when it changed; allocates nothing.
+    pub fn status_jobs(&mut self, backup: &BackupSnapshot, updates: &UpdatesSnapshot) {
         if self.active.is_none() {
             return;
         }
-        let backing_up = backup.filter(|b| b.state == "running");
-        let auditing = updates.is_some_and(|u| u.state == "running");
-        let percent = backing_up.and_then(|b| b.progress.as_ref()).and_then(|p| {
+        let backing_up = Some(backup).filter(|b| b.state == BackupState::Running);
+        let auditing = updates.state == UpdatesState::Running;
+        let percent = backing_up.and_then(|b| b.progress).and_then(|p| {
             percent(p.bytes_done, p.bytes_total).or_else(|| percent(p.files_done, p.files_total))
         });
         let audit_part = if auditing { "auditing updates" } else { "" };
@@ -320,7 +321,7 @@ fn percent(done: u64, total: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::BackupProgressJson;
+    use crate::backup::job::{Progress, ProgressPhase};
     use std::ffi::OsString;
 
     fn os(s: &str) -> OsString {
@@ -429,40 +430,33 @@ mod tests {
     fn job_status_lines() {
         let (socket, name) = listener("jobs");
         let mut n = Notifier::new(Some(&name), None, None, 7, Instant::now()).unwrap();
-        let progress = |bytes_done, bytes_total, files_done, files_total| BackupProgressJson {
-            phase: "archiving",
+        let progress = |bytes_done, bytes_total, files_done, files_total| Progress {
+            phase: ProgressPhase::Archiving,
             files_done,
             files_total,
             bytes_done,
             bytes_total,
-            source: "/etc".into(),
         };
-        let running = |p: Option<BackupProgressJson>| BackupJson {
-            state: "running",
-            progress: p,
-            ..Default::default()
+        let backup = |state, progress| BackupSnapshot {
+            state,
+            progress,
+            last: None,
+            last_success_at: None,
+            next_at: None,
         };
-        let auditing = UpdatesJson {
-            state: "running",
-            ..Default::default()
-        };
-        let audit_done = UpdatesJson {
-            state: "ok",
-            ..Default::default()
-        };
-        n.status_jobs(None, None);
-        n.status_jobs(Some(&running(Some(progress(43, 100, 1, 9)))), None);
-        n.status_jobs(Some(&running(Some(progress(2, 3, 0, 0)))), Some(&auditing));
-        n.status_jobs(Some(&running(Some(progress(0, 0, 1, 4)))), None);
-        n.status_jobs(Some(&running(None)), None);
-        n.status_jobs(
-            Some(&BackupJson {
-                state: "ok",
-                ..Default::default()
-            }),
-            Some(&auditing),
-        );
-        n.status_jobs(None, Some(&audit_done));
+        let running = |p: Option<Progress>| backup(BackupState::Running, p);
+        let updates = UpdatesSnapshot::without_answer;
+        let idle = updates(UpdatesState::Pending);
+        let auditing = updates(UpdatesState::Running);
+        let audit_done = updates(UpdatesState::Ok);
+        let no_backup = backup(BackupState::Pending, None);
+        n.status_jobs(&no_backup, &idle);
+        n.status_jobs(&running(Some(progress(43, 100, 1, 9))), &idle);
+        n.status_jobs(&running(Some(progress(2, 3, 0, 0))), &auditing);
+        n.status_jobs(&running(Some(progress(0, 0, 1, 4))), &idle);
+        n.status_jobs(&running(None), &idle);
+        n.status_jobs(&backup(BackupState::Ok, None), &auditing);
+        n.status_jobs(&no_backup, &audit_done);
         assert_eq!(
             received(&socket),
             [

@@ -1,12 +1,20 @@
 //! The `/data.json` schema, in one place. `sysmon sample` prints the same.
 //!
+//! The edge where typed state becomes JSON: the sample's figures, and the
+//! jobs' `Copy` snapshots ([`crate::backup::BackupSnapshot`],
+//! [`crate::audit::UpdatesSnapshot`]) with the lists their services keep.
 //! Rendering allocates (miniserde builds a `String`), so it happens per
-//! request, never in the sampler; the HTTP layer caches the bytes per sample.
+//! request, never in the sampler; [`DataJsonCache`] keeps the bytes and
+//! renders again only for a new sample or while a job moves.
 //! Numbers are numbers, byte counts are integers, percentages are rounded to
 //! one decimal, and every float is finite.
 
-use miniserde::{Deserialize, Serialize};
+use miniserde::Serialize;
 
+use crate::audit::AuditService;
+use crate::backup::BackupService;
+use crate::backup::job::Progress;
+use crate::backup::record::LastBackup;
 use crate::sample::Sample;
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -159,16 +167,19 @@ pub struct DiskJson {
 /// The `backup` object. Fields other than `state` are null until known.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub struct BackupJson {
-    /// disabled | pending | running | ok | partial | failed. `partial`: the
-    /// last archive was written but `last.skipped_permission` files could not
-    /// be read (an incomplete backup is never plain `ok`).
+    /// disabled | pending | running | ok | partial | failed
+    /// ([`crate::backup::BackupState`]). `partial`: the last archive was
+    /// written but `last.skipped_permission` files could not be read (an
+    /// incomplete backup is never plain `ok`).
     pub state: &'static str,
     pub progress: Option<BackupProgressJson>,
-    pub last: Option<BackupResultJson>,
+    /// The record kept in `state_dir`, as it is ([`LastBackup`]).
+    pub last: Option<LastBackup>,
     /// Unix time of the next scheduled backup (`backup_every`), if any.
     pub next_at: Option<u64>,
 }
 
+/// [`Progress`] plus the source being walked.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub struct BackupProgressJson {
     /// scanning | archiving | finishing
@@ -180,34 +191,37 @@ pub struct BackupProgressJson {
     pub source: String,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct BackupResultJson {
-    pub file: Option<String>,
-    pub time: u64,
-    pub bytes: u64,
-    pub files: u64,
-    pub skipped: u64,
-    /// Of `skipped`, those sysmon was not allowed to read (null in results
-    /// recorded by versions before it was counted).
-    pub skipped_permission: Option<u64>,
-    pub duration_s: f64,
-    pub error: Option<String>,
-    /// The first skipped (or changed-while-read) paths, capped at 100.
-    pub skipped_list: Vec<SkippedJson>,
+impl BackupJson {
+    /// The backup's state as /data.json shows it.
+    pub fn new(backup: &BackupService) -> BackupJson {
+        let snap = backup.snapshot();
+        BackupJson {
+            state: snap.state.name(),
+            progress: snap.progress.map(|p| progress_json(p, backup.source())),
+            last: backup.last().cloned(),
+            next_at: snap.next_at,
+        }
+    }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-pub struct SkippedJson {
-    pub path: String,
-    pub reason: String,
+fn progress_json(p: Progress, source: Option<&str>) -> BackupProgressJson {
+    BackupProgressJson {
+        phase: p.phase.name(),
+        files_done: p.files_done,
+        files_total: p.files_total,
+        bytes_done: p.bytes_done,
+        bytes_total: p.bytes_total,
+        source: source.unwrap_or_default().to_string(),
+    }
 }
 
 /// The `updates` object. Fields other than `state` are null until known.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub struct UpdatesJson {
-    /// disabled | pending | running | ok | stale | failed | unsupported.
-    /// `stale`: the answer may be out of date (`error` says why); `count` is
-    /// null when the package lists were never downloaded (unknown, not 0).
+    /// disabled | pending | running | ok | stale | failed | unsupported
+    /// ([`crate::audit::UpdatesState`]). `stale`: the answer may be out of
+    /// date (`error` says why); `count` is null when the package lists were
+    /// never downloaded (unknown, not 0).
     pub state: &'static str,
     pub manager: Option<String>,
     pub checked_at: Option<u64>,
@@ -227,6 +241,35 @@ pub struct PackageJson {
     pub current: String,
     pub new: String,
     pub security: bool,
+}
+
+impl UpdatesJson {
+    /// The audit's state as /data.json and `sysmon audit --json` show it.
+    pub fn new(audit: &AuditService) -> UpdatesJson {
+        let snap = audit.snapshot();
+        UpdatesJson {
+            state: snap.state.name(),
+            manager: snap.manager.map(str::to_string),
+            checked_at: snap.checked_at,
+            count: snap.count,
+            security_count: snap.security_count,
+            packages: audit
+                .packages()
+                .iter()
+                .map(|p| PackageJson {
+                    name: p.name.clone(),
+                    current: p.current.clone(),
+                    new: p.new.clone(),
+                    security: p.security,
+                })
+                .collect(),
+            truncated: snap.truncated,
+            error: audit.error().map(str::to_string),
+            stale: snap.stale,
+            reboot_required: snap.reboot_required,
+            lists_age_s: snap.lists_age_s,
+        }
+    }
 }
 
 /// Readable sensors: hwmon first (labelled when the driver names them),
@@ -377,5 +420,59 @@ impl DataJson {
 
     pub fn to_json(&self) -> String {
         miniserde::json::to_string(self)
+    }
+}
+
+/// The /data.json document for now, with `alerts` (those firing).
+pub fn render(
+    sample: &Sample,
+    interval_s: f64,
+    backup: &BackupService,
+    audit: &AuditService,
+    alerts: Vec<AlertJson>,
+) -> String {
+    let mut json = DataJson::new(
+        sample,
+        interval_s,
+        BackupJson::new(backup),
+        UpdatesJson::new(audit),
+    );
+    json.alerts = alerts;
+    json.to_json()
+}
+
+/// /data.json as last rendered, and the sample generation it shows.
+#[derive(Default)]
+pub struct DataJsonCache {
+    shown: Option<(u64, Vec<u8>)>,
+}
+
+impl DataJsonCache {
+    /// The document for now: the last render while it shows the current
+    /// sample and no job moves (a running job's progress changes between
+    /// samples), else a new one. `alerts` is called only to render.
+    pub fn body(
+        &mut self,
+        sample: &Sample,
+        interval_s: f64,
+        backup: &BackupService,
+        audit: &AuditService,
+        alerts: impl FnOnce() -> Vec<AlertJson>,
+    ) -> &[u8] {
+        let jobs_moving = backup.is_running() || audit.is_running();
+        let generation = sample.generation;
+        let fresh = matches!(&self.shown, Some((g, _)) if *g == generation && !jobs_moving);
+        if !fresh {
+            let body = render(sample, interval_s, backup, audit, alerts());
+            self.shown = Some((generation, body.into_bytes()));
+        }
+        self.shown
+            .as_ref()
+            .map_or(&[][..], |(_, body)| body.as_slice())
+    }
+
+    /// Forgets the last render (the configuration changed).
+    pub fn clear(&mut self) {
+        self.shown = None;
     }
 }

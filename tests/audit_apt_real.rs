@@ -83,7 +83,7 @@ fn sysmon_matches_apt_list_upgradable() {
         .filter(|(n, _, _)| !held.contains(n))
         .collect();
 
-    let status = service.status();
+    let status = audit_support::status(&service);
     assert_eq!(status.state, "ok", "{status:?}");
     let parsed = service.last_result().unwrap().outcome.as_ref().unwrap();
     let ours: BTreeSet<_> = parsed

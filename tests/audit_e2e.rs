@@ -300,6 +300,14 @@ fn dnf_security_updates_reach_json_metrics_and_alerts() {
         metrics.contains("\nsysmon_updates_security_pending 3\n"),
         "{metrics}"
     );
+    // A clean answer: not stale, and its time is the last success's.
+    let checked_at = field(&updates(&daemon), "checked_at");
+    for line in [
+        "\nsysmon_updates_stale 0\n".to_string(),
+        format!("\nsysmon_updates_last_success_timestamp_seconds {checked_at}\n"),
+    ] {
+        assert!(metrics.contains(&line), "{line:?} in {metrics}");
+    }
     assert!(
         wait_for(Duration::from_secs(10), || daemon
             .get("/metrics")

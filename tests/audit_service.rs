@@ -15,8 +15,7 @@ use sysmon::config::UpdateManager;
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn names(service: &AuditService) -> Vec<(String, String, String, bool)> {
-    service
-        .status()
+    status(service)
         .packages
         .into_iter()
         .map(|p| (p.name, p.current, p.new, p.security))
@@ -36,7 +35,7 @@ fn pacman_updates_epochs_and_ignored_in_c_locale() {
     shims.tool("checkupdates", "pacman/updates");
     let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.security_count, st.stale),
         ("ok", Some(5), Some(0), false),
@@ -83,14 +82,14 @@ fn pacman_none_old_none_and_missing_checkupdates() {
         shims.tool("checkupdates", fixture);
         let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
         drive(&mut s, LIMIT);
-        let st = s.status();
+        let st = status(&s);
         assert_eq!((st.state, st.count), ("ok", Some(0)), "{desc}: {st:?}");
     }
     let dir = TempDir::new("audit-pacman-missing");
     let shims = Shims::new(dir.path());
     let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(st.state, "failed");
     let error = st.error.unwrap();
     assert!(
@@ -112,7 +111,7 @@ fn pacman_sync_failure_gives_a_stale_answer_then_retries() {
     env.retry_delays = vec![Duration::from_millis(50)];
     let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Pacman), env);
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.stale),
         ("stale", Some(2), true),
@@ -128,7 +127,7 @@ fn pacman_sync_failure_gives_a_stale_answer_then_retries() {
     // The network is back: the retry syncs and the flag goes.
     shims.tool("checkupdates", "pacman/updates");
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.stale),
         ("ok", Some(5), false),
@@ -165,7 +164,7 @@ fn network_failures_retry_with_backoff_then_fail() {
         s.poll(Instant::now());
         std::thread::sleep(Duration::from_millis(2));
     }
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(st.state, "pending", "waiting to retry: {st:?}");
     assert!(
         st.error
@@ -176,7 +175,7 @@ fn network_failures_retry_with_backoff_then_fail() {
     );
     assert!(s.next_deadline().is_some());
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(st.state, "failed", "{st:?}");
     assert_eq!(shims.calls("dnf").len(), 3, "one try and two retries");
     let log = one_log(&dir.join("logs"));
@@ -193,7 +192,7 @@ fn apt_recorded_runs() {
     shims.tool("apt-get", "apt/bookworm-115");
     let mut s = service(dir.path(), &shims, UpdateManager::Apt);
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!((st.state, st.count), ("ok", Some(115)), "{st:?}");
     // Independent count of the fixture's security lines.
     let text = std::fs::read_to_string(audit_fixture("apt/bookworm-115/stdout")).unwrap();
@@ -221,7 +220,7 @@ fn apt_recorded_runs() {
         let mut s = service(dir.path(), &shims, UpdateManager::Apt);
         drive(&mut s, LIMIT);
         assert_eq!(
-            (s.status().state, s.status().count),
+            (status(&s).state, status(&s).count),
             ("ok", Some(count)),
             "{fixture}"
         );
@@ -240,7 +239,7 @@ fn apt_recorded_runs() {
     shims.tool("apt-get", "apt/unmet-deps");
     let mut s = service(dir.path(), &shims, UpdateManager::Apt);
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(st.state, "failed");
     assert!(
         st.error.as_deref().unwrap().contains("exit status 100")
@@ -272,7 +271,7 @@ fn apt_refresh_only_when_asked_and_offline_refresh_is_stale() {
     let dir2 = TempDir::new("audit-apt-refresh2");
     let mut s = AuditService::with_env(&c, env(dir2.path(), &shims));
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.stale),
         ("stale", Some(115), true),
@@ -294,7 +293,7 @@ fn apk_xbps_dnf_recorded_runs() {
     shims.tool("apk", "apk/updates");
     let mut s = service(dir.path(), &shims, UpdateManager::Apk);
     drive(&mut s, LIMIT);
-    assert_eq!(s.status().count, Some(5));
+    assert_eq!(status(&s).count, Some(5));
     assert!(names(&s).contains(&(
         "py3-cryptography".into(),
         "41.0.3-r0".into(),
@@ -314,7 +313,7 @@ fn apk_xbps_dnf_recorded_runs() {
         .tool("xbps-query", "xbps/installed");
     let mut s = service(dir.path(), &shims, UpdateManager::Xbps);
     drive(&mut s, LIMIT);
-    assert_eq!(s.status().count, Some(4));
+    assert_eq!(status(&s).count, Some(4));
     assert!(names(&s).contains(&(
         "linux6.6-headers".into(),
         "6.6.40_1".into(),
@@ -331,7 +330,7 @@ fn apk_xbps_dnf_recorded_runs() {
         .tool("rpm", "dnf/installed");
     let mut s = service(dir.path(), &shims, UpdateManager::Dnf);
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.security_count),
         ("ok", Some(5), Some(3)),
@@ -364,7 +363,7 @@ fn apk_xbps_dnf_recorded_runs() {
         let mut s = service(dir.path(), &shims, manager);
         drive(&mut s, LIMIT);
         assert_eq!(
-            (s.status().state, s.status().count),
+            (status(&s).state, status(&s).count),
             ("ok", Some(0)),
             "{fixture}"
         );
@@ -374,8 +373,8 @@ fn apk_xbps_dnf_recorded_runs() {
     shims.tool("apk", "apk/error");
     let mut s = service(dir.path(), &shims, UpdateManager::Apk);
     drive(&mut s, LIMIT);
-    assert_eq!(s.status().state, "failed");
-    assert!(s.status().error.unwrap().contains("exit status 99"));
+    assert_eq!(status(&s).state, "failed");
+    assert!(status(&s).error.unwrap().contains("exit status 99"));
 }
 
 /// What `dnf_next` runs to list security advisories (src/audit/dnf.rs).
@@ -401,7 +400,7 @@ fn dnf_audit(name: &str, security: &str, refresh: bool) -> (TempDir, Shims, Audi
 #[test]
 fn dnf_security_advisories_flag_updates_or_are_reported_unavailable() {
     let security = |s: &AuditService| -> Vec<String> {
-        s.status()
+        status(s)
             .packages
             .into_iter()
             .filter(|p| p.security)
@@ -410,7 +409,7 @@ fn dnf_security_advisories_flag_updates_or_are_reported_unavailable() {
     };
     for fixture in ["dnf/security", "dnf/security-dnf5"] {
         let (dir, shims, s) = dnf_audit("audit-dnf-sec", fixture, false);
-        let st = s.status();
+        let st = status(&s);
         assert_eq!(
             (st.state, st.count, st.security_count, st.error),
             ("ok", Some(5), Some(3), None),
@@ -449,7 +448,7 @@ fn dnf_security_advisories_flag_updates_or_are_reported_unavailable() {
         ("dnf/offline", "exit status 1"),
     ] {
         let (dir, shims, s) = dnf_audit("audit-dnf-sec-failed", fixture, false);
-        let st = s.status();
+        let st = status(&s);
         assert_eq!(
             (st.state, st.count, st.security_count, st.error),
             ("ok", Some(5), Some(0), None),
@@ -482,7 +481,7 @@ fn dnf_security_advisories_flag_updates_or_are_reported_unavailable() {
 
     // update_refresh: check-update refreshes, the advisory list reuses that.
     let (_dir, shims, s) = dnf_audit("audit-dnf-sec-refresh", "dnf/security", true);
-    assert_eq!(s.status().security_count, Some(3));
+    assert_eq!(status(&s).security_count, Some(3));
     let calls = shims.calls("dnf");
     assert!(
         calls[0].ends_with("args=-q --refresh check-update"),
@@ -508,7 +507,7 @@ fn hundreds_of_updates_are_capped_in_json_not_in_the_log() {
     shims.tool("checkupdates", case.to_str().unwrap());
     let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(
         (st.count, st.packages.len(), st.truncated),
         (Some(450), sysmon::audit::PACKAGES_CAP, true)
@@ -524,7 +523,7 @@ fn garbage_and_invalid_utf8_are_counted_not_fatal() {
     shims.tool("checkupdates", "pacman/garbage");
     let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!((st.state, st.count), ("ok", Some(1)), "{st:?}");
     let parsed = s.last_result().unwrap().outcome.as_ref().unwrap();
     assert_eq!(parsed.unparsed.len(), 5, "{:?}", parsed.unparsed);
@@ -545,14 +544,14 @@ fn timeout_kills_the_process_group() {
     let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
     s.poll(Instant::now());
     assert!(s.is_running());
-    assert_eq!(s.status().state, "running");
+    assert_eq!(status(&s).state, "running");
     let deadline = s.next_deadline().unwrap();
     assert!(
         deadline <= Instant::now() + Duration::from_millis(300),
         "polls while running"
     );
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(st.state, "failed");
     assert!(
         st.error
@@ -591,7 +590,7 @@ fn update_command_format_and_exit_status() {
     c.updates.command = Some("printf '# my tool\\nfoo 1.0 -> 1.1\\nbar ? -> 2 [security]\\n'; echo warning >&2; exit 100".into());
     let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.security_count),
         ("ok", Some(2), Some(1)),
@@ -605,7 +604,7 @@ fn update_command_format_and_exit_status() {
     c.updates.command = Some("echo 'Could not resolve host' >&2; exit 3".into());
     let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
     drive(&mut s, LIMIT);
-    assert_eq!(s.status().state, "failed");
+    assert_eq!(status(&s).state, "failed");
 }
 
 #[test]
@@ -636,7 +635,7 @@ fn lists_age_and_reboot_flags_from_a_fixture_root() {
     .unwrap();
     let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Apt), env.clone());
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(st.reboot_required, Some(true));
     let age = st.lists_age_s.unwrap();
     assert!((7200..7300).contains(&age), "{age}");
@@ -655,11 +654,11 @@ fn lists_age_and_reboot_flags_from_a_fixture_root() {
     let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Pacman), env.clone());
     drive(&mut s, LIMIT);
     assert_eq!(
-        s.status().reboot_required,
+        status(&s).reboot_required,
         Some(true),
         "modules dir missing"
     );
-    assert!(s.status().lists_age_s.unwrap() < 100);
+    assert!(status(&s).lists_age_s.unwrap() < 100);
     assert!(
         s.next_deadline().is_none(),
         "nothing scheduled without update_every"
@@ -668,7 +667,7 @@ fn lists_age_and_reboot_flags_from_a_fixture_root() {
     let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Pacman), env);
     drive(&mut s, LIMIT);
     assert_eq!(
-        s.status().reboot_required,
+        status(&s).reboot_required,
         Some(false),
         "the running kernel's modules are there"
     );
@@ -684,18 +683,18 @@ fn auto_detection_needs_program_and_database() {
     let env = env(dir.path(), &shims);
     let s = AuditService::with_env(&config(dir.path(), UpdateManager::Auto), env.clone());
     assert_eq!(
-        s.status().state,
+        status(&s).state,
         "unsupported",
         "programs without their databases"
     );
     std::fs::create_dir_all(env.root.join("var/lib/pacman/local")).unwrap();
     let s = AuditService::with_env(&config(dir.path(), UpdateManager::Auto), env.clone());
     assert_eq!(
-        (s.status().state, s.status().manager.as_deref()),
+        (status(&s).state, status(&s).manager.as_deref()),
         ("pending", Some("pacman"))
     );
     let s = AuditService::with_env(&config(dir.path(), UpdateManager::None), env);
-    assert_eq!(s.status().state, "disabled");
+    assert_eq!(status(&s).state, "disabled");
     assert!(s.next_deadline().is_none());
 }
 
@@ -822,12 +821,12 @@ fn update_every_runs_again_after_the_period_and_not_before() {
     // A period on: the second run, on a clock shifted by the period.
     let start = Instant::now();
     while s.completed() < 2 {
-        assert!(start.elapsed() < LIMIT, "no second run: {:?}", s.status());
+        assert!(start.elapsed() < LIMIT, "no second run: {:?}", status(&s));
         s.poll(Instant::now() + every);
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(shims.calls("checkupdates").len(), 2);
-    assert_eq!(s.status().count, Some(5));
+    assert_eq!(status(&s).count, Some(5));
     assert_eq!(logs(&dir.join("logs")).len(), 2);
     // And the third is scheduled a period after the second.
     let due = s.next_deadline().expect("a third run is scheduled");
@@ -852,7 +851,7 @@ fn apt_without_lists_is_unknown_and_with_old_lists_is_stale() {
     let config = config(dir.path(), UpdateManager::Apt);
     let mut s = AuditService::with_env(&config, env.clone());
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.security_count, st.stale),
         ("stale", None, None, true),
@@ -874,7 +873,7 @@ fn apt_without_lists_is_unknown_and_with_old_lists_is_stale() {
         .unwrap();
     let mut s = AuditService::with_env(&config, env.clone());
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.stale),
         ("stale", Some(115), true),
@@ -887,7 +886,7 @@ fn apt_without_lists_is_unknown_and_with_old_lists_is_stale() {
         .unwrap();
     let mut s = AuditService::with_env(&config, env);
     drive(&mut s, LIMIT);
-    let st = s.status();
+    let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.stale, st.error.as_deref()),
         ("ok", Some(115), false, None),

@@ -545,6 +545,23 @@ fn a_backup_missing_unreadable_files_is_partial_not_ok() {
         metrics.contains("\nsysmon_backup_last_files_unreadable 1\n"),
         "{metrics}"
     );
+    // The other job gauges show the same record as /data.json's `last`.
+    let last = |key| number(&v, &["backup", "last", key]).unwrap();
+    for line in [
+        format!(
+            "\nsysmon_backup_last_success_timestamp_seconds {}\n",
+            last("time")
+        ),
+        format!("\nsysmon_backup_last_size_bytes {}\n", last("bytes")),
+        "\nsysmon_backup_last_files_skipped 1\n".to_string(),
+        "\nsysmon_backup_running 0\n".to_string(),
+    ] {
+        assert!(metrics.contains(&line), "{line:?} in {metrics}");
+    }
+    assert!(
+        metrics.contains("\nsysmon_backup_last_duration_seconds "),
+        "{metrics}"
+    );
     assert!(
         d.wait_log(
             "backup incomplete: 1 file(s) could not be read",

@@ -8,7 +8,9 @@
 //! what to run next or what the result is; [`child`] runs one step with
 //! non-blocking pipes and a timeout; [`host`] reads list age and reboot
 //! flags; [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`. This module
-//! schedules it all: at the first poll, on retries, and every `update_every`.
+//! schedules it all: at the first poll, on retries, and every `update_every`;
+//! [`audit_once`] runs one audit in the foreground for `sysmon audit`, whose
+//! printing and exit status are in [`crate::cli::audit`].
 //!
 //! Invariants: sysmon never changes the system (no install, no upgrade;
 //! package lists are refreshed only with `update_refresh = on`); `poll`
@@ -40,15 +42,13 @@ pub mod xbps;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use self::child::{RunningChild, StepRun};
 use self::host::Reboot;
 use self::managers::{Choice, Manager, Next, Outcome};
-use self::model::Parsed;
+use self::model::{Package, Parsed};
 use crate::config::{Config, UpdateManager};
-use crate::report::{PackageJson, UpdatesJson};
 use crate::{log, sys};
 
 /// Packages listed in /data.json; the count and the log have them all.
@@ -70,6 +70,86 @@ pub const POLL_PERIOD: Duration = Duration::from_millis(50);
 pub const INLINE_PARSE_BYTES: usize = 64 * 1024;
 /// How often a parser thread is checked for its result.
 const PARSE_CHECK_PERIOD: Duration = Duration::from_millis(5);
+
+/// Why there is no audit, when no manager was found.
+const UNSUPPORTED: &str =
+    "no supported package manager found (looked for apt-get, pacman, apk, xbps-install and dnf)";
+
+/// What the audit is doing, or what its last answer was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdatesState {
+    /// `update_manager = none`.
+    Disabled,
+    /// No supported package manager found.
+    Unsupported,
+    /// Not run yet, or waiting to retry a failure that looked like no network.
+    Pending,
+    Running,
+    Ok,
+    /// The answer may be out of date (lists missing or old, refresh
+    /// failed); with the lists never downloaded the count is unknown.
+    Stale,
+    Failed,
+}
+
+impl UpdatesState {
+    /// The name /data.json shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            UpdatesState::Disabled => "disabled",
+            UpdatesState::Unsupported => "unsupported",
+            UpdatesState::Pending => "pending",
+            UpdatesState::Running => "running",
+            UpdatesState::Ok => "ok",
+            UpdatesState::Stale => "stale",
+            UpdatesState::Failed => "failed",
+        }
+    }
+}
+
+/// The audit's state and figures at one moment: `Copy`, built without
+/// allocating. The texts and lists stay in the service:
+/// [`AuditService::error`], [`AuditService::packages`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpdatesSnapshot {
+    pub state: UpdatesState,
+    /// The manager used (`None`: disabled or unsupported).
+    pub manager: Option<&'static str>,
+    /// Unix time of the last published answer.
+    pub checked_at: Option<u64>,
+    /// Updates pending; `None` before an answer, after a failure, or when
+    /// the lists were never downloaded (unknown, not 0).
+    pub count: Option<u64>,
+    pub security_count: Option<u64>,
+    /// More packages pending than /data.json lists.
+    pub truncated: bool,
+    /// The last answer may be out of date.
+    pub stale: bool,
+    /// There is an [`AuditService::error`]: a failure, a retry pending, a
+    /// stale answer, or no manager. While it is set the counts are not
+    /// trusted as a success.
+    pub has_error: bool,
+    pub reboot_required: Option<bool>,
+    pub lists_age_s: Option<u64>,
+}
+
+impl UpdatesSnapshot {
+    /// `state` with nothing known yet: no manager, no answer, no error.
+    pub fn without_answer(state: UpdatesState) -> UpdatesSnapshot {
+        UpdatesSnapshot {
+            state,
+            manager: None,
+            checked_at: None,
+            count: None,
+            security_count: None,
+            truncated: false,
+            stale: false,
+            has_error: false,
+            reboot_required: None,
+            lists_age_s: None,
+        }
+    }
+}
 
 /// Where the audit looks and how it retries; see the module docs.
 #[derive(Clone, Debug)]
@@ -508,70 +588,86 @@ impl AuditService {
         self.job.as_ref()?.child.as_ref().map(RunningChild::pid)
     }
 
-    pub fn status(&self) -> UpdatesJson {
-        let manager = match &self.choice {
+    /// The state now; allocates nothing.
+    pub fn snapshot(&self) -> UpdatesSnapshot {
+        let mut snap = UpdatesSnapshot::without_answer(UpdatesState::Pending);
+        match &self.choice {
             Choice::Disabled => {
-                return UpdatesJson {
-                    state: "disabled",
-                    ..Default::default()
-                };
+                snap.state = UpdatesState::Disabled;
+                return snap;
             }
             Choice::Unsupported => {
-                return UpdatesJson {
-                    state: "unsupported",
-                    error: Some("no supported package manager found (looked for apt-get, pacman, apk, xbps-install and dnf)".into()),
-                    ..Default::default()
-                };
+                snap.state = UpdatesState::Unsupported;
+                snap.has_error = true;
+                return snap;
             }
-            Choice::Use(m) => m.name(),
-        };
-        let mut json = UpdatesJson {
-            state: "pending",
-            manager: Some(manager.to_string()),
-            ..Default::default()
-        };
+            Choice::Use(m) => snap.manager = Some(m.name()),
+        }
         if let Some(last) = &self.last {
-            json.checked_at = Some(last.checked_at);
-            json.stale = last.stale.is_some();
-            json.reboot_required = last.reboot.required;
-            json.lists_age_s = last.lists_age_s;
+            snap.checked_at = Some(last.checked_at);
+            snap.stale = last.stale.is_some();
+            snap.reboot_required = last.reboot.required;
+            snap.lists_age_s = last.lists_age_s;
             match &last.outcome {
                 Ok(_) if last.count_unknown => {
-                    json.state = "stale";
-                    json.error = last.stale.clone();
+                    snap.state = UpdatesState::Stale;
+                    snap.has_error = last.stale.is_some();
                 }
                 Ok(parsed) => {
-                    json.state = if last.stale.is_some() { "stale" } else { "ok" };
-                    json.count = Some(parsed.count());
-                    json.security_count = Some(parsed.security_count());
-                    json.truncated = parsed.count() > PACKAGES_CAP as u64;
-                    json.packages = parsed
-                        .packages
-                        .iter()
-                        .take(PACKAGES_CAP)
-                        .map(|p| PackageJson {
-                            name: p.name.clone(),
-                            current: p.current.clone(),
-                            new: p.new.clone(),
-                            security: p.security,
-                        })
-                        .collect();
-                    json.error = last.stale.clone();
+                    snap.state = if last.stale.is_some() {
+                        UpdatesState::Stale
+                    } else {
+                        UpdatesState::Ok
+                    };
+                    snap.count = Some(parsed.count());
+                    snap.security_count = Some(parsed.security_count());
+                    snap.truncated = parsed.count() > PACKAGES_CAP as u64;
+                    snap.has_error = last.stale.is_some();
                 }
-                Err(error) => {
-                    json.state = "failed";
-                    json.error = Some(error.clone());
+                Err(_) => {
+                    snap.state = UpdatesState::Failed;
+                    snap.has_error = true;
                 }
             }
         }
-        if let Some(error) = &self.retry_error {
-            json.state = "pending";
-            json.error = Some(error.clone());
+        if self.retry_error.is_some() {
+            snap.state = UpdatesState::Pending;
+            snap.has_error = true;
         }
         if self.job.is_some() {
-            json.state = "running";
+            snap.state = UpdatesState::Running;
         }
-        json
+        snap
+    }
+
+    /// Why the answer is missing or may be out of date, if it is: no
+    /// manager found, the failure (or the one being retried), or what made
+    /// the answer stale. Set exactly when the snapshot's `has_error` is.
+    pub fn error(&self) -> Option<&str> {
+        match &self.choice {
+            Choice::Disabled => return None,
+            Choice::Unsupported => return Some(UNSUPPORTED),
+            Choice::Use(_) => {}
+        }
+        if let Some(error) = &self.retry_error {
+            return Some(error);
+        }
+        let last = self.last.as_ref()?;
+        match &last.outcome {
+            Ok(_) => last.stale.as_deref(),
+            Err(error) => Some(error),
+        }
+    }
+
+    /// The packages shown in /data.json: the first [`PACKAGES_CAP`] of the
+    /// last answer (none while its count is unknown).
+    pub fn packages(&self) -> &[Package] {
+        match self.last.as_ref().map(|l| (&l.outcome, l.count_unknown)) {
+            Some((Ok(parsed), false)) => {
+                &parsed.packages[..parsed.packages.len().min(PACKAGES_CAP)]
+            }
+            _ => &[],
+        }
     }
 
     /// Stops a running audit: kills the child's process group and reaps it.
@@ -588,21 +684,16 @@ impl AuditService {
     }
 }
 
-/// `sysmon audit`: run one audit now (no network retries: scripts and cron
-/// want an answer) and print `name current -> new [security]` per package,
-/// or with `json` the `updates` object of /data.json. Exit status: 0 nothing
-/// pending, 100 updates pending, 3 unknown (a stale answer listing nothing:
-/// lists never downloaded or too old, or the refresh failed), 1 error
-/// (including disabled or unsupported).
-pub fn cli_audit(config: &Config, json: bool) -> ExitCode {
+/// One audit now, in the foreground, for `sysmon audit`: no network
+/// retries (scripts and cron want an answer), every package kept, and what
+/// the manager leaves behind killed as in the daemon. Returns the service
+/// holding the result ([`AuditService::last_result`], [`AuditService::snapshot`]);
+/// with the audit disabled or no manager found it holds none.
+pub fn audit_once(config: &Config) -> AuditService {
     let env = AuditEnv {
         retry_delays: Vec::new(),
         ..AuditEnv::system()
     };
-    run_cli(config, env, json)
-}
-
-fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
     let mut service = AuditService::with_env(config, env);
     service.keep_full_list = true;
     // As in the daemon: what the manager leaves behind is killed.
@@ -630,46 +721,5 @@ fn run_cli(config: &Config, env: AuditEnv, json: bool) -> ExitCode {
         }
     }
     orphans.kill_all(Duration::from_secs(2));
-    let status = service.status();
-    // A reader that hangs up early (`| head`) is not an error of the audit.
-    let print = |text: String| {
-        use std::io::Write;
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    };
-    if json {
-        print(miniserde::json::to_string(&status) + "\n");
-    }
-    match service.last_result().map(|r| (&r.outcome, r)) {
-        Some((Ok(parsed), result)) => {
-            if !json {
-                print(parsed.packages.iter().map(|p| p.line() + "\n").collect());
-            }
-            if let Some(why) = &result.stale {
-                log::warn(format_args!("the list may be out of date: {why}"));
-            }
-            if parsed.packages_dropped > 0 {
-                log::warn(format_args!(
-                    "{} more packages pending, not listed (only the first {} are kept)",
-                    parsed.packages_dropped,
-                    parsed.packages.len()
-                ));
-            }
-            if result.count_unknown || (parsed.count() == 0 && result.stale.is_some()) {
-                ExitCode::from(3)
-            } else if parsed.count() == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(100)
-            }
-        }
-        Some((Err(_), _)) => ExitCode::from(1),
-        None => {
-            let why = match service.choice() {
-                Choice::Disabled => "update_manager = none: the audit is disabled".to_string(),
-                _ => status.error.unwrap_or_else(|| "no result".into()),
-            };
-            log::error(format_args!("audit: {why}"));
-            ExitCode::from(1)
-        }
-    }
+    service
 }

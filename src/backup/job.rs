@@ -69,15 +69,34 @@ impl Settings {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Which pass a run is in, as shown in /data.json and by `sysmon backup`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressPhase {
+    Scanning,
+    Archiving,
+    Finishing,
+}
+
+impl ProgressPhase {
+    /// The name /data.json and `sysmon backup` show.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProgressPhase::Scanning => "scanning",
+            ProgressPhase::Archiving => "archiving",
+            ProgressPhase::Finishing => "finishing",
+        }
+    }
+}
+
+/// How far a run is: `Copy`, so reading it costs nothing. The source being
+/// walked is a path, kept apart ([`Job::source`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
-    /// scanning | archiving | finishing
-    pub phase: &'static str,
+    pub phase: ProgressPhase,
     pub files_done: u64,
     pub files_total: u64,
     pub bytes_done: u64,
     pub bytes_total: u64,
-    pub source: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,6 +194,8 @@ pub struct Job {
     settings: Settings,
     phase: Phase,
     progress: Progress,
+    /// The source being walked (empty before the first).
+    source: String,
     /// Conservative archive size estimate from the scan (free-space guard).
     estimate: u64,
     stamp: String,
@@ -286,9 +307,13 @@ impl Job {
             settings,
             phase: Phase::Scan(walker),
             progress: Progress {
-                phase: "scanning",
-                ..Progress::default()
+                phase: ProgressPhase::Scanning,
+                files_done: 0,
+                files_total: 0,
+                bytes_done: 0,
+                bytes_total: 0,
             },
+            source: String::new(),
             estimate: 0,
             started,
             started_unix_s,
@@ -302,8 +327,13 @@ impl Job {
         })
     }
 
-    pub fn progress(&self) -> &Progress {
-        &self.progress
+    pub fn progress(&self) -> Progress {
+        self.progress
+    }
+
+    /// The source being walked now (empty before the first).
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     pub fn settings(&self) -> &Settings {
@@ -382,7 +412,7 @@ impl Job {
         match walker.step() {
             Step::Done => return Ok(true),
             Step::Source(n) => {
-                self.progress.source = walker
+                self.source = walker
                     .source(n)
                     .map(|s| display(&s.path))
                     .unwrap_or_default()
@@ -453,7 +483,7 @@ impl Job {
                     walker.rules().clone(),
                     FileStats::Skip,
                 );
-                self.progress.phase = "archiving";
+                self.progress.phase = ProgressPhase::Archiving;
                 self.phase = Phase::Archive(Box::new(Writing {
                     walker,
                     out: ZipOut::new(file),
@@ -463,7 +493,7 @@ impl Job {
                 Ok(None)
             }
             Phase::Archive(writing) => {
-                self.progress.phase = "finishing";
+                self.progress.phase = ProgressPhase::Finishing;
                 self.finish(*writing).map(Some)
             }
             Phase::Done => Ok(None),
@@ -504,7 +534,7 @@ impl Job {
             Step::Done => return Ok(true),
             Step::Busy => {}
             Step::Source(n) => {
-                self.progress.source = w
+                self.source = w
                     .walker
                     .source(n)
                     .map(|s| display(&s.path))

@@ -8,11 +8,17 @@
 //! - [`walk`]: the resumable, iterative directory walk with the skip rules
 //!   (`backup_exclude` globs are [`crate::pathglob`]'s, shared with config).
 //! - [`job`]: one run as a state machine (scan, archive, finish, retention);
-//!   [`retention`]: archive names, pruning, leftover temporaries.
-//! - [`verify`]: `sysmon verify`: the `zip` crate's reader for the data,
-//!   plus the header checks `unzip -t` makes.
-//! - this file: [`BackupService`], the scheduler the daemon polls, and the
-//!   two CLI commands.
+//!   [`retention`]: archive names, pruning, leftover temporaries;
+//!   [`record`]: the last result as kept in `state_dir`.
+//! - [`verify`]: the check behind `sysmon verify`: the `zip` crate's reader
+//!   for the data, plus the header checks `unzip -t` makes.
+//! - this file: [`BackupService`], the scheduler the daemon polls, and its
+//!   [`BackupSnapshot`]: a `Copy` state that costs nothing to read, which
+//!   alerts, metrics and sd_notify take; [`crate::report`] turns it (with
+//!   the record and the source being walked) into the `backup` JSON object.
+//!
+//! Nothing here prints a result or picks an exit status: `sysmon backup`
+//! and `sysmon verify` are in [`crate::cli`].
 //!
 //! "Once per boot" means once per kernel boot: after a successful boot
 //! backup the kernel's `boot_id` is recorded in `state_dir/backup_boot_id`,
@@ -22,20 +28,66 @@
 
 pub mod job;
 pub mod probe;
+pub mod record;
 pub mod retention;
 pub mod verify;
 pub mod walk;
 pub mod zipwrite;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Config;
-use crate::report::{BackupJson, BackupProgressJson, BackupResultJson, SkippedJson};
 use crate::{fsutil, log, sys};
-use job::{Job, Outcome, Poll, Settings};
+use job::{Job, Outcome, Poll, Progress, Settings};
+use record::{LastBackup, LastFigures};
+
+/// What the backup is doing, or how its last run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackupState {
+    /// `backup = off`, or no `backup_source`.
+    Disabled,
+    /// Enabled, and the boot backup is still to be made (or none has run).
+    Pending,
+    Running,
+    Ok,
+    /// The last archive was written but some files could not be read for
+    /// lack of permission: an incomplete backup is never plain `Ok`.
+    Partial,
+    Failed,
+}
+
+impl BackupState {
+    /// The name /data.json shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackupState::Disabled => "disabled",
+            BackupState::Pending => "pending",
+            BackupState::Running => "running",
+            BackupState::Ok => "ok",
+            BackupState::Partial => "partial",
+            BackupState::Failed => "failed",
+        }
+    }
+}
+
+/// The backup's state and figures at one moment: `Copy`, built without
+/// allocating, so the loop reads it as often as it likes. The lists (files
+/// skipped) and paths stay in the service: [`BackupService::last`],
+/// [`BackupService::source`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BackupSnapshot {
+    pub state: BackupState,
+    /// While a run is going.
+    pub progress: Option<Progress>,
+    /// The last run's figures, failed or not.
+    pub last: Option<LastFigures>,
+    /// Unix time of the newest successful run known (kept when a later run
+    /// fails, unlike `last`).
+    pub last_success_at: Option<u64>,
+    /// Unix time of the next scheduled run, if any (none while running).
+    pub next_at: Option<u64>,
+}
 
 const BOOT_ID_FILE: &str = "backup_boot_id";
 const LAST_RESULT_FILE: &str = "backup_last.json";
@@ -62,27 +114,6 @@ fn read_boot_id(proc_root: &Path) -> Option<String> {
     }
 }
 
-fn to_json(o: &Outcome) -> BackupResultJson {
-    BackupResultJson {
-        file: o.file.as_ref().map(|f| f.display().to_string()),
-        time: o.started_unix_s,
-        bytes: o.archive_bytes,
-        files: o.files,
-        skipped: o.skipped,
-        skipped_permission: Some(o.skipped_permission),
-        duration_s: (o.duration.as_secs_f64() * 1000.0).round() / 1000.0,
-        error: o.error.clone(),
-        skipped_list: o
-            .skipped_list
-            .iter()
-            .map(|s| SkippedJson {
-                path: s.path.clone(),
-                reason: s.reason.clone(),
-            })
-            .collect(),
-    }
-}
-
 pub struct BackupService {
     config: Config,
     enabled: bool,
@@ -93,7 +124,10 @@ pub struct BackupService {
     next_at: Option<Instant>,
     job: Option<Job>,
     job_started: Instant,
-    last: Option<BackupResultJson>,
+    last: Option<LastBackup>,
+    /// Unix time of the newest successful run known (the recorded one, if
+    /// it succeeded, or one since): kept when a later run fails.
+    last_success_at: Option<u64>,
     last_poll: Instant,
 }
 
@@ -112,8 +146,9 @@ impl BackupService {
         let last = std::fs::read(config.state_dir.join(LAST_RESULT_FILE))
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| miniserde::json::from_str::<BackupResultJson>(&s).ok());
+            .and_then(|s| miniserde::json::from_str::<LastBackup>(&s).ok());
         let now = Instant::now();
+        let last_success_at = last.as_ref().filter(|l| l.error.is_none()).map(|l| l.time);
         let mut service = BackupService {
             config: config.clone(),
             enabled: false,
@@ -123,6 +158,7 @@ impl BackupService {
             job: None,
             job_started: now,
             last,
+            last_success_at,
             last_poll: now,
         };
         service.apply(config, true);
@@ -204,12 +240,15 @@ impl BackupService {
     }
 
     fn finished(&mut self, outcome: Outcome) {
-        let result = to_json(&outcome);
+        let result = LastBackup::from_outcome(&outcome);
         if let Err(e) = self.persist(&result, outcome.ok()) {
             log::warn(format_args!(
                 "backup: cannot record the result in {}: {e}",
                 self.config.state_dir.display()
             ));
+        }
+        if result.error.is_none() {
+            self.last_success_at = Some(self.last_success_at.unwrap_or(0).max(result.time));
         }
         self.last = Some(result);
         // A failed boot backup is retried at the next start, not in a loop.
@@ -220,7 +259,7 @@ impl BackupService {
         };
     }
 
-    fn persist(&self, result: &BackupResultJson, ok: bool) -> std::io::Result<()> {
+    fn persist(&self, result: &LastBackup, ok: bool) -> std::io::Result<()> {
         let dir = &self.config.state_dir;
         fsutil::ensure_dir(dir, 0o700)?;
         fsutil::write_atomic(
@@ -248,51 +287,54 @@ impl BackupService {
         self.job.is_some()
     }
 
-    pub fn status(&self) -> BackupJson {
-        let state = if let Some(_job) = &self.job {
-            "running"
+    /// The state now; allocates nothing.
+    pub fn snapshot(&self) -> BackupSnapshot {
+        let state = if self.job.is_some() {
+            BackupState::Running
         } else if !self.enabled {
-            "disabled"
+            BackupState::Disabled
         } else if self.boot_due {
-            "pending"
+            BackupState::Pending
         } else {
             match &self.last {
-                Some(l) if l.error.is_none() && l.skipped_permission.unwrap_or(0) > 0 => "partial",
-                Some(l) if l.error.is_none() => "ok",
-                Some(_) => "failed",
-                None => "pending",
+                Some(l) if l.error.is_none() && l.skipped_permission.unwrap_or(0) > 0 => {
+                    BackupState::Partial
+                }
+                Some(l) if l.error.is_none() => BackupState::Ok,
+                Some(_) => BackupState::Failed,
+                None => BackupState::Pending,
             }
         };
-        let progress = self.job.as_ref().map(|job| {
-            let p = job.progress();
-            BackupProgressJson {
-                phase: p.phase,
-                files_done: p.files_done,
-                files_total: p.files_total,
-                bytes_done: p.bytes_done,
-                bytes_total: p.bytes_total,
-                source: p.source.clone(),
-            }
-        });
         let next_at = match (&self.job, self.next_at, self.enabled) {
             (None, Some(at), true) => {
                 Some(unix_now() + at.saturating_duration_since(Instant::now()).as_secs())
             }
             _ => None,
         };
-        BackupJson {
+        BackupSnapshot {
             state,
-            progress,
-            last: self.last.clone(),
+            progress: self.job.as_ref().map(Job::progress),
+            last: self.last.as_ref().map(LastBackup::figures),
+            last_success_at: self.last_success_at,
             next_at,
         }
+    }
+
+    /// The last run's record, with its list of skipped files.
+    pub fn last(&self) -> Option<&LastBackup> {
+        self.last.as_ref()
+    }
+
+    /// The source the running backup is walking (`None` when none runs).
+    pub fn source(&self) -> Option<&str> {
+        self.job.as_ref().map(Job::source)
     }
 
     /// SIGTERM: stop now, remove the temporary, keep every older archive.
     pub fn abandon(&mut self) {
         if let Some(job) = self.job.take() {
             let outcome = job.abort("the daemon is stopping");
-            let result = to_json(&outcome);
+            let result = LastBackup::from_outcome(&outcome);
             let _ = fsutil::ensure_dir(&self.config.state_dir, 0o700).and_then(|()| {
                 fsutil::write_atomic(
                     &self.config.state_dir.join(LAST_RESULT_FILE),
@@ -302,142 +344,5 @@ impl BackupService {
             });
             self.last = Some(result);
         }
-    }
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// `sysmon backup`: one backup in the foreground. Exit 0 when everything
-/// was archived, 3 when the archive was written but some files were
-/// skipped, 1 on failure. Runs even with `backup = off` (that switch is for
-/// the daemon's automatic backups); SIGINT/SIGTERM stop it cleanly.
-pub fn cli_backup(config: &Config) -> ExitCode {
-    sys::ignore_file_size_signal();
-    if let Err(e) = sys::install_signal_handlers() {
-        log::warn(format_args!("cannot install signal handlers: {e}"));
-    }
-    if let Err(e) = retention::remove_leftover_temporaries(&config.backup_dir) {
-        log::warn(format_args!("backup: cleaning leftover temporaries: {e}"));
-    }
-    let mut job = match Job::start(Settings::from_config(config)) {
-        Ok(job) => job,
-        Err(_) => return ExitCode::from(1),
-    };
-    let tty = sys::stderr_is_terminal();
-    let outcome = loop {
-        if sys::stop_requested() {
-            break job.abort("signal received");
-        }
-        match job.step(Instant::now() + Duration::from_millis(200)) {
-            Poll::Finished(outcome) => break outcome,
-            Poll::Running if tty => {
-                let p = job.progress();
-                let mut err = std::io::stderr().lock();
-                let _ = write!(
-                    err,
-                    "\r\x1b[K{} {}/{} files, {} / {}  {}",
-                    p.phase,
-                    p.files_done,
-                    p.files_total,
-                    human_bytes(p.bytes_done),
-                    human_bytes(p.bytes_total),
-                    p.source
-                );
-            }
-            Poll::Running => {}
-        }
-    };
-    if tty {
-        eprint!("\r\x1b[K");
-    }
-    print_summary(&outcome);
-    match (&outcome.error, outcome.skipped) {
-        (Some(_), _) => ExitCode::from(1),
-        (None, 0) => ExitCode::SUCCESS,
-        (None, _) => ExitCode::from(3),
-    }
-}
-
-fn print_summary(o: &Outcome) {
-    let mut out = std::io::stdout().lock();
-    if let Some(e) = &o.error {
-        let _ = writeln!(out, "backup failed: {e}");
-        return;
-    }
-    let file = o.file.as_deref().unwrap_or(Path::new("?"));
-    let _ = writeln!(out, "archive:  {}", file.display());
-    let _ = writeln!(
-        out,
-        "size:     {} ({} bytes of file data read)",
-        human_bytes(o.archive_bytes),
-        o.data_bytes
-    );
-    let _ = writeln!(out, "files:    {} ({} entries)", o.files, o.entries);
-    let _ = writeln!(out, "duration: {:.1}s", o.duration.as_secs_f64());
-    for d in &o.deleted {
-        let _ = writeln!(out, "removed:  {}", d.display());
-    }
-    let _ = writeln!(out, "skipped:  {}", o.skipped);
-    if o.skipped_permission > 0 {
-        let _ = writeln!(
-            out,
-            "INCOMPLETE: {} of them could not be read (permission denied)",
-            o.skipped_permission
-        );
-    }
-    for s in &o.skipped_list {
-        let _ = writeln!(out, "  {}: {}", s.path, s.reason);
-    }
-    if o.skipped > o.skipped_list.len() as u64 {
-        let _ = writeln!(
-            out,
-            "  ... and {} more",
-            o.skipped - o.skipped_list.len() as u64
-        );
-    }
-}
-
-/// `sysmon verify ARCHIVE`: check every entry's CRC; exit 0 when all are intact.
-pub fn cli_verify(archive: &Path) -> ExitCode {
-    let report = match verify::verify(archive) {
-        Ok(r) => r,
-        Err(e) => {
-            log::error(format_args!("verify: {e}"));
-            return ExitCode::from(1);
-        }
-    };
-    for e in &report.errors {
-        log::error(format_args!("verify: {e}"));
-    }
-    let archive: PathBuf = archive.to_path_buf();
-    if report.errors.is_empty() {
-        println!(
-            "{}: {} entries, {} bytes, all CRCs match",
-            archive.display(),
-            report.entries,
-            report.bytes
-        );
-        ExitCode::SUCCESS
-    } else {
-        println!(
-            "{}: {} entries, {} damaged",
-            archive.display(),
-            report.entries,
-            report.errors.len()
-        );
-        ExitCode::from(1)
     }
 }

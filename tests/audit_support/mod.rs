@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use sysmon::audit::{AuditEnv, AuditService};
 use sysmon::config::{Config, UpdateManager};
+use sysmon::report::UpdatesJson;
 
 pub fn audit_fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -133,6 +134,11 @@ pub fn service(root: &Path, shims: &Shims, manager: UpdateManager) -> AuditServi
     AuditService::with_env(&config(root, manager), env(root, shims))
 }
 
+/// The `updates` object of /data.json for `service` now.
+pub fn status(service: &AuditService) -> UpdatesJson {
+    UpdatesJson::new(service)
+}
+
 /// Polls until one more result is published (at most `limit`).
 pub fn drive(service: &mut AuditService, limit: Duration) {
     let target = service.completed() + 1;
@@ -141,7 +147,7 @@ pub fn drive(service: &mut AuditService, limit: Duration) {
         assert!(
             start.elapsed() < limit,
             "no result within {limit:?}; status {:?}",
-            service.status()
+            status(service)
         );
         service.poll(Instant::now());
         std::thread::sleep(Duration::from_millis(5));

@@ -1,0 +1,130 @@
+//! `sysmon backup`: one backup in the foreground, with a progress line on
+//! a terminal and a summary on stdout. Exit 0 when everything was archived,
+//! 3 when the archive was written but some files were skipped, 1 on
+//! failure.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use argh::FromArgs;
+
+use crate::backup::job::{Job, Outcome, Poll, Settings};
+use crate::backup::retention;
+use crate::{log, sys};
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "backup")]
+/// run one backup now, in the foreground; exit 0 all archived, 3 some files skipped, 1 failed
+pub struct BackupArgs {
+    /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `sysmon backup`: one backup in the foreground. Exit 0 when everything
+/// was archived, 3 when the archive was written but some files were
+/// skipped, 1 on failure. Runs even with `backup = off` (that switch is for
+/// the daemon's automatic backups); SIGINT/SIGTERM stop it cleanly.
+pub fn backup(args: BackupArgs) -> Result<ExitCode, ExitCode> {
+    let config = &super::load_config(args.config.as_deref(), None, None)?;
+    sys::ignore_file_size_signal();
+    if let Err(e) = sys::install_signal_handlers() {
+        log::warn(format_args!("cannot install signal handlers: {e}"));
+    }
+    if let Err(e) = retention::remove_leftover_temporaries(&config.backup_dir) {
+        log::warn(format_args!("backup: cleaning leftover temporaries: {e}"));
+    }
+    let mut job = match Job::start(Settings::from_config(config)) {
+        Ok(job) => job,
+        Err(_) => return Ok(ExitCode::from(1)),
+    };
+    let tty = sys::stderr_is_terminal();
+    let outcome = loop {
+        if sys::stop_requested() {
+            break job.abort("signal received");
+        }
+        match job.step(Instant::now() + Duration::from_millis(200)) {
+            Poll::Finished(outcome) => break outcome,
+            Poll::Running if tty => {
+                let p = job.progress();
+                let mut err = std::io::stderr().lock();
+                let _ = write!(
+                    err,
+                    "\r\x1b[K{} {}/{} files, {} / {}  {}",
+                    p.phase.name(),
+                    p.files_done,
+                    p.files_total,
+                    human_bytes(p.bytes_done),
+                    human_bytes(p.bytes_total),
+                    job.source()
+                );
+            }
+            Poll::Running => {}
+        }
+    };
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    print_summary(&outcome);
+    Ok(match (&outcome.error, outcome.skipped) {
+        (Some(_), _) => ExitCode::from(1),
+        (None, 0) => ExitCode::SUCCESS,
+        (None, _) => ExitCode::from(3),
+    })
+}
+
+fn print_summary(o: &Outcome) {
+    let mut out = std::io::stdout().lock();
+    if let Some(e) = &o.error {
+        let _ = writeln!(out, "backup failed: {e}");
+        return;
+    }
+    let file = o.file.as_deref().unwrap_or(Path::new("?"));
+    let _ = writeln!(out, "archive:  {}", file.display());
+    let _ = writeln!(
+        out,
+        "size:     {} ({} bytes of file data read)",
+        human_bytes(o.archive_bytes),
+        o.data_bytes
+    );
+    let _ = writeln!(out, "files:    {} ({} entries)", o.files, o.entries);
+    let _ = writeln!(out, "duration: {:.1}s", o.duration.as_secs_f64());
+    for d in &o.deleted {
+        let _ = writeln!(out, "removed:  {}", d.display());
+    }
+    let _ = writeln!(out, "skipped:  {}", o.skipped);
+    if o.skipped_permission > 0 {
+        let _ = writeln!(
+            out,
+            "INCOMPLETE: {} of them could not be read (permission denied)",
+            o.skipped_permission
+        );
+    }
+    for s in &o.skipped_list {
+        let _ = writeln!(out, "  {}: {}", s.path, s.reason);
+    }
+    if o.skipped > o.skipped_list.len() as u64 {
+        let _ = writeln!(
+            out,
+            "  ... and {} more",
+            o.skipped - o.skipped_list.len() as u64
+        );
+    }
+}

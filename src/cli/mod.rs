@@ -1,0 +1,65 @@
+//! The command line's commands, one file each: a command runs what the
+//! library offers, prints what it found and picks the exit status. Nothing
+//! below this module prints a result or chooses an exit code: [`crate::backup`]
+//! and [`crate::audit`] return results, and `main.rs` only parses the
+//! arguments and dispatches here.
+//!
+//! Exit status, shared by every command: 0 success, 1 failure at run time,
+//! 2 bad usage or config. `backup` adds 3 for "written, some files skipped";
+//! `audit` adds 100 for "updates pending" and 3 for "unknown: the answer is
+//! stale".
+
+pub mod audit;
+pub mod backup;
+pub mod check_config;
+pub mod run;
+pub mod sample;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::log;
+
+/// Loads and validates the config, then applies command-line overrides; a
+/// bad config is logged and exits 2.
+pub fn load_config(
+    path: Option<&Path>,
+    proc_root: Option<PathBuf>,
+    sys_root: Option<PathBuf>,
+) -> Result<Config, ExitCode> {
+    let mut config = Config::load(path)
+        .and_then(|c| c.validate().map(|()| c))
+        .map_err(|e| {
+            log::error(format_args!("{e}"));
+            ExitCode::from(2)
+        })?;
+    if let Some(p) = proc_root {
+        config.proc_root = p;
+    }
+    if let Some(s) = sys_root {
+        config.sys_root = s;
+    }
+    Ok(config)
+}
+
+/// A start-up error (exit 2) when the proc root is not a directory: without
+/// it every figure would be a zero that looks measured.
+fn check_proc_root(config: &Config) -> Result<(), ExitCode> {
+    let root = &config.proc_root;
+    match std::fs::metadata(root) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => {
+            log::error(format_args!(
+                "--proc-root {}: not a directory",
+                root.display()
+            ));
+            Err(ExitCode::from(2))
+        }
+        Err(e) => {
+            log::error(format_args!("--proc-root {}: {e}", root.display()));
+            Err(ExitCode::from(2))
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! `sysmon run`: the daemon in the foreground (init systems supervise it).
+//! The start-up checks, each failing with exit 2 (bad usage or config) or 1
+//! (the system refused), then [`Daemon::run`] until SIGTERM: exit 0.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use argh::FromArgs;
+
+use crate::config;
+use crate::daemon::Daemon;
+use crate::{log, sys};
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "run")]
+/// run the daemon in the foreground (init systems supervise it)
+pub struct RunArgs {
+    /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+    /// listen address (repeatable) replacing the config's: 127.0.0.1:0 for
+    /// any free port, [::1]:8080, or a unix socket path
+    #[argh(option)]
+    pub listen: Vec<String>,
+    /// where procfs is mounted (default /proc)
+    #[argh(option)]
+    pub proc_root: Option<PathBuf>,
+    /// where sysfs is mounted (default /sys)
+    #[argh(option)]
+    pub sys_root: Option<PathBuf>,
+    /// started as root, become this user once the port is bound, keeping only
+    /// CAP_DAC_READ_SEARCH (as `user =` in the config, which it replaces)
+    #[argh(option)]
+    pub user: Option<String>,
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
+    // Before any thread exists (the sets are per thread; children are
+    // started from this one): what the service manager passed on as ambient
+    // and inheritable capabilities stays with sysmon and goes no further.
+    match sys::clear_inherited_capabilities() {
+        Ok(true) => {}
+        Ok(false) => log::warn(format_args!(
+            "cannot empty the inheritable capability set (capset refused by a seccomp filter); \
+             the ambient set is empty, so programs sysmon starts get no capability"
+        )),
+        Err(e) => {
+            log::error(format_args!("{e}"));
+            return Err(ExitCode::from(1));
+        }
+    }
+    let mut config = super::load_config(args.config.as_deref(), args.proc_root, args.sys_root)?;
+    let user_on_command_line = args.user.is_some();
+    if let Some(user) = args.user {
+        config.user = Some(user);
+    }
+    super::check_proc_root(&config)?;
+    if !args.listen.is_empty() {
+        config.listen.clear();
+        for listen in &args.listen {
+            config
+                .listen
+                .push(config::parse_listen(listen).map_err(|e| {
+                    log::error(format_args!("--listen: {e}"));
+                    ExitCode::from(2)
+                })?);
+        }
+    }
+    let file = config
+        .file
+        .as_ref()
+        .map_or("(defaults)".into(), |f| f.display().to_string());
+    if let Err(e) = config.access_policy() {
+        log::error(format_args!("{e}"));
+        return Err(ExitCode::from(2));
+    }
+    // Config::load has looked the user up already; this is for its uid.
+    let account = config.account().map_err(|e| {
+        log::error(format_args!("{file}: {e}"));
+        ExitCode::from(2)
+    })?;
+    let stays_root = account.as_ref().is_none_or(|a| a.uid == 0);
+    if let Some(open) = config.listen.iter().find(|l| !l.is_local()) {
+        if sys::effective_uid() == 0 && stays_root {
+            log::warn(format_args!(
+                "running as root and listening on {open}, beyond loopback: set `user = NAME` or use a dedicated user (see README, Security)"
+            ));
+        }
+    }
+    if let (Some(user), true) = (&config.user, config.updates.refresh) {
+        log::warn(format_args!(
+            "update_refresh = on needs root, which `user = {user}` gives up after binding: \
+             refreshing the package lists will fail, and the audit will use them as they are (shown stale)"
+        ));
+    }
+    // Archives and logs are private unless a mode is set explicitly.
+    sys::set_umask(0o077);
+    // Whatever an audit or alert command starts stays below sysmon, even
+    // after a setsid or a double fork, so it can be killed (src/orphans.rs).
+    if let Err(e) = sys::become_child_subreaper() {
+        log::warn(format_args!(
+            "cannot become a child subreaper ({e}): processes an audit or alert command leaves behind may survive it"
+        ));
+    }
+    if let Err(e) = sys::install_signal_handlers() {
+        log::error(format_args!("cannot install signal handlers: {e}"));
+        return Err(ExitCode::from(1));
+    }
+    if let Err(e) = sys::raise_open_files_limit() {
+        log::warn(format_args!("cannot raise the open files limit: {e}"));
+    }
+    let mut daemon = Daemon::bind(config).map_err(|e| {
+        log::error(format_args!("{e}"));
+        ExitCode::from(1)
+    })?;
+    if user_on_command_line {
+        daemon.keep_user_from_command_line();
+    }
+    for listen in daemon.listening() {
+        match listen {
+            config::Listen::Tcp(addr) => log::info(format_args!("listening on http://{addr}")),
+            config::Listen::Unix(path) => {
+                log::info(format_args!("listening on unix:{}", path.display()))
+            }
+        }
+    }
+    daemon.run();
+    Ok(ExitCode::SUCCESS)
+}

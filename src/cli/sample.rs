@@ -1,0 +1,64 @@
+//! `sysmon sample`: print one sample as JSON (the /data.json schema) and
+//! exit 0; exit 2 when the proc root is not a readable procfs, so nothing
+//! missing is printed as a measured zero.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use argh::FromArgs;
+
+use crate::{daemon, log};
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "sample")]
+/// print one sample as JSON (the /data.json schema) and exit
+pub struct SampleArgs {
+    /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
+    #[argh(option)]
+    pub config: Option<PathBuf>,
+    /// where procfs is mounted (default /proc)
+    #[argh(option)]
+    pub proc_root: Option<PathBuf>,
+    /// where sysfs is mounted (default /sys)
+    #[argh(option)]
+    pub sys_root: Option<PathBuf>,
+}
+
+pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
+    let config = super::load_config(args.config.as_deref(), args.proc_root, args.sys_root)?;
+    super::check_proc_root(&config)?;
+    let mut sampler = daemon::new_sampler(&config);
+    let mut sample = crate::sample::Sample::default();
+    // Two readings a moment apart, so CPU figures describe now, not the
+    // average since boot (which is what a reading with no change shows).
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    sampler.sample(now(), &mut sample);
+    // A sample with a source missing would print zeros as if measured.
+    let mut failed = false;
+    for why in sampler.failures() {
+        log::error(format_args!("cannot sample {why}"));
+        failed = true;
+    }
+    if failed {
+        log::error(format_args!(
+            "--proc-root {}: not a readable procfs; nothing printed",
+            config.proc_root.display()
+        ));
+        return Err(ExitCode::from(2));
+    }
+    std::thread::sleep(Duration::from_millis(250));
+    sampler.sample(now(), &mut sample);
+    let backup = crate::backup::BackupService::new(&config);
+    let audit = crate::audit::AuditService::new(&config);
+    let interval_s = config.interval.as_secs_f64();
+    println!(
+        "{}",
+        crate::report::render(&sample, interval_s, &backup, &audit, Vec::new())
+    );
+    Ok(ExitCode::SUCCESS)
+}
