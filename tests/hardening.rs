@@ -211,8 +211,9 @@ fn tiny_window(addr: std::net::SocketAddr) -> TcpStream {
 }
 
 /// Issue #7: clients that do not read their answers cannot stall the loop.
-/// Responses are written by each connection's own tiny_http thread (the
-/// patched `respond_detached`); before, the loop wrote them itself and one
+/// What the socket does not take at once is written by tiny_http's I/O
+/// thread (the patched `respond_detached`); before, the loop wrote it all
+/// itself and one
 /// client pipelining requests without reading held it for minutes (each
 /// write waited `client_timeout`), sampling included.
 #[test]
@@ -290,7 +291,7 @@ fn responses_in(bytes: &[u8]) -> usize {
 /// Issue #11: a declared body was drained, when the loop dropped the request,
 /// into a buffer of the declared size: 10^15 bytes aborted the daemon
 /// (allocation failure), 2^64-1 too (capacity overflow), before any access
-/// check. Now the connection's thread refuses the head with 413.
+/// check. Now the server's I/O thread refuses the head with 413.
 #[test]
 fn a_huge_declared_body_is_refused_and_the_daemon_lives_on() {
     let dir = TempDir::new("huge-body");
@@ -320,7 +321,7 @@ fn a_huge_declared_body_is_refused_and_the_daemon_lives_on() {
 /// Issue #11: a body declared and never sent (or `Expect: 100-continue`)
 /// held the loop for `client_timeout` while it read the body: a fresh GET
 /// waited 9.9 s and no sample was taken. Now both are answered (413) and
-/// closed by the connection's thread, and the loop never sees them.
+/// closed by the server's I/O thread, and the loop never sees them.
 #[test]
 fn a_body_that_never_arrives_is_refused_without_holding_the_loop() {
     let dir = TempDir::new("body-never-sent");
@@ -553,8 +554,8 @@ fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
     }
     let hold_to = unix_now_s();
     let samples = history_between(&daemon, "cpu", hold_from + 0.2, hold_to);
-    // The half heads are still held open (each by its connection's thread,
-    // until client_timeout); the declared bodies were answered and closed.
+    // The half heads are still held open (by the I/O thread, until
+    // client_timeout); the declared bodies were answered and closed.
     let still_open = |mut stream: &TcpStream| {
         stream
             .set_read_timeout(Some(Duration::from_millis(20)))
