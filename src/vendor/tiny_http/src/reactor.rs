@@ -40,7 +40,8 @@
 
 use std::io::{self, ErrorKind};
 use std::net::{Shutdown, SocketAddr};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,10 +63,14 @@ pub(crate) struct Answer {
 }
 
 /// The way from the caller's thread back to the I/O thread: answers, and
-/// an eventfd that wakes the I/O thread's epoll.
+/// an eventfd that wakes the I/O thread's epoll when it sleeps.
 pub(crate) struct Inbox {
     answers: Mutex<Vec<Answer>>,
     wake: EventFd,
+    /// The I/O thread is in (or about to enter) `epoll_wait`: a sender must
+    /// wake it. While it is awake it takes the answers at the end of each
+    /// turn, so a busy server costs the caller no system call per answer.
+    sleeping: AtomicBool,
 }
 
 impl Inbox {
@@ -73,17 +78,17 @@ impl Inbox {
         Ok(Inbox {
             answers: Mutex::new(Vec::with_capacity(16)),
             wake: EventFd::new()?,
+            sleeping: AtomicBool::new(false),
         })
     }
 
-    /// Queues `answer` and wakes the I/O thread (once for a burst: it
-    /// drains the eventfd before it takes the queue).
+    /// Queues `answer` and wakes the I/O thread if it sleeps. (It sets
+    /// `sleeping` before it looks at the queue a last time, and this reads
+    /// `sleeping` after pushing under the same lock: either it sees the
+    /// answer, or this sees it sleeping.)
     pub(crate) fn send(&self, answer: Answer) {
-        let mut answers = self.answers.lock().unwrap();
-        let was_empty = answers.is_empty();
-        answers.push(answer);
-        drop(answers);
-        if was_empty {
+        self.answers.lock().unwrap().push(answer);
+        if self.sleeping.load(SeqCst) {
             self.wake.notify();
         }
     }
@@ -231,10 +236,17 @@ impl Reactor {
         log::debug!("Running the I/O thread");
         let mut events = std::mem::take(&mut self.events);
         loop {
-            let timeout = self
-                .next_wake()
-                .map(|at| at.saturating_duration_since(Instant::now()));
-            if let Err(e) = self.epoll.wait(timeout, &mut events) {
+            self.inbox.sleeping.store(true, SeqCst);
+            let answered = !self.inbox.answers.lock().unwrap().is_empty();
+            let timeout = if answered {
+                Some(Duration::ZERO)
+            } else {
+                self.next_wake()
+                    .map(|at| at.saturating_duration_since(Instant::now()))
+            };
+            let waited = self.epoll.wait(timeout, &mut events);
+            self.inbox.sleeping.store(false, SeqCst);
+            if let Err(e) = waited {
                 // EBADF, EINVAL: not while this thread owns the epoll
                 log::error!("epoll_wait: {}", e);
                 self.messages.push(e.into());
@@ -245,8 +257,8 @@ impl Reactor {
             }
             for event in &events {
                 if event.token == WAKE {
+                    // the answers are taken below, every turn
                     self.inbox.wake.drain();
-                    self.take_answers();
                 } else if event.token >= LISTENER_TOKENS {
                     self.accept((WAKE - 1 - event.token) as usize);
                 } else {
@@ -262,6 +274,7 @@ impl Reactor {
                     }
                 }
             }
+            self.take_answers();
             let now = Instant::now();
             if self.next_sweep.is_some_and(|at| at <= now) {
                 self.sweep(now);
