@@ -104,6 +104,44 @@ fn a_thousand_idle_and_a_hundred_slowloris_clients_do_not_block_a_fresh_one() {
     drop(slow);
 }
 
+/// A slowloris that trickles its head a byte at a time never lets a read
+/// time out; the whole head must arrive within `client_timeout` of the
+/// connection becoming idle, or it is closed (issue #16: the I/O thread
+/// keeps one deadline per connection; before, per-read timeouts let such a
+/// client hold its thread for as long as it kept trickling).
+#[test]
+fn a_slowloris_trickling_a_head_is_cut_off_at_client_timeout() {
+    let dir = TempDir::new("trickle");
+    let daemon = start(&dir, "client_timeout = 1s");
+    let mut stream = TcpStream::connect(daemon.addr).unwrap();
+    let head = format!(
+        "GET /data.json HTTP/1.1\r\nHost: {}\r\nX-Slow: ",
+        daemon.addr
+    );
+    let start = Instant::now();
+    let mut closed_after = None;
+    // A byte every 200 ms for up to 6 s: far more than the timeout.
+    for byte in head.bytes().chain(std::iter::repeat(b'a')) {
+        if start.elapsed() > Duration::from_secs(6) {
+            break;
+        }
+        if stream.write_all(&[byte]).is_err()
+            || closed_by_server(&stream, Duration::from_millis(200))
+        {
+            closed_after = Some(start.elapsed());
+            break;
+        }
+    }
+    eprintln!("a head trickled at 5 bytes/s, client_timeout = 1s: closed after {closed_after:?}");
+    let closed_after = closed_after.expect("still open after 6 s of trickling");
+    // Generous: three times the timeout, for a loaded machine.
+    assert!(
+        closed_after < Duration::from_secs(3),
+        "closed only after {closed_after:?}"
+    );
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+}
+
 fn get_from(source_ip: &str, addr: std::net::SocketAddr, extra_header: &str) -> u16 {
     // std cannot bind a client socket before connecting; python3 can.
     let script = format!(
