@@ -217,6 +217,25 @@ fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ()> {
 
 #[cfg(test)]
 mod test {
+    use super::{parse_head, HeadLimits, Parsed};
+
+    const LIMITS: HeadLimits = HeadLimits {
+        max_head_bytes: 64,
+        max_headers: 2,
+    };
+
+    /// The status of a refusal, or 0 for a request and 1 for not yet.
+    fn outcome(parsed: &Parsed) -> u16 {
+        match parsed {
+            Parsed::Incomplete => 1,
+            Parsed::Request(..) => 0,
+            Parsed::Refused(bytes) => {
+                let text = String::from_utf8_lossy(bytes);
+                text[9..12].parse().unwrap()
+            }
+        }
+    }
+
     #[test]
     fn test_parse_request_line() {
         let (method, path, ver) = super::parse_request_line("GET /hello HTTP/1.1").unwrap();
@@ -227,5 +246,55 @@ mod test {
 
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
+    }
+
+    #[test]
+    fn heads_are_judged_the_same_whole_or_a_byte_at_a_time() {
+        let pad = |n: usize| "p".repeat(n);
+        let cases: Vec<(String, u16)> = vec![
+            ("GET / HTTP/1.1\r\nHost: a\r\n\r\n".into(), 0),
+            ("GET / HTTP/1.1\r\nHost: a\r\n".into(), 1),
+            // 64 bytes exactly, then one more
+            (format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", pad(64 - 23)), 0),
+            (
+                format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", pad(65 - 23)),
+                431,
+            ),
+            (format!("GET /{} HTTP/1.1\r\n\r\n", pad(70)), 414),
+            ("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n".into(), 431),
+            ("GET / HTTP/1.1\r\nA: 1\r\n folded\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n".into(), 413),
+            ("GET / HTTP/2.0\r\n\r\n".into(), 505),
+            ("nonsense\r\n\r\n".into(), 400),
+        ];
+        assert_eq!(cases[2].0.len(), 64);
+        for (head, expected) in cases {
+            let mut scanned = 0;
+            let whole = outcome(&parse_head(head.as_bytes(), &mut scanned, LIMITS));
+            assert_eq!(whole, expected, "{:?}", head);
+            let mut scanned = 0;
+            let mut last = 1;
+            for end in 1..=head.len() {
+                last = outcome(&parse_head(&head.as_bytes()[..end], &mut scanned, LIMITS));
+                if last != 1 {
+                    break;
+                }
+            }
+            assert_eq!(last, expected, "a byte at a time: {:?}", head);
+        }
+    }
+
+    #[test]
+    fn a_pipelined_head_leaves_the_next_one_in_the_buffer() {
+        let two = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\n";
+        let mut scanned = 0;
+        let Parsed::Request(len, first) = parse_head(two, &mut scanned, LIMITS) else {
+            panic!("first head not parsed")
+        };
+        assert_eq!((first.path.as_str(), first.last), ("/a", false));
+        let Parsed::Request(_, second) = parse_head(&two[len..], &mut scanned, LIMITS) else {
+            panic!("second head not parsed")
+        };
+        assert_eq!((second.path.as_str(), second.last), ("/b", true));
     }
 }
