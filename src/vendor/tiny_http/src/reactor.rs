@@ -171,7 +171,6 @@ struct ListenerSlot {
 
 pub(crate) struct Reactor {
     epoll: Epoll,
-    events: Vec<Event>,
     listeners: Vec<ListenerSlot>,
     slots: Vec<Slot>,
     /// Indices of empty slots.
@@ -213,7 +212,6 @@ impl Reactor {
         let limits = shared.limits;
         Ok(Reactor {
             epoll,
-            events: Vec::with_capacity(64),
             listeners: slots,
             slots: Vec::new(),
             free: Vec::new(),
@@ -234,7 +232,7 @@ impl Reactor {
     /// Serves until the server is dropped.
     pub(crate) fn run(mut self) {
         log::debug!("Running the I/O thread");
-        let mut events = std::mem::take(&mut self.events);
+        let mut events: Vec<Event> = Vec::with_capacity(64);
         loop {
             self.inbox.sleeping.store(true, SeqCst);
             let answered = !self.inbox.answers.lock().unwrap().is_empty();
