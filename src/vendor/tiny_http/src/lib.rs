@@ -128,6 +128,10 @@ mod util;
 /// Destroying this object will immediately close the listening socket and the reading
 ///  part of all the client's connections. Requests that have already been returned by
 ///  the `recv()` function will not close and the responses will be transferred to the client.
+///
+/// [patch] One I/O thread serves every listener and connection (epoll, see
+/// `reactor.rs` and PATCHES.md); dropping the server ends it. An answer to
+/// a request returned before the drop gets what the socket takes at once.
 pub struct Server {
     // [patch] what the server and its I/O thread share: the close flag,
     // the counters and the limits
