@@ -6,8 +6,8 @@
 //! from the last sample, and repeats. Nothing wakes it in between but a
 //! request, or a signal (SIGTERM, SIGINT, SIGHUP, and SIGCHLD when a child
 //! exits) through `sys::wake_on_signals`: idle, it wakes once per due
-//! deadline. tiny_http's I/O threads and that signal thread are the only
-//! other threads.
+//! deadline. tiny_http's one I/O thread (every listener and connection,
+//! through epoll) and that signal thread are the only other threads.
 //!
 //! Each sample is also recorded in the [`History`] and evaluated by the
 //! [`Alerts`]; `alert_command` children are polled every turn, and

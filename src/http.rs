@@ -82,7 +82,7 @@ fn header(name: &str, value: &str) -> Header {
 
 /// Sends one answer. `scratch` is the loop's reused buffer for printing it
 /// (see `Request::respond_detached` in the patched tiny_http: the loop sends
-/// what the socket takes at once, the connection's thread the rest).
+/// what the socket takes at once, the server's I/O thread the rest).
 fn respond(
     request: Request,
     scratch: &mut Vec<u8>,
@@ -254,7 +254,7 @@ mod tests {
     }
 
     /// The head checks of the patched tiny_http (`tiny_http::check_head`,
-    /// run by each connection's thread before the loop sees a request):
+    /// run by the server's I/O thread before the loop sees a request):
     /// GET and HEAD carry no body, and framing is never ambiguous (issue 11).
     #[test]
     fn request_heads_that_declare_a_body_or_frame_ambiguously_are_refused() {

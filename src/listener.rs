@@ -5,14 +5,16 @@
 //! `tiny_http::Server` (our patched copy, `src/vendor/tiny_http/PATCHES.md`),
 //! so the daemon's loop still waits on a single `recv_timeout`. The server
 //! enforces the limits that keep clients from pinning resources:
-//! - `client_timeout`: read and write timeouts on every accepted connection,
-//!   so idle and stalled clients are dropped;
+//! - `client_timeout`: a request head must arrive whole, and an answer being
+//!   written must make progress, within it, so idle, trickling and stalled
+//!   clients are dropped;
 //! - `max_connections`: connections open at once; more get a 503 and are
-//!   closed (each open connection holds one tiny_http thread);
+//!   closed (a connection costs memory, not a thread: the server runs one
+//!   epoll I/O thread for every listener and connection);
 //! - the request head: [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] (nginx's and
 //!   Apache's defaults are of that order); more gets a 414 or a 431;
 //! - no request body: a head that declares one, or frames itself two ways,
-//!   is refused by the connection's own thread (`tiny_http::check_head`:
+//!   is refused by the server's I/O thread (`tiny_http::check_head`:
 //!   400, 413 or 417, then close), so the loop never reads, waits for or
 //!   sizes anything a client declares.
 //!

@@ -302,9 +302,9 @@ pub fn hostname() -> String {
 }
 
 /// Disables Nagle's algorithm on a listening socket; Linux copies the flag to
-/// every accepted connection. tiny_http writes a response's head and body in
-/// separate writes, which Nagle plus the peer's delayed ACK would stall by
-/// 40 ms on every keep-alive request.
+/// every accepted connection. An answer the socket does not take at once
+/// goes out in several writes (the loop's, then the I/O thread's), which
+/// Nagle plus the peer's delayed ACK would stall by 40 ms.
 pub fn set_tcp_nodelay(fd: std::os::fd::RawFd) -> io::Result<()> {
     let on: libc::c_int = 1;
     // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `on`, which lives
@@ -1070,7 +1070,7 @@ pub enum Dropped {
 ///
 /// Threads: the C library's set*id and setgroups apply to every thread.
 /// The raw `capset` and the `prctl`s apply to the calling thread only; the
-/// others (tiny_http's, started when the socket was bound) had no
+/// others (tiny_http's I/O thread, started when the socket was bound) had no
 /// `PR_SET_KEEPCAPS`, so the kernel cleared all their capabilities when
 /// their uids left 0 (capabilities(7)). Every thread is checked through
 /// /proc/self/task. Threads and children started later copy their creator.

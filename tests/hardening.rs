@@ -104,6 +104,44 @@ fn a_thousand_idle_and_a_hundred_slowloris_clients_do_not_block_a_fresh_one() {
     drop(slow);
 }
 
+/// A slowloris that trickles its head a byte at a time never lets a read
+/// time out; the whole head must arrive within `client_timeout` of the
+/// connection becoming idle, or it is closed (issue #16: the I/O thread
+/// keeps one deadline per connection; before, per-read timeouts let such a
+/// client hold its thread for as long as it kept trickling).
+#[test]
+fn a_slowloris_trickling_a_head_is_cut_off_at_client_timeout() {
+    let dir = TempDir::new("trickle");
+    let daemon = start(&dir, "client_timeout = 1s");
+    let mut stream = TcpStream::connect(daemon.addr).unwrap();
+    let head = format!(
+        "GET /data.json HTTP/1.1\r\nHost: {}\r\nX-Slow: ",
+        daemon.addr
+    );
+    let start = Instant::now();
+    let mut closed_after = None;
+    // A byte every 200 ms for up to 6 s: far more than the timeout.
+    for byte in head.bytes().chain(std::iter::repeat(b'a')) {
+        if start.elapsed() > Duration::from_secs(6) {
+            break;
+        }
+        if stream.write_all(&[byte]).is_err()
+            || closed_by_server(&stream, Duration::from_millis(200))
+        {
+            closed_after = Some(start.elapsed());
+            break;
+        }
+    }
+    eprintln!("a head trickled at 5 bytes/s, client_timeout = 1s: closed after {closed_after:?}");
+    let closed_after = closed_after.expect("still open after 6 s of trickling");
+    // Generous: three times the timeout, for a loaded machine.
+    assert!(
+        closed_after < Duration::from_secs(3),
+        "closed only after {closed_after:?}"
+    );
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+}
+
 fn get_from(source_ip: &str, addr: std::net::SocketAddr, extra_header: &str) -> u16 {
     // std cannot bind a client socket before connecting; python3 can.
     let script = format!(
@@ -211,8 +249,9 @@ fn tiny_window(addr: std::net::SocketAddr) -> TcpStream {
 }
 
 /// Issue #7: clients that do not read their answers cannot stall the loop.
-/// Responses are written by each connection's own tiny_http thread (the
-/// patched `respond_detached`); before, the loop wrote them itself and one
+/// What the socket does not take at once is written by tiny_http's I/O
+/// thread (the patched `respond_detached`); before, the loop wrote it all
+/// itself and one
 /// client pipelining requests without reading held it for minutes (each
 /// write waited `client_timeout`), sampling included.
 #[test]
@@ -290,7 +329,7 @@ fn responses_in(bytes: &[u8]) -> usize {
 /// Issue #11: a declared body was drained, when the loop dropped the request,
 /// into a buffer of the declared size: 10^15 bytes aborted the daemon
 /// (allocation failure), 2^64-1 too (capacity overflow), before any access
-/// check. Now the connection's thread refuses the head with 413.
+/// check. Now the server's I/O thread refuses the head with 413.
 #[test]
 fn a_huge_declared_body_is_refused_and_the_daemon_lives_on() {
     let dir = TempDir::new("huge-body");
@@ -320,7 +359,7 @@ fn a_huge_declared_body_is_refused_and_the_daemon_lives_on() {
 /// Issue #11: a body declared and never sent (or `Expect: 100-continue`)
 /// held the loop for `client_timeout` while it read the body: a fresh GET
 /// waited 9.9 s and no sample was taken. Now both are answered (413) and
-/// closed by the connection's thread, and the loop never sees them.
+/// closed by the server's I/O thread, and the loop never sees them.
 #[test]
 fn a_body_that_never_arrives_is_refused_without_holding_the_loop() {
     let dir = TempDir::new("body-never-sent");
@@ -553,8 +592,8 @@ fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
     }
     let hold_to = unix_now_s();
     let samples = history_between(&daemon, "cpu", hold_from + 0.2, hold_to);
-    // The half heads are still held open (each by its connection's thread,
-    // until client_timeout); the declared bodies were answered and closed.
+    // The half heads are still held open (by the I/O thread, until
+    // client_timeout); the declared bodies were answered and closed.
     let still_open = |mut stream: &TcpStream| {
         stream
             .set_read_timeout(Some(Duration::from_millis(20)))

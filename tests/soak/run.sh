@@ -6,9 +6,8 @@
 # sysmon samples every 100 ms while wrk loads /data.json and /metrics for
 # SOAK_SECONDS. Passes when RSS and the open descriptor count at the end
 # equal those after the first minute (RSS within one page-cache-noise 64 KiB)
-# and wrk saw no errors. Four connections in all: tiny_http 0.12 starts four
-# worker threads, and a burst larger than its idle threads stalls the excess
-# (see README, Reliability); the soak measures leaks, not that.
+# and wrk saw no errors. Four connections in all (a few clients, as a
+# dashboard and a scraper would be); the soak measures leaks, not load.
 set -eu
 BIN=${1:?usage: run.sh SYSMON_BINARY}
 SECONDS_TOTAL=${SOAK_SECONDS:-600}

@@ -1,382 +1,201 @@
-use ascii::AsciiString;
+//! [patch] Reading a request head out of the bytes a client sent, for the
+//! I/O thread (`reactor.rs`). Upstream read each head a byte at a time
+//! from a blocking socket in the connection's own thread (`ClientConnection`,
+//! with `SequentialReader`s and `SequentialWriter`s to keep pipelined
+//! requests in order); the I/O thread now reads whatever arrived into the
+//! connection's buffer and asks [`parse_head`] whether a whole head is there.
+//!
+//! Contract: [`parse_head`] looks at no more than `max_head_bytes` of the
+//! buffer, reads and writes nothing, and says one of: not yet (read more),
+//! a request of `len` bytes (which has passed `crate::head::check_head`), or
+//! refused, with the bytes of the answer to send before closing. A head is
+//! the request line and header lines up to and including the empty line,
+//! every line ended by CRLF; `max_head_bytes` counts all of it.
 
-use std::io::Error as IoError;
-use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
-
-use std::net::SocketAddr;
 use std::str::FromStr;
 
 use crate::common::{HTTPVersion, Method};
-use crate::util::RefinedTcpStream;
-use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
-use crate::Request;
+use crate::{HeadRefusal, Header, Response, StatusCode};
 
-/// A ClientConnection is an object that will store a socket to a client
-/// and return Request objects.
-pub struct ClientConnection {
-    // address of the client
-    remote_addr: IoResult<Option<SocketAddr>>,
-
-    // sequence of Readers to the stream, so that the data is not read in
-    //  the wrong order
-    source: SequentialReaderBuilder<BufReader<RefinedTcpStream>>,
-
-    // sequence of Writers to the stream, to avoid writing response #2 before
-    //  response #1
-    sink: SequentialWriterBuilder<BufWriter<RefinedTcpStream>>,
-
-    // Reader to read the next header from
-    next_header_source: SequentialReader<BufReader<RefinedTcpStream>>,
-
-    // set to true if we know that the previous request is the last one
-    no_more_requests: bool,
-
-    // [patch] request head limits
-    limits: crate::Limits,
-
-    // [patch] the socket, for answers sent without waiting
-    socket: std::sync::Arc<crate::connection::Connection>,
+/// What the bytes read so far hold.
+pub(crate) enum Parsed {
+    /// No whole head yet, and room for more: read on.
+    Incomplete,
+    /// A request whose head was the first `len` bytes.
+    Request(usize, RequestHead),
+    /// Answer these bytes, then close: where a next request would start is
+    /// unknown (a malformed or oversized head, a body declared).
+    Refused(Vec<u8>),
 }
 
-/// Error that can happen when reading a request.
-#[derive(Debug)]
-enum ReadError {
-    WrongRequestLine,
-    WrongHeader(HTTPVersion),
-    ReadIoError(IoError),
-    /// [patch] the request line went over `max_head_bytes`
-    RequestLineTooLong,
-    /// [patch] the headers went over `max_head_bytes` or `max_headers`
-    HeadersTooLarge(HTTPVersion),
-    /// [patch] the head declares a body or frames itself ambiguously
-    /// (`crate::head`)
-    Refused(crate::HeadRefusal),
+pub(crate) struct RequestHead {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) version: HTTPVersion,
+    pub(crate) headers: Vec<Header>,
+    /// `Connection: close`, an HTTP/1.0 request without keep-alive, or an
+    /// upgrade (which this server does not do): the last request of the
+    /// connection.
+    pub(crate) last: bool,
 }
 
-impl ClientConnection {
-    /// Creates a new `ClientConnection` that takes ownership of the `TcpStream`.
-    pub fn new(
-        write_socket: RefinedTcpStream,
-        mut read_socket: RefinedTcpStream,
-        limits: crate::Limits,
-    ) -> ClientConnection {
-        let remote_addr = read_socket.peer_addr();
-        let socket = write_socket.connection();
+/// Head limits, 0 meaning none (`crate::Limits`).
+#[derive(Clone, Copy)]
+pub(crate) struct HeadLimits {
+    pub(crate) max_head_bytes: usize,
+    pub(crate) max_headers: usize,
+}
 
-        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
-        let first_header = source.next().unwrap();
-
-        ClientConnection {
-            source,
-            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
-            remote_addr,
-            next_header_source: first_header,
-            no_more_requests: false,
-            limits,
-            socket,
-        }
-    }
-
-    /// Reads the next line from self.next_header_source.
-    ///
-    /// Reads until `CRLF` is reached. The next read will start
-    ///  at the first byte of the new line.
-    ///
-    /// [patch] Takes each byte from `budget`, the bytes the request head may
-    /// still use, and returns `Ok(None)` when it runs out: upstream read a
-    /// line of any length into memory.
-    fn read_next_line(&mut self, budget: &mut usize) -> IoResult<Option<AsciiString>> {
-        let mut buf = Vec::new();
-        let mut prev_byte_was_cr = false;
-
-        loop {
-            if *budget == 0 {
-                return Ok(None);
-            }
-            *budget -= 1;
-
-            let byte = self.next_header_source.by_ref().bytes().next();
-
-            let byte = match byte {
-                Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
-            };
-
-            if byte == b'\n' && prev_byte_was_cr {
-                buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map(Some)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
-            }
-
-            prev_byte_was_cr = byte == b'\r';
-
-            buf.push(byte);
-        }
-    }
-
-    /// [patch] Answers a refused head with `Connection: close`, then closes
-    /// gently: the client may already be sending the body it declared, and
-    /// closing with unread data makes the kernel send a reset, which can
-    /// destroy the answer before the client reads it. So the write side is
-    /// shut first and what arrives is read and thrown away for a moment,
-    /// through a fixed buffer, whatever the size declared.
-    fn refuse(&mut self, refusal: crate::HeadRefusal) {
-        use crate::StatusCode;
-        use std::io::Write;
-
-        // Written here rather than through `Response`, which drops a
-        // `Connection` header: the client must know that this is the end.
-        let mut writer = self.sink.next().unwrap();
-        let status = StatusCode(refusal.status());
-        let reason = refusal.reason();
-        let written = write!(
-            writer,
-            "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-            status.0,
-            status.default_reason_phrase(),
-            reason.len(),
-            reason
-        );
-        if written.and_then(|()| writer.flush()).is_err() {
-            return;
-        }
-        let socket = &self.socket;
-        if socket.shutdown(std::net::Shutdown::Write).is_err() {
-            return;
-        }
-        const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
-        const LINGER_BYTES: usize = 64 * 1024;
-        let until = std::time::Instant::now() + LINGER;
-        let mut sink = [0u8; 4096];
-        let mut drained = 0;
-        while drained < LINGER_BYTES {
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
-                break;
-            }
-            match socket.read_shared(&mut sink) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => drained += n,
-            }
-        }
-    }
-
-    /// Reads a request from the stream.
-    /// Blocks until the header has been read.
-    fn read(&mut self) -> Result<Request, ReadError> {
-        let mut budget = match self.limits.max_head_bytes {
+impl HeadLimits {
+    pub(crate) fn max_head_bytes(self) -> usize {
+        match self.max_head_bytes {
             0 => usize::MAX,
-            limit => limit,
-        };
-        let max_headers = match self.limits.max_headers {
-            0 => usize::MAX,
-            limit => limit,
-        };
-        let (method, path, version, headers) = {
-            // reading the request line
-            let (method, path, version) = {
-                let line = self
-                    .read_next_line(&mut budget)
-                    .map_err(ReadError::ReadIoError)?
-                    .ok_or(ReadError::RequestLineTooLong)?;
-
-                parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?
-            };
-
-            // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = self
-                        .read_next_line(&mut budget)
-                        .map_err(ReadError::ReadIoError)?
-                        .ok_or(ReadError::HeadersTooLarge(version.clone()))?;
-
-                    if line.is_empty() {
-                        break;
-                    };
-                    // [patch] A line folded onto the previous one (obs-fold)
-                    // was trimmed and read as a header of its own; RFC 9112
-                    // §5.2 lets a server refuse it, and a proxy may have
-                    // joined it to the line before: refuse.
-                    if line.as_bytes()[0] == b' ' || line.as_bytes()[0] == b'\t' {
-                        return Err(ReadError::WrongHeader(version));
-                    }
-                    if headers.len() >= max_headers {
-                        return Err(ReadError::HeadersTooLarge(version));
-                    }
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
-                }
-
-                // [patch] Refused here, in the connection's own thread, before
-                // a `Request` exists: nothing of a declared body is ever
-                // read, waited for or sized, and the server's caller never
-                // sees the request.
-                if let Err(refusal) = crate::head::check_head(&headers) {
-                    return Err(ReadError::Refused(refusal));
-                }
-
-                headers
-            };
-
-            (method, path, version, headers)
-        };
-
-        // building the writer for the request
-        let writer = self.sink.next().unwrap();
-
-        // follow-up for next potential request
-        let mut data_source = self.source.next().unwrap();
-        std::mem::swap(&mut self.next_header_source, &mut data_source);
-
-        // building the next reader
-        let request = crate::request::new_request(
-            method,
-            path,
-            version.clone(),
-            headers,
-            // [patch] was unwrap(): getpeername() fails (ENOTCONN) when the
-            // client has already gone, which panicked the worker
-            self.remote_addr.as_ref().ok().copied().flatten(),
-            data_source,
-            writer,
-        );
-
-        let request = request.with_socket(Some(self.socket.clone()));
-
-        // return the request
-        Ok(request)
+            n => n,
+        }
     }
 }
 
-impl Iterator for ClientConnection {
-    type Item = Request;
-
-    /// Blocks until the next Request is available.
-    /// Returns None when no new Requests will come from the client.
-    fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
-
-        // the client sent a "connection: close" header in this previous request
-        //  or is using HTTP 1.0, meaning that no new request will come
-        if self.no_more_requests {
-            return None;
+/// Looks for a whole head at the start of `buf`. `scanned` is how much of
+/// `buf` is known to hold no end of head (kept by the caller across calls,
+/// reset to 0 when a head is taken), so that a head arriving a byte at a
+/// time is searched once, not once per byte.
+pub(crate) fn parse_head(buf: &[u8], scanned: &mut usize, limits: HeadLimits) -> Parsed {
+    let max = limits.max_head_bytes();
+    let window = &buf[..buf.len().min(max)];
+    let from = scanned.saturating_sub(3);
+    let end = window[from..]
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| from + at + 4);
+    let Some(len) = end else {
+        *scanned = window.len();
+        if window.len() < max {
+            return Parsed::Incomplete;
         }
+        // [patch] Over `max_head_bytes`: 414 while the request line has not
+        // ended, 431 after. Upstream read a line of any length into memory.
+        let line_ended = window.windows(2).any(|w| w == b"\r\n");
+        let status = if line_ended { 431 } else { 414 };
+        return Parsed::Refused(plain_answer(status));
+    };
+    *scanned = 0;
+    match request_head(&buf[..len - 4], limits) {
+        Ok(head) => Parsed::Request(len, head),
+        Err(answer) => Parsed::Refused(answer),
+    }
+}
 
-        loop {
-            let rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
-                }
-
-                Err(ReadError::RequestLineTooLong) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(414));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // the rest of the line is unread: close
-                }
-
-                Err(ReadError::HeadersTooLarge(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(431));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // the rest of the head is unread: close
-                }
-
-                Err(ReadError::Refused(refusal)) => {
-                    self.refuse(refusal);
-                    return None; // where the request ends is unknown: close
-                }
-
-                Err(ReadError::ReadIoError(_)) => return None,
-
-                Ok(rq) => rq,
-            };
-
-            // checking HTTP version
-            if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
+/// The request line and headers (`head`: the head without its empty line).
+fn request_head(head: &[u8], limits: HeadLimits) -> Result<RequestHead, Vec<u8>> {
+    let max_headers = match limits.max_headers {
+        0 => usize::MAX,
+        n => n,
+    };
+    // Upstream closed the connection without an answer on a byte that is
+    // not ASCII; a 400 tells the client why.
+    let Ok(text) = std::str::from_utf8(head) else {
+        return Err(plain_answer(400));
+    };
+    if !text.is_ascii() {
+        return Err(plain_answer(400));
+    }
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next().unwrap_or("");
+    let (method, path, version) =
+        parse_request_line(request_line.trim()).map_err(|_| plain_answer(400))?;
+    let mut headers = Vec::new();
+    for line in lines {
+        // [patch] A line folded onto the previous one (obs-fold) was
+        // trimmed and read as a header of its own; RFC 9112 §5.2 lets a
+        // server refuse it, and a proxy may have joined it to the line
+        // before: refuse.
+        if line.starts_with(' ') || line.starts_with('\t') {
+            return Err(plain_answer(400));
+        }
+        if headers.len() >= max_headers {
+            return Err(plain_answer(431));
+        }
+        match Header::from_str(line.trim()) {
+            Ok(h) => headers.push(h),
+            Err(_) => return Err(plain_answer(400)),
+        }
+    }
+    // [patch] Refused here, in the I/O thread, before a `Request` exists:
+    // nothing of a declared body is ever read, waited for or sized, and the
+    // server's caller never sees the request.
+    if let Err(refusal) = crate::head::check_head(&headers) {
+        return Err(refusal_answer(refusal));
+    }
+    // Upstream answered 505 and read on; this server closes, as for any
+    // head it will not serve.
+    if version > (1, 1) {
+        let response =
+            Response::from_string("This server only supports HTTP versions 1.0 and 1.1".to_owned())
                 .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
-                continue;
-            }
-
-            // updating the status of the connection
-            let connection_header = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Connection"))
-                .map(|h| h.value.as_str());
-
-            let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
-
-            match lowercase {
-                Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
-                Some(ref val)
-                    if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
-                {
-                    self.no_more_requests = true
-                }
-                None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
-                _ => (),
-            };
-
-            // returning the request
-            return Some(rq);
-        }
+        let mut bytes = Vec::new();
+        let _ = response.raw_print(&mut bytes, HTTPVersion(1, 1), &[], false, None);
+        return Err(bytes);
     }
+
+    let connection = headers
+        .iter()
+        .find(|h| h.field.equiv("Connection"))
+        .map(|h| h.value.as_str().to_ascii_lowercase());
+    let last = match connection {
+        Some(ref val) if val.contains("close") => true,
+        Some(ref val) if val.contains("upgrade") => true,
+        Some(ref val) if !val.contains("keep-alive") && version == HTTPVersion(1, 0) => true,
+        None if version == HTTPVersion(1, 0) => true,
+        _ => false,
+    };
+    Ok(RequestHead {
+        method,
+        path,
+        version,
+        headers,
+        last,
+    })
+}
+
+/// An empty answer with `status` (upstream's answer to a bad head).
+fn plain_answer(status: u16) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let _ = Response::new_empty(StatusCode(status)).raw_print(
+        &mut bytes,
+        HTTPVersion(1, 1),
+        &[],
+        false,
+        None,
+    );
+    bytes
+}
+
+/// [patch] The answer to a head `check_head` refused, with
+/// `Connection: close` (`Response` drops that header): the client must know
+/// that this is the end.
+fn refusal_answer(refusal: HeadRefusal) -> Vec<u8> {
+    let status = StatusCode(refusal.status());
+    let reason = refusal.reason();
+    format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+        status.0,
+        status.default_reason_phrase(),
+        reason.len(),
+        reason
+    )
+    .into_bytes()
 }
 
 /// Parses a "HTTP/1.1" string.
-fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
+fn parse_http_version(version: &str) -> Result<HTTPVersion, ()> {
     let (major, minor) = match version {
         "HTTP/0.9" => (0, 9),
         "HTTP/1.0" => (1, 0),
         "HTTP/1.1" => (1, 1),
         "HTTP/2.0" => (2, 0),
         "HTTP/3.0" => (3, 0),
-        _ => return Err(ReadError::WrongRequestLine),
+        _ => return Err(()),
     };
 
     Ok(HTTPVersion(major, minor))
@@ -384,7 +203,7 @@ fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
 
 /// Parses the request line of the request.
 /// eg. GET / HTTP/1.1
-fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadError> {
+fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ()> {
     let mut parts = line.split(' ');
 
     let method = parts.next().and_then(|w| w.parse().ok());
@@ -393,11 +212,30 @@ fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadE
 
     method
         .and_then(|method| Some((method, path?, version?)))
-        .ok_or(ReadError::WrongRequestLine)
+        .ok_or(())
 }
 
 #[cfg(test)]
 mod test {
+    use super::{parse_head, HeadLimits, Parsed};
+
+    const LIMITS: HeadLimits = HeadLimits {
+        max_head_bytes: 64,
+        max_headers: 2,
+    };
+
+    /// The status of a refusal, or 0 for a request and 1 for not yet.
+    fn outcome(parsed: &Parsed) -> u16 {
+        match parsed {
+            Parsed::Incomplete => 1,
+            Parsed::Request(..) => 0,
+            Parsed::Refused(bytes) => {
+                let text = String::from_utf8_lossy(bytes);
+                text[9..12].parse().unwrap()
+            }
+        }
+    }
+
     #[test]
     fn test_parse_request_line() {
         let (method, path, ver) = super::parse_request_line("GET /hello HTTP/1.1").unwrap();
@@ -408,5 +246,55 @@ mod test {
 
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
+    }
+
+    #[test]
+    fn heads_are_judged_the_same_whole_or_a_byte_at_a_time() {
+        let pad = |n: usize| "p".repeat(n);
+        let cases: Vec<(String, u16)> = vec![
+            ("GET / HTTP/1.1\r\nHost: a\r\n\r\n".into(), 0),
+            ("GET / HTTP/1.1\r\nHost: a\r\n".into(), 1),
+            // 64 bytes exactly, then one more
+            (format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", pad(64 - 23)), 0),
+            (
+                format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", pad(65 - 23)),
+                431,
+            ),
+            (format!("GET /{} HTTP/1.1\r\n\r\n", pad(70)), 414),
+            ("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n".into(), 431),
+            ("GET / HTTP/1.1\r\nA: 1\r\n folded\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n".into(), 413),
+            ("GET / HTTP/2.0\r\n\r\n".into(), 505),
+            ("nonsense\r\n\r\n".into(), 400),
+        ];
+        assert_eq!(cases[2].0.len(), 64);
+        for (head, expected) in cases {
+            let mut scanned = 0;
+            let whole = outcome(&parse_head(head.as_bytes(), &mut scanned, LIMITS));
+            assert_eq!(whole, expected, "{:?}", head);
+            let mut scanned = 0;
+            let mut last = 1;
+            for end in 1..=head.len() {
+                last = outcome(&parse_head(&head.as_bytes()[..end], &mut scanned, LIMITS));
+                if last != 1 {
+                    break;
+                }
+            }
+            assert_eq!(last, expected, "a byte at a time: {:?}", head);
+        }
+    }
+
+    #[test]
+    fn a_pipelined_head_leaves_the_next_one_in_the_buffer() {
+        let two = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\n";
+        let mut scanned = 0;
+        let Parsed::Request(len, first) = parse_head(two, &mut scanned, LIMITS) else {
+            panic!("first head not parsed")
+        };
+        assert_eq!((first.path.as_str(), first.last), ("/a", false));
+        let Parsed::Request(_, second) = parse_head(&two[len..], &mut scanned, LIMITS) else {
+            panic!("second head not parsed")
+        };
+        assert_eq!((second.path.as_str(), second.last), ("/b", true));
     }
 }

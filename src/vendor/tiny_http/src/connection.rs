@@ -22,6 +22,25 @@ impl Listener {
         }
     }
 
+    /// [patch] The descriptor, for epoll.
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Self::Tcp(l) => l.as_raw_fd(),
+            #[cfg(unix)]
+            Self::Unix(l) => l.as_raw_fd(),
+        }
+    }
+
+    /// [patch] The I/O thread accepts only when epoll says a connection waits.
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(l) => l.set_nonblocking(nonblocking),
+            #[cfg(unix)]
+            Self::Unix(l) => l.set_nonblocking(nonblocking),
+        }
+    }
+
     pub(crate) fn accept(&self) -> std::io::Result<(Connection, Option<SocketAddr>)> {
         match self {
             Self::Tcp(l) => l
@@ -51,42 +70,7 @@ pub(crate) enum Connection {
     #[cfg(unix)]
     Unix(unix_net::UnixStream),
 }
-impl std::io::Read for Connection {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.read(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => s.read(buf),
-        }
-    }
-}
-impl std::io::Write for Connection {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.write(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.flush(),
-            #[cfg(unix)]
-            Self::Unix(s) => s.flush(),
-        }
-    }
-}
 impl Connection {
-    /// Gets the peer's address. Some for TCP, None for Unix sockets.
-    pub(crate) fn peer_addr(&self) -> std::io::Result<Option<SocketAddr>> {
-        match self {
-            Self::Tcp(s) => s.peer_addr().map(Some),
-            #[cfg(unix)]
-            Self::Unix(_) => Ok(None),
-        }
-    }
-
     pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
         match self {
             Self::Tcp(s) => s.shutdown(how),
@@ -95,36 +79,8 @@ impl Connection {
         }
     }
 
-    /// [patch] Read and write timeouts on this connection.
-    pub(crate) fn set_timeouts(&self, timeout: Option<std::time::Duration>) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => {
-                s.set_read_timeout(timeout)?;
-                s.set_write_timeout(timeout)
-            }
-            #[cfg(unix)]
-            Self::Unix(s) => {
-                s.set_read_timeout(timeout)?;
-                s.set_write_timeout(timeout)
-            }
-        }
-    }
-
-    /// [patch] The read timeout alone (for the short wait before closing a
-    /// refused connection).
-    pub(crate) fn set_read_timeout(
-        &self,
-        timeout: Option<std::time::Duration>,
-    ) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_read_timeout(timeout),
-            #[cfg(unix)]
-            Self::Unix(s) => s.set_read_timeout(timeout),
-        }
-    }
-
     /// [patch] Reads through a shared reference (`&TcpStream` reads), so
-    /// one connection can serve both halves without a `dup()`.
+    /// the I/O thread and a request being answered can hold one connection.
     pub(crate) fn read_shared(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         use std::io::Read;
         match self {
@@ -156,34 +112,38 @@ impl Connection {
         }
     }
 
-    /// [patch] Sends what the socket takes now, without waiting, and
-    /// returns how much that was. Only for a moment when no other thread
-    /// uses the connection (the mode is the socket's, not this call's).
+    /// [patch] Sends what the socket takes now, without waiting (every
+    /// connection is non-blocking), and returns how much that was.
     pub(crate) fn send_without_waiting(&self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.set_nonblocking(true)?;
         let mut sent = 0;
-        let result = loop {
-            if sent == bytes.len() {
-                break Ok(sent);
-            }
+        while sent < bytes.len() {
             match self.write_shared(&bytes[sent..]) {
-                Ok(0) => break Ok(sent),
+                Ok(0) => break,
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break Ok(sent),
-                Err(e) => break Err(e),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
             }
-        };
-        self.set_nonblocking(false)?;
-        result
+        }
+        Ok(sent)
     }
 
-    /// [patch] For the short answer to a connection over the cap.
+    /// [patch] Every accepted connection is made non-blocking at once.
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
         match self {
             Self::Tcp(s) => s.set_nonblocking(nonblocking),
             #[cfg(unix)]
             Self::Unix(s) => s.set_nonblocking(nonblocking),
+        }
+    }
+
+    /// [patch] The descriptor, for epoll.
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Self::Tcp(s) => s.as_raw_fd(),
+            #[cfg(unix)]
+            Self::Unix(s) => s.as_raw_fd(),
         }
     }
 }

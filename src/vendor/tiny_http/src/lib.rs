@@ -87,7 +87,8 @@
 //! # let response = tiny_http::Response::from_file(File::open(&Path::new("image.png")).unwrap());
 //! let _ = request.respond(response);
 //! ```
-#![forbid(unsafe_code)]
+// [patch] was `forbid`: `sys.rs` alone opts back in, for epoll and eventfd
+#![deny(unsafe_code)]
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
 
@@ -95,31 +96,31 @@ use std::error::Error;
 use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use client::ClientConnection;
-use connection::Connection;
+use reactor::{Inbox, Reactor};
 use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 // [patch] the checks every request head passes (see `head.rs`)
 pub use head::{check_head, HeadRefusal};
-pub use request::{ReadWrite, Request};
+pub use request::Request;
 pub use response::{Response, ResponseBox};
 
 mod client;
 mod common;
 mod connection;
 mod head;
+mod reactor;
 mod request;
 mod response;
+mod sys;
 mod util;
 
 /// The main class of this library.
@@ -127,10 +128,20 @@ mod util;
 /// Destroying this object will immediately close the listening socket and the reading
 ///  part of all the client's connections. Requests that have already been returned by
 ///  the `recv()` function will not close and the responses will be transferred to the client.
+///
+/// [patch] One I/O thread serves every listener and connection (epoll, see
+/// `reactor.rs` and PATCHES.md); dropping the server ends it. An answer to
+/// a request returned before the drop gets what the socket takes at once.
 pub struct Server {
-    // what the server and its accept threads share: the close flag, the
-    // counters, the limits and the worker pool
+    // [patch] what the server and its I/O thread share: the close flag,
+    // the counters and the limits
     shared: Arc<Shared>,
+
+    // [patch] wakes the I/O thread (to see the close flag)
+    inbox: Arc<Inbox>,
+
+    // [patch] the I/O thread, joined on drop
+    io_thread: Option<thread::JoinHandle<()>>,
 
     // queue for messages received by child threads
     messages: Arc<MessagesQueue<Message>>,
@@ -158,48 +169,38 @@ pub struct Limits {
     pub timeout: Option<Duration>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     // should be false as long as the server exists
-    // when set to true, all the subtasks will close within a few hundreds ms
     close: AtomicBool,
     // connections being served now
     connections: AtomicUsize,
-    // connections refused for the cap or for want of a thread
+    // connections refused for the cap
     rejected: AtomicU64,
-    // accept() errors that did not end the accept thread
+    // accept() errors that did not stop the server accepting
     accept_errors: AtomicU64,
     limits: Limits,
-    tasks_pool: util::TaskPool,
 }
 
-/// [patch] Decrements the connection count when the connection's task ends.
-struct ConnectionSlot(Arc<Shared>);
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Relaxed);
-    }
-}
-
-/// [patch] What an accept thread does after an `accept()` error. Upstream
-/// ended the thread on any error, so the server stopped accepting for good.
-enum AfterAcceptError {
-    /// A timeout set on the listening socket, a signal, a connection reset
-    /// before it was accepted: accept again.
+/// [patch] What the I/O thread does after an `accept()` error. Upstream
+/// ended the accept thread on any error, so the server stopped accepting
+/// for good.
+pub(crate) enum AfterAcceptError {
+    /// A signal, a connection reset before it was accepted: accept again.
     Retry,
     /// A firewall verdict (EPERM), a protocol error (EPROTO): count it and
     /// accept again.
     Count,
     /// Out of descriptors, buffers or memory (EMFILE, ENFILE, ENOBUFS,
-    /// ENOMEM): count it, wait a little (5 ms doubling to 1 s) and accept
-    /// again, as Go's net/http does.
+    /// ENOMEM): count it, stop watching that listener for a little while
+    /// (5 ms doubling to 1 s) and accept again, as Go's net/http does.
     Backoff,
-    /// Anything else (EBADF, EINVAL: the socket is gone): report and end.
+    /// Anything else (EBADF, EINVAL: the socket is gone): report and stop
+    /// watching that listener.
     Fatal,
 }
 
 impl AfterAcceptError {
-    fn of(e: &IoError) -> AfterAcceptError {
+    pub(crate) fn of(e: &IoError) -> AfterAcceptError {
         use std::io::ErrorKind::*;
         // errno values, the same on every Linux architecture
         const EPERM: i32 = 1;
@@ -209,7 +210,7 @@ impl AfterAcceptError {
         const EPROTO: i32 = 71;
         const ENOBUFS: i32 = 105;
         match (e.kind(), e.raw_os_error()) {
-            (WouldBlock | TimedOut | Interrupted | ConnectionAborted | ConnectionReset, _) => {
+            (TimedOut | Interrupted | ConnectionAborted | ConnectionReset, _) => {
                 AfterAcceptError::Retry
             }
             (_, Some(EPERM | EPROTO)) => AfterAcceptError::Count,
@@ -219,98 +220,7 @@ impl AfterAcceptError {
     }
 }
 
-/// The response to a connection over `max_connections`.
-const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
-
-fn accept_loop(server: Listener, shared: &Arc<Shared>, messages: &Arc<MessagesQueue<Message>>) {
-    log::debug!("Running accept thread");
-    let mut backoff = Duration::from_millis(5);
-    while !shared.close.load(Relaxed) {
-        let mut sock = match server.accept() {
-            Ok((sock, _)) => sock,
-            Err(e) => match AfterAcceptError::of(&e) {
-                _ if shared.close.load(Relaxed) => break,
-                AfterAcceptError::Retry => continue,
-                AfterAcceptError::Count => {
-                    shared.accept_errors.fetch_add(1, Relaxed);
-                    continue;
-                }
-                AfterAcceptError::Backoff => {
-                    shared.accept_errors.fetch_add(1, Relaxed);
-                    thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    continue;
-                }
-                AfterAcceptError::Fatal => {
-                    log::error!("Error accepting new client: {}", e);
-                    messages.push(e.into());
-                    break;
-                }
-            },
-        };
-        backoff = Duration::from_millis(5);
-        if shared.close.load(Relaxed) {
-            break;
-        }
-
-        let limits = shared.limits;
-        if limits.max_connections != 0 && shared.connections.load(Relaxed) >= limits.max_connections
-        {
-            shared.rejected.fetch_add(1, Relaxed);
-            // Read what the client has sent already (without waiting): closing
-            // with unread data sends a reset, which can destroy the answer
-            // before the client reads it.
-            let _ = sock.set_nonblocking(true);
-            let mut sink = [0u8; 2048];
-            for _ in 0..16 {
-                match std::io::Read::read(&mut sock, &mut sink) {
-                    Ok(n) if n > 0 => {}
-                    _ => break,
-                }
-            }
-            // A fresh socket's send buffer takes this without blocking.
-            let _ = std::io::Write::write_all(&mut sock, BUSY_RESPONSE);
-            let _ = sock.shutdown(Shutdown::Write);
-            continue;
-        }
-        if limits.timeout.is_some() && sock.set_timeouts(limits.timeout).is_err() {
-            continue;
-        }
-
-        // [patch] the two halves share the one descriptor: no dup() to fail
-        let (read_closable, write_closable) = util::RefinedTcpStream::new(sock);
-
-        let client = ClientConnection::new(write_closable, read_closable, limits);
-        shared.connections.fetch_add(1, Relaxed);
-        let slot = ConnectionSlot(shared.clone());
-        let messages = messages.clone();
-        let mut client = Some((client, slot));
-        let spawned = shared.tasks_pool.spawn(Box::new(move || {
-            if let Some((client, _slot)) = client.take() {
-                // [patch] One request at a time: pass it on, then write its
-                // response here, so a client that reads slowly (or not at
-                // all) holds this thread, not the server's.
-                for rq in client {
-                    let (sender, receiver) = mpsc::channel();
-                    messages.push(rq.with_write_back(sender).into());
-                    // Err: answered in the server's thread instead
-                    // (`respond`, `into_writer`); go on with the next.
-                    if let Ok(detached) = receiver.recv() {
-                        detached.write();
-                    }
-                }
-            }
-        }));
-        if !spawned {
-            // no thread could be started (RLIMIT_NPROC, TasksMax): the
-            // connection was dropped with the task
-            shared.rejected.fetch_add(1, Relaxed);
-        }
-    }
-    log::debug!("Terminating accept thread");
-}
-
-enum Message {
+pub(crate) enum Message {
     Error(IoError),
     NewRequest(Request),
 }
@@ -417,27 +327,22 @@ impl Server {
             rejected: AtomicU64::new(0),
             accept_errors: AtomicU64::new(0),
             limits,
-            // a tasks pool is used to dispatch the connections into threads;
-            // one pool for all the listeners
-            tasks_pool: util::TaskPool::new(),
         });
 
-        // creating a task where server.accept() is continuously called
-        // and ClientConnection objects are pushed in the messages queue
+        // [patch] One I/O thread for every listener and connection; the
+        // requests it reads arrive through `messages`.
         let messages = MessagesQueue::with_capacity(8);
+        let inbox = Arc::new(Inbox::new()?);
+        let reactor = Reactor::new(listeners, shared.clone(), messages.clone(), inbox.clone())?;
+        let io_thread = thread::Builder::new()
+            .name("http-io".into())
+            .spawn(move || reactor.run())?;
 
-        for listener in listeners {
-            let shared = shared.clone();
-            let messages = messages.clone();
-            thread::Builder::new()
-                .name("http-accept".into())
-                .spawn(move || accept_loop(listener, &shared, &messages))?;
-        }
-
-        // result
         Ok(Server {
             messages,
             shared,
+            inbox,
+            io_thread: Some(io_thread),
             listening_addr: listening_addrs[0].clone(),
             listening_addrs,
         })
@@ -468,13 +373,13 @@ impl Server {
     }
 
     /// [patch] Connections closed at once because `max_connections` were
-    /// open, or because no thread could be started for them.
+    /// open (or the epoll could not take them).
     pub fn rejected_connections(&self) -> u64 {
         self.shared.rejected.load(Relaxed)
     }
 
-    /// [patch] Failed `accept()` calls (EMFILE and the like) that the accept
-    /// threads survived.
+    /// [patch] Failed `accept()` calls (EMFILE and the like) that the server
+    /// survived.
     pub fn accept_errors(&self) -> u64 {
         self.shared.accept_errors.load(Relaxed)
     }
@@ -541,28 +446,18 @@ impl Iterator for IncomingRequests<'_> {
 }
 
 impl Drop for Server {
+    /// [patch] Wakes the I/O thread, which ends and closes every listener
+    /// and connection, and waits for it; then removes unix socket files, as
+    /// upstream did. Requests already returned by `recv()` can still be
+    /// answered: what the socket does not take at once is lost.
     fn drop(&mut self) {
         self.shared.close.store(true, Relaxed);
+        self.inbox.wake();
+        if let Some(thread) = self.io_thread.take() {
+            let _ = thread.join();
+        }
+        #[cfg(unix)]
         for listening_addr in &self.listening_addrs {
-            // Connect briefly to ourselves to unblock the accept thread
-            let maybe_stream = match listening_addr {
-                ListenAddr::IP(addr) => {
-                    TcpStream::connect_timeout(addr, Duration::from_secs(1)).map(Connection::from)
-                }
-                #[cfg(unix)]
-                ListenAddr::Unix(addr) => match addr.as_pathname() {
-                    // TODO: use connect_addr when its stabilized.
-                    Some(path) => {
-                        std::os::unix::net::UnixStream::connect(path).map(Connection::from)
-                    }
-                    None => continue,
-                },
-            };
-            if let Ok(stream) = maybe_stream {
-                let _ = stream.shutdown(Shutdown::Both);
-            }
-
-            #[cfg(unix)]
             if let ListenAddr::Unix(addr) = listening_addr {
                 if let Some(path) = addr.as_pathname() {
                     let _ = std::fs::remove_file(path);

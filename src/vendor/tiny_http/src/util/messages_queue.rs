@@ -11,8 +11,22 @@ pub struct MessagesQueue<T>
 where
     T: Send,
 {
-    queue: Mutex<VecDeque<Control<T>>>,
+    queue: Mutex<Queue<T>>,
     condvar: Condvar,
+}
+
+/// [patch] The queue and how many threads wait for it, under one lock, so
+/// that a push notifies (a system call) only when someone waits: the
+/// server's I/O thread pushes every request, mostly while the loop is busy.
+struct Queue<T> {
+    items: VecDeque<Control<T>>,
+    waiters: usize,
+}
+
+impl<T> Queue<T> {
+    fn pop_front(&mut self) -> Option<Control<T>> {
+        self.items.pop_front()
+    }
 }
 
 impl<T> MessagesQueue<T>
@@ -21,7 +35,10 @@ where
 {
     pub fn with_capacity(capacity: usize) -> Arc<MessagesQueue<T>> {
         Arc::new(MessagesQueue {
-            queue: Mutex::new(VecDeque::with_capacity(capacity)),
+            queue: Mutex::new(Queue {
+                items: VecDeque::with_capacity(capacity),
+                waiters: 0,
+            }),
             condvar: Condvar::new(),
         })
     }
@@ -29,14 +46,16 @@ where
     /// Pushes an element to the queue.
     pub fn push(&self, value: T) {
         let mut queue = self.queue.lock().unwrap();
-        queue.push_back(Control::Elem(value));
-        self.condvar.notify_one();
+        queue.items.push_back(Control::Elem(value));
+        if queue.waiters > 0 {
+            self.condvar.notify_one();
+        }
     }
 
     /// Unblock one thread stuck in pop loop.
     pub fn unblock(&self) {
         let mut queue = self.queue.lock().unwrap();
-        queue.push_back(Control::Unblock);
+        queue.items.push_back(Control::Unblock);
         self.condvar.notify_one();
     }
 
@@ -45,8 +64,8 @@ where
     /// already the last thing queued: a burst of wakes costs one return.
     pub fn wake(&self) {
         let mut queue = self.queue.lock().unwrap();
-        if !matches!(queue.back(), Some(Control::Unblock)) {
-            queue.push_back(Control::Unblock);
+        if !matches!(queue.items.back(), Some(Control::Unblock)) {
+            queue.items.push_back(Control::Unblock);
         }
         self.condvar.notify_one();
     }
@@ -63,7 +82,9 @@ where
                 None => (),
             }
 
+            queue.waiters += 1;
             queue = self.condvar.wait(queue).unwrap();
+            queue.waiters -= 1;
         }
     }
 
@@ -91,8 +112,10 @@ where
             let now = Instant::now();
             // [patch] waits what is left, not `timeout` again after each
             // spurious wake-up
+            queue.waiters += 1;
             let (_queue, result) = self.condvar.wait_timeout(queue, duration).unwrap();
             queue = _queue;
+            queue.waiters -= 1;
             let sleep_time = now.elapsed();
             duration = if duration > sleep_time {
                 duration - sleep_time

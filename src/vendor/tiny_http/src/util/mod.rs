@@ -1,17 +1,8 @@
-pub use self::custom_stream::CustomStream;
 pub use self::messages_queue::MessagesQueue;
-pub use self::refined_tcp_stream::RefinedTcpStream;
-pub use self::sequential::SequentialWriterBuilder;
-pub use self::sequential::{SequentialReader, SequentialReaderBuilder};
-pub use self::task_pool::TaskPool;
 
 use std::str::FromStr;
 
-mod custom_stream;
 mod messages_queue;
-pub(crate) mod refined_tcp_stream;
-mod sequential;
-mod task_pool;
 
 /// Parses a the value of a header.
 /// Suitable for `Accept-*`, `TE`, etc.

@@ -1,0 +1,630 @@
+//! [patch] The server's one I/O thread: one epoll over every listener,
+//! every connection and an eventfd, in place of upstream's accept thread
+//! per listener and worker thread per connection. A connection costs a
+//! slot here (a few hundred bytes, and a read buffer only while a head is
+//! arriving), not a thread.
+//!
+//! Each connection is a small state machine:
+//!
+//! ```text
+//!   Reading ──head──▶ Answering ──answer──▶ Writing ──written──▶ Reading
+//!      │                                       │  (last request: close)
+//!      └─refused─▶ Writing the refusal ─▶ Lingering ─▶ closed
+//! ```
+//!
+//! - *Reading*: bytes go into the connection's buffer (at most
+//!   `max_head_bytes`) until `client::parse_head` finds a whole head; a
+//!   request then goes to the server's caller through the message queue,
+//!   and nothing more is read from that connection until it is answered, so
+//!   pipelined requests are answered in order. The whole head must arrive
+//!   within `timeout` of the connection becoming idle (a slowloris trickling
+//!   a byte a second is cut off then, however many bytes it sends).
+//! - *Answering*: the caller's thread prints the answer, sends what the
+//!   socket takes at once (`Request::respond_detached`) and hands the rest
+//!   back through the [`Inbox`], waking this thread with its eventfd. No
+//!   deadline: the caller always answers (a dropped request answers 500).
+//! - *Writing*: the rest goes out as the socket takes it (EPOLLOUT); a
+//!   client that reads nothing for `timeout` is dropped. Then the next
+//!   request is read, from what was already buffered first.
+//! - *Lingering*: after a refusal the write side is shut and what the
+//!   client still sends is read and thrown away for at most 0.5 s or
+//!   64 KiB, so that closing does not reset the answer away.
+//!
+//! Invariants: no read or write here ever waits (every socket is
+//! non-blocking; epoll is edge-triggered for connections, so each one is
+//! read or written until EAGAIN); exactly one of this thread and the
+//! caller's thread touches a connection's socket at a time (the caller only
+//! between the request leaving here and its `Answer` arriving); timers are
+//! one deadline per connection, and the thread wakes only for I/O, a
+//! deadline or the eventfd.
+
+use std::io::{self, ErrorKind};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::client::{parse_head, HeadLimits, Parsed, RequestHead};
+use crate::connection::{Connection, Listener};
+use crate::request::{new_request, Reply};
+use crate::sys::{Epoll, Event, EventFd, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
+use crate::util::MessagesQueue;
+use crate::{AfterAcceptError, Message, Shared};
+
+/// What the caller's thread hands back after answering a request.
+pub(crate) struct Answer {
+    /// The connection (`Reactor::token`).
+    pub(crate) token: u64,
+    /// What the socket did not take at once (usually nothing).
+    pub(crate) rest: Vec<u8>,
+    /// False: the client is gone (a send failed); close.
+    pub(crate) ok: bool,
+}
+
+/// The way from the caller's thread back to the I/O thread: answers, and
+/// an eventfd that wakes the I/O thread's epoll when it sleeps.
+pub(crate) struct Inbox {
+    answers: Mutex<Vec<Answer>>,
+    wake: EventFd,
+    /// The I/O thread is in (or about to enter) `epoll_wait`: a sender must
+    /// wake it. While it is awake it takes the answers at the end of each
+    /// turn, so a busy server costs the caller no system call per answer.
+    sleeping: AtomicBool,
+}
+
+impl Inbox {
+    pub(crate) fn new() -> io::Result<Inbox> {
+        Ok(Inbox {
+            answers: Mutex::new(Vec::with_capacity(16)),
+            wake: EventFd::new()?,
+            sleeping: AtomicBool::new(false),
+        })
+    }
+
+    /// Queues `answer` and wakes the I/O thread if it sleeps. (It sets
+    /// `sleeping` before it looks at the queue a last time, and this reads
+    /// `sleeping` after pushing under the same lock: either it sees the
+    /// answer, or this sees it sleeping.)
+    pub(crate) fn send(&self, answer: Answer) {
+        self.answers.lock().unwrap().push(answer);
+        if self.sleeping.load(SeqCst) {
+            self.wake.notify();
+        }
+    }
+
+    /// Wakes the I/O thread (to see the server's close flag).
+    pub(crate) fn wake(&self) {
+        self.wake.notify();
+    }
+}
+
+/// The eventfd's token; listener `i` has `WAKE - 1 - i`; connections have
+/// `generation << 32 | slot`, with a 31-bit generation, so below 2^63.
+const WAKE: u64 = u64::MAX;
+const LISTENER_TOKENS: u64 = 1 << 63;
+const GENERATION_MASK: u32 = 0x7fff_ffff;
+
+/// Connections are edge-triggered: told once when they become readable or
+/// writable, and then read or written until EAGAIN.
+const CONNECTION_EVENTS: u32 = (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) as u32;
+
+/// How long, and how much, a refused connection is drained before closing.
+const LINGER: Duration = Duration::from_millis(500);
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// The response to a connection over `max_connections`.
+const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Reading,
+    Answering,
+    Writing,
+    Lingering,
+}
+
+#[derive(Clone, Copy)]
+enum AfterWrite {
+    /// Read the next request.
+    KeepAlive,
+    /// The last request was answered: close.
+    Close,
+    /// A refusal: shut the write side, drain, close.
+    Linger,
+}
+
+struct Conn {
+    socket: Arc<Connection>,
+    remote_addr: Option<SocketAddr>,
+    state: State,
+    /// Bytes read and not yet taken as a head: at most `max_head_bytes`.
+    /// Empty (no allocation) while the connection is idle.
+    buf: Vec<u8>,
+    /// `buf[..scanned]` holds no end of head (`client::parse_head`).
+    scanned: usize,
+    /// What is left to write, from `out_pos` on (Writing only).
+    out: Vec<u8>,
+    out_pos: usize,
+    after_write: AfterWrite,
+    /// The request being answered is the connection's last.
+    last: bool,
+    /// When the connection is dropped if nothing happens (Reading: the
+    /// whole next head; Writing: the next progress; Lingering: the end).
+    deadline: Option<Instant>,
+    /// Bytes thrown away while lingering.
+    drained: usize,
+}
+
+struct Slot {
+    generation: u32,
+    conn: Option<Conn>,
+}
+
+struct ListenerSlot {
+    listener: Listener,
+    /// The next wait after EMFILE and the like: 5 ms doubling to 1 s.
+    backoff: Duration,
+    /// Taken out of the epoll until then, after such an error.
+    paused_until: Option<Instant>,
+}
+
+pub(crate) struct Reactor {
+    epoll: Epoll,
+    listeners: Vec<ListenerSlot>,
+    slots: Vec<Slot>,
+    /// Indices of empty slots.
+    free: Vec<u32>,
+    open: usize,
+    shared: Arc<Shared>,
+    messages: Arc<MessagesQueue<Message>>,
+    inbox: Arc<Inbox>,
+    /// What every read goes through before it is copied to a connection.
+    scratch: Box<[u8]>,
+    /// The inbox's answers, taken out in one go (capacity reused).
+    answers: Vec<Answer>,
+    /// The earliest connection deadline, or later (never earlier): deadlines
+    /// only move later, so the sweep runs only when one may be due.
+    next_sweep: Option<Instant>,
+    head_limits: HeadLimits,
+}
+
+impl Reactor {
+    /// Registers the listeners and the inbox; the thread then calls `run`.
+    pub(crate) fn new(
+        listeners: Vec<Listener>,
+        shared: Arc<Shared>,
+        messages: Arc<MessagesQueue<Message>>,
+        inbox: Arc<Inbox>,
+    ) -> io::Result<Reactor> {
+        let epoll = Epoll::new(64)?;
+        epoll.add(inbox.wake.raw(), EPOLLIN as u32, WAKE)?;
+        let mut slots = Vec::with_capacity(listeners.len());
+        for (i, listener) in listeners.into_iter().enumerate() {
+            listener.set_nonblocking(true)?;
+            epoll.add(listener.raw_fd(), EPOLLIN as u32, WAKE - 1 - i as u64)?;
+            slots.push(ListenerSlot {
+                listener,
+                backoff: Duration::from_millis(5),
+                paused_until: None,
+            });
+        }
+        let limits = shared.limits;
+        Ok(Reactor {
+            epoll,
+            listeners: slots,
+            slots: Vec::new(),
+            free: Vec::new(),
+            open: 0,
+            shared,
+            messages,
+            inbox,
+            scratch: vec![0; 16 * 1024].into_boxed_slice(),
+            answers: Vec::with_capacity(16),
+            next_sweep: None,
+            head_limits: HeadLimits {
+                max_head_bytes: limits.max_head_bytes,
+                max_headers: limits.max_headers,
+            },
+        })
+    }
+
+    /// Serves until the server is dropped.
+    pub(crate) fn run(mut self) {
+        log::debug!("Running the I/O thread");
+        let mut events: Vec<Event> = Vec::with_capacity(64);
+        loop {
+            self.inbox.sleeping.store(true, SeqCst);
+            let answered = !self.inbox.answers.lock().unwrap().is_empty();
+            let timeout = if answered {
+                Some(Duration::ZERO)
+            } else {
+                self.next_wake()
+                    .map(|at| at.saturating_duration_since(Instant::now()))
+            };
+            let waited = self.epoll.wait(timeout, &mut events);
+            self.inbox.sleeping.store(false, SeqCst);
+            if let Err(e) = waited {
+                // EBADF, EINVAL: not while this thread owns the epoll
+                log::error!("epoll_wait: {}", e);
+                self.messages.push(e.into());
+                return;
+            }
+            if self.shared.close.load(Relaxed) {
+                break;
+            }
+            for event in &events {
+                if event.token == WAKE {
+                    // the answers are taken below, every turn
+                    self.inbox.wake.drain();
+                } else if event.token >= LISTENER_TOKENS {
+                    self.accept((WAKE - 1 - event.token) as usize);
+                } else {
+                    let slot = event.token as u32 as usize;
+                    let generation = (event.token >> 32) as u32;
+                    let current = self
+                        .slots
+                        .get(slot)
+                        .is_some_and(|s| s.generation == generation && s.conn.is_some());
+                    // else: closed earlier in this batch
+                    if current {
+                        self.on_ready(slot);
+                    }
+                }
+            }
+            self.take_answers();
+            let now = Instant::now();
+            if self.next_sweep.is_some_and(|at| at <= now) {
+                self.sweep(now);
+            }
+            self.resume_listeners(now);
+        }
+        log::debug!("Terminating the I/O thread");
+    }
+
+    /// The earliest of the next sweep and the end of a listener's pause.
+    fn next_wake(&self) -> Option<Instant> {
+        let paused = self.listeners.iter().filter_map(|l| l.paused_until).min();
+        match (self.next_sweep, paused) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn token(&self, slot: usize) -> u64 {
+        (u64::from(self.slots[slot].generation) << 32) | slot as u64
+    }
+
+    fn conn(&mut self, slot: usize) -> &mut Conn {
+        self.slots[slot].conn.as_mut().expect("an open connection")
+    }
+
+    /// A deadline `after` from now for `slot`, if the server has a timeout
+    /// (`after` None) or always (`Some`, the linger).
+    fn set_deadline(&mut self, slot: usize, after: Option<Duration>) {
+        let deadline = after
+            .or(self.shared.limits.timeout)
+            .map(|t| Instant::now() + t);
+        self.conn(slot).deadline = deadline;
+        if let Some(at) = deadline {
+            self.next_sweep = Some(self.next_sweep.map_or(at, |s| s.min(at)));
+        }
+    }
+
+    /// Closes every connection whose deadline has passed.
+    fn sweep(&mut self, now: Instant) {
+        let mut next: Option<Instant> = None;
+        for slot in 0..self.slots.len() {
+            let Some(deadline) = self.slots[slot].conn.as_ref().and_then(|c| c.deadline) else {
+                continue;
+            };
+            if deadline <= now {
+                self.close(slot);
+            } else {
+                next = Some(next.map_or(deadline, |n| n.min(deadline)));
+            }
+        }
+        self.next_sweep = next;
+    }
+
+    fn close(&mut self, slot: usize) {
+        let entry = &mut self.slots[slot];
+        // Dropping the last `Arc` closes the descriptor, and the kernel
+        // takes it out of the epoll; an event already reported for it is
+        // ignored by its generation.
+        if entry.conn.take().is_some() {
+            entry.generation = entry.generation.wrapping_add(1) & GENERATION_MASK;
+            self.free.push(slot as u32);
+            self.open -= 1;
+            self.shared.connections.fetch_sub(1, Relaxed);
+        }
+    }
+
+    fn accept(&mut self, index: usize) {
+        // A bounded batch, so that one busy listener cannot starve the
+        // connections; the listener is level-triggered and reported again.
+        for _ in 0..64 {
+            let accepted = self.listeners[index].listener.accept();
+            match accepted {
+                Ok((sock, addr)) => {
+                    self.listeners[index].backoff = Duration::from_millis(5);
+                    self.admit(sock, addr);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) => match AfterAcceptError::of(&e) {
+                    AfterAcceptError::Retry => {}
+                    AfterAcceptError::Count => {
+                        self.shared.accept_errors.fetch_add(1, Relaxed);
+                    }
+                    AfterAcceptError::Backoff => {
+                        // The pending connection keeps the listener
+                        // readable: out of the epoll until the pause ends,
+                        // or this thread would spin.
+                        self.shared.accept_errors.fetch_add(1, Relaxed);
+                        let l = &mut self.listeners[index];
+                        let _ = self.epoll.delete(l.listener.raw_fd());
+                        l.paused_until = Some(Instant::now() + l.backoff);
+                        l.backoff = (l.backoff * 2).min(Duration::from_secs(1));
+                        return;
+                    }
+                    AfterAcceptError::Fatal => {
+                        log::error!("Error accepting new client: {}", e);
+                        let _ = self.epoll.delete(self.listeners[index].listener.raw_fd());
+                        self.messages.push(e.into());
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    fn resume_listeners(&mut self, now: Instant) {
+        for (i, l) in self.listeners.iter_mut().enumerate() {
+            if l.paused_until.is_some_and(|at| at <= now) {
+                l.paused_until = None;
+                let token = WAKE - 1 - i as u64;
+                if let Err(e) = self.epoll.add(l.listener.raw_fd(), EPOLLIN as u32, token) {
+                    log::error!("cannot watch a listener again: {}", e);
+                    self.messages.push(e.into());
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, sock: Connection, remote_addr: Option<SocketAddr>) {
+        let max = self.shared.limits.max_connections;
+        if max != 0 && self.open >= max {
+            self.shared.rejected.fetch_add(1, Relaxed);
+            refuse_busy(&sock);
+            return;
+        }
+        if sock.set_nonblocking(true).is_err() {
+            return;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => slot as usize,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    conn: None,
+                });
+                self.slots.len() - 1
+            }
+        };
+        let token = self.token(slot);
+        if self
+            .epoll
+            .add(sock.raw_fd(), CONNECTION_EVENTS, token)
+            .is_err()
+        {
+            // ENOMEM, ENOSPC (max_user_watches): refused like one over the cap
+            self.free.push(slot as u32);
+            self.shared.rejected.fetch_add(1, Relaxed);
+            return;
+        }
+        self.slots[slot].conn = Some(Conn {
+            socket: Arc::new(sock),
+            remote_addr,
+            state: State::Reading,
+            buf: Vec::new(),
+            scanned: 0,
+            out: Vec::new(),
+            out_pos: 0,
+            after_write: AfterWrite::KeepAlive,
+            last: false,
+            deadline: None,
+            drained: 0,
+        });
+        self.open += 1;
+        self.shared.connections.fetch_add(1, Relaxed);
+        self.set_deadline(slot, None);
+        // What arrived before the registration is reported by the epoll
+        // at once (EPOLL_CTL_ADD polls the socket).
+    }
+
+    fn on_ready(&mut self, slot: usize) {
+        match self.conn(slot).state {
+            State::Reading => self.read_requests(slot),
+            State::Writing => self.write_out(slot),
+            State::Lingering => self.linger(slot),
+            // the caller's thread has it; the answer will say what next
+            State::Answering => {}
+        }
+    }
+
+    /// Reads until a whole head is buffered (then hands the request on) or
+    /// the socket has nothing more.
+    fn read_requests(&mut self, slot: usize) {
+        let limits = self.head_limits;
+        let max = limits.max_head_bytes();
+        loop {
+            let conn = self.slots[slot].conn.as_mut().expect("an open connection");
+            if !conn.buf.is_empty() {
+                match parse_head(&conn.buf, &mut conn.scanned, limits) {
+                    Parsed::Incomplete => {}
+                    Parsed::Request(len, head) => {
+                        conn.buf.drain(..len);
+                        if conn.buf.is_empty() {
+                            // idle again: hold no buffer
+                            conn.buf = Vec::new();
+                        }
+                        self.dispatch(slot, head);
+                        return;
+                    }
+                    Parsed::Refused(answer) => {
+                        conn.buf = Vec::new();
+                        self.start_write(slot, answer, AfterWrite::Linger);
+                        return;
+                    }
+                }
+            }
+            // parse_head refuses a full buffer, so there is room
+            let room = max.saturating_sub(conn.buf.len()).min(self.scratch.len());
+            match conn.socket.read_shared(&mut self.scratch[..room]) {
+                Ok(0) => return self.close(slot),
+                Ok(n) => conn.buf.extend_from_slice(&self.scratch[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return self.close(slot),
+            }
+        }
+    }
+
+    /// Hands a request to the server's caller; the connection waits for
+    /// its answer.
+    fn dispatch(&mut self, slot: usize, head: RequestHead) {
+        let token = self.token(slot);
+        let inbox = Arc::clone(&self.inbox);
+        let conn = self.conn(slot);
+        conn.state = State::Answering;
+        conn.deadline = None;
+        conn.last = head.last;
+        let reply = Reply {
+            socket: Arc::clone(&conn.socket),
+            token,
+            inbox,
+        };
+        let request = new_request(
+            head.method,
+            head.path,
+            head.version,
+            head.headers,
+            conn.remote_addr,
+            reply,
+        );
+        self.messages.push(request.into());
+    }
+
+    /// Takes the answers the caller's thread sent back.
+    fn take_answers(&mut self) {
+        let mut answers = std::mem::take(&mut self.answers);
+        std::mem::swap(&mut *self.inbox.answers.lock().unwrap(), &mut answers);
+        for answer in answers.drain(..) {
+            let slot = answer.token as u32 as usize;
+            let generation = (answer.token >> 32) as u32;
+            let current = self.slots.get(slot).is_some_and(|s| {
+                s.generation == generation
+                    && s.conn.as_ref().is_some_and(|c| c.state == State::Answering)
+            });
+            if !current {
+                continue;
+            }
+            if !answer.ok {
+                self.close(slot);
+                continue;
+            }
+            let after = if self.conn(slot).last {
+                AfterWrite::Close
+            } else {
+                AfterWrite::KeepAlive
+            };
+            self.start_write(slot, answer.rest, after);
+        }
+        self.answers = answers;
+    }
+
+    fn start_write(&mut self, slot: usize, bytes: Vec<u8>, after: AfterWrite) {
+        let conn = self.conn(slot);
+        conn.out = bytes;
+        conn.out_pos = 0;
+        conn.after_write = after;
+        conn.state = State::Writing;
+        self.set_deadline(slot, None);
+        self.write_out(slot);
+    }
+
+    /// Writes what the socket takes; once all is written, goes on as
+    /// `after_write` says.
+    fn write_out(&mut self, slot: usize) {
+        loop {
+            let conn = self.conn(slot);
+            if conn.out_pos == conn.out.len() {
+                conn.out = Vec::new();
+                conn.out_pos = 0;
+                return match conn.after_write {
+                    AfterWrite::KeepAlive => {
+                        conn.state = State::Reading;
+                        self.set_deadline(slot, None);
+                        // a pipelined request may be buffered or waiting
+                        self.read_requests(slot)
+                    }
+                    AfterWrite::Close => self.close(slot),
+                    AfterWrite::Linger => {
+                        if conn.socket.shutdown(Shutdown::Write).is_err() {
+                            return self.close(slot);
+                        }
+                        conn.state = State::Lingering;
+                        conn.drained = 0;
+                        self.set_deadline(slot, Some(LINGER));
+                        self.linger(slot)
+                    }
+                };
+            }
+            match conn.socket.write_shared(&conn.out[conn.out_pos..]) {
+                Ok(0) => return self.close(slot),
+                Ok(n) => {
+                    conn.out_pos += n;
+                    // progress: the client reads, slowly maybe
+                    self.set_deadline(slot, None);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return self.close(slot),
+            }
+        }
+    }
+
+    /// Reads and throws away what a refused client still sends.
+    fn linger(&mut self, slot: usize) {
+        loop {
+            let conn = self.slots[slot].conn.as_mut().expect("an open connection");
+            if conn.drained >= LINGER_BYTES {
+                return self.close(slot);
+            }
+            match conn.socket.read_shared(&mut self.scratch) {
+                Ok(0) => return self.close(slot),
+                Ok(n) => conn.drained += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return self.close(slot),
+            }
+        }
+    }
+}
+
+/// Answers a connection over the cap with 503 and closes it, without
+/// waiting: what the client has sent already is read first (closing with
+/// unread data sends a reset, which can destroy the answer before the
+/// client reads it), and a fresh socket's send buffer takes the answer.
+fn refuse_busy(sock: &Connection) {
+    let _ = sock.set_nonblocking(true);
+    let mut sink = [0u8; 2048];
+    for _ in 0..16 {
+        match sock.read_shared(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    let _ = sock.send_without_waiting(BUSY_RESPONSE);
+    let _ = sock.shutdown(Shutdown::Write);
+}
