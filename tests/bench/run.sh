@@ -43,6 +43,55 @@ load() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.1fx\n", a / b }'; }
 
+# --- footprint: start, idle, idle connections (issue #16) ---------------------
+# Each daemon fresh on its own port: start -> first answer, then all of them
+# idle side by side for 30 s (CPU, wake-ups of the main thread, threads, RSS),
+# then 1,000 connections that send nothing (threads, RSS).
+FP="python3 tests/bench/footprint.py"
+cat > "$WORK/fp.conf" <<CONF
+listen = 127.0.0.1:18081
+interval = 5s
+backup = off
+update_manager = none
+backup_dir = $WORK/fp-b
+log_dir = $WORK/fp-l
+state_dir = $WORK/fp-s
+CONF
+START_S=$($FP start http://127.0.0.1:18081/data.json -- "$BIN" run --config "$WORK/fp.conf")
+"$BIN" run --config "$WORK/fp.conf" 2>/dev/null & FP_S=$!; PIDS="$PIDS $FP_S"
+wait_port 18081
+FP_PIDS="$FP_S"
+if [ $HAVE_NE = 1 ]; then
+  NE_CMD="prometheus-node-exporter --web.listen-address=127.0.0.1:19101"
+  START_N=$($FP start http://127.0.0.1:19101/metrics -- $NE_CMD)
+  $NE_CMD >/dev/null 2>&1 & FP_N=$!; PIDS="$PIDS $FP_N"; FP_PIDS="$FP_PIDS $FP_N"
+  wait_port 19101
+fi
+if [ $HAVE_MONIT = 1 ]; then
+  mkdir -p "$WORK/fpm"
+  printf 'set daemon 5\nset pidfile %s/m.pid\nset idfile %s/m.id\nset statefile %s/m.state\nset httpd port 12813 and use address 127.0.0.1\n    allow 127.0.0.1\ncheck system localhost\n' \
+    "$WORK/fpm" "$WORK/fpm" "$WORK/fpm" > "$WORK/fpm/monitrc"
+  chmod 600 "$WORK/fpm/monitrc"
+  START_M=$($FP start http://127.0.0.1:12813/ -- monit -c "$WORK/fpm/monitrc" -I)
+  monit -c "$WORK/fpm/monitrc" -I >/dev/null 2>&1 & FP_M=$!; PIDS="$PIDS $FP_M"; FP_PIDS="$FP_PIDS $FP_M"
+  wait_port 12813
+fi
+sleep 2
+for p in $FP_PIDS; do $FP idle "$p" 30 > "$WORK/idle-$p.txt" & done
+wait_idle() { for p in $FP_PIDS; do while [ ! -s "$WORK/idle-$p.txt" ]; do sleep 0.5; done; done; }
+wait_idle
+set -- $(cat "$WORK/idle-$FP_S.txt"); IDLE_CPU_S=$1; WAKE_S=$2; THR_S=$3
+set -- $($FP conns "$FP_S" 127.0.0.1 18081 1000); THR_C_S=$1; RSS_C_S=$2
+if [ $HAVE_NE = 1 ]; then
+  set -- $(cat "$WORK/idle-$FP_N.txt"); IDLE_CPU_N=$1; WAKE_N=$2; THR_N=$3
+  set -- $($FP conns "$FP_N" 127.0.0.1 19101 1000); THR_C_N=$1; RSS_C_N=$2
+fi
+if [ $HAVE_MONIT = 1 ]; then
+  set -- $(cat "$WORK/idle-$FP_M.txt"); IDLE_CPU_M=$1; WAKE_M=$2; THR_M=$3
+  set -- $($FP conns "$FP_M" 127.0.0.1 12813 1000); THR_C_M=$1; RSS_C_M=$2
+fi
+for p in $FP_PIDS; do kill "$p" 2>/dev/null || true; done
+
 # --- sysmon ------------------------------------------------------------------
 cat > "$WORK/sysmon.conf" <<CONF
 listen = 127.0.0.1:18080
@@ -124,6 +173,11 @@ fi
   echo "| RSS after 10 s of load (KiB) | $RSS_LOAD_S (peak $HWM_S) | ${RSS_LOAD_N:-} | $(ratio "${RSS_LOAD_N:-}" "$RSS_LOAD_S") less | ${RSS_LOAD_M:-} | $(ratio "${RSS_LOAD_M:-}" "$RSS_LOAD_S") less |"
   echo "| requests/s, wrk -t2 -c16 (sysmon /data.json; node_exporter /metrics; monit /) | $RPS_S | ${RPS_N:-} | $(ratio "$RPS_S" "${RPS_N:-}") more | ${RPS_M:-} | $(ratio "$RPS_S" "${RPS_M:-}") more |"
   echo "| p99 latency (ms) | $P99_S | ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_S") lower | ${P99_M:-} | $(ratio "${P99_M:-}" "$P99_S") lower |"
+  echo "| CPU idle, 30 s, 5 s sampling (ms/min) | $IDLE_CPU_S | ${IDLE_CPU_N:-} | | ${IDLE_CPU_M:-} | |"
+  echo "| wake-ups of the main thread, idle 30 s | $WAKE_S | ${WAKE_N:-} | | ${WAKE_M:-} | |"
+  echo "| threads idle / with 1,000 idle connections | $THR_S / $THR_C_S | ${THR_N:-} / ${THR_C_N:-} | | ${THR_M:-} / ${THR_C_M:-} | |"
+  echo "| RSS with 1,000 idle connections (KiB) | $RSS_C_S | ${RSS_C_N:-} | $(ratio "${RSS_C_N:-}" "$RSS_C_S") less | ${RSS_C_M:-} | $(ratio "${RSS_C_M:-}" "$RSS_C_S") less |"
+  echo "| start -> first answer (ms) | $START_S | ${START_N:-} | $(ratio "${START_N:-}" "$START_S") faster | ${START_M:-} | $(ratio "${START_M:-}" "$START_S") faster |"
   echo "| time per sample (µs, sampler alone): every source | ${PER_SAMPLE_US:-?} | | | | |"
   echo "| time per sample (µs): issue #2's sources (CPU, memory, load, uptime, disks) | ${PER_SAMPLE_CORE_US:-?} | | | | |"
 } | tee "$OUT/results.md"
