@@ -5,7 +5,8 @@
 //! The layers, bottom up:
 //! - [`proc`]: pure byte parsers, one per /proc file; no I/O, no allocation.
 //! - [`procfile`] and [`sys`]: the I/O boundary (kept-open files, statvfs,
-//!   signals). `sys` is the only module allowed `unsafe`.
+//!   signals). `sys` is the only module allowed `unsafe`; it is a folder
+//!   by domain (signals, process, files, privileges, net, time).
 //! - [`sample`], [`sources`] and [`cpu`]: turn /proc and /sys into a
 //!   [`sample::Sample`] without allocating once warm.
 //! - [`backup`] and [`audit`]: the boot jobs, each a resumable state machine
