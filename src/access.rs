@@ -8,6 +8,8 @@
 
 use std::net::IpAddr;
 
+use crate::config::{Config, ConfigError};
+
 /// An address block such as `192.168.1.0/24` or `fd00::/8`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr {
@@ -85,6 +87,44 @@ pub struct AccessPolicy {
 }
 
 impl AccessPolicy {
+    /// The policy `config` sets; reads the password file, which must exist,
+    /// hold one line, and be unreadable to group and others (like ssh keys).
+    /// `check-config` and `run` both call this, so both refuse the same
+    /// files; errors name the `auth_password_file` line.
+    pub fn from_config(config: &Config) -> Result<AccessPolicy, ConfigError> {
+        use std::os::unix::fs::MetadataExt;
+        let authorization = match (&config.auth_user, &config.auth_password_file) {
+            (Some(user), Some(file)) => {
+                let err = |message: String| {
+                    config.error_at(
+                        &["auth_password_file"],
+                        format!("auth_password_file {}: {message}", file.display()),
+                    )
+                };
+                let meta = std::fs::metadata(file).map_err(|e| err(e.to_string()))?;
+                if meta.mode() & 0o037 != 0 {
+                    return Err(err(format!(
+                        "mode {:o} lets others read it or write it; chmod 600 (or 640 for a group)",
+                        meta.mode() & 0o777
+                    )));
+                }
+                let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
+                let password = text.strip_suffix('\n').unwrap_or(&text);
+                let password = password.strip_suffix('\r').unwrap_or(password);
+                if password.is_empty() || password.contains('\n') {
+                    return Err(err("expected the password alone on one line".into()));
+                }
+                Some(AccessPolicy::basic_authorization(user, password))
+            }
+            _ => None,
+        };
+        Ok(AccessPolicy {
+            allow: config.allow.clone(),
+            server_names: config.server_names.clone(),
+            authorization,
+        })
+    }
+
     /// The header a client must send for `user` and `password`.
     pub fn basic_authorization(user: &str, password: &str) -> String {
         format!(
@@ -267,5 +307,34 @@ mod tests {
         assert!(!constant_time_eq(b"abcd", b"abc"));
         assert!(!constant_time_eq(b"", b"abc"));
         assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn password_file_errors_name_its_line() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sysmon-config-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "secret\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let c = Config::parse(
+            format!(
+                "auth_user = a\ninterval = 5s\nauth_password_file = {}\n",
+                file.display()
+            )
+            .as_bytes(),
+            std::path::Path::new("/etc/sysmon.conf"),
+        )
+        .unwrap();
+        assert_eq!(
+            AccessPolicy::from_config(&c).unwrap_err().to_string(),
+            format!(
+                "/etc/sysmon.conf:3: auth_password_file {}: mode 644 lets others read it or write it; chmod 600 (or 640 for a group)",
+                file.display()
+            )
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(AccessPolicy::from_config(&c).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -116,7 +116,8 @@ impl Daemon {
             config.client_timeout,
             config.max_connections,
         )?;
-        let access = config.access_policy().map_err(|e| e.to_string())?;
+        let access =
+            crate::access::AccessPolicy::from_config(&config).map_err(|e| e.to_string())?;
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
         http::warm_up();
@@ -383,29 +384,30 @@ impl Daemon {
         // What the command line set wins over the file, as at start-up.
         new.proc_root = self.config.proc_root.clone();
         new.sys_root = self.config.sys_root.clone();
-        // The sockets and the server's limits are set once, at start.
-        if new.listen != self.config.listen
-            || new.client_timeout != self.config.client_timeout
-            || new.max_connections != self.config.max_connections
-        {
-            log::warn(format_args!(
-                "SIGHUP: listen, client_timeout and max_connections take effect at the next restart"
-            ));
-            new.listen = self.config.listen.clone();
-            new.client_timeout = self.config.client_timeout;
-            new.max_connections = self.config.max_connections;
-        }
         if self.user_from_command_line {
             new.user = self.config.user.clone();
         }
-        if new.user != self.config.user {
-            let name = |user: &Option<String>| user.clone().unwrap_or_else(|| "(none)".into());
-            log::warn(format_args!(
-                "SIGHUP: user changed to {} but stays {} until restart",
-                name(&new.user),
-                name(&self.config.user)
-            ));
-            new.user = self.config.user.clone();
+        // Which keys wait for a restart is said once, in config::KEYS.
+        let deferred = crate::config::keys::keep_restart_keys(&mut new, &self.config);
+        let mut later: Vec<&str> = Vec::new();
+        for d in &deferred {
+            if d.key == "user" {
+                let name = |v: &[String]| v.first().cloned().unwrap_or_else(|| "(none)".into());
+                log::warn(format_args!(
+                    "SIGHUP: user changed to {} but stays {} until restart",
+                    name(&d.wanted),
+                    name(&d.running)
+                ));
+            } else {
+                later.push(d.key);
+            }
+        }
+        if let Some((last, first)) = later.split_last() {
+            let keys = match first {
+                [] => format!("{last} takes"),
+                _ => format!("{} and {last} take", first.join(", ")),
+            };
+            log::warn(format_args!("SIGHUP: {keys} effect at the next restart"));
         }
         if (&new.mounts, &new.network_exclude)
             != (&self.config.mounts, &self.config.network_exclude)

@@ -18,7 +18,10 @@
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
-//! - [`config`]: the validated configuration every layer reads.
+//! - [`config`]: the validated configuration every layer reads; its keys,
+//!   defaults and reload scope are one table, [`config::KEYS`].
+//! - [`access`]: who may see the dashboard, built from the config (the
+//!   password-file check included).
 //!
 //! Not sysmon's own modules: `src/vendor/tiny_http/` is the HTTP server, a
 //! separate crate (a path dependency in `Cargo.toml`, not part of this

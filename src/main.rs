@@ -163,7 +163,7 @@ fn main() -> ExitCode {
         Command::Sample(a) => sample(a),
         Command::CheckConfig(a) => load_config(a.config.as_ref(), None, None).and_then(|c| {
             // The same checks `run` makes before it binds, password file included.
-            if let Err(e) = c.access_policy() {
+            if let Err(e) = sysmon::access::AccessPolicy::from_config(&c) {
                 log::error(format_args!("{e}"));
                 return Err(ExitCode::from(2));
             }
@@ -217,7 +217,7 @@ fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         .file
         .as_ref()
         .map_or("(defaults)".into(), |f| f.display().to_string());
-    if let Err(e) = config.access_policy() {
+    if let Err(e) = sysmon::access::AccessPolicy::from_config(&config) {
         log::error(format_args!("{e}"));
         return Err(ExitCode::from(2));
     }
