@@ -18,6 +18,8 @@
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
+//! - [`dirs`]: the directories sysmon writes and `prepare-dirs`, which
+//!   makes them for the service user before an init script starts it.
 //! - [`config`]: the validated configuration every layer reads; its keys,
 //!   defaults and reload scope are one table, [`config::KEYS`].
 //! - [`access`]: who may see the dashboard, built from the config (the
@@ -38,6 +40,7 @@ pub mod config;
 pub mod cpu;
 pub mod csp;
 pub mod daemon;
+pub mod dirs;
 pub mod fsutil;
 pub mod history;
 pub mod http;

@@ -31,6 +31,7 @@ enum Command {
     Backup(BackupArgs),
     Verify(VerifyArgs),
     Audit(AuditArgs),
+    PrepareDirs(PrepareDirsArgs),
 }
 
 #[derive(FromArgs)]
@@ -110,6 +111,21 @@ struct AuditArgs {
     json: bool,
 }
 
+#[derive(FromArgs)]
+#[argh(subcommand, name = "prepare-dirs")]
+/// create sysmon's directories for the service user (init scripts run this as root before a start)
+struct PrepareDirsArgs {
+    /// config file (default: /etc/sysmon.conf if it exists, else built-in defaults)
+    #[argh(option)]
+    config: Option<PathBuf>,
+    /// the user the directories are for (and its primary group)
+    #[argh(option)]
+    owner: String,
+    /// also the directory of the service's log file (mode 0750)
+    #[argh(option)]
+    log_dir: Option<PathBuf>,
+}
+
 /// Loads and validates the config, then applies command-line overrides.
 fn load_config(
     path: Option<&PathBuf>,
@@ -177,6 +193,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => {
             load_config(a.config.as_ref(), None, None).map(|c| sysmon::audit::cli_audit(&c, a.json))
         }
+        Command::PrepareDirs(a) => prepare_dirs(a),
     };
     result.unwrap_or_else(|code| code)
 }
@@ -326,5 +343,35 @@ fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let backup = sysmon::backup::BackupService::new(&config);
     let audit = sysmon::audit::AuditService::new(&config);
     println!("{}", daemon::render(&sample, &config, &backup, &audit));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `prepare-dirs`: the directories of the config (see `sysmon::dirs`) made
+/// for `--owner`; silent when all is well, so a service start stays quiet.
+fn prepare_dirs(args: PrepareDirsArgs) -> Result<ExitCode, ExitCode> {
+    let config = load_config(args.config.as_ref(), None, None)?;
+    let account = match sys::lookup_user(&args.owner) {
+        Ok(Some(account)) => account,
+        Ok(None) => {
+            log::error(format_args!(
+                "--owner: no user `{}` on this system",
+                args.owner
+            ));
+            return Err(ExitCode::from(2));
+        }
+        Err(e) => {
+            log::error(format_args!(
+                "--owner: cannot look up `{}`: {e}",
+                args.owner
+            ));
+            return Err(ExitCode::from(2));
+        }
+    };
+    for dir in sysmon::dirs::of(&config, args.log_dir.as_deref()) {
+        if let Err(e) = sysmon::dirs::prepare(&dir, account.uid, account.gid) {
+            log::error(format_args!("{}: {e}", dir.what));
+            return Err(ExitCode::from(1));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
