@@ -17,6 +17,20 @@ use super::parse::{
     format_duration, format_threshold, on_off, parse_count, parse_duration, parse_listen,
     parse_optional_period, parse_path, parse_switch, parse_threshold,
 };
+
+/// A duration from `min` to `max`, which `range` spells for the error.
+fn duration_between(
+    value: &str,
+    min: Duration,
+    max: Duration,
+    range: &str,
+) -> Result<Duration, String> {
+    let d = parse_duration(value)?;
+    if d < min || d > max {
+        return Err(format!("`{value}` is out of range ({range})"));
+    }
+    Ok(d)
+}
 use super::{Config, UpdateManager};
 
 /// When a changed value takes effect.
@@ -94,11 +108,12 @@ pub const KEYS: &[Key] = &[
         doc: "a connection idle this long is closed (1s to 10m)",
         reload: Reload::Restart(|new, running| new.client_timeout = running.client_timeout),
         apply: |c, value, _| {
-            let d = parse_duration(value)?;
-            if d < Duration::from_secs(1) || d > Duration::from_secs(600) {
-                return Err(format!("`{value}` is out of range (1s to 10m)"));
-            }
-            c.client_timeout = d;
+            c.client_timeout = duration_between(
+                value,
+                Duration::from_secs(1),
+                Duration::from_secs(600),
+                "1s to 10m",
+            )?;
             Ok(())
         },
         render: |c| vec![format_duration(c.client_timeout)],
@@ -201,11 +216,12 @@ pub const KEYS: &[Key] = &[
         doc: "sampling period (100ms to 1h)",
         reload: Reload::Live,
         apply: |c, value, _| {
-            let d = parse_duration(value)?;
-            if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
-                return Err(format!("`{value}` is out of range (100ms to 1h)"));
-            }
-            c.interval = d;
+            c.interval = duration_between(
+                value,
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+                "100ms to 1h",
+            )?;
             Ok(())
         },
         render: |c| vec![format_duration(c.interval)],
@@ -494,11 +510,12 @@ pub const KEYS: &[Key] = &[
         doc: "how far back /history.json and the sparklines reach (1m to 24h)",
         reload: Reload::Live,
         apply: |c, value, _| {
-            let d = parse_duration(value)?;
-            if d < Duration::from_secs(60) || d > Duration::from_secs(86_400) {
-                return Err(format!("`{value}` is out of range (1m to 24h)"));
-            }
-            c.history = d;
+            c.history = duration_between(
+                value,
+                Duration::from_secs(60),
+                Duration::from_secs(86_400),
+                "1m to 24h",
+            )?;
             Ok(())
         },
         render: |c| vec![format_duration(c.history)],
@@ -612,11 +629,12 @@ pub const KEYS: &[Key] = &[
         doc: "alert_command's process group is killed after this (1s to 1h)",
         reload: Reload::Live,
         apply: |c, value, _| {
-            let d = parse_duration(value)?;
-            if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
-                return Err(format!("`{value}` is out of range (1s to 1h)"));
-            }
-            c.alerts.timeout = d;
+            c.alerts.timeout = duration_between(
+                value,
+                Duration::from_secs(1),
+                Duration::from_secs(3600),
+                "1s to 1h",
+            )?;
             Ok(())
         },
         render: |c| vec![format_duration(c.alerts.timeout)],
