@@ -440,7 +440,7 @@ impl Daemon {
 }
 
 /// `user = NAME`: becomes that user, keeping only CAP_DAC_READ_SEARCH for
-/// the backup (see [`sys::drop_privileges`]). An error means the process is
+/// the backup (see [`crate::privileges::drop_privileges`]). An error means the process is
 /// possibly half-dropped and must exit.
 fn drop_privileges(config: &Config) -> Result<(), String> {
     let Some(account) = config.account()? else {
@@ -458,12 +458,12 @@ fn drop_privileges(config: &Config) -> Result<(), String> {
             }
         }
     }
-    match sys::drop_privileges(&account).map_err(|e| fail(e.to_string()))? {
-        sys::Dropped::AlreadyThatUser => log::info(format_args!(
+    match crate::privileges::drop_privileges(&account).map_err(|e| fail(e.to_string()))? {
+        crate::privileges::Dropped::AlreadyThatUser => log::info(format_args!(
             "user = {}: already running as that user",
             account.name
         )),
-        sys::Dropped::Switched { groups } => log::info(format_args!(
+        crate::privileges::Dropped::Switched { groups } => log::info(format_args!(
             "running as user {} (uid {}, gid {}, groups {groups:?}) with only CAP_DAC_READ_SEARCH",
             account.name, account.uid, account.gid
         )),

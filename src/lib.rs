@@ -18,6 +18,8 @@
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
+//! - [`privileges`]: the drop of `user = NAME`, the policy over `sys`'s
+//!   thin wrappers: each step in order, each read back.
 //! - [`dirs`]: the directories sysmon writes and `prepare-dirs`, which
 //!   makes them for the service user before an init script starts it.
 //! - [`config`]: the validated configuration every layer reads; its keys,
@@ -50,6 +52,7 @@ pub mod metrics;
 pub mod nameglob;
 pub mod notify;
 pub mod orphans;
+pub mod privileges;
 pub mod proc;
 pub mod procfile;
 pub mod report;

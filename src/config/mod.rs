@@ -43,7 +43,7 @@ pub struct Config {
     pub auth_user: Option<String>,
     pub auth_password_file: Option<PathBuf>,
     /// `user = NAME`: the user `run` becomes once the socket is bound (see
-    /// [`crate::sys::drop_privileges`]). [`Config::load`] has checked that
+    /// [`crate::privileges::drop_privileges`]). [`Config::load`] has checked that
     /// the passwd database knows it.
     pub user: Option<String>,
     pub interval: Duration,

@@ -1,7 +1,7 @@
 //! The only module that calls the C library directly, split by domain:
 //! [`signals`], [`process`] (facts, children, subreaper, kill/reap),
 //! [`files`] (statvfs, descriptor-relative access for the backup walk,
-//! procfs checks), [`privileges`] (the drop of `user = NAME`), [`net`]
+//! procfs checks), [`privileges`] (the calls the drop of `user = NAME` is made of), [`net`]
 //! (setsockopt) and [`time`] (local time).
 //!
 //! Invariant: this is the only module tree allowed `unsafe`, and every
@@ -28,7 +28,7 @@ pub use signals::*;
 pub use time::*;
 
 /// Puts the step that failed in front of an error: `setresuid(998): ...`.
-fn context(what: impl std::fmt::Display, e: io::Error) -> io::Error {
+pub(crate) fn context(what: impl std::fmt::Display, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 

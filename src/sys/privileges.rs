@@ -1,9 +1,8 @@
-//! The privilege drop of `user = NAME`: the passwd and group databases, the
-//! capability sets, and [`drop_privileges`], which either leaves the process
-//! fully dropped (and checked, every thread) or returns an error the caller
-//! must exit on. The only part of `sys` that is policy rather than a thin
-//! wrapper; it stays here because every step of it is a raw call whose
-//! order matters (keepcaps, set*id, capset) and is checked by reading back.
+//! The calls the privilege drop of `user = NAME` is made of: the passwd and
+//! group databases, the capability sets (capget/capset, the bounding and
+//! ambient sets, keepcaps, no_new_privs) and the set*id calls, each a thin
+//! wrapper. The order of the steps and the checks that each took are policy,
+//! in `crate::privileges`.
 
 use std::io;
 
@@ -57,7 +56,7 @@ pub fn lookup_user(name: &str) -> io::Result<Option<Account>> {
     }
 }
 
-/// The one capability sysmon keeps after [`drop_privileges`]: read any file
+/// The one capability sysmon keeps after `crate::privileges::drop_privileges`: read any file
 /// and search any directory, for the backup. It cannot write, chown, signal
 /// or bind (the listening socket is bound before the drop).
 pub const CAP_DAC_READ_SEARCH: u32 = 2;
@@ -119,7 +118,7 @@ pub fn capget() -> io::Result<CapSets> {
 
 /// `capset(2)` for the calling thread only: the raw system call, which
 /// leaves other threads as they are.
-fn capset(sets: CapSets) -> io::Result<()> {
+pub fn capset(sets: CapSets) -> io::Result<()> {
     let mut header = CapHeader {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0,
@@ -188,6 +187,63 @@ fn prctl(option: libc::c_int, arg2: libc::c_ulong, arg3: libc::c_ulong) -> io::R
     u32::try_from(rc).map_err(|_| io::Error::last_os_error())
 }
 
+/// `prctl(PR_SET_KEEPCAPS)`: whether this thread keeps its permitted set
+/// when its uids leave 0.
+pub fn set_keep_capabilities(keep: bool) -> io::Result<()> {
+    prctl(libc::PR_SET_KEEPCAPS, libc::c_ulong::from(keep), 0).map(drop)
+}
+
+/// `prctl(PR_CAPBSET_READ)`: whether `cap` is in the bounding set; `None`
+/// past the last capability this kernel knows (EINVAL).
+pub fn bounding_set_has(cap: u32) -> io::Result<Option<bool>> {
+    match prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap), 0) {
+        Ok(set) => Ok(Some(set != 0)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `prctl(PR_CAPBSET_DROP)`: takes `cap` out of the bounding set (needs
+/// CAP_SETPCAP).
+pub fn bounding_set_drop(cap: u32) -> io::Result<()> {
+    prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0).map(drop)
+}
+
+/// `prctl(PR_CAP_AMBIENT_IS_SET)`: whether `cap` is in the ambient set (an
+/// error past the last capability, or before Linux 4.3).
+pub fn ambient_set_has(cap: u32) -> io::Result<bool> {
+    let is_set = libc::PR_CAP_AMBIENT_IS_SET as libc::c_ulong;
+    prctl(libc::PR_CAP_AMBIENT, is_set, libc::c_ulong::from(cap)).map(|set| set != 0)
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: no execve can grant privileges again.
+pub fn set_no_new_privs() -> io::Result<()> {
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).map(drop)
+}
+
+/// `prctl(PR_GET_NO_NEW_PRIVS)`.
+pub fn no_new_privs() -> io::Result<bool> {
+    prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0).map(|set| set == 1)
+}
+
+/// `setgroups(2)` through the C library, which applies it to every thread.
+pub fn set_groups(groups: &[u32]) -> io::Result<()> {
+    // SAFETY: setgroups reads `groups.len()` ids from the slice.
+    zero_or_errno(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) })
+}
+
+/// `setresgid(gid, gid, gid)`, for every thread.
+pub fn set_resgid(gid: u32) -> io::Result<()> {
+    // SAFETY: setresgid takes integers only.
+    zero_or_errno(unsafe { libc::setresgid(gid, gid, gid) })
+}
+
+/// `setresuid(uid, uid, uid)`, for every thread.
+pub fn set_resuid(uid: u32) -> io::Result<()> {
+    // SAFETY: setresuid takes integers only.
+    zero_or_errno(unsafe { libc::setresuid(uid, uid, uid) })
+}
+
 /// The real, effective and saved set user ids.
 pub fn resuid() -> (u32, u32, u32) {
     let (mut r, mut e, mut s) = (0, 0, 0);
@@ -206,7 +262,7 @@ pub fn resgid() -> (u32, u32, u32) {
 
 /// The groups of `account` (its primary group included) from the group
 /// database, sorted and without repeats: what initgroups(3) would set.
-fn group_list(account: &Account) -> io::Result<Vec<u32>> {
+pub fn group_list(account: &Account) -> io::Result<Vec<u32>> {
     const MAX_GROUPS: usize = 65_536; // NGROUPS_MAX on Linux
     let c_name = std::ffi::CString::new(account.name.as_str())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -239,7 +295,7 @@ fn group_list(account: &Account) -> io::Result<Vec<u32>> {
 }
 
 /// The calling thread's supplementary groups, sorted and without repeats.
-fn current_groups() -> io::Result<Vec<u32>> {
+pub fn current_groups() -> io::Result<Vec<u32>> {
     // SAFETY: with a size of 0 getgroups writes nothing and returns the count.
     let count = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
     let len = usize::try_from(count).map_err(|_| io::Error::last_os_error())?;
@@ -251,169 +307,6 @@ fn current_groups() -> io::Result<Vec<u32>> {
     groups.sort_unstable();
     groups.dedup();
     Ok(groups)
-}
-
-/// What [`drop_privileges`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Dropped {
-    /// Already that user (not root, or `user = root` as root): nothing done.
-    AlreadyThatUser,
-    /// Switched from root; the groups now held.
-    Switched { groups: Vec<u32> },
-}
-
-/// Becomes `account` for good: its uid and gid (real, effective and saved)
-/// and its groups; of all capabilities only [`CAP_DAC_READ_SEARCH`], in the
-/// permitted and effective sets; inheritable, ambient and bounding sets
-/// empty and `no_new_privs` set. So no child (the audit's package managers,
-/// alert commands) starts with a capability or can gain one through a
-/// setuid or file-capability program, and root cannot be regained.
-///
-/// As root this switches, then reads every part back (and tries to regain
-/// root); an error names the first step that failed or did not take, and
-/// the caller must then exit: never run half-dropped. Not root: a no-op if
-/// already `account`, otherwise an error.
-///
-/// Threads: the C library's set*id and setgroups apply to every thread.
-/// The raw `capset` and the `prctl`s apply to the calling thread only; the
-/// others (tiny_http's, started when the socket was bound) had no
-/// `PR_SET_KEEPCAPS`, so the kernel cleared all their capabilities when
-/// their uids left 0 (capabilities(7)). Every thread is checked through
-/// /proc/self/task. Threads and children started later copy their creator.
-pub fn drop_privileges(account: &Account) -> io::Result<Dropped> {
-    let (uid, gid) = (account.uid, account.gid);
-    let ids = resuid();
-    if ids.1 != 0 || uid == 0 {
-        if ids == (uid, uid, uid) {
-            return Ok(Dropped::AlreadyThatUser);
-        }
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!(
-                "running as uid {} (not root), which cannot become user `{}` (uid {uid}): \
-                 start sysmon as root, or as that user without `user`",
-                ids.1, account.name
-            ),
-        ));
-    }
-    let groups = group_list(account).map_err(|e| context("getgrouplist", e))?;
-    // Keeps the permitted set through the uid change below (this thread only).
-    prctl(libc::PR_SET_KEEPCAPS, 1, 0).map_err(|e| context("prctl(PR_SET_KEEPCAPS, 1)", e))?;
-    // SAFETY: setgroups reads `groups.len()` ids from the vector.
-    zero_or_errno(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) })
-        .map_err(|e| context(format_args!("setgroups({groups:?})"), e))?;
-    // SAFETY: setresgid takes integers only.
-    zero_or_errno(unsafe { libc::setresgid(gid, gid, gid) })
-        .map_err(|e| context(format_args!("setresgid({gid})"), e))?;
-    // Emptying the bounding set needs CAP_SETPCAP, which goes with root below.
-    for cap in 0..64 {
-        match prctl(libc::PR_CAPBSET_READ, cap, 0) {
-            Ok(0) => {}
-            Ok(_) => {
-                prctl(libc::PR_CAPBSET_DROP, cap, 0)
-                    .map_err(|e| context(format_args!("prctl(PR_CAPBSET_DROP, {cap})"), e))?;
-            }
-            // Past the last capability this kernel knows.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
-            Err(e) => return Err(context(format_args!("prctl(PR_CAPBSET_READ, {cap})"), e)),
-        }
-    }
-    // SAFETY: setresuid takes integers only.
-    zero_or_errno(unsafe { libc::setresuid(uid, uid, uid) })
-        .map_err(|e| context(format_args!("setresuid({uid})"), e))?;
-    let kept = CapSets {
-        effective: KEPT_CAPS,
-        permitted: KEPT_CAPS,
-        inheritable: 0,
-    };
-    capset(kept).map_err(|e| context("capset", e))?;
-    clear_inherited_capabilities()?;
-    prctl(libc::PR_SET_KEEPCAPS, 0, 0).map_err(|e| context("prctl(PR_SET_KEEPCAPS, 0)", e))?;
-    prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)
-        .map_err(|e| context("prctl(PR_SET_NO_NEW_PRIVS, 1)", e))?;
-    verify_dropped(account, &groups, kept)?;
-    Ok(Dropped::Switched { groups })
-}
-
-/// Reads every part of the drop back; an error names the first that did not take.
-fn verify_dropped(account: &Account, groups: &[u32], kept: CapSets) -> io::Result<()> {
-    let (uid, gid) = (account.uid, account.gid);
-    let not_taken = |what: String| io::Error::other(format!("after the drop, {what}"));
-    if resuid() != (uid, uid, uid) {
-        return Err(not_taken(format!("getresuid says {:?}", resuid())));
-    }
-    if resgid() != (gid, gid, gid) {
-        return Err(not_taken(format!("getresgid says {:?}", resgid())));
-    }
-    let held = current_groups().map_err(|e| context("getgroups", e))?;
-    if held != groups {
-        return Err(not_taken(format!(
-            "getgroups says {held:?}, not {groups:?}"
-        )));
-    }
-    let caps = capget().map_err(|e| context("capget", e))?;
-    if caps != kept {
-        return Err(not_taken(format!("capget says {caps:x?}, not {kept:x?}")));
-    }
-    let is_set = libc::PR_CAP_AMBIENT_IS_SET as libc::c_ulong;
-    for cap in 0..64 {
-        // EINVAL past the last capability (or before Linux 4.3, for ambient).
-        if prctl(libc::PR_CAP_AMBIENT, is_set, cap).is_ok_and(|set| set != 0) {
-            return Err(not_taken(format!("ambient capability {cap} is set")));
-        }
-        if prctl(libc::PR_CAPBSET_READ, cap, 0).is_ok_and(|set| set != 0) {
-            return Err(not_taken(format!(
-                "capability {cap} is in the bounding set"
-            )));
-        }
-    }
-    if prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0).ok() != Some(1) {
-        return Err(not_taken("no_new_privs is not set".into()));
-    }
-    // SAFETY: setresuid takes integers only; here success is the failure.
-    if unsafe { libc::setresuid(0, 0, 0) } == 0 {
-        return Err(not_taken(
-            "setresuid(0) succeeded: root can be regained".into(),
-        ));
-    }
-    verify_threads(account, groups)
-}
-
-/// Every thread in /proc/self/task holds the same ids and groups as this
-/// one, and no capability beyond [`CAP_DAC_READ_SEARCH`].
-fn verify_threads(account: &Account, groups: &[u32]) -> io::Result<()> {
-    use crate::fsutil::with_path;
-    use crate::proc::status;
-    let dir = std::path::Path::new("/proc/self/task");
-    let mut thread_groups = Vec::new();
-    for task in std::fs::read_dir(dir).map_err(|e| with_path(dir, e))? {
-        let path = task.map_err(|e| with_path(dir, e))?.path().join("status");
-        let text = match std::fs::read(&path) {
-            Ok(text) => text,
-            // A thread that ended meanwhile.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(with_path(&path, e)),
-        };
-        let not_taken =
-            |what: String| io::Error::other(format!("after the drop, {}: {what}", path.display()));
-        let c = status::parse(&text).map_err(|e| not_taken(e.to_string()))?;
-        status::groups(&text, &mut thread_groups).map_err(|e| not_taken(e.to_string()))?;
-        thread_groups.sort_unstable();
-        thread_groups.dedup();
-        if c.uids != [account.uid; 4] || c.gids != [account.gid; 4] {
-            return Err(not_taken(format!("uids {:?}, gids {:?}", c.uids, c.gids)));
-        }
-        if thread_groups != groups {
-            return Err(not_taken(format!(
-                "groups {thread_groups:?}, not {groups:?}"
-            )));
-        }
-        let beyond = (c.cap_permitted | c.cap_effective) & !KEPT_CAPS;
-        if beyond != 0 || c.cap_inheritable != 0 || c.cap_ambient.unwrap_or(0) != 0 {
-            return Err(not_taken(format!("capabilities left: {c:x?}")));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -428,21 +321,5 @@ mod tests {
         assert!(lookup_user("a\0b").is_err());
         let caps = capget().unwrap();
         assert_eq!(caps.effective & !caps.permitted, 0, "{caps:x?}");
-        // Only what cannot switch runs here: a test must not drop its process.
-        let (ruid, euid, suid) = resuid();
-        if (ruid, euid, suid) == (0, 0, 0) {
-            assert_eq!(drop_privileges(&root).unwrap(), Dropped::AlreadyThatUser);
-        } else if euid != 0 {
-            let me = Account {
-                name: "me".into(),
-                uid: euid,
-                gid: resgid().1,
-            };
-            if (ruid, suid) == (euid, euid) {
-                assert_eq!(drop_privileges(&me).unwrap(), Dropped::AlreadyThatUser);
-            }
-            let error = drop_privileges(&root).unwrap_err().to_string();
-            assert!(error.contains("not root"), "{error}");
-        }
     }
 }
