@@ -392,11 +392,11 @@ impl Daemon {
         let mut later: Vec<&str> = Vec::new();
         for d in &deferred {
             if d.key == "user" {
-                let name = |v: &[String]| v.first().cloned().unwrap_or_else(|| "(none)".into());
+                let name = crate::config::keys::Deferred::first_value;
                 log::warn(format_args!(
                     "SIGHUP: user changed to {} but stays {} until restart",
-                    name(&d.wanted),
-                    name(&d.running)
+                    name(&d.wanted).unwrap_or("(none)"),
+                    name(&d.running).unwrap_or("(none)")
                 ));
             } else {
                 later.push(d.key);

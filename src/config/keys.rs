@@ -10,6 +10,7 @@
 //! the text, gives the same `Config` back; a key's `default` is what
 //! [`Config::default`] renders for it.
 
+use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ fn duration_between(
     }
     Ok(d)
 }
-use super::{Config, UpdateManager};
+use super::{Config, Threshold, UpdateManager};
 
 /// When a changed value takes effect.
 #[derive(Clone, Copy)]
@@ -56,13 +57,50 @@ pub struct Key {
     /// Applies one `name = value` line; `base` anchors relative paths. The
     /// error is the message after `FILE:LINE: name: `.
     pub apply: fn(&mut Config, &str, &Path) -> Result<(), String>,
-    /// The values to print as `name = value` lines (none: not set).
-    pub render: fn(&Config) -> Vec<String>,
+    /// Prints the value as `name = value` lines (none: not set).
+    pub render: fn(&Config, &mut Out<'_>),
 }
 
 impl Key {
     pub fn is_live(&self) -> bool {
         matches!(self.reload, Reload::Live)
+    }
+}
+
+/// Where a key's [`Key::render`] prints: one `name = value` line per call.
+pub struct Out<'a> {
+    text: &'a mut String,
+    key: &'static str,
+}
+
+impl<'a> Out<'a> {
+    pub fn new(text: &'a mut String, key: &'static str) -> Out<'a> {
+        Out { text, key }
+    }
+
+    pub fn value(&mut self, value: &dyn fmt::Display) {
+        use std::fmt::Write;
+        let _ = writeln!(self.text, "{} = {value}", self.key);
+    }
+
+    fn duration(&mut self, d: Duration) {
+        self.value(&format_duration(d));
+    }
+
+    /// A duration, or `off`.
+    fn period(&mut self, d: Option<Duration>) {
+        match d {
+            Some(d) => self.duration(d),
+            None => self.value(&"off"),
+        }
+    }
+
+    /// A threshold, or `off`.
+    fn threshold(&mut self, t: Option<Threshold>) {
+        match t {
+            Some(t) => self.value(&format_threshold(t)),
+            None => self.value(&"off"),
+        }
     }
 }
 
@@ -87,7 +125,7 @@ pub const KEYS: &[Key] = &[
             c.listen.push(listen);
             Ok(())
         },
-        render: |c| c.listen.iter().map(ToString::to_string).collect(),
+        render: |c, out| c.listen.iter().for_each(|l| out.value(l)),
     },
     Key {
         name: "max_connections",
@@ -99,7 +137,7 @@ pub const KEYS: &[Key] = &[
             c.max_connections = parse_count(value, 1, 65536)? as usize;
             Ok(())
         },
-        render: |c| vec![c.max_connections.to_string()],
+        render: |c, out| out.value(&c.max_connections),
     },
     Key {
         name: "client_timeout",
@@ -116,7 +154,7 @@ pub const KEYS: &[Key] = &[
             )?;
             Ok(())
         },
-        render: |c| vec![format_duration(c.client_timeout)],
+        render: |c, out| out.duration(c.client_timeout),
     },
     Key {
         name: "server_name",
@@ -137,7 +175,7 @@ pub const KEYS: &[Key] = &[
             c.server_names.push(value.to_ascii_lowercase());
             Ok(())
         },
-        render: |c| c.server_names.clone(),
+        render: |c, out| c.server_names.iter().for_each(|n| out.value(n)),
     },
     Key {
         name: "allow",
@@ -149,7 +187,7 @@ pub const KEYS: &[Key] = &[
             c.allow.push(crate::access::Cidr::parse(value)?);
             Ok(())
         },
-        render: |c| c.allow.iter().map(ToString::to_string).collect(),
+        render: |c, out| c.allow.iter().for_each(|a| out.value(a)),
     },
     Key {
         name: "auth_user",
@@ -166,9 +204,10 @@ pub const KEYS: &[Key] = &[
             c.auth_user = Some(value.to_string());
             Ok(())
         },
-        render: |c| match (&c.auth_user, &c.auth_password_file) {
-            (Some(user), Some(_)) => vec![user.clone()],
-            _ => Vec::new(),
+        render: |c, out| {
+            if let (Some(user), Some(_)) = (&c.auth_user, &c.auth_password_file) {
+                out.value(user);
+            }
         },
     },
     Key {
@@ -181,9 +220,10 @@ pub const KEYS: &[Key] = &[
             c.auth_password_file = Some(parse_path(value, base)?);
             Ok(())
         },
-        render: |c| match (&c.auth_user, &c.auth_password_file) {
-            (Some(_), Some(file)) => vec![file.display().to_string()],
-            _ => Vec::new(),
+        render: |c, out| {
+            if let (Some(_), Some(file)) = (&c.auth_user, &c.auth_password_file) {
+                out.value(&file.display());
+            }
         },
     },
     Key {
@@ -207,7 +247,7 @@ pub const KEYS: &[Key] = &[
             c.user = Some(value.to_string());
             Ok(())
         },
-        render: |c| c.user.iter().cloned().collect(),
+        render: |c, out| c.user.iter().for_each(|u| out.value(u)),
     },
     Key {
         name: "interval",
@@ -224,7 +264,7 @@ pub const KEYS: &[Key] = &[
             )?;
             Ok(())
         },
-        render: |c| vec![format_duration(c.interval)],
+        render: |c, out| out.duration(c.interval),
     },
     Key {
         name: "mounts",
@@ -245,11 +285,11 @@ pub const KEYS: &[Key] = &[
             c.mounts.push(value.into());
             Ok(())
         },
-        render: |c| {
+        render: |c, out| {
             if c.mounts.is_empty() {
-                return vec!["auto".into()];
+                out.value(&"auto");
             }
-            c.mounts.iter().map(|m| m.display().to_string()).collect()
+            c.mounts.iter().for_each(|m| out.value(&m.display()));
         },
     },
     Key {
@@ -263,7 +303,7 @@ pub const KEYS: &[Key] = &[
                 .push(crate::nameglob::NameGlob::parse(value)?);
             Ok(())
         },
-        render: |c| c.network_exclude.iter().map(ToString::to_string).collect(),
+        render: |c, out| c.network_exclude.iter().for_each(|g| out.value(g)),
     },
     Key {
         name: "backup_dir",
@@ -275,7 +315,7 @@ pub const KEYS: &[Key] = &[
             c.backup_dir = parse_path(value, base)?;
             Ok(())
         },
-        render: |c| vec![c.backup_dir.display().to_string()],
+        render: |c, out| out.value(&c.backup_dir.display()),
     },
     Key {
         name: "log_dir",
@@ -287,7 +327,7 @@ pub const KEYS: &[Key] = &[
             c.log_dir = parse_path(value, base)?;
             Ok(())
         },
-        render: |c| vec![c.log_dir.display().to_string()],
+        render: |c, out| out.value(&c.log_dir.display()),
     },
     Key {
         name: "state_dir",
@@ -299,7 +339,7 @@ pub const KEYS: &[Key] = &[
             c.state_dir = parse_path(value, base)?;
             Ok(())
         },
-        render: |c| vec![c.state_dir.display().to_string()],
+        render: |c, out| out.value(&c.state_dir.display()),
     },
     Key {
         name: "backup",
@@ -311,7 +351,7 @@ pub const KEYS: &[Key] = &[
             c.backup.enabled = parse_switch(value)?;
             Ok(())
         },
-        render: |c| vec![on_off(c.backup.enabled).into()],
+        render: |c, out| out.value(&on_off(c.backup.enabled)),
     },
     Key {
         name: "backup_source",
@@ -323,9 +363,11 @@ pub const KEYS: &[Key] = &[
             c.backup.sources.push(parse_path(value, base)?);
             Ok(())
         },
-        render: |c| {
-            let sources = c.backup.sources.iter();
-            sources.map(|s| s.display().to_string()).collect()
+        render: |c, out| {
+            c.backup
+                .sources
+                .iter()
+                .for_each(|s| out.value(&s.display()))
         },
     },
     Key {
@@ -342,7 +384,7 @@ pub const KEYS: &[Key] = &[
             c.backup.excludes.push(value.to_string());
             Ok(())
         },
-        render: |c| c.backup.excludes.clone(),
+        render: |c, out| c.backup.excludes.iter().for_each(|e| out.value(e)),
     },
     Key {
         name: "backup_keep",
@@ -354,7 +396,7 @@ pub const KEYS: &[Key] = &[
             c.backup.keep = parse_count(value, 1, 10_000)?;
             Ok(())
         },
-        render: |c| vec![c.backup.keep.to_string()],
+        render: |c, out| out.value(&c.backup.keep),
     },
     Key {
         name: "backup_level",
@@ -366,7 +408,7 @@ pub const KEYS: &[Key] = &[
             c.backup.level = parse_count(value, 0, 9)?;
             Ok(())
         },
-        render: |c| vec![c.backup.level.to_string()],
+        render: |c, out| out.value(&c.backup.level),
     },
     Key {
         name: "backup_every",
@@ -378,7 +420,7 @@ pub const KEYS: &[Key] = &[
             c.backup.every = parse_optional_period(value)?;
             Ok(())
         },
-        render: |c| vec![c.backup.every.map_or("off".into(), format_duration)],
+        render: |c, out| out.period(c.backup.every),
     },
     Key {
         name: "backup_one_file_system",
@@ -390,7 +432,7 @@ pub const KEYS: &[Key] = &[
             c.backup.one_file_system = parse_switch(value)?;
             Ok(())
         },
-        render: |c| vec![on_off(c.backup.one_file_system).into()],
+        render: |c, out| out.value(&on_off(c.backup.one_file_system)),
     },
     Key {
         name: "update_manager",
@@ -410,7 +452,7 @@ pub const KEYS: &[Key] = &[
                 })?;
             Ok(())
         },
-        render: |c| vec![c.updates.manager.name().into()],
+        render: |c, out| out.value(&c.updates.manager.name()),
     },
     Key {
         name: "update_command",
@@ -425,7 +467,7 @@ pub const KEYS: &[Key] = &[
             c.updates.command = Some(value.to_string());
             Ok(())
         },
-        render: |c| c.updates.command.iter().cloned().collect(),
+        render: |c, out| c.updates.command.iter().for_each(|v| out.value(v)),
     },
     Key {
         name: "update_timeout",
@@ -441,7 +483,7 @@ pub const KEYS: &[Key] = &[
             c.updates.timeout = d;
             Ok(())
         },
-        render: |c| vec![format_duration(c.updates.timeout)],
+        render: |c, out| out.duration(c.updates.timeout),
     },
     Key {
         name: "update_every",
@@ -453,7 +495,7 @@ pub const KEYS: &[Key] = &[
             c.updates.every = parse_optional_period(value)?;
             Ok(())
         },
-        render: |c| vec![c.updates.every.map_or("off".into(), format_duration)],
+        render: |c, out| out.period(c.updates.every),
     },
     Key {
         name: "update_refresh",
@@ -465,7 +507,7 @@ pub const KEYS: &[Key] = &[
             c.updates.refresh = parse_switch(value)?;
             Ok(())
         },
-        render: |c| vec![on_off(c.updates.refresh).into()],
+        render: |c, out| out.value(&on_off(c.updates.refresh)),
     },
     Key {
         name: "log_keep",
@@ -477,7 +519,7 @@ pub const KEYS: &[Key] = &[
             c.updates.log_keep = parse_count(value, 1, 100_000)?;
             Ok(())
         },
-        render: |c| vec![c.updates.log_keep.to_string()],
+        render: |c, out| out.value(&c.updates.log_keep),
     },
     Key {
         name: "textfile_path",
@@ -498,9 +540,9 @@ pub const KEYS: &[Key] = &[
             c.textfile_path = Some(file);
             Ok(())
         },
-        render: |c| {
-            let path = c.textfile_path.as_ref();
-            vec![path.map_or("off".into(), |p| p.display().to_string())]
+        render: |c, out| match &c.textfile_path {
+            Some(path) => out.value(&path.display()),
+            None => out.value(&"off"),
         },
     },
     Key {
@@ -518,7 +560,7 @@ pub const KEYS: &[Key] = &[
             )?;
             Ok(())
         },
-        render: |c| vec![format_duration(c.history)],
+        render: |c, out| out.duration(c.history),
     },
     Key {
         name: "alert_cpu",
@@ -530,7 +572,7 @@ pub const KEYS: &[Key] = &[
             c.alerts.cpu = parse_threshold(value)?;
             Ok(())
         },
-        render: |c| vec![c.alerts.cpu.map_or("off".into(), format_threshold)],
+        render: |c, out| out.threshold(c.alerts.cpu),
     },
     Key {
         name: "alert_memory",
@@ -542,7 +584,7 @@ pub const KEYS: &[Key] = &[
             c.alerts.memory = parse_threshold(value)?;
             Ok(())
         },
-        render: |c| vec![c.alerts.memory.map_or("off".into(), format_threshold)],
+        render: |c, out| out.threshold(c.alerts.memory),
     },
     Key {
         name: "alert_swap",
@@ -554,7 +596,7 @@ pub const KEYS: &[Key] = &[
             c.alerts.swap = parse_threshold(value)?;
             Ok(())
         },
-        render: |c| vec![c.alerts.swap.map_or("off".into(), format_threshold)],
+        render: |c, out| out.threshold(c.alerts.swap),
     },
     Key {
         name: "alert_disk",
@@ -566,7 +608,7 @@ pub const KEYS: &[Key] = &[
             c.alerts.disk = parse_threshold(value)?;
             Ok(())
         },
-        render: |c| vec![c.alerts.disk.map_or("off".into(), format_threshold)],
+        render: |c, out| out.threshold(c.alerts.disk),
     },
     Key {
         name: "alert_backup_age",
@@ -587,7 +629,7 @@ pub const KEYS: &[Key] = &[
             };
             Ok(())
         },
-        render: |c| vec![c.alerts.backup_age.map_or("off".into(), format_duration)],
+        render: |c, out| out.period(c.alerts.backup_age),
     },
     Key {
         name: "alert_updates_security",
@@ -602,9 +644,9 @@ pub const KEYS: &[Key] = &[
             };
             Ok(())
         },
-        render: |c| {
-            let count = c.alerts.updates_security;
-            vec![count.map_or("off".into(), |n| n.to_string())]
+        render: |c, out| match c.alerts.updates_security {
+            Some(count) => out.value(&count),
+            None => out.value(&"off"),
         },
     },
     Key {
@@ -620,7 +662,7 @@ pub const KEYS: &[Key] = &[
             c.alerts.command = Some(value.to_string());
             Ok(())
         },
-        render: |c| c.alerts.command.iter().cloned().collect(),
+        render: |c, out| c.alerts.command.iter().for_each(|v| out.value(v)),
     },
     Key {
         name: "alert_timeout",
@@ -637,27 +679,40 @@ pub const KEYS: &[Key] = &[
             )?;
             Ok(())
         },
-        render: |c| vec![format_duration(c.alerts.timeout)],
+        render: |c, out| out.duration(c.alerts.timeout),
     },
 ];
 
 /// A key SIGHUP did not apply: its value in the new file and the one that
-/// stays in force until the next start (rendered; empty when unset).
+/// stays in force until the next start (each as its `name = value` lines;
+/// empty when unset).
 pub struct Deferred {
     pub key: &'static str,
-    pub wanted: Vec<String>,
-    pub running: Vec<String>,
+    pub wanted: String,
+    pub running: String,
+}
+
+impl Deferred {
+    /// The first value of `lines` (as rendered), `None` when unset.
+    pub fn first_value(lines: &str) -> Option<&str> {
+        lines.lines().next()?.split_once(" = ").map(|(_, v)| v)
+    }
 }
 
 /// For a reload: keeps in `new` the running value of every key that waits
 /// for a restart, and names those the new file changed.
 pub fn keep_restart_keys(new: &mut Config, running: &Config) -> Vec<Deferred> {
+    let rendered = |key: &Key, config: &Config| {
+        let mut text = String::new();
+        (key.render)(config, &mut Out::new(&mut text, key.name));
+        text
+    };
     let mut deferred = Vec::new();
     for key in KEYS {
         let Reload::Restart(keep) = key.reload else {
             continue;
         };
-        let (wanted, was) = ((key.render)(new), (key.render)(running));
+        let (wanted, was) = (rendered(key, new), rendered(key, running));
         keep(new, running);
         if wanted != was {
             deferred.push(Deferred {
@@ -716,8 +771,14 @@ mod tests {
         let deferred = keep_restart_keys(&mut new, &running);
         let names: Vec<&str> = deferred.iter().map(|d| d.key).collect();
         assert_eq!(names, ["listen", "max_connections"]);
-        assert_eq!(deferred[0].wanted, ["127.0.0.1:2"]);
-        assert_eq!(deferred[0].running, ["127.0.0.1:1"]);
+        assert_eq!(
+            Deferred::first_value(&deferred[0].wanted),
+            Some("127.0.0.1:2")
+        );
+        assert_eq!(
+            Deferred::first_value(&deferred[0].running),
+            Some("127.0.0.1:1")
+        );
         assert_eq!(new.listen, running.listen);
         assert_eq!(new.max_connections, running.max_connections);
         assert_eq!(new.interval, Duration::from_secs(1));

@@ -439,9 +439,7 @@ impl Config {
             .map_or("built-in defaults".to_string(), |p| p.display().to_string());
         let _ = writeln!(out, "# effective configuration (from {source})");
         for key in KEYS {
-            for value in (key.render)(self) {
-                let _ = writeln!(out, "{} = {value}", key.name);
-            }
+            (key.render)(self, &mut keys::Out::new(&mut out, key.name));
         }
         out
     }
