@@ -7,8 +7,8 @@
 //! `init/sysmon.conf` and `init/sysmon.8` name exactly these keys.
 //!
 //! Invariant: rendering a [`Config`] key by key in this order, then parsing
-//! the text, gives the same `Config` back; a key's `default` is what
-//! [`Config::default`] renders for it.
+//! the text, gives the same `Config` back. [`Config::default`] is built
+//! from the keys' `default` texts, the one place defaults are written.
 
 use std::fmt;
 use std::path::Path;
@@ -50,7 +50,8 @@ pub struct Key {
     pub name: &'static str,
     /// May be given more than once (each adds a value).
     pub repeatable: bool,
-    /// What [`Config::default`] renders; empty when unset by default.
+    /// The value [`Config::default`] applies, as a file would give it;
+    /// empty when the key is unset by default.
     pub default: &'static str,
     pub doc: &'static str,
     pub reload: Reload,

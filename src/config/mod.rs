@@ -9,7 +9,6 @@
 //! that needs the system: that `user` names a user of this machine.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -97,17 +96,9 @@ pub struct AlertConfig {
 }
 
 impl Default for AlertConfig {
+    /// The `alert_*` keys at their defaults.
     fn default() -> Self {
-        AlertConfig {
-            cpu: None,
-            memory: None,
-            swap: None,
-            disk: None,
-            backup_age: None,
-            updates_security: None,
-            command: None,
-            timeout: Duration::from_secs(10),
-        }
+        Config::default().alerts
     }
 }
 
@@ -166,45 +157,71 @@ pub struct UpdateConfig {
 }
 
 impl Default for Config {
+    /// Every key at its [`Key::default`]: defaults are written once, in
+    /// [`KEYS`]. A default that does not parse is a bug in the table, which
+    /// `keys::tests::defaults_are_what_the_default_config_renders` catches.
     fn default() -> Self {
+        let mut config = Config::unset();
+        for key in KEYS.iter().filter(|k| !k.default.is_empty()) {
+            if let Err(e) = (key.apply)(&mut config, key.default, Path::new("/")) {
+                unreachable!("the default of {} does not parse: {e}", key.name);
+            }
+        }
+        config
+    }
+}
+
+impl Config {
+    /// Every key unset (empty, zero, off): what [`Config::default`] fills in.
+    /// `proc_root` and `sys_root` are not keys but command-line options.
+    fn unset() -> Config {
         Config {
             file: None,
-            listen: vec![Listen::Tcp(SocketAddr::from(([127, 0, 0, 1], 8080)))],
-            client_timeout: Duration::from_secs(10),
-            max_connections: 2048,
+            listen: Vec::new(),
+            client_timeout: Duration::ZERO,
+            max_connections: 0,
             server_names: Vec::new(),
             allow: Vec::new(),
             auth_user: None,
             auth_password_file: None,
             user: None,
-            interval: Duration::from_secs(5),
+            interval: Duration::ZERO,
             mounts: Vec::new(),
             network_exclude: Vec::new(),
-            backup_dir: PathBuf::from("/var/backups/sysmon"),
-            log_dir: PathBuf::from("/var/log/sysmon"),
-            state_dir: PathBuf::from("/var/lib/sysmon"),
+            backup_dir: PathBuf::new(),
+            log_dir: PathBuf::new(),
+            state_dir: PathBuf::new(),
             backup: BackupConfig {
-                enabled: true,
+                enabled: false,
                 sources: Vec::new(),
                 excludes: Vec::new(),
-                keep: 7,
-                level: 6,
+                keep: 0,
+                level: 0,
                 every: None,
                 one_file_system: false,
             },
             updates: UpdateConfig {
-                manager: UpdateManager::Auto,
+                manager: UpdateManager::None,
                 command: None,
-                timeout: Duration::from_secs(300),
+                timeout: Duration::ZERO,
                 every: None,
                 refresh: false,
-                log_keep: 30,
+                log_keep: 0,
             },
             proc_root: PathBuf::from("/proc"),
             sys_root: PathBuf::from("/sys"),
             textfile_path: None,
-            history: Duration::from_secs(3600),
-            alerts: AlertConfig::default(),
+            history: Duration::ZERO,
+            alerts: AlertConfig {
+                cpu: None,
+                memory: None,
+                swap: None,
+                disk: None,
+                backup_age: None,
+                updates_security: None,
+                command: None,
+                timeout: Duration::ZERO,
+            },
             key_lines: KeyLines::default(),
         }
     }
