@@ -7,6 +7,12 @@
 //! Relative paths are resolved against the directory of the config file.
 //! [`Config::parse`] is pure; [`Config::load`] also checks the one thing
 //! that needs the system: that `user` names a user of this machine.
+//!
+//! Where things are: every key (name, default, parser, printer, SIGHUP
+//! scope) is one entry of [`KEYS`] in `keys.rs`; the value parsers they
+//! share are in `parse.rs`; this file reads lines, checks keys against each
+//! other ([`Config::validate`]) and prints the effective configuration.
+//! The password file is checked by `crate::access::AccessPolicy::from_config`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
