@@ -1,5 +1,8 @@
 //! Who may see the dashboard: the `allow` CIDR list, the `Host` check
-//! against DNS rebinding, and optional HTTP basic auth.
+//! against DNS rebinding, and optional HTTP basic auth, built from the
+//! config by [`AccessPolicy::from_config`], which also checks the password
+//! file (`run` and `check-config` both call it, so both refuse the same
+//! files).
 //!
 //! Invariant: a request is answered only when every configured check passes;
 //! the checks run before routing, so a refused client learns nothing but the
