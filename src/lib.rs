@@ -25,7 +25,8 @@
 //! - [`config`]: the validated configuration every layer reads; its keys,
 //!   defaults and reload scope are one table, [`config::KEYS`].
 //! - [`access`]: who may see the dashboard, built from the config (the
-//!   password-file check included).
+//!   password-file check included); [`cidr`] is the address-block type
+//!   the two share.
 //!
 //! Not sysmon's own modules: `src/vendor/tiny_http/` is the HTTP server, a
 //! separate crate (a path dependency in `Cargo.toml`, not part of this
@@ -38,6 +39,7 @@ pub mod access;
 pub mod alerts;
 pub mod audit;
 pub mod backup;
+pub mod cidr;
 pub mod config;
 pub mod cpu;
 pub mod csp;

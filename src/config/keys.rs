@@ -185,7 +185,7 @@ pub const KEYS: &[Key] = &[
         doc: "a client address block allowed to connect (none: any)",
         reload: Reload::Live,
         apply: |c, value, _| {
-            c.allow.push(crate::access::Cidr::parse(value)?);
+            c.allow.push(crate::cidr::Cidr::parse(value)?);
             Ok(())
         },
         render: |c, out| c.allow.iter().for_each(|a| out.value(a)),

@@ -43,7 +43,7 @@ pub struct Config {
     /// Host names (besides IP literals and localhost) the dashboard answers to.
     pub server_names: Vec<String>,
     /// Client address blocks allowed to connect; empty = any.
-    pub allow: Vec<crate::access::Cidr>,
+    pub allow: Vec<crate::cidr::Cidr>,
     /// Basic auth user; requires `auth_password_file`.
     pub auth_user: Option<String>,
     pub auth_password_file: Option<PathBuf>,
