@@ -1,5 +1,8 @@
 //! Who may see the dashboard: the `allow` CIDR list, the `Host` check
-//! against DNS rebinding, and optional HTTP basic auth.
+//! against DNS rebinding, and optional HTTP basic auth, built from the
+//! config by [`AccessPolicy::from_config`], which also checks the password
+//! file (`run` and `check-config` both call it, so both refuse the same
+//! files).
 //!
 //! Invariant: a request is answered only when every configured check passes;
 //! the checks run before routing, so a refused client learns nothing but the
@@ -8,63 +11,8 @@
 
 use std::net::IpAddr;
 
-/// An address block such as `192.168.1.0/24` or `fd00::/8`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// Parses `ADDR/PREFIX` or a bare address (a /32 or /128).
-    pub fn parse(text: &str) -> Result<Cidr, String> {
-        let bad = || {
-            format!("`{text}` is not an address block such as 192.168.1.0/24, 127.0.0.1 or ::1/128")
-        };
-        let (addr, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let network: IpAddr = addr.parse().map_err(|_| bad())?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                p.parse::<u8>().map_err(|_| bad())?
-            }
-            Some(_) => return Err(bad()),
-            None => max,
-        };
-        if prefix > max {
-            return Err(bad());
-        }
-        Ok(Cidr { network, prefix })
-    }
-
-    pub fn contains(&self, addr: IpAddr) -> bool {
-        // A v4 client reaching a dual-stack [::] socket shows as ::ffff:a.b.c.d.
-        match (self.network, addr.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(a)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
-    }
-}
+pub use crate::cidr::Cidr;
+use crate::config::{Config, ConfigError};
 
 /// Why a request is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +33,44 @@ pub struct AccessPolicy {
 }
 
 impl AccessPolicy {
+    /// The policy `config` sets; reads the password file, which must exist,
+    /// hold one line, and be unreadable to group and others (like ssh keys).
+    /// `check-config` and `run` both call this, so both refuse the same
+    /// files; errors name the `auth_password_file` line.
+    pub fn from_config(config: &Config) -> Result<AccessPolicy, ConfigError> {
+        use std::os::unix::fs::MetadataExt;
+        let authorization = match (&config.auth_user, &config.auth_password_file) {
+            (Some(user), Some(file)) => {
+                let err = |message: String| {
+                    config.error_at(
+                        &["auth_password_file"],
+                        format!("auth_password_file {}: {message}", file.display()),
+                    )
+                };
+                let meta = std::fs::metadata(file).map_err(|e| err(e.to_string()))?;
+                if meta.mode() & 0o037 != 0 {
+                    return Err(err(format!(
+                        "mode {:o} lets others read it or write it; chmod 600 (or 640 for a group)",
+                        meta.mode() & 0o777
+                    )));
+                }
+                let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
+                let password = text.strip_suffix('\n').unwrap_or(&text);
+                let password = password.strip_suffix('\r').unwrap_or(password);
+                if password.is_empty() || password.contains('\n') {
+                    return Err(err("expected the password alone on one line".into()));
+                }
+                Some(AccessPolicy::basic_authorization(user, password))
+            }
+            _ => None,
+        };
+        Ok(AccessPolicy {
+            allow: config.allow.clone(),
+            server_names: config.server_names.clone(),
+            authorization,
+        })
+    }
+
     /// The header a client must send for `user` and `password`.
     pub fn basic_authorization(user: &str, password: &str) -> String {
         format!(
@@ -173,30 +159,6 @@ mod tests {
     }
 
     #[test]
-    fn cidr_membership() {
-        let lan = Cidr::parse("192.168.1.0/24").unwrap();
-        assert!(lan.contains(ip("192.168.1.77")));
-        assert!(!lan.contains(ip("192.168.2.1")));
-        assert!(lan.contains(ip("::ffff:192.168.1.5")), "v4-mapped v6 peer");
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
-        assert!(Cidr::parse("127.0.0.1").unwrap().contains(ip("127.0.0.1")));
-        assert!(!Cidr::parse("127.0.0.1").unwrap().contains(ip("127.0.0.2")));
-        assert!(Cidr::parse("fd00::/8").unwrap().contains(ip("fd12::1")));
-        assert!(!Cidr::parse("fd00::/8").unwrap().contains(ip("10.0.0.1")));
-        for bad in [
-            "",
-            "1.2.3.4/33",
-            "::/129",
-            "1.2.3.4/",
-            "1.2.3.4/x",
-            "host/24",
-            "1.2.3.4/-1",
-        ] {
-            assert!(Cidr::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn host_check_refuses_foreign_names() {
         let names = vec!["monitor.example.org".to_string()];
         for ok in [
@@ -267,5 +229,34 @@ mod tests {
         assert!(!constant_time_eq(b"abcd", b"abc"));
         assert!(!constant_time_eq(b"", b"abc"));
         assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn password_file_errors_name_its_line() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sysmon-config-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "secret\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let c = Config::parse(
+            format!(
+                "auth_user = a\ninterval = 5s\nauth_password_file = {}\n",
+                file.display()
+            )
+            .as_bytes(),
+            std::path::Path::new("/etc/sysmon.conf"),
+        )
+        .unwrap();
+        assert_eq!(
+            AccessPolicy::from_config(&c).unwrap_err().to_string(),
+            format!(
+                "/etc/sysmon.conf:3: auth_password_file {}: mode 644 lets others read it or write it; chmod 600 (or 640 for a group)",
+                file.display()
+            )
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(AccessPolicy::from_config(&c).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

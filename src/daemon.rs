@@ -114,7 +114,8 @@ impl Daemon {
             config.client_timeout,
             config.max_connections,
         )?;
-        let access = config.access_policy().map_err(|e| e.to_string())?;
+        let access =
+            crate::access::AccessPolicy::from_config(&config).map_err(|e| e.to_string())?;
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
         http::warm_up();
@@ -351,29 +352,30 @@ impl Daemon {
         // What the command line set wins over the file, as at start-up.
         new.proc_root = self.config.proc_root.clone();
         new.sys_root = self.config.sys_root.clone();
-        // The sockets and the server's limits are set once, at start.
-        if new.listen != self.config.listen
-            || new.client_timeout != self.config.client_timeout
-            || new.max_connections != self.config.max_connections
-        {
-            log::warn(format_args!(
-                "SIGHUP: listen, client_timeout and max_connections take effect at the next restart"
-            ));
-            new.listen = self.config.listen.clone();
-            new.client_timeout = self.config.client_timeout;
-            new.max_connections = self.config.max_connections;
-        }
         if self.user_from_command_line {
             new.user = self.config.user.clone();
         }
-        if new.user != self.config.user {
-            let name = |user: &Option<String>| user.clone().unwrap_or_else(|| "(none)".into());
-            log::warn(format_args!(
-                "SIGHUP: user changed to {} but stays {} until restart",
-                name(&new.user),
-                name(&self.config.user)
-            ));
-            new.user = self.config.user.clone();
+        // Which keys wait for a restart is said once, in config::KEYS.
+        let deferred = crate::config::keys::keep_restart_keys(&mut new, &self.config);
+        let mut later: Vec<&str> = Vec::new();
+        for d in &deferred {
+            if d.key == "user" {
+                let name = crate::config::keys::Deferred::first_value;
+                log::warn(format_args!(
+                    "SIGHUP: user changed to {} but stays {} until restart",
+                    name(&d.wanted).unwrap_or("(none)"),
+                    name(&d.running).unwrap_or("(none)")
+                ));
+            } else {
+                later.push(d.key);
+            }
+        }
+        if let Some((last, first)) = later.split_last() {
+            let keys = match first {
+                [] => format!("{last} takes"),
+                _ => format!("{} and {last} take", first.join(", ")),
+            };
+            log::warn(format_args!("SIGHUP: {keys} effect at the next restart"));
         }
         if (&new.mounts, &new.network_exclude)
             != (&self.config.mounts, &self.config.network_exclude)
@@ -406,7 +408,7 @@ impl Daemon {
 }
 
 /// `user = NAME`: becomes that user, keeping only CAP_DAC_READ_SEARCH for
-/// the backup (see [`sys::drop_privileges`]). An error means the process is
+/// the backup (see [`crate::privileges::drop_privileges`]). An error means the process is
 /// possibly half-dropped and must exit.
 fn drop_privileges(config: &Config) -> Result<(), String> {
     let Some(account) = config.account()? else {
@@ -424,12 +426,12 @@ fn drop_privileges(config: &Config) -> Result<(), String> {
             }
         }
     }
-    match sys::drop_privileges(&account).map_err(|e| fail(e.to_string()))? {
-        sys::Dropped::AlreadyThatUser => log::info(format_args!(
+    match crate::privileges::drop_privileges(&account).map_err(|e| fail(e.to_string()))? {
+        crate::privileges::Dropped::AlreadyThatUser => log::info(format_args!(
             "user = {}: already running as that user",
             account.name
         )),
-        sys::Dropped::Switched { groups } => log::info(format_args!(
+        crate::privileges::Dropped::Switched { groups } => log::info(format_args!(
             "running as user {} (uid {}, gid {}, groups {groups:?}) with only CAP_DAC_READ_SEARCH",
             account.name, account.uid, account.gid
         )),

@@ -5,7 +5,8 @@
 //! The layers, bottom up:
 //! - [`proc`]: pure byte parsers, one per /proc file; no I/O, no allocation.
 //! - [`sample::procfile`] and [`sys`]: the I/O boundary (kept-open files,
-//!   statvfs, signals). `sys` is the only module allowed `unsafe`.
+//!   statvfs, signals). `sys` is the only module allowed `unsafe`; it is a
+//!   folder by domain (signals, process, files, privileges, net, time).
 //! - [`nameglob`] and [`pathglob`]: the globs of `network_exclude` and
 //!   `backup_exclude`, checked by [`config`] and matched by their users.
 //! - [`sample`]: turns /proc and /sys into a [`sample::Sample`] without
@@ -22,10 +23,19 @@
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
-//! - [`config`]: the validated configuration every layer reads.
+//! - [`privileges`]: the drop of `user = NAME`, the policy over `sys`'s
+//!   thin wrappers: each step in order, each read back.
+//! - [`dirs`]: the directories sysmon writes and `prepare-dirs`, which
+//!   makes them for the service user before an init script starts it.
+//! - [`config`]: the validated configuration every layer reads; its keys,
+//!   defaults and reload scope are one table, [`config::KEYS`].
+//! - [`access`]: who may see the dashboard, built from the config (the
+//!   password-file check included); [`cidr`] is the address-block type
+//!   the two share.
 //! - [`cli`]: the command line's commands (`run`, `sample`, `check-config`,
-//!   `backup`, `verify`, `audit`), one file each; the only place that prints
-//!   a result and picks an exit status. `main.rs` parses and dispatches.
+//!   `backup`, `verify`, `audit`, `prepare-dirs`), one file each; the only
+//!   place that prints a result and picks an exit status. `main.rs` parses
+//!   and dispatches.
 //!
 //! Not sysmon's own modules: `src/vendor/tiny_http/` is the HTTP server, a
 //! separate crate (a path dependency in `Cargo.toml`, not part of this
@@ -38,10 +48,12 @@ pub mod access;
 pub mod alerts;
 pub mod audit;
 pub mod backup;
+pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod csp;
 pub mod daemon;
+pub mod dirs;
 pub mod fsutil;
 pub mod history;
 pub mod http;
@@ -52,6 +64,7 @@ pub mod nameglob;
 pub mod notify;
 pub mod orphans;
 pub mod pathglob;
+pub mod privileges;
 pub mod proc;
 pub mod report;
 pub mod sample;

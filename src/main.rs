@@ -28,6 +28,7 @@ enum Command {
     Backup(cli::backup::BackupArgs),
     Verify(cli::verify::VerifyArgs),
     Audit(cli::audit::AuditArgs),
+    PrepareDirs(cli::prepare_dirs::PrepareDirsArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
         Command::Backup(a) => cli::backup::backup(a),
         Command::Verify(a) => cli::verify::verify(a),
         Command::Audit(a) => cli::audit::audit(a),
+        Command::PrepareDirs(a) => cli::prepare_dirs::prepare_dirs(a),
     };
     result.unwrap_or_else(|code| code)
 }

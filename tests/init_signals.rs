@@ -60,3 +60,40 @@ fn sighup_applies_a_valid_config_and_refuses_an_invalid_one() {
         1
     );
 }
+
+/// The reload scope is the key table's (`restart` in the README's
+/// configuration table): a changed `max_connections` waits for a restart and
+/// the warning names that key alone, while `interval` in the same reload
+/// applies at once. (Before the table, every reload that touched one of
+/// listen, client_timeout, max_connections named all three.)
+#[test]
+fn sighup_names_only_the_changed_keys_that_wait_for_a_restart() {
+    let dir = TempDir::new("sighup-scope");
+    let port = free_port();
+    let base = format!("listen = 127.0.0.1:{port}\nbackup = off\nupdate_manager = none\n");
+    let config = dir.config(&format!("{base}interval = 5s\nmax_connections = 100"));
+    let daemon = Daemon::start_as_configured(&["--config", config.to_str().unwrap()], |_| {});
+    assert_eq!(interval_s(&daemon), 5.0);
+
+    dir.config(&format!("{base}interval = 2s\nmax_connections = 50"));
+    daemon.signal(1);
+    assert!(
+        daemon.wait_log("configuration reloaded", Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    assert_eq!(interval_s(&daemon), 2.0);
+    let log = daemon.log.lock().unwrap().clone();
+    let deferred: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("at the next restart"))
+        .collect();
+    assert_eq!(deferred.len(), 1, "{log:#?}");
+    assert!(
+        deferred[0].contains("SIGHUP: max_connections takes effect at the next restart"),
+        "{log:#?}"
+    );
+    for unchanged in ["listen", "client_timeout", "interval"] {
+        assert!(!deferred[0].contains(unchanged), "{log:#?}");
+    }
+}

@@ -493,13 +493,13 @@ fn warnings_at_start_and_a_changed_user_waits_for_a_restart() {
     assert_eq!(numbers(&status["Uid"]), [user.uid(); 4]);
 }
 
-/// Under the shipped systemd unit and runit script, CAP_DAC_READ_SEARCH
+/// Under the shipped systemd unit (and any manager using setpriv), CAP_DAC_READ_SEARCH
 /// arrives as an *ambient* capability (the only way to hand one to an
 /// unprivileged user). sysmon keeps it for its own backup but must not pass
 /// it to the programs it starts (the audit's package manager, alert_command).
 #[test]
 fn an_ambient_capability_from_the_service_manager_stays_with_sysmon() {
-    if !is_root("starting sysmon as the runit script does")
+    if !is_root("starting sysmon as a service manager with ambient capabilities does")
         || !have_tool("setpriv", "handing sysmon an ambient capability")
     {
         return;
@@ -522,7 +522,8 @@ fn an_ambient_capability_from_the_service_manager_stays_with_sysmon() {
     let path = format!("{}:/usr/bin:/bin", shims.display());
     let gid = user.gid().to_string();
     let d = Daemon::start_with(&["--config", config.to_str().unwrap()], |c| {
-        // What init/runit/sysmon/run does, word for word.
+        // A service manager passing the capability on as an ambient one
+        // (as systemd's AmbientCapabilities= does), with setpriv.
         let program = c.get_program().to_owned();
         let args: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
         let mut wrapped = Command::new("setpriv");

@@ -20,7 +20,7 @@ pub struct CheckConfigArgs {
 pub fn check_config(args: CheckConfigArgs) -> Result<ExitCode, ExitCode> {
     let config = super::load_config(args.config.as_deref(), None, None)?;
     // The same checks `run` makes before it binds, password file included.
-    if let Err(e) = config.access_policy() {
+    if let Err(e) = crate::access::AccessPolicy::from_config(&config) {
         log::error(format_args!("{e}"));
         return Err(ExitCode::from(2));
     }

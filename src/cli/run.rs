@@ -70,7 +70,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         .file
         .as_ref()
         .map_or("(defaults)".into(), |f| f.display().to_string());
-    if let Err(e) = config.access_policy() {
+    if let Err(e) = crate::access::AccessPolicy::from_config(&config) {
         log::error(format_args!("{e}"));
         return Err(ExitCode::from(2));
     }

@@ -3,7 +3,7 @@
 //!
 //! Used once, after `user = NAME` dropped privileges, to check every thread
 //! of sysmon (a raw `capset` changes only the calling thread; see
-//! [`crate::sys::drop_privileges`]). Not on the sampler's path.
+//! [`crate::privileges::drop_privileges`]). Not on the sampler's path.
 //!
 //! Invariant: a field that is present but malformed is an error, never a
 //! zero; a field the running kernel does not print is `None`.

@@ -7,11 +7,25 @@
 //! Relative paths are resolved against the directory of the config file.
 //! [`Config::parse`] is pure; [`Config::load`] also checks the one thing
 //! that needs the system: that `user` names a user of this machine.
+//!
+//! Where things are: every key (name, default, parser, printer, SIGHUP
+//! scope) is one entry of [`KEYS`] in `keys.rs`; the value parsers they
+//! share are in `parse.rs`; this file reads lines, checks keys against each
+//! other ([`Config::validate`]) and prints the effective configuration.
+//! The password file is checked by `crate::access::AccessPolicy::from_config`.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub mod keys;
+mod parse;
+
+pub use keys::{KEYS, Key, Reload};
+pub use parse::{
+    Listen, MAX_DURATION_DAYS, format_duration, format_threshold, parse_duration, parse_listen,
+    parse_threshold,
+};
 
 /// Where the packaged example config is installed, read when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/sysmon.conf";
@@ -29,12 +43,12 @@ pub struct Config {
     /// Host names (besides IP literals and localhost) the dashboard answers to.
     pub server_names: Vec<String>,
     /// Client address blocks allowed to connect; empty = any.
-    pub allow: Vec<crate::access::Cidr>,
+    pub allow: Vec<crate::cidr::Cidr>,
     /// Basic auth user; requires `auth_password_file`.
     pub auth_user: Option<String>,
     pub auth_password_file: Option<PathBuf>,
     /// `user = NAME`: the user `run` becomes once the socket is bound (see
-    /// [`crate::sys::drop_privileges`]). [`Config::load`] has checked that
+    /// [`crate::privileges::drop_privileges`]). [`Config::load`] has checked that
     /// the passwd database knows it.
     pub user: Option<String>,
     pub interval: Duration,
@@ -57,7 +71,7 @@ pub struct Config {
     pub history: Duration,
     pub alerts: AlertConfig,
     /// The line each key was last given on, so that checks of the whole
-    /// file ([`Config::validate`], [`Config::access_policy`]) can name
+    /// file ([`Config::validate`], [`crate::access::AccessPolicy::from_config`]) can name
     /// `FILE:LINE` too. Not part of the configuration: ignored by `==`.
     pub key_lines: KeyLines,
 }
@@ -88,17 +102,9 @@ pub struct AlertConfig {
 }
 
 impl Default for AlertConfig {
+    /// The `alert_*` keys at their defaults.
     fn default() -> Self {
-        AlertConfig {
-            cpu: None,
-            memory: None,
-            swap: None,
-            disk: None,
-            backup_age: None,
-            updates_security: None,
-            command: None,
-            timeout: Duration::from_secs(10),
-        }
+        Config::default().alerts
     }
 }
 
@@ -157,45 +163,71 @@ pub struct UpdateConfig {
 }
 
 impl Default for Config {
+    /// Every key at its [`Key::default`]: defaults are written once, in
+    /// [`KEYS`]. A default that does not parse is a bug in the table, which
+    /// `keys::tests::defaults_are_what_the_default_config_renders` catches.
     fn default() -> Self {
+        let mut config = Config::unset();
+        for key in KEYS.iter().filter(|k| !k.default.is_empty()) {
+            if let Err(e) = (key.apply)(&mut config, key.default, Path::new("/")) {
+                unreachable!("the default of {} does not parse: {e}", key.name);
+            }
+        }
+        config
+    }
+}
+
+impl Config {
+    /// Every key unset (empty, zero, off): what [`Config::default`] fills in.
+    /// `proc_root` and `sys_root` are not keys but command-line options.
+    fn unset() -> Config {
         Config {
             file: None,
-            listen: vec![Listen::Tcp(SocketAddr::from(([127, 0, 0, 1], 8080)))],
-            client_timeout: Duration::from_secs(10),
-            max_connections: 2048,
+            listen: Vec::new(),
+            client_timeout: Duration::ZERO,
+            max_connections: 0,
             server_names: Vec::new(),
             allow: Vec::new(),
             auth_user: None,
             auth_password_file: None,
             user: None,
-            interval: Duration::from_secs(5),
+            interval: Duration::ZERO,
             mounts: Vec::new(),
             network_exclude: Vec::new(),
-            backup_dir: PathBuf::from("/var/backups/sysmon"),
-            log_dir: PathBuf::from("/var/log/sysmon"),
-            state_dir: PathBuf::from("/var/lib/sysmon"),
+            backup_dir: PathBuf::new(),
+            log_dir: PathBuf::new(),
+            state_dir: PathBuf::new(),
             backup: BackupConfig {
-                enabled: true,
+                enabled: false,
                 sources: Vec::new(),
                 excludes: Vec::new(),
-                keep: 7,
-                level: 6,
+                keep: 0,
+                level: 0,
                 every: None,
                 one_file_system: false,
             },
             updates: UpdateConfig {
-                manager: UpdateManager::Auto,
+                manager: UpdateManager::None,
                 command: None,
-                timeout: Duration::from_secs(300),
+                timeout: Duration::ZERO,
                 every: None,
                 refresh: false,
-                log_keep: 30,
+                log_keep: 0,
             },
             proc_root: PathBuf::from("/proc"),
             sys_root: PathBuf::from("/sys"),
             textfile_path: None,
-            history: Duration::from_secs(3600),
-            alerts: AlertConfig::default(),
+            history: Duration::ZERO,
+            alerts: AlertConfig {
+                cpu: None,
+                memory: None,
+                swap: None,
+                disk: None,
+                backup_age: None,
+                updates_security: None,
+                command: None,
+                timeout: Duration::ZERO,
+            },
             key_lines: KeyLines::default(),
         }
     }
@@ -248,47 +280,6 @@ impl PartialEq for KeyLines {
         true
     }
 }
-
-/// Every key, with whether it may be given more than once.
-const KEYS: &[(&str, bool)] = &[
-    ("listen", true),
-    ("client_timeout", false),
-    ("max_connections", false),
-    ("server_name", true),
-    ("allow", true),
-    ("auth_user", false),
-    ("auth_password_file", false),
-    ("user", false),
-    ("interval", false),
-    ("mounts", true),
-    ("network_exclude", true),
-    ("backup_dir", false),
-    ("log_dir", false),
-    ("state_dir", false),
-    ("backup", false),
-    ("backup_source", true),
-    ("backup_exclude", true),
-    ("backup_keep", false),
-    ("backup_level", false),
-    ("backup_every", false),
-    ("backup_one_file_system", false),
-    ("update_manager", false),
-    ("update_command", false),
-    ("update_timeout", false),
-    ("update_every", false),
-    ("update_refresh", false),
-    ("log_keep", false),
-    ("textfile_path", false),
-    ("history", false),
-    ("alert_cpu", false),
-    ("alert_memory", false),
-    ("alert_swap", false),
-    ("alert_disk", false),
-    ("alert_backup_age", false),
-    ("alert_updates_security", false),
-    ("alert_command", false),
-    ("alert_timeout", false),
-];
 
 impl Config {
     /// Loads `path`, or with `None` the default file if it exists, else the
@@ -357,10 +348,11 @@ impl Config {
                 ));
             };
             let (key, value) = (key.trim(), value.trim());
-            let Some(&(key, repeatable)) = KEYS.iter().find(|(k, _)| *k == key) else {
+            let Some(spec) = keys::find(key) else {
                 return Err(at(line_no, format!("unknown key `{key}`{}", suggest(key))));
             };
-            if !repeatable {
+            let key = spec.name;
+            if !spec.repeatable {
                 if let Some((_, first)) = first_seen.iter().find(|(k, _)| *k == key) {
                     return Err(at(
                         line_no,
@@ -375,8 +367,7 @@ impl Config {
                 config.listen.clear();
                 listen_seen = true;
             }
-            config
-                .apply(key, value, &base)
+            (spec.apply)(&mut config, value, &base)
                 .map_err(|message| at(line_no, format!("{key}: {message}")))?;
         }
         Ok(config)
@@ -397,179 +388,6 @@ impl Config {
             )),
             Err(e) => Err(format!("user: cannot look up `{name}`: {e}")),
         }
-    }
-
-    fn apply(&mut self, key: &str, value: &str, base: &Path) -> Result<(), String> {
-        let path = || -> Result<PathBuf, String> {
-            if value.is_empty() {
-                return Err("expected a path".into());
-            }
-            Ok(base.join(value))
-        };
-        match key {
-            "listen" => {
-                let listen = parse_listen(value)?;
-                if self.listen.contains(&listen) {
-                    return Err(format!("`{value}` is listed twice"));
-                }
-                self.listen.push(listen);
-            }
-            "max_connections" => self.max_connections = parse_count(value, 1, 65536)? as usize,
-            "allow" => self.allow.push(crate::access::Cidr::parse(value)?),
-            "client_timeout" => {
-                let d = parse_duration(value)?;
-                if d < Duration::from_secs(1) || d > Duration::from_secs(600) {
-                    return Err(format!("`{value}` is out of range (1s to 10m)"));
-                }
-                self.client_timeout = d;
-            }
-            "auth_user" => {
-                if value.is_empty() || value.contains(':') || value.chars().any(char::is_control) {
-                    return Err(format!(
-                        "`{value}` is not a user name (no `:`, no control characters)"
-                    ));
-                }
-                self.auth_user = Some(value.to_string());
-            }
-            "auth_password_file" => self.auth_password_file = Some(path()?),
-            "user" => {
-                // What useradd and the passwd file allow: no `:`, no `/`, no
-                // white space or control characters, no leading `-`.
-                let valid = !value.is_empty()
-                    && value.len() <= 256
-                    && !value.starts_with('-')
-                    && !value
-                        .chars()
-                        .any(|c| c == ':' || c == '/' || c.is_whitespace() || c.is_control());
-                if !valid {
-                    return Err(format!("`{value}` is not a user name such as sysmon"));
-                }
-                self.user = Some(value.to_string());
-            }
-            "server_name" => {
-                let valid = !value.is_empty()
-                    && value
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-                if !valid {
-                    return Err(format!(
-                        "`{value}` is not a host name such as monitor.example.org"
-                    ));
-                }
-                self.server_names.push(value.to_ascii_lowercase());
-            }
-            "interval" => {
-                let d = parse_duration(value)?;
-                if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
-                    return Err(format!("`{value}` is out of range (100ms to 1h)"));
-                }
-                self.interval = d;
-            }
-            "mounts" if value == "auto" => self.mounts.clear(),
-            "mounts" => {
-                if !value.starts_with('/') {
-                    return Err(format!(
-                        "`{value}` is not an absolute mount point (or `auto`)"
-                    ));
-                }
-                self.mounts.push(PathBuf::from(value));
-            }
-            "network_exclude" => self
-                .network_exclude
-                .push(crate::nameglob::NameGlob::parse(value)?),
-            "backup_dir" => self.backup_dir = path()?,
-            "log_dir" => self.log_dir = path()?,
-            "state_dir" => self.state_dir = path()?,
-            "backup" => self.backup.enabled = parse_switch(value)?,
-            "backup_source" => self.backup.sources.push(path()?),
-            "backup_exclude" => {
-                if value.is_empty() {
-                    return Err("expected a glob such as `*.tmp` or `node_modules/`".into());
-                }
-                crate::pathglob::Pattern::parse(value)?;
-                self.backup.excludes.push(value.to_string());
-            }
-            "backup_keep" => self.backup.keep = parse_count(value, 1, 10_000)?,
-            "backup_level" => self.backup.level = parse_count(value, 0, 9)?,
-            "backup_every" => self.backup.every = parse_optional_period(value)?,
-            "backup_one_file_system" => self.backup.one_file_system = parse_switch(value)?,
-            "update_manager" => {
-                self.updates.manager = UpdateManager::ALL
-                    .iter()
-                    .find(|(name, _)| *name == value)
-                    .map(|(_, m)| *m)
-                    .ok_or_else(|| format!("`{value}` is not one of auto, pacman, apt, apk, xbps, dnf, command, none"))?;
-            }
-            "update_command" => {
-                if value.is_empty() {
-                    return Err("expected a shell command".into());
-                }
-                self.updates.command = Some(value.to_string());
-            }
-            "update_timeout" => {
-                let d = parse_duration(value)?;
-                if d < Duration::from_secs(1) {
-                    return Err(format!("`{value}` is too short (at least 1s)"));
-                }
-                self.updates.timeout = d;
-            }
-            "update_every" => self.updates.every = parse_optional_period(value)?,
-            "update_refresh" => self.updates.refresh = parse_switch(value)?,
-            "log_keep" => self.updates.log_keep = parse_count(value, 1, 100_000)?,
-            "textfile_path" if value == "off" => self.textfile_path = None,
-            "textfile_path" => {
-                let file = path()?;
-                // node_exporter's textfile collector reads only `*.prom`.
-                if file.extension().is_none_or(|e| e != "prom") {
-                    return Err(format!("`{value}` does not end in .prom (or use off)"));
-                }
-                self.textfile_path = Some(file);
-            }
-            "history" => {
-                let d = parse_duration(value)?;
-                if d < Duration::from_secs(60) || d > Duration::from_secs(86_400) {
-                    return Err(format!("`{value}` is out of range (1m to 24h)"));
-                }
-                self.history = d;
-            }
-            "alert_cpu" => self.alerts.cpu = parse_threshold(value)?,
-            "alert_memory" => self.alerts.memory = parse_threshold(value)?,
-            "alert_swap" => self.alerts.swap = parse_threshold(value)?,
-            "alert_disk" => self.alerts.disk = parse_threshold(value)?,
-            "alert_backup_age" => {
-                self.alerts.backup_age = match value {
-                    "off" => None,
-                    _ => {
-                        let d = parse_duration(value)?;
-                        if d < Duration::from_secs(60) {
-                            return Err(format!("`{value}` is too short (at least 1m, or off)"));
-                        }
-                        Some(d)
-                    }
-                }
-            }
-            "alert_updates_security" => {
-                self.alerts.updates_security = match value {
-                    "off" => None,
-                    _ => Some(u64::from(parse_count(value, 1, 1_000_000)?)),
-                }
-            }
-            "alert_command" => {
-                if value.is_empty() {
-                    return Err("expected a shell command".into());
-                }
-                self.alerts.command = Some(value.to_string());
-            }
-            "alert_timeout" => {
-                let d = parse_duration(value)?;
-                if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
-                    return Err(format!("`{value}` is out of range (1s to 1h)"));
-                }
-                self.alerts.timeout = d;
-            }
-            _ => unreachable!("key {key} is in KEYS but has no rule"),
-        }
-        Ok(())
     }
 
     /// Checks that need the whole file (keys that depend on each other).
@@ -622,7 +440,7 @@ impl Config {
 
     /// An error at the line of whichever of `keys` was given last (none
     /// given: the file as a whole).
-    fn error_at(&self, keys: &[&str], message: String) -> ConfigError {
+    pub(crate) fn error_at(&self, keys: &[&str], message: String) -> ConfigError {
         ConfigError {
             file: self
                 .file
@@ -633,47 +451,8 @@ impl Config {
         }
     }
 
-    /// The HTTP access policy; reads the password file, which must exist,
-    /// hold one line, and be unreadable to group and others (like ssh keys).
-    /// `check-config` and `run` both call this, so both refuse the same
-    /// files; errors name the `auth_password_file` line.
-    pub fn access_policy(&self) -> Result<crate::access::AccessPolicy, ConfigError> {
-        use std::os::unix::fs::MetadataExt;
-        let authorization = match (&self.auth_user, &self.auth_password_file) {
-            (Some(user), Some(file)) => {
-                let err = |message: String| {
-                    self.error_at(
-                        &["auth_password_file"],
-                        format!("auth_password_file {}: {message}", file.display()),
-                    )
-                };
-                let meta = std::fs::metadata(file).map_err(|e| err(e.to_string()))?;
-                if meta.mode() & 0o037 != 0 {
-                    return Err(err(format!(
-                        "mode {:o} lets others read it or write it; chmod 600 (or 640 for a group)",
-                        meta.mode() & 0o777
-                    )));
-                }
-                let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
-                let password = text.strip_suffix('\n').unwrap_or(&text);
-                let password = password.strip_suffix('\r').unwrap_or(password);
-                if password.is_empty() || password.contains('\n') {
-                    return Err(err("expected the password alone on one line".into()));
-                }
-                Some(crate::access::AccessPolicy::basic_authorization(
-                    user, password,
-                ))
-            }
-            _ => None,
-        };
-        Ok(crate::access::AccessPolicy {
-            allow: self.allow.clone(),
-            server_names: self.server_names.clone(),
-            authorization,
-        })
-    }
-
-    /// The effective configuration as a config file, every key spelled out.
+    /// The effective configuration as a config file, every key spelled out
+    /// (the optional ones only when set), in [`KEYS`] order.
     pub fn render(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
@@ -682,110 +461,11 @@ impl Config {
             .as_ref()
             .map_or("built-in defaults".to_string(), |p| p.display().to_string());
         let _ = writeln!(out, "# effective configuration (from {source})");
-        for listen in &self.listen {
-            let _ = writeln!(out, "listen = {listen}");
+        for key in KEYS {
+            (key.render)(self, &mut keys::Out::new(&mut out, key.name));
         }
-        let _ = writeln!(out, "max_connections = {}", self.max_connections);
-        let _ = writeln!(
-            out,
-            "client_timeout = {}",
-            format_duration(self.client_timeout)
-        );
-        for name in &self.server_names {
-            let _ = writeln!(out, "server_name = {name}");
-        }
-        for block in &self.allow {
-            let _ = writeln!(out, "allow = {block}");
-        }
-        if let (Some(user), Some(file)) = (&self.auth_user, &self.auth_password_file) {
-            let _ = writeln!(out, "auth_user = {user}");
-            let _ = writeln!(out, "auth_password_file = {}", file.display());
-        }
-        if let Some(user) = &self.user {
-            let _ = writeln!(out, "user = {user}");
-        }
-        let _ = writeln!(out, "interval = {}", format_duration(self.interval));
-        if self.mounts.is_empty() {
-            let _ = writeln!(out, "mounts = auto");
-        }
-        for glob in &self.network_exclude {
-            let _ = writeln!(out, "network_exclude = {glob}");
-        }
-        for m in &self.mounts {
-            let _ = writeln!(out, "mounts = {}", m.display());
-        }
-        let _ = writeln!(out, "backup_dir = {}", self.backup_dir.display());
-        let _ = writeln!(out, "log_dir = {}", self.log_dir.display());
-        let _ = writeln!(out, "state_dir = {}", self.state_dir.display());
-        let b = &self.backup;
-        let _ = writeln!(out, "backup = {}", on_off(b.enabled));
-        for s in &b.sources {
-            let _ = writeln!(out, "backup_source = {}", s.display());
-        }
-        for e in &b.excludes {
-            let _ = writeln!(out, "backup_exclude = {e}");
-        }
-        let _ = writeln!(out, "backup_keep = {}", b.keep);
-        let _ = writeln!(out, "backup_level = {}", b.level);
-        let _ = writeln!(
-            out,
-            "backup_every = {}",
-            b.every.map_or("off".into(), format_duration)
-        );
-        let _ = writeln!(
-            out,
-            "backup_one_file_system = {}",
-            on_off(b.one_file_system)
-        );
-        let u = &self.updates;
-        let _ = writeln!(out, "update_manager = {}", u.manager.name());
-        if let Some(c) = &u.command {
-            let _ = writeln!(out, "update_command = {c}");
-        }
-        let _ = writeln!(out, "update_timeout = {}", format_duration(u.timeout));
-        let _ = writeln!(
-            out,
-            "update_every = {}",
-            u.every.map_or("off".into(), format_duration)
-        );
-        let _ = writeln!(out, "update_refresh = {}", on_off(u.refresh));
-        let _ = writeln!(out, "log_keep = {}", u.log_keep);
-        match &self.textfile_path {
-            Some(p) => writeln!(out, "textfile_path = {}", p.display()),
-            None => writeln!(out, "textfile_path = off"),
-        }
-        .ok();
-        let _ = writeln!(out, "history = {}", format_duration(self.history));
-        let a = &self.alerts;
-        for (key, threshold) in [
-            ("alert_cpu", a.cpu),
-            ("alert_memory", a.memory),
-            ("alert_swap", a.swap),
-            ("alert_disk", a.disk),
-        ] {
-            let value = threshold.map_or("off".into(), format_threshold);
-            let _ = writeln!(out, "{key} = {value}");
-        }
-        let _ = writeln!(
-            out,
-            "alert_backup_age = {}",
-            a.backup_age.map_or("off".into(), format_duration)
-        );
-        let _ = writeln!(
-            out,
-            "alert_updates_security = {}",
-            a.updates_security.map_or("off".into(), |n| n.to_string())
-        );
-        if let Some(c) = &a.command {
-            let _ = writeln!(out, "alert_command = {c}");
-        }
-        let _ = writeln!(out, "alert_timeout = {}", format_duration(a.timeout));
         out
     }
-}
-
-fn on_off(b: bool) -> &'static str {
-    if b { "on" } else { "off" }
 }
 
 /// `#` starts a comment at the beginning of a line or after white space, so
@@ -803,7 +483,7 @@ fn strip_comment(line: &str) -> &str {
 fn suggest(key: &str) -> String {
     let close = KEYS
         .iter()
-        .map(|(k, _)| *k)
+        .map(|k| k.name)
         .find(|k| edit_distance(k, key) <= 2);
     close.map_or(String::new(), |k| format!(" (did you mean `{k}`?)"))
 }
@@ -823,156 +503,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
-}
-
-/// Where the dashboard listens: a TCP address or a unix socket path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Listen {
-    Tcp(SocketAddr),
-    /// An absolute path; the socket is created mode 0660.
-    Unix(PathBuf),
-}
-
-impl Listen {
-    /// Reachable from this machine only: a loopback address or a unix socket.
-    pub fn is_local(&self) -> bool {
-        match self {
-            Listen::Tcp(addr) => addr.ip().is_loopback(),
-            Listen::Unix(_) => true,
-        }
-    }
-}
-
-impl fmt::Display for Listen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Listen::Tcp(addr) => write!(f, "{addr}"),
-            Listen::Unix(path) => write!(f, "{}", path.display()),
-        }
-    }
-}
-
-pub fn parse_listen(value: &str) -> Result<Listen, String> {
-    if value.starts_with('/') {
-        if value.len() > 107 {
-            // sun_path holds 108 bytes with the terminating NUL
-            return Err(format!(
-                "`{value}` is longer than a unix socket path may be (107 bytes)"
-            ));
-        }
-        return Ok(Listen::Unix(PathBuf::from(value)));
-    }
-    value.parse().map(Listen::Tcp).map_err(|_| {
-        format!(
-            "`{value}` is not an address such as 127.0.0.1:8080 or [::1]:8080, nor an absolute unix socket path"
-        )
-    })
-}
-
-fn parse_switch(value: &str) -> Result<bool, String> {
-    match value {
-        "on" | "yes" | "true" => Ok(true),
-        "off" | "no" | "false" => Ok(false),
-        _ => Err(format!("`{value}` is not on or off")),
-    }
-}
-
-fn parse_count(value: &str, min: u32, max: u32) -> Result<u32, String> {
-    match value.parse::<u32>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "`{value}` is not a whole number from {min} to {max}"
-        )),
-    }
-}
-
-fn parse_optional_period(value: &str) -> Result<Option<Duration>, String> {
-    if value == "off" {
-        return Ok(None);
-    }
-    let d = parse_duration(value)?;
-    if d < Duration::from_secs(60) {
-        return Err(format!("`{value}` is too short (at least 1m, or off)"));
-    }
-    Ok(Some(d))
-}
-
-/// `90%`, `95.5% for 5m`, or `off`. The percentage is 0 to 100 with at most
-/// one decimal; `for` takes a duration (`0s` fires at the first sample).
-pub fn parse_threshold(value: &str) -> Result<Option<Threshold>, String> {
-    if value == "off" {
-        return Ok(None);
-    }
-    let bad = || format!("`{value}` is not a threshold such as 90%, 95% for 5m, or off");
-    let (percent, hold) = match value.split_once(" for ") {
-        Some((p, d)) => (p.trim_end(), parse_duration(d.trim_start())?),
-        None => (value, Duration::ZERO),
-    };
-    let number = percent.strip_suffix('%').ok_or_else(bad)?;
-    let (whole, tenths) = match number.split_once('.') {
-        Some((w, t)) if t.len() == 1 => (w, t),
-        Some(_) => return Err(bad()),
-        None => (number, "0"),
-    };
-    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || !digits(tenths) {
-        return Err(bad());
-    }
-    let percent = f64::from(whole.parse::<u16>().map_err(|_| bad())?)
-        + f64::from(tenths.parse::<u16>().map_err(|_| bad())?) / 10.0;
-    if percent > 100.0 {
-        return Err(format!("`{value}`: a percentage is at most 100%"));
-    }
-    if hold > Duration::from_secs(86_400) {
-        return Err(format!("`{value}`: `for` is at most 24h"));
-    }
-    Ok(Some(Threshold { percent, hold }))
-}
-
-pub fn format_threshold(t: Threshold) -> String {
-    format!("{}% for {}", t.percent, format_duration(t.hold))
-}
-
-/// `500ms`, `5s`, `1m`, `2h`, `1d`: a whole number and a unit, nothing else,
-/// at most [`MAX_DURATION_DAYS`].
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = value.split_at(digits);
-    let bad = || format!("`{value}` is not a duration such as 500ms, 5s, 1m, 2h or 1d");
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let too_long = || format!("`{value}` is too long (at most {MAX_DURATION_DAYS}d)");
-    let millis = match unit {
-        "ms" => Some(n),
-        "s" => n.checked_mul(1000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        "d" => n.checked_mul(86_400_000),
-        _ => return Err(bad()),
-    };
-    match millis {
-        Some(ms) if ms <= MAX_DURATION_DAYS * 86_400_000 => Ok(Duration::from_millis(ms)),
-        _ => Err(too_long()),
-    }
-}
-
-/// The longest duration any key takes: far beyond any sensible setting, and
-/// short enough that `Instant::now() + d` can never overflow (which would
-/// panic the poll loop).
-pub const MAX_DURATION_DAYS: u64 = 36_500;
-
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-    ] {
-        if ms >= size && ms % size == 0 {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    format!("{ms}ms")
 }
 
 #[cfg(test)]
@@ -1223,31 +753,6 @@ mod tests {
             parse(&format!("\n\n{}", c.render())).unwrap().interval,
             c.interval
         );
-    }
-
-    #[test]
-    fn password_file_errors_name_its_line() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("sysmon-config-pw-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("pw");
-        std::fs::write(&file, "secret\n").unwrap();
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let c = parse(&format!(
-            "auth_user = a\ninterval = 5s\nauth_password_file = {}\n",
-            file.display()
-        ))
-        .unwrap();
-        assert_eq!(
-            c.access_policy().unwrap_err().to_string(),
-            format!(
-                "/etc/sysmon.conf:3: auth_password_file {}: mode 644 lets others read it or write it; chmod 600 (or 640 for a group)",
-                file.display()
-            )
-        );
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(c.access_policy().is_ok());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,0 +1,174 @@
+//! Value parsers and printers shared by the keys: durations, thresholds,
+//! counts, switches, paths and listen addresses. Pure: each takes the text
+//! after `=` and returns the value or the message that follows
+//! `FILE:LINE: key: ` in the error.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::Threshold;
+
+/// A key's value with `base` (the config file's directory) in front when
+/// it is relative.
+pub(super) fn parse_path(value: &str, base: &Path) -> Result<PathBuf, String> {
+    if value.is_empty() {
+        return Err("expected a path".into());
+    }
+    Ok(base.join(value))
+}
+
+pub(super) fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+/// Where the dashboard listens: a TCP address or a unix socket path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    Tcp(SocketAddr),
+    /// An absolute path; the socket is created mode 0660.
+    Unix(PathBuf),
+}
+
+impl Listen {
+    /// Reachable from this machine only: a loopback address or a unix socket.
+    pub fn is_local(&self) -> bool {
+        match self {
+            Listen::Tcp(addr) => addr.ip().is_loopback(),
+            Listen::Unix(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Listen::Tcp(addr) => write!(f, "{addr}"),
+            Listen::Unix(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+pub fn parse_listen(value: &str) -> Result<Listen, String> {
+    if value.starts_with('/') {
+        if value.len() > 107 {
+            // sun_path holds 108 bytes with the terminating NUL
+            return Err(format!(
+                "`{value}` is longer than a unix socket path may be (107 bytes)"
+            ));
+        }
+        return Ok(Listen::Unix(PathBuf::from(value)));
+    }
+    value.parse().map(Listen::Tcp).map_err(|_| {
+        format!(
+            "`{value}` is not an address such as 127.0.0.1:8080 or [::1]:8080, nor an absolute unix socket path"
+        )
+    })
+}
+
+pub(super) fn parse_switch(value: &str) -> Result<bool, String> {
+    match value {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => Err(format!("`{value}` is not on or off")),
+    }
+}
+
+pub(super) fn parse_count(value: &str, min: u32, max: u32) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{value}` is not a whole number from {min} to {max}"
+        )),
+    }
+}
+
+pub(super) fn parse_optional_period(value: &str) -> Result<Option<Duration>, String> {
+    if value == "off" {
+        return Ok(None);
+    }
+    let d = parse_duration(value)?;
+    if d < Duration::from_secs(60) {
+        return Err(format!("`{value}` is too short (at least 1m, or off)"));
+    }
+    Ok(Some(d))
+}
+
+/// `90%`, `95.5% for 5m`, or `off`. The percentage is 0 to 100 with at most
+/// one decimal; `for` takes a duration (`0s` fires at the first sample).
+pub fn parse_threshold(value: &str) -> Result<Option<Threshold>, String> {
+    if value == "off" {
+        return Ok(None);
+    }
+    let bad = || format!("`{value}` is not a threshold such as 90%, 95% for 5m, or off");
+    let (percent, hold) = match value.split_once(" for ") {
+        Some((p, d)) => (p.trim_end(), parse_duration(d.trim_start())?),
+        None => (value, Duration::ZERO),
+    };
+    let number = percent.strip_suffix('%').ok_or_else(bad)?;
+    let (whole, tenths) = match number.split_once('.') {
+        Some((w, t)) if t.len() == 1 => (w, t),
+        Some(_) => return Err(bad()),
+        None => (number, "0"),
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(tenths) {
+        return Err(bad());
+    }
+    let percent = f64::from(whole.parse::<u16>().map_err(|_| bad())?)
+        + f64::from(tenths.parse::<u16>().map_err(|_| bad())?) / 10.0;
+    if percent > 100.0 {
+        return Err(format!("`{value}`: a percentage is at most 100%"));
+    }
+    if hold > Duration::from_secs(86_400) {
+        return Err(format!("`{value}`: `for` is at most 24h"));
+    }
+    Ok(Some(Threshold { percent, hold }))
+}
+
+pub fn format_threshold(t: Threshold) -> String {
+    format!("{}% for {}", t.percent, format_duration(t.hold))
+}
+
+/// `500ms`, `5s`, `1m`, `2h`, `1d`: a whole number and a unit, nothing else,
+/// at most [`MAX_DURATION_DAYS`].
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = value.split_at(digits);
+    let bad = || format!("`{value}` is not a duration such as 500ms, 5s, 1m, 2h or 1d");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let too_long = || format!("`{value}` is too long (at most {MAX_DURATION_DAYS}d)");
+    let millis = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
+        _ => return Err(bad()),
+    };
+    match millis {
+        Some(ms) if ms <= MAX_DURATION_DAYS * 86_400_000 => Ok(Duration::from_millis(ms)),
+        _ => Err(too_long()),
+    }
+}
+
+/// The longest duration any key takes: far beyond any sensible setting, and
+/// short enough that `Instant::now() + d` can never overflow (which would
+/// panic the poll loop).
+pub const MAX_DURATION_DAYS: u64 = 36_500;
+
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
+        if ms >= size && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}

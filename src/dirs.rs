@@ -1,0 +1,164 @@
+//! The directories sysmon writes (`backup_dir`, `log_dir`, `state_dir`,
+//! and for OpenRC the directory of its log file) and how a service script
+//! prepares them for the service user before a start: `sysmon prepare-dirs`,
+//! so no init script has to read `check-config` output.
+//!
+//! The rule, the same for every init system: a missing directory is created
+//! with its mode (0700; 0750 for the log file's, which the group may read),
+//! owned by the user and the user's primary group, its missing parents 0755
+//! and root's (as `install -d` makes them). An existing directory named
+//! `sysmon` is sysmon's own by name: its mode and owner are corrected (one
+//! made by root, say through a manual `sysmon audit`, would otherwise stop
+//! the service). Any other existing directory may be shared (`log_dir =
+//! /var/log`) and is left exactly as it is.
+
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+
+/// One directory to prepare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dir {
+    /// What it is: a config key, or `log file` for `--log-dir`.
+    pub what: &'static str,
+    pub path: PathBuf,
+    pub mode: u32,
+}
+
+/// What a directory was found as, and what was done to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prepared {
+    Created,
+    Corrected,
+    LeftAsItIs,
+}
+
+/// The directories `config` writes, plus `log_dir` (the directory of the
+/// service's log file) when given; a directory named twice is prepared
+/// once, with the log file's mode.
+pub fn of(config: &Config, log_dir: Option<&Path>) -> Vec<Dir> {
+    let mut dirs: Vec<Dir> = Vec::new();
+    for (what, path) in [
+        ("backup_dir", &config.backup_dir),
+        ("log_dir", &config.log_dir),
+        ("state_dir", &config.state_dir),
+    ] {
+        if dirs.iter().all(|d| d.path != *path) {
+            dirs.push(Dir {
+                what,
+                path: path.clone(),
+                mode: 0o700,
+            });
+        }
+    }
+    if let Some(log_dir) = log_dir {
+        dirs.retain(|d| d.path != log_dir);
+        dirs.push(Dir {
+            what: "log file",
+            path: log_dir.to_path_buf(),
+            mode: 0o750,
+        });
+    }
+    dirs
+}
+
+/// Prepares `dir` for `uid`/`gid` by the rule above. The error says which
+/// step failed.
+pub fn prepare(dir: &Dir, uid: u32, gid: u32) -> io::Result<Prepared> {
+    let path = &dir.path;
+    let context = |what: &str, e: io::Error| {
+        io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+    };
+    let outcome = match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_dir() => {
+            return Err(context(
+                "cannot use",
+                io::Error::new(io::ErrorKind::AlreadyExists, "not a directory"),
+            ));
+        }
+        Ok(_) if path.file_name().is_some_and(|n| n == "sysmon") => Prepared::Corrected,
+        Ok(_) => return Ok(Prepared::LeftAsItIs),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(parent)
+                    .map_err(|e| context("cannot create the parent of", e))?;
+            }
+            match std::fs::DirBuilder::new().mode(dir.mode).create(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(context("cannot create", e)),
+            }
+            Prepared::Created
+        }
+        Err(e) => return Err(context("cannot inspect", e)),
+    };
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| context("cannot chown", e))?;
+    // After the chown, which may clear set-id bits; explicit, not the umask's.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(dir.mode))
+        .map_err(|e| context("cannot chmod", e))?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn creates_missing_corrects_its_own_and_leaves_shared_ones() {
+        let root = std::env::temp_dir().join(format!("sysmon-dirs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("shared")).unwrap();
+        std::fs::set_permissions(root.join("shared"), PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(root.join("own/sysmon")).unwrap();
+        std::fs::set_permissions(root.join("own/sysmon"), PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let text = format!(
+            "backup_dir = {r}/new/deep/backups\nlog_dir = {r}/shared\nstate_dir = {r}/own/sysmon\n",
+            r = root.display()
+        );
+        let config = Config::parse(text.as_bytes(), Path::new("/etc/sysmon.conf")).unwrap();
+        let (uid, gid) = (crate::sys::effective_uid(), crate::sys::resgid().1);
+        let done: Vec<(&str, Prepared)> = of(&config, None)
+            .iter()
+            .map(|d| (d.what, prepare(d, uid, gid).unwrap()))
+            .collect();
+        assert_eq!(
+            done,
+            [
+                ("backup_dir", Prepared::Created),
+                ("log_dir", Prepared::LeftAsItIs),
+                ("state_dir", Prepared::Corrected)
+            ]
+        );
+        assert_eq!(mode(&root.join("new/deep/backups")), 0o700);
+        assert_eq!(mode(&root.join("new/deep")), 0o755);
+        assert_eq!(mode(&root.join("shared")), 0o755);
+        assert_eq!(mode(&root.join("own/sysmon")), 0o700);
+        // The log file's directory: 0750, once, even when it is a key's too.
+        let dirs = of(&config, Some(&root.join("own/sysmon")));
+        assert_eq!(dirs.len(), 3);
+        assert_eq!(dirs[2].mode, 0o750);
+        prepare(&dirs[2], uid, gid).unwrap();
+        assert_eq!(mode(&root.join("own/sysmon")), 0o750);
+        // A file where a directory should be is an error naming it.
+        std::fs::write(root.join("file"), "").unwrap();
+        let file = Dir {
+            what: "log_dir",
+            path: root.join("file"),
+            mode: 0o700,
+        };
+        let error = prepare(&file, uid, gid).unwrap_err().to_string();
+        assert!(error.contains("not a directory"), "{error}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
