@@ -2,8 +2,7 @@
 //! frequency and the cgroup v2 container in /data.json and /metrics, from
 //! fixture proc and sys roots; the textfile-collector file; and a real
 //! Prometheus server scraping sysmon.
-mod common;
-use common::*;
+use crate::common::*;
 use miniserde::json::{Number, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};

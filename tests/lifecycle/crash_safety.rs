@@ -3,8 +3,7 @@
 //! name passes `unzip -t`, archives made before a kill are untouched, no
 //! temporary is left once a run completes, and no audit child outlived the
 //! daemon that started it.
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;

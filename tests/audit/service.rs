@@ -1,14 +1,12 @@
 //! The audit service (library level, issue #4) against shims replaying
 //! recorded runs of checkupdates, apt-get, apk, xbps-install/xbps-query and
 //! dnf/rpm: exit codes, stale answers, retries, timeouts, garbage, the log.
-mod audit_support;
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use audit_support::*;
-use common::TempDir;
+use crate::common::TempDir;
+use crate::support::*;
 use sysmon::audit::AuditService;
 use sysmon::config::UpdateManager;
 

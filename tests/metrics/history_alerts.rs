@@ -4,7 +4,6 @@
 //! rewrites between samples, with `alert_command` seeing its variables; and
 //! a command that outlives `alert_timeout` killed with its whole process
 //! group, leaving no zombie behind.
-mod common;
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
@@ -13,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use miniserde::json::{Number, Value};
 
 fn field<'a>(v: &'a Value, key: &str) -> &'a Value {

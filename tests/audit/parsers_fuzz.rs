@@ -132,7 +132,7 @@ fn check_security(input: &[u8]) {
     assert_eq!(parsed.packages.len(), before);
 }
 
-const UPDATES: &[u8] = include_bytes!("fixtures/audit/dnf/updates/stdout");
+const UPDATES: &[u8] = include_bytes!("../fixtures/audit/dnf/updates/stdout");
 
 fn all_parsers(input: &[u8]) {
     check("apt", input, &apt::parse(input));

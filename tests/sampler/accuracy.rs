@@ -5,13 +5,11 @@
 //! sysmon's reading between the test's own readings taken just before and
 //! just after it, and accepts nothing outside that bracket.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use miniserde::json::{Number, Value};
 use sysmon::sample::{MountSelection, Sample, Sampler};
 

@@ -2,7 +2,6 @@
 //! third-party readers (Info-ZIP `unzip`, Python's `zipfile`): fidelity,
 //! exit codes, CRC corruption, retention, names that never overwrite,
 //! a full destination, and a sparse file over 4 GiB (zip64).
-mod common;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -12,7 +11,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{TempDir, have_tool, run, sysmon};
+use crate::common::{TempDir, have_tool, run, sysmon};
 
 fn sh(script: &str) {
     let out = run({
@@ -501,7 +500,7 @@ fn a_full_destination_fails_cleanly() {
     fs::write(td.join("src/big.bin"), vec![7u8; 2 << 20]).unwrap();
     let mut cmd = Command::new("prlimit");
     cmd.arg("--fsize=262144")
-        .arg(common::BIN)
+        .arg(crate::common::BIN)
         .args(["backup", "--config"])
         .arg(&conf);
     cmd.env_clear()
@@ -614,7 +613,7 @@ fn backup_syscalls(td: &TempDir, src: &Path) -> usize {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LC_ALL", "C");
         c.arg("-f").arg("-o").arg(&trace);
-        c.arg(common::BIN)
+        c.arg(crate::common::BIN)
             .args(["backup", "--config", conf.to_str().unwrap()]);
         c
     });

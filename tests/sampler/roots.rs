@@ -8,14 +8,12 @@
 //! `split_whitespace` + `str::parse`) over all fixtures and over randomly
 //! generated /proc texts, and feeds random garbage to every parser.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 /// These tests are about /proc: an absent sysfs leaves the /sys sources out.
 const NO_SYS_PATH: &str = "/nonexistent-sysfs";
 
-use common::TempDir;
+use crate::common::TempDir;
 use sysmon::proc::stat::{CpuTicks, Stat};
 use sysmon::proc::{loadavg, meminfo, mounts, stat, uptime};
 use sysmon::sample::cpu::{self, CpuPercent};
@@ -24,7 +22,7 @@ use sysmon::sample::{MountSelection, Sample, Sampler};
 const KIB: u64 = 1024;
 
 fn fixtures() -> PathBuf {
-    common::fixture("proc")
+    crate::common::fixture("proc")
 }
 
 fn read(rel: &str) -> Vec<u8> {

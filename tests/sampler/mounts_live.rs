@@ -2,8 +2,7 @@
 //! kernel flags a change (POLLPRI). A mount made while the daemon runs must
 //! still show up: in a private mount namespace (root only), a tmpfs mounted
 //! on a listed mount point appears in /data.json at the next sample.
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

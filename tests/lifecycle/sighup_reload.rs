@@ -1,8 +1,7 @@
 //! Issue #5: SIGHUP re-reads the config; an invalid new one is refused with
 //! a FILE:LINE log line and the old one stays in force. (SIGTERM during a
 //! backup is tested with the backup job, which lives on another branch.)
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 fn interval_s(daemon: &Daemon) -> f64 {

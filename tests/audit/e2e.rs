@@ -2,13 +2,11 @@
 //! /data.json while a manager hangs, kills it at `update_timeout` and says
 //! so; SIGTERM mid-audit leaves no child behind; `sysmon audit` exits
 //! 0 / 100 / 1 and prints the same `updates` object with `--json`.
-mod audit_support;
-mod common;
 
 use std::time::{Duration, Instant};
 
-use audit_support::Shims;
-use common::*;
+use crate::common::*;
+use crate::support::Shims;
 
 fn pids(shims: &Shims, tool: &str) -> Vec<u32> {
     shims
@@ -140,7 +138,7 @@ fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
         assert!(!running(pid), "pid {pid} survived the timeout");
     }
     // The log says so too.
-    let logs = audit_support::logs(&dir.join("logs"));
+    let logs = crate::support::logs(&dir.join("logs"));
     assert_eq!(logs.len(), 1);
     let log = std::fs::read_to_string(&logs[0]).unwrap();
     assert!(
@@ -248,7 +246,7 @@ fn audit_command_exit_statuses_and_json() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"));
     assert!(
-        audit_support::logs(&dir.join("logs")).len() >= 4,
+        crate::support::logs(&dir.join("logs")).len() >= 4,
         "each run leaves a log"
     );
 }

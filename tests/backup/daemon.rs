@@ -1,7 +1,6 @@
 //! Issue #3: the backup inside the daemon: once per kernel boot, live
 //! `/data.json` during a large backup, and interruption (SIGTERM, kill -9)
 //! that never leaves a corrupt or half-named archive.
-mod common;
 
 use std::fs;
 use std::io::Write;
@@ -11,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, TempDir, field, have_tool, run, sysmon, text};
+use crate::common::{Daemon, TempDir, field, have_tool, run, sysmon, text};
 use miniserde::json::{Number, Value};
 
 fn number(v: &Value, path: &[&str]) -> Option<u64> {
@@ -47,7 +46,7 @@ fn proc_with_boot_id(td: &TempDir, boot_id: &str) -> PathBuf {
         let out = run({
             let mut c = Command::new("cp");
             c.arg("-r")
-                .arg(common::fixture("proc/debian12-vm-2core"))
+                .arg(crate::common::fixture("proc/debian12-vm-2core"))
                 .arg(&root);
             c
         });
@@ -510,7 +509,7 @@ fn a_directory_swapped_for_a_symlink_mid_backup_leaks_nothing() {
         c
     });
     assert!(out.status.success(), "{out:?}");
-    for file in common::files_below(&extracted) {
+    for file in crate::common::files_below(&extracted) {
         let data = fs::read(extracted.join(&file)).unwrap_or_default();
         assert!(
             !data.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
@@ -525,7 +524,7 @@ fn a_directory_swapped_for_a_symlink_mid_backup_leaks_nothing() {
 #[test]
 fn a_backup_missing_unreadable_files_is_partial_not_ok() {
     let td = TempDir::new("backup-partial");
-    let src = common::tree_with_an_unreadable_file(&td);
+    let src = crate::common::tree_with_an_unreadable_file(&td);
     let config = td.config(&format!(
         "backup_source = {}\nupdate_manager = none\nmounts = /",
         src.display()

@@ -1,7 +1,6 @@
 //! Issue #6 (first part): /metrics in the Prometheus text format with
 //! node_exporter's names, checked against the fixture and by promtool.
-mod common;
-use common::*;
+use crate::common::*;
 
 fn start(dir: &TempDir) -> Daemon {
     // Alerts configured so their series (with a mountpoint label for disks)

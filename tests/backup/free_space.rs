@@ -2,8 +2,7 @@
 //! archive refuses the backup with a clear error instead of filling the disk.
 //! A 1 MiB tmpfs as backup_dir (in a private mount namespace: root only) and
 //! 8 MiB of incompressible source.
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 #[test]

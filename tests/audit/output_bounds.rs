@@ -4,12 +4,11 @@
 //! its RSS is taken, the audit is switched on by SIGHUP with an
 //! `update_command` that prints the hostile output, and /data.json is
 //! asked for all along (the loop must keep answering).
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// An executable script in `dir` printing what `body` (sh) prints.
 fn script(dir: &TempDir, name: &str, body: &str) -> PathBuf {
