@@ -11,43 +11,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{TempDir, have_tool, run, sysmon};
-
-fn sh(script: &str) {
-    let out = run({
-        let mut c = Command::new("sh");
-        c.arg("-c").arg(script);
-        c
-    });
-    assert!(out.status.success(), "sh -c {script}");
-}
-
-fn archives(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|r| r.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| {
-        let n = p.file_name().unwrap().to_string_lossy();
-        n.starts_with("backup_") && n.ends_with(".zip")
-    });
-    v.sort();
-    v
-}
-
-fn temporaries(dir: &Path) -> Vec<PathBuf> {
-    fs::read_dir(dir)
-        .map(|r| {
-            r.map(|e| e.unwrap().path())
-                .filter(|p| p.file_name().unwrap().as_bytes().starts_with(b".backup_"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn is_root() -> bool {
-    let out = Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
-}
+use super::{archives, sh, temporaries};
+use crate::common::{TempDir, have_tool, run, running_as_root, sysmon};
 
 /// What a tree looks like, by relative path: kind, mode, mtime, content.
 fn snapshot(root: &Path) -> BTreeMap<Vec<u8>, String> {
@@ -213,7 +178,7 @@ fn round_trip_through_unzip_and_python() {
     .unwrap();
 
     let mut cmd;
-    if is_root() {
+    if running_as_root() {
         // Root reads any file whatever its mode, so the "file without read
         // permission" case runs the backup as nobody (setpriv, util-linux):
         // the tree is handed to nobody, `secret` stays root's with mode 0600.

@@ -4,12 +4,12 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::{backup_named, temporaries, unzip_ok};
 use crate::common::{Daemon, TempDir, field, have_tool, run, sysmon, text};
 use miniserde::json::{Number, Value};
 
@@ -18,25 +18,6 @@ fn number(v: &Value, path: &[&str]) -> Option<u64> {
         Value::Number(Number::U64(n)) => Some(*n),
         _ => None,
     }
-}
-
-fn archives(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|r| r.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| p.file_name().unwrap().as_bytes().starts_with(b"backup_"));
-    v.sort();
-    v
-}
-
-fn temporaries(dir: &Path) -> Vec<PathBuf> {
-    fs::read_dir(dir)
-        .map(|r| {
-            r.map(|e| e.unwrap().path())
-                .filter(|p| p.file_name().unwrap().as_bytes().starts_with(b".backup_"))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A copy of the VM /proc fixture with its own `sys/kernel/random/boot_id`.
@@ -128,12 +109,6 @@ fn wait_state(d: &Daemon, want: &str, limit: Duration) -> Value {
     }
 }
 
-fn unzip_ok(archive: &Path) -> bool {
-    let mut c = Command::new("unzip");
-    c.arg("-tq").arg(archive);
-    run(c).status.success()
-}
-
 #[test]
 fn once_per_boot() {
     let td = TempDir::new("backup-boot-once");
@@ -150,7 +125,7 @@ fn once_per_boot() {
     let mut d = start(&config, &proc_root);
     let v = wait_state(&d, "ok", Duration::from_secs(30));
     assert!(text(&v, &["backup", "last", "file"]).is_some_and(|f| Path::new(&f).exists()));
-    assert_eq!(archives(&backups).len(), 1);
+    assert_eq!(backup_named(&backups).len(), 1);
     d.signal(15);
     d.wait_exit(Duration::from_secs(5))
         .expect("stops on SIGTERM");
@@ -173,7 +148,7 @@ fn once_per_boot() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(
-        archives(&backups).len(),
+        backup_named(&backups).len(),
         1,
         "no backup again in the same boot"
     );
@@ -190,7 +165,7 @@ fn once_per_boot() {
         d.dump()
     );
     wait_state(&d, "ok", Duration::from_secs(5));
-    assert_eq!(archives(&backups).len(), 2, "{}", d.dump());
+    assert_eq!(backup_named(&backups).len(), 2, "{}", d.dump());
 }
 
 #[test]
@@ -303,7 +278,7 @@ fn interruption_never_leaves_a_bad_archive() {
         .code(),
         Some(0)
     );
-    let older = archives(&backups);
+    let older = backup_named(&backups);
     assert_eq!(older.len(), 1);
     let older_bytes = fs::read(&older[0]).unwrap();
 
@@ -344,7 +319,7 @@ fn interruption_never_leaves_a_bad_archive() {
         temporaries(&backups).is_empty(),
         "SIGTERM removes the temporary"
     );
-    assert_eq!(archives(&backups), older);
+    assert_eq!(backup_named(&backups), older);
 
     // kill -9 mid-backup: the temporary stays, but never under a final name.
     let mut d = start(&config, &proc_root);
@@ -354,7 +329,7 @@ fn interruption_never_leaves_a_bad_archive() {
     let left = temporaries(&backups);
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(
-        archives(&backups),
+        backup_named(&backups),
         older,
         "no final name for an unfinished archive"
     );
@@ -373,7 +348,7 @@ fn interruption_never_leaves_a_bad_archive() {
         "{:?}",
         temporaries(&backups)
     );
-    let now = archives(&backups);
+    let now = backup_named(&backups);
     assert_eq!(now.len(), 2, "{now:?}");
     for a in &now {
         assert!(unzip_ok(a), "{}", a.display());

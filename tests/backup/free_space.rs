@@ -7,15 +7,7 @@ use std::process::Command;
 
 #[test]
 fn a_destination_too_small_is_refused_before_writing() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    if !root {
-        eprintln!(
-            "SKIPPED: free-space guard test needs root (to mount a tiny tmpfs in a private namespace)"
-        );
+    if !is_root("free-space guard test (mounts a tiny tmpfs in a private namespace)") {
         return;
     }
     if !have_tool(

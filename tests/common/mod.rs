@@ -424,16 +424,22 @@ pub fn system_tests_enabled(what: &str) -> bool {
 
 /// Whether we are root (the init-system tests need it); prints SKIPPED when not.
 pub fn is_root(what: &str) -> bool {
+    let root = running_as_root();
+    if !root {
+        eprintln!("SKIPPED: {what}: needs root");
+    }
+    root
+}
+
+/// Whether we are root, silently: for a test that takes another path as a
+/// normal user rather than skipping (use [`is_root`] to skip).
+pub fn running_as_root() -> bool {
     let out = Command::new("id")
         .arg("-u")
         .output()
         .map(|o| o.stdout)
         .unwrap_or_default();
-    let root = out.trim_ascii() == b"0";
-    if !root {
-        eprintln!("SKIPPED: {what}: needs root");
-    }
-    root
+    out.trim_ascii() == b"0"
 }
 
 /// A number from /proc/PID/status, e.g. `VmRSS:` (in KiB) or `Threads:`.

@@ -8,20 +8,12 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn a_new_mount_is_noticed_while_running() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    if !root
+    if !is_root("mount-change test (mounts in a private namespace)")
         || !have_tool(
             "unshare",
             "mount-change test needs a private mount namespace",
         )
     {
-        if !root {
-            eprintln!("SKIPPED: mount-change test needs root (to mount in a private namespace)");
-        }
         return;
     }
     let dir = TempDir::new("mounts-live");
