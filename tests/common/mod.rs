@@ -113,15 +113,30 @@ impl Daemon {
     /// The daemon on the `basic` fixture /proc with its outputs in `dir`, no
     /// boot jobs, only `/` as a disk, and `extra` config lines.
     pub fn on_fixture(dir: &TempDir, extra: &str) -> Daemon {
+        Daemon::on_roots(dir, &fixture("proc/basic"), None, extra)
+    }
+
+    /// Like [`Daemon::on_fixture`] on any /proc root, and a /sys root if
+    /// given (else the real /sys).
+    pub fn on_roots(
+        dir: &TempDir,
+        proc_root: &Path,
+        sys_root: Option<&Path>,
+        extra: &str,
+    ) -> Daemon {
         let config = dir.config(&format!(
             "backup = off\nupdate_manager = none\nmounts = /\n{extra}"
         ));
-        Daemon::start(&[
+        let mut args = vec![
             "--config",
             config.to_str().unwrap(),
             "--proc-root",
-            fixture("proc/basic").to_str().unwrap(),
-        ])
+            proc_root.to_str().unwrap(),
+        ];
+        if let Some(sys_root) = sys_root {
+            args.extend(["--sys-root", sys_root.to_str().unwrap()]);
+        }
+        Daemon::start(&args)
     }
 
     /// Like [`Daemon::start`], letting the caller adjust the command (env vars).

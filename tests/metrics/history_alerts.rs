@@ -65,14 +65,7 @@ fn until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 #[test]
 fn history_json_over_tcp_fills_at_the_sampling_interval() {
     let dir = TempDir::new("history");
-    let config = dir
-        .config("backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\nhistory = 1m");
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        fixture("proc/basic").to_str().unwrap(),
-    ]);
+    let daemon = Daemon::on_fixture(&dir, "interval = 100ms\nhistory = 1m");
     let filled = |h: &Value| {
         array(field(field(h, "series"), "cpu"))
             .iter()
@@ -229,20 +222,15 @@ fn cpu_alert_fires_and_clears_running_alert_command_with_its_variables() {
     let proc_root = dir.join("proc");
     let driver = CpuDriver::start(&proc_root);
     let events = dir.join("events");
-    let config = dir.config(&format!(
-        "backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n\
+    let extra = format!(
+        "interval = 100ms\n\
          alert_cpu = 50% for 500ms\nalert_timeout = 5s\n\
          alert_command = printf '%s|%s|%s|%s|%s|%s\\n' \"$SYSMON_ALERT\" \"$SYSMON_ALERT_STATE\" \
          \"$SYSMON_ALERT_VALUE\" \"$SYSMON_ALERT_THRESHOLD\" \"$SYSMON_ALERT_MESSAGE\" \
          \"$SYSMON_HOSTNAME\" >> {}",
         events.display()
-    ));
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        proc_root.to_str().unwrap(),
-    ]);
+    );
+    let daemon = Daemon::on_roots(&dir, &proc_root, None, &extra);
     // Idle: no alert, and /metrics says so.
     thread::sleep(Duration::from_millis(800));
     assert!(alerts(&daemon).is_empty(), "{}", daemon.dump());
@@ -349,18 +337,12 @@ fn children_and_group(pid: i32, pgid: i32) -> (Vec<String>, Vec<String>) {
 fn alert_command_is_killed_with_its_group_after_the_timeout() {
     let dir = TempDir::new("alert-timeout");
     let pgid_file = dir.join("pgid");
-    let config = dir.config(&format!(
-        "backup = off\nupdate_manager = none\nmounts = /\n\
-         alert_cpu = 0% for 0s\nalert_timeout = 1s\n\
+    let extra = format!(
+        "alert_cpu = 0% for 0s\nalert_timeout = 1s\n\
          alert_command = echo $$ > {}.tmp && mv {0}.tmp {0}; sleep 30 & sleep 30",
         pgid_file.display()
-    ));
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        fixture("proc/basic").to_str().unwrap(),
-    ]);
+    );
+    let daemon = Daemon::on_fixture(&dir, &extra);
     assert!(
         until(Duration::from_secs(10), || pgid_file.exists()),
         "alert_command never started\n{}",

@@ -9,17 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn start_on_fixtures(dir: &TempDir, extra: &str) -> Daemon {
-    let config = dir.config(&format!(
-        "backup = off\nupdate_manager = none\nmounts = /\n{extra}"
-    ));
-    Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        fixture("proc/container-v2").to_str().unwrap(),
-        "--sys-root",
-        fixture("sys/handmade").to_str().unwrap(),
-    ])
+    let (proc_root, sys_root) = (fixture("proc/container-v2"), fixture("sys/handmade"));
+    Daemon::on_roots(dir, &proc_root, Some(&sys_root), extra)
 }
 
 fn get<'a>(v: &'a Value, key: &str) -> &'a Value {
@@ -161,15 +152,8 @@ fn data_json_leaves_absent_sources_out() {
     // The VM's own capture: v1 cgroups (no container), an empty sys root.
     let dir = TempDir::new("sources-absent");
     std::fs::create_dir_all(dir.join("sys")).unwrap();
-    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        fixture("proc/basic").to_str().unwrap(),
-        "--sys-root",
-        dir.join("sys").to_str().unwrap(),
-    ]);
+    let sys_root = dir.join("sys");
+    let daemon = Daemon::on_roots(&dir, &fixture("proc/basic"), Some(&sys_root), "");
     let data = daemon.data();
     assert!(matches!(get(&data, "container"), Value::Null));
     assert!(matches!(
