@@ -304,6 +304,20 @@ fn disk_names(s: &Sample) -> Vec<(String, String, String)> {
     disk_names_of(&s.disks)
 }
 
+/// (mount point, device, filesystem type) of each disk, borrowed.
+fn disk_triples(s: &Sample) -> Vec<(&str, &str, &str)> {
+    s.disks
+        .iter()
+        .map(|d| {
+            (
+                d.mount_point.as_str(),
+                d.device.as_str(),
+                d.fs_type.as_str(),
+            )
+        })
+        .collect()
+}
+
 /// Everything but the per-sample stamps, for "figures kept" comparisons.
 fn figures(s: &Sample) -> String {
     format!(
@@ -424,17 +438,7 @@ fn sampler_disks_auto_and_listed() {
     let mut sampler = root.sampler();
     let mut out = Sample::default();
     sample(&mut sampler, &mut out);
-    let got: Vec<(&str, &str, &str)> = out
-        .disks
-        .iter()
-        .map(|d| {
-            (
-                d.mount_point.as_str(),
-                d.device.as_str(),
-                d.fs_type.as_str(),
-            )
-        })
-        .collect();
+    let got = disk_triples(&out);
     assert_eq!(
         got,
         [
@@ -459,17 +463,7 @@ fn sampler_disks_auto_and_listed() {
     let mut sampler = Sampler::new(root.path(), std::path::Path::new(NO_SYS_PATH), listed);
     let mut out = Sample::default();
     sample(&mut sampler, &mut out);
-    let got: Vec<(&str, &str, &str)> = out
-        .disks
-        .iter()
-        .map(|d| {
-            (
-                d.mount_point.as_str(),
-                d.device.as_str(),
-                d.fs_type.as_str(),
-            )
-        })
-        .collect();
+    let got = disk_triples(&out);
     assert_eq!(
         got,
         [
