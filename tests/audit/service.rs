@@ -1,6 +1,7 @@
-//! The audit service (library level, issue #4) against shims replaying
-//! recorded runs of checkupdates, apt-get, apk, xbps-install/xbps-query and
-//! dnf/rpm: exit codes, stale answers, retries, timeouts, garbage, the log.
+//! The audit service (library level) reports what recorded runs of
+//! checkupdates, apt-get, apk, xbps-install/xbps-query and dnf/rpm say, and
+//! handles their exit codes, stale answers, retries, timeouts and garbage,
+//! with a log of each run (issue #4). Shims replay the recordings.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
-//! Issue #3: the backup inside the daemon: once per kernel boot, live
-//! `/data.json` during a large backup, and interruption (SIGTERM, kill -9)
-//! that never leaves a corrupt or half-named archive.
+//! The backup inside the daemon runs once per kernel boot, keeps
+//! `/data.json` live and showing progress during a large backup, and is
+//! never left as a corrupt or half-named archive by an interruption
+//! (SIGTERM, kill -9), a directory swapped for a symlink mid-backup, or
+//! unreadable files (then it is partial, not ok) (issue #3).
 
 use std::fs;
 use std::io::Write;

@@ -1,7 +1,7 @@
-//! Issue #3: before writing, a destination that clearly cannot hold the
-//! archive refuses the backup with a clear error instead of filling the disk.
-//! A 1 MiB tmpfs as backup_dir (in a private mount namespace: root only) and
-//! 8 MiB of incompressible source.
+//! A destination that clearly cannot hold the archive refuses the backup
+//! before writing, with a clear error, instead of filling the disk
+//! (issue #3). A 1 MiB tmpfs as backup_dir (in a private mount namespace:
+//! root only) and 8 MiB of incompressible source.
 use crate::common::*;
 use std::process::Command;
 

@@ -1,6 +1,6 @@
-//! Issue #5: SIGHUP re-reads the config; an invalid new one is refused with
-//! a FILE:LINE log line and the old one stays in force. (SIGTERM during a
-//! backup is tested with the backup job, which lives on another branch.)
+//! SIGHUP re-reads the config; an invalid new one is refused with a
+//! FILE:LINE log line and the old one stays in force (issue #5). (SIGTERM
+//! during a backup is proven in `tests/backup/daemon.rs`.)
 use crate::common::*;
 use std::time::Duration;
 

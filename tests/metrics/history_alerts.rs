@@ -1,8 +1,8 @@
-//! Issue #6 (history and alerts), end to end on the real binary:
-//! `/history.json` over TCP from a daemon sampling every 100 ms; the CPU
-//! alert firing and clearing on a fixture /proc whose stat file the test
+//! History and alerts, end to end on the real binary (issue #6):
+//! `/history.json` over TCP fills at the sampling interval (100 ms); the
+//! CPU alert fires and clears on a fixture /proc whose stat file the test
 //! rewrites between samples, with `alert_command` seeing its variables; and
-//! a command that outlives `alert_timeout` killed with its whole process
+//! a command that outlives `alert_timeout` is killed with its whole process
 //! group, leaving no zombie behind.
 
 use std::io::{Seek, SeekFrom, Write};

@@ -1,5 +1,6 @@
-//! Issue #6 (first part): /metrics in the Prometheus text format with
-//! node_exporter's names, checked against the fixture and by promtool.
+//! /metrics is valid Prometheus text format with node_exporter's names and
+//! the fixture's figures: checked against the fixture read independently,
+//! and by promtool (issue #6).
 use crate::common::*;
 
 fn start(dir: &TempDir) -> Daemon {

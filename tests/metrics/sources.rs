@@ -1,7 +1,7 @@
-//! Issue #6 (more metrics): network, disk I/O, pressure, temperatures, CPU
-//! frequency and the cgroup v2 container in /data.json and /metrics, from
-//! fixture proc and sys roots; the textfile-collector file; and a real
-//! Prometheus server scraping sysmon.
+//! Network, disk I/O, pressure, temperatures, CPU frequency and the cgroup
+//! v2 container reach /data.json and /metrics with the figures of fixture
+//! proc and sys roots, absent sources are left out, the textfile-collector
+//! file is written, and a real Prometheus server scrapes sysmon (issue #6).
 use crate::common::*;
 use miniserde::json::{Number, Value};
 use std::os::unix::fs::PermissionsExt;

@@ -1,5 +1,6 @@
-//! Issue #2: sysmon's figures on this very machine against the kernel's own
-//! files and `df`, read independently by the test at the same moment.
+//! sysmon's figures on this very machine equal the kernel's own files and
+//! `df`, read independently by the test at the same moment (the figures of
+//! issue #2).
 //!
 //! A live system drifts between two reads, so each comparison brackets
 //! sysmon's reading between the test's own readings taken just before and
