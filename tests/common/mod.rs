@@ -256,6 +256,16 @@ impl Daemon {
         false
     }
 
+    /// How many lines the daemon has logged so far that contain `needle`.
+    pub fn logged(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
     /// The command and everything it said, for assertion messages.
     pub fn dump(&self) -> String {
         format!(

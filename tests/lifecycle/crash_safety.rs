@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const KILLS: usize = 20;
 
@@ -126,21 +126,11 @@ fn kill_dash_nine_at_random_points_loses_nothing() {
         ]);
         if round == KILLS {
             // The last start runs to completion: it must clean up after all the kills.
-            let start = Instant::now();
-            while !daemon
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains("backup done"))
-            {
-                assert!(
-                    start.elapsed() < Duration::from_secs(60),
-                    "last backup never finished: {}",
-                    daemon.dump()
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            assert!(
+                daemon.wait_log("backup done", Duration::from_secs(60)),
+                "last backup never finished: {}",
+                daemon.dump()
+            );
             assert_eq!(
                 hidden_temporaries(&backups),
                 Vec::<String>::new(),

@@ -48,14 +48,5 @@ fn sighup_applies_a_valid_config_and_refuses_an_invalid_one() {
     );
     assert_eq!(interval_s(&daemon), 2.0);
     assert_eq!(daemon.get("/").status, 200);
-    assert_eq!(
-        daemon
-            .log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains("configuration reloaded"))
-            .count(),
-        1
-    );
+    assert_eq!(daemon.logged("configuration reloaded"), 1);
 }

@@ -175,12 +175,7 @@ fn data_json_leaves_absent_sources_out() {
         assert!(!metrics.contains(absent), "{absent} in:\n{metrics}");
     }
     assert!(
-        !daemon
-            .log
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("warn") || l.contains("error")),
+        daemon.logged("warn") + daemon.logged("error") == 0,
         "{}",
         daemon.dump()
     );
