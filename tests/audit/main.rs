@@ -5,10 +5,10 @@
 //! of this machine.
 #[path = "../common/mod.rs"]
 mod common;
-mod support;
+mod support; // the shims on PATH and a driver for AuditService
 
-mod apt_real;
-mod e2e;
-mod output_bounds;
-mod parsers_fuzz;
-mod service;
+mod apt_real; // this machine's apt, against `apt list --upgradable`
+mod e2e; // the real binary: hangs, timeouts, SIGTERM, `sysmon audit`
+mod output_bounds; // hostile output cannot grow the daemon
+mod parsers_fuzz; // arbitrary bytes into every parser
+mod service; // recorded runs of each manager, replayed by shims

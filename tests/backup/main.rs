@@ -5,9 +5,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod cli;
-mod daemon;
-mod free_space;
+mod cli; // sysmon backup / verify, read back by unzip and Python
+mod daemon; // once per boot, live progress, interruptions, partial
+mod free_space; // a destination too small is refused before writing
 
 // What a backup directory holds, shared by cli and daemon.
 

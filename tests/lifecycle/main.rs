@@ -5,7 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod crash_safety;
-mod job_descendants;
-mod loop_wakeups;
-mod sighup_reload;
+mod crash_safety; // kill -9 at 20 points of a backup and an audit
+mod job_descendants; // no grandchild of a job outlives it
+mod loop_wakeups; // one wake-up per due deadline; signals at once
+mod sighup_reload; // SIGHUP reloads, or keeps the old config

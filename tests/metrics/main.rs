@@ -5,6 +5,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod history_alerts;
-mod prometheus;
-mod sources;
+mod history_alerts; // /history.json, alerts firing and clearing, alert_command
+mod prometheus; // /metrics format and names, promtool
+mod sources; // every source in /data.json and /metrics, a real Prometheus

@@ -5,11 +5,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod accuracy;
-mod mounts_live;
-mod oracle;
-mod parsers;
-mod roots;
+mod accuracy; // live figures against /proc/meminfo, df and raw /proc/stat
+mod mounts_live; // a mount made while the daemon runs shows up
+mod oracle; // fast parsers against a naive oracle; random bytes
+mod parsers; // each /proc parser and cpu::percent: hand-worked answers
+mod roots; // the Sampler over whole fixture roots
 
 // Reading the recorded /proc fixtures, shared by parsers, roots and oracle.
 
