@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::support::Shims;
+use crate::support::{Shims, shimmed};
 
 fn pids(shims: &Shims, tool: &str) -> Vec<u32> {
     shims
@@ -80,8 +80,7 @@ fn daemon_with_shims(
 
 #[test]
 fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
-    let dir = TempDir::new("audit-e2e-hang");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-e2e-hang");
     shims.tool("checkupdates", "pacman/hang");
     let mut daemon = daemon_with_shims(
         &dir,
@@ -156,8 +155,7 @@ fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
 
 #[test]
 fn sigterm_mid_audit_kills_and_reaps_the_child() {
-    let dir = TempDir::new("audit-e2e-term");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-e2e-term");
     shims.tool("checkupdates", "pacman/hang");
     let mut daemon = daemon_with_shims(
         &dir,
@@ -198,8 +196,7 @@ fn audit_cli(dir: &TempDir, shims: &Shims, manager: &str, json: bool) -> std::pr
 
 #[test]
 fn audit_command_exit_statuses_and_json() {
-    let dir = TempDir::new("audit-e2e-cli");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-e2e-cli");
 
     shims.tool("checkupdates", "pacman/updates");
     let out = audit_cli(&dir, &shims, "pacman", false);
@@ -256,8 +253,7 @@ fn audit_command_exit_statuses_and_json() {
 /// `alert_updates_security`.
 #[test]
 fn dnf_security_updates_reach_json_metrics_and_alerts() {
-    let dir = TempDir::new("audit-e2e-dnf-security");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-e2e-dnf-security");
     shims
         .tool("dnf", "dnf/updates")
         .tool_args(
