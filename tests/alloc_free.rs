@@ -1,6 +1,8 @@
-//! Issue #2: the idle daemon (timer ticks and sampling, no requests)
-//! allocates nothing at all once warmed up. A counting global allocator
-//! records every allocation made on the thread that runs the loop.
+//! The idle daemon (timer ticks and sampling, no requests) allocates
+//! nothing at all once warmed up, so its memory cannot creep. A counting
+//! global allocator records every allocation made on the thread that runs
+//! the loop. (Its own test binary: the allocator would count for any test
+//! linked beside it.)
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::PathBuf;

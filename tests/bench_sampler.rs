@@ -1,9 +1,10 @@
 //! `make bench` only (ignored by `make test`): time per sample of the live
 //! /proc, averaged over many samples. Prints `us_per_sample N` for every
-//! source sysmon reads, and `us_per_sample_core N` for issue #2's sources
+//! source sysmon reads, and `us_per_sample_core N` for the core sources
 //! alone (CPU, memory, load, uptime, disks: a root of links to just those
 //! /proc files, so the others are absent and skipped). Asserts nothing
-//! about speed: speed is measured, not tested.
+//! about speed: speed is measured, not tested. `tests/bench/run.sh` runs it
+//! by this target's name.
 use std::path::Path;
 use std::time::Instant;
 

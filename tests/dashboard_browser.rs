@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, TempDir, fixture};
+use common::{Daemon, TempDir};
 use miniserde::json::{self, Number, Value};
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -63,6 +63,20 @@ struct BrowserRun {
 }
 
 impl Browser {
+    /// Chromium from PATH; without it, a loud SKIPPED line and `None`, or a
+    /// panic when `SYSMON_REQUIRE_BROWSER=1`.
+    fn find() -> Option<Browser> {
+        let Some(exe) = find_in_path("chromium").or_else(|| find_in_path("chromium-browser"))
+        else {
+            if std::env::var_os("SYSMON_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
+                panic!("chromium not installed and SYSMON_REQUIRE_BROWSER=1");
+            }
+            eprintln!("\n*** SKIPPED: chromium not installed (apt-get install chromium) ***\n");
+            return None;
+        };
+        Some(Browser { exe })
+    }
+
     /// Runs headless Chromium on `url` with its own throwaway profile; kills
     /// it after `BROWSER_TIMEOUT`.
     fn run(&self, extra: &[&str], url: &str) -> BrowserRun {
@@ -272,28 +286,16 @@ fn screenshot(browser: &Browser, daemon: &Daemon, width: u32, height: u32) {
 
 #[test]
 fn dashboard_renders_data_json_in_chromium() {
-    let Some(exe) = find_in_path("chromium").or_else(|| find_in_path("chromium-browser")) else {
-        if std::env::var_os("SYSMON_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
-            panic!("chromium not installed and SYSMON_REQUIRE_BROWSER=1");
-        }
-        eprintln!("\n*** SKIPPED: chromium not installed (apt-get install chromium) ***\n");
+    let Some(browser) = Browser::find() else {
         return;
     };
-    let browser = Browser { exe };
     let dir = TempDir::new("dashboard");
     // Sampling every 100 ms fills the history quickly: with history = 1m,
     // the page's ?points=120 folds 5 samples into each point.
-    let config = dir.config(
-        "backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\nhistory = 1m\n\
-         alert_cpu = 0% for 0s",
+    let daemon = Daemon::on_fixture(
+        &dir,
+        "interval = 100ms\nhistory = 1m\nalert_cpu = 0% for 0s",
     );
-    let proc_root = fixture("proc/basic");
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        proc_root.to_str().unwrap(),
-    ]);
 
     let history_points = || {
         let body = daemon.get("/history.json?points=120").body_text();
@@ -413,14 +415,9 @@ fn dashboard_renders_data_json_in_chromium() {
 /// shown as `partial`, with the count, never as a plain `ok`.
 #[test]
 fn dashboard_shows_an_incomplete_backup_as_partial() {
-    let Some(exe) = find_in_path("chromium").or_else(|| find_in_path("chromium-browser")) else {
-        if std::env::var_os("SYSMON_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
-            panic!("chromium not installed and SYSMON_REQUIRE_BROWSER=1");
-        }
-        eprintln!("\n*** SKIPPED: chromium not installed (apt-get install chromium) ***\n");
+    let Some(browser) = Browser::find() else {
         return;
     };
-    let browser = Browser { exe };
     let dir = TempDir::new("dashboard-partial");
     let src = common::tree_with_an_unreadable_file(&dir);
     let config = dir.config(&format!(

@@ -160,7 +160,7 @@ fn check_basic_fixture_values(data: &Value, started: u64) {
     );
 
     // `mounts = /`: the fixture names /dev/vda (ext4) on /; the sizes are this
-    // machine's (statvfs of /), checked against df in tests/accuracy.rs.
+    // machine's (statvfs of /), checked against df in tests/sampler/accuracy.rs.
     assert_eq!(len(data, "disks"), 1);
     assert_eq!(
         (

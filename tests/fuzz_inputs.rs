@@ -1,8 +1,10 @@
-//! Issue #7: every parser of outside input takes arbitrary bytes without a
-//! panic or an unbounded allocation. (The /proc, /sys and package-manager
-//! parsers have their own property tests: proc_fixtures.rs,
-//! metrics_sources.rs, audit_parsers_fuzz.rs.) Random and mutated inputs
-//! from a fixed-seed xorshift, so a failure reproduces.
+//! Every parser of outside input (config, durations, listen addresses,
+//! CIDRs, Host headers, routes, path globs) takes arbitrary bytes without a
+//! panic or an unbounded allocation (issue #7). The /proc and
+//! package-manager parsers have their own property tests
+//! (`tests/sampler/oracle.rs`, `tests/audit/parsers_fuzz.rs`, and the unit
+//! tests in `src/proc/mod.rs` for the newer /proc and /sys sources). Random
+//! and mutated inputs from a fixed-seed xorshift, so a failure reproduces.
 use std::path::Path;
 
 use sysmon::access::{Cidr, host_allowed};

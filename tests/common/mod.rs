@@ -113,15 +113,30 @@ impl Daemon {
     /// The daemon on the `basic` fixture /proc with its outputs in `dir`, no
     /// boot jobs, only `/` as a disk, and `extra` config lines.
     pub fn on_fixture(dir: &TempDir, extra: &str) -> Daemon {
+        Daemon::on_roots(dir, &fixture("proc/basic"), None, extra)
+    }
+
+    /// Like [`Daemon::on_fixture`] on any /proc root, and a /sys root if
+    /// given (else the real /sys).
+    pub fn on_roots(
+        dir: &TempDir,
+        proc_root: &Path,
+        sys_root: Option<&Path>,
+        extra: &str,
+    ) -> Daemon {
         let config = dir.config(&format!(
             "backup = off\nupdate_manager = none\nmounts = /\n{extra}"
         ));
-        Daemon::start(&[
+        let mut args = vec![
             "--config",
             config.to_str().unwrap(),
             "--proc-root",
-            fixture("proc/basic").to_str().unwrap(),
-        ])
+            proc_root.to_str().unwrap(),
+        ];
+        if let Some(sys_root) = sys_root {
+            args.extend(["--sys-root", sys_root.to_str().unwrap()]);
+        }
+        Daemon::start(&args)
     }
 
     /// Like [`Daemon::start`], letting the caller adjust the command (env vars).
@@ -239,6 +254,16 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// How many lines the daemon has logged so far that contain `needle`.
+    pub fn logged(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
     }
 
     /// The command and everything it said, for assertion messages.
@@ -424,16 +449,22 @@ pub fn system_tests_enabled(what: &str) -> bool {
 
 /// Whether we are root (the init-system tests need it); prints SKIPPED when not.
 pub fn is_root(what: &str) -> bool {
+    let root = running_as_root();
+    if !root {
+        eprintln!("SKIPPED: {what}: needs root");
+    }
+    root
+}
+
+/// Whether we are root, silently: for a test that takes another path as a
+/// normal user rather than skipping (use [`is_root`] to skip).
+pub fn running_as_root() -> bool {
     let out = Command::new("id")
         .arg("-u")
         .output()
         .map(|o| o.stdout)
         .unwrap_or_default();
-    let root = out.trim_ascii() == b"0";
-    if !root {
-        eprintln!("SKIPPED: {what}: needs root");
-    }
-    root
+    out.trim_ascii() == b"0"
 }
 
 /// A number from /proc/PID/status, e.g. `VmRSS:` (in KiB) or `Threads:`.

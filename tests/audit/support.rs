@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 use std::ffi::OsString;
+
+use crate::common::TempDir;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -126,6 +128,13 @@ pub fn env(root: &Path, shims: &Shims) -> AuditEnv {
         retry_delays: Vec::new(),
         poll_period: Duration::from_millis(10),
     }
+}
+
+/// A temp dir named `name` with an empty shim directory inside it.
+pub fn shimmed(name: &str) -> (TempDir, Shims) {
+    let dir = TempDir::new(name);
+    let shims = Shims::new(dir.path());
+    (dir, shims)
 }
 
 /// The service for `manager` with the default config and environment

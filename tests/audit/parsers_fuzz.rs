@@ -1,5 +1,5 @@
-//! Property test (issue #4): arbitrary bytes into every audit parser never
-//! panic, and whatever they report is well-formed. A small xorshift
+//! Arbitrary bytes into every audit parser never panic, and whatever they
+//! report is well-formed (a property test, issue #4). A small xorshift
 //! generator makes the cases reproducible (the seed is printed on failure).
 use sysmon::audit::model::{Parsed, is_token};
 use sysmon::audit::{apk, apt, command, dnf, pacman, xbps};
@@ -132,7 +132,7 @@ fn check_security(input: &[u8]) {
     assert_eq!(parsed.packages.len(), before);
 }
 
-const UPDATES: &[u8] = include_bytes!("fixtures/audit/dnf/updates/stdout");
+const UPDATES: &[u8] = include_bytes!("../fixtures/audit/dnf/updates/stdout");
 
 fn all_parsers(input: &[u8]) {
     check("apt", input, &apt::parse(input));

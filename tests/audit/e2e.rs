@@ -2,13 +2,11 @@
 //! /data.json while a manager hangs, kills it at `update_timeout` and says
 //! so; SIGTERM mid-audit leaves no child behind; `sysmon audit` exits
 //! 0 / 100 / 1 and prints the same `updates` object with `--json`.
-mod audit_support;
-mod common;
 
 use std::time::{Duration, Instant};
 
-use audit_support::Shims;
-use common::*;
+use crate::common::*;
+use crate::support::{Shims, shimmed};
 
 fn pids(shims: &Shims, tool: &str) -> Vec<u32> {
     shims
@@ -82,8 +80,7 @@ fn daemon_with_shims(
 
 #[test]
 fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
-    let dir = TempDir::new("audit-e2e-hang");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-e2e-hang");
     shims.tool("checkupdates", "pacman/hang");
     let mut daemon = daemon_with_shims(
         &dir,
@@ -140,7 +137,7 @@ fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
         assert!(!running(pid), "pid {pid} survived the timeout");
     }
     // The log says so too.
-    let logs = audit_support::logs(&dir.join("logs"));
+    let logs = crate::support::logs(&dir.join("logs"));
     assert_eq!(logs.len(), 1);
     let log = std::fs::read_to_string(&logs[0]).unwrap();
     assert!(
@@ -158,8 +155,7 @@ fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
 
 #[test]
 fn sigterm_mid_audit_kills_and_reaps_the_child() {
-    let dir = TempDir::new("audit-e2e-term");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-e2e-term");
     shims.tool("checkupdates", "pacman/hang");
     let mut daemon = daemon_with_shims(
         &dir,
@@ -200,8 +196,7 @@ fn audit_cli(dir: &TempDir, shims: &Shims, manager: &str, json: bool) -> std::pr
 
 #[test]
 fn audit_command_exit_statuses_and_json() {
-    let dir = TempDir::new("audit-e2e-cli");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-e2e-cli");
 
     shims.tool("checkupdates", "pacman/updates");
     let out = audit_cli(&dir, &shims, "pacman", false);
@@ -248,7 +243,7 @@ fn audit_command_exit_statuses_and_json() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"));
     assert!(
-        audit_support::logs(&dir.join("logs")).len() >= 4,
+        crate::support::logs(&dir.join("logs")).len() >= 4,
         "each run leaves a log"
     );
 }
@@ -258,8 +253,7 @@ fn audit_command_exit_statuses_and_json() {
 /// `alert_updates_security`.
 #[test]
 fn dnf_security_updates_reach_json_metrics_and_alerts() {
-    let dir = TempDir::new("audit-e2e-dnf-security");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-e2e-dnf-security");
     shims
         .tool("dnf", "dnf/updates")
         .tool_args(

@@ -1,22 +1,13 @@
-//! Issue #3: before writing, a destination that clearly cannot hold the
-//! archive refuses the backup with a clear error instead of filling the disk.
-//! A 1 MiB tmpfs as backup_dir (in a private mount namespace: root only) and
-//! 8 MiB of incompressible source.
-mod common;
-use common::*;
+//! A destination that clearly cannot hold the archive refuses the backup
+//! before writing, with a clear error, instead of filling the disk
+//! (issue #3). A 1 MiB tmpfs as backup_dir (in a private mount namespace:
+//! root only) and 8 MiB of incompressible source.
+use crate::common::*;
 use std::process::Command;
 
 #[test]
 fn a_destination_too_small_is_refused_before_writing() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    if !root {
-        eprintln!(
-            "SKIPPED: free-space guard test needs root (to mount a tiny tmpfs in a private namespace)"
-        );
+    if !is_root("free-space guard test (mounts a tiny tmpfs in a private namespace)") {
         return;
     }
     if !have_tool(

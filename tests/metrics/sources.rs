@@ -1,26 +1,16 @@
-//! Issue #6 (more metrics): network, disk I/O, pressure, temperatures, CPU
-//! frequency and the cgroup v2 container in /data.json and /metrics, from
-//! fixture proc and sys roots; the textfile-collector file; and a real
-//! Prometheus server scraping sysmon.
-mod common;
-use common::*;
+//! Network, disk I/O, pressure, temperatures, CPU frequency and the cgroup
+//! v2 container reach /data.json and /metrics with the figures of fixture
+//! proc and sys roots, absent sources are left out, the textfile-collector
+//! file is written, and a real Prometheus server scrapes sysmon (issue #6).
+use crate::common::*;
 use miniserde::json::{Number, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn start_on_fixtures(dir: &TempDir, extra: &str) -> Daemon {
-    let config = dir.config(&format!(
-        "backup = off\nupdate_manager = none\nmounts = /\n{extra}"
-    ));
-    Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        fixture("proc/container-v2").to_str().unwrap(),
-        "--sys-root",
-        fixture("sys/handmade").to_str().unwrap(),
-    ])
+    let (proc_root, sys_root) = (fixture("proc/container-v2"), fixture("sys/handmade"));
+    Daemon::on_roots(dir, &proc_root, Some(&sys_root), extra)
 }
 
 fn get<'a>(v: &'a Value, key: &str) -> &'a Value {
@@ -162,15 +152,8 @@ fn data_json_leaves_absent_sources_out() {
     // The VM's own capture: v1 cgroups (no container), an empty sys root.
     let dir = TempDir::new("sources-absent");
     std::fs::create_dir_all(dir.join("sys")).unwrap();
-    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        fixture("proc/basic").to_str().unwrap(),
-        "--sys-root",
-        dir.join("sys").to_str().unwrap(),
-    ]);
+    let sys_root = dir.join("sys");
+    let daemon = Daemon::on_roots(&dir, &fixture("proc/basic"), Some(&sys_root), "");
     let data = daemon.data();
     assert!(matches!(get(&data, "container"), Value::Null));
     assert!(matches!(
@@ -192,12 +175,7 @@ fn data_json_leaves_absent_sources_out() {
         assert!(!metrics.contains(absent), "{absent} in:\n{metrics}");
     }
     assert!(
-        !daemon
-            .log
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("warn") || l.contains("error")),
+        daemon.logged("warn") + daemon.logged("error") == 0,
         "{}",
         daemon.dump()
     );

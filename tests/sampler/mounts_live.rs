@@ -2,27 +2,18 @@
 //! kernel flags a change (POLLPRI). A mount made while the daemon runs must
 //! still show up: in a private mount namespace (root only), a tmpfs mounted
 //! on a listed mount point appears in /data.json at the next sample.
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[test]
 fn a_new_mount_is_noticed_while_running() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    if !root
+    if !is_root("mount-change test (mounts in a private namespace)")
         || !have_tool(
             "unshare",
             "mount-change test needs a private mount namespace",
         )
     {
-        if !root {
-            eprintln!("SKIPPED: mount-change test needs root (to mount in a private namespace)");
-        }
         return;
     }
     let dir = TempDir::new("mounts-live");

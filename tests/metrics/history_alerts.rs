@@ -1,10 +1,9 @@
-//! Issue #6 (history and alerts), end to end on the real binary:
-//! `/history.json` over TCP from a daemon sampling every 100 ms; the CPU
-//! alert firing and clearing on a fixture /proc whose stat file the test
+//! History and alerts, end to end on the real binary (issue #6):
+//! `/history.json` over TCP fills at the sampling interval (100 ms); the
+//! CPU alert fires and clears on a fixture /proc whose stat file the test
 //! rewrites between samples, with `alert_command` seeing its variables; and
-//! a command that outlives `alert_timeout` killed with its whole process
+//! a command that outlives `alert_timeout` is killed with its whole process
 //! group, leaving no zombie behind.
-mod common;
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
@@ -13,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use miniserde::json::{Number, Value};
 
 fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
@@ -66,14 +65,7 @@ fn until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 #[test]
 fn history_json_over_tcp_fills_at_the_sampling_interval() {
     let dir = TempDir::new("history");
-    let config = dir
-        .config("backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\nhistory = 1m");
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        fixture("proc/basic").to_str().unwrap(),
-    ]);
+    let daemon = Daemon::on_fixture(&dir, "interval = 100ms\nhistory = 1m");
     let filled = |h: &Value| {
         array(field(field(h, "series"), "cpu"))
             .iter()
@@ -230,20 +222,15 @@ fn cpu_alert_fires_and_clears_running_alert_command_with_its_variables() {
     let proc_root = dir.join("proc");
     let driver = CpuDriver::start(&proc_root);
     let events = dir.join("events");
-    let config = dir.config(&format!(
-        "backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n\
+    let extra = format!(
+        "interval = 100ms\n\
          alert_cpu = 50% for 500ms\nalert_timeout = 5s\n\
          alert_command = printf '%s|%s|%s|%s|%s|%s\\n' \"$SYSMON_ALERT\" \"$SYSMON_ALERT_STATE\" \
          \"$SYSMON_ALERT_VALUE\" \"$SYSMON_ALERT_THRESHOLD\" \"$SYSMON_ALERT_MESSAGE\" \
          \"$SYSMON_HOSTNAME\" >> {}",
         events.display()
-    ));
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        proc_root.to_str().unwrap(),
-    ]);
+    );
+    let daemon = Daemon::on_roots(&dir, &proc_root, None, &extra);
     // Idle: no alert, and /metrics says so.
     thread::sleep(Duration::from_millis(800));
     assert!(alerts(&daemon).is_empty(), "{}", daemon.dump());
@@ -350,18 +337,12 @@ fn children_and_group(pid: i32, pgid: i32) -> (Vec<String>, Vec<String>) {
 fn alert_command_is_killed_with_its_group_after_the_timeout() {
     let dir = TempDir::new("alert-timeout");
     let pgid_file = dir.join("pgid");
-    let config = dir.config(&format!(
-        "backup = off\nupdate_manager = none\nmounts = /\n\
-         alert_cpu = 0% for 0s\nalert_timeout = 1s\n\
+    let extra = format!(
+        "alert_cpu = 0% for 0s\nalert_timeout = 1s\n\
          alert_command = echo $$ > {}.tmp && mv {0}.tmp {0}; sleep 30 & sleep 30",
         pgid_file.display()
-    ));
-    let daemon = Daemon::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--proc-root",
-        fixture("proc/basic").to_str().unwrap(),
-    ]);
+    );
+    let daemon = Daemon::on_fixture(&dir, &extra);
     assert!(
         until(Duration::from_secs(10), || pgid_file.exists()),
         "alert_command never started\n{}",

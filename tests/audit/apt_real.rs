@@ -2,14 +2,12 @@
 //! upgradable set computed independently, at the same time, from
 //! `apt list --upgradable` (a different front end and format), minus held
 //! packages (which `dist-upgrade` leaves alone by design).
-mod audit_support;
-mod common;
 
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{TempDir, have_tool};
+use crate::common::{TempDir, have_tool};
 use sysmon::audit::{AuditEnv, AuditService};
 use sysmon::config::UpdateManager;
 
@@ -57,7 +55,7 @@ fn sysmon_matches_apt_list_upgradable() {
         return;
     }
     let dir = TempDir::new("audit-apt-real");
-    let mut config = audit_support::config(dir.path(), UpdateManager::Apt);
+    let mut config = crate::support::config(dir.path(), UpdateManager::Apt);
     config.proc_root = "/proc".into();
     let native = stdout_of("dpkg", &["--print-architecture"]);
     // Other jobs on this machine may install packages meanwhile: take the
@@ -70,7 +68,7 @@ fn sysmon_matches_apt_list_upgradable() {
                 ..AuditEnv::system()
             };
             let mut service = AuditService::with_env(&config, env);
-            audit_support::drive(&mut service, Duration::from_secs(120));
+            crate::support::drive(&mut service, Duration::from_secs(120));
             (upgradable_from_apt_list(native.trim()) == before).then_some((service, before))
         })
         .expect("apt's state kept changing during the test");
@@ -83,7 +81,7 @@ fn sysmon_matches_apt_list_upgradable() {
         .filter(|(n, _, _)| !held.contains(n))
         .collect();
 
-    let status = audit_support::status(&service);
+    let status = crate::support::status(&service);
     assert_eq!(status.state, "ok", "{status:?}");
     let parsed = service.last_result().unwrap().outcome.as_ref().unwrap();
     let ours: BTreeSet<_> = parsed

@@ -3,8 +3,7 @@
 //! at once however far away the next deadline is. Counted, not timed: the
 //! loop thread's voluntary context switches (each sleep that ended) over a
 //! window. Issue #16 measured 151 per 30 s (a wake every 200 ms) before.
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 
 /// Voluntary context switches of the daemon's main thread (the loop).

@@ -1,7 +1,7 @@
-//! Issue #6 (first part): /metrics in the Prometheus text format with
-//! node_exporter's names, checked against the fixture and by promtool.
-mod common;
-use common::*;
+//! /metrics is valid Prometheus text format with node_exporter's names and
+//! the fixture's figures: checked against the fixture read independently,
+//! and by promtool (issue #6).
+use crate::common::*;
 
 fn start(dir: &TempDir) -> Daemon {
     // Alerts configured so their series (with a mountpoint label for disks)

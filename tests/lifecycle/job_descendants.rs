@@ -4,13 +4,12 @@
 //! both gone (killed and reaped) once the job ends, and whatever runs when
 //! sysmon is stopped is gone once it exited. Each check is by pid, in
 //! /proc; the grandchildren write their own pid before the job may end.
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 /// The pids a test started, killed at the end whatever happened, so a
 /// failing run leaves nothing behind either.

@@ -1,17 +1,18 @@
-//! Issue #3: the backup inside the daemon: once per kernel boot, live
-//! `/data.json` during a large backup, and interruption (SIGTERM, kill -9)
-//! that never leaves a corrupt or half-named archive.
-mod common;
+//! The backup inside the daemon runs once per kernel boot, keeps
+//! `/data.json` live and showing progress during a large backup, and is
+//! never left as a corrupt or half-named archive by an interruption
+//! (SIGTERM, kill -9), a directory swapped for a symlink mid-backup, or
+//! unreadable files (then it is partial, not ok) (issue #3).
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, TempDir, field, have_tool, run, sysmon, text};
+use super::{backup_named, temporaries, unzip_ok};
+use crate::common::{Daemon, TempDir, field, have_tool, run, sysmon, text};
 use miniserde::json::{Number, Value};
 
 fn number(v: &Value, path: &[&str]) -> Option<u64> {
@@ -21,25 +22,6 @@ fn number(v: &Value, path: &[&str]) -> Option<u64> {
     }
 }
 
-fn archives(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|r| r.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| p.file_name().unwrap().as_bytes().starts_with(b"backup_"));
-    v.sort();
-    v
-}
-
-fn temporaries(dir: &Path) -> Vec<PathBuf> {
-    fs::read_dir(dir)
-        .map(|r| {
-            r.map(|e| e.unwrap().path())
-                .filter(|p| p.file_name().unwrap().as_bytes().starts_with(b".backup_"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A copy of the VM /proc fixture with its own `sys/kernel/random/boot_id`.
 fn proc_with_boot_id(td: &TempDir, boot_id: &str) -> PathBuf {
     let root = td.join("proc");
@@ -47,7 +29,7 @@ fn proc_with_boot_id(td: &TempDir, boot_id: &str) -> PathBuf {
         let out = run({
             let mut c = Command::new("cp");
             c.arg("-r")
-                .arg(common::fixture("proc/debian12-vm-2core"))
+                .arg(crate::common::fixture("proc/debian12-vm-2core"))
                 .arg(&root);
             c
         });
@@ -129,12 +111,6 @@ fn wait_state(d: &Daemon, want: &str, limit: Duration) -> Value {
     }
 }
 
-fn unzip_ok(archive: &Path) -> bool {
-    let mut c = Command::new("unzip");
-    c.arg("-tq").arg(archive);
-    run(c).status.success()
-}
-
 #[test]
 fn once_per_boot() {
     let td = TempDir::new("backup-boot-once");
@@ -151,7 +127,7 @@ fn once_per_boot() {
     let mut d = start(&config, &proc_root);
     let v = wait_state(&d, "ok", Duration::from_secs(30));
     assert!(text(&v, &["backup", "last", "file"]).is_some_and(|f| Path::new(&f).exists()));
-    assert_eq!(archives(&backups).len(), 1);
+    assert_eq!(backup_named(&backups).len(), 1);
     d.signal(15);
     d.wait_exit(Duration::from_secs(5))
         .expect("stops on SIGTERM");
@@ -174,7 +150,7 @@ fn once_per_boot() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(
-        archives(&backups).len(),
+        backup_named(&backups).len(),
         1,
         "no backup again in the same boot"
     );
@@ -191,7 +167,7 @@ fn once_per_boot() {
         d.dump()
     );
     wait_state(&d, "ok", Duration::from_secs(5));
-    assert_eq!(archives(&backups).len(), 2, "{}", d.dump());
+    assert_eq!(backup_named(&backups).len(), 2, "{}", d.dump());
 }
 
 #[test]
@@ -304,7 +280,7 @@ fn interruption_never_leaves_a_bad_archive() {
         .code(),
         Some(0)
     );
-    let older = archives(&backups);
+    let older = backup_named(&backups);
     assert_eq!(older.len(), 1);
     let older_bytes = fs::read(&older[0]).unwrap();
 
@@ -345,7 +321,7 @@ fn interruption_never_leaves_a_bad_archive() {
         temporaries(&backups).is_empty(),
         "SIGTERM removes the temporary"
     );
-    assert_eq!(archives(&backups), older);
+    assert_eq!(backup_named(&backups), older);
 
     // kill -9 mid-backup: the temporary stays, but never under a final name.
     let mut d = start(&config, &proc_root);
@@ -355,7 +331,7 @@ fn interruption_never_leaves_a_bad_archive() {
     let left = temporaries(&backups);
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(
-        archives(&backups),
+        backup_named(&backups),
         older,
         "no final name for an unfinished archive"
     );
@@ -374,7 +350,7 @@ fn interruption_never_leaves_a_bad_archive() {
         "{:?}",
         temporaries(&backups)
     );
-    let now = archives(&backups);
+    let now = backup_named(&backups);
     assert_eq!(now.len(), 2, "{now:?}");
     for a in &now {
         assert!(unzip_ok(a), "{}", a.display());
@@ -510,7 +486,7 @@ fn a_directory_swapped_for_a_symlink_mid_backup_leaks_nothing() {
         c
     });
     assert!(out.status.success(), "{out:?}");
-    for file in common::files_below(&extracted) {
+    for file in crate::common::files_below(&extracted) {
         let data = fs::read(extracted.join(&file)).unwrap_or_default();
         assert!(
             !data.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
@@ -525,7 +501,7 @@ fn a_directory_swapped_for_a_symlink_mid_backup_leaks_nothing() {
 #[test]
 fn a_backup_missing_unreadable_files_is_partial_not_ok() {
     let td = TempDir::new("backup-partial");
-    let src = common::tree_with_an_unreadable_file(&td);
+    let src = crate::common::tree_with_an_unreadable_file(&td);
     let config = td.config(&format!(
         "backup_source = {}\nupdate_manager = none\nmounts = /",
         src.display()

@@ -1,17 +1,16 @@
-//! Issue #2: sysmon's figures on this very machine against the kernel's own
-//! files and `df`, read independently by the test at the same moment.
+//! sysmon's figures on this very machine equal the kernel's own files and
+//! `df`, read independently by the test at the same moment (the figures of
+//! issue #2).
 //!
 //! A live system drifts between two reads, so each comparison brackets
 //! sysmon's reading between the test's own readings taken just before and
 //! just after it, and accepts nothing outside that bracket.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use miniserde::json::{Number, Value};
 use sysmon::sample::{MountSelection, Sample, Sampler};
 

@@ -1,18 +1,24 @@
-//! The audit service (library level, issue #4) against shims replaying
-//! recorded runs of checkupdates, apt-get, apk, xbps-install/xbps-query and
-//! dnf/rpm: exit codes, stale answers, retries, timeouts, garbage, the log.
-mod audit_support;
-mod common;
+//! The audit service (library level) reports what recorded runs of
+//! checkupdates, apt-get, apk, xbps-install/xbps-query and dnf/rpm say, and
+//! handles their exit codes, stale answers, retries, timeouts and garbage,
+//! with a log of each run (issue #4). Shims replay the recordings.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use audit_support::*;
-use common::TempDir;
+use crate::common::TempDir;
+use crate::support::*;
 use sysmon::audit::AuditService;
 use sysmon::config::UpdateManager;
 
 const LIMIT: Duration = Duration::from_secs(20);
+
+/// The service for `manager` on `dir`'s shims, driven to its first result.
+fn audited(dir: &TempDir, shims: &Shims, manager: UpdateManager) -> AuditService {
+    let mut s = service(dir.path(), shims, manager);
+    drive(&mut s, LIMIT);
+    s
+}
 
 fn names(service: &AuditService) -> Vec<(String, String, String, bool)> {
     status(service)
@@ -30,11 +36,9 @@ fn one_log(dir: &std::path::Path) -> String {
 
 #[test]
 fn pacman_updates_epochs_and_ignored_in_c_locale() {
-    let dir = TempDir::new("audit-pacman");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-pacman");
     shims.tool("checkupdates", "pacman/updates");
-    let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
-    drive(&mut s, LIMIT);
+    let s = audited(&dir, &shims, UpdateManager::Pacman);
     let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.security_count, st.stale),
@@ -77,18 +81,14 @@ fn pacman_none_old_none_and_missing_checkupdates() {
         ("pacman/none", "exit 2"),
         ("pacman/old-none", "pacman-contrib < 1.3.0: exit 1, silent"),
     ] {
-        let dir = TempDir::new("audit-pacman-none");
-        let shims = Shims::new(dir.path());
+        let (dir, shims) = shimmed("audit-pacman-none");
         shims.tool("checkupdates", fixture);
-        let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
-        drive(&mut s, LIMIT);
+        let s = audited(&dir, &shims, UpdateManager::Pacman);
         let st = status(&s);
         assert_eq!((st.state, st.count), ("ok", Some(0)), "{desc}: {st:?}");
     }
-    let dir = TempDir::new("audit-pacman-missing");
-    let shims = Shims::new(dir.path());
-    let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
-    drive(&mut s, LIMIT);
+    let (dir, shims) = shimmed("audit-pacman-missing");
+    let s = audited(&dir, &shims, UpdateManager::Pacman);
     let st = status(&s);
     assert_eq!(st.state, "failed");
     let error = st.error.unwrap();
@@ -100,8 +100,7 @@ fn pacman_none_old_none_and_missing_checkupdates() {
 
 #[test]
 fn pacman_sync_failure_gives_a_stale_answer_then_retries() {
-    let dir = TempDir::new("audit-pacman-stale");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-pacman-stale");
     shims.tool("checkupdates", "pacman/sync-failed").tool_args(
         "checkupdates",
         "--nosync",
@@ -151,8 +150,7 @@ fn pacman_sync_failure_gives_a_stale_answer_then_retries() {
 
 #[test]
 fn network_failures_retry_with_backoff_then_fail() {
-    let dir = TempDir::new("audit-retry");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-retry");
     shims.tool("dnf", "dnf/offline");
     let mut env = env(dir.path(), &shims);
     env.retry_delays = vec![Duration::from_millis(30), Duration::from_millis(60)];
@@ -187,11 +185,9 @@ fn network_failures_retry_with_backoff_then_fail() {
 
 #[test]
 fn apt_recorded_runs() {
-    let dir = TempDir::new("audit-apt");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-apt");
     shims.tool("apt-get", "apt/bookworm-115");
-    let mut s = service(dir.path(), &shims, UpdateManager::Apt);
-    drive(&mut s, LIMIT);
+    let s = audited(&dir, &shims, UpdateManager::Apt);
     let st = status(&s);
     assert_eq!((st.state, st.count), ("ok", Some(115)), "{st:?}");
     // Independent count of the fixture's security lines.
@@ -214,11 +210,9 @@ fn apt_recorded_runs() {
     );
 
     for (fixture, count, notes) in [("apt/none", 0, 0), ("apt/new-installs", 0, 105)] {
-        let dir = TempDir::new("audit-apt2");
-        let shims = Shims::new(dir.path());
+        let (dir, shims) = shimmed("audit-apt2");
         shims.tool("apt-get", fixture);
-        let mut s = service(dir.path(), &shims, UpdateManager::Apt);
-        drive(&mut s, LIMIT);
+        let s = audited(&dir, &shims, UpdateManager::Apt);
         assert_eq!(
             (status(&s).state, status(&s).count),
             ("ok", Some(count)),
@@ -234,11 +228,9 @@ fn apt_recorded_runs() {
         );
     }
 
-    let dir = TempDir::new("audit-apt3");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-apt3");
     shims.tool("apt-get", "apt/unmet-deps");
-    let mut s = service(dir.path(), &shims, UpdateManager::Apt);
-    drive(&mut s, LIMIT);
+    let s = audited(&dir, &shims, UpdateManager::Apt);
     let st = status(&s);
     assert_eq!(st.state, "failed");
     assert!(
@@ -250,8 +242,7 @@ fn apt_recorded_runs() {
 
 #[test]
 fn apt_refresh_only_when_asked_and_offline_refresh_is_stale() {
-    let dir = TempDir::new("audit-apt-refresh");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-apt-refresh");
     shims.tool("apt-get", "apt/bookworm-115").tool_args(
         "apt-get",
         "-q update",
@@ -288,11 +279,9 @@ fn apt_refresh_only_when_asked_and_offline_refresh_is_stale() {
 
 #[test]
 fn apk_xbps_dnf_recorded_runs() {
-    let dir = TempDir::new("audit-apk");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-apk");
     shims.tool("apk", "apk/updates");
-    let mut s = service(dir.path(), &shims, UpdateManager::Apk);
-    drive(&mut s, LIMIT);
+    let s = audited(&dir, &shims, UpdateManager::Apk);
     assert_eq!(status(&s).count, Some(5));
     assert!(names(&s).contains(&(
         "py3-cryptography".into(),
@@ -306,13 +295,11 @@ fn apk_xbps_dnf_recorded_runs() {
         "stderr kept in the log"
     );
 
-    let dir = TempDir::new("audit-xbps");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-xbps");
     shims
         .tool("xbps-install", "xbps/updates")
         .tool("xbps-query", "xbps/installed");
-    let mut s = service(dir.path(), &shims, UpdateManager::Xbps);
-    drive(&mut s, LIMIT);
+    let s = audited(&dir, &shims, UpdateManager::Xbps);
     assert_eq!(status(&s).count, Some(4));
     assert!(names(&s).contains(&(
         "linux6.6-headers".into(),
@@ -322,14 +309,12 @@ fn apk_xbps_dnf_recorded_runs() {
     )));
     assert!(shims.calls("xbps-install")[0].ends_with("args=-Mun"));
 
-    let dir = TempDir::new("audit-dnf");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-dnf");
     shims
         .tool("dnf", "dnf/updates")
         .tool_args("dnf", SECURITY_ARGS, "dnf/security")
         .tool("rpm", "dnf/installed");
-    let mut s = service(dir.path(), &shims, UpdateManager::Dnf);
-    drive(&mut s, LIMIT);
+    let s = audited(&dir, &shims, UpdateManager::Dnf);
     let st = status(&s);
     assert_eq!(
         (st.state, st.count, st.security_count),
@@ -355,24 +340,20 @@ fn apk_xbps_dnf_recorded_runs() {
         (UpdateManager::Xbps, "xbps-install", "xbps/none"),
         (UpdateManager::Apk, "apk", "apk/none"),
     ] {
-        let dir = TempDir::new("audit-none");
-        let shims = Shims::new(dir.path());
+        let (dir, shims) = shimmed("audit-none");
         shims
             .tool(tool, fixture)
             .tool("xbps-query", "xbps/installed");
-        let mut s = service(dir.path(), &shims, manager);
-        drive(&mut s, LIMIT);
+        let s = audited(&dir, &shims, manager);
         assert_eq!(
             (status(&s).state, status(&s).count),
             ("ok", Some(0)),
             "{fixture}"
         );
     }
-    let dir = TempDir::new("audit-apk-error");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-apk-error");
     shims.tool("apk", "apk/error");
-    let mut s = service(dir.path(), &shims, UpdateManager::Apk);
-    drive(&mut s, LIMIT);
+    let s = audited(&dir, &shims, UpdateManager::Apk);
     assert_eq!(status(&s).state, "failed");
     assert!(status(&s).error.unwrap().contains("exit status 99"));
 }
@@ -381,8 +362,7 @@ fn apk_xbps_dnf_recorded_runs() {
 const SECURITY_ARGS: &str = "-q updateinfo list --security --available";
 
 fn dnf_audit(name: &str, security: &str, refresh: bool) -> (TempDir, Shims, AuditService) {
-    let dir = TempDir::new(name);
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed(name);
     shims
         .tool("dnf", "dnf/updates")
         .tool_args("dnf", SECURITY_ARGS, security)
@@ -505,8 +485,7 @@ fn hundreds_of_updates_are_capped_in_json_not_in_the_log() {
     std::fs::write(case.join("exit"), "0\n").unwrap();
     let shims = Shims::new(dir.path());
     shims.tool("checkupdates", case.to_str().unwrap());
-    let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
-    drive(&mut s, LIMIT);
+    let s = audited(&dir, &shims, UpdateManager::Pacman);
     let st = status(&s);
     assert_eq!(
         (st.count, st.packages.len(), st.truncated),
@@ -518,11 +497,9 @@ fn hundreds_of_updates_are_capped_in_json_not_in_the_log() {
 
 #[test]
 fn garbage_and_invalid_utf8_are_counted_not_fatal() {
-    let dir = TempDir::new("audit-garbage");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-garbage");
     shims.tool("checkupdates", "pacman/garbage");
-    let mut s = service(dir.path(), &shims, UpdateManager::Pacman);
-    drive(&mut s, LIMIT);
+    let s = audited(&dir, &shims, UpdateManager::Pacman);
     let st = status(&s);
     assert_eq!((st.state, st.count), ("ok", Some(1)), "{st:?}");
     let parsed = s.last_result().unwrap().outcome.as_ref().unwrap();
@@ -536,8 +513,7 @@ fn garbage_and_invalid_utf8_are_counted_not_fatal() {
 
 #[test]
 fn timeout_kills_the_process_group() {
-    let dir = TempDir::new("audit-hang");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-hang");
     shims.tool("checkupdates", "pacman/hang");
     let mut c = config(dir.path(), UpdateManager::Pacman);
     c.updates.timeout = Duration::from_millis(300);
@@ -584,8 +560,7 @@ fn timeout_kills_the_process_group() {
 
 #[test]
 fn update_command_format_and_exit_status() {
-    let dir = TempDir::new("audit-command");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-command");
     let mut c = config(dir.path(), UpdateManager::Command);
     c.updates.command = Some("printf '# my tool\\nfoo 1.0 -> 1.1\\nbar ? -> 2 [security]\\n'; echo warning >&2; exit 100".into());
     let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
@@ -610,8 +585,7 @@ fn update_command_format_and_exit_status() {
 #[test]
 fn lists_age_and_reboot_flags_from_a_fixture_root() {
     use std::time::SystemTime;
-    let dir = TempDir::new("audit-root");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-root");
     shims
         .tool("apt-get", "apt/none")
         .tool("checkupdates", "pacman/none");
@@ -675,8 +649,7 @@ fn lists_age_and_reboot_flags_from_a_fixture_root() {
 
 #[test]
 fn auto_detection_needs_program_and_database() {
-    let dir = TempDir::new("audit-auto");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-auto");
     shims
         .tool("pacman", "pacman/none")
         .tool("apt-get", "apt/none");
@@ -700,8 +673,7 @@ fn auto_detection_needs_program_and_database() {
 
 #[test]
 fn log_file_mode_dir_mode_and_retention() {
-    let dir = TempDir::new("audit-logs");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-logs");
     shims.tool("checkupdates", "pacman/updates");
     let logs_dir = dir.join("logs");
     std::fs::create_dir_all(&logs_dir).unwrap();
@@ -795,8 +767,7 @@ fn log_file_mode_dir_mode_and_retention() {
 /// rather than waited for: `poll` takes the time as a parameter.)
 #[test]
 fn update_every_runs_again_after_the_period_and_not_before() {
-    let dir = TempDir::new("audit-every");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-every");
     shims.tool("checkupdates", "pacman/updates");
     let mut config = config(dir.path(), UpdateManager::Pacman);
     let every = Duration::from_secs(3600);
@@ -839,8 +810,7 @@ fn update_every_runs_again_after_the_period_and_not_before() {
 #[test]
 fn apt_without_lists_is_unknown_and_with_old_lists_is_stale() {
     use std::time::SystemTime;
-    let dir = TempDir::new("audit-apt-lists");
-    let shims = Shims::new(dir.path());
+    let (dir, shims) = shimmed("audit-apt-lists");
     shims.tool("apt-get", "apt/none");
     let env = env(dir.path(), &shims);
     let lists = env.root.join("var/lib/apt/lists");

@@ -1,8 +1,10 @@
-//! Issue #3: `sysmon backup` and `sysmon verify` end to end, checked with
-//! third-party readers (Info-ZIP `unzip`, Python's `zipfile`): fidelity,
-//! exit codes, CRC corruption, retention, names that never overwrite,
-//! a full destination, and a sparse file over 4 GiB (zip64).
-mod common;
+//! `sysmon backup` writes archives that third-party readers (Info-ZIP
+//! `unzip`, Python's `zipfile`) restore exactly, and `sysmon verify` finds
+//! every damage they find: fidelity (modes, times outside 1970-2038,
+//! non-UTF-8 names, symlinks, a sparse file over 4 GiB as zip64), exit
+//! codes, CRC and header corruption, retention, names that never
+//! overwrite, a full destination, and the system calls and access times a
+//! backup costs (issue #3).
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -12,43 +14,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{TempDir, have_tool, run, sysmon};
-
-fn sh(script: &str) {
-    let out = run({
-        let mut c = Command::new("sh");
-        c.arg("-c").arg(script);
-        c
-    });
-    assert!(out.status.success(), "sh -c {script}");
-}
-
-fn archives(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|r| r.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| {
-        let n = p.file_name().unwrap().to_string_lossy();
-        n.starts_with("backup_") && n.ends_with(".zip")
-    });
-    v.sort();
-    v
-}
-
-fn temporaries(dir: &Path) -> Vec<PathBuf> {
-    fs::read_dir(dir)
-        .map(|r| {
-            r.map(|e| e.unwrap().path())
-                .filter(|p| p.file_name().unwrap().as_bytes().starts_with(b".backup_"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn is_root() -> bool {
-    let out = Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
-}
+use super::{archives, sh, temporaries};
+use crate::common::{TempDir, have_tool, run, running_as_root, sysmon};
 
 /// What a tree looks like, by relative path: kind, mode, mtime, content.
 fn snapshot(root: &Path) -> BTreeMap<Vec<u8>, String> {
@@ -214,7 +181,7 @@ fn round_trip_through_unzip_and_python() {
     .unwrap();
 
     let mut cmd;
-    if is_root() {
+    if running_as_root() {
         // Root reads any file whatever its mode, so the "file without read
         // permission" case runs the backup as nobody (setpriv, util-linux):
         // the tree is handed to nobody, `secret` stays root's with mode 0600.
@@ -501,7 +468,7 @@ fn a_full_destination_fails_cleanly() {
     fs::write(td.join("src/big.bin"), vec![7u8; 2 << 20]).unwrap();
     let mut cmd = Command::new("prlimit");
     cmd.arg("--fsize=262144")
-        .arg(common::BIN)
+        .arg(crate::common::BIN)
         .args(["backup", "--config"])
         .arg(&conf);
     cmd.env_clear()
@@ -614,7 +581,7 @@ fn backup_syscalls(td: &TempDir, src: &Path) -> usize {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LC_ALL", "C");
         c.arg("-f").arg("-o").arg(&trace);
-        c.arg(common::BIN)
+        c.arg(crate::common::BIN)
             .args(["backup", "--config", conf.to_str().unwrap()]);
         c
     });

@@ -4,12 +4,11 @@
 //! its RSS is taken, the audit is switched on by SIGHUP with an
 //! `update_command` that prints the hostile output, and /data.json is
 //! asked for all along (the loop must keep answering).
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// An executable script in `dir` printing what `body` (sh) prints.
 fn script(dir: &TempDir, name: &str, body: &str) -> PathBuf {
@@ -44,6 +43,29 @@ struct Run {
     rss_before_kib: u64,
     rss_after_kib: u64,
     data: miniserde::json::Value,
+}
+
+impl Run {
+    /// RSS after the audit is back within [`RSS_GROWTH_KIB`] of before.
+    #[track_caller]
+    fn assert_memory_given_back(&self) {
+        assert!(
+            self.rss_after_kib <= self.rss_before_kib + RSS_GROWTH_KIB,
+            "RSS {} KiB before, {} KiB after",
+            self.rss_before_kib,
+            self.rss_after_kib
+        );
+    }
+
+    /// No /data.json took longer than [`ANSWER_WITHIN`] while the audit ran.
+    #[track_caller]
+    fn assert_answers_kept_coming(&self) {
+        assert!(
+            self.slowest < ANSWER_WITHIN,
+            "slowest answer {:?}",
+            self.slowest
+        );
+    }
 }
 
 /// Starts the daemon with the audit off, then turns it on with `command`.
@@ -121,17 +143,8 @@ fn a_20_mb_update_list_is_cut_off_and_the_memory_given_back() {
     assert_eq!(run.state, "failed", "{}", daemon.dump());
     let error = text(&run.data, &["updates", "error"]).unwrap_or_default();
     assert!(error.contains("printed more than 16 MiB"), "{error}");
-    assert!(
-        run.rss_after_kib <= run.rss_before_kib + RSS_GROWTH_KIB,
-        "RSS {} KiB before, {} KiB after",
-        run.rss_before_kib,
-        run.rss_after_kib
-    );
-    assert!(
-        run.slowest < ANSWER_WITHIN,
-        "slowest answer {:?}",
-        run.slowest
-    );
+    run.assert_memory_given_back();
+    run.assert_answers_kept_coming();
 }
 
 #[test]
@@ -158,22 +171,13 @@ fn a_long_update_list_under_the_cap_keeps_exact_counts_in_little_memory() {
         "... and {} more packages, not kept",
         count - 20_000
     )));
-    assert!(
-        run.rss_after_kib <= run.rss_before_kib + RSS_GROWTH_KIB,
-        "RSS {} KiB before, {} KiB after",
-        run.rss_before_kib,
-        run.rss_after_kib
-    );
+    run.assert_memory_given_back();
     assert!(
         run.largest_bytes < 128 * 1024,
         "{} bytes",
         run.largest_bytes
     );
-    assert!(
-        run.slowest < ANSWER_WITHIN,
-        "slowest answer {:?}",
-        run.slowest
-    );
+    run.assert_answers_kept_coming();
 }
 
 #[test]
@@ -200,15 +204,6 @@ fn huge_package_names_are_unparsed_and_keep_data_json_small() {
     let log = std::fs::read_to_string(dir.join("logs").join(&logs[0])).unwrap();
     assert!(log.contains("== unparsed lines (4) =="), "{log}");
     assert!(log.len() < 64 * 1024, "log of {} bytes", log.len());
-    assert!(
-        run.rss_after_kib <= run.rss_before_kib + RSS_GROWTH_KIB,
-        "RSS {} KiB before, {} KiB after",
-        run.rss_before_kib,
-        run.rss_after_kib
-    );
-    assert!(
-        run.slowest < ANSWER_WITHIN,
-        "slowest answer {:?}",
-        run.slowest
-    );
+    run.assert_memory_given_back();
+    run.assert_answers_kept_coming();
 }

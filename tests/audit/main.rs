@@ -1,0 +1,14 @@
+//! The update audit reports what the package manager would upgrade, and
+//! nothing a package manager does (hang, fail, print garbage or gigabytes)
+//! stops the daemon: the service against recorded runs of each manager, the
+//! parsers on arbitrary bytes, the real binary end to end, and the real apt
+//! of this machine.
+#[path = "../common/mod.rs"]
+mod common;
+mod support; // the shims on PATH and a driver for AuditService
+
+mod apt_real; // this machine's apt, against `apt list --upgradable`
+mod e2e; // the real binary: hangs, timeouts, SIGTERM, `sysmon audit`
+mod output_bounds; // hostile output cannot grow the daemon
+mod parsers_fuzz; // arbitrary bytes into every parser
+mod service; // recorded runs of each manager, replayed by shims

@@ -1,0 +1,10 @@
+//! What sysmon exports about the machine: /metrics in the Prometheus text
+//! format with node_exporter's names, every source in /data.json and
+//! /metrics from fixture /proc and /sys roots, `/history.json`, and the
+//! alerts and their commands, all through the real binary.
+#[path = "../common/mod.rs"]
+mod common;
+
+mod history_alerts; // /history.json, alerts firing and clearing, alert_command
+mod prometheus; // /metrics format and names, promtool
+mod sources; // every source in /data.json and /metrics, a real Prometheus

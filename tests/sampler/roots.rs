@@ -1,0 +1,476 @@
+//! The `Sampler` over whole fixture proc roots gives the hand-worked
+//! figures of each one, over real and synthetic intervals (96 cores,
+//! counters going backwards, cores going and coming, disks auto and
+//! listed), and keeps its previous figures when a file turns truncated,
+//! garbage or missing. Expected figures are worked out by hand, as in
+//! `parsers.rs`.
+
+use std::path::Path;
+
+use super::*;
+use crate::common::TempDir;
+use sysmon::sample::{MountSelection, Sample, Sampler};
+
+// ------------------------------------------------------------------ Sampler
+
+/// A private, writable copy of a fixture proc root, so a test can swap files.
+struct ProcRoot {
+    dir: TempDir,
+}
+
+impl ProcRoot {
+    fn copy_of(fixture: &str) -> ProcRoot {
+        let dir = TempDir::new(&format!("procroot-{}", fixture.replace('/', "-")));
+        copy_tree(&fixtures().join(fixture), dir.path());
+        ProcRoot { dir }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// Replaces `name` in the copy with the fixture file `from` (relative to tests/fixtures/proc).
+    fn put(&self, name: &str, from: &str) {
+        std::fs::write(self.dir.join(name), read(from)).unwrap();
+    }
+    fn write(&self, name: &str, bytes: &[u8]) {
+        let path = self.dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    fn sampler(&self) -> Sampler {
+        Sampler::new(
+            self.path(),
+            std::path::Path::new(NO_SYS_PATH),
+            MountSelection::Auto,
+        )
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if std::fs::metadata(entry.path()).unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn sample(sampler: &mut Sampler, out: &mut Sample) {
+    sampler.sample(1_800_000_000, out);
+    assert_sane(out.cpu, "total");
+    for c in &out.cores {
+        assert_sane(c.percent, &format!("cpu{}", c.id));
+    }
+}
+
+fn core_ids(s: &Sample) -> Vec<u32> {
+    s.cores.iter().map(|c| c.id).collect()
+}
+
+#[test]
+fn sampler_reads_every_fixture_root() {
+    // (dir, hostname, cpu % since boot, memory total/available kB)
+    let cases: &[(&str, &str, f64, u64, u64)] = &[
+        (
+            "basic",
+            "vm",
+            10952.0 / 95527.0 * 100.0,
+            24_684_084,
+            24_152_916,
+        ),
+        (
+            "linux-2.4-4col-1core",
+            "oldbox",
+            29605.0 / 1_500_000.0 * 100.0,
+            1_031_016,
+            49596,
+        ),
+        (
+            "linux-2.6.9-7col-4core",
+            "rhel4",
+            895_204.0 / 35_637_331.0 * 100.0,
+            4_046_504,
+            136_292,
+        ),
+        (
+            "linux-2.6.18-8col-4core",
+            "rhel5",
+            3_319_868.0 / 84_536_404.0 * 100.0,
+            8_174_640,
+            1_234_568,
+        ),
+        (
+            "linux-2.6.24-9col-2core",
+            "hardy",
+            1_263_100.0 / 19_413_100.0 * 100.0,
+            2_063_360,
+            512_000,
+        ),
+        // The estimate (worked out in MEM_CASES), reading sys/vm/min_free_kbytes.
+        (
+            "linux-2.6.32-1core-estimate",
+            "squeeze",
+            170_892.0 / 10_059_780.0 * 100.0,
+            1_017_888,
+            507_360,
+        ),
+    ];
+    for &(dir, host, cpu_busy, total_kib, available_kib) in cases {
+        let mut sampler = Sampler::new(
+            &fixtures().join(dir),
+            std::path::Path::new(NO_SYS_PATH),
+            MountSelection::Auto,
+        );
+        let mut out = Sample::default();
+        sample(&mut sampler, &mut out);
+        assert_eq!(out.hostname, host, "{dir}");
+        assert_close(out.cpu.busy, cpu_busy, dir);
+        assert_eq!(out.memory.total_bytes, total_kib * KIB, "{dir}");
+        assert_eq!(out.memory.available_bytes, available_kib * KIB, "{dir}");
+        assert_eq!(
+            out.memory.used_bytes,
+            (total_kib - available_kib) * KIB,
+            "{dir}"
+        );
+        // A second reading of unchanged files is a zero interval: figures stay.
+        let first = out.clone();
+        sample(&mut sampler, &mut out);
+        assert_eq!(out.cpu, first.cpu, "{dir}");
+        assert_eq!(out.cores, first.cores, "{dir}");
+        assert_eq!(out.generation, first.generation + 1);
+    }
+}
+
+#[test]
+fn sampler_basic_fixture_in_detail() {
+    let mut sampler = Sampler::new(
+        &fixtures().join("basic"),
+        std::path::Path::new(NO_SYS_PATH),
+        MountSelection::Auto,
+    );
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    assert_eq!(out.time_unix_s, 1_800_000_000);
+    assert_eq!(out.boot_time_s, Some(1_795_643_488));
+    assert_close(out.uptime_s, 479.76, "uptime");
+    assert_eq!(out.load.load, [1.07, 0.63, 0.26]);
+    assert_eq!(core_ids(&out), [0, 1]);
+    // cpu0 busy 3030+111+1806+12+3 = 4962 of 4962+42748+41 = 47751;
+    // cpu1 busy 3325+233+2357+63+10 = 5988 of 5988+41478+307 = 47773.
+    assert_percent(
+        out.cores[0].percent,
+        4962.0 / 47751.0 * 100.0,
+        41.0 / 47751.0 * 100.0,
+        3.0 / 47751.0 * 100.0,
+        "cpu0",
+    );
+    assert_percent(
+        out.cores[1].percent,
+        5988.0 / 47773.0 * 100.0,
+        307.0 / 47773.0 * 100.0,
+        10.0 / 47773.0 * 100.0,
+        "cpu1",
+    );
+    // buff/cache 6912+1152508+81784 kB; no swap.
+    assert_eq!(out.memory.buffers_cached_bytes, 1_241_204 * KIB);
+    assert_eq!(
+        (out.memory.swap_total_bytes, out.memory.swap_used_bytes),
+        (0, 0)
+    );
+    // The capture's only real filesystem is /dev/vda on /, which exists here too.
+    assert_eq!(out.disks.len(), 1, "{:?}", out.disks);
+    assert_eq!(
+        (
+            out.disks[0].mount_point.as_str(),
+            out.disks[0].device.as_str(),
+            out.disks[0].fs_type.as_str()
+        ),
+        ("/", "/dev/vda", "ext4")
+    );
+}
+
+#[test]
+fn sampler_over_real_loaded_interval() {
+    let root = ProcRoot::copy_of("debian12-vm-2core-load");
+    root.put("stat", "debian12-vm-2core-load/stat.1");
+    let mut sampler = root.sampler();
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    root.put("stat", "debian12-vm-2core-load/stat.2");
+    sample(&mut sampler, &mut out);
+    // Worked out in cpu_percent_over_real_loaded_interval: 403/403 busy, steal 2/403.
+    assert_percent(out.cpu, 100.0, 0.0, 200.0 / 403.0, "aggregate");
+    // cpu0: user +80, system +122 = 202 of 202, no steal.
+    assert_percent(out.cores[0].percent, 100.0, 0.0, 0.0, "cpu0");
+    assert_percent(out.cores[1].percent, 100.0, 0.0, 200.0 / 202.0, "cpu1");
+    // Memory from the capture: 24684084 - 24165984 = 518100 kB used.
+    assert_eq!(out.memory.used_bytes, 518_100 * KIB);
+}
+
+#[test]
+fn sampler_on_96_cores() {
+    let root = ProcRoot::copy_of("synthetic-96core");
+    let mut sampler = root.sampler();
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    root.put("stat", "synthetic-96core/stat.2");
+    sample(&mut sampler, &mut out);
+    assert_eq!(core_ids(&out), (0..96).collect::<Vec<u32>>());
+    for (i, c) in out.cores.iter().enumerate() {
+        let iowait = if i % 2 == 1 { 1.0 } else { 0.0 };
+        assert_percent(c.percent, i as f64, iowait, 0.0, &format!("cpu{i}"));
+    }
+    assert_percent(out.cpu, 47.5, 0.5, 0.0, "aggregate");
+    // 792438116 - 612345678 = 180092438 kB used; swap 1048576 kB used.
+    assert_eq!(out.memory.used_bytes, 180_092_438 * KIB);
+    assert_eq!(out.memory.swap_used_bytes, 1_048_576 * KIB);
+    assert_eq!(out.hostname, "bigiron");
+}
+
+#[test]
+fn sampler_with_backwards_counters() {
+    let root = ProcRoot::copy_of("counter-reset");
+    let mut sampler = root.sampler();
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    // cpu1 since boot: 2000 user + 1000 system of 12000 ticks = 25 %.
+    assert_percent(out.cores[1].percent, 25.0, 0.0, 0.0, "cpu1 first");
+    root.put("stat", "counter-reset/stat.2");
+    sample(&mut sampler, &mut out);
+    assert_percent(out.cpu, 10.0, 0.0, 0.0, "aggregate");
+    assert_eq!(core_ids(&out), [0, 1, 2, 3]);
+    assert_percent(out.cores[0].percent, 50.0, 0.0, 0.0, "cpu0");
+    // No forward tick at all: the previous figure is kept.
+    assert_percent(out.cores[1].percent, 25.0, 0.0, 0.0, "cpu1 kept");
+    assert_percent(out.cores[2].percent, 0.0, 0.0, 0.0, "cpu2");
+    assert_percent(out.cores[3].percent, 25.0, 0.0, 0.0, "cpu3");
+    // And back again (everything "backwards" the other way).
+    root.put("stat", "counter-reset/stat.1");
+    sample(&mut sampler, &mut out);
+}
+
+#[test]
+fn sampler_with_cores_going_and_coming() {
+    let root = ProcRoot::copy_of("hotplug");
+    let mut sampler = root.sampler();
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    assert_eq!(core_ids(&out), [0, 1, 2, 3]);
+    root.put("stat", "hotplug/stat.2");
+    sample(&mut sampler, &mut out);
+    assert_eq!(core_ids(&out), [0, 2, 3]);
+    assert_percent(out.cpu, 50.0, 0.0, 0.0, "aggregate 1->2"); // 150 busy of 300
+    assert_percent(out.cores[0].percent, 50.0, 0.0, 0.0, "cpu0 1->2");
+    assert_percent(out.cores[1].percent, 0.0, 0.0, 0.0, "cpu2 1->2");
+    assert_percent(out.cores[2].percent, 100.0, 0.0, 0.0, "cpu3 1->2");
+    root.put("stat", "hotplug/stat.3");
+    sample(&mut sampler, &mut out);
+    assert_eq!(core_ids(&out), [0, 1, 2, 3, 4]);
+    assert_percent(out.cpu, 20.0, 0.0, 0.0, "aggregate 2->3"); // 60 busy of 300
+    assert_percent(out.cores[0].percent, 20.0, 0.0, 0.0, "cpu0 2->3");
+    assert_percent(
+        out.cores[1].percent,
+        40.0,
+        0.0,
+        0.0,
+        "cpu1 back: 30+10 of 100 since boot",
+    );
+    assert_percent(out.cores[2].percent, 40.0, 0.0, 0.0, "cpu2 2->3");
+    assert_percent(out.cores[3].percent, 0.0, 0.0, 0.0, "cpu3 2->3");
+    assert_percent(
+        out.cores[4].percent,
+        25.0,
+        0.0,
+        0.0,
+        "cpu4 new: 1 of 4 since boot",
+    );
+    // Back to four cores, cpu4 gone, cpu1's counters now lower than in stat.3.
+    root.put("stat", "hotplug/stat.1");
+    sample(&mut sampler, &mut out);
+    assert_eq!(core_ids(&out), [0, 1, 2, 3]);
+}
+
+fn disk_names_of(disks: &[sysmon::sample::DiskSample]) -> Vec<(String, String, String)> {
+    disks
+        .iter()
+        .map(|d| (d.mount_point.clone(), d.device.clone(), d.fs_type.clone()))
+        .collect()
+}
+
+fn disk_names(s: &Sample) -> Vec<(String, String, String)> {
+    disk_names_of(&s.disks)
+}
+
+/// (mount point, device, filesystem type) of each disk, borrowed.
+fn disk_triples(s: &Sample) -> Vec<(&str, &str, &str)> {
+    s.disks
+        .iter()
+        .map(|d| {
+            (
+                d.mount_point.as_str(),
+                d.device.as_str(),
+                d.fs_type.as_str(),
+            )
+        })
+        .collect()
+}
+
+/// Everything but the per-sample stamps, for "figures kept" comparisons.
+fn figures(s: &Sample) -> String {
+    format!(
+        "{} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        s.hostname, s.uptime_s, s.boot_time_s, s.cpu, s.cpu_ticks, s.cores, s.load, s.memory
+    )
+}
+
+#[test]
+fn sampler_keeps_previous_figures_on_truncated_and_garbage_files() {
+    let files = [
+        "stat",
+        "meminfo",
+        "loadavg",
+        "uptime",
+        "self/mounts",
+        "sys/kernel/hostname",
+    ];
+    for bad in ["truncated", "garbage"] {
+        let root = ProcRoot::copy_of("basic");
+        let mut sampler = root.sampler();
+        let mut out = Sample::default();
+        sample(&mut sampler, &mut out);
+        let good = figures(&out);
+        let disks = out.disks.clone();
+        // One source at a time, then all of them at once.
+        for name in files {
+            let saved = std::fs::read(root.dir.join(name)).unwrap();
+            root.write(name, &read(&format!("{bad}/{name}")));
+            sample(&mut sampler, &mut out);
+            assert_eq!(figures(&out), good, "{bad}/{name} changed the figures");
+            root.write(name, &saved);
+        }
+        for name in files {
+            root.write(name, &read(&format!("{bad}/{name}")));
+        }
+        sample(&mut sampler, &mut out);
+        assert_eq!(figures(&out), good, "all of {bad} changed the figures");
+        // A mount table with a malformed line keeps the disks of the last good one.
+        assert_eq!(
+            disk_names(&out),
+            disk_names_of(&disks),
+            "{bad}/self/mounts changed the disk list"
+        );
+        // Every other variant of each file too.
+        for (name, prefix) in [
+            ("stat", "stat"),
+            ("meminfo", "meminfo"),
+            ("loadavg", "loadavg"),
+            ("uptime", "uptime"),
+        ] {
+            for rel in files_in(bad, prefix) {
+                root.write(name, &read(&rel));
+                sample(&mut sampler, &mut out);
+            }
+        }
+        assert_eq!(figures(&out), good, "{bad} variants changed the figures");
+    }
+}
+
+#[test]
+fn sampler_survives_missing_files_and_picks_them_up_later() {
+    let dir = TempDir::new("procroot-empty");
+    let mut sampler = Sampler::new(
+        dir.path(),
+        std::path::Path::new(NO_SYS_PATH),
+        MountSelection::Auto,
+    );
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    assert_eq!(figures(&out), figures(&Sample::default()));
+    assert!(out.disks.is_empty());
+    // The files appear (a /proc mounted late): the next sample reads them.
+    copy_tree(&fixtures().join("hotplug"), dir.path());
+    sample(&mut sampler, &mut out);
+    assert_eq!(out.hostname, "hotplug");
+    assert_eq!(out.cpu_ticks, ticks([600, 0, 100, 3300, 0, 0, 0, 0, 0, 0]));
+    assert_eq!(core_ids(&out), [0, 1, 2, 3]);
+}
+
+#[test]
+fn sampler_estimates_available_memory_on_old_kernels() {
+    let root = ProcRoot::copy_of("linux-2.6.32-1core-estimate");
+    let mut sampler = root.sampler();
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    // See MEM_CASES: 507360 kB with min_free_kbytes = 45056.
+    assert_eq!(out.memory.available_bytes, 507_360 * KIB);
+    // min_free_kbytes 0: 100000 - 0 + 500000 - 0 + 40000 - 0 = 640000 kB.
+    root.write("sys/vm/min_free_kbytes", b"0\n");
+    sample(&mut sampler, &mut out);
+    assert_eq!(out.memory.available_bytes, 640_000 * KIB);
+    // A huge reserve: 100000 - 1250000 + 500000 - 250000 + 40000 - 20000 < 0 -> 0.
+    root.write("sys/vm/min_free_kbytes", b"1000000\n");
+    sample(&mut sampler, &mut out);
+    assert_eq!(out.memory.available_bytes, 0);
+    assert_eq!(out.memory.used_bytes, out.memory.total_bytes);
+    // Swap used 520188 - 500188 = 20000 kB.
+    assert_eq!(out.memory.swap_used_bytes, 20000 * KIB);
+}
+
+#[test]
+fn sampler_disks_auto_and_listed() {
+    // Real paths of this machine, so statvfs works: a bind mount of the same
+    // device at a longer path yields to `/`; pseudo filesystems and squashfs
+    // are left out; an nfs mount is kept under its own device name.
+    let root = ProcRoot::copy_of("basic");
+    root.write(
+        "self/mounts",
+        b"/dev/vda /tmp ext4 rw 0 0\n\
+          proc /proc proc rw 0 0\n\
+          tmpfs /dev/shm tmpfs rw 0 0\n\
+          /dev/loop3 /usr squashfs ro 0 0\n\
+          /dev/vda / ext4 rw 0 0\n\
+          server:/export /var nfs4 rw 0 0\n\
+          tank/etc /etc zfs rw 0 0\n",
+    );
+    let mut sampler = root.sampler();
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    let got = disk_triples(&out);
+    assert_eq!(
+        got,
+        [
+            ("/", "/dev/vda", "ext4"),
+            ("/var", "server:/export", "nfs4"),
+            ("/etc", "tank/etc", "zfs")
+        ]
+    );
+    assert!(out.disks.iter().all(|d| d.stats.is_some()));
+
+    // Listed: exactly these, in this order; the last mount on a path wins;
+    // an unmounted path is kept with no statistics.
+    root.write(
+        "self/mounts",
+        b"/dev/old / ext3 rw 0 0\n/dev/vda / ext4 rw 0 0\n/dev/my\\040disk /tmp ext4 rw 0 0\n",
+    );
+    let listed = MountSelection::Listed(vec![
+        "/tmp".into(),
+        "/".into(),
+        "/no/such/mount-point".into(),
+    ]);
+    let mut sampler = Sampler::new(root.path(), std::path::Path::new(NO_SYS_PATH), listed);
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    let got = disk_triples(&out);
+    assert_eq!(
+        got,
+        [
+            ("/tmp", "/dev/my disk", "ext4"),
+            ("/", "/dev/vda", "ext4"),
+            ("/no/such/mount-point", "", "")
+        ]
+    );
+    assert!(out.disks[2].stats.is_none());
+}
