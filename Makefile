@@ -233,7 +233,10 @@ uninstall: $(if $(DESTDIR),,uninstall-stop)
 	  else echo "kept $$installed: it differs from the shipped $$shipped (your changes)"; fi; done
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
-# Stops and disables the service wherever an init system knows it. Each step
+# Stops and disables the service wherever an init system knows it. OpenRC's
+# `status` exits 3 when stopped, 0 started, 4 stopping, 8 starting (a boot
+# still under way), 16 inactive, 32 crashed, 64 unsupervised: all but
+# stopped are stopped here (1 means no OpenRC runs). Each step
 # runs only when that init system has sysmon's files or links; a failure stops
 # the uninstall (nothing is removed) and says what to run by hand.
 uninstall-stop:
@@ -245,10 +248,11 @@ uninstall-stop:
 	elif [ -e $(SYSCONFDIR)/systemd/system/multi-user.target.wants/sysmon.service ] && command -v systemctl >/dev/null 2>&1; then \
 	  echo "systemctl disable sysmon"; systemctl disable sysmon.service; fi
 	@if [ -e $(OPENRC_INITDIR)/sysmon ] && command -v rc-service >/dev/null 2>&1; then \
-	  if rc-service sysmon status >/dev/null 2>&1; then \
+	  rc-service sysmon status >/dev/null 2>&1; state=$$?; \
+	  case $$state in 0|4|8|16|32|64) \
 	    echo "rc-service sysmon stop"; \
 	    rc-service sysmon stop || { \
-	      echo "make uninstall: could not stop sysmon: run 'rc-service sysmon stop', then make uninstall again" >&2; exit 1; }; fi; \
+	      echo "make uninstall: could not stop sysmon: run 'rc-service sysmon stop', then make uninstall again" >&2; exit 1; };; esac; \
 	  for link in $(SYSCONFDIR)/runlevels/*/sysmon; do \
 	    [ -L "$$link" ] || continue; level=$${link%/sysmon}; level=$${level##*/}; \
 	    echo "rc-update del sysmon $$level"; rc-update del sysmon "$$level" >/dev/null || exit 1; done; fi
