@@ -592,6 +592,13 @@ impl MetricsRenderer {
                 f64::from(u8::from(reboot)),
             );
         }
+        if let Some(processes) = updates.restart_processes {
+            self.gauge(
+                "sysmon_restart_needed_processes",
+                "Processes still mapping a deleted program or library (need a restart), at the last audit.",
+                processes as f64,
+            );
+        }
     }
 }
 

@@ -651,19 +651,24 @@ fn lists_age_and_reboot_flags_from_a_fixture_root() {
     std::fs::write(dir.join("proc/sys/kernel/osrelease"), "6.9.7-arch1-1\n").unwrap();
     std::fs::create_dir_all(env.root.join("var/lib/pacman/sync")).unwrap();
     std::fs::write(env.root.join("var/lib/pacman/sync/core.db"), "").unwrap();
+    let newer = env.root.join("usr/lib/modules/6.9.8-arch1-1");
+    std::fs::create_dir_all(&newer).unwrap();
+    std::fs::write(newer.join("vmlinuz"), "").unwrap();
     let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Pacman), env.clone());
     drive(&mut s, LIMIT);
     assert_eq!(
         status(&s).reboot_required,
         Some(true),
-        "modules dir missing"
+        "a newer kernel installed"
     );
     assert!(status(&s).lists_age_s.unwrap() < 100);
     assert!(
         s.next_deadline().is_none(),
         "nothing scheduled without update_every"
     );
+    std::fs::remove_dir_all(&newer).unwrap();
     std::fs::create_dir_all(env.root.join("usr/lib/modules/6.9.7-arch1-1")).unwrap();
+    std::fs::write(env.root.join("usr/lib/modules/6.9.7-arch1-1/vmlinuz"), "").unwrap();
     let mut s = AuditService::with_env(&config(dir.path(), UpdateManager::Pacman), env);
     drive(&mut s, LIMIT);
     assert_eq!(

@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use super::kernel;
 use super::managers::Manager;
 
 /// Seconds since the package lists were last refreshed: the newest mtime
@@ -87,66 +88,63 @@ fn newest_mtime(dir: &Path, keep: impl Fn(&str) -> bool) -> Option<SystemTime> {
         .max()
 }
 
-/// Whether a reboot is needed, and the packages that asked for it if known.
+/// Whether a reboot is needed, and why when known.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reboot {
     pub required: Option<bool>,
+    /// The packages that asked for it (`/run/reboot-required.pkgs`).
     pub why: Vec<String>,
+    /// "kernel 6.1.0-18-amd64 running, 6.1.0-21-amd64 installed" ([`kernel`]).
+    pub kernel: Option<String>,
 }
 
-/// Debian/Ubuntu: `/run/reboot-required` (packages in `.pkgs`). Arch and
-/// Alpine remove the old kernel's modules on upgrade: the running kernel's
-/// `/usr/lib/modules/<release>` (or `/lib/modules/...`) gone means the
-/// kernel on disk is not the one running. Elsewhere: unknown, unless the
-/// Debian flag file exists.
+impl Reboot {
+    /// One line for /data.json: the kernel, then the packages.
+    pub fn reason(&self) -> Option<String> {
+        let packages =
+            (!self.why.is_empty()).then(|| format!("requested by {}", self.why.join(", ")));
+        match (&self.kernel, packages) {
+            (Some(k), Some(p)) => Some(format!("{k}; {p}")),
+            (Some(k), None) => Some(k.clone()),
+            (None, p) => p,
+        }
+    }
+}
+
+/// Debian/Ubuntu write `/run/reboot-required` (packages in `.pkgs`); on
+/// every system the running kernel is compared with the newest installed
+/// one ([`kernel`]), which is what tells on Arch, Alpine, Void and Fedora.
+/// With neither flag nor kernel to go by: apt says no (it would have
+/// written the flag), the others unknown.
 pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
+    let kernel = kernel::check(root, proc_root);
+    let kernel_required = kernel
+        .as_ref()
+        .and_then(kernel::KernelCheck::reboot_required);
+    let kernel_reason = kernel.as_ref().and_then(kernel::KernelCheck::reason);
     let flag = root.join("run/reboot-required");
+    let mut why = Vec::new();
     if flag.exists() {
         let pkgs = std::fs::read(root.join("run/reboot-required.pkgs")).unwrap_or_default();
-        let mut why: Vec<String> = String::from_utf8_lossy(&pkgs)
+        why = String::from_utf8_lossy(&pkgs)
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(String::from)
             .collect();
-        why.dedup();
-        return Reboot {
-            required: Some(true),
-            why,
-        };
+        // dpkg appends one line per trigger: the same package may repeat.
+        let mut seen = std::collections::HashSet::new();
+        why.retain(|p| seen.insert(p.clone()));
     }
-    match manager {
-        Manager::Apt => Reboot {
-            required: Some(false),
-            why: vec![],
-        },
-        Manager::Pacman | Manager::Apk => {
-            // Never blocks, even on a FIFO put there (see procfile).
-            let Ok(release) =
-                crate::sample::procfile::read_once(&proc_root.join("sys/kernel/osrelease"))
-            else {
-                return Reboot::default();
-            };
-            let release = String::from_utf8_lossy(&release);
-            let release = release.trim();
-            if release.is_empty() || release.contains('/') || release == ".." {
-                return Reboot::default();
-            }
-            let present = ["usr/lib/modules", "lib/modules"]
-                .iter()
-                .any(|d| root.join(d).join(release).is_dir());
-            let why = if present {
-                vec![]
-            } else {
-                vec![format!(
-                    "running kernel {release} has no modules directory (kernel upgraded)"
-                )]
-            };
-            Reboot {
-                required: Some(!present),
-                why,
-            }
-        }
-        _ => Reboot::default(),
+    let required = match (flag.exists(), kernel_required, manager) {
+        (true, _, _) => Some(true),
+        (false, Some(k), _) => Some(k),
+        (false, None, Manager::Apt) => Some(false),
+        (false, None, _) => None,
+    };
+    Reboot {
+        required,
+        why,
+        kernel: kernel_reason,
     }
 }
