@@ -257,22 +257,51 @@ fn finish_with_refresh(parsed: Parsed, refresh_run: Option<&StepRun>) -> Next {
 /// (kernel ABI bumps, most often security updates). `Debug::NoLocking`
 /// lets it run beside a running apt, and as a non-root user.
 fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
-    let list = || {
-        step(
-            "apt-get",
-            &["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
-        )
-    };
-    match runs {
-        [] if refresh => Ok(Next::Run(step("apt-get", &["-q", "update"])?)),
-        [] => Ok(Next::Run(list()?)),
-        [_] if refresh => Ok(Next::Run(list()?)),
-        [.., run] if run.code() == Some(0) => Ok(finish_with_refresh(
-            apt::parse(&run.stdout),
-            refresh.then(|| &runs[0]),
-        )),
-        [.., run] => Err(failure(run)),
+    const LIST: [&str; 4] = ["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"];
+    let first = usize::from(refresh);
+    match runs.len() {
+        0 if refresh => return Ok(Next::Run(step("apt-get", &["-q", "update"])?)),
+        n if n == first => return Ok(Next::Run(step("apt-get", &LIST)?)),
+        _ => {}
     }
+    let list = &runs[first];
+    if list.code() != Some(0) {
+        return Err(failure(list));
+    }
+    let mut parsed = apt::parse(&list.stdout);
+    let details = parsed.apt.as_mut().expect("apt::parse fills it");
+    match runs.get(first + 1) {
+        // Held and phased packages have no `Inst` line: a second simulation
+        // that ignores holds and phasing says where their updates come from.
+        None if !details.kept_back.is_empty() => {
+            return Ok(Next::Run(step(
+                "apt-get",
+                &[
+                    "-s",
+                    "-o",
+                    "Debug::NoLocking=1",
+                    "-o",
+                    "APT::Get::Always-Include-Phased-Updates=1",
+                    "--ignore-hold",
+                    "dist-upgrade",
+                ],
+            )?));
+        }
+        None => {}
+        Some(all) => {
+            let all = String::from_utf8_lossy(&all.stdout);
+            details.kept_back_origins = details
+                .kept_back
+                .iter()
+                .map(|name| {
+                    apt::origin_of(&all, name)
+                        .map(|(o, a)| (o.to_string(), a.to_string()))
+                        .unwrap_or_default()
+                })
+                .collect();
+        }
+    }
+    Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0])))
 }
 
 /// pacman: `checkupdates` syncs a private copy of the databases (never the

@@ -541,6 +541,12 @@ impl AuditService {
             Err(_) => None,
         };
         let count_unknown = lists_stale == Some(host::ListsStale::Missing);
+        let mut outcome = outcome;
+        if let (Manager::Apt, Ok(parsed)) = (&manager, &mut outcome) {
+            if let Some(details) = parsed.apt.as_mut() {
+                host::complete_apt_details(details, &self.env.root);
+            }
+        }
         let stale = match (stale, &lists_stale) {
             (Some(why), Some(lists)) => Some(format!("{why}; {}", lists.why())),
             (None, Some(lists)) => Some(lists.why()),
@@ -597,7 +603,6 @@ impl AuditService {
         }
         // The log has the full list; between audits the daemon holds only
         // what /data.json shows, and gives the rest of the memory back.
-        let mut outcome = outcome;
         if let (Ok(parsed), false) = (&mut outcome, self.keep_full_list) {
             parsed.keep_first(PACKAGES_CAP, UNPARSED_SHOWN);
         }
@@ -774,6 +779,15 @@ impl AuditService {
         match &last.outcome {
             Ok(_) => last.stale.as_deref(),
             Err(error) => Some(error),
+        }
+    }
+
+    /// apt's held, kept-back, phased and autoremovable packages and counts
+    /// per origin from the last answer (apt only).
+    pub fn apt_details(&self) -> Option<&model::AptDetails> {
+        match &self.last.as_ref()?.outcome {
+            Ok(parsed) => parsed.apt.as_deref(),
+            Err(_) => None,
         }
     }
 
