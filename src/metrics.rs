@@ -621,12 +621,15 @@ impl MetricsRenderer {
             "1 while a backup is running.",
             f64::from(u8::from(backup.state == BackupState::Running)),
         );
-        if let (Some(count), Some(security)) = (updates.count, updates.security_count) {
+        if let Some(count) = updates.count {
             self.gauge(
                 "sysmon_updates_pending",
                 "Package updates pending at the last audit.",
                 count as f64,
             );
+        }
+        // Absent, not 0, when the manager could not say (no arch-audit).
+        if let Some(security) = updates.security_count {
             self.gauge(
                 "sysmon_updates_security_pending",
                 "Security updates pending at the last audit.",

@@ -226,7 +226,11 @@ pub struct UpdatesJson {
     pub manager: Option<String>,
     pub checked_at: Option<u64>,
     pub count: Option<u64>,
+    /// null with updates pending when the manager could not say which fix
+    /// security issues; `security_unknown` says why.
     pub security_count: Option<u64>,
+    /// Why security is unknown (no arch-audit, dnf's advisory list failed).
+    pub security_unknown: Option<String>,
     pub packages: Vec<PackageJson>,
     pub truncated: bool,
     pub error: Option<String>,
@@ -272,6 +276,10 @@ impl UpdatesJson {
             checked_at: snap.checked_at,
             count: snap.count,
             security_count: snap.security_count,
+            security_unknown: audit.last_result().and_then(|r| match &r.outcome {
+                Ok(parsed) => parsed.security_unavailable.clone(),
+                Err(_) => None,
+            }),
             packages: audit
                 .packages()
                 .iter()

@@ -309,7 +309,53 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
 /// pacman-contrib before 1.3.0 also exited 1 for "none", with no output at
 /// all. A failed sync (no network) is answered from the last synced copy
 /// with `--nosync`, flagged stale.
+///
+/// pacman has no security flag: with updates pending, `arch-audit
+/// --upgradable` (Arch's security tracker; [`pacman::ARCH_AUDIT_ARGS`])
+/// marks those that fix a CVE. Without arch-audit, or when it fails, the
+/// list stands and security is unknown, not zero.
 fn pacman_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
+    let (audit, runs) = match runs.split_last() {
+        Some((last, rest)) if last.step.program.ends_with("arch-audit") => (Some(last), rest),
+        _ => (None, runs),
+    };
+    let next = checkupdates_next(runs, step)?;
+    let Next::Done(Outcome::Ok {
+        mut parsed,
+        stale,
+        retry,
+    }) = next
+    else {
+        return Ok(next);
+    };
+    if !parsed.packages.is_empty() {
+        match audit {
+            None => match step("arch-audit", &pacman::ARCH_AUDIT_ARGS) {
+                Ok(run) => return Ok(Next::Run(run)),
+                Err(_) => {
+                    parsed.security_unavailable = Some(
+                        "arch-audit is not installed: which updates fix security issues is unknown (install arch-audit)"
+                            .into(),
+                    )
+                }
+            },
+            Some(audit) if audit.code() == Some(0) => {
+                pacman::mark_security(&mut parsed, &audit.stdout);
+            }
+            Some(audit) => {
+                parsed.security_unavailable =
+                    Some(format!("arch-audit failed: {}", describe_failure(audit).0));
+            }
+        }
+    }
+    Ok(Next::Done(Outcome::Ok {
+        parsed,
+        stale,
+        retry,
+    }))
+}
+
+fn checkupdates_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     let silent = |run: &StepRun| {
         run.stdout.iter().all(u8::is_ascii_whitespace)
             && run.stderr.iter().all(u8::is_ascii_whitespace)

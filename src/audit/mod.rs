@@ -741,7 +741,11 @@ impl AuditService {
                         UpdatesState::Ok
                     };
                     snap.count = Some(parsed.count());
-                    snap.security_count = Some(parsed.security_count());
+                    // Unknown, not zero, when the manager could not say.
+                    snap.security_count = parsed
+                        .security_unavailable
+                        .is_none()
+                        .then(|| parsed.security_count());
                     snap.truncated = parsed.count() > PACKAGES_CAP as u64;
                     snap.has_error = last.stale.is_some();
                 }
