@@ -78,9 +78,9 @@ const RESTART_SCAN_CHECK_PERIOD: Duration = Duration::from_millis(20);
 
 fn log_restart_scan(scan: &restart::Scan) {
     let cost = format!(
-        "{} processes scanned in {} ms, {} us each{}",
+        "{} processes scanned in {:.1} ms, {} us each{}",
         scan.scanned,
-        scan.elapsed.as_millis(),
+        scan.elapsed.as_secs_f64() * 1000.0,
         scan.elapsed.as_micros() as u64 / scan.scanned.max(1),
         if scan.unreadable > 0 {
             format!(", {} unreadable (permission denied)", scan.unreadable)
