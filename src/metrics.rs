@@ -288,7 +288,7 @@ impl MetricsRenderer {
             self.gauge(
                 "apt_autoremove_pending",
                 "Apt packages pending autoremoval.",
-                apt.autoremovable.len() as f64,
+                apt.autoremovable_count as f64,
             );
             if let Some(t) = apt.cache_timestamp_s {
                 self.gauge(

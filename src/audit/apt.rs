@@ -64,6 +64,7 @@ pub fn parse(stdout: &[u8]) -> Parsed {
             out.push_note(format!("{what}: {}", names.join(" ")));
         }
     }
+    details.autoremovable_count = details.autoremovable.len() as u64;
     out.apt = Some(Box::new(details));
     out
 }

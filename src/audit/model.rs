@@ -101,6 +101,8 @@ pub struct AptDetails {
     pub phased: Vec<String>,
     /// Installed automatically and no longer required (`apt autoremove`).
     pub autoremovable: Vec<String>,
+    /// How many: kept when [`Parsed::keep_first`] drops the names.
+    pub autoremovable_count: u64,
     /// Held packages (`apt-mark showhold`), upgradable or not.
     pub held: Vec<String>,
     /// apt_info's `apt_package_cache_timestamp_seconds`, whole seconds.
@@ -193,6 +195,15 @@ impl Parsed {
         self.packages.shrink_to_fit();
         self.unparsed.shrink_to_fit();
         self.notes.shrink_to_fit();
+        // apt's name lists are in the log's notes; /metrics needs only the
+        // counts by origin, which stay.
+        if let Some(apt) = self.apt.as_deref_mut() {
+            apt.kept_back = Vec::new();
+            apt.kept_back_origins = Vec::new();
+            apt.phased = Vec::new();
+            apt.autoremovable = Vec::new();
+            apt.held = Vec::new();
+        }
     }
 
     /// `3 security`, or `security unknown`: for the log and its summary.
