@@ -23,6 +23,24 @@ fn obj<'a>(v: &'a Value, key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {key} in {}", miniserde::json::to_string(v)))
 }
 
+/// The `service` of the `restart_needed` entry listing `pid`.
+fn service_of(updates: &Value, pid: u32) -> Option<String> {
+    let Value::Array(groups) = obj(updates, "restart_needed") else {
+        panic!("restart_needed is not a list")
+    };
+    groups.iter().find_map(|g| {
+        let listed = miniserde::json::to_string(obj(g, "pids"));
+        let listed = listed
+            .trim_matches(['[', ']'])
+            .split(',')
+            .any(|p| p == pid.to_string());
+        match (listed, obj(g, "service")) {
+            (true, Value::String(s)) => Some(s.clone()),
+            _ => None,
+        }
+    })
+}
+
 /// (pids, files) of each `restart_needed` entry of an `updates` object.
 fn restart_needed(updates: &Value) -> Vec<(Vec<u32>, Vec<String>)> {
     let Value::Array(groups) = obj(updates, "restart_needed") else {
@@ -154,4 +172,63 @@ fn replaced_library_is_listed_until_the_process_restarts() {
     );
     new.kill().unwrap();
     new.wait().unwrap();
+}
+
+/// A runit service (runsv supervising it, no PID 1 needed) whose process
+/// maps the replaced library is listed under the service's name.
+#[test]
+fn runit_service_is_named_by_its_supervisor() {
+    if !is_root("restart scan test (mount namespace)")
+        || !have_tool("unshare", "restart scan test")
+        || !have_tool("runsv", "restart scan by runit service")
+    {
+        return;
+    }
+    let dir = TempDir::new("audit-restart-runit");
+    let ns = MountNamespace::new(
+        &dir,
+        &format!(
+            "mkdir -p /usr/local/lib/sysmon-restart-test && cp /usr/lib/x86_64-linux-gnu/libz.so.1 {LIB}"
+        ),
+    );
+    let service = dir.join("sysmon-restart-svc");
+    std::fs::create_dir_all(&service).unwrap();
+    let run_script = service.join("run");
+    std::fs::write(
+        &run_script,
+        format!("#!/bin/sh\nexec env LD_PRELOAD={LIB} sleep 600\n"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&run_script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut runsv = ns
+        .command("runsv", &[service.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("runsv");
+    let pid_file = service.join("supervise/pid");
+    let pid: u32 = wait_for(Duration::from_secs(10), || {
+        let pid: u32 = std::fs::read_to_string(&pid_file)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        std::fs::read_to_string(format!("/proc/{pid}/maps"))
+            .ok()?
+            .contains(LIB)
+            .then_some(pid)
+    })
+    .expect("the runit service never started");
+    ns.ok(&format!("cp {LIB} {LIB}.new && mv {LIB}.new {LIB}"));
+    let config = dir.config("update_manager = command\nupdate_command = true");
+    let updates = audit_json(&config);
+    let _ = run(ns.command("sv", &["exit", service.to_str().unwrap()]));
+    let _ = runsv.wait();
+    let _ = std::fs::remove_dir_all(&service);
+    assert_eq!(
+        service_of(&updates, pid).as_deref(),
+        Some("sysmon-restart-svc"),
+        "{}",
+        miniserde::json::to_string(&updates)
+    );
 }
