@@ -208,4 +208,33 @@ mod tests {
             assert_eq!(flavour(release), want, "{release}");
         }
     }
+
+    /// Arbitrary strings: no panic, and the order is antisymmetric.
+    #[test]
+    fn arbitrary_releases_never_panic() {
+        let mut x: u64 = 0x6b65726e;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize
+        };
+        let pieces = [
+            "6", "10", "-", ".", "arch", "rt", "amd64", "0", "~", "é", "_", "",
+        ];
+        for _ in 0..20_000 {
+            let a: String = (0..next() % 8)
+                .map(|_| pieces[next() % pieces.len()])
+                .collect();
+            let b: String = (0..next() % 8)
+                .map(|_| pieces[next() % pieces.len()])
+                .collect();
+            assert_eq!(
+                compare_releases(&a, &b),
+                compare_releases(&b, &a).reverse(),
+                "{a} {b}"
+            );
+            let _ = flavour(&a);
+        }
+    }
 }

@@ -273,4 +273,35 @@ garbage (deleted)
             assert_eq!(systemd_unit(cgroup).as_deref(), want);
         }
     }
+
+    /// Arbitrary bytes (a small LCG, seeded) never panic the parsers, and
+    /// what they return is always a system path.
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut x: u64 = 0x5eed;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u8
+        };
+        let alphabet = b"/usr/lib (deleted)\n 0:-.service\xff\xc3";
+        for _ in 0..20_000 {
+            let len = usize::from(next()) % 96;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| match next() % 4 {
+                    0 => next(),
+                    _ => alphabet[usize::from(next()) % alphabet.len()],
+                })
+                .collect();
+            let mut files = Vec::new();
+            deleted_system_files(&bytes, &mut files);
+            assert!(
+                files
+                    .iter()
+                    .all(|f| SYSTEM_DIRS.iter().any(|d| f.starts_with(d)))
+            );
+            let _ = systemd_unit(&bytes);
+        }
+    }
 }
