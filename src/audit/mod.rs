@@ -6,8 +6,12 @@
 //! [`apk`], [`xbps`], [`dnf`], [`command`]) into a [`model::Parsed`];
 //! [`managers`] picks the manager and decides, from the steps run so far,
 //! what to run next or what the result is; [`child`] runs one step with
-//! non-blocking pipes and a timeout; [`host`] reads list age and reboot
-//! flags; [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`. This module
+//! non-blocking pipes and a timeout; [`host`] reads list age, reboot
+//! flags and apt's held packages and origins, [`kernel`] compares the
+//! running kernel with the installed ones; [`restart`] finds the processes
+//! still mapping deleted programs and libraries, scanned after each audit
+//! (on a short-lived thread in the daemon: an audit completes when its scan
+//! is in); [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`. This module
 //! schedules it all: at the first poll, on retries, and every `update_every`;
 //! [`audit_once`] runs one audit in the foreground for `sysmon audit`, whose
 //! printing and exit status are in [`crate::cli::audit`].
