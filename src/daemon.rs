@@ -288,9 +288,11 @@ impl Daemon {
             return;
         }
         self.textfile_written_for = Some(jobs);
-        let text = self
-            .metrics
-            .render_own(&self.backup.snapshot(), &self.audit.snapshot());
+        let text = self.metrics.render_own(
+            &self.backup.snapshot(),
+            &self.audit.snapshot(),
+            self.audit.apt_details(),
+        );
         // 0644: node_exporter usually runs as another user.
         if let Err(e) = crate::fsutil::write_atomic(path, text.as_bytes(), 0o644) {
             log::error(format_args!("textfile {}: {e}", path.display()));
@@ -319,6 +321,7 @@ impl Daemon {
                     sample,
                     &backup.snapshot(),
                     &audit.snapshot(),
+                    audit.apt_details(),
                     alerts,
                     connections,
                 )

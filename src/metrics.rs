@@ -8,6 +8,7 @@
 use std::fmt::Write;
 
 use crate::audit::UpdatesSnapshot;
+use crate::audit::model::AptDetails;
 use crate::backup::{BackupSnapshot, BackupState};
 use crate::sample::Sample;
 
@@ -59,6 +60,7 @@ impl MetricsRenderer {
         sample: &Sample,
         backup: &BackupSnapshot,
         updates: &UpdatesSnapshot,
+        apt: Option<&AptDetails>,
         alerts: &crate::alerts::Alerts,
         http: crate::listener::ConnectionStats,
     ) -> &str {
@@ -71,6 +73,7 @@ impl MetricsRenderer {
         self.process(sample);
         self.container(sample);
         self.sysmon(backup, updates);
+        self.apt(apt, updates.reboot_required);
         self.http(http);
         alerts.write_metrics(&mut self.out);
         &self.out
@@ -101,9 +104,15 @@ impl MetricsRenderer {
 
     /// Only sysmon's own series (backup, updates, reboot needed, build
     /// info): the `.prom` file for node_exporter's textfile collector.
-    pub fn render_own(&mut self, backup: &BackupSnapshot, updates: &UpdatesSnapshot) -> &str {
+    pub fn render_own(
+        &mut self,
+        backup: &BackupSnapshot,
+        updates: &UpdatesSnapshot,
+        apt: Option<&AptDetails>,
+    ) -> &str {
         self.out.clear();
         self.sysmon(backup, updates);
+        self.apt(apt, updates.reboot_required);
         &self.out
     }
 
@@ -245,6 +254,59 @@ impl MetricsRenderer {
     }
 
     /// `name{label="value"} number`, the value escaped.
+    /// The series of the community `apt_info.py` textfile script, under
+    /// its names, labels and help texts, so its alert rules and dashboards
+    /// keep working: pending and held upgrades by origin and architecture,
+    /// autoremovable packages, the package cache's age, and
+    /// `node_reboot_required` (also set, on any system, by a newer kernel).
+    fn apt(&mut self, apt: Option<&AptDetails>, reboot: Option<bool>) {
+        if let Some(apt) = apt {
+            for (name, help, counts) in [
+                (
+                    "apt_upgrades_pending",
+                    "Apt packages pending updates by origin.",
+                    &apt.upgradable_by_origin,
+                ),
+                (
+                    "apt_upgrades_held",
+                    "Apt packages pending updates but held back.",
+                    &apt.held_by_origin,
+                ),
+            ] {
+                self.family(name, "gauge", help);
+                if counts.is_empty() {
+                    let _ = writeln!(self.out, "{name}{{origin=\"\",arch=\"\"}} 0");
+                }
+                for ((origin, arch), n) in counts {
+                    let _ = write!(self.out, "{name}{{origin=\"");
+                    escaped(&mut self.out, origin);
+                    self.out.push_str("\",arch=\"");
+                    escaped(&mut self.out, arch);
+                    let _ = writeln!(self.out, "\"}} {n}");
+                }
+            }
+            self.gauge(
+                "apt_autoremove_pending",
+                "Apt packages pending autoremoval.",
+                apt.autoremovable_count as f64,
+            );
+            if let Some(t) = apt.cache_timestamp_s {
+                self.gauge(
+                    "apt_package_cache_timestamp_seconds",
+                    "Apt update last run time.",
+                    t as f64,
+                );
+            }
+        }
+        if let Some(reboot) = reboot {
+            self.gauge(
+                "node_reboot_required",
+                "Node reboot is required for software updates.",
+                f64::from(u8::from(reboot)),
+            );
+        }
+    }
+
     fn labelled(&mut self, name: &str, label: &str, value: &str, number: impl std::fmt::Display) {
         let _ = write!(self.out, "{name}{{{label}=\"");
         escaped(&mut self.out, value);
@@ -559,12 +621,15 @@ impl MetricsRenderer {
             "1 while a backup is running.",
             f64::from(u8::from(backup.state == BackupState::Running)),
         );
-        if let (Some(count), Some(security)) = (updates.count, updates.security_count) {
+        if let Some(count) = updates.count {
             self.gauge(
                 "sysmon_updates_pending",
                 "Package updates pending at the last audit.",
                 count as f64,
             );
+        }
+        // Absent, not 0, when the manager could not say (no arch-audit).
+        if let Some(security) = updates.security_count {
             self.gauge(
                 "sysmon_updates_security_pending",
                 "Security updates pending at the last audit.",
@@ -590,6 +655,13 @@ impl MetricsRenderer {
                 "sysmon_reboot_required",
                 "1 when the system asks for a reboot.",
                 f64::from(u8::from(reboot)),
+            );
+        }
+        if let Some(processes) = updates.restart_processes {
+            self.gauge(
+                "sysmon_restart_needed_processes",
+                "Processes still mapping a deleted program or library (need a restart), at the last audit.",
+                processes as f64,
             );
         }
     }

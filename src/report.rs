@@ -226,13 +226,36 @@ pub struct UpdatesJson {
     pub manager: Option<String>,
     pub checked_at: Option<u64>,
     pub count: Option<u64>,
+    /// null with updates pending when the manager could not say which fix
+    /// security issues; `security_unknown` says why.
     pub security_count: Option<u64>,
+    /// Why security is unknown (no arch-audit, dnf's advisory list failed).
+    pub security_unknown: Option<String>,
     pub packages: Vec<PackageJson>,
     pub truncated: bool,
     pub error: Option<String>,
     pub stale: bool,
     pub reboot_required: Option<bool>,
+    /// Why, when known: "kernel 6.1.0-18-amd64 running, 6.1.0-21-amd64
+    /// installed; requested by linux-image-6.1.0-21-amd64".
+    pub reboot_reason: Option<String>,
     pub lists_age_s: Option<u64>,
+    /// Processes mapping deleted programs or libraries, by service; null
+    /// until the scan after the first audit has finished.
+    pub restart_needed: Option<Vec<RestartJson>>,
+    /// How many processes need a restart (all, past the listed groups' caps).
+    pub restart_processes: Option<u64>,
+}
+
+/// Processes of one service (or one command outside any) needing a restart.
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+pub struct RestartJson {
+    /// The systemd unit, runit or OpenRC service; null outside any.
+    pub service: Option<String>,
+    pub command: String,
+    pub pids: Vec<u32>,
+    /// The deleted programs and libraries they still map.
+    pub files: Vec<String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
@@ -253,6 +276,10 @@ impl UpdatesJson {
             checked_at: snap.checked_at,
             count: snap.count,
             security_count: snap.security_count,
+            security_unknown: audit.last_result().and_then(|r| match &r.outcome {
+                Ok(parsed) => parsed.security_unavailable.clone(),
+                Err(_) => None,
+            }),
             packages: audit
                 .packages()
                 .iter()
@@ -267,7 +294,20 @@ impl UpdatesJson {
             error: audit.error().map(str::to_string),
             stale: snap.stale,
             reboot_required: snap.reboot_required,
+            reboot_reason: audit.last_result().and_then(|r| r.reboot.reason()),
             lists_age_s: snap.lists_age_s,
+            restart_needed: audit.restart_scan().map(|scan| {
+                scan.groups
+                    .iter()
+                    .map(|g| RestartJson {
+                        service: g.service.clone(),
+                        command: g.command.clone(),
+                        pids: g.pids.clone(),
+                        files: g.files.clone(),
+                    })
+                    .collect()
+            }),
+            restart_processes: snap.restart_processes,
         }
     }
 }

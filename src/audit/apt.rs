@@ -14,24 +14,86 @@
 //! The chatter apt prints around the lines (progress, package name lists
 //! indented by two spaces, the summary) is recognised and skipped.
 
-use super::model::{Package, Parsed, is_token, lines};
+use super::model::{AptDetails, PACKAGES_KEPT, Package, Parsed, is_token, lines};
 
 pub fn parse(stdout: &[u8]) -> Parsed {
     let mut out = Parsed::default();
+    let mut details = AptDetails::default();
+    // The heading the indented package names below belong to.
+    let mut current = Section::Other;
     for line in lines(stdout) {
         if let Some(rest) = line.strip_prefix("Inst ") {
             match parse_inst(rest) {
-                Some(Inst::Upgrade(p)) => out.push_package(p),
-                Some(Inst::New(p)) => out.push_note(format!("new package: {} {}", p.name, p.new)),
+                Some((Inst::Upgrade(p), origins, arch)) => {
+                    AptDetails::count(&mut details.upgradable_by_origin, origins, arch);
+                    out.push_package(p)
+                }
+                Some((Inst::New(p), _, _)) => {
+                    out.push_note(format!("new package: {} {}", p.name, p.new))
+                }
                 None => out.push_unparsed(line),
             }
         } else if let Some(rest) = line.strip_prefix("Remv ") {
             out.push_note(format!("removed: {}", rest.trim()));
+        } else if line.starts_with("The following ") || line.starts_with("Not upgrading") {
+            current = Section::of(&line);
+        } else if line.starts_with("  ") {
+            let section = match current {
+                Section::KeptBack => Some(&mut details.kept_back),
+                Section::Phased => Some(&mut details.phased),
+                Section::Autoremovable => Some(&mut details.autoremovable),
+                Section::Other => None,
+            };
+            if let Some(names) = section {
+                for name in line.split_whitespace().filter(|n| is_token(n)) {
+                    if names.len() < PACKAGES_KEPT {
+                        names.push(name.to_string());
+                    }
+                }
+            }
         } else if !is_chatter(&line) {
             out.push_unparsed(line);
         }
     }
+    for (what, names) in [
+        ("kept back", &details.kept_back),
+        ("phased (deferred)", &details.phased),
+        ("autoremovable", &details.autoremovable),
+    ] {
+        if !names.is_empty() {
+            out.push_note(format!("{what}: {}", names.join(" ")));
+        }
+    }
+    details.autoremovable_count = details.autoremovable.len() as u64;
+    out.apt = Some(Box::new(details));
     out
+}
+
+/// The `The following ...:` headings whose package lists are kept.
+enum Section {
+    /// `The following packages have been kept back:`
+    KeptBack,
+    /// apt 2.6: `The following upgrades have been deferred due to phasing:`;
+    /// apt 2.9: `Not upgrading yet due to phasing:` (its kept back: `Not upgrading:`).
+    Phased,
+    /// `The following package(s) was/were automatically installed and
+    /// is/are no longer required:`
+    Autoremovable,
+    Other,
+}
+
+impl Section {
+    fn of(heading: &str) -> Section {
+        if heading.contains("kept back") || heading.starts_with("Not upgrading:") {
+            Section::KeptBack
+        } else if heading.contains("due to phasing") {
+            Section::Phased
+        } else if heading.contains("no longer required") {
+            Section::Autoremovable
+        } else {
+            Section::Other
+        }
+    }
 }
 
 enum Inst {
@@ -39,7 +101,8 @@ enum Inst {
     New(Package),
 }
 
-fn parse_inst(rest: &str) -> Option<Inst> {
+/// An `Inst` line: the package, its origins as printed, its architecture.
+fn parse_inst(rest: &str) -> Option<(Inst, &str, &str)> {
     let (name, rest) = rest.split_once(' ')?;
     let mut rest = rest.trim_start();
     let mut current = None;
@@ -52,16 +115,31 @@ fn parse_inst(rest: &str) -> Option<Inst> {
     let (inner, _broken) = inner.split_once(')')?;
     let (new, origins) = inner.split_once(' ')?;
     // The architecture closes the parenthesis: `... [amd64]`.
-    let origins = origins.rsplit_once(" [").map_or(origins, |(o, _)| o);
+    let (origins, arch) = origins
+        .rsplit_once(" [")
+        .map_or((origins, ""), |(o, a)| (o, a.trim_end_matches(']')));
     if !is_token(name) || !is_token(new) || !current.is_none_or(is_token) {
         return None;
     }
     let security = origins.split(", ").any(is_security_origin);
     let package = Package::new(name, current.unwrap_or(""), new, security);
-    Some(if current.is_some() {
+    let inst = if current.is_some() {
         Inst::Upgrade(package)
     } else {
         Inst::New(package)
+    };
+    Some((inst, origins, arch))
+}
+
+/// The origins and architecture of `name`'s `Inst` line, if it has one.
+pub fn origin_of<'a>(stdout: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
+    stdout.lines().find_map(|line| {
+        let rest = line.strip_prefix("Inst ")?;
+        if rest.split(' ').next()? != name {
+            return None;
+        }
+        let (_, origins, arch) = parse_inst(rest)?;
+        Some((origins, arch))
     })
 }
 
@@ -74,7 +152,8 @@ fn is_security_origin(origin: &str) -> bool {
 }
 
 fn is_chatter(line: &str) -> bool {
-    const PREFIXES: [&str; 10] = [
+    const PREFIXES: [&str; 11] = [
+        "Use 'apt autoremove'",
         "Reading package lists",
         "Building dependency tree",
         "Reading state information",
@@ -140,5 +219,41 @@ something else\n";
         assert!(is_security_origin("Ubuntu:22.04/jammy-security"));
         assert!(!is_security_origin("Debian:12.15/oldstable"));
         assert!(!is_security_origin("security-team-ppa:1/stable"));
+    }
+
+    /// apt 2.6 (Debian 12, captured here with one package held and one
+    /// marked automatic) and the phasing heading of apt 2.6 on Ubuntu.
+    #[test]
+    fn kept_back_phased_and_autoremovable_sections() {
+        let text = b"Reading package lists...\n\
+The following package was automatically installed and is no longer required:\n  zip\n\
+Use 'apt autoremove' to remove it.\n\
+The following packages have been kept back:\n  bash\n\
+The following upgrades have been deferred due to phasing:\n  libfoo1 libbar:i386\n\
+The following packages will be upgraded:\n  sed\n\
+1 upgraded, 0 newly installed, 0 to remove and 1 not upgraded.\n\
+Inst sed [4.9-1] (4.9-1+deb12u1 Debian:12.15/oldstable [amd64])\n\
+Inst tzdata [2025b-0+deb12u2] (2026f-0+deb12u1 Debian-Security:12/oldstable-security [all])\n";
+        let p = parse(text);
+        assert!(p.unparsed.is_empty(), "{:?}", p.unparsed);
+        assert_eq!(p.count(), 2);
+        let d = p.apt.as_deref().unwrap();
+        assert_eq!(d.kept_back, ["bash"]);
+        assert_eq!(d.phased, ["libfoo1", "libbar:i386"]);
+        assert_eq!(d.autoremovable, ["zip"]);
+        assert_eq!(
+            d.upgradable_by_origin,
+            [
+                (("Debian:12.15/oldstable".into(), "amd64".into()), 1),
+                (
+                    ("Debian-Security:12/oldstable-security".into(), "all".into()),
+                    1
+                )
+            ]
+        );
+        assert_eq!(
+            origin_of(std::str::from_utf8(text).unwrap(), "tzdata"),
+            Some(("Debian-Security:12/oldstable-security", "all"))
+        );
     }
 }

@@ -39,8 +39,12 @@ use std::collections::HashMap;
 
 use super::model::{PACKAGES_KEPT, Package, Parsed, UNPARSED_KEPT, is_token, lines};
 
-/// `name.arch [epoch:]version-release`, the epoch only when set, as dnf prints it.
-pub const RPM_QUERYFORMAT: &str = "%{NAME}.%{ARCH} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n";
+/// `name.arch epoch:version-release`; [`parse_installed`] drops an epoch of
+/// 0, as dnf does when it prints versions. Not `%|EPOCH?{..}|`: a package
+/// built with an explicit `Epoch: 0` has its epoch set, and rpm would print
+/// `0:` where dnf prints nothing (seen with a real dnf 4.14 and rpm 4.18,
+/// tests/audit/dnf_real.rs).
+pub const RPM_QUERYFORMAT: &str = "%{NAME}.%{ARCH} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n";
 
 pub fn parse(stdout: &[u8]) -> Parsed {
     let mut out = Parsed::default();
@@ -272,12 +276,14 @@ pub fn mark_security(parsed: &mut Parsed, list: Advisories) {
         .for_each(|l| parsed.push_unparsed(l));
 }
 
-/// `rpm -qa --qf RPM_QUERYFORMAT` → `name.arch` → version.
+/// `rpm -qa --qf RPM_QUERYFORMAT` → `name.arch` → version, spelled as
+/// check-update spells it (no `0:`).
 pub fn parse_installed(stdout: &[u8]) -> HashMap<String, String> {
     lines(stdout)
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
             let (name, evr) = (fields.next()?, fields.next()?);
+            let evr = evr.strip_prefix("0:").unwrap_or(evr);
             Some((name.to_string(), evr.to_string()))
         })
         .collect()
@@ -591,7 +597,9 @@ Obsoleting Packages\n\
 grub2-tools.x86_64                   1:2.06-121.fc40             updates\n\
 \x20   grub2-tools-efi.x86_64           1:2.06-95.fc40              @updates\n";
         let mut p = parse(text);
-        let installed = parse_installed(b"kernel.x86_64 6.8.5-301.fc40\n");
+        let installed =
+            parse_installed(b"kernel.x86_64 0:6.8.5-301.fc40\ngrub2-tools.x86_64 1:2.06-95.fc40\n");
+        assert_eq!(installed["grub2-tools.x86_64"], "1:2.06-95.fc40");
         for pkg in &mut p.packages {
             if let Some(v) = installed.get(&pkg.name) {
                 pkg.current.clone_from(v);

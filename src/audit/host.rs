@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use super::kernel;
 use super::managers::Manager;
+use super::model::AptDetails;
 
 /// Seconds since the package lists were last refreshed: the newest mtime
 /// among apt's lists (`/var/lib/apt/lists/*`) or pacman's sync databases
@@ -87,66 +89,194 @@ fn newest_mtime(dir: &Path, keep: impl Fn(&str) -> bool) -> Option<SystemTime> {
         .max()
 }
 
-/// Whether a reboot is needed, and the packages that asked for it if known.
+/// Whether a reboot is needed, and why when known.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reboot {
     pub required: Option<bool>,
+    /// The packages that asked for it (`/run/reboot-required.pkgs`).
     pub why: Vec<String>,
+    /// "kernel 6.1.0-18-amd64 running, 6.1.0-21-amd64 installed" ([`kernel`]).
+    pub kernel: Option<String>,
 }
 
-/// Debian/Ubuntu: `/run/reboot-required` (packages in `.pkgs`). Arch and
-/// Alpine remove the old kernel's modules on upgrade: the running kernel's
-/// `/usr/lib/modules/<release>` (or `/lib/modules/...`) gone means the
-/// kernel on disk is not the one running. Elsewhere: unknown, unless the
-/// Debian flag file exists.
+impl Reboot {
+    /// One line for /data.json: the kernel, then the packages.
+    pub fn reason(&self) -> Option<String> {
+        let packages =
+            (!self.why.is_empty()).then(|| format!("requested by {}", self.why.join(", ")));
+        match (&self.kernel, packages) {
+            (Some(k), Some(p)) => Some(format!("{k}; {p}")),
+            (Some(k), None) => Some(k.clone()),
+            (None, p) => p,
+        }
+    }
+}
+
+/// Debian/Ubuntu write `/run/reboot-required` (packages in `.pkgs`); on
+/// every system the running kernel is compared with the newest installed
+/// one ([`kernel`]), which is what tells on Arch, Alpine, Void and Fedora.
+/// With neither flag nor kernel to go by: apt says no (it would have
+/// written the flag), the others unknown.
 pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
+    let kernel = kernel::check(root, proc_root);
+    let kernel_required = kernel
+        .as_ref()
+        .and_then(kernel::KernelCheck::reboot_required);
+    let kernel_reason = kernel.as_ref().and_then(kernel::KernelCheck::reason);
     let flag = root.join("run/reboot-required");
+    let mut why = Vec::new();
     if flag.exists() {
         let pkgs = std::fs::read(root.join("run/reboot-required.pkgs")).unwrap_or_default();
-        let mut why: Vec<String> = String::from_utf8_lossy(&pkgs)
+        why = String::from_utf8_lossy(&pkgs)
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(String::from)
             .collect();
-        why.dedup();
-        return Reboot {
-            required: Some(true),
-            why,
-        };
+        // dpkg appends one line per trigger: the same package may repeat.
+        let mut seen = std::collections::HashSet::new();
+        why.retain(|p| seen.insert(p.clone()));
     }
-    match manager {
-        Manager::Apt => Reboot {
-            required: Some(false),
-            why: vec![],
-        },
-        Manager::Pacman | Manager::Apk => {
-            // Never blocks, even on a FIFO put there (see procfile).
-            let Ok(release) =
-                crate::sample::procfile::read_once(&proc_root.join("sys/kernel/osrelease"))
-            else {
-                return Reboot::default();
-            };
-            let release = String::from_utf8_lossy(&release);
-            let release = release.trim();
-            if release.is_empty() || release.contains('/') || release == ".." {
-                return Reboot::default();
-            }
-            let present = ["usr/lib/modules", "lib/modules"]
-                .iter()
-                .any(|d| root.join(d).join(release).is_dir());
-            let why = if present {
-                vec![]
-            } else {
-                vec![format!(
-                    "running kernel {release} has no modules directory (kernel upgraded)"
-                )]
-            };
-            Reboot {
-                required: Some(!present),
-                why,
+    let required = match (flag.exists(), kernel_required, manager) {
+        (true, _, _) => Some(true),
+        (false, Some(k), _) => Some(k),
+        (false, None, Manager::Apt) => Some(false),
+        (false, None, _) => None,
+    };
+    Reboot {
+        required,
+        why,
+        kernel: kernel_reason,
+    }
+}
+
+/// Completes apt's details from the system under `root`, as `apt_info.py`
+/// reports them: the held packages (dpkg's selections), the kept-back
+/// updates counted as upgradable (and as held when held), every origin
+/// rewritten from apt-get's `Label:Version/Archive` to apt_info's
+/// `Origin:Codename/Archive` using the Release files in
+/// `/var/lib/apt/lists`, and the package cache's timestamp.
+pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
+    let lists = root.join("var/lib/apt/lists");
+    let releases = release_origins(&lists);
+    let rewrite = |printed: &str| -> String {
+        let mut parts: Vec<String> = printed
+            .split(", ")
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                releases
+                    .get(p.trim())
+                    .cloned()
+                    .unwrap_or_else(|| p.trim().to_string())
+            })
+            .collect();
+        parts.sort();
+        parts.dedup();
+        parts.join(",")
+    };
+    details.held = held_packages(&root.join("var/lib/dpkg/status"));
+    let mut upgradable = Vec::new();
+    for ((origins, arch), n) in &details.upgradable_by_origin {
+        for _ in 0..*n {
+            AptDetails::count(&mut upgradable, &rewrite(origins), arch);
+        }
+    }
+    let mut held = Vec::new();
+    for (i, name) in details.kept_back.iter().enumerate() {
+        let (origins, arch) = details
+            .kept_back_origins
+            .get(i)
+            .cloned()
+            .unwrap_or_default();
+        let origin = rewrite(&origins);
+        AptDetails::count(&mut upgradable, &origin, &arch);
+        if details.held.iter().any(|h| h == name) {
+            AptDetails::count(&mut held, &origin, &arch);
+        }
+    }
+    upgradable.sort();
+    held.sort();
+    details.upgradable_by_origin = upgradable;
+    details.held_by_origin = held;
+    // As apt_info: the periodic job's stamp when there is one, else the
+    // lists' partial directory (apt_info also checks that
+    // APT::Periodic::Update-Package-Lists is on; sysmon reads no apt config).
+    let stamp = root.join("var/lib/apt/periodic/update-success-stamp");
+    let stamp = if stamp.is_file() {
+        stamp
+    } else {
+        lists.join("partial")
+    };
+    details.cache_timestamp_s = std::fs::metadata(stamp)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
+}
+
+/// `Label:Version/Suite` (as apt-get prints a release) → `Origin:Codename/Suite`
+/// (as apt_info prints it), from the `*Release` files of `lists`.
+fn release_origins(lists: &Path) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(entries) = std::fs::read_dir(lists) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with("Release") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(e.path()) else {
+            continue;
+        };
+        let field = |key: &str| {
+            text.lines()
+                .take_while(|l| !l.starts_with("MD5Sum:") && !l.starts_with("SHA256:"))
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+                .map(str::trim)
+                .unwrap_or_default()
+        };
+        let (origin, label, suite) = (field("Origin"), field("Label"), field("Suite"));
+        let (version, codename) = (field("Version"), field("Codename"));
+        // apt's pkgCache::VerIterator::RelStr.
+        let mut printed = String::new();
+        if !label.is_empty() {
+            printed = format!("{label}:");
+        }
+        if version.is_empty() {
+            printed.push_str(suite);
+        } else {
+            printed.push_str(&format!("{version}/{suite}"));
+        }
+        out.insert(printed, format!("{origin}:{codename}/{suite}"));
+    }
+    out
+}
+
+/// The packages dpkg's status marks held (`Status: hold ...`), as
+/// `apt-mark showhold` lists them (foreign architectures not marked).
+fn held_packages(status: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read(status) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&text);
+    let mut held = Vec::new();
+    for stanza in text.split("\n\n") {
+        let mut name = None;
+        let mut hold = false;
+        for line in stanza.lines() {
+            if let Some(n) = line.strip_prefix("Package: ") {
+                name = Some(n.trim());
+            } else if let Some(st) = line.strip_prefix("Status: ") {
+                hold = st.starts_with("hold ");
             }
         }
-        _ => Reboot::default(),
+        if let (Some(n), true) = (name, hold) {
+            if !held.iter().any(|h| h == n) {
+                held.push(n.to_string());
+            }
+        }
     }
+    held.sort();
+    held
 }

@@ -64,6 +64,9 @@ pub fn render(r: &Record<'_>) -> String {
         None => "unknown",
     };
     let _ = writeln!(out, "reboot required: {reboot}");
+    if let Some(kernel) = &r.reboot.kernel {
+        let _ = writeln!(out, "  reboot: {kernel}");
+    }
     for why in &r.reboot.why {
         let _ = writeln!(out, "  reboot requested by: {why}");
     }

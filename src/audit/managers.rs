@@ -257,22 +257,51 @@ fn finish_with_refresh(parsed: Parsed, refresh_run: Option<&StepRun>) -> Next {
 /// (kernel ABI bumps, most often security updates). `Debug::NoLocking`
 /// lets it run beside a running apt, and as a non-root user.
 fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
-    let list = || {
-        step(
-            "apt-get",
-            &["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
-        )
-    };
-    match runs {
-        [] if refresh => Ok(Next::Run(step("apt-get", &["-q", "update"])?)),
-        [] => Ok(Next::Run(list()?)),
-        [_] if refresh => Ok(Next::Run(list()?)),
-        [.., run] if run.code() == Some(0) => Ok(finish_with_refresh(
-            apt::parse(&run.stdout),
-            refresh.then(|| &runs[0]),
-        )),
-        [.., run] => Err(failure(run)),
+    const LIST: [&str; 4] = ["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"];
+    let first = usize::from(refresh);
+    match runs.len() {
+        0 if refresh => return Ok(Next::Run(step("apt-get", &["-q", "update"])?)),
+        n if n == first => return Ok(Next::Run(step("apt-get", &LIST)?)),
+        _ => {}
     }
+    let list = &runs[first];
+    if list.code() != Some(0) {
+        return Err(failure(list));
+    }
+    let mut parsed = apt::parse(&list.stdout);
+    let details = parsed.apt.as_mut().expect("apt::parse fills it");
+    match runs.get(first + 1) {
+        // Held and phased packages have no `Inst` line: a second simulation
+        // that ignores holds and phasing says where their updates come from.
+        None if !details.kept_back.is_empty() => {
+            return Ok(Next::Run(step(
+                "apt-get",
+                &[
+                    "-s",
+                    "-o",
+                    "Debug::NoLocking=1",
+                    "-o",
+                    "APT::Get::Always-Include-Phased-Updates=1",
+                    "--ignore-hold",
+                    "dist-upgrade",
+                ],
+            )?));
+        }
+        None => {}
+        Some(all) => {
+            let all = String::from_utf8_lossy(&all.stdout);
+            details.kept_back_origins = details
+                .kept_back
+                .iter()
+                .map(|name| {
+                    apt::origin_of(&all, name)
+                        .map(|(o, a)| (o.to_string(), a.to_string()))
+                        .unwrap_or_default()
+                })
+                .collect();
+        }
+    }
+    Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0])))
 }
 
 /// pacman: `checkupdates` syncs a private copy of the databases (never the
@@ -280,7 +309,53 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
 /// pacman-contrib before 1.3.0 also exited 1 for "none", with no output at
 /// all. A failed sync (no network) is answered from the last synced copy
 /// with `--nosync`, flagged stale.
+///
+/// pacman has no security flag: with updates pending, `arch-audit
+/// --upgradable` (Arch's security tracker; [`pacman::ARCH_AUDIT_ARGS`])
+/// marks those that fix a CVE. Without arch-audit, or when it fails, the
+/// list stands and security is unknown, not zero.
 fn pacman_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
+    let (audit, runs) = match runs.split_last() {
+        Some((last, rest)) if last.step.program.ends_with("arch-audit") => (Some(last), rest),
+        _ => (None, runs),
+    };
+    let next = checkupdates_next(runs, step)?;
+    let Next::Done(Outcome::Ok {
+        mut parsed,
+        stale,
+        retry,
+    }) = next
+    else {
+        return Ok(next);
+    };
+    if !parsed.packages.is_empty() {
+        match audit {
+            None => match step("arch-audit", &pacman::ARCH_AUDIT_ARGS) {
+                Ok(run) => return Ok(Next::Run(run)),
+                Err(_) => {
+                    parsed.security_unavailable = Some(
+                        "arch-audit is not installed: which updates fix security issues is unknown (install arch-audit)"
+                            .into(),
+                    )
+                }
+            },
+            Some(audit) if audit.code() == Some(0) => {
+                pacman::mark_security(&mut parsed, &audit.stdout);
+            }
+            Some(audit) => {
+                parsed.security_unavailable =
+                    Some(format!("arch-audit failed: {}", describe_failure(audit).0));
+            }
+        }
+    }
+    Ok(Next::Done(Outcome::Ok {
+        parsed,
+        stale,
+        retry,
+    }))
+}
+
+fn checkupdates_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     let silent = |run: &StepRun| {
         run.stdout.iter().all(u8::is_ascii_whitespace)
             && run.stderr.iter().all(u8::is_ascii_whitespace)

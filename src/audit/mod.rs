@@ -6,8 +6,12 @@
 //! [`apk`], [`xbps`], [`dnf`], [`command`]) into a [`model::Parsed`];
 //! [`managers`] picks the manager and decides, from the steps run so far,
 //! what to run next or what the result is; [`child`] runs one step with
-//! non-blocking pipes and a timeout; [`host`] reads list age and reboot
-//! flags; [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`. This module
+//! non-blocking pipes and a timeout; [`host`] reads list age, reboot
+//! flags and apt's held packages and origins, [`kernel`] compares the
+//! running kernel with the installed ones; [`restart`] finds the processes
+//! still mapping deleted programs and libraries, scanned after each audit
+//! (on a short-lived thread in the daemon: an audit completes when its scan
+//! is in); [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`. This module
 //! schedules it all: at the first poll, on retries, and every `update_every`;
 //! [`audit_once`] runs one audit in the foreground for `sysmon audit`, whose
 //! printing and exit status are in [`crate::cli::audit`].
@@ -34,10 +38,12 @@ pub mod child;
 pub mod command;
 pub mod dnf;
 pub mod host;
+pub mod kernel;
 pub mod logfile;
 pub mod managers;
 pub mod model;
 pub mod pacman;
+pub mod restart;
 pub mod xbps;
 
 use std::ffi::OsString;
@@ -70,6 +76,43 @@ pub const POLL_PERIOD: Duration = Duration::from_millis(50);
 pub const INLINE_PARSE_BYTES: usize = 64 * 1024;
 /// How often a parser thread is checked for its result.
 const PARSE_CHECK_PERIOD: Duration = Duration::from_millis(5);
+
+/// How often the restart scan's thread is checked for its result.
+const RESTART_SCAN_CHECK_PERIOD: Duration = Duration::from_millis(20);
+
+fn log_restart_scan(scan: &restart::Scan) {
+    let cost = format!(
+        "{} processes scanned in {:.1} ms, {} us each{}",
+        scan.scanned,
+        scan.elapsed.as_secs_f64() * 1000.0,
+        scan.elapsed.as_micros() as u64 / scan.scanned.max(1),
+        if scan.unreadable > 0 {
+            format!(", {} unreadable (permission denied)", scan.unreadable)
+        } else {
+            String::new()
+        }
+    );
+    if scan.processes == 0 {
+        log::info(format_args!(
+            "audit: no process maps a deleted program or library ({cost})"
+        ));
+        return;
+    }
+    let names: Vec<String> = scan
+        .groups
+        .iter()
+        .map(|g| {
+            let name = g.service.as_deref().unwrap_or(&g.command);
+            let pids: Vec<String> = g.pids.iter().map(u32::to_string).collect();
+            format!("{name} (pid {})", pids.join(" "))
+        })
+        .collect();
+    log::warn(format_args!(
+        "audit: {} processes need a restart (they map deleted programs or libraries): {}; {cost}",
+        scan.processes,
+        names.join(", ")
+    ));
+}
 
 /// Why there is no audit, when no manager was found.
 const UNSUPPORTED: &str =
@@ -131,6 +174,9 @@ pub struct UpdatesSnapshot {
     pub has_error: bool,
     pub reboot_required: Option<bool>,
     pub lists_age_s: Option<u64>,
+    /// Processes mapping deleted programs or libraries ([`restart`]);
+    /// `None` until a scan has finished.
+    pub restart_processes: Option<u64>,
 }
 
 impl UpdatesSnapshot {
@@ -147,6 +193,7 @@ impl UpdatesSnapshot {
             has_error: false,
             reboot_required: None,
             lists_age_s: None,
+            restart_processes: None,
         }
     }
 }
@@ -307,6 +354,11 @@ pub struct AuditService {
     /// Keep every package of the last result (`sysmon audit` prints them
     /// all); the daemon keeps only what /data.json shows.
     keep_full_list: bool,
+    /// The processes needing a restart, scanned after the last audit.
+    restart: Option<restart::Scan>,
+    /// That scan running on its own thread (the daemon), and when to look
+    /// for its end next.
+    restart_scan: Option<(std::thread::JoinHandle<restart::Scan>, Instant)>,
 }
 
 fn unix_now() -> u64 {
@@ -341,6 +393,8 @@ impl AuditService {
             last_finished_at: None,
             completed: 0,
             keep_full_list: false,
+            restart: None,
+            restart_scan: None,
         }
     }
 
@@ -381,6 +435,7 @@ impl AuditService {
     }
 
     pub fn poll(&mut self, now: Instant) {
+        self.poll_restart_scan(now);
         if self.job.is_some() {
             self.advance(now);
             return;
@@ -490,6 +545,12 @@ impl AuditService {
             Err(_) => None,
         };
         let count_unknown = lists_stale == Some(host::ListsStale::Missing);
+        let mut outcome = outcome;
+        if let (Manager::Apt, Ok(parsed)) = (&manager, &mut outcome) {
+            if let Some(details) = parsed.apt.as_mut() {
+                host::complete_apt_details(details, &self.env.root);
+            }
+        }
         let stale = match (stale, &lists_stale) {
             (Some(why), Some(lists)) => Some(format!("{why}; {}", lists.why())),
             (None, Some(lists)) => Some(lists.why()),
@@ -546,7 +607,6 @@ impl AuditService {
         }
         // The log has the full list; between audits the daemon holds only
         // what /data.json shows, and gives the rest of the memory back.
-        let mut outcome = outcome;
         if let (Ok(parsed), false) = (&mut outcome, self.keep_full_list) {
             parsed.keep_first(PACKAGES_CAP, UNPARSED_SHOWN);
         }
@@ -561,12 +621,77 @@ impl AuditService {
             log_file,
         });
         self.last_finished_at = Some(now);
-        self.completed += 1;
+        // The audit counts as completed once its restart scan is in too.
+        if !self.start_restart_scan(now) {
+            self.completed += 1;
+        }
         drop(job.runs);
         sys::release_free_memory();
     }
 
+    /// Starts the scan for processes needing a restart ([`restart`]): in
+    /// the foreground for `sysmon audit`, else on a short-lived thread, as
+    /// it reads every process's maps (see the README for its cost).
+    /// Only one runs at a time: an audit finishes only after its scan.
+    /// Whether it runs on (and [`AuditService::completed`] waits for) a thread.
+    fn start_restart_scan(&mut self, now: Instant) -> bool {
+        let proc_root = self.settings.proc_root.clone();
+        if self.keep_full_list {
+            let scan = restart::scan(&proc_root);
+            log_restart_scan(&scan);
+            self.restart = Some(scan);
+            return false;
+        }
+        match std::thread::Builder::new()
+            .name("audit-restart".into())
+            .spawn(move || restart::scan(&proc_root))
+        {
+            Ok(handle) => {
+                self.restart_scan = Some((handle, now));
+                true
+            }
+            Err(e) => {
+                log::warn(format_args!(
+                    "audit: cannot start the restart scan thread: {e}"
+                ));
+                false
+            }
+        }
+    }
+
+    fn poll_restart_scan(&mut self, now: Instant) {
+        let Some((handle, check_at)) = &mut self.restart_scan else {
+            return;
+        };
+        if !handle.is_finished() {
+            *check_at = now + RESTART_SCAN_CHECK_PERIOD;
+            return;
+        }
+        let (handle, _) = self.restart_scan.take().expect("checked above");
+        match handle.join() {
+            Ok(scan) => {
+                log_restart_scan(&scan);
+                self.restart = Some(scan);
+            }
+            Err(_) => log::warn(format_args!("audit: the restart scan failed")),
+        }
+        self.completed += 1;
+    }
+
+    /// The last scan for processes needing a restart, if one finished.
+    pub fn restart_scan(&self) -> Option<&restart::Scan> {
+        self.restart.as_ref()
+    }
+
     pub fn next_deadline(&self) -> Option<Instant> {
+        if let Some((_, check_at)) = &self.restart_scan {
+            let other = self.next_deadline_of_audit();
+            return Some(other.map_or(*check_at, |o| o.min(*check_at)));
+        }
+        self.next_deadline_of_audit()
+    }
+
+    fn next_deadline_of_audit(&self) -> Option<Instant> {
         if let Some(job) = &self.job {
             return Some(
                 job.child
@@ -579,7 +704,7 @@ impl AuditService {
     }
 
     pub fn is_running(&self) -> bool {
-        self.job.is_some()
+        self.job.is_some() || self.restart_scan.is_some()
     }
 
     /// The pid of the manager running now (started, not yet reaped), for
@@ -620,7 +745,11 @@ impl AuditService {
                         UpdatesState::Ok
                     };
                     snap.count = Some(parsed.count());
-                    snap.security_count = Some(parsed.security_count());
+                    // Unknown, not zero, when the manager could not say.
+                    snap.security_count = parsed
+                        .security_unavailable
+                        .is_none()
+                        .then(|| parsed.security_count());
                     snap.truncated = parsed.count() > PACKAGES_CAP as u64;
                     snap.has_error = last.stale.is_some();
                 }
@@ -630,11 +759,13 @@ impl AuditService {
                 }
             }
         }
+        snap.restart_processes = self.restart.as_ref().map(|r| r.processes);
         if self.retry_error.is_some() {
             snap.state = UpdatesState::Pending;
             snap.has_error = true;
         }
-        if self.job.is_some() {
+        // Running until its restart scan is in (see `completed`).
+        if self.job.is_some() || self.restart_scan.is_some() {
             snap.state = UpdatesState::Running;
         }
         snap
@@ -656,6 +787,15 @@ impl AuditService {
         match &last.outcome {
             Ok(_) => last.stale.as_deref(),
             Err(error) => Some(error),
+        }
+    }
+
+    /// apt's held, kept-back, phased and autoremovable packages and counts
+    /// per origin from the last answer (apt only).
+    pub fn apt_details(&self) -> Option<&model::AptDetails> {
+        match &self.last.as_ref()?.outcome {
+            Ok(parsed) => parsed.apt.as_deref(),
+            Err(_) => None,
         }
     }
 

@@ -77,6 +77,49 @@ pub struct Parsed {
     /// usually tell (dnf's advisory list failed); every `security` is then
     /// false for want of an answer, not because none applies.
     pub security_unavailable: Option<String>,
+    /// apt's figures beyond the pending list (see [`AptDetails`]).
+    pub apt: Option<Box<AptDetails>>,
+}
+
+/// What apt knows beyond the list of pending updates, for the `apt_*`
+/// metrics of the community `apt_info.py` textfile script.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AptDetails {
+    /// Pending upgrades (apt_info's `is_upgradable`: the listed ones plus
+    /// those kept back) by `(origins, arch)`: the origins as apt-get prints
+    /// them (`Label:Version/Archive, ...`) until [`super::host`] rewrites
+    /// them as apt_info does (`Origin:Codename/Archive`, sorted, joined by `,`).
+    pub upgradable_by_origin: Vec<((String, String), u64)>,
+    /// Upgradable but held (`apt-mark hold`), by `(origin, arch)` likewise.
+    pub held_by_origin: Vec<((String, String), u64)>,
+    /// Kept back: held, phased, or needing a removal; not counted as pending.
+    pub kept_back: Vec<String>,
+    /// The `(origins, arch)` of each of `kept_back`'s updates, as apt-get
+    /// prints them (empty when apt did not say).
+    pub kept_back_origins: Vec<(String, String)>,
+    /// Upgrades deferred by Ubuntu's phasing; not counted as pending, as apt does.
+    pub phased: Vec<String>,
+    /// Installed automatically and no longer required (`apt autoremove`).
+    pub autoremovable: Vec<String>,
+    /// How many: kept when [`Parsed::keep_first`] drops the names.
+    pub autoremovable_count: u64,
+    /// Held packages (`apt-mark showhold`), upgradable or not.
+    pub held: Vec<String>,
+    /// apt_info's `apt_package_cache_timestamp_seconds`, whole seconds.
+    pub cache_timestamp_s: Option<u64>,
+}
+
+impl AptDetails {
+    /// Adds one to `(origin, arch)` of `counts`.
+    pub fn count(counts: &mut Vec<((String, String), u64)>, origin: &str, arch: &str) {
+        match counts
+            .iter_mut()
+            .find(|((o, a), _)| o == origin && a == arch)
+        {
+            Some((_, n)) => *n += 1,
+            None => counts.push(((origin.to_string(), arch.to_string()), 1)),
+        }
+    }
 }
 
 impl Parsed {
@@ -152,6 +195,15 @@ impl Parsed {
         self.packages.shrink_to_fit();
         self.unparsed.shrink_to_fit();
         self.notes.shrink_to_fit();
+        // apt's name lists are in the log's notes; /metrics needs only the
+        // counts by origin, which stay.
+        if let Some(apt) = self.apt.as_deref_mut() {
+            apt.kept_back = Vec::new();
+            apt.kept_back_origins = Vec::new();
+            apt.phased = Vec::new();
+            apt.autoremovable = Vec::new();
+            apt.held = Vec::new();
+        }
     }
 
     /// `3 security`, or `security unknown`: for the log and its summary.

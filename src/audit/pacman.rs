@@ -10,6 +10,35 @@
 
 use super::model::{Package, Parsed, is_token, lines};
 
+/// `arch-audit --upgradable --format '%n|%c'`: one line per package that
+/// has a fixed version in the repositories, `name|CVE-1,CVE-2` (arch-audit's
+/// README: `arch-audit -uf "%n|%c"` → `curl|CVE-2016-9594,CVE-2016-9586`).
+pub const ARCH_AUDIT_ARGS: [&str; 3] = ["--upgradable", "--format", "%n|%c"];
+
+/// Flags the pending packages that arch-audit names, and notes their CVE
+/// ids (`security: curl CVE-2016-9594,CVE-2016-9586`). A line that is not
+/// `name|cves` is unparsed; a package arch-audit names that is not pending
+/// changes nothing.
+pub fn mark_security(parsed: &mut Parsed, stdout: &[u8]) {
+    for line in lines(stdout) {
+        let Some((name, cves)) = line.trim().split_once('|') else {
+            if !line.trim().is_empty() {
+                parsed.push_unparsed(line);
+            }
+            continue;
+        };
+        if !is_token(name) {
+            parsed.push_unparsed(line);
+            continue;
+        }
+        if let Some(p) = parsed.packages.iter_mut().find(|p| p.name == name) {
+            p.security = true;
+            let note = format!("security: {name} {}", cves.trim());
+            parsed.push_note(note);
+        }
+    }
+}
+
 pub fn parse(stdout: &[u8]) -> Parsed {
     let mut out = Parsed::default();
     for line in lines(stdout) {

@@ -1,0 +1,144 @@
+//! apt's details on this machine's real apt, in a private mount namespace
+//! (overlays on /etc and /var, see `MountNamespace`) where one upgradable
+//! package is held and one leaf package marked automatically installed,
+//! so the host's apt state is left as it was. The daemon's `apt_*` series
+//! must agree with apt itself (`apt list --upgradable`, `apt-mark
+//! showhold`, `apt-get -s autoremove`), pass `promtool check metrics`, and
+//! equal what the community `apt_info.py` script prints when both run
+//! (fetched by .ci/deps). No count is hard-coded: they change daily.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::common::*;
+use miniserde::json::Value;
+
+const APT_INFO: &str = "/var/cache/sysmon-test/apt-info/apt_info.py";
+
+/// `name{labels} value` lines of the `apt_*` and `node_reboot_required`
+/// series, as label text → value.
+fn series(exposition: &str) -> BTreeMap<String, f64> {
+    exposition
+        .lines()
+        .filter(|l| l.starts_with("apt_") || l.starts_with("node_reboot_required"))
+        .map(|l| {
+            let (key, value) = l.rsplit_once(' ').unwrap();
+            (key.to_string(), value.parse().unwrap())
+        })
+        .collect()
+}
+
+fn sum(series: &BTreeMap<String, f64>, name: &str) -> f64 {
+    series
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{name}{{")) || *k == name)
+        .map(|(_, v)| v)
+        .sum()
+}
+
+fn lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn apt_metrics_agree_with_apt_and_apt_info() {
+    if !is_root("apt details test (mount namespace)")
+        || !have_tool("apt-get", "apt details test")
+        || !have_tool("promtool", "apt details test")
+    {
+        return;
+    }
+    let dir = TempDir::new("audit-apt-details");
+    let ns = MountNamespace::new(&dir, "");
+    // One upgradable package held, one leaf marked automatic (if any).
+    let upgradable =
+        ns.ok("LC_ALL=C apt list --upgradable 2>/dev/null | grep -F '[upgradable from'");
+    let first = upgradable
+        .lines()
+        .next()
+        .and_then(|l| l.split('/').next())
+        .map(String::from);
+    if let Some(name) = &first {
+        ns.ok(&format!("apt-mark hold {name}"));
+    } else {
+        eprintln!("note: nothing upgradable on this machine; the held count is 0");
+    }
+    ns.ok("apt-mark auto zip >/dev/null 2>&1 || true");
+
+    let config = dir.config("update_manager = apt\nbackup = off");
+    let mut cmd = ns.command(
+        BIN,
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LC_ALL", "C");
+    let daemon = Daemon::spawn(cmd);
+    let updates = wait_for(Duration::from_secs(60), || {
+        let Value::Object(d) = daemon.data() else {
+            return None;
+        };
+        let u = d.get("updates")?.clone();
+        (text(&u, &["state"]).as_deref() == Some("ok")).then_some(u)
+    })
+    .unwrap_or_else(|| panic!("no audit result; log:\n{}", daemon.dump()));
+    let metrics = daemon.get("/metrics").body_text();
+    assert_promtool_accepts(metrics.as_bytes());
+    let ours = series(&metrics);
+    eprintln!("sysmon's apt series: {ours:#?}");
+
+    // apt itself, in the same namespace, at the same time.
+    let upgradable = lines(
+        &ns.ok("LC_ALL=C apt list --upgradable 2>/dev/null | grep -F '[upgradable from' || true"),
+    );
+    let held = lines(&ns.ok("apt-mark showhold"));
+    let held_upgradable = upgradable
+        .iter()
+        .filter(|l| held.iter().any(|h| l.split('/').next() == Some(h)))
+        .count();
+    let autoremove = lines(&ns.ok("LC_ALL=C apt-get -s autoremove | grep '^Remv ' || true")).len();
+    assert_eq!(sum(&ours, "apt_upgrades_pending"), upgradable.len() as f64);
+    assert_eq!(sum(&ours, "apt_upgrades_held"), held_upgradable as f64);
+    assert_eq!(ours["apt_autoremove_pending"], autoremove as f64);
+    assert_eq!(held_upgradable, usize::from(first.is_some()));
+    // The pending count, as apt upgrades: without what is held.
+    let count: f64 = miniserde::json::to_string(field(&updates, &["count"]).unwrap())
+        .parse()
+        .unwrap();
+    assert_eq!(count, (upgradable.len() - held_upgradable) as f64);
+
+    // apt_info.py, when it can run here: the same series, label for label.
+    if !std::path::Path::new(APT_INFO).exists() {
+        eprintln!(
+            "SKIPPED: apt_info.py comparison: {APT_INFO} missing (.ci/deps fetches it as root)"
+        );
+        return;
+    }
+    let out = ns.sh(&format!("/usr/bin/python3 {APT_INFO}"));
+    if !out.status.success() {
+        eprintln!("SKIPPED: apt_info.py comparison: it does not run here (python3-apt missing?)");
+        return;
+    }
+    let theirs = series(&String::from_utf8_lossy(&out.stdout));
+    for (key, value) in &theirs {
+        if key == "apt_package_cache_timestamp_seconds" {
+            assert_eq!(ours[key], value.floor(), "{key}");
+        } else {
+            assert_eq!(ours.get(key), Some(value), "{key}: ours {ours:#?}");
+        }
+    }
+    assert_eq!(
+        ours.len(),
+        theirs.len(),
+        "ours {ours:#?}\ntheirs {theirs:#?}"
+    );
+}
