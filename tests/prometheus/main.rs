@@ -7,4 +7,5 @@
 mod common;
 mod support; // node_exporter, Prometheus, its query API, the text format
 
-mod dashboard; // "Node Exporter Full": panels and drop-downs sysmon fills
+mod agreement;
+mod dashboard; // "Node Exporter Full": panels and drop-downs sysmon fills // values equal node_exporter's, counters never go backwards

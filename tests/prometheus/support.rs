@@ -208,8 +208,8 @@ pub fn query(prometheus: SocketAddr, expr: &str) -> Result<Vec<Series>, String> 
     }
 }
 
-/// Waits (`limit` at most) until every job in `jobs` is up and has been
-/// scraped at least `scrapes` times in the last `window`, so that
+/// Waits (`limit` at most) until every job in `jobs` has been scraped
+/// successfully at least `scrapes` times in the last `window`, so that
 /// `rate(...[window])` has the two points it needs.
 pub fn wait_scraped(
     prometheus: &mut Service,
@@ -218,21 +218,24 @@ pub fn wait_scraped(
     window: &str,
     limit: Duration,
 ) {
-    let expr = format!("count_over_time(up[{window}]) >= {scrapes} and up == 1");
+    // `up` is 1 for each successful scrape: its sum counts them.
+    let expr = format!("sum_over_time(up[{window}])");
     let ready = wait_for(limit, || {
         prometheus.assert_alive();
         std::thread::sleep(Duration::from_millis(200));
         let up = query(prometheus.addr, &expr).ok()?;
         jobs.iter()
             .all(|job| {
-                up.iter()
-                    .any(|s| s.labels.get("job").map(String::as_str) == Some(*job))
+                up.iter().any(|s| {
+                    s.labels.get("job").map(String::as_str) == Some(*job)
+                        && s.value >= f64::from(scrapes)
+                })
             })
             .then_some(())
     });
     assert!(
         ready.is_some(),
-        "within {limit:?}, not every job of {jobs:?} was up with {scrapes} scrapes in {window}: {:?}",
+        "within {limit:?}, not every job of {jobs:?} had {scrapes} good scrapes in {window}: {:?}",
         query(prometheus.addr, "up")
     );
 }
