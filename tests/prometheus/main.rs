@@ -9,3 +9,8 @@ mod support; // node_exporter, Prometheus, its query API, the text format
 
 mod agreement;
 mod dashboard; // "Node Exporter Full": panels and drop-downs sysmon fills // values equal node_exporter's, counters never go backwards
+mod rules; // init/prometheus/sysmon.rules.yml: promtool, a real Prometheus
+
+// The audit tests' shims, replaying a recorded package-manager run.
+#[path = "../audit/support.rs"]
+mod audit_support;

@@ -100,9 +100,14 @@ pub fn node_exporter(dir: &TempDir) -> Option<Service> {
     Some(Service::spawn(cmd, addr, dir.join("node-exporter.log")))
 }
 
-/// A Prometheus server scraping each `(job, target)` every second;
-/// `None` after a loud SKIPPED when it is not installed.
-pub fn prometheus(dir: &TempDir, jobs: &[(&str, SocketAddr)]) -> Option<Service> {
+/// A Prometheus server scraping each `(job, target)` every second and
+/// evaluating the `rules` files every second; `None` after a loud SKIPPED
+/// when it is not installed.
+pub fn prometheus(
+    dir: &TempDir,
+    jobs: &[(&str, SocketAddr)],
+    rules: &[&std::path::Path],
+) -> Option<Service> {
     if !have_tool(
         "prometheus",
         "a real Prometheus server (Debian package prometheus)",
@@ -110,8 +115,15 @@ pub fn prometheus(dir: &TempDir, jobs: &[(&str, SocketAddr)]) -> Option<Service>
         return None;
     }
     let mut yml = String::from(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n",
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n",
     );
+    if !rules.is_empty() {
+        yml.push_str("rule_files:\n");
+        for file in rules {
+            yml.push_str(&format!("  - '{}'\n", file.display()));
+        }
+    }
+    yml.push_str("scrape_configs:\n");
     for (job, target) in jobs {
         yml.push_str(&format!(
             "  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
