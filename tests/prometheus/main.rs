@@ -7,8 +7,8 @@
 mod common;
 mod support; // node_exporter, Prometheus, its query API, the text format
 
-mod agreement;
-mod dashboard; // "Node Exporter Full": panels and drop-downs sysmon fills // values equal node_exporter's, counters never go backwards
+mod agreement; // values equal node_exporter's, counters never go backwards
+mod dashboard; // "Node Exporter Full": panels and drop-downs sysmon fills
 mod rules; // init/prometheus/sysmon.rules.yml: promtool, a real Prometheus
 
 // The audit tests' shims, replaying a recorded package-manager run.
