@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use crate::audit::UpdatesSnapshot;
 use crate::backup::{BackupSnapshot, BackupState};
 use crate::config::{AlertConfig, Threshold, format_duration};
-use crate::report::{AlertJson, round1};
+use crate::num::round1;
 use crate::sample::Sample;
 use crate::{log, sys};
 
@@ -140,6 +140,20 @@ impl Instance {
             kind => kind.name().to_string(),
         }
     }
+}
+
+/// One alert firing now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Firing {
+    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`, `updates_security`.
+    pub name: String,
+    /// Unix time it started firing.
+    pub since: u64,
+    /// The measured value: percent, seconds (backup_age) or a count.
+    pub value: f64,
+    /// The configured threshold, in the same unit.
+    pub threshold: f64,
+    pub message: String,
 }
 
 pub struct Alerts {
@@ -448,8 +462,9 @@ impl Alerts {
         }
     }
 
-    /// The firing alerts, for `/data.json`. Allocates (per request).
-    pub fn json(&self) -> Vec<AlertJson> {
+    /// The alerts firing now, for `/data.json` (`crate::report` maps them).
+    /// Allocates (per request).
+    pub fn firing(&self) -> Vec<Firing> {
         (0..self.instances.len())
             .filter_map(|i| {
                 let instance = &self.instances[i];
@@ -457,7 +472,7 @@ impl Alerts {
                     return None;
                 };
                 let rule = self.rule(instance.kind);
-                Some(AlertJson {
+                Some(Firing {
                     name: instance.name(),
                     since: since_unix,
                     value: round1(instance.value),
@@ -584,7 +599,7 @@ mod tests {
     }
 
     fn firing(a: &Alerts) -> Vec<String> {
-        a.json().into_iter().map(|j| j.name).collect()
+        a.firing().into_iter().map(|j| j.name).collect()
     }
 
     #[test]
@@ -598,7 +613,7 @@ mod tests {
         a.evaluate(at(299), &sample(1299, 99.0), &jobs);
         assert!(firing(&a).is_empty());
         a.evaluate(at(300), &sample(1300, 92.5), &jobs);
-        let json = a.json();
+        let json = a.firing();
         assert_eq!(firing(&a), ["cpu"]);
         assert_eq!(
             (json[0].since, json[0].value, json[0].threshold),
@@ -613,7 +628,7 @@ mod tests {
         );
         // Staying high keeps the original start.
         a.evaluate(at(400), &sample(1400, 91.0), &jobs);
-        assert_eq!(a.json()[0].since, 1300);
+        assert_eq!(a.firing()[0].since, 1300);
         a.evaluate(at(405), &sample(1405, 10.0), &jobs);
         assert!(firing(&a).is_empty());
         metrics.clear();
@@ -665,7 +680,7 @@ mod tests {
         s.disks = vec![disk("/", 50), disk("/data", 95)];
         a.evaluate(Instant::now(), &s, &jobs);
         assert_eq!(firing(&a), ["disk:/data"]);
-        assert_eq!(a.json()[0].message, "disk /data at 95% (alert at 90%)");
+        assert_eq!(a.firing()[0].message, "disk /data at 95% (alert at 90%)");
         let mut metrics = String::new();
         a.write_metrics(&mut metrics);
         assert!(
@@ -705,7 +720,7 @@ mod tests {
         a.evaluate(Instant::now(), &sample(1_000 + hours(37), 0.0), &jobs);
         assert_eq!(firing(&a), ["backup_age"]);
         assert_eq!(
-            a.json()[0].message,
+            a.firing()[0].message,
             "no successful backup for 37h 0m (alert after 36h)"
         );
         // A success (kept by the service through a later failure) clears it.
@@ -717,7 +732,7 @@ mod tests {
         a.evaluate(Instant::now(), &sample(hours(38), 0.0), &jobs);
         assert_eq!(firing(&a), ["updates_security"]);
         assert_eq!(
-            a.json()[0].message,
+            a.firing()[0].message,
             "2 security updates pending (alert at 2)"
         );
         // An answer with an error (failed, retrying, stale) is not trusted.

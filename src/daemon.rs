@@ -330,7 +330,9 @@ impl Daemon {
                 history.render_json(points.map(|p| p as usize), history_json);
                 history_json.as_bytes()
             }
-            _ => cache.body(sample, interval_s, backup, audit, || alerts.json()),
+            _ => cache.body(sample, interval_s, backup, audit, || {
+                alerts.firing().into_iter().map(Into::into).collect()
+            }),
         });
     }
 

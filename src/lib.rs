@@ -62,6 +62,7 @@ pub mod log;
 pub mod metrics;
 pub mod nameglob;
 pub mod notify;
+pub mod num;
 pub mod orphans;
 pub mod pathglob;
 pub mod privileges;

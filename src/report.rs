@@ -9,6 +9,7 @@
 //! Numbers are numbers, byte counts are integers, percentages are rounded to
 //! one decimal, and every float is finite.
 
+use crate::num::round1;
 use miniserde::Serialize;
 
 use crate::audit::AuditService;
@@ -55,6 +56,18 @@ pub struct AlertJson {
     /// The configured threshold, in the same unit.
     pub threshold: f64,
     pub message: String,
+}
+
+impl From<crate::alerts::Firing> for AlertJson {
+    fn from(a: crate::alerts::Firing) -> AlertJson {
+        AlertJson {
+            name: a.name,
+            since: a.since,
+            value: a.value,
+            threshold: a.threshold,
+            message: a.message,
+        }
+    }
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -330,15 +343,6 @@ fn temperatures(sample: &Sample) -> Vec<TemperatureJson> {
         })
     });
     hwmon.chain(zones).collect()
-}
-
-/// Rounds to one decimal for display; maps anything non-finite to 0.
-pub fn round1(x: f64) -> f64 {
-    if x.is_finite() {
-        (x * 10.0).round() / 10.0
-    } else {
-        0.0
-    }
 }
 
 impl DataJson {
