@@ -70,3 +70,78 @@ pub mod proc;
 pub mod report;
 pub mod sample;
 pub mod sys;
+
+/// The README's "How it works" map is the reader's index of the tree: it
+/// names every source file, and nothing that is not there (issue 15).
+#[cfg(test)]
+mod source_map {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// Every path the map names: `src/x.rs` lines, and the `  name.rs`
+    /// entries (or `a.rs, b.rs` lists) indented under a `src/dir/` line.
+    fn listed(readme: &str) -> BTreeSet<String> {
+        let start = readme
+            .find("## How it works\n\n```\n")
+            .expect("README has a How it works map");
+        let block = &readme[start..];
+        let block = &block[block.find("```\n").unwrap() + 4..];
+        let block = &block[..block.find("```").expect("the map's code block ends")];
+        let mut names = BTreeSet::new();
+        let mut folder: Option<&str> = None;
+        for line in block.lines() {
+            if line.starts_with("src/") {
+                let path = line.split_whitespace().next().unwrap();
+                if path.ends_with('/') {
+                    folder = Some(path);
+                } else {
+                    folder = None;
+                    names.insert(path.to_string());
+                }
+            } else if let (Some(dir), Some(entry)) = (folder, line.strip_prefix("  ")) {
+                if entry.starts_with(' ') {
+                    continue; // a description's second line
+                }
+                let files = entry.split("  ").next().unwrap();
+                for file in files.split(", ") {
+                    names.insert(format!("{dir}{}", file.trim()));
+                }
+            }
+        }
+        names
+    }
+
+    fn on_disk(dir: &Path, root: &Path, out: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if rel == "src/vendor" {
+                continue; // the tiny_http fork: a crate of its own (PATCHES.md)
+            }
+            if path.is_dir() {
+                on_disk(&path, root, out);
+            } else if rel.ends_with(".rs") || rel.ends_with(".html") {
+                out.insert(rel);
+            }
+        }
+    }
+
+    #[test]
+    fn the_readme_map_names_every_source_file_and_only_those() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let listed = listed(&readme);
+        let mut files = BTreeSet::new();
+        on_disk(&root.join("src"), root, &mut files);
+        let missing: Vec<_> = files.difference(&listed).collect();
+        let stale: Vec<_> = listed.difference(&files).collect();
+        assert!(
+            missing.is_empty() && stale.is_empty(),
+            "README's How it works map: not listed {missing:?}; listed but absent {stale:?}"
+        );
+    }
+}

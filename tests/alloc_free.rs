@@ -121,7 +121,12 @@ fn idle_daemon_loop_allocates_nothing() {
         "{allocated} allocations in {turns} idle turns with {samples} samples"
     );
     // The work measured above really happened.
-    let firing: Vec<String> = daemon.alerts().firing().into_iter().map(|a| a.name).collect();
+    let firing: Vec<String> = daemon
+        .alerts()
+        .firing()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
     assert_eq!(firing, ["cpu"]);
     assert_eq!(
         daemon.alerts().commands_running(),
