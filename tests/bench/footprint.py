@@ -18,9 +18,6 @@ import sys
 import time
 import urllib.request
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
 def status(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -33,10 +30,17 @@ def main_thread_switches(pid):
     return status(f"{pid}/task/{pid}", "voluntary_ctxt_switches")
 
 
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+def cpu_ns(pid):
+    """CPU time of every thread of `pid` in nanoseconds (schedstat's first
+    field): clock ticks (10 ms) are too coarse for an idle daemon."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that ended meanwhile
+    return total
 
 
 def start(url, cmd):
@@ -59,11 +63,11 @@ def start(url, cmd):
 
 
 def idle(pid, seconds):
-    w0, c0 = main_thread_switches(pid), cpu_ticks(pid)
+    w0, c0 = main_thread_switches(pid), cpu_ns(pid)
     time.sleep(seconds)
-    w1, c1 = main_thread_switches(pid), cpu_ticks(pid)
-    cpu_ms_per_min = (c1 - c0) * 1000 / CLK_TCK * 60 / seconds
-    print(f"{cpu_ms_per_min:.1f} {w1 - w0} {status(pid, 'Threads')} {status(pid, 'VmRSS')}")
+    w1, c1 = main_thread_switches(pid), cpu_ns(pid)
+    cpu_ms_per_min = (c1 - c0) / 1e6 * 60 / seconds
+    print(f"{cpu_ms_per_min:.2f} {w1 - w0} {status(pid, 'Threads')} {status(pid, 'VmRSS')}")
 
 
 def conns(pid, host, port, n):
