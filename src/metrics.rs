@@ -3,9 +3,17 @@
 //! built for node_exporter work unchanged) and `sysmon_*` for sysmon's own.
 //!
 //! Rendering writes into a buffer owned by the renderer and reused across
-//! scrapes; it reads only the last [`Sample`] and the jobs' states, never /proc.
+//! scrapes. What the dashboard also shows comes from the last [`Sample`] and
+//! the jobs' states; families only /metrics needs are read at scrape time by
+//! the sources below (kept-open files, reused buffers), so the sampler never
+//! pays for them: [`os`] (uname, os-release) and [`meminfo`] (every field).
+//! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
+
+mod meminfo;
+mod os;
 
 use std::fmt::Write;
+use std::path::Path;
 
 use crate::audit::UpdatesSnapshot;
 use crate::backup::{BackupSnapshot, BackupState};
@@ -16,13 +24,34 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub struct MetricsRenderer {
     out: String,
     ticks_per_s: f64,
+    os_release: os::OsRelease,
+    meminfo: meminfo::MemInfoFields,
 }
 
-impl Default for MetricsRenderer {
-    fn default() -> Self {
+impl MetricsRenderer {
+    /// `proc_root` as the sampler's; `root_fs` is where os-release is
+    /// looked for (`--root-fs`, node_exporter's `--path.rootfs`).
+    pub fn new(proc_root: &Path, root_fs: &Path) -> Self {
         MetricsRenderer {
-            out: String::with_capacity(16 * 1024),
+            out: String::with_capacity(32 * 1024),
             ticks_per_s: crate::sys::clock_ticks_per_second() as f64,
+            os_release: os::OsRelease::new(root_fs),
+            meminfo: meminfo::MemInfoFields::new(proc_root),
+        }
+    }
+}
+
+/// `# HELP` and `# TYPE` lines of a family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// [`escaped`] for bytes that should be UTF-8; others become U+FFFD.
+fn escaped_bytes(out: &mut String, value: &[u8]) {
+    for chunk in value.utf8_chunks() {
+        escaped(out, chunk.valid());
+        if !chunk.invalid().is_empty() {
+            out.push(char::REPLACEMENT_CHARACTER);
         }
     }
 }
@@ -41,7 +70,7 @@ fn escaped(out: &mut String, value: &str) {
 
 impl MetricsRenderer {
     fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        family(&mut self.out, name, kind, help);
     }
 
     fn value(&mut self, name: &str, value: f64) {
@@ -63,6 +92,8 @@ impl MetricsRenderer {
         http: crate::listener::ConnectionStats,
     ) -> &str {
         self.out.clear();
+        os::write_uname(&mut self.out);
+        self.os_release.write(&mut self.out);
         self.node(sample);
         self.network(sample);
         self.disk_io(sample);
@@ -149,6 +180,7 @@ impl MetricsRenderer {
                 );
             }
         }
+        // Every field, read now; the sample's ten if /proc/meminfo cannot be.
         let m = &s.meminfo;
         let memory = [
             ("MemTotal", Some(m.total_bytes)),
@@ -162,7 +194,11 @@ impl MetricsRenderer {
             ("SwapTotal", Some(m.swap_total_bytes)),
             ("SwapFree", Some(m.swap_free_bytes)),
         ];
+        let read_now = self.meminfo.write(&mut self.out);
         for (field, value) in memory {
+            if read_now {
+                break;
+            }
             if let Some(v) = value {
                 let name_help = format_args!("Memory information field {field}_bytes.");
                 let _ = writeln!(

@@ -144,6 +144,36 @@ fn idle_daemon_loop_allocates_nothing() {
     );
 }
 
+/// Rendering /metrics on the live machine, scrape-time reads included
+/// (uname, os-release, every /proc/meminfo field): after two warm-up
+/// scrapes, a hundred more allocate nothing (issue 12).
+#[test]
+fn metrics_scrape_allocates_nothing_once_warm() {
+    let mut config = config(PathBuf::from("/proc"));
+    config.alerts.disk = sysmon::config::parse_threshold("0%").unwrap();
+    let mut daemon = Daemon::bind(config).expect("bind");
+    assert!(daemon.poll_once());
+    let mut len = daemon.render_metrics().len();
+    len = len.max(daemon.render_metrics().len());
+    let before = allocations();
+    for _ in 0..100 {
+        len = len.max(daemon.render_metrics().len());
+    }
+    let allocated = allocations() - before;
+    let text = daemon.render_metrics();
+    for family in [
+        "node_uname_info{",
+        "node_memory_Active_anon_bytes ",
+        "node_cpu_seconds_total{",
+    ] {
+        assert!(text.contains(family), "no {family} in:\n{text}");
+    }
+    if std::path::Path::new("/etc/os-release").exists() {
+        assert!(text.contains("\nnode_os_info{"), "{text}");
+    }
+    assert_eq!(allocated, 0, "allocations in 100 scrapes of {len} bytes");
+}
+
 /// The idle loop after the boot jobs have finished: an update audit ran (a
 /// `update_command` child, its pipes and log file) and the daemon went back
 /// to timers and sampling, which again allocate nothing.

@@ -1,4 +1,5 @@
-//! Pure parsers for the files under `/proc`, one module per file.
+//! Pure parsers for the files under `/proc`, one module per file (and
+//! `os_release`, an /etc file read under the same rules).
 //!
 //! Every parser takes the bytes of a whole file and fills a caller-owned value;
 //! none of them allocates, does I/O or panics, whatever the bytes: garbage,
@@ -12,6 +13,7 @@ pub mod loadavg;
 pub mod meminfo;
 pub mod mounts;
 pub mod netdev;
+pub mod os_release;
 pub mod pressure;
 pub mod selfstat;
 pub mod stat;
@@ -185,6 +187,11 @@ mod fuzz {
             let _ = super::sysfs::parse_khz_as_hz(&buf);
             let _ = super::status::parse(&buf);
             let _ = super::status::groups(&buf, &mut groups);
+            let _ = super::meminfo::fields_of(&buf).count();
+            let mut text = String::new();
+            for (_, value) in super::os_release::entries(&buf).flatten() {
+                value.write_to(&mut text);
+            }
         }
         // A truncated net/dev line is an error, not a short, wrong entry.
         let netdev = real[0];
