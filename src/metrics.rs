@@ -6,9 +6,11 @@
 //! scrapes. What the dashboard also shows comes from the last [`Sample`] and
 //! the jobs' states; families only /metrics needs are read at scrape time by
 //! the sources below (kept-open files, reused buffers), so the sampler never
-//! pays for them: [`os`] (uname, os-release) and [`meminfo`] (every field).
+//! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
+//! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy).
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
 
+mod kernel;
 mod meminfo;
 mod os;
 
@@ -26,6 +28,7 @@ pub struct MetricsRenderer {
     ticks_per_s: f64,
     os_release: os::OsRelease,
     meminfo: meminfo::MemInfoFields,
+    kernel: kernel::KernelTables,
 }
 
 impl MetricsRenderer {
@@ -37,6 +40,7 @@ impl MetricsRenderer {
             ticks_per_s: crate::sys::clock_ticks_per_second() as f64,
             os_release: os::OsRelease::new(root_fs),
             meminfo: meminfo::MemInfoFields::new(proc_root),
+            kernel: kernel::KernelTables::new(proc_root),
         }
     }
 }
@@ -95,6 +99,7 @@ impl MetricsRenderer {
         os::write_uname(&mut self.out);
         self.os_release.write(&mut self.out);
         self.node(sample);
+        self.kernel.write(&mut self.out);
         self.network(sample);
         self.disk_io(sample);
         self.pressure(sample);
@@ -273,6 +278,14 @@ impl MetricsRenderer {
                 "Total number of context switches.",
             );
             self.value("node_context_switches_total", v as f64);
+        }
+        if let Some(v) = s.interrupts {
+            self.family(
+                "node_intr_total",
+                "counter",
+                "Total number of interrupts serviced.",
+            );
+            self.value("node_intr_total", v as f64);
         }
         if let Some(v) = s.forks {
             self.family("node_forks_total", "counter", "Total number of forks.");

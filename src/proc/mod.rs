@@ -13,13 +13,17 @@ pub mod loadavg;
 pub mod meminfo;
 pub mod mounts;
 pub mod netdev;
+pub mod netstat;
 pub mod os_release;
 pub mod pressure;
 pub mod selfstat;
+pub mod sockstat;
 pub mod stat;
 pub mod status;
+pub mod sysctl;
 pub mod sysfs;
 pub mod uptime;
+pub mod vmstat;
 
 use std::fmt;
 
@@ -188,6 +192,12 @@ mod fuzz {
             let _ = super::status::parse(&buf);
             let _ = super::status::groups(&buf, &mut groups);
             let _ = super::meminfo::fields_of(&buf).count();
+            let _ = super::vmstat::entries(&buf).count();
+            let _ = super::netstat::for_each_pair(&buf, |_, _, _| {});
+            let _ = super::netstat::for_each_snmp6(&buf, |_, _, _| {});
+            let _ = super::sockstat::for_each(&buf, |_, _, _| {});
+            let _ = super::sysctl::file_nr(&buf);
+            let _ = super::sysctl::single_u64(&buf);
             let mut text = String::new();
             for (_, value) in super::os_release::entries(&buf).flatten() {
                 value.write_to(&mut text);
