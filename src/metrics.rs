@@ -7,11 +7,13 @@
 //! the jobs' states; families only /metrics needs are read at scrape time by
 //! the sources below (kept-open files, reused buffers), so the sampler never
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
-//! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy).
+//! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
+//! (softnet, conntrack, arp).
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
 
 mod kernel;
 mod meminfo;
+mod net;
 mod os;
 
 use std::fmt::Write;
@@ -29,6 +31,7 @@ pub struct MetricsRenderer {
     os_release: os::OsRelease,
     meminfo: meminfo::MemInfoFields,
     kernel: kernel::KernelTables,
+    net: net::NetTables,
 }
 
 impl MetricsRenderer {
@@ -41,6 +44,7 @@ impl MetricsRenderer {
             os_release: os::OsRelease::new(root_fs),
             meminfo: meminfo::MemInfoFields::new(proc_root),
             kernel: kernel::KernelTables::new(proc_root),
+            net: net::NetTables::new(proc_root),
         }
     }
 }
@@ -100,6 +104,7 @@ impl MetricsRenderer {
         self.os_release.write(&mut self.out);
         self.node(sample);
         self.kernel.write(&mut self.out);
+        self.net.write(&mut self.out);
         self.network(sample);
         self.disk_io(sample);
         self.pressure(sample);

@@ -7,6 +7,7 @@
 //! default, never a wrong number. The path is attached to an error only at the
 //! I/O boundary ([`crate::sample::procfile`]).
 
+pub mod arp;
 pub mod cgroup;
 pub mod diskstats;
 pub mod loadavg;
@@ -18,6 +19,7 @@ pub mod os_release;
 pub mod pressure;
 pub mod selfstat;
 pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod status;
 pub mod sysctl;
@@ -197,6 +199,8 @@ mod fuzz {
             let _ = super::netstat::for_each_snmp6(&buf, |_, _, _| {});
             let _ = super::sockstat::for_each(&buf, |_, _, _| {});
             let _ = super::sysctl::file_nr(&buf);
+            let _ = super::softnet::entries(&buf).count();
+            let _ = super::arp::devices(&buf).count();
             let _ = super::sysctl::single_u64(&buf);
             let mut text = String::new();
             for (_, value) in super::os_release::entries(&buf).flatten() {

@@ -373,3 +373,98 @@ fn kernel_tables_follow_node_exporters_names_and_filters() {
         assert_promtool_accepts(text.as_bytes());
     }
 }
+
+#[test]
+fn softnet_conntrack_and_arp_as_node_exporter_names_them() {
+    let dir = TempDir::new("node-net");
+    let daemon = start(&dir, &fixture("rootfs/debian12"));
+    let text = metrics(&daemon);
+    // softnet: every CPU's line, hexadecimal, the CPU from the index column.
+    let softnet = std::fs::read_to_string(fixture("proc/basic/net/softnet_stat")).unwrap();
+    for line in softnet.lines() {
+        let cols: Vec<u64> = line
+            .split_whitespace()
+            .map(|c| u64::from_str_radix(c, 16).unwrap())
+            .collect();
+        let cpu = cols[12];
+        for (name, col) in [
+            ("node_softnet_processed_total", 0),
+            ("node_softnet_dropped_total", 1),
+            ("node_softnet_times_squeezed_total", 2),
+            ("node_softnet_cpu_collision_total", 8),
+            ("node_softnet_received_rps_total", 9),
+            ("node_softnet_flow_limit_count_total", 10),
+            ("node_softnet_backlog_len", 11),
+        ] {
+            let want = format!("{name}{{cpu=\"{cpu}\"}} {}", cols[col]);
+            assert!(text.lines().any(|l| l == want), "no `{want}`");
+        }
+    }
+    assert!(text.contains("# TYPE node_softnet_processed_total counter\n"));
+    assert!(text.contains("# TYPE node_softnet_backlog_len gauge\n"));
+    let read = |rel: &str| {
+        std::fs::read_to_string(fixture(rel))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        lines_of(&text, "node_nf_conntrack_entries"),
+        [format!(
+            "node_nf_conntrack_entries {}",
+            read("proc/basic/sys/net/netfilter/nf_conntrack_count")
+        )]
+    );
+    assert_eq!(
+        lines_of(&text, "node_nf_conntrack_entries_limit"),
+        [format!(
+            "node_nf_conntrack_entries_limit {}",
+            read("proc/basic/sys/net/netfilter/nf_conntrack_max")
+        )]
+    );
+    // The fixture's one neighbour, on eth0.
+    assert_eq!(
+        lines_of(&text, "node_arp_entries"),
+        ["node_arp_entries{device=\"eth0\"} 1"]
+    );
+}
+
+#[test]
+fn arp_entries_are_counted_per_device() {
+    // A copy of the basic fixture with a busier ARP table.
+    let dir = TempDir::new("node-arp");
+    let root = dir.join("proc");
+    let copied = Command::new("cp")
+        .args([
+            "-rL",
+            fixture("proc/basic").to_str().unwrap(),
+            root.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    std::fs::write(
+        root.join("net/arp"),
+        "IP address       HW type     Flags       HW address            Mask     Device\n\
+         10.0.0.1 0x1 0x2 aa:bb:cc:dd:ee:ff * eth0\n\
+         10.1.0.1 0x1 0x2 aa:bb:cc:dd:ee:01 * br-lan\n\
+         10.0.0.2 0x1 0x0 00:00:00:00:00:00 * eth0\n\
+         10.1.0.2 0x1 0x2 aa:bb:cc:dd:ee:02 * br-lan\n\
+         10.1.0.3 0x1 0x2 aa:bb:cc:dd:ee:03 * br-lan\n",
+    )
+    .unwrap();
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        lines_of(&metrics(&daemon), "node_arp_entries"),
+        [
+            "node_arp_entries{device=\"eth0\"} 2",
+            "node_arp_entries{device=\"br-lan\"} 3"
+        ]
+    );
+}
