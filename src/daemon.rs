@@ -134,7 +134,7 @@ impl Daemon {
             &sample,
             &JobFacts::of(&backup.snapshot(), &audit.snapshot()),
         );
-        let metrics = MetricsRenderer::new(&config.proc_root, &config.root_fs);
+        let metrics = MetricsRenderer::new(&config.proc_root, &config.sys_root, &config.root_fs);
         Ok(Daemon {
             backup,
             audit,

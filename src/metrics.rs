@@ -8,12 +8,13 @@
 //! the sources below (kept-open files, reused buffers), so the sampler never
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
 //! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
-//! (softnet, conntrack, arp).
+//! (softnet, conntrack, arp), [`netclass`] (/sys/class/net).
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
 
 mod kernel;
 mod meminfo;
 mod net;
+mod netclass;
 mod os;
 
 use std::fmt::Write;
@@ -32,12 +33,13 @@ pub struct MetricsRenderer {
     meminfo: meminfo::MemInfoFields,
     kernel: kernel::KernelTables,
     net: net::NetTables,
+    netclass: netclass::NetClass,
 }
 
 impl MetricsRenderer {
-    /// `proc_root` as the sampler's; `root_fs` is where os-release is
-    /// looked for (`--root-fs`, node_exporter's `--path.rootfs`).
-    pub fn new(proc_root: &Path, root_fs: &Path) -> Self {
+    /// `proc_root` and `sys_root` as the sampler's; `root_fs` is where
+    /// os-release is looked for (`--root-fs`, node_exporter's `--path.rootfs`).
+    pub fn new(proc_root: &Path, sys_root: &Path, root_fs: &Path) -> Self {
         MetricsRenderer {
             out: String::with_capacity(32 * 1024),
             ticks_per_s: crate::sys::clock_ticks_per_second() as f64,
@@ -45,6 +47,7 @@ impl MetricsRenderer {
             meminfo: meminfo::MemInfoFields::new(proc_root),
             kernel: kernel::KernelTables::new(proc_root),
             net: net::NetTables::new(proc_root),
+            netclass: netclass::NetClass::new(sys_root),
         }
     }
 }
@@ -106,6 +109,7 @@ impl MetricsRenderer {
         self.kernel.write(&mut self.out);
         self.net.write(&mut self.out);
         self.network(sample);
+        self.netclass.write(&sample.network, &mut self.out);
         self.disk_io(sample);
         self.pressure(sample);
         self.sensors(sample);

@@ -13,6 +13,7 @@ pub mod diskstats;
 pub mod loadavg;
 pub mod meminfo;
 pub mod mounts;
+pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os_release;
@@ -201,6 +202,8 @@ mod fuzz {
             let _ = super::sysctl::file_nr(&buf);
             let _ = super::softnet::entries(&buf).count();
             let _ = super::arp::devices(&buf).count();
+            let _ = super::netclass::parse_int(&buf);
+            let _ = super::netclass::parse_text(&buf);
             let _ = super::sysctl::single_u64(&buf);
             let mut text = String::new();
             for (_, value) in super::os_release::entries(&buf).flatten() {

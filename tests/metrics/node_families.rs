@@ -468,3 +468,52 @@ fn arp_entries_are_counted_per_device() {
         ]
     );
 }
+
+#[test]
+fn sys_class_net_properties_as_node_exporter_names_them() {
+    let dir = TempDir::new("node-netclass");
+    let daemon = Daemon::on_roots(
+        &dir,
+        &fixture("proc/container-v2"),
+        Some(&fixture("sys/handmade")),
+        "",
+    );
+    let text = metrics(&daemon);
+    // The fixture's /proc/net/dev lists lo, ifb0, ifb1 and eth0; ifb1 has
+    // no directory under class/net, so it has none of these series.
+    for want in [
+        "node_network_up{device=\"eth0\"} 1",
+        "node_network_up{device=\"lo\"} 0",
+        "node_network_up{device=\"ifb0\"} 0",
+        "node_network_carrier{device=\"eth0\"} 1",
+        "node_network_carrier{device=\"lo\"} 1",
+        "node_network_mtu_bytes{device=\"eth0\"} 1400",
+        "node_network_mtu_bytes{device=\"lo\"} 65536",
+        // speed -1 ("unknown") times 125000, as node_exporter reports it.
+        "node_network_speed_bytes{device=\"eth0\"} -125000",
+        "node_network_flags{device=\"eth0\"} 4099",
+        "node_network_carrier_changes_total{device=\"eth0\"} 2",
+        "node_network_transmit_queue_length{device=\"eth0\"} 1000",
+        "node_network_info{address=\"02:fc:00:00:00:01\",broadcast=\"ff:ff:ff:ff:ff:ff\",device=\"eth0\",duplex=\"unknown\",ifalias=\"\",operstate=\"up\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == want), "no `{want}` in:\n{text}");
+    }
+    assert!(!text.contains("device=\"ifb1\",duplex"), "{text}");
+    assert!(!text.contains("node_network_up{device=\"ifb1\"}"), "{text}");
+    // Unreadable attributes are left out, not zero.
+    assert!(
+        lines_of(&text, "node_network_speed_bytes").len() == 1,
+        "{text}"
+    );
+    assert!(!text.contains("node_network_carrier{device=\"ifb0\"}"));
+    for (name, kind) in [
+        ("node_network_carrier_changes_total", "counter"),
+        ("node_network_mtu_bytes", "gauge"),
+        ("node_network_up", "gauge"),
+    ] {
+        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
+    }
+    if have_tool("promtool", "the exposition's lint") {
+        assert_promtool_accepts(text.as_bytes());
+    }
+}
