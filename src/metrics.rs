@@ -314,15 +314,24 @@ impl MetricsRenderer {
             return;
         }
         type Pick = fn(&crate::proc::netdev::NetCounters) -> u64;
-        let families: [(&str, Pick); 8] = [
+        // All 16 columns of /proc/net/dev, as node_exporter's netdev.
+        let families: [(&str, Pick); 16] = [
             ("receive_bytes", |c| c.rx_bytes),
             ("receive_packets", |c| c.rx_packets),
             ("receive_errs", |c| c.rx_errors),
             ("receive_drop", |c| c.rx_dropped),
+            ("receive_fifo", |c| c.rx_fifo),
+            ("receive_frame", |c| c.rx_frame),
+            ("receive_compressed", |c| c.rx_compressed),
+            ("receive_multicast", |c| c.rx_multicast),
             ("transmit_bytes", |c| c.tx_bytes),
             ("transmit_packets", |c| c.tx_packets),
             ("transmit_errs", |c| c.tx_errors),
             ("transmit_drop", |c| c.tx_dropped),
+            ("transmit_fifo", |c| c.tx_fifo),
+            ("transmit_colls", |c| c.tx_colls),
+            ("transmit_carrier", |c| c.tx_carrier),
+            ("transmit_compressed", |c| c.tx_compressed),
         ];
         for (suffix, pick) in families {
             let _ = writeln!(

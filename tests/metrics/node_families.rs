@@ -517,3 +517,63 @@ fn sys_class_net_properties_as_node_exporter_names_them() {
         assert_promtool_accepts(text.as_bytes());
     }
 }
+
+#[test]
+fn every_proc_net_dev_column_is_a_counter() {
+    let dir = TempDir::new("node-netdev");
+    // A copy of the basic fixture whose eth0 line has a distinct figure in
+    // every column, so a column read into the wrong family shows.
+    let root = dir.join("proc");
+    let copied = Command::new("cp")
+        .args([
+            "-rL",
+            fixture("proc/basic").to_str().unwrap(),
+            root.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    std::fs::write(
+        root.join("net/dev"),
+        "Inter-|   Receive                                                |  Transmit\n \
+         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n  \
+         eth0: 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116\n",
+    )
+    .unwrap();
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        root.to_str().unwrap(),
+    ]);
+    let text = metrics(&daemon);
+    for (i, family) in [
+        "receive_bytes",
+        "receive_packets",
+        "receive_errs",
+        "receive_drop",
+        "receive_fifo",
+        "receive_frame",
+        "receive_compressed",
+        "receive_multicast",
+        "transmit_bytes",
+        "transmit_packets",
+        "transmit_errs",
+        "transmit_drop",
+        "transmit_fifo",
+        "transmit_colls",
+        "transmit_carrier",
+        "transmit_compressed",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("node_network_{family}_total");
+        assert_eq!(
+            lines_of(&text, &name),
+            [format!("{name}{{device=\"eth0\"}} {}", 101 + i)],
+        );
+        assert!(text.contains(&format!("# TYPE {name} counter\n")), "{name}");
+    }
+}
