@@ -352,38 +352,124 @@ impl MetricsRenderer {
         if !s.disk_io.iter().any(|d| d.whole_disk) {
             return;
         }
-        type Pick = fn(&crate::proc::diskstats::DiskCounters) -> f64;
-        let families: [(&str, &str, Pick); 5] = [
+        type Pick = fn(&crate::proc::diskstats::DiskCounters) -> Option<f64>;
+        // Every field of /proc/diskstats, with node_exporter's names, help
+        // and types; discards (4.18+) and flushes (5.5+) where the kernel
+        // has them.
+        let families: [(&str, &str, &str, Pick); 17] = [
             (
                 "node_disk_reads_completed_total",
+                "counter",
                 "The total number of reads completed successfully.",
-                |c| c.reads_completed as f64,
+                |c| Some(c.reads_completed as f64),
             ),
             (
-                "node_disk_writes_completed_total",
-                "The total number of writes completed successfully.",
-                |c| c.writes_completed as f64,
+                "node_disk_reads_merged_total",
+                "counter",
+                "The total number of reads merged.",
+                |c| Some(c.reads_merged as f64),
             ),
             (
                 "node_disk_read_bytes_total",
+                "counter",
                 "The total number of bytes read successfully.",
-                |c| c.read_bytes() as f64,
+                |c| Some(c.read_bytes() as f64),
+            ),
+            (
+                "node_disk_read_time_seconds_total",
+                "counter",
+                "The total number of seconds spent by all reads.",
+                |c| Some(c.read_time_ms as f64 / 1000.0),
+            ),
+            (
+                "node_disk_writes_completed_total",
+                "counter",
+                "The total number of writes completed successfully.",
+                |c| Some(c.writes_completed as f64),
+            ),
+            (
+                "node_disk_writes_merged_total",
+                "counter",
+                "The number of writes merged.",
+                |c| Some(c.writes_merged as f64),
             ),
             (
                 "node_disk_written_bytes_total",
+                "counter",
                 "The total number of bytes written successfully.",
-                |c| c.written_bytes() as f64,
+                |c| Some(c.written_bytes() as f64),
+            ),
+            (
+                "node_disk_write_time_seconds_total",
+                "counter",
+                "This is the total number of seconds spent by all writes.",
+                |c| Some(c.write_time_ms as f64 / 1000.0),
+            ),
+            (
+                "node_disk_io_now",
+                "gauge",
+                "The number of I/Os currently in progress.",
+                |c| Some(c.io_in_progress as f64),
             ),
             (
                 "node_disk_io_time_seconds_total",
+                "counter",
                 "Total seconds spent doing I/Os.",
-                |c| c.io_time_ms as f64 / 1000.0,
+                |c| Some(c.io_time_ms as f64 / 1000.0),
+            ),
+            (
+                "node_disk_io_time_weighted_seconds_total",
+                "counter",
+                "The weighted # of seconds spent doing I/Os.",
+                |c| Some(c.io_time_weighted_ms as f64 / 1000.0),
+            ),
+            (
+                "node_disk_discards_completed_total",
+                "counter",
+                "The total number of discards completed successfully.",
+                |c| c.discards.map(|d| d[0] as f64),
+            ),
+            (
+                "node_disk_discards_merged_total",
+                "counter",
+                "The total number of discards merged.",
+                |c| c.discards.map(|d| d[1] as f64),
+            ),
+            (
+                "node_disk_discarded_sectors_total",
+                "counter",
+                "The total number of sectors discarded successfully.",
+                |c| c.discards.map(|d| d[2] as f64),
+            ),
+            (
+                "node_disk_discard_time_seconds_total",
+                "counter",
+                "This is the total number of seconds spent by all discards.",
+                |c| c.discards.map(|d| d[3] as f64 / 1000.0),
+            ),
+            (
+                "node_disk_flush_requests_total",
+                "counter",
+                "The total number of flush requests completed successfully",
+                |c| c.flushes.map(|f| f[0] as f64),
+            ),
+            (
+                "node_disk_flush_requests_time_seconds_total",
+                "counter",
+                "This is the total number of seconds spent by all flush requests.",
+                |c| c.flushes.map(|f| f[1] as f64 / 1000.0),
             ),
         ];
-        for (name, help, pick) in families {
-            self.family(name, "counter", help);
-            for d in s.disk_io.iter().filter(|d| d.whole_disk) {
-                self.labelled(name, "device", &d.device, pick(&d.counters));
+        for (name, kind, help, pick) in families {
+            let whole = || s.disk_io.iter().filter(|d| d.whole_disk);
+            if !whole().any(|d| pick(&d.counters).is_some()) {
+                continue;
+            }
+            self.family(name, kind, help);
+            for d in whole() {
+                if let Some(v) = pick(&d.counters) {
+                    self.labelled(name, "device", &d.device, v);
+                }
             }
         }
     }

@@ -577,3 +577,72 @@ fn every_proc_net_dev_column_is_a_counter() {
         assert!(text.contains(&format!("# TYPE {name} counter\n")), "{name}");
     }
 }
+
+#[test]
+fn every_diskstats_field_of_whole_disks() {
+    let dir = TempDir::new("node-disk");
+    let daemon = Daemon::on_roots(
+        &dir,
+        &fixture("proc/container-v2"),
+        Some(&fixture("sys/handmade")),
+        "",
+    );
+    let text = metrics(&daemon);
+    // vda's line in the fixture (kernel 6.18: 17 fields), read naively.
+    let diskstats = std::fs::read_to_string(fixture("proc/container-v2/diskstats")).unwrap();
+    let f: Vec<f64> = diskstats
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some("vda"))
+        .unwrap()
+        .split_whitespace()
+        .skip(3)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(f.len(), 17);
+    for (name, kind, want) in [
+        ("node_disk_reads_completed_total", "counter", f[0]),
+        ("node_disk_reads_merged_total", "counter", f[1]),
+        ("node_disk_read_bytes_total", "counter", f[2] * 512.0),
+        (
+            "node_disk_read_time_seconds_total",
+            "counter",
+            f[3] / 1000.0,
+        ),
+        ("node_disk_writes_completed_total", "counter", f[4]),
+        ("node_disk_writes_merged_total", "counter", f[5]),
+        ("node_disk_written_bytes_total", "counter", f[6] * 512.0),
+        (
+            "node_disk_write_time_seconds_total",
+            "counter",
+            f[7] / 1000.0,
+        ),
+        ("node_disk_io_now", "gauge", f[8]),
+        ("node_disk_io_time_seconds_total", "counter", f[9] / 1000.0),
+        (
+            "node_disk_io_time_weighted_seconds_total",
+            "counter",
+            f[10] / 1000.0,
+        ),
+        ("node_disk_discards_completed_total", "counter", f[11]),
+        ("node_disk_discards_merged_total", "counter", f[12]),
+        ("node_disk_discarded_sectors_total", "counter", f[13]),
+        (
+            "node_disk_discard_time_seconds_total",
+            "counter",
+            f[14] / 1000.0,
+        ),
+        ("node_disk_flush_requests_total", "counter", f[15]),
+        (
+            "node_disk_flush_requests_time_seconds_total",
+            "counter",
+            f[16] / 1000.0,
+        ),
+    ] {
+        assert_eq!(
+            lines_of(&text, name),
+            [format!("{name}{{device=\"vda\"}} {want}")],
+            "{name}"
+        );
+        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
+    }
+}
