@@ -221,6 +221,43 @@ impl MetricsRenderer {
                 );
             }
         }
+        // node_exporter's device_error: 1 while statfs fails for the mount.
+        self.family(
+            "node_filesystem_device_error",
+            "gauge",
+            "Whether an error occurred while getting statistics for the given device.",
+        );
+        for d in &s.disks {
+            self.filesystem_series(
+                "node_filesystem_device_error",
+                d,
+                u8::from(d.stats.is_none()),
+            );
+        }
+        for (name, help, pick) in [
+            ("node_filesystem_files", "Filesystem total file nodes.", 3),
+            (
+                "node_filesystem_files_free",
+                "Filesystem total free file nodes.",
+                4,
+            ),
+            (
+                "node_filesystem_readonly",
+                "Filesystem read-only status.",
+                5,
+            ),
+        ] {
+            self.family(name, "gauge", help);
+            for d in &s.disks {
+                let Some(st) = d.stats else { continue };
+                let value = match pick {
+                    3 => st.files,
+                    4 => st.files_free,
+                    _ => u64::from(st.read_only),
+                };
+                self.filesystem_series(name, d, value);
+            }
+        }
         for (name, help, pick) in [
             ("node_filesystem_size_bytes", "Filesystem size in bytes.", 0),
             (
@@ -242,13 +279,7 @@ impl MetricsRenderer {
                     _ => d.available_bytes(),
                 };
                 let Some(value) = value else { continue };
-                let _ = write!(self.out, "{name}{{device=\"");
-                escaped(&mut self.out, &d.device);
-                self.out.push_str("\",fstype=\"");
-                escaped(&mut self.out, &d.fs_type);
-                self.out.push_str("\",mountpoint=\"");
-                escaped(&mut self.out, &d.mount_point);
-                let _ = writeln!(self.out, "\"}} {value}");
+                self.filesystem_series(name, d, value);
             }
         }
         self.gauge("node_load1", "1m load average.", s.load.load[0]);
@@ -300,6 +331,22 @@ impl MetricsRenderer {
             self.family("node_forks_total", "counter", "Total number of forks.");
             self.value("node_forks_total", v as f64);
         }
+    }
+
+    /// `name{device,fstype,mountpoint} value` for one filesystem.
+    fn filesystem_series(
+        &mut self,
+        name: &str,
+        d: &crate::sample::DiskSample,
+        value: impl std::fmt::Display,
+    ) {
+        let _ = write!(self.out, "{name}{{device=\"");
+        escaped(&mut self.out, &d.device);
+        self.out.push_str("\",fstype=\"");
+        escaped(&mut self.out, &d.fs_type);
+        self.out.push_str("\",mountpoint=\"");
+        escaped(&mut self.out, &d.mount_point);
+        let _ = writeln!(self.out, "\"}} {value}");
     }
 
     /// `name{label="value"} number`, the value escaped.

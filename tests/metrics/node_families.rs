@@ -646,3 +646,84 @@ fn every_diskstats_field_of_whole_disks() {
         assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
     }
 }
+
+#[test]
+fn filesystem_inodes_readonly_and_device_error() {
+    let dir = TempDir::new("node-fs");
+    let daemon = start(&dir, &fixture("rootfs/debian12"));
+    let text = metrics(&daemon);
+    let of = |name: &str| -> String {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")) && l.contains("mountpoint=\"/\"}"))
+            .unwrap_or_else(|| panic!("no {name} for / in:\n{text}"));
+        line.rsplit(' ').next().unwrap().to_string()
+    };
+    // statfs(2) as coreutils' stat reports it: total inodes are fixed.
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%c", "/"])
+        .output()
+        .unwrap();
+    let total = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(of("node_filesystem_files"), total);
+    let free: u64 = of("node_filesystem_files_free").parse().unwrap();
+    assert!(free <= total.parse().unwrap());
+    assert_eq!(of("node_filesystem_readonly"), "0");
+    assert_eq!(of("node_filesystem_device_error"), "0");
+    for name in [
+        "node_filesystem_files",
+        "node_filesystem_files_free",
+        "node_filesystem_readonly",
+        "node_filesystem_device_error",
+    ] {
+        assert!(text.contains(&format!("# TYPE {name} gauge\n")), "{name}");
+    }
+}
+
+/// A read-only tmpfs with a fixed inode count, mounted in a private mount
+/// namespace (root only): readonly 1, files as mounted.
+#[test]
+fn a_read_only_mount_is_readonly_with_its_inode_count() {
+    if !is_root("mounting a read-only tmpfs in a private namespace") {
+        return;
+    }
+    let dir = TempDir::new("node-fs-ro");
+    let ro = dir.join("ro");
+    std::fs::create_dir_all(&ro).unwrap();
+    let ns = MountNamespace::new(
+        &dir,
+        &format!(
+            "mount -t tmpfs -o ro,size=1m,nr_inodes=1000 tmpfs {}",
+            ro.display()
+        ),
+    );
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nmounts = {}",
+        ro.display()
+    ));
+    let daemon = Daemon::spawn(ns.command(
+        BIN,
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    ));
+    let text = metrics(&daemon);
+    let series = |name: &str| {
+        format!(
+            "{name}{{device=\"tmpfs\",fstype=\"tmpfs\",mountpoint=\"{}\"}}",
+            ro.display()
+        )
+    };
+    for (name, want) in [
+        ("node_filesystem_readonly", "1"),
+        ("node_filesystem_files", "1000"),
+        ("node_filesystem_device_error", "0"),
+    ] {
+        let want = format!("{} {want}", series(name));
+        assert!(text.lines().any(|l| l == want), "no `{want}` in:\n{text}");
+    }
+}
