@@ -8,7 +8,8 @@
 //! the sources below (kept-open files, reused buffers), so the sampler never
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
 //! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
-//! (softnet, conntrack, arp), [`netclass`] (/sys/class/net).
+//! (softnet, conntrack, arp), [`netclass`] (/sys/class/net) and [`timex`]
+//! (adjtimex).
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
 
 mod kernel;
@@ -16,6 +17,7 @@ mod meminfo;
 mod net;
 mod netclass;
 mod os;
+mod timex;
 
 use std::fmt::Write;
 use std::path::Path;
@@ -108,6 +110,7 @@ impl MetricsRenderer {
         self.node(sample);
         self.kernel.write(&mut self.out);
         self.net.write(&mut self.out);
+        timex::write(&mut self.out);
         self.network(sample);
         self.netclass.write(&sample.network, &mut self.out);
         self.disk_io(sample);

@@ -727,3 +727,55 @@ fn a_read_only_mount_is_readonly_with_its_inode_count() {
         assert!(text.lines().any(|l| l == want), "no `{want}` in:\n{text}");
     }
 }
+
+#[test]
+fn timex_families_from_adjtimex() {
+    let dir = TempDir::new("node-timex");
+    let daemon = start(&dir, &fixture("rootfs/debian12"));
+    let text = metrics(&daemon);
+    let counters = [
+        "node_timex_pps_jitter_total",
+        "node_timex_pps_calibration_total",
+        "node_timex_pps_error_total",
+        "node_timex_pps_stability_exceeded_total",
+    ];
+    let gauges = [
+        "node_timex_sync_status",
+        "node_timex_offset_seconds",
+        "node_timex_frequency_adjustment_ratio",
+        "node_timex_maxerror_seconds",
+        "node_timex_estimated_error_seconds",
+        "node_timex_status",
+        "node_timex_loop_time_constant",
+        "node_timex_tick_seconds",
+        "node_timex_pps_frequency_hertz",
+        "node_timex_pps_jitter_seconds",
+        "node_timex_pps_shift_seconds",
+        "node_timex_pps_stability_hertz",
+        "node_timex_tai_offset_seconds",
+    ];
+    for (names, kind) in [(&counters[..], "counter"), (&gauges[..], "gauge")] {
+        for name in names {
+            assert_eq!(lines_of(&text, name).len(), 1, "{name}");
+            assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
+        }
+    }
+    // The clock tick is 1/USER_HZ seconds.
+    let hz: f64 = String::from_utf8(
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    assert_eq!(
+        lines_of(&text, "node_timex_tick_seconds"),
+        [format!("node_timex_tick_seconds {}", 1e6 / hz / 1e6)]
+    );
+    let sync = lines_of(&text, "node_timex_sync_status")[0];
+    assert!(sync.ends_with(" 0") || sync.ends_with(" 1"), "{sync}");
+}
