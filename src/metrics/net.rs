@@ -1,7 +1,8 @@
 //! Network tables read at scrape time under node_exporter's names:
 //! `softnet` (/proc/net/softnet_stat), `conntrack`
-//! (/proc/sys/net/netfilter/nf_conntrack_{count,max}) and `arp`
-//! (/proc/net/arp, entries counted per device).
+//! (/proc/sys/net/netfilter/nf_conntrack_{count,max}), `arp`
+//! (/proc/net/arp, entries counted per device) and `udp_queues`
+//! (/proc/net/udp, udp6: bytes queued, summed over sockets).
 //!
 //! Kept-open files and reused buffers as in [`super::kernel`]; the ARP
 //! counts live in a list of (device offset, length, count) that only grows
@@ -11,7 +12,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::{escaped_bytes, family};
-use crate::proc::{arp, softnet, sysctl};
+use crate::proc::{arp, softnet, sysctl, udp};
 use crate::sample::procfile::ProcFile;
 
 pub struct NetTables {
@@ -19,6 +20,8 @@ pub struct NetTables {
     conntrack_count: ProcFile,
     conntrack_max: ProcFile,
     arp: ProcFile,
+    udp: ProcFile,
+    udp6: ProcFile,
     /// Per device with ARP entries: its name's offset and length in the
     /// ARP buffer, and how many entries it has.
     arp_counts: Vec<(usize, usize, u64)>,
@@ -34,6 +37,8 @@ impl NetTables {
             conntrack_count: file("sys/net/netfilter/nf_conntrack_count"),
             conntrack_max: file("sys/net/netfilter/nf_conntrack_max"),
             arp: file("net/arp"),
+            udp: file("net/udp"),
+            udp6: file("net/udp6"),
             arp_counts: Vec::new(),
         }
     }
@@ -42,6 +47,26 @@ impl NetTables {
         self.softnet(out);
         self.conntrack(out);
         self.arp(out);
+        self.udp_queues(out);
+    }
+
+    fn udp_queues(&mut self, out: &mut String) {
+        // As node_exporter: no v4 file, no family; v6 only when v4 is there.
+        let Some((tx4, rx4)) = self.udp.read().ok().and_then(|b| udp::queue_sums(b).ok()) else {
+            return;
+        };
+        family(
+            out,
+            "node_udp_queues",
+            "gauge",
+            "Number of allocated memory in the kernel for UDP datagrams in bytes.",
+        );
+        let _ = writeln!(out, "node_udp_queues{{ip=\"v4\",queue=\"rx\"}} {rx4}");
+        let _ = writeln!(out, "node_udp_queues{{ip=\"v4\",queue=\"tx\"}} {tx4}");
+        if let Some((tx6, rx6)) = self.udp6.read().ok().and_then(|b| udp::queue_sums(b).ok()) {
+            let _ = writeln!(out, "node_udp_queues{{ip=\"v6\",queue=\"rx\"}} {rx6}");
+            let _ = writeln!(out, "node_udp_queues{{ip=\"v6\",queue=\"tx\"}} {tx6}");
+        }
     }
 
     fn softnet(&mut self, out: &mut String) {

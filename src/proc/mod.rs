@@ -25,6 +25,7 @@ pub mod stat;
 pub mod status;
 pub mod sysctl;
 pub mod sysfs;
+pub mod udp;
 pub mod uptime;
 pub mod vmstat;
 
@@ -202,6 +203,7 @@ mod fuzz {
             let _ = super::sysctl::file_nr(&buf);
             let _ = super::softnet::entries(&buf).count();
             let _ = super::arp::devices(&buf).count();
+            let _ = super::udp::queue_sums(&buf);
             let _ = super::netclass::parse_int(&buf);
             let _ = super::netclass::parse_text(&buf);
             let _ = super::sysctl::single_u64(&buf);

@@ -422,6 +422,13 @@ fn softnet_conntrack_and_arp_as_node_exporter_names_them() {
             read("proc/basic/sys/net/netfilter/nf_conntrack_max")
         )]
     );
+    // udp_queues: the fixture's queued datagrams (3 × 0x340 on v4, 0x340 on v6).
+    for (ip, rx) in [("v4", 3 * 0x340), ("v6", 0x340)] {
+        for (queue, v) in [("rx", rx), ("tx", 0)] {
+            let want = format!("node_udp_queues{{ip=\"{ip}\",queue=\"{queue}\"}} {v}");
+            assert!(text.lines().any(|l| l == want), "no `{want}`");
+        }
+    }
     // The fixture's one neighbour, on eth0.
     assert_eq!(
         lines_of(&text, "node_arp_entries"),
