@@ -74,11 +74,14 @@ impl KernelTables {
 
     fn vmstat(&mut self, out: &mut String) {
         let Ok(buf) = self.vmstat.read() else { return };
-        // All or nothing, as node_exporter (a bad line fails the collector).
-        if vmstat::entries(buf).any(|e| e.is_err()) {
-            return;
-        }
-        for (name, value) in vmstat::entries(buf).flatten() {
+        // All or nothing, as node_exporter (a bad line fails the collector):
+        // one pass, and what was written is taken back on an error.
+        let start = out.len();
+        for entry in vmstat::entries(buf) {
+            let Ok((name, value)) = entry else {
+                out.truncate(start);
+                return;
+            };
             let Ok(name) = std::str::from_utf8(name) else {
                 continue;
             };
@@ -94,30 +97,32 @@ impl KernelTables {
 
     fn netstat(&mut self, out: &mut String) {
         // node_exporter's collector fails as a whole if netstat or snmp
-        // cannot be read; snmp6 may be absent (IPv6 disabled).
-        let ok = |buf: &[u8], six: bool| {
-            if six {
-                netstat::for_each_snmp6(buf, |_, _, _| {}).is_ok()
-            } else {
-                netstat::for_each_pair(buf, |_, _, _| {}).is_ok()
-            }
-        };
+        // cannot be read or parsed (written series are taken back); snmp6
+        // may be absent (IPv6 disabled).
         let (Ok(netstat_buf), Ok(snmp_buf)) = (self.netstat.read(), self.snmp.read()) else {
             return;
         };
-        if !ok(netstat_buf, false) || !ok(snmp_buf, false) {
-            return;
-        }
+        let start = out.len();
         let mut emit = |p: &[u8], n: &[u8], v: i64| {
             if netstat::node_exporter_default(p, n) {
                 netstat_series(out, p, n, v);
             }
         };
-        let _ = netstat::for_each_pair(netstat_buf, &mut emit);
-        let _ = netstat::for_each_pair(snmp_buf, &mut emit);
+        let parsed = netstat::for_each_pair(netstat_buf, &mut emit)
+            .and_then(|()| netstat::for_each_pair(snmp_buf, &mut emit));
+        if parsed.is_err() {
+            out.truncate(start);
+            return;
+        }
         if let Ok(buf) = self.snmp6.read() {
-            if ok(buf, true) {
-                let _ = netstat::for_each_snmp6(buf, &mut emit);
+            let start6 = out.len();
+            let mut emit = |p: &[u8], n: &[u8], v: i64| {
+                if netstat::node_exporter_default(p, n) {
+                    netstat_series(out, p, n, v);
+                }
+            };
+            if netstat::for_each_snmp6(buf, &mut emit).is_err() {
+                out.truncate(start6);
             }
         }
     }

@@ -100,7 +100,7 @@ impl NetClass {
         self.sync(network);
         for iface in &mut self.ifaces {
             for (file, value) in iface.numeric.iter_mut().zip(&mut iface.values) {
-                *value = file.read().ok().and_then(parse_int);
+                *value = file.read_attribute().ok().and_then(parse_int);
             }
         }
         for (i, (_, suffix, kind, scale)) in NUMERIC.iter().enumerate() {
@@ -144,7 +144,7 @@ impl NetClass {
                     escaped(out, &iface.name);
                     out.push_str("\",");
                 }
-                let read = file.read().ok().and_then(parse_text);
+                let read = file.read_attribute().ok().and_then(parse_text);
                 if k == OPERSTATE {
                     iface.present = read.is_some();
                     iface.up = read == Some("up");

@@ -96,6 +96,17 @@ impl ProcFile {
         result.map(|len| &self.buf[..len])
     }
 
+    /// [`ProcFile::read`] for a sysfs attribute the kernel may refuse to
+    /// show for now (`speed` of a link that is down: EINVAL): a failed read
+    /// of a file that did open keeps it open, so asking every scrape costs
+    /// one `pread`, not an open, fstat, read and close. (A file that could
+    /// not be opened is tried again next time, as with `read`; the caller
+    /// drops a `ProcFile` whose device went away.)
+    pub fn read_attribute(&mut self) -> io::Result<&[u8]> {
+        let len = self.read_inner()?;
+        Ok(&self.buf[..len])
+    }
+
     fn read_inner(&mut self) -> io::Result<usize> {
         let file = match &mut self.file {
             Some(file) => file,
@@ -155,7 +166,25 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let mut missing = ProcFile::new(path);
         assert!(missing.read().is_err());
+        assert!(missing.read_attribute().is_err());
+        assert!(missing.raw_fd().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_attribute_the_kernel_refuses_stays_open() {
+        // lo has no link speed: the open succeeds, every read is EINVAL.
+        let mut speed = ProcFile::new(PathBuf::from("/sys/class/net/lo/speed"));
+        if speed.read_attribute().is_ok() {
+            return; // a kernel that shows one: nothing to prove here
+        }
+        let fd = speed.raw_fd();
+        assert!(fd.is_some(), "opened, so kept");
+        assert!(speed.read_attribute().is_err());
+        assert_eq!(speed.raw_fd(), fd, "the same descriptor, not reopened");
+        // `read` drops it, so a file that appears later is found.
+        assert!(speed.read().is_err());
+        assert!(speed.raw_fd().is_none());
     }
 
     #[test]

@@ -786,3 +786,46 @@ fn timex_families_from_adjtimex() {
     let sync = lines_of(&text, "node_timex_sync_status")[0];
     assert!(sync.ends_with(" 0") || sync.ends_with(" 1"), "{sync}");
 }
+
+#[test]
+fn a_malformed_table_drops_its_families_and_nothing_else() {
+    let dir = TempDir::new("node-bad-table");
+    let root = dir.join("proc");
+    let copied = Command::new("cp")
+        .args([
+            "-rL",
+            fixture("proc/basic").to_str().unwrap(),
+            root.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    // A value that is not a number in the last line of net/snmp (after the
+    // whole of net/netstat was good), and in the middle of vmstat.
+    let snmp = std::fs::read_to_string(root.join("net/snmp")).unwrap();
+    std::fs::write(root.join("net/snmp"), format!("{}x\n", snmp.trim_end())).unwrap();
+    let vmstat = std::fs::read_to_string(root.join("vmstat")).unwrap();
+    std::fs::write(
+        root.join("vmstat"),
+        vmstat.replacen("pgfault ", "pgfault x", 1),
+    )
+    .unwrap();
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        root.to_str().unwrap(),
+    ]);
+    let text = metrics(&daemon);
+    // netstat's series (written before snmp failed) are taken back, and
+    // snmp6 is not read: node_exporter's netstat collector fails whole.
+    assert!(!text.contains("node_netstat_"), "{text}");
+    assert!(!text.contains("node_vmstat_"), "vmstat is all or nothing");
+    // The rest is untouched.
+    assert!(text.contains("\nnode_sockstat_TCP_inuse "));
+    assert!(text.contains("\nnode_memory_MemTotal_bytes "));
+    if have_tool("promtool", "the exposition's lint") {
+        assert_promtool_accepts(text.as_bytes());
+    }
+}
