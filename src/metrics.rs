@@ -8,10 +8,11 @@
 //! the sources below (kept-open files, reused buffers), so the sampler never
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
 //! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
-//! (softnet, conntrack, arp), [`netclass`] (/sys/class/net) and [`timex`]
-//! (adjtimex).
+//! (softnet, conntrack, arp), [`netclass`] (/sys/class/net), [`cpufreq`]
+//! (frequency limits) and [`timex`] (adjtimex).
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
 
+mod cpufreq;
 mod kernel;
 mod meminfo;
 mod net;
@@ -36,6 +37,7 @@ pub struct MetricsRenderer {
     kernel: kernel::KernelTables,
     net: net::NetTables,
     netclass: netclass::NetClass,
+    cpufreq: cpufreq::CpuFreqLimits,
 }
 
 impl MetricsRenderer {
@@ -50,6 +52,7 @@ impl MetricsRenderer {
             kernel: kernel::KernelTables::new(proc_root),
             net: net::NetTables::new(proc_root),
             netclass: netclass::NetClass::new(sys_root),
+            cpufreq: cpufreq::CpuFreqLimits::new(sys_root),
         }
     }
 }
@@ -116,6 +119,7 @@ impl MetricsRenderer {
         self.disk_io(sample);
         self.pressure(sample);
         self.sensors(sample);
+        self.cpufreq.write(&sample.cpu_frequencies, &mut self.out);
         self.process(sample);
         self.container(sample);
         self.sysmon(backup, updates);

@@ -829,3 +829,31 @@ fn a_malformed_table_drops_its_families_and_nothing_else() {
         assert_promtool_accepts(text.as_bytes());
     }
 }
+
+#[test]
+fn cpufreq_limits_per_cpu() {
+    let dir = TempDir::new("node-cpufreq");
+    let daemon = Daemon::on_roots(
+        &dir,
+        &fixture("proc/container-v2"),
+        Some(&fixture("sys/handmade")),
+        "",
+    );
+    let text = metrics(&daemon);
+    // The fixture's kHz figures, in Hz, for both CPUs.
+    for (name, hz) in [
+        ("node_cpu_frequency_max_hertz", 4_200_000_000u64),
+        ("node_cpu_frequency_min_hertz", 400_000_000),
+        ("node_cpu_scaling_frequency_max_hertz", 3_400_000_000),
+        ("node_cpu_scaling_frequency_min_hertz", 800_000_000),
+    ] {
+        assert_eq!(
+            lines_of(&text, name),
+            [
+                format!("{name}{{cpu=\"0\"}} {hz}"),
+                format!("{name}{{cpu=\"1\"}} {hz}")
+            ]
+        );
+        assert!(text.contains(&format!("# TYPE {name} gauge\n")), "{name}");
+    }
+}
