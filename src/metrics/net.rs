@@ -22,6 +22,8 @@ pub struct NetTables {
     arp: ProcFile,
     udp: ProcFile,
     udp6: ProcFile,
+    /// This scrape's softnet lines, parsed once (grows only with the CPUs).
+    softnet_lines: Vec<softnet::Softnet>,
     /// Per device with ARP entries: its name's offset and length in the
     /// ARP buffer, and how many entries it has.
     arp_counts: Vec<(usize, usize, u64)>,
@@ -39,6 +41,7 @@ impl NetTables {
             arp: file("net/arp"),
             udp: file("net/udp"),
             udp6: file("net/udp6"),
+            softnet_lines: Vec::new(),
             arp_counts: Vec::new(),
         }
     }
@@ -71,8 +74,10 @@ impl NetTables {
 
     fn softnet(&mut self, out: &mut String) {
         let Ok(buf) = self.softnet.read() else { return };
-        if softnet::entries(buf).any(|e| e.is_err()) {
-            return;
+        self.softnet_lines.clear();
+        for line in softnet::entries(buf) {
+            let Ok(line) = line else { return };
+            self.softnet_lines.push(line);
         }
         let families: [(&str, &str, &str, Pick); 7] = [
             (
@@ -119,12 +124,12 @@ impl NetTables {
             ),
         ];
         for (name, kind, help, pick) in families {
-            if !softnet::entries(buf).flatten().any(|s| pick(&s).is_some()) {
+            if !self.softnet_lines.iter().any(|s| pick(s).is_some()) {
                 continue;
             }
             family(out, name, kind, help);
-            for s in softnet::entries(buf).flatten() {
-                if let Some(v) = pick(&s) {
+            for s in &self.softnet_lines {
+                if let Some(v) = pick(s) {
                     let _ = writeln!(out, "{name}{{cpu=\"{}\"}} {v}", s.cpu);
                 }
             }
