@@ -70,7 +70,7 @@ impl CpuFreqLimits {
                 let dir = self.cpu_dir.join(format!("cpu{}/cpufreq", f.cpu));
                 self.cpus.push(Cpu {
                     id: f.cpu,
-                    files: FILES.map(|(file, ..)| ProcFile::new(dir.join(file))),
+                    files: FILES.map(|(file, ..)| ProcFile::with_capacity(dir.join(file), 32)),
                     hertz: [None; 4],
                 });
             }

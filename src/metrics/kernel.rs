@@ -51,16 +51,17 @@ fn valid_name(part: &str) -> bool {
 impl KernelTables {
     pub fn new(proc_root: &Path) -> Self {
         let file = |rel: &str| ProcFile::new(proc_root.join(rel));
+        let number = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 64);
         KernelTables {
             vmstat: file("vmstat"),
             netstat: file("net/netstat"),
             snmp: file("net/snmp"),
             snmp6: file("net/snmp6"),
-            sockstat: file("net/sockstat"),
-            sockstat6: file("net/sockstat6"),
-            file_nr: file("sys/fs/file-nr"),
-            entropy_avail: file("sys/kernel/random/entropy_avail"),
-            pool_size: file("sys/kernel/random/poolsize"),
+            sockstat: ProcFile::with_capacity(proc_root.join("net/sockstat"), 512),
+            sockstat6: ProcFile::with_capacity(proc_root.join("net/sockstat6"), 256),
+            file_nr: number("sys/fs/file-nr"),
+            entropy_avail: number("sys/kernel/random/entropy_avail"),
+            pool_size: number("sys/kernel/random/poolsize"),
             page_size: crate::sys::page_size(),
         }
     }

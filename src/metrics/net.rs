@@ -35,10 +35,16 @@ impl NetTables {
     pub fn new(proc_root: &Path) -> Self {
         let file = |rel: &str| ProcFile::new(proc_root.join(rel));
         NetTables {
-            softnet: file("net/softnet_stat"),
-            conntrack_count: file("sys/net/netfilter/nf_conntrack_count"),
-            conntrack_max: file("sys/net/netfilter/nf_conntrack_max"),
-            arp: file("net/arp"),
+            softnet: ProcFile::with_capacity(proc_root.join("net/softnet_stat"), 1024),
+            conntrack_count: ProcFile::with_capacity(
+                proc_root.join("sys/net/netfilter/nf_conntrack_count"),
+                64,
+            ),
+            conntrack_max: ProcFile::with_capacity(
+                proc_root.join("sys/net/netfilter/nf_conntrack_max"),
+                64,
+            ),
+            arp: ProcFile::with_capacity(proc_root.join("net/arp"), 1024),
             udp: file("net/udp"),
             udp6: file("net/udp6"),
             softnet_lines: Vec::new(),

@@ -46,6 +46,9 @@ const NUMERIC: [(&str, &str, &str, i64); 17] = [
 /// The text properties `node_network_info` is labelled with, label order.
 const TEXT: [&str; 5] = ["address", "broadcast", "duplex", "ifalias", "operstate"];
 const OPERSTATE: usize = 4;
+/// A first buffer for one attribute (an `ifalias` may be up to 256 bytes:
+/// the buffer grows then).
+const ATTRIBUTE_BYTES: usize = 64;
 
 struct Iface {
     name: String,
@@ -87,8 +90,9 @@ impl NetClass {
             let dir = self.class_net.join(&n.device);
             self.ifaces.push(Iface {
                 name: n.device.clone(),
-                numeric: NUMERIC.map(|(file, ..)| ProcFile::new(dir.join(file))),
-                text: TEXT.map(|file| ProcFile::new(dir.join(file))),
+                numeric: NUMERIC
+                    .map(|(file, ..)| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
+                text: TEXT.map(|file| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
                 values: [None; 17],
                 present: false,
                 up: false,

@@ -69,10 +69,17 @@ pub struct ProcFile {
 
 impl ProcFile {
     pub fn new(path: PathBuf) -> Self {
+        Self::with_capacity(path, INITIAL_CAPACITY)
+    }
+
+    /// For a file known to be small (a sysfs attribute, one number): a
+    /// buffer of `bytes` to start with, so a hundred of them do not cost
+    /// 8 KiB each. It still grows if the file is larger.
+    pub fn with_capacity(path: PathBuf, bytes: usize) -> Self {
         ProcFile {
             path,
             file: None,
-            buf: Vec::with_capacity(INITIAL_CAPACITY),
+            buf: Vec::with_capacity(bytes.max(1)),
         }
     }
 
@@ -163,6 +170,9 @@ mod tests {
         std::fs::write(&path, &big).unwrap();
         // Same open file: a regular file rewritten in place is re-read from 0.
         assert_eq!(f.read().unwrap().len(), 100_000);
+        // A buffer smaller than the file grows until the whole file fits.
+        let mut small = ProcFile::with_capacity(path.clone(), 16);
+        assert_eq!(small.read().unwrap().len(), 100_000);
         std::fs::remove_file(&path).unwrap();
         let mut missing = ProcFile::new(path);
         assert!(missing.read().is_err());
