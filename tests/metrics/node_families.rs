@@ -1,8 +1,12 @@
-//! node_exporter's families that /metrics reads at scrape time (issue 12):
-//! `node_uname_info` as uname(2) says, `node_os_info`/`node_os_version`
-//! from a fixture root's os-release (re-read when it changes), and every
-//! /proc/meminfo field under node_exporter's mangled names, each checked
-//! against the fixture read independently here.
+//! node_exporter's families beyond the dashboard's (issue 12), each checked
+//! against its fixture read independently here or against the machine:
+//! `node_uname_info` as uname(1) says, `node_os_info`/`node_os_version` from
+//! a fixture root's os-release (re-read when it changes), every
+//! /proc/meminfo field, vmstat/netstat/sockstat/filefd/entropy/intr with
+//! node_exporter's filters, softnet/conntrack/arp/udp queues, /sys/class/net,
+//! every /proc/net/dev and /proc/diskstats column, filesystem inodes and
+//! read-only state, timex and cpufreq limits; a malformed table drops its
+//! own families and nothing else.
 use crate::common::*;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
