@@ -671,6 +671,7 @@ mod tests {
                 blocks_free: 100 - used,
                 blocks_available: 100 - used,
                 fragment_size: 4096,
+                ..FsStats::default()
             }),
             ..DiskSample::default()
         };

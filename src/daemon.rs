@@ -134,6 +134,7 @@ impl Daemon {
             &sample,
             &JobFacts::of(&backup.snapshot(), &audit.snapshot()),
         );
+        let metrics = MetricsRenderer::new(&config.proc_root, &config.sys_root, &config.root_fs);
         Ok(Daemon {
             backup,
             audit,
@@ -148,7 +149,7 @@ impl Daemon {
             data_json: DataJsonCache::default(),
             response_scratch: Vec::new(),
             user_from_command_line: false,
-            metrics: MetricsRenderer::default(),
+            metrics,
             access,
             notify: Notifier::from_env(),
             textfile_written_for: None,
@@ -176,6 +177,20 @@ impl Daemon {
 
     pub fn sample(&self) -> &Sample {
         &self.sample
+    }
+
+    /// The /metrics body a scrape would get now, rendered as `answer` does
+    /// (the scrape-time reads included), for tests that count allocations.
+    pub fn render_metrics(&mut self) -> &str {
+        let connections = self.http.stats();
+        self.metrics.render(
+            &self.sample,
+            &self.backup.snapshot(),
+            &self.audit.snapshot(),
+            self.audit.apt_details(),
+            &self.alerts,
+            connections,
+        )
     }
 
     /// The jobs' current /data.json objects (allocates; for tests and tools).
@@ -357,6 +372,7 @@ impl Daemon {
         // What the command line set wins over the file, as at start-up.
         new.proc_root = self.config.proc_root.clone();
         new.sys_root = self.config.sys_root.clone();
+        new.root_fs = self.config.root_fs.clone();
         if self.user_from_command_line {
             new.user = self.config.user.clone();
         }

@@ -3,9 +3,25 @@
 //! built for node_exporter work unchanged) and `sysmon_*` for sysmon's own.
 //!
 //! Rendering writes into a buffer owned by the renderer and reused across
-//! scrapes; it reads only the last [`Sample`] and the jobs' states, never /proc.
+//! scrapes. What the dashboard also shows comes from the last [`Sample`] and
+//! the jobs' states; families only /metrics needs are read at scrape time by
+//! the sources below (kept-open files, reused buffers), so the sampler never
+//! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
+//! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
+//! (softnet, conntrack, arp), [`netclass`] (/sys/class/net), [`cpufreq`]
+//! (frequency limits) and [`timex`] (adjtimex).
+//! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
+
+mod cpufreq;
+mod kernel;
+mod meminfo;
+mod net;
+mod netclass;
+mod os;
+mod timex;
 
 use std::fmt::Write;
+use std::path::Path;
 
 use crate::audit::UpdatesSnapshot;
 use crate::audit::model::AptDetails;
@@ -17,13 +33,42 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub struct MetricsRenderer {
     out: String,
     ticks_per_s: f64,
+    os_release: os::OsRelease,
+    meminfo: meminfo::MemInfoFields,
+    kernel: kernel::KernelTables,
+    net: net::NetTables,
+    netclass: netclass::NetClass,
+    cpufreq: cpufreq::CpuFreqLimits,
 }
 
-impl Default for MetricsRenderer {
-    fn default() -> Self {
+impl MetricsRenderer {
+    /// `proc_root` and `sys_root` as the sampler's; `root_fs` is where
+    /// os-release is looked for (`--root-fs`, node_exporter's `--path.rootfs`).
+    pub fn new(proc_root: &Path, sys_root: &Path, root_fs: &Path) -> Self {
         MetricsRenderer {
-            out: String::with_capacity(16 * 1024),
+            out: String::with_capacity(32 * 1024),
             ticks_per_s: crate::sys::clock_ticks_per_second() as f64,
+            os_release: os::OsRelease::new(root_fs),
+            meminfo: meminfo::MemInfoFields::new(proc_root),
+            kernel: kernel::KernelTables::new(proc_root),
+            net: net::NetTables::new(proc_root),
+            netclass: netclass::NetClass::new(sys_root),
+            cpufreq: cpufreq::CpuFreqLimits::new(sys_root),
+        }
+    }
+}
+
+/// `# HELP` and `# TYPE` lines of a family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// [`escaped`] for bytes that should be UTF-8; others become U+FFFD.
+fn escaped_bytes(out: &mut String, value: &[u8]) {
+    for chunk in value.utf8_chunks() {
+        escaped(out, chunk.valid());
+        if !chunk.invalid().is_empty() {
+            out.push(char::REPLACEMENT_CHARACTER);
         }
     }
 }
@@ -42,7 +87,7 @@ fn escaped(out: &mut String, value: &str) {
 
 impl MetricsRenderer {
     fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        family(&mut self.out, name, kind, help);
     }
 
     fn value(&mut self, name: &str, value: f64) {
@@ -65,11 +110,18 @@ impl MetricsRenderer {
         http: crate::listener::ConnectionStats,
     ) -> &str {
         self.out.clear();
+        os::write_uname(&mut self.out);
+        self.os_release.write(&mut self.out);
         self.node(sample);
+        self.kernel.write(&mut self.out);
+        self.net.write(&mut self.out);
+        timex::write(&mut self.out);
         self.network(sample);
+        self.netclass.write(&sample.network, &mut self.out);
         self.disk_io(sample);
         self.pressure(sample);
         self.sensors(sample);
+        self.cpufreq.write(&sample.cpu_frequencies, &mut self.out);
         self.process(sample);
         self.container(sample);
         self.sysmon(backup, updates);
@@ -158,6 +210,7 @@ impl MetricsRenderer {
                 );
             }
         }
+        // Every field, read now; the sample's ten if /proc/meminfo cannot be.
         let m = &s.meminfo;
         let memory = [
             ("MemTotal", Some(m.total_bytes)),
@@ -171,13 +224,54 @@ impl MetricsRenderer {
             ("SwapTotal", Some(m.swap_total_bytes)),
             ("SwapFree", Some(m.swap_free_bytes)),
         ];
+        let read_now = self.meminfo.write(&mut self.out);
         for (field, value) in memory {
+            if read_now {
+                break;
+            }
             if let Some(v) = value {
                 let name_help = format_args!("Memory information field {field}_bytes.");
                 let _ = writeln!(
                     self.out,
                     "# HELP node_memory_{field}_bytes {name_help}\n# TYPE node_memory_{field}_bytes gauge\nnode_memory_{field}_bytes {v}"
                 );
+            }
+        }
+        // node_exporter's device_error: 1 while statfs fails for the mount.
+        self.family(
+            "node_filesystem_device_error",
+            "gauge",
+            "Whether an error occurred while getting statistics for the given device.",
+        );
+        for d in &s.disks {
+            self.filesystem_series(
+                "node_filesystem_device_error",
+                d,
+                u8::from(d.stats.is_none()),
+            );
+        }
+        for (name, help, pick) in [
+            ("node_filesystem_files", "Filesystem total file nodes.", 3),
+            (
+                "node_filesystem_files_free",
+                "Filesystem total free file nodes.",
+                4,
+            ),
+            (
+                "node_filesystem_readonly",
+                "Filesystem read-only status.",
+                5,
+            ),
+        ] {
+            self.family(name, "gauge", help);
+            for d in &s.disks {
+                let Some(st) = d.stats else { continue };
+                let value = match pick {
+                    3 => st.files,
+                    4 => st.files_free,
+                    _ => u64::from(st.read_only),
+                };
+                self.filesystem_series(name, d, value);
             }
         }
         for (name, help, pick) in [
@@ -201,13 +295,7 @@ impl MetricsRenderer {
                     _ => d.available_bytes(),
                 };
                 let Some(value) = value else { continue };
-                let _ = write!(self.out, "{name}{{device=\"");
-                escaped(&mut self.out, &d.device);
-                self.out.push_str("\",fstype=\"");
-                escaped(&mut self.out, &d.fs_type);
-                self.out.push_str("\",mountpoint=\"");
-                escaped(&mut self.out, &d.mount_point);
-                let _ = writeln!(self.out, "\"}} {value}");
+                self.filesystem_series(name, d, value);
             }
         }
         self.gauge("node_load1", "1m load average.", s.load.load[0]);
@@ -247,10 +335,34 @@ impl MetricsRenderer {
             );
             self.value("node_context_switches_total", v as f64);
         }
+        if let Some(v) = s.interrupts {
+            self.family(
+                "node_intr_total",
+                "counter",
+                "Total number of interrupts serviced.",
+            );
+            self.value("node_intr_total", v as f64);
+        }
         if let Some(v) = s.forks {
             self.family("node_forks_total", "counter", "Total number of forks.");
             self.value("node_forks_total", v as f64);
         }
+    }
+
+    /// `name{device,fstype,mountpoint} value` for one filesystem.
+    fn filesystem_series(
+        &mut self,
+        name: &str,
+        d: &crate::sample::DiskSample,
+        value: impl std::fmt::Display,
+    ) {
+        let _ = write!(self.out, "{name}{{device=\"");
+        escaped(&mut self.out, &d.device);
+        self.out.push_str("\",fstype=\"");
+        escaped(&mut self.out, &d.fs_type);
+        self.out.push_str("\",mountpoint=\"");
+        escaped(&mut self.out, &d.mount_point);
+        let _ = writeln!(self.out, "\"}} {value}");
     }
 
     /// `name{label="value"} number`, the value escaped.
@@ -318,15 +430,24 @@ impl MetricsRenderer {
             return;
         }
         type Pick = fn(&crate::proc::netdev::NetCounters) -> u64;
-        let families: [(&str, Pick); 8] = [
+        // All 16 columns of /proc/net/dev, as node_exporter's netdev.
+        let families: [(&str, Pick); 16] = [
             ("receive_bytes", |c| c.rx_bytes),
             ("receive_packets", |c| c.rx_packets),
             ("receive_errs", |c| c.rx_errors),
             ("receive_drop", |c| c.rx_dropped),
+            ("receive_fifo", |c| c.rx_fifo),
+            ("receive_frame", |c| c.rx_frame),
+            ("receive_compressed", |c| c.rx_compressed),
+            ("receive_multicast", |c| c.rx_multicast),
             ("transmit_bytes", |c| c.tx_bytes),
             ("transmit_packets", |c| c.tx_packets),
             ("transmit_errs", |c| c.tx_errors),
             ("transmit_drop", |c| c.tx_dropped),
+            ("transmit_fifo", |c| c.tx_fifo),
+            ("transmit_colls", |c| c.tx_colls),
+            ("transmit_carrier", |c| c.tx_carrier),
+            ("transmit_compressed", |c| c.tx_compressed),
         ];
         for (suffix, pick) in families {
             let _ = writeln!(
@@ -347,38 +468,124 @@ impl MetricsRenderer {
         if !s.disk_io.iter().any(|d| d.whole_disk) {
             return;
         }
-        type Pick = fn(&crate::proc::diskstats::DiskCounters) -> f64;
-        let families: [(&str, &str, Pick); 5] = [
+        type Pick = fn(&crate::proc::diskstats::DiskCounters) -> Option<f64>;
+        // Every field of /proc/diskstats, with node_exporter's names, help
+        // and types; discards (4.18+) and flushes (5.5+) where the kernel
+        // has them.
+        let families: [(&str, &str, &str, Pick); 17] = [
             (
                 "node_disk_reads_completed_total",
+                "counter",
                 "The total number of reads completed successfully.",
-                |c| c.reads_completed as f64,
+                |c| Some(c.reads_completed as f64),
             ),
             (
-                "node_disk_writes_completed_total",
-                "The total number of writes completed successfully.",
-                |c| c.writes_completed as f64,
+                "node_disk_reads_merged_total",
+                "counter",
+                "The total number of reads merged.",
+                |c| Some(c.reads_merged as f64),
             ),
             (
                 "node_disk_read_bytes_total",
+                "counter",
                 "The total number of bytes read successfully.",
-                |c| c.read_bytes() as f64,
+                |c| Some(c.read_bytes() as f64),
+            ),
+            (
+                "node_disk_read_time_seconds_total",
+                "counter",
+                "The total number of seconds spent by all reads.",
+                |c| Some(c.read_time_ms as f64 / 1000.0),
+            ),
+            (
+                "node_disk_writes_completed_total",
+                "counter",
+                "The total number of writes completed successfully.",
+                |c| Some(c.writes_completed as f64),
+            ),
+            (
+                "node_disk_writes_merged_total",
+                "counter",
+                "The number of writes merged.",
+                |c| Some(c.writes_merged as f64),
             ),
             (
                 "node_disk_written_bytes_total",
+                "counter",
                 "The total number of bytes written successfully.",
-                |c| c.written_bytes() as f64,
+                |c| Some(c.written_bytes() as f64),
+            ),
+            (
+                "node_disk_write_time_seconds_total",
+                "counter",
+                "This is the total number of seconds spent by all writes.",
+                |c| Some(c.write_time_ms as f64 / 1000.0),
+            ),
+            (
+                "node_disk_io_now",
+                "gauge",
+                "The number of I/Os currently in progress.",
+                |c| Some(c.io_in_progress as f64),
             ),
             (
                 "node_disk_io_time_seconds_total",
+                "counter",
                 "Total seconds spent doing I/Os.",
-                |c| c.io_time_ms as f64 / 1000.0,
+                |c| Some(c.io_time_ms as f64 / 1000.0),
+            ),
+            (
+                "node_disk_io_time_weighted_seconds_total",
+                "counter",
+                "The weighted # of seconds spent doing I/Os.",
+                |c| Some(c.io_time_weighted_ms as f64 / 1000.0),
+            ),
+            (
+                "node_disk_discards_completed_total",
+                "counter",
+                "The total number of discards completed successfully.",
+                |c| c.discards.map(|d| d[0] as f64),
+            ),
+            (
+                "node_disk_discards_merged_total",
+                "counter",
+                "The total number of discards merged.",
+                |c| c.discards.map(|d| d[1] as f64),
+            ),
+            (
+                "node_disk_discarded_sectors_total",
+                "counter",
+                "The total number of sectors discarded successfully.",
+                |c| c.discards.map(|d| d[2] as f64),
+            ),
+            (
+                "node_disk_discard_time_seconds_total",
+                "counter",
+                "This is the total number of seconds spent by all discards.",
+                |c| c.discards.map(|d| d[3] as f64 / 1000.0),
+            ),
+            (
+                "node_disk_flush_requests_total",
+                "counter",
+                "The total number of flush requests completed successfully",
+                |c| c.flushes.map(|f| f[0] as f64),
+            ),
+            (
+                "node_disk_flush_requests_time_seconds_total",
+                "counter",
+                "This is the total number of seconds spent by all flush requests.",
+                |c| c.flushes.map(|f| f[1] as f64 / 1000.0),
             ),
         ];
-        for (name, help, pick) in families {
-            self.family(name, "counter", help);
-            for d in s.disk_io.iter().filter(|d| d.whole_disk) {
-                self.labelled(name, "device", &d.device, pick(&d.counters));
+        for (name, kind, help, pick) in families {
+            let whole = || s.disk_io.iter().filter(|d| d.whole_disk);
+            if !whole().any(|d| pick(&d.counters).is_some()) {
+                continue;
+            }
+            self.family(name, kind, help);
+            for d in whole() {
+                if let Some(v) = pick(&d.counters) {
+                    self.labelled(name, "device", &d.device, v);
+                }
             }
         }
     }

@@ -149,6 +149,61 @@ fn idle_daemon_loop_allocates_nothing() {
     );
 }
 
+/// Rendering /metrics, scrape-time reads included (uname, os-release, the
+/// kernel tables, /sys/class/net, cpufreq limits): on the live machine and
+/// on the fixture roots that have sensors and cpufreq, after two warm-up
+/// scrapes a hundred more allocate nothing (issue 12).
+#[test]
+fn metrics_scrape_allocates_nothing_once_warm() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for (proc_root, sys_root) in [
+        (PathBuf::from("/proc"), PathBuf::from("/sys")),
+        (
+            fixtures.join("proc/container-v2"),
+            fixtures.join("sys/handmade"),
+        ),
+    ] {
+        let mut config = config(proc_root.clone());
+        config.sys_root = sys_root;
+        config.mounts = vec!["/".into()];
+        config.alerts.disk = sysmon::config::parse_threshold("0%").unwrap();
+        let mut daemon = Daemon::bind(config).expect("bind");
+        assert!(daemon.poll_once());
+        let mut len = daemon.render_metrics().len();
+        len = len.max(daemon.render_metrics().len());
+        let before = allocations();
+        for _ in 0..100 {
+            len = len.max(daemon.render_metrics().len());
+        }
+        let allocated = allocations() - before;
+        let text = daemon.render_metrics();
+        for family in [
+            "node_uname_info{",
+            "node_memory_Active_anon_bytes ",
+            "node_cpu_seconds_total{",
+            "node_network_up{",
+            "node_timex_sync_status ",
+        ] {
+            assert!(text.contains(family), "no {family} in:\n{text}");
+        }
+        if proc_root != std::path::Path::new("/proc") {
+            assert!(
+                text.contains("\nnode_cpu_scaling_frequency_max_hertz{"),
+                "{text}"
+            );
+        }
+        if std::path::Path::new("/etc/os-release").exists() {
+            assert!(text.contains("\nnode_os_info{"), "{text}");
+        }
+        assert_eq!(
+            allocated,
+            0,
+            "{}: allocations in 100 scrapes of {len} bytes",
+            proc_root.display()
+        );
+    }
+}
+
 /// The idle loop after the boot jobs have finished: an update audit ran (a
 /// `update_command` child, its pipes and log file) and the daemon went back
 /// to timers and sampling, which again allocate nothing.

@@ -28,6 +28,10 @@ pub struct RunArgs {
     /// where sysfs is mounted (default /sys)
     #[argh(option)]
     pub sys_root: Option<PathBuf>,
+    /// the host's root file system, where /metrics finds os-release
+    /// (default /; node_exporter's --path.rootfs)
+    #[argh(option)]
+    pub root_fs: Option<PathBuf>,
     /// started as root, become this user once the port is bound, keeping only
     /// CAP_DAC_READ_SEARCH (as `user =` in the config, which it replaces)
     #[argh(option)]
@@ -50,6 +54,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         }
     }
     let mut config = super::load_config(args.config.as_deref(), args.proc_root, args.sys_root)?;
+    if let Some(root_fs) = args.root_fs {
+        config.root_fs = root_fs;
+    }
     let user_on_command_line = args.user.is_some();
     if let Some(user) = args.user {
         config.user = Some(user);

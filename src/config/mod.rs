@@ -64,6 +64,8 @@ pub struct Config {
     pub proc_root: PathBuf,
     /// Where sysfs is mounted (`--sys-root`).
     pub sys_root: PathBuf,
+    /// The host's root file system, for os-release (`--root-fs`).
+    pub root_fs: PathBuf,
     /// A `.prom` file for node_exporter's textfile collector, rewritten with
     /// sysmon's own series whenever a backup or audit starts or ends.
     pub textfile_path: Option<PathBuf>,
@@ -179,7 +181,8 @@ impl Default for Config {
 
 impl Config {
     /// Every key unset (empty, zero, off): what [`Config::default`] fills in.
-    /// `proc_root` and `sys_root` are not keys but command-line options.
+    /// `proc_root`, `sys_root` and `root_fs` are not keys but command-line
+    /// options.
     fn unset() -> Config {
         Config {
             file: None,
@@ -216,6 +219,7 @@ impl Config {
             },
             proc_root: PathBuf::from("/proc"),
             sys_root: PathBuf::from("/sys"),
+            root_fs: PathBuf::from("/"),
             textfile_path: None,
             history: Duration::ZERO,
             alerts: AlertConfig {

@@ -1,7 +1,7 @@
 //! `/proc/diskstats`: `MAJOR MINOR NAME` then at least 11 counters per
 //! block device (4 more since Linux 4.18 for discards, 2 more since 5.5 for
-//! flushes; the extra ones are accepted and ignored). Sectors are always 512
-//! bytes here, whatever the device's own sector size.
+//! flushes; any beyond those are accepted and ignored). Sectors are always
+//! 512 bytes here, whatever the device's own sector size.
 //!
 //! [`entries`] yields borrowed names and never allocates.
 
@@ -10,15 +10,27 @@ use super::{ParseError, fields, numbered_lines, parse_u64};
 /// The kernel's sector unit in /proc/diskstats (include/linux/blk_types.h).
 pub const SECTOR_BYTES: u64 = 512;
 
-/// The counters sysmon uses, of one block device.
+/// Every field of one block device's line (Documentation/admin-guide/iostats.rst).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DiskCounters {
     pub reads_completed: u64,
+    pub reads_merged: u64,
     pub sectors_read: u64,
+    pub read_time_ms: u64,
     pub writes_completed: u64,
+    pub writes_merged: u64,
     pub sectors_written: u64,
+    pub write_time_ms: u64,
+    /// I/Os in flight now (a gauge, not a counter).
+    pub io_in_progress: u64,
     /// Milliseconds during which I/O was in flight (`io_ticks`).
     pub io_time_ms: u64,
+    /// Milliseconds of I/O times the number in flight (`time_in_queue`).
+    pub io_time_weighted_ms: u64,
+    /// Since Linux 4.18: discards completed, merged, sectors, milliseconds.
+    pub discards: Option<[u64; 4]>,
+    /// Since Linux 5.5: flush requests completed, milliseconds.
+    pub flushes: Option<[u64; 2]>,
 }
 
 impl DiskCounters {
@@ -28,8 +40,14 @@ impl DiskCounters {
     pub fn written_bytes(&self) -> u64 {
         self.sectors_written.saturating_mul(SECTOR_BYTES)
     }
+    /// Every counter zero (absent discard and flush fields count as zero).
     pub fn is_idle_since_boot(&self) -> bool {
-        *self == DiskCounters::default()
+        let zeroed = DiskCounters {
+            discards: self.discards.map(|_| [0; 4]),
+            flushes: self.flushes.map(|_| [0; 2]),
+            ..DiskCounters::default()
+        };
+        *self == zeroed
     }
 }
 
@@ -60,17 +78,31 @@ fn entry(n: u32, line: &[u8]) -> Result<DiskStatsEntry<'_>, ParseError> {
             .ok_or(ParseError::new(n, "fewer than 11 counters"))
             .and_then(|f| parse_u64(f).ok_or(ParseError::new(n, "counter is not a number")))?;
     }
-    if !cols.all(|f| parse_u64(f).is_some()) {
-        return Err(ParseError::new(n, "counter is not a number"));
+    let mut extra = [0u64; 6];
+    let mut n_extra = 0;
+    for f in cols {
+        let v = parse_u64(f).ok_or(ParseError::new(n, "counter is not a number"))?;
+        if n_extra < extra.len() {
+            extra[n_extra] = v;
+        }
+        n_extra += 1;
     }
     Ok(DiskStatsEntry {
         name,
         counters: DiskCounters {
             reads_completed: values[0],
+            reads_merged: values[1],
             sectors_read: values[2],
+            read_time_ms: values[3],
             writes_completed: values[4],
+            writes_merged: values[5],
             sectors_written: values[6],
+            write_time_ms: values[7],
+            io_in_progress: values[8],
             io_time_ms: values[9],
+            io_time_weighted_ms: values[10],
+            discards: (n_extra >= 4).then(|| [extra[0], extra[1], extra[2], extra[3]]),
+            flushes: (n_extra >= 6).then(|| [extra[4], extra[5]]),
         },
     })
 }
@@ -104,15 +136,24 @@ mod tests {
         let all: Vec<_> = entries(VM).map(Result::unwrap).collect();
         assert_eq!(all.len(), 10);
         let vda = all.iter().find(|e| e.name == b"vda").unwrap();
-        // 254 0 vda 159549 11413 7620850 124979 92568 34629 12354024 44229 0 17972 ...
+        // 254 0 vda 159549 11413 7620850 124979 92568 34629 12354024 44229 0
+        //   17972 174344 30306 15 4064256 2912 23272 2222 (kernel 6.18: 17 fields)
         assert_eq!(
             vda.counters,
             DiskCounters {
                 reads_completed: 159_549,
+                reads_merged: 11_413,
                 sectors_read: 7_620_850,
+                read_time_ms: 124_979,
                 writes_completed: 92_568,
+                writes_merged: 34_629,
                 sectors_written: 12_354_024,
+                write_time_ms: 44_229,
+                io_in_progress: 0,
                 io_time_ms: 17_972,
+                io_time_weighted_ms: 174_344,
+                discards: Some([30_306, 15, 4_064_256, 2_912]),
+                flushes: Some([23_272, 2_222]),
             }
         );
         // 7620850 * 512 = 3901875200
@@ -135,6 +176,15 @@ mod tests {
         assert_eq!(sdc.counters.reads_completed, 126_552);
         assert_eq!(sdc.counters.sectors_written, 172_905);
         assert_eq!(sdc.counters.io_time_ms, 10_730);
+        assert_eq!(
+            sdc.counters.discards,
+            Some([18_851, 0, 125_173_784, 11_130])
+        );
+        assert_eq!(sdc.counters.flushes, Some([1_555, 1_944]));
+        // An 11-field line (before 4.18) has neither.
+        let sda = all.iter().find(|e| e.name == b"sda").unwrap();
+        assert_eq!(sda.counters.io_time_weighted_ms, 82_621_804);
+        assert_eq!((sda.counters.discards, sda.counters.flushes), (None, None));
         let fd0 = all.iter().find(|e| e.name == b"fd0").unwrap();
         assert!(!is_virtual_idle(fd0.name, &fd0.counters), "fd0 did I/O");
         assert!(is_virtual_idle(b"ram0", &DiskCounters::default()));

@@ -62,6 +62,44 @@ impl MemInfo {
     }
 }
 
+/// One line of the file: `HugePages_Total:  0` or `Active(anon):  4 kB`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field<'a> {
+    /// As the kernel spells it, parentheses included.
+    pub key: &'a [u8],
+    pub number: u64,
+    /// `true` when the line ends in `kB` (a size), `false` for a count
+    /// (`HugePages_*`).
+    pub in_kib: bool,
+}
+
+/// Every line of the file, in order, for /metrics (all fields, whatever the
+/// kernel adds). A line without a colon, a number or with a unit other than
+/// `kB` is an error for that line only.
+pub fn fields_of(buf: &[u8]) -> impl Iterator<Item = Result<Field<'_>, ParseError>> {
+    numbered_lines(buf).map(|(no, line)| {
+        let colon = line
+            .iter()
+            .position(|b| *b == b':')
+            .ok_or(ParseError::new(no, "no colon"))?;
+        let mut cols = fields(&line[colon + 1..]);
+        let number = cols
+            .next()
+            .and_then(parse_u64)
+            .ok_or(ParseError::new(no, "value is not a number"))?;
+        let in_kib = match (cols.next(), cols.next()) {
+            (None, _) => false,
+            (Some(b"kB"), None) => true,
+            _ => return Err(ParseError::new(no, "unknown unit")),
+        };
+        Ok(Field {
+            key: &line[..colon],
+            number,
+            in_kib,
+        })
+    })
+}
+
 pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
     let mut info = MemInfo::default();
     let mut have_total = false;
@@ -166,6 +204,45 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(starved.available_bytes(1_000_000), 0);
+    }
+
+    #[test]
+    fn every_field_of_a_6_18_kernel() {
+        // SOURCE: tests/fixtures/proc/basic/SOURCE (kernel 6.18, unedited).
+        let buf = include_bytes!("../../tests/fixtures/proc/basic/meminfo");
+        let all: Vec<_> = fields_of(buf).collect::<Result<_, _>>().unwrap();
+        // A naive oracle: one field per line, the kB ones marked so.
+        let text = std::str::from_utf8(buf).unwrap();
+        assert_eq!(all.len(), text.lines().count());
+        for (field, line) in all.iter().zip(text.lines()) {
+            let (key, rest) = line.split_once(':').unwrap();
+            let mut cols = rest.split_whitespace();
+            assert_eq!(field.key, key.as_bytes());
+            assert_eq!(field.number, cols.next().unwrap().parse::<u64>().unwrap());
+            assert_eq!(field.in_kib, cols.next() == Some("kB"), "{line}");
+        }
+        let find = |key: &[u8]| *all.iter().find(|f| f.key == key).unwrap();
+        assert!(find(b"Active(anon)").in_kib);
+        let huge = find(b"HugePages_Total");
+        assert!(!huge.in_kib);
+        assert_eq!(huge.number, 0);
+    }
+
+    #[test]
+    fn a_bad_line_is_an_error_for_that_line_only() {
+        let got: Vec<_> = fields_of(b"A: 1 kB\nB 2 kB\nC: x kB\nD: 1 MB\nE: 5\n").collect();
+        assert_eq!(got.len(), 5);
+        assert_eq!(got[1], Err(ParseError::new(2, "no colon")));
+        assert_eq!(got[2], Err(ParseError::new(3, "value is not a number")));
+        assert_eq!(got[3], Err(ParseError::new(4, "unknown unit")));
+        assert_eq!(
+            got[4],
+            Ok(Field {
+                key: b"E",
+                number: 5,
+                in_kib: false
+            })
+        );
     }
 
     #[test]

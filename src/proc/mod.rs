@@ -1,4 +1,5 @@
-//! Pure parsers for the files under `/proc`, one module per file.
+//! Pure parsers for the files under `/proc`, one module per file (and
+//! `os_release`, an /etc file read under the same rules).
 //!
 //! Every parser takes the bytes of a whole file and fills a caller-owned value;
 //! none of them allocates, does I/O or panics, whatever the bytes: garbage,
@@ -6,18 +7,27 @@
 //! default, never a wrong number. The path is attached to an error only at the
 //! I/O boundary ([`crate::sample::procfile`]).
 
+pub mod arp;
 pub mod cgroup;
 pub mod diskstats;
 pub mod loadavg;
 pub mod meminfo;
 pub mod mounts;
+pub mod netclass;
 pub mod netdev;
+pub mod netstat;
+pub mod os_release;
 pub mod pressure;
 pub mod selfstat;
+pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod status;
+pub mod sysctl;
 pub mod sysfs;
+pub mod udp;
 pub mod uptime;
+pub mod vmstat;
 
 use std::fmt;
 
@@ -185,6 +195,22 @@ mod fuzz {
             let _ = super::sysfs::parse_khz_as_hz(&buf);
             let _ = super::status::parse(&buf);
             let _ = super::status::groups(&buf, &mut groups);
+            let _ = super::meminfo::fields_of(&buf).count();
+            let _ = super::vmstat::entries(&buf).count();
+            let _ = super::netstat::for_each_pair(&buf, |_, _, _| {});
+            let _ = super::netstat::for_each_snmp6(&buf, |_, _, _| {});
+            let _ = super::sockstat::for_each(&buf, |_, _, _| {});
+            let _ = super::sysctl::file_nr(&buf);
+            let _ = super::softnet::entries(&buf).count();
+            let _ = super::arp::devices(&buf).count();
+            let _ = super::udp::queue_sums(&buf);
+            let _ = super::netclass::parse_int(&buf);
+            let _ = super::netclass::parse_text(&buf);
+            let _ = super::sysctl::single_u64(&buf);
+            let mut text = String::new();
+            for (_, value) in super::os_release::entries(&buf).flatten() {
+                value.write_to(&mut text);
+            }
         }
         // A truncated net/dev line is an error, not a short, wrong entry.
         let netdev = real[0];

@@ -16,10 +16,18 @@ pub struct NetCounters {
     pub rx_packets: u64,
     pub rx_errors: u64,
     pub rx_dropped: u64,
+    pub rx_fifo: u64,
+    pub rx_frame: u64,
+    pub rx_compressed: u64,
+    pub rx_multicast: u64,
     pub tx_bytes: u64,
     pub tx_packets: u64,
     pub tx_errors: u64,
     pub tx_dropped: u64,
+    pub tx_fifo: u64,
+    pub tx_colls: u64,
+    pub tx_carrier: u64,
+    pub tx_compressed: u64,
 }
 
 /// One interface line: the name and its counters.
@@ -79,10 +87,18 @@ fn entry(n: u32, line: &[u8]) -> Result<NetDevEntry<'_>, ParseError> {
             rx_packets: values[1],
             rx_errors: values[2],
             rx_dropped: values[3],
+            rx_fifo: values[4],
+            rx_frame: values[5],
+            rx_compressed: values[6],
+            rx_multicast: values[7],
             tx_bytes: values[8],
             tx_packets: values[9],
             tx_errors: values[10],
             tx_dropped: values[11],
+            tx_fifo: values[12],
+            tx_colls: values[13],
+            tx_carrier: values[14],
+            tx_compressed: values[15],
         },
     })
 }
@@ -126,6 +142,30 @@ mod tests {
         assert_eq!(eth0.counters.tx_bytes, 9_315_587_528);
         assert_eq!(eth0.counters.tx_packets, 43_451_486);
         assert!(all.iter().any(|e| e.name == b"ibr10:30"));
+        // Every column lands in its own field: a line of 1..=16.
+        let line = b"Inter-|\n face |\n  x: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n";
+        let c = entries(line).next().unwrap().unwrap().counters;
+        assert_eq!(
+            [
+                c.rx_bytes,
+                c.rx_packets,
+                c.rx_errors,
+                c.rx_dropped,
+                c.rx_fifo,
+                c.rx_frame,
+                c.rx_compressed,
+                c.rx_multicast,
+                c.tx_bytes,
+                c.tx_packets,
+                c.tx_errors,
+                c.tx_dropped,
+                c.tx_fifo,
+                c.tx_colls,
+                c.tx_carrier,
+                c.tx_compressed
+            ],
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+        );
         assert!(all.iter().any(|e| e.name == b"veth4B09XN"));
     }
 

@@ -101,6 +101,8 @@ pub struct Stat {
     pub procs_blocked: Option<u64>,
     pub context_switches: Option<u64>,
     pub forks: Option<u64>,
+    /// Interrupts serviced since boot: the first figure of `intr`.
+    pub interrupts: Option<u64>,
 }
 
 /// Parses /proc/stat into `out`. Requires the aggregate `cpu` line; every
@@ -112,6 +114,7 @@ pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
     out.procs_blocked = None;
     out.context_switches = None;
     out.forks = None;
+    out.interrupts = None;
     let mut saw_total = false;
     for (no, line) in numbered_lines(buf) {
         let mut cols = fields(line);
@@ -132,6 +135,7 @@ pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
                 b"procs_blocked" => &mut out.procs_blocked,
                 b"ctxt" => &mut out.context_switches,
                 b"processes" => &mut out.forks,
+                b"intr" => &mut out.interrupts,
                 _ => continue,
             };
             let value = cols.next().and_then(parse_u64);
@@ -158,6 +162,9 @@ mod tests {
         assert_eq!(stat.cores[0].ticks.guest_nice, 6);
         assert_eq!(stat.boot_time_s, Some(1_700_000_000));
         assert_eq!(stat.procs_running, Some(3));
+        assert_eq!(stat.interrupts, None);
+        parse(b"cpu 1 2 3 4\nintr 7306 9 0 12\n", &mut stat).unwrap();
+        assert_eq!(stat.interrupts, Some(7306));
     }
 
     #[test]
@@ -181,7 +188,7 @@ mod tests {
         let mut stat = Stat::default();
         assert_eq!(parse(b"cpu 1 2 x 4\n", &mut stat).unwrap_err().line, 1);
         assert!(parse(b"cpu 1 2\n", &mut stat).is_err());
-        assert!(parse(b"intr 1 2\n", &mut stat).is_err());
+        assert!(parse(b"intr x 2\n", &mut stat).is_err());
         assert!(parse(b"cpu 1 2 3 4\ncpuX 1 2 3 4\n", &mut stat).is_err());
         assert!(parse(b"", &mut stat).is_err());
     }

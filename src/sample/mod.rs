@@ -76,6 +76,8 @@ pub struct Sample {
     pub procs_blocked: Option<u64>,
     pub context_switches: Option<u64>,
     pub forks: Option<u64>,
+    /// Interrupts serviced since boot (/proc/stat `intr`).
+    pub interrupts: Option<u64>,
     pub disks: Vec<DiskSample>,
     pub process: ProcessSample,
     /// Per interface, in /proc/net/dev order; empty when the file is absent.
@@ -167,6 +169,7 @@ impl Sampler {
             out.procs_blocked = stat.procs_blocked;
             out.context_switches = stat.context_switches;
             out.forks = stat.forks;
+            out.interrupts = stat.interrupts;
         }
         self.memory.sample(&mut out.memory, &mut out.meminfo);
         self.load.sample(&mut out.load);

@@ -69,10 +69,17 @@ pub struct ProcFile {
 
 impl ProcFile {
     pub fn new(path: PathBuf) -> Self {
+        Self::with_capacity(path, INITIAL_CAPACITY)
+    }
+
+    /// For a file known to be small (a sysfs attribute, one number): a
+    /// buffer of `bytes` to start with, so a hundred of them do not cost
+    /// 8 KiB each. It still grows if the file is larger.
+    pub fn with_capacity(path: PathBuf, bytes: usize) -> Self {
         ProcFile {
             path,
             file: None,
-            buf: Vec::with_capacity(INITIAL_CAPACITY),
+            buf: Vec::with_capacity(bytes.max(1)),
         }
     }
 
@@ -94,6 +101,17 @@ impl ProcFile {
             self.file = None;
         }
         result.map(|len| &self.buf[..len])
+    }
+
+    /// [`ProcFile::read`] for a sysfs attribute the kernel may refuse to
+    /// show for now (`speed` of a link that is down: EINVAL): a failed read
+    /// of a file that did open keeps it open, so asking every scrape costs
+    /// one `pread`, not an open, fstat, read and close. (A file that could
+    /// not be opened is tried again next time, as with `read`; the caller
+    /// drops a `ProcFile` whose device went away.)
+    pub fn read_attribute(&mut self) -> io::Result<&[u8]> {
+        let len = self.read_inner()?;
+        Ok(&self.buf[..len])
     }
 
     fn read_inner(&mut self) -> io::Result<usize> {
@@ -152,10 +170,31 @@ mod tests {
         std::fs::write(&path, &big).unwrap();
         // Same open file: a regular file rewritten in place is re-read from 0.
         assert_eq!(f.read().unwrap().len(), 100_000);
+        // A buffer smaller than the file grows until the whole file fits.
+        let mut small = ProcFile::with_capacity(path.clone(), 16);
+        assert_eq!(small.read().unwrap().len(), 100_000);
         std::fs::remove_file(&path).unwrap();
         let mut missing = ProcFile::new(path);
         assert!(missing.read().is_err());
+        assert!(missing.read_attribute().is_err());
+        assert!(missing.raw_fd().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_attribute_the_kernel_refuses_stays_open() {
+        // lo has no link speed: the open succeeds, every read is EINVAL.
+        let mut speed = ProcFile::new(PathBuf::from("/sys/class/net/lo/speed"));
+        if speed.read_attribute().is_ok() {
+            return; // a kernel that shows one: nothing to prove here
+        }
+        let fd = speed.raw_fd();
+        assert!(fd.is_some(), "opened, so kept");
+        assert!(speed.read_attribute().is_err());
+        assert_eq!(speed.raw_fd(), fd, "the same descriptor, not reopened");
+        // `read` drops it, so a file that appears later is found.
+        assert!(speed.read().is_err());
+        assert!(speed.raw_fd().is_none());
     }
 
     #[test]

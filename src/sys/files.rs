@@ -14,6 +14,11 @@ pub struct FsStats {
     pub blocks: u64,
     pub blocks_free: u64,
     pub blocks_available: u64,
+    /// Inodes (`f_files`) and free inodes (`f_ffree`).
+    pub files: u64,
+    pub files_free: u64,
+    /// Mounted read-only (`ST_RDONLY` in `f_flag`).
+    pub read_only: bool,
 }
 
 pub fn statvfs(path: &CStr) -> io::Result<FsStats> {
@@ -29,6 +34,9 @@ pub fn statvfs(path: &CStr) -> io::Result<FsStats> {
             blocks: out.f_blocks as u64,
             blocks_free: out.f_bfree as u64,
             blocks_available: out.f_bavail as u64,
+            files: out.f_files as u64,
+            files_free: out.f_ffree as u64,
+            read_only: out.f_flag & libc::ST_RDONLY != 0,
         })
     }
 }

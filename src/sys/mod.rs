@@ -2,7 +2,8 @@
 //! [`signals`], [`process`] (facts, children, subreaper, kill/reap),
 //! [`files`] (statvfs, descriptor-relative access for the backup walk,
 //! procfs checks), [`privileges`] (the calls the drop of `user = NAME` is made of), [`net`]
-//! (setsockopt) and [`time`] (local time).
+//! (setsockopt), [`time`] (local time) and [`uname`] (the kernel's and
+//! machine's names).
 //!
 //! Invariant: this is the only module tree allowed `unsafe`, and every
 //! `unsafe` block carries a `// SAFETY:` note. Everything here is a thin,
@@ -19,6 +20,7 @@ pub mod privileges;
 pub mod process;
 pub mod signals;
 pub mod time;
+pub mod uname;
 
 pub use files::*;
 pub use net::*;
@@ -26,6 +28,7 @@ pub use privileges::*;
 pub use process::*;
 pub use signals::*;
 pub use time::*;
+pub use uname::*;
 
 /// Puts the step that failed in front of an error: `setresuid(998): ...`.
 pub(crate) fn context(what: impl std::fmt::Display, e: io::Error) -> io::Error {

@@ -1,5 +1,6 @@
 //! Local time from the C library (the zone file is read by `localtime_r`):
-//! the stamp in archive and log names and the zip entries' DOS dates.
+//! the stamp in archive and log names and the zip entries' DOS dates; and
+//! the kernel clock discipline (`adjtimex`) for /metrics.
 
 /// Local time as `YYYYmmdd_HHMMSS`, the stamp in archive and log names.
 /// Falls back to UTC when the local zone cannot be determined.
@@ -37,4 +38,62 @@ pub fn local_time_fields(unix_s: i64) -> Option<(i32, u32, u32, u32, u32, u32)> 
         field(tm.tm_min)?,
         field(tm.tm_sec)?,
     ))
+}
+
+/// What `adjtimex(2)` reports about the kernel clock discipline, read
+/// without changing anything (`modes = 0`): the raw `struct timex` fields
+/// node_exporter's `timex` collector exports, and the clock state returned
+/// (`TIME_OK` .. `TIME_ERROR` = 5, unsynchronised).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timex {
+    pub state: i32,
+    /// µs, or ns when `status` has `STA_NANO` (0x2000).
+    pub offset: i64,
+    /// ppm with a 16-bit fraction.
+    pub freq: i64,
+    pub maxerror_us: i64,
+    pub esterror_us: i64,
+    pub status: i32,
+    pub constant: i64,
+    pub tick_us: i64,
+    pub ppsfreq: i64,
+    pub jitter: i64,
+    pub shift: i32,
+    pub stabil: i64,
+    pub jitcnt: i64,
+    pub calcnt: i64,
+    pub errcnt: i64,
+    pub stbcnt: i64,
+    pub tai: i32,
+}
+
+/// `adjtimex(2)` with `modes = 0`: reads, never adjusts (no privilege needed).
+pub fn adjtimex() -> std::io::Result<Timex> {
+    // SAFETY: timex is plain C data, all-zero is valid and means modes = 0
+    // (read only); adjtimex writes only into the struct we own.
+    let mut t: libc::timex = unsafe { std::mem::zeroed() };
+    // SAFETY: `t` is a valid, writable timex.
+    let state = unsafe { libc::adjtimex(&mut t) };
+    if state < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(Timex {
+        state,
+        offset: t.offset as i64,
+        freq: t.freq as i64,
+        maxerror_us: t.maxerror as i64,
+        esterror_us: t.esterror as i64,
+        status: t.status,
+        constant: t.constant as i64,
+        tick_us: t.tick as i64,
+        ppsfreq: t.ppsfreq as i64,
+        jitter: t.jitter as i64,
+        shift: t.shift,
+        stabil: t.stabil as i64,
+        jitcnt: t.jitcnt as i64,
+        calcnt: t.calcnt as i64,
+        errcnt: t.errcnt as i64,
+        stbcnt: t.stbcnt as i64,
+        tai: t.tai,
+    })
 }

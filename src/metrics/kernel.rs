@@ -1,0 +1,215 @@
+//! The kernel's counter tables, read at scrape time under node_exporter's
+//! names and default field filters: `vmstat`, `netstat` (net/netstat,
+//! net/snmp, net/snmp6), `sockstat` (net/sockstat, net/sockstat6),
+//! `filefd` (sys/fs/file-nr) and `entropy` (sys/kernel/random).
+//!
+//! Each file is kept open and re-read into its own reused buffer; a file
+//! that is missing (no IPv6: no snmp6 or sockstat6) or malformed leaves
+//! its families out of this scrape and nothing else.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use super::family;
+use crate::proc::{netstat, sockstat, sysctl, vmstat};
+use crate::sample::procfile::ProcFile;
+
+pub struct KernelTables {
+    vmstat: ProcFile,
+    netstat: ProcFile,
+    snmp: ProcFile,
+    snmp6: ProcFile,
+    sockstat: ProcFile,
+    sockstat6: ProcFile,
+    file_nr: ProcFile,
+    entropy_avail: ProcFile,
+    pool_size: ProcFile,
+    page_size: u64,
+}
+
+/// `prefix` + `protocol` + `_` + `name` with node_exporter's untyped
+/// `Statistic ProtocolName.` help, then the value.
+fn netstat_series(out: &mut String, protocol: &[u8], name: &[u8], value: i64) {
+    let (Ok(protocol), Ok(name)) = (std::str::from_utf8(protocol), std::str::from_utf8(name))
+    else {
+        return;
+    };
+    if !valid_name(protocol) || !valid_name(name) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "# HELP node_netstat_{protocol}_{name} Statistic {protocol}{name}.\n# TYPE node_netstat_{protocol}_{name} untyped\nnode_netstat_{protocol}_{name} {value}"
+    );
+}
+
+/// What may go into a metric name unchanged.
+fn valid_name(part: &str) -> bool {
+    !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl KernelTables {
+    pub fn new(proc_root: &Path) -> Self {
+        let file = |rel: &str| ProcFile::new(proc_root.join(rel));
+        let number = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 64);
+        KernelTables {
+            vmstat: file("vmstat"),
+            netstat: file("net/netstat"),
+            snmp: file("net/snmp"),
+            snmp6: file("net/snmp6"),
+            sockstat: ProcFile::with_capacity(proc_root.join("net/sockstat"), 512),
+            sockstat6: ProcFile::with_capacity(proc_root.join("net/sockstat6"), 256),
+            file_nr: number("sys/fs/file-nr"),
+            entropy_avail: number("sys/kernel/random/entropy_avail"),
+            pool_size: number("sys/kernel/random/poolsize"),
+            page_size: crate::sys::page_size(),
+        }
+    }
+
+    pub fn write(&mut self, out: &mut String) {
+        self.vmstat(out);
+        self.netstat(out);
+        self.sockstat(out);
+        self.filefd_entropy(out);
+    }
+
+    fn vmstat(&mut self, out: &mut String) {
+        let Ok(buf) = self.vmstat.read() else { return };
+        // All or nothing, as node_exporter (a bad line fails the collector):
+        // one pass, and what was written is taken back on an error.
+        let start = out.len();
+        for entry in vmstat::entries(buf) {
+            let Ok((name, value)) = entry else {
+                out.truncate(start);
+                return;
+            };
+            let Ok(name) = std::str::from_utf8(name) else {
+                continue;
+            };
+            if !vmstat::node_exporter_default(name.as_bytes()) || !valid_name(name) {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "# HELP node_vmstat_{name} /proc/vmstat information field {name}.\n# TYPE node_vmstat_{name} untyped\nnode_vmstat_{name} {value}"
+            );
+        }
+    }
+
+    fn netstat(&mut self, out: &mut String) {
+        // node_exporter's collector fails as a whole if netstat or snmp
+        // cannot be read or parsed (written series are taken back); snmp6
+        // may be absent (IPv6 disabled).
+        let (Ok(netstat_buf), Ok(snmp_buf)) = (self.netstat.read(), self.snmp.read()) else {
+            return;
+        };
+        let start = out.len();
+        let mut emit = |p: &[u8], n: &[u8], v: i64| {
+            if netstat::node_exporter_default(p, n) {
+                netstat_series(out, p, n, v);
+            }
+        };
+        let parsed = netstat::for_each_pair(netstat_buf, &mut emit)
+            .and_then(|()| netstat::for_each_pair(snmp_buf, &mut emit));
+        if parsed.is_err() {
+            out.truncate(start);
+            return;
+        }
+        if let Ok(buf) = self.snmp6.read() {
+            let start6 = out.len();
+            let mut emit = |p: &[u8], n: &[u8], v: i64| {
+                if netstat::node_exporter_default(p, n) {
+                    netstat_series(out, p, n, v);
+                }
+            };
+            if netstat::for_each_snmp6(buf, &mut emit).is_err() {
+                out.truncate(start6);
+            }
+        }
+    }
+
+    fn sockstat(&mut self, out: &mut String) {
+        let page_size = self.page_size;
+        for file in [&mut self.sockstat, &mut self.sockstat6] {
+            let Ok(buf) = file.read() else { continue };
+            if sockstat::for_each(buf, |_, _, _| {}).is_err() {
+                continue;
+            }
+            let _ = sockstat::for_each(buf, |protocol, key, value| {
+                let (Ok(p), Ok(k)) = (std::str::from_utf8(protocol), std::str::from_utf8(key))
+                else {
+                    return;
+                };
+                if !valid_name(p) || !valid_name(k) {
+                    return;
+                }
+                if p == "sockets" && k == "used" {
+                    family(
+                        out,
+                        "node_sockstat_sockets_used",
+                        "gauge",
+                        "Number of IPv4 sockets in use.",
+                    );
+                    let _ = writeln!(out, "node_sockstat_sockets_used {value}");
+                    return;
+                }
+                let _ = writeln!(
+                    out,
+                    "# HELP node_sockstat_{p}_{k} Number of {p} sockets in state {k}.\n# TYPE node_sockstat_{p}_{k} gauge\nnode_sockstat_{p}_{k} {value}"
+                );
+                // Pages, and node_exporter adds the figure in bytes.
+                if k == "mem" {
+                    let bytes = value.saturating_mul(page_size);
+                    let _ = writeln!(
+                        out,
+                        "# HELP node_sockstat_{p}_mem_bytes Number of {p} sockets in state mem_bytes.\n# TYPE node_sockstat_{p}_mem_bytes gauge\nnode_sockstat_{p}_mem_bytes {bytes}"
+                    );
+                }
+            });
+        }
+    }
+
+    fn filefd_entropy(&mut self, out: &mut String) {
+        let file_nr = self
+            .file_nr
+            .read()
+            .ok()
+            .and_then(|b| sysctl::file_nr(b).ok());
+        if let Some((allocated, maximum)) = file_nr {
+            family(
+                out,
+                "node_filefd_allocated",
+                "gauge",
+                "File descriptor statistics: allocated.",
+            );
+            let _ = writeln!(out, "node_filefd_allocated {allocated}");
+            family(
+                out,
+                "node_filefd_maximum",
+                "gauge",
+                "File descriptor statistics: maximum.",
+            );
+            let _ = writeln!(out, "node_filefd_maximum {maximum}");
+        }
+        let single =
+            |file: &mut ProcFile| file.read().ok().and_then(|b| sysctl::single_u64(b).ok());
+        if let Some(bits) = single(&mut self.entropy_avail) {
+            family(
+                out,
+                "node_entropy_available_bits",
+                "gauge",
+                "Bits of available entropy.",
+            );
+            let _ = writeln!(out, "node_entropy_available_bits {bits}");
+        }
+        if let Some(bits) = single(&mut self.pool_size) {
+            family(
+                out,
+                "node_entropy_pool_size_bits",
+                "gauge",
+                "Bits of entropy pool.",
+            );
+            let _ = writeln!(out, "node_entropy_pool_size_bits {bits}");
+        }
+    }
+}

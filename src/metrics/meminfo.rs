@@ -1,0 +1,98 @@
+//! Every `/proc/meminfo` field as `node_memory_<Field>[_bytes]`, read at
+//! scrape time (the sampler parses only the ten fields the dashboard needs).
+//!
+//! node_exporter's name mangling: `Active(anon)` becomes `Active_anon`; a
+//! field printed in kB is multiplied by 1024 and gets `_bytes`; a count
+//! (`HugePages_Total`) keeps its name and value. Fields the kernel adds
+//! later appear without a code change, as with node_exporter up to 1.5.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::proc::meminfo::fields_of;
+use crate::sample::procfile::ProcFile;
+
+pub struct MemInfoFields {
+    file: ProcFile,
+}
+
+/// A key that becomes a valid metric name after the `(x)` → `_x` rewrite.
+fn valid_key(key: &[u8]) -> bool {
+    !key.is_empty()
+        && key
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'(' | b')'))
+}
+
+/// Writes `key` with node_exporter's rewrite of `(x)` into `_x`.
+fn push_mangled(out: &mut String, key: &[u8]) {
+    for &b in key {
+        match b {
+            b'(' => out.push('_'),
+            b')' => {}
+            b => out.push(char::from(b)),
+        }
+    }
+}
+
+impl MemInfoFields {
+    pub fn new(proc_root: &Path) -> Self {
+        MemInfoFields {
+            file: ProcFile::new(proc_root.join("meminfo")),
+        }
+    }
+
+    /// `false` when the file cannot be read (the caller falls back to the
+    /// sample's fields). A malformed line is left out, the rest still count.
+    pub fn write(&mut self, out: &mut String) -> bool {
+        let Ok(buf) = self.file.read() else {
+            return false;
+        };
+        for field in fields_of(buf).flatten() {
+            if !valid_key(field.key) {
+                continue;
+            }
+            let (suffix, value) = if field.in_kib {
+                ("_bytes", field.number as f64 * 1024.0)
+            } else {
+                ("", field.number as f64)
+            };
+            for prefix in ["# HELP ", "# TYPE "] {
+                out.push_str(prefix);
+                out.push_str("node_memory_");
+                push_mangled(out, field.key);
+                out.push_str(suffix);
+                if prefix == "# HELP " {
+                    out.push_str(" Memory information field ");
+                    push_mangled(out, field.key);
+                    out.push_str(suffix);
+                    out.push_str(".\n");
+                } else {
+                    out.push_str(" gauge\n");
+                }
+            }
+            out.push_str("node_memory_");
+            push_mangled(out, field.key);
+            out.push_str(suffix);
+            let _ = writeln!(out, " {value}");
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mangles_names_like_node_exporter() {
+        let mut out = String::new();
+        for key in ["Active(anon)", "HugePages_Total", "NFS_Unstable"] {
+            push_mangled(&mut out, key.as_bytes());
+            out.push(' ');
+        }
+        assert_eq!(out, "Active_anon HugePages_Total NFS_Unstable ");
+        assert!(!valid_key(b"Bad key"));
+        assert!(!valid_key(b""));
+    }
+}

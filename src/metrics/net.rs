@@ -1,0 +1,203 @@
+//! Network tables read at scrape time under node_exporter's names:
+//! `softnet` (/proc/net/softnet_stat), `conntrack`
+//! (/proc/sys/net/netfilter/nf_conntrack_{count,max}), `arp`
+//! (/proc/net/arp, entries counted per device) and `udp_queues`
+//! (/proc/net/udp, udp6: bytes queued, summed over sockets).
+//!
+//! Kept-open files and reused buffers as in [`super::kernel`]; the ARP
+//! counts live in a list of (device offset, length, count) that only grows
+//! when more devices have neighbours than ever before.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use super::{escaped_bytes, family};
+use crate::proc::{arp, softnet, sysctl, udp};
+use crate::sample::procfile::ProcFile;
+
+pub struct NetTables {
+    softnet: ProcFile,
+    conntrack_count: ProcFile,
+    conntrack_max: ProcFile,
+    arp: ProcFile,
+    udp: ProcFile,
+    udp6: ProcFile,
+    /// This scrape's softnet lines, parsed once (grows only with the CPUs).
+    softnet_lines: Vec<softnet::Softnet>,
+    /// Per device with ARP entries: its name's offset and length in the
+    /// ARP buffer, and how many entries it has.
+    arp_counts: Vec<(usize, usize, u64)>,
+}
+
+type Pick = fn(&softnet::Softnet) -> Option<u64>;
+
+impl NetTables {
+    pub fn new(proc_root: &Path) -> Self {
+        let file = |rel: &str| ProcFile::new(proc_root.join(rel));
+        NetTables {
+            softnet: ProcFile::with_capacity(proc_root.join("net/softnet_stat"), 1024),
+            conntrack_count: ProcFile::with_capacity(
+                proc_root.join("sys/net/netfilter/nf_conntrack_count"),
+                64,
+            ),
+            conntrack_max: ProcFile::with_capacity(
+                proc_root.join("sys/net/netfilter/nf_conntrack_max"),
+                64,
+            ),
+            arp: ProcFile::with_capacity(proc_root.join("net/arp"), 1024),
+            udp: file("net/udp"),
+            udp6: file("net/udp6"),
+            softnet_lines: Vec::new(),
+            arp_counts: Vec::new(),
+        }
+    }
+
+    pub fn write(&mut self, out: &mut String) {
+        self.softnet(out);
+        self.conntrack(out);
+        self.arp(out);
+        self.udp_queues(out);
+    }
+
+    fn udp_queues(&mut self, out: &mut String) {
+        // As node_exporter: no v4 file, no family; v6 only when v4 is there.
+        let Some((tx4, rx4)) = self.udp.read().ok().and_then(|b| udp::queue_sums(b).ok()) else {
+            return;
+        };
+        family(
+            out,
+            "node_udp_queues",
+            "gauge",
+            "Number of allocated memory in the kernel for UDP datagrams in bytes.",
+        );
+        let _ = writeln!(out, "node_udp_queues{{ip=\"v4\",queue=\"rx\"}} {rx4}");
+        let _ = writeln!(out, "node_udp_queues{{ip=\"v4\",queue=\"tx\"}} {tx4}");
+        if let Some((tx6, rx6)) = self.udp6.read().ok().and_then(|b| udp::queue_sums(b).ok()) {
+            let _ = writeln!(out, "node_udp_queues{{ip=\"v6\",queue=\"rx\"}} {rx6}");
+            let _ = writeln!(out, "node_udp_queues{{ip=\"v6\",queue=\"tx\"}} {tx6}");
+        }
+    }
+
+    fn softnet(&mut self, out: &mut String) {
+        let Ok(buf) = self.softnet.read() else { return };
+        self.softnet_lines.clear();
+        for line in softnet::entries(buf) {
+            let Ok(line) = line else { return };
+            self.softnet_lines.push(line);
+        }
+        let families: [(&str, &str, &str, Pick); 7] = [
+            (
+                "node_softnet_processed_total",
+                "counter",
+                "Number of processed packets",
+                |s| Some(s.processed),
+            ),
+            (
+                "node_softnet_dropped_total",
+                "counter",
+                "Number of dropped packets",
+                |s| Some(s.dropped),
+            ),
+            (
+                "node_softnet_times_squeezed_total",
+                "counter",
+                "Number of times processing packets ran out of quota",
+                |s| Some(s.time_squeezed),
+            ),
+            (
+                "node_softnet_cpu_collision_total",
+                "counter",
+                "Number of collision occur while obtaining device lock while transmitting",
+                |s| Some(s.cpu_collision),
+            ),
+            (
+                "node_softnet_received_rps_total",
+                "counter",
+                "Number of times cpu woken up received_rps",
+                |s| s.received_rps,
+            ),
+            (
+                "node_softnet_flow_limit_count_total",
+                "counter",
+                "Number of times flow limit has been reached",
+                |s| s.flow_limit_count,
+            ),
+            (
+                "node_softnet_backlog_len",
+                "gauge",
+                "Softnet backlog status",
+                |s| s.backlog_len,
+            ),
+        ];
+        for (name, kind, help, pick) in families {
+            if !self.softnet_lines.iter().any(|s| pick(s).is_some()) {
+                continue;
+            }
+            family(out, name, kind, help);
+            for s in &self.softnet_lines {
+                if let Some(v) = pick(s) {
+                    let _ = writeln!(out, "{name}{{cpu=\"{}\"}} {v}", s.cpu);
+                }
+            }
+        }
+    }
+
+    fn conntrack(&mut self, out: &mut String) {
+        // node_exporter's collector needs both (no module loaded: neither).
+        let count = self
+            .conntrack_count
+            .read()
+            .ok()
+            .and_then(|b| sysctl::single_u64(b).ok());
+        let max = self
+            .conntrack_max
+            .read()
+            .ok()
+            .and_then(|b| sysctl::single_u64(b).ok());
+        let (Some(count), Some(max)) = (count, max) else {
+            return;
+        };
+        family(
+            out,
+            "node_nf_conntrack_entries",
+            "gauge",
+            "Number of currently allocated flow entries for connection tracking.",
+        );
+        let _ = writeln!(out, "node_nf_conntrack_entries {count}");
+        family(
+            out,
+            "node_nf_conntrack_entries_limit",
+            "gauge",
+            "Maximum size of connection tracking table.",
+        );
+        let _ = writeln!(out, "node_nf_conntrack_entries_limit {max}");
+    }
+
+    fn arp(&mut self, out: &mut String) {
+        let Ok(buf) = self.arp.read() else { return };
+        if arp::devices(buf).any(|d| d.is_err()) {
+            return;
+        }
+        self.arp_counts.clear();
+        for device in arp::devices(buf).flatten() {
+            let name = |&(at, len, _): &(usize, usize, u64)| &buf[at..at + len];
+            match self.arp_counts.iter_mut().find(|c| name(c) == device) {
+                Some(entry) => entry.2 += 1,
+                None => {
+                    // `device` is a subslice of `buf`: its offset is exact.
+                    let at = device.as_ptr() as usize - buf.as_ptr() as usize;
+                    self.arp_counts.push((at, device.len(), 1));
+                }
+            }
+        }
+        if self.arp_counts.is_empty() {
+            return;
+        }
+        family(out, "node_arp_entries", "gauge", "ARP entries by device");
+        for &(at, len, count) in &self.arp_counts {
+            out.push_str("node_arp_entries{device=\"");
+            escaped_bytes(out, &buf[at..at + len]);
+            let _ = writeln!(out, "\"}} {count}");
+        }
+    }
+}

@@ -1,0 +1,863 @@
+//! node_exporter's families beyond the dashboard's (issue 12), each checked
+//! against its fixture read independently here or against the machine:
+//! `node_uname_info` as uname(1) says, `node_os_info`/`node_os_version` from
+//! a fixture root's os-release (re-read when it changes), every
+//! /proc/meminfo field, vmstat/netstat/sockstat/filefd/entropy/intr with
+//! node_exporter's filters, softnet/conntrack/arp/udp queues, /sys/class/net,
+//! every /proc/net/dev and /proc/diskstats column, filesystem inodes and
+//! read-only state, timex and cpufreq limits; a malformed table drops its
+//! own families and nothing else.
+use crate::common::*;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+/// The daemon on the `basic` /proc fixture with `root_fs` for os-release.
+fn start(dir: &TempDir, root_fs: &std::path::Path) -> Daemon {
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        fixture("proc/basic").to_str().unwrap(),
+        "--root-fs",
+        root_fs.to_str().unwrap(),
+    ])
+}
+
+fn metrics(daemon: &Daemon) -> String {
+    let r = daemon.get("/metrics");
+    assert_eq!(r.status, 200, "{}", daemon.dump());
+    r.body_text()
+}
+
+/// The lines of `text` for `name` (`name{...} v` or `name v`).
+fn lines_of<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+        .collect()
+}
+
+fn uname(flag: &str) -> String {
+    let out = Command::new("uname").arg(flag).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn uname_and_os_release_label_the_host_as_node_exporter_does() {
+    let dir = TempDir::new("node-os");
+    let daemon = start(&dir, &fixture("rootfs/debian12"));
+    let text = metrics(&daemon);
+    let domain = std::fs::read_to_string("/proc/sys/kernel/domainname").unwrap();
+    let want = format!(
+        "node_uname_info{{domainname=\"{}\",machine=\"{}\",nodename=\"{}\",release=\"{}\",sysname=\"{}\",version=\"{}\"}} 1",
+        domain.trim_end(),
+        uname("-m"),
+        uname("-n"),
+        uname("-r"),
+        uname("-s"),
+        uname("-v"),
+    );
+    assert_eq!(lines_of(&text, "node_uname_info"), [want.as_str()]);
+    assert!(text.contains("# TYPE node_uname_info gauge\n"));
+    // The fixture has only usr/lib/os-release: the fallback is taken.
+    assert_eq!(
+        lines_of(&text, "node_os_info"),
+        [
+            "node_os_info{build_id=\"\",id=\"debian\",id_like=\"\",image_id=\"\",image_version=\"\",name=\"Debian GNU/Linux\",pretty_name=\"Debian GNU/Linux 12 (bookworm)\",variant=\"\",variant_id=\"\",version=\"12 (bookworm)\",version_codename=\"bookworm\",version_id=\"12\"} 1"
+        ]
+    );
+    assert_eq!(
+        lines_of(&text, "node_os_version"),
+        ["node_os_version{id=\"debian\",id_like=\"\",name=\"Debian GNU/Linux\"} 12"]
+    );
+    assert!(lines_of(&text, "node_os_support_end_timestamp_seconds").is_empty());
+    if have_tool("promtool", "the exposition's lint") {
+        assert_promtool_accepts(text.as_bytes());
+    }
+}
+
+#[test]
+fn os_release_is_read_again_when_it_changes_and_left_out_when_absent() {
+    let dir = TempDir::new("node-os-change");
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let daemon = start(&dir, &root);
+    assert!(lines_of(&metrics(&daemon), "node_os_info").is_empty());
+    assert!(!lines_of(&metrics(&daemon), "node_uname_info").is_empty());
+
+    let release = root.join("etc/os-release");
+    let write = |body: &str, mtime_s: u64| {
+        std::fs::write(&release, body).unwrap();
+        let f = std::fs::File::options().write(true).open(&release).unwrap();
+        f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime_s))
+            .unwrap();
+    };
+    write(
+        "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME=\"Alpine \\\"edge\\\"\"\nSUPPORT_END=2025-11-01\n",
+        1_000,
+    );
+    let text = metrics(&daemon);
+    assert_eq!(
+        lines_of(&text, "node_os_version"),
+        ["node_os_version{id=\"alpine\",id_like=\"\",name=\"Alpine Linux\"} 3.19"]
+    );
+    assert!(
+        text.contains("pretty_name=\"Alpine \\\"edge\\\"\""),
+        "{text}"
+    );
+    // `date -u -d 2025-11-01 +%s`
+    assert_eq!(
+        lines_of(&text, "node_os_support_end_timestamp_seconds"),
+        ["node_os_support_end_timestamp_seconds 1761955200"]
+    );
+    write(
+        "NAME=Arch\nID=arch\nID_LIKE=\"\"\nVERSION_ID=rolling\n",
+        2_000,
+    );
+    let text = metrics(&daemon);
+    assert!(
+        lines_of(&text, "node_os_info")[0].contains("id=\"arch\""),
+        "{text}"
+    );
+    // No major.minor: left out, as node_exporter does.
+    assert!(lines_of(&text, "node_os_version").is_empty());
+    assert!(lines_of(&text, "node_os_support_end_timestamp_seconds").is_empty());
+}
+
+#[test]
+fn every_meminfo_field_is_exported_with_node_exporter_names() {
+    let dir = TempDir::new("node-meminfo");
+    let daemon = start(&dir, &fixture("rootfs/debian12"));
+    let text = metrics(&daemon);
+    // The oracle: node_exporter 1.5's rule, applied to the fixture here.
+    let meminfo = std::fs::read_to_string(fixture("proc/basic/meminfo")).unwrap();
+    let mut want = Vec::new();
+    for line in meminfo.lines() {
+        let (key, rest) = line.split_once(':').unwrap();
+        let key = key.replace('(', "_").replace(')', "");
+        let mut cols = rest.split_whitespace();
+        let number: u64 = cols.next().unwrap().parse().unwrap();
+        let line = match cols.next() {
+            Some("kB") => format!("node_memory_{key}_bytes {}", number * 1024),
+            None => format!("node_memory_{key} {number}"),
+            Some(unit) => panic!("unit {unit}"),
+        };
+        want.push(line);
+    }
+    let got: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("node_memory_"))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(want.len(), 54, "the 6.18 fixture has 54 fields");
+    for (name, kind) in [
+        ("node_memory_Active_anon_bytes", "gauge"),
+        ("node_memory_HugePages_Total", "gauge"),
+    ] {
+        assert!(
+            text.contains(&format!(
+                "# HELP {name} Memory information field {}.\n# TYPE {name} {kind}\n",
+                name.trim_start_matches("node_memory_")
+            )),
+            "{name}"
+        );
+    }
+}
+
+/// `Proto: names` / `Proto: values` pairs of a fixture, naively, as
+/// `Proto_Name -> value`.
+fn fixture_pairs(rel: &str) -> Vec<(String, i64)> {
+    let text = std::fs::read_to_string(fixture(rel)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for pair in lines.chunks(2) {
+        let names: Vec<&str> = pair[0].split_whitespace().collect();
+        let values: Vec<&str> = pair[1].split_whitespace().collect();
+        for (n, v) in names[1..].iter().zip(&values[1..]) {
+            let proto = names[0].trim_end_matches(':');
+            out.push((format!("{proto}_{n}"), v.parse().unwrap()));
+        }
+    }
+    let snmp6 = std::fs::read_to_string(fixture("proc/basic/net/snmp6")).unwrap();
+    if rel.ends_with("snmp") {
+        for line in snmp6.lines() {
+            let mut cols = line.split_whitespace();
+            let (key, value) = (cols.next().unwrap(), cols.next().unwrap());
+            let six = key.find('6').unwrap();
+            out.push((
+                format!("{}_{}", &key[..=six], &key[six + 1..]),
+                value.parse().unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn kernel_tables_follow_node_exporters_names_and_filters() {
+    let dir = TempDir::new("node-kernel");
+    let daemon = start(&dir, &fixture("rootfs/debian12"));
+    let text = metrics(&daemon);
+    let value_of = |name: &str| -> String {
+        let lines = lines_of(&text, name);
+        assert_eq!(lines.len(), 1, "{name}: {lines:?}");
+        lines[0].rsplit(' ').next().unwrap().to_string()
+    };
+    let type_of = |name: &str| -> String {
+        let prefix = format!("# TYPE {name} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no TYPE for {name}"))
+            .to_string()
+    };
+    // vmstat: exactly what node_exporter 1.5 exported on the machine the
+    // fixture was captured on, untyped, with the fixture's values.
+    let vmstat = std::fs::read_to_string(fixture("proc/basic/vmstat")).unwrap();
+    let mut got: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("node_vmstat_"))
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = [
+        "oom_kill",
+        "pgfault",
+        "pgmajfault",
+        "pgpgin",
+        "pgpgout",
+        "pswpin",
+        "pswpout",
+    ]
+    .iter()
+    .map(|k| {
+        let v = vmstat
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k} ")))
+            .unwrap();
+        format!("node_vmstat_{k} {v}")
+    })
+    .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(type_of("node_vmstat_pgfault"), "untyped");
+
+    // netstat: node_exporter 1.5's series on that machine plus the two its
+    // later filter added, values from the fixtures read naively.
+    let mut fixture_values = fixture_pairs("proc/basic/net/netstat");
+    fixture_values.extend(fixture_pairs("proc/basic/net/snmp"));
+    let names = [
+        "Icmp6_InErrors",
+        "Icmp6_InMsgs",
+        "Icmp6_OutMsgs",
+        "Icmp_InErrors",
+        "Icmp_InMsgs",
+        "Icmp_OutMsgs",
+        "Ip6_InOctets",
+        "Ip6_OutOctets",
+        "IpExt_InOctets",
+        "IpExt_OutOctets",
+        "Ip_Forwarding",
+        "TcpExt_ListenDrops",
+        "TcpExt_ListenOverflows",
+        "TcpExt_SyncookiesFailed",
+        "TcpExt_SyncookiesRecv",
+        "TcpExt_SyncookiesSent",
+        "TcpExt_TCPOFOQueue",
+        "TcpExt_TCPRcvQDrop",
+        "TcpExt_TCPSynRetrans",
+        "TcpExt_TCPTimeouts",
+        "Tcp_ActiveOpens",
+        "Tcp_CurrEstab",
+        "Tcp_InErrs",
+        "Tcp_InSegs",
+        "Tcp_OutRsts",
+        "Tcp_OutSegs",
+        "Tcp_PassiveOpens",
+        "Tcp_RetransSegs",
+        "Udp6_InDatagrams",
+        "Udp6_InErrors",
+        "Udp6_NoPorts",
+        "Udp6_OutDatagrams",
+        "Udp6_RcvbufErrors",
+        "Udp6_SndbufErrors",
+        "UdpLite6_InErrors",
+        "UdpLite_InErrors",
+        "Udp_InDatagrams",
+        "Udp_InErrors",
+        "Udp_NoPorts",
+        "Udp_OutDatagrams",
+        "Udp_RcvbufErrors",
+        "Udp_SndbufErrors",
+    ];
+    let mut got: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("node_netstat_"))
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let v = fixture_values.iter().find(|(k, _)| k == n).unwrap().1;
+            format!("node_netstat_{n} {v}")
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(text.contains(
+        "# HELP node_netstat_Tcp_InSegs Statistic TcpInSegs.\n# TYPE node_netstat_Tcp_InSegs untyped\n"
+    ));
+
+    // sockstat: every pair of both files, `mem` also in bytes.
+    let page: u64 = String::from_utf8(
+        Command::new("getconf")
+            .arg("PAGESIZE")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    for file in ["sockstat", "sockstat6"] {
+        let body = std::fs::read_to_string(fixture(&format!("proc/basic/net/{file}"))).unwrap();
+        for line in body.lines() {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let proto = cols[0].trim_end_matches(':');
+            for kv in cols[1..].chunks(2) {
+                let name = format!("node_sockstat_{proto}_{}", kv[0]);
+                assert_eq!(value_of(&name), kv[1], "{name}");
+                assert_eq!(type_of(&name), "gauge");
+                if kv[0] == "mem" {
+                    let bytes = kv[1].parse::<u64>().unwrap() * page;
+                    assert_eq!(value_of(&format!("{name}_bytes")), bytes.to_string());
+                }
+            }
+        }
+    }
+
+    // filefd, entropy, intr.
+    let file_nr = std::fs::read_to_string(fixture("proc/basic/sys/fs/file-nr")).unwrap();
+    let cols: Vec<&str> = file_nr.split_whitespace().collect();
+    assert_eq!(value_of("node_filefd_allocated"), cols[0]);
+    assert_eq!(value_of("node_filefd_maximum"), cols[2]);
+    let read = |rel: &str| {
+        std::fs::read_to_string(fixture(rel))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        value_of("node_entropy_available_bits"),
+        read("proc/basic/sys/kernel/random/entropy_avail")
+    );
+    assert_eq!(
+        value_of("node_entropy_pool_size_bits"),
+        read("proc/basic/sys/kernel/random/poolsize")
+    );
+    let stat = read("proc/basic/stat");
+    let intr = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("intr "))
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let intr: f64 = intr.parse().unwrap();
+    assert_eq!(value_of("node_intr_total"), intr.to_string());
+    assert_eq!(type_of("node_intr_total"), "counter");
+    if have_tool("promtool", "the exposition's lint") {
+        assert_promtool_accepts(text.as_bytes());
+    }
+}
+
+#[test]
+fn softnet_conntrack_and_arp_as_node_exporter_names_them() {
+    let dir = TempDir::new("node-net");
+    let daemon = start(&dir, &fixture("rootfs/debian12"));
+    let text = metrics(&daemon);
+    // softnet: every CPU's line, hexadecimal, the CPU from the index column.
+    let softnet = std::fs::read_to_string(fixture("proc/basic/net/softnet_stat")).unwrap();
+    for line in softnet.lines() {
+        let cols: Vec<u64> = line
+            .split_whitespace()
+            .map(|c| u64::from_str_radix(c, 16).unwrap())
+            .collect();
+        let cpu = cols[12];
+        for (name, col) in [
+            ("node_softnet_processed_total", 0),
+            ("node_softnet_dropped_total", 1),
+            ("node_softnet_times_squeezed_total", 2),
+            ("node_softnet_cpu_collision_total", 8),
+            ("node_softnet_received_rps_total", 9),
+            ("node_softnet_flow_limit_count_total", 10),
+            ("node_softnet_backlog_len", 11),
+        ] {
+            let want = format!("{name}{{cpu=\"{cpu}\"}} {}", cols[col]);
+            assert!(text.lines().any(|l| l == want), "no `{want}`");
+        }
+    }
+    assert!(text.contains("# TYPE node_softnet_processed_total counter\n"));
+    assert!(text.contains("# TYPE node_softnet_backlog_len gauge\n"));
+    let read = |rel: &str| {
+        std::fs::read_to_string(fixture(rel))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        lines_of(&text, "node_nf_conntrack_entries"),
+        [format!(
+            "node_nf_conntrack_entries {}",
+            read("proc/basic/sys/net/netfilter/nf_conntrack_count")
+        )]
+    );
+    assert_eq!(
+        lines_of(&text, "node_nf_conntrack_entries_limit"),
+        [format!(
+            "node_nf_conntrack_entries_limit {}",
+            read("proc/basic/sys/net/netfilter/nf_conntrack_max")
+        )]
+    );
+    // udp_queues: the fixture's queued datagrams (3 × 0x340 on v4, 0x340 on v6).
+    for (ip, rx) in [("v4", 3 * 0x340), ("v6", 0x340)] {
+        for (queue, v) in [("rx", rx), ("tx", 0)] {
+            let want = format!("node_udp_queues{{ip=\"{ip}\",queue=\"{queue}\"}} {v}");
+            assert!(text.lines().any(|l| l == want), "no `{want}`");
+        }
+    }
+    // The fixture's one neighbour, on eth0.
+    assert_eq!(
+        lines_of(&text, "node_arp_entries"),
+        ["node_arp_entries{device=\"eth0\"} 1"]
+    );
+}
+
+#[test]
+fn arp_entries_are_counted_per_device() {
+    // A copy of the basic fixture with a busier ARP table.
+    let dir = TempDir::new("node-arp");
+    let root = dir.join("proc");
+    let copied = Command::new("cp")
+        .args([
+            "-rL",
+            fixture("proc/basic").to_str().unwrap(),
+            root.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    std::fs::write(
+        root.join("net/arp"),
+        "IP address       HW type     Flags       HW address            Mask     Device\n\
+         10.0.0.1 0x1 0x2 aa:bb:cc:dd:ee:ff * eth0\n\
+         10.1.0.1 0x1 0x2 aa:bb:cc:dd:ee:01 * br-lan\n\
+         10.0.0.2 0x1 0x0 00:00:00:00:00:00 * eth0\n\
+         10.1.0.2 0x1 0x2 aa:bb:cc:dd:ee:02 * br-lan\n\
+         10.1.0.3 0x1 0x2 aa:bb:cc:dd:ee:03 * br-lan\n",
+    )
+    .unwrap();
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        lines_of(&metrics(&daemon), "node_arp_entries"),
+        [
+            "node_arp_entries{device=\"eth0\"} 2",
+            "node_arp_entries{device=\"br-lan\"} 3"
+        ]
+    );
+}
+
+#[test]
+fn sys_class_net_properties_as_node_exporter_names_them() {
+    let dir = TempDir::new("node-netclass");
+    let daemon = Daemon::on_roots(
+        &dir,
+        &fixture("proc/container-v2"),
+        Some(&fixture("sys/handmade")),
+        "",
+    );
+    let text = metrics(&daemon);
+    // The fixture's /proc/net/dev lists lo, ifb0, ifb1 and eth0; ifb1 has
+    // no directory under class/net, so it has none of these series.
+    for want in [
+        "node_network_up{device=\"eth0\"} 1",
+        "node_network_up{device=\"lo\"} 0",
+        "node_network_up{device=\"ifb0\"} 0",
+        "node_network_carrier{device=\"eth0\"} 1",
+        "node_network_carrier{device=\"lo\"} 1",
+        "node_network_mtu_bytes{device=\"eth0\"} 1400",
+        "node_network_mtu_bytes{device=\"lo\"} 65536",
+        // speed -1 ("unknown") times 125000, as node_exporter reports it.
+        "node_network_speed_bytes{device=\"eth0\"} -125000",
+        "node_network_flags{device=\"eth0\"} 4099",
+        "node_network_carrier_changes_total{device=\"eth0\"} 2",
+        "node_network_transmit_queue_length{device=\"eth0\"} 1000",
+        "node_network_info{address=\"02:fc:00:00:00:01\",broadcast=\"ff:ff:ff:ff:ff:ff\",device=\"eth0\",duplex=\"unknown\",ifalias=\"\",operstate=\"up\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == want), "no `{want}` in:\n{text}");
+    }
+    assert!(!text.contains("device=\"ifb1\",duplex"), "{text}");
+    assert!(!text.contains("node_network_up{device=\"ifb1\"}"), "{text}");
+    // Unreadable attributes are left out, not zero.
+    assert!(
+        lines_of(&text, "node_network_speed_bytes").len() == 1,
+        "{text}"
+    );
+    assert!(!text.contains("node_network_carrier{device=\"ifb0\"}"));
+    for (name, kind) in [
+        ("node_network_carrier_changes_total", "counter"),
+        ("node_network_mtu_bytes", "gauge"),
+        ("node_network_up", "gauge"),
+    ] {
+        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
+    }
+    if have_tool("promtool", "the exposition's lint") {
+        assert_promtool_accepts(text.as_bytes());
+    }
+}
+
+#[test]
+fn every_proc_net_dev_column_is_a_counter() {
+    let dir = TempDir::new("node-netdev");
+    // A copy of the basic fixture whose eth0 line has a distinct figure in
+    // every column, so a column read into the wrong family shows.
+    let root = dir.join("proc");
+    let copied = Command::new("cp")
+        .args([
+            "-rL",
+            fixture("proc/basic").to_str().unwrap(),
+            root.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    std::fs::write(
+        root.join("net/dev"),
+        "Inter-|   Receive                                                |  Transmit\n \
+         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n  \
+         eth0: 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116\n",
+    )
+    .unwrap();
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        root.to_str().unwrap(),
+    ]);
+    let text = metrics(&daemon);
+    for (i, family) in [
+        "receive_bytes",
+        "receive_packets",
+        "receive_errs",
+        "receive_drop",
+        "receive_fifo",
+        "receive_frame",
+        "receive_compressed",
+        "receive_multicast",
+        "transmit_bytes",
+        "transmit_packets",
+        "transmit_errs",
+        "transmit_drop",
+        "transmit_fifo",
+        "transmit_colls",
+        "transmit_carrier",
+        "transmit_compressed",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("node_network_{family}_total");
+        assert_eq!(
+            lines_of(&text, &name),
+            [format!("{name}{{device=\"eth0\"}} {}", 101 + i)],
+        );
+        assert!(text.contains(&format!("# TYPE {name} counter\n")), "{name}");
+    }
+}
+
+#[test]
+fn every_diskstats_field_of_whole_disks() {
+    let dir = TempDir::new("node-disk");
+    let daemon = Daemon::on_roots(
+        &dir,
+        &fixture("proc/container-v2"),
+        Some(&fixture("sys/handmade")),
+        "",
+    );
+    let text = metrics(&daemon);
+    // vda's line in the fixture (kernel 6.18: 17 fields), read naively.
+    let diskstats = std::fs::read_to_string(fixture("proc/container-v2/diskstats")).unwrap();
+    let f: Vec<f64> = diskstats
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some("vda"))
+        .unwrap()
+        .split_whitespace()
+        .skip(3)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(f.len(), 17);
+    for (name, kind, want) in [
+        ("node_disk_reads_completed_total", "counter", f[0]),
+        ("node_disk_reads_merged_total", "counter", f[1]),
+        ("node_disk_read_bytes_total", "counter", f[2] * 512.0),
+        (
+            "node_disk_read_time_seconds_total",
+            "counter",
+            f[3] / 1000.0,
+        ),
+        ("node_disk_writes_completed_total", "counter", f[4]),
+        ("node_disk_writes_merged_total", "counter", f[5]),
+        ("node_disk_written_bytes_total", "counter", f[6] * 512.0),
+        (
+            "node_disk_write_time_seconds_total",
+            "counter",
+            f[7] / 1000.0,
+        ),
+        ("node_disk_io_now", "gauge", f[8]),
+        ("node_disk_io_time_seconds_total", "counter", f[9] / 1000.0),
+        (
+            "node_disk_io_time_weighted_seconds_total",
+            "counter",
+            f[10] / 1000.0,
+        ),
+        ("node_disk_discards_completed_total", "counter", f[11]),
+        ("node_disk_discards_merged_total", "counter", f[12]),
+        ("node_disk_discarded_sectors_total", "counter", f[13]),
+        (
+            "node_disk_discard_time_seconds_total",
+            "counter",
+            f[14] / 1000.0,
+        ),
+        ("node_disk_flush_requests_total", "counter", f[15]),
+        (
+            "node_disk_flush_requests_time_seconds_total",
+            "counter",
+            f[16] / 1000.0,
+        ),
+    ] {
+        assert_eq!(
+            lines_of(&text, name),
+            [format!("{name}{{device=\"vda\"}} {want}")],
+            "{name}"
+        );
+        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
+    }
+}
+
+#[test]
+fn filesystem_inodes_readonly_and_device_error() {
+    let dir = TempDir::new("node-fs");
+    let daemon = start(&dir, &fixture("rootfs/debian12"));
+    let text = metrics(&daemon);
+    let of = |name: &str| -> String {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")) && l.contains("mountpoint=\"/\"}"))
+            .unwrap_or_else(|| panic!("no {name} for / in:\n{text}"));
+        line.rsplit(' ').next().unwrap().to_string()
+    };
+    // statfs(2) as coreutils' stat reports it: total inodes are fixed.
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%c", "/"])
+        .output()
+        .unwrap();
+    let total = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(of("node_filesystem_files"), total);
+    let free: u64 = of("node_filesystem_files_free").parse().unwrap();
+    assert!(free <= total.parse().unwrap());
+    assert_eq!(of("node_filesystem_readonly"), "0");
+    assert_eq!(of("node_filesystem_device_error"), "0");
+    for name in [
+        "node_filesystem_files",
+        "node_filesystem_files_free",
+        "node_filesystem_readonly",
+        "node_filesystem_device_error",
+    ] {
+        assert!(text.contains(&format!("# TYPE {name} gauge\n")), "{name}");
+    }
+}
+
+/// A read-only tmpfs with a fixed inode count, mounted in a private mount
+/// namespace (root only): readonly 1, files as mounted.
+#[test]
+fn a_read_only_mount_is_readonly_with_its_inode_count() {
+    if !is_root("mounting a read-only tmpfs in a private namespace") {
+        return;
+    }
+    let dir = TempDir::new("node-fs-ro");
+    let ro = dir.join("ro");
+    std::fs::create_dir_all(&ro).unwrap();
+    let ns = MountNamespace::new(
+        &dir,
+        &format!(
+            "mount -t tmpfs -o ro,size=1m,nr_inodes=1000 tmpfs {}",
+            ro.display()
+        ),
+    );
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nmounts = {}",
+        ro.display()
+    ));
+    let daemon = Daemon::spawn(ns.command(
+        BIN,
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    ));
+    let text = metrics(&daemon);
+    let series = |name: &str| {
+        format!(
+            "{name}{{device=\"tmpfs\",fstype=\"tmpfs\",mountpoint=\"{}\"}}",
+            ro.display()
+        )
+    };
+    for (name, want) in [
+        ("node_filesystem_readonly", "1"),
+        ("node_filesystem_files", "1000"),
+        ("node_filesystem_device_error", "0"),
+    ] {
+        let want = format!("{} {want}", series(name));
+        assert!(text.lines().any(|l| l == want), "no `{want}` in:\n{text}");
+    }
+}
+
+#[test]
+fn timex_families_from_adjtimex() {
+    let dir = TempDir::new("node-timex");
+    let daemon = start(&dir, &fixture("rootfs/debian12"));
+    let text = metrics(&daemon);
+    let counters = [
+        "node_timex_pps_jitter_total",
+        "node_timex_pps_calibration_total",
+        "node_timex_pps_error_total",
+        "node_timex_pps_stability_exceeded_total",
+    ];
+    let gauges = [
+        "node_timex_sync_status",
+        "node_timex_offset_seconds",
+        "node_timex_frequency_adjustment_ratio",
+        "node_timex_maxerror_seconds",
+        "node_timex_estimated_error_seconds",
+        "node_timex_status",
+        "node_timex_loop_time_constant",
+        "node_timex_tick_seconds",
+        "node_timex_pps_frequency_hertz",
+        "node_timex_pps_jitter_seconds",
+        "node_timex_pps_shift_seconds",
+        "node_timex_pps_stability_hertz",
+        "node_timex_tai_offset_seconds",
+    ];
+    for (names, kind) in [(&counters[..], "counter"), (&gauges[..], "gauge")] {
+        for name in names {
+            assert_eq!(lines_of(&text, name).len(), 1, "{name}");
+            assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
+        }
+    }
+    // The clock tick is 1/USER_HZ seconds.
+    let hz: f64 = String::from_utf8(
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    assert_eq!(
+        lines_of(&text, "node_timex_tick_seconds"),
+        [format!("node_timex_tick_seconds {}", 1e6 / hz / 1e6)]
+    );
+    let sync = lines_of(&text, "node_timex_sync_status")[0];
+    assert!(sync.ends_with(" 0") || sync.ends_with(" 1"), "{sync}");
+}
+
+#[test]
+fn a_malformed_table_drops_its_families_and_nothing_else() {
+    let dir = TempDir::new("node-bad-table");
+    let root = dir.join("proc");
+    let copied = Command::new("cp")
+        .args([
+            "-rL",
+            fixture("proc/basic").to_str().unwrap(),
+            root.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    // A value that is not a number in the last line of net/snmp (after the
+    // whole of net/netstat was good), and in the middle of vmstat.
+    let snmp = std::fs::read_to_string(root.join("net/snmp")).unwrap();
+    std::fs::write(root.join("net/snmp"), format!("{}x\n", snmp.trim_end())).unwrap();
+    let vmstat = std::fs::read_to_string(root.join("vmstat")).unwrap();
+    std::fs::write(
+        root.join("vmstat"),
+        vmstat.replacen("pgfault ", "pgfault x", 1),
+    )
+    .unwrap();
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        root.to_str().unwrap(),
+    ]);
+    let text = metrics(&daemon);
+    // netstat's series (written before snmp failed) are taken back, and
+    // snmp6 is not read: node_exporter's netstat collector fails whole.
+    assert!(!text.contains("node_netstat_"), "{text}");
+    assert!(!text.contains("node_vmstat_"), "vmstat is all or nothing");
+    // The rest is untouched.
+    assert!(text.contains("\nnode_sockstat_TCP_inuse "));
+    assert!(text.contains("\nnode_memory_MemTotal_bytes "));
+    if have_tool("promtool", "the exposition's lint") {
+        assert_promtool_accepts(text.as_bytes());
+    }
+}
+
+#[test]
+fn cpufreq_limits_per_cpu() {
+    let dir = TempDir::new("node-cpufreq");
+    let daemon = Daemon::on_roots(
+        &dir,
+        &fixture("proc/container-v2"),
+        Some(&fixture("sys/handmade")),
+        "",
+    );
+    let text = metrics(&daemon);
+    // The fixture's kHz figures, in Hz, for both CPUs.
+    for (name, hz) in [
+        ("node_cpu_frequency_max_hertz", 4_200_000_000u64),
+        ("node_cpu_frequency_min_hertz", 400_000_000),
+        ("node_cpu_scaling_frequency_max_hertz", 3_400_000_000),
+        ("node_cpu_scaling_frequency_min_hertz", 800_000_000),
+    ] {
+        assert_eq!(
+            lines_of(&text, name),
+            [
+                format!("{name}{{cpu=\"0\"}} {hz}"),
+                format!("{name}{{cpu=\"1\"}} {hz}")
+            ]
+        );
+        assert!(text.contains(&format!("# TYPE {name} gauge\n")), "{name}");
+    }
+}
