@@ -134,7 +134,8 @@ impl Daemon {
             &sample,
             &JobFacts::of(&backup.snapshot(), &audit.snapshot()),
         );
-        let metrics = MetricsRenderer::new(&config.proc_root, &config.sys_root, &config.root_fs);
+        let metrics = MetricsRenderer::new(&config.proc_root, &config.sys_root, &config.root_fs)
+            .with_textfile_dir(config.textfile_dir.as_deref());
         Ok(Daemon {
             backup,
             audit,

@@ -9,15 +9,18 @@
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
 //! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
 //! (softnet, conntrack, arp), [`netclass`] (/sys/class/net), [`cpufreq`]
-//! (frequency limits) and [`timex`] (adjtimex).
+//! (frequency limits) and [`timex`] (adjtimex). [`textfile`] serves the
+//! `*.prom` files of `textfile_dir`, checked by [`exposition`].
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
 
 mod cpufreq;
+pub mod exposition;
 mod kernel;
 mod meminfo;
 mod net;
 mod netclass;
 mod os;
+mod textfile;
 mod timex;
 
 use std::fmt::Write;
@@ -39,6 +42,7 @@ pub struct MetricsRenderer {
     net: net::NetTables,
     netclass: netclass::NetClass,
     cpufreq: cpufreq::CpuFreqLimits,
+    textfile: Option<textfile::TextfileDir>,
 }
 
 impl MetricsRenderer {
@@ -54,7 +58,14 @@ impl MetricsRenderer {
             net: net::NetTables::new(proc_root),
             netclass: netclass::NetClass::new(sys_root),
             cpufreq: cpufreq::CpuFreqLimits::new(sys_root),
+            textfile: None,
         }
+    }
+
+    /// `textfile_dir`: a directory of `*.prom` files read at each scrape.
+    pub fn with_textfile_dir(mut self, dir: Option<&Path>) -> Self {
+        self.textfile = dir.map(|d| textfile::TextfileDir::new(d.to_path_buf()));
+        self
     }
 }
 
@@ -128,6 +139,10 @@ impl MetricsRenderer {
         self.apt(apt, updates.reboot_required);
         self.http(http);
         alerts.write_metrics(&mut self.out);
+        // Last: it checks its families against all of sysmon's own.
+        if let Some(textfile) = &mut self.textfile {
+            textfile.write(&mut self.out);
+        }
         &self.out
     }
 

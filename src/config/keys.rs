@@ -547,6 +547,24 @@ pub const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "textfile_dir",
+        repeatable: false,
+        default: "off",
+        doc: "a directory whose *.prom files /metrics serves, as node_exporter's textfile collector, or off",
+        reload: Reload::Restart(|new, running| new.textfile_dir = running.textfile_dir.clone()),
+        apply: |c, value, base| {
+            c.textfile_dir = match value {
+                "off" => None,
+                _ => Some(parse_path(value, base)?),
+            };
+            Ok(())
+        },
+        render: |c, out| match &c.textfile_dir {
+            Some(path) => out.value(&path.display()),
+            None => out.value(&"off"),
+        },
+    },
+    Key {
         name: "history",
         repeatable: false,
         default: "1h",

@@ -69,6 +69,8 @@ pub struct Config {
     /// A `.prom` file for node_exporter's textfile collector, rewritten with
     /// sysmon's own series whenever a backup or audit starts or ends.
     pub textfile_path: Option<PathBuf>,
+    /// Where node_exporter-style `*.prom` files are read at each scrape.
+    pub textfile_dir: Option<PathBuf>,
     /// How far back `/history.json` and the sparklines reach.
     pub history: Duration,
     pub alerts: AlertConfig,
@@ -221,6 +223,7 @@ impl Config {
             sys_root: PathBuf::from("/sys"),
             root_fs: PathBuf::from("/"),
             textfile_path: None,
+            textfile_dir: None,
             history: Duration::ZERO,
             alerts: AlertConfig {
                 cpu: None,

@@ -1,0 +1,416 @@
+//! `textfile_dir`: node_exporter's textfile collector. At each scrape every
+//! `*.prom` file directly in the directory (dotfiles too, no recursion, in
+//! name order) is read, checked by [`super::exposition`], and its families
+//! merged into /metrics, followed by `node_textfile_mtime_seconds{file=PATH}`
+//! per file served and `node_textfile_scrape_error` (1 when any file or the
+//! directory could not be used).
+//!
+//! Invariant: nothing here can break or stall the scrape. A file is opened
+//! with `O_NONBLOCK` and refused unless it is a regular file (a FIFO would
+//! block node_exporter); it is refused whole when it is larger than
+//! [`MAX_FILE_BYTES`], when the files before it already brought
+//! [`MAX_TOTAL_BYTES`], when it does not parse, carries a timestamp, or has
+//! a family whose type differs from an earlier file's or that sysmon
+//! exports itself (either would make the exposition invalid).
+//!
+//! Buffers (file text, parse results, the merge list) are kept per slot and
+//! reused, so a warm scrape of unchanged files allocates only what
+//! `std::fs::read_dir` does (an `Arc` for the directory handle and a name
+//! per entry); see README "Textfile collector".
+
+use std::fmt::Write;
+use std::io::Read;
+use std::ops::Range;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use super::exposition::{Kind, Parsed};
+use super::{escaped_bytes, family};
+
+/// node_exporter has no bound; sysmon refuses a bigger file whole.
+pub const MAX_FILE_BYTES: usize = 4 << 20;
+/// All files of one scrape together; the rest are refused.
+pub const MAX_TOTAL_BYTES: usize = 16 << 20;
+/// `*.prom` files looked at per scrape; the rest are refused.
+pub const MAX_FILES: usize = 1_000;
+
+#[derive(Default)]
+struct Slot {
+    /// The file name (bytes, without the directory).
+    name: Vec<u8>,
+    text: Vec<u8>,
+    parsed: Parsed,
+    mtime_seconds: i64,
+    served: bool,
+}
+
+/// One family of one served file, for the merge.
+#[derive(Clone, Copy)]
+struct Entry {
+    slot: u32,
+    family: u32,
+}
+
+pub struct TextfileDir {
+    dir: PathBuf,
+    /// `dir/name`, rebuilt for each file without reallocating.
+    path: PathBuf,
+    slots: Vec<Slot>,
+    used: usize,
+    entries: Vec<Entry>,
+    /// `# TYPE` names sysmon wrote itself this scrape (ranges into `out`).
+    builtin: Vec<Range<usize>>,
+}
+
+impl TextfileDir {
+    pub fn new(dir: PathBuf) -> Self {
+        TextfileDir {
+            path: dir.clone(),
+            dir,
+            slots: Vec::new(),
+            used: 0,
+            entries: Vec::new(),
+            builtin: Vec::new(),
+        }
+    }
+
+    /// Reads the directory and appends its families, the mtimes and the
+    /// error gauge to `out`, which holds sysmon's own families so far.
+    pub fn write(&mut self, out: &mut String) {
+        let mut errored = self.read_all();
+        errored |= self.merge(out);
+        self.render(out);
+        family(
+            out,
+            "node_textfile_scrape_error",
+            "gauge",
+            "1 if there was an error opening or reading a file, 0 otherwise",
+        );
+        let _ = writeln!(out, "node_textfile_scrape_error {}", u8::from(errored));
+    }
+
+    /// Lists and reads the files into slots; true if anything failed.
+    fn read_all(&mut self) -> bool {
+        self.used = 0;
+        let mut errored = false;
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(_) => return true,
+        };
+        for entry in entries {
+            let Ok(entry) = entry else {
+                errored = true;
+                continue;
+            };
+            let name = entry.file_name();
+            if !name.as_bytes().ends_with(b".prom") {
+                continue;
+            }
+            if self.used == MAX_FILES {
+                errored = true;
+                break;
+            }
+            if self.used == self.slots.len() {
+                self.slots.push(Slot::default());
+            }
+            let slot = &mut self.slots[self.used];
+            slot.name.clear();
+            slot.name.extend_from_slice(name.as_bytes());
+            self.used += 1;
+        }
+        let slots = &mut self.slots[..self.used];
+        slots.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        let mut total = 0;
+        for slot in slots.iter_mut() {
+            self.path.clear();
+            self.path.push(&self.dir);
+            self.path.push(std::ffi::OsStr::from_bytes(&slot.name));
+            slot.served = read_one(&self.path, slot, MAX_TOTAL_BYTES - total);
+            total += slot.text.len();
+            errored |= !slot.served;
+        }
+        errored
+    }
+
+    /// Drops the files whose families clash with sysmon's own or with an
+    /// earlier file's type, then leaves `entries` sorted by family name and
+    /// file; true if a file was dropped.
+    fn merge(&mut self, out: &str) -> bool {
+        self.builtin.clear();
+        let mut at = 0;
+        while let Some(n) = out[at..].find("# TYPE ") {
+            let start = at + n + "# TYPE ".len();
+            let len = out[start..].find(' ').unwrap_or(0);
+            self.builtin.push(start..start + len);
+            at = start + len;
+        }
+        self.builtin
+            .sort_unstable_by(|a, b| out[a.clone()].cmp(&out[b.clone()]));
+        let mut dropped = false;
+        for s in 0..self.used {
+            let slot = &self.slots[s];
+            if !slot.served {
+                continue;
+            }
+            let text = as_text(&slot.text);
+            let own = slot.parsed.families.iter().any(|f| {
+                let name = &text[f.name.clone()];
+                name.starts_with("node_textfile_")
+                    || self
+                        .builtin
+                        .binary_search_by(|r| out[r.clone()].cmp(name))
+                        .is_ok()
+            });
+            if own {
+                self.slots[s].served = false;
+                dropped = true;
+            }
+        }
+        loop {
+            self.entries.clear();
+            for (s, slot) in self.slots[..self.used].iter().enumerate() {
+                if !slot.served {
+                    continue;
+                }
+                for (f, family) in slot.parsed.families.iter().enumerate() {
+                    if family.end_sample > family.first_sample {
+                        self.entries.push(Entry {
+                            slot: s as u32,
+                            family: f as u32,
+                        });
+                    }
+                }
+            }
+            let slots = &self.slots;
+            self.entries.sort_unstable_by(|a, b| {
+                name_of(slots, *a)
+                    .cmp(name_of(slots, *b))
+                    .then(a.slot.cmp(&b.slot))
+            });
+            // The first file of a name sets its type; a later file that
+            // disagrees is dropped whole, and the merge starts again.
+            let clash = self.entries.windows(2).find_map(|w| {
+                let same = name_of(slots, w[0]) == name_of(slots, w[1]);
+                (same && kind_of(slots, w[0]) != kind_of(slots, w[1])).then_some(w[1].slot)
+            });
+            match clash {
+                Some(s) => {
+                    self.slots[s as usize].served = false;
+                    dropped = true;
+                }
+                None => return dropped,
+            }
+        }
+    }
+
+    fn render(&self, out: &mut String) {
+        let slots = &self.slots;
+        let mut i = 0;
+        while i < self.entries.len() {
+            let name = name_of(slots, self.entries[i]);
+            let mut end = i + 1;
+            while end < self.entries.len() && name_of(slots, self.entries[end]) == name {
+                end += 1;
+            }
+            let group = &self.entries[i..end];
+            let _ = write!(out, "# HELP {name} ");
+            let help = group.iter().find_map(|e| {
+                let slot = &slots[e.slot as usize];
+                let f = &slot.parsed.families[e.family as usize];
+                f.help.clone().map(|h| &as_text(&slot.text)[h])
+            });
+            match help {
+                Some(help) => out.push_str(help),
+                None => {
+                    out.push_str("Metric read from ");
+                    for (n, e) in group.iter().enumerate() {
+                        if n > 0 {
+                            out.push_str(", ");
+                        }
+                        self.write_path(out, e.slot as usize, false);
+                    }
+                }
+            }
+            let _ = writeln!(out, "\n# TYPE {name} {}", kind_of(slots, group[0]).as_str());
+            for e in group {
+                let slot = &slots[e.slot as usize];
+                let f = &slot.parsed.families[e.family as usize];
+                let text = as_text(&slot.text);
+                for sample in &slot.parsed.samples[f.first_sample..f.end_sample] {
+                    out.push_str(&text[sample.line.clone()]);
+                    out.push('\n');
+                }
+            }
+            i = end;
+        }
+        if slots[..self.used].iter().any(|s| s.served) {
+            family(
+                out,
+                "node_textfile_mtime_seconds",
+                "gauge",
+                "Unixtime mtime of textfiles successfully read.",
+            );
+            for (s, slot) in slots[..self.used].iter().enumerate() {
+                if slot.served {
+                    out.push_str("node_textfile_mtime_seconds{file=\"");
+                    self.write_path(out, s, true);
+                    let _ = writeln!(out, "\"}} {}", slot.mtime_seconds);
+                }
+            }
+        }
+    }
+
+    /// `dir/name` of a slot; escaped for a label value, or as HELP text
+    /// (where only `\` and newline need escaping, and the label escaping
+    /// of `"` would be read back as an invalid escape).
+    fn write_path(&self, out: &mut String, slot: usize, label: bool) {
+        let dir = self.dir.as_os_str().as_bytes();
+        let name = &self.slots[slot].name;
+        for part in [dir, b"/".as_slice(), name.as_slice()] {
+            if label {
+                escaped_bytes(out, part);
+            } else {
+                for chunk in part.utf8_chunks() {
+                    for c in chunk.valid().chars() {
+                        match c {
+                            '\\' => out.push_str("\\\\"),
+                            '\n' => out.push_str("\\n"),
+                            c => out.push(c),
+                        }
+                    }
+                    if !chunk.invalid().is_empty() {
+                        out.push(char::REPLACEMENT_CHARACTER);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The text of a served slot: checked UTF-8 by [`read_one`].
+fn as_text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("")
+}
+
+fn name_of(slots: &[Slot], e: Entry) -> &str {
+    let slot = &slots[e.slot as usize];
+    &as_text(&slot.text)[slot.parsed.families[e.family as usize].name.clone()]
+}
+
+fn kind_of(slots: &[Slot], e: Entry) -> Kind {
+    slots[e.slot as usize].parsed.families[e.family as usize].kind
+}
+
+/// Reads, checks and parses one file into `slot`: true if it may be served.
+/// `budget` is what is left of [`MAX_TOTAL_BYTES`].
+fn read_one(path: &std::path::Path, slot: &mut Slot, budget: usize) -> bool {
+    slot.text.clear();
+    let Ok(file) = crate::sample::procfile::open_regular(path) else {
+        return false;
+    };
+    let limit = MAX_FILE_BYTES.min(budget);
+    if (&file)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut slot.text)
+        .is_err()
+        || slot.text.len() > limit
+    {
+        slot.text.clear();
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(&slot.text) else {
+        return false;
+    };
+    if slot.parsed.parse(text).is_err() {
+        return false;
+    }
+    // As node_exporter: the mtime is taken once the file has parsed, from
+    // the file opened (a symlink's target).
+    match file.metadata() {
+        Ok(meta) => {
+            use std::os::unix::fs::MetadataExt;
+            slot.mtime_seconds = meta.mtime();
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scrape(files: &[(&str, &str)], own: &str) -> String {
+        let dir = std::env::temp_dir().join(format!(
+            "sysmon-textfile-{}-{}",
+            std::process::id(),
+            files.len() * 1000 + own.len()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let mut t = TextfileDir::new(dir.clone());
+        let mut out = own.to_string();
+        t.write(&mut out);
+        std::fs::remove_dir_all(&dir).unwrap();
+        out.replace(dir.to_str().unwrap(), "D")
+    }
+
+    #[test]
+    fn families_of_several_files_merge_under_one_header() {
+        let out = scrape(
+            &[
+                ("b.prom", "# TYPE x gauge\nx{f=\"b\"} 2\n"),
+                ("a.prom", "# HELP x X.\n# TYPE x gauge\nx{f=\"a\"} 1\ny 3\n"),
+                (".dot.prom", "z 4\n"),
+                ("ignored.txt", "w 5\n"),
+            ],
+            "",
+        );
+        assert!(
+            out.starts_with(
+                "# HELP x X.\n# TYPE x gauge\nx{f=\"a\"} 1\nx{f=\"b\"} 2\n\
+             # HELP y Metric read from D/a.prom\n# TYPE y untyped\ny 3\n\
+             # HELP z Metric read from D/.dot.prom\n# TYPE z untyped\nz 4\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("node_textfile_mtime_seconds{file=\"D/.dot.prom\"} "),
+            "{out}"
+        );
+        assert!(!out.contains("\nw 5"), "{out}");
+        assert!(out.ends_with("\nnode_textfile_scrape_error 0\n"), "{out}");
+    }
+
+    #[test]
+    fn a_clashing_file_is_dropped_whole() {
+        let out = scrape(
+            &[
+                ("a.prom", "# TYPE x gauge\nx 1\n"),
+                ("b.prom", "x{f=\"b\"} 2\nkept_not 1\n"),
+                ("c.prom", "node_load1 9\n"),
+                ("d.prom", "ok 1\n"),
+            ],
+            "# HELP node_load1 1m load average.\n# TYPE node_load1 gauge\nnode_load1 0.5\n",
+        );
+        assert!(
+            !out.contains("kept_not") && !out.contains("node_load1 9"),
+            "{out}"
+        );
+        assert!(out.contains("\nok 1\n") && out.contains("\nx 1\n"), "{out}");
+        assert!(!out.contains("b.prom") && !out.contains("c.prom"), "{out}");
+        assert!(out.ends_with("\nnode_textfile_scrape_error 1\n"), "{out}");
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_not_a_failure() {
+        let mut t = TextfileDir::new("/nonexistent/sysmon-textfile".into());
+        let mut out = String::new();
+        t.write(&mut out);
+        assert!(out.ends_with("\nnode_textfile_scrape_error 1\n"), "{out}");
+        assert!(!out.contains("mtime"), "{out}");
+    }
+}
