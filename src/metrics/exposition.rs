@@ -291,7 +291,7 @@ impl Parsed {
         let mut needs = match kind {
             Kind::Histogram if bucket => Some("le"),
             Kind::Summary
-                if &text[start..start + len] == &text[self.families[family].name.clone()] =>
+                if text[start..start + len] == text[self.families[family].name.clone()] =>
             {
                 Some("quantile")
             }

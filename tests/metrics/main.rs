@@ -9,3 +9,4 @@ mod history_alerts; // /history.json, alerts firing and clearing, alert_command
 mod node_families; // node_exporter's other families: uname, os, meminfo, kernel tables, netclass, ...
 mod prometheus; // /metrics format and names, promtool
 mod sources; // every source in /data.json and /metrics, a real Prometheus
+mod textfile; // textfile_dir: *.prom files served as node_exporter's textfile collector

@@ -1,0 +1,137 @@
+//! `textfile_dir`: node_exporter's textfile collector in sysmon. A real
+//! daemon serves a directory holding a good file, a malformed one and one
+//! with a client-side timestamp: /metrics carries the good file's series
+//! (merged with a second file's under one header), the mtimes of the files
+//! it served, `node_textfile_scrape_error 1`, and promtool accepts it all.
+//! A FIFO named `*.prom` must not stall the scrape. Then the real output of
+//! the community `apt_info.py` script (fetched by .ci/deps) goes through.
+use crate::common::*;
+
+const APT_INFO: &str = "/var/cache/sysmon-test/apt-info/apt_info.py";
+
+fn mtime_line(dir: &std::path::Path, name: &str) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let path = dir.join(name);
+    let mtime = std::fs::metadata(&path).unwrap().mtime();
+    format!(
+        "node_textfile_mtime_seconds{{file=\"{}\"}} {mtime}",
+        path.display()
+    )
+}
+
+#[test]
+fn textfile_dir_serves_good_files_and_reports_bad_ones() {
+    let dir = TempDir::new("metrics-textfile");
+    let files = dir.join("textfile");
+    std::fs::create_dir(&files).unwrap();
+    std::fs::write(
+        files.join("smart.prom"),
+        "# HELP smartmon_device_active SMART metric device_active\n\
+         # TYPE smartmon_device_active gauge\n\
+         smartmon_device_active{disk=\"/dev/sda\",type=\"sat\"} 1\n\
+         # TYPE smartmon_read_seconds histogram\n\
+         smartmon_read_seconds_bucket{le=\"0.5\"} 3\n\
+         smartmon_read_seconds_bucket{le=\"+Inf\"} 4\n\
+         smartmon_read_seconds_sum 1.5\n\
+         smartmon_read_seconds_count 4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        files.join("smart2.prom"),
+        "# TYPE smartmon_device_active gauge\n\
+         smartmon_device_active{disk=\"/dev/sdb\",type=\"sat\"} 0\n",
+    )
+    .unwrap();
+    std::fs::write(files.join("bad.prom"), "broken_metric{ 1\n").unwrap();
+    std::fs::write(
+        files.join("stamped.prom"),
+        "stamped_metric 1 1700000000000\n",
+    )
+    .unwrap();
+    std::fs::write(files.join("notes.txt"), "not_a_prom_file 1\n").unwrap();
+    let fifo = files.join("fifo.prom");
+    assert!(sh(&format!("mkfifo {}", fifo.display())).status.success());
+
+    let daemon = Daemon::on_fixture(&dir, &format!("textfile_dir = {}", files.display()));
+    let r = daemon.get("/metrics");
+    assert_eq!(r.status, 200, "{}", daemon.dump());
+    let text = r.body_text();
+    let expected_family = "# HELP smartmon_device_active SMART metric device_active\n\
+         # TYPE smartmon_device_active gauge\n\
+         smartmon_device_active{disk=\"/dev/sda\",type=\"sat\"} 1\n\
+         smartmon_device_active{disk=\"/dev/sdb\",type=\"sat\"} 0\n";
+    assert!(text.contains(expected_family), "{text}");
+    assert!(text.contains("\nsmartmon_read_seconds_count 4\n"), "{text}");
+    for served in ["smart.prom", "smart2.prom"] {
+        let line = mtime_line(&files, served);
+        assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+    }
+    for refused in [
+        "broken_metric",
+        "stamped_metric",
+        "not_a_prom_file",
+        "bad.prom",
+        "stamped.prom",
+        "fifo.prom",
+        "notes.txt",
+    ] {
+        assert!(!text.contains(refused), "{refused} in:\n{text}");
+    }
+    assert!(text.contains("\nnode_textfile_scrape_error 1\n"), "{text}");
+    if have_tool("promtool", "textfile_dir exposition check") {
+        assert_promtool_accepts(text.as_bytes());
+    }
+
+    // Fix the bad files: the next scrape sees it, the error clears.
+    std::fs::remove_file(files.join("bad.prom")).unwrap();
+    std::fs::remove_file(&fifo).unwrap();
+    std::fs::write(files.join("stamped.prom"), "stamped_metric 1\n").unwrap();
+    let text = daemon.get("/metrics").body_text();
+    assert!(text.contains("\nnode_textfile_scrape_error 0\n"), "{text}");
+    assert!(text.contains("\nstamped_metric 1\n"), "{text}");
+}
+
+#[test]
+fn apt_info_output_goes_through_textfile_dir() {
+    if !std::path::Path::new(APT_INFO).exists() {
+        eprintln!(
+            "SKIPPED: apt_info.py through textfile_dir: {APT_INFO} missing (.ci/deps fetches it as root)"
+        );
+        return;
+    }
+    let out = sh(&format!("/usr/bin/python3 {APT_INFO}"));
+    if !out.status.success() {
+        eprintln!(
+            "SKIPPED: apt_info.py through textfile_dir: it does not run here (python3-apt missing?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    let produced = String::from_utf8(out.stdout).unwrap();
+    assert!(produced.contains("apt_upgrades_pending"), "{produced}");
+    let dir = TempDir::new("metrics-textfile-apt");
+    let files = dir.join("textfile");
+    std::fs::create_dir(&files).unwrap();
+    std::fs::write(files.join("apt.prom"), &produced).unwrap();
+    // update_manager = none: sysmon exports no apt_* of its own here (with
+    // `apt` it would, and the file would be refused as clashing).
+    let daemon = Daemon::on_fixture(&dir, &format!("textfile_dir = {}", files.display()));
+    let text = daemon.get("/metrics").body_text();
+    assert!(
+        text.contains("\nnode_textfile_scrape_error 0\n"),
+        "{}\n{text}",
+        daemon.dump()
+    );
+    for line in produced
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        assert!(
+            text.lines().any(|l| l == line.trim_end()),
+            "no `{line}` in:\n{text}"
+        );
+    }
+    if have_tool("promtool", "apt_info.py through textfile_dir") {
+        assert_promtool_accepts(text.as_bytes());
+    }
+}
