@@ -138,10 +138,14 @@ impl TextfileDir {
     fn merge(&mut self, out: &str) -> bool {
         self.builtin.clear();
         let mut at = 0;
+        // `# TYPE` at the start of a line only: a label value may hold it.
         while let Some(n) = out[at..].find("# TYPE ") {
+            let line_start = at + n == 0 || out.as_bytes()[at + n - 1] == b'\n';
             let start = at + n + "# TYPE ".len();
             let len = out[start..].find(' ').unwrap_or(0);
-            self.builtin.push(start..start + len);
+            if line_start {
+                self.builtin.push(start..start + len);
+            }
             at = start + len;
         }
         self.builtin
