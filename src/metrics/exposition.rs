@@ -76,14 +76,26 @@ pub struct Error {
     pub what: &'static str,
 }
 
-/// A file with more families than this is refused: the family lookup is a
-/// scan, and this bounds its cost (node_exporter has no such limit).
-pub const MAX_FAMILIES: usize = 10_000;
+const EMPTY: u32 = u32::MAX;
 
 #[derive(Default)]
 pub struct Parsed {
     pub families: Vec<Family>,
     pub samples: Vec<Sample>,
+    /// Open-addressing hash index of `families` by name (`EMPTY` or an
+    /// index); its length is a power of two at least twice the family
+    /// count, so a file of many families is read in linear time.
+    index: Vec<u32>,
+}
+
+/// FNV-1a: short names, no allocation, no need for DoS resistance (the
+/// files are the administrator's).
+fn hash(name: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in name.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h as usize
 }
 
 fn is_name_start(b: u8) -> bool {
@@ -134,6 +146,7 @@ impl Parsed {
     pub fn parse(&mut self, text: &str) -> Result<(), Error> {
         self.families.clear();
         self.samples.clear();
+        self.index.fill(EMPTY);
         let mut start = 0;
         let mut number = 0;
         while start < text.len() {
@@ -158,22 +171,49 @@ impl Parsed {
     }
 
     fn find(&self, text: &str, name: &str) -> Option<usize> {
-        // Samples of one family usually follow each other: try the last first.
-        let last = self.families.len().checked_sub(1)?;
-        if &text[self.families[last].name.clone()] == name {
-            return Some(last);
+        if self.index.is_empty() {
+            return None;
         }
-        self.families[..last]
-            .iter()
-            .position(|f| &text[f.name.clone()] == name)
+        let mask = self.index.len() - 1;
+        let mut h = hash(name) & mask;
+        loop {
+            match self.index[h] {
+                EMPTY => return None,
+                i if text[self.families[i as usize].name.clone()] == *name => {
+                    return Some(i as usize);
+                }
+                _ => h = (h + 1) & mask,
+            }
+        }
     }
 
-    fn find_or_add(&mut self, text: &str, name: Range<usize>) -> Result<usize, &'static str> {
-        if let Some(i) = self.find(text, &text[name.clone()]) {
-            return Ok(i);
+    /// Puts family `i` into the index, growing it (and re-inserting all)
+    /// when it would be more than half full.
+    fn index_family(&mut self, text: &str, i: usize) {
+        if self.families.len() * 2 > self.index.len() {
+            let capacity = (self.families.len() * 4).next_power_of_two().max(64);
+            self.index.clear();
+            self.index.resize(capacity, EMPTY);
+            for j in 0..self.families.len() {
+                self.insert(text, j);
+            }
+        } else {
+            self.insert(text, i);
         }
-        if self.families.len() == MAX_FAMILIES {
-            return Err("more metric families than sysmon reads from one file");
+    }
+
+    fn insert(&mut self, text: &str, i: usize) {
+        let mask = self.index.len() - 1;
+        let mut h = hash(&text[self.families[i].name.clone()]) & mask;
+        while self.index[h] != EMPTY {
+            h = (h + 1) & mask;
+        }
+        self.index[h] = i as u32;
+    }
+
+    fn find_or_add(&mut self, text: &str, name: Range<usize>) -> usize {
+        if let Some(i) = self.find(text, &text[name.clone()]) {
+            return i;
         }
         self.families.push(Family {
             name,
@@ -184,7 +224,9 @@ impl Parsed {
             first_sample: 0,
             end_sample: 0,
         });
-        Ok(self.families.len() - 1)
+        let i = self.families.len() - 1;
+        self.index_family(text, i);
+        i
     }
 
     fn line(&mut self, text: &str, start: usize, end: usize) -> Result<(), &'static str> {
@@ -221,7 +263,7 @@ impl Parsed {
             return Err("invalid metric name in comment");
         }
         let rest = skip_blanks(b, after);
-        let family = self.find_or_add(text, name)?;
+        let family = self.find_or_add(text, name);
         if word == "HELP" {
             if self.families[family].help.is_some() {
                 return Err("second HELP line for a metric name");
@@ -273,7 +315,7 @@ impl Parsed {
                 return Ok((i, self.families[i].kind, suffix == "_bucket"));
             }
         }
-        let i = self.find_or_add(text, name)?;
+        let i = self.find_or_add(text, name);
         Ok((i, self.families[i].kind, false))
     }
 
@@ -492,6 +534,24 @@ mod tests {
                 vec!["h_bucket{le=\"1\"} 1".into(), "h_count 1".into()]
             )]
         );
+    }
+
+    /// The hash index across its growth: every family found again by a
+    /// sample after all of them were created.
+    #[test]
+    fn many_families_are_each_found_again() {
+        let mut text = String::new();
+        for pass in 0..2 {
+            for i in 0..20_000 {
+                text.push_str(&format!("family_{i}{{pass=\"{pass}\"}} {i}\n"));
+            }
+        }
+        let got = check(&text).unwrap();
+        assert_eq!(got.len(), 20_000);
+        for (i, (name, _, samples)) in got.iter().enumerate() {
+            assert_eq!(name, &format!("family_{i}"));
+            assert_eq!(samples.len(), 2, "{name}");
+        }
     }
 
     #[test]

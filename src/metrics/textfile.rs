@@ -38,7 +38,8 @@ pub const MAX_FILES: usize = 1_000;
 struct Slot {
     /// The file name (bytes, without the directory).
     name: Vec<u8>,
-    text: Vec<u8>,
+    /// The file's text, checked UTF-8 (empty when it could not be read).
+    text: String,
     parsed: Parsed,
     mtime_seconds: i64,
     served: bool,
@@ -156,7 +157,7 @@ impl TextfileDir {
             if !slot.served {
                 continue;
             }
-            let text = as_text(&slot.text);
+            let text = slot.text.as_str();
             let own = slot.parsed.families.iter().any(|f| {
                 let name = &text[f.name.clone()];
                 name.starts_with("node_textfile_")
@@ -221,7 +222,7 @@ impl TextfileDir {
             let help = group.iter().find_map(|e| {
                 let slot = &slots[e.slot as usize];
                 let f = &slot.parsed.families[e.family as usize];
-                f.help.clone().map(|h| &as_text(&slot.text)[h])
+                f.help.clone().map(|h| &slot.text.as_str()[h])
             });
             match help {
                 Some(help) => out.push_str(help),
@@ -239,7 +240,7 @@ impl TextfileDir {
             for e in group {
                 let slot = &slots[e.slot as usize];
                 let f = &slot.parsed.families[e.family as usize];
-                let text = as_text(&slot.text);
+                let text = slot.text.as_str();
                 for sample in &slot.parsed.samples[f.first_sample..f.end_sample] {
                     out.push_str(&text[sample.line.clone()]);
                     out.push('\n');
@@ -291,14 +292,9 @@ impl TextfileDir {
     }
 }
 
-/// The text of a served slot: checked UTF-8 by [`read_one`].
-fn as_text(bytes: &[u8]) -> &str {
-    std::str::from_utf8(bytes).unwrap_or("")
-}
-
 fn name_of(slots: &[Slot], e: Entry) -> &str {
     let slot = &slots[e.slot as usize];
-    &as_text(&slot.text)[slot.parsed.families[e.family as usize].name.clone()]
+    &slot.text.as_str()[slot.parsed.families[e.family as usize].name.clone()]
 }
 
 fn kind_of(slots: &[Slot], e: Entry) -> Kind {
@@ -308,24 +304,26 @@ fn kind_of(slots: &[Slot], e: Entry) -> Kind {
 /// Reads, checks and parses one file into `slot`: true if it may be served.
 /// `budget` is what is left of [`MAX_TOTAL_BYTES`].
 fn read_one(path: &std::path::Path, slot: &mut Slot, budget: usize) -> bool {
-    slot.text.clear();
-    let Ok(file) = crate::sample::procfile::open_regular(path) else {
-        return false;
-    };
-    let limit = MAX_FILE_BYTES.min(budget);
-    if (&file)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut slot.text)
-        .is_err()
-        || slot.text.len() > limit
-    {
+    // The buffer goes out as bytes and comes back as a String (checked
+    // once), keeping its capacity either way.
+    let mut bytes = std::mem::take(&mut slot.text).into_bytes();
+    bytes.clear();
+    let read = read_bounded(path, &mut bytes, MAX_FILE_BYTES.min(budget));
+    let mut utf8 = true;
+    slot.text = String::from_utf8(bytes).unwrap_or_else(|e| {
+        utf8 = false;
+        let mut bytes = e.into_bytes();
+        bytes.clear();
+        String::from_utf8(bytes).unwrap_or_default()
+    });
+    let Some(file) = read else {
         slot.text.clear();
         return false;
-    }
-    let Ok(text) = std::str::from_utf8(&slot.text) else {
-        return false;
     };
-    if slot.parsed.parse(text).is_err() {
+    if !utf8 {
+        return false;
+    }
+    if slot.parsed.parse(&slot.text).is_err() {
         return false;
     }
     // As node_exporter: the mtime is taken once the file has parsed, from
@@ -338,6 +336,18 @@ fn read_one(path: &std::path::Path, slot: &mut Slot, budget: usize) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// Reads at most `limit` bytes of a regular file into `bytes`: the open
+/// file, or `None` if it could not be opened, read, or is larger.
+fn read_bounded(
+    path: &std::path::Path,
+    bytes: &mut Vec<u8>,
+    limit: usize,
+) -> Option<std::fs::File> {
+    let file = crate::sample::procfile::open_regular(path).ok()?;
+    let read = (&file).take(limit as u64 + 1).read_to_end(bytes);
+    (read.is_ok() && bytes.len() <= limit).then_some(file)
 }
 
 #[cfg(test)]
