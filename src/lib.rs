@@ -56,6 +56,7 @@ pub mod daemon;
 pub mod dirs;
 pub mod fsutil;
 pub mod history;
+pub mod history_file;
 pub mod http;
 pub mod listener;
 pub mod log;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod keys;
-mod parse;
+pub(crate) mod parse;
 
 pub use keys::{KEYS, Key, Reload};
 pub use parse::{
