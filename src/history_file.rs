@@ -480,6 +480,9 @@ fn create(path: &Path, tiers: &[TierSpec]) -> Result<File, String> {
         .map_err(|e| io_context(&tmp, "write", e))?;
     file.sync_all().map_err(|e| io_context(&tmp, "fsync", e))?;
     std::fs::rename(&tmp, path).map_err(|e| io_context(path, "rename", e))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::fsutil::fsync_dir(dir).map_err(|e| e.to_string())?;
+    }
     Ok(file)
 }
 
@@ -826,13 +829,15 @@ pub fn pick_tier(tiers: &[TierSpec], range_s: u64) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
-/// Folds consecutive buckets into one output point.
-#[derive(Clone, Copy)]
-struct Fold {
-    min: f32,
-    max: f32,
-    sum: f64,
-    count: u32,
+/// Consecutive buckets folded into one output point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fold {
+    pub min: f32,
+    pub max: f32,
+    /// The sum of the samples (each bucket's mean times its count).
+    pub sum: f64,
+    /// Samples folded in (0: no value).
+    pub count: u32,
 }
 
 const NO_FOLD: Fold = Fold {
@@ -849,26 +854,39 @@ impl Fold {
         self.sum += f64::from(p.mean) * f64::from(p.count);
         self.count += u32::from(p.count);
     }
+
+    pub fn mean(&self) -> f64 {
+        self.sum / f64::from(self.count.max(1))
+    }
 }
 
-/// Renders the last `range_s` seconds before `wall_ms` from the best tier
-/// of the file as JSON into `out` (cleared first):
-/// `{"range_s","tier_s","interval_s","end","points","aggregate":"min,mean,max",
-/// "series":{"cpu":{"min":[..],"mean":[..],"max":[..]},..}}`. Each output
-/// point folds `ceil(buckets / points)` consecutive buckets (min of mins,
-/// max of maxes, the mean weighted by sample count); the last ends with the
-/// bucket holding `wall_ms`. Buckets after that (the clock stepped back)
-/// are not served. Series with no value in the range are left out.
-pub fn render_range(
+/// A range read from the file: `points[i][s]` is series `s` at point `i`,
+/// which covers `[end_s - (n-i) * interval_s, end_s - (n-1-i) * interval_s)`.
+pub struct Range<'a> {
+    pub range_s: u64,
+    /// The step of the tier read.
+    pub tier_s: u64,
+    /// Each output point's width (`tier_s` times the buckets folded).
+    pub interval_s: u64,
+    pub end_s: u64,
+    pub names: &'a [String],
+    pub points: Vec<[Fold; FILE_SERIES]>,
+}
+
+/// Reads the last `range_s` seconds before `wall_ms` from the best tier
+/// (see [`pick_tier`]). Each output point folds `ceil(buckets / points)`
+/// consecutive buckets (min of mins, max of maxes, the mean weighted by
+/// sample count); the last ends with the bucket holding `wall_ms`. Buckets
+/// after that (the clock stepped back) are not read. Allocates the points
+/// (at most [`MAX_RANGE_POINTS`]); reads slot by slot.
+pub fn read_range<'a>(
     file: &File,
     tiers: &[TierSpec],
-    names: &[String],
+    names: &'a [String],
     range_s: u64,
     points: Option<usize>,
     wall_ms: u64,
-    out: &mut String,
-) -> io::Result<()> {
-    out.clear();
+) -> io::Result<Range<'a>> {
     let k = pick_tier(tiers, range_s);
     let spec = tiers[k];
     let step = u64::from(spec.step_s);
@@ -906,50 +924,90 @@ pub fn render_range(
             }
         }
     }
-    let end_s = (last + 1) * step;
-    let _ = write!(
-        out,
-        "{{\"range_s\":{range_s},\"tier_s\":{step},\"interval_s\":{},\"end\":{end_s},\"points\":{n},\
-         \"aggregate\":\"min,mean,max\",\"series\":{{",
-        step * per as u64
-    );
-    let mut first_series = true;
-    for (s, name) in names.iter().enumerate().take(series) {
-        if folds.iter().all(|f| f[s].count == 0) {
-            continue;
-        }
-        if !first_series {
-            out.push(',');
-        }
-        first_series = false;
-        crate::history::json_string(out, name);
-        out.push_str(":{");
-        for (j, field) in ["min", "mean", "max"].into_iter().enumerate() {
-            if j > 0 {
+    Ok(Range {
+        range_s,
+        tier_s: step,
+        interval_s: step * per as u64,
+        end_s: (last + 1) * step,
+        names: &names[..series],
+        points: folds,
+    })
+}
+
+impl Range<'_> {
+    /// Whether series `s` has a value anywhere in the range.
+    pub fn has_values(&self, s: usize) -> bool {
+        self.points.iter().any(|p| p[s].count > 0)
+    }
+
+    /// As JSON into `out` (cleared first):
+    /// `{"range_s","tier_s","interval_s","end","points","aggregate":"min,mean,max",
+    /// "series":{"cpu":{"min":[..],"mean":[..],"max":[..]},..}}`, `null`
+    /// where a point has no value; series with none in the range left out.
+    pub fn to_json(&self, out: &mut String) {
+        out.clear();
+        let _ = write!(
+            out,
+            "{{\"range_s\":{},\"tier_s\":{},\"interval_s\":{},\"end\":{},\"points\":{},\
+             \"aggregate\":\"min,mean,max\",\"series\":{{",
+            self.range_s,
+            self.tier_s,
+            self.interval_s,
+            self.end_s,
+            self.points.len()
+        );
+        let mut first_series = true;
+        for (s, name) in self.names.iter().enumerate() {
+            if !self.has_values(s) {
+                continue;
+            }
+            if !first_series {
                 out.push(',');
             }
-            let _ = write!(out, "\"{field}\":[");
-            for (i, f) in folds.iter().enumerate() {
-                if i > 0 {
+            first_series = false;
+            crate::history::json_string(out, name);
+            out.push_str(":{");
+            for (j, field) in ["min", "mean", "max"].into_iter().enumerate() {
+                if j > 0 {
                     out.push(',');
                 }
-                let f = f[s];
-                if f.count == 0 {
-                    out.push_str("null");
-                    continue;
+                let _ = write!(out, "\"{field}\":[");
+                for (i, p) in self.points.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let f = p[s];
+                    if f.count == 0 {
+                        out.push_str("null");
+                        continue;
+                    }
+                    let v = match j {
+                        0 => f64::from(f.min),
+                        1 => f.mean(),
+                        _ => f64::from(f.max),
+                    };
+                    let _ = write!(out, "{}", (v * 10.0).round() / 10.0);
                 }
-                let v = match j {
-                    0 => f64::from(f.min),
-                    1 => f.sum / f64::from(f.count),
-                    _ => f64::from(f.max),
-                };
-                let _ = write!(out, "{}", (v * 10.0).round() / 10.0);
+                out.push(']');
             }
-            out.push(']');
+            out.push('}');
         }
-        out.push('}');
+        out.push_str("}}");
     }
-    out.push_str("}}");
+}
+
+/// [`read_range`] as JSON ([`Range::to_json`]) into `out`.
+pub fn render_range(
+    file: &File,
+    tiers: &[TierSpec],
+    names: &[String],
+    range_s: u64,
+    points: Option<usize>,
+    wall_ms: u64,
+    out: &mut String,
+) -> io::Result<()> {
+    out.clear();
+    read_range(file, tiers, names, range_s, points, wall_ms)?.to_json(out);
     Ok(())
 }
 

@@ -69,6 +69,8 @@ pub struct Config {
     pub textfile_path: Option<PathBuf>,
     /// How far back `/history.json` and the sparklines reach.
     pub history: Duration,
+    /// The tiers of `state_dir/history.db` (empty: no history file).
+    pub history_tiers: Vec<crate::history_file::TierSpec>,
     pub alerts: AlertConfig,
     /// The line each key was last given on, so that checks of the whole
     /// file ([`Config::validate`], [`crate::access::AccessPolicy::from_config`]) can name
@@ -218,6 +220,7 @@ impl Config {
             sys_root: PathBuf::from("/sys"),
             textfile_path: None,
             history: Duration::ZERO,
+            history_tiers: Vec::new(),
             alerts: AlertConfig {
                 cpu: None,
                 memory: None,
