@@ -658,9 +658,19 @@ impl Store {
                 values[i] = value as f32;
             }
         });
-        // The in-memory ring leaves load out (its output is kept as it was).
+        // The in-memory ring leaves load and temperatures out (its output
+        // is kept as it was); they come last, so they never crowd out the
+        // dashboard's series from the table.
         if let Some(i) = self.series_index("load1", "") {
             values[i] = sample.load.load[0] as f32;
+        }
+        for t in &sample.temperatures {
+            let Some(celsius) = t.celsius.filter(|c| c.is_finite()) else {
+                continue;
+            };
+            if let Some(i) = self.series_index_of(&["temp:", &t.chip, "/", &t.sensor]) {
+                values[i] = celsius as f32;
+            }
         }
         self.record_values(now, wall_ms, &values);
     }
@@ -733,24 +743,36 @@ impl Store {
     /// The index of series `prefix + name`, naming it in the file if new.
     /// Allocates only when it names.
     fn series_index(&mut self, prefix: &str, name: &str) -> Option<usize> {
+        self.series_index_of(&[prefix, name])
+    }
+
+    /// The index of the series named by `parts` put end to end.
+    fn series_index_of(&mut self, parts: &[&str]) -> Option<usize> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         let found = self.names.iter().position(|s| {
-            s.len() == prefix.len() + name.len() && s.starts_with(prefix) && s.ends_with(name)
+            let mut at = 0;
+            s.len() == len
+                && parts.iter().all(|p| {
+                    at += p.len();
+                    s.as_bytes()[at - p.len()..at] == *p.as_bytes()
+                })
         });
         if found.is_some() {
             return found;
         }
-        if self.names.len() >= FILE_SERIES || prefix.len() + name.len() > NAME_MAX {
+        if self.names.len() >= FILE_SERIES || len > NAME_MAX {
             if !self.overflowed {
                 self.overflowed = true;
                 crate::log::warn(format_args!(
-                    "history: {prefix}{name} is not kept in {} ({FILE_SERIES} series at most, \
-                     names up to {NAME_MAX} bytes)",
+                    "history: {} is not kept in {} ({FILE_SERIES} series at most, \
+                     names up to {NAME_MAX} bytes; logged once)",
+                    parts.concat(),
                     self.path.display()
                 ));
             }
             return None;
         }
-        self.names.push(format!("{prefix}{name}"));
+        self.names.push(parts.concat());
         // The name is on disk before any slot uses its index.
         self.names_generation += 1;
         let copy = 1 + self.names_generation % 2;

@@ -605,3 +605,22 @@ fn tiers_parse_and_print() {
 fn crc32_is_the_ieee_one() {
     assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
 }
+
+/// Names made of several parts (`temp:` + chip + `/` + sensor) match only
+/// the whole name, and are written once.
+#[test]
+fn series_names_in_parts_match_whole_names_only() {
+    let dir = Dir::new("parts");
+    let (mut store, _) = Store::open(&dir.db(), &tiers("10s:1h"), Instant::now(), T0_MS).unwrap();
+    let a = store.series_index_of(&["temp:", "coretemp", "/", "temp1"]);
+    let b = store.series_index_of(&["temp:", "coretemp/", "temp1"]);
+    let c = store.series_index_of(&["temp:", "coretemp", "/", "temp10"]);
+    assert_eq!((a, b, c), (Some(0), Some(0), Some(1)));
+    let (_, _, names) = open_read_only(&dir.db()).unwrap();
+    assert_eq!(names, ["temp:coretemp/temp1", "temp:coretemp/temp10"]);
+    for i in 2..FILE_SERIES {
+        assert_eq!(store.series_index("s", &i.to_string()), Some(i));
+    }
+    assert_eq!(store.series_index("one", "-too-many"), None);
+    assert_eq!(store.series_index("x", &"y".repeat(NAME_MAX)), None);
+}
