@@ -37,7 +37,9 @@
 //! Each tier keeps one accumulator in memory (the bucket being filled).
 //! When a sample falls into a later bucket, the finished one is written:
 //! one `pwrite` of the whole 4 KiB page holding its slot, then
-//! `fdatasync`. So each tier writes once per its step (at the defaults
+//! `fdatasync`, through a second descriptor opened `O_DIRECT` when the file
+//! system allows (a buffered write dirties the page cache's whole folio,
+//! 32 KiB measured on Linux 6.18, and all of it reaches the disk). So each tier writes once per its step (at the defaults
 //! 1440 + 144 + 24 pages a day, 6.3 MiB). On stop the partial buckets are
 //! written too, and at start a bucket found in the file for the current
 //! time is taken up again, so a restart inside a minute loses nothing. A
