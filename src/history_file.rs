@@ -421,8 +421,8 @@ pub struct Opened {
 pub struct Stats {
     /// Pages written (each one `pwrite` of [`PAGE`] bytes).
     pub pages_written: u64,
-    /// Samples not written because their bucket was older than the newest
-    /// in the file (the clock stepped back).
+    /// Samples not written to a tier because their bucket was older than
+    /// its newest (the clock stepped back); counted once per tier.
     pub held_back: u64,
     /// Times the wall clock stepped away from the axis.
     pub clock_steps: u64,
