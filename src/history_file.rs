@@ -446,6 +446,9 @@ pub struct Store {
     tiers: Vec<Tier>,
     names: Vec<String>,
     names_generation: u64,
+    /// Names `..names_on_disk` are in the file's table; later ones wait
+    /// for [`Store::write_names`].
+    names_on_disk: usize,
     /// Wall time (ms) at `anchor_mono`.
     anchor_wall_ms: u64,
     anchor_mono: Instant,
@@ -585,6 +588,7 @@ impl Store {
             tiers: Vec::with_capacity(tiers.len()),
             names: Vec::with_capacity(FILE_SERIES),
             names_generation,
+            names_on_disk: 0,
             anchor_wall_ms: wall_ms,
             anchor_mono: now,
             direct: OpenOptions::new()
@@ -599,6 +603,7 @@ impl Store {
             last_error_logged: None,
         };
         store.names.extend(names);
+        store.names_on_disk = store.names.len();
         for (i, spec) in tiers.iter().enumerate() {
             let mut newest = None;
             let mut newest_slot = [0u8; SLOT];
@@ -691,6 +696,10 @@ impl Store {
 
     /// Records one sample given as values by series index (NaN: none).
     pub fn record_values(&mut self, now: Instant, wall_ms: u64, values: &[f32; FILE_SERIES]) {
+        let mut values = *values;
+        if !self.write_names() {
+            values[self.names_on_disk..].fill(f32::NAN);
+        }
         let t_s = self.axis_ms(now, wall_ms) / 1000;
         for k in 0..self.tiers.len() {
             let tier = &self.tiers[k];
@@ -809,7 +818,18 @@ impl Store {
             return None;
         }
         self.names.push(parts.concat());
-        // The name is on disk before any slot uses its index.
+        Some(self.names.len() - 1)
+    }
+
+    /// Writes the name table if a series was named since it was last
+    /// written: once per sample that names any (the rates of every device
+    /// appear at the same, second, sample), always before a slot uses the
+    /// new index. On failure the new names are forgotten (logged) and
+    /// `false` returned.
+    fn write_names(&mut self) -> bool {
+        if self.names.len() == self.names_on_disk {
+            return true;
+        }
         self.names_generation += 1;
         let copy = 1 + self.names_generation % 2;
         let (generation, names) = (self.names_generation, std::mem::take(&mut self.names));
@@ -817,16 +837,21 @@ impl Store {
             encode_names(generation, &names, page)
         });
         self.names = names;
-        if let Err(e) = written {
-            crate::log::error(format_args!(
-                "history: {}: write names: {e}",
-                self.path.display()
-            ));
-            self.names.pop();
-            return None;
+        match written {
+            Ok(()) => {
+                self.stats.pages_written += 1;
+                self.names_on_disk = self.names.len();
+                true
+            }
+            Err(e) => {
+                crate::log::error(format_args!(
+                    "history: {}: write names: {e}",
+                    self.path.display()
+                ));
+                self.names.truncate(self.names_on_disk);
+                false
+            }
         }
-        self.stats.pages_written += 1;
-        Some(self.names.len() - 1)
     }
 
     /// A `/history.json?range=` answer from the file (see [`render_range`]).

@@ -439,7 +439,9 @@ fn a_torn_name_table_falls_back_to_the_other_copy() {
     {
         let (mut store, _) = Store::open(&dir.db(), &spec, Instant::now(), T0_MS).unwrap();
         store.series_index("cpu", "").unwrap();
+        assert!(store.write_names());
         store.series_index("disk:", "/home").unwrap();
+        assert!(store.write_names());
     }
     // Generation 3 (both names) is in copy 2; tear it.
     let file = OpenOptions::new().write(true).open(dir.db()).unwrap();
@@ -607,7 +609,8 @@ fn crc32_is_the_ieee_one() {
 }
 
 /// Names made of several parts (`temp:` + chip + `/` + sensor) match only
-/// the whole name, and are written once.
+/// the whole name; the table is written once for all the names a sample
+/// brings.
 #[test]
 fn series_names_in_parts_match_whole_names_only() {
     let dir = Dir::new("parts");
@@ -616,6 +619,9 @@ fn series_names_in_parts_match_whole_names_only() {
     let b = store.series_index_of(&["temp:", "coretemp/", "temp1"]);
     let c = store.series_index_of(&["temp:", "coretemp", "/", "temp10"]);
     assert_eq!((a, b, c), (Some(0), Some(0), Some(1)));
+    let (_, _, names) = open_read_only(&dir.db()).unwrap();
+    assert!(names.is_empty(), "named, not yet written");
+    assert!(store.write_names());
     let (_, _, names) = open_read_only(&dir.db()).unwrap();
     assert_eq!(names, ["temp:coretemp/temp1", "temp:coretemp/temp10"]);
     for i in 2..FILE_SERIES {

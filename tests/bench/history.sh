@@ -31,7 +31,9 @@ start() { # NAME PORT TIERS -> pid in $PID
 
 # --- bytes written per day at the defaults ----------------------------------
 start writes 18180 "$DEFAULT"; W=$PID
-sleep 2
+# Past the start: the file made, and the series named (rates appear at the
+# second sample): what a day of running writes from then on.
+sleep 12
 W0=$(written $W)
 sleep "$SECS"
 W1=$(written $W)
