@@ -9,8 +9,9 @@
 //! deadline. tiny_http's one I/O thread (every listener and connection,
 //! through epoll) and that signal thread are the only other threads.
 //!
-//! Each sample is also recorded in the [`History`] and evaluated by the
-//! [`Alerts`]; `alert_command` children are polled every turn, and
+//! Each sample is also recorded in the [`History`] (and the history file,
+//! [`crate::history_file`], which writes a page per tier step) and evaluated
+//! by the [`Alerts`]; `alert_command` children are polled every turn, and
 //! [`Orphans`] is told which job children run, to kill what they leave
 //! behind.
 //!
@@ -27,6 +28,7 @@ use crate::audit::AuditService;
 use crate::backup::BackupService;
 use crate::config::Config;
 use crate::history::History;
+use crate::history_file::Store;
 use crate::listener::HttpListener;
 use crate::metrics::MetricsRenderer;
 use crate::notify::Notifier;
@@ -70,6 +72,9 @@ pub struct Daemon {
     history: History,
     /// /history.json as last rendered (the buffer is reused).
     history_json: String,
+    /// `state_dir/history.db`; `None` when `history_tiers = off` or it
+    /// could not be opened (logged: sysmon runs on without it).
+    history_file: Option<Store>,
     alerts: Alerts,
     /// The longest the loop may sleep past its deadlines: `None` once
     /// signals wake it ([`Daemon::run`]), else [`FALLBACK_WAIT`].
@@ -128,6 +133,10 @@ impl Daemon {
         let audit = AuditService::new(&config);
         let mut history = History::new(now, config.interval, config.history);
         history.record(now, unix_ms, &sample);
+        let mut history_file = open_history_file(&config, now, unix_ms);
+        if let Some(store) = &mut history_file {
+            store.record(now, unix_ms, &sample);
+        }
         let mut alerts = Alerts::new(&config.alerts, unix_ms / 1000);
         alerts.evaluate(
             now,
@@ -141,6 +150,7 @@ impl Daemon {
             audit,
             history,
             history_json: String::new(),
+            history_file,
             alerts,
             next_sample_at: now + config.interval,
             config,
@@ -203,6 +213,11 @@ impl Daemon {
         &self.history
     }
 
+    /// What the history file has written (`None` without one).
+    pub fn history_file_stats(&self) -> Option<crate::history_file::Stats> {
+        self.history_file.as_ref().map(Store::stats)
+    }
+
     pub fn alerts(&self) -> &Alerts {
         &self.alerts
     }
@@ -224,6 +239,10 @@ impl Daemon {
         self.backup.abandon();
         self.audit.abandon();
         self.alerts.abandon();
+        // The partial buckets: a restart within a step loses nothing.
+        if let Some(store) = &mut self.history_file {
+            store.flush();
+        }
         // Nothing an audit or alert command started outlives sysmon.
         self.orphans.kill_all(Duration::from_secs(2));
         log::info(format_args!("stopped"));
@@ -255,6 +274,9 @@ impl Daemon {
         self.audit.poll(now);
         if sampled {
             self.history.record(now, unix_ms, &self.sample);
+            if let Some(store) = &mut self.history_file {
+                store.record(now, unix_ms, &self.sample);
+            }
             let jobs = JobFacts::of(&self.backup.snapshot(), &self.audit.snapshot());
             self.alerts.evaluate(now, &self.sample, &jobs);
         }
@@ -330,6 +352,7 @@ impl Daemon {
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
         let connections = self.http.stats();
         let (history, history_json) = (&self.history, &mut self.history_json);
+        let history_file = &self.history_file;
         let scratch = &mut self.response_scratch;
         http::handle(request, &self.access, scratch, |route| match route {
             http::Route::Metrics => metrics
@@ -342,8 +365,24 @@ impl Daemon {
                     connections,
                 )
                 .as_bytes(),
-            http::Route::History { points } => {
-                history.render_json(points.map(|p| p as usize), history_json);
+            http::Route::History { points, range_s } => {
+                let points = points.map(|p| p as usize);
+                let from_file = match (range_s, history_file) {
+                    (Some(range_s), Some(store)) => store
+                        .render_range(u64::from(range_s), points, unix_now_ms(), history_json)
+                        .map_err(|e| {
+                            log::error(format_args!(
+                                "history: {}: read: {e}",
+                                store.path().display()
+                            ))
+                        })
+                        .is_ok(),
+                    _ => false,
+                };
+                // Without the file (off, or unreadable): the in-memory window.
+                if !from_file {
+                    history.render_json(points, history_json);
+                }
                 history_json.as_bytes()
             }
             _ => cache.body(sample, interval_s, backup, audit, || {
@@ -416,6 +455,14 @@ impl Daemon {
                 "SIGHUP: interval or history changed; history starts again"
             ));
         }
+        if (&new.history_tiers, &new.state_dir)
+            != (&self.config.history_tiers, &self.config.state_dir)
+        {
+            if let Some(store) = &mut self.history_file {
+                store.flush();
+            }
+            self.history_file = open_history_file(&new, Instant::now(), unix_now_ms());
+        }
         self.alerts.reconfigure(&new.alerts);
         self.backup.reconfigure(&new);
         self.audit.reconfigure(&new);
@@ -426,6 +473,60 @@ impl Daemon {
             "SIGHUP: configuration reloaded from {}",
             file.display()
         ));
+    }
+}
+
+/// Opens `state_dir/history.db` (see [`crate::history_file`]) and logs what
+/// it found; `None` when `history_tiers = off` or the file cannot be had
+/// (logged: never a reason to refuse to start).
+pub fn open_history_file(config: &Config, now: Instant, unix_ms: u64) -> Option<Store> {
+    if config.history_tiers.is_empty() {
+        return None;
+    }
+    let path = config.state_dir.join("history.db");
+    if let Err(e) = crate::fsutil::ensure_dir(&config.state_dir, 0o700) {
+        log::error(format_args!(
+            "history: {e}; running without the history file"
+        ));
+        return None;
+    }
+    match Store::open(&path, &config.history_tiers, now, unix_ms) {
+        Ok((store, opened)) => {
+            if let Some((aside, why)) = &opened.set_aside {
+                log::warn(format_args!(
+                    "history: {} set aside as {} ({why}); starting a new one",
+                    path.display(),
+                    aside.display()
+                ));
+            }
+            if let Some(len) = opened.truncated_from {
+                log::warn(format_args!(
+                    "history: {} was cut short at {len} bytes; the points past that are lost, \
+                     the rest is served",
+                    path.display()
+                ));
+            }
+            let corrupt: u32 = opened.corrupt_slots.iter().sum();
+            if corrupt > 0 {
+                log::warn(format_args!(
+                    "history: {}: {corrupt} corrupt points skipped (torn or changed; never served)",
+                    path.display()
+                ));
+            }
+            let valid: u32 = opened.valid_slots.iter().sum();
+            log::info(format_args!(
+                "history: {} ({}{valid} points kept)",
+                path.display(),
+                if opened.created { "new, " } else { "" }
+            ));
+            Some(store)
+        }
+        Err(e) => {
+            log::error(format_args!(
+                "history: {e}; running without the history file"
+            ));
+            None
+        }
     }
 }
 

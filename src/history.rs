@@ -100,24 +100,9 @@ impl History {
         let Some(mut w) = self.begin(now, unix_ms) else {
             return;
         };
-        w.put("cpu", Some(sample.cpu.busy));
-        w.put("memory", Some(sample.memory.used_percent()));
-        let swap = sample.memory.swap_total_bytes > 0;
-        w.put("swap", swap.then(|| sample.memory.swap_percent()));
-        for disk in &sample.disks {
-            let percent = disk.used_percent().map(|p| p as f64);
-            w.put_keyed("disk:", &disk.mount_point, percent);
-        }
-        // Rates in bytes per second. Loopback and partitions are left out:
-        // they would only spend the series cap on what other series show.
-        for n in sample.network.iter().filter(|n| n.device != "lo") {
-            w.put_keyed("net_rx:", &n.device, Some(n.rx_bytes_per_s));
-            w.put_keyed("net_tx:", &n.device, Some(n.tx_bytes_per_s));
-        }
-        for d in sample.disk_io.iter().filter(|d| d.whole_disk) {
-            w.put_keyed("disk_read:", &d.device, Some(d.read_bytes_per_s));
-            w.put_keyed("disk_write:", &d.device, Some(d.write_bytes_per_s));
-        }
+        for_each_series(sample, |prefix, name, value| {
+            w.put_keyed(prefix, name, Some(value))
+        });
     }
 
     /// Starts the tick nearest `now`: clears its slot in every series.
@@ -269,6 +254,36 @@ impl Writer<'_> {
         let s = &mut self.history.series[i];
         s.values[self.slot] = value as f32;
         s.last_tick = s.last_tick.max(self.tick);
+    }
+}
+
+/// Calls `f(prefix, name, value)` for each series a sample gives (the key
+/// is `prefix + name`), the one list both [`History`] and the history file
+/// ([`crate::history_file`]) record. Values are finite; a series without a
+/// value at this sample is not called.
+pub fn for_each_series(sample: &Sample, mut f: impl FnMut(&str, &str, f64)) {
+    let mut put = |prefix: &str, name: &str, value: Option<f64>| {
+        if let Some(v) = value.filter(|v| v.is_finite()) {
+            f(prefix, name, v);
+        }
+    };
+    put("cpu", "", Some(sample.cpu.busy));
+    put("memory", "", Some(sample.memory.used_percent()));
+    let swap = sample.memory.swap_total_bytes > 0;
+    put("swap", "", swap.then(|| sample.memory.swap_percent()));
+    for disk in &sample.disks {
+        let percent = disk.used_percent().map(|p| p as f64);
+        put("disk:", &disk.mount_point, percent);
+    }
+    // Rates in bytes per second. Loopback and partitions are left out:
+    // they would only spend the series cap on what other series show.
+    for n in sample.network.iter().filter(|n| n.device != "lo") {
+        put("net_rx:", &n.device, Some(n.rx_bytes_per_s));
+        put("net_tx:", &n.device, Some(n.tx_bytes_per_s));
+    }
+    for d in sample.disk_io.iter().filter(|d| d.whole_disk) {
+        put("disk_read:", &d.device, Some(d.read_bytes_per_s));
+        put("disk_write:", &d.device, Some(d.write_bytes_per_s));
     }
 }
 

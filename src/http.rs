@@ -27,9 +27,11 @@ pub enum Route {
     Index,
     DataJson,
     Metrics,
-    /// `/history.json`, optionally `?points=N` (1 to [`crate::history::MAX_POINTS`]).
+    /// `/history.json`, optionally `?points=N` (1 to [`crate::history::MAX_POINTS`])
+    /// and `?range=1h|1d|7d|30d|1y` (in seconds: read from the history file).
     History {
         points: Option<u32>,
+        range_s: Option<u32>,
     },
     /// A known path with a query it cannot take.
     BadRequest(&'static str),
@@ -58,10 +60,26 @@ pub fn route(method: &Method, url: &str) -> Route {
     }
 }
 
-/// `points=N` (other parameters are ignored, as on every route).
+/// The ranges `?range=` takes, in seconds.
+pub const RANGES: [(&str, u32); 5] = [
+    ("1h", 3_600),
+    ("1d", 86_400),
+    ("7d", 7 * 86_400),
+    ("30d", 30 * 86_400),
+    ("1y", 365 * 86_400),
+];
+
+/// `points=N` and `range=` (other parameters are ignored, as on every route).
 fn history_route(query: &str) -> Route {
     let mut points = None;
+    let mut range_s = None;
     for pair in query.split('&') {
+        if let Some(value) = pair.strip_prefix("range=") {
+            match RANGES.iter().find(|(name, _)| *name == value) {
+                Some((_, s)) => range_s = Some(*s),
+                None => return Route::BadRequest("range must be one of 1h, 1d, 7d, 30d, 1y\n"),
+            }
+        }
         if let Some(value) = pair.strip_prefix("points=") {
             let valid =
                 !value.is_empty() && value.len() <= 6 && value.bytes().all(|b| b.is_ascii_digit());
@@ -73,7 +91,7 @@ fn history_route(query: &str) -> Route {
             }
         }
     }
-    Route::History { points }
+    Route::History { points, range_s }
 }
 
 fn header(name: &str, value: &str) -> Header {
@@ -232,11 +250,33 @@ mod tests {
         assert_eq!(route(&Method::Delete, "/nope"), Route::NotFound);
         assert_eq!(
             route(&Method::Get, "/history.json"),
-            Route::History { points: None }
+            Route::History {
+                points: None,
+                range_s: None
+            }
         );
         assert_eq!(
+            route(&Method::Get, "/history.json?range=7d&points=50"),
+            Route::History {
+                points: Some(50),
+                range_s: Some(604_800)
+            }
+        );
+        for bad in ["", "2h", "1Y", "7d "] {
+            assert!(
+                matches!(
+                    route(&Method::Get, &format!("/history.json?range={bad}")),
+                    Route::BadRequest(_)
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
             route(&Method::Get, "/history.json?x=1&points=120#top"),
-            Route::History { points: Some(120) }
+            Route::History {
+                points: Some(120),
+                range_s: None
+            }
         );
         for bad in ["0", "", "-1", "+5", "1e3", "100001", "99999999999", "12a"] {
             assert!(

@@ -21,6 +21,8 @@
 //!   from the last sample only.
 //! - [`history`] and [`alerts`]: ring buffers of recent samples and the
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
+//!   [`history_file`]: the long history (min/mean/max tiers) in a
+//!   fixed-size file in `state_dir` that survives restarts.
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
 //! - [`privileges`]: the drop of `user = NAME`, the policy over `sys`'s
@@ -33,7 +35,7 @@
 //!   password-file check included); [`cidr`] is the address-block type
 //!   the two share.
 //! - [`cli`]: the command line's commands (`run`, `sample`, `check-config`,
-//!   `backup`, `verify`, `audit`, `prepare-dirs`), one file each; the only
+//!   `backup`, `verify`, `audit`, `prepare-dirs`, `history`), one file each; the only
 //!   place that prints a result and picks an exit status. `main.rs` parses
 //!   and dispatches.
 //!
@@ -56,6 +58,7 @@ pub mod daemon;
 pub mod dirs;
 pub mod fsutil;
 pub mod history;
+pub mod history_file;
 pub mod http;
 pub mod listener;
 pub mod log;

@@ -29,6 +29,7 @@ enum Command {
     Verify(cli::verify::VerifyArgs),
     Audit(cli::audit::AuditArgs),
     PrepareDirs(cli::prepare_dirs::PrepareDirsArgs),
+    History(cli::history::HistoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +67,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => cli::verify::verify(a),
         Command::Audit(a) => cli::audit::audit(a),
         Command::PrepareDirs(a) => cli::prepare_dirs::prepare_dirs(a),
+        Command::History(a) => cli::history::history(a),
     };
     result.unwrap_or_else(|code| code)
 }

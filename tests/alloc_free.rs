@@ -87,13 +87,17 @@ fn sampler_allocates_nothing_once_warm() {
     }
 }
 
-/// The whole loop: timers, sampling every 100 ms, recording history,
-/// evaluating alerts (one firing throughout, one that can only be pending,
-/// one per disk) and waiting on the HTTP server, for a couple of seconds
-/// with no request.
+/// The whole loop: timers, sampling every 100 ms, recording history (in
+/// memory and in the history file, whose 1 s and 2 s tiers write pages
+/// during the measurement), evaluating alerts (one firing throughout, one
+/// that can only be pending, one per disk) and waiting on the HTTP server,
+/// for a couple of seconds with no request.
 #[test]
 fn idle_daemon_loop_allocates_nothing() {
+    let dir = std::env::temp_dir().join(format!("sysmon-alloc-idle-{}", std::process::id()));
     let mut config = config(PathBuf::from("/proc"));
+    config.state_dir = dir.join("state");
+    config.history_tiers = sysmon::history_file::parse_tiers("1s:1m 2s:2m").unwrap();
     let threshold = |text| sysmon::config::parse_threshold(text).unwrap();
     config.alerts.cpu = threshold("0% for 0s");
     config.alerts.memory = threshold("100% for 1h");
@@ -106,6 +110,8 @@ fn idle_daemon_loop_allocates_nothing() {
         assert!(daemon.poll_once());
     }
     let generation = daemon.sample().generation;
+    let pages = |d: &Daemon| d.history_file_stats().map_or(0, |s| s.pages_written);
+    let pages_before = pages(&daemon);
     let before = allocations();
     let until = Instant::now() + Duration::from_secs(2);
     let mut turns = 0;
@@ -115,7 +121,13 @@ fn idle_daemon_loop_allocates_nothing() {
     }
     let allocated = allocations() - before;
     let samples = daemon.sample().generation - generation;
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(samples >= 10, "only {samples} samples in 2 s at 100 ms");
+    let pages = pages(&daemon) - pages_before;
+    assert!(
+        pages >= 3,
+        "only {pages} history pages written while measured"
+    );
     assert_eq!(
         allocated, 0,
         "{allocated} allocations in {turns} idle turns with {samples} samples"

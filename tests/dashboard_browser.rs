@@ -445,3 +445,97 @@ fn dashboard_shows_an_incomplete_backup_as_partial() {
         "{card}"
     );
 }
+
+/// The range switch (issue 13): loaded with `#range=1h`, the page reads
+/// `/history.json?range=1h` from the history file, marks `1h` pressed, and
+/// draws each sparkline over a min/max band (a polygon per unbroken run)
+/// under the mean line; `live` stays the plain in-memory sparkline.
+#[test]
+fn dashboard_range_switch_draws_min_max_bands() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    let dir = TempDir::new("dashboard-range");
+    // A 1 s tier of 2 minutes: ?range=1h is read from it, a point a second;
+    // the live window of 1 m has a point per 5 samples at ?points=120.
+    let daemon = Daemon::on_fixture(
+        &dir,
+        "interval = 100ms\nhistory = 1m\nhistory_tiers = 1s:2m",
+    );
+    let file_points = || {
+        let body = daemon.get("/history.json?range=1h&points=120").body_text();
+        body.split("\"cpu\":{\"min\":[")
+            .nth(1)
+            .and_then(|c| c.split(']').next())
+            .map_or(0, |c| c.split(',').filter(|v| *v != "null").count())
+    };
+    let started = Instant::now();
+    while file_points() < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the history file never served 4 points\n{}",
+            daemon.dump()
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/#range=1h"));
+    let dom = &run.stdout;
+    let failure = |msg: &str| {
+        format!(
+            "{msg}\n{}\nstderr:\n{}\nDOM:\n{dom}",
+            run.command, run.stderr
+        )
+    };
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Uncaught") || l.contains("Refused to"))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{}",
+        failure(&format!("JavaScript or CSP errors: {errors:#?}"))
+    );
+    assert!(
+        dom.contains("data-range=\"1h\""),
+        "{}",
+        failure("the 1h history never loaded")
+    );
+    assert!(
+        dom.contains("aria-pressed=\"true\">1h</button>"),
+        "{}",
+        failure("the 1h button is not the pressed one")
+    );
+    let cpu = card_markup(dom, "class=\"card cpu").unwrap_or("");
+    let band_points = cpu
+        .split("class=\"band b0\" points=\"")
+        .nth(1)
+        .and_then(|p| p.split('"').next())
+        .map_or(0, |p| p.split_whitespace().count());
+    // A band of n points has 2n corners (the maxima, then the minima back).
+    assert!(
+        band_points >= 8,
+        "{}",
+        failure(&format!(
+            "no min/max band under the CPU sparkline ({band_points} corners)"
+        ))
+    );
+    assert!(
+        cpu.contains("<polyline"),
+        "{}",
+        failure("no mean line over the band")
+    );
+
+    // The live view has no band.
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
+    let live = card_markup(&run.stdout, "class=\"card cpu").unwrap_or("");
+    assert!(
+        run.stdout.contains("data-range=\"live\""),
+        "live history never loaded:\n{}",
+        run.stdout
+    );
+    assert!(
+        live.contains("<polyline") && !live.contains("class=\"band"),
+        "live view:\n{live}"
+    );
+}

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod backup;
 pub mod check_config;
+pub mod history;
 pub mod prepare_dirs;
 pub mod run;
 pub mod sample;

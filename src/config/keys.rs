@@ -582,6 +582,24 @@ pub const KEYS: &[Key] = &[
         render: |c, out| out.duration(c.history),
     },
     Key {
+        name: "history_tiers",
+        repeatable: false,
+        default: crate::history_file::DEFAULT_TIERS,
+        doc: "the long history kept in state_dir/history.db: STEP:SPAN tiers of min/mean/max points, or off",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            c.history_tiers = crate::history_file::parse_tiers(value)?;
+            Ok(())
+        },
+        render: |c, out| {
+            if c.history_tiers.is_empty() {
+                out.value(&"off");
+            } else {
+                out.value(&crate::history_file::format_tiers(&c.history_tiers));
+            }
+        },
+    },
+    Key {
         name: "alert_cpu",
         repeatable: false,
         default: "off",

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod keys;
-mod parse;
+pub(crate) mod parse;
 
 pub use keys::{KEYS, Key, Reload};
 pub use parse::{
@@ -73,6 +73,8 @@ pub struct Config {
     pub textfile_dir: Option<PathBuf>,
     /// How far back `/history.json` and the sparklines reach.
     pub history: Duration,
+    /// The tiers of `state_dir/history.db` (empty: no history file).
+    pub history_tiers: Vec<crate::history_file::TierSpec>,
     pub alerts: AlertConfig,
     /// The line each key was last given on, so that checks of the whole
     /// file ([`Config::validate`], [`crate::access::AccessPolicy::from_config`]) can name
@@ -225,6 +227,7 @@ impl Config {
             textfile_path: None,
             textfile_dir: None,
             history: Duration::ZERO,
+            history_tiers: Vec::new(),
             alerts: AlertConfig {
                 cpu: None,
                 memory: None,

@@ -227,4 +227,11 @@ for kind in mixed text many; do
     mb = mb / 1e6;
     printf "| %s | %.0f MB | %.2f / %.0f | %.2f / %.0f | %.2fx | %.3f | %.1f MiB | %.1f MiB |\n", k, mb, st, mb / st, zt, mb / zt, zt / st, sb / zb, sm / 1024, zm / 1024 }' | tee -a "$OUT/results.md"
 done
+# --- the history file: writes per day, RSS at 1 h vs 1 y (issue 13) ----------
+{
+  echo
+  echo "| history file (issue 13) | sysmon |"
+  echo "|---|---|"
+  bash tests/bench/history.sh "$BIN"
+} | tee -a "$OUT/results.md"
 echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d), load average at the end $(cut -d" " -f1-3 /proc/loadavg)" | tee -a "$OUT/results.md"

@@ -1,0 +1,632 @@
+//! The history file against naive oracles, with a fake clock: time is a
+//! parameter (`Instant` base + offsets, wall time in ms chosen freely).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// 2026-12-02 00:00:00 UTC, in ms (a multiple of every test step).
+const T0_MS: u64 = 1_796_169_600_000;
+const DAY_S: u64 = 86_400;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir =
+            std::env::temp_dir().join(format!("sysmon-histfile-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+    fn db(&self) -> PathBuf {
+        self.0.join("history.db")
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tiers(spec: &str) -> Vec<TierSpec> {
+    parse_tiers(spec).unwrap()
+}
+
+/// A small deterministic generator (no dependency for a test).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        self.0 >> 33
+    }
+}
+
+fn values(pairs: &[(usize, f32)]) -> [f32; FILE_SERIES] {
+    let mut v = [f32::NAN; FILE_SERIES];
+    for (i, x) in pairs {
+        v[*i] = *x;
+    }
+    v
+}
+
+/// Every valid slot of tier `k`, by bucket, read straight from the file.
+fn slots_of(path: &Path, k: usize) -> (BTreeMap<u64, Vec<Option<Point>>>, u32) {
+    let (file, tiers, _) = open_read_only(path).unwrap();
+    let mut found = BTreeMap::new();
+    let mut corrupt = 0;
+    scan_tier(
+        &file,
+        &tiers[k],
+        tier_offsets(&tiers)[k],
+        |index, slot| match slot_state(slot) {
+            SlotState::Valid { bucket } if bucket % u64::from(tiers[k].slots) == index => {
+                found.insert(
+                    bucket,
+                    (0..FILE_SERIES).map(|i| slot_point(slot, i)).collect(),
+                );
+            }
+            SlotState::Empty => {}
+            _ => corrupt += 1,
+        },
+    )
+    .unwrap();
+    (found, corrupt)
+}
+
+/// (min, mean, max, count) of a list, the naive way.
+fn oracle(xs: &[f32]) -> (f32, f64, f32, usize) {
+    let min = xs.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mean = xs.iter().map(|x| f64::from(*x)).sum::<f64>() / xs.len() as f64;
+    (min, mean, max, xs.len())
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-3 * b.abs().max(1.0)
+}
+
+/// Each tier's min/mean/max/count per bucket equal those of the raw samples
+/// that fell in it, over irregular sampling with gaps and a series that is
+/// sometimes missing.
+#[test]
+fn tiers_match_a_naive_oracle_of_raw_samples() {
+    let dir = Dir::new("oracle");
+    let spec = tiers("10s:5m 60s:30m 300s:2h");
+    let base = Instant::now();
+    let (mut store, opened) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+    assert!(opened.created);
+    let mut rng = Lcg(7);
+    let mut raw: Vec<(u64, usize, f32)> = Vec::new();
+    let mut t_ms = 0u64;
+    while t_ms < 3_600_000 {
+        t_ms += 500 + rng.next() % 4_000;
+        if rng.next() % 50 == 0 {
+            t_ms += 90_000; // a pause of the loop
+        }
+        let a = (rng.next() % 1000) as f32 / 10.0;
+        let b = (rng.next() % 100_000) as f32;
+        let mut pairs = vec![(0, a)];
+        if rng.next() % 3 != 0 {
+            pairs.push((5, b));
+        }
+        for &(i, v) in &pairs {
+            raw.push(((T0_MS + t_ms) / 1000, i, v));
+        }
+        store.record_values(
+            base + Duration::from_millis(t_ms),
+            T0_MS + t_ms,
+            &values(&pairs),
+        );
+    }
+    store.flush();
+    for (k, tier) in spec.iter().enumerate() {
+        let step = u64::from(tier.step_s);
+        let (slots, corrupt) = slots_of(&dir.db(), k);
+        assert_eq!(corrupt, 0);
+        let newest = *slots.keys().last().unwrap();
+        let oldest_kept = newest + 1 - u64::from(tier.slots);
+        let mut checked = 0;
+        for series in [0, 5] {
+            let mut by_bucket: BTreeMap<u64, Vec<f32>> = BTreeMap::new();
+            for &(t, i, v) in &raw {
+                if i == series && t / step >= oldest_kept {
+                    by_bucket.entry(t / step).or_default().push(v);
+                }
+            }
+            let served: Vec<u64> = slots
+                .iter()
+                .filter(|(b, p)| **b >= oldest_kept && p[series].is_some())
+                .map(|(b, _)| *b)
+                .collect();
+            assert_eq!(
+                served,
+                by_bucket.keys().copied().collect::<Vec<_>>(),
+                "tier {k}"
+            );
+            for (bucket, xs) in &by_bucket {
+                let p = slots[bucket][series].unwrap();
+                let (min, mean, max, count) = oracle(xs);
+                assert_eq!(
+                    (p.min, p.max, p.count as usize),
+                    (min, max, count),
+                    "tier {k} {bucket}"
+                );
+                assert!(
+                    close(f64::from(p.mean), mean),
+                    "tier {k} {bucket}: {} {mean}",
+                    p.mean
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "tier {k}: only {checked} buckets checked");
+    }
+    // One page write per finished bucket, plus the name-free start.
+    let finished: usize = (0..spec.len())
+        .map(|k| slots_of(&dir.db(), k).0.len())
+        .sum();
+    assert!(store.stats().pages_written as usize >= finished);
+}
+
+/// A range answer folds buckets as the oracle folds the raw samples: min of
+/// the samples, max of them, and their mean (weighted by sample count).
+#[test]
+fn range_answers_fold_buckets_like_the_oracle() {
+    let dir = Dir::new("range");
+    let spec = tiers("10s:10m 60s:1h");
+    let base = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+    store.series_index("cpu", "").unwrap();
+    let mut raw = Vec::new();
+    let mut rng = Lcg(3);
+    for t_s in (0..3_000u64).step_by(3) {
+        let v = (rng.next() % 1000) as f32 / 10.0;
+        raw.push((T0_MS / 1000 + t_s, v));
+        store.record_values(
+            base + Duration::from_secs(t_s),
+            T0_MS + t_s * 1000,
+            &values(&[(0, v)]),
+        );
+    }
+    // The partial bucket too, so every sample is in the file.
+    store.flush();
+    let now_ms = T0_MS + 3_000_000;
+    let parse = |json: &str| -> miniserde::json::Value { miniserde::json::from_str(json).unwrap() };
+    for (range_s, points, tier_s) in [
+        (600u64, None, 10u64),
+        (600, Some(7), 10),
+        (1800, Some(4), 60),
+        (3600, Some(1000), 60),
+    ] {
+        let mut out = String::new();
+        store
+            .render_range(range_s, points, now_ms, &mut out)
+            .unwrap();
+        let _ = parse(&out);
+        assert!(out.contains(&format!("\"tier_s\":{tier_s},")), "{out}");
+        let buckets = range_s.div_ceil(tier_s) as usize;
+        let n_points = points.unwrap_or(MAX_RANGE_POINTS).min(buckets);
+        let per = buckets.div_ceil(n_points);
+        let n = buckets.div_ceil(per);
+        let last = now_ms / 1000 / tier_s;
+        let mut mins = Vec::new();
+        let mut means = Vec::new();
+        let mut maxs = Vec::new();
+        for i in 0..n {
+            let hi = last - ((n - 1 - i) * per) as u64; // inclusive bucket
+            let lo = (hi + 1).saturating_sub(per as u64);
+            let xs: Vec<f32> = raw
+                .iter()
+                // Both tiers hold 60 buckets, the newest (flushed) being last - 1.
+                .filter(|(t, _)| (lo..=hi).contains(&(t / tier_s)) && t / tier_s + 60 >= last)
+                .map(|(_, v)| *v)
+                .collect();
+            if xs.is_empty() {
+                mins.push(None);
+                means.push(None);
+                maxs.push(None);
+            } else {
+                let (min, mean, max, _) = oracle(&xs);
+                mins.push(Some(f64::from(min)));
+                means.push(Some(mean));
+                maxs.push(Some(f64::from(max)));
+            }
+        }
+        let field = |name: &str| -> Vec<Option<f64>> {
+            let marker = format!("\"{name}\":[");
+            let start = out.find(&marker).unwrap() + marker.len();
+            let end = start + out[start..].find(']').unwrap();
+            out[start..end]
+                .split(',')
+                .map(|v| (v != "null").then(|| v.parse().unwrap()))
+                .collect()
+        };
+        let round = |v: Vec<Option<f64>>| -> Vec<Option<f64>> {
+            v.into_iter()
+                .map(|x| x.map(|x| (x * 10.0).round() / 10.0))
+                .collect()
+        };
+        assert_eq!(field("min"), round(mins), "{range_s} {points:?}");
+        assert_eq!(field("max"), round(maxs), "{range_s} {points:?}");
+        let got = field("mean");
+        let want = round(means);
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            match (g, w) {
+                (Some(g), Some(w)) => assert!((g - w).abs() <= 0.11, "{g} {w}"),
+                (g, w) => assert_eq!(g, w),
+            }
+        }
+    }
+}
+
+/// Stop, start: the partial bucket was written at stop and is taken up
+/// again, so its samples add to those before the restart.
+#[test]
+fn a_restart_keeps_points_and_the_partial_bucket() {
+    let dir = Dir::new("restart");
+    let spec = tiers("60s:1h");
+    let base = Instant::now();
+    {
+        let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+        for t in 0..90u64 {
+            store.record_values(
+                base + Duration::from_secs(t),
+                T0_MS + t * 1000,
+                &values(&[(0, t as f32)]),
+            );
+        }
+        store.flush();
+    }
+    let base2 = Instant::now();
+    let (mut store, opened) = Store::open(&dir.db(), &spec, base2, T0_MS + 95_000).unwrap();
+    assert!(!opened.created);
+    assert_eq!(opened.valid_slots[0], 2);
+    store.record_values(base2, T0_MS + 95_000, &values(&[(0, 1000.0)]));
+    store.flush();
+    let (slots, _) = slots_of(&dir.db(), 0);
+    let first = T0_MS / 60_000;
+    let p0 = slots[&first][0].unwrap();
+    assert_eq!((p0.min, p0.max, p0.count), (0.0, 59.0, 60));
+    let p1 = slots[&(first + 1)][0].unwrap();
+    assert_eq!((p1.min, p1.max, p1.count), (60.0, 1000.0, 31));
+    assert_eq!(store.stats().held_back, 0);
+}
+
+fn filled(dir: &Dir, spec: &[TierSpec]) -> Store {
+    let base = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), spec, base, T0_MS).unwrap();
+    assert_eq!(store.series_index("a", ""), Some(0));
+    assert_eq!(store.series_index("b", ""), Some(1));
+    for t in 0..600u64 {
+        store.record_values(
+            base + Duration::from_secs(t),
+            T0_MS + t * 1000,
+            &values(&[(0, 50.0), (1, t as f32)]),
+        );
+    }
+    store.flush();
+    store
+}
+
+fn render(store: &Store, range_s: u64, now_ms: u64) -> String {
+    let mut out = String::new();
+    store.render_range(range_s, None, now_ms, &mut out).unwrap();
+    miniserde::json::from_str::<miniserde::json::Value>(&out).unwrap();
+    out
+}
+
+fn count_values(json: &str) -> usize {
+    json.split(['[', ',', ']'])
+        .filter(|v| v.parse::<f64>().is_ok())
+        .count()
+}
+
+/// Flipped bytes in a slot: detected at start, that bucket is a gap, the
+/// rest is served.
+#[test]
+fn flipped_bytes_are_detected_and_skipped() {
+    let dir = Dir::new("flip");
+    let spec = tiers("10s:1h");
+    drop(filled(&dir, &spec));
+    let offset = tier_offsets(&spec)[0];
+    let bucket = T0_MS / 10_000 + 20;
+    let at = offset + (bucket % 360) * SLOT as u64 + 20;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.db())
+        .unwrap();
+    let mut b = [0u8; 1];
+    file.read_exact_at(&mut b, at).unwrap();
+    file.write_all_at(&[b[0] ^ 0x40], at).unwrap();
+    let (store, opened) = Store::open(&dir.db(), &spec, Instant::now(), T0_MS + 600_000).unwrap();
+    assert_eq!(opened.corrupt_slots[0], 1);
+    assert_eq!(opened.valid_slots[0], 59);
+    let json = render(&store, 600, T0_MS + 599_000);
+    // 60 buckets, two series, three figures each; one bucket gone.
+    assert_eq!(count_values(&json), 59 * 2 * 3, "{json}");
+}
+
+/// A file cut short: detected, extended back to its size, what is intact
+/// served; a cut inside the header sets the file aside.
+#[test]
+fn a_truncated_file_is_detected_and_served_as_far_as_intact() {
+    let dir = Dir::new("truncate");
+    let spec = tiers("10s:1h");
+    drop(filled(&dir, &spec));
+    let offset = tier_offsets(&spec)[0];
+    let first_slot = (T0_MS / 10_000) % 360;
+    let cut = offset + (first_slot + 30) * SLOT as u64 + 100;
+    let file = OpenOptions::new().write(true).open(dir.db()).unwrap();
+    file.set_len(cut).unwrap();
+    drop(file);
+    let (store, opened) = Store::open(&dir.db(), &spec, Instant::now(), T0_MS + 600_000).unwrap();
+    assert_eq!(opened.truncated_from, Some(cut));
+    assert_eq!(opened.valid_slots[0], 30);
+    assert_eq!(opened.corrupt_slots[0], 1, "the slot cut in half");
+    assert_eq!(std::fs::metadata(dir.db()).unwrap().len(), file_size(&spec));
+    assert_eq!(
+        count_values(&render(&store, 600, T0_MS + 599_000)),
+        30 * 2 * 3
+    );
+    drop(store);
+
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.db())
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    let (_, opened) = Store::open(&dir.db(), &spec, Instant::now(), T0_MS).unwrap();
+    let (aside, why) = opened.set_aside.unwrap();
+    assert!(why.contains("shorter than its header"), "{why}");
+    assert_eq!(
+        std::fs::metadata(&aside).unwrap().len(),
+        100,
+        "kept, not deleted"
+    );
+    assert_eq!(std::fs::metadata(dir.db()).unwrap().len(), file_size(&spec));
+}
+
+/// Another shape (tiers changed) or another version: set aside, never
+/// deleted; a fresh file is made.
+#[test]
+fn a_file_of_another_shape_or_version_is_set_aside() {
+    let dir = Dir::new("shape");
+    drop(filled(&dir, &tiers("10s:1h")));
+    let (_, opened) = Store::open(&dir.db(), &tiers("10s:2h"), Instant::now(), T0_MS).unwrap();
+    let (aside, why) = opened.set_aside.unwrap();
+    assert!(why.contains("differ"), "{why}");
+    assert_eq!(
+        decode_header(&std::fs::read(&aside).unwrap()).unwrap(),
+        tiers("10s:1h")
+    );
+    assert!(opened.created);
+
+    // Version 2 (a later sysmon): set aside too.
+    let mut page = std::fs::read(dir.db()).unwrap();
+    page[8] = 2;
+    seal(&mut page[..PAGE]);
+    std::fs::write(dir.db(), &page).unwrap();
+    std::thread::sleep(Duration::from_millis(1100)); // a different aside name
+    let (_, opened) = Store::open(&dir.db(), &tiers("10s:2h"), Instant::now(), T0_MS).unwrap();
+    assert!(opened.set_aside.unwrap().1.contains("version 2"));
+    let asides = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("aside")
+        })
+        .count();
+    assert_eq!(asides, 2);
+}
+
+/// A torn write of the name table leaves the other copy.
+#[test]
+fn a_torn_name_table_falls_back_to_the_other_copy() {
+    let dir = Dir::new("names");
+    let spec = tiers("10s:1h");
+    {
+        let (mut store, _) = Store::open(&dir.db(), &spec, Instant::now(), T0_MS).unwrap();
+        store.series_index("cpu", "").unwrap();
+        assert!(store.write_names());
+        store.series_index("disk:", "/home").unwrap();
+        assert!(store.write_names());
+    }
+    // Generation 3 (both names) is in copy 2; tear it.
+    let file = OpenOptions::new().write(true).open(dir.db()).unwrap();
+    file.write_all_at(&[0xff; 100], 2 * PAGE as u64 + 10)
+        .unwrap();
+    let (_, _, names) = open_read_only(&dir.db()).unwrap();
+    assert_eq!(names, ["cpu"], "generation 2, the last one intact");
+}
+
+/// The wall clock steps forward a year: the points before stay where they
+/// were, the new ones land at the new time, nothing is in the future and
+/// nothing is lost.
+#[test]
+fn a_clock_step_forward_of_a_year() {
+    let dir = Dir::new("forward");
+    let spec = tiers("60s:2d 3600s:365d");
+    let base = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+    let year_ms = 365 * DAY_S * 1000;
+    for t in 0..300u64 {
+        // The step happens at t = 150 s.
+        let wall = T0_MS + t * 1000 + if t >= 150 { year_ms } else { 0 };
+        store.record_values(
+            base + Duration::from_secs(t),
+            wall,
+            &values(&[(0, t as f32)]),
+        );
+    }
+    store.flush();
+    assert_eq!(store.stats().clock_steps, 1);
+    assert_eq!(store.stats().held_back, 0);
+    let (slots, _) = slots_of(&dir.db(), 0);
+    let minute = T0_MS / 60_000;
+    let after = (T0_MS + year_ms) / 60_000;
+    let buckets: Vec<u64> = slots.keys().copied().collect();
+    assert_eq!(
+        buckets,
+        [
+            minute,
+            minute + 1,
+            minute + 2,
+            after + 2,
+            after + 3,
+            after + 4
+        ]
+    );
+    let p = slots[&(minute + 2)][0].unwrap();
+    assert_eq!(
+        (p.min, p.max),
+        (120.0, 149.0),
+        "the partial minute before the step"
+    );
+    let total: u32 = slots.values().map(|p| u32::from(p[0].unwrap().count)).sum();
+    assert_eq!(total, 300, "every sample is in the minute tier");
+    // The year tier is a ring of exactly 365 days: the hour a year before
+    // shares its slot with the hour after the step, which replaces it (it
+    // fell out of the window), as any lap of the ring does.
+    let (hours, _) = slots_of(&dir.db(), 1);
+    assert_eq!(
+        hours.keys().copied().collect::<Vec<_>>(),
+        [(T0_MS + year_ms) / 3_600_000]
+    );
+    // Read at the new now: nothing after it.
+    let now = T0_MS + year_ms + 300_000;
+    let json = render(&store, 365 * DAY_S, now);
+    assert!(
+        json.contains(&format!("\"end\":{}", (now / 3_600_000 + 1) * 3600)),
+        "{json}"
+    );
+}
+
+/// The wall clock steps back a day: nothing written over the newer points,
+/// the samples while the clock is behind are held back (counted), the
+/// points now "in the future" are not served, and writing resumes once the
+/// clock passes the newest point.
+#[test]
+fn a_clock_step_back_of_a_day() {
+    let dir = Dir::new("back");
+    let spec = tiers("60s:2d");
+    let base = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+    let day_ms = DAY_S * 1000;
+    store.series_index("x", "").unwrap();
+    for t in 0..300u64 {
+        let wall = T0_MS + t * 1000 - if t >= 150 { day_ms } else { 0 };
+        store.record_values(base + Duration::from_secs(t), wall, &values(&[(0, 1.0)]));
+    }
+    assert_eq!(store.stats().clock_steps, 1);
+    assert_eq!(store.stats().held_back, 150);
+    store.flush();
+    let before = slots_of(&dir.db(), 0).0;
+    let minute = T0_MS / 60_000;
+    assert_eq!(
+        before.keys().copied().collect::<Vec<_>>(),
+        [minute, minute + 1, minute + 2]
+    );
+    // Served at the stepped-back now: the newer points are in its future.
+    let now = T0_MS - day_ms + 300_000;
+    assert_eq!(count_values(&render(&store, DAY_S, now)), 0);
+    // A restart while the clock is behind: still nothing overwritten.
+    drop(store);
+    let base2 = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), &spec, base2, now).unwrap();
+    store.record_values(base2, now, &values(&[(0, 9.0)]));
+    store.flush();
+    assert_eq!(store.stats().held_back, 1);
+    assert_eq!(slots_of(&dir.db(), 0).0, before);
+    // The clock reaches the old points again: they are served, and new
+    // points follow them.
+    let later = T0_MS + 600_000;
+    store.record_values(
+        base2 + Duration::from_millis(later - now),
+        later,
+        &values(&[(0, 9.0)]),
+    );
+    store.flush();
+    let after = slots_of(&dir.db(), 0).0;
+    assert_eq!(after.len(), 4);
+    assert_eq!(count_values(&render(&store, 3600, later + 60_000)), 4 * 3);
+}
+
+#[test]
+fn tiers_parse_and_print() {
+    let t = parse_tiers(DEFAULT_TIERS).unwrap();
+    assert_eq!(
+        t,
+        [
+            TierSpec {
+                step_s: 60,
+                slots: 2880
+            },
+            TierSpec {
+                step_s: 600,
+                slots: 4320
+            },
+            TierSpec {
+                step_s: 3600,
+                slots: 8760
+            },
+        ]
+    );
+    assert_eq!(format_tiers(&t), "1m:2d 10m:30d 1h:365d");
+    assert_eq!(file_size(&t), (3 + 360 + 540 + 1095) * 4096);
+    assert_eq!(parse_tiers("off").unwrap(), []);
+    for bad in [
+        "",
+        "1m",
+        "1m:90s",
+        "500ms:1h",
+        "2d:4d",
+        "1s:30d",
+        "1m:1h 1m:1h 1m:1h 1m:1h 1m:1h 1m:1h 1m:1h 1m:1h 1m:1h",
+    ] {
+        assert!(parse_tiers(bad).is_err(), "{bad}");
+    }
+    assert_eq!(pick_tier(&t, 3600), 0);
+    assert_eq!(pick_tier(&t, 7 * DAY_S), 1);
+    assert_eq!(pick_tier(&t, 365 * DAY_S), 2);
+    assert_eq!(pick_tier(&t, 3 * 365 * DAY_S), 2);
+}
+
+#[test]
+fn crc32_is_the_ieee_one() {
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+}
+
+/// Names made of several parts (`temp:` + chip + `/` + sensor) match only
+/// the whole name; the table is written once for all the names a sample
+/// brings.
+#[test]
+fn series_names_in_parts_match_whole_names_only() {
+    let dir = Dir::new("parts");
+    let (mut store, _) = Store::open(&dir.db(), &tiers("10s:1h"), Instant::now(), T0_MS).unwrap();
+    let a = store.series_index_of(&["temp:", "coretemp", "/", "temp1"]);
+    let b = store.series_index_of(&["temp:", "coretemp/", "temp1"]);
+    let c = store.series_index_of(&["temp:", "coretemp", "/", "temp10"]);
+    assert_eq!((a, b, c), (Some(0), Some(0), Some(1)));
+    let (_, _, names) = open_read_only(&dir.db()).unwrap();
+    assert!(names.is_empty(), "named, not yet written");
+    assert!(store.write_names());
+    let (_, _, names) = open_read_only(&dir.db()).unwrap();
+    assert_eq!(names, ["temp:coretemp/temp1", "temp:coretemp/temp10"]);
+    for i in 2..FILE_SERIES {
+        assert_eq!(store.series_index("s", &i.to_string()), Some(i));
+    }
+    assert_eq!(store.series_index("one", "-too-many"), None);
+    assert_eq!(store.series_index("x", &"y".repeat(NAME_MAX)), None);
+}
