@@ -20,11 +20,9 @@
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
+pub use crate::config::history::{MAX_POINTS, points_for};
 use crate::sample::Sample;
 
-/// Most points one series may hold (config validation keeps
-/// `history / interval` under this).
-pub const MAX_POINTS: usize = 100_000;
 /// Most series kept at once: cpu, memory, swap, each disk, and later one per
 /// network interface and block device direction. Further keys are dropped
 /// (logged once) unless a series has gone quiet for a whole window, whose
@@ -285,12 +283,6 @@ pub fn for_each_series(sample: &Sample, mut f: impl FnMut(&str, &str, f64)) {
         put("disk_read:", &d.device, Some(d.read_bytes_per_s));
         put("disk_write:", &d.device, Some(d.write_bytes_per_s));
     }
-}
-
-/// How many points `window` holds at `interval` (rounded up).
-pub fn points_for(interval: Duration, window: Duration) -> usize {
-    let n = window.as_nanos().div_ceil(interval.as_nanos().max(1));
-    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 fn round1(v: f32) -> f64 {

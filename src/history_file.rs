@@ -77,6 +77,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+pub use crate::config::history::{DEFAULT_TIERS, MAX_TIERS, TierSpec, format_tiers, parse_tiers};
 use crate::sample::Sample;
 
 pub const MAGIC: [u8; 8] = *b"SYSMONHF";
@@ -87,8 +88,6 @@ pub const SLOT: usize = 512;
 /// index, keeps it for the life of the file; further series are not stored
 /// (logged once).
 pub const FILE_SERIES: usize = 32;
-/// Most tiers a file holds.
-pub const MAX_TIERS: usize = 8;
 /// A name's bytes (mount points longer than this are not stored).
 pub const NAME_MAX: usize = 63;
 const NAME_FIELD: usize = 64;
@@ -100,22 +99,6 @@ pub const STEP_TOLERANCE_MS: u64 = 2_000;
 /// Most points a range answer holds (the `points=` of a range query is
 /// clamped to this, and it is the default).
 pub const MAX_RANGE_POINTS: usize = 1_500;
-
-/// One tier: a point every `step_s` seconds, `slots` of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TierSpec {
-    pub step_s: u32,
-    pub slots: u32,
-}
-
-impl TierSpec {
-    pub fn span_s(&self) -> u64 {
-        u64::from(self.step_s) * u64::from(self.slots)
-    }
-}
-
-/// The tiers `history_tiers` gives by default: 1m:2d 10m:30d 1h:365d.
-pub const DEFAULT_TIERS: &str = "1m:2d 10m:30d 1h:365d";
 
 /// The size of a file of these tiers, in bytes.
 pub fn file_size(tiers: &[TierSpec]) -> u64 {
@@ -1123,69 +1106,6 @@ pub fn open_read_only(path: &Path) -> Result<(File, Vec<TierSpec>, Vec<String>),
     let tiers = decode_header(&page).map_err(|why| format!("{}: {why}", path.display()))?;
     let (_, names) = read_names(&file, &mut page);
     Ok((file, tiers, names))
-}
-
-/// Tiers as `history_tiers` spells them: `1m:2d 10m:30d`.
-pub fn format_tiers(tiers: &[TierSpec]) -> String {
-    let mut s = String::new();
-    for (i, t) in tiers.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        let _ = write!(
-            s,
-            "{}:{}",
-            format_secs(u64::from(t.step_s)),
-            format_secs(t.span_s())
-        );
-    }
-    s
-}
-
-fn format_secs(s: u64) -> String {
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if s % size == 0 {
-            return format!("{}{unit}", s / size);
-        }
-    }
-    format!("{s}s")
-}
-
-/// Parses `STEP:SPAN ...` (`1m:2d 10m:30d 1h:365d`), or `off` (no tiers).
-/// Steps from 1 s to 1 d, whole seconds, each dividing its span; at most
-/// [`MAX_TIERS`] tiers and 1,000,000 slots each.
-pub fn parse_tiers(value: &str) -> Result<Vec<TierSpec>, String> {
-    if value.trim() == "off" {
-        return Ok(Vec::new());
-    }
-    let mut tiers = Vec::new();
-    for part in value.split_whitespace() {
-        let bad = || format!("`{part}` is not STEP:SPAN such as 1m:2d");
-        let (step, span) = part.split_once(':').ok_or_else(bad)?;
-        let step = crate::config::parse::parse_duration(step)?;
-        let span = crate::config::parse::parse_duration(span)?;
-        if step.subsec_nanos() != 0 || step.as_secs() == 0 || step.as_secs() > 86_400 {
-            return Err(format!(
-                "`{part}`: the step must be whole seconds from 1s to 1d"
-            ));
-        }
-        let (step_s, span_s) = (step.as_secs(), span.as_secs());
-        if span.subsec_nanos() != 0 || span_s < step_s || span_s % step_s != 0 {
-            return Err(format!("`{part}`: the span must be a multiple of the step"));
-        }
-        let slots = span_s / step_s;
-        if slots > 1_000_000 {
-            return Err(format!("`{part}` is {slots} points (at most 1000000)"));
-        }
-        tiers.push(TierSpec {
-            step_s: step_s as u32,
-            slots: slots as u32,
-        });
-    }
-    if tiers.is_empty() || tiers.len() > MAX_TIERS {
-        return Err(format!("1 to {MAX_TIERS} tiers, or off"));
-    }
-    Ok(tiers)
 }
 
 #[cfg(test)]

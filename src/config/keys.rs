@@ -584,18 +584,18 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "history_tiers",
         repeatable: false,
-        default: crate::history_file::DEFAULT_TIERS,
+        default: super::history::DEFAULT_TIERS,
         doc: "the long history kept in state_dir/history.db: STEP:SPAN tiers of min/mean/max points, or off",
         reload: Reload::Live,
         apply: |c, value, _| {
-            c.history_tiers = crate::history_file::parse_tiers(value)?;
+            c.history_tiers = super::history::parse_tiers(value)?;
             Ok(())
         },
         render: |c, out| {
             if c.history_tiers.is_empty() {
                 out.value(&"off");
             } else {
-                out.value(&crate::history_file::format_tiers(&c.history_tiers));
+                out.value(&super::history::format_tiers(&c.history_tiers));
             }
         },
     },

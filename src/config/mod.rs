@@ -18,6 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod history;
 pub mod keys;
 pub(crate) mod parse;
 
@@ -74,7 +75,7 @@ pub struct Config {
     /// How far back `/history.json` and the sparklines reach.
     pub history: Duration,
     /// The tiers of `state_dir/history.db` (empty: no history file).
-    pub history_tiers: Vec<crate::history_file::TierSpec>,
+    pub history_tiers: Vec<history::TierSpec>,
     pub alerts: AlertConfig,
     /// The line each key was last given on, so that checks of the whole
     /// file ([`Config::validate`], [`crate::access::AccessPolicy::from_config`]) can name
@@ -418,8 +419,8 @@ impl Config {
                 "update_manager = command needs update_command".into(),
             ));
         }
-        let points = crate::history::points_for(self.interval, self.history);
-        if points > crate::history::MAX_POINTS {
+        let points = history::points_for(self.interval, self.history);
+        if points > history::MAX_POINTS {
             return Err(err(
                 &["interval", "history"],
                 format!(
@@ -427,7 +428,7 @@ impl Config {
                  shorten history or lengthen interval",
                     format_duration(self.history),
                     format_duration(self.interval),
-                    crate::history::MAX_POINTS
+                    history::MAX_POINTS
                 ),
             ));
         }
