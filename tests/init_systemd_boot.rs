@@ -228,19 +228,7 @@ fn systemd_boots_the_installed_unit_which_serves_backs_up_reloads_restarts_and_s
     assert_eq!(enable, "systemctl enable --now sysmon");
 
     let mut container = Container::boot(&ns, &dir);
-    let booted = wait_for(Duration::from_secs(30), || {
-        let out = container
-            .command(
-                "timeout",
-                &["10", "systemctl", "is-system-running", "--wait"],
-            )
-            .output()
-            .ok()?;
-        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        ["running", "degraded"]
-            .contains(&state.as_str())
-            .then_some(state)
-    });
+    let booted = container.wait_systemd_booted();
     let booted = booted.expect("the container's systemd never finished booting");
     if booted == "degraded" {
         container.sh("systemctl --failed --no-pager");

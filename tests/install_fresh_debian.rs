@@ -165,19 +165,7 @@ fn fresh_debian_with_systemd_make_install_enable_backup_audit_uninstall() {
     let mut args = binds();
     args.extend(["--".into(), "systemd.firstboot=off".into()]);
     let mut c = Nspawn::boot(&root, &args, "systemctl poweroff --no-block");
-    let booted = wait_for(Duration::from_secs(30), || {
-        let out = c
-            .command(
-                "timeout",
-                &["10", "systemctl", "is-system-running", "--wait"],
-            )
-            .output()
-            .ok()?;
-        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        ["running", "degraded"]
-            .contains(&state.as_str())
-            .then_some(state)
-    });
+    let booted = c.wait_systemd_booted();
     assert!(booted.is_some(), "systemd never finished booting");
     eprintln!("booted after {:?}", started.elapsed());
 

@@ -764,6 +764,24 @@ impl Nspawn {
         }
     }
 
+    /// Waits (30 s at most) for the container's systemd to finish booting:
+    /// `running`, or `degraded` (some unit failed), or `None`.
+    pub fn wait_systemd_booted(&self) -> Option<String> {
+        wait_for(Duration::from_secs(30), || {
+            let out = self
+                .command(
+                    "timeout",
+                    &["10", "systemctl", "is-system-running", "--wait"],
+                )
+                .output()
+                .ok()?;
+            let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            ["running", "degraded"]
+                .contains(&state.as_str())
+                .then_some(state)
+        })
+    }
+
     /// `PROGRAM ARGS...` inside the container, with the PATH Debian's sudo
     /// gives root (`secure_path`: no ~/.cargo/bin) and LC_ALL=C.
     pub fn command(&self, program: &str, args: &[&str]) -> Command {
