@@ -418,6 +418,19 @@ impl Daemon {
         }
         // Which keys wait for a restart is said once, in config::KEYS.
         let deferred = crate::config::keys::keep_restart_keys(&mut new, &self.config);
+        // `allow`, `auth_user` and `auth_password_file` are live: the policy
+        // is rebuilt (and the password file read and checked again) before
+        // anything else of the new file is applied, so a refused password
+        // file keeps the whole running configuration.
+        let access = match AccessPolicy::from_config(&new) {
+            Ok(access) => access,
+            Err(e) => {
+                log::error(format_args!(
+                    "SIGHUP: {e}; keeping the running configuration"
+                ));
+                return;
+            }
+        };
         let mut later: Vec<&str> = Vec::new();
         for d in &deferred {
             if d.key == "user" {
@@ -463,6 +476,7 @@ impl Daemon {
             }
             self.history_file = open_history_file(&new, Instant::now(), unix_now_ms());
         }
+        self.access = access;
         self.alerts.reconfigure(&new.alerts);
         self.backup.reconfigure(&new);
         self.audit.reconfigure(&new);

@@ -87,3 +87,87 @@ fn sighup_names_only_the_changed_keys_that_wait_for_a_restart() {
         assert!(!deferred[0].contains(unchanged), "{log:#?}");
     }
 }
+
+/// `allow`, `auth_user` and `auth_password_file` are live keys: a reload
+/// applies them (the policy used to be built once at start, so a reload
+/// that turned auth on or tightened `allow` was logged as applied and did
+/// nothing), the password file is read and checked again, and a password
+/// file the reload refuses keeps the whole running configuration.
+#[test]
+fn sighup_applies_access_changes_and_rechecks_the_password_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("sighup-access");
+    let base = "backup = off\nupdate_manager = none\ninterval = 5s";
+    let config = dir.config(base);
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    let get_as = |authorization: Option<&str>| {
+        let header = authorization
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        http(
+            daemon.addr,
+            &format!(
+                "GET /data.json HTTP/1.0\r\nHost: {}\r\n{header}\r\n",
+                daemon.addr
+            ),
+        )
+        .status
+    };
+    assert_eq!(get_as(None), 200);
+
+    // Auth turned on by a reload: a client without the password is refused.
+    let password = dir.join("password");
+    std::fs::write(&password, "first\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let auth = format!(
+        "{base}\nauth_user = admin\nauth_password_file = {}",
+        password.display()
+    );
+    dir.config(&auth);
+    daemon.signal(1);
+    assert!(
+        daemon.wait_log("configuration reloaded", Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    let first = "Basic YWRtaW46Zmlyc3Q="; // admin:first
+    let second = "Basic YWRtaW46c2Vjb25k"; // admin:second
+    assert_eq!(get_as(None), 401, "{}", daemon.dump());
+    assert_eq!(get_as(Some(first)), 200);
+
+    // The password changed in the file: the next reload reads it again.
+    std::fs::write(&password, "second\n").unwrap();
+    daemon.signal(1);
+    wait_for(Duration::from_secs(5), || {
+        (daemon.logged("configuration reloaded") == 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no second reload\n{}", daemon.dump()));
+    assert_eq!(get_as(Some(first)), 401);
+    assert_eq!(get_as(Some(second)), 200);
+
+    // A password file others can read is refused on reload as at start:
+    // the running configuration (auth with `second`, interval 5 s) stays.
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644)).unwrap();
+    dir.config(&auth.replace("interval = 5s", "interval = 2s"));
+    daemon.signal(1);
+    let wanted = format!("auth_password_file {}: mode 644", password.display());
+    assert!(
+        daemon.wait_log(&wanted, Duration::from_secs(5)),
+        "no `{wanted}` logged\n{}",
+        daemon.dump()
+    );
+    assert!(daemon.wait_log("keeping the running configuration", Duration::from_secs(1)));
+    assert_eq!(get_as(None), 401);
+    assert_eq!(get_as(Some(second)), 200);
+    assert_eq!(daemon.logged("configuration reloaded"), 2);
+
+    // `allow` tightened by a reload: this client (127.0.0.1) is refused.
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    dir.config(&format!("{auth}\nallow = 127.0.0.2/32"));
+    daemon.signal(1);
+    wait_for(Duration::from_secs(5), || {
+        (daemon.logged("configuration reloaded") == 3).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no third reload\n{}", daemon.dump()));
+    assert_eq!(get_as(Some(second)), 403);
+}
