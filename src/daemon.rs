@@ -59,6 +59,9 @@ pub struct Daemon {
     response_scratch: Vec<u8>,
     /// `run --user` set the user: a reload keeps it whatever the file says.
     user_from_command_line: bool,
+    /// `run --listen` set the addresses: a reload keeps them (and does not
+    /// warn that the file's `listen` waits for a restart).
+    listen_from_command_line: bool,
     metrics: MetricsRenderer,
     access: AccessPolicy,
     /// sd_notify (systemd `Type=notify`): READY, STATUS, WATCHDOG, STOPPING.
@@ -160,6 +163,7 @@ impl Daemon {
             data_json: DataJsonCache::default(),
             response_scratch: Vec::new(),
             user_from_command_line: false,
+            listen_from_command_line: false,
             metrics,
             access,
             notify: Notifier::from_env(),
@@ -179,6 +183,11 @@ impl Daemon {
     /// the file's `user` (or its absence) as a change.
     pub fn keep_user_from_command_line(&mut self) {
         self.user_from_command_line = true;
+    }
+
+    /// `run --listen` was given: reloads keep those addresses.
+    pub fn keep_listen_from_command_line(&mut self) {
+        self.listen_from_command_line = true;
     }
 
     /// Every address listened on, in the configured order.
@@ -415,6 +424,9 @@ impl Daemon {
         new.root_fs = self.config.root_fs.clone();
         if self.user_from_command_line {
             new.user = self.config.user.clone();
+        }
+        if self.listen_from_command_line {
+            new.listen = self.config.listen.clone();
         }
         // Which keys wait for a restart is said once, in config::KEYS.
         let deferred = crate::config::keys::keep_restart_keys(&mut new, &self.config);

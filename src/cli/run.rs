@@ -123,6 +123,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     if user_on_command_line {
         daemon.keep_user_from_command_line();
     }
+    if !args.listen.is_empty() {
+        daemon.keep_listen_from_command_line();
+    }
     for listen in daemon.listening() {
         match listen {
             config::Listen::Tcp(addr) => log::info(format_args!("listening on http://{addr}")),

@@ -31,6 +31,9 @@ fn sighup_applies_a_valid_config_and_refuses_an_invalid_one() {
         daemon.dump()
     );
     assert_eq!(interval_s(&daemon), 2.0);
+    // `run --listen` set the address: the file's default `listen` does not
+    // replace it, and no reload warns that it waits for a restart.
+    assert_eq!(daemon.logged("at the next restart"), 0, "{}", daemon.dump());
 
     // Invalid: refused with the file and line, the 2 s interval stays, it still serves.
     dir.config("backup = off\nupdate_manager = none\ninterval = often");
