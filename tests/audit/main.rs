@@ -9,6 +9,7 @@ mod support; // the shims on PATH and a driver for AuditService
 
 mod apt_details; // held, kept back, autoremovable, per origin; apt_info.py's metrics
 mod apt_real; // this machine's apt, against `apt list --upgradable`
+mod apt_sandbox; // a file:// repository: phased updates and foreign-architecture holds
 mod arch_audit; // security on Arch: arch-audit present, absent, failing
 mod dnf_real; // a real dnf 4 and rpm against a local repository with an advisory
 mod e2e; // the real binary: hangs, timeouts, SIGTERM, `sysmon audit`
