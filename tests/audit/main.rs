@@ -17,4 +17,5 @@ mod kernel; // reboot required: the running kernel against the newest installed
 mod output_bounds; // hostile output cannot grow the daemon
 mod parsers_fuzz; // arbitrary bytes into every parser
 mod restart; // processes still mapping replaced libraries, listed until restarted
+mod restart_systemd; // the same under a real systemd (nspawn): grouped by unit
 mod service; // recorded runs of each manager, replayed by shims
