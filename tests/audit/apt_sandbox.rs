@@ -40,6 +40,8 @@ use sysmon::audit::{AuditEnv, AuditService};
 use sysmon::config::UpdateManager;
 
 const MACHINE_ID: &str = "0123456789abcdef0123456789abcdef";
+/// The community textfile script, fetched by .ci/deps (see apt_details.rs).
+const APT_INFO: &str = "/var/cache/sysmon-test/apt-info/apt_info.py";
 
 /// name, version, architecture, extra fields: the repository's packages.
 const REPOSITORY: [(&str, &str, &str, &str); 6] = [
@@ -220,6 +222,42 @@ impl World {
             .collect()
     }
 
+    /// `apt_upgrades_pending` and `apt_upgrades_held` as `apt_info.py`
+    /// prints them in this world (python-apt reads `APT_CONFIG` too):
+    /// (series, origin, arch, count), in its order; `None` when it cannot run.
+    fn apt_info(&self) -> Option<Vec<(String, String, String, u64)>> {
+        if !Path::new(APT_INFO).exists() {
+            return None;
+        }
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(APT_INFO)
+            .env("APT_CONFIG", self.t.join("apt.conf"))
+            .env("LC_ALL", "C");
+        let out = run(cmd);
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8(out.stdout).unwrap();
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("apt_upgrades_"))
+            .map(|l| {
+                // name{origin="O",arch="A"} N
+                let (name, rest) = l.split_once("{origin=\"").unwrap();
+                let (origin, rest) = rest.split_once("\",arch=\"").unwrap();
+                let (arch, count) = rest.split_once("\"} ").unwrap();
+                let count = count.parse().unwrap();
+                (
+                    name.to_string(),
+                    origin.to_string(),
+                    arch.to_string(),
+                    count,
+                )
+            })
+            .collect();
+        Some(series)
+    }
+
     /// sysmon's audit of this world: the library's service with the
     /// wrappers first on PATH and the world's root for the files it reads.
     fn audit(&self, dir: &TempDir) -> sysmon::audit::model::Parsed {
@@ -323,6 +361,27 @@ fn phased_updates_and_foreign_holds_as_real_apt_says() {
         apt.held_by_origin,
         by_arch(&mut upgradable.iter().filter(|(n, _)| held.contains(n)))
     );
+
+    // apt_info.py itself, in this world, when it can run here.
+    match world.apt_info() {
+        None => eprintln!(
+            "SKIPPED: apt_info.py comparison: {APT_INFO} missing or python3-apt not importable (.ci/deps installs both as root)"
+        ),
+        Some(theirs) => {
+            let ours: Vec<(String, String, String, u64)> = [
+                ("apt_upgrades_pending", &apt.upgradable_by_origin),
+                ("apt_upgrades_held", &apt.held_by_origin),
+            ]
+            .into_iter()
+            .flat_map(|(name, counts)| {
+                counts
+                    .iter()
+                    .map(move |((o, a), n)| (name.to_string(), o.clone(), a.clone(), *n))
+            })
+            .collect();
+            assert_eq!(ours, theirs, "ours, then apt_info.py's");
+        }
+    }
 
     // An admin who turns phasing off: the same update is pending, as apt says.
     world.configure("APT::Get::Always-Include-Phased-Updates \"true\";\n");
