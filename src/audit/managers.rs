@@ -295,8 +295,9 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
     }
     let mut parsed = apt::parse(&list.stdout);
     let details = parsed.apt.as_mut().expect("apt::parse fills it");
-    // The later simulations only add origins: one that fails (a broken
-    // dependency apt can resolve only with the holds) leaves them unknown.
+    // The later simulations only sort and add origins: one that fails (a
+    // broken dependency apt can resolve only with the holds) leaves the
+    // lists as apt printed them and their origins unknown, not the audit failed.
     let mut later = runs[first + 1..].iter();
     if !details.kept_back.is_empty() || !details.phased.is_empty() {
         let Some(unphased) = later.next() else {
