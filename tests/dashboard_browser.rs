@@ -539,3 +539,131 @@ fn dashboard_range_switch_draws_min_max_bands() {
         "live view:\n{live}"
     );
 }
+
+/// Issue 17: the updates card shows why a reboot is needed and which
+/// services need a restart. The daemon runs in a private mount namespace
+/// (root) whose `/boot` holds a newer kernel than the fixture /proc's
+/// running one and whose `/run/reboot-required.pkgs` names two packages;
+/// in the fixture /proc, pid 4242 (`nginx.service` by its cgroup) maps a
+/// deleted libssl and pid 4343 (no unit) a deleted libc. The audit itself
+/// is an `update_command` printing one security update.
+#[test]
+fn dashboard_shows_reboot_reason_and_restart_list() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    if !common::is_root("dashboard reboot and restart test (mount namespace)") {
+        return;
+    }
+    let dir = TempDir::new("dashboard-restart");
+    let proc_root = dir.join("proc");
+    let copied = common::sh(&format!(
+        "cp -rHT {} {}",
+        common::fixture("proc/basic").display(),
+        proc_root.display()
+    ));
+    assert!(copied.status.success());
+    std::fs::create_dir_all(proc_root.join("sys/kernel")).unwrap();
+    std::fs::write(proc_root.join("sys/kernel/osrelease"), "6.1.0-18-amd64\n").unwrap();
+    for (pid, comm, cgroup, lib) in [
+        (
+            4242,
+            "nginx",
+            "0::/system.slice/nginx.service\n",
+            "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+        ),
+        (
+            4343,
+            "vim",
+            "0::/user.slice/session-1.scope\n",
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        ),
+    ] {
+        let d = proc_root.join(pid.to_string());
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("comm"), format!("{comm}\n")).unwrap();
+        std::fs::write(d.join("cgroup"), cgroup).unwrap();
+        std::fs::write(
+            d.join("maps"),
+            format!(
+                "55d0c0a00000-55d0c0a20000 r--p 00000000 08:01 1311       /usr/bin/{comm}\n\
+                 7f1c2a000000-7f1c2a050000 r-xp 00000000 08:01 2622       {lib} (deleted)\n\
+                 7f1c2b000000-7f1c2b001000 rw-s 00000000 00:01 4          /dev/zero (deleted)\n"
+            ),
+        )
+        .unwrap();
+    }
+    let ns = common::MountNamespace::new(
+        &dir,
+        "mount -t tmpfs tmpfs /boot\n\
+         touch /boot/vmlinuz-6.1.0-18-amd64 /boot/vmlinuz-6.1.0-21-amd64\n\
+         touch /run/reboot-required\n\
+         printf 'linux-image-6.1.0-21-amd64\\nlibc6\\n' > /run/reboot-required.pkgs",
+    );
+    let config = dir.config(
+        "backup = off\nmounts = /\nupdate_manager = command\n\
+         update_command = echo 'openssl 3.0.11 -> 3.0.17 [security]'",
+    );
+    let mut cmd = ns.command(
+        common::BIN,
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+            "--proc-root",
+            proc_root.to_str().unwrap(),
+        ],
+    );
+    cmd.env("LC_ALL", "C");
+    let daemon = Daemon::spawn(cmd);
+    let updates = common::wait_for(Duration::from_secs(30), || {
+        let data = daemon.data();
+        let updates = field(&data, "updates").clone();
+        let scanned = !matches!(field(&updates, "restart_needed"), Value::Null);
+        (string(field(&updates, "state")) == "ok" && scanned).then_some(updates)
+    })
+    .unwrap_or_else(|| panic!("no audit with a restart scan:\n{}", daemon.dump()));
+    let reason = string(field(&updates, "reboot_reason")).to_string();
+    assert_eq!(
+        reason,
+        "kernel 6.1.0-18-amd64 running, 6.1.0-21-amd64 installed; \
+         requested by linux-image-6.1.0-21-amd64, libc6"
+    );
+
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
+    assert!(
+        !run.stderr.contains("Uncaught"),
+        "JS error:\n{}",
+        run.stderr
+    );
+    let card = card_markup(&run.stdout, "class=\"card updates").unwrap_or_else(|| {
+        panic!("no updates card:\n{}", run.stdout);
+    });
+    assert!(card.contains("id=\"reboot-required\""), "{card}");
+    assert!(card.contains(&html_escape(&reason)), "the reason: {card}");
+    assert!(
+        card.contains("id=\"restart-needed\">2 processes need a restart<"),
+        "{card}"
+    );
+    let start = card
+        .find("id=\"restart-list\"")
+        .unwrap_or_else(|| panic!("no restart list: {card}"));
+    let list = &card[start..];
+    let list = &list[..list.find("</ul>").unwrap_or(list.len())];
+    for expected in [
+        "<span class=\"name\">nginx.service</span>",
+        "pid 4242: /usr/lib/x86_64-linux-gnu/libssl.so.3<",
+        "<span class=\"name\">vim</span>",
+        "pid 4343: /usr/lib/x86_64-linux-gnu/libc.so.6<",
+    ] {
+        assert!(list.contains(expected), "{expected} not in {list}");
+    }
+    assert!(
+        list.find("nginx.service") < list.find(">vim<"),
+        "services first: {list}"
+    );
+    assert!(!list.contains("/dev/zero"), "{list}");
+    assert!(card.contains("openssl"), "the update itself: {card}");
+}

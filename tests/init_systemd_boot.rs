@@ -61,38 +61,8 @@ impl std::ops::DerefMut for Container {
 
 impl Container {
     fn boot(ns: &MountNamespace, dir: &TempDir) -> Container {
-        // A machine-id makes this boot not a "first boot": otherwise systemd
-        // applies the presets to every unit under /usr (here: postgresql,
-        // prometheus, ...) and starts them all.
-        let machine_id = dir.join("machine-id");
-        std::fs::write(&machine_id, random_machine_id()).unwrap();
-        let mut cmd = ns.command(
-            "systemd-nspawn",
-            &[
-                "--quiet",
-                "--directory=/",
-                "--volatile=yes",
-                "--register=no",
-                "--keep-unit",
-                "--private-network",
-                &format!("--machine=sysmon-test-{}", std::process::id()),
-                &format!("--bind-ro={}:/etc/machine-id", machine_id.display()),
-                "--boot",
-                "--",
-                "systemd.unit=multi-user.target",
-                "systemd.firstboot=off",
-                // It would try to write the bound machine-id to disk, fail,
-                // and leave the system "degraded".
-                "systemd.mask=systemd-machine-id-commit.service",
-            ],
-        );
-        cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         Container {
-            inner: Nspawn::start(
-                cmd,
-                &dir.join("console.log"),
-                "systemctl poweroff --no-block",
-            ),
+            inner: Nspawn::boot_host_tree(ns, dir),
         }
     }
 

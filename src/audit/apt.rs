@@ -55,6 +55,17 @@ pub fn parse(stdout: &[u8]) -> Parsed {
             out.push_unparsed(line);
         }
     }
+    details.autoremovable_count = details.autoremovable.len() as u64;
+    out.apt = Some(Box::new(details));
+    out
+}
+
+/// Notes for the log naming what apt left alone: called once the details
+/// are final (the managers' second look sorts the phased out of the kept back).
+pub fn push_detail_notes(out: &mut Parsed) {
+    let Some(details) = out.apt.take() else {
+        return;
+    };
     for (what, names) in [
         ("kept back", &details.kept_back),
         ("phased (deferred)", &details.phased),
@@ -64,17 +75,18 @@ pub fn parse(stdout: &[u8]) -> Parsed {
             out.push_note(format!("{what}: {}", names.join(" ")));
         }
     }
-    details.autoremovable_count = details.autoremovable.len() as u64;
-    out.apt = Some(Box::new(details));
-    out
+    out.apt = Some(details);
 }
 
 /// The `The following ...:` headings whose package lists are kept.
 enum Section {
     /// `The following packages have been kept back:`
     KeptBack,
-    /// apt 2.6: `The following upgrades have been deferred due to phasing:`;
-    /// apt 2.9: `Not upgrading yet due to phasing:` (its kept back: `Not upgrading:`).
+    /// apt 2.7.11 to 2.8 (Ubuntu 24.04): `The following upgrades have been
+    /// deferred due to phasing:`; apt 2.9: `Not upgrading yet due to
+    /// phasing:` (its kept back: `Not upgrading:`). apt 2.6 (Debian 12,
+    /// Ubuntu 23.04) has no such heading: it lists phased updates among the
+    /// kept back, and the managers sort them out with a second simulation.
     Phased,
     /// `The following package(s) was/were automatically installed and
     /// is/are no longer required:`
@@ -222,7 +234,7 @@ something else\n";
     }
 
     /// apt 2.6 (Debian 12, captured here with one package held and one
-    /// marked automatic) and the phasing heading of apt 2.6 on Ubuntu.
+    /// marked automatic) and the phasing heading of apt 2.7.11 (Ubuntu 24.04).
     #[test]
     fn kept_back_phased_and_autoremovable_sections() {
         let text = b"Reading package lists...\n\

@@ -151,8 +151,8 @@ pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
 }
 
 /// Completes apt's details from the system under `root`, as `apt_info.py`
-/// reports them: the held packages (dpkg's selections), the kept-back
-/// updates counted as upgradable (and as held when held), every origin
+/// reports them: the held packages (dpkg's selections), the kept-back and
+/// phased updates counted as upgradable (and as held when held), every origin
 /// rewritten from apt-get's `Label:Version/Archive` to apt_info's
 /// `Origin:Codename/Archive` using the Release files in
 /// `/var/lib/apt/lists`, and the package cache's timestamp.
@@ -182,16 +182,21 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
         }
     }
     let mut held = Vec::new();
-    for (i, name) in details.kept_back.iter().enumerate() {
-        let (origins, arch) = details
-            .kept_back_origins
-            .get(i)
-            .cloned()
-            .unwrap_or_default();
-        let origin = rewrite(&origins);
-        AptDetails::count(&mut upgradable, &origin, &arch);
+    let not_installed = details
+        .kept_back
+        .iter()
+        .zip(extend_empty(&details.kept_back_origins))
+        .chain(
+            details
+                .phased
+                .iter()
+                .zip(extend_empty(&details.phased_origins)),
+        );
+    for (name, (origins, arch)) in not_installed {
+        let origin = rewrite(origins);
+        AptDetails::count(&mut upgradable, &origin, arch);
         if details.held.iter().any(|h| h == name) {
-            AptDetails::count(&mut held, &origin, &arch);
+            AptDetails::count(&mut held, &origin, arch);
         }
     }
     upgradable.sort();
@@ -212,6 +217,12 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
         .ok()
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map(|d| d.as_secs());
+}
+
+/// `origins`, then `("", "")` for ever: for names whose origins apt did not say.
+fn extend_empty(origins: &[(String, String)]) -> impl Iterator<Item = &(String, String)> {
+    const UNKNOWN: &(String, String) = &(String::new(), String::new());
+    origins.iter().chain(std::iter::repeat(UNKNOWN))
 }
 
 /// `Label:Version/Suite` (as apt-get prints a release) → `Origin:Codename/Suite`
@@ -253,28 +264,46 @@ fn release_origins(lists: &Path) -> std::collections::HashMap<String, String> {
     out
 }
 
-/// The packages dpkg's status marks held (`Status: hold ...`), as
-/// `apt-mark showhold` lists them (foreign architectures not marked).
+/// The packages dpkg's status marks held (`Status: hold ...`), named as
+/// `apt-mark showhold` names them: `libc6:i386` for a foreign architecture,
+/// the bare name for the native one and `all`. The native architecture is
+/// dpkg's own (what `dpkg --print-architecture` prints); without a `dpkg`
+/// stanza every name stays bare.
 fn held_packages(status: &Path) -> Vec<String> {
     let Ok(text) = std::fs::read(status) else {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(&text);
+    let stanzas = || {
+        text.split("\n\n").map(|stanza| {
+            let field = |key: &str| {
+                stanza
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
+                    .map(str::trim)
+            };
+            (field("Package"), field("Status"), field("Architecture"))
+        })
+    };
+    let native = stanzas()
+        .find(|(name, _, _)| *name == Some("dpkg"))
+        .and_then(|(_, _, arch)| arch);
     let mut held = Vec::new();
-    for stanza in text.split("\n\n") {
-        let mut name = None;
-        let mut hold = false;
-        for line in stanza.lines() {
-            if let Some(n) = line.strip_prefix("Package: ") {
-                name = Some(n.trim());
-            } else if let Some(st) = line.strip_prefix("Status: ") {
-                hold = st.starts_with("hold ");
-            }
+    for (name, status, arch) in stanzas() {
+        let (Some(name), Some(status)) = (name, status) else {
+            continue;
+        };
+        if !status.starts_with("hold ") {
+            continue;
         }
-        if let (Some(n), true) = (name, hold) {
-            if !held.iter().any(|h| h == n) {
-                held.push(n.to_string());
+        let name = match (arch, native) {
+            (Some(arch), Some(native)) if arch != native && arch != "all" => {
+                format!("{name}:{arch}")
             }
+            _ => name.to_string(),
+        };
+        if !held.contains(&name) {
+            held.push(name);
         }
     }
     held.sort();

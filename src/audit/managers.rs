@@ -256,8 +256,33 @@ fn finish_with_refresh(parsed: Parsed, refresh_run: Option<&StepRun>) -> Next {
 /// `upgrade` silently keeps back every update that needs a new package
 /// (kernel ABI bumps, most often security updates). `Debug::NoLocking`
 /// lets it run beside a running apt, and as a non-root user.
+///
+/// Updates apt keeps back have no `Inst` line. When there are any, a
+/// second simulation with phasing off (`Always-Include-Phased-Updates`)
+/// tells the ones phasing alone defers (they install there: counted as
+/// phased, not pending, as apt does) and where they come from; apt 2.6
+/// prints them among the kept back, apt 2.7.11 and later under a phasing
+/// heading of their own. If some are still kept back, a third that also
+/// ignores holds says where their updates come from.
 fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     const LIST: [&str; 4] = ["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"];
+    const PHASING_OFF: [&str; 6] = [
+        "-s",
+        "-o",
+        "Debug::NoLocking=1",
+        "-o",
+        "APT::Get::Always-Include-Phased-Updates=1",
+        "dist-upgrade",
+    ];
+    const PHASING_AND_HOLDS_OFF: [&str; 7] = [
+        "-s",
+        "-o",
+        "Debug::NoLocking=1",
+        "-o",
+        "APT::Get::Always-Include-Phased-Updates=1",
+        "--ignore-hold",
+        "dist-upgrade",
+    ];
     let first = usize::from(refresh);
     match runs.len() {
         0 if refresh => return Ok(Next::Run(step("apt-get", &["-q", "update"])?)),
@@ -270,38 +295,44 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
     }
     let mut parsed = apt::parse(&list.stdout);
     let details = parsed.apt.as_mut().expect("apt::parse fills it");
-    match runs.get(first + 1) {
-        // Held and phased packages have no `Inst` line: a second simulation
-        // that ignores holds and phasing says where their updates come from.
-        None if !details.kept_back.is_empty() => {
-            return Ok(Next::Run(step(
-                "apt-get",
-                &[
-                    "-s",
-                    "-o",
-                    "Debug::NoLocking=1",
-                    "-o",
-                    "APT::Get::Always-Include-Phased-Updates=1",
-                    "--ignore-hold",
-                    "dist-upgrade",
-                ],
-            )?));
-        }
-        None => {}
-        Some(all) => {
-            let all = String::from_utf8_lossy(&all.stdout);
-            details.kept_back_origins = details
-                .kept_back
-                .iter()
-                .map(|name| {
-                    apt::origin_of(&all, name)
-                        .map(|(o, a)| (o.to_string(), a.to_string()))
-                        .unwrap_or_default()
-                })
-                .collect();
-        }
+    // The later simulations only sort and add origins: one that fails (a
+    // broken dependency apt can resolve only with the holds) leaves the
+    // lists as apt printed them and their origins unknown, not the audit failed.
+    let mut later = runs[first + 1..].iter();
+    if !details.kept_back.is_empty() || !details.phased.is_empty() {
+        let Some(unphased) = later.next() else {
+            return Ok(Next::Run(step("apt-get", &PHASING_OFF)?));
+        };
+        let unphased = String::from_utf8_lossy(&unphased.stdout);
+        let (phased, kept): (Vec<String>, Vec<String>) = std::mem::take(&mut details.kept_back)
+            .into_iter()
+            .partition(|name| apt::origin_of(&unphased, name).is_some());
+        details.kept_back = kept;
+        details.phased.extend(phased);
+        details.phased_origins = origins_of(&unphased, &details.phased);
     }
+    if !details.kept_back.is_empty() {
+        let Some(all) = later.next() else {
+            return Ok(Next::Run(step("apt-get", &PHASING_AND_HOLDS_OFF)?));
+        };
+        let all = String::from_utf8_lossy(&all.stdout);
+        details.kept_back_origins = origins_of(&all, &details.kept_back);
+    }
+    apt::push_detail_notes(&mut parsed);
     Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0])))
+}
+
+/// The `(origins, arch)` of each of `names` in the simulation `stdout`
+/// (empty where it has no `Inst` line for it).
+fn origins_of(stdout: &str, names: &[String]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .map(|name| {
+            apt::origin_of(stdout, name)
+                .map(|(o, a)| (o.to_string(), a.to_string()))
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// pacman: `checkupdates` syncs a private copy of the databases (never the

@@ -549,6 +549,10 @@ impl AuditService {
         if let (Manager::Apt, Ok(parsed)) = (&manager, &mut outcome) {
             if let Some(details) = parsed.apt.as_mut() {
                 host::complete_apt_details(details, &self.env.root);
+                if !details.held.is_empty() {
+                    let note = format!("held: {}", details.held.join(" "));
+                    parsed.push_note(note);
+                }
             }
         }
         let stale = match (stale, &lists_stale) {

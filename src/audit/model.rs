@@ -92,13 +92,15 @@ pub struct AptDetails {
     pub upgradable_by_origin: Vec<((String, String), u64)>,
     /// Upgradable but held (`apt-mark hold`), by `(origin, arch)` likewise.
     pub held_by_origin: Vec<((String, String), u64)>,
-    /// Kept back: held, phased, or needing a removal; not counted as pending.
+    /// Kept back: held, or needing a removal; not counted as pending.
     pub kept_back: Vec<String>,
     /// The `(origins, arch)` of each of `kept_back`'s updates, as apt-get
     /// prints them (empty when apt did not say).
     pub kept_back_origins: Vec<(String, String)>,
     /// Upgrades deferred by Ubuntu's phasing; not counted as pending, as apt does.
     pub phased: Vec<String>,
+    /// The `(origins, arch)` of each of `phased`'s updates, likewise.
+    pub phased_origins: Vec<(String, String)>,
     /// Installed automatically and no longer required (`apt autoremove`).
     pub autoremovable: Vec<String>,
     /// How many: kept when [`Parsed::keep_first`] drops the names.
@@ -201,6 +203,7 @@ impl Parsed {
             apt.kept_back = Vec::new();
             apt.kept_back_origins = Vec::new();
             apt.phased = Vec::new();
+            apt.phased_origins = Vec::new();
             apt.autoremovable = Vec::new();
             apt.held = Vec::new();
         }

@@ -872,3 +872,57 @@ fn apt_without_lists_is_unknown_and_with_old_lists_is_stale() {
         "{st:?}"
     );
 }
+
+/// apt 2.7.11 and later (Ubuntu 24.04) name phased updates under a heading
+/// of their own: not pending, noted, and counted as apt_info counts them
+/// (upgradable, by origin); one more simulation with phasing off says
+/// where they come from, and none with `--ignore-hold` (nothing else kept
+/// back). apt 2.6's way is tested on the real apt in apt_sandbox.rs.
+#[test]
+fn apt_phasing_heading_of_apt_2_7() {
+    let (dir, shims) = shimmed("audit-apt-phasing");
+    shims.tool("apt-get", "apt/noble-phased").tool_args(
+        "apt-get",
+        "-s -o Debug::NoLocking=1 -o APT::Get::Always-Include-Phased-Updates=1 dist-upgrade",
+        "apt/noble-phased-off",
+    );
+    let s = audited(&dir, &shims, UpdateManager::Apt);
+    let st = status(&s);
+    assert_eq!(
+        (st.state, st.count, st.security_count),
+        ("ok", Some(2), Some(2)),
+        "{st:?}"
+    );
+    let calls = shims.calls("apt-get");
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls[1].contains("Always-Include-Phased-Updates=1 dist-upgrade"),
+        "{calls:?}"
+    );
+    let parsed = s.last_result().unwrap().outcome.as_ref().unwrap();
+    assert!(
+        parsed
+            .notes
+            .iter()
+            .any(|n| n
+                == "phased (deferred): python3-software-properties software-properties-common"),
+        "{:?}",
+        parsed.notes
+    );
+    assert!(!parsed.notes.iter().any(|n| n.starts_with("kept back")));
+    let apt = parsed.apt.as_deref().unwrap();
+    assert_eq!(
+        apt.upgradable_by_origin,
+        [
+            (
+                (
+                    "Ubuntu:24.04/noble-security,Ubuntu:24.04/noble-updates".into(),
+                    "amd64".into()
+                ),
+                2
+            ),
+            (("Ubuntu:24.04/noble-updates".into(), "all".into()), 2),
+        ]
+    );
+    assert!(apt.held_by_origin.is_empty());
+}

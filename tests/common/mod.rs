@@ -719,6 +719,44 @@ impl Nspawn {
         Nspawn::start(cmd, &root.with_extension("console.log"), poweroff)
     }
 
+    /// Boots the host's own tree (`--directory=/ --volatile=yes`: a tmpfs
+    /// root, the host's /usr, /usr/local overlay of `ns` included) with
+    /// systemd as PID 1, from inside the mount namespace `ns` (TESTING.md,
+    /// "systemd"). Returns once its PID 1 exists.
+    pub fn boot_host_tree(ns: &MountNamespace, dir: &TempDir) -> Nspawn {
+        // A machine-id makes this boot not a "first boot": otherwise systemd
+        // applies the presets to every unit under /usr (here: postgresql,
+        // prometheus, ...) and starts them all.
+        let machine_id = dir.join("machine-id");
+        std::fs::write(&machine_id, random_machine_id()).unwrap();
+        let mut cmd = ns.command(
+            "systemd-nspawn",
+            &[
+                "--quiet",
+                "--directory=/",
+                "--volatile=yes",
+                "--register=no",
+                "--keep-unit",
+                "--private-network",
+                &format!("--machine=sysmon-test-{}", std::process::id()),
+                &format!("--bind-ro={}:/etc/machine-id", machine_id.display()),
+                "--boot",
+                "--",
+                "systemd.unit=multi-user.target",
+                "systemd.firstboot=off",
+                // It would try to write the bound machine-id to disk, fail,
+                // and leave the system "degraded".
+                "systemd.mask=systemd-machine-id-commit.service",
+            ],
+        );
+        cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        Nspawn::start(
+            cmd,
+            &dir.join("console.log"),
+            "systemctl poweroff --no-block",
+        )
+    }
+
     /// Starts `nspawn`, a command that execs `systemd-nspawn --boot ...`
     /// (through setsid or nsenter, which exec it), its output going to
     /// `console`; returns once the container's PID 1 exists.
