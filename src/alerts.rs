@@ -833,7 +833,10 @@ mod tests {
         a.evaluate(Instant::now(), &sample(9_000, 0.0), &jobs);
         let json = a.firing();
         assert_eq!(firing(&a), ["unexpected_reboot"]);
-        assert_eq!((json[0].since, json[0].value, json[0].threshold), (9_000, 1.0, 1.0));
+        assert_eq!(
+            (json[0].since, json[0].value, json[0].threshold),
+            (9_000, 1.0, 1.0)
+        );
         assert_eq!(
             json[0].message,
             "the previous boot (5b1f2c0e-9c3a-4f4e-8d2b-0a6e3c1d7f90) ended without a clean \

@@ -142,6 +142,8 @@ pub struct BootLog {
     text: String,
     /// The last write failed (logged once until one succeeds).
     failing: bool,
+    /// Successful writes since open (for tests of the cadence).
+    writes: u64,
 }
 
 impl BootLog {
@@ -162,18 +164,20 @@ impl BootLog {
         let path = state_dir.join(FILE_NAME);
         let mut opened = Opened::default();
         let mut boots = Vec::with_capacity(MAX_BOOTS + 1);
-        let parsed = read_bounded(&path).map_err(|e| e.to_string()).and_then(|text| {
-            let Some(text) = text else {
-                return Ok(());
-            };
-            parse(&text, &mut boots)?;
-            // The current boot anywhere but last: not a log this machine wrote.
-            let found = boots.iter().position(|b| b.id == id);
-            if found.is_some_and(|i| i + 1 != boots.len()) {
-                return Err("this boot is recorded before another one".to_string());
-            }
-            Ok(())
-        });
+        let parsed = read_bounded(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                let Some(text) = text else {
+                    return Ok(());
+                };
+                parse(&text, &mut boots)?;
+                // The current boot anywhere but last: not a log this machine wrote.
+                let found = boots.iter().position(|b| b.id == id);
+                if found.is_some_and(|i| i + 1 != boots.len()) {
+                    return Err("this boot is recorded before another one".to_string());
+                }
+                Ok(())
+            });
         if let Err(why) = parsed {
             boots.clear();
             let aside = state_dir.join(format!("{FILE_NAME}.aside-{unix_now}"));
@@ -217,6 +221,7 @@ impl BootLog {
             next_write_at: now + every,
             text: String::with_capacity(MAX_FILE_BYTES),
             failing: false,
+            writes: 0,
         };
         if let Err(e) = log.write() {
             log.failing = true;
@@ -283,7 +288,10 @@ impl BootLog {
         match self.write() {
             Ok(()) if self.failing => {
                 self.failing = false;
-                crate::log::info(format_args!("boot log: {} written again", self.path.display()));
+                crate::log::info(format_args!(
+                    "boot log: {} written again",
+                    self.path.display()
+                ));
             }
             Ok(()) => {}
             Err(e) if !self.failing => {
@@ -297,7 +305,14 @@ impl BootLog {
     fn write(&mut self) -> io::Result<()> {
         self.text.clear();
         render(&self.boots, &mut self.text);
-        fsutil::write_atomic_via(&self.path, &self.temp, self.text.as_bytes(), 0o600)
+        fsutil::write_atomic_via(&self.path, &self.temp, self.text.as_bytes(), 0o600)?;
+        self.writes += 1;
+        Ok(())
+    }
+
+    /// Times the file was written since open (the first at open).
+    pub fn writes(&self) -> u64 {
+        self.writes
     }
 }
 
@@ -399,7 +414,8 @@ mod tests {
     struct Dir(PathBuf);
     impl Dir {
         fn new(name: &str) -> Dir {
-            let p = std::env::temp_dir().join(format!("sysmon-bootlog-{name}-{}", std::process::id()));
+            let p =
+                std::env::temp_dir().join(format!("sysmon-bootlog-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&p);
             Dir(p)
         }
@@ -411,8 +427,15 @@ mod tests {
     }
 
     fn open(dir: &Path, n: u32, at: u64) -> (BootLog, Opened) {
-        BootLog::open(dir, id(n), Some(at - 5), Instant::now(), at, Duration::from_secs(600))
-            .unwrap()
+        BootLog::open(
+            dir,
+            id(n),
+            Some(at - 5),
+            Instant::now(),
+            at,
+            Duration::from_secs(600),
+        )
+        .unwrap()
     }
 
     #[test]

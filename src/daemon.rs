@@ -235,6 +235,11 @@ impl Daemon {
         &self.alerts
     }
 
+    /// The boot log (`None` without one).
+    pub fn boot_log(&self) -> Option<&BootLog> {
+        self.boot_log.as_ref()
+    }
+
     /// Runs until SIGTERM or SIGINT.
     pub fn run(&mut self) {
         let waker = self.http.waker();
@@ -490,8 +495,8 @@ impl Daemon {
             if let Some(old) = &mut self.boot_log {
                 old.stop(unix_now());
             }
-            self.boot_log = open_boot_log(&new, &self.sample, Instant::now(), unix_now())
-                .map(|(log, _)| log);
+            self.boot_log =
+                open_boot_log(&new, &self.sample, Instant::now(), unix_now()).map(|(log, _)| log);
             self.metrics
                 .set_boots(self.boot_log.as_ref().map(BootLog::summary));
             self.data_json
@@ -597,9 +602,7 @@ pub fn open_boot_log(
     let (boot_log, opened) = match opened {
         Ok(o) => o,
         Err(e) => {
-            log::error(format_args!(
-                "boot log: {e}; running without the boot log"
-            ));
+            log::error(format_args!("boot log: {e}; running without the boot log"));
             return None;
         }
     };

@@ -585,5 +585,8 @@ fn dashboard_marks_an_unclean_boot_on_the_uptime_card() {
         card.contains("00000001-b007-4000-8000-000000000000"),
         "the boot id is in the row's title: {card}"
     );
-    assert!(run.stdout.contains(">unexpected_reboot<"), "not in the banner");
+    assert!(
+        run.stdout.contains(">unexpected_reboot<"),
+        "not in the banner"
+    );
 }

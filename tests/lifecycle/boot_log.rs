@@ -78,7 +78,10 @@ fn previous(data: &Value) -> Vec<(String, bool)> {
 fn records(state: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(state.join("boots.log")).unwrap();
     let mut lines = text.lines();
-    assert!(lines.next().unwrap().starts_with("# sysmon boot log"), "{text}");
+    assert!(
+        lines.next().unwrap().starts_with("# sysmon boot log"),
+        "{text}"
+    );
     lines
         .map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
@@ -125,10 +128,16 @@ fn a_reboot_without_a_clean_stop_fires_unexpected_reboot_and_a_clean_one_does_no
     let a = boots.boot(1);
     let daemon = start(&dir, &boots, &extra);
     let data = daemon.data();
-    assert_eq!(text(&data, &["boots", "current", "boot_id"]), Some(a.clone()));
+    assert_eq!(
+        text(&data, &["boots", "current", "boot_id"]),
+        Some(a.clone())
+    );
     assert!(previous(&data).is_empty());
     assert!(!alert_names(&data).contains(&"unexpected_reboot".to_string()));
-    let mode = std::fs::metadata(state.join("boots.log")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(state.join("boots.log"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     // SIGTERM, as an init system shuts the box down.
     stop_cleanly(daemon);
@@ -141,7 +150,10 @@ fn a_reboot_without_a_clean_stop_fires_unexpected_reboot_and_a_clean_one_does_no
     assert_eq!(previous(&data), [(a.clone(), true)]);
     assert!(alert_names(&data).is_empty(), "{}", daemon.dump());
     let metrics = daemon.get("/metrics").body_text();
-    assert!(metrics.contains("\nsysmon_last_boot_clean 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("\nsysmon_last_boot_clean 1\n"),
+        "{metrics}"
+    );
     assert!(metrics.contains("\nsysmon_alert_firing{alert=\"unexpected_reboot\"} 0\n"));
     kill(daemon);
 
@@ -161,7 +173,10 @@ fn a_reboot_without_a_clean_stop_fires_unexpected_reboot_and_a_clean_one_does_no
     let c = boots.boot(3);
     let daemon = start(&dir, &boots, &extra);
     let data = daemon.data();
-    assert_eq!(text(&data, &["boots", "current", "boot_id"]), Some(c.clone()));
+    assert_eq!(
+        text(&data, &["boots", "current", "boot_id"]),
+        Some(c.clone())
+    );
     assert_eq!(previous(&data), [(b.clone(), false), (a.clone(), true)]);
     assert!(
         matches!(
@@ -171,7 +186,12 @@ fn a_reboot_without_a_clean_stop_fires_unexpected_reboot_and_a_clean_one_does_no
         "{:?}",
         field(&data, &["boots"])
     );
-    assert_eq!(alert_names(&data), ["unexpected_reboot"], "{}", daemon.dump());
+    assert_eq!(
+        alert_names(&data),
+        ["unexpected_reboot"],
+        "{}",
+        daemon.dump()
+    );
     let metrics = daemon.get("/metrics").body_text();
     for line in [
         "\nsysmon_last_boot_clean 0\n",
@@ -191,7 +211,12 @@ fn a_reboot_without_a_clean_stop_fires_unexpected_reboot_and_a_clean_one_does_no
     .unwrap_or_else(|| panic!("no alert_command for firing\n{}", daemon.dump()));
     assert!(env.contains("SYSMON_ALERT=unexpected_reboot\n"), "{env}");
     assert!(env.contains("SYSMON_ALERT_STATE=firing\n"), "{env}");
-    assert!(env.contains(&format!("SYSMON_ALERT_MESSAGE=the previous boot ({b}) ended without a clean stop")), "{env}");
+    assert!(
+        env.contains(&format!(
+            "SYSMON_ALERT_MESSAGE=the previous boot ({b}) ended without a clean stop"
+        )),
+        "{env}"
+    );
     let env = wait_for(Duration::from_secs(15), || {
         alert_env(&dir, "unexpected_reboot", "resolved")
     })
@@ -263,7 +288,11 @@ fn a_corrupt_boot_log_is_set_aside_and_the_daemon_starts() {
     std::fs::write(state.join("boots.log"), garbage).unwrap();
     let a = boots.boot(1);
     let daemon = start(&dir, &boots, "");
-    assert!(daemon.wait_log("set aside as", Duration::from_secs(5)), "{}", daemon.dump());
+    assert!(
+        daemon.wait_log("set aside as", Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
     let aside: Vec<String> = files_below(&state)
         .into_iter()
         .filter(|f| f.contains("boots.log.aside-"))
@@ -272,7 +301,10 @@ fn a_corrupt_boot_log_is_set_aside_and_the_daemon_starts() {
     let kept = std::fs::read(state.join(aside[0].rsplit('/').next().unwrap())).unwrap();
     assert_eq!(kept, garbage, "set aside as it was, never rewritten");
     let data = daemon.data();
-    assert_eq!(text(&data, &["boots", "current", "boot_id"]), Some(a.clone()));
+    assert_eq!(
+        text(&data, &["boots", "current", "boot_id"]),
+        Some(a.clone())
+    );
     assert!(alert_names(&data).is_empty());
     stop_cleanly(daemon);
     assert_eq!(records(&state), [(a, "stopped".to_string())]);
@@ -288,7 +320,14 @@ fn last_seen_alive_is_written_at_its_cadence_not_at_every_sample() {
     let log = state.join("boots.log");
     let last_seen = || -> u64 {
         let text = std::fs::read_to_string(&log).unwrap();
-        text.lines().nth(1).unwrap().split(' ').nth(2).unwrap().parse().unwrap()
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     let first = last_seen();
     // Each write replaces the file (a new inode): count the versions seen.
@@ -308,6 +347,10 @@ fn last_seen_alive_is_written_at_its_cadence_not_at_every_sample() {
         "{} versions of boots.log in 3.5 s at boot_log_every = 1s ({samples} samples)",
         inodes.len()
     );
-    assert!(last_seen() >= first + 2, "last seen {first} -> {}", last_seen());
+    assert!(
+        last_seen() >= first + 2,
+        "last seen {first} -> {}",
+        last_seen()
+    );
     drop(daemon);
 }
