@@ -13,7 +13,9 @@
 //! [`crate::history_file`], which writes a page per tier step) and evaluated
 //! by the [`Alerts`]; `alert_command` children are polled every turn, and
 //! [`Orphans`] is told which job children run, to kill what they leave
-//! behind.
+//! behind. The boot log ([`crate::bootlog`]) records this boot as alive
+//! every `boot_log_every` and as stopped when the loop ends on SIGTERM or
+//! SIGINT; what it found at start raises `unexpected_reboot`.
 //!
 //! Invariant: with no requests arriving and no alert changing state, an
 //! iteration performs no heap allocation once the sampler is warm (checked
