@@ -399,7 +399,10 @@ pub fn render(boots: &[Boot], out: &mut String) {
 /// The current boot's id from `<proc_root>/sys/kernel/random/boot_id`.
 pub fn read_boot_id(proc_root: &Path) -> Result<BootId, String> {
     let path = proc_root.join("sys/kernel/random/boot_id");
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => format!("no {}", path.display()),
+        _ => format!("{}: {e}", path.display()),
+    })?;
     boot_id::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
