@@ -109,7 +109,8 @@ impl BootsJson {
 /// One firing alert.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct AlertJson {
-    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`, `updates_security`.
+    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`,
+    /// `updates_security`, `unexpected_reboot`.
     pub name: String,
     /// Unix time it started firing.
     pub since: u64,
