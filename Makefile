@@ -86,7 +86,8 @@ clean:
 #   make uninstall                    remove what install put (see below)
 # The tree (PREFIX=/usr/local, SYSCONFDIR=/etc):
 #   BINDIR/sysmon 0755, SYSCONFDIR/sysmon.conf 0644 (never overwritten),
-#   MANDIR/man8/sysmon.8 0644, and per init system
+#   MANDIR/man8/sysmon.8 0644, the example alert_command scripts
+#   ALERTDIR/{ntfy,webhook,sendmail} 0755, and per init system
 #   systemd: SYSTEMDUNITDIR/sysmon.service, SYSUSERSDIR/sysmon.conf and
 #            TMPFILESDIR/sysmon.conf, all 0644
 #   OpenRC:  SYSCONFDIR/init.d/sysmon 0755, SYSCONFDIR/conf.d/sysmon 0644
@@ -105,6 +106,7 @@ BINDIR         ?= $(EXEC_PREFIX)/bin
 SYSCONFDIR     ?= /etc
 DATAROOTDIR    ?= $(PREFIX)/share
 MANDIR         ?= $(DATAROOTDIR)/man
+ALERTDIR       ?= $(DATAROOTDIR)/sysmon/alert
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
@@ -151,6 +153,8 @@ install-common:
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m 0755 $(SYSMON_BIN) $(DESTDIR)$(BINDIR)/sysmon
 	$(INSTALL) -m 0644 init/sysmon.8 $(DESTDIR)$(MANDIR)/man8/sysmon.8
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(ALERTDIR)
+	$(INSTALL) -m 0755 init/alert/ntfy init/alert/webhook init/alert/sendmail $(DESTDIR)$(ALERTDIR)/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/sysmon.conf ]; then \
 	  echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/sysmon.conf (the shipped one is init/sysmon.conf)"; \
 	else \
@@ -220,6 +224,8 @@ install-runit: install-common install-user
 # everything sysmon wrote (backups, logs, state) stay.
 uninstall: $(if $(DESTDIR),,uninstall-stop)
 	rm -f $(DESTDIR)$(BINDIR)/sysmon $(DESTDIR)$(MANDIR)/man8/sysmon.8
+	rm -f $(DESTDIR)$(ALERTDIR)/ntfy $(DESTDIR)$(ALERTDIR)/webhook $(DESTDIR)$(ALERTDIR)/sendmail
+	@rmdir $(DESTDIR)$(ALERTDIR) $(DESTDIR)$(DATAROOTDIR)/sysmon 2>/dev/null || true
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/sysmon.service $(DESTDIR)$(SYSUSERSDIR)/sysmon.conf $(DESTDIR)$(TMPFILESDIR)/sysmon.conf
 	rm -f $(DESTDIR)$(OPENRC_INITDIR)/sysmon
 	rm -f $(DESTDIR)$(RUNIT_SVDIR)/sysmon/run $(DESTDIR)$(RUNIT_SVDIR)/sysmon/log/run

@@ -71,6 +71,10 @@ enum Kind {
     Disk,
     BackupAge,
     UpdatesSecurity,
+    /// The previous boot ended without sysmon being stopped cleanly
+    /// ([`crate::bootlog`]): fires at start, resolves after
+    /// `alert_unexpected_reboot`.
+    UnexpectedReboot,
 }
 
 impl Kind {
@@ -82,6 +86,7 @@ impl Kind {
             Kind::Disk => "disk",
             Kind::BackupAge => "backup_age",
             Kind::UpdatesSecurity => "updates_security",
+            Kind::UnexpectedReboot => "unexpected_reboot",
         }
     }
 }
@@ -145,7 +150,8 @@ impl Instance {
 /// One alert firing now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Firing {
-    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`, `updates_security`.
+    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`,
+    /// `updates_security`, `unexpected_reboot`.
     pub name: String,
     /// Unix time it started firing.
     pub since: u64,
@@ -164,6 +170,9 @@ pub struct Alerts {
     instances: Vec<Instance>,
     /// An instance could not be made because [`MAX_INSTANCES`] exist (logged once).
     overflowed: bool,
+    /// What the boot log found at start, if the previous boot ended
+    /// without a clean stop.
+    unclean_boot: Option<crate::bootlog::Unclean>,
 }
 
 /// A rule's threshold and hold time, in the unit its value is measured in.
@@ -191,6 +200,7 @@ impl Alerts {
             Kind::Swap,
             Kind::BackupAge,
             Kind::UpdatesSecurity,
+            Kind::UnexpectedReboot,
         ] {
             instances.push(Instance::new(kind, ""));
         }
@@ -199,7 +209,14 @@ impl Alerts {
             started_unix,
             instances,
             overflowed: false,
+            unclean_boot: None,
         }
+    }
+
+    /// The boot log's finding at start: the previous boot ended without a
+    /// clean stop. `unexpected_reboot` fires at the next evaluation.
+    pub fn set_unclean_boot(&mut self, unclean: Option<crate::bootlog::Unclean>) {
+        self.unclean_boot = unclean;
     }
 
     /// New thresholds (SIGHUP). Alerts whose rule is gone resolve at the
@@ -221,6 +238,10 @@ impl Alerts {
             }),
             Kind::UpdatesSecurity => c.updates_security.map(|n| Rule {
                 threshold: n as f64,
+                hold: Duration::ZERO,
+            }),
+            Kind::UnexpectedReboot => c.unexpected_reboot.map(|_| Rule {
+                threshold: 1.0,
                 hold: Duration::ZERO,
             }),
         }
@@ -308,6 +329,14 @@ impl Alerts {
                 Some(sample.time_unix_s.saturating_sub(since) as f64)
             }
             Kind::UpdatesSecurity => jobs.security_updates.map(|n| n as f64),
+            // 1 from the start that found it until `alert_unexpected_reboot` later.
+            Kind::UnexpectedReboot => {
+                let shown = self.config.unexpected_reboot?.as_secs();
+                let fires = self
+                    .unclean_boot
+                    .is_some_and(|u| sample.time_unix_s < u.found_at.saturating_add(shown));
+                Some(f64::from(u8::from(fires)))
+            }
         }
     }
 
@@ -350,6 +379,7 @@ impl Alerts {
                 "{v} security update{} pending",
                 if v == 1.0 { "" } else { "s" }
             ),
+            Kind::UnexpectedReboot => unclean_boot_message(self.unclean_boot),
         };
         match (instance.kind, rule) {
             (_, None) => out.push_str(" (alert removed from the configuration)"),
@@ -359,6 +389,11 @@ impl Alerts {
             }
             (Kind::UpdatesSecurity, Some(r)) => {
                 let _ = write!(out, " (alert at {})", r.threshold);
+            }
+            (Kind::UnexpectedReboot, Some(_)) => {
+                if let Some(shown) = self.config.unexpected_reboot {
+                    let _ = write!(out, " (alert for {} after start)", format_duration(shown));
+                }
             }
             (_, Some(r)) if r.hold.is_zero() => {
                 let _ = write!(out, " (alert at {}%)", r.threshold);
@@ -549,6 +584,30 @@ fn spawn(command: &str, event: &Event, deadline: Instant) -> Option<Running> {
             None
         }
     }
+}
+
+/// What `unexpected_reboot` says: which boot ended, and when sysmon last
+/// saw it alive.
+fn unclean_boot_message(unclean: Option<crate::bootlog::Unclean>) -> String {
+    let Some(u) = unclean else {
+        return "the previous boot ended cleanly".to_string();
+    };
+    let mut out = format!(
+        "the previous boot ({}) ended without a clean stop of sysmon \
+         (power loss, kernel panic, watchdog reset?); last seen alive ",
+        u.boot.id
+    );
+    match u.this_boot_time {
+        Some(t) if t >= u.boot.last_seen => {
+            let gap = Duration::from_secs(t - u.boot.last_seen);
+            let _ = write!(out, "{} before this boot", format_age(gap));
+        }
+        _ => {
+            let ago = Duration::from_secs(u.found_at.saturating_sub(u.boot.last_seen));
+            let _ = write!(out, "{} before this start", format_age(ago));
+        }
+    }
+    out
 }
 
 /// A value for an environment variable: integers without `.0`.
@@ -742,6 +801,56 @@ mod tests {
         // Backups turned off: no age alert, however old.
         let jobs = JobFacts::of(&backup(BackupState::Disabled, None), &updates(0, false));
         a.evaluate(Instant::now(), &sample(hours(1000), 0.0), &jobs);
+        assert!(firing(&a).is_empty());
+    }
+
+    #[test]
+    fn unexpected_reboot_fires_from_start_for_its_duration() {
+        let id = crate::proc::boot_id::parse_id(b"5b1f2c0e-9c3a-4f4e-8d2b-0a6e3c1d7f90").unwrap();
+        let unclean = crate::bootlog::Unclean {
+            boot: crate::bootlog::Boot {
+                id,
+                boot_time: Some(1_000),
+                last_seen: 5_000,
+                end: crate::bootlog::End::Unclean,
+            },
+            found_at: 9_000,
+            this_boot_time: Some(8_600),
+        };
+        let jobs = JobFacts::default();
+        // A clean previous boot: configured (on by default), never fires.
+        let mut a = Alerts::new(&config(""), 9_000);
+        a.evaluate(Instant::now(), &sample(9_000, 0.0), &jobs);
+        assert!(firing(&a).is_empty());
+        let mut metrics = String::new();
+        a.write_metrics(&mut metrics);
+        assert!(
+            metrics.contains("sysmon_alert_firing{alert=\"unexpected_reboot\"} 0\n"),
+            "{metrics}"
+        );
+        let mut a = Alerts::new(&config("alert_unexpected_reboot = 1h"), 9_000);
+        a.set_unclean_boot(Some(unclean));
+        a.evaluate(Instant::now(), &sample(9_000, 0.0), &jobs);
+        let json = a.firing();
+        assert_eq!(firing(&a), ["unexpected_reboot"]);
+        assert_eq!(
+            (json[0].since, json[0].value, json[0].threshold),
+            (9_000, 1.0, 1.0)
+        );
+        assert_eq!(
+            json[0].message,
+            "the previous boot (5b1f2c0e-9c3a-4f4e-8d2b-0a6e3c1d7f90) ended without a clean \
+             stop of sysmon (power loss, kernel panic, watchdog reset?); last seen alive 1h 0m \
+             before this boot (alert for 1h after start)"
+        );
+        a.evaluate(Instant::now(), &sample(9_000 + 3_599, 0.0), &jobs);
+        assert_eq!(firing(&a), ["unexpected_reboot"]);
+        a.evaluate(Instant::now(), &sample(9_000 + 3_600, 0.0), &jobs);
+        assert!(firing(&a).is_empty());
+        // Off: never.
+        let mut a = Alerts::new(&config("alert_unexpected_reboot = off"), 9_000);
+        a.set_unclean_boot(Some(unclean));
+        a.evaluate(Instant::now(), &sample(9_000, 0.0), &jobs);
         assert!(firing(&a).is_empty());
     }
 

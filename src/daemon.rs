@@ -13,7 +13,9 @@
 //! [`crate::history_file`], which writes a page per tier step) and evaluated
 //! by the [`Alerts`]; `alert_command` children are polled every turn, and
 //! [`Orphans`] is told which job children run, to kill what they leave
-//! behind.
+//! behind. The boot log ([`crate::bootlog`]) records this boot as alive
+//! every `boot_log_every` and as stopped when the loop ends on SIGTERM or
+//! SIGINT; what it found at start raises `unexpected_reboot`.
 //!
 //! Invariant: with no requests arriving and no alert changing state, an
 //! iteration performs no heap allocation once the sampler is warm (checked
@@ -26,6 +28,7 @@ use crate::access::AccessPolicy;
 use crate::alerts::{Alerts, JobFacts};
 use crate::audit::AuditService;
 use crate::backup::BackupService;
+use crate::bootlog::BootLog;
 use crate::config::Config;
 use crate::history::History;
 use crate::history_file::Store;
@@ -33,7 +36,7 @@ use crate::listener::HttpListener;
 use crate::metrics::MetricsRenderer;
 use crate::notify::Notifier;
 use crate::orphans::Orphans;
-use crate::report::{BackupJson, DataJsonCache, UpdatesJson};
+use crate::report::{BackupJson, BootsJson, DataJsonCache, UpdatesJson};
 use crate::sample::{MountSelection, Sample, Sampler};
 use crate::{http, log, sys};
 
@@ -86,6 +89,10 @@ pub struct Daemon {
     orphans: Orphans,
     /// The pids of the job children running now (reused each turn).
     job_pids: Vec<u32>,
+    /// `state_dir/boots.log`: this boot recorded "alive" every
+    /// `boot_log_every` and "stopped" at a clean stop. `None` without a
+    /// boot id or a state directory (logged).
+    boot_log: Option<BootLog>,
 }
 
 /// The sampler `config` asks for: its roots, mounts and interfaces.
@@ -140,14 +147,21 @@ impl Daemon {
         if let Some(store) = &mut history_file {
             store.record(now, unix_ms, &sample);
         }
+        let boot_log = open_boot_log(&config, &sample, now, unix_ms / 1000);
         let mut alerts = Alerts::new(&config.alerts, unix_ms / 1000);
+        alerts.set_unclean_boot(boot_log.as_ref().and_then(|(_, unclean)| *unclean));
+        let boot_log = boot_log.map(|(log, _)| log);
         alerts.evaluate(
             now,
             &sample,
             &JobFacts::of(&backup.snapshot(), &audit.snapshot()),
         );
-        let metrics = MetricsRenderer::new(&config.proc_root, &config.sys_root, &config.root_fs)
-            .with_textfile_dir(config.textfile_dir.as_deref());
+        let mut metrics =
+            MetricsRenderer::new(&config.proc_root, &config.sys_root, &config.root_fs)
+                .with_textfile_dir(config.textfile_dir.as_deref());
+        metrics.set_boots(boot_log.as_ref().map(BootLog::summary));
+        let mut data_json = DataJsonCache::default();
+        data_json.set_boots(boot_log.as_ref().map(BootsJson::new));
         Ok(Daemon {
             backup,
             audit,
@@ -160,7 +174,7 @@ impl Daemon {
             http,
             sampler,
             sample,
-            data_json: DataJsonCache::default(),
+            data_json,
             response_scratch: Vec::new(),
             user_from_command_line: false,
             listen_from_command_line: false,
@@ -171,6 +185,7 @@ impl Daemon {
             max_wait: Some(FALLBACK_WAIT),
             orphans: Orphans::new(),
             job_pids: Vec::with_capacity(1 + crate::alerts::MAX_INSTANCES),
+            boot_log,
         })
     }
 
@@ -231,6 +246,11 @@ impl Daemon {
         &self.alerts
     }
 
+    /// The boot log (`None` without one).
+    pub fn boot_log(&self) -> Option<&BootLog> {
+        self.boot_log.as_ref()
+    }
+
     /// Runs until SIGTERM or SIGINT.
     pub fn run(&mut self) {
         let waker = self.http.waker();
@@ -254,6 +274,10 @@ impl Daemon {
         }
         // Nothing an audit or alert command started outlives sysmon.
         self.orphans.kill_all(Duration::from_secs(2));
+        // Last: the boot's record says sysmon was stopped cleanly.
+        if let Some(boot_log) = &mut self.boot_log {
+            boot_log.stop(unix_now());
+        }
         log::info(format_args!("stopped"));
     }
 
@@ -290,6 +314,9 @@ impl Daemon {
             self.alerts.evaluate(now, &self.sample, &jobs);
         }
         self.alerts.poll_commands(now);
+        if let Some(boot_log) = &mut self.boot_log {
+            boot_log.poll(now, unix_ms / 1000);
+        }
         self.job_pids.clear();
         self.job_pids.extend(self.audit.child_pid());
         self.alerts.command_pids(&mut self.job_pids);
@@ -310,6 +337,7 @@ impl Daemon {
             self.notify.next_deadline(),
             self.alerts.next_deadline(),
             self.orphans.next_deadline(),
+            self.boot_log.as_ref().and_then(BootLog::next_deadline),
         ];
         for job_deadline in jobs.into_iter().flatten() {
             deadline = deadline.min(job_deadline);
@@ -489,6 +517,21 @@ impl Daemon {
             self.history_file = open_history_file(&new, Instant::now(), unix_now_ms());
         }
         self.access = access;
+        if new.state_dir != self.config.state_dir {
+            // The log moves with state_dir; an unclean end is only looked
+            // for at start, so what the new place holds raises no alert.
+            if let Some(old) = &mut self.boot_log {
+                old.stop(unix_now());
+            }
+            self.boot_log =
+                open_boot_log(&new, &self.sample, Instant::now(), unix_now()).map(|(log, _)| log);
+            self.metrics
+                .set_boots(self.boot_log.as_ref().map(BootLog::summary));
+            self.data_json
+                .set_boots(self.boot_log.as_ref().map(BootsJson::new));
+        } else if let Some(boot_log) = &mut self.boot_log {
+            boot_log.set_every(Instant::now(), new.boot_log_every);
+        }
         self.alerts.reconfigure(&new.alerts);
         self.backup.reconfigure(&new);
         self.audit.reconfigure(&new);
@@ -554,6 +597,72 @@ pub fn open_history_file(config: &Config, now: Instant, unix_ms: u64) -> Option<
             None
         }
     }
+}
+
+/// Opens `state_dir/boots.log` (see [`crate::bootlog`]) for the boot in
+/// `config.proc_root`, records this one, and logs what it found; with it,
+/// the previous boot if it ended without a clean stop. `None` when there
+/// is no boot id or no place for the log (logged: never a reason to refuse
+/// to start).
+pub fn open_boot_log(
+    config: &Config,
+    sample: &Sample,
+    now: Instant,
+    unix_now: u64,
+) -> Option<(BootLog, Option<crate::bootlog::Unclean>)> {
+    let id = match crate::bootlog::read_boot_id(&config.proc_root) {
+        Ok(id) => id,
+        // Every kernel sysmon runs on has one; a fixture root may not.
+        Err(e) => {
+            log::info(format_args!(
+                "boot log: cannot know this boot ({e}); running without the boot log"
+            ));
+            return None;
+        }
+    };
+    let opened = BootLog::open(
+        &config.state_dir,
+        id,
+        sample.boot_time_s,
+        now,
+        unix_now,
+        config.boot_log_every,
+    );
+    let (boot_log, opened) = match opened {
+        Ok(o) => o,
+        Err(e) => {
+            log::error(format_args!("boot log: {e}; running without the boot log"));
+            return None;
+        }
+    };
+    let path = boot_log.path().display();
+    if let Some((aside, why)) = &opened.set_aside {
+        log::warn(format_args!(
+            "boot log: {path} set aside as {} ({why}); starting a new one",
+            aside.display()
+        ));
+    }
+    if let Some(e) = &opened.write_error {
+        log::error(format_args!(
+            "boot log: {e}; kept in memory, tried again every {}",
+            crate::config::format_duration(config.boot_log_every)
+        ));
+    }
+    match &opened.unclean {
+        Some(u) => log::warn(format_args!(
+            "boot log: the previous boot {} ended without a clean stop of sysmon \
+             (last seen alive at {} unix time)",
+            u.boot.id, u.boot.last_seen
+        )),
+        None if opened.same_boot => log::info(format_args!(
+            "boot log: {path}: boot {id} again (sysmon restarted, not a reboot)"
+        )),
+        None => log::info(format_args!(
+            "boot log: {path}: boot {id} recorded ({} boots kept)",
+            boot_log.boots().len()
+        )),
+    }
+    Some((boot_log, opened.unclean))
 }
 
 /// `user = NAME`: becomes that user, keeping only CAP_DAC_READ_SEARCH for

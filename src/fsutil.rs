@@ -52,22 +52,28 @@ pub fn temp_path_for(path: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` atomically with permission `mode`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let temp = temp_path_for(path);
+    write_atomic_via(path, &temp_path_for(path), bytes, mode)
+}
+
+/// [`write_atomic`] through a temporary the caller named once (with
+/// [`temp_path_for`]): no allocation unless it fails, for a writer on the
+/// daemon's loop.
+pub fn write_atomic_via(path: &Path, temp: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(mode)
-            .open(&temp)?;
+            .open(temp)?;
         // The umask may have narrowed `mode`; set exactly what was asked.
         file.set_permissions(fs::Permissions::from_mode(mode))?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(&temp, path)
+        fs::rename(temp, path)
     })();
     if let Err(e) = result {
-        let _ = fs::remove_file(&temp);
+        let _ = fs::remove_file(temp);
         return Err(with_path(path, e));
     }
     fsync_dir(

@@ -22,7 +22,8 @@
 //! - [`history`] and [`alerts`]: ring buffers of recent samples and the
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
 //!   [`history_file`]: the long history (min/mean/max tiers) in a
-//!   fixed-size file in `state_dir` that survives restarts.
+//!   fixed-size file in `state_dir` that survives restarts. [`bootlog`]:
+//!   the boots seen and how each ended (`unexpected_reboot`).
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
 //! - [`privileges`]: the drop of `user = NAME`, the policy over `sys`'s
@@ -50,6 +51,7 @@ pub mod access;
 pub mod alerts;
 pub mod audit;
 pub mod backup;
+pub mod bootlog;
 pub mod cidr;
 pub mod cli;
 pub mod config;

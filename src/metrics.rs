@@ -43,6 +43,8 @@ pub struct MetricsRenderer {
     netclass: netclass::NetClass,
     cpufreq: cpufreq::CpuFreqLimits,
     textfile: Option<textfile::TextfileDir>,
+    /// The boot log's counts, as of start (`None`: no boot log).
+    boots: Option<crate::bootlog::Summary>,
 }
 
 impl MetricsRenderer {
@@ -59,7 +61,13 @@ impl MetricsRenderer {
             netclass: netclass::NetClass::new(sys_root),
             cpufreq: cpufreq::CpuFreqLimits::new(sys_root),
             textfile: None,
+            boots: None,
         }
+    }
+
+    /// The boot log's counts from now on (`None`: the families are absent).
+    pub fn set_boots(&mut self, boots: Option<crate::bootlog::Summary>) {
+        self.boots = boots;
     }
 
     /// `textfile_dir`: a directory of `*.prom` files read at each scrape.
@@ -138,12 +146,37 @@ impl MetricsRenderer {
         self.sysmon(backup, updates);
         self.apt(apt, updates.reboot_required);
         self.http(http);
+        self.boots();
         alerts.write_metrics(&mut self.out);
         // Last: it checks its families against all of sysmon's own.
         if let Some(textfile) = &mut self.textfile {
             textfile.write(&mut self.out);
         }
         &self.out
+    }
+
+    /// The boot log: how the previous boot ended, and counts over the log.
+    fn boots(&mut self) {
+        let Some(boots) = self.boots else {
+            return;
+        };
+        self.gauge(
+            "sysmon_boots_recorded",
+            "Boots in sysmon's boot log, this one included (the last 100).",
+            boots.recorded as f64,
+        );
+        self.gauge(
+            "sysmon_boots_unclean",
+            "Boots in sysmon's boot log that ended without sysmon being stopped cleanly (power loss, panic, reset).",
+            boots.unclean as f64,
+        );
+        if let Some(clean) = boots.previous_clean {
+            self.gauge(
+                "sysmon_last_boot_clean",
+                "1 if sysmon was stopped cleanly before the previous boot ended, 0 if not (an unexpected reboot).",
+                f64::from(u8::from(clean)),
+            );
+        }
     }
 
     fn http(&mut self, http: crate::listener::ConnectionStats) {

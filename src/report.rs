@@ -42,12 +42,75 @@ pub struct DataJson {
     pub self_: SelfJson,
     /// The alerts firing now (empty when none; see [`crate::alerts`]).
     pub alerts: Vec<AlertJson>,
+    /// The boot log ([`crate::bootlog`]); null without one (no boot id,
+    /// no state directory, or `sysmon sample`).
+    pub boots: Option<BootsJson>,
+}
+
+/// How many previous boots /data.json lists (the file keeps 100).
+pub const BOOTS_SHOWN: usize = 10;
+
+/// The boot log: this boot, the last [`BOOTS_SHOWN`] before it (newest
+/// first), and counts over the whole log.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct BootsJson {
+    pub current: CurrentBootJson,
+    pub previous: Vec<PreviousBootJson>,
+    /// Boots in the log, this one included (at most 100).
+    pub recorded: usize,
+    /// Boots in the log that ended without a clean stop.
+    pub unclean: usize,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct CurrentBootJson {
+    pub boot_id: String,
+    /// Unix time of the boot (`btime`).
+    pub boot_time: Option<u64>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct PreviousBootJson {
+    pub boot_id: String,
+    pub boot_time: Option<u64>,
+    /// Unix time sysmon last saw it alive (or stopped).
+    pub last_seen: u64,
+    /// sysmon was stopped cleanly before it ended.
+    pub clean: bool,
+}
+
+impl BootsJson {
+    pub fn new(log: &crate::bootlog::BootLog) -> BootsJson {
+        let boots = log.boots();
+        let current = log.current();
+        let summary = log.summary();
+        BootsJson {
+            current: CurrentBootJson {
+                boot_id: current.id.to_string(),
+                boot_time: current.boot_time,
+            },
+            previous: boots[..boots.len() - 1]
+                .iter()
+                .rev()
+                .take(BOOTS_SHOWN)
+                .map(|b| PreviousBootJson {
+                    boot_id: b.id.to_string(),
+                    boot_time: b.boot_time,
+                    last_seen: b.last_seen,
+                    clean: b.end != crate::bootlog::End::Unclean,
+                })
+                .collect(),
+            recorded: summary.recorded,
+            unclean: summary.unclean,
+        }
+    }
 }
 
 /// One firing alert.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct AlertJson {
-    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`, `updates_security`.
+    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`,
+    /// `updates_security`, `unexpected_reboot`.
     pub name: String,
     /// Unix time it started firing.
     pub since: u64,
@@ -459,6 +522,7 @@ impl DataJson {
                 threads: sample.process.threads,
             },
             alerts: Vec::new(),
+            boots: None,
         }
     }
 
@@ -489,6 +553,8 @@ pub fn render(
 #[derive(Default)]
 pub struct DataJsonCache {
     shown: Option<(u64, Vec<u8>)>,
+    /// The boot log as of start (it changes only when sysmon starts).
+    boots: Option<BootsJson>,
 }
 
 impl DataJsonCache {
@@ -507,8 +573,15 @@ impl DataJsonCache {
         let generation = sample.generation;
         let fresh = matches!(&self.shown, Some((g, _)) if *g == generation && !jobs_moving);
         if !fresh {
-            let body = render(sample, interval_s, backup, audit, alerts());
-            self.shown = Some((generation, body.into_bytes()));
+            let mut json = DataJson::new(
+                sample,
+                interval_s,
+                BackupJson::new(backup),
+                UpdatesJson::new(audit),
+            );
+            json.alerts = alerts();
+            json.boots = self.boots.clone();
+            self.shown = Some((generation, json.to_json().into_bytes()));
         }
         self.shown
             .as_ref()
@@ -517,6 +590,12 @@ impl DataJsonCache {
 
     /// Forgets the last render (the configuration changed).
     pub fn clear(&mut self) {
+        self.shown = None;
+    }
+
+    /// The `boots` object from now on (`None`: null).
+    pub fn set_boots(&mut self, boots: Option<BootsJson>) {
+        self.boots = boots;
         self.shown = None;
     }
 }

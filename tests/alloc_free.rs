@@ -90,7 +90,8 @@ fn sampler_allocates_nothing_once_warm() {
 /// The whole loop: timers, sampling every 100 ms, recording history (in
 /// memory and in the history file, whose 1 s and 2 s tiers write pages
 /// during the measurement), evaluating alerts (one firing throughout, one
-/// that can only be pending, one per disk) and waiting on the HTTP server,
+/// that can only be pending, one per disk), writing the boot log every
+/// 700 ms (issue 14) and waiting on the HTTP server,
 /// for a couple of seconds with no request.
 #[test]
 fn idle_daemon_loop_allocates_nothing() {
@@ -104,6 +105,8 @@ fn idle_daemon_loop_allocates_nothing() {
     config.alerts.disk = threshold("100%");
     config.alerts.swap = threshold("50% for 1m");
     config.alerts.command = Some("exit 0".into());
+    // The boot log's "still alive" write (issue 14) happens while measured.
+    config.boot_log_every = Duration::from_millis(700);
     let mut daemon = Daemon::bind(config).expect("bind");
     let warm_until = Instant::now() + Duration::from_millis(500);
     while Instant::now() < warm_until {
@@ -112,6 +115,8 @@ fn idle_daemon_loop_allocates_nothing() {
     let generation = daemon.sample().generation;
     let pages = |d: &Daemon| d.history_file_stats().map_or(0, |s| s.pages_written);
     let pages_before = pages(&daemon);
+    let boot_log_writes = |d: &Daemon| d.boot_log().expect("a boot log").writes();
+    let boot_log_before = boot_log_writes(&daemon);
     let before = allocations();
     let until = Instant::now() + Duration::from_secs(2);
     let mut turns = 0;
@@ -123,6 +128,11 @@ fn idle_daemon_loop_allocates_nothing() {
     let samples = daemon.sample().generation - generation;
     let _ = std::fs::remove_dir_all(&dir);
     assert!(samples >= 10, "only {samples} samples in 2 s at 100 ms");
+    let boot_log_written = boot_log_writes(&daemon) - boot_log_before;
+    assert!(
+        boot_log_written >= 2,
+        "boots.log written {boot_log_written} times while measured"
+    );
     let pages = pages(&daemon) - pages_before;
     assert!(
         pages >= 3,

@@ -667,3 +667,54 @@ fn dashboard_shows_reboot_reason_and_restart_list() {
     assert!(!list.contains("/dev/zero"), "{list}");
     assert!(card.contains("openssl"), "the update itself: {card}");
 }
+
+/// The boot log on the uptime card (issue 14): after a boot that sysmon was
+/// never stopped in (SIGKILL, then a new `boot_id`), the card lists the
+/// previous boot marked `unclean`, and the `unexpected_reboot` alert
+/// colours it and is in the banner.
+#[test]
+fn dashboard_marks_an_unclean_boot_on_the_uptime_card() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    let dir = TempDir::new("dashboard-boots");
+    let proc_root = dir.join("proc");
+    common::copy_dir(&common::fixture("proc/basic"), &proc_root);
+    let boot = |n: u32| {
+        std::fs::write(
+            proc_root.join("sys/kernel/random/boot_id"),
+            format!("{n:08x}-b007-4000-8000-000000000000\n"),
+        )
+        .unwrap()
+    };
+    boot(1);
+    let mut first = Daemon::on_roots(&dir, &proc_root, None, "");
+    first.signal(9);
+    assert!(first.wait_exit(Duration::from_secs(10)).is_some());
+    boot(2);
+    let daemon = Daemon::on_roots(&dir, &proc_root, None, "");
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Uncaught") || l.contains("Refused to"))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{}", run.stderr);
+    let card = card_markup(&run.stdout, "class=\"card uptime").unwrap_or_else(|| {
+        panic!("no uptime card:\n{}", run.stdout);
+    });
+    assert!(card.contains("class=\"card uptime alerting\""), "{card}");
+    assert!(card.contains("previous boots"), "{card}");
+    assert!(
+        card.contains("class=\"kv unclean\"") && card.contains(">unclean<"),
+        "the unclean boot is not marked: {card}"
+    );
+    assert!(
+        card.contains("00000001-b007-4000-8000-000000000000"),
+        "the boot id is in the row's title: {card}"
+    );
+    assert!(
+        run.stdout.contains(">unexpected_reboot<"),
+        "not in the banner"
+    );
+}

@@ -59,6 +59,11 @@ fn common_tree() -> Vec<&'static str> {
         "0755 usr/local/share/man/",
         "0755 usr/local/share/man/man8/",
         "0644 usr/local/share/man/man8/sysmon.8",
+        "0755 usr/local/share/sysmon/",
+        "0755 usr/local/share/sysmon/alert/",
+        "0755 usr/local/share/sysmon/alert/ntfy",
+        "0755 usr/local/share/sysmon/alert/sendmail",
+        "0755 usr/local/share/sysmon/alert/webhook",
     ]
 }
 
@@ -168,6 +173,7 @@ fn paths_follow_prefix_and_sysconfdir() {
         "{openrc}"
     );
     assert!(root.join("usr/share/man/man8/sysmon.8").is_file());
+    assert!(root.join("usr/share/sysmon/alert/webhook").is_file());
     assert!(root.join("etc/sysmon.d/sysmon.conf").is_file());
 }
 
@@ -227,7 +233,10 @@ fn install_without_an_init_system_says_so() {
         [
             "0644 etc/sysmon.conf",
             "0644 usr/local/share/man/man8/sysmon.8",
-            "0755 usr/local/bin/sysmon"
+            "0755 usr/local/bin/sysmon",
+            "0755 usr/local/share/sysmon/alert/ntfy",
+            "0755 usr/local/share/sysmon/alert/sendmail",
+            "0755 usr/local/share/sysmon/alert/webhook"
         ]
     );
 }

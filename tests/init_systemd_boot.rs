@@ -394,6 +394,14 @@ EOF"
     assert_eq!(second["NRestarts"], "1", "{second:?}");
     assert!(container.answers(), "the port after the restart");
     assert_eq!(socket_answers(), Some(200), "the socket after the restart");
+    // The boot log (issue 14), under the hardened unit: a restart after
+    // kill -9 in the same boot is not a reboot.
+    let journal = container.journal();
+    assert!(
+        journal.contains("sysmon restarted, not a reboot")
+            && !journal.contains("unexpected_reboot firing"),
+        "{journal}"
+    );
 
     // stop: SIGTERM, exit status 0, the runtime directory removed.
     container.ok("systemctl stop sysmon");
@@ -419,6 +427,24 @@ EOF"
     let journal = container.journal();
     assert!(journal.contains("stopped"), "{journal}");
     assert!(!journal.contains("capset"), "{journal}");
+    // Stopped by systemd: the boot's record says so, in the 0600 file.
+    // The hardened unit sees the host's boot id, not the one nspawn shows
+    // the container (TESTING.md); either names this boot.
+    let ids = [
+        container.ok("cat /proc/sys/kernel/random/boot_id"),
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap(),
+    ];
+    assert_eq!(
+        container
+            .ok("stat -c '%U %a' /var/lib/sysmon/boots.log")
+            .trim(),
+        "sysmon 600"
+    );
+    let last = container.ok("tail -n 1 /var/lib/sysmon/boots.log");
+    assert!(
+        ids.iter().any(|id| last.starts_with(id.trim())) && last.trim_end().ends_with(" stopped"),
+        "{last}"
+    );
 
     // Power off: nspawn exits 0 and nothing of the container is left.
     let leader = container.leader;

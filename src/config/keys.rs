@@ -718,6 +718,43 @@ pub const KEYS: &[Key] = &[
         },
         render: |c, out| out.duration(c.alerts.timeout),
     },
+    Key {
+        name: "boot_log_every",
+        repeatable: false,
+        default: "10m",
+        doc: "how often the boot log (state_dir/boots.log) records that this boot is still alive (1s to 1d)",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            c.boot_log_every = duration_between(
+                value,
+                Duration::from_secs(1),
+                Duration::from_secs(86_400),
+                "1s to 1d",
+            )?;
+            Ok(())
+        },
+        render: |c, out| out.duration(c.boot_log_every),
+    },
+    Key {
+        name: "alert_unexpected_reboot",
+        repeatable: false,
+        default: "1d",
+        doc: "how long the unexpected_reboot alert fires after a start that finds the previous boot ended without a clean stop (1s to 30d, or off)",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            c.alerts.unexpected_reboot = match value {
+                "off" => None,
+                _ => Some(duration_between(
+                    value,
+                    Duration::from_secs(1),
+                    Duration::from_secs(30 * 86_400),
+                    "1s to 30d, or off",
+                )?),
+            };
+            Ok(())
+        },
+        render: |c, out| out.period(c.alerts.unexpected_reboot),
+    },
 ];
 
 /// A key SIGHUP did not apply: its value in the new file and the one that

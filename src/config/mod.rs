@@ -77,6 +77,9 @@ pub struct Config {
     /// The tiers of `state_dir/history.db` (empty: no history file).
     pub history_tiers: Vec<history::TierSpec>,
     pub alerts: AlertConfig,
+    /// How often the boot log records that this boot is alive
+    /// ([`crate::bootlog`]).
+    pub boot_log_every: Duration,
     /// The line each key was last given on, so that checks of the whole
     /// file ([`Config::validate`], [`crate::access::AccessPolicy::from_config`]) can name
     /// `FILE:LINE` too. Not part of the configuration: ignored by `==`.
@@ -103,6 +106,9 @@ pub struct AlertConfig {
     pub backup_age: Option<Duration>,
     /// At least this many security updates pending.
     pub updates_security: Option<u64>,
+    /// How long `unexpected_reboot` fires after a start that found the
+    /// previous boot ended without a clean stop; `None`: never.
+    pub unexpected_reboot: Option<Duration>,
     /// Run through `/bin/sh -c` when an alert starts and ends.
     pub command: Option<String>,
     pub timeout: Duration,
@@ -236,9 +242,11 @@ impl Config {
                 disk: None,
                 backup_age: None,
                 updates_security: None,
+                unexpected_reboot: None,
                 command: None,
                 timeout: Duration::ZERO,
             },
+            boot_log_every: Duration::ZERO,
             key_lines: KeyLines::default(),
         }
     }

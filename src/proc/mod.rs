@@ -8,6 +8,7 @@
 //! I/O boundary ([`crate::sample::procfile`]).
 
 pub mod arp;
+pub mod boot_id;
 pub mod cgroup;
 pub mod diskstats;
 pub mod loadavg;

@@ -927,3 +927,18 @@ impl Drop for Nspawn {
         }
     }
 }
+
+/// Copies the directory tree `from` to `to` (made if missing), following
+/// symlinks: a fixture root a test may then change.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

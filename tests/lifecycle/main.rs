@@ -1,10 +1,12 @@
 //! The daemon's life as a process: the idle loop wakes only when something
 //! is due, SIGHUP reloads the config or keeps the old one, kill -9 at any
-//! moment leaves nothing corrupt behind, and nothing a job starts outlives
-//! the job or the daemon.
+//! moment leaves nothing corrupt behind, nothing a job starts outlives
+//! the job or the daemon, and a boot that ended without a clean stop is
+//! an `unexpected_reboot` at the next.
 #[path = "../common/mod.rs"]
 mod common;
 
+mod boot_log; // fake boots: unexpected_reboot, the 100-boot bound, set aside
 mod crash_safety; // kill -9 at 20 points of a backup and an audit
 mod job_descendants; // no grandchild of a job outlives it
 mod loop_wakeups; // one wake-up per due deadline; signals at once

@@ -1,0 +1,556 @@
+//! The boot log: every boot sysmon has seen, in `state_dir/boots.log`, so
+//! that a start can tell whether the previous boot ended with sysmon stopped
+//! cleanly (SIGTERM or SIGINT through the normal shutdown path: the init
+//! system shutting the box down, or an admin stopping the service) or not
+//! (power loss, kernel panic, watchdog reset, `kill -9` followed by a
+//! reboot). The latter is the `unexpected_reboot` alert ([`crate::alerts`]).
+//!
+//! A boot is known by the kernel's `boot_id` ([`crate::proc::boot_id`]);
+//! its record holds that id, the boot time (`btime` of /proc/stat), the
+//! last time sysmon saw it alive, and how it ended:
+//! - `up`: sysmon runs in it now, or ran and was never stopped cleanly;
+//! - `stopped`: sysmon was stopped cleanly (a later start in the same boot
+//!   makes it `up` again);
+//! - `unclean`: a start in a later boot found it `up`.
+//!
+//! A start in the same boot (same `boot_id`) is a restart of sysmon, never
+//! a reboot, whatever the record says. A record that is `stopped` was a
+//! clean end even if the box lost power later with sysmon stopped: sysmon
+//! can only vouch for what it saw.
+//!
+//! Invariants:
+//! - The file holds at most [`MAX_BOOTS`] records (oldest dropped first),
+//!   so it never grows past about 9 KiB; it is only ever replaced whole
+//!   (temporary, fsync, rename, fsync of the directory: [`crate::fsutil`]),
+//!   mode 0600. A crash at any moment leaves the old file or the new one.
+//! - Flash wear: it is written at start, every `boot_log_every` (default
+//!   10 minutes: "last seen alive" is that precise) and at a clean stop;
+//!   never per sample.
+//! - A file that is not a boot log sysmon wrote (bad header, a bad line,
+//!   too many records, a repeated id, larger than any boot log) is renamed
+//!   `boots.log.aside-UNIX` and a new log begun: never a reason to refuse
+//!   to start, never deleted.
+//! - Once opened, [`BootLog::poll`] and [`BootLog::stop`] allocate nothing
+//!   (the text is printed into a buffer sized at open, the temporary's name
+//!   is made once).
+
+use std::fmt::Write as _;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::fsutil;
+use crate::proc::boot_id::{self, BootId};
+
+/// Boots kept, the current one included.
+pub const MAX_BOOTS: usize = 100;
+/// The log's name in `state_dir`.
+pub const FILE_NAME: &str = "boots.log";
+/// The first line: what the file is, and its columns.
+const HEADER: &str = "# sysmon boot log 1: boot_id boot_time last_seen end";
+/// Larger than any log sysmon writes (header + 100 records of at most 87
+/// bytes): a bigger file is not ours and is not read past this.
+const MAX_FILE_BYTES: usize = 16 * 1024;
+
+/// How a boot ended, as far as sysmon knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// sysmon runs in this boot, or ran and was not stopped cleanly.
+    Up,
+    /// sysmon was stopped cleanly (SIGTERM/SIGINT) and has not run since.
+    Stopped,
+    /// A later boot found it `Up`: it ended without a clean stop.
+    Unclean,
+}
+
+impl End {
+    pub fn name(self) -> &'static str {
+        match self {
+            End::Up => "up",
+            End::Stopped => "stopped",
+            End::Unclean => "unclean",
+        }
+    }
+
+    fn parse(word: &[u8]) -> Option<End> {
+        match word {
+            b"up" => Some(End::Up),
+            b"stopped" => Some(End::Stopped),
+            b"unclean" => Some(End::Unclean),
+            _ => None,
+        }
+    }
+}
+
+/// One boot's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Boot {
+    pub id: BootId,
+    /// Unix time of the boot (`btime`); `None` when /proc/stat had none.
+    pub boot_time: Option<u64>,
+    /// Unix time sysmon last recorded it alive (or stopped).
+    pub last_seen: u64,
+    pub end: End,
+}
+
+/// What a start found about the boot before this one, when it ended
+/// without a clean stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unclean {
+    /// The boot that ended so.
+    pub boot: Boot,
+    /// Unix time of the start that found it (the alert counts from here).
+    pub found_at: u64,
+    /// The current boot's time, when known: `boot_time - last_seen` bounds
+    /// how long the old boot lived after sysmon last saw it.
+    pub this_boot_time: Option<u64>,
+}
+
+/// The counts /metrics shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Boots in the log, this one included.
+    pub recorded: usize,
+    /// Boots in the log that ended without a clean stop.
+    pub unclean: usize,
+    /// How the boot before this one ended: `Some(true)` clean; `None` when
+    /// the log knows no earlier boot.
+    pub previous_clean: Option<bool>,
+}
+
+/// What [`BootLog::open`] found, for the daemon to log.
+#[derive(Debug, Default)]
+pub struct Opened {
+    /// The file was not a boot log: where it went, and why.
+    pub set_aside: Option<(PathBuf, String)>,
+    /// The previous boot ended without a clean stop.
+    pub unclean: Option<Unclean>,
+    /// This is a restart within the same boot.
+    pub same_boot: bool,
+    /// Writing the log failed (it is kept in memory and tried again).
+    pub write_error: Option<io::Error>,
+}
+
+pub struct BootLog {
+    path: PathBuf,
+    temp: PathBuf,
+    /// Oldest first; the last is the current boot. At most [`MAX_BOOTS`].
+    boots: Vec<Boot>,
+    every: Duration,
+    next_write_at: Instant,
+    /// The file's text is printed here (capacity [`MAX_FILE_BYTES`]).
+    text: String,
+    /// The last write failed (logged once until one succeeds).
+    failing: bool,
+    /// Successful writes since open (for tests of the cadence).
+    writes: u64,
+}
+
+impl BootLog {
+    /// Reads `state_dir/boots.log` (setting aside what is not a boot log),
+    /// records the current boot `id` (booted at `boot_time`) as `up` and
+    /// writes the log. `Err` only when there is no way to keep a log here
+    /// (the state directory cannot be made, or a file that cannot be read
+    /// cannot be set aside either).
+    pub fn open(
+        state_dir: &Path,
+        id: BootId,
+        boot_time: Option<u64>,
+        now: Instant,
+        unix_now: u64,
+        every: Duration,
+    ) -> io::Result<(BootLog, Opened)> {
+        fsutil::ensure_dir(state_dir, 0o700)?;
+        let path = state_dir.join(FILE_NAME);
+        let mut opened = Opened::default();
+        let mut boots = Vec::with_capacity(MAX_BOOTS + 1);
+        let parsed = read_bounded(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                let Some(text) = text else {
+                    return Ok(());
+                };
+                parse(&text, &mut boots)?;
+                // The current boot anywhere but last: not a log this machine wrote.
+                let found = boots.iter().position(|b| b.id == id);
+                if found.is_some_and(|i| i + 1 != boots.len()) {
+                    return Err("this boot is recorded before another one".to_string());
+                }
+                Ok(())
+            });
+        if let Err(why) = parsed {
+            boots.clear();
+            let aside = state_dir.join(format!("{FILE_NAME}.aside-{unix_now}"));
+            std::fs::rename(&path, &aside).map_err(|e| fsutil::with_path(&path, e))?;
+            opened.set_aside = Some((aside, why));
+        }
+        match boots.last_mut() {
+            Some(last) if last.id == id => {
+                opened.same_boot = true;
+                last.end = End::Up;
+                last.last_seen = unix_now;
+                if last.boot_time.is_none() {
+                    last.boot_time = boot_time;
+                }
+            }
+            last => {
+                if let Some(last) = last.filter(|b| b.end == End::Up) {
+                    last.end = End::Unclean;
+                    opened.unclean = Some(Unclean {
+                        boot: *last,
+                        found_at: unix_now,
+                        this_boot_time: boot_time,
+                    });
+                }
+                if boots.len() == MAX_BOOTS {
+                    boots.remove(0);
+                }
+                boots.push(Boot {
+                    id,
+                    boot_time,
+                    last_seen: unix_now,
+                    end: End::Up,
+                });
+            }
+        }
+        let mut log = BootLog {
+            temp: fsutil::temp_path_for(&path),
+            path,
+            boots,
+            every,
+            next_write_at: now + every,
+            text: String::with_capacity(MAX_FILE_BYTES),
+            failing: false,
+            writes: 0,
+        };
+        if let Err(e) = log.write() {
+            log.failing = true;
+            opened.write_error = Some(e);
+        }
+        Ok((log, opened))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every boot recorded, oldest first; the last is the current one.
+    pub fn boots(&self) -> &[Boot] {
+        &self.boots
+    }
+
+    pub fn current(&self) -> Boot {
+        // `open` always records the current boot last.
+        self.boots[self.boots.len() - 1]
+    }
+
+    pub fn summary(&self) -> Summary {
+        let previous = self.boots.len().checked_sub(2).map(|i| self.boots[i]);
+        Summary {
+            recorded: self.boots.len(),
+            unclean: self.boots.iter().filter(|b| b.end == End::Unclean).count(),
+            previous_clean: previous.map(|b| b.end != End::Unclean),
+        }
+    }
+
+    /// A new `boot_log_every` (SIGHUP): the next write comes at most that
+    /// long from now.
+    pub fn set_every(&mut self, now: Instant, every: Duration) {
+        self.every = every;
+        self.next_write_at = self.next_write_at.min(now + every);
+    }
+
+    /// When [`BootLog::poll`] next has work: the next "still alive" write.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        Some(self.next_write_at)
+    }
+
+    /// Records "still alive" when `boot_log_every` has passed. A failed
+    /// write is logged once (until one succeeds) and tried at the next turn
+    /// of `every`.
+    pub fn poll(&mut self, now: Instant, unix_now: u64) {
+        if now < self.next_write_at {
+            return;
+        }
+        self.next_write_at = now + self.every;
+        self.seen(unix_now, End::Up);
+    }
+
+    /// The clean stop (SIGTERM/SIGINT): the boot's record says so.
+    pub fn stop(&mut self, unix_now: u64) {
+        self.seen(unix_now, End::Stopped);
+    }
+
+    fn seen(&mut self, unix_now: u64, end: End) {
+        let last = self.boots.len() - 1;
+        self.boots[last].last_seen = unix_now;
+        self.boots[last].end = end;
+        match self.write() {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                crate::log::info(format_args!(
+                    "boot log: {} written again",
+                    self.path.display()
+                ));
+            }
+            Ok(()) => {}
+            Err(e) if !self.failing => {
+                self.failing = true;
+                crate::log::error(format_args!("boot log: {e}; kept in memory, tried again"));
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn write(&mut self) -> io::Result<()> {
+        self.text.clear();
+        render(&self.boots, &mut self.text);
+        fsutil::write_atomic_via(&self.path, &self.temp, self.text.as_bytes(), 0o600)?;
+        self.writes += 1;
+        Ok(())
+    }
+
+    /// Times the file was written since open (the first at open).
+    pub fn writes(&self) -> u64 {
+        self.writes
+    }
+}
+
+/// The file's text, or `None` when there is none. A file larger than any
+/// boot log is an error (never read whole).
+fn read_bounded(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fsutil::with_path(path, e)),
+    };
+    let mut text = Vec::with_capacity(MAX_FILE_BYTES);
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| fsutil::with_path(path, e))?;
+    if text.len() > MAX_FILE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(Some(text))
+}
+
+/// Parses a whole log into `out` (oldest first). The error says what is
+/// wrong, with its line.
+pub fn parse(text: &[u8], out: &mut Vec<Boot>) -> Result<(), String> {
+    out.clear();
+    let text = text
+        .strip_suffix(b"\n")
+        .ok_or("does not end with a newline")?;
+    let mut lines = text.split(|&b| b == b'\n');
+    if lines.next() != Some(HEADER.as_bytes()) {
+        return Err("line 1: not a sysmon boot log header".to_string());
+    }
+    for (i, line) in lines.enumerate() {
+        let n = i + 2;
+        let boot = parse_record(line).ok_or_else(|| format!("line {n}: not a boot record"))?;
+        if out.iter().any(|b| b.id == boot.id) {
+            return Err(format!("line {n}: boot {} recorded twice", boot.id));
+        }
+        if out.len() == MAX_BOOTS {
+            return Err(format!("more than {MAX_BOOTS} boots"));
+        }
+        out.push(boot);
+    }
+    Ok(())
+}
+
+/// `ID BOOT_TIME|- LAST_SEEN END`
+fn parse_record(line: &[u8]) -> Option<Boot> {
+    let mut fields = line.split(|&b| b == b' ');
+    let id = boot_id::parse_id(fields.next()?)?;
+    let boot_time = match fields.next()? {
+        b"-" => None,
+        digits => Some(crate::proc::parse_u64(digits)?),
+    };
+    let last_seen = crate::proc::parse_u64(fields.next()?)?;
+    let end = End::parse(fields.next()?)?;
+    fields.next().is_none().then_some(Boot {
+        id,
+        boot_time,
+        last_seen,
+        end,
+    })
+}
+
+/// The file's text for `boots`. Allocates nothing when `out` has room.
+pub fn render(boots: &[Boot], out: &mut String) {
+    out.push_str(HEADER);
+    out.push('\n');
+    for b in boots {
+        let _ = write!(out, "{} ", b.id);
+        match b.boot_time {
+            Some(t) => {
+                let _ = write!(out, "{t} ");
+            }
+            None => out.push_str("- "),
+        }
+        let _ = writeln!(out, "{} {}", b.last_seen, b.end.name());
+    }
+}
+
+/// The current boot's id from `<proc_root>/sys/kernel/random/boot_id`.
+pub fn read_boot_id(proc_root: &Path) -> Result<BootId, String> {
+    let path = proc_root.join("sys/kernel/random/boot_id");
+    let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => format!("no {}", path.display()),
+        _ => format!("{}: {e}", path.display()),
+    })?;
+    boot_id::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u32) -> BootId {
+        boot_id::parse_id(format!("{n:08x}-0000-4000-8000-000000000000").as_bytes()).unwrap()
+    }
+
+    struct Dir(PathBuf);
+    impl Dir {
+        fn new(name: &str) -> Dir {
+            let p =
+                std::env::temp_dir().join(format!("sysmon-bootlog-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            Dir(p)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn open(dir: &Path, n: u32, at: u64) -> (BootLog, Opened) {
+        BootLog::open(
+            dir,
+            id(n),
+            Some(at - 5),
+            Instant::now(),
+            at,
+            Duration::from_secs(600),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_new_boot_after_no_clean_stop_is_unclean_and_a_restart_is_not() {
+        let dir = Dir::new("seq");
+        let (log, opened) = open(&dir.0, 1, 1000);
+        assert!(opened.unclean.is_none() && !opened.same_boot);
+        assert_eq!(log.summary().previous_clean, None);
+        // sysmon killed, started again in the same boot: a restart.
+        drop(log);
+        let (mut log, opened) = open(&dir.0, 1, 1100);
+        assert!(opened.same_boot && opened.unclean.is_none());
+        assert_eq!(log.boots().len(), 1);
+        log.stop(1200);
+        // Stopped cleanly, then a new boot: not unexpected.
+        let (log, opened) = open(&dir.0, 2, 2000);
+        assert!(opened.unclean.is_none());
+        assert_eq!(log.summary().previous_clean, Some(true));
+        drop(log);
+        // Never stopped, then a new boot: unclean, last seen at its start.
+        let (log, opened) = open(&dir.0, 3, 3000);
+        let unclean = opened.unclean.unwrap();
+        assert_eq!((unclean.boot.id, unclean.boot.last_seen), (id(2), 2000));
+        assert_eq!(unclean.this_boot_time, Some(2995));
+        assert_eq!(
+            log.summary(),
+            Summary {
+                recorded: 3,
+                unclean: 1,
+                previous_clean: Some(false)
+            }
+        );
+        let ends: Vec<End> = log.boots().iter().map(|b| b.end).collect();
+        assert_eq!(ends, [End::Stopped, End::Unclean, End::Up]);
+        // The finding is written: a restart in this boot does not find it again.
+        drop(log);
+        let (_, opened) = open(&dir.0, 3, 3100);
+        assert!(opened.same_boot && opened.unclean.is_none());
+    }
+
+    #[test]
+    fn the_log_keeps_the_last_hundred_boots() {
+        let dir = Dir::new("bound");
+        for n in 0..150 {
+            let (mut log, _) = open(&dir.0, n, 10_000 + u64::from(n) * 100);
+            if n % 2 == 0 {
+                log.stop(10_050 + u64::from(n) * 100);
+            }
+        }
+        let text = std::fs::read(dir.0.join(FILE_NAME)).unwrap();
+        let mut boots = Vec::new();
+        parse(&text, &mut boots).unwrap();
+        assert_eq!(boots.len(), MAX_BOOTS);
+        assert_eq!((boots[0].id, boots[99].id), (id(50), id(149)));
+        assert!(text.len() < MAX_FILE_BYTES, "{}", text.len());
+    }
+
+    #[test]
+    fn what_is_not_a_boot_log_is_set_aside() {
+        let good = format!("{HEADER}\n{} 100 200 stopped\n", id(1));
+        let mut boots = Vec::new();
+        parse(good.as_bytes(), &mut boots).unwrap();
+        assert_eq!(boots[0].boot_time, Some(100));
+        for bad in [
+            String::new(),
+            "garbage\n".to_string(),
+            format!("{HEADER}\n{} 100 200 stopped", id(1)),
+            format!("{HEADER}\n{} 100 200 gone\n", id(1)),
+            format!("{HEADER}\n{} 100 -200 up\n", id(1)),
+            format!("{HEADER}\n{} 100  200 up\n", id(1)),
+            format!("{HEADER}\n{} 100 200 up x\n", id(1)),
+            format!("{HEADER}\n{0} - 200 up\n{0} - 300 up\n", id(1)),
+        ] {
+            assert!(parse(bad.as_bytes(), &mut boots).is_err(), "{bad:?}");
+        }
+        let dir = Dir::new("aside");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        std::fs::write(dir.0.join(FILE_NAME), "not a boot log\n").unwrap();
+        let (log, opened) = open(&dir.0, 7, 5000);
+        let (aside, why) = opened.set_aside.unwrap();
+        assert_eq!(aside, dir.0.join("boots.log.aside-5000"));
+        assert!(why.contains("line 1"), "{why}");
+        assert_eq!(std::fs::read(&aside).unwrap(), b"not a boot log\n");
+        assert_eq!(log.boots().len(), 1);
+        // This boot recorded before another: copied from another machine.
+        drop(log);
+        let text = format!("{HEADER}\n{} - 1 up\n{} - 2 up\n", id(7), id(8));
+        std::fs::write(dir.0.join(FILE_NAME), text).unwrap();
+        let (_, opened) = open(&dir.0, 7, 5001);
+        assert!(opened.set_aside.is_some() && opened.unclean.is_none());
+    }
+
+    #[test]
+    fn render_and_parse_agree() {
+        let boots = [
+            Boot {
+                id: id(1),
+                boot_time: None,
+                last_seen: 0,
+                end: End::Unclean,
+            },
+            Boot {
+                id: id(2),
+                boot_time: Some(u64::MAX),
+                last_seen: u64::MAX,
+                end: End::Up,
+            },
+        ];
+        let mut text = String::new();
+        render(&boots, &mut text);
+        let mut back = Vec::new();
+        parse(text.as_bytes(), &mut back).unwrap();
+        assert_eq!(back, boots);
+    }
+}
