@@ -460,6 +460,7 @@ fn create(path: &Path, tiers: &[TierSpec]) -> Result<File, String> {
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(0o600) // whatever the umask: `run` sets 077, a library user may not
         .open(&tmp)
         .map_err(|e| io_context(&tmp, "create", e))?;
     let mut page = vec![0u8; PAGE];

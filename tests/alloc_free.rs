@@ -53,6 +53,12 @@ fn config(proc_root: PathBuf) -> Config {
     };
     config.backup.enabled = false;
     config.updates.manager = UpdateManager::None;
+    // Nothing on the host: the history file and the boot log go to a
+    // directory of this test run (the default is /var/lib/sysmon).
+    let scratch = std::env::temp_dir().join(format!("sysmon-alloc-{}", std::process::id()));
+    config.state_dir = scratch.join("state");
+    config.log_dir = scratch.join("logs");
+    config.backup_dir = scratch.join("backups");
     config
 }
 
