@@ -47,6 +47,8 @@ pub struct JobFacts {
     /// Security updates pending at the last audit, while its answer is
     /// trusted (no failure, retry or staleness).
     pub security_updates: Option<u64>,
+    /// Services failed and not ignored at the last read (`None`: not watched).
+    pub services_failed: Option<u32>,
 }
 
 impl JobFacts {
@@ -59,7 +61,14 @@ impl JobFacts {
             } else {
                 updates.security_count
             },
+            services_failed: None,
         }
+    }
+
+    /// With the services' failed count (see [`crate::services`]).
+    pub fn with_services(mut self, services: &crate::services::ServicesSnapshot) -> JobFacts {
+        self.services_failed = services.init.map(|_| services.failed);
+        self
     }
 }
 
@@ -71,6 +80,7 @@ enum Kind {
     Disk,
     BackupAge,
     UpdatesSecurity,
+    ServiceFailed,
 }
 
 impl Kind {
@@ -82,6 +92,7 @@ impl Kind {
             Kind::Disk => "disk",
             Kind::BackupAge => "backup_age",
             Kind::UpdatesSecurity => "updates_security",
+            Kind::ServiceFailed => "service_failed",
         }
     }
 }
@@ -145,7 +156,7 @@ impl Instance {
 /// One alert firing now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Firing {
-    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`, `updates_security`.
+    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`, `updates_security`, `service_failed`.
     pub name: String,
     /// Unix time it started firing.
     pub since: u64,
@@ -164,6 +175,9 @@ pub struct Alerts {
     instances: Vec<Instance>,
     /// An instance could not be made because [`MAX_INSTANCES`] exist (logged once).
     overflowed: bool,
+    /// The failed services' names for `service_failed`'s message, as the
+    /// daemon last gave them ([`Alerts::note_failed_services`]).
+    failed_services: String,
 }
 
 /// A rule's threshold and hold time, in the unit its value is measured in.
@@ -191,6 +205,7 @@ impl Alerts {
             Kind::Swap,
             Kind::BackupAge,
             Kind::UpdatesSecurity,
+            Kind::ServiceFailed,
         ] {
             instances.push(Instance::new(kind, ""));
         }
@@ -199,6 +214,7 @@ impl Alerts {
             started_unix,
             instances,
             overflowed: false,
+            failed_services: String::new(),
         }
     }
 
@@ -206,6 +222,15 @@ impl Alerts {
     /// next evaluation; running commands run on.
     pub fn reconfigure(&mut self, config: &AlertConfig) {
         self.config = config.clone();
+    }
+
+    /// The names of the failed services (`a.service, b.service`), for the
+    /// `service_failed` message; called when they change (allocates then).
+    pub fn note_failed_services(&mut self, names: &str) {
+        if self.failed_services != names {
+            self.failed_services.clear();
+            self.failed_services.push_str(names);
+        }
     }
 
     fn rule(&self, kind: Kind) -> Option<Rule> {
@@ -221,6 +246,10 @@ impl Alerts {
             }),
             Kind::UpdatesSecurity => c.updates_security.map(|n| Rule {
                 threshold: n as f64,
+                hold: Duration::ZERO,
+            }),
+            Kind::ServiceFailed => c.service_failed.then_some(Rule {
+                threshold: 1.0,
                 hold: Duration::ZERO,
             }),
         }
@@ -308,6 +337,7 @@ impl Alerts {
                 Some(sample.time_unix_s.saturating_sub(since) as f64)
             }
             Kind::UpdatesSecurity => jobs.security_updates.map(|n| n as f64),
+            Kind::ServiceFailed => jobs.services_failed.map(f64::from),
         }
     }
 
@@ -350,6 +380,12 @@ impl Alerts {
                 "{v} security update{} pending",
                 if v == 1.0 { "" } else { "s" }
             ),
+            Kind::ServiceFailed if v == 0.0 => "no service failed".to_string(),
+            Kind::ServiceFailed => format!(
+                "{v} service{} failed: {}",
+                if v == 1.0 { "" } else { "s" },
+                self.failed_services
+            ),
         };
         match (instance.kind, rule) {
             (_, None) => out.push_str(" (alert removed from the configuration)"),
@@ -360,6 +396,7 @@ impl Alerts {
             (Kind::UpdatesSecurity, Some(r)) => {
                 let _ = write!(out, " (alert at {})", r.threshold);
             }
+            (Kind::ServiceFailed, Some(_)) => {}
             (_, Some(r)) if r.hold.is_zero() => {
                 let _ = write!(out, " (alert at {}%)", r.threshold);
             }

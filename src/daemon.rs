@@ -35,6 +35,7 @@ use crate::notify::Notifier;
 use crate::orphans::Orphans;
 use crate::report::{BackupJson, DataJsonCache, UpdatesJson};
 use crate::sample::{MountSelection, Sample, Sampler};
+use crate::services::Services;
 use crate::{http, log, sys};
 
 /// Longest sleep when signals cannot wake the loop (the signal thread could
@@ -83,6 +84,8 @@ pub struct Daemon {
     orphans: Orphans,
     /// The pids of the job children running now (reused each turn).
     job_pids: Vec<u32>,
+    /// The init system's services, read every `services_every`.
+    services: Services,
 }
 
 /// The sampler `config` asks for: its roots, mounts and interfaces.
@@ -137,11 +140,13 @@ impl Daemon {
         if let Some(store) = &mut history_file {
             store.record(now, unix_ms, &sample);
         }
+        let services = Services::new(&config.services, &config.proc_root, now);
         let mut alerts = Alerts::new(&config.alerts, unix_ms / 1000);
         alerts.evaluate(
             now,
             &sample,
-            &JobFacts::of(&backup.snapshot(), &audit.snapshot()),
+            &JobFacts::of(&backup.snapshot(), &audit.snapshot())
+                .with_services(&services.snapshot()),
         );
         let metrics = MetricsRenderer::new(&config.proc_root, &config.sys_root, &config.root_fs)
             .with_textfile_dir(config.textfile_dir.as_deref());
@@ -166,7 +171,8 @@ impl Daemon {
             textfile_written_for: None,
             max_wait: Some(FALLBACK_WAIT),
             orphans: Orphans::new(),
-            job_pids: Vec::with_capacity(1 + crate::alerts::MAX_INSTANCES),
+            job_pids: Vec::with_capacity(2 + crate::alerts::MAX_INSTANCES),
+            services,
         })
     }
 
@@ -201,6 +207,7 @@ impl Daemon {
             self.audit.apt_details(),
             &self.alerts,
             connections,
+            &self.services,
         )
     }
 
@@ -222,6 +229,10 @@ impl Daemon {
         &self.alerts
     }
 
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
     /// Runs until SIGTERM or SIGINT.
     pub fn run(&mut self) {
         let waker = self.http.waker();
@@ -238,6 +249,7 @@ impl Daemon {
         self.notify.stopping();
         self.backup.abandon();
         self.audit.abandon();
+        self.services.abandon();
         self.alerts.abandon();
         // The partial buckets: a restart within a step loses nothing.
         if let Some(store) = &mut self.history_file {
@@ -272,17 +284,26 @@ impl Daemon {
         }
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
+        if self.services.poll(now, unix_ms / 1000) {
+            // Shown at once (the cache keeps a render per sample), and the
+            // alert's message names the failed ones.
+            self.data_json.clear();
+            self.alerts
+                .note_failed_services(&self.services.failed_names());
+        }
         if sampled {
             self.history.record(now, unix_ms, &self.sample);
             if let Some(store) = &mut self.history_file {
                 store.record(now, unix_ms, &self.sample);
             }
-            let jobs = JobFacts::of(&self.backup.snapshot(), &self.audit.snapshot());
+            let jobs = JobFacts::of(&self.backup.snapshot(), &self.audit.snapshot())
+                .with_services(&self.services.snapshot());
             self.alerts.evaluate(now, &self.sample, &jobs);
         }
         self.alerts.poll_commands(now);
         self.job_pids.clear();
         self.job_pids.extend(self.audit.child_pid());
+        self.job_pids.extend(self.services.child_pid());
         self.alerts.command_pids(&mut self.job_pids);
         self.orphans.poll(now, &self.job_pids);
         if sampled {
@@ -301,6 +322,7 @@ impl Daemon {
             self.notify.next_deadline(),
             self.alerts.next_deadline(),
             self.orphans.next_deadline(),
+            self.services.next_deadline(),
         ];
         for job_deadline in jobs.into_iter().flatten() {
             deadline = deadline.min(job_deadline);
@@ -349,6 +371,7 @@ impl Daemon {
         let interval_s = self.config.interval.as_secs_f64();
         let (sample, backup, audit, alerts) =
             (&self.sample, &self.backup, &self.audit, &self.alerts);
+        let services = &self.services;
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
         let connections = self.http.stats();
         let (history, history_json) = (&self.history, &mut self.history_json);
@@ -363,6 +386,7 @@ impl Daemon {
                     audit.apt_details(),
                     alerts,
                     connections,
+                    services,
                 )
                 .as_bytes(),
             http::Route::History { points, range_s } => {
@@ -385,9 +409,14 @@ impl Daemon {
                 }
                 history_json.as_bytes()
             }
-            _ => cache.body(sample, interval_s, backup, audit, || {
-                alerts.firing().into_iter().map(Into::into).collect()
-            }),
+            _ => cache.body(
+                sample,
+                interval_s,
+                backup,
+                audit,
+                || alerts.firing().into_iter().map(Into::into).collect(),
+                services,
+            ),
         });
     }
 
@@ -466,6 +495,7 @@ impl Daemon {
         self.alerts.reconfigure(&new.alerts);
         self.backup.reconfigure(&new);
         self.audit.reconfigure(&new);
+        self.services.reconfigure(&new.services, Instant::now());
         self.config = new;
         self.data_json.clear();
         self.textfile_written_for = None;

@@ -9,7 +9,8 @@
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
 //! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
 //! (softnet, conntrack, arp), [`netclass`] (/sys/class/net), [`cpufreq`]
-//! (frequency limits) and [`timex`] (adjtimex). [`textfile`] serves the
+//! (frequency limits) and [`timex`] (adjtimex); [`services`] the init
+//! system's services as [`crate::services`] last read them. [`textfile`] serves the
 //! `*.prom` files of `textfile_dir`, checked by [`exposition`].
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
 
@@ -20,6 +21,7 @@ mod meminfo;
 mod net;
 mod netclass;
 mod os;
+mod services;
 mod textfile;
 mod timex;
 
@@ -119,6 +121,7 @@ impl MetricsRenderer {
         apt: Option<&AptDetails>,
         alerts: &crate::alerts::Alerts,
         http: crate::listener::ConnectionStats,
+        services: &crate::services::Services,
     ) -> &str {
         self.out.clear();
         os::write_uname(&mut self.out);
@@ -139,6 +142,7 @@ impl MetricsRenderer {
         self.apt(apt, updates.reboot_required);
         self.http(http);
         alerts.write_metrics(&mut self.out);
+        services::write(&mut self.out, services);
         // Last: it checks its families against all of sysmon's own.
         if let Some(textfile) = &mut self.textfile {
             textfile.write(&mut self.out);

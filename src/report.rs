@@ -42,12 +42,84 @@ pub struct DataJson {
     pub self_: SelfJson,
     /// The alerts firing now (empty when none; see [`crate::alerts`]).
     pub alerts: Vec<AlertJson>,
+    /// The init system's services (see [`crate::services`]).
+    pub services: ServicesJson,
+}
+
+/// `services`: what [`crate::services`] read at its last poll.
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+pub struct ServicesJson {
+    /// `systemd`, `openrc`, `runit`; null when not watched.
+    pub init: Option<&'static str>,
+    /// Unix time of the last successful read; null before the first.
+    pub polled_at: Option<u64>,
+    pub error: Option<String>,
+    /// Listed services per state (systemd's five words).
+    pub active: u32,
+    pub activating: u32,
+    pub deactivating: u32,
+    pub inactive: u32,
+    pub failed: u32,
+    /// Failed but matched by `services_ignore` (not in `failed`).
+    pub ignored: u32,
+    /// More than 1024 units: the rest were not read.
+    pub truncated: bool,
+    /// The failed services (ignored ones included, marked), by name.
+    pub problems: Vec<ServiceProblemJson>,
+}
+
+/// One failed service.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ServiceProblemJson {
+    pub name: String,
+    /// `failed` (systemd), `crashed`, `failed_to_start`, `stopped` (OpenRC),
+    /// `down`, `restarting` (runit).
+    pub problem: &'static str,
+    /// Unix time of the change into this state (when the init system
+    /// records it, else when sysmon first saw it); null if unknown.
+    pub since: Option<u64>,
+    pub ignored: bool,
+}
+
+impl ServicesJson {
+    pub fn new(services: &crate::services::Services) -> ServicesJson {
+        let snap = services.snapshot();
+        let mut problems: Vec<ServiceProblemJson> = services
+            .all()
+            .iter()
+            .filter(|s| s.listed)
+            .filter_map(|s| {
+                Some(ServiceProblemJson {
+                    name: s.name.clone(),
+                    problem: s.problem?.name(),
+                    since: s.since,
+                    ignored: s.ignored,
+                })
+            })
+            .collect();
+        problems.sort_by(|a, b| (a.ignored, &a.name).cmp(&(b.ignored, &b.name)));
+        // The failed count is the one not ignored, not the state count.
+        let [active, activating, deactivating, inactive, _] = snap.counts;
+        ServicesJson {
+            init: snap.init.map(crate::services::Init::name),
+            polled_at: snap.polled_at,
+            error: services.error().map(str::to_string),
+            active,
+            activating,
+            deactivating,
+            inactive,
+            failed: snap.failed,
+            ignored: snap.ignored,
+            truncated: snap.truncated,
+            problems,
+        }
+    }
 }
 
 /// One firing alert.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct AlertJson {
-    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`, `updates_security`.
+    /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`, `updates_security`, `service_failed`.
     pub name: String,
     /// Unix time it started firing.
     pub since: u64,
@@ -459,6 +531,7 @@ impl DataJson {
                 threads: sample.process.threads,
             },
             alerts: Vec::new(),
+            services: ServicesJson::default(),
         }
     }
 
@@ -474,6 +547,7 @@ pub fn render(
     backup: &BackupService,
     audit: &AuditService,
     alerts: Vec<AlertJson>,
+    services: ServicesJson,
 ) -> String {
     let mut json = DataJson::new(
         sample,
@@ -482,6 +556,7 @@ pub fn render(
         UpdatesJson::new(audit),
     );
     json.alerts = alerts;
+    json.services = services;
     json.to_json()
 }
 
@@ -502,12 +577,20 @@ impl DataJsonCache {
         backup: &BackupService,
         audit: &AuditService,
         alerts: impl FnOnce() -> Vec<AlertJson>,
+        services: &crate::services::Services,
     ) -> &[u8] {
         let jobs_moving = backup.is_running() || audit.is_running();
         let generation = sample.generation;
         let fresh = matches!(&self.shown, Some((g, _)) if *g == generation && !jobs_moving);
         if !fresh {
-            let body = render(sample, interval_s, backup, audit, alerts());
+            let body = render(
+                sample,
+                interval_s,
+                backup,
+                audit,
+                alerts(),
+                ServicesJson::new(services),
+            );
             self.shown = Some((generation, body.into_bytes()));
         }
         self.shown

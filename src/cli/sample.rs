@@ -58,7 +58,14 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let interval_s = config.interval.as_secs_f64();
     println!(
         "{}",
-        crate::report::render(&sample, interval_s, &backup, &audit, Vec::new())
+        crate::report::render(
+            &sample,
+            interval_s,
+            &backup,
+            &audit,
+            Vec::new(),
+            Default::default(),
+        )
     );
     Ok(ExitCode::SUCCESS)
 }
