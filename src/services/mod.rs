@@ -699,7 +699,7 @@ fn judge_runit(slot: &mut Service, status: &runit::Status, unix_now: u64) {
         (State::Failed, Some(Problem::Restarting))
     } else {
         match status.state {
-            runit::RunState::Run if short => (State::Activating, None),
+            // Up, if only just: running is active (a loop needs two looks).
             runit::RunState::Run => (State::Active, None),
             runit::RunState::Finish => (State::Deactivating, None),
             runit::RunState::Down if status.want_up && short => (State::Activating, None),
@@ -755,11 +755,11 @@ mod tests {
             judged(&mut slot, status(Down, false, 1100, 0), 1101),
             (State::Inactive, None)
         );
-        // Just restarted once: activating, then active.
+        // Just restarted once: active, and still at the next look.
         let mut slot = Service::default();
         assert_eq!(
             judged(&mut slot, status(Run, true, 2000, 5), 2001),
-            (State::Activating, None)
+            (State::Active, None)
         );
         assert_eq!(
             judged(&mut slot, status(Run, true, 2000, 5), 2031),
@@ -768,7 +768,7 @@ mod tests {
         // A short run at two polls in a row, two different starts: a loop.
         let mut slot = Service::default();
         assert_eq!(
-            judged(&mut slot, status(Run, true, 3000, 1), 3001),
+            judged(&mut slot, status(Down, true, 3000, 1), 3001),
             (State::Activating, None)
         );
         assert_eq!(
