@@ -219,6 +219,15 @@ fn openrc_crashed_and_stopped_services_are_reported_and_healthy_ones_are_not() {
     }
     let dir = TempDir::new("openrc-services");
     let ns = OpenRc::new(&dir);
+    /// Stops the test's services whatever happens (a failed assertion too).
+    struct Stop<'a>(&'a OpenRc);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0
+                .sh("for s in healthy crashy stopped; do rc-service $s stop; done; true");
+        }
+    }
+    let _stop = Stop(&ns);
     // Only these services in the runlevel (the host's links are hidden by
     // the overlay's whiteouts).
     ns.ok(
@@ -333,5 +342,4 @@ kill -9 $(cat /run/crashy.pid)",
     assert!(cleared.is_some(), "still reported\n{}", daemon.dump());
     assert!(daemon.wait_log("alert service_failed resolved", Duration::from_secs(5)));
     drop(daemon);
-    ns.sh("for s in healthy crashy stopped; do rc-service $s stop; done; true");
 }
