@@ -226,8 +226,10 @@ impl Alerts {
 
     /// The names of the failed services (`a.service, b.service`), for the
     /// `service_failed` message; called when they change (allocates then).
+    /// An empty list keeps the last names: the alert resolves at the next
+    /// sample, and says so with its own words.
     pub fn note_failed_services(&mut self, names: &str) {
-        if self.failed_services != names {
+        if !names.is_empty() && self.failed_services != names {
             self.failed_services.clear();
             self.failed_services.push_str(names);
         }

@@ -284,13 +284,6 @@ impl Daemon {
         }
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
-        if self.services.poll(now, unix_ms / 1000) {
-            // Shown at once (the cache keeps a render per sample), and the
-            // alert's message names the failed ones.
-            self.data_json.clear();
-            self.alerts
-                .note_failed_services(&self.services.failed_names());
-        }
         if sampled {
             self.history.record(now, unix_ms, &self.sample);
             if let Some(store) = &mut self.history_file {
@@ -311,6 +304,15 @@ impl Daemon {
         }
         self.notify_status(now);
         self.update_textfile();
+        // After STATUS= (sent in the first turn after READY=1): starting
+        // `systemctl` takes a few milliseconds.
+        if self.services.poll(now, unix_ms / 1000) {
+            // Shown at once (the cache keeps a render per sample), and the
+            // alert's message names the failed ones.
+            self.data_json.clear();
+            self.alerts
+                .note_failed_services(&self.services.failed_names());
+        }
 
         let mut deadline = self.next_sample_at;
         if let Some(max_wait) = self.max_wait {

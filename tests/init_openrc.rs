@@ -276,7 +276,7 @@ kill -9 $(cat /run/crashy.pid)",
     let problems = |data: &miniserde::json::Value| -> Vec<String> {
         match field(data, &["services", "problems"]) {
             Some(miniserde::json::Value::Array(list)) => {
-                list.iter().map(|p| miniserde::json::to_string(p)).collect()
+                list.iter().map(miniserde::json::to_string).collect()
             }
             other => panic!("no services.problems: {other:?}"),
         }
