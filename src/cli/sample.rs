@@ -51,7 +51,17 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
         ));
         return Err(ExitCode::from(2));
     }
-    std::thread::sleep(Duration::from_millis(250));
+    // The services, read once as the daemon does (`systemctl` waited for:
+    // this is a one-shot command, blocking is fine), during the pause.
+    let started = std::time::Instant::now();
+    let mut services = crate::services::Services::new(&config.services, &config.proc_root, started);
+    services.poll(started, now());
+    while services.child_pid().is_some() {
+        std::thread::sleep(Duration::from_millis(10));
+        services.poll(std::time::Instant::now(), now());
+    }
+    let pause = Duration::from_millis(250).saturating_sub(started.elapsed());
+    std::thread::sleep(pause);
     sampler.sample(now(), &mut sample);
     let backup = crate::backup::BackupService::new(&config);
     let audit = crate::audit::AuditService::new(&config);
@@ -64,7 +74,7 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
             &backup,
             &audit,
             Vec::new(),
-            Default::default(),
+            crate::report::ServicesJson::new(&services),
         )
     );
     Ok(ExitCode::SUCCESS)
