@@ -806,3 +806,56 @@ mod tests {
         assert_eq!((slot.name.as_str(), slot.short_run), ("b", None));
     }
 }
+
+#[cfg(test)]
+mod reload_tests {
+    use super::*;
+
+    /// SIGHUP: a new `services` setting takes effect at once; `off` forgets
+    /// what was read.
+    #[test]
+    fn reconfigure_switches_the_init_and_off_forgets_the_table() {
+        let dir =
+            std::env::temp_dir().join(format!("sysmon-services-reload-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let supervise = dir.join("one/supervise");
+        std::fs::create_dir_all(&supervise).unwrap();
+        let capture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/services/runit/crash.status");
+        std::fs::copy(capture, supervise.join("status")).unwrap();
+        let runit = ServicesConfig {
+            init: ServiceInit::Runit,
+            every: Duration::from_secs(30),
+            ignore: Vec::new(),
+            runit_dir: Some(dir.clone()),
+        };
+        let t0 = Instant::now();
+        let mut services = Services::new(&runit, Path::new("/proc"), t0);
+        assert!(services.poll(t0, 1_796_200_300));
+        assert_eq!(services.snapshot().failed, 1);
+        assert_eq!(services.failed_names(), "one");
+        assert_eq!(services.next_deadline(), Some(t0 + Duration::from_secs(30)));
+        let off = ServicesConfig {
+            init: ServiceInit::Off,
+            ..runit.clone()
+        };
+        services.reconfigure(&off, t0);
+        assert_eq!(services.snapshot().init, None);
+        assert_eq!((services.snapshot().failed, services.all().len()), (0, 0));
+        assert_eq!(services.next_deadline(), None);
+        assert!(!services.poll(t0 + Duration::from_secs(60), 1_796_200_360));
+        // Back on, with the service ignored: read at once, not counted.
+        let ignoring = ServicesConfig {
+            ignore: vec!["o*".into()],
+            ..runit
+        };
+        services.reconfigure(&ignoring, t0);
+        assert!(services.poll(t0, 1_796_200_400));
+        let snap = services.snapshot();
+        assert_eq!(
+            (snap.init, snap.failed, snap.ignored),
+            (Some(Init::Runit), 0, 1)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
