@@ -51,7 +51,8 @@ pub struct DataJson {
 pub struct ServicesJson {
     /// `systemd`, `openrc`, `runit`; null when not watched.
     pub init: Option<&'static str>,
-    /// Unix time of the last successful read; null before the first.
+    /// Unix time of the last read that listed the services (a runit read
+    /// with unreadable files too: see `error`); null before the first.
     pub polled_at: Option<u64>,
     pub error: Option<String>,
     /// Listed services per state (systemd's five words).

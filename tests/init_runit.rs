@@ -453,3 +453,69 @@ fn runit_services_in_a_crash_loop_are_reported_and_healthy_ones_are_not() {
     assert!(daemon.wait_log("alert service_failed resolved", Duration::from_secs(5)));
     drop(crashy);
 }
+
+/// Issue 14: runsv keeps `supervise/` root's (mode 0700). sysmon started as
+/// root with `user = nobody` reads it with the CAP_DAC_READ_SEARCH it keeps;
+/// started as nobody without any capability it cannot, and says so in
+/// /data.json's `services.error` rather than showing no services.
+#[test]
+fn runit_status_is_read_with_the_kept_capability_and_its_absence_is_an_error() {
+    const WHAT: &str = "runit services unprivileged";
+    if !have_tool("runsv", WHAT) || !is_root(WHAT) || !have_tool("setpriv", WHAT) {
+        return;
+    }
+    let dir = TempDir::new("runit-services-privileges");
+    let svdir = dir.join("service");
+    let service = svdir.join("healthy");
+    std::fs::create_dir_all(&service).unwrap();
+    std::fs::write(service.join("run"), "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    std::fs::set_permissions(
+        service.join("run"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let runsv = Runsv::start(&service);
+    assert!(wait_for(Duration::from_secs(5), || runsv.pid()).is_some());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(service.join("supervise"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o700, "runsv's supervise/ is root-only");
+    let settings = format!(
+        "backup = off\nupdate_manager = none\nhistory_tiers = off\nservices = runit\nservices_runit_dir = {}\nservices_every = 1s\n",
+        svdir.display()
+    );
+    let services = |daemon: &Daemon| {
+        wait_for(Duration::from_secs(10), || {
+            let data = daemon.data();
+            field(&data, &["services", "polled_at"])
+                .is_some_and(|v| !matches!(v, miniserde::json::Value::Null))
+                .then(|| miniserde::json::to_string(field(&data, &["services"]).unwrap()))
+        })
+        .unwrap_or_else(|| panic!("services never read\n{}", daemon.dump()))
+    };
+
+    let kept = Daemon::start(&[
+        "--config",
+        dir.config(&format!("{settings}user = nobody\n"))
+            .to_str()
+            .unwrap(),
+    ]);
+    let read = services(&kept);
+    assert!(
+        read.contains("\"active\":1,") && read.contains("\"error\":null"),
+        "{read}"
+    );
+    drop(kept);
+
+    let config = dir.join("unprivileged.conf");
+    std::fs::write(&config, &settings).unwrap();
+    let bare = Daemon::start_unprivileged(&["--config", config.to_str().unwrap()])
+        .expect("setpriv is there");
+    let read = services(&bare);
+    assert!(
+        read.contains("supervise/status: Permission denied") && read.contains("\"active\":0,"),
+        "{read}"
+    );
+}

@@ -634,6 +634,7 @@ impl Services {
         }
         let mut n = 0;
         let mut start = 0;
+        let mut unreadable: Option<String> = None;
         for i in 0..self.name_ends.len() {
             let end = self.name_ends[i];
             let name_range = start..end;
@@ -644,9 +645,18 @@ impl Services {
             path.push(OsStr::from_bytes(&self.names[name_range.clone()]));
             path.push("supervise/status");
             let mut bytes = [0u8; 20];
-            // No status: no runsv for it (yet); not a service to judge.
-            let Ok(len) = runit::read_status(path, &mut bytes) else {
-                continue;
+            let len = match runit::read_status(path, &mut bytes) {
+                Ok(len) => len,
+                // No status: no runsv for it (yet); not a service to judge.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // supervise/ is root's, mode 0700: readable with the
+                // CAP_DAC_READ_SEARCH `user =` keeps, not without it.
+                Err(e) => {
+                    if unreadable.is_none() {
+                        unreadable = Some(format!("{}: {e}", path.display()));
+                    }
+                    continue;
+                }
             };
             let Ok(status) = runit::parse_status(&bytes[..len.min(20)]).and_then(|s| {
                 if len > 20 {
@@ -678,7 +688,10 @@ impl Services {
         }
         self.len = n;
         self.set_polled(unix_now, false);
-        Ok(())
+        match unreadable {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
