@@ -205,6 +205,9 @@ pub struct ServicesSnapshot {
     pub polled_at: Option<u64>,
     /// The last poll failed (the error is [`Services::error`]).
     pub has_error: bool,
+    /// A digest of which listed services failed (not ignored) and why: a
+    /// change of the failed set at an unchanged count is a change too.
+    pub failed_digest: u64,
     /// Grows by one each time a poll changes what is shown.
     pub generation: u64,
 }
@@ -433,9 +436,13 @@ impl Services {
             generation: self.snapshot.generation,
             ..ServicesSnapshot::default()
         };
+        let mut digest = std::hash::DefaultHasher::new();
         for s in self.all().iter().filter(|s| s.listed) {
             if let Some(state) = s.state {
                 snap.counts[state.index()] += 1;
+            }
+            if let (Some(problem), false) = (s.problem, s.ignored) {
+                std::hash::Hash::hash(&(s.name.as_str(), problem as u8), &mut digest);
             }
             if s.problem.is_some() {
                 if s.ignored {
@@ -445,6 +452,7 @@ impl Services {
                 }
             }
         }
+        snap.failed_digest = std::hash::Hasher::finish(&digest);
         match error {
             Some((e, _)) => {
                 if self.error.as_deref() != Some(e.as_str()) {
@@ -469,7 +477,7 @@ impl Services {
             polled_at: None,
             ..previous
         };
-        if previous.failed != snap.failed && self.init.is_some() {
+        if previous.failed_digest != snap.failed_digest && self.init.is_some() {
             if snap.failed == 0 {
                 log::info(format_args!("services: none failed"));
             } else {
