@@ -233,6 +233,8 @@ pub struct Services {
     /// Roots of OpenRC's state (tests point them elsewhere).
     openrc_roots: openrc::Roots,
     openrc_read: Vec<openrc::Service>,
+    /// `systemctl`'s path when not looked up in [`SEARCH_PATH`] (tests).
+    systemctl: Option<PathBuf>,
 }
 
 impl Services {
@@ -257,6 +259,7 @@ impl Services {
                 proc_root: proc_root.to_path_buf(),
             },
             openrc_read: Vec::new(),
+            systemctl: None,
         };
         services.choose_init(now);
         services
@@ -266,6 +269,13 @@ impl Services {
     pub fn with_openrc_roots(mut self, run_dir: &Path, runlevels_dir: &Path) -> Services {
         self.openrc_roots.run_dir = run_dir.to_path_buf();
         self.openrc_roots.runlevels_dir = runlevels_dir.to_path_buf();
+        self
+    }
+
+    /// Runs this program instead of the `systemctl` found in the search
+    /// path (a test's shim printing a capture).
+    pub fn with_systemctl(mut self, program: &Path) -> Services {
+        self.systemctl = Some(program.to_path_buf());
         self
     }
 
@@ -501,10 +511,12 @@ impl Services {
     }
 
     fn start_systemctl(&mut self, now: Instant) {
-        let Some(program) = std::env::split_paths(SEARCH_PATH)
-            .map(|d| d.join("systemctl"))
-            .find(|p| p.is_file())
-        else {
+        let found = || {
+            std::env::split_paths(SEARCH_PATH)
+                .map(|d| d.join("systemctl"))
+                .find(|p| p.is_file())
+        };
+        let Some(program) = self.systemctl.clone().or_else(found) else {
             self.error = Some(format!("no systemctl in {SEARCH_PATH}"));
             return;
         };
