@@ -47,6 +47,8 @@ pub struct JobFacts {
     /// Security updates pending at the last audit, while its answer is
     /// trusted (no failure, retry or staleness).
     pub security_updates: Option<u64>,
+    /// Services failed and not ignored at the last read (`None`: not watched).
+    pub services_failed: Option<u32>,
 }
 
 impl JobFacts {
@@ -59,7 +61,14 @@ impl JobFacts {
             } else {
                 updates.security_count
             },
+            services_failed: None,
         }
+    }
+
+    /// With the services' failed count (see [`crate::services`]).
+    pub fn with_services(mut self, services: &crate::services::ServicesSnapshot) -> JobFacts {
+        self.services_failed = services.init.map(|_| services.failed);
+        self
     }
 }
 
@@ -75,6 +84,7 @@ enum Kind {
     /// ([`crate::bootlog`]): fires at start, resolves after
     /// `alert_unexpected_reboot`.
     UnexpectedReboot,
+    ServiceFailed,
 }
 
 impl Kind {
@@ -87,6 +97,7 @@ impl Kind {
             Kind::BackupAge => "backup_age",
             Kind::UpdatesSecurity => "updates_security",
             Kind::UnexpectedReboot => "unexpected_reboot",
+            Kind::ServiceFailed => "service_failed",
         }
     }
 }
@@ -151,7 +162,7 @@ impl Instance {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Firing {
     /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`,
-    /// `updates_security`, `unexpected_reboot`.
+    /// `updates_security`, `unexpected_reboot`, `service_failed`.
     pub name: String,
     /// Unix time it started firing.
     pub since: u64,
@@ -173,6 +184,9 @@ pub struct Alerts {
     /// What the boot log found at start, if the previous boot ended
     /// without a clean stop.
     unclean_boot: Option<crate::bootlog::Unclean>,
+    /// The failed services' names for `service_failed`'s message, as the
+    /// daemon last gave them ([`Alerts::note_failed_services`]).
+    failed_services: String,
 }
 
 /// A rule's threshold and hold time, in the unit its value is measured in.
@@ -201,6 +215,7 @@ impl Alerts {
             Kind::BackupAge,
             Kind::UpdatesSecurity,
             Kind::UnexpectedReboot,
+            Kind::ServiceFailed,
         ] {
             instances.push(Instance::new(kind, ""));
         }
@@ -210,6 +225,7 @@ impl Alerts {
             instances,
             overflowed: false,
             unclean_boot: None,
+            failed_services: String::new(),
         }
     }
 
@@ -223,6 +239,17 @@ impl Alerts {
     /// next evaluation; running commands run on.
     pub fn reconfigure(&mut self, config: &AlertConfig) {
         self.config = config.clone();
+    }
+
+    /// The names of the failed services (`a.service, b.service`), for the
+    /// `service_failed` message; called when they change (allocates then).
+    /// An empty list keeps the last names: the alert resolves at the next
+    /// sample, and says so with its own words.
+    pub fn note_failed_services(&mut self, names: &str) {
+        if !names.is_empty() && self.failed_services != names {
+            self.failed_services.clear();
+            self.failed_services.push_str(names);
+        }
     }
 
     fn rule(&self, kind: Kind) -> Option<Rule> {
@@ -241,6 +268,10 @@ impl Alerts {
                 hold: Duration::ZERO,
             }),
             Kind::UnexpectedReboot => c.unexpected_reboot.map(|_| Rule {
+                threshold: 1.0,
+                hold: Duration::ZERO,
+            }),
+            Kind::ServiceFailed => c.service_failed.then_some(Rule {
                 threshold: 1.0,
                 hold: Duration::ZERO,
             }),
@@ -337,6 +368,7 @@ impl Alerts {
                     .is_some_and(|u| sample.time_unix_s < u.found_at.saturating_add(shown));
                 Some(f64::from(u8::from(fires)))
             }
+            Kind::ServiceFailed => jobs.services_failed.map(f64::from),
         }
     }
 
@@ -380,6 +412,12 @@ impl Alerts {
                 if v == 1.0 { "" } else { "s" }
             ),
             Kind::UnexpectedReboot => unclean_boot_message(self.unclean_boot),
+            Kind::ServiceFailed if v == 0.0 => "no service failed".to_string(),
+            Kind::ServiceFailed => format!(
+                "{v} service{} failed: {}",
+                if v == 1.0 { "" } else { "s" },
+                self.failed_services
+            ),
         };
         match (instance.kind, rule) {
             (_, None) => out.push_str(" (alert removed from the configuration)"),
@@ -395,6 +433,7 @@ impl Alerts {
                     let _ = write!(out, " (alert for {} after start)", format_duration(shown));
                 }
             }
+            (Kind::ServiceFailed, Some(_)) => {}
             (_, Some(r)) if r.hold.is_zero() => {
                 let _ = write!(out, " (alert at {}%)", r.threshold);
             }

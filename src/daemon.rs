@@ -38,6 +38,7 @@ use crate::notify::Notifier;
 use crate::orphans::Orphans;
 use crate::report::{BackupJson, BootsJson, DataJsonCache, UpdatesJson};
 use crate::sample::{MountSelection, Sample, Sampler};
+use crate::services::Services;
 use crate::{http, log, sys};
 
 /// Longest sleep when signals cannot wake the loop (the signal thread could
@@ -93,6 +94,8 @@ pub struct Daemon {
     /// `boot_log_every` and "stopped" at a clean stop. `None` without a
     /// boot id or a state directory (logged).
     boot_log: Option<BootLog>,
+    /// The init system's services, read every `services_every`.
+    services: Services,
 }
 
 /// The sampler `config` asks for: its roots, mounts and interfaces.
@@ -148,13 +151,15 @@ impl Daemon {
             store.record(now, unix_ms, &sample);
         }
         let boot_log = open_boot_log(&config, &sample, now, unix_ms / 1000);
+        let services = Services::new(&config.services, &config.proc_root, now);
         let mut alerts = Alerts::new(&config.alerts, unix_ms / 1000);
         alerts.set_unclean_boot(boot_log.as_ref().and_then(|(_, unclean)| *unclean));
         let boot_log = boot_log.map(|(log, _)| log);
         alerts.evaluate(
             now,
             &sample,
-            &JobFacts::of(&backup.snapshot(), &audit.snapshot()),
+            &JobFacts::of(&backup.snapshot(), &audit.snapshot())
+                .with_services(&services.snapshot()),
         );
         let mut metrics =
             MetricsRenderer::new(&config.proc_root, &config.sys_root, &config.root_fs)
@@ -184,8 +189,9 @@ impl Daemon {
             textfile_written_for: None,
             max_wait: Some(FALLBACK_WAIT),
             orphans: Orphans::new(),
-            job_pids: Vec::with_capacity(1 + crate::alerts::MAX_INSTANCES),
             boot_log,
+            job_pids: Vec::with_capacity(2 + crate::alerts::MAX_INSTANCES),
+            services,
         })
     }
 
@@ -225,6 +231,7 @@ impl Daemon {
             self.audit.apt_details(),
             &self.alerts,
             connections,
+            &self.services,
         )
     }
 
@@ -251,6 +258,10 @@ impl Daemon {
         self.boot_log.as_ref()
     }
 
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
     /// Runs until SIGTERM or SIGINT.
     pub fn run(&mut self) {
         let waker = self.http.waker();
@@ -267,6 +278,7 @@ impl Daemon {
         self.notify.stopping();
         self.backup.abandon();
         self.audit.abandon();
+        self.services.abandon();
         self.alerts.abandon();
         // The partial buckets: a restart within a step loses nothing.
         if let Some(store) = &mut self.history_file {
@@ -310,7 +322,8 @@ impl Daemon {
             if let Some(store) = &mut self.history_file {
                 store.record(now, unix_ms, &self.sample);
             }
-            let jobs = JobFacts::of(&self.backup.snapshot(), &self.audit.snapshot());
+            let jobs = JobFacts::of(&self.backup.snapshot(), &self.audit.snapshot())
+                .with_services(&self.services.snapshot());
             self.alerts.evaluate(now, &self.sample, &jobs);
         }
         self.alerts.poll_commands(now);
@@ -319,6 +332,7 @@ impl Daemon {
         }
         self.job_pids.clear();
         self.job_pids.extend(self.audit.child_pid());
+        self.job_pids.extend(self.services.child_pid());
         self.alerts.command_pids(&mut self.job_pids);
         self.orphans.poll(now, &self.job_pids);
         if sampled {
@@ -326,6 +340,15 @@ impl Daemon {
         }
         self.notify_status(now);
         self.update_textfile();
+        // After STATUS= (sent in the first turn after READY=1): starting
+        // `systemctl` takes a few milliseconds.
+        if self.services.poll(now, unix_ms / 1000) {
+            // Shown at once (the cache keeps a render per sample), and the
+            // alert's message names the failed ones.
+            self.data_json.clear();
+            self.alerts
+                .note_failed_services(&self.services.failed_names());
+        }
 
         let mut deadline = self.next_sample_at;
         if let Some(max_wait) = self.max_wait {
@@ -338,6 +361,7 @@ impl Daemon {
             self.alerts.next_deadline(),
             self.orphans.next_deadline(),
             self.boot_log.as_ref().and_then(BootLog::next_deadline),
+            self.services.next_deadline(),
         ];
         for job_deadline in jobs.into_iter().flatten() {
             deadline = deadline.min(job_deadline);
@@ -386,6 +410,7 @@ impl Daemon {
         let interval_s = self.config.interval.as_secs_f64();
         let (sample, backup, audit, alerts) =
             (&self.sample, &self.backup, &self.audit, &self.alerts);
+        let services = &self.services;
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
         let connections = self.http.stats();
         let (history, history_json) = (&self.history, &mut self.history_json);
@@ -400,6 +425,7 @@ impl Daemon {
                     audit.apt_details(),
                     alerts,
                     connections,
+                    services,
                 )
                 .as_bytes(),
             http::Route::History { points, range_s } => {
@@ -422,9 +448,14 @@ impl Daemon {
                 }
                 history_json.as_bytes()
             }
-            _ => cache.body(sample, interval_s, backup, audit, || {
-                alerts.firing().into_iter().map(Into::into).collect()
-            }),
+            _ => cache.body(
+                sample,
+                interval_s,
+                backup,
+                audit,
+                || alerts.firing().into_iter().map(Into::into).collect(),
+                services,
+            ),
         });
     }
 
@@ -535,6 +566,7 @@ impl Daemon {
         self.alerts.reconfigure(&new.alerts);
         self.backup.reconfigure(&new);
         self.audit.reconfigure(&new);
+        self.services.reconfigure(&new.services, Instant::now());
         self.config = new;
         self.data_json.clear();
         self.textfile_written_for = None;

@@ -15,7 +15,9 @@
 //!   driven by `poll(now)` with a `next_deadline()`, whose state is read as a
 //!   `Copy` snapshot (a state enum and figures; reading it allocates
 //!   nothing); [`orphans`] kills what audit and alert commands leave behind
-//!   (sysmon is a child subreaper).
+//!   (sysmon is a child subreaper). [`services`] is a job of the same shape:
+//!   the init system's services (systemd, OpenRC, runit), read every
+//!   `services_every`.
 //! - [`report`] and [`http`]: the JSON schema (snapshots become JSON there,
 //!   and only there; the /data.json render cache) and the routes, answering
 //!   from the last sample only.
@@ -74,6 +76,7 @@ pub mod privileges;
 pub mod proc;
 pub mod report;
 pub mod sample;
+pub mod services;
 pub mod sys;
 
 /// The README's "How it works" map is the reader's index of the tree: it

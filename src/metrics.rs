@@ -9,7 +9,8 @@
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
 //! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
 //! (softnet, conntrack, arp), [`netclass`] (/sys/class/net), [`cpufreq`]
-//! (frequency limits) and [`timex`] (adjtimex). [`textfile`] serves the
+//! (frequency limits) and [`timex`] (adjtimex); [`services`] the init
+//! system's services as [`crate::services`] last read them. [`textfile`] serves the
 //! `*.prom` files of `textfile_dir`, checked by [`exposition`].
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
 
@@ -20,6 +21,7 @@ mod meminfo;
 mod net;
 mod netclass;
 mod os;
+mod services;
 mod textfile;
 mod timex;
 
@@ -119,6 +121,9 @@ impl MetricsRenderer {
     }
 
     /// The exposition for `sample` and the jobs' states.
+    // Each argument is one owner's state the scrape shows (the daemon holds
+    // them apart); a struct of them would only rename the list.
+    #[allow(clippy::too_many_arguments)]
     pub fn render(
         &mut self,
         sample: &Sample,
@@ -127,6 +132,7 @@ impl MetricsRenderer {
         apt: Option<&AptDetails>,
         alerts: &crate::alerts::Alerts,
         http: crate::listener::ConnectionStats,
+        services: &crate::services::Services,
     ) -> &str {
         self.out.clear();
         os::write_uname(&mut self.out);
@@ -148,6 +154,7 @@ impl MetricsRenderer {
         self.http(http);
         self.boots();
         alerts.write_metrics(&mut self.out);
+        services::write(&mut self.out, services);
         // Last: it checks its families against all of sysmon's own.
         if let Some(textfile) = &mut self.textfile {
             textfile.write(&mut self.out);

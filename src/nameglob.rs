@@ -42,6 +42,27 @@ impl std::fmt::Display for NameGlob {
     }
 }
 
+/// Checks a `services_ignore` glob: a service name (systemd unit, OpenRC
+/// script or runit directory) holds no `/`, white space or control byte,
+/// and is at most 256 bytes (systemd's limit). Matched with [`glob_match`].
+pub fn check_service_glob(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("expected a service name or glob such as getty@*".into());
+    }
+    if text.len() > 256 {
+        return Err(format!("`{text}` is too long for a service name glob"));
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|c| *c == '/' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "`{text}` cannot match a service name (it holds {c:?})"
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `name` matches `pattern` as a whole.
 pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     let (mut p, mut n) = (0, 0);

@@ -45,6 +45,8 @@ pub struct DataJson {
     /// The boot log ([`crate::bootlog`]); null without one (no boot id,
     /// no state directory, or `sysmon sample`).
     pub boots: Option<BootsJson>,
+    /// The init system's services (see [`crate::services`]).
+    pub services: ServicesJson,
 }
 
 /// How many previous boots /data.json lists (the file keeps 100).
@@ -106,11 +108,82 @@ impl BootsJson {
     }
 }
 
+/// `services`: what [`crate::services`] read at its last poll.
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+pub struct ServicesJson {
+    /// `systemd`, `openrc`, `runit`; null when not watched.
+    pub init: Option<&'static str>,
+    /// Unix time of the last read that listed the services (a runit read
+    /// with unreadable files too: see `error`); null before the first.
+    pub polled_at: Option<u64>,
+    pub error: Option<String>,
+    /// Listed services per state (systemd's five words).
+    pub active: u32,
+    pub activating: u32,
+    pub deactivating: u32,
+    pub inactive: u32,
+    pub failed: u32,
+    /// Failed but matched by `services_ignore` (not in `failed`).
+    pub ignored: u32,
+    /// More than 1024 units: the rest were not read.
+    pub truncated: bool,
+    /// The failed services (ignored ones included, marked), by name.
+    pub problems: Vec<ServiceProblemJson>,
+}
+
+/// One failed service.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ServiceProblemJson {
+    pub name: String,
+    /// `failed` (systemd), `crashed`, `failed_to_start`, `stopped` (OpenRC),
+    /// `down`, `restarting` (runit).
+    pub problem: &'static str,
+    /// Unix time of the change into this state (when the init system
+    /// records it, else when sysmon first saw it); null if unknown.
+    pub since: Option<u64>,
+    pub ignored: bool,
+}
+
+impl ServicesJson {
+    pub fn new(services: &crate::services::Services) -> ServicesJson {
+        let snap = services.snapshot();
+        let mut problems: Vec<ServiceProblemJson> = services
+            .all()
+            .iter()
+            .filter(|s| s.listed)
+            .filter_map(|s| {
+                Some(ServiceProblemJson {
+                    name: s.name.clone(),
+                    problem: s.problem?.name(),
+                    since: s.since,
+                    ignored: s.ignored,
+                })
+            })
+            .collect();
+        problems.sort_by(|a, b| (a.ignored, &a.name).cmp(&(b.ignored, &b.name)));
+        // The failed count is the one not ignored, not the state count.
+        let [active, activating, deactivating, inactive, _] = snap.counts;
+        ServicesJson {
+            init: snap.init.map(crate::services::Init::name),
+            polled_at: snap.polled_at,
+            error: services.error().map(str::to_string),
+            active,
+            activating,
+            deactivating,
+            inactive,
+            failed: snap.failed,
+            ignored: snap.ignored,
+            truncated: snap.truncated,
+            problems,
+        }
+    }
+}
+
 /// One firing alert.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct AlertJson {
     /// `cpu`, `memory`, `swap`, `disk:<mount point>`, `backup_age`,
-    /// `updates_security`, `unexpected_reboot`.
+    /// `updates_security`, `unexpected_reboot`, `service_failed`.
     pub name: String,
     /// Unix time it started firing.
     pub since: u64,
@@ -523,6 +596,7 @@ impl DataJson {
             },
             alerts: Vec::new(),
             boots: None,
+            services: ServicesJson::default(),
         }
     }
 
@@ -538,6 +612,7 @@ pub fn render(
     backup: &BackupService,
     audit: &AuditService,
     alerts: Vec<AlertJson>,
+    services: ServicesJson,
 ) -> String {
     let mut json = DataJson::new(
         sample,
@@ -546,6 +621,7 @@ pub fn render(
         UpdatesJson::new(audit),
     );
     json.alerts = alerts;
+    json.services = services;
     json.to_json()
 }
 
@@ -568,6 +644,7 @@ impl DataJsonCache {
         backup: &BackupService,
         audit: &AuditService,
         alerts: impl FnOnce() -> Vec<AlertJson>,
+        services: &crate::services::Services,
     ) -> &[u8] {
         let jobs_moving = backup.is_running() || audit.is_running();
         let generation = sample.generation;
@@ -581,6 +658,7 @@ impl DataJsonCache {
             );
             json.alerts = alerts();
             json.boots = self.boots.clone();
+            json.services = ServicesJson::new(services);
             self.shown = Some((generation, json.to_json().into_bytes()));
         }
         self.shown

@@ -345,3 +345,48 @@ fn new_sources_allocate_nothing_once_warm_even_when_rescanning() {
     assert!(sample.container.is_some() && sample.pressure.io.is_some());
     assert!(!sample.network.is_empty() && !sample.disk_io.is_empty());
 }
+
+/// Issue 14: reading runit's services (the service directory listed, each
+/// `supervise/status` read and judged) allocates nothing once warm when
+/// nothing changed; the status files are real runsv captures, in a
+/// directory of 20 services, polled on a fake clock.
+#[test]
+fn runit_services_poll_allocates_nothing_once_warm() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/services/runit");
+    let dir = std::env::temp_dir().join(format!("sysmon-alloc-runit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for i in 0..20 {
+        let supervise = dir.join(format!("service-{i}/supervise"));
+        std::fs::create_dir_all(&supervise).unwrap();
+        let capture = if i % 5 == 0 {
+            "crash.status"
+        } else {
+            "up.status"
+        };
+        std::fs::copy(fixtures.join(capture), supervise.join("status")).unwrap();
+    }
+    let config = sysmon::config::ServicesConfig {
+        init: sysmon::config::ServiceInit::Runit,
+        every: Duration::from_secs(1),
+        ignore: vec!["service-1?".into()],
+        runit_dir: Some(dir.clone()),
+    };
+    let start = Instant::now();
+    let mut services =
+        sysmon::services::Services::new(&config, std::path::Path::new("/proc"), start);
+    // The captures' time: `up` has run for a minute, `crash` is down (wanted up) as long.
+    let unix = 1_796_200_332;
+    for s in 0..2 {
+        services.poll(start + Duration::from_secs(s), unix + s);
+    }
+    let before = allocations();
+    for s in 2..102 {
+        services.poll(start + Duration::from_secs(s), unix + s);
+    }
+    let allocated = allocations() - before;
+    let _ = std::fs::remove_dir_all(&dir);
+    let snap = services.snapshot();
+    assert_eq!(services.all().len(), 20);
+    assert_eq!((snap.counts[0], snap.failed, snap.ignored), (16, 2, 2));
+    assert_eq!(allocated, 0, "allocations in 100 polls of 20 services");
+}

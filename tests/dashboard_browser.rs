@@ -718,3 +718,75 @@ fn dashboard_marks_an_unclean_boot_on_the_uptime_card() {
         "not in the banner"
     );
 }
+
+/// Issue 14: the Services card in Chromium, on a real runsv whose service
+/// crashes in a loop beside a healthy one: the card says how many failed,
+/// lists the failed one first with its problem and for how long, and the
+/// alert banner names it.
+#[test]
+fn dashboard_services_card_lists_the_failed_one_with_how_long() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    if !common::have_tool("runsv", "dashboard services card") {
+        return;
+    }
+    let dir = TempDir::new("dashboard-services");
+    let svdir = dir.join("service");
+    let mut supervisors = Vec::new();
+    for (name, body) in [("web", "exec sleep 1000"), ("crashy", "exit 1")] {
+        let service = svdir.join(name);
+        std::fs::create_dir_all(&service).unwrap();
+        let run = service.join("run");
+        std::fs::write(&run, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        supervisors.push(
+            Command::new("runsv")
+                .arg(&service)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    let daemon = Daemon::on_fixture(
+        &dir,
+        &format!(
+            "services = runit\nservices_runit_dir = {}\nservices_every = 1s\nalert_service_failed = on\ninterval = 1s\n",
+            svdir.display()
+        ),
+    );
+    let seen = common::wait_for(Duration::from_secs(15), || {
+        let v = daemon.data();
+        let alerts = miniserde::json::to_string(common::field(&v, &["alerts"]).unwrap());
+        (alerts.contains("service_failed")).then_some(())
+    });
+    let run = seen.map(|()| browser.run(&["--dump-dom"], &url(&daemon, "/")));
+    for (mut runsv, name) in supervisors.into_iter().zip(["web", "crashy"]) {
+        let _ = Command::new("sv")
+            .arg("exit")
+            .arg(svdir.join(name))
+            .output();
+        let _ = runsv.wait();
+    }
+    let run = run.unwrap_or_else(|| panic!("never failed:\n{}", daemon.dump()));
+    let card = card_markup(&run.stdout, "class=\"card services").unwrap_or_else(|| {
+        panic!("no services card:\n{}", run.stdout);
+    });
+    assert!(card.contains("id=\"services-state\">1 failed<"), "{card}");
+    assert!(card.contains(">runit<"), "{card}");
+    assert!(
+        card.contains("<span class=\"name\">crashy</span>")
+            && (card.contains(">restarting<") || card.contains(">down<"))
+            && card.contains("<span class=\"ver\">for "),
+        "{card}"
+    );
+    assert!(
+        !card.contains(">web<"),
+        "the healthy one is not listed: {card}"
+    );
+    assert!(
+        run.stdout.contains("1 service failed: crashy"),
+        "the alert banner"
+    );
+}

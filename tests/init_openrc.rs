@@ -196,3 +196,150 @@ fn openrc_installs_supervises_restarts_reloads_stops_and_uninstalls() {
     let usr_local = files_below(&dir.join("usr-local.upper"));
     assert!(usr_local.is_empty(), "left in /usr/local: {usr_local:?}");
 }
+
+/// Issue 14: the Services card under real OpenRC (openrc-run and
+/// supervise-daemon in the namespace above). In the default runlevel: a
+/// healthy supervised service, one started in the background whose daemon
+/// is then killed (`rc-status --crashed` misses it on Debian, see
+/// src/services/openrc.rs), one never started, and one never started whose
+/// name `services_ignore` matches. sysmon, run in the namespace, reports
+/// the crashed and the stopped one (and the alert names them), lists the
+/// ignored one as ignored, and not the healthy one; once both are started
+/// again the report and the alert clear.
+#[test]
+fn openrc_crashed_and_stopped_services_are_reported_and_healthy_ones_are_not() {
+    const WHAT: &str = "OpenRC services test";
+    if !system_tests_enabled(WHAT)
+        || !is_root(WHAT)
+        || !have_tool("openrc-run", WHAT)
+        || !have_tool("supervise-daemon", WHAT)
+        || !have_tool("unshare", WHAT)
+    {
+        return;
+    }
+    let dir = TempDir::new("openrc-services");
+    let ns = OpenRc::new(&dir);
+    /// Stops the test's services whatever happens (a failed assertion too).
+    struct Stop<'a>(&'a OpenRc);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0
+                .sh("for s in healthy crashy stopped; do rc-service $s stop; done; true");
+        }
+    }
+    let _stop = Stop(&ns);
+    // Only these services in the runlevel (the host's links are hidden by
+    // the overlay's whiteouts).
+    ns.ok(
+        "set -e
+rm -f /etc/runlevels/default/*
+mkdir -p /etc/init.d
+svc() { printf '#!/sbin/openrc-run\\n%s\\n' \"$2\" > /etc/init.d/$1; chmod +x /etc/init.d/$1; ln -s /etc/init.d/$1 /etc/runlevels/default/$1; }
+svc healthy 'supervisor=supervise-daemon
+command=/bin/sleep
+command_args=1000'
+svc crashy 'command=/bin/sleep
+command_args=1001
+command_background=yes
+pidfile=/run/crashy.pid'
+svc stopped 'command=/bin/sleep
+command_args=1002
+command_background=yes
+pidfile=/run/stopped.pid'
+svc ignored-one 'command=/bin/sleep
+command_args=1003
+command_background=yes
+pidfile=/run/ignored.pid'
+rc-service healthy start
+rc-service crashy start
+kill -9 $(cat /run/crashy.pid)",
+    );
+    let config = dir.join("sysmon.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "backup = off\nupdate_manager = none\nmounts = /\nstate_dir = {}\nservices = openrc\nservices_every = 1s\nservices_ignore = ign*\nalert_service_failed = on\ninterval = 1s\n",
+            dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::spawn(ns.ns.command(
+        BIN,
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    ));
+    let problems = |data: &miniserde::json::Value| -> Vec<String> {
+        match field(data, &["services", "problems"]) {
+            Some(miniserde::json::Value::Array(list)) => {
+                list.iter().map(miniserde::json::to_string).collect()
+            }
+            other => panic!("no services.problems: {other:?}"),
+        }
+    };
+    let reported = wait_for(Duration::from_secs(10), || {
+        let data = daemon.data();
+        let metrics = daemon.get("/metrics").body_text();
+        (problems(&data).len() == 3
+            && metrics.contains("sysmon_alert_firing{alert=\"service_failed\"} 1"))
+        .then_some(data)
+    })
+    .unwrap_or_else(|| panic!("never reported\n{}", daemon.dump()));
+    let found = problems(&reported);
+    let expected = [
+        "{\"ignored\":false,\"name\":\"crashy\",\"problem\":\"crashed\",\"since\":",
+        "{\"ignored\":false,\"name\":\"stopped\",\"problem\":\"stopped\",\"since\":",
+        "{\"ignored\":true,\"name\":\"ignored-one\",\"problem\":\"stopped\",\"since\":",
+    ];
+    for (got, want) in found.iter().zip(expected) {
+        // Re-serialized by miniserde's Value: keys in order; `since` a time.
+        assert!(got.starts_with(want), "{found:?}");
+    }
+    let services = miniserde::json::to_string(field(&reported, &["services"]).unwrap());
+    assert!(
+        services.contains("\"init\":\"openrc\"")
+            && services.contains("\"active\":1,")
+            && services.contains("\"failed\":2,\"ignored\":1,"),
+        "{services}"
+    );
+    let alerts = miniserde::json::to_string(field(&reported, &["alerts"]).unwrap());
+    assert!(
+        alerts.contains("2 services failed: crashy, stopped"),
+        "{alerts}"
+    );
+    let metrics = daemon.get("/metrics").body_text();
+    for line in [
+        "sysmon_service_up{init=\"openrc\",name=\"healthy\"} 1",
+        "sysmon_service_failed{init=\"openrc\",name=\"healthy\"} 0",
+        "sysmon_service_failed{init=\"openrc\",name=\"crashy\"} 1",
+        "sysmon_service_failed{init=\"openrc\",name=\"stopped\"} 1",
+        "sysmon_service_failed{init=\"openrc\",name=\"ignored-one\"} 0",
+        "sysmon_services_failed{init=\"openrc\"} 2",
+    ] {
+        assert!(
+            metrics.contains(&format!("\n{line}\n")),
+            "no {line} in:\n{metrics}"
+        );
+    }
+    if have_tool("promtool", "checking the services families") {
+        assert_promtool_accepts(metrics.as_bytes());
+    }
+
+    // Both started again: nothing failed, the alert resolves.
+    ns.ok("rc-service crashy zap && rc-service crashy start && rc-service stopped start");
+    let cleared = wait_for(Duration::from_secs(10), || {
+        let data = daemon.data();
+        let found = problems(&data);
+        (found.len() == 1
+            && found[0].contains("ignored-one")
+            && miniserde::json::to_string(field(&data, &["alerts"]).unwrap()) == "[]")
+            .then_some(())
+    });
+    assert!(cleared.is_some(), "still reported\n{}", daemon.dump());
+    assert!(daemon.wait_log("alert service_failed resolved", Duration::from_secs(5)));
+    drop(daemon);
+}

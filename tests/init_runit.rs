@@ -337,3 +337,185 @@ fn uninstall_stops_and_disables_a_running_runit_service() {
     );
     assert!(!service.join("run").exists() && !service.join("log/run").exists());
 }
+
+/// Issue 14: the Services card under a real runsv. Three services, each
+/// with its own runsv in a service directory sysmon is pointed at: one up
+/// (`sleep`), one whose `run` exits at once (runsv restarts it every
+/// second), one stopped with `sv down`. The crash loop is reported in
+/// /data.json (`restarting` or `down`), /metrics and the
+/// `service_failed` alert, which names it; the healthy and the stopped one
+/// are not. Once its `run` is fixed the report and the alert clear.
+#[test]
+fn runit_services_in_a_crash_loop_are_reported_and_healthy_ones_are_not() {
+    const WHAT: &str = "runit services test";
+    if !have_tool("runsv", WHAT) || !have_tool("sv", WHAT) {
+        return;
+    }
+    let dir = TempDir::new("runit-services");
+    let svdir = dir.join("service");
+    let script = |name: &str, body: &str| {
+        let service = svdir.join(name);
+        std::fs::create_dir_all(&service).unwrap();
+        let run = service.join("run");
+        std::fs::write(&run, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        service
+    };
+    let healthy = Runsv::start(&script("healthy", "exec sleep 1000"));
+    let crashy = Runsv::start(&script("crashy", "exit 1"));
+    let stopped = Runsv::start(&script("stopped", "exec sleep 1000"));
+    assert!(
+        wait_for(Duration::from_secs(5), || healthy.pid().and(stopped.pid())).is_some(),
+        "runsv never started the services"
+    );
+    assert!(stopped.sv(&["stop"]).starts_with("ok: down"));
+
+    let daemon = Daemon::on_fixture(
+        &dir,
+        &format!(
+            "services = runit\nservices_runit_dir = {}\nservices_every = 1s\nalert_service_failed = on\ninterval = 1s\n",
+            svdir.display()
+        ),
+    );
+    let problems = |data: &miniserde::json::Value| -> Vec<(String, String)> {
+        match field(data, &["services", "problems"]) {
+            Some(miniserde::json::Value::Array(list)) => list
+                .iter()
+                .map(|p| {
+                    (
+                        text(p, &["name"]).unwrap_or_default(),
+                        text(p, &["problem"]).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            other => panic!("no services.problems: {other:?}"),
+        }
+    };
+    // A loop is seen at two polls in a row (1 s apart here).
+    let reported = wait_for(Duration::from_secs(15), || {
+        let data = daemon.data();
+        let firing = daemon.get("/metrics").body_text();
+        (problems(&data).iter().any(|(n, _)| n == "crashy")
+            && firing.contains("sysmon_alert_firing{alert=\"service_failed\"} 1"))
+        .then_some(data)
+    })
+    .unwrap_or_else(|| panic!("the crash loop was never reported\n{}", daemon.dump()));
+    assert_eq!(
+        text(&reported, &["services", "init"]).as_deref(),
+        Some("runit")
+    );
+    let found = problems(&reported);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].1 == "restarting" || found[0].1 == "down",
+        "{found:?}"
+    );
+    let alerts = miniserde::json::to_string(field(&reported, &["alerts"]).unwrap());
+    assert!(
+        alerts.contains("service_failed") && alerts.contains("1 service failed: crashy"),
+        "{alerts}"
+    );
+    let metrics = daemon.get("/metrics").body_text();
+    for line in [
+        "sysmon_service_up{init=\"runit\",name=\"healthy\"} 1",
+        "sysmon_service_failed{init=\"runit\",name=\"healthy\"} 0",
+        "sysmon_service_up{init=\"runit\",name=\"stopped\"} 0",
+        "sysmon_service_failed{init=\"runit\",name=\"stopped\"} 0",
+        "sysmon_service_failed{init=\"runit\",name=\"crashy\"} 1",
+        "sysmon_services_failed{init=\"runit\"} 1",
+        "sysmon_services{init=\"runit\",state=\"inactive\"} 1",
+    ] {
+        assert!(
+            metrics.contains(&format!("\n{line}\n")),
+            "no {line} in:\n{metrics}"
+        );
+    }
+    assert!(!metrics.contains("node_systemd_unit_state"), "systemd only");
+    if have_tool("promtool", "checking the services families") {
+        assert_promtool_accepts(metrics.as_bytes());
+    }
+    assert!(daemon.wait_log("alert service_failed firing", Duration::from_secs(5)));
+
+    // Fixed: runsv runs the new `run` at its next restart; the loop ends.
+    std::fs::write(svdir.join("crashy/run"), "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    let cleared = wait_for(Duration::from_secs(15), || {
+        let data = daemon.data();
+        (problems(&data).is_empty()
+            && field(&data, &["alerts"]).is_some_and(|a| miniserde::json::to_string(a) == "[]"))
+        .then_some(())
+    });
+    assert!(
+        cleared.is_some(),
+        "still reported after the fix\n{}",
+        daemon.dump()
+    );
+    assert!(daemon.wait_log("alert service_failed resolved", Duration::from_secs(5)));
+    drop(crashy);
+}
+
+/// Issue 14: runsv keeps `supervise/` root's (mode 0700). sysmon started as
+/// root with `user = nobody` reads it with the CAP_DAC_READ_SEARCH it keeps;
+/// started as nobody without any capability it cannot, and says so in
+/// /data.json's `services.error` rather than showing no services.
+#[test]
+fn runit_status_is_read_with_the_kept_capability_and_its_absence_is_an_error() {
+    const WHAT: &str = "runit services unprivileged";
+    if !have_tool("runsv", WHAT) || !is_root(WHAT) || !have_tool("setpriv", WHAT) {
+        return;
+    }
+    let dir = TempDir::new("runit-services-privileges");
+    let svdir = dir.join("service");
+    let service = svdir.join("healthy");
+    std::fs::create_dir_all(&service).unwrap();
+    std::fs::write(service.join("run"), "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    std::fs::set_permissions(
+        service.join("run"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let runsv = Runsv::start(&service);
+    assert!(wait_for(Duration::from_secs(5), || runsv.pid()).is_some());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(service.join("supervise"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o700, "runsv's supervise/ is root-only");
+    let settings = format!(
+        "backup = off\nupdate_manager = none\nhistory_tiers = off\nservices = runit\nservices_runit_dir = {}\nservices_every = 1s\n",
+        svdir.display()
+    );
+    let services = |daemon: &Daemon| {
+        wait_for(Duration::from_secs(10), || {
+            let data = daemon.data();
+            field(&data, &["services", "polled_at"])
+                .is_some_and(|v| !matches!(v, miniserde::json::Value::Null))
+                .then(|| miniserde::json::to_string(field(&data, &["services"]).unwrap()))
+        })
+        .unwrap_or_else(|| panic!("services never read\n{}", daemon.dump()))
+    };
+
+    let kept = Daemon::start(&[
+        "--config",
+        dir.config(&format!("{settings}user = nobody\n"))
+            .to_str()
+            .unwrap(),
+    ]);
+    let read = services(&kept);
+    assert!(
+        read.contains("\"active\":1,") && read.contains("\"error\":null"),
+        "{read}"
+    );
+    drop(kept);
+
+    let config = dir.join("unprivileged.conf");
+    std::fs::write(&config, &settings).unwrap();
+    let bare = Daemon::start_unprivileged(&["--config", config.to_str().unwrap()])
+        .expect("setpriv is there");
+    let read = services(&bare);
+    assert!(
+        read.contains("supervise/status: Permission denied") && read.contains("\"active\":0,"),
+        "{read}"
+    );
+}

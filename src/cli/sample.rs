@@ -51,14 +51,31 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
         ));
         return Err(ExitCode::from(2));
     }
-    std::thread::sleep(Duration::from_millis(250));
+    // The services, read once as the daemon does (`systemctl` waited for:
+    // this is a one-shot command, blocking is fine), during the pause.
+    let started = std::time::Instant::now();
+    let mut services = crate::services::Services::new(&config.services, &config.proc_root, started);
+    services.poll(started, now());
+    while services.child_pid().is_some() {
+        std::thread::sleep(Duration::from_millis(10));
+        services.poll(std::time::Instant::now(), now());
+    }
+    let pause = Duration::from_millis(250).saturating_sub(started.elapsed());
+    std::thread::sleep(pause);
     sampler.sample(now(), &mut sample);
     let backup = crate::backup::BackupService::new(&config);
     let audit = crate::audit::AuditService::new(&config);
     let interval_s = config.interval.as_secs_f64();
     println!(
         "{}",
-        crate::report::render(&sample, interval_s, &backup, &audit, Vec::new())
+        crate::report::render(
+            &sample,
+            interval_s,
+            &backup,
+            &audit,
+            Vec::new(),
+            crate::report::ServicesJson::new(&services),
+        )
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -32,7 +32,7 @@ fn duration_between(
     }
     Ok(d)
 }
-use super::{Config, Threshold, UpdateManager};
+use super::{Config, ServiceInit, Threshold, UpdateManager};
 
 /// When a changed value takes effect.
 #[derive(Clone, Copy)]
@@ -600,6 +600,72 @@ pub const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "services",
+        repeatable: false,
+        default: "auto",
+        doc: "whose services to watch: auto, systemd, openrc, runit or off",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            c.services.init = ServiceInit::ALL
+                .iter()
+                .find(|(name, _)| *name == value)
+                .map(|(_, i)| *i)
+                .ok_or_else(|| {
+                    format!("`{value}` is not one of auto, systemd, openrc, runit, off")
+                })?;
+            Ok(())
+        },
+        render: |c, out| out.value(&c.services.init.name()),
+    },
+    Key {
+        name: "services_every",
+        repeatable: false,
+        default: "30s",
+        doc: "how often the services are read (1s to 1h)",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            c.services.every = duration_between(
+                value,
+                Duration::from_secs(1),
+                Duration::from_secs(3600),
+                "1s to 1h",
+            )?;
+            Ok(())
+        },
+        render: |c, out| out.duration(c.services.every),
+    },
+    Key {
+        name: "services_ignore",
+        repeatable: true,
+        default: "",
+        doc: "a service name or glob (* and ?) never reported failed",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            crate::nameglob::check_service_glob(value)?;
+            c.services.ignore.push(value.to_string());
+            Ok(())
+        },
+        render: |c, out| c.services.ignore.iter().for_each(|g| out.value(g)),
+    },
+    Key {
+        name: "services_runit_dir",
+        repeatable: false,
+        default: "auto",
+        doc: "runit's service directory, or auto (/var/service, /etc/service, /run/runit/service)",
+        reload: Reload::Live,
+        apply: |c, value, base| {
+            c.services.runit_dir = match value {
+                "auto" => None,
+                _ => Some(parse_path(value, base)?),
+            };
+            Ok(())
+        },
+        render: |c, out| match &c.services.runit_dir {
+            Some(path) => out.value(&path.display()),
+            None => out.value(&"auto"),
+        },
+    },
+    Key {
         name: "alert_cpu",
         repeatable: false,
         default: "off",
@@ -685,6 +751,18 @@ pub const KEYS: &[Key] = &[
             Some(count) => out.value(&count),
             None => out.value(&"off"),
         },
+    },
+    Key {
+        name: "alert_service_failed",
+        repeatable: false,
+        default: "off",
+        doc: "on: alert while a watched service has failed (names them)",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            c.alerts.service_failed = parse_switch(value)?;
+            Ok(())
+        },
+        render: |c, out| out.value(&on_off(c.alerts.service_failed)),
     },
     Key {
         name: "alert_command",

@@ -80,6 +80,8 @@ pub struct Config {
     /// How often the boot log records that this boot is alive
     /// ([`crate::bootlog`]).
     pub boot_log_every: Duration,
+    /// What [`crate::services`] watches: the init system's services.
+    pub services: ServicesConfig,
     /// The line each key was last given on, so that checks of the whole
     /// file ([`Config::validate`], [`crate::access::AccessPolicy::from_config`]) can name
     /// `FILE:LINE` too. Not part of the configuration: ignored by `==`.
@@ -112,6 +114,50 @@ pub struct AlertConfig {
     /// Run through `/bin/sh -c` when an alert starts and ends.
     pub command: Option<String>,
     pub timeout: Duration,
+    /// Fires while a service not ignored by `services_ignore` has failed.
+    pub service_failed: bool,
+}
+
+/// The init system whose services are watched (`services = ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceInit {
+    /// Whichever runs: see [`crate::services`] for how it is told.
+    Auto,
+    Systemd,
+    OpenRc,
+    Runit,
+    Off,
+}
+
+impl ServiceInit {
+    pub const ALL: [(&'static str, ServiceInit); 5] = [
+        ("auto", ServiceInit::Auto),
+        ("systemd", ServiceInit::Systemd),
+        ("openrc", ServiceInit::OpenRc),
+        ("runit", ServiceInit::Runit),
+        ("off", ServiceInit::Off),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServicesConfig {
+    pub init: ServiceInit,
+    /// How often the services are read (a `systemctl` child each time
+    /// for systemd).
+    pub every: Duration,
+    /// Globs (`*`, `?`) on service names left out of the failed count,
+    /// the alert and the list.
+    pub ignore: Vec<String>,
+    /// runit's service directory; `None`: the first of `/var/service`,
+    /// `/etc/service`, `/run/runit/service` that exists.
+    pub runit_dir: Option<PathBuf>,
 }
 
 impl Default for AlertConfig {
@@ -245,6 +291,13 @@ impl Config {
                 unexpected_reboot: None,
                 command: None,
                 timeout: Duration::ZERO,
+                service_failed: false,
+            },
+            services: ServicesConfig {
+                init: ServiceInit::Off,
+                every: Duration::ZERO,
+                ignore: Vec::new(),
+                runit_dir: None,
             },
             boot_log_every: Duration::ZERO,
             key_lines: KeyLines::default(),
