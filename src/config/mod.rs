@@ -56,6 +56,8 @@ pub struct Config {
     pub mounts: Vec<PathBuf>,
     /// Network interfaces left out of the sample (globs such as `veth*`).
     pub network_exclude: Vec<crate::nameglob::NameGlob>,
+    /// Rows in each top-processes list (by CPU, by memory); 0: not read.
+    pub top_processes: usize,
     pub backup_dir: PathBuf,
     pub log_dir: PathBuf,
     pub state_dir: PathBuf,
@@ -202,6 +204,7 @@ impl Config {
             interval: Duration::ZERO,
             mounts: Vec::new(),
             network_exclude: Vec::new(),
+            top_processes: 0,
             backup_dir: PathBuf::new(),
             log_dir: PathBuf::new(),
             state_dir: PathBuf::new(),
