@@ -214,6 +214,11 @@ impl Sampler {
         self.top.sample(now, out.uptime_s, host_cores, &mut out.top);
     }
 
+    /// `PROC_ROOT: why` while the top processes cannot be listed.
+    pub fn top_failure(&self) -> Option<&str> {
+        self.top.failure()
+    }
+
     /// `FILE: why` for each /proc source the last sample could not read
     /// (CPU, memory, load, uptime, mounts, host name: those `sysmon sample`
     /// cannot do without).
