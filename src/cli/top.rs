@@ -40,7 +40,10 @@ pub fn top(args: TopArgs) -> Result<ExitCode, ExitCode> {
     let interval = match crate::config::parse_duration(&args.interval) {
         Ok(d) if (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&d) => d,
         Ok(_) => {
-            log::error(format_args!("--interval {}: use 100ms to 1h", args.interval));
+            log::error(format_args!(
+                "--interval {}: use 100ms to 1h",
+                args.interval
+            ));
             return Err(ExitCode::from(2));
         }
         Err(e) => {
