@@ -89,7 +89,11 @@ pub struct Daemon {
 pub fn new_sampler(config: &Config) -> Sampler {
     let mut sampler = Sampler::new(&config.proc_root, &config.sys_root, mount_selection(config));
     sampler.set_network_exclude(&config.network_exclude);
-    sampler.set_top_processes(config.top_processes, &config.root_fs.join("etc/passwd"));
+    sampler.set_top_processes(
+        config.top_processes,
+        config.top_every,
+        &config.root_fs.join("etc/passwd"),
+    );
     sampler
 }
 
@@ -444,9 +448,14 @@ impl Daemon {
         {
             self.sampler = new_sampler(&new);
             self.sampler.sample(unix_now(), &mut self.sample);
-        } else if new.top_processes != self.config.top_processes {
-            self.sampler
-                .set_top_processes(new.top_processes, &new.root_fs.join("etc/passwd"));
+        } else if (new.top_processes, new.top_every)
+            != (self.config.top_processes, self.config.top_every)
+        {
+            self.sampler.set_top_processes(
+                new.top_processes,
+                new.top_every,
+                &new.root_fs.join("etc/passwd"),
+            );
         }
         if new.interval != self.config.interval {
             self.next_sample_at = Instant::now() + new.interval;

@@ -70,7 +70,7 @@ fn sampler_allocates_nothing_once_warm() {
             std::path::Path::new("/sys"),
             selection.clone(),
         );
-        sampler.set_top_processes(5, std::path::Path::new("/etc/passwd"));
+        sampler.set_top_processes(5, Duration::ZERO, std::path::Path::new("/etc/passwd"));
         let mut sample = Sample::default();
         sampler.sample(1, &mut sample);
         sampler.sample(2, &mut sample);
@@ -110,6 +110,8 @@ fn idle_daemon_loop_allocates_nothing() {
     config.alerts.disk = threshold("100%");
     config.alerts.swap = threshold("50% for 1m");
     config.alerts.command = Some("exit 0".into());
+    // The top processes at every sample (`top_processes = 5` by default).
+    config.top_every = Duration::from_millis(100);
     let mut daemon = Daemon::bind(config).expect("bind");
     let warm_until = Instant::now() + Duration::from_millis(500);
     while Instant::now() < warm_until {

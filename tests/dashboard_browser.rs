@@ -573,9 +573,8 @@ fn dashboard_lists_the_top_processes() {
     assert!(pids("by_cpu").is_empty(), "one sample: no interval yet");
     let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
     let dom = &run.stdout;
-    let card = card_markup(dom, "class=\"card top").unwrap_or_else(|| {
-        panic!("no Processes card:\n{dom}\nstderr:\n{}", run.stderr)
-    });
+    let card = card_markup(dom, "class=\"card top")
+        .unwrap_or_else(|| panic!("no Processes card:\n{dom}\nstderr:\n{}", run.stderr));
     let shown: Vec<&str> = card
         .split("id=\"top-memory\"")
         .nth(1)

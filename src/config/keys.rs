@@ -320,6 +320,23 @@ pub const KEYS: &[Key] = &[
         render: |c, out| out.value(&c.top_processes),
     },
     Key {
+        name: "top_every",
+        repeatable: false,
+        default: "5s",
+        doc: "how often the top processes are read, at the first sample due (100ms to 1h)",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            c.top_every = duration_between(
+                value,
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+                "100ms to 1h",
+            )?;
+            Ok(())
+        },
+        render: |c, out| out.duration(c.top_every),
+    },
+    Key {
         name: "backup_dir",
         repeatable: false,
         default: "/var/backups/sysmon",

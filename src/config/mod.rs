@@ -58,6 +58,8 @@ pub struct Config {
     pub network_exclude: Vec<crate::nameglob::NameGlob>,
     /// Rows in each top-processes list (by CPU, by memory); 0: not read.
     pub top_processes: usize,
+    /// How often the top processes are read (their CPU shares cover this).
+    pub top_every: Duration,
     pub backup_dir: PathBuf,
     pub log_dir: PathBuf,
     pub state_dir: PathBuf,
@@ -205,6 +207,7 @@ impl Config {
             mounts: Vec::new(),
             network_exclude: Vec::new(),
             top_processes: 0,
+            top_every: Duration::ZERO,
             backup_dir: PathBuf::new(),
             log_dir: PathBuf::new(),
             state_dir: PathBuf::new(),

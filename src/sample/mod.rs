@@ -29,7 +29,7 @@
 //! between them, never negative.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 mod container;
 mod counters;
@@ -149,14 +149,15 @@ impl Sampler {
         }
     }
 
-    /// Lists the top `rows` processes by CPU and by memory in every sample
-    /// from now on (`top_processes`; 0: none, and nothing read), naming
-    /// users from `passwd`.
-    pub fn set_top_processes(&mut self, rows: usize, passwd: &Path) {
+    /// Lists the top `rows` processes by CPU and by memory from now on
+    /// (`top_processes`; 0: none, and nothing read), read at most once per
+    /// `every` (`top_every`; zero: every sample), naming users from `passwd`.
+    pub fn set_top_processes(&mut self, rows: usize, every: Duration, passwd: &Path) {
         if self.top.passwd() != passwd {
             self.top = top::TopProcesses::new(self.top.proc_root(), passwd);
         }
         self.top.set_rows(rows);
+        self.top.set_every(every);
     }
 
     /// Leaves the network interfaces matching any of `globs` out of every

@@ -34,7 +34,7 @@ use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::source::{Failure, Health};
 use crate::proc::{cmdline, passwd, pidstat, status};
@@ -160,6 +160,9 @@ pub struct TopProcesses {
     /// allocates nothing.
     proc_root_c: Option<CString>,
     rows: usize,
+    /// Read at most this often (`top_every`); between readings the lists
+    /// stay as they are. Zero: at every call.
+    every: Duration,
     dir: Option<sys::DirCounter>,
     health: Health,
     pids: Vec<u32>,
@@ -185,6 +188,7 @@ impl TopProcesses {
             proc_root: proc_root.to_path_buf(),
             proc_root_c: CString::new(proc_root.as_os_str().as_bytes()).ok(),
             rows: 0,
+            every: Duration::ZERO,
             dir: None,
             health: Health::default(),
             pids: Vec::new(),
@@ -209,7 +213,9 @@ impl TopProcesses {
         }
         self.rows = rows;
         if rows == 0 {
+            let every = self.every;
             *self = TopProcesses::new(&self.proc_root, &self.users.path);
+            self.every = every;
             return;
         }
         for list in [&mut self.by_cpu, &mut self.by_memory] {
@@ -230,6 +236,13 @@ impl TopProcesses {
         &self.users.path
     }
 
+    /// Reads at most once per `every` (`top_every`): a call sooner after
+    /// the last reading leaves the lists as they are. A reading is due at
+    /// 90 % of `every`, so sampling jitter does not skip one.
+    pub fn set_every(&mut self, every: Duration) {
+        self.every = every;
+    }
+
     /// `FILE: why` while the proc root cannot be listed.
     pub fn failure(&self) -> Option<&str> {
         self.health.failure()
@@ -246,6 +259,11 @@ impl TopProcesses {
             out.by_memory.clear();
             out.processes = 0;
             return;
+        }
+        if let Some((at, _)) = self.previous_at {
+            if now.saturating_duration_since(at) < self.every - self.every / 10 {
+                return;
+            }
         }
         let listed = self.list_pids();
         let listed_ok = listed.is_ok();

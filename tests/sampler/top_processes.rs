@@ -109,7 +109,7 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
         Path::new(super::NO_SYS_PATH),
         MountSelection::Auto,
     );
-    sampler.set_top_processes(5, &passwd);
+    sampler.set_top_processes(5, Duration::ZERO, &passwd);
     let mut out = Sample::default();
     let t0 = Instant::now();
     sampler.sample_at(t0, 0, &mut out);
@@ -216,9 +216,28 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
         (0, 0, 0)
     );
 
+    // `top_every = 10s`, the last reading at 2 s: the next is due at 90 %
+    // of 10 s after it (11 s), then at 20 s; samples between leave the
+    // lists as they are.
+    sampler.set_top_processes(5, Duration::from_secs(10), &passwd);
+    process(tree, 1, "systemd", 185, 210, 8, 3384, 0, b"/sbin/init\0");
+    let mut readings = Vec::new();
+    for s in [4, 9, 11, 12] {
+        sampler.sample_at(t0 + Duration::from_secs(s), 0, &mut out);
+        readings.push(out.top.processes);
+    }
+    assert_eq!(readings, [0, 0, 1, 1]);
+    // +90 ticks between the readings at 11 s and 21 s: 9 % over those 10 s.
+    process(tree, 1, "systemd", 275, 210, 8, 3384, 0, b"/sbin/init\0");
+    sampler.sample_at(t0 + Duration::from_secs(21), 0, &mut out);
+    assert_eq!(
+        rows(&out.top.by_cpu),
+        [row(1, "systemd", "root", 9.0, 3384, "/sbin/init")]
+    );
+
     // Turned off: empty and disabled.
-    sampler.set_top_processes(0, &passwd);
-    sampler.sample_at(t0 + Duration::from_secs(3), 0, &mut out);
+    sampler.set_top_processes(0, Duration::ZERO, &passwd);
+    sampler.sample_at(t0 + Duration::from_secs(30), 0, &mut out);
     assert!(!out.top.enabled && out.top.by_memory.is_empty());
 }
 
@@ -228,7 +247,7 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
 #[test]
 fn live_shares_stay_within_the_cores() {
     let mut sampler = Sampler::new(Path::new("/proc"), Path::new("/sys"), MountSelection::Auto);
-    sampler.set_top_processes(10, Path::new("/etc/passwd"));
+    sampler.set_top_processes(10, Duration::ZERO, Path::new("/etc/passwd"));
     let mut out = Sample::default();
     let mut churn = Vec::new();
     for round in 0..30 {
@@ -445,7 +464,7 @@ fn the_daemon_ranks_a_cpu_burner_and_a_200_mib_holder_first_within_two_samples()
         &dir,
         Path::new("/proc"),
         None,
-        "interval = 1s\ntop_processes = 10",
+        "interval = 1s\ntop_every = 1s\ntop_processes = 10",
     );
     let _alone = one_test_with_helpers_at_a_time();
     let burner = Helper::start("burn");
