@@ -40,17 +40,28 @@ fn stat_line(
     )
 }
 
-fn process(
-    dir: &Path,
+/// One process of a fixture tree: what its stat, status and cmdline say.
+struct Proc<'a> {
     pid: u32,
-    comm: &str,
-    utime: u64,
-    stime: u64,
+    comm: &'a str,
+    /// User and system clock ticks.
+    ticks: (u64, u64),
     start: u64,
     rss: u64,
     uid: u32,
-    cmdline: &[u8],
-) {
+    cmdline: &'a [u8],
+}
+
+fn process(dir: &Path, p: Proc<'_>) {
+    let Proc {
+        pid,
+        comm,
+        ticks: (utime, stime),
+        start,
+        rss,
+        uid,
+        cmdline,
+    } = p;
     let d = dir.join(pid.to_string());
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(
@@ -136,47 +147,72 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
     // +10 ticks: 10 %.
     process(
         tree,
-        1,
-        "systemd",
-        185,
-        210,
-        8,
-        3384,
-        0,
-        b"/sbin/init\0splash\0",
+        Proc {
+            pid: 1,
+            comm: "systemd",
+            ticks: (185, 210),
+            start: 8,
+            rss: 3384,
+            uid: 0,
+            cmdline: b"/sbin/init\0splash\0",
+        },
     );
     // +150 ticks: 150 % (one and a half cores).
     process(
         tree,
-        6000,
-        "burner",
-        550,
-        0,
-        30000,
-        51200,
-        4321,
-        b"burner\0--hot\0",
+        Proc {
+            pid: 6000,
+            comm: "burner",
+            ticks: (550, 0),
+            start: 30000,
+            rss: 51200,
+            uid: 4321,
+            cmdline: b"burner\0--hot\0",
+        },
     );
     // +500 ticks in 1 s on 2 cores is impossible: capped at 200 %.
     process(
         tree,
-        4242,
-        "a) b",
-        517,
-        9,
-        20000,
-        250,
-        1000,
-        b"./a) b\0--flag\0",
+        Proc {
+            pid: 4242,
+            comm: "a) b",
+            ticks: (517, 9),
+            start: 20000,
+            rss: 250,
+            uid: 1000,
+            cmdline: b"./a) b\0--flag\0",
+        },
     );
     // Pid 7000 reused: a new process (started at tick 48000, after the
     // previous reading at 47976) with 30 ticks, fewer than the old one's
     // 100: 30 %, not 0 and not negative.
-    process(tree, 7000, "new", 30, 0, 48000, 100, 33, b"new\0");
+    process(
+        tree,
+        Proc {
+            pid: 7000,
+            comm: "new",
+            ticks: (30, 0),
+            start: 48000,
+            rss: 100,
+            uid: 33,
+            cmdline: b"new\0",
+        },
+    );
     // Never seen before, yet started long ago (missed by the previous
     // listing): its 900,000 ticks are not an interval's, so it is not
     // ranked by CPU at all.
-    process(tree, 7001, "missed", 900_000, 0, 100, 10, 0, b"missed\0");
+    process(
+        tree,
+        Proc {
+            pid: 7001,
+            comm: "missed",
+            ticks: (900_000, 0),
+            start: 100,
+            rss: 10,
+            uid: 0,
+            cmdline: b"missed\0",
+        },
+    );
     // The kernel thread: +5 ticks, shown as [kthreadd].
     let kthread = stat_line(2, "kthreadd", 2129984, 0, 8, 8, 0);
     std::fs::write(tree.join("2/stat"), kthread).unwrap();
@@ -220,7 +256,18 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
     // of 10 s after it (11 s), then at 20 s; samples between leave the
     // lists as they are.
     sampler.set_top_processes(5, Duration::from_secs(10), &passwd);
-    process(tree, 1, "systemd", 185, 210, 8, 3384, 0, b"/sbin/init\0");
+    process(
+        tree,
+        Proc {
+            pid: 1,
+            comm: "systemd",
+            ticks: (185, 210),
+            start: 8,
+            rss: 3384,
+            uid: 0,
+            cmdline: b"/sbin/init\0",
+        },
+    );
     let mut readings = Vec::new();
     for s in [4, 9, 11, 12] {
         sampler.sample_at(t0 + Duration::from_secs(s), 0, &mut out);
@@ -228,7 +275,18 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
     }
     assert_eq!(readings, [0, 0, 1, 1]);
     // +90 ticks between the readings at 11 s and 21 s: 9 % over those 10 s.
-    process(tree, 1, "systemd", 275, 210, 8, 3384, 0, b"/sbin/init\0");
+    process(
+        tree,
+        Proc {
+            pid: 1,
+            comm: "systemd",
+            ticks: (275, 210),
+            start: 8,
+            rss: 3384,
+            uid: 0,
+            cmdline: b"/sbin/init\0",
+        },
+    );
     sampler.sample_at(t0 + Duration::from_secs(21), 0, &mut out);
     assert_eq!(
         rows(&out.top.by_cpu),
@@ -441,6 +499,12 @@ fn assert_helpers_on_top(
         .position(|r| r.0 == holder)
         .unwrap_or_else(|| panic!("{what}: the holder {holder} is not in {by_memory:?}"));
     let held = by_memory[at].1;
+    println!(
+        "{what}: burner {:.1} % of {cores} CPUs, holder {:.1} MiB (rank {})",
+        by_cpu[0].2,
+        held as f64 / f64::from(1 << 20),
+        at + 1
+    );
     assert!(held >= HOLD_BYTES as u64, "{what}: the holder's RSS {held}");
     if at > 0 {
         println!(
