@@ -656,3 +656,38 @@ fn the_top_command_ranks_a_cpu_burner_and_a_200_mib_holder_first() {
     ]));
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// `top_processes` and `top_every` apply at SIGHUP: off, /data.json's
+/// `top` is null; on again with 2 rows, two rows by memory.
+#[test]
+fn sighup_turns_the_top_processes_off_and_on() {
+    let dir = TempDir::new("top-sighup");
+    let keys = |top: &str| format!("interval = 200ms\ntop_every = 200ms\n{top}");
+    let daemon =
+        crate::common::Daemon::on_roots(&dir, Path::new("/proc"), None, &keys("top_processes = 3"));
+    let rows = |daemon: &crate::common::Daemon| match crate::common::field(&daemon.data(), &["top"])
+    {
+        Some(miniserde::json::Value::Null) | None => None,
+        Some(top) => Some(json_rows(crate::common::field(top, &["by_memory"])).len()),
+    };
+    assert_eq!(rows(&daemon), Some(3), "{}", daemon.dump());
+    for (top, want) in [("top_processes = 0", None), ("top_processes = 2", Some(2))] {
+        let reloads = daemon.logged("configuration reloaded");
+        // What `on_roots` wrote, with the new keys.
+        dir.config(&format!(
+            "backup = off\nupdate_manager = none\nmounts = /\n{}",
+            keys(top)
+        ));
+        daemon.signal(1);
+        let seen = crate::common::wait_for(Duration::from_secs(5), || {
+            (daemon.logged("configuration reloaded") > reloads && rows(&daemon) == want)
+                .then_some(())
+        });
+        assert!(
+            seen.is_some(),
+            "{top}: {:?}\n{}",
+            rows(&daemon),
+            daemon.dump()
+        );
+    }
+}
