@@ -24,8 +24,8 @@
 //! - A process that exits between the listing and a read (ENOENT, ESRCH,
 //!   an empty or truncated file) is skipped: never a crash, never a
 //!   figure made of half a file. A row whose `cmdline` or `status` is gone
-//!   by the time the row is filled is dropped, so a list may hold fewer
-//!   than `n` rows.
+//!   by the time the row is filled is dropped and the next candidate takes
+//!   its place (three spares are kept per list).
 
 use std::ffi::{CStr, CString};
 use std::fs::File;
@@ -50,6 +50,8 @@ pub const COMMAND_BYTES: usize = 120;
 /// The most rows a list may ask for: `top_processes`' range ends here
 /// (config checks it; the config layer does not import the sampler).
 pub const MAX_ROWS: usize = 100;
+/// Candidates kept beyond the rows shown (see [`TopProcesses::candidates`]).
+const SPARE_CANDIDATES: usize = 3;
 /// Pids tracked before the first growth.
 const INITIAL_PIDS: usize = 1024;
 /// One read of a pid's file: a stat line is under 1 KiB; cmdline and
@@ -218,9 +220,10 @@ impl TopProcesses {
             self.every = every;
             return;
         }
+        let candidates = self.candidates();
         for list in [&mut self.by_cpu, &mut self.by_memory] {
             list.clear();
-            list.reserve_exact(rows);
+            list.reserve_exact(candidates);
         }
         for table in [&mut self.previous, &mut self.current] {
             table.reserve(INITIAL_PIDS);
@@ -241,6 +244,12 @@ impl TopProcesses {
     /// 90 % of `every`, so sampling jitter does not skip one.
     pub fn set_every(&mut self, every: Duration) {
         self.every = every;
+    }
+
+    /// Candidates kept per list: the rows, and a few more to stand in for
+    /// rows whose process exits before its `cmdline` and `status` are read.
+    fn candidates(&self) -> usize {
+        self.rows + SPARE_CANDIDATES
     }
 
     /// `FILE: why` while the proc root cannot be listed.
@@ -297,6 +306,9 @@ impl TopProcesses {
             (&self.by_memory, &mut out.by_memory),
         ] {
             for c in list {
+                if into.len() == self.rows {
+                    break; // the spare candidates were not needed
+                }
                 let cpu_percent = if seconds > 0.0 {
                     (c.cpu_ticks_in_interval as f64 / hz as f64 / seconds * 100.0)
                         .clamp(0.0, ceiling)
@@ -372,6 +384,7 @@ impl TopProcesses {
         self.current.clear();
         self.by_cpu.clear();
         self.by_memory.clear();
+        let candidates = self.candidates();
         let Some(dir) = &self.dir else { return };
         let mut before = 0; // cursor into `previous`, sorted by pid like `pids`
         for &pid in &self.pids {
@@ -411,9 +424,9 @@ impl TopProcesses {
                 kernel_thread: stat.is_kernel_thread(),
                 name: ShortText::default(),
             };
-            let by_memory = ranks(&self.by_memory, self.rows, candidate.key);
+            let by_memory = ranks(&self.by_memory, candidates, candidate.key);
             let by_cpu = match in_interval {
-                Some(t) if t > 0 => ranks(&self.by_cpu, self.rows, t),
+                Some(t) if t > 0 => ranks(&self.by_cpu, candidates, t),
                 _ => None,
             };
             if by_memory.is_none() && by_cpu.is_none() {
@@ -421,11 +434,11 @@ impl TopProcesses {
             }
             candidate.name = ShortText::from_raw(stat.comm);
             if let Some(at) = by_memory {
-                insert(&mut self.by_memory, self.rows, at, candidate);
+                insert(&mut self.by_memory, candidates, at, candidate);
             }
             if let Some(at) = by_cpu {
                 candidate.key = candidate.cpu_ticks_in_interval;
-                insert(&mut self.by_cpu, self.rows, at, candidate);
+                insert(&mut self.by_cpu, candidates, at, candidate);
             }
         }
     }

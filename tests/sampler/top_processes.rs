@@ -129,7 +129,8 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
     // No interval yet: nothing ranked by CPU.
     assert_eq!(rows(&out.top.by_cpu), []);
     // 5002 has the largest RSS but exited before its status was read: its
-    // row is dropped. 5000 (no stat) and 5001 (stat cut short) are skipped.
+    // row is dropped and the sixth largest, 7000, moves up. 5000 (no stat)
+    // and 5001 (stat cut short) are skipped.
     assert_eq!(
         rows(&out.top.by_memory),
         [
@@ -137,6 +138,7 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
             row(1, "systemd", "root", 0.0, 3384, "/sbin/init splash"),
             row(900, "(sd-pam)", "alice", 0.0, 1200, "(sd-pam)"),
             row(4242, "a) b", "alice", 0.0, 250, "./a) b --flag"),
+            row(7000, "old", "www-data", 0.0, 100, "old"),
         ]
     );
     assert_eq!(out.top.processes, 7, "1 2 900 4242 6000 7000 5002");
