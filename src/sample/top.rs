@@ -156,6 +156,8 @@ struct Candidate {
     name: ShortText<NAME_BYTES>,
 }
 
+/// The source: the proc root kept open, the previous reading's ticks by
+/// (pid, start time), and the candidate lists, all reused between readings.
 pub struct TopProcesses {
     proc_root: PathBuf,
     /// `proc_root` as a C string, made once: reopening after a failure

@@ -642,6 +642,19 @@ fn the_top_command_ranks_a_cpu_burner_and_a_200_mib_holder_first() {
     let memory_rows = memory.lines().skip(2).filter(|l| !l.is_empty()).count();
     assert_eq!(memory_rows, 3, "{table}");
 
+    // `sysmon sample` reads them at both of its readings (250 ms apart),
+    // whatever `top_every` says.
+    let out = crate::common::run(crate::common::sysmon(&["sample"]));
+    assert!(out.status.success(), "{out:?}");
+    let json: miniserde::json::Value =
+        miniserde::json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    let by_cpu = json_rows(crate::common::field(&json, &["top", "by_cpu"]));
+    assert_eq!(
+        by_cpu.first().map(|r| r.0),
+        Some(burner.pid()),
+        "sysmon sample: {by_cpu:?}"
+    );
+
     // Bad usage: exit 2 and a message.
     for args in [
         &["top", "--interval", "0s"][..],
