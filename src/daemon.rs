@@ -45,6 +45,9 @@ use crate::{http, log, sys};
 /// not be started): SIGTERM is then honoured within this, plus the current
 /// backup slice.
 pub const FALLBACK_WAIT: Duration = Duration::from_millis(200);
+/// After a /data.json request, the top processes are read at every sample
+/// for this many intervals (`top_every` applies again when nobody reads).
+pub const TOP_WATCHED_FOR: u32 = 3;
 /// CPU time the backup may take per loop iteration before HTTP gets a turn.
 pub const BACKUP_SLICE: Duration = Duration::from_millis(5);
 
@@ -102,6 +105,11 @@ pub struct Daemon {
 pub fn new_sampler(config: &Config) -> Sampler {
     let mut sampler = Sampler::new(&config.proc_root, &config.sys_root, mount_selection(config));
     sampler.set_network_exclude(&config.network_exclude);
+    sampler.set_top_processes(
+        config.top_processes,
+        config.top_every,
+        &config.root_fs.join("etc/passwd"),
+    );
     sampler
 }
 
@@ -416,6 +424,9 @@ impl Daemon {
         let (history, history_json) = (&self.history, &mut self.history_json);
         let history_file = &self.history_file;
         let scratch = &mut self.response_scratch;
+        // Someone reads /data.json (the dashboard, a script): the top
+        // processes follow every sample for a while (see `top_every`).
+        let data_asked = std::cell::Cell::new(false);
         http::handle(request, &self.access, scratch, |route| match route {
             http::Route::Metrics => metrics
                 .render(
@@ -448,15 +459,22 @@ impl Daemon {
                 }
                 history_json.as_bytes()
             }
-            _ => cache.body(
-                sample,
-                interval_s,
-                backup,
-                audit,
-                || alerts.firing().into_iter().map(Into::into).collect(),
-                services,
-            ),
+            _ => {
+                data_asked.set(true);
+                cache.body(
+                    sample,
+                    interval_s,
+                    backup,
+                    audit,
+                    || alerts.firing().into_iter().map(Into::into).collect(),
+                    services,
+                )
+            }
         });
+        if data_asked.get() {
+            self.sampler
+                .watch_top(Instant::now() + TOP_WATCHED_FOR * self.config.interval);
+        }
     }
 
     /// SIGHUP: re-read the config; a bad one is refused and the old stays.
@@ -527,6 +545,14 @@ impl Daemon {
         {
             self.sampler = new_sampler(&new);
             self.sampler.sample(unix_now(), &mut self.sample);
+        } else if (new.top_processes, new.top_every)
+            != (self.config.top_processes, self.config.top_every)
+        {
+            self.sampler.set_top_processes(
+                new.top_processes,
+                new.top_every,
+                &new.root_fs.join("etc/passwd"),
+            );
         }
         if new.interval != self.config.interval {
             self.next_sample_at = Instant::now() + new.interval;

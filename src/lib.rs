@@ -38,7 +38,7 @@
 //!   password-file check included); [`cidr`] is the address-block type
 //!   the two share.
 //! - [`cli`]: the command line's commands (`run`, `sample`, `check-config`,
-//!   `backup`, `verify`, `audit`, `prepare-dirs`, `history`), one file each; the only
+//!   `backup`, `verify`, `audit`, `prepare-dirs`, `history`, `top`), one file each; the only
 //!   place that prints a result and picks an exit status. `main.rs` parses
 //!   and dispatches.
 //!

@@ -30,6 +30,7 @@ enum Command {
     Audit(cli::audit::AuditArgs),
     PrepareDirs(cli::prepare_dirs::PrepareDirsArgs),
     History(cli::history::HistoryArgs),
+    Top(cli::top::TopArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => cli::audit::audit(a),
         Command::PrepareDirs(a) => cli::prepare_dirs::prepare_dirs(a),
         Command::History(a) => cli::history::history(a),
+        Command::Top(a) => cli::top::top(a),
     };
     result.unwrap_or_else(|code| code)
 }

@@ -47,6 +47,8 @@ pub struct DataJson {
     pub boots: Option<BootsJson>,
     /// The init system's services (see [`crate::services`]).
     pub services: ServicesJson,
+    /// The top processes; null when `top_processes = 0`.
+    pub top: Option<TopJson>,
 }
 
 /// How many previous boots /data.json lists (the file keeps 100).
@@ -176,6 +178,56 @@ impl ServicesJson {
             truncated: snap.truncated,
             problems,
         }
+    }
+}
+
+/// The top `top_processes` processes by CPU over the last interval and by
+/// resident memory ([`crate::sample::top`]).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct TopJson {
+    /// Highest share first; only processes that used CPU in the interval
+    /// (empty until a second reading).
+    pub by_cpu: Vec<TopProcessJson>,
+    /// Highest RSS first.
+    pub by_memory: Vec<TopProcessJson>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct TopProcessJson {
+    pub pid: u32,
+    /// The kernel's name for it (`comm`).
+    pub name: String,
+    /// The effective user's name, or the uid in decimal when unknown.
+    pub user: String,
+    pub uid: u32,
+    /// Of one CPU: a process using two cores fully shows 200.
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+    /// Arguments joined by spaces, at most 120 bytes (`...` when cut);
+    /// `[name]` for a kernel thread.
+    pub command: String,
+}
+
+impl TopJson {
+    /// The lists of `top`; `None` when it is off.
+    pub fn new(top: &crate::sample::TopSample) -> Option<TopJson> {
+        let rows = |list: &[crate::sample::TopProcess]| {
+            list.iter()
+                .map(|p| TopProcessJson {
+                    pid: p.pid,
+                    name: p.name.as_str().to_string(),
+                    user: p.user.as_str().to_string(),
+                    uid: p.uid,
+                    cpu_percent: round1(p.cpu_percent),
+                    rss_bytes: p.rss_bytes,
+                    command: p.command.as_str().to_string(),
+                })
+                .collect()
+        };
+        top.enabled.then(|| TopJson {
+            by_cpu: rows(&top.by_cpu),
+            by_memory: rows(&top.by_memory),
+        })
     }
 }
 
@@ -597,6 +649,7 @@ impl DataJson {
             alerts: Vec::new(),
             boots: None,
             services: ServicesJson::default(),
+            top: TopJson::new(&sample.top),
         }
     }
 

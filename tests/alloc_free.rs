@@ -63,7 +63,8 @@ fn config(proc_root: PathBuf) -> Config {
 }
 
 /// The sampler alone, on the live /proc of this machine: after two warm-up
-/// samples, a thousand more allocate nothing.
+/// samples, a thousand more allocate nothing (the top processes included,
+/// while this machine's processes come and go).
 #[test]
 fn sampler_allocates_nothing_once_warm() {
     for selection in [
@@ -75,6 +76,7 @@ fn sampler_allocates_nothing_once_warm() {
             std::path::Path::new("/sys"),
             selection.clone(),
         );
+        sampler.set_top_processes(5, Duration::ZERO, std::path::Path::new("/etc/passwd"));
         let mut sample = Sample::default();
         sampler.sample(1, &mut sample);
         sampler.sample(2, &mut sample);
@@ -89,6 +91,10 @@ fn sampler_allocates_nothing_once_warm() {
         );
         assert!(
             sample.memory.total_bytes > 0 && !sample.cores.is_empty() && !sample.disks.is_empty()
+        );
+        assert!(
+            !sample.top.by_memory.is_empty(),
+            "the top processes were read"
         );
     }
 }
@@ -113,6 +119,8 @@ fn idle_daemon_loop_allocates_nothing() {
     config.alerts.command = Some("exit 0".into());
     // The boot log's "still alive" write (issue 14) happens while measured.
     config.boot_log_every = Duration::from_millis(700);
+    // The top processes at every sample (`top_processes = 5` by default).
+    config.top_every = Duration::from_millis(100);
     let mut daemon = Daemon::bind(config).expect("bind");
     let warm_until = Instant::now() + Duration::from_millis(500);
     while Instant::now() < warm_until {
@@ -148,7 +156,12 @@ fn idle_daemon_loop_allocates_nothing() {
         allocated, 0,
         "{allocated} allocations in {turns} idle turns with {samples} samples"
     );
-    // The work measured above really happened.
+    // The work measured above really happened (the top processes are on
+    // by default: `top_processes = 5`).
+    assert!(
+        daemon.sample().top.enabled && !daemon.sample().top.by_memory.is_empty(),
+        "the top processes were read"
+    );
     let firing: Vec<String> = daemon
         .alerts()
         .firing()

@@ -790,3 +790,59 @@ fn dashboard_services_card_lists_the_failed_one_with_how_long() {
         "the alert banner"
     );
 }
+
+/// The Processes card (issue 14) lists /data.json's `top` rows, in order:
+/// on the live /proc with `interval = 1h`, so the one sample the page
+/// reads is the one fetched here (no CPU interval yet: the CPU list says
+/// so, the memory list has `top_processes` rows).
+#[test]
+fn dashboard_lists_the_top_processes() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    let dir = TempDir::new("dashboard-top");
+    let daemon = Daemon::on_roots(
+        &dir,
+        Path::new("/proc"),
+        None,
+        "interval = 1h\ntop_processes = 4",
+    );
+    let data = daemon.data();
+    let pids = |list: &str| -> Vec<String> {
+        let Value::Array(rows) = field(field(&data, "top"), list) else {
+            panic!("top.{list} is not a list")
+        };
+        rows.iter()
+            .map(|r| match field(r, "pid") {
+                Value::Number(Number::U64(p)) => p.to_string(),
+                other => panic!("pid: {}", json::to_string(other)),
+            })
+            .collect()
+    };
+    let by_memory = pids("by_memory");
+    assert_eq!(by_memory.len(), 4, "{}", json::to_string(&data));
+    assert!(pids("by_cpu").is_empty(), "one sample: no interval yet");
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
+    let dom = &run.stdout;
+    let card = card_markup(dom, "class=\"card top")
+        .unwrap_or_else(|| panic!("no Processes card:\n{dom}\nstderr:\n{}", run.stderr));
+    let shown: Vec<&str> = card
+        .split("id=\"top-memory\"")
+        .nth(1)
+        .unwrap_or("")
+        .split("data-pid=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert_eq!(shown, by_memory, "{card}");
+    assert!(
+        card.contains("No process used CPU in the last interval."),
+        "{card}"
+    );
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Uncaught") || l.contains("Refused to"))
+        .collect();
+    assert!(errors.is_empty(), "JavaScript or CSP errors: {errors:#?}");
+}

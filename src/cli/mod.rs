@@ -16,6 +16,7 @@ pub mod history;
 pub mod prepare_dirs;
 pub mod run;
 pub mod sample;
+pub mod top;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -29,6 +29,13 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let config = super::load_config(args.config.as_deref(), args.proc_root, args.sys_root)?;
     super::check_proc_root(&config)?;
     let mut sampler = daemon::new_sampler(&config);
+    // Both readings read the top processes too, whatever `top_every` says,
+    // so their CPU shares cover the 250 ms between them.
+    sampler.set_top_processes(
+        config.top_processes,
+        Duration::ZERO,
+        &config.root_fs.join("etc/passwd"),
+    );
     let mut sample = crate::sample::Sample::default();
     // Two readings a moment apart, so CPU figures describe now, not the
     // average since boot (which is what a reading with no change shows).

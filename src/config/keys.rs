@@ -307,6 +307,36 @@ pub const KEYS: &[Key] = &[
         render: |c, out| c.network_exclude.iter().for_each(|g| out.value(g)),
     },
     Key {
+        name: "top_processes",
+        repeatable: false,
+        default: "5",
+        doc: "rows in each top-processes list, by CPU and by memory (0 to 100; 0: off)",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            // At most `sample::top::MAX_ROWS`.
+            c.top_processes = parse_count(value, 0, 100)? as usize;
+            Ok(())
+        },
+        render: |c, out| out.value(&c.top_processes),
+    },
+    Key {
+        name: "top_every",
+        repeatable: false,
+        default: "1m",
+        doc: "how often the top processes are read while nobody reads /data.json (100ms to 1h)",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            c.top_every = duration_between(
+                value,
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+                "100ms to 1h",
+            )?;
+            Ok(())
+        },
+        render: |c, out| out.duration(c.top_every),
+    },
+    Key {
         name: "backup_dir",
         repeatable: false,
         default: "/var/backups/sysmon",

@@ -56,6 +56,10 @@ pub struct Config {
     pub mounts: Vec<PathBuf>,
     /// Network interfaces left out of the sample (globs such as `veth*`).
     pub network_exclude: Vec<crate::nameglob::NameGlob>,
+    /// Rows in each top-processes list (by CPU, by memory); 0: not read.
+    pub top_processes: usize,
+    /// How often the top processes are read (their CPU shares cover this).
+    pub top_every: Duration,
     pub backup_dir: PathBuf,
     pub log_dir: PathBuf,
     pub state_dir: PathBuf,
@@ -254,6 +258,8 @@ impl Config {
             interval: Duration::ZERO,
             mounts: Vec::new(),
             network_exclude: Vec::new(),
+            top_processes: 0,
+            top_every: Duration::ZERO,
             backup_dir: PathBuf::new(),
             log_dir: PathBuf::new(),
             state_dir: PathBuf::new(),

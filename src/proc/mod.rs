@@ -10,6 +10,7 @@
 pub mod arp;
 pub mod boot_id;
 pub mod cgroup;
+pub mod cmdline;
 pub mod diskstats;
 pub mod loadavg;
 pub mod meminfo;
@@ -18,6 +19,8 @@ pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os_release;
+pub mod passwd;
+pub mod pidstat;
 pub mod pressure;
 pub mod selfstat;
 pub mod sockstat;
@@ -207,6 +210,12 @@ mod fuzz {
             let _ = super::udp::queue_sums(&buf);
             let _ = super::netclass::parse_int(&buf);
             let _ = super::netclass::parse_text(&buf);
+            let _ = super::pidstat::parse(&buf);
+            let _ = super::status::effective_uid(&buf);
+            let _ = super::passwd::entries(&buf).count();
+            let mut shown = [0u8; 40];
+            let n = super::cmdline::shorten(&buf, &mut shown);
+            assert!(std::str::from_utf8(&shown[..n]).is_ok());
             let _ = super::sysctl::single_u64(&buf);
             let mut text = String::new();
             for (_, value) in super::os_release::entries(&buf).flatten() {

@@ -3,7 +3,8 @@
 //!
 //! Used once, after `user = NAME` dropped privileges, to check every thread
 //! of sysmon (a raw `capset` changes only the calling thread; see
-//! [`crate::privileges::drop_privileges`]). Not on the sampler's path.
+//! [`crate::privileges::drop_privileges`]). On the sampler's path only
+//! [`effective_uid`], for the few top processes shown.
 //!
 //! Invariant: a field that is present but malformed is an error, never a
 //! zero; a field the running kernel does not print is `None`.
@@ -101,6 +102,16 @@ pub fn groups(buf: &[u8], out: &mut Vec<u32>) -> Result<(), ParseError> {
     Err(ParseError::new(0, "no Groups line"))
 }
 
+/// The effective user id from the `Uid:` line (what `ps -o user` shows),
+/// for the top processes; `None` when the line is missing or malformed
+/// (a status file cut short).
+pub fn effective_uid(buf: &[u8]) -> Option<u32> {
+    numbered_lines(buf)
+        .find_map(|(_, line)| line.strip_prefix(b"Uid:"))
+        .and_then(four_ids)
+        .map(|ids| ids[1])
+}
+
 fn trim(value: &[u8]) -> &[u8] {
     value.trim_ascii()
 }
@@ -141,6 +152,14 @@ mod tests {
 
     /// See tests/fixtures/proc/status-dropped/SOURCE.
     const DROPPED: &[u8] = include_bytes!("../../tests/fixtures/proc/status-dropped/status");
+
+    #[test]
+    fn effective_uid_is_the_second_id() {
+        assert_eq!(effective_uid(DROPPED), Some(994));
+        assert_eq!(effective_uid(b"Name:\tsu\nUid:\t1000\t0\t0\t0\n"), Some(0));
+        assert_eq!(effective_uid(b"Name:\tx\nUid:\t1000\t0"), None);
+        assert_eq!(effective_uid(b"Name:\tx\n"), None);
+    }
 
     #[test]
     fn parses_a_dropped_daemon() {

@@ -8,7 +8,8 @@
 //! - `network`: /proc/net/dev; `disk_io`: /proc/diskstats (both through
 //!   `counters`' one update-by-name routine); `pressure`: /proc/pressure.
 //! - `sensors`: hwmon, thermal zones, cpufreq; `container`: our cgroup v2;
-//!   `process`: sysmon's own footprint.
+//!   `process`: sysmon's own footprint; `top`: the top processes by CPU
+//!   and by memory.
 //! - `source`: what they share: one failure type, logged once when it starts
 //!   and once when it clears ([`Sampler::failures`] lists the current ones).
 //!
@@ -28,7 +29,7 @@
 //! between them, never negative.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 mod container;
 mod counters;
@@ -43,6 +44,7 @@ mod process;
 pub mod procfile;
 mod sensors;
 mod source;
+pub mod top;
 
 pub use container::ContainerSample;
 pub use cpu::{CoreSample, CpuPercent};
@@ -53,6 +55,7 @@ pub use network::NetSample;
 pub use pressure::PressureSample;
 pub use process::ProcessSample;
 pub use sensors::{FreqSample, TempSample, ThermalSample};
+pub use top::{TopProcess, TopSample};
 
 use crate::proc::{loadavg::LoadAvg, meminfo::MemInfo, stat::CpuTicks};
 
@@ -92,6 +95,8 @@ pub struct Sample {
     pub cpu_frequencies: Vec<FreqSample>,
     /// Our cgroup v2's limits and usage, when it sets a limit.
     pub container: Option<ContainerSample>,
+    /// The top processes by CPU and by memory (`top_processes`).
+    pub top: TopSample,
 }
 
 impl Sample {
@@ -120,6 +125,7 @@ pub struct Sampler {
     pressure: pressure::PressureFiles,
     sensors: sensors::Sensors,
     container: container::Container,
+    top: top::TopProcesses,
 }
 
 impl Sampler {
@@ -139,7 +145,26 @@ impl Sampler {
             pressure: pressure::PressureFiles::new(proc_root),
             sensors: sensors::Sensors::new(sys_root),
             container: container::Container::new(proc_root, sys_root),
+            top: top::TopProcesses::new(proc_root, Path::new("/etc/passwd")),
         }
+    }
+
+    /// Lists the top `rows` processes by CPU and by memory from now on
+    /// (`top_processes`; 0: none, and nothing read), read at most once per
+    /// `every` (`top_every`; zero: every sample), naming users from `passwd`.
+    pub fn set_top_processes(&mut self, rows: usize, every: Duration, passwd: &Path) {
+        if self.top.passwd() != passwd {
+            self.top = top::TopProcesses::new(self.top.proc_root(), passwd);
+        }
+        self.top.set_rows(rows);
+        self.top.set_every(every);
+    }
+
+    /// Until `until`, the top processes are read at every sample whatever
+    /// `top_every` says: someone is reading them (the daemon calls this for
+    /// each /data.json request).
+    pub fn watch_top(&mut self, until: Instant) {
+        self.top.watch(until);
     }
 
     /// Leaves the network interfaces matching any of `globs` out of every
@@ -192,6 +217,14 @@ impl Sampler {
         // container's CPU share.
         let host_cores = out.cores.len();
         self.container.sample(now, host_cores, &mut out.container);
+        // After uptime (which dates new processes) and the core count
+        // (the ceiling of a CPU share).
+        self.top.sample(now, out.uptime_s, host_cores, &mut out.top);
+    }
+
+    /// `PROC_ROOT: why` while the top processes cannot be listed.
+    pub fn top_failure(&self) -> Option<&str> {
+        self.top.failure()
     }
 
     /// `FILE: why` for each /proc source the last sample could not read

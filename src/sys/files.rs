@@ -119,6 +119,14 @@ impl DirCounter {
     }
 }
 
+/// The open directory, for `*at` calls relative to it (a pid's files
+/// under the kept-open /proc, listed by [`DirCounter::for_each_name`]).
+impl std::os::fd::AsFd for DirCounter {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.dir)
+    }
+}
+
 /// Calls `f(name, d_type)` for every record other than `.` and `..` in
 /// `buf`, which holds what one getdents64 call returned.
 fn for_each_dirent(buf: &[u8], mut f: impl FnMut(&[u8], u8)) {

@@ -115,6 +115,13 @@ HWM_S=$(awk '/^VmHWM/ { print $2 }' /proc/$SPID/status)
 cargo test --release --quiet --test bench_sampler -- --ignored --nocapture 2>/dev/null > "$WORK/sampler.txt" || true
 PER_SAMPLE_US=$(awk '$1 == "us_per_sample" { print $2 }' "$WORK/sampler.txt")
 PER_SAMPLE_CORE_US=$(awk '$1 == "us_per_sample_core" { print $2 }' "$WORK/sampler.txt")
+# The top processes (issue 14): per 100 processes on this machine as it is,
+# then with 5,000 sleep processes started by the bench itself.
+TOP_PER_100_US=$(awk '$1 == "top_us_per_100_processes" { print $2 }' "$WORK/sampler.txt")
+TOP_PROCS=$(awk '$1 == "top_processes" { print $2 }' "$WORK/sampler.txt")
+SYSMON_BENCH_SPAWN=5000 cargo test --release --quiet --test bench_sampler top_processes -- --ignored --nocapture 2>/dev/null > "$WORK/top5000.txt" || true
+TOP_5000_US=$(awk '$1 == "top_us_per_sample" { print $2 }' "$WORK/top5000.txt")
+TOP_5000_PROCS=$(awk '$1 == "top_processes" { print $2 }' "$WORK/top5000.txt")
 
 # --- node_exporter -------------------------------------------------------------
 if [ $HAVE_NE = 1 ]; then
@@ -180,6 +187,8 @@ fi
   echo "| start -> first answer (ms) | $START_S | ${START_N:-} | $(ratio "${START_N:-}" "$START_S") faster | ${START_M:-} | $(ratio "${START_M:-}" "$START_S") faster |"
   echo "| time per sample (µs, sampler alone): every source | ${PER_SAMPLE_US:-?} | | | | |"
   echo "| time per sample (µs): issue #2's sources (CPU, memory, load, uptime, disks) | ${PER_SAMPLE_CORE_US:-?} | | | | |"
+  echo "| top processes, µs per reading per 100 processes (${TOP_PROCS:-?} running) | ${TOP_PER_100_US:-?} | | | | |"
+  echo "| top processes, µs per reading at ${TOP_5000_PROCS:-?} processes (5,000 sleep started) | ${TOP_5000_US:-?} | | | | |"
 } | tee "$OUT/results.md"
 {
   echo

@@ -10,6 +10,7 @@ mod mounts_live; // a mount made while the daemon runs shows up
 mod oracle; // fast parsers against a naive oracle; random bytes
 mod parsers; // each /proc parser and cpu::percent: hand-worked answers
 mod roots; // the Sampler over whole fixture roots
+mod top_processes; // the top processes: fixture trees with vanishing and reused pids
 
 // Reading the recorded /proc fixtures, shared by parsers, roots and oracle.
 

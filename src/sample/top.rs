@@ -1,0 +1,665 @@
+//! The top processes: the `n` processes that used the most CPU since the
+//! previous reading, and the `n` with the most resident memory, each with
+//! its pid, name, user, CPU share, RSS and a shortened command line.
+//!
+//! One reading lists the proc root with getdents into a fixed buffer
+//! ([`crate::sys::DirCounter::for_each_name`]) and reads each pid's
+//! `stat` (one `openat` + `pread` + `close`: name, flags, CPU ticks, start
+//! time and RSS are all there, so `statm` is not needed). Only the rows
+//! shown then read `cmdline` and `status` (for the user id).
+//!
+//! Invariants:
+//! - Once warm, a reading allocates nothing: the pid list and the two tick
+//!   tables are reused (they grow, with room to spare, only when more
+//!   processes exist than ever before), rows are `Copy` with fixed-size
+//!   text, and user names come from a cache of /etc/passwd that is read
+//!   again only when its mtime, size or inode changes.
+//! - A process is known by (pid, start time): a pid reused between two
+//!   readings is a new process, never a jump in the old one's ticks.
+//! - CPU shares are in 0..=cores × 100 (a process using two cores fully
+//!   shows 200 %, as top's Irix mode). A process first seen now counts
+//!   only if it started after the previous reading (then all its ticks
+//!   fall in the interval); otherwise its share is unknown and it is not
+//!   ranked by CPU this time.
+//! - A process that exits between the listing and a read (ENOENT, ESRCH,
+//!   an empty or truncated file) is skipped: never a crash, never a
+//!   figure made of half a file. A row whose `cmdline` or `status` is gone
+//!   by the time the row is filled is dropped and the next candidate takes
+//!   its place (three spares are kept per list).
+
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::source::{Failure, Health};
+use crate::proc::{cmdline, passwd, pidstat, status};
+use crate::sys;
+
+/// Bytes kept of a process name (the kernel's `comm` is at most 15, but a
+/// kernel worker's reads `kworker/u8:2-events_unbound`).
+pub const NAME_BYTES: usize = 64;
+/// Bytes kept of a user name (longer ones are cut, with `...`).
+pub const USER_BYTES: usize = 32;
+/// Bytes kept of a command line (longer ones end in `...`).
+pub const COMMAND_BYTES: usize = 120;
+/// The most rows a list may ask for: `top_processes`' range ends here
+/// (config checks it; the config layer does not import the sampler).
+pub const MAX_ROWS: usize = 100;
+/// Candidates kept beyond the rows shown (see [`TopProcesses::candidates`]).
+const SPARE_CANDIDATES: usize = 3;
+/// Pids tracked before the first growth.
+const INITIAL_PIDS: usize = 1024;
+/// One read of a pid's file: a stat line is under 1 KiB; cmdline and
+/// status are cut here (the command shown is 120 bytes, the `Uid:` line
+/// comes early in status).
+const READ_BYTES: usize = 4096;
+
+/// Printable text of at most `N` bytes (`N` < 256), kept inline so that a
+/// row is `Copy` and a sample holds no string per process.
+///
+/// Invariant: `bytes[..len]` is valid UTF-8 without control characters
+/// (made so by [`cmdline::shorten`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ShortText<const N: usize> {
+    len: u8,
+    bytes: [u8; N],
+}
+
+impl<const N: usize> ShortText<N> {
+    /// The printable form of `raw`, NUL bytes as spaces, cut with `...`.
+    pub fn from_raw(raw: &[u8]) -> Self {
+        let mut text = Self::default();
+        text.len = cmdline::shorten(raw, &mut text.bytes) as u8;
+        text
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Always valid by construction (see the type's invariant).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("?")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<const N: usize> Default for ShortText<N> {
+    fn default() -> Self {
+        ShortText {
+            len: 0,
+            bytes: [0; N],
+        }
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for ShortText<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// One row of a top list.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TopProcess {
+    pub pid: u32,
+    /// The kernel's name for it (`comm`).
+    pub name: ShortText<NAME_BYTES>,
+    /// Its effective user's name, or the uid in decimal when /etc/passwd
+    /// does not know it.
+    pub user: ShortText<USER_BYTES>,
+    pub uid: u32,
+    /// Over the interval since the previous reading; 0..=cores × 100.
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+    /// The command line, arguments joined by spaces; `[name]` for a kernel
+    /// thread or a process whose command line is empty (a zombie).
+    pub command: ShortText<COMMAND_BYTES>,
+}
+
+/// The top lists of one reading.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TopSample {
+    /// `top_processes` is above 0.
+    pub enabled: bool,
+    /// Highest CPU share first; only processes that used CPU in the
+    /// interval; empty at the first reading (no interval yet).
+    pub by_cpu: Vec<TopProcess>,
+    /// Highest RSS first.
+    pub by_memory: Vec<TopProcess>,
+    /// Processes read this time (those that vanished mid-read not counted).
+    pub processes: u32,
+}
+
+/// What one reading keeps of a process for the next: its identity and
+/// its CPU ticks then.
+#[derive(Clone, Copy)]
+struct Seen {
+    pid: u32,
+    start_ticks: u64,
+    cpu_ticks: u64,
+}
+
+/// A process that may make a list, as its stat showed it.
+#[derive(Clone, Copy)]
+struct Candidate {
+    pid: u32,
+    /// Ticks in the interval (by CPU) or resident pages (by memory).
+    key: u64,
+    cpu_ticks_in_interval: u64,
+    rss_pages: u64,
+    kernel_thread: bool,
+    name: ShortText<NAME_BYTES>,
+}
+
+/// The source: the proc root kept open, the previous reading's ticks by
+/// (pid, start time), and the candidate lists, all reused between readings.
+pub struct TopProcesses {
+    proc_root: PathBuf,
+    /// `proc_root` as a C string, made once: reopening after a failure
+    /// allocates nothing.
+    proc_root_c: Option<CString>,
+    rows: usize,
+    /// Read at most this often (`top_every`); between readings the lists
+    /// stay as they are. Zero: at every call.
+    every: Duration,
+    /// Until then, read at every call (someone reads the lists: see
+    /// [`TopProcesses::watch`]).
+    watched_until: Option<Instant>,
+    dir: Option<sys::DirCounter>,
+    health: Health,
+    pids: Vec<u32>,
+    /// Sorted by pid: the previous reading's processes, and this one's.
+    previous: Vec<Seen>,
+    current: Vec<Seen>,
+    /// When the previous reading was taken: monotonic, and in clock ticks
+    /// since boot (to tell a new process from one missed before).
+    previous_at: Option<(Instant, u64)>,
+    by_cpu: Vec<Candidate>,
+    by_memory: Vec<Candidate>,
+    buf: Box<[u8; READ_BYTES]>,
+    users: Users,
+    clock_ticks_per_s: u64,
+    page_size: u64,
+}
+
+impl TopProcesses {
+    /// Off (no rows) until [`TopProcesses::set_rows`]. `passwd` names the
+    /// users (`ROOT_FS/etc/passwd`).
+    pub fn new(proc_root: &Path, passwd: &Path) -> TopProcesses {
+        TopProcesses {
+            proc_root: proc_root.to_path_buf(),
+            proc_root_c: CString::new(proc_root.as_os_str().as_bytes()).ok(),
+            rows: 0,
+            every: Duration::ZERO,
+            watched_until: None,
+            dir: None,
+            health: Health::default(),
+            pids: Vec::new(),
+            previous: Vec::new(),
+            current: Vec::new(),
+            previous_at: None,
+            by_cpu: Vec::new(),
+            by_memory: Vec::new(),
+            buf: Box::new([0; READ_BYTES]),
+            users: Users::new(passwd.to_path_buf()),
+            clock_ticks_per_s: sys::clock_ticks_per_second().max(1),
+            page_size: sys::page_size(),
+        }
+    }
+
+    /// Rows per list (`top_processes`, at most [`MAX_ROWS`]); 0 turns
+    /// reading off and frees the tables.
+    pub fn set_rows(&mut self, rows: usize) {
+        let rows = rows.min(MAX_ROWS);
+        if rows == self.rows {
+            return;
+        }
+        self.rows = rows;
+        if rows == 0 {
+            let every = self.every;
+            *self = TopProcesses::new(&self.proc_root, &self.users.path);
+            self.every = every;
+            return;
+        }
+        let candidates = self.candidates();
+        for list in [&mut self.by_cpu, &mut self.by_memory] {
+            list.clear();
+            list.reserve_exact(candidates);
+        }
+        for table in [&mut self.previous, &mut self.current] {
+            table.reserve(INITIAL_PIDS);
+        }
+        self.pids.reserve(INITIAL_PIDS);
+    }
+
+    pub fn proc_root(&self) -> &Path {
+        &self.proc_root
+    }
+
+    pub fn passwd(&self) -> &Path {
+        &self.users.path
+    }
+
+    /// Reads at most once per `every` (`top_every`): a call sooner after
+    /// the last reading leaves the lists as they are. A reading is due at
+    /// 90 % of `every`, so sampling jitter does not skip one.
+    pub fn set_every(&mut self, every: Duration) {
+        self.every = every;
+    }
+
+    /// Until `until`, read at every call whatever `every` says: the lists
+    /// are being read (the dashboard is open), so they follow each sample;
+    /// nobody watching, `every` keeps the idle cost low.
+    pub fn watch(&mut self, until: Instant) {
+        self.watched_until = Some(until);
+    }
+
+    /// Candidates kept per list: the rows, and a few more to stand in for
+    /// rows whose process exits before its `cmdline` and `status` are read.
+    fn candidates(&self) -> usize {
+        self.rows + SPARE_CANDIDATES
+    }
+
+    /// `FILE: why` while the proc root cannot be listed.
+    pub fn failure(&self) -> Option<&str> {
+        self.health.failure()
+    }
+
+    /// Refreshes `out`. `uptime_s` is /proc/uptime's first figure now;
+    /// `cores` the CPUs /proc/stat lists (the CPU share's ceiling is
+    /// `cores` × 100). A proc root that cannot be listed keeps `out`'s
+    /// previous lists.
+    pub fn sample(&mut self, now: Instant, uptime_s: f64, cores: usize, out: &mut TopSample) {
+        out.enabled = self.rows > 0;
+        if self.rows == 0 {
+            out.by_cpu.clear();
+            out.by_memory.clear();
+            out.processes = 0;
+            return;
+        }
+        let watched = self.watched_until.is_some_and(|until| now < until);
+        if let Some((at, _)) = self.previous_at {
+            if !watched && now.saturating_duration_since(at) < self.every - self.every / 10 {
+                return;
+            }
+        }
+        let listed = self.list_pids();
+        let listed_ok = listed.is_ok();
+        self.health.note(&self.proc_root, listed);
+        if !listed_ok {
+            self.previous_at = None;
+            return;
+        }
+        let hz = self.clock_ticks_per_s;
+        let uptime_ticks = if uptime_s.is_finite() && uptime_s > 0.0 {
+            (uptime_s * hz as f64) as u64
+        } else {
+            0
+        };
+        let interval = self
+            .previous_at
+            .map(|(at, ticks)| (now.saturating_duration_since(at).as_secs_f64(), ticks))
+            .filter(|(seconds, _)| *seconds > 0.0);
+        self.read_all(interval.map(|(_, started_after)| started_after));
+        let seconds = interval.map_or(0.0, |(s, _)| s);
+        let ceiling = 100.0 * cores.max(1) as f64;
+        out.processes = u32::try_from(self.current.len()).unwrap_or(u32::MAX);
+        out.by_cpu.clear();
+        out.by_memory.clear();
+        out.by_cpu.reserve_exact(self.rows);
+        out.by_memory.reserve_exact(self.rows);
+        let users = &mut self.users;
+        users.refresh();
+        for (list, into) in [
+            (&self.by_cpu, &mut out.by_cpu),
+            (&self.by_memory, &mut out.by_memory),
+        ] {
+            for c in list {
+                if into.len() == self.rows {
+                    break; // the spare candidates were not needed
+                }
+                let cpu_percent = if seconds > 0.0 {
+                    (c.cpu_ticks_in_interval as f64 / hz as f64 / seconds * 100.0)
+                        .clamp(0.0, ceiling)
+                } else {
+                    0.0
+                };
+                let row = TopProcess {
+                    pid: c.pid,
+                    name: c.name,
+                    user: ShortText::default(),
+                    uid: 0,
+                    cpu_percent,
+                    rss_bytes: c.rss_pages.saturating_mul(self.page_size),
+                    command: ShortText::default(),
+                };
+                if let Some(row) = fill_row(
+                    self.dir.as_ref(),
+                    &mut self.buf,
+                    users,
+                    c.kernel_thread,
+                    row,
+                ) {
+                    into.push(row);
+                }
+            }
+        }
+        std::mem::swap(&mut self.previous, &mut self.current);
+        self.previous_at = Some((now, uptime_ticks));
+        // Room to spare, so a few more processes next time do not allocate.
+        let want = self.previous.len().saturating_mul(2);
+        for table in [&mut self.previous, &mut self.current] {
+            if table.capacity() < want {
+                table.reserve(want - table.len());
+            }
+        }
+        if self.pids.capacity() < want {
+            self.pids.reserve(want - self.pids.len());
+        }
+    }
+
+    /// The pids under the proc root, ascending.
+    fn list_pids(&mut self) -> Result<(), Failure> {
+        if self.dir.is_none() {
+            let path = self
+                .proc_root_c
+                .as_deref()
+                .ok_or(Failure::Other("a NUL byte in the path"))?;
+            self.dir = Some(sys::DirCounter::open(path).map_err(Failure::Io)?);
+        }
+        let Some(dir) = &mut self.dir else {
+            return Err(Failure::Other("not open"));
+        };
+        self.pids.clear();
+        let pids = &mut self.pids;
+        let listed = dir.for_each_name(|name| {
+            if let Some(pid) = crate::proc::parse_u64(name).and_then(|p| u32::try_from(p).ok()) {
+                pids.push(pid);
+            }
+        });
+        if let Err(e) = listed {
+            self.dir = None;
+            return Err(Failure::Io(e));
+        }
+        // /proc lists pids in order already: then this is one pass.
+        self.pids.sort_unstable();
+        Ok(())
+    }
+
+    /// Reads every listed pid's stat into `current` and the candidates.
+    /// `started_after`: the previous reading's time in ticks since boot
+    /// (`None` at the first reading: no CPU ranking).
+    fn read_all(&mut self, started_after: Option<u64>) {
+        self.current.clear();
+        self.by_cpu.clear();
+        self.by_memory.clear();
+        let candidates = self.candidates();
+        let Some(dir) = &self.dir else { return };
+        let mut before = 0; // cursor into `previous`, sorted by pid like `pids`
+        for &pid in &self.pids {
+            let Some(stat) = read_pid_file(dir, pid, b"stat", &mut self.buf[..])
+                .ok()
+                .and_then(|len| pidstat::parse(&self.buf[..len]).ok())
+                .filter(|s| s.pid == pid)
+            else {
+                continue; // gone between the listing and the read, or cut short
+            };
+            let ticks = stat.cpu_ticks();
+            while before < self.previous.len() && self.previous[before].pid < pid {
+                before += 1;
+            }
+            let known = self
+                .previous
+                .get(before)
+                .filter(|p| p.pid == pid && p.start_ticks == stat.start_ticks);
+            let in_interval = match (known, started_after) {
+                (_, None) => None,
+                // A counter never runs backwards; if it seems to, 0.
+                (Some(p), Some(_)) => Some(ticks.saturating_sub(p.cpu_ticks)),
+                // New since the previous reading: all its ticks are recent.
+                (None, Some(after)) if stat.start_ticks >= after => Some(ticks),
+                (None, Some(_)) => None,
+            };
+            self.current.push(Seen {
+                pid,
+                start_ticks: stat.start_ticks,
+                cpu_ticks: ticks,
+            });
+            let mut candidate = Candidate {
+                pid,
+                key: stat.rss_pages,
+                cpu_ticks_in_interval: in_interval.unwrap_or(0),
+                rss_pages: stat.rss_pages,
+                kernel_thread: stat.is_kernel_thread(),
+                name: ShortText::default(),
+            };
+            let by_memory = ranks(&self.by_memory, candidates, candidate.key);
+            let by_cpu = match in_interval {
+                Some(t) if t > 0 => ranks(&self.by_cpu, candidates, t),
+                _ => None,
+            };
+            if by_memory.is_none() && by_cpu.is_none() {
+                continue;
+            }
+            candidate.name = ShortText::from_raw(stat.comm);
+            if let Some(at) = by_memory {
+                insert(&mut self.by_memory, candidates, at, candidate);
+            }
+            if let Some(at) = by_cpu {
+                candidate.key = candidate.cpu_ticks_in_interval;
+                insert(&mut self.by_cpu, candidates, at, candidate);
+            }
+        }
+    }
+}
+
+/// Where `key` goes in `list` (highest first, `rows` at most; on a tie the
+/// one seen first, the lower pid, stays ahead), or `None` if it does not.
+fn ranks(list: &[Candidate], rows: usize, key: u64) -> Option<usize> {
+    let at = list.partition_point(|c| c.key >= key);
+    (at < rows).then_some(at)
+}
+
+fn insert(list: &mut Vec<Candidate>, rows: usize, at: usize, candidate: Candidate) {
+    if list.len() == rows {
+        list.pop(); // within capacity: `rows` was reserved
+    }
+    list.insert(at, candidate);
+}
+
+/// Completes a row from the pid's `cmdline` and `status`; `None` when the
+/// process is gone by now.
+fn fill_row(
+    dir: Option<&sys::DirCounter>,
+    buf: &mut [u8; READ_BYTES],
+    users: &Users,
+    kernel_thread: bool,
+    mut row: TopProcess,
+) -> Option<TopProcess> {
+    let dir = dir?;
+    let len = read_pid_file(dir, row.pid, b"status", &mut buf[..]).ok()?;
+    row.uid = status::effective_uid(&buf[..len])?;
+    row.user = match users.name(row.uid) {
+        Some(name) => ShortText::from_raw(name),
+        None => {
+            let mut digits = [0u8; 10];
+            ShortText::from_raw(decimal(row.uid, &mut digits))
+        }
+    };
+    let command = if kernel_thread {
+        &[][..]
+    } else {
+        let len = read_pid_file(dir, row.pid, b"cmdline", &mut buf[..]).ok()?;
+        &buf[..len]
+    };
+    row.command = if command.iter().all(|b| *b == 0) {
+        // `[name]`, as ps and top show a process without a command line.
+        let mut bracketed = [0u8; NAME_BYTES + 2];
+        let name = row.name.as_str().as_bytes();
+        bracketed[0] = b'[';
+        bracketed[1..=name.len()].copy_from_slice(name);
+        bracketed[name.len() + 1] = b']';
+        ShortText::from_raw(&bracketed[..name.len() + 2])
+    } else {
+        ShortText::from_raw(command)
+    };
+    Some(row)
+}
+
+/// `n` in decimal, written at the end of `digits`.
+fn decimal(mut n: u32, digits: &mut [u8; 10]) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[at..];
+        }
+    }
+}
+
+/// Reads `PID/FILE` under the open proc root into `buf` with one `pread`:
+/// the file's first `buf.len()` bytes. Never blocks (`O_NONBLOCK`: a FIFO
+/// in a fixture tree reads as empty). A process that exited reads as
+/// ENOENT or ESRCH, or as an empty file, which no parser accepts.
+fn read_pid_file(
+    dir: &sys::DirCounter,
+    pid: u32,
+    file: &[u8],
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let mut path = [0u8; 32];
+    let mut digits = [0u8; 10];
+    let pid = decimal(pid, &mut digits);
+    let len = pid.len() + 1 + file.len();
+    path[..pid.len()].copy_from_slice(pid);
+    path[pid.len()] = b'/';
+    path[pid.len() + 1..len].copy_from_slice(file);
+    let name = CStr::from_bytes_with_nul(&path[..=len])
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let fd = sys::open_at(
+        sys::At::Entry(dir.as_fd(), name),
+        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
+    )?;
+    let file = File::from(fd);
+    loop {
+        match file.read_at(buf, 0) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            result => return result,
+        }
+    }
+}
+
+/// User names by uid from /etc/passwd, read again only when the file's
+/// mtime, size or inode changes (so a `stat` per reading, and an
+/// allocation only when an account was added or removed).
+struct Users {
+    path: PathBuf,
+    /// (mtime s, mtime ns, size, inode) when last read; `None`: never read
+    /// or unreadable.
+    stamp: Option<(i64, i64, u64, u64)>,
+    names: Vec<u8>,
+    /// (uid, start, end) into `names`, sorted by uid; the first line of a
+    /// uid wins, as getpwuid answers.
+    by_uid: Vec<(u32, u32, u32)>,
+}
+
+impl Users {
+    fn new(path: PathBuf) -> Users {
+        Users {
+            path,
+            stamp: None,
+            names: Vec::new(),
+            by_uid: Vec::new(),
+        }
+    }
+
+    fn refresh(&mut self) {
+        let stamp = std::fs::metadata(&self.path)
+            .ok()
+            .map(|m| (m.mtime(), m.mtime_nsec(), m.size(), m.ino()));
+        if stamp == self.stamp {
+            return;
+        }
+        self.stamp = stamp;
+        self.names.clear();
+        self.by_uid.clear();
+        let Ok(text) = super::procfile::read_once(&self.path) else {
+            return; // no file: every user shows as a number
+        };
+        for (name, uid) in passwd::entries(&text) {
+            let start = self.names.len() as u32;
+            self.names.extend_from_slice(name);
+            self.by_uid.push((uid, start, self.names.len() as u32));
+        }
+        // Stable: the first line of a uid stays first.
+        self.by_uid.sort_by_key(|(uid, _, _)| *uid);
+        self.by_uid.dedup_by_key(|(uid, _, _)| *uid);
+    }
+
+    fn name(&self, uid: u32) -> Option<&[u8]> {
+        let at = self.by_uid.binary_search_by_key(&uid, |e| e.0).ok()?;
+        let (_, start, end) = self.by_uid[at];
+        self.names.get(start as usize..end as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_digits() {
+        let mut d = [0u8; 10];
+        assert_eq!(decimal(0, &mut d), b"0");
+        assert_eq!(decimal(4294967295, &mut d), b"4294967295");
+        assert_eq!(decimal(1000, &mut d), b"1000");
+    }
+
+    #[test]
+    fn short_text_is_printable_and_bounded() {
+        let t = ShortText::<8>::from_raw(b"ab\0cd\nefghij");
+        assert_eq!(t.as_str(), "ab cd...");
+        assert!(ShortText::<8>::default().is_empty());
+    }
+
+    /// The candidate lists against a naive oracle: sort everything, take
+    /// the first `rows`.
+    #[test]
+    fn ranking_matches_a_full_sort() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for rows in [1usize, 3, 5] {
+            let mut list = Vec::with_capacity(rows);
+            let mut all = Vec::new();
+            for pid in 0..200u32 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let key = state % 50;
+                all.push((key, pid));
+                let c = Candidate {
+                    pid,
+                    key,
+                    cpu_ticks_in_interval: key,
+                    rss_pages: key,
+                    kernel_thread: false,
+                    name: ShortText::default(),
+                };
+                if let Some(at) = ranks(&list, rows, key) {
+                    insert(&mut list, rows, at, c);
+                }
+            }
+            all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let want: Vec<(u64, u32)> = all.into_iter().take(rows).collect();
+            let got: Vec<(u64, u32)> = list.iter().map(|c| (c.key, c.pid)).collect();
+            assert_eq!(got, want);
+            assert_eq!(list.capacity(), rows, "never grew");
+        }
+    }
+}
