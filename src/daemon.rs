@@ -194,14 +194,16 @@ impl Daemon {
     /// (the scrape-time reads included), for tests that count allocations.
     pub fn render_metrics(&mut self) -> &str {
         let connections = self.http.stats();
-        self.metrics.render(
-            &self.sample,
-            &self.backup.snapshot(),
-            &self.audit.snapshot(),
-            self.audit.apt_details(),
-            &self.alerts,
-            connections,
-        )
+        self.metrics
+            .render(
+                &self.sample,
+                &self.backup.snapshot(),
+                &self.audit.snapshot(),
+                self.audit.apt_details(),
+                &self.alerts,
+                connections,
+            )
+            .as_str()
     }
 
     /// The jobs' current /data.json objects (allocates; for tests and tools).

@@ -13,6 +13,7 @@
 //! `*.prom` files of `textfile_dir`, checked by [`exposition`].
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
 
+mod body;
 mod cpufreq;
 pub mod exposition;
 mod kernel;
@@ -30,12 +31,16 @@ use crate::audit::UpdatesSnapshot;
 use crate::audit::model::AptDetails;
 use crate::backup::{BackupSnapshot, BackupState};
 use crate::sample::Sample;
+pub use body::Body;
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub struct MetricsRenderer {
-    out: String,
-    ticks_per_s: f64,
+    out: Body,
+    /// What [`crate::alerts::Alerts::write_metrics`] writes, copied into
+    /// `out` (reused).
+    alerts_text: String,
+    ticks_per_s: u64,
     os_release: os::OsRelease,
     meminfo: meminfo::MemInfoFields,
     kernel: kernel::KernelTables,
@@ -50,8 +55,9 @@ impl MetricsRenderer {
     /// os-release is looked for (`--root-fs`, node_exporter's `--path.rootfs`).
     pub fn new(proc_root: &Path, sys_root: &Path, root_fs: &Path) -> Self {
         MetricsRenderer {
-            out: String::with_capacity(32 * 1024),
-            ticks_per_s: crate::sys::clock_ticks_per_second() as f64,
+            out: Body::with_capacity(64 * 1024),
+            alerts_text: String::new(),
+            ticks_per_s: crate::sys::clock_ticks_per_second(),
             os_release: os::OsRelease::new(root_fs),
             meminfo: meminfo::MemInfoFields::new(proc_root),
             kernel: kernel::KernelTables::new(proc_root),
@@ -70,12 +76,29 @@ impl MetricsRenderer {
 }
 
 /// `# HELP` and `# TYPE` lines of a family.
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+fn family(out: &mut Body, name: &str, kind: &str, help: &str) {
+    out.push_str("# HELP ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(help);
+    out.push_str("\n# TYPE ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+}
+
+/// `ticks / hz` seconds, as `Display` prints the quotient; exactly and
+/// without the float formatter when `hz` is a power of ten (USER_HZ is 100).
+fn seconds_of_ticks(out: &mut Body, ticks: u64, hz: u64) {
+    match (0..=9u32).find(|&p| 10u64.pow(p) == hz) {
+        Some(places) => out.decimal(ticks, places),
+        None => out.f64(ticks as f64 / hz as f64),
+    }
 }
 
 /// [`escaped`] for bytes that should be UTF-8; others become U+FFFD.
-fn escaped_bytes(out: &mut String, value: &[u8]) {
+fn escaped_bytes(out: &mut Body, value: &[u8]) {
     for chunk in value.utf8_chunks() {
         escaped(out, chunk.valid());
         if !chunk.invalid().is_empty() {
@@ -84,16 +107,20 @@ fn escaped_bytes(out: &mut String, value: &[u8]) {
     }
 }
 
-/// Writes a label value escaped as the format requires (`\\`, `\"`, `\n`).
-fn escaped(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
+/// Writes a label value escaped as the format requires (`\\`, `\"`, `\n`):
+/// runs without any of the three are copied whole.
+fn escaped(out: &mut Body, value: &str) {
+    let mut rest = value;
+    while let Some(at) = rest.bytes().position(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            _ => "\\n",
+        });
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
 }
 
 impl MetricsRenderer {
@@ -102,7 +129,10 @@ impl MetricsRenderer {
     }
 
     fn value(&mut self, name: &str, value: f64) {
-        let _ = writeln!(self.out, "{name} {value}");
+        self.out.push_str(name);
+        self.out.push(' ');
+        self.out.f64(value);
+        self.out.push('\n');
     }
 
     fn gauge(&mut self, name: &str, help: &str, value: f64) {
@@ -119,7 +149,7 @@ impl MetricsRenderer {
         apt: Option<&AptDetails>,
         alerts: &crate::alerts::Alerts,
         http: crate::listener::ConnectionStats,
-    ) -> &str {
+    ) -> &Body {
         self.out.clear();
         os::write_uname(&mut self.out);
         self.os_release.write(&mut self.out);
@@ -138,7 +168,9 @@ impl MetricsRenderer {
         self.sysmon(backup, updates);
         self.apt(apt, updates.reboot_required);
         self.http(http);
-        alerts.write_metrics(&mut self.out);
+        self.alerts_text.clear();
+        alerts.write_metrics(&mut self.alerts_text);
+        self.out.push_str(&self.alerts_text);
         // Last: it checks its families against all of sysmon's own.
         if let Some(textfile) = &mut self.textfile {
             textfile.write(&mut self.out);
@@ -176,7 +208,7 @@ impl MetricsRenderer {
         backup: &BackupSnapshot,
         updates: &UpdatesSnapshot,
         apt: Option<&AptDetails>,
-    ) -> &str {
+    ) -> &Body {
         self.out.clear();
         self.sysmon(backup, updates);
         self.apt(apt, updates.reboot_required);
@@ -202,12 +234,13 @@ impl MetricsRenderer {
                 ("system", t.system),
                 ("user", t.user),
             ] {
-                let _ = writeln!(
-                    self.out,
-                    "node_cpu_seconds_total{{cpu=\"{}\",mode=\"{mode}\"}} {}",
-                    core.id,
-                    ticks as f64 / hz
-                );
+                self.out.push_str("node_cpu_seconds_total{cpu=\"");
+                self.out.u64(u64::from(core.id));
+                self.out.push_str("\",mode=\"");
+                self.out.push_str(mode);
+                self.out.push_str("\"} ");
+                seconds_of_ticks(&mut self.out, ticks, hz);
+                self.out.push('\n');
             }
         }
         self.family(
@@ -217,12 +250,13 @@ impl MetricsRenderer {
         );
         for core in &s.cores {
             for (mode, ticks) in [("nice", core.ticks.guest_nice), ("user", core.ticks.guest)] {
-                let _ = writeln!(
-                    self.out,
-                    "node_cpu_guest_seconds_total{{cpu=\"{}\",mode=\"{mode}\"}} {}",
-                    core.id,
-                    ticks as f64 / hz
-                );
+                self.out.push_str("node_cpu_guest_seconds_total{cpu=\"");
+                self.out.u64(u64::from(core.id));
+                self.out.push_str("\",mode=\"");
+                self.out.push_str(mode);
+                self.out.push_str("\"} ");
+                seconds_of_ticks(&mut self.out, ticks, hz);
+                self.out.push('\n');
             }
         }
         // Every field, read now; the sample's ten if /proc/meminfo cannot be.
@@ -262,7 +296,7 @@ impl MetricsRenderer {
             self.filesystem_series(
                 "node_filesystem_device_error",
                 d,
-                u8::from(d.stats.is_none()),
+                u64::from(d.stats.is_none()),
             );
         }
         for (name, help, pick) in [
@@ -365,19 +399,17 @@ impl MetricsRenderer {
     }
 
     /// `name{device,fstype,mountpoint} value` for one filesystem.
-    fn filesystem_series(
-        &mut self,
-        name: &str,
-        d: &crate::sample::DiskSample,
-        value: impl std::fmt::Display,
-    ) {
-        let _ = write!(self.out, "{name}{{device=\"");
+    fn filesystem_series(&mut self, name: &str, d: &crate::sample::DiskSample, value: u64) {
+        self.out.push_str(name);
+        self.out.push_str("{device=\"");
         escaped(&mut self.out, &d.device);
         self.out.push_str("\",fstype=\"");
         escaped(&mut self.out, &d.fs_type);
         self.out.push_str("\",mountpoint=\"");
         escaped(&mut self.out, &d.mount_point);
-        let _ = writeln!(self.out, "\"}} {value}");
+        self.out.push_str("\"} ");
+        self.out.u64(value);
+        self.out.push('\n');
     }
 
     /// `name{label="value"} number`, the value escaped.
@@ -434,10 +466,16 @@ impl MetricsRenderer {
         }
     }
 
-    fn labelled(&mut self, name: &str, label: &str, value: &str, number: impl std::fmt::Display) {
-        let _ = write!(self.out, "{name}{{{label}=\"");
+    /// `name{label="value"} n / 10^places`, the value escaped.
+    fn labelled(&mut self, name: &str, label: &str, value: &str, (n, places): (u64, u32)) {
+        self.out.push_str(name);
+        self.out.push('{');
+        self.out.push_str(label);
+        self.out.push_str("=\"");
         escaped(&mut self.out, value);
-        let _ = writeln!(self.out, "\"}} {number}");
+        self.out.push_str("\"} ");
+        self.out.decimal(n, places);
+        self.out.push('\n');
     }
 
     fn network(&mut self, s: &Sample) {
@@ -465,14 +503,22 @@ impl MetricsRenderer {
             ("transmit_compressed", |c| c.tx_compressed),
         ];
         for (suffix, pick) in families {
-            let _ = writeln!(
-                self.out,
-                "# HELP node_network_{suffix}_total Network device statistic {suffix}.\n# TYPE node_network_{suffix}_total counter"
-            );
+            let out = &mut self.out;
+            out.push_str("# HELP node_network_");
+            out.push_str(suffix);
+            out.push_str("_total Network device statistic ");
+            out.push_str(suffix);
+            out.push_str(".\n# TYPE node_network_");
+            out.push_str(suffix);
+            out.push_str("_total counter\n");
             for n in &s.network {
-                let _ = write!(self.out, "node_network_{suffix}_total{{device=\"");
-                escaped(&mut self.out, &n.device);
-                let _ = writeln!(self.out, "\"}} {}", pick(&n.counters));
+                out.push_str("node_network_");
+                out.push_str(suffix);
+                out.push_str("_total{device=\"");
+                escaped(out, &n.device);
+                out.push_str("\"} ");
+                out.u64(pick(&n.counters));
+                out.push('\n');
             }
         }
     }
@@ -483,7 +529,7 @@ impl MetricsRenderer {
         if !s.disk_io.iter().any(|d| d.whole_disk) {
             return;
         }
-        type Pick = fn(&crate::proc::diskstats::DiskCounters) -> Option<f64>;
+        type Pick = fn(&crate::proc::diskstats::DiskCounters) -> Option<(u64, u32)>;
         // Every field of /proc/diskstats, with node_exporter's names, help
         // and types; discards (4.18+) and flushes (5.5+) where the kernel
         // has them.
@@ -492,103 +538,103 @@ impl MetricsRenderer {
                 "node_disk_reads_completed_total",
                 "counter",
                 "The total number of reads completed successfully.",
-                |c| Some(c.reads_completed as f64),
+                |c| Some((c.reads_completed, 0)),
             ),
             (
                 "node_disk_reads_merged_total",
                 "counter",
                 "The total number of reads merged.",
-                |c| Some(c.reads_merged as f64),
+                |c| Some((c.reads_merged, 0)),
             ),
             (
                 "node_disk_read_bytes_total",
                 "counter",
                 "The total number of bytes read successfully.",
-                |c| Some(c.read_bytes() as f64),
+                |c| Some((c.read_bytes(), 0)),
             ),
             (
                 "node_disk_read_time_seconds_total",
                 "counter",
                 "The total number of seconds spent by all reads.",
-                |c| Some(c.read_time_ms as f64 / 1000.0),
+                |c| Some((c.read_time_ms, 3)),
             ),
             (
                 "node_disk_writes_completed_total",
                 "counter",
                 "The total number of writes completed successfully.",
-                |c| Some(c.writes_completed as f64),
+                |c| Some((c.writes_completed, 0)),
             ),
             (
                 "node_disk_writes_merged_total",
                 "counter",
                 "The number of writes merged.",
-                |c| Some(c.writes_merged as f64),
+                |c| Some((c.writes_merged, 0)),
             ),
             (
                 "node_disk_written_bytes_total",
                 "counter",
                 "The total number of bytes written successfully.",
-                |c| Some(c.written_bytes() as f64),
+                |c| Some((c.written_bytes(), 0)),
             ),
             (
                 "node_disk_write_time_seconds_total",
                 "counter",
                 "This is the total number of seconds spent by all writes.",
-                |c| Some(c.write_time_ms as f64 / 1000.0),
+                |c| Some((c.write_time_ms, 3)),
             ),
             (
                 "node_disk_io_now",
                 "gauge",
                 "The number of I/Os currently in progress.",
-                |c| Some(c.io_in_progress as f64),
+                |c| Some((c.io_in_progress, 0)),
             ),
             (
                 "node_disk_io_time_seconds_total",
                 "counter",
                 "Total seconds spent doing I/Os.",
-                |c| Some(c.io_time_ms as f64 / 1000.0),
+                |c| Some((c.io_time_ms, 3)),
             ),
             (
                 "node_disk_io_time_weighted_seconds_total",
                 "counter",
                 "The weighted # of seconds spent doing I/Os.",
-                |c| Some(c.io_time_weighted_ms as f64 / 1000.0),
+                |c| Some((c.io_time_weighted_ms, 3)),
             ),
             (
                 "node_disk_discards_completed_total",
                 "counter",
                 "The total number of discards completed successfully.",
-                |c| c.discards.map(|d| d[0] as f64),
+                |c| c.discards.map(|d| (d[0], 0)),
             ),
             (
                 "node_disk_discards_merged_total",
                 "counter",
                 "The total number of discards merged.",
-                |c| c.discards.map(|d| d[1] as f64),
+                |c| c.discards.map(|d| (d[1], 0)),
             ),
             (
                 "node_disk_discarded_sectors_total",
                 "counter",
                 "The total number of sectors discarded successfully.",
-                |c| c.discards.map(|d| d[2] as f64),
+                |c| c.discards.map(|d| (d[2], 0)),
             ),
             (
                 "node_disk_discard_time_seconds_total",
                 "counter",
                 "This is the total number of seconds spent by all discards.",
-                |c| c.discards.map(|d| d[3] as f64 / 1000.0),
+                |c| c.discards.map(|d| (d[3], 3)),
             ),
             (
                 "node_disk_flush_requests_total",
                 "counter",
                 "The total number of flush requests completed successfully",
-                |c| c.flushes.map(|f| f[0] as f64),
+                |c| c.flushes.map(|f| (f[0], 0)),
             ),
             (
                 "node_disk_flush_requests_time_seconds_total",
                 "counter",
                 "This is the total number of seconds spent by all flush requests.",
-                |c| c.flushes.map(|f| f[1] as f64 / 1000.0),
+                |c| c.flushes.map(|f| (f[1], 3)),
             ),
         ];
         for (name, kind, help, pick) in families {
@@ -607,9 +653,7 @@ impl MetricsRenderer {
 
     fn pressure(&mut self, s: &Sample) {
         let p = &s.pressure;
-        let seconds = |line: Option<crate::proc::pressure::PressureLine>| {
-            line.map(|l| l.total_us as f64 / 1e6)
-        };
+        let seconds = |line: Option<crate::proc::pressure::PressureLine>| line.map(|l| l.total_us);
         for (name, help, value) in [
             (
                 "node_pressure_cpu_waiting_seconds_total",
@@ -642,9 +686,12 @@ impl MetricsRenderer {
                 seconds(p.io.and_then(|i| i.full)),
             ),
         ] {
-            if let Some(v) = value {
+            if let Some(us) = value {
                 self.family(name, "counter", help);
-                self.value(name, v);
+                self.out.push_str(name);
+                self.out.push(' ');
+                self.out.decimal(us, 6);
+                self.out.push('\n');
             }
         }
     }
@@ -895,8 +942,11 @@ mod tests {
 
     #[test]
     fn escapes_label_values() {
-        let mut out = String::new();
-        escaped(&mut out, "a\"b\\c\nd");
-        assert_eq!(out, "a\\\"b\\\\c\\nd");
+        let mut out = Body::with_capacity(0);
+        for value in ["a\"b\\c\nd", "plain", "\n", "é\"é"] {
+            escaped(&mut out, value);
+            out.push('|');
+        }
+        assert_eq!(out.as_str(), "a\\\"b\\\\c\\nd|plain|\\n|é\\\"é|");
     }
 }

@@ -10,7 +10,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::family;
+use super::{Body, family};
 use crate::proc::{netstat, sockstat, sysctl, vmstat};
 use crate::sample::procfile::ProcFile;
 
@@ -29,23 +29,34 @@ pub struct KernelTables {
 
 /// `prefix` + `protocol` + `_` + `name` with node_exporter's untyped
 /// `Statistic ProtocolName.` help, then the value.
-fn netstat_series(out: &mut String, protocol: &[u8], name: &[u8], value: i64) {
-    let (Ok(protocol), Ok(name)) = (std::str::from_utf8(protocol), std::str::from_utf8(name))
-    else {
+fn netstat_series(out: &mut Body, protocol: &[u8], name: &[u8], value: i64) {
+    let (Some(protocol), Some(name)) = (valid_name(protocol), valid_name(name)) else {
         return;
     };
-    if !valid_name(protocol) || !valid_name(name) {
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "# HELP node_netstat_{protocol}_{name} Statistic {protocol}{name}.\n# TYPE node_netstat_{protocol}_{name} untyped\nnode_netstat_{protocol}_{name} {value}"
-    );
+    out.push_str("# HELP ");
+    let name_at = out.len();
+    out.push_str("node_netstat_");
+    out.push_str(protocol);
+    out.push('_');
+    out.push_str(name);
+    let name_end = out.len();
+    out.push_str(" Statistic ");
+    out.push_str(protocol);
+    out.push_str(name);
+    out.push_str(".\n# TYPE ");
+    out.repeat(name_at..name_end);
+    out.push_str(" untyped\n");
+    out.repeat(name_at..name_end);
+    out.push(' ');
+    out.i64(value);
+    out.push('\n');
 }
 
-/// What may go into a metric name unchanged.
-fn valid_name(part: &str) -> bool {
-    !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+/// `part` as text if it may go into a metric name unchanged.
+fn valid_name(part: &[u8]) -> Option<&str> {
+    let valid = !part.is_empty() && part.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    // ASCII, so the conversion cannot fail.
+    valid.then(|| std::str::from_utf8(part).ok()).flatten()
 }
 
 impl KernelTables {
@@ -66,14 +77,14 @@ impl KernelTables {
         }
     }
 
-    pub fn write(&mut self, out: &mut String) {
+    pub fn write(&mut self, out: &mut Body) {
         self.vmstat(out);
         self.netstat(out);
         self.sockstat(out);
         self.filefd_entropy(out);
     }
 
-    fn vmstat(&mut self, out: &mut String) {
+    fn vmstat(&mut self, out: &mut Body) {
         let Ok(buf) = self.vmstat.read() else { return };
         // All or nothing, as node_exporter (a bad line fails the collector):
         // one pass, and what was written is taken back on an error.
@@ -83,20 +94,30 @@ impl KernelTables {
                 out.truncate(start);
                 return;
             };
-            let Ok(name) = std::str::from_utf8(name) else {
-                continue;
-            };
-            if !vmstat::node_exporter_default(name.as_bytes()) || !valid_name(name) {
+            if !vmstat::node_exporter_default(name) {
                 continue;
             }
-            let _ = writeln!(
-                out,
-                "# HELP node_vmstat_{name} /proc/vmstat information field {name}.\n# TYPE node_vmstat_{name} untyped\nnode_vmstat_{name} {value}"
-            );
+            let Some(name) = valid_name(name) else {
+                continue;
+            };
+            out.push_str("# HELP ");
+            let name_at = out.len();
+            out.push_str("node_vmstat_");
+            out.push_str(name);
+            let name_end = out.len();
+            out.push_str(" /proc/vmstat information field ");
+            out.push_str(name);
+            out.push_str(".\n# TYPE ");
+            out.repeat(name_at..name_end);
+            out.push_str(" untyped\n");
+            out.repeat(name_at..name_end);
+            out.push(' ');
+            out.u64(value);
+            out.push('\n');
         }
     }
 
-    fn netstat(&mut self, out: &mut String) {
+    fn netstat(&mut self, out: &mut Body) {
         // node_exporter's collector fails as a whole if netstat or snmp
         // cannot be read or parsed (written series are taken back); snmp6
         // may be absent (IPv6 disabled).
@@ -128,7 +149,7 @@ impl KernelTables {
         }
     }
 
-    fn sockstat(&mut self, out: &mut String) {
+    fn sockstat(&mut self, out: &mut Body) {
         let page_size = self.page_size;
         for file in [&mut self.sockstat, &mut self.sockstat6] {
             let Ok(buf) = file.read() else { continue };
@@ -136,13 +157,9 @@ impl KernelTables {
                 continue;
             }
             let _ = sockstat::for_each(buf, |protocol, key, value| {
-                let (Ok(p), Ok(k)) = (std::str::from_utf8(protocol), std::str::from_utf8(key))
-                else {
+                let (Some(p), Some(k)) = (valid_name(protocol), valid_name(key)) else {
                     return;
                 };
-                if !valid_name(p) || !valid_name(k) {
-                    return;
-                }
                 if p == "sockets" && k == "used" {
                     family(
                         out,
@@ -169,7 +186,7 @@ impl KernelTables {
         }
     }
 
-    fn filefd_entropy(&mut self, out: &mut String) {
+    fn filefd_entropy(&mut self, out: &mut Body) {
         let file_nr = self
             .file_nr
             .read()

@@ -11,7 +11,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::{escaped_bytes, family};
+use super::{Body, escaped_bytes, family};
 use crate::proc::{arp, softnet, sysctl, udp};
 use crate::sample::procfile::ProcFile;
 
@@ -52,14 +52,14 @@ impl NetTables {
         }
     }
 
-    pub fn write(&mut self, out: &mut String) {
+    pub fn write(&mut self, out: &mut Body) {
         self.softnet(out);
         self.conntrack(out);
         self.arp(out);
         self.udp_queues(out);
     }
 
-    fn udp_queues(&mut self, out: &mut String) {
+    fn udp_queues(&mut self, out: &mut Body) {
         // As node_exporter: no v4 file, no family; v6 only when v4 is there.
         let Some((tx4, rx4)) = self.udp.read().ok().and_then(|b| udp::queue_sums(b).ok()) else {
             return;
@@ -78,7 +78,7 @@ impl NetTables {
         }
     }
 
-    fn softnet(&mut self, out: &mut String) {
+    fn softnet(&mut self, out: &mut Body) {
         let Ok(buf) = self.softnet.read() else { return };
         self.softnet_lines.clear();
         for line in softnet::entries(buf) {
@@ -136,13 +136,18 @@ impl NetTables {
             family(out, name, kind, help);
             for s in &self.softnet_lines {
                 if let Some(v) = pick(s) {
-                    let _ = writeln!(out, "{name}{{cpu=\"{}\"}} {v}", s.cpu);
+                    out.push_str(name);
+                    out.push_str("{cpu=\"");
+                    out.u64(u64::from(s.cpu));
+                    out.push_str("\"} ");
+                    out.u64(v);
+                    out.push('\n');
                 }
             }
         }
     }
 
-    fn conntrack(&mut self, out: &mut String) {
+    fn conntrack(&mut self, out: &mut Body) {
         // node_exporter's collector needs both (no module loaded: neither).
         let count = self
             .conntrack_count
@@ -173,7 +178,7 @@ impl NetTables {
         let _ = writeln!(out, "node_nf_conntrack_entries_limit {max}");
     }
 
-    fn arp(&mut self, out: &mut String) {
+    fn arp(&mut self, out: &mut Body) {
         let Ok(buf) = self.arp.read() else { return };
         if arp::devices(buf).any(|d| d.is_err()) {
             return;

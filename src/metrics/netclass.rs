@@ -8,10 +8,9 @@
 //! kept open; they are opened again only when that set changes, so a warm
 //! scrape allocates nothing.
 
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use super::{escaped, family};
+use super::{Body, escaped, family};
 use crate::proc::netclass::{parse_int, parse_text};
 use crate::sample::NetSample;
 use crate::sample::procfile::ProcFile;
@@ -100,7 +99,7 @@ impl NetClass {
         }
     }
 
-    pub fn write(&mut self, network: &[NetSample], out: &mut String) {
+    pub fn write(&mut self, network: &[NetSample], out: &mut Body) {
         self.sync(network);
         for iface in &mut self.ifaces {
             for (file, value) in iface.numeric.iter_mut().zip(&mut iface.values) {
@@ -111,15 +110,26 @@ impl NetClass {
             if self.ifaces.iter().all(|f| f.values[i].is_none()) {
                 continue;
             }
-            let _ = writeln!(
-                out,
-                "# HELP node_network_{suffix} Network device property: {suffix}\n# TYPE node_network_{suffix} {kind}"
-            );
+            out.push_str("# HELP ");
+            let name_at = out.len();
+            out.push_str("node_network_");
+            out.push_str(suffix);
+            let name_end = out.len();
+            out.push_str(" Network device property: ");
+            out.push_str(suffix);
+            out.push_str("\n# TYPE ");
+            out.repeat(name_at..name_end);
+            out.push(' ');
+            out.push_str(kind);
+            out.push('\n');
             for iface in &self.ifaces {
                 let Some(v) = iface.values[i] else { continue };
-                let _ = write!(out, "node_network_{suffix}{{device=\"");
+                out.repeat(name_at..name_end);
+                out.push_str("{device=\"");
                 escaped(out, &iface.name);
-                let _ = writeln!(out, "\"}} {}", v.saturating_mul(*scale));
+                out.push_str("\"} ");
+                out.i64(v.saturating_mul(*scale));
+                out.push('\n');
             }
         }
         if self.ifaces.is_empty() {
@@ -173,7 +183,7 @@ impl NetClass {
         for iface in self.ifaces.iter().filter(|i| i.present) {
             out.push_str("node_network_up{device=\"");
             escaped(out, &iface.name);
-            let _ = writeln!(out, "\"}} {}", u8::from(iface.up));
+            out.push_str(if iface.up { "\"} 1\n" } else { "\"} 0\n" });
         }
     }
 }

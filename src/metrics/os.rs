@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::{escaped, escaped_bytes, family};
+use super::{Body, escaped, escaped_bytes, family};
 use crate::proc::os_release;
 
 /// The os-release fields node_exporter labels `node_os_info` with, in its
@@ -98,7 +98,7 @@ impl OsRelease {
         false
     }
 
-    pub fn write(&mut self, out: &mut String) {
+    pub fn write(&mut self, out: &mut Body) {
         if !self.refresh() {
             return;
         }
@@ -149,7 +149,7 @@ impl OsRelease {
 }
 
 /// `node_uname_info`, labels in node_exporter's order.
-pub fn write_uname(out: &mut String) {
+pub fn write_uname(out: &mut Body) {
     let Ok(u) = crate::sys::uname() else { return };
     family(
         out,

@@ -25,7 +25,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use super::exposition::{Kind, Parsed};
-use super::{escaped_bytes, family};
+use super::{Body, escaped_bytes, family};
 
 /// node_exporter has no bound; sysmon refuses a bigger file whole.
 pub const MAX_FILE_BYTES: usize = 4 << 20;
@@ -77,9 +77,9 @@ impl TextfileDir {
 
     /// Reads the directory and appends its families, the mtimes and the
     /// error gauge to `out`, which holds sysmon's own families so far.
-    pub fn write(&mut self, out: &mut String) {
+    pub fn write(&mut self, out: &mut Body) {
         let mut errored = self.read_all();
-        errored |= self.merge(out);
+        errored |= self.merge(out.as_bytes());
         self.render(out);
         family(
             out,
@@ -136,14 +136,15 @@ impl TextfileDir {
     /// Drops the files whose families clash with sysmon's own or with an
     /// earlier file's type, then leaves `entries` sorted by family name and
     /// file; true if a file was dropped.
-    fn merge(&mut self, out: &str) -> bool {
+    fn merge(&mut self, out: &[u8]) -> bool {
+        const TYPE: &[u8] = b"# TYPE ";
         self.builtin.clear();
         let mut at = 0;
         // `# TYPE` at the start of a line only: a label value may hold it.
-        while let Some(n) = out[at..].find("# TYPE ") {
-            let line_start = at + n == 0 || out.as_bytes()[at + n - 1] == b'\n';
-            let start = at + n + "# TYPE ".len();
-            let len = out[start..].find(' ').unwrap_or(0);
+        while let Some(n) = out[at..].windows(TYPE.len()).position(|w| w == TYPE) {
+            let line_start = at + n == 0 || out[at + n - 1] == b'\n';
+            let start = at + n + TYPE.len();
+            let len = out[start..].iter().position(|&b| b == b' ').unwrap_or(0);
             if line_start {
                 self.builtin.push(start..start + len);
             }
@@ -163,7 +164,7 @@ impl TextfileDir {
                 name.starts_with("node_textfile_")
                     || self
                         .builtin
-                        .binary_search_by(|r| out[r.clone()].cmp(name))
+                        .binary_search_by(|r| out[r.clone()].cmp(name.as_bytes()))
                         .is_ok()
             });
             if own {
@@ -208,7 +209,7 @@ impl TextfileDir {
         }
     }
 
-    fn render(&self, out: &mut String) {
+    fn render(&self, out: &mut Body) {
         let slots = &self.slots;
         let mut i = 0;
         while i < self.entries.len() {
@@ -268,7 +269,7 @@ impl TextfileDir {
     /// `dir/name` of a slot; escaped for a label value, or as HELP text
     /// (where only `\` and newline need escaping, and the label escaping
     /// of `"` would be read back as an invalid escape).
-    fn write_path(&self, out: &mut String, slot: usize, label: bool) {
+    fn write_path(&self, out: &mut Body, slot: usize, label: bool) {
         let dir = self.dir.as_os_str().as_bytes();
         let name = &self.slots[slot].name;
         for part in [dir, b"/".as_slice(), name.as_slice()] {
@@ -366,10 +367,11 @@ mod tests {
             std::fs::write(dir.join(name), text).unwrap();
         }
         let mut t = TextfileDir::new(dir.clone());
-        let mut out = own.to_string();
+        let mut out = Body::with_capacity(0);
+        out.push_str(own);
         t.write(&mut out);
         std::fs::remove_dir_all(&dir).unwrap();
-        out.replace(dir.to_str().unwrap(), "D")
+        out.as_str().replace(dir.to_str().unwrap(), "D")
     }
 
     #[test]
@@ -422,8 +424,9 @@ mod tests {
     #[test]
     fn a_missing_directory_is_an_error_not_a_failure() {
         let mut t = TextfileDir::new("/nonexistent/sysmon-textfile".into());
-        let mut out = String::new();
+        let mut out = Body::with_capacity(0);
         t.write(&mut out);
+        let out = out.as_str();
         assert!(out.ends_with("\nnode_textfile_scrape_error 1\n"), "{out}");
         assert!(!out.contains("mtime"), "{out}");
     }
