@@ -11,7 +11,11 @@
 //! (softnet, conntrack, arp), [`netclass`] (/sys/class/net), [`cpufreq`]
 //! (frequency limits) and [`timex`] (adjtimex). [`textfile`] serves the
 //! `*.prom` files of `textfile_dir`, checked by [`exposition`].
-//! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
+//! The families are rendered in groups under node_exporter's collector
+//! names, each timed with the monotonic clock, for
+//! `node_scrape_collector_{duration_seconds,success}`.
+//! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`); the body
+//! is written by [`body`] without `core::fmt` on the common paths.
 
 mod body;
 mod cpufreq;
@@ -40,6 +44,9 @@ pub struct MetricsRenderer {
     /// What [`crate::alerts::Alerts::write_metrics`] writes, copied into
     /// `out` (reused).
     alerts_text: String,
+    /// This render's groups of families, for `node_scrape_collector_*`
+    /// (cleared per render; its capacity covers every group).
+    collectors: Vec<Collector>,
     ticks_per_s: u64,
     os_release: os::OsRelease,
     meminfo: meminfo::MemInfoFields,
@@ -50,6 +57,15 @@ pub struct MetricsRenderer {
     textfile: Option<textfile::TextfileDir>,
 }
 
+/// One group of families under node_exporter's collector name: how long
+/// this render took to read and write it, and whether its source could be
+/// read.
+struct Collector {
+    name: &'static str,
+    nanos: u64,
+    success: bool,
+}
+
 impl MetricsRenderer {
     /// `proc_root` and `sys_root` as the sampler's; `root_fs` is where
     /// os-release is looked for (`--root-fs`, node_exporter's `--path.rootfs`).
@@ -57,6 +73,7 @@ impl MetricsRenderer {
         MetricsRenderer {
             out: Body::with_capacity(64 * 1024),
             alerts_text: String::new(),
+            collectors: Vec::with_capacity(32),
             ticks_per_s: crate::sys::clock_ticks_per_second(),
             os_release: os::OsRelease::new(root_fs),
             meminfo: meminfo::MemInfoFields::new(proc_root),
@@ -151,18 +168,34 @@ impl MetricsRenderer {
         http: crate::listener::ConnectionStats,
     ) -> &Body {
         self.out.clear();
-        os::write_uname(&mut self.out);
-        self.os_release.write(&mut self.out);
-        self.node(sample);
-        self.kernel.write(&mut self.out);
-        self.net.write(&mut self.out);
-        timex::write(&mut self.out);
-        self.network(sample);
-        self.netclass.write(&sample.network, &mut self.out);
-        self.disk_io(sample);
-        self.pressure(sample);
-        self.sensors(sample);
-        self.cpufreq.write(&sample.cpu_frequencies, &mut self.out);
+        self.collectors.clear();
+        self.timed("uname", |r| os::write_uname(&mut r.out));
+        self.timed("os", |r| r.os_release.write(&mut r.out));
+        self.timed("cpu", |r| r.cpu(sample));
+        self.timed("meminfo", |r| r.memory(sample));
+        self.timed("filesystem", |r| r.filesystem(sample));
+        self.timed("loadavg", |r| r.loadavg(sample));
+        self.timed("stat", |r| r.stat(sample));
+        self.timed("time", |r| r.time(sample));
+        self.timed("vmstat", |r| r.kernel.vmstat(&mut r.out));
+        self.timed("netstat", |r| r.kernel.netstat(&mut r.out));
+        self.timed("sockstat", |r| r.kernel.sockstat(&mut r.out));
+        self.timed("filefd", |r| r.kernel.filefd(&mut r.out));
+        self.timed("entropy", |r| r.kernel.entropy(&mut r.out));
+        self.timed("softnet", |r| r.net.softnet(&mut r.out));
+        self.timed("conntrack", |r| r.net.conntrack(&mut r.out));
+        self.timed("arp", |r| r.net.arp(&mut r.out));
+        self.timed("udp_queues", |r| r.net.udp_queues(&mut r.out));
+        self.timed("timex", |r| timex::write(&mut r.out));
+        self.timed("netdev", |r| r.network(sample));
+        self.timed("netclass", |r| {
+            r.netclass.write(&sample.network, &mut r.out)
+        });
+        self.timed("diskstats", |r| r.disk_io(sample));
+        self.timed("pressure", |r| r.pressure(sample));
+        self.timed("hwmon", |r| r.hwmon(sample));
+        self.timed("thermal_zone", |r| r.thermal_zone(sample));
+        self.timed("cpufreq", |r| r.cpufreq(sample));
         self.process(sample);
         self.container(sample);
         self.sysmon(backup, updates);
@@ -171,11 +204,57 @@ impl MetricsRenderer {
         self.alerts_text.clear();
         alerts.write_metrics(&mut self.alerts_text);
         self.out.push_str(&self.alerts_text);
-        // Last: it checks its families against all of sysmon's own.
-        if let Some(textfile) = &mut self.textfile {
-            textfile.write(&mut self.out);
+        // Last but one: it checks its families against all of sysmon's own.
+        if self.textfile.is_some() {
+            self.timed("textfile", |r| {
+                r.textfile.as_mut().is_some_and(|t| t.write(&mut r.out))
+            });
         }
+        self.scrape_collectors();
         &self.out
+    }
+
+    /// Runs one group of families and notes its time and outcome for
+    /// `node_scrape_collector_*`.
+    fn timed(&mut self, collector: &'static str, group: impl FnOnce(&mut Self) -> bool) {
+        let start = std::time::Instant::now();
+        let success = group(self);
+        self.collectors.push(Collector {
+            name: collector,
+            nanos: u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            success,
+        });
+    }
+
+    /// node_exporter's `node_scrape_collector_duration_seconds` and
+    /// `node_scrape_collector_success`, one series per group of families
+    /// under its collector's name, measured during this render.
+    fn scrape_collectors(&mut self) {
+        self.family(
+            "node_scrape_collector_duration_seconds",
+            "gauge",
+            "node_exporter: Duration of a collector scrape.",
+        );
+        for c in &self.collectors {
+            self.out
+                .push_str("node_scrape_collector_duration_seconds{collector=\"");
+            self.out.push_str(c.name);
+            self.out.push_str("\"} ");
+            self.out.decimal(c.nanos, 9);
+            self.out.push('\n');
+        }
+        self.family(
+            "node_scrape_collector_success",
+            "gauge",
+            "node_exporter: Whether a collector succeeded.",
+        );
+        for c in &self.collectors {
+            self.out
+                .push_str("node_scrape_collector_success{collector=\"");
+            self.out.push_str(c.name);
+            self.out
+                .push_str(if c.success { "\"} 1\n" } else { "\"} 0\n" });
+        }
     }
 
     fn http(&mut self, http: crate::listener::ConnectionStats) {
@@ -215,7 +294,8 @@ impl MetricsRenderer {
         &self.out
     }
 
-    fn node(&mut self, s: &Sample) {
+    /// node_exporter's `cpu`: per-CPU seconds from the last sample.
+    fn cpu(&mut self, s: &Sample) -> bool {
         self.family(
             "node_cpu_seconds_total",
             "counter",
@@ -259,7 +339,12 @@ impl MetricsRenderer {
                 self.out.push('\n');
             }
         }
-        // Every field, read now; the sample's ten if /proc/meminfo cannot be.
+        !s.cores.is_empty()
+    }
+
+    /// `meminfo`: every field, read now; the sample's ten if /proc/meminfo
+    /// cannot be read (the collector then counts as failed).
+    fn memory(&mut self, s: &Sample) -> bool {
         let m = &s.meminfo;
         let memory = [
             ("MemTotal", Some(m.total_bytes)),
@@ -286,6 +371,12 @@ impl MetricsRenderer {
                 );
             }
         }
+        read_now
+    }
+
+    /// `filesystem`, for the mounts the sampler watches; a mount whose
+    /// `statvfs` fails is its `device_error`, not the collector's failure.
+    fn filesystem(&mut self, s: &Sample) -> bool {
         // node_exporter's device_error: 1 while statfs fails for the mount.
         self.family(
             "node_filesystem_device_error",
@@ -347,9 +438,36 @@ impl MetricsRenderer {
                 self.filesystem_series(name, d, value);
             }
         }
+        true
+    }
+
+    /// `loadavg` (and the thread count of the same /proc/loadavg line).
+    fn loadavg(&mut self, s: &Sample) -> bool {
         self.gauge("node_load1", "1m load average.", s.load.load[0]);
         self.gauge("node_load5", "5m load average.", s.load.load[1]);
         self.gauge("node_load15", "15m load average.", s.load.load[2]);
+        if s.load.total > 0 {
+            self.gauge(
+                "node_processes_threads",
+                "Allocated threads in system",
+                s.load.total as f64,
+            );
+        }
+        true
+    }
+
+    /// `time`: the sample's wall clock.
+    fn time(&mut self, s: &Sample) -> bool {
+        self.gauge(
+            "node_time_seconds",
+            "System time in seconds since epoch (1970).",
+            s.time_unix_s as f64,
+        );
+        true
+    }
+
+    /// `stat`: boot time, processes and counters of /proc/stat.
+    fn stat(&mut self, s: &Sample) -> bool {
         if let Some(boot) = s.boot_time_s {
             self.gauge(
                 "node_boot_time_seconds",
@@ -357,11 +475,6 @@ impl MetricsRenderer {
                 boot as f64,
             );
         }
-        self.gauge(
-            "node_time_seconds",
-            "System time in seconds since epoch (1970).",
-            s.time_unix_s as f64,
-        );
         if let Some(v) = s.procs_running {
             self.gauge(
                 "node_procs_running",
@@ -396,6 +509,7 @@ impl MetricsRenderer {
             self.family("node_forks_total", "counter", "Total number of forks.");
             self.value("node_forks_total", v as f64);
         }
+        s.boot_time_s.is_some()
     }
 
     /// `name{device,fstype,mountpoint} value` for one filesystem.
@@ -478,9 +592,9 @@ impl MetricsRenderer {
         self.out.push('\n');
     }
 
-    fn network(&mut self, s: &Sample) {
+    fn network(&mut self, s: &Sample) -> bool {
         if s.network.is_empty() {
-            return;
+            return false;
         }
         type Pick = fn(&crate::proc::netdev::NetCounters) -> u64;
         // All 16 columns of /proc/net/dev, as node_exporter's netdev.
@@ -521,13 +635,15 @@ impl MetricsRenderer {
                 out.push('\n');
             }
         }
+        self.netclass.write_nohandler(&s.network, &mut self.out);
+        true
     }
 
     /// Whole disks only, like node_exporter's default device exclusion
     /// (partitions would count every byte twice in a sum over devices).
-    fn disk_io(&mut self, s: &Sample) {
+    fn disk_io(&mut self, s: &Sample) -> bool {
         if !s.disk_io.iter().any(|d| d.whole_disk) {
-            return;
+            return false;
         }
         type Pick = fn(&crate::proc::diskstats::DiskCounters) -> Option<(u64, u32)>;
         // Every field of /proc/diskstats, with node_exporter's names, help
@@ -649,9 +765,10 @@ impl MetricsRenderer {
                 }
             }
         }
+        true
     }
 
-    fn pressure(&mut self, s: &Sample) {
+    fn pressure(&mut self, s: &Sample) -> bool {
         let p = &s.pressure;
         let seconds = |line: Option<crate::proc::pressure::PressureLine>| line.map(|l| l.total_us);
         for (name, help, value) in [
@@ -694,9 +811,11 @@ impl MetricsRenderer {
                 self.out.push('\n');
             }
         }
+        p.cpu.is_some() || p.memory.is_some() || p.io.is_some()
     }
 
-    fn sensors(&mut self, s: &Sample) {
+    /// `hwmon`: the sampler's temperatures, their chips and labels.
+    fn hwmon(&mut self, s: &Sample) -> bool {
         if s.temperatures.iter().any(|t| t.celsius.is_some()) {
             self.family(
                 "node_hwmon_temp_celsius",
@@ -749,6 +868,11 @@ impl MetricsRenderer {
                 self.out.push_str("\"} 1\n");
             }
         }
+        !s.temperatures.is_empty()
+    }
+
+    /// `thermal_zone`.
+    fn thermal_zone(&mut self, s: &Sample) -> bool {
         if s.thermal_zones.iter().any(|z| z.celsius.is_some()) {
             self.family(
                 "node_thermal_zone_temp",
@@ -762,6 +886,11 @@ impl MetricsRenderer {
                 let _ = writeln!(self.out, "\",zone=\"{}\"}} {celsius}", z.zone);
             }
         }
+        !s.thermal_zones.is_empty()
+    }
+
+    /// `cpufreq`: the sampler's current frequencies, and the limits read now.
+    fn cpufreq(&mut self, s: &Sample) -> bool {
         if s.cpu_frequencies.iter().any(|f| f.hertz.is_some()) {
             self.family(
                 "node_cpu_scaling_frequency_hertz",
@@ -777,13 +906,7 @@ impl MetricsRenderer {
                 );
             }
         }
-        if s.load.total > 0 {
-            self.gauge(
-                "node_processes_threads",
-                "Allocated threads in system",
-                s.load.total as f64,
-            );
-        }
+        self.cpufreq.write(&s.cpu_frequencies, &mut self.out)
     }
 
     fn container(&mut self, s: &Sample) {
@@ -843,6 +966,25 @@ impl MetricsRenderer {
             "Start time of the process since unix epoch in seconds.",
             p.start_time_s,
         );
+        self.gauge(
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            p.virtual_bytes as f64,
+        );
+        // Read now: one getrlimit each (unlimited address space is
+        // 2^64 - 1, as the Go client reports it).
+        if let Ok((max_fds, max_address_space)) = crate::sys::soft_limits() {
+            self.gauge(
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                max_fds as f64,
+            );
+            self.gauge(
+                "process_virtual_memory_max_bytes",
+                "Maximum amount of virtual memory available in bytes.",
+                max_address_space as f64,
+            );
+        }
     }
 
     fn sysmon(&mut self, backup: &BackupSnapshot, updates: &UpdatesSnapshot) {

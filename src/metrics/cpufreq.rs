@@ -56,7 +56,8 @@ impl CpuFreqLimits {
         }
     }
 
-    pub fn write(&mut self, frequencies: &[FreqSample], out: &mut Body) {
+    /// True when some limit of some CPU could be read.
+    pub fn write(&mut self, frequencies: &[FreqSample], out: &mut Body) -> bool {
         let same = self.cpus.len() == frequencies.len()
             && self
                 .cpus
@@ -79,10 +80,12 @@ impl CpuFreqLimits {
                 *hz = file.read_attribute().ok().and_then(parse_khz_as_hz);
             }
         }
+        let mut any = false;
         for (i, (_, name, help)) in FILES.iter().enumerate() {
             if self.cpus.iter().all(|c| c.hertz[i].is_none()) {
                 continue;
             }
+            any = true;
             family(out, name, "gauge", help);
             for cpu in &self.cpus {
                 if let Some(hz) = cpu.hertz[i] {
@@ -95,5 +98,6 @@ impl CpuFreqLimits {
                 }
             }
         }
+        any
     }
 }

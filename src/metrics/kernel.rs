@@ -77,22 +77,19 @@ impl KernelTables {
         }
     }
 
-    pub fn write(&mut self, out: &mut Body) {
-        self.vmstat(out);
-        self.netstat(out);
-        self.sockstat(out);
-        self.filefd_entropy(out);
-    }
-
-    fn vmstat(&mut self, out: &mut Body) {
-        let Ok(buf) = self.vmstat.read() else { return };
+    /// `vmstat`; each group returns whether its source could be read and
+    /// parsed (its families written), for `node_scrape_collector_success`.
+    pub fn vmstat(&mut self, out: &mut Body) -> bool {
+        let Ok(buf) = self.vmstat.read() else {
+            return false;
+        };
         // All or nothing, as node_exporter (a bad line fails the collector):
         // one pass, and what was written is taken back on an error.
         let start = out.len();
         for entry in vmstat::entries(buf) {
             let Ok((name, value)) = entry else {
                 out.truncate(start);
-                return;
+                return false;
             };
             if !vmstat::node_exporter_default(name) {
                 continue;
@@ -115,14 +112,15 @@ impl KernelTables {
             out.u64(value);
             out.push('\n');
         }
+        true
     }
 
-    fn netstat(&mut self, out: &mut Body) {
+    pub fn netstat(&mut self, out: &mut Body) -> bool {
         // node_exporter's collector fails as a whole if netstat or snmp
         // cannot be read or parsed (written series are taken back); snmp6
         // may be absent (IPv6 disabled).
         let (Ok(netstat_buf), Ok(snmp_buf)) = (self.netstat.read(), self.snmp.read()) else {
-            return;
+            return false;
         };
         let start = out.len();
         let mut emit = |p: &[u8], n: &[u8], v: i64| {
@@ -134,7 +132,7 @@ impl KernelTables {
             .and_then(|()| netstat::for_each_pair(snmp_buf, &mut emit));
         if parsed.is_err() {
             out.truncate(start);
-            return;
+            return false;
         }
         if let Ok(buf) = self.snmp6.read() {
             let start6 = out.len();
@@ -147,15 +145,22 @@ impl KernelTables {
                 out.truncate(start6);
             }
         }
+        true
     }
 
-    fn sockstat(&mut self, out: &mut Body) {
+    /// True when net/sockstat (IPv4) was served; sockstat6 is optional.
+    pub fn sockstat(&mut self, out: &mut Body) -> bool {
         let page_size = self.page_size;
-        for file in [&mut self.sockstat, &mut self.sockstat6] {
+        let mut ipv4 = false;
+        for (i, file) in [&mut self.sockstat, &mut self.sockstat6]
+            .into_iter()
+            .enumerate()
+        {
             let Ok(buf) = file.read() else { continue };
             if sockstat::for_each(buf, |_, _, _| {}).is_err() {
                 continue;
             }
+            ipv4 |= i == 0;
             let _ = sockstat::for_each(buf, |protocol, key, value| {
                 let (Some(p), Some(k)) = (valid_name(protocol), valid_name(key)) else {
                     return;
@@ -184,9 +189,10 @@ impl KernelTables {
                 }
             });
         }
+        ipv4
     }
 
-    fn filefd_entropy(&mut self, out: &mut Body) {
+    pub fn filefd(&mut self, out: &mut Body) -> bool {
         let file_nr = self
             .file_nr
             .read()
@@ -208,9 +214,15 @@ impl KernelTables {
             );
             let _ = writeln!(out, "node_filefd_maximum {maximum}");
         }
+        file_nr.is_some()
+    }
+
+    /// True when both entropy figures were read.
+    pub fn entropy(&mut self, out: &mut Body) -> bool {
         let single =
             |file: &mut ProcFile| file.read().ok().and_then(|b| sysctl::single_u64(b).ok());
-        if let Some(bits) = single(&mut self.entropy_avail) {
+        let available = single(&mut self.entropy_avail);
+        if let Some(bits) = available {
             family(
                 out,
                 "node_entropy_available_bits",
@@ -219,7 +231,8 @@ impl KernelTables {
             );
             let _ = writeln!(out, "node_entropy_available_bits {bits}");
         }
-        if let Some(bits) = single(&mut self.pool_size) {
+        let pool_size = single(&mut self.pool_size);
+        if let Some(bits) = pool_size {
             family(
                 out,
                 "node_entropy_pool_size_bits",
@@ -228,5 +241,6 @@ impl KernelTables {
             );
             let _ = writeln!(out, "node_entropy_pool_size_bits {bits}");
         }
+        available.is_some() && pool_size.is_some()
     }
 }

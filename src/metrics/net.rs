@@ -52,17 +52,12 @@ impl NetTables {
         }
     }
 
-    pub fn write(&mut self, out: &mut Body) {
-        self.softnet(out);
-        self.conntrack(out);
-        self.arp(out);
-        self.udp_queues(out);
-    }
-
-    fn udp_queues(&mut self, out: &mut Body) {
+    /// `udp_queues`; each group returns whether its source could be read
+    /// and parsed (its families written), for `node_scrape_collector_success`.
+    pub fn udp_queues(&mut self, out: &mut Body) -> bool {
         // As node_exporter: no v4 file, no family; v6 only when v4 is there.
         let Some((tx4, rx4)) = self.udp.read().ok().and_then(|b| udp::queue_sums(b).ok()) else {
-            return;
+            return false;
         };
         family(
             out,
@@ -76,13 +71,16 @@ impl NetTables {
             let _ = writeln!(out, "node_udp_queues{{ip=\"v6\",queue=\"rx\"}} {rx6}");
             let _ = writeln!(out, "node_udp_queues{{ip=\"v6\",queue=\"tx\"}} {tx6}");
         }
+        true
     }
 
-    fn softnet(&mut self, out: &mut Body) {
-        let Ok(buf) = self.softnet.read() else { return };
+    pub fn softnet(&mut self, out: &mut Body) -> bool {
+        let Ok(buf) = self.softnet.read() else {
+            return false;
+        };
         self.softnet_lines.clear();
         for line in softnet::entries(buf) {
-            let Ok(line) = line else { return };
+            let Ok(line) = line else { return false };
             self.softnet_lines.push(line);
         }
         let families: [(&str, &str, &str, Pick); 7] = [
@@ -145,9 +143,10 @@ impl NetTables {
                 }
             }
         }
+        true
     }
 
-    fn conntrack(&mut self, out: &mut Body) {
+    pub fn conntrack(&mut self, out: &mut Body) -> bool {
         // node_exporter's collector needs both (no module loaded: neither).
         let count = self
             .conntrack_count
@@ -160,7 +159,7 @@ impl NetTables {
             .ok()
             .and_then(|b| sysctl::single_u64(b).ok());
         let (Some(count), Some(max)) = (count, max) else {
-            return;
+            return false;
         };
         family(
             out,
@@ -176,12 +175,17 @@ impl NetTables {
             "Maximum size of connection tracking table.",
         );
         let _ = writeln!(out, "node_nf_conntrack_entries_limit {max}");
+        true
     }
 
-    fn arp(&mut self, out: &mut Body) {
-        let Ok(buf) = self.arp.read() else { return };
+    /// True when /proc/net/arp was read and parsed (no neighbours is a
+    /// success with no series).
+    pub fn arp(&mut self, out: &mut Body) -> bool {
+        let Ok(buf) = self.arp.read() else {
+            return false;
+        };
         if arp::devices(buf).any(|d| d.is_err()) {
-            return;
+            return false;
         }
         self.arp_counts.clear();
         for device in arp::devices(buf).flatten() {
@@ -196,7 +200,7 @@ impl NetTables {
             }
         }
         if self.arp_counts.is_empty() {
-            return;
+            return true;
         }
         family(out, "node_arp_entries", "gauge", "ARP entries by device");
         for &(at, len, count) in &self.arp_counts {
@@ -204,5 +208,6 @@ impl NetTables {
             escaped_bytes(out, &buf[at..at + len]);
             let _ = writeln!(out, "\"}} {count}");
         }
+        true
     }
 }

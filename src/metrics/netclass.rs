@@ -1,7 +1,9 @@
 //! `/sys/class/net/<iface>/*` at scrape time, as node_exporter's `netclass`
 //! collector names it: `node_network_up`, `_carrier`, `_mtu_bytes`,
 //! `_speed_bytes`, `_info{address,broadcast,device,duplex,ifalias,operstate}`
-//! and the other numeric properties.
+//! and the other numeric properties; and `statistics/rx_nohandler` as
+//! `node_network_receive_nohandler_total` (node_exporter's `netdev` reads
+//! it over netlink; /proc/net/dev lacks it).
 //!
 //! The interfaces are those of the last sample's /proc/net/dev (the same
 //! set as the other `node_network_*` families). Each interface's files are
@@ -53,6 +55,9 @@ struct Iface {
     name: String,
     numeric: [ProcFile; 17],
     text: [ProcFile; 5],
+    /// `statistics/rx_nohandler` (since Linux 4.6): packets dropped because
+    /// no protocol handler took them, which /proc/net/dev does not show.
+    rx_nohandler: ProcFile,
     /// This scrape's readings (`None`: unreadable).
     values: [Option<i64>; 17],
     /// This scrape's `operstate` could be read, and was `up`.
@@ -92,6 +97,10 @@ impl NetClass {
                 numeric: NUMERIC
                     .map(|(file, ..)| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
                 text: TEXT.map(|file| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
+                rx_nohandler: ProcFile::with_capacity(
+                    dir.join("statistics/rx_nohandler"),
+                    ATTRIBUTE_BYTES,
+                ),
                 values: [None; 17],
                 present: false,
                 up: false,
@@ -99,7 +108,35 @@ impl NetClass {
         }
     }
 
-    pub fn write(&mut self, network: &[NetSample], out: &mut Body) {
+    /// `node_network_receive_nohandler_total`, node_exporter's `netdev`
+    /// figure from its netlink path, read from sysfs for the interfaces
+    /// that have the file (none before Linux 4.6: no family).
+    pub fn write_nohandler(&mut self, network: &[NetSample], out: &mut Body) {
+        self.sync(network);
+        let mut wrote_family = false;
+        for iface in &mut self.ifaces {
+            let Some(v) = iface.rx_nohandler.read_attribute().ok().and_then(parse_int) else {
+                continue;
+            };
+            if !wrote_family {
+                family(
+                    out,
+                    "node_network_receive_nohandler_total",
+                    "counter",
+                    "Network device statistic receive_nohandler.",
+                );
+                wrote_family = true;
+            }
+            out.push_str("node_network_receive_nohandler_total{device=\"");
+            escaped(out, &iface.name);
+            out.push_str("\"} ");
+            out.i64(v);
+            out.push('\n');
+        }
+    }
+
+    /// True when some interface's directory could be read.
+    pub fn write(&mut self, network: &[NetSample], out: &mut Body) -> bool {
         self.sync(network);
         for iface in &mut self.ifaces {
             for (file, value) in iface.numeric.iter_mut().zip(&mut iface.values) {
@@ -133,7 +170,7 @@ impl NetClass {
             }
         }
         if self.ifaces.is_empty() {
-            return;
+            return false;
         }
         family(
             out,
@@ -185,5 +222,6 @@ impl NetClass {
             escaped(out, &iface.name);
             out.push_str(if iface.up { "\"} 1\n" } else { "\"} 0\n" });
         }
+        self.ifaces.iter().any(|i| i.present)
     }
 }

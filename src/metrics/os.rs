@@ -98,9 +98,10 @@ impl OsRelease {
         false
     }
 
-    pub fn write(&mut self, out: &mut Body) {
+    /// False when neither os-release file could be read.
+    pub fn write(&mut self, out: &mut Body) -> bool {
         if !self.refresh() {
-            return;
+            return false;
         }
         family(
             out,
@@ -145,12 +146,15 @@ impl OsRelease {
             use std::fmt::Write;
             let _ = writeln!(out, "node_os_support_end_timestamp_seconds {end}");
         }
+        true
     }
 }
 
 /// `node_uname_info`, labels in node_exporter's order.
-pub fn write_uname(out: &mut Body) {
-    let Ok(u) = crate::sys::uname() else { return };
+pub fn write_uname(out: &mut Body) -> bool {
+    let Ok(u) = crate::sys::uname() else {
+        return false;
+    };
     family(
         out,
         "node_uname_info",
@@ -178,4 +182,5 @@ pub fn write_uname(out: &mut Body) {
         out.push('"');
     }
     out.push_str("} 1\n");
+    true
 }

@@ -88,7 +88,9 @@ impl TextfileDir {
 
     /// Reads the directory and appends its families, the mtimes and the
     /// error gauge to `out`, which holds sysmon's own families so far.
-    pub fn write(&mut self, out: &mut Body) {
+    /// False when the directory or a file could not be used (the error
+    /// gauge's 1).
+    pub fn write(&mut self, out: &mut Body) -> bool {
         let mut errored = self.read_all();
         errored |= self.merge(out.as_bytes());
         self.render(out);
@@ -99,6 +101,7 @@ impl TextfileDir {
             "1 if there was an error opening or reading a file, 0 otherwise",
         );
         let _ = writeln!(out, "node_textfile_scrape_error {}", u8::from(errored));
+        !errored
     }
 
     /// Lists and reads the files into slots; true if anything failed.
@@ -178,6 +181,7 @@ impl TextfileDir {
             let own = slot.parsed.families.iter().any(|f| {
                 let name = &text[f.name.clone()];
                 name.starts_with("node_textfile_")
+                    || name.starts_with("node_scrape_collector_")
                     || self
                         .builtin
                         .binary_search_by(|r| out[r.clone()].cmp(name.as_bytes()))

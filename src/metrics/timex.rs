@@ -120,9 +120,9 @@ pub fn figures(t: &Timex) -> [(&'static str, &'static str, &'static str, f64); 1
     ]
 }
 
-pub fn write(out: &mut Body) {
+pub fn write(out: &mut Body) -> bool {
     let Ok(t) = crate::sys::adjtimex() else {
-        return;
+        return false;
     };
     for (name, kind, help, value) in figures(&t) {
         family(out, name, kind, help);
@@ -131,6 +131,7 @@ pub fn write(out: &mut Body) {
         out.f64(value);
         out.push('\n');
     }
+    true
 }
 
 #[cfg(test)]

@@ -511,6 +511,14 @@ fn sys_class_net_properties_as_node_exporter_names_them() {
     }
     assert!(!text.contains("device=\"ifb1\",duplex"), "{text}");
     assert!(!text.contains("node_network_up{device=\"ifb1\"}"), "{text}");
+    // statistics/rx_nohandler (since Linux 4.6), node_exporter's netdev
+    // figure that /proc/net/dev lacks: eth0 has the file, the others not.
+    assert_eq!(
+        lines_of(&text, "node_network_receive_nohandler_total"),
+        ["node_network_receive_nohandler_total{device=\"eth0\"} 17"],
+        "{text}"
+    );
+    assert!(text.contains("# TYPE node_network_receive_nohandler_total counter\n"));
     // Unreadable attributes are left out, not zero.
     assert!(
         lines_of(&text, "node_network_speed_bytes").len() == 1,
