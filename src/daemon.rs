@@ -349,6 +349,7 @@ impl Daemon {
 
     fn answer(&mut self, request: tiny_http::Request) {
         let interval_s = self.config.interval.as_secs_f64();
+        let metrics_cache = self.config.metrics_cache;
         let (sample, backup, audit, alerts) =
             (&self.sample, &self.backup, &self.audit, &self.alerts);
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
@@ -358,7 +359,9 @@ impl Daemon {
         let scratch = &mut self.response_scratch;
         http::handle(request, &self.access, scratch, |route| match route {
             http::Route::Metrics => metrics
-                .render(
+                .render_cached(
+                    Instant::now(),
+                    metrics_cache,
                     sample,
                     &backup.snapshot(),
                     &audit.snapshot(),

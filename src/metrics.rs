@@ -44,6 +44,10 @@ pub struct MetricsRenderer {
     /// What [`crate::alerts::Alerts::write_metrics`] writes, copied into
     /// `out` (reused).
     alerts_text: String,
+    /// What the body in `out` was rendered from, and when, while it may
+    /// answer [`MetricsRenderer::render_cached`]; `None` once `out` holds
+    /// anything else.
+    cached: Option<(CacheKey, std::time::Instant)>,
     /// This render's groups of families, for `node_scrape_collector_*`
     /// (cleared per render; its capacity covers every group).
     collectors: Vec<Collector>,
@@ -55,6 +59,19 @@ pub struct MetricsRenderer {
     netclass: netclass::NetClass,
     cpufreq: cpufreq::CpuFreqLimits,
     textfile: Option<textfile::TextfileDir>,
+}
+
+/// What a cached body must have been rendered from to answer a scrape:
+/// the sample (alerts are evaluated on each), the jobs' states (the apt
+/// details change with the audit's) and the server's connection counters.
+/// What is read at scrape time (the kernel tables, /sys, textfiles) is not
+/// in it: that is what the cache's age bounds.
+#[derive(Clone, Copy, PartialEq)]
+struct CacheKey {
+    generation: u64,
+    backup: BackupSnapshot,
+    updates: UpdatesSnapshot,
+    http: crate::listener::ConnectionStats,
 }
 
 /// One group of families under node_exporter's collector name: how long
@@ -73,6 +90,7 @@ impl MetricsRenderer {
         MetricsRenderer {
             out: Body::with_capacity(64 * 1024),
             alerts_text: String::new(),
+            cached: None,
             collectors: Vec::with_capacity(32),
             ticks_per_s: crate::sys::clock_ticks_per_second(),
             os_release: os::OsRelease::new(root_fs),
@@ -157,7 +175,39 @@ impl MetricsRenderer {
         self.value(name, value);
     }
 
-    /// The exposition for `sample` and the jobs' states.
+    /// [`MetricsRenderer::render`], or the body rendered last if it is
+    /// younger than `max_age` and rendered from the same sample, job states
+    /// and connection counters: a flood of scrapes costs a copy each, not a
+    /// render (`metrics_cache`). A zero `max_age` renders every time.
+    #[allow(clippy::too_many_arguments)]
+    pub fn render_cached(
+        &mut self,
+        now: std::time::Instant,
+        max_age: std::time::Duration,
+        sample: &Sample,
+        backup: &BackupSnapshot,
+        updates: &UpdatesSnapshot,
+        apt: Option<&AptDetails>,
+        alerts: &crate::alerts::Alerts,
+        http: crate::listener::ConnectionStats,
+    ) -> &Body {
+        let key = CacheKey {
+            generation: sample.generation,
+            backup: *backup,
+            updates: *updates,
+            http,
+        };
+        let fresh = self
+            .cached
+            .is_some_and(|(k, at)| k == key && now.saturating_duration_since(at) < max_age);
+        if !fresh {
+            self.render(sample, backup, updates, apt, alerts, http);
+            self.cached = Some((key, now));
+        }
+        &self.out
+    }
+
+    /// The exposition for `sample` and the jobs' states, rendered now.
     pub fn render(
         &mut self,
         sample: &Sample,
@@ -168,6 +218,7 @@ impl MetricsRenderer {
         http: crate::listener::ConnectionStats,
     ) -> &Body {
         self.out.clear();
+        self.cached = None;
         self.collectors.clear();
         self.timed("uname", |r| os::write_uname(&mut r.out));
         self.timed("os", |r| r.os_release.write(&mut r.out));
@@ -289,6 +340,7 @@ impl MetricsRenderer {
         apt: Option<&AptDetails>,
     ) -> &Body {
         self.out.clear();
+        self.cached = None;
         self.sysmon(backup, updates);
         self.apt(apt, updates.reboot_required);
         &self.out

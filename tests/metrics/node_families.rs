@@ -11,9 +11,10 @@ use crate::common::*;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-/// The daemon on the `basic` /proc fixture with `root_fs` for os-release.
+/// The daemon on the `basic` /proc fixture with `root_fs` for os-release,
+/// rendering every scrape (the tests change files between scrapes).
 fn start(dir: &TempDir, root_fs: &std::path::Path) -> Daemon {
-    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s");
     Daemon::start(&[
         "--config",
         config.to_str().unwrap(),
