@@ -88,7 +88,7 @@ impl MetricsRenderer {
     /// os-release is looked for (`--root-fs`, node_exporter's `--path.rootfs`).
     pub fn new(proc_root: &Path, sys_root: &Path, root_fs: &Path) -> Self {
         MetricsRenderer {
-            out: Body::with_capacity(64 * 1024),
+            out: Body::with_capacity(0),
             alerts_text: String::new(),
             cached: None,
             collectors: Vec::with_capacity(32),

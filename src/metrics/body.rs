@@ -111,10 +111,13 @@ impl Body {
         self.len = end;
     }
 
+    /// Grows by an eighth at least, in whole pages: every byte of `buf` is
+    /// written (zeroed) once, so capacity beyond the body is resident memory
+    /// for nothing. The first scrapes grow it a few times; then never.
     #[cold]
     fn grow(&mut self, needed: usize) {
-        let size = needed.max(self.buf.len() * 2).max(4096);
-        self.buf.resize(size, 0);
+        let size = needed.max(self.buf.len() + self.buf.len() / 8);
+        self.buf.resize(size.next_multiple_of(4096), 0);
     }
 
     pub fn u64(&mut self, mut v: u64) {

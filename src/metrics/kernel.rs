@@ -61,13 +61,16 @@ fn valid_name(part: &[u8]) -> Option<&str> {
 
 impl KernelTables {
     pub fn new(proc_root: &Path) -> Self {
-        let file = |rel: &str| ProcFile::new(proc_root.join(rel));
+        // First buffers near each file's size on a 6.18 kernel (vmstat 4.0
+        // KB, netstat 4.2, snmp 1.3, snmp6 3.2); a bigger file grows its
+        // buffer once. Every page of a buffer is touched, so this is RSS.
+        let file = |rel: &str, bytes| ProcFile::with_capacity(proc_root.join(rel), bytes);
         let number = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 64);
         KernelTables {
-            vmstat: file("vmstat"),
-            netstat: file("net/netstat"),
-            snmp: file("net/snmp"),
-            snmp6: file("net/snmp6"),
+            vmstat: file("vmstat", 8192),
+            netstat: file("net/netstat", 8192),
+            snmp: file("net/snmp", 2048),
+            snmp6: file("net/snmp6", 4096),
             sockstat: ProcFile::with_capacity(proc_root.join("net/sockstat"), 512),
             sockstat6: ProcFile::with_capacity(proc_root.join("net/sockstat6"), 256),
             file_nr: number("sys/fs/file-nr"),

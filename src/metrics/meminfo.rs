@@ -43,7 +43,8 @@ fn push_mangled(out: &mut Body, key: &[u8]) {
 impl MemInfoFields {
     pub fn new(proc_root: &Path) -> Self {
         MemInfoFields {
-            file: ProcFile::new(proc_root.join("meminfo")),
+            // About 1.5 KB; grown once if a kernel prints more.
+            file: ProcFile::with_capacity(proc_root.join("meminfo"), 2048),
         }
     }
 

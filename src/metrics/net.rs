@@ -33,7 +33,8 @@ type Pick = fn(&softnet::Softnet) -> Option<u64>;
 
 impl NetTables {
     pub fn new(proc_root: &Path) -> Self {
-        let file = |rel: &str| ProcFile::new(proc_root.join(rel));
+        // 128 bytes per socket: a first buffer for a few, grown with them.
+        let file = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 1024);
         NetTables {
             softnet: ProcFile::with_capacity(proc_root.join("net/softnet_stat"), 1024),
             conntrack_count: ProcFile::with_capacity(
