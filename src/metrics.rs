@@ -9,7 +9,8 @@
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
 //! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
 //! (softnet, conntrack, arp), [`netclass`] (/sys/class/net), [`cpufreq`]
-//! (frequency limits) and [`timex`] (adjtimex). [`textfile`] serves the
+//! (frequency limits), [`timex`] (adjtimex) and [`disk_info`] (udev or
+//! sysfs labels of each disk). [`textfile`] serves the
 //! `*.prom` files of `textfile_dir`, checked by [`exposition`].
 //! The families are rendered in groups under node_exporter's collector
 //! names, each timed with the monotonic clock, for
@@ -19,6 +20,7 @@
 
 mod body;
 mod cpufreq;
+mod disk_info;
 pub mod exposition;
 mod kernel;
 mod meminfo;
@@ -58,6 +60,7 @@ pub struct MetricsRenderer {
     net: net::NetTables,
     netclass: netclass::NetClass,
     cpufreq: cpufreq::CpuFreqLimits,
+    disk_info: disk_info::DiskInfo,
     textfile: Option<textfile::TextfileDir>,
 }
 
@@ -99,6 +102,7 @@ impl MetricsRenderer {
             net: net::NetTables::new(proc_root),
             netclass: netclass::NetClass::new(sys_root),
             cpufreq: cpufreq::CpuFreqLimits::new(sys_root),
+            disk_info: disk_info::DiskInfo::new(sys_root, root_fs),
             textfile: None,
         }
     }
@@ -817,6 +821,7 @@ impl MetricsRenderer {
                 }
             }
         }
+        self.disk_info.write(&s.disk_io, &mut self.out);
         true
     }
 
