@@ -12,13 +12,15 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::{Body, escaped_bytes, family};
-use crate::proc::{arp, softnet, sysctl, udp};
+use crate::proc::{arp, conntrack_stat, softnet, sysctl, udp};
 use crate::sample::procfile::ProcFile;
 
 pub struct NetTables {
     softnet: ProcFile,
     conntrack_count: ProcFile,
     conntrack_max: ProcFile,
+    /// /proc/net/stat/nf_conntrack: per-CPU counters, summed.
+    conntrack_stat: ProcFile,
     arp: ProcFile,
     udp: ProcFile,
     udp6: ProcFile,
@@ -30,6 +32,37 @@ pub struct NetTables {
 }
 
 type Pick = fn(&softnet::Softnet) -> Option<u64>;
+
+/// node_exporter's `node_nf_conntrack_stat_*`: (header column, help),
+/// in its (alphabetical) order; gauges, as it types them.
+const CONNTRACK_STAT: [(&str, &str); 8] = [
+    (
+        "drop",
+        "Number of packets dropped due to conntrack failure.",
+    ),
+    (
+        "early_drop",
+        "Number of dropped conntrack entries to make room for new ones, if maximum table size was reached.",
+    ),
+    ("found", "Number of searched entries which were successful."),
+    (
+        "ignore",
+        "Number of packets seen which are already connected to a conntrack entry.",
+    ),
+    ("insert", "Number of entries inserted into the list."),
+    (
+        "insert_failed",
+        "Number of entries for which list insertion was attempted but failed.",
+    ),
+    (
+        "invalid",
+        "Number of packets seen which can not be tracked.",
+    ),
+    (
+        "search_restart",
+        "Number of conntrack table lookups which had to be restarted due to hashtable resizes.",
+    ),
+];
 
 impl NetTables {
     pub fn new(proc_root: &Path) -> Self {
@@ -45,6 +78,7 @@ impl NetTables {
                 proc_root.join("sys/net/netfilter/nf_conntrack_max"),
                 64,
             ),
+            conntrack_stat: ProcFile::with_capacity(proc_root.join("net/stat/nf_conntrack"), 2048),
             arp: ProcFile::with_capacity(proc_root.join("net/arp"), 1024),
             udp: file("net/udp"),
             udp6: file("net/udp6"),
@@ -176,7 +210,36 @@ impl NetTables {
             "Maximum size of connection tracking table.",
         );
         let _ = writeln!(out, "node_nf_conntrack_entries_limit {max}");
+        self.conntrack_stat(out);
         true
+    }
+
+    /// `node_nf_conntrack_stat_*`, each column summed over the CPUs; left
+    /// out when the file cannot be read or parsed, a column the kernel
+    /// does not print is left out alone.
+    fn conntrack_stat(&mut self, out: &mut Body) {
+        let Ok(buf) = self.conntrack_stat.read() else {
+            return;
+        };
+        let names = CONNTRACK_STAT.map(|(name, _)| name.as_bytes());
+        let mut sums = [None; 8];
+        if conntrack_stat::sums(buf, &names, &mut sums).is_err() {
+            return;
+        }
+        for ((name, help), sum) in CONNTRACK_STAT.iter().zip(sums) {
+            let Some(sum) = sum else { continue };
+            out.push_str("# HELP node_nf_conntrack_stat_");
+            out.push_str(name);
+            out.push(' ');
+            out.push_str(help);
+            out.push_str("\n# TYPE node_nf_conntrack_stat_");
+            out.push_str(name);
+            out.push_str(" gauge\nnode_nf_conntrack_stat_");
+            out.push_str(name);
+            out.push(' ');
+            out.u64(sum);
+            out.push('\n');
+        }
     }
 
     /// True when /proc/net/arp was read and parsed (no neighbours is a

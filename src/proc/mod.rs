@@ -9,6 +9,7 @@
 
 pub mod arp;
 pub mod cgroup;
+pub mod conntrack_stat;
 pub mod diskstats;
 pub mod loadavg;
 pub mod meminfo;

@@ -427,6 +427,21 @@ fn softnet_conntrack_and_arp_as_node_exporter_names_them() {
             read("proc/basic/sys/net/netfilter/nf_conntrack_max")
         )]
     );
+    // net/stat/nf_conntrack: each column summed over the two CPU lines.
+    for (name, sum) in [
+        ("drop", 2),
+        ("early_drop", 0),
+        ("found", 0x2a + 0x10),
+        ("ignore", 0x110 + 0xf0),
+        ("insert", 0),
+        ("insert_failed", 1),
+        ("invalid", 3),
+        ("search_restart", 4),
+    ] {
+        let name = format!("node_nf_conntrack_stat_{name}");
+        assert_eq!(lines_of(&text, &name), [format!("{name} {sum}")], "{text}");
+        assert!(text.contains(&format!("# TYPE {name} gauge\n")), "{name}");
+    }
     // udp_queues: the fixture's queued datagrams (3 × 0x340 on v4, 0x340 on v6).
     for (ip, rx) in [("v4", 3 * 0x340), ("v6", 0x340)] {
         for (queue, v) in [("rx", rx), ("tx", 0)] {
