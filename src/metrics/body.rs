@@ -76,6 +76,12 @@ impl Body {
         std::str::from_utf8(self.as_bytes()).expect("the body holds only str, char and digits")
     }
 
+    /// What was written since `start`, a value [`Body::len`] returned.
+    pub fn as_str_from(&self, start: usize) -> &str {
+        std::str::from_utf8(&self.buf[start.min(self.len)..self.len])
+            .expect("the body holds only str, char and digits")
+    }
+
     #[inline]
     pub fn push_str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
