@@ -232,15 +232,17 @@ impl Daemon {
     /// (the scrape-time reads included), for tests that count allocations.
     pub fn render_metrics(&mut self) -> &str {
         let connections = self.http.stats();
-        self.metrics.render(
-            &self.sample,
-            &self.backup.snapshot(),
-            &self.audit.snapshot(),
-            self.audit.apt_details(),
-            &self.alerts,
-            connections,
-            &self.services,
-        )
+        self.metrics
+            .render(
+                &self.sample,
+                &self.backup.snapshot(),
+                &self.audit.snapshot(),
+                self.audit.apt_details(),
+                &self.alerts,
+                connections,
+                &self.services,
+            )
+            .as_str()
     }
 
     /// The jobs' current /data.json objects (allocates; for tests and tools).
@@ -416,6 +418,7 @@ impl Daemon {
 
     fn answer(&mut self, request: tiny_http::Request) {
         let interval_s = self.config.interval.as_secs_f64();
+        let metrics_cache = self.config.metrics_cache;
         let (sample, backup, audit, alerts) =
             (&self.sample, &self.backup, &self.audit, &self.alerts);
         let services = &self.services;
@@ -429,7 +432,9 @@ impl Daemon {
         let data_asked = std::cell::Cell::new(false);
         http::handle(request, &self.access, scratch, |route| match route {
             http::Route::Metrics => metrics
-                .render(
+                .render_cached(
+                    Instant::now(),
+                    metrics_cache,
                     sample,
                     &backup.snapshot(),
                     &audit.snapshot(),

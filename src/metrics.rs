@@ -9,12 +9,19 @@
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
 //! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
 //! (softnet, conntrack, arp), [`netclass`] (/sys/class/net), [`cpufreq`]
-//! (frequency limits) and [`timex`] (adjtimex); [`services`] the init
-//! system's services as [`crate::services`] last read them. [`textfile`] serves the
+//! (frequency limits), [`timex`] (adjtimex) and [`disk_info`] (udev or
+//! sysfs labels of each disk); [`services`] the init system's services as
+//! [`crate::services`] last read them. [`textfile`] serves the
 //! `*.prom` files of `textfile_dir`, checked by [`exposition`].
-//! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`).
+//! The families are rendered in groups under node_exporter's collector
+//! names, each timed with the monotonic clock, for
+//! `node_scrape_collector_{duration_seconds,success}`.
+//! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`); the body
+//! is written by [`body`] without `core::fmt` on the common paths.
 
+mod body;
 mod cpufreq;
+mod disk_info;
 pub mod exposition;
 mod kernel;
 mod meminfo;
@@ -32,21 +39,57 @@ use crate::audit::UpdatesSnapshot;
 use crate::audit::model::AptDetails;
 use crate::backup::{BackupSnapshot, BackupState};
 use crate::sample::Sample;
+pub use body::Body;
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub struct MetricsRenderer {
-    out: String,
-    ticks_per_s: f64,
+    out: Body,
+    /// What [`crate::alerts::Alerts::write_metrics`] writes, copied into
+    /// `out` (reused).
+    alerts_text: String,
+    /// What the body in `out` was rendered from, and when, while it may
+    /// answer [`MetricsRenderer::render_cached`]; `None` once `out` holds
+    /// anything else.
+    cached: Option<(CacheKey, std::time::Instant)>,
+    /// This render's groups of families, for `node_scrape_collector_*`
+    /// (cleared per render; its capacity covers every group).
+    collectors: Vec<Collector>,
+    ticks_per_s: u64,
     os_release: os::OsRelease,
     meminfo: meminfo::MemInfoFields,
     kernel: kernel::KernelTables,
     net: net::NetTables,
     netclass: netclass::NetClass,
     cpufreq: cpufreq::CpuFreqLimits,
+    disk_info: disk_info::DiskInfo,
     textfile: Option<textfile::TextfileDir>,
     /// The boot log's counts, as of start (`None`: no boot log).
     boots: Option<crate::bootlog::Summary>,
+}
+
+/// What a cached body must have been rendered from to answer a scrape:
+/// the sample (alerts are evaluated on each), the jobs' states (the apt
+/// details change with the audit's) and the server's connection counters.
+/// What is read at scrape time (the kernel tables, /sys, textfiles) is not
+/// in it: that is what the cache's age bounds.
+#[derive(Clone, Copy, PartialEq)]
+struct CacheKey {
+    generation: u64,
+    backup: BackupSnapshot,
+    updates: UpdatesSnapshot,
+    http: crate::listener::ConnectionStats,
+    /// The services' reading ([`crate::services::ServicesSnapshot`]'s generation).
+    services: u64,
+}
+
+/// One group of families under node_exporter's collector name: how long
+/// this render took to read and write it, and whether its source could be
+/// read.
+struct Collector {
+    name: &'static str,
+    nanos: u64,
+    success: bool,
 }
 
 impl MetricsRenderer {
@@ -54,14 +97,18 @@ impl MetricsRenderer {
     /// os-release is looked for (`--root-fs`, node_exporter's `--path.rootfs`).
     pub fn new(proc_root: &Path, sys_root: &Path, root_fs: &Path) -> Self {
         MetricsRenderer {
-            out: String::with_capacity(32 * 1024),
-            ticks_per_s: crate::sys::clock_ticks_per_second() as f64,
+            out: Body::with_capacity(0),
+            alerts_text: String::new(),
+            cached: None,
+            collectors: Vec::with_capacity(32),
+            ticks_per_s: crate::sys::clock_ticks_per_second(),
             os_release: os::OsRelease::new(root_fs),
             meminfo: meminfo::MemInfoFields::new(proc_root),
             kernel: kernel::KernelTables::new(proc_root),
             net: net::NetTables::new(proc_root),
             netclass: netclass::NetClass::new(sys_root),
             cpufreq: cpufreq::CpuFreqLimits::new(sys_root),
+            disk_info: disk_info::DiskInfo::new(sys_root, root_fs),
             textfile: None,
             boots: None,
         }
@@ -70,6 +117,7 @@ impl MetricsRenderer {
     /// The boot log's counts from now on (`None`: the families are absent).
     pub fn set_boots(&mut self, boots: Option<crate::bootlog::Summary>) {
         self.boots = boots;
+        self.cached = None;
     }
 
     /// `textfile_dir`: a directory of `*.prom` files read at each scrape.
@@ -80,12 +128,29 @@ impl MetricsRenderer {
 }
 
 /// `# HELP` and `# TYPE` lines of a family.
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+fn family(out: &mut Body, name: &str, kind: &str, help: &str) {
+    out.push_str("# HELP ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(help);
+    out.push_str("\n# TYPE ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+}
+
+/// `ticks / hz` seconds, as `Display` prints the quotient; exactly and
+/// without the float formatter when `hz` is a power of ten (USER_HZ is 100).
+fn seconds_of_ticks(out: &mut Body, ticks: u64, hz: u64) {
+    match (0..=9u32).find(|&p| 10u64.pow(p) == hz) {
+        Some(places) => out.decimal(ticks, places),
+        None => out.f64(ticks as f64 / hz as f64),
+    }
 }
 
 /// [`escaped`] for bytes that should be UTF-8; others become U+FFFD.
-fn escaped_bytes(out: &mut String, value: &[u8]) {
+fn escaped_bytes(out: &mut Body, value: &[u8]) {
     for chunk in value.utf8_chunks() {
         escaped(out, chunk.valid());
         if !chunk.invalid().is_empty() {
@@ -94,16 +159,20 @@ fn escaped_bytes(out: &mut String, value: &[u8]) {
     }
 }
 
-/// Writes a label value escaped as the format requires (`\\`, `\"`, `\n`).
-fn escaped(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
+/// Writes a label value escaped as the format requires (`\\`, `\"`, `\n`):
+/// runs without any of the three are copied whole.
+fn escaped(out: &mut Body, value: &str) {
+    let mut rest = value;
+    while let Some(at) = rest.bytes().position(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            _ => "\\n",
+        });
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
 }
 
 impl MetricsRenderer {
@@ -112,7 +181,10 @@ impl MetricsRenderer {
     }
 
     fn value(&mut self, name: &str, value: f64) {
-        let _ = writeln!(self.out, "{name} {value}");
+        self.out.push_str(name);
+        self.out.push(' ');
+        self.out.f64(value);
+        self.out.push('\n');
     }
 
     fn gauge(&mut self, name: &str, help: &str, value: f64) {
@@ -120,7 +192,41 @@ impl MetricsRenderer {
         self.value(name, value);
     }
 
-    /// The exposition for `sample` and the jobs' states.
+    /// [`MetricsRenderer::render`], or the body rendered last if it is
+    /// younger than `max_age` and rendered from the same sample, job states
+    /// and connection counters: a flood of scrapes costs a copy each, not a
+    /// render (`metrics_cache`). A zero `max_age` renders every time.
+    #[allow(clippy::too_many_arguments)]
+    pub fn render_cached(
+        &mut self,
+        now: std::time::Instant,
+        max_age: std::time::Duration,
+        sample: &Sample,
+        backup: &BackupSnapshot,
+        updates: &UpdatesSnapshot,
+        apt: Option<&AptDetails>,
+        alerts: &crate::alerts::Alerts,
+        http: crate::listener::ConnectionStats,
+        services: &crate::services::Services,
+    ) -> &Body {
+        let key = CacheKey {
+            generation: sample.generation,
+            backup: *backup,
+            updates: *updates,
+            http,
+            services: services.snapshot().generation,
+        };
+        let fresh = self
+            .cached
+            .is_some_and(|(k, at)| k == key && now.saturating_duration_since(at) < max_age);
+        if !fresh {
+            self.render(sample, backup, updates, apt, alerts, http, services);
+            self.cached = Some((key, now));
+        }
+        &self.out
+    }
+
+    /// The exposition for `sample` and the jobs' states, rendered now.
     // Each argument is one owner's state the scrape shows (the daemon holds
     // them apart); a struct of them would only rename the list.
     #[allow(clippy::too_many_arguments)]
@@ -133,32 +239,54 @@ impl MetricsRenderer {
         alerts: &crate::alerts::Alerts,
         http: crate::listener::ConnectionStats,
         services: &crate::services::Services,
-    ) -> &str {
+    ) -> &Body {
         self.out.clear();
-        os::write_uname(&mut self.out);
-        self.os_release.write(&mut self.out);
-        self.node(sample);
-        self.kernel.write(&mut self.out);
-        self.net.write(&mut self.out);
-        timex::write(&mut self.out);
-        self.network(sample);
-        self.netclass.write(&sample.network, &mut self.out);
-        self.disk_io(sample);
-        self.pressure(sample);
-        self.sensors(sample);
-        self.cpufreq.write(&sample.cpu_frequencies, &mut self.out);
+        self.cached = None;
+        self.collectors.clear();
+        self.timed("uname", |r| os::write_uname(&mut r.out));
+        self.timed("os", |r| r.os_release.write(&mut r.out));
+        self.timed("cpu", |r| r.cpu(sample));
+        self.timed("meminfo", |r| r.memory(sample));
+        self.timed("filesystem", |r| r.filesystem(sample));
+        self.timed("loadavg", |r| r.loadavg(sample));
+        self.timed("stat", |r| r.stat(sample));
+        self.timed("time", |r| r.time(sample));
+        self.timed("vmstat", |r| r.kernel.vmstat(&mut r.out));
+        self.timed("netstat", |r| r.kernel.netstat(&mut r.out));
+        self.timed("sockstat", |r| r.kernel.sockstat(&mut r.out));
+        self.timed("filefd", |r| r.kernel.filefd(&mut r.out));
+        self.timed("entropy", |r| r.kernel.entropy(&mut r.out));
+        self.timed("softnet", |r| r.net.softnet(&mut r.out));
+        self.timed("conntrack", |r| r.net.conntrack(&mut r.out));
+        self.timed("arp", |r| r.net.arp(&mut r.out));
+        self.timed("udp_queues", |r| r.net.udp_queues(&mut r.out));
+        self.timed("timex", |r| timex::write(&mut r.out));
+        self.timed("netdev", |r| r.network(sample));
+        self.timed("netclass", |r| {
+            r.netclass.write(&sample.network, &mut r.out)
+        });
+        self.timed("diskstats", |r| r.disk_io(sample));
+        self.timed("pressure", |r| r.pressure(sample));
+        self.timed("hwmon", |r| r.hwmon(sample));
+        self.timed("thermal_zone", |r| r.thermal_zone(sample));
+        self.timed("cpufreq", |r| r.cpufreq(sample));
         self.process(sample);
         self.container(sample);
         self.sysmon(backup, updates);
         self.apt(apt, updates.reboot_required);
         self.http(http);
         self.boots();
-        alerts.write_metrics(&mut self.out);
+        self.alerts_text.clear();
+        alerts.write_metrics(&mut self.alerts_text);
+        self.out.push_str(&self.alerts_text);
         services::write(&mut self.out, services);
-        // Last: it checks its families against all of sysmon's own.
-        if let Some(textfile) = &mut self.textfile {
-            textfile.write(&mut self.out);
+        // Last but one: it checks its families against all of sysmon's own.
+        if self.textfile.is_some() {
+            self.timed("textfile", |r| {
+                r.textfile.as_mut().is_some_and(|t| t.write(&mut r.out))
+            });
         }
+        self.scrape_collectors();
         &self.out
     }
 
@@ -183,6 +311,49 @@ impl MetricsRenderer {
                 "1 if sysmon was stopped cleanly before the previous boot ended, 0 if not (an unexpected reboot).",
                 f64::from(u8::from(clean)),
             );
+        }
+    }
+
+    /// Runs one group of families and notes its time and outcome for
+    /// `node_scrape_collector_*`.
+    fn timed(&mut self, collector: &'static str, group: impl FnOnce(&mut Self) -> bool) {
+        let start = std::time::Instant::now();
+        let success = group(self);
+        self.collectors.push(Collector {
+            name: collector,
+            nanos: u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            success,
+        });
+    }
+
+    /// node_exporter's `node_scrape_collector_duration_seconds` and
+    /// `node_scrape_collector_success`, one series per group of families
+    /// under its collector's name, measured during this render.
+    fn scrape_collectors(&mut self) {
+        self.family(
+            "node_scrape_collector_duration_seconds",
+            "gauge",
+            "node_exporter: Duration of a collector scrape.",
+        );
+        for c in &self.collectors {
+            self.out
+                .push_str("node_scrape_collector_duration_seconds{collector=\"");
+            self.out.push_str(c.name);
+            self.out.push_str("\"} ");
+            self.out.decimal(c.nanos, 9);
+            self.out.push('\n');
+        }
+        self.family(
+            "node_scrape_collector_success",
+            "gauge",
+            "node_exporter: Whether a collector succeeded.",
+        );
+        for c in &self.collectors {
+            self.out
+                .push_str("node_scrape_collector_success{collector=\"");
+            self.out.push_str(c.name);
+            self.out
+                .push_str(if c.success { "\"} 1\n" } else { "\"} 0\n" });
         }
     }
 
@@ -216,14 +387,16 @@ impl MetricsRenderer {
         backup: &BackupSnapshot,
         updates: &UpdatesSnapshot,
         apt: Option<&AptDetails>,
-    ) -> &str {
+    ) -> &Body {
         self.out.clear();
+        self.cached = None;
         self.sysmon(backup, updates);
         self.apt(apt, updates.reboot_required);
         &self.out
     }
 
-    fn node(&mut self, s: &Sample) {
+    /// node_exporter's `cpu`: per-CPU seconds from the last sample.
+    fn cpu(&mut self, s: &Sample) -> bool {
         self.family(
             "node_cpu_seconds_total",
             "counter",
@@ -242,12 +415,13 @@ impl MetricsRenderer {
                 ("system", t.system),
                 ("user", t.user),
             ] {
-                let _ = writeln!(
-                    self.out,
-                    "node_cpu_seconds_total{{cpu=\"{}\",mode=\"{mode}\"}} {}",
-                    core.id,
-                    ticks as f64 / hz
-                );
+                self.out.push_str("node_cpu_seconds_total{cpu=\"");
+                self.out.u64(u64::from(core.id));
+                self.out.push_str("\",mode=\"");
+                self.out.push_str(mode);
+                self.out.push_str("\"} ");
+                seconds_of_ticks(&mut self.out, ticks, hz);
+                self.out.push('\n');
             }
         }
         self.family(
@@ -257,15 +431,21 @@ impl MetricsRenderer {
         );
         for core in &s.cores {
             for (mode, ticks) in [("nice", core.ticks.guest_nice), ("user", core.ticks.guest)] {
-                let _ = writeln!(
-                    self.out,
-                    "node_cpu_guest_seconds_total{{cpu=\"{}\",mode=\"{mode}\"}} {}",
-                    core.id,
-                    ticks as f64 / hz
-                );
+                self.out.push_str("node_cpu_guest_seconds_total{cpu=\"");
+                self.out.u64(u64::from(core.id));
+                self.out.push_str("\",mode=\"");
+                self.out.push_str(mode);
+                self.out.push_str("\"} ");
+                seconds_of_ticks(&mut self.out, ticks, hz);
+                self.out.push('\n');
             }
         }
-        // Every field, read now; the sample's ten if /proc/meminfo cannot be.
+        !s.cores.is_empty()
+    }
+
+    /// `meminfo`: every field, read now; the sample's ten if /proc/meminfo
+    /// cannot be read (the collector then counts as failed).
+    fn memory(&mut self, s: &Sample) -> bool {
         let m = &s.meminfo;
         let memory = [
             ("MemTotal", Some(m.total_bytes)),
@@ -292,6 +472,12 @@ impl MetricsRenderer {
                 );
             }
         }
+        read_now
+    }
+
+    /// `filesystem`, for the mounts the sampler watches; a mount whose
+    /// `statvfs` fails is its `device_error`, not the collector's failure.
+    fn filesystem(&mut self, s: &Sample) -> bool {
         // node_exporter's device_error: 1 while statfs fails for the mount.
         self.family(
             "node_filesystem_device_error",
@@ -302,7 +488,7 @@ impl MetricsRenderer {
             self.filesystem_series(
                 "node_filesystem_device_error",
                 d,
-                u8::from(d.stats.is_none()),
+                u64::from(d.stats.is_none()),
             );
         }
         for (name, help, pick) in [
@@ -353,9 +539,36 @@ impl MetricsRenderer {
                 self.filesystem_series(name, d, value);
             }
         }
+        true
+    }
+
+    /// `loadavg` (and the thread count of the same /proc/loadavg line).
+    fn loadavg(&mut self, s: &Sample) -> bool {
         self.gauge("node_load1", "1m load average.", s.load.load[0]);
         self.gauge("node_load5", "5m load average.", s.load.load[1]);
         self.gauge("node_load15", "15m load average.", s.load.load[2]);
+        if s.load.total > 0 {
+            self.gauge(
+                "node_processes_threads",
+                "Allocated threads in system",
+                s.load.total as f64,
+            );
+        }
+        true
+    }
+
+    /// `time`: the sample's wall clock.
+    fn time(&mut self, s: &Sample) -> bool {
+        self.gauge(
+            "node_time_seconds",
+            "System time in seconds since epoch (1970).",
+            s.time_unix_s as f64,
+        );
+        true
+    }
+
+    /// `stat`: boot time, processes and counters of /proc/stat.
+    fn stat(&mut self, s: &Sample) -> bool {
         if let Some(boot) = s.boot_time_s {
             self.gauge(
                 "node_boot_time_seconds",
@@ -363,11 +576,6 @@ impl MetricsRenderer {
                 boot as f64,
             );
         }
-        self.gauge(
-            "node_time_seconds",
-            "System time in seconds since epoch (1970).",
-            s.time_unix_s as f64,
-        );
         if let Some(v) = s.procs_running {
             self.gauge(
                 "node_procs_running",
@@ -402,22 +610,21 @@ impl MetricsRenderer {
             self.family("node_forks_total", "counter", "Total number of forks.");
             self.value("node_forks_total", v as f64);
         }
+        s.boot_time_s.is_some()
     }
 
     /// `name{device,fstype,mountpoint} value` for one filesystem.
-    fn filesystem_series(
-        &mut self,
-        name: &str,
-        d: &crate::sample::DiskSample,
-        value: impl std::fmt::Display,
-    ) {
-        let _ = write!(self.out, "{name}{{device=\"");
+    fn filesystem_series(&mut self, name: &str, d: &crate::sample::DiskSample, value: u64) {
+        self.out.push_str(name);
+        self.out.push_str("{device=\"");
         escaped(&mut self.out, &d.device);
         self.out.push_str("\",fstype=\"");
         escaped(&mut self.out, &d.fs_type);
         self.out.push_str("\",mountpoint=\"");
         escaped(&mut self.out, &d.mount_point);
-        let _ = writeln!(self.out, "\"}} {value}");
+        self.out.push_str("\"} ");
+        self.out.u64(value);
+        self.out.push('\n');
     }
 
     /// `name{label="value"} number`, the value escaped.
@@ -474,15 +681,21 @@ impl MetricsRenderer {
         }
     }
 
-    fn labelled(&mut self, name: &str, label: &str, value: &str, number: impl std::fmt::Display) {
-        let _ = write!(self.out, "{name}{{{label}=\"");
+    /// `name{label="value"} n / 10^places`, the value escaped.
+    fn labelled(&mut self, name: &str, label: &str, value: &str, (n, places): (u64, u32)) {
+        self.out.push_str(name);
+        self.out.push('{');
+        self.out.push_str(label);
+        self.out.push_str("=\"");
         escaped(&mut self.out, value);
-        let _ = writeln!(self.out, "\"}} {number}");
+        self.out.push_str("\"} ");
+        self.out.decimal(n, places);
+        self.out.push('\n');
     }
 
-    fn network(&mut self, s: &Sample) {
+    fn network(&mut self, s: &Sample) -> bool {
         if s.network.is_empty() {
-            return;
+            return false;
         }
         type Pick = fn(&crate::proc::netdev::NetCounters) -> u64;
         // All 16 columns of /proc/net/dev, as node_exporter's netdev.
@@ -505,25 +718,35 @@ impl MetricsRenderer {
             ("transmit_compressed", |c| c.tx_compressed),
         ];
         for (suffix, pick) in families {
-            let _ = writeln!(
-                self.out,
-                "# HELP node_network_{suffix}_total Network device statistic {suffix}.\n# TYPE node_network_{suffix}_total counter"
-            );
+            let out = &mut self.out;
+            out.push_str("# HELP node_network_");
+            out.push_str(suffix);
+            out.push_str("_total Network device statistic ");
+            out.push_str(suffix);
+            out.push_str(".\n# TYPE node_network_");
+            out.push_str(suffix);
+            out.push_str("_total counter\n");
             for n in &s.network {
-                let _ = write!(self.out, "node_network_{suffix}_total{{device=\"");
-                escaped(&mut self.out, &n.device);
-                let _ = writeln!(self.out, "\"}} {}", pick(&n.counters));
+                out.push_str("node_network_");
+                out.push_str(suffix);
+                out.push_str("_total{device=\"");
+                escaped(out, &n.device);
+                out.push_str("\"} ");
+                out.u64(pick(&n.counters));
+                out.push('\n');
             }
         }
+        self.netclass.write_nohandler(&s.network, &mut self.out);
+        true
     }
 
     /// Whole disks only, like node_exporter's default device exclusion
     /// (partitions would count every byte twice in a sum over devices).
-    fn disk_io(&mut self, s: &Sample) {
+    fn disk_io(&mut self, s: &Sample) -> bool {
         if !s.disk_io.iter().any(|d| d.whole_disk) {
-            return;
+            return false;
         }
-        type Pick = fn(&crate::proc::diskstats::DiskCounters) -> Option<f64>;
+        type Pick = fn(&crate::proc::diskstats::DiskCounters) -> Option<(u64, u32)>;
         // Every field of /proc/diskstats, with node_exporter's names, help
         // and types; discards (4.18+) and flushes (5.5+) where the kernel
         // has them.
@@ -532,103 +755,103 @@ impl MetricsRenderer {
                 "node_disk_reads_completed_total",
                 "counter",
                 "The total number of reads completed successfully.",
-                |c| Some(c.reads_completed as f64),
+                |c| Some((c.reads_completed, 0)),
             ),
             (
                 "node_disk_reads_merged_total",
                 "counter",
                 "The total number of reads merged.",
-                |c| Some(c.reads_merged as f64),
+                |c| Some((c.reads_merged, 0)),
             ),
             (
                 "node_disk_read_bytes_total",
                 "counter",
                 "The total number of bytes read successfully.",
-                |c| Some(c.read_bytes() as f64),
+                |c| Some((c.read_bytes(), 0)),
             ),
             (
                 "node_disk_read_time_seconds_total",
                 "counter",
                 "The total number of seconds spent by all reads.",
-                |c| Some(c.read_time_ms as f64 / 1000.0),
+                |c| Some((c.read_time_ms, 3)),
             ),
             (
                 "node_disk_writes_completed_total",
                 "counter",
                 "The total number of writes completed successfully.",
-                |c| Some(c.writes_completed as f64),
+                |c| Some((c.writes_completed, 0)),
             ),
             (
                 "node_disk_writes_merged_total",
                 "counter",
                 "The number of writes merged.",
-                |c| Some(c.writes_merged as f64),
+                |c| Some((c.writes_merged, 0)),
             ),
             (
                 "node_disk_written_bytes_total",
                 "counter",
                 "The total number of bytes written successfully.",
-                |c| Some(c.written_bytes() as f64),
+                |c| Some((c.written_bytes(), 0)),
             ),
             (
                 "node_disk_write_time_seconds_total",
                 "counter",
                 "This is the total number of seconds spent by all writes.",
-                |c| Some(c.write_time_ms as f64 / 1000.0),
+                |c| Some((c.write_time_ms, 3)),
             ),
             (
                 "node_disk_io_now",
                 "gauge",
                 "The number of I/Os currently in progress.",
-                |c| Some(c.io_in_progress as f64),
+                |c| Some((c.io_in_progress, 0)),
             ),
             (
                 "node_disk_io_time_seconds_total",
                 "counter",
                 "Total seconds spent doing I/Os.",
-                |c| Some(c.io_time_ms as f64 / 1000.0),
+                |c| Some((c.io_time_ms, 3)),
             ),
             (
                 "node_disk_io_time_weighted_seconds_total",
                 "counter",
                 "The weighted # of seconds spent doing I/Os.",
-                |c| Some(c.io_time_weighted_ms as f64 / 1000.0),
+                |c| Some((c.io_time_weighted_ms, 3)),
             ),
             (
                 "node_disk_discards_completed_total",
                 "counter",
                 "The total number of discards completed successfully.",
-                |c| c.discards.map(|d| d[0] as f64),
+                |c| c.discards.map(|d| (d[0], 0)),
             ),
             (
                 "node_disk_discards_merged_total",
                 "counter",
                 "The total number of discards merged.",
-                |c| c.discards.map(|d| d[1] as f64),
+                |c| c.discards.map(|d| (d[1], 0)),
             ),
             (
                 "node_disk_discarded_sectors_total",
                 "counter",
                 "The total number of sectors discarded successfully.",
-                |c| c.discards.map(|d| d[2] as f64),
+                |c| c.discards.map(|d| (d[2], 0)),
             ),
             (
                 "node_disk_discard_time_seconds_total",
                 "counter",
                 "This is the total number of seconds spent by all discards.",
-                |c| c.discards.map(|d| d[3] as f64 / 1000.0),
+                |c| c.discards.map(|d| (d[3], 3)),
             ),
             (
                 "node_disk_flush_requests_total",
                 "counter",
                 "The total number of flush requests completed successfully",
-                |c| c.flushes.map(|f| f[0] as f64),
+                |c| c.flushes.map(|f| (f[0], 0)),
             ),
             (
                 "node_disk_flush_requests_time_seconds_total",
                 "counter",
                 "This is the total number of seconds spent by all flush requests.",
-                |c| c.flushes.map(|f| f[1] as f64 / 1000.0),
+                |c| c.flushes.map(|f| (f[1], 3)),
             ),
         ];
         for (name, kind, help, pick) in families {
@@ -643,13 +866,13 @@ impl MetricsRenderer {
                 }
             }
         }
+        self.disk_info.write(&s.disk_io, &mut self.out);
+        true
     }
 
-    fn pressure(&mut self, s: &Sample) {
+    fn pressure(&mut self, s: &Sample) -> bool {
         let p = &s.pressure;
-        let seconds = |line: Option<crate::proc::pressure::PressureLine>| {
-            line.map(|l| l.total_us as f64 / 1e6)
-        };
+        let seconds = |line: Option<crate::proc::pressure::PressureLine>| line.map(|l| l.total_us);
         for (name, help, value) in [
             (
                 "node_pressure_cpu_waiting_seconds_total",
@@ -682,14 +905,19 @@ impl MetricsRenderer {
                 seconds(p.io.and_then(|i| i.full)),
             ),
         ] {
-            if let Some(v) = value {
+            if let Some(us) = value {
                 self.family(name, "counter", help);
-                self.value(name, v);
+                self.out.push_str(name);
+                self.out.push(' ');
+                self.out.decimal(us, 6);
+                self.out.push('\n');
             }
         }
+        p.cpu.is_some() || p.memory.is_some() || p.io.is_some()
     }
 
-    fn sensors(&mut self, s: &Sample) {
+    /// `hwmon`: the sampler's temperatures, their chips and labels.
+    fn hwmon(&mut self, s: &Sample) -> bool {
         if s.temperatures.iter().any(|t| t.celsius.is_some()) {
             self.family(
                 "node_hwmon_temp_celsius",
@@ -742,6 +970,11 @@ impl MetricsRenderer {
                 self.out.push_str("\"} 1\n");
             }
         }
+        !s.temperatures.is_empty()
+    }
+
+    /// `thermal_zone`.
+    fn thermal_zone(&mut self, s: &Sample) -> bool {
         if s.thermal_zones.iter().any(|z| z.celsius.is_some()) {
             self.family(
                 "node_thermal_zone_temp",
@@ -755,6 +988,11 @@ impl MetricsRenderer {
                 let _ = writeln!(self.out, "\",zone=\"{}\"}} {celsius}", z.zone);
             }
         }
+        !s.thermal_zones.is_empty()
+    }
+
+    /// `cpufreq`: the sampler's current frequencies, and the limits read now.
+    fn cpufreq(&mut self, s: &Sample) -> bool {
         if s.cpu_frequencies.iter().any(|f| f.hertz.is_some()) {
             self.family(
                 "node_cpu_scaling_frequency_hertz",
@@ -770,13 +1008,7 @@ impl MetricsRenderer {
                 );
             }
         }
-        if s.load.total > 0 {
-            self.gauge(
-                "node_processes_threads",
-                "Allocated threads in system",
-                s.load.total as f64,
-            );
-        }
+        self.cpufreq.write(&s.cpu_frequencies, &mut self.out)
     }
 
     fn container(&mut self, s: &Sample) {
@@ -836,6 +1068,25 @@ impl MetricsRenderer {
             "Start time of the process since unix epoch in seconds.",
             p.start_time_s,
         );
+        self.gauge(
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            p.virtual_bytes as f64,
+        );
+        // Read now: one getrlimit each (unlimited address space is
+        // 2^64 - 1, as the Go client reports it).
+        if let Ok((max_fds, max_address_space)) = crate::sys::soft_limits() {
+            self.gauge(
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                max_fds as f64,
+            );
+            self.gauge(
+                "process_virtual_memory_max_bytes",
+                "Maximum amount of virtual memory available in bytes.",
+                max_address_space as f64,
+            );
+        }
     }
 
     fn sysmon(&mut self, backup: &BackupSnapshot, updates: &UpdatesSnapshot) {
@@ -935,8 +1186,11 @@ mod tests {
 
     #[test]
     fn escapes_label_values() {
-        let mut out = String::new();
-        escaped(&mut out, "a\"b\\c\nd");
-        assert_eq!(out, "a\\\"b\\\\c\\nd");
+        let mut out = Body::with_capacity(0);
+        for value in ["a\"b\\c\nd", "plain", "\n", "é\"é"] {
+            escaped(&mut out, value);
+            out.push('|');
+        }
+        assert_eq!(out.as_str(), "a\\\"b\\\\c\\nd|plain|\\n|é\\\"é|");
     }
 }

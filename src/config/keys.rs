@@ -595,6 +595,19 @@ pub const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "metrics_cache",
+        repeatable: false,
+        default: "1s",
+        doc: "a /metrics body answers further scrapes for this long unless a new sample, a job's change or a connection's came first (0s to 1m; 0s: render every scrape)",
+        reload: Reload::Live,
+        apply: |c, value, _| {
+            c.metrics_cache =
+                duration_between(value, Duration::ZERO, Duration::from_secs(60), "0s to 1m")?;
+            Ok(())
+        },
+        render: |c, out| out.duration(c.metrics_cache),
+    },
+    Key {
         name: "history",
         repeatable: false,
         default: "1h",

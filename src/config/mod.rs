@@ -76,6 +76,9 @@ pub struct Config {
     pub textfile_path: Option<PathBuf>,
     /// Where node_exporter-style `*.prom` files are read at each scrape.
     pub textfile_dir: Option<PathBuf>,
+    /// How long a rendered /metrics body may answer further scrapes while
+    /// nothing it is keyed on changed (zero: render every scrape).
+    pub metrics_cache: Duration,
     /// How far back `/history.json` and the sparklines reach.
     pub history: Duration,
     /// The tiers of `state_dir/history.db` (empty: no history file).
@@ -285,6 +288,7 @@ impl Config {
             root_fs: PathBuf::from("/"),
             textfile_path: None,
             textfile_dir: None,
+            metrics_cache: Duration::ZERO,
             history: Duration::ZERO,
             history_tiers: Vec::new(),
             alerts: AlertConfig {

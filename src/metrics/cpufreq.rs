@@ -6,10 +6,9 @@
 //! The CPUs are those the sampler found with cpufreq; their files are kept
 //! open and opened again only when that list changes.
 
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use super::family;
+use super::{Body, family};
 use crate::proc::sysfs::parse_khz_as_hz;
 use crate::sample::FreqSample;
 use crate::sample::procfile::ProcFile;
@@ -57,7 +56,8 @@ impl CpuFreqLimits {
         }
     }
 
-    pub fn write(&mut self, frequencies: &[FreqSample], out: &mut String) {
+    /// True when some limit of some CPU could be read.
+    pub fn write(&mut self, frequencies: &[FreqSample], out: &mut Body) -> bool {
         let same = self.cpus.len() == frequencies.len()
             && self
                 .cpus
@@ -80,16 +80,24 @@ impl CpuFreqLimits {
                 *hz = file.read_attribute().ok().and_then(parse_khz_as_hz);
             }
         }
+        let mut any = false;
         for (i, (_, name, help)) in FILES.iter().enumerate() {
             if self.cpus.iter().all(|c| c.hertz[i].is_none()) {
                 continue;
             }
+            any = true;
             family(out, name, "gauge", help);
             for cpu in &self.cpus {
                 if let Some(hz) = cpu.hertz[i] {
-                    let _ = writeln!(out, "{name}{{cpu=\"{}\"}} {hz}", cpu.id);
+                    out.push_str(name);
+                    out.push_str("{cpu=\"");
+                    out.u64(u64::from(cpu.id));
+                    out.push_str("\"} ");
+                    out.u64(hz);
+                    out.push('\n');
                 }
             }
         }
+        any
     }
 }

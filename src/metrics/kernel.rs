@@ -10,7 +10,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::family;
+use super::{Body, family};
 use crate::proc::{netstat, sockstat, sysctl, vmstat};
 use crate::sample::procfile::ProcFile;
 
@@ -29,34 +29,48 @@ pub struct KernelTables {
 
 /// `prefix` + `protocol` + `_` + `name` with node_exporter's untyped
 /// `Statistic ProtocolName.` help, then the value.
-fn netstat_series(out: &mut String, protocol: &[u8], name: &[u8], value: i64) {
-    let (Ok(protocol), Ok(name)) = (std::str::from_utf8(protocol), std::str::from_utf8(name))
-    else {
+fn netstat_series(out: &mut Body, protocol: &[u8], name: &[u8], value: i64) {
+    let (Some(protocol), Some(name)) = (valid_name(protocol), valid_name(name)) else {
         return;
     };
-    if !valid_name(protocol) || !valid_name(name) {
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "# HELP node_netstat_{protocol}_{name} Statistic {protocol}{name}.\n# TYPE node_netstat_{protocol}_{name} untyped\nnode_netstat_{protocol}_{name} {value}"
-    );
+    out.push_str("# HELP ");
+    let name_at = out.len();
+    out.push_str("node_netstat_");
+    out.push_str(protocol);
+    out.push('_');
+    out.push_str(name);
+    let name_end = out.len();
+    out.push_str(" Statistic ");
+    out.push_str(protocol);
+    out.push_str(name);
+    out.push_str(".\n# TYPE ");
+    out.repeat(name_at..name_end);
+    out.push_str(" untyped\n");
+    out.repeat(name_at..name_end);
+    out.push(' ');
+    out.i64(value);
+    out.push('\n');
 }
 
-/// What may go into a metric name unchanged.
-fn valid_name(part: &str) -> bool {
-    !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+/// `part` as text if it may go into a metric name unchanged.
+fn valid_name(part: &[u8]) -> Option<&str> {
+    let valid = !part.is_empty() && part.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    // ASCII, so the conversion cannot fail.
+    valid.then(|| std::str::from_utf8(part).ok()).flatten()
 }
 
 impl KernelTables {
     pub fn new(proc_root: &Path) -> Self {
-        let file = |rel: &str| ProcFile::new(proc_root.join(rel));
+        // First buffers near each file's size on a 6.18 kernel (vmstat 4.0
+        // KB, netstat 4.2, snmp 1.3, snmp6 3.2); a bigger file grows its
+        // buffer once. Every page of a buffer is touched, so this is RSS.
+        let file = |rel: &str, bytes| ProcFile::with_capacity(proc_root.join(rel), bytes);
         let number = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 64);
         KernelTables {
-            vmstat: file("vmstat"),
-            netstat: file("net/netstat"),
-            snmp: file("net/snmp"),
-            snmp6: file("net/snmp6"),
+            vmstat: file("vmstat", 8192),
+            netstat: file("net/netstat", 8192),
+            snmp: file("net/snmp", 2048),
+            snmp6: file("net/snmp6", 4096),
             sockstat: ProcFile::with_capacity(proc_root.join("net/sockstat"), 512),
             sockstat6: ProcFile::with_capacity(proc_root.join("net/sockstat6"), 256),
             file_nr: number("sys/fs/file-nr"),
@@ -66,42 +80,50 @@ impl KernelTables {
         }
     }
 
-    pub fn write(&mut self, out: &mut String) {
-        self.vmstat(out);
-        self.netstat(out);
-        self.sockstat(out);
-        self.filefd_entropy(out);
-    }
-
-    fn vmstat(&mut self, out: &mut String) {
-        let Ok(buf) = self.vmstat.read() else { return };
+    /// `vmstat`; each group returns whether its source could be read and
+    /// parsed (its families written), for `node_scrape_collector_success`.
+    pub fn vmstat(&mut self, out: &mut Body) -> bool {
+        let Ok(buf) = self.vmstat.read() else {
+            return false;
+        };
         // All or nothing, as node_exporter (a bad line fails the collector):
         // one pass, and what was written is taken back on an error.
         let start = out.len();
         for entry in vmstat::entries(buf) {
             let Ok((name, value)) = entry else {
                 out.truncate(start);
-                return;
+                return false;
             };
-            let Ok(name) = std::str::from_utf8(name) else {
-                continue;
-            };
-            if !vmstat::node_exporter_default(name.as_bytes()) || !valid_name(name) {
+            if !vmstat::node_exporter_default(name) {
                 continue;
             }
-            let _ = writeln!(
-                out,
-                "# HELP node_vmstat_{name} /proc/vmstat information field {name}.\n# TYPE node_vmstat_{name} untyped\nnode_vmstat_{name} {value}"
-            );
+            let Some(name) = valid_name(name) else {
+                continue;
+            };
+            out.push_str("# HELP ");
+            let name_at = out.len();
+            out.push_str("node_vmstat_");
+            out.push_str(name);
+            let name_end = out.len();
+            out.push_str(" /proc/vmstat information field ");
+            out.push_str(name);
+            out.push_str(".\n# TYPE ");
+            out.repeat(name_at..name_end);
+            out.push_str(" untyped\n");
+            out.repeat(name_at..name_end);
+            out.push(' ');
+            out.u64(value);
+            out.push('\n');
         }
+        true
     }
 
-    fn netstat(&mut self, out: &mut String) {
+    pub fn netstat(&mut self, out: &mut Body) -> bool {
         // node_exporter's collector fails as a whole if netstat or snmp
         // cannot be read or parsed (written series are taken back); snmp6
         // may be absent (IPv6 disabled).
         let (Ok(netstat_buf), Ok(snmp_buf)) = (self.netstat.read(), self.snmp.read()) else {
-            return;
+            return false;
         };
         let start = out.len();
         let mut emit = |p: &[u8], n: &[u8], v: i64| {
@@ -113,7 +135,7 @@ impl KernelTables {
             .and_then(|()| netstat::for_each_pair(snmp_buf, &mut emit));
         if parsed.is_err() {
             out.truncate(start);
-            return;
+            return false;
         }
         if let Ok(buf) = self.snmp6.read() {
             let start6 = out.len();
@@ -126,23 +148,26 @@ impl KernelTables {
                 out.truncate(start6);
             }
         }
+        true
     }
 
-    fn sockstat(&mut self, out: &mut String) {
+    /// True when net/sockstat (IPv4) was served; sockstat6 is optional.
+    pub fn sockstat(&mut self, out: &mut Body) -> bool {
         let page_size = self.page_size;
-        for file in [&mut self.sockstat, &mut self.sockstat6] {
+        let mut ipv4 = false;
+        for (i, file) in [&mut self.sockstat, &mut self.sockstat6]
+            .into_iter()
+            .enumerate()
+        {
             let Ok(buf) = file.read() else { continue };
             if sockstat::for_each(buf, |_, _, _| {}).is_err() {
                 continue;
             }
+            ipv4 |= i == 0;
             let _ = sockstat::for_each(buf, |protocol, key, value| {
-                let (Ok(p), Ok(k)) = (std::str::from_utf8(protocol), std::str::from_utf8(key))
-                else {
+                let (Some(p), Some(k)) = (valid_name(protocol), valid_name(key)) else {
                     return;
                 };
-                if !valid_name(p) || !valid_name(k) {
-                    return;
-                }
                 if p == "sockets" && k == "used" {
                     family(
                         out,
@@ -167,9 +192,10 @@ impl KernelTables {
                 }
             });
         }
+        ipv4
     }
 
-    fn filefd_entropy(&mut self, out: &mut String) {
+    pub fn filefd(&mut self, out: &mut Body) -> bool {
         let file_nr = self
             .file_nr
             .read()
@@ -191,9 +217,15 @@ impl KernelTables {
             );
             let _ = writeln!(out, "node_filefd_maximum {maximum}");
         }
+        file_nr.is_some()
+    }
+
+    /// True when both entropy figures were read.
+    pub fn entropy(&mut self, out: &mut Body) -> bool {
         let single =
             |file: &mut ProcFile| file.read().ok().and_then(|b| sysctl::single_u64(b).ok());
-        if let Some(bits) = single(&mut self.entropy_avail) {
+        let available = single(&mut self.entropy_avail);
+        if let Some(bits) = available {
             family(
                 out,
                 "node_entropy_available_bits",
@@ -202,7 +234,8 @@ impl KernelTables {
             );
             let _ = writeln!(out, "node_entropy_available_bits {bits}");
         }
-        if let Some(bits) = single(&mut self.pool_size) {
+        let pool_size = single(&mut self.pool_size);
+        if let Some(bits) = pool_size {
             family(
                 out,
                 "node_entropy_pool_size_bits",
@@ -211,5 +244,6 @@ impl KernelTables {
             );
             let _ = writeln!(out, "node_entropy_pool_size_bits {bits}");
         }
+        available.is_some() && pool_size.is_some()
     }
 }

@@ -6,9 +6,9 @@
 //! (`HugePages_Total`) keeps its name and value. Fields the kernel adds
 //! later appear without a code change, as with node_exporter up to 1.5.
 
-use std::fmt::Write;
 use std::path::Path;
 
+use super::Body;
 use crate::proc::meminfo::fields_of;
 use crate::sample::procfile::ProcFile;
 
@@ -24,27 +24,33 @@ fn valid_key(key: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'(' | b')'))
 }
 
-/// Writes `key` with node_exporter's rewrite of `(x)` into `_x`.
-fn push_mangled(out: &mut String, key: &[u8]) {
-    for &b in key {
-        match b {
-            b'(' => out.push('_'),
-            b')' => {}
-            b => out.push(char::from(b)),
+/// Writes `key` (checked by [`valid_key`]: ASCII) with node_exporter's
+/// rewrite of `(x)` into `_x`, in runs between the parentheses.
+fn push_mangled(out: &mut Body, key: &[u8]) {
+    let Ok(mut rest) = std::str::from_utf8(key) else {
+        return;
+    };
+    while let Some(at) = rest.bytes().position(|b| b == b'(' || b == b')') {
+        out.push_str(&rest[..at]);
+        if rest.as_bytes()[at] == b'(' {
+            out.push('_');
         }
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
 }
 
 impl MemInfoFields {
     pub fn new(proc_root: &Path) -> Self {
         MemInfoFields {
-            file: ProcFile::new(proc_root.join("meminfo")),
+            // About 1.5 KB; grown once if a kernel prints more.
+            file: ProcFile::with_capacity(proc_root.join("meminfo"), 2048),
         }
     }
 
     /// `false` when the file cannot be read (the caller falls back to the
     /// sample's fields). A malformed line is left out, the rest still count.
-    pub fn write(&mut self, out: &mut String) -> bool {
+    pub fn write(&mut self, out: &mut Body) -> bool {
         let Ok(buf) = self.file.read() else {
             return false;
         };
@@ -57,24 +63,22 @@ impl MemInfoFields {
             } else {
                 ("", field.number as f64)
             };
-            for prefix in ["# HELP ", "# TYPE "] {
-                out.push_str(prefix);
-                out.push_str("node_memory_");
-                push_mangled(out, field.key);
-                out.push_str(suffix);
-                if prefix == "# HELP " {
-                    out.push_str(" Memory information field ");
-                    push_mangled(out, field.key);
-                    out.push_str(suffix);
-                    out.push_str(".\n");
-                } else {
-                    out.push_str(" gauge\n");
-                }
-            }
+            // The mangled name is written once and copied twice.
+            out.push_str("# HELP ");
+            let name_at = out.len();
             out.push_str("node_memory_");
             push_mangled(out, field.key);
             out.push_str(suffix);
-            let _ = writeln!(out, " {value}");
+            let name_end = out.len();
+            out.push_str(" Memory information field ");
+            out.repeat(name_at + "node_memory_".len()..name_end);
+            out.push_str(".\n# TYPE ");
+            out.repeat(name_at..name_end);
+            out.push_str(" gauge\n");
+            out.repeat(name_at..name_end);
+            out.push(' ');
+            out.f64(value);
+            out.push('\n');
         }
         true
     }
@@ -86,12 +90,12 @@ mod tests {
 
     #[test]
     fn mangles_names_like_node_exporter() {
-        let mut out = String::new();
+        let mut out = Body::with_capacity(0);
         for key in ["Active(anon)", "HugePages_Total", "NFS_Unstable"] {
             push_mangled(&mut out, key.as_bytes());
             out.push(' ');
         }
-        assert_eq!(out, "Active_anon HugePages_Total NFS_Unstable ");
+        assert_eq!(out.as_str(), "Active_anon HugePages_Total NFS_Unstable ");
         assert!(!valid_key(b"Bad key"));
         assert!(!valid_key(b""));
     }

@@ -11,14 +11,16 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::{escaped_bytes, family};
-use crate::proc::{arp, softnet, sysctl, udp};
+use super::{Body, escaped_bytes, family};
+use crate::proc::{arp, conntrack_stat, softnet, sysctl, udp};
 use crate::sample::procfile::ProcFile;
 
 pub struct NetTables {
     softnet: ProcFile,
     conntrack_count: ProcFile,
     conntrack_max: ProcFile,
+    /// /proc/net/stat/nf_conntrack: per-CPU counters, summed.
+    conntrack_stat: ProcFile,
     arp: ProcFile,
     udp: ProcFile,
     udp6: ProcFile,
@@ -31,9 +33,41 @@ pub struct NetTables {
 
 type Pick = fn(&softnet::Softnet) -> Option<u64>;
 
+/// node_exporter's `node_nf_conntrack_stat_*`: (header column, help),
+/// in its (alphabetical) order; gauges, as it types them.
+const CONNTRACK_STAT: [(&str, &str); 8] = [
+    (
+        "drop",
+        "Number of packets dropped due to conntrack failure.",
+    ),
+    (
+        "early_drop",
+        "Number of dropped conntrack entries to make room for new ones, if maximum table size was reached.",
+    ),
+    ("found", "Number of searched entries which were successful."),
+    (
+        "ignore",
+        "Number of packets seen which are already connected to a conntrack entry.",
+    ),
+    ("insert", "Number of entries inserted into the list."),
+    (
+        "insert_failed",
+        "Number of entries for which list insertion was attempted but failed.",
+    ),
+    (
+        "invalid",
+        "Number of packets seen which can not be tracked.",
+    ),
+    (
+        "search_restart",
+        "Number of conntrack table lookups which had to be restarted due to hashtable resizes.",
+    ),
+];
+
 impl NetTables {
     pub fn new(proc_root: &Path) -> Self {
-        let file = |rel: &str| ProcFile::new(proc_root.join(rel));
+        // 128 bytes per socket: a first buffer for a few, grown with them.
+        let file = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 1024);
         NetTables {
             softnet: ProcFile::with_capacity(proc_root.join("net/softnet_stat"), 1024),
             conntrack_count: ProcFile::with_capacity(
@@ -44,6 +78,7 @@ impl NetTables {
                 proc_root.join("sys/net/netfilter/nf_conntrack_max"),
                 64,
             ),
+            conntrack_stat: ProcFile::with_capacity(proc_root.join("net/stat/nf_conntrack"), 2048),
             arp: ProcFile::with_capacity(proc_root.join("net/arp"), 1024),
             udp: file("net/udp"),
             udp6: file("net/udp6"),
@@ -52,17 +87,12 @@ impl NetTables {
         }
     }
 
-    pub fn write(&mut self, out: &mut String) {
-        self.softnet(out);
-        self.conntrack(out);
-        self.arp(out);
-        self.udp_queues(out);
-    }
-
-    fn udp_queues(&mut self, out: &mut String) {
+    /// `udp_queues`; each group returns whether its source could be read
+    /// and parsed (its families written), for `node_scrape_collector_success`.
+    pub fn udp_queues(&mut self, out: &mut Body) -> bool {
         // As node_exporter: no v4 file, no family; v6 only when v4 is there.
         let Some((tx4, rx4)) = self.udp.read().ok().and_then(|b| udp::queue_sums(b).ok()) else {
-            return;
+            return false;
         };
         family(
             out,
@@ -76,13 +106,16 @@ impl NetTables {
             let _ = writeln!(out, "node_udp_queues{{ip=\"v6\",queue=\"rx\"}} {rx6}");
             let _ = writeln!(out, "node_udp_queues{{ip=\"v6\",queue=\"tx\"}} {tx6}");
         }
+        true
     }
 
-    fn softnet(&mut self, out: &mut String) {
-        let Ok(buf) = self.softnet.read() else { return };
+    pub fn softnet(&mut self, out: &mut Body) -> bool {
+        let Ok(buf) = self.softnet.read() else {
+            return false;
+        };
         self.softnet_lines.clear();
         for line in softnet::entries(buf) {
-            let Ok(line) = line else { return };
+            let Ok(line) = line else { return false };
             self.softnet_lines.push(line);
         }
         let families: [(&str, &str, &str, Pick); 7] = [
@@ -136,13 +169,19 @@ impl NetTables {
             family(out, name, kind, help);
             for s in &self.softnet_lines {
                 if let Some(v) = pick(s) {
-                    let _ = writeln!(out, "{name}{{cpu=\"{}\"}} {v}", s.cpu);
+                    out.push_str(name);
+                    out.push_str("{cpu=\"");
+                    out.u64(u64::from(s.cpu));
+                    out.push_str("\"} ");
+                    out.u64(v);
+                    out.push('\n');
                 }
             }
         }
+        true
     }
 
-    fn conntrack(&mut self, out: &mut String) {
+    pub fn conntrack(&mut self, out: &mut Body) -> bool {
         // node_exporter's collector needs both (no module loaded: neither).
         let count = self
             .conntrack_count
@@ -155,7 +194,7 @@ impl NetTables {
             .ok()
             .and_then(|b| sysctl::single_u64(b).ok());
         let (Some(count), Some(max)) = (count, max) else {
-            return;
+            return false;
         };
         family(
             out,
@@ -171,12 +210,46 @@ impl NetTables {
             "Maximum size of connection tracking table.",
         );
         let _ = writeln!(out, "node_nf_conntrack_entries_limit {max}");
+        self.conntrack_stat(out);
+        true
     }
 
-    fn arp(&mut self, out: &mut String) {
-        let Ok(buf) = self.arp.read() else { return };
-        if arp::devices(buf).any(|d| d.is_err()) {
+    /// `node_nf_conntrack_stat_*`, each column summed over the CPUs; left
+    /// out when the file cannot be read or parsed, a column the kernel
+    /// does not print is left out alone.
+    fn conntrack_stat(&mut self, out: &mut Body) {
+        let Ok(buf) = self.conntrack_stat.read() else {
             return;
+        };
+        let names = CONNTRACK_STAT.map(|(name, _)| name.as_bytes());
+        let mut sums = [None; 8];
+        if conntrack_stat::sums(buf, &names, &mut sums).is_err() {
+            return;
+        }
+        for ((name, help), sum) in CONNTRACK_STAT.iter().zip(sums) {
+            let Some(sum) = sum else { continue };
+            out.push_str("# HELP node_nf_conntrack_stat_");
+            out.push_str(name);
+            out.push(' ');
+            out.push_str(help);
+            out.push_str("\n# TYPE node_nf_conntrack_stat_");
+            out.push_str(name);
+            out.push_str(" gauge\nnode_nf_conntrack_stat_");
+            out.push_str(name);
+            out.push(' ');
+            out.u64(sum);
+            out.push('\n');
+        }
+    }
+
+    /// True when /proc/net/arp was read and parsed (no neighbours is a
+    /// success with no series).
+    pub fn arp(&mut self, out: &mut Body) -> bool {
+        let Ok(buf) = self.arp.read() else {
+            return false;
+        };
+        if arp::devices(buf).any(|d| d.is_err()) {
+            return false;
         }
         self.arp_counts.clear();
         for device in arp::devices(buf).flatten() {
@@ -191,7 +264,7 @@ impl NetTables {
             }
         }
         if self.arp_counts.is_empty() {
-            return;
+            return true;
         }
         family(out, "node_arp_entries", "gauge", "ARP entries by device");
         for &(at, len, count) in &self.arp_counts {
@@ -199,5 +272,6 @@ impl NetTables {
             escaped_bytes(out, &buf[at..at + len]);
             let _ = writeln!(out, "\"}} {count}");
         }
+        true
     }
 }

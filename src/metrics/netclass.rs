@@ -1,17 +1,18 @@
 //! `/sys/class/net/<iface>/*` at scrape time, as node_exporter's `netclass`
 //! collector names it: `node_network_up`, `_carrier`, `_mtu_bytes`,
 //! `_speed_bytes`, `_info{address,broadcast,device,duplex,ifalias,operstate}`
-//! and the other numeric properties.
+//! and the other numeric properties; and `statistics/rx_nohandler` as
+//! `node_network_receive_nohandler_total` (node_exporter's `netdev` reads
+//! it over netlink; /proc/net/dev lacks it).
 //!
 //! The interfaces are those of the last sample's /proc/net/dev (the same
 //! set as the other `node_network_*` families). Each interface's files are
 //! kept open; they are opened again only when that set changes, so a warm
 //! scrape allocates nothing.
 
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use super::{escaped, family};
+use super::{Body, escaped, family};
 use crate::proc::netclass::{parse_int, parse_text};
 use crate::sample::NetSample;
 use crate::sample::procfile::ProcFile;
@@ -54,6 +55,9 @@ struct Iface {
     name: String,
     numeric: [ProcFile; 17],
     text: [ProcFile; 5],
+    /// `statistics/rx_nohandler` (since Linux 4.6): packets dropped because
+    /// no protocol handler took them, which /proc/net/dev does not show.
+    rx_nohandler: ProcFile,
     /// This scrape's readings (`None`: unreadable).
     values: [Option<i64>; 17],
     /// This scrape's `operstate` could be read, and was `up`.
@@ -93,6 +97,10 @@ impl NetClass {
                 numeric: NUMERIC
                     .map(|(file, ..)| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
                 text: TEXT.map(|file| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
+                rx_nohandler: ProcFile::with_capacity(
+                    dir.join("statistics/rx_nohandler"),
+                    ATTRIBUTE_BYTES,
+                ),
                 values: [None; 17],
                 present: false,
                 up: false,
@@ -100,7 +108,35 @@ impl NetClass {
         }
     }
 
-    pub fn write(&mut self, network: &[NetSample], out: &mut String) {
+    /// `node_network_receive_nohandler_total`, node_exporter's `netdev`
+    /// figure from its netlink path, read from sysfs for the interfaces
+    /// that have the file (none before Linux 4.6: no family).
+    pub fn write_nohandler(&mut self, network: &[NetSample], out: &mut Body) {
+        self.sync(network);
+        let mut wrote_family = false;
+        for iface in &mut self.ifaces {
+            let Some(v) = iface.rx_nohandler.read_attribute().ok().and_then(parse_int) else {
+                continue;
+            };
+            if !wrote_family {
+                family(
+                    out,
+                    "node_network_receive_nohandler_total",
+                    "counter",
+                    "Network device statistic receive_nohandler.",
+                );
+                wrote_family = true;
+            }
+            out.push_str("node_network_receive_nohandler_total{device=\"");
+            escaped(out, &iface.name);
+            out.push_str("\"} ");
+            out.i64(v);
+            out.push('\n');
+        }
+    }
+
+    /// True when some interface's directory could be read.
+    pub fn write(&mut self, network: &[NetSample], out: &mut Body) -> bool {
         self.sync(network);
         for iface in &mut self.ifaces {
             for (file, value) in iface.numeric.iter_mut().zip(&mut iface.values) {
@@ -111,19 +147,30 @@ impl NetClass {
             if self.ifaces.iter().all(|f| f.values[i].is_none()) {
                 continue;
             }
-            let _ = writeln!(
-                out,
-                "# HELP node_network_{suffix} Network device property: {suffix}\n# TYPE node_network_{suffix} {kind}"
-            );
+            out.push_str("# HELP ");
+            let name_at = out.len();
+            out.push_str("node_network_");
+            out.push_str(suffix);
+            let name_end = out.len();
+            out.push_str(" Network device property: ");
+            out.push_str(suffix);
+            out.push_str("\n# TYPE ");
+            out.repeat(name_at..name_end);
+            out.push(' ');
+            out.push_str(kind);
+            out.push('\n');
             for iface in &self.ifaces {
                 let Some(v) = iface.values[i] else { continue };
-                let _ = write!(out, "node_network_{suffix}{{device=\"");
+                out.repeat(name_at..name_end);
+                out.push_str("{device=\"");
                 escaped(out, &iface.name);
-                let _ = writeln!(out, "\"}} {}", v.saturating_mul(*scale));
+                out.push_str("\"} ");
+                out.i64(v.saturating_mul(*scale));
+                out.push('\n');
             }
         }
         if self.ifaces.is_empty() {
-            return;
+            return false;
         }
         family(
             out,
@@ -173,7 +220,8 @@ impl NetClass {
         for iface in self.ifaces.iter().filter(|i| i.present) {
             out.push_str("node_network_up{device=\"");
             escaped(out, &iface.name);
-            let _ = writeln!(out, "\"}} {}", u8::from(iface.up));
+            out.push_str(if iface.up { "\"} 1\n" } else { "\"} 0\n" });
         }
+        self.ifaces.iter().any(|i| i.present)
     }
 }

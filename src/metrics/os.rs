@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::{escaped, escaped_bytes, family};
+use super::{Body, escaped, escaped_bytes, family};
 use crate::proc::os_release;
 
 /// The os-release fields node_exporter labels `node_os_info` with, in its
@@ -98,9 +98,10 @@ impl OsRelease {
         false
     }
 
-    pub fn write(&mut self, out: &mut String) {
+    /// False when neither os-release file could be read.
+    pub fn write(&mut self, out: &mut Body) -> bool {
         if !self.refresh() {
-            return;
+            return false;
         }
         family(
             out,
@@ -145,12 +146,15 @@ impl OsRelease {
             use std::fmt::Write;
             let _ = writeln!(out, "node_os_support_end_timestamp_seconds {end}");
         }
+        true
     }
 }
 
 /// `node_uname_info`, labels in node_exporter's order.
-pub fn write_uname(out: &mut String) {
-    let Ok(u) = crate::sys::uname() else { return };
+pub fn write_uname(out: &mut Body) -> bool {
+    let Ok(u) = crate::sys::uname() else {
+        return false;
+    };
     family(
         out,
         "node_uname_info",
@@ -178,4 +182,5 @@ pub fn write_uname(out: &mut String) {
         out.push('"');
     }
     out.push_str("} 1\n");
+    true
 }

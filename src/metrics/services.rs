@@ -6,10 +6,10 @@
 
 use std::fmt::Write;
 
-use super::{escaped, family};
+use super::{Body, escaped, family};
 use crate::services::{Services, State};
 
-pub fn write(out: &mut String, services: &Services) {
+pub fn write(out: &mut Body, services: &Services) {
     let snap = services.snapshot();
     let Some(init) = snap.init else {
         return;
@@ -167,8 +167,9 @@ mod tests {
         let broken = services.failed().next().unwrap();
         assert!(broken.since.is_some_and(|t| t <= 1_796_200_000));
 
-        let mut out = String::new();
-        write(&mut out, &services);
+        let mut body = Body::with_capacity(0);
+        write(&mut body, &services);
+        let out = body.as_str().to_string();
         for line in [
             "node_systemd_unit_state{name=\"broken.service\",state=\"failed\",type=\"oneshot\"} 1",
             "node_systemd_unit_state{name=\"broken.service\",state=\"inactive\",type=\"oneshot\"} 0",
@@ -191,10 +192,11 @@ mod tests {
             .filter(|l| l.starts_with("node_systemd_unit_state{"))
             .count();
         assert_eq!(series, 5 * exported);
-        // Warm: the same render again allocates no new capacity.
-        let capacity = out.capacity();
-        out.clear();
-        write(&mut out, &services);
-        assert_eq!(out.capacity(), capacity);
+        // Warm: the same render again is the same length, in place.
+        let len = body.len();
+        body.clear();
+        write(&mut body, &services);
+        assert_eq!(body.as_str(), out);
+        assert_eq!(body.len(), len);
     }
 }

@@ -13,10 +13,10 @@
 //! a family whose type differs from an earlier file's or that sysmon
 //! exports itself (either would make the exposition invalid).
 //!
-//! Buffers (file text, parse results, the merge list) are kept per slot and
-//! reused, so a warm scrape of unchanged files allocates only what
-//! `std::fs::read_dir` does (an `Arc` for the directory handle and a name
-//! per entry); see README "Textfile collector".
+//! The directory is listed with getdents64 into a kept buffer, and the
+//! buffers (file text, parse results, the merge list) are kept per slot and
+//! reused, so a warm scrape of unchanged files allocates nothing (README
+//! "Textfile collector", `tests/alloc_free.rs`).
 
 use std::fmt::Write;
 use std::io::Read;
@@ -25,14 +25,22 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use super::exposition::{Kind, Parsed};
-use super::{escaped_bytes, family};
+use super::{Body, escaped_bytes, family};
 
-/// node_exporter has no bound; sysmon refuses a bigger file whole.
-pub const MAX_FILE_BYTES: usize = 4 << 20;
+/// node_exporter has no bound; sysmon refuses a bigger file whole. The
+/// scrape is rendered in the loop, so the bounds are in time: 4 MiB of
+/// textfiles cost 6.5 ms of CPU per scrape and 20 MiB of RSS (musl release,
+/// README "Textfile collector"), 16 MiB held the loop ~27 ms and took RSS
+/// to 85 MiB; at these bounds a scrape holds it at most ~3.5 ms.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
 /// All files of one scrape together; the rest are refused.
-pub const MAX_TOTAL_BYTES: usize = 16 << 20;
+pub const MAX_TOTAL_BYTES: usize = 2 << 20;
 /// `*.prom` files looked at per scrape; the rest are refused.
 pub const MAX_FILES: usize = 1_000;
+/// Every family sysmon writes itself starts with one of these (checked by
+/// `tests/metrics/prometheus.rs` on a whole scrape); a textfile family
+/// that does not cannot clash with one of them.
+pub const OWN_PREFIXES: [&str; 4] = ["node_", "process_", "sysmon_", "apt_"];
 
 #[derive(Default)]
 struct Slot {
@@ -54,6 +62,11 @@ struct Entry {
 
 pub struct TextfileDir {
     dir: PathBuf,
+    /// `dir` for open(2); empty (never opens) if the path has a NUL byte.
+    dir_c: std::ffi::CString,
+    /// The directory, listed with getdents64 into a kept buffer; `None`
+    /// until it could first be opened.
+    listing: Option<crate::sys::DirCounter>,
     /// `dir/name`, rebuilt for each file without reallocating.
     path: PathBuf,
     slots: Vec<Slot>,
@@ -67,6 +80,8 @@ impl TextfileDir {
     pub fn new(dir: PathBuf) -> Self {
         TextfileDir {
             path: dir.clone(),
+            dir_c: std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap_or_default(),
+            listing: None,
             dir,
             slots: Vec::new(),
             used: 0,
@@ -77,9 +92,11 @@ impl TextfileDir {
 
     /// Reads the directory and appends its families, the mtimes and the
     /// error gauge to `out`, which holds sysmon's own families so far.
-    pub fn write(&mut self, out: &mut String) {
+    /// False when the directory or a file could not be used (the error
+    /// gauge's 1).
+    pub fn write(&mut self, out: &mut Body) -> bool {
         let mut errored = self.read_all();
-        errored |= self.merge(out);
+        errored |= self.merge(out.as_bytes());
         self.render(out);
         family(
             out,
@@ -88,37 +105,43 @@ impl TextfileDir {
             "1 if there was an error opening or reading a file, 0 otherwise",
         );
         let _ = writeln!(out, "node_textfile_scrape_error {}", u8::from(errored));
+        !errored
     }
 
     /// Lists and reads the files into slots; true if anything failed.
     fn read_all(&mut self) -> bool {
         self.used = 0;
         let mut errored = false;
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(_) => return true,
+        // Opened afresh for each scrape (the directory may have been
+        // replaced), into the listing's kept buffer.
+        let opened = match &mut self.listing {
+            Some(listing) => listing.reopen(&self.dir_c).is_ok(),
+            None => {
+                self.listing = crate::sys::DirCounter::open(&self.dir_c).ok();
+                self.listing.is_some()
+            }
         };
-        for entry in entries {
-            let Ok(entry) = entry else {
+        let Some(listing) = self.listing.as_mut().filter(|_| opened) else {
+            return true;
+        };
+        let (slots, used) = (&mut self.slots, &mut self.used);
+        let listed = listing.for_each_name(|name| {
+            if !name.ends_with(b".prom") {
+                return;
+            }
+            if *used == MAX_FILES {
                 errored = true;
-                continue;
-            };
-            let name = entry.file_name();
-            if !name.as_bytes().ends_with(b".prom") {
-                continue;
+                return;
             }
-            if self.used == MAX_FILES {
-                errored = true;
-                break;
+            if *used == slots.len() {
+                slots.push(Slot::default());
             }
-            if self.used == self.slots.len() {
-                self.slots.push(Slot::default());
-            }
-            let slot = &mut self.slots[self.used];
+            let slot = &mut slots[*used];
             slot.name.clear();
-            slot.name.extend_from_slice(name.as_bytes());
-            self.used += 1;
-        }
+            slot.name.extend_from_slice(name);
+            *used += 1;
+        });
+        errored |= listed.is_err();
         let slots = &mut self.slots[..self.used];
         slots.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         let mut total = 0;
@@ -136,14 +159,35 @@ impl TextfileDir {
     /// Drops the files whose families clash with sysmon's own or with an
     /// earlier file's type, then leaves `entries` sorted by family name and
     /// file; true if a file was dropped.
-    fn merge(&mut self, out: &str) -> bool {
+    fn merge(&mut self, out: &[u8]) -> bool {
+        const TYPE: &[u8] = b"# TYPE ";
         self.builtin.clear();
+        // Sysmon's own families all start with one of OWN_PREFIXES: the
+        // index of them (a scan and a sort of ~460 names, ~10 µs) is built
+        // only when a file has a family that could clash.
+        let could_clash = self.slots[..self.used].iter().any(|slot| {
+            slot.served
+                && slot.parsed.families.iter().any(|f| {
+                    let name = &slot.text.as_str()[f.name.clone()];
+                    OWN_PREFIXES.iter().any(|p| name.starts_with(p))
+                })
+        });
+        if !could_clash {
+            return self.merge_types();
+        }
         let mut at = 0;
         // `# TYPE` at the start of a line only: a label value may hold it.
-        while let Some(n) = out[at..].find("# TYPE ") {
-            let line_start = at + n == 0 || out.as_bytes()[at + n - 1] == b'\n';
-            let start = at + n + "# TYPE ".len();
-            let len = out[start..].find(' ').unwrap_or(0);
+        // A scan for `#` (vectorised), then a compare: not a window compare
+        // at every byte of the ~50 KB body.
+        while let Some(n) = out[at..].iter().position(|&b| b == b'#') {
+            let hash = at + n;
+            at = hash + 1;
+            if !out[hash..].starts_with(TYPE) {
+                continue;
+            }
+            let line_start = hash == 0 || out[hash - 1] == b'\n';
+            let start = hash + TYPE.len();
+            let len = out[start..].iter().position(|&b| b == b' ').unwrap_or(0);
             if line_start {
                 self.builtin.push(start..start + len);
             }
@@ -161,9 +205,10 @@ impl TextfileDir {
             let own = slot.parsed.families.iter().any(|f| {
                 let name = &text[f.name.clone()];
                 name.starts_with("node_textfile_")
+                    || name.starts_with("node_scrape_collector_")
                     || self
                         .builtin
-                        .binary_search_by(|r| out[r.clone()].cmp(name))
+                        .binary_search_by(|r| out[r.clone()].cmp(name.as_bytes()))
                         .is_ok()
             });
             if own {
@@ -171,6 +216,14 @@ impl TextfileDir {
                 dropped = true;
             }
         }
+        self.merge_types() || dropped
+    }
+
+    /// Leaves `entries` sorted by family name and file, dropping a file
+    /// whose family has another type than an earlier file's; true if one was
+    /// dropped.
+    fn merge_types(&mut self) -> bool {
+        let mut dropped = false;
         loop {
             self.entries.clear();
             for (s, slot) in self.slots[..self.used].iter().enumerate() {
@@ -208,7 +261,7 @@ impl TextfileDir {
         }
     }
 
-    fn render(&self, out: &mut String) {
+    fn render(&self, out: &mut Body) {
         let slots = &self.slots;
         let mut i = 0;
         while i < self.entries.len() {
@@ -268,7 +321,7 @@ impl TextfileDir {
     /// `dir/name` of a slot; escaped for a label value, or as HELP text
     /// (where only `\` and newline need escaping, and the label escaping
     /// of `"` would be read back as an invalid escape).
-    fn write_path(&self, out: &mut String, slot: usize, label: bool) {
+    fn write_path(&self, out: &mut Body, slot: usize, label: bool) {
         let dir = self.dir.as_os_str().as_bytes();
         let name = &self.slots[slot].name;
         for part in [dir, b"/".as_slice(), name.as_slice()] {
@@ -366,10 +419,11 @@ mod tests {
             std::fs::write(dir.join(name), text).unwrap();
         }
         let mut t = TextfileDir::new(dir.clone());
-        let mut out = own.to_string();
+        let mut out = Body::with_capacity(0);
+        out.push_str(own);
         t.write(&mut out);
         std::fs::remove_dir_all(&dir).unwrap();
-        out.replace(dir.to_str().unwrap(), "D")
+        out.as_str().replace(dir.to_str().unwrap(), "D")
     }
 
     #[test]
@@ -419,11 +473,49 @@ mod tests {
         assert!(out.ends_with("\nnode_textfile_scrape_error 1\n"), "{out}");
     }
 
+    /// The bounds that keep a scrape short: a file over [`MAX_FILE_BYTES`]
+    /// is refused, and so is one that would take the scrape's files over
+    /// [`MAX_TOTAL_BYTES`]; those under both are served.
+    #[test]
+    fn files_over_the_size_bounds_are_refused() {
+        let sized = |name: &str, bytes: usize| {
+            let head = format!("# TYPE {name} gauge\n");
+            let line = format!("{name}{{pad=\"{}\"}} 1\n", "x".repeat(100));
+            let mut text = head.clone();
+            while text.len() + line.len() <= bytes {
+                text.push_str(&line);
+            }
+            text
+        };
+        let under = sized("a_fits", MAX_FILE_BYTES);
+        let over = sized("b_too_big", MAX_FILE_BYTES + 200);
+        assert!(under.len() <= MAX_FILE_BYTES && over.len() > MAX_FILE_BYTES);
+        let out = scrape(&[("a.prom", &under), ("b.prom", &over)], "");
+        assert!(out.contains("\n# TYPE a_fits gauge\n") || out.starts_with("# HELP a_fits"));
+        assert!(
+            !out.contains("b_too_big"),
+            "a file over the bound is served"
+        );
+        assert!(out.ends_with("\nnode_textfile_scrape_error 1\n"));
+        // Two files fill the total; a third that fits alone is refused.
+        let third = sized("c_over_total", 1000);
+        let full = MAX_TOTAL_BYTES - under.len();
+        let second = sized("b_fits", full.min(MAX_FILE_BYTES));
+        let out = scrape(
+            &[("a.prom", &under), ("b.prom", &second), ("c.prom", &third)],
+            "x",
+        );
+        assert!(out.contains("b_fits{"), "the second file is refused");
+        assert!(!out.contains("c_over_total"), "the total bound is not kept");
+        assert!(out.ends_with("\nnode_textfile_scrape_error 1\n"));
+    }
+
     #[test]
     fn a_missing_directory_is_an_error_not_a_failure() {
         let mut t = TextfileDir::new("/nonexistent/sysmon-textfile".into());
-        let mut out = String::new();
+        let mut out = Body::with_capacity(0);
         t.write(&mut out);
+        let out = out.as_str();
         assert!(out.ends_with("\nnode_textfile_scrape_error 1\n"), "{out}");
         assert!(!out.contains("mtime"), "{out}");
     }

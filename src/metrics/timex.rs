@@ -3,9 +3,7 @@
 //! jitter in µs or, with `STA_NANO`, ns; frequencies in ppm with a 16-bit
 //! fraction; `sync_status` 0 when the clock state is `TIME_ERROR`.
 
-use std::fmt::Write;
-
-use super::family;
+use super::{Body, family};
 use crate::sys::Timex;
 
 const TIME_ERROR: i32 = 5;
@@ -122,14 +120,18 @@ pub fn figures(t: &Timex) -> [(&'static str, &'static str, &'static str, f64); 1
     ]
 }
 
-pub fn write(out: &mut String) {
+pub fn write(out: &mut Body) -> bool {
     let Ok(t) = crate::sys::adjtimex() else {
-        return;
+        return false;
     };
     for (name, kind, help, value) in figures(&t) {
         family(out, name, kind, help);
-        let _ = writeln!(out, "{name} {value}");
+        out.push_str(name);
+        out.push(' ');
+        out.f64(value);
+        out.push('\n');
     }
+    true
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod arp;
 pub mod boot_id;
 pub mod cgroup;
 pub mod cmdline;
+pub mod conntrack_stat;
 pub mod diskstats;
 pub mod loadavg;
 pub mod meminfo;

@@ -13,6 +13,8 @@ pub struct SelfStat {
     /// Clock ticks after boot at which the process started.
     pub start_ticks: u64,
     pub threads: u64,
+    /// Virtual memory size in bytes (field 23, `vsize`).
+    pub vsize_bytes: u64,
     pub rss_pages: u64,
 }
 
@@ -53,6 +55,7 @@ pub fn parse(buf: &[u8]) -> Result<SelfStat, ParseError> {
         system_ticks: take(15)?,
         threads: take(20)?,
         start_ticks: take(22)?,
+        vsize_bytes: take(23)?,
         rss_pages: take(24)?,
     })
 }
@@ -71,9 +74,10 @@ mod tests {
                 s.system_ticks,
                 s.threads,
                 s.start_ticks,
+                s.vsize_bytes,
                 s.rss_pages
             ),
-            (17, 9, 3, 123456, 250)
+            (17, 9, 3, 123456, 8888888, 250)
         );
         assert!(parse(b"4242 (x) S 1 2 3\n").is_err());
         assert!(parse(b"garbage").is_err());

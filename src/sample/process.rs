@@ -18,6 +18,8 @@ use crate::sys;
 pub struct ProcessSample {
     pub cpu_seconds: f64,
     pub resident_bytes: u64,
+    /// Virtual memory size (`vsize`).
+    pub virtual_bytes: u64,
     pub open_fds: u64,
     pub threads: u64,
     /// Unix time the process started.
@@ -53,6 +55,7 @@ impl SelfProcess {
             let hz = self.clock_ticks_per_s as f64;
             out.cpu_seconds = (stat.user_ticks + stat.system_ticks) as f64 / hz;
             out.resident_bytes = stat.rss_pages.saturating_mul(self.page_size);
+            out.virtual_bytes = stat.vsize_bytes;
             out.threads = stat.threads;
             if let Some(boot) = boot_time_s {
                 out.start_time_s = boot as f64 + stat.start_ticks as f64 / hz;

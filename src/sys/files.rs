@@ -60,25 +60,37 @@ pub struct DirCounter {
     buf: Box<[u8; 8192]>,
 }
 
+/// Opens a directory for getdents64.
+fn open_directory(path: &CStr) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: open with a NUL-terminated path; on success we own the fd.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 impl DirCounter {
     pub fn open(path: &CStr) -> io::Result<DirCounter> {
-        use std::os::fd::FromRawFd;
-        // SAFETY: open with a NUL-terminated path; on success we own the fd.
-        let fd = unsafe {
-            libc::open(
-                path.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor that nothing else owns.
-        let dir = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
         Ok(DirCounter {
-            dir,
+            dir: open_directory(path)?,
             buf: Box::new([0; 8192]),
         })
+    }
+
+    /// Opens `path` again in place of the directory held, keeping the
+    /// buffer (no allocation): for a directory that may be replaced
+    /// between listings. On an error the old descriptor is kept.
+    pub fn reopen(&mut self, path: &CStr) -> io::Result<()> {
+        self.dir = open_directory(path)?;
+        Ok(())
     }
 
     /// Entries other than `.` and `..`, read afresh from the start.

@@ -147,6 +147,23 @@ pub fn page_size() -> u64 {
     u64::try_from(v).ok().filter(|v| *v > 0).unwrap_or(4096)
 }
 
+/// The soft limits on open descriptors (`RLIMIT_NOFILE`) and on the address
+/// space (`RLIMIT_AS`; `u64::MAX` when unlimited), for the `process_*`
+/// series of /metrics. One system call each.
+pub fn soft_limits() -> io::Result<(u64, u64)> {
+    // SAFETY: getrlimit writes the structs we own; read only on success.
+    unsafe {
+        let mut files: libc::rlimit = std::mem::zeroed();
+        let mut address_space: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) != 0
+            || libc::getrlimit(libc::RLIMIT_AS, &mut address_space) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((files.rlim_cur as u64, address_space.rlim_cur as u64))
+    }
+}
+
 /// Raises the soft limit on open descriptors to the hard limit: every client
 /// connection costs a descriptor, and the backup walk up to 257. Running out makes accept()
 /// fail until some are free (the server backs off and retries; see

@@ -101,6 +101,8 @@ update_manager = none
 backup_dir = $WORK/b
 log_dir = $WORK/l
 state_dir = $WORK/s
+# Every scrape rendered: the /metrics rows measure a render, not the cache.
+metrics_cache = 0s
 CONF
 "$BIN" run --config "$WORK/sysmon.conf" 2>"$WORK/sysmon.log" & SPID=$!; PIDS="$PIDS $SPID"
 wait_port 18080

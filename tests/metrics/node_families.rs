@@ -11,9 +11,10 @@ use crate::common::*;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-/// The daemon on the `basic` /proc fixture with `root_fs` for os-release.
+/// The daemon on the `basic` /proc fixture with `root_fs` for os-release,
+/// rendering every scrape (the tests change files between scrapes).
 fn start(dir: &TempDir, root_fs: &std::path::Path) -> Daemon {
-    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /");
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s");
     Daemon::start(&[
         "--config",
         config.to_str().unwrap(),
@@ -426,6 +427,21 @@ fn softnet_conntrack_and_arp_as_node_exporter_names_them() {
             read("proc/basic/sys/net/netfilter/nf_conntrack_max")
         )]
     );
+    // net/stat/nf_conntrack: each column summed over the two CPU lines.
+    for (name, sum) in [
+        ("drop", 2),
+        ("early_drop", 0),
+        ("found", 0x2a + 0x10),
+        ("ignore", 0x110 + 0xf0),
+        ("insert", 0),
+        ("insert_failed", 1),
+        ("invalid", 3),
+        ("search_restart", 4),
+    ] {
+        let name = format!("node_nf_conntrack_stat_{name}");
+        assert_eq!(lines_of(&text, &name), [format!("{name} {sum}")], "{text}");
+        assert!(text.contains(&format!("# TYPE {name} gauge\n")), "{name}");
+    }
     // udp_queues: the fixture's queued datagrams (3 × 0x340 on v4, 0x340 on v6).
     for (ip, rx) in [("v4", 3 * 0x340), ("v6", 0x340)] {
         for (queue, v) in [("rx", rx), ("tx", 0)] {
@@ -511,6 +527,14 @@ fn sys_class_net_properties_as_node_exporter_names_them() {
     }
     assert!(!text.contains("device=\"ifb1\",duplex"), "{text}");
     assert!(!text.contains("node_network_up{device=\"ifb1\"}"), "{text}");
+    // statistics/rx_nohandler (since Linux 4.6), node_exporter's netdev
+    // figure that /proc/net/dev lacks: eth0 has the file, the others not.
+    assert_eq!(
+        lines_of(&text, "node_network_receive_nohandler_total"),
+        ["node_network_receive_nohandler_total{device=\"eth0\"} 17"],
+        "{text}"
+    );
+    assert!(text.contains("# TYPE node_network_receive_nohandler_total counter\n"));
     // Unreadable attributes are left out, not zero.
     assert!(
         lines_of(&text, "node_network_speed_bytes").len() == 1,
@@ -655,6 +679,56 @@ fn every_diskstats_field_of_whole_disks() {
             "{name}"
         );
         assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
+    }
+}
+
+/// `node_disk_info`: the device number from /sys/block/<disk>/dev, the
+/// other labels from udev's database under `--root-fs` as node_exporter
+/// reads them, or, without it, what sysfs says (here the virtio serial).
+/// The labels are kept between readings, which come every 100 scrapes.
+#[test]
+fn disk_info_from_udev_data_or_sysfs() {
+    let dir = TempDir::new("node-disk-info");
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s");
+    let root_fs = dir.join("root");
+    let udev = root_fs.join("run/udev/data");
+    std::fs::create_dir_all(&udev).unwrap();
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        fixture("proc/container-v2").to_str().unwrap(),
+        "--sys-root",
+        fixture("sys/handmade").to_str().unwrap(),
+        "--root-fs",
+        root_fs.to_str().unwrap(),
+    ]);
+    let from_sysfs = [
+        "node_disk_info{device=\"vda\",major=\"254\",minor=\"0\",path=\"\",wwn=\"\",model=\"\",serial=\"sysmon-vda-0001\",revision=\"\"} 1",
+    ];
+    let text = metrics(&daemon);
+    assert_eq!(lines_of(&text, "node_disk_info"), from_sysfs, "{text}");
+    assert!(text.contains("\n# TYPE node_disk_info gauge\n"), "{text}");
+    // A udev record appears (the layout of /run/udev/data/b254:0 on
+    // Debian 12): the kept line is served until the labels are read again.
+    std::fs::write(
+        udev.join("b254:0"),
+        "S:disk/by-path/pci-0000:00:05.0\nW:3\nI:1834524\nE:ID_PATH=pci-0000:00:05.0\n\
+         E:ID_MODEL=QEMU_HARDDISK\nE:ID_SERIAL_SHORT=udev-0002\nE:ID_REVISION=2.5+\n\
+         E:ID_WWN=0x5000c500a1b2c3d4\nG:systemd\n",
+    )
+    .unwrap();
+    let text = metrics(&daemon);
+    assert_eq!(lines_of(&text, "node_disk_info"), from_sysfs, "{text}");
+    let from_udev = [
+        "node_disk_info{device=\"vda\",major=\"254\",minor=\"0\",path=\"pci-0000:00:05.0\",wwn=\"0x5000c500a1b2c3d4\",model=\"QEMU_HARDDISK\",serial=\"udev-0002\",revision=\"2.5+\"} 1",
+    ];
+    let text = (0..100)
+        .map(|_| metrics(&daemon))
+        .find(|text| lines_of(text, "node_disk_info") == from_udev)
+        .expect("the udev record was never read");
+    if have_tool("promtool", "the exposition's lint") {
+        assert_promtool_accepts(text.as_bytes());
     }
 }
 

@@ -91,3 +91,41 @@ fn promtool_finds_no_problem_but_node_exporters_own_camel_case() {
     let body = daemon.get("/metrics").body;
     assert_promtool_accepts(&body);
 }
+
+/// Every family sysmon writes itself starts with `node_`, `process_`,
+/// `sysmon_` or `apt_` (`OWN_PREFIXES` in src/metrics/textfile.rs): a
+/// textfile family with none of them cannot clash with one of sysmon's, and
+/// the textfile merge skips indexing sysmon's families for it. On the live
+/// machine and on the fixture roots with sensors, cpufreq and a container.
+#[test]
+fn every_own_family_has_one_of_the_known_prefixes() {
+    const OWN_PREFIXES: [&str; 4] = ["node_", "process_", "sysmon_", "apt_"];
+    let dir = TempDir::new("prefixes");
+    let live = Daemon::on_roots(
+        &dir,
+        std::path::Path::new("/proc"),
+        None,
+        "alert_cpu = 0% for 0s",
+    );
+    let dir2 = TempDir::new("prefixes-fixture");
+    let fixture_roots = Daemon::on_roots(
+        &dir2,
+        &fixture("proc/container-v2"),
+        Some(&fixture("sys/handmade")),
+        "alert_disk = 0%",
+    );
+    for daemon in [&live, &fixture_roots] {
+        let text = daemon.get("/metrics").body_text();
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+            .collect();
+        assert!(names.len() > 100, "{text}");
+        for name in names {
+            assert!(
+                OWN_PREFIXES.iter().any(|p| name.starts_with(p)),
+                "{name} has none of {OWN_PREFIXES:?}"
+            );
+        }
+    }
+}

@@ -52,7 +52,11 @@ fn textfile_dir_serves_good_files_and_reports_bad_ones() {
     let fifo = files.join("fifo.prom");
     assert!(sh(&format!("mkfifo {}", fifo.display())).status.success());
 
-    let daemon = Daemon::on_fixture(&dir, &format!("textfile_dir = {}", files.display()));
+    // Every scrape rendered: the files change between two of them.
+    let daemon = Daemon::on_fixture(
+        &dir,
+        &format!("textfile_dir = {}\nmetrics_cache = 0s", files.display()),
+    );
     let r = daemon.get("/metrics");
     assert_eq!(r.status, 200, "{}", daemon.dump());
     let text = r.body_text();
@@ -133,5 +137,38 @@ fn apt_info_output_goes_through_textfile_dir() {
     }
     if have_tool("promtool", "apt_info.py through textfile_dir") {
         assert_promtool_accepts(text.as_bytes());
+    }
+}
+
+/// `metrics_cache`: within its age, and while no sample, job or connection
+/// changed, a scrape gets the body rendered last, textfiles and all; at
+/// `0s` every scrape reads the files again.
+#[test]
+fn metrics_cache_answers_scrapes_from_the_last_render() {
+    for (cache, second) in [("1m", "cached_value 1"), ("0s", "cached_value 2")] {
+        let dir = TempDir::new("metrics-cache");
+        let files = dir.join("textfiles");
+        std::fs::create_dir_all(&files).unwrap();
+        std::fs::write(files.join("a.prom"), "cached_value 1\n").unwrap();
+        // One sample at the start and none for an hour.
+        let daemon = Daemon::on_fixture(
+            &dir,
+            &format!(
+                "interval = 1h\ntextfile_dir = {}\nmetrics_cache = {cache}",
+                files.display()
+            ),
+        );
+        let first = daemon.get("/metrics").body_text();
+        assert!(first.contains("\ncached_value 1\n"), "{first}");
+        std::fs::write(files.join("a.prom"), "cached_value 2\n").unwrap();
+        let text = daemon.get("/metrics").body_text();
+        assert!(
+            text.contains(&format!("\n{second}\n")),
+            "metrics_cache = {cache}: {text}"
+        );
+        if cache == "1m" {
+            // The very same body, its collector timings included.
+            assert_eq!(text, first);
+        }
     }
 }
