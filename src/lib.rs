@@ -72,6 +72,7 @@ pub mod privileges;
 pub mod proc;
 pub mod report;
 pub mod sample;
+pub mod sort;
 pub mod sys;
 
 /// The README's "How it works" map is the reader's index of the tree: it

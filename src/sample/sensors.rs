@@ -133,7 +133,7 @@ fn numbered_entries(dir: &Path, pick: impl Fn(&[u8]) -> Option<u32>) -> Vec<(u32
             Some((n, name.to_string_lossy().into_owned()))
         })
         .collect();
-    found.sort();
+    crate::sort::sort(&mut found);
     found
 }
 
