@@ -234,7 +234,6 @@ impl Daemon {
         }
         // bind() has listened already: the port answers from here on.
         self.notify.ready();
-        release_start_up_pages();
         while self.poll_once() {}
         self.notify.stopping();
         self.backup.abandon();
@@ -534,30 +533,6 @@ pub fn open_history_file(config: &Config, now: Instant, unix_ms: u64) -> Option<
 /// `user = NAME`: becomes that user, keeping only CAP_DAC_READ_SEARCH for
 /// the backup (see [`crate::privileges::drop_privileges`]). An error means the process is
 /// possibly half-dropped and must exit.
-/// Start-up (arguments, config, bind, the privilege drop, the first
-/// sample) runs code the loop never runs again, and the kernel maps a
-/// file's pages in windows of up to 64 KiB around each fault: before this,
-/// the idle daemon's RSS was mostly its own binary, nearly all of it
-/// resident. Dropping the binary's clean pages once, when start-up is
-/// over, leaves resident only what the loop goes on touching (issue 16:
-/// 1,788 → 1,440 KiB idle, release build; README, Performance).
-fn release_start_up_pages() {
-    use std::os::unix::ffi::OsStrExt;
-    let (Ok(exe), Ok(smaps)) = (
-        std::fs::read_link("/proc/self/exe"),
-        std::fs::read("/proc/self/smaps"),
-    ) else {
-        return; // no procfs: nothing to measure or drop
-    };
-    let parsed = crate::proc::smaps::clean_mappings_of(&smaps, exe.as_os_str().as_bytes(), |m| {
-        // Failing leaves the pages resident, which is only what happened before.
-        let _ = sys::drop_clean_file_pages(m.start, m.end);
-    });
-    if let Err(e) = parsed {
-        log::warn(format_args!("/proc/self/smaps: {e}; start-up pages kept"));
-    }
-}
-
 fn drop_privileges(config: &Config) -> Result<(), String> {
     let Some(account) = config.account()? else {
         return Ok(());

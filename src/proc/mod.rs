@@ -19,7 +19,6 @@ pub mod netstat;
 pub mod os_release;
 pub mod pressure;
 pub mod selfstat;
-pub mod smaps;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
