@@ -9,9 +9,9 @@
 //!   refuses or warns on each of these (issue 11: 13 of 400 single-byte
 //!   mutations of a real archive passed before, all in local headers);
 //! - its data is decompressed to the end and its CRC and size checked
-//!   (stored, or deflate inflated through `flate2`: the same zlib-rs
-//!   inflater the `zip` crate's reader used; the deflate stream must end where its
-//!   compressed size says, and encrypted entries are refused);
+//!   (stored, or deflate inflated through `flate2`, the same zlib-rs
+//!   inflater the `zip` crate's reader used; the deflate stream must end
+//!   where its compressed size says, and encrypted entries are refused);
 //! - the version needed to extract, in both headers, is one Info-ZIP
 //!   `unzip` 6.0 can do (4.6 at most).
 //!
