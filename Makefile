@@ -20,6 +20,8 @@ TARGET = $(eval TARGET := $(shell \
 GNU_BIN     := target/x86_64-unknown-linux-gnu/release/sysmon
 MUSL_BIN    := target/$(MUSL)/release/sysmon
 BUILD_FLAGS  = $(if $(filter gnu-static,$(TARGET)),--target x86_64-unknown-linux-gnu,--target $(MUSL))
+# (The musl build's linker flags are in .cargo/config.toml; this RUSTFLAGS
+# replaces them, which is fine: they are musl's.)
 BUILD_ENV    = $(if $(filter gnu-static,$(TARGET)),RUSTFLAGS='-C target-feature=+crt-static')
 # What `make build` writes.
 BIN          = $(if $(filter gnu-static,$(TARGET)),$(GNU_BIN),$(MUSL_BIN))

@@ -77,6 +77,7 @@ pub mod proc;
 pub mod report;
 pub mod sample;
 pub mod services;
+pub mod sort;
 pub mod sys;
 
 /// The README's "How it works" map is the reader's index of the tree: it

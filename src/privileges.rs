@@ -146,7 +146,7 @@ fn verify_threads(account: &Account, groups: &[u32]) -> io::Result<()> {
             |what: String| io::Error::other(format!("after the drop, {}: {what}", path.display()));
         let c = status::parse(&text).map_err(|e| not_taken(e.to_string()))?;
         status::groups(&text, &mut thread_groups).map_err(|e| not_taken(e.to_string()))?;
-        thread_groups.sort_unstable();
+        crate::sort::sort(&mut thread_groups);
         thread_groups.dedup();
         if c.uids != [account.uid; 4] || c.gids != [account.gid; 4] {
             return Err(not_taken(format!("uids {:?}, gids {:?}", c.uids, c.gids)));

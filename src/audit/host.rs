@@ -170,7 +170,7 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
                     .unwrap_or_else(|| p.trim().to_string())
             })
             .collect();
-        parts.sort();
+        crate::sort::sort(&mut parts);
         parts.dedup();
         parts.join(",")
     };
@@ -199,8 +199,8 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
             AptDetails::count(&mut held, &origin, arch);
         }
     }
-    upgradable.sort();
-    held.sort();
+    crate::sort::sort(&mut upgradable);
+    crate::sort::sort(&mut held);
     details.upgradable_by_origin = upgradable;
     details.held_by_origin = held;
     // As apt_info: the periodic job's stamp when there is one, else the
@@ -306,6 +306,6 @@ fn held_packages(status: &Path) -> Vec<String> {
             held.push(name);
         }
     }
-    held.sort();
+    crate::sort::sort(&mut held);
     held
 }

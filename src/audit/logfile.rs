@@ -201,7 +201,7 @@ pub fn prune(dir: &Path, keep: u32) -> io::Result<usize> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter_map(|e| Some((own_log_key(e.file_name().to_str()?)?, e.path())))
         .collect();
-    logs.sort();
+    crate::sort::sort(&mut logs);
     let excess = logs.len().saturating_sub(keep as usize);
     for (_, path) in &logs[..excess] {
         std::fs::remove_file(path).map_err(|e| fsutil::with_path(path, e))?;

@@ -79,7 +79,7 @@ pub fn scan(proc_root: &Path) -> Scan {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
         .collect();
-    pids.sort_unstable();
+    crate::sort::sort(&mut pids);
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut files = Vec::new();
     for pid in pids {
@@ -129,7 +129,8 @@ pub fn scan(proc_root: &Path) -> Scan {
             }
         }
     }
-    out.groups.sort_by(|a, b| {
+    // A group is one service, or one command outside any: the key is unique.
+    crate::sort::sort_by(&mut out.groups, |a, b| {
         (a.service.is_none(), &a.service, &a.command).cmp(&(
             b.service.is_none(),
             &b.service,

@@ -93,7 +93,7 @@ pub fn prune(dir: &Path, keep: u32, just_made: &Path) -> io::Result<Vec<PathBuf>
     }
     // The archive just made counts as one of the kept.
     let keep_others = (keep as usize).saturating_sub(1);
-    archives.sort();
+    crate::sort::sort(&mut archives);
     // Oldest first: the future-dated ones, then by the time in the name.
     let excess = archives.len().saturating_sub(keep_others);
     let mut deleted = Vec::new();

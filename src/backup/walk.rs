@@ -610,13 +610,13 @@ impl Walker {
             Ok(true) => Step::Busy,
             Ok(false) => {
                 frame.listed = true;
-                frame.names.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+                crate::sort::sort_by(&mut frame.names, |a, b| a.name.cmp(&b.name));
                 Step::Busy
             }
             Err(e) => {
                 // The listing broke off: archive what was listed, report the rest.
                 frame.listed = true;
-                frame.names.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+                crate::sort::sort_by(&mut frame.names, |a, b| a.name.cmp(&b.name));
                 Step::Skipped {
                     path: frame.dir.clone(),
                     reason: format!("listing incomplete: {}", reason(&e)),

@@ -57,7 +57,8 @@ impl<T: ?Sized> OneLine<T> {
         store: fn(&[u8], &mut T) -> Result<(), Failure>,
     ) -> OneLine<T> {
         OneLine {
-            file: ProcFile::new(proc_root.join(rel)),
+            // One line (load averages, uptime, a name): it grows if not.
+            file: ProcFile::with_capacity(proc_root.join(rel), 256),
             health: Health::default(),
             store,
         }

@@ -51,7 +51,7 @@ impl Memory {
     pub fn new(proc_root: &Path) -> Memory {
         Memory {
             meminfo_file: ProcFile::new(proc_root.join("meminfo")),
-            min_free_file: ProcFile::new(proc_root.join("sys/vm/min_free_kbytes")),
+            min_free_file: ProcFile::with_capacity(proc_root.join("sys/vm/min_free_kbytes"), 32),
             health: Health::default(),
         }
     }

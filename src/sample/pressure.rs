@@ -23,7 +23,8 @@ pub struct PressureFiles([ProcFile; 3]);
 
 impl PressureFiles {
     pub fn new(proc_root: &Path) -> PressureFiles {
-        let file = |rel: &str| ProcFile::new(proc_root.join(rel));
+        // Two lines of about 70 bytes each (it grows if longer).
+        let file = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 256);
         PressureFiles([
             file("pressure/cpu"),
             file("pressure/memory"),

@@ -37,7 +37,8 @@ pub struct SelfProcess {
 impl SelfProcess {
     pub fn new() -> SelfProcess {
         SelfProcess {
-            stat_file: ProcFile::new(PathBuf::from("/proc/self/stat")),
+            // One line of about 300 bytes (it grows if longer).
+            stat_file: ProcFile::with_capacity(PathBuf::from("/proc/self/stat"), 512),
             fds: sys::DirCounter::open(c"/proc/self/fd").ok(),
             clock_ticks_per_s: sys::clock_ticks_per_second(),
             page_size: sys::page_size(),

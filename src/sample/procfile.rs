@@ -58,6 +58,11 @@ pub fn read_once(path: &Path) -> io::Result<Vec<u8>> {
 }
 
 const INITIAL_CAPACITY: usize = 8 * 1024;
+/// What the first read zeroes of a buffer: a page is resident once written,
+/// and zeroing a kept-open file's whole 8 KiB up front made both of its
+/// pages resident for a 30-byte file. The zeroed part grows (doubling,
+/// within the capacity: no allocation) only as far as reads need.
+const FIRST_READ: usize = 512;
 /// No file sysmon samples is anywhere near this; a bigger one is not /proc.
 const MAX_SIZE: usize = 16 * 1024 * 1024;
 
@@ -119,9 +124,13 @@ impl ProcFile {
             Some(file) => file,
             slot => slot.insert(open_regular(&self.path)?),
         };
-        // Fill the buffer's full capacity without ever shrinking it.
-        let capacity = self.buf.capacity();
-        self.buf.resize(capacity, 0);
+        // Read into the zeroed part, which never shrinks; it starts at
+        // FIRST_READ and doubles when a read fills it (within the capacity
+        // first, then by growing the buffer).
+        if self.buf.is_empty() {
+            let first = self.buf.capacity().min(FIRST_READ);
+            self.buf.resize(first, 0);
+        }
         let mut len = 0;
         loop {
             if len == self.buf.len() {
@@ -132,7 +141,13 @@ impl ProcFile {
                     ));
                 }
                 let doubled = self.buf.len() * 2;
-                self.buf.resize(doubled, 0);
+                let within = self.buf.capacity();
+                let grown = if self.buf.len() < within {
+                    doubled.min(within)
+                } else {
+                    doubled
+                };
+                self.buf.resize(grown, 0);
             }
             // pread from the start: one system call per file when it fits,
             // instead of lseek + read + a read that returns 0. procfs and
@@ -173,6 +188,23 @@ mod tests {
         // A buffer smaller than the file grows until the whole file fits.
         let mut small = ProcFile::with_capacity(path.clone(), 16);
         assert_eq!(small.read().unwrap().len(), 100_000);
+        std::fs::remove_file(&path).unwrap();
+        // Issue 16: a small file read through the default buffer zeroes
+        // only what the read needed (zeroing all 8 KiB made both pages
+        // resident), and a larger one still fits in that buffer unmoved.
+        std::fs::write(&path, b"42\n").unwrap();
+        let mut number = ProcFile::new(path.clone());
+        assert_eq!(number.read().unwrap(), b"42\n");
+        assert_eq!(
+            (number.buf.len(), number.buf.capacity()),
+            (FIRST_READ, INITIAL_CAPACITY)
+        );
+        let within = vec![b'y'; 5000];
+        std::fs::write(&path, &within).unwrap();
+        let before = number.buf.as_ptr();
+        assert_eq!(number.read().unwrap(), &within[..]);
+        assert_eq!(number.buf.as_ptr(), before, "grew within its capacity");
+        assert_eq!(number.buf.len(), INITIAL_CAPACITY);
         std::fs::remove_file(&path).unwrap();
         let mut missing = ProcFile::new(path);
         assert!(missing.read().is_err());

@@ -19,6 +19,11 @@ use super::source::{RESCAN_AFTER_FAILURE, RESCAN_EVERY};
 use crate::proc::sysfs;
 use crate::sys::DirCounter;
 
+/// A temperature or frequency file holds one number: its buffer starts
+/// this small (it grows if not), so a machine with a hundred sensors and
+/// cores does not keep 8 KiB per file.
+const NUMBER_BYTES: usize = 32;
+
 /// One `temp*_input` of a hwmon chip.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TempSample {
@@ -133,7 +138,7 @@ fn numbered_entries(dir: &Path, pick: impl Fn(&[u8]) -> Option<u32>) -> Vec<(u32
             Some((n, name.to_string_lossy().into_owned()))
         })
         .collect();
-    found.sort();
+    crate::sort::sort(&mut found);
     found
 }
 
@@ -241,7 +246,8 @@ impl Sensors {
                     sensor,
                     celsius: None,
                 });
-                self.temp_files.push(ProcFile::new(dir.join(&file_name)));
+                self.temp_files
+                    .push(ProcFile::with_capacity(dir.join(&file_name), NUMBER_BYTES));
             }
             self.hwmon_dirs.push(Listing::new(&dir));
         }
@@ -253,14 +259,16 @@ impl Sensors {
                 kind: read_name(&dir.join("type")).unwrap_or_default(),
                 celsius: None,
             });
-            self.thermal_files.push(ProcFile::new(dir.join("temp")));
+            self.thermal_files
+                .push(ProcFile::with_capacity(dir.join("temp"), NUMBER_BYTES));
         }
         let cpus = self.sys_root.join("devices/system/cpu");
         for (cpu, dir_name) in numbered_entries(&cpus, |n| sysfs::numbered(n, b"cpu")) {
             let path = cpus.join(dir_name).join("cpufreq/scaling_cur_freq");
             if path.exists() {
                 out.cpu_frequencies.push(FreqSample { cpu, hertz: None });
-                self.freq_files.push(ProcFile::new(path));
+                self.freq_files
+                    .push(ProcFile::with_capacity(path, NUMBER_BYTES));
             }
         }
     }

@@ -282,7 +282,7 @@ pub fn group_list(account: &Account) -> io::Result<Vec<u32>> {
         let found = usize::try_from(count).unwrap_or(0);
         if rc >= 0 {
             groups.truncate(found.min(groups.len()));
-            groups.sort_unstable();
+            crate::sort::sort(&mut groups);
             groups.dedup();
             return Ok(groups);
         }
@@ -304,7 +304,7 @@ pub fn current_groups() -> io::Result<Vec<u32>> {
     let got = unsafe { libc::getgroups(count, groups.as_mut_ptr()) };
     let got = usize::try_from(got).map_err(|_| io::Error::last_os_error())?;
     groups.truncate(got);
-    groups.sort_unstable();
+    crate::sort::sort(&mut groups);
     groups.dedup();
     Ok(groups)
 }
