@@ -493,6 +493,16 @@ pub struct Store {
     stats: Stats,
     /// A series was dropped for want of room in the table (logged once).
     overflowed: bool,
+    /// Per series index, the end (axis time, s) of the newest step that
+    /// holds a value of it, in the file or in memory (0: none). An index
+    /// whose series has had no value for the longest tier's span is given
+    /// to a new name when the table is full: no answer reads that far back.
+    last_value_s: [u64; FILE_SERIES],
+    /// The axis time (s) of the sample being recorded.
+    now_s: u64,
+    /// Indexes given to a new name since the table was last written, with
+    /// the name they had (put back if the write fails).
+    renamed: Vec<(usize, String)>,
     last_error_logged: Option<io::ErrorKind>,
 }
 
@@ -634,10 +644,14 @@ impl Store {
             batch_period: wall_ms / 1000 / batch_s(tiers),
             stats: Stats::default(),
             overflowed: false,
+            last_value_s: [0; FILE_SERIES],
+            now_s: wall_ms / 1000,
+            renamed: Vec::new(),
             last_error_logged: None,
         };
         store.names.extend(names);
         store.names_on_disk = store.names.len();
+        let mut last_value_s = [0u64; FILE_SERIES];
         for (i, spec) in tiers.iter().enumerate() {
             let mut newest = None;
             let mut newest_slot = [0u8; SLOT];
@@ -653,6 +667,12 @@ impl Store {
                     }
                     SlotState::Valid { bucket } => {
                         opened.valid_slots[i] += 1;
+                        let end_s = (bucket + 1) * u64::from(spec.step_s);
+                        for (s, last) in last_value_s.iter_mut().enumerate() {
+                            if slot_point(slot, s).is_some() {
+                                *last = (*last).max(end_s);
+                            }
+                        }
                         if newest.is_none_or(|n| bucket > n) {
                             newest = Some(bucket);
                             newest_slot.copy_from_slice(slot);
@@ -678,6 +698,7 @@ impl Store {
                 unwritten_from: None,
             });
         }
+        store.last_value_s = last_value_s;
         Ok((store, opened))
     }
 
@@ -708,6 +729,8 @@ impl Store {
 
     /// Records the figures of `sample` taken at `now` (wall time `wall_ms`).
     pub fn record(&mut self, now: Instant, wall_ms: u64, sample: &Sample) {
+        // The time a full table's free index is judged by.
+        self.now_s = self.axis_ms(now, wall_ms) / 1000;
         let mut values = [f32::NAN; FILE_SERIES];
         crate::history::for_each_series(sample, |prefix, name, value| {
             if let Some(i) = self.series_index(prefix, name) {
@@ -734,10 +757,16 @@ impl Store {
     /// Records one sample given as values by series index (NaN: none).
     pub fn record_values(&mut self, now: Instant, wall_ms: u64, values: &[f32; FILE_SERIES]) {
         let mut values = *values;
-        if !self.write_names() {
+        if !self.write_names(&mut values) {
             values[self.names_on_disk..].fill(f32::NAN);
         }
         let t_s = self.axis_ms(now, wall_ms) / 1000;
+        self.now_s = t_s;
+        for (last, v) in self.last_value_s.iter_mut().zip(&values) {
+            if !v.is_nan() {
+                *last = t_s;
+            }
+        }
         for k in 0..self.tiers.len() {
             let tier = &self.tiers[k];
             let bucket = t_s / u64::from(tier.spec.step_s);
@@ -898,29 +927,57 @@ impl Store {
         if found.is_some() {
             return found;
         }
-        if self.names.len() >= FILE_SERIES || len > NAME_MAX {
-            if !self.overflowed {
-                self.overflowed = true;
-                crate::log::warn(format_args!(
-                    "history: {} is not kept in {} ({FILE_SERIES} series at most, \
-                     names up to {NAME_MAX} bytes; logged once)",
-                    parts.concat(),
+        if len <= NAME_MAX {
+            if self.names.len() < FILE_SERIES {
+                self.names.push(parts.concat());
+                self.last_value_s[self.names.len() - 1] = self.now_s;
+                return Some(self.names.len() - 1);
+            }
+            if let Some(i) = self.stale_index() {
+                let name = parts.concat();
+                crate::log::info(format_args!(
+                    "history: {name} takes the place of {} in {} (no value for longer \
+                     than the longest tier's span, so no answer reads its points)",
+                    self.names[i],
                     self.path.display()
                 ));
+                let old = std::mem::replace(&mut self.names[i], name);
+                self.renamed.push((i, old));
+                self.last_value_s[i] = self.now_s;
+                return Some(i);
             }
-            return None;
         }
-        self.names.push(parts.concat());
-        Some(self.names.len() - 1)
+        if !self.overflowed {
+            self.overflowed = true;
+            crate::log::warn(format_args!(
+                "history: {} is not kept in {} ({FILE_SERIES} series at most, none of \
+                 them without values for the longest tier's span; names up to \
+                 {NAME_MAX} bytes; logged once)",
+                parts.concat(),
+                self.path.display()
+            ));
+        }
+        None
+    }
+
+    /// The index whose series has gone longest without a value, if that is
+    /// longer than the longest tier's span: every point of it in the file
+    /// is older than any range reads (a range reads at most a tier's span
+    /// back from now), so the index can carry a new series.
+    fn stale_index(&self) -> Option<usize> {
+        let span_s = self.tiers.iter().map(|t| t.spec.span_s()).max()?;
+        (0..self.names.len())
+            .filter(|&i| self.last_value_s[i].saturating_add(span_s) <= self.now_s)
+            .min_by_key(|&i| self.last_value_s[i])
     }
 
     /// Writes the name table if a series was named since it was last
     /// written: once per sample that names any (the rates of every device
     /// appear at the same, second, sample), always before a slot uses the
-    /// new index. On failure the new names are forgotten (logged) and
-    /// `false` returned.
-    fn write_names(&mut self) -> bool {
-        if self.names.len() == self.names_on_disk {
+    /// new index. On failure the new names are forgotten (logged), their
+    /// indexes' `values` made NaN, and `false` returned.
+    fn write_names(&mut self, values: &mut [f32; FILE_SERIES]) -> bool {
+        if self.names.len() == self.names_on_disk && self.renamed.is_empty() {
             return true;
         }
         self.names_generation += 1;
@@ -933,6 +990,7 @@ impl Store {
             Ok(()) => {
                 self.stats.pages_written += 1;
                 self.names_on_disk = self.names.len();
+                self.renamed.clear();
                 true
             }
             Err(e) => {
@@ -941,6 +999,10 @@ impl Store {
                     self.path.display()
                 ));
                 self.names.truncate(self.names_on_disk);
+                while let Some((i, old)) = self.renamed.pop() {
+                    self.names[i] = old;
+                    values[i] = f32::NAN;
+                }
                 false
             }
         }
@@ -955,7 +1017,10 @@ impl Store {
         wall_ms: u64,
         out: &mut String,
     ) -> io::Result<()> {
-        let mut specs = [TierSpec { step_s: 1, slots: 1 }; MAX_TIERS];
+        let mut specs = [TierSpec {
+            step_s: 1,
+            slots: 1,
+        }; MAX_TIERS];
         for (spec, tier) in specs.iter_mut().zip(&self.tiers) {
             *spec = tier.spec;
         }
@@ -1366,7 +1431,18 @@ pub fn render_range(
 /// Opens the file read-only (for `sysmon history`, alongside the writer):
 /// its tiers and series names.
 pub fn open_read_only(path: &Path) -> Result<(File, Vec<TierSpec>, Vec<String>), String> {
-    let file = File::open(path).map_err(|e| io_context(path, "open", e))?;
+    let file = File::open(path).map_err(|e| {
+        let denied = e.kind() == io::ErrorKind::PermissionDenied;
+        let mut why = io_context(path, "open", e);
+        if denied {
+            why.push_str(
+                " (the history file and state_dir are readable by sysmon's user only: \
+                 run as root, e.g. `sudo sysmon history`, or as that user, \
+                 e.g. `sudo -u sysmon sysmon history`)",
+            );
+        }
+        why
+    })?;
     let mut page = vec![0u8; PAGE];
     file.read_exact_at(&mut page, 0)
         .map_err(|e| io_context(path, "read header", e))?;

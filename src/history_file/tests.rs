@@ -439,9 +439,9 @@ fn a_torn_name_table_falls_back_to_the_other_copy() {
     {
         let (mut store, _) = Store::open(&dir.db(), &spec, Instant::now(), T0_MS).unwrap();
         store.series_index("cpu", "").unwrap();
-        assert!(store.write_names());
+        assert!(store.write_names(&mut [f32::NAN; FILE_SERIES]));
         store.series_index("disk:", "/home").unwrap();
-        assert!(store.write_names());
+        assert!(store.write_names(&mut [f32::NAN; FILE_SERIES]));
     }
     // Generation 3 (both names) is in copy 2; tear it.
     let file = OpenOptions::new().write(true).open(dir.db()).unwrap();
@@ -621,7 +621,7 @@ fn series_names_in_parts_match_whole_names_only() {
     assert_eq!((a, b, c), (Some(0), Some(0), Some(1)));
     let (_, _, names) = open_read_only(&dir.db()).unwrap();
     assert!(names.is_empty(), "named, not yet written");
-    assert!(store.write_names());
+    assert!(store.write_names(&mut [f32::NAN; FILE_SERIES]));
     let (_, _, names) = open_read_only(&dir.db()).unwrap();
     assert_eq!(names, ["temp:coretemp/temp1", "temp:coretemp/temp10"]);
     for i in 2..FILE_SERIES {
@@ -682,7 +682,10 @@ fn the_unwritten_batch_and_the_step_in_progress_are_served() {
         );
     }
     let now_ms = T0_MS + 210_000;
-    assert!(slots_of(&dir.db(), 0).0.is_empty(), "written before the batch");
+    assert!(
+        slots_of(&dir.db(), 0).0.is_empty(),
+        "written before the batch"
+    );
     let json = render(&store, 3600, now_ms);
     assert!(
         json.contains(&format!("\"written_end\":{},", T0_MS / 1000)),
@@ -730,4 +733,62 @@ fn the_unwritten_batch_and_the_step_in_progress_are_served() {
     )
     .unwrap();
     assert_eq!(max(&alone), ["50", "110", "170", "210"], "{alone}");
+}
+
+/// A full table (32 names) takes a new name at the index of the series
+/// that has had no value for the longest tier's span (a veth that came and
+/// went), never sooner; the new series' points are served under its name,
+/// the old name's points never are, and the table survives a restart.
+#[test]
+fn a_full_table_gives_a_long_silent_series_index_to_a_new_name() {
+    let dir = Dir::new("reuse");
+    let spec = tiers("60s:1h 600s:2h");
+    let base = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+    for i in 0..FILE_SERIES {
+        assert_eq!(store.series_index("s", &i.to_string()), Some(i));
+    }
+    // Series 5 has values for the first 10 minutes only; the others always.
+    let at = |store: &mut Store, t: u64, extra: Option<usize>| {
+        let mut v = [1.0f32; FILE_SERIES];
+        if t >= 600 {
+            v[5] = f32::NAN;
+        }
+        if let Some(i) = extra {
+            v[i] = 77.0;
+        }
+        store.record_values(base + Duration::from_secs(t), T0_MS + t * 1000, &v);
+    };
+    for t in (0..=7200u64).step_by(60) {
+        at(&mut store, t, None);
+    }
+    // 1 h 50 min without a value: less than the longest span (2 h).
+    assert_eq!(store.series_index("veth", "9"), None);
+    for t in (7260..=7800u64).step_by(60) {
+        at(&mut store, t, None);
+    }
+    // Now 2 h 10 min: index 5 is free.
+    store.overflowed = false;
+    assert_eq!(store.series_index("veth", "9"), Some(5));
+    assert_eq!(store.series_index("veth", "9"), Some(5));
+    assert_eq!(store.series_index("s", "5"), None, "the old name is gone");
+    for t in (7860..=8100u64).step_by(60) {
+        at(&mut store, t, Some(5));
+    }
+    store.flush();
+    let now_ms = T0_MS + 8_100_000;
+    let json = render(&store, 7200, now_ms);
+    assert!(json.contains("\"veth9\":{"), "{json}");
+    assert!(!json.contains("\"s5\":{"), "{json}");
+    let veth = json.split("\"veth9\":{").nth(1).unwrap();
+    let max = &veth[veth.find("\"max\":[").unwrap() + 7..];
+    let max: Vec<&str> = max[..max.find(']').unwrap()]
+        .split(',')
+        .filter(|v| *v != "null")
+        .collect();
+    assert!(max.iter().all(|v| *v == "77"), "{max:?}");
+    drop(store);
+    let (_, _, names) = open_read_only(&dir.db()).unwrap();
+    assert_eq!(names[5], "veth9");
+    assert_eq!(names.len(), FILE_SERIES);
 }
