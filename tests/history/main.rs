@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access; // `sysmon history` without the right to read the file
 mod corruption; // flipped bytes, a truncated file, a foreign header
 mod crash; // kill -9 at 20 random moments while writing
 mod reload; // SIGHUP with other tiers, or off
