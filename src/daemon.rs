@@ -389,6 +389,15 @@ impl Daemon {
                 alerts.firing().into_iter().map(Into::into).collect()
             }),
         });
+        // A year of the history file at 1500 points can be half a MB, and
+        // the response is printed again into the scratch: give back what
+        // such an answer grew rather than hold it while idle.
+        if self.history_json.capacity() > RESPONSE_KEEP_BYTES {
+            self.history_json = String::new();
+        }
+        if self.response_scratch.capacity() > RESPONSE_KEEP_BYTES {
+            self.response_scratch = Vec::new();
+        }
     }
 
     /// SIGHUP: re-read the config; a bad one is refused and the old stays.
@@ -475,6 +484,11 @@ impl Daemon {
         ));
     }
 }
+
+/// The response buffers kept between answers: enough for /metrics and the
+/// dashboard's `/history.json` (120 points, or the in-memory window at the
+/// defaults), so those allocate nothing once warm.
+const RESPONSE_KEEP_BYTES: usize = 256 * 1024;
 
 /// Opens `state_dir/history.db` (see [`crate::history_file`]) and logs what
 /// it found; `None` when `history_tiers = off` or the file cannot be had

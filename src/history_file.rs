@@ -1031,6 +1031,7 @@ impl Store {
             page: tier.page_at.map(|at| (at, self.pages.peek(1 + k))),
             current: tier.acc.as_ref(),
             unwritten_from: tier.unwritten_from.or(tier.acc.map(|a| a.bucket)),
+            sole_writer: true,
         };
         render_range(
             &self.file,
@@ -1161,6 +1162,9 @@ pub struct Held<'a> {
     current: Option<&'a Acc>,
     /// The first bucket not in the file: from there on, memory.
     unwritten_from: Option<u64>,
+    /// The caller is the only writer, so no slot changes during an answer:
+    /// a slot found intact once is not checked again on later passes.
+    sole_writer: bool,
 }
 
 /// Which tier a range reads and how its buckets fold into points: point
@@ -1245,6 +1249,13 @@ impl<'a> SlotReader<'a> {
     /// The slot of `bucket` when it holds that bucket intact (CRC and
     /// bucket checked), else `None`: a gap.
     fn get(&mut self, bucket: u64) -> io::Result<Option<&[u8]>> {
+        self.get_slot(bucket, true)
+    }
+
+    /// The slot of `bucket`, checked (see [`SlotReader::get`]) unless
+    /// `checked` is false: for a slot found intact on an earlier pass when
+    /// nothing can have written it since.
+    fn get_slot(&mut self, bucket: u64, checked: bool) -> io::Result<Option<&[u8]>> {
         if self.current.as_ref().is_some_and(|(b, _)| *b == bucket) {
             return Ok(self.current.as_ref().map(|(_, slot)| &slot[..]));
         }
@@ -1264,7 +1275,7 @@ impl<'a> SlotReader<'a> {
             }
         };
         let slot = &page[within..within + SLOT];
-        Ok((slot_state(slot) == SlotState::Valid { bucket }).then_some(slot))
+        Ok((!checked || slot_state(slot) == SlotState::Valid { bucket }).then_some(slot))
     }
 }
 
@@ -1358,6 +1369,9 @@ pub fn render_range(
     let series = names.len().min(FILE_SERIES);
     let mut reader = SlotReader::new(file, tiers, shape.k, held);
     let mut with_values = 0u32;
+    // Which buckets hold an intact slot (checked once: the CRC is most of
+    // a pass's cost, and there is a pass per series).
+    let mut intact = vec![0u64; (shape.last + 1 - shape.first).div_ceil(64) as usize];
     for bucket in shape.first..=shape.last {
         if let Some(slot) = reader.get(bucket)? {
             for s in 0..series {
@@ -1365,6 +1379,8 @@ pub fn render_range(
                     with_values |= 1 << s;
                 }
             }
+            let bit = bucket - shape.first;
+            intact[(bit / 64) as usize] |= 1 << (bit % 64);
         }
     }
     let written_end = held
@@ -1387,10 +1403,15 @@ pub fn render_range(
         }
         folds.fill(NO_FOLD);
         for bucket in shape.first..=shape.last {
+            let bit = bucket - shape.first;
+            if intact[(bit / 64) as usize] & (1 << (bit % 64)) == 0 {
+                continue;
+            }
             let Some(i) = shape.point_of(bucket) else {
                 continue;
             };
-            if let Some(p) = reader.get(bucket)?.and_then(|slot| slot_point(slot, s)) {
+            let slot = reader.get_slot(bucket, !held.sole_writer)?;
+            if let Some(p) = slot.and_then(|slot| slot_point(slot, s)) {
                 folds[i].add(p);
             }
         }
