@@ -10,7 +10,8 @@
 //! through epoll) and that signal thread are the only other threads.
 //!
 //! Each sample is also recorded in the [`History`] (and the history file,
-//! [`crate::history_file`], which writes a page per tier step) and evaluated
+//! [`crate::history_file`], which writes its pages in batches, every 4
+//! minutes at the defaults) and evaluated
 //! by the [`Alerts`]; `alert_command` children are polled every turn, and
 //! [`Orphans`] is told which job children run, to kill what they leave
 //! behind.

@@ -48,12 +48,14 @@
 //! file's mtime, which dirties the inode's 4 KiB block once per batch
 //! (measured: `write_bytes` grew 8 KiB per single 4 KiB page written a
 //! minute apart on ext4 without a journal; with a journal jbd2 writes it,
-//! uncharged to us). At the defaults a day is 360 batches of one
-//! minute-tier page (a batch boundary is also that tier's page boundary,
-//! 8 slots), plus 144 and 24 pages of the coarser tiers riding in the same
-//! batches, plus 360 inode blocks: 888 blocks, 3.5 MiB (one write and one
-//! sync per tier step was 1608 pages and as many inode blocks, 10.7 MiB
-//! measured). On stop the partial buckets and the staged pages are
+//! uncharged to us). Both descriptors are opened `O_NOATIME` (the
+//! owner's right): under `relatime` the first read after a write would
+//! update atime and dirty that block once more. At the defaults a day is
+//! 360 batches of one minute-tier page (a batch boundary is also that
+//! tier's page boundary, 8 slots), plus 144 and 24 pages of the coarser
+//! tiers riding in the same batches, plus 360 inode blocks: 888 blocks,
+//! 3.5 MiB (one write and one sync per tier step was 1608 pages and as
+//! many inode blocks, 10.7 MiB measured). On stop the partial buckets and the staged pages are
 //! written, and at start a bucket found in the file for the current time
 //! is taken up again, so a restart inside a step loses nothing. A `kill
 //! -9` or power loss loses what is in memory only: the finished buckets
@@ -551,6 +553,22 @@ fn zero_fill(file: &File, from: u64, to: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// The file at `path` opened read-write with `flags` and `O_NOATIME`, or
+/// without `O_NOATIME` where that is refused (not the file's owner).
+/// `O_NOATIME`: under `relatime` the first read after each write would
+/// update atime, and dirty the inode's 4 KiB block again (a page read in
+/// when a tier's steps move to the next page, a range answer).
+fn open_flags(path: &Path, flags: i32) -> Option<File> {
+    let open = |flags| {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(flags)
+            .open(path)
+    };
+    open(flags | libc::O_NOATIME).or_else(|_| open(flags)).ok()
+}
+
 /// The unix time now, for naming a set-aside file.
 fn unix_s() -> u64 {
     std::time::SystemTime::now()
@@ -622,6 +640,8 @@ impl Store {
                 }
             }
         };
+        // Reads of this descriptor (range answers) leave atime alone too.
+        let file = open_flags(path, 0).unwrap_or(file);
         let (names_generation, names) = read_names(&file, page);
         let offsets = tier_offsets(tiers);
         let mut store = Store {
@@ -633,12 +653,7 @@ impl Store {
             names_on_disk: 0,
             anchor_wall_ms: wall_ms,
             anchor_mono: now,
-            direct: OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(libc::O_DIRECT)
-                .open(path)
-                .ok(),
+            direct: open_flags(path, libc::O_DIRECT),
             pages: aligned,
             batch_s: batch_s(tiers),
             batch_period: wall_ms / 1000 / batch_s(tiers),

@@ -14,6 +14,7 @@
 set -eu
 BIN=${1:?usage: history.sh SYSMON_BINARY}
 SECS=${HISTORY_BENCH_S:-720}
+PORT=${HISTORY_BENCH_PORT:-18180} # and the next two
 WORK=$(mktemp -d)
 PIDS=""
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -34,7 +35,7 @@ start() { # NAME PORT TIERS -> pid in $PID
 }
 
 # --- bytes written per day at the defaults ----------------------------------
-start writes 18180 "$DEFAULT"; W=$PID
+start writes "$PORT" "$DEFAULT"; W=$PID
 # Past the start: the file made, and the series named (rates appear at the
 # second sample): what a day of running writes from then on.
 sleep 12
@@ -61,8 +62,8 @@ rss_for() { # NAME PORT TIERS RANGE -> "idle after peak"
   kill $P
   echo "$idle $after $peak"
 }
-set -- $(rss_for hour 18181 "1m:1h" 1h); H_IDLE=$1; H_AFTER=$2; H_PEAK=$3
-set -- $(rss_for year 18182 "$DEFAULT" 1y); Y_IDLE=$1; Y_AFTER=$2; Y_PEAK=$3
+set -- $(rss_for hour $((PORT + 1)) "1m:1h" 1h); H_IDLE=$1; H_AFTER=$2; H_PEAK=$3
+set -- $(rss_for year $((PORT + 2)) "$DEFAULT" 1y); Y_IDLE=$1; Y_AFTER=$2; Y_PEAK=$3
 echo "| history file: bytes written per day at the default tiers (/proc/PID/io over $SECS s, scaled) | $PER_DAY MiB (the design: $DESIGN MiB: 360 batches a day of one minute-tier page and the inode's block, 144 + 24 pages of the coarser tiers; budget 10 MiB) |"
 echo "| history file: size at the default tiers | $SIZE bytes, written once when made |"
 echo "| RSS with 1 h of history (1m:1h, full): idle / after 10 range=1h answers / peak (KiB) | $H_IDLE / $H_AFTER / $H_PEAK |"
