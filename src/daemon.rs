@@ -10,7 +10,8 @@
 //! through epoll) and that signal thread are the only other threads.
 //!
 //! Each sample is also recorded in the [`History`] (and the history file,
-//! [`crate::history_file`], which writes a page per tier step) and evaluated
+//! [`crate::history_file`], which writes its pages in batches, every 4
+//! minutes at the defaults) and evaluated
 //! by the [`Alerts`]; `alert_command` children are polled every turn, and
 //! [`Orphans`] is told which job children run, to kill what they leave
 //! behind. The boot log ([`crate::bootlog`]) records this boot as alive
@@ -480,6 +481,15 @@ impl Daemon {
             self.sampler
                 .watch_top(Instant::now() + TOP_WATCHED_FOR * self.config.interval);
         }
+        // A year of the history file at 1500 points can be half a MB, and
+        // the response is printed again into the scratch: give back what
+        // such an answer grew rather than hold it while idle.
+        if self.history_json.capacity() > RESPONSE_KEEP_BYTES {
+            self.history_json = String::new();
+        }
+        if self.response_scratch.capacity() > RESPONSE_KEEP_BYTES {
+            self.response_scratch = Vec::new();
+        }
     }
 
     /// SIGHUP: re-read the config; a bad one is refused and the old stays.
@@ -607,6 +617,11 @@ impl Daemon {
         ));
     }
 }
+
+/// The response buffers kept between answers: enough for /metrics and the
+/// dashboard's `/history.json` (120 points, or the in-memory window at the
+/// defaults), so those allocate nothing once warm.
+const RESPONSE_KEEP_BYTES: usize = 256 * 1024;
 
 /// Opens `state_dir/history.db` (see [`crate::history_file`]) and logs what
 /// it found; `None` when `history_tiers = off` or the file cannot be had

@@ -35,15 +35,34 @@
 //!
 //! # Writes
 //! Each tier keeps one accumulator in memory (the bucket being filled).
-//! When a sample falls into a later bucket, the finished one is written:
-//! one `pwrite` of the whole 4 KiB page holding its slot, then
-//! `fdatasync`, through a second descriptor opened `O_DIRECT` when the file
-//! system allows (a buffered write dirties the page cache's whole folio,
-//! 32 KiB measured on Linux 6.18, and all of it reaches the disk). So each tier writes once per its step (at the defaults
-//! 1440 + 144 + 24 pages a day, 6.3 MiB). On stop the partial buckets are
-//! written too, and at start a bucket found in the file for the current
-//! time is taken up again, so a restart inside a minute loses nothing. A
-//! `kill -9` or power loss loses at most the partial buckets (one batch).
+//! When a sample falls into a later bucket, the finished one is encoded
+//! into the tier's page buffer (an image of the file page holding its
+//! slot); the buffers are written in batches: when the time axis enters a
+//! new batch period ([`batch_s`]: four steps of the finest tier, at most
+//! [`MAX_BATCH_S`] = 4 minutes), each buffer holding unwritten buckets is
+//! written with one `pwrite` of its 4 KiB page, then one `fdatasync` for
+//! the batch. The writes go through a second descriptor opened `O_DIRECT`
+//! when the file system allows (a buffered write dirties the page cache's
+//! whole folio, 32 KiB measured on Linux 6.18, and all of it reaches the
+//! disk). What a batch costs besides its pages: the write updates the
+//! file's mtime, which dirties the inode's 4 KiB block once per batch
+//! (measured: `write_bytes` grew 8 KiB per single 4 KiB page written a
+//! minute apart on ext4 without a journal; with a journal jbd2 writes it,
+//! uncharged to us). Both descriptors are opened `O_NOATIME` (the
+//! owner's right): under `relatime` the first read after a write would
+//! update atime and dirty that block once more. At the defaults a day is
+//! 360 batches of one minute-tier page (a batch boundary is also that
+//! tier's page boundary, 8 slots), plus 144 and 24 pages of the coarser
+//! tiers riding in the same batches, plus 360 inode blocks: 888 blocks,
+//! 3.5 MiB (one write and one sync per tier step was 1608 pages and as
+//! many inode blocks, 10.7 MiB measured). On stop the partial buckets and the staged pages are
+//! written, and at start a bucket found in the file for the current time
+//! is taken up again, so a restart inside a step loses nothing. A `kill
+//! -9` or power loss loses what is in memory only: the finished buckets
+//! of the current batch (at most [`MAX_BATCH_S`] of the finest tier) and
+//! the buckets in progress. A reader of the daemon is served those from
+//! memory over the file (see [`Held`]); `sysmon history` reads the file
+//! alone.
 //!
 //! # Time and clock steps
 //! Points are placed on a time axis anchored once to the wall clock and
@@ -65,10 +84,14 @@
 //!   now "in the future", are hidden until the clock reaches them.
 //!
 //! # Memory
-//! The store holds its accumulators, one page buffer and the name table:
-//! a few KiB, whatever the tiers' length. Reading a range reads the file
-//! on demand, slot by slot, into at most [`MAX_RANGE_POINTS`] output
-//! points. Recording and writing allocate nothing once a series is named.
+//! The store holds its accumulators, a page buffer per tier and one more,
+//! and the name table: a few tens of KiB, whatever the tiers' length.
+//! Answering a range streams ([`render_range`]): it reads the file a page
+//! at a time, folds one series at a time into at most
+//! [`MAX_RANGE_POINTS`] points (36 KB) and prints them into the reused
+//! response buffer, so an answer costs that buffer (at most 1500 points ×
+//! 3 numbers per series with values) and 40 KB more, whatever the range.
+//! Recording and writing allocate nothing once a series is named.
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -99,6 +122,17 @@ pub const STEP_TOLERANCE_MS: u64 = 2_000;
 /// Most points a range answer holds (the `points=` of a range query is
 /// clamped to this, and it is the default).
 pub const MAX_RANGE_POINTS: usize = 1_500;
+/// The longest a finished bucket waits in memory before it is written.
+pub const MAX_BATCH_S: u64 = 240;
+
+/// Seconds between batch writes for these tiers: four steps of the finest
+/// tier (half its page of 8 slots, so that at the defaults a batch boundary
+/// is also the minute tier's page boundary and each page is written once
+/// per batch), at most [`MAX_BATCH_S`], at least one step.
+pub fn batch_s(tiers: &[TierSpec]) -> u64 {
+    let finest = tiers.iter().map(|t| u64::from(t.step_s)).min().unwrap_or(1);
+    (4 * finest).min(MAX_BATCH_S).max(finest).max(1)
+}
 
 /// The size of a file of these tiers, in bytes.
 pub fn file_size(tiers: &[TierSpec]) -> u64 {
@@ -404,6 +438,9 @@ pub struct Opened {
 pub struct Stats {
     /// Pages written (each one `pwrite` of [`PAGE`] bytes).
     pub pages_written: u64,
+    /// Batches written (each one `fdatasync` after its pages; the name
+    /// table's writes are synced on their own and not counted).
+    pub syncs: u64,
     /// Samples not written to a tier because their bucket was older than
     /// its newest (the clock stepped back); counted once per tier.
     pub held_back: u64,
@@ -418,8 +455,16 @@ struct Tier {
     offset: u64,
     /// The bucket being filled.
     acc: Option<Acc>,
-    /// The newest bucket in the file (none written yet: `None`).
+    /// The newest bucket finished (in the file or staged; none: `None`).
     newest: Option<u64>,
+    /// The file offset of the page this tier's buffer in [`Store::pages`]
+    /// holds, once one was read: finished buckets are encoded there and
+    /// the page written at the next batch boundary.
+    page_at: Option<u64>,
+    /// The buffer holds finished buckets not yet written.
+    dirty: bool,
+    /// The oldest bucket staged and not yet written (what a kill loses).
+    unwritten_from: Option<u64>,
 }
 
 /// The writer: owned by the daemon, fed each sample.
@@ -440,10 +485,26 @@ pub struct Store {
     /// the page cache's whole folio, which on Linux 6.x can be 32 KiB or
     /// more, and that is what reaches the disk; a direct write is the page.
     direct: Option<File>,
-    page: AlignedPage,
+    /// Page 0: scratch (the name table); page `1 + k`: tier `k`'s staged
+    /// page.
+    pages: AlignedPages,
+    /// Seconds between batch writes ([`batch_s`]), and the batch period
+    /// (axis time / `batch_s`) of the last sample.
+    batch_s: u64,
+    batch_period: u64,
     stats: Stats,
     /// A series was dropped for want of room in the table (logged once).
     overflowed: bool,
+    /// Per series index, the end (axis time, s) of the newest step that
+    /// holds a value of it, in the file or in memory (0: none). An index
+    /// whose series has had no value for the longest tier's span is given
+    /// to a new name when the table is full: no answer reads that far back.
+    last_value_s: [u64; FILE_SERIES],
+    /// The axis time (s) of the sample being recorded.
+    now_s: u64,
+    /// Indexes given to a new name since the table was last written, with
+    /// the name they had (put back if the write fails).
+    renamed: Vec<(usize, String)>,
     last_error_logged: Option<io::ErrorKind>,
 }
 
@@ -493,6 +554,22 @@ fn zero_fill(file: &File, from: u64, to: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// The file at `path` opened read-write with `flags` and `O_NOATIME`, or
+/// without `O_NOATIME` where that is refused (not the file's owner).
+/// `O_NOATIME`: under `relatime` the first read after each write would
+/// update atime, and dirty the inode's 4 KiB block again (a page read in
+/// when a tier's steps move to the next page, a range answer).
+fn open_flags(path: &Path, flags: i32) -> Option<File> {
+    let open = |flags| {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(flags)
+            .open(path)
+    };
+    open(flags | libc::O_NOATIME).or_else(|_| open(flags)).ok()
+}
+
 /// The unix time now, for naming a set-aside file.
 fn unix_s() -> u64 {
     std::time::SystemTime::now()
@@ -513,8 +590,8 @@ impl Store {
     ) -> Result<(Store, Opened), String> {
         assert!(!tiers.is_empty() && tiers.len() <= MAX_TIERS);
         let mut opened = Opened::default();
-        let mut aligned = AlignedPage::new();
-        let page = aligned.get();
+        let mut aligned = AlignedPages::new(1 + tiers.len());
+        let page = aligned.get(0);
         let existing = match OpenOptions::new().read(true).write(true).open(path) {
             Ok(f) => Some(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -564,6 +641,8 @@ impl Store {
                 }
             }
         };
+        // Reads of this descriptor (range answers) leave atime alone too.
+        let file = open_flags(path, 0).unwrap_or(file);
         let (names_generation, names) = read_names(&file, page);
         let offsets = tier_offsets(tiers);
         let mut store = Store {
@@ -575,19 +654,20 @@ impl Store {
             names_on_disk: 0,
             anchor_wall_ms: wall_ms,
             anchor_mono: now,
-            direct: OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(libc::O_DIRECT)
-                .open(path)
-                .ok(),
-            page: aligned,
+            direct: open_flags(path, libc::O_DIRECT),
+            pages: aligned,
+            batch_s: batch_s(tiers),
+            batch_period: wall_ms / 1000 / batch_s(tiers),
             stats: Stats::default(),
             overflowed: false,
+            last_value_s: [0; FILE_SERIES],
+            now_s: wall_ms / 1000,
+            renamed: Vec::new(),
             last_error_logged: None,
         };
         store.names.extend(names);
         store.names_on_disk = store.names.len();
+        let mut last_value_s = [0u64; FILE_SERIES];
         for (i, spec) in tiers.iter().enumerate() {
             let mut newest = None;
             let mut newest_slot = [0u8; SLOT];
@@ -603,6 +683,12 @@ impl Store {
                     }
                     SlotState::Valid { bucket } => {
                         opened.valid_slots[i] += 1;
+                        let end_s = (bucket + 1) * u64::from(spec.step_s);
+                        for (s, last) in last_value_s.iter_mut().enumerate() {
+                            if slot_point(slot, s).is_some() {
+                                *last = (*last).max(end_s);
+                            }
+                        }
                         if newest.is_none_or(|n| bucket > n) {
                             newest = Some(bucket);
                             newest_slot.copy_from_slice(slot);
@@ -623,8 +709,12 @@ impl Store {
                 offset: offsets[i],
                 acc,
                 newest,
+                page_at: None,
+                dirty: false,
+                unwritten_from: None,
             });
         }
+        store.last_value_s = last_value_s;
         Ok((store, opened))
     }
 
@@ -655,6 +745,8 @@ impl Store {
 
     /// Records the figures of `sample` taken at `now` (wall time `wall_ms`).
     pub fn record(&mut self, now: Instant, wall_ms: u64, sample: &Sample) {
+        // The time a full table's free index is judged by.
+        self.now_s = self.axis_ms(now, wall_ms) / 1000;
         let mut values = [f32::NAN; FILE_SERIES];
         crate::history::for_each_series(sample, |prefix, name, value| {
             if let Some(i) = self.series_index(prefix, name) {
@@ -681,10 +773,16 @@ impl Store {
     /// Records one sample given as values by series index (NaN: none).
     pub fn record_values(&mut self, now: Instant, wall_ms: u64, values: &[f32; FILE_SERIES]) {
         let mut values = *values;
-        if !self.write_names() {
+        if !self.write_names(&mut values) {
             values[self.names_on_disk..].fill(f32::NAN);
         }
         let t_s = self.axis_ms(now, wall_ms) / 1000;
+        self.now_s = t_s;
+        for (last, v) in self.last_value_s.iter_mut().zip(&values) {
+            if !v.is_nan() {
+                *last = t_s;
+            }
+        }
         for k in 0..self.tiers.len() {
             let tier = &self.tiers[k];
             let bucket = t_s / u64::from(tier.spec.step_s);
@@ -694,7 +792,7 @@ impl Store {
                 continue;
             }
             if let Some(acc) = tier.acc.filter(|a| a.bucket < bucket) {
-                self.write_bucket(k, &acc);
+                self.stage(k, &acc);
                 self.tiers[k].acc = None;
             }
             let acc = self.tiers[k].acc.get_or_insert_with(|| Acc::new(bucket));
@@ -704,71 +802,127 @@ impl Store {
                 }
             }
         }
-    }
-
-    /// Writes every partial bucket (at stop).
-    pub fn flush(&mut self) {
-        for k in 0..self.tiers.len() {
-            if let Some(acc) = self.tiers[k].acc {
-                self.write_bucket(k, &acc);
-            }
+        // A new batch period: what the last one finished goes to the disk.
+        let period = t_s / self.batch_s;
+        if period != self.batch_period {
+            self.batch_period = period;
+            self.write_staged();
         }
     }
 
-    /// One pwrite of the page holding the bucket's slot, then fdatasync.
-    fn write_bucket(&mut self, k: usize, acc: &Acc) {
+    /// Writes every partial bucket and everything staged (at stop).
+    pub fn flush(&mut self) {
+        for k in 0..self.tiers.len() {
+            if let Some(acc) = self.tiers[k].acc {
+                self.stage(k, &acc);
+            }
+        }
+        self.write_staged();
+    }
+
+    /// Encodes a bucket into its tier's page buffer, to be written with the
+    /// batch. A bucket in another page than the buffered one first writes
+    /// that page out if it holds unwritten buckets (never at the defaults,
+    /// whose batch boundaries fall on the minute tier's page boundaries),
+    /// then reads its own page in.
+    fn stage(&mut self, k: usize, acc: &Acc) {
         let tier = &self.tiers[k];
         let index = (acc.bucket % u64::from(tier.spec.slots)) as usize;
         let at = tier.offset + (index * SLOT) as u64;
         let page_at = at - at % PAGE as u64;
         let within = (at - page_at) as usize;
-        let result = self.write_page(page_at, |page| {
-            acc.encode(&mut page[within..within + SLOT]);
-        });
-        match result {
-            Ok(()) => {
-                self.stats.pages_written += 1;
-                let tier = &mut self.tiers[k];
-                tier.newest = Some(tier.newest.map_or(acc.bucket, |n| n.max(acc.bucket)));
-                self.last_error_logged = None;
+        if tier.page_at != Some(page_at) {
+            if tier.dirty {
+                self.write_tier_page(k);
             }
-            Err(e) => {
-                self.stats.write_errors += 1;
-                if self.last_error_logged != Some(e.kind()) {
-                    self.last_error_logged = Some(e.kind());
-                    crate::log::error(format_args!("history: {}: write: {e}", self.path.display()));
-                }
+            self.tiers[k].page_at = None;
+            if let Err(e) = self.read_page(1 + k, page_at) {
+                self.write_failed(&e);
+                return;
+            }
+            self.tiers[k].page_at = Some(page_at);
+        }
+        acc.encode(&mut self.pages.get(1 + k)[within..within + SLOT]);
+        let tier = &mut self.tiers[k];
+        tier.dirty = true;
+        tier.unwritten_from.get_or_insert(acc.bucket);
+        tier.newest = Some(tier.newest.map_or(acc.bucket, |n| n.max(acc.bucket)));
+    }
+
+    /// Writes every tier's staged page, then one `fdatasync` for them all.
+    fn write_staged(&mut self) {
+        let mut written = false;
+        for k in 0..self.tiers.len() {
+            if self.tiers[k].dirty {
+                written |= self.write_tier_page(k);
+            }
+        }
+        if written {
+            self.stats.syncs += 1;
+            if let Err(e) = self.direct.as_ref().unwrap_or(&self.file).sync_data() {
+                self.write_failed(&e);
             }
         }
     }
 
-    /// Reads the page at `page_at`, lets `patch` change it, writes it back
-    /// (directly when the file system allows) and waits for the disk.
-    fn write_page(&mut self, page_at: u64, patch: impl Fn(&mut [u8])) -> io::Result<()> {
-        let page = self.page.get();
+    /// One `pwrite` of tier `k`'s staged page (no sync: the batch's
+    /// `fdatasync` follows). A failed write is logged and its buckets
+    /// dropped; it never stops recording.
+    fn write_tier_page(&mut self, k: usize) -> bool {
+        let Some(page_at) = self.tiers[k].page_at else {
+            return false;
+        };
+        let tier = &mut self.tiers[k];
+        tier.dirty = false;
+        tier.unwritten_from = None;
+        match self.write_page(1 + k, page_at) {
+            Ok(()) => {
+                self.stats.pages_written += 1;
+                self.last_error_logged = None;
+                true
+            }
+            Err(e) => {
+                // The buffer no longer images the file for sure: read again.
+                self.tiers[k].page_at = None;
+                self.write_failed(&e);
+                false
+            }
+        }
+    }
+
+    fn write_failed(&mut self, e: &io::Error) {
+        self.stats.write_errors += 1;
+        if self.last_error_logged != Some(e.kind()) {
+            self.last_error_logged = Some(e.kind());
+            crate::log::error(format_args!("history: {}: write: {e}", self.path.display()));
+        }
+    }
+
+    /// Reads the file's page at `page_at` into buffer `buf` (directly when
+    /// the file system allows).
+    fn read_page(&mut self, buf: usize, page_at: u64) -> io::Result<()> {
         if let Some(direct) = &self.direct {
-            let result = direct
-                .read_exact_at(page, page_at)
-                .and_then(|()| {
-                    patch(page);
-                    direct.write_all_at(page, page_at)
-                })
-                .and_then(|()| direct.sync_data());
-            match result {
-                // Refused as a direct write: from now on buffered.
+            match direct.read_exact_at(self.pages.get(buf), page_at) {
+                // Refused as a direct read: from now on buffered.
                 Err(e) if e.kind() == io::ErrorKind::InvalidInput => self.direct = None,
                 other => return other,
             }
         }
-        self.file
-            .read_exact_at(page, page_at)
-            .and_then(|()| {
-                patch(page);
-                self.file.write_all_at(page, page_at)
-            })
-            .and_then(|()| self.file.sync_data())
+        self.file.read_exact_at(self.pages.get(buf), page_at)
     }
 
+    /// Writes buffer `buf` to the file's page at `page_at` (directly when
+    /// the file system allows: a buffered write of 4 KiB dirties the page
+    /// cache's whole folio, and all of it reaches the disk).
+    fn write_page(&mut self, buf: usize, page_at: u64) -> io::Result<()> {
+        if let Some(direct) = &self.direct {
+            match direct.write_all_at(self.pages.get(buf), page_at) {
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => self.direct = None,
+                other => return other,
+            }
+        }
+        self.file.write_all_at(self.pages.get(buf), page_at)
+    }
     /// The index of series `prefix + name`, naming it in the file if new.
     /// Allocates only when it names.
     fn series_index(&mut self, prefix: &str, name: &str) -> Option<usize> {
@@ -789,42 +943,70 @@ impl Store {
         if found.is_some() {
             return found;
         }
-        if self.names.len() >= FILE_SERIES || len > NAME_MAX {
-            if !self.overflowed {
-                self.overflowed = true;
-                crate::log::warn(format_args!(
-                    "history: {} is not kept in {} ({FILE_SERIES} series at most, \
-                     names up to {NAME_MAX} bytes; logged once)",
-                    parts.concat(),
+        if len <= NAME_MAX {
+            if self.names.len() < FILE_SERIES {
+                self.names.push(parts.concat());
+                self.last_value_s[self.names.len() - 1] = self.now_s;
+                return Some(self.names.len() - 1);
+            }
+            if let Some(i) = self.stale_index() {
+                let name = parts.concat();
+                crate::log::info(format_args!(
+                    "history: {name} takes the place of {} in {} (no value for longer \
+                     than the longest tier's span, so no answer reads its points)",
+                    self.names[i],
                     self.path.display()
                 ));
+                let old = std::mem::replace(&mut self.names[i], name);
+                self.renamed.push((i, old));
+                self.last_value_s[i] = self.now_s;
+                return Some(i);
             }
-            return None;
         }
-        self.names.push(parts.concat());
-        Some(self.names.len() - 1)
+        if !self.overflowed {
+            self.overflowed = true;
+            crate::log::warn(format_args!(
+                "history: {} is not kept in {} ({FILE_SERIES} series at most, none of \
+                 them without values for the longest tier's span; names up to \
+                 {NAME_MAX} bytes; logged once)",
+                parts.concat(),
+                self.path.display()
+            ));
+        }
+        None
+    }
+
+    /// The index whose series has gone longest without a value, if that is
+    /// longer than the longest tier's span: every point of it in the file
+    /// is older than any range reads (a range reads at most a tier's span
+    /// back from now), so the index can carry a new series.
+    fn stale_index(&self) -> Option<usize> {
+        let span_s = self.tiers.iter().map(|t| t.spec.span_s()).max()?;
+        (0..self.names.len())
+            .filter(|&i| self.last_value_s[i].saturating_add(span_s) <= self.now_s)
+            .min_by_key(|&i| self.last_value_s[i])
     }
 
     /// Writes the name table if a series was named since it was last
     /// written: once per sample that names any (the rates of every device
     /// appear at the same, second, sample), always before a slot uses the
-    /// new index. On failure the new names are forgotten (logged) and
-    /// `false` returned.
-    fn write_names(&mut self) -> bool {
-        if self.names.len() == self.names_on_disk {
+    /// new index. On failure the new names are forgotten (logged), their
+    /// indexes' `values` made NaN, and `false` returned.
+    fn write_names(&mut self, values: &mut [f32; FILE_SERIES]) -> bool {
+        if self.names.len() == self.names_on_disk && self.renamed.is_empty() {
             return true;
         }
         self.names_generation += 1;
         let copy = 1 + self.names_generation % 2;
-        let (generation, names) = (self.names_generation, std::mem::take(&mut self.names));
-        let written = self.write_page(copy * PAGE as u64, |page| {
-            encode_names(generation, &names, page)
-        });
-        self.names = names;
+        encode_names(self.names_generation, &self.names, self.pages.get(0));
+        let written = self
+            .write_page(0, copy * PAGE as u64)
+            .and_then(|()| self.direct.as_ref().unwrap_or(&self.file).sync_data());
         match written {
             Ok(()) => {
                 self.stats.pages_written += 1;
                 self.names_on_disk = self.names.len();
+                self.renamed.clear();
                 true
             }
             Err(e) => {
@@ -833,12 +1015,17 @@ impl Store {
                     self.path.display()
                 ));
                 self.names.truncate(self.names_on_disk);
+                while let Some((i, old)) = self.renamed.pop() {
+                    self.names[i] = old;
+                    values[i] = f32::NAN;
+                }
                 false
             }
         }
     }
 
-    /// A `/history.json?range=` answer from the file (see [`render_range`]).
+    /// A `/history.json?range=` answer (see [`render_range`]): the file,
+    /// with what is staged or in progress served from memory.
     pub fn render_range(
         &self,
         range_s: u64,
@@ -846,35 +1033,57 @@ impl Store {
         wall_ms: u64,
         out: &mut String,
     ) -> io::Result<()> {
-        let tiers: Vec<TierSpec> = self.tiers().collect();
+        let mut specs = [TierSpec {
+            step_s: 1,
+            slots: 1,
+        }; MAX_TIERS];
+        for (spec, tier) in specs.iter_mut().zip(&self.tiers) {
+            *spec = tier.spec;
+        }
+        let specs = &specs[..self.tiers.len()];
+        let k = pick_tier(specs, range_s);
+        let tier = &self.tiers[k];
+        let held = Held {
+            page: tier.page_at.map(|at| (at, self.pages.peek(1 + k))),
+            current: tier.acc.as_ref(),
+            unwritten_from: tier.unwritten_from.or(tier.acc.map(|a| a.bucket)),
+            sole_writer: true,
+        };
         render_range(
             &self.file,
-            &tiers,
+            specs,
             &self.names,
             range_s,
             points,
             wall_ms,
+            held,
             out,
         )
     }
 }
 
-/// A page-sized buffer aligned to a page, as `O_DIRECT` requires of
+/// Page-sized buffers aligned to a page, as `O_DIRECT` requires of
 /// memory (made once; no allocator alignment promise needed).
-struct AlignedPage {
+struct AlignedPages {
     buf: Box<[u8]>,
     start: usize,
 }
 
-impl AlignedPage {
-    fn new() -> AlignedPage {
-        let buf = vec![0u8; 2 * PAGE].into_boxed_slice();
+impl AlignedPages {
+    fn new(pages: usize) -> AlignedPages {
+        let buf = vec![0u8; (pages + 1) * PAGE].into_boxed_slice();
         let start = (PAGE - buf.as_ptr() as usize % PAGE) % PAGE;
-        AlignedPage { buf, start }
+        AlignedPages { buf, start }
     }
 
-    fn get(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..self.start + PAGE]
+    fn get(&mut self, i: usize) -> &mut [u8] {
+        let at = self.start + i * PAGE;
+        &mut self.buf[at..at + PAGE]
+    }
+
+    fn peek(&self, i: usize) -> &[u8] {
+        let at = self.start + i * PAGE;
+        &self.buf[at..at + PAGE]
     }
 }
 
@@ -959,12 +1168,152 @@ pub struct Range<'a> {
     pub points: Vec<[Fold; FILE_SERIES]>,
 }
 
-/// Reads the last `range_s` seconds before `wall_ms` from the best tier
-/// (see [`pick_tier`]). Each output point folds `ceil(buckets / points)`
-/// consecutive buckets (min of mins, max of maxes, the mean weighted by
-/// sample count); the last ends with the bucket holding `wall_ms`. Buckets
-/// after that (the clock stepped back) are not read. Allocates the points
-/// (at most [`MAX_RANGE_POINTS`]); reads slot by slot.
+/// What the writer holds in memory for the tier a range is read from,
+/// served over the file: its staged page (finished buckets waiting for the
+/// batch write) and the bucket in progress. Empty for a reader of the file
+/// alone (`sysmon history`), which sees what is written.
+#[derive(Clone, Copy, Default)]
+pub struct Held<'a> {
+    page: Option<(u64, &'a [u8])>,
+    current: Option<&'a Acc>,
+    /// The first bucket not in the file: from there on, memory.
+    unwritten_from: Option<u64>,
+    /// The caller is the only writer, so no slot changes during an answer:
+    /// a slot found intact once is not checked again on later passes.
+    sole_writer: bool,
+}
+
+/// Which tier a range reads and how its buckets fold into points: point
+/// `i` holds buckets `(last - (n-i)*per, last - (n-1-i)*per]`.
+struct Shape {
+    k: usize,
+    step_s: u64,
+    per: usize,
+    n: usize,
+    first: u64,
+    last: u64,
+}
+
+impl Shape {
+    /// The last `range_s` seconds before `wall_ms`, from the tier
+    /// [`pick_tier`] picks, in at most `points` (≤ [`MAX_RANGE_POINTS`])
+    /// points of `ceil(buckets / points)` buckets; the last point ends with
+    /// the bucket holding `wall_ms`, so buckets after it (the clock stepped
+    /// back) are never read.
+    fn of(tiers: &[TierSpec], range_s: u64, points: Option<usize>, wall_ms: u64) -> Shape {
+        let k = pick_tier(tiers, range_s);
+        let spec = tiers[k];
+        let step_s = u64::from(spec.step_s);
+        let buckets = range_s.div_ceil(step_s).clamp(1, u64::from(spec.slots)) as usize;
+        let points = points
+            .unwrap_or(MAX_RANGE_POINTS)
+            .clamp(1, MAX_RANGE_POINTS)
+            .min(buckets);
+        let per = buckets.div_ceil(points);
+        let n = buckets.div_ceil(per);
+        let last = wall_ms / 1000 / step_s;
+        let first = (last + 1).saturating_sub((n * per) as u64);
+        Shape {
+            k,
+            step_s,
+            per,
+            n,
+            first,
+            last,
+        }
+    }
+
+    fn point_of(&self, bucket: u64) -> Option<usize> {
+        (self.n - 1).checked_sub((self.last - bucket) as usize / self.per)
+    }
+
+    fn end_s(&self) -> u64 {
+        (self.last + 1) * self.step_s
+    }
+}
+
+/// Reads one tier's slots by bucket, a page at a time (one `pread` per 8
+/// slots), the writer's [`Held`] data taking the place of the file's.
+struct SlotReader<'a> {
+    file: &'a File,
+    spec: TierSpec,
+    offset: u64,
+    held: Held<'a>,
+    /// The bucket in progress, encoded.
+    current: Option<(u64, [u8; SLOT])>,
+    page: [u8; PAGE],
+    page_at: Option<u64>,
+}
+
+impl<'a> SlotReader<'a> {
+    fn new(file: &'a File, tiers: &[TierSpec], k: usize, held: Held<'a>) -> SlotReader<'a> {
+        SlotReader {
+            file,
+            spec: tiers[k],
+            offset: tier_offsets(tiers)[k],
+            held,
+            current: held.current.map(|acc| {
+                let mut slot = [0u8; SLOT];
+                acc.encode(&mut slot);
+                (acc.bucket, slot)
+            }),
+            page: [0; PAGE],
+            page_at: None,
+        }
+    }
+
+    /// The slot of `bucket` when it holds that bucket intact (CRC and
+    /// bucket checked), else `None`: a gap.
+    fn get(&mut self, bucket: u64) -> io::Result<Option<&[u8]>> {
+        self.get_slot(bucket, true)
+    }
+
+    /// The slot of `bucket`, checked (see [`SlotReader::get`]) unless
+    /// `checked` is false: for a slot found intact on an earlier pass when
+    /// nothing can have written it since.
+    fn get_slot(&mut self, bucket: u64, checked: bool) -> io::Result<Option<&[u8]>> {
+        if self.current.as_ref().is_some_and(|(b, _)| *b == bucket) {
+            return Ok(self.current.as_ref().map(|(_, slot)| &slot[..]));
+        }
+        let index = bucket % u64::from(self.spec.slots);
+        let at = self.offset + index * SLOT as u64;
+        let page_at = at - at % PAGE as u64;
+        let within = (at - page_at) as usize;
+        let page: &[u8] = match self.held.page {
+            Some((held_at, held)) if held_at == page_at => held,
+            _ => {
+                if self.page_at != Some(page_at) {
+                    self.page_at = None;
+                    read_short(self.file, &mut self.page, page_at)?;
+                    self.page_at = Some(page_at);
+                }
+                &self.page
+            }
+        };
+        let slot = &page[within..within + SLOT];
+        Ok((!checked || slot_state(slot) == SlotState::Valid { bucket }).then_some(slot))
+    }
+}
+
+/// Reads the page at `at`; what lies past the end of a short file reads
+/// as zeros (never-written slots: gaps).
+fn read_short(file: &File, page: &mut [u8], at: u64) -> io::Result<()> {
+    let mut got = 0;
+    while got < page.len() {
+        match file.read_at(&mut page[got..], at + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    page[got..].fill(0);
+    Ok(())
+}
+
+/// Reads a range whole into memory (`points` folds of every series: up to
+/// 1.1 MB at 1500 points), for `sysmon history`'s table. The daemon answers
+/// with [`render_range`], which holds one series' folds at a time.
 pub fn read_range<'a>(
     file: &File,
     tiers: &[TierSpec],
@@ -973,48 +1322,27 @@ pub fn read_range<'a>(
     points: Option<usize>,
     wall_ms: u64,
 ) -> io::Result<Range<'a>> {
-    let k = pick_tier(tiers, range_s);
-    let spec = tiers[k];
-    let step = u64::from(spec.step_s);
-    let offset = tier_offsets(tiers)[k];
-    let buckets = range_s.div_ceil(step).clamp(1, u64::from(spec.slots)) as usize;
-    let points = points
-        .unwrap_or(MAX_RANGE_POINTS)
-        .clamp(1, MAX_RANGE_POINTS)
-        .min(buckets);
-    let per = buckets.div_ceil(points);
-    let n = buckets.div_ceil(per);
-    let last = wall_ms / 1000 / step;
-    let first = (last + 1).saturating_sub((n * per) as u64);
+    let shape = Shape::of(tiers, range_s, points, wall_ms);
     let series = names.len().min(FILE_SERIES);
-    let mut folds = vec![[NO_FOLD; FILE_SERIES]; n];
-    let mut slot = [0u8; SLOT];
-    for bucket in first..=last {
-        // Point i covers buckets (last - (n-1-i)*per - per, last - (n-1-i)*per].
-        let from_end = (last - bucket) as usize / per;
-        let Some(i) = (n - 1).checked_sub(from_end) else {
+    let mut folds = vec![[NO_FOLD; FILE_SERIES]; shape.n];
+    let mut reader = SlotReader::new(file, tiers, shape.k, Held::default());
+    for bucket in shape.first..=shape.last {
+        let Some(i) = shape.point_of(bucket) else {
             continue;
         };
-        let index = bucket % u64::from(spec.slots);
-        match file.read_exact_at(&mut slot, offset + index * SLOT as u64) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => continue,
-            Err(e) => return Err(e),
-        }
-        if slot_state(&slot) != (SlotState::Valid { bucket }) {
-            continue;
-        }
-        for (s, fold) in folds[i].iter_mut().enumerate().take(series) {
-            if let Some(p) = slot_point(&slot, s) {
-                fold.add(p);
+        if let Some(slot) = reader.get(bucket)? {
+            for (s, fold) in folds[i].iter_mut().enumerate().take(series) {
+                if let Some(p) = slot_point(slot, s) {
+                    fold.add(p);
+                }
             }
         }
     }
     Ok(Range {
         range_s,
-        tier_s: step,
-        interval_s: step * per as u64,
-        end_s: (last + 1) * step,
+        tier_s: shape.step_s,
+        interval_s: shape.step_s * shape.per as u64,
+        end_s: shape.end_s(),
         names: &names[..series],
         points: folds,
     })
@@ -1025,64 +1353,23 @@ impl Range<'_> {
     pub fn has_values(&self, s: usize) -> bool {
         self.points.iter().any(|p| p[s].count > 0)
     }
-
-    /// As JSON into `out` (cleared first):
-    /// `{"range_s","tier_s","interval_s","end","points","aggregate":"min,mean,max",
-    /// "series":{"cpu":{"min":[..],"mean":[..],"max":[..]},..}}`, `null`
-    /// where a point has no value; series with none in the range left out.
-    pub fn to_json(&self, out: &mut String) {
-        out.clear();
-        let _ = write!(
-            out,
-            "{{\"range_s\":{},\"tier_s\":{},\"interval_s\":{},\"end\":{},\"points\":{},\
-             \"aggregate\":\"min,mean,max\",\"series\":{{",
-            self.range_s,
-            self.tier_s,
-            self.interval_s,
-            self.end_s,
-            self.points.len()
-        );
-        let mut first_series = true;
-        for (s, name) in self.names.iter().enumerate() {
-            if !self.has_values(s) {
-                continue;
-            }
-            if !first_series {
-                out.push(',');
-            }
-            first_series = false;
-            crate::history::json_string(out, name);
-            out.push_str(":{");
-            for (j, field) in ["min", "mean", "max"].into_iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
-                let _ = write!(out, "\"{field}\":[");
-                for (i, p) in self.points.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    let f = p[s];
-                    if f.count == 0 {
-                        out.push_str("null");
-                        continue;
-                    }
-                    let v = match j {
-                        0 => f64::from(f.min),
-                        1 => f.mean(),
-                        _ => f64::from(f.max),
-                    };
-                    let _ = write!(out, "{}", (v * 10.0).round() / 10.0);
-                }
-                out.push(']');
-            }
-            out.push('}');
-        }
-        out.push_str("}}");
-    }
 }
 
-/// [`read_range`] as JSON ([`Range::to_json`]) into `out`.
+/// Reads the last `range_s` seconds before `wall_ms` (see [`Shape::of`])
+/// and writes them as JSON into `out` (cleared first), streaming: one pass
+/// over the range finds the series with values, then one pass per such
+/// series folds its points (min of mins, max of maxes, the mean weighted by
+/// sample count) into a reused list of at most [`MAX_RANGE_POINTS`] folds
+/// (36 KB) and prints them. Memory: that list, one page, and `out` (at
+/// most [`MAX_RANGE_POINTS`] × 3 numbers per series with values).
+///
+/// `{"range_s","tier_s","interval_s","end","points","written_end",
+/// "aggregate":"min,mean,max","series":{"cpu":{"min":[..],"mean":[..],"max":[..]},..}}`,
+/// `null` where a point has no value; series with none in the range left
+/// out. Points that begin at or after `written_end` come from the writer's
+/// memory ([`Held`]: the batch not yet written and, last, the step in
+/// progress, partial).
+#[allow(clippy::too_many_arguments)]
 pub fn render_range(
     file: &File,
     tiers: &[TierSpec],
@@ -1090,17 +1377,109 @@ pub fn render_range(
     range_s: u64,
     points: Option<usize>,
     wall_ms: u64,
+    held: Held<'_>,
     out: &mut String,
 ) -> io::Result<()> {
     out.clear();
-    read_range(file, tiers, names, range_s, points, wall_ms)?.to_json(out);
+    let shape = Shape::of(tiers, range_s, points, wall_ms);
+    let series = names.len().min(FILE_SERIES);
+    let mut reader = SlotReader::new(file, tiers, shape.k, held);
+    let mut with_values = 0u32;
+    // Which buckets hold an intact slot (checked once: the CRC is most of
+    // a pass's cost, and there is a pass per series).
+    let mut intact = vec![0u64; (shape.last + 1 - shape.first).div_ceil(64) as usize];
+    for bucket in shape.first..=shape.last {
+        if let Some(slot) = reader.get(bucket)? {
+            for s in 0..series {
+                if u16_at(slot, 400 + 2 * s) > 0 {
+                    with_values |= 1 << s;
+                }
+            }
+            let bit = bucket - shape.first;
+            intact[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+    }
+    let written_end = held
+        .unwritten_from
+        .map_or(shape.end_s(), |b| (b * shape.step_s).min(shape.end_s()));
+    let _ = write!(
+        out,
+        "{{\"range_s\":{range_s},\"tier_s\":{},\"interval_s\":{},\"end\":{},\"points\":{},\
+         \"written_end\":{written_end},\"aggregate\":\"min,mean,max\",\"series\":{{",
+        shape.step_s,
+        shape.step_s * shape.per as u64,
+        shape.end_s(),
+        shape.n,
+    );
+    let mut folds = vec![NO_FOLD; shape.n];
+    let mut first_series = true;
+    for (s, name) in names.iter().enumerate().take(series) {
+        if with_values & (1 << s) == 0 {
+            continue;
+        }
+        folds.fill(NO_FOLD);
+        for bucket in shape.first..=shape.last {
+            let bit = bucket - shape.first;
+            if intact[(bit / 64) as usize] & (1 << (bit % 64)) == 0 {
+                continue;
+            }
+            let Some(i) = shape.point_of(bucket) else {
+                continue;
+            };
+            let slot = reader.get_slot(bucket, !held.sole_writer)?;
+            if let Some(p) = slot.and_then(|slot| slot_point(slot, s)) {
+                folds[i].add(p);
+            }
+        }
+        if !first_series {
+            out.push(',');
+        }
+        first_series = false;
+        crate::history::json_string(out, name);
+        out.push_str(":{");
+        for (j, field) in ["min", "mean", "max"].into_iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "\"{field}\":[");
+            for (i, f) in folds.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                if f.count == 0 {
+                    out.push_str("null");
+                    continue;
+                }
+                let v = match j {
+                    0 => f64::from(f.min),
+                    1 => f.mean(),
+                    _ => f64::from(f.max),
+                };
+                let _ = write!(out, "{}", (v * 10.0).round() / 10.0);
+            }
+            out.push(']');
+        }
+        out.push('}');
+    }
+    out.push_str("}}");
     Ok(())
 }
 
 /// Opens the file read-only (for `sysmon history`, alongside the writer):
 /// its tiers and series names.
 pub fn open_read_only(path: &Path) -> Result<(File, Vec<TierSpec>, Vec<String>), String> {
-    let file = File::open(path).map_err(|e| io_context(path, "open", e))?;
+    let file = File::open(path).map_err(|e| {
+        let denied = e.kind() == io::ErrorKind::PermissionDenied;
+        let mut why = io_context(path, "open", e);
+        if denied {
+            why.push_str(
+                " (the history file and state_dir are readable by sysmon's user only: \
+                 run as root, e.g. `sudo sysmon history`, or as that user, \
+                 e.g. `sudo -u sysmon sysmon history`)",
+            );
+        }
+        why
+    })?;
     let mut page = vec![0u8; PAGE];
     file.read_exact_at(&mut page, 0)
         .map_err(|e| io_context(path, "read header", e))?;

@@ -100,11 +100,11 @@ fn sampler_allocates_nothing_once_warm() {
 }
 
 /// The whole loop: timers, sampling every 100 ms, recording history (in
-/// memory and in the history file, whose 1 s and 2 s tiers write pages
-/// during the measurement), evaluating alerts (one firing throughout, one
-/// that can only be pending, one per disk), writing the boot log every
-/// 700 ms (issue 14) and waiting on the HTTP server,
-/// for a couple of seconds with no request.
+/// memory and in the history file, whose 1 s and 2 s tiers write a batch
+/// of pages every 4 s, at least once during the measurement), evaluating
+/// alerts (one firing throughout, one that can only be pending, one per
+/// disk), writing the boot log every 700 ms (issue 14) and waiting on the
+/// HTTP server, for five seconds with no request.
 #[test]
 fn idle_daemon_loop_allocates_nothing() {
     let dir = std::env::temp_dir().join(format!("sysmon-alloc-idle-{}", std::process::id()));
@@ -132,7 +132,7 @@ fn idle_daemon_loop_allocates_nothing() {
     let boot_log_writes = |d: &Daemon| d.boot_log().expect("a boot log").writes();
     let boot_log_before = boot_log_writes(&daemon);
     let before = allocations();
-    let until = Instant::now() + Duration::from_secs(2);
+    let until = Instant::now() + Duration::from_secs(5);
     let mut turns = 0;
     while Instant::now() < until {
         assert!(daemon.poll_once());
@@ -141,7 +141,7 @@ fn idle_daemon_loop_allocates_nothing() {
     let allocated = allocations() - before;
     let samples = daemon.sample().generation - generation;
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(samples >= 10, "only {samples} samples in 2 s at 100 ms");
+    assert!(samples >= 25, "only {samples} samples in 5 s at 100 ms");
     let boot_log_written = boot_log_writes(&daemon) - boot_log_before;
     assert!(
         boot_log_written >= 2,
@@ -149,7 +149,7 @@ fn idle_daemon_loop_allocates_nothing() {
     );
     let pages = pages(&daemon) - pages_before;
     assert!(
-        pages >= 3,
+        pages >= 2,
         "only {pages} history pages written while measured"
     );
     assert_eq!(

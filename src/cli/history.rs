@@ -50,26 +50,35 @@ pub fn history(args: HistoryArgs) -> Result<ExitCode, ExitCode> {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let range = match history_file::read_range(
-        &file,
-        &tiers,
-        &names,
-        u64::from(*range_s),
-        args.points,
-        now_ms,
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            log::error(format_args!("history: {}: read: {e}", path.display()));
-            return Ok(ExitCode::from(1));
-        }
-    };
-    if args.json {
+    let read = if args.json {
+        // What the daemon serves, as far as it is written (the daemon's
+        // unwritten batch and step in progress are in its memory only).
         let mut out = String::new();
-        range.to_json(&mut out);
-        println!("{out}");
+        history_file::render_range(
+            &file,
+            &tiers,
+            &names,
+            u64::from(*range_s),
+            args.points,
+            now_ms,
+            history_file::Held::default(),
+            &mut out,
+        )
+        .map(|()| println!("{out}"))
     } else {
-        print_table(&range);
+        history_file::read_range(
+            &file,
+            &tiers,
+            &names,
+            u64::from(*range_s),
+            args.points,
+            now_ms,
+        )
+        .map(|range| print_table(&range))
+    };
+    if let Err(e) = read {
+        log::error(format_args!("history: {}: read: {e}", path.display()));
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -439,9 +439,9 @@ fn a_torn_name_table_falls_back_to_the_other_copy() {
     {
         let (mut store, _) = Store::open(&dir.db(), &spec, Instant::now(), T0_MS).unwrap();
         store.series_index("cpu", "").unwrap();
-        assert!(store.write_names());
+        assert!(store.write_names(&mut [f32::NAN; FILE_SERIES]));
         store.series_index("disk:", "/home").unwrap();
-        assert!(store.write_names());
+        assert!(store.write_names(&mut [f32::NAN; FILE_SERIES]));
     }
     // Generation 3 (both names) is in copy 2; tear it.
     let file = OpenOptions::new().write(true).open(dir.db()).unwrap();
@@ -621,7 +621,7 @@ fn series_names_in_parts_match_whole_names_only() {
     assert_eq!((a, b, c), (Some(0), Some(0), Some(1)));
     let (_, _, names) = open_read_only(&dir.db()).unwrap();
     assert!(names.is_empty(), "named, not yet written");
-    assert!(store.write_names());
+    assert!(store.write_names(&mut [f32::NAN; FILE_SERIES]));
     let (_, _, names) = open_read_only(&dir.db()).unwrap();
     assert_eq!(names, ["temp:coretemp/temp1", "temp:coretemp/temp10"]);
     for i in 2..FILE_SERIES {
@@ -629,4 +629,166 @@ fn series_names_in_parts_match_whole_names_only() {
     }
     assert_eq!(store.series_index("one", "-too-many"), None);
     assert_eq!(store.series_index("x", &"y".repeat(NAME_MAX)), None);
+}
+
+/// A day at the default tiers, sampled every 5 s on a fake clock: each
+/// page is written once per batch (4 minutes), every tier's finished
+/// bucket rides in the same batch, so a day costs 360 batches of 528 pages
+/// in all (360 of the minute tier, 144 and 24 of the others), not one
+/// write and sync per tier step (1608 of each).
+#[test]
+fn a_day_at_the_defaults_writes_each_page_once_per_batch() {
+    let dir = Dir::new("batch-day");
+    let spec = tiers(DEFAULT_TIERS);
+    assert_eq!(batch_s(&spec), 240);
+    let base = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+    store.series_index("cpu", "").unwrap();
+    // The name table's one write, before what is counted.
+    store.record_values(base, T0_MS, &values(&[(0, 1.0)]));
+    let start = store.stats();
+    for t in (5..=DAY_S).step_by(5) {
+        store.record_values(
+            base + Duration::from_secs(t),
+            T0_MS + t * 1000,
+            &values(&[(0, (t % 100) as f32)]),
+        );
+    }
+    let stats = store.stats();
+    assert_eq!(stats.syncs - start.syncs, 360);
+    assert_eq!(stats.pages_written - start.pages_written, 360 + 144 + 24);
+    assert_eq!(stats.write_errors, 0);
+    // Everything but the step in progress is in the file.
+    let (minutes, _) = slots_of(&dir.db(), 0);
+    assert_eq!(minutes.len(), 1440);
+}
+
+/// Between batches the finished steps and the step in progress are served
+/// from memory (after `written_end`), and the file holds none of them
+/// until the batch boundary; a stop writes them.
+#[test]
+fn the_unwritten_batch_and_the_step_in_progress_are_served() {
+    let dir = Dir::new("batch-served");
+    let spec = tiers("60s:1h");
+    let base = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+    store.series_index("x", "").unwrap();
+    // 0 to 3:30 into a batch of 4 minutes: three whole minutes and a half.
+    for t in (0..=210u64).step_by(10) {
+        store.record_values(
+            base + Duration::from_secs(t),
+            T0_MS + t * 1000,
+            &values(&[(0, t as f32)]),
+        );
+    }
+    let now_ms = T0_MS + 210_000;
+    assert!(
+        slots_of(&dir.db(), 0).0.is_empty(),
+        "written before the batch"
+    );
+    let json = render(&store, 3600, now_ms);
+    assert!(
+        json.contains(&format!("\"written_end\":{},", T0_MS / 1000)),
+        "{json}"
+    );
+    let max = |json: &str| -> Vec<String> {
+        let at = json.find("\"max\":[").unwrap() + 7;
+        let list = &json[at..at + json[at..].find(']').unwrap()];
+        list.split(',')
+            .filter(|v| *v != "null")
+            .map(str::to_string)
+            .collect()
+    };
+    // Minutes 0, 1, 2 whole and minute 3 so far (180..210 s).
+    assert_eq!(max(&json), ["50", "110", "170", "210"], "{json}");
+    // The batch boundary writes the three finished minutes in one page.
+    let before = store.stats();
+    store.record_values(
+        base + Duration::from_secs(240),
+        T0_MS + 240_000,
+        &values(&[(0, 240.0)]),
+    );
+    assert_eq!(store.stats().pages_written - before.pages_written, 1);
+    assert_eq!(store.stats().syncs - before.syncs, 1);
+    assert_eq!(slots_of(&dir.db(), 0).0.len(), 4);
+    let json = render(&store, 3600, T0_MS + 240_000);
+    assert!(
+        json.contains(&format!("\"written_end\":{},", T0_MS / 1000 + 240)),
+        "{json}"
+    );
+    // A reader of the file alone sees what is written: not the minute in
+    // progress (240 s), which the daemon serves from memory.
+    assert_eq!(max(&json), ["50", "110", "170", "210", "240"], "{json}");
+    let (file, specs, names) = open_read_only(&dir.db()).unwrap();
+    let mut alone = String::new();
+    render_range(
+        &file,
+        &specs,
+        &names,
+        3600,
+        None,
+        T0_MS + 240_000,
+        Held::default(),
+        &mut alone,
+    )
+    .unwrap();
+    assert_eq!(max(&alone), ["50", "110", "170", "210"], "{alone}");
+}
+
+/// A full table (32 names) takes a new name at the index of the series
+/// that has had no value for the longest tier's span (a veth that came and
+/// went), never sooner; the new series' points are served under its name,
+/// the old name's points never are, and the table survives a restart.
+#[test]
+fn a_full_table_gives_a_long_silent_series_index_to_a_new_name() {
+    let dir = Dir::new("reuse");
+    let spec = tiers("60s:1h 600s:2h");
+    let base = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+    for i in 0..FILE_SERIES {
+        assert_eq!(store.series_index("s", &i.to_string()), Some(i));
+    }
+    // Series 5 has values for the first 10 minutes only; the others always.
+    let at = |store: &mut Store, t: u64, extra: Option<usize>| {
+        let mut v = [1.0f32; FILE_SERIES];
+        if t >= 600 {
+            v[5] = f32::NAN;
+        }
+        if let Some(i) = extra {
+            v[i] = 77.0;
+        }
+        store.record_values(base + Duration::from_secs(t), T0_MS + t * 1000, &v);
+    };
+    for t in (0..=7200u64).step_by(60) {
+        at(&mut store, t, None);
+    }
+    // 1 h 50 min without a value: less than the longest span (2 h).
+    assert_eq!(store.series_index("veth", "9"), None);
+    for t in (7260..=7800u64).step_by(60) {
+        at(&mut store, t, None);
+    }
+    // Now 2 h 10 min: index 5 is free.
+    store.overflowed = false;
+    assert_eq!(store.series_index("veth", "9"), Some(5));
+    assert_eq!(store.series_index("veth", "9"), Some(5));
+    assert_eq!(store.series_index("s", "5"), None, "the old name is gone");
+    for t in (7860..=8100u64).step_by(60) {
+        at(&mut store, t, Some(5));
+    }
+    store.flush();
+    let now_ms = T0_MS + 8_100_000;
+    let json = render(&store, 7200, now_ms);
+    assert!(json.contains("\"veth9\":{"), "{json}");
+    assert!(!json.contains("\"s5\":{"), "{json}");
+    let veth = json.split("\"veth9\":{").nth(1).unwrap();
+    let max = &veth[veth.find("\"max\":[").unwrap() + 7..];
+    let max: Vec<&str> = max[..max.find(']').unwrap()]
+        .split(',')
+        .filter(|v| *v != "null")
+        .collect();
+    assert!(max.iter().all(|v| *v == "77"), "{max:?}");
+    drop(store);
+    let (_, _, names) = open_read_only(&dir.db()).unwrap();
+    assert_eq!(names[5], "veth9");
+    assert_eq!(names.len(), FILE_SERIES);
 }

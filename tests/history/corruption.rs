@@ -19,7 +19,8 @@ const TIER0: u64 = 3 * PAGE;
 /// A daemon ran and stopped, leaving at least `n` points of cpu.
 fn recorded(dir: &TempDir, n: usize) {
     let mut daemon = start(dir);
-    wait_for(Duration::from_secs(30), || {
+    // Written in batches every 12 s: two or three batches.
+    wait_for(Duration::from_secs(60), || {
         (points(&served(&daemon), "cpu").len() >= n).then_some(())
     })
     .unwrap_or_else(|| panic!("no {n} points\n{}", daemon.dump()));

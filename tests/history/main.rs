@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access; // `sysmon history` without the right to read the file
 mod corruption; // flipped bytes, a truncated file, a foreign header
 mod crash; // kill -9 at 20 random moments while writing
 mod reload; // SIGHUP with other tiers, or off
@@ -19,9 +20,11 @@ use common::*;
 
 /// Tiers small enough for a test to fill: a point every 3 s for an hour
 /// (1200 points: `?range=1h` serves each bucket as one point, as it folds
-/// none below 1500), and one every 30 s for a day.
+/// none below 1500), and one every 30 s for a day. Written in batches of
+/// 4 steps of the finest tier: every 12 s.
 pub const TIERS: &str = "history_tiers = 3s:1h 30s:1d";
 pub const STEP_S: u64 = 3;
+pub const BATCH_S: u64 = 12;
 
 /// The daemon sampling every 100 ms on the real /proc, its history file in
 /// `dir/state`.
@@ -44,9 +47,30 @@ fn num(v: &Value) -> Option<f64> {
     }
 }
 
-/// The points of `series` in a `?range=` answer, by their start time
-/// (unix s): only points with a value.
+/// The points of `series` in a `?range=` answer that are in the file (they
+/// end by its `written_end`; later ones are the daemon's unwritten batch
+/// and its step in progress), by their start time (unix s): only points
+/// with a value.
 pub fn points(json: &str, series: &str) -> BTreeMap<u64, Figures> {
+    let end = written_end(json);
+    let mut all = all_points(json, series);
+    all.retain(|t, _| *t + STEP_S <= end);
+    all
+}
+
+/// `written_end` of a `?range=` answer: points from there on are served
+/// from the daemon's memory.
+pub fn written_end(json: &str) -> u64 {
+    let v: Value =
+        miniserde::json::from_str(json).unwrap_or_else(|e| panic!("bad JSON {e}: {json}"));
+    field(&v, &["written_end"])
+        .and_then(num)
+        .unwrap_or_else(|| panic!("no written_end in {json}")) as u64
+}
+
+/// Every point of `series` with a value in a `?range=` answer, written or
+/// held in memory, by start time.
+pub fn all_points(json: &str, series: &str) -> BTreeMap<u64, Figures> {
     let v: Value =
         miniserde::json::from_str(json).unwrap_or_else(|e| panic!("bad JSON {e}: {json}"));
     let get = |path: &[&str]| field(&v, path).unwrap_or_else(|| panic!("no {path:?} in {json}"));

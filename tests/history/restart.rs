@@ -1,6 +1,6 @@
 //! Run, sample, stop, start: the points recorded before the stop are served
-//! by the new process, unchanged, and so are those of the bucket the stop
-//! interrupted (written at SIGTERM).
+//! by the new process, unchanged, and the batch and the step the stop
+//! interrupted were written at SIGTERM.
 
 use std::time::Duration;
 
@@ -34,6 +34,16 @@ fn a_restart_keeps_the_history() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
+    // The batch not yet written and the step in progress at SIGTERM were
+    // written at the stop: in the file, a point at or after the last one
+    // served as written before the stop, before the stop itself.
+    let on_disk = points(&read_by_cli(&dir), "cpu");
+    assert_kept(&before, &on_disk, "in the file after the stop");
+    let last_before = *before.keys().last().unwrap();
+    assert!(
+        on_disk.keys().any(|t| *t > last_before && *t <= stopped_at),
+        "no point after {last_before}: {on_disk:?}"
+    );
 
     let daemon = start(&dir);
     assert!(
@@ -53,12 +63,5 @@ fn a_restart_keeps_the_history() {
         &memory,
         &points(&served(&daemon), "memory"),
         "memory after a restart",
-    );
-    // The bucket in progress at SIGTERM was written too: a point at or
-    // after the last one served before the stop, before the stop itself.
-    let last_before = *before.keys().last().unwrap();
-    assert!(
-        after.keys().any(|t| *t > last_before && *t <= stopped_at),
-        "no point after {last_before}: {after:?}"
     );
 }

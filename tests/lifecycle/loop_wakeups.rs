@@ -19,10 +19,11 @@ fn loop_wakeups(pid: i32) -> u64 {
 #[test]
 fn the_idle_loop_wakes_once_per_due_deadline() {
     let dir = TempDir::new("wakeups");
-    // Without the history file: its page writes (one per tier step, a
-    // minute apart by default) block in write and fdatasync, and each
-    // block is a voluntary switch too, so a step falling inside the window
-    // would count as wake-ups that are not (the bench measures the file).
+    // Without the history file: its page writes (a batch every 4 steps of
+    // the finest tier, 4 minutes apart by default) block in write and
+    // fdatasync, and each block is a voluntary switch too, so a batch
+    // falling inside the window would count as wake-ups that are not (the
+    // bench measures the file).
     let daemon = Daemon::on_fixture(&dir, "interval = 1s\nhistory_tiers = off");
     // Let start-up (first sample, thread starts) settle.
     std::thread::sleep(Duration::from_millis(1500));
