@@ -330,14 +330,7 @@ impl Daemon {
         if !have_tool("setpriv", "running the daemon unprivileged") {
             return None;
         }
-        let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(inner.get_program())
-            .args(inner.get_args())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("LC_ALL", "C");
-        Some(Daemon::spawn(cmd))
+        Some(Daemon::spawn(as_nobody(&inner)))
     }
 }
 
@@ -930,6 +923,19 @@ impl Drop for Nspawn {
 
 /// Copies the directory tree `from` to `to` (made if missing), following
 /// symlinks: a fixture root a test may then change.
+/// `command` run as nobody (uid and gid 65534, no groups) through
+/// `setpriv`, with a cleared environment but PATH (needs root and setpriv).
+pub fn as_nobody(command: &Command) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(command.get_program())
+        .args(command.get_args())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LC_ALL", "C");
+    cmd
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

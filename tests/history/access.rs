@@ -32,14 +32,7 @@ fn an_unprivileged_reader_is_told_how_to_read_the_file() {
         .unwrap();
     assert!(status.success());
     let inner = sysmon(&["history", "--config", config.to_str().unwrap()]);
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LC_ALL", "C");
-    let out = run(cmd);
+    let out = run(as_nobody(&inner));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let db = dir.join("state/history.db");

@@ -134,7 +134,7 @@ struct CpuDriver {
 
 impl CpuDriver {
     fn start(proc_root: &Path) -> CpuDriver {
-        copy_dir(&fixture("proc/basic"), proc_root);
+        crate::common::copy_dir(&fixture("proc/basic"), proc_root);
         let stat_path = proc_root.join("stat");
         let busy = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
@@ -188,19 +188,6 @@ impl Drop for CpuDriver {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
         }
     }
 }

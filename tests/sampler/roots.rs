@@ -21,7 +21,7 @@ struct ProcRoot {
 impl ProcRoot {
     fn copy_of(fixture: &str) -> ProcRoot {
         let dir = TempDir::new(&format!("procroot-{}", fixture.replace('/', "-")));
-        copy_tree(&fixtures().join(fixture), dir.path());
+        crate::common::copy_dir(&fixtures().join(fixture), dir.path());
         ProcRoot { dir }
     }
     fn path(&self) -> &Path {
@@ -42,19 +42,6 @@ impl ProcRoot {
             std::path::Path::new(NO_SYS_PATH),
             MountSelection::Auto,
         )
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if std::fs::metadata(entry.path()).unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
     }
 }
 
@@ -391,7 +378,7 @@ fn sampler_survives_missing_files_and_picks_them_up_later() {
     assert_eq!(figures(&out), figures(&Sample::default()));
     assert!(out.disks.is_empty());
     // The files appear (a /proc mounted late): the next sample reads them.
-    copy_tree(&fixtures().join("hotplug"), dir.path());
+    crate::common::copy_dir(&fixtures().join("hotplug"), dir.path());
     sample(&mut sampler, &mut out);
     assert_eq!(out.hostname, "hotplug");
     assert_eq!(out.cpu_ticks, ticks([600, 0, 100, 3300, 0, 0, 0, 0, 0, 0]));

@@ -12,19 +12,6 @@ use crate::common::TempDir;
 
 const PAGE: u64 = 4096;
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// A stat line as Linux 6.1 prints it (52 fields).
 fn stat_line(
     pid: u32,
@@ -113,7 +100,7 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
     }
     let dir = TempDir::new("top-fixture");
     let proc_root = dir.join("proc");
-    copy_tree(&crate::common::fixture("proc/top-processes"), &proc_root);
+    crate::common::copy_dir(&crate::common::fixture("proc/top-processes"), &proc_root);
     let passwd = crate::common::fixture("rootfs/top-processes/etc/passwd");
     let mut sampler = Sampler::new(
         &proc_root,
