@@ -386,8 +386,11 @@ impl TopProcesses {
             self.dir = None;
             return Err(Failure::Io(e));
         }
-        // /proc lists pids in order already: then this is one pass.
-        self.pids.sort_unstable();
+        // /proc lists pids in order already: then this is one pass, and the
+        // crate's heapsort (pids are distinct) only ever runs if it did not.
+        if !self.pids.is_sorted() {
+            crate::sort::sort(&mut self.pids);
+        }
         Ok(())
     }
 
@@ -598,8 +601,9 @@ impl Users {
             self.names.extend_from_slice(name);
             self.by_uid.push((uid, start, self.names.len() as u32));
         }
-        // Stable: the first line of a uid stays first.
-        self.by_uid.sort_by_key(|(uid, _, _)| *uid);
+        // The first line of a uid stays first: `start` grows with the line,
+        // so (uid, start) is distinct and the unstable crate sort is exact.
+        crate::sort::sort_by_key(&mut self.by_uid, |&(uid, start, _)| (uid, start));
         self.by_uid.dedup_by_key(|(uid, _, _)| *uid);
     }
 
