@@ -194,10 +194,12 @@ impl TextfileDir {
             }
             at = start + len;
         }
-        // Equal names are equal for the search below, whatever their order.
-        crate::sort::sort_by(&mut self.builtin, |a, b| {
-            out[a.clone()].cmp(&out[b.clone()])
-        });
+        // std's sort, not `crate::sort`: this runs on every scrape once a
+        // file has an `apt_` or `node_` family (apt_info's output has),
+        // over ~460 names in render order, where pdqsort needs about half
+        // the comparisons of the crate's heapsort; 6 KB of code for it.
+        self.builtin
+            .sort_unstable_by(|a, b| out[a.clone()].cmp(&out[b.clone()]));
         let mut dropped = false;
         for s in 0..self.used {
             let slot = &self.slots[s];
