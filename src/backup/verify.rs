@@ -631,6 +631,45 @@ mod tests {
 
     /// Patches the same 16-bit field of the local header (at `local`) and
     /// of the central record (at `central`) of a one-entry archive.
+    /// The central directory walk: a record that is not one, or that
+    /// leaves the directory short of where the end records begin, is
+    /// reported (the walk is verify's own since issue 16).
+    #[test]
+    fn a_damaged_central_directory_is_reported() {
+        let data = text();
+        let sizes = Sizes {
+            crc: crc(&data),
+            compressed: data.len() as u64,
+            uncompressed: data.len() as u64,
+        };
+        let archive = one_entry("central", METHOD_STORED, &data, sizes);
+        assert_eq!(errors_of(&archive), Vec::<String>::new());
+        let good = std::fs::read(&archive.0).unwrap();
+        let cd = good
+            .windows(4)
+            .rposition(|w| w == CENTRAL_SIG.to_le_bytes())
+            .unwrap();
+        let mut bytes = good.clone();
+        bytes[cd] ^= 1;
+        std::fs::write(&archive.0, &bytes).unwrap();
+        let errors = errors_of(&archive);
+        assert!(
+            errors.len() == 1 && errors[0].contains("no central record"),
+            "{errors:?}"
+        );
+        // A comment length that runs the record past the end records.
+        let mut bytes = good;
+        bytes[cd + 32] = 1;
+        std::fs::write(&archive.0, &bytes).unwrap();
+        let errors = errors_of(&archive);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("does not end where the end records begin")),
+            "{errors:?}"
+        );
+    }
+
     fn patch_both(archive: &Temp, local: usize, central: usize, value: u16) {
         let mut bytes = std::fs::read(&archive.0).unwrap();
         let cd = bytes

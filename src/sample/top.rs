@@ -633,6 +633,29 @@ mod tests {
         assert!(ShortText::<8>::default().is_empty());
     }
 
+    /// A uid on several lines is named by its first, as getpwuid answers,
+    /// though the sort that orders the table is not stable.
+    #[test]
+    fn users_name_a_repeated_uid_by_its_first_line() {
+        let path = std::env::temp_dir().join(format!("sysmon-top-passwd-{}", std::process::id()));
+        let text: String = (0..60u32)
+            .map(|i| format!("user{i}:x:{}:100::/home:/bin/sh\n", (i * 7) % 9))
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        let mut users = Users::new(path.clone());
+        users.refresh();
+        std::fs::remove_file(&path).unwrap();
+        for uid in 0..9u32 {
+            let first = (0..60u32).find(|i| (i * 7) % 9 == uid).unwrap();
+            assert_eq!(
+                users.name(uid),
+                Some(format!("user{first}").as_bytes()),
+                "uid {uid}"
+            );
+        }
+        assert_eq!(users.name(9), None);
+    }
+
     /// The candidate lists against a naive oracle: sort everything, take
     /// the first `rows`.
     #[test]
