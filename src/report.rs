@@ -162,7 +162,10 @@ impl ServicesJson {
                 })
             })
             .collect();
-        problems.sort_by(|a, b| (a.ignored, &a.name).cmp(&(b.ignored, &b.name)));
+        // Service names are distinct: the unstable crate sort is exact.
+        crate::sort::sort_by(&mut problems, |a, b| {
+            (a.ignored, &a.name).cmp(&(b.ignored, &b.name))
+        });
         // The failed count is the one not ignored, not the state count.
         let [active, activating, deactivating, inactive, _] = snap.counts;
         ServicesJson {

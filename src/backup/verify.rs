@@ -1,8 +1,10 @@
 //! `sysmon verify ARCHIVE`: checks at least what Info-ZIP's `unzip -t`
 //! checks, so that an archive it passes is one `unzip` restores.
 //!
-//! For every entry of the central directory (read with the `zip` crate's
-//! reader, an implementation independent of our writer):
+//! For every entry of the central directory (walked here record by record
+//! from where the end records put it, with its own parser: nothing of the
+//! writer's code is shared; the tests read archives with the `zip` crate's
+//! reader as an independent oracle):
 //! - the local header it points to is compared with it, field by field:
 //!   signature, flags, method, CRC, both sizes (the zip64 extra field's
 //!   when the 32-bit fields say so) and the name, byte for byte; `unzip`
@@ -17,7 +19,11 @@
 //!
 //! And the end records must agree with the central directory (disk
 //! numbers, entry counts, and the directory ending where they begin), as
-//! `unzip` requires and the `zip` crate's reader does not.
+//! `unzip` requires.
+//!
+//! The walk was the `zip` crate's reader until issue 16: with it (and its
+//! indexmap and hashbrown tables) the release binary carried about 40 KB
+//! for what is a loop over fixed-layout records.
 //!
 //! Streaming: memory stays bounded whatever the entry sizes.
 
@@ -78,21 +84,24 @@ struct Header {
     uncompressed: u64,
 }
 
-/// The sizes of a local header's zip64 extra field, for the 32-bit size
-/// fields that hold 0xFFFFFFFF (uncompressed first, as APPNOTE 4.5.3 says).
-fn local_zip64_sizes(extra: &[u8], header: &mut Header) -> Result<(), String> {
+/// The values of a zip64 extra field, for the fields given (in APPNOTE
+/// 4.5.3's order: uncompressed size, compressed size, local header offset)
+/// whose 32-bit form holds 0xFFFFFFFF. `which` names the header in errors.
+fn zip64_fields(extra: &[u8], fields: &mut [&mut u64], which: &str) -> Result<(), String> {
     let mut rest = extra;
     while rest.len() >= 4 {
         let (id, len) = (u16_at(rest, 0), usize::from(u16_at(rest, 2)));
-        let body = rest.get(4..4 + len).ok_or("local extra field overruns")?;
+        let body = rest
+            .get(4..4 + len)
+            .ok_or_else(|| format!("{which} extra field overruns"))?;
         if id == EXTRA_ZIP64 {
             let mut at = 0;
-            for size in [&mut header.uncompressed, &mut header.compressed] {
-                if *size == u64::from(u32::MAX) {
+            for field in fields.iter_mut() {
+                if **field == u64::from(u32::MAX) {
                     if body.len() < at + 8 {
-                        return Err("local zip64 field too short".into());
+                        return Err(format!("{which} zip64 field too short"));
                     }
-                    *size = u64_at(body, at);
+                    **field = u64_at(body, at);
                     at += 8;
                 }
             }
@@ -101,6 +110,61 @@ fn local_zip64_sizes(extra: &[u8], header: &mut Header) -> Result<(), String> {
         rest = &rest[4 + len..];
     }
     Ok(())
+}
+
+/// One record of the central directory, as read from the file.
+struct CentralRecord {
+    header: Header,
+    name: Vec<u8>,
+    version_needed: u8,
+    /// Where its local header is.
+    local_at: u64,
+    /// Its length in the directory: the next record starts there.
+    len: u64,
+}
+
+/// Reads the central directory record at `at`.
+fn read_central_record(file: &File, at: u64) -> Result<CentralRecord, String> {
+    let mut fixed = [0u8; CENTRAL_FIXED_LEN];
+    file.read_exact_at(&mut fixed, at)
+        .map_err(|e| format!("central record at offset {at}: {e}"))?;
+    if u32_at(&fixed, 0) != CENTRAL_SIG {
+        return Err(format!("no central record at offset {at}"));
+    }
+    let (name_len, extra_len, comment_len) = (
+        usize::from(u16_at(&fixed, 28)),
+        usize::from(u16_at(&fixed, 30)),
+        usize::from(u16_at(&fixed, 32)),
+    );
+    let mut name = vec![0u8; name_len + extra_len];
+    file.read_exact_at(&mut name, at + CENTRAL_FIXED_LEN as u64)
+        .map_err(|e| format!("central record at offset {at}: {e}"))?;
+    let extra = name.split_off(name_len);
+    let mut header = Header {
+        flags: u16_at(&fixed, 8),
+        method: u16_at(&fixed, 10),
+        crc: u32_at(&fixed, 16),
+        compressed: u64::from(u32_at(&fixed, 20)),
+        uncompressed: u64::from(u32_at(&fixed, 24)),
+    };
+    let mut local_at = u64::from(u32_at(&fixed, 42));
+    zip64_fields(
+        &extra,
+        &mut [
+            &mut header.uncompressed,
+            &mut header.compressed,
+            &mut local_at,
+        ],
+        "central",
+    )
+    .map_err(|e| format!("{}: {e}", String::from_utf8_lossy(&name)))?;
+    Ok(CentralRecord {
+        header,
+        name,
+        version_needed: fixed[6],
+        local_at,
+        len: (CENTRAL_FIXED_LEN + name_len + extra_len + comment_len) as u64,
+    })
 }
 
 /// Compares the local header of one entry with its central record;
@@ -141,7 +205,11 @@ fn check_local_header(
         compressed: u64::from(u32_at(&fixed, 18)),
         uncompressed: u64::from(u32_at(&fixed, 22)),
     };
-    local_zip64_sizes(extra, &mut local)?;
+    zip64_fields(
+        extra,
+        &mut [&mut local.uncompressed, &mut local.compressed],
+        "local",
+    )?;
     if local.flags & FLAG_DATA_DESCRIPTOR != 0 && local.flags == central.flags {
         // CRC and sizes are in the data descriptor, not the local header.
         local.crc = central.crc;
@@ -156,11 +224,21 @@ fn check_local_header(
     Ok(local_at + (LOCAL_FIXED_LEN + name_len + extra_len) as u64)
 }
 
-/// Checks the end of central directory record (and the zip64 ones when
-/// it defers to them): one disk, `entries` entries, and the central
-/// directory ending exactly where the end records begin.
-/// Returns where the central directory starts and ends.
-fn check_end_records(file: &File, entries: u64) -> Result<(u64, u64), String> {
+/// Where the end records put the central directory, and what they say of it.
+struct EndRecords {
+    cd_at: u64,
+    /// Where the end records begin: the directory must end there.
+    cd_end: u64,
+    entries: u64,
+    /// A disagreement that still lets the directory be walked.
+    problem: Option<String>,
+}
+
+/// Reads the end of central directory record (and the zip64 ones when
+/// it defers to them). `Err` when there is no directory to walk; a
+/// directory on another disk, entry counts that differ or a directory that
+/// does not end where the end records begin are its `problem`.
+fn check_end_records(file: &File) -> Result<EndRecords, String> {
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let tail_len = len.min(EOCD_LEN as u64 + 0xFFFF);
     let mut tail = vec![0u8; tail_len as usize];
@@ -181,8 +259,9 @@ fn check_end_records(file: &File, entries: u64) -> Result<(u64, u64), String> {
     let (mut cd_len, mut cd_at) = (u64::from(u32_at(eocd, 12)), u64::from(u32_at(eocd, 16)));
     let mut cd_end = eocd_at;
     let mut counts = (u64::from(on_disk), u64::from(total));
+    let mut problem = None;
     if disk != 0 || cd_disk != 0 {
-        return Err(format!(
+        problem = Some(format!(
             "end record names disk {disk}/{cd_disk}: split archives are not ours"
         ));
     }
@@ -214,18 +293,23 @@ fn check_end_records(file: &File, entries: u64) -> Result<(u64, u64), String> {
         cd_at = u64_at(&record, 48);
         cd_end = record_at;
     }
-    if counts != (entries, entries) {
-        return Err(format!(
-            "end record counts {}/{} entries, the central directory holds {entries}",
+    if counts.0 != counts.1 {
+        problem = Some(format!(
+            "end record counts {}/{} entries",
             counts.0, counts.1
         ));
     }
     if cd_at.checked_add(cd_len) != Some(cd_end) {
-        return Err(format!(
+        problem = Some(format!(
             "end record puts the central directory at {cd_at}+{cd_len}, it ends at {cd_end}"
         ));
     }
-    Ok((cd_at, cd_end))
+    Ok(EndRecords {
+        cd_at,
+        cd_end,
+        entries: counts.1,
+        problem,
+    })
 }
 
 /// What [`check_data`] reuses from one entry to the next.
@@ -343,83 +427,52 @@ fn check_data(
 /// Checks the whole archive. `Err` when it cannot be opened as a zip at
 /// all; entry errors are listed in the report.
 pub fn verify(path: &Path) -> Result<Report, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let raw = file
-        .try_clone()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let archive = zip::ZipArchive::new(file)
+    let raw = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let end = check_end_records(&raw)
         .map_err(|e| format!("{}: not a readable zip archive: {e}", path.display()))?;
     let mut report = Report::default();
-    // Where the next central record must begin: records are contiguous,
-    // from where the end records say to where they begin.
-    let (mut next_record, cd_end) = match check_end_records(&raw, archive.len() as u64) {
-        Ok(bounds) => (Some(bounds.0), bounds.1),
-        Err(e) => {
-            report.errors.push(e);
-            (None, 0)
-        }
-    };
+    report.errors.extend(end.problem);
+    // Records are contiguous, from where the end records say to where they
+    // begin; a record that cannot be read ends the walk.
+    let mut next_record = Some(end.cd_at);
     let mut work = DataCheck::new();
-    for i in 0..archive.len() {
+    for i in 0..end.entries {
+        let Some(at) = next_record else {
+            break;
+        };
         report.entries += 1;
-        let checked = archive
-            .by_index_data(i)
-            .map_err(|e| e.to_string())
-            .and_then(|entry| {
-                let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
-                let mut record = [0u8; CENTRAL_FIXED_LEN];
-                raw.read_exact_at(&mut record, entry.central_header_start())
-                    .map_err(|e| format!("{name}: central record: {e}"))?;
-                if u32_at(&record, 0) != CENTRAL_SIG {
-                    return Err(format!("{name}: no central record"));
-                }
-                let central = Header {
-                    flags: u16_at(&record, 8),
-                    method: u16_at(&record, 10),
-                    crc: entry.crc32(),
-                    compressed: entry.compressed_size(),
-                    uncompressed: entry.size(),
-                };
-                if central.crc != u32_at(&record, 16) {
-                    return Err(format!("{name}: central record misread"));
-                }
-                let record_len = CENTRAL_FIXED_LEN as u64
-                    + u64::from(u16_at(&record, 28))
-                    + u64::from(u16_at(&record, 30))
-                    + u64::from(u16_at(&record, 32));
-                if let Some(expected) = next_record {
-                    if entry.central_header_start() != expected {
-                        next_record = None;
-                        return Err(format!(
-                            "{name}: central record not where the previous one ends"
-                        ));
-                    }
-                    next_record = Some(expected + record_len);
-                }
-                if record[6] > MAX_VERSION_NEEDED {
-                    return Err(format!(
-                        "{name}: central record needs version {}",
-                        record[6]
-                    ));
-                }
-                let data_at =
-                    check_local_header(&raw, &central, entry.name_raw(), entry.header_start())
-                        .map_err(|e| format!("{name}: {e}"))?;
-                Ok((name, central, data_at))
-            });
-        let (name, central, data_at) = match checked {
+        let record = match read_central_record(&raw, at) {
+            Ok(record) => record,
+            Err(e) => {
+                report.errors.push(format!("entry {i}: {e}"));
+                next_record = None;
+                continue;
+            }
+        };
+        next_record = at.checked_add(record.len);
+        let name = String::from_utf8_lossy(&record.name).into_owned();
+        let checked = if record.version_needed > MAX_VERSION_NEEDED {
+            Err(format!(
+                "{name}: central record needs version {}",
+                record.version_needed
+            ))
+        } else {
+            check_local_header(&raw, &record.header, &record.name, record.local_at)
+                .map_err(|e| format!("{name}: {e}"))
+        };
+        let data_at = match checked {
             Ok(found) => found,
             Err(e) => {
                 report.errors.push(format!("entry {i}: {e}"));
                 continue;
             }
         };
-        match check_data(&raw, &central, data_at, &mut work) {
+        match check_data(&raw, &record.header, data_at, &mut work) {
             Ok(n) => report.bytes += n,
             Err(e) => report.errors.push(format!("{name}: {e}")),
         }
     }
-    if next_record.is_some_and(|end| end != cd_end) {
+    if next_record.is_some_and(|end_at| end_at != end.cd_end) {
         report
             .errors
             .push("the central directory does not end where the end records begin".into());
@@ -578,6 +631,45 @@ mod tests {
 
     /// Patches the same 16-bit field of the local header (at `local`) and
     /// of the central record (at `central`) of a one-entry archive.
+    /// The central directory walk: a record that is not one, or that
+    /// leaves the directory short of where the end records begin, is
+    /// reported (the walk is verify's own since issue 16).
+    #[test]
+    fn a_damaged_central_directory_is_reported() {
+        let data = text();
+        let sizes = Sizes {
+            crc: crc(&data),
+            compressed: data.len() as u64,
+            uncompressed: data.len() as u64,
+        };
+        let archive = one_entry("central", METHOD_STORED, &data, sizes);
+        assert_eq!(errors_of(&archive), Vec::<String>::new());
+        let good = std::fs::read(&archive.0).unwrap();
+        let cd = good
+            .windows(4)
+            .rposition(|w| w == CENTRAL_SIG.to_le_bytes())
+            .unwrap();
+        let mut bytes = good.clone();
+        bytes[cd] ^= 1;
+        std::fs::write(&archive.0, &bytes).unwrap();
+        let errors = errors_of(&archive);
+        assert!(
+            errors.len() == 1 && errors[0].contains("no central record"),
+            "{errors:?}"
+        );
+        // A comment length that runs the record past the end records.
+        let mut bytes = good;
+        bytes[cd + 32] = 1;
+        std::fs::write(&archive.0, &bytes).unwrap();
+        let errors = errors_of(&archive);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("does not end where the end records begin")),
+            "{errors:?}"
+        );
+    }
+
     fn patch_both(archive: &Temp, local: usize, central: usize, value: u16) {
         let mut bytes = std::fs::read(&archive.0).unwrap();
         let cd = bytes

@@ -156,9 +156,13 @@ impl Parsed {
                 .map_err(|what| Error { line: number, what })?;
             start = end + 1;
         }
-        // Group each family's samples, keeping the file's order within one.
-        self.samples
-            .sort_unstable_by_key(|s| (s.family, s.line.start));
+        // Group each family's samples, keeping the file's order within one
+        // (`line.start` is distinct, so the crate's unstable sort is exact).
+        // The format keeps a family's lines together, so this is usually
+        // sorted already and costs one pass.
+        if !self.samples.is_sorted_by_key(|s| (s.family, s.line.start)) {
+            crate::sort::sort_by_key(&mut self.samples, |s| (s.family, s.line.start));
+        }
         let mut i = 0;
         for (index, family) in self.families.iter_mut().enumerate() {
             family.first_sample = i;

@@ -143,7 +143,8 @@ impl TextfileDir {
         });
         errored |= listed.is_err();
         let slots = &mut self.slots[..self.used];
-        slots.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        // Names from one directory are distinct: the crate sort is exact.
+        crate::sort::sort_by(slots, |a, b| a.name.cmp(&b.name));
         let mut total = 0;
         for slot in slots.iter_mut() {
             self.path.clear();
@@ -193,6 +194,10 @@ impl TextfileDir {
             }
             at = start + len;
         }
+        // std's sort, not `crate::sort`: this runs on every scrape once a
+        // file has an `apt_` or `node_` family (apt_info's output has),
+        // over ~460 names in render order, where pdqsort needs about half
+        // the comparisons of the crate's heapsort; 6 KB of code for it.
         self.builtin
             .sort_unstable_by(|a, b| out[a.clone()].cmp(&out[b.clone()]));
         let mut dropped = false;
@@ -240,10 +245,12 @@ impl TextfileDir {
                 }
             }
             let slots = &self.slots;
-            self.entries.sort_unstable_by(|a, b| {
+            // (name, slot, family) is distinct: the crate sort is exact.
+            crate::sort::sort_by(&mut self.entries, |a, b| {
                 name_of(slots, *a)
                     .cmp(name_of(slots, *b))
                     .then(a.slot.cmp(&b.slot))
+                    .then(a.family.cmp(&b.family))
             });
             // The first file of a name sets its type; a later file that
             // disagrees is dropped whole, and the merge starts again.

@@ -386,8 +386,11 @@ impl TopProcesses {
             self.dir = None;
             return Err(Failure::Io(e));
         }
-        // /proc lists pids in order already: then this is one pass.
-        self.pids.sort_unstable();
+        // /proc lists pids in order already: then this is one pass, and the
+        // crate's heapsort (pids are distinct) only ever runs if it did not.
+        if !self.pids.is_sorted() {
+            crate::sort::sort(&mut self.pids);
+        }
         Ok(())
     }
 
@@ -598,8 +601,9 @@ impl Users {
             self.names.extend_from_slice(name);
             self.by_uid.push((uid, start, self.names.len() as u32));
         }
-        // Stable: the first line of a uid stays first.
-        self.by_uid.sort_by_key(|(uid, _, _)| *uid);
+        // The first line of a uid stays first: `start` grows with the line,
+        // so (uid, start) is distinct and the unstable crate sort is exact.
+        crate::sort::sort_by_key(&mut self.by_uid, |&(uid, start, _)| (uid, start));
         self.by_uid.dedup_by_key(|(uid, _, _)| *uid);
     }
 
@@ -627,6 +631,29 @@ mod tests {
         let t = ShortText::<8>::from_raw(b"ab\0cd\nefghij");
         assert_eq!(t.as_str(), "ab cd...");
         assert!(ShortText::<8>::default().is_empty());
+    }
+
+    /// A uid on several lines is named by its first, as getpwuid answers,
+    /// though the sort that orders the table is not stable.
+    #[test]
+    fn users_name_a_repeated_uid_by_its_first_line() {
+        let path = std::env::temp_dir().join(format!("sysmon-top-passwd-{}", std::process::id()));
+        let text: String = (0..60u32)
+            .map(|i| format!("user{i}:x:{}:100::/home:/bin/sh\n", (i * 7) % 9))
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        let mut users = Users::new(path.clone());
+        users.refresh();
+        std::fs::remove_file(&path).unwrap();
+        for uid in 0..9u32 {
+            let first = (0..60u32).find(|i| (i * 7) % 9 == uid).unwrap();
+            assert_eq!(
+                users.name(uid),
+                Some(format!("user{first}").as_bytes()),
+                "uid {uid}"
+            );
+        }
+        assert_eq!(users.name(9), None);
     }
 
     /// The candidate lists against a naive oracle: sort everything, take

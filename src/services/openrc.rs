@@ -100,7 +100,8 @@ pub fn read(roots: &Roots, out: &mut Vec<Service>) -> Result<(), String> {
     if !softlevel.is_empty() && !softlevel.contains('/') {
         mark(&roots.runlevels_dir.join(softlevel), IN_RUNLEVEL, false)?;
     }
-    names.sort();
+    // Names are distinct (one entry per name, above): an unstable sort is exact.
+    crate::sort::sort(&mut names);
     for (name, flags, since) in names {
         let (state, problem) = if flags & STOPPING != 0 {
             (State::Deactivating, None)
