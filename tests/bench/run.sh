@@ -125,15 +125,15 @@ kill -HUP "$SPID"; sleep 1
 
 # CPU per sample: the sampler alone, in a release build, averaged over many samples.
 cargo test --release --quiet --test bench_sampler -- --ignored --nocapture 2>/dev/null > "$WORK/sampler.txt" || true
-PER_SAMPLE_US=$(awk '$1 == "us_per_sample" { print $2 }' "$WORK/sampler.txt")
-PER_SAMPLE_CORE_US=$(awk '$1 == "us_per_sample_core" { print $2 }' "$WORK/sampler.txt")
+PER_SAMPLE_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_sample" { print $2 }' "$WORK/sampler.txt")
+PER_SAMPLE_CORE_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_sample_core" { print $2 }' "$WORK/sampler.txt")
 # The top processes (issue 14): per 100 processes on this machine as it is,
 # then with 5,000 sleep processes started by the bench itself.
-TOP_PER_100_US=$(awk '$1 == "top_us_per_100_processes" { print $2 }' "$WORK/sampler.txt")
-TOP_PROCS=$(awk '$1 == "top_processes" { print $2 }' "$WORK/sampler.txt")
+TOP_PER_100_US=$(awk '{ sub(/^[.]+/, "") } $1 == "top_us_per_100_processes" { print $2 }' "$WORK/sampler.txt")
+TOP_PROCS=$(awk '{ sub(/^[.]+/, "") } $1 == "top_processes" { print $2 }' "$WORK/sampler.txt")
 SYSMON_BENCH_SPAWN=5000 cargo test --release --quiet --test bench_sampler top_processes -- --ignored --nocapture 2>/dev/null > "$WORK/top5000.txt" || true
-TOP_5000_US=$(awk '$1 == "top_us_per_sample" { print $2 }' "$WORK/top5000.txt")
-TOP_5000_PROCS=$(awk '$1 == "top_processes" { print $2 }' "$WORK/top5000.txt")
+TOP_5000_US=$(awk '{ sub(/^[.]+/, "") } $1 == "top_us_per_sample" { print $2 }' "$WORK/top5000.txt")
+TOP_5000_PROCS=$(awk '{ sub(/^[.]+/, "") } $1 == "top_processes" { print $2 }' "$WORK/top5000.txt")
 
 # --- node_exporter -------------------------------------------------------------
 if [ $HAVE_NE = 1 ]; then
