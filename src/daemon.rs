@@ -84,8 +84,15 @@ pub struct Daemon {
     /// /history.json as last rendered (the buffer is reused).
     history_json: String,
     /// `state_dir/history.db`; `None` when `history_tiers = off` or it
-    /// could not be opened (logged: sysmon runs on without it).
+    /// could not be opened (logged: sysmon runs on without it), and until
+    /// it is opened (`history_file_pending`).
     history_file: Option<Store>,
+    /// The history file is opened at the first sample after start, or at
+    /// the first `/history.json` request if that comes sooner, not in
+    /// [`Daemon::bind`]: making it (8 MB of zeros and an fsync) or scanning
+    /// it (a read and a CRC per slot) took 5–12 ms, and the port answers
+    /// before that. The start-up sample reaches the in-memory history only.
+    history_file_pending: bool,
     alerts: Alerts,
     /// The longest the loop may sleep past its deadlines: `None` once
     /// signals wake it ([`Daemon::run`]), else [`FALLBACK_WAIT`].
@@ -155,10 +162,7 @@ impl Daemon {
         let audit = AuditService::new(&config);
         let mut history = History::new(now, config.interval, config.history);
         history.record(now, unix_ms, &sample);
-        let mut history_file = open_history_file(&config, now, unix_ms);
-        if let Some(store) = &mut history_file {
-            store.record(now, unix_ms, &sample);
-        }
+        let history_file_pending = !config.history_tiers.is_empty();
         let boot_log = open_boot_log(&config, &sample, now, unix_ms / 1000);
         let services = Services::new(&config.services, &config.proc_root, now);
         let mut alerts = Alerts::new(&config.alerts, unix_ms / 1000);
@@ -181,7 +185,8 @@ impl Daemon {
             audit,
             history,
             history_json: String::new(),
-            history_file,
+            history_file: None,
+            history_file_pending,
             alerts,
             next_sample_at: now + config.interval,
             config,
@@ -330,6 +335,7 @@ impl Daemon {
         self.audit.poll(now);
         if sampled {
             self.history.record(now, unix_ms, &self.sample);
+            self.open_pending_history_file(now, unix_ms);
             if let Some(store) = &mut self.history_file {
                 store.record(now, unix_ms, &self.sample);
             }
@@ -417,7 +423,17 @@ impl Daemon {
             .status_jobs(&self.backup.snapshot(), &self.audit.snapshot());
     }
 
+    /// Opens the history file if [`Daemon::bind`] left it for later.
+    fn open_pending_history_file(&mut self, now: Instant, unix_ms: u64) {
+        if std::mem::take(&mut self.history_file_pending) {
+            self.history_file = open_history_file(&self.config, now, unix_ms);
+        }
+    }
+
     fn answer(&mut self, request: tiny_http::Request) {
+        if self.history_file_pending && request.url().starts_with("/history.json") {
+            self.open_pending_history_file(Instant::now(), unix_now_ms());
+        }
         let interval_s = self.config.interval.as_secs_f64();
         let metrics_cache = self.config.metrics_cache;
         let (sample, backup, audit, alerts) =
@@ -587,6 +603,7 @@ impl Daemon {
                 store.flush();
             }
             self.history_file = open_history_file(&new, Instant::now(), unix_now_ms());
+            self.history_file_pending = false;
         }
         self.access = access;
         if new.state_dir != self.config.state_dir {

@@ -11,6 +11,7 @@ mod corruption; // flipped bytes, a truncated file, a foreign header
 mod crash; // kill -9 at 20 random moments while writing
 mod reload; // SIGHUP with other tiers, or off
 mod restart; // run, sample, stop, start: the old points are served
+mod startup; // the port answers before the file is made or scanned
 
 use std::collections::BTreeMap;
 
