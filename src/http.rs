@@ -121,9 +121,15 @@ fn respond(
         Cursor::new(body),
         Some(body.len()),
         None,
-    );
-    // A client gone away is its business, not an error of ours.
-    request.respond_detached(response, scratch);
+    )
+    // The length is known: `Content-Length`, never chunks of our own
+    // choosing (tiny_http chunks bodies over 32 KiB on HTTP/1.1 otherwise;
+    // a client's `TE: chunked` still gets chunks).
+    .with_chunked_threshold(usize::MAX);
+    // A client gone away is its business, not an error of ours. The body
+    // is sent from where it is (the rendered /metrics, /data.json): only
+    // the head is printed into `scratch`.
+    request.respond_detached_borrowed(response, scratch);
 }
 
 /// Answers one request. `body_for` produces the bytes of a dynamic route

@@ -388,3 +388,89 @@ fn the_head_limit_is_32_kib_to_the_byte() {
     let over = head_of(limit + 1);
     assert_eq!(http(daemon.addr, &over).status, 431);
 }
+
+/// Bodies the daemon holds (the page, /data.json, /metrics) are sent from
+/// where they are, with only the head printed (`respond_detached_borrowed`
+/// in the patched tiny_http): the framing must be what a printed answer
+/// had. Identity with the exact `Content-Length` on HTTP/1.1 and 1.0; the
+/// same bytes in chunks when a client's `TE` asks for them; a HEAD gets the
+/// head with the GET's length and no body.
+#[test]
+fn borrowed_bodies_are_framed_as_printed_ones() {
+    let dir = TempDir::new("http-borrowed");
+    let config = dir.config("backup = off\nupdate_manager = none\ninterval = 1h");
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    let raw = |request: &str| -> Vec<u8> {
+        let mut s = TcpStream::connect(daemon.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut bytes = Vec::new();
+        s.read_to_end(&mut bytes).unwrap();
+        bytes
+    };
+    let split = |bytes: &[u8]| -> (String, Vec<u8>) {
+        let at = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        (
+            String::from_utf8_lossy(&bytes[..at]).to_lowercase(),
+            bytes[at + 4..].to_vec(),
+        )
+    };
+    let host = daemon.addr;
+    for path in ["/", "/data.json", "/metrics"] {
+        let (head, body) = split(&raw(&format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )));
+        assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
+        assert!(
+            head.contains(&format!("\r\ncontent-length: {}", body.len())),
+            "{path}: {head} with {} bytes",
+            body.len()
+        );
+        assert!(!head.contains("transfer-encoding"), "{path}: {head}");
+        let (head10, body10) = split(&raw(&format!(
+            "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n"
+        )));
+        assert!(head10.contains(&format!("\r\ncontent-length: {}", body10.len())));
+        let (head_only, nothing) = split(&raw(&format!(
+            "HEAD {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )));
+        assert!(
+            nothing.is_empty(),
+            "{path}: HEAD sent {} bytes",
+            nothing.len()
+        );
+        if path != "/metrics" {
+            // The page and /data.json (one sample an hour) do not change
+            // between requests: the same bytes every way.
+            assert_eq!(body10, body, "{path}");
+            assert!(
+                head_only.contains(&format!("\r\ncontent-length: {}", body.len())),
+                "{path}: {head_only}"
+            );
+            let (chunked_head, chunks) = split(&raw(&format!(
+                "GET {path} HTTP/1.1\r\nHost: {host}\r\nTE: chunked\r\nConnection: close\r\n\r\n"
+            )));
+            assert!(
+                chunked_head.contains("transfer-encoding: chunked"),
+                "{path}: {chunked_head}"
+            );
+            assert_eq!(dechunk(&chunks), body, "{path}: chunked");
+        }
+    }
+}
+
+/// The body of a chunked answer.
+fn dechunk(mut bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = bytes.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size_text = std::str::from_utf8(&bytes[..line_end]).unwrap();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        bytes = &bytes[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&bytes[..size]);
+        bytes = &bytes[size + 2..];
+    }
+}

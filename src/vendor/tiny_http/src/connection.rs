@@ -128,6 +128,44 @@ impl Connection {
         Ok(sent)
     }
 
+    /// [patch] `head` then `body` with one `writev` each turn: what the
+    /// socket takes now, without waiting, and how much of the two that was.
+    pub(crate) fn send_pair_without_waiting(
+        &self,
+        head: &[u8],
+        body: &[u8],
+    ) -> std::io::Result<usize> {
+        use std::io::{IoSlice, Write};
+        let total = head.len() + body.len();
+        let mut sent = 0;
+        while sent < total {
+            let result = if sent < head.len() {
+                let parts = [IoSlice::new(&head[sent..]), IoSlice::new(body)];
+                match self {
+                    Self::Tcp(s) => {
+                        let mut s: &TcpStream = s;
+                        s.write_vectored(&parts)
+                    }
+                    #[cfg(unix)]
+                    Self::Unix(s) => {
+                        let mut s: &unix_net::UnixStream = s;
+                        s.write_vectored(&parts)
+                    }
+                }
+            } else {
+                self.write_shared(&body[sent - head.len()..])
+            };
+            match result {
+                Ok(0) => break,
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sent)
+    }
+
     /// [patch] Every accepted connection is made non-blocking at once.
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
         match self {

@@ -177,9 +177,77 @@ impl Request {
         );
         reply.send(printed.map(|()| &scratch[..]));
     }
+
+    /// [patch] [`Request::respond_detached`] for a body the caller holds
+    /// (the daemon's rendered /metrics, /data.json or /history.json): only
+    /// the head is printed into `scratch`, the body is sent from where it
+    /// is with the head in one `writev`, and only what the socket does not
+    /// take at once is copied, for the I/O thread. A chunked answer (a
+    /// client's `TE` asks for it) is printed whole, as `respond_detached`
+    /// does.
+    pub fn respond_detached_borrowed<'b>(
+        mut self,
+        response: Response<std::io::Cursor<&'b [u8]>>,
+        scratch: &mut Vec<u8>,
+    ) {
+        if !response.body_sent_as_is(&self.headers, &self.http_version) {
+            return self.respond_detached(response, scratch);
+        }
+        let Some(reply) = self.reply.take() else {
+            return;
+        };
+        let body: &'b [u8] = response.reader().get_ref();
+        let no_body = self.method == Method::Head
+            || matches!(response.status_code().0, 100..=199 | 204 | 304);
+        scratch.clear();
+        let printed = response.without_body().raw_print(
+            &mut *scratch,
+            self.http_version.clone(),
+            &self.headers,
+            true,
+            None,
+        );
+        reply.send_pair(
+            printed.map(|()| &scratch[..]),
+            if no_body { &[] } else { body },
+        );
+    }
 }
 
 impl Reply {
+    /// [patch] Like [`Reply::send`] for a head printed in a buffer and a
+    /// body borrowed from the caller: one `writev` of the two, and only what
+    /// the socket did not take is copied for the I/O thread.
+    fn send_pair(self, printed: std::io::Result<&[u8]>, body: &[u8]) {
+        let answer = match printed.and_then(|head| {
+            self.socket
+                .send_pair_without_waiting(head, body)
+                .map(|sent| (head, sent))
+        }) {
+            Ok((head, sent)) => {
+                let mut rest = Vec::new();
+                if sent < head.len() {
+                    rest.reserve_exact(head.len() - sent + body.len());
+                    rest.extend_from_slice(&head[sent..]);
+                    rest.extend_from_slice(body);
+                } else {
+                    rest.extend_from_slice(&body[sent - head.len()..]);
+                }
+                Answer {
+                    token: self.token,
+                    rest,
+                    ok: true,
+                }
+            }
+            Err(_) => Answer {
+                token: self.token,
+                rest: Vec::new(),
+                ok: false,
+            },
+        };
+        self.inbox.send(answer);
+    }
+
     /// Sends what the socket takes of `printed` and hands the rest (or the
     /// news that the client is gone) to the I/O thread.
     fn send(self, printed: std::io::Result<&[u8]>) {

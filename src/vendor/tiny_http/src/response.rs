@@ -246,6 +246,45 @@ where
         self.chunked_threshold.unwrap_or(32768)
     }
 
+    /// [patch] The reader the body is read from.
+    pub(crate) fn reader(&self) -> &R {
+        &self.reader
+    }
+
+    /// [patch] Whether `raw_print` would send the body as it is (identity
+    /// encoding, its length known), not chunked (a client's `TE` can ask
+    /// for chunks; a length over the chunked threshold on HTTP/1.1 too).
+    pub(crate) fn body_sent_as_is(
+        &self,
+        request_headers: &[Header],
+        http_version: &HTTPVersion,
+    ) -> bool {
+        self.data_length.is_some()
+            && matches!(
+                choose_transfer_encoding(
+                    self.status_code,
+                    request_headers,
+                    http_version,
+                    &self.data_length,
+                    false,
+                    self.chunked_threshold(),
+                ),
+                TransferEncoding::Identity
+            )
+    }
+
+    /// [patch] The same response with nothing to read: `raw_print` of it
+    /// writes the head (its `Content-Length` the body's) and no body.
+    pub(crate) fn without_body(self) -> Response<io::Empty> {
+        Response {
+            reader: io::empty(),
+            status_code: self.status_code,
+            headers: self.headers,
+            data_length: self.data_length,
+            chunked_threshold: self.chunked_threshold,
+        }
+    }
+
     /// Adds a header to the list.
     /// Does all the checks.
     pub fn add_header<H>(&mut self, header: H)
