@@ -117,6 +117,19 @@ impl Body {
         self.len = end;
     }
 
+    /// Ends a HELP line, then writes the TYPE line and the start of the
+    /// one sample of the family whose name is `name`, a part already
+    /// written: `.\n# TYPE NAME KIND\nNAME ` (the value follows).
+    pub fn type_and_sample_start(&mut self, name: std::ops::Range<usize>, kind: &str) {
+        self.push_str(".\n# TYPE ");
+        self.repeat(name.clone());
+        self.push(' ');
+        self.push_str(kind);
+        self.push('\n');
+        self.repeat(name);
+        self.push(' ');
+    }
+
     /// Grows by an eighth at least, in whole pages: every byte of `buf` is
     /// written (zeroed) once, so capacity beyond the body is resident memory
     /// for nothing. The first scrapes grow it a few times; then never.

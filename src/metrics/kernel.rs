@@ -43,11 +43,7 @@ fn netstat_series(out: &mut Body, protocol: &[u8], name: &[u8], value: i64) {
     out.push_str(" Statistic ");
     out.push_str(protocol);
     out.push_str(name);
-    out.push_str(".\n# TYPE ");
-    out.repeat(name_at..name_end);
-    out.push_str(" untyped\n");
-    out.repeat(name_at..name_end);
-    out.push(' ');
+    out.type_and_sample_start(name_at..name_end, "untyped");
     out.i64(value);
     out.push('\n');
 }
@@ -107,11 +103,7 @@ impl KernelTables {
             let name_end = out.len();
             out.push_str(" /proc/vmstat information field ");
             out.push_str(name);
-            out.push_str(".\n# TYPE ");
-            out.repeat(name_at..name_end);
-            out.push_str(" untyped\n");
-            out.repeat(name_at..name_end);
-            out.push(' ');
+            out.type_and_sample_start(name_at..name_end, "untyped");
             out.u64(value);
             out.push('\n');
         }

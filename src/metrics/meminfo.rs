@@ -72,11 +72,7 @@ impl MemInfoFields {
             let name_end = out.len();
             out.push_str(" Memory information field ");
             out.repeat(name_at + "node_memory_".len()..name_end);
-            out.push_str(".\n# TYPE ");
-            out.repeat(name_at..name_end);
-            out.push_str(" gauge\n");
-            out.repeat(name_at..name_end);
-            out.push(' ');
+            out.type_and_sample_start(name_at..name_end, "gauge");
             out.f64(value);
             out.push('\n');
         }
