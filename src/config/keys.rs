@@ -472,15 +472,7 @@ pub const KEYS: &[Key] = &[
         doc: "auto, pacman, apt, apk, xbps, dnf, command or none",
         reload: Reload::Live,
         apply: |c, value, _| {
-            c.updates.manager = UpdateManager::ALL
-                .iter()
-                .find(|(name, _)| *name == value)
-                .map(|(_, m)| *m)
-                .ok_or_else(|| {
-                    format!(
-                        "`{value}` is not one of auto, pacman, apt, apk, xbps, dnf, command, none"
-                    )
-                })?;
+            c.updates.manager = super::parse_word(&UpdateManager::ALL, value)?;
             Ok(())
         },
         render: |c, out| out.value(&c.updates.manager.name()),
@@ -649,13 +641,7 @@ pub const KEYS: &[Key] = &[
         doc: "whose services to watch: auto, systemd, openrc, runit or off",
         reload: Reload::Live,
         apply: |c, value, _| {
-            c.services.init = ServiceInit::ALL
-                .iter()
-                .find(|(name, _)| *name == value)
-                .map(|(_, i)| *i)
-                .ok_or_else(|| {
-                    format!("`{value}` is not one of auto, systemd, openrc, runit, off")
-                })?;
+            c.services.init = super::parse_word(&ServiceInit::ALL, value)?;
             Ok(())
         },
         render: |c, out| out.value(&c.services.init.name()),

@@ -146,11 +146,26 @@ impl ServiceInit {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map_or("?", |(n, _)| n)
+        word_name(&Self::ALL, self)
     }
+}
+
+/// The word of `value` in a key's table of words (`ALL` of an enum).
+fn word_name<T: Copy + PartialEq>(all: &[(&'static str, T)], value: T) -> &'static str {
+    all.iter()
+        .find(|(_, v)| *v == value)
+        .map_or("?", |(n, _)| n)
+}
+
+/// The value of `word` in a key's table of words; the error lists them.
+pub fn parse_word<T: Copy>(all: &[(&'static str, T)], word: &str) -> Result<T, String> {
+    all.iter()
+        .find(|(name, _)| *name == word)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let words: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
+            format!("`{word}` is not one of {}", words.join(", "))
+        })
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -210,10 +225,7 @@ impl UpdateManager {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map_or("?", |(n, _)| n)
+        word_name(&Self::ALL, self)
     }
 }
 
