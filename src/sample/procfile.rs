@@ -49,11 +49,15 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
 /// A small file read once (a sysfs name, the kernel release), with the
 /// same guarantees as [`ProcFile`]: never blocks, at most [`MAX_SIZE`].
 pub fn read_once(path: &Path) -> io::Result<Vec<u8>> {
+    read_at_most(path, MAX_SIZE)
+}
+
+/// [`read_once`] with a smaller bound: at most `max` bytes of a regular
+/// file (a pid file, a state file another program writes).
+pub fn read_at_most(path: &Path, max: usize) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut out = Vec::new();
-    open_regular(path)?
-        .take(MAX_SIZE as u64)
-        .read_to_end(&mut out)?;
+    open_regular(path)?.take(max as u64).read_to_end(&mut out)?;
     Ok(out)
 }
 

@@ -63,7 +63,7 @@ const IN_RUNLEVEL: u8 = 32;
 pub fn read(roots: &Roots, out: &mut Vec<Service>) -> Result<(), String> {
     out.clear();
     let softlevel_path = roots.run_dir.join("softlevel");
-    let softlevel = std::fs::read_to_string(&softlevel_path)
+    let softlevel = small_text(&softlevel_path)
         .map_err(|e| format!("{}: {e} (is OpenRC running?)", softlevel_path.display()))?;
     let softlevel = softlevel.trim();
     let mut names: Vec<(String, u8, Option<u64>)> = Vec::new();
@@ -131,18 +131,30 @@ pub fn read(roots: &Roots, out: &mut Vec<Service>) -> Result<(), String> {
     Ok(())
 }
 
+/// The text of a small state or pid file: a regular file only, opened
+/// without blocking, at most [`SMALL_FILE`] bytes read.
+fn small_text(path: &Path) -> std::io::Result<String> {
+    let bytes = crate::sample::procfile::read_at_most(path, SMALL_FILE)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// More than any runlevel name, path or pid OpenRC writes.
+const SMALL_FILE: usize = 4096;
+
 /// Whether started service `name` recorded a pid file that is gone or
 /// names no live process. No recorded pid file: not judged (false).
 fn crashed(roots: &Roots, name: &str) -> bool {
     let option = roots.run_dir.join("options").join(name).join("pidfile");
-    let Ok(pidfile) = std::fs::read_to_string(&option) else {
+    let Ok(pidfile) = small_text(&option) else {
         return false;
     };
     let pidfile = pidfile.trim();
     if pidfile.is_empty() {
         return false;
     }
-    let Ok(text) = std::fs::read_to_string(pidfile) else {
+    // The pid file may be the service's own (its user can write where it
+    // lies): a FIFO or a huge file there must not hold or grow the loop.
+    let Ok(text) = small_text(Path::new(pidfile)) else {
         return true;
     };
     let Some(pid) = crate::proc::parse_u64(text.trim().as_bytes()).filter(|p| *p > 0) else {
@@ -241,6 +253,17 @@ mod tests {
         std::fs::remove_file(roots.run_dir.join("healthy.pid")).unwrap();
         read(&roots, &mut out).unwrap();
         assert_eq!(out[3].problem, Some(Problem::Crashed));
+        // A pid file that is a FIFO nobody writes: read without waiting,
+        // refused (not a regular file), so judged crashed; the read returns.
+        let fifo = roots.run_dir.join("healthy.pid");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        read(&roots, &mut out).unwrap();
+        assert_eq!(out[3].problem, Some(Problem::Crashed));
+        std::fs::remove_file(&fifo).unwrap();
         std::fs::remove_file(roots.run_dir.join("softlevel")).unwrap();
         let err = read(&roots, &mut out).unwrap_err();
         assert!(err.contains("softlevel"), "{err}");

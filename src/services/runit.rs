@@ -79,9 +79,12 @@ pub fn parse_status(bytes: &[u8]) -> Result<Status, StatusError> {
     })
 }
 
-/// Reads `path` (a `supervise/status`) into `buf`; the bytes read.
+/// Reads `path` (a `supervise/status`) into `buf`; the bytes read. Not a
+/// regular file (a FIFO, a directory): an error, at once.
 pub fn read_status(path: &Path, buf: &mut [u8; 20]) -> std::io::Result<usize> {
-    let mut file = std::fs::File::open(path)?;
+    // Regular files only, opened without blocking: a FIFO put in a service
+    // directory's place would otherwise hold the loop at open.
+    let mut file = crate::sample::procfile::open_regular(path)?;
     let mut n = 0;
     loop {
         match file.read(&mut buf[n..]) {
@@ -168,5 +171,24 @@ mod tests {
         let mut finishing = good;
         finishing[19] = 2;
         assert_eq!(parse_status(&finishing).unwrap().state, RunState::Finish);
+    }
+
+    /// A FIFO where `supervise/status` should be: refused at once (the open
+    /// of a FIFO nobody writes would wait for a writer).
+    #[test]
+    fn a_fifo_in_place_of_the_status_file_is_refused_without_waiting() {
+        let dir = std::env::temp_dir().join(format!("sysmon-runit-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("status");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut buf = [0u8; 20];
+        let err = read_status(&fifo, &mut buf).unwrap_err();
+        assert!(err.to_string().contains("FIFO"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
