@@ -74,7 +74,7 @@
 //! truth about intervals, so every sample still in memory is re-timed:
 //! `true time = new wall - (monotonic at the step - monotonic of the
 //! sample)`. What makes that possible is the journal
-//! (`history_file/journal.rs`): the last 96 steps of samples (96 minutes
+//! (`history_file/journal.rs`): the last 64 steps of samples (64 minutes
 //! at the defaults; the grain is the gcd of the tiers' steps, the finest
 //! step at the defaults), each folded per series into min, max, sum and
 //! count. At a step, in either direction (`Store::retime`):
@@ -91,7 +91,7 @@
 //!   time: at most what the batches wrote since the start or the last
 //!   step. A step within the first batch period after start (the usual
 //!   NTP case: up to 4 minutes at the defaults) moves everything. What
-//!   left the journal (older than its 96 steps) but is still in a tier's
+//!   left the journal (older than its 64 steps) but is still in a tier's
 //!   step in progress stays at its old bucket too.
 //!
 //! A tier never writes a bucket older than the newest it has, so no slot
@@ -101,7 +101,7 @@
 //! *held back*: the journal keeps it for that tier ([`Stats::held_back`])
 //! and a later step forward that re-times it past the newest places it
 //! ([`Stats::held_back_placed`]): a Raspberry Pi that boots in the past
-//! and gets its time from NTP within 96 minutes loses nothing. Held-back
+//! and gets its time from NTP within 64 minutes loses nothing. Held-back
 //! samples are lost ([`Stats::held_back_lost`]) when the journal is full
 //! (the oldest go), when the tier's clock passes its newest point without
 //! a step (their time is then behind points the tier holds for good), and
@@ -115,7 +115,7 @@
 //!
 //! # Memory
 //! The store holds its accumulators, a page buffer per tier and one more,
-//! the name table and the journal (96 steps of 600 bytes: 56 KiB, made
+//! the name table and the journal (64 steps of 464 bytes: 29 KiB, made
 //! once): under 100 KiB, whatever the tiers' length.
 //! Answering a range streams ([`render_range`]): it reads the file a page
 //! at a time, folds one series at a time into at most
@@ -324,25 +324,6 @@ impl Acc {
         }
         self.sum[i] += f64::from(v);
         self.count[i] = self.count[i].saturating_add(1);
-    }
-
-    /// Folds in another accumulator's samples (its bucket aside).
-    fn merge(&mut self, other: &Acc) {
-        for i in 0..FILE_SERIES {
-            let n = other.count[i];
-            if n == 0 {
-                continue;
-            }
-            if self.count[i] == 0 {
-                self.min[i] = other.min[i];
-                self.max[i] = other.max[i];
-            } else {
-                self.min[i] = self.min[i].min(other.min[i]);
-                self.max[i] = self.max[i].max(other.max[i]);
-            }
-            self.sum[i] += other.sum[i];
-            self.count[i] = self.count[i].saturating_add(n);
-        }
     }
 
     fn is_empty(&self) -> bool {
@@ -856,6 +837,7 @@ impl Store {
     /// put in the future), and placed again, oldest first, in every tier
     /// that held it or held it back: at its new bucket, or held back when
     /// that is older than the tier's newest.
+    #[cold]
     fn retime(&mut self, delta_ms: i64, now_ms: u64) {
         for k in 0..self.tiers.len() {
             if let Some(from) = self.tiers[k].movable_from {
@@ -892,7 +874,7 @@ impl Store {
                     continue;
                 }
                 self.open_bucket(k, bucket);
-                self.tiers[k].acc.as_mut().expect("opened").merge(&step.acc);
+                step.fold_into(self.tiers[k].acc.as_mut().expect("opened"));
                 self.journal.get_mut(i).movable |= bit;
                 if was_held & bit != 0 {
                     placed += samples;
@@ -918,6 +900,7 @@ impl Store {
     /// the staged, unwritten slots from `from` on get the file's bytes
     /// back, the step in progress is what bucket `from` held before them,
     /// and `newest` what it was then.
+    #[cold]
     fn roll_back(&mut self, k: usize, from: u64) {
         let tier = &self.tiers[k];
         let page_at = tier
@@ -1057,6 +1040,7 @@ impl Store {
     /// Tier `k` takes samples again while steps it held back are older
     /// than what it now holds: without a step to re-time them they can
     /// never be placed; they are dropped (counted).
+    #[cold]
     fn drop_held(&mut self, k: usize) {
         let bit = 1u8 << k;
         self.held_mask &= !bit;
@@ -1114,7 +1098,7 @@ impl Store {
         step.samples += 1;
         for (i, v) in values.iter().enumerate() {
             if !v.is_nan() {
-                step.acc.add(i, *v);
+                step.add(i, *v);
             }
         }
         for k in 0..self.tiers.len() {
@@ -1148,6 +1132,7 @@ impl Store {
 
     /// The sample of journal step `j` is older than tier `k`'s newest: the
     /// journal keeps it for a step forward to place (logged once).
+    #[cold]
     fn hold_back(&mut self, j: usize, k: usize) {
         self.stats.held_back += 1;
         self.journal.get_mut(j).held_back |= 1 << k;

@@ -17,21 +17,22 @@
 //!   bucket was older than the tier's newest); the journal is then their
 //!   only copy.
 //!
-//! The ring is made once at open ([`STEPS`] × 600 bytes, 56 KiB) and never
-//! grows; pushing onto a full ring hands back the oldest step.
+//! The ring is made once at open ([`STEPS`] × 464 bytes, 29 KiB) and never
+//! grows; pushing onto a full ring hands back the oldest step. A step's
+//! sums are `f32` (a step holds a grain's samples, a few dozen: 7
+//! significant digits, as the file's means have), which keeps it at 464
+//! bytes rather than the 600 of a tier's accumulator.
 
-use super::Acc;
+use super::{Acc, FILE_SERIES};
 
-/// Steps the journal keeps: 96 minutes at the default tiers.
-pub const STEPS: usize = 96;
+/// Steps the journal keeps: 64 minutes at the default tiers.
+pub const STEPS: usize = 64;
 
 #[derive(Clone, Copy)]
 pub(super) struct Step {
     /// The axis time (ms) of the step's middle: its samples' time in every
     /// tier. Moved with the clock by a re-timing.
     pub mid_ms: u64,
-    /// The step's samples, per series (its `bucket` is not used).
-    pub acc: Acc,
     /// Samples recorded in the step.
     pub samples: u32,
     /// Tiers that hold the samples where a re-timing can take them out.
@@ -39,6 +40,11 @@ pub(super) struct Step {
     /// Tiers that could not take the samples (bucket older than their
     /// newest): held here until a step forward places them, or lost.
     pub held_back: u8,
+    /// Per series: min, max, sum and count of the step's values.
+    min: [f32; FILE_SERIES],
+    max: [f32; FILE_SERIES],
+    sum: [f32; FILE_SERIES],
+    count: [u16; FILE_SERIES],
 }
 
 impl Step {
@@ -46,10 +52,45 @@ impl Step {
     pub fn at(t_s: u64, grain_s: u64) -> Step {
         Step {
             mid_ms: (t_s / grain_s * grain_s) * 1000 + grain_s * 500,
-            acc: Acc::new(0),
             samples: 0,
             movable: 0,
             held_back: 0,
+            min: [0.0; FILE_SERIES],
+            max: [0.0; FILE_SERIES],
+            sum: [0.0; FILE_SERIES],
+            count: [0; FILE_SERIES],
+        }
+    }
+
+    /// Adds series `i`'s value `v`.
+    pub fn add(&mut self, i: usize, v: f32) {
+        if self.count[i] == 0 {
+            self.min[i] = v;
+            self.max[i] = v;
+        } else {
+            self.min[i] = self.min[i].min(v);
+            self.max[i] = self.max[i].max(v);
+        }
+        self.sum[i] += v;
+        self.count[i] = self.count[i].saturating_add(1);
+    }
+
+    /// Folds the step's samples into a tier's accumulator.
+    pub fn fold_into(&self, acc: &mut Acc) {
+        for i in 0..FILE_SERIES {
+            let n = self.count[i];
+            if n == 0 {
+                continue;
+            }
+            if acc.count[i] == 0 {
+                acc.min[i] = self.min[i];
+                acc.max[i] = self.max[i];
+            } else {
+                acc.min[i] = acc.min[i].min(self.min[i]);
+                acc.max[i] = acc.max[i].max(self.max[i]);
+            }
+            acc.sum[i] += f64::from(self.sum[i]);
+            acc.count[i] = acc.count[i].saturating_add(n);
         }
     }
 

@@ -810,7 +810,7 @@ fn what_was_written_before_a_step_stays_and_the_rest_moves() {
 }
 
 /// Ten hours held back (the clock behind, no network): the journal keeps
-/// the last 96 steps (96 minutes at the defaults) and drops the oldest,
+/// the last 64 steps (64 minutes at the defaults) and drops the oldest,
 /// counted; its memory is fixed. The step places what is kept.
 #[test]
 fn the_samples_held_back_are_bounded_and_the_oldest_dropped() {
@@ -831,7 +831,8 @@ fn the_samples_held_back_are_bounded_and_the_oldest_dropped() {
         );
         assert!(store.journal.len() <= journal::STEPS);
     }
-    assert!(std::mem::size_of::<Step>() * journal::STEPS <= 64 * 1024);
+    assert_eq!(std::mem::size_of::<Step>(), 464);
+    assert!(std::mem::size_of::<Step>() * journal::STEPS <= 32 * 1024);
     let kept = journal::STEPS as u64 * 12;
     let stats = store.stats();
     assert_eq!(stats.held_back, samples * 3);
@@ -850,7 +851,7 @@ fn the_samples_held_back_are_bounded_and_the_oldest_dropped() {
     assert_eq!(
         placed,
         (first..=true_at_step / 60_000).collect::<Vec<_>>(),
-        "the last 96 minutes and the minute of the step"
+        "the last 64 minutes and the minute of the step"
     );
 }
 
