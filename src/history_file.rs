@@ -69,23 +69,54 @@
 //! advanced by the monotonic clock (`anchor_wall + (now - anchor_mono)`),
 //! so slewing and small jitter never move a point. When the wall clock
 //! differs from the axis by more than [`STEP_TOLERANCE_MS`], that is a
-//! step, and the axis is anchored again at the new wall time:
-//! - a step forward (of a year, say): the partial buckets are written
-//!   under their old times when the next sample falls into a later bucket,
-//!   as at any boundary; the new points follow at the new time and what
-//!   lies between is a gap. Nothing is lost or overwritten.
-//! - a step back (of a day, say; or a box without an RTC booting in the
-//!   past): a tier never writes a bucket older than the newest it has, so
-//!   no slot is overwritten with mislabelled data. Samples whose bucket is
-//!   older are not written to the file (they still reach the in-memory ring
-//!   and the dashboard's live view) until the clock passes the newest
-//!   bucket; they are counted in [`Stats::held_back`]. Readers serve only
-//!   buckets up to the current time, so points recorded before the step,
-//!   now "in the future", are hidden until the clock reaches them.
+//! step: the axis is anchored again at the new wall time, and the step is
+//! taken to show that the old anchor was wrong. The monotonic clock is the
+//! truth about intervals, so every sample still in memory is re-timed:
+//! `true time = new wall - (monotonic at the step - monotonic of the
+//! sample)`. What makes that possible is the journal
+//! (`history_file/journal.rs`): the last 64 steps of samples (64 minutes
+//! at the defaults; the grain is the gcd of the tiers' steps, the finest
+//! step at the defaults), each folded per series into min, max, sum and
+//! count. At a step, in either direction (`Store::retime`):
+//! - each tier's samples that are in memory only (its step in progress
+//!   and its staged, unwritten buckets) are taken out again, the staged
+//!   slots given back the file's bytes;
+//! - each journal step is moved by the step and placed again, whole, in
+//!   the bucket of its middle (never after the new now): a sample lands
+//!   at most half the grain (30 s at the defaults) from its true time's
+//!   bucket, and exactly there when the step is a whole number of grains.
+//!   Each tier's min, mean, max and count are then those of the re-timed
+//!   samples;
+//! - what was already written stays where it was written, under the old
+//!   time: at most what the batches wrote since the start or the last
+//!   step. A step within the first batch period after start (the usual
+//!   NTP case: up to 4 minutes at the defaults) moves everything. What
+//!   left the journal (older than its 64 steps) but is still in a tier's
+//!   step in progress stays at its old bucket too.
+//!
+//! A tier never writes a bucket older than the newest it has, so no slot
+//! is ever overwritten with mislabelled data. A sample (or a re-timed
+//! step) whose bucket is older than a tier's newest (the clock behind the
+//! file: a box without an RTC booting in the past, or a step back) is
+//! *held back*: the journal keeps it for that tier ([`Stats::held_back`])
+//! and a later step forward that re-times it past the newest places it
+//! ([`Stats::held_back_placed`]): a Raspberry Pi that boots in the past
+//! and gets its time from NTP within 64 minutes loses nothing. Held-back
+//! samples are lost ([`Stats::held_back_lost`]) when the journal is full
+//! (the oldest go), when the tier's clock passes its newest point without
+//! a step (their time is then behind points the tier holds for good), and
+//! at a stop or reload (logged). A bucket the clock comes back to (the
+//! tier's newest) is taken up again, so writing it adds to what it held.
+//! Readers serve only buckets up to the current time, so points "in the
+//! future" after a step back are hidden until the clock reaches them.
+//! The in-memory ring of [`crate::history`] (the dashboard's live view)
+//! needs none of this: it places samples by monotonic ticks and dates them
+//! from its newest sample's wall time, so a step moves it whole.
 //!
 //! # Memory
 //! The store holds its accumulators, a page buffer per tier and one more,
-//! and the name table: a few tens of KiB, whatever the tiers' length.
+//! the name table and the journal (64 steps of 464 bytes: 29 KiB, made
+//! once): under 100 KiB, whatever the tiers' length.
 //! Answering a range streams ([`render_range`]): it reads the file a page
 //! at a time, folds one series at a time into at most
 //! [`MAX_RANGE_POINTS`] points (36 KB) and prints them into the reused
@@ -102,6 +133,7 @@ use std::time::Instant;
 
 pub use crate::config::history::{DEFAULT_TIERS, MAX_TIERS, TierSpec, format_tiers, parse_tiers};
 use crate::sample::Sample;
+use journal::{Journal, Step};
 
 pub const MAGIC: [u8; 8] = *b"SYSMONHF";
 pub const VERSION: u32 = 1;
@@ -294,6 +326,10 @@ impl Acc {
         self.count[i] = self.count[i].saturating_add(1);
     }
 
+    fn is_empty(&self) -> bool {
+        self.count.iter().all(|n| *n == 0)
+    }
+
     /// Takes up a slot read back from the file (a restart within a bucket).
     fn load(&mut self, slot: &[u8]) {
         for i in 0..FILE_SERIES {
@@ -441,9 +477,20 @@ pub struct Stats {
     /// Batches written (each one `fdatasync` after its pages; the name
     /// table's writes are synced on their own and not counted).
     pub syncs: u64,
-    /// Samples not written to a tier because their bucket was older than
-    /// its newest (the clock stepped back); counted once per tier.
+    /// Samples a tier could not take because their bucket was older than
+    /// its newest (the clock behind the file, or stepped back): held in the
+    /// journal; counted once per tier.
     pub held_back: u64,
+    /// Held-back samples a step forward re-timed past the tier's newest
+    /// and placed there; per tier.
+    pub held_back_placed: u64,
+    /// Held-back samples dropped, per tier: the journal full (the oldest
+    /// go), the clock passing the tier's newest without a step (their time
+    /// is then behind what the tier holds for good), or a stop.
+    pub held_back_lost: u64,
+    /// Samples in memory that a clock step moved to their re-timed buckets
+    /// (not yet written when the step came); per tier.
+    pub retimed: u64,
     /// Times the wall clock stepped away from the axis.
     pub clock_steps: u64,
     /// Write errors (logged once each time the error changes).
@@ -465,6 +512,18 @@ struct Tier {
     dirty: bool,
     /// The oldest bucket staged and not yet written (what a kill loses).
     unwritten_from: Option<u64>,
+    /// The newest bucket staged into the page buffer: what the next write
+    /// puts in the file for good.
+    last_staged: Option<u64>,
+    /// The bucket of the oldest journal step that is movable in this tier
+    /// (none: nothing is). From there on the tier's buckets hold nothing
+    /// but movable steps, besides `base`.
+    movable_from: Option<u64>,
+    /// What bucket `movable_from` held before its first movable step (taken
+    /// up from the file at a restart, or steps that left the journal).
+    base: Option<Acc>,
+    /// `newest` before bucket `movable_from` was begun.
+    newest_settled: Option<u64>,
 }
 
 /// The writer: owned by the daemon, fed each sample.
@@ -506,6 +565,13 @@ pub struct Store {
     /// the name they had (put back if the write fails).
     renamed: Vec<(usize, String)>,
     last_error_logged: Option<io::ErrorKind>,
+    /// The last [`journal::STEPS`] steps of samples, by the monotonic
+    /// clock: what a clock step re-times.
+    journal: Journal,
+    /// Tiers that may have held-back steps in the journal (a superset).
+    held_mask: u8,
+    /// Samples were held back since open (logged once).
+    held_logged: bool,
 }
 
 fn io_context(path: &Path, what: &str, e: io::Error) -> String {
@@ -664,6 +730,9 @@ impl Store {
             now_s: wall_ms / 1000,
             renamed: Vec::new(),
             last_error_logged: None,
+            journal: Journal::new(tiers.iter().map(|t| t.step_s)),
+            held_mask: 0,
+            held_logged: false,
         };
         store.names.extend(names);
         store.names_on_disk = store.names.len();
@@ -712,6 +781,10 @@ impl Store {
                 page_at: None,
                 dirty: false,
                 unwritten_from: None,
+                last_staged: None,
+                movable_from: None,
+                base: None,
+                newest_settled: None,
             });
         }
         store.last_value_s = last_value_s;
@@ -730,7 +803,10 @@ impl Store {
         self.tiers.iter().map(|t| t.spec)
     }
 
-    /// The axis time (ms) for `now`, re-anchoring on a wall-clock step.
+    /// The axis time (ms) for `now`. A wall clock more than
+    /// [`STEP_TOLERANCE_MS`] away from the axis is a step: the axis is
+    /// anchored again at `wall_ms`, and what the journal holds is re-timed
+    /// by as much ([`Store::retime`]).
     fn axis_ms(&mut self, now: Instant, wall_ms: u64) -> u64 {
         let since = now.saturating_duration_since(self.anchor_mono).as_millis() as u64;
         let axis = self.anchor_wall_ms.saturating_add(since);
@@ -738,9 +814,243 @@ impl Store {
             self.stats.clock_steps += 1;
             self.anchor_wall_ms = wall_ms;
             self.anchor_mono = now;
+            let delta_ms = (i128::from(wall_ms) - i128::from(axis))
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX))
+                as i64;
+            self.retime(delta_ms, wall_ms);
             return wall_ms;
         }
         axis
+    }
+
+    /// The oldest bucket tier `k` may still write: its step in progress,
+    /// or after its newest finished one.
+    fn floor(&self, k: usize) -> Option<u64> {
+        let tier = &self.tiers[k];
+        tier.acc.map(|a| a.bucket).max(tier.newest)
+    }
+
+    /// A clock step of `delta_ms`, the monotonic clock being the truth
+    /// about intervals: every tier's movable samples are taken out
+    /// ([`Store::roll_back`]), each journal step is moved by `delta_ms` (no
+    /// later than `now_ms`, the new axis time: a step in progress is not
+    /// put in the future), and placed again, oldest first, in every tier
+    /// that held it or held it back: at its new bucket, or held back when
+    /// that is older than the tier's newest.
+    #[cold]
+    fn retime(&mut self, delta_ms: i64, now_ms: u64) {
+        for k in 0..self.tiers.len() {
+            if let Some(from) = self.tiers[k].movable_from {
+                self.roll_back(k, from);
+            }
+        }
+        // Each step's tiers to place it in (its bits cleared first, so that
+        // a page written while placing settles only what is placed).
+        let mut was = [(0u8, 0u8); journal::STEPS];
+        for (i, was) in was.iter_mut().enumerate().take(self.journal.len()) {
+            let step = self.journal.get_mut(i);
+            step.mid_ms = step.mid_ms.saturating_add_signed(delta_ms).min(now_ms);
+            *was = (step.movable, step.held_back);
+            step.movable = 0;
+            step.held_back = 0;
+        }
+        let (mut moved, mut placed, mut held) = (0u64, 0u64, 0u64);
+        for (i, &(was_movable, was_held)) in was.iter().enumerate().take(self.journal.len()) {
+            let step = *self.journal.get(i);
+            let samples = u64::from(step.samples);
+            for k in 0..self.tiers.len() {
+                let bit = 1u8 << k;
+                if (was_movable | was_held) & bit == 0 {
+                    continue;
+                }
+                let bucket = step.bucket(self.tiers[k].spec.step_s);
+                if self.floor(k).is_some_and(|f| bucket < f) {
+                    self.journal.get_mut(i).held_back |= bit;
+                    self.held_mask |= bit;
+                    held += samples;
+                    if was_movable & bit != 0 {
+                        self.stats.held_back += samples;
+                    }
+                    continue;
+                }
+                self.open_bucket(k, bucket);
+                step.fold_into(self.tiers[k].acc.as_mut().expect("opened"));
+                self.journal.get_mut(i).movable |= bit;
+                if was_held & bit != 0 {
+                    placed += samples;
+                } else {
+                    moved += samples;
+                }
+            }
+        }
+        self.stats.retimed += moved;
+        self.stats.held_back_placed += placed;
+        crate::log::info(format_args!(
+            "history: the wall clock stepped {}{}.{:03} s; samples in memory moved with it \
+             (by the monotonic clock): {moved} re-timed, {placed} held back placed, {held} \
+             held back (older than the newest point) in {}",
+            if delta_ms < 0 { "-" } else { "+" },
+            delta_ms.unsigned_abs() / 1000,
+            delta_ms.unsigned_abs() % 1000,
+            self.path.display()
+        ));
+    }
+
+    /// Takes tier `k`'s movable samples out (its buckets from `from` on):
+    /// the staged, unwritten slots from `from` on get the file's bytes
+    /// back, the step in progress is what bucket `from` held before them,
+    /// and `newest` what it was then.
+    #[cold]
+    fn roll_back(&mut self, k: usize, from: u64) {
+        let tier = &self.tiers[k];
+        let page_at = tier
+            .page_at
+            .filter(|_| tier.newest.is_some_and(|n| n >= from));
+        if let Some(page_at) = page_at {
+            match self.read_page(0, page_at) {
+                Ok(()) => {
+                    for s in 0..SLOTS_PER_PAGE {
+                        let r = s * SLOT..(s + 1) * SLOT;
+                        let staged = slot_state(&self.pages.peek(1 + k)[r.clone()]);
+                        if matches!(staged, SlotState::Valid { bucket } if bucket >= from) {
+                            let mut file_slot = [0u8; SLOT];
+                            file_slot.copy_from_slice(&self.pages.peek(0)[r.clone()]);
+                            self.pages.get(1 + k)[r].copy_from_slice(&file_slot);
+                        }
+                    }
+                }
+                Err(e) => {
+                    // The buffer cannot be put back: what it staged is lost.
+                    self.write_failed(&e);
+                    let tier = &mut self.tiers[k];
+                    tier.page_at = None;
+                    tier.unwritten_from = None;
+                }
+            }
+        }
+        let tier = &mut self.tiers[k];
+        tier.acc = tier.base.take();
+        tier.newest = tier.newest_settled;
+        tier.unwritten_from = tier.unwritten_from.filter(|&b| b < from);
+        tier.dirty = tier.unwritten_from.is_some();
+        tier.last_staged = tier.newest_settled.filter(|&b| b < from);
+        tier.movable_from = None;
+    }
+
+    /// Makes tier `k`'s step in progress the one of `bucket` (not older
+    /// than [`Store::floor`]): an older one is staged first; a bucket
+    /// already staged or in the file is taken up again. The tier's first
+    /// movable samples note what their bucket held before them.
+    fn open_bucket(&mut self, k: usize, bucket: u64) {
+        if let Some(acc) = self.tiers[k].acc.filter(|a| a.bucket < bucket) {
+            self.stage(k, &acc);
+            self.tiers[k].acc = None;
+        }
+        if self.tiers[k].acc.is_none() {
+            let acc = self.acc_for(k, bucket);
+            self.tiers[k].acc = Some(acc);
+        }
+        let tier = &mut self.tiers[k];
+        if tier.movable_from.is_none() {
+            tier.movable_from = Some(bucket);
+            tier.base = tier.acc.filter(|a| !a.is_empty());
+            tier.newest_settled = tier.newest;
+        }
+    }
+
+    /// A new step in progress for `bucket` of tier `k`: empty, or what the
+    /// tier already has of it (its newest, staged or in the file: the
+    /// clock came back to it) so that writing it adds rather than replaces.
+    fn acc_for(&mut self, k: usize, bucket: u64) -> Acc {
+        let mut acc = Acc::new(bucket);
+        let tier = &self.tiers[k];
+        if tier.newest != Some(bucket) {
+            return acc;
+        }
+        let at = tier.offset + (bucket % u64::from(tier.spec.slots)) * SLOT as u64;
+        let page_at = at - at % PAGE as u64;
+        let within = (at - page_at) as usize;
+        let buf = if tier.page_at == Some(page_at) {
+            1 + k
+        } else if self.read_page(0, page_at).is_ok() {
+            0
+        } else {
+            return acc;
+        };
+        let slot = &self.pages.peek(buf)[within..within + SLOT];
+        if slot_state(slot) == (SlotState::Valid { bucket }) {
+            acc.load(slot);
+        }
+        acc
+    }
+
+    /// Tier `k`'s buckets up to `through` are final (written, or their
+    /// steps left the journal): no re-timing takes their samples out.
+    fn settle(&mut self, k: usize, through: u64) {
+        let tier = &mut self.tiers[k];
+        if tier.movable_from.is_none_or(|from| from > through) {
+            return;
+        }
+        let bit = 1u8 << k;
+        let mut next = None;
+        for i in 0..self.journal.len() {
+            let step = self.journal.get_mut(i);
+            if step.movable & bit == 0 {
+                continue;
+            }
+            let bucket = step.bucket(tier.spec.step_s);
+            if bucket <= through {
+                step.movable &= !bit;
+            } else if next.is_none() {
+                next = Some(bucket);
+            }
+        }
+        // Buckets after `through` hold movable steps only, and `through`
+        // is the newest staged before them.
+        tier.movable_from = next;
+        tier.base = None;
+        tier.newest_settled = Some(through);
+    }
+
+    /// The index of the journal step for axis second `t_s`: the last one
+    /// if it holds that grain, else a new one (dropping the steps no tier
+    /// needs; when full, the oldest goes: its held-back samples are lost,
+    /// its movable ones stay where they are).
+    fn journal_step(&mut self, t_s: u64) -> usize {
+        let grain_s = self.journal.grain_s;
+        let last_grain = self.journal.last().map(|s| s.mid_ms / 1000 / grain_s);
+        if last_grain.is_some_and(|g| g >= t_s / grain_s) {
+            return self.journal.len() - 1;
+        }
+        self.journal.trim_settled();
+        if let Some(old) = self.journal.push(Step::at(t_s, grain_s)) {
+            for k in 0..self.tiers.len() {
+                let bit = 1u8 << k;
+                if old.held_back & bit != 0 {
+                    self.stats.held_back_lost += u64::from(old.samples);
+                }
+                if old.movable & bit != 0 {
+                    self.settle(k, old.bucket(self.tiers[k].spec.step_s));
+                }
+            }
+        }
+        self.journal.len() - 1
+    }
+
+    /// Tier `k` takes samples again while steps it held back are older
+    /// than what it now holds: without a step to re-time them they can
+    /// never be placed; they are dropped (counted).
+    #[cold]
+    fn drop_held(&mut self, k: usize) {
+        let bit = 1u8 << k;
+        self.held_mask &= !bit;
+        for i in 0..self.journal.len() {
+            let step = self.journal.get_mut(i);
+            if step.held_back & bit != 0 {
+                step.held_back &= !bit;
+                self.stats.held_back_lost += u64::from(step.samples);
+            }
+        }
     }
 
     /// Records the figures of `sample` taken at `now` (wall time `wall_ms`).
@@ -783,24 +1093,34 @@ impl Store {
                 *last = t_s;
             }
         }
+        let j = self.journal_step(t_s);
+        let step = self.journal.get_mut(j);
+        step.samples += 1;
+        for (i, v) in values.iter().enumerate() {
+            if !v.is_nan() {
+                step.add(i, *v);
+            }
+        }
         for k in 0..self.tiers.len() {
-            let tier = &self.tiers[k];
-            let bucket = t_s / u64::from(tier.spec.step_s);
-            let floor = tier.acc.map(|a| a.bucket).max(tier.newest);
-            if floor.is_some_and(|f| bucket < f) {
-                self.stats.held_back += 1;
+            let bit = 1u8 << k;
+            let bucket = t_s / u64::from(self.tiers[k].spec.step_s);
+            // A step held back stays so (its samples stay together).
+            if self.floor(k).is_some_and(|f| bucket < f) || self.journal.get(j).held_back & bit != 0
+            {
+                self.hold_back(j, k);
                 continue;
             }
-            if let Some(acc) = tier.acc.filter(|a| a.bucket < bucket) {
-                self.stage(k, &acc);
-                self.tiers[k].acc = None;
+            if self.held_mask & bit != 0 {
+                self.drop_held(k);
             }
-            let acc = self.tiers[k].acc.get_or_insert_with(|| Acc::new(bucket));
+            self.open_bucket(k, bucket);
+            let acc = self.tiers[k].acc.as_mut().expect("opened");
             for (i, v) in values.iter().enumerate() {
                 if !v.is_nan() {
                     acc.add(i, *v);
                 }
             }
+            self.journal.get_mut(j).movable |= bit;
         }
         // A new batch period: what the last one finished goes to the disk.
         let period = t_s / self.batch_s;
@@ -810,7 +1130,29 @@ impl Store {
         }
     }
 
-    /// Writes every partial bucket and everything staged (at stop).
+    /// The sample of journal step `j` is older than tier `k`'s newest: the
+    /// journal keeps it for a step forward to place (logged once).
+    #[cold]
+    fn hold_back(&mut self, j: usize, k: usize) {
+        self.stats.held_back += 1;
+        self.journal.get_mut(j).held_back |= 1 << k;
+        self.held_mask |= 1 << k;
+        if !self.held_logged {
+            self.held_logged = true;
+            crate::log::info(format_args!(
+                "history: the wall clock ({} s) is behind the newest point of {}: \
+                 samples are held in memory (the last {} steps of {} s) until a \
+                 clock step forward places them (logged once)",
+                self.now_s,
+                self.path.display(),
+                journal::STEPS,
+                self.journal.grain_s
+            ));
+        }
+    }
+
+    /// Writes every partial bucket and everything staged (at stop). Samples
+    /// held back are lost (counted, logged).
     pub fn flush(&mut self) {
         for k in 0..self.tiers.len() {
             if let Some(acc) = self.tiers[k].acc {
@@ -818,6 +1160,21 @@ impl Store {
             }
         }
         self.write_staged();
+        let mut lost = 0;
+        for i in 0..self.journal.len() {
+            let step = self.journal.get_mut(i);
+            lost += u64::from(step.held_back.count_ones()) * u64::from(step.samples);
+            step.held_back = 0;
+        }
+        self.held_mask = 0;
+        if lost > 0 {
+            self.stats.held_back_lost += lost;
+            crate::log::warn(format_args!(
+                "history: {lost} samples (counted once per tier) held back because the \
+                 wall clock was behind the newest point of {} are lost at stop",
+                self.path.display()
+            ));
+        }
     }
 
     /// Encodes a bucket into its tier's page buffer, to be written with the
@@ -847,6 +1204,7 @@ impl Store {
         tier.dirty = true;
         tier.unwritten_from.get_or_insert(acc.bucket);
         tier.newest = Some(tier.newest.map_or(acc.bucket, |n| n.max(acc.bucket)));
+        tier.last_staged = Some(acc.bucket);
     }
 
     /// Writes every tier's staged page, then one `fdatasync` for them all.
@@ -875,6 +1233,10 @@ impl Store {
         let tier = &mut self.tiers[k];
         tier.dirty = false;
         tier.unwritten_from = None;
+        // Written (or lost): a re-timing no longer takes these out.
+        if let Some(through) = tier.last_staged {
+            self.settle(k, through);
+        }
         match self.write_page(1 + k, page_at) {
             Ok(()) => {
                 self.stats.pages_written += 1;
@@ -1488,5 +1850,6 @@ pub fn open_read_only(path: &Path) -> Result<(File, Vec<TierSpec>, Vec<String>),
     Ok((file, tiers, names))
 }
 
+mod journal;
 #[cfg(test)]
 mod tests;

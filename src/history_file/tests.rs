@@ -451,9 +451,10 @@ fn a_torn_name_table_falls_back_to_the_other_copy() {
     assert_eq!(names, ["cpu"], "generation 2, the last one intact");
 }
 
-/// The wall clock steps forward a year: the points before stay where they
-/// were, the new ones land at the new time, nothing is in the future and
-/// nothing is lost.
+/// The wall clock steps forward a year 150 s after start, before the first
+/// batch was written: the samples in memory are re-timed by the monotonic
+/// clock and move with it (the clock was a year behind), so every sample is
+/// at its re-timed minute, none at the old time, none in the future.
 #[test]
 fn a_clock_step_forward_of_a_year() {
     let dir = Dir::new("forward");
@@ -473,37 +474,25 @@ fn a_clock_step_forward_of_a_year() {
     store.flush();
     assert_eq!(store.stats().clock_steps, 1);
     assert_eq!(store.stats().held_back, 0);
+    assert_eq!(store.stats().retimed, 2 * 150, "150 samples, two tiers");
     let (slots, _) = slots_of(&dir.db(), 0);
-    let minute = T0_MS / 60_000;
     let after = (T0_MS + year_ms) / 60_000;
     let buckets: Vec<u64> = slots.keys().copied().collect();
+    assert_eq!(buckets, [after, after + 1, after + 2, after + 3, after + 4]);
+    let p = slots[&(after + 2)][0].unwrap();
     assert_eq!(
-        buckets,
-        [
-            minute,
-            minute + 1,
-            minute + 2,
-            after + 2,
-            after + 3,
-            after + 4
-        ]
-    );
-    let p = slots[&(minute + 2)][0].unwrap();
-    assert_eq!(
-        (p.min, p.max),
-        (120.0, 149.0),
-        "the partial minute before the step"
+        (p.min, p.max, p.count),
+        (120.0, 179.0, 60),
+        "the minute of the step: 30 s re-timed, 30 s after"
     );
     let total: u32 = slots.values().map(|p| u32::from(p[0].unwrap().count)).sum();
     assert_eq!(total, 300, "every sample is in the minute tier");
-    // The year tier is a ring of exactly 365 days: the hour a year before
-    // shares its slot with the hour after the step, which replaces it (it
-    // fell out of the window), as any lap of the ring does.
     let (hours, _) = slots_of(&dir.db(), 1);
     assert_eq!(
         hours.keys().copied().collect::<Vec<_>>(),
         [(T0_MS + year_ms) / 3_600_000]
     );
+    assert_eq!(hours.values().next().unwrap()[0].unwrap().count, 300);
     // Read at the new now: nothing after it.
     let now = T0_MS + year_ms + 300_000;
     let json = render(&store, 365 * DAY_S, now);
@@ -513,10 +502,12 @@ fn a_clock_step_forward_of_a_year() {
     );
 }
 
-/// The wall clock steps back a day: nothing written over the newer points,
-/// the samples while the clock is behind are held back (counted), the
-/// points now "in the future" are not served, and writing resumes once the
-/// clock passes the newest point.
+/// The wall clock steps back a day after the first batch was written: the
+/// written minutes stay (nothing overwritten), the minute in memory moves
+/// back a day with the clock and, being older than the newest point, is
+/// held back with the samples that follow; the points now "in the future"
+/// are not served; a stop loses what is held (counted); once the clock
+/// passes the newest point again, writing resumes.
 #[test]
 fn a_clock_step_back_of_a_day() {
     let dir = Dir::new("back");
@@ -525,21 +516,26 @@ fn a_clock_step_back_of_a_day() {
     let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
     let day_ms = DAY_S * 1000;
     store.series_index("x", "").unwrap();
-    for t in 0..300u64 {
-        let wall = T0_MS + t * 1000 - if t >= 150 { day_ms } else { 0 };
+    for t in 0..600u64 {
+        let wall = T0_MS + t * 1000 - if t >= 300 { day_ms } else { 0 };
         store.record_values(base + Duration::from_secs(t), wall, &values(&[(0, 1.0)]));
     }
-    assert_eq!(store.stats().clock_steps, 1);
-    assert_eq!(store.stats().held_back, 150);
-    store.flush();
-    let before = slots_of(&dir.db(), 0).0;
     let minute = T0_MS / 60_000;
+    let written = slots_of(&dir.db(), 0).0;
     assert_eq!(
-        before.keys().copied().collect::<Vec<_>>(),
-        [minute, minute + 1, minute + 2]
+        written.keys().copied().collect::<Vec<_>>(),
+        [minute, minute + 1, minute + 2, minute + 3],
+        "the batch at 240 s"
     );
+    let stats = store.stats();
+    assert_eq!(stats.clock_steps, 1);
+    assert_eq!(stats.retimed, 0, "minute 4 moved back, behind the newest");
+    assert_eq!(stats.held_back, 60 + 300);
+    store.flush();
+    assert_eq!(store.stats().held_back_lost, 360, "lost at stop");
+    assert_eq!(slots_of(&dir.db(), 0).0, written, "nothing overwritten");
     // Served at the stepped-back now: the newer points are in its future.
-    let now = T0_MS - day_ms + 300_000;
+    let now = T0_MS - day_ms + 600_000;
     assert_eq!(count_values(&render(&store, DAY_S, now)), 0);
     // A restart while the clock is behind: still nothing overwritten.
     drop(store);
@@ -548,9 +544,10 @@ fn a_clock_step_back_of_a_day() {
     store.record_values(base2, now, &values(&[(0, 9.0)]));
     store.flush();
     assert_eq!(store.stats().held_back, 1);
-    assert_eq!(slots_of(&dir.db(), 0).0, before);
-    // The clock reaches the old points again: they are served, and new
-    // points follow them.
+    assert_eq!(store.stats().held_back_lost, 1);
+    assert_eq!(slots_of(&dir.db(), 0).0, written);
+    // The clock reaches the old points again (a day later): they are
+    // served, and new points follow them.
     let later = T0_MS + 600_000;
     store.record_values(
         base2 + Duration::from_millis(later - now),
@@ -559,8 +556,336 @@ fn a_clock_step_back_of_a_day() {
     );
     store.flush();
     let after = slots_of(&dir.db(), 0).0;
-    assert_eq!(after.len(), 4);
-    assert_eq!(count_values(&render(&store, 3600, later + 60_000)), 4 * 3);
+    assert_eq!(after.len(), 5);
+    assert_eq!(count_values(&render(&store, 3600, later + 60_000)), 5 * 3);
+}
+
+/// A step back of a day and, two minutes later, forward again (the clock
+/// put right): the samples held back while it was behind, and the minute
+/// moved back with it, come back to their times; every sample is where the
+/// monotonic clock says, in both tiers.
+#[test]
+fn a_step_back_and_forward_again_puts_every_sample_at_its_time() {
+    let dir = Dir::new("back-forth");
+    let spec = tiers("60s:1d 600s:2d");
+    let base = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+    let day_ms = DAY_S * 1000;
+    let mut raw = Vec::new();
+    for t in (0..900u64).step_by(5) {
+        let wrong = (300..420).contains(&t);
+        let wall = T0_MS + t * 1000 - if wrong { day_ms } else { 0 };
+        let v = (t % 97) as f32;
+        raw.push((T0_MS / 1000 + t, v));
+        store.record_values(base + Duration::from_secs(t), wall, &values(&[(0, v)]));
+    }
+    store.flush();
+    let stats = store.stats();
+    assert_eq!(stats.clock_steps, 2);
+    assert_eq!(stats.held_back_lost, 0);
+    assert_eq!(stats.held_back_placed, stats.held_back);
+    assert_oracle(&dir.db(), &spec, &raw);
+}
+
+/// The file's slots of every tier equal a naive oracle over `raw` (true
+/// time in s, value of series 0): the same buckets, min, mean, max, count.
+fn assert_oracle(path: &Path, spec: &[TierSpec], raw: &[(u64, f32)]) {
+    for (k, tier) in spec.iter().enumerate() {
+        let step = u64::from(tier.step_s);
+        let mut by_bucket: BTreeMap<u64, Vec<f32>> = BTreeMap::new();
+        for &(t, v) in raw {
+            by_bucket.entry(t / step).or_default().push(v);
+        }
+        let (slots, corrupt) = slots_of(path, k);
+        assert_eq!(corrupt, 0);
+        assert_eq!(
+            slots.keys().copied().collect::<Vec<_>>(),
+            by_bucket.keys().copied().collect::<Vec<_>>(),
+            "tier {k}: buckets"
+        );
+        for (bucket, xs) in &by_bucket {
+            let p = slots[bucket][0].unwrap();
+            let (min, mean, max, count) = oracle(xs);
+            assert_eq!(
+                (p.min, p.max, p.count as usize),
+                (min, max, count),
+                "tier {k} bucket {bucket}"
+            );
+            assert!(close(f64::from(p.mean), mean), "tier {k} {bucket}");
+        }
+    }
+}
+
+/// Points from T0 - 30 min to T0, every 5 s, written (a stop): what the
+/// box had before it rebooted. Returns the samples (time in s, value).
+fn history_before_t0(dir: &Dir, spec: &[TierSpec]) -> Vec<(u64, f32)> {
+    let base = Instant::now();
+    let start_ms = T0_MS - 1_800_000;
+    let (mut store, _) = Store::open(&dir.db(), spec, base, start_ms).unwrap();
+    let mut raw = Vec::new();
+    for t in (0..1800u64).step_by(5) {
+        let v = 1000.0 + (t % 13) as f32;
+        raw.push((start_ms / 1000 + t, v));
+        store.record_values(
+            base + Duration::from_secs(t),
+            start_ms + t * 1000,
+            &values(&[(0, v)]),
+        );
+    }
+    store.flush();
+    raw
+}
+
+/// A Raspberry Pi without an RTC (issue 13): the file has points up to T0;
+/// the box boots with its clock a day in the past, samples every 5 s for
+/// 10 minutes (all held back: older than every tier's newest), then NTP
+/// steps the clock to the true time, T0 + 2 h. At the step the 10 minutes
+/// are placed at their true buckets (step time minus their monotonic age)
+/// and the batch the step begins writes them; nothing is in the future and
+/// no older slot is overwritten. Each tier equals the oracle over the
+/// samples at their true times.
+#[test]
+fn a_pi_without_rtc_booting_in_the_past_keeps_the_samples_until_ntp() {
+    let dir = Dir::new("pi-rtc");
+    let spec = tiers(DEFAULT_TIERS);
+    let mut raw = history_before_t0(&dir, &spec);
+    let before: Vec<_> = (0..spec.len()).map(|k| slots_of(&dir.db(), k).0).collect();
+    let base = Instant::now();
+    let boot_wall = T0_MS - DAY_S * 1000;
+    let true_at_step = T0_MS + 2 * 3_600_000;
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, boot_wall).unwrap();
+    let mut rng = Lcg(11);
+    for t in (0..600u64).step_by(5) {
+        let v = (rng.next() % 1000) as f32 / 10.0;
+        raw.push(((true_at_step - 600_000) / 1000 + t, v));
+        store.record_values(
+            base + Duration::from_secs(t),
+            boot_wall + t * 1000,
+            &values(&[(0, v)]),
+        );
+    }
+    assert_eq!(
+        store.stats().held_back,
+        120 * 3,
+        "every tier held them back"
+    );
+    for (k, old) in before.iter().enumerate() {
+        assert_eq!(&slots_of(&dir.db(), k).0, old, "tier {k}: nothing written");
+    }
+    // NTP: the clock steps to the true time.
+    store.record_values(
+        base + Duration::from_secs(600),
+        true_at_step,
+        &values(&[(0, 42.0)]),
+    );
+    raw.push((true_at_step / 1000, 42.0));
+    let stats = store.stats();
+    assert_eq!(stats.clock_steps, 1);
+    assert_eq!(stats.held_back_placed, 120 * 3);
+    assert_eq!(stats.held_back_lost, 0);
+    // The step begins a batch: the ten minutes are in the file now.
+    let (minutes, _) = slots_of(&dir.db(), 0);
+    let first = (true_at_step - 600_000) / 60_000;
+    for m in first..first + 10 {
+        assert_eq!(minutes[&m][0].unwrap().count, 12, "minute {m}");
+    }
+    assert_eq!(
+        *minutes.keys().last().unwrap(),
+        first + 9,
+        "none in the future"
+    );
+    for (k, old) in before.iter().enumerate() {
+        let now = slots_of(&dir.db(), k).0;
+        for (bucket, point) in old {
+            assert_eq!(now.get(bucket), Some(point), "tier {k}: {bucket} kept");
+        }
+    }
+    // Some more, then a stop: every tier equals the oracle.
+    for t in (605..=900u64).step_by(5) {
+        let v = (t % 7) as f32;
+        let wall = true_at_step + (t - 600) * 1000;
+        raw.push((wall / 1000, v));
+        store.record_values(base + Duration::from_secs(t), wall, &values(&[(0, v)]));
+    }
+    store.flush();
+    assert_oracle(&dir.db(), &spec, &raw);
+}
+
+/// A Pi with fake-hwclock (issue 13): it boots with the clock a minute
+/// after the file's newest point, but the true time is three hours later.
+/// Two minutes of samples go into the tiers at the wrong time, in memory
+/// (before the first batch is written); the step moves them to the true
+/// time: the file has no point at T0 + 1 min .. T0 + 3 min in any tier.
+#[test]
+fn fake_hwclock_samples_move_to_the_true_time_at_the_step() {
+    let dir = Dir::new("fake-hwclock");
+    let spec = tiers(DEFAULT_TIERS);
+    let mut raw = history_before_t0(&dir, &spec);
+    let base = Instant::now();
+    let boot_wall = T0_MS + 60_000;
+    let true_at_step = T0_MS + 3 * 3_600_000;
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, boot_wall).unwrap();
+    for t in (0..=180u64).step_by(5) {
+        // The step at 120 s.
+        let (wall, true_ms) = if t < 120 {
+            (boot_wall + t * 1000, true_at_step - 120_000 + t * 1000)
+        } else {
+            let at = true_at_step + (t - 120) * 1000;
+            (at, at)
+        };
+        let v = (t % 11) as f32;
+        raw.push((true_ms / 1000, v));
+        store.record_values(base + Duration::from_secs(t), wall, &values(&[(0, v)]));
+    }
+    let stats = store.stats();
+    assert_eq!((stats.clock_steps, stats.held_back), (1, 0));
+    assert_eq!(stats.retimed, 24 * 3, "two minutes, three tiers");
+    store.flush();
+    for (k, tier) in spec.iter().enumerate() {
+        let (slots, _) = slots_of(&dir.db(), k);
+        let step_ms = u64::from(tier.step_s) * 1000;
+        assert!(
+            !slots
+                .keys()
+                .any(|b| b * step_ms + step_ms > T0_MS + 60_000 && b * step_ms < T0_MS + 180_000),
+            "tier {k}: a point at the wrong time"
+        );
+    }
+    assert_oracle(&dir.db(), &spec, &raw);
+}
+
+/// The same, but the step comes 6 minutes after boot: the batch at
+/// T0 + 4 min wrote minutes 1 to 3 at the wrong time, and they stay (what
+/// was written before the step stays where it was); the minutes still in
+/// memory, and the coarser tiers' steps in progress, move. No sample is
+/// lost and none is counted twice in any tier.
+#[test]
+fn what_was_written_before_a_step_stays_and_the_rest_moves() {
+    let dir = Dir::new("written-stays");
+    let spec = tiers(DEFAULT_TIERS);
+    history_before_t0(&dir, &spec);
+    let base = Instant::now();
+    let boot_wall = T0_MS + 60_000;
+    let true_at_step = T0_MS + 3 * 3_600_000;
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, boot_wall).unwrap();
+    for t in (0..=360u64).step_by(5) {
+        let wall = if t < 360 {
+            boot_wall + t * 1000
+        } else {
+            true_at_step
+        };
+        store.record_values(base + Duration::from_secs(t), wall, &values(&[(0, 1.0)]));
+    }
+    store.flush();
+    let minute = T0_MS / 60_000;
+    let (minutes, _) = slots_of(&dir.db(), 0);
+    for m in 1..4 {
+        assert_eq!(
+            minutes[&(minute + m)][0].unwrap().count,
+            12,
+            "written at 4 min"
+        );
+    }
+    for m in 4..7 {
+        assert!(!minutes.contains_key(&(minute + m)), "minute {m} moved");
+    }
+    let moved_to = (true_at_step - 180_000) / 60_000;
+    for m in 0..3 {
+        assert_eq!(minutes[&(moved_to + m)][0].unwrap().count, 12);
+    }
+    assert_eq!(minutes[&(true_at_step / 60_000)][0].unwrap().count, 1);
+    // The ten-minute and hour tiers wrote nothing before the step: all of
+    // it moved. Every tier holds every sample once.
+    for (k, tier) in spec.iter().enumerate() {
+        let (slots, _) = slots_of(&dir.db(), k);
+        let since_boot: u32 = slots
+            .iter()
+            .filter(|(b, _)| **b * u64::from(tier.step_s) >= T0_MS / 1000)
+            .map(|(_, p)| u32::from(p[0].unwrap().count))
+            .sum();
+        assert_eq!(since_boot, 73, "tier {k}");
+    }
+    let (tens, _) = slots_of(&dir.db(), 1);
+    assert!(!tens.contains_key(&(T0_MS / 600_000)));
+}
+
+/// Ten hours held back (the clock behind, no network): the journal keeps
+/// the last 64 steps (64 minutes at the defaults) and drops the oldest,
+/// counted; its memory is fixed. The step places what is kept.
+#[test]
+fn the_samples_held_back_are_bounded_and_the_oldest_dropped() {
+    let dir = Dir::new("held-bound");
+    let spec = tiers(DEFAULT_TIERS);
+    history_before_t0(&dir, &spec);
+    let base = Instant::now();
+    let boot_wall = T0_MS - DAY_S * 1000;
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, boot_wall).unwrap();
+    let hours = 10;
+    let samples = hours * 720;
+    for i in 0..samples {
+        let t = i * 5;
+        store.record_values(
+            base + Duration::from_secs(t),
+            boot_wall + t * 1000,
+            &values(&[(0, 1.0)]),
+        );
+        assert!(store.journal.len() <= journal::STEPS);
+    }
+    assert_eq!(std::mem::size_of::<Step>(), 464);
+    assert!(std::mem::size_of::<Step>() * journal::STEPS <= 32 * 1024);
+    let kept = journal::STEPS as u64 * 12;
+    let stats = store.stats();
+    assert_eq!(stats.held_back, samples * 3);
+    assert_eq!(stats.held_back_lost, (samples - kept) * 3, "the oldest");
+    let true_at_step = T0_MS + 12 * 3_600_000;
+    store.record_values(
+        base + Duration::from_secs(samples * 5),
+        true_at_step,
+        &values(&[(0, 1.0)]),
+    );
+    assert_eq!(store.stats().held_back_placed, kept * 3);
+    store.flush();
+    let (minutes, _) = slots_of(&dir.db(), 0);
+    let first = true_at_step / 60_000 - journal::STEPS as u64;
+    let placed: Vec<u64> = minutes.keys().copied().filter(|m| *m >= first).collect();
+    assert_eq!(
+        placed,
+        (first..=true_at_step / 60_000).collect::<Vec<_>>(),
+        "the last 64 minutes and the minute of the step"
+    );
+}
+
+/// The clock behind the file's newest point, by 5 minutes, with no step:
+/// the samples are held back until the clock passes the newest point;
+/// then the held ones can never be placed and are dropped (counted), and
+/// the new ones are written after the newest.
+#[test]
+fn held_back_samples_are_dropped_when_the_clock_passes_the_newest_point() {
+    let dir = Dir::new("held-pass");
+    let spec = tiers("60s:1d");
+    history_before_t0(&dir, &spec);
+    let base = Instant::now();
+    let boot_wall = T0_MS - 300_000;
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, boot_wall).unwrap();
+    for t in (0..=400u64).step_by(5) {
+        store.record_values(
+            base + Duration::from_secs(t),
+            boot_wall + t * 1000,
+            &values(&[(0, 7.0)]),
+        );
+    }
+    store.flush();
+    let stats = store.stats();
+    // Up to T0 - 1 min the minute tier's newest (T0 - 1 min) is ahead.
+    assert_eq!(stats.held_back, 48);
+    assert_eq!(stats.held_back_lost, 48);
+    let (minutes, _) = slots_of(&dir.db(), 0);
+    let newest_before = T0_MS / 60_000 - 1;
+    // The newest minute is taken up again, not written over: its 12
+    // samples from before the restart and the 12 now.
+    let p = minutes[&newest_before][0].unwrap();
+    assert_eq!((p.min, p.max, p.count), (7.0, 1012.0, 24));
+    assert_eq!(minutes[&(newest_before + 1)][0].unwrap().count, 12);
 }
 
 #[test]
@@ -791,4 +1116,44 @@ fn a_full_table_gives_a_long_silent_series_index_to_a_new_name() {
     let (_, _, names) = open_read_only(&dir.db()).unwrap();
     assert_eq!(names[5], "veth9");
     assert_eq!(names.len(), FILE_SERIES);
+}
+
+/// A step that is not a whole number of steps (2 h 20 s, 3 minutes after
+/// start, before the first batch is written): each journal
+/// step is placed whole at the bucket of its middle moved by the step, so
+/// every sample lands in a bucket less than half a step (30 s) from its
+/// true time; none is lost and each minute of samples stays one point.
+#[test]
+fn a_step_of_odd_seconds_places_each_sample_within_half_a_step() {
+    let dir = Dir::new("odd-step");
+    let spec = tiers("60s:1d");
+    let base = Instant::now();
+    let (mut store, _) = Store::open(&dir.db(), &spec, base, T0_MS).unwrap();
+    let delta_ms = 2 * 3_600_000 + 20_000;
+    let mut true_s = Vec::new();
+    for t in (0..=180u64).step_by(5) {
+        let wall = T0_MS + t * 1000 + if t == 180 { delta_ms } else { 0 };
+        // One value per minute of the old clock: its samples stay together.
+        let v = (t / 60) as f32;
+        if t < 180 {
+            true_s.push((T0_MS + delta_ms) / 1000 + t);
+        }
+        store.record_values(base + Duration::from_secs(t), wall, &values(&[(0, v)]));
+    }
+    store.flush();
+    let (slots, _) = slots_of(&dir.db(), 0);
+    for m in 0..3u64 {
+        let (bucket, p) = slots
+            .iter()
+            .find(|(_, p)| p[0].unwrap().min == m as f32)
+            .unwrap();
+        let p = p[0].unwrap();
+        assert_eq!((p.max, p.count), (m as f32, 12), "minute {m} whole");
+        for t in &true_s[m as usize * 12..m as usize * 12 + 12] {
+            assert!(
+                bucket * 60 < t + 30 && *t < (bucket + 1) * 60 + 30,
+                "minute {m}: {t} placed at {bucket}"
+            );
+        }
+    }
 }
