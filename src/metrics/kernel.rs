@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::{Body, family};
 use crate::proc::{netstat, sockstat, sysctl, vmstat};
-use crate::sample::procfile::ProcFile;
+use crate::sample::procfile::{Ends, ProcFile};
 
 pub struct KernelTables {
     vmstat: ProcFile,
@@ -60,15 +60,20 @@ impl KernelTables {
         // First buffers near each file's size on a 6.18 kernel (vmstat 4.0
         // KB, netstat 4.2, snmp 1.3, snmp6 3.2); a bigger file grows its
         // buffer once. Every page of a buffer is touched, so this is RSS.
-        let file = |rel: &str, bytes| ProcFile::with_capacity(proc_root.join(rel), bytes);
+        // netstat, snmp, snmp6 and sockstat are rendered whole (one read);
+        // vmstat is a table of `name value` records (below 128 bytes).
+        let file = |rel: &str, bytes| {
+            ProcFile::with_capacity(proc_root.join(rel), bytes).ending(Ends::AtShortRead)
+        };
         let number = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 64);
         KernelTables {
-            vmstat: file("vmstat", 8192),
+            vmstat: ProcFile::with_capacity(proc_root.join("vmstat"), 8192)
+                .ending(Ends::Records { max_record: 128 }),
             netstat: file("net/netstat", 8192),
             snmp: file("net/snmp", 2048),
             snmp6: file("net/snmp6", 4096),
-            sockstat: ProcFile::with_capacity(proc_root.join("net/sockstat"), 512),
-            sockstat6: ProcFile::with_capacity(proc_root.join("net/sockstat6"), 256),
+            sockstat: file("net/sockstat", 512),
+            sockstat6: file("net/sockstat6", 256),
             file_nr: number("sys/fs/file-nr"),
             entropy_avail: number("sys/kernel/random/entropy_avail"),
             pool_size: number("sys/kernel/random/poolsize"),
