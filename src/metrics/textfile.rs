@@ -188,9 +188,10 @@ impl TextfileDir {
         }
         let mut at = 0;
         // `# TYPE` at the start of a line only: a label value may hold it.
-        // A scan for `#` (vectorised), then a compare: not a window compare
-        // at every byte of the ~50 KB body.
-        while let Some(n) = out[at..].iter().position(|&b| b == b'#') {
+        // A scan for `#` eight bytes at a time (a byte at a time it was
+        // ~150k instructions a scrape), then a compare: not a window
+        // compare at every byte of the ~50 KB body.
+        while let Some(n) = crate::proc::find_either(&out[at..], b'#', b'#') {
             let hash = at + n;
             at = hash + 1;
             if !out[hash..].starts_with(TYPE) {
@@ -393,12 +394,27 @@ fn same_names(names: &[u8], out: &[u8], ranges: &[Range<usize>]) -> bool {
     let mut rest = names;
     for r in ranges {
         let name = &out[r.clone()];
-        match rest.strip_prefix(name).and_then(|r| r.strip_prefix(b"\n")) {
-            Some(after) => rest = after,
-            None => return false,
+        let Some((kept, after)) = rest.split_at_checked(name.len()) else {
+            return false;
+        };
+        if !equal_words(kept, name) || after.first() != Some(&b'\n') {
+            return false;
         }
+        rest = &after[1..];
     }
     rest.is_empty()
+}
+
+/// `a == b` for slices of one length, eight bytes at a time (musl's
+/// `bcmp` goes a byte at a time: 53k instructions a scrape for the ~460
+/// names).
+fn equal_words(a: &[u8], b: &[u8]) -> bool {
+    let (mut a_words, mut b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |w: &[u8]| u64::from_le_bytes(w.try_into().expect("eight bytes"));
+    (&mut a_words)
+        .zip(&mut b_words)
+        .all(|(x, y)| word(x) == word(y))
+        && a_words.remainder() == b_words.remainder()
 }
 
 fn read_one(path: &std::path::Path, slot: &mut Slot, budget: usize) -> bool {

@@ -167,7 +167,7 @@ fn zero_bytes(word: u64) -> u64 {
 /// was a fifth of a /metrics render's instructions. The lowest mark of
 /// either word is exact, so the lowest of both is the first match.
 #[inline]
-fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+pub fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     let (spread_a, spread_b) = (ONES * u64::from(a), ONES * u64::from(b));
     let mut words = hay.chunks_exact(8);
     let mut at = 0;
