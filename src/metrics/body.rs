@@ -130,6 +130,15 @@ impl Body {
         self.push(' ');
     }
 
+    /// A sample line without a timestamp: `NAME VALUE` and a newline
+    /// (`name` may carry its labels).
+    pub fn sample_u64(&mut self, name: &str, value: u64) {
+        self.push_str(name);
+        self.push(' ');
+        self.u64(value);
+        self.push('\n');
+    }
+
     /// Grows by an eighth at least, in whole pages: every byte of `buf` is
     /// written (zeroed) once, so capacity beyond the body is resident memory
     /// for nothing. The first scrapes grow it a few times; then never.

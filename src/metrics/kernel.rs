@@ -7,12 +7,11 @@
 //! that is missing (no IPv6: no snmp6 or sockstat6) or malformed leaves
 //! its families out of this scrape and nothing else.
 
-use std::fmt::Write;
 use std::path::Path;
 
 use super::{Body, family};
 use crate::proc::{netstat, sockstat, sysctl, vmstat};
-use crate::sample::procfile::ProcFile;
+use crate::sample::procfile::{Ends, ProcFile};
 
 pub struct KernelTables {
     vmstat: ProcFile,
@@ -48,6 +47,27 @@ fn netstat_series(out: &mut Body, protocol: &[u8], name: &[u8], value: i64) {
     out.push('\n');
 }
 
+/// `node_sockstat_{protocol}_{key}{suffix}`, a gauge, with
+/// node_exporter's help text.
+fn sockstat_series(out: &mut Body, protocol: &str, key: &str, suffix: &str, value: u64) {
+    out.push_str("# HELP ");
+    let name_at = out.len();
+    out.push_str("node_sockstat_");
+    out.push_str(protocol);
+    out.push('_');
+    out.push_str(key);
+    out.push_str(suffix);
+    let name_end = out.len();
+    out.push_str(" Number of ");
+    out.push_str(protocol);
+    out.push_str(" sockets in state ");
+    out.push_str(key);
+    out.push_str(suffix);
+    out.type_and_sample_start(name_at..name_end, "gauge");
+    out.u64(value);
+    out.push('\n');
+}
+
 /// `part` as text if it may go into a metric name unchanged.
 fn valid_name(part: &[u8]) -> Option<&str> {
     let valid = !part.is_empty() && part.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
@@ -60,15 +80,20 @@ impl KernelTables {
         // First buffers near each file's size on a 6.18 kernel (vmstat 4.0
         // KB, netstat 4.2, snmp 1.3, snmp6 3.2); a bigger file grows its
         // buffer once. Every page of a buffer is touched, so this is RSS.
-        let file = |rel: &str, bytes| ProcFile::with_capacity(proc_root.join(rel), bytes);
+        // netstat, snmp, snmp6 and sockstat are rendered whole (one read);
+        // vmstat is a table of `name value` records (below 128 bytes).
+        let file = |rel: &str, bytes| {
+            ProcFile::with_capacity(proc_root.join(rel), bytes).ending(Ends::AtShortRead)
+        };
         let number = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 64);
         KernelTables {
-            vmstat: file("vmstat", 8192),
+            vmstat: ProcFile::with_capacity(proc_root.join("vmstat"), 8192)
+                .ending(Ends::Records { max_record: 128 }),
             netstat: file("net/netstat", 8192),
             snmp: file("net/snmp", 2048),
             snmp6: file("net/snmp6", 4096),
-            sockstat: ProcFile::with_capacity(proc_root.join("net/sockstat"), 512),
-            sockstat6: ProcFile::with_capacity(proc_root.join("net/sockstat6"), 256),
+            sockstat: file("net/sockstat", 512),
+            sockstat6: file("net/sockstat6", 256),
             file_nr: number("sys/fs/file-nr"),
             entropy_avail: number("sys/kernel/random/entropy_avail"),
             pool_size: number("sys/kernel/random/poolsize"),
@@ -167,20 +192,15 @@ impl KernelTables {
                         "gauge",
                         "Number of IPv4 sockets in use.",
                     );
-                    let _ = writeln!(out, "node_sockstat_sockets_used {value}");
+                    out.push_str("node_sockstat_sockets_used ");
+                    out.u64(value);
+                    out.push('\n');
                     return;
                 }
-                let _ = writeln!(
-                    out,
-                    "# HELP node_sockstat_{p}_{k} Number of {p} sockets in state {k}.\n# TYPE node_sockstat_{p}_{k} gauge\nnode_sockstat_{p}_{k} {value}"
-                );
+                sockstat_series(out, p, k, "", value);
                 // Pages, and node_exporter adds the figure in bytes.
                 if k == "mem" {
-                    let bytes = value.saturating_mul(page_size);
-                    let _ = writeln!(
-                        out,
-                        "# HELP node_sockstat_{p}_mem_bytes Number of {p} sockets in state mem_bytes.\n# TYPE node_sockstat_{p}_mem_bytes gauge\nnode_sockstat_{p}_mem_bytes {bytes}"
-                    );
+                    sockstat_series(out, p, k, "_bytes", value.saturating_mul(page_size));
                 }
             });
         }
@@ -200,14 +220,14 @@ impl KernelTables {
                 "gauge",
                 "File descriptor statistics: allocated.",
             );
-            let _ = writeln!(out, "node_filefd_allocated {allocated}");
+            out.sample_u64("node_filefd_allocated", allocated);
             family(
                 out,
                 "node_filefd_maximum",
                 "gauge",
                 "File descriptor statistics: maximum.",
             );
-            let _ = writeln!(out, "node_filefd_maximum {maximum}");
+            out.sample_u64("node_filefd_maximum", maximum);
         }
         file_nr.is_some()
     }
@@ -224,7 +244,7 @@ impl KernelTables {
                 "gauge",
                 "Bits of available entropy.",
             );
-            let _ = writeln!(out, "node_entropy_available_bits {bits}");
+            out.sample_u64("node_entropy_available_bits", bits);
         }
         let pool_size = single(&mut self.pool_size);
         if let Some(bits) = pool_size {
@@ -234,7 +254,7 @@ impl KernelTables {
                 "gauge",
                 "Bits of entropy pool.",
             );
-            let _ = writeln!(out, "node_entropy_pool_size_bits {bits}");
+            out.sample_u64("node_entropy_pool_size_bits", bits);
         }
         available.is_some() && pool_size.is_some()
     }

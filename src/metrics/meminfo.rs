@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::Body;
 use crate::proc::meminfo::fields_of;
-use crate::sample::procfile::ProcFile;
+use crate::sample::procfile::{Ends, ProcFile};
 
 pub struct MemInfoFields {
     file: ProcFile,
@@ -44,7 +44,8 @@ impl MemInfoFields {
     pub fn new(proc_root: &Path) -> Self {
         MemInfoFields {
             // About 1.5 KB; grown once if a kernel prints more.
-            file: ProcFile::with_capacity(proc_root.join("meminfo"), 2048),
+            file: ProcFile::with_capacity(proc_root.join("meminfo"), 2048)
+                .ending(Ends::AtShortRead),
         }
     }
 

@@ -8,7 +8,6 @@
 //! counts live in a list of (device offset, length, count) that only grows
 //! when more devices have neighbours than ever before.
 
-use std::fmt::Write;
 use std::path::Path;
 
 use super::{Body, escaped_bytes, family};
@@ -100,11 +99,11 @@ impl NetTables {
             "gauge",
             "Number of allocated memory in the kernel for UDP datagrams in bytes.",
         );
-        let _ = writeln!(out, "node_udp_queues{{ip=\"v4\",queue=\"rx\"}} {rx4}");
-        let _ = writeln!(out, "node_udp_queues{{ip=\"v4\",queue=\"tx\"}} {tx4}");
+        out.sample_u64("node_udp_queues{ip=\"v4\",queue=\"rx\"}", rx4);
+        out.sample_u64("node_udp_queues{ip=\"v4\",queue=\"tx\"}", tx4);
         if let Some((tx6, rx6)) = self.udp6.read().ok().and_then(|b| udp::queue_sums(b).ok()) {
-            let _ = writeln!(out, "node_udp_queues{{ip=\"v6\",queue=\"rx\"}} {rx6}");
-            let _ = writeln!(out, "node_udp_queues{{ip=\"v6\",queue=\"tx\"}} {tx6}");
+            out.sample_u64("node_udp_queues{ip=\"v6\",queue=\"rx\"}", rx6);
+            out.sample_u64("node_udp_queues{ip=\"v6\",queue=\"tx\"}", tx6);
         }
         true
     }
@@ -202,14 +201,14 @@ impl NetTables {
             "gauge",
             "Number of currently allocated flow entries for connection tracking.",
         );
-        let _ = writeln!(out, "node_nf_conntrack_entries {count}");
+        out.sample_u64("node_nf_conntrack_entries", count);
         family(
             out,
             "node_nf_conntrack_entries_limit",
             "gauge",
             "Maximum size of connection tracking table.",
         );
-        let _ = writeln!(out, "node_nf_conntrack_entries_limit {max}");
+        out.sample_u64("node_nf_conntrack_entries_limit", max);
         self.conntrack_stat(out);
         true
     }
@@ -270,7 +269,9 @@ impl NetTables {
         for &(at, len, count) in &self.arp_counts {
             out.push_str("node_arp_entries{device=\"");
             escaped_bytes(out, &buf[at..at + len]);
-            let _ = writeln!(out, "\"}} {count}");
+            out.push_str("\"} ");
+            out.u64(count);
+            out.push('\n');
         }
         true
     }

@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use super::procfile::ProcFile;
+use super::procfile::{Ends, ProcFile};
 use super::source::{Failure, Health};
 use crate::proc::stat::{self, CpuTicks, Stat};
 
@@ -67,7 +67,8 @@ pub struct CpuStat {
 impl CpuStat {
     pub fn new(proc_root: &Path) -> CpuStat {
         CpuStat {
-            file: ProcFile::new(proc_root.join("stat")),
+            // single_open_size: whole in one read on any number of CPUs.
+            file: ProcFile::new(proc_root.join("stat")).ending(Ends::AtShortRead),
             health: Health::default(),
             stat: Stat {
                 cores: Vec::with_capacity(64),

@@ -12,7 +12,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::procfile::ProcFile;
+use super::procfile::{Ends, ProcFile};
 use super::source::{Failure, Health};
 use crate::proc::mounts;
 use crate::sys::{self, FsStats};
@@ -87,7 +87,8 @@ pub struct Disks {
 impl Disks {
     pub fn new(proc_root: &Path, selection: MountSelection) -> Disks {
         Disks {
-            mounts_file: ProcFile::new(proc_root.join("self/mounts")),
+            // Records as long as the paths in them: read until a read returns 0.
+            mounts_file: ProcFile::new(proc_root.join("self/mounts")).ending(Ends::AtZero),
             health: Health::default(),
             selection,
             mounts_seen: Vec::with_capacity(4096),

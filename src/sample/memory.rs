@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::procfile::ProcFile;
+use super::procfile::{Ends, ProcFile};
 use super::source::{Failure, Health};
 use crate::proc::{self, meminfo::MemInfo};
 
@@ -50,7 +50,7 @@ pub struct Memory {
 impl Memory {
     pub fn new(proc_root: &Path) -> Memory {
         Memory {
-            meminfo_file: ProcFile::new(proc_root.join("meminfo")),
+            meminfo_file: ProcFile::new(proc_root.join("meminfo")).ending(Ends::AtShortRead),
             min_free_file: ProcFile::with_capacity(proc_root.join("sys/vm/min_free_kbytes"), 32),
             health: Health::default(),
         }

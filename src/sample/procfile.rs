@@ -5,6 +5,13 @@
 //! (doubling) when the file is larger than ever before, e.g. /proc/stat on a
 //! machine that brought more CPUs online.
 //!
+//! Invariant: a read returns the whole file. A read that returns fewer
+//! bytes than asked is not always the end: procfs tables of records
+//! (`seq_file`) stop each read where the kernel's page-sized buffer is full
+//! (/proc/net/udp with a hundred sockets came back 3,968 bytes at a time).
+//! [`Ends`] says, per file, when a short read is the end, so that the usual
+//! read is still one `pread`.
+//!
 //! Invariant: no open or read here can wait. Files are opened with
 //! `O_NONBLOCK` (a FIFO put where a /proc file should be would otherwise
 //! block `open` until a writer comes) and refused unless `fstat` says they
@@ -70,10 +77,55 @@ const FIRST_READ: usize = 512;
 /// No file sysmon samples is anywhere near this; a bigger one is not /proc.
 const MAX_SIZE: usize = 16 * 1024 * 1024;
 
+/// The smallest buffer a procfs `seq_file` renders records into: a page,
+/// 4096 bytes or more (it grows only for a record that does not fit alone).
+const SEQ_BUFFER_MIN: usize = 4096;
+
+/// How [`ProcFile`] knows that a read which returned fewer bytes than it
+/// asked for reached the end of the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ends {
+    /// The kernel renders the whole file at once and a read copies all of
+    /// it that fits, so a short read is the end: procfs files made with
+    /// `single_open` (stat, meminfo, loadavg, uptime, pressure/*, PID/stat,
+    /// net/netstat, net/snmp, net/snmp6, net/sockstat), /proc/sys files and
+    /// sysfs attributes (Linux `fs/seq_file.c`: one record, the buffer grown
+    /// until it fits).
+    AtShortRead,
+    /// A procfs table of records none longer than `max_record` bytes
+    /// (net/dev, diskstats, vmstat, net/udp, net/arp, softnet_stat): a read
+    /// stops before the first record that does not fit in the kernel's
+    /// buffer (at least [`SEQ_BUFFER_MIN`]), so it came short of the end
+    /// only with more than `SEQ_BUFFER_MIN - max_record` bytes; a shorter
+    /// read is the end, a longer one is followed by another.
+    Records { max_record: usize },
+    /// Records of any length (/proc/self/mounts: paths): only a read that
+    /// returns nothing is the end.
+    AtZero,
+}
+
+impl Ends {
+    /// Records of up to 512 bytes: every procfs table sysmon reads but the
+    /// mount table, and every file that is rendered whole and smaller than
+    /// 3.5 KB (those cost one read either way).
+    pub const DEFAULT: Ends = Ends::Records { max_record: 512 };
+
+    /// Whether a read that returned `n` bytes, fewer than it asked for,
+    /// reached the end of the file.
+    fn at_short_read(self, n: usize) -> bool {
+        match self {
+            Ends::AtShortRead => true,
+            Ends::Records { max_record } => n + max_record < SEQ_BUFFER_MIN,
+            Ends::AtZero => false,
+        }
+    }
+}
+
 pub struct ProcFile {
     path: PathBuf,
     file: Option<File>,
     buf: Vec<u8>,
+    ends: Ends,
 }
 
 impl ProcFile {
@@ -89,7 +141,15 @@ impl ProcFile {
             path,
             file: None,
             buf: Vec::with_capacity(bytes.max(1)),
+            ends: Ends::DEFAULT,
         }
+    }
+
+    /// How a short read of this file is known to be its end (see [`Ends`];
+    /// [`Ends::DEFAULT`] unless set).
+    pub fn ending(mut self, ends: Ends) -> Self {
+        self.ends = ends;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -153,15 +213,14 @@ impl ProcFile {
                 };
                 self.buf.resize(grown, 0);
             }
-            // pread from the start: one system call per file when it fits,
-            // instead of lseek + read + a read that returns 0. procfs and
-            // sysfs fill the whole buffer unless the file ends first, so a
-            // short read is the end of the file.
+            // pread from the start: one system call per file when it fits
+            // and the short read is known to be the end (`ends`), instead
+            // of lseek + read + a read that returns 0.
             match file.read_at(&mut self.buf[len..], len as u64) {
                 Ok(0) => break,
                 Ok(n) => {
                     len += n;
-                    if len < self.buf.len() {
+                    if len < self.buf.len() && self.ends.at_short_read(n) {
                         break;
                     }
                 }
@@ -215,6 +274,45 @@ mod tests {
         assert!(missing.read_attribute().is_err());
         assert!(missing.raw_fd().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_table_longer_than_the_kernels_page_is_read_whole() {
+        // Issue 12: /proc/net/udp is a seq_file of 128-byte records; with
+        // a hundred sockets each read stops at 3,968 bytes, and a short
+        // read taken for the end lost every socket after the first ~60.
+        let sockets: Vec<std::net::UdpSocket> = (0..100)
+            .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        // `local_address` is `0100007F:PORT` in hex.
+        let wanted: Vec<String> = sockets
+            .iter()
+            .map(|s| format!("0100007F:{:04X}", s.local_addr().unwrap().port()))
+            .collect();
+        let path = PathBuf::from("/proc/self/net/udp");
+        let whole = std::fs::read(&path).unwrap();
+        assert!(whole.len() > 2 * SEQ_BUFFER_MIN, "{} bytes", whole.len());
+        for ends in [Ends::DEFAULT, Ends::AtZero] {
+            // Twice: the first read grows the buffer, the second reads
+            // into one already larger than the kernel's page.
+            let mut file = ProcFile::new(path.clone()).ending(ends);
+            for round in 0..2 {
+                let text = String::from_utf8(file.read().unwrap().to_vec()).unwrap();
+                let missing = wanted.iter().filter(|w| !text.contains(w.as_str())).count();
+                assert_eq!(missing, 0, "{ends:?}, read {round}: {} bytes", text.len());
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_read_is_the_end_only_where_no_record_could_follow() {
+        assert!(Ends::AtShortRead.at_short_read(4000));
+        assert!(!Ends::AtZero.at_short_read(10));
+        let udp = Ends::Records { max_record: 128 };
+        assert!(udp.at_short_read(3967), "the next record would have fitted");
+        assert!(!udp.at_short_read(3968), "31 records: the 32nd did not fit");
+        assert!(Ends::DEFAULT.at_short_read(3583));
+        assert!(!Ends::DEFAULT.at_short_read(3584));
     }
 
     #[test]
