@@ -61,6 +61,17 @@ pub fn read_at_most(path: &Path, max: usize) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// One `read` of a sysfs attribute into `buf`, as node_exporter's
+/// `sysReadFile` does (a sysfs attribute is shown whole by one read; a
+/// driver that answers EAGAIN is an error, not a wait): opened, read once,
+/// closed. The bytes read; no allocation while the path is shorter than
+/// std's on-stack C-string buffer (384 bytes).
+pub fn read_once_into<'b>(path: &Path, buf: &'b mut [u8]) -> io::Result<&'b [u8]> {
+    use std::io::Read;
+    let len = open_regular(path)?.read(buf)?;
+    Ok(&buf[..len])
+}
+
 const INITIAL_CAPACITY: usize = 8 * 1024;
 /// What the first read zeroes of a buffer: a page is resident once written,
 /// and zeroing a kept-open file's whole 8 KiB up front made both of its
