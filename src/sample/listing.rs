@@ -3,12 +3,13 @@
 //! sensor sources list their sysfs directories this way and rebuild their
 //! file lists (allocating) only when a listing differs.
 //!
-//! Invariant: [`Listing::append`] allocates nothing once `out` has grown to
-//! the listing's size (getdents64 into the kept [`DirCounter`] buffer). A
-//! directory that cannot be opened or read appends no names; it is opened
-//! again on the next call.
+//! Invariant: [`Listing::append`] and [`Lister::append`] allocate nothing
+//! once `out` has grown to the listing's size (getdents64 into a kept
+//! [`DirCounter`] buffer). A directory that cannot be opened or read
+//! appends no names; it is opened again on the next call. A [`Listing`]
+//! keeps its directory open; a [`Lister`] lists many through one buffer.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -53,4 +54,46 @@ impl Listing {
         out.push(b'/');
         result.is_ok()
     }
+}
+
+/// Lists many directories one after another through one kept buffer, for
+/// readers with a directory per device (hwmon chips, power supplies): one
+/// 8 KiB buffer and at most one descriptor (the last directory listed)
+/// however many directories, where a [`Listing`] each would hold one of
+/// both per directory.
+#[derive(Default)]
+pub struct Lister {
+    dir: Option<DirCounter>,
+}
+
+impl Lister {
+    /// [`Listing::append`] for the directory at `path`.
+    pub fn append(&mut self, path: &CStr, out: &mut Vec<u8>, keep: impl Fn(&[u8]) -> bool) -> bool {
+        let opened = match &mut self.dir {
+            // On an error `reopen` keeps the old directory: not listed.
+            Some(dir) => dir.reopen(path).is_ok(),
+            None => {
+                self.dir = DirCounter::open(path).ok();
+                self.dir.is_some()
+            }
+        };
+        let listed = opened
+            && self.dir.as_mut().is_some_and(|dir| {
+                dir.for_each_name(|name| {
+                    if keep(name) {
+                        out.extend_from_slice(name);
+                        out.push(0);
+                    }
+                })
+                .is_ok()
+            });
+        out.push(b'/');
+        listed
+    }
+}
+
+/// `path` as a C string for [`Lister::append`] (one with a NUL byte cannot
+/// exist: it becomes the empty path, which never opens).
+pub fn c_path(path: &Path) -> CString {
+    CString::new(path.as_os_str().as_bytes()).unwrap_or_default()
 }
