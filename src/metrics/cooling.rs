@@ -6,9 +6,10 @@
 //! sampler's: `node_thermal_zone_temp` in the renderer.)
 //!
 //! The class directory is listed at each scrape into a kept buffer; the
-//! device list is rebuilt (allocating) only when that listing differs. Each
-//! scrape opens, reads once and closes a device's `type`, `max_state` and
-//! `cur_state`: no descriptor is held, no allocation once warm. A file
+//! device list is rebuilt (allocating) only when that listing differs. The
+//! `type`, `max_state` and `cur_state` of the first [`KEPT_OPEN`] devices
+//! are kept open and re-read with one `pread`; the others' are opened, read
+//! once and closed ([`procfile::Attribute`]). No allocation once warm. A file
 //! that cannot be read or parsed drops its series (an unreadable `type`
 //! both of the device's); node_exporter drops every cooling device then
 //! (README, /metrics).
@@ -21,8 +22,9 @@ use std::ffi::CString;
 use crate::sample::listing::{Lister, c_path};
 use crate::sample::procfile;
 
-/// procfs' `SysReadFile` reads 128 bytes.
-const READ_BYTES: usize = 128;
+/// The devices whose files are kept open (a CPU's each on Intel: a big
+/// machine's others are read as node_exporter reads them).
+const KEPT_OPEN: usize = 64;
 
 /// The most cooling devices kept (a CPU's each, and fans: a few hundred).
 const MAX_DEVICES: usize = 4096;
@@ -37,9 +39,9 @@ struct Device {
     /// N of `cooling_deviceN`, as text (procfs trims the prefix).
     name: String,
     /// `type`, `max_state`, `cur_state`.
-    kind_file: PathBuf,
-    max_file: PathBuf,
-    cur_file: PathBuf,
+    kind_file: procfile::Attribute,
+    max_file: procfile::Attribute,
+    cur_file: procfile::Attribute,
     /// This scrape's `cur_state` and `max_state`, `None` if unreadable.
     states: [Option<i64>; 2],
 }
@@ -86,11 +88,13 @@ impl CoolingDevices {
         crate::sort::sort(&mut names);
         for dir_name in names.into_iter().take(MAX_DEVICES) {
             let dir = self.class_dir.join(&dir_name);
+            let keep_open = self.devices.len() < KEPT_OPEN;
+            let file = |name| procfile::Attribute::new(dir.join(name), keep_open);
             self.devices.push(Device {
                 name: dir_name["cooling_device".len()..].to_string(),
-                kind_file: dir.join("type"),
-                max_file: dir.join("max_state"),
-                cur_file: dir.join("cur_state"),
+                kind_file: file("type"),
+                max_file: file("max_state"),
+                cur_file: file("cur_state"),
                 states: [None; 2],
             });
         }
@@ -106,14 +110,11 @@ impl CoolingDevices {
             std::mem::swap(&mut self.built_from, &mut self.scratch);
             self.built = true;
         }
-        let mut buf = [0u8; READ_BYTES];
+        let mut buf = [0u8; procfile::SYSFS_READ_BYTES];
         for device in &mut self.devices {
-            let mut read = |path: &Path| {
-                procfile::read_once_into(path, &mut buf)
-                    .ok()
-                    .and_then(parse_state)
-            };
-            device.states = [read(&device.cur_file), read(&device.max_file)];
+            let mut read =
+                |file: &mut procfile::Attribute| file.read(&mut buf).ok().and_then(parse_state);
+            device.states = [read(&mut device.cur_file), read(&mut device.max_file)];
         }
         let mut any = false;
         for (index, (name, help)) in [
@@ -130,13 +131,13 @@ impl CoolingDevices {
         .enumerate()
         {
             let mut wrote_family = false;
-            for device in &self.devices {
+            for device in &mut self.devices {
                 let Some(state) = device.states[index] else {
                     continue;
                 };
                 // The type is read with each line: the text goes straight
                 // into the body from the stack buffer.
-                let Ok(kind) = procfile::read_once_into(&device.kind_file, &mut buf) else {
+                let Ok(kind) = device.kind_file.read(&mut buf) else {
                     continue;
                 };
                 if !wrote_family {

@@ -8,8 +8,9 @@
 //!
 //! The class directory and each supply's directory are listed at each
 //! scrape into a kept buffer (one [`Lister`]); the list of supplies and of the files each
-//! has is rebuilt (allocating) only when a listing differs. Each scrape
-//! opens, reads once and closes those files: no descriptor is held, no
+//! has is rebuilt (allocating) only when a listing differs. The first
+//! [`KEPT_OPEN`] files are kept open and re-read with one `pread`; any
+//! others are opened, read once and closed ([`procfile::Attribute`]). No
 //! allocation once warm. A file that cannot be read or parsed drops its
 //! own series (node_exporter drops the whole collector: README, /metrics).
 
@@ -22,8 +23,8 @@ use std::ffi::CString;
 use crate::sample::listing::{Lister, c_path};
 use crate::sample::procfile;
 
-/// procfs' `SysReadFile` reads 128 bytes.
-const READ_BYTES: usize = 128;
+/// The files kept open (a laptop's battery and charger have about 40).
+const KEPT_OPEN: usize = 128;
 
 /// The most supplies kept.
 const MAX_SUPPLIES: usize = 256;
@@ -113,9 +114,9 @@ const SCOPE: usize = 5;
 struct Supply {
     name: String,
     /// The file of each [`NUMERIC`] attribute the supply has.
-    numeric: Vec<(usize, PathBuf)>,
+    numeric: Vec<(usize, procfile::Attribute)>,
     /// The file of each [`TEXT`] attribute the supply has.
-    text: Vec<(usize, PathBuf)>,
+    text: Vec<(usize, procfile::Attribute)>,
     /// This scrape's values, parallel to `numeric`.
     values: Vec<Option<f64>>,
     dir: CString,
@@ -178,17 +179,26 @@ impl PowerSupplies {
             let is_file = |file: &str| {
                 std::fs::symlink_metadata(dir.join(file)).is_ok_and(|m| m.file_type().is_file())
             };
-            let numeric: Vec<(usize, PathBuf)> = NUMERIC
+            let mut kept = self
+                .supplies
+                .iter()
+                .map(|s| s.numeric.len() + s.text.len())
+                .sum::<usize>();
+            let mut attribute = |file: &str| {
+                kept += 1;
+                procfile::Attribute::new(dir.join(file), kept <= KEPT_OPEN)
+            };
+            let numeric: Vec<(usize, procfile::Attribute)> = NUMERIC
                 .iter()
                 .enumerate()
                 .filter(|(_, (file, ..))| is_file(file))
-                .map(|(i, (file, ..))| (i, dir.join(file)))
+                .map(|(i, (file, ..))| (i, attribute(file)))
                 .collect();
             let text = TEXT
                 .iter()
                 .enumerate()
                 .filter(|(_, file)| is_file(file))
-                .map(|(i, file)| (i, dir.join(file)))
+                .map(|(i, file)| (i, attribute(file)))
                 .collect();
             self.supplies.push(Supply {
                 name,
@@ -210,10 +220,11 @@ impl PowerSupplies {
             std::mem::swap(&mut self.built_from, &mut self.scratch);
             self.built = true;
         }
-        let mut buf = [0u8; READ_BYTES];
+        let mut buf = [0u8; procfile::SYSFS_READ_BYTES];
         for supply in &mut self.supplies {
-            for ((index, path), value) in supply.numeric.iter().zip(&mut supply.values) {
-                *value = procfile::read_once_into(path, &mut buf)
+            for ((index, file), value) in supply.numeric.iter_mut().zip(&mut supply.values) {
+                *value = file
+                    .read(&mut buf)
                     .ok()
                     .and_then(|raw| parse_go_int(raw.trim_ascii()))
                     .map(|v| v as f64 / NUMERIC[*index].2);
@@ -258,16 +269,16 @@ impl PowerSupplies {
                 "info of /sys/class/power_supply/<power_supply>.",
             );
         }
-        for supply in &self.supplies {
+        for supply in &mut self.supplies {
             out.push_str("node_power_supply_info{");
             let mut first = true;
             let mut wrote_name = false;
-            for (index, path) in &supply.text {
+            for (index, file) in &mut supply.text {
                 if *index >= SCOPE && !wrote_name {
                     label(out, &mut first, "power_supply", supply.name.as_bytes());
                     wrote_name = true;
                 }
-                let Ok(raw) = procfile::read_once_into(path, &mut buf) else {
+                let Ok(raw) = file.read(&mut buf) else {
                     continue;
                 };
                 let value = text_value(raw);
