@@ -18,7 +18,6 @@
 //! allocates nothing. A file that cannot be read or parsed drops its one
 //! series. At most [`MAX_SERIES`] series are kept.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{Body, escaped, escaped_go_utf8, family};
@@ -302,15 +301,15 @@ impl Hwmon {
         readable
     }
 
-    /// Builds the chips and series from the directories. Allocates.
+    /// Builds the chips and series from the directories. Allocates. (Vecs
+    /// and the one sort, no B-trees: this is the binary's only user of
+    /// them, and they cost some 30 KB of code.)
     fn rebuild(&mut self) {
         self.chips.clear();
         self.families.clear();
         self.series.clear();
-        let mut families: BTreeMap<String, (String, &'static str)> = BTreeMap::new();
-        let mut found: Vec<(String, usize, String, PathBuf, Reading)> = Vec::new();
-        let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
-        let mut seen_names: BTreeSet<(String, String)> = BTreeSet::new();
+        // (metric, chip, sensor, file), sorted and deduplicated below.
+        let mut found: Vec<(Metric, usize, String, PathBuf)> = Vec::new();
         for dir_name in sorted_names(&self.class_dir) {
             let dir = self.class_dir.join(&dir_name);
             if !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) {
@@ -332,10 +331,15 @@ impl Hwmon {
                 .as_deref()
                 .map(sysfs::clean)
                 .filter(|n| !n.is_empty())
-                .filter(|n| seen_names.insert((label.clone(), n.clone())));
-            // (sensor, property) -> file; the device directory's files are
-            // read after the chip's and take their place, as in Go's map.
-            let mut files: BTreeMap<(String, String), PathBuf> = BTreeMap::new();
+                .filter(|n| {
+                    !self
+                        .chips
+                        .iter()
+                        .any(|c| c.label == label && c.name.as_ref() == Some(n))
+                });
+            // (sensor, property, file) in the order Go reads them: the
+            // device directory's files after the chip's.
+            let mut files: Vec<(String, String, PathBuf)> = Vec::new();
             let device = dir.join("device");
             let mut dirs = vec![dir.clone()];
             if std::fs::metadata(&device).is_ok_and(|m| m.is_dir()) {
@@ -354,34 +358,28 @@ impl Hwmon {
                     if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
                         continue;
                     }
-                    let sensor = format!("{}{}", f.kind, f.id);
-                    files.insert((sensor, f.property.to_string()), path);
+                    files.push((format!("{}{}", f.kind, f.id), f.property.to_string(), path));
+                }
+            }
+            // A later file takes an earlier one's place, as in Go's map.
+            let mut unique: Vec<(String, String, PathBuf)> = Vec::with_capacity(files.len());
+            for file in files.into_iter().rev() {
+                if !unique.iter().any(|u| u.0 == file.0 && u.1 == file.1) {
+                    unique.push(file);
                 }
             }
             let chip = self.chips.len();
-            for ((sensor, element), path) in &files {
+            for (sensor, element, path) in unique.iter().rev() {
                 let Some(kind) = sysfs::sensor_file(sensor).map(|f| f.kind) else {
                     continue;
                 };
-                let has_bare = files.contains_key(&(sensor.clone(), String::new()));
+                let has_bare = unique.iter().any(|u| &u.0 == sensor && u.1.is_empty());
                 let Some(metric) = metric_of(kind, element, has_bare) else {
                     continue;
                 };
-                if found.len() >= MAX_SERIES
-                    || !seen.insert((metric.name.clone(), label.clone(), sensor.clone()))
-                {
-                    continue;
+                if found.len() < MAX_SERIES {
+                    found.push((metric, chip, sensor.clone(), path.clone()));
                 }
-                families
-                    .entry(metric.name.clone())
-                    .or_insert((metric.help, metric.kind));
-                found.push((
-                    metric.name,
-                    chip,
-                    sensor.clone(),
-                    path.clone(),
-                    metric.reading,
-                ));
             }
             self.chips.push(Chip {
                 label,
@@ -390,25 +388,43 @@ impl Hwmon {
                 device: c_path(&device),
             });
         }
-        for (name, (help, kind)) in families {
-            self.families.push(Family { name, help, kind });
-        }
-        for (name, chip, sensor, path, reading) in found {
-            let Ok(family) = self.families.binary_search_by(|f| f.name.cmp(&name)) else {
+        // By family, then chip label, sensor, chip and file: each family's
+        // lines together, and one series of any (name, chip, sensor): the
+        // first chip's, where node_exporter's registry refuses duplicates.
+        let chips = &self.chips;
+        crate::sort::sort_by(&mut found, |a, b| {
+            (&a.0.name, &chips[a.1].label, &a.2, a.1, &a.3).cmp(&(
+                &b.0.name,
+                &chips[b.1].label,
+                &b.2,
+                b.1,
+                &b.3,
+            ))
+        });
+        for (metric, chip, sensor, path) in found {
+            if self.series.last().is_some_and(|last| {
+                self.families[last.family].name == metric.name
+                    && chips[last.chip].label == chips[chip].label
+                    && last.sensor == sensor
+            }) {
                 continue;
-            };
+            }
+            if self.families.last().is_none_or(|f| f.name != metric.name) {
+                self.families.push(Family {
+                    name: metric.name,
+                    help: metric.help,
+                    kind: metric.kind,
+                });
+            }
             let keep_open = self.series.len() < KEPT_OPEN;
             self.series.push(Series {
-                family,
+                family: self.families.len() - 1,
                 chip,
                 sensor,
                 file: procfile::Attribute::new(path, keep_open),
-                reading,
+                reading: metric.reading,
             });
         }
-        crate::sort::sort_by(&mut self.series, |a, b| {
-            (a.family, a.chip, &a.sensor).cmp(&(b.family, b.chip, &b.sensor))
-        });
     }
 
     /// The families, read now. True when `/sys/class/hwmon` could be read
