@@ -9,7 +9,9 @@
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
 //! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
 //! (softnet, conntrack, arp), [`netclass`] (/sys/class/net), [`cpufreq`]
-//! (frequency limits), [`timex`] (adjtimex) and [`disk_info`] (udev or
+//! (frequency limits), [`hwmon`] (every sensor file), [`cooling`]
+//! (thermal cooling devices), [`power_supply`] (/sys/class/power_supply),
+//! [`timex`] (adjtimex) and [`disk_info`] (udev or
 //! sysfs labels of each disk); [`services`] the init system's services as
 //! [`crate::services`] last read them. [`textfile`] serves the
 //! `*.prom` files of `textfile_dir`, checked by [`exposition`].
@@ -20,14 +22,17 @@
 //! is written by [`body`] without `core::fmt` on the common paths.
 
 mod body;
+mod cooling;
 mod cpufreq;
 mod disk_info;
 pub mod exposition;
+mod hwmon;
 mod kernel;
 mod meminfo;
 mod net;
 mod netclass;
 mod os;
+mod power_supply;
 mod services;
 mod textfile;
 mod timex;
@@ -62,6 +67,9 @@ pub struct MetricsRenderer {
     net: net::NetTables,
     netclass: netclass::NetClass,
     cpufreq: cpufreq::CpuFreqLimits,
+    hwmon: hwmon::Hwmon,
+    cooling: cooling::CoolingDevices,
+    power_supply: power_supply::PowerSupplies,
     disk_info: disk_info::DiskInfo,
     textfile: Option<textfile::TextfileDir>,
     /// The boot log's counts, as of start (`None`: no boot log).
@@ -108,6 +116,9 @@ impl MetricsRenderer {
             net: net::NetTables::new(proc_root),
             netclass: netclass::NetClass::new(sys_root),
             cpufreq: cpufreq::CpuFreqLimits::new(sys_root),
+            hwmon: hwmon::Hwmon::new(sys_root),
+            cooling: cooling::CoolingDevices::new(sys_root),
+            power_supply: power_supply::PowerSupplies::new(sys_root),
             disk_info: disk_info::DiskInfo::new(sys_root, root_fs),
             textfile: None,
             boots: None,
@@ -155,6 +166,23 @@ fn escaped_bytes(out: &mut Body, value: &[u8]) {
         escaped(out, chunk.valid());
         if !chunk.invalid().is_empty() {
             out.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+}
+
+/// [`escaped`] for bytes as Go's `strings.ToValidUTF8` makes them valid,
+/// which node_exporter applies to hwmon labels and power supply texts: each
+/// run of invalid bytes becomes one U+FFFD.
+fn escaped_go_utf8(out: &mut Body, value: &[u8]) {
+    let mut in_invalid_run = false;
+    for chunk in value.utf8_chunks() {
+        if !chunk.valid().is_empty() {
+            in_invalid_run = false;
+            escaped(out, chunk.valid());
+        }
+        if !chunk.invalid().is_empty() && !in_invalid_run {
+            out.push(char::REPLACEMENT_CHARACTER);
+            in_invalid_run = true;
         }
     }
 }
@@ -267,8 +295,12 @@ impl MetricsRenderer {
         });
         self.timed("diskstats", |r| r.disk_io(sample));
         self.timed("pressure", |r| r.pressure(sample));
-        self.timed("hwmon", |r| r.hwmon(sample));
-        self.timed("thermal_zone", |r| r.thermal_zone(sample));
+        self.timed("hwmon", |r| r.hwmon.write(&mut r.out));
+        self.timed("thermal_zone", |r| {
+            let zones = r.thermal_zone(sample);
+            r.cooling.write(&mut r.out) || zones
+        });
+        self.timed("powersupplyclass", |r| r.power_supply.write(&mut r.out));
         self.timed("cpufreq", |r| r.cpufreq(sample));
         self.process(sample);
         self.container(sample);
@@ -916,64 +948,8 @@ impl MetricsRenderer {
         p.cpu.is_some() || p.memory.is_some() || p.io.is_some()
     }
 
-    /// `hwmon`: the sampler's temperatures, their chips and labels.
-    fn hwmon(&mut self, s: &Sample) -> bool {
-        if s.temperatures.iter().any(|t| t.celsius.is_some()) {
-            self.family(
-                "node_hwmon_temp_celsius",
-                "gauge",
-                "Hardware monitor for temperature (input)",
-            );
-            for t in &s.temperatures {
-                let Some(celsius) = t.celsius else { continue };
-                self.out.push_str("node_hwmon_temp_celsius{chip=\"");
-                escaped(&mut self.out, &t.chip);
-                self.out.push_str("\",sensor=\"");
-                escaped(&mut self.out, &t.sensor);
-                let _ = writeln!(self.out, "\"}} {celsius}");
-            }
-        }
-        if !s.temperatures.is_empty() {
-            // Annotations Grafana joins on (`* on(chip) group_left(chip_name)`).
-            self.family(
-                "node_hwmon_chip_names",
-                "gauge",
-                "Annotation metric for human-readable chip names",
-            );
-            let mut previous: Option<&str> = None;
-            for t in &s.temperatures {
-                if previous == Some(t.chip.as_str()) {
-                    continue;
-                }
-                previous = Some(&t.chip);
-                self.out.push_str("node_hwmon_chip_names{chip=\"");
-                escaped(&mut self.out, &t.chip);
-                self.out.push_str("\",chip_name=\"");
-                escaped(&mut self.out, &t.chip_name);
-                self.out.push_str("\"} 1\n");
-            }
-        }
-        if s.temperatures.iter().any(|t| t.label.is_some()) {
-            self.family(
-                "node_hwmon_sensor_label",
-                "gauge",
-                "Label for given chip and sensor",
-            );
-            for t in &s.temperatures {
-                let Some(label) = &t.label else { continue };
-                self.out.push_str("node_hwmon_sensor_label{chip=\"");
-                escaped(&mut self.out, &t.chip);
-                self.out.push_str("\",label=\"");
-                escaped(&mut self.out, label);
-                self.out.push_str("\",sensor=\"");
-                escaped(&mut self.out, &t.sensor);
-                self.out.push_str("\"} 1\n");
-            }
-        }
-        !s.temperatures.is_empty()
-    }
-
-    /// `thermal_zone`.
+    /// `thermal_zone`'s zone temperatures, from the sample (the cooling
+    /// devices are read now, by [`cooling`]).
     fn thermal_zone(&mut self, s: &Sample) -> bool {
         if s.thermal_zones.iter().any(|z| z.celsius.is_some()) {
             self.family(

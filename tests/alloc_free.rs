@@ -191,9 +191,10 @@ fn idle_daemon_loop_allocates_nothing() {
 }
 
 /// Rendering /metrics, scrape-time reads included (uname, os-release, the
-/// kernel tables, /sys/class/net, cpufreq limits): on the live machine and
-/// on the fixture roots that have sensors and cpufreq, after two warm-up
-/// scrapes a hundred more allocate nothing (issue 12).
+/// kernel tables, /sys/class/net, cpufreq limits, hwmon, cooling devices,
+/// power supplies): on the live machine and on the fixture roots that have
+/// sensors and cpufreq, after two warm-up scrapes a hundred more allocate
+/// nothing (issue 12).
 #[test]
 fn metrics_scrape_allocates_nothing_once_warm() {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -203,9 +204,15 @@ fn metrics_scrape_allocates_nothing_once_warm() {
             fixtures.join("proc/container-v2"),
             fixtures.join("sys/handmade"),
         ),
+        // node_exporter's own fixture: hwmon chips with every kind of
+        // sensor file, a cooling device, a battery and a mains supply.
+        (
+            fixtures.join("proc/basic"),
+            fixtures.join("sys/node-exporter/sys"),
+        ),
     ] {
         let mut config = config(proc_root.clone());
-        config.sys_root = sys_root;
+        config.sys_root = sys_root.clone();
         config.mounts = vec!["/".into()];
         config.alerts.disk = sysmon::config::parse_threshold("0%").unwrap();
         let mut daemon = Daemon::bind(config).expect("bind");
@@ -222,16 +229,31 @@ fn metrics_scrape_allocates_nothing_once_warm() {
             "node_uname_info{",
             "node_memory_Active_anon_bytes ",
             "node_cpu_seconds_total{",
-            "node_network_up{",
             "node_timex_sync_status ",
         ] {
             assert!(text.contains(family), "no {family} in:\n{text}");
         }
-        if proc_root != std::path::Path::new("/proc") {
+        // (node_exporter's fixture has no /sys/class/net.)
+        if !sys_root.ends_with("node-exporter/sys") {
+            assert!(text.contains("node_network_up{"), "{text}");
+        }
+        if sys_root.ends_with("handmade") {
             assert!(
                 text.contains("\nnode_cpu_scaling_frequency_max_hertz{"),
                 "{text}"
             );
+        }
+        if sys_root.ends_with("node-exporter/sys") {
+            for family in [
+                "\nnode_hwmon_fan_rpm{",
+                "\nnode_hwmon_temp_crit_celsius{",
+                "\nnode_hwmon_sensor_label{",
+                "\nnode_cooling_device_cur_state{",
+                "\nnode_power_supply_online{",
+                "\nnode_power_supply_info{",
+            ] {
+                assert!(text.contains(family), "no {family} in:\n{text}");
+            }
         }
         if std::path::Path::new("/etc/os-release").exists() {
             assert!(text.contains("\nnode_os_info{"), "{text}");

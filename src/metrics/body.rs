@@ -177,9 +177,13 @@ impl Body {
 
     /// As `Display` for `f64` (the shortest text that reads back as `v`):
     /// integers without the formatter, the rest through it.
+    /// Infinities as the exposition format spells them (`+Inf`, `-Inf`;
+    /// `Display` would write `inf`, which Prometheus refuses).
     pub fn f64(&mut self, v: f64) {
         if v.fract() == 0.0 && v.abs() < EXACT_INTEGER_F64 && !(v == 0.0 && v.is_sign_negative()) {
             self.i64(v as i64);
+        } else if v.is_infinite() {
+            self.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
         } else {
             let _ = fmt::Write::write_fmt(self, format_args!("{v}"));
         }
@@ -307,6 +311,7 @@ mod tests {
             -1e-300,
             f64::NAN,
             f64::INFINITY,
+            f64::NEG_INFINITY,
         ];
         for v in numbers(20_000)
             .flat_map(|n| [n as f64, -(n as f64), n as f64 / 7.0])
@@ -314,7 +319,13 @@ mod tests {
         {
             body.clear();
             body.f64(v);
-            assert_eq!(body.as_str(), v.to_string(), "{v:?}");
+            // Display, but infinities as the exposition format spells them.
+            let want = match v {
+                f64::INFINITY => "+Inf".to_string(),
+                f64::NEG_INFINITY => "-Inf".to_string(),
+                _ => v.to_string(),
+            };
+            assert_eq!(body.as_str(), want, "{v:?}");
         }
     }
 

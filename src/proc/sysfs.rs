@@ -1,7 +1,9 @@
 //! One-value files under `/sys`: hwmon and thermal-zone temperatures
-//! (millidegrees Celsius, possibly negative), cpufreq frequencies (kHz), and
-//! the names node_exporter gives hwmon chips. Pure functions, no allocation
-//! except [`chip_id`], which runs only when the set of sensors changes.
+//! (millidegrees Celsius, possibly negative), cpufreq frequencies (kHz),
+//! the names node_exporter gives hwmon chips and their sensor files, and
+//! numbers as node_exporter's Go parses them ([`parse_go_float`],
+//! [`parse_go_int`]). Pure functions, no allocation except [`chip_id`] and
+//! [`clean`], which run only when the set of sensors changes.
 
 use super::parse_u64;
 
@@ -66,7 +68,9 @@ pub fn chip_id(device_target: Option<&str>, name: Option<&str>, dir_name: &str) 
     clean(dir_name)
 }
 
-fn clean(name: &str) -> String {
+/// node_exporter's `cleanMetricName`: lower case, anything outside
+/// `[a-z0-9:_]` becomes `_`, `_` trimmed at both ends.
+pub fn clean(name: &str) -> String {
     let replaced: String = name
         .to_ascii_lowercase()
         .chars()
@@ -79,6 +83,105 @@ fn clean(name: &str) -> String {
         })
         .collect();
     replaced.trim_matches('_').to_string()
+}
+
+/// A hwmon file name split as node_exporter 1.5's
+/// `^(?P<type>[^0-9]+)(?P<id>[0-9]*)?(_(?P<property>.+))?$` splits it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SensorFile<'a> {
+    /// `temp` of `temp1_crit_alarm`.
+    pub kind: &'a str,
+    /// `1` of `temp1_crit_alarm`; 0 without digits (`beep_enable`).
+    pub id: u64,
+    /// `crit_alarm` of `temp1_crit_alarm`; empty for `temp1` or `vrm`.
+    pub property: &'a str,
+}
+
+/// Splits `name` as node_exporter's regular expression does, with its
+/// leftmost-first preferences: the longest type, then the longest number,
+/// then a property if one fits (`fan_x1y` is type `fan`, property `x1y`).
+/// `None` where it does not match, or the number overflows Go's `int`.
+pub fn sensor_file(name: &str) -> Option<SensorFile<'_>> {
+    let bytes = name.as_bytes();
+    let type_run = bytes.iter().take_while(|b| !b.is_ascii_digit()).count();
+    for type_len in (1..=type_run).rev() {
+        let digits = bytes[type_len..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        for id_len in (0..=digits).rev() {
+            let rest = &name[type_len + id_len..];
+            // `(_(?P<property>.+))?$`: the group first, `.` not a newline.
+            let property = match rest.strip_prefix('_') {
+                Some(p) if !p.is_empty() && !p.contains('\n') => p,
+                _ if rest.is_empty() => "",
+                _ => continue,
+            };
+            let id_text = &bytes[type_len..type_len + id_len];
+            let id = if id_text.is_empty() {
+                0
+            } else {
+                parse_u64(id_text).filter(|&n| i64::try_from(n).is_ok())?
+            };
+            return Some(SensorFile {
+                kind: &name[..type_len],
+                id,
+                property,
+            });
+        }
+    }
+    None
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` for what sysfs holds: decimal numbers
+/// with an optional sign, fraction and exponent, `inf`/`infinity`/`nan` in
+/// any case; a finite number too large for an `f64` is an error (Go's
+/// `ErrRange`), as is anything else. Not taken: Go's hexadecimal floats
+/// and `_` digit separators (no kernel driver writes them).
+pub fn parse_go_float(text: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(text).ok()?;
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    let value: f64 = text.parse().ok()?;
+    if plain && value.is_infinite() {
+        return None;
+    }
+    Some(value)
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` (procfs' `ValueParser`): an optional
+/// sign, then `0x`/`0X` hexadecimal, `0b`/`0B` binary, `0o`/`0O` or a
+/// leading `0` octal, else decimal; `None` on anything else or overflow.
+/// Not taken: Go's `_` digit separators.
+pub fn parse_go_int(text: &[u8]) -> Option<i64> {
+    let (negative, rest) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (radix, digits) = match rest {
+        [b'0', b'x' | b'X', d @ ..] => (16, d),
+        [b'0', b'b' | b'B', d @ ..] => (2, d),
+        [b'0', b'o' | b'O', d @ ..] => (8, d),
+        [b'0', d @ ..] if !d.is_empty() => (8, d),
+        d => (10, d),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut magnitude: u64 = 0;
+    for &b in digits {
+        let digit = char::from(b).to_digit(radix)?;
+        magnitude = magnitude
+            .checked_mul(u64::from(radix))?
+            .checked_add(u64::from(digit))?;
+    }
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
 }
 
 #[cfg(test)]
@@ -135,5 +238,68 @@ mod tests {
         );
         assert_eq!(chip_id(None, Some("acpitz"), "hwmon0"), "acpitz");
         assert_eq!(chip_id(None, None, "hwmon0"), "hwmon0");
+    }
+
+    #[test]
+    fn sensor_files_split_as_node_exporters_expression() {
+        let split = |name| sensor_file(name).map(|f| (f.kind, f.id, f.property));
+        assert_eq!(split("temp1_input"), Some(("temp", 1, "input")));
+        assert_eq!(split("temp12_crit_alarm"), Some(("temp", 12, "crit_alarm")));
+        assert_eq!(split("in0_input"), Some(("in", 0, "input")));
+        assert_eq!(split("temp1"), Some(("temp", 1, "")));
+        assert_eq!(split("beep_enable"), Some(("beep_enable", 0, "")));
+        assert_eq!(split("vrm"), Some(("vrm", 0, "")));
+        assert_eq!(
+            split("pwm1_auto_point1_pwm"),
+            Some(("pwm", 1, "auto_point1_pwm"))
+        );
+        assert_eq!(split("temp007_input"), Some(("temp", 7, "input")));
+        // Backtracking: the longest type that lets the rest match.
+        assert_eq!(split("fan_x1y"), Some(("fan", 0, "x1y")));
+        assert_eq!(split("fan_input"), Some(("fan_input", 0, "")));
+        for no in [
+            "",
+            "1temp",
+            "temp1x",
+            "temp1_",
+            "temp99999999999999999999_input",
+        ] {
+            assert_eq!(split(no), None, "{no}");
+        }
+    }
+
+    #[test]
+    fn go_floats() {
+        assert_eq!(parse_go_float(b"55000"), Some(55000.0));
+        assert_eq!(parse_go_float(b"-1.5e3"), Some(-1500.0));
+        assert_eq!(parse_go_float(b"+.5"), Some(0.5));
+        assert_eq!(parse_go_float(b"Inf"), Some(f64::INFINITY));
+        assert!(parse_go_float(b"nan").is_some_and(f64::is_nan));
+        for no in [&b""[..], b" 1", b"1\n", b"abc", b"1e400", b"0x10", b"1_000"] {
+            assert_eq!(parse_go_float(no), None, "{no:?}");
+        }
+    }
+
+    #[test]
+    fn go_ints_with_base_prefixes() {
+        assert_eq!(parse_go_int(b"81"), Some(81));
+        assert_eq!(parse_go_int(b"-12"), Some(-12));
+        assert_eq!(parse_go_int(b"+7"), Some(7));
+        assert_eq!(parse_go_int(b"0"), Some(0));
+        assert_eq!(parse_go_int(b"010"), Some(8));
+        assert_eq!(parse_go_int(b"0x1F"), Some(31));
+        assert_eq!(parse_go_int(b"0b101"), Some(5));
+        assert_eq!(parse_go_int(b"-9223372036854775808"), Some(i64::MIN));
+        for no in [
+            &b""[..],
+            b"-",
+            b"0x",
+            b"09",
+            b"1.5",
+            b"9223372036854775808",
+            b"Charging",
+        ] {
+            assert_eq!(parse_go_int(no), None, "{no:?}");
+        }
     }
 }

@@ -10,6 +10,8 @@
 //! - `sensors`: hwmon, thermal zones, cpufreq; `container`: our cgroup v2;
 //!   `process`: sysmon's own footprint; `top`: the top processes by CPU
 //!   and by memory.
+//! - `listing`: a directory listed into a buffer to tell whether it
+//!   changed (the sensors', and /metrics' scrape-time sysfs readers').
 //! - `source`: what they share: one failure type, logged once when it starts
 //!   and once when it clears ([`Sampler::failures`] lists the current ones).
 //!
@@ -37,6 +39,7 @@ pub mod cpu;
 mod disk_io;
 mod disks;
 mod host;
+pub mod listing;
 mod memory;
 mod network;
 mod pressure;

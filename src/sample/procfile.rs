@@ -68,6 +68,52 @@ pub fn read_at_most(path: &Path, max: usize) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// One `read` of a sysfs attribute into `buf`, as node_exporter's
+/// `sysReadFile` does (a sysfs attribute is shown whole by one read; a
+/// driver that answers EAGAIN is an error, not a wait): opened, read once,
+/// closed. The bytes read; no allocation while the path is shorter than
+/// std's on-stack C-string buffer (384 bytes).
+pub fn read_once_into<'b>(path: &Path, buf: &'b mut [u8]) -> io::Result<&'b [u8]> {
+    use std::io::Read;
+    let len = open_regular(path)?.read(buf)?;
+    Ok(&buf[..len])
+}
+
+/// A sysfs attribute read at every /metrics scrape, node_exporter's way
+/// (the first [`SYSFS_READ_BYTES`] of one read), either kept open and
+/// re-read with one `pread` ([`ProcFile::read_attribute`]) or, past its
+/// reader's budget of descriptors, opened, read once and closed
+/// ([`read_once_into`]): a machine with a thousand sensor files does not
+/// hold a thousand descriptors (nor the kernel a page for each).
+pub struct Attribute {
+    file: ProcFile,
+    keep_open: bool,
+}
+
+/// What node_exporter (and procfs' `SysReadFile`) reads of a sysfs file.
+pub const SYSFS_READ_BYTES: usize = 128;
+
+impl Attribute {
+    pub fn new(path: PathBuf, keep_open: bool) -> Self {
+        let bytes = if keep_open { SYSFS_READ_BYTES } else { 0 };
+        Attribute {
+            file: ProcFile::with_capacity(path, bytes),
+            keep_open,
+        }
+    }
+
+    /// The attribute's first [`SYSFS_READ_BYTES`], read now (`buf` holds
+    /// them when the file is not kept open).
+    pub fn read<'a>(&'a mut self, buf: &'a mut [u8; SYSFS_READ_BYTES]) -> io::Result<&'a [u8]> {
+        if self.keep_open {
+            let all = self.file.read_attribute()?;
+            Ok(&all[..all.len().min(SYSFS_READ_BYTES)])
+        } else {
+            read_once_into(self.file.path(), buf)
+        }
+    }
+}
+
 const INITIAL_CAPACITY: usize = 8 * 1024;
 /// What the first read zeroes of a buffer: a page is resident once written,
 /// and zeroing a kept-open file's whole 8 KiB up front made both of its

@@ -9,15 +9,14 @@
 //! only when such a listing differs from the last one. A sensor that cannot
 //! be read is `None`; a machine without any gives empty lists.
 
-use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::listing::Listing;
 use super::procfile::{self, ProcFile};
 use super::source::{RESCAN_AFTER_FAILURE, RESCAN_EVERY};
 use crate::proc::sysfs;
-use crate::sys::DirCounter;
 
 /// A temperature or frequency file holds one number: its buffer starts
 /// this small (it grows if not), so a machine with a hundred sensors and
@@ -59,41 +58,6 @@ pub struct SensorLists<'a> {
     pub temperatures: &'a mut Vec<TempSample>,
     pub thermal_zones: &'a mut Vec<ThermalSample>,
     pub cpu_frequencies: &'a mut Vec<FreqSample>,
-}
-
-/// A directory listed now and then; `None` while it cannot be opened.
-struct Listing {
-    path: CString,
-    dir: Option<DirCounter>,
-}
-
-impl Listing {
-    fn new(path: &Path) -> Listing {
-        Listing {
-            // A path with a NUL byte cannot exist: an empty one never opens.
-            path: CString::new(path.as_os_str().as_bytes()).unwrap_or_default(),
-            dir: None,
-        }
-    }
-
-    /// Appends the names this directory holds, each followed by a NUL, to
-    /// `out`, keeping those `keep` accepts. Nothing if it cannot be read.
-    fn append(&mut self, out: &mut Vec<u8>, keep: impl Fn(&[u8]) -> bool) {
-        if self.dir.is_none() {
-            self.dir = DirCounter::open(&self.path).ok();
-        }
-        let Some(dir) = &mut self.dir else { return };
-        let result = dir.for_each_name(|name| {
-            if keep(name) {
-                out.extend_from_slice(name);
-                out.push(0);
-            }
-        });
-        if result.is_err() {
-            self.dir = None;
-        }
-        out.push(b'/');
-    }
 }
 
 /// hwmon temperatures, thermal zones and cpufreq: listed rarely, read often.

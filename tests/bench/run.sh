@@ -134,6 +134,11 @@ TOP_PROCS=$(awk '{ sub(/^[.]+/, "") } $1 == "top_processes" { print $2 }' "$WORK
 SYSMON_BENCH_SPAWN=5000 cargo test --release --quiet --test bench_sampler top_processes -- --ignored --nocapture 2>/dev/null > "$WORK/top5000.txt" || true
 TOP_5000_US=$(awk '{ sub(/^[.]+/, "") } $1 == "top_us_per_sample" { print $2 }' "$WORK/top5000.txt")
 TOP_5000_PROCS=$(awk '{ sub(/^[.]+/, "") } $1 == "top_processes" { print $2 }' "$WORK/top5000.txt")
+# The scrape-time sysfs families (hwmon, cooling, power supplies) on a
+# generated /sys of 760 sensor files, per in-process render.
+cargo test --release --quiet --test bench_scrape_sysfs -- --ignored --nocapture 2>/dev/null > "$WORK/sysfs.txt" || true
+SYSFS_RENDER_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_render_sensors" { print $2 }' "$WORK/sysfs.txt")
+NO_SYS_RENDER_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_render_no_sys" { print $2 }' "$WORK/sysfs.txt")
 
 # --- node_exporter -------------------------------------------------------------
 if [ $HAVE_NE = 1 ]; then
@@ -214,6 +219,7 @@ for p in $BURN; do kill "$p" 2>/dev/null || true; done
   echo "| RSS with 1,000 idle connections (KiB) | $RSS_C_S | ${RSS_C_N:-} | $(ratio "${RSS_C_N:-}" "$RSS_C_S") less | ${RSS_C_M:-} | $(ratio "${RSS_C_M:-}" "$RSS_C_S") less |"
   echo "| start -> first answer (ms) | $START_S | ${START_N:-} | $(ratio "${START_N:-}" "$START_S") faster | ${START_M:-} | $(ratio "${START_M:-}" "$START_S") faster |"
   echo "| time per sample (µs, sampler alone): every source | ${PER_SAMPLE_US:-?} | | | | |"
+  echo "| /metrics render (µs, in-process) with 760 hwmon/cooling/power supply files / with an empty /sys | ${SYSFS_RENDER_US:-?} / ${NO_SYS_RENDER_US:-?} | | | | |"
   echo "| time per sample (µs): issue #2's sources (CPU, memory, load, uptime, disks) | ${PER_SAMPLE_CORE_US:-?} | | | | |"
   echo "| top processes, µs per reading per 100 processes (${TOP_PROCS:-?} running) | ${TOP_PER_100_US:-?} | | | | |"
   echo "| top processes, µs per reading at ${TOP_5000_PROCS:-?} processes (5,000 sleep started) | ${TOP_5000_US:-?} | | | | |"

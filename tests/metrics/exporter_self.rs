@@ -8,7 +8,7 @@
 use crate::common::*;
 
 /// The collectors every scrape reports, in node_exporter's names.
-const COLLECTORS: [&str; 25] = [
+const COLLECTORS: [&str; 26] = [
     "uname",
     "os",
     "cpu",
@@ -33,6 +33,7 @@ const COLLECTORS: [&str; 25] = [
     "pressure",
     "hwmon",
     "thermal_zone",
+    "powersupplyclass",
     "cpufreq",
 ];
 
@@ -212,6 +213,7 @@ fn every_collector_is_timed_and_fails_only_where_its_source_is_missing() {
         "netclass",
         "hwmon",
         "thermal_zone",
+        "powersupplyclass",
         "cpufreq",
         "textfile",
     ] {

@@ -10,4 +10,5 @@ mod history_alerts; // /history.json, alerts firing and clearing, alert_command
 mod node_families; // node_exporter's other families: uname, os, meminfo, kernel tables, netclass, ...
 mod prometheus; // /metrics format and names, promtool
 mod sources; // every source in /data.json and /metrics, a real Prometheus
+mod sysfs_sensors; // hwmon, cooling devices, power supplies: node_exporter's fixture
 mod textfile; // textfile_dir: *.prom files served as node_exporter's textfile collector

@@ -123,15 +123,15 @@ fn variable(prometheus: &Service, label: &str, matchers: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn grafana_node_exporter_full_panels_fill_with_sysmon() {
+/// The dashboard's panels; `None` after a loud SKIPPED without it.
+fn dashboard_panels() -> Option<Vec<Panel>> {
     let path = dashboard_path();
     let Ok(json) = std::fs::read_to_string(&path) else {
         eprintln!(
             "SKIPPED: the Grafana dashboard is not at {} (it lives in shared/ beside the clone, LGPL-3.0; or set SYSMON_GRAFANA_DASHBOARD)",
             path.display()
         );
-        return;
+        return None;
     };
     let dashboard: Value = miniserde::json::from_str(&json).expect("dashboard JSON");
     let panels = panels(&dashboard);
@@ -141,6 +141,80 @@ fn grafana_node_exporter_full_panels_fill_with_sysmon() {
         panels.len(),
         path.display()
     );
+    Some(panels)
+}
+
+/// This VM has no hwmon, cooling device or power supply: on node_exporter's
+/// sysfs fixture (`tests/fixtures/sys/node-exporter`), with node_exporter's
+/// hwmon, thermal_zone and powersupplyclass collectors only and sysmon on
+/// the same roots, every panel node_exporter fills (the temperature, fan,
+/// cooling and power supply panels) fills with sysmon too.
+#[test]
+fn sensor_panels_fill_with_sysmon_on_node_exporters_sysfs_fixture() {
+    let Some(panels) = dashboard_panels() else {
+        return;
+    };
+    let dir = TempDir::new("dashboard-sysfs");
+    let sys_root = fixture("sys/node-exporter/sys");
+    let proc_root = fixture("proc/basic");
+    let Some(node) = node_exporter_with(
+        &dir,
+        &[
+            format!("--path.sysfs={}", sys_root.display()),
+            format!("--path.procfs={}", proc_root.display()),
+            "--collector.disable-defaults".into(),
+            "--collector.hwmon".into(),
+            "--collector.thermal_zone".into(),
+            "--collector.powersupplyclass".into(),
+        ],
+    ) else {
+        return;
+    };
+    let sysmon = Daemon::on_roots(&dir, &proc_root, Some(&sys_root), "");
+    let Some(mut prometheus) =
+        prometheus(&dir, &[("node", node.addr), ("sysmon", sysmon.addr)], &[])
+    else {
+        return;
+    };
+    wait_scraped(
+        &mut prometheus,
+        &["node", "sysmon"],
+        3,
+        RATE_INTERVAL,
+        Duration::from_secs(30),
+    );
+    let by_node = filled(&prometheus, &panels, "node", &node.addr.to_string());
+    let by_sysmon = filled(&prometheus, &panels, "sysmon", &sysmon.addr.to_string());
+    let node_filled: Vec<&str> = panels
+        .iter()
+        .zip(&by_node)
+        .filter(|(_, n)| **n)
+        .map(|(p, _)| p.title.as_str())
+        .collect();
+    let missing: Vec<&str> = panels
+        .iter()
+        .zip(by_node.iter().zip(&by_sysmon))
+        .filter(|(_, (n, s))| **n && !**s)
+        .map(|(p, _)| p.title.as_str())
+        .collect();
+    eprintln!(
+        "on the sysfs fixture node_exporter fills {} panels: {node_filled:?}; sysmon misses {missing:?}",
+        node_filled.len()
+    );
+    // Hardware Misc's temperature, fan, cooling device and power supply
+    // panels: fewer means the fixture or the harness is broken.
+    assert!(
+        node_filled.len() >= 4,
+        "node_exporter fills only {node_filled:?}"
+    );
+    assert!(missing.is_empty(), "sysmon does not fill {missing:?}");
+}
+
+#[test]
+fn grafana_node_exporter_full_panels_fill_with_sysmon() {
+    let Some(panels) = dashboard_panels() else {
+        return;
+    };
 
     let started = Instant::now();
     let dir = TempDir::new("dashboard");

@@ -10,6 +10,7 @@ mod support; // node_exporter, Prometheus, its query API, the text format
 mod agreement; // values equal node_exporter's, counters never go backwards
 mod dashboard; // "Node Exporter Full": panels and drop-downs sysmon fills
 mod rules; // init/prometheus/sysmon.rules.yml: promtool, a real Prometheus
+mod sysfs_families; // hwmon, thermal, cooling, power supplies: series equal on a fixture
 
 // The audit tests' shims, replaying a recorded package-manager run.
 #[path = "../audit/support.rs"]

@@ -79,6 +79,22 @@ fn loopback_port() -> SocketAddr {
 /// Debian's `prometheus-node-exporter` with its default collectors on a
 /// loopback port; `None` after a loud SKIPPED when it is not installed.
 pub fn node_exporter(dir: &TempDir) -> Option<Service> {
+    // The textfile directory is Debian's default; an empty one of ours
+    // keeps whatever the host's holds out of the comparison.
+    let textfile = dir.join("node-exporter-textfile");
+    std::fs::create_dir_all(&textfile).unwrap();
+    node_exporter_with(
+        dir,
+        &[format!(
+            "--collector.textfile.directory={}",
+            textfile.display()
+        )],
+    )
+}
+
+/// [`node_exporter`] with `args` (collectors, `--path.sysfs`, ...) in
+/// place of its defaults' textfile directory.
+pub fn node_exporter_with(dir: &TempDir, args: &[String]) -> Option<Service> {
     if !have_tool(
         "prometheus-node-exporter",
         "node_exporter beside sysmon (Debian package prometheus-node-exporter)",
@@ -87,15 +103,8 @@ pub fn node_exporter(dir: &TempDir) -> Option<Service> {
     }
     let addr = loopback_port();
     let mut cmd = Command::new("prometheus-node-exporter");
-    // The textfile directory is Debian's default; an empty one of ours
-    // keeps whatever the host's holds out of the comparison.
-    let textfile = dir.join("node-exporter-textfile");
-    std::fs::create_dir_all(&textfile).unwrap();
     cmd.arg(format!("--web.listen-address={addr}"))
-        .arg(format!(
-            "--collector.textfile.directory={}",
-            textfile.display()
-        ))
+        .args(args)
         .arg("--log.level=warn");
     Some(Service::spawn(cmd, addr, dir.join("node-exporter.log")))
 }
