@@ -5,6 +5,8 @@
 //! The modules, bottom up:
 //! - [`zipwrite`]: our streaming zip writer (raw names, Unix modes, UT
 //!   and NTFS mtimes, zip64); [`probe`]: store or deflate?
+//!   [`tinydeflate`]: deflate for files of a few KiB without zlib's
+//!   per-stream cost (zlib-rs takes the rest).
 //! - [`walk`]: the resumable, iterative directory walk with the skip rules
 //!   (`backup_exclude` globs are [`crate::pathglob`]'s, shared with config).
 //! - [`job`]: one run as a state machine (scan, archive, finish, retention);
@@ -30,6 +32,7 @@ pub mod job;
 pub mod probe;
 pub mod record;
 pub mod retention;
+pub mod tinydeflate;
 pub mod verify;
 pub mod walk;
 pub mod zipwrite;

@@ -69,7 +69,6 @@ const EXTRA_NTFS: u16 = 0x000a;
 const EXTRA_ZIP64: u16 = 0x0001;
 /// Offset of the CRC field in a local header.
 const LOCAL_CRC_AT: u64 = 14;
-const LOCAL_FIXED_LEN: u64 = 30;
 /// The UT field: 2 id + 2 size + 1 flags + 4 mtime.
 const UT_LEN: usize = 9;
 /// The NTFS field: 2 id + 2 size + 4 reserved + 2 tag + 2 size + 3 times.
@@ -121,6 +120,8 @@ pub struct ZipOut {
     previous_window: Option<(u64, u64)>,
     central: Vec<u8>,
     entries: u64,
+    /// The local header being built; kept to reuse its allocation.
+    header: Vec<u8>,
 }
 
 fn put16(v: &mut Vec<u8>, x: u16) {
@@ -228,6 +229,7 @@ impl ZipOut {
             previous_window: None,
             central: Vec::new(),
             entries: 0,
+            header: Vec::new(),
         }
     }
 
@@ -335,7 +337,9 @@ impl ZipOut {
         let times_len = time_fields_len(entry.mtime_unix_s);
         let size_field = if entry.zip64 { u32::MAX } else { 0 };
 
-        let mut h = Vec::with_capacity(LOCAL_FIXED_LEN as usize + entry.name.len() + 65);
+        // Built in a buffer kept across entries: one allocation fewer per file.
+        let mut h = std::mem::take(&mut self.header);
+        h.clear();
         put32(&mut h, LOCAL_SIG);
         put16(&mut h, version_needed);
         put16(&mut h, flags);
@@ -359,7 +363,9 @@ impl ZipOut {
             put64(&mut h, 0); // uncompressed, patched
             put64(&mut h, 0); // compressed, patched
         }
-        self.write(&h)?;
+        let written = self.write(&h);
+        self.header = h;
+        written?;
 
         let offset_zip64 = header_at >= U32_MAX;
         let zip64_len: u16 = if entry.zip64 { 16 } else { 0 } + if offset_zip64 { 8 } else { 0 };
@@ -419,19 +425,19 @@ impl ZipOut {
             // Cannot happen: callers set `zip64` from the size they read up to.
             return Err(io::Error::other("entry reached 4 GiB without zip64 fields"));
         }
-        let mut fixed = Vec::with_capacity(12);
-        put32(&mut fixed, sizes.crc);
-        if open.zip64 {
-            put32(&mut fixed, u32::MAX);
-            put32(&mut fixed, u32::MAX);
+        let (compressed32, uncompressed32) = if open.zip64 {
+            (u32::MAX, u32::MAX)
         } else {
-            put32(&mut fixed, low32(sizes.compressed));
-            put32(&mut fixed, low32(sizes.uncompressed));
-        }
+            (low32(sizes.compressed), low32(sizes.uncompressed))
+        };
+        let mut fixed = [0u8; 12];
+        fixed[..4].copy_from_slice(&sizes.crc.to_le_bytes());
+        fixed[4..8].copy_from_slice(&compressed32.to_le_bytes());
+        fixed[8..].copy_from_slice(&uncompressed32.to_le_bytes());
         self.patch(open.header_at + LOCAL_CRC_AT, &fixed)?;
-        let mut wide = Vec::with_capacity(16);
-        put64(&mut wide, sizes.uncompressed);
-        put64(&mut wide, sizes.compressed);
+        let mut wide = [0u8; 16];
+        wide[..8].copy_from_slice(&sizes.uncompressed.to_le_bytes());
+        wide[8..].copy_from_slice(&sizes.compressed.to_le_bytes());
         if open.zip64 {
             let at = open.header_at + open.zip64_local_at;
             self.patch(at, &wide)?;
