@@ -6,7 +6,9 @@
 # without the current hot-text.ld (RUSTFLAGS replaces .cargo/config.toml's
 # flags), so the new order owes nothing to the old one. The daemon runs as
 # README's idle figures are measured: interval = 5s, backup = off,
-# update_manager = none. Phases, each its own callgrind dump:
+# update_manager = none. Phases, each its own callgrind dump (written into
+# the script idle first: the loop's code, then start-up's, which the daemon
+# drops from memory after its first turn):
 #   start      exec to 4 s: start-up and the first sample
 #   idle       HOT_TEXT_IDLE_S (default 630 s: past the history file's
 #              4-minute batches, its 10-minute step and boot_log_every's 10
@@ -83,7 +85,7 @@ wait $VPID || true
 part() { grep -l "^desc: Trigger: .*\b$1\$" "$OUT"/callgrind.$VPID.* ; }
 python3 link/hot_text.py --map "$OUT/sysmon.map" --binary "$BIN" \
   --note "Profile: $(date -u +%F), $(rustc --version), idle ${IDLE_S} s at interval = 5s." \
-  start="$(part start)" idle="$(part idle)" dashboard="$(part dashboard)" metrics="$(part metrics)" \
+  idle="$(part idle)" start="$(part start)" dashboard="$(part dashboard)" metrics="$(part metrics)" \
   > link/hot-text.ld.new
 mv link/hot-text.ld.new link/hot-text.ld
 echo "hot-text: link/hot-text.ld rewritten; rebuild with make build"
