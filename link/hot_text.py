@@ -14,12 +14,13 @@ libunwind's functions are named by archive member and section, which is
 how their asm (`memcpy.lo`'s plain `.text`) can be named at all.
 
 Inputs: the linker map of the profiled build (`-Wl,-Map=`) and callgrind
-outputs made with `--dump-instr=yes`, one or more per phase (idle, start,
-dashboard, ...). Every executed instruction address of the binary is
+outputs made with `--dump-instr=yes`, one or more per phase (idle,
+dashboard, start, ...). Every executed instruction address of the binary is
 looked up in the map; its input section goes into the first phase that ran
 it, phases in the order given, each phase's sections hottest first. With
-idle first, start-up's own code follows the loop's, and the daemon drops
-its pages once start-up is over (`release_start_up_pages` in daemon.rs). The
+start after idle and dashboard, what only start-up ran comes after the
+loop's code, and the daemon drops its pages once start-up is over
+(`release_start_up_pages` in daemon.rs). The
 output is a GNU ld (and lld) script fragment: one output section
 `.text.hot` inserted before `.text`, so the default script is kept.
 """

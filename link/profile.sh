@@ -7,8 +7,10 @@
 # flags), so the new order owes nothing to the old one. The daemon runs as
 # README's idle figures are measured: interval = 5s, backup = off,
 # update_manager = none. Phases, each its own callgrind dump (written into
-# the script idle first: the loop's code, then start-up's, which the daemon
-# drops from memory after its first turn):
+# the script as idle, dashboard, start, metrics: the loop's code first, the
+# dashboard's next, then what only start-up ran, whose pages the daemon drops
+# after its first turn, so none of the loop's or the dashboard's may sit
+# there):
 #   start      exec to 4 s: start-up and the first sample
 #   idle       HOT_TEXT_IDLE_S (default 630 s: past the history file's
 #              4-minute batches, its 10-minute step and boot_log_every's 10
@@ -85,7 +87,7 @@ wait $VPID || true
 part() { grep -l "^desc: Trigger: .*\b$1\$" "$OUT"/callgrind.$VPID.* ; }
 python3 link/hot_text.py --map "$OUT/sysmon.map" --binary "$BIN" \
   --note "Profile: $(date -u +%F), $(rustc --version), idle ${IDLE_S} s at interval = 5s." \
-  idle="$(part idle)" start="$(part start)" dashboard="$(part dashboard)" metrics="$(part metrics)" \
+  idle="$(part idle)" dashboard="$(part dashboard)" start="$(part start)" metrics="$(part metrics)" \
   > link/hot-text.ld.new
 mv link/hot-text.ld.new link/hot-text.ld
 echo "hot-text: link/hot-text.ld rewritten; rebuild with make build"
