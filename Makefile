@@ -3,6 +3,7 @@
 #   make run        build, then run the daemon in the foreground with ./output/
 #   make test       everything CI checks: fmt, clippy, unit and end-to-end tests
 #   make bench      side-by-side measurements for README's performance section
+#   make hot-text   re-profile the idle loop and rewrite link/hot-text.ld (~12 min)
 #   make install    see the install section below (PREFIX, DESTDIR, ...)
 
 CARGO   ?= cargo
@@ -26,7 +27,7 @@ BUILD_ENV    = $(if $(filter gnu-static,$(TARGET)),RUSTFLAGS='-C target-feature=
 # What `make build` writes.
 BIN          = $(if $(filter gnu-static,$(TARGET)),$(GNU_BIN),$(MUSL_BIN))
 
-.PHONY: all build run test test-deps lint bench soak clean
+.PHONY: all build run test test-deps lint bench hot-text soak clean
 
 all: build
 
@@ -70,6 +71,12 @@ test: test-deps lint build
 
 bench: build
 	bash tests/bench/run.sh $(BIN)
+
+# Rewrite link/hot-text.ld (the idle loop's code gathered in a few pages;
+# .cargo/config.toml) from a callgrind profile of an idle daemon: about 12
+# minutes, needs valgrind. Commit the result with the change that moved it.
+hot-text:
+	bash link/profile.sh
 
 soak: build
 	bash tests/soak/run.sh $(BIN)

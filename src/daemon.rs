@@ -290,7 +290,13 @@ impl Daemon {
         }
         // bind() has listened already: the port answers from here on.
         self.notify.ready();
-        while self.poll_once() {}
+        // The first turn is start-up's last work (the first sample, the
+        // history file, the services' first reading); the loop's own code
+        // is mapped again by the turns after it.
+        if self.poll_once() {
+            release_start_up_pages();
+            while self.poll_once() {}
+        }
         self.notify.stopping();
         self.backup.abandon();
         self.audit.abandon();
@@ -758,6 +764,32 @@ pub fn open_boot_log(
         )),
     }
     Some((boot_log, opened.unclean))
+}
+
+/// Start-up (arguments, config, bind, the privilege drop, the first
+/// sample) runs code the loop never runs again, and the kernel maps a
+/// file's pages in windows of up to 64 KiB around each fault. The release
+/// build places the loop's code first and start-up's after it
+/// (`link/hot-text.ld`), so dropping the binary's clean pages once, when
+/// start-up is over, leaves resident only the few windows the loop goes on
+/// touching (issue 16; README, Performance, *Where the idle RSS goes*).
+/// Without that layout it saves next to nothing: the loop maps the
+/// scattered windows again within one sample.
+fn release_start_up_pages() {
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(exe), Ok(smaps)) = (
+        std::fs::read_link("/proc/self/exe"),
+        std::fs::read("/proc/self/smaps"),
+    ) else {
+        return; // no procfs: nothing to measure or drop
+    };
+    let parsed = crate::proc::smaps::clean_mappings_of(&smaps, exe.as_os_str().as_bytes(), |m| {
+        // Failing leaves the pages resident, which is only what happened before.
+        let _ = sys::drop_clean_file_pages(m.start, m.end);
+    });
+    if let Err(e) = parsed {
+        log::warn(format_args!("/proc/self/smaps: {e}; start-up pages kept"));
+    }
 }
 
 /// `user = NAME`: becomes that user, keeping only CAP_DAC_READ_SEARCH for

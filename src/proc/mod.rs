@@ -24,6 +24,7 @@ pub mod passwd;
 pub mod pidstat;
 pub mod pressure;
 pub mod selfstat;
+pub mod smaps;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;

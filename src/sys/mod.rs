@@ -2,8 +2,8 @@
 //! [`signals`], [`process`] (facts, children, subreaper, kill/reap),
 //! [`files`] (statvfs, descriptor-relative access for the backup walk,
 //! procfs checks), [`privileges`] (the calls the drop of `user = NAME` is made of), [`net`]
-//! (setsockopt), [`time`] (local time) and [`uname`] (the kernel's and
-//! machine's names).
+//! (setsockopt), [`memory`] (dropping start-up's pages of the binary),
+//! [`time`] (local time) and [`uname`] (the kernel's and machine's names).
 //!
 //! Invariant: this is the only module tree allowed `unsafe`, and every
 //! `unsafe` block carries a `// SAFETY:` note. Everything here is a thin,
@@ -15,6 +15,7 @@
 use std::io;
 
 pub mod files;
+pub mod memory;
 pub mod net;
 pub mod privileges;
 pub mod process;
@@ -23,6 +24,7 @@ pub mod time;
 pub mod uname;
 
 pub use files::*;
+pub use memory::*;
 pub use net::*;
 pub use privileges::*;
 pub use process::*;
