@@ -3,7 +3,7 @@
 #   make run        build, then run the daemon in the foreground with ./output/
 #   make test       everything CI checks: fmt, clippy, unit and end-to-end tests
 #   make bench      side-by-side measurements for README's performance section
-#   make hot-text   re-profile the idle loop and rewrite link/hot-text.ld (~12 min)
+#   make hot-text   re-profile the idle loop and rewrite src/link/hot-text.ld (~12 min)
 #   make install    see the install section below (PREFIX, DESTDIR, ...)
 
 CARGO   ?= cargo
@@ -72,11 +72,11 @@ test: test-deps lint build
 bench: build
 	bash tests/bench/run.sh $(BIN)
 
-# Rewrite link/hot-text.ld (the idle loop's code gathered in a few pages;
+# Rewrite src/link/hot-text.ld (the idle loop's code gathered in a few pages;
 # .cargo/config.toml) from a callgrind profile of an idle daemon: about 12
 # minutes, needs valgrind. Commit the result with the change that moved it.
 hot-text:
-	bash link/profile.sh
+	bash src/link/profile.sh
 
 soak: build
 	bash tests/soak/run.sh $(BIN)

@@ -3,7 +3,7 @@
 //! are packed as RELR, not RELA entries (`.cargo/config.toml`; issue 16:
 //! 52 KB of RELA, 49 KB of the binary), and no larger than issue 2's
 //! 1.5 MiB; and, running it, that an idle daemon keeps most of its code out
-//! of memory (the idle loop's code gathered by `link/hot-text.ld`). Needs
+//! of memory (the idle loop's code gathered by `src/link/hot-text.ld`). Needs
 //! the release binary, which `make test` passes in SYSMON_RELEASE_BIN.
 mod common;
 
@@ -126,7 +126,7 @@ fn the_release_binary_fits_in_one_and_a_half_mib() {
 }
 
 /// Issue 16's idle RSS: the code an idle daemon runs is gathered at the
-/// start of the text (`link/hot-text.ld`, `.cargo/config.toml`), start-up's
+/// start of the text (`src/link/hot-text.ld`, `.cargo/config.toml`), start-up's
 /// after it, whose pages the daemon drops after its first turn; so its
 /// sampling, history, /data.json and HTTP code keep a few 64 KiB
 /// fault-around windows resident, not the whole text. Before the layout
@@ -173,7 +173,7 @@ fn an_idle_release_daemon_keeps_most_of_its_code_out_of_memory() {
     // code placed among them.
     assert!(
         rss_kib * 2 <= size_kib,
-        "{rss_kib} of {size_kib} KiB of code resident while idle: is link/hot-text.ld \
+        "{rss_kib} of {size_kib} KiB of code resident while idle: is src/link/hot-text.ld \
          applied (.cargo/config.toml) and still naming the idle loop's functions \
          (`make hot-text`)? README, Performance, *Where the idle RSS goes*"
     );

@@ -1,6 +1,6 @@
 #!/bin/bash
 # `make hot-text`: profile an idle daemon under callgrind and rewrite
-# link/hot-text.ld from it (link/hot_text.py says how).
+# src/link/hot-text.ld from it (src/link/hot_text.py says how).
 #
 # The profiled build is the release build with symbols and a linker map,
 # without the current hot-text.ld (RUSTFLAGS replaces .cargo/config.toml's
@@ -85,9 +85,9 @@ dump metrics
 kill $VPID
 wait $VPID || true
 part() { grep -l "^desc: Trigger: .*\b$1\$" "$OUT"/callgrind.$VPID.* ; }
-python3 link/hot_text.py --map "$OUT/sysmon.map" --binary "$BIN" \
+python3 src/link/hot_text.py --map "$OUT/sysmon.map" --binary "$BIN" \
   --note "Profile: $(date -u +%F), $(rustc --version), idle ${IDLE_S} s at interval = 5s." \
   idle="$(part idle)" dashboard="$(part dashboard)" start="$(part start)" metrics="$(part metrics)" \
-  > link/hot-text.ld.new
-mv link/hot-text.ld.new link/hot-text.ld
-echo "hot-text: link/hot-text.ld rewritten; rebuild with make build"
+  > src/link/hot-text.ld.new
+mv src/link/hot-text.ld.new src/link/hot-text.ld
+echo "hot-text: src/link/hot-text.ld rewritten; rebuild with make build"
