@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use super::{Body, escaped, family};
 use std::ffi::CString;
 
-use crate::sample::listing::{Lister, c_path};
+use crate::sample::listing::{Lister, ListingChange, c_path};
 use crate::sample::procfile;
 
 /// The devices whose files are kept open (a CPU's each on Intel: a big
@@ -51,9 +51,8 @@ pub struct CoolingDevices {
     class: CString,
     lister: Lister,
     devices: Vec<Device>,
-    built_from: Vec<u8>,
-    scratch: Vec<u8>,
-    built: bool,
+    /// The listing the lists were built from, and this scrape's.
+    changes: ListingChange,
 }
 
 /// A state file: procfs' `strconv.ParseInt(TrimSpace(s), 10, 64)`, which
@@ -70,9 +69,7 @@ impl CoolingDevices {
             lister: Lister::default(),
             class_dir,
             devices: Vec::new(),
-            built_from: Vec::new(),
-            scratch: Vec::new(),
-            built: false,
+            changes: ListingChange::default(),
         }
     }
 
@@ -102,13 +99,11 @@ impl CoolingDevices {
 
     /// Both families, read now. True when some device could be read.
     pub fn write(&mut self, out: &mut Body) -> bool {
-        self.scratch.clear();
         self.lister
-            .append(&self.class, &mut self.scratch, is_cooling_device);
-        if !self.built || self.scratch != self.built_from {
+            .append(&self.class, self.changes.start(), is_cooling_device);
+        if self.changes.stale() {
             self.rebuild();
-            std::mem::swap(&mut self.built_from, &mut self.scratch);
-            self.built = true;
+            self.changes.built();
         }
         let mut buf = [0u8; procfile::SYSFS_READ_BYTES];
         for device in &mut self.devices {

@@ -24,7 +24,7 @@ use super::{Body, escaped, escaped_go_utf8, family};
 use crate::proc::sysfs;
 use std::ffi::CString;
 
-use crate::sample::listing::{Lister, c_path};
+use crate::sample::listing::{Lister, ListingChange, c_path};
 use crate::sample::procfile;
 
 /// node_exporter's `hwmonSensorTypes`: other files are not read.
@@ -245,9 +245,7 @@ pub struct Hwmon {
     families: Vec<Family>,
     series: Vec<Series>,
     /// The listing the lists were built from, and this scrape's.
-    built_from: Vec<u8>,
-    scratch: Vec<u8>,
-    built: bool,
+    changes: ListingChange,
 }
 
 /// The names in `dir`, sorted (as Go's `os.ReadDir` returns them).
@@ -283,20 +281,19 @@ impl Hwmon {
             chips: Vec::new(),
             families: Vec::new(),
             series: Vec::new(),
-            built_from: Vec::new(),
-            scratch: Vec::new(),
-            built: false,
+            changes: ListingChange::default(),
         }
     }
 
-    /// Lists every directory into `scratch`; true if the class directory
+    /// Lists every directory into this scrape's listing; true if the class directory
     /// could be read.
     fn listing(&mut self) -> bool {
-        self.scratch.clear();
-        let readable = self.lister.append(&self.class, &mut self.scratch, |_| true);
+        let readable = self
+            .lister
+            .append(&self.class, self.changes.start(), |_| true);
         for chip in &self.chips {
-            self.lister.append(&chip.dir, &mut self.scratch, listed);
-            self.lister.append(&chip.device, &mut self.scratch, listed);
+            self.lister.append(&chip.dir, self.changes.now(), listed);
+            self.lister.append(&chip.device, self.changes.now(), listed);
         }
         readable
     }
@@ -431,11 +428,10 @@ impl Hwmon {
     /// (node_exporter's collector fails without it).
     pub fn write(&mut self, out: &mut Body) -> bool {
         let readable = self.listing();
-        if !self.built || self.scratch != self.built_from {
+        if self.changes.stale() {
             self.rebuild();
             self.listing();
-            std::mem::swap(&mut self.built_from, &mut self.scratch);
-            self.built = true;
+            self.changes.built();
         }
         if self.chips.iter().any(|c| c.name.is_some()) {
             family(

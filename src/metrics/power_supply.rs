@@ -20,7 +20,7 @@ use super::{Body, escaped, escaped_go_utf8, family};
 use crate::proc::sysfs::parse_go_int;
 use std::ffi::CString;
 
-use crate::sample::listing::{Lister, c_path};
+use crate::sample::listing::{Lister, ListingChange, c_path};
 use crate::sample::procfile;
 
 /// The files kept open (a laptop's battery and charger have about 40).
@@ -127,9 +127,8 @@ pub struct PowerSupplies {
     class: CString,
     lister: Lister,
     supplies: Vec<Supply>,
-    built_from: Vec<u8>,
-    scratch: Vec<u8>,
-    built: bool,
+    /// The listing the lists were built from, and this scrape's.
+    changes: ListingChange,
 }
 
 /// A text attribute: procfs trims white space (`bytes.TrimSpace`).
@@ -145,17 +144,17 @@ impl PowerSupplies {
             lister: Lister::default(),
             class_dir,
             supplies: Vec::new(),
-            built_from: Vec::new(),
-            scratch: Vec::new(),
-            built: false,
+            changes: ListingChange::default(),
         }
     }
 
     fn listing(&mut self) -> bool {
-        self.scratch.clear();
-        let readable = self.lister.append(&self.class, &mut self.scratch, |_| true);
+        let readable = self
+            .lister
+            .append(&self.class, self.changes.start(), |_| true);
         for supply in &self.supplies {
-            self.lister.append(&supply.dir, &mut self.scratch, |_| true);
+            self.lister
+                .append(&supply.dir, self.changes.now(), |_| true);
         }
         readable
     }
@@ -214,11 +213,10 @@ impl PowerSupplies {
     /// read (node_exporter's collector fails without it).
     pub fn write(&mut self, out: &mut Body) -> bool {
         let readable = self.listing();
-        if !self.built || self.scratch != self.built_from {
+        if self.changes.stale() {
             self.rebuild();
             self.listing();
-            std::mem::swap(&mut self.built_from, &mut self.scratch);
-            self.built = true;
+            self.changes.built();
         }
         let mut buf = [0u8; procfile::SYSFS_READ_BYTES];
         for supply in &mut self.supplies {

@@ -97,3 +97,36 @@ impl Lister {
 pub fn c_path(path: &Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).unwrap_or_default()
 }
+
+/// The listing a reader's lists were built from, and this scrape's: says
+/// when they must be built again. Allocates only while a listing grows.
+#[derive(Default)]
+pub struct ListingChange {
+    built_from: Vec<u8>,
+    now: Vec<u8>,
+    built: bool,
+}
+
+impl ListingChange {
+    /// This scrape's listing, emptied: append the directories to it.
+    pub fn start(&mut self) -> &mut Vec<u8> {
+        self.now.clear();
+        &mut self.now
+    }
+
+    /// This scrape's listing, to append more directories to.
+    pub fn now(&mut self) -> &mut Vec<u8> {
+        &mut self.now
+    }
+
+    /// Never built, or this scrape's listing differs from the one built from.
+    pub fn stale(&self) -> bool {
+        !self.built || self.now != self.built_from
+    }
+
+    /// The lists are now built from this scrape's listing.
+    pub fn built(&mut self) {
+        std::mem::swap(&mut self.built_from, &mut self.now);
+        self.built = true;
+    }
+}
