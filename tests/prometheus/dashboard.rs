@@ -155,19 +155,8 @@ fn sensor_panels_fill_with_sysmon_on_node_exporters_sysfs_fixture() {
         return;
     };
     let dir = TempDir::new("dashboard-sysfs");
-    let sys_root = fixture("sys/node-exporter/sys");
-    let proc_root = fixture("proc/basic");
-    let Some(node) = node_exporter_with(
-        &dir,
-        &[
-            format!("--path.sysfs={}", sys_root.display()),
-            format!("--path.procfs={}", proc_root.display()),
-            "--collector.disable-defaults".into(),
-            "--collector.hwmon".into(),
-            "--collector.thermal_zone".into(),
-            "--collector.powersupplyclass".into(),
-        ],
-    ) else {
+    let (sys_root, proc_root) = sysfs_fixture_roots();
+    let Some(node) = node_exporter_on_sysfs_fixture(&dir) else {
         return;
     };
     let sysmon = Daemon::on_roots(&dir, &proc_root, Some(&sys_root), "");

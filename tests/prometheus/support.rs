@@ -92,6 +92,29 @@ pub fn node_exporter(dir: &TempDir) -> Option<Service> {
     )
 }
 
+/// node_exporter's own sysfs fixture (hwmon, thermal, power supplies) and
+/// the proc fixture both exporters read beside it.
+pub fn sysfs_fixture_roots() -> (std::path::PathBuf, std::path::PathBuf) {
+    (fixture("sys/node-exporter/sys"), fixture("proc/basic"))
+}
+
+/// node_exporter with only its hwmon, thermal_zone and powersupplyclass
+/// collectors, on [`sysfs_fixture_roots`].
+pub fn node_exporter_on_sysfs_fixture(dir: &TempDir) -> Option<Service> {
+    let (sys_root, proc_root) = sysfs_fixture_roots();
+    node_exporter_with(
+        dir,
+        &[
+            format!("--path.sysfs={}", sys_root.display()),
+            format!("--path.procfs={}", proc_root.display()),
+            "--collector.disable-defaults".into(),
+            "--collector.hwmon".into(),
+            "--collector.thermal_zone".into(),
+            "--collector.powersupplyclass".into(),
+        ],
+    )
+}
+
 /// [`node_exporter`] with `args` (collectors, `--path.sysfs`, ...) in
 /// place of its defaults' textfile directory.
 pub fn node_exporter_with(dir: &TempDir, args: &[String]) -> Option<Service> {

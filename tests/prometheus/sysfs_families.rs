@@ -26,19 +26,8 @@ fn concerned(series: &str) -> bool {
 #[test]
 fn every_series_equals_node_exporters_on_its_sysfs_fixture() {
     let dir = TempDir::new("prom-sysfs");
-    let sys_root = fixture("sys/node-exporter/sys");
-    let proc_root = fixture("proc/basic");
-    let Some(node_exporter) = node_exporter_with(
-        &dir,
-        &[
-            format!("--path.sysfs={}", sys_root.display()),
-            format!("--path.procfs={}", proc_root.display()),
-            "--collector.disable-defaults".into(),
-            "--collector.hwmon".into(),
-            "--collector.thermal_zone".into(),
-            "--collector.powersupplyclass".into(),
-        ],
-    ) else {
+    let (sys_root, proc_root) = sysfs_fixture_roots();
+    let Some(node_exporter) = node_exporter_on_sysfs_fixture(&dir) else {
         return;
     };
     let sysmon = Daemon::on_roots(&dir, &proc_root, Some(&sys_root), "metrics_cache = 0s");
