@@ -232,9 +232,16 @@ fn data_json_stays_live_and_shows_progress_during_a_large_backup() {
         "{} samples while running, slowest answer {slowest:?}",
         progress.len()
     );
+    // Live means every answer comes between two slices, never after the
+    // backup: a loop held by the backup answers once, after seconds. On a
+    // machine shared with other tests one answer may still wait for the
+    // CPU, so one in twenty may pass 100 ms; none may reach a second.
+    let answers = progress.len().max(1);
     assert!(
-        slow.is_empty(),
-        "/data.json answered in 100 ms or more:\n{}\n{}",
+        slowest < Duration::from_secs(1) && slow.len() * 20 <= answers,
+        "/data.json answered in 100 ms or more {} times of {answers} (slowest \
+         {slowest:?}):\n{}\n{}",
+        slow.len(),
         slow.join("\n"),
         d.dump()
     );
