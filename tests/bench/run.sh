@@ -76,7 +76,10 @@ if [ $HAVE_MONIT = 1 ]; then
   monit -c "$WORK/fpm/monitrc" -I >/dev/null 2>&1 & FP_M=$!; PIDS="$PIDS $FP_M"; FP_PIDS="$FP_PIDS $FP_M"
   wait_port 12813
 fi
-sleep 2
+# Idle is the steady state: past sysmon's second sample, which opens and
+# scans the history file once (a one-time cost, about 2,000 page reads
+# and a CRC per slot), so it is not counted as idling.
+sleep 8
 for p in $FP_PIDS; do $FP idle "$p" 30 > "$WORK/idle-$p.txt" & done
 wait_idle() { for p in $FP_PIDS; do while [ ! -s "$WORK/idle-$p.txt" ]; do sleep 0.5; done; done; }
 wait_idle
