@@ -60,6 +60,25 @@ fn main() -> ExitCode {
         eprintln!("sysmon: no command given; try `sysmon --help`");
         return ExitCode::from(2);
     };
+    // The commands that only print die quietly of SIGPIPE when their
+    // reader leaves (`sysmon top | head`), as cat does; Rust's runtime
+    // ignores SIGPIPE, so a print to a closed pipe would panic. `run`
+    // keeps it ignored (clients hang up), `backup` and `audit` too: they
+    // write files and logs, and finish them whoever reads their output.
+    if matches!(
+        command,
+        Command::Sample(_)
+            | Command::CheckConfig(_)
+            | Command::Verify(_)
+            | Command::History(_)
+            | Command::Top(_)
+    ) {
+        // SAFETY: restoring a signal's default disposition, before any
+        // thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match command {
         Command::Run(a) => cli::run::run(a),
         Command::Sample(a) => cli::sample::sample(a),

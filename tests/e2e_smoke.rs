@@ -137,3 +137,35 @@ fn serves_again_after_descriptors_ran_out() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `sysmon sample | head -c 10`: a command that only prints dies of SIGPIPE
+/// when its reader has gone, as cat does, instead of panicking with
+/// "failed printing to stdout: Broken pipe" (Rust ignores SIGPIPE).
+#[test]
+fn printing_commands_die_quietly_when_their_reader_has_gone() {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::ExitStatusExt;
+    let mut ends = [0i32; 2];
+    // SAFETY: a fresh pipe; the read end is closed at once, the write end
+    // given to the child as its stdout (and owned by the Stdio).
+    let stdout = unsafe {
+        assert_eq!(libc::pipe(ends.as_mut_ptr()), 0);
+        libc::close(ends[0]);
+        std::process::Stdio::from_raw_fd(ends[1])
+    };
+    let out = std::process::Command::new(BIN)
+        .args(["sample", "--proc-root"])
+        .arg(fixture("proc/basic"))
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {stderr}",
+        out.status
+    );
+}
