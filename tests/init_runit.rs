@@ -396,7 +396,11 @@ fn runit_services_in_a_crash_loop_are_reported_and_healthy_ones_are_not() {
     let reported = wait_for(Duration::from_secs(15), || {
         let data = daemon.data();
         let firing = daemon.get("/metrics").body_text();
+        // The alert follows the poll that found the loop: wait until this
+        // answer shows both (one answer may show the problem first).
+        let alerts = field(&data, &["alerts"]).map(miniserde::json::to_string);
         (problems(&data).iter().any(|(n, _)| n == "crashy")
+            && alerts.is_some_and(|a| a.contains("service_failed"))
             && firing.contains("sysmon_alert_firing{alert=\"service_failed\"} 1"))
         .then_some(data)
     })
