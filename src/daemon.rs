@@ -770,7 +770,7 @@ pub fn open_boot_log(
 /// sample) runs code the loop never runs again, and the kernel maps a
 /// file's pages in windows of up to 64 KiB around each fault. The release
 /// build places the loop's code first and start-up's after it
-/// (`link/hot-text.ld`), so dropping the binary's clean pages once, when
+/// (`src/link/hot-text.ld`), so dropping the binary's clean pages once, when
 /// start-up is over, leaves resident only the few windows the loop goes on
 /// touching (issue 16; README, Performance, *Where the idle RSS goes*).
 /// Without that layout it saves next to nothing: the loop maps the
