@@ -785,7 +785,8 @@ pub fn open_boot_log(
 /// marked as read at random: each page the loop touches afterwards is read
 /// alone, in a 4 KiB folio, and fault-around finds little else cached to
 /// map beside it. The price is one disk read per page the loop needs again
-/// (about a hundred, once).
+/// (about a hundred, once). Start-up's deepest pages of the main thread's
+/// stack, which the loop never reaches, go as well.
 fn release_start_up_pages() {
     use std::os::unix::ffi::OsStrExt;
     let (Ok(exe), Ok(smaps)) = (
@@ -801,6 +802,11 @@ fn release_start_up_pages() {
     if let Err(e) = parsed {
         log::warn(format_args!("/proc/self/smaps: {e}; start-up pages kept"));
         return;
+    }
+    // Start-up's deepest stack pages too: the loop runs on this (the main)
+    // thread at this depth and goes less deep than start-up did.
+    if let Some(stack) = crate::proc::smaps::named_mapping(&smaps, b"[stack]") {
+        let _ = sys::drop_stack_pages_below_here(stack.start, stack.end);
     }
     // /proc/self/exe opens the file this process runs, even once an
     // upgrade has replaced the path.

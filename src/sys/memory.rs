@@ -172,3 +172,46 @@ unsafe fn raw_syscall4(nr: libc::c_long, a: usize, b: usize, c: usize, d: usize)
     }
     ret
 }
+
+/// How far below its own frame [`drop_stack_pages_below_here`] leaves the
+/// stack alone: room for the frames of the C library's `madvise` it calls
+/// (a few hundred bytes).
+const STACK_MARGIN: usize = 16 * 1024;
+
+/// Drops the pages of the main thread's stack `stack_start..stack_end`
+/// (the `[stack]` mapping) that lie more than [`STACK_MARGIN`] below this
+/// function's own frame: start-up went deeper than the loop does (the
+/// config, the `Daemon` value built and moved on the stack), and those
+/// pages stayed resident. Below the frame of the running function nothing
+/// is live, so the next call that goes that deep finds zeroed pages it
+/// writes before it reads. Does nothing when called on another thread's
+/// stack. Returns the bytes dropped.
+#[inline(never)]
+pub fn drop_stack_pages_below_here(stack_start: usize, stack_end: usize) -> io::Result<usize> {
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    if !(stack_start..stack_end).contains(&here) {
+        return Ok(0);
+    }
+    let page = usize::try_from(super::page_size()).unwrap_or(4096).max(1);
+    let below = here.saturating_sub(STACK_MARGIN) / page * page;
+    if below <= stack_start {
+        return Ok(0);
+    }
+    // SAFETY: the range is page-aligned, inside the main thread's stack
+    // mapping and at least STACK_MARGIN below the frame of this function,
+    // which this thread is running: the stack grows down, so every frame
+    // that is live lies above `here`, and the only frames below it during
+    // the call are madvise's own, within the margin. Other threads never
+    // use this stack. The dropped pages read back as zeros, and nothing
+    // reads a stack slot before writing it.
+    let rc = unsafe {
+        libc::madvise(
+            stack_start as *mut libc::c_void,
+            below - stack_start,
+            libc::MADV_DONTNEED,
+        )
+    };
+    super::zero_or_errno(rc)?;
+    Ok(below - stack_start)
+}
