@@ -52,8 +52,8 @@ pub fn advise_random_access(start: usize, end: usize) -> io::Result<()> {
 /// kernel to drop its clean pages from the page cache. Pages some process
 /// still maps stay (the kernel skips them), so this only drops what
 /// nobody uses: the next access reads it from disk. Writing back first
-/// matters right after the file was copied: dirty pages cannot be
-/// dropped, and a file just written is dirty for up to 30 s.
+/// (best effort) matters right after the file was copied: dirty pages
+/// cannot be dropped, and a file just written is dirty for up to 30 s.
 pub fn evict_unmapped_file_pages(file: &File) -> io::Result<()> {
     let fd = file.as_raw_fd();
     // SAFETY: sync_file_range and posix_fadvise take a descriptor this
@@ -70,7 +70,9 @@ pub fn evict_unmapped_file_pages(file: &File) -> io::Result<()> {
                 | libc::SYNC_FILE_RANGE_WAIT_AFTER,
         )
     };
-    super::zero_or_errno(rc).map_err(|e| super::context("sync_file_range", e))?;
+    // Best effort: where it fails (a file system without it), the dirty
+    // pages stay and the eviction below drops the rest.
+    let _ = rc;
     // SAFETY: as above; posix_fadvise returns the error number itself.
     let rc = unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
     if rc != 0 {
