@@ -782,11 +782,13 @@ pub fn open_boot_log(
 /// 64 KiB folios, one written by `strip` in folios of up to 512 KiB, so
 /// the loop's refaults mapped far more than its own pages. So the pages
 /// nobody maps any more also leave the page cache, and the mappings are
-/// marked as read at random: each page the loop touches afterwards is read
-/// alone, in a 4 KiB folio, and fault-around finds little else cached to
-/// map beside it. The price is one disk read per page the loop needs again
-/// (about a hundred, once). Start-up's deepest pages of the main thread's
-/// stack, which the loop never reaches, go as well.
+/// marked as read at random: they come back in 4 KiB folios, and each page
+/// of read-only data the loop touches is read alone, so fault-around finds
+/// little else cached beside it (the code's faults still read ahead: Linux
+/// 6.16 and later ignore the hint on executable mappings). The price is the
+/// disk reads of what the loop needs again (a dozen or so major faults, once).
+/// Start-up's deepest pages of the main thread's stack, which the loop never
+/// reaches, go as well.
 fn release_start_up_pages() {
     use std::os::unix::ffi::OsStrExt;
     let (Ok(exe), Ok(smaps)) = (
