@@ -775,6 +775,20 @@ pub fn open_boot_log(
 /// touching (issue 16; README, Performance, *Where the idle RSS goes*).
 /// Without that layout it saves next to nothing: the loop maps the
 /// scattered windows again within one sample.
+///
+/// What a refault maps depends on the page cache: fault-around maps every
+/// cached page of the window, and on Linux 6.18 every whole folio it
+/// touches. A binary just copied (`make install`, `cp`) sits there in
+/// 64 KiB folios, one written by `strip` in folios of up to 512 KiB, so
+/// the loop's refaults mapped far more than its own pages. So the pages
+/// nobody maps any more also leave the page cache, and the mappings are
+/// marked as read at random: they come back in 4 KiB folios, and each page
+/// of read-only data the loop touches is read alone, so fault-around finds
+/// little else cached beside it (the code's faults still read ahead: Linux
+/// 6.16 and later ignore the hint on executable mappings). The price is the
+/// disk reads of what the loop needs again (a dozen or so major faults, once).
+/// Start-up's deepest pages of the main thread's stack, which the loop never
+/// reaches, go as well.
 fn release_start_up_pages() {
     use std::os::unix::ffi::OsStrExt;
     let (Ok(exe), Ok(smaps)) = (
@@ -783,12 +797,38 @@ fn release_start_up_pages() {
     ) else {
         return; // no procfs: nothing to measure or drop
     };
+    let mut clean = Vec::new();
     let parsed = crate::proc::smaps::clean_mappings_of(&smaps, exe.as_os_str().as_bytes(), |m| {
-        // Failing leaves the pages resident, which is only what happened before.
-        let _ = sys::drop_clean_file_pages(m.start, m.end);
+        clean.push(m)
     });
     if let Err(e) = parsed {
         log::warn(format_args!("/proc/self/smaps: {e}; start-up pages kept"));
+        return;
+    }
+    // Start-up's deepest stack pages too: the loop runs on this (the main)
+    // thread at this depth and goes less deep than start-up did.
+    if let Some(stack) = crate::proc::smaps::named_mapping(&smaps, b"[stack]") {
+        let _ = sys::drop_stack_pages_below_here(stack.start, stack.end);
+    }
+    // /proc/self/exe opens the file this process runs, even once an
+    // upgrade has replaced the path.
+    let exe_file = std::fs::File::open("/proc/self/exe");
+    let ranges: Vec<(usize, usize)> = clean.iter().map(|m| (m.start, m.end)).collect();
+    // Failing leaves the pages resident, which is only what happened before.
+    for m in &clean {
+        let _ = sys::advise_random_access(m.start, m.end);
+        let _ = sys::drop_clean_file_pages(m.start, m.end);
+    }
+    let evicted = exe_file.and_then(|file| {
+        sys::evict_unmapped_file_pages(&file)?;
+        // The folios the lines above ran from, mapped again meanwhile.
+        sys::drop_and_evict_from_cold_code(&ranges, &file)
+    });
+    if let Err(e) = evicted {
+        log::info(format_args!(
+            "{}: {e}; its page cache kept (the loop maps whole cached folios back)",
+            exe.display()
+        ));
     }
 }
 

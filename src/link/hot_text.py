@@ -149,6 +149,13 @@ NATIVE_ONLY = [
 ]
 
 
+# Code that must stay in the cold text although start-up runs it: the
+# start-up page drop's second pass evicts the folios the first pass (hot
+# code) kept mapped, so it must not share them (sys/memory.rs,
+# `drop_and_evict_from_cold_code`).
+NEVER_HOT = re.compile(r"drop_and_evict_from_cold_code")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--map", required=True, help="linker map of the profiled build")
@@ -189,7 +196,7 @@ def main():
         for i, _ in ir_by_section.most_common():
             _, length, section, input_file = sections[i]
             line = pattern(section, input_file)
-            if line in placed:
+            if line in placed or NEVER_HOT.search(section):
                 continue
             placed.add(line)
             lines.append(f"    {line}")

@@ -7,6 +7,9 @@
 //! resident page is the file's own). Relocated read-only data (RELRO) has
 //! anonymous pages and never qualifies. `Anonymous` has been in smaps since
 //! Linux 2.6.34; a mapping without it does not qualify.
+//!
+//! [`named_mapping`] finds one mapping by its name, such as the main
+//! thread's `[stack]`.
 
 use super::{ParseError, parse_u64};
 
@@ -73,6 +76,23 @@ pub fn clean_mappings_of(
     }
     finish(current, anonymous_kib);
     Ok(())
+}
+
+/// The range of the first mapping named `name` (the header's last column,
+/// `[stack]` for the main thread's stack), or `None` when there is none.
+/// Lines that are not well-formed headers are skipped: only a whole match
+/// counts.
+pub fn named_mapping(buf: &[u8], name: &[u8]) -> Option<Mapping> {
+    buf.split(|b| *b == b'\n')
+        .filter(|line| line_path(line) == Some(name))
+        .find_map(|line| {
+            let range = line.split(|b| *b == b' ').next()?;
+            let dash = range.iter().position(|b| *b == b'-')?;
+            Some(Mapping {
+                start: hex(&range[..dash])?,
+                end: hex(&range[dash + 1..])?,
+            })
+        })
 }
 
 /// The path of a header line: everything after the fifth column.
@@ -157,6 +177,25 @@ Rss:                  64 kB\n";
                 end: 0x55d0c0a10000
             }]
         );
+    }
+
+    #[test]
+    fn the_stack_is_found_by_name() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/proc/smaps-release-musl/smaps"
+        );
+        let buf = std::fs::read(path).unwrap();
+        assert_eq!(
+            named_mapping(&buf, b"[stack]"),
+            Some(Mapping {
+                start: 0x7ffc3ec7d000,
+                end: 0x7ffc3ec9e000
+            })
+        );
+        assert_eq!(named_mapping(&buf, b"[nothing]"), None);
+        // A key line that mentions the name is not a header.
+        assert_eq!(named_mapping(b"Name: [stack]\n", b"[stack]"), None);
     }
 
     #[test]
