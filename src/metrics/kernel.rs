@@ -17,6 +17,10 @@ pub struct KernelTables {
     vmstat: ProcFile,
     netstat: ProcFile,
     snmp: ProcFile,
+    /// net/netstat's and net/snmp's headers and node_exporter's columns
+    /// among them, so a scrape parses only their value lines.
+    netstat_kept: netstat::KeptPairs,
+    snmp_kept: netstat::KeptPairs,
     snmp6: ProcFile,
     sockstat: ProcFile,
     sockstat6: ProcFile,
@@ -97,6 +101,8 @@ impl KernelTables {
                 .ending(Ends::Records { max_record: 128 }),
             netstat: file("net/netstat", 8192),
             snmp: file("net/snmp", 2048),
+            netstat_kept: netstat::KeptPairs::default(),
+            snmp_kept: netstat::KeptPairs::default(),
             snmp6: file("net/snmp6", 4096),
             sockstat: file("net/sockstat", 512),
             sockstat6: file("net/sockstat6", 256),
@@ -151,13 +157,12 @@ impl KernelTables {
             return false;
         };
         let start = out.len();
-        let mut emit = |p: &[u8], n: &[u8], v: i64| {
-            if netstat::node_exporter_default(p, n) {
-                netstat_series(out, p, n, v);
-            }
-        };
-        let parsed = netstat::for_each_pair(netstat_buf, &mut emit)
-            .and_then(|()| netstat::for_each_pair(snmp_buf, &mut emit));
+        let mut emit = |p: &[u8], n: &[u8], v: i64| netstat_series(out, p, n, v);
+        let keep = netstat::node_exporter_default;
+        let parsed = self
+            .netstat_kept
+            .for_each(netstat_buf, keep, &mut emit)
+            .and_then(|()| self.snmp_kept.for_each(snmp_buf, keep, &mut emit));
         if parsed.is_err() {
             out.truncate(start);
             return false;
