@@ -863,6 +863,64 @@ fn disk_info_from_udev_data_or_sysfs() {
     }
 }
 
+/// A disk's labels from sysfs are read once for its device number:
+/// virtio-blk's `serial` is a request to the device (a VM exit, ~70 µs) at
+/// every read. A serial that changes under the same number is not seen
+/// through any number of scrapes (the udev record is still looked for
+/// every 100); a new number (another disk under the name) reads it again.
+#[test]
+fn disk_sysfs_labels_are_read_once_per_device_number() {
+    let dir = TempDir::new("node-disk-serial");
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s");
+    let sys = dir.join("sys");
+    let copied = Command::new("cp")
+        .args([
+            "-a",
+            fixture("sys/handmade").to_str().unwrap(),
+            sys.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let root_fs = dir.join("root");
+    std::fs::create_dir_all(root_fs.join("run/udev/data")).unwrap();
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        fixture("proc/container-v2").to_str().unwrap(),
+        "--sys-root",
+        sys.to_str().unwrap(),
+        "--root-fs",
+        root_fs.to_str().unwrap(),
+    ]);
+    let line = |minor: u32, serial: &str| {
+        format!(
+            "node_disk_info{{device=\"vda\",major=\"254\",minor=\"{minor}\",path=\"\",wwn=\"\",model=\"\",serial=\"{serial}\",revision=\"\"}} 1"
+        )
+    };
+    let first = line(0, "sysmon-vda-0001");
+    assert_eq!(
+        lines_of(&metrics(&daemon), "node_disk_info"),
+        [first.as_str()]
+    );
+    std::fs::write(sys.join("block/vda/serial"), "changed-0002\n").unwrap();
+    for _ in 0..250 {
+        let text = metrics(&daemon);
+        assert_eq!(
+            lines_of(&text, "node_disk_info"),
+            [first.as_str()],
+            "{text}"
+        );
+    }
+    std::fs::write(sys.join("block/vda/dev"), "254:16\n").unwrap();
+    let second = line(16, "changed-0002");
+    (0..101)
+        .map(|_| metrics(&daemon))
+        .find(|text| lines_of(text, "node_disk_info") == [second.as_str()])
+        .expect("the new device number's labels were never read");
+}
+
 #[test]
 fn filesystem_inodes_readonly_and_device_error() {
     let dir = TempDir::new("node-fs");
