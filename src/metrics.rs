@@ -287,7 +287,10 @@ impl MetricsRenderer {
         self.timed("softnet", |r| r.net.softnet(&mut r.out));
         self.timed("conntrack", |r| r.net.conntrack(&mut r.out));
         self.timed("arp", |r| r.net.arp(&mut r.out));
-        self.timed("udp_queues", |r| r.net.udp_queues(&mut r.out));
+        self.timed("udp_queues", |r| {
+            let in_use = r.kernel.udp_sockets_in_use();
+            r.net.udp_queues(&mut r.out, in_use)
+        });
         self.timed("timex", |r| timex::write(&mut r.out));
         self.timed("netdev", |r| r.network(sample));
         self.timed("netclass", |r| {

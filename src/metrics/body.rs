@@ -87,8 +87,20 @@ impl Body {
         self.bytes(s.as_bytes());
     }
 
+    /// One character; an ASCII one (the spaces and newlines between
+    /// names and values, a few hundred a scrape) is stored as its byte
+    /// where it is inlined, without a call to [`Body::bytes`].
     #[inline]
     pub fn push(&mut self, c: char) {
+        if c.is_ascii() && self.len < self.buf.len() {
+            self.buf[self.len] = c as u8;
+            self.len += 1;
+        } else {
+            self.push_char(c);
+        }
+    }
+
+    fn push_char(&mut self, c: char) {
         let mut utf8 = [0; 4];
         self.push_str(c.encode_utf8(&mut utf8));
     }
@@ -149,6 +161,11 @@ impl Body {
     }
 
     pub fn u64(&mut self, mut v: u64) {
+        if v < 10 {
+            // One digit (0 and 1 are a good part of every scrape).
+            self.push(char::from(b'0' + v as u8));
+            return;
+        }
         let mut tmp = [0u8; 20];
         let mut at = tmp.len();
         while v >= 100 {
@@ -354,8 +371,10 @@ mod tests {
         for n in 0..text.len() {
             body.push_str(&text[..n]);
             body.push('é');
+            body.push(' ');
             oracle.push_str(&text[..n]);
             oracle.push('é');
+            oracle.push(' ');
         }
         assert_eq!(body.as_str(), oracle);
         let at = body.len();

@@ -17,13 +17,23 @@ pub struct KernelTables {
     vmstat: ProcFile,
     netstat: ProcFile,
     snmp: ProcFile,
+    /// net/netstat's and net/snmp's headers and node_exporter's columns
+    /// among them, so a scrape parses only their value lines.
+    netstat_kept: netstat::KeptPairs,
+    snmp_kept: netstat::KeptPairs,
     snmp6: ProcFile,
     sockstat: ProcFile,
     sockstat6: ProcFile,
     file_nr: ProcFile,
     entropy_avail: ProcFile,
+    /// `poolsize`, a constant of the running kernel (4096 bits before
+    /// 5.18, 256 since): read at the first scrape that could, then kept.
     pool_size: ProcFile,
+    pool_size_bits: Option<u64>,
     page_size: u64,
+    /// This scrape's `UDP: inuse` (net/sockstat) and `UDP6: inuse`
+    /// (net/sockstat6); `None` when the file could not be read or parsed.
+    udp_in_use: [Option<u64>; 2],
 }
 
 /// `prefix` + `protocol` + `_` + `name` with node_exporter's untyped
@@ -91,13 +101,17 @@ impl KernelTables {
                 .ending(Ends::Records { max_record: 128 }),
             netstat: file("net/netstat", 8192),
             snmp: file("net/snmp", 2048),
+            netstat_kept: netstat::KeptPairs::default(),
+            snmp_kept: netstat::KeptPairs::default(),
             snmp6: file("net/snmp6", 4096),
             sockstat: file("net/sockstat", 512),
             sockstat6: file("net/sockstat6", 256),
             file_nr: number("sys/fs/file-nr"),
             entropy_avail: number("sys/kernel/random/entropy_avail"),
             pool_size: number("sys/kernel/random/poolsize"),
+            pool_size_bits: None,
             page_size: crate::sys::page_size(),
+            udp_in_use: [None; 2],
         }
     }
 
@@ -143,13 +157,12 @@ impl KernelTables {
             return false;
         };
         let start = out.len();
-        let mut emit = |p: &[u8], n: &[u8], v: i64| {
-            if netstat::node_exporter_default(p, n) {
-                netstat_series(out, p, n, v);
-            }
-        };
-        let parsed = netstat::for_each_pair(netstat_buf, &mut emit)
-            .and_then(|()| netstat::for_each_pair(snmp_buf, &mut emit));
+        let mut emit = |p: &[u8], n: &[u8], v: i64| netstat_series(out, p, n, v);
+        let keep = netstat::node_exporter_default;
+        let parsed = self
+            .netstat_kept
+            .for_each(netstat_buf, keep, &mut emit)
+            .and_then(|()| self.snmp_kept.for_each(snmp_buf, keep, &mut emit));
         if parsed.is_err() {
             out.truncate(start);
             return false;
@@ -172,6 +185,7 @@ impl KernelTables {
     pub fn sockstat(&mut self, out: &mut Body) -> bool {
         let page_size = self.page_size;
         let mut ipv4 = false;
+        self.udp_in_use = [None; 2];
         for (i, file) in [&mut self.sockstat, &mut self.sockstat6]
             .into_iter()
             .enumerate()
@@ -181,7 +195,12 @@ impl KernelTables {
                 continue;
             }
             ipv4 |= i == 0;
+            let udp_in_use = &mut self.udp_in_use[i];
+            let udp = [&b"UDP"[..], b"UDP6"][i];
             let _ = sockstat::for_each(buf, |protocol, key, value| {
+                if protocol == udp && key == b"inuse" {
+                    *udp_in_use = Some(value);
+                }
                 let (Some(p), Some(k)) = (valid_name(protocol), valid_name(key)) else {
                     return;
                 };
@@ -205,6 +224,12 @@ impl KernelTables {
             });
         }
         ipv4
+    }
+
+    /// The UDP sockets of this netns as this scrape's [`Self::sockstat`]
+    /// read them: (IPv4, IPv6), each `None` if its file was not read.
+    pub fn udp_sockets_in_use(&self) -> (Option<u64>, Option<u64>) {
+        (self.udp_in_use[0], self.udp_in_use[1])
     }
 
     pub fn filefd(&mut self, out: &mut Body) -> bool {
@@ -246,7 +271,10 @@ impl KernelTables {
             );
             out.sample_u64("node_entropy_available_bits", bits);
         }
-        let pool_size = single(&mut self.pool_size);
+        if self.pool_size_bits.is_none() {
+            self.pool_size_bits = single(&mut self.pool_size);
+        }
+        let pool_size = self.pool_size_bits;
         if let Some(bits) = pool_size {
             family(
                 out,

@@ -32,6 +32,16 @@ pub struct NetTables {
 
 type Pick = fn(&softnet::Softnet) -> Option<u64>;
 
+/// (tx, rx) summed over `file`'s sockets; (0, 0) without reading it when
+/// sockstat says no socket of its family is in use (see
+/// [`NetTables::udp_queues`]) and the file opens.
+fn queue_sums(file: &mut ProcFile, in_use: Option<u64>) -> Option<(u64, u64)> {
+    if in_use == Some(0) && file.open().is_ok() {
+        return Some((0, 0));
+    }
+    file.read().ok().and_then(|b| udp::queue_sums(b).ok())
+}
+
 /// node_exporter's `node_nf_conntrack_stat_*`: (header column, help),
 /// in its (alphabetical) order; gauges, as it types them.
 const CONNTRACK_STAT: [(&str, &str); 8] = [
@@ -88,9 +98,21 @@ impl NetTables {
 
     /// `udp_queues`; each group returns whether its source could be read
     /// and parsed (its families written), for `node_scrape_collector_success`.
-    pub fn udp_queues(&mut self, out: &mut Body) -> bool {
+    ///
+    /// `in_use` is this scrape's (`UDP: inuse`, `UDP6: inuse`) from
+    /// net/sockstat{,6}. Reading net/udp walks the kernel's whole UDP hash
+    /// table (16,384 slots on a small machine: 30-60 µs, half of the
+    /// scrape's kernel time) even when it lists nothing, and `inuse` counts
+    /// exactly the sockets that walk lists: the kernel adds one when it
+    /// hashes a socket of that family (bind, autobind) and takes it off when
+    /// it unhashes it (Linux `udp_lib_get_port`/`udp_lib_unhash`; an
+    /// IPv6 socket turned IPv4 by IPV6_ADDRFORM moves its count; v4-mapped
+    /// sockets are IPv6 sockets on both sides; UDP-Lite has its own table,
+    /// counter and files). So with none in use the sums are 0 without the
+    /// read. The file must still open, as node_exporter's read would.
+    pub fn udp_queues(&mut self, out: &mut Body, in_use: (Option<u64>, Option<u64>)) -> bool {
         // As node_exporter: no v4 file, no family; v6 only when v4 is there.
-        let Some((tx4, rx4)) = self.udp.read().ok().and_then(|b| udp::queue_sums(b).ok()) else {
+        let Some((tx4, rx4)) = queue_sums(&mut self.udp, in_use.0) else {
             return false;
         };
         family(
@@ -101,7 +123,7 @@ impl NetTables {
         );
         out.sample_u64("node_udp_queues{ip=\"v4\",queue=\"rx\"}", rx4);
         out.sample_u64("node_udp_queues{ip=\"v4\",queue=\"tx\"}", tx4);
-        if let Some((tx6, rx6)) = self.udp6.read().ok().and_then(|b| udp::queue_sums(b).ok()) {
+        if let Some((tx6, rx6)) = queue_sums(&mut self.udp6, in_use.1) {
             out.sample_u64("node_udp_queues{ip=\"v6\",queue=\"rx\"}", rx6);
             out.sample_u64("node_udp_queues{ip=\"v6\",queue=\"tx\"}", tx6);
         }

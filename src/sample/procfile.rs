@@ -229,6 +229,15 @@ impl ProcFile {
         Ok(&self.buf[..len])
     }
 
+    /// Opens the file if it is not open yet, without reading it: whether
+    /// it is there, for a caller that knows its content without a read.
+    pub fn open(&mut self) -> io::Result<()> {
+        if self.file.is_none() {
+            self.file = Some(open_regular(&self.path)?);
+        }
+        Ok(())
+    }
+
     fn read_inner(&mut self) -> io::Result<usize> {
         let file = match &mut self.file {
             Some(file) => file,

@@ -456,6 +456,137 @@ fn softnet_conntrack_and_arp_as_node_exporter_names_them() {
     );
 }
 
+/// `UDP: inuse 0` in net/sockstat (`UDP6: inuse 0` in sockstat6) is the
+/// kernel saying its table lists no socket of that family: the queue sums
+/// are 0 and net/udp (whose read walks the whole UDP hash table) is not
+/// read. Here the tables still list the fixture's queued datagrams, which
+/// a real kernel would count, so the 0s show they were not read; with a
+/// count above 0 (the fixture as captured: 2) they are.
+#[test]
+fn udp_tables_are_not_read_when_sockstat_counts_no_udp_socket() {
+    let dir = TempDir::new("node-udp-inuse");
+    let root = dir.join("proc");
+    let copied = Command::new("cp")
+        .args([
+            "-rL",
+            fixture("proc/basic").to_str().unwrap(),
+            root.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        root.to_str().unwrap(),
+    ]);
+    let queues = |text: &str| -> Vec<String> {
+        lines_of(text, "node_udp_queues")
+            .into_iter()
+            .map(String::from)
+            .collect()
+    };
+    let read_all = [
+        "node_udp_queues{ip=\"v4\",queue=\"rx\"} 2496",
+        "node_udp_queues{ip=\"v4\",queue=\"tx\"} 0",
+        "node_udp_queues{ip=\"v6\",queue=\"rx\"} 832",
+        "node_udp_queues{ip=\"v6\",queue=\"tx\"} 0",
+    ];
+    assert_eq!(queues(&metrics(&daemon)), read_all);
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = root.join("net").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}: {text}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    };
+    // No IPv4 socket: v4 sums 0 without reading net/udp; v6 still read.
+    edit("sockstat", "UDP: inuse 2 ", "UDP: inuse 0 ");
+    let text = metrics(&daemon);
+    assert!(text.contains("\nnode_sockstat_UDP_inuse 0\n"), "{text}");
+    assert_eq!(
+        queues(&text),
+        [
+            "node_udp_queues{ip=\"v4\",queue=\"rx\"} 0",
+            "node_udp_queues{ip=\"v4\",queue=\"tx\"} 0",
+            read_all[2],
+            read_all[3],
+        ]
+    );
+    // Neither family: all four 0, the family and its success still there.
+    edit("sockstat6", "UDP6: inuse 2\n", "UDP6: inuse 0\n");
+    let text = metrics(&daemon);
+    assert_eq!(
+        queues(&text),
+        read_all.map(|l| format!("{} 0", l.rsplit_once(' ').unwrap().0))
+    );
+    assert!(text.contains("node_scrape_collector_success{collector=\"udp_queues\"} 1\n"));
+    // The count is this scrape's: sockets again, tables read again.
+    edit("sockstat", "UDP: inuse 0 ", "UDP: inuse 1 ");
+    edit("sockstat6", "UDP6: inuse 0\n", "UDP6: inuse 1\n");
+    assert_eq!(queues(&metrics(&daemon)), read_all);
+    // A missing table is no family, as before, whatever sockstat says.
+    edit("sockstat", "UDP: inuse 1 ", "UDP: inuse 0 ");
+    std::fs::remove_file(root.join("net/udp")).unwrap();
+    drop(daemon);
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        root.to_str().unwrap(),
+    ]);
+    let text = metrics(&daemon);
+    assert!(queues(&text).is_empty(), "{text}");
+    assert!(text.contains("node_scrape_collector_success{collector=\"udp_queues\"} 0\n"));
+}
+
+/// The entropy pool's size is a constant of the running kernel (4096 bits
+/// before Linux 5.18, 256 since): read at the first scrape, then kept,
+/// while `entropy_avail` is read at each.
+#[test]
+fn entropy_pool_size_is_read_once() {
+    let dir = TempDir::new("node-poolsize");
+    let root = dir.join("proc");
+    let copied = Command::new("cp")
+        .args([
+            "-rL",
+            fixture("proc/basic").to_str().unwrap(),
+            root.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        root.to_str().unwrap(),
+    ]);
+    let random = root.join("sys/kernel/random");
+    assert_eq!(
+        std::fs::read_to_string(random.join("poolsize")).unwrap(),
+        "256\n"
+    );
+    let text = metrics(&daemon);
+    assert!(
+        text.contains("\nnode_entropy_pool_size_bits 256\n"),
+        "{text}"
+    );
+    std::fs::write(random.join("poolsize"), "4096\n").unwrap();
+    std::fs::write(random.join("entropy_avail"), "17\n").unwrap();
+    let text = metrics(&daemon);
+    assert!(
+        text.contains("\nnode_entropy_pool_size_bits 256\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nnode_entropy_available_bits 17\n"),
+        "{text}"
+    );
+}
+
 #[test]
 fn arp_entries_are_counted_per_device() {
     // A copy of the basic fixture with a busier ARP table.
@@ -730,6 +861,64 @@ fn disk_info_from_udev_data_or_sysfs() {
     if have_tool("promtool", "the exposition's lint") {
         assert_promtool_accepts(text.as_bytes());
     }
+}
+
+/// A disk's labels from sysfs are read once for its device number:
+/// virtio-blk's `serial` is a request to the device (a VM exit, ~70 µs) at
+/// every read. A serial that changes under the same number is not seen
+/// through any number of scrapes (the udev record is still looked for
+/// every 100); a new number (another disk under the name) reads it again.
+#[test]
+fn disk_sysfs_labels_are_read_once_per_device_number() {
+    let dir = TempDir::new("node-disk-serial");
+    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s");
+    let sys = dir.join("sys");
+    let copied = Command::new("cp")
+        .args([
+            "-a",
+            fixture("sys/handmade").to_str().unwrap(),
+            sys.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let root_fs = dir.join("root");
+    std::fs::create_dir_all(root_fs.join("run/udev/data")).unwrap();
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        fixture("proc/container-v2").to_str().unwrap(),
+        "--sys-root",
+        sys.to_str().unwrap(),
+        "--root-fs",
+        root_fs.to_str().unwrap(),
+    ]);
+    let line = |minor: u32, serial: &str| {
+        format!(
+            "node_disk_info{{device=\"vda\",major=\"254\",minor=\"{minor}\",path=\"\",wwn=\"\",model=\"\",serial=\"{serial}\",revision=\"\"}} 1"
+        )
+    };
+    let first = line(0, "sysmon-vda-0001");
+    assert_eq!(
+        lines_of(&metrics(&daemon), "node_disk_info"),
+        [first.as_str()]
+    );
+    std::fs::write(sys.join("block/vda/serial"), "changed-0002\n").unwrap();
+    for _ in 0..250 {
+        let text = metrics(&daemon);
+        assert_eq!(
+            lines_of(&text, "node_disk_info"),
+            [first.as_str()],
+            "{text}"
+        );
+    }
+    std::fs::write(sys.join("block/vda/dev"), "254:16\n").unwrap();
+    let second = line(16, "changed-0002");
+    (0..101)
+        .map(|_| metrics(&daemon))
+        .find(|text| lines_of(text, "node_disk_info") == [second.as_str()])
+        .expect("the new device number's labels were never read");
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod agreement; // values equal node_exporter's, counters never go backwards
 mod dashboard; // "Node Exporter Full": panels and drop-downs sysmon fills
 mod rules; // init/prometheus/sysmon.rules.yml: promtool, a real Prometheus
 mod sysfs_families; // hwmon, thermal, cooling, power supplies: series equal on a fixture
+mod udp_queues; // node_udp_queues in a namespace of its own, with and without sockets
 
 // The audit tests' shims, replaying a recorded package-manager run.
 #[path = "../audit/support.rs"]
