@@ -195,6 +195,8 @@ pub(crate) struct Reactor {
     inbox: Arc<Inbox>,
     /// What the last `epoll_wait` reported (capacity reused).
     events: Vec<Event>,
+    /// `epoll_wait` failed once (reported then, not at every turn).
+    wait_failed: bool,
     /// What every read goes through before it is copied to a connection.
     scratch: Box<[u8]>,
     /// The inbox's answers, taken out in one go (capacity reused).
@@ -235,6 +237,7 @@ impl Reactor {
             ready: VecDeque::with_capacity(16),
             inbox,
             events: Vec::with_capacity(64),
+            wait_failed: false,
             scratch: vec![0; 16 * 1024].into_boxed_slice(),
             answers: Vec::with_capacity(16),
             next_sweep: None,
@@ -272,9 +275,15 @@ impl Reactor {
         let waited = self.epoll.wait(timeout, &mut self.events);
         self.inbox.sleeping.store(false, SeqCst);
         if let Err(e) = waited {
-            // EBADF, EINVAL: not while the reactor owns the epoll
-            log::error!("epoll_wait: {}", e);
-            self.ready.push_back(e.into());
+            // EBADF, EINVAL: not while the reactor owns the epoll. Reported
+            // once; the turn still takes its time, so a caller that goes on
+            // turning does not spin.
+            if !self.wait_failed {
+                self.wait_failed = true;
+                log::error!("epoll_wait: {}", e);
+                self.ready.push_back(e.into());
+            }
+            std::thread::sleep(timeout.unwrap_or(Duration::from_secs(1)));
             return false;
         }
         for i in 0..self.events.len() {
