@@ -6,8 +6,10 @@
 //! from the last sample, and repeats. Nothing wakes it in between but a
 //! request, or a signal (SIGTERM, SIGINT, SIGHUP, and SIGCHLD when a child
 //! exits) through `sys::wake_on_signals`: idle, it wakes once per due
-//! deadline. tiny_http's one I/O thread (every listener and connection,
-//! through epoll) and that signal thread are the only other threads.
+//! deadline. The wait is tiny_http's `epoll_wait` over every listener and
+//! connection, run in this thread (the patched server starts no thread):
+//! a request is read, answered and written here, so it waits for one
+//! thread to be scheduled, not two. The signal thread is the only other.
 //!
 //! Each sample is also recorded in the [`History`] (and the history file,
 //! [`crate::history_file`], which writes its pages in batches, every 4
@@ -51,6 +53,14 @@ pub const FALLBACK_WAIT: Duration = Duration::from_millis(200);
 pub const TOP_WATCHED_FOR: u32 = 3;
 /// CPU time the backup may take per loop iteration before HTTP gets a turn.
 pub const BACKUP_SLICE: Duration = Duration::from_millis(5);
+/// The scheduler slice the loop's thread asks for (Linux ≥ 6.12, EEVDF):
+/// the shortest the kernel takes. The loop's turns are short (an answer
+/// is 0.01–0.3 ms); a longer one (a backup slice, 5 ms) is preempted more
+/// often, which costs it little.
+pub const LOOP_SLICE: Duration = Duration::from_micros(100);
+/// Requests answered per loop iteration at most before due work gets a
+/// turn (a request is ~0.01–0.3 ms: a few ms of answers at worst).
+pub const ANSWER_BATCH: usize = 64;
 
 pub struct Daemon {
     config: Config,
@@ -288,6 +298,9 @@ impl Daemon {
                 FALLBACK_WAIT.as_millis()
             )),
         }
+        // After the signal thread started (it keeps the default slice: it
+        // is not on a request's path), before any job's thread or child.
+        ask_for_a_short_slice();
         // bind() has listened already: the port answers from here on.
         self.notify.ready();
         // The first turn is start-up's last work (the first sample, the
@@ -392,8 +405,13 @@ impl Daemon {
         let wait = deadline.saturating_duration_since(Instant::now());
         if let Some(request) = self.http.recv_timeout(wait) {
             self.answer(request);
-            // Drain what else is queued before the next slice of work.
-            while let Some(request) = self.http.try_recv() {
+            // Answer what else is ready before the next slice of work, but
+            // no more than a batch: clients that pipeline without end must
+            // not keep the loop from its deadlines.
+            for _ in 1..ANSWER_BATCH {
+                let Some(request) = self.http.try_recv() else {
+                    break;
+                };
                 self.answer(request);
             }
         }
@@ -829,6 +847,21 @@ fn release_start_up_pages() {
             "{}: {e}; its page cache kept (the loop maps whole cached folios back)",
             exe.display()
         ));
+    }
+}
+
+/// Asks the kernel for [`LOOP_SLICE`] for the loop's thread (see
+/// [`sys::request_thread_slice`]): on a box whose cores are busy, an
+/// arriving request then gets the loop onto a CPU sooner (issue 16's
+/// busy-box tail). Nothing is lost without it: a kernel before 6.12
+/// ignores it silently, and a refusal (a seccomp filter such as the
+/// systemd unit's `~@resources`) is logged once.
+fn ask_for_a_short_slice() {
+    match sys::request_thread_slice(LOOP_SLICE) {
+        Ok(_) => {}
+        Err(e) => log::info(format_args!(
+            "scheduler slice: sched_setattr: {e}; the loop keeps the default slice"
+        )),
     }
 }
 

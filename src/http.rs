@@ -100,7 +100,8 @@ fn header(name: &str, value: &str) -> Header {
 
 /// Sends one answer. `scratch` is the loop's reused buffer for printing it
 /// (see `Request::respond_detached` in the patched tiny_http: the loop sends
-/// what the socket takes at once, the server's I/O thread the rest).
+/// what the socket takes at once, the server's reactor the rest on EPOLLOUT,
+/// in the loop's next turns).
 fn respond(
     request: Request,
     scratch: &mut Vec<u8>,
@@ -300,7 +301,7 @@ mod tests {
     }
 
     /// The head checks of the patched tiny_http (`tiny_http::check_head`,
-    /// run by the server's I/O thread before the loop sees a request):
+    /// run by the server's reactor before the loop sees a request):
     /// GET and HEAD carry no body, and framing is never ambiguous (issue 11).
     #[test]
     fn request_heads_that_declare_a_body_or_frame_ambiguously_are_refused() {

@@ -3,18 +3,19 @@
 //! Every `listen` address (TCP, IPv4 or IPv6, and unix socket paths) is bound
 //! here, before privileges are dropped, and handed to one
 //! `tiny_http::Server` (our patched copy, `src/vendor/tiny_http/PATCHES.md`),
-//! so the daemon's loop still waits on a single `recv_timeout`. The server
+//! so the daemon's loop waits on a single `recv_timeout`: the server's
+//! `epoll_wait`, run in the loop's own thread. The server
 //! enforces the limits that keep clients from pinning resources:
 //! - `client_timeout`: a request head must arrive whole, and an answer being
 //!   written must make progress, within it, so idle, trickling and stalled
 //!   clients are dropped;
 //! - `max_connections`: connections open at once; more get a 503 and are
-//!   closed (a connection costs memory, not a thread: the server runs one
-//!   epoll I/O thread for every listener and connection);
+//!   closed (a connection costs memory, not a thread: one epoll, turned by
+//!   the loop, serves every listener and connection);
 //! - the request head: [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] (nginx's and
 //!   Apache's defaults are of that order); more gets a 414 or a 431;
 //! - no request body: a head that declares one, or frames itself two ways,
-//!   is refused by the server's I/O thread (`tiny_http::check_head`:
+//!   is refused by the server's reactor (`tiny_http::check_head`:
 //!   400, 413 or 417, then close), so the loop never reads, waits for or
 //!   sizes anything a client declares.
 //!
@@ -154,8 +155,8 @@ impl HttpListener {
     ) -> Option<tiny_http::Request> {
         match received {
             Ok(request) => request,
-            // Only a listening socket that is gone (EBADF, EINVAL) ends an
-            // accept thread; the others keep serving.
+            // Only a listening socket that is gone (EBADF, EINVAL) stops
+            // being watched; the others keep serving.
             Err(e) => {
                 log::error(format_args!("http: a listener stopped accepting: {e}"));
                 None

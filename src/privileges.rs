@@ -31,10 +31,11 @@ pub enum Dropped {
 /// already `account`, otherwise an error.
 ///
 /// Threads: the C library's set*id and setgroups apply to every thread.
-/// The raw `capset` and the `prctl`s apply to the calling thread only; the
-/// others (tiny_http's I/O thread, started when the socket was bound) had no
-/// `PR_SET_KEEPCAPS`, so the kernel cleared all their capabilities when
-/// their uids left 0 (capabilities(7)). Every thread is checked through
+/// The raw `capset` and the `prctl`s apply to the calling thread only; any
+/// other (none since tiny_http +sysmon.4 serves from the loop's thread;
+/// before, its I/O thread was started when the socket was bound) has no
+/// `PR_SET_KEEPCAPS`, so the kernel clears all its capabilities when its
+/// uids leave 0 (capabilities(7)). Every thread is checked through
 /// /proc/self/task. Threads and children started later copy their creator.
 pub fn drop_privileges(account: &Account) -> io::Result<Dropped> {
     let (uid, gid) = (account.uid, account.gid);

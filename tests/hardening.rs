@@ -106,7 +106,7 @@ fn a_thousand_idle_and_a_hundred_slowloris_clients_do_not_block_a_fresh_one() {
 
 /// A slowloris that trickles its head a byte at a time never lets a read
 /// time out; the whole head must arrive within `client_timeout` of the
-/// connection becoming idle, or it is closed (issue #16: the I/O thread
+/// connection becoming idle, or it is closed (issue #16: the reactor
 /// keeps one deadline per connection; before, per-read timeouts let such a
 /// client hold its thread for as long as it kept trickling).
 #[test]
@@ -329,7 +329,7 @@ fn responses_in(bytes: &[u8]) -> usize {
 /// Issue #11: a declared body was drained, when the loop dropped the request,
 /// into a buffer of the declared size: 10^15 bytes aborted the daemon
 /// (allocation failure), 2^64-1 too (capacity overflow), before any access
-/// check. Now the server's I/O thread refuses the head with 413.
+/// check. Now the server's reactor refuses the head with 413.
 #[test]
 fn a_huge_declared_body_is_refused_and_the_daemon_lives_on() {
     let dir = TempDir::new("huge-body");
@@ -359,7 +359,7 @@ fn a_huge_declared_body_is_refused_and_the_daemon_lives_on() {
 /// Issue #11: a body declared and never sent (or `Expect: 100-continue`)
 /// held the loop for `client_timeout` while it read the body: a fresh GET
 /// waited 9.9 s and no sample was taken. Now both are answered (413) and
-/// closed by the server's I/O thread, and the loop never sees them.
+/// closed by the server's reactor before a request exists.
 #[test]
 fn a_body_that_never_arrives_is_refused_without_holding_the_loop() {
     let dir = TempDir::new("body-never-sent");
@@ -592,7 +592,7 @@ fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
     }
     let hold_to = unix_now_s();
     let samples = history_between(&daemon, "cpu", hold_from + 0.2, hold_to);
-    // The half heads are still held open (by the I/O thread, until
+    // The half heads are still held open (by the reactor, until
     // client_timeout); the declared bodies were answered and closed.
     let still_open = |mut stream: &TcpStream| {
         stream

@@ -21,7 +21,8 @@
 #   metrics    three /metrics scrapes
 # Needs valgrind and curl; takes about 12 minutes, mostly waiting.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# the repository root (this script is src/link/profile.sh)
+cd "$(dirname "$0")/../.."
 MUSL=x86_64-unknown-linux-musl
 OUT=$PWD/target/hot-text
 IDLE_S=${HOT_TEXT_IDLE_S:-630}

@@ -3,7 +3,8 @@
 //! [`files`] (statvfs, descriptor-relative access for the backup walk,
 //! procfs checks), [`privileges`] (the calls the drop of `user = NAME` is made of), [`net`]
 //! (setsockopt), [`memory`] (dropping start-up's pages of the binary),
-//! [`time`] (local time) and [`uname`] (the kernel's and machine's names).
+//! [`sched`] (the loop thread's scheduler slice), [`time`] (local time) and
+//! [`uname`] (the kernel's and machine's names).
 //!
 //! Invariant: this is the only module tree allowed `unsafe`, and every
 //! `unsafe` block carries a `// SAFETY:` note. Everything here is a thin,
@@ -19,6 +20,7 @@ pub mod memory;
 pub mod net;
 pub mod privileges;
 pub mod process;
+pub mod sched;
 pub mod signals;
 pub mod time;
 pub mod uname;
@@ -28,6 +30,7 @@ pub use memory::*;
 pub use net::*;
 pub use privileges::*;
 pub use process::*;
+pub use sched::*;
 pub use signals::*;
 pub use time::*;
 pub use uname::*;

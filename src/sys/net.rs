@@ -4,7 +4,7 @@ use std::io;
 
 /// Disables Nagle's algorithm on a listening socket; Linux copies the flag to
 /// every accepted connection. An answer the socket does not take at once
-/// goes out in several writes (the loop's, then the I/O thread's), which
+/// goes out in several writes (the first at once, the rest on EPOLLOUT), which
 /// Nagle plus the peer's delayed ACK would stall by 40 ms.
 pub fn set_tcp_nodelay(fd: std::os::fd::RawFd) -> io::Result<()> {
     let on: libc::c_int = 1;

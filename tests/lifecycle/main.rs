@@ -10,4 +10,5 @@ mod boot_log; // fake boots: unexpected_reboot, the 100-boot bound, set aside
 mod crash_safety; // kill -9 at 20 points of a backup and an audit
 mod job_descendants; // no grandchild of a job outlives it
 mod loop_wakeups; // one wake-up per due deadline; signals at once
+mod scheduler_slice; // the loop asks for a 100 µs slice, reset on fork
 mod sighup_reload; // SIGHUP reloads, or keeps the old config

@@ -1,8 +1,8 @@
 //! [patch] Reading a request head out of the bytes a client sent, for the
-//! I/O thread (`reactor.rs`). Upstream read each head a byte at a time
+//! reactor (`reactor.rs`). Upstream read each head a byte at a time
 //! from a blocking socket in the connection's own thread (`ClientConnection`,
 //! with `SequentialReader`s and `SequentialWriter`s to keep pipelined
-//! requests in order); the I/O thread now reads whatever arrived into the
+//! requests in order); the reactor now reads whatever arrived into the
 //! connection's buffer and asks [`parse_head`] whether a whole head is there.
 //!
 //! Contract: [`parse_head`] looks at no more than `max_head_bytes` of the
@@ -120,7 +120,7 @@ fn request_head(head: &[u8], limits: HeadLimits) -> Result<RequestHead, Vec<u8>>
             Err(_) => return Err(plain_answer(400)),
         }
     }
-    // [patch] Refused here, in the I/O thread, before a `Request` exists:
+    // [patch] Refused here, in the reactor, before a `Request` exists:
     // nothing of a declared body is ever read, waited for or sized, and the
     // server's caller never sees the request.
     if let Err(refusal) = crate::head::check_head(&headers) {

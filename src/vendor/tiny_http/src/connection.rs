@@ -32,7 +32,7 @@ impl Listener {
         }
     }
 
-    /// [patch] The I/O thread accepts only when epoll says a connection waits.
+    /// [patch] The reactor accepts only when epoll says a connection waits.
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
         match self {
             Self::Tcp(l) => l.set_nonblocking(nonblocking),
@@ -80,7 +80,7 @@ impl Connection {
     }
 
     /// [patch] Reads through a shared reference (`&TcpStream` reads), so
-    /// the I/O thread and a request being answered can hold one connection.
+    /// the reactor and a request being answered can hold one connection.
     pub(crate) fn read_shared(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         use std::io::Read;
         match self {

@@ -9,7 +9,7 @@
 //! nothing from the client, allocates nothing, and never panics. When it
 //! returns `Ok(())` the request has no body (no `Transfer-Encoding`, at most
 //! one `Content-Length` and that one all zeros), no `Expect`, and at most one
-//! `Host`. The I/O thread calls it as soon as the head is parsed
+//! `Host`. The reactor calls it as soon as the head is parsed
 //! (`client.rs`), so a refused request never reaches the server's caller; a
 //! server that parses heads itself can call it the same way.
 //!

@@ -98,13 +98,11 @@ use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
 use std::net::ToSocketAddrs;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use reactor::{Inbox, Reactor};
-use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
@@ -129,22 +127,21 @@ mod util;
 ///  part of all the client's connections. Requests that have already been returned by
 ///  the `recv()` function will not close and the responses will be transferred to the client.
 ///
-/// [patch] One I/O thread serves every listener and connection (epoll, see
-/// `reactor.rs` and PATCHES.md); dropping the server ends it. An answer to
-/// a request returned before the drop gets what the socket takes at once.
+/// [patch] Every listener and connection is served by one epoll reactor
+/// (`reactor.rs`, PATCHES.md) that runs in the thread calling `recv`,
+/// `recv_timeout` or `try_recv`: the server starts no thread. Dropping the
+/// server closes every listener and connection. An answer to a request
+/// returned before the drop gets what the socket takes at once.
 pub struct Server {
-    // [patch] what the server and its I/O thread share: the close flag,
-    // the counters and the limits
+    // [patch] the counters and the limits, readable while a thread waits
+    // in the reactor
     shared: Arc<Shared>,
 
-    // [patch] wakes the I/O thread (to see the close flag)
+    // [patch] ends the reactor's wait (`Waker`, `unblock`)
     inbox: Arc<Inbox>,
 
-    // [patch] the I/O thread, joined on drop
-    io_thread: Option<thread::JoinHandle<()>>,
-
-    // queue for messages received by child threads
-    messages: Arc<MessagesQueue<Message>>,
+    // [patch] the listeners and connections; turned by the receiving thread
+    reactor: Mutex<Reactor>,
 
     // result of TcpListener::local_addr(), for the first listener
     listening_addr: ListenAddr,
@@ -170,8 +167,6 @@ pub struct Limits {
 }
 
 pub(crate) struct Shared {
-    // should be false as long as the server exists
-    close: AtomicBool,
     // connections being served now
     connections: AtomicUsize,
     // connections refused for the cap
@@ -181,7 +176,7 @@ pub(crate) struct Shared {
     limits: Limits,
 }
 
-/// [patch] What the I/O thread does after an `accept()` error. Upstream
+/// [patch] What the reactor does after an `accept()` error. Upstream
 /// ended the accept thread on any error, so the server stopped accepting
 /// for good.
 pub(crate) enum AfterAcceptError {
@@ -322,27 +317,21 @@ impl Server {
         }
 
         let shared = Arc::new(Shared {
-            close: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
             rejected: AtomicU64::new(0),
             accept_errors: AtomicU64::new(0),
             limits,
         });
 
-        // [patch] One I/O thread for every listener and connection; the
-        // requests it reads arrive through `messages`.
-        let messages = MessagesQueue::with_capacity(8);
+        // [patch] One reactor for every listener and connection, turned by
+        // whichever thread asks for a request.
         let inbox = Arc::new(Inbox::new()?);
-        let reactor = Reactor::new(listeners, shared.clone(), messages.clone(), inbox.clone())?;
-        let io_thread = thread::Builder::new()
-            .name("http-io".into())
-            .spawn(move || reactor.run())?;
+        let reactor = Reactor::new(listeners, shared.clone(), inbox.clone())?;
 
         Ok(Server {
-            messages,
             shared,
             inbox,
-            io_thread: Some(io_thread),
+            reactor: Mutex::new(reactor),
             listening_addr: listening_addrs[0].clone(),
             listening_addrs,
         })
@@ -385,52 +374,77 @@ impl Server {
     }
 
     /// Blocks until an HTTP request has been submitted and returns it.
+    /// [patch] An error, too, when `unblock` (or a [`Waker`]) ended the wait.
     pub fn recv(&self) -> IoResult<Request> {
-        match self.messages.pop() {
-            Some(Message::Error(err)) => Err(err),
-            Some(Message::NewRequest(rq)) => Ok(rq),
+        match self.receive(None)? {
+            Some(rq) => Ok(rq),
             None => Err(IoError::new(IoErrorKind::Other, "thread unblocked")),
         }
     }
 
     /// Same as `recv()` but doesn't block longer than timeout
+    /// [patch] (and returns `None` early when a [`Waker`] ends the wait).
     pub fn recv_timeout(&self, timeout: Duration) -> IoResult<Option<Request>> {
-        match self.messages.pop_timeout(timeout) {
-            Some(Message::Error(err)) => Err(err),
-            Some(Message::NewRequest(rq)) => Ok(Some(rq)),
-            None => Ok(None),
-        }
+        self.receive(Some(timeout))
     }
 
     /// Same as `recv()` but doesn't block.
+    /// [patch] A request read earlier, or else one that is ready now (one
+    /// turn of the reactor that does not wait).
     pub fn try_recv(&self) -> IoResult<Option<Request>> {
-        match self.messages.try_pop() {
-            Some(Message::Error(err)) => Err(err),
-            Some(Message::NewRequest(rq)) => Ok(Some(rq)),
-            None => Ok(None),
+        self.receive(Some(Duration::ZERO))
+    }
+
+    /// [patch] Turns the reactor in the calling thread until a request is
+    /// ready, `timeout` (None: for ever) has passed, or a [`Waker`] ends
+    /// the wait. The turns wait in `epoll_wait`, never on a client.
+    fn receive(&self, timeout: Option<Duration>) -> IoResult<Option<Request>> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut reactor = self.reactor.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(message) = reactor.take_ready() {
+                return match message {
+                    Message::Error(err) => Err(err),
+                    Message::NewRequest(rq) => Ok(Some(rq)),
+                };
+            }
+            let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+            let woken = reactor.turn(left);
+            if let Some(message) = reactor.take_ready() {
+                return match message {
+                    Message::Error(err) => Err(err),
+                    Message::NewRequest(rq) => Ok(Some(rq)),
+                };
+            }
+            if woken || left.is_some_and(|l| l.is_zero()) {
+                return Ok(None);
+            }
         }
     }
 
     /// [patch] A handle another thread can use to end the wait of
     /// `recv_timeout` (see [`Waker`]).
     pub fn waker(&self) -> Waker {
-        Waker(self.messages.clone())
+        Waker(self.inbox.clone())
     }
 
     /// Unblock thread stuck in recv() or incoming_requests().
     /// If there are several such threads, only one is unblocked.
     /// This method allows graceful shutdown of server.
+    /// [patch] The same as a [`Waker`]'s `wake`: a `recv` ended so returns
+    /// an error, a `recv_timeout` `None`.
     pub fn unblock(&self) {
-        self.messages.unblock();
+        self.inbox.wake();
     }
 }
 
 /// [patch] Ends a wait in [`Server::recv_timeout`] from another thread (a
 /// signal, a child that exited), so the waiting thread need not wake up
-/// periodically to look. A wake that comes while nobody waits ends the next
-/// wait at once; several wakes before it cost one return.
+/// periodically to look: it writes the eventfd in the reactor's epoll. A
+/// wake that comes while nobody waits ends the next wait at once; several
+/// wakes before it cost one return.
 #[derive(Clone)]
-pub struct Waker(Arc<MessagesQueue<Message>>);
+pub struct Waker(Arc<Inbox>);
 
 impl Waker {
     pub fn wake(&self) {
@@ -446,16 +460,11 @@ impl Iterator for IncomingRequests<'_> {
 }
 
 impl Drop for Server {
-    /// [patch] Wakes the I/O thread, which ends and closes every listener
-    /// and connection, and waits for it; then removes unix socket files, as
-    /// upstream did. Requests already returned by `recv()` can still be
-    /// answered: what the socket does not take at once is lost.
+    /// [patch] The reactor, dropped with the server, closes every listener
+    /// and connection; then unix socket files are removed, as upstream did.
+    /// Requests already returned by `recv()` can still be answered: what
+    /// the socket does not take at once is lost.
     fn drop(&mut self) {
-        self.shared.close.store(true, Relaxed);
-        self.inbox.wake();
-        if let Some(thread) = self.io_thread.take() {
-            let _ = thread.join();
-        }
         #[cfg(unix)]
         for listening_addr in &self.listening_addrs {
             if let ListenAddr::Unix(addr) = listening_addr {

@@ -1,8 +1,11 @@
-//! [patch] The server's one I/O thread: one epoll over every listener,
-//! every connection and an eventfd, in place of upstream's accept thread
-//! per listener and worker thread per connection. A connection costs a
-//! slot here (a few hundred bytes, and a read buffer only while a head is
-//! arriving), not a thread.
+//! [patch] The server's reactor: one epoll over every listener, every
+//! connection and an eventfd, in place of upstream's accept thread per
+//! listener and worker thread per connection. It runs in the thread that
+//! asks the server for requests (`Server::recv_timeout`, since
+//! +sysmon.4): that thread's wait *is* this `epoll_wait`, a request is
+//! parsed and answered in the same thread, and no other thread has to be
+//! scheduled for it. A connection costs a slot here (a few hundred bytes,
+//! and a read buffer only while a head is arriving), not a thread.
 //!
 //! Each connection is a small state machine:
 //!
@@ -14,15 +17,16 @@
 //!
 //! - *Reading*: bytes go into the connection's buffer (at most
 //!   `max_head_bytes`) until `client::parse_head` finds a whole head; a
-//!   request then goes to the server's caller through the message queue,
-//!   and nothing more is read from that connection until it is answered, so
-//!   pipelined requests are answered in order. The whole head must arrive
-//!   within `timeout` of the connection becoming idle (a slowloris trickling
-//!   a byte a second is cut off then, however many bytes it sends).
-//! - *Answering*: the caller's thread prints the answer, sends what the
-//!   socket takes at once (`Request::respond_detached`) and hands the rest
-//!   back through the [`Inbox`], waking this thread with its eventfd. No
-//!   deadline: the caller always answers (a dropped request answers 500).
+//!   request is then queued for the caller (`ready`), and nothing more is
+//!   read from that connection until it is answered, so pipelined requests
+//!   are answered in order. The whole head must arrive within `timeout` of
+//!   the connection becoming idle (a slowloris trickling a byte a second is
+//!   cut off then, however many bytes it sends).
+//! - *Answering*: the caller prints the answer, sends what the socket takes
+//!   at once (`Request::respond_detached`) and hands the rest back through
+//!   the [`Inbox`], taken at the start of the next turn (an answer from
+//!   another thread wakes the epoll with the inbox's eventfd). No deadline:
+//!   the caller always answers (a dropped request answers 500).
 //! - *Writing*: the rest goes out as the socket takes it (EPOLLOUT); a
 //!   client that reads nothing for `timeout` is dropped. Then the next
 //!   request is read, from what was already buffered first.
@@ -32,12 +36,15 @@
 //!
 //! Invariants: no read or write here ever waits (every socket is
 //! non-blocking; epoll is edge-triggered for connections, so each one is
-//! read or written until EAGAIN); exactly one of this thread and the
-//! caller's thread touches a connection's socket at a time (the caller only
-//! between the request leaving here and its `Answer` arriving); timers are
-//! one deadline per connection, and the thread wakes only for I/O, a
-//! deadline or the eventfd.
+//! read or written until EAGAIN), so a turn never waits on a client, only
+//! in `epoll_wait` for at most the timeout it is given; a connection's
+//! socket is touched by the reactor only while no `Request` of it is out
+//! (the answering thread writes once, without waiting, between the request
+//! leaving `ready` and its `Answer` arriving); timers are one deadline per
+//! connection, and a turn's wait ends for I/O, a deadline, the caller's
+//! timeout or the eventfd.
 
+use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::AtomicBool;
@@ -49,7 +56,6 @@ use crate::client::{parse_head, HeadLimits, Parsed, RequestHead};
 use crate::connection::{Connection, Listener};
 use crate::request::{new_request, Reply};
 use crate::sys::{Epoll, Event, EventFd, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
-use crate::util::MessagesQueue;
 use crate::{AfterAcceptError, Message, Shared};
 
 /// What the caller's thread hands back after answering a request.
@@ -62,15 +68,19 @@ pub(crate) struct Answer {
     pub(crate) ok: bool,
 }
 
-/// The way from the caller's thread back to the I/O thread: answers, and
-/// an eventfd that wakes the I/O thread's epoll when it sleeps.
+/// The way from an answering thread back to the reactor: answers, and an
+/// eventfd in the reactor's epoll that ends its wait (for an answer from
+/// another thread, or a [`crate::Waker`]).
 pub(crate) struct Inbox {
     answers: Mutex<Vec<Answer>>,
     wake: EventFd,
-    /// The I/O thread is in (or about to enter) `epoll_wait`: a sender must
-    /// wake it. While it is awake it takes the answers at the end of each
-    /// turn, so a busy server costs the caller no system call per answer.
+    /// The reactor is in (or about to enter) `epoll_wait`: a sender must
+    /// wake it. Otherwise the next turn takes the answers first, so an
+    /// answer from the reactor's own thread (the usual case) costs no
+    /// system call.
     sleeping: AtomicBool,
+    /// A `Waker` asked for the current (or next) wait to end.
+    woken: AtomicBool,
 }
 
 impl Inbox {
@@ -79,10 +89,11 @@ impl Inbox {
             answers: Mutex::new(Vec::with_capacity(16)),
             wake: EventFd::new()?,
             sleeping: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
         })
     }
 
-    /// Queues `answer` and wakes the I/O thread if it sleeps. (It sets
+    /// Queues `answer` and wakes the reactor if it sleeps. (It sets
     /// `sleeping` before it looks at the queue a last time, and this reads
     /// `sleeping` after pushing under the same lock: either it sees the
     /// answer, or this sees it sleeping.)
@@ -93,8 +104,10 @@ impl Inbox {
         }
     }
 
-    /// Wakes the I/O thread (to see the server's close flag).
+    /// Ends the reactor's current wait, or its next one if it is not
+    /// waiting now (the eventfd stays readable until a turn drains it).
     pub(crate) fn wake(&self) {
+        self.woken.store(true, SeqCst);
         self.wake.notify();
     }
 }
@@ -177,8 +190,13 @@ pub(crate) struct Reactor {
     free: Vec<u32>,
     open: usize,
     shared: Arc<Shared>,
-    messages: Arc<MessagesQueue<Message>>,
+    /// Requests (and errors) read and not yet taken by the caller.
+    ready: VecDeque<Message>,
     inbox: Arc<Inbox>,
+    /// What the last `epoll_wait` reported (capacity reused).
+    events: Vec<Event>,
+    /// `epoll_wait` failed once (reported then, not at every turn).
+    wait_failed: bool,
     /// What every read goes through before it is copied to a connection.
     scratch: Box<[u8]>,
     /// The inbox's answers, taken out in one go (capacity reused).
@@ -190,11 +208,10 @@ pub(crate) struct Reactor {
 }
 
 impl Reactor {
-    /// Registers the listeners and the inbox; the thread then calls `run`.
+    /// Registers the listeners and the inbox; the caller then `turn`s it.
     pub(crate) fn new(
         listeners: Vec<Listener>,
         shared: Arc<Shared>,
-        messages: Arc<MessagesQueue<Message>>,
         inbox: Arc<Inbox>,
     ) -> io::Result<Reactor> {
         let epoll = Epoll::new(64)?;
@@ -217,8 +234,10 @@ impl Reactor {
             free: Vec::new(),
             open: 0,
             shared,
-            messages,
+            ready: VecDeque::with_capacity(16),
             inbox,
+            events: Vec::with_capacity(64),
+            wait_failed: false,
             scratch: vec![0; 16 * 1024].into_boxed_slice(),
             answers: Vec::with_capacity(16),
             next_sweep: None,
@@ -229,57 +248,71 @@ impl Reactor {
         })
     }
 
-    /// Serves until the server is dropped.
-    pub(crate) fn run(mut self) {
-        log::debug!("Running the I/O thread");
-        let mut events: Vec<Event> = Vec::with_capacity(64);
-        loop {
-            self.inbox.sleeping.store(true, SeqCst);
-            let answered = !self.inbox.answers.lock().unwrap().is_empty();
-            let timeout = if answered {
-                Some(Duration::ZERO)
-            } else {
-                self.next_wake()
-                    .map(|at| at.saturating_duration_since(Instant::now()))
-            };
-            let waited = self.epoll.wait(timeout, &mut events);
-            self.inbox.sleeping.store(false, SeqCst);
-            if let Err(e) = waited {
-                // EBADF, EINVAL: not while this thread owns the epoll
+    /// A request (or an error) read earlier and not yet taken.
+    pub(crate) fn take_ready(&mut self) -> Option<Message> {
+        self.ready.pop_front()
+    }
+
+    /// One turn: takes the answers sent back since the last one, waits in
+    /// `epoll_wait` for at most `timeout` (None: until something happens;
+    /// not at all when a request is already ready or an answer came in),
+    /// and does what is ready: accepts, reads heads into `ready`, writes,
+    /// expires deadlines. Returns whether a `Waker` ended the wait.
+    pub(crate) fn turn(&mut self, timeout: Option<Duration>) -> bool {
+        self.take_answers();
+        self.inbox.sleeping.store(true, SeqCst);
+        let answered = !self.inbox.answers.lock().unwrap().is_empty();
+        let timeout = if answered || !self.ready.is_empty() {
+            Some(Duration::ZERO)
+        } else {
+            let now = Instant::now();
+            let own = self.next_wake().map(|at| at.saturating_duration_since(now));
+            match (timeout, own) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
+        let waited = self.epoll.wait(timeout, &mut self.events);
+        self.inbox.sleeping.store(false, SeqCst);
+        if let Err(e) = waited {
+            // EBADF, EINVAL: not while the reactor owns the epoll. Reported
+            // once; the turn still takes its time, so a caller that goes on
+            // turning does not spin.
+            if !self.wait_failed {
+                self.wait_failed = true;
                 log::error!("epoll_wait: {}", e);
-                self.messages.push(e.into());
-                return;
+                self.ready.push_back(e.into());
             }
-            if self.shared.close.load(Relaxed) {
-                break;
-            }
-            for event in &events {
-                if event.token == WAKE {
-                    // the answers are taken below, every turn
-                    self.inbox.wake.drain();
-                } else if event.token >= LISTENER_TOKENS {
-                    self.accept((WAKE - 1 - event.token) as usize);
-                } else {
-                    let slot = event.token as u32 as usize;
-                    let generation = (event.token >> 32) as u32;
-                    let current = self
-                        .slots
-                        .get(slot)
-                        .is_some_and(|s| s.generation == generation && s.conn.is_some());
-                    // else: closed earlier in this batch
-                    if current {
-                        self.on_ready(slot);
-                    }
+            std::thread::sleep(timeout.unwrap_or(Duration::from_secs(1)));
+            return false;
+        }
+        for i in 0..self.events.len() {
+            let token = self.events[i].token;
+            if token == WAKE {
+                // the answers are taken below, every turn
+                self.inbox.wake.drain();
+            } else if token >= LISTENER_TOKENS {
+                self.accept((WAKE - 1 - token) as usize);
+            } else {
+                let slot = token as u32 as usize;
+                let generation = (token >> 32) as u32;
+                let current = self
+                    .slots
+                    .get(slot)
+                    .is_some_and(|s| s.generation == generation && s.conn.is_some());
+                // else: closed earlier in this batch
+                if current {
+                    self.on_ready(slot);
                 }
             }
-            self.take_answers();
-            let now = Instant::now();
-            if self.next_sweep.is_some_and(|at| at <= now) {
-                self.sweep(now);
-            }
-            self.resume_listeners(now);
         }
-        log::debug!("Terminating the I/O thread");
+        self.take_answers();
+        let now = Instant::now();
+        if self.next_sweep.is_some_and(|at| at <= now) {
+            self.sweep(now);
+        }
+        self.resume_listeners(now);
+        self.inbox.woken.swap(false, SeqCst)
     }
 
     /// The earliest of the next sweep and the end of a listener's pause.
@@ -359,7 +392,7 @@ impl Reactor {
                     AfterAcceptError::Backoff => {
                         // The pending connection keeps the listener
                         // readable: out of the epoll until the pause ends,
-                        // or this thread would spin.
+                        // or the reactor would spin.
                         self.shared.accept_errors.fetch_add(1, Relaxed);
                         let l = &mut self.listeners[index];
                         let _ = self.epoll.delete(l.listener.raw_fd());
@@ -370,7 +403,7 @@ impl Reactor {
                     AfterAcceptError::Fatal => {
                         log::error!("Error accepting new client: {}", e);
                         let _ = self.epoll.delete(self.listeners[index].listener.raw_fd());
-                        self.messages.push(e.into());
+                        self.ready.push_back(e.into());
                         return;
                     }
                 },
@@ -385,7 +418,7 @@ impl Reactor {
                 let token = WAKE - 1 - i as u64;
                 if let Err(e) = self.epoll.add(l.listener.raw_fd(), EPOLLIN as u32, token) {
                     log::error!("cannot watch a listener again: {}", e);
-                    self.messages.push(e.into());
+                    self.ready.push_back(e.into());
                 }
             }
         }
@@ -490,7 +523,7 @@ impl Reactor {
         }
     }
 
-    /// Hands a request to the server's caller; the connection waits for
+    /// Queues a request for the server's caller; the connection waits for
     /// its answer.
     fn dispatch(&mut self, slot: usize, head: RequestHead) {
         let token = self.token(slot);
@@ -512,10 +545,10 @@ impl Reactor {
             conn.remote_addr,
             reply,
         );
-        self.messages.push(request.into());
+        self.ready.push_back(request.into());
     }
 
-    /// Takes the answers the caller's thread sent back.
+    /// Takes the answers sent back since the last turn.
     fn take_answers(&mut self) {
         let mut answers = std::mem::take(&mut self.answers);
         std::mem::swap(&mut *self.inbox.answers.lock().unwrap(), &mut answers);

@@ -22,7 +22,7 @@ use crate::{HTTPVersion, Header, Method, Response};
 ///
 /// # Pipelining
 ///
-/// [patch] The server's I/O thread reads a connection's next request only
+/// [patch] The server's reactor reads a connection's next request only
 /// once the answer to the one before is written whole, so answers go out in
 /// the order of the requests and at most one request per connection is
 /// waiting to be answered.
@@ -48,18 +48,18 @@ pub struct Request {
     // [patch] Where the answer goes: None once answered. Upstream held a
     // body reader and a response writer here (`upgrade`, `into_writer`);
     // requests carry no body (`crate::head`) and answers are written by the
-    // I/O thread (PATCHES.md).
+    // reactor (PATCHES.md).
     reply: Option<Reply>,
 }
 
 /// [patch] The connection a request came from, and the way back to the I/O
-/// thread that owns it.
+/// reactor that owns it.
 pub(crate) struct Reply {
-    /// For the first, non-waiting send from the answering thread. The I/O
-    /// thread neither reads nor writes the connection until it has the
+    /// For the first, non-waiting send from the answering thread. The
+    /// reactor neither reads nor writes the connection until it has the
     /// `Answer`, so the two never touch it at once.
     pub(crate) socket: Arc<Connection>,
-    /// Which connection, for the I/O thread.
+    /// Which connection, for the reactor.
     pub(crate) token: u64,
     pub(crate) inbox: Arc<Inbox>,
 }
@@ -159,10 +159,10 @@ impl Request {
     /// [patch] Sends a response without waiting for the client: prints it
     /// into `scratch` (a buffer the caller reuses), sends what the socket
     /// takes at once (most answers fit whole) and hands the rest to the
-    /// server's I/O thread, which writes it as the client reads and reads
+    /// server's reactor, which writes it as the client reads and reads
     /// the connection's next request only once that is written, so nothing
-    /// can come between. A client gone away is nobody's error: the I/O
-    /// thread closes the connection.
+    /// can come between. A client gone away is nobody's error: the
+    /// reactor closes the connection.
     pub fn respond_detached<R: Read>(mut self, response: Response<R>, scratch: &mut Vec<u8>) {
         let Some(reply) = self.reply.take() else {
             return;
@@ -182,7 +182,7 @@ impl Request {
     /// (the daemon's rendered /metrics, /data.json or /history.json): only
     /// the head is printed into `scratch`, the body is sent from where it
     /// is with the head in one `writev`, and only what the socket does not
-    /// take at once is copied, for the I/O thread. A chunked answer (a
+    /// take at once is copied, for the reactor. A chunked answer (a
     /// client's `TE` asks for it) is printed whole, as `respond_detached`
     /// does.
     pub fn respond_detached_borrowed<'b>(
@@ -217,7 +217,7 @@ impl Request {
 impl Reply {
     /// [patch] Like [`Reply::send`] for a head printed in a buffer and a
     /// body borrowed from the caller: one `writev` of the two, and only what
-    /// the socket did not take is copied for the I/O thread.
+    /// the socket did not take is copied for the reactor.
     fn send_pair(self, printed: std::io::Result<&[u8]>, body: &[u8]) {
         let answer = match printed.and_then(|head| {
             self.socket
@@ -249,7 +249,7 @@ impl Reply {
     }
 
     /// Sends what the socket takes of `printed` and hands the rest (or the
-    /// news that the client is gone) to the I/O thread.
+    /// news that the client is gone) to the reactor.
     fn send(self, printed: std::io::Result<&[u8]>) {
         let answer = match printed.and_then(|bytes| {
             self.socket

@@ -1,5 +1,5 @@
 //! [patch] The only module of this crate that talks to the kernel directly:
-//! an epoll instance and an eventfd, for the one I/O thread (`reactor.rs`).
+//! an epoll instance and an eventfd, for the reactor (`reactor.rs`).
 //! Every `unsafe` block is one system call on descriptors this module owns
 //! (or that the caller keeps open for the duration of the call), with a
 //! `// SAFETY:` note; nothing else in the crate may use `unsafe`.
@@ -107,7 +107,7 @@ impl Epoll {
     }
 }
 
-/// An eventfd: any thread `notify`s, the I/O thread's epoll sees it
+/// An eventfd: any thread `notify`s, the reactor's epoll sees it
 /// readable until it `drain`s it. Many notifications before a drain cost
 /// one wake-up.
 pub(crate) struct EventFd {

@@ -1,8 +1,4 @@
-pub use self::messages_queue::MessagesQueue;
-
 use std::str::FromStr;
-
-mod messages_queue;
 
 /// Parses a the value of a header.
 /// Suitable for `Accept-*`, `TE`, etc.
