@@ -6,7 +6,10 @@
 //! from the last sample, and repeats. Nothing wakes it in between but a
 //! request, or a signal (SIGTERM, SIGINT, SIGHUP, and SIGCHLD when a child
 //! exits) through `sys::wake_on_signals`: idle, it wakes once per due
-//! deadline. tiny_http's one I/O thread (every listener and connection,
+//! deadline, and periodic work (the services' reading, the boot log, the
+//! watchdog ping) is due from 90 % of its period ([`crate::period`]), so a
+//! period that is a multiple of `interval` shares the sample's wake-up.
+//! tiny_http's one I/O thread (every listener and connection,
 //! through epoll) and that signal thread are the only other threads.
 //!
 //! Each sample is also recorded in the [`History`] (and the history file,
