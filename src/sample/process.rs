@@ -112,7 +112,7 @@ impl FdCounter {
     /// support.
     pub fn open(fd_dir: &CStr) -> io::Result<FdCounter> {
         let mut counter = FdCounter::open_listing(fd_dir)?;
-        let size = sys::fstat(std::os::fd::AsFd::as_fd(&counter.dir))?.size_bytes;
+        let size = sys::fstat_size(std::os::fd::AsFd::as_fd(&counter.dir))?;
         if size > 0 {
             counter.counting = FdCounting::Size;
         }
@@ -131,7 +131,7 @@ impl FdCounter {
     /// The number of descriptors open now.
     pub fn count(&mut self) -> io::Result<u64> {
         if self.counting == FdCounting::Size {
-            let size = sys::fstat(std::os::fd::AsFd::as_fd(&self.dir))?.size_bytes;
+            let size = sys::fstat_size(std::os::fd::AsFd::as_fd(&self.dir))?;
             if size > 0 {
                 return Ok(size);
             }
