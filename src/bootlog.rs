@@ -269,7 +269,7 @@ impl BootLog {
     /// write is logged once (until one succeeds) and tried at the next turn
     /// of `every`.
     pub fn poll(&mut self, now: Instant, unix_now: u64) {
-        if now < self.next_write_at {
+        if !crate::period::is_due(now, self.next_write_at, self.every) {
             return;
         }
         self.next_write_at = now + self.every;

@@ -6,7 +6,10 @@
 //! from the last sample, and repeats. Nothing wakes it in between but a
 //! request, or a signal (SIGTERM, SIGINT, SIGHUP, and SIGCHLD when a child
 //! exits) through `sys::wake_on_signals`: idle, it wakes once per due
-//! deadline. The wait is tiny_http's `epoll_wait` over every listener and
+//! deadline, and periodic work (the services' reading, the boot log, the
+//! watchdog ping) is due from 90 % of its period ([`crate::period`]), so a
+//! period that is a multiple of `interval` shares the sample's wake-up.
+//! The wait is tiny_http's `epoll_wait` over every listener and
 //! connection, run in this thread (the patched server starts no thread):
 //! a request is read, answered and written here, so it waits for one
 //! thread to be scheduled, not two. The signal thread is the only other.

@@ -17,7 +17,8 @@
 //!   nothing); [`orphans`] kills what audit and alert commands leave behind
 //!   (sysmon is a child subreaper). [`services`] is a job of the same shape:
 //!   the init system's services (systemd, OpenRC, runit), read every
-//!   `services_every`.
+//!   `services_every`. [`period`]: periodic work is due from 90 % of its
+//!   period, so it rides on a sample's wake-up instead of its own.
 //! - [`report`] and [`http`]: the JSON schema (snapshots become JSON there,
 //!   and only there; the /data.json render cache) and the routes, answering
 //!   from the last sample only.
@@ -72,6 +73,7 @@ pub mod notify;
 pub mod num;
 pub mod orphans;
 pub mod pathglob;
+pub mod period;
 pub mod privileges;
 pub mod proc;
 pub mod report;

@@ -284,7 +284,7 @@ impl TopProcesses {
         }
         let watched = self.watched_until.is_some_and(|until| now < until);
         if let Some((at, _)) = self.previous_at {
-            if !watched && now.saturating_duration_since(at) < self.every - self.every / 10 {
+            if !watched && !crate::period::is_due(now, at + self.every, self.every) {
                 return;
             }
         }

@@ -358,7 +358,10 @@ impl Services {
         let Some(init) = self.init else {
             return false;
         };
-        if self.next_poll_at.is_some_and(|at| now < at) {
+        if self
+            .next_poll_at
+            .is_some_and(|at| !crate::period::is_due(now, at, self.config.every))
+        {
             return false;
         }
         self.next_poll_at = Some(now + self.config.every);

@@ -4,6 +4,7 @@
 //! loop thread's voluntary context switches (each sleep that ended) over a
 //! window. Issue #16 measured 151 per 30 s (a wake every 200 ms) before.
 use crate::common::*;
+use miniserde::json::Value;
 use std::time::{Duration, Instant};
 
 /// Voluntary context switches of the daemon's main thread (the loop).
@@ -44,6 +45,66 @@ fn the_idle_loop_wakes_once_per_due_deadline() {
     );
     // And it did sample: the loop is asleep, not stuck.
     assert!(woke >= due.saturating_sub(2), "woke only {woke} times");
+}
+
+/// Periodic work whose period is a multiple of the interval shares the
+/// samples' wake-ups (`src/period.rs`). Before, the services' reading (its
+/// deadline set from the turn's `now`, a little after the sample's) woke
+/// the loop again microseconds after each sample it fell on: 15 wake-ups a
+/// minute for 12 samples at the defaults; here 10 more in 10 s at a reading per sample.
+#[test]
+fn periodic_readings_ride_on_the_samples() {
+    let dir = TempDir::new("wakeups-periodic");
+    let runit = dir.join("service");
+    std::fs::create_dir_all(runit.join("idle")).unwrap();
+    let daemon = Daemon::on_fixture(
+        &dir,
+        &format!(
+            "interval = 1s\nhistory_tiers = off\nservices = runit\n\
+             services_runit_dir = {}\nservices_every = 1s\n",
+            runit.display()
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let window = Duration::from_secs(10);
+    let before = loop_wakeups(daemon.pid());
+    let started = Instant::now();
+    std::thread::sleep(window);
+    let woke = loop_wakeups(daemon.pid()) - before;
+    let elapsed = started.elapsed().as_secs_f64();
+    let due = elapsed.ceil() as u64;
+    eprintln!(
+        "loop woke {woke} times in {elapsed:.1} s with {due} samples due, services every second"
+    );
+    assert!(
+        woke <= due + 2,
+        "the idle loop woke {woke} times in {elapsed:.1} s for {due} samples: the services' \
+         reading every second took wake-ups of its own\n{}",
+        daemon.dump()
+    );
+    // And the services were read all along: the last reading is recent.
+    let data = daemon.data();
+    let polled_at = match &data {
+        Value::Object(top) => match top.get("services") {
+            Some(Value::Object(services)) => match services.get("polled_at") {
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+    .and_then(|n| n.parse::<u64>().ok())
+    .unwrap_or_else(|| panic!("no services.polled_at\n{}", daemon.dump()));
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        polled_at + 4 >= now_s,
+        "services last read at {polled_at}, now {now_s}\n{}",
+        daemon.dump()
+    );
 }
 
 #[test]
