@@ -25,6 +25,22 @@ fn start(dir: &TempDir, root_fs: &std::path::Path) -> Daemon {
     ])
 }
 
+/// A writable copy of fixture `name` (links followed) at `dir/to`, for a
+/// test that changes files under a running daemon.
+fn copy_fixture(dir: &TempDir, name: &str, to: &str) -> std::path::PathBuf {
+    let copy = dir.join(to);
+    let copied = Command::new("cp")
+        .args([
+            "-rL",
+            fixture(name).to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success(), "cp -rL {name}");
+    copy
+}
+
 fn metrics(daemon: &Daemon) -> String {
     let r = daemon.get("/metrics");
     assert_eq!(r.status, 200, "{}", daemon.dump());
@@ -465,16 +481,7 @@ fn softnet_conntrack_and_arp_as_node_exporter_names_them() {
 #[test]
 fn udp_tables_are_not_read_when_sockstat_counts_no_udp_socket() {
     let dir = TempDir::new("node-udp-inuse");
-    let root = dir.join("proc");
-    let copied = Command::new("cp")
-        .args([
-            "-rL",
-            fixture("proc/basic").to_str().unwrap(),
-            root.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let root = copy_fixture(&dir, "proc/basic", "proc");
     let config = dir.config("backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s");
     let daemon = Daemon::start(&[
         "--config",
@@ -547,16 +554,7 @@ fn udp_tables_are_not_read_when_sockstat_counts_no_udp_socket() {
 #[test]
 fn entropy_pool_size_is_read_once() {
     let dir = TempDir::new("node-poolsize");
-    let root = dir.join("proc");
-    let copied = Command::new("cp")
-        .args([
-            "-rL",
-            fixture("proc/basic").to_str().unwrap(),
-            root.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let root = copy_fixture(&dir, "proc/basic", "proc");
     let config = dir.config("backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s");
     let daemon = Daemon::start(&[
         "--config",
@@ -591,16 +589,7 @@ fn entropy_pool_size_is_read_once() {
 fn arp_entries_are_counted_per_device() {
     // A copy of the basic fixture with a busier ARP table.
     let dir = TempDir::new("node-arp");
-    let root = dir.join("proc");
-    let copied = Command::new("cp")
-        .args([
-            "-rL",
-            fixture("proc/basic").to_str().unwrap(),
-            root.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let root = copy_fixture(&dir, "proc/basic", "proc");
     std::fs::write(
         root.join("net/arp"),
         "IP address       HW type     Flags       HW address            Mask     Device\n\
@@ -689,16 +678,7 @@ fn every_proc_net_dev_column_is_a_counter() {
     let dir = TempDir::new("node-netdev");
     // A copy of the basic fixture whose eth0 line has a distinct figure in
     // every column, so a column read into the wrong family shows.
-    let root = dir.join("proc");
-    let copied = Command::new("cp")
-        .args([
-            "-rL",
-            fixture("proc/basic").to_str().unwrap(),
-            root.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let root = copy_fixture(&dir, "proc/basic", "proc");
     std::fs::write(
         root.join("net/dev"),
         "Inter-|   Receive                                                |  Transmit\n \
@@ -1057,16 +1037,7 @@ fn timex_families_from_adjtimex() {
 #[test]
 fn a_malformed_table_drops_its_families_and_nothing_else() {
     let dir = TempDir::new("node-bad-table");
-    let root = dir.join("proc");
-    let copied = Command::new("cp")
-        .args([
-            "-rL",
-            fixture("proc/basic").to_str().unwrap(),
-            root.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let root = copy_fixture(&dir, "proc/basic", "proc");
     // A value that is not a number in the last line of net/snmp (after the
     // whole of net/netstat was good), and in the middle of vmstat.
     let snmp = std::fs::read_to_string(root.join("net/snmp")).unwrap();
