@@ -857,8 +857,9 @@ fn release_start_up_pages() {
 /// [`sys::request_thread_slice`]): on a box whose cores are busy, an
 /// arriving request then gets the loop onto a CPU sooner (issue 16's
 /// busy-box tail). Nothing is lost without it: a kernel before 6.12
-/// ignores it silently, and a refusal (a seccomp filter such as the
-/// systemd unit's `~@resources`) is logged once.
+/// ignores it silently, and a refusal (a seccomp filter such as
+/// `SystemCallFilter=~@resources` without the exception the shipped
+/// systemd unit makes for `sched_setattr`) is logged once.
 fn ask_for_a_short_slice() {
     match sys::request_thread_slice(LOOP_SLICE) {
         Ok(_) => {}
