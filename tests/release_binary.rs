@@ -8,7 +8,7 @@
 //! the release binary, which `make test` passes in SYSMON_RELEASE_BIN.
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const PT_INTERP: u32 = 3;
 const PT_DYNAMIC: u32 = 2;
@@ -149,18 +149,7 @@ fn an_idle_release_daemon_keeps_most_of_its_code_out_of_memory() {
         std::fs::copy(&path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         copy
     };
-    let config = dir.config("interval = 1s\nbackup = off\nupdate_manager = none");
-    let mut cmd = std::process::Command::new(&path);
-    cmd.args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LC_ALL", "C");
-    let daemon = common::Daemon::spawn(cmd);
-    std::thread::sleep(std::time::Duration::from_millis(3500));
-    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", daemon.pid())).unwrap();
+    let (_daemon, smaps) = idle_daemon_of(&path, &dir);
     let (size_kib, rss_kib) = code_mapping(&smaps, &path.canonicalize().unwrap())
         .unwrap_or_else(|| panic!("no r-xp mapping of {} in smaps:\n{smaps}", path.display()));
     eprintln!(
@@ -215,18 +204,7 @@ fn a_daemon_started_from_a_fresh_copy_maps_its_binary_in_small_pages() {
     }
     let copy = dir.join("sysmon");
     std::fs::copy(&path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let config = dir.config("interval = 1s\nbackup = off\nupdate_manager = none");
-    let mut cmd = std::process::Command::new(&copy);
-    cmd.args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LC_ALL", "C");
-    let daemon = common::Daemon::spawn(cmd);
-    std::thread::sleep(std::time::Duration::from_millis(3500));
-    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", daemon.pid())).unwrap();
+    let (daemon, smaps) = idle_daemon_of(&copy, &dir);
     let binary = copy.canonicalize().unwrap();
     let mut in_large_folios = Vec::new();
     let mut large_pages = 0;
@@ -352,4 +330,23 @@ fn code_mapping(smaps: &str, binary: &std::path::Path) -> Option<(u64, u64)> {
         return size.zip(rss);
     }
     None
+}
+
+/// `binary` run at `interval = 1s` (backup and audit off) until it has
+/// answered once and idled past its first turns (start-up's pages dropped),
+/// with its /proc/PID/smaps then.
+fn idle_daemon_of(binary: &Path, dir: &common::TempDir) -> (common::Daemon, String) {
+    let config = dir.config("interval = 1s\nbackup = off\nupdate_manager = none");
+    let mut cmd = std::process::Command::new(binary);
+    cmd.args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LC_ALL", "C");
+    let daemon = common::Daemon::spawn(cmd);
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", daemon.pid())).unwrap();
+    (daemon, smaps)
 }

@@ -26,14 +26,7 @@ fn the_idle_loop_wakes_once_per_due_deadline() {
     // falling inside the window would count as wake-ups that are not (the
     // bench measures the file).
     let daemon = Daemon::on_fixture(&dir, "interval = 1s\nhistory_tiers = off");
-    // Let start-up (first sample, thread starts) settle.
-    std::thread::sleep(Duration::from_millis(1500));
-    let window = Duration::from_secs(10);
-    let before = loop_wakeups(daemon.pid());
-    let started = Instant::now();
-    std::thread::sleep(window);
-    let woke = loop_wakeups(daemon.pid()) - before;
-    let elapsed = started.elapsed().as_secs_f64();
+    let (woke, elapsed) = settled_wakeups_over_10_s(&daemon);
     // One sample per second is due; allow one more for the window's edges
     // and one for a stray wake (a signal or a scheduler quirk).
     let due = elapsed.ceil() as u64;
@@ -65,13 +58,7 @@ fn periodic_readings_ride_on_the_samples() {
             runit.display()
         ),
     );
-    std::thread::sleep(Duration::from_millis(1500));
-    let window = Duration::from_secs(10);
-    let before = loop_wakeups(daemon.pid());
-    let started = Instant::now();
-    std::thread::sleep(window);
-    let woke = loop_wakeups(daemon.pid()) - before;
-    let elapsed = started.elapsed().as_secs_f64();
+    let (woke, elapsed) = settled_wakeups_over_10_s(&daemon);
     let due = elapsed.ceil() as u64;
     eprintln!(
         "loop woke {woke} times in {elapsed:.1} s with {due} samples due, services every second"
@@ -126,4 +113,15 @@ fn signals_reach_a_loop_whose_next_deadline_is_an_hour_away() {
         "SIGTERM did not end a sleeping loop: {status:?}\n{}",
         daemon.dump()
     );
+}
+
+/// The loop thread's wake-ups over 10 s, counted after 1.5 s for start-up
+/// (first sample, thread starts) to settle, and the window's length in s.
+fn settled_wakeups_over_10_s(daemon: &Daemon) -> (u64, f64) {
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = loop_wakeups(daemon.pid());
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(10));
+    let woke = loop_wakeups(daemon.pid()) - before;
+    (woke, started.elapsed().as_secs_f64())
 }
