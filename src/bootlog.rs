@@ -164,55 +164,13 @@ impl BootLog {
         let path = state_dir.join(FILE_NAME);
         let mut opened = Opened::default();
         let mut boots = Vec::with_capacity(MAX_BOOTS + 1);
-        let parsed = read_bounded(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| {
-                let Some(text) = text else {
-                    return Ok(());
-                };
-                parse(&text, &mut boots)?;
-                // The current boot anywhere but last: not a log this machine wrote.
-                let found = boots.iter().position(|b| b.id == id);
-                if found.is_some_and(|i| i + 1 != boots.len()) {
-                    return Err("this boot is recorded before another one".to_string());
-                }
-                Ok(())
-            });
-        if let Err(why) = parsed {
+        if let Err(why) = read_log(&path, id, &mut boots) {
             boots.clear();
             let aside = state_dir.join(format!("{FILE_NAME}.aside-{unix_now}"));
             std::fs::rename(&path, &aside).map_err(|e| fsutil::with_path(&path, e))?;
             opened.set_aside = Some((aside, why));
         }
-        match boots.last_mut() {
-            Some(last) if last.id == id => {
-                opened.same_boot = true;
-                last.end = End::Up;
-                last.last_seen = unix_now;
-                if last.boot_time.is_none() {
-                    last.boot_time = boot_time;
-                }
-            }
-            last => {
-                if let Some(last) = last.filter(|b| b.end == End::Up) {
-                    last.end = End::Unclean;
-                    opened.unclean = Some(Unclean {
-                        boot: *last,
-                        found_at: unix_now,
-                        this_boot_time: boot_time,
-                    });
-                }
-                if boots.len() == MAX_BOOTS {
-                    boots.remove(0);
-                }
-                boots.push(Boot {
-                    id,
-                    boot_time,
-                    last_seen: unix_now,
-                    end: End::Up,
-                });
-            }
-        }
+        (opened.same_boot, opened.unclean) = record_up(&mut boots, id, boot_time, unix_now);
         let mut log = BootLog {
             temp: fsutil::temp_path_for(&path),
             path,
@@ -228,6 +186,33 @@ impl BootLog {
             opened.write_error = Some(e);
         }
         Ok((log, opened))
+    }
+
+    /// The log as [`BootLog::open`] would find it, with the current boot
+    /// recorded as up, in memory only: nothing is written, made or set
+    /// aside (`sysmon sample`, a one-shot command that must not change the
+    /// daemon's state). `None` when the file cannot be read or is not a boot
+    /// log; an absent file gives a log of this boot alone.
+    pub fn peek(
+        state_dir: &Path,
+        id: BootId,
+        boot_time: Option<u64>,
+        unix_now: u64,
+    ) -> Option<BootLog> {
+        let path = state_dir.join(FILE_NAME);
+        let mut boots = Vec::with_capacity(MAX_BOOTS + 1);
+        read_log(&path, id, &mut boots).ok()?;
+        record_up(&mut boots, id, boot_time, unix_now);
+        Some(BootLog {
+            temp: fsutil::temp_path_for(&path),
+            path,
+            boots,
+            every: Duration::MAX,
+            next_write_at: Instant::now(),
+            text: String::new(),
+            failing: false,
+            writes: 0,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -313,6 +298,63 @@ impl BootLog {
     /// Times the file was written since open (the first at open).
     pub fn writes(&self) -> u64 {
         self.writes
+    }
+}
+
+/// Reads the boot log at `path` into `boots` (nothing when there is no
+/// file). `Err` names why the file is not a boot log this machine wrote.
+fn read_log(path: &Path, id: BootId, boots: &mut Vec<Boot>) -> Result<(), String> {
+    let Some(text) = read_bounded(path).map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    parse(&text, boots)?;
+    // The current boot anywhere but last: not a log this machine wrote.
+    let found = boots.iter().position(|b| b.id == id);
+    if found.is_some_and(|i| i + 1 != boots.len()) {
+        return Err("this boot is recorded before another one".to_string());
+    }
+    Ok(())
+}
+
+/// Records boot `id` as up and last seen now: the last record again on a
+/// restart in the same boot (`true`), else a new last record, the previous
+/// one marked unclean if it was still up (returned).
+fn record_up(
+    boots: &mut Vec<Boot>,
+    id: BootId,
+    boot_time: Option<u64>,
+    unix_now: u64,
+) -> (bool, Option<Unclean>) {
+    match boots.last_mut() {
+        Some(last) if last.id == id => {
+            last.end = End::Up;
+            last.last_seen = unix_now;
+            if last.boot_time.is_none() {
+                last.boot_time = boot_time;
+            }
+            (true, None)
+        }
+        last => {
+            let mut unclean = None;
+            if let Some(last) = last.filter(|b| b.end == End::Up) {
+                last.end = End::Unclean;
+                unclean = Some(Unclean {
+                    boot: *last,
+                    found_at: unix_now,
+                    this_boot_time: boot_time,
+                });
+            }
+            if boots.len() == MAX_BOOTS {
+                boots.remove(0);
+            }
+            boots.push(Boot {
+                id,
+                boot_time,
+                last_seen: unix_now,
+                end: End::Up,
+            });
+            (false, unclean)
+        }
     }
 }
 

@@ -669,6 +669,7 @@ pub fn render(
     audit: &AuditService,
     alerts: Vec<AlertJson>,
     services: ServicesJson,
+    boots: Option<BootsJson>,
 ) -> String {
     let mut json = DataJson::new(
         sample,
@@ -678,6 +679,7 @@ pub fn render(
     );
     json.alerts = alerts;
     json.services = services;
+    json.boots = boots;
     json.to_json()
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use argh::FromArgs;
 
+use crate::bootlog::BootLog;
 use crate::{daemon, log};
 
 #[derive(FromArgs)]
@@ -70,6 +71,11 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let pause = Duration::from_millis(250).saturating_sub(started.elapsed());
     std::thread::sleep(pause);
     sampler.sample(now(), &mut sample);
+    // The daemon's boot log as it stands, with this boot as the daemon
+    // would record it; read only (a one-shot command changes no state).
+    let boots = crate::bootlog::read_boot_id(&config.proc_root)
+        .ok()
+        .and_then(|id| BootLog::peek(&config.state_dir, id, sample.boot_time_s, now()));
     let backup = crate::backup::BackupService::new(&config);
     let audit = crate::audit::AuditService::new(&config);
     let interval_s = config.interval.as_secs_f64();
@@ -82,6 +88,7 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
             &audit,
             Vec::new(),
             crate::report::ServicesJson::new(&services),
+            boots.as_ref().map(crate::report::BootsJson::new),
         )
     );
     Ok(ExitCode::SUCCESS)

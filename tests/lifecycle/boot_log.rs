@@ -358,3 +358,64 @@ fn last_seen_alive_is_written_at_its_cadence_not_at_every_sample() {
     );
     drop(daemon);
 }
+
+/// `sysmon sample` prints the boot log as the daemon would show it at a
+/// start now, and changes nothing: no record written, no state directory
+/// made, a corrupt file neither read nor set aside (`boots` is null then).
+#[test]
+fn sysmon_sample_shows_the_boot_log_without_writing_it() {
+    let dir = TempDir::new("bootlog-sample");
+    let boots = FakeBoots::new(&dir);
+    let state = dir.join("state");
+    let config = dir.config("");
+    let sample = || {
+        let out = sysmon(&["sample", "--config"])
+            .arg(&config)
+            .arg("--proc-root")
+            .arg(&boots.proc_root)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{:?} {stderr}", out.status);
+        let json = String::from_utf8(out.stdout).unwrap();
+        miniserde::json::from_str::<Value>(&json).unwrap_or_else(|e| panic!("{e:?}: {json}"))
+    };
+
+    // No daemon has run: this boot alone, and no state directory made.
+    let a = boots.boot(1);
+    let data = sample();
+    assert_eq!(
+        text(&data, &["boots", "current", "boot_id"]),
+        Some(a.clone())
+    );
+    assert!(previous(&data).is_empty());
+    assert!(!state.exists(), "sample made {}", state.display());
+
+    // Boot 1's daemon killed, then boot 2: the sample sees boot 1 as
+    // unclean, as the daemon's next start will, and leaves the file alone.
+    kill(start(&dir, &boots, ""));
+    let written = std::fs::read(state.join("boots.log")).unwrap();
+    let b = boots.boot(2);
+    let data = sample();
+    assert_eq!(text(&data, &["boots", "current", "boot_id"]), Some(b));
+    assert_eq!(previous(&data), [(a.clone(), false)]);
+    assert_eq!(std::fs::read(state.join("boots.log")).unwrap(), written);
+    assert_eq!(records(&state), [(a, "up".to_string())]);
+
+    // Not a boot log: null, and the file stays where it is.
+    std::fs::write(state.join("boots.log"), "not a boot log\n").unwrap();
+    let data = sample();
+    assert!(
+        matches!(field(&data, &["boots"]), Some(Value::Null)),
+        "{data:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(state.join("boots.log")).unwrap(),
+        "not a boot log\n"
+    );
+    let names: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["boots.log"], "set aside?");
+}
