@@ -19,7 +19,8 @@
 //!               (8 per page). Slot: bucket u64 (its time is bucket * step),
 //!               flags u32 (0), series used u32, then per series min, mean,
 //!               max as f32 (12 bytes each, 16..400), then per series the
-//!               sample count u16 (400..464; 0: no value), zeros, CRC-32 of
+//!               sample count u16 (400..464; 0: no value; 65,535 for more:
+//!               the mean is exact, a fold weighs it as 65,535), zeros, CRC-32 of
 //!               bytes 0..508 at 508.
 //! ```
 //! Bucket `b` of a tier lives in slot `b % slots`. A slot is served only
@@ -293,14 +294,18 @@ pub fn slot_point(slot: &[u8], i: usize) -> Option<Point> {
     })
 }
 
-/// A bucket being filled: per series min, sum, max and count.
+/// A bucket being filled: per series min, sum, max and count. The count is
+/// exact in memory (a daily bucket at `interval = 1s` takes 86,400
+/// samples), so the mean written is; the slot's count field is 16 bits and
+/// says 65,535 for more (readers weigh such a point as 65,535 samples when
+/// they fold it with others).
 #[derive(Clone, Copy)]
 struct Acc {
     bucket: u64,
     min: [f32; FILE_SERIES],
     max: [f32; FILE_SERIES],
     sum: [f64; FILE_SERIES],
-    count: [u16; FILE_SERIES],
+    count: [u32; FILE_SERIES],
 }
 
 impl Acc {
@@ -337,7 +342,7 @@ impl Acc {
                 self.min[i] = p.min;
                 self.max[i] = p.max;
                 self.sum[i] = f64::from(p.mean) * f64::from(p.count);
-                self.count[i] = p.count;
+                self.count[i] = u32::from(p.count);
             }
         }
     }
@@ -352,6 +357,7 @@ impl Acc {
                 continue;
             }
             let mean = (self.sum[i] / f64::from(n)) as f32;
+            let n = u16::try_from(n).unwrap_or(u16::MAX);
             for (k, v) in [self.min[i], mean, self.max[i]].into_iter().enumerate() {
                 let at = 16 + 12 * i + 4 * k;
                 slot[at..at + 4].copy_from_slice(&v.to_le_bytes());

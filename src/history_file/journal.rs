@@ -71,8 +71,13 @@ impl Step {
             self.min[i] = self.min[i].min(v);
             self.max[i] = self.max[i].max(v);
         }
-        self.sum[i] += v;
-        self.count[i] = self.count[i].saturating_add(1);
+        // A step of more than 65,535 samples (a grain of hours at a short
+        // interval) keeps the sum and count of its first 65,535, so the
+        // mean it folds into a tier stays a mean (of those).
+        if self.count[i] < u16::MAX {
+            self.sum[i] += v;
+            self.count[i] += 1;
+        }
     }
 
     /// Folds the step's samples into a tier's accumulator.
@@ -90,7 +95,7 @@ impl Step {
                 acc.max[i] = acc.max[i].max(self.max[i]);
             }
             acc.sum[i] += f64::from(self.sum[i]);
-            acc.count[i] = acc.count[i].saturating_add(n);
+            acc.count[i] = acc.count[i].saturating_add(u32::from(n));
         }
     }
 

@@ -1157,3 +1157,49 @@ fn a_step_of_odd_seconds_places_each_sample_within_half_a_step() {
         }
     }
 }
+
+/// A bucket of more than 65,535 samples (a daily tier at `interval = 1s`
+/// takes 86,400) keeps its true mean; the slot's 16-bit count says 65,535.
+/// Before, the count saturated while the sum went on: the mean of 65,535
+/// zeros and 10,000 hundreds was written as 15.26 instead of 13.24.
+#[test]
+fn a_bucket_past_65535_samples_keeps_its_true_mean() {
+    let mut acc = Acc::new(7);
+    for _ in 0..65_535 {
+        acc.add(0, 0.0);
+    }
+    for _ in 0..10_000 {
+        acc.add(0, 100.0);
+    }
+    let mut slot = [0u8; SLOT];
+    acc.encode(&mut slot);
+    let p = slot_point(&slot, 0).unwrap();
+    assert_eq!((p.min, p.max, p.count), (0.0, 100.0, u16::MAX));
+    let truth = 1_000_000.0 / 75_535.0;
+    assert!(
+        (f64::from(p.mean) - truth).abs() < 1e-3,
+        "{} vs {truth}",
+        p.mean
+    );
+}
+
+/// The journal's step stops summing at 65,535 samples with its count, so
+/// what it folds into a tier is the mean of those, never a sum divided by
+/// a saturated count.
+#[test]
+fn a_journal_step_past_65535_samples_folds_a_mean() {
+    let mut step = Step::at(0, 86_400);
+    for _ in 0..65_535 {
+        step.add(0, 10.0);
+    }
+    for _ in 0..10_000 {
+        step.add(0, 1000.0);
+    }
+    let mut acc = Acc::new(0);
+    step.fold_into(&mut acc);
+    let mut slot = [0u8; SLOT];
+    acc.encode(&mut slot);
+    let p = slot_point(&slot, 0).unwrap();
+    assert_eq!((p.min, p.max, p.count), (10.0, 1000.0, u16::MAX));
+    assert!((p.mean - 10.0).abs() < 1e-3, "{}", p.mean);
+}
