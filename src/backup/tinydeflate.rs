@@ -2,8 +2,8 @@
 //! zlib-rs stream clears its 128 KiB hash table and, twice, its 48 KiB
 //! symbol buffer, and finishing one builds dynamic Huffman trees; for a
 //! file of a few dozen bytes that is nearly all of a backup's CPU (README,
-//! "Small-files backup"). This encoder keeps nothing that needs clearing
-//! and emits the fixed Huffman codes of RFC 1951 3.2.6.
+//! *Small files in the backup*). This encoder keeps nothing that needs
+//! clearing and emits the fixed Huffman codes of RFC 1951 3.2.6.
 //!
 //! Invariants:
 //! - [`TinyDeflate::compress`] either appends to `out` one complete raw
