@@ -25,9 +25,9 @@
 //! is then read from its file (kept open; 23 reads per interface).
 //!
 //! Each interface's files are kept open; they are opened again only when
-//! the set of interfaces changes or an interface's ifindex does (a device
-//! removed and created again under the same name), so a warm scrape
-//! allocates nothing.
+//! the set of interfaces changes or a device was removed and created again
+//! under the same name (a new ifindex in the dump; `ENODEV` from the old
+//! files), so a warm scrape allocates nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -147,6 +147,22 @@ impl Iface {
         }
     }
 
+    /// Reads every numeric file into `values`: `true` when a kept-open
+    /// file belongs to a device that is gone (`ENODEV`).
+    fn read_files(&mut self) -> bool {
+        let mut gone = false;
+        for (file, value) in self.numeric.iter_mut().zip(&mut self.values) {
+            *value = match file.read_attribute() {
+                Ok(bytes) => parse_int(bytes),
+                Err(e) => {
+                    gone |= e.raw_os_error() == Some(libc::ENODEV);
+                    None
+                }
+            };
+        }
+        gone
+    }
+
     fn read_numeric(&mut self, i: usize) -> Option<i64> {
         self.numeric[i].read_attribute().ok().and_then(parse_int)
     }
@@ -209,8 +225,11 @@ impl NetClass {
         } else {
             for iface in &mut self.ifaces {
                 iface.link = None;
-                for (file, value) in iface.numeric.iter_mut().zip(&mut iface.values) {
-                    *value = file.read_attribute().ok().and_then(parse_int);
+                if iface.read_files() {
+                    // Created again under the same name since the files
+                    // were opened: they are the old device's.
+                    *iface = Iface::new(&self.class_net, &iface.name);
+                    iface.read_files();
                 }
             }
         }
