@@ -476,7 +476,12 @@ fn from_link(link: &Link) -> [Option<i64>; 17] {
         _ => None,
     };
     let mut values = [None; 17];
-    values[1] = link.carrier.filter(|_| running).map(|c| i64::from(c != 0));
+    // IFLA_CARRIER (since 3.12); before it `IFF_LOWER_UP`, which
+    // dev_get_flags() sets from the same carrier bit while the device is up.
+    let carrier = link
+        .carrier
+        .map_or(link.flags & IFF_LOWER_UP != 0, |c| c != 0);
+    values[1] = running.then_some(i64::from(carrier));
     values[2] = signed(link.carrier_changes);
     values[3] = signed(link.carrier_up_count);
     values[4] = signed(link.carrier_down_count);
@@ -508,5 +513,90 @@ fn hardware_address(out: &mut Body, bytes: &[u8]) {
         }
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proc::rtnetlink::tests::Builder;
+    use crate::proc::rtnetlink::{
+        IFLA_ALLMULTI, IFLA_CARRIER, IFLA_GROUP, IFLA_LINK, IFLA_MTU, IFLA_PROMISCUITY,
+        IFLA_TXQLEN, parse_part,
+    };
+
+    fn link(build: impl FnOnce(&mut Builder)) -> Link {
+        let mut b = Builder::new();
+        build(&mut b);
+        b.done(1);
+        let mut links = Vec::new();
+        assert_eq!(parse_part(&b.bytes, 1, &mut links), Ok(true));
+        links[0]
+    }
+
+    #[test]
+    fn a_device_that_is_down_has_no_carrier_nor_dormant() {
+        // ifi_flags of a veth that is down: BROADCAST|MULTICAST.
+        let l = link(|b| {
+            b.link(1, 5, 1, 0x1002).attribute(IFLA_CARRIER, &[1]);
+        });
+        let v = from_link(&l);
+        assert_eq!((v[1], v[6]), (None, None));
+        // Up, no IFLA_CARRIER (before 3.12): IFF_LOWER_UP says it.
+        let l = link(|b| {
+            b.link(1, 5, 1, 0x1_1043);
+        });
+        assert_eq!((from_link(&l)[1], from_link(&l)[6]), (Some(1), Some(0)));
+        let l = link(|b| {
+            b.link(1, 5, 1, 0x2_1043);
+        });
+        assert_eq!(from_link(&l)[6], Some(1));
+    }
+
+    #[test]
+    fn flags_are_dev_flags_with_the_counts_bits() {
+        // ifi_flags: UP|BROADCAST|RUNNING|MULTICAST|LOWER_UP and a user's
+        // PROMISC request, while the promiscuity count is 0 and allmulti 2.
+        let l = link(|b| {
+            b.link(1, 5, 1, 0x1_1143)
+                .u32(IFLA_PROMISCUITY, 0)
+                .u32(IFLA_ALLMULTI, 2);
+        });
+        assert_eq!(from_link(&l)[FLAGS], Some(0x1203));
+        // Without IFLA_ALLMULTI (before 6.6) the caller reads the file.
+        let l = link(|b| {
+            b.link(1, 5, 1, 0x1_1043).u32(IFLA_PROMISCUITY, 0);
+        });
+        assert_eq!(from_link(&l)[FLAGS], None);
+    }
+
+    #[test]
+    fn sysfs_prints_these_signed_and_iflink_defaults_to_the_index() {
+        let l = link(|b| {
+            b.link(1, 9, 1, 0x1002)
+                .u32(IFLA_MTU, 1500)
+                .u32(IFLA_GROUP, u32::MAX)
+                .u32(IFLA_TXQLEN, u32::MAX);
+        });
+        let v = from_link(&l);
+        assert_eq!((v[11], v[13]), (Some(1500), Some(-1)));
+        // tx_queue_len past i32::MAX: printed signed or not by kernel
+        // version, so the caller reads the file.
+        assert_eq!(v[TX_QUEUE_LEN], None);
+        assert_eq!((v[8], v[9]), (Some(9), Some(9)));
+        let l = link(|b| {
+            b.link(1, 9, 1, 0x1002).u32(IFLA_LINK, 4);
+        });
+        assert_eq!(from_link(&l)[9], Some(4));
+    }
+
+    #[test]
+    fn hardware_addresses_as_sysfs_prints_them() {
+        let mut out = Body::with_capacity(64);
+        hardware_address(&mut out, &[0x0a, 0xff, 0x00]);
+        assert_eq!(out.as_str(), "0a:ff:00");
+        let mut out = Body::with_capacity(64);
+        hardware_address(&mut out, &[]);
+        assert_eq!(out.as_str(), "");
     }
 }

@@ -37,23 +37,23 @@ const NLM_F_DUMP: u16 = NLM_F_ROOT | NLM_F_MATCH;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
 // uapi/linux/if_link.h
-const IFLA_ADDRESS: u16 = 1;
-const IFLA_BROADCAST: u16 = 2;
-const IFLA_IFNAME: u16 = 3;
-const IFLA_MTU: u16 = 4;
-const IFLA_LINK: u16 = 5;
-const IFLA_TXQLEN: u16 = 13;
-const IFLA_OPERSTATE: u16 = 16;
-const IFLA_LINKMODE: u16 = 17;
-const IFLA_IFALIAS: u16 = 20;
-const IFLA_STATS64: u16 = 23;
-const IFLA_GROUP: u16 = 27;
-const IFLA_PROMISCUITY: u16 = 30;
-const IFLA_CARRIER: u16 = 33;
-const IFLA_CARRIER_CHANGES: u16 = 35;
-const IFLA_CARRIER_UP_COUNT: u16 = 47;
-const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
-const IFLA_ALLMULTI: u16 = 61;
+pub(crate) const IFLA_ADDRESS: u16 = 1;
+pub(crate) const IFLA_BROADCAST: u16 = 2;
+pub(crate) const IFLA_IFNAME: u16 = 3;
+pub(crate) const IFLA_MTU: u16 = 4;
+pub(crate) const IFLA_LINK: u16 = 5;
+pub(crate) const IFLA_TXQLEN: u16 = 13;
+pub(crate) const IFLA_OPERSTATE: u16 = 16;
+pub(crate) const IFLA_LINKMODE: u16 = 17;
+pub(crate) const IFLA_IFALIAS: u16 = 20;
+pub(crate) const IFLA_STATS64: u16 = 23;
+pub(crate) const IFLA_GROUP: u16 = 27;
+pub(crate) const IFLA_PROMISCUITY: u16 = 30;
+pub(crate) const IFLA_CARRIER: u16 = 33;
+pub(crate) const IFLA_CARRIER_CHANGES: u16 = 35;
+pub(crate) const IFLA_CARRIER_UP_COUNT: u16 = 47;
+pub(crate) const IFLA_CARRIER_DOWN_COUNT: u16 = 48;
+pub(crate) const IFLA_ALLMULTI: u16 = 61;
 
 /// `rx_nohandler`'s offset in `struct rtnl_link_stats64` (the 24th u64).
 const RX_NOHANDLER_AT: usize = 23 * 8;
