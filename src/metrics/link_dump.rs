@@ -126,7 +126,10 @@ impl LinkDump {
             unreachable!("the socket was just opened")
         };
         if self.receive.is_empty() {
-            self.receive.resize(RECEIVE_BYTES, 0);
+            // Zeroed by the allocator (calloc): pages the kernel never
+            // writes into stay untouched, so a small dump costs a page or
+            // two of memory, not 32 KiB.
+            self.receive = vec![0; RECEIVE_BYTES];
         }
         self.seq = self.seq.wrapping_add(1);
         socket
