@@ -19,7 +19,9 @@
 //! (printed as a signed or unsigned number depending on the kernel); and
 //! `addr_assign_type`, `dev_id` and `name_assign_type`, which change only
 //! with the address or the name, read again when the ifindex or address
-//! changes and every [`IDENTITY_EVERY`] scrapes. Any other `--sys-root`
+//! changes and every [`IDENTITY_EVERY`] scrapes (a device none of whose
+//! three files exists, as without a mounted /sys, is left out as the files
+//! would leave it). Any other `--sys-root`
 //! (a fixture tree, another machine's /sys) is not the socket's network
 //! namespace, and a scrape whose dump fails falls back too: every attribute
 //! is then read from its file (kept open; 23 reads per interface).
@@ -125,6 +127,10 @@ struct Identity {
     addr_assign_type: Option<i64>,
     dev_id: Option<i64>,
     name_assign_type: Option<i64>,
+    /// The device has no directory under this sysfs (none of the three
+    /// files exists: /sys not mounted, or another namespace's): the files
+    /// would show nothing, so the dump's values are not shown either.
+    no_directory: bool,
 }
 
 impl Iface {
@@ -270,15 +276,31 @@ impl NetClass {
             if stale {
                 let mut address = [0u8; 32];
                 address[..link.address().len()].copy_from_slice(link.address());
+                let mut missing = 0;
+                let mut read = |i: usize| match iface.numeric[i].read_attribute() {
+                    Ok(bytes) => parse_int(bytes),
+                    Err(e) => {
+                        missing += usize::from(e.kind() == std::io::ErrorKind::NotFound);
+                        None
+                    }
+                };
+                let (addr_assign_type, dev_id, name_assign_type) =
+                    (read(ADDR_ASSIGN_TYPE), read(DEV_ID), read(NAME_ASSIGN_TYPE));
                 iface.identity = Some(Identity {
                     ifindex: link.index,
                     address,
                     address_len: link.address().len(),
                     read_at_scrape: self.scrapes,
-                    addr_assign_type: iface.read_numeric(ADDR_ASSIGN_TYPE),
-                    dev_id: iface.read_numeric(DEV_ID),
-                    name_assign_type: iface.read_numeric(NAME_ASSIGN_TYPE),
+                    addr_assign_type,
+                    dev_id,
+                    name_assign_type,
+                    no_directory: missing == 3,
                 });
+            }
+            if iface.identity.is_some_and(|id| id.no_directory) {
+                iface.link = None;
+                iface.values = [None; 17];
+                continue;
             }
             iface.values = from_link(link);
             if let Some(id) = iface.identity {
