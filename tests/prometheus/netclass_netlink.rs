@@ -168,20 +168,25 @@ fn compare_at_each_step(netns: &Netns) {
          ip link set last up");
     let dir = TempDir::new("netclass-netlink");
     std::os::unix::fs::symlink("/sys", dir.join("sys")).unwrap();
-    let config =
-        dir.config("backup = off\nupdate_manager = none\nmetrics_cache = 0s\ninterval = 1s");
-    let start = |extra: &[&str]| {
+    // Each daemon with a state directory (history file) of its own.
+    let start = |name: &str, extra: &[&str]| {
+        let own = TempDir::new(name);
+        let config =
+            own.config("backup = off\nupdate_manager = none\nmetrics_cache = 0s\ninterval = 1s");
         let mut cmd = netns.exec(BIN);
         cmd.args(["run", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config)
             .args(extra)
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LC_ALL", "C");
-        Daemon::spawn(cmd)
+        (Daemon::spawn(cmd), own)
     };
-    let from_netlink = start(&[]);
+    let (from_netlink, _netlink_dir) = start("netclass-from-netlink", &[]);
     let sys_link = dir.join("sys");
-    let from_sysfs = start(&["--sys-root", sys_link.to_str().unwrap()]);
+    let (from_sysfs, _sysfs_dir) = start(
+        "netclass-from-sysfs",
+        &["--sys-root", sys_link.to_str().unwrap()],
+    );
     let node = node_exporter_via(
         &dir,
         netns.exec("prometheus-node-exporter"),
@@ -398,9 +403,11 @@ fn a_refused_netlink_socket_falls_back_to_the_files_with_one_log_line() {
         cmd.pre_exec(refuse_netlink_sockets);
     }
     let refused = Daemon::spawn(cmd);
+    let own = TempDir::new("netclass-refused-sysfs");
+    let own_config = own.config("backup = off\nupdate_manager = none\nmetrics_cache = 0s");
     let from_sysfs = Daemon::start(&[
         "--config",
-        config.to_str().unwrap(),
+        own_config.to_str().unwrap(),
         "--sys-root",
         dir.join("sys").to_str().unwrap(),
     ]);
