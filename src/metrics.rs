@@ -8,7 +8,8 @@
 //! the sources below (kept-open files, reused buffers), so the sampler never
 //! pays for them: [`os`] (uname, os-release), [`meminfo`] (every field) and
 //! [`kernel`] (vmstat, netstat/snmp, sockstat, filefd, entropy) and [`net`]
-//! (softnet, conntrack, arp), [`netclass`] (/sys/class/net), [`cpufreq`]
+//! (softnet, conntrack, arp), [`netclass`] (/sys/class/net, from one
+//! netlink dump, [`link_dump`], on the real /sys), [`cpufreq`]
 //! (frequency limits), [`hwmon`] (every sensor file), [`cooling`]
 //! (thermal cooling devices), [`power_supply`] (/sys/class/power_supply),
 //! [`timex`] (adjtimex) and [`disk_info`] (udev or
@@ -28,6 +29,7 @@ mod disk_info;
 pub mod exposition;
 mod hwmon;
 mod kernel;
+mod link_dump;
 mod meminfo;
 mod net;
 mod netclass;

@@ -418,6 +418,17 @@ systemctl is-failed broken.service",
         !metrics.contains("node_systemd_unit_state{name=\"-.mount\""),
         "mounts are left out, as node_exporter does by default"
     );
+    // The /sys/class/net families come from the netlink dump under the
+    // unit's RestrictAddressFamilies= (AF_NETLINK allowed): no fallback.
+    assert!(
+        metrics.contains("\nnode_network_up{device=\"lo\"} "),
+        "{metrics}"
+    );
+    let journal = container.journal();
+    assert!(
+        !journal.contains("/sys/class/net families:"),
+        "the netlink dump fell back under the unit:\n{journal}"
+    );
     if have_tool("promtool", "checking the services families") {
         assert_promtool_accepts(metrics.as_bytes());
     }

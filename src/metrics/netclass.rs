@@ -6,14 +6,39 @@
 //! it over netlink; /proc/net/dev lacks it).
 //!
 //! The interfaces are those of the last sample's /proc/net/dev (the same
-//! set as the other `node_network_*` families). Each interface's files are
-//! kept open; they are opened again only when that set changes, so a warm
-//! scrape allocates nothing.
+//! set as the other `node_network_*` families).
+//!
+//! Two sources, one output: on the real `/sys` (`--sys-root` left at
+//! `/sys`) the values come from one netlink `RTM_GETLINK` dump per scrape
+//! ([`super::link_dump`]), each derived as the kernel derives the sysfs
+//! file (net/core/net-sysfs.c; see [`from_link`]), so the text is byte
+//! for byte what reading the files gives for the same state. What netlink
+//! lacks is still read from sysfs: `speed` and `duplex` (only while the
+//! device is up: the kernel refuses both otherwise), `flags` on kernels
+//! without `IFLA_ALLMULTI` (before 6.6), a `tx_queue_len` above 2^31 − 1
+//! (printed as a signed or unsigned number depending on the kernel); and
+//! `addr_assign_type`, `dev_id` and `name_assign_type`, which change only
+//! with the address or the name, read again when the ifindex or address
+//! changes and every [`IDENTITY_EVERY`] scrapes (a device none of whose
+//! three files exists, as without a mounted /sys, is left out as the files
+//! would leave it). Any other `--sys-root`
+//! (a fixture tree, another machine's /sys) is not the socket's network
+//! namespace, and a scrape whose dump fails falls back too: every attribute
+//! is then read from its file (kept open; 23 reads per interface).
+//!
+//! Each interface's files are kept open; they are opened again only when
+//! the set of interfaces changes or a device was removed and created again
+//! under the same name (a new ifindex in the dump; `ENODEV` from the old
+//! files), so a warm scrape allocates nothing.
 
 use std::path::{Path, PathBuf};
 
+use super::link_dump::LinkDump;
 use super::{Body, escaped, family};
 use crate::proc::netclass::{parse_int, parse_text};
+use crate::proc::rtnetlink::{
+    IFF_ALLMULTI, IFF_DORMANT, IFF_LOWER_UP, IFF_PROMISC, IFF_RUNNING, IFF_UP, Link,
+};
 use crate::sample::NetSample;
 use crate::sample::procfile::ProcFile;
 
@@ -43,13 +68,35 @@ const NUMERIC: [(&str, &str, &str, i64); 17] = [
     ("speed", "speed_bytes", "gauge", 125_000),
     ("tx_queue_len", "transmit_queue_length", "gauge", 1),
 ];
+const ADDR_ASSIGN_TYPE: usize = 0;
+const DEV_ID: usize = 5;
+const FLAGS: usize = 7;
+const NAME_ASSIGN_TYPE: usize = 12;
+const SPEED: usize = 15;
+const TX_QUEUE_LEN: usize = 16;
 
 /// The text properties `node_network_info` is labelled with, label order.
 const TEXT: [&str; 5] = ["address", "broadcast", "duplex", "ifalias", "operstate"];
+const DUPLEX: usize = 2;
 const OPERSTATE: usize = 4;
+/// The kernel's names of `IF_OPER_*` (net-sysfs.c `operstates`); a larger
+/// value makes the sysfs read fail.
+const OPERSTATES: [&str; 7] = [
+    "unknown",
+    "notpresent",
+    "down",
+    "lowerlayerdown",
+    "testing",
+    "dormant",
+    "up",
+];
 /// A first buffer for one attribute (an `ifalias` may be up to 256 bytes:
 /// the buffer grows then).
 const ATTRIBUTE_BYTES: usize = 64;
+/// Scrapes between two readings of the attributes netlink lacks
+/// (`addr_assign_type` also changes when an address is set again to the
+/// same value, which the dump cannot show).
+const IDENTITY_EVERY: u32 = 100;
 
 struct Iface {
     name: String,
@@ -63,11 +110,80 @@ struct Iface {
     /// This scrape's `operstate` could be read, and was `up`.
     present: bool,
     up: bool,
+    /// This scrape's entry in the link dump (netlink source only).
+    link: Option<usize>,
+    /// The attributes netlink lacks, and for which device they were read.
+    identity: Option<Identity>,
+}
+
+/// `addr_assign_type`, `dev_id` and `name_assign_type` as read from sysfs
+/// for the device with this ifindex and address.
+#[derive(Clone, Copy)]
+struct Identity {
+    ifindex: i32,
+    address: [u8; 32],
+    address_len: usize,
+    read_at_scrape: u32,
+    addr_assign_type: Option<i64>,
+    dev_id: Option<i64>,
+    name_assign_type: Option<i64>,
+    /// The device has no directory under this sysfs (none of the three
+    /// files exists: /sys not mounted, or another namespace's): the files
+    /// would show nothing, so the dump's values are not shown either.
+    no_directory: bool,
+}
+
+impl Iface {
+    fn new(class_net: &Path, name: &str) -> Iface {
+        let dir = class_net.join(name);
+        Iface {
+            name: name.to_owned(),
+            numeric: NUMERIC
+                .map(|(file, ..)| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
+            text: TEXT.map(|file| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
+            rx_nohandler: ProcFile::with_capacity(
+                dir.join("statistics/rx_nohandler"),
+                ATTRIBUTE_BYTES,
+            ),
+            values: [None; 17],
+            present: false,
+            up: false,
+            link: None,
+            identity: None,
+        }
+    }
+
+    /// Reads every numeric file into `values`: `true` when a kept-open
+    /// file belongs to a device that is gone (`ENODEV`).
+    fn read_files(&mut self) -> bool {
+        let mut gone = false;
+        for (file, value) in self.numeric.iter_mut().zip(&mut self.values) {
+            *value = match file.read_attribute() {
+                Ok(bytes) => parse_int(bytes),
+                Err(e) => {
+                    gone |= e.raw_os_error() == Some(libc::ENODEV);
+                    None
+                }
+            };
+        }
+        gone
+    }
+
+    fn read_numeric(&mut self, i: usize) -> Option<i64> {
+        self.numeric[i].read_attribute().ok().and_then(parse_int)
+    }
 }
 
 pub struct NetClass {
     class_net: PathBuf,
     ifaces: Vec<Iface>,
+    /// The netlink source (`None` for a `--sys-root` other than `/sys`).
+    dump: Option<LinkDump>,
+    /// This scrape's values are read ([`NetClass::begin`] ran).
+    fresh: bool,
+    /// This scrape's values come from the link dump.
+    from_netlink: bool,
+    scrapes: u32,
 }
 
 impl NetClass {
@@ -75,6 +191,10 @@ impl NetClass {
         NetClass {
             class_net: sys_root.join("class/net"),
             ifaces: Vec::new(),
+            dump: (sys_root == Path::new("/sys")).then(LinkDump::new),
+            fresh: false,
+            from_netlink: false,
+            scrapes: 0,
         }
     }
 
@@ -91,33 +211,141 @@ impl NetClass {
         }
         self.ifaces.clear();
         for n in network {
-            let dir = self.class_net.join(&n.device);
-            self.ifaces.push(Iface {
-                name: n.device.clone(),
-                numeric: NUMERIC
-                    .map(|(file, ..)| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
-                text: TEXT.map(|file| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
-                rx_nohandler: ProcFile::with_capacity(
-                    dir.join("statistics/rx_nohandler"),
-                    ATTRIBUTE_BYTES,
-                ),
-                values: [None; 17],
-                present: false,
-                up: false,
-            });
+            self.ifaces.push(Iface::new(&self.class_net, &n.device));
+        }
+    }
+
+    /// Reads this scrape's values, once for both writers: from the link
+    /// dump if there is one and it works, else from the files.
+    fn begin(&mut self, network: &[NetSample]) {
+        self.sync(network);
+        if self.fresh {
+            return;
+        }
+        self.fresh = true;
+        self.scrapes = self.scrapes.wrapping_add(1);
+        self.from_netlink =
+            !self.ifaces.is_empty() && self.dump.as_mut().is_some_and(LinkDump::dump);
+        if self.from_netlink {
+            self.values_from_dump();
+        } else {
+            for iface in &mut self.ifaces {
+                iface.link = None;
+                if iface.read_files() {
+                    // Created again under the same name since the files
+                    // were opened: they are the old device's.
+                    *iface = Iface::new(&self.class_net, &iface.name);
+                    iface.read_files();
+                }
+            }
+        }
+    }
+
+    fn values_from_dump(&mut self) {
+        let Some(dump) = &self.dump else { return };
+        let links = dump.links();
+        // The dump and /proc/net/dev both list devices in the kernel's
+        // order, so the search starts after the last match.
+        let mut next = 0;
+        for iface in &mut self.ifaces {
+            let found = (0..links.len())
+                .map(|k| (next + k) % links.len())
+                .find(|&k| links[k].name() == iface.name.as_bytes());
+            iface.link = found;
+            let Some(k) = found else {
+                // Gone since the sample: no series, as its directory.
+                iface.values = [None; 17];
+                continue;
+            };
+            next = k + 1;
+            let link = &links[k];
+            let same_device = iface.identity.is_some_and(|id| id.ifindex == link.index);
+            if iface.identity.is_some() && !same_device {
+                // Created again under the same name: the kept-open files
+                // are the old device's (reads fail with ENODEV).
+                *iface = Iface::new(&self.class_net, &iface.name);
+                iface.link = found;
+            }
+            let stale = match iface.identity {
+                Some(id) => {
+                    id.address[..id.address_len] != *link.address()
+                        || self.scrapes.wrapping_sub(id.read_at_scrape) >= IDENTITY_EVERY
+                }
+                None => true,
+            };
+            if stale {
+                let mut address = [0u8; 32];
+                address[..link.address().len()].copy_from_slice(link.address());
+                let mut missing = 0;
+                let mut read = |i: usize| match iface.numeric[i].read_attribute() {
+                    Ok(bytes) => parse_int(bytes),
+                    Err(e) => {
+                        missing += usize::from(e.kind() == std::io::ErrorKind::NotFound);
+                        None
+                    }
+                };
+                let (addr_assign_type, dev_id, name_assign_type) =
+                    (read(ADDR_ASSIGN_TYPE), read(DEV_ID), read(NAME_ASSIGN_TYPE));
+                iface.identity = Some(Identity {
+                    ifindex: link.index,
+                    address,
+                    address_len: link.address().len(),
+                    read_at_scrape: self.scrapes,
+                    addr_assign_type,
+                    dev_id,
+                    name_assign_type,
+                    no_directory: missing == 3,
+                });
+            }
+            if iface.identity.is_some_and(|id| id.no_directory) {
+                iface.link = None;
+                iface.values = [None; 17];
+                continue;
+            }
+            iface.values = from_link(link);
+            if let Some(id) = iface.identity {
+                iface.values[ADDR_ASSIGN_TYPE] = id.addr_assign_type;
+                iface.values[DEV_ID] = id.dev_id;
+                iface.values[NAME_ASSIGN_TYPE] = id.name_assign_type;
+            }
+            let running = link.flags & IFF_UP != 0;
+            iface.values[SPEED] = if running {
+                iface.read_numeric(SPEED)
+            } else {
+                None
+            };
+            if iface.values[FLAGS].is_none() {
+                iface.values[FLAGS] = iface.read_numeric(FLAGS);
+            }
+            if iface.values[TX_QUEUE_LEN].is_none() && link.tx_queue_len.is_some() {
+                iface.values[TX_QUEUE_LEN] = iface.read_numeric(TX_QUEUE_LEN);
+            }
         }
     }
 
     /// `node_network_receive_nohandler_total`, node_exporter's `netdev`
-    /// figure from its netlink path, read from sysfs for the interfaces
-    /// that have the file (none before Linux 4.6: no family).
+    /// figure from its netlink path, from `IFLA_STATS64` or
+    /// `statistics/rx_nohandler` for the interfaces that have it (none
+    /// before Linux 4.6: no family). The first of the two writers in a
+    /// scrape: it starts the scrape's reading.
     pub fn write_nohandler(&mut self, network: &[NetSample], out: &mut Body) {
-        self.sync(network);
+        self.fresh = false;
+        self.begin(network);
+        let links = match (&self.dump, self.from_netlink) {
+            (Some(dump), true) => dump.links(),
+            _ => &[],
+        };
         let mut wrote_family = false;
         for iface in &mut self.ifaces {
-            let Some(v) = iface.rx_nohandler.read_attribute().ok().and_then(parse_int) else {
-                continue;
+            let v = if self.from_netlink {
+                iface
+                    .link
+                    .and_then(|k| links[k].rx_nohandler)
+                    .and_then(|v| i64::try_from(v).ok())
+            } else {
+                iface.rx_nohandler.read_attribute().ok().and_then(parse_int)
             };
+            let Some(v) = v else { continue };
             if !wrote_family {
                 family(
                     out,
@@ -137,12 +365,8 @@ impl NetClass {
 
     /// True when some interface's directory could be read.
     pub fn write(&mut self, network: &[NetSample], out: &mut Body) -> bool {
-        self.sync(network);
-        for iface in &mut self.ifaces {
-            for (file, value) in iface.numeric.iter_mut().zip(&mut iface.values) {
-                *value = file.read_attribute().ok().and_then(parse_int);
-            }
-        }
+        self.begin(network);
+        self.fresh = false;
         for (i, (_, suffix, kind, scale)) in NUMERIC.iter().enumerate() {
             if self.ifaces.iter().all(|f| f.values[i].is_none()) {
                 continue;
@@ -178,6 +402,10 @@ impl NetClass {
             "gauge",
             "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
         );
+        let links = match (&self.dump, self.from_netlink) {
+            (Some(dump), true) => dump.links(),
+            _ => &[],
+        };
         // One pass reads the text files; `up` is written after from the
         // operstate remembered here, so each file is read once.
         for iface in &mut self.ifaces {
@@ -185,8 +413,13 @@ impl NetClass {
             // here (gone since the sample, or another sysfs): node_exporter
             // would not list it, so its line is taken back.
             let line_start = out.len();
-            iface.present = false;
             out.push_str("node_network_info{");
+            let link = iface.link.map(|k| &links[k]);
+            let operstate = if self.from_netlink {
+                link.and_then(|l| OPERSTATES.get(usize::from(l.operstate?)).copied())
+            } else {
+                None
+            };
             for (k, file) in iface.text.iter_mut().enumerate() {
                 let label = TEXT[k];
                 if k == 2 {
@@ -195,15 +428,31 @@ impl NetClass {
                     escaped(out, &iface.name);
                     out.push_str("\",");
                 }
-                let read = file.read_attribute().ok().and_then(parse_text);
+                out.push_str(label);
+                out.push_str("=\"");
+                let read = match (link, k) {
+                    (None, _) if self.from_netlink => None,
+                    (None, _) => file.read_attribute().ok().and_then(parse_text),
+                    (Some(l), 0) => {
+                        hardware_address(out, l.address());
+                        Some("")
+                    }
+                    (Some(l), 1) => {
+                        hardware_address(out, l.broadcast());
+                        Some("")
+                    }
+                    (Some(l), DUPLEX) if l.flags & IFF_UP != 0 => {
+                        file.read_attribute().ok().and_then(parse_text)
+                    }
+                    (Some(_), DUPLEX) => None,
+                    (Some(l), 3) => std::str::from_utf8(l.alias()).ok(),
+                    (Some(_), _) => operstate,
+                };
                 if k == OPERSTATE {
                     iface.present = read.is_some();
                     iface.up = read == Some("up");
                 }
-                let text = read.unwrap_or("");
-                out.push_str(label);
-                out.push_str("=\"");
-                escaped(out, text);
+                escaped(out, read.unwrap_or(""));
                 out.push_str(if k + 1 < TEXT.len() { "\"," } else { "\"" });
             }
             out.push_str("} 1\n");
@@ -223,5 +472,153 @@ impl NetClass {
             out.push_str(if iface.up { "\"} 1\n" } else { "\"} 0\n" });
         }
         self.ifaces.iter().any(|i| i.present)
+    }
+}
+
+/// The numeric sysfs attributes as the kernel derives each from the same
+/// fields `rtnl_fill_ifinfo` reports (net/core/net-sysfs.c): `carrier`
+/// and `dormant` are refused (`None`) while the device is not up; `flags`
+/// is `dev->flags`, which holds `IFF_PROMISC`/`IFF_ALLMULTI` while their
+/// counts are above zero and never the derived `IFF_RUNNING`,
+/// `IFF_LOWER_UP`, `IFF_DORMANT`; `iflink` is the ifindex when
+/// `IFLA_LINK` is left out; the `%d` fields are the kernel's unsigned
+/// values printed as signed. `None` also where the dump does not know:
+/// the identity attributes, `speed`, and `flags` or `tx_queue_len` when
+/// they cannot be derived exactly (read from sysfs by the caller).
+fn from_link(link: &Link) -> [Option<i64>; 17] {
+    let signed = |v: Option<u32>| v.map(|v| i64::from(v as i32));
+    let running = link.flags & IFF_UP != 0;
+    let derived = IFF_RUNNING | IFF_LOWER_UP | IFF_DORMANT | IFF_PROMISC | IFF_ALLMULTI;
+    let flags = match (link.promiscuity, link.allmulti) {
+        (Some(promiscuity), Some(allmulti)) => Some(i64::from(
+            (link.flags & !derived)
+                | if promiscuity > 0 { IFF_PROMISC } else { 0 }
+                | if allmulti > 0 { IFF_ALLMULTI } else { 0 },
+        )),
+        _ => None,
+    };
+    let mut values = [None; 17];
+    // IFLA_CARRIER (since 3.12); before it `IFF_LOWER_UP`, which
+    // dev_get_flags() sets from the same carrier bit while the device is up.
+    let carrier = link
+        .carrier
+        .map_or(link.flags & IFF_LOWER_UP != 0, |c| c != 0);
+    values[1] = running.then_some(i64::from(carrier));
+    values[2] = signed(link.carrier_changes);
+    values[3] = signed(link.carrier_up_count);
+    values[4] = signed(link.carrier_down_count);
+    values[6] = running.then_some(i64::from(link.flags & IFF_DORMANT != 0));
+    values[FLAGS] = flags;
+    values[8] = Some(i64::from(link.index));
+    values[9] = Some(
+        link.iflink
+            .map_or(i64::from(link.index), |v| i64::from(v as i32)),
+    );
+    values[10] = link.link_mode.map(i64::from);
+    values[11] = signed(link.mtu);
+    values[13] = signed(link.group);
+    values[14] = Some(i64::from(link.link_type));
+    values[TX_QUEUE_LEN] = link
+        .tx_queue_len
+        .filter(|&v| v <= i32::MAX as u32)
+        .map(i64::from);
+    values
+}
+
+/// A hardware address as sysfs prints it (`%*phC`): lower-case hex bytes
+/// joined by `:`; nothing for a device without one.
+fn hardware_address(out: &mut Body, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proc::rtnetlink::tests::Builder;
+    use crate::proc::rtnetlink::{
+        IFLA_ALLMULTI, IFLA_CARRIER, IFLA_GROUP, IFLA_LINK, IFLA_MTU, IFLA_PROMISCUITY,
+        IFLA_TXQLEN, parse_part,
+    };
+
+    fn link(build: impl FnOnce(&mut Builder)) -> Link {
+        let mut b = Builder::new();
+        build(&mut b);
+        b.done(1);
+        let mut links = Vec::new();
+        assert_eq!(parse_part(&b.bytes, 1, &mut links), Ok(true));
+        links[0]
+    }
+
+    #[test]
+    fn a_device_that_is_down_has_no_carrier_nor_dormant() {
+        // ifi_flags of a veth that is down: BROADCAST|MULTICAST.
+        let l = link(|b| {
+            b.link(1, 5, 1, 0x1002).attribute(IFLA_CARRIER, &[1]);
+        });
+        let v = from_link(&l);
+        assert_eq!((v[1], v[6]), (None, None));
+        // Up, no IFLA_CARRIER (before 3.12): IFF_LOWER_UP says it.
+        let l = link(|b| {
+            b.link(1, 5, 1, 0x1_1043);
+        });
+        assert_eq!((from_link(&l)[1], from_link(&l)[6]), (Some(1), Some(0)));
+        let l = link(|b| {
+            b.link(1, 5, 1, 0x2_1043);
+        });
+        assert_eq!(from_link(&l)[6], Some(1));
+    }
+
+    #[test]
+    fn flags_are_dev_flags_with_the_counts_bits() {
+        // ifi_flags: UP|BROADCAST|RUNNING|MULTICAST|LOWER_UP and a user's
+        // PROMISC request, while the promiscuity count is 0 and allmulti 2.
+        let l = link(|b| {
+            b.link(1, 5, 1, 0x1_1143)
+                .u32(IFLA_PROMISCUITY, 0)
+                .u32(IFLA_ALLMULTI, 2);
+        });
+        assert_eq!(from_link(&l)[FLAGS], Some(0x1203));
+        // Without IFLA_ALLMULTI (before 6.6) the caller reads the file.
+        let l = link(|b| {
+            b.link(1, 5, 1, 0x1_1043).u32(IFLA_PROMISCUITY, 0);
+        });
+        assert_eq!(from_link(&l)[FLAGS], None);
+    }
+
+    #[test]
+    fn sysfs_prints_these_signed_and_iflink_defaults_to_the_index() {
+        let l = link(|b| {
+            b.link(1, 9, 1, 0x1002)
+                .u32(IFLA_MTU, 1500)
+                .u32(IFLA_GROUP, u32::MAX)
+                .u32(IFLA_TXQLEN, u32::MAX);
+        });
+        let v = from_link(&l);
+        assert_eq!((v[11], v[13]), (Some(1500), Some(-1)));
+        // tx_queue_len past i32::MAX: printed signed or not by kernel
+        // version, so the caller reads the file.
+        assert_eq!(v[TX_QUEUE_LEN], None);
+        assert_eq!((v[8], v[9]), (Some(9), Some(9)));
+        let l = link(|b| {
+            b.link(1, 9, 1, 0x1002).u32(IFLA_LINK, 4);
+        });
+        assert_eq!(from_link(&l)[9], Some(4));
+    }
+
+    #[test]
+    fn hardware_addresses_as_sysfs_prints_them() {
+        let mut out = Body::with_capacity(64);
+        hardware_address(&mut out, &[0x0a, 0xff, 0x00]);
+        assert_eq!(out.as_str(), "0a:ff:00");
+        let mut out = Body::with_capacity(64);
+        hardware_address(&mut out, &[]);
+        assert_eq!(out.as_str(), "");
     }
 }

@@ -23,6 +23,7 @@ pub mod os_release;
 pub mod passwd;
 pub mod pidstat;
 pub mod pressure;
+pub mod rtnetlink;
 pub mod selfstat;
 pub mod smaps;
 pub mod sockstat;
@@ -322,6 +323,8 @@ mod fuzz {
             let _ = super::udp::queue_sums(&buf);
             let _ = super::netclass::parse_int(&buf);
             let _ = super::netclass::parse_text(&buf);
+            let mut links = Vec::new();
+            let _ = super::rtnetlink::parse_part(&buf, 0, &mut links);
             let _ = super::pidstat::parse(&buf);
             let _ = super::status::effective_uid(&buf);
             let _ = super::passwd::entries(&buf).count();

@@ -3,7 +3,8 @@
 //! [`files`] (statvfs, descriptor-relative access for the backup walk,
 //! procfs checks), [`privileges`] (the calls the drop of `user = NAME` is made of), [`net`]
 //! (setsockopt), [`memory`] (dropping start-up's pages of the binary),
-//! [`sched`] (the loop thread's scheduler slice), [`time`] (local time) and
+//! [`sched`] (the loop thread's scheduler slice), [`netlink`] (a routing
+//! netlink socket), [`time`] (local time) and
 //! [`uname`] (the kernel's and machine's names).
 //!
 //! Invariant: this is the only module tree allowed `unsafe`, and every
@@ -18,6 +19,7 @@ use std::io;
 pub mod files;
 pub mod memory;
 pub mod net;
+pub mod netlink;
 pub mod privileges;
 pub mod process;
 pub mod sched;
@@ -28,6 +30,7 @@ pub mod uname;
 pub use files::*;
 pub use memory::*;
 pub use net::*;
+pub use netlink::*;
 pub use privileges::*;
 pub use process::*;
 pub use sched::*;

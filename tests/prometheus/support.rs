@@ -118,6 +118,12 @@ pub fn node_exporter_on_sysfs_fixture(dir: &TempDir) -> Option<Service> {
 /// [`node_exporter`] with `args` (collectors, `--path.sysfs`, ...) in
 /// place of its defaults' textfile directory.
 pub fn node_exporter_with(dir: &TempDir, args: &[String]) -> Option<Service> {
+    node_exporter_via(dir, Command::new("prometheus-node-exporter"), args)
+}
+
+/// [`node_exporter_with`] started by `cmd`, a command that ends in
+/// `prometheus-node-exporter` (`ip netns exec NAME prometheus-node-exporter`).
+pub fn node_exporter_via(dir: &TempDir, mut cmd: Command, args: &[String]) -> Option<Service> {
     if !have_tool(
         "prometheus-node-exporter",
         "node_exporter beside sysmon (Debian package prometheus-node-exporter)",
@@ -125,7 +131,6 @@ pub fn node_exporter_with(dir: &TempDir, args: &[String]) -> Option<Service> {
         return None;
     }
     let addr = loopback_port();
-    let mut cmd = Command::new("prometheus-node-exporter");
     cmd.arg(format!("--web.listen-address={addr}"))
         .args(args)
         .arg("--log.level=warn");
