@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::{Body, family};
+use super::Body;
 use crate::proc::{netstat, sockstat, sysctl, vmstat};
 use crate::sample::procfile::{Ends, ProcFile};
 
@@ -205,12 +205,11 @@ impl KernelTables {
                     return;
                 };
                 if p == "sockets" && k == "used" {
-                    family(
-                        out,
+                    out.push_str(family_lines!(
                         "node_sockstat_sockets_used",
                         "gauge",
-                        "Number of IPv4 sockets in use.",
-                    );
+                        "Number of IPv4 sockets in use."
+                    ));
                     out.push_str("node_sockstat_sockets_used ");
                     out.u64(value);
                     out.push('\n');
@@ -239,19 +238,17 @@ impl KernelTables {
             .ok()
             .and_then(|b| sysctl::file_nr(b).ok());
         if let Some((allocated, maximum)) = file_nr {
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_filefd_allocated",
                 "gauge",
-                "File descriptor statistics: allocated.",
-            );
+                "File descriptor statistics: allocated."
+            ));
             out.sample_u64("node_filefd_allocated", allocated);
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_filefd_maximum",
                 "gauge",
-                "File descriptor statistics: maximum.",
-            );
+                "File descriptor statistics: maximum."
+            ));
             out.sample_u64("node_filefd_maximum", maximum);
         }
         file_nr.is_some()
@@ -263,12 +260,11 @@ impl KernelTables {
             |file: &mut ProcFile| file.read().ok().and_then(|b| sysctl::single_u64(b).ok());
         let available = single(&mut self.entropy_avail);
         if let Some(bits) = available {
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_entropy_available_bits",
                 "gauge",
-                "Bits of available entropy.",
-            );
+                "Bits of available entropy."
+            ));
             out.sample_u64("node_entropy_available_bits", bits);
         }
         if self.pool_size_bits.is_none() {
@@ -276,12 +272,11 @@ impl KernelTables {
         }
         let pool_size = self.pool_size_bits;
         if let Some(bits) = pool_size {
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_entropy_pool_size_bits",
                 "gauge",
-                "Bits of entropy pool.",
-            );
+                "Bits of entropy pool."
+            ));
             out.sample_u64("node_entropy_pool_size_bits", bits);
         }
         available.is_some() && pool_size.is_some()
