@@ -54,6 +54,7 @@ mod cooling;
 mod cpufreq;
 mod disk_info;
 pub mod exposition;
+mod heads;
 mod hwmon;
 mod kernel;
 mod meminfo;
