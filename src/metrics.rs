@@ -100,6 +100,9 @@ pub struct MetricsRenderer {
     cooling: cooling::CoolingDevices,
     power_supply: power_supply::PowerSupplies,
     disk_info: disk_info::DiskInfo,
+    /// The series starts of the last scrape's netdev families (family
+    /// lines and `name{device="..."} ` per interface).
+    netdev_heads: heads::Heads,
     textfile: Option<textfile::TextfileDir>,
     /// The boot log's counts, as of start (`None`: no boot log).
     boots: Option<crate::bootlog::Summary>,
@@ -149,6 +152,7 @@ impl MetricsRenderer {
             cooling: cooling::CoolingDevices::new(sys_root),
             power_supply: power_supply::PowerSupplies::new(sys_root),
             disk_info: disk_info::DiskInfo::new(sys_root, root_fs),
+            netdev_heads: heads::Heads::default(),
             textfile: None,
             boots: None,
         }
@@ -836,21 +840,31 @@ impl MetricsRenderer {
             ("transmit_carrier", |c| c.tx_carrier),
             ("transmit_compressed", |c| c.tx_compressed),
         ];
+        let heads = &mut self.netdev_heads;
+        heads.start();
         for (suffix, pick) in families {
             let out = &mut self.out;
-            out.push_str("# HELP node_network_");
-            out.push_str(suffix);
-            out.push_str("_total Network device statistic ");
-            out.push_str(suffix);
-            out.push_str(".\n# TYPE node_network_");
-            out.push_str(suffix);
-            out.push_str("_total counter\n");
-            for n in &s.network {
-                out.push_str("node_network_");
+            // Keys: the suffix for the family lines; suffix, device and
+            // `{` for a device's series (never the same as the former).
+            heads.write(out, [suffix.as_bytes(), b"", b""], |out| {
+                out.push_str("# HELP node_network_");
                 out.push_str(suffix);
-                out.push_str("_total{device=\"");
-                escaped(out, &n.device);
-                out.push_str("\"} ");
+                out.push_str("_total Network device statistic ");
+                out.push_str(suffix);
+                out.push_str(".\n# TYPE node_network_");
+                out.push_str(suffix);
+                out.push_str("_total counter\n");
+                true
+            });
+            for n in &s.network {
+                heads.write(out, [suffix.as_bytes(), n.device.as_bytes(), b"{"], |out| {
+                    out.push_str("node_network_");
+                    out.push_str(suffix);
+                    out.push_str("_total{device=\"");
+                    escaped(out, &n.device);
+                    out.push_str("\"} ");
+                    true
+                });
                 out.u64(pick(&n.counters));
                 out.push('\n');
             }

@@ -558,7 +558,10 @@ fn udp_tables_are_not_read_when_sockstat_counts_no_udp_socket() {
 fn table_families_follow_lines_added_renamed_and_removed_under_a_running_daemon() {
     let dir = TempDir::new("node-table-heads");
     let root = copy_fixture(&dir, "proc/basic", "proc");
-    let config = dir.config("backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s");
+    // Sampled every 200 ms: the netdev families come from the sample.
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s\ninterval = 200ms",
+    );
     let start = || {
         Daemon::start(&[
             "--config",
@@ -575,9 +578,12 @@ fn table_families_follow_lines_added_renamed_and_removed_under_a_running_daemon(
                     "node_vmstat_",
                     "node_netstat_",
                     "node_sockstat_",
+                    "node_network_receive_",
+                    "node_network_transmit_",
                 ]
                 .iter()
                 .any(|f| l.contains(f))
+                    && !l.contains("nohandler")
             })
             .map(String::from)
             .collect()
@@ -599,14 +605,15 @@ fn table_families_follow_lines_added_renamed_and_removed_under_a_running_daemon(
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     };
     // meminfo: a field inserted, one renamed (same length), one gone, a
-    // kB field that becomes a count (the `_bytes` suffix goes).
+    // kB field that becomes a count (the `_bytes` suffix goes); none of
+    // the sampler's ten, whose absence would fail the sample.
     edit("meminfo", "MemFree:", "NewField:       12 kB\nMemFree:");
     edit("meminfo", "Active(anon):", "Active(anom):");
-    edit("meminfo", "Buffers:            6912 kB\n", "");
+    edit("meminfo", "Mlocked:           10392 kB\n", "");
     edit(
         "meminfo",
-        "Cached:          1152508 kB",
-        "Cached:          1152508",
+        "Unevictable:       11316 kB",
+        "Unevictable:       11316",
     );
     // vmstat: a kept name renamed, a kept line inserted.
     edit("vmstat", "pgfault 284412213", "pgfaulz 284412213");
@@ -615,21 +622,34 @@ fn table_families_follow_lines_added_renamed_and_removed_under_a_running_daemon(
     edit("net/snmp6", "Udp6InErrors", "Udp6NoPorts2");
     // sockstat: `mem` (which adds a `_bytes` series) renamed.
     edit("net/sockstat", "UDP: inuse 2 mem 0", "UDP: inuse 2 mex 0");
-    let changed = tables(&metrics(&running));
+    // net/dev (the sample's): an interface renamed.
+    edit("net/dev", "ifb1:", "ifb9:");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let changed = loop {
+        let text = tables(&metrics(&running));
+        if text.iter().any(|l| l.contains("device=\"ifb9\"")) {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "net/dev not sampled again"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let fresh = start();
     assert_eq!(changed, tables(&metrics(&fresh)));
     assert_ne!(changed, before);
     for line in [
         "node_memory_NewField_bytes 12288",
         "node_memory_Active_anom_bytes 1585152",
-        "node_memory_Cached 1152508",
+        "node_memory_Unevictable 11316",
         "node_vmstat_pgpgzz 5",
         "node_sockstat_UDP_mex 0",
     ] {
         assert!(changed.iter().any(|l| l == line), "{line} missing");
     }
     for gone in [
-        "node_memory_Buffers_bytes",
+        "node_memory_Mlocked_bytes",
         "node_vmstat_pgfault ",
         "node_sockstat_UDP_mem",
     ] {
@@ -641,10 +661,17 @@ fn table_families_follow_lines_added_renamed_and_removed_under_a_running_daemon(
     // And back: the first text again.
     drop(fresh);
     // (Written over in place: the daemon keeps the files open.)
-    for file in ["meminfo", "vmstat", "net/snmp6", "net/sockstat"] {
+    for file in ["meminfo", "vmstat", "net/snmp6", "net/sockstat", "net/dev"] {
         std::fs::copy(fixture("proc/basic").join(file), root.join(file)).unwrap();
     }
-    assert_eq!(tables(&metrics(&running)), before);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tables(&metrics(&running)) != before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not the first text again"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The entropy pool's size is a constant of the running kernel (4096 bits
