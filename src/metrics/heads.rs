@@ -4,9 +4,9 @@
 //! call instead of checking, mangling and assembling the name again.
 //!
 //! The kernel tables behind most series (meminfo, vmstat, net/netstat,
-//! net/snmp, net/snmp6, net/sockstat) have the same lines in the same order
-//! at every read of a running kernel, so the `n`-th series of a scrape is
-//! usually the `n`-th of the last one.
+//! net/snmp, net/snmp6, net/sockstat, and net/dev through the sample) have
+//! the same lines in the same order at every read of a running kernel, so
+//! the `n`-th series of a scrape is usually the `n`-th of the last one.
 //!
 //! Invariant: a head is a function of its key alone (the caller's `make`
 //! reads nothing else), and a remembered head is used only when this
