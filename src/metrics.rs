@@ -22,11 +22,40 @@
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`); the body
 //! is written by [`body`] without `core::fmt` on the common paths.
 
+/// The `# HELP` and `# TYPE` lines of a family whose name, type and help
+/// are literals, made into one string at compile time: the same bytes as
+/// [`family`] writes piece by piece, copied in one call (a render writes
+/// some seventy such families; eight copies each were ~550 instructions).
+macro_rules! family_lines {
+    ($name:literal, $kind:literal, $help:literal) => {
+        concat!(
+            "# HELP ",
+            $name,
+            " ",
+            $help,
+            "\n# TYPE ",
+            $name,
+            " ",
+            $kind,
+            "\n"
+        )
+    };
+}
+
+/// [`family_lines`] of a gauge and the start of its one sample (`NAME `),
+/// for [`MetricsRenderer::gauge`].
+macro_rules! gauge_head {
+    ($name:literal, $help:literal) => {
+        concat!(family_lines!($name, "gauge", $help), $name, " ")
+    };
+}
+
 mod body;
 mod cooling;
 mod cpufreq;
 mod disk_info;
 pub mod exposition;
+mod heads;
 mod hwmon;
 mod kernel;
 mod link_dump;
@@ -73,6 +102,9 @@ pub struct MetricsRenderer {
     cooling: cooling::CoolingDevices,
     power_supply: power_supply::PowerSupplies,
     disk_info: disk_info::DiskInfo,
+    /// The series starts of the last scrape's netdev families (family
+    /// lines and `name{device="..."} ` per interface).
+    netdev_heads: heads::Heads,
     textfile: Option<textfile::TextfileDir>,
     /// The boot log's counts, as of start (`None`: no boot log).
     boots: Option<crate::bootlog::Summary>,
@@ -122,6 +154,7 @@ impl MetricsRenderer {
             cooling: cooling::CoolingDevices::new(sys_root),
             power_supply: power_supply::PowerSupplies::new(sys_root),
             disk_info: disk_info::DiskInfo::new(sys_root, root_fs),
+            netdev_heads: heads::Heads::default(),
             textfile: None,
             boots: None,
         }
@@ -217,9 +250,12 @@ impl MetricsRenderer {
         self.out.push('\n');
     }
 
-    fn gauge(&mut self, name: &str, help: &str, value: f64) {
-        self.family(name, "gauge", help);
-        self.value(name, value);
+    /// A gauge's HELP and TYPE lines and its one sample: `head` is
+    /// [`gauge_head`]'s text for its name and help.
+    fn gauge(&mut self, head: &str, value: f64) {
+        self.out.push_str(head);
+        self.out.f64(value);
+        self.out.push('\n');
     }
 
     /// [`MetricsRenderer::render`], or the body rendered last if it is
@@ -333,19 +369,17 @@ impl MetricsRenderer {
             return;
         };
         self.gauge(
-            "sysmon_boots_recorded",
-            "Boots in sysmon's boot log, this one included (the last 100).",
+            gauge_head!(
+                "sysmon_boots_recorded",
+                "Boots in sysmon's boot log, this one included (the last 100)."
+            ),
             boots.recorded as f64,
         );
-        self.gauge(
-            "sysmon_boots_unclean",
-            "Boots in sysmon's boot log that ended without sysmon being stopped cleanly (power loss, panic, reset).",
+        self.gauge(gauge_head!("sysmon_boots_unclean", "Boots in sysmon's boot log that ended without sysmon being stopped cleanly (power loss, panic, reset)."),
             boots.unclean as f64,
         );
         if let Some(clean) = boots.previous_clean {
-            self.gauge(
-                "sysmon_last_boot_clean",
-                "1 if sysmon was stopped cleanly before the previous boot ended, 0 if not (an unexpected reboot).",
+            self.gauge(gauge_head!("sysmon_last_boot_clean", "1 if sysmon was stopped cleanly before the previous boot ended, 0 if not (an unexpected reboot)."),
                 f64::from(u8::from(clean)),
             );
         }
@@ -367,11 +401,11 @@ impl MetricsRenderer {
     /// `node_scrape_collector_success`, one series per group of families
     /// under its collector's name, measured during this render.
     fn scrape_collectors(&mut self) {
-        self.family(
+        self.out.push_str(family_lines!(
             "node_scrape_collector_duration_seconds",
             "gauge",
-            "node_exporter: Duration of a collector scrape.",
-        );
+            "node_exporter: Duration of a collector scrape."
+        ));
         for c in &self.collectors {
             self.out
                 .push_str("node_scrape_collector_duration_seconds{collector=\"");
@@ -380,11 +414,11 @@ impl MetricsRenderer {
             self.out.decimal(c.nanos, 9);
             self.out.push('\n');
         }
-        self.family(
+        self.out.push_str(family_lines!(
             "node_scrape_collector_success",
             "gauge",
-            "node_exporter: Whether a collector succeeded.",
-        );
+            "node_exporter: Whether a collector succeeded."
+        ));
         for c in &self.collectors {
             self.out
                 .push_str("node_scrape_collector_success{collector=\"");
@@ -396,24 +430,23 @@ impl MetricsRenderer {
 
     fn http(&mut self, http: crate::listener::ConnectionStats) {
         self.gauge(
-            "sysmon_http_connections",
-            "HTTP connections open now.",
+            gauge_head!("sysmon_http_connections", "HTTP connections open now."),
             http.open as f64,
         );
-        self.family(
+        self.out.push_str(family_lines!(
             "sysmon_http_connections_rejected_total",
             "counter",
-            "HTTP connections answered 503 and closed because max_connections were open.",
-        );
+            "HTTP connections answered 503 and closed because max_connections were open."
+        ));
         self.value(
             "sysmon_http_connections_rejected_total",
             http.rejected as f64,
         );
-        self.family(
+        self.out.push_str(family_lines!(
             "sysmon_http_accept_errors_total",
             "counter",
-            "Failed accept() calls (out of descriptors or memory) the server survived.",
-        );
+            "Failed accept() calls (out of descriptors or memory) the server survived."
+        ));
         self.value("sysmon_http_accept_errors_total", http.accept_errors as f64);
     }
 
@@ -434,11 +467,11 @@ impl MetricsRenderer {
 
     /// node_exporter's `cpu`: per-CPU seconds from the last sample.
     fn cpu(&mut self, s: &Sample) -> bool {
-        self.family(
+        self.out.push_str(family_lines!(
             "node_cpu_seconds_total",
             "counter",
-            "Seconds the CPUs spent in each mode.",
-        );
+            "Seconds the CPUs spent in each mode."
+        ));
         let hz = self.ticks_per_s;
         for core in &s.cores {
             let t = &core.ticks;
@@ -461,11 +494,11 @@ impl MetricsRenderer {
                 self.out.push('\n');
             }
         }
-        self.family(
+        self.out.push_str(family_lines!(
             "node_cpu_guest_seconds_total",
             "counter",
-            "Seconds the CPUs spent in guests (VMs) for each mode.",
-        );
+            "Seconds the CPUs spent in guests (VMs) for each mode."
+        ));
         for core in &s.cores {
             for (mode, ticks) in [("nice", core.ticks.guest_nice), ("user", core.ticks.guest)] {
                 self.out.push_str("node_cpu_guest_seconds_total{cpu=\"");
@@ -516,11 +549,11 @@ impl MetricsRenderer {
     /// `statvfs` fails is its `device_error`, not the collector's failure.
     fn filesystem(&mut self, s: &Sample) -> bool {
         // node_exporter's device_error: 1 while statfs fails for the mount.
-        self.family(
+        self.out.push_str(family_lines!(
             "node_filesystem_device_error",
             "gauge",
-            "Whether an error occurred while getting statistics for the given device.",
-        );
+            "Whether an error occurred while getting statistics for the given device."
+        ));
         for d in &s.disks {
             self.filesystem_series(
                 "node_filesystem_device_error",
@@ -528,20 +561,36 @@ impl MetricsRenderer {
                 u64::from(d.stats.is_none()),
             );
         }
-        for (name, help, pick) in [
-            ("node_filesystem_files", "Filesystem total file nodes.", 3),
+        for (name, head, pick) in [
+            (
+                "node_filesystem_files",
+                family_lines!(
+                    "node_filesystem_files",
+                    "gauge",
+                    "Filesystem total file nodes."
+                ),
+                3,
+            ),
             (
                 "node_filesystem_files_free",
-                "Filesystem total free file nodes.",
+                family_lines!(
+                    "node_filesystem_files_free",
+                    "gauge",
+                    "Filesystem total free file nodes."
+                ),
                 4,
             ),
             (
                 "node_filesystem_readonly",
-                "Filesystem read-only status.",
+                family_lines!(
+                    "node_filesystem_readonly",
+                    "gauge",
+                    "Filesystem read-only status."
+                ),
                 5,
             ),
         ] {
-            self.family(name, "gauge", help);
+            self.out.push_str(head);
             for d in &s.disks {
                 let Some(st) = d.stats else { continue };
                 let value = match pick {
@@ -552,20 +601,36 @@ impl MetricsRenderer {
                 self.filesystem_series(name, d, value);
             }
         }
-        for (name, help, pick) in [
-            ("node_filesystem_size_bytes", "Filesystem size in bytes.", 0),
+        for (name, head, pick) in [
+            (
+                "node_filesystem_size_bytes",
+                family_lines!(
+                    "node_filesystem_size_bytes",
+                    "gauge",
+                    "Filesystem size in bytes."
+                ),
+                0,
+            ),
             (
                 "node_filesystem_free_bytes",
-                "Filesystem free space in bytes.",
+                family_lines!(
+                    "node_filesystem_free_bytes",
+                    "gauge",
+                    "Filesystem free space in bytes."
+                ),
                 1,
             ),
             (
                 "node_filesystem_avail_bytes",
-                "Filesystem space available to non-root users in bytes.",
+                family_lines!(
+                    "node_filesystem_avail_bytes",
+                    "gauge",
+                    "Filesystem space available to non-root users in bytes."
+                ),
                 2,
             ),
         ] {
-            self.family(name, "gauge", help);
+            self.out.push_str(head);
             for d in &s.disks {
                 let value = match pick {
                     0 => d.total_bytes(),
@@ -581,13 +646,21 @@ impl MetricsRenderer {
 
     /// `loadavg` (and the thread count of the same /proc/loadavg line).
     fn loadavg(&mut self, s: &Sample) -> bool {
-        self.gauge("node_load1", "1m load average.", s.load.load[0]);
-        self.gauge("node_load5", "5m load average.", s.load.load[1]);
-        self.gauge("node_load15", "15m load average.", s.load.load[2]);
+        self.gauge(
+            gauge_head!("node_load1", "1m load average."),
+            s.load.load[0],
+        );
+        self.gauge(
+            gauge_head!("node_load5", "5m load average."),
+            s.load.load[1],
+        );
+        self.gauge(
+            gauge_head!("node_load15", "15m load average."),
+            s.load.load[2],
+        );
         if s.load.total > 0 {
             self.gauge(
-                "node_processes_threads",
-                "Allocated threads in system",
+                gauge_head!("node_processes_threads", "Allocated threads in system"),
                 s.load.total as f64,
             );
         }
@@ -597,8 +670,10 @@ impl MetricsRenderer {
     /// `time`: the sample's wall clock.
     fn time(&mut self, s: &Sample) -> bool {
         self.gauge(
-            "node_time_seconds",
-            "System time in seconds since epoch (1970).",
+            gauge_head!(
+                "node_time_seconds",
+                "System time in seconds since epoch (1970)."
+            ),
             s.time_unix_s as f64,
         );
         true
@@ -608,43 +683,50 @@ impl MetricsRenderer {
     fn stat(&mut self, s: &Sample) -> bool {
         if let Some(boot) = s.boot_time_s {
             self.gauge(
-                "node_boot_time_seconds",
-                "Node boot time, in unixtime.",
+                gauge_head!("node_boot_time_seconds", "Node boot time, in unixtime."),
                 boot as f64,
             );
         }
         if let Some(v) = s.procs_running {
             self.gauge(
-                "node_procs_running",
-                "Number of processes in runnable state.",
+                gauge_head!(
+                    "node_procs_running",
+                    "Number of processes in runnable state."
+                ),
                 v as f64,
             );
         }
         if let Some(v) = s.procs_blocked {
             self.gauge(
-                "node_procs_blocked",
-                "Number of processes blocked waiting for I/O to complete.",
+                gauge_head!(
+                    "node_procs_blocked",
+                    "Number of processes blocked waiting for I/O to complete."
+                ),
                 v as f64,
             );
         }
         if let Some(v) = s.context_switches {
-            self.family(
+            self.out.push_str(family_lines!(
                 "node_context_switches_total",
                 "counter",
-                "Total number of context switches.",
-            );
+                "Total number of context switches."
+            ));
             self.value("node_context_switches_total", v as f64);
         }
         if let Some(v) = s.interrupts {
-            self.family(
+            self.out.push_str(family_lines!(
                 "node_intr_total",
                 "counter",
-                "Total number of interrupts serviced.",
-            );
+                "Total number of interrupts serviced."
+            ));
             self.value("node_intr_total", v as f64);
         }
         if let Some(v) = s.forks {
-            self.family("node_forks_total", "counter", "Total number of forks.");
+            self.out.push_str(family_lines!(
+                "node_forks_total",
+                "counter",
+                "Total number of forks."
+            ));
             self.value("node_forks_total", v as f64);
         }
         s.boot_time_s.is_some()
@@ -697,22 +779,28 @@ impl MetricsRenderer {
                 }
             }
             self.gauge(
-                "apt_autoremove_pending",
-                "Apt packages pending autoremoval.",
+                gauge_head!(
+                    "apt_autoremove_pending",
+                    "Apt packages pending autoremoval."
+                ),
                 apt.autoremovable_count as f64,
             );
             if let Some(t) = apt.cache_timestamp_s {
                 self.gauge(
-                    "apt_package_cache_timestamp_seconds",
-                    "Apt update last run time.",
+                    gauge_head!(
+                        "apt_package_cache_timestamp_seconds",
+                        "Apt update last run time."
+                    ),
                     t as f64,
                 );
             }
         }
         if let Some(reboot) = reboot {
             self.gauge(
-                "node_reboot_required",
-                "Node reboot is required for software updates.",
+                gauge_head!(
+                    "node_reboot_required",
+                    "Node reboot is required for software updates."
+                ),
                 f64::from(u8::from(reboot)),
             );
         }
@@ -754,21 +842,31 @@ impl MetricsRenderer {
             ("transmit_carrier", |c| c.tx_carrier),
             ("transmit_compressed", |c| c.tx_compressed),
         ];
+        let heads = &mut self.netdev_heads;
+        heads.start();
         for (suffix, pick) in families {
             let out = &mut self.out;
-            out.push_str("# HELP node_network_");
-            out.push_str(suffix);
-            out.push_str("_total Network device statistic ");
-            out.push_str(suffix);
-            out.push_str(".\n# TYPE node_network_");
-            out.push_str(suffix);
-            out.push_str("_total counter\n");
-            for n in &s.network {
-                out.push_str("node_network_");
+            // Keys: the suffix for the family lines; suffix, device and
+            // `{` for a device's series (never the same as the former).
+            heads.write(out, [suffix.as_bytes(), b"", b""], |out| {
+                out.push_str("# HELP node_network_");
                 out.push_str(suffix);
-                out.push_str("_total{device=\"");
-                escaped(out, &n.device);
-                out.push_str("\"} ");
+                out.push_str("_total Network device statistic ");
+                out.push_str(suffix);
+                out.push_str(".\n# TYPE node_network_");
+                out.push_str(suffix);
+                out.push_str("_total counter\n");
+                true
+            });
+            for n in &s.network {
+                heads.write(out, [suffix.as_bytes(), n.device.as_bytes(), b"{"], |out| {
+                    out.push_str("node_network_");
+                    out.push_str(suffix);
+                    out.push_str("_total{device=\"");
+                    escaped(out, &n.device);
+                    out.push_str("\"} ");
+                    true
+                });
                 out.u64(pick(&n.counters));
                 out.push('\n');
             }
@@ -787,116 +885,167 @@ impl MetricsRenderer {
         // Every field of /proc/diskstats, with node_exporter's names, help
         // and types; discards (4.18+) and flushes (5.5+) where the kernel
         // has them.
-        let families: [(&str, &str, &str, Pick); 17] = [
+        let families: [(&str, &str, Pick); 17] = [
             (
                 "node_disk_reads_completed_total",
-                "counter",
-                "The total number of reads completed successfully.",
+                family_lines!(
+                    "node_disk_reads_completed_total",
+                    "counter",
+                    "The total number of reads completed successfully."
+                ),
                 |c| Some((c.reads_completed, 0)),
             ),
             (
                 "node_disk_reads_merged_total",
-                "counter",
-                "The total number of reads merged.",
+                family_lines!(
+                    "node_disk_reads_merged_total",
+                    "counter",
+                    "The total number of reads merged."
+                ),
                 |c| Some((c.reads_merged, 0)),
             ),
             (
                 "node_disk_read_bytes_total",
-                "counter",
-                "The total number of bytes read successfully.",
+                family_lines!(
+                    "node_disk_read_bytes_total",
+                    "counter",
+                    "The total number of bytes read successfully."
+                ),
                 |c| Some((c.read_bytes(), 0)),
             ),
             (
                 "node_disk_read_time_seconds_total",
-                "counter",
-                "The total number of seconds spent by all reads.",
+                family_lines!(
+                    "node_disk_read_time_seconds_total",
+                    "counter",
+                    "The total number of seconds spent by all reads."
+                ),
                 |c| Some((c.read_time_ms, 3)),
             ),
             (
                 "node_disk_writes_completed_total",
-                "counter",
-                "The total number of writes completed successfully.",
+                family_lines!(
+                    "node_disk_writes_completed_total",
+                    "counter",
+                    "The total number of writes completed successfully."
+                ),
                 |c| Some((c.writes_completed, 0)),
             ),
             (
                 "node_disk_writes_merged_total",
-                "counter",
-                "The number of writes merged.",
+                family_lines!(
+                    "node_disk_writes_merged_total",
+                    "counter",
+                    "The number of writes merged."
+                ),
                 |c| Some((c.writes_merged, 0)),
             ),
             (
                 "node_disk_written_bytes_total",
-                "counter",
-                "The total number of bytes written successfully.",
+                family_lines!(
+                    "node_disk_written_bytes_total",
+                    "counter",
+                    "The total number of bytes written successfully."
+                ),
                 |c| Some((c.written_bytes(), 0)),
             ),
             (
                 "node_disk_write_time_seconds_total",
-                "counter",
-                "This is the total number of seconds spent by all writes.",
+                family_lines!(
+                    "node_disk_write_time_seconds_total",
+                    "counter",
+                    "This is the total number of seconds spent by all writes."
+                ),
                 |c| Some((c.write_time_ms, 3)),
             ),
             (
                 "node_disk_io_now",
-                "gauge",
-                "The number of I/Os currently in progress.",
+                family_lines!(
+                    "node_disk_io_now",
+                    "gauge",
+                    "The number of I/Os currently in progress."
+                ),
                 |c| Some((c.io_in_progress, 0)),
             ),
             (
                 "node_disk_io_time_seconds_total",
-                "counter",
-                "Total seconds spent doing I/Os.",
+                family_lines!(
+                    "node_disk_io_time_seconds_total",
+                    "counter",
+                    "Total seconds spent doing I/Os."
+                ),
                 |c| Some((c.io_time_ms, 3)),
             ),
             (
                 "node_disk_io_time_weighted_seconds_total",
-                "counter",
-                "The weighted # of seconds spent doing I/Os.",
+                family_lines!(
+                    "node_disk_io_time_weighted_seconds_total",
+                    "counter",
+                    "The weighted # of seconds spent doing I/Os."
+                ),
                 |c| Some((c.io_time_weighted_ms, 3)),
             ),
             (
                 "node_disk_discards_completed_total",
-                "counter",
-                "The total number of discards completed successfully.",
+                family_lines!(
+                    "node_disk_discards_completed_total",
+                    "counter",
+                    "The total number of discards completed successfully."
+                ),
                 |c| c.discards.map(|d| (d[0], 0)),
             ),
             (
                 "node_disk_discards_merged_total",
-                "counter",
-                "The total number of discards merged.",
+                family_lines!(
+                    "node_disk_discards_merged_total",
+                    "counter",
+                    "The total number of discards merged."
+                ),
                 |c| c.discards.map(|d| (d[1], 0)),
             ),
             (
                 "node_disk_discarded_sectors_total",
-                "counter",
-                "The total number of sectors discarded successfully.",
+                family_lines!(
+                    "node_disk_discarded_sectors_total",
+                    "counter",
+                    "The total number of sectors discarded successfully."
+                ),
                 |c| c.discards.map(|d| (d[2], 0)),
             ),
             (
                 "node_disk_discard_time_seconds_total",
-                "counter",
-                "This is the total number of seconds spent by all discards.",
+                family_lines!(
+                    "node_disk_discard_time_seconds_total",
+                    "counter",
+                    "This is the total number of seconds spent by all discards."
+                ),
                 |c| c.discards.map(|d| (d[3], 3)),
             ),
             (
                 "node_disk_flush_requests_total",
-                "counter",
-                "The total number of flush requests completed successfully",
+                family_lines!(
+                    "node_disk_flush_requests_total",
+                    "counter",
+                    "The total number of flush requests completed successfully"
+                ),
                 |c| c.flushes.map(|f| (f[0], 0)),
             ),
             (
                 "node_disk_flush_requests_time_seconds_total",
-                "counter",
-                "This is the total number of seconds spent by all flush requests.",
+                family_lines!(
+                    "node_disk_flush_requests_time_seconds_total",
+                    "counter",
+                    "This is the total number of seconds spent by all flush requests."
+                ),
                 |c| c.flushes.map(|f| (f[1], 3)),
             ),
         ];
-        for (name, kind, help, pick) in families {
+        for (name, head, pick) in families {
             let whole = || s.disk_io.iter().filter(|d| d.whole_disk);
             if !whole().any(|d| pick(&d.counters).is_some()) {
                 continue;
             }
-            self.family(name, kind, help);
+            self.out.push_str(head);
             for d in whole() {
                 if let Some(v) = pick(&d.counters) {
                     self.labelled(name, "device", &d.device, v);
@@ -910,40 +1059,64 @@ impl MetricsRenderer {
     fn pressure(&mut self, s: &Sample) -> bool {
         let p = &s.pressure;
         let seconds = |line: Option<crate::proc::pressure::PressureLine>| line.map(|l| l.total_us);
-        for (name, help, value) in [
+        for (name, head, value) in [
             (
                 "node_pressure_cpu_waiting_seconds_total",
-                "Total time in seconds that processes have waited for CPU time",
+                family_lines!(
+                    "node_pressure_cpu_waiting_seconds_total",
+                    "counter",
+                    "Total time in seconds that processes have waited for CPU time"
+                ),
                 seconds(p.cpu.map(|c| c.some)),
             ),
             (
                 "node_pressure_cpu_stalled_seconds_total",
-                "Total time in seconds no process could make progress",
+                family_lines!(
+                    "node_pressure_cpu_stalled_seconds_total",
+                    "counter",
+                    "Total time in seconds no process could make progress"
+                ),
                 seconds(p.cpu.and_then(|c| c.full)),
             ),
             (
                 "node_pressure_memory_waiting_seconds_total",
-                "Total time in seconds that processes have waited for memory",
+                family_lines!(
+                    "node_pressure_memory_waiting_seconds_total",
+                    "counter",
+                    "Total time in seconds that processes have waited for memory"
+                ),
                 seconds(p.memory.map(|m| m.some)),
             ),
             (
                 "node_pressure_memory_stalled_seconds_total",
-                "Total time in seconds no process could make progress due to memory congestion",
+                family_lines!(
+                    "node_pressure_memory_stalled_seconds_total",
+                    "counter",
+                    "Total time in seconds no process could make progress due to memory congestion"
+                ),
                 seconds(p.memory.and_then(|m| m.full)),
             ),
             (
                 "node_pressure_io_waiting_seconds_total",
-                "Total time in seconds that processes have waited due to IO congestion",
+                family_lines!(
+                    "node_pressure_io_waiting_seconds_total",
+                    "counter",
+                    "Total time in seconds that processes have waited due to IO congestion"
+                ),
                 seconds(p.io.map(|i| i.some)),
             ),
             (
                 "node_pressure_io_stalled_seconds_total",
-                "Total time in seconds no process could make progress due to IO congestion",
+                family_lines!(
+                    "node_pressure_io_stalled_seconds_total",
+                    "counter",
+                    "Total time in seconds no process could make progress due to IO congestion"
+                ),
                 seconds(p.io.and_then(|i| i.full)),
             ),
         ] {
             if let Some(us) = value {
-                self.family(name, "counter", help);
+                self.out.push_str(head);
                 self.out.push_str(name);
                 self.out.push(' ');
                 self.out.decimal(us, 6);
@@ -957,11 +1130,11 @@ impl MetricsRenderer {
     /// devices are read now, by [`cooling`]).
     fn thermal_zone(&mut self, s: &Sample) -> bool {
         if s.thermal_zones.iter().any(|z| z.celsius.is_some()) {
-            self.family(
+            self.out.push_str(family_lines!(
                 "node_thermal_zone_temp",
                 "gauge",
-                "Zone temperature in Celsius",
-            );
+                "Zone temperature in Celsius"
+            ));
             for z in &s.thermal_zones {
                 let Some(celsius) = z.celsius else { continue };
                 self.out.push_str("node_thermal_zone_temp{type=\"");
@@ -975,11 +1148,11 @@ impl MetricsRenderer {
     /// `cpufreq`: the sampler's current frequencies, and the limits read now.
     fn cpufreq(&mut self, s: &Sample) -> bool {
         if s.cpu_frequencies.iter().any(|f| f.hertz.is_some()) {
-            self.family(
+            self.out.push_str(family_lines!(
                 "node_cpu_scaling_frequency_hertz",
                 "gauge",
-                "Current scaled CPU thread frequency in hertz.",
-            );
+                "Current scaled CPU thread frequency in hertz."
+            ));
             for f in &s.cpu_frequencies {
                 let Some(hz) = f.hertz else { continue };
                 let _ = writeln!(
@@ -996,31 +1169,37 @@ impl MetricsRenderer {
         let Some(c) = &s.container else { return };
         if let Some(cores) = c.cpu_limit_cores {
             self.gauge(
-                "sysmon_container_cpu_limit_cores",
-                "CPU limit of sysmon's cgroup v2 (cpu.max quota / period).",
+                gauge_head!(
+                    "sysmon_container_cpu_limit_cores",
+                    "CPU limit of sysmon's cgroup v2 (cpu.max quota / period)."
+                ),
                 cores,
             );
         }
-        self.family(
+        self.out.push_str(family_lines!(
             "sysmon_container_cpu_usage_seconds_total",
             "counter",
-            "CPU time used by sysmon's cgroup v2 (cpu.stat usage_usec).",
-        );
+            "CPU time used by sysmon's cgroup v2 (cpu.stat usage_usec)."
+        ));
         self.value(
             "sysmon_container_cpu_usage_seconds_total",
             c.cpu_usage_seconds,
         );
         if let Some(bytes) = c.memory_limit_bytes {
             self.gauge(
-                "sysmon_container_memory_limit_bytes",
-                "Memory limit of sysmon's cgroup v2 (memory.max).",
+                gauge_head!(
+                    "sysmon_container_memory_limit_bytes",
+                    "Memory limit of sysmon's cgroup v2 (memory.max)."
+                ),
                 bytes as f64,
             );
         }
         if let Some(bytes) = c.memory_used_bytes {
             self.gauge(
-                "sysmon_container_memory_usage_bytes",
-                "Memory used by sysmon's cgroup v2 (memory.current).",
+                gauge_head!(
+                    "sysmon_container_memory_usage_bytes",
+                    "Memory used by sysmon's cgroup v2 (memory.current)."
+                ),
                 bytes as f64,
             );
         }
@@ -1028,54 +1207,63 @@ impl MetricsRenderer {
 
     fn process(&mut self, s: &Sample) {
         let p = &s.process;
-        self.family(
+        self.out.push_str(family_lines!(
             "process_cpu_seconds_total",
             "counter",
-            "Total user and system CPU time spent in seconds.",
-        );
+            "Total user and system CPU time spent in seconds."
+        ));
         self.value("process_cpu_seconds_total", p.cpu_seconds);
         self.gauge(
-            "process_resident_memory_bytes",
-            "Resident memory size in bytes.",
+            gauge_head!(
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes."
+            ),
             p.resident_bytes as f64,
         );
         self.gauge(
-            "process_open_fds",
-            "Number of open file descriptors.",
+            gauge_head!("process_open_fds", "Number of open file descriptors."),
             p.open_fds as f64,
         );
         self.gauge(
-            "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
+            gauge_head!(
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds."
+            ),
             p.start_time_s,
         );
         self.gauge(
-            "process_virtual_memory_bytes",
-            "Virtual memory size in bytes.",
+            gauge_head!(
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes."
+            ),
             p.virtual_bytes as f64,
         );
         // Read now: one getrlimit each (unlimited address space is
         // 2^64 - 1, as the Go client reports it).
         if let Ok((max_fds, max_address_space)) = crate::sys::soft_limits() {
             self.gauge(
-                "process_max_fds",
-                "Maximum number of open file descriptors.",
+                gauge_head!(
+                    "process_max_fds",
+                    "Maximum number of open file descriptors."
+                ),
                 max_fds as f64,
             );
             self.gauge(
-                "process_virtual_memory_max_bytes",
-                "Maximum amount of virtual memory available in bytes.",
+                gauge_head!(
+                    "process_virtual_memory_max_bytes",
+                    "Maximum amount of virtual memory available in bytes."
+                ),
                 max_address_space as f64,
             );
         }
     }
 
     fn sysmon(&mut self, backup: &BackupSnapshot, updates: &UpdatesSnapshot) {
-        self.family(
+        self.out.push_str(family_lines!(
             "sysmon_build_info",
             "gauge",
-            "A metric with a constant '1' value labeled by the sysmon version.",
-        );
+            "A metric with a constant '1' value labeled by the sysmon version."
+        ));
         let _ = writeln!(
             self.out,
             "sysmon_build_info{{version=\"{}\"}} 1",
@@ -1084,77 +1272,86 @@ impl MetricsRenderer {
         if let Some(last) = &backup.last {
             if last.ok {
                 self.gauge(
-                    "sysmon_backup_last_success_timestamp_seconds",
-                    "Unix time the last successful backup finished.",
+                    gauge_head!(
+                        "sysmon_backup_last_success_timestamp_seconds",
+                        "Unix time the last successful backup finished."
+                    ),
                     last.time as f64,
                 );
                 self.gauge(
-                    "sysmon_backup_last_size_bytes",
-                    "Size of the last successful backup archive.",
+                    gauge_head!(
+                        "sysmon_backup_last_size_bytes",
+                        "Size of the last successful backup archive."
+                    ),
                     last.bytes as f64,
                 );
                 self.gauge(
-                    "sysmon_backup_last_duration_seconds",
-                    "Duration of the last successful backup.",
+                    gauge_head!(
+                        "sysmon_backup_last_duration_seconds",
+                        "Duration of the last successful backup."
+                    ),
                     last.duration_s,
                 );
                 self.gauge(
-                    "sysmon_backup_last_files_skipped",
-                    "Files the last successful backup had to skip.",
+                    gauge_head!(
+                        "sysmon_backup_last_files_skipped",
+                        "Files the last successful backup had to skip."
+                    ),
                     last.skipped as f64,
                 );
-                self.gauge(
-                    "sysmon_backup_last_files_unreadable",
-                    "Files the last successful backup could not read for lack of permission (the archive is incomplete).",
+                self.gauge(gauge_head!("sysmon_backup_last_files_unreadable", "Files the last successful backup could not read for lack of permission (the archive is incomplete)."),
                     last.skipped_permission.unwrap_or(0) as f64,
                 );
             }
         }
         self.gauge(
-            "sysmon_backup_running",
-            "1 while a backup is running.",
+            gauge_head!("sysmon_backup_running", "1 while a backup is running."),
             f64::from(u8::from(backup.state == BackupState::Running)),
         );
         if let Some(count) = updates.count {
             self.gauge(
-                "sysmon_updates_pending",
-                "Package updates pending at the last audit.",
+                gauge_head!(
+                    "sysmon_updates_pending",
+                    "Package updates pending at the last audit."
+                ),
                 count as f64,
             );
         }
         // Absent, not 0, when the manager could not say (no arch-audit).
         if let Some(security) = updates.security_count {
             self.gauge(
-                "sysmon_updates_security_pending",
-                "Security updates pending at the last audit.",
+                gauge_head!(
+                    "sysmon_updates_security_pending",
+                    "Security updates pending at the last audit."
+                ),
                 security as f64,
             );
         }
         if updates.checked_at.is_some() {
-            self.gauge(
-                "sysmon_updates_stale",
-                "1 when the last audit's answer may be out of date (package lists missing or old, refresh failed); pending counts are then absent or a lower bound.",
+            self.gauge(gauge_head!("sysmon_updates_stale", "1 when the last audit's answer may be out of date (package lists missing or old, refresh failed); pending counts are then absent or a lower bound."),
                 f64::from(u8::from(updates.stale)),
             );
         }
         if let (Some(checked), false) = (updates.checked_at, updates.has_error) {
             self.gauge(
-                "sysmon_updates_last_success_timestamp_seconds",
-                "Unix time of the last successful update audit.",
+                gauge_head!(
+                    "sysmon_updates_last_success_timestamp_seconds",
+                    "Unix time of the last successful update audit."
+                ),
                 checked as f64,
             );
         }
         if let Some(reboot) = updates.reboot_required {
             self.gauge(
-                "sysmon_reboot_required",
-                "1 when the system asks for a reboot.",
+                gauge_head!(
+                    "sysmon_reboot_required",
+                    "1 when the system asks for a reboot."
+                ),
                 f64::from(u8::from(reboot)),
             );
         }
         if let Some(processes) = updates.restart_processes {
-            self.gauge(
-                "sysmon_restart_needed_processes",
-                "Processes still mapping a deleted program or library (need a restart), at the last audit.",
+            self.gauge(gauge_head!("sysmon_restart_needed_processes", "Processes still mapping a deleted program or library (need a restart), at the last audit."),
                 processes as f64,
             );
         }
@@ -1173,5 +1370,23 @@ mod tests {
             out.push('|');
         }
         assert_eq!(out.as_str(), "a\\\"b\\\\c\\nd|plain|\\n|é\\\"é|");
+    }
+    #[test]
+    fn compile_time_family_lines_are_what_family_writes() {
+        let mut out = Body::with_capacity(0);
+        family(&mut out, "node_load1", "gauge", "1m load average.");
+        out.push_str("node_load1 ");
+        assert_eq!(out.as_str(), gauge_head!("node_load1", "1m load average."));
+        out.clear();
+        family(
+            &mut out,
+            "node_forks_total",
+            "counter",
+            "Total number of forks.",
+        );
+        assert_eq!(
+            out.as_str(),
+            family_lines!("node_forks_total", "counter", "Total number of forks.")
+        );
     }
 }

@@ -25,7 +25,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Body, escaped, escaped_bytes, family};
+use super::{Body, escaped, escaped_bytes};
 use crate::sample::DiskIoSample;
 use crate::sample::procfile::ProcFile;
 
@@ -150,12 +150,11 @@ impl DiskInfo {
         if self.disks.iter().all(|d| d.line.is_empty()) {
             return false;
         }
-        family(
-            out,
+        out.push_str(family_lines!(
             "node_disk_info",
             "gauge",
-            "Info of /sys/block/<block_device>.",
-        );
+            "Info of /sys/block/<block_device>."
+        ));
         for disk in &self.disks {
             out.push_str(&disk.line);
         }

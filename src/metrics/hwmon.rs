@@ -434,12 +434,11 @@ impl Hwmon {
             self.changes.built();
         }
         if self.chips.iter().any(|c| c.name.is_some()) {
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_hwmon_chip_names",
                 "gauge",
-                "Annotation metric for human-readable chip names",
-            );
+                "Annotation metric for human-readable chip names"
+            ));
             for chip in &self.chips {
                 let Some(name) = &chip.name else { continue };
                 out.push_str("node_hwmon_chip_names{chip=\"");

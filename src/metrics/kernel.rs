@@ -9,7 +9,8 @@
 
 use std::path::Path;
 
-use super::{Body, family};
+use super::Body;
+use super::heads::Heads;
 use crate::proc::{netstat, sockstat, sysctl, vmstat};
 use crate::sample::procfile::{Ends, ProcFile};
 
@@ -34,32 +35,43 @@ pub struct KernelTables {
     /// This scrape's `UDP: inuse` (net/sockstat) and `UDP6: inuse`
     /// (net/sockstat6); `None` when the file could not be read or parsed.
     udp_in_use: [Option<u64>; 2],
+    /// The series starts of the last scrape's vmstat, netstat (net/netstat,
+    /// net/snmp, net/snmp6 in that order) and sockstat series.
+    vmstat_heads: Heads,
+    netstat_heads: Heads,
+    sockstat_heads: Heads,
 }
 
-/// `prefix` + `protocol` + `_` + `name` with node_exporter's untyped
-/// `Statistic ProtocolName.` help, then the value.
-fn netstat_series(out: &mut Body, protocol: &[u8], name: &[u8], value: i64) {
-    let (Some(protocol), Some(name)) = (valid_name(protocol), valid_name(name)) else {
-        return;
-    };
-    out.push_str("# HELP ");
-    let name_at = out.len();
-    out.push_str("node_netstat_");
-    out.push_str(protocol);
-    out.push('_');
-    out.push_str(name);
-    let name_end = out.len();
-    out.push_str(" Statistic ");
-    out.push_str(protocol);
-    out.push_str(name);
-    out.type_and_sample_start(name_at..name_end, "untyped");
-    out.i64(value);
-    out.push('\n');
+/// `node_netstat_` + `protocol` + `_` + `name` with node_exporter's
+/// untyped `Statistic ProtocolName.` help, then the value; nothing for a
+/// name that is not a valid metric name.
+fn netstat_series(out: &mut Body, heads: &mut Heads, protocol: &[u8], name: &[u8], value: i64) {
+    let made = heads.write(out, [protocol, name, b""], |out| {
+        let (Some(protocol), Some(name)) = (valid_name(protocol), valid_name(name)) else {
+            return false;
+        };
+        out.push_str("# HELP ");
+        let name_at = out.len();
+        out.push_str("node_netstat_");
+        out.push_str(protocol);
+        out.push('_');
+        out.push_str(name);
+        let name_end = out.len();
+        out.push_str(" Statistic ");
+        out.push_str(protocol);
+        out.push_str(name);
+        out.type_and_sample_start(name_at..name_end, "untyped");
+        true
+    });
+    if made {
+        out.i64(value);
+        out.push('\n');
+    }
 }
 
-/// `node_sockstat_{protocol}_{key}{suffix}`, a gauge, with
+/// The start of `node_sockstat_{protocol}_{key}{suffix}`, a gauge, with
 /// node_exporter's help text.
-fn sockstat_series(out: &mut Body, protocol: &str, key: &str, suffix: &str, value: u64) {
+fn sockstat_head(out: &mut Body, protocol: &str, key: &str, suffix: &str) {
     out.push_str("# HELP ");
     let name_at = out.len();
     out.push_str("node_sockstat_");
@@ -74,8 +86,6 @@ fn sockstat_series(out: &mut Body, protocol: &str, key: &str, suffix: &str, valu
     out.push_str(key);
     out.push_str(suffix);
     out.type_and_sample_start(name_at..name_end, "gauge");
-    out.u64(value);
-    out.push('\n');
 }
 
 /// `part` as text if it may go into a metric name unchanged.
@@ -112,6 +122,9 @@ impl KernelTables {
             pool_size_bits: None,
             page_size: crate::sys::page_size(),
             udp_in_use: [None; 2],
+            vmstat_heads: Heads::default(),
+            netstat_heads: Heads::default(),
+            sockstat_heads: Heads::default(),
         }
     }
 
@@ -124,6 +137,7 @@ impl KernelTables {
         // All or nothing, as node_exporter (a bad line fails the collector):
         // one pass, and what was written is taken back on an error.
         let start = out.len();
+        self.vmstat_heads.start();
         for entry in vmstat::entries(buf) {
             let Ok((name, value)) = entry else {
                 out.truncate(start);
@@ -132,19 +146,24 @@ impl KernelTables {
             if !vmstat::node_exporter_default(name) {
                 continue;
             }
-            let Some(name) = valid_name(name) else {
-                continue;
-            };
-            out.push_str("# HELP ");
-            let name_at = out.len();
-            out.push_str("node_vmstat_");
-            out.push_str(name);
-            let name_end = out.len();
-            out.push_str(" /proc/vmstat information field ");
-            out.push_str(name);
-            out.type_and_sample_start(name_at..name_end, "untyped");
-            out.u64(value);
-            out.push('\n');
+            let made = self.vmstat_heads.write(out, [name, b"", b""], |out| {
+                let Some(name) = valid_name(name) else {
+                    return false;
+                };
+                out.push_str("# HELP ");
+                let name_at = out.len();
+                out.push_str("node_vmstat_");
+                out.push_str(name);
+                let name_end = out.len();
+                out.push_str(" /proc/vmstat information field ");
+                out.push_str(name);
+                out.type_and_sample_start(name_at..name_end, "untyped");
+                true
+            });
+            if made {
+                out.u64(value);
+                out.push('\n');
+            }
         }
         true
     }
@@ -157,7 +176,9 @@ impl KernelTables {
             return false;
         };
         let start = out.len();
-        let mut emit = |p: &[u8], n: &[u8], v: i64| netstat_series(out, p, n, v);
+        let heads = &mut self.netstat_heads;
+        heads.start();
+        let mut emit = |p: &[u8], n: &[u8], v: i64| netstat_series(out, heads, p, n, v);
         let keep = netstat::node_exporter_default;
         let parsed = self
             .netstat_kept
@@ -171,7 +192,7 @@ impl KernelTables {
             let start6 = out.len();
             let mut emit = |p: &[u8], n: &[u8], v: i64| {
                 if netstat::node_exporter_default(p, n) {
-                    netstat_series(out, p, n, v);
+                    netstat_series(out, heads, p, n, v);
                 }
             };
             if netstat::for_each_snmp6(buf, &mut emit).is_err() {
@@ -186,6 +207,7 @@ impl KernelTables {
         let page_size = self.page_size;
         let mut ipv4 = false;
         self.udp_in_use = [None; 2];
+        self.sockstat_heads.start();
         for (i, file) in [&mut self.sockstat, &mut self.sockstat6]
             .into_iter()
             .enumerate()
@@ -197,29 +219,45 @@ impl KernelTables {
             ipv4 |= i == 0;
             let udp_in_use = &mut self.udp_in_use[i];
             let udp = [&b"UDP"[..], b"UDP6"][i];
+            let heads = &mut self.sockstat_heads;
             let _ = sockstat::for_each(buf, |protocol, key, value| {
                 if protocol == udp && key == b"inuse" {
                     *udp_in_use = Some(value);
                 }
-                let (Some(p), Some(k)) = (valid_name(protocol), valid_name(key)) else {
-                    return;
-                };
-                if p == "sockets" && k == "used" {
-                    family(
-                        out,
-                        "node_sockstat_sockets_used",
-                        "gauge",
-                        "Number of IPv4 sockets in use.",
-                    );
-                    out.push_str("node_sockstat_sockets_used ");
-                    out.u64(value);
-                    out.push('\n');
+                let made = heads.write(out, [protocol, key, b""], |out| {
+                    let (Some(p), Some(k)) = (valid_name(protocol), valid_name(key)) else {
+                        return false;
+                    };
+                    if p == "sockets" && k == "used" {
+                        out.push_str(family_lines!(
+                            "node_sockstat_sockets_used",
+                            "gauge",
+                            "Number of IPv4 sockets in use."
+                        ));
+                        out.push_str("node_sockstat_sockets_used ");
+                    } else {
+                        sockstat_head(out, p, k, "");
+                    }
+                    true
+                });
+                if !made {
                     return;
                 }
-                sockstat_series(out, p, k, "", value);
+                out.u64(value);
+                out.push('\n');
                 // Pages, and node_exporter adds the figure in bytes.
-                if k == "mem" {
-                    sockstat_series(out, p, k, "_bytes", value.saturating_mul(page_size));
+                if key == b"mem" {
+                    let made = heads.write(out, [protocol, key, b"_bytes"], |out| {
+                        let (Some(p), Some(k)) = (valid_name(protocol), valid_name(key)) else {
+                            return false;
+                        };
+                        sockstat_head(out, p, k, "_bytes");
+                        true
+                    });
+                    if made {
+                        out.u64(value.saturating_mul(page_size));
+                        out.push('\n');
+                    }
                 }
             });
         }
@@ -239,19 +277,17 @@ impl KernelTables {
             .ok()
             .and_then(|b| sysctl::file_nr(b).ok());
         if let Some((allocated, maximum)) = file_nr {
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_filefd_allocated",
                 "gauge",
-                "File descriptor statistics: allocated.",
-            );
+                "File descriptor statistics: allocated."
+            ));
             out.sample_u64("node_filefd_allocated", allocated);
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_filefd_maximum",
                 "gauge",
-                "File descriptor statistics: maximum.",
-            );
+                "File descriptor statistics: maximum."
+            ));
             out.sample_u64("node_filefd_maximum", maximum);
         }
         file_nr.is_some()
@@ -263,12 +299,11 @@ impl KernelTables {
             |file: &mut ProcFile| file.read().ok().and_then(|b| sysctl::single_u64(b).ok());
         let available = single(&mut self.entropy_avail);
         if let Some(bits) = available {
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_entropy_available_bits",
                 "gauge",
-                "Bits of available entropy.",
-            );
+                "Bits of available entropy."
+            ));
             out.sample_u64("node_entropy_available_bits", bits);
         }
         if self.pool_size_bits.is_none() {
@@ -276,12 +311,11 @@ impl KernelTables {
         }
         let pool_size = self.pool_size_bits;
         if let Some(bits) = pool_size {
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_entropy_pool_size_bits",
                 "gauge",
-                "Bits of entropy pool.",
-            );
+                "Bits of entropy pool."
+            ));
             out.sample_u64("node_entropy_pool_size_bits", bits);
         }
         available.is_some() && pool_size.is_some()

@@ -9,11 +9,14 @@
 use std::path::Path;
 
 use super::Body;
+use super::heads::Heads;
 use crate::proc::meminfo::fields_of;
 use crate::sample::procfile::{Ends, ProcFile};
 
 pub struct MemInfoFields {
     file: ProcFile,
+    /// The series starts of the last scrape, one per field.
+    heads: Heads,
 }
 
 /// A key that becomes a valid metric name after the `(x)` → `_x` rewrite.
@@ -46,6 +49,7 @@ impl MemInfoFields {
             // About 1.5 KB; grown once if a kernel prints more.
             file: ProcFile::with_capacity(proc_root.join("meminfo"), 2048)
                 .ending(Ends::AtShortRead),
+            heads: Heads::default(),
         }
     }
 
@@ -55,27 +59,35 @@ impl MemInfoFields {
         let Ok(buf) = self.file.read() else {
             return false;
         };
+        self.heads.start();
         for field in fields_of(buf).flatten() {
-            if !valid_key(field.key) {
-                continue;
-            }
             let (suffix, value) = if field.in_kib {
                 ("_bytes", field.number as f64 * 1024.0)
             } else {
                 ("", field.number as f64)
             };
-            // The mangled name is written once and copied twice.
-            out.push_str("# HELP ");
-            let name_at = out.len();
-            out.push_str("node_memory_");
-            push_mangled(out, field.key);
-            out.push_str(suffix);
-            let name_end = out.len();
-            out.push_str(" Memory information field ");
-            out.repeat(name_at + "node_memory_".len()..name_end);
-            out.type_and_sample_start(name_at..name_end, "gauge");
-            out.f64(value);
-            out.push('\n');
+            let made = self
+                .heads
+                .write(out, [field.key, suffix.as_bytes(), b""], |out| {
+                    if !valid_key(field.key) {
+                        return false;
+                    }
+                    // The mangled name is written once and copied twice.
+                    out.push_str("# HELP ");
+                    let name_at = out.len();
+                    out.push_str("node_memory_");
+                    push_mangled(out, field.key);
+                    out.push_str(suffix);
+                    let name_end = out.len();
+                    out.push_str(" Memory information field ");
+                    out.repeat(name_at + "node_memory_".len()..name_end);
+                    out.type_and_sample_start(name_at..name_end, "gauge");
+                    true
+                });
+            if made {
+                out.f64(value);
+                out.push('\n');
+            }
         }
         true
     }

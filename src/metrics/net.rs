@@ -115,12 +115,11 @@ impl NetTables {
         let Some((tx4, rx4)) = queue_sums(&mut self.udp, in_use.0) else {
             return false;
         };
-        family(
-            out,
+        out.push_str(family_lines!(
             "node_udp_queues",
             "gauge",
-            "Number of allocated memory in the kernel for UDP datagrams in bytes.",
-        );
+            "Number of allocated memory in the kernel for UDP datagrams in bytes."
+        ));
         out.sample_u64("node_udp_queues{ip=\"v4\",queue=\"rx\"}", rx4);
         out.sample_u64("node_udp_queues{ip=\"v4\",queue=\"tx\"}", tx4);
         if let Some((tx6, rx6)) = queue_sums(&mut self.udp6, in_use.1) {
@@ -217,19 +216,17 @@ impl NetTables {
         let (Some(count), Some(max)) = (count, max) else {
             return false;
         };
-        family(
-            out,
+        out.push_str(family_lines!(
             "node_nf_conntrack_entries",
             "gauge",
-            "Number of currently allocated flow entries for connection tracking.",
-        );
+            "Number of currently allocated flow entries for connection tracking."
+        ));
         out.sample_u64("node_nf_conntrack_entries", count);
-        family(
-            out,
+        out.push_str(family_lines!(
             "node_nf_conntrack_entries_limit",
             "gauge",
-            "Maximum size of connection tracking table.",
-        );
+            "Maximum size of connection tracking table."
+        ));
         out.sample_u64("node_nf_conntrack_entries_limit", max);
         self.conntrack_stat(out);
         true
@@ -287,7 +284,11 @@ impl NetTables {
         if self.arp_counts.is_empty() {
             return true;
         }
-        family(out, "node_arp_entries", "gauge", "ARP entries by device");
+        out.push_str(family_lines!(
+            "node_arp_entries",
+            "gauge",
+            "ARP entries by device"
+        ));
         for &(at, len, count) in &self.arp_counts {
             out.push_str("node_arp_entries{device=\"");
             escaped_bytes(out, &buf[at..at + len]);

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::{Body, escaped, escaped_bytes, family};
+use super::{Body, escaped, escaped_bytes};
 use crate::proc::os_release;
 
 /// The os-release fields node_exporter labels `node_os_info` with, in its
@@ -103,12 +103,7 @@ impl OsRelease {
         if !self.refresh() {
             return false;
         }
-        family(
-            out,
-            "node_os_info",
-            "gauge",
-            "A metric with a constant '1' value labeled by build_id, id, id_like, image_id, image_version, name, pretty_name, variant, variant_id, version, version_codename, version_id.",
-        );
+        out.push_str(family_lines!("node_os_info", "gauge", "A metric with a constant '1' value labeled by build_id, id, id_like, image_id, image_version, name, pretty_name, variant, variant_id, version, version_codename, version_id."));
         out.push_str("node_os_info{");
         for (i, (label, _)) in INFO_LABELS.iter().enumerate() {
             if i > 0 {
@@ -121,12 +116,11 @@ impl OsRelease {
         }
         out.push_str("} 1\n");
         if let Some(version) = os_release::major_minor(&self.values[VERSION_ID]) {
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_os_version",
                 "gauge",
-                "Metric containing the major.minor part of the OS version.",
-            );
+                "Metric containing the major.minor part of the OS version."
+            ));
             out.push_str("node_os_version{id=\"");
             escaped(out, &self.values[ID]);
             out.push_str("\",id_like=\"");
@@ -137,12 +131,11 @@ impl OsRelease {
             let _ = writeln!(out, "\"}} {version}");
         }
         if let Some(end) = os_release::support_end_unix_s(&self.support_end) {
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_os_support_end_timestamp_seconds",
                 "gauge",
-                "Metric containing the end-of-life date timestamp of the OS.",
-            );
+                "Metric containing the end-of-life date timestamp of the OS."
+            ));
             use std::fmt::Write;
             let _ = writeln!(out, "node_os_support_end_timestamp_seconds {end}");
         }
@@ -155,12 +148,11 @@ pub fn write_uname(out: &mut Body) -> bool {
     let Ok(u) = crate::sys::uname() else {
         return false;
     };
-    family(
-        out,
+    out.push_str(family_lines!(
         "node_uname_info",
         "gauge",
-        "Labeled system information as provided by the uname system call.",
-    );
+        "Labeled system information as provided by the uname system call."
+    ));
     out.push_str("node_uname_info{");
     for (i, (label, value)) in [
         ("domainname", u.domainname()),

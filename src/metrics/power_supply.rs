@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Body, escaped, escaped_go_utf8, family};
+use super::{Body, escaped, escaped_go_utf8};
 use crate::proc::sysfs::parse_go_int;
 use std::ffi::CString;
 
@@ -260,12 +260,11 @@ impl PowerSupplies {
             }
         }
         if !self.supplies.is_empty() {
-            family(
-                out,
+            out.push_str(family_lines!(
                 "node_power_supply_info",
                 "gauge",
-                "info of /sys/class/power_supply/<power_supply>.",
-            );
+                "info of /sys/class/power_supply/<power_supply>."
+            ));
         }
         for supply in &mut self.supplies {
             out.push_str("node_power_supply_info{");

@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use super::{Body, escaped, family};
+use super::{Body, escaped};
 use crate::services::{Services, State};
 
 pub fn write(out: &mut Body, services: &Services) {
@@ -16,7 +16,11 @@ pub fn write(out: &mut Body, services: &Services) {
     };
     let init = init.name();
     if init == "systemd" {
-        family(out, "node_systemd_unit_state", "gauge", "Systemd unit");
+        out.push_str(family_lines!(
+            "node_systemd_unit_state",
+            "gauge",
+            "Systemd unit"
+        ));
         for unit in services.all().iter().filter(|u| u.exported) {
             for state in State::ALL {
                 out.push_str("node_systemd_unit_state{name=\"");
@@ -26,12 +30,11 @@ pub fn write(out: &mut Body, services: &Services) {
                 let _ = writeln!(out, "\"}} {}", u8::from(unit.state == Some(state)));
             }
         }
-        family(
-            out,
+        out.push_str(family_lines!(
             "node_systemd_units",
             "gauge",
-            "Summary of systemd unit states",
-        );
+            "Summary of systemd unit states"
+        ));
         for state in State::ALL {
             let n = services
                 .all()
@@ -41,34 +44,27 @@ pub fn write(out: &mut Body, services: &Services) {
             let _ = writeln!(out, "node_systemd_units{{state=\"{}\"}} {n}", state.name());
         }
     }
-    family(
-        out,
+    out.push_str(family_lines!(
         "sysmon_service_up",
         "gauge",
-        "1 while the service is active (running, started, up), 0 otherwise.",
-    );
+        "1 while the service is active (running, started, up), 0 otherwise."
+    ));
     for s in services.all().iter().filter(|s| s.listed) {
         let _ = write!(out, "sysmon_service_up{{init=\"{init}\",name=\"");
         escaped(out, &s.name);
         let _ = writeln!(out, "\"}} {}", u8::from(s.state == Some(State::Active)));
     }
-    family(
-        out,
-        "sysmon_service_failed",
-        "gauge",
-        "1 while the service has failed (crashed, down, restarting) and services_ignore does not match it.",
-    );
+    out.push_str(family_lines!("sysmon_service_failed", "gauge", "1 while the service has failed (crashed, down, restarting) and services_ignore does not match it."));
     for s in services.all().iter().filter(|s| s.listed) {
         let _ = write!(out, "sysmon_service_failed{{init=\"{init}\",name=\"");
         escaped(out, &s.name);
         let _ = writeln!(out, "\"}} {}", u8::from(s.failed()));
     }
-    family(
-        out,
+    out.push_str(family_lines!(
         "sysmon_services",
         "gauge",
-        "Services listed per state (systemd: .service units and failed units).",
-    );
+        "Services listed per state (systemd: .service units and failed units)."
+    ));
     for state in State::ALL {
         let _ = writeln!(
             out,
@@ -77,35 +73,32 @@ pub fn write(out: &mut Body, services: &Services) {
             snap.counts[state as usize]
         );
     }
-    family(
-        out,
+    out.push_str(family_lines!(
         "sysmon_services_failed",
         "gauge",
-        "Services failed, services_ignore not counted: what alert_service_failed fires on.",
-    );
+        "Services failed, services_ignore not counted: what alert_service_failed fires on."
+    ));
     let _ = writeln!(
         out,
         "sysmon_services_failed{{init=\"{init}\"}} {}",
         snap.failed
     );
-    family(
-        out,
+    out.push_str(family_lines!(
         "sysmon_services_read_error",
         "gauge",
-        "1 when the last read of the services failed (see /data.json services.error).",
-    );
+        "1 when the last read of the services failed (see /data.json services.error)."
+    ));
     let _ = writeln!(
         out,
         "sysmon_services_read_error{{init=\"{init}\"}} {}",
         u8::from(snap.has_error)
     );
     if let Some(at) = snap.polled_at {
-        family(
-            out,
+        out.push_str(family_lines!(
             "sysmon_services_last_read_timestamp_seconds",
             "gauge",
-            "Unix time of the last successful read of the services.",
-        );
+            "Unix time of the last successful read of the services."
+        ));
         let _ = writeln!(
             out,
             "sysmon_services_last_read_timestamp_seconds{{init=\"{init}\"}} {at}"

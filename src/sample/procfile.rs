@@ -18,18 +18,18 @@
 //! are regular files, which procfs and sysfs files are; the error names the
 //! file and what it is instead.
 
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::path::{Path, PathBuf};
 
 /// Opens `path` for reading without ever waiting (see the module docs):
 /// anything but a regular file is an error saying what it is.
 pub fn open_regular(path: &Path) -> io::Result<File> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
+    let file = File::from(with_c_path(path, |path| {
+        crate::sys::open_cloexec(path, libc::O_NONBLOCK | libc::O_NOCTTY)
+    })?);
     let kind = file.metadata()?.file_type();
     if kind.is_file() {
         return Ok(file);
@@ -51,6 +51,27 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
         io::ErrorKind::InvalidInput,
         format!("{what}, not a regular file: refused (reading it could block)"),
     ))
+}
+
+/// `f` of `path` as a C string, made on the stack when it is shorter than
+/// std's own buffer for this (384 bytes), so that opening a file allocates
+/// nothing; a path with a NUL byte is an `InvalidInput` error, as std's.
+fn with_c_path<T>(path: &Path, f: impl FnOnce(&CStr) -> io::Result<T>) -> io::Result<T> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let nul_inside = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "file name contained an unexpected NUL byte",
+        )
+    };
+    let mut on_stack = [0u8; 384];
+    if bytes.len() < on_stack.len() {
+        on_stack[..bytes.len()].copy_from_slice(bytes);
+        f(CStr::from_bytes_with_nul(&on_stack[..=bytes.len()]).map_err(|_| nul_inside())?)
+    } else {
+        f(&CString::new(bytes).map_err(|_| nul_inside())?)
+    }
 }
 
 /// A small file read once (a sysfs name, the kernel release), with the
@@ -290,6 +311,20 @@ impl ProcFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Paths go to `openat` through a stack buffer, or an allocated C
+    /// string past 383 bytes; a NUL byte is refused as std refuses it.
+    #[test]
+    fn open_regular_takes_short_and_long_paths_and_refuses_a_nul() {
+        assert!(open_regular(Path::new("/proc/self/stat")).is_ok());
+        let long = format!("/proc/self/{}stat", "./".repeat(300));
+        assert!(long.len() > 384);
+        assert!(open_regular(Path::new(&long)).is_ok());
+        let nul = open_regular(Path::new("/proc/self/st\0at")).unwrap_err();
+        assert_eq!(nul.kind(), io::ErrorKind::InvalidInput);
+        let dir = open_regular(Path::new("/proc/self")).unwrap_err();
+        assert!(dir.to_string().contains("a directory"), "{dir}");
+    }
 
     #[test]
     fn rereads_and_grows() {

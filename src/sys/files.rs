@@ -58,23 +58,46 @@ pub fn set_nonblocking(fd: std::os::fd::RawFd) -> io::Result<()> {
 pub struct DirCounter {
     dir: std::os::fd::OwnedFd,
     buf: Box<[u8; 8192]>,
+    /// `dir` was opened and not listed since: its position is the start,
+    /// so the listing needs no `lseek` (a scrape reopens its sensor
+    /// directories).
+    at_start: bool,
+}
+
+/// Opens `path` read-only with `flags` and `O_CLOEXEC` by the `openat`
+/// system call itself (retried on EINTR): musl's `open()` follows every
+/// `O_CLOEXEC` open with an `fcntl(F_SETFD, FD_CLOEXEC)` for kernels
+/// before 2.6.23, one more system call per open, and a scrape opens its
+/// sensor directories and, past their budget of kept-open descriptors, its
+/// sensor files every time (std's `File::open` goes through the same call).
+pub fn open_cloexec(path: &CStr, flags: libc::c_int) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    loop {
+        // SAFETY: openat with a NUL-terminated path; no pointer is kept.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                flags | libc::O_RDONLY | libc::O_CLOEXEC,
+                0,
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: a fresh descriptor that nothing else owns (a
+            // descriptor fits in c_int).
+            return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as libc::c_int) });
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
 }
 
 /// Opens a directory for getdents64.
 fn open_directory(path: &CStr) -> io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: open with a NUL-terminated path; on success we own the fd.
-    let fd = unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor that nothing else owns.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    open_cloexec(path, libc::O_DIRECTORY)
 }
 
 impl DirCounter {
@@ -82,6 +105,7 @@ impl DirCounter {
         Ok(DirCounter {
             dir: open_directory(path)?,
             buf: Box::new([0; 8192]),
+            at_start: true,
         })
     }
 
@@ -90,6 +114,7 @@ impl DirCounter {
     /// between listings. On an error the old descriptor is kept.
     pub fn reopen(&mut self, path: &CStr) -> io::Result<()> {
         self.dir = open_directory(path)?;
+        self.at_start = true;
         Ok(())
     }
 
@@ -106,9 +131,10 @@ impl DirCounter {
         use std::os::fd::AsRawFd;
         let fd = self.dir.as_raw_fd();
         // SAFETY: lseek on our own descriptor.
-        if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
+        if !self.at_start && unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
             return Err(io::Error::last_os_error());
         }
+        self.at_start = false;
         loop {
             // SAFETY: the kernel writes at most buf.len() bytes into buf.
             let n = unsafe {
@@ -461,4 +487,56 @@ pub fn mount_table_changed(fd: std::os::fd::RawFd) -> bool {
     // SAFETY: poll reads and writes exactly the one pollfd we pass.
     let ready = unsafe { libc::poll(&mut entry, 1, 0) };
     ready > 0 && entry.revents & (libc::POLLPRI | libc::POLLERR) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn c(path: &std::path::Path) -> std::ffi::CString {
+        std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap()
+    }
+
+    #[test]
+    fn open_cloexec_sets_close_on_exec_and_reports_errno() {
+        let fd = open_cloexec(c"/proc/self/stat", 0).unwrap();
+        // SAFETY: F_GETFD on a descriptor this test owns.
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        let missing = open_cloexec(c"/nonexistent/sysmon-test", 0).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        let not_dir = open_directory(c"/proc/self/stat").unwrap_err();
+        assert_eq!(not_dir.raw_os_error(), Some(libc::ENOTDIR));
+    }
+
+    /// A fresh descriptor is listed without an `lseek`, a kept one from
+    /// the start again: both listings, and one after a reopen, see every
+    /// name, including one added between them.
+    #[test]
+    fn a_directory_lists_whole_when_fresh_kept_and_reopened() {
+        let dir = std::env::temp_dir().join(format!("sysmon-dircounter-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        for name in ["a", "b", "c"] {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        let names = |counter: &mut DirCounter| {
+            let mut names = Vec::new();
+            counter
+                .for_each_name(|n| names.push(String::from_utf8_lossy(n).into_owned()))
+                .unwrap();
+            names.sort();
+            names
+        };
+        let mut counter = DirCounter::open(&c(&dir)).unwrap();
+        assert_eq!(names(&mut counter), ["a", "b", "c"]);
+        assert_eq!(names(&mut counter), ["a", "b", "c"]);
+        std::fs::write(dir.join("d"), "").unwrap();
+        assert_eq!(names(&mut counter), ["a", "b", "c", "d"]);
+        counter.reopen(&c(&dir)).unwrap();
+        assert_eq!(names(&mut counter), ["a", "b", "c", "d"]);
+        assert_eq!(counter.count().unwrap(), 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

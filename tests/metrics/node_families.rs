@@ -548,6 +548,132 @@ fn udp_tables_are_not_read_when_sockstat_counts_no_udp_socket() {
     assert!(text.contains("node_scrape_collector_success{collector=\"udp_queues\"} 0\n"));
 }
 
+/// The table families (meminfo, vmstat, net/netstat, net/snmp, net/snmp6,
+/// net/sockstat) reuse each series' HELP/TYPE/name from the last scrape
+/// while the table has the same line at the same place
+/// (`src/metrics/heads.rs`). Lines inserted, renamed and removed under a
+/// running daemon must give, at the next scrape, exactly what a daemon
+/// started afresh on the changed files gives (the naive oracle).
+#[test]
+fn table_families_follow_lines_added_renamed_and_removed_under_a_running_daemon() {
+    let dir = TempDir::new("node-table-heads");
+    let root = copy_fixture(&dir, "proc/basic", "proc");
+    // Sampled every 200 ms: the netdev families come from the sample.
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s\ninterval = 200ms",
+    );
+    let start = || {
+        Daemon::start(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--proc-root",
+            root.to_str().unwrap(),
+        ])
+    };
+    let tables = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| {
+                [
+                    "node_memory_",
+                    "node_vmstat_",
+                    "node_netstat_",
+                    "node_sockstat_",
+                    "node_network_receive_",
+                    "node_network_transmit_",
+                ]
+                .iter()
+                .any(|f| l.contains(f))
+                    && !l.contains("nohandler")
+            })
+            .map(String::from)
+            .collect()
+    };
+    let running = start();
+    let before = tables(&metrics(&running));
+    assert!(
+        before
+            .iter()
+            .any(|l| l == "node_memory_Active_anon_bytes 1585152")
+    );
+    assert!(before.iter().any(|l| l == "node_vmstat_pgfault 284412213"));
+    // Twice, so the second scrape is served from the kept heads.
+    assert_eq!(tables(&metrics(&running)), before);
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = root.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}: {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    // meminfo: a field inserted, one renamed (same length), one gone, a
+    // kB field that becomes a count (the `_bytes` suffix goes); none of
+    // the sampler's ten, whose absence would fail the sample.
+    edit("meminfo", "MemFree:", "NewField:       12 kB\nMemFree:");
+    edit("meminfo", "Active(anon):", "Active(anom):");
+    edit("meminfo", "Mlocked:           10392 kB\n", "");
+    edit(
+        "meminfo",
+        "Unevictable:       11316 kB",
+        "Unevictable:       11316",
+    );
+    // vmstat: a kept name renamed, a kept line inserted.
+    edit("vmstat", "pgfault 284412213", "pgfaulz 284412213");
+    edit("vmstat", "pgpgin 8922545", "pgpgin 8922545\npgpgzz 5");
+    // snmp6: a kept name renamed into another kept one's place.
+    edit("net/snmp6", "Udp6InErrors", "Udp6NoPorts2");
+    // sockstat: `mem` (which adds a `_bytes` series) renamed.
+    edit("net/sockstat", "UDP: inuse 2 mem 0", "UDP: inuse 2 mex 0");
+    // net/dev (the sample's): an interface renamed.
+    edit("net/dev", "ifb1:", "ifb9:");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let changed = loop {
+        let text = tables(&metrics(&running));
+        if text.iter().any(|l| l.contains("device=\"ifb9\"")) {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "net/dev not sampled again"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let fresh = start();
+    assert_eq!(changed, tables(&metrics(&fresh)));
+    assert_ne!(changed, before);
+    for line in [
+        "node_memory_NewField_bytes 12288",
+        "node_memory_Active_anom_bytes 1585152",
+        "node_memory_Unevictable 11316",
+        "node_vmstat_pgpgzz 5",
+        "node_sockstat_UDP_mex 0",
+    ] {
+        assert!(changed.iter().any(|l| l == line), "{line} missing");
+    }
+    for gone in [
+        "node_memory_Mlocked_bytes",
+        "node_vmstat_pgfault ",
+        "node_sockstat_UDP_mem",
+    ] {
+        assert!(
+            !changed.iter().any(|l| l.contains(gone)),
+            "{gone}: {changed:?}"
+        );
+    }
+    // And back: the first text again.
+    drop(fresh);
+    // (Written over in place: the daemon keeps the files open.)
+    for file in ["meminfo", "vmstat", "net/snmp6", "net/sockstat", "net/dev"] {
+        std::fs::copy(fixture("proc/basic").join(file), root.join(file)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tables(&metrics(&running)) != before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not the first text again"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The entropy pool's size is a constant of the running kernel (4096 bits
 /// before Linux 5.18, 256 since): read at the first scrape, then kept,
 /// while `entropy_avail` is read at each.
