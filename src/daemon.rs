@@ -361,6 +361,8 @@ impl Daemon {
             if let Some(store) = &mut self.history_file {
                 store.record(now, unix_ms, &self.sample);
             }
+            self.metrics
+                .set_history_file(self.history_file.as_ref().map(Store::stats));
             let jobs = JobFacts::of(&self.backup.snapshot(), &self.audit.snapshot())
                 .with_services(&self.services.snapshot());
             self.alerts.evaluate(now, &self.sample, &jobs);

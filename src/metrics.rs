@@ -108,6 +108,8 @@ pub struct MetricsRenderer {
     textfile: Option<textfile::TextfileDir>,
     /// The boot log's counts, as of start (`None`: no boot log).
     boots: Option<crate::bootlog::Summary>,
+    /// The history file's counters as of the last sample (`None`: no file).
+    history_file: Option<crate::history_file::Stats>,
 }
 
 /// What a cached body must have been rendered from to answer a scrape:
@@ -157,6 +159,7 @@ impl MetricsRenderer {
             netdev_heads: heads::Heads::default(),
             textfile: None,
             boots: None,
+            history_file: None,
         }
     }
 
@@ -164,6 +167,12 @@ impl MetricsRenderer {
     pub fn set_boots(&mut self, boots: Option<crate::bootlog::Summary>) {
         self.boots = boots;
         self.cached = None;
+    }
+
+    /// The history file's counters from now on (`None`: the families are
+    /// absent). Set after each sample, whose generation keys the cache.
+    pub fn set_history_file(&mut self, stats: Option<crate::history_file::Stats>) {
+        self.history_file = stats;
     }
 
     /// `textfile_dir`: a directory of `*.prom` files read at each scrape.
@@ -349,6 +358,7 @@ impl MetricsRenderer {
         self.apt(apt, updates.reboot_required);
         self.http(http);
         self.boots();
+        self.history_file();
         self.alerts_text.clear();
         alerts.write_metrics(&mut self.alerts_text);
         self.out.push_str(&self.alerts_text);
@@ -382,6 +392,62 @@ impl MetricsRenderer {
             self.gauge(gauge_head!("sysmon_last_boot_clean", "1 if sysmon was stopped cleanly before the previous boot ended, 0 if not (an unexpected reboot)."),
                 f64::from(u8::from(clean)),
             );
+        }
+    }
+
+    /// The history file's counters since start (`history_tiers`): what was
+    /// written, what failed, and what clock steps did to samples.
+    fn history_file(&mut self) {
+        let Some(stats) = self.history_file else {
+            return;
+        };
+        for (name, help, value) in [
+            (
+                "sysmon_history_file_pages_written_total",
+                "4 KiB pages written to the history file since sysmon started.",
+                stats.pages_written,
+            ),
+            (
+                "sysmon_history_file_syncs_total",
+                "Batches of pages written to the history file and synced (fdatasync) since sysmon started.",
+                stats.syncs,
+            ),
+            (
+                "sysmon_history_file_write_errors_total",
+                "Failed writes to the history file since sysmon started (what was not written is kept in memory and tried again).",
+                stats.write_errors,
+            ),
+            (
+                "sysmon_history_file_clock_steps_total",
+                "Steps of the wall clock away from the history file's time axis (more than 2 s) since sysmon started.",
+                stats.clock_steps,
+            ),
+            (
+                "sysmon_history_file_samples_held_back_total",
+                "Samples a tier could not take because the wall clock was behind its newest point, counted once per tier.",
+                stats.held_back,
+            ),
+            (
+                "sysmon_history_file_samples_held_back_placed_total",
+                "Held-back samples a clock step forward placed in their tier, counted once per tier.",
+                stats.held_back_placed,
+            ),
+            (
+                "sysmon_history_file_samples_held_back_lost_total",
+                "Held-back samples dropped (the clock-step journal full, the clock passing without a step, a stop), counted once per tier.",
+                stats.held_back_lost,
+            ),
+            (
+                "sysmon_history_file_samples_retimed_total",
+                "Samples in memory a clock step moved to their re-timed points, counted once per tier.",
+                stats.retimed,
+            ),
+        ] {
+            self.family(name, "counter", help);
+            self.out.push_str(name);
+            self.out.push(' ');
+            self.out.u64(value);
+            self.out.push('\n');
         }
     }
 

@@ -7,7 +7,8 @@
 mod common;
 
 mod access; // `sysmon history` without the right to read the file
-mod corruption; // flipped bytes, a truncated file, a foreign header
+mod corruption;
+mod counters; // sysmon_history_file_* in /metrics // flipped bytes, a truncated file, a foreign header
 mod crash; // kill -9 at 20 random moments while writing
 mod reload; // SIGHUP with other tiers, or off
 mod restart; // run, sample, stop, start: the old points are served
