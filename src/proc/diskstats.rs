@@ -5,7 +5,7 @@
 //!
 //! [`entries`] yields borrowed names and never allocates.
 
-use super::{ParseError, fields, numbered_lines, parse_u64};
+use super::{ParseError, fields, leading_numbers, numbered_lines, parse_u64};
 
 /// The kernel's sector unit in /proc/diskstats (include/linux/blk_types.h).
 pub const SECTOR_BYTES: u64 = 512;
@@ -71,22 +71,20 @@ fn entry(n: u32, line: &[u8]) -> Result<DiskStatsEntry<'_>, ParseError> {
     let name = cols
         .next()
         .ok_or(ParseError::new(n, "missing device name"))?;
-    let mut values = [0u64; 11];
-    for slot in &mut values {
-        *slot = cols
-            .next()
-            .ok_or(ParseError::new(n, "fewer than 11 counters"))
-            .and_then(|f| parse_u64(f).ok_or(ParseError::new(n, "counter is not a number")))?;
+    // 11 counters, then 4 discard and 2 flush fields on newer kernels;
+    // any beyond those must still be numbers.
+    let mut values = [0u64; 17];
+    let rest = cols.rest();
+    let (count, more) = leading_numbers(rest, &mut values)
+        .map_err(|_| ParseError::new(n, "counter is not a number"))?;
+    if count < 11 {
+        return Err(ParseError::new(n, "fewer than 11 counters"));
     }
-    let mut extra = [0u64; 6];
-    let mut n_extra = 0;
-    for f in cols {
-        let v = parse_u64(f).ok_or(ParseError::new(n, "counter is not a number"))?;
-        if n_extra < extra.len() {
-            extra[n_extra] = v;
-        }
-        n_extra += 1;
+    if fields(more).any(|f| parse_u64(f).is_none()) {
+        return Err(ParseError::new(n, "counter is not a number"));
     }
+    let n_extra = count - 11;
+    let extra = &values[11..];
     Ok(DiskStatsEntry {
         name,
         counters: DiskCounters {

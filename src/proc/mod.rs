@@ -97,8 +97,47 @@ pub fn parse_decimal(bytes: &[u8]) -> Option<f64> {
     Some(value)
 }
 
+/// Parses the first `out.len()` whitespace-separated fields of `text` as
+/// unsigned decimals (as strictly as [`parse_u64`]) into `out`, scanning
+/// each byte once: the counter tables (diskstats, net/dev, the cpu lines)
+/// were a third of a sample's instructions split by [`fields`] and then
+/// parsed. Returns how many were stored (fewer when `text` ends first) and
+/// what follows the last one; `Err(i)` when field `i` is not a number.
+pub fn leading_numbers<'a>(text: &'a [u8], out: &mut [u64]) -> Result<(usize, &'a [u8]), usize> {
+    let mut at = 0;
+    for (i, slot) in out.iter_mut().enumerate() {
+        while let Some(b' ' | b'\t') = text.get(at) {
+            at += 1;
+        }
+        let start = at;
+        // Up to 19 digits cannot overflow a u64; a longer run is checked
+        // by `parse_u64`.
+        let mut value = 0u64;
+        while let Some(&b) = text.get(at) {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
+            at += 1;
+        }
+        match text.get(at) {
+            None | Some(b' ' | b'\t') => {}
+            Some(_) => return Err(i), // a digit run followed by a non-digit
+        }
+        if at == start {
+            return Ok((i, &text[at..])); // only blanks were left
+        }
+        if at - start > 19 {
+            value = parse_u64(&text[start..at]).ok_or(i)?;
+        }
+        *slot = value;
+    }
+    Ok((out.len(), &text[at..]))
+}
+
 /// The whitespace-separated fields of one line, without allocating.
-pub fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub fn fields(line: &[u8]) -> Fields<'_> {
     Fields(line)
 }
 
@@ -114,7 +153,14 @@ pub fn numbered_lines(buf: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
 
 /// `split(' ' or '\t')` without the empty pieces, each separator found a
 /// word at a time ([`find_either`]).
-struct Fields<'a>(&'a [u8]);
+pub struct Fields<'a>(&'a [u8]);
+
+impl<'a> Fields<'a> {
+    /// What is left after the fields taken so far.
+    pub fn rest(&self) -> &'a [u8] {
+        self.0
+    }
+}
 
 impl<'a> Iterator for Fields<'a> {
     type Item = &'a [u8];
@@ -227,6 +273,60 @@ mod tests {
                 assert_eq!(numbers, (1..=got.len() as u32).collect::<Vec<_>>());
             }
         }
+    }
+
+    /// The one-pass number parser against `fields` + `parse_u64`, over
+    /// random lines of digits, blanks and a few other bytes, long runs
+    /// (overflow) included.
+    #[test]
+    fn leading_numbers_match_fields_then_parse() {
+        let alphabet = [b'1', b'9', b'0', b' ', b'\t', b'x', b'-', b'5'];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..=48 {
+            for _ in 0..300 {
+                let line: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        let pick = (seed % 23) as usize;
+                        if pick < alphabet.len() {
+                            alphabet[pick]
+                        } else {
+                            b'0' + (pick % 10) as u8
+                        }
+                    })
+                    .collect();
+                for want_n in [0usize, 1, 3, 6] {
+                    let mut out = [u64::MAX; 6];
+                    let got = leading_numbers(&line, &mut out[..want_n]);
+                    let naive: Vec<Option<u64>> =
+                        fields(&line).take(want_n).map(parse_u64).collect();
+                    match naive.iter().position(Option::is_none) {
+                        Some(bad) => assert_eq!(got.map(|(n, _)| n), Err(bad), "{line:?}"),
+                        None => {
+                            let (n, rest) = got.unwrap_or_else(|e| panic!("{line:?}: field {e}"));
+                            assert_eq!(n, naive.len(), "{line:?}");
+                            let values: Vec<u64> = naive.iter().map(|v| v.unwrap()).collect();
+                            assert_eq!(&out[..n], &values[..], "{line:?}");
+                            let after: Vec<&[u8]> = fields(&line).skip(n).collect();
+                            assert_eq!(fields(rest).collect::<Vec<_>>(), after, "{line:?}");
+                        }
+                    }
+                }
+            }
+        }
+        let mut one = [0u64; 1];
+        assert_eq!(
+            leading_numbers(b"18446744073709551615", &mut one),
+            Ok((1, &b""[..]))
+        );
+        assert_eq!(one[0], u64::MAX);
+        assert_eq!(leading_numbers(b" 18446744073709551616", &mut one), Err(0));
+        assert_eq!(
+            leading_numbers(b"099999999999999999999 2", &mut one),
+            Err(0)
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! of its own, and a large counter may follow the colon without a space).
 //! [`entries`] yields borrowed names and never allocates.
 
-use super::{ParseError, fields, numbered_lines, parse_u64};
+use super::{ParseError, fields, leading_numbers, numbered_lines};
 
 /// The counters of one interface, as the kernel keeps them (since boot or
 /// since the interface was created; they may wrap or reset).
@@ -70,14 +70,12 @@ fn entry(n: u32, line: &[u8]) -> Result<NetDevEntry<'_>, ParseError> {
         return Err(ParseError::new(n, "empty interface name"));
     }
     let mut values = [0u64; 16];
-    let mut cols = fields(&line[colon + 1..]);
-    for slot in &mut values {
-        *slot = cols
-            .next()
-            .ok_or(ParseError::new(n, "fewer than 16 counters"))
-            .and_then(|f| parse_u64(f).ok_or(ParseError::new(n, "counter is not a number")))?;
+    let (count, more) = leading_numbers(&line[colon + 1..], &mut values)
+        .map_err(|_| ParseError::new(n, "counter is not a number"))?;
+    if count < values.len() {
+        return Err(ParseError::new(n, "fewer than 16 counters"));
     }
-    if cols.next().is_some() {
+    if fields(more).next().is_some() {
         return Err(ParseError::new(n, "more than 16 counters"));
     }
     Ok(NetDevEntry {

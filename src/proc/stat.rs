@@ -6,7 +6,7 @@
 //! are genuinely zero on those kernels. `guest` and `guest_nice` are already
 //! counted inside `user` and `nice`, so [`CpuTicks::total`] leaves them out.
 
-use super::{ParseError, fields, numbered_lines, parse_u64};
+use super::{ParseError, fields, leading_numbers, numbered_lines, parse_u64};
 
 /// Cumulative ticks (USER_HZ) one CPU, or all together, spent in each state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,18 +39,11 @@ impl CpuTicks {
     }
 
     /// Parses the numeric columns after the `cpu`/`cpuN` label.
-    fn parse(columns: &mut dyn Iterator<Item = &[u8]>, line: u32) -> Result<Self, ParseError> {
+    fn parse(columns: &[u8], line: u32) -> Result<Self, ParseError> {
         let mut values = [0u64; 10];
-        let mut count = 0;
-        for col in columns {
-            if count == values.len() {
-                // A future kernel may add columns: ignore them rather than fail.
-                break;
-            }
-            values[count] =
-                parse_u64(col).ok_or(ParseError::new(line, "cpu column is not a number"))?;
-            count += 1;
-        }
+        // A future kernel may add columns: they are ignored rather than fail.
+        let (count, _) = leading_numbers(columns, &mut values)
+            .map_err(|_| ParseError::new(line, "cpu column is not a number"))?;
         if count < 4 {
             return Err(ParseError::new(line, "cpu line has fewer than 4 columns"));
         }
@@ -120,13 +113,13 @@ pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
         let mut cols = fields(line);
         let Some(label) = cols.next() else { continue };
         if label == b"cpu" {
-            out.total = CpuTicks::parse(&mut cols, no)?;
+            out.total = CpuTicks::parse(cols.rest(), no)?;
             saw_total = true;
         } else if let Some(id) = label.strip_prefix(b"cpu") {
             let id = parse_u64(id)
                 .and_then(|v| u32::try_from(v).ok())
                 .ok_or(ParseError::new(no, "bad cpu number"))?;
-            let ticks = CpuTicks::parse(&mut cols, no)?;
+            let ticks = CpuTicks::parse(cols.rest(), no)?;
             out.cores.push(CoreTicks { id, ticks });
         } else {
             let slot = match label {

@@ -76,38 +76,45 @@ pub trait Named {
 }
 
 /// Brings `list` in step with `entries()` (the wanted devices of one reading,
-/// in the kernel's order): `update(old, entry)` moves each device's figures
-/// on. When the names are the same as last time, in the same order, the list
-/// is updated in place; otherwise it is rebuilt (allocating), each survivor
-/// keeping its previous figures for its rate and each newcomer made by
-/// `new(entry)`.
+/// in the kernel's order): `update(old, counters)` moves each device's
+/// figures on. When the names are the same as last time, in the same order,
+/// the list is updated in place from the counters `staged` during the one
+/// parse (warm, it allocates nothing); otherwise it is rebuilt (allocating),
+/// each survivor keeping its previous figures for its rate and each newcomer
+/// made by `new(entry)`.
 ///
-/// `entries` is called again for each pass; a parse error in the first pass
-/// leaves `list` untouched.
-pub fn update_by_name<S, E, I>(
+/// A parse error anywhere leaves `list` untouched: nothing is updated until
+/// the whole reading has parsed. The file is parsed once while the names
+/// stay the same (it was parsed twice, once to check and once to update:
+/// a fifth of a sample's instructions); `entries` is called again only to
+/// rebuild.
+pub fn update_by_name<S, E, C, I>(
     list: &mut Vec<S>,
+    staged: &mut Vec<C>,
     entries: impl Fn() -> I,
     entry_name: impl Fn(&E) -> &[u8],
+    entry_counters: impl Fn(&E) -> C,
     mut new: impl FnMut(&E) -> S,
-    mut update: impl FnMut(&mut S, &E),
+    mut update: impl FnMut(&mut S, &C),
 ) -> Result<(), ParseError>
 where
     S: Named + Clone,
+    C: Copy,
     I: Iterator<Item = Result<E, ParseError>>,
 {
-    let mut count = 0;
+    staged.clear();
     let mut same = true;
     for entry in entries() {
         let entry = entry?;
         same &= list
-            .get(count)
+            .get(staged.len())
             .is_some_and(|s| s.name().as_bytes() == entry_name(&entry));
-        count += 1;
+        staged.push(entry_counters(&entry));
     }
-    same &= count == list.len();
+    same &= staged.len() == list.len();
     if same {
-        for (s, entry) in list.iter_mut().zip(entries().flatten()) {
-            update(s, &entry);
+        for (s, counters) in list.iter_mut().zip(staged.iter()) {
+            update(s, counters);
         }
     } else {
         let old = std::mem::take(list);
@@ -117,7 +124,7 @@ where
                 .find(|o| o.name().as_bytes() == entry_name(&entry))
                 .cloned()
                 .unwrap_or_else(|| new(&entry));
-            update(&mut s, &entry);
+            update(&mut s, &entry_counters(&entry));
             list.push(s);
         }
     }
@@ -152,16 +159,18 @@ mod tests {
         };
         update_by_name(
             list,
+            &mut Vec::new(),
             entries,
             |e: &(&str, u64)| e.0.as_bytes(),
+            |e| e.1,
             |e| Dev {
                 name: e.0.to_string(),
                 total: e.1,
                 delta: 0,
             },
-            |d, e| {
-                d.delta = e.1.saturating_sub(d.total);
-                d.total = e.1;
+            |d, total| {
+                d.delta = total.saturating_sub(d.total);
+                d.total = *total;
             },
         )
     }

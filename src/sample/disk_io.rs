@@ -36,12 +36,15 @@ impl Named for DiskIoSample {
 pub struct DiskIo {
     sys_root: PathBuf,
     file: DeviceFile,
+    /// One reading's counters, parsed once (see [`update_by_name`]).
+    staged: Vec<DiskCounters>,
 }
 
 impl DiskIo {
     pub fn new(proc_root: &Path, sys_root: &Path) -> DiskIo {
         DiskIo {
             sys_root: sys_root.to_path_buf(),
+            staged: Vec::new(),
             file: DeviceFile::new(proc_root.join("diskstats")),
         }
     }
@@ -50,11 +53,14 @@ impl DiskIo {
     pub fn sample(&mut self, now: Instant, list: &mut Vec<DiskIoSample>) {
         let sys_root = &self.sys_root;
         let wanted = |e: &DiskStatsEntry| !diskstats::is_virtual_idle(e.name, &e.counters);
+        let staged = &mut self.staged;
         self.file.sample(now, list, |buf, seconds, list| {
             update_by_name(
                 list,
+                staged,
                 || diskstats::entries(buf).filter(|e| e.as_ref().map_or(true, wanted)),
                 |e| e.name,
+                |e| e.counters,
                 |e| {
                     let device = lossy(e.name);
                     // sysfs spells a `/` in a device name (cciss/c0d0) as `!`.
@@ -69,8 +75,7 @@ impl DiskIo {
                         ..DiskIoSample::default()
                     }
                 },
-                |s, e| {
-                    let c = e.counters;
+                |s, &c| {
                     s.read_bytes_per_s = rate(s.counters.read_bytes(), c.read_bytes(), seconds);
                     s.write_bytes_per_s =
                         rate(s.counters.written_bytes(), c.written_bytes(), seconds);

@@ -29,6 +29,8 @@ impl Named for NetSample {
 
 pub struct Network {
     file: DeviceFile,
+    /// One reading's counters, parsed once (see [`update_by_name`]).
+    staged: Vec<NetCounters>,
     /// Interfaces left out of the sample (`network_exclude`).
     exclude: Vec<NameGlob>,
 }
@@ -36,6 +38,7 @@ pub struct Network {
 impl Network {
     pub fn new(proc_root: &Path) -> Network {
         Network {
+            staged: Vec::new(),
             file: DeviceFile::new(proc_root.join("net/dev")),
             exclude: Vec::new(),
         }
@@ -51,18 +54,20 @@ impl Network {
     pub fn sample(&mut self, now: Instant, list: &mut Vec<NetSample>) {
         let exclude = &self.exclude;
         let wanted = |name: &[u8]| !exclude.iter().any(|g| g.matches(name));
+        let staged = &mut self.staged;
         self.file.sample(now, list, |buf, seconds, list| {
             update_by_name(
                 list,
+                staged,
                 || netdev::entries(buf).filter(|e| e.as_ref().map_or(true, |e| wanted(e.name))),
                 |e| e.name,
+                |e| e.counters,
                 |e| NetSample {
                     device: lossy(e.name),
                     counters: e.counters,
                     ..NetSample::default()
                 },
-                |s, e| {
-                    let c = e.counters;
+                |s, &c| {
                     s.rx_bytes_per_s = rate(s.counters.rx_bytes, c.rx_bytes, seconds);
                     s.tx_bytes_per_s = rate(s.counters.tx_bytes, c.tx_bytes, seconds);
                     s.counters = c;

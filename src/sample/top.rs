@@ -4,9 +4,20 @@
 //!
 //! One reading lists the proc root with getdents into a fixed buffer
 //! ([`crate::sys::DirCounter::for_each_name`]) and reads each pid's
-//! `stat` (one `openat` + `pread` + `close`: name, flags, CPU ticks, start
-//! time and RSS are all there, so `statm` is not needed). Only the rows
-//! shown then read `cmdline` and `status` (for the user id).
+//! `stat` (name, flags, CPU ticks, start time and RSS are all there, so
+//! `statm` is not needed). Only the rows shown then read `cmdline` and
+//! `status` (for the user id).
+//!
+//! On procfs the first [`KEPT_STAT_FILES`] `stat` files are kept open from
+//! one reading to the next and re-read with one `pread` (the `openat` and
+//! `close` were about 40 % of a reading); the others are opened, read and
+//! closed each time. A kept descriptor names the process, not the number:
+//! procfs ties an open /proc/PID file to the kernel's `struct pid`, so once
+//! the process is reaped a read answers ESRCH even if a new process has
+//! the same pid by then; the kept file is then closed and the pid opened
+//! afresh. Another tree (a fixture under `--proc-root`) gives no such
+//! guarantee (a file replaced by a rename would read as before), so there
+//! every `stat` is opened each time.
 //!
 //! Invariants:
 //! - Once warm, a reading allocates nothing: the pid list and the two tick
@@ -30,7 +41,7 @@
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -54,6 +65,11 @@ pub const MAX_ROWS: usize = 100;
 const SPARE_CANDIDATES: usize = 3;
 /// Pids tracked before the first growth.
 const INITIAL_PIDS: usize = 1024;
+/// The `stat` files kept open between readings, at most: a descriptor
+/// each, and in the kernel a `struct file` and the `seq_file` page its
+/// reads are rendered into (about 4.5 KiB each; see the README's *Where an
+/// idle minute goes*).
+pub const KEPT_STAT_FILES: usize = 256;
 /// One read of a pid's file: a stat line is under 1 KiB; cmdline and
 /// status are cut here (the command shown is 120 bytes, the `Uid:` line
 /// comes early in status).
@@ -135,13 +151,15 @@ pub struct TopSample {
     pub processes: u32,
 }
 
-/// What one reading keeps of a process for the next: its identity and
-/// its CPU ticks then.
-#[derive(Clone, Copy)]
+/// What one reading keeps of a process for the next: its identity, its
+/// CPU ticks then, and its `stat` file when kept open.
 struct Seen {
     pid: u32,
     start_ticks: u64,
     cpu_ticks: u64,
+    /// Open on this process (never another with the same pid: see the
+    /// module docs); `None` past [`KEPT_STAT_FILES`] or off procfs.
+    stat: Option<File>,
 }
 
 /// A process that may make a list, as its stat showed it.
@@ -171,6 +189,8 @@ pub struct TopProcesses {
     /// [`TopProcesses::watch`]).
     watched_until: Option<Instant>,
     dir: Option<sys::DirCounter>,
+    /// `dir` is on procfs: `stat` files may be kept open (module docs).
+    keep_stat_files: bool,
     health: Health,
     pids: Vec<u32>,
     /// Sorted by pid: the previous reading's processes, and this one's.
@@ -198,6 +218,7 @@ impl TopProcesses {
             every: Duration::ZERO,
             watched_until: None,
             dir: None,
+            keep_stat_files: false,
             health: Health::default(),
             pids: Vec::new(),
             previous: Vec::new(),
@@ -263,6 +284,19 @@ impl TopProcesses {
     /// rows whose process exits before its `cmdline` and `status` are read.
     fn candidates(&self) -> usize {
         self.rows + SPARE_CANDIDATES
+    }
+
+    /// How many `stat` files are kept open for the next reading (at most
+    /// [`KEPT_STAT_FILES`]; none off procfs).
+    pub fn kept_stat_files(&self) -> usize {
+        self.previous.iter().filter(|p| p.stat.is_some()).count()
+    }
+
+    /// Whether the `stat` file of `pid` is kept open for the next reading.
+    pub fn keeps_stat_of(&self, pid: u32) -> bool {
+        self.previous
+            .binary_search_by_key(&pid, |p| p.pid)
+            .is_ok_and(|at| self.previous[at].stat.is_some())
     }
 
     /// `FILE: why` while the proc root cannot be listed.
@@ -350,6 +384,9 @@ impl TopProcesses {
             }
         }
         std::mem::swap(&mut self.previous, &mut self.current);
+        // What is left of the older reading are processes gone since:
+        // their kept files are closed now.
+        self.current.clear();
         self.previous_at = Some((now, uptime_ticks));
         // Room to spare, so a few more processes next time do not allocate.
         let want = self.previous.len().saturating_mul(2);
@@ -370,7 +407,9 @@ impl TopProcesses {
                 .proc_root_c
                 .as_deref()
                 .ok_or(Failure::Other("a NUL byte in the path"))?;
-            self.dir = Some(sys::DirCounter::open(path).map_err(Failure::Io)?);
+            let dir = sys::DirCounter::open(path).map_err(Failure::Io)?;
+            self.keep_stat_files = sys::is_procfs(dir.as_fd().as_raw_fd());
+            self.dir = Some(dir);
         }
         let Some(dir) = &mut self.dir else {
             return Err(Failure::Other("not open"));
@@ -403,19 +442,28 @@ impl TopProcesses {
         self.by_memory.clear();
         let candidates = self.candidates();
         let Some(dir) = &self.dir else { return };
+        let mut kept = 0;
         let mut before = 0; // cursor into `previous`, sorted by pid like `pids`
         for &pid in &self.pids {
-            let Some(stat) = read_pid_file(dir, pid, b"stat", &mut self.buf[..])
-                .ok()
-                .and_then(|len| pidstat::parse(&self.buf[..len]).ok())
-                .filter(|s| s.pid == pid)
-            else {
-                continue; // gone between the listing and the read, or cut short
-            };
-            let ticks = stat.cpu_ticks();
             while before < self.previous.len() && self.previous[before].pid < pid {
                 before += 1;
             }
+            let kept_file = match self.previous.get_mut(before) {
+                Some(p) if p.pid == pid => p.stat.take(),
+                _ => None,
+            };
+            let keep = self.keep_stat_files && kept < KEPT_STAT_FILES;
+            let Some((len, file)) = read_stat(dir, pid, kept_file, keep, &mut self.buf[..]) else {
+                continue; // gone between the listing and the read
+            };
+            let Some(stat) = pidstat::parse(&self.buf[..len])
+                .ok()
+                .filter(|s| s.pid == pid)
+            else {
+                continue; // cut short
+            };
+            kept += usize::from(file.is_some());
+            let ticks = stat.cpu_ticks();
             let known = self
                 .previous
                 .get(before)
@@ -432,6 +480,7 @@ impl TopProcesses {
                 pid,
                 start_ticks: stat.start_ticks,
                 cpu_ticks: ticks,
+                stat: file,
             });
             let mut candidate = Candidate {
                 pid,
@@ -527,6 +576,29 @@ fn decimal(mut n: u32, digits: &mut [u8; 10]) -> &[u8] {
     }
 }
 
+/// `PID/stat` into `buf`: through `kept` (its file from the previous
+/// reading) if that still reads, else opened afresh. The bytes read, and
+/// the file to keep for the next reading when `keep` (else it is closed).
+/// `None` when the process is gone.
+fn read_stat(
+    dir: &sys::DirCounter,
+    pid: u32,
+    kept: Option<File>,
+    keep: bool,
+    buf: &mut [u8],
+) -> Option<(usize, Option<File>)> {
+    if let Some(file) = kept {
+        // ESRCH once the process was reaped (even if the pid is in use
+        // again), or 0 bytes: then the pid is opened again below.
+        if let Ok(len @ 1..) = pread_all(&file, buf) {
+            return Some((len, keep.then_some(file)));
+        }
+    }
+    let file = open_pid_file(dir, pid, b"stat").ok()?;
+    let len = pread_all(&file, buf).ok()?;
+    Some((len, keep.then_some(file)))
+}
+
 /// Reads `PID/FILE` under the open proc root into `buf` with one `pread`:
 /// the file's first `buf.len()` bytes. Never blocks (`O_NONBLOCK`: a FIFO
 /// in a fixture tree reads as empty). A process that exited reads as
@@ -537,6 +609,11 @@ fn read_pid_file(
     file: &[u8],
     buf: &mut [u8],
 ) -> io::Result<usize> {
+    pread_all(&open_pid_file(dir, pid, file)?, buf)
+}
+
+/// Opens `PID/FILE` under the open proc root, without ever waiting.
+fn open_pid_file(dir: &sys::DirCounter, pid: u32, file: &[u8]) -> io::Result<File> {
     let mut path = [0u8; 32];
     let mut digits = [0u8; 10];
     let pid = decimal(pid, &mut digits);
@@ -550,7 +627,11 @@ fn read_pid_file(
         sys::At::Entry(dir.as_fd(), name),
         libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
     )?;
-    let file = File::from(fd);
+    Ok(File::from(fd))
+}
+
+/// The first `buf.len()` bytes of `file`, with one `pread` from offset 0.
+fn pread_all(file: &File, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match file.read_at(buf, 0) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

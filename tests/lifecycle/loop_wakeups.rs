@@ -94,6 +94,55 @@ fn periodic_readings_ride_on_the_samples() {
     );
 }
 
+/// Each idle wake-up is one `epoll_wait` that timed out, not that and a
+/// second one with a zero timeout: the vendored server's `recv_timeout`
+/// turned its reactor again after a timed-out wait before it looked at
+/// the deadline (tiny_http +sysmon.5, PATCHES.md). Counted with strace on
+/// the loop's thread over 5 s of one sample a second.
+#[test]
+fn an_idle_wake_up_waits_in_epoll_once() {
+    if !have_tool("strace", "counting the loop's epoll_wait calls") {
+        return;
+    }
+    let dir = TempDir::new("wakeups-epoll");
+    let daemon = Daemon::on_fixture(&dir, "interval = 1s\nhistory_tiers = off");
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = dir.join("strace.log");
+    let mut strace = std::process::Command::new("strace")
+        .args([
+            "-qq",
+            "-e",
+            "trace=epoll_wait,epoll_pwait,epoll_pwait2",
+            "-o",
+        ])
+        .arg(&log)
+        .args(["-p", &daemon.pid().to_string()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("strace starts");
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(5));
+    // SIGINT: strace detaches and leaves the daemon running.
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &strace.id().to_string()])
+        .status();
+    let _ = strace.wait();
+    let elapsed = started.elapsed().as_secs_f64();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let waits = text.lines().filter(|l| l.contains("epoll_")).count() as u64;
+    let due = elapsed.ceil() as u64;
+    eprintln!("{waits} epoll waits in {elapsed:.1} s, {due} samples due");
+    assert!(
+        waits >= due.saturating_sub(2),
+        "strace saw only {waits} waits: was it attached?\n{text}"
+    );
+    assert!(
+        waits <= due + 2,
+        "{waits} epoll waits in {elapsed:.1} s for {due} wake-ups: more than one per wake-up\n{text}\n{}",
+        daemon.dump()
+    );
+}
+
 #[test]
 fn signals_reach_a_loop_whose_next_deadline_is_an_hour_away() {
     let dir = TempDir::new("wake-signals");

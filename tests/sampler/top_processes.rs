@@ -350,6 +350,81 @@ fn live_shares_stay_within_the_cores() {
     }
 }
 
+/// On procfs the `stat` files are kept open between readings, and a kept
+/// file is the process's, not the pid's: a holder of 200 MiB is read (its
+/// file kept), exits, and a holder of 100 MiB is started with the same pid
+/// (root sets `ns_last_pid`); the next reading shows 100 MiB at that pid,
+/// a process new since the last reading. A version that trusted the kept
+/// file's pid, or cached what it read by pid, shows 200 MiB; one that took
+/// the kept file's ESRCH for the pid being gone shows no row.
+#[test]
+fn a_kept_stat_file_is_never_read_as_a_new_process_with_its_pid() {
+    use sysmon::sample::top::TopProcesses;
+    if !crate::common::is_root("a new process given a reused pid (ns_last_pid)") {
+        return;
+    }
+    let _one = one_test_with_helpers_at_a_time();
+    let mut top = TopProcesses::new(Path::new("/proc"), Path::new("/etc/passwd"));
+    top.set_rows(sysmon::sample::top::MAX_ROWS);
+    let mut out = sysmon::sample::TopSample::default();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let first = Helper::start("hold");
+    let pid = first.pid() as u32;
+    top.sample(Instant::now(), 1.0, cores, &mut out);
+    let held = |out: &sysmon::sample::TopSample| {
+        out.by_memory
+            .iter()
+            .find(|r| r.pid == pid)
+            .map(|r| r.rss_bytes)
+    };
+    assert!(
+        held(&out).is_some_and(|b| b >= HOLD_BYTES as u64),
+        "the 200 MiB holder {pid} is not listed: (pid, rss) {:?}",
+        out.by_memory
+            .iter()
+            .take(12)
+            .map(|r| (r.pid, r.rss_bytes))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        top.keeps_stat_of(pid),
+        "the holder's stat file was not kept ({} kept of {} processes)",
+        top.kept_stat_files(),
+        out.processes
+    );
+    drop(first); // killed and reaped: the kept file now reads ESRCH
+    let mut second = None;
+    for _ in 0..50 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string())
+            .expect("write ns_last_pid as root");
+        let helper = Helper::start("hold-half");
+        if helper.pid() == u64::from(pid) {
+            second = Some(helper);
+            break;
+        }
+    }
+    let Some(_second) = second else {
+        panic!("no new process got pid {pid} in 50 tries (other processes forked first)");
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    top.sample(Instant::now(), 2.0, cores, &mut out);
+    let rss = held(&out).unwrap_or_else(|| {
+        panic!(
+            "pid {pid}, a new process holding 100 MiB, is not listed: (pid, rss) {:?}",
+            out.by_memory
+                .iter()
+                .take(12)
+                .map(|r| (r.pid, r.rss_bytes))
+                .collect::<Vec<_>>()
+        )
+    });
+    assert!(
+        (HOLD_BYTES as u64 / 2..HOLD_BYTES as u64).contains(&rss),
+        "pid {pid} shows {rss} bytes: not the new process's 100 MiB"
+    );
+    assert!(top.kept_stat_files() <= sysmon::sample::top::KEPT_STAT_FILES);
+}
+
 /// The role a helper process plays (this test binary, run again).
 const ROLE: &str = "SYSMON_TEST_TOP_ROLE";
 const HOLD_BYTES: usize = 200 << 20;
@@ -385,8 +460,13 @@ fn top_helper_process() {
             }
             println!("\nSYSMON-TOP-HELPER-READY");
         }
-        Ok("hold") => {
-            let mut held = vec![0u8; HOLD_BYTES];
+        Ok(role @ ("hold" | "hold-half")) => {
+            let bytes = if role == "hold" {
+                HOLD_BYTES
+            } else {
+                HOLD_BYTES / 2
+            };
+            let mut held = vec![0u8; bytes];
             for page in held.chunks_mut(4096) {
                 page[0] = 1; // resident, not a shared zero page
             }

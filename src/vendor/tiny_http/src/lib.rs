@@ -416,7 +416,12 @@ impl Server {
                     Message::NewRequest(rq) => Ok(Some(rq)),
                 };
             }
-            if woken || left.is_some_and(|l| l.is_zero()) {
+            // [patch] A wait that timed out ended at or after the deadline
+            // (its milliseconds are rounded up): no second turn to find
+            // that out, which was one more `epoll_wait` (and the turn's
+            // bookkeeping) at every idle wake-up of the caller.
+            let expired = deadline.is_some_and(|at| Instant::now() >= at);
+            if woken || expired || left.is_some_and(|l| l.is_zero()) {
                 return Ok(None);
             }
         }
