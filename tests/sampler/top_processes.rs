@@ -377,14 +377,18 @@ fn a_kept_stat_file_is_never_read_as_a_new_process_with_its_pid() {
             .find(|r| r.pid == pid)
             .map(|r| r.rss_bytes)
     };
-    assert!(
-        held(&out).is_some_and(|b| b >= HOLD_BYTES as u64),
-        "the 200 MiB holder {pid} is not listed: (pid, rss) {:?}",
+    // The first rows by memory, for the failure messages.
+    let listed = |out: &sysmon::sample::TopSample| {
         out.by_memory
             .iter()
             .take(12)
             .map(|r| (r.pid, r.rss_bytes))
             .collect::<Vec<_>>()
+    };
+    assert!(
+        held(&out).is_some_and(|b| b >= HOLD_BYTES as u64),
+        "the 200 MiB holder {pid} is not listed: (pid, rss) {:?}",
+        listed(&out)
     );
     assert!(
         top.keeps_stat_of(pid),
@@ -411,11 +415,7 @@ fn a_kept_stat_file_is_never_read_as_a_new_process_with_its_pid() {
     let rss = held(&out).unwrap_or_else(|| {
         panic!(
             "pid {pid}, a new process holding 100 MiB, is not listed: (pid, rss) {:?}",
-            out.by_memory
-                .iter()
-                .take(12)
-                .map(|r| (r.pid, r.rss_bytes))
-                .collect::<Vec<_>>()
+            listed(&out)
         )
     });
     assert!(
