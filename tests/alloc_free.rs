@@ -59,7 +59,32 @@ fn config(proc_root: PathBuf) -> Config {
     config.state_dir = scratch.join("state");
     config.log_dir = scratch.join("logs");
     config.backup_dir = scratch.join("backups");
+    config.root_fs = private_root_fs();
     config
+}
+
+/// A root for `--root-fs` holding a copy of this machine's /etc/passwd, so
+/// the top processes' user names come from a file no one else changes: the
+/// sampler re-reads the passwd file (and allocates) whenever its mtime
+/// moves, and other tests or tools on this machine (`useradd` in
+/// tests/privileges.rs, a package install) may touch /etc/passwd while
+/// these tests count. That re-read is the documented exception, not a
+/// leak; what these tests count is everything else. One root per call
+/// (the tests run in parallel, and rewriting a shared copy would move its
+/// mtime under another test's count); /metrics' `node_os_info` reads the
+/// os-release copied beside it, and udev's database is the machine's.
+fn private_root_fs() -> PathBuf {
+    static ROOTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = ROOTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = std::env::temp_dir().join(format!("sysmon-alloc-root-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(root.join("etc")).expect("mkdir etc");
+    for file in ["etc/passwd", "etc/os-release"] {
+        let text = std::fs::read(std::path::Path::new("/").join(file))
+            .unwrap_or_else(|e| panic!("read /{file}: {e}"));
+        std::fs::write(root.join(file), text).unwrap_or_else(|e| panic!("write {file}: {e}"));
+    }
+    let _ = std::os::unix::fs::symlink("/run", root.join("run"));
+    root
 }
 
 /// The sampler alone, on the live /proc of this machine: after two warm-up
@@ -76,7 +101,7 @@ fn sampler_allocates_nothing_once_warm() {
             std::path::Path::new("/sys"),
             selection.clone(),
         );
-        sampler.set_top_processes(5, Duration::ZERO, std::path::Path::new("/etc/passwd"));
+        sampler.set_top_processes(5, Duration::ZERO, &private_root_fs().join("etc/passwd"));
         let mut sample = Sample::default();
         sampler.sample(1, &mut sample);
         sampler.sample(2, &mut sample);
