@@ -168,8 +168,7 @@ impl Daemon {
             .stderr(Stdio::piped())
             .stdin(Stdio::null());
         let command = format!("{cmd:?}");
-        let mut child = cmd
-            .spawn()
+        let mut child = spawn_retrying_busy_text(&mut cmd)
             .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -945,6 +944,24 @@ pub fn copy_dir(from: &Path, to: &Path) {
             copy_dir(&entry.path(), &target);
         } else {
             std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `cmd.spawn()`, tried again for up to 2 s while exec fails with ETXTBSY.
+/// A test that has just copied a binary (as `make install` would) can hit
+/// it while other tests of the same binary spawn children: a child forked
+/// while the copy's write descriptor was open holds it until its own exec
+/// closes it (O_CLOEXEC acts only at exec), and the kernel refuses to
+/// execute a file open for writing.
+pub fn spawn_retrying_busy_text(cmd: &mut Command) -> std::io::Result<Child> {
+    let until = Instant::now() + Duration::from_secs(2);
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
         }
     }
 }
