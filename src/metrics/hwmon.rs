@@ -48,9 +48,12 @@ const SENSOR_TYPES: [&str; 13] = [
 /// files; past this the rest are left out, not read).
 pub const MAX_SERIES: usize = 8192;
 
-/// The files kept open: the descriptors (and the kernel's page per open
-/// sysfs file) a large machine's sensors may hold.
-pub const KEPT_OPEN: usize = 256;
+/// The files kept open: the descriptors (and the kernel's memory per open
+/// sysfs file, about 4.5 KiB: its seq_file page and open-file records) a
+/// large machine's sensors may hold. A kept file costs one `pread` a
+/// scrape; one past the budget an `openat`, `fstat`, `read` and `close`
+/// and the path's lookup.
+pub const KEPT_OPEN: usize = 1024;
 
 /// How a file's text becomes the sample's value.
 #[derive(Clone, Copy, Debug, PartialEq)]
