@@ -181,6 +181,35 @@ fn a_chip_that_appears_between_scrapes_is_read_at_the_next() {
 }
 
 #[test]
+fn a_sensor_file_added_or_removed_in_a_known_chip_shows_at_the_next_scrape() {
+    // The chip directories are listed at every scrape (every name, sensor
+    // file or not) and the series built again when a listing changes.
+    let dir = TempDir::new("sysfs-sensors-new-file");
+    let sys = copy_of_fixture(&dir);
+    let daemon = start(&dir, &sys);
+    let before = sensor_lines(&metrics(&daemon));
+    let chip = sys.join("class/hwmon/hwmon4");
+    std::fs::write(chip.join("fan3_input"), "900\n").unwrap();
+    std::fs::remove_file(chip.join("temp2_max")).unwrap();
+    let after = sensor_lines(&metrics(&daemon));
+    let added: Vec<_> = after.difference(&before).collect();
+    let removed: Vec<_> = before.difference(&after).collect();
+    assert_eq!(
+        added,
+        ["node_hwmon_fan_rpm{chip=\"hwmon4\",sensor=\"fan3\"} 900"],
+        "{after:#?}"
+    );
+    assert_eq!(
+        removed,
+        ["node_hwmon_temp_max_celsius{chip=\"hwmon4\",sensor=\"temp2\"} 100"],
+        "{after:#?}"
+    );
+    // A name no series comes from changes nothing but the listing.
+    std::fs::write(chip.join("uevent"), "").unwrap();
+    assert_eq!(sensor_lines(&metrics(&daemon)), after);
+}
+
+#[test]
 fn hundreds_of_sensor_files_are_all_read_kept_open_or_not() {
     // 1,100 fans: past the 1,024 files hwmon keeps open, the rest are
     // opened at each scrape; every one is exported and re-read.
