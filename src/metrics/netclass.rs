@@ -71,6 +71,7 @@ const NUMERIC: [(&str, &str, &str, i64); 17] = [
 const ADDR_ASSIGN_TYPE: usize = 0;
 const DEV_ID: usize = 5;
 const FLAGS: usize = 7;
+const IFINDEX: usize = 8;
 const NAME_ASSIGN_TYPE: usize = 12;
 const SPEED: usize = 15;
 const TX_QUEUE_LEN: usize = 16;
@@ -114,6 +115,62 @@ struct Iface {
     link: Option<usize>,
     /// The attributes netlink lacks, and for which device they were read.
     identity: Option<Identity>,
+    /// `speed` and `duplex` refused by the kernel while the device was up
+    /// (netlink source only; see [`Refusal`]).
+    speed_refused: Option<Refusal>,
+    duplex_refused: Option<Refusal>,
+    /// This scrape found no directory for the device (files source only):
+    /// none of its files is read.
+    no_directory: bool,
+}
+
+/// A `speed` or `duplex` read that the kernel refused (`EINVAL`) while the
+/// device was up, and the device's state then. net-sysfs.c refuses both
+/// for a driver without `get_link_ksettings` (`lo`, `dummy`, `ifb`: every
+/// scrape, for the device's life), a device not running or detached, or
+/// a driver's failed query; the file is not asked again while the
+/// ifindex and `ifi_flags` (up, running, carrier, ...) stay the same and
+/// the device is not seen down, and at most [`IDENTITY_EVERY`] scrapes
+/// (a detached device attached again, or a driver's query that failed
+/// once, changes no flag).
+#[derive(Clone, Copy)]
+struct Refusal {
+    ifindex: i32,
+    flags: u32,
+    at_scrape: u32,
+}
+
+/// `file` read now, unless the kernel refused it for the same device in
+/// the same state within the last [`IDENTITY_EVERY`] scrapes (`refused`,
+/// updated by this read). `None`: refused or unreadable.
+fn read_link_setting<'f>(
+    file: &'f mut ProcFile,
+    refused: &mut Option<Refusal>,
+    link: &Link,
+    scrape: u32,
+) -> Option<&'f [u8]> {
+    let now = Refusal {
+        ifindex: link.index,
+        flags: link.flags,
+        at_scrape: scrape,
+    };
+    if refused.is_some_and(|r| {
+        r.ifindex == now.ifindex
+            && r.flags == now.flags
+            && scrape.wrapping_sub(r.at_scrape) < IDENTITY_EVERY
+    }) {
+        return None;
+    }
+    match file.read_attribute() {
+        Ok(bytes) => {
+            *refused = None;
+            Some(bytes)
+        }
+        Err(e) => {
+            *refused = (e.raw_os_error() == Some(libc::EINVAL)).then_some(now);
+            None
+        }
+    }
 }
 
 /// `addr_assign_type`, `dev_id` and `name_assign_type` as read from sysfs
@@ -150,7 +207,25 @@ impl Iface {
             up: false,
             link: None,
             identity: None,
+            speed_refused: None,
+            duplex_refused: None,
+            no_directory: false,
         }
+    }
+
+    /// Whether the device has no directory under this sysfs (a fixture
+    /// root without `class/net`, another namespace's /sys): one `stat`
+    /// of the directory while its `ifindex` file is not open, where
+    /// reading its 23 files would be 23 failed opens a scrape. A kept-open
+    /// `ifindex` says the directory is there (or was: `ENODEV` then).
+    fn directory_missing(&self) -> bool {
+        if self.numeric[IFINDEX].raw_fd().is_some() {
+            return false;
+        }
+        self.numeric[IFINDEX]
+            .path()
+            .parent()
+            .is_some_and(|dir| std::fs::metadata(dir).is_err())
     }
 
     /// Reads every numeric file into `values`: `true` when a kept-open
@@ -231,6 +306,11 @@ impl NetClass {
         } else {
             for iface in &mut self.ifaces {
                 iface.link = None;
+                iface.no_directory = iface.directory_missing();
+                if iface.no_directory {
+                    iface.values = [None; 17];
+                    continue;
+                }
                 if iface.read_files() {
                     // Created again under the same name since the files
                     // were opened: they are the old device's.
@@ -309,8 +389,20 @@ impl NetClass {
                 iface.values[NAME_ASSIGN_TYPE] = id.name_assign_type;
             }
             let running = link.flags & IFF_UP != 0;
+            if !running {
+                // Asked again once it is up (an ifconfig down/up cycle
+                // is the usual cure for a detached device).
+                iface.speed_refused = None;
+                iface.duplex_refused = None;
+            }
             iface.values[SPEED] = if running {
-                iface.read_numeric(SPEED)
+                read_link_setting(
+                    &mut iface.numeric[SPEED],
+                    &mut iface.speed_refused,
+                    link,
+                    self.scrapes,
+                )
+                .and_then(parse_int)
             } else {
                 None
             };
@@ -342,6 +434,8 @@ impl NetClass {
                     .link
                     .and_then(|k| links[k].rx_nohandler)
                     .and_then(|v| i64::try_from(v).ok())
+            } else if iface.no_directory {
+                None
             } else {
                 iface.rx_nohandler.read_attribute().ok().and_then(parse_int)
             };
@@ -431,7 +525,7 @@ impl NetClass {
                 out.push_str(label);
                 out.push_str("=\"");
                 let read = match (link, k) {
-                    (None, _) if self.from_netlink => None,
+                    (None, _) if self.from_netlink || iface.no_directory => None,
                     (None, _) => file.read_attribute().ok().and_then(parse_text),
                     (Some(l), 0) => {
                         hardware_address(out, l.address());
@@ -442,7 +536,8 @@ impl NetClass {
                         Some("")
                     }
                     (Some(l), DUPLEX) if l.flags & IFF_UP != 0 => {
-                        file.read_attribute().ok().and_then(parse_text)
+                        read_link_setting(file, &mut iface.duplex_refused, l, self.scrapes)
+                            .and_then(parse_text)
                     }
                     (Some(_), DUPLEX) => None,
                     (Some(l), 3) => std::str::from_utf8(l.alias()).ok(),

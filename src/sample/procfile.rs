@@ -124,10 +124,14 @@ impl Attribute {
     }
 
     /// The attribute's first [`SYSFS_READ_BYTES`], read now (`buf` holds
-    /// them when the file is not kept open).
+    /// them when the file is not kept open). A kept-open file whose device
+    /// was removed reads `ENODEV` (kernfs refuses every read of a removed
+    /// node's open file) and is opened again by its path once: a driver
+    /// reloaded between two scrapes puts a new device at the same path,
+    /// and the same listing, so nothing else would notice it.
     pub fn read<'a>(&'a mut self, buf: &'a mut [u8; SYSFS_READ_BYTES]) -> io::Result<&'a [u8]> {
         if self.keep_open {
-            let all = self.file.read_attribute()?;
+            let all = self.file.read_attribute_of_live_device()?;
             Ok(&all[..all.len().min(SYSFS_READ_BYTES)])
         } else {
             read_once_into(self.file.path(), buf)
@@ -247,6 +251,20 @@ impl ProcFile {
     /// drops a `ProcFile` whose device went away.)
     pub fn read_attribute(&mut self) -> io::Result<&[u8]> {
         let len = self.read_inner()?;
+        Ok(&self.buf[..len])
+    }
+
+    /// [`ProcFile::read_attribute`], but a kept-open file that reads
+    /// `ENODEV` (its device was removed) is closed and opened again by its
+    /// path, once: the path may now name a new device.
+    pub fn read_attribute_of_live_device(&mut self) -> io::Result<&[u8]> {
+        let len = match self.read_inner() {
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) && self.file.is_some() => {
+                self.file = None;
+                self.read_inner()?
+            }
+            read => read?,
+        };
         Ok(&self.buf[..len])
     }
 

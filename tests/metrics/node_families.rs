@@ -799,6 +799,81 @@ fn sys_class_net_properties_as_node_exporter_names_them() {
     }
 }
 
+/// The `openat` calls of the daemon's loop thread during two scrapes, from
+/// `strace` (None when strace cannot be had: the caller prints SKIPPED).
+fn opens_during_two_scrapes(daemon: &Daemon, dir: &TempDir) -> Option<String> {
+    if !have_tool("strace", "the files a scrape opens") {
+        return None;
+    }
+    let log = dir.join("opens.strace");
+    // The loop's thread only (no -f): the pid is the main thread's id.
+    let mut strace = Command::new("strace")
+        .args(["-qq", "-e", "trace=openat", "-o"])
+        .arg(&log)
+        .args(["-p", &daemon.pid().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("strace");
+    std::thread::sleep(Duration::from_millis(700));
+    metrics(daemon);
+    metrics(daemon);
+    std::thread::sleep(Duration::from_millis(200));
+    // SIGINT: strace detaches and flushes its log.
+    let _ = Command::new("kill")
+        .args(["-INT", &strace.id().to_string()])
+        .status();
+    let _ = strace.wait();
+    Some(std::fs::read_to_string(&log).unwrap_or_default())
+}
+
+#[test]
+fn an_interface_without_a_sysfs_directory_costs_no_failed_opens_and_shows_once_it_has_one() {
+    // /proc/net/dev lists lo, ifb0, ifb1 and eth0; the /sys copy has no
+    // class/net/ifb1. Its 23 files were each tried at every scrape (92 a
+    // scrape on a fixture root without class/net, such as the bench's
+    // sensor tree); one stat of the directory says none can open.
+    let dir = TempDir::new("node-netclass-missing-dir");
+    let sys = copy_fixture(&dir, "sys/handmade", "sys");
+    let daemon = Daemon::on_roots(
+        &dir,
+        &fixture("proc/container-v2"),
+        Some(&sys),
+        "metrics_cache = 0s",
+    );
+    let text = metrics(&daemon);
+    assert!(!text.contains("node_network_up{device=\"ifb1\"}"), "{text}");
+    if let Some(opens) = opens_during_two_scrapes(&daemon, &dir) {
+        let ifb1 = opens
+            .lines()
+            .filter(|l| l.contains("/class/net/ifb1/"))
+            .count();
+        assert_eq!(ifb1, 0, "files of a missing directory opened:\n{opens}");
+        assert!(
+            opens.lines().count() > 0,
+            "strace saw no open at all: not attached?\n{opens}"
+        );
+    }
+    // The directory appears under the running daemon: read at the next
+    // scrape, as the files would be.
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(sys.join("class/net/ifb0"))
+        .arg(sys.join("class/net/ifb1"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    std::fs::write(sys.join("class/net/ifb1/mtu"), "1234\n").unwrap();
+    std::fs::write(sys.join("class/net/ifb1/operstate"), "up\n").unwrap();
+    let text = metrics(&daemon);
+    for want in [
+        "node_network_mtu_bytes{device=\"ifb1\"} 1234",
+        "node_network_up{device=\"ifb1\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == want), "no `{want}` in:\n{text}");
+    }
+}
+
 #[test]
 fn every_proc_net_dev_column_is_a_counter() {
     let dir = TempDir::new("node-netdev");

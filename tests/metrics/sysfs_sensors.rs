@@ -181,14 +181,43 @@ fn a_chip_that_appears_between_scrapes_is_read_at_the_next() {
 }
 
 #[test]
+fn a_sensor_file_added_or_removed_in_a_known_chip_shows_at_the_next_scrape() {
+    // The chip directories are listed at every scrape (every name, sensor
+    // file or not) and the series built again when a listing changes.
+    let dir = TempDir::new("sysfs-sensors-new-file");
+    let sys = copy_of_fixture(&dir);
+    let daemon = start(&dir, &sys);
+    let before = sensor_lines(&metrics(&daemon));
+    let chip = sys.join("class/hwmon/hwmon4");
+    std::fs::write(chip.join("fan3_input"), "900\n").unwrap();
+    std::fs::remove_file(chip.join("temp2_max")).unwrap();
+    let after = sensor_lines(&metrics(&daemon));
+    let added: Vec<_> = after.difference(&before).collect();
+    let removed: Vec<_> = before.difference(&after).collect();
+    assert_eq!(
+        added,
+        ["node_hwmon_fan_rpm{chip=\"hwmon4\",sensor=\"fan3\"} 900"],
+        "{after:#?}"
+    );
+    assert_eq!(
+        removed,
+        ["node_hwmon_temp_max_celsius{chip=\"hwmon4\",sensor=\"temp2\"} 100"],
+        "{after:#?}"
+    );
+    // A name no series comes from changes nothing but the listing.
+    std::fs::write(chip.join("uevent"), "").unwrap();
+    assert_eq!(sensor_lines(&metrics(&daemon)), after);
+}
+
+#[test]
 fn hundreds_of_sensor_files_are_all_read_kept_open_or_not() {
-    // 300 fans: past the 256 files hwmon keeps open, the rest are opened
-    // at each scrape; every one is exported and re-read.
+    // 1,100 fans: past the 1,024 files hwmon keeps open, the rest are
+    // opened at each scrape; every one is exported and re-read.
     let dir = TempDir::new("sysfs-sensors-many");
     let chip = dir.join("sys/class/hwmon/hwmon0");
     std::fs::create_dir_all(&chip).unwrap();
     std::fs::write(chip.join("name"), "big\n").unwrap();
-    for n in 1..=300 {
+    for n in 1..=1100 {
         std::fs::write(chip.join(format!("fan{n}_input")), format!("{n}\n")).unwrap();
     }
     let daemon = start(&dir, &dir.join("sys"));
@@ -205,23 +234,23 @@ fn hundreds_of_sensor_files_are_all_read_kept_open_or_not() {
         fans
     };
     let first = fans(&metrics(&daemon));
-    assert_eq!(first.len(), 300);
+    assert_eq!(first.len(), 1100);
     assert!(first.iter().all(|(n, v)| f64::from(*n) == *v), "{first:?}");
-    // The series are in name order: fan1 is kept open, fan99 (the last)
+    // The series are in name order: fan1 is kept open, fan999 (the last)
     // is not.
-    for n in [1, 99] {
+    for n in [1, 999] {
         std::fs::write(chip.join(format!("fan{n}_input")), "7\n").unwrap();
     }
     let second = fans(&metrics(&daemon));
     assert_eq!(second[0], (1, 7.0));
-    assert_eq!(second[98], (99, 7.0));
+    assert_eq!(second[998], (999, 7.0));
     assert_eq!(second[150], (151, 151.0));
-    // Bounded: 256 of the 300 files held open between scrapes (the
+    // Bounded: 1,024 of the 1,100 files held open between scrapes (the
     // directory itself is held too, by the listings).
     let held = std::fs::read_dir(format!("/proc/{}/fd", daemon.pid()))
         .unwrap()
         .filter_map(|fd| std::fs::read_link(fd.unwrap().path()).ok())
         .filter(|target| target.parent() == Some(chip.as_path()))
         .count();
-    assert_eq!(held, 256);
+    assert_eq!(held, 1024);
 }

@@ -50,8 +50,8 @@ const FAMILIES: [&str; 19] = [
 struct Netns(String);
 
 impl Netns {
-    fn new() -> Netns {
-        let name = format!("sysmon-netclass-{}", std::process::id());
+    fn new(tag: &str) -> Netns {
+        let name = format!("sysmon-{tag}-{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
         assert!(run(ip(&["netns", "add", &name])).status.success());
         Netns(name)
@@ -137,7 +137,7 @@ fn netclass_from_netlink_equals_sysfs_and_node_exporter_in_a_namespace() {
     if !is_root(WHAT) || !have_tool("ip", "ip netns (Debian package iproute2)") {
         return;
     }
-    let netns = Netns::new();
+    let netns = Netns::new("netclass");
     let body = std::thread::spawn(move || {
         enter(&netns);
         compare_at_each_step(&netns);
@@ -441,4 +441,158 @@ fn a_refused_netlink_socket_falls_back_to_the_files_with_one_log_line() {
         "{}",
         refused.dump()
     );
+}
+
+/// Runs `body` on a thread inside a fresh namespace (`tag` names it), so
+/// the test reaches the daemons' loopback ports; `None` when not root or
+/// without `ip` (SKIPPED printed).
+fn in_namespace(tag: &str, what: &str, body: impl FnOnce(&Netns) + Send + 'static) {
+    if !is_root(what) || !have_tool("ip", "ip netns (Debian package iproute2)") {
+        return;
+    }
+    let netns = Netns::new(tag);
+    let joined = std::thread::spawn(move || {
+        enter(&netns);
+        body(&netns);
+    })
+    .join();
+    if let Err(panic) = joined {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A sysmon in the namespace (`extra` arguments), scraped with every
+/// scrape a render; its directory is returned with it.
+fn daemon_in(netns: &Netns, name: &str, extra: &[&str]) -> (Daemon, TempDir) {
+    let own = TempDir::new(name);
+    let config =
+        own.config("backup = off\nupdate_manager = none\nmetrics_cache = 0s\ninterval = 1s");
+    let mut cmd = netns.exec(BIN);
+    cmd.args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .args(extra)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LC_ALL", "C");
+    (Daemon::spawn(cmd), own)
+}
+
+/// `lo` and an ifb device (no `get_link_ksettings`: net-sysfs.c refuses
+/// their `speed` and `duplex` with EINVAL while they are up) have those
+/// files read once, not at every scrape, while nothing about them
+/// changes; a veth's (which its driver answers) are read at every scrape;
+/// and the families still equal the sysfs path's when the ifb device goes
+/// down and up again (asked again once).
+#[test]
+fn a_link_setting_the_kernel_refuses_is_not_asked_again_at_every_scrape() {
+    const WHAT: &str = "lo's refused speed and duplex over netlink";
+    if !have_tool("strace", "the files a scrape reads") {
+        return;
+    }
+    in_namespace("linkset", WHAT, |netns| {
+        netns.sh("ip link set lo up
+             ip link add i0 type ifb
+             ip link set i0 up
+             ip link add va type veth peer name vb
+             ip link set va up
+             ip link set vb up");
+        let (ours, own) = daemon_in(netns, "linkset-netlink", &[]);
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            ours.get("/metrics")
+                .body_text()
+                .contains("node_network_speed_bytes{device=\"va\"}"),
+            "{}",
+            ours.dump()
+        );
+        let log = own.join("reads.strace");
+        // The loop's thread (the main thread's id), descriptors shown as
+        // paths.
+        let mut strace = Command::new("strace")
+            .args(["-qq", "-y", "-e", "trace=openat,pread64", "-o"])
+            .arg(&log)
+            .args(["-p", &ours.pid().to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("strace");
+        std::thread::sleep(Duration::from_millis(700));
+        const SCRAPES: usize = 10;
+        for _ in 0..SCRAPES {
+            ours.get("/metrics");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = Command::new("kill")
+            .args(["-INT", &strace.id().to_string()])
+            .status();
+        let _ = strace.wait();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let reads = |file: &str| text.lines().filter(|l| l.contains(file)).count();
+        for refused in [
+            "/net/lo/speed",
+            "/net/lo/duplex",
+            "/net/i0/speed",
+            "/net/i0/duplex",
+        ] {
+            assert_eq!(reads(refused), 0, "{refused} read again:\n{text}");
+        }
+        // The answered ones each scrape (at least: a sample may also
+        // fall in the window), so the trace did see the scrapes.
+        assert!(reads("/net/va/speed>") >= SCRAPES, "{text}");
+        assert!(reads("/net/va/duplex>") >= SCRAPES, "{text}");
+
+        let dir = TempDir::new("linkset-sysfs-root");
+        std::os::unix::fs::symlink("/sys", dir.join("sys")).unwrap();
+        let sys_link = dir.join("sys");
+        let (files, _files_dir) = daemon_in(
+            netns,
+            "linkset-sysfs",
+            &["--sys-root", sys_link.to_str().unwrap()],
+        );
+        for step in ["ip link set i0 down", "ip link set i0 up"] {
+            netns.sh(step);
+            std::thread::sleep(Duration::from_millis(2500));
+            assert_eq!(
+                netclass_lines(&ours.get("/metrics").body_text(), false),
+                netclass_lines(&files.get("/metrics").body_text(), false),
+                "after `{step}`: netlink path (left) against sysfs path (right)"
+            );
+        }
+    });
+}
+
+/// A kept-open sysfs file whose device was removed reads ENODEV; a device
+/// created again at the same path (a driver reloaded between two scrapes:
+/// same listing) is read from its new file at the next scrape. A power
+/// supply directory that is a link to a network device's (whose `type`
+/// file is one of the class's text attributes) makes the case with
+/// devices a test can remove and create: an ifb device, deleted and added
+/// again under the same name.
+#[test]
+fn a_kept_sysfs_file_of_a_device_created_again_is_opened_again() {
+    const WHAT: &str = "a kept-open sysfs attribute of a re-created device";
+    in_namespace("recreated", WHAT, |netns| {
+        netns.sh("ip link set lo up
+             ip link add d0 type ifb");
+        let dir = TempDir::new("recreated-sys");
+        std::fs::create_dir_all(dir.join("sys/class/power_supply")).unwrap();
+        std::os::unix::fs::symlink("/sys/class/net/d0", dir.join("sys/class/power_supply/d0"))
+            .unwrap();
+        let sys = dir.join("sys");
+        let (ours, _own) = daemon_in(netns, "recreated", &["--sys-root", sys.to_str().unwrap()]);
+        let want = "node_power_supply_info{power_supply=\"d0\",type=\"1\"} 1";
+        let info = |daemon: &Daemon| -> Vec<String> {
+            daemon
+                .get("/metrics")
+                .body_text()
+                .lines()
+                .filter(|l| l.starts_with("node_power_supply_info{"))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(info(&ours), [want], "{}", ours.dump());
+        netns.sh("ip link del d0
+             ip link add d0 type ifb");
+        assert_eq!(info(&ours), [want], "after d0 was created again");
+        assert_eq!(info(&ours), [want], "a scrape later");
+    });
 }
