@@ -1,6 +1,5 @@
 use crate::common::{HTTPVersion, Header, StatusCode};
 use httpdate::HttpDate;
-use std::cmp::Ordering;
 use std::sync::mpsc::Receiver;
 
 use std::io::Result as IoResult;
@@ -132,35 +131,18 @@ fn choose_transfer_encoding(
     }
 
     // parsing the request's TE header
+    // [patch] The preferred coding found in one pass, without parsing
+    // floats or sorting (util::preferred).
     let user_request = request_headers
         .iter()
         // finding TE
         .find(|h| h.field.equiv("TE"))
-        // getting its value
-        .map(|h| h.value.clone())
-        // getting the corresponding TransferEncoding
-        .and_then(|value| {
-            // getting list of requested elements
-            let mut parse = util::parse_header_value(value.as_str()); // TODO: remove conversion
-
-            // sorting elements by most priority
-            parse.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
-
-            // trying to parse each requested encoding
-            for value in parse.iter() {
-                // q=0 are ignored
-                if value.1 <= 0.0 {
-                    continue;
-                }
-
-                if let Ok(te) = TransferEncoding::from_str(value.0) {
-                    return Some(te);
-                }
-            }
-
-            // encoding not found
-            None
-        });
+        .and_then(|h| {
+            util::preferred(h.value.as_str(), |name| {
+                TransferEncoding::from_str(name).is_ok()
+            })
+        })
+        .and_then(|name| TransferEncoding::from_str(name).ok());
 
     if let Some(user_request) = user_request {
         return user_request;
