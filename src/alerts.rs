@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use crate::audit::UpdatesSnapshot;
 use crate::backup::{BackupSnapshot, BackupState};
 use crate::config::{AlertConfig, Threshold, format_duration};
+use crate::float_text::Shortest;
 use crate::num::round1;
 use crate::sample::Sample;
 use crate::{log, sys};
@@ -399,22 +400,24 @@ impl Alerts {
         let instance = &self.instances[i];
         let v = instance.value;
         let mut out = match instance.kind {
-            Kind::Cpu => format!("CPU at {}%", round1(v)),
-            Kind::Memory => format!("memory at {}%", round1(v)),
-            Kind::Swap => format!("swap at {}%", round1(v)),
-            Kind::Disk => format!("disk {} at {}%", instance.mount, round1(v)),
+            Kind::Cpu => format!("CPU at {}%", Shortest(round1(v))),
+            Kind::Memory => format!("memory at {}%", Shortest(round1(v))),
+            Kind::Swap => format!("swap at {}%", Shortest(round1(v))),
+            Kind::Disk => format!("disk {} at {}%", instance.mount, Shortest(round1(v))),
             Kind::BackupAge => format!(
                 "no successful backup for {}",
                 format_age(Duration::from_secs(v as u64))
             ),
             Kind::UpdatesSecurity => format!(
-                "{v} security update{} pending",
+                "{} security update{} pending",
+                Shortest(v),
                 if v == 1.0 { "" } else { "s" }
             ),
             Kind::UnexpectedReboot => unclean_boot_message(self.unclean_boot),
             Kind::ServiceFailed if v == 0.0 => "no service failed".to_string(),
             Kind::ServiceFailed => format!(
-                "{v} service{} failed: {}",
+                "{} service{} failed: {}",
+                Shortest(v),
                 if v == 1.0 { "" } else { "s" },
                 self.failed_services
             ),
@@ -426,7 +429,7 @@ impl Alerts {
                 let _ = write!(out, " (alert after {})", format_duration(limit));
             }
             (Kind::UpdatesSecurity, Some(r)) => {
-                let _ = write!(out, " (alert at {})", r.threshold);
+                let _ = write!(out, " (alert at {})", Shortest(r.threshold));
             }
             (Kind::UnexpectedReboot, Some(_)) => {
                 if let Some(shown) = self.config.unexpected_reboot {
@@ -435,13 +438,13 @@ impl Alerts {
             }
             (Kind::ServiceFailed, Some(_)) => {}
             (_, Some(r)) if r.hold.is_zero() => {
-                let _ = write!(out, " (alert at {}%)", r.threshold);
+                let _ = write!(out, " (alert at {}%)", Shortest(r.threshold));
             }
             (_, Some(r)) => {
                 let _ = write!(
                     out,
                     " (alert at {}% for {})",
-                    r.threshold,
+                    Shortest(r.threshold),
                     format_duration(r.hold)
                 );
             }
@@ -655,7 +658,7 @@ fn format_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {
-        format!("{v}")
+        Shortest(v).to_string()
     }
 }
 

@@ -21,6 +21,7 @@ use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 pub use crate::config::history::{MAX_POINTS, points_for};
+use crate::float_text::Shortest;
 use crate::sample::Sample;
 
 /// Most series kept at once: cpu, memory, swap, each disk, and later one per
@@ -188,8 +189,8 @@ impl History {
         let _ = write!(
             out,
             "{{\"interval_s\":{},\"end\":{},\"points\":{n},\"aggregate\":\"{AGGREGATE}\",\"series\":{{",
-            round3(interval_s),
-            round3(end_ms as f64 / 1000.0)
+            Shortest(round3(interval_s)),
+            Shortest(round3(end_ms as f64 / 1000.0))
         );
         let mut first = true;
         for s in &self.series {
@@ -215,7 +216,7 @@ impl History {
                     .fold(None, |m: Option<f32>, v| Some(m.map_or(v, |m| m.max(v))));
                 match value {
                     Some(v) => {
-                        let _ = write!(out, "{}", round1(v));
+                        let _ = write!(out, "{}", Shortest(round1(v)));
                     }
                     None => out.push_str("null"),
                 }

@@ -1823,7 +1823,11 @@ pub fn render_range(
                     1 => f.mean(),
                     _ => f64::from(f.max),
                 };
-                let _ = write!(out, "{}", (v * 10.0).round() / 10.0);
+                let _ = write!(
+                    out,
+                    "{}",
+                    crate::float_text::Shortest((v * 10.0).round() / 10.0)
+                );
             }
             out.push(']');
         }

@@ -61,6 +61,7 @@ pub mod config;
 pub mod csp;
 pub mod daemon;
 pub mod dirs;
+pub mod float_text;
 pub mod fsutil;
 pub mod history;
 pub mod history_file;

@@ -1205,7 +1205,12 @@ impl MetricsRenderer {
                 let Some(celsius) = z.celsius else { continue };
                 self.out.push_str("node_thermal_zone_temp{type=\"");
                 escaped(&mut self.out, &z.kind);
-                let _ = writeln!(self.out, "\",zone=\"{}\"}} {celsius}", z.zone);
+                let _ = writeln!(
+                    self.out,
+                    "\",zone=\"{}\"}} {}",
+                    z.zone,
+                    crate::float_text::Shortest(celsius)
+                );
             }
         }
         !s.thermal_zones.is_empty()

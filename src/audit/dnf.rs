@@ -35,9 +35,7 @@
 //! the type and the severity in columns of their own (the severity may be
 //! empty), the date last. In both the NEVRA is `name-[epoch:]version-release.arch`.
 
-use std::collections::HashMap;
-
-use super::model::{PACKAGES_KEPT, Package, Parsed, UNPARSED_KEPT, is_token, lines};
+use super::model::{Installed, PACKAGES_KEPT, Package, Parsed, UNPARSED_KEPT, is_token, lines};
 
 /// `name.arch epoch:version-release`; [`parse_installed`] drops an epoch of
 /// 0, as dnf does when it prints versions. Not `%|EPOCH?{..}|`: a package
@@ -251,20 +249,28 @@ fn is_numbers(s: &str, sep: char, parts: usize) -> bool {
 /// is fixed by that update (or one before it, which the update includes).
 /// Unparsed lines of the list join `parsed.unparsed`.
 pub fn mark_security(parsed: &mut Parsed, list: Advisories) {
-    // name.arch → `id (severity)` of each security advisory, once each.
-    let mut by_package: HashMap<&str, Vec<String>> = HashMap::new();
-    for a in list.advisories.iter().filter(|a| a.is_security()) {
-        let shown = match a.severity.as_str() {
-            "" => a.id.clone(),
-            severity => format!("{} ({severity})", a.id),
-        };
-        let ids = by_package.entry(&a.package).or_default();
-        if !ids.contains(&shown) {
-            ids.push(shown);
-        }
-    }
+    // (name.arch, `id (severity)`) of each security advisory, in list order.
+    let security: Vec<(&str, String)> = list
+        .advisories
+        .iter()
+        .filter(|a| a.is_security())
+        .map(|a| {
+            let shown = match a.severity.as_str() {
+                "" => a.id.clone(),
+                severity => format!("{} ({severity})", a.id),
+            };
+            (a.package.as_str(), shown)
+        })
+        .collect();
     for p in &mut parsed.packages {
-        if let Some(ids) = by_package.get(p.name.as_str()) {
+        // Each advisory once, in the order the list first names it.
+        let mut ids: Vec<&str> = Vec::new();
+        for (_, shown) in security.iter().filter(|(package, _)| *package == p.name) {
+            if !ids.contains(&shown.as_str()) {
+                ids.push(shown);
+            }
+        }
+        if !ids.is_empty() {
             p.security = true;
             parsed
                 .notes
@@ -278,15 +284,13 @@ pub fn mark_security(parsed: &mut Parsed, list: Advisories) {
 
 /// `rpm -qa --qf RPM_QUERYFORMAT` → `name.arch` → version, spelled as
 /// check-update spells it (no `0:`).
-pub fn parse_installed(stdout: &[u8]) -> HashMap<String, String> {
-    lines(stdout)
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (name, evr) = (fields.next()?, fields.next()?);
-            let evr = evr.strip_prefix("0:").unwrap_or(evr);
-            Some((name.to_string(), evr.to_string()))
-        })
-        .collect()
+pub fn parse_installed(stdout: &[u8]) -> Installed {
+    Installed::from_pairs(lines(stdout).filter_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (name, evr) = (fields.next()?, fields.next()?);
+        let evr = evr.strip_prefix("0:").unwrap_or(evr);
+        Some((name.to_string(), evr.to_string()))
+    }))
 }
 
 #[cfg(test)]
@@ -599,12 +603,8 @@ grub2-tools.x86_64                   1:2.06-121.fc40             updates\n\
         let mut p = parse(text);
         let installed =
             parse_installed(b"kernel.x86_64 0:6.8.5-301.fc40\ngrub2-tools.x86_64 1:2.06-95.fc40\n");
-        assert_eq!(installed["grub2-tools.x86_64"], "1:2.06-95.fc40");
-        for pkg in &mut p.packages {
-            if let Some(v) = installed.get(&pkg.name) {
-                pkg.current.clone_from(v);
-            }
-        }
+        assert_eq!(installed.get("grub2-tools.x86_64"), Some("1:2.06-95.fc40"));
+        installed.fill_current(&mut p);
         assert_eq!(
             p.packages,
             [

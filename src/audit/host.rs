@@ -133,9 +133,15 @@ pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
             .filter(|l| !l.is_empty())
             .map(String::from)
             .collect();
-        // dpkg appends one line per trigger: the same package may repeat.
-        let mut seen = std::collections::HashSet::new();
-        why.retain(|p| seen.insert(p.clone()));
+        // dpkg appends one line per trigger: the same package may repeat
+        // (a short list: each name is compared with those kept before it).
+        let mut kept: Vec<String> = Vec::with_capacity(why.len());
+        for p in why {
+            if !kept.contains(&p) {
+                kept.push(p);
+            }
+        }
+        why = kept;
     }
     let required = match (flag.exists(), kernel_required, manager) {
         (true, _, _) => Some(true),
@@ -164,10 +170,13 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
             .split(", ")
             .filter(|p| !p.is_empty())
             .map(|p| {
+                // The last Release file read that prints so, as a map
+                // filled in reading order would keep.
                 releases
-                    .get(p.trim())
-                    .cloned()
-                    .unwrap_or_else(|| p.trim().to_string())
+                    .iter()
+                    .rev()
+                    .find(|(printed, _)| printed == p.trim())
+                    .map_or_else(|| p.trim().to_string(), |(_, origin)| origin.clone())
             })
             .collect();
         crate::sort::sort(&mut parts);
@@ -226,9 +235,10 @@ fn extend_empty(origins: &[(String, String)]) -> impl Iterator<Item = &(String, 
 }
 
 /// `Label:Version/Suite` (as apt-get prints a release) → `Origin:Codename/Suite`
-/// (as apt_info prints it), from the `*Release` files of `lists`.
-fn release_origins(lists: &Path) -> std::collections::HashMap<String, String> {
-    let mut out = std::collections::HashMap::new();
+/// (as apt_info prints it), from the `*Release` files of `lists`, in the
+/// order they were read (a few dozen at most: searched in a line).
+fn release_origins(lists: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(lists) else {
         return out;
     };
@@ -259,7 +269,7 @@ fn release_origins(lists: &Path) -> std::collections::HashMap<String, String> {
         } else {
             printed.push_str(&format!("{version}/{suite}"));
         }
-        out.insert(printed, format!("{origin}:{codename}/{suite}"));
+        out.push((printed, format!("{origin}:{codename}/{suite}")));
     }
     out
 }

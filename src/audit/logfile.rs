@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use super::child::StepRun;
 use super::host::Reboot;
 use super::model::Parsed;
+use crate::float_text::Fixed;
 use crate::fsutil;
 
 /// Bytes of each step's stderr copied into the log.
@@ -52,7 +53,11 @@ pub fn render(r: &Record<'_>) -> String {
     for run in r.runs {
         let _ = writeln!(out, "command: {}", run.step.display());
         let _ = writeln!(out, "  exit: {}", run.exit.describe());
-        let _ = writeln!(out, "  duration: {:.3} s", run.duration.as_secs_f64());
+        let _ = writeln!(
+            out,
+            "  duration: {} s",
+            Fixed(run.duration.as_secs_f64(), 3)
+        );
     }
     let age = r
         .lists_age_s

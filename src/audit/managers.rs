@@ -452,7 +452,7 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
         [list, query, ..] => {
             let mut parsed = xbps::parse(&list.stdout);
             if query.code() == Some(0) {
-                xbps::fill_current(&mut parsed, &xbps::parse_installed(&query.stdout));
+                xbps::parse_installed(&query.stdout).fill_current(&mut parsed);
             } else {
                 parsed.notes.push(format!(
                     "installed versions unknown: `{}` {}",
@@ -496,12 +496,7 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         [list, query, advisories, ..] => {
             let mut parsed = dnf::parse(&list.stdout);
             if query.code() == Some(0) {
-                let installed = dnf::parse_installed(&query.stdout);
-                for p in &mut parsed.packages {
-                    if let Some(v) = installed.get(&p.name) {
-                        p.current.clone_from(v);
-                    }
-                }
+                dnf::parse_installed(&query.stdout).fill_current(&mut parsed);
             } else {
                 parsed.notes.push(format!(
                     "installed versions unknown: `{}` {}",

@@ -55,6 +55,7 @@ use self::host::Reboot;
 use self::managers::{Choice, Manager, Next, Outcome};
 use self::model::{Package, Parsed};
 use crate::config::{Config, UpdateManager};
+use crate::float_text::Fixed;
 use crate::{log, sys};
 
 /// Packages listed in /data.json; the count and the log have them all.
@@ -82,9 +83,9 @@ const RESTART_SCAN_CHECK_PERIOD: Duration = Duration::from_millis(20);
 
 fn log_restart_scan(scan: &restart::Scan) {
     let cost = format!(
-        "{} processes scanned in {:.1} ms, {} us each{}",
+        "{} processes scanned in {} ms, {} us each{}",
         scan.scanned,
-        scan.elapsed.as_secs_f64() * 1000.0,
+        Fixed(scan.elapsed.as_secs_f64() * 1000.0, 1),
         scan.elapsed.as_micros() as u64 / scan.scanned.max(1),
         if scan.unreadable > 0 {
             format!(", {} unreadable (permission denied)", scan.unreadable)

@@ -218,6 +218,56 @@ impl Parsed {
     }
 }
 
+/// Installed versions by package name (`rpm -qa`, `xbps-query -l`), for
+/// filling in [`Package::current`]. A sorted list searched by halves, not
+/// a `HashMap`: the four maps the audit built once per run brought std's
+/// SipHash, random keys and hash table code, about 9 KB of the release
+/// binary, for lookups that are not on any hot path.
+///
+/// Invariant: `by_name` is sorted by name with each name once; of a name
+/// listed twice, the version of the later line is kept (as collecting into
+/// a map would keep it).
+#[derive(Debug, Default)]
+pub struct Installed {
+    by_name: Vec<(String, String)>,
+}
+
+impl Installed {
+    pub fn from_pairs(pairs: impl Iterator<Item = (String, String)>) -> Installed {
+        let mut pairs: Vec<(usize, (String, String))> = pairs.enumerate().collect();
+        // By name, then by line: the last of each name is the one kept.
+        crate::sort::sort_by(&mut pairs, |(i, (a, _)), (j, (b, _))| {
+            a.cmp(b).then(i.cmp(j))
+        });
+        let mut by_name: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for (_, pair) in pairs {
+            match by_name.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => by_name.push(pair),
+            }
+        }
+        Installed { by_name }
+    }
+
+    /// The installed version of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let at = self
+            .by_name
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()?;
+        Some(&self.by_name[at].1)
+    }
+
+    /// Sets each package's current version to the installed one, where known.
+    pub fn fill_current(&self, parsed: &mut Parsed) {
+        for p in &mut parsed.packages {
+            if let Some(v) = self.get(&p.name) {
+                p.current = v.to_string();
+            }
+        }
+    }
+}
+
 /// The lines of `bytes`, each decoded lossily, without `\n` or a trailing `\r`.
 pub fn lines(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
     let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
@@ -247,6 +297,18 @@ mod tests {
         assert_eq!(got, ["a", "b\u{fffd}", "", "c"]);
         assert_eq!(lines(b"").count(), 0);
         assert_eq!(lines(b"\n").count(), 0);
+    }
+
+    #[test]
+    fn installed_keeps_the_last_version_of_a_name() {
+        let pairs = [("b", "1"), ("a", "2"), ("b", "3"), ("c", "4"), ("a", "5")];
+        let installed =
+            Installed::from_pairs(pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        assert_eq!(installed.get("a"), Some("5"));
+        assert_eq!(installed.get("b"), Some("3"));
+        assert_eq!(installed.get("c"), Some("4"));
+        assert_eq!(installed.get("d"), None);
+        assert_eq!(Installed::default().get("a"), None);
     }
 
     #[test]

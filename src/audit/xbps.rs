@@ -8,11 +8,9 @@
 //! Only `update` is a pending update; `install` is a new dependency the
 //! update pulls in, `remove`/`hold`/`configure` are notes. The installed
 //! version is not printed, so [`parse_installed`] reads `xbps-query -l`
-//! (`ii pkgver description`) and [`fill_current`] joins the two.
+//! (`ii pkgver description`) and [`Installed::fill_current`] joins the two.
 
-use std::collections::HashMap;
-
-use super::model::{Package, Parsed, is_token, lines};
+use super::model::{Installed, Package, Parsed, is_token, lines};
 
 pub fn parse(stdout: &[u8]) -> Parsed {
     let mut out = Parsed::default();
@@ -39,22 +37,12 @@ pub fn parse(stdout: &[u8]) -> Parsed {
 }
 
 /// `xbps-query -l`: `ii bash-5.2.21_1   GNU Bourne Again Shell` → name → version.
-pub fn parse_installed(stdout: &[u8]) -> HashMap<String, String> {
-    lines(stdout)
-        .filter_map(|line| {
-            let pkgver = line.split_whitespace().nth(1)?;
-            let (name, version) = split_pkgver(pkgver)?;
-            Some((name.to_string(), version.to_string()))
-        })
-        .collect()
-}
-
-pub fn fill_current(parsed: &mut Parsed, installed: &HashMap<String, String>) {
-    for p in &mut parsed.packages {
-        if let Some(v) = installed.get(&p.name) {
-            p.current.clone_from(v);
-        }
-    }
+pub fn parse_installed(stdout: &[u8]) -> Installed {
+    Installed::from_pairs(lines(stdout).filter_map(|line| {
+        let pkgver = line.split_whitespace().nth(1)?;
+        let (name, version) = split_pkgver(pkgver)?;
+        Some((name.to_string(), version.to_string()))
+    }))
 }
 
 /// `xorg-server-21.1.11_1` → (`xorg-server`, `21.1.11_1`): the version is
@@ -78,7 +66,7 @@ libnew-1.0_1 install x86_64 https://repo-default.voidlinux.org/current 102400 40
 garbage\n",
         );
         let installed = parse_installed(b"ii xorg-server-xwayland-24.1.1_1 Nested X server\nii bash-5.2.21_1 GNU Bourne Again Shell\n");
-        fill_current(&mut p, &installed);
+        installed.fill_current(&mut p);
         assert_eq!(
             p.packages,
             [Package::new(

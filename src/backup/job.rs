@@ -31,6 +31,7 @@ use super::walk::{self, FileStats, Found, Kind, Rules, Step, Walker};
 use super::zipwrite::{self, Entry, OpenEntry, Sizes, ZipOut};
 use super::{probe, retention};
 use crate::config::Config;
+use crate::float_text::Fixed;
 use crate::pathglob::Excludes;
 use crate::sys::{self, FileStat};
 use crate::{fsutil, log};
@@ -868,14 +869,14 @@ impl Job {
         let duration = self.started.elapsed();
         let left = walker.left_out;
         log::info(format_args!(
-            "backup done: {} ({} bytes, {} files, {} skipped, {} excluded, {} cache dirs left out) in {:.1}s{}",
+            "backup done: {} ({} bytes, {} files, {} skipped, {} excluded, {} cache dirs left out) in {}s{}",
             file.display(),
             archive_bytes,
             self.files,
             self.skipped,
             left.excluded,
             left.cache_dirs,
-            duration.as_secs_f64(),
+            Fixed(duration.as_secs_f64(), 1),
             if deleted.is_empty() {
                 String::new()
             } else {

@@ -12,6 +12,7 @@ use argh::FromArgs;
 
 use crate::backup::job::{Job, Outcome, Poll, Settings};
 use crate::backup::retention;
+use crate::float_text::Fixed;
 use crate::{log, sys};
 
 #[derive(FromArgs)]
@@ -34,7 +35,7 @@ fn human_bytes(n: u64) -> String {
     if unit == 0 {
         format!("{n} B")
     } else {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{} {}", Fixed(value, 1), UNITS[unit])
     }
 }
 
@@ -105,7 +106,7 @@ fn print_summary(o: &Outcome) {
         o.data_bytes
     );
     let _ = writeln!(out, "files:    {} ({} entries)", o.files, o.entries);
-    let _ = writeln!(out, "duration: {:.1}s", o.duration.as_secs_f64());
+    let _ = writeln!(out, "duration: {}s", Fixed(o.duration.as_secs_f64(), 1));
     for d in &o.deleted {
         let _ = writeln!(out, "removed:  {}", d.display());
     }

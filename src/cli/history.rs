@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use argh::FromArgs;
 
+use crate::float_text::Fixed;
 use crate::history_file::{self, Range};
 use crate::log;
 
@@ -125,12 +126,13 @@ fn print_table(range: &Range<'_>) {
                 with_value += 1;
             }
         }
+        // The f32 bounds as f64: the same exact value, so the same digits.
         println!(
-            "{:<24} {:>12.1} {:>12.1} {:>12.1} {:>7}",
+            "{:<24} {:>12} {:>12} {:>12} {:>7}",
             range.names[s],
-            all.min,
-            all.mean(),
-            all.max,
+            Fixed(f64::from(all.min), 1),
+            Fixed(all.mean(), 1),
+            Fixed(f64::from(all.max), 1),
             with_value
         );
     }
@@ -144,11 +146,11 @@ fn print_table(range: &Range<'_>) {
             let f = p[s];
             if f.count > 0 {
                 line.push_str(&format!(
-                    "  {}={:.1} ({:.1}..{:.1})",
+                    "  {}={} ({}..{})",
                     range.names[s],
-                    f.mean(),
-                    f.min,
-                    f.max
+                    Fixed(f.mean(), 1),
+                    Fixed(f64::from(f.min), 1),
+                    Fixed(f64::from(f.max), 1)
                 ));
             }
         }

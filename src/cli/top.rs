@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
+use crate::float_text::Fixed;
 use crate::log;
 use crate::sample::{MountSelection, Sample, Sampler, TopProcess};
 
@@ -91,7 +92,8 @@ pub fn top(args: TopArgs) -> Result<ExitCode, ExitCode> {
     let seconds = end.duration_since(start).as_secs_f64();
     let cores = sample.cores.len().max(1);
     println!(
-        "By CPU over {seconds:.1} s ({cores} CPU{}, {} % at most):",
+        "By CPU over {} s ({cores} CPU{}, {} % at most):",
+        Fixed(seconds, 1),
         if cores == 1 { "" } else { "s" },
         cores * 100
     );
@@ -112,10 +114,10 @@ fn print_table(rows: &[TopProcess]) {
     }
     for p in rows {
         println!(
-            "{:>7}  {:<12} {:>6.1} {:>9}  {}",
+            "{:>7}  {:<12} {:>6} {:>9}  {}",
             p.pid,
             p.user.as_str(),
-            p.cpu_percent,
+            Fixed(p.cpu_percent, 1),
             human_bytes(p.rss_bytes),
             p.command.as_str()
         );
@@ -131,7 +133,7 @@ fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    format!("{value:.1}{}", UNITS[unit])
+    format!("{}{}", Fixed(value, 1), UNITS[unit])
 }
 
 #[cfg(test)]

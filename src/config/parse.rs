@@ -128,7 +128,11 @@ pub fn parse_threshold(value: &str) -> Result<Option<Threshold>, String> {
 }
 
 pub fn format_threshold(t: Threshold) -> String {
-    format!("{}% for {}", t.percent, format_duration(t.hold))
+    format!(
+        "{}% for {}",
+        crate::float_text::Shortest(t.percent),
+        format_duration(t.hold)
+    )
 }
 
 /// `500ms`, `5s`, `1m`, `2h`, `1d`: a whole number and a unit, nothing else,

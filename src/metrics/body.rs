@@ -193,7 +193,7 @@ impl Body {
     }
 
     /// As `Display` for `f64` (the shortest text that reads back as `v`):
-    /// integers without the formatter, the rest through it.
+    /// integers without the formatter, the rest through [`crate::float_text`].
     /// Infinities as the exposition format spells them (`+Inf`, `-Inf`;
     /// `Display` would write `inf`, which Prometheus refuses).
     pub fn f64(&mut self, v: f64) {
@@ -202,7 +202,7 @@ impl Body {
         } else if v.is_infinite() {
             self.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
         } else {
-            let _ = fmt::Write::write_fmt(self, format_args!("{v}"));
+            let _ = fmt::Write::write_fmt(self, format_args!("{}", crate::float_text::Shortest(v)));
         }
     }
 

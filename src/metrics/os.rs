@@ -128,7 +128,7 @@ impl OsRelease {
             out.push_str("\",name=\"");
             escaped(out, &self.values[NAME]);
             use std::fmt::Write;
-            let _ = writeln!(out, "\"}} {version}");
+            let _ = writeln!(out, "\"}} {}", crate::float_text::Shortest(version));
         }
         if let Some(end) = os_release::support_end_unix_s(&self.support_end) {
             out.push_str(family_lines!(

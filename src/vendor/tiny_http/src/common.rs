@@ -396,8 +396,6 @@ impl From<(u8, u8)> for HTTPVersion {
 #[cfg(test)]
 mod test {
     use super::Header;
-    use httpdate::HttpDate;
-    use std::time::{Duration, SystemTime};
 
     #[test]
     fn test_parse_header() {
@@ -409,11 +407,65 @@ mod test {
         assert!("hello world".parse::<Header>().is_err());
     }
 
+    /// [patch] `response::http_date` (the Date header, formatted here
+    /// since +sysmon.6) against a naive oracle that walks the calendar a
+    /// day at a time, over 1970 to 2400, and the value upstream's test
+    /// had for the httpdate crate.
+    #[test]
+    fn http_dates_as_the_calendar_has_them() {
+        const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let (mut year, mut month, mut day) = (1970u64, 0usize, 1u64);
+        let mut days = 0u64;
+        while year < 2400 {
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            let month_days = [
+                31,
+                if leap { 29 } else { 28 },
+                31,
+                30,
+                31,
+                30,
+                31,
+                31,
+                30,
+                31,
+                30,
+                31,
+            ];
+            let secs = days * 7919 % 86_400;
+            let want = format!(
+                "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+                DAYS[(days % 7) as usize],
+                MONTHS[month],
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            );
+            let got = crate::response::http_date(days * 86_400 + secs);
+            assert_eq!(std::str::from_utf8(&got).unwrap(), want);
+            days += 1;
+            day += 1;
+            if day > month_days[month] {
+                day = 1;
+                month += 1;
+                if month == 12 {
+                    month = 0;
+                    year += 1;
+                }
+            }
+        }
+    }
+
     #[test]
     fn formats_date_correctly() {
-        let http_date = HttpDate::from(SystemTime::UNIX_EPOCH + Duration::from_secs(420895020));
-
-        assert_eq!(http_date.to_string(), "Wed, 04 May 1983 11:17:00 GMT")
+        let got = crate::response::http_date(420895020);
+        assert_eq!(
+            std::str::from_utf8(&got).unwrap(),
+            "Wed, 04 May 1983 11:17:00 GMT"
+        )
     }
 
     #[test]

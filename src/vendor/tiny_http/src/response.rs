@@ -1,6 +1,4 @@
 use crate::common::{HTTPVersion, Header, StatusCode};
-use httpdate::HttpDate;
-use std::cmp::Ordering;
 use std::sync::mpsc::Receiver;
 
 use std::io::Result as IoResult;
@@ -71,9 +69,50 @@ impl FromStr for TransferEncoding {
 }
 
 /// Builds a Date: header with the current date.
+/// [patch] Formatted here (`http_date`), not by the httpdate crate, whose
+/// conversion panics on a clock before 1970 and brought `Duration`'s
+/// `Debug` for that message.
 fn build_date_header() -> Header {
-    let d = HttpDate::from(SystemTime::now());
-    Header::from_bytes(&b"Date"[..], &d.to_string().into_bytes()[..]).unwrap()
+    let unix_s = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Header::from_bytes(&b"Date"[..], &http_date(unix_s)[..]).unwrap()
+}
+
+/// [patch] `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110's IMF-fixdate) for a
+/// unix time, as httpdate prints it (years 1970 to 9999).
+pub(crate) fn http_date(unix_s: u64) -> [u8; 29] {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let days = unix_s / 86_400;
+    let secs = unix_s % 86_400;
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = (yoe + era * 400 + u64::from(month <= 2)).min(9999);
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    out[..3].copy_from_slice(DAYS[(days % 7) as usize]);
+    let two = |out: &mut [u8; 29], at: usize, n: u64| {
+        out[at] = b'0' + (n / 10) as u8;
+        out[at + 1] = b'0' + (n % 10) as u8;
+    };
+    two(&mut out, 5, day);
+    out[8..11].copy_from_slice(MONTHS[(month - 1) as usize]);
+    two(&mut out, 12, year / 100);
+    two(&mut out, 14, year % 100);
+    two(&mut out, 17, secs / 3600);
+    two(&mut out, 20, secs / 60 % 60);
+    two(&mut out, 23, secs % 60);
+    out
 }
 
 fn write_message_header<W>(
@@ -132,35 +171,18 @@ fn choose_transfer_encoding(
     }
 
     // parsing the request's TE header
+    // [patch] The preferred coding found in one pass, without parsing
+    // floats or sorting (util::preferred).
     let user_request = request_headers
         .iter()
         // finding TE
         .find(|h| h.field.equiv("TE"))
-        // getting its value
-        .map(|h| h.value.clone())
-        // getting the corresponding TransferEncoding
-        .and_then(|value| {
-            // getting list of requested elements
-            let mut parse = util::parse_header_value(value.as_str()); // TODO: remove conversion
-
-            // sorting elements by most priority
-            parse.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
-
-            // trying to parse each requested encoding
-            for value in parse.iter() {
-                // q=0 are ignored
-                if value.1 <= 0.0 {
-                    continue;
-                }
-
-                if let Ok(te) = TransferEncoding::from_str(value.0) {
-                    return Some(te);
-                }
-            }
-
-            // encoding not found
-            None
-        });
+        .and_then(|h| {
+            util::preferred(h.value.as_str(), |name| {
+                TransferEncoding::from_str(name).is_ok()
+            })
+        })
+        .and_then(|name| TransferEncoding::from_str(name).ok());
 
     if let Some(user_request) = user_request {
         return user_request;
