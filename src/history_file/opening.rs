@@ -37,9 +37,9 @@ use super::{
 pub const PENDING: usize = 16;
 /// Zeros written per piece of a fill.
 const FILL_CHUNK: usize = 64 * 1024;
-/// A fill starts writing back each 1 MiB it wrote and waits for the one
-/// before, so its final sync has at most 2 MiB left to wait for.
-const WRITEBACK_WINDOW: u64 = 1024 * 1024;
+/// A fill starts writing back each 256 KiB it wrote and waits for the
+/// window before, so no wait (nor the final sync) is for more than 512 KiB.
+const WRITEBACK_WINDOW: u64 = 256 * 1024;
 
 pub(super) struct Opening {
     work: Work,
@@ -239,26 +239,27 @@ impl Store {
                 previous_window,
                 rename_from,
             } => {
-                let n = (*to - *at).min(FILL_CHUNK as u64) as usize;
-                self.file
-                    .write_all_at(&zeros[..n], *at)
-                    .map_err(|e| io_context(&self.path, "write", e))?;
-                *at += n as u64;
-                let window = *at - *window_from;
-                if window >= WRITEBACK_WINDOW || *at == *to {
-                    // Hints (errors change nothing): the sync below is what
-                    // makes the zeros durable; these keep it, and every
-                    // wait, short.
-                    let _ = crate::sys::start_writeback(&self.file, *window_from, window);
-                    if let Some((from, len)) = previous_window.take() {
-                        let _ = crate::sys::wait_writeback(&self.file, from, len);
-                    }
-                    *previous_window = Some((*window_from, window));
-                    *window_from = *at;
-                }
                 if *at < *to {
+                    let n = (*to - *at).min(FILL_CHUNK as u64) as usize;
+                    self.file
+                        .write_all_at(&zeros[..n], *at)
+                        .map_err(|e| io_context(&self.path, "write", e))?;
+                    *at += n as u64;
+                    let window = *at - *window_from;
+                    if window >= WRITEBACK_WINDOW || *at == *to {
+                        // Hints (errors change nothing): the sync below is
+                        // what makes the zeros durable; these keep it, and
+                        // every wait, short.
+                        let _ = crate::sys::start_writeback(&self.file, *window_from, window);
+                        if let Some((from, len)) = previous_window.take() {
+                            let _ = crate::sys::wait_writeback(&self.file, from, len);
+                        }
+                        *previous_window = Some((*window_from, window));
+                        *window_from = *at;
+                    }
                     return Ok(false);
                 }
+                // The sync is a piece of its own (it waits for the disk).
                 self.file
                     .sync_all()
                     .map_err(|e| io_context(&self.path, "fsync", e))?;
