@@ -56,6 +56,9 @@ pub const FALLBACK_WAIT: Duration = Duration::from_millis(200);
 pub const TOP_WATCHED_FOR: u32 = 3;
 /// CPU time the backup may take per loop iteration before HTTP gets a turn.
 pub const BACKUP_SLICE: Duration = Duration::from_millis(5);
+/// Time the history file's opening (zeros for a new file, the check of
+/// every slot of an existing one) may take per loop iteration.
+pub const HISTORY_OPENING_SLICE: Duration = Duration::from_millis(1);
 /// The scheduler slice the loop's thread asks for (Linux ≥ 6.12, EEVDF):
 /// the shortest the kernel takes. The loop's turns are short (an answer
 /// is 0.01–0.3 ms); a longer one (a backup slice, 5 ms) is preempted more
@@ -102,9 +105,11 @@ pub struct Daemon {
     history_file: Option<Store>,
     /// The history file is opened at the first sample after start, or at
     /// the first `/history.json` request if that comes sooner, not in
-    /// [`Daemon::bind`]: making it (8 MB of zeros and an fsync) or scanning
-    /// it (a read and a CRC per slot) took 5–12 ms, and the port answers
-    /// before that. The start-up sample reaches the in-memory history only.
+    /// [`Daemon::bind`], and what takes long in opening it (8 MB of zeros
+    /// and a sync for a new file, a read and a CRC per slot of an existing
+    /// one: 5–12 ms warm, ~50 ms cold) runs in slices of
+    /// [`HISTORY_OPENING_SLICE`] with requests answered between them. The
+    /// start-up sample reaches the in-memory history only.
     history_file_pending: bool,
     alerts: Alerts,
     /// The longest the loop may sleep past its deadlines: `None` once
@@ -367,6 +372,7 @@ impl Daemon {
                 .with_services(&self.services.snapshot());
             self.alerts.evaluate(now, &self.sample, &jobs);
         }
+        self.poll_history_file();
         self.alerts.poll_commands(now);
         if let Some(boot_log) = &mut self.boot_log {
             boot_log.poll(now, unix_ms / 1000);
@@ -403,6 +409,7 @@ impl Daemon {
             self.orphans.next_deadline(),
             self.boot_log.as_ref().and_then(BootLog::next_deadline),
             self.services.next_deadline(),
+            self.history_file.as_ref().and_then(Store::next_deadline),
         ];
         for job_deadline in jobs.into_iter().flatten() {
             deadline = deadline.min(job_deadline);
@@ -450,6 +457,26 @@ impl Daemon {
         self.notify.poll(now);
         self.notify
             .status_jobs(&self.backup.snapshot(), &self.audit.snapshot());
+    }
+
+    /// A slice of the history file's opening, while it runs; logs what it
+    /// found when it ends, or drops the file if it failed (logged).
+    fn poll_history_file(&mut self) {
+        let Some(store) = &mut self.history_file else {
+            return;
+        };
+        // From now, not the turn's start: the slice is this much of work.
+        store.poll_opening(Instant::now(), HISTORY_OPENING_SLICE);
+        match store.take_opened() {
+            None => {}
+            Some(Ok(opened)) => log_opened(store.path(), &opened),
+            Some(Err(e)) => {
+                log::error(format_args!(
+                    "history: {e}; running without the history file"
+                ));
+                self.history_file = None;
+            }
+        }
     }
 
     /// Opens the history file if [`Daemon::bind`] left it for later.
@@ -683,35 +710,17 @@ pub fn open_history_file(config: &Config, now: Instant, unix_ms: u64) -> Option<
         ));
         return None;
     }
-    match Store::open(&path, &config.history_tiers, now, unix_ms) {
-        Ok((store, opened)) => {
-            if let Some((aside, why)) = &opened.set_aside {
-                log::warn(format_args!(
-                    "history: {} set aside as {} ({why}); starting a new one",
-                    path.display(),
-                    aside.display()
-                ));
+    match Store::begin(&path, &config.history_tiers, now, unix_ms) {
+        #[cfg_attr(not(debug_assertions), allow(unused_mut))]
+        Ok(mut store) => {
+            // A test's knob (tests/history/startup.rs), in debug builds only.
+            #[cfg(debug_assertions)]
+            if let Some(ms) = std::env::var("SYSMON_TEST_HISTORY_OPENING_PAUSE_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                store.set_opening_pause(Duration::from_millis(ms));
             }
-            if let Some(len) = opened.truncated_from {
-                log::warn(format_args!(
-                    "history: {} was cut short at {len} bytes; the points past that are lost, \
-                     the rest is served",
-                    path.display()
-                ));
-            }
-            let corrupt: u32 = opened.corrupt_slots.iter().sum();
-            if corrupt > 0 {
-                log::warn(format_args!(
-                    "history: {}: {corrupt} corrupt points skipped (torn or changed; never served)",
-                    path.display()
-                ));
-            }
-            let valid: u32 = opened.valid_slots.iter().sum();
-            log::info(format_args!(
-                "history: {} ({}{valid} points kept)",
-                path.display(),
-                if opened.created { "new, " } else { "" }
-            ));
             Some(store)
         }
         Err(e) => {
@@ -721,6 +730,37 @@ pub fn open_history_file(config: &Config, now: Instant, unix_ms: u64) -> Option<
             None
         }
     }
+}
+
+/// Logs what the history file's opening found at `path`.
+fn log_opened(path: &std::path::Path, opened: &crate::history_file::Opened) {
+    if let Some((aside, why)) = &opened.set_aside {
+        log::warn(format_args!(
+            "history: {} set aside as {} ({why}); starting a new one",
+            path.display(),
+            aside.display()
+        ));
+    }
+    if let Some(len) = opened.truncated_from {
+        log::warn(format_args!(
+            "history: {} was cut short at {len} bytes; the points past that are lost, \
+             the rest is served",
+            path.display()
+        ));
+    }
+    let corrupt: u32 = opened.corrupt_slots.iter().sum();
+    if corrupt > 0 {
+        log::warn(format_args!(
+            "history: {}: {corrupt} corrupt points skipped (torn or changed; never served)",
+            path.display()
+        ));
+    }
+    let valid: u32 = opened.valid_slots.iter().sum();
+    log::info(format_args!(
+        "history: {} ({}{valid} points kept)",
+        path.display(),
+        if opened.created { "new, " } else { "" }
+    ));
 }
 
 /// Opens `state_dir/boots.log` (see [`crate::bootlog`]) for the boot in

@@ -32,7 +32,10 @@
 //! shorter than its shape is extended with zeros (what was cut is lost, the
 //! rest served). A file with another magic, version or shape (tiers
 //! changed in the config) is renamed aside (`history.db.aside-UNIX`) and
-//! logged, never deleted; a fresh one is made.
+//! logged, never deleted; a fresh one is made. Making a file and checking
+//! every slot of one run in slices of bounded time, requests answered
+//! between them (`history_file/opening.rs`); samples recorded meanwhile
+//! wait and are then placed as if the opening had been one piece.
 //!
 //! # Writes
 //! Each tier keeps one accumulator in memory (the bucket being filled).
@@ -578,15 +581,24 @@ pub struct Store {
     held_mask: u8,
     /// Samples were held back since open (logged once).
     held_logged: bool,
+    /// The opening's work still to do in slices (see [`opening`]); `None`
+    /// once done.
+    opening: Option<Box<opening::Opening>>,
+    /// How the opening ended, until [`Store::take_opened`] takes it.
+    outcome: Option<Result<Opened, String>>,
 }
 
 fn io_context(path: &Path, what: &str, e: io::Error) -> String {
     format!("{}: {what}: {e}", path.display())
 }
 
-/// Writes a file of `tiers`, zeros throughout, to `path` (through a
-/// temporary name and a rename, so a crash leaves no half-made file).
-fn create(path: &Path, tiers: &[TierSpec]) -> Result<File, String> {
+/// Begins a file of `tiers` under a temporary name beside `path`: its
+/// header and an empty name table. The zeros (real blocks rather than a
+/// hole or an unwritten extent, so later overwrites need no metadata
+/// change), the sync and the rename to `path` follow in slices
+/// ([`opening`]), so a crash leaves no half-made file. Returns the file and
+/// its temporary name.
+fn begin_create(path: &Path, tiers: &[TierSpec]) -> Result<(File, PathBuf), String> {
     let tmp = path.with_extension("db.new");
     let file = OpenOptions::new()
         .read(true)
@@ -603,27 +615,12 @@ fn create(path: &Path, tiers: &[TierSpec]) -> Result<File, String> {
     encode_names(1, &[], &mut page);
     file.write_all_at(&page, PAGE as u64)
         .map_err(|e| io_context(&tmp, "write", e))?;
-    zero_fill(&file, 2 * PAGE as u64, file_size(tiers))
+    // The other copy of the table, empty, so that the fill, which starts
+    // after the header pages, never covers a table written meanwhile.
+    page.fill(0);
+    file.write_all_at(&page, 2 * PAGE as u64)
         .map_err(|e| io_context(&tmp, "write", e))?;
-    file.sync_all().map_err(|e| io_context(&tmp, "fsync", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_context(path, "rename", e))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        crate::fsutil::fsync_dir(dir).map_err(|e| e.to_string())?;
-    }
-    Ok(file)
-}
-
-/// Writes zeros from `from` to `to` (real blocks rather than a hole or an
-/// unwritten extent, so later overwrites need no metadata change).
-fn zero_fill(file: &File, from: u64, to: u64) -> io::Result<()> {
-    let zeros = vec![0u8; 64 * 1024];
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(zeros.len() as u64) as usize;
-        file.write_all_at(&zeros[..n], at)?;
-        at += n as u64;
-    }
-    Ok(())
+    Ok((file, tmp))
 }
 
 /// The file at `path` opened read-write with `flags` and `O_NOATIME`, or
@@ -651,29 +648,47 @@ fn unix_s() -> u64 {
 
 impl Store {
     /// Opens (or makes) the file at `path` for `tiers`, checks every slot,
-    /// and anchors the time axis at (`now`, `wall_ms`). Errors only when the
-    /// file can be neither opened nor made; anything found inside is
-    /// reported in [`Opened`] and never refuses the start.
+    /// and anchors the time axis at (`now`, `wall_ms`), in one piece (tests,
+    /// tools). The daemon uses [`Store::begin`] and lets it run in slices.
+    /// Errors only when the file can be neither opened nor made; anything
+    /// found inside is reported in [`Opened`] and never refuses the start.
     pub fn open(
         path: &Path,
         tiers: &[TierSpec],
         now: Instant,
         wall_ms: u64,
     ) -> Result<(Store, Opened), String> {
+        let mut store = Store::begin(path, tiers, now, wall_ms)?;
+        store.run_opening(None);
+        let opened = store.take_opened().expect("the opening ran to its end")?;
+        Ok((store, opened))
+    }
+
+    /// Opens the file at `path` for `tiers` as far as is quick (the header
+    /// read, a bad file set aside, a new one begun, the name table read)
+    /// and anchors the time axis at (`now`, `wall_ms`); the rest (zeros for
+    /// a new or cut file, the check of every slot) is left to
+    /// [`Store::poll_opening`] (see [`opening`]). Errors only when the file
+    /// can be neither opened nor made.
+    pub fn begin(
+        path: &Path,
+        tiers: &[TierSpec],
+        now: Instant,
+        wall_ms: u64,
+    ) -> Result<Store, String> {
         assert!(!tiers.is_empty() && tiers.len() <= MAX_TIERS);
         let mut opened = Opened::default();
         let mut aligned = AlignedPages::new(1 + tiers.len());
         let page = aligned.get(0);
+        let full = file_size(tiers);
         let existing = match OpenOptions::new().read(true).write(true).open(path) {
             Ok(f) => Some(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_context(path, "open", e)),
         };
+        let mut fill_from = None;
+        let mut rename_from = None;
         let file = match existing {
-            None => {
-                opened.created = true;
-                create(path, tiers)?
-            }
             Some(file) => {
                 let len = file
                     .metadata()
@@ -691,34 +706,48 @@ impl Store {
                         Ok(_) => None,
                     },
                 };
-                match problem {
-                    Some(why) => {
-                        let aside = path.with_extension(format!("db.aside-{}", unix_s()));
-                        std::fs::rename(path, &aside)
-                            .map_err(|e| io_context(path, "rename aside", e))?;
-                        opened.set_aside = Some((aside, why));
-                        opened.created = true;
-                        create(path, tiers)?
-                    }
-                    None => {
-                        let full = file_size(tiers);
-                        if len < full {
-                            opened.truncated_from = Some(len);
-                            zero_fill(&file, len, full)
-                                .and_then(|()| file.sync_all())
+                if let Some(why) = problem {
+                    let aside = path.with_extension(format!("db.aside-{}", unix_s()));
+                    std::fs::rename(path, &aside)
+                        .map_err(|e| io_context(path, "rename aside", e))?;
+                    opened.set_aside = Some((aside, why));
+                    None
+                } else {
+                    if len < full {
+                        opened.truncated_from = Some(len);
+                        // The header pages at once (a name table may be
+                        // written before the fill's slices reach it).
+                        let header_end = (HEADER_PAGES * PAGE) as u64;
+                        if len < header_end {
+                            let zeros = vec![0u8; (header_end - len) as usize];
+                            file.write_all_at(&zeros, len)
                                 .map_err(|e| io_context(path, "extend", e))?;
                         }
-                        file
+                        fill_from = Some(len.max(header_end));
                     }
+                    Some(file)
                 }
             }
+            None => None,
         };
+        let file = match file {
+            Some(file) => file,
+            None => {
+                opened.created = true;
+                let (file, tmp) = begin_create(path, tiers)?;
+                fill_from = Some((HEADER_PAGES * PAGE) as u64);
+                rename_from = Some(tmp);
+                file
+            }
+        };
+        let live = rename_from.as_deref().unwrap_or(path);
         // Reads of this descriptor (range answers) leave atime alone too.
-        let file = open_flags(path, 0).unwrap_or(file);
+        let file = open_flags(live, 0).unwrap_or(file);
         let (names_generation, names) = read_names(&file, page);
         let offsets = tier_offsets(tiers);
         let mut store = Store {
             path: path.to_path_buf(),
+            direct: open_flags(live, libc::O_DIRECT),
             file,
             tiers: Vec::with_capacity(tiers.len()),
             names: Vec::with_capacity(FILE_SERIES),
@@ -726,7 +755,6 @@ impl Store {
             names_on_disk: 0,
             anchor_wall_ms: wall_ms,
             anchor_mono: now,
-            direct: open_flags(path, libc::O_DIRECT),
             pages: aligned,
             batch_s: batch_s(tiers),
             batch_period: wall_ms / 1000 / batch_s(tiers),
@@ -739,51 +767,24 @@ impl Store {
             journal: Journal::new(tiers.iter().map(|t| t.step_s)),
             held_mask: 0,
             held_logged: false,
+            opening: Some(Box::new(opening::Opening::new(
+                opened,
+                fill_from,
+                full,
+                rename_from,
+                now,
+                wall_ms,
+            ))),
+            outcome: None,
         };
         store.names.extend(names);
         store.names_on_disk = store.names.len();
-        let mut last_value_s = [0u64; FILE_SERIES];
         for (i, spec) in tiers.iter().enumerate() {
-            let mut newest = None;
-            let mut newest_slot = [0u8; SLOT];
-            scan_tier(
-                &store.file,
-                spec,
-                offsets[i],
-                |index, slot| match slot_state(slot) {
-                    SlotState::Empty => {}
-                    SlotState::Corrupt => opened.corrupt_slots[i] += 1,
-                    SlotState::Valid { bucket } if bucket % u64::from(spec.slots) != index => {
-                        opened.corrupt_slots[i] += 1
-                    }
-                    SlotState::Valid { bucket } => {
-                        opened.valid_slots[i] += 1;
-                        let end_s = (bucket + 1) * u64::from(spec.step_s);
-                        for (s, last) in last_value_s.iter_mut().enumerate() {
-                            if slot_point(slot, s).is_some() {
-                                *last = (*last).max(end_s);
-                            }
-                        }
-                        if newest.is_none_or(|n| bucket > n) {
-                            newest = Some(bucket);
-                            newest_slot.copy_from_slice(slot);
-                        }
-                    }
-                },
-            )
-            .map_err(|e| io_context(path, "read", e))?;
-            // A restart inside the newest bucket takes it up again.
-            let current = wall_ms / 1000 / u64::from(spec.step_s);
-            let acc = (newest == Some(current)).then(|| {
-                let mut acc = Acc::new(current);
-                acc.load(&newest_slot);
-                acc
-            });
             store.tiers.push(Tier {
                 spec: *spec,
                 offset: offsets[i],
-                acc,
-                newest,
+                acc: None,
+                newest: None,
                 page_at: None,
                 dirty: false,
                 unwritten_from: None,
@@ -793,8 +794,7 @@ impl Store {
                 newest_settled: None,
             });
         }
-        store.last_value_s = last_value_s;
-        Ok((store, opened))
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -1061,8 +1061,13 @@ impl Store {
 
     /// Records the figures of `sample` taken at `now` (wall time `wall_ms`).
     pub fn record(&mut self, now: Instant, wall_ms: u64, sample: &Sample) {
-        // The time a full table's free index is judged by.
-        self.now_s = self.axis_ms(now, wall_ms) / 1000;
+        // The time a full table's free index is judged by (while the file
+        // opens, the wall clock: the axis is read when the sample is placed).
+        self.now_s = if self.opening.is_some() {
+            wall_ms / 1000
+        } else {
+            self.axis_ms(now, wall_ms) / 1000
+        };
         let mut values = [f32::NAN; FILE_SERIES];
         crate::history::for_each_series(sample, |prefix, name, value| {
             if let Some(i) = self.series_index(prefix, name) {
@@ -1092,9 +1097,17 @@ impl Store {
         if !self.write_names(&mut values) {
             values[self.names_on_disk..].fill(f32::NAN);
         }
+        if !self.queue_while_opening(now, wall_ms, &values) {
+            self.place(now, wall_ms, &values);
+        }
+    }
+
+    /// Places one sample (named: values by series index) in the journal
+    /// and every tier; writes the batch when a new batch period begins.
+    fn place(&mut self, now: Instant, wall_ms: u64, values: &[f32; FILE_SERIES]) {
         let t_s = self.axis_ms(now, wall_ms) / 1000;
         self.now_s = t_s;
-        for (last, v) in self.last_value_s.iter_mut().zip(&values) {
+        for (last, v) in self.last_value_s.iter_mut().zip(values) {
             if !v.is_nan() {
                 *last = t_s;
             }
@@ -1157,9 +1170,13 @@ impl Store {
         }
     }
 
-    /// Writes every partial bucket and everything staged (at stop). Samples
-    /// held back are lost (counted, logged).
+    /// Writes every partial bucket and everything staged (at stop), the
+    /// opening finished first. Samples held back are lost (counted, logged).
     pub fn flush(&mut self) {
+        self.run_opening(None);
+        if self.opening.is_some() {
+            return; // it failed: nothing is known of the slots
+        }
         for k in 0..self.tiers.len() {
             if let Some(acc) = self.tiers[k].acc {
                 self.stage(k, &acc);
@@ -1331,7 +1348,7 @@ impl Store {
                 return Some(i);
             }
         }
-        if !self.overflowed {
+        if !self.overflowed && self.opening.is_none() {
             self.overflowed = true;
             crate::log::warn(format_args!(
                 "history: {} is not kept in {} ({FILE_SERIES} series at most, none of \
@@ -1349,6 +1366,9 @@ impl Store {
     /// is older than any range reads (a range reads at most a tier's span
     /// back from now), so the index can carry a new series.
     fn stale_index(&self) -> Option<usize> {
+        if self.opening.is_some() {
+            return None; // which index is silent is known once every slot is read
+        }
         let span_s = self.tiers.iter().map(|t| t.spec.span_s()).max()?;
         (0..self.names.len())
             .filter(|&i| self.last_value_s[i].saturating_add(span_s) <= self.now_s)
@@ -1414,8 +1434,14 @@ impl Store {
         let held = Held {
             page: tier.page_at.map(|at| (at, self.pages.peek(1 + k))),
             current: tier.acc.as_ref(),
-            unwritten_from: tier.unwritten_from.or(tier.acc.map(|a| a.bucket)),
+            // While the file opens, the samples since start wait in memory,
+            // from the bucket it was begun in on.
+            unwritten_from: match &self.opening {
+                Some(o) => Some(o.begun_wall_ms / 1000 / u64::from(tier.spec.step_s)),
+                None => tier.unwritten_from.or(tier.acc.map(|a| a.bucket)),
+            },
             sole_writer: true,
+            opening: self.opening.is_some(),
         };
         render_range(
             &self.file,
@@ -1457,6 +1483,7 @@ impl AlignedPages {
 
 /// Calls `f(index, slot)` for every slot of a tier, reading a page at a
 /// time. Slots past the end of a short file are not visited.
+#[cfg(test)]
 fn scan_tier(
     file: &File,
     spec: &TierSpec,
@@ -1549,6 +1576,9 @@ pub struct Held<'a> {
     /// The caller is the only writer, so no slot changes during an answer:
     /// a slot found intact once is not checked again on later passes.
     sole_writer: bool,
+    /// The writer's file is still opening: the answer is the file as it
+    /// stands, without the samples since start (said as `"opening":true`).
+    opening: bool,
 }
 
 /// Which tier a range reads and how its buckets fold into points: point
@@ -1773,11 +1803,16 @@ pub fn render_range(
     let _ = write!(
         out,
         "{{\"range_s\":{range_s},\"tier_s\":{},\"interval_s\":{},\"end\":{},\"points\":{},\
-         \"written_end\":{written_end},\"aggregate\":\"min,mean,max\",\"series\":{{",
+         \"written_end\":{written_end},{}\"aggregate\":\"min,mean,max\",\"series\":{{",
         shape.step_s,
         shape.step_s * shape.per as u64,
         shape.end_s(),
         shape.n,
+        if held.opening {
+            "\"opening\":true,"
+        } else {
+            ""
+        },
     );
     let mut folds = vec![NO_FOLD; shape.n];
     let mut first_series = true;
@@ -1861,5 +1896,6 @@ pub fn open_read_only(path: &Path) -> Result<(File, Vec<TierSpec>, Vec<String>),
 }
 
 mod journal;
+mod opening;
 #[cfg(test)]
 mod tests;

@@ -3,10 +3,12 @@
 //! request, if sooner), not before the first answer. Making it writes 8 MB
 //! of zeros and syncs them; scanning it reads every slot: 5–12 ms that
 //! start-up used to spend before the port answered (issue 16's
-//! "start -> first data").
+//! "start -> first data"). Both now run in slices, requests answered
+//! between them.
 
 use std::time::Duration;
 
+use crate::all_points;
 use crate::common::*;
 
 /// The index of the first log line holding `needle`.
@@ -42,8 +44,9 @@ fn the_port_answers_before_the_history_file_is_opened() {
         "{}",
         r.body_text()
     );
-    assert!(db.exists());
+    // Made whole (its zeros in slices, then renamed) before its log line.
     assert!(daemon.wait_log("history: ", Duration::from_secs(5)));
+    assert!(db.exists());
     let listening = line_of(&daemon, "listening on").expect("listening line");
     let opened = line_of(&daemon, "history: ").unwrap();
     assert!(listening < opened, "{}", daemon.dump());
@@ -61,4 +64,71 @@ fn the_first_sample_opens_the_history_file() {
         daemon.dump()
     );
     assert!(dir.join("state/history.db").exists());
+}
+
+/// The check of an existing file runs in slices with requests answered
+/// between them (issue 16: in one piece it held the loop 5–12 ms warm and
+/// about 50 ms cold). The test knob makes each slice one page and pauses
+/// 20 ms between slices (180 pages: ~3.6 s): `/history.json?range=` and
+/// `/data.json` asked meanwhile are answered, the range answers say
+/// `"opening":true` and serve the points of the file, which are the points
+/// served once the opening ends. Counted, not timed.
+#[test]
+fn requests_are_answered_while_the_history_file_is_checked() {
+    let dir = TempDir::new("history-opening");
+    let config = |interval: &str| {
+        dir.config(&format!(
+            "backup = off\nupdate_manager = none\nmounts = /\ninterval = {interval}\n\
+             history_tiers = 1m:1d"
+        ))
+    };
+    {
+        // A file with points: a run that records for a while and stops.
+        let config = config("100ms");
+        let mut daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+        assert!(
+            daemon.wait_log("points kept", Duration::from_secs(10)),
+            "{}",
+            daemon.dump()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        daemon.signal(15);
+        assert!(daemon.wait_exit(Duration::from_secs(10)).is_some());
+    }
+    // No sample for a minute: only the first range request opens the file.
+    let config = config("1m");
+    let daemon = Daemon::start_with(&["--config", config.to_str().unwrap()], |cmd| {
+        cmd.env("SYSMON_TEST_HISTORY_OPENING_PAUSE_MS", "20");
+    });
+    let range = || {
+        let r = daemon.get("/history.json?range=1d");
+        assert_eq!(r.status, 200, "{}", daemon.dump());
+        r.body_text()
+    };
+    let mut during = Vec::new();
+    let mut data_answers = 0;
+    for _ in 0..2_000 {
+        let json = range();
+        if json.contains("\"opening\":true") {
+            during.push(json);
+        } else if daemon.logged("points kept") > 0 {
+            break;
+        }
+        assert_eq!(daemon.get("/data.json").status, 200);
+        data_answers += 1;
+    }
+    assert!(
+        during.len() >= 5,
+        "{} range answers while the file was checked\n{}",
+        during.len(),
+        daemon.dump()
+    );
+    assert!(data_answers >= during.len());
+    let after = range();
+    assert!(!after.contains("opening"), "{after}");
+    let points = all_points(&after, "cpu");
+    assert!(!points.is_empty(), "{after}");
+    for json in &during {
+        assert_eq!(all_points(json, "cpu"), points, "{json}");
+    }
 }
