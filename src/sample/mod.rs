@@ -3,7 +3,8 @@
 //! from offset 0 into fixed buffers ([`procfile`]).
 //!
 //! - [`cpu`]: /proc/stat (CPU shares, per core, kernel counters);
-//!   `memory`: /proc/meminfo; `host`: load, uptime, host name;
+//!   `memory`: /proc/meminfo; `host`: load, uptime (or the boot-time
+//!   clock), host name (or `uname`);
 //!   `disks`: mounted filesystems (mount table + statvfs).
 //! - `network`: /proc/net/dev; `disk_io`: /proc/diskstats (both through
 //!   `counters`' one update-by-name routine); `pressure`: /proc/pressure.
@@ -119,8 +120,8 @@ pub struct Sampler {
     cpu: cpu::CpuStat,
     memory: memory::Memory,
     load: host::OneLine<LoadAvg>,
-    uptime: host::OneLine<f64>,
-    hostname: host::OneLine<String>,
+    uptime: host::Uptime,
+    hostname: host::HostName,
     disks: disks::Disks,
     process: process::SelfProcess,
     network: network::Network,
@@ -139,8 +140,8 @@ impl Sampler {
             cpu: cpu::CpuStat::new(proc_root),
             memory: memory::Memory::new(proc_root),
             load: host::load(proc_root),
-            uptime: host::uptime(proc_root),
-            hostname: host::hostname(proc_root),
+            uptime: host::Uptime::new(proc_root),
+            hostname: host::HostName::new(proc_root),
             disks: disks::Disks::new(proc_root, selection),
             process: process::SelfProcess::new(),
             network: network::Network::new(proc_root),
