@@ -244,6 +244,9 @@ impl Daemon {
         self.http.bound()
     }
 
+    /// The last sample, as the loop took it: its own footprint and
+    /// pressure are those of the last answer that showed them
+    /// (`Sampler::read_on_demand`).
     pub fn sample(&self) -> &Sample {
         &self.sample
     }
