@@ -175,7 +175,8 @@ impl Daemon {
         let mut sample = Sample::default();
         let now = Instant::now();
         let unix_ms = unix_now_ms();
-        sampler.sample(unix_ms / 1000, &mut sample);
+        // The on-demand sources wait for the first answer that shows them.
+        sampler.sample_periodic(unix_ms / 1000, &mut sample);
         let backup = BackupService::new(&config);
         let audit = AuditService::new(&config);
         let mut history = History::new(now, config.interval, config.history);
@@ -248,6 +249,9 @@ impl Daemon {
         self.http.bound()
     }
 
+    /// The last sample, as the loop took it: its own footprint and
+    /// pressure are those of the last answer that showed them
+    /// (`Sampler::read_on_demand`).
     pub fn sample(&self) -> &Sample {
         &self.sample
     }
@@ -256,6 +260,7 @@ impl Daemon {
     /// (the scrape-time reads included), for tests that count allocations.
     pub fn render_metrics(&mut self) -> &str {
         let connections = self.http.stats();
+        self.sampler.read_on_demand(&mut self.sample);
         self.metrics
             .render(
                 &self.sample,
@@ -351,7 +356,8 @@ impl Daemon {
         let sampled = now >= self.next_sample_at;
         let unix_ms = unix_now_ms();
         if sampled {
-            self.sampler.sample(unix_ms / 1000, &mut self.sample);
+            self.sampler
+                .sample_periodic(unix_ms / 1000, &mut self.sample);
             self.next_sample_at += self.config.interval;
             if self.next_sample_at <= now {
                 // We fell behind (suspend, a stalled disk): do not catch up in a burst.
@@ -492,8 +498,10 @@ impl Daemon {
         }
         let interval_s = self.config.interval.as_secs_f64();
         let metrics_cache = self.config.metrics_cache;
-        let (sample, backup, audit, alerts) =
-            (&self.sample, &self.backup, &self.audit, &self.alerts);
+        let (backup, audit, alerts) = (&self.backup, &self.audit, &self.alerts);
+        // The sources only answers show are read at the first answer after
+        // each sample that needs them (`Sampler::read_on_demand`).
+        let (sampler, sample) = (&mut self.sampler, &mut self.sample);
         let services = &self.services;
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
         let connections = self.http.stats();
@@ -504,19 +512,22 @@ impl Daemon {
         // processes follow every sample for a while (see `top_every`).
         let data_asked = std::cell::Cell::new(false);
         http::handle(request, &self.access, scratch, |route| match route {
-            http::Route::Metrics => metrics
-                .render_cached(
-                    Instant::now(),
-                    metrics_cache,
-                    sample,
-                    &backup.snapshot(),
-                    &audit.snapshot(),
-                    audit.apt_details(),
-                    alerts,
-                    connections,
-                    services,
-                )
-                .as_bytes(),
+            http::Route::Metrics => {
+                sampler.read_on_demand(sample);
+                metrics
+                    .render_cached(
+                        Instant::now(),
+                        metrics_cache,
+                        sample,
+                        &backup.snapshot(),
+                        &audit.snapshot(),
+                        audit.apt_details(),
+                        alerts,
+                        connections,
+                        services,
+                    )
+                    .as_bytes()
+            }
             http::Route::History { points, range_s } => {
                 let points = points.map(|p| p as usize);
                 let from_file = match (range_s, history_file) {
@@ -539,6 +550,7 @@ impl Daemon {
             }
             _ => {
                 data_asked.set(true);
+                sampler.read_on_demand(sample);
                 cache.body(
                     sample,
                     interval_s,
@@ -631,7 +643,7 @@ impl Daemon {
             != (&self.config.mounts, &self.config.network_exclude)
         {
             self.sampler = new_sampler(&new);
-            self.sampler.sample(unix_now(), &mut self.sample);
+            self.sampler.sample_periodic(unix_now(), &mut self.sample);
         } else if (new.top_processes, new.top_every)
             != (self.config.top_processes, self.config.top_every)
         {

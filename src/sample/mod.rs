@@ -3,7 +3,8 @@
 //! from offset 0 into fixed buffers ([`procfile`]).
 //!
 //! - [`cpu`]: /proc/stat (CPU shares, per core, kernel counters);
-//!   `memory`: /proc/meminfo; `host`: load, uptime, host name;
+//!   `memory`: /proc/meminfo; `host`: load, uptime (or the boot-time
+//!   clock), host name (or `uname`);
 //!   `disks`: mounted filesystems (mount table + statvfs).
 //! - `network`: /proc/net/dev; `disk_io`: /proc/diskstats (both through
 //!   `counters`' one update-by-name routine); `pressure`: /proc/pressure.
@@ -17,7 +18,17 @@
 //!
 //! Arrows point down: the sources know nothing of [`Sample`]; the
 //! [`Sampler`] hands each the part of the sample it owns. A new source is a
-//! new file here, and one line in [`Sampler::sample_at`].
+//! new file here, and one line in [`Sampler::sample_periodic_at`] (or
+//! [`Sampler::read_on_demand`]).
+//!
+//! Two sources are read on demand: sysmon's own footprint (/proc/self/stat
+//! and the descriptor count) and pressure feed no history series, no alert
+//! and no other source; only an answer shows them. The daemon's loop takes
+//! [`Sampler::sample_periodic`] every interval, and a /data.json or
+//! /metrics answer first calls [`Sampler::read_on_demand`], which reads
+//! them if they were not read since that sample: an answer shows them as
+//! fresh as the sample, or fresher, and an idle daemon never reads them.
+//! [`Sampler::sample`] reads everything (`sysmon sample`, tests).
 //!
 //! Invariant: once warmed up (the first two samples, or the first after the
 //! mount table, CPU count or set of devices changed), [`Sampler::sample`]
@@ -119,8 +130,8 @@ pub struct Sampler {
     cpu: cpu::CpuStat,
     memory: memory::Memory,
     load: host::OneLine<LoadAvg>,
-    uptime: host::OneLine<f64>,
-    hostname: host::OneLine<String>,
+    uptime: host::Uptime,
+    hostname: host::HostName,
     disks: disks::Disks,
     process: process::SelfProcess,
     network: network::Network,
@@ -129,6 +140,9 @@ pub struct Sampler {
     sensors: sensors::Sensors,
     container: container::Container,
     top: top::TopProcesses,
+    /// The generation of the sample the on-demand sources were last read
+    /// into (`None`: never).
+    on_demand_read_for: Option<u64>,
 }
 
 impl Sampler {
@@ -139,8 +153,8 @@ impl Sampler {
             cpu: cpu::CpuStat::new(proc_root),
             memory: memory::Memory::new(proc_root),
             load: host::load(proc_root),
-            uptime: host::uptime(proc_root),
-            hostname: host::hostname(proc_root),
+            uptime: host::Uptime::new(proc_root),
+            hostname: host::HostName::new(proc_root),
             disks: disks::Disks::new(proc_root, selection),
             process: process::SelfProcess::new(),
             network: network::Network::new(proc_root),
@@ -149,6 +163,7 @@ impl Sampler {
             sensors: sensors::Sensors::new(sys_root),
             container: container::Container::new(proc_root, sys_root),
             top: top::TopProcesses::new(proc_root, Path::new("/etc/passwd")),
+            on_demand_read_for: None,
         }
     }
 
@@ -176,9 +191,10 @@ impl Sampler {
         self.network.set_exclude(globs);
     }
 
-    /// Refreshes `out` from /proc. CPU percentages cover the time since the
-    /// previous call (since boot on the first). Never fails as a whole: each
-    /// source that cannot be read keeps its previous figures in `out`.
+    /// Refreshes `out` from /proc, every source. CPU percentages cover the
+    /// time since the previous call (since boot on the first). Never fails
+    /// as a whole: each source that cannot be read keeps its previous
+    /// figures in `out`.
     pub fn sample(&mut self, time_unix_s: u64, out: &mut Sample) {
         self.sample_at(Instant::now(), time_unix_s, out);
     }
@@ -186,6 +202,32 @@ impl Sampler {
     /// [`Sampler::sample`] with the monotonic time that rates are computed
     /// against given by the caller (tests drive a fake clock).
     pub fn sample_at(&mut self, now: Instant, time_unix_s: u64, out: &mut Sample) {
+        self.sample_periodic_at(now, time_unix_s, out);
+        self.read_on_demand(out);
+    }
+
+    /// What the daemon's loop reads every interval: [`Sampler::sample`]
+    /// but the on-demand sources (module docs), which keep the figures of
+    /// their last reading until [`Sampler::read_on_demand`].
+    pub fn sample_periodic(&mut self, time_unix_s: u64, out: &mut Sample) {
+        self.sample_periodic_at(Instant::now(), time_unix_s, out);
+    }
+
+    /// Reads the on-demand sources (sysmon's own footprint, pressure) into
+    /// `out` unless they were read since `out`'s sample was taken: call it
+    /// before anything shows them. Whether it read.
+    pub fn read_on_demand(&mut self, out: &mut Sample) -> bool {
+        if self.on_demand_read_for == Some(out.generation) {
+            return false;
+        }
+        self.on_demand_read_for = Some(out.generation);
+        self.process.sample(out.boot_time_s, &mut out.process);
+        out.pressure = self.pressure.sample();
+        true
+    }
+
+    /// [`Sampler::sample_periodic`] with the monotonic time given.
+    pub fn sample_periodic_at(&mut self, now: Instant, time_unix_s: u64, out: &mut Sample) {
         out.generation = out.generation.wrapping_add(1);
         out.time_unix_s = time_unix_s;
         if let Some(stat) = self
@@ -204,10 +246,8 @@ impl Sampler {
         self.uptime.sample(&mut out.uptime_s);
         self.hostname.sample(&mut out.hostname);
         self.disks.sample(&mut out.disks);
-        self.process.sample(out.boot_time_s, &mut out.process);
         self.network.sample(now, &mut out.network);
         self.disk_io.sample(now, &mut out.disk_io);
-        out.pressure = self.pressure.sample();
         self.sensors.sample(
             now,
             sensors::SensorLists {

@@ -6,7 +6,9 @@
 //! ([`crate::sys::DirCounter::for_each_name`]) and reads each pid's
 //! `stat` (name, flags, CPU ticks, start time and RSS are all there, so
 //! `statm` is not needed). Only the rows shown then read `cmdline` and
-//! `status` (for the user id).
+//! their user id: on procfs the owner of the /proc/PID directory (one
+//! `fstatat`; see [`RowReader`]), elsewhere `status`. A process in both
+//! lists is read once.
 //!
 //! On procfs the first [`KEPT_STAT_FILES`] `stat` files are kept open from
 //! one reading to the next and re-read with one `pread` (the `openat` and
@@ -347,14 +349,19 @@ impl TopProcesses {
         out.by_memory.clear();
         out.by_cpu.reserve_exact(self.rows);
         out.by_memory.reserve_exact(self.rows);
-        let users = &mut self.users;
-        users.refresh();
-        for (list, into) in [
-            (&self.by_cpu, &mut out.by_cpu),
-            (&self.by_memory, &mut out.by_memory),
-        ] {
+        self.users.refresh();
+        let (rows, page_size) = (self.rows, self.page_size);
+        let mut reader = RowReader {
+            dir: self.dir.as_ref(),
+            buf: &mut self.buf,
+            users: &self.users,
+            owner_from_directory: self.keep_stat_files,
+        };
+        // A process in both lists is read once: the by-memory row takes
+        // the by-CPU row's user and command (read a moment ago).
+        let mut fill = |list: &[Candidate], into: &mut Vec<TopProcess>, filled: &[TopProcess]| {
             for c in list {
-                if into.len() == self.rows {
+                if into.len() == rows {
                     break; // the spare candidates were not needed
                 }
                 let cpu_percent = if seconds > 0.0 {
@@ -369,20 +376,25 @@ impl TopProcesses {
                     user: ShortText::default(),
                     uid: 0,
                     cpu_percent,
-                    rss_bytes: c.rss_pages.saturating_mul(self.page_size),
+                    rss_bytes: c.rss_pages.saturating_mul(page_size),
                     command: ShortText::default(),
                 };
-                if let Some(row) = fill_row(
-                    self.dir.as_ref(),
-                    &mut self.buf,
-                    users,
-                    c.kernel_thread,
-                    row,
-                ) {
-                    into.push(row);
+                let row = match filled.iter().find(|f| f.pid == c.pid) {
+                    Some(same) => Some(TopProcess {
+                        user: same.user,
+                        uid: same.uid,
+                        command: same.command,
+                        ..row
+                    }),
+                    None => reader.fill(c.kernel_thread, row),
+                };
+                if let Some(row) = row {
+                    into.push(row); // within capacity: `rows` was reserved
                 }
             }
-        }
+        };
+        fill(&self.by_cpu, &mut out.by_cpu, &[]);
+        fill(&self.by_memory, &mut out.by_memory, &out.by_cpu);
         std::mem::swap(&mut self.previous, &mut self.current);
         // What is left of the older reading are processes gone since:
         // their kept files are closed now.
@@ -524,43 +536,71 @@ fn insert(list: &mut Vec<Candidate>, rows: usize, at: usize, candidate: Candidat
     list.insert(at, candidate);
 }
 
-/// Completes a row from the pid's `cmdline` and `status`; `None` when the
-/// process is gone by now.
-fn fill_row(
-    dir: Option<&sys::DirCounter>,
-    buf: &mut [u8; READ_BYTES],
-    users: &Users,
-    kernel_thread: bool,
-    mut row: TopProcess,
-) -> Option<TopProcess> {
-    let dir = dir?;
-    let len = read_pid_file(dir, row.pid, b"status", &mut buf[..]).ok()?;
-    row.uid = status::effective_uid(&buf[..len])?;
-    row.user = match users.name(row.uid) {
-        Some(name) => ShortText::from_raw(name),
-        None => {
-            let mut digits = [0u8; 10];
-            ShortText::from_raw(decimal(row.uid, &mut digits))
-        }
-    };
-    let command = if kernel_thread {
-        &[][..]
-    } else {
-        let len = read_pid_file(dir, row.pid, b"cmdline", &mut buf[..]).ok()?;
-        &buf[..len]
-    };
-    row.command = if command.iter().all(|b| *b == 0) {
-        // `[name]`, as ps and top show a process without a command line.
-        let mut bracketed = [0u8; NAME_BYTES + 2];
-        let name = row.name.as_str().as_bytes();
-        bracketed[0] = b'[';
-        bracketed[1..=name.len()].copy_from_slice(name);
-        bracketed[name.len() + 1] = b']';
-        ShortText::from_raw(&bracketed[..name.len() + 2])
-    } else {
-        ShortText::from_raw(command)
-    };
-    Some(row)
+/// What completing a row reads with: the proc root, a buffer, the user
+/// names, and where the effective uid is read.
+struct RowReader<'a> {
+    dir: Option<&'a sys::DirCounter>,
+    buf: &'a mut [u8; READ_BYTES],
+    users: &'a Users,
+    /// On procfs the owner of the /proc/PID directory is the process's
+    /// effective uid: the kernel's `task_dump_owner` gives a directory of
+    /// mode 0555 the task's `euid` (unlike its files, which show a
+    /// non-dumpable process as root), and revalidates it at each lookup;
+    /// procps reads it so ("reading /proc/pid/status is slow enough that
+    /// procps ... kept stating /proc/pid", its comment). One `fstatat`,
+    /// where `status` renders some 1.5 KB of text. Elsewhere (a fixture
+    /// tree) the owner is whoever made the files: `status` is read.
+    owner_from_directory: bool,
+}
+
+impl RowReader<'_> {
+    /// Completes `row`: its effective uid and user, and its command line;
+    /// `None` when the process is gone by now.
+    fn fill(&mut self, kernel_thread: bool, mut row: TopProcess) -> Option<TopProcess> {
+        let (dir, buf, users) = (self.dir?, &mut *self.buf, self.users);
+        row.uid = if self.owner_from_directory {
+            let mut name = [0u8; 11];
+            sys::owner_at(sys::At::Entry(dir.as_fd(), pid_name(row.pid, &mut name))).ok()?
+        } else {
+            let len = read_pid_file(dir, row.pid, b"status", &mut buf[..]).ok()?;
+            status::effective_uid(&buf[..len])?
+        };
+        row.user = match users.name(row.uid) {
+            Some(name) => ShortText::from_raw(name),
+            None => {
+                let mut digits = [0u8; 10];
+                ShortText::from_raw(decimal(row.uid, &mut digits))
+            }
+        };
+        let command = if kernel_thread {
+            &[][..]
+        } else {
+            let len = read_pid_file(dir, row.pid, b"cmdline", &mut buf[..]).ok()?;
+            &buf[..len]
+        };
+        row.command = if command.iter().all(|b| *b == 0) {
+            // `[name]`, as ps and top show a process without a command line.
+            let mut bracketed = [0u8; NAME_BYTES + 2];
+            let name = row.name.as_str().as_bytes();
+            bracketed[0] = b'[';
+            bracketed[1..=name.len()].copy_from_slice(name);
+            bracketed[name.len() + 1] = b']';
+            ShortText::from_raw(&bracketed[..name.len() + 2])
+        } else {
+            ShortText::from_raw(command)
+        };
+        Some(row)
+    }
+}
+
+/// `pid` in decimal as a C string (the name of its /proc directory).
+fn pid_name(pid: u32, out: &mut [u8; 11]) -> &CStr {
+    let mut digits = [0u8; 10];
+    let text = decimal(pid, &mut digits);
+    out[..text.len()].copy_from_slice(text);
+    out[text.len()] = 0;
+    // Digits and one NUL: always a valid C string.
+    CStr::from_bytes_with_nul(&out[..=text.len()]).unwrap_or_default()
 }
 
 /// `n` in decimal, written at the end of `digits`.

@@ -294,6 +294,23 @@ pub fn lstat_at(at: At<'_>) -> io::Result<FileStat> {
     })?
 }
 
+/// The owner (`st_uid`) of an entry, symlinks not followed: the top
+/// processes' effective uid of a process, from its /proc directory.
+pub fn owner_at(at: At<'_>) -> io::Result<u32> {
+    at.with(|dir, name| {
+        // SAFETY: `name` is NUL-terminated and `dir` open (or AT_FDCWD) for
+        // the call; `out` is a plain C struct fstatat fully writes on
+        // success, and it is read only then.
+        unsafe {
+            let mut out: libc::stat = std::mem::zeroed();
+            if libc::fstatat(dir, name.as_ptr(), &mut out, libc::AT_SYMLINK_NOFOLLOW) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(out.st_uid)
+        }
+    })?
+}
+
 /// `fstat` of an open file.
 pub fn fstat(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<FileStat> {
     use std::os::fd::AsRawFd;

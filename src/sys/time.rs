@@ -1,6 +1,7 @@
 //! Local time from the C library (the zone file is read by `localtime_r`):
-//! the stamp in archive and log names and the zip entries' DOS dates; and
-//! the kernel clock discipline (`adjtimex`) for /metrics.
+//! the stamp in archive and log names and the zip entries' DOS dates; the
+//! kernel clock discipline (`adjtimex`) for /metrics; and the monotonic and
+//! boot-time clocks in the units other sources print them in.
 
 /// Local time as `YYYYmmdd_HHMMSS`, the stamp in archive and log names.
 /// Falls back to UTC when the local zone cannot be determined.
@@ -112,4 +113,23 @@ pub fn monotonic_now_us() -> u64 {
         return 0;
     }
     (ts.tv_sec as u64) * 1_000_000 + (ts.tv_nsec as u64) / 1000
+}
+
+/// `CLOCK_BOOTTIME` now in hundredths of a second, truncated: what
+/// /proc/uptime's first figure prints (`uptime_proc_show`: the boot-time
+/// clock of the reader's time namespace, `tv_nsec / (NSEC_PER_SEC /
+/// 100)`). musl answers it from the vDSO: no system call.
+pub fn boottime_centis() -> std::io::Result<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let centis = u64::try_from(ts.tv_nsec).unwrap_or(0) / 10_000_000;
+    Ok(secs * 100 + centis)
 }

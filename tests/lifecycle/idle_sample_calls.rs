@@ -1,14 +1,47 @@
 //! What an idle sample asks of the kernel, counted with `strace` on the
-//! loop's thread: sysmon's own open-descriptor count is one `fstat` of the
-//! kept-open /proc/self/fd (its size is the count since Linux 6.2), not a
-//! getdents listing of it, which was an idle sample's costliest call (147 µs
-//! on a cold cache for 145 descriptors, issue #16).
+//! loop's thread (issue #16):
+//! - sysmon's own footprint (/proc/self/stat and its open-descriptor
+//!   count) is read only when an answer shows it, at most once per sample:
+//!   an idle daemon never reads it;
+//! - the count is one `fstat` of the kept-open /proc/self/fd (its size is
+//!   the count since Linux 6.2), not a getdents listing of it, which was an
+//!   idle sample's costliest call (147 µs on a cold cache for 145
+//!   descriptors).
 use crate::common::*;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The loop thread's calls among `calls` over `seconds`, with descriptors
+/// shown as paths (`-y`), while `during` runs (every 250 ms).
+fn traced(pid: i32, log: &std::path::Path, seconds: f64, mut during: impl FnMut()) -> String {
+    // The loop's thread only (no -f): the pid is the main thread's id.
+    let mut strace = Command::new("strace")
+        .args(["-qq", "-y", "-e"])
+        .arg("trace=getdents64,fstat,newfstatat,statx,pread64")
+        .arg("-o")
+        .arg(log)
+        .args(["-p", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace");
+    // strace attaches in a few ms; what it misses at the start is only
+    // fewer calls counted.
+    let end = Instant::now() + Duration::from_secs_f64(seconds);
+    while Instant::now() < end {
+        during();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // SIGINT: strace detaches and flushes its log.
+    let _ = Command::new("kill")
+        .args(["-INT", &strace.id().to_string()])
+        .status();
+    let _ = strace.wait();
+    std::fs::read_to_string(log).unwrap_or_default()
+}
 
 #[test]
-fn an_idle_sample_counts_its_descriptors_without_listing_them() {
+fn own_figures_are_read_only_when_asked_and_counted_without_a_listing() {
     if !have_tool("strace", "the system calls of an idle sample") {
         return;
     }
@@ -31,37 +64,52 @@ fn an_idle_sample_counts_its_descriptors_without_listing_them() {
         "interval = 1s\nhistory_tiers = off\nservices = off\ntop_processes = 0\n",
     );
     std::thread::sleep(Duration::from_millis(1500));
-    let log = dir.join("strace.log");
-    // The loop's thread only (no -f): the pid is the main thread's id.
-    let mut strace = Command::new("strace")
-        .args(["-qq", "-e", "trace=getdents64,fstat,newfstatat,statx", "-o"])
-        .arg(&log)
-        .args(["-p", &daemon.pid().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("strace");
-    std::thread::sleep(Duration::from_millis(4500));
-    // SIGINT: strace detaches and flushes its log.
-    let _ = Command::new("kill")
-        .args(["-INT", &strace.id().to_string()])
-        .status();
-    let _ = strace.wait();
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let calls = |name: &str| text.lines().filter(|l| l.starts_with(name)).count();
-    let stats = calls("fstat(") + calls("newfstatat(") + calls("statx(");
-    eprintln!(
-        "in 4.5 s at 1 s sampling: {stats} stat calls, {} getdents64\n{text}",
-        calls("getdents64(")
+    let pid = daemon.pid();
+    let own_stat = format!("</proc/{pid}/stat>");
+    let count = |text: &str, what: &dyn Fn(&str) -> bool| text.lines().filter(|l| what(l)).count();
+    // strace -y shows the fixture's real path (`basic` is a link).
+    let fixture_stat = format!(
+        "{}/stat>",
+        std::fs::canonicalize(fixture("proc/basic"))
+            .unwrap()
+            .display()
+    );
+    let samples = |text: &str| count(text, &|l| l.contains(&fixture_stat));
+    let own_reads = |text: &str| count(text, &|l| l.contains(&own_stat));
+    let stats = |text: &str| {
+        count(text, &|l| {
+            l.starts_with("fstat(") || l.starts_with("newfstatat(") || l.starts_with("statx(")
+        })
+    };
+    let listings = |text: &str| count(text, &|l| l.starts_with("getdents64("));
+
+    let idle = traced(pid, &dir.join("idle.log"), 3.5, || {});
+    eprintln!("idle, 3.5 s at 1 s sampling:\n{idle}");
+    assert!(
+        samples(&idle) >= 2,
+        "no samples seen (or strace saw nothing):\n{idle}\n{}",
+        daemon.dump()
     );
     assert_eq!(
-        calls("getdents64("),
-        0,
-        "an idle sample listed a directory:\n{text}"
+        (own_reads(&idle), stats(&idle), listings(&idle)),
+        (0, 0, 0),
+        "an idle sample read its own figures ({own_stat}, fstat, getdents64):\n{idle}"
     );
+
+    let asked = traced(pid, &dir.join("asked.log"), 4.5, || {
+        assert_eq!(daemon.get("/data.json").status, 200);
+    });
+    eprintln!("/data.json every 250 ms, 4.5 s at 1 s sampling:\n{asked}");
+    let (n, own, counted) = (samples(&asked), own_reads(&asked), stats(&asked));
+    assert_eq!(listings(&asked), 0, "descriptors listed:\n{asked}");
     assert!(
-        stats >= 3,
-        "the loop sampled without counting its descriptors (or strace saw nothing)\n{text}\n{}",
-        daemon.dump()
+        own >= 3 && counted >= 3,
+        "{own} reads of {own_stat} and {counted} stat calls for {n} samples:\n{asked}"
+    );
+    // 18 requests, but one reading per sample (and the start-up sample's
+    // if the first request came before the next sample).
+    assert!(
+        own <= n + 1 && counted <= n + 1,
+        "{own} reads of {own_stat} and {counted} stat calls for {n} samples:\n{asked}"
     );
 }

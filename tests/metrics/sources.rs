@@ -147,6 +147,56 @@ fn data_json_has_the_new_objects_from_fixture_roots() {
     assert!(num(get(own, "threads")) >= 1.0);
 }
 
+/// Pressure (like sysmon's own footprint) feeds no history and no alert:
+/// the loop does not read it at each sample, an answer does, at the first
+/// /data.json or /metrics after a sample (issue 16). At `interval = 1h`
+/// the only sample is start-up's, yet both answers show the file as it is
+/// when asked; after a later sample, a new answer reads it again.
+#[test]
+fn pressure_is_read_when_an_answer_shows_it() {
+    let dir = TempDir::new("sources-on-demand");
+    let proc_root = dir.join("proc");
+    copy_dir(&fixture("proc/container-v2"), &proc_root);
+    let cpu = proc_root.join("pressure/cpu");
+    let pressure = |avg10: &str, total_us: u64| {
+        let text = format!(
+            "some avg10={avg10} avg60=1.00 avg300=1.00 total={total_us}\n\
+             full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+        );
+        std::fs::write(&cpu, text).unwrap();
+    };
+    pressure("1.00", 1_000_000);
+    let daemon = Daemon::on_roots(
+        &dir,
+        &proc_root,
+        Some(&fixture("sys/handmade")),
+        "interval = 1h\n",
+    );
+    let shown = || {
+        let data = daemon.data();
+        let metrics = daemon.get("/metrics").body_text();
+        let total = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("node_pressure_cpu_waiting_seconds_total "))
+            .unwrap_or_else(|| panic!("no cpu pressure in:\n{metrics}"))
+            .to_string();
+        (num(get(get(&data, "pressure"), "cpu_some_avg10")), total)
+    };
+    pressure("7.25", 5_000_000);
+    assert_eq!(shown(), (7.25, "5".to_string()), "{}", daemon.dump());
+
+    pressure("8.50", 6_500_000);
+    dir.config("backup = off\nupdate_manager = none\nmounts = /\ninterval = 1s\n");
+    daemon.signal(1); // SIGHUP
+    assert!(
+        daemon.wait_log("configuration reloaded", Duration::from_secs(10)),
+        "{}",
+        daemon.dump()
+    );
+    std::thread::sleep(Duration::from_millis(1500)); // a sample at 1 s
+    assert_eq!(shown(), (8.5, "6.5".to_string()), "{}", daemon.dump());
+}
+
 #[test]
 fn data_json_leaves_absent_sources_out() {
     // The VM's own capture: v1 cgroups (no container), an empty sys root.

@@ -425,6 +425,73 @@ fn a_kept_stat_file_is_never_read_as_a_new_process_with_its_pid() {
     assert!(top.kept_stat_files() <= sysmon::sample::top::KEPT_STAT_FILES);
 }
 
+/// A row's user is the process's effective uid, as its `status` says,
+/// also for a process whose real uid differs and that is not dumpable
+/// (its /proc files then show root as their owner). On procfs the uid is
+/// the owner of the /proc/PID directory, not a reading of `status`
+/// (issue 16): a 200 MiB holder run with its effective uid alone set to
+/// 65534 (`setpriv --euid`) shows 65534; a version that took the owner of
+/// a file under /proc/PID, or the real uid, shows 0.
+#[test]
+fn a_rows_user_is_the_effective_uid() {
+    use sysmon::sample::top::TopProcesses;
+    if !crate::common::is_root("a process whose effective uid is not its real one")
+        || !crate::common::have_tool("setpriv", "a process with another effective uid")
+    {
+        return;
+    }
+    let _one = one_test_with_helpers_at_a_time();
+    let holder = Helper::start_under("hold", &["setpriv", "--euid=65534"]);
+    let pid = holder.pid() as u32;
+    let uids = |pid: u32| -> Option<Vec<u32>> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+        Some(
+            line.split_whitespace()
+                .map(|u| u.parse().unwrap())
+                .collect(),
+        )
+    };
+    assert_eq!(
+        uids(pid).unwrap()[..2],
+        [0, 65534],
+        "real 0, effective 65534"
+    );
+    let stat_owner = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{pid}/stat"))
+            .unwrap()
+            .uid()
+    };
+    assert_eq!(stat_owner, 0, "not dumpable: its files are root's");
+
+    let mut top = TopProcesses::new(Path::new("/proc"), Path::new("/etc/passwd"));
+    top.set_rows(sysmon::sample::top::MAX_ROWS);
+    let mut out = sysmon::sample::TopSample::default();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    top.sample(Instant::now(), 1.0, cores, &mut out);
+    let row = out
+        .by_memory
+        .iter()
+        .find(|r| r.pid == pid)
+        .unwrap_or_else(|| panic!("the holder {pid} is not listed: {:?}", out.by_memory));
+    assert_eq!(row.uid, 65534, "{row:?}");
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    if let Some(name) = passwd
+        .lines()
+        .find(|l| l.split(':').nth(2) == Some("65534"))
+        .and_then(|l| l.split(':').next())
+    {
+        assert_eq!(row.user.as_str(), name, "{row:?}");
+    }
+    // Every other row against its `status`, where the process is still there.
+    for row in out.by_cpu.iter().chain(&out.by_memory) {
+        if let Some(uids) = uids(row.pid) {
+            assert_eq!(row.uid, uids[1], "{row:?}: status says {uids:?}");
+        }
+    }
+}
+
 /// The role a helper process plays (this test binary, run again).
 const ROLE: &str = "SYSMON_TEST_TOP_ROLE";
 const HOLD_BYTES: usize = 200 << 20;
@@ -503,9 +570,22 @@ impl Helper {
     /// the other work on a shared machine cannot outrank it; without that
     /// right `nice` warns and runs it at 0.
     fn start(role: &str) -> Helper {
+        Helper::start_under(role, &[])
+    }
+
+    /// [`Helper::start`] run by `wrapper` (a command and its arguments,
+    /// such as `setpriv --euid=65534`), if not empty.
+    fn start_under(role: &str, wrapper: &[&str]) -> Helper {
         use std::io::BufRead;
         let exe = std::env::current_exe().unwrap();
-        let mut cmd = std::process::Command::new("nice");
+        let mut cmd = match wrapper {
+            [program, args @ ..] => {
+                let mut cmd = std::process::Command::new(program);
+                cmd.args(args).arg("nice");
+                cmd
+            }
+            [] => std::process::Command::new("nice"),
+        };
         cmd.args(["-n", if role == "burn" { "-20" } else { "0" }])
             .arg(exe)
             .args([
