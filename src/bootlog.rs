@@ -20,9 +20,20 @@
 //!
 //! Invariants:
 //! - The file holds at most [`MAX_BOOTS`] records (oldest dropped first),
-//!   so it never grows past about 9 KiB; it is only ever replaced whole
-//!   (temporary, fsync, rename, fsync of the directory: [`crate::fsutil`]),
-//!   mode 0600. A crash at any moment leaves the old file or the new one.
+//!   so it never grows past about 9 KiB. A change of records (a start, a
+//!   clean stop) replaces it whole (temporary, fsync, rename, fsync of the
+//!   directory: [`crate::fsutil`]), mode 0600: a crash at any moment leaves
+//!   the old file or the new one. A "still alive" record changes only the
+//!   current boot's `last_seen`, and when its digits are as many as the
+//!   file holds, they are written over the old ones in the file sysmon
+//!   last wrote (one `pwrite` and `fdatasync`: a data page, where a
+//!   replacement cost a new inode and the directory, 12–36 KiB of ext4
+//!   writes each time). A crash during that write leaves a record that
+//!   still parses, its `last_seen` the old or the new time, or a mix of
+//!   their digits (ten of them, equal up to the minutes that differ): how
+//!   precise "last seen alive" is, never whether the boot was clean. When
+//!   the file on disk is no longer the one written (another inode), the
+//!   record is written whole.
 //! - Flash wear: it is written at start, every `boot_log_every` (default
 //!   10 minutes: "last seen alive" is that precise) and at a clean stop;
 //!   never per sample.
@@ -144,6 +155,20 @@ pub struct BootLog {
     failing: bool,
     /// Successful writes since open (for tests of the cadence).
     writes: u64,
+    /// The file as last written, while its current record says `up`: where
+    /// a "still alive" write puts the new `last_seen`.
+    in_place: Option<InPlace>,
+}
+
+/// The boot log file sysmon wrote last, kept open, and where its last
+/// record's `last_seen` digits are.
+struct InPlace {
+    file: std::fs::File,
+    /// (device, inode) of `file`: the path must still name it.
+    identity: (u64, u64),
+    /// Byte offset and length of the last record's `last_seen` field.
+    last_seen_at: u64,
+    last_seen_len: usize,
 }
 
 impl BootLog {
@@ -180,6 +205,7 @@ impl BootLog {
             text: String::with_capacity(MAX_FILE_BYTES),
             failing: false,
             writes: 0,
+            in_place: None,
         };
         if let Err(e) = log.write() {
             log.failing = true;
@@ -212,6 +238,7 @@ impl BootLog {
             text: String::new(),
             failing: false,
             writes: 0,
+            in_place: None,
         })
     }
 
@@ -288,11 +315,69 @@ impl BootLog {
     }
 
     fn write(&mut self) -> io::Result<()> {
+        let current = self.current();
+        if current.end == End::Up && self.write_last_seen_in_place(current.last_seen) {
+            self.writes += 1;
+            return Ok(());
+        }
+        self.in_place = None;
         self.text.clear();
         render(&self.boots, &mut self.text);
         fsutil::write_atomic_via(&self.path, &self.temp, self.text.as_bytes(), 0o600)?;
         self.writes += 1;
+        if current.end == End::Up {
+            self.in_place = self.open_in_place();
+        }
         Ok(())
+    }
+
+    /// Writes `last_seen` over the digits of the file last written, when it
+    /// is still the file at the path and the digits are as many; `false`
+    /// when the record must be written whole instead (nothing was changed,
+    /// or the write failed and the whole write follows).
+    fn write_last_seen_in_place(&mut self, last_seen: u64) -> bool {
+        use std::os::unix::fs::{FileExt, MetadataExt};
+        let Some(at) = &self.in_place else {
+            return false;
+        };
+        let mut digits = [0u8; 20];
+        let digits = decimal(last_seen, &mut digits);
+        let same_file =
+            std::fs::metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == at.identity);
+        if digits.len() != at.last_seen_len || !same_file {
+            return false;
+        }
+        let written = at.file.write_all_at(digits, at.last_seen_at);
+        written.and_then(|()| at.file.sync_data()).is_ok()
+    }
+
+    /// The file just written whole, opened for the next "still alive"
+    /// writes, with the place of its last record's `last_seen` (the third
+    /// field of the last line of `text`). `None` (every write whole) when
+    /// it cannot be opened.
+    fn open_in_place(&self) -> Option<InPlace> {
+        use std::os::unix::fs::MetadataExt;
+        let text = self.text.as_bytes();
+        let body = text.strip_suffix(b"\n")?;
+        let line_start = body.iter().rposition(|&b| b == b'\n')? + 1;
+        let mut spaces = body[line_start..]
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b' ')
+            .map(|(i, _)| line_start + i);
+        let start = spaces.nth(1)? + 1;
+        let end = spaces.next()?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .ok()?;
+        let m = file.metadata().ok()?;
+        Some(InPlace {
+            file,
+            identity: (m.dev(), m.ino()),
+            last_seen_at: start as u64,
+            last_seen_len: end - start,
+        })
     }
 
     /// Times the file was written since open (the first at open).
@@ -402,6 +487,19 @@ pub fn parse(text: &[u8], out: &mut Vec<Boot>) -> Result<(), String> {
         out.push(boot);
     }
     Ok(())
+}
+
+/// The decimal digits of `n`, at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
 }
 
 /// `ID BOOT_TIME|- LAST_SEEN END`
@@ -571,6 +669,52 @@ mod tests {
         std::fs::write(dir.0.join(FILE_NAME), text).unwrap();
         let (_, opened) = open(&dir.0, 7, 5001);
         assert!(opened.set_aside.is_some() && opened.unclean.is_none());
+    }
+
+    /// "Still alive" writes go into the file last written (the same inode)
+    /// and leave exactly what a whole write would; a change of length, a
+    /// clean stop, or a file replaced behind sysmon's back is written whole.
+    #[test]
+    fn still_alive_writes_the_digits_in_place_and_the_rest_whole() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = Dir::new("in-place");
+        let (_, _) = open(&dir.0, 1, 1_700_000_000);
+        let (mut log, _) = open(&dir.0, 2, 1_700_000_100);
+        let path = dir.0.join(FILE_NAME);
+        let inode = || std::fs::metadata(&path).unwrap().ino();
+        let whole = |log: &BootLog| {
+            let mut text = String::new();
+            render(log.boots(), &mut text);
+            text
+        };
+        let first = inode();
+        let later = Instant::now() + Duration::from_secs(3600);
+        log.poll(later, 1_700_000_700);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole(&log));
+        assert_eq!(inode(), first, "written in place");
+        log.poll(later + Duration::from_secs(3600), 9_999_999_999);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole(&log));
+        assert_eq!(inode(), first, "same length: in place");
+        // Eleven digits: the line grows, so the file is replaced.
+        log.poll(later + Duration::from_secs(7200), 10_000_000_000);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole(&log));
+        let second = inode();
+        assert_ne!(second, first, "a longer record is written whole");
+        // Someone replaced the file: sysmon's write is whole, not into the
+        // file it had open (which no longer is the log).
+        let stray = dir.0.join("stray");
+        std::fs::write(&stray, "edited by hand\n").unwrap();
+        std::fs::rename(&stray, &path).unwrap();
+        log.poll(later + Duration::from_secs(10800), 10_000_000_600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole(&log));
+        // A clean stop changes the record's end: whole, and no longer up.
+        let before_stop = inode();
+        log.stop(10_000_000_700);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, whole(&log));
+        assert!(text.ends_with(" 10000000700 stopped\n"), "{text}");
+        assert_ne!(inode(), before_stop);
+        assert_eq!(log.writes(), 6);
     }
 
     #[test]

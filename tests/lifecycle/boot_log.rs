@@ -330,13 +330,16 @@ fn last_seen_alive_is_written_at_its_cadence_not_at_every_sample() {
             .unwrap()
     };
     let first = last_seen();
-    // Each write replaces the file (a new inode): count the versions seen.
-    let mut inodes = vec![std::fs::metadata(&log).unwrap().ino()];
+    // Each write makes a new version of the file (a new inode when
+    // replaced whole, a new modification time when written in place):
+    // count the versions seen.
+    let version = |m: &std::fs::Metadata| (m.ino(), m.mtime(), m.mtime_nsec());
+    let mut inodes = vec![version(&std::fs::metadata(&log).unwrap())];
     let until = Instant::now() + Duration::from_millis(3500);
     while Instant::now() < until {
         if let Ok(m) = std::fs::metadata(&log) {
-            if !inodes.contains(&m.ino()) {
-                inodes.push(m.ino());
+            if !inodes.contains(&version(&m)) {
+                inodes.push(version(&m));
             }
         }
         std::thread::sleep(Duration::from_millis(20));
