@@ -101,7 +101,11 @@ fn sampler_allocates_nothing_once_warm() {
             std::path::Path::new("/sys"),
             selection.clone(),
         );
-        sampler.set_top_processes(5, Duration::ZERO, &private_root_fs().join("etc/passwd"));
+        sampler.set_top_processes(
+            5,
+            Some(Duration::ZERO),
+            &private_root_fs().join("etc/passwd"),
+        );
         let mut sample = Sample::default();
         sampler.sample(1, &mut sample);
         sampler.sample(2, &mut sample);
@@ -145,7 +149,7 @@ fn idle_daemon_loop_allocates_nothing() {
     // The boot log's "still alive" write (issue 14) happens while measured.
     config.boot_log_every = Duration::from_millis(700);
     // The top processes at every sample (`top_processes = 5` by default).
-    config.top_every = Duration::from_millis(100);
+    config.top_every = Some(Duration::from_millis(100));
     let mut daemon = Daemon::bind(config).expect("bind");
     let warm_until = Instant::now() + Duration::from_millis(500);
     while Instant::now() < warm_until {
