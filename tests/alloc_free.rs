@@ -128,6 +128,35 @@ fn sampler_allocates_nothing_once_warm() {
     }
 }
 
+/// With `top_every = off` (issue 16) the top processes are read by an
+/// answer (`read_top_on_demand`) and their kept `stat` files closed by the
+/// next sample that nobody watches: three hundred such rounds on the live
+/// /proc, once warm, allocate nothing (the files reopened each time).
+#[test]
+fn on_demand_top_readings_allocate_nothing_once_warm() {
+    let mut sampler = Sampler::new(
+        std::path::Path::new("/proc"),
+        std::path::Path::new("/sys"),
+        MountSelection::Auto,
+    );
+    sampler.set_top_processes(5, None, &private_root_fs().join("etc/passwd"));
+    let mut sample = Sample::default();
+    for t in 0..3 {
+        sampler.sample_periodic(t, &mut sample);
+        assert!(sampler.read_top_on_demand(Instant::now(), &mut sample));
+    }
+    let before = allocations();
+    let mut closed = 0;
+    for t in 0..300 {
+        sampler.sample_periodic(3 + t, &mut sample);
+        closed += usize::from(sampler.kept_stat_files() == 0);
+        sampler.read_top_on_demand(Instant::now(), &mut sample);
+    }
+    assert_eq!(allocations() - before, 0, "allocations in 300 rounds");
+    assert_eq!(closed, 300, "a sample nobody watches closes the kept files");
+    assert!(!sample.top.by_memory.is_empty() && sample.top.cpu_window_s.is_some());
+}
+
 /// The whole loop: timers, sampling every 100 ms, recording history (in
 /// memory and in the history file, whose 1 s and 2 s tiers write a batch
 /// of pages every 4 s, at least once during the measurement), evaluating

@@ -781,9 +781,9 @@ fn assert_helpers_on_top(
 
 /// The real daemon: a process burning CPU and one holding 200 MiB are at
 /// the top of /data.json's lists within two samples of being at work.
-/// `top_every` is the default (1m): the test reads /data.json all along, so
-/// the lists follow every sample (without that watch, the first reading
-/// after the start would be a minute away and the burner not listed).
+/// `top_every` is the default (off): the test reads /data.json all along,
+/// so the lists follow every sample (the first request reads them, the
+/// watch it starts reads them at each sample after).
 #[test]
 fn the_daemon_ranks_a_cpu_burner_and_a_200_mib_holder_first_within_two_samples() {
     let dir = TempDir::new("top-daemon");
