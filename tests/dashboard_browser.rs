@@ -852,4 +852,21 @@ fn dashboard_lists_the_top_processes() {
         .filter(|l| l.contains("Uncaught") || l.contains("Refused to"))
         .collect();
     assert!(errors.is_empty(), "JavaScript or CSP errors: {errors:#?}");
+
+    // Past the first reading (issue 16): the CPU list's title says the
+    // time its shares cover, `top.cpu_window_s` (one interval while the
+    // page's request falls in the watch, else the time since its end).
+    let dir = TempDir::new("dashboard-top-window");
+    let daemon = Daemon::on_roots(
+        &dir,
+        Path::new("/proc"),
+        None,
+        "interval = 100ms\ntop_processes = 4",
+    );
+    daemon.data(); // the first reading
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
+    let card = card_markup(&run.stdout, "class=\"card top")
+        .unwrap_or_else(|| panic!("no Processes card:\n{}", run.stdout));
+    assert!(card.contains("<h3>By CPU, last "), "{card}");
 }
