@@ -52,7 +52,8 @@ use crate::{http, log, sys};
 /// backup slice.
 pub const FALLBACK_WAIT: Duration = Duration::from_millis(200);
 /// After a /data.json request, the top processes are read at every sample
-/// for this many intervals (`top_every` applies again when nobody reads).
+/// for this many intervals (`top_every` applies again when nobody reads;
+/// with `off`, the kept `stat` files are closed then).
 pub const TOP_WATCHED_FOR: u32 = 3;
 /// CPU time the backup may take per loop iteration before HTTP gets a turn.
 pub const BACKUP_SLICE: Duration = Duration::from_millis(5);
@@ -551,6 +552,9 @@ impl Daemon {
             _ => {
                 data_asked.set(true);
                 sampler.read_on_demand(sample);
+                // With `top_every = off` the first answer after the watch
+                // ended reads them here, in this turn (`read_top_on_demand`).
+                sampler.read_top_on_demand(Instant::now(), sample);
                 cache.body(
                     sample,
                     interval_s,

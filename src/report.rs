@@ -191,6 +191,10 @@ pub struct TopJson {
     /// Highest share first; only processes that used CPU in the interval
     /// (empty until a second reading).
     pub by_cpu: Vec<TopProcessJson>,
+    /// Seconds `by_cpu`'s shares cover: since the reading before, however
+    /// old (with `top_every = off`, the first answer after an idle spell
+    /// covers the whole spell). Null at the first reading (no interval).
+    pub cpu_window_s: Option<f64>,
     /// Highest RSS first.
     pub by_memory: Vec<TopProcessJson>,
 }
@@ -229,6 +233,7 @@ impl TopJson {
         };
         top.enabled.then(|| TopJson {
             by_cpu: rows(&top.by_cpu),
+            cpu_window_s: top.cpu_window_s.map(round1),
             by_memory: rows(&top.by_memory),
         })
     }

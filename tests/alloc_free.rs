@@ -101,7 +101,11 @@ fn sampler_allocates_nothing_once_warm() {
             std::path::Path::new("/sys"),
             selection.clone(),
         );
-        sampler.set_top_processes(5, Duration::ZERO, &private_root_fs().join("etc/passwd"));
+        sampler.set_top_processes(
+            5,
+            Some(Duration::ZERO),
+            &private_root_fs().join("etc/passwd"),
+        );
         let mut sample = Sample::default();
         sampler.sample(1, &mut sample);
         sampler.sample(2, &mut sample);
@@ -122,6 +126,35 @@ fn sampler_allocates_nothing_once_warm() {
             "the top processes were read"
         );
     }
+}
+
+/// With `top_every = off` (issue 16) the top processes are read by an
+/// answer (`read_top_on_demand`) and their kept `stat` files closed by the
+/// next sample that nobody watches: three hundred such rounds on the live
+/// /proc, once warm, allocate nothing (the files reopened each time).
+#[test]
+fn on_demand_top_readings_allocate_nothing_once_warm() {
+    let mut sampler = Sampler::new(
+        std::path::Path::new("/proc"),
+        std::path::Path::new("/sys"),
+        MountSelection::Auto,
+    );
+    sampler.set_top_processes(5, None, &private_root_fs().join("etc/passwd"));
+    let mut sample = Sample::default();
+    for t in 0..3 {
+        sampler.sample_periodic(t, &mut sample);
+        assert!(sampler.read_top_on_demand(Instant::now(), &mut sample));
+    }
+    let before = allocations();
+    let mut closed = 0;
+    for t in 0..300 {
+        sampler.sample_periodic(3 + t, &mut sample);
+        closed += usize::from(sampler.kept_stat_files() == 0);
+        sampler.read_top_on_demand(Instant::now(), &mut sample);
+    }
+    assert_eq!(allocations() - before, 0, "allocations in 300 rounds");
+    assert_eq!(closed, 300, "a sample nobody watches closes the kept files");
+    assert!(!sample.top.by_memory.is_empty() && sample.top.cpu_window_s.is_some());
 }
 
 /// The whole loop: timers, sampling every 100 ms, recording history (in
@@ -145,7 +178,7 @@ fn idle_daemon_loop_allocates_nothing() {
     // The boot log's "still alive" write (issue 14) happens while measured.
     config.boot_log_every = Duration::from_millis(700);
     // The top processes at every sample (`top_processes = 5` by default).
-    config.top_every = Duration::from_millis(100);
+    config.top_every = Some(Duration::from_millis(100));
     let mut daemon = Daemon::bind(config).expect("bind");
     let warm_until = Instant::now() + Duration::from_millis(500);
     while Instant::now() < warm_until {

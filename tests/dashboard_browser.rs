@@ -793,8 +793,9 @@ fn dashboard_services_card_lists_the_failed_one_with_how_long() {
 
 /// The Processes card (issue 14) lists /data.json's `top` rows, in order:
 /// on the live /proc with `interval = 1h`, so the one sample the page
-/// reads is the one fetched here (no CPU interval yet: the CPU list says
-/// so, the memory list has `top_processes` rows).
+/// reads is the one fetched here, whose top reading (`top_every = off`)
+/// this request took: no CPU interval yet (`cpu_window_s` null, the CPU
+/// list says so), the memory list has `top_processes` rows.
 #[test]
 fn dashboard_lists_the_top_processes() {
     let Some(browser) = Browser::find() else {
@@ -835,8 +836,14 @@ fn dashboard_lists_the_top_processes() {
         .filter_map(|s| s.split('"').next())
         .collect();
     assert_eq!(shown, by_memory, "{card}");
+    // The first reading has no earlier one: no window, and the note says so.
     assert!(
-        card.contains("No process used CPU in the last interval."),
+        matches!(field(field(&data, "top"), "cpu_window_s"), Value::Null),
+        "{}",
+        json::to_string(&data)
+    );
+    assert!(
+        card.contains("<h3>By CPU</h3>") && card.contains("No earlier reading to compare with yet"),
         "{card}"
     );
     let errors: Vec<&str> = run
@@ -845,4 +852,21 @@ fn dashboard_lists_the_top_processes() {
         .filter(|l| l.contains("Uncaught") || l.contains("Refused to"))
         .collect();
     assert!(errors.is_empty(), "JavaScript or CSP errors: {errors:#?}");
+
+    // Past the first reading (issue 16): the CPU list's title says the
+    // time its shares cover, `top.cpu_window_s` (one interval while the
+    // page's request falls in the watch, else the time since its end).
+    let dir = TempDir::new("dashboard-top-window");
+    let daemon = Daemon::on_roots(
+        &dir,
+        Path::new("/proc"),
+        None,
+        "interval = 100ms\ntop_processes = 4",
+    );
+    daemon.data(); // the first reading
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
+    let card = card_markup(&run.stdout, "class=\"card top")
+        .unwrap_or_else(|| panic!("no Processes card:\n{}", run.stdout));
+    assert!(card.contains("<h3>By CPU, last "), "{card}");
 }

@@ -34,7 +34,7 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     // so their CPU shares cover the 250 ms between them.
     sampler.set_top_processes(
         config.top_processes,
-        Duration::ZERO,
+        Some(Duration::ZERO),
         &config.root_fs.join("etc/passwd"),
     );
     let mut sample = crate::sample::Sample::default();

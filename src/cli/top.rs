@@ -69,7 +69,11 @@ pub fn top(args: TopArgs) -> Result<ExitCode, ExitCode> {
     // /proc/uptime. No /sys: nothing of it is shown.
     let no_sys = config.proc_root.join("nonexistent-sysfs");
     let mut sampler = Sampler::new(&config.proc_root, &no_sys, MountSelection::Auto);
-    sampler.set_top_processes(count, Duration::ZERO, &config.root_fs.join("etc/passwd"));
+    sampler.set_top_processes(
+        count,
+        Some(Duration::ZERO),
+        &config.root_fs.join("etc/passwd"),
+    );
     let mut sample = Sample::default();
     let start = Instant::now();
     sampler.sample_at(start, 0, &mut sample);

@@ -322,19 +322,22 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "top_every",
         repeatable: false,
-        default: "1m",
-        doc: "how often the top processes are read while nobody reads /data.json (100ms to 1h)",
+        default: "off",
+        doc: "how often the top processes are read while nobody reads /data.json (100ms to 1h), or off: only when /data.json asks",
         reload: Reload::Live,
         apply: |c, value, _| {
-            c.top_every = duration_between(
-                value,
-                Duration::from_millis(100),
-                Duration::from_secs(3600),
-                "100ms to 1h",
-            )?;
+            c.top_every = match value {
+                "off" => None,
+                _ => Some(duration_between(
+                    value,
+                    Duration::from_millis(100),
+                    Duration::from_secs(3600),
+                    "100ms to 1h, or off",
+                )?),
+            };
             Ok(())
         },
-        render: |c, out| out.duration(c.top_every),
+        render: |c, out| out.period(c.top_every),
     },
     Key {
         name: "backup_dir",

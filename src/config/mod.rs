@@ -58,8 +58,10 @@ pub struct Config {
     pub network_exclude: Vec<crate::nameglob::NameGlob>,
     /// Rows in each top-processes list (by CPU, by memory); 0: not read.
     pub top_processes: usize,
-    /// How often the top processes are read (their CPU shares cover this).
-    pub top_every: Duration,
+    /// How often the top processes are read while nobody reads /data.json
+    /// (their CPU shares cover the time between two readings); `None`
+    /// (`off`): only when a /data.json answer needs them.
+    pub top_every: Option<Duration>,
     pub backup_dir: PathBuf,
     pub log_dir: PathBuf,
     pub state_dir: PathBuf,
@@ -274,7 +276,7 @@ impl Config {
             mounts: Vec::new(),
             network_exclude: Vec::new(),
             top_processes: 0,
-            top_every: Duration::ZERO,
+            top_every: None,
             backup_dir: PathBuf::new(),
             log_dir: PathBuf::new(),
             state_dir: PathBuf::new(),

@@ -30,6 +30,12 @@
 //! fresh as the sample, or fresher, and an idle daemon never reads them.
 //! [`Sampler::sample`] reads everything (`sysmon sample`, tests).
 //!
+//! The top processes are the third: with `top_every = off` (the default)
+//! the periodic sample reads them only while someone polls /data.json
+//! (the watch, [`Sampler::watch_top`]), and a /data.json answer first
+//! calls [`Sampler::read_top_on_demand`], which reads them unless the
+//! current sample did. /metrics shows no top rows and never reads them.
+//!
 //! Invariant: once warmed up (the first two samples, or the first after the
 //! mount table, CPU count or set of devices changed), [`Sampler::sample`]
 //! performs no heap allocation: every buffer and every `Vec` in the sample is
@@ -143,6 +149,13 @@ pub struct Sampler {
     /// The generation of the sample the on-demand sources were last read
     /// into (`None`: never).
     on_demand_read_for: Option<u64>,
+    /// The generation of the sample the top processes were last read
+    /// into, by the sample itself or on demand (`None`: never, or the
+    /// top settings changed since).
+    top_read_for: Option<u64>,
+    /// When the last periodic sample was taken, and the uptime it read:
+    /// an on-demand top reading dates itself from them.
+    sampled_at: Option<(Instant, f64)>,
 }
 
 impl Sampler {
@@ -164,18 +177,52 @@ impl Sampler {
             container: container::Container::new(proc_root, sys_root),
             top: top::TopProcesses::new(proc_root, Path::new("/etc/passwd")),
             on_demand_read_for: None,
+            top_read_for: None,
+            sampled_at: None,
         }
     }
 
     /// Lists the top `rows` processes by CPU and by memory from now on
     /// (`top_processes`; 0: none, and nothing read), read at most once per
-    /// `every` (`top_every`; zero: every sample), naming users from `passwd`.
-    pub fn set_top_processes(&mut self, rows: usize, every: Duration, passwd: &Path) {
+    /// `every` (`top_every`; zero: every sample; `None`: only while watched
+    /// or asked, [`Sampler::read_top_on_demand`]), naming users from
+    /// `passwd`.
+    pub fn set_top_processes(&mut self, rows: usize, every: Option<Duration>, passwd: &Path) {
         if self.top.passwd() != passwd {
             self.top = top::TopProcesses::new(self.top.proc_root(), passwd);
         }
         self.top.set_rows(rows);
         self.top.set_every(every);
+        // The lists in the sample may be another setting's: read afresh
+        // when next asked.
+        self.top_read_for = None;
+    }
+
+    /// Reads the top processes into `out` unless `out`'s sample (or an
+    /// earlier call for it) did: call it before a /data.json answer shows
+    /// them. With `top_every = off` this is the only reading an idle
+    /// daemon takes. `now`: the monotonic time (tests drive a fake
+    /// clock). Whether it read.
+    pub fn read_top_on_demand(&mut self, now: Instant, out: &mut Sample) -> bool {
+        if self.top_read_for == Some(out.generation) {
+            return false;
+        }
+        self.top_read_for = Some(out.generation);
+        // The uptime now, from the sample's: it dates the processes that
+        // start after this reading.
+        let uptime_s = match self.sampled_at {
+            Some((at, uptime_s)) => uptime_s + now.saturating_duration_since(at).as_secs_f64(),
+            None => out.uptime_s,
+        };
+        self.top
+            .read_now(now, uptime_s, out.cores.len(), &mut out.top);
+        true
+    }
+
+    /// How many `stat` files the top processes keep open for their next
+    /// reading (none while idle with `top_every = off`).
+    pub fn kept_stat_files(&self) -> usize {
+        self.top.kept_stat_files()
     }
 
     /// Until `until`, the top processes are read at every sample whatever
@@ -262,7 +309,10 @@ impl Sampler {
         self.container.sample(now, host_cores, &mut out.container);
         // After uptime (which dates new processes) and the core count
         // (the ceiling of a CPU share).
-        self.top.sample(now, out.uptime_s, host_cores, &mut out.top);
+        self.sampled_at = Some((now, out.uptime_s));
+        if self.top.sample(now, out.uptime_s, host_cores, &mut out.top) {
+            self.top_read_for = Some(out.generation);
+        }
     }
 
     /// `PROC_ROOT: why` while the top processes cannot be listed.

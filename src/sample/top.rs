@@ -21,6 +21,17 @@
 //! guarantee (a file replaced by a rename would read as before), so there
 //! every `stat` is opened each time.
 //!
+//! When a reading is taken: at most once per `top_every`
+//! ([`TopProcesses::set_every`]) while nobody reads the lists; with
+//! `top_every = off` never on its own, only when an answer asks
+//! ([`TopProcesses::read_now`]). While watched ([`TopProcesses::watch`],
+//! after each /data.json request) at every sample. CPU shares cover the
+//! time since the previous reading however long ago it was
+//! ([`TopSample::cpu_window_s`]); the first reading has none, and no
+//! CPU ranking. With `off`, the kept `stat` files are closed once the
+//! watch ends (an idle daemon holds none); what the next reading needs of
+//! the last one (pid, start time, ticks) stays.
+//!
 //! Invariants:
 //! - Once warm, a reading allocates nothing: the pid list and the two tick
 //!   tables are reused (they grow, with room to spare, only when more
@@ -147,6 +158,10 @@ pub struct TopSample {
     /// Highest CPU share first; only processes that used CPU in the
     /// interval; empty at the first reading (no interval yet).
     pub by_cpu: Vec<TopProcess>,
+    /// Seconds `by_cpu`'s shares cover: since the reading before this one,
+    /// however long ago (`top_every = off`: perhaps hours). `None` at the
+    /// first reading, which has no earlier one to compare with.
+    pub cpu_window_s: Option<f64>,
     /// Highest RSS first.
     pub by_memory: Vec<TopProcess>,
     /// Processes read this time (those that vanished mid-read not counted).
@@ -185,8 +200,9 @@ pub struct TopProcesses {
     proc_root_c: Option<CString>,
     rows: usize,
     /// Read at most this often (`top_every`); between readings the lists
-    /// stay as they are. Zero: at every call.
-    every: Duration,
+    /// stay as they are. Zero: at every call. `None` (`off`): only when
+    /// watched or asked ([`TopProcesses::read_now`]).
+    every: Option<Duration>,
     /// Until then, read at every call (someone reads the lists: see
     /// [`TopProcesses::watch`]).
     watched_until: Option<Instant>,
@@ -217,7 +233,7 @@ impl TopProcesses {
             proc_root: proc_root.to_path_buf(),
             proc_root_c: CString::new(proc_root.as_os_str().as_bytes()).ok(),
             rows: 0,
-            every: Duration::ZERO,
+            every: Some(Duration::ZERO),
             watched_until: None,
             dir: None,
             keep_stat_files: false,
@@ -270,8 +286,9 @@ impl TopProcesses {
 
     /// Reads at most once per `every` (`top_every`): a call sooner after
     /// the last reading leaves the lists as they are. A reading is due at
-    /// 90 % of `every`, so sampling jitter does not skip one.
-    pub fn set_every(&mut self, every: Duration) {
+    /// 90 % of `every`, so sampling jitter does not skip one. `None`
+    /// (`off`): [`TopProcesses::sample`] reads only while watched.
+    pub fn set_every(&mut self, every: Option<Duration>) {
         self.every = every;
     }
 
@@ -306,23 +323,59 @@ impl TopProcesses {
         self.health.failure()
     }
 
-    /// Refreshes `out`. `uptime_s` is /proc/uptime's first figure now;
-    /// `cores` the CPUs /proc/stat lists (the CPU share's ceiling is
-    /// `cores` × 100). A proc root that cannot be listed keeps `out`'s
-    /// previous lists.
-    pub fn sample(&mut self, now: Instant, uptime_s: f64, cores: usize, out: &mut TopSample) {
+    /// Refreshes `out` if a reading is due (module docs): while watched,
+    /// at `every`, or never with `off`. `uptime_s` is /proc/uptime's
+    /// first figure now; `cores` the CPUs /proc/stat lists (the CPU
+    /// share's ceiling is `cores` × 100). Whether it read.
+    pub fn sample(
+        &mut self,
+        now: Instant,
+        uptime_s: f64,
+        cores: usize,
+        out: &mut TopSample,
+    ) -> bool {
+        if self.rows == 0 {
+            self.read_now(now, uptime_s, cores, out); // empties the lists
+            return false;
+        }
+        let watched = self.watched_until.is_some_and(|until| now < until);
+        let due = match (self.every, self.previous_at) {
+            _ if watched => true,
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(every), Some((at, _))) => crate::period::is_due(now, at + every, every),
+        };
+        if !due {
+            if self.every.is_none() {
+                self.close_kept_files();
+            }
+            return false;
+        }
+        self.read_now(now, uptime_s, cores, out);
+        true
+    }
+
+    /// Closes the `stat` files kept for the next reading, keeping what it
+    /// compares with (pid, start time, ticks): with `off` that reading may
+    /// be hours away, and each file holds kernel memory meanwhile.
+    fn close_kept_files(&mut self) {
+        for seen in &mut self.previous {
+            seen.stat = None;
+        }
+    }
+
+    /// Reads the lists into `out` now, whatever `every` says (an answer
+    /// needs them: [`crate::sample::Sampler::read_top_on_demand`]); the
+    /// arguments as for [`TopProcesses::sample`]. A proc root that cannot
+    /// be listed keeps `out`'s previous lists.
+    pub fn read_now(&mut self, now: Instant, uptime_s: f64, cores: usize, out: &mut TopSample) {
         out.enabled = self.rows > 0;
         if self.rows == 0 {
             out.by_cpu.clear();
             out.by_memory.clear();
+            out.cpu_window_s = None;
             out.processes = 0;
             return;
-        }
-        let watched = self.watched_until.is_some_and(|until| now < until);
-        if let Some((at, _)) = self.previous_at {
-            if !watched && !crate::period::is_due(now, at + self.every, self.every) {
-                return;
-            }
         }
         let listed = self.list_pids();
         let listed_ok = listed.is_ok();
@@ -343,6 +396,7 @@ impl TopProcesses {
             .filter(|(seconds, _)| *seconds > 0.0);
         self.read_all(interval.map(|(_, started_after)| started_after));
         let seconds = interval.map_or(0.0, |(s, _)| s);
+        out.cpu_window_s = interval.map(|(s, _)| s);
         let ceiling = 100.0 * cores.max(1) as f64;
         out.processes = u32::try_from(self.current.len()).unwrap_or(u32::MAX);
         out.by_cpu.clear();

@@ -107,7 +107,7 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
         Path::new(super::NO_SYS_PATH),
         MountSelection::Auto,
     );
-    sampler.set_top_processes(5, Duration::ZERO, &passwd);
+    sampler.set_top_processes(5, Some(Duration::ZERO), &passwd);
     let mut out = Sample::default();
     let t0 = Instant::now();
     sampler.sample_at(t0, 0, &mut out);
@@ -244,7 +244,7 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
     // `top_every = 10s`, the last reading at 2 s: the next is due at 90 %
     // of 10 s after it (11 s), then at 20 s; samples between leave the
     // lists as they are.
-    sampler.set_top_processes(5, Duration::from_secs(10), &passwd);
+    sampler.set_top_processes(5, Some(Duration::from_secs(10)), &passwd);
     process(
         tree,
         Proc {
@@ -311,8 +311,90 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
         [row(1, "systemd", "root", 30.0, 3384, "/sbin/init")]
     );
 
+    // `top_every = off` (the default, issue 16): samples read nothing on
+    // their own; an answer's `read_top_on_demand` reads, its CPU shares
+    // covering the time since the reading before however long ago: +90
+    // ticks from 22 s to 40 s, 5 % over 18 s. A second call for the same
+    // sample does not read again.
+    sampler.set_top_processes(5, None, &passwd);
+    let systemd = |utime: u64| {
+        process(
+            tree,
+            Proc {
+                pid: 1,
+                comm: "systemd",
+                ticks: (utime, 210),
+                start: 8,
+                rss: 3384,
+                uid: 0,
+                cmdline: b"/sbin/init\0",
+            },
+        )
+    };
+    systemd(395);
+    for s in [30, 40] {
+        sampler.sample_at(t0 + Duration::from_secs(s), 0, &mut out);
+    }
+    assert_eq!(
+        (rows(&out.top.by_cpu), out.top.cpu_window_s),
+        (
+            vec![row(1, "systemd", "root", 30.0, 3384, "/sbin/init")],
+            Some(1.0)
+        ),
+        "the lists of the reading at 22 s"
+    );
+    assert!(sampler.read_top_on_demand(t0 + Duration::from_secs(40), &mut out));
+    assert_eq!(
+        (rows(&out.top.by_cpu), out.top.cpu_window_s),
+        (
+            vec![row(1, "systemd", "root", 5.0, 3384, "/sbin/init")],
+            Some(18.0)
+        )
+    );
+    assert!(!sampler.read_top_on_demand(t0 + Duration::from_secs(41), &mut out));
+    // Watched until 43 s: the sample at 42 s reads (+10 ticks in 2 s, 5 %),
+    // the one at 44 s does not; the answer after it does (+40 in 2 s).
+    sampler.watch_top(t0 + Duration::from_secs(43));
+    systemd(405);
+    sampler.sample_at(t0 + Duration::from_secs(42), 0, &mut out);
+    assert!(!sampler.read_top_on_demand(t0 + Duration::from_secs(42), &mut out));
+    assert_eq!(
+        (out.top.by_cpu[0].cpu_percent, out.top.cpu_window_s),
+        (5.0, Some(2.0))
+    );
+    systemd(445);
+    sampler.sample_at(t0 + Duration::from_secs(44), 0, &mut out);
+    assert_eq!(out.top.by_cpu[0].cpu_percent, 5.0, "not read at 44 s");
+    assert!(sampler.read_top_on_demand(t0 + Duration::from_secs(44), &mut out));
+    assert_eq!(
+        (out.top.by_cpu[0].cpu_percent, out.top.cpu_window_s),
+        (20.0, Some(2.0))
+    );
+    // A new sampler with `off`: its samples read nothing, not even a first
+    // time; the first reading, on demand, has no window and no CPU list.
+    let mut fresh = Sampler::new(
+        &proc_root,
+        Path::new(super::NO_SYS_PATH),
+        MountSelection::Auto,
+    );
+    fresh.set_top_processes(5, None, &passwd);
+    let mut first = Sample::default();
+    fresh.sample_at(t0, 0, &mut first);
+    fresh.sample_at(t0 + Duration::from_secs(1), 0, &mut first);
+    assert_eq!((first.top.processes, first.top.by_memory.len()), (0, 0));
+    assert!(fresh.read_top_on_demand(t0 + Duration::from_secs(1), &mut first));
+    assert_eq!(
+        (
+            first.top.processes,
+            first.top.by_cpu.len(),
+            first.top.cpu_window_s
+        ),
+        (1, 0, None)
+    );
+    assert_eq!(first.top.by_memory[0].pid, 1);
+
     // Turned off: empty and disabled.
-    sampler.set_top_processes(0, Duration::ZERO, &passwd);
+    sampler.set_top_processes(0, None, &passwd);
     sampler.sample_at(t0 + Duration::from_secs(30), 0, &mut out);
     assert!(!out.top.enabled && out.top.by_memory.is_empty());
 }
@@ -323,7 +405,7 @@ fn top_lists_over_a_fixture_tree_with_vanishing_and_reused_pids() {
 #[test]
 fn live_shares_stay_within_the_cores() {
     let mut sampler = Sampler::new(Path::new("/proc"), Path::new("/sys"), MountSelection::Auto);
-    sampler.set_top_processes(10, Duration::ZERO, Path::new("/etc/passwd"));
+    sampler.set_top_processes(10, Some(Duration::ZERO), Path::new("/etc/passwd"));
     let mut out = Sample::default();
     let mut churn = Vec::new();
     for round in 0..30 {
@@ -699,9 +781,9 @@ fn assert_helpers_on_top(
 
 /// The real daemon: a process burning CPU and one holding 200 MiB are at
 /// the top of /data.json's lists within two samples of being at work.
-/// `top_every` is the default (1m): the test reads /data.json all along, so
-/// the lists follow every sample (without that watch, the first reading
-/// after the start would be a minute away and the burner not listed).
+/// `top_every` is the default (off): the test reads /data.json all along,
+/// so the lists follow every sample (the first request reads them, the
+/// watch it starts reads them at each sample after).
 #[test]
 fn the_daemon_ranks_a_cpu_burner_and_a_200_mib_holder_first_within_two_samples() {
     let dir = TempDir::new("top-daemon");
@@ -884,4 +966,173 @@ fn sighup_turns_the_top_processes_off_and_on() {
             daemon.dump()
         );
     }
+}
+
+/// A JSON number as f64 (`None`: null, absent or not a number).
+fn json_number(v: Option<&miniserde::json::Value>) -> Option<f64> {
+    use miniserde::json::{Number, Value};
+    match v? {
+        Value::Number(Number::U64(n)) => Some(*n as f64),
+        Value::Number(Number::I64(n)) => Some(*n as f64),
+        Value::Number(Number::F64(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+/// Issue 16: with the default `top_every` (off) an idle daemon never opens
+/// a process's `stat`; the first /data.json request reads the top
+/// processes before answering, and `cpu_window_s` says what `by_cpu`
+/// covers: null at that first reading, an interval while the request's
+/// watch lasts, the whole idle spell at the first request after it.
+/// Over a fixture tree (tests/fixtures/proc/basic with the pids of
+/// proc/top-processes) with one more pid whose `stat` is a FIFO: a thread
+/// opening it for writing returns only once something opened it for
+/// reading, so it tells whether the daemon ever did. The old default
+/// (`1m`) read them at the first sample: the detector fired while idle.
+#[test]
+fn an_idle_daemon_reads_no_process_until_data_json_asks() {
+    let dir = TempDir::new("top-on-demand");
+    let proc_root = dir.join("proc");
+    crate::common::copy_dir(&crate::common::fixture("proc/basic"), &proc_root);
+    let pids = crate::common::fixture("proc/top-processes");
+    for entry in std::fs::read_dir(&pids).unwrap() {
+        let name = entry.unwrap().file_name();
+        if name.to_str().unwrap().bytes().all(|b| b.is_ascii_digit()) {
+            crate::common::copy_dir(&pids.join(&name), &proc_root.join(&name));
+        }
+    }
+    let fifo = proc_root.join("31337/stat");
+    std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mkfifo {}", fifo.display());
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    let detector = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            // Blocks until a reader opens the FIFO.
+            let writer = std::fs::OpenOptions::new().write(true).open(&fifo);
+            let _ = opened_tx.send(writer.is_ok());
+        })
+    };
+    let daemon =
+        crate::common::Daemon::on_roots(&dir, &proc_root, None, "interval = 100ms\nservices = off");
+    // Ten samples and more, nobody asking.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        opened.try_recv().is_err(),
+        "an idle daemon opened {}: {}",
+        fifo.display(),
+        daemon.dump()
+    );
+
+    let data = daemon.data();
+    let top = crate::common::field(&data, &["top"]).expect("top");
+    let by_memory = json_rows(crate::common::field(top, &["by_memory"]));
+    assert_eq!(
+        by_memory.first().map(|r| r.0),
+        Some(6000),
+        "the first request's answer has the lists: {by_memory:?}"
+    );
+    assert!(
+        matches!(
+            crate::common::field(top, &["cpu_window_s"]),
+            Some(miniserde::json::Value::Null)
+        ),
+        "the first reading has no earlier one: {}",
+        miniserde::json::to_string(top)
+    );
+    assert_eq!(
+        opened.recv_timeout(Duration::from_secs(5)).ok(),
+        Some(true),
+        "the request read the processes (the detector works)"
+    );
+    detector.join().unwrap();
+
+    // While someone polls, a reading at every sample: the window is one
+    // interval (100 ms; 1 s at most on a loaded machine).
+    let window = crate::common::wait_for(Duration::from_secs(5), || {
+        let data = daemon.data();
+        json_number(crate::common::field(&data, &["top", "cpu_window_s"]))
+    })
+    .unwrap_or_else(|| panic!("no window while polled: {}", daemon.dump()));
+    assert!((0.05..=1.0).contains(&window), "window {window} s");
+
+    // Idle for 2 s: +200 ticks for pid 6000 once the watch (three
+    // intervals after the last request) has ended. The next request reads
+    // again, its shares over the time since the watch's last reading:
+    // 1.7 s and more.
+    std::thread::sleep(Duration::from_millis(1000));
+    let stat = std::fs::read_to_string(proc_root.join("6000/stat")).unwrap();
+    let mut fields: Vec<String> = stat.split(' ').map(str::to_string).collect();
+    let utime: u64 = fields[13].parse().unwrap();
+    fields[13] = (utime + 200).to_string();
+    std::fs::write(proc_root.join("6000/stat.new"), fields.join(" ")).unwrap();
+    std::fs::rename(proc_root.join("6000/stat.new"), proc_root.join("6000/stat")).unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let data = daemon.data();
+    let window = json_number(crate::common::field(&data, &["top", "cpu_window_s"]));
+    assert!(
+        window.is_some_and(|w| (1.5..=4.0).contains(&w)),
+        "the window after 2 s idle: {window:?}"
+    );
+    let by_cpu = json_rows(crate::common::field(&data, &["top", "by_cpu"]));
+    assert_eq!(by_cpu.first().map(|r| r.0), Some(6000), "{by_cpu:?}");
+}
+
+/// The `stat` files of other processes the daemon holds open (its own
+/// are not counted).
+fn stat_files_held(daemon: &crate::common::Daemon) -> usize {
+    let own = daemon.pid().to_string();
+    std::fs::read_dir(format!("/proc/{own}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| {
+            let target = target.to_string_lossy();
+            let pid = target
+                .strip_prefix("/proc/")
+                .and_then(|t| t.strip_suffix("/stat"))
+                .unwrap_or("");
+            !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && pid != own
+        })
+        .count()
+}
+
+/// Issue 16, on the live /proc: with the default `top_every` (off) an idle
+/// daemon holds no process's `stat` open; a /data.json request reads the
+/// top processes and keeps their `stat` files open while the watch lasts
+/// (the next readings are a `pread` each), and closes them when it ends
+/// (each costs kernel memory). The old default read them at the first
+/// sample and kept the files for ever.
+#[test]
+fn kept_stat_files_are_closed_when_nobody_polls() {
+    let dir = TempDir::new("top-kept-files");
+    let daemon = crate::common::Daemon::on_roots(
+        &dir,
+        Path::new("/proc"),
+        None,
+        "interval = 100ms\nservices = off",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(stat_files_held(&daemon), 0, "idle: {}", daemon.dump());
+    let data = daemon.data();
+    let by_memory = json_rows(crate::common::field(&data, &["top", "by_memory"]));
+    assert!(!by_memory.is_empty(), "{}", daemon.dump());
+    let held = stat_files_held(&daemon);
+    assert!(
+        (1..=sysmon::sample::top::KEPT_STAT_FILES).contains(&held),
+        "{held} stat files held while watched"
+    );
+    // Three intervals of watch, then the next sample closes them.
+    let closed = crate::common::wait_for(Duration::from_secs(5), || {
+        (stat_files_held(&daemon) == 0).then_some(())
+    });
+    assert!(
+        closed.is_some(),
+        "{} stat files still held after the watch: {}",
+        stat_files_held(&daemon),
+        daemon.dump()
+    );
 }
