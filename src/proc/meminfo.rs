@@ -100,32 +100,45 @@ pub fn fields_of(buf: &[u8]) -> impl Iterator<Item = Result<Field<'_>, ParseErro
     })
 }
 
+/// The keys [`parse`] reads; once each was seen, the rest of the file is
+/// not looked at (a key printed twice keeps its first value then, where
+/// reading on kept the last: no kernel prints one twice).
+const KEYS: [&[u8]; 10] = [
+    b"MemTotal",
+    b"MemFree",
+    b"MemAvailable",
+    b"Buffers",
+    b"Cached",
+    b"SReclaimable",
+    b"Active(file)",
+    b"Inactive(file)",
+    b"SwapTotal",
+    b"SwapFree",
+];
+const ALL_KEYS: u16 = (1 << KEYS.len()) - 1;
+
 pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
     let mut info = MemInfo::default();
     let mut have_total = false;
     let mut have_free = false;
+    // Which of the ten keys were seen: SReclaimable, the last of them,
+    // comes halfway down the file (line 26 of 54 on Linux 6.18; the
+    // page tables, hugepages, DirectMap, ... follow), and the reading
+    // stops there.
+    let mut seen = 0u16;
     for (no, line) in numbered_lines(buf) {
-        let Some(colon) = line.iter().position(|b| *b == b':') else {
+        if seen == ALL_KEYS {
+            break;
+        }
+        let Some(colon) = super::find_either(line, b':', b':') else {
             continue;
         };
         let key = &line[..colon];
         // Decide before parsing the value: unknown keys may hold anything.
-        let known = matches!(
-            key,
-            b"MemTotal"
-                | b"MemFree"
-                | b"MemAvailable"
-                | b"Buffers"
-                | b"Cached"
-                | b"SReclaimable"
-                | b"Active(file)"
-                | b"Inactive(file)"
-                | b"SwapTotal"
-                | b"SwapFree"
-        );
-        if !known {
+        let Some(bit) = KEYS.iter().position(|k| *k == key) else {
             continue;
-        }
+        };
+        seen |= 1 << bit;
         let mut cols = fields(&line[colon + 1..]);
         let number = cols
             .next()
