@@ -100,22 +100,27 @@ pub fn fields_of(buf: &[u8]) -> impl Iterator<Item = Result<Field<'_>, ParseErro
     })
 }
 
-/// The keys [`parse`] reads; once each was seen, the rest of the file is
-/// not looked at (a key printed twice keeps its first value then, where
-/// reading on kept the last: no kernel prints one twice).
-const KEYS: [&[u8]; 10] = [
-    b"MemTotal",
-    b"MemFree",
-    b"MemAvailable",
-    b"Buffers",
-    b"Cached",
-    b"SReclaimable",
-    b"Active(file)",
-    b"Inactive(file)",
-    b"SwapTotal",
-    b"SwapFree",
-];
-const ALL_KEYS: u16 = (1 << KEYS.len()) - 1;
+/// Which of the keys [`parse`] reads `key` is, as a bit of [`ALL_KEYS`].
+/// Once each was seen, the rest of the file is not looked at (a key
+/// printed twice keeps its first value then, where reading on kept the
+/// last: no kernel prints one twice).
+fn key_bit(key: &[u8]) -> Option<u16> {
+    let bit = match key {
+        b"MemTotal" => 0,
+        b"MemFree" => 1,
+        b"MemAvailable" => 2,
+        b"Buffers" => 3,
+        b"Cached" => 4,
+        b"SReclaimable" => 5,
+        b"Active(file)" => 6,
+        b"Inactive(file)" => 7,
+        b"SwapTotal" => 8,
+        b"SwapFree" => 9,
+        _ => return None,
+    };
+    Some(1 << bit)
+}
+const ALL_KEYS: u16 = (1 << 10) - 1;
 
 pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
     let mut info = MemInfo::default();
@@ -135,10 +140,10 @@ pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
         };
         let key = &line[..colon];
         // Decide before parsing the value: unknown keys may hold anything.
-        let Some(bit) = KEYS.iter().position(|k| *k == key) else {
+        let Some(bit) = key_bit(key) else {
             continue;
         };
-        seen |= 1 << bit;
+        seen |= bit;
         let mut cols = fields(&line[colon + 1..]);
         let number = cols
             .next()

@@ -293,16 +293,19 @@ mod tests {
 
     #[test]
     fn leading_numbers_match_fields_then_parse() {
-        let alphabet = [b'1', b'9', b'0', b' ', b'\t', b'x', b'-', b'5'];
+        // ':' and '/' border the digits; 0xb9 is '9' with the high bit set.
+        let alphabet = [
+            b'1', b'9', b'0', b' ', b'\t', b'x', b'-', b'5', b':', b'/', 0xb9, 0x00,
+        ];
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for len in 0..=48 {
+        for len in 0..=64 {
             for _ in 0..300 {
                 let line: Vec<u8> = (0..len)
                     .map(|_| {
                         seed ^= seed << 13;
                         seed ^= seed >> 7;
                         seed ^= seed << 17;
-                        let pick = (seed % 23) as usize;
+                        let pick = (seed % 27) as usize;
                         if pick < alphabet.len() {
                             alphabet[pick]
                         } else {
