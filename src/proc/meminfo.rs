@@ -100,32 +100,50 @@ pub fn fields_of(buf: &[u8]) -> impl Iterator<Item = Result<Field<'_>, ParseErro
     })
 }
 
+/// Which of the keys [`parse`] reads `key` is, as a bit of [`ALL_KEYS`].
+/// Once each was seen, the rest of the file is not looked at (a key
+/// printed twice keeps its first value then, where reading on kept the
+/// last: no kernel prints one twice).
+fn key_bit(key: &[u8]) -> Option<u16> {
+    let bit = match key {
+        b"MemTotal" => 0,
+        b"MemFree" => 1,
+        b"MemAvailable" => 2,
+        b"Buffers" => 3,
+        b"Cached" => 4,
+        b"SReclaimable" => 5,
+        b"Active(file)" => 6,
+        b"Inactive(file)" => 7,
+        b"SwapTotal" => 8,
+        b"SwapFree" => 9,
+        _ => return None,
+    };
+    Some(1 << bit)
+}
+const ALL_KEYS: u16 = (1 << 10) - 1;
+
 pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
     let mut info = MemInfo::default();
     let mut have_total = false;
     let mut have_free = false;
+    // Which of the ten keys were seen: SReclaimable, the last of them,
+    // comes halfway down the file (line 26 of 54 on Linux 6.18; the
+    // page tables, hugepages, DirectMap, ... follow), and the reading
+    // stops there.
+    let mut seen = 0u16;
     for (no, line) in numbered_lines(buf) {
-        let Some(colon) = line.iter().position(|b| *b == b':') else {
+        if seen == ALL_KEYS {
+            break;
+        }
+        let Some(colon) = super::find_either(line, b':', b':') else {
             continue;
         };
         let key = &line[..colon];
         // Decide before parsing the value: unknown keys may hold anything.
-        let known = matches!(
-            key,
-            b"MemTotal"
-                | b"MemFree"
-                | b"MemAvailable"
-                | b"Buffers"
-                | b"Cached"
-                | b"SReclaimable"
-                | b"Active(file)"
-                | b"Inactive(file)"
-                | b"SwapTotal"
-                | b"SwapFree"
-        );
-        if !known {
+        let Some(bit) = key_bit(key) else {
             continue;
-        }
+        };
+        seen |= bit;
         let mut cols = fields(&line[colon + 1..]);
         let number = cols
             .next()

@@ -93,9 +93,13 @@ pub fn parse_decimal(bytes: &[u8]) -> Option<f64> {
     // stays 0.65 instead of accumulating 0.6500000000000001.
     let kept = &frac[..frac.len().min(9)];
     let numerator = parse_u64(kept)?;
-    let value = whole as f64 + numerator as f64 / 10f64.powi(kept.len() as i32);
+    let value = whole as f64 + numerator as f64 / POWERS_OF_TEN[kept.len()];
     Some(value)
 }
+
+/// 10^0 ..= 10^9, each exact in an `f64` (as `10f64.powi(n)` computes
+/// them, without its call: pressure files have six fractions each).
+const POWERS_OF_TEN: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
 /// Parses the first `out.len()` whitespace-separated fields of `text` as
 /// unsigned decimals (as strictly as [`parse_u64`]) into `out`, scanning
@@ -279,17 +283,29 @@ mod tests {
     /// random lines of digits, blanks and a few other bytes, long runs
     /// (overflow) included.
     #[test]
+    fn powers_of_ten_are_powi() {
+        for (n, p) in POWERS_OF_TEN.iter().enumerate() {
+            assert_eq!(*p, 10f64.powi(n as i32));
+        }
+        assert_eq!(parse_decimal(b"350735.47"), Some(350735.0 + 47.0 / 100.0));
+        assert_eq!(parse_decimal(b"0.123456789123"), Some(0.123456789));
+    }
+
+    #[test]
     fn leading_numbers_match_fields_then_parse() {
-        let alphabet = [b'1', b'9', b'0', b' ', b'\t', b'x', b'-', b'5'];
+        // ':' and '/' border the digits; 0xb9 is '9' with the high bit set.
+        let alphabet = [
+            b'1', b'9', b'0', b' ', b'\t', b'x', b'-', b'5', b':', b'/', 0xb9, 0x00,
+        ];
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for len in 0..=48 {
+        for len in 0..=64 {
             for _ in 0..300 {
                 let line: Vec<u8> = (0..len)
                     .map(|_| {
                         seed ^= seed << 13;
                         seed ^= seed >> 7;
                         seed ^= seed << 17;
-                        let pick = (seed % 23) as usize;
+                        let pick = (seed % 27) as usize;
                         if pick < alphabet.len() {
                             alphabet[pick]
                         } else {

@@ -4,7 +4,7 @@
 //! The command name (field 2) is in parentheses and may hold spaces or
 //! parentheses itself; fields are counted from the last `)`.
 
-use super::{ParseError, fields, parse_u64};
+use super::{ParseError, fields, find_either, parse_u64};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SelfStat {
@@ -19,25 +19,26 @@ pub struct SelfStat {
 }
 
 pub fn parse(buf: &[u8]) -> Result<SelfStat, ParseError> {
-    let close = buf
-        .iter()
-        .rposition(|b| *b == b')')
-        .ok_or(ParseError::new(1, "no `)` after the command name"))?;
-    let rest = buf[close + 1..]
-        .split(|b| *b == b'\n')
-        .next()
-        .unwrap_or_default();
+    // The last `)` (a name may hold one, or even a newline), then the
+    // rest of its line, each found eight bytes at a time (a byte at a
+    // time they were a third of this parse).
+    let mut close =
+        find_either(buf, b')', b')').ok_or(ParseError::new(1, "no `)` after the command name"))?;
+    while let Some(next) = find_either(&buf[close + 1..], b')', b')') {
+        close += 1 + next;
+    }
+    let after = &buf[close + 1..];
+    let rest = &after[..find_either(after, b'\n', b'\n').unwrap_or(after.len())];
     // After `)`: field 3 (state) is index 0, so field N is index N - 3.
     let mut values = [0u64; 22];
     let mut count = 0;
     for (i, field) in fields(rest).enumerate().take(values.len()) {
-        if i == 0 {
-            count += 1;
-            continue; // the state letter
-        }
-        // Some fields are signed (priority, nice); we read only unsigned ones.
-        values[i] = parse_u64(field).unwrap_or(u64::MAX);
         count += 1;
+        // Only the fields taken below are parsed; some of the others are
+        // signed (priority, nice) and the state is a letter.
+        if matches!(i, 11 | 12 | 17 | 19 | 20 | 21) {
+            values[i] = parse_u64(field).unwrap_or(u64::MAX);
+        }
     }
     if count < 22 {
         return Err(ParseError::new(1, "fewer than 24 fields"));
@@ -79,6 +80,9 @@ mod tests {
             ),
             (17, 9, 3, 123456, 8888888, 250)
         );
+        // A name may hold a newline (PR_SET_NAME takes any bytes).
+        let two_lines = b"4242 (a\nb) S 1 4242 4242 0 -1 4194560 300 0 0 0 17 9 0 0 20 0 3 0 123456 8888888 250 0\n";
+        assert_eq!(parse(two_lines).unwrap().rss_pages, 250);
         assert!(parse(b"4242 (x) S 1 2 3\n").is_err());
         assert!(parse(b"garbage").is_err());
     }

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::counters::{DeviceFile, Named, rate, update_by_name};
 use super::source::lossy;
-use crate::proc::diskstats::{self, DiskCounters, DiskStatsEntry};
+use crate::proc::diskstats::{self, DiskCounters};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DiskIoSample {
@@ -52,13 +52,12 @@ impl DiskIo {
     /// Refreshes `list`; on failure it keeps its previous figures.
     pub fn sample(&mut self, now: Instant, list: &mut Vec<DiskIoSample>) {
         let sys_root = &self.sys_root;
-        let wanted = |e: &DiskStatsEntry| !diskstats::is_virtual_idle(e.name, &e.counters);
         let staged = &mut self.staged;
         self.file.sample(now, list, |buf, seconds, list| {
             update_by_name(
                 list,
                 staged,
-                || diskstats::entries(buf).filter(|e| e.as_ref().map_or(true, wanted)),
+                || diskstats::wanted_entries(buf),
                 |e| e.name,
                 |e| e.counters,
                 |e| {
