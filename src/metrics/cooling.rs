@@ -5,21 +5,23 @@
 //! `cooling_deviceN`) and `type`. (The zones' temperatures are the
 //! sampler's: `node_thermal_zone_temp` in the renderer.)
 //!
-//! The class directory is listed at each scrape into a kept buffer; the
-//! device list is rebuilt (allocating) only when that listing differs. The
-//! `type`, `max_state` and `cur_state` of the first [`KEPT_OPEN`] devices
-//! are kept open and re-read with one `pread`; the others' are opened, read
-//! once and closed ([`procfile::Attribute`]). No allocation once warm. A file
-//! that cannot be read or parsed drops its series (an unreadable `type`
-//! both of the device's); node_exporter drops every cooling device then
-//! (README, /metrics).
+//! The class directory is listed at each scrape (names and inode numbers:
+//! [`ClassListing`]); the device list is rebuilt (allocating) only when
+//! that listing differs, and each device's `type` read then and kept with
+//! it (a cooling device's type is given when it registers; one registered
+//! anew is a new class entry). The `max_state` and `cur_state` of the
+//! first [`KEPT_OPEN`] devices are kept open and re-read with one `pread`
+//! each scrape; the others' are opened, read once and closed
+//! ([`procfile::Attribute`]). No allocation once warm. A file that cannot
+//! be read or parsed drops its series (an unreadable `type` both of the
+//! device's); node_exporter drops every cooling device then (README,
+//! /metrics).
 
 use std::path::{Path, PathBuf};
 
 use super::{Body, escaped, family};
-use std::ffi::CString;
 
-use crate::sample::listing::{Lister, ListingChange, c_path};
+use crate::sample::listing::ClassListing;
 use crate::sample::procfile;
 
 /// The devices whose files are kept open (a CPU's each on Intel: a big
@@ -38,8 +40,10 @@ fn is_cooling_device(name: &[u8]) -> bool {
 struct Device {
     /// N of `cooling_deviceN`, as text (procfs trims the prefix).
     name: String,
-    /// `type`, `max_state`, `cur_state`.
-    kind_file: procfile::Attribute,
+    /// `type` (white space trimmed), read when the list was built; `None`
+    /// if it could not be read.
+    kind: Option<Vec<u8>>,
+    /// `max_state`, `cur_state`.
     max_file: procfile::Attribute,
     cur_file: procfile::Attribute,
     /// This scrape's `cur_state` and `max_state`, `None` if unreadable.
@@ -48,11 +52,9 @@ struct Device {
 
 pub struct CoolingDevices {
     class_dir: PathBuf,
-    class: CString,
-    lister: Lister,
+    /// `/sys/class/thermal`'s cooling devices: when to build again.
+    listings: ClassListing,
     devices: Vec<Device>,
-    /// The listing the lists were built from, and this scrape's.
-    changes: ListingChange,
 }
 
 /// A state file: procfs' `strconv.ParseInt(TrimSpace(s), 10, 64)`, which
@@ -65,11 +67,9 @@ impl CoolingDevices {
     pub fn new(sys_root: &Path) -> Self {
         let class_dir = sys_root.join("class/thermal");
         CoolingDevices {
-            class: c_path(&class_dir),
-            lister: Lister::default(),
+            listings: ClassListing::new(&class_dir),
             class_dir,
             devices: Vec::new(),
-            changes: ListingChange::default(),
         }
     }
 
@@ -87,9 +87,13 @@ impl CoolingDevices {
             let dir = self.class_dir.join(&dir_name);
             let keep_open = self.devices.len() < KEPT_OPEN;
             let file = |name| procfile::Attribute::new(dir.join(name), keep_open);
+            let mut buf = [0u8; procfile::SYSFS_READ_BYTES];
+            let kind = procfile::read_once_into(&dir.join("type"), &mut buf)
+                .ok()
+                .map(|raw| raw.trim_ascii().to_vec());
             self.devices.push(Device {
                 name: dir_name["cooling_device".len()..].to_string(),
-                kind_file: file("type"),
+                kind,
                 max_file: file("max_state"),
                 cur_file: file("cur_state"),
                 states: [None; 2],
@@ -99,17 +103,20 @@ impl CoolingDevices {
 
     /// Both families, read now. True when some device could be read.
     pub fn write(&mut self, out: &mut Body) -> bool {
-        self.lister
-            .append(&self.class, self.changes.start(), is_cooling_device);
-        if self.changes.stale() {
+        if self.listings.check(is_cooling_device, [].into_iter()).stale {
             self.rebuild();
-            self.changes.built();
+            self.listings.built([].into_iter());
         }
         let mut buf = [0u8; procfile::SYSFS_READ_BYTES];
+        let mut gone = false;
         for device in &mut self.devices {
-            let mut read =
-                |file: &mut procfile::Attribute| file.read(&mut buf).ok().and_then(parse_state);
+            let mut read = |file: &mut procfile::Attribute| {
+                file.read(&mut buf, &mut gone).ok().and_then(parse_state)
+            };
             device.states = [read(&mut device.cur_file), read(&mut device.max_file)];
+        }
+        if gone {
+            self.listings.device_gone();
         }
         let mut any = false;
         for (index, (name, help)) in [
@@ -130,9 +137,7 @@ impl CoolingDevices {
                 let Some(state) = device.states[index] else {
                     continue;
                 };
-                // The type is read with each line: the text goes straight
-                // into the body from the stack buffer.
-                let Ok(kind) = device.kind_file.read(&mut buf) else {
+                let Some(kind) = &device.kind else {
                     continue;
                 };
                 if !wrote_family {
@@ -144,7 +149,7 @@ impl CoolingDevices {
                 out.push_str("{name=\"");
                 escaped(out, &device.name);
                 out.push_str("\",type=\"");
-                super::escaped_go_utf8(out, kind.trim_ascii());
+                super::escaped_go_utf8(out, kind);
                 out.push_str("\"} ");
                 out.i64(state);
                 out.push('\n');

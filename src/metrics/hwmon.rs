@@ -8,15 +8,20 @@
 //! dropped and the other properties (`_min`, `_crit_hyst`, `_alarm`, ...)
 //! kept as suffixes; and `node_hwmon_chip_names`, `node_hwmon_sensor_label`.
 //!
-//! The directories are listed at each scrape into a kept buffer
-//! ([`Lister`]: one buffer, one descriptor); the list of series (names, paths, sorted so that each
-//! family's lines are together) is rebuilt, allocating, only when a listing
-//! differs. The first [`KEPT_OPEN`] files are kept open and re-read with
-//! one `pread` each scrape (a quarter of the cost of opening them again);
-//! the rest, on a machine with more, are opened, read once and closed, as
-//! node_exporter reads every one ([`procfile::Attribute`]). A warm scrape
-//! allocates nothing. A file that cannot be read or parsed drops its one
-//! series. At most [`MAX_SERIES`] series are kept.
+//! `/sys/class/hwmon` is listed at each scrape (names and inode numbers),
+//! the chips' directories only when that listing changed, a kept file was
+//! seen gone, or every 100 scrapes ([`ClassListing`]);
+//! the list of series (names, paths, sorted so that each family's lines
+//! are together) is rebuilt, allocating, only when a listing differs. The
+//! `*_label` files are read when it is built and kept with it (a sensor's
+//! label is its driver's, fixed while the chip is registered; a chip
+//! registered anew is a new class entry); every value file is read at
+//! each scrape, as node_exporter reads them. The first [`KEPT_OPEN`] value
+//! files are kept open and re-read with one `pread` each scrape (a quarter
+//! of the cost of opening them again); the rest, on a machine with more,
+//! are opened, read once and closed ([`procfile::Attribute`]). A warm
+//! scrape allocates nothing. A file that cannot be read or parsed drops
+//! its one series. At most [`MAX_SERIES`] series are kept.
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +29,7 @@ use super::{Body, escaped, escaped_go_utf8, family};
 use crate::proc::sysfs;
 use std::ffi::CString;
 
-use crate::sample::listing::{Lister, ListingChange, c_path};
+use crate::sample::listing::{ClassListing, c_path};
 use crate::sample::procfile;
 
 /// node_exporter's `hwmonSensorTypes`: other files are not read.
@@ -218,6 +223,15 @@ struct Family {
     kind: &'static str,
 }
 
+/// Where a series' value comes from.
+enum Source {
+    /// A value file, read at each scrape.
+    File(procfile::Attribute),
+    /// A `*_label` file's text (newlines trimmed), read when the series
+    /// were built.
+    Label(Vec<u8>),
+}
+
 struct Series {
     /// Index into `families`; the list is sorted by it.
     family: usize,
@@ -225,19 +239,22 @@ struct Series {
     chip: usize,
     /// `temp1`.
     sensor: String,
-    file: procfile::Attribute,
+    source: Source,
     reading: Reading,
+    /// The sample line up to its value, made when the list is built:
+    /// `node_hwmon_temp_celsius{chip="platform_coretemp_0",sensor="temp1"} `
+    /// (a label series' with its `label`): the names are escaped once,
+    /// not at each scrape.
+    line_head: String,
 }
 
 pub struct Hwmon {
     class_dir: PathBuf,
-    class: CString,
-    lister: Lister,
+    /// `/sys/class/hwmon` and the chips' directories: when to build again.
+    listings: ClassListing,
     chips: Vec<Chip>,
     families: Vec<Family>,
     series: Vec<Series>,
-    /// The listing the lists were built from, and this scrape's.
-    changes: ListingChange,
 }
 
 /// The names in `dir`, sorted (as Go's `os.ReadDir` returns them).
@@ -267,33 +284,22 @@ impl Hwmon {
     pub fn new(sys_root: &Path) -> Self {
         let class_dir = sys_root.join("class/hwmon");
         Hwmon {
-            class: c_path(&class_dir),
-            lister: Lister::default(),
+            listings: ClassListing::new(&class_dir),
             class_dir,
             chips: Vec::new(),
             families: Vec::new(),
             series: Vec::new(),
-            changes: ListingChange::default(),
         }
     }
 
-    /// Lists every directory into this scrape's listing; true if the class directory
-    /// could be read. Every name is kept, sensor file or not: the listing
-    /// only tells whether the lists must be built again, and a sysfs
-    /// directory's other names (`uevent`, `power`, `subsystem`) do not
-    /// come and go, where telling the sensor files apart at each scrape
-    /// (a UTF-8 check and [`sysfs::sensor_file`] per name) was a fifth of
-    /// the instructions of a scrape on 760 sensor files.
-    fn listing(&mut self) -> bool {
-        let readable = self
-            .lister
-            .append(&self.class, self.changes.start(), |_| true);
-        for chip in &self.chips {
-            self.lister.append(&chip.dir, self.changes.now(), |_| true);
-            self.lister
-                .append(&chip.device, self.changes.now(), |_| true);
-        }
-        readable
+    /// The chips' directories, for [`ClassListing`]: every name is kept,
+    /// sensor file or not (the listing only tells whether the lists must
+    /// be built again, and a sysfs directory's other names, `uevent`,
+    /// `power`, `subsystem`, do not come and go).
+    fn chip_dirs(chips: &[Chip]) -> impl Iterator<Item = &std::ffi::CStr> {
+        chips
+            .iter()
+            .flat_map(|chip| [chip.dir.as_c_str(), chip.device.as_c_str()])
     }
 
     /// Builds the chips and series from the directories. Allocates. (Vecs
@@ -396,6 +402,10 @@ impl Hwmon {
                 &b.3,
             ))
         });
+        let mut files_kept_open = 0;
+        // A label's 128 bytes escaped (up to 6 each as `\u00XX`), the
+        // names' and the chip label's: room to spare.
+        let mut head = Body::with_capacity(4096);
         for (metric, chip, sensor, path) in found {
             if self.series.last().is_some_and(|last| {
                 self.families[last.family].name == metric.name
@@ -411,13 +421,35 @@ impl Hwmon {
                     kind: metric.kind,
                 });
             }
-            let keep_open = self.series.len() < KEPT_OPEN;
+            let source = if metric.reading == Reading::Label {
+                let mut buf = [0u8; procfile::SYSFS_READ_BYTES];
+                match procfile::read_once_into(&path, &mut buf) {
+                    Ok(raw) => Source::Label(trim_newlines(raw).to_vec()),
+                    Err(_) => continue,
+                }
+            } else {
+                let keep_open = files_kept_open < KEPT_OPEN;
+                files_kept_open += 1;
+                Source::File(procfile::Attribute::new(path, keep_open))
+            };
+            head.clear();
+            head.push_str(&self.families[self.families.len() - 1].name);
+            head.push_str("{chip=\"");
+            escaped(&mut head, &chips[chip].label);
+            if let Source::Label(text) = &source {
+                head.push_str("\",label=\"");
+                escaped_go_utf8(&mut head, text);
+            }
+            head.push_str("\",sensor=\"");
+            escaped(&mut head, &sensor);
+            head.push_str("\"} ");
             self.series.push(Series {
                 family: self.families.len() - 1,
                 chip,
                 sensor,
-                file: procfile::Attribute::new(path, keep_open),
+                source,
                 reading: metric.reading,
+                line_head: head.as_str().to_string(),
             });
         }
     }
@@ -425,11 +457,10 @@ impl Hwmon {
     /// The families, read now. True when `/sys/class/hwmon` could be read
     /// (node_exporter's collector fails without it).
     pub fn write(&mut self, out: &mut Body) -> bool {
-        let readable = self.listing();
-        if self.changes.stale() {
+        let check = self.listings.check(|_| true, Self::chip_dirs(&self.chips));
+        if check.stale {
             self.rebuild();
-            self.listing();
-            self.changes.built();
+            self.listings.built(Self::chip_dirs(&self.chips));
         }
         if self.chips.iter().any(|c| c.name.is_some()) {
             out.push_str(family_lines!(
@@ -448,11 +479,15 @@ impl Hwmon {
         }
         let mut buf = [0u8; procfile::SYSFS_READ_BYTES];
         let mut written_family = usize::MAX;
+        let mut gone = false;
         for series in &mut self.series {
-            let Ok(raw) = series.file.read(&mut buf) else {
-                continue;
+            let text = match &mut series.source {
+                Source::Label(text) => text.as_slice(),
+                Source::File(file) => match file.read(&mut buf, &mut gone) {
+                    Ok(raw) => trim_newlines(raw),
+                    Err(_) => continue,
+                },
             };
-            let text = trim_newlines(raw);
             let value = match series.reading {
                 Reading::Label => Some(1.0),
                 Reading::IsOne => Some(f64::from(u8::from(text == b"1"))),
@@ -461,25 +496,19 @@ impl Hwmon {
                 Reading::Over(d) => sysfs::parse_go_float(text).map(|v| v / d),
             };
             let Some(value) = value else { continue };
-            let f = &self.families[series.family];
             if series.family != written_family {
+                let f = &self.families[series.family];
                 family(out, &f.name, f.kind, &f.help);
                 written_family = series.family;
             }
-            out.push_str(&f.name);
-            out.push_str("{chip=\"");
-            escaped(out, &self.chips[series.chip].label);
-            if series.reading == Reading::Label {
-                out.push_str("\",label=\"");
-                escaped_go_utf8(out, text);
-            }
-            out.push_str("\",sensor=\"");
-            escaped(out, &series.sensor);
-            out.push_str("\"} ");
+            out.push_str(&series.line_head);
             out.f64(value);
             out.push('\n');
         }
-        readable
+        if gone {
+            self.listings.device_gone();
+        }
+        check.readable
     }
 }
 

@@ -6,9 +6,11 @@
 //! `node_power_supply_info` labelled with the text attributes ([`TEXT`])
 //! that are not empty.
 //!
-//! The class directory and each supply's directory are listed at each
-//! scrape into a kept buffer (one [`Lister`]); the list of supplies and of the files each
-//! has is rebuilt (allocating) only when a listing differs. The first
+//! The class directory is listed at each scrape (names and inode numbers),
+//! each supply's directory only when that listing changed, a kept file was
+//! seen gone, or every 100 scrapes ([`ClassListing`]); the list of
+//! supplies and of the files each has is rebuilt (allocating) only when a
+//! listing differs. The first
 //! [`KEPT_OPEN`] files are kept open and re-read with one `pread`; any
 //! others are opened, read once and closed ([`procfile::Attribute`]). No
 //! allocation once warm. A file that cannot be read or parsed drops its
@@ -20,7 +22,7 @@ use super::{Body, escaped, escaped_go_utf8};
 use crate::proc::sysfs::parse_go_int;
 use std::ffi::CString;
 
-use crate::sample::listing::{Lister, ListingChange, c_path};
+use crate::sample::listing::{ClassListing, c_path};
 use crate::sample::procfile;
 
 /// The files kept open (a laptop's battery and charger have about 40).
@@ -124,11 +126,9 @@ struct Supply {
 
 pub struct PowerSupplies {
     class_dir: PathBuf,
-    class: CString,
-    lister: Lister,
+    /// The class directory and the supplies': when to build again.
+    listings: ClassListing,
     supplies: Vec<Supply>,
-    /// The listing the lists were built from, and this scrape's.
-    changes: ListingChange,
 }
 
 /// A text attribute: procfs trims white space (`bytes.TrimSpace`).
@@ -140,23 +140,14 @@ impl PowerSupplies {
     pub fn new(sys_root: &Path) -> Self {
         let class_dir = sys_root.join("class/power_supply");
         PowerSupplies {
-            class: c_path(&class_dir),
-            lister: Lister::default(),
+            listings: ClassListing::new(&class_dir),
             class_dir,
             supplies: Vec::new(),
-            changes: ListingChange::default(),
         }
     }
 
-    fn listing(&mut self) -> bool {
-        let readable = self
-            .lister
-            .append(&self.class, self.changes.start(), |_| true);
-        for supply in &self.supplies {
-            self.lister
-                .append(&supply.dir, self.changes.now(), |_| true);
-        }
-        readable
+    fn supply_dirs(supplies: &[Supply]) -> impl Iterator<Item = &std::ffi::CStr> {
+        supplies.iter().map(|supply| supply.dir.as_c_str())
     }
 
     fn rebuild(&mut self) {
@@ -212,17 +203,19 @@ impl PowerSupplies {
     /// Every family, read now. True when the class directory could be
     /// read (node_exporter's collector fails without it).
     pub fn write(&mut self, out: &mut Body) -> bool {
-        let readable = self.listing();
-        if self.changes.stale() {
+        let check = self
+            .listings
+            .check(|_| true, Self::supply_dirs(&self.supplies));
+        if check.stale {
             self.rebuild();
-            self.listing();
-            self.changes.built();
+            self.listings.built(Self::supply_dirs(&self.supplies));
         }
+        let mut gone = false;
         let mut buf = [0u8; procfile::SYSFS_READ_BYTES];
         for supply in &mut self.supplies {
             for ((index, file), value) in supply.numeric.iter_mut().zip(&mut supply.values) {
                 *value = file
-                    .read(&mut buf)
+                    .read(&mut buf, &mut gone)
                     .ok()
                     .and_then(|raw| parse_go_int(raw.trim_ascii()))
                     .map(|v| v as f64 / NUMERIC[*index].2);
@@ -275,7 +268,7 @@ impl PowerSupplies {
                     label(out, &mut first, "power_supply", supply.name.as_bytes());
                     wrote_name = true;
                 }
-                let Ok(raw) = file.read(&mut buf) else {
+                let Ok(raw) = file.read(&mut buf, &mut gone) else {
                     continue;
                 };
                 let value = text_value(raw);
@@ -288,7 +281,10 @@ impl PowerSupplies {
             }
             out.push_str("} 1\n");
         }
-        readable
+        if gone {
+            self.listings.device_gone();
+        }
+        check.readable
     }
 }
 

@@ -127,14 +127,28 @@ impl Attribute {
     /// them when the file is not kept open). A kept-open file whose device
     /// was removed reads `ENODEV` (kernfs refuses every read of a removed
     /// node's open file) and is opened again by its path once: a driver
-    /// reloaded between two scrapes puts a new device at the same path,
-    /// and the same listing, so nothing else would notice it.
-    pub fn read<'a>(&'a mut self, buf: &'a mut [u8; SYSFS_READ_BYTES]) -> io::Result<&'a [u8]> {
-        if self.keep_open {
-            let all = self.file.read_attribute_of_live_device()?;
-            Ok(&all[..all.len().min(SYSFS_READ_BYTES)])
+    /// reloaded between two scrapes may put a new device at the same path.
+    /// `gone` is set when the file's node was seen gone (that `ENODEV`, or
+    /// no file at the path: `ENOENT`), so that the caller lists its
+    /// device's directory again: the files it holds may have changed.
+    pub fn read<'a>(
+        &'a mut self,
+        buf: &'a mut [u8; SYSFS_READ_BYTES],
+        gone: &mut bool,
+    ) -> io::Result<&'a [u8]> {
+        let read = if self.keep_open {
+            self.file.read_attribute_of_live_device(gone)
         } else {
             read_once_into(self.file.path(), buf)
+        };
+        match read {
+            Ok(all) => Ok(&all[..all.len().min(SYSFS_READ_BYTES)]),
+            Err(e) => {
+                if matches!(e.raw_os_error(), Some(libc::ENODEV | libc::ENOENT)) {
+                    *gone = true;
+                }
+                Err(e)
+            }
         }
     }
 }
@@ -256,10 +270,12 @@ impl ProcFile {
 
     /// [`ProcFile::read_attribute`], but a kept-open file that reads
     /// `ENODEV` (its device was removed) is closed and opened again by its
-    /// path, once: the path may now name a new device.
-    pub fn read_attribute_of_live_device(&mut self) -> io::Result<&[u8]> {
+    /// path, once: the path may now name a new device. `reopened` is set
+    /// when it was.
+    pub fn read_attribute_of_live_device(&mut self, reopened: &mut bool) -> io::Result<&[u8]> {
         let len = match self.read_inner() {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) && self.file.is_some() => {
+                *reopened = true;
                 self.file = None;
                 self.read_inner()?
             }

@@ -128,6 +128,14 @@ impl DirCounter {
     /// Calls `f` with the name of every entry other than `.` and `..`, read
     /// afresh from the start, in the directory's own order. No allocation.
     pub fn for_each_name(&mut self, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+        self.for_each_entry(|_, name| f(name))
+    }
+
+    /// [`DirCounter::for_each_name`] with each entry's inode number
+    /// (`d_ino`): a name removed and made again (a sysfs device
+    /// registered anew, a directory re-created) comes back with another
+    /// one, so a listing that keeps them tells that apart for free.
+    pub fn for_each_entry(&mut self, mut f: impl FnMut(u64, &[u8])) -> io::Result<()> {
         use std::os::fd::AsRawFd;
         let fd = self.dir.as_raw_fd();
         // SAFETY: lseek on our own descriptor.
@@ -151,7 +159,7 @@ impl DirCounter {
             if n == 0 {
                 break;
             }
-            for_each_dirent(&self.buf[..n as usize], |name, _| f(name));
+            for_each_dirent_with_inode(&self.buf[..n as usize], |inode, name, _| f(inode, name));
         }
         Ok(())
     }
@@ -168,6 +176,11 @@ impl std::os::fd::AsFd for DirCounter {
 /// Calls `f(name, d_type)` for every record other than `.` and `..` in
 /// `buf`, which holds what one getdents64 call returned.
 fn for_each_dirent(buf: &[u8], mut f: impl FnMut(&[u8], u8)) {
+    for_each_dirent_with_inode(buf, |_, name, kind| f(name, kind));
+}
+
+/// [`for_each_dirent`], calling `f(d_ino, name, d_type)`.
+fn for_each_dirent_with_inode(buf: &[u8], mut f: impl FnMut(u64, &[u8], u8)) {
     // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name...
     let mut pos = 0;
     while pos + 19 <= buf.len() {
@@ -178,7 +191,9 @@ fn for_each_dirent(buf: &[u8], mut f: impl FnMut(&[u8], u8)) {
         let name = &buf[pos + 19..(pos + reclen).min(buf.len())];
         let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
         if name != b"." && name != b".." {
-            f(name, buf[pos + 18]);
+            let mut inode = [0u8; 8];
+            inode.copy_from_slice(&buf[pos..pos + 8]);
+            f(u64::from_ne_bytes(inode), name, buf[pos + 18]);
         }
         pos += reclen;
     }

@@ -180,10 +180,27 @@ fn a_chip_that_appears_between_scrapes_is_read_at_the_next() {
     assert_eq!(after.len(), before.len() + 3);
 }
 
+/// `from`'s directory replaced by a new one holding `files` (name, text),
+/// as sysfs registers a device anew: the new directory is made beside the
+/// old one and renamed over it, so that it is another inode (on ext4 a
+/// directory made just after `rm -r` may get the same number back, which
+/// sysfs never hands out again so soon).
+fn register_anew(from: &Path, files: &[(&str, &str)]) {
+    let new = from.with_extension("new");
+    std::fs::create_dir_all(&new).unwrap();
+    for (name, text) in files {
+        std::fs::write(new.join(name), text).unwrap();
+    }
+    std::fs::remove_dir_all(from).unwrap();
+    std::fs::rename(&new, from).unwrap();
+}
+
 #[test]
-fn a_sensor_file_added_or_removed_in_a_known_chip_shows_at_the_next_scrape() {
-    // The chip directories are listed at every scrape (every name, sensor
-    // file or not) and the series built again when a listing changes.
+fn a_sensor_file_added_or_removed_in_a_registered_chip_shows_within_100_scrapes() {
+    // The chips' directories are listed again (every name, sensor file or
+    // not) at least every 100 scrapes even when nothing says they changed:
+    // on this fixture (ext4, not sysfs) a removed file that is kept open
+    // still reads, where sysfs answers ENODEV.
     let dir = TempDir::new("sysfs-sensors-new-file");
     let sys = copy_of_fixture(&dir);
     let daemon = start(&dir, &sys);
@@ -191,7 +208,13 @@ fn a_sensor_file_added_or_removed_in_a_known_chip_shows_at_the_next_scrape() {
     let chip = sys.join("class/hwmon/hwmon4");
     std::fs::write(chip.join("fan3_input"), "900\n").unwrap();
     std::fs::remove_file(chip.join("temp2_max")).unwrap();
-    let after = sensor_lines(&metrics(&daemon));
+    let mut after = sensor_lines(&metrics(&daemon));
+    for _ in 0..99 {
+        if after != before {
+            break;
+        }
+        after = sensor_lines(&metrics(&daemon));
+    }
     let added: Vec<_> = after.difference(&before).collect();
     let removed: Vec<_> = before.difference(&after).collect();
     assert_eq!(
@@ -206,7 +229,152 @@ fn a_sensor_file_added_or_removed_in_a_known_chip_shows_at_the_next_scrape() {
     );
     // A name no series comes from changes nothing but the listing.
     std::fs::write(chip.join("uevent"), "").unwrap();
-    assert_eq!(sensor_lines(&metrics(&daemon)), after);
+    for _ in 0..101 {
+        assert_eq!(sensor_lines(&metrics(&daemon)), after);
+    }
+}
+
+#[test]
+fn a_chip_registered_anew_with_other_files_is_read_at_the_next_scrape() {
+    // The same name in /sys/class/hwmon, another directory (inode): its
+    // files are listed again at once.
+    let dir = TempDir::new("sysfs-sensors-anew");
+    let sys = copy_of_fixture(&dir);
+    let daemon = start(&dir, &sys);
+    let before = sensor_lines(&metrics(&daemon));
+    let of_chip = |lines: &BTreeSet<String>| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.contains("chip=\"hwmon4\""))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(of_chip(&before).len(), 10, "{before:#?}");
+    register_anew(
+        &sys.join("class/hwmon/hwmon4"),
+        &[("temp1_input", "41000\n"), ("fan1_input", "800\n")],
+    );
+    let after = sensor_lines(&metrics(&daemon));
+    assert_eq!(
+        of_chip(&after),
+        [
+            "node_hwmon_fan_rpm{chip=\"hwmon4\",sensor=\"fan1\"} 800",
+            "node_hwmon_temp_celsius{chip=\"hwmon4\",sensor=\"temp1\"} 41",
+        ],
+        "{after:#?}"
+    );
+    // The other chips are as they were.
+    let others = |lines: &BTreeSet<String>| -> BTreeSet<String> {
+        let chip4 = of_chip(lines);
+        lines
+            .iter()
+            .filter(|l| !chip4.contains(l))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(others(&after), others(&before));
+}
+
+#[test]
+fn a_chip_removed_between_scrapes_is_gone_at_the_next() {
+    let dir = TempDir::new("sysfs-sensors-removed-chip");
+    let sys = copy_of_fixture(&dir);
+    let daemon = start(&dir, &sys);
+    let before = sensor_lines(&metrics(&daemon));
+    assert!(before.iter().any(|l| l.contains("chip=\"hwmon4\"")));
+    std::fs::remove_dir_all(sys.join("class/hwmon/hwmon4")).unwrap();
+    let after = sensor_lines(&metrics(&daemon));
+    let expected: BTreeSet<String> = before
+        .iter()
+        .filter(|l| !l.contains("chip=\"hwmon4\""))
+        .cloned()
+        .collect();
+    assert_eq!(after, expected);
+}
+
+#[test]
+fn a_cooling_device_or_power_supply_registered_anew_is_read_at_the_next_scrape() {
+    // The cooling device's `type` is read when the list is built: one
+    // registered anew (same name, another type) shows its own at once, as
+    // does a power supply registered anew with other files.
+    let dir = TempDir::new("sysfs-sensors-anew-cooling");
+    let sys = copy_of_fixture(&dir);
+    let daemon = start(&dir, &sys);
+    let before = sensor_lines(&metrics(&daemon));
+    assert!(before.contains("node_cooling_device_max_state{name=\"0\",type=\"Processor\"} 3"));
+    assert!(before.contains("node_power_supply_online{power_supply=\"AC\"} 0"));
+    register_anew(
+        &sys.join("devices/virtual/thermal/cooling_device0"),
+        &[
+            ("type", "Fan\n"),
+            ("max_state", "7\n"),
+            ("cur_state", "2\n"),
+        ],
+    );
+    register_anew(
+        &sys.join("class/power_supply/AC"),
+        &[
+            ("online", "1\n"),
+            ("type", "Mains\n"),
+            ("voltage_now", "5000000\n"),
+        ],
+    );
+    // The thermal class's entry is a symlink: registered anew, it is made
+    // again too (another inode).
+    let link = sys.join("class/thermal/cooling_device0");
+    let target = std::fs::read_link(&link).unwrap();
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let after = sensor_lines(&metrics(&daemon));
+    let of = |lines: &BTreeSet<String>, what: &str| -> Vec<String> {
+        lines.iter().filter(|l| l.contains(what)).cloned().collect()
+    };
+    assert_eq!(
+        of(&after, "node_cooling_device"),
+        [
+            "node_cooling_device_cur_state{name=\"0\",type=\"Fan\"} 2",
+            "node_cooling_device_max_state{name=\"0\",type=\"Fan\"} 7",
+        ],
+        "{after:#?}"
+    );
+    assert_eq!(
+        of(&after, "power_supply=\"AC\""),
+        [
+            "node_power_supply_info{power_supply=\"AC\",type=\"Mains\"} 1",
+            "node_power_supply_online{power_supply=\"AC\"} 1",
+            "node_power_supply_voltage_volt{power_supply=\"AC\"} 5",
+        ],
+        "{after:#?}"
+    );
+}
+
+#[test]
+fn a_sensor_file_seen_gone_has_its_chip_listed_again_at_the_next_scrape() {
+    // Past the 1,024 files kept open a file is opened at each scrape; one
+    // that is no longer there (ENOENT, as a kept one of a removed sysfs
+    // device reads ENODEV) has the chips listed again at the next scrape,
+    // which finds the file added with it, rather than within 100 scrapes.
+    let dir = TempDir::new("sysfs-sensors-gone");
+    let chip = dir.join("sys/class/hwmon/hwmon0");
+    std::fs::create_dir_all(&chip).unwrap();
+    std::fs::write(chip.join("name"), "big\n").unwrap();
+    for n in 1..=1100 {
+        std::fs::write(chip.join(format!("fan{n}_input")), format!("{n}\n")).unwrap();
+    }
+    let daemon = start(&dir, &dir.join("sys"));
+    let has = |text: &str, sensor: &str| {
+        text.contains(&format!(
+            "node_hwmon_fan_rpm{{chip=\"big\",sensor=\"{sensor}\"}}"
+        ))
+    };
+    assert!(has(&metrics(&daemon), "fan999"));
+    // fan999 sorts last: it is not kept open.
+    std::fs::remove_file(chip.join("fan999_input")).unwrap();
+    std::fs::write(chip.join("fan2000_input"), "5\n").unwrap();
+    let seen_gone = metrics(&daemon);
+    assert!(!has(&seen_gone, "fan999"));
+    let next = metrics(&daemon);
+    assert!(has(&next, "fan2000"), "not listed again after ENOENT");
 }
 
 #[test]
