@@ -170,7 +170,6 @@ impl Daemon {
             crate::access::AccessPolicy::from_config(&config).map_err(|e| e.to_string())?;
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
-        http::warm_up();
         let mut sampler = new_sampler(&config);
         let mut sample = Sample::default();
         let now = Instant::now();
