@@ -36,7 +36,7 @@
 //!   record is written whole.
 //! - The start's record is written before any other write of the log,
 //!   and the daemon has it written by a thread of its own
-//!   ([`BootLog::open_in_background`]) so that the port answers without
+//!   ([`BootLog::write_start_in_background`]) so that the port answers without
 //!   waiting for the disk (two `fsync`s and a rename, 1–2 ms on an SSD,
 //!   tens on a slow card; issue 16): every later write (a "still alive"
 //!   record, the clean stop) first waits for that thread, so the records
@@ -169,7 +169,7 @@ pub struct BootLog {
     /// a "still alive" write puts the new `last_seen`.
     in_place: Option<InPlace>,
     /// The start's record being written by a thread of its own
-    /// ([`BootLog::open_in_background`]), which holds `text` meanwhile and
+    /// ([`BootLog::write_start_in_background`]), which holds `text` meanwhile and
     /// gives it back with the outcome.
     start_write: Option<std::thread::JoinHandle<(String, io::Result<()>)>>,
 }
@@ -223,8 +223,8 @@ impl BootLog {
 
     /// Writes the start's record (as [`BootLog::open`] does) by a thread of
     /// its own: the caller goes on at once, and
-    /// [`BootLog::take_start_written`] gives the outcome once the thread
-    /// ended. The thread waits `pause` before writing (zero but in tests).
+    /// [`BootLog::wait_start_written`] gives the outcome. The thread waits
+    /// `pause` before writing (zero but in tests).
     /// If no thread can be started the record is written here, and a
     /// failure returned.
     pub fn write_start_in_background(&mut self, pause: Duration) -> Option<io::Error> {
@@ -255,20 +255,13 @@ impl BootLog {
         }
     }
 
-    /// The outcome of the start's write by [`BootLog::open_in_background`],
-    /// once, when its thread has ended (never waits). An error is kept in
-    /// memory and the record tried again at the next `every`, as any
-    /// failed write.
-    pub fn take_start_written(&mut self) -> Option<io::Result<()>> {
-        if !self.start_write.as_ref()?.is_finished() {
-            return None;
-        }
-        self.finish_start_write()
-    }
-
-    /// Waits for the start's write, if one is running, and takes its
-    /// outcome (`None` when there was none to wait for).
-    fn finish_start_write(&mut self) -> Option<io::Result<()>> {
+    /// Waits for the start's write by [`BootLog::write_start_in_background`],
+    /// if one is running, and gives its outcome once (`None` when there is
+    /// none to wait for). An error is kept in memory and the record tried
+    /// again at the next `every`, as any failed write. Every write of the
+    /// log calls it first; the daemon calls it once its first turn has
+    /// answered, before it drops start-up's pages (this code is start-up's).
+    pub fn wait_start_written(&mut self) -> Option<io::Result<()>> {
         let handle = self.start_write.take()?;
         let (text, result) = handle.join().unwrap_or_else(|_| {
             let e = io::Error::other("the boot log's writing thread panicked");
@@ -426,7 +419,7 @@ impl BootLog {
     fn write(&mut self) -> io::Result<()> {
         // The start's record first (its outcome only matters for the
         // log's message: this write replaces it whole or in place anyway).
-        if let Some(Err(e)) = self.finish_start_write() {
+        if let Some(Err(e)) = self.wait_start_written() {
             crate::log::error(format_args!("boot log: {e}; written again now"));
         }
         let current = self.current();
@@ -852,14 +845,13 @@ mod tests {
                 .is_none()
         );
         assert!(!path.exists(), "written before the thread ran");
-        assert!(log.take_start_written().is_none(), "not ended yet");
         log.stop(1100);
         assert_eq!(log.writes(), 2);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with(" 995 1100 stopped\n"), "{text}");
-        assert!(log.take_start_written().is_none(), "taken by the stop");
+        assert!(log.wait_start_written().is_none(), "taken by the stop");
 
-        // Left alone, its outcome is taken once; then "still alive" is
+        // Waited for, its outcome is given once; then "still alive" is
         // written in place in the file it wrote.
         let (mut log, opened) = BootLog::open_unwritten(
             &dir.0,
@@ -872,27 +864,15 @@ mod tests {
         .unwrap();
         assert!(opened.same_boot);
         assert!(log.write_start_in_background(Duration::ZERO).is_none());
-        let outcome = wait(|| log.take_start_written());
-        assert!(outcome.is_ok(), "{outcome:?}");
-        assert!(log.take_start_written().is_none());
+        let outcome = log.wait_start_written();
+        assert!(matches!(outcome, Some(Ok(()))), "{outcome:?}");
+        assert!(log.wait_start_written().is_none());
         let written = std::fs::read_to_string(&path).unwrap();
         assert!(written.ends_with(" 1200 up\n"), "{written}");
         log.poll(Instant::now() + Duration::from_secs(3600), 1300);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with(" 1300 up\n"), "{text}");
         assert_eq!(log.writes(), 2);
-    }
-
-    /// `check` until it gives something (10 s at most: not a timing test).
-    fn wait<T>(mut check: impl FnMut() -> Option<T>) -> T {
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(v) = check() {
-                return v;
-            }
-            assert!(Instant::now() < until, "gave up waiting");
-            std::thread::sleep(Duration::from_millis(5));
-        }
     }
 
     #[test]

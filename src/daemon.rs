@@ -322,6 +322,14 @@ impl Daemon {
         // history file, the services' first reading); the loop's own code
         // is mapped again by the turns after it.
         if self.poll_once() {
+            // The boot log's start record, written meanwhile by its thread
+            // (`open_boot_log`): collected now that the first turn has
+            // answered, and before the drop, since this code is start-up's.
+            if let Some(boot_log) = &mut self.boot_log {
+                if let Some(Err(e)) = boot_log.wait_start_written() {
+                    log_boot_log_write_error(&e, self.config.boot_log_every);
+                }
+            }
             release_start_up_pages();
             while self.poll_once() {}
         }
@@ -383,9 +391,6 @@ impl Daemon {
         self.poll_history_file();
         self.alerts.poll_commands(now);
         if let Some(boot_log) = &mut self.boot_log {
-            if let Some(Err(e)) = boot_log.take_start_written() {
-                log_boot_log_write_error(&e, self.config.boot_log_every);
-            }
             boot_log.poll(now, unix_ms / 1000);
         }
         self.job_pids.clear();
@@ -789,9 +794,9 @@ fn log_opened(path: &std::path::Path, opened: &crate::history_file::Opened) {
 /// The record is written by a thread of its own: the port answers while
 /// the disk syncs it (1.2 ms of a 3.4 ms start here; issue 16). It is as
 /// durable as before, written once at start, a millisecond or two later;
-/// every later write of the log waits for it. The loop collects the
-/// thread at its next turn (and logs a failure then), without being woken
-/// for it: the first turn still ends at the first request or deadline.
+/// every later write of the log waits for it. [`Daemon::run`] waits for
+/// the thread (and logs a failure) once its first turn is over, at the
+/// first request or deadline, before it drops start-up's pages.
 pub fn open_boot_log(
     config: &Config,
     sample: &Sample,
