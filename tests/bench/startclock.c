@@ -222,8 +222,10 @@ int main(int argc, char **argv) {
 
   double start_ms[MAX_ROUNDS], floor_ms[MAX_ROUNDS], serving_ms[MAX_ROUNDS];
   for (int r = 0; r < rounds; r++) {
-    if (one_request(&addr, request, now_ns() + 100000000LL) != 0) {
-      fprintf(stderr, "startclock: port %d answers before the start\n", port);
+    long long before = one_request(&addr, request, now_ns() + 100000000LL);
+    if (before != 0) {
+      if (before > 0)
+        fprintf(stderr, "startclock: port %d answers before the start\n", port);
       return 1;
     }
     pid_t pid;
