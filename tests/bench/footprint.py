@@ -5,6 +5,10 @@
     footprint.py idle   PID SECONDS     "cpu_ms_per_min wakeups threads rss_kib"
     footprint.py conns  PID HOST PORT N "threads rss_kib" with N idle connections
 
+`start` is the bench's method before 2026-12-03, kept to compare with old
+figures: Python's Popen and urllib cost about 4 ms against a daemon that
+already answers, so the bench now uses tests/bench/startclock.c (a C client
+whose own floor is about 0.1 ms, median of 7 starts).
 `idle` counts the voluntary context switches of the process's main thread
 (each one a sleep that ended: a wake-up) and its CPU time over the window.
 `conns` opens N connections that send nothing, waits until the process has

@@ -4,6 +4,7 @@
 # target/bench/results.md) with both columns and the ratio.
 #
 #   sh tests/bench/run.sh path/to/release/sysmon
+#   SYSMON_BENCH_ONLY=start sh tests/bench/run.sh BIN   only the start row
 #
 # References (Debian packages, installed when missing and we are root):
 # prometheus-node-exporter (/metrics) and monit (its HTTP status page).
@@ -25,7 +26,9 @@ need() {
   fi
   command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 (package $2) missing: its column is left empty" >&2; return 1; }
 }
-need wrk wrk || { echo "bench: wrk is required" >&2; exit 1; }
+ONLY=${SYSMON_BENCH_ONLY:-}
+[ "$ONLY" = start ] || need wrk wrk || { echo "bench: wrk is required" >&2; exit 1; }
+need cc gcc || { echo "bench: cc is required (tests/bench/startclock.c)" >&2; exit 1; }
 HAVE_NE=0; need prometheus-node-exporter prometheus-node-exporter && HAVE_NE=1
 HAVE_MONIT=0; need monit monit && HAVE_MONIT=1
 
@@ -40,6 +43,11 @@ load() {
   errors=$(awk '/Non-2xx|Socket errors/ { print }' "$WORK/wrk.txt")
   [ -n "$errors" ] && echo "bench: $1: $errors" >&2
   echo "$rps $p99"
+}
+# The start rows, also printed alone by SYSMON_BENCH_ONLY=start.
+start_rows() {
+  echo "| start -> first answer (ms, median of $START_ROUNDS starts; harness floor $START_FLOOR_S / ${START_FLOOR_N:--} / ${START_FLOOR_M:--}) | $START_S | ${START_N:-} | $(ratio "${START_N:-}" "$START_S") faster | ${START_M:-} | $(ratio "${START_M:-}" "$START_S") faster |"
+  echo "| one answer once serving, the same client (ms, median of $START_ROUNDS) | $SERVING_S | ${SERVING_N:-} | | ${SERVING_M:-} | |"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.1fx\n", a / b }'; }
 
@@ -57,23 +65,40 @@ backup_dir = $WORK/fp-b
 log_dir = $WORK/fp-l
 state_dir = $WORK/fp-s
 CONF
-START_S=$($FP start http://127.0.0.1:18081/data.json -- "$BIN" run --config "$WORK/fp.conf")
+# Start -> first answer (issue #16): tests/bench/startclock.c spawns each
+# daemon START_ROUNDS times (stopped after each answer) and prints the
+# medians of start -> first answer, of the same client against its own stub
+# server (the harness's floor) and against the daemon once serving.
+START_ROUNDS=7
+cc -O2 -o "$WORK/startclock" tests/bench/startclock.c
+NE_CMD="prometheus-node-exporter --web.listen-address=127.0.0.1:19101"
+mkdir -p "$WORK/fpm"
+printf 'set daemon 5\nset pidfile %s/m.pid\nset idfile %s/m.id\nset statefile %s/m.state\nset httpd port 12813 and use address 127.0.0.1\n    allow 127.0.0.1\ncheck system localhost\n' \
+  "$WORK/fpm" "$WORK/fpm" "$WORK/fpm" > "$WORK/fpm/monitrc"
+chmod 600 "$WORK/fpm/monitrc"
+MONIT_CMD="monit -c $WORK/fpm/monitrc -I"
+# All three on a box without the others running.
+set -- $("$WORK/startclock" $START_ROUNDS 18081 /data.json -- "$BIN" run --config "$WORK/fp.conf")
+START_S=$1; START_FLOOR_S=$2; SERVING_S=$3
+if [ $HAVE_NE = 1 ]; then
+  set -- $("$WORK/startclock" $START_ROUNDS 19101 /metrics -- $NE_CMD)
+  START_N=$1; START_FLOOR_N=$2; SERVING_N=$3
+fi
+if [ $HAVE_MONIT = 1 ]; then
+  set -- $("$WORK/startclock" $START_ROUNDS 12813 / -- $MONIT_CMD)
+  START_M=$1; START_FLOOR_M=$2; SERVING_M=$3
+fi
+if [ "$ONLY" = start ]; then start_rows | tee "$OUT/start.md"; exit 0; fi
+
 "$BIN" run --config "$WORK/fp.conf" 2>/dev/null & FP_S=$!; PIDS="$PIDS $FP_S"
 wait_port 18081
 FP_PIDS="$FP_S"
 if [ $HAVE_NE = 1 ]; then
-  NE_CMD="prometheus-node-exporter --web.listen-address=127.0.0.1:19101"
-  START_N=$($FP start http://127.0.0.1:19101/metrics -- $NE_CMD)
   $NE_CMD >/dev/null 2>&1 & FP_N=$!; PIDS="$PIDS $FP_N"; FP_PIDS="$FP_PIDS $FP_N"
   wait_port 19101
 fi
 if [ $HAVE_MONIT = 1 ]; then
-  mkdir -p "$WORK/fpm"
-  printf 'set daemon 5\nset pidfile %s/m.pid\nset idfile %s/m.id\nset statefile %s/m.state\nset httpd port 12813 and use address 127.0.0.1\n    allow 127.0.0.1\ncheck system localhost\n' \
-    "$WORK/fpm" "$WORK/fpm" "$WORK/fpm" > "$WORK/fpm/monitrc"
-  chmod 600 "$WORK/fpm/monitrc"
-  START_M=$($FP start http://127.0.0.1:12813/ -- monit -c "$WORK/fpm/monitrc" -I)
-  monit -c "$WORK/fpm/monitrc" -I >/dev/null 2>&1 & FP_M=$!; PIDS="$PIDS $FP_M"; FP_PIDS="$FP_PIDS $FP_M"
+  $MONIT_CMD >/dev/null 2>&1 & FP_M=$!; PIDS="$PIDS $FP_M"; FP_PIDS="$FP_PIDS $FP_M"
   wait_port 12813
 fi
 # Idle is the steady state: past sysmon's second sample, which opens and
@@ -231,7 +256,7 @@ for p in $BURN; do kill "$p" 2>/dev/null || true; done
   echo "| wake-ups of the main thread, idle 30 s | $WAKE_S | ${WAKE_N:-} | | ${WAKE_M:-} | |"
   echo "| threads idle / with 1,000 idle connections | $THR_S / $THR_C_S | ${THR_N:-} / ${THR_C_N:-} | | ${THR_M:-} / ${THR_C_M:-} | |"
   echo "| RSS with 1,000 idle connections (KiB) | $RSS_C_S | ${RSS_C_N:-} | $(ratio "${RSS_C_N:-}" "$RSS_C_S") less | ${RSS_C_M:-} | $(ratio "${RSS_C_M:-}" "$RSS_C_S") less |"
-  echo "| start -> first answer (ms) | $START_S | ${START_N:-} | $(ratio "${START_N:-}" "$START_S") faster | ${START_M:-} | $(ratio "${START_M:-}" "$START_S") faster |"
+  start_rows
   echo "| time per sample (µs, sampler alone): every source | ${PER_SAMPLE_US:-?} | | | | |"
   echo "| /metrics render (µs, in-process) with 760 hwmon/cooling/power supply files / with an empty /sys | ${SYSFS_RENDER_US:-?} / ${NO_SYS_RENDER_US:-?} | | | | |"
   echo "| time per sample (µs): issue #2's sources (CPU, memory, load, uptime, disks) | ${PER_SAMPLE_CORE_US:-?} | | | | |"
