@@ -587,7 +587,7 @@ const MAX_ALLOCATIONS_PER_ANSWER: u64 = 25;
 /// allocator mapped and unmapped again each time: one 4 KiB mmap/munmap
 /// pair per scrape.
 #[test]
-fn http_answers_allocate_nothing_once_warm() {
+fn http_answers_grow_no_buffer_once_warm() {
     use std::sync::atomic::Ordering::SeqCst;
     for path in ["/metrics", "/data.json"] {
         for keep_alive in [true, false] {
