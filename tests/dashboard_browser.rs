@@ -689,6 +689,19 @@ fn dashboard_marks_an_unclean_boot_on_the_uptime_card() {
     };
     boot(1);
     let mut first = Daemon::on_roots(&dir, &proc_root, None, "");
+    // The start's record is written beside the first answer (issue 16):
+    // killed before it is on disk, this boot would leave no trace to mark.
+    let log = dir.join("state").join("boots.log");
+    let recorded = common::wait_for(Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        let last = text.lines().last()?;
+        (last.starts_with("00000001-") && last.ends_with(" up")).then_some(())
+    });
+    assert!(
+        recorded.is_some(),
+        "boot 1 never recorded\n{}",
+        first.dump()
+    );
     first.signal(9);
     assert!(first.wait_exit(Duration::from_secs(10)).is_some());
     boot(2);
