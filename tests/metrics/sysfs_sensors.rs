@@ -348,6 +348,18 @@ fn a_cooling_device_or_power_supply_registered_anew_is_read_at_the_next_scrape()
     );
 }
 
+/// A chip `big` (hwmon0) with `fan1_input` .. `fan1100_input` reading 1 ..
+/// 1100: more files than the 1,024 hwmon keeps open. Returns its directory.
+fn chip_of_1100_fans(dir: &TempDir) -> std::path::PathBuf {
+    let chip = dir.join("sys/class/hwmon/hwmon0");
+    std::fs::create_dir_all(&chip).unwrap();
+    std::fs::write(chip.join("name"), "big\n").unwrap();
+    for n in 1..=1100 {
+        std::fs::write(chip.join(format!("fan{n}_input")), format!("{n}\n")).unwrap();
+    }
+    chip
+}
+
 #[test]
 fn a_sensor_file_seen_gone_has_its_chip_listed_again_at_the_next_scrape() {
     // Past the 1,024 files kept open a file is opened at each scrape; one
@@ -355,12 +367,7 @@ fn a_sensor_file_seen_gone_has_its_chip_listed_again_at_the_next_scrape() {
     // device reads ENODEV) has the chips listed again at the next scrape,
     // which finds the file added with it, rather than within 100 scrapes.
     let dir = TempDir::new("sysfs-sensors-gone");
-    let chip = dir.join("sys/class/hwmon/hwmon0");
-    std::fs::create_dir_all(&chip).unwrap();
-    std::fs::write(chip.join("name"), "big\n").unwrap();
-    for n in 1..=1100 {
-        std::fs::write(chip.join(format!("fan{n}_input")), format!("{n}\n")).unwrap();
-    }
+    let chip = chip_of_1100_fans(&dir);
     let daemon = start(&dir, &dir.join("sys"));
     let has = |text: &str, sensor: &str| {
         text.contains(&format!(
@@ -382,12 +389,7 @@ fn hundreds_of_sensor_files_are_all_read_kept_open_or_not() {
     // 1,100 fans: past the 1,024 files hwmon keeps open, the rest are
     // opened at each scrape; every one is exported and re-read.
     let dir = TempDir::new("sysfs-sensors-many");
-    let chip = dir.join("sys/class/hwmon/hwmon0");
-    std::fs::create_dir_all(&chip).unwrap();
-    std::fs::write(chip.join("name"), "big\n").unwrap();
-    for n in 1..=1100 {
-        std::fs::write(chip.join(format!("fan{n}_input")), format!("{n}\n")).unwrap();
-    }
+    let chip = chip_of_1100_fans(&dir);
     let daemon = start(&dir, &dir.join("sys"));
     let fans = |text: &str| -> Vec<(u32, f64)> {
         let mut fans: Vec<(u32, f64)> = text
