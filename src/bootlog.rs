@@ -200,26 +200,13 @@ impl BootLog {
         unix_now: u64,
         every: Duration,
     ) -> io::Result<(BootLog, Opened)> {
-        let (mut log, mut opened) = BootLog::read(state_dir, id, boot_time, now, unix_now, every)?;
+        let (mut log, mut opened) =
+            BootLog::open_unwritten(state_dir, id, boot_time, now, unix_now, every)?;
         if let Err(e) = log.write() {
             log.failing = true;
             opened.write_error = Some(e);
         }
         Ok((log, opened))
-    }
-
-    /// [`BootLog::open`] without the write: what the log holds, this boot
-    /// recorded in memory. The caller writes it next with
-    /// [`BootLog::write_start_in_background`] (or lets the first write do it).
-    pub fn open_unwritten(
-        state_dir: &Path,
-        id: BootId,
-        boot_time: Option<u64>,
-        now: Instant,
-        unix_now: u64,
-        every: Duration,
-    ) -> io::Result<(BootLog, Opened)> {
-        BootLog::read(state_dir, id, boot_time, now, unix_now, every)
     }
 
     /// Writes the start's record (as [`BootLog::open`] does) by a thread of
@@ -281,8 +268,11 @@ impl BootLog {
         Some(result)
     }
 
-    /// The log read and this boot recorded, in memory only.
-    fn read(
+    /// [`BootLog::open`] without the write: the log read (a file that is
+    /// not a boot log set aside) and this boot recorded, in memory only.
+    /// The caller writes it next with
+    /// [`BootLog::write_start_in_background`] (or lets the first write do it).
+    pub fn open_unwritten(
         state_dir: &Path,
         id: BootId,
         boot_time: Option<u64>,
