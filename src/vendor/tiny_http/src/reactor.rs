@@ -529,7 +529,7 @@ impl Reactor {
             if !conn.buf.is_empty() {
                 let mut head = self.spare_heads.pop().unwrap_or_default();
                 match parse_head(&conn.buf, &mut conn.scanned, limits, &mut head) {
-                    Parsed::Incomplete => self.spare_heads.push(head),
+                    Parsed::Incomplete => keep_spare(&mut self.spare_heads, head),
                     Parsed::Request(len, facts) => {
                         conn.buf.drain(..len);
                         if conn.buf.is_empty() {
@@ -539,7 +539,7 @@ impl Reactor {
                         return self.dispatch(slot, facts, head);
                     }
                     Parsed::Refused(answer) => {
-                        self.spare_heads.push(head);
+                        keep_spare(&mut self.spare_heads, head);
                         conn.buf = Vec::new();
                         return self.start_write(slot, answer, AfterWrite::Linger);
                     }
@@ -558,7 +558,7 @@ impl Reactor {
                     let mut head = self.spare_heads.pop().unwrap_or_default();
                     match parse_head(read, &mut conn.scanned, limits, &mut head) {
                         Parsed::Incomplete => {
-                            self.spare_heads.push(head);
+                            keep_spare(&mut self.spare_heads, head);
                             conn.buf.extend_from_slice(read);
                         }
                         Parsed::Request(len, facts) => {
@@ -566,7 +566,7 @@ impl Reactor {
                             return self.dispatch(slot, facts, head);
                         }
                         Parsed::Refused(answer) => {
-                            self.spare_heads.push(head);
+                            keep_spare(&mut self.spare_heads, head);
                             return self.start_write(slot, answer, AfterWrite::Linger);
                         }
                     }
@@ -602,9 +602,7 @@ impl Reactor {
         let mut answers = std::mem::take(&mut self.answers);
         std::mem::swap(&mut *self.inbox.answers.lock().unwrap(), &mut answers);
         for answer in answers.drain(..) {
-            if self.spare_heads.len() < SPARE_HEADS && answer.head.worth_keeping() {
-                self.spare_heads.push(answer.head);
-            }
+            keep_spare(&mut self.spare_heads, answer.head);
             let slot = answer.token as u32 as usize;
             let generation = (answer.token >> 32) as u32;
             let current = self.slots.get(slot).is_some_and(|s| {
@@ -694,6 +692,15 @@ impl Reactor {
                 Err(_) => return self.close(slot),
             }
         }
+    }
+}
+
+/// Keeps `head` in `spares` for a next request to be read into, if there
+/// is room and it is small (a refused or answered head of many KiB is
+/// freed, not held while idle).
+fn keep_spare(spares: &mut Vec<HeadText>, head: HeadText) {
+    if spares.len() < SPARE_HEADS && head.worth_keeping() {
+        spares.push(head);
     }
 }
 
