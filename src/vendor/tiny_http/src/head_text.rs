@@ -176,4 +176,21 @@ mod test {
         ));
         assert!(filled("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3").is_ok());
     }
+
+    /// A spare is kept only while small: a head of many KiB (cookies, or
+    /// a refused 32 KiB one) is freed, not held by an idle server.
+    #[test]
+    fn only_small_heads_are_worth_keeping() {
+        let small = filled("GET / HTTP/1.1\r\nHost: a").ok().unwrap();
+        assert!(small.worth_keeping());
+        let big = format!("GET / HTTP/1.1\r\nCookie: {}", "c".repeat(5000));
+        let big = filled(&big).ok().unwrap();
+        assert!(!big.worth_keeping());
+        let mut many = HeadText::default();
+        let lines = "GET / HTTP/1.1\r\n".to_string() + &vec!["A: 1"; 40].join("\r\n");
+        let mut split = lines.split("\r\n");
+        split.next();
+        assert!(many.fill(&lines, &lines[4..5], split, 100).is_ok());
+        assert!(!many.worth_keeping());
+    }
 }
