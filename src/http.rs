@@ -2,9 +2,7 @@
 //! nothing here reads /proc or any other file. There is no path from a URL
 //! to the filesystem: the set of answers is a fixed table.
 
-use std::io::Cursor;
-
-use tiny_http::{Header, Method, Request, Response, StatusCode};
+use tiny_http::{BorrowedResponse, Method, Request, StatusCode};
 
 use crate::access::{AccessPolicy, Refusal};
 
@@ -89,53 +87,43 @@ fn history_route(query: &str) -> Route {
     Route::History { points, range_s }
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid ASCII")
-}
+/// The header lines every answer has, before its own (`extra`).
+const COMMON_LINES: usize = 3;
+/// `extra` lines at most (the page's three).
+const MAX_EXTRA_LINES: usize = 3;
 
-/// The headers `Response::raw_print` adds to an answer's own: `Date`,
-/// `Server` and `Content-Length` (or `Transfer-Encoding`).
-const RAW_PRINT_ADDS: usize = 3;
-
-/// Sends one answer. `scratch` is the loop's reused buffer for printing it
-/// (see `Request::respond_detached` in the patched tiny_http: the loop sends
-/// what the socket takes at once, the server's reactor the rest on EPOLLOUT,
-/// in the loop's next turns).
+/// Sends one answer. `scratch` is the loop's reused buffer for printing its
+/// head (see `Request::respond_borrowed` in the patched tiny_http: the head
+/// is printed from these borrowed lines, the body sent from where it is,
+/// and the server's reactor writes what the socket did not take at once
+/// on EPOLLOUT, in the loop's next turns). Nothing is allocated once
+/// `scratch` has grown (issue 12; `tests/alloc_free.rs`).
 fn respond(
     request: Request,
     scratch: &mut Vec<u8>,
     status: u16,
-    content_type: &str,
+    content_type: &'static str,
     body: &[u8],
-    extra: &[(&str, &str)],
+    extra: &[(&'static str, &'static str)],
 ) {
-    // Room for the three headers `raw_print` adds (`Date`, `Server`,
-    // `Content-Length`), so the list is never grown: growing it from 3 to 6
-    // to 12 entries (576 bytes) took a size class that musl's allocator
-    // mapped and unmapped again at every request (one 4 KiB mmap/munmap
-    // pair per scrape, issue 12).
-    let mut headers = Vec::with_capacity(3 + extra.len() + RAW_PRINT_ADDS);
-    headers.extend([
-        header("Content-Type", content_type),
-        header("X-Content-Type-Options", "nosniff"),
-        header("Referrer-Policy", "no-referrer"),
+    let mut lines = [("", ""); COMMON_LINES + MAX_EXTRA_LINES];
+    lines[..COMMON_LINES].copy_from_slice(&[
+        ("Content-Type", content_type),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
     ]);
-    headers.extend(extra.iter().map(|(n, v)| header(n, v)));
-    let response = Response::new(
-        StatusCode(status),
-        headers,
-        Cursor::new(body),
-        Some(body.len()),
-        None,
-    )
-    // The length is known: `Content-Length`, never chunks of our own
-    // choosing (tiny_http chunks bodies over 32 KiB on HTTP/1.1 otherwise;
-    // a client's `TE: chunked` still gets chunks).
-    .with_chunked_threshold(usize::MAX);
-    // A client gone away is its business, not an error of ours. The body
-    // is sent from where it is (the rendered /metrics, /data.json): only
-    // the head is printed into `scratch`.
-    request.respond_detached_borrowed(response, scratch);
+    lines[COMMON_LINES..COMMON_LINES + extra.len()].copy_from_slice(extra);
+    // A client gone away is its business, not an error of ours. The length
+    // is known: `Content-Length`, never chunks of our own choosing (a
+    // client's `TE: chunked` still gets chunks).
+    request.respond_borrowed(
+        BorrowedResponse {
+            status: StatusCode(status),
+            headers: &lines[..COMMON_LINES + extra.len()],
+            body,
+        },
+        scratch,
+    );
 }
 
 /// Answers one request. `body_for` produces the bytes of a dynamic route
@@ -146,18 +134,11 @@ pub fn handle<'a>(
     scratch: &mut Vec<u8>,
     body_for: impl FnOnce(Route) -> &'a [u8],
 ) {
-    fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
-        request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv(name))
-            .map(|h| h.value.as_str())
-    }
     let peer = request.remote_addr().map(|a| a.ip());
     match access.check(
         peer,
-        header(&request, "Host"),
-        header(&request, "Authorization"),
+        request.header("Host"),
+        request.header("Authorization"),
     ) {
         Ok(()) => {}
         Err(Refusal::Forbidden(why)) => {
@@ -389,11 +370,14 @@ mod tests {
             ),
         ];
         for (lines, expected) in cases {
-            let headers: Vec<Header> = lines
+            let headers: Vec<tiny_http::Header> = lines
                 .iter()
                 .map(|l| l.parse().unwrap_or_else(|()| panic!("{l:?} parses")))
                 .collect();
-            assert_eq!(tiny_http::check_head(&headers), *expected, "{lines:?}");
+            let pairs = headers
+                .iter()
+                .map(|h| (h.field.as_str().as_str(), h.value.as_str()));
+            assert_eq!(tiny_http::check_head(pairs), *expected, "{lines:?}");
         }
         assert_eq!(Body.status(), 413);
         assert_eq!(Expect.status(), 417);

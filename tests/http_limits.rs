@@ -390,7 +390,7 @@ fn the_head_limit_is_32_kib_to_the_byte() {
 }
 
 /// Bodies the daemon holds (the page, /data.json, /metrics) are sent from
-/// where they are, with only the head printed (`respond_detached_borrowed`
+/// where they are, with only the head printed (`respond_borrowed`
 /// in the patched tiny_http): the framing must be what a printed answer
 /// had. Identity with the exact `Content-Length` on HTTP/1.1 and 1.0; the
 /// same bytes in chunks when a client's `TE` asks for them; a HEAD gets the

@@ -12,27 +12,26 @@
 //! the request line and header lines up to and including the empty line,
 //! every line ended by CRLF; `max_head_bytes` counts all of it.
 
-use std::str::FromStr;
-
 use crate::common::{HTTPVersion, Method};
-use crate::{HeadRefusal, Header, Response, StatusCode};
+use crate::head_text::{FillError, HeadText};
+use crate::{HeadRefusal, Response, StatusCode};
 
 /// What the bytes read so far hold.
 pub(crate) enum Parsed {
     /// No whole head yet, and room for more: read on.
     Incomplete,
-    /// A request whose head was the first `len` bytes.
-    Request(usize, RequestHead),
+    /// A request whose head was the first `len` bytes, now in the
+    /// `HeadText` given to `parse_head`.
+    Request(usize, HeadFacts),
     /// Answer these bytes, then close: where a next request would start is
     /// unknown (a malformed or oversized head, a body declared).
     Refused(Vec<u8>),
 }
 
-pub(crate) struct RequestHead {
+/// What the request line and headers say, beside the head's text.
+pub(crate) struct HeadFacts {
     pub(crate) method: Method,
-    pub(crate) path: String,
     pub(crate) version: HTTPVersion,
-    pub(crate) headers: Vec<Header>,
     /// `Connection: close`, an HTTP/1.0 request without keep-alive, or an
     /// upgrade (which this server does not do): the last request of the
     /// connection.
@@ -59,7 +58,14 @@ impl HeadLimits {
 /// `buf` is known to hold no end of head (kept by the caller across calls,
 /// reset to 0 when a head is taken), so that a head arriving a byte at a
 /// time is searched once, not once per byte.
-pub(crate) fn parse_head(buf: &[u8], scanned: &mut usize, limits: HeadLimits) -> Parsed {
+/// A whole head is read into `into` (what it held before is replaced; it
+/// is left in any state otherwise).
+pub(crate) fn parse_head(
+    buf: &[u8],
+    scanned: &mut usize,
+    limits: HeadLimits,
+    into: &mut HeadText,
+) -> Parsed {
     let max = limits.max_head_bytes();
     let window = &buf[..buf.len().min(max)];
     let from = scanned.saturating_sub(3);
@@ -79,14 +85,19 @@ pub(crate) fn parse_head(buf: &[u8], scanned: &mut usize, limits: HeadLimits) ->
         return Parsed::Refused(plain_answer(status));
     };
     *scanned = 0;
-    match request_head(&buf[..len - 4], limits) {
-        Ok(head) => Parsed::Request(len, head),
+    match request_head(&buf[..len - 4], limits, into) {
+        Ok(facts) => Parsed::Request(len, facts),
         Err(answer) => Parsed::Refused(answer),
     }
 }
 
-/// The request line and headers (`head`: the head without its empty line).
-fn request_head(head: &[u8], limits: HeadLimits) -> Result<RequestHead, Vec<u8>> {
+/// The request line and headers (`head`: the head without its empty line),
+/// read into `into`.
+fn request_head(
+    head: &[u8],
+    limits: HeadLimits,
+    into: &mut HeadText,
+) -> Result<HeadFacts, Vec<u8>> {
     let max_headers = match limits.max_headers {
         0 => usize::MAX,
         n => n,
@@ -101,29 +112,19 @@ fn request_head(head: &[u8], limits: HeadLimits) -> Result<RequestHead, Vec<u8>>
     }
     let mut lines = text.split("\r\n");
     let request_line = lines.next().unwrap_or("");
-    let (method, path, version) =
+    let (method, target, version) =
         parse_request_line(request_line.trim()).map_err(|_| plain_answer(400))?;
-    let mut headers = Vec::new();
-    for line in lines {
-        // [patch] A line folded onto the previous one (obs-fold) was
-        // trimmed and read as a header of its own; RFC 9112 §5.2 lets a
-        // server refuse it, and a proxy may have joined it to the line
-        // before: refuse.
-        if line.starts_with(' ') || line.starts_with('\t') {
-            return Err(plain_answer(400));
-        }
-        if headers.len() >= max_headers {
-            return Err(plain_answer(431));
-        }
-        match Header::from_str(line.trim()) {
-            Ok(h) => headers.push(h),
-            Err(_) => return Err(plain_answer(400)),
-        }
+    // [patch] Kept as text (`head_text.rs`), not as a `String` for the
+    // target and two per header line: nothing allocated once warm.
+    match into.fill(text, target, lines, max_headers) {
+        Ok(()) => {}
+        Err(FillError::Malformed) => return Err(plain_answer(400)),
+        Err(FillError::TooManyHeaders) => return Err(plain_answer(431)),
     }
     // [patch] Refused here, in the reactor, before a `Request` exists:
     // nothing of a declared body is ever read, waited for or sized, and the
     // server's caller never sees the request.
-    if let Err(refusal) = crate::head::check_head(&headers) {
+    if let Err(refusal) = crate::head::check_head(into.headers()) {
         return Err(refusal_answer(refusal));
     }
     // Upstream answered 505 and read on; this server closes, as for any
@@ -137,22 +138,23 @@ fn request_head(head: &[u8], limits: HeadLimits) -> Result<RequestHead, Vec<u8>>
         return Err(bytes);
     }
 
-    let connection = headers
-        .iter()
-        .find(|h| h.field.equiv("Connection"))
-        .map(|h| h.value.as_str().to_ascii_lowercase());
-    let last = match connection {
-        Some(ref val) if val.contains("close") => true,
-        Some(ref val) if val.contains("upgrade") => true,
-        Some(ref val) if !val.contains("keep-alive") && version == HTTPVersion(1, 0) => true,
+    // [patch] Compared without a lower-cased copy of the value.
+    let has = |value: &str, word: &str| {
+        value
+            .as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    let last = match into.header("Connection") {
+        Some(val) if has(val, "close") => true,
+        Some(val) if has(val, "upgrade") => true,
+        Some(val) if !has(val, "keep-alive") && version == HTTPVersion(1, 0) => true,
         None if version == HTTPVersion(1, 0) => true,
         _ => false,
     };
-    Ok(RequestHead {
+    Ok(HeadFacts {
         method,
-        path,
         version,
-        headers,
         last,
     })
 }
@@ -203,11 +205,11 @@ fn parse_http_version(version: &str) -> Result<HTTPVersion, ()> {
 
 /// Parses the request line of the request.
 /// eg. GET / HTTP/1.1
-fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ()> {
+fn parse_request_line(line: &str) -> Result<(Method, &str, HTTPVersion), ()> {
     let mut parts = line.split(' ');
 
     let method = parts.next().and_then(|w| w.parse().ok());
-    let path = parts.next().map(ToOwned::to_owned);
+    let path = parts.next();
     let version = parts.next().and_then(|w| parse_http_version(w).ok());
 
     method
@@ -218,6 +220,7 @@ fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ()> {
 #[cfg(test)]
 mod test {
     use super::{parse_head, HeadLimits, Parsed};
+    use crate::head_text::HeadText;
 
     const LIMITS: HeadLimits = HeadLimits {
         max_head_bytes: 64,
@@ -270,12 +273,23 @@ mod test {
         assert_eq!(cases[2].0.len(), 64);
         for (head, expected) in cases {
             let mut scanned = 0;
-            let whole = outcome(&parse_head(head.as_bytes(), &mut scanned, LIMITS));
+            let mut text = HeadText::default();
+            let whole = outcome(&parse_head(
+                head.as_bytes(),
+                &mut scanned,
+                LIMITS,
+                &mut text,
+            ));
             assert_eq!(whole, expected, "{:?}", head);
             let mut scanned = 0;
             let mut last = 1;
             for end in 1..=head.len() {
-                last = outcome(&parse_head(&head.as_bytes()[..end], &mut scanned, LIMITS));
+                last = outcome(&parse_head(
+                    &head.as_bytes()[..end],
+                    &mut scanned,
+                    LIMITS,
+                    &mut text,
+                ));
                 if last != 1 {
                     break;
                 }
@@ -288,13 +302,16 @@ mod test {
     fn a_pipelined_head_leaves_the_next_one_in_the_buffer() {
         let two = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\n";
         let mut scanned = 0;
-        let Parsed::Request(len, first) = parse_head(two, &mut scanned, LIMITS) else {
+        let mut text = HeadText::default();
+        let Parsed::Request(len, first) = parse_head(two, &mut scanned, LIMITS, &mut text) else {
             panic!("first head not parsed")
         };
-        assert_eq!((first.path.as_str(), first.last), ("/a", false));
-        let Parsed::Request(_, second) = parse_head(&two[len..], &mut scanned, LIMITS) else {
+        assert_eq!((text.target(), first.last), ("/a", false));
+        let Parsed::Request(_, second) = parse_head(&two[len..], &mut scanned, LIMITS, &mut text)
+        else {
             panic!("second head not parsed")
         };
-        assert_eq!((second.path.as_str(), second.last), ("/b", true));
+        assert_eq!((text.target(), second.last), ("/b", true));
+        assert_eq!(text.header("connection"), Some("close"));
     }
 }

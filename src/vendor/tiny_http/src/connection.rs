@@ -69,13 +69,24 @@ pub(crate) enum Connection {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(unix_net::UnixStream),
+    /// [patch] No socket: what a reactor slot keeps between connections,
+    /// so that the next one reuses the shared allocation (`reactor.rs`).
+    /// Every call on it fails with `NotConnected`.
+    Closed,
 }
+
+/// [patch] The error of any call on a `Connection::Closed`.
+fn closed() -> std::io::Error {
+    std::io::ErrorKind::NotConnected.into()
+}
+
 impl Connection {
     pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
         match self {
             Self::Tcp(s) => s.shutdown(how),
             #[cfg(unix)]
             Self::Unix(s) => s.shutdown(how),
+            Self::Closed => Err(closed()),
         }
     }
 
@@ -93,6 +104,7 @@ impl Connection {
                 let mut s: &unix_net::UnixStream = s;
                 s.read(buf)
             }
+            Self::Closed => Err(closed()),
         }
     }
 
@@ -109,6 +121,7 @@ impl Connection {
                 let mut s: &unix_net::UnixStream = s;
                 s.write(buf)
             }
+            Self::Closed => Err(closed()),
         }
     }
 
@@ -151,6 +164,7 @@ impl Connection {
                         let mut s: &unix_net::UnixStream = s;
                         s.write_vectored(&parts)
                     }
+                    Self::Closed => Err(closed()),
                 }
             } else {
                 self.write_shared(&body[sent - head.len()..])
@@ -172,6 +186,7 @@ impl Connection {
             Self::Tcp(s) => s.set_nonblocking(nonblocking),
             #[cfg(unix)]
             Self::Unix(s) => s.set_nonblocking(nonblocking),
+            Self::Closed => Err(closed()),
         }
     }
 
@@ -182,6 +197,7 @@ impl Connection {
             Self::Tcp(s) => s.as_raw_fd(),
             #[cfg(unix)]
             Self::Unix(s) => s.as_raw_fd(),
+            Self::Closed => -1,
         }
     }
 }

@@ -16,8 +16,6 @@
 //! The table of cases is in sysmon's `src/http.rs` tests (so that `make test`
 //! runs it).
 
-use crate::Header;
-
 /// Why a request head was refused. Every refusal closes the connection:
 /// what follows the head can no longer be told apart from a next request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,34 +72,37 @@ impl HeadRefusal {
 /// The checks above, in the order of the variants: framing first (400), then
 /// a body (413), then `Expect` (417), so that a client sending a body with
 /// `Expect: 100-continue` learns the final answer at once.
-pub fn check_head(headers: &[Header]) -> Result<(), HeadRefusal> {
+///
+/// [patch] `headers` are (name, value) pairs as parsed (since +sysmon.7:
+/// the reactor keeps a head as text, `crate::head_text`, not `Header`s).
+pub fn check_head<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), HeadRefusal> {
     let mut hosts = 0usize;
     let mut lengths = 0usize;
     let mut transfer_encoding = false;
     let mut expect = false;
     // None: some Content-Length was not a valid number
     let mut length_is_zero = Some(true);
-    for header in headers {
-        let field = &header.field;
-        let name = field.as_str().as_bytes();
+    for (name, value) in headers {
         if name
-            .iter()
-            .chain(header.value.as_bytes())
+            .bytes()
+            .chain(value.bytes())
             .any(|b| matches!(b, b'\r' | b'\n' | 0))
         {
             return Err(HeadRefusal::ControlCharacter);
         }
-        if field.equiv("Host") {
+        if name.eq_ignore_ascii_case("Host") {
             hosts += 1;
-        } else if field.equiv("Content-Length") {
+        } else if name.eq_ignore_ascii_case("Content-Length") {
             lengths += 1;
-            length_is_zero = match (length_is_zero, content_length(header.value.as_bytes())) {
+            length_is_zero = match (length_is_zero, content_length(value.as_bytes())) {
                 (Some(zero), Some(n)) => Some(zero && n == 0),
                 _ => None,
             };
-        } else if field.equiv("Transfer-Encoding") {
+        } else if name.eq_ignore_ascii_case("Transfer-Encoding") {
             transfer_encoding = true;
-        } else if field.equiv("Expect") {
+        } else if name.eq_ignore_ascii_case("Expect") {
             expect = true;
         }
     }

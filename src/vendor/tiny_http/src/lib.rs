@@ -108,13 +108,17 @@ pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 // [patch] the checks every request head passes (see `head.rs`)
 pub use head::{check_head, HeadRefusal};
+// [patch] answers printed from borrowed lines (see `borrowed.rs`)
+pub use borrowed::BorrowedResponse;
 pub use request::Request;
 pub use response::{Response, ResponseBox};
 
+mod borrowed;
 mod client;
 mod common;
 mod connection;
 mod head;
+mod head_text;
 mod reactor;
 mod request;
 mod response;

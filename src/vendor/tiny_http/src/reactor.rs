@@ -52,8 +52,9 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::client::{parse_head, HeadLimits, Parsed, RequestHead};
+use crate::client::{parse_head, HeadFacts, HeadLimits, Parsed};
 use crate::connection::{Connection, Listener};
+use crate::head_text::HeadText;
 use crate::request::{new_request, Reply};
 use crate::sys::{Epoll, Event, EventFd, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP};
 use crate::{AfterAcceptError, Message, Shared};
@@ -66,6 +67,8 @@ pub(crate) struct Answer {
     pub(crate) rest: Vec<u8>,
     /// False: the client is gone (a send failed); close.
     pub(crate) ok: bool,
+    /// The request's head, back for reuse (`Reactor::spare_heads`).
+    pub(crate) head: HeadText,
 }
 
 /// The way from an answering thread back to the reactor: answers, and an
@@ -122,6 +125,10 @@ const GENERATION_MASK: u32 = 0x7fff_ffff;
 /// writable, and then read or written until EAGAIN.
 const CONNECTION_EVENTS: u32 = (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) as u32;
 
+/// Request heads kept for reuse at most: one per request being answered
+/// at once, as many as a turn usually hands out.
+const SPARE_HEADS: usize = 16;
+
 /// How long, and how much, a refused connection is drained before closing.
 const LINGER: Duration = Duration::from_millis(500);
 const LINGER_BYTES: usize = 64 * 1024;
@@ -172,6 +179,10 @@ struct Conn {
 struct Slot {
     generation: u32,
     conn: Option<Conn>,
+    /// The last connection's shared socket, emptied (`Connection::Closed`)
+    /// when it closed and nothing else held it: the next connection in
+    /// this slot reuses the allocation (a connection each costs none).
+    spare_socket: Option<Arc<Connection>>,
 }
 
 struct ListenerSlot {
@@ -201,6 +212,10 @@ pub(crate) struct Reactor {
     scratch: Box<[u8]>,
     /// The inbox's answers, taken out in one go (capacity reused).
     answers: Vec<Answer>,
+    /// Heads of answered requests, for the next ones to be read into
+    /// (at most `SPARE_HEADS`, each small: `HeadText::worth_keeping`), so
+    /// that a warm request allocates nothing.
+    spare_heads: Vec<HeadText>,
     /// The earliest connection deadline, or later (never earlier): deadlines
     /// only move later, so the sweep runs only when one may be due.
     next_sweep: Option<Instant>,
@@ -240,6 +255,7 @@ impl Reactor {
             wait_failed: false,
             scratch: vec![0; 16 * 1024].into_boxed_slice(),
             answers: Vec::with_capacity(16),
+            spare_heads: Vec::with_capacity(SPARE_HEADS),
             next_sweep: None,
             head_limits: HeadLimits {
                 max_head_bytes: limits.max_head_bytes,
@@ -362,10 +378,17 @@ impl Reactor {
 
     fn close(&mut self, slot: usize) {
         let entry = &mut self.slots[slot];
-        // Dropping the last `Arc` closes the descriptor, and the kernel
+        // Emptying (or dropping) the last `Arc` closes the descriptor, and the kernel
         // takes it out of the epoll; an event already reported for it is
         // ignored by its generation.
-        if entry.conn.take().is_some() {
+        if let Some(conn) = entry.conn.take() {
+            let mut socket = conn.socket;
+            // Unique unless a request of it is still out (then the
+            // descriptor closes with the request's hold on it).
+            if let Some(only) = Arc::get_mut(&mut socket) {
+                *only = Connection::Closed; // closes the descriptor
+                entry.spare_socket = Some(socket);
+            }
             entry.generation = entry.generation.wrapping_add(1) & GENERATION_MASK;
             self.free.push(slot as u32);
             self.open -= 1;
@@ -440,6 +463,7 @@ impl Reactor {
                 self.slots.push(Slot {
                     generation: 0,
                     conn: None,
+                    spare_socket: None,
                 });
                 self.slots.len() - 1
             }
@@ -455,8 +479,18 @@ impl Reactor {
             self.shared.rejected.fetch_add(1, Relaxed);
             return;
         }
+        let socket = match self.slots[slot].spare_socket.take() {
+            Some(mut kept) => match Arc::get_mut(&mut kept) {
+                Some(empty) => {
+                    *empty = sock;
+                    kept
+                }
+                None => Arc::new(sock),
+            },
+            None => Arc::new(sock),
+        };
         self.slots[slot].conn = Some(Conn {
-            socket: Arc::new(sock),
+            socket,
             remote_addr,
             state: State::Reading,
             buf: Vec::new(),
@@ -493,21 +527,21 @@ impl Reactor {
         loop {
             let conn = self.slots[slot].conn.as_mut().expect("an open connection");
             if !conn.buf.is_empty() {
-                match parse_head(&conn.buf, &mut conn.scanned, limits) {
-                    Parsed::Incomplete => {}
-                    Parsed::Request(len, head) => {
+                let mut head = self.spare_heads.pop().unwrap_or_default();
+                match parse_head(&conn.buf, &mut conn.scanned, limits, &mut head) {
+                    Parsed::Incomplete => keep_spare(&mut self.spare_heads, head),
+                    Parsed::Request(len, facts) => {
                         conn.buf.drain(..len);
                         if conn.buf.is_empty() {
                             // idle again: hold no buffer
                             conn.buf = Vec::new();
                         }
-                        self.dispatch(slot, head);
-                        return;
+                        return self.dispatch(slot, facts, head);
                     }
                     Parsed::Refused(answer) => {
+                        keep_spare(&mut self.spare_heads, head);
                         conn.buf = Vec::new();
-                        self.start_write(slot, answer, AfterWrite::Linger);
-                        return;
+                        return self.start_write(slot, answer, AfterWrite::Linger);
                     }
                 }
             }
@@ -515,6 +549,28 @@ impl Reactor {
             let room = max.saturating_sub(conn.buf.len()).min(self.scratch.len());
             match conn.socket.read_shared(&mut self.scratch[..room]) {
                 Ok(0) => return self.close(slot),
+                // [patch] A head that arrives whole in one read (the usual
+                // case) is parsed where it was read: the connection's
+                // buffer is made only for a head in pieces, or for what
+                // follows a head (pipelined requests).
+                Ok(n) if conn.buf.is_empty() => {
+                    let read = &self.scratch[..n];
+                    let mut head = self.spare_heads.pop().unwrap_or_default();
+                    match parse_head(read, &mut conn.scanned, limits, &mut head) {
+                        Parsed::Incomplete => {
+                            keep_spare(&mut self.spare_heads, head);
+                            conn.buf.extend_from_slice(read);
+                        }
+                        Parsed::Request(len, facts) => {
+                            conn.buf.extend_from_slice(&read[len..]);
+                            return self.dispatch(slot, facts, head);
+                        }
+                        Parsed::Refused(answer) => {
+                            keep_spare(&mut self.spare_heads, head);
+                            return self.start_write(slot, answer, AfterWrite::Linger);
+                        }
+                    }
+                }
                 Ok(n) => conn.buf.extend_from_slice(&self.scratch[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -525,26 +581,19 @@ impl Reactor {
 
     /// Queues a request for the server's caller; the connection waits for
     /// its answer.
-    fn dispatch(&mut self, slot: usize, head: RequestHead) {
+    fn dispatch(&mut self, slot: usize, facts: HeadFacts, head: HeadText) {
         let token = self.token(slot);
         let inbox = Arc::clone(&self.inbox);
         let conn = self.conn(slot);
         conn.state = State::Answering;
         conn.deadline = None;
-        conn.last = head.last;
+        conn.last = facts.last;
         let reply = Reply {
             socket: Arc::clone(&conn.socket),
             token,
             inbox,
         };
-        let request = new_request(
-            head.method,
-            head.path,
-            head.version,
-            head.headers,
-            conn.remote_addr,
-            reply,
-        );
+        let request = new_request(facts, head, conn.remote_addr, reply);
         self.ready.push_back(request.into());
     }
 
@@ -553,6 +602,7 @@ impl Reactor {
         let mut answers = std::mem::take(&mut self.answers);
         std::mem::swap(&mut *self.inbox.answers.lock().unwrap(), &mut answers);
         for answer in answers.drain(..) {
+            keep_spare(&mut self.spare_heads, answer.head);
             let slot = answer.token as u32 as usize;
             let generation = (answer.token >> 32) as u32;
             let current = self.slots.get(slot).is_some_and(|s| {
@@ -642,6 +692,15 @@ impl Reactor {
                 Err(_) => return self.close(slot),
             }
         }
+    }
+}
+
+/// Keeps `head` in `spares` for a next request to be read into, if there
+/// is room and it is small (a refused or answered head of many KiB is
+/// freed, not held while idle).
+fn keep_spare(spares: &mut Vec<HeadText>, head: HeadText) {
+    if spares.len() < SPARE_HEADS && head.worth_keeping() {
+        spares.push(head);
     }
 }
 

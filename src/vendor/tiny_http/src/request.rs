@@ -7,10 +7,13 @@ use std::str::FromStr;
 
 use std::sync::Arc;
 
+use crate::borrowed::BorrowedResponse;
+use crate::client::HeadFacts;
 use crate::connection::Connection;
+use crate::head_text::HeadText;
 use crate::reactor::{Answer, Inbox};
 
-use crate::{HTTPVersion, Header, Method, Response};
+use crate::{HTTPVersion, Method, Response};
 
 /// Represents an HTTP request made by a client.
 ///
@@ -37,11 +40,12 @@ pub struct Request {
 
     method: Method,
 
-    path: String,
+    // [patch] The target and headers, kept as the text sent
+    // (`head_text.rs`; upstream: a `String` and a `Vec<Header>`). It goes
+    // back to the reactor with the answer, to be reused.
+    head: HeadText,
 
     http_version: HTTPVersion,
-
-    headers: Vec<Header>,
 
     body_length: Option<usize>,
 
@@ -74,25 +78,21 @@ pub(crate) struct Reply {
 /// `Content-Length` of 0 at most. Upstream wrapped the stream here in a
 /// reader of the declared body; all of that is gone (PATCHES.md).
 pub(crate) fn new_request(
-    method: Method,
-    path: String,
-    version: HTTPVersion,
-    headers: Vec<Header>,
+    facts: HeadFacts,
+    head: HeadText,
     remote_addr: Option<SocketAddr>,
     reply: Reply,
 ) -> Request {
     // finding the content-length header (0 if there is one, see above)
-    let content_length = headers
-        .iter()
-        .find(|h: &&Header| h.field.equiv("Content-Length"))
-        .and_then(|h| FromStr::from_str(h.value.as_str()).ok());
+    let content_length = head
+        .header("Content-Length")
+        .and_then(|v| FromStr::from_str(v).ok());
 
     Request {
         remote_addr,
-        method,
-        path,
-        http_version: version,
-        headers,
+        method: facts.method,
+        head,
+        http_version: facts.version,
         body_length: content_length,
         reply: Some(reply),
     }
@@ -108,13 +108,21 @@ impl Request {
     /// Returns the resource requested by the client.
     #[inline]
     pub fn url(&self) -> &str {
-        &self.path
+        self.head.target()
     }
 
     /// Returns a list of all headers sent by the client.
+    /// [patch] As (name, value) pairs borrowed from the head's text, in
+    /// the order sent (upstream: `&[Header]`, owned strings).
     #[inline]
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
+        self.head.headers()
+    }
+
+    /// [patch] The value of the first header named `name` (in any case).
+    #[inline]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.header(name)
     }
 
     /// Returns the HTTP version of the request.
@@ -168,49 +176,42 @@ impl Request {
             return;
         };
         scratch.clear();
-        let printed = response.raw_print(
+        let printed = response.print_to(
             &mut *scratch,
             self.http_version.clone(),
-            &self.headers,
+            self.head.header("TE"),
             self.method == Method::Head,
             None,
         );
-        reply.send(printed.map(|()| &scratch[..]));
+        let head = std::mem::take(&mut self.head);
+        reply.send(printed.map(|()| &scratch[..]), head);
     }
 
-    /// [patch] [`Request::respond_detached`] for a body the caller holds
-    /// (the daemon's rendered /metrics, /data.json or /history.json): only
-    /// the head is printed into `scratch`, the body is sent from where it
-    /// is with the head in one `writev`, and only what the socket does not
-    /// take at once is copied, for the reactor. A chunked answer (a
-    /// client's `TE` asks for it) is printed whole, as `respond_detached`
-    /// does.
-    pub fn respond_detached_borrowed<'b>(
-        mut self,
-        response: Response<std::io::Cursor<&'b [u8]>>,
-        scratch: &mut Vec<u8>,
-    ) {
-        if !response.body_sent_as_is(&self.headers, &self.http_version) {
-            return self.respond_detached(response, scratch);
+    /// [patch] Sends an answer whose header lines and body the caller
+    /// holds (the daemon's rendered /metrics, /data.json or
+    /// /history.json, constants for the rest): the head is printed
+    /// straight into `scratch` (`borrowed.rs`: no `Header`, no
+    /// `format!`), head and body go out in one `writev`, and only what the
+    /// socket does not take at once is copied, for the reactor. Nothing is
+    /// allocated once `scratch` has grown to a head's size, unless a
+    /// client's `TE` asks for chunks: that answer is made a `Response` and
+    /// printed whole, as `respond_detached` does.
+    pub fn respond_borrowed(mut self, response: BorrowedResponse<'_>, scratch: &mut Vec<u8>) {
+        if !response.framed_by_length(&self.http_version, self.head.header("TE")) {
+            return self.respond_detached(response.to_response(), scratch);
         }
         let Some(reply) = self.reply.take() else {
             return;
         };
-        let body: &'b [u8] = response.reader().get_ref();
-        let no_body = self.method == Method::Head
-            || matches!(response.status_code().0, 100..=199 | 204 | 304);
         scratch.clear();
-        let printed = response.without_body().raw_print(
-            &mut *scratch,
-            self.http_version.clone(),
-            &self.headers,
-            true,
-            None,
-        );
-        reply.send_pair(
-            printed.map(|()| &scratch[..]),
-            if no_body { &[] } else { body },
-        );
+        response.print_head(scratch, &self.http_version, crate::response::unix_now_s());
+        let body = if response.sends_body(self.method == Method::Head) {
+            response.body
+        } else {
+            &[]
+        };
+        let head = std::mem::take(&mut self.head);
+        reply.send_pair(scratch, body, head);
     }
 }
 
@@ -218,13 +219,9 @@ impl Reply {
     /// [patch] Like [`Reply::send`] for a head printed in a buffer and a
     /// body borrowed from the caller: one `writev` of the two, and only what
     /// the socket did not take is copied for the reactor.
-    fn send_pair(self, printed: std::io::Result<&[u8]>, body: &[u8]) {
-        let answer = match printed.and_then(|head| {
-            self.socket
-                .send_pair_without_waiting(head, body)
-                .map(|sent| (head, sent))
-        }) {
-            Ok((head, sent)) => {
+    fn send_pair(self, head: &[u8], body: &[u8], request_head: HeadText) {
+        let answer = match self.socket.send_pair_without_waiting(head, body) {
+            Ok(sent) => {
                 let mut rest = Vec::new();
                 if sent < head.len() {
                     rest.reserve_exact(head.len() - sent + body.len());
@@ -237,20 +234,23 @@ impl Reply {
                     token: self.token,
                     rest,
                     ok: true,
+                    head: request_head,
                 }
             }
             Err(_) => Answer {
                 token: self.token,
                 rest: Vec::new(),
                 ok: false,
+                head: request_head,
             },
         };
         self.inbox.send(answer);
     }
 
     /// Sends what the socket takes of `printed` and hands the rest (or the
-    /// news that the client is gone) to the reactor.
-    fn send(self, printed: std::io::Result<&[u8]>) {
+    /// news that the client is gone) to the reactor, with the request's
+    /// head for reuse.
+    fn send(self, printed: std::io::Result<&[u8]>, request_head: HeadText) {
         let answer = match printed.and_then(|bytes| {
             self.socket
                 .send_without_waiting(bytes)
@@ -260,11 +260,13 @@ impl Reply {
                 token: self.token,
                 rest: rest.to_vec(),
                 ok: true,
+                head: request_head,
             },
             Err(_) => Answer {
                 token: self.token,
                 rest: Vec::new(),
                 ok: false,
+                head: request_head,
             },
         };
         self.inbox.send(answer);
@@ -276,7 +278,9 @@ impl fmt::Debug for Request {
         write!(
             formatter,
             "Request({} {} from {:?})",
-            self.method, self.path, self.remote_addr
+            self.method,
+            self.url(),
+            self.remote_addr
         )
     }
 }
@@ -287,14 +291,15 @@ impl Drop for Request {
     fn drop(&mut self) {
         if let Some(reply) = self.reply.take() {
             let mut printed = Vec::new();
-            let result = Response::empty(500).raw_print(
+            let result = Response::empty(500).print_to(
                 &mut printed,
                 self.http_version.clone(),
-                &self.headers,
+                self.head.header("TE"),
                 self.method == Method::Head,
                 None,
             );
-            reply.send(result.map(|()| &printed[..]));
+            let head = std::mem::take(&mut self.head);
+            reply.send(result.map(|()| &printed[..]), head);
         }
     }
 }

@@ -49,7 +49,7 @@ pub type ResponseBox = Response<Box<dyn Read + Send>>;
 /// Transfer encoding to use when sending the message.
 /// Note that only *supported* encoding are listed here.
 #[derive(Copy, Clone)]
-enum TransferEncoding {
+pub(crate) enum TransferEncoding {
     Identity,
     Chunked,
 }
@@ -73,10 +73,14 @@ impl FromStr for TransferEncoding {
 /// conversion panics on a clock before 1970 and brought `Duration`'s
 /// `Debug` for that message.
 fn build_date_header() -> Header {
-    let unix_s = SystemTime::now()
+    Header::from_bytes(&b"Date"[..], &http_date(unix_now_s())[..]).unwrap()
+}
+
+/// [patch] Seconds since 1970 now (0 on a clock before).
+pub(crate) fn unix_now_s() -> u64 {
+    SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Header::from_bytes(&b"Date"[..], &http_date(unix_s)[..]).unwrap()
+        .map_or(0, |d| d.as_secs())
 }
 
 /// [patch] `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110's IMF-fixdate) for a
@@ -148,9 +152,9 @@ where
     Ok(())
 }
 
-fn choose_transfer_encoding(
+pub(crate) fn choose_transfer_encoding(
     status_code: StatusCode,
-    request_headers: &[Header],
+    request_te: Option<&str>,
     http_version: &HTTPVersion,
     entity_length: &Option<usize>,
     has_additional_headers: bool,
@@ -172,16 +176,11 @@ fn choose_transfer_encoding(
 
     // parsing the request's TE header
     // [patch] The preferred coding found in one pass, without parsing
-    // floats or sorting (util::preferred).
-    let user_request = request_headers
-        .iter()
-        // finding TE
-        .find(|h| h.field.equiv("TE"))
-        .and_then(|h| {
-            util::preferred(h.value.as_str(), |name| {
-                TransferEncoding::from_str(name).is_ok()
-            })
-        })
+    // floats or sorting (util::preferred). [patch] The caller finds the
+    // header (the first `TE` line), so that a request head kept as text
+    // (`crate::head_text`) needs no `Header` list.
+    let user_request = request_te
+        .and_then(|te| util::preferred(te, |name| TransferEncoding::from_str(name).is_ok()))
         .and_then(|name| TransferEncoding::from_str(name).ok());
 
     if let Some(user_request) = user_request {
@@ -266,45 +265,6 @@ where
     /// `Content-Length` header as per the HTTP spec.
     pub fn chunked_threshold(&self) -> usize {
         self.chunked_threshold.unwrap_or(32768)
-    }
-
-    /// [patch] The reader the body is read from.
-    pub(crate) fn reader(&self) -> &R {
-        &self.reader
-    }
-
-    /// [patch] Whether `raw_print` would send the body as it is (identity
-    /// encoding, its length known), not chunked (a client's `TE` can ask
-    /// for chunks; a length over the chunked threshold on HTTP/1.1 too).
-    pub(crate) fn body_sent_as_is(
-        &self,
-        request_headers: &[Header],
-        http_version: &HTTPVersion,
-    ) -> bool {
-        self.data_length.is_some()
-            && matches!(
-                choose_transfer_encoding(
-                    self.status_code,
-                    request_headers,
-                    http_version,
-                    &self.data_length,
-                    false,
-                    self.chunked_threshold(),
-                ),
-                TransferEncoding::Identity
-            )
-    }
-
-    /// [patch] The same response with nothing to read: `raw_print` of it
-    /// writes the head (its `Content-Length` the body's) and no body.
-    pub(crate) fn without_body(self) -> Response<io::Empty> {
-        Response {
-            reader: io::empty(),
-            status_code: self.status_code,
-            headers: self.headers,
-            data_length: self.data_length,
-            chunked_threshold: self.chunked_threshold,
-        }
     }
 
     /// Adds a header to the list.
@@ -393,16 +353,33 @@ where
     ///
     /// Note: does not flush the writer.
     pub fn raw_print<W: Write>(
-        mut self,
-        mut writer: W,
+        self,
+        writer: W,
         http_version: HTTPVersion,
         request_headers: &[Header],
         do_not_send_body: bool,
         upgrade: Option<&str>,
     ) -> IoResult<()> {
+        let te = request_headers
+            .iter()
+            .find(|h| h.field.equiv("TE"))
+            .map(|h| h.value.as_str());
+        self.print_to(writer, http_version, te, do_not_send_body, upgrade)
+    }
+
+    /// [patch] `raw_print` given the request's `TE` value (its first `TE`
+    /// line) rather than all its headers.
+    pub(crate) fn print_to<W: Write>(
+        mut self,
+        mut writer: W,
+        http_version: HTTPVersion,
+        request_te: Option<&str>,
+        do_not_send_body: bool,
+        upgrade: Option<&str>,
+    ) -> IoResult<()> {
         let mut transfer_encoding = Some(choose_transfer_encoding(
             self.status_code,
-            request_headers,
+            request_te,
             &http_version,
             &self.data_length,
             false, /* TODO */
