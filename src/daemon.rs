@@ -331,9 +331,13 @@ impl Daemon {
         // data back (a dozen major faults), 3–4 ms in all, came before the
         // answer to the request after the first one: a browser's
         // /data.json after its / (issue 16; README, *The second answer*).
+        // Under a stream of requests no wait may end idle: then at the
+        // first sample's deadline, when the start is long over.
+        let first_sample_at = self.next_sample_at;
         let mut start_up_pages_kept = true;
         while self.poll_once() {
-            if start_up_pages_kept && !self.last_wait_answered && !sys::stop_requested() {
+            let start_is_over = !self.last_wait_answered || Instant::now() >= first_sample_at;
+            if start_up_pages_kept && start_is_over && !sys::stop_requested() {
                 start_up_pages_kept = false;
                 self.end_start_up();
             }
