@@ -336,8 +336,10 @@ impl Daemon {
         let first_sample_at = self.next_sample_at;
         let mut start_up_pages_kept = true;
         while self.poll_once() {
-            let start_is_over = !self.last_wait_answered || Instant::now() >= first_sample_at;
-            if start_up_pages_kept && start_is_over && !sys::stop_requested() {
+            if start_up_pages_kept
+                && (!self.last_wait_answered || Instant::now() >= first_sample_at)
+                && !sys::stop_requested()
+            {
                 start_up_pages_kept = false;
                 self.end_start_up();
             }
