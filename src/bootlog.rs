@@ -247,8 +247,8 @@ impl BootLog {
     /// if one is running, and gives its outcome once (`None` when there is
     /// none to wait for). An error is kept in memory and the record tried
     /// again at the next `every`, as any failed write. Every write of the
-    /// log calls it first; the daemon calls it once its first turn has
-    /// answered, before it drops start-up's pages (this code is start-up's).
+    /// log calls it first; the daemon calls it once the loop is first idle,
+    /// before it drops start-up's pages (this code is start-up's).
     pub fn wait_start_written(&mut self) -> Option<io::Result<()>> {
         let handle = self.start_write.take()?;
         let (text, result) = handle.join().unwrap_or_else(|_| {

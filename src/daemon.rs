@@ -129,6 +129,10 @@ pub struct Daemon {
     boot_log: Option<BootLog>,
     /// The init system's services, read every `services_every`.
     services: Services,
+    /// The last turn's wait ended with a request (answered in that turn),
+    /// not at a deadline or by a signal: [`Daemon::run`] drops start-up's
+    /// pages only after a wait that did not.
+    last_wait_answered: bool,
 }
 
 /// The sampler `config` asks for: its roots, mounts and interfaces.
@@ -228,6 +232,7 @@ impl Daemon {
             boot_log,
             job_pids: Vec::with_capacity(2 + crate::alerts::MAX_INSTANCES),
             services,
+            last_wait_answered: false,
         })
     }
 
@@ -319,20 +324,25 @@ impl Daemon {
         ask_for_a_short_slice();
         // bind() has listened already: the port answers from here on.
         self.notify.ready();
-        // The first turn is start-up's last work (the first sample, the
-        // history file, the services' first reading); the loop's own code
-        // is mapped again by the turns after it.
-        if self.poll_once() {
-            // The boot log's start record, written meanwhile by its thread
-            // (`open_boot_log`): collected now that the first turn has
-            // answered, and before the drop, since this code is start-up's.
-            if let Some(boot_log) = &mut self.boot_log {
-                if let Some(Err(e)) = boot_log.wait_start_written() {
-                    log_boot_log_write_error(&e, self.config.boot_log_every);
-                }
+        // Start-up's pages are dropped once the loop is idle: after the
+        // first wait that ended at a deadline (or a signal) rather than
+        // with a request. Dropped at the end of the first turn, the drop
+        // and the disk reads that mapped the loop's code and the answer's
+        // data back (a dozen major faults), 3–4 ms in all, came before the
+        // answer to the request after the first one: a browser's
+        // /data.json after its / (issue 16; README, *The second answer*).
+        // Under a stream of requests no wait may end idle: then at the
+        // first sample's deadline, when the start is long over.
+        let first_sample_at = self.next_sample_at;
+        let mut start_up_pages_kept = true;
+        while self.poll_once() {
+            if start_up_pages_kept
+                && (!self.last_wait_answered || Instant::now() >= first_sample_at)
+                && !sys::stop_requested()
+            {
+                start_up_pages_kept = false;
+                self.end_start_up();
             }
-            release_start_up_pages();
-            while self.poll_once() {}
         }
         self.notify.stopping();
         self.backup.abandon();
@@ -432,7 +442,9 @@ impl Daemon {
             deadline = deadline.min(job_deadline);
         }
         let wait = deadline.saturating_duration_since(Instant::now());
-        if let Some(request) = self.http.recv_timeout(wait) {
+        let request = self.http.recv_timeout(wait);
+        self.last_wait_answered = request.is_some();
+        if let Some(request) = request {
             self.answer(request);
             // Answer what else is ready before the next slice of work, but
             // no more than a batch: clients that pipeline without end must
@@ -445,6 +457,20 @@ impl Daemon {
             }
         }
         true
+    }
+
+    /// Start-up's last pieces, once the loop is idle ([`Daemon::run`]):
+    /// the boot log's start record, written meanwhile by its thread
+    /// ([`open_boot_log`]), collected, then start-up's pages dropped
+    /// ([`release_start_up_pages`]), the collection first since its code
+    /// is start-up's.
+    fn end_start_up(&mut self) {
+        if let Some(boot_log) = &mut self.boot_log {
+            if let Some(Err(e)) = boot_log.wait_start_written() {
+                log_boot_log_write_error(&e, self.config.boot_log_every);
+            }
+        }
+        release_start_up_pages();
     }
 
     /// Rewrites the textfile-collector file when a job started or ended.
@@ -799,8 +825,8 @@ fn log_opened(path: &std::path::Path, opened: &crate::history_file::Opened) {
 /// the disk syncs it (1.2 ms of a 3.4 ms start here; issue 16). It is as
 /// durable as before, written once at start, a millisecond or two later;
 /// every later write of the log waits for it. [`Daemon::run`] waits for
-/// the thread (and logs a failure) once its first turn is over, at the
-/// first request or deadline, before it drops start-up's pages.
+/// the thread (and logs a failure) once the loop is first idle (the first
+/// wait that ends without a request), before it drops start-up's pages.
 pub fn open_boot_log(
     config: &Config,
     sample: &Sample,
@@ -887,8 +913,9 @@ fn boot_log_write_pause() -> Duration {
 /// file's pages in windows of up to 64 KiB around each fault. The release
 /// build places the loop's code first and start-up's after it
 /// (`src/link/hot-text.ld`), so dropping the binary's clean pages once, when
-/// start-up is over, leaves resident only the few windows the loop goes on
-/// touching (issue 16; README, Performance, *Where the idle RSS goes*).
+/// start-up is over and the loop first idle ([`Daemon::run`]), leaves
+/// resident only the few windows the loop goes on touching (issue 16;
+/// README, Performance, *Where the idle RSS goes*).
 /// Without that layout it saves next to nothing: the loop maps the
 /// scattered windows again within one sample.
 ///
@@ -902,7 +929,9 @@ fn boot_log_write_pause() -> Duration {
 /// of read-only data the loop touches is read alone, so fault-around finds
 /// little else cached beside it (the code's faults still read ahead: Linux
 /// 6.16 and later ignore the hint on executable mappings). The price is the
-/// disk reads of what the loop needs again (a dozen or so major faults, once).
+/// disk reads of what the loop needs again (a dozen or so major faults, once:
+/// the turn after the drop pays the loop's, the first answer after it the
+/// answer's).
 /// Start-up's deepest pages of the main thread's stack, which the loop never
 /// reaches, go as well.
 fn release_start_up_pages() {
