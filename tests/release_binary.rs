@@ -227,18 +227,12 @@ fn an_idle_release_daemon_keeps_most_of_its_code_out_of_memory() {
 /// disk file system (tmpfs pages cannot be evicted).
 #[test]
 fn a_daemon_started_from_a_fresh_copy_maps_its_binary_in_small_pages() {
-    let Some(path) = musl_release_binary() else {
-        return;
-    };
     if !common::is_root("pagemap and kpageflags of the idle daemon") {
         return;
     }
-    let dir = common::TempDir::new("fresh-copy");
-    if !pages_can_leave_the_page_cache(&dir) {
+    let Some((dir, copy)) = fresh_copy_on_disk("fresh-copy") else {
         return;
-    }
-    let copy = dir.join("sysmon");
-    std::fs::copy(&path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    };
     let (daemon, smaps) = idle_daemon_of(&copy, &dir);
     let binary = copy.canonicalize().unwrap();
     let mut in_large_folios = Vec::new();
@@ -292,15 +286,9 @@ fn a_daemon_started_from_a_fresh_copy_maps_its_binary_in_small_pages() {
 /// file system (tmpfs pages cannot be evicted, so nothing would be read).
 #[test]
 fn the_answers_right_after_the_first_read_nothing_from_disk() {
-    let Some(path) = musl_release_binary() else {
+    let Some((dir, copy)) = fresh_copy_on_disk("second-answer") else {
         return;
     };
-    let dir = common::TempDir::new("second-answer");
-    if !pages_can_leave_the_page_cache(&dir) {
-        return;
-    }
-    let copy = dir.join("sysmon");
-    std::fs::copy(&path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     // The first deadline (a sample) far from the answers: the loop is not
     // idle before it.
     let config = dir.config("interval = 30s\nbackup = off\nupdate_manager = none");
@@ -342,6 +330,21 @@ fn major_faults(pid: i32) -> u64 {
         .nth(12 - 3)
         .and_then(|f| f.parse().ok())
         .unwrap_or_else(|| panic!("no majflt in {stat}"))
+}
+
+/// A fresh copy of the release binary (as after an install: none of its
+/// pages cached from an earlier run) in a new temporary directory named
+/// after `name`, on a file system whose pages can leave the page cache;
+/// `None` (with a SKIPPED line) without the binary or such a directory.
+fn fresh_copy_on_disk(name: &str) -> Option<(common::TempDir, std::path::PathBuf)> {
+    let path = musl_release_binary()?;
+    let dir = common::TempDir::new(name);
+    if !pages_can_leave_the_page_cache(&dir) {
+        return None;
+    }
+    let copy = dir.join("sysmon");
+    std::fs::copy(&path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Some((dir, copy))
 }
 
 /// Whether `dir` is on a file system whose pages the daemon's eviction can
