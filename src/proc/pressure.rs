@@ -62,7 +62,7 @@ fn kernel_line(rest: &mut &[u8], kind: &[u8]) -> Option<PressureLine> {
     at.tag(b" avg300=")?;
     let avg300 = at.decimal()?;
     at.tag(b" total=")?;
-    let total_us = at.integer(19)?;
+    let (total_us, _) = at.integer(19)?;
     let line_end = at.0;
     *rest = match line_end {
         [] => line_end,
@@ -87,24 +87,36 @@ impl Cursor<'_> {
     }
 
     /// 1 ..= `max_digits` ASCII digits, as [`parse_u64`] reads them (19
-    /// cannot overflow).
-    fn integer(&mut self, max_digits: usize) -> Option<u64> {
-        let digits = self.0.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || digits > max_digits {
+    /// cannot overflow), and how many there were.
+    #[inline(always)]
+    fn integer(&mut self, max_digits: usize) -> Option<(u64, usize)> {
+        let mut value = 0u64;
+        let mut digits = 0;
+        while let Some(&b) = self.0.get(digits) {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            if digits == max_digits {
+                return None;
+            }
+            value = value * 10 + u64::from(digit);
+            digits += 1;
+        }
+        if digits == 0 {
             return None;
         }
-        let (number, rest) = self.0.split_at(digits);
-        self.0 = rest;
-        Some(number.iter().fold(0, |v, d| v * 10 + u64::from(d - b'0')))
+        self.0 = &self.0[digits..];
+        Some((value, digits))
     }
 
     /// `INT.FRAC`, the `f64` [`parse_decimal`] makes of it (the same
     /// division), for a fraction of 1 ..= 9 digits.
+    #[inline(always)]
     fn decimal(&mut self) -> Option<f64> {
-        let whole = self.integer(19)?;
+        let (whole, _) = self.integer(19)?;
         self.tag(b".")?;
-        let digits = self.0.iter().take_while(|b| b.is_ascii_digit()).count();
-        let numerator = self.integer(9)?;
+        let (numerator, digits) = self.integer(9)?;
         Some(whole as f64 + numerator as f64 / POWERS_OF_TEN[digits])
     }
 }
