@@ -385,10 +385,10 @@ mod tests {
         for _ in 0..200_000 {
             let bytes: [u8; 8] = std::array::from_fn(|_| {
                 let r = next();
-                if r % 3 == 0 {
-                    alphabet[(r >> 8) as usize % alphabet.len()]
-                } else {
-                    b'0' + (r >> 8) as u8 % 10
+                match r % 3 {
+                    0 => alphabet[(r >> 8) as usize % alphabet.len()],
+                    1 => b' ',
+                    _ => b'0' + (r >> 8) as u8 % 10,
                 }
             });
             let spaces = bytes.iter().take_while(|b| **b == b' ').count();
