@@ -7,7 +7,7 @@
 //! fraction digits, `some` then `full`) in one pass, and anything else
 //! through the general field-by-field parse, which decides; the one-pass
 //! reading gives the same figures or none (an oracle test), and it was a
-//! sixth of a sample's instructions the other way.
+//! seventh of a sample's instructions the other way (6,708 of 46,506).
 
 use super::{POWERS_OF_TEN, ParseError, fields, numbered_lines, parse_decimal, parse_u64};
 
@@ -37,7 +37,7 @@ pub fn parse(buf: &[u8]) -> Result<Pressure, ParseError> {
 
 /// `buf` in the layout the kernel prints, read in one pass: a `some` line
 /// and optionally a `full` line, each `avg10=D.D avg60=D.D avg300=D.D
-/// total=N` with single spaces, fractions of at most 9 digits and a total
+/// total=N` with single spaces, fractions of at most 9 digits and totals
 /// of at most 19. `None` for anything else, right or wrong.
 fn kernel_layout(buf: &[u8]) -> Option<Pressure> {
     let mut rest = buf;
