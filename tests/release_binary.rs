@@ -292,13 +292,7 @@ fn the_answers_right_after_the_first_read_nothing_from_disk() {
     // The first deadline (a sample) far from the answers: the loop is not
     // idle before it.
     let config = dir.config("interval = 30s\nbackup = off\nupdate_manager = none");
-    let mut cmd = std::process::Command::new(&copy);
-    cmd.args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LC_ALL", "C");
-    let daemon = common::Daemon::spawn(cmd);
+    let daemon = daemon_of(&copy, &config);
     assert_eq!(daemon.get("/").status, 200, "{}", daemon.dump());
     // Before, the drop and the loop's reads ran here, after the first
     // answer; what the next answers read (their read-only data) came after.
@@ -457,18 +451,24 @@ fn code_mapping(smaps: &str, binary: &std::path::Path) -> Option<(u64, u64)> {
     None
 }
 
+/// `binary run` on a free loopback port with `config`, in a clean
+/// environment (as an init system starts it).
+fn daemon_of(binary: &Path, config: &Path) -> common::Daemon {
+    let mut cmd = std::process::Command::new(binary);
+    cmd.args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LC_ALL", "C");
+    common::Daemon::spawn(cmd)
+}
+
 /// `binary` run at `interval = 1s` (backup and audit off) until it has
 /// answered once and idled past its first turns (start-up's pages dropped),
 /// with its /proc/PID/smaps then.
 fn idle_daemon_of(binary: &Path, dir: &common::TempDir) -> (common::Daemon, String) {
     let config = dir.config("interval = 1s\nbackup = off\nupdate_manager = none");
-    let mut cmd = std::process::Command::new(binary);
-    cmd.args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LC_ALL", "C");
-    let daemon = common::Daemon::spawn(cmd);
+    let daemon = daemon_of(binary, &config);
     std::thread::sleep(std::time::Duration::from_millis(3500));
     assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
     std::thread::sleep(std::time::Duration::from_millis(1500));
