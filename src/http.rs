@@ -98,7 +98,30 @@ const MAX_EXTRA_LINES: usize = 3;
 /// and the server's reactor writes what the socket did not take at once
 /// on EPOLLOUT, in the loop's next turns). Nothing is allocated once
 /// `scratch` has grown (issue 12; `tests/alloc_free.rs`).
-fn respond(
+///
+/// At most [`MAX_EXTRA_LINES`] `extra` lines, checked when compiled (an
+/// inline `const` assertion on the array's length): no route can make it
+/// panic at run time.
+fn respond<const N: usize>(
+    request: Request,
+    scratch: &mut Vec<u8>,
+    status: u16,
+    content_type: &'static str,
+    body: &[u8],
+    extra: &[(&'static str, &'static str); N],
+) {
+    const {
+        assert!(
+            N <= MAX_EXTRA_LINES,
+            "more extra header lines than MAX_EXTRA_LINES"
+        )
+    };
+    respond_lines(request, scratch, status, content_type, body, extra);
+}
+
+/// [`respond`]'s body, compiled once whatever the number of `extra` lines
+/// (`extra.len() <= MAX_EXTRA_LINES`, which [`respond`] checked).
+fn respond_lines(
     request: Request,
     scratch: &mut Vec<u8>,
     status: u16,
