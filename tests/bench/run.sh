@@ -71,6 +71,11 @@ CONF
 # server (the harness's floor) and against the daemon once serving.
 START_ROUNDS=7
 cc -O2 -o "$WORK/startclock" tests/bench/startclock.c
+# The floor under the sampling rows: a sample's system calls in C and
+# nothing else (tests/bench/floor.c), on the mounts sysmon itself watches.
+cc -O2 -o "$WORK/floor" tests/bench/floor.c
+FLOOR_MOUNTS=$("$BIN" sample --config "$WORK/fp.conf" 2>/dev/null |
+  python3 -c 'import json, sys; print(" ".join(d["mount"] for d in json.load(sys.stdin)["disks"]))')
 NE_CMD="prometheus-node-exporter --web.listen-address=127.0.0.1:19101"
 mkdir -p "$WORK/fpm"
 printf 'set daemon 5\nset pidfile %s/m.pid\nset idfile %s/m.id\nset statefile %s/m.state\nset httpd port 12813 and use address 127.0.0.1\n    allow 127.0.0.1\ncheck system localhost\n' \
@@ -101,6 +106,10 @@ if [ $HAVE_MONIT = 1 ]; then
   $MONIT_CMD >/dev/null 2>&1 & FP_M=$!; PIDS="$PIDS $FP_M"; FP_PIDS="$FP_PIDS $FP_M"
   wait_port 12813
 fi
+# Beside them, the floor: a thread waking every 5 s with nothing to do,
+# and one making an idle sample's calls (tests/bench/floor.c).
+"$WORK/floor" wake 5 & FP_W=$!; PIDS="$PIDS $FP_W"; FP_PIDS="$FP_PIDS $FP_W"
+"$WORK/floor" idle 5 $FLOOR_MOUNTS & FP_F=$!; PIDS="$PIDS $FP_F"; FP_PIDS="$FP_PIDS $FP_F"
 # Idle is the steady state: past sysmon's second sample, which opens and
 # scans the history file once (a one-time cost, about 2,000 page reads
 # and a CRC per slot), so it is not counted as idling.
@@ -113,6 +122,8 @@ wait_idle
 # start-up's too (1,204 KiB in the run of 2026-12-02 13:xx, against
 # 968-1,112 by hand 39 s after start).
 set -- $(cat "$WORK/idle-$FP_S.txt"); IDLE_CPU_S=$1; WAKE_S=$2; THR_S=$3; RSS_IDLE_S=$4
+set -- $(cat "$WORK/idle-$FP_W.txt"); IDLE_CPU_W=$1
+set -- $(cat "$WORK/idle-$FP_F.txt"); IDLE_CPU_F=$1
 set -- $($FP conns "$FP_S" 127.0.0.1 18081 1000); THR_C_S=$1; RSS_C_S=$2
 if [ $HAVE_NE = 1 ]; then
   set -- $(cat "$WORK/idle-$FP_N.txt"); IDLE_CPU_N=$1; WAKE_N=$2; THR_N=$3; RSS_IDLE_N=$4
@@ -158,6 +169,8 @@ kill -HUP "$SPID"; sleep 1
 cargo test --release --quiet --test bench_sampler -- --ignored --nocapture 2>/dev/null > "$WORK/sampler.txt" || true
 PER_SAMPLE_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_sample" { print $2 }' "$WORK/sampler.txt")
 PER_SAMPLE_CORE_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_sample_core" { print $2 }' "$WORK/sampler.txt")
+# The floor under it: the same system calls in C, as many samples.
+FLOOR_SAMPLE_US=$("$WORK/floor" loop 20000 $FLOOR_MOUNTS | awk '$1 == "us_per_sample" { print $2 }')
 # The top processes (issue 14): per 100 processes on this machine as it is,
 # then with 5,000 sleep processes started by the bench itself.
 TOP_PER_100_US=$(awk '{ sub(/^[.]+/, "") } $1 == "top_us_per_100_processes" { print $2 }' "$WORK/sampler.txt")
@@ -253,11 +266,13 @@ for p in $BURN; do kill "$p" 2>/dev/null || true; done
   echo "| requests/s, wrk -t2 -c16 (sysmon /data.json; node_exporter /metrics; monit /) | $RPS_S | ${RPS_N:-} | $(ratio "$RPS_S" "${RPS_N:-}") more | ${RPS_M:-} | $(ratio "$RPS_S" "${RPS_M:-}") more |"
   echo "| p99 latency (ms) | $P99_S | ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_S") lower | ${P99_M:-} | $(ratio "${P99_M:-}" "$P99_S") lower |"
   echo "| CPU idle, 30 s, 5 s sampling (ms/min) | $IDLE_CPU_S | ${IDLE_CPU_N:-} | | ${IDLE_CPU_M:-} | |"
+  echo "| floor: CPU idle of a C thread making the same calls every 5 s, nothing else / only waking (ms/min; tests/bench/floor.c) | $IDLE_CPU_F / $IDLE_CPU_W (sysmon $(ratio "$IDLE_CPU_S" "$IDLE_CPU_F") the first) | | | | |"
   echo "| wake-ups of the main thread, idle 30 s | $WAKE_S | ${WAKE_N:-} | | ${WAKE_M:-} | |"
   echo "| threads idle / with 1,000 idle connections | $THR_S / $THR_C_S | ${THR_N:-} / ${THR_C_N:-} | | ${THR_M:-} / ${THR_C_M:-} | |"
   echo "| RSS with 1,000 idle connections (KiB) | $RSS_C_S | ${RSS_C_N:-} | $(ratio "${RSS_C_N:-}" "$RSS_C_S") less | ${RSS_C_M:-} | $(ratio "${RSS_C_M:-}" "$RSS_C_S") less |"
   start_rows
   echo "| time per sample (µs, sampler alone): every source | ${PER_SAMPLE_US:-?} | | | | |"
+  echo "| floor: the same system calls in C, nothing else (µs per sample; tests/bench/floor.c) | ${FLOOR_SAMPLE_US:-?} (sysmon $(ratio "${PER_SAMPLE_US:-}" "${FLOOR_SAMPLE_US:-}") it) | | | | |"
   echo "| /metrics render (µs, in-process) with 760 hwmon/cooling/power supply files / with an empty /sys | ${SYSFS_RENDER_US:-?} / ${NO_SYS_RENDER_US:-?} | | | | |"
   echo "| time per sample (µs): issue #2's sources (CPU, memory, load, uptime, disks) | ${PER_SAMPLE_CORE_US:-?} | | | | |"
   echo "| top processes, µs per reading per 100 processes (${TOP_PROCS:-?} running) | ${TOP_PER_100_US:-?} | | | | |"
