@@ -51,7 +51,8 @@ impl Memory {
     pub fn new(proc_root: &Path) -> Memory {
         Memory {
             meminfo_file: ProcFile::new(proc_root.join("meminfo")).ending(Ends::AtShortRead),
-            min_free_file: ProcFile::with_capacity(proc_root.join("sys/vm/min_free_kbytes"), 32),
+            min_free_file: ProcFile::with_capacity(proc_root.join("sys/vm/min_free_kbytes"), 32)
+                .optional(),
             health: Health::default(),
         }
     }

@@ -43,7 +43,9 @@
 //! only when the mount table changes. A source that fails keeps its last
 //! good figures, and its error is reported once, when it starts and when it
 //! clears. A source absent on a machine (network, disk I/O, pressure,
-//! sensors, container) is left out (an empty list or `None`), never an error.
+//! sensors, container) is left out (an empty list or `None`), never an error;
+//! a missing or refused pressure, net/dev or diskstats file is looked for
+//! again only after [`procfile::RECHECK_ABSENT`], not at every sample.
 //! Rates are the difference between two readings over the monotonic time
 //! between them, never negative.
 

@@ -23,8 +23,10 @@ pub struct PressureFiles([ProcFile; 3]);
 
 impl PressureFiles {
     pub fn new(proc_root: &Path) -> PressureFiles {
-        // Two lines of about 70 bytes each (it grows if longer).
-        let file = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 256);
+        // Two lines of about 70 bytes each (it grows if longer). Optional:
+        // a kernel without PSI (or with it off) is not asked at every
+        // answer.
+        let file = |rel: &str| ProcFile::with_capacity(proc_root.join(rel), 256).optional();
         PressureFiles([
             file("pressure/cpu"),
             file("pressure/memory"),

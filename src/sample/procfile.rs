@@ -12,6 +12,12 @@
 //! [`Ends`] says, per file, when a short read is the end, so that the usual
 //! read is still one `pread`.
 //!
+//! Invariant: a file made optional ([`ProcFile::optional`]: pressure,
+//! net/dev, diskstats, none of which every kernel has) whose open or read
+//! failed is not tried again for [`RECHECK_ABSENT`]: its reads fail at once
+//! with the same error and no system call, instead of a failed `openat`
+//! of 2–4 µs (or PSI's open, `fstat` and refused read) at every sample.
+//!
 //! Invariant: no open or read here can wait. Files are opened with
 //! `O_NONBLOCK` (a FIFO put where a /proc file should be would otherwise
 //! block `open` until a writer comes) and refused unless `fstat` says they
@@ -23,6 +29,12 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long an optional file whose read failed is left alone before it is
+/// looked for again (a file that appears later, a remounted /proc): a
+/// kernel without PSI has no /proc/pressure until it is booted again.
+pub const RECHECK_ABSENT: Duration = Duration::from_secs(60);
 
 /// Opens `path` for reading without ever waiting (see the module docs):
 /// anything but a regular file is an error saying what it is.
@@ -211,6 +223,15 @@ pub struct ProcFile {
     file: Option<File>,
     buf: Vec<u8>,
     ends: Ends,
+    /// Set for an optional file ([`ProcFile::optional`]).
+    absent: Option<Absent>,
+}
+
+/// An optional file's last failure, while it is not tried again.
+#[derive(Clone, Copy, Default)]
+struct Absent {
+    /// The failed read's `errno` and when to try again.
+    failed: Option<(i32, Instant)>,
 }
 
 impl ProcFile {
@@ -227,7 +248,18 @@ impl ProcFile {
             file: None,
             buf: Vec::with_capacity(bytes.max(1)),
             ends: Ends::DEFAULT,
+            absent: None,
         }
+    }
+
+    /// A file the machine may not have (see the module docs): after a
+    /// failed [`ProcFile::read`], the next ones for [`RECHECK_ABSENT`]
+    /// fail at once with the same error (an `errno`: ENOENT for a missing
+    /// file, EOPNOTSUPP for PSI compiled in but off), without a system
+    /// call.
+    pub fn optional(mut self) -> Self {
+        self.absent = Some(Absent::default());
+        self
     }
 
     /// How a short read of this file is known to be its end (see [`Ends`];
@@ -248,11 +280,30 @@ impl ProcFile {
     }
 
     /// The whole file as it is now. Opens it on first use and again after an
-    /// error, so a file that appears later (or a remounted /proc) recovers.
+    /// error, so a file that appears later (or a remounted /proc) recovers:
+    /// at the next read, or for an [optional](ProcFile::optional) one at
+    /// the first read [`RECHECK_ABSENT`] after the failure.
     pub fn read(&mut self) -> io::Result<&[u8]> {
+        if let Some(Absent {
+            failed: Some((errno, retry_at)),
+        }) = self.absent
+        {
+            if Instant::now() < retry_at {
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+        }
         let result = self.read_inner();
-        if result.is_err() {
+        if let Err(e) = &result {
             self.file = None;
+            if let Some(absent) = &mut self.absent {
+                // Only an errno can be given again without allocating; a
+                // file refused for its kind is tried again each time.
+                absent.failed = e
+                    .raw_os_error()
+                    .map(|errno| (errno, Instant::now() + RECHECK_ABSENT));
+            }
+        } else if let Some(absent) = &mut self.absent {
+            absent.failed = None;
         }
         result.map(|len| &self.buf[..len])
     }
@@ -397,6 +448,53 @@ mod tests {
         assert!(missing.read().is_err());
         assert!(missing.read_attribute().is_err());
         assert!(missing.raw_fd().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An optional file that failed is not opened again until
+    /// RECHECK_ABSENT has passed (the file appearing meanwhile proves no
+    /// open was tried), then it is found; a required one is tried at once.
+    #[test]
+    fn an_optional_file_that_failed_is_looked_for_again_only_after_a_while() {
+        let dir = std::env::temp_dir().join(format!("sysmon-procfile-opt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pressure");
+        let _ = std::fs::remove_file(&path);
+        let mut optional = ProcFile::new(path.clone()).optional();
+        let mut required = ProcFile::new(path.clone());
+        let before = Instant::now();
+        for file in [&mut optional, &mut required] {
+            let error = file.read().unwrap_err();
+            assert_eq!(error.raw_os_error(), Some(libc::ENOENT), "{error}");
+        }
+        std::fs::write(&path, b"some avg10=1.00\n").unwrap();
+        assert_eq!(required.read().unwrap(), b"some avg10=1.00\n");
+        let error = optional.read().unwrap_err();
+        assert_eq!(
+            error.kind(),
+            io::ErrorKind::NotFound,
+            "the same error again"
+        );
+        assert!(optional.raw_fd().is_none(), "not opened");
+        let (_, retry_at) = optional.absent.unwrap().failed.unwrap();
+        assert!(retry_at >= before + RECHECK_ABSENT);
+        assert!(retry_at <= Instant::now() + RECHECK_ABSENT);
+        // As if RECHECK_ABSENT had passed: looked for, found, and kept.
+        optional.absent = Some(Absent {
+            failed: Some((libc::ENOENT, Instant::now())),
+        });
+        assert_eq!(optional.read().unwrap(), b"some avg10=1.00\n");
+        assert!(optional.absent.unwrap().failed.is_none());
+        // A read that fails on a file that opened (PSI compiled in but off
+        // answers EOPNOTSUPP; /proc/self/mem at address 0 EIO) closes it
+        // and waits the same way.
+        let mut refused = ProcFile::new(PathBuf::from("/proc/self/mem")).optional();
+        for _ in 0..2 {
+            let error = refused.read().unwrap_err();
+            assert_eq!(error.raw_os_error(), Some(libc::EIO), "{error}");
+            assert!(refused.raw_fd().is_none(), "closed");
+        }
+        assert!(refused.absent.unwrap().failed.is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -6,7 +6,9 @@
 //! - the count is one `fstat` of the kept-open /proc/self/fd (its size is
 //!   the count since Linux 6.2), not a getdents listing of it, which was an
 //!   idle sample's costliest call (147 µs on a cold cache for 145
-//!   descriptors).
+//!   descriptors);
+//! - a file the kernel lacks (pressure, net/dev, diskstats) is tried once,
+//!   then left alone for a minute, not looked for at every sample.
 use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -129,5 +131,81 @@ fn own_figures_are_read_only_when_asked_and_counted_without_a_listing() {
     assert!(
         own <= n + 1 && counted <= n + 1,
         "{own} reads of {own_stat} and {counted} stat calls of {own_fd_dir} for {n} samples:\n{asked}"
+    );
+}
+
+/// A kernel without PSI, /proc/net/dev or /proc/diskstats (the Linux 3.2
+/// fixture has none of them): the sampler tries each such file once and
+/// then leaves it alone for a minute (`RECHECK_ABSENT`), instead of a
+/// failed `openat` (2–4 µs each) at every sample and every answer.
+#[test]
+fn files_the_kernel_lacks_are_not_looked_for_at_every_sample() {
+    if !have_tool("strace", "the system calls of a sample") {
+        return;
+    }
+    let dir = TempDir::new("absent-files");
+    let root = fixture("proc/linux-3.2-1core-estimate-odd");
+    let daemon = Daemon::on_roots(
+        &dir,
+        &root,
+        None,
+        "interval = 1s\nhistory_tiers = off\nservices = off\ntop_processes = 0\n",
+    );
+    // The first answer asks for pressure too, before strace attaches.
+    assert_eq!(daemon.get("/data.json").status, 200);
+    let pid = daemon.pid();
+    let mut strace = Command::new("strace")
+        .args(["-qq", "-e", "trace=openat,pread64", "-o"])
+        .arg(dir.join("absent.log"))
+        .args(["-p", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace");
+    let mut answers = 0;
+    let end = Instant::now() + Duration::from_secs_f64(4.5);
+    while Instant::now() < end {
+        let data = daemon.data();
+        let absent = |path: &[&str]| match field(&data, path) {
+            Some(miniserde::json::Value::Null) => true,
+            Some(miniserde::json::Value::Array(a)) => a.is_empty(),
+            _ => false,
+        };
+        assert!(
+            absent(&["pressure", "cpu_some_avg10"])
+                && absent(&["pressure", "io_full_avg10"])
+                && absent(&["network"])
+                && absent(&["disk_io"]),
+            "the absent sources show as absent:\n{}",
+            daemon.get("/data.json").body_text()
+        );
+        answers += 1;
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &strace.id().to_string()])
+        .status();
+    let _ = strace.wait();
+    let log = std::fs::read_to_string(dir.join("absent.log")).unwrap_or_default();
+    eprintln!("{answers} answers, 4.5 s at 1 s sampling:\n{log}");
+    // Each sample reads the fixture's stat (pread of a kept descriptor).
+    let samples = log
+        .lines()
+        .filter(|l| l.starts_with("pread64(") && l.contains("cpu "))
+        .count();
+    assert!(samples >= 3, "{samples} samples seen:\n{log}");
+    let looked_for = |rel: &str| {
+        log.lines()
+            .filter(|l| l.starts_with("openat(") && l.contains(rel))
+            .count()
+    };
+    let tries: Vec<(&str, usize)> = ["pressure/", "net/dev", "diskstats"]
+        .into_iter()
+        .map(|rel| (rel, looked_for(rel)))
+        .collect();
+    assert!(
+        tries.iter().all(|&(_, n)| n == 0),
+        "absent files opened again within a minute over {samples} samples and {answers} \
+         answers: {tries:?}\n{log}"
     );
 }

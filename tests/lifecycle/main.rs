@@ -8,7 +8,7 @@ mod common;
 
 mod boot_log; // fake boots: unexpected_reboot, the 100-boot bound, set aside
 mod crash_safety; // kill -9 at 20 points of a backup and an audit
-mod idle_sample_calls; // own figures read only when asked; descriptors counted with one fstat
+mod idle_sample_calls; // own figures read only when asked; descriptors counted with one fstat; absent files not looked for at every sample
 mod job_descendants; // no grandchild of a job outlives it
 mod loop_wakeups; // one wake-up per due deadline; signals at once
 mod scheduler_slice; // the loop asks for a 100 µs slice, reset on fork
