@@ -15,7 +15,9 @@
 //! thread to be scheduled, not two. The signal thread is the only other,
 //! but for the boot log's start record, written by a thread that lives
 //! the millisecond or two its `fsync`s take, so that the first answer
-//! does not wait for the disk ([`open_boot_log`]).
+//! does not wait for the disk ([`open_boot_log`]), and one thread per
+//! network or FUSE mount, whose `statvfs` may never return
+//! (`sample::mount_probe`).
 //!
 //! Each sample is also recorded in the [`History`] (and the history file,
 //! [`crate::history_file`], which writes its pages in batches, every 4

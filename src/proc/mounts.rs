@@ -73,6 +73,16 @@ const NETWORK_OR_POOL_FS: &[&[u8]] = &[
     b"virtiofs",
 ];
 
+/// Whether `statvfs` of a mount of this type asks another party that may
+/// never answer: a network file system's server, a FUSE daemon (`fuse`,
+/// `fuseblk`, `fuse.NAME`), a hypervisor's share. ZFS is local.
+pub fn may_hang(fs_type: &[u8]) -> bool {
+    (NETWORK_OR_POOL_FS.contains(&fs_type) && fs_type != b"zfs")
+        || fs_type == b"fuse"
+        || fs_type == b"fuseblk"
+        || fs_type.starts_with(b"fuse.")
+}
+
 /// Filesystems on block devices that are always full by design and would
 /// only trip disk alerts: read-only images (snaps, live media).
 const ALWAYS_FULL_FS: &[&[u8]] = &[b"squashfs", b"iso9660", b"erofs"];
@@ -99,6 +109,29 @@ mod tests {
         assert!(!is_real_filesystem(&all[1]));
         assert_eq!(unescape(b"a\\134b\\0"), b"a\\b\\0");
         assert_eq!(unescape(b"\\777"), b"\\777");
+    }
+
+    #[test]
+    fn network_and_fuse_mounts_may_hang_local_ones_do_not() {
+        for fs in [
+            "nfs",
+            "nfs4",
+            "cifs",
+            "smb3",
+            "ceph",
+            "9p",
+            "fuse",
+            "fuseblk",
+            "fuse.sshfs",
+            "fuse.rclone",
+        ] {
+            assert!(may_hang(fs.as_bytes()), "{fs}");
+        }
+        for fs in [
+            "ext4", "xfs", "btrfs", "zfs", "vfat", "tmpfs", "fusectl", "",
+        ] {
+            assert!(!may_hang(fs.as_bytes()), "{fs}");
+        }
     }
 
     #[test]

@@ -7,11 +7,18 @@
 //! table changes, and on procfs that change is learnt from one poll
 //! (POLLPRI) instead of re-reading the table. A malformed table keeps the
 //! disks we have.
+//!
+//! Invariant: the loop never makes a `statvfs` that can hang: a network or
+//! FUSE mount ([`mounts::may_hang`]) is asked by its own thread
+//! ([`MountProbe`]), kept across changes of the table while the mount
+//! stays, and its figures are those of the previous call.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
+use super::mount_probe::MountProbe;
 use super::procfile::{Ends, ProcFile};
 use super::source::{Failure, Health};
 use crate::proc::mounts;
@@ -80,8 +87,17 @@ pub struct Disks {
     mounts_built: bool,
     /// The mounts file is procfs's, which signals changes (see `read`).
     mounts_on_procfs: bool,
-    /// `disk_paths[i]` is the NUL-terminated mount point of the list's `i`th disk.
-    disk_paths: Vec<CString>,
+    /// `statfs[i]` says how the list's `i`th disk is asked.
+    statfs: Vec<Statfs>,
+}
+
+/// How one disk's figures are had.
+enum Statfs {
+    /// `statvfs` of this NUL-terminated mount point, by the loop.
+    InLine(CString),
+    /// By the mount's probe thread (`None`: none could be started; the
+    /// disk then has no figures).
+    Probe(CString, Option<MountProbe>),
 }
 
 impl Disks {
@@ -94,13 +110,14 @@ impl Disks {
             mounts_seen: Vec::with_capacity(4096),
             mounts_built: false,
             mounts_on_procfs: false,
-            disk_paths: Vec::new(),
+            statfs: Vec::new(),
         }
     }
 
     /// Refreshes `disks`; on failure they keep their previous figures.
-    pub fn sample(&mut self, disks: &mut Vec<DiskSample>) {
-        let r = self.read(disks);
+    /// `now` dates the requests to the probe threads.
+    pub fn sample(&mut self, now: Instant, disks: &mut Vec<DiskSample>) {
+        let r = self.read(now, disks);
         self.health.note(self.mounts_file.path(), r);
     }
 
@@ -109,7 +126,7 @@ impl Disks {
         self.health.failure()
     }
 
-    fn read(&mut self, disks: &mut Vec<DiskSample>) -> Result<(), Failure> {
+    fn read(&mut self, now: Instant, disks: &mut Vec<DiskSample>) -> Result<(), Failure> {
         // On procfs the kernel flags mount-table changes with POLLPRI: one
         // cheap poll instead of regenerating the whole table every sample
         // (the costliest /proc read here). Elsewhere (fixtures) re-read.
@@ -120,8 +137,12 @@ impl Disks {
         if !unchanged {
             self.refresh_mount_table(disks)?;
         }
-        for (disk, path) in disks.iter_mut().zip(&self.disk_paths) {
-            disk.stats = sys::statvfs(path).ok();
+        for (disk, how) in disks.iter_mut().zip(&mut self.statfs) {
+            disk.stats = match how {
+                Statfs::InLine(path) => sys::statvfs(path).ok(),
+                Statfs::Probe(_, Some(probe)) => probe.take(now).stats,
+                Statfs::Probe(_, None) => None,
+            };
         }
         Ok(())
     }
@@ -145,7 +166,16 @@ impl Disks {
     /// Rebuilds the disk list after the mount table changed. Allocates.
     fn rebuild(&mut self, disks: &mut Vec<DiskSample>) {
         disks.clear();
-        self.disk_paths.clear();
+        // The probes of the old list, for the mounts that stay (a stuck
+        // one keeps its one blocked thread, not one more per change).
+        let mut probes: Vec<(CString, Option<MountProbe>)> = self
+            .statfs
+            .drain(..)
+            .filter_map(|how| match how {
+                Statfs::Probe(path, probe) => Some((path, probe)),
+                Statfs::InLine(_) => None,
+            })
+            .collect();
         let text = |raw: &[u8]| String::from_utf8_lossy(&mounts::unescape(raw)).into_owned();
         let entries = mounts::entries(&self.mounts_seen).filter_map(Result::ok);
         match &self.selection {
@@ -168,8 +198,12 @@ impl Disks {
                         stats: None,
                     });
                 }
-                // Zero-sized filesystems are pseudo ones however they are mounted.
+                // Zero-sized filesystems are pseudo ones however they are
+                // mounted; one that may hang is not asked here, and kept.
                 disks.retain(|d| {
+                    if mounts::may_hang(d.fs_type.as_bytes()) {
+                        return true;
+                    }
                     let path = CString::new(d.mount_point.as_bytes()).ok();
                     path.and_then(|p| sys::statvfs(&p).ok())
                         .is_some_and(|s| s.blocks > 0)
@@ -196,7 +230,22 @@ impl Disks {
             // A mount point cannot contain NUL; fall back to "/" defensively.
             let path =
                 CString::new(disk.mount_point.as_bytes()).unwrap_or_else(|_| c"/".to_owned());
-            self.disk_paths.push(path);
+            if !mounts::may_hang(disk.fs_type.as_bytes()) {
+                self.statfs.push(Statfs::InLine(path));
+                continue;
+            }
+            let probe = match probes.iter().position(|(p, _)| *p == path) {
+                Some(i) => probes.swap_remove(i).1,
+                None => MountProbe::start(path.clone())
+                    .map_err(|e| {
+                        crate::log::warn(format_args!(
+                            "{}: no thread to ask its figures from ({e}); left without them",
+                            disk.mount_point
+                        ));
+                    })
+                    .ok(),
+            };
+            self.statfs.push(Statfs::Probe(path, probe));
         }
     }
 }

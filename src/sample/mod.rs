@@ -60,6 +60,7 @@ mod disks;
 mod host;
 pub mod listing;
 mod memory;
+mod mount_probe;
 mod network;
 mod pressure;
 mod process;
@@ -294,7 +295,7 @@ impl Sampler {
         self.load.sample(&mut out.load);
         self.uptime.sample(&mut out.uptime_s);
         self.hostname.sample(&mut out.hostname);
-        self.disks.sample(&mut out.disks);
+        self.disks.sample(now, &mut out.disks);
         self.network.sample(now, &mut out.network);
         self.disk_io.sample(now, &mut out.disk_io);
         self.sensors.sample(

@@ -130,3 +130,19 @@ pub fn ignore_file_size_signal() {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
+
+/// Blocks every signal in the calling thread, so that none is delivered
+/// to it: for a thread that may wait in a call that a caught signal would
+/// only make uninterruptible (a FUSE request the kernel then asks its
+/// daemon to interrupt), which would hold the handler, and so SIGTERM,
+/// until the call returns. The process's signals go to the other threads.
+pub fn block_all_in_this_thread() {
+    // SAFETY: sigfillset initialises the set we own; pthread_sigmask reads
+    // it and changes only the calling thread's mask (it cannot fail with
+    // SIG_BLOCK and a valid set).
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+}

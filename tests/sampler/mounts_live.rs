@@ -144,3 +144,176 @@ fn a_mount_past_the_first_page_of_the_table_is_found() {
         daemon.dump()
     );
 }
+
+/// A mount whose `statvfs` never returns (a hard NFS mount whose server is
+/// gone; here a FUSE file system whose server holds its statfs requests,
+/// `tests/sampler/hung_mount.py`) does not stop the daemon: answers keep
+/// coming, the mount shows without figures after 5 s (null in /data.json,
+/// `node_filesystem_device_error 1` in /metrics, a warning logged), it is
+/// not asked again while its call hangs, and its figures come back when
+/// the server answers. Root only (FUSE mount in a private namespace).
+#[test]
+fn a_mount_whose_statvfs_hangs_does_not_stop_the_daemon() {
+    if !is_root("hung-mount test (a FUSE mount in a private namespace)")
+        || !have_tool("unshare", "hung-mount test needs a private mount namespace")
+        || !have_tool(
+            "python3",
+            "hung-mount test's FUSE server is a Python script",
+        )
+    {
+        return;
+    }
+    if !std::path::Path::new("/dev/fuse").exists() {
+        eprintln!("SKIPPED: hung-mount test: no /dev/fuse on this machine");
+        return;
+    }
+    let dir = TempDir::new("hung-mount");
+    let (point, ctl) = (dir.join("nas"), dir.join("ctl"));
+    std::fs::create_dir_all(&point).unwrap();
+    std::fs::create_dir_all(&ctl).unwrap();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\ninterval = 1s\nhistory_tiers = off\n\
+         mounts = /\nmounts = {}",
+        point.display()
+    ));
+    let script = format!(
+        "python3 {harness} {point} {ctl} > {out} 2>&1 & srv=$!
+i=0; until grep -q mounted {out}; do sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || exit 3; done
+{bin} run --listen 127.0.0.1:0 --config {config} & pid=$!
+trap 'kill $pid; wait $pid; kill $srv; wait $srv; umount -l {point}; exit' TERM
+wait $pid",
+        harness = repo().join("tests/sampler/hung_mount.py").display(),
+        point = point.display(),
+        ctl = ctl.display(),
+        out = dir.join("fuse.out").display(),
+        bin = BIN,
+        config = config.display(),
+    );
+    let mut daemon = Daemon::start_with(&[], |cmd| {
+        *cmd = Command::new("unshare");
+        cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdout(Stdio::null());
+    });
+    // Should the test fail, what runs in the namespace goes with it (the
+    // daemon's drop kills only the shell): both name the temporary dir.
+    struct KillLeftovers(String);
+    impl Drop for KillLeftovers {
+        fn drop(&mut self) {
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-f", &self.0])
+                .status();
+        }
+    }
+    let _leftovers = KillLeftovers(dir.path().display().to_string());
+    let mount = point.display().to_string();
+    // The mount's `total` in /data.json (None: null or no such disk), and
+    // how long the answer took.
+    let total_of_mount = |d: &Daemon| -> (Option<f64>, Duration) {
+        let asked = Instant::now();
+        let data = d.data();
+        let took = asked.elapsed();
+        let Some(miniserde::json::Value::Array(disks)) = field(&data, &["disks"]) else {
+            return (None, took);
+        };
+        let total = disks.iter().find_map(|disk| match disk {
+            miniserde::json::Value::Object(o)
+                if matches!(o.get("mount"), Some(miniserde::json::Value::String(m)) if *m == mount) =>
+            {
+                match o.get("total") {
+                    Some(miniserde::json::Value::Number(n)) => Some(match n {
+                        miniserde::json::Number::U64(v) => *v as f64,
+                        miniserde::json::Number::I64(v) => *v as f64,
+                        miniserde::json::Number::F64(v) => *v,
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        });
+        (total, took)
+    };
+    let counter = |name: &str| -> u64 {
+        std::fs::read_to_string(ctl.join(name))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    // The FUSE server's figures: 1,000,000 blocks of 4,096 bytes.
+    let wanted = 4_096_000_000.0;
+    let until = |what: &str, limit: Duration, done: &mut dyn FnMut() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < limit, "{what}: {}", daemon.dump());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    until(
+        "the FUSE mount's figures",
+        Duration::from_secs(10),
+        &mut || total_of_mount(&daemon).0 == Some(wanted),
+    );
+
+    // The server stops answering: the daemon does not.
+    std::fs::write(ctl.join("hang"), b"").unwrap();
+    let hung_at = Instant::now();
+    let mut slowest = Duration::ZERO;
+    until(
+        "the mount shown without figures",
+        Duration::from_secs(12),
+        &mut || {
+            let (total, took) = total_of_mount(&daemon);
+            slowest = slowest.max(took);
+            total.is_none()
+        },
+    );
+    let stuck_after = hung_at.elapsed();
+    assert!(
+        stuck_after >= Duration::from_secs(5),
+        "figures dropped before the call had hung 5 s: {stuck_after:?}"
+    );
+    assert!(
+        daemon.logged("statvfs has not returned for 5 s") == 1,
+        "the warning, once: {}",
+        daemon.dump()
+    );
+    let metrics = daemon.get("/metrics").body_text();
+    let error_line = format!(
+        "node_filesystem_device_error{{device=\"hang\",fstype=\"fuse.hang\",mountpoint=\"{mount}\"}} 1"
+    );
+    assert!(
+        metrics.contains(&error_line),
+        "no `{error_line}` in:\n{metrics}"
+    );
+    // Stuck: its one call hangs and no other is made; answers keep coming.
+    let (calls, pending) = (counter("statfs_count"), counter("pending"));
+    for _ in 0..20 {
+        let (total, took) = total_of_mount(&daemon);
+        assert!(total.is_none());
+        slowest = slowest.max(took);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        (counter("statfs_count"), counter("pending")),
+        (calls, pending),
+        "asked again while its call hangs"
+    );
+    assert_eq!(pending, 1, "one call held");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "an answer took {slowest:?} while the mount hung"
+    );
+
+    // The server answers again: so does the mount.
+    std::fs::remove_file(ctl.join("hang")).unwrap();
+    until("the figures back", Duration::from_secs(10), &mut || {
+        total_of_mount(&daemon).0 == Some(wanted)
+    });
+    assert!(daemon.wait_log("statvfs returned again", Duration::from_secs(5)));
+    daemon.signal(libc::SIGTERM);
+    assert!(
+        daemon.wait_exit(Duration::from_secs(10)).is_some(),
+        "the daemon did not stop"
+    );
+}

@@ -1,0 +1,271 @@
+//! `statvfs` of the mounts that can hang, made off the loop's thread.
+//!
+//! On a network file system `statvfs` asks the server (NFS, CIFS, Ceph,
+//! ...), and on a FUSE file system its daemon. A hard NFS mount whose
+//! server is gone, or a FUSE daemon that stopped answering, keeps the
+//! caller waiting until it answers: made by the loop, that call would stop
+//! every sample and every answer, the whole daemon, while the box needs
+//! watching most. So each such mount ([`crate::proc::mounts::may_hang`])
+//! has a thread of its own that makes the call when asked and waits on a
+//! condition variable in between, and a sample takes the figures the
+//! previous call left: a network mount's figures are up to one interval
+//! old. Local file systems are still asked by the loop itself, in line.
+//!
+//! Invariants:
+//! - The loop never waits for a probe: it takes the probe's lock, which the
+//!   thread holds only to take a request or store a result, never across
+//!   the call.
+//! - A call that has not returned after [`STUCK_AFTER`] makes the mount
+//!   *stuck*: no figures (so /metrics has node_exporter's
+//!   `node_filesystem_device_error 1` for it, as node_exporter does for a
+//!   mount that stops answering), logged once when it starts and once when
+//!   the call returns; nothing more is asked of it meanwhile, so a stuck
+//!   mount holds one blocked thread, never more.
+//! - A probe thread blocks every signal: a caught signal delivered to a
+//!   thread waiting on a FUSE daemon makes its wait uninterruptible, which
+//!   would hold the handler (and SIGTERM's wake-up) until the server answers.
+//! - When the mount leaves the list (the table changed), its thread ends
+//!   after the call it is in, if any: a stuck one when the server answers
+//!   or the mount is unmounted (`umount -f`, `-l`) and the call fails.
+
+use std::ffi::CString;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::sys::{self, FsStats};
+
+/// How long a call may take before the mount counts as stuck
+/// (node_exporter's `--collector.filesystem.mount-timeout` default).
+pub const STUCK_AFTER: Duration = Duration::from_secs(5);
+
+/// A probe thread's stack: it makes one system call.
+const STACK_BYTES: usize = 64 * 1024;
+
+/// One mount's probe: the thread and what it shares with the loop.
+pub struct MountProbe {
+    shared: Arc<Shared>,
+    /// Whether the loop has logged this mount as stuck.
+    logged_stuck: bool,
+}
+
+struct Shared {
+    path: CString,
+    state: Mutex<State>,
+    asked: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// Set by the loop when it asks, cleared by the thread with the answer.
+    asked_at: Option<Instant>,
+    /// The last call's figures (`None`: it failed, or none returned yet).
+    stats: Option<FsStats>,
+    /// The mount left the list: the thread ends.
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Neither side panics while holding the lock; a poisoned one holds
+        // plain values all the same.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What a probe gave a sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probed {
+    /// The last figures, `None` while stuck, after a failed call, or
+    /// before the first call returned.
+    pub stats: Option<FsStats>,
+    /// The call in progress was asked more than [`STUCK_AFTER`] ago.
+    pub stuck: bool,
+}
+
+impl MountProbe {
+    /// Starts the thread for the mount at `path`; an error if no thread
+    /// could be started (the caller then has no figures for the mount; it
+    /// never makes the call itself).
+    pub fn start(path: CString) -> std::io::Result<MountProbe> {
+        MountProbe::start_with(path, sys::statvfs)
+    }
+
+    /// [`MountProbe::start`] with the call given (tests make one that hangs).
+    fn start_with(
+        path: CString,
+        statvfs: fn(&std::ffi::CStr) -> std::io::Result<FsStats>,
+    ) -> std::io::Result<MountProbe> {
+        let shared = Arc::new(Shared {
+            path,
+            state: Mutex::new(State::default()),
+            asked: Condvar::new(),
+        });
+        let theirs = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("sysmon-statfs".into())
+            .stack_size(STACK_BYTES)
+            .spawn(move || {
+                // No signal may land on a thread waiting for a server.
+                sys::block_all_in_this_thread();
+                probe_when_asked(&theirs, statvfs)
+            })?;
+        Ok(MountProbe {
+            shared,
+            logged_stuck: false,
+        })
+    }
+
+    /// The figures the last call left, asking for the next call unless
+    /// one is in progress. Never waits for the call.
+    pub fn take(&mut self, now: Instant) -> Probed {
+        let mut state = self.shared.lock();
+        let stuck = match state.asked_at {
+            None => {
+                state.asked_at = Some(now);
+                self.shared.asked.notify_one();
+                false
+            }
+            Some(asked_at) => now.saturating_duration_since(asked_at) >= STUCK_AFTER,
+        };
+        let stats = if stuck { None } else { state.stats };
+        drop(state);
+        if stuck != self.logged_stuck {
+            let path = self.shared.path.to_string_lossy();
+            if stuck {
+                crate::log::warn(format_args!(
+                    "{path}: statvfs has not returned for {} s (a network or FUSE file \
+                     system whose server does not answer?); its figures are left out \
+                     until it does",
+                    STUCK_AFTER.as_secs()
+                ));
+            } else {
+                crate::log::info(format_args!("{path}: statvfs returned again"));
+            }
+            self.logged_stuck = stuck;
+        }
+        Probed { stats, stuck }
+    }
+}
+
+impl Drop for MountProbe {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.asked.notify_one();
+    }
+}
+
+/// The thread: one call per request, until the probe is dropped.
+fn probe_when_asked(shared: &Shared, statvfs: fn(&std::ffi::CStr) -> std::io::Result<FsStats>) {
+    loop {
+        let mut state = shared.lock();
+        while state.asked_at.is_none() && !state.closed {
+            state = shared
+                .asked
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if state.closed {
+            return;
+        }
+        drop(state);
+        let stats = statvfs(&shared.path).ok();
+        let mut state = shared.lock();
+        state.stats = stats;
+        state.asked_at = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    static HANG: AtomicBool = AtomicBool::new(false);
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    /// statvfs of "/", or waiting while HANG is set (a server that went away).
+    fn hanging_statvfs(path: &std::ffi::CStr) -> std::io::Result<FsStats> {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        while HANG.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        sys::statvfs(path)
+    }
+
+    fn settle(probe: &MountProbe) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while probe.shared.lock().asked_at.is_some() {
+            assert!(Instant::now() < deadline, "the probe did not answer");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Figures one call late; a call that does not return leaves the loop's
+    /// side free, counts as stuck after STUCK_AFTER (no figures, no second
+    /// call), and the figures come back once it returns.
+    #[test]
+    fn a_call_that_does_not_return_never_holds_the_sample() {
+        let root = sys::statvfs(c"/").unwrap();
+        let mut probe = MountProbe::start_with(c"/".to_owned(), hanging_statvfs).unwrap();
+        let t0 = Instant::now();
+        let first = probe.take(t0);
+        assert_eq!(
+            first,
+            Probed {
+                stats: None,
+                stuck: false
+            },
+            "nothing returned yet"
+        );
+        settle(&probe);
+        let second = probe.take(t0);
+        assert_eq!(second.stats.map(|s| s.blocks), Some(root.blocks));
+        settle(&probe);
+
+        HANG.store(true, Ordering::SeqCst);
+        let calls = CALLS.load(Ordering::SeqCst);
+        let asked = probe.take(t0);
+        assert!(
+            asked.stats.is_some() && !asked.stuck,
+            "the previous figures"
+        );
+        let wait = Instant::now() + Duration::from_secs(10);
+        while CALLS.load(Ordering::SeqCst) == calls {
+            assert!(Instant::now() < wait, "the call was not made");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The call hangs; taking figures returns at once all the same.
+        let taken_at = Instant::now();
+        let waiting = probe.take(t0 + STUCK_AFTER / 2);
+        assert!(!waiting.stuck && waiting.stats.is_some());
+        let stuck = probe.take(t0 + STUCK_AFTER);
+        assert_eq!(
+            stuck,
+            Probed {
+                stats: None,
+                stuck: true
+            }
+        );
+        assert!(taken_at.elapsed() < Duration::from_secs(1));
+        assert!(probe.take(t0 + STUCK_AFTER * 3).stuck);
+        assert_eq!(
+            CALLS.load(Ordering::SeqCst),
+            calls + 1,
+            "no second call while stuck"
+        );
+
+        HANG.store(false, Ordering::SeqCst);
+        settle(&probe);
+        let back = probe.take(t0 + STUCK_AFTER * 4);
+        assert!(!back.stuck);
+        assert_eq!(back.stats.map(|s| s.blocks), Some(root.blocks));
+        // Dropped: the thread ends after the call asked just now.
+        let shared = Arc::clone(&probe.shared);
+        drop(probe);
+        let wait = Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&shared) > 1 {
+            assert!(Instant::now() < wait, "the thread did not end");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
