@@ -684,7 +684,9 @@ impl Daemon {
         if (&new.mounts, &new.network_exclude)
             != (&self.config.mounts, &self.config.network_exclude)
         {
-            self.sampler = new_sampler(&new);
+            let mut sampler = new_sampler(&new);
+            sampler.adopt_mount_probes(&mut self.sampler);
+            self.sampler = sampler;
             self.sampler.sample_periodic(unix_now(), &mut self.sample);
         } else if (new.top_processes, new.top_every)
             != (self.config.top_processes, self.config.top_every)

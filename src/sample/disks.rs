@@ -89,6 +89,9 @@ pub struct Disks {
     mounts_on_procfs: bool,
     /// `statfs[i]` says how the list's `i`th disk is asked.
     statfs: Vec<Statfs>,
+    /// Probes taken over from the sampler this one replaced (a reload),
+    /// for the next list to use by path.
+    adopted: Vec<(CString, Option<MountProbe>)>,
 }
 
 /// How one disk's figures are had.
@@ -111,6 +114,7 @@ impl Disks {
             mounts_built: false,
             mounts_on_procfs: false,
             statfs: Vec::new(),
+            adopted: Vec::new(),
         }
     }
 
@@ -119,6 +123,23 @@ impl Disks {
     pub fn sample(&mut self, now: Instant, disks: &mut Vec<DiskSample>) {
         let r = self.read(now, disks);
         self.health.note(self.mounts_file.path(), r);
+    }
+
+    /// Takes over `old`'s probe threads (a reload made a new sampler), so
+    /// that a stuck mount keeps its one blocked thread, not one more per
+    /// reload.
+    pub fn adopt_probes(&mut self, old: &mut Disks) {
+        self.adopted.extend(old.take_probes());
+    }
+
+    fn take_probes(&mut self) -> impl Iterator<Item = (CString, Option<MountProbe>)> + '_ {
+        self.statfs
+            .drain(..)
+            .filter_map(|how| match how {
+                Statfs::Probe(path, probe) => Some((path, probe)),
+                Statfs::InLine(_) => None,
+            })
+            .chain(self.adopted.drain(..))
     }
 
     /// `FILE: why` while the mount table cannot be read.
@@ -168,14 +189,7 @@ impl Disks {
         disks.clear();
         // The probes of the old list, for the mounts that stay (a stuck
         // one keeps its one blocked thread, not one more per change).
-        let mut probes: Vec<(CString, Option<MountProbe>)> = self
-            .statfs
-            .drain(..)
-            .filter_map(|how| match how {
-                Statfs::Probe(path, probe) => Some((path, probe)),
-                Statfs::InLine(_) => None,
-            })
-            .collect();
+        let mut probes: Vec<(CString, Option<MountProbe>)> = self.take_probes().collect();
         let text = |raw: &[u8]| String::from_utf8_lossy(&mounts::unescape(raw)).into_owned();
         let entries = mounts::entries(&self.mounts_seen).filter_map(Result::ok);
         match &self.selection {

@@ -318,6 +318,12 @@ impl Sampler {
         }
     }
 
+    /// Takes over `old`'s threads for network and FUSE mounts (see
+    /// `mount_probe`): call on the sampler that replaces `old` at a reload.
+    pub fn adopt_mount_probes(&mut self, old: &mut Sampler) {
+        self.disks.adopt_probes(&mut old.disks);
+    }
+
     /// `PROC_ROOT: why` while the top processes cannot be listed.
     pub fn top_failure(&self) -> Option<&str> {
         self.top.failure()

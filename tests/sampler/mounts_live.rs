@@ -151,7 +151,8 @@ fn a_mount_past_the_first_page_of_the_table_is_found() {
 /// coming, the mount shows without figures after 5 s (null in /data.json,
 /// `node_filesystem_device_error 1` in /metrics, a warning logged), it is
 /// not asked again while its call hangs, and its figures come back when
-/// the server answers. Root only (FUSE mount in a private namespace).
+/// the server answers; a reload keeps its one blocked thread rather than
+/// starting another. Root only (FUSE mount in a private namespace).
 #[test]
 fn a_mount_whose_statvfs_hangs_does_not_stop_the_daemon() {
     if !is_root("hung-mount test (a FUSE mount in a private namespace)")
@@ -300,6 +301,61 @@ wait $pid",
         "asked again while its call hangs"
     );
     assert_eq!(pending, 1, "one call held");
+
+    // A reload that changes the mounts makes a new sampler: it takes over
+    // the stuck mount's thread instead of starting one more.
+    let pid = String::from_utf8(
+        Command::new("pgrep")
+            .args(["-f", &format!("^{BIN} run --listen")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .lines()
+    .next()
+    .and_then(|l| l.trim().parse::<u32>().ok())
+    .expect("the daemon's pid");
+    let threads = || std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
+    assert_eq!(
+        threads(),
+        3,
+        "the loop, the signal thread and the mount's probe"
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\nmounts = /tmp\n");
+    std::fs::write(&config, text).unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    until("the reloaded mounts", Duration::from_secs(10), &mut || {
+        daemon
+            .get("/data.json")
+            .body_text()
+            .contains("\"mount\":\"/tmp\"")
+    });
+    for _ in 0..25 {
+        let (total, took) = total_of_mount(&daemon);
+        assert!(total.is_none(), "still stuck after the reload");
+        slowest = slowest.max(took);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(threads(), 3, "a second probe thread after the reload");
+    assert_eq!(
+        (counter("statfs_count"), counter("pending")),
+        (calls, 1),
+        "asked again after the reload while its call hangs"
+    );
+    assert_eq!(
+        daemon.logged("statvfs has not returned"),
+        1,
+        "{}",
+        daemon.dump()
+    );
     assert!(
         slowest < Duration::from_secs(1),
         "an answer took {slowest:?} while the mount hung"
