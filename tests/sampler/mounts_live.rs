@@ -7,6 +7,18 @@ use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The daemon started by `script` (sh) in a private mount namespace of
+/// its own, so that what the script mounts goes with it.
+fn daemon_in_namespace(script: &str) -> Daemon {
+    Daemon::start_with(&[], |cmd| {
+        *cmd = Command::new("unshare");
+        cmd.args(["-m", "--propagation", "private", "sh", "-c", script])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdout(Stdio::null());
+    })
+}
+
 #[test]
 fn a_new_mount_is_noticed_while_running() {
     if !is_root("mount-change test (mounts in a private namespace)")
@@ -35,13 +47,7 @@ fn a_new_mount_is_noticed_while_running() {
         go = go.display(),
         point = point.display()
     );
-    let mut daemon = Daemon::start_with(&[], |cmd| {
-        *cmd = Command::new("unshare");
-        cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .stdout(Stdio::null());
-    });
+    let mut daemon = daemon_in_namespace(&script);
     let fs_of_point = |d: &Daemon| -> String {
         let data = d.get("/data.json").body_text();
         let v: miniserde::json::Value = miniserde::json::from_str(&data).unwrap();
@@ -117,13 +123,7 @@ fn a_mount_past_the_first_page_of_the_table_is_found() {
         bin = BIN,
         config = config.display(),
     );
-    let mut daemon = Daemon::start_with(&[], |cmd| {
-        *cmd = Command::new("unshare");
-        cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .stdout(Stdio::null());
-    });
+    let mut daemon = daemon_in_namespace(&script);
     let start = Instant::now();
     loop {
         let data = daemon.get("/data.json").body_text();
@@ -190,13 +190,7 @@ wait $pid",
         bin = BIN,
         config = config.display(),
     );
-    let mut daemon = Daemon::start_with(&[], |cmd| {
-        *cmd = Command::new("unshare");
-        cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .stdout(Stdio::null());
-    });
+    let mut daemon = daemon_in_namespace(&script);
     // Should the test fail, what runs in the namespace goes with it (the
     // daemon's drop kills only the shell): both name the temporary dir.
     struct KillLeftovers(String);
