@@ -477,4 +477,27 @@ fn sampler_disks_auto_and_listed() {
         ]
     );
     assert!(out.disks[2].stats.is_none());
+
+    // A listed directory that is no mount point, below a network mount, is
+    // asked by a thread as that mount is (its statvfs asks the server): no
+    // figures at the first sample, the directory's at the next.
+    root.write(
+        "self/mounts",
+        b"/dev/vda / ext4 rw 0 0\nserver:/export /var nfs4 rw 0 0\n",
+    );
+    let listed = MountSelection::Listed(vec!["/var/lib".into(), "/".into()]);
+    let mut sampler = Sampler::new(root.path(), std::path::Path::new(NO_SYS_PATH), listed);
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    assert_eq!(
+        disk_triples(&out),
+        [("/var/lib", "", ""), ("/", "/dev/vda", "ext4")]
+    );
+    assert!(out.disks[0].stats.is_none() && out.disks[1].stats.is_some());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while out.disks[0].stats.is_none() {
+        assert!(std::time::Instant::now() < deadline, "{:?}", out.disks);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        sample(&mut sampler, &mut out);
+    }
 }
