@@ -6,7 +6,7 @@
 mod common;
 
 mod accuracy; // live figures against /proc/meminfo, df and raw /proc/stat
-mod mounts_live; // a mount made while the daemon runs shows up
+mod mounts_live; // a mount made while the daemon runs shows up; one whose statvfs hangs does not stop it
 mod oracle; // fast parsers against a naive oracle; random bytes
 mod parsers; // each /proc parser and cpu::percent: hand-worked answers
 mod roots; // the Sampler over whole fixture roots

@@ -2,7 +2,9 @@
 //! kernel flags a change (POLLPRI). A mount made while the daemon runs must
 //! still show up: in a private mount namespace (root only), a tmpfs mounted
 //! on a listed mount point appears in /data.json at the next sample. And a
-//! mount table longer than the kernel's page is read to its end.
+//! mount table longer than the kernel's page is read to its end. And a
+//! mount whose server stops answering (a FUSE server holding its statfs
+//! requests, `hung_mount.py`) does not stop the daemon.
 use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
