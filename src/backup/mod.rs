@@ -10,6 +10,8 @@
 //! - [`walk`]: the resumable, iterative directory walk with the skip rules
 //!   (`backup_exclude` globs are [`crate::pathglob`]'s, shared with config).
 //! - [`job`]: one run as a state machine (scan, archive, finish, retention);
+//!   [`gate`]: the paths on mounts that may hang, asked off the loop before
+//!   a run starts;
 //!   [`retention`]: archive names, pruning, leftover temporaries;
 //!   [`record`]: the last result as kept in `state_dir`.
 //! - [`verify`]: the check behind `sysmon verify`: the `zip` crate's reader
@@ -28,6 +30,7 @@
 //! one is retried at the next start. The last result is kept in
 //! `state_dir/backup_last.json` so the dashboard shows it after a restart.
 
+pub mod gate;
 pub mod job;
 pub mod probe;
 pub mod record;
@@ -42,6 +45,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Config;
 use crate::{fsutil, log, sys};
+use gate::MountGate;
 use job::{Job, Outcome, Poll, Progress, Settings};
 use record::{LastBackup, LastFigures};
 
@@ -132,19 +136,25 @@ pub struct BackupService {
     /// it succeeded, or one since): kept when a later run fails.
     last_success_at: Option<u64>,
     last_poll: Instant,
+    /// A due backup waiting for its paths on mounts that may hang.
+    gate: Option<MountGate>,
+    /// Leftover temporaries are still to be removed (at start, unless
+    /// `backup_dir` is on a mount that may hang: then before the first run,
+    /// once the gate has opened).
+    leftovers_due: bool,
 }
+
+/// How often a backup waiting at its gate looks again.
+const GATE_RECHECK: Duration = Duration::from_secs(1);
 
 impl BackupService {
     pub fn new(config: &Config) -> Self {
         // Past RLIMIT_FSIZE a write should fail (and be cleaned up), not kill us.
         sys::ignore_file_size_signal();
-        match retention::remove_leftover_temporaries(&config.backup_dir) {
-            Ok(0) => {}
-            Ok(n) => log::info(format_args!(
-                "backup: removed {n} leftover temporary file(s) in {}",
-                config.backup_dir.display()
-            )),
-            Err(e) => log::warn(format_args!("backup: cleaning leftover temporaries: {e}")),
+        // A backup_dir on a NAS that does not answer must not hold the start.
+        let leftovers_due = may_hang(config, &config.backup_dir);
+        if !leftovers_due {
+            remove_leftovers(&config.backup_dir);
         }
         let last = std::fs::read(config.state_dir.join(LAST_RESULT_FILE))
             .ok()
@@ -163,6 +173,8 @@ impl BackupService {
             last,
             last_success_at,
             last_poll: now,
+            gate: None,
+            leftovers_due,
         };
         service.apply(config, true);
         service
@@ -215,6 +227,8 @@ impl BackupService {
     /// one keeps the settings it started with.
     pub fn reconfigure(&mut self, config: &Config) {
         self.config = config.clone();
+        // A waiting backup waits for the new paths.
+        self.gate = None;
         if self.job.is_none() {
             self.apply(config, false);
         } else {
@@ -227,7 +241,15 @@ impl BackupService {
         self.last_poll = now;
         if self.job.is_none() {
             if !self.enabled || self.next_at.is_none_or(|at| now < at) {
+                self.gate = None;
                 return;
+            }
+            if !self.gate_open(now) {
+                return;
+            }
+            if self.leftovers_due {
+                remove_leftovers(&self.config.backup_dir);
+                self.leftovers_due = false;
             }
             self.job_started = now;
             match Job::start(Settings::from_config(&self.config)) {
@@ -240,6 +262,27 @@ impl BackupService {
             self.job = None;
             self.finished(outcome);
         }
+    }
+
+    /// Whether the due backup may start: its paths on mounts that may hang
+    /// (`backup_dir`, the sources) have answered, off the loop ([`gate`]).
+    fn gate_open(&mut self, now: Instant) -> bool {
+        let config = &self.config;
+        let gate = match &mut self.gate {
+            Some(gate) => gate,
+            slot => {
+                let paths = std::iter::once(&config.backup_dir).chain(&config.backup.sources);
+                match MountGate::for_paths(&config.proc_root, paths) {
+                    Some(gate) => slot.insert(gate),
+                    None => return true,
+                }
+            }
+        };
+        let open = gate.open(now);
+        if open {
+            self.gate = None;
+        }
+        open
     }
 
     fn finished(&mut self, outcome: Outcome) {
@@ -282,6 +325,9 @@ impl BackupService {
         if self.job.is_some() {
             // More work now: the loop only answers what is queued, then polls again.
             return Some(self.last_poll);
+        }
+        if self.gate.is_some() {
+            return Some(self.last_poll + GATE_RECHECK);
         }
         if self.enabled { self.next_at } else { None }
     }
@@ -347,5 +393,27 @@ impl BackupService {
             });
             self.last = Some(result);
         }
+    }
+}
+
+/// Whether `path` lies on a mount that may hang (by the mount table under
+/// the configured proc root; `false` when it cannot be read).
+fn may_hang(config: &Config, path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::read(config.proc_root.join("self/mounts")).is_ok_and(|table| {
+        crate::proc::mounts::holding_fs_type(&table, path.as_os_str().as_bytes())
+            .is_some_and(crate::proc::mounts::may_hang)
+    })
+}
+
+/// Removes what an interrupted run left in `dir` (logged).
+fn remove_leftovers(dir: &Path) {
+    match retention::remove_leftover_temporaries(dir) {
+        Ok(0) => {}
+        Ok(n) => log::info(format_args!(
+            "backup: removed {n} leftover temporary file(s) in {}",
+            dir.display()
+        )),
+        Err(e) => log::warn(format_args!("backup: cleaning leftover temporaries: {e}")),
     }
 }

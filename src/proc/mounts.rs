@@ -83,6 +83,25 @@ pub fn may_hang(fs_type: &[u8]) -> bool {
         || fs_type.starts_with(b"fuse.")
 }
 
+/// The type of the file system mounted at `path` or, when none is, at the
+/// nearest directory above it: the mount that answers `statvfs(path)` (the
+/// last mount on a point is the one in effect). `None` for a relative
+/// path or a table without `/`. Allocates (each mount point unescaped):
+/// for when the table changed, or a backup starts.
+pub fn holding_fs_type<'t>(table: &'t [u8], path: &[u8]) -> Option<&'t [u8]> {
+    let mut best: Option<(usize, &[u8])> = None;
+    for entry in entries(table).filter_map(Result::ok) {
+        let point = unescape(entry.mount_point);
+        let holds = point == b"/" && path.starts_with(b"/")
+            || path == point.as_slice()
+            || path.starts_with(&point) && path.get(point.len()) == Some(&b'/');
+        if holds && best.is_none_or(|(len, _)| point.len() >= len) {
+            best = Some((point.len(), entry.fs_type));
+        }
+    }
+    best.map(|(_, fs_type)| fs_type)
+}
+
 /// Filesystems on block devices that are always full by design and would
 /// only trip disk alerts: read-only images (snaps, live media).
 const ALWAYS_FULL_FS: &[&[u8]] = &[b"squashfs", b"iso9660", b"erofs"];
@@ -132,6 +151,34 @@ mod tests {
         ] {
             assert!(!may_hang(fs.as_bytes()), "{fs}");
         }
+    }
+
+    #[test]
+    fn the_mount_holding_a_path_is_the_nearest_above_it() {
+        let table = b"/dev/vda / ext4 rw 0 0\n\
+            server:/export /mnt/nas nfs4 rw 0 0\n\
+            /dev/vdb /mnt/nas/local ext4 rw 0 0\n\
+            /dev/vdc /mnt/nas2 xfs rw 0 0\n\
+            /dev/old /srv ext3 rw 0 0\n\
+            host:/x /srv fuse.sshfs rw 0 0\n";
+        let of = |path: &str| holding_fs_type(table, path.as_bytes());
+        assert_eq!(of("/"), Some(&b"ext4"[..]));
+        assert_eq!(of("/home/me"), Some(&b"ext4"[..]));
+        assert_eq!(of("/mnt/nas"), Some(&b"nfs4"[..]));
+        assert_eq!(of("/mnt/nas/photos/2026"), Some(&b"nfs4"[..]));
+        assert_eq!(of("/mnt/nas/local/x"), Some(&b"ext4"[..]));
+        assert_eq!(
+            of("/mnt/nas2/x"),
+            Some(&b"xfs"[..]),
+            "a prefix, not a parent"
+        );
+        assert_eq!(
+            of("/srv/data"),
+            Some(&b"fuse.sshfs"[..]),
+            "the last mount wins"
+        );
+        assert_eq!(of("relative"), None);
+        assert_eq!(holding_fs_type(b"", b"/"), None);
     }
 
     #[test]

@@ -246,14 +246,14 @@ impl Disks {
                 CString::new(disk.mount_point.as_bytes()).unwrap_or_else(|_| c"/".to_owned());
             // The file system that answers for the path: its own mount's,
             // or (a listed directory that is no mount point) the one below.
-            let holder = holding_fs_type(&self.mounts_seen, disk.mount_point.as_bytes());
+            let holder = mounts::holding_fs_type(&self.mounts_seen, disk.mount_point.as_bytes());
             if !holder.is_some_and(mounts::may_hang) {
                 self.statfs.push(Statfs::InLine(path));
                 continue;
             }
             let probe = match probes.iter().position(|(p, _)| *p == path) {
                 Some(i) => probes.swap_remove(i).1,
-                None => MountProbe::start(path.clone())
+                None => MountProbe::start(path.clone(), "its figures are left out")
                     .map_err(|e| {
                         crate::log::warn(format_args!(
                             "{}: no thread to ask its figures from ({e}); left without them",
@@ -264,56 +264,5 @@ impl Disks {
             };
             self.statfs.push(Statfs::Probe(path, probe));
         }
-    }
-}
-
-/// The type of the file system mounted at `path` or, when none is, at the
-/// nearest directory above it: the mount that answers `statvfs(path)` (the
-/// last mount on a point is the one in effect). `None` for a relative
-/// path or a table without `/`.
-fn holding_fs_type<'t>(table: &'t [u8], path: &[u8]) -> Option<&'t [u8]> {
-    let mut best: Option<(usize, &[u8])> = None;
-    for entry in mounts::entries(table).filter_map(Result::ok) {
-        let point = mounts::unescape(entry.mount_point);
-        let holds = point == b"/" && path.starts_with(b"/")
-            || path == point.as_slice()
-            || path.starts_with(&point) && path.get(point.len()) == Some(&b'/');
-        if holds && best.is_none_or(|(len, _)| point.len() >= len) {
-            best = Some((point.len(), entry.fs_type));
-        }
-    }
-    best.map(|(_, fs_type)| fs_type)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_mount_holding_a_path_is_the_nearest_above_it() {
-        let table = b"/dev/vda / ext4 rw 0 0\n\
-            server:/export /mnt/nas nfs4 rw 0 0\n\
-            /dev/vdb /mnt/nas/local ext4 rw 0 0\n\
-            /dev/vdc /mnt/nas2 xfs rw 0 0\n\
-            /dev/old /srv ext3 rw 0 0\n\
-            host:/x /srv fuse.sshfs rw 0 0\n";
-        let of = |path: &str| holding_fs_type(table, path.as_bytes());
-        assert_eq!(of("/"), Some(&b"ext4"[..]));
-        assert_eq!(of("/home/me"), Some(&b"ext4"[..]));
-        assert_eq!(of("/mnt/nas"), Some(&b"nfs4"[..]));
-        assert_eq!(of("/mnt/nas/photos/2026"), Some(&b"nfs4"[..]));
-        assert_eq!(of("/mnt/nas/local/x"), Some(&b"ext4"[..]));
-        assert_eq!(
-            of("/mnt/nas2/x"),
-            Some(&b"xfs"[..]),
-            "a prefix, not a parent"
-        );
-        assert_eq!(
-            of("/srv/data"),
-            Some(&b"fuse.sshfs"[..]),
-            "the last mount wins"
-        );
-        assert_eq!(of("relative"), None);
-        assert_eq!(holding_fs_type(b"", b"/"), None);
     }
 }

@@ -60,7 +60,7 @@ mod disks;
 mod host;
 pub mod listing;
 mod memory;
-mod mount_probe;
+pub(crate) mod mount_probe;
 mod network;
 mod pressure;
 mod process;

@@ -10,6 +10,8 @@
 //! condition variable in between, and a sample takes the figures the
 //! previous call left: a network mount's figures are up to one interval
 //! old. Local file systems are still asked by the loop itself, in line.
+//! The backup asks its paths on such mounts the same way before it starts
+//! (`crate::backup::gate`).
 //!
 //! Invariants:
 //! - The loop never waits for a probe: it takes the probe's lock, which the
@@ -46,6 +48,9 @@ pub struct MountProbe {
     shared: Arc<Shared>,
     /// Whether the loop has logged this mount as stuck.
     logged_stuck: bool,
+    /// What waits while it is stuck, for the log ("its figures are left
+    /// out", "the backup waits").
+    meanwhile: &'static str,
 }
 
 struct Shared {
@@ -60,6 +65,8 @@ struct State {
     asked_at: Option<Instant>,
     /// The last call's figures (`None`: it failed, or none returned yet).
     stats: Option<FsStats>,
+    /// A call has returned (failed or not).
+    answered: bool,
     /// The mount left the list: the thread ends.
     closed: bool,
 }
@@ -80,19 +87,23 @@ pub struct Probed {
     pub stats: Option<FsStats>,
     /// The call in progress was asked more than [`STUCK_AFTER`] ago.
     pub stuck: bool,
+    /// A call has returned since the probe started.
+    pub answered: bool,
 }
 
 impl MountProbe {
     /// Starts the thread for the mount at `path`; an error if no thread
     /// could be started (the caller then has no figures for the mount; it
-    /// never makes the call itself).
-    pub fn start(path: CString) -> std::io::Result<MountProbe> {
-        MountProbe::start_with(path, sys::statvfs)
+    /// never makes the call itself). `meanwhile` ends the warning logged
+    /// when it is stuck: what waits for it ("its figures are left out").
+    pub fn start(path: CString, meanwhile: &'static str) -> std::io::Result<MountProbe> {
+        MountProbe::start_with(path, meanwhile, sys::statvfs)
     }
 
     /// [`MountProbe::start`] with the call given (tests make one that hangs).
     fn start_with(
         path: CString,
+        meanwhile: &'static str,
         statvfs: fn(&std::ffi::CStr) -> std::io::Result<FsStats>,
     ) -> std::io::Result<MountProbe> {
         let shared = Arc::new(Shared {
@@ -112,6 +123,7 @@ impl MountProbe {
         Ok(MountProbe {
             shared,
             logged_stuck: false,
+            meanwhile,
         })
     }
 
@@ -128,22 +140,27 @@ impl MountProbe {
             Some(asked_at) => now.saturating_duration_since(asked_at) >= STUCK_AFTER,
         };
         let stats = if stuck { None } else { state.stats };
+        let answered = state.answered;
         drop(state);
         if stuck != self.logged_stuck {
             let path = self.shared.path.to_string_lossy();
             if stuck {
                 crate::log::warn(format_args!(
                     "{path}: statvfs has not returned for {} s (a network or FUSE file \
-                     system whose server does not answer?); its figures are left out \
-                     until it does",
-                    STUCK_AFTER.as_secs()
+                     system whose server does not answer?); {} until it does",
+                    STUCK_AFTER.as_secs(),
+                    self.meanwhile
                 ));
             } else {
                 crate::log::info(format_args!("{path}: statvfs returned again"));
             }
             self.logged_stuck = stuck;
         }
-        Probed { stats, stuck }
+        Probed {
+            stats,
+            stuck,
+            answered,
+        }
     }
 }
 
@@ -171,6 +188,7 @@ fn probe_when_asked(shared: &Shared, statvfs: fn(&std::ffi::CStr) -> std::io::Re
         let stats = statvfs(&shared.path).ok();
         let mut state = shared.lock();
         state.stats = stats;
+        state.answered = true;
         state.asked_at = None;
     }
 }
@@ -206,20 +224,22 @@ mod tests {
     #[test]
     fn a_call_that_does_not_return_never_holds_the_sample() {
         let root = sys::statvfs(c"/").unwrap();
-        let mut probe = MountProbe::start_with(c"/".to_owned(), hanging_statvfs).unwrap();
+        let mut probe = MountProbe::start_with(c"/".to_owned(), "test", hanging_statvfs).unwrap();
         let t0 = Instant::now();
         let first = probe.take(t0);
         assert_eq!(
             first,
             Probed {
                 stats: None,
-                stuck: false
+                stuck: false,
+                answered: false,
             },
             "nothing returned yet"
         );
         settle(&probe);
         let second = probe.take(t0);
         assert_eq!(second.stats.map(|s| s.blocks), Some(root.blocks));
+        assert!(second.answered);
         settle(&probe);
 
         HANG.store(true, Ordering::SeqCst);
@@ -243,7 +263,8 @@ mod tests {
             stuck,
             Probed {
                 stats: None,
-                stuck: true
+                stuck: true,
+                answered: true,
             }
         );
         assert!(taken_at.elapsed() < Duration::from_secs(1));

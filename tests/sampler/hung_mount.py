@@ -6,14 +6,16 @@ Usage (as root): python3 hung_mount.py MOUNTPOINT CONTROL_DIR
 Mounts a file system of type `fuse.hang` on MOUNTPOINT (mount(2) on an open
 /dev/fuse, no libfuse), prints `mounted` and serves it: the root is an empty
 directory and statfs reports fixed figures (1000000 blocks of 4096 bytes,
-600000 free, 500000 available, 1000 files, 900 free). While CONTROL_DIR/hang
-exists, STATFS requests are held unanswered, so statfs(2)/statvfs(3) on the
-mount point blocks as it does on a dead NFS server; removing the file answers
-them. CONTROL_DIR/statfs_count holds the number of STATFS requests received,
-CONTROL_DIR/pending the number held now.
+600000 free, 500000 available, 1000 files, 900 free); what else is asked
+(mkdir, create) is refused. While CONTROL_DIR/hang exists, every request is
+held unanswered, so statfs(2)/statvfs(3), open or mkdir on the mount blocks
+as it does on a dead NFS server; removing the file answers them.
+CONTROL_DIR/statfs_count holds the number of STATFS requests received,
+CONTROL_DIR/pending the number of requests held now.
 
-A sysmon test uses it to check that a mount whose statvfs never returns does
-not stop the daemon's sampling loop.
+Two sysmon tests use it (tests/sampler/mounts_live.rs): a mount whose server
+stops answering stops neither the daemon's samples nor its answers, and a
+backup due to such a mount waits for it without holding the daemon.
 
 As with NFS, only a fatal signal frees a blocked caller: the kernel sends
 FUSE_INTERRUPT for it, and a held request is answered EINTR if its caller has
@@ -82,6 +84,20 @@ def init_reply(body):
     return struct.pack("<IIIIHHIIHHI7I", 7, minor, 0, 0, 16, 12, MAX_WRITE, 1, 32, 0, 0, *[0] * 7)
 
 
+def answer(fd, opcode, unique, body):
+    """The live server's reply to one request (none for those that take none)."""
+    if opcode == FUSE_INIT:
+        reply(fd, unique, body=init_reply(body))
+    elif opcode == FUSE_STATFS:
+        reply(fd, unique, body=STATFS)
+    elif opcode == FUSE_GETATTR:
+        reply(fd, unique, body=ROOT_ATTR)
+    elif opcode == FUSE_LOOKUP:
+        reply(fd, unique, errno.ENOENT)  # the root is empty
+    elif opcode not in NO_REPLY:
+        reply(fd, unique, errno.ENOSYS)
+
+
 def main():
     mountpoint, ctl = sys.argv[1], sys.argv[2]
     hang = os.path.join(ctl, "hang")
@@ -93,14 +109,15 @@ def main():
         sys.exit("mount %s: %s" % (mountpoint, os.strerror(e)))
     print("mounted", flush=True)
 
-    held = {}  # unique -> pid of the caller, for STATFS requests kept unanswered
+    # unique -> (pid of the caller, opcode, body): requests kept unanswered
+    held = {}
     count = 0
     put(ctl, "statfs_count", 0)
     put(ctl, "pending", 0)
     while True:
         if held and not os.path.exists(hang):
-            for unique in held:
-                reply(fd, unique, body=STATFS)
+            for unique, (_, opcode, body) in held.items():
+                answer(fd, opcode, unique, body)
             held.clear()
             put(ctl, "pending", 0)
         if not select.select([fd], [], [], 0.1)[0]:
@@ -115,28 +132,21 @@ def main():
             raise
         _, opcode, unique, _, _, _, pid, _, _ = IN_HEADER.unpack_from(msg)
         body = msg[IN_HEADER.size:]
-        if opcode == FUSE_INIT:
-            reply(fd, unique, body=init_reply(body))
-        elif opcode == FUSE_STATFS:
+        if opcode == FUSE_STATFS:
             count += 1
             put(ctl, "statfs_count", count)
-            if os.path.exists(hang):
-                held[unique] = pid
-                put(ctl, "pending", len(held))
-            else:
-                reply(fd, unique, body=STATFS)
-        elif opcode == FUSE_GETATTR:
-            reply(fd, unique, body=ROOT_ATTR)
-        elif opcode == FUSE_LOOKUP:
-            reply(fd, unique, errno.ENOENT)  # the root is empty
-        elif opcode == FUSE_INTERRUPT:
+        if opcode == FUSE_INTERRUPT:
             (target,) = struct.unpack_from("<Q", body)
-            if target in held and dying(held[target]):
+            if target in held and dying(held[target][0]):
                 del held[target]
                 reply(fd, target, errno.EINTR)
                 put(ctl, "pending", len(held))
-        elif opcode not in NO_REPLY:
-            reply(fd, unique, errno.ENOSYS)
+        elif opcode not in NO_REPLY and opcode != FUSE_INIT and os.path.exists(hang):
+            # A server that is gone answers nothing.
+            held[unique] = (pid, opcode, body)
+            put(ctl, "pending", len(held))
+        else:
+            answer(fd, opcode, unique, body)
 
 
 if __name__ == "__main__":

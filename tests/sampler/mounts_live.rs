@@ -21,6 +21,20 @@ fn daemon_in_namespace(script: &str) -> Daemon {
     })
 }
 
+/// Kills what still runs with `.0` (a temporary dir) in its command line
+/// when dropped: should a test fail, what it started in the namespace (the
+/// FUSE server, the daemon) goes with it, where the daemon's drop kills
+/// only the shell.
+struct KillLeftovers(String);
+
+impl Drop for KillLeftovers {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", &self.0])
+            .status();
+    }
+}
+
 #[test]
 fn a_new_mount_is_noticed_while_running() {
     if !is_root("mount-change test (mounts in a private namespace)")
@@ -192,18 +206,8 @@ wait $pid",
         bin = BIN,
         config = config.display(),
     );
-    let mut daemon = daemon_in_namespace(&script);
-    // Should the test fail, what runs in the namespace goes with it (the
-    // daemon's drop kills only the shell): both name the temporary dir.
-    struct KillLeftovers(String);
-    impl Drop for KillLeftovers {
-        fn drop(&mut self) {
-            let _ = Command::new("pkill")
-                .args(["-KILL", "-f", &self.0])
-                .status();
-        }
-    }
     let _leftovers = KillLeftovers(dir.path().display().to_string());
+    let mut daemon = daemon_in_namespace(&script);
     let mount = point.display().to_string();
     // The mount's `total` in /data.json (None: null or no such disk), and
     // how long the answer took.
@@ -366,6 +370,123 @@ wait $pid",
     eprintln!(
         "figures dropped {stuck_after:?} after the hang; slowest /data.json meanwhile {slowest:?}; \
          {calls} statfs calls in all, 1 held"
+    );
+    daemon.signal(libc::SIGTERM);
+    assert!(
+        daemon.wait_exit(Duration::from_secs(10)).is_some(),
+        "the daemon did not stop"
+    );
+}
+
+/// A backup due while its `backup_dir` is on a mount whose server does
+/// not answer (a NAS switched off) waits for it without holding the
+/// daemon: answers keep coming, the backup stays `pending` and the log
+/// says what it waits for; once the server answers, the backup runs (and
+/// here fails at once: the FUSE server refuses `mkdir`), its error naming
+/// `backup_dir`. The build before `backup::gate` never listened: its
+/// cleanup of `backup_dir` at start waited for the server. Root only (FUSE
+/// mount in a private namespace).
+#[test]
+fn a_backup_to_a_mount_that_does_not_answer_waits_without_holding_the_daemon() {
+    if !is_root("hung backup_dir test (a FUSE mount in a private namespace)")
+        || !have_tool(
+            "unshare",
+            "hung backup_dir test needs a private mount namespace",
+        )
+        || !have_tool(
+            "python3",
+            "hung backup_dir test's FUSE server is a Python script",
+        )
+    {
+        return;
+    }
+    if !std::path::Path::new("/dev/fuse").exists() {
+        eprintln!("SKIPPED: hung backup_dir test: no /dev/fuse on this machine");
+        return;
+    }
+    let dir = TempDir::new("hung-backup-dir");
+    let (point, ctl, source) = (dir.join("nas"), dir.join("ctl"), dir.join("source"));
+    for d in [&point, &ctl, &source] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(source.join("notes.txt"), b"kept\n").unwrap();
+    let backup_dir = point.join("backups");
+    let config = dir.join("sysmon.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "backup_dir = {}\nbackup_source = {}\nlog_dir = {d}/logs\nstate_dir = {d}/state\n\
+             update_manager = none\nmounts = /\ninterval = 1s\nhistory_tiers = off\n",
+            backup_dir.display(),
+            source.display(),
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    // The server is "switched off" before the daemon starts.
+    let script = format!(
+        "python3 {harness} {point} {ctl} > {out} 2>&1 & srv=$!
+i=0; until grep -q mounted {out}; do sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || exit 3; done
+touch {ctl}/hang
+{bin} run --listen 127.0.0.1:0 --config {config} & pid=$!
+trap 'kill $pid; wait $pid; kill $srv; wait $srv; umount -l {point}; exit' TERM
+wait $pid",
+        harness = repo().join("tests/sampler/hung_mount.py").display(),
+        point = point.display(),
+        ctl = ctl.display(),
+        out = dir.join("fuse.out").display(),
+        bin = BIN,
+        config = config.display(),
+    );
+    let _leftovers = KillLeftovers(dir.path().display().to_string());
+    let mut daemon = daemon_in_namespace(&script);
+    let backup_state = |d: &Daemon| -> (Option<String>, Duration) {
+        let asked = Instant::now();
+        let data = d.data();
+        (text(&data, &["backup", "state"]), asked.elapsed())
+    };
+    let mut slowest = Duration::ZERO;
+    let held_from = Instant::now();
+    let waiting = format!(
+        "{}: statvfs has not returned for 5 s (a network or FUSE file system whose server \
+         does not answer?); the backup waits until it does",
+        backup_dir.display()
+    );
+    while daemon.logged(&waiting) == 0 {
+        assert!(
+            held_from.elapsed() < Duration::from_secs(15),
+            "no word of the wait: {}",
+            daemon.dump()
+        );
+        let (state, took) = backup_state(&daemon);
+        assert_eq!(state.as_deref(), Some("pending"), "{}", daemon.dump());
+        slowest = slowest.max(took);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "an answer took {slowest:?} while the backup waited"
+    );
+    // Switched on: the backup runs, and fails on what this server refuses.
+    std::fs::remove_file(ctl.join("hang")).unwrap();
+    let start = Instant::now();
+    loop {
+        let (state, _) = backup_state(&daemon);
+        if state.as_deref() == Some("failed") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the backup never ran once the server answered: {state:?}\n{}",
+            daemon.dump()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let error = text(&daemon.data(), &["backup", "last", "error"]).unwrap_or_default();
+    assert!(error.contains("backup_dir"), "{error:?}");
+    eprintln!(
+        "waited {:?} before the warning; slowest /data.json meanwhile {slowest:?}; then: {error}",
+        held_from.elapsed()
     );
     daemon.signal(libc::SIGTERM);
     assert!(
