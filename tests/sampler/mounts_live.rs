@@ -6,6 +6,7 @@
 //! mount whose server stops answering (a FUSE server holding its statfs
 //! requests, `hung_mount.py`) does not stop the daemon.
 use crate::common::*;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,60 @@ fn daemon_in_namespace(script: &str) -> Daemon {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .stdout(Stdio::null());
     })
+}
+
+/// Whether this machine can run the FUSE tests (root, `unshare`,
+/// `python3`, /dev/fuse); says SKIPPED with the reason when not.
+fn can_mount_fuse(what: &str) -> bool {
+    if !is_root(&format!("{what} (a FUSE mount in a private namespace)"))
+        || !have_tool(
+            "unshare",
+            &format!("{what} needs a private mount namespace"),
+        )
+        || !have_tool(
+            "python3",
+            &format!("{what}'s FUSE server is a Python script"),
+        )
+    {
+        return false;
+    }
+    let fuse = Path::new("/dev/fuse").exists();
+    if !fuse {
+        eprintln!("SKIPPED: {what}: no /dev/fuse on this machine");
+    }
+    fuse
+}
+
+/// A shell script for [`daemon_in_namespace`]: mounts `hung_mount.py` on
+/// `point` (controlled from `ctl`), holds every request from the start
+/// when `hang_first`, then runs the daemon on `config`; SIGTERM stops both
+/// and unmounts.
+fn fuse_then_daemon(
+    dir: &TempDir,
+    point: &Path,
+    ctl: &Path,
+    config: &Path,
+    hang_first: bool,
+) -> String {
+    format!(
+        "python3 {harness} {point} {ctl} > {out} 2>&1 & srv=$!
+i=0; until grep -q mounted {out}; do sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || exit 3; done
+{hang}
+{bin} run --listen 127.0.0.1:0 --config {config} & pid=$!
+trap 'kill $pid; wait $pid; kill $srv; wait $srv; umount -l {point}; exit' TERM
+wait $pid",
+        harness = repo().join("tests/sampler/hung_mount.py").display(),
+        point = point.display(),
+        ctl = ctl.display(),
+        out = dir.join("fuse.out").display(),
+        hang = if hang_first {
+            format!("touch {}/hang", ctl.display())
+        } else {
+            String::new()
+        },
+        bin = BIN,
+        config = config.display(),
+    )
 }
 
 /// Kills what still runs with `.0` (a temporary dir) in its command line
@@ -171,17 +226,7 @@ fn a_mount_past_the_first_page_of_the_table_is_found() {
 /// starting another. Root only (FUSE mount in a private namespace).
 #[test]
 fn a_mount_whose_statvfs_hangs_does_not_stop_the_daemon() {
-    if !is_root("hung-mount test (a FUSE mount in a private namespace)")
-        || !have_tool("unshare", "hung-mount test needs a private mount namespace")
-        || !have_tool(
-            "python3",
-            "hung-mount test's FUSE server is a Python script",
-        )
-    {
-        return;
-    }
-    if !std::path::Path::new("/dev/fuse").exists() {
-        eprintln!("SKIPPED: hung-mount test: no /dev/fuse on this machine");
+    if !can_mount_fuse("hung-mount test") {
         return;
     }
     let dir = TempDir::new("hung-mount");
@@ -193,19 +238,7 @@ fn a_mount_whose_statvfs_hangs_does_not_stop_the_daemon() {
          mounts = /\nmounts = {}",
         point.display()
     ));
-    let script = format!(
-        "python3 {harness} {point} {ctl} > {out} 2>&1 & srv=$!
-i=0; until grep -q mounted {out}; do sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || exit 3; done
-{bin} run --listen 127.0.0.1:0 --config {config} & pid=$!
-trap 'kill $pid; wait $pid; kill $srv; wait $srv; umount -l {point}; exit' TERM
-wait $pid",
-        harness = repo().join("tests/sampler/hung_mount.py").display(),
-        point = point.display(),
-        ctl = ctl.display(),
-        out = dir.join("fuse.out").display(),
-        bin = BIN,
-        config = config.display(),
-    );
+    let script = fuse_then_daemon(&dir, &point, &ctl, &config, false);
     let _leftovers = KillLeftovers(dir.path().display().to_string());
     let mut daemon = daemon_in_namespace(&script);
     let mount = point.display().to_string();
@@ -388,20 +421,7 @@ wait $pid",
 /// mount in a private namespace).
 #[test]
 fn a_backup_to_a_mount_that_does_not_answer_waits_without_holding_the_daemon() {
-    if !is_root("hung backup_dir test (a FUSE mount in a private namespace)")
-        || !have_tool(
-            "unshare",
-            "hung backup_dir test needs a private mount namespace",
-        )
-        || !have_tool(
-            "python3",
-            "hung backup_dir test's FUSE server is a Python script",
-        )
-    {
-        return;
-    }
-    if !std::path::Path::new("/dev/fuse").exists() {
-        eprintln!("SKIPPED: hung backup_dir test: no /dev/fuse on this machine");
+    if !can_mount_fuse("hung backup_dir test") {
         return;
     }
     let dir = TempDir::new("hung-backup-dir");
@@ -424,20 +444,7 @@ fn a_backup_to_a_mount_that_does_not_answer_waits_without_holding_the_daemon() {
     )
     .unwrap();
     // The server is "switched off" before the daemon starts.
-    let script = format!(
-        "python3 {harness} {point} {ctl} > {out} 2>&1 & srv=$!
-i=0; until grep -q mounted {out}; do sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || exit 3; done
-touch {ctl}/hang
-{bin} run --listen 127.0.0.1:0 --config {config} & pid=$!
-trap 'kill $pid; wait $pid; kill $srv; wait $srv; umount -l {point}; exit' TERM
-wait $pid",
-        harness = repo().join("tests/sampler/hung_mount.py").display(),
-        point = point.display(),
-        ctl = ctl.display(),
-        out = dir.join("fuse.out").display(),
-        bin = BIN,
-        config = config.display(),
-    );
+    let script = fuse_then_daemon(&dir, &point, &ctl, &config, true);
     let _leftovers = KillLeftovers(dir.path().display().to_string());
     let mut daemon = daemon_in_namespace(&script);
     let backup_state = |d: &Daemon| -> (Option<String>, Duration) {
