@@ -27,6 +27,8 @@ use crate::sample::mount_probe::MountProbe;
 /// The probes of the paths a due backup waits for.
 pub struct MountGate {
     probes: Vec<MountProbe>,
+    /// At the last look, a probe's call had hung past `STUCK_AFTER`.
+    stuck: bool,
 }
 
 impl MountGate {
@@ -56,17 +58,27 @@ impl MountGate {
                     .ok()
             })
             .collect();
-        (!probes.is_empty()).then_some(MountGate { probes })
+        (!probes.is_empty()).then_some(MountGate {
+            probes,
+            stuck: false,
+        })
     }
 
     /// Whether every probed path has answered and none is stuck: the backup
     /// may start. Asks again those not asked yet; never waits.
     pub fn open(&mut self, now: Instant) -> bool {
         let mut open = true;
+        self.stuck = false;
         for probe in &mut self.probes {
             let probed = probe.take(now);
             open &= probed.answered && !probed.stuck;
+            self.stuck |= probed.stuck;
         }
         open
+    }
+
+    /// Whether a probe was stuck at the last look ([`MountGate::open`]).
+    pub fn stuck(&self) -> bool {
+        self.stuck
     }
 }

@@ -136,15 +136,19 @@ pub struct BackupService {
     /// it succeeded, or one since): kept when a later run fails.
     last_success_at: Option<u64>,
     last_poll: Instant,
-    /// A due backup waiting for its paths on mounts that may hang.
+    /// A due backup waiting for its paths on mounts that may hang, and
+    /// when it looks again.
     gate: Option<MountGate>,
+    gate_recheck_at: Instant,
     /// Leftover temporaries are still to be removed (at start, unless
     /// `backup_dir` is on a mount that may hang: then before the first run,
     /// once the gate has opened).
     leftovers_due: bool,
 }
 
-/// How often a backup waiting at its gate looks again.
+/// How often a backup waiting at its gate looks again, until a server has
+/// not answered for `STUCK_AFTER`; from then on the loop's own turns look
+/// (a sample's at least), so a NAS switched off for days costs no wake-up.
 const GATE_RECHECK: Duration = Duration::from_secs(1);
 
 impl BackupService {
@@ -174,6 +178,7 @@ impl BackupService {
             last_success_at,
             last_poll: now,
             gate: None,
+            gate_recheck_at: now,
             leftovers_due,
         };
         service.apply(config, true);
@@ -273,12 +278,21 @@ impl BackupService {
             slot => {
                 let paths = std::iter::once(&config.backup_dir).chain(&config.backup.sources);
                 match MountGate::for_paths(&config.proc_root, paths) {
-                    Some(gate) => slot.insert(gate),
+                    Some(gate) => {
+                        self.gate_recheck_at = now;
+                        slot.insert(gate)
+                    }
                     None => return true,
                 }
             }
         };
+        // Once stuck, every turn looks (a sample's, a request's): nothing is
+        // asked while the call hangs, and the look costs a lock.
+        if !gate.stuck() && !crate::period::is_due(now, self.gate_recheck_at, GATE_RECHECK) {
+            return false;
+        }
         let open = gate.open(now);
+        self.gate_recheck_at = now + GATE_RECHECK;
         if open {
             self.gate = None;
         }
@@ -326,8 +340,9 @@ impl BackupService {
             // More work now: the loop only answers what is queued, then polls again.
             return Some(self.last_poll);
         }
-        if self.gate.is_some() {
-            return Some(self.last_poll + GATE_RECHECK);
+        if let Some(gate) = &self.gate {
+            // Stuck: no wake-up of its own; the loop's turns look.
+            return (!gate.stuck()).then_some(self.gate_recheck_at);
         }
         if self.enabled { self.next_at } else { None }
     }
