@@ -42,10 +42,7 @@ impl MountGate {
         let table = std::fs::read(proc_root.join("self/mounts")).ok()?;
         let probes: Vec<MountProbe> = paths
             .into_iter()
-            .filter(|path| {
-                mounts::holding_fs_type(&table, path.as_os_str().as_bytes())
-                    .is_some_and(mounts::may_hang)
-            })
+            .filter(|path| on_a_mount_that_may_hang(&table, path))
             .filter_map(|path| {
                 let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
                 MountProbe::start(c_path, "the backup waits")
@@ -81,4 +78,15 @@ impl MountGate {
     pub fn stuck(&self) -> bool {
         self.stuck
     }
+}
+
+/// Whether `path` lies on a mount that may hang, by the mount table under
+/// `proc_root` (`false` when it cannot be read).
+pub fn may_hang(proc_root: &Path, path: &Path) -> bool {
+    std::fs::read(proc_root.join("self/mounts"))
+        .is_ok_and(|table| on_a_mount_that_may_hang(&table, path))
+}
+
+fn on_a_mount_that_may_hang(table: &[u8], path: &Path) -> bool {
+    mounts::holding_fs_type(table, path.as_os_str().as_bytes()).is_some_and(mounts::may_hang)
 }

@@ -156,7 +156,7 @@ impl BackupService {
         // Past RLIMIT_FSIZE a write should fail (and be cleaned up), not kill us.
         sys::ignore_file_size_signal();
         // A backup_dir on a NAS that does not answer must not hold the start.
-        let leftovers_due = may_hang(config, &config.backup_dir);
+        let leftovers_due = gate::may_hang(&config.proc_root, &config.backup_dir);
         if !leftovers_due {
             remove_leftovers(&config.backup_dir);
         }
@@ -409,16 +409,6 @@ impl BackupService {
             self.last = Some(result);
         }
     }
-}
-
-/// Whether `path` lies on a mount that may hang (by the mount table under
-/// the configured proc root; `false` when it cannot be read).
-fn may_hang(config: &Config, path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    std::fs::read(config.proc_root.join("self/mounts")).is_ok_and(|table| {
-        crate::proc::mounts::holding_fs_type(&table, path.as_os_str().as_bytes())
-            .is_some_and(crate::proc::mounts::may_hang)
-    })
 }
 
 /// Removes what an interrupted run left in `dir` (logged).

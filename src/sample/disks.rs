@@ -91,7 +91,7 @@ pub struct Disks {
     statfs: Vec<Statfs>,
     /// Probes taken over from the sampler this one replaced (a reload),
     /// for the next list to use by path.
-    adopted: Vec<(CString, Option<MountProbe>)>,
+    adopted: Vec<MountProbe>,
 }
 
 /// How one disk's figures are had.
@@ -100,7 +100,7 @@ enum Statfs {
     InLine(CString),
     /// By the mount's probe thread (`None`: none could be started; the
     /// disk then has no figures).
-    Probe(CString, Option<MountProbe>),
+    Probe(Option<MountProbe>),
 }
 
 impl Disks {
@@ -132,11 +132,11 @@ impl Disks {
         self.adopted.extend(old.take_probes());
     }
 
-    fn take_probes(&mut self) -> impl Iterator<Item = (CString, Option<MountProbe>)> + '_ {
+    fn take_probes(&mut self) -> impl Iterator<Item = MountProbe> + '_ {
         self.statfs
             .drain(..)
             .filter_map(|how| match how {
-                Statfs::Probe(path, probe) => Some((path, probe)),
+                Statfs::Probe(probe) => probe,
                 Statfs::InLine(_) => None,
             })
             .chain(self.adopted.drain(..))
@@ -161,8 +161,8 @@ impl Disks {
         for (disk, how) in disks.iter_mut().zip(&mut self.statfs) {
             disk.stats = match how {
                 Statfs::InLine(path) => sys::statvfs(path).ok(),
-                Statfs::Probe(_, Some(probe)) => probe.take(now).stats,
-                Statfs::Probe(_, None) => None,
+                Statfs::Probe(Some(probe)) => probe.take(now).stats,
+                Statfs::Probe(None) => None,
             };
         }
         Ok(())
@@ -189,7 +189,7 @@ impl Disks {
         disks.clear();
         // The probes of the old list, for the mounts that stay (a stuck
         // one keeps its one blocked thread, not one more per change).
-        let mut probes: Vec<(CString, Option<MountProbe>)> = self.take_probes().collect();
+        let mut probes: Vec<MountProbe> = self.take_probes().collect();
         let text = |raw: &[u8]| String::from_utf8_lossy(&mounts::unescape(raw)).into_owned();
         let entries = mounts::entries(&self.mounts_seen).filter_map(Result::ok);
         match &self.selection {
@@ -251,8 +251,8 @@ impl Disks {
                 self.statfs.push(Statfs::InLine(path));
                 continue;
             }
-            let probe = match probes.iter().position(|(p, _)| *p == path) {
-                Some(i) => probes.swap_remove(i).1,
+            let probe = match probes.iter().position(|p| p.path() == path.as_c_str()) {
+                Some(i) => Some(probes.swap_remove(i)),
                 None => MountProbe::start(path.clone(), "its figures are left out")
                     .map_err(|e| {
                         crate::log::warn(format_args!(
@@ -262,7 +262,7 @@ impl Disks {
                     })
                     .ok(),
             };
-            self.statfs.push(Statfs::Probe(path, probe));
+            self.statfs.push(Statfs::Probe(probe));
         }
     }
 }

@@ -127,6 +127,11 @@ impl MountProbe {
         })
     }
 
+    /// The path it asks about.
+    pub fn path(&self) -> &std::ffi::CStr {
+        &self.shared.path
+    }
+
     /// The figures the last call left, asking for the next call unless
     /// one is in progress. Never waits for the call.
     pub fn take(&mut self, now: Instant) -> Probed {
