@@ -11,7 +11,10 @@
 //! Invariant: the loop never makes a `statvfs` that can hang: a network or
 //! FUSE mount ([`mounts::may_hang`]) is asked by its own thread
 //! ([`MountProbe`]), kept across changes of the table while the mount
-//! stays, and its figures are those of the previous call.
+//! stays, and its figures are those of the previous call. At most
+//! [`MAX_PROBES`] such threads run: the mount table is not ours (a user may
+//! mount a thousand sshfs shares: FUSE's default `mount_max`), so the ones
+//! past that are left without figures, said once per change of the table.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -93,6 +96,10 @@ pub struct Disks {
     /// for the next list to use by path.
     adopted: Vec<MountProbe>,
 }
+
+/// The most probe threads the disk list keeps (one per network or FUSE
+/// mount).
+pub const MAX_PROBES: usize = 32;
 
 /// How one disk's figures are had.
 enum Statfs {
@@ -190,6 +197,7 @@ impl Disks {
         // The probes of the old list, for the mounts that stay (a stuck
         // one keeps its one blocked thread, not one more per change).
         let mut probes: Vec<MountProbe> = self.take_probes().collect();
+        let (mut kept, mut over) = (0, 0);
         let text = |raw: &[u8]| String::from_utf8_lossy(&mounts::unescape(raw)).into_owned();
         let entries = mounts::entries(&self.mounts_seen).filter_map(Result::ok);
         match &self.selection {
@@ -251,6 +259,12 @@ impl Disks {
                 self.statfs.push(Statfs::InLine(path));
                 continue;
             }
+            if kept == MAX_PROBES {
+                over += 1;
+                self.statfs.push(Statfs::Probe(None));
+                continue;
+            }
+            kept += 1;
             let probe = match probes.iter().position(|p| p.path() == path.as_c_str()) {
                 Some(i) => Some(probes.swap_remove(i)),
                 None => MountProbe::start(path.clone(), "its figures are left out")
@@ -263,6 +277,12 @@ impl Disks {
                     .ok(),
             };
             self.statfs.push(Statfs::Probe(probe));
+        }
+        if over > 0 {
+            crate::log::warn(format_args!(
+                "{over} network or FUSE mount(s) past the first {MAX_PROBES} are left \
+                 without figures (each would need a thread of its own)"
+            ));
         }
     }
 }

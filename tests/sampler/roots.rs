@@ -500,4 +500,33 @@ fn sampler_disks_auto_and_listed() {
         std::thread::sleep(std::time::Duration::from_millis(10));
         sample(&mut sampler, &mut out);
     }
+
+    // The mount table is not ours: 40 network mounts (a user's sshfs
+    // shares, say) get at most MAX_PROBES threads; the rest no figures.
+    let mut table = b"/dev/vda / ext4 rw 0 0\n".to_vec();
+    for i in 0..40 {
+        let point = root.path().join(format!("share{i}"));
+        std::fs::create_dir_all(&point).unwrap();
+        table.extend(format!("server:/e{i} {} nfs4 rw 0 0\n", point.display()).bytes());
+    }
+    root.write("self/mounts", &table);
+    let mut sampler = root.sampler();
+    let mut out = Sample::default();
+    let with_figures = |out: &Sample| out.disks.iter().filter(|d| d.stats.is_some()).count();
+    sample(&mut sampler, &mut out);
+    assert_eq!(out.disks.len(), 41);
+    let wanted = 1 + sysmon::sample::MAX_PROBES;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while with_figures(&out) < wanted {
+        assert!(std::time::Instant::now() < deadline, "{:?}", out.disks);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        sample(&mut sampler, &mut out);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    sample(&mut sampler, &mut out);
+    assert_eq!(
+        with_figures(&out),
+        wanted,
+        "/ and the first MAX_PROBES shares"
+    );
 }
