@@ -78,6 +78,20 @@ impl MountGate {
     pub fn stuck(&self) -> bool {
         self.stuck
     }
+
+    /// The probed paths, for the log: `a, b`.
+    pub fn paths(&self) -> String {
+        let paths: Vec<String> = self
+            .probes
+            .iter()
+            .map(|probe| {
+                Path::new(std::ffi::OsStr::from_bytes(probe.path().to_bytes()))
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        paths.join(", ")
+    }
 }
 
 /// Whether `path` lies on a mount that may hang, by the mount table under

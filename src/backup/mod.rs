@@ -1,6 +1,8 @@
 //! The boot backup (issue #3): zip the configured folders into
 //! `backup_dir/backup_YYYYmmdd_HHMMSS.zip`, once per kernel boot and every
-//! `backup_every`, in bounded slices of the daemon's poll loop.
+//! `backup_every`, in bounded slices of the daemon's poll loop (or, when
+//! its paths lie on a mount that may hang, of a thread of its own that the
+//! loop polls: [`offloaded`]).
 //!
 //! The modules, bottom up:
 //! - [`zipwrite`]: our streaming zip writer (raw names, Unix modes, UT
@@ -11,7 +13,8 @@
 //!   (`backup_exclude` globs are [`crate::pathglob`]'s, shared with config).
 //! - [`job`]: one run as a state machine (scan, archive, finish, retention);
 //!   [`gate`]: the paths on mounts that may hang, asked off the loop before
-//!   a run starts;
+//!   a run starts; [`offloaded`]: a run with such paths, on a thread of its
+//!   own so a server that stops answering mid-run holds that thread only;
 //!   [`retention`]: archive names, pruning, leftover temporaries;
 //!   [`record`]: the last result as kept in `state_dir`.
 //! - [`verify`]: the check behind `sysmon verify`: the `zip` crate's reader
@@ -32,6 +35,7 @@
 
 pub mod gate;
 pub mod job;
+pub mod offloaded;
 pub mod probe;
 pub mod record;
 pub mod retention;
@@ -47,6 +51,7 @@ use crate::config::Config;
 use crate::{fsutil, log, sys};
 use gate::MountGate;
 use job::{Job, Outcome, Poll, Progress, Settings};
+use offloaded::OffloadedJob;
 use record::{LastBackup, LastFigures};
 
 /// What the backup is doing, or how its last run ended.
@@ -129,7 +134,7 @@ pub struct BackupService {
     boot_due: bool,
     /// When the next backup starts (`None`: nothing scheduled).
     next_at: Option<Instant>,
-    job: Option<Job>,
+    job: Option<Run>,
     job_started: Instant,
     last: Option<LastBackup>,
     /// Unix time of the newest successful run known (the recorded one, if
@@ -140,6 +145,9 @@ pub struct BackupService {
     /// when it looks again.
     gate: Option<MountGate>,
     gate_recheck_at: Instant,
+    /// The due backup's paths on mounts that may hang (`a, b`), if any:
+    /// it then runs on a thread of its own ([`offloaded`]).
+    off_loop: Option<String>,
     /// Leftover temporaries are still to be removed (at start, unless
     /// `backup_dir` is on a mount that may hang: then before the first run,
     /// once the gate has opened).
@@ -150,6 +158,35 @@ pub struct BackupService {
 /// not answered for `STUCK_AFTER`; from then on the loop's own turns look
 /// (a sample's at least), so a NAS switched off for days costs no wake-up.
 const GATE_RECHECK: Duration = Duration::from_secs(1);
+
+/// How often the loop looks at a run on its own thread (its progress for
+/// the dashboard, its end), unless the run is stuck.
+const OFF_LOOP_RECHECK: Duration = Duration::from_secs(1);
+
+/// How long SIGTERM waits for a run on its own thread to stop.
+const OFF_LOOP_STOP_WAIT: Duration = Duration::from_secs(1);
+
+/// A run under way: in the loop's slices, or on a thread of its own.
+enum Run {
+    InLoop(Box<Job>),
+    OffLoop(OffloadedJob),
+}
+
+impl Run {
+    fn progress(&self) -> Progress {
+        match self {
+            Run::InLoop(job) => job.progress(),
+            Run::OffLoop(job) => job.progress(),
+        }
+    }
+
+    fn source(&self) -> &str {
+        match self {
+            Run::InLoop(job) => job.source(),
+            Run::OffLoop(job) => job.source(),
+        }
+    }
+}
 
 impl BackupService {
     pub fn new(config: &Config) -> Self {
@@ -179,6 +216,7 @@ impl BackupService {
             last_poll: now,
             gate: None,
             gate_recheck_at: now,
+            off_loop: None,
             leftovers_due,
         };
         service.apply(config, true);
@@ -252,21 +290,46 @@ impl BackupService {
             if !self.gate_open(now) {
                 return;
             }
-            if self.leftovers_due {
-                remove_leftovers(&self.config.backup_dir);
-                self.leftovers_due = false;
-            }
             self.job_started = now;
-            match Job::start(Settings::from_config(&self.config)) {
-                Ok(job) => self.job = Some(job),
-                Err(outcome) => return self.finished(*outcome),
+            if let Err(outcome) = self.start() {
+                return self.finished(*outcome);
             }
         }
-        let Some(job) = self.job.as_mut() else { return };
-        if let Poll::Finished(outcome) = job.step(Instant::now() + budget) {
+        let finished = match self.job.as_mut() {
+            None => return,
+            Some(Run::InLoop(job)) => match job.step(Instant::now() + budget) {
+                Poll::Finished(outcome) => Some(outcome),
+                Poll::Running => None,
+            },
+            Some(Run::OffLoop(job)) => job.poll(now),
+        };
+        if let Some(outcome) = finished {
             self.job = None;
             self.finished(outcome);
         }
+    }
+
+    /// Starts the due run: on a thread of its own when its paths may hang
+    /// ([`offloaded`]), else in the loop's slices.
+    fn start(&mut self) -> Result<(), Box<Outcome>> {
+        let settings = Settings::from_config(&self.config);
+        if let Some(waits_on) = self.off_loop.take() {
+            match OffloadedJob::start(settings.clone(), waits_on, self.leftovers_due) {
+                Ok(job) => {
+                    self.leftovers_due = false;
+                    self.job = Some(Run::OffLoop(job));
+                    return Ok(());
+                }
+                Err(e) => log::warn(format_args!(
+                    "backup: no thread to run it on ({e}); running it in the loop"
+                )),
+            }
+        }
+        if std::mem::take(&mut self.leftovers_due) {
+            remove_leftovers(&self.config.backup_dir);
+        }
+        self.job = Some(Run::InLoop(Box::new(Job::start(settings)?)));
+        Ok(())
     }
 
     /// Whether the due backup may start: its paths on mounts that may hang
@@ -280,9 +343,13 @@ impl BackupService {
                 match MountGate::for_paths(&config.proc_root, paths) {
                     Some(gate) => {
                         self.gate_recheck_at = now;
+                        self.off_loop = Some(gate.paths());
                         slot.insert(gate)
                     }
-                    None => return true,
+                    None => {
+                        self.off_loop = None;
+                        return true;
+                    }
                 }
             }
         };
@@ -336,9 +403,14 @@ impl BackupService {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        if self.job.is_some() {
+        match &self.job {
             // More work now: the loop only answers what is queued, then polls again.
-            return Some(self.last_poll);
+            Some(Run::InLoop(_)) => return Some(self.last_poll),
+            // Stuck: no wake-up of its own; the loop's turns look.
+            Some(Run::OffLoop(job)) => {
+                return (!job.stuck()).then_some(self.last_poll + OFF_LOOP_RECHECK);
+            }
+            None => {}
         }
         if let Some(gate) = &self.gate {
             // Stuck: no wake-up of its own; the loop's turns look.
@@ -377,7 +449,7 @@ impl BackupService {
         };
         BackupSnapshot {
             state,
-            progress: self.job.as_ref().map(Job::progress),
+            progress: self.job.as_ref().map(Run::progress),
             last: self.last.as_ref().map(LastBackup::figures),
             last_success_at: self.last_success_at,
             next_at,
@@ -391,13 +463,16 @@ impl BackupService {
 
     /// The source the running backup is walking (`None` when none runs).
     pub fn source(&self) -> Option<&str> {
-        self.job.as_ref().map(Job::source)
+        self.job.as_ref().map(Run::source)
     }
 
     /// SIGTERM: stop now, remove the temporary, keep every older archive.
     pub fn abandon(&mut self) {
-        if let Some(job) = self.job.take() {
-            let outcome = job.abort("the daemon is stopping");
+        if let Some(run) = self.job.take() {
+            let outcome = match run {
+                Run::InLoop(job) => job.abort("the daemon is stopping"),
+                Run::OffLoop(job) => job.abandon("the daemon is stopping", OFF_LOOP_STOP_WAIT),
+            };
             let result = LastBackup::from_outcome(&outcome);
             let _ = fsutil::ensure_dir(&self.config.state_dir, 0o700).and_then(|()| {
                 fsutil::write_atomic(
@@ -412,7 +487,7 @@ impl BackupService {
 }
 
 /// Removes what an interrupted run left in `dir` (logged).
-fn remove_leftovers(dir: &Path) {
+pub(crate) fn remove_leftovers(dir: &Path) {
     match retention::remove_leftover_temporaries(dir) {
         Ok(0) => {}
         Ok(n) => log::info(format_args!(

@@ -1,25 +1,48 @@
 """A FUSE file system whose server can stop answering: a stand-in for a hard
 NFS mount whose server is gone.
 
-Usage (as root): python3 hung_mount.py MOUNTPOINT CONTROL_DIR
+Usage (as root): python3 hung_mount.py MOUNTPOINT CONTROL_DIR [FILES SIZE]
 
 Mounts a file system of type `fuse.hang` on MOUNTPOINT (mount(2) on an open
 /dev/fuse, no libfuse), prints `mounted` and serves it: the root is an empty
 directory and statfs reports fixed figures (1000000 blocks of 4096 bytes,
 600000 free, 500000 available, 1000 files, 900 free); what else is asked
-(mkdir, create) is refused. While CONTROL_DIR/hang exists, every request is
-held unanswered, so statfs(2)/statvfs(3), open or mkdir on the mount blocks
-as it does on a dead NFS server; removing the file answers them.
-CONTROL_DIR/statfs_count holds the number of STATFS requests received,
-CONTROL_DIR/pending the number of requests held now.
+(mkdir, create) is refused. With FILES and SIZE the root holds a read-only
+tree instead: a directory `data` of FILES regular files `f000`, `f001`, ...
+of SIZE bytes each (mode 0644, owner root, every time 1700000000), byte i of
+file k being (i * 7 + k) % 251; inodes are 1 for the root, 2 for `data`, 3..
+for the files. A program can walk it (getdents64, stat, statx) and read it
+(open, read, fstat); reads go through the page cache without read-ahead,
+one READ request per 4096-byte page, and every open starts from an empty
+cache. Writes of any kind are refused as well.
 
-Two sysmon tests use it (tests/sampler/mounts_live.rs): a mount whose server
-stops answering stops neither the daemon's samples nor its answers, and a
-backup due to such a mount waits for it without holding the daemon.
+While CONTROL_DIR/hang exists, every request is held unanswered, so
+statfs(2)/statvfs(3), open, read or mkdir on the mount blocks as it does on a
+dead NFS server; removing the file answers them. While CONTROL_DIR/
+hang_after_reads exists and holds a number N, the server does the same once
+it has answered N READ requests (a server that dies in the middle of a
+backup); removing that file (and hang, if present) answers the held
+requests, and serving resumes. CONTROL_DIR/statfs_count holds the number of
+STATFS requests received, CONTROL_DIR/read_count the number of READ
+requests answered (held ones count once answered), CONTROL_DIR/pending the
+number of requests held now.
+
+Four sysmon tests use it (tests/sampler/mounts_live.rs): a mount whose server
+stops answering stops neither the daemon's samples nor its answers; a backup
+due to such a mount waits for it without holding the daemon; a backup whose
+source stops answering mid-run holds only its own thread; and SIGTERM stops
+the daemon while such a run is held.
 
 As with NFS, only a fatal signal frees a blocked caller: the kernel sends
 FUSE_INTERRUPT for it, and a held request is answered EINTR if its caller has
-SIGKILL pending (a fatal signal), otherwise kept. On SIGTERM the server dies;
+SIGKILL pending (a fatal signal), otherwise kept. Also as with NFS, closing
+a file does not wait for the server: FLUSH, RELEASE and RELEASEDIR are
+answered even while requests are held (NFS's flush of a file open for
+reading returns at once, and NFSv4's CLOSE at the last close is sent
+asynchronously), so a process killed in a held read can exit. A FUSE server
+that really hangs also holds the FLUSH its callers' exit sends: there a
+killed process waits in its exit until the server answers or the
+connection is aborted (/sys/fs/fuse/connections/N/abort, `umount -f`). On SIGTERM the server dies;
 closing /dev/fuse fails every held request (ENOTCONN/ECONNABORTED), which
 releases the callers. Unmount afterwards with `umount -l MOUNTPOINT`.
 """
@@ -31,20 +54,93 @@ import struct
 import sys
 
 FUSE_LOOKUP, FUSE_FORGET, FUSE_GETATTR, FUSE_STATFS, FUSE_INIT = 1, 2, 3, 17, 26
+FUSE_OPEN, FUSE_READ, FUSE_RELEASE, FUSE_FLUSH = 14, 15, 18, 25
+FUSE_GETXATTR, FUSE_LISTXATTR, FUSE_ACCESS = 22, 23, 34
+FUSE_OPENDIR, FUSE_READDIR, FUSE_RELEASEDIR, FUSE_READDIRPLUS = 27, 28, 29, 44
 FUSE_INTERRUPT, FUSE_DESTROY, FUSE_BATCH_FORGET = 36, 38, 42
 NO_REPLY = (FUSE_FORGET, FUSE_BATCH_FORGET, FUSE_INTERRUPT, FUSE_DESTROY)
+# Answered even while hung, as NFS closes without waiting for its server.
+CLOSING = (FUSE_FLUSH, FUSE_RELEASE, FUSE_RELEASEDIR)
 IN_HEADER = struct.Struct("<IIQQIIIHH")   # fuse_in_header, 40 bytes
 OUT_HEADER = struct.Struct("<IiQ")        # fuse_out_header, 16 bytes
+DIRENT = struct.Struct("<QQII")           # fuse_dirent before its name, 24 bytes
 MAX_WRITE = 128 * 1024
+MTIME = 1700000000                        # every time of the FILES tree
+DT_DIR, DT_REG = 4, 8
+W_OK = 2
 
-# fuse_attr_out: attr_valid, attr_valid_nsec, dummy, then fuse_attr (88 bytes).
-ROOT_ATTR = struct.pack("<QII6Q10I", 1, 0, 0,
-                        1, 0, 0, 0, 0, 0,                  # ino size blocks a/m/ctime
-                        0, 0, 0, 0o40755, 2, 0, 0, 0, 4096, 0)
 # fuse_statfs_out = fuse_kstatfs: blocks bfree bavail files ffree,
 # bsize namelen frsize padding spare[6] (80 bytes).
 STATFS = struct.pack("<5Q4I6I", 1000000, 600000, 500000, 1000, 900,
                      4096, 255, 4096, 0, *[0] * 6)
+
+
+def fuse_attr(ino, mode, nlink, size=0, time=MTIME):
+    """fuse_attr (88 bytes): ino size blocks a/m/ctime a/m/ctimensec mode
+    nlink uid gid rdev blksize flags."""
+    return struct.pack("<6Q10I", ino, size, (size + 511) // 512, time, time, time,
+                       0, 0, 0, mode, nlink, 0, 0, 0, 4096, 0)
+
+
+class Tree:
+    """The file system's nodes: an empty root, or root/data/f000... ."""
+
+    def __init__(self, files=None, size=0):
+        self.size = size
+        self.attrs = {}    # ino -> fuse_attr
+        self.dirs = {}     # ino -> [(name, ino, type)], "." and ".." first
+        self.cycles = {}   # file ino -> the 251 bytes its content repeats
+        if files is None:  # as it always was: times 0
+            self.attrs[1] = fuse_attr(1, 0o40755, 2, time=0)
+            self.dirs[1] = [(b".", 1, DT_DIR), (b"..", 1, DT_DIR)]
+            return
+        self.attrs[1] = fuse_attr(1, 0o40755, 3)
+        self.dirs[1] = [(b".", 1, DT_DIR), (b"..", 1, DT_DIR), (b"data", 2, DT_DIR)]
+        self.attrs[2] = fuse_attr(2, 0o40755, 2)
+        self.dirs[2] = [(b".", 2, DT_DIR), (b"..", 1, DT_DIR)]
+        for k in range(files):
+            ino = 3 + k
+            self.attrs[ino] = fuse_attr(ino, 0o100644, 1, size)
+            self.dirs[2].append((b"f%03d" % k, ino, DT_REG))
+            self.cycles[ino] = bytes((i * 7 + k) % 251 for i in range(251))
+
+    def attr_out(self, ino):
+        """fuse_attr_out: attr_valid (1 s), attr_valid_nsec, dummy, fuse_attr."""
+        return struct.pack("<QII", 1, 0, 0) + self.attrs[ino]
+
+    def entry_out(self, ino):
+        """fuse_entry_out: nodeid generation entry_valid attr_valid (1 s)
+        entry_valid_nsec attr_valid_nsec, fuse_attr."""
+        return struct.pack("<QQQQII", ino, 0, 1, 1, 0, 0) + self.attrs[ino]
+
+    def lookup(self, parent, name):
+        for n, ino, _ in self.dirs.get(parent, ())[2:]:
+            if n == name:
+                return ino
+        return None
+
+    def read(self, ino, offset, size):
+        end = min(offset + size, self.size)
+        if offset >= end:
+            return b""
+        start, n = offset % 251, end - offset
+        return (self.cycles[ino] * ((start + n) // 251 + 1))[start:start + n]
+
+    def readdir(self, ino, offset, size, plus):
+        """fuse_dirent (or fuse_direntplus) records from entry `offset` on,
+        as many as fit in `size` bytes."""
+        out = b""
+        entries = self.dirs[ino]
+        for i in range(offset, len(entries)):
+            name, child, kind = entries[i]
+            rec = DIRENT.pack(child, i + 1, len(name), kind) + name
+            rec += b"\0" * (-len(rec) % 8)
+            if plus:
+                rec = self.entry_out(child) + rec
+            if len(out) + len(rec) > size:
+                break
+            out += rec
+        return out
 
 
 def reply(fd, unique, error=0, body=b""):
@@ -77,6 +173,8 @@ def init_reply(body):
     if major != 7:
         sys.exit("unsupported FUSE protocol %d.%d" % (major, minor))
     minor = min(minor, 38)
+    # No flags: no FUSE_DO_READDIRPLUS (plain READDIR), no FUSE_ASYNC_READ;
+    # max_readahead 0: one READ per page read.
     if minor < 23:  # FUSE_COMPAT_22_INIT_OUT_SIZE
         return struct.pack("<IIIIHHI", 7, minor, 0, 0, 16, 12, MAX_WRITE)
     # fuse_init_out (64 bytes): major minor max_readahead flags max_background
@@ -84,23 +182,76 @@ def init_reply(body):
     return struct.pack("<IIIIHHIIHHI7I", 7, minor, 0, 0, 16, 12, MAX_WRITE, 1, 32, 0, 0, *[0] * 7)
 
 
-def answer(fd, opcode, unique, body):
+def answer(fd, tree, opcode, unique, nodeid, body):
     """The live server's reply to one request (none for those that take none)."""
     if opcode == FUSE_INIT:
         reply(fd, unique, body=init_reply(body))
     elif opcode == FUSE_STATFS:
         reply(fd, unique, body=STATFS)
+    elif opcode in NO_REPLY:
+        pass
+    elif nodeid not in tree.attrs:
+        reply(fd, unique, errno.ENOENT)
     elif opcode == FUSE_GETATTR:
-        reply(fd, unique, body=ROOT_ATTR)
+        reply(fd, unique, body=tree.attr_out(nodeid))
     elif opcode == FUSE_LOOKUP:
-        reply(fd, unique, errno.ENOENT)  # the root is empty
-    elif opcode not in NO_REPLY:
+        ino = tree.lookup(nodeid, body.split(b"\0", 1)[0])
+        if ino is None:
+            reply(fd, unique, errno.ENOENT)
+        else:
+            reply(fd, unique, body=tree.entry_out(ino))
+    elif opcode in (FUSE_OPEN, FUSE_OPENDIR):
+        (flags,) = struct.unpack_from("<I", body)  # fuse_open_in: flags open_flags
+        if (nodeid in tree.dirs) != (opcode == FUSE_OPENDIR):
+            reply(fd, unique, errno.EISDIR if nodeid in tree.dirs else errno.ENOTDIR)
+        elif flags & os.O_ACCMODE != os.O_RDONLY:
+            reply(fd, unique, errno.EROFS)
+        else:  # fuse_open_out: fh open_flags backing_id; no FOPEN_KEEP_CACHE
+            reply(fd, unique, body=struct.pack("<QII", nodeid, 0, 0))
+    elif opcode == FUSE_READ:
+        offset, size = struct.unpack_from("<QI", body, 8)  # fuse_read_in: fh offset size ...
+        if nodeid in tree.dirs:
+            reply(fd, unique, errno.EISDIR)
+        else:
+            reply(fd, unique, body=tree.read(nodeid, offset, size))
+    elif opcode in (FUSE_READDIR, FUSE_READDIRPLUS):
+        offset, size = struct.unpack_from("<QI", body, 8)
+        if nodeid not in tree.dirs:
+            reply(fd, unique, errno.ENOTDIR)
+        else:
+            reply(fd, unique, body=tree.readdir(nodeid, offset, size,
+                                                opcode == FUSE_READDIRPLUS))
+    elif opcode in (FUSE_RELEASE, FUSE_RELEASEDIR, FUSE_FLUSH):
+        reply(fd, unique)
+    elif opcode == FUSE_ACCESS:
+        (mask,) = struct.unpack_from("<I", body)
+        reply(fd, unique, errno.EROFS if mask & W_OK else 0)
+    elif opcode == FUSE_GETXATTR:
+        reply(fd, unique, errno.ENODATA)
+    elif opcode == FUSE_LISTXATTR:
+        (size,) = struct.unpack_from("<I", body)  # fuse_getxattr_in: size padding
+        # size 0 asks how long the list is (fuse_getxattr_out: size padding).
+        reply(fd, unique, body=struct.pack("<II", 0, 0) if size == 0 else b"")
+    else:  # mkdir, create, setattr, write, statx, ...
         reply(fd, unique, errno.ENOSYS)
 
 
+def read_limit(path):
+    """N from CONTROL_DIR/hang_after_reads, or None (no such file, no number)."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def main():
+    if len(sys.argv) not in (3, 5):
+        sys.exit("usage: %s MOUNTPOINT CONTROL_DIR [FILES SIZE]" % sys.argv[0])
     mountpoint, ctl = sys.argv[1], sys.argv[2]
+    tree = Tree(int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) == 5 else Tree()
     hang = os.path.join(ctl, "hang")
+    after_reads = os.path.join(ctl, "hang_after_reads")
     fd = os.open("/dev/fuse", os.O_RDWR)
     libc = ctypes.CDLL(None, use_errno=True)
     opts = "fd=%d,rootmode=40000,user_id=0,group_id=0" % fd
@@ -109,17 +260,37 @@ def main():
         sys.exit("mount %s: %s" % (mountpoint, os.strerror(e)))
     print("mounted", flush=True)
 
-    # unique -> (pid of the caller, opcode, body): requests kept unanswered
+    # unique -> (pid of the caller, opcode, nodeid, body): requests kept unanswered
     held = {}
     count = 0
+    reads = 0
     put(ctl, "statfs_count", 0)
+    put(ctl, "read_count", 0)
     put(ctl, "pending", 0)
+
+    def hung():
+        if os.path.exists(hang):
+            return True
+        limit = read_limit(after_reads)
+        return limit is not None and reads >= limit
+
+    def serve(opcode, unique, nodeid, body):
+        nonlocal reads
+        if opcode == FUSE_READ:
+            reads += 1
+            put(ctl, "read_count", reads)
+        answer(fd, tree, opcode, unique, nodeid, body)
+
     while True:
-        if held and not os.path.exists(hang):
-            for unique, (_, opcode, body) in held.items():
-                answer(fd, opcode, unique, body)
-            held.clear()
-            put(ctl, "pending", 0)
+        if held and not hung():
+            # In the order they came, until the server hangs again (a larger
+            # N in hang_after_reads lets that many more reads through).
+            for unique in list(held):
+                if hung():
+                    break
+                _, opcode, nodeid, body = held.pop(unique)
+                serve(opcode, unique, nodeid, body)
+            put(ctl, "pending", len(held))
         if not select.select([fd], [], [], 0.1)[0]:
             continue
         try:
@@ -130,7 +301,7 @@ def main():
             if e.errno == errno.ENODEV:
                 return 0  # unmounted
             raise
-        _, opcode, unique, _, _, _, pid, _, _ = IN_HEADER.unpack_from(msg)
+        _, opcode, unique, nodeid, _, _, pid, _, _ = IN_HEADER.unpack_from(msg)
         body = msg[IN_HEADER.size:]
         if opcode == FUSE_STATFS:
             count += 1
@@ -141,12 +312,12 @@ def main():
                 del held[target]
                 reply(fd, target, errno.EINTR)
                 put(ctl, "pending", len(held))
-        elif opcode not in NO_REPLY and opcode != FUSE_INIT and os.path.exists(hang):
+        elif opcode not in NO_REPLY + CLOSING and opcode != FUSE_INIT and (held or hung()):
             # A server that is gone answers nothing.
-            held[unique] = (pid, opcode, body)
+            held[unique] = (pid, opcode, nodeid, body)
             put(ctl, "pending", len(held))
         else:
-            answer(fd, opcode, unique, body)
+            serve(opcode, unique, nodeid, body)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 //! on a listed mount point appears in /data.json at the next sample. And a
 //! mount table longer than the kernel's page is read to its end. And a
 //! mount whose server stops answering (a FUSE server holding its statfs
-//! requests, `hung_mount.py`) does not stop the daemon.
+//! requests, `hung_mount.py`) does not stop the daemon, nor does a backup
+//! from or to such a mount, whether the server is gone when the backup is
+//! due or stops answering in the middle of it.
 use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -44,21 +46,39 @@ fn can_mount_fuse(what: &str) -> bool {
     fuse
 }
 
+/// How `hung_mount.py` serves until the daemon has started.
+enum Serving {
+    /// An empty root, answering.
+    Answering,
+    /// An empty root, every request held from the start.
+    HoldingAll,
+    /// `data/` with `files` files of `size` bytes, every request held
+    /// once `reads` reads are answered.
+    FilesUntilReads { files: u32, size: u32, reads: u32 },
+}
+
 /// A shell script for [`daemon_in_namespace`]: mounts `hung_mount.py` on
-/// `point` (controlled from `ctl`), holds every request from the start
-/// when `hang_first`, then runs the daemon on `config`; SIGTERM stops both
-/// and unmounts.
+/// `point` (controlled from `ctl`), serving as `serving` says, then runs the
+/// daemon on `config`; SIGTERM stops both and unmounts.
 fn fuse_then_daemon(
     dir: &TempDir,
     point: &Path,
     ctl: &Path,
     config: &Path,
-    hang_first: bool,
+    serving: Serving,
 ) -> String {
+    let (files, hang) = match serving {
+        Serving::Answering => (String::new(), String::new()),
+        Serving::HoldingAll => (String::new(), format!("touch {}/hang", ctl.display())),
+        Serving::FilesUntilReads { files, size, reads } => (
+            format!(" {files} {size}"),
+            format!("echo {reads} > {}/hang_after_reads", ctl.display()),
+        ),
+    };
     format!(
-        "python3 {harness} {point} {ctl} > {out} 2>&1 & srv=$!
+        "{hang}
+python3 {harness} {point} {ctl}{files} > {out} 2>&1 & srv=$!
 i=0; until grep -q mounted {out}; do sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || exit 3; done
-{hang}
 {bin} run --listen 127.0.0.1:0 --config {config} & pid=$!
 trap 'kill $pid; wait $pid; kill $srv; wait $srv; umount -l {point}; exit' TERM
 wait $pid",
@@ -66,14 +86,70 @@ wait $pid",
         point = point.display(),
         ctl = ctl.display(),
         out = dir.join("fuse.out").display(),
-        hang = if hang_first {
-            format!("touch {}/hang", ctl.display())
-        } else {
-            String::new()
-        },
         bin = BIN,
         config = config.display(),
     )
+}
+
+/// `nas` (the FUSE mount point) and `ctl` (its control directory) in
+/// `dir`, made.
+fn mount_point_and_control(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (point, ctl) = (dir.join("nas"), dir.join("ctl"));
+    for d in [&point, &ctl] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    (point, ctl)
+}
+
+/// A configuration backing `source` up to `backup_dir`, sampling every
+/// second, with `state_dir` and `log_dir` in `dir`; no audit, no history
+/// file, only `/` listed among the mounts.
+fn backup_config(dir: &TempDir, backup_dir: &Path, source: &Path) -> std::path::PathBuf {
+    let config = dir.join("sysmon.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "backup_dir = {}\nbackup_source = {}\nlog_dir = {d}/logs\nstate_dir = {d}/state\n\
+             update_manager = none\nmounts = /\ninterval = 1s\nhistory_tiers = off\n",
+            backup_dir.display(),
+            source.display(),
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// SIGTERM, and the daemon (the namespace's shell, which stops it, its
+/// FUSE server and the mount) exits within 10 s.
+fn stop(mut daemon: Daemon) {
+    daemon.signal(libc::SIGTERM);
+    assert!(
+        daemon.wait_exit(Duration::from_secs(10)).is_some(),
+        "the daemon did not stop"
+    );
+}
+
+/// The daemon on `config` in a namespace of its own with `hung_mount.py`
+/// on `point` ([`fuse_then_daemon`]), and what kills both should the test
+/// fail.
+fn start_with_fuse(
+    dir: &TempDir,
+    point: &Path,
+    ctl: &Path,
+    config: &Path,
+    serving: Serving,
+) -> (Daemon, KillLeftovers) {
+    let script = fuse_then_daemon(dir, point, ctl, config, serving);
+    let leftovers = KillLeftovers(dir.path().display().to_string());
+    (daemon_in_namespace(&script), leftovers)
+}
+
+/// The backup's `state` in /data.json, and how long the answer took.
+fn backup_state(daemon: &Daemon) -> (Option<String>, Duration) {
+    let asked = Instant::now();
+    let data = daemon.data();
+    (text(&data, &["backup", "state"]), asked.elapsed())
 }
 
 /// Kills what still runs with `.0` (a temporary dir) in its command line
@@ -230,17 +306,13 @@ fn a_mount_whose_statvfs_hangs_does_not_stop_the_daemon() {
         return;
     }
     let dir = TempDir::new("hung-mount");
-    let (point, ctl) = (dir.join("nas"), dir.join("ctl"));
-    std::fs::create_dir_all(&point).unwrap();
-    std::fs::create_dir_all(&ctl).unwrap();
+    let (point, ctl) = mount_point_and_control(&dir);
     let config = dir.config(&format!(
         "backup = off\nupdate_manager = none\ninterval = 1s\nhistory_tiers = off\n\
          mounts = /\nmounts = {}",
         point.display()
     ));
-    let script = fuse_then_daemon(&dir, &point, &ctl, &config, false);
-    let _leftovers = KillLeftovers(dir.path().display().to_string());
-    let mut daemon = daemon_in_namespace(&script);
+    let (daemon, _leftovers) = start_with_fuse(&dir, &point, &ctl, &config, Serving::Answering);
     let mount = point.display().to_string();
     // The mount's `total` in /data.json (None: null or no such disk), and
     // how long the answer took.
@@ -404,11 +476,7 @@ fn a_mount_whose_statvfs_hangs_does_not_stop_the_daemon() {
         "figures dropped {stuck_after:?} after the hang; slowest /data.json meanwhile {slowest:?}; \
          {calls} statfs calls in all, 1 held"
     );
-    daemon.signal(libc::SIGTERM);
-    assert!(
-        daemon.wait_exit(Duration::from_secs(10)).is_some(),
-        "the daemon did not stop"
-    );
+    stop(daemon);
 }
 
 /// A backup due while its `backup_dir` is on a mount whose server does
@@ -425,33 +493,13 @@ fn a_backup_to_a_mount_that_does_not_answer_waits_without_holding_the_daemon() {
         return;
     }
     let dir = TempDir::new("hung-backup-dir");
-    let (point, ctl, source) = (dir.join("nas"), dir.join("ctl"), dir.join("source"));
-    for d in [&point, &ctl, &source] {
-        std::fs::create_dir_all(d).unwrap();
-    }
+    let ((point, ctl), source) = (mount_point_and_control(&dir), dir.join("source"));
+    std::fs::create_dir_all(&source).unwrap();
     std::fs::write(source.join("notes.txt"), b"kept\n").unwrap();
     let backup_dir = point.join("backups");
-    let config = dir.join("sysmon.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "backup_dir = {}\nbackup_source = {}\nlog_dir = {d}/logs\nstate_dir = {d}/state\n\
-             update_manager = none\nmounts = /\ninterval = 1s\nhistory_tiers = off\n",
-            backup_dir.display(),
-            source.display(),
-            d = dir.path().display()
-        ),
-    )
-    .unwrap();
+    let config = backup_config(&dir, &backup_dir, &source);
     // The server is "switched off" before the daemon starts.
-    let script = fuse_then_daemon(&dir, &point, &ctl, &config, true);
-    let _leftovers = KillLeftovers(dir.path().display().to_string());
-    let mut daemon = daemon_in_namespace(&script);
-    let backup_state = |d: &Daemon| -> (Option<String>, Duration) {
-        let asked = Instant::now();
-        let data = d.data();
-        (text(&data, &["backup", "state"]), asked.elapsed())
-    };
+    let (daemon, _leftovers) = start_with_fuse(&dir, &point, &ctl, &config, Serving::HoldingAll);
     let mut slowest = Duration::ZERO;
     let held_from = Instant::now();
     let waiting = format!(
@@ -495,9 +543,196 @@ fn a_backup_to_a_mount_that_does_not_answer_waits_without_holding_the_daemon() {
         "waited {:?} before the warning; slowest /data.json meanwhile {slowest:?}; then: {error}",
         held_from.elapsed()
     );
-    daemon.signal(libc::SIGTERM);
-    assert!(
-        daemon.wait_exit(Duration::from_secs(10)).is_some(),
-        "the daemon did not stop"
+    stop(daemon);
+}
+
+/// Byte `i` of `hung_mount.py`'s file `k`.
+fn served_byte(k: usize, i: usize) -> u8 {
+    ((i * 7 + k) % 251) as u8
+}
+
+/// A backup whose source is on a mount whose server stops answering in
+/// the middle of the run (after 100 reads of a page) runs on a thread of
+/// its own (`backup::offloaded`): answers keep coming, the backup stays
+/// `running`, the log says what it waits for; once the server answers, the
+/// run goes on and ends `ok` with every file byte for byte. The build that
+/// ran it in the loop's slices never answered once the read was held.
+/// Root only (FUSE mount in a private namespace).
+#[test]
+fn a_backup_whose_source_stops_answering_mid_run_holds_only_its_thread() {
+    if !can_mount_fuse("mid-run hung source test") {
+        return;
+    }
+    let dir = TempDir::new("hung-mid-backup");
+    let ((point, ctl), backups) = (mount_point_and_control(&dir), dir.join("backups"));
+    let config = backup_config(&dir, &backups, &point.join("data"));
+    // 40 files of 64 KiB: 640 reads of a page; the server stops after 100.
+    let (files, size) = (40usize, 65536usize);
+    let serving = Serving::FilesUntilReads {
+        files: files as u32,
+        size: size as u32,
+        reads: 100,
+    };
+    let (daemon, _leftovers) = start_with_fuse(&dir, &point, &ctl, &config, serving);
+    let stuck = format!(
+        "backup: no progress for 5 s, waiting for {}/data (a network or FUSE file system \
+         whose server stopped answering?); the backup waits on its own thread, the daemon \
+         serves on",
+        point.display()
     );
+    let held_from = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut answers = 0;
+    while daemon.logged(&stuck) == 0 {
+        assert!(
+            held_from.elapsed() < Duration::from_secs(20),
+            "no word of the stuck backup: {}",
+            daemon.dump()
+        );
+        let (state, took) = backup_state(&daemon);
+        slowest = slowest.max(took);
+        answers += 1;
+        assert!(
+            matches!(state.as_deref(), Some("pending" | "running")),
+            "{state:?}: {}",
+            daemon.dump()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let read = |name: &str| std::fs::read_to_string(ctl.join(name)).unwrap_or_default();
+    assert_eq!(
+        read("read_count").trim(),
+        "100",
+        "the server stopped at 100 reads"
+    );
+    assert_ne!(read("pending").trim(), "0", "a request is held");
+    // Held, the daemon still answers, and says the backup runs.
+    for _ in 0..10 {
+        let (state, took) = backup_state(&daemon);
+        assert_eq!(state.as_deref(), Some("running"), "{}", daemon.dump());
+        slowest = slowest.max(took);
+        answers += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "an answer took {slowest:?} while the backup's server was held"
+    );
+    let threads = field(&daemon.data(), &["self", "threads"]).map(|t| format!("{t:?}"));
+    // The server answers again: the run goes on and ends well.
+    std::fs::remove_file(ctl.join("hang_after_reads")).unwrap();
+    let released = Instant::now();
+    loop {
+        let (state, _) = backup_state(&daemon);
+        if state.as_deref() == Some("ok") {
+            break;
+        }
+        assert!(
+            released.elapsed() < Duration::from_secs(30),
+            "the backup did not end once the server answered: {state:?}\n{}",
+            daemon.dump()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        daemon.wait_log(
+            &format!("backup: going on ({}/data answered again)", point.display()),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        daemon.dump()
+    );
+    // Every file, byte for byte, through the zip crate's own reader.
+    let archive = text(&daemon.data(), &["backup", "last", "file"]).expect("an archive");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&archive).unwrap()).unwrap();
+    let mut seen = 0;
+    for index in 0..zip.len() {
+        let mut entry = zip.by_index(index).unwrap();
+        let name = entry.name().unwrap().to_string();
+        let Some(k) = name
+            .strip_prefix("data/f")
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        assert_eq!(bytes.len(), size, "{name}");
+        assert!(
+            bytes
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == served_byte(k, i)),
+            "{name}: not the served bytes"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, files, "files in {archive}");
+    eprintln!(
+        "stuck logged {:?} after start; {answers} answers, slowest {slowest:?}; threads while \
+         held {threads:?}; ended {:?} after the release",
+        held_from.elapsed(),
+        released.elapsed()
+    );
+    stop(daemon);
+}
+
+/// SIGTERM while a backup's read is held by its server: the daemon stops
+/// within a second or so (it waits that long for the run's thread), and
+/// the backup's record says what it waited for. The build before never
+/// stopped: its loop waited in the read. Root only.
+#[test]
+fn sigterm_while_a_backups_server_is_held_stops_the_daemon_and_says_so() {
+    if !can_mount_fuse("SIGTERM during a hung backup test") {
+        return;
+    }
+    let dir = TempDir::new("hung-backup-stop");
+    let ((point, ctl), backups) = (mount_point_and_control(&dir), dir.join("backups"));
+    let state_dir = dir.join("state");
+    let config = backup_config(&dir, &backups, &point.join("data"));
+    let serving = Serving::FilesUntilReads {
+        files: 10,
+        size: 65536,
+        reads: 20,
+    };
+    let (mut daemon, _leftovers) = start_with_fuse(&dir, &point, &ctl, &config, serving);
+    let read = |name: &str| std::fs::read_to_string(ctl.join(name)).unwrap_or_default();
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            (read("read_count").trim() == "20" && read("pending").trim() != "0").then_some(())
+        })
+        .is_some(),
+        "the server never held the backup: {}",
+        daemon.dump()
+    );
+    let asked = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    let took = asked.elapsed();
+    assert!(
+        status.is_some(),
+        "the daemon did not stop: {}",
+        daemon.dump()
+    );
+    // The shell's trap waits for the daemon, then stops the server: the
+    // daemon's own stop is in its log.
+    assert!(daemon.logged("sysmon: stopped") >= 1, "{}", daemon.dump());
+    let expected = format!(
+        "interrupted: the daemon is stopping, while the backup waited for {}/data",
+        point.display()
+    );
+    assert!(daemon.logged(&expected) >= 1, "{}", daemon.dump());
+    let record = std::fs::read_to_string(state_dir.join("backup_last.json")).unwrap();
+    assert!(record.contains(&expected), "{record}");
+    let finals: Vec<String> = files_below(&backups)
+        .into_iter()
+        .filter(|name| name.ends_with(".zip"))
+        .collect();
+    assert_eq!(
+        finals,
+        Vec::<String>::new(),
+        "no archive under a final name"
+    );
+    eprintln!("stopped {took:?} after SIGTERM");
+    assert!(took < Duration::from_secs(5), "{took:?}");
 }
