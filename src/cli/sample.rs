@@ -9,6 +9,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::bootlog::BootLog;
+use crate::sample::mount_probe::STUCK_AFTER;
 use crate::{daemon, log};
 
 #[derive(FromArgs)]
@@ -70,6 +71,13 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     }
     let pause = Duration::from_millis(250).saturating_sub(started.elapsed());
     std::thread::sleep(pause);
+    // A network or FUSE mount's figures come from its probe thread, asked
+    // by the first reading: a slow server (a NAS waking its disks) gets
+    // the daemon's patience, up to the time after which it counts as stuck
+    // (then `null`, and the log says why).
+    while sampler.mount_probes_in_call() && started.elapsed() < STUCK_AFTER {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     sampler.sample(now(), &mut sample);
     // The daemon's boot log as it stands, with this boot as the daemon
     // would record it; read only (a one-shot command changes no state).

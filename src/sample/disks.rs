@@ -149,6 +149,13 @@ impl Disks {
             .chain(self.adopted.drain(..))
     }
 
+    /// Whether a probe's call, asked by a sample, has not returned yet.
+    pub fn probes_in_call(&self) -> bool {
+        self.statfs
+            .iter()
+            .any(|how| matches!(how, Statfs::Probe(Some(probe)) if probe.in_call()))
+    }
+
     /// `FILE: why` while the mount table cannot be read.
     pub fn failure(&self) -> Option<&str> {
         self.health.failure()

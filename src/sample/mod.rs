@@ -324,6 +324,13 @@ impl Sampler {
         self.disks.adopt_probes(&mut old.disks);
     }
 
+    /// Whether a network or FUSE mount's `statvfs`, asked by the last
+    /// sample, is still under way (see `mount_probe`): `sysmon sample`
+    /// waits for it, the daemon never does.
+    pub fn mount_probes_in_call(&self) -> bool {
+        self.disks.probes_in_call()
+    }
+
     /// `PROC_ROOT: why` while the top processes cannot be listed.
     pub fn top_failure(&self) -> Option<&str> {
         self.top.failure()

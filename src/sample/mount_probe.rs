@@ -169,6 +169,13 @@ impl MountProbe {
     }
 }
 
+impl MountProbe {
+    /// Whether a call was asked and has not returned yet (stuck or not).
+    pub fn in_call(&self) -> bool {
+        self.shared.lock().asked_at.is_some()
+    }
+}
+
 impl Drop for MountProbe {
     fn drop(&mut self) {
         self.shared.lock().closed = true;

@@ -27,11 +27,11 @@ STATFS requests received, CONTROL_DIR/read_count the number of READ
 requests answered (held ones count once answered), CONTROL_DIR/pending the
 number of requests held now.
 
-Four sysmon tests use it (tests/sampler/mounts_live.rs): a mount whose server
+Five sysmon tests use it (tests/sampler/mounts_live.rs): a mount whose server
 stops answering stops neither the daemon's samples nor its answers; a backup
 due to such a mount waits for it without holding the daemon; a backup whose
-source stops answering mid-run holds only its own thread; and SIGTERM stops
-the daemon while such a run is held.
+source stops answering mid-run holds only its own thread; SIGTERM stops the
+daemon while such a run is held; and `sysmon sample` waits for a slow one.
 
 As with NFS, only a fatal signal frees a blocked caller: the kernel sends
 FUSE_INTERRUPT for it, and a held request is answered EINTR if its caller has

@@ -57,16 +57,10 @@ enum Serving {
     FilesUntilReads { files: u32, size: u32, reads: u32 },
 }
 
-/// A shell script for [`daemon_in_namespace`]: mounts `hung_mount.py` on
-/// `point` (controlled from `ctl`), serving as `serving` says, then runs the
-/// daemon on `config`; SIGTERM stops both and unmounts.
-fn fuse_then_daemon(
-    dir: &TempDir,
-    point: &Path,
-    ctl: &Path,
-    config: &Path,
-    serving: Serving,
-) -> String {
+/// Shell lines that mount `hung_mount.py` on `point` (controlled from
+/// `ctl`), serving as `serving` says, and wait until it is mounted; `$srv`
+/// is the server's pid.
+fn fuse_server(dir: &TempDir, point: &Path, ctl: &Path, serving: Serving) -> String {
     let (files, hang) = match serving {
         Serving::Answering => (String::new(), String::new()),
         Serving::HoldingAll => (String::new(), format!("touch {}/hang", ctl.display())),
@@ -78,14 +72,30 @@ fn fuse_then_daemon(
     format!(
         "{hang}
 python3 {harness} {point} {ctl}{files} > {out} 2>&1 & srv=$!
-i=0; until grep -q mounted {out}; do sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || exit 3; done
-{bin} run --listen 127.0.0.1:0 --config {config} & pid=$!
-trap 'kill $pid; wait $pid; kill $srv; wait $srv; umount -l {point}; exit' TERM
-wait $pid",
+i=0; until grep -q mounted {out}; do sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || exit 3; done",
         harness = repo().join("tests/sampler/hung_mount.py").display(),
         point = point.display(),
         ctl = ctl.display(),
         out = dir.join("fuse.out").display(),
+    )
+}
+
+/// A shell script for [`daemon_in_namespace`]: [`fuse_server`], then the
+/// daemon on `config`; SIGTERM stops both and unmounts.
+fn fuse_then_daemon(
+    dir: &TempDir,
+    point: &Path,
+    ctl: &Path,
+    config: &Path,
+    serving: Serving,
+) -> String {
+    format!(
+        "{server}
+{bin} run --listen 127.0.0.1:0 --config {config} & pid=$!
+trap 'kill $pid; wait $pid; kill $srv; wait $srv; umount -l {point}; exit' TERM
+wait $pid",
+        server = fuse_server(dir, point, ctl, serving),
+        point = point.display(),
         bin = BIN,
         config = config.display(),
     )
@@ -735,4 +745,122 @@ fn sigterm_while_a_backups_server_is_held_stops_the_daemon_and_says_so() {
     );
     eprintln!("stopped {took:?} after SIGTERM");
     assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// `sysmon sample` on a config listing a FUSE mount whose server holds its
+/// requests and, when `release_after` is given, answers them after that
+/// long: the command's exit code, its JSON, its stderr, and how long it
+/// took.
+fn sample_with_a_slow_mount(
+    dir: &TempDir,
+    release_after: Option<Duration>,
+) -> (Option<i32>, miniserde::json::Value, String, Duration) {
+    let (point, ctl) = mount_point_and_control(dir);
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nhistory_tiers = off\nmounts = /\nmounts = {}",
+        point.display()
+    ));
+    let release = match release_after {
+        Some(after) => format!(
+            "(sleep {}; rm {}/hang) &",
+            after.as_secs_f64(),
+            ctl.display()
+        ),
+        None => String::new(),
+    };
+    let script = format!(
+        "{server}
+{release}
+{bin} sample --config {config} > {json} 2> {err}; rc=$?
+kill $srv; wait $srv; umount -l {point}
+exit $rc",
+        server = fuse_server(dir, &point, &ctl, Serving::HoldingAll),
+        point = point.display(),
+        bin = BIN,
+        config = config.display(),
+        json = dir.join("sample.json").display(),
+        err = dir.join("sample.err").display(),
+    );
+    let _leftovers = KillLeftovers(dir.path().display().to_string());
+    let started = Instant::now();
+    let status = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        // The shell's word of the server it killed; the server's own
+        // output is in fuse.out.
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let took = started.elapsed();
+    let json = std::fs::read_to_string(dir.join("sample.json")).unwrap_or_default();
+    let err = std::fs::read_to_string(dir.join("sample.err")).unwrap_or_default();
+    let value = miniserde::json::from_str(&json).unwrap_or_else(|e| {
+        let server = std::fs::read_to_string(dir.join("fuse.out")).unwrap_or_default();
+        panic!("{e:?}: {json:?} ({status})\nstderr: {err}\nserver: {server}")
+    });
+    (status.code(), value, err, took)
+}
+
+/// The `total` of the disk mounted at `mount` in `data` (`None`: not
+/// listed, as a mount without figures is not).
+fn disk_total(data: &miniserde::json::Value, mount: &Path) -> Option<u64> {
+    let Some(miniserde::json::Value::Array(disks)) = field(data, &["disks"]) else {
+        return None;
+    };
+    let mount = mount.display().to_string();
+    disks.iter().find_map(|disk| {
+        if text(disk, &["mount"]).as_deref() != Some(mount.as_str()) {
+            return None;
+        }
+        match field(disk, &["total"]) {
+            Some(miniserde::json::Value::Number(miniserde::json::Number::U64(n))) => Some(*n),
+            other => panic!("total {other:?}"),
+        }
+    })
+}
+
+/// `sysmon sample` waits for a network or FUSE mount that answers slowly
+/// (a NAS waking its disks: here 1.5 s), up to the 5 s after which the
+/// daemon counts a mount as stuck: its figures are printed. One that never
+/// answers is left out of `disks` after those 5 s, as the daemon leaves it
+/// out, and stderr says why. Before, the command gave every such mount its
+/// 250 ms between readings only, and left the slow one out. Root only.
+#[test]
+fn sample_waits_for_a_slow_network_mount_until_it_counts_as_stuck() {
+    if !can_mount_fuse("sysmon sample with a slow mount test") {
+        return;
+    }
+    let dir = TempDir::new("sample-slow-mount");
+    let point = dir.join("nas");
+    let (rc, data, err, took) = sample_with_a_slow_mount(&dir, Some(Duration::from_millis(1500)));
+    assert_eq!(rc, Some(0), "{err}");
+    // fuse.hang's fixed statfs: 1000000 blocks of 4096 bytes.
+    assert_eq!(
+        disk_total(&data, &point),
+        Some(4_096_000_000),
+        "after {took:?}; stderr: {err}"
+    );
+    assert!(took >= Duration::from_millis(1500), "{took:?}");
+    eprintln!("slow mount: printed after {took:?}");
+
+    let dir = TempDir::new("sample-stuck-mount");
+    let point = dir.join("nas");
+    let (rc, data, err, took) = sample_with_a_slow_mount(&dir, None);
+    assert_eq!(rc, Some(0), "{err}");
+    assert_eq!(
+        disk_total(&data, &point),
+        None,
+        "left out, as the daemon leaves it out; stderr: {err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}: statvfs has not returned for 5 s",
+            point.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        (Duration::from_secs(5)..Duration::from_secs(8)).contains(&took),
+        "{took:?}"
+    );
+    eprintln!("stuck mount: printed after {took:?}");
 }
