@@ -16,7 +16,7 @@ use crate::audit::AuditService;
 use crate::backup::BackupService;
 use crate::backup::job::Progress;
 use crate::backup::record::LastBackup;
-use crate::sample::Sample;
+use crate::sample::{DiskProblem, Sample};
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct DataJson {
@@ -29,6 +29,10 @@ pub struct DataJson {
     pub load: [f64; 3],
     pub memory: MemoryJson,
     pub disks: Vec<DiskJson>,
+    /// The listed or found mounts without figures, and why (a failed
+    /// `statvfs`, a server that does not answer): `disks` has only those
+    /// with figures.
+    pub disk_errors: Vec<DiskErrorJson>,
     pub backup: BackupJson,
     pub updates: UpdatesJson,
     pub network: Vec<NetworkJson>,
@@ -373,6 +377,14 @@ pub struct DiskJson {
     pub percent: u64,
 }
 
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct DiskErrorJson {
+    pub mount: String,
+    pub fs: String,
+    pub device: String,
+    pub error: String,
+}
+
 /// The `backup` object. Fields other than `state` are null until known.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
 pub struct BackupJson {
@@ -597,6 +609,21 @@ impl DataJson {
                         available: d.available_bytes()?,
                         percent: d.used_percent()?,
                     })
+                })
+                .collect(),
+            disk_errors: sample
+                .disks
+                .iter()
+                .filter(|d| d.stats.is_none())
+                .filter_map(|d| match d.problem {
+                    // A network mount's figures come a sample late: not a fault.
+                    None | Some(DiskProblem::NoAnswerYet) => None,
+                    Some(problem) => Some(DiskErrorJson {
+                        mount: d.mount_point.clone(),
+                        fs: d.fs_type.clone(),
+                        device: d.device.clone(),
+                        error: problem.to_string(),
+                    }),
                 })
                 .collect(),
             backup,

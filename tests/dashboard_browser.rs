@@ -883,3 +883,35 @@ fn dashboard_lists_the_top_processes() {
         .unwrap_or_else(|| panic!("no Processes card:\n{}", run.stdout));
     assert!(card.contains("<h3>By CPU, last "), "{card}");
 }
+
+/// A listed mount without figures (here a mount point that does not
+/// exist: `statvfs` fails) gets a disk card that says why, from
+/// /data.json's `disk_errors`, where its figures would be; before, the
+/// mount had no card at all and the page said nothing.
+#[test]
+fn dashboard_shows_a_mount_without_figures_and_why() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    let dir = TempDir::new("dashboard-disk-error");
+    let missing = dir.join("no-such-mount");
+    let daemon = Daemon::on_fixture(&dir, &format!("mounts = {}", missing.display()));
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
+    let marker = format!(
+        "data-mount=\"{}\"",
+        html_escape(&missing.display().to_string())
+    );
+    let card = card_markup(&run.stdout, &marker).unwrap_or_else(|| {
+        panic!("no card for the missing mount:\n{}", run.stdout);
+    });
+    assert!(
+        card.contains("statvfs: No such file or directory (os error 2)"),
+        "{card}"
+    );
+    // `/` still has its own card with figures.
+    assert!(
+        card_markup(&run.stdout, "data-mount=\"/\"").is_some_and(|c| c.contains("Available")),
+        "{}",
+        run.stdout
+    );
+}

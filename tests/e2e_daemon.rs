@@ -572,7 +572,16 @@ fn sample_prints_the_data_json_schema_with_fixture_values() {
     window(&mut b, ".top.cpu_window_s: null");
     assert_eq!(a, b);
     for key in [
-        "version", "hostname", "time", "uptime_s", "cpu", "load", "memory", "disks", "backup",
+        "version",
+        "hostname",
+        "time",
+        "uptime_s",
+        "cpu",
+        "load",
+        "memory",
+        "disks",
+        "disk_errors",
+        "backup",
         "updates",
     ] {
         assert!(

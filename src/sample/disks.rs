@@ -21,7 +21,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::mount_probe::MountProbe;
+use super::mount_probe::{MountProbe, STUCK_AFTER};
 use super::procfile::{Ends, ProcFile};
 use super::source::{Failure, Health};
 use crate::proc::mounts;
@@ -35,6 +35,46 @@ pub struct DiskSample {
     pub device: String,
     /// `None` while statvfs fails for this mount (e.g. permission denied).
     pub stats: Option<FsStats>,
+    /// Why `stats` is `None` (`None` when it is not).
+    pub problem: Option<DiskProblem>,
+}
+
+/// Why a disk has no figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskProblem {
+    /// `statvfs` failed with this errno.
+    Failed(i32),
+    /// A network or FUSE mount whose `statvfs` has not returned for
+    /// [`STUCK_AFTER`].
+    NotAnswering,
+    /// A network or FUSE mount whose first `statvfs` has not returned yet:
+    /// its figures come a sample late (not a fault).
+    NoAnswerYet,
+    /// A network or FUSE mount past the first [`MAX_PROBES`], or one for
+    /// which no thread could be started: never asked.
+    NotAsked,
+}
+
+impl std::fmt::Display for DiskProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DiskProblem::Failed(errno) => {
+                write!(f, "statvfs: {}", std::io::Error::from_raw_os_error(*errno))
+            }
+            DiskProblem::NotAnswering => write!(
+                f,
+                "statvfs has not returned for {} s (a network or FUSE file system whose \
+                 server does not answer?)",
+                STUCK_AFTER.as_secs()
+            ),
+            DiskProblem::NoAnswerYet => f.write_str("waiting for its first statvfs"),
+            DiskProblem::NotAsked => write!(
+                f,
+                "not asked: past the first {MAX_PROBES} network or FUSE mounts, or no \
+                 thread to ask from (see the log)"
+            ),
+        }
+    }
 }
 
 impl DiskSample {
@@ -173,10 +213,22 @@ impl Disks {
             self.refresh_mount_table(disks)?;
         }
         for (disk, how) in disks.iter_mut().zip(&mut self.statfs) {
-            disk.stats = match how {
-                Statfs::InLine(path) => sys::statvfs(path).ok(),
-                Statfs::Probe(Some(probe)) => probe.take(now).stats,
-                Statfs::Probe(None) => None,
+            (disk.stats, disk.problem) = match how {
+                Statfs::InLine(path) => match sys::statvfs(path) {
+                    Ok(stats) => (Some(stats), None),
+                    Err(e) => (None, Some(DiskProblem::Failed(errno_of(&e)))),
+                },
+                Statfs::Probe(Some(probe)) => {
+                    let probed = probe.take(now);
+                    let problem = match probed.stats {
+                        Some(_) => None,
+                        None if probed.stuck => Some(DiskProblem::NotAnswering),
+                        None if !probed.answered => Some(DiskProblem::NoAnswerYet),
+                        None => Some(DiskProblem::Failed(probed.errno)),
+                    };
+                    (probed.stats, problem)
+                }
+                Statfs::Probe(None) => (None, Some(DiskProblem::NotAsked)),
             };
         }
         Ok(())
@@ -225,6 +277,7 @@ impl Disks {
                         fs_type: text(entry.fs_type),
                         device,
                         stats: None,
+                        problem: None,
                     });
                 }
                 // Zero-sized filesystems are pseudo ones however they are
@@ -251,6 +304,7 @@ impl Disks {
                         fs_type: entry.map(|e| text(e.fs_type)).unwrap_or_default(),
                         device: entry.map(|e| text(e.device)).unwrap_or_default(),
                         stats: None,
+                        problem: None,
                     });
                 }
             }
@@ -292,4 +346,8 @@ impl Disks {
             ));
         }
     }
+}
+
+fn errno_of(e: &std::io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
 }

@@ -72,7 +72,7 @@ pub mod top;
 pub use container::ContainerSample;
 pub use cpu::{CoreSample, CpuPercent};
 pub use disk_io::DiskIoSample;
-pub use disks::{DiskSample, MAX_PROBES, MountSelection};
+pub use disks::{DiskProblem, DiskSample, MAX_PROBES, MountSelection};
 pub use memory::MemorySample;
 pub use network::NetSample;
 pub use pressure::PressureSample;

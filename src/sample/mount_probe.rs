@@ -65,6 +65,8 @@ struct State {
     asked_at: Option<Instant>,
     /// The last call's figures (`None`: it failed, or none returned yet).
     stats: Option<FsStats>,
+    /// The last call's errno when it failed (0 otherwise).
+    errno: i32,
     /// A call has returned (failed or not).
     answered: bool,
     /// The mount left the list: the thread ends.
@@ -85,6 +87,8 @@ pub struct Probed {
     /// The last figures, `None` while stuck, after a failed call, or
     /// before the first call returned.
     pub stats: Option<FsStats>,
+    /// The last call's errno when it failed (0 otherwise).
+    pub errno: i32,
     /// The call in progress was asked more than [`STUCK_AFTER`] ago.
     pub stuck: bool,
     /// A call has returned since the probe started.
@@ -145,7 +149,7 @@ impl MountProbe {
             Some(asked_at) => now.saturating_duration_since(asked_at) >= STUCK_AFTER,
         };
         let stats = if stuck { None } else { state.stats };
-        let answered = state.answered;
+        let (answered, errno) = (state.answered, state.errno);
         drop(state);
         if stuck != self.logged_stuck {
             let path = self.shared.path.to_string_lossy();
@@ -163,6 +167,7 @@ impl MountProbe {
         }
         Probed {
             stats,
+            errno,
             stuck,
             answered,
         }
@@ -197,9 +202,13 @@ fn probe_when_asked(shared: &Shared, statvfs: fn(&std::ffi::CStr) -> std::io::Re
             return;
         }
         drop(state);
-        let stats = statvfs(&shared.path).ok();
+        let result = statvfs(&shared.path);
         let mut state = shared.lock();
-        state.stats = stats;
+        state.errno = result
+            .as_ref()
+            .err()
+            .map_or(0, |e| e.raw_os_error().unwrap_or(libc::EIO));
+        state.stats = result.ok();
         state.answered = true;
         state.asked_at = None;
     }
@@ -230,6 +239,20 @@ mod tests {
         }
     }
 
+    /// A call that fails leaves no figures and its errno (what /data.json's
+    /// `disk_errors` says).
+    #[test]
+    fn a_failed_call_gives_its_errno() {
+        let mut probe = MountProbe::start(c"/no/such/mount-point".to_owned(), "test").unwrap();
+        probe.take(Instant::now());
+        settle(&probe);
+        let failed = probe.take(Instant::now());
+        assert_eq!(
+            (failed.stats, failed.errno, failed.answered, failed.stuck),
+            (None, libc::ENOENT, true, false)
+        );
+    }
+
     /// Figures one call late; a call that does not return leaves the loop's
     /// side free, counts as stuck after STUCK_AFTER (no figures, no second
     /// call), and the figures come back once it returns.
@@ -243,6 +266,7 @@ mod tests {
             first,
             Probed {
                 stats: None,
+                errno: 0,
                 stuck: false,
                 answered: false,
             },
@@ -275,6 +299,7 @@ mod tests {
             stuck,
             Probed {
                 stats: None,
+                errno: 0,
                 stuck: true,
                 answered: true,
             }

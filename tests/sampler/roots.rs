@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::*;
 use crate::common::TempDir;
-use sysmon::sample::{MountSelection, Sample, Sampler};
+use sysmon::sample::{DiskProblem, MountSelection, Sample, Sampler};
 
 // ------------------------------------------------------------------ Sampler
 
@@ -444,6 +444,13 @@ fn sampler_disks_auto_and_listed() {
             .and_then(|d| d.stats)
     };
     assert!(stats_of(&out, "/var").is_none(), "{:?}", out.disks);
+    assert_eq!(out.disks[1].mount_point, "/var");
+    assert_eq!(
+        out.disks[1].problem,
+        Some(DiskProblem::NoAnswerYet),
+        "{:?}",
+        out.disks
+    );
     assert!(stats_of(&out, "/").is_some() && stats_of(&out, "/etc").is_some());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while stats_of(&out, "/var").is_none() {
@@ -451,7 +458,11 @@ fn sampler_disks_auto_and_listed() {
         std::thread::sleep(std::time::Duration::from_millis(10));
         sample(&mut sampler, &mut out);
     }
-    assert!(out.disks.iter().all(|d| d.stats.is_some()));
+    assert!(
+        out.disks
+            .iter()
+            .all(|d| d.stats.is_some() && d.problem.is_none())
+    );
 
     // Listed: exactly these, in this order; the last mount on a path wins;
     // an unmounted path is kept with no statistics.
@@ -477,6 +488,17 @@ fn sampler_disks_auto_and_listed() {
         ]
     );
     assert!(out.disks[2].stats.is_none());
+    // Why, for /data.json's `disk_errors`: statvfs's own error.
+    assert_eq!(
+        out.disks[2].problem,
+        Some(DiskProblem::Failed(libc::ENOENT)),
+        "{:?}",
+        out.disks[2]
+    );
+    assert_eq!(
+        out.disks[2].problem.unwrap().to_string(),
+        "statvfs: No such file or directory (os error 2)"
+    );
 
     // A listed directory that is no mount point, below a network mount, is
     // asked by a thread as that mount is (its statvfs asks the server): no
@@ -529,4 +551,11 @@ fn sampler_disks_auto_and_listed() {
         wanted,
         "/ and the first MAX_PROBES shares"
     );
+    // The rest say why: never asked.
+    let not_asked = out
+        .disks
+        .iter()
+        .filter(|d| d.problem == Some(DiskProblem::NotAsked))
+        .count();
+    assert_eq!(not_asked, 40 - sysmon::sample::MAX_PROBES);
 }
