@@ -762,6 +762,13 @@ fn dashboard_services_card_lists_the_failed_one_with_how_long() {
                 .unwrap(),
         );
     }
+    // `web` up before the daemon first looks: a runsv still starting it
+    // shows it down, and the card would list it failed for a moment.
+    let web_up = common::wait_for(Duration::from_secs(10), || {
+        let status = std::fs::read(svdir.join("web/supervise/stat")).unwrap_or_default();
+        (status == b"run\n").then_some(())
+    });
+    assert!(web_up.is_some(), "runsv never ran web");
     let daemon = Daemon::on_fixture(
         &dir,
         &format!(

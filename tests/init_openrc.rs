@@ -284,7 +284,11 @@ kill -9 $(cat /run/crashy.pid)",
     let reported = wait_for(Duration::from_secs(10), || {
         let data = daemon.data();
         let metrics = daemon.get("/metrics").body_text();
+        // The alert in /data.json too: its body is rendered once per
+        // sample, and may be a render from before the alert fired.
+        let alerts = miniserde::json::to_string(field(&data, &["alerts"]).unwrap());
         (problems(&data).len() == 3
+            && alerts.contains("2 services failed: crashy, stopped")
             && metrics.contains("sysmon_alert_firing{alert=\"service_failed\"} 1"))
         .then_some(data)
     })
