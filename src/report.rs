@@ -398,6 +398,9 @@ pub struct BackupJson {
     pub last: Option<LastBackup>,
     /// Unix time of the next scheduled backup (`backup_every`), if any.
     pub next_at: Option<u64>,
+    /// Why the due or running backup waits: a network or FUSE mount among
+    /// its paths whose server has not answered for 5 s; null otherwise.
+    pub waiting: Option<String>,
 }
 
 /// [`Progress`] plus the source being walked.
@@ -421,6 +424,7 @@ impl BackupJson {
             progress: snap.progress.map(|p| progress_json(p, backup.source())),
             last: backup.last().cloned(),
             next_at: snap.next_at,
+            waiting: backup.waiting(),
         }
     }
 }

@@ -81,9 +81,27 @@ impl MountGate {
 
     /// The probed paths, for the log: `a, b`.
     pub fn paths(&self) -> String {
+        self.paths_where(|_| true)
+    }
+
+    /// Why the backup waits, for /data.json: the paths stuck at the last
+    /// look; `None` when none is. Allocates.
+    pub fn waiting(&self) -> Option<String> {
+        self.stuck.then(|| {
+            format!(
+                "{}: statvfs has not returned for {} s (a network or FUSE file system whose \
+                 server does not answer?); the backup starts once it does",
+                self.paths_where(MountProbe::stuck),
+                crate::sample::mount_probe::STUCK_AFTER.as_secs()
+            )
+        })
+    }
+
+    fn paths_where(&self, keep: impl Fn(&MountProbe) -> bool) -> String {
         let paths: Vec<String> = self
             .probes
             .iter()
+            .filter(|probe| keep(probe))
             .map(|probe| {
                 Path::new(std::ffi::OsStr::from_bytes(probe.path().to_bytes()))
                     .display()

@@ -461,6 +461,17 @@ impl BackupService {
         self.last.as_ref()
     }
 
+    /// Why the due or running backup waits on a server that does not
+    /// answer (the gate's paths, or a run's on its own thread); `None`
+    /// otherwise. Allocates.
+    pub fn waiting(&self) -> Option<String> {
+        match (&self.job, &self.gate) {
+            (Some(Run::OffLoop(job)), _) => job.waiting(),
+            (None, Some(gate)) => gate.waiting(),
+            _ => None,
+        }
+    }
+
     /// The source the running backup is walking (`None` when none runs).
     pub fn source(&self) -> Option<&str> {
         self.job.as_ref().map(Run::source)

@@ -156,11 +156,8 @@ impl OffloadedJob {
             Some(_) if !self.logged_stuck => {
                 self.logged_stuck = true;
                 log::warn(format_args!(
-                    "backup: no progress for {} s, waiting for {} (a network or FUSE file \
-                     system whose server stopped answering?); the backup waits on its own \
-                     thread, the daemon serves on",
-                    STUCK_AFTER.as_secs(),
-                    self.waits_on,
+                    "backup: {}; the backup waits on its own thread, the daemon serves on",
+                    Stalled(&self.waits_on)
                 ));
             }
             None if self.logged_stuck => {
@@ -179,6 +176,13 @@ impl OffloadedJob {
     /// its own turns only (no wake-up of its own).
     pub fn stuck(&self) -> bool {
         self.logged_stuck
+    }
+
+    /// Why the run makes no progress, for /data.json; `None` unless stuck.
+    /// Allocates.
+    pub fn waiting(&self) -> Option<String> {
+        self.logged_stuck
+            .then(|| Stalled(&self.waits_on).to_string())
     }
 
     pub fn progress(&self) -> Progress {
@@ -226,6 +230,21 @@ impl OffloadedJob {
             error: Some(error),
             ..Outcome::default()
         }
+    }
+}
+
+/// What a stuck run waits for, as the log and /data.json say it.
+struct Stalled<'a>(&'a str);
+
+impl std::fmt::Display for Stalled<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no progress for {} s, waiting for {} (a network or FUSE file system whose server \
+             stopped answering?)",
+            STUCK_AFTER.as_secs(),
+            self.0
+        )
     }
 }
 

@@ -175,6 +175,11 @@ impl MountProbe {
 }
 
 impl MountProbe {
+    /// Whether the call was stuck at the last [`MountProbe::take`].
+    pub fn stuck(&self) -> bool {
+        self.logged_stuck
+    }
+
     /// Whether a call was asked and has not returned yet (stuck or not).
     pub fn in_call(&self) -> bool {
         self.shared.lock().asked_at.is_some()

@@ -557,6 +557,13 @@ fn a_backup_to_a_mount_that_does_not_answer_waits_without_holding_the_daemon() {
         slowest < Duration::from_secs(1),
         "an answer took {slowest:?} while the backup waited"
     );
+    // The dashboard's backup card says why it waits (within a sample).
+    let why = format!(
+        "{}: statvfs has not returned for 5 s (a network or FUSE file system whose server \
+         does not answer?); the backup starts once it does",
+        backup_dir.display()
+    );
+    assert_backup_waiting(&daemon, Some(&why));
     // Switched on: the backup runs, and fails on what this server refuses.
     std::fs::remove_file(ctl.join("hang")).unwrap();
     let start = Instant::now();
@@ -574,11 +581,26 @@ fn a_backup_to_a_mount_that_does_not_answer_waits_without_holding_the_daemon() {
     }
     let error = text(&daemon.data(), &["backup", "last", "error"]).unwrap_or_default();
     assert!(error.contains("backup_dir"), "{error:?}");
+    assert_backup_waiting(&daemon, None);
     eprintln!(
         "waited {:?} before the warning; slowest /data.json meanwhile {slowest:?}; then: {error}",
         held_from.elapsed()
     );
     stop(daemon);
+}
+
+/// /data.json's `backup.waiting` becomes `want` within 5 s (the answer is
+/// rendered once per sample).
+fn assert_backup_waiting(daemon: &Daemon, want: Option<&str>) {
+    let shown = wait_for(Duration::from_secs(5), || {
+        let got = text(&daemon.data(), &["backup", "waiting"]);
+        (got.as_deref() == want).then_some(())
+    });
+    assert!(
+        shown.is_some(),
+        "backup.waiting is {:?}, not {want:?}",
+        field(&daemon.data(), &["backup", "waiting"])
+    );
 }
 
 /// Byte `i` of `hung_mount.py`'s file `k`.
@@ -653,6 +675,12 @@ fn a_backup_whose_source_stops_answering_mid_run_holds_only_its_thread() {
         slowest < Duration::from_secs(1),
         "an answer took {slowest:?} while the backup's server was held"
     );
+    let why = format!(
+        "no progress for 5 s, waiting for {}/data (a network or FUSE file system whose server \
+         stopped answering?)",
+        point.display()
+    );
+    assert_backup_waiting(&daemon, Some(&why));
     let threads = field(&daemon.data(), &["self", "threads"]).map(|t| format!("{t:?}"));
     // The server answers again: the run goes on and ends well.
     std::fs::remove_file(ctl.join("hang_after_reads")).unwrap();
@@ -677,6 +705,7 @@ fn a_backup_whose_source_stops_answering_mid_run_holds_only_its_thread() {
         "{}",
         daemon.dump()
     );
+    assert_backup_waiting(&daemon, None);
     // Every file, byte for byte, through the zip crate's own reader.
     let archive = text(&daemon.data(), &["backup", "last", "file"]).expect("an archive");
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&archive).unwrap()).unwrap();
