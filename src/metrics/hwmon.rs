@@ -31,6 +31,8 @@ use std::ffi::CString;
 
 use crate::sample::listing::{ClassListing, c_path};
 use crate::sample::procfile;
+use crate::sample::slow_reads::{self, InLine, SlowReads};
+use std::time::Instant;
 
 /// node_exporter's `hwmonSensorTypes`: other files are not read.
 const SENSOR_TYPES: [&str; 13] = [
@@ -225,8 +227,12 @@ struct Family {
 
 /// Where a series' value comes from.
 enum Source {
-    /// A value file, read at each scrape.
-    File(procfile::Attribute),
+    /// A value file, read at each scrape, timed; the slow reads it made in
+    /// a row ([`slow_reads`]).
+    File(procfile::Attribute, u8),
+    /// A value file read off the loop ([`slow_reads`]): its index there
+    /// (`None`: no room).
+    OffLoop(Option<usize>),
     /// A `*_label` file's text (newlines trimmed), read when the series
     /// were built.
     Label(Vec<u8>),
@@ -255,6 +261,8 @@ pub struct Hwmon {
     chips: Vec<Chip>,
     families: Vec<Family>,
     series: Vec<Series>,
+    /// The value files whose reads are slow, read by a thread of their own.
+    slow: SlowReads,
 }
 
 /// The names in `dir`, sorted (as Go's `os.ReadDir` returns them).
@@ -289,6 +297,7 @@ impl Hwmon {
             chips: Vec::new(),
             families: Vec::new(),
             series: Vec::new(),
+            slow: SlowReads::new("/metrics hwmon"),
         }
     }
 
@@ -309,6 +318,7 @@ impl Hwmon {
         self.chips.clear();
         self.families.clear();
         self.series.clear();
+        self.slow.clear();
         // (metric, chip, sensor, file), sorted and deduplicated below.
         let mut found: Vec<(Metric, usize, String, PathBuf)> = Vec::new();
         for dir_name in sorted_names(&self.class_dir) {
@@ -427,10 +437,17 @@ impl Hwmon {
                     Ok(raw) => Source::Label(trim_newlines(raw).to_vec()),
                     Err(_) => continue,
                 }
+            } else if let Some(name) = chips[chip]
+                .name
+                .as_deref()
+                .filter(|n| slow_reads::is_slow_chip(n))
+            {
+                let why = format_args!("a {name} chip, whose every read waits for a conversion");
+                Source::OffLoop(self.slow.add(path, why))
             } else {
                 let keep_open = files_kept_open < KEPT_OPEN;
                 files_kept_open += 1;
-                Source::File(procfile::Attribute::new(path, keep_open))
+                Source::File(procfile::Attribute::new(path, keep_open), 0)
             };
             head.clear();
             head.push_str(&self.families[self.families.len() - 1].name);
@@ -480,21 +497,43 @@ impl Hwmon {
         let mut buf = [0u8; procfile::SYSFS_READ_BYTES];
         let mut written_family = usize::MAX;
         let mut gone = false;
+        let (now, mut pass) = (Instant::now(), InLine::default());
+        let slow = &mut self.slow;
         for series in &mut self.series {
+            let mut hand_over = false;
             let text = match &mut series.source {
-                Source::Label(text) => text.as_slice(),
-                Source::File(file) => match file.read(&mut buf, &mut gone) {
-                    Ok(raw) => trim_newlines(raw),
-                    Err(_) => continue,
-                },
+                Source::Label(text) => Some(text.as_slice()),
+                Source::OffLoop(index) => index
+                    .and_then(|i| slow.take(i, now, &mut buf))
+                    .map(|len| trim_newlines(&buf[..len])),
+                // Past the pass's budget (slow files not yet known): this
+                // scrape leaves the rest out.
+                Source::File(..) if !pass.may_read() => None,
+                Source::File(file, strikes) => {
+                    let began = Instant::now();
+                    let read = file.read(&mut buf, &mut gone);
+                    hand_over = pass.note(began.elapsed(), strikes);
+                    read.ok().map(trim_newlines)
+                }
             };
-            let value = match series.reading {
+            let value = text.and_then(|text| match series.reading {
                 Reading::Label => Some(1.0),
                 Reading::IsOne => Some(f64::from(u8::from(text == b"1"))),
                 Reading::Raw => sysfs::parse_go_float(text),
                 Reading::Times(k) => sysfs::parse_go_float(text).map(|v| v * k),
                 Reading::Over(d) => sysfs::parse_go_float(text).map(|v| v / d),
-            };
+            });
+            if hand_over {
+                if let Source::File(file, _) = &series.source {
+                    let path = file.path().to_path_buf();
+                    let why = format_args!(
+                        "{} reads in a row took {} ms or more",
+                        slow_reads::SLOW_STRIKES,
+                        slow_reads::SLOW_READ.as_millis()
+                    );
+                    series.source = Source::OffLoop(slow.add(path, why));
+                }
+            }
             let Some(value) = value else { continue };
             if series.family != written_family {
                 let f = &self.families[series.family];
@@ -508,6 +547,8 @@ impl Hwmon {
         if gone {
             self.listings.device_gone();
         }
+        // The next round of the slow files, read while the loop waits.
+        slow.ask();
         check.readable
     }
 }

@@ -66,6 +66,7 @@ mod pressure;
 mod process;
 pub mod procfile;
 mod sensors;
+pub(crate) mod slow_reads;
 mod source;
 pub mod top;
 

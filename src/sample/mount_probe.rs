@@ -196,13 +196,11 @@ impl Drop for MountProbe {
 /// The thread: one call per request, until the probe is dropped.
 fn probe_when_asked(shared: &Shared, statvfs: fn(&std::ffi::CStr) -> std::io::Result<FsStats>) {
     loop {
-        let mut state = shared.lock();
-        while state.asked_at.is_none() && !state.closed {
-            state = shared
-                .asked
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        let state = shared.lock();
+        let state = shared
+            .asked
+            .wait_while(state, |s| s.asked_at.is_none() && !s.closed)
+            .unwrap_or_else(PoisonError::into_inner);
         if state.closed {
             return;
         }

@@ -127,6 +127,10 @@ pub struct Attribute {
 pub const SYSFS_READ_BYTES: usize = 128;
 
 impl Attribute {
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
     pub fn new(path: PathBuf, keep_open: bool) -> Self {
         let bytes = if keep_open { SYSFS_READ_BYTES } else { 0 };
         Attribute {

@@ -8,13 +8,18 @@
 //! failed, and the sensor lists are rebuilt (allocating, with `read_dir`)
 //! only when such a listing differs from the last one. A sensor that cannot
 //! be read is `None`; a machine without any gives empty lists.
+//!
+//! A sensor whose reads are slow (a 1-Wire thermometer converting, an ACPI
+//! zone asking its controller) is read off the loop ([`super::slow_reads`]):
+//! its value comes a round late, and the loop never waits for it.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::listing::Listing;
-use super::procfile::{self, ProcFile};
+use super::procfile::{self, ProcFile, SYSFS_READ_BYTES};
+use super::slow_reads::{self, InLine, SlowReads};
 use super::source::{RESCAN_AFTER_FAILURE, RESCAN_EVERY};
 use crate::proc::sysfs;
 
@@ -75,9 +80,61 @@ pub struct Sensors {
     next_scan_at: Option<Instant>,
     last_scan_at: Option<Instant>,
     /// Parallel to the lists of [`SensorLists`].
-    temp_files: Vec<ProcFile>,
-    thermal_files: Vec<ProcFile>,
-    freq_files: Vec<ProcFile>,
+    temp_files: Vec<SensorFile>,
+    thermal_files: Vec<SensorFile>,
+    freq_files: Vec<SensorFile>,
+    /// The slow ones' reader.
+    slow: SlowReads,
+}
+
+/// How one sensor's file is read.
+enum SensorFile {
+    /// By the loop, timed; the slow reads it made in a row.
+    InLine(ProcFile, u8),
+    /// By the slow-read thread: its index there (`None`: no room).
+    OffLoop(Option<usize>),
+}
+
+impl SensorFile {
+    fn in_line(path: PathBuf) -> SensorFile {
+        SensorFile::InLine(ProcFile::with_capacity(path, NUMBER_BYTES), 0)
+    }
+
+    /// The value now: read in line (timed; a file found slow is handed to
+    /// `slow`), or the thread's last. `None` when `pass` has spent its
+    /// budget: the caller keeps the previous value.
+    fn read<T>(
+        &mut self,
+        slow: &mut SlowReads,
+        now: Instant,
+        pass: &mut InLine,
+        parse: fn(&[u8]) -> Option<T>,
+    ) -> Option<Option<T>> {
+        let (file, strikes) = match self {
+            SensorFile::OffLoop(index) => {
+                let mut text = [0u8; SYSFS_READ_BYTES];
+                let len = index.and_then(|i| slow.take(i, now, &mut text));
+                return Some(len.and_then(|len| parse(&text[..len])));
+            }
+            SensorFile::InLine(file, strikes) => (file, strikes),
+        };
+        if !pass.may_read() {
+            return None;
+        }
+        let (value, hand_over) = pass.timed(strikes, || file.read().ok().and_then(parse));
+        if hand_over {
+            let path = file.path().to_path_buf();
+            *self = SensorFile::OffLoop(slow.add(
+                path,
+                format_args!(
+                    "{} reads in a row took {} ms or more",
+                    slow_reads::SLOW_STRIKES,
+                    slow_reads::SLOW_READ.as_millis()
+                ),
+            ));
+        }
+        Some(value)
+    }
 }
 
 fn is_hwmon(name: &[u8]) -> bool {
@@ -128,6 +185,7 @@ impl Sensors {
             temp_files: Vec::new(),
             thermal_files: Vec::new(),
             freq_files: Vec::new(),
+            slow: SlowReads::new("sensors"),
         }
     }
 
@@ -158,18 +216,27 @@ impl Sensors {
             }
         }
         let mut failed = false;
+        let (slow, mut pass) = (&mut self.slow, InLine::default());
         for (t, file) in out.temperatures.iter_mut().zip(&mut self.temp_files) {
-            t.celsius = file.read().ok().and_then(sysfs::parse_millidegrees);
+            if let Some(celsius) = file.read(slow, now, &mut pass, sysfs::parse_millidegrees) {
+                t.celsius = celsius;
+            }
             failed |= t.celsius.is_none();
         }
         for (z, file) in out.thermal_zones.iter_mut().zip(&mut self.thermal_files) {
-            z.celsius = file.read().ok().and_then(sysfs::parse_millidegrees);
+            if let Some(celsius) = file.read(slow, now, &mut pass, sysfs::parse_millidegrees) {
+                z.celsius = celsius;
+            }
             failed |= z.celsius.is_none();
         }
         for (f, file) in out.cpu_frequencies.iter_mut().zip(&mut self.freq_files) {
-            f.hertz = file.read().ok().and_then(sysfs::parse_khz_as_hz);
+            if let Some(hertz) = file.read(slow, now, &mut pass, sysfs::parse_khz_as_hz) {
+                f.hertz = hertz;
+            }
             failed |= f.hertz.is_none();
         }
+        // The next round of the slow ones, read while the loop waits.
+        slow.ask();
         if failed {
             // A sensor that went away shows in the listing; look again soon.
             if let (Some(last), Some(next)) = (self.last_scan_at, &mut self.next_scan_at) {
@@ -187,6 +254,7 @@ impl Sensors {
         self.temp_files.clear();
         self.thermal_files.clear();
         self.freq_files.clear();
+        self.slow.clear();
         let class = self.sys_root.join("class/hwmon");
         for (_, dir_name) in numbered_entries(&class, |n| sysfs::numbered(n, b"hwmon")) {
             let dir = class.join(&dir_name);
@@ -201,6 +269,7 @@ impl Sensors {
                 let sensor = sysfs::temp_input_sensor(n)?;
                 sysfs::numbered(sensor, b"temp")
             });
+            let slow_chip = name.as_deref().is_some_and(slow_reads::is_slow_chip);
             for (_, file_name) in inputs {
                 let sensor = file_name.trim_end_matches("_input").to_string();
                 out.temperatures.push(TempSample {
@@ -210,8 +279,16 @@ impl Sensors {
                     sensor,
                     celsius: None,
                 });
-                self.temp_files
-                    .push(ProcFile::with_capacity(dir.join(&file_name), NUMBER_BYTES));
+                let path = dir.join(&file_name);
+                self.temp_files.push(if slow_chip {
+                    let why = format_args!(
+                        "a {} chip, whose every read waits for a conversion",
+                        name.as_deref().unwrap_or_default()
+                    );
+                    SensorFile::OffLoop(self.slow.add(path, why))
+                } else {
+                    SensorFile::in_line(path)
+                });
             }
             self.hwmon_dirs.push(Listing::new(&dir));
         }
@@ -224,15 +301,14 @@ impl Sensors {
                 celsius: None,
             });
             self.thermal_files
-                .push(ProcFile::with_capacity(dir.join("temp"), NUMBER_BYTES));
+                .push(SensorFile::in_line(dir.join("temp")));
         }
         let cpus = self.sys_root.join("devices/system/cpu");
         for (cpu, dir_name) in numbered_entries(&cpus, |n| sysfs::numbered(n, b"cpu")) {
             let path = cpus.join(dir_name).join("cpufreq/scaling_cur_freq");
             if path.exists() {
                 out.cpu_frequencies.push(FreqSample { cpu, hertz: None });
-                self.freq_files
-                    .push(ProcFile::with_capacity(path, NUMBER_BYTES));
+                self.freq_files.push(SensorFile::in_line(path));
             }
         }
     }

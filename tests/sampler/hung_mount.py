@@ -1,7 +1,7 @@
 """A FUSE file system whose server can stop answering: a stand-in for a hard
 NFS mount whose server is gone.
 
-Usage (as root): python3 hung_mount.py MOUNTPOINT CONTROL_DIR [FILES SIZE]
+Usage (as root): python3 hung_mount.py MOUNTPOINT CONTROL_DIR [FILES SIZE | hwmon]
 
 Mounts a file system of type `fuse.hang` on MOUNTPOINT (mount(2) on an open
 /dev/fuse, no libfuse), prints `mounted` and serves it: the root is an empty
@@ -16,27 +16,51 @@ for the files. A program can walk it (getdents64, stat, statx) and read it
 one READ request per 4096-byte page, and every open starts from an empty
 cache. Writes of any kind are refused as well.
 
+With `hwmon` the root looks like one Linux hwmon chip directory (as
+/sys/class/hwmon/hwmonN/) of a 1-Wire DS18B20 thermometer, whose every
+temperature read takes ~750 ms as the chip converts on demand: regular files
+`name` (`w1_slave_temp\n`, the driver's name, or CONTROL_DIR/name's
+content when that file exists at the read) and `temp1_input` (the
+temperature in millidegrees Celsius and a newline: the content of
+CONTROL_DIR/temp, stripped, when that file exists, else `21500`), mode 0444,
+owner root, every time 1700000000, inodes 1 for the root, 2 for `name`, 3
+for `temp1_input`. As in sysfs both report size 4096 whatever their content,
+a READ answers the content from its offset on (short; nothing past it) and
+they are opened with FOPEN_DIRECT_IO: no page cache, every read(2) or
+pread(2) is a READ request, whose value is the one CONTROL_DIR/temp holds
+when it is answered.
+
 While CONTROL_DIR/hang exists, every request is held unanswered, so
 statfs(2)/statvfs(3), open, read or mkdir on the mount blocks as it does on a
 dead NFS server; removing the file answers them. While CONTROL_DIR/
 hang_after_reads exists and holds a number N, the server does the same once
 it has answered N READ requests (a server that dies in the middle of a
 backup); removing that file (and hang, if present) answers the held
-requests, and serving resumes. CONTROL_DIR/statfs_count holds the number of
+requests, and serving resumes. While CONTROL_DIR/read_delay_ms exists and
+holds a number D (hwmon only), every READ of `temp1_input` at offset 0 (a
+read from the start: one conversion) is answered D
+milliseconds after the server takes it up (when it comes, or when hang
+releases it), as the DS18B20's conversion delays it; the server answers
+other requests meanwhile, and READs of `name` are never delayed. A read
+whose delay ends while the server hangs is held like the rest (and answered
+at once when released). CONTROL_DIR/statfs_count holds the number of
 STATFS requests received, CONTROL_DIR/read_count the number of READ
-requests answered (held ones count once answered), CONTROL_DIR/pending the
-number of requests held now.
+requests answered (held and delayed ones count once answered; with hwmon
+only those of `temp1_input`), CONTROL_DIR/pending the number of requests
+held now (not those waiting out read_delay_ms).
 
-Five sysmon tests use it (tests/sampler/mounts_live.rs): a mount whose server
+Six sysmon tests use it (tests/sampler/mounts_live.rs): a mount whose server
 stops answering stops neither the daemon's samples nor its answers; a backup
 due to such a mount waits for it without holding the daemon; a backup whose
 source stops answering mid-run holds only its own thread; SIGTERM stops the
-daemon while such a run is held; and `sysmon sample` waits for a slow one.
+daemon while such a run is held; `sysmon sample` waits for a slow one; and
+(with `hwmon`) a sensor whose reads are slow is read off the loop.
 
 As with NFS, only a fatal signal frees a blocked caller: the kernel sends
 FUSE_INTERRUPT for it, and a held request is answered EINTR if its caller has
-SIGKILL pending (a fatal signal), otherwise kept. Also as with NFS, closing
-a file does not wait for the server: FLUSH, RELEASE and RELEASEDIR are
+SIGKILL pending (a fatal signal), otherwise kept; the same goes for a read
+waiting out read_delay_ms. Also as with NFS, closing a file does not wait
+for the server: FLUSH, RELEASE and RELEASEDIR are
 answered even while requests are held (NFS's flush of a file open for
 reading returns at once, and NFSv4's CLOSE at the last close is sent
 asynchronously), so a process killed in a held read can exit. A FUSE server
@@ -52,6 +76,7 @@ import os
 import select
 import struct
 import sys
+import time
 
 FUSE_LOOKUP, FUSE_FORGET, FUSE_GETATTR, FUSE_STATFS, FUSE_INIT = 1, 2, 3, 17, 26
 FUSE_OPEN, FUSE_READ, FUSE_RELEASE, FUSE_FLUSH = 14, 15, 18, 25
@@ -68,6 +93,7 @@ MAX_WRITE = 128 * 1024
 MTIME = 1700000000                        # every time of the FILES tree
 DT_DIR, DT_REG = 4, 8
 W_OK = 2
+FOPEN_DIRECT_IO = 1                       # fuse_open_out.open_flags: bypass the page cache
 
 # fuse_statfs_out = fuse_kstatfs: blocks bfree bavail files ffree,
 # bsize namelen frsize padding spare[6] (80 bytes).
@@ -90,6 +116,7 @@ class Tree:
         self.attrs = {}    # ino -> fuse_attr
         self.dirs = {}     # ino -> [(name, ino, type)], "." and ".." first
         self.cycles = {}   # file ino -> the 251 bytes its content repeats
+        self.direct = set()  # file inos opened with FOPEN_DIRECT_IO
         if files is None:  # as it always was: times 0
             self.attrs[1] = fuse_attr(1, 0o40755, 2, time=0)
             self.dirs[1] = [(b".", 1, DT_DIR), (b"..", 1, DT_DIR)]
@@ -112,6 +139,14 @@ class Tree:
         """fuse_entry_out: nodeid generation entry_valid attr_valid (1 s)
         entry_valid_nsec attr_valid_nsec, fuse_attr."""
         return struct.pack("<QQQQII", ino, 0, 1, 1, 0, 0) + self.attrs[ino]
+
+    def counted(self, ino):
+        """Whether an answered READ of `ino` counts in read_count."""
+        return True
+
+    def delayed(self, ino):
+        """Whether READs of `ino` wait out CONTROL_DIR/read_delay_ms."""
+        return False
 
     def lookup(self, parent, name):
         for n, ino, _ in self.dirs.get(parent, ())[2:]:
@@ -141,6 +176,47 @@ class Tree:
                 break
             out += rec
         return out
+
+
+class Hwmon(Tree):
+    """One hwmon chip directory (as /sys/class/hwmon/hwmonN/) of a 1-Wire
+    DS18B20 thermometer: root/name and root/temp1_input."""
+
+    NAME, TEMP = 2, 3
+
+    def __init__(self, ctl):
+        super().__init__()
+        self.temp = os.path.join(ctl, "temp")
+        self.name = os.path.join(ctl, "name")
+        self.attrs[1] = fuse_attr(1, 0o40755, 2)
+        self.dirs[1] = [(b".", 1, DT_DIR), (b"..", 1, DT_DIR),
+                        (b"name", self.NAME, DT_REG), (b"temp1_input", self.TEMP, DT_REG)]
+        for ino in (self.NAME, self.TEMP):  # sysfs says 4096 whatever the content
+            self.attrs[ino] = fuse_attr(ino, 0o100444, 1, 4096)
+        self.direct = {self.NAME, self.TEMP}
+
+    def counted(self, ino):
+        return ino == self.TEMP
+
+    def delayed(self, ino):
+        return ino == self.TEMP
+
+    def content(self, ino):
+        if ino == self.NAME:
+            try:
+                with open(self.name, "rb") as f:
+                    return f.read().strip() + b"\n"
+            except OSError:
+                return b"w1_slave_temp\n"
+        try:
+            with open(self.temp, "rb") as f:
+                value = f.read().strip()
+        except OSError:
+            value = b""
+        return (value or b"21500") + b"\n"
+
+    def read(self, ino, offset, size):
+        return self.content(ino)[offset:offset + size]
 
 
 def reply(fd, unique, error=0, body=b""):
@@ -207,7 +283,8 @@ def answer(fd, tree, opcode, unique, nodeid, body):
         elif flags & os.O_ACCMODE != os.O_RDONLY:
             reply(fd, unique, errno.EROFS)
         else:  # fuse_open_out: fh open_flags backing_id; no FOPEN_KEEP_CACHE
-            reply(fd, unique, body=struct.pack("<QII", nodeid, 0, 0))
+            direct = FOPEN_DIRECT_IO if nodeid in tree.direct else 0
+            reply(fd, unique, body=struct.pack("<QII", nodeid, direct, 0))
     elif opcode == FUSE_READ:
         offset, size = struct.unpack_from("<QI", body, 8)  # fuse_read_in: fh offset size ...
         if nodeid in tree.dirs:
@@ -245,13 +322,28 @@ def read_limit(path):
         return None
 
 
+def read_delay(path):
+    """D from CONTROL_DIR/read_delay_ms in seconds, or 0 (no such file, no number)."""
+    try:
+        with open(path) as f:
+            return max(float(f.read().strip()), 0) / 1000
+    except (OSError, ValueError):
+        return 0
+
+
 def main():
-    if len(sys.argv) not in (3, 5):
-        sys.exit("usage: %s MOUNTPOINT CONTROL_DIR [FILES SIZE]" % sys.argv[0])
+    if len(sys.argv) not in (3, 4, 5) or len(sys.argv) == 4 and sys.argv[3] != "hwmon":
+        sys.exit("usage: %s MOUNTPOINT CONTROL_DIR [FILES SIZE | hwmon]" % sys.argv[0])
     mountpoint, ctl = sys.argv[1], sys.argv[2]
-    tree = Tree(int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) == 5 else Tree()
+    if len(sys.argv) == 5:
+        tree = Tree(int(sys.argv[3]), int(sys.argv[4]))
+    elif len(sys.argv) == 4:
+        tree = Hwmon(ctl)
+    else:
+        tree = Tree()
     hang = os.path.join(ctl, "hang")
     after_reads = os.path.join(ctl, "hang_after_reads")
+    delay_ms = os.path.join(ctl, "read_delay_ms")
     fd = os.open("/dev/fuse", os.O_RDWR)
     libc = ctypes.CDLL(None, use_errno=True)
     opts = "fd=%d,rootmode=40000,user_id=0,group_id=0" % fd
@@ -262,6 +354,10 @@ def main():
 
     # unique -> (pid of the caller, opcode, nodeid, body): requests kept unanswered
     held = {}
+    # [(due, unique, pid, opcode, nodeid, body)], soonest first: READs that
+    # wait out read_delay_ms; `waited` holds those whose wait is over.
+    delayed = []
+    waited = set()
     count = 0
     reads = 0
     put(ctl, "statfs_count", 0)
@@ -274,24 +370,46 @@ def main():
         limit = read_limit(after_reads)
         return limit is not None and reads >= limit
 
-    def serve(opcode, unique, nodeid, body):
+    def serve(opcode, unique, nodeid, body, pid):
         nonlocal reads
-        if opcode == FUSE_READ:
+        # A DS18B20 converts once per read from the start, not again for the
+        # read that finds the end.
+        if (opcode == FUSE_READ and tree.delayed(nodeid) and unique not in waited
+                and struct.unpack_from("<QQ", body)[1] == 0):
+            delay = read_delay(delay_ms)
+            if delay > 0:  # answered once it is due; the loop serves on
+                delayed.append((time.monotonic() + delay, unique, pid, opcode, nodeid, body))
+                delayed.sort(key=lambda d: d[0])
+                return
+        waited.discard(unique)
+        if opcode == FUSE_READ and tree.counted(nodeid):
             reads += 1
             put(ctl, "read_count", reads)
         answer(fd, tree, opcode, unique, nodeid, body)
 
     while True:
+        now = time.monotonic()
+        while delayed and delayed[0][0] <= now:
+            _, unique, pid, opcode, nodeid, body = delayed.pop(0)
+            waited.add(unique)
+            if held or hung():  # due while hung: held like the rest
+                held[unique] = (pid, opcode, nodeid, body)
+                put(ctl, "pending", len(held))
+            else:
+                serve(opcode, unique, nodeid, body, pid)
         if held and not hung():
             # In the order they came, until the server hangs again (a larger
             # N in hang_after_reads lets that many more reads through).
             for unique in list(held):
                 if hung():
                     break
-                _, opcode, nodeid, body = held.pop(unique)
-                serve(opcode, unique, nodeid, body)
+                pid, opcode, nodeid, body = held.pop(unique)
+                serve(opcode, unique, nodeid, body, pid)
             put(ctl, "pending", len(held))
-        if not select.select([fd], [], [], 0.1)[0]:
+        timeout = 0.1
+        if delayed:
+            timeout = min(timeout, max(delayed[0][0] - time.monotonic(), 0))
+        if not select.select([fd], [], [], timeout)[0]:
             continue
         try:
             msg = os.read(fd, MAX_WRITE + 4096)
@@ -310,14 +428,20 @@ def main():
             (target,) = struct.unpack_from("<Q", body)
             if target in held and dying(held[target][0]):
                 del held[target]
+                waited.discard(target)
                 reply(fd, target, errno.EINTR)
                 put(ctl, "pending", len(held))
+            for i, d in enumerate(delayed):
+                if d[1] == target and dying(d[2]):
+                    del delayed[i]
+                    reply(fd, target, errno.EINTR)
+                    break
         elif opcode not in NO_REPLY + CLOSING and opcode != FUSE_INIT and (held or hung()):
             # A server that is gone answers nothing.
             held[unique] = (pid, opcode, nodeid, body)
             put(ctl, "pending", len(held))
         else:
-            serve(opcode, unique, nodeid, body)
+            serve(opcode, unique, nodeid, body, pid)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ enum Serving {
     /// `data/` with `files` files of `size` bytes, every request held
     /// once `reads` reads are answered.
     FilesUntilReads { files: u32, size: u32, reads: u32 },
+    /// One hwmon chip named `name` whose `temp1_input` reads take
+    /// `delay_ms` each (a 1-Wire thermometer converting).
+    SlowHwmon { name: &'static str, delay_ms: u32 },
 }
 
 /// Shell lines that mount `hung_mount.py` on `point` (controlled from
@@ -67,6 +70,13 @@ fn fuse_server(dir: &TempDir, point: &Path, ctl: &Path, serving: Serving) -> Str
         Serving::FilesUntilReads { files, size, reads } => (
             format!(" {files} {size}"),
             format!("echo {reads} > {}/hang_after_reads", ctl.display()),
+        ),
+        Serving::SlowHwmon { name, delay_ms } => (
+            " hwmon".to_string(),
+            format!(
+                "echo {name} > {ctl}/name; echo {delay_ms} > {ctl}/read_delay_ms",
+                ctl = ctl.display()
+            ),
         ),
     };
     format!(
@@ -89,9 +99,14 @@ fn fuse_then_daemon(
     config: &Path,
     serving: Serving,
 ) -> String {
+    // The slow sensor's tests give the daemon a sys root of their own.
+    let sys_root = match serving {
+        Serving::SlowHwmon { .. } => format!(" --sys-root {}", dir.join("sys").display()),
+        _ => String::new(),
+    };
     format!(
         "{server}
-{bin} run --listen 127.0.0.1:0 --config {config} & pid=$!
+{bin} run --listen 127.0.0.1:0 --config {config}{sys_root} & pid=$!
 trap 'kill $pid; wait $pid; kill $srv; wait $srv; umount -l {point}; exit' TERM
 wait $pid",
         server = fuse_server(dir, point, ctl, serving),
@@ -930,4 +945,108 @@ fn sample_waits_for_a_slow_network_mount_until_it_counts_as_stuck() {
         "{took:?}"
     );
     eprintln!("stuck mount: printed after {took:?}");
+}
+
+/// A hwmon sensor whose reads take 300 ms (an unknown chip: found slow by
+/// its reads' times, not by its name), in a sys root of the test's own:
+/// after two slow reads in a row the sampler and /metrics each hand it to
+/// a thread (logged), its value keeps coming (/data.json, /metrics), and
+/// the loop no longer waits for it: no answer takes 250 ms or more, where
+/// the build before held every sample 300 ms (and each scrape too). When
+/// its reads stall, the value is left out after 5 s (logged once) and comes
+/// back when they return. Root only (FUSE).
+#[test]
+fn a_sensor_whose_reads_are_slow_is_read_off_the_loop() {
+    if !can_mount_fuse("slow sensor test") {
+        return;
+    }
+    let dir = TempDir::new("slow-sensor");
+    let ctl = dir.join("ctl");
+    // The chip's directory in the sys root is the FUSE mount point.
+    let point = dir.join("sys/class/hwmon/hwmon9");
+    for d in [&ctl, &point] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nhistory_tiers = off\nmounts = /\ninterval = 1s\n\
+         metrics_cache = 0s",
+    );
+    let serving = Serving::SlowHwmon {
+        name: "slowchip",
+        delay_ms: 300,
+    };
+    let (daemon, _leftovers) = start_with_fuse(&dir, &point, &ctl, &config, serving);
+    let file = point.join("temp1_input");
+    for reader in ["sensors", "/metrics hwmon"] {
+        // /metrics meets the file only when scraped.
+        let handed = wait_for(Duration::from_secs(15), || {
+            let _ = daemon.get("/metrics");
+            (daemon.logged(&format!(
+                "{reader}: {}: 2 reads in a row took 50 ms or more; read off the loop",
+                file.display()
+            )) == 1)
+                .then_some(())
+        });
+        assert!(handed.is_some(), "{reader}: {}", daemon.dump());
+    }
+    let shown = |daemon: &Daemon| {
+        let data = miniserde::json::to_string(field(&daemon.data(), &["temperatures"]).unwrap());
+        let metrics = daemon.get("/metrics").body_text();
+        (
+            // Re-serialized by miniserde's Value: keys in order.
+            data.contains("{\"celsius\":21.5,\"chip\":\"slowchip\",\"sensor\":\"temp1\"}"),
+            metrics.contains("node_hwmon_temp_celsius{chip=\"slowchip\",sensor=\"temp1\"} 21.5\n"),
+        )
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || (shown(&daemon) == (true, true))
+            .then_some(()))
+        .is_some(),
+        "{:?} {}\n{}",
+        shown(&daemon),
+        miniserde::json::to_string(field(&daemon.data(), &["temperatures"]).unwrap()),
+        daemon.dump()
+    );
+    // The loop no longer waits for it: 3 s of answers every 50 ms.
+    let (mut slow_answers, mut answers, mut slowest) = (0, 0, Duration::ZERO);
+    let began = Instant::now();
+    while began.elapsed() < Duration::from_secs(3) {
+        for path in ["/data.json", "/metrics"] {
+            let asked = Instant::now();
+            assert_eq!(daemon.get(path).status, 200);
+            let took = asked.elapsed();
+            slowest = slowest.max(took);
+            slow_answers += usize::from(took >= Duration::from_millis(250));
+            answers += 1;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(slow_answers, 0, "of {answers}, slowest {slowest:?}");
+    // Its reads stall for 8 s (a driver that stops answering; sysfs still
+    // lists the chip, so only the value's reads wait): no value after 5 s,
+    // the answers keep coming, and the value is back once a read returns.
+    std::fs::write(ctl.join("read_delay_ms"), b"8000").unwrap();
+    let hung_at = Instant::now();
+    let gone = wait_for(Duration::from_secs(15), || {
+        (shown(&daemon) == (false, false)).then_some(hung_at.elapsed())
+    });
+    let gone = gone.unwrap_or_else(|| panic!("{:?}\n{}", shown(&daemon), daemon.dump()));
+    assert!(gone >= Duration::from_secs(5), "{gone:?}");
+    assert_eq!(
+        daemon.logged("a read has not returned for 5 s (a driver that does not answer?)"),
+        2,
+        "once for each reader: {}",
+        daemon.dump()
+    );
+    std::fs::write(ctl.join("read_delay_ms"), b"300").unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || (shown(&daemon) == (true, true))
+            .then_some(()))
+        .is_some(),
+        "{:?}\n{}",
+        shown(&daemon),
+        daemon.dump()
+    );
+    eprintln!("{answers} answers, slowest {slowest:?}; value gone {gone:?} after the hang");
+    stop(daemon);
 }

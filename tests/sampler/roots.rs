@@ -559,3 +559,54 @@ fn sampler_disks_auto_and_listed() {
         .count();
     assert_eq!(not_asked, 40 - sysmon::sample::MAX_PROBES);
 }
+
+/// A 1-Wire thermometer's chip (`w1_slave_temp`, 750 ms a read on the real
+/// hardware) is read by the slow-read thread from the start: no value at
+/// the first sample (the loop did not read it), its value a round later,
+/// and a new value at a later round; a chip read in line beside it has its
+/// value at once.
+#[test]
+fn a_one_wire_thermometer_is_read_off_the_loop() {
+    let root = ProcRoot::copy_of("basic");
+    let sys = TempDir::new("slow-chip-sys");
+    let chip = |n: u32, name: &str, milli: &str| {
+        let dir = sys.join(&format!("class/hwmon/hwmon{n}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("name"), format!("{name}\n")).unwrap();
+        std::fs::write(dir.join("temp1_input"), format!("{milli}\n")).unwrap();
+    };
+    chip(0, "coretemp", "48000");
+    chip(1, "w1_slave_temp", "21500");
+    let mut sampler = Sampler::new(root.path(), sys.path(), MountSelection::Auto);
+    let mut out = Sample::default();
+    sample(&mut sampler, &mut out);
+    let celsius = |out: &Sample| -> Vec<(String, Option<f64>)> {
+        out.temperatures
+            .iter()
+            .map(|t| (t.chip_name.clone(), t.celsius))
+            .collect()
+    };
+    assert_eq!(
+        celsius(&out),
+        [
+            ("coretemp".to_string(), Some(48.0)),
+            ("w1_slave_temp".to_string(), None)
+        ]
+    );
+    let until = |sampler: &mut Sampler, out: &mut Sample, want: f64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while out.temperatures[1].celsius != Some(want) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                out.temperatures
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            sample(sampler, out);
+        }
+    };
+    until(&mut sampler, &mut out, 21.5);
+    chip(1, "w1_slave_temp", "22750");
+    until(&mut sampler, &mut out, 22.75);
+    assert_eq!(out.temperatures[0].celsius, Some(48.0));
+}
