@@ -72,10 +72,14 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let pause = Duration::from_millis(250).saturating_sub(started.elapsed());
     std::thread::sleep(pause);
     // A network or FUSE mount's figures come from its probe thread, asked
-    // by the first reading: a slow server (a NAS waking its disks) gets
-    // the daemon's patience, up to the time after which it counts as stuck
-    // (then `null`, and the log says why).
-    while sampler.mount_probes_in_call() && started.elapsed() < STUCK_AFTER {
+    // by the first reading, and a slow sensor's value (a 1-Wire
+    // thermometer's) from the slow-read thread: a slow server (a NAS
+    // waking its disks) or sensor gets the daemon's patience, up to the
+    // time after which it counts as stuck (then left out, and the log says
+    // why).
+    while (sampler.mount_probes_in_call() || sampler.slow_sensor_reads_pending())
+        && started.elapsed() < STUCK_AFTER
+    {
         std::thread::sleep(Duration::from_millis(10));
     }
     sampler.sample(now(), &mut sample);

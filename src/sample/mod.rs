@@ -332,6 +332,12 @@ impl Sampler {
         self.disks.probes_in_call()
     }
 
+    /// Whether a slow sensor's first read (see `slow_reads`) has not
+    /// returned yet: `sysmon sample` waits for it, the daemon never does.
+    pub fn slow_sensor_reads_pending(&self) -> bool {
+        self.sensors.slow_reads_pending()
+    }
+
     /// `PROC_ROOT: why` while the top processes cannot be listed.
     pub fn top_failure(&self) -> Option<&str> {
         self.top.failure()

@@ -201,6 +201,11 @@ impl Sensors {
         self.cpus.append(&mut self.scratch, is_cpu);
     }
 
+    /// Whether a slow sensor's first read off the loop is under way.
+    pub fn slow_reads_pending(&self) -> bool {
+        self.slow.first_round_pending()
+    }
+
     pub fn sample(&mut self, now: Instant, mut out: SensorLists<'_>) {
         let due = self.next_scan_at.is_none_or(|at| now >= at);
         if due {

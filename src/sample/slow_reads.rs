@@ -238,6 +238,14 @@ impl SlowReads {
         self.logged_stuck = None;
     }
 
+    /// Whether a file has had no read return yet (its first round is under
+    /// way): `sysmon sample` waits for it, the daemon never does.
+    pub fn first_round_pending(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|shared| shared.lock().files.iter().any(|f| f.read_at.is_none()))
+    }
+
     /// Asks for a round unless one is under way or asked for. Never waits.
     pub fn ask(&mut self) {
         let Some(shared) = &self.shared else { return };

@@ -837,13 +837,31 @@ fn sample_with_a_slow_mount(
         ),
         None => String::new(),
     };
+    sample_beside_fuse(dir, (&point, &ctl, Serving::HoldingAll), &config, &release)
+}
+
+/// `sysmon sample` on `config` in a namespace of its own, once the FUSE
+/// server (at `point`, controlled from `ctl`, serving as `serving` says)
+/// is mounted and the shell line `then` has run: the command's exit code,
+/// its JSON, its stderr, and how long it took. A `SlowHwmon` server's
+/// test gives the command the sys root `dir/sys`.
+fn sample_beside_fuse(
+    dir: &TempDir,
+    (point, ctl, serving): (&Path, &Path, Serving),
+    config: &Path,
+    then: &str,
+) -> (Option<i32>, miniserde::json::Value, String, Duration) {
+    let sys_root = match serving {
+        Serving::SlowHwmon { .. } => format!(" --sys-root {}", dir.join("sys").display()),
+        _ => String::new(),
+    };
     let script = format!(
         "{server}
-{release}
-{bin} sample --config {config} > {json} 2> {err}; rc=$?
+{then}
+{bin} sample --config {config}{sys_root} > {json} 2> {err}; rc=$?
 kill $srv; wait $srv; umount -l {point}
 exit $rc",
-        server = fuse_server(dir, &point, &ctl, Serving::HoldingAll),
+        server = fuse_server(dir, point, ctl, serving),
         point = point.display(),
         bin = BIN,
         config = config.display(),
@@ -1049,4 +1067,35 @@ fn a_sensor_whose_reads_are_slow_is_read_off_the_loop() {
     );
     eprintln!("{answers} answers, slowest {slowest:?}; value gone {gone:?} after the hang");
     stop(daemon);
+}
+
+/// `sysmon sample` waits for a slow sensor's first read off the loop (a
+/// 1-Wire thermometer, 700 ms a read here): its value is printed. Before,
+/// the command's second reading came 250 ms after the first, before the
+/// thread's read returned, and the thermometer was left out. Root only.
+#[test]
+fn sample_waits_for_a_slow_sensors_first_read() {
+    if !can_mount_fuse("sysmon sample with a slow sensor test") {
+        return;
+    }
+    let dir = TempDir::new("sample-slow-sensor");
+    let ctl = dir.join("ctl");
+    let point = dir.join("sys/class/hwmon/hwmon9");
+    for d in [&ctl, &point] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let config = dir.config("backup = off\nupdate_manager = none\nhistory_tiers = off\nmounts = /");
+    let serving = Serving::SlowHwmon {
+        name: "w1_slave_temp",
+        delay_ms: 700,
+    };
+    let (rc, data, err, took) = sample_beside_fuse(&dir, (&point, &ctl, serving), &config, "");
+    assert_eq!(rc, Some(0), "{err}");
+    let temperatures = miniserde::json::to_string(field(&data, &["temperatures"]).unwrap());
+    assert!(
+        temperatures.contains("{\"celsius\":21.5,\"chip\":\"w1_slave_temp\",\"sensor\":\"temp1\"}"),
+        "{temperatures} after {took:?}; stderr: {err}"
+    );
+    assert!(took >= Duration::from_millis(700), "{took:?}");
+    eprintln!("printed after {took:?}");
 }
