@@ -618,7 +618,6 @@ impl DataJson {
             disk_errors: sample
                 .disks
                 .iter()
-                .filter(|d| d.stats.is_none())
                 .filter_map(|d| match d.problem {
                     // A network mount's figures come a sample late: not a fault.
                     None | Some(DiskProblem::NoAnswerYet) => None,

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::proc::mounts;
-use crate::sample::mount_probe::MountProbe;
+use crate::sample::mount_probe::{MountProbe, NotAnswering};
 
 /// The probes of the paths a due backup waits for.
 pub struct MountGate {
@@ -89,10 +89,8 @@ impl MountGate {
     pub fn waiting(&self) -> Option<String> {
         self.stuck.then(|| {
             format!(
-                "{}: statvfs has not returned for {} s (a network or FUSE file system whose \
-                 server does not answer?); the backup starts once it does",
+                "{}: {NotAnswering}; the backup starts once it does",
                 self.paths_where(MountProbe::stuck),
-                crate::sample::mount_probe::STUCK_AFTER.as_secs()
             )
         })
     }

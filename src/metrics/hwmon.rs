@@ -31,7 +31,7 @@ use std::ffi::CString;
 
 use crate::sample::listing::{ClassListing, c_path};
 use crate::sample::procfile;
-use crate::sample::slow_reads::{self, InLine, SlowReads};
+use crate::sample::slow_reads::{self, HandOver, InLine, SlowReads};
 use std::time::Instant;
 
 /// node_exporter's `hwmonSensorTypes`: other files are not read.
@@ -442,8 +442,7 @@ impl Hwmon {
                 .as_deref()
                 .filter(|n| slow_reads::is_slow_chip(n))
             {
-                let why = format_args!("a {name} chip, whose every read waits for a conversion");
-                Source::OffLoop(self.slow.add(path, why))
+                Source::OffLoop(self.slow.add(path, HandOver::SlowChip(name)))
             } else {
                 let keep_open = files_kept_open < KEPT_OPEN;
                 files_kept_open += 1;
@@ -526,12 +525,7 @@ impl Hwmon {
             if hand_over {
                 if let Source::File(file, _) = &series.source {
                     let path = file.path().to_path_buf();
-                    let why = format_args!(
-                        "{} reads in a row took {} ms or more",
-                        slow_reads::SLOW_STRIKES,
-                        slow_reads::SLOW_READ.as_millis()
-                    );
-                    series.source = Source::OffLoop(slow.add(path, why));
+                    series.source = Source::OffLoop(slow.add(path, HandOver::SlowReads));
                 }
             }
             let Some(value) = value else { continue };

@@ -21,7 +21,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::mount_probe::{MountProbe, STUCK_AFTER};
+use super::mount_probe::{MountProbe, NotAnswering};
 use super::procfile::{Ends, ProcFile};
 use super::source::{Failure, Health};
 use crate::proc::mounts;
@@ -45,7 +45,7 @@ pub enum DiskProblem {
     /// `statvfs` failed with this errno.
     Failed(i32),
     /// A network or FUSE mount whose `statvfs` has not returned for
-    /// [`STUCK_AFTER`].
+    /// [`super::mount_probe::STUCK_AFTER`].
     NotAnswering,
     /// A network or FUSE mount whose first `statvfs` has not returned yet:
     /// its figures come a sample late (not a fault).
@@ -61,12 +61,7 @@ impl std::fmt::Display for DiskProblem {
             DiskProblem::Failed(errno) => {
                 write!(f, "statvfs: {}", std::io::Error::from_raw_os_error(*errno))
             }
-            DiskProblem::NotAnswering => write!(
-                f,
-                "statvfs has not returned for {} s (a network or FUSE file system whose \
-                 server does not answer?)",
-                STUCK_AFTER.as_secs()
-            ),
+            DiskProblem::NotAnswering => NotAnswering.fmt(f),
             DiskProblem::NoAnswerYet => f.write_str("waiting for its first statvfs"),
             DiskProblem::NotAsked => write!(
                 f,

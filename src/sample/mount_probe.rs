@@ -40,6 +40,21 @@ use crate::sys::{self, FsStats};
 /// (node_exporter's `--collector.filesystem.mount-timeout` default).
 pub const STUCK_AFTER: Duration = Duration::from_secs(5);
 
+/// What a stuck mount's `statvfs` is said to be, in the log, /data.json's
+/// `disk_errors` and the backup's `waiting`.
+pub struct NotAnswering;
+
+impl std::fmt::Display for NotAnswering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "statvfs has not returned for {} s (a network or FUSE file system whose server \
+             does not answer?)",
+            STUCK_AFTER.as_secs()
+        )
+    }
+}
+
 /// A probe thread's stack: it makes one system call.
 const STACK_BYTES: usize = 64 * 1024;
 
@@ -155,9 +170,7 @@ impl MountProbe {
             let path = self.shared.path.to_string_lossy();
             if stuck {
                 crate::log::warn(format_args!(
-                    "{path}: statvfs has not returned for {} s (a network or FUSE file \
-                     system whose server does not answer?); {} until it does",
-                    STUCK_AFTER.as_secs(),
+                    "{path}: {NotAnswering}; {} until it does",
                     self.meanwhile
                 ));
             } else {
@@ -172,9 +185,7 @@ impl MountProbe {
             answered,
         }
     }
-}
 
-impl MountProbe {
     /// Whether the call was stuck at the last [`MountProbe::take`].
     pub fn stuck(&self) -> bool {
         self.logged_stuck

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use super::listing::Listing;
 use super::procfile::{self, ProcFile, SYSFS_READ_BYTES};
-use super::slow_reads::{self, InLine, SlowReads};
+use super::slow_reads::{self, HandOver, InLine, SlowReads};
 use super::source::{RESCAN_AFTER_FAILURE, RESCAN_EVERY};
 use crate::proc::sysfs;
 
@@ -124,14 +124,7 @@ impl SensorFile {
         let (value, hand_over) = pass.timed(strikes, || file.read().ok().and_then(parse));
         if hand_over {
             let path = file.path().to_path_buf();
-            *self = SensorFile::OffLoop(slow.add(
-                path,
-                format_args!(
-                    "{} reads in a row took {} ms or more",
-                    slow_reads::SLOW_STRIKES,
-                    slow_reads::SLOW_READ.as_millis()
-                ),
-            ));
+            *self = SensorFile::OffLoop(slow.add(path, HandOver::SlowReads));
         }
         Some(value)
     }
@@ -285,15 +278,13 @@ impl Sensors {
                     celsius: None,
                 });
                 let path = dir.join(&file_name);
-                self.temp_files.push(if slow_chip {
-                    let why = format_args!(
-                        "a {} chip, whose every read waits for a conversion",
-                        name.as_deref().unwrap_or_default()
-                    );
-                    SensorFile::OffLoop(self.slow.add(path, why))
-                } else {
-                    SensorFile::in_line(path)
-                });
+                self.temp_files
+                    .push(match name.as_deref().filter(|_| slow_chip) {
+                        Some(name) => {
+                            SensorFile::OffLoop(self.slow.add(path, HandOver::SlowChip(name)))
+                        }
+                        None => SensorFile::in_line(path),
+                    });
             }
             self.hwmon_dirs.push(Listing::new(&dir));
         }

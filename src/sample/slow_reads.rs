@@ -103,6 +103,30 @@ impl InLine {
     }
 }
 
+/// Why a file is handed to the thread, for the log.
+#[derive(Clone, Copy)]
+pub enum HandOver<'a> {
+    /// [`SLOW_STRIKES`] reads in a row took [`SLOW_READ`] or more.
+    SlowReads,
+    /// Its chip is one [`is_slow_chip`] names.
+    SlowChip(&'a str),
+}
+
+impl std::fmt::Display for HandOver<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HandOver::SlowReads => write!(
+                f,
+                "{SLOW_STRIKES} reads in a row took {} ms or more",
+                SLOW_READ.as_millis()
+            ),
+            HandOver::SlowChip(name) => {
+                write!(f, "a {name} chip, whose every read waits for a conversion")
+            }
+        }
+    }
+}
+
 /// The slow files of one reader and the thread that reads them.
 pub struct SlowReads {
     shared: Option<Arc<Shared>>,
@@ -170,9 +194,8 @@ impl SlowReads {
 
     /// Hands `path` to the thread (started at the first); its index for
     /// [`SlowReads::take`], or `None` when there is no room or no thread
-    /// (logged: the file then has no value). `why` ends the log line that
-    /// says so. Allocates.
-    pub fn add(&mut self, path: PathBuf, why: std::fmt::Arguments<'_>) -> Option<usize> {
+    /// (logged: the file then has no value). `why` is logged. Allocates.
+    pub fn add(&mut self, path: PathBuf, why: HandOver<'_>) -> Option<usize> {
         crate::log::info(format_args!(
             "{}: {}: {why}; read off the loop from now on (its value a round late)",
             self.reader,
@@ -396,8 +419,8 @@ mod tests {
         );
         assert_eq!(
             (
-                reads.add(a.clone(), format_args!("test")),
-                reads.add(b.clone(), format_args!("test"))
+                reads.add(a.clone(), HandOver::SlowReads),
+                reads.add(b.clone(), HandOver::SlowReads)
             ),
             (Some(0), Some(1))
         );
@@ -431,7 +454,7 @@ mod tests {
         // Rebuilt: the indexes start again.
         reads.clear();
         assert_eq!(reads.take(0, Instant::now(), &mut buf), None);
-        assert_eq!(reads.add(a.clone(), format_args!("test")), Some(0));
+        assert_eq!(reads.add(a.clone(), HandOver::SlowReads), Some(0));
         assert_eq!(value(&mut reads, 0), "22000\n");
         std::fs::remove_file(&a).unwrap();
     }
@@ -451,7 +474,7 @@ mod tests {
     fn a_read_that_hangs_never_holds_the_taker() {
         let path = temp_file("hang", "30000\n");
         let mut reads = SlowReads::with_read("test", hanging_read);
-        assert_eq!(reads.add(path.clone(), format_args!("test")), Some(0));
+        assert_eq!(reads.add(path.clone(), HandOver::SlowReads), Some(0));
         assert_eq!(value(&mut reads, 0), "30000\n");
         HANG.store(true, Ordering::SeqCst);
         reads.ask();
