@@ -55,6 +55,11 @@ pub struct DataJson {
     pub top: Option<TopJson>,
 }
 
+/// The most mounts `disk_errors` lists: the mount table is not sysmon's
+/// (a user may mount a thousand sshfs shares, FUSE's default `mount_max`),
+/// and each entry is a dashboard card; the log has the rest.
+pub const DISK_ERRORS_SHOWN: usize = 32;
+
 /// How many previous boots /data.json lists (the file keeps 100).
 pub const BOOTS_SHOWN: usize = 10;
 
@@ -628,6 +633,7 @@ impl DataJson {
                         error: problem.to_string(),
                     }),
                 })
+                .take(DISK_ERRORS_SHOWN)
                 .collect(),
             backup,
             updates,

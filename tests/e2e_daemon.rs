@@ -804,3 +804,30 @@ fn a_fifo_in_the_proc_root_never_blocks_sample_or_the_daemon() {
         daemon.dump()
     );
 }
+
+/// `disk_errors` lists at most 32 mounts however many have no figures (the
+/// mount table is not sysmon's: a user may mount a thousand sshfs shares),
+/// each with its reason, in the listed order.
+#[test]
+fn disk_errors_are_bounded() {
+    let dir = TempDir::new("e2e-disk-errors");
+    let missing: String = (0..40)
+        .map(|i| format!("mounts = {}/missing{i}\n", dir.path().display()))
+        .collect();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nmounts = /\n{missing}"
+    ));
+    let out = run(sysmon(&["sample", "--config", config.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0));
+    let printed = parse_json(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(len(&printed, "disks"), 1);
+    assert_eq!(len(&printed, "disk_errors"), 32);
+    assert_eq!(
+        text(&printed, "disk_errors.31.mount"),
+        format!("{}/missing31", dir.path().display())
+    );
+    assert_eq!(
+        text(&printed, "disk_errors.0.error"),
+        "statvfs: No such file or directory (os error 2)"
+    );
+}
