@@ -19,6 +19,12 @@
 //! network or FUSE mount, whose `statvfs` may never return
 //! (`sample::mount_probe`).
 //!
+//! Work that can take long runs in slices, with requests answered between
+//! them: the backup ([`BACKUP_SLICE`]), the history file's opening
+//! ([`HISTORY_OPENING_SLICE`]) and a reading of the top processes
+//! ([`TOP_SLICE`]; a /data.json request that needs that reading waits in
+//! `waiting_for_top` and is answered in the turn it ends).
+//!
 //! Each sample is also recorded in the [`History`] (and the history file,
 //! [`crate::history_file`], which writes its pages in batches, every 4
 //! minutes at the defaults) and evaluated
@@ -48,7 +54,7 @@ use crate::metrics::MetricsRenderer;
 use crate::notify::Notifier;
 use crate::orphans::Orphans;
 use crate::report::{BackupJson, BootsJson, DataJsonCache, UpdatesJson};
-use crate::sample::{MountSelection, Sample, Sampler};
+use crate::sample::{MountSelection, Sample, Sampler, TopLists};
 use crate::services::Services;
 use crate::{http, log, sys};
 
@@ -62,6 +68,10 @@ pub const FALLBACK_WAIT: Duration = Duration::from_millis(200);
 pub const TOP_WATCHED_FOR: u32 = 3;
 /// CPU time the backup may take per loop iteration before HTTP gets a turn.
 pub const BACKUP_SLICE: Duration = Duration::from_millis(5);
+/// Time a reading of the top processes may take per loop iteration (a
+/// process's `stat` is 2–8 µs: 90 processes fit in one, 5,000 take 40–60
+/// slices; issue 16's "flat under load").
+pub const TOP_SLICE: Duration = Duration::from_millis(1);
 /// Time the history file's opening (zeros for a new file, the check of
 /// every slot of an existing one) may take per loop iteration.
 pub const HISTORY_OPENING_SLICE: Duration = Duration::from_millis(1);
@@ -135,6 +145,13 @@ pub struct Daemon {
     /// not at a deadline or by a signal: [`Daemon::run`] drops start-up's
     /// pages only after a wait that did not.
     last_wait_answered: bool,
+    /// /data.json requests (admitted) waiting for the top processes'
+    /// reading under way ([`Sampler::top_for_answer`]): answered in the
+    /// turn it ends, while other requests are answered between its
+    /// slices. At most one per connection (the server reads no further
+    /// request from a connection until its answer is given), so bounded
+    /// by `max_connections`.
+    waiting_for_top: Vec<tiny_http::Request>,
 }
 
 /// The sampler `config` asks for: its roots, mounts and interfaces.
@@ -184,8 +201,10 @@ impl Daemon {
         let mut sample = Sample::default();
         let now = Instant::now();
         let unix_ms = unix_now_ms();
-        // The on-demand sources wait for the first answer that shows them.
-        sampler.sample_periodic(unix_ms / 1000, &mut sample);
+        // The on-demand sources wait for the first answer that shows them;
+        // a reading of the top processes (`top_every` a duration) goes on
+        // in the loop's turns.
+        sampler.sample_periodic(unix_ms / 1000, Some(TOP_SLICE), &mut sample);
         let backup = BackupService::new(&config);
         let audit = AuditService::new(&config);
         let mut history = History::new(now, config.interval, config.history);
@@ -235,6 +254,7 @@ impl Daemon {
             job_pids: Vec::with_capacity(2 + crate::alerts::MAX_INSTANCES),
             services,
             last_wait_answered: false,
+            waiting_for_top: Vec::new(),
         })
     }
 
@@ -380,12 +400,14 @@ impl Daemon {
         let unix_ms = unix_now_ms();
         if sampled {
             self.sampler
-                .sample_periodic(unix_ms / 1000, &mut self.sample);
+                .sample_periodic(unix_ms / 1000, Some(TOP_SLICE), &mut self.sample);
             self.next_sample_at += self.config.interval;
             if self.next_sample_at <= now {
                 // We fell behind (suspend, a stalled disk): do not catch up in a burst.
                 self.next_sample_at = now + self.config.interval;
             }
+        } else if self.sampler.top_under_way() {
+            self.go_on_top();
         }
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
@@ -426,7 +448,16 @@ impl Daemon {
                 .note_failed_services(&self.services.failed_names());
         }
 
+        if !self.waiting_for_top.is_empty() && !self.sampler.top_under_way() {
+            // The reading ended in the sample's slice, or was dropped (a
+            // reload that changed the top settings): answered now, or held
+            // again for a reading begun afresh.
+            self.answer_waiting_for_top();
+        }
         let mut deadline = self.next_sample_at;
+        if self.sampler.top_under_way() {
+            deadline = now; // the next slice, once ready requests are answered
+        }
         if let Some(max_wait) = self.max_wait {
             deadline = deadline.min(now + max_wait);
         }
@@ -531,7 +562,50 @@ impl Daemon {
         }
     }
 
+    /// A slice of the top processes' reading under way; when it ends, the
+    /// /data.json requests that waited for it are answered.
+    fn go_on_top(&mut self) {
+        if self.sampler.go_on_top(Some(TOP_SLICE), &mut self.sample) {
+            // A render of this sample shows the lists before this reading.
+            self.data_json.clear();
+            self.answer_waiting_for_top();
+        }
+    }
+
+    fn answer_waiting_for_top(&mut self) {
+        for request in std::mem::take(&mut self.waiting_for_top) {
+            self.answer_admitted(request, http::Route::DataJson);
+        }
+    }
+
     fn answer(&mut self, request: tiny_http::Request) {
+        let Some((request, route)) = http::admit(request, &self.access, &mut self.response_scratch)
+        else {
+            return; // refused, and told why
+        };
+        self.answer_admitted(request, route);
+    }
+
+    /// Answers `request`, which the access policy let through, on `route`;
+    /// a /data.json request waits in `waiting_for_top` while the top
+    /// processes it would show are being read.
+    fn answer_admitted(&mut self, request: tiny_http::Request, route: http::Route) {
+        if route == http::Route::DataJson {
+            // With `top_every = off` the first answer after the watch
+            // ended begins a reading, and waits for it if one slice does
+            // not finish it.
+            match self
+                .sampler
+                .top_for_answer(Instant::now(), TOP_SLICE, &mut self.sample)
+            {
+                TopLists::Ready => {}
+                TopLists::ReadNow => self.data_json.clear(),
+                TopLists::Reading => {
+                    self.waiting_for_top.push(request);
+                    return;
+                }
+            }
+        }
         if self.history_file_pending && request.url().starts_with("/history.json") {
             self.open_pending_history_file(Instant::now(), unix_now_ms());
         }
@@ -550,7 +624,7 @@ impl Daemon {
         // Someone reads /data.json (the dashboard, a script): the top
         // processes follow every sample for a while (see `top_every`).
         let data_asked = std::cell::Cell::new(false);
-        http::handle(request, &self.access, scratch, |route| match route {
+        http::answer(request, route, scratch, |route| match route {
             http::Route::Metrics => {
                 sampler.read_on_demand(sample);
                 metrics
@@ -590,9 +664,6 @@ impl Daemon {
             _ => {
                 data_asked.set(true);
                 sampler.read_on_demand(sample);
-                // With `top_every = off` the first answer after the watch
-                // ended reads them here, in this turn (`read_top_on_demand`).
-                sampler.read_top_on_demand(Instant::now(), sample);
                 cache.body(
                     sample,
                     interval_s,
@@ -687,7 +758,8 @@ impl Daemon {
             let mut sampler = new_sampler(&new);
             sampler.adopt_mount_probes(&mut self.sampler);
             self.sampler = sampler;
-            self.sampler.sample_periodic(unix_now(), &mut self.sample);
+            self.sampler
+                .sample_periodic(unix_now(), Some(TOP_SLICE), &mut self.sample);
         } else if (new.top_processes, new.top_every)
             != (self.config.top_processes, self.config.top_every)
         {

@@ -149,14 +149,13 @@ fn respond_lines(
     );
 }
 
-/// Answers one request. `body_for` produces the bytes of a dynamic route
-/// (`/data.json`, `/metrics`) from the daemon's state; it is called only for those.
-pub fn handle<'a>(
+/// Lets `request` through the access policy, with its route; a refused
+/// one is answered here (403, or 401 with the challenge) and `None`.
+pub fn admit(
     request: Request,
     access: &AccessPolicy,
     scratch: &mut Vec<u8>,
-    body_for: impl FnOnce(Route) -> &'a [u8],
-) {
+) -> Option<(Request, Route)> {
     let peer = request.remote_addr().map(|a| a.ip());
     match access.check(
         peer,
@@ -165,7 +164,7 @@ pub fn handle<'a>(
     ) {
         Ok(()) => {}
         Err(Refusal::Forbidden(why)) => {
-            return respond(
+            respond(
                 request,
                 scratch,
                 403,
@@ -173,13 +172,14 @@ pub fn handle<'a>(
                 why.as_bytes(),
                 &[],
             );
+            return None;
         }
         Err(Refusal::Unauthorized) => {
             let challenge = [(
                 "WWW-Authenticate",
                 "Basic realm=\"sysmon\", charset=\"UTF-8\"",
             )];
-            return respond(
+            respond(
                 request,
                 scratch,
                 401,
@@ -187,9 +187,22 @@ pub fn handle<'a>(
                 b"authentication required\n",
                 &challenge,
             );
+            return None;
         }
     }
     let route = route(request.method(), request.url());
+    Some((request, route))
+}
+
+/// Answers a request [`admit`] let through. `body_for` produces the bytes
+/// of a dynamic route (`/data.json`, `/metrics`, `/history.json`) from the
+/// daemon's state; it is called only for those.
+pub fn answer<'a>(
+    request: Request,
+    route: Route,
+    scratch: &mut Vec<u8>,
+    body_for: impl FnOnce(Route) -> &'a [u8],
+) {
     match route {
         Route::Index => respond(
             request,

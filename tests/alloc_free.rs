@@ -149,13 +149,13 @@ fn on_demand_top_readings_allocate_nothing_once_warm() {
     sampler.set_top_processes(5, None, &private_root_fs().join("etc/passwd"));
     let mut sample = Sample::default();
     for t in 0..3 {
-        sampler.sample_periodic(t, &mut sample);
+        sampler.sample_periodic(t, None, &mut sample);
         assert!(sampler.read_top_on_demand(Instant::now(), &mut sample));
     }
     let before = allocations();
     let mut closed = 0;
     for t in 0..300 {
-        sampler.sample_periodic(3 + t, &mut sample);
+        sampler.sample_periodic(3 + t, None, &mut sample);
         closed += usize::from(sampler.kept_stat_files() == 0);
         sampler.read_top_on_demand(Instant::now(), &mut sample);
     }

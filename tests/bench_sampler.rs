@@ -84,12 +84,12 @@ fn top_processes_time_per_sample() {
     let mut out = sysmon::sample::TopSample::default();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for _ in 0..5 {
-        top.sample(Instant::now(), 1.0, cores, &mut out);
+        top.sample(Instant::now(), 1.0, cores, None, &mut out);
     }
     let n = if spawn > 0 { 50u32 } else { 500 };
     let start = Instant::now();
     for _ in 0..n {
-        top.sample(Instant::now(), 1.0, cores, &mut out);
+        top.sample(Instant::now(), 1.0, cores, None, &mut out);
     }
     let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(n);
     let processes = out.processes;

@@ -33,8 +33,11 @@
 //! The top processes are the third: with `top_every = off` (the default)
 //! the periodic sample reads them only while someone polls /data.json
 //! (the watch, [`Sampler::watch_top`]), and a /data.json answer first
-//! calls [`Sampler::read_top_on_demand`], which reads them unless the
-//! current sample did. /metrics shows no top rows and never reads them.
+//! asks [`Sampler::top_for_answer`], which begins a reading unless the
+//! current sample took one. The daemon takes readings in slices (a
+//! budget per call; [`Sampler::go_on_top`] goes on) and holds an answer
+//! that must wait for one; [`Sampler::read_top_on_demand`] reads at once.
+//! /metrics shows no top rows and never reads them.
 //!
 //! Invariant: once warmed up (the first two samples, or the first after the
 //! mount table, CPU count or set of devices changed), [`Sampler::sample`]
@@ -80,6 +83,19 @@ pub use pressure::PressureSample;
 pub use process::ProcessSample;
 pub use sensors::{FreqSample, TempSample, ThermalSample};
 pub use top::{TopProcess, TopSample};
+
+/// Whether a /data.json answer may show the top lists now
+/// ([`Sampler::top_for_answer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TopLists {
+    /// The lists are as an answer may show them, unchanged by the call.
+    Ready,
+    /// A reading ended in the call: the lists are new (a render made
+    /// before shows the old ones).
+    ReadNow,
+    /// A reading is under way that the answer must wait for.
+    Reading,
+}
 
 use crate::proc::{loadavg::LoadAvg, meminfo::MemInfo, stat::CpuTicks};
 
@@ -203,23 +219,82 @@ impl Sampler {
     }
 
     /// Reads the top processes into `out` unless `out`'s sample (or an
-    /// earlier call for it) did: call it before a /data.json answer shows
-    /// them. With `top_every = off` this is the only reading an idle
-    /// daemon takes. `now`: the monotonic time (tests drive a fake
-    /// clock). Whether it read.
+    /// earlier call for it) did, to the end (a reading under way is
+    /// finished). With `top_every = off` an answer's reading is the only
+    /// one an idle daemon takes; the daemon takes it in slices
+    /// ([`Sampler::top_for_answer`]), this reads at once (tests, `sysmon`
+    /// commands). `now`: the monotonic time (tests drive a fake clock).
+    /// Whether it read.
     pub fn read_top_on_demand(&mut self, now: Instant, out: &mut Sample) -> bool {
         if self.top_read_for == Some(out.generation) {
             return false;
         }
         self.top_read_for = Some(out.generation);
-        // The uptime now, from the sample's: it dates the processes that
-        // start after this reading.
-        let uptime_s = match self.sampled_at {
+        let uptime_s = self.uptime_at(now, out);
+        self.top
+            .read_now(now, uptime_s, out.cores.len(), None, &mut out.top);
+        true
+    }
+
+    /// The uptime at `now`, from the last periodic sample's: it dates the
+    /// processes that start after a reading begun now.
+    fn uptime_at(&self, now: Instant, out: &Sample) -> f64 {
+        match self.sampled_at {
             Some((at, uptime_s)) => uptime_s + now.saturating_duration_since(at).as_secs_f64(),
             None => out.uptime_s,
-        };
-        self.top
-            .read_now(now, uptime_s, out.cores.len(), &mut out.top);
+        }
+    }
+
+    /// Whether a /data.json answer may show `out.top` now
+    /// ([`TopLists::Ready`]) or must wait for a reading under way
+    /// ([`TopLists::Reading`]; the daemon holds the request, answers
+    /// others, and takes the reading further with [`Sampler::go_on_top`]).
+    ///
+    /// Ready: the lists were read for this sample; or the period or the
+    /// watch is reading them and the lists held were read for the sample
+    /// before (one sample old, as an answer just before this sample would
+    /// have shown them: the watch's case). Otherwise a reading
+    /// is begun (unless one is under way) and taken as far as `budget`
+    /// allows: [`TopLists::ReadNow`] if it ended.
+    pub fn top_for_answer(&mut self, now: Instant, budget: Duration, out: &mut Sample) -> TopLists {
+        if self.top_read_for == Some(out.generation) {
+            return TopLists::Ready;
+        }
+        match self.top.under_way() {
+            // The watch: the lists held are the previous sample's.
+            Some(true) if self.top_read_for == Some(out.generation.wrapping_sub(1)) => {
+                TopLists::Ready
+            }
+            Some(_) => TopLists::Reading,
+            None => {
+                let uptime_s = self.uptime_at(now, out);
+                match self
+                    .top
+                    .read_now(now, uptime_s, out.cores.len(), Some(budget), &mut out.top)
+                {
+                    top::Progress::UnderWay => TopLists::Reading,
+                    top::Progress::Read | top::Progress::NotDue => {
+                        self.top_read_for = Some(out.generation);
+                        TopLists::ReadNow
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a reading of the top processes is under way (begun by a
+    /// sample or an answer in slices, not yet ended).
+    pub fn top_under_way(&self) -> bool {
+        self.top.under_way().is_some()
+    }
+
+    /// Takes the reading under way as far as `budget` allows (`None`: to
+    /// the end). Whether it ended now: then `out.top` holds the new lists.
+    pub fn go_on_top(&mut self, budget: Option<Duration>, out: &mut Sample) -> bool {
+        if self.top.go_on(budget, &mut out.top) != top::Progress::Read {
+            return false;
+        }
+        self.top_read_for = Some(out.generation);
         true
     }
 
@@ -253,15 +328,23 @@ impl Sampler {
     /// [`Sampler::sample`] with the monotonic time that rates are computed
     /// against given by the caller (tests drive a fake clock).
     pub fn sample_at(&mut self, now: Instant, time_unix_s: u64, out: &mut Sample) {
-        self.sample_periodic_at(now, time_unix_s, out);
+        self.sample_periodic_at(now, time_unix_s, None, out);
         self.read_on_demand(out);
     }
 
     /// What the daemon's loop reads every interval: [`Sampler::sample`]
     /// but the on-demand sources (module docs), which keep the figures of
-    /// their last reading until [`Sampler::read_on_demand`].
-    pub fn sample_periodic(&mut self, time_unix_s: u64, out: &mut Sample) {
-        self.sample_periodic_at(Instant::now(), time_unix_s, out);
+    /// their last reading until [`Sampler::read_on_demand`]. A reading of
+    /// the top processes, when due, goes as far as `top_budget` allows
+    /// (`None`: to the end) and is left under way for
+    /// [`Sampler::go_on_top`].
+    pub fn sample_periodic(
+        &mut self,
+        time_unix_s: u64,
+        top_budget: Option<Duration>,
+        out: &mut Sample,
+    ) {
+        self.sample_periodic_at(Instant::now(), time_unix_s, top_budget, out);
     }
 
     /// Reads the on-demand sources (sysmon's own footprint, pressure) into
@@ -278,7 +361,13 @@ impl Sampler {
     }
 
     /// [`Sampler::sample_periodic`] with the monotonic time given.
-    pub fn sample_periodic_at(&mut self, now: Instant, time_unix_s: u64, out: &mut Sample) {
+    pub fn sample_periodic_at(
+        &mut self,
+        now: Instant,
+        time_unix_s: u64,
+        top_budget: Option<Duration>,
+        out: &mut Sample,
+    ) {
         out.generation = out.generation.wrapping_add(1);
         out.time_unix_s = time_unix_s;
         if let Some(stat) = self
@@ -314,7 +403,10 @@ impl Sampler {
         // After uptime (which dates new processes) and the core count
         // (the ceiling of a CPU share).
         self.sampled_at = Some((now, out.uptime_s));
-        if self.top.sample(now, out.uptime_s, host_cores, &mut out.top) {
+        let top = self
+            .top
+            .sample(now, out.uptime_s, host_cores, top_budget, &mut out.top);
+        if top == top::Progress::Read {
             self.top_read_for = Some(out.generation);
         }
     }

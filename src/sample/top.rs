@@ -32,6 +32,16 @@
 //! watch ends (an idle daemon holds none); what the next reading needs of
 //! the last one (pid, start time, ticks) stays.
 //!
+//! A reading may be taken in slices: [`TopProcesses::sample`] and
+//! [`TopProcesses::read_now`] with a budget list the pids and read as
+//! many as the budget allows, and [`TopProcesses::go_on`] goes on from
+//! the next pid; the lists change only when the last pid is read. The
+//! daemon gives each slice a millisecond and answers requests between
+//! them: at 5,000 processes a reading is 50–100 ms, which held the loop
+//! in one piece before (issue 16). Each process is read as it is when
+//! its turn comes (as `ps` reads one after another); the reading is dated
+//! from its beginning.
+//!
 //! Invariants:
 //! - Once warm, a reading allocates nothing: the pid list and the two tick
 //!   tables are reused (they grow, with room to spare, only when more
@@ -219,11 +229,56 @@ pub struct TopProcesses {
     previous_at: Option<(Instant, u64)>,
     by_cpu: Vec<Candidate>,
     by_memory: Vec<Candidate>,
+    /// The reading under way, when one was begun and not ended
+    /// ([`TopProcesses::go_on`]).
+    reading: Option<Reading>,
     buf: Box<[u8; READ_BYTES]>,
     users: Users,
     clock_ticks_per_s: u64,
     page_size: u64,
 }
+
+/// A reading under way: where [`TopProcesses::go_on`] takes it up again.
+/// The pids were listed when it began; `current` and the candidate lists
+/// hold what was read of them so far.
+#[derive(Clone, Copy)]
+struct Reading {
+    /// When it began, and the uptime then in clock ticks: the next
+    /// reading's interval starts here, as if it had been read at once.
+    began_at: Instant,
+    uptime_ticks: u64,
+    cores: usize,
+    /// Seconds since the previous reading and that reading's time in
+    /// ticks since boot; `None` at the first (no CPU ranking).
+    interval: Option<(f64, u64)>,
+    /// Begun by the period or the watch ([`TopProcesses::sample`]), not
+    /// by an answer ([`TopProcesses::read_now`]).
+    periodic: bool,
+    /// The pids are all listed (the listing, 1–2 µs a process in the
+    /// kernel, is taken in slices too).
+    listed: bool,
+    /// The next index into `pids`; the cursor into `previous` (sorted by
+    /// pid like `pids`); the `stat` files kept so far.
+    next: usize,
+    before: usize,
+    kept: usize,
+}
+
+/// What a call did to the lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// No reading was due: the lists are as they were.
+    NotDue,
+    /// A reading ended: the lists are new (or, when the proc root could
+    /// not be listed, as they were, and the failure noted).
+    Read,
+    /// A reading is under way, its budget spent: [`TopProcesses::go_on`]
+    /// takes it further.
+    UnderWay,
+}
+
+/// Pids read between two looks at the clock (a pid is 2–8 µs).
+const PIDS_PER_CLOCK_CHECK: usize = 16;
 
 impl TopProcesses {
     /// Off (no rows) until [`TopProcesses::set_rows`]. `passwd` names the
@@ -244,6 +299,7 @@ impl TopProcesses {
             previous_at: None,
             by_cpu: Vec::new(),
             by_memory: Vec::new(),
+            reading: None,
             buf: Box::new([0; READ_BYTES]),
             users: Users::new(passwd.to_path_buf()),
             clock_ticks_per_s: sys::clock_ticks_per_second().max(1),
@@ -259,6 +315,8 @@ impl TopProcesses {
             return;
         }
         self.rows = rows;
+        // Its candidate lists were ranked for the old number of rows.
+        self.reading = None;
         if rows == 0 {
             let every = self.every;
             *self = TopProcesses::new(&self.proc_root, &self.users.path);
@@ -326,33 +384,42 @@ impl TopProcesses {
     /// Refreshes `out` if a reading is due (module docs): while watched,
     /// at `every`, or never with `off`. `uptime_s` is /proc/uptime's
     /// first figure now; `cores` the CPUs /proc/stat lists (the CPU
-    /// share's ceiling is `cores` × 100). Whether it read.
+    /// share's ceiling is `cores` × 100). With a `budget` the reading
+    /// stops once that much time has passed and is left under way
+    /// ([`TopProcesses::go_on`]); a reading already under way is taken
+    /// further rather than begun again. `None`: read to the end.
     pub fn sample(
         &mut self,
         now: Instant,
         uptime_s: f64,
         cores: usize,
+        budget: Option<Duration>,
         out: &mut TopSample,
-    ) -> bool {
-        if self.rows == 0 {
-            self.read_now(now, uptime_s, cores, out); // empties the lists
-            return false;
+    ) -> Progress {
+        if self.reading.is_none() {
+            if self.rows == 0 {
+                self.read_now(now, uptime_s, cores, None, out); // empties the lists
+                return Progress::NotDue;
+            }
+            if !self.is_due(now) {
+                if self.every.is_none() {
+                    self.close_kept_files();
+                }
+                return Progress::NotDue;
+            }
         }
+        self.read(now, uptime_s, cores, true, budget, out)
+    }
+
+    /// Whether the period or the watch asks for a reading at `now`.
+    fn is_due(&self, now: Instant) -> bool {
         let watched = self.watched_until.is_some_and(|until| now < until);
-        let due = match (self.every, self.previous_at) {
+        match (self.every, self.previous_at) {
             _ if watched => true,
             (None, _) => false,
             (Some(_), None) => true,
             (Some(every), Some((at, _))) => crate::period::is_due(now, at + every, every),
-        };
-        if !due {
-            if self.every.is_none() {
-                self.close_kept_files();
-            }
-            return false;
         }
-        self.read_now(now, uptime_s, cores, out);
-        true
     }
 
     /// Closes the `stat` files kept for the next reading, keeping what it
@@ -365,28 +432,59 @@ impl TopProcesses {
     }
 
     /// Reads the lists into `out` now, whatever `every` says (an answer
-    /// needs them: [`crate::sample::Sampler::read_top_on_demand`]); the
-    /// arguments as for [`TopProcesses::sample`]. A proc root that cannot
-    /// be listed keeps `out`'s previous lists.
-    pub fn read_now(&mut self, now: Instant, uptime_s: f64, cores: usize, out: &mut TopSample) {
+    /// needs them; `sysmon top`): a reading under way is taken further,
+    /// else one is begun, as far as `budget` allows (`None`: to the end;
+    /// [`crate::sample::Sampler::read_top_on_demand`],
+    /// [`crate::sample::Sampler::top_for_answer`]). The other arguments
+    /// as for [`TopProcesses::sample`]. A proc root that cannot be listed
+    /// keeps `out`'s previous lists.
+    pub fn read_now(
+        &mut self,
+        now: Instant,
+        uptime_s: f64,
+        cores: usize,
+        budget: Option<Duration>,
+        out: &mut TopSample,
+    ) -> Progress {
+        self.read(now, uptime_s, cores, false, budget, out)
+    }
+
+    /// Whether a reading is under way, and if so whether the period or the
+    /// watch began it (`Some(true)`) or an answer (`Some(false)`).
+    pub fn under_way(&self) -> Option<bool> {
+        self.reading.map(|r| r.periodic)
+    }
+
+    /// Takes the reading under way further, or begins one (`periodic`:
+    /// for [`TopProcesses::under_way`]), as far as `budget` allows.
+    fn read(
+        &mut self,
+        now: Instant,
+        uptime_s: f64,
+        cores: usize,
+        periodic: bool,
+        budget: Option<Duration>,
+        out: &mut TopSample,
+    ) -> Progress {
+        if self.reading.is_some() {
+            return self.go_on(budget, out);
+        }
         out.enabled = self.rows > 0;
         if self.rows == 0 {
             out.by_cpu.clear();
             out.by_memory.clear();
             out.cpu_window_s = None;
             out.processes = 0;
-            return;
+            return Progress::Read;
         }
-        let listed = self.list_pids();
-        let listed_ok = listed.is_ok();
-        self.health.note(&self.proc_root, listed);
-        if !listed_ok {
+        let opened = self.open_listing();
+        if opened.is_err() {
+            self.health.note(&self.proc_root, opened);
             self.previous_at = None;
-            return;
+            return Progress::Read;
         }
-        let hz = self.clock_ticks_per_s;
         let uptime_ticks = if uptime_s.is_finite() && uptime_s > 0.0 {
-            (uptime_s * hz as f64) as u64
+            (uptime_s * self.clock_ticks_per_s as f64) as u64
         } else {
             0
         };
@@ -394,10 +492,74 @@ impl TopProcesses {
             .previous_at
             .map(|(at, ticks)| (now.saturating_duration_since(at).as_secs_f64(), ticks))
             .filter(|(seconds, _)| *seconds > 0.0);
-        self.read_all(interval.map(|(_, started_after)| started_after));
-        let seconds = interval.map_or(0.0, |(s, _)| s);
-        out.cpu_window_s = interval.map(|(s, _)| s);
-        let ceiling = 100.0 * cores.max(1) as f64;
+        self.current.clear();
+        self.by_cpu.clear();
+        self.by_memory.clear();
+        self.reading = Some(Reading {
+            began_at: now,
+            uptime_ticks,
+            cores,
+            interval,
+            periodic,
+            listed: false,
+            next: 0,
+            before: 0,
+            kept: 0,
+        });
+        self.go_on(budget, out)
+    }
+
+    /// Takes the reading under way further: until its last pid, or until
+    /// `budget` has passed since this call (the clock is looked at every
+    /// [`PIDS_PER_CLOCK_CHECK`] pids, so a call reads at least that many).
+    /// When the last pid is read the lists go to `out` and the reading
+    /// ends ([`Progress::Read`]). Nothing under way: [`Progress::NotDue`].
+    ///
+    /// The processes are read as they are when each is reached: a process
+    /// that exits before its turn is not counted, one started after the
+    /// listing waits for the next reading, and each one's CPU ticks are
+    /// compared with the previous reading's for that process, so a share
+    /// errs by at most the reading's own length over the interval.
+    pub fn go_on(&mut self, budget: Option<Duration>, out: &mut TopSample) -> Progress {
+        let Some(reading) = self.reading else {
+            return Progress::NotDue;
+        };
+        let until = budget.map(|b| Instant::now() + b);
+        if !reading.listed {
+            let listed = self.list_some(until);
+            match listed {
+                Ok(false) => return Progress::UnderWay,
+                Ok(true) => self.health.note(&self.proc_root, Ok(())),
+                Err(e) => {
+                    self.health.note(&self.proc_root, Err(e));
+                    self.reading = None;
+                    self.previous_at = None;
+                    return Progress::Read;
+                }
+            }
+            if until.is_some_and(|until| Instant::now() >= until) {
+                return Progress::UnderWay;
+            }
+        }
+        if !self.read_some(until) {
+            return Progress::UnderWay;
+        }
+        let Some(reading) = self.reading.take() else {
+            return Progress::NotDue;
+        };
+        self.finish(reading, out);
+        Progress::Read
+    }
+
+    /// The reading's last step: the rows of the lists completed (user,
+    /// command) and put in `out`, this reading kept as the next one's
+    /// previous.
+    fn finish(&mut self, reading: Reading, out: &mut TopSample) {
+        out.enabled = true;
+        let hz = self.clock_ticks_per_s;
+        let seconds = reading.interval.map_or(0.0, |(s, _)| s);
+        out.cpu_window_s = reading.interval.map(|(s, _)| s);
+        let ceiling = 100.0 * reading.cores.max(1) as f64;
         out.processes = u32::try_from(self.current.len()).unwrap_or(u32::MAX);
         out.by_cpu.clear();
         out.by_memory.clear();
@@ -453,7 +615,7 @@ impl TopProcesses {
         // What is left of the older reading are processes gone since:
         // their kept files are closed now.
         self.current.clear();
-        self.previous_at = Some((now, uptime_ticks));
+        self.previous_at = Some((reading.began_at, reading.uptime_ticks));
         // Room to spare, so a few more processes next time do not allocate.
         let want = self.previous.len().saturating_mul(2);
         for table in [&mut self.previous, &mut self.current] {
@@ -466,8 +628,8 @@ impl TopProcesses {
         }
     }
 
-    /// The pids under the proc root, ascending.
-    fn list_pids(&mut self) -> Result<(), Failure> {
+    /// Opens the proc root (once) and begins its listing from the start.
+    fn open_listing(&mut self) -> Result<(), Failure> {
         if self.dir.is_none() {
             let path = self
                 .proc_root_c
@@ -481,44 +643,79 @@ impl TopProcesses {
             return Err(Failure::Other("not open"));
         };
         self.pids.clear();
-        let pids = &mut self.pids;
-        let listed = dir.for_each_name(|name| {
-            if let Some(pid) = crate::proc::parse_u64(name).and_then(|p| u32::try_from(p).ok()) {
-                pids.push(pid);
-            }
-        });
-        if let Err(e) = listed {
+        if let Err(e) = dir.rewind() {
             self.dir = None;
             return Err(Failure::Io(e));
-        }
-        // /proc lists pids in order already: then this is one pass, and the
-        // crate's heapsort (pids are distinct) only ever runs if it did not.
-        if !self.pids.is_sorted() {
-            crate::sort::sort(&mut self.pids);
         }
         Ok(())
     }
 
-    /// Reads every listed pid's stat into `current` and the candidates.
-    /// `started_after`: the previous reading's time in ticks since boot
-    /// (`None` at the first reading: no CPU ranking).
-    fn read_all(&mut self, started_after: Option<u64>) {
-        self.current.clear();
-        self.by_cpu.clear();
-        self.by_memory.clear();
-        let candidates = self.candidates();
-        let Some(dir) = &self.dir else { return };
-        let mut kept = 0;
-        let mut before = 0; // cursor into `previous`, sorted by pid like `pids`
-        for &pid in &self.pids {
-            while before < self.previous.len() && self.previous[before].pid < pid {
-                before += 1;
+    /// Lists pids under the proc root into `pids` until the last (true,
+    /// and `pids` ascending) or `until` (false).
+    fn list_some(&mut self, until: Option<Instant>) -> Result<bool, Failure> {
+        let Some(dir) = &mut self.dir else {
+            return Err(Failure::Other("not open"));
+        };
+        let pids = &mut self.pids;
+        let listed = dir.list_some(until, |name| {
+            if let Some(pid) = crate::proc::parse_u64(name).and_then(|p| u32::try_from(p).ok()) {
+                pids.push(pid);
             }
+        });
+        match listed {
+            Err(e) => {
+                self.dir = None;
+                Err(Failure::Io(e))
+            }
+            Ok(false) => Ok(false),
+            Ok(true) => {
+                if let Some(reading) = &mut self.reading {
+                    reading.listed = true;
+                }
+                // /proc lists pids in order already: then this is one pass,
+                // and the crate's heapsort (pids are distinct) only ever runs
+                // if it did not.
+                if !self.pids.is_sorted() {
+                    crate::sort::sort(&mut self.pids);
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Reads the listed pids' stat into `current` and the candidates, from
+    /// where the reading under way stopped, until the last (true) or
+    /// `until` (false; the cursor is kept). `None`: to the last.
+    fn read_some(&mut self, until: Option<Instant>) -> bool {
+        let Some(reading) = &mut self.reading else {
+            return true;
+        };
+        let candidates = self.rows + SPARE_CANDIDATES;
+        let Some(dir) = &self.dir else { return true };
+        let started_after = reading.interval.map(|(_, after)| after);
+        let mut since_clock = 0usize;
+        while reading.next < self.pids.len() {
+            if let Some(until) = until
+                && since_clock == PIDS_PER_CLOCK_CHECK
+            {
+                if Instant::now() >= until {
+                    return false;
+                }
+                since_clock = 0;
+            }
+            since_clock += 1;
+            let pid = self.pids[reading.next];
+            reading.next += 1;
+            let before = &mut reading.before;
+            while *before < self.previous.len() && self.previous[*before].pid < pid {
+                *before += 1;
+            }
+            let before = *before;
             let kept_file = match self.previous.get_mut(before) {
                 Some(p) if p.pid == pid => p.stat.take(),
                 _ => None,
             };
-            let keep = self.keep_stat_files && kept < KEPT_STAT_FILES;
+            let keep = self.keep_stat_files && reading.kept < KEPT_STAT_FILES;
             let Some((len, file)) = read_stat(dir, pid, kept_file, keep, &mut self.buf[..]) else {
                 continue; // gone between the listing and the read
             };
@@ -528,7 +725,7 @@ impl TopProcesses {
             else {
                 continue; // cut short
             };
-            kept += usize::from(file.is_some());
+            reading.kept += usize::from(file.is_some());
             let ticks = stat.cpu_ticks();
             let known = self
                 .previous
@@ -573,6 +770,7 @@ impl TopProcesses {
                 insert(&mut self.by_cpu, candidates, at, candidate);
             }
         }
+        true
     }
 }
 

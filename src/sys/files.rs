@@ -131,18 +131,42 @@ impl DirCounter {
         self.for_each_entry(|_, name| f(name))
     }
 
-    /// [`DirCounter::for_each_name`] with each entry's inode number
-    /// (`d_ino`): a name removed and made again (a sysfs device
-    /// registered anew, a directory re-created) comes back with another
-    /// one, so a listing that keeps them tells that apart for free.
-    pub fn for_each_entry(&mut self, mut f: impl FnMut(u64, &[u8])) -> io::Result<()> {
+    /// Begins a listing in parts ([`DirCounter::list_some`]): the next
+    /// read starts from the first entry.
+    pub fn rewind(&mut self) -> io::Result<()> {
         use std::os::fd::AsRawFd;
-        let fd = self.dir.as_raw_fd();
         // SAFETY: lseek on our own descriptor.
-        if !self.at_start && unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
+        if !self.at_start && unsafe { libc::lseek(self.dir.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
             return Err(io::Error::last_os_error());
         }
         self.at_start = false;
+        Ok(())
+    }
+
+    /// Calls `f` with the names of the entries after those the listing
+    /// begun by [`DirCounter::rewind`] gave so far, a buffer (8 KiB of
+    /// entries: about 250 pids) at a time, until the last (true) or until
+    /// a buffer ends at or after `until` (false: call again to go on).
+    /// The position is the descriptor's, kept by the kernel in between: on
+    /// procfs the next pid number, so a process that starts meanwhile with
+    /// a lower pid is not listed and one that exits is not given, as in
+    /// one listing that ran as long.
+    pub fn list_some(
+        &mut self,
+        until: Option<std::time::Instant>,
+        mut f: impl FnMut(&[u8]),
+    ) -> io::Result<bool> {
+        self.list_entries(until, |_, name| f(name))
+    }
+
+    /// [`DirCounter::list_some`] with each entry's inode number.
+    fn list_entries(
+        &mut self,
+        until: Option<std::time::Instant>,
+        mut f: impl FnMut(u64, &[u8]),
+    ) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        let fd = self.dir.as_raw_fd();
         loop {
             // SAFETY: the kernel writes at most buf.len() bytes into buf.
             let n = unsafe {
@@ -157,11 +181,22 @@ impl DirCounter {
                 return Err(io::Error::last_os_error());
             }
             if n == 0 {
-                break;
+                return Ok(true);
             }
             for_each_dirent_with_inode(&self.buf[..n as usize], |inode, name, _| f(inode, name));
+            if until.is_some_and(|until| std::time::Instant::now() >= until) {
+                return Ok(false);
+            }
         }
-        Ok(())
+    }
+
+    /// [`DirCounter::for_each_name`] with each entry's inode number
+    /// (`d_ino`): a name removed and made again (a sysfs device
+    /// registered anew, a directory re-created) comes back with another
+    /// one, so a listing that keeps them tells that apart for free.
+    pub fn for_each_entry(&mut self, f: impl FnMut(u64, &[u8])) -> io::Result<()> {
+        self.rewind()?;
+        self.list_entries(None, f).map(|_| ())
     }
 }
 
