@@ -69,8 +69,8 @@ pub const TOP_WATCHED_FOR: u32 = 3;
 /// CPU time the backup may take per loop iteration before HTTP gets a turn.
 pub const BACKUP_SLICE: Duration = Duration::from_millis(5);
 /// Time a reading of the top processes may take per loop iteration (a
-/// process's `stat` is 2–8 µs: 90 processes fit in one, 5,000 take 40–60
-/// slices; issue 16's "flat under load").
+/// process is 10–20 µs on the test VM, its `stat` opened and read: 5,000
+/// take 70–100 slices; issue 16's "flat under load").
 pub const TOP_SLICE: Duration = Duration::from_millis(1);
 /// Time the history file's opening (zeros for a new file, the check of
 /// every slot of an existing one) may take per loop iteration.

@@ -1141,7 +1141,7 @@ fn kept_stat_files_are_closed_when_nobody_polls() {
 /// slices of a millisecond (`go_on` with a budget), answering requests
 /// between them. Over a fixture tree of 600 processes (varied ticks and
 /// RSS, two readings so that the CPU lists are ranked too), a reading
-/// taken in the smallest slices (a zero budget: 16 pids per call) gives
+/// taken in the smallest slices (a zero budget: 8 pids per call) gives
 /// the lists a reading at once gives, on the same fake clock; a process
 /// that exits between two slices is not counted, and one that starts after
 /// the listing waits for the next reading, as `ps` would have it.
@@ -1201,7 +1201,7 @@ fn a_reading_in_slices_gives_the_lists_of_a_reading_at_once() {
     };
     whole.read_now(t0, 100.0, 4, None, &mut at_once);
     let calls = slices(&mut sliced, &mut in_slices, t0);
-    assert!(calls >= 600 / 16, "{calls} calls: not sliced");
+    assert!(calls >= 600 / 8, "{calls} calls: not sliced");
     assert_eq!(in_slices, at_once);
     assert_eq!(at_once.processes, 600);
     assert_eq!(at_once.by_memory.len(), 10);
@@ -1219,7 +1219,7 @@ fn a_reading_in_slices_gives_the_lists_of_a_reading_at_once() {
 
     // Between two slices, once the pids are listed (600 names of 24 bytes
     // are two buffers: at most four calls with a zero budget) and before
-    // pid 650's turn (16 pids a call), pid 650 exits and pid 800 starts:
+    // pid 650's turn (8 pids a call), pid 650 exits and pid 800 starts:
     // 599 read, neither in the lists; the next reading sees pid 800.
     let t2 = t1 + Duration::from_secs(5);
     let mut progress = sliced.read_now(t2, 110.0, 4, Some(Duration::ZERO), &mut in_slices);
