@@ -367,6 +367,11 @@ impl Daemon {
             }
         }
         self.notify.stopping();
+        // Requests that waited for the top processes' reading: told to ask
+        // again (a dropped request would get a bare 500).
+        for request in std::mem::take(&mut self.waiting_for_top) {
+            http::stopping(request, &mut self.response_scratch);
+        }
         self.backup.abandon();
         self.audit.abandon();
         self.services.abandon();

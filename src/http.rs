@@ -194,6 +194,21 @@ pub fn admit(
     Some((request, route))
 }
 
+/// Answers 503 with `Retry-After: 1` a request that cannot be answered
+/// because the daemon is stopping (one that waited for a reading the stop
+/// cut short): the client is told to ask again, which a restarted daemon
+/// answers.
+pub fn stopping(request: Request, scratch: &mut Vec<u8>) {
+    respond(
+        request,
+        scratch,
+        503,
+        "text/plain; charset=utf-8",
+        b"sysmon is stopping\n",
+        &[("Retry-After", "1")],
+    );
+}
+
 /// Answers a request [`admit`] let through. `body_for` produces the bytes
 /// of a dynamic route (`/data.json`, `/metrics`, `/history.json`) from the
 /// daemon's state; it is called only for those.

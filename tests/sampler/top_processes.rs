@@ -1250,6 +1250,34 @@ fn a_reading_in_slices_gives_the_lists_of_a_reading_at_once() {
     );
 }
 
+/// Processes in the fixture tree of [`many_processes`].
+const MANY: u32 = 10_000;
+
+/// `proc/basic` plus [`MANY`] processes (pids 100000 on), the last pid
+/// holding the most memory, so that an answer naming it comes after the
+/// whole tree was read. Its /proc root.
+fn many_processes(dir: &TempDir) -> std::path::PathBuf {
+    let proc_root = dir.join("proc");
+    crate::common::copy_dir(&crate::common::fixture("proc/basic"), &proc_root);
+    for pid in 100_000..100_000 + MANY {
+        let d = proc_root.join(pid.to_string());
+        std::fs::create_dir(&d).unwrap();
+        let rss = if pid == 100_000 + MANY - 1 {
+            90_000
+        } else {
+            10 + u64::from(pid % 1000)
+        };
+        std::fs::write(
+            d.join("stat"),
+            stat_line(pid, "many", 4194560, 1, 1, 50, rss),
+        )
+        .unwrap();
+        std::fs::write(d.join("status"), "Name:\tmany\nUid:\t0\t0\t0\t0\n").unwrap();
+        std::fs::write(d.join("cmdline"), b"many\0").unwrap();
+    }
+    proc_root
+}
+
 /// Issue 16, flat under load: the first /data.json after an idle spell
 /// reads the top processes, and on a box with thousands of processes that
 /// reading takes tens of milliseconds (57–144 ms at 5,000 on the test VM,
@@ -1265,27 +1293,7 @@ fn a_reading_in_slices_gives_the_lists_of_a_reading_at_once() {
 fn a_long_reading_of_the_top_processes_holds_no_other_answer() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let dir = TempDir::new("top-slices-daemon");
-    let proc_root = dir.join("proc");
-    crate::common::copy_dir(&crate::common::fixture("proc/basic"), &proc_root);
-    const MANY: u32 = 10_000;
-    for pid in 100_000..100_000 + MANY {
-        let d = proc_root.join(pid.to_string());
-        std::fs::create_dir(&d).unwrap();
-        // The largest RSS is the last pid's, so the whole tree is read
-        // before the answer can name it.
-        let rss = if pid == 100_000 + MANY - 1 {
-            90_000
-        } else {
-            10 + u64::from(pid % 1000)
-        };
-        std::fs::write(
-            d.join("stat"),
-            stat_line(pid, "many", 4194560, 1, 1, 50, rss),
-        )
-        .unwrap();
-        std::fs::write(d.join("status"), "Name:\tmany\nUid:\t0\t0\t0\t0\n").unwrap();
-        std::fs::write(d.join("cmdline"), b"many\0").unwrap();
-    }
+    let proc_root = many_processes(&dir);
     let daemon =
         crate::common::Daemon::on_roots(&dir, &proc_root, None, "interval = 60s\nservices = off");
     let addr = daemon.addr;
@@ -1440,4 +1448,43 @@ fn an_answer_waits_only_for_lists_it_has_not_got() {
     );
     // From the reading before's beginning (t2), not its end.
     assert_eq!(out.top.cpu_window_s, Some(30.0));
+}
+
+/// A /data.json request that waits for the top processes' reading when
+/// SIGTERM comes is told to ask again (503, `Retry-After: 1`), not left
+/// with a bare 500 or a closed connection; the daemon stops as promptly
+/// as idle (within a slice of the reading). Over [`many_processes`]: the
+/// reading takes 100–400 ms, SIGTERM comes 60 ms after the request.
+#[test]
+fn sigterm_while_an_answer_waits_for_the_top_processes_says_ask_again() {
+    let dir = TempDir::new("top-slices-stop");
+    let proc_root = many_processes(&dir);
+    let mut daemon =
+        crate::common::Daemon::on_roots(&dir, &proc_root, None, "interval = 60s\nservices = off");
+    let addr = daemon.addr;
+    let asker = std::thread::spawn(move || {
+        let request =
+            format!("GET /data.json HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        crate::common::http(addr, &request)
+    });
+    std::thread::sleep(Duration::from_millis(60));
+    let signalled = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    let exited = daemon.wait_exit(Duration::from_secs(10));
+    let took = signalled.elapsed();
+    let answer = asker.join().unwrap();
+    assert!(
+        exited.is_some_and(|s| s.success()),
+        "{exited:?}: {}",
+        daemon.dump()
+    );
+    assert_eq!(
+        answer.status,
+        503,
+        "{}: {}",
+        answer.body_text(),
+        daemon.dump()
+    );
+    assert_eq!(answer.header("Retry-After").as_deref(), Some("1"));
+    assert!(took < Duration::from_secs(2), "stopped in {took:?}");
 }
