@@ -32,13 +32,26 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
+        TempDir::under(&std::env::temp_dir(), name).unwrap()
+    }
+
+    /// Like [`TempDir::new`], in /dev/shm (tmpfs) when a directory can be
+    /// made there, for trees of tens of thousands of files: ext4 makes
+    /// them fast at first, but once as many were deleted in the last
+    /// seconds its inode allocator skips each recently deleted inode
+    /// (`recently_deleted` under `find_inode_bit`), and 30,000 files took
+    /// 30–37 s instead of 2 on the test VM.
+    pub fn in_memory(name: &str) -> TempDir {
+        TempDir::under(Path::new("/dev/shm"), name).unwrap_or_else(|_| TempDir::new(name))
+    }
+
+    fn under(base: &Path, name: &str) -> std::io::Result<TempDir> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path =
-            std::env::temp_dir().join(format!("sysmon-test-{name}-{}-{n}", std::process::id()));
+        let path = base.join(format!("sysmon-test-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
     }
     pub fn path(&self) -> &Path {
         &self.0

@@ -1272,8 +1272,12 @@ fn many_processes(dir: &TempDir) -> std::path::PathBuf {
             stat_line(pid, "many", 4194560, 1, 1, 50, rss),
         )
         .unwrap();
-        std::fs::write(d.join("status"), "Name:\tmany\nUid:\t0\t0\t0\t0\n").unwrap();
-        std::fs::write(d.join("cmdline"), b"many\0").unwrap();
+        // Only a row reads `status` and `cmdline`: the rows by memory are
+        // the last pid and those ending in 999, then 998, ...
+        if pid % 1000 >= 990 {
+            std::fs::write(d.join("status"), "Name:\tmany\nUid:\t0\t0\t0\t0\n").unwrap();
+            std::fs::write(d.join("cmdline"), b"many\0").unwrap();
+        }
     }
     proc_root
 }
@@ -1292,7 +1296,7 @@ fn many_processes(dir: &TempDir) -> std::path::PathBuf {
 #[test]
 fn a_long_reading_of_the_top_processes_holds_no_other_answer() {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let dir = TempDir::new("top-slices-daemon");
+    let dir = TempDir::in_memory("top-slices-daemon");
     let proc_root = many_processes(&dir);
     let daemon =
         crate::common::Daemon::on_roots(&dir, &proc_root, None, "interval = 60s\nservices = off");
@@ -1457,7 +1461,7 @@ fn an_answer_waits_only_for_lists_it_has_not_got() {
 /// reading takes 100–400 ms, SIGTERM comes 60 ms after the request.
 #[test]
 fn sigterm_while_an_answer_waits_for_the_top_processes_says_ask_again() {
-    let dir = TempDir::new("top-slices-stop");
+    let dir = TempDir::in_memory("top-slices-stop");
     let proc_root = many_processes(&dir);
     let mut daemon =
         crate::common::Daemon::on_roots(&dir, &proc_root, None, "interval = 60s\nservices = off");
