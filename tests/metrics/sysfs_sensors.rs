@@ -320,11 +320,17 @@ fn a_cooling_device_or_power_supply_registered_anew_is_read_at_the_next_scrape()
         ],
     );
     // The thermal class's entry is a symlink: registered anew, it is made
-    // again too (another inode).
+    // again too (another inode, as a real re-registration gives: kernfs
+    // numbers are not reused at once). Made under another name and renamed
+    // over the old one: removed first, ext4 may hand the freed inode
+    // number straight back to the new link (seen once in CI, when other
+    // tests had taken the lower free inodes), and the class listing would
+    // rightly see no change.
     let link = sys.join("class/thermal/cooling_device0");
     let target = std::fs::read_link(&link).unwrap();
-    std::fs::remove_file(&link).unwrap();
-    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let fresh = link.with_extension("new");
+    std::os::unix::fs::symlink(&target, &fresh).unwrap();
+    std::fs::rename(&fresh, &link).unwrap();
     let after = sensor_lines(&metrics(&daemon));
     let of = |lines: &BTreeSet<String>, what: &str| -> Vec<String> {
         lines.iter().filter(|l| l.contains(what)).cloned().collect()
