@@ -454,9 +454,9 @@ impl Daemon {
         }
 
         if !self.waiting_for_top.is_empty() && !self.sampler.top_under_way() {
-            // The reading ended in the sample's slice, or was dropped (a
-            // reload that changed the top settings): answered now, or held
-            // again for a reading begun afresh.
+            // The reading ended (in this turn's slice, or the sample's), or
+            // was dropped (a reload that changed the top settings):
+            // answered now, or held again for a reading begun afresh.
             self.answer_waiting_for_top();
         }
         let mut deadline = self.next_sample_at;
@@ -567,13 +567,13 @@ impl Daemon {
         }
     }
 
-    /// A slice of the top processes' reading under way; when it ends, the
-    /// /data.json requests that waited for it are answered.
+    /// A slice of the top processes' reading under way (the /data.json
+    /// requests that waited for it are answered later in the turn, once
+    /// none is under way: [`Daemon::poll_once`]).
     fn go_on_top(&mut self) {
         if self.sampler.go_on_top(Some(TOP_SLICE), &mut self.sample) {
             // A render of this sample shows the lists before this reading.
             self.data_json.clear();
-            self.answer_waiting_for_top();
         }
     }
 

@@ -545,9 +545,9 @@ impl TopProcesses {
         if !self.read_some(until) {
             return Progress::UnderWay;
         }
-        let Some(reading) = self.reading.take() else {
-            return Progress::NotDue;
-        };
+        self.reading = None;
+        // What `finish` takes of it (its start, interval, cores) was fixed
+        // when it began.
         self.finish(reading, out);
         Progress::Read
     }
@@ -688,10 +688,10 @@ impl TopProcesses {
     /// where the reading under way stopped, until the last (true) or
     /// `until` (false; the cursor is kept). `None`: to the last.
     fn read_some(&mut self, until: Option<Instant>) -> bool {
+        let candidates = self.candidates();
         let Some(reading) = &mut self.reading else {
             return true;
         };
-        let candidates = self.rows + SPARE_CANDIDATES;
         let Some(dir) = &self.dir else { return true };
         let started_after = reading.interval.map(|(_, after)| after);
         let mut since_clock = 0usize;
