@@ -15,7 +15,8 @@
 //!   it runs is queued; only the newest queued event is kept (it carries the
 //!   alert's current state, which is what a receiver acts on).
 //! - A command runs in its own process group, with stdin, stdout and stderr
-//!   on /dev/null; after `alert_timeout` the whole group is killed. Whatever
+//!   on /dev/null; after `alert_timeout` the whole group and the command
+//!   itself (which may have left it) are killed. Whatever
 //!   is left of the group when the command exits is killed too, so nothing
 //!   escapes the timeout. Every child is reaped with `try_wait` from the loop
 //!   (never a blocking wait, except at shutdown after SIGKILL). What left
@@ -472,7 +473,8 @@ impl Alerts {
                         instance.running = None;
                     }
                     Ok(None) if !run.killed && now >= run.deadline => {
-                        let _ = sys::kill_process_group(pgid, libc::SIGKILL);
+                        // Reaped here or at a later poll (the branch above).
+                        sys::kill_child_and_its_group(&mut run.child, Duration::ZERO);
                         run.killed = true;
                         log::warn(format_args!(
                             "alert_command for {} still running after {}; killed",
@@ -482,11 +484,11 @@ impl Alerts {
                     }
                     Ok(None) => {}
                     Err(e) => {
+                        sys::kill_child_and_its_group(&mut run.child, Duration::ZERO);
                         log::error(format_args!(
                             "alert_command for {}: cannot wait for it: {e}",
                             instance.name()
                         ));
-                        let _ = sys::kill_process_group(pgid, libc::SIGKILL);
                         instance.running = None;
                     }
                 }
@@ -533,8 +535,8 @@ impl Alerts {
     pub fn abandon(&mut self) {
         for instance in &mut self.instances {
             if let Some(mut run) = instance.running.take() {
-                let _ = sys::kill_process_group(run.child.id(), libc::SIGKILL);
-                let _ = run.child.wait();
+                // What is not reaped within the wait, `crate::orphans` is.
+                sys::kill_child_and_its_group(&mut run.child, Duration::from_millis(20));
             }
         }
     }

@@ -9,8 +9,10 @@
 //! like one that timed out ([`Exit::TooMuchOutput`]): no package list is
 //! that long, and reading on would cost the loop without end;
 //! the child leads its own process group, and on timeout or [`RunningChild::kill`]
-//! the whole group gets SIGKILL and the child is reaped, so nothing it
-//! started outlives the audit and no zombie is left.
+//! the whole group and the child itself (which may have left it) get
+//! SIGKILL and the child is reaped, so nothing it started outlives the
+//! audit; [`RunningChild::kill`] never waits long for the reaping (what it
+//! leaves, [`crate::orphans`] reaps), so the loop cannot hang on a child.
 
 use std::ffi::OsString;
 use std::io::{self, Read};
@@ -28,6 +30,9 @@ pub const OUTPUT_CAP: usize = 4 << 20;
 pub const READ_CAP: u64 = 16 << 20;
 /// Bytes read per stream in one [`RunningChild::poll`].
 pub const READ_PER_POLL: usize = 1 << 20;
+/// How long [`RunningChild::kill`] waits for the killed child's end: a
+/// SIGKILLed process is usually gone within a millisecond.
+const REAP_WAIT: Duration = Duration::from_millis(20);
 
 /// What to run: an absolute program path and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -295,14 +300,14 @@ impl RunningChild {
         })
     }
 
-    /// SIGKILL to the child's whole process group, then reap the child.
+    /// SIGKILL to the child's whole process group and to the child itself
+    /// (it may have left its group: `setpgid` into sysmon's own, while what
+    /// it started stays in the old one), then reaps it. Never waits for
+    /// more than [`REAP_WAIT`]: a child the kernel has not finished off by
+    /// then (asleep in a driver) is left unreaped, a child of sysmon no job
+    /// tracks, which [`crate::orphans`] reaps.
     pub fn kill(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            if sys::kill_process_group(self.child.id(), libc::SIGKILL).is_err() {
-                let _ = self.child.kill();
-            }
-            let _ = self.child.wait();
-        }
+        sys::kill_child_and_its_group(&mut self.child, REAP_WAIT);
     }
 }
 

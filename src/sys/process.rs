@@ -5,6 +5,7 @@
 
 use std::ffi::CStr;
 use std::io;
+use std::time::{Duration, Instant};
 
 /// Whether standard error is a terminal (progress lines are for people).
 pub fn stderr_is_terminal() -> bool {
@@ -36,6 +37,31 @@ pub fn kill_process_group(pgid: u32, signal: libc::c_int) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// SIGKILL to the process group `child` leads (started with
+/// `process_group(0)`) and to `child` itself, which may have left that
+/// group (`setpgid` into another one, its helpers staying behind): a group
+/// signal alone would miss it, and a wait for it would never end. Then
+/// reaps it, waiting at most `wait` for the kernel to finish it off (one
+/// asleep in a driver can take longer). Whether it was reaped; one that
+/// was not is a child of ours no job tracks, which `crate::orphans` reaps.
+pub fn kill_child_and_its_group(child: &mut std::process::Child, wait: Duration) -> bool {
+    if let Ok(Some(_)) = child.try_wait() {
+        return true;
+    }
+    let _ = kill_process_group(child.id(), libc::SIGKILL);
+    let _ = child.kill();
+    let deadline = Instant::now() + wait;
+    loop {
+        match child.try_wait() {
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(None) => return false,
+            Ok(Some(_)) | Err(_) => return true,
+        }
+    }
 }
 
 /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`, Linux

@@ -183,6 +183,153 @@ fn sigterm_mid_audit_kills_and_reaps_the_child() {
     }
 }
 
+/// A `checkupdates` that leaves its process group: it starts a helper
+/// (which stays in the group sysmon made for it), then moves itself into
+/// the group of its parent, sysmon, and sleeps; both pids go to
+/// `escaped.pids`.
+fn install_group_leaver(shims: &Shims) {
+    let script = shims.dir.join("checkupdates");
+    let pids = shims.dir.join("escaped.pids");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/usr/bin/python3\n\
+             import os, time\n\
+             helper = os.fork()\n\
+             if helper == 0:\n    time.sleep(300)\n    os._exit(0)\n\
+             os.setpgid(0, os.getpgid(os.getppid()))\n\
+             with open({pids:?}, 'w') as f:\n    f.write('%d %d\\n' % (os.getpid(), helper))\n\
+             time.sleep(300)\n",
+            pids = pids.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn escaped_pids(shims: &Shims) -> Vec<u32> {
+    std::fs::read_to_string(shims.dir.join("escaped.pids"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// A manager that moves itself out of the process group sysmon made for it
+/// (into sysmon's own, its helper staying behind) is still killed at
+/// `update_timeout`: the group's SIGKILL reached only the helper, and the
+/// build before then waited for the child for ever, on the loop: no
+/// answer, SIGTERM ignored. Now the daemon answers throughout, reports the
+/// timeout, leaves neither process running and stops on SIGTERM.
+#[test]
+fn a_manager_that_leaves_its_process_group_is_killed_at_the_timeout() {
+    if !std::path::Path::new("/usr/bin/python3").exists() {
+        eprintln!("SKIPPED: no /usr/bin/python3 for the group-leaving shim (.ci/deps installs it)");
+        return;
+    }
+    let (dir, shims) = shimmed("audit-e2e-leaves-group");
+    install_group_leaver(&shims);
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = pacman\nupdate_timeout = 1s\nmounts = /",
+        |_| {},
+    );
+    let start = Instant::now();
+    let failed = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no result; {}",
+            daemon.dump()
+        );
+        let asked = Instant::now();
+        let u = updates(&daemon);
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "slow answer during the audit; {}",
+            daemon.dump()
+        );
+        if field(&u, "state") == "failed" {
+            break u;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        field(&failed, "error").contains("timed out after 1s"),
+        "{}",
+        field(&failed, "error")
+    );
+    let pids = escaped_pids(&shims);
+    assert_eq!(pids.len(), 2, "{}", daemon.dump());
+    // The daemon goes on answering after the kill.
+    for _ in 0..5 {
+        let asked = Instant::now();
+        assert_eq!(daemon.get("/metrics").status, 200);
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "{}",
+            daemon.dump()
+        );
+    }
+    let gone = Instant::now();
+    while pids.iter().any(|&pid| running(pid)) {
+        assert!(
+            gone.elapsed() < Duration::from_secs(5),
+            "still running: {:?}",
+            pids.iter().filter(|&&p| running(p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    daemon.signal(15);
+    let status = daemon
+        .wait_exit(Duration::from_secs(2))
+        .expect("exits promptly on SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
+
+/// The same manager under `sysmon audit`: it ends at the timeout with exit
+/// 1, where the build before waited for the child for ever.
+#[test]
+fn audit_command_ends_when_the_manager_leaves_its_process_group() {
+    if !std::path::Path::new("/usr/bin/python3").exists() {
+        eprintln!("SKIPPED: no /usr/bin/python3 for the group-leaving shim (.ci/deps installs it)");
+        return;
+    }
+    let (dir, shims) = shimmed("audit-e2e-cli-leaves-group");
+    install_group_leaver(&shims);
+    let config = dir.config("backup = off\nupdate_manager = pacman\nupdate_timeout = 1s");
+    let mut cmd = sysmon(&["audit", "--config", config.to_str().unwrap()]);
+    cmd.env("PATH", shims.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            let _ = child.wait();
+            for pid in escaped_pids(&shims) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status();
+            }
+            panic!("sysmon audit still waiting 15 s after a 1 s timeout");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("timed out after 1s"), "{err}");
+    for pid in escaped_pids(&shims) {
+        assert!(!running(pid), "pid {pid} outlived sysmon audit");
+    }
+}
+
 fn audit_cli(dir: &TempDir, shims: &Shims, manager: &str, json: bool) -> std::process::Output {
     let config = dir.config(&format!("backup = off\nupdate_manager = {manager}"));
     let mut args = vec!["audit", "--config", config.to_str().unwrap()];

@@ -376,3 +376,82 @@ fn alert_command_is_killed_with_its_group_after_the_timeout() {
     assert_eq!(alerts(&daemon).len(), 1);
     assert!(children_and_group(daemon.pid(), pgid).0.is_empty());
 }
+
+/// An alert command that leaves its process group (into the daemon's own,
+/// a helper staying behind) is killed at the timeout too: the group's
+/// SIGKILL reaches only the helper, and the build before left the command
+/// itself running for ever (its instance "running", no later command for
+/// that alert started).
+#[test]
+fn an_alert_command_that_leaves_its_process_group_is_killed_after_the_timeout() {
+    if !std::path::Path::new("/usr/bin/python3").exists() {
+        eprintln!(
+            "SKIPPED: no /usr/bin/python3 for the group-leaving command (.ci/deps installs it)"
+        );
+        return;
+    }
+    let dir = TempDir::new("alert-leaves-group");
+    let pids_file = dir.join("pids");
+    let script = dir.join("leave.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import os, time\n\
+             helper = os.fork()\n\
+             if helper == 0:\n    time.sleep(60)\n    os._exit(0)\n\
+             os.setpgid(0, os.getpgid(os.getppid()))\n\
+             with open({tmp:?}, 'w') as f:\n    f.write('%d %d\\n' % (os.getpid(), helper))\n\
+             os.rename({tmp:?}, {done:?})\n\
+             time.sleep(60)\n",
+            tmp = format!("{}.tmp", pids_file.display()),
+            done = pids_file.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let extra = format!(
+        "alert_cpu = 0% for 0s\nalert_timeout = 1s\nalert_command = exec /usr/bin/python3 {}",
+        script.display()
+    );
+    let daemon = Daemon::on_fixture(&dir, &extra);
+    assert!(
+        until(Duration::from_secs(10), || pids_file.exists()),
+        "alert_command never started\n{}",
+        daemon.dump()
+    );
+    let pids: Vec<u32> = std::fs::read_to_string(&pids_file)
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert!(
+        daemon.wait_log(
+            "alert_command for cpu still running after 1s; killed",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        daemon.dump()
+    );
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    let gone = until(Duration::from_secs(5), || !pids.iter().any(|&p| alive(p)));
+    let left: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    for &pid in &left {
+        // Not left behind by a failing test.
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    assert!(
+        gone,
+        "still running after the timeout: {left:?} of {pids:?}\n{}",
+        daemon.dump()
+    );
+}
