@@ -669,14 +669,10 @@ impl Daemon {
             _ => {
                 data_asked.set(true);
                 sampler.read_on_demand(sample);
-                cache.body(
-                    sample,
-                    interval_s,
-                    backup,
-                    audit,
-                    || alerts.firing().into_iter().map(Into::into).collect(),
-                    services,
-                )
+                cache.body(sample, interval_s, backup, audit, services, |json| {
+                    json.alerts = alerts.firing().into_iter().map(Into::into).collect();
+                    json.source_errors = sampler.source_errors().map(String::from).collect();
+                })
             }
         });
         if data_asked.get() {

@@ -320,11 +320,14 @@ impl MetricsRenderer {
         self.collectors.clear();
         self.timed("uname", |r| os::write_uname(&mut r.out));
         self.timed("os", |r| r.os_release.write(&mut r.out));
-        self.timed("cpu", |r| r.cpu(sample));
+        // A source that failed at the sample shows nothing (its figures are
+        // the last good ones), as node_exporter's failed collector.
+        let failing = sample.failing;
+        self.timed("cpu", |r| !failing.cpu && r.cpu(sample));
         self.timed("meminfo", |r| r.memory(sample));
         self.timed("filesystem", |r| r.filesystem(sample));
-        self.timed("loadavg", |r| r.loadavg(sample));
-        self.timed("stat", |r| r.stat(sample));
+        self.timed("loadavg", |r| !failing.load && r.loadavg(sample));
+        self.timed("stat", |r| !failing.cpu && r.stat(sample));
         self.timed("time", |r| r.time(sample));
         self.timed("vmstat", |r| r.kernel.vmstat(&mut r.out));
         self.timed("netstat", |r| r.kernel.netstat(&mut r.out));
@@ -339,11 +342,11 @@ impl MetricsRenderer {
             r.net.udp_queues(&mut r.out, in_use)
         });
         self.timed("timex", |r| timex::write(&mut r.out));
-        self.timed("netdev", |r| r.network(sample));
+        self.timed("netdev", |r| !failing.network && r.network(sample));
         self.timed("netclass", |r| {
             r.netclass.write(&sample.network, &mut r.out)
         });
-        self.timed("diskstats", |r| r.disk_io(sample));
+        self.timed("diskstats", |r| !failing.disk_io && r.disk_io(sample));
         self.timed("pressure", |r| r.pressure(sample));
         self.timed("hwmon", |r| r.hwmon.write(&mut r.out));
         self.timed("thermal_zone", |r| {

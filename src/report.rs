@@ -33,6 +33,10 @@ pub struct DataJson {
     /// `statvfs`, a server that does not answer): `disks` has only those
     /// with figures.
     pub disk_errors: Vec<DiskErrorJson>,
+    /// `FILE: why` for each source whose last reading failed (CPU, memory,
+    /// load, uptime, mounts, host name, network, disk I/O, the process
+    /// listing): its figures here are the last good ones.
+    pub source_errors: Vec<String>,
     pub backup: BackupJson,
     pub updates: UpdatesJson,
     pub network: Vec<NetworkJson>,
@@ -635,6 +639,7 @@ impl DataJson {
                 })
                 .take(DISK_ERRORS_SHOWN)
                 .collect(),
+            source_errors: Vec::new(),
             backup,
             updates,
             network: sample
@@ -702,28 +707,6 @@ impl DataJson {
     }
 }
 
-/// The /data.json document for now, with `alerts` (those firing).
-pub fn render(
-    sample: &Sample,
-    interval_s: f64,
-    backup: &BackupService,
-    audit: &AuditService,
-    alerts: Vec<AlertJson>,
-    services: ServicesJson,
-    boots: Option<BootsJson>,
-) -> String {
-    let mut json = DataJson::new(
-        sample,
-        interval_s,
-        BackupJson::new(backup),
-        UpdatesJson::new(audit),
-    );
-    json.alerts = alerts;
-    json.services = services;
-    json.boots = boots;
-    json.to_json()
-}
-
 /// /data.json as last rendered, and the sample generation it shows.
 #[derive(Default)]
 pub struct DataJsonCache {
@@ -735,15 +718,16 @@ pub struct DataJsonCache {
 impl DataJsonCache {
     /// The document for now: the last render while it shows the current
     /// sample and no job moves (a running job's progress changes between
-    /// samples), else a new one. `alerts` is called only to render.
+    /// samples), else a new one. `fill` is called only to render: it sets
+    /// what the caller holds (the alerts firing, the sources' errors).
     pub fn body(
         &mut self,
         sample: &Sample,
         interval_s: f64,
         backup: &BackupService,
         audit: &AuditService,
-        alerts: impl FnOnce() -> Vec<AlertJson>,
         services: &crate::services::Services,
+        fill: impl FnOnce(&mut DataJson),
     ) -> &[u8] {
         let jobs_moving = backup.is_running() || audit.is_running();
         let generation = sample.generation;
@@ -755,9 +739,9 @@ impl DataJsonCache {
                 BackupJson::new(backup),
                 UpdatesJson::new(audit),
             );
-            json.alerts = alerts();
             json.boots = self.boots.clone();
             json.services = ServicesJson::new(services);
+            fill(&mut json);
             self.shown = Some((generation, json.to_json().into_bytes()));
         }
         self.shown

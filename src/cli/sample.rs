@@ -91,17 +91,15 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     let backup = crate::backup::BackupService::new(&config);
     let audit = crate::audit::AuditService::new(&config);
     let interval_s = config.interval.as_secs_f64();
-    println!(
-        "{}",
-        crate::report::render(
-            &sample,
-            interval_s,
-            &backup,
-            &audit,
-            Vec::new(),
-            crate::report::ServicesJson::new(&services),
-            boots.as_ref().map(crate::report::BootsJson::new),
-        )
+    let mut json = crate::report::DataJson::new(
+        &sample,
+        interval_s,
+        crate::report::BackupJson::new(&backup),
+        crate::report::UpdatesJson::new(&audit),
     );
+    json.services = crate::report::ServicesJson::new(&services);
+    json.boots = boots.as_ref().map(crate::report::BootsJson::new);
+    json.source_errors = sampler.source_errors().map(String::from).collect();
+    println!("{}", json.to_json());
     Ok(ExitCode::SUCCESS)
 }

@@ -55,6 +55,11 @@ impl DeviceFile {
         };
         self.health.note(self.file.path(), r);
     }
+
+    /// `FILE: why` while the file cannot be read or parsed.
+    pub fn failure(&self) -> Option<&str> {
+        self.health.failure()
+    }
 }
 
 /// Bytes (or events) per second between two readings of a counter.

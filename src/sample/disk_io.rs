@@ -41,6 +41,11 @@ pub struct DiskIo {
 }
 
 impl DiskIo {
+    /// `FILE: why` while /proc/diskstats cannot be read or parsed.
+    pub fn failure(&self) -> Option<&str> {
+        self.file.failure()
+    }
+
     pub fn new(proc_root: &Path, sys_root: &Path) -> DiskIo {
         DiskIo {
             sys_root: sys_root.to_path_buf(),

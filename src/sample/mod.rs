@@ -137,6 +137,24 @@ pub struct Sample {
     pub container: Option<ContainerSample>,
     /// The top processes by CPU and by memory (`top_processes`).
     pub top: TopSample,
+    /// The sources whose last reading failed: their figures above are the
+    /// last good ones (kept for the dashboard and the history), which
+    /// /metrics leaves out (node_exporter's failed collector).
+    pub failing: FailingSources,
+}
+
+/// Which of the sources /metrics takes from the sample failed at its last
+/// reading (the rest read at scrape time, or keep per-item errors).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FailingSources {
+    /// /proc/stat: the CPU times and the kernel's counters.
+    pub cpu: bool,
+    /// /proc/loadavg.
+    pub load: bool,
+    /// /proc/net/dev.
+    pub network: bool,
+    /// /proc/diskstats.
+    pub disk_io: bool,
 }
 
 impl Sample {
@@ -409,6 +427,12 @@ impl Sampler {
         if top == top::Progress::Read {
             self.top_read_for = Some(out.generation);
         }
+        out.failing = FailingSources {
+            cpu: self.cpu.failure().is_some(),
+            load: self.load.failure().is_some(),
+            network: self.network.failure().is_some(),
+            disk_io: self.disk_io.failure().is_some(),
+        };
     }
 
     /// Takes over `old`'s threads for network and FUSE mounts (see
@@ -449,6 +473,21 @@ impl Sampler {
         ]
         .into_iter()
         .flatten()
+    }
+
+    /// `FILE: why` for every source that failed at its last reading: those
+    /// of [`Sampler::failures`], the network and disk I/O counters, and the
+    /// top processes' listing (/data.json's `source_errors`).
+    pub fn source_errors(&self) -> impl Iterator<Item = &str> {
+        self.failures().chain(
+            [
+                self.network.failure(),
+                self.disk_io.failure(),
+                self.top.failure(),
+            ]
+            .into_iter()
+            .flatten(),
+        )
     }
 }
 

@@ -36,6 +36,11 @@ pub struct Network {
 }
 
 impl Network {
+    /// `FILE: why` while /proc/net/dev cannot be read or parsed.
+    pub fn failure(&self) -> Option<&str> {
+        self.file.failure()
+    }
+
     pub fn new(proc_root: &Path) -> Network {
         Network {
             staged: Vec::new(),

@@ -414,3 +414,101 @@ fn a_real_prometheus_scrapes_sysmon() {
     let job = text(get(get(&result(&mem)[0], "metric"), "job"));
     assert_eq!(job, "sysmon");
 }
+
+/// A source that cannot be parsed at a sample keeps its last good figures
+/// for the dashboard, and says so: /data.json lists `FILE: line N: why` in
+/// `source_errors`, and /metrics leaves that collector's series out with
+/// `node_scrape_collector_success` 0 (node_exporter's failed collector),
+/// where the build before served the stale figures as live with success
+/// 1. Both come back when the file does.
+#[test]
+fn a_source_that_fails_is_named_and_its_stale_figures_stay_out_of_metrics() {
+    let dir = TempDir::new("sources-failing");
+    let proc_root = dir.join("proc");
+    copy_dir(&fixture("proc/container-v2"), &proc_root);
+    let daemon = Daemon::on_roots(
+        &dir,
+        &proc_root,
+        Some(&fixture("sys/handmade")),
+        "interval = 1s\nmetrics_cache = 0s\n",
+    );
+    let success = |metrics: &str, collector: &str| {
+        let head = format!("node_scrape_collector_success{{collector=\"{collector}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(head.as_str()))
+            .unwrap_or_else(|| panic!("no {head} in:\n{metrics}"))
+            .to_string()
+    };
+    let errors = |data: &Value| -> Vec<String> {
+        array(get(data, "source_errors"))
+            .iter()
+            .map(|e| text(e).to_string())
+            .collect()
+    };
+    assert!(errors(&daemon.data()).is_empty(), "{}", daemon.dump());
+    let originals: Vec<(std::path::PathBuf, Vec<u8>)> = ["stat", "loadavg", "net/dev", "diskstats"]
+        .iter()
+        .map(|f| {
+            let path = proc_root.join(f);
+            let text = std::fs::read(&path).unwrap();
+            (path, text)
+        })
+        .collect();
+    for (path, _) in &originals {
+        std::fs::write(path, "cpu 1 2\nx y\n").unwrap();
+    }
+    let broken = wait_for(Duration::from_secs(10), || {
+        let data = daemon.data();
+        (errors(&data).len() == 4).then_some(data)
+    })
+    .unwrap_or_else(|| panic!("{:?}\n{}", errors(&daemon.data()), daemon.dump()));
+    let listed = errors(&broken);
+    for (file, why) in [
+        ("stat", "line 1:"),
+        ("loadavg", ""),
+        ("net/dev", ""),
+        ("diskstats", ""),
+    ] {
+        let path = proc_root.join(file).display().to_string();
+        assert!(
+            listed
+                .iter()
+                .any(|e| e.starts_with(&format!("{path}: {why}"))),
+            "{file}: {listed:?}"
+        );
+    }
+    // The dashboard keeps the last good figures meanwhile.
+    assert!(num(get(get(&broken, "cpu"), "percent")) >= 0.0);
+    let metrics = daemon.get("/metrics").body_text();
+    for (collector, family) in [
+        ("cpu", "node_cpu_seconds_total"),
+        ("stat", "node_boot_time_seconds"),
+        ("loadavg", "node_load1"),
+        ("netdev", "node_network_receive_bytes_total"),
+        ("diskstats", "node_disk_reads_completed_total"),
+    ] {
+        assert_eq!(success(&metrics, collector), "0", "{collector}");
+        assert!(
+            !metrics.lines().any(|l| l.starts_with(family)),
+            "{family} shown while its source fails"
+        );
+    }
+    assert_eq!(success(&metrics, "meminfo"), "1");
+    for (path, text) in &originals {
+        std::fs::write(path, text).unwrap();
+    }
+    assert!(
+        wait_for(Duration::from_secs(10), || errors(&daemon.data())
+            .is_empty()
+            .then_some(()))
+        .is_some(),
+        "{}",
+        daemon.dump()
+    );
+    let metrics = daemon.get("/metrics").body_text();
+    for collector in ["cpu", "stat", "loadavg", "netdev", "diskstats"] {
+        assert_eq!(success(&metrics, collector), "1", "{collector}");
+    }
+    assert!(metrics.contains("node_load1 "), "{metrics}");
+}
