@@ -277,13 +277,20 @@ impl Disks {
                 }
                 // Zero-sized filesystems are pseudo ones however they are
                 // mounted; one that may hang is not asked here, and kept.
+                // One whose statvfs fails is kept, to be listed with why
+                // (refused, an I/O error), unless its mount point is not
+                // there to be asked: outside our root, or not a path here.
                 disks.retain(|d| {
                     if mounts::may_hang(d.fs_type.as_bytes()) {
                         return true;
                     }
-                    let path = CString::new(d.mount_point.as_bytes()).ok();
-                    path.and_then(|p| sys::statvfs(&p).ok())
-                        .is_some_and(|s| s.blocks > 0)
+                    let Ok(path) = CString::new(d.mount_point.as_bytes()) else {
+                        return false;
+                    };
+                    match sys::statvfs(&path) {
+                        Ok(stats) => stats.blocks > 0,
+                        Err(e) => !matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)),
+                    }
                 });
             }
             MountSelection::Listed(paths) => {
