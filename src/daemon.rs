@@ -154,6 +154,25 @@ pub struct Daemon {
     waiting_for_top: Vec<tiny_http::Request>,
 }
 
+/// `max_connections`, or fewer when the open files limit (raised to its
+/// hard limit at start) leaves less room beside sysmon's own files: said
+/// once, at the bind.
+fn connections_room(max_connections: usize) -> usize {
+    let Ok((limit, _)) = crate::sys::soft_limits() else {
+        return max_connections;
+    };
+    let room = crate::listener::connections_within(limit, max_connections);
+    if room < max_connections {
+        log::warn(format_args!(
+            "the open files limit ({limit}) leaves room for {room} connections beside \
+             sysmon's own {} files: max_connections {max_connections} lowered to {room} \
+             (raise LimitNOFILE or ulimit -n to allow more)",
+            crate::listener::OWN_DESCRIPTORS
+        ));
+    }
+    room
+}
+
 /// The sampler `config` asks for: its roots, mounts and interfaces.
 pub fn new_sampler(config: &Config) -> Sampler {
     let mut sampler = Sampler::new(&config.proc_root, &config.sys_root, mount_selection(config));
@@ -191,7 +210,7 @@ impl Daemon {
         let http = HttpListener::bind(
             &config.listen,
             config.client_timeout,
-            config.max_connections,
+            connections_room(config.max_connections),
         )?;
         let access =
             crate::access::AccessPolicy::from_config(&config).map_err(|e| e.to_string())?;

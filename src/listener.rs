@@ -38,6 +38,27 @@ use crate::{log, sys};
 /// browser's head is well under 2 KiB; cookies shared with other services on
 /// the same host name are what may push it up.
 pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// Descriptors kept for sysmon's own files whatever the clients hold: the
+/// backup walk's open directories (up to `backup::walk::MAX_DEPTH` + 1),
+/// the top processes' kept `stat` files (`sample::top::KEPT_STAT_FILES`),
+/// and 128 for the rest (/proc and /sys sources, logs, the history file,
+/// children's pipes, listeners).
+pub const OWN_DESCRIPTORS: u64 =
+    crate::backup::walk::MAX_DEPTH as u64 + 1 + crate::sample::top::KEPT_STAT_FILES as u64 + 128;
+
+/// The fewest connections the limit leaves, however low it is.
+pub const MIN_CONNECTIONS: usize = 16;
+
+/// How many connections `open_files_limit` (the soft `RLIMIT_NOFILE`)
+/// leaves room for, at most `wanted` (`max_connections`): with more,
+/// clients could take every descriptor and sysmon's own opens (a sample, a
+/// backup, a service's status) would fail with EMFILE.
+pub fn connections_within(open_files_limit: u64, wanted: usize) -> usize {
+    let room = open_files_limit.saturating_sub(OWN_DESCRIPTORS);
+    let room = usize::try_from(room).unwrap_or(usize::MAX);
+    wanted.min(room.max(MIN_CONNECTIONS))
+}
 /// Header lines in one request.
 pub const MAX_HEADERS: usize = 100;
 

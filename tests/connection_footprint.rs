@@ -85,3 +85,111 @@ fn a_thousand_idle_connections_add_no_threads_and_little_memory() {
         "connections not closed after the clients left"
     );
 }
+
+/// Under an open files limit lower than `max_connections` plus what sysmon
+/// opens itself, the cap is lowered at start (said once in the log) so
+/// clients cannot take the descriptors a sample, a backup or a service's
+/// status needs: at a hard limit of 700 the 2,048 of the default become
+/// 59, the 60th connection gets 503, and a held connection still gets
+/// /data.json from a daemon that reads its files. The build before took
+/// connections until accept() failed with EMFILE, and its own opens with
+/// them.
+#[test]
+fn a_low_open_files_limit_lowers_the_connection_cap_and_keeps_room_for_sysmon() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("footprint-nofile");
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\ninterval = 200ms\n\
+         listen = 127.0.0.1:0\nclient_timeout = 60s",
+    );
+    let proc_root = fixture("proc/basic");
+    let daemon = Daemon::start_as_configured(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--proc-root",
+            proc_root.to_str().unwrap(),
+        ],
+        |cmd| {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only the
+            // child's own limit; nothing is allocated.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let limit = libc::rlimit {
+                        rlim_cur: 700,
+                        rlim_max: 700,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        },
+    );
+    let room = 700 - sysmon::listener::OWN_DESCRIPTORS as usize;
+    assert!(
+        daemon.wait_log(
+            &format!("max_connections 2048 lowered to {room}"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        daemon.dump()
+    );
+    let mut held: Vec<TcpStream> = (0..room)
+        .map(|i| TcpStream::connect(daemon.addr).unwrap_or_else(|e| panic!("connection {i}: {e}")))
+        .collect();
+    // The server's own count, asked on a held connection.
+    let ask = |stream: &mut TcpStream, path: &str| {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .map_or(0, |n| n.trim().parse().unwrap());
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).unwrap();
+        (head, String::from_utf8_lossy(&body).into_owned())
+    };
+    let counted = wait_for(Duration::from_secs(10), || {
+        let (_, metrics) = ask(&mut held[0], "/metrics");
+        let open = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("sysmon_http_connections "))
+            .and_then(|v| v.trim().parse::<f64>().ok())? as usize;
+        (open == room).then_some(())
+    });
+    assert!(counted.is_some(), "{}", daemon.dump());
+    // One more is refused.
+    let mut extra = TcpStream::connect(daemon.addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = extra.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{answer:?}\n{}",
+        daemon.dump()
+    );
+    // The daemon still reads its files: a fresh document on a held connection.
+    let (head, body) = ask(&mut held[1], "/data.json");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(body.contains("\"hostname\""), "{body}");
+    assert_eq!(
+        daemon.logged("Too many open files") + daemon.logged("No file descriptors available"),
+        0,
+        "{}",
+        daemon.dump()
+    );
+}
