@@ -13,6 +13,11 @@ use std::net::IpAddr;
 
 pub use crate::cidr::Cidr;
 use crate::config::{Config, ConfigError};
+use crate::sample::procfile;
+
+/// The largest password file read: a password alone on one line is far
+/// shorter; a larger file is refused without being read whole.
+pub const MAX_PASSWORD_FILE_BYTES: usize = 4096;
 
 /// Why a request is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +39,8 @@ pub struct AccessPolicy {
 
 impl AccessPolicy {
     /// The policy `config` sets; reads the password file, which must exist,
-    /// hold one line, and be unreadable to group and others (like ssh keys).
+    /// be a regular file of at most [`MAX_PASSWORD_FILE_BYTES`], hold one
+    /// line, and be unreadable to group and others (like ssh keys).
     /// `check-config` and `run` both call this, so both refuse the same
     /// files; errors name the `auth_password_file` line.
     pub fn from_config(config: &Config) -> Result<AccessPolicy, ConfigError> {
@@ -47,14 +53,21 @@ impl AccessPolicy {
                         format!("auth_password_file {}: {message}", file.display()),
                     )
                 };
-                let meta = std::fs::metadata(file).map_err(|e| err(e.to_string()))?;
+                // Opened without waiting and checked by `fstat` of what was
+                // opened: a FIFO of mode 600 passes the mode check, and its
+                // read would stop the loop on SIGHUP until someone writes.
+                let opened = procfile::open_regular(file).map_err(|e| err(e.to_string()))?;
+                let meta = opened.metadata().map_err(|e| err(e.to_string()))?;
                 if meta.mode() & 0o037 != 0 {
                     return Err(err(format!(
                         "mode {:o} lets others read it or write it; chmod 600 (or 640 for a group)",
                         meta.mode() & 0o777
                     )));
                 }
-                let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
+                let bytes = procfile::read_whole_from(&opened, MAX_PASSWORD_FILE_BYTES)
+                    .map_err(|e| err(e.to_string()))?;
+                let text =
+                    String::from_utf8(bytes).map_err(|_| err("not valid UTF-8".to_string()))?;
                 let password = text.strip_suffix('\n').unwrap_or(&text);
                 let password = password.strip_suffix('\r').unwrap_or(password);
                 if password.is_empty() || password.contains('\n') {

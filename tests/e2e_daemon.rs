@@ -451,6 +451,87 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
     );
 }
 
+/// A config file or password file that is not a regular file, or is huge,
+/// is refused by name, without waiting and without reading it whole: a FIFO
+/// made `check-config` (and `run`) wait for a writer, and a symlink to
+/// /dev/zero made them allocate until the allocation failed.
+#[test]
+fn a_fifo_device_or_huge_config_or_password_file_is_refused_without_waiting() {
+    let dir = TempDir::new("e2e-config-not-regular");
+    let fifo = dir.join("fifo.conf");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let zero = dir.join("zero.conf");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let huge = dir.join("huge.conf");
+    let line = "# a comment that pads the file to more than 1 MiB\n";
+    std::fs::write(&huge, line.repeat((1 << 20) / line.len() + 1)).unwrap();
+    for (config, reason) in [
+        (&fifo, "a FIFO, not a regular file"),
+        (&zero, "a character device, not a regular file"),
+        (&huge, "larger than 1048576 bytes"),
+    ] {
+        let config = config.to_str().unwrap();
+        let expected = format!("{config}: cannot read: {reason}");
+        for args in [
+            vec!["check-config", "--config", config],
+            vec!["run", "--listen", "127.0.0.1:0", "--config", config],
+        ] {
+            let (status, out) = run_limited(sysmon(&args), Duration::from_secs(10));
+            let status =
+                status.unwrap_or_else(|| panic!("`sysmon {}` waited on {config}", args[0]));
+            assert_eq!(status.code(), Some(2), "sysmon {} {config}", args[0]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(&expected), "lacks {expected:?}: {stderr}");
+        }
+    }
+
+    // A FIFO of mode 600 passed the password file's mode check, and its
+    // read waited for a writer.
+    use std::os::unix::fs::PermissionsExt;
+    let password = dir.join("password");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&password)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nauth_user = admin\nauth_password_file = {}",
+        password.display()
+    ));
+    let config = config.to_str().unwrap();
+    let (status, out) = run_limited(
+        sysmon(&["check-config", "--config", config]),
+        Duration::from_secs(10),
+    );
+    let status = status.expect("`sysmon check-config` waited on a FIFO password file");
+    assert_eq!(status.code(), Some(2));
+    let expected = format!(
+        "{config}:7: auth_password_file {}: a FIFO, not a regular file",
+        password.display()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&expected), "lacks {expected:?}: {stderr}");
+    // And a password file too large to be one.
+    std::fs::remove_file(&password).unwrap();
+    std::fs::write(&password, "x".repeat(5000)).unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(sysmon(&["check-config", "--config", config]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("larger than 4096 bytes"),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn check_config_refuses_the_password_file_run_refuses() {
     // Issue 11: check-config accepted a 0644 password file that run refused.

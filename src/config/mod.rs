@@ -8,6 +8,12 @@
 //! [`Config::parse`] is pure; [`Config::load`] also checks the one thing
 //! that needs the system: that `user` names a user of this machine.
 //!
+//! Invariant: reading the configuration never waits and is bounded, since
+//! the daemon's one loop reads it again on SIGHUP: the config file and the
+//! password file are opened with `O_NONBLOCK`, refused unless `fstat` says
+//! they are regular files, and read up to a bound ([`MAX_FILE_BYTES`]; the
+//! password file's in `crate::access`).
+//!
 //! Where things are: every key (name, default, parser, printer, SIGHUP
 //! scope) is one entry of [`KEYS`] in `keys.rs`; the value parsers they
 //! share are in `parse.rs`; this file reads lines, checks keys against each
@@ -30,6 +36,12 @@ pub use parse::{
 
 /// Where the packaged example config is installed, read when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/sysmon.conf";
+
+/// The largest config file read (1 MiB, a thousand times the annotated
+/// example): a larger one is refused, so that a config replaced by a
+/// symlink to /dev/zero or an endless file cannot make the daemon
+/// allocate without end on SIGHUP.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -381,13 +393,15 @@ impl Config {
     /// Loads `path`, or with `None` the default file if it exists, else the
     /// built-in defaults. An explicitly named file must exist. Besides
     /// [`Config::parse`], checks what needs the system: that `user` names a
-    /// user of this machine.
+    /// user of this machine. The file is read without ever waiting (the
+    /// daemon's loop reads it on SIGHUP): anything but a regular file (a
+    /// FIFO, a device) is refused, as is one larger than [`MAX_FILE_BYTES`].
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let (path, required) = match path {
             Some(p) => (p.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_PATH), false),
         };
-        match std::fs::read(&path) {
+        match crate::sample::procfile::read_whole(&path, MAX_FILE_BYTES) {
             Ok(bytes) => {
                 let config = Config::parse(&bytes, &path)?;
                 config.account().map_err(|message| ConfigError {
