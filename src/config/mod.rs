@@ -500,6 +500,18 @@ impl Config {
         }
     }
 
+    /// For a reload: refuses a file that gives no key at all (empty, or
+    /// only blanks and comments). At start such a file means the defaults;
+    /// on SIGHUP it is far more likely a file caught mid-save (an editor
+    /// that truncates it, then writes), and applying it would move every
+    /// live key (`state_dir`, `log_dir`, `backup_dir`, ...) to its default.
+    pub fn refuse_empty_for_reload(&self) -> Result<(), ConfigError> {
+        if self.key_lines.0.is_empty() {
+            return Err(self.error_at(&[], "empty".into()));
+        }
+        Ok(())
+    }
+
     /// Checks that need the whole file (keys that depend on each other).
     /// `file` names the config in the error.
     /// Each error names the line of the key that completes the conflict
@@ -862,6 +874,33 @@ mod tests {
         assert_eq!(
             parse(&format!("\n\n{}", c.render())).unwrap().interval,
             c.interval
+        );
+    }
+
+    /// An empty file is the defaults at start, but a reload refuses it
+    /// (and a file of blanks and comments alone) rather than reset every
+    /// live key.
+    #[test]
+    fn a_file_without_keys_is_the_defaults_but_no_reload() {
+        for empty in ["", "\n \n", "# being edited\n\n  # more\n"] {
+            let c = parse(empty).unwrap();
+            assert_eq!(
+                Config {
+                    file: None,
+                    ..c.clone()
+                },
+                Config::default()
+            );
+            assert_eq!(
+                c.refuse_empty_for_reload().unwrap_err().to_string(),
+                "/etc/sysmon.conf: empty"
+            );
+        }
+        assert!(
+            parse("# a comment\ninterval = 5s\n")
+                .unwrap()
+                .refuse_empty_for_reload()
+                .is_ok()
         );
     }
 

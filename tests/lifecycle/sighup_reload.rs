@@ -271,3 +271,54 @@ fn sighup_refuses_a_fifo_or_device_as_the_config_or_password_file_and_keeps_serv
     assert_eq!(interval_s(&daemon), 5.0);
     assert_eq!(daemon.logged("configuration reloaded"), 0);
 }
+
+/// An editor that truncates the file and then writes it can be caught
+/// between the two by a SIGHUP: an empty file (or one of blanks and
+/// comments) was applied as the defaults, moving `state_dir` and `log_dir`
+/// to /var/lib/sysmon and /var/log/sysmon. It is refused and logged; the
+/// next complete file is applied as usual.
+#[test]
+fn sighup_refuses_an_empty_config_and_keeps_the_running_one() {
+    let dir = TempDir::new("sighup-empty");
+    let config = dir.config("backup = off\nupdate_manager = none\ninterval = 2s");
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    assert_eq!(interval_s(&daemon), 2.0);
+
+    for (round, empty) in ["", "# being saved\n\n   \n"].into_iter().enumerate() {
+        std::fs::write(&config, empty).unwrap();
+        daemon.signal(1);
+        let wanted = format!(
+            "SIGHUP: {}: empty; keeping the running configuration",
+            config.display()
+        );
+        wait_for(Duration::from_secs(5), || {
+            (daemon.logged(&wanted) == round + 1).then_some(())
+        })
+        .unwrap_or_else(|| panic!("no `{wanted}` logged\n{}", daemon.dump()));
+        assert!(
+            daemon
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("error") && l.contains(&wanted)),
+            "not logged as an error\n{}",
+            daemon.dump()
+        );
+    }
+    // The running configuration stays: the interval, and state_dir (the
+    // default one, where the boot log and history file would move, is
+    // never named).
+    assert_eq!(interval_s(&daemon), 2.0);
+    assert_eq!(daemon.logged("/var/lib/sysmon"), 0, "{}", daemon.dump());
+    assert_eq!(daemon.logged("configuration reloaded"), 0);
+
+    dir.config("backup = off\nupdate_manager = none\ninterval = 3s");
+    daemon.signal(1);
+    assert!(
+        daemon.wait_log("configuration reloaded", Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    assert_eq!(interval_s(&daemon), 3.0);
+}
