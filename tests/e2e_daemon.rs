@@ -392,6 +392,24 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
             "update_every = 18446744073709551615ms",
             "{}:4: update_every: `18446744073709551615ms` is too long",
         ),
+        // A mount point listed twice gave every node_filesystem_* series
+        // twice (Prometheus refuses the scrape); a later `auto` dropped the
+        // points; a source listed twice was archived twice more.
+        (
+            "mount-listed-twice",
+            "mounts = /\nmounts = /tmp/..",
+            "{}:5: mounts: `/tmp/..` is `/`, already listed on line 4",
+        ),
+        (
+            "mounts-auto-after-points",
+            "mounts = /\nmounts = auto",
+            "{}:5: mounts: `auto` after mount points (from line 4)",
+        ),
+        (
+            "backup-source-listed-twice",
+            "backup_source = /etc\nbackup_source = /etc/",
+            "{}:5: backup_source: `/etc/` is `/etc`, already listed on line 4",
+        ),
     ];
     for &(name, extra, expected) in cases {
         let dir = TempDir::new(&format!("e2e-badconf-{name}"));

@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::parse::{
-    format_duration, format_threshold, on_off, parse_count, parse_duration, parse_listen,
-    parse_optional_period, parse_path, parse_switch, parse_threshold,
+    format_duration, format_threshold, normalize_lexically, on_off, parse_count, parse_duration,
+    parse_listen, parse_optional_period, parse_path, parse_switch, parse_threshold,
 };
 
 /// A duration from `min` to `max`, which `range` spells for the error.
@@ -33,6 +33,77 @@ fn duration_between(
     Ok(d)
 }
 use super::{Config, ServiceInit, Threshold, UpdateManager};
+
+/// `mounts = VALUE`: `auto` alone (no line: the default), or mount points,
+/// each an absolute path normalised lexically and listed once: `/` twice
+/// (or `/` and `//`) gave each `node_filesystem_*` series twice, which
+/// Prometheus refuses. Mixing the two is refused too (an `auto` after
+/// mount points used to drop them silently).
+///
+/// Invariant: every `mounts` line before this one added one entry to
+/// `c.mounts`, or every one was `auto` and `c.mounts` is empty (a mix
+/// is refused), so the i-th entry came from the i-th earlier line.
+fn add_mount(c: &mut Config, value: &str) -> Result<(), String> {
+    let before = c.key_lines.given_before("mounts");
+    let first = before.first().copied();
+    let earlier_auto = first.filter(|_| c.mounts.is_empty());
+    if value == "auto" {
+        return match (earlier_auto, first) {
+            (Some(line), _) => Err(format!("`auto` is already given on line {line}")),
+            (None, Some(line)) => Err(format!(
+                "`auto` after mount points (from line {line}): list mount points or auto, not both"
+            )),
+            (None, None) => Ok(()),
+        };
+    }
+    if !value.starts_with('/') {
+        return Err(format!(
+            "`{value}` is not an absolute mount point (or `auto`)"
+        ));
+    }
+    if let Some(line) = earlier_auto {
+        return Err(format!(
+            "`{value}` after `mounts = auto` on line {line}: list mount points or auto, not both"
+        ));
+    }
+    let path = normalize_lexically(Path::new(value));
+    refuse_listed_twice(&c.mounts, &before, &path, value)?;
+    c.mounts.push(path);
+    Ok(())
+}
+
+/// `backup_source = VALUE`: a folder, normalised lexically and listed once
+/// (the same folder twice, or as `dir` and `dir/`, was archived twice more
+/// under `src_2/`, `src_3/`). Every earlier line added one entry.
+fn add_backup_source(c: &mut Config, value: &str, base: &Path) -> Result<(), String> {
+    let path = normalize_lexically(&parse_path(value, base)?);
+    let before = c.key_lines.given_before("backup_source");
+    refuse_listed_twice(&c.backup.sources, &before, &path, value)?;
+    c.backup.sources.push(path);
+    Ok(())
+}
+
+/// An error naming the earlier line when `path` (written `value`) is one
+/// of `listed`, whose i-th entry came from line `lines[i]`.
+fn refuse_listed_twice(
+    listed: &[std::path::PathBuf],
+    lines: &[usize],
+    path: &Path,
+    value: &str,
+) -> Result<(), String> {
+    let Some(i) = listed.iter().position(|p| p == path) else {
+        return Ok(());
+    };
+    let line = lines
+        .get(i)
+        .map_or(String::new(), |l| format!(" on line {l}"));
+    let shown = path.display().to_string();
+    Err(if shown == value {
+        format!("`{value}` is already listed{line}")
+    } else {
+        format!("`{value}` is `{shown}`, already listed{line}")
+    })
+}
 
 /// When a changed value takes effect.
 #[derive(Clone, Copy)]
@@ -273,19 +344,7 @@ pub const KEYS: &[Key] = &[
         default: "auto",
         doc: "a mount point to report, or auto: every filesystem backed by a device",
         reload: Reload::Live,
-        apply: |c, value, _| {
-            if value == "auto" {
-                c.mounts.clear();
-                return Ok(());
-            }
-            if !value.starts_with('/') {
-                return Err(format!(
-                    "`{value}` is not an absolute mount point (or `auto`)"
-                ));
-            }
-            c.mounts.push(value.into());
-            Ok(())
-        },
+        apply: |c, value, _| add_mount(c, value),
         render: |c, out| {
             if c.mounts.is_empty() {
                 out.value(&"auto");
@@ -393,10 +452,7 @@ pub const KEYS: &[Key] = &[
         default: "",
         doc: "a folder to archive (no source: no backup)",
         reload: Reload::Live,
-        apply: |c, value, base| {
-            c.backup.sources.push(parse_path(value, base)?);
-            Ok(())
-        },
+        apply: |c, value, base| add_backup_source(c, value, base),
         render: |c, out| {
             c.backup
                 .sources

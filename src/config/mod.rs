@@ -375,6 +375,20 @@ impl KeyLines {
             .map(|(_, l)| *l)
     }
 
+    /// The lines `key` was given on before the one being applied, in file
+    /// order: [`Config::parse`] records a line before it applies it, so a
+    /// key's [`Key::apply`] finds its own line last and leaves it out.
+    pub(crate) fn given_before(&self, key: &str) -> Vec<usize> {
+        let mut lines: Vec<usize> = self
+            .0
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, l)| *l)
+            .collect();
+        lines.pop();
+        lines
+    }
+
     /// The line of whichever of `keys` was given last: the one that
     /// completes a conflict between keys.
     pub fn last_of(&self, keys: &[&str]) -> Option<usize> {
@@ -902,6 +916,86 @@ mod tests {
                 .refuse_empty_for_reload()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn paths_are_normalised_by_their_text() {
+        for (path, normal) in [
+            ("/", "/"),
+            ("//", "/"),
+            ("/tmp/..", "/"),
+            ("/..", "/"),
+            ("/../tmp", "/tmp"),
+            ("/a/./b//c/", "/a/b/c"),
+            ("/a/b/../../c", "/c"),
+            ("a/..", "."),
+            ("a/../..", ".."),
+            ("../a", "../a"),
+        ] {
+            assert_eq!(
+                parse::normalize_lexically(Path::new(path)),
+                Path::new(normal),
+                "{path}"
+            );
+        }
+    }
+
+    /// A mount point or backup source listed twice, however written, is
+    /// refused naming both lines (it gave every `node_filesystem_*` series
+    /// twice, or archived the folder twice more); `auto` and mount points
+    /// do not mix (a later `auto` dropped the points silently).
+    #[test]
+    fn mounts_and_backup_sources_are_normalised_and_listed_once() {
+        let c = parse("mounts = /tmp/\nmounts = //\nmounts = /var/./log/..\n").unwrap();
+        assert_eq!(
+            c.mounts,
+            [Path::new("/tmp"), Path::new("/"), Path::new("/var")]
+        );
+        let c = parse("backup_source = /etc/\nbackup_source = srv//www/.\n").unwrap();
+        assert_eq!(
+            c.backup.sources,
+            [Path::new("/etc"), Path::new("/etc/srv/www")]
+        );
+        for (text, error) in [
+            (
+                "mounts = /\ninterval = 5s\nmounts = /",
+                "/etc/sysmon.conf:3: mounts: `/` is already listed on line 1",
+            ),
+            (
+                "mounts = /home\nmounts = /\nmounts = /tmp/..",
+                "/etc/sysmon.conf:3: mounts: `/tmp/..` is `/`, already listed on line 2",
+            ),
+            (
+                "mounts = /\nmounts = //",
+                "/etc/sysmon.conf:2: mounts: `//` is `/`, already listed on line 1",
+            ),
+            (
+                "mounts = /\nmounts = auto",
+                "/etc/sysmon.conf:2: mounts: `auto` after mount points (from line 1): \
+                 list mount points or auto, not both",
+            ),
+            (
+                "mounts = auto\n\nmounts = /",
+                "/etc/sysmon.conf:3: mounts: `/` after `mounts = auto` on line 1: \
+                 list mount points or auto, not both",
+            ),
+            (
+                "mounts = auto\nmounts = auto",
+                "/etc/sysmon.conf:2: mounts: `auto` is already given on line 1",
+            ),
+            (
+                "backup_source = /etc\nbackup_source = /srv\nbackup_source = /etc/",
+                "/etc/sysmon.conf:3: backup_source: `/etc/` is `/etc`, already listed on line 1",
+            ),
+            (
+                "backup_source = /etc\nbackup_source = ../etc",
+                "/etc/sysmon.conf:2: backup_source: `../etc` is `/etc`, already listed on line 1",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err(), error, "{text}");
+        }
+        // auto alone, or not at all, is auto.
+        assert!(parse("mounts = auto").unwrap().mounts.is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use super::Threshold;
@@ -17,6 +17,31 @@ pub(super) fn parse_path(value: &str, base: &Path) -> Result<PathBuf, String> {
         return Err("expected a path".into());
     }
     Ok(base.join(value))
+}
+
+/// `path` by its text alone, the file system not asked (no symlink is
+/// followed): empty and `.` components dropped, each `..` taking away the
+/// component before it, `..` at the root staying there as the kernel's
+/// does. `//`, `/./` and `/tmp/..` are all `/`; `/etc/` is `/etc`.
+pub(super) fn normalize_lexically(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 pub(super) fn on_off(b: bool) -> &'static str {
