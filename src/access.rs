@@ -111,13 +111,30 @@ impl AccessPolicy {
             ));
         }
         if let Some(expected) = &self.authorization {
-            let given = authorization.unwrap_or("").trim().as_bytes();
-            if !constant_time_eq(given, expected.as_bytes()) {
+            if !credentials_match(authorization.unwrap_or(""), expected) {
                 return Err(Refusal::Unauthorized);
             }
         }
         Ok(())
     }
+}
+
+/// Whether an `Authorization` header value carries the credentials of
+/// `expected` (`SCHEME TOKEN`, as [`AccessPolicy::basic_authorization`]
+/// makes it). The scheme is compared without regard to case (RFC 9110
+/// §11.1: `basic` and `BASIC` are `Basic`), after one or more spaces the
+/// token in constant time, and both are always compared, so the time does
+/// not tell which was wrong.
+fn credentials_match(given: &str, expected: &str) -> bool {
+    let (expected_scheme, expected_token) = expected.split_once(' ').unwrap_or((expected, ""));
+    let given = given.trim();
+    let (scheme, token) = given.split_once(' ').unwrap_or((given, ""));
+    let scheme_matches = scheme.eq_ignore_ascii_case(expected_scheme);
+    let token_matches = constant_time_eq(
+        token.trim_start_matches(' ').as_bytes(),
+        expected_token.as_bytes(),
+    );
+    scheme_matches & token_matches
 }
 
 /// Equality whose running time does not depend on where the inputs differ
@@ -232,6 +249,37 @@ mod tests {
             Ok(()),
             "unix socket peers skip the allow list"
         );
+    }
+
+    /// RFC 9110 §11.1: the auth scheme is case-insensitive, and one or more
+    /// spaces part it from the credentials. `basic` with the right
+    /// credentials was answered 401.
+    #[test]
+    fn the_basic_scheme_is_matched_without_regard_to_case() {
+        let expected = AccessPolicy::basic_authorization("admin", "s3cret");
+        for given in [
+            "Basic YWRtaW46czNjcmV0",
+            "basic YWRtaW46czNjcmV0",
+            "BASIC YWRtaW46czNjcmV0",
+            "bAsIc YWRtaW46czNjcmV0",
+            "Basic   YWRtaW46czNjcmV0",
+            " Basic YWRtaW46czNjcmV0 ",
+        ] {
+            assert!(credentials_match(given, &expected), "{given:?}");
+        }
+        for given in [
+            "",
+            "Basic",
+            "Basic ",
+            "YWRtaW46czNjcmV0",
+            "Bearer YWRtaW46czNjcmV0",
+            "Basicx YWRtaW46czNjcmV0",
+            "basic ywrtaw46czNjcmV0",
+            "Basic YWRtaW46czNjcmV0x",
+            "Basic YWRtaW46czNjcmV0 x",
+        ] {
+            assert!(!credentials_match(given, &expected), "{given:?}");
+        }
     }
 
     #[test]

@@ -265,6 +265,21 @@ fn basic_auth_requires_the_right_password_and_a_private_file() {
         ask("Authorization: Bearer YWRtaW46Y29ycmVjdCBob3JzZQ==\r\n").status,
         401
     );
+    // The scheme is case-insensitive (RFC 9110 §11.1): `basic` was 401.
+    for scheme in ["basic", "BASIC"] {
+        assert_eq!(
+            ask(&format!(
+                "Authorization: {scheme} YWRtaW46Y29ycmVjdCBob3JzZQ==\r\n"
+            ))
+            .status,
+            200,
+            "{scheme}"
+        );
+    }
+    assert_eq!(
+        ask("Authorization: basic YWRtaW46d3JvbmcgaG9yc2U=\r\n").status,
+        401
+    );
     assert!(
         !missing.body_text().contains("memory"),
         "no data without credentials"
