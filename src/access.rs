@@ -50,7 +50,10 @@ impl AccessPolicy {
                 let err = |message: String| {
                     config.error_at(
                         &["auth_password_file"],
-                        format!("auth_password_file {}: {message}", file.display()),
+                        format!(
+                            "auth_password_file {}: {message}",
+                            crate::log::shown(&file.to_string_lossy())
+                        ),
                     )
                 };
                 // Opened without waiting and checked by `fstat` of what was

@@ -12,6 +12,8 @@
 
 use std::net::IpAddr;
 
+use crate::log;
+
 /// An address block such as `192.168.1.0/24` or `fd00::/8`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr {
@@ -29,7 +31,10 @@ impl Cidr {
     /// (see the module docs), which cannot be what was meant.
     pub fn parse(text: &str) -> Result<Cidr, String> {
         let bad = || {
-            format!("`{text}` is not an address block such as 192.168.1.0/24, 127.0.0.1 or ::1/128")
+            format!(
+                "`{}` is not an address block such as 192.168.1.0/24, 127.0.0.1 or ::1/128",
+                log::shown(text)
+            )
         };
         let (addr, prefix) = match text.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -49,8 +54,9 @@ impl Cidr {
         }
         unmapped(Cidr { network, prefix }).ok_or_else(|| {
             format!(
-                "`{text}` is an IPv4-mapped address with a prefix under /96, a block \
-                 beyond ::ffff:0:0/96: write the IPv4 block (::ffff:10.0.0.0/104 is 10.0.0.0/8)"
+                "`{}` is an IPv4-mapped address with a prefix under /96, a block \
+                 beyond ::ffff:0:0/96: write the IPv4 block (::ffff:10.0.0.0/104 is 10.0.0.0/8)",
+                log::shown(text)
             )
         })
     }

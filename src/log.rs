@@ -5,6 +5,10 @@
 //!
 //! Writing a line does not allocate: the arguments are formatted straight
 //! into the locked, unbuffered stderr.
+//!
+//! Text from outside that a message quotes (a key or value of the config
+//! file) goes through [`shown`]: a line never carries a terminal escape,
+//! a NUL or a megabyte of someone else's text.
 
 use std::fmt::Arguments;
 use std::io::Write;
@@ -52,4 +56,88 @@ pub fn warn(args: Arguments<'_>) {
 
 pub fn error(args: Arguments<'_>) {
     write(Level::Error, args);
+}
+
+/// How many characters of a quoted text [`shown`] prints before `…`.
+pub const SHOWN_CHARS: usize = 200;
+
+/// `text` as a message quotes it: see [`Shown`].
+pub fn shown(text: &str) -> Shown<'_> {
+    Shown(text)
+}
+
+/// Text from outside, displayed escaped and cut: control characters as
+/// `\xNN` (ASCII) or `\u{NNNN}` (C1), and so are the invisible ones that
+/// reorder or hide text (bidi controls, zero-width characters, the line
+/// and paragraph separators, the BOM); a backslash is doubled, so an
+/// escape is never ambiguous (Rust's `escape_debug` convention, quotes
+/// left alone). After [`SHOWN_CHARS`] characters it is cut with `…`.
+/// Displaying it allocates nothing.
+pub struct Shown<'a>(pub &'a str);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for (n, c) in self.0.chars().enumerate() {
+            if n == SHOWN_CHARS {
+                return f.write_char('…');
+            }
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                c if c.is_ascii_control() => write!(f, "\\x{:02x}", c as u32)?,
+                c if c.is_control() || hides_or_reorders_text(c) => {
+                    write!(f, "\\u{{{:x}}}", c as u32)?
+                }
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The format characters a terminal shows as nothing, or that reorder or
+/// break the text around them: zero-width spaces and joiners, the bidi
+/// embeddings, overrides and isolates ("Trojan Source"), the line and
+/// paragraph separators, invisible operators, the BOM.
+fn hides_or_reorders_text(c: char) -> bool {
+    matches!(c,
+        '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{feff}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_escapes_what_a_terminal_would_act_on_and_cuts_long_text() {
+        for (text, expected) in [
+            ("5s", "5s"),
+            (
+                "caf\u{e9} \"x\" 'y' \u{1f600}",
+                "caf\u{e9} \"x\" 'y' \u{1f600}",
+            ),
+            ("\u{1b}[31mred\u{1b}[0m", "\\x1b[31mred\\x1b[0m"),
+            ("a\0b\tc\nd\re\u{7f}", "a\\x00b\\x09c\\x0ad\\x0de\\x7f"),
+            ("\u{9b}31m", "\\u{9b}31m"),
+            (
+                "a\u{202e}b\u{200b}c\u{feff}\u{2028}",
+                "a\\u{202e}b\\u{200b}c\\u{feff}\\u{2028}",
+            ),
+            ("C:\\x1b", "C:\\\\x1b"),
+        ] {
+            assert_eq!(shown(text).to_string(), expected, "{text:?}");
+        }
+        let long = "x".repeat(1_000_000);
+        let cut = shown(&long).to_string();
+        assert_eq!(cut, format!("{}…", "x".repeat(SHOWN_CHARS)));
+        let exact = "y".repeat(SHOWN_CHARS);
+        assert_eq!(shown(&exact).to_string(), exact);
+        // Cut by characters, never inside one.
+        let wide = "\u{e9}".repeat(SHOWN_CHARS + 1);
+        assert_eq!(shown(&wide).to_string().chars().count(), SHOWN_CHARS + 1);
+    }
 }

@@ -550,6 +550,63 @@ fn a_fifo_device_or_huge_config_or_password_file_is_refused_without_waiting() {
     );
 }
 
+/// What a config error quotes from the file reaches stderr (a terminal,
+/// the journal) escaped and cut: an escape sequence, a NUL or a megabyte
+/// went out as they were. A NUL in a path is caught by `check-config`, and
+/// a byte order mark at the start is skipped.
+#[test]
+fn config_errors_reach_stderr_escaped_and_cut() {
+    let dir = TempDir::new("e2e-config-escaped");
+    let huge = "9".repeat(1_000_000);
+    for (name, extra, expected) in [
+        (
+            "escape",
+            "interval = \u{1b}[2J\u{1b}]0;owned\u{7}".to_string(),
+            "{}:4: interval: `\\x1b[2J\\x1b]0;owned\\x07` is not a duration",
+        ),
+        (
+            "nul",
+            "state_dir = /var/lib/a\0b".to_string(),
+            "{}:4: state_dir: `/var/lib/a\\x00b` contains a NUL byte",
+        ),
+        ("huge", format!("history = {huge}"), "{}:4: history: `999"),
+    ] {
+        let config = dir.join(&format!("{name}.conf"));
+        std::fs::write(
+            &config,
+            format!("backup = off\nupdate_manager = none\n\n{extra}\n"),
+        )
+        .unwrap();
+        let config = config.to_str().unwrap();
+        let out = run(sysmon(&["check-config", "--config", config]));
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected = expected.replace("{}", config);
+        assert!(
+            stderr.contains(&expected),
+            "{name}: lacks {expected:?}: {stderr}"
+        );
+        assert!(
+            !out.stderr
+                .iter()
+                .any(|b| b.is_ascii_control() && *b != b'\n'),
+            "{name}: a control byte reached stderr: {stderr:?}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(out.stderr.len() < 500, "{name}: {} bytes", out.stderr.len());
+    }
+
+    let config = dir.join("bom.conf");
+    std::fs::write(&config, "\u{feff}interval = 7s\nbackup = off\n").unwrap();
+    let out = run(sysmon(&[
+        "check-config",
+        "--config",
+        config.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\ninterval = 7s\n"));
+}
+
 #[test]
 fn check_config_refuses_the_password_file_run_refuses() {
     // Issue 11: check-config accepted a 0644 password file that run refused.

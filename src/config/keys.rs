@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::parse::{
     format_duration, format_threshold, normalize_lexically, on_off, parse_count, parse_duration,
-    parse_listen, parse_optional_period, parse_path, parse_switch, parse_threshold,
+    parse_listen, parse_optional_period, parse_path, parse_switch, parse_threshold, refuse_nul,
 };
 
 /// A duration from `min` to `max`, which `range` spells for the error.
@@ -28,11 +28,12 @@ fn duration_between(
 ) -> Result<Duration, String> {
     let d = parse_duration(value)?;
     if d < min || d > max {
-        return Err(format!("`{value}` is out of range ({range})"));
+        return Err(format!("`{}` is out of range ({range})", log::shown(value)));
     }
     Ok(d)
 }
 use super::{Config, ServiceInit, Threshold, UpdateManager};
+use crate::log;
 
 /// `mounts = VALUE`: `auto` alone (no line: the default), or mount points,
 /// each an absolute path normalised lexically and listed once: `/` twice
@@ -58,12 +59,14 @@ fn add_mount(c: &mut Config, value: &str) -> Result<(), String> {
     }
     if !value.starts_with('/') {
         return Err(format!(
-            "`{value}` is not an absolute mount point (or `auto`)"
+            "`{}` is not an absolute mount point (or `auto`)",
+            log::shown(value)
         ));
     }
     if let Some(line) = earlier_auto {
         return Err(format!(
-            "`{value}` after `mounts = auto` on line {line}: list mount points or auto, not both"
+            "`{}` after `mounts = auto` on line {line}: list mount points or auto, not both",
+            log::shown(value)
         ));
     }
     let path = normalize_lexically(Path::new(value));
@@ -97,11 +100,15 @@ fn refuse_listed_twice(
     let line = lines
         .get(i)
         .map_or(String::new(), |l| format!(" on line {l}"));
-    let shown = path.display().to_string();
-    Err(if shown == value {
-        format!("`{value}` is already listed{line}")
+    let normal = path.to_string_lossy();
+    Err(if normal == value {
+        format!("`{}` is already listed{line}", log::shown(value))
     } else {
-        format!("`{value}` is `{shown}`, already listed{line}")
+        format!(
+            "`{}` is `{}`, already listed{line}",
+            log::shown(value),
+            log::shown(&normal)
+        )
     })
 }
 
@@ -192,7 +199,7 @@ pub const KEYS: &[Key] = &[
         apply: |c, value, _| {
             let listen = parse_listen(value)?;
             if c.listen.contains(&listen) {
-                return Err(format!("`{value}` is listed twice"));
+                return Err(format!("`{}` is listed twice", log::shown(value)));
             }
             c.listen.push(listen);
             Ok(())
@@ -241,7 +248,8 @@ pub const KEYS: &[Key] = &[
                     .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
             if !valid {
                 return Err(format!(
-                    "`{value}` is not a host name such as monitor.example.org"
+                    "`{}` is not a host name such as monitor.example.org",
+                    log::shown(value)
                 ));
             }
             c.server_names.push(value.to_ascii_lowercase());
@@ -270,7 +278,8 @@ pub const KEYS: &[Key] = &[
         apply: |c, value, _| {
             if value.is_empty() || value.contains(':') || value.chars().any(char::is_control) {
                 return Err(format!(
-                    "`{value}` is not a user name (no `:`, no control characters)"
+                    "`{}` is not a user name (no `:`, no control characters)",
+                    log::shown(value)
                 ));
             }
             c.auth_user = Some(value.to_string());
@@ -314,7 +323,10 @@ pub const KEYS: &[Key] = &[
                     .chars()
                     .any(|c| c == ':' || c == '/' || c.is_whitespace() || c.is_control());
             if !valid {
-                return Err(format!("`{value}` is not a user name such as sysmon"));
+                return Err(format!(
+                    "`{}` is not a user name such as sysmon",
+                    log::shown(value)
+                ));
             }
             c.user = Some(value.to_string());
             Ok(())
@@ -546,6 +558,7 @@ pub const KEYS: &[Key] = &[
             if value.is_empty() {
                 return Err("expected a shell command".into());
             }
+            refuse_nul(value)?;
             c.updates.command = Some(value.to_string());
             Ok(())
         },
@@ -560,7 +573,10 @@ pub const KEYS: &[Key] = &[
         apply: |c, value, _| {
             let d = parse_duration(value)?;
             if d < Duration::from_secs(1) {
-                return Err(format!("`{value}` is too short (at least 1s)"));
+                return Err(format!(
+                    "`{}` is too short (at least 1s)",
+                    log::shown(value)
+                ));
             }
             c.updates.timeout = d;
             Ok(())
@@ -617,7 +633,10 @@ pub const KEYS: &[Key] = &[
             let file = parse_path(value, base)?;
             // node_exporter's textfile collector reads only `*.prom`.
             if file.extension().is_none_or(|e| e != "prom") {
-                return Err(format!("`{value}` does not end in .prom (or use off)"));
+                return Err(format!(
+                    "`{}` does not end in .prom (or use off)",
+                    log::shown(value)
+                ));
             }
             c.textfile_path = Some(file);
             Ok(())
@@ -813,7 +832,10 @@ pub const KEYS: &[Key] = &[
                 _ => {
                     let d = parse_duration(value)?;
                     if d < Duration::from_secs(60) {
-                        return Err(format!("`{value}` is too short (at least 1m, or off)"));
+                        return Err(format!(
+                            "`{}` is too short (at least 1m, or off)",
+                            log::shown(value)
+                        ));
                     }
                     Some(d)
                 }
@@ -862,6 +884,7 @@ pub const KEYS: &[Key] = &[
             if value.is_empty() {
                 return Err("expected a shell command".into());
             }
+            refuse_nul(value)?;
             c.alerts.command = Some(value.to_string());
             Ok(())
         },

@@ -24,6 +24,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::log;
+
 pub mod history;
 pub mod keys;
 pub(crate) mod parse;
@@ -178,7 +180,7 @@ pub fn parse_word<T: Copy>(all: &[(&'static str, T)], word: &str) -> Result<T, S
         .map(|(_, v)| *v)
         .ok_or_else(|| {
             let words: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
-            format!("`{word}` is not one of {}", words.join(", "))
+            format!("`{}` is not one of {}", log::shown(word), words.join(", "))
         })
 }
 
@@ -452,6 +454,8 @@ impl Config {
                 + 1;
             at(line, "not valid UTF-8".into())
         })?;
+        // Editors on some systems save UTF-8 with a byte order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut config = Config {
             file: Some(path.to_path_buf()),
@@ -468,12 +472,15 @@ impl Config {
             let Some((key, value)) = line.split_once('=') else {
                 return Err(at(
                     line_no,
-                    format!("expected `key = value`, found `{line}`"),
+                    format!("expected `key = value`, found `{}`", log::shown(line)),
                 ));
             };
             let (key, value) = (key.trim(), value.trim());
             let Some(spec) = keys::find(key) else {
-                return Err(at(line_no, format!("unknown key `{key}`{}", suggest(key))));
+                return Err(at(
+                    line_no,
+                    format!("unknown key `{}`{}", log::shown(key), suggest(key)),
+                ));
             };
             let key = spec.name;
             if !spec.repeatable {
@@ -616,13 +623,22 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
+/// ` (did you mean `KEY`?)` for a key at most two edits from `key`; nothing
+/// for a key longer than [`SUGGEST_MAX_BYTES`], which no typo of a key is
+/// (the edit distance is quadratic: a 1 MB key took 1.8 s).
 fn suggest(key: &str) -> String {
+    if key.len() > SUGGEST_MAX_BYTES {
+        return String::new();
+    }
     let close = KEYS
         .iter()
         .map(|k| k.name)
         .find(|k| edit_distance(k, key) <= 2);
     close.map_or(String::new(), |k| format!(" (did you mean `{k}`?)"))
 }
+
+/// The longest unknown key [`suggest`] looks at: twice the longest key.
+const SUGGEST_MAX_BYTES: usize = 64;
 
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -996,6 +1012,84 @@ mod tests {
         }
         // auto alone, or not at all, is auto.
         assert!(parse("mounts = auto").unwrap().mounts.is_empty());
+    }
+
+    /// What an error quotes from the file is escaped and cut: an escape
+    /// sequence reached the terminal or journal as is, a NUL went to stderr,
+    /// a 1 MB value made a 1 MB line, and a 1 MB unknown key spent seconds
+    /// in the "did you mean" search.
+    #[test]
+    fn errors_quote_file_text_escaped_and_cut() {
+        for (text, error) in [
+            (
+                "interval = \u{1b}[31mred",
+                "/etc/sysmon.conf:1: interval: `\\x1b[31mred` is not a duration such as 500ms, 5s, 1m, 2h or 1d",
+            ),
+            (
+                "\n\u{1b}]0;owned\u{7} = 1",
+                "/etc/sysmon.conf:2: unknown key `\\x1b]0;owned\\x07`",
+            ),
+            (
+                "just \u{9b}words",
+                "/etc/sysmon.conf:1: expected `key = value`, found `just \\u{9b}words`",
+            ),
+            (
+                "allow = 10.0.0.0/8\u{202e}",
+                "/etc/sysmon.conf:1: allow: `10.0.0.0/8\\u{202e}` is not an address block such as 192.168.1.0/24, 127.0.0.1 or ::1/128",
+            ),
+            (
+                "backup_exclude = \u{1b}[",
+                "/etc/sysmon.conf:1: backup_exclude: `\\x1b[`: unclosed `[`",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err(), error, "{text:?}");
+        }
+        let huge = "9".repeat(1_000_000);
+        let error = parse(&format!("interval = {huge}x")).unwrap_err();
+        assert!(error.len() < 400, "{} bytes", error.len());
+        assert!(error.contains(&format!("`{}…`", "9".repeat(crate::log::SHOWN_CHARS))));
+        let started = std::time::Instant::now();
+        let error = parse(&format!("{} = 1", "k".repeat(1_000_000))).unwrap_err();
+        assert!(
+            error.len() < 400 && !error.contains("did you mean"),
+            "{error}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    /// A NUL byte cannot reach the kernel in a path, a socket path or a
+    /// command line: refused with the file's line, so `check-config` sees
+    /// it, where before `run` failed later (or cut the path).
+    #[test]
+    fn a_nul_byte_in_a_path_listen_address_or_command_is_refused() {
+        for (key, value) in [
+            ("backup_dir", "/var/b\0x"),
+            ("state_dir", "\0"),
+            ("backup_source", "/etc\0/x"),
+            ("textfile_path", "/run/a\0.prom"),
+            ("listen", "/run/sysmon\0.sock"),
+            ("listen", "127.0.0.1:80\0"),
+            ("update_command", "echo\0 x"),
+            ("alert_command", "logger\0"),
+        ] {
+            let shown = value.replace('\0', "\\x00");
+            assert_eq!(
+                parse(&format!("\n{key} = {value}\n")).unwrap_err(),
+                format!("/etc/sysmon.conf:2: {key}: `{shown}` contains a NUL byte"),
+            );
+        }
+    }
+
+    /// Editors that save UTF-8 with a byte order mark: it is skipped.
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_skipped() {
+        let c = parse("\u{feff}interval = 7s\n").unwrap();
+        assert_eq!(c.interval, Duration::from_secs(7));
+        // Anywhere else it is part of the text, shown escaped.
+        assert_eq!(
+            parse("interval = 7s\n\u{feff}history = 2h").unwrap_err(),
+            "/etc/sysmon.conf:2: unknown key `\\u{feff}history` (did you mean `history`?)"
+        );
     }
 
     #[test]
