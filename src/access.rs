@@ -13,6 +13,11 @@ use std::net::IpAddr;
 
 pub use crate::cidr::Cidr;
 use crate::config::{Config, ConfigError};
+use crate::sample::procfile;
+
+/// The largest password file read: a password alone on one line is far
+/// shorter; a larger file is refused without being read whole.
+pub const MAX_PASSWORD_FILE_BYTES: usize = 4096;
 
 /// Why a request is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +39,8 @@ pub struct AccessPolicy {
 
 impl AccessPolicy {
     /// The policy `config` sets; reads the password file, which must exist,
-    /// hold one line, and be unreadable to group and others (like ssh keys).
+    /// be a regular file of at most [`MAX_PASSWORD_FILE_BYTES`], hold one
+    /// line, and be unreadable to group and others (like ssh keys).
     /// `check-config` and `run` both call this, so both refuse the same
     /// files; errors name the `auth_password_file` line.
     pub fn from_config(config: &Config) -> Result<AccessPolicy, ConfigError> {
@@ -44,17 +50,27 @@ impl AccessPolicy {
                 let err = |message: String| {
                     config.error_at(
                         &["auth_password_file"],
-                        format!("auth_password_file {}: {message}", file.display()),
+                        format!(
+                            "auth_password_file {}: {message}",
+                            crate::log::shown(&file.to_string_lossy())
+                        ),
                     )
                 };
-                let meta = std::fs::metadata(file).map_err(|e| err(e.to_string()))?;
+                // Opened without waiting and checked by `fstat` of what was
+                // opened: a FIFO of mode 600 passes the mode check, and its
+                // read would stop the loop on SIGHUP until someone writes.
+                let opened = procfile::open_regular(file).map_err(|e| err(e.to_string()))?;
+                let meta = opened.metadata().map_err(|e| err(e.to_string()))?;
                 if meta.mode() & 0o037 != 0 {
                     return Err(err(format!(
                         "mode {:o} lets others read it or write it; chmod 600 (or 640 for a group)",
                         meta.mode() & 0o777
                     )));
                 }
-                let text = std::fs::read_to_string(file).map_err(|e| err(e.to_string()))?;
+                let bytes = procfile::read_whole_from(&opened, MAX_PASSWORD_FILE_BYTES)
+                    .map_err(|e| err(e.to_string()))?;
+                let text =
+                    String::from_utf8(bytes).map_err(|_| err("not valid UTF-8".to_string()))?;
                 let password = text.strip_suffix('\n').unwrap_or(&text);
                 let password = password.strip_suffix('\r').unwrap_or(password);
                 if password.is_empty() || password.contains('\n') {
@@ -98,13 +114,30 @@ impl AccessPolicy {
             ));
         }
         if let Some(expected) = &self.authorization {
-            let given = authorization.unwrap_or("").trim().as_bytes();
-            if !constant_time_eq(given, expected.as_bytes()) {
+            if !credentials_match(authorization.unwrap_or(""), expected) {
                 return Err(Refusal::Unauthorized);
             }
         }
         Ok(())
     }
+}
+
+/// Whether an `Authorization` header value carries the credentials of
+/// `expected` (`SCHEME TOKEN`, as [`AccessPolicy::basic_authorization`]
+/// makes it). The scheme is compared without regard to case (RFC 9110
+/// §11.1: `basic` and `BASIC` are `Basic`), after one or more spaces the
+/// token in constant time, and both are always compared, so the time does
+/// not tell which was wrong.
+fn credentials_match(given: &str, expected: &str) -> bool {
+    let (expected_scheme, expected_token) = expected.split_once(' ').unwrap_or((expected, ""));
+    let given = given.trim();
+    let (scheme, token) = given.split_once(' ').unwrap_or((given, ""));
+    let scheme_matches = scheme.eq_ignore_ascii_case(expected_scheme);
+    let token_matches = constant_time_eq(
+        token.trim_start_matches(' ').as_bytes(),
+        expected_token.as_bytes(),
+    );
+    scheme_matches & token_matches
 }
 
 /// Equality whose running time does not depend on where the inputs differ
@@ -219,6 +252,37 @@ mod tests {
             Ok(()),
             "unix socket peers skip the allow list"
         );
+    }
+
+    /// RFC 9110 §11.1: the auth scheme is case-insensitive, and one or more
+    /// spaces part it from the credentials. `basic` with the right
+    /// credentials was answered 401.
+    #[test]
+    fn the_basic_scheme_is_matched_without_regard_to_case() {
+        let expected = AccessPolicy::basic_authorization("admin", "s3cret");
+        for given in [
+            "Basic YWRtaW46czNjcmV0",
+            "basic YWRtaW46czNjcmV0",
+            "BASIC YWRtaW46czNjcmV0",
+            "bAsIc YWRtaW46czNjcmV0",
+            "Basic   YWRtaW46czNjcmV0",
+            " Basic YWRtaW46czNjcmV0 ",
+        ] {
+            assert!(credentials_match(given, &expected), "{given:?}");
+        }
+        for given in [
+            "",
+            "Basic",
+            "Basic ",
+            "YWRtaW46czNjcmV0",
+            "Bearer YWRtaW46czNjcmV0",
+            "Basicx YWRtaW46czNjcmV0",
+            "basic ywrtaw46czNjcmV0",
+            "Basic YWRtaW46czNjcmV0x",
+            "Basic YWRtaW46czNjcmV0 x",
+        ] {
+            assert!(!credentials_match(given, &expected), "{given:?}");
+        }
     }
 
     #[test]

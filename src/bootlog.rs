@@ -547,9 +547,12 @@ fn record_up(
 }
 
 /// The file's text, or `None` when there is none. A file larger than any
-/// boot log is an error (never read whole).
+/// boot log is an error (never read whole), and so is anything but a
+/// regular file: a FIFO put there would stop the loop in `open` (at start,
+/// or on a SIGHUP that moves `state_dir`), so it is opened without waiting
+/// and refused, and then set aside as any file that is not a boot log.
 fn read_bounded(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    let file = match std::fs::File::open(path) {
+    let file = match crate::sample::procfile::open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fsutil::with_path(path, e)),
@@ -772,6 +775,33 @@ mod tests {
         std::fs::write(dir.0.join(FILE_NAME), text).unwrap();
         let (_, opened) = open(&dir.0, 7, 5001);
         assert!(opened.set_aside.is_some() && opened.unclean.is_none());
+    }
+
+    /// A FIFO where the log should be is not opened for reading (that
+    /// waits for a writer: the daemon's loop would stop at start, or at a
+    /// SIGHUP that moves `state_dir`) but refused and set aside.
+    #[test]
+    fn a_fifo_in_place_of_the_log_is_set_aside_without_waiting() {
+        let dir = Dir::new("fifo");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.0.join(FILE_NAME))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let state_dir = dir.0.clone();
+        std::thread::spawn(move || {
+            let (_, opened) = open(&state_dir, 7, 5000);
+            let _ = tx.send(opened.set_aside);
+        });
+        let set_aside = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("opening the boot log waited on a FIFO");
+        let (aside, why) = set_aside.expect("the FIFO is set aside");
+        assert_eq!(aside, dir.0.join("boots.log.aside-5000"));
+        assert!(why.contains("a FIFO, not a regular file"), "{why}");
+        assert!(dir.0.join(FILE_NAME).is_file());
     }
 
     /// "Still alive" writes go into the file last written (the same inode)

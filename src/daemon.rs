@@ -709,7 +709,9 @@ impl Daemon {
         }
     }
 
-    /// SIGHUP: re-read the config; a bad one is refused and the old stays.
+    /// SIGHUP: re-read the config; a bad one is refused and the old stays,
+    /// and so is one without keys (a file caught mid-save, see
+    /// [`Config::refuse_empty_for_reload`]).
     fn reload(&mut self) {
         let Some(file) = self.config.file.clone() else {
             log::info(format_args!(
@@ -717,7 +719,10 @@ impl Daemon {
             ));
             return;
         };
-        let loaded = Config::load(Some(&file)).and_then(|c| c.validate().map(|()| c));
+        let loaded = Config::load(Some(&file)).and_then(|c| {
+            c.refuse_empty_for_reload()?;
+            c.validate().map(|()| c)
+        });
         let mut new = match loaded {
             Ok(new) => new,
             Err(e) => {

@@ -11,6 +11,11 @@
 //! each is written escaped (`\n`, `\r`, `\t` kept, others `\xNN`, C1
 //! controls `\u{9b}`), so no text can end the line early, forge a line of
 //! its own (or a journald `<N>` priority), or send a terminal escape.
+//!
+//! Text from a file a message quotes (a key or value of the config file)
+//! goes through [`shown`] besides: it also escapes the invisible characters
+//! that reorder or hide text, and cuts a long text, so a line never carries
+//! a megabyte of someone else's text.
 
 use std::fmt::Arguments;
 use std::io::Write;
@@ -89,18 +94,6 @@ impl<W: Write> Write for Escaping<W> {
     }
 }
 
-/// `text` with control characters escaped as the log writes them, for a
-/// line printed elsewhere (a command's summary on stdout).
-pub struct OneLine<'a>(pub &'a str);
-
-impl std::fmt::Display for OneLine<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut escaped = Vec::new();
-        let _ = Escaping(&mut escaped).write_all(self.0.as_bytes());
-        f.write_str(&String::from_utf8_lossy(&escaped))
-    }
-}
-
 pub fn info(args: Arguments<'_>) {
     write(Level::Info, args);
 }
@@ -113,12 +106,64 @@ pub fn error(args: Arguments<'_>) {
     write(Level::Error, args);
 }
 
+/// How many characters of a quoted text [`shown`] prints before `…`.
+pub const SHOWN_CHARS: usize = 200;
+
+/// `text` as a message quotes it: see [`Shown`].
+pub fn shown(text: &str) -> Shown<'_> {
+    Shown(text)
+}
+
+/// Text from outside, displayed escaped and cut: control characters as
+/// `\xNN` (ASCII) or `\u{NNNN}` (C1), and so are the invisible ones that
+/// reorder or hide text (bidi controls, zero-width characters, the line
+/// and paragraph separators, the BOM); a backslash is doubled, so an
+/// escape is never ambiguous (Rust's `escape_debug` convention, quotes
+/// left alone). After [`SHOWN_CHARS`] characters it is cut with `…`.
+/// Displaying it allocates nothing.
+pub struct Shown<'a>(pub &'a str);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for (n, c) in self.0.chars().enumerate() {
+            if n == SHOWN_CHARS {
+                return f.write_char('…');
+            }
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                c if c.is_ascii_control() => write!(f, "\\x{:02x}", c as u32)?,
+                c if c.is_control() || hides_or_reorders_text(c) => {
+                    write!(f, "\\u{{{:x}}}", c as u32)?
+                }
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The format characters a terminal shows as nothing, or that reorder or
+/// break the text around them: zero-width spaces and joiners, the bidi
+/// embeddings, overrides and isolates ("Trojan Source"), the line and
+/// paragraph separators, invisible operators, the BOM.
+fn hides_or_reorders_text(c: char) -> bool {
+    matches!(c,
+        '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{feff}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn escaped(text: &str) -> String {
-        OneLine(text).to_string()
+        let mut out = Vec::new();
+        Escaping(&mut out).write_all(text.as_bytes()).unwrap();
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
@@ -132,5 +177,34 @@ mod tests {
         assert_eq!(escaped("\r\x1b[2J\0\x7f"), "\\r\\x1b[2J\\x00\\x7f");
         assert_eq!(escaped("a\u{9b}31mb\u{85}"), "a\\u{9b}31mb\\u{85}");
         assert_eq!(escaped("\u{a0}"), "\u{a0}", "not a control");
+    }
+
+    #[test]
+    fn shown_escapes_what_a_terminal_would_act_on_and_cuts_long_text() {
+        for (text, expected) in [
+            ("5s", "5s"),
+            (
+                "caf\u{e9} \"x\" 'y' \u{1f600}",
+                "caf\u{e9} \"x\" 'y' \u{1f600}",
+            ),
+            ("\u{1b}[31mred\u{1b}[0m", "\\x1b[31mred\\x1b[0m"),
+            ("a\0b\tc\nd\re\u{7f}", "a\\x00b\\x09c\\x0ad\\x0de\\x7f"),
+            ("\u{9b}31m", "\\u{9b}31m"),
+            (
+                "a\u{202e}b\u{200b}c\u{feff}\u{2028}",
+                "a\\u{202e}b\\u{200b}c\\u{feff}\\u{2028}",
+            ),
+            ("C:\\x1b", "C:\\\\x1b"),
+        ] {
+            assert_eq!(shown(text).to_string(), expected, "{text:?}");
+        }
+        let long = "x".repeat(1_000_000);
+        let cut = shown(&long).to_string();
+        assert_eq!(cut, format!("{}…", "x".repeat(SHOWN_CHARS)));
+        let exact = "y".repeat(SHOWN_CHARS);
+        assert_eq!(shown(&exact).to_string(), exact);
+        // Cut by characters, never inside one.
+        let wide = "\u{e9}".repeat(SHOWN_CHARS + 1);
+        assert_eq!(shown(&wide).to_string().chars().count(), SHOWN_CHARS + 1);
     }
 }

@@ -6,6 +6,8 @@
 //! at worst (one backtrack point, the last `*`), so the sampler can call it
 //! on every interface of every sample.
 
+use crate::log;
+
 /// A checked glob (`parse` refused the ones that cannot name an interface).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NameGlob(Box<[u8]>);
@@ -18,14 +20,18 @@ impl NameGlob {
             return Err("expected an interface name or glob such as veth*".into());
         }
         if text.len() > 64 {
-            return Err(format!("`{text}` is too long for an interface name glob"));
+            return Err(format!(
+                "`{}` is too long for an interface name glob",
+                log::shown(text)
+            ));
         }
         if let Some(c) = text
             .chars()
             .find(|c| *c == '/' || c.is_whitespace() || c.is_control())
         {
             return Err(format!(
-                "`{text}` cannot match an interface name (it holds {c:?})"
+                "`{}` cannot match an interface name (it holds {c:?})",
+                log::shown(text)
             ));
         }
         Ok(NameGlob(text.as_bytes().into()))
@@ -50,14 +56,18 @@ pub fn check_service_glob(text: &str) -> Result<(), String> {
         return Err("expected a service name or glob such as getty@*".into());
     }
     if text.len() > 256 {
-        return Err(format!("`{text}` is too long for a service name glob"));
+        return Err(format!(
+            "`{}` is too long for a service name glob",
+            log::shown(text)
+        ));
     }
     if let Some(c) = text
         .chars()
         .find(|c| *c == '/' || c.is_whitespace() || c.is_control())
     {
         return Err(format!(
-            "`{text}` cannot match a service name (it holds {c:?})"
+            "`{}` cannot match a service name (it holds {c:?})",
+            log::shown(text)
         ));
     }
     Ok(())

@@ -13,6 +13,8 @@
 //! Matching is a dynamic program over (pattern token, text byte): linear
 //! memory, and no pattern can make it take exponential time.
 
+use crate::log;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Token {
     Byte(u8),
@@ -68,7 +70,7 @@ impl Pattern {
             Anchor::Name
         };
         if text.is_empty() {
-            return Err(format!("`{glob}` matches nothing"));
+            return Err(format!("`{}` matches nothing", log::shown(glob)));
         }
         let mut tokens = Vec::new();
         let mut i = 0;
@@ -92,8 +94,8 @@ impl Pattern {
                     i += 1;
                 }
                 b'[' => {
-                    let (token, used) =
-                        parse_class(&text[i..]).ok_or_else(|| format!("`{glob}`: unclosed `[`"))?;
+                    let (token, used) = parse_class(&text[i..])
+                        .ok_or_else(|| format!("`{}`: unclosed `[`", log::shown(glob)))?;
                     tokens.push(token);
                     i += used;
                 }

@@ -392,6 +392,24 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
             "update_every = 18446744073709551615ms",
             "{}:4: update_every: `18446744073709551615ms` is too long",
         ),
+        // A mount point listed twice gave every node_filesystem_* series
+        // twice (Prometheus refuses the scrape); a later `auto` dropped the
+        // points; a source listed twice was archived twice more.
+        (
+            "mount-listed-twice",
+            "mounts = /\nmounts = /tmp/..",
+            "{}:5: mounts: `/tmp/..` is `/`, already listed on line 4",
+        ),
+        (
+            "mounts-auto-after-points",
+            "mounts = /\nmounts = auto",
+            "{}:5: mounts: `auto` after mount points (from line 4)",
+        ),
+        (
+            "backup-source-listed-twice",
+            "backup_source = /etc\nbackup_source = /etc/",
+            "{}:5: backup_source: `/etc/` is `/etc`, already listed on line 4",
+        ),
     ];
     for &(name, extra, expected) in cases {
         let dir = TempDir::new(&format!("e2e-badconf-{name}"));
@@ -449,6 +467,144 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
         0,
         "files appeared"
     );
+}
+
+/// A config file or password file that is not a regular file, or is huge,
+/// is refused by name, without waiting and without reading it whole: a FIFO
+/// made `check-config` (and `run`) wait for a writer, and a symlink to
+/// /dev/zero made them allocate until the allocation failed.
+#[test]
+fn a_fifo_device_or_huge_config_or_password_file_is_refused_without_waiting() {
+    let dir = TempDir::new("e2e-config-not-regular");
+    let fifo = dir.join("fifo.conf");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let zero = dir.join("zero.conf");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let huge = dir.join("huge.conf");
+    let line = "# a comment that pads the file to more than 1 MiB\n";
+    std::fs::write(&huge, line.repeat((1 << 20) / line.len() + 1)).unwrap();
+    for (config, reason) in [
+        (&fifo, "a FIFO, not a regular file"),
+        (&zero, "a character device, not a regular file"),
+        (&huge, "larger than 1048576 bytes"),
+    ] {
+        let config = config.to_str().unwrap();
+        let expected = format!("{config}: cannot read: {reason}");
+        for args in [
+            vec!["check-config", "--config", config],
+            vec!["run", "--listen", "127.0.0.1:0", "--config", config],
+        ] {
+            let (status, out) = run_limited(sysmon(&args), Duration::from_secs(10));
+            let status =
+                status.unwrap_or_else(|| panic!("`sysmon {}` waited on {config}", args[0]));
+            assert_eq!(status.code(), Some(2), "sysmon {} {config}", args[0]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(&expected), "lacks {expected:?}: {stderr}");
+        }
+    }
+
+    // A FIFO of mode 600 passed the password file's mode check, and its
+    // read waited for a writer.
+    use std::os::unix::fs::PermissionsExt;
+    let password = dir.join("password");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&password)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nauth_user = admin\nauth_password_file = {}",
+        password.display()
+    ));
+    let config = config.to_str().unwrap();
+    let (status, out) = run_limited(
+        sysmon(&["check-config", "--config", config]),
+        Duration::from_secs(10),
+    );
+    let status = status.expect("`sysmon check-config` waited on a FIFO password file");
+    assert_eq!(status.code(), Some(2));
+    let expected = format!(
+        "{config}:7: auth_password_file {}: a FIFO, not a regular file",
+        password.display()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&expected), "lacks {expected:?}: {stderr}");
+    // And a password file too large to be one.
+    std::fs::remove_file(&password).unwrap();
+    std::fs::write(&password, "x".repeat(5000)).unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(sysmon(&["check-config", "--config", config]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("larger than 4096 bytes"),
+        "{out:?}"
+    );
+}
+
+/// What a config error quotes from the file reaches stderr (a terminal,
+/// the journal) escaped and cut: an escape sequence, a NUL or a megabyte
+/// went out as they were. A NUL in a path is caught by `check-config`, and
+/// a byte order mark at the start is skipped.
+#[test]
+fn config_errors_reach_stderr_escaped_and_cut() {
+    let dir = TempDir::new("e2e-config-escaped");
+    let huge = "9".repeat(1_000_000);
+    for (name, extra, expected) in [
+        (
+            "escape",
+            "interval = \u{1b}[2J\u{1b}]0;owned\u{7}".to_string(),
+            "{}:4: interval: `\\x1b[2J\\x1b]0;owned\\x07` is not a duration",
+        ),
+        (
+            "nul",
+            "state_dir = /var/lib/a\0b".to_string(),
+            "{}:4: state_dir: `/var/lib/a\\x00b` contains a NUL byte",
+        ),
+        ("huge", format!("history = {huge}"), "{}:4: history: `999"),
+    ] {
+        let config = dir.join(&format!("{name}.conf"));
+        std::fs::write(
+            &config,
+            format!("backup = off\nupdate_manager = none\n\n{extra}\n"),
+        )
+        .unwrap();
+        let config = config.to_str().unwrap();
+        let out = run(sysmon(&["check-config", "--config", config]));
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected = expected.replace("{}", config);
+        assert!(
+            stderr.contains(&expected),
+            "{name}: lacks {expected:?}: {stderr}"
+        );
+        assert!(
+            !out.stderr
+                .iter()
+                .any(|b| b.is_ascii_control() && *b != b'\n'),
+            "{name}: a control byte reached stderr: {stderr:?}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(out.stderr.len() < 500, "{name}: {} bytes", out.stderr.len());
+    }
+
+    let config = dir.join("bom.conf");
+    std::fs::write(&config, "\u{feff}interval = 7s\nbackup = off\n").unwrap();
+    let out = run(sysmon(&[
+        "check-config",
+        "--config",
+        config.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\ninterval = 7s\n"));
 }
 
 #[test]

@@ -173,6 +173,49 @@ fn allow_list_admits_only_listed_clients() {
     assert_eq!(get_from("127.0.0.2", daemon.addr, ""), 403);
 }
 
+/// The status of a GET from this machine to `addr`.
+fn status_at(addr: std::net::SocketAddr) -> u16 {
+    http(addr, "GET /data.json HTTP/1.0\r\nHost: localhost\r\n\r\n").status
+}
+
+/// On a dual-stack `[::]` listener an IPv4 client shows as
+/// `::ffff:127.0.0.1`. `allow = ::ffff:127.0.0.1` (or a mapped block)
+/// never matched it: the client's address was made IPv4, the block was not,
+/// and every client got 403. Now the mapped block is the IPv4 block it
+/// names. `::/0` admits IPv6 clients only (README, `allow`).
+#[test]
+fn ipv4_mapped_allow_entries_admit_ipv4_clients_on_a_dual_stack_listener() {
+    let v4 = |daemon: &Daemon| std::net::SocketAddr::from(([127, 0, 0, 1], daemon.addr.port()));
+    let v6 = |daemon: &Daemon| {
+        std::net::SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], daemon.addr.port()))
+    };
+    for (allow, v4_status, v6_status) in [
+        ("allow = ::ffff:127.0.0.1", 200, 403),
+        ("allow = ::ffff:127.0.0.0/104", 200, 403),
+        ("allow = ::ffff:10.0.0.0/104", 403, 403),
+        ("allow = ::/0", 403, 200),
+        ("allow = ::/0\nallow = 0.0.0.0/0", 200, 200),
+    ] {
+        let dir = TempDir::new("allow-mapped");
+        let config = dir.config(&format!(
+            "backup = off\nupdate_manager = none\nmounts = /\n{allow}"
+        ));
+        let proc_root = fixture("proc/basic");
+        let daemon = Daemon::start_on(
+            "[::]:0",
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--proc-root",
+                proc_root.to_str().unwrap(),
+            ],
+            |_| {},
+        );
+        assert_eq!(status_at(v4(&daemon)), v4_status, "{allow}: from 127.0.0.1");
+        assert_eq!(status_at(v6(&daemon)), v6_status, "{allow}: from ::1");
+    }
+}
+
 #[test]
 fn basic_auth_requires_the_right_password_and_a_private_file() {
     use std::os::unix::fs::PermissionsExt;
@@ -220,6 +263,21 @@ fn basic_auth_requires_the_right_password_and_a_private_file() {
     );
     assert_eq!(
         ask("Authorization: Bearer YWRtaW46Y29ycmVjdCBob3JzZQ==\r\n").status,
+        401
+    );
+    // The scheme is case-insensitive (RFC 9110 §11.1): `basic` was 401.
+    for scheme in ["basic", "BASIC"] {
+        assert_eq!(
+            ask(&format!(
+                "Authorization: {scheme} YWRtaW46Y29ycmVjdCBob3JzZQ==\r\n"
+            ))
+            .status,
+            200,
+            "{scheme}"
+        );
+    }
+    assert_eq!(
+        ask("Authorization: basic YWRtaW46d3JvbmcgaG9yc2U=\r\n").status,
         401
     );
     assert!(

@@ -6,6 +6,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::log;
+
 /// Most points one series may hold (config validation keeps
 /// `history / interval` under this).
 pub const MAX_POINTS: usize = 100_000;
@@ -70,22 +72,29 @@ pub fn parse_tiers(value: &str) -> Result<Vec<TierSpec>, String> {
     }
     let mut tiers = Vec::new();
     for part in value.split_whitespace() {
-        let bad = || format!("`{part}` is not STEP:SPAN such as 1m:2d");
+        let bad = || format!("`{}` is not STEP:SPAN such as 1m:2d", log::shown(part));
         let (step, span) = part.split_once(':').ok_or_else(bad)?;
         let step = super::parse::parse_duration(step)?;
         let span = super::parse::parse_duration(span)?;
         if step.subsec_nanos() != 0 || step.as_secs() == 0 || step.as_secs() > 86_400 {
             return Err(format!(
-                "`{part}`: the step must be whole seconds from 1s to 1d"
+                "`{}`: the step must be whole seconds from 1s to 1d",
+                log::shown(part)
             ));
         }
         let (step_s, span_s) = (step.as_secs(), span.as_secs());
         if span.subsec_nanos() != 0 || span_s < step_s || span_s % step_s != 0 {
-            return Err(format!("`{part}`: the span must be a multiple of the step"));
+            return Err(format!(
+                "`{}`: the span must be a multiple of the step",
+                log::shown(part)
+            ));
         }
         let slots = span_s / step_s;
         if slots > 1_000_000 {
-            return Err(format!("`{part}` is {slots} points (at most 1000000)"));
+            return Err(format!(
+                "`{}` is {slots} points (at most 1000000)",
+                log::shown(part)
+            ));
         }
         tiers.push(TierSpec {
             step_s: step_s as u32,

@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::parse::{
-    format_duration, format_threshold, on_off, parse_count, parse_duration, parse_listen,
-    parse_optional_period, parse_path, parse_switch, parse_threshold,
+    format_duration, format_threshold, normalize_lexically, on_off, parse_count, parse_duration,
+    parse_listen, parse_optional_period, parse_path, parse_switch, parse_threshold, refuse_nul,
 };
 
 /// A duration from `min` to `max`, which `range` spells for the error.
@@ -28,11 +28,89 @@ fn duration_between(
 ) -> Result<Duration, String> {
     let d = parse_duration(value)?;
     if d < min || d > max {
-        return Err(format!("`{value}` is out of range ({range})"));
+        return Err(format!("`{}` is out of range ({range})", log::shown(value)));
     }
     Ok(d)
 }
 use super::{Config, ServiceInit, Threshold, UpdateManager};
+use crate::log;
+
+/// `mounts = VALUE`: `auto` alone (no line: the default), or mount points,
+/// each an absolute path normalised lexically and listed once: `/` twice
+/// (or `/` and `//`) gave each `node_filesystem_*` series twice, which
+/// Prometheus refuses. Mixing the two is refused too (an `auto` after
+/// mount points used to drop them silently).
+///
+/// Invariant: every `mounts` line before this one added one entry to
+/// `c.mounts`, or every one was `auto` and `c.mounts` is empty (a mix
+/// is refused), so the i-th entry came from the i-th earlier line.
+fn add_mount(c: &mut Config, value: &str) -> Result<(), String> {
+    let before = c.key_lines.given_before("mounts");
+    let first = before.first().copied();
+    let earlier_auto = first.filter(|_| c.mounts.is_empty());
+    if value == "auto" {
+        return match (earlier_auto, first) {
+            (Some(line), _) => Err(format!("`auto` is already given on line {line}")),
+            (None, Some(line)) => Err(format!(
+                "`auto` after mount points (from line {line}): list mount points or auto, not both"
+            )),
+            (None, None) => Ok(()),
+        };
+    }
+    if !value.starts_with('/') {
+        return Err(format!(
+            "`{}` is not an absolute mount point (or `auto`)",
+            log::shown(value)
+        ));
+    }
+    if let Some(line) = earlier_auto {
+        return Err(format!(
+            "`{}` after `mounts = auto` on line {line}: list mount points or auto, not both",
+            log::shown(value)
+        ));
+    }
+    let path = normalize_lexically(Path::new(value));
+    refuse_listed_twice(&c.mounts, &before, &path, value)?;
+    c.mounts.push(path);
+    Ok(())
+}
+
+/// `backup_source = VALUE`: a folder, normalised lexically and listed once
+/// (the same folder twice, or as `dir` and `dir/`, was archived twice more
+/// under `src_2/`, `src_3/`). Every earlier line added one entry.
+fn add_backup_source(c: &mut Config, value: &str, base: &Path) -> Result<(), String> {
+    let path = normalize_lexically(&parse_path(value, base)?);
+    let before = c.key_lines.given_before("backup_source");
+    refuse_listed_twice(&c.backup.sources, &before, &path, value)?;
+    c.backup.sources.push(path);
+    Ok(())
+}
+
+/// An error naming the earlier line when `path` (written `value`) is one
+/// of `listed`, whose i-th entry came from line `lines[i]`.
+fn refuse_listed_twice(
+    listed: &[std::path::PathBuf],
+    lines: &[usize],
+    path: &Path,
+    value: &str,
+) -> Result<(), String> {
+    let Some(i) = listed.iter().position(|p| p == path) else {
+        return Ok(());
+    };
+    let line = lines
+        .get(i)
+        .map_or(String::new(), |l| format!(" on line {l}"));
+    let normal = path.to_string_lossy();
+    Err(if normal == value {
+        format!("`{}` is already listed{line}", log::shown(value))
+    } else {
+        format!(
+            "`{}` is `{}`, already listed{line}",
+            log::shown(value),
+            log::shown(&normal)
+        )
+    })
+}
 
 /// When a changed value takes effect.
 #[derive(Clone, Copy)]
@@ -121,7 +199,7 @@ pub const KEYS: &[Key] = &[
         apply: |c, value, _| {
             let listen = parse_listen(value)?;
             if c.listen.contains(&listen) {
-                return Err(format!("`{value}` is listed twice"));
+                return Err(format!("`{}` is listed twice", log::shown(value)));
             }
             c.listen.push(listen);
             Ok(())
@@ -170,7 +248,8 @@ pub const KEYS: &[Key] = &[
                     .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
             if !valid {
                 return Err(format!(
-                    "`{value}` is not a host name such as monitor.example.org"
+                    "`{}` is not a host name such as monitor.example.org",
+                    log::shown(value)
                 ));
             }
             c.server_names.push(value.to_ascii_lowercase());
@@ -199,7 +278,8 @@ pub const KEYS: &[Key] = &[
         apply: |c, value, _| {
             if value.is_empty() || value.contains(':') || value.chars().any(char::is_control) {
                 return Err(format!(
-                    "`{value}` is not a user name (no `:`, no control characters)"
+                    "`{}` is not a user name (no `:`, no control characters)",
+                    log::shown(value)
                 ));
             }
             c.auth_user = Some(value.to_string());
@@ -243,7 +323,10 @@ pub const KEYS: &[Key] = &[
                     .chars()
                     .any(|c| c == ':' || c == '/' || c.is_whitespace() || c.is_control());
             if !valid {
-                return Err(format!("`{value}` is not a user name such as sysmon"));
+                return Err(format!(
+                    "`{}` is not a user name such as sysmon",
+                    log::shown(value)
+                ));
             }
             c.user = Some(value.to_string());
             Ok(())
@@ -273,19 +356,7 @@ pub const KEYS: &[Key] = &[
         default: "auto",
         doc: "a mount point to report, or auto: every filesystem backed by a device",
         reload: Reload::Live,
-        apply: |c, value, _| {
-            if value == "auto" {
-                c.mounts.clear();
-                return Ok(());
-            }
-            if !value.starts_with('/') {
-                return Err(format!(
-                    "`{value}` is not an absolute mount point (or `auto`)"
-                ));
-            }
-            c.mounts.push(value.into());
-            Ok(())
-        },
+        apply: |c, value, _| add_mount(c, value),
         render: |c, out| {
             if c.mounts.is_empty() {
                 out.value(&"auto");
@@ -393,10 +464,7 @@ pub const KEYS: &[Key] = &[
         default: "",
         doc: "a folder to archive (no source: no backup)",
         reload: Reload::Live,
-        apply: |c, value, base| {
-            c.backup.sources.push(parse_path(value, base)?);
-            Ok(())
-        },
+        apply: |c, value, base| add_backup_source(c, value, base),
         render: |c, out| {
             c.backup
                 .sources
@@ -490,6 +558,7 @@ pub const KEYS: &[Key] = &[
             if value.is_empty() {
                 return Err("expected a shell command".into());
             }
+            refuse_nul(value)?;
             c.updates.command = Some(value.to_string());
             Ok(())
         },
@@ -504,7 +573,10 @@ pub const KEYS: &[Key] = &[
         apply: |c, value, _| {
             let d = parse_duration(value)?;
             if d < Duration::from_secs(1) {
-                return Err(format!("`{value}` is too short (at least 1s)"));
+                return Err(format!(
+                    "`{}` is too short (at least 1s)",
+                    log::shown(value)
+                ));
             }
             c.updates.timeout = d;
             Ok(())
@@ -561,7 +633,10 @@ pub const KEYS: &[Key] = &[
             let file = parse_path(value, base)?;
             // node_exporter's textfile collector reads only `*.prom`.
             if file.extension().is_none_or(|e| e != "prom") {
-                return Err(format!("`{value}` does not end in .prom (or use off)"));
+                return Err(format!(
+                    "`{}` does not end in .prom (or use off)",
+                    log::shown(value)
+                ));
             }
             c.textfile_path = Some(file);
             Ok(())
@@ -757,7 +832,10 @@ pub const KEYS: &[Key] = &[
                 _ => {
                     let d = parse_duration(value)?;
                     if d < Duration::from_secs(60) {
-                        return Err(format!("`{value}` is too short (at least 1m, or off)"));
+                        return Err(format!(
+                            "`{}` is too short (at least 1m, or off)",
+                            log::shown(value)
+                        ));
                     }
                     Some(d)
                 }
@@ -806,6 +884,7 @@ pub const KEYS: &[Key] = &[
             if value.is_empty() {
                 return Err("expected a shell command".into());
             }
+            refuse_nul(value)?;
             c.alerts.command = Some(value.to_string());
             Ok(())
         },

@@ -8,6 +8,12 @@
 //! [`Config::parse`] is pure; [`Config::load`] also checks the one thing
 //! that needs the system: that `user` names a user of this machine.
 //!
+//! Invariant: reading the configuration never waits and is bounded, since
+//! the daemon's one loop reads it again on SIGHUP: the config file and the
+//! password file are opened with `O_NONBLOCK`, refused unless `fstat` says
+//! they are regular files, and read up to a bound ([`MAX_FILE_BYTES`]; the
+//! password file's in `crate::access`).
+//!
 //! Where things are: every key (name, default, parser, printer, SIGHUP
 //! scope) is one entry of [`KEYS`] in `keys.rs`; the value parsers they
 //! share are in `parse.rs`; this file reads lines, checks keys against each
@@ -17,6 +23,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::log;
 
 pub mod history;
 pub mod keys;
@@ -30,6 +38,12 @@ pub use parse::{
 
 /// Where the packaged example config is installed, read when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/sysmon.conf";
+
+/// The largest config file read (1 MiB, a thousand times the annotated
+/// example): a larger one is refused, so that a config replaced by a
+/// symlink to /dev/zero or an endless file cannot make the daemon
+/// allocate without end on SIGHUP.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -166,7 +180,7 @@ pub fn parse_word<T: Copy>(all: &[(&'static str, T)], word: &str) -> Result<T, S
         .map(|(_, v)| *v)
         .ok_or_else(|| {
             let words: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
-            format!("`{word}` is not one of {}", words.join(", "))
+            format!("`{}` is not one of {}", log::shown(word), words.join(", "))
         })
 }
 
@@ -363,6 +377,20 @@ impl KeyLines {
             .map(|(_, l)| *l)
     }
 
+    /// The lines `key` was given on before the one being applied, in file
+    /// order: [`Config::parse`] records a line before it applies it, so a
+    /// key's [`Key::apply`] finds its own line last and leaves it out.
+    pub(crate) fn given_before(&self, key: &str) -> Vec<usize> {
+        let mut lines: Vec<usize> = self
+            .0
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, l)| *l)
+            .collect();
+        lines.pop();
+        lines
+    }
+
     /// The line of whichever of `keys` was given last: the one that
     /// completes a conflict between keys.
     pub fn last_of(&self, keys: &[&str]) -> Option<usize> {
@@ -381,13 +409,15 @@ impl Config {
     /// Loads `path`, or with `None` the default file if it exists, else the
     /// built-in defaults. An explicitly named file must exist. Besides
     /// [`Config::parse`], checks what needs the system: that `user` names a
-    /// user of this machine.
+    /// user of this machine. The file is read without ever waiting (the
+    /// daemon's loop reads it on SIGHUP): anything but a regular file (a
+    /// FIFO, a device) is refused, as is one larger than [`MAX_FILE_BYTES`].
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let (path, required) = match path {
             Some(p) => (p.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_PATH), false),
         };
-        match std::fs::read(&path) {
+        match crate::sample::procfile::read_whole(&path, MAX_FILE_BYTES) {
             Ok(bytes) => {
                 let config = Config::parse(&bytes, &path)?;
                 config.account().map_err(|message| ConfigError {
@@ -424,6 +454,8 @@ impl Config {
                 + 1;
             at(line, "not valid UTF-8".into())
         })?;
+        // Editors on some systems save UTF-8 with a byte order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut config = Config {
             file: Some(path.to_path_buf()),
@@ -440,12 +472,15 @@ impl Config {
             let Some((key, value)) = line.split_once('=') else {
                 return Err(at(
                     line_no,
-                    format!("expected `key = value`, found `{line}`"),
+                    format!("expected `key = value`, found `{}`", log::shown(line)),
                 ));
             };
             let (key, value) = (key.trim(), value.trim());
             let Some(spec) = keys::find(key) else {
-                return Err(at(line_no, format!("unknown key `{key}`{}", suggest(key))));
+                return Err(at(
+                    line_no,
+                    format!("unknown key `{}`{}", log::shown(key), suggest(key)),
+                ));
             };
             let key = spec.name;
             if !spec.repeatable {
@@ -484,6 +519,18 @@ impl Config {
             )),
             Err(e) => Err(format!("user: cannot look up `{name}`: {e}")),
         }
+    }
+
+    /// For a reload: refuses a file that gives no key at all (empty, or
+    /// only blanks and comments). At start such a file means the defaults;
+    /// on SIGHUP it is far more likely a file caught mid-save (an editor
+    /// that truncates it, then writes), and applying it would move every
+    /// live key (`state_dir`, `log_dir`, `backup_dir`, ...) to its default.
+    pub fn refuse_empty_for_reload(&self) -> Result<(), ConfigError> {
+        if self.key_lines.0.is_empty() {
+            return Err(self.error_at(&[], "empty".into()));
+        }
+        Ok(())
     }
 
     /// Checks that need the whole file (keys that depend on each other).
@@ -576,13 +623,22 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
+/// ` (did you mean `KEY`?)` for a key at most two edits from `key`; nothing
+/// for a key longer than [`SUGGEST_MAX_BYTES`], which no typo of a key is
+/// (the edit distance is quadratic: a 1 MB key took 1.8 s).
 fn suggest(key: &str) -> String {
+    if key.len() > SUGGEST_MAX_BYTES {
+        return String::new();
+    }
     let close = KEYS
         .iter()
         .map(|k| k.name)
         .find(|k| edit_distance(k, key) <= 2);
     close.map_or(String::new(), |k| format!(" (did you mean `{k}`?)"))
 }
+
+/// The longest unknown key [`suggest`] looks at: twice the longest key.
+const SUGGEST_MAX_BYTES: usize = 64;
 
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -848,6 +904,191 @@ mod tests {
         assert_eq!(
             parse(&format!("\n\n{}", c.render())).unwrap().interval,
             c.interval
+        );
+    }
+
+    /// An empty file is the defaults at start, but a reload refuses it
+    /// (and a file of blanks and comments alone) rather than reset every
+    /// live key.
+    #[test]
+    fn a_file_without_keys_is_the_defaults_but_no_reload() {
+        for empty in ["", "\n \n", "# being edited\n\n  # more\n"] {
+            let c = parse(empty).unwrap();
+            assert_eq!(
+                Config {
+                    file: None,
+                    ..c.clone()
+                },
+                Config::default()
+            );
+            assert_eq!(
+                c.refuse_empty_for_reload().unwrap_err().to_string(),
+                "/etc/sysmon.conf: empty"
+            );
+        }
+        assert!(
+            parse("# a comment\ninterval = 5s\n")
+                .unwrap()
+                .refuse_empty_for_reload()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn paths_are_normalised_by_their_text() {
+        for (path, normal) in [
+            ("/", "/"),
+            ("//", "/"),
+            ("/tmp/..", "/"),
+            ("/..", "/"),
+            ("/../tmp", "/tmp"),
+            ("/a/./b//c/", "/a/b/c"),
+            ("/a/b/../../c", "/c"),
+            ("a/..", "."),
+            ("a/../..", ".."),
+            ("../a", "../a"),
+        ] {
+            assert_eq!(
+                parse::normalize_lexically(Path::new(path)),
+                Path::new(normal),
+                "{path}"
+            );
+        }
+    }
+
+    /// A mount point or backup source listed twice, however written, is
+    /// refused naming both lines (it gave every `node_filesystem_*` series
+    /// twice, or archived the folder twice more); `auto` and mount points
+    /// do not mix (a later `auto` dropped the points silently).
+    #[test]
+    fn mounts_and_backup_sources_are_normalised_and_listed_once() {
+        let c = parse("mounts = /tmp/\nmounts = //\nmounts = /var/./log/..\n").unwrap();
+        assert_eq!(
+            c.mounts,
+            [Path::new("/tmp"), Path::new("/"), Path::new("/var")]
+        );
+        let c = parse("backup_source = /etc/\nbackup_source = srv//www/.\n").unwrap();
+        assert_eq!(
+            c.backup.sources,
+            [Path::new("/etc"), Path::new("/etc/srv/www")]
+        );
+        for (text, error) in [
+            (
+                "mounts = /\ninterval = 5s\nmounts = /",
+                "/etc/sysmon.conf:3: mounts: `/` is already listed on line 1",
+            ),
+            (
+                "mounts = /home\nmounts = /\nmounts = /tmp/..",
+                "/etc/sysmon.conf:3: mounts: `/tmp/..` is `/`, already listed on line 2",
+            ),
+            (
+                "mounts = /\nmounts = //",
+                "/etc/sysmon.conf:2: mounts: `//` is `/`, already listed on line 1",
+            ),
+            (
+                "mounts = /\nmounts = auto",
+                "/etc/sysmon.conf:2: mounts: `auto` after mount points (from line 1): \
+                 list mount points or auto, not both",
+            ),
+            (
+                "mounts = auto\n\nmounts = /",
+                "/etc/sysmon.conf:3: mounts: `/` after `mounts = auto` on line 1: \
+                 list mount points or auto, not both",
+            ),
+            (
+                "mounts = auto\nmounts = auto",
+                "/etc/sysmon.conf:2: mounts: `auto` is already given on line 1",
+            ),
+            (
+                "backup_source = /etc\nbackup_source = /srv\nbackup_source = /etc/",
+                "/etc/sysmon.conf:3: backup_source: `/etc/` is `/etc`, already listed on line 1",
+            ),
+            (
+                "backup_source = /etc\nbackup_source = ../etc",
+                "/etc/sysmon.conf:2: backup_source: `../etc` is `/etc`, already listed on line 1",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err(), error, "{text}");
+        }
+        // auto alone, or not at all, is auto.
+        assert!(parse("mounts = auto").unwrap().mounts.is_empty());
+    }
+
+    /// What an error quotes from the file is escaped and cut: an escape
+    /// sequence reached the terminal or journal as is, a NUL went to stderr,
+    /// a 1 MB value made a 1 MB line, and a 1 MB unknown key spent seconds
+    /// in the "did you mean" search.
+    #[test]
+    fn errors_quote_file_text_escaped_and_cut() {
+        for (text, error) in [
+            (
+                "interval = \u{1b}[31mred",
+                "/etc/sysmon.conf:1: interval: `\\x1b[31mred` is not a duration such as 500ms, 5s, 1m, 2h or 1d",
+            ),
+            (
+                "\n\u{1b}]0;owned\u{7} = 1",
+                "/etc/sysmon.conf:2: unknown key `\\x1b]0;owned\\x07`",
+            ),
+            (
+                "just \u{9b}words",
+                "/etc/sysmon.conf:1: expected `key = value`, found `just \\u{9b}words`",
+            ),
+            (
+                "allow = 10.0.0.0/8\u{202e}",
+                "/etc/sysmon.conf:1: allow: `10.0.0.0/8\\u{202e}` is not an address block such as 192.168.1.0/24, 127.0.0.1 or ::1/128",
+            ),
+            (
+                "backup_exclude = \u{1b}[",
+                "/etc/sysmon.conf:1: backup_exclude: `\\x1b[`: unclosed `[`",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err(), error, "{text:?}");
+        }
+        let huge = "9".repeat(1_000_000);
+        let error = parse(&format!("interval = {huge}x")).unwrap_err();
+        assert!(error.len() < 400, "{} bytes", error.len());
+        assert!(error.contains(&format!("`{}…`", "9".repeat(crate::log::SHOWN_CHARS))));
+        let started = std::time::Instant::now();
+        let error = parse(&format!("{} = 1", "k".repeat(1_000_000))).unwrap_err();
+        assert!(
+            error.len() < 400 && !error.contains("did you mean"),
+            "{error}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    /// A NUL byte cannot reach the kernel in a path, a socket path or a
+    /// command line: refused with the file's line, so `check-config` sees
+    /// it, where before `run` failed later (or cut the path).
+    #[test]
+    fn a_nul_byte_in_a_path_listen_address_or_command_is_refused() {
+        for (key, value) in [
+            ("backup_dir", "/var/b\0x"),
+            ("state_dir", "\0"),
+            ("backup_source", "/etc\0/x"),
+            ("textfile_path", "/run/a\0.prom"),
+            ("listen", "/run/sysmon\0.sock"),
+            ("listen", "127.0.0.1:80\0"),
+            ("update_command", "echo\0 x"),
+            ("alert_command", "logger\0"),
+        ] {
+            let shown = value.replace('\0', "\\x00");
+            assert_eq!(
+                parse(&format!("\n{key} = {value}\n")).unwrap_err(),
+                format!("/etc/sysmon.conf:2: {key}: `{shown}` contains a NUL byte"),
+            );
+        }
+    }
+
+    /// Editors that save UTF-8 with a byte order mark: it is skipped.
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_skipped() {
+        let c = parse("\u{feff}interval = 7s\n").unwrap();
+        assert_eq!(c.interval, Duration::from_secs(7));
+        // Anywhere else it is part of the text, shown escaped.
+        assert_eq!(
+            parse("interval = 7s\n\u{feff}history = 2h").unwrap_err(),
+            "/etc/sysmon.conf:2: unknown key `\\u{feff}history` (did you mean `history`?)"
         );
     }
 

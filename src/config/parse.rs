@@ -5,10 +5,11 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use super::Threshold;
+use crate::log;
 
 /// A key's value with `base` (the config file's directory) in front when
 /// it is relative.
@@ -16,7 +17,43 @@ pub(super) fn parse_path(value: &str, base: &Path) -> Result<PathBuf, String> {
     if value.is_empty() {
         return Err("expected a path".into());
     }
+    refuse_nul(value)?;
     Ok(base.join(value))
+}
+
+/// An error for a value with a NUL byte, which no path, socket address or
+/// command line can hold (the kernel's strings end there): refused when
+/// the file is read, so `check-config` says so, not `run` later.
+pub(super) fn refuse_nul(value: &str) -> Result<(), String> {
+    if value.contains('\0') {
+        return Err(format!("`{}` contains a NUL byte", log::shown(value)));
+    }
+    Ok(())
+}
+
+/// `path` by its text alone, the file system not asked (no symlink is
+/// followed): empty and `.` components dropped, each `..` taking away the
+/// component before it, `..` at the root staying there as the kernel's
+/// does. `//`, `/./` and `/tmp/..` are all `/`; `/etc/` is `/etc`.
+pub(super) fn normalize_lexically(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 pub(super) fn on_off(b: bool) -> &'static str {
@@ -51,18 +88,20 @@ impl fmt::Display for Listen {
 }
 
 pub fn parse_listen(value: &str) -> Result<Listen, String> {
+    refuse_nul(value)?;
     if value.starts_with('/') {
         if value.len() > 107 {
             // sun_path holds 108 bytes with the terminating NUL
             return Err(format!(
-                "`{value}` is longer than a unix socket path may be (107 bytes)"
+                "`{}` is longer than a unix socket path may be (107 bytes)",
+                log::shown(value)
             ));
         }
         return Ok(Listen::Unix(PathBuf::from(value)));
     }
     value.parse().map(Listen::Tcp).map_err(|_| {
         format!(
-            "`{value}` is not an address such as 127.0.0.1:8080 or [::1]:8080, nor an absolute unix socket path"
+            "`{}` is not an address such as 127.0.0.1:8080 or [::1]:8080, nor an absolute unix socket path", log::shown(value)
         )
     })
 }
@@ -71,7 +110,7 @@ pub(super) fn parse_switch(value: &str) -> Result<bool, String> {
     match value {
         "on" | "yes" | "true" => Ok(true),
         "off" | "no" | "false" => Ok(false),
-        _ => Err(format!("`{value}` is not on or off")),
+        _ => Err(format!("`{}` is not on or off", log::shown(value))),
     }
 }
 
@@ -79,7 +118,8 @@ pub(super) fn parse_count(value: &str, min: u32, max: u32) -> Result<u32, String
     match value.parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!(
-            "`{value}` is not a whole number from {min} to {max}"
+            "`{}` is not a whole number from {min} to {max}",
+            log::shown(value)
         )),
     }
 }
@@ -90,7 +130,10 @@ pub(super) fn parse_optional_period(value: &str) -> Result<Option<Duration>, Str
     }
     let d = parse_duration(value)?;
     if d < Duration::from_secs(60) {
-        return Err(format!("`{value}` is too short (at least 1m, or off)"));
+        return Err(format!(
+            "`{}` is too short (at least 1m, or off)",
+            log::shown(value)
+        ));
     }
     Ok(Some(d))
 }
@@ -101,7 +144,12 @@ pub fn parse_threshold(value: &str) -> Result<Option<Threshold>, String> {
     if value == "off" {
         return Ok(None);
     }
-    let bad = || format!("`{value}` is not a threshold such as 90%, 95% for 5m, or off");
+    let bad = || {
+        format!(
+            "`{}` is not a threshold such as 90%, 95% for 5m, or off",
+            log::shown(value)
+        )
+    };
     let (percent, hold) = match value.split_once(" for ") {
         Some((p, d)) => (p.trim_end(), parse_duration(d.trim_start())?),
         None => (value, Duration::ZERO),
@@ -119,10 +167,13 @@ pub fn parse_threshold(value: &str) -> Result<Option<Threshold>, String> {
     let percent = f64::from(whole.parse::<u16>().map_err(|_| bad())?)
         + f64::from(tenths.parse::<u16>().map_err(|_| bad())?) / 10.0;
     if percent > 100.0 {
-        return Err(format!("`{value}`: a percentage is at most 100%"));
+        return Err(format!(
+            "`{}`: a percentage is at most 100%",
+            log::shown(value)
+        ));
     }
     if hold > Duration::from_secs(86_400) {
-        return Err(format!("`{value}`: `for` is at most 24h"));
+        return Err(format!("`{}`: `for` is at most 24h", log::shown(value)));
     }
     Ok(Some(Threshold { percent, hold }))
 }
@@ -140,9 +191,19 @@ pub fn format_threshold(t: Threshold) -> String {
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
     let digits = value.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = value.split_at(digits);
-    let bad = || format!("`{value}` is not a duration such as 500ms, 5s, 1m, 2h or 1d");
+    let bad = || {
+        format!(
+            "`{}` is not a duration such as 500ms, 5s, 1m, 2h or 1d",
+            log::shown(value)
+        )
+    };
     let n: u64 = number.parse().map_err(|_| bad())?;
-    let too_long = || format!("`{value}` is too long (at most {MAX_DURATION_DAYS}d)");
+    let too_long = || {
+        format!(
+            "`{}` is too long (at most {MAX_DURATION_DAYS}d)",
+            log::shown(value)
+        )
+    };
     let millis = match unit {
         "ms" => Some(n),
         "s" => n.checked_mul(1000),

@@ -101,6 +101,30 @@ pub fn read_at_most(path: &Path, max: usize) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// All of a small regular file that is read whole or not at all (the
+/// config file, the password file), with [`open_regular`]'s guarantee: a
+/// FIFO or a device is refused, never waited on nor read without end.
+pub fn read_whole(path: &Path, max: usize) -> io::Result<Vec<u8>> {
+    read_whole_from(&open_regular(path)?, max)
+}
+
+/// [`read_whole`] of a file already opened by [`open_regular`] (whose
+/// `fstat` the caller wanted too). At most `max + 1` bytes are read, so a
+/// huge file, or one that keeps growing, costs no more than that; a file
+/// larger than `max` is a `FileTooLarge` error naming the bound.
+pub fn read_whole_from(file: &File, max: usize) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    file.take(max as u64 + 1).read_to_end(&mut out)?;
+    if out.len() > max {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!("larger than {max} bytes (sysmon reads at most that)"),
+        ));
+    }
+    Ok(out)
+}
+
 /// One `read` of a sysfs attribute into `buf`, as node_exporter's
 /// `sysReadFile` does (a sysfs attribute is shown whole by one read; a
 /// driver that answers EAGAIN is an error, not a wait): opened, read once,
@@ -413,6 +437,23 @@ mod tests {
         assert_eq!(nul.kind(), io::ErrorKind::InvalidInput);
         let dir = open_regular(Path::new("/proc/self")).unwrap_err();
         assert!(dir.to_string().contains("a directory"), "{dir}");
+    }
+
+    /// A file read whole is read to its end up to the bound and refused
+    /// past it; /dev/zero (endless) is refused before a byte is read.
+    #[test]
+    fn read_whole_reads_to_the_bound_and_refuses_past_it() {
+        let dir = std::env::temp_dir().join(format!("sysmon-readwhole-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        std::fs::write(&path, b"12345").unwrap();
+        assert_eq!(read_whole(&path, 5).unwrap(), b"12345");
+        let over = read_whole(&path, 4).unwrap_err();
+        assert_eq!(over.kind(), io::ErrorKind::FileTooLarge);
+        assert!(over.to_string().contains("larger than 4 bytes"), "{over}");
+        let zero = read_whole(Path::new("/dev/zero"), 4).unwrap_err();
+        assert!(zero.to_string().starts_with("a character device"), "{zero}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

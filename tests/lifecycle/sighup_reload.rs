@@ -174,3 +174,151 @@ fn sighup_applies_access_changes_and_rechecks_the_password_file() {
     .unwrap_or_else(|| panic!("no third reload\n{}", daemon.dump()));
     assert_eq!(get_as(Some(second)), 403);
 }
+
+/// A GET of `/data.json` answered 200 within 2 s: the loop is not stuck.
+fn answers_within_two_seconds(daemon: &Daemon) {
+    let asked = std::time::Instant::now();
+    let status = daemon.get("/data.json").status;
+    let took = asked.elapsed();
+    assert!(
+        status == 200 && took < Duration::from_secs(2),
+        "status {status} after {took:?}\n{}",
+        daemon.dump()
+    );
+}
+
+/// Waits for the reload's refusal naming `reason`, on one line with
+/// "keeping the running configuration".
+fn wait_refusal(daemon: &Daemon, reason: &str) {
+    let refused = wait_for(Duration::from_secs(5), || {
+        let log = daemon.log.lock().unwrap();
+        log.iter()
+            .any(|l| {
+                l.contains("SIGHUP: ")
+                    && l.contains(reason)
+                    && l.contains("keeping the running configuration")
+            })
+            .then_some(())
+    });
+    assert!(
+        refused.is_some(),
+        "no refusal naming `{reason}`\n{}",
+        daemon.dump()
+    );
+}
+
+/// The config (and the password file it names) is read by the loop on
+/// SIGHUP: a FIFO put in its place stopped the loop (no HTTP answer) until
+/// someone wrote into it, and a symlink to /dev/zero made it allocate until
+/// it died. Each is refused by name and the running configuration stays.
+#[test]
+fn sighup_refuses_a_fifo_or_device_as_the_config_or_password_file_and_keeps_serving() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("sighup-fifo");
+    let config = dir.config("backup = off\nupdate_manager = none\ninterval = 5s");
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    let mkfifo = |path: &std::path::Path| {
+        let _ = std::fs::remove_file(path);
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    };
+
+    mkfifo(&config);
+    daemon.signal(1);
+    std::thread::sleep(Duration::from_millis(200));
+    answers_within_two_seconds(&daemon);
+    wait_refusal(
+        &daemon,
+        &format!(
+            "{}: cannot read: a FIFO, not a regular file",
+            config.display()
+        ),
+    );
+
+    std::fs::remove_file(&config).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &config).unwrap();
+    daemon.signal(1);
+    std::thread::sleep(Duration::from_millis(200));
+    answers_within_two_seconds(&daemon);
+    wait_refusal(
+        &daemon,
+        "cannot read: a character device, not a regular file",
+    );
+
+    // A FIFO of mode 600 as the password file passes the mode check.
+    std::fs::remove_file(&config).unwrap();
+    let password = dir.join("password");
+    mkfifo(&password);
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    dir.config(&format!(
+        "backup = off\nupdate_manager = none\ninterval = 2s\nauth_user = admin\nauth_password_file = {}",
+        password.display()
+    ));
+    daemon.signal(1);
+    std::thread::sleep(Duration::from_millis(200));
+    answers_within_two_seconds(&daemon);
+    wait_refusal(
+        &daemon,
+        &format!(
+            "auth_password_file {}: a FIFO, not a regular file",
+            password.display()
+        ),
+    );
+    // Nothing of the refused files took: no auth, the 5 s interval.
+    assert_eq!(interval_s(&daemon), 5.0);
+    assert_eq!(daemon.logged("configuration reloaded"), 0);
+}
+
+/// An editor that truncates the file and then writes it can be caught
+/// between the two by a SIGHUP: an empty file (or one of blanks and
+/// comments) was applied as the defaults, moving `state_dir` and `log_dir`
+/// to /var/lib/sysmon and /var/log/sysmon. It is refused and logged; the
+/// next complete file is applied as usual.
+#[test]
+fn sighup_refuses_an_empty_config_and_keeps_the_running_one() {
+    let dir = TempDir::new("sighup-empty");
+    let config = dir.config("backup = off\nupdate_manager = none\ninterval = 2s");
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    assert_eq!(interval_s(&daemon), 2.0);
+
+    for (round, empty) in ["", "# being saved\n\n   \n"].into_iter().enumerate() {
+        std::fs::write(&config, empty).unwrap();
+        daemon.signal(1);
+        let wanted = format!(
+            "SIGHUP: {}: empty; keeping the running configuration",
+            config.display()
+        );
+        wait_for(Duration::from_secs(5), || {
+            (daemon.logged(&wanted) == round + 1).then_some(())
+        })
+        .unwrap_or_else(|| panic!("no `{wanted}` logged\n{}", daemon.dump()));
+        assert!(
+            daemon
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("error") && l.contains(&wanted)),
+            "not logged as an error\n{}",
+            daemon.dump()
+        );
+    }
+    // The running configuration stays: the interval, and state_dir (the
+    // default one, where the boot log and history file would move, is
+    // never named).
+    assert_eq!(interval_s(&daemon), 2.0);
+    assert_eq!(daemon.logged("/var/lib/sysmon"), 0, "{}", daemon.dump());
+    assert_eq!(daemon.logged("configuration reloaded"), 0);
+
+    dir.config("backup = off\nupdate_manager = none\ninterval = 3s");
+    daemon.signal(1);
+    assert!(
+        daemon.wait_log("configuration reloaded", Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    assert_eq!(interval_s(&daemon), 3.0);
+}
