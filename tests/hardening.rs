@@ -296,6 +296,52 @@ fn clients_that_do_not_read_cannot_stall_the_loop() {
     drop((big, pipelined));
 }
 
+/// The last answer of a connection (`Connection: close`) with more
+/// pipelined after it than the server read: it closed the socket as soon
+/// as the answer was written, the unread bytes made Linux send a reset,
+/// and the part of the answer the client had not read yet was lost
+/// (`Content-Length: 54516`, about 3,854 bytes of body, then
+/// ECONNRESET). The close now lingers as a refusal's does: write side
+/// shut, what the client still sends read and dropped (0.5 s, 64 KiB).
+#[test]
+fn a_last_answer_is_not_reset_away_by_requests_pipelined_after_it() {
+    let dir = TempDir::new("close-linger");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let mut stream = tiny_window(daemon.addr);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut raw = b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec();
+    raw.extend_from_slice(&b"GET /nope HTTP/1.1\r\n\r\n".repeat(1000));
+    stream.write_all(&raw).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let ended = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    let r = parse_http(&answer);
+    let promised: usize = r
+        .header("Content-Length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Content-Length: {}", r.head));
+    eprintln!(
+        "/metrics with 22 KB pipelined after it: {} of {promised} body bytes, then {ended:?}",
+        r.body.len()
+    );
+    assert_eq!(r.status, 200, "{}", r.head);
+    // More than the client's window and the server's first send: the
+    // test means something only if most of the answer waits for us.
+    assert!(promised > 16 * 1024, "a /metrics of {promised} bytes");
+    assert!(ended.is_ok(), "{ended:?} after {} bytes", r.body.len());
+    assert_eq!(r.body.len(), promised);
+    assert_eq!(responses_in(&answer), 1, "a pipelined request was answered");
+}
+
 /// Sends `raw` on a fresh connection, keeps it open on our side, and reads
 /// until the server closes it: every byte it answered. Panics when the
 /// server has not closed within 5 s (every case here is answered and closed
