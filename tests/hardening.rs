@@ -546,6 +546,72 @@ fn two_host_headers_are_refused() {
     );
 }
 
+/// Every answer after which the server closes says so (RFC 9112 §9.6):
+/// the answer to a client's `Connection: close` or to an HTTP/1.0 request
+/// without keep-alive, and the refusals of heads over the limits (414,
+/// 431), which had no `Connection` line. A kept-alive answer has none.
+#[test]
+fn answers_that_end_the_connection_say_connection_close() {
+    let dir = TempDir::new("connection-close");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let host = format!("Host: {}\r\n", daemon.addr);
+    let long_target = format!("/metrics?{}", "a".repeat(40 * 1024));
+    let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+    let cases = [
+        (
+            format!("GET /metrics HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+            200,
+        ),
+        (
+            format!("GET /metrics HTTP/1.1\r\n{host}Connection: Close\r\n\r\n"),
+            200,
+        ),
+        (
+            format!("GET /nope HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+            404,
+        ),
+        (
+            format!("HEAD /data.json HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+            200,
+        ),
+        (format!("GET /metrics HTTP/1.0\r\n{host}\r\n"), 200),
+        (format!("GET {long_target} HTTP/1.1\r\n{host}\r\n"), 414),
+        (format!("GET / HTTP/1.1\r\n{host}{many}\r\n"), 431),
+        (format!("nonsense\r\n{host}\r\n"), 400),
+    ];
+    for (raw, expected) in &cases {
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        let shown = &raw[..raw.len().min(60)];
+        assert_eq!(r.status, *expected, "{shown:?}: {}", r.head);
+        assert_eq!(
+            r.header("Connection").as_deref(),
+            Some("close"),
+            "{shown:?}: {}",
+            r.head
+        );
+    }
+    // Kept alive: no Connection line, and the next request is answered.
+    let mut stream = TcpStream::connect(daemon.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let two = format!(
+        "GET /nope HTTP/1.1\r\n{host}\r\nGET /nope HTTP/1.1\r\n{host}Connection: close\r\n\r\n"
+    );
+    stream.write_all(two.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert_eq!(responses_in(&answer), 2, "{text}");
+    let (first, second) = text.split_at(text[1..].find("HTTP/1.1 ").unwrap() + 1);
+    assert!(
+        !first.to_ascii_lowercase().contains("\r\nconnection:"),
+        "{first}"
+    );
+    assert!(second.contains("\r\nConnection: close\r\n"), "{second}");
+}
+
 /// The values of `series` in /history.json whose sample time lies in
 /// `[from_unix_s, to_unix_s]`, oldest first (None: no sample at that tick).
 fn history_between(

@@ -133,9 +133,7 @@ fn request_head(
         let response =
             Response::from_string("This server only supports HTTP versions 1.0 and 1.1".to_owned())
                 .with_status_code(StatusCode(505));
-        let mut bytes = Vec::new();
-        let _ = response.raw_print(&mut bytes, HTTPVersion(1, 1), &[], false, None);
-        return Err(bytes);
+        return Err(closing_answer(response));
     }
 
     // [patch] Compared without a lower-cased copy of the value.
@@ -159,16 +157,19 @@ fn request_head(
     })
 }
 
-/// An empty answer with `status` (upstream's answer to a bad head).
+/// An empty answer with `status` (upstream's answer to a bad head), as
+/// the connection's last.
 fn plain_answer(status: u16) -> Vec<u8> {
+    closing_answer(Response::new_empty(StatusCode(status)))
+}
+
+/// [patch] `response` printed as the last answer of a connection: HTTP/1.1
+/// (whatever the request said), with `Connection: close` (since
+/// +sysmon.9; upstream sent no `Connection` line and the client learnt of
+/// the close only by the close).
+fn closing_answer<R: std::io::Read>(response: Response<R>) -> Vec<u8> {
     let mut bytes = Vec::new();
-    let _ = Response::new_empty(StatusCode(status)).raw_print(
-        &mut bytes,
-        HTTPVersion(1, 1),
-        &[],
-        false,
-        None,
-    );
+    let _ = response.print_to(&mut bytes, HTTPVersion(1, 1), None, false, None, true);
     bytes
 }
 
