@@ -546,6 +546,63 @@ fn two_host_headers_are_refused() {
     );
 }
 
+/// Request lines the server must not guess at: a version other than
+/// HTTP/1.0 and 1.1 (HTTP/0.9 got `HTTP/0.9 200 OK` with headers, on a
+/// connection kept open), extra words after the version (answered 200),
+/// a control byte in the method (405) or in the target (a bare CR was
+/// taken), spaces other than exactly two single ones, and a head whose
+/// lines end in a bare LF (no answer: the server waited for a CRLF
+/// CRLF until `client_timeout`). Each is refused with one answer, whose
+/// status line is HTTP/1.1 and which says `Connection: close`, and the
+/// connection is closed at once (`client_timeout` is 30 s here).
+#[test]
+fn request_lines_outside_http_1_0_and_1_1_are_refused_and_closed() {
+    let dir = TempDir::new("request-lines");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let cases: [(&[u8], u16); 14] = [
+        (b"GET /metrics HTTP/0.9\r\n\r\n", 505),
+        (b"GET /metrics HTTP/1.2\r\nHost: a\r\n\r\n", 505),
+        (b"GET /metrics HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        (b"GET /metrics HTTP/9.9\r\nHost: a\r\n\r\n", 505),
+        (b"GET /metrics HTTP/1.1 junk\r\nHost: a\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
+        (b"GET  /metrics HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b" GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /metrics\tHTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"G\x01T /metrics HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /met\rrics HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /met\x7frics HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /metrics http/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1\nHost: a\n\n", 400),
+    ];
+    for (raw, expected) in cases {
+        let shown = String::from_utf8_lossy(raw);
+        let start = Instant::now();
+        let answer = answered_then_closed(daemon.addr, raw);
+        let took = start.elapsed();
+        let r = parse_http(&answer);
+        assert_eq!(r.status, expected, "{shown:?}: {}", r.head);
+        assert!(r.head.starts_with("HTTP/1.1 "), "{shown:?}: {}", r.head);
+        assert_eq!(
+            r.header("Connection").as_deref(),
+            Some("close"),
+            "{shown:?}: {}",
+            r.head
+        );
+        assert_eq!(responses_in(&answer), 1, "{shown:?}");
+        assert!(
+            took < Duration::from_secs(2),
+            "{shown:?}: closed after {took:?}"
+        );
+    }
+    // The line as it should be is served, and the daemon lives on.
+    let fine = answered_then_closed(
+        daemon.addr,
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(parse_http(&fine).status, 200, "{}", daemon.dump());
+}
+
 /// Every answer after which the server closes says so (RFC 9112 §9.6):
 /// the answer to a client's `Connection: close` or to an HTTP/1.0 request
 /// without keep-alive, and the refusals of heads over the limits (414,
