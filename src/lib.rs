@@ -25,7 +25,9 @@
 //! - [`history`] and [`alerts`]: ring buffers of recent samples and the
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
 //!   [`history_file`]: the long history (min/mean/max tiers) in a
-//!   fixed-size file in `state_dir` that survives restarts. [`bootlog`]:
+//!   fixed-size file in `state_dir` that survives restarts;
+//!   [`history_answers`]: `/history.json` bodies from either, kept per
+//!   query until a sample changes them. [`bootlog`]:
 //!   the boots seen and how each ended (`unexpected_reboot`).
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
@@ -64,6 +66,7 @@ pub mod dirs;
 pub mod float_text;
 pub mod fsutil;
 pub mod history;
+pub mod history_answers;
 pub mod history_file;
 pub mod http;
 pub mod listener;
