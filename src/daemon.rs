@@ -23,7 +23,11 @@
 //! them: the backup ([`BACKUP_SLICE`]), the history file's opening
 //! ([`HISTORY_OPENING_SLICE`]) and a reading of the top processes
 //! ([`TOP_SLICE`]; a /data.json request that needs that reading waits in
-//! `waiting_for_top` and is answered in the turn it ends).
+//! `waiting_for_top` and is answered in the turn it ends). `/history.json`
+//! bodies are kept per query until the next sample
+//! ([`crate::history_answers`]); the renders a turn makes stop once they
+//! took [`HISTORY_ANSWER_SLICE`], and the requests that would need more
+//! wait in `waiting_for_history` for the next turns.
 //!
 //! Each sample is also recorded in the [`History`] (and the history file,
 //! [`crate::history_file`], which writes its pages in batches, every 4
@@ -48,6 +52,7 @@ use crate::backup::BackupService;
 use crate::bootlog::BootLog;
 use crate::config::Config;
 use crate::history::History;
+use crate::history_answers::{HistoryAnswers, Sources};
 use crate::history_file::Store;
 use crate::listener::HttpListener;
 use crate::metrics::MetricsRenderer;
@@ -83,6 +88,15 @@ pub const LOOP_SLICE: Duration = Duration::from_micros(100);
 /// Requests answered per loop iteration at most before due work gets a
 /// turn (a request is ~0.01–0.3 ms: a few ms of answers at worst).
 pub const ANSWER_BATCH: usize = 64;
+/// Time `/history.json` answers may take per loop iteration: once this is
+/// spent, a request whose body is not kept (a render: a full year's
+/// `?range=1y` about 5 ms in a release build on an idle machine, 26–35 ms
+/// on the loaded 2-core test VM) waits for the next iteration, and other
+/// requests are answered meanwhile. The cache
+/// makes a flood of one query cheap; this keeps a flood of distinct ones
+/// (`points` takes 1 to 100,000, and each fold is its own body) from
+/// holding every other client behind it.
+pub const HISTORY_ANSWER_SLICE: Duration = Duration::from_millis(5);
 
 pub struct Daemon {
     config: Config,
@@ -113,8 +127,16 @@ pub struct Daemon {
     /// every turn: it is a file on disk.
     textfile_written_for: Option<(bool, bool)>,
     history: History,
-    /// /history.json as last rendered (the buffer is reused).
-    history_json: String,
+    /// /history.json bodies by query, until what they show changes: every
+    /// change to `history` or `history_file` is followed by
+    /// `history_answers.invalidate()`.
+    history_answers: HistoryAnswers,
+    /// /history.json requests (admitted) whose render waits for a turn
+    /// with [`HISTORY_ANSWER_SLICE`] left, in the order they came; at most
+    /// one per connection, so bounded by `max_connections`.
+    waiting_for_history: Vec<(tiny_http::Request, http::Route)>,
+    /// Time /history.json answers took in this turn.
+    history_answer_time: Duration,
     /// `state_dir/history.db`; `None` when `history_tiers = off` or it
     /// could not be opened (logged: sysmon runs on without it), and until
     /// it is opened (`history_file_pending`).
@@ -250,7 +272,9 @@ impl Daemon {
             backup,
             audit,
             history,
-            history_json: String::new(),
+            history_answers: HistoryAnswers::default(),
+            waiting_for_history: Vec::new(),
+            history_answer_time: Duration::ZERO,
             history_file: None,
             history_file_pending,
             alerts,
@@ -310,6 +334,8 @@ impl Daemon {
     pub fn render_metrics(&mut self) -> &str {
         let connections = self.http.stats();
         self.sampler.read_on_demand(&mut self.sample);
+        self.metrics
+            .set_history_json_renders(self.history_answers.renders());
         self.metrics
             .render(
                 &self.sample,
@@ -391,6 +417,9 @@ impl Daemon {
         for request in std::mem::take(&mut self.waiting_for_top) {
             http::stopping(request, &mut self.response_scratch);
         }
+        for (request, _) in std::mem::take(&mut self.waiting_for_history) {
+            http::stopping(request, &mut self.response_scratch);
+        }
         self.backup.abandon();
         self.audit.abandon();
         self.services.abandon();
@@ -441,6 +470,7 @@ impl Daemon {
             if let Some(store) = &mut self.history_file {
                 store.record(now, unix_ms, &self.sample);
             }
+            self.history_answers.invalidate();
             self.metrics
                 .set_history_file(self.history_file.as_ref().map(Store::stats));
             let jobs = JobFacts::of(&self.backup.snapshot(), &self.audit.snapshot())
@@ -478,8 +508,14 @@ impl Daemon {
             // answered now, or held again for a reading begun afresh.
             self.answer_waiting_for_top();
         }
+        // A new turn: its own time for /history.json renders, the
+        // requests that waited for one first.
+        self.history_answer_time = Duration::ZERO;
+        if !self.waiting_for_history.is_empty() {
+            self.answer_waiting_for_history();
+        }
         let mut deadline = self.next_sample_at;
-        if self.sampler.top_under_way() {
+        if self.sampler.top_under_way() || !self.waiting_for_history.is_empty() {
             deadline = now; // the next slice, once ready requests are answered
         }
         if let Some(max_wait) = self.max_wait {
@@ -565,6 +601,7 @@ impl Daemon {
         let Some(store) = &mut self.history_file else {
             return;
         };
+        let was_opening = store.is_opening();
         // From now, not the turn's start: the slice is this much of work.
         store.poll_opening(Instant::now(), HISTORY_OPENING_SLICE);
         match store.take_opened() {
@@ -577,12 +614,17 @@ impl Daemon {
                 self.history_file = None;
             }
         }
+        if was_opening {
+            // What a range shows changes as the opening goes on, and ends.
+            self.history_answers.invalidate();
+        }
     }
 
     /// Opens the history file if [`Daemon::bind`] left it for later.
     fn open_pending_history_file(&mut self, now: Instant, unix_ms: u64) {
         if std::mem::take(&mut self.history_file_pending) {
             self.history_file = open_history_file(&self.config, now, unix_ms);
+            self.history_answers.invalidate();
         }
     }
 
@@ -600,6 +642,34 @@ impl Daemon {
         for request in std::mem::take(&mut self.waiting_for_top) {
             self.answer_admitted(request, http::Route::DataJson);
         }
+    }
+
+    /// Answers the /history.json requests that waited, in order, as far as
+    /// this turn's [`HISTORY_ANSWER_SLICE`] goes; the rest wait again.
+    fn answer_waiting_for_history(&mut self) {
+        for (request, route) in std::mem::take(&mut self.waiting_for_history) {
+            self.answer_admitted(request, route);
+        }
+    }
+
+    /// Whether a /history.json answer on `route` must wait for the next
+    /// turn: its body is not kept, and this turn's time for renders is
+    /// spent. (`wall_ms` as its answer would render it.)
+    fn history_must_wait(&self, route: http::Route, wall_ms: u64) -> bool {
+        let http::Route::History { points, range_s } = route else {
+            return false;
+        };
+        if self.history_answer_time < HISTORY_ANSWER_SLICE {
+            return false;
+        }
+        let sources = Sources {
+            history: &self.history,
+            file: self.history_file.as_ref(),
+            wall_ms,
+        };
+        !self
+            .history_answers
+            .holds(sources, points.map(|p| p as usize), range_s)
     }
 
     fn answer(&mut self, request: tiny_http::Request) {
@@ -633,6 +703,12 @@ impl Daemon {
         if self.history_file_pending && request.url().starts_with("/history.json") {
             self.open_pending_history_file(Instant::now(), unix_now_ms());
         }
+        // One wall clock for the wait's decision and the render.
+        let wall_ms = unix_now_ms();
+        if self.history_must_wait(route, wall_ms) {
+            self.waiting_for_history.push((request, route));
+            return;
+        }
         let interval_s = self.config.interval.as_secs_f64();
         let metrics_cache = self.config.metrics_cache;
         let (backup, audit, alerts) = (&self.backup, &self.audit, &self.alerts);
@@ -642,8 +718,13 @@ impl Daemon {
         let services = &self.services;
         let (cache, metrics) = (&mut self.data_json, &mut self.metrics);
         let connections = self.http.stats();
-        let (history, history_json) = (&self.history, &mut self.history_json);
-        let history_file = &self.history_file;
+        let history_answers = &mut self.history_answers;
+        let history_sources = Sources {
+            history: &self.history,
+            file: self.history_file.as_ref(),
+            wall_ms,
+        };
+        let history_answer_time = &mut self.history_answer_time;
         let scratch = &mut self.response_scratch;
         // Someone reads /data.json (the dashboard, a script): the top
         // processes follow every sample for a while (see `top_every`).
@@ -651,6 +732,7 @@ impl Daemon {
         http::answer(request, route, scratch, |route| match route {
             http::Route::Metrics => {
                 sampler.read_on_demand(sample);
+                metrics.set_history_json_renders(history_answers.renders());
                 metrics
                     .render_cached(
                         Instant::now(),
@@ -666,24 +748,11 @@ impl Daemon {
                     .as_bytes()
             }
             http::Route::History { points, range_s } => {
-                let points = points.map(|p| p as usize);
-                let from_file = match (range_s, history_file) {
-                    (Some(range_s), Some(store)) => store
-                        .render_range(u64::from(range_s), points, unix_now_ms(), history_json)
-                        .map_err(|e| {
-                            log::error(format_args!(
-                                "history: {}: read: {e}",
-                                store.path().display()
-                            ))
-                        })
-                        .is_ok(),
-                    _ => false,
-                };
-                // Without the file (off, or unreadable): the in-memory window.
-                if !from_file {
-                    history.render_json(points, history_json);
-                }
-                history_json.as_bytes()
+                let start = Instant::now();
+                let body =
+                    history_answers.body(history_sources, points.map(|p| p as usize), range_s);
+                *history_answer_time += start.elapsed();
+                body.as_bytes()
             }
             _ => {
                 data_asked.set(true);
@@ -698,12 +767,9 @@ impl Daemon {
             self.sampler
                 .watch_top(Instant::now() + TOP_WATCHED_FOR * self.config.interval);
         }
-        // A year of the history file at 1500 points can be half a MB, and
-        // the response is printed again into the scratch: give back what
-        // such an answer grew rather than hold it while idle.
-        if self.history_json.capacity() > RESPONSE_KEEP_BYTES {
-            self.history_json = String::new();
-        }
+        // A chunked answer (a client's `TE: chunked`) is printed whole
+        // into the scratch: give back what such an answer grew rather than
+        // hold it while idle. (/history.json's bodies: `history_answers`.)
         if self.response_scratch.capacity() > RESPONSE_KEEP_BYTES {
             self.response_scratch = Vec::new();
         }
@@ -836,6 +902,7 @@ impl Daemon {
         self.services.reconfigure(&new.services, Instant::now());
         self.config = new;
         self.data_json.clear();
+        self.history_answers.invalidate();
         self.textfile_written_for = None;
         log::info(format_args!(
             "SIGHUP: configuration reloaded from {}",
@@ -844,9 +911,8 @@ impl Daemon {
     }
 }
 
-/// The response buffers kept between answers: enough for /metrics and the
-/// dashboard's `/history.json` (120 points, or the in-memory window at the
-/// defaults), so those allocate nothing once warm.
+/// The response scratch kept between answers: enough for any head, and a
+/// chunked answer of /metrics, so those allocate nothing once warm.
 const RESPONSE_KEEP_BYTES: usize = 256 * 1024;
 
 /// Opens `state_dir/history.db` (see [`crate::history_file`]) and logs what

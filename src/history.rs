@@ -175,6 +175,14 @@ impl History {
         }
     }
 
+    /// Samples folded into each point of [`History::render_json`] for
+    /// `points`: the one figure of the query the body depends on, so two
+    /// queries with the same fold get the same body from the same window.
+    pub fn per_point(&self, points: Option<usize>) -> usize {
+        let capacity = self.capacity();
+        points.map_or(1, |p| capacity.div_ceil(p.clamp(1, capacity)))
+    }
+
     /// The window as `/history.json`, into `out` (cleared first). With
     /// `points`, each output point is the maximum of `ceil(capacity /
     /// points)` consecutive samples, the last point ending at the newest
@@ -182,7 +190,7 @@ impl History {
     pub fn render_json(&self, points: Option<usize>, out: &mut String) {
         out.clear();
         let capacity = self.capacity();
-        let per_point = points.map_or(1, |p| capacity.div_ceil(p.clamp(1, capacity)));
+        let per_point = self.per_point(points);
         let n = capacity.div_ceil(per_point);
         let interval_s = self.interval.as_secs_f64() * per_point as f64;
         let (newest_tick, end_ms) = self.newest.unwrap_or((0, 0));

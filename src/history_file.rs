@@ -1412,6 +1412,30 @@ impl Store {
         }
     }
 
+    /// The tiers' shapes, in order: the first `n` of the array.
+    fn specs(&self) -> ([TierSpec; MAX_TIERS], usize) {
+        let mut specs = [TierSpec {
+            step_s: 1,
+            slots: 1,
+        }; MAX_TIERS];
+        for (spec, tier) in specs.iter_mut().zip(&self.tiers) {
+            *spec = tier.spec;
+        }
+        (specs, self.tiers.len())
+    }
+
+    /// What a [`Store::render_range`] answer for these arguments depends
+    /// on besides what the store holds (see [`RangeKey`]).
+    pub fn range_key(&self, range_s: u64, points: Option<usize>, wall_ms: u64) -> RangeKey {
+        let (specs, n) = self.specs();
+        let shape = Shape::of(&specs[..n], range_s, points, wall_ms);
+        RangeKey {
+            range_s,
+            per: shape.per,
+            last_bucket: shape.last,
+        }
+    }
+
     /// A `/history.json?range=` answer (see [`render_range`]): the file,
     /// with what is staged or in progress served from memory.
     pub fn render_range(
@@ -1421,14 +1445,8 @@ impl Store {
         wall_ms: u64,
         out: &mut String,
     ) -> io::Result<()> {
-        let mut specs = [TierSpec {
-            step_s: 1,
-            slots: 1,
-        }; MAX_TIERS];
-        for (spec, tier) in specs.iter_mut().zip(&self.tiers) {
-            *spec = tier.spec;
-        }
-        let specs = &specs[..self.tiers.len()];
+        let (specs, n) = self.specs();
+        let specs = &specs[..n];
         let k = pick_tier(specs, range_s);
         let tier = &self.tiers[k];
         let held = Held {
@@ -1628,6 +1646,20 @@ impl Shape {
     fn end_s(&self) -> u64 {
         (self.last + 1) * self.step_s
     }
+}
+
+/// The arguments of a `?range=` answer as far as its body depends on
+/// them: two calls of [`Store::render_range`] with equal keys render the
+/// same body from the same store. The range picks the tier and the number
+/// of buckets, `points` only how many buckets each point folds (`per`,
+/// which fixes the points' count: several `points` give one `per`), and
+/// the wall clock only the bucket the range ends with (the `end` it
+/// says, and which buckets are read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeKey {
+    range_s: u64,
+    per: usize,
+    last_bucket: u64,
 }
 
 /// Reads one tier's slots by bucket, a page at a time (one `pread` per 8

@@ -25,7 +25,9 @@
 //! - [`history`] and [`alerts`]: ring buffers of recent samples and the
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
 //!   [`history_file`]: the long history (min/mean/max tiers) in a
-//!   fixed-size file in `state_dir` that survives restarts. [`bootlog`]:
+//!   fixed-size file in `state_dir` that survives restarts;
+//!   [`history_answers`]: `/history.json` bodies from either, kept per
+//!   query until a sample changes them. [`bootlog`]:
 //!   the boots seen and how each ended (`unexpected_reboot`).
 //! - [`daemon`]: owns all of the above and runs the loop; [`notify`] tells
 //!   systemd (sd_notify) when it is ready, what it is doing, and that it lives.
@@ -46,7 +48,7 @@
 //! Not sysmon's own modules: `src/vendor/tiny_http/` is the HTTP server, a
 //! separate crate (a path dependency in `Cargo.toml`, not part of this
 //! module tree). It is sysmon's fork of tiny_http 0.12.0, versioned
-//! `0.12.0+sysmon.2`; its `PATCHES.md` says what changed from upstream and
+//! `0.12.0+sysmon.10`; its `PATCHES.md` says what changed from upstream and
 //! why. [`listener`] is where sysmon meets it.
 #![deny(unsafe_code)]
 
@@ -64,6 +66,7 @@ pub mod dirs;
 pub mod float_text;
 pub mod fsutil;
 pub mod history;
+pub mod history_answers;
 pub mod history_file;
 pub mod http;
 pub mod listener;

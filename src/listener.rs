@@ -64,6 +64,10 @@ pub const MAX_HEADERS: usize = 100;
 
 pub struct HttpListener {
     server: tiny_http::Server,
+    /// The cap the server refuses connections over (`max_connections`),
+    /// for the log: [`ConnectionStats::open`] is what is open when the
+    /// line is written, often far fewer.
+    max_connections: usize,
     /// What was bound, in the configured order (with the real port for `:0`).
     bound: Vec<Listen>,
     /// Counters as last logged, to report only what changed.
@@ -104,6 +108,7 @@ impl HttpListener {
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
         Ok(HttpListener {
             server,
+            max_connections,
             bound,
             rejected_logged: 0,
             accept_errors_logged: 0,
@@ -137,9 +142,9 @@ impl HttpListener {
         let stats = self.stats();
         if stats.rejected > self.rejected_logged {
             log::warn(format_args!(
-                "http: refused {} connection(s) with 503: max_connections ({}) open",
+                "http: refused {} connection(s) with 503: all max_connections = {} were open",
                 stats.rejected - self.rejected_logged,
-                stats.open
+                self.max_connections
             ));
             self.rejected_logged = stats.rejected;
         }

@@ -110,6 +110,9 @@ pub struct MetricsRenderer {
     boots: Option<crate::bootlog::Summary>,
     /// The history file's counters as of the last sample (`None`: no file).
     history_file: Option<crate::history_file::Stats>,
+    /// `/history.json` bodies rendered since start
+    /// ([`crate::history_answers::HistoryAnswers::renders`]).
+    history_json_renders: u64,
 }
 
 /// What a cached body must have been rendered from to answer a scrape:
@@ -125,6 +128,7 @@ struct CacheKey {
     http: crate::listener::ConnectionStats,
     /// The services' reading ([`crate::services::ServicesSnapshot`]'s generation).
     services: u64,
+    history_json_renders: u64,
 }
 
 /// One group of families under node_exporter's collector name: how long
@@ -160,6 +164,7 @@ impl MetricsRenderer {
             textfile: None,
             boots: None,
             history_file: None,
+            history_json_renders: 0,
         }
     }
 
@@ -173,6 +178,12 @@ impl MetricsRenderer {
     /// absent). Set after each sample, whose generation keys the cache.
     pub fn set_history_file(&mut self, stats: Option<crate::history_file::Stats>) {
         self.history_file = stats;
+    }
+
+    /// The `/history.json` bodies rendered so far, for the next scrape
+    /// (a cached body rendered with another count is not served).
+    pub fn set_history_json_renders(&mut self, renders: u64) {
+        self.history_json_renders = renders;
     }
 
     /// `textfile_dir`: a directory of `*.prom` files read at each scrape.
@@ -290,6 +301,7 @@ impl MetricsRenderer {
             updates: *updates,
             http,
             services: services.snapshot().generation,
+            history_json_renders: self.history_json_renders,
         };
         let fresh = self
             .cached
@@ -360,6 +372,7 @@ impl MetricsRenderer {
         self.sysmon(backup, updates);
         self.apt(apt, updates.reboot_required);
         self.http(http);
+        self.history_json();
         self.boots();
         self.history_file();
         self.alerts_text.clear();
@@ -517,6 +530,19 @@ impl MetricsRenderer {
             "Failed accept() calls (out of descriptors or memory) the server survived."
         ));
         self.value("sysmon_http_accept_errors_total", http.accept_errors as f64);
+    }
+
+    /// How often `/history.json` bodies were rendered rather than reused
+    /// ([`crate::history_answers`]).
+    fn history_json(&mut self) {
+        self.out.push_str(family_lines!(
+            "sysmon_history_json_renders_total",
+            "counter",
+            "/history.json bodies rendered; other answers reused a body kept for the same query until the next sample."
+        ));
+        self.out.push_str("sysmon_history_json_renders_total ");
+        self.out.u64(self.history_json_renders);
+        self.out.push('\n');
     }
 
     /// Only sysmon's own series (backup, updates, reboot needed, build

@@ -354,6 +354,52 @@ fn clients_that_do_not_read_cannot_stall_the_loop() {
     drop((big, pipelined));
 }
 
+/// The last answer of a connection (`Connection: close`) with more
+/// pipelined after it than the server read: it closed the socket as soon
+/// as the answer was written, the unread bytes made Linux send a reset,
+/// and the part of the answer the client had not read yet was lost
+/// (`Content-Length: 54516`, about 3,854 bytes of body, then
+/// ECONNRESET). The close now lingers as a refusal's does: write side
+/// shut, what the client still sends read and dropped (0.5 s, 64 KiB).
+#[test]
+fn a_last_answer_is_not_reset_away_by_requests_pipelined_after_it() {
+    let dir = TempDir::new("close-linger");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let mut stream = tiny_window(daemon.addr);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut raw = b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec();
+    raw.extend_from_slice(&b"GET /nope HTTP/1.1\r\n\r\n".repeat(1000));
+    stream.write_all(&raw).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let ended = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    let r = parse_http(&answer);
+    let promised: usize = r
+        .header("Content-Length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Content-Length: {}", r.head));
+    eprintln!(
+        "/metrics with 22 KB pipelined after it: {} of {promised} body bytes, then {ended:?}",
+        r.body.len()
+    );
+    assert_eq!(r.status, 200, "{}", r.head);
+    // More than the client's window and the server's first send: the
+    // test means something only if most of the answer waits for us.
+    assert!(promised > 16 * 1024, "a /metrics of {promised} bytes");
+    assert!(ended.is_ok(), "{ended:?} after {} bytes", r.body.len());
+    assert_eq!(r.body.len(), promised);
+    assert_eq!(responses_in(&answer), 1, "a pipelined request was answered");
+}
+
 /// Sends `raw` on a fresh connection, keeps it open on our side, and reads
 /// until the server closes it: every byte it answered. Panics when the
 /// server has not closed within 5 s (every case here is answered and closed
@@ -556,6 +602,129 @@ fn two_host_headers_are_refused() {
         .status,
         200
     );
+}
+
+/// Request lines the server must not guess at: a version other than
+/// HTTP/1.0 and 1.1 (HTTP/0.9 got `HTTP/0.9 200 OK` with headers, on a
+/// connection kept open), extra words after the version (answered 200),
+/// a control byte in the method (405) or in the target (a bare CR was
+/// taken), spaces other than exactly two single ones, and a head whose
+/// lines end in a bare LF (no answer: the server waited for a CRLF
+/// CRLF until `client_timeout`). Each is refused with one answer, whose
+/// status line is HTTP/1.1 and which says `Connection: close`, and the
+/// connection is closed at once (`client_timeout` is 30 s here).
+#[test]
+fn request_lines_outside_http_1_0_and_1_1_are_refused_and_closed() {
+    let dir = TempDir::new("request-lines");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let cases: [(&[u8], u16); 14] = [
+        (b"GET /metrics HTTP/0.9\r\n\r\n", 505),
+        (b"GET /metrics HTTP/1.2\r\nHost: a\r\n\r\n", 505),
+        (b"GET /metrics HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        (b"GET /metrics HTTP/9.9\r\nHost: a\r\n\r\n", 505),
+        (b"GET /metrics HTTP/1.1 junk\r\nHost: a\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
+        (b"GET  /metrics HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b" GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /metrics\tHTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"G\x01T /metrics HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /met\rrics HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /met\x7frics HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /metrics http/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /metrics HTTP/1.1\nHost: a\n\n", 400),
+    ];
+    for (raw, expected) in cases {
+        let shown = String::from_utf8_lossy(raw);
+        let start = Instant::now();
+        let answer = answered_then_closed(daemon.addr, raw);
+        let took = start.elapsed();
+        let r = parse_http(&answer);
+        assert_eq!(r.status, expected, "{shown:?}: {}", r.head);
+        assert!(r.head.starts_with("HTTP/1.1 "), "{shown:?}: {}", r.head);
+        assert_eq!(
+            r.header("Connection").as_deref(),
+            Some("close"),
+            "{shown:?}: {}",
+            r.head
+        );
+        assert_eq!(responses_in(&answer), 1, "{shown:?}");
+        assert!(
+            took < Duration::from_secs(2),
+            "{shown:?}: closed after {took:?}"
+        );
+    }
+    // The line as it should be is served, and the daemon lives on.
+    let fine = answered_then_closed(
+        daemon.addr,
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(parse_http(&fine).status, 200, "{}", daemon.dump());
+}
+
+/// Every answer after which the server closes says so (RFC 9112 §9.6):
+/// the answer to a client's `Connection: close` or to an HTTP/1.0 request
+/// without keep-alive, and the refusals of heads over the limits (414,
+/// 431), which had no `Connection` line. A kept-alive answer has none.
+#[test]
+fn answers_that_end_the_connection_say_connection_close() {
+    let dir = TempDir::new("connection-close");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let host = format!("Host: {}\r\n", daemon.addr);
+    let long_target = format!("/metrics?{}", "a".repeat(40 * 1024));
+    let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+    let cases = [
+        (
+            format!("GET /metrics HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+            200,
+        ),
+        (
+            format!("GET /metrics HTTP/1.1\r\n{host}Connection: Close\r\n\r\n"),
+            200,
+        ),
+        (
+            format!("GET /nope HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+            404,
+        ),
+        (
+            format!("HEAD /data.json HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+            200,
+        ),
+        (format!("GET /metrics HTTP/1.0\r\n{host}\r\n"), 200),
+        (format!("GET {long_target} HTTP/1.1\r\n{host}\r\n"), 414),
+        (format!("GET / HTTP/1.1\r\n{host}{many}\r\n"), 431),
+        (format!("nonsense\r\n{host}\r\n"), 400),
+    ];
+    for (raw, expected) in &cases {
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        let shown = &raw[..raw.len().min(60)];
+        assert_eq!(r.status, *expected, "{shown:?}: {}", r.head);
+        assert_eq!(
+            r.header("Connection").as_deref(),
+            Some("close"),
+            "{shown:?}: {}",
+            r.head
+        );
+    }
+    // Kept alive: no Connection line, and the next request is answered.
+    let mut stream = TcpStream::connect(daemon.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let two = format!(
+        "GET /nope HTTP/1.1\r\n{host}\r\nGET /nope HTTP/1.1\r\n{host}Connection: close\r\n\r\n"
+    );
+    stream.write_all(two.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert_eq!(responses_in(&answer), 2, "{text}");
+    let (first, second) = text.split_at(text[1..].find("HTTP/1.1 ").unwrap() + 1);
+    assert!(
+        !first.to_ascii_lowercase().contains("\r\nconnection:"),
+        "{first}"
+    );
+    assert!(second.contains("\r\nConnection: close\r\n"), "{second}");
 }
 
 /// The values of `series` in /history.json whose sample time lies in

@@ -248,6 +248,55 @@ fn connections_over_the_cap_get_503_and_the_daemon_recovers() {
     );
 }
 
+/// The 503 log line named the connections open when it was written as
+/// if they were `max_connections`: at a stop it said `refused 53
+/// connection(s) with 503: max_connections (0) open`. It names the cap
+/// now. The refusal happens while 2 of 2 are held; they are gone by the
+/// time the line is written (at the next sample, 3 s on).
+#[test]
+fn the_503_log_line_names_the_cap_not_the_connections_open_then() {
+    let dir = TempDir::new("cap-log");
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\nlisten = 127.0.0.1:0\n\
+         max_connections = 2\nclient_timeout = 30s\ninterval = 3s\n",
+    );
+    let args = fixture_args(&config);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let daemon = Daemon::start_as_configured(&args, |_| {});
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(daemon.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut refused = TcpStream::connect(daemon.addr).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = refused.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+    drop(held);
+    // The loop's reactor sees the two close (their EOF wakes it).
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+    assert!(
+        daemon.wait_log("connection(s) with 503", Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    let line = daemon
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.contains("connection(s) with 503"))
+        .cloned()
+        .unwrap();
+    assert!(
+        line.contains("refused 1 connection(s) with 503: all max_connections = 2 were open"),
+        "{line}"
+    );
+}
+
 #[test]
 fn request_heads_over_the_limits_get_414_or_431_and_close() {
     let dir = TempDir::new("head");

@@ -6,7 +6,8 @@
 //! Contract: [`BorrowedResponse::print_head`] writes into the caller's
 //! buffer the same bytes that `Response::raw_print` writes for the same
 //! answer framed by its length (status line, `Server`, `Date`, the
-//! caller's lines in order, `Content-Length`, the empty line), and
+//! caller's lines in order, `Connection: close` when the server closes
+//! after it, `Content-Length`, the empty line), and
 //! allocates nothing once that buffer has grown to a head's size. The
 //! test `borrowed_heads_print_as_raw_print_does` holds it to `raw_print`.
 //! An answer the client asks to be chunked (`TE: chunked`) is not framed
@@ -68,8 +69,14 @@ impl<'a> BorrowedResponse<'a> {
     }
 
     /// Appends the head (see the module's contract) to `out`, with the
-    /// `Date` of `unix_s`.
-    pub(crate) fn print_head(&self, out: &mut Vec<u8>, version: &HTTPVersion, unix_s: u64) {
+    /// `Date` of `unix_s`, saying `Connection: close` when `closing`.
+    pub(crate) fn print_head(
+        &self,
+        out: &mut Vec<u8>,
+        version: &HTTPVersion,
+        unix_s: u64,
+        closing: bool,
+    ) {
         let given = |name: &str| {
             self.headers
                 .iter()
@@ -102,6 +109,9 @@ impl<'a> BorrowedResponse<'a> {
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
+        }
+        if closing {
+            out.extend_from_slice(b"Connection: close\r\n");
         }
         out.extend_from_slice(b"Content-Length: ");
         push_decimal(out, self.body.len() as u64);
@@ -166,12 +176,13 @@ mod test {
         response: &BorrowedResponse<'_>,
         version: &HTTPVersion,
         te: Option<&str>,
+        closing: bool,
         date: &[u8],
     ) -> Vec<u8> {
         let mut out = Vec::new();
         response
             .to_response()
-            .print_to(&mut out, version.clone(), te, true, None)
+            .print_to(&mut out, version.clone(), te, true, None, closing)
             .unwrap();
         if !response.headers.iter().any(|(n, _)| *n == "Date") {
             let at = out.windows(8).position(|w| w == b"\r\nDate: ").unwrap() + 8;
@@ -212,7 +223,7 @@ mod test {
             for headers in lines {
                 for body in bodies {
                     for version in &versions {
-                        for te in tes {
+                        for (te, closing) in tes.iter().flat_map(|&te| [(te, false), (te, true)]) {
                             let response = BorrowedResponse {
                                 status: StatusCode(status),
                                 headers,
@@ -220,12 +231,12 @@ mod test {
                             };
                             assert!(response.framed_by_length(version, te));
                             let mut got = Vec::new();
-                            response.print_head(&mut got, version, 1_796_200_332);
-                            let want = raw_print_head(&response, version, te, &date);
+                            response.print_head(&mut got, version, 1_796_200_332, closing);
+                            let want = raw_print_head(&response, version, te, closing, &date);
                             assert_eq!(
                                 String::from_utf8(got).unwrap(),
                                 String::from_utf8(want).unwrap(),
-                                "{status} {headers:?} {version:?} {te:?}"
+                                "{status} {headers:?} {version:?} {te:?} closing: {closing}"
                             );
                             cases += 1;
                         }
@@ -233,7 +244,7 @@ mod test {
                 }
             }
         }
-        assert_eq!(cases, 12 * 6 * 3 * 2 * 4);
+        assert_eq!(cases, 12 * 6 * 3 * 2 * 4 * 2);
     }
 
     #[test]

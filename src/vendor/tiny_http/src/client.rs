@@ -10,7 +10,12 @@
 //! a request of `len` bytes (which has passed `crate::head::check_head`), or
 //! refused, with the bytes of the answer to send before closing. A head is
 //! the request line and header lines up to and including the empty line,
-//! every line ended by CRLF; `max_head_bytes` counts all of it.
+//! every line ended by CRLF; `max_head_bytes` counts all of it. A bare LF
+//! (one without a CR before it) is refused (400) as soon as it arrives;
+//! a request line is exactly `method SP target SP version`, the method a
+//! token, the target without control bytes, the version HTTP/1.0 or 1.1
+//! (another `HTTP/d.d`: 505), or it is refused (400). So a `Request`
+//! exists only for a head read one way by any parser (since +sysmon.10).
 
 use crate::common::{HTTPVersion, Method};
 use crate::head_text::{FillError, HeadText};
@@ -68,11 +73,13 @@ pub(crate) fn parse_head(
 ) -> Parsed {
     let max = limits.max_head_bytes();
     let window = &buf[..buf.len().min(max)];
-    let from = scanned.saturating_sub(3);
-    let end = window[from..]
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|at| from + at + 4);
+    let end = match head_end(window, *scanned) {
+        Ok(end) => end,
+        Err(BareLf) => {
+            *scanned = 0;
+            return Parsed::Refused(plain_answer(400));
+        }
+    };
     let Some(len) = end else {
         *scanned = window.len();
         if window.len() < max {
@@ -89,6 +96,32 @@ pub(crate) fn parse_head(
         Ok(facts) => Parsed::Request(len, facts),
         Err(answer) => Parsed::Refused(answer),
     }
+}
+
+/// A line feed without a carriage return before it.
+struct BareLf;
+
+/// Where the head that begins `window` ends (just after its CRLF CRLF), if
+/// it has ended; `window[..from]` is known to hold no end of head and no
+/// bare LF. [patch] Upstream read a head only up to a CRLF CRLF, so one
+/// whose lines end in bare LFs (which RFC 9112 §2.2 lets a server take as
+/// line ends) waited unanswered for `timeout`. Refused at once (since
+/// +sysmon.10) rather than taken: a proxy in front that does not take
+/// them would read another head than this server, and a bare LF is
+/// refused inside a header line already (`check_head`).
+fn head_end(window: &[u8], from: usize) -> Result<Option<usize>, BareLf> {
+    let mut at = from;
+    while let Some(found) = window[at..].iter().position(|&b| b == b'\n') {
+        let lf = at + found;
+        if lf == 0 || window[lf - 1] != b'\r' {
+            return Err(BareLf);
+        }
+        if lf >= 3 && &window[lf - 3..lf - 1] == b"\r\n" {
+            return Ok(Some(lf + 1));
+        }
+        at = lf + 1;
+    }
+    Ok(None)
 }
 
 /// The request line and headers (`head`: the head without its empty line),
@@ -112,8 +145,13 @@ fn request_head(
     }
     let mut lines = text.split("\r\n");
     let request_line = lines.next().unwrap_or("");
-    let (method, target, version) =
-        parse_request_line(request_line.trim()).map_err(|_| plain_answer(400))?;
+    // [patch] 505 for a version this server does not speak, before the
+    // headers are judged: whatever they say, the answer is the same.
+    let (method, target, version) = match parse_request_line(request_line) {
+        Ok(parts) => parts,
+        Err(LineError::Malformed) => return Err(plain_answer(400)),
+        Err(LineError::Version) => return Err(version_answer()),
+    };
     // [patch] Kept as text (`head_text.rs`), not as a `String` for the
     // target and two per header line: nothing allocated once warm.
     match into.fill(text, target, lines, max_headers) {
@@ -126,16 +164,6 @@ fn request_head(
     // server's caller never sees the request.
     if let Err(refusal) = crate::head::check_head(into.headers()) {
         return Err(refusal_answer(refusal));
-    }
-    // Upstream answered 505 and read on; this server closes, as for any
-    // head it will not serve.
-    if version > (1, 1) {
-        let response =
-            Response::from_string("This server only supports HTTP versions 1.0 and 1.1".to_owned())
-                .with_status_code(StatusCode(505));
-        let mut bytes = Vec::new();
-        let _ = response.raw_print(&mut bytes, HTTPVersion(1, 1), &[], false, None);
-        return Err(bytes);
     }
 
     // [patch] Compared without a lower-cased copy of the value.
@@ -159,16 +187,30 @@ fn request_head(
     })
 }
 
-/// An empty answer with `status` (upstream's answer to a bad head).
+/// The answer to a version other than HTTP/1.0 and 1.1. Upstream answered
+/// 505 to 2.0 and 3.0 only, and read on; HTTP/0.9 was served (with an
+/// `HTTP/0.9 200 OK` status line and headers, on a kept-alive
+/// connection). This server closes, as for any head it will not serve.
+fn version_answer() -> Vec<u8> {
+    let response =
+        Response::from_string("This server only supports HTTP versions 1.0 and 1.1".to_owned())
+            .with_status_code(StatusCode(505));
+    closing_answer(response)
+}
+
+/// An empty answer with `status` (upstream's answer to a bad head), as
+/// the connection's last.
 fn plain_answer(status: u16) -> Vec<u8> {
+    closing_answer(Response::new_empty(StatusCode(status)))
+}
+
+/// [patch] `response` printed as the last answer of a connection: HTTP/1.1
+/// (whatever the request said), with `Connection: close` (since
+/// +sysmon.9; upstream sent no `Connection` line and the client learnt of
+/// the close only by the close).
+fn closing_answer<R: std::io::Read>(response: Response<R>) -> Vec<u8> {
     let mut bytes = Vec::new();
-    let _ = Response::new_empty(StatusCode(status)).raw_print(
-        &mut bytes,
-        HTTPVersion(1, 1),
-        &[],
-        false,
-        None,
-    );
+    let _ = response.print_to(&mut bytes, HTTPVersion(1, 1), None, false, None, true);
     bytes
 }
 
@@ -189,32 +231,63 @@ fn refusal_answer(refusal: HeadRefusal) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Parses a "HTTP/1.1" string.
-fn parse_http_version(version: &str) -> Result<HTTPVersion, ()> {
-    let (major, minor) = match version {
-        "HTTP/0.9" => (0, 9),
-        "HTTP/1.0" => (1, 0),
-        "HTTP/1.1" => (1, 1),
-        "HTTP/2.0" => (2, 0),
-        "HTTP/3.0" => (3, 0),
-        _ => return Err(()),
-    };
+/// Why a request line is refused.
+#[derive(Debug, PartialEq, Eq)]
+enum LineError {
+    /// Not `method SP target SP HTTP-version` (400).
+    Malformed,
+    /// A well-formed version other than HTTP/1.0 and 1.1 (505).
+    Version,
+}
 
-    Ok(HTTPVersion(major, minor))
+/// [patch] Parses "HTTP/1.0" or "HTTP/1.1"; another `HTTP/DIGIT.DIGIT`
+/// (RFC 9112 §2.3) is a version this server does not speak. Upstream took
+/// 0.9 (and answered in it), 2.0 and 3.0 as well, and any other version
+/// (1.2, 9.9) was a malformed line (400).
+fn parse_http_version(version: &str) -> Result<HTTPVersion, LineError> {
+    match version.as_bytes() {
+        b"HTTP/1.0" => Ok(HTTPVersion(1, 0)),
+        b"HTTP/1.1" => Ok(HTTPVersion(1, 1)),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Err(LineError::Version)
+        }
+        _ => Err(LineError::Malformed),
+    }
 }
 
 /// Parses the request line of the request.
 /// eg. GET / HTTP/1.1
-fn parse_request_line(line: &str) -> Result<(Method, &str, HTTPVersion), ()> {
+///
+/// [patch] Exactly three parts separated by single spaces (RFC 9112 §3),
+/// the method a token and the target free of control bytes (the line is
+/// ASCII already). Upstream split on spaces and ignored a fourth word
+/// (`GET / HTTP/1.1 junk` was served), took any method text (a control
+/// byte in it made a 405) and any target (a bare CR in it was taken), and
+/// was given the line trimmed of leading and trailing whitespace.
+fn parse_request_line(line: &str) -> Result<(Method, &str, HTTPVersion), LineError> {
     let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(LineError::Malformed);
+    };
+    let target_ok = !target.is_empty() && !target.bytes().any(|b| b.is_ascii_control());
+    if !is_token(method) || !target_ok {
+        return Err(LineError::Malformed);
+    }
+    let version = parse_http_version(version)?;
+    let method = method.parse().map_err(|()| LineError::Malformed)?;
+    Ok((method, target, version))
+}
 
-    let method = parts.next().and_then(|w| w.parse().ok());
-    let path = parts.next();
-    let version = parts.next().and_then(|w| parse_http_version(w).ok());
-
-    method
-        .and_then(|method| Some((method, path?, version?)))
-        .ok_or(())
+/// A token (RFC 9110 §5.6.2): one or more tchar.
+fn is_token(word: &str) -> bool {
+    !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -249,6 +322,10 @@ mod test {
 
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
+        assert_eq!(
+            super::parse_request_line("GET /hello HTTP/0.9"),
+            Err(super::LineError::Version)
+        );
     }
 
     #[test]
@@ -269,6 +346,34 @@ mod test {
             ("GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n".into(), 413),
             ("GET / HTTP/2.0\r\n\r\n".into(), 505),
             ("nonsense\r\n\r\n".into(), 400),
+            // [patch] versions other than 1.0 and 1.1: 505 (+sysmon.10)
+            ("GET / HTTP/1.0\r\n\r\n".into(), 0),
+            ("GET / HTTP/0.9\r\n\r\n".into(), 505),
+            ("GET / HTTP/1.2\r\n\r\n".into(), 505),
+            ("GET / HTTP/9.9\r\n\r\n".into(), 505),
+            ("GET / HTTP/1.10\r\n\r\n".into(), 400),
+            ("GET / http/1.1\r\n\r\n".into(), 400),
+            ("GET / HTTP/1\r\n\r\n".into(), 400),
+            // request lines other than three parts, single spaces
+            ("GET / HTTP/1.1 junk\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1 \r\n\r\n".into(), 400),
+            (" GET / HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET  / HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET /\tHTTP/1.1\r\n\r\n".into(), 400),
+            ("GET /\r\n\r\n".into(), 400),
+            // control bytes in the method or the target; other methods
+            ("G\x01T / HTTP/1.1\r\n\r\n".into(), 400),
+            ("G(T / HTTP/1.1\r\n\r\n".into(), 400),
+            ("BREW / HTTP/1.1\r\n\r\n".into(), 0),
+            ("GET /a\rb HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET /a\x7fb HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET /a\0b HTTP/1.1\r\n\r\n".into(), 400),
+            // a bare LF anywhere: 400 as soon as it is seen
+            ("GET / HTTP/1.1\nHost: a\n\n".into(), 400),
+            ("GET / HTTP/1.1\r\nHost: a\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nHost: a\r\n\n".into(), 400),
+            ("\nGET / HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nHost: a\r".into(), 1),
         ];
         assert_eq!(cases[2].0.len(), 64);
         for (head, expected) in cases {

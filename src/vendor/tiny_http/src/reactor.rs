@@ -11,7 +11,8 @@
 //!
 //! ```text
 //!   Reading ──head──▶ Answering ──answer──▶ Writing ──written──▶ Reading
-//!      │                                       │  (last request: close)
+//!      │                                       │  (last request)
+//!      │                                       ▼
 //!      └─refused─▶ Writing the refusal ─▶ Lingering ─▶ closed
 //! ```
 //!
@@ -30,9 +31,13 @@
 //! - *Writing*: the rest goes out as the socket takes it (EPOLLOUT); a
 //!   client that reads nothing for `timeout` is dropped. Then the next
 //!   request is read, from what was already buffered first.
-//! - *Lingering*: after a refusal the write side is shut and what the
-//!   client still sends is read and thrown away for at most 0.5 s or
-//!   64 KiB, so that closing does not reset the answer away.
+//! - *Lingering*: after a refusal, and after the answer to a connection's
+//!   last request (`Connection: close`, HTTP/1.0), the write side is shut
+//!   and what the client still sends is read and thrown away for at most
+//!   0.5 s or 64 KiB, so that closing does not reset the answer away:
+//!   Linux answers a close with unread bytes in the receive queue (a
+//!   pipelined request after the last, say) with a reset, and drops
+//!   whatever of the answer the client has not read yet.
 //!
 //! Invariants: no read or write here ever waits (every socket is
 //! non-blocking; epoll is edge-triggered for connections, so each one is
@@ -129,7 +134,8 @@ const CONNECTION_EVENTS: u32 = (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) as u3
 /// at once, as many as a turn usually hands out.
 const SPARE_HEADS: usize = 16;
 
-/// How long, and how much, a refused connection is drained before closing.
+/// How long, and how much, a connection is drained before closing, after
+/// a refusal or its last answer.
 const LINGER: Duration = Duration::from_millis(500);
 const LINGER_BYTES: usize = 64 * 1024;
 
@@ -148,9 +154,8 @@ enum State {
 enum AfterWrite {
     /// Read the next request.
     KeepAlive,
-    /// The last request was answered: close.
-    Close,
-    /// A refusal: shut the write side, drain, close.
+    /// A refusal, or the last request's answer: shut the write side,
+    /// drain, close.
     Linger,
 }
 
@@ -616,8 +621,11 @@ impl Reactor {
                 self.close(slot);
                 continue;
             }
+            // [patch] The last answer lingers as a refusal does (+sysmon.8):
+            // closed at once, with pipelined bytes unread, it was reset
+            // away.
             let after = if self.conn(slot).last {
-                AfterWrite::Close
+                AfterWrite::Linger
             } else {
                 AfterWrite::KeepAlive
             };
@@ -651,7 +659,6 @@ impl Reactor {
                         // a pipelined request may be buffered or waiting
                         self.read_requests(slot)
                     }
-                    AfterWrite::Close => self.close(slot),
                     AfterWrite::Linger => {
                         if conn.socket.shutdown(Shutdown::Write).is_err() {
                             return self.close(slot);
@@ -677,7 +684,8 @@ impl Reactor {
         }
     }
 
-    /// Reads and throws away what a refused client still sends.
+    /// Reads and throws away what a client still sends after its last
+    /// answer or a refusal.
     fn linger(&mut self, slot: usize) {
         loop {
             let conn = self.slots[slot].conn.as_mut().expect("an open connection");

@@ -47,6 +47,11 @@ pub struct Request {
 
     http_version: HTTPVersion,
 
+    // [patch] The connection's last request (`HeadFacts::last`): the
+    // server closes after this answer, and the answer says so
+    // (`Connection: close`, RFC 9112 §9.6; since +sysmon.9).
+    last: bool,
+
     body_length: Option<usize>,
 
     // [patch] Where the answer goes: None once answered. Upstream held a
@@ -93,6 +98,7 @@ pub(crate) fn new_request(
         method: facts.method,
         head,
         http_version: facts.version,
+        last: facts.last,
         body_length: content_length,
         reply: Some(reply),
     }
@@ -182,6 +188,7 @@ impl Request {
             self.head.header("TE"),
             self.method == Method::Head,
             None,
+            self.last,
         );
         let head = std::mem::take(&mut self.head);
         reply.send(printed.map(|()| &scratch[..]), head);
@@ -204,7 +211,12 @@ impl Request {
             return;
         };
         scratch.clear();
-        response.print_head(scratch, &self.http_version, crate::response::unix_now_s());
+        response.print_head(
+            scratch,
+            &self.http_version,
+            crate::response::unix_now_s(),
+            self.last,
+        );
         let body = if response.sends_body(self.method == Method::Head) {
             response.body
         } else {
@@ -297,6 +309,7 @@ impl Drop for Request {
                 self.head.header("TE"),
                 self.method == Method::Head,
                 None,
+                self.last,
             );
             let head = std::mem::take(&mut self.head);
             reply.send(result.map(|()| &printed[..]), head);

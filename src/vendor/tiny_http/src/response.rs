@@ -364,11 +364,13 @@ where
             .iter()
             .find(|h| h.field.equiv("TE"))
             .map(|h| h.value.as_str());
-        self.print_to(writer, http_version, te, do_not_send_body, upgrade)
+        self.print_to(writer, http_version, te, do_not_send_body, upgrade, false)
     }
 
     /// [patch] `raw_print` given the request's `TE` value (its first `TE`
-    /// line) rather than all its headers.
+    /// line) rather than all its headers, and whether the server closes
+    /// the connection after this answer (`closing`: a `Connection: close`
+    /// line before the framing one, RFC 9112 §9.6; since +sysmon.9).
     pub(crate) fn print_to<W: Write>(
         mut self,
         mut writer: W,
@@ -376,6 +378,7 @@ where
         request_te: Option<&str>,
         do_not_send_body: bool,
         upgrade: Option<&str>,
+        closing: bool,
     ) -> IoResult<()> {
         let mut transfer_encoding = Some(choose_transfer_encoding(
             self.status_code,
@@ -434,6 +437,12 @@ where
                 100..=199 | 204 | 304 => true,
                 _ => false,
             };
+
+        // [patch] The client must know that this is the end.
+        if closing {
+            self.headers
+                .push(Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap());
+        }
 
         // preparing headers for transfer
         match transfer_encoding {
