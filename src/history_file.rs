@@ -135,7 +135,9 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-pub use crate::config::history::{DEFAULT_TIERS, MAX_TIERS, TierSpec, format_tiers, parse_tiers};
+pub use crate::config::history::{
+    DEFAULT_TIERS, MAX_SLOTS, MAX_STEP_S, MAX_TIERS, TierSpec, format_tiers, parse_tiers,
+};
 use crate::sample::Sample;
 use journal::{Journal, Step};
 
@@ -396,6 +398,10 @@ fn encode_header(tiers: &[TierSpec], page: &mut [u8]) {
 }
 
 /// The tiers a header page describes, or why it is not one we can read.
+/// A header whose checksum holds may still come from a bug or a hand:
+/// every tier it returns has a step of 1 to [`MAX_STEP_S`] seconds and 1
+/// to [`MAX_SLOTS`] slots, as `history_tiers` allows, so the readers may
+/// divide by either and bound by both.
 pub fn decode_header(page: &[u8]) -> Result<Vec<TierSpec>, String> {
     if page.len() < PAGE || page[0..8] != MAGIC {
         return Err("not a sysmon history file (bad magic)".into());
@@ -417,12 +423,27 @@ pub fn decode_header(page: &[u8]) -> Result<Vec<TierSpec>, String> {
     if n == 0 || n > MAX_TIERS {
         return Err(format!("{n} tiers"));
     }
-    Ok((0..n)
+    let tiers: Vec<TierSpec> = (0..n)
         .map(|i| TierSpec {
             step_s: u32_at(page, 28 + 8 * i),
             slots: u32_at(page, 32 + 8 * i),
         })
-        .collect())
+        .collect();
+    for (i, tier) in tiers.iter().enumerate() {
+        check_tier(tier).map_err(|why| format!("tier {}: {why}", i + 1))?;
+    }
+    Ok(tiers)
+}
+
+/// Why a tier read from a header is none `history_tiers` can describe.
+fn check_tier(tier: &TierSpec) -> Result<(), String> {
+    if !(1..=MAX_STEP_S).contains(&tier.step_s) {
+        return Err(format!("step of {} s (1 to {MAX_STEP_S} s)", tier.step_s));
+    }
+    if !(1..=MAX_SLOTS).contains(&tier.slots) {
+        return Err(format!("{} slots (1 to {MAX_SLOTS})", tier.slots));
+    }
+    Ok(())
 }
 
 /// The series-name table: the valid copy of pages 1 and 2 with the higher
