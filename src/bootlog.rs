@@ -54,7 +54,7 @@
 //!   is made once).
 
 use std::fmt::Write as _;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -547,24 +547,14 @@ fn record_up(
 }
 
 /// The file's text, or `None` when there is none. A file larger than any
-/// boot log is an error (never read whole).
+/// boot log is an error (never read whole), and so is anything but a
+/// regular file (a FIFO there would hold the open for good).
 fn read_bounded(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(fsutil::with_path(path, e)),
-    };
-    let mut text = Vec::with_capacity(MAX_FILE_BYTES);
-    file.take(MAX_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| fsutil::with_path(path, e))?;
-    if text.len() > MAX_FILE_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {MAX_FILE_BYTES} bytes"),
-        ));
+    match fsutil::read_regular(path, MAX_FILE_BYTES) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
-    Ok(Some(text))
 }
 
 /// Parses a whole log into `out` (oldest first). The error says what is
@@ -682,6 +672,26 @@ mod tests {
             Duration::from_secs(600),
         )
         .unwrap()
+    }
+
+    /// Fuzzing found `sysmon run` and `sysmon sample` waiting for good in
+    /// `open()` when `boots.log` is a FIFO. `peek` (sample) gives up at
+    /// once; `open` (the daemon) sets the FIFO aside, saying what it is.
+    #[test]
+    fn a_fifo_at_the_boot_log_is_never_waited_on() {
+        let dir = Dir::new("fifo");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let path = dir.0.join(FILE_NAME);
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.unwrap().success());
+        assert!(BootLog::peek(&dir.0, id(1), None, 1000).is_none());
+        let (_, opened) = open(&dir.0, 1, 1000);
+        let (aside, why) = opened.set_aside.unwrap();
+        assert_eq!(
+            why,
+            format!("{}: is a FIFO, not a regular file", path.display())
+        );
+        assert!(std::fs::symlink_metadata(aside).is_ok());
     }
 
     #[test]

@@ -1895,10 +1895,12 @@ pub fn render_range(
 
 /// Opens the file read-only (for `sysmon history`, alongside the writer):
 /// its tiers and series names.
+/// Anything but a regular file there is refused, never waited on (a FIFO).
 pub fn open_read_only(path: &Path) -> Result<(File, Vec<TierSpec>, Vec<String>), String> {
-    let file = File::open(path).map_err(|e| {
+    let file = crate::fsutil::open_regular(path, crate::fsutil::Links::Refuse).map_err(|e| {
         let denied = e.kind() == io::ErrorKind::PermissionDenied;
-        let mut why = io_context(path, "open", e);
+        // The error names the path already.
+        let mut why = e.to_string();
         if denied {
             why.push_str(
                 " (the history file and state_dir are readable by sysmon's user only: \

@@ -436,7 +436,10 @@ fn too_short(len: u64) -> String {
 /// Checks the whole archive. `Err` when it cannot be opened as a zip at
 /// all; entry errors are listed in the report.
 pub fn verify(path: &Path) -> Result<Report, String> {
-    let raw = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // A FIFO or a device is refused, never waited on or read without end;
+    // a symlink the user named is followed.
+    let raw = crate::fsutil::open_regular(path, crate::fsutil::Links::Follow)
+        .map_err(|e| e.to_string())?;
     let len = raw
         .metadata()
         .map_err(|e| format!("{}: {e}", path.display()))?

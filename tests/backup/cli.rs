@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{archives, sh, temporaries};
-use crate::common::{TempDir, have_tool, run, running_as_root, sysmon};
+use crate::common::{TempDir, have_tool, mkfifo, run, run_within, running_as_root, sysmon};
 
 /// What a tree looks like, by relative path: kind, mode, mtime, content.
 fn snapshot(root: &Path) -> BTreeMap<Vec<u8>, String> {
@@ -1038,5 +1038,43 @@ fn small_files_of_every_kind_round_trip_no_larger_than_zlib() {
             seen += 1;
         }
         assert_eq!(seen, files.len(), "level {level}: every file archived");
+    }
+}
+
+/// Fuzzing found `sysmon verify` aborting (index out of bounds) on a file
+/// shorter than an end record and waiting for good on a FIFO. Each is an
+/// error naming the path and what is wrong, exit 1, at once.
+#[test]
+fn verify_refuses_tiny_files_fifos_and_devices_at_once() {
+    let td = TempDir::new("backup-verify-hostile");
+    let short = td.join("short.zip");
+    fs::write(&short, b"PK\x05\x06abc").unwrap();
+    let fifo = td.join("pipe.zip");
+    mkfifo(&fifo);
+    let cases = [
+        (
+            short.clone(),
+            format!(
+                "{}: not a zip archive: 7 bytes, shorter than an end record (22 bytes)",
+                short.display()
+            ),
+        ),
+        (
+            fifo.clone(),
+            format!("{}: is a FIFO, not a regular file", fifo.display()),
+        ),
+        (
+            PathBuf::from("/dev/null"),
+            "/dev/null: is a character device, not a regular file".to_string(),
+        ),
+    ];
+    for (path, expected) in cases {
+        let out = run_within(
+            sysmon(&["verify", path.to_str().unwrap()]),
+            std::time::Duration::from_secs(10),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&expected), "{expected} in {stderr}");
     }
 }
