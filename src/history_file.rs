@@ -619,29 +619,45 @@ fn io_context(path: &Path, what: &str, e: io::Error) -> String {
 /// change), the sync and the rename to `path` follow in slices
 /// ([`opening`]), so a crash leaves no half-made file. Returns the file and
 /// its temporary name.
+///
+/// Whatever was left at the temporary name (a crash while making one, or a
+/// symlink planted there) is removed first and the file made anew with
+/// `O_EXCL` and `O_NOFOLLOW`: never written through a link, never renamed
+/// over `path` unless made here. On an error the temporary is removed.
 fn begin_create(path: &Path, tiers: &[TierSpec]) -> Result<(File, PathBuf), String> {
     let tmp = path.with_extension("db.new");
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_context(&tmp, "remove leftover", e)),
+    }
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true) // O_CREAT | O_EXCL
+        .custom_flags(libc::O_NOFOLLOW)
         .mode(0o600) // whatever the umask: `run` sets 077, a library user may not
         .open(&tmp)
         .map_err(|e| io_context(&tmp, "create", e))?;
+    if let Err(e) = write_empty_header(&file, tiers) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_context(&tmp, "write", e));
+    }
+    Ok((file, tmp))
+}
+
+/// Writes the header of `tiers`, an empty name table and its empty other
+/// copy at the start of a new file.
+fn write_empty_header(file: &File, tiers: &[TierSpec]) -> io::Result<()> {
     let mut page = vec![0u8; PAGE];
     encode_header(tiers, &mut page);
-    file.write_all_at(&page, 0)
-        .map_err(|e| io_context(&tmp, "write", e))?;
+    file.write_all_at(&page, 0)?;
     encode_names(1, &[], &mut page);
-    file.write_all_at(&page, PAGE as u64)
-        .map_err(|e| io_context(&tmp, "write", e))?;
+    file.write_all_at(&page, PAGE as u64)?;
     // The other copy of the table, empty, so that the fill, which starts
     // after the header pages, never covers a table written meanwhile.
     page.fill(0);
     file.write_all_at(&page, 2 * PAGE as u64)
-        .map_err(|e| io_context(&tmp, "write", e))?;
-    Ok((file, tmp))
 }
 
 /// The file at `path` opened read-write with `flags` and `O_NOATIME`, or
