@@ -12,7 +12,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::{backup_named, temporaries, unzip_ok};
-use crate::common::{Daemon, TempDir, field, have_tool, mkfifo, run, sysmon, text};
+use crate::common::{
+    Daemon, TempDir, field, have_tool, mkfifo, run, running_as_root, sysmon, text,
+};
 use miniserde::json::{Number, Value};
 
 fn number(v: &Value, path: &[&str]) -> Option<u64> {
@@ -548,6 +550,58 @@ fn a_backup_missing_unreadable_files_is_partial_not_ok() {
     assert!(
         d.wait_log(
             "backup incomplete: 1 file(s) could not be read",
+            Duration::from_secs(2)
+        ),
+        "{}",
+        d.dump()
+    );
+}
+
+/// Fuzzing found a directory sysmon may not list listed as `cannot list
+/// directory: permission denied` but not counted: `skipped_permission: 0`,
+/// no INCOMPLETE, the backup plain `ok` (the count compared the reason's
+/// text with "permission denied"). Skips are counted by kind now: the
+/// directory counts beside the file.
+#[test]
+fn a_backup_missing_an_unreadable_directory_is_partial_not_ok() {
+    let td = TempDir::new("backup-partial-dir");
+    let src = crate::common::tree_with_an_unreadable_file(&td);
+    let locked = src.join("locked");
+    fs::create_dir(&locked).unwrap();
+    fs::write(locked.join("inside"), "unlisted\n").unwrap();
+    // As root the tree is nobody's and the daemon runs as nobody: a
+    // directory root keeps 0700 is one it may not list.
+    let mode = if running_as_root() { 0o700 } else { 0o000 };
+    fs::set_permissions(&locked, fs::Permissions::from_mode(mode)).unwrap();
+    let config = td.config(&format!(
+        "backup_source = {}\nupdate_manager = none\nmounts = /",
+        src.display()
+    ));
+    let Some(d) = Daemon::start_unprivileged(&["--config", config.to_str().unwrap()]) else {
+        return;
+    };
+    let v = wait_state(&d, "partial", Duration::from_secs(20));
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(
+        number(&v, &["backup", "last", "skipped_permission"]),
+        Some(2),
+        "{}",
+        d.dump()
+    );
+    assert_eq!(number(&v, &["backup", "last", "skipped"]), Some(2));
+    let listed = format!(
+        "backup: skipped {}: cannot list directory: permission denied",
+        locked.display()
+    );
+    assert!(d.logged(&listed) > 0, "{listed}\n{}", d.dump());
+    let metrics = d.get("/metrics").body_text();
+    assert!(
+        metrics.contains("\nsysmon_backup_last_files_unreadable 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        d.wait_log(
+            "backup incomplete: 2 file(s) could not be read",
             Duration::from_secs(2)
         ),
         "{}",
