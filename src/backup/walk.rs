@@ -10,7 +10,9 @@
 //! tagged with a valid `CACHEDIR.TAG` and, with `one_file_system`, the
 //! contents of other filesystems are left out; sockets, FIFOs and devices
 //! are reported as skipped. Archive names are `TOP/relative/path` with the
-//! source's unique top-level name, built from raw bytes.
+//! source's unique top-level name, built from raw bytes; an entry whose
+//! name would be longer than a zip holds (65,535 bytes) is reported as
+//! skipped, a directory's contents with it.
 //!
 //! Nothing outside the sources is ever read, even while their owners
 //! rename and swap entries during the walk (sysmon may read what they
@@ -313,6 +315,10 @@ fn type_of_dirent(d_type: u8) -> u32 {
     }
 }
 
+/// The reason given for an entry whose name in the archive (its path below
+/// the source's top folder) is longer than a zip's 16-bit name length.
+pub const NAME_TOO_LONG: &str = "name longer than 65,535 bytes in the archive: not archived";
+
 /// The reason given for an entry that changed under the walk.
 pub const REPLACED: &str = "replaced while backing up";
 
@@ -536,6 +542,13 @@ impl Walker {
         }
         let mut name = frame.name.clone();
         name.extend_from_slice(name_bytes);
+        // A directory's name ends with the `/` added below.
+        if name.len() + usize::from(is_dir) > super::zipwrite::MAX_NAME_BYTES {
+            return Step::Skipped {
+                path,
+                reason: SkipReason::new(SkipKind::Unstorable, NAME_TOO_LONG),
+            };
+        }
         let listed_in = Some((top, frame.serial));
         // Directories and symlinks are always stat'ed (see `stat_needed`).
         let kind = match (file_type, stat) {
