@@ -54,7 +54,7 @@
 //!   is made once).
 
 use std::fmt::Write as _;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -552,22 +552,11 @@ fn record_up(
 /// or on a SIGHUP that moves `state_dir`), so it is opened without waiting
 /// and refused, and then set aside as any file that is not a boot log.
 fn read_bounded(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    let file = match crate::sample::procfile::open_regular(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(fsutil::with_path(path, e)),
-    };
-    let mut text = Vec::with_capacity(MAX_FILE_BYTES);
-    file.take(MAX_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| fsutil::with_path(path, e))?;
-    if text.len() > MAX_FILE_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {MAX_FILE_BYTES} bytes"),
-        ));
+    match fsutil::read_regular(path, MAX_FILE_BYTES) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
-    Ok(Some(text))
 }
 
 /// Parses a whole log into `out` (oldest first). The error says what is
@@ -779,7 +768,8 @@ mod tests {
 
     /// A FIFO where the log should be is not opened for reading (that
     /// waits for a writer: the daemon's loop would stop at start, or at a
-    /// SIGHUP that moves `state_dir`) but refused and set aside.
+    /// SIGHUP that moves `state_dir`; `sysmon sample` would never print)
+    /// but refused: `peek` gives up at once, `open` sets it aside.
     #[test]
     fn a_fifo_in_place_of_the_log_is_set_aside_without_waiting() {
         let dir = Dir::new("fifo");
@@ -792,12 +782,14 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let state_dir = dir.0.clone();
         std::thread::spawn(move || {
+            let peeked = BootLog::peek(&state_dir, id(1), None, 1000).is_some();
             let (_, opened) = open(&state_dir, 7, 5000);
-            let _ = tx.send(opened.set_aside);
+            let _ = tx.send((peeked, opened.set_aside));
         });
-        let set_aside = rx
+        let (peeked, set_aside) = rx
             .recv_timeout(Duration::from_secs(5))
-            .expect("opening the boot log waited on a FIFO");
+            .expect("reading the boot log waited on a FIFO");
+        assert!(!peeked, "peek read a FIFO as a boot log");
         let (aside, why) = set_aside.expect("the FIFO is set aside");
         assert_eq!(aside, dir.0.join("boots.log.aside-5000"));
         assert!(why.contains("a FIFO, not a regular file"), "{why}");

@@ -1,9 +1,14 @@
-//! Writing files so that nothing is ever half-written under its final name.
+//! Writing files so that nothing is ever half-written under its final name,
+//! and reading files that something else may have put in their place.
 //!
 //! Invariant: [`write_atomic`] either leaves the old file (or none) in place,
 //! or the complete new one, fsynced together with its directory. Temporaries
 //! are hidden (`.NAME.tmp-PID`) in the destination directory, so a rename is
 //! atomic and a leftover from a crash is recognisable and removable.
+//!
+//! Invariant: [`open_regular`] never waits (a FIFO's open would block until
+//! a writer came, for good on a daemon's loop) and returns only a regular
+//! file: anything else is an error naming the path and what it is.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -13,6 +18,80 @@ use std::path::{Path, PathBuf};
 /// Attaches the path to an I/O error: `PATH: error`.
 pub fn with_path(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// Whether [`open_regular`] follows a symlink at the path's last component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Links {
+    /// Refused (`O_NOFOLLOW`): files the daemon keeps itself, which no one
+    /// should be able to point elsewhere.
+    Refuse,
+    /// Followed: a path a user named on the command line.
+    Follow,
+}
+
+/// Opens `path` read-only, refusing anything but a regular file. The open
+/// is `O_NONBLOCK` (so a FIFO there cannot hold it), `O_CLOEXEC`, and
+/// `O_NOFOLLOW` unless `links` says otherwise; the descriptor is checked
+/// with `fstat` and then made blocking again. A missing file keeps its
+/// `NotFound` kind; errors name the path.
+pub fn open_regular(path: &Path, links: Links) -> io::Result<File> {
+    let refuse_links = links == Links::Refuse;
+    let no_follow = if refuse_links { libc::O_NOFOLLOW } else { 0 };
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | no_follow)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            // What O_NOFOLLOW answers for a symlink.
+            Some(libc::ELOOP) if refuse_links => not_regular(path, "a symbolic link"),
+            _ => with_step(path, "open", e),
+        })?;
+    let stat = crate::sys::fstat(std::os::fd::AsFd::as_fd(&file))
+        .map_err(|e| with_step(path, "fstat", e))?;
+    if !stat.is_file() {
+        return Err(not_regular(path, file_type_name(stat.file_type())));
+    }
+    crate::sys::clear_nonblocking(std::os::fd::AsFd::as_fd(&file))
+        .map_err(|e| with_step(path, "fcntl", e))?;
+    Ok(file)
+}
+
+/// The whole of the regular file at `path` (see [`open_regular`]: never a
+/// FIFO, never through a symlink), or an error when it holds more than
+/// `max_bytes` (it is never read past that).
+pub fn read_regular(path: &Path, max_bytes: usize) -> io::Result<Vec<u8>> {
+    let file = open_regular(path, Links::Refuse)?;
+    crate::sample::procfile::read_whole_from(&file, max_bytes)
+        .map_err(|e| with_step(path, "read", e))
+}
+
+/// `PATH: is WHAT, not a regular file` (WHAT from [`file_type_name`]).
+pub fn not_regular(path: &Path, what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{}: is {what}, not a regular file", path.display()),
+    )
+}
+
+/// What a file of type `file_type` (the `S_IFMT` bits of a mode) is, for
+/// an error message: "a FIFO", "a directory".
+pub fn file_type_name(file_type: u32) -> &'static str {
+    match file_type {
+        libc::S_IFREG => "a regular file",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        libc::S_IFLNK => "a symbolic link",
+        _ => "of an unknown type",
+    }
+}
+
+/// Attaches the path and the step that failed: `PATH: STEP: error`.
+fn with_step(path: &Path, step: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {step}: {e}", path.display()))
 }
 
 /// Creates `dir` with exactly `mode` (its missing parents with `mode` as
@@ -86,6 +165,52 @@ pub fn write_atomic_via(path: &Path, temp: &Path, bytes: &[u8], mode: u32) -> io
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzzing found a FIFO at a state file's name holding the daemon in
+    /// `open()` for good. Each kind of non-regular file is refused at once,
+    /// with the path and what it is; a regular file reads whole.
+    #[test]
+    fn open_regular_refuses_fifos_symlinks_devices_and_directories() {
+        let dir = std::env::temp_dir().join(format!("sysmon-openreg-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        ensure_dir(&dir, 0o700).unwrap();
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let file = dir.join("file");
+        fs::write(&file, b"state").unwrap();
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let refused =
+            |path: &Path, links: Links| open_regular(path, links).unwrap_err().to_string();
+        assert_eq!(
+            refused(&fifo, Links::Refuse),
+            format!("{}: is a FIFO, not a regular file", fifo.display())
+        );
+        assert_eq!(
+            refused(&link, Links::Refuse),
+            format!("{}: is a symbolic link, not a regular file", link.display())
+        );
+        assert_eq!(
+            refused(Path::new("/dev/null"), Links::Follow),
+            "/dev/null: is a character device, not a regular file"
+        );
+        assert_eq!(
+            refused(&dir, Links::Refuse),
+            format!("{}: is a directory, not a regular file", dir.display())
+        );
+        let missing = open_regular(&dir.join("missing"), Links::Refuse).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        assert!(open_regular(&link, Links::Follow).is_ok());
+        assert_eq!(read_regular(&file, 5).unwrap(), b"state");
+        let too_long = read_regular(&file, 4).unwrap_err().to_string();
+        assert!(
+            too_long.ends_with("file: read: larger than 4 bytes (sysmon reads at most that)"),
+            "{too_long}"
+        );
+        assert!(read_regular(&fifo, 5).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn writes_atomically_with_mode() {

@@ -135,7 +135,9 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-pub use crate::config::history::{DEFAULT_TIERS, MAX_TIERS, TierSpec, format_tiers, parse_tiers};
+pub use crate::config::history::{
+    DEFAULT_TIERS, MAX_SLOTS, MAX_STEP_S, MAX_TIERS, TierSpec, format_tiers, parse_tiers,
+};
 use crate::sample::Sample;
 use journal::{Journal, Step};
 
@@ -396,6 +398,10 @@ fn encode_header(tiers: &[TierSpec], page: &mut [u8]) {
 }
 
 /// The tiers a header page describes, or why it is not one we can read.
+/// A header whose checksum holds may still come from a bug or a hand:
+/// every tier it returns has a step of 1 to [`MAX_STEP_S`] seconds and 1
+/// to [`MAX_SLOTS`] slots, as `history_tiers` allows, so the readers may
+/// divide by either and bound by both.
 pub fn decode_header(page: &[u8]) -> Result<Vec<TierSpec>, String> {
     if page.len() < PAGE || page[0..8] != MAGIC {
         return Err("not a sysmon history file (bad magic)".into());
@@ -417,12 +423,27 @@ pub fn decode_header(page: &[u8]) -> Result<Vec<TierSpec>, String> {
     if n == 0 || n > MAX_TIERS {
         return Err(format!("{n} tiers"));
     }
-    Ok((0..n)
+    let tiers: Vec<TierSpec> = (0..n)
         .map(|i| TierSpec {
             step_s: u32_at(page, 28 + 8 * i),
             slots: u32_at(page, 32 + 8 * i),
         })
-        .collect())
+        .collect();
+    for (i, tier) in tiers.iter().enumerate() {
+        check_tier(tier).map_err(|why| format!("tier {}: {why}", i + 1))?;
+    }
+    Ok(tiers)
+}
+
+/// Why a tier read from a header is none `history_tiers` can describe.
+fn check_tier(tier: &TierSpec) -> Result<(), String> {
+    if !(1..=MAX_STEP_S).contains(&tier.step_s) {
+        return Err(format!("step of {} s (1 to {MAX_STEP_S} s)", tier.step_s));
+    }
+    if !(1..=MAX_SLOTS).contains(&tier.slots) {
+        return Err(format!("{} slots (1 to {MAX_SLOTS})", tier.slots));
+    }
+    Ok(())
 }
 
 /// The series-name table: the valid copy of pages 1 and 2 with the higher
@@ -598,29 +619,45 @@ fn io_context(path: &Path, what: &str, e: io::Error) -> String {
 /// change), the sync and the rename to `path` follow in slices
 /// ([`opening`]), so a crash leaves no half-made file. Returns the file and
 /// its temporary name.
+///
+/// Whatever was left at the temporary name (a crash while making one, or a
+/// symlink planted there) is removed first and the file made anew with
+/// `O_EXCL` and `O_NOFOLLOW`: never written through a link, never renamed
+/// over `path` unless made here. On an error the temporary is removed.
 fn begin_create(path: &Path, tiers: &[TierSpec]) -> Result<(File, PathBuf), String> {
     let tmp = path.with_extension("db.new");
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_context(&tmp, "remove leftover", e)),
+    }
     let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true) // O_CREAT | O_EXCL
+        .custom_flags(libc::O_NOFOLLOW)
         .mode(0o600) // whatever the umask: `run` sets 077, a library user may not
         .open(&tmp)
         .map_err(|e| io_context(&tmp, "create", e))?;
+    if let Err(e) = write_empty_header(&file, tiers) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_context(&tmp, "write", e));
+    }
+    Ok((file, tmp))
+}
+
+/// Writes the header of `tiers`, an empty name table and its empty other
+/// copy at the start of a new file.
+fn write_empty_header(file: &File, tiers: &[TierSpec]) -> io::Result<()> {
     let mut page = vec![0u8; PAGE];
     encode_header(tiers, &mut page);
-    file.write_all_at(&page, 0)
-        .map_err(|e| io_context(&tmp, "write", e))?;
+    file.write_all_at(&page, 0)?;
     encode_names(1, &[], &mut page);
-    file.write_all_at(&page, PAGE as u64)
-        .map_err(|e| io_context(&tmp, "write", e))?;
+    file.write_all_at(&page, PAGE as u64)?;
     // The other copy of the table, empty, so that the fill, which starts
     // after the header pages, never covers a table written meanwhile.
     page.fill(0);
     file.write_all_at(&page, 2 * PAGE as u64)
-        .map_err(|e| io_context(&tmp, "write", e))?;
-    Ok((file, tmp))
 }
 
 /// The file at `path` opened read-write with `flags` and `O_NOATIME`, or
@@ -1906,10 +1943,12 @@ pub fn render_range(
 
 /// Opens the file read-only (for `sysmon history`, alongside the writer):
 /// its tiers and series names.
+/// Anything but a regular file there is refused, never waited on (a FIFO).
 pub fn open_read_only(path: &Path) -> Result<(File, Vec<TierSpec>, Vec<String>), String> {
-    let file = File::open(path).map_err(|e| {
+    let file = crate::fsutil::open_regular(path, crate::fsutil::Links::Refuse).map_err(|e| {
         let denied = e.kind() == io::ErrorKind::PermissionDenied;
-        let mut why = io_context(path, "open", e);
+        // The error names the path already.
+        let mut why = e.to_string();
         if denied {
             why.push_str(
                 " (the history file and state_dir are readable by sysmon's user only: \

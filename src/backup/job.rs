@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use flate2::{Compress, Compression, Crc, FlushCompress};
 
 use super::tinydeflate::TinyDeflate;
-use super::walk::{self, FileStats, Found, Kind, Rules, Step, Walker};
+use super::walk::{self, FileStats, Found, Kind, Rules, SkipKind, SkipReason, Step, Walker};
 use super::zipwrite::{self, Entry, OpenEntry, Sizes, ZipOut};
 use super::{probe, retention};
 use crate::config::Config;
@@ -131,13 +131,6 @@ pub struct Outcome {
     pub deleted: Vec<PathBuf>,
 }
 
-/// Whether a skip reason (from [`walk::reason`]) says sysmon may not read
-/// the path. Compared with what `reason` gives for that error kind, so the
-/// two cannot drift apart.
-fn is_permission_denied(reason: &str) -> bool {
-    reason == walk::reason(&std::io::Error::from(std::io::ErrorKind::PermissionDenied))
-}
-
 impl Outcome {
     pub fn ok(&self) -> bool {
         self.error.is_none()
@@ -171,7 +164,7 @@ struct Current {
     data_start: u64,
     /// The `fstat` right after opening, which the entry was made from.
     at_open: FileStat,
-    changed: Option<String>,
+    changed: Option<SkipReason>,
 }
 
 struct Writing {
@@ -396,16 +389,19 @@ impl Job {
         }
     }
 
-    fn skip(&mut self, path: &Path, reason: String) {
+    /// Counts and lists a skipped (or changed) path; by its kind, never
+    /// its text: one sysmon may not read, a file or a directory, makes the
+    /// backup incomplete.
+    fn skip(&mut self, path: &Path, reason: SkipReason) {
         self.skipped += 1;
-        if is_permission_denied(&reason) {
+        if reason.kind == SkipKind::Permission {
             self.skipped_permission += 1;
         }
         if self.skipped_list.len() < SKIPPED_LIST_CAP {
             log::warn(format_args!("backup: skipped {}: {reason}", path.display()));
             self.skipped_list.push(Skip {
                 path: display(path),
-                reason,
+                reason: reason.text,
             });
         }
     }
@@ -568,7 +564,7 @@ impl Job {
                     }
                 }
                 Kind::Symlink(stat) => match w.walker.read_link(&found, &mut self.scratch) {
-                    Err(e) => self.skip(&found.path, walk::reason(&e)),
+                    Err(e) => self.skip(&found.path, SkipReason::io("", &e)),
                     Ok(()) => {
                         let target = &self.scratch[..];
                         let entry = Entry {
@@ -615,11 +611,14 @@ impl Job {
         let mut file = match w.walker.open_file(&found) {
             Ok(f) => f,
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                self.skip(&found.path, "replaced by a symlink while backing up".into());
+                self.skip(
+                    &found.path,
+                    SkipReason::new(SkipKind::Changed, "replaced by a symlink while backing up"),
+                );
                 return Ok(());
             }
             Err(e) => {
-                self.skip(&found.path, walk::reason(&e));
+                self.skip(&found.path, SkipReason::io("", &e));
                 return Ok(());
             }
         };
@@ -627,11 +626,14 @@ impl Job {
         let stat = match sys::fstat(file.as_fd()) {
             Ok(s) if s.is_file() => s,
             Ok(_) => {
-                self.skip(&found.path, "no longer a regular file".into());
+                self.skip(
+                    &found.path,
+                    SkipReason::new(SkipKind::Changed, "no longer a regular file"),
+                );
                 return Ok(());
             }
             Err(e) => {
-                self.skip(&found.path, walk::reason(&e));
+                self.skip(&found.path, SkipReason::io("", &e));
                 return Ok(());
             }
         };
@@ -649,7 +651,7 @@ impl Job {
         let got = match read_expecting(&mut file, &mut self.buf[..want], first) {
             Ok(n) => n,
             Err(e) => {
-                self.skip(&found.path, format!("read error: {}", walk::reason(&e)));
+                self.skip(&found.path, SkipReason::io("read error: ", &e));
                 return Ok(());
             }
         };
@@ -667,9 +669,13 @@ impl Job {
         if size as usize <= SMALL_FILE {
             let data = &self.buf[..head_len];
             let changed = if got > first {
-                Some("grew while being read (archived as first seen)".to_string())
+                Some(changed_while_read(
+                    "grew while being read (archived as first seen)",
+                ))
             } else if got < first {
-                Some("shrank while being read (archived as read)".to_string())
+                Some(changed_while_read(
+                    "shrank while being read (archived as read)",
+                ))
             } else {
                 None
             };
@@ -762,7 +768,9 @@ impl Job {
             c.reset();
         }
         if got < first {
-            current.changed = Some("shrank while being read (archived as read)".into());
+            current.changed = Some(changed_while_read(
+                "shrank while being read (archived as read)",
+            ));
         }
         consume(
             &mut current,
@@ -797,18 +805,19 @@ impl Job {
             match fill(&mut current.file, &mut self.buf[..want]) {
                 Ok(n) => {
                     if n < want {
-                        current.changed = Some("shrank while being read (archived as read)".into());
+                        current.changed = Some(changed_while_read(
+                            "shrank while being read (archived as read)",
+                        ));
                     }
                     consume(current, &mut w.out, self.compress.as_mut(), &self.buf[..n])
                         .map_err(e)?;
                     self.progress.bytes_done += n as u64;
                 }
                 Err(err) => {
-                    current.changed = Some(format!(
-                        "read error after {} bytes: {} (archived up to there)",
-                        current.read,
-                        walk::reason(&err)
-                    ));
+                    let context = format!("read error after {} bytes: ", current.read);
+                    let mut why = SkipReason::io(&context, &err);
+                    why.text.push_str(" (archived up to there)");
+                    current.changed = Some(why);
                 }
             }
             return Ok(false);
@@ -818,7 +827,9 @@ impl Job {
         if current.changed.is_none() {
             let mut probe_byte = [0u8; 1];
             if fill(&mut current.file, &mut probe_byte).is_ok_and(|n| n > 0) {
-                current.changed = Some("grew while being read (archived as first seen)".into());
+                current.changed = Some(changed_while_read(
+                    "grew while being read (archived as first seen)",
+                ));
             }
         }
         if current.deflate {
@@ -914,10 +925,13 @@ impl Job {
 }
 
 /// The reason listed for a time the archive cannot hold (see `zipwrite`).
-fn unstorable_time(mtime_s: i64) -> String {
-    format!(
-        "modification time {mtime_s} s from 1970 is outside what a zip holds \
-         (1601 to the year 60056): archived clamped to that range"
+fn unstorable_time(mtime_s: i64) -> SkipReason {
+    SkipReason::new(
+        SkipKind::Unstorable,
+        format!(
+            "modification time {mtime_s} s from 1970 is outside what a zip holds \
+             (1601 to the year 60056): archived clamped to that range"
+        ),
     )
 }
 
@@ -942,11 +956,16 @@ fn consume(
 }
 
 /// A reason when the file's mtime or size moved while we read it.
-fn modified_since(file: &File, at_open: &FileStat) -> Option<String> {
+fn modified_since(file: &File, at_open: &FileStat) -> Option<SkipReason> {
     let now = sys::fstat(file.as_fd()).ok()?;
     let facts = |s: &FileStat| (s.mtime_s, s.mtime_ns, s.size_bytes);
     (facts(&now) != facts(at_open))
-        .then(|| "modified while being read (archived as read)".to_string())
+        .then(|| changed_while_read("modified while being read (archived as read)"))
+}
+
+/// A file that changed while it was read, archived as `how` says.
+fn changed_while_read(how: &str) -> SkipReason {
+    SkipReason::new(SkipKind::Changed, how)
 }
 
 /// Gives the complete temporary its final name without ever replacing an

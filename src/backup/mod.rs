@@ -197,8 +197,7 @@ impl BackupService {
         if !leftovers_due {
             remove_leftovers(&config.backup_dir);
         }
-        let last = std::fs::read(config.state_dir.join(LAST_RESULT_FILE))
-            .ok()
+        let last = read_state_file(&config.state_dir.join(LAST_RESULT_FILE))
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| miniserde::json::from_str::<LastBackup>(&s).ok());
         let now = Instant::now();
@@ -243,7 +242,8 @@ impl BackupService {
         }
         if at_start || !was_enabled {
             self.boot_id = read_boot_id(&config.proc_root);
-            let recorded = std::fs::read_to_string(config.state_dir.join(BOOT_ID_FILE)).ok();
+            let recorded = read_state_file(&config.state_dir.join(BOOT_ID_FILE))
+                .and_then(|b| String::from_utf8(b).ok());
             self.boot_due = match (&self.boot_id, recorded) {
                 (Some(id), Some(rec)) => rec.trim() != id,
                 _ => true,
@@ -493,6 +493,24 @@ impl BackupService {
                 )
             });
             self.last = Some(result);
+        }
+    }
+}
+
+/// The most a state file of the backup holds (the last result's JSON, a
+/// boot id); a larger one is not ours.
+const MAX_STATE_FILE_BYTES: usize = 64 * 1024;
+
+/// The bytes of a state file of the backup, or `None` when there is none
+/// or it cannot be read (logged: it is then taken as missing). Never waits
+/// on a FIFO put in its place ([`fsutil::read_regular`]).
+fn read_state_file(path: &Path) -> Option<Vec<u8>> {
+    match fsutil::read_regular(path, MAX_STATE_FILE_BYTES) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            log::warn(format_args!("backup: {e}: taken as missing"));
+            None
         }
     }
 }

@@ -18,7 +18,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::fsutil;
+use crate::{fsutil, log};
 
 /// `backup_STAMP.zip`, or `backup_STAMP_N.zip` for the N-th in one second.
 pub fn archive_name(stamp: &str, n: u32) -> String {
@@ -108,6 +108,10 @@ pub fn prune(dir: &Path, keep: u32, just_made: &Path) -> io::Result<Vec<PathBuf>
 }
 
 /// Removes temporaries left by a writer that is gone. Returns how many.
+/// Only regular files are removed (a FIFO or anything else at such a name
+/// is never opened and is left alone); an entry that cannot be checked or
+/// removed is logged and the others are still seen to. `Err` only when
+/// the directory cannot be listed.
 pub fn remove_leftover_temporaries(dir: &Path) -> io::Result<usize> {
     use std::os::unix::ffi::OsStrExt;
     let entries = match fs::read_dir(dir) {
@@ -121,20 +125,41 @@ pub fn remove_leftover_temporaries(dir: &Path) -> io::Result<usize> {
         if !is_temporary(entry.file_name().as_bytes()) {
             continue;
         }
-        let path = entry.path();
-        let Ok(file) = fs::File::open(&path) else {
-            continue;
-        };
-        // Held by a live writer: leave it alone.
-        if crate::sys::try_lock_exclusive(&file).map_err(|e| fsutil::with_path(&path, e))? {
-            fs::remove_file(&path).map_err(|e| fsutil::with_path(&path, e))?;
-            removed += 1;
+        match remove_if_abandoned(&entry) {
+            Ok(true) => removed += 1,
+            // Gone meanwhile: its writer renamed or removed it.
+            Ok(false) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => log::warn(format_args!("backup: leftover temporary left alone: {e}")),
         }
     }
     if removed > 0 {
         fsutil::fsync_dir(dir)?;
     }
     Ok(removed)
+}
+
+/// Removes the temporary `entry` when it is a regular file that no writer
+/// holds (its `flock` free): `Ok(false)` when a live writer holds it.
+fn remove_if_abandoned(entry: &fs::DirEntry) -> io::Result<bool> {
+    let path = entry.path();
+    // The entry's own type (never a symlink's target), before any open: a
+    // FIFO is not even opened.
+    let file_type = entry.file_type().map_err(|e| fsutil::with_path(&path, e))?;
+    if !file_type.is_file() {
+        let mode = fs::symlink_metadata(&path).map_or(0, |m| {
+            use std::os::unix::fs::MetadataExt;
+            m.mode() & libc::S_IFMT
+        });
+        return Err(fsutil::not_regular(&path, fsutil::file_type_name(mode)));
+    }
+    // Checked again on the descriptor: the name may have been swapped.
+    let file = fsutil::open_regular(&path, fsutil::Links::Refuse)?;
+    if !crate::sys::try_lock_exclusive(&file).map_err(|e| fsutil::with_path(&path, e))? {
+        return Ok(false);
+    }
+    fs::remove_file(&path).map_err(|e| fsutil::with_path(&path, e))?;
+    Ok(true)
 }
 
 #[cfg(test)]

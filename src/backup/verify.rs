@@ -235,11 +235,15 @@ struct EndRecords {
 }
 
 /// Reads the end of central directory record (and the zip64 ones when
-/// it defers to them). `Err` when there is no directory to walk; a
-/// directory on another disk, entry counts that differ or a directory that
-/// does not end where the end records begin are its `problem`.
-fn check_end_records(file: &File) -> Result<EndRecords, String> {
-    let len = file.metadata().map_err(|e| e.to_string())?.len();
+/// it defers to them) of `file`, `len` bytes long. `Err` when there is no
+/// directory to walk (a file shorter than an end record among them: no
+/// index into the tail below is then out of bounds); a directory on
+/// another disk, entry counts that differ or a directory that does not end
+/// where the end records begin are its `problem`.
+fn check_end_records(file: &File, len: u64) -> Result<EndRecords, String> {
+    if len < EOCD_LEN as u64 {
+        return Err(too_short(len));
+    }
     let tail_len = len.min(EOCD_LEN as u64 + 0xFFFF);
     let mut tail = vec![0u8; tail_len as usize];
     file.read_exact_at(&mut tail, len - tail_len)
@@ -424,11 +428,26 @@ fn check_data(
     Ok(produced)
 }
 
+/// Why a file of `len` bytes (fewer than [`EOCD_LEN`]) is no archive.
+fn too_short(len: u64) -> String {
+    format!("not a zip archive: {len} bytes, shorter than an end record ({EOCD_LEN} bytes)")
+}
+
 /// Checks the whole archive. `Err` when it cannot be opened as a zip at
 /// all; entry errors are listed in the report.
 pub fn verify(path: &Path) -> Result<Report, String> {
-    let raw = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let end = check_end_records(&raw)
+    // A FIFO or a device is refused, never waited on or read without end;
+    // a symlink the user named is followed.
+    let raw = crate::fsutil::open_regular(path, crate::fsutil::Links::Follow)
+        .map_err(|e| e.to_string())?;
+    let len = raw
+        .metadata()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if len < EOCD_LEN as u64 {
+        return Err(format!("{}: {}", path.display(), too_short(len)));
+    }
+    let end = check_end_records(&raw, len)
         .map_err(|e| format!("{}: not a readable zip archive: {e}", path.display()))?;
     let mut report = Report::default();
     report.errors.extend(end.problem);
@@ -537,6 +556,37 @@ mod tests {
 
     fn errors_of(archive: &Temp) -> Vec<String> {
         verify(&archive.0).unwrap().errors
+    }
+
+    /// Fuzzing found `verify` indexing past the end of a file shorter than
+    /// an end record (an empty file, a bare end-record signature): a
+    /// panic, which aborts the release binary. Each is refused instead.
+    #[test]
+    fn a_file_shorter_than_an_end_record_is_refused() {
+        let path = std::env::temp_dir().join(format!("sysmon-verify-short-{}", std::process::id()));
+        let _cleanup = Temp(path.clone());
+        for short in [
+            &b""[..],
+            b"PK\x05\x06abc",
+            &[
+                0x50, 0x4b, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ],
+        ] {
+            std::fs::write(&path, short).unwrap();
+            let err = verify(&path).unwrap_err();
+            let expected = format!(
+                "{}: not a zip archive: {} bytes, shorter than an end record (22 bytes)",
+                path.display(),
+                short.len()
+            );
+            assert_eq!(err, expected);
+        }
+        std::fs::write(&path, b"PK\x05\x06").unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(
+            check_end_records(&file, 4).is_err(),
+            "checked on its own too"
+        );
     }
 
     #[test]

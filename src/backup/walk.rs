@@ -10,7 +10,9 @@
 //! tagged with a valid `CACHEDIR.TAG` and, with `one_file_system`, the
 //! contents of other filesystems are left out; sockets, FIFOs and devices
 //! are reported as skipped. Archive names are `TOP/relative/path` with the
-//! source's unique top-level name, built from raw bytes.
+//! source's unique top-level name, built from raw bytes; an entry whose
+//! name would be longer than a zip holds (65,535 bytes) is reported as
+//! skipped, a directory's contents with it.
 //!
 //! Nothing outside the sources is ever read, even while their owners
 //! rename and swap entries during the walk (sysmon may read what they
@@ -138,7 +140,7 @@ pub enum Step {
     Entry(Found),
     Skipped {
         path: PathBuf,
-        reason: String,
+        reason: SkipReason,
     },
     /// Work was done but there is nothing to report.
     Busy,
@@ -204,6 +206,72 @@ pub struct Walker {
     pub left_out: LeftOut,
 }
 
+/// What kind of skip an entry's is: what the counters count (the text
+/// listed may say more, and is never compared).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipKind {
+    /// sysmon may not read it (`EACCES`, `EPERM`): a file, or a directory
+    /// it may not list. The archive is then incomplete (`partial`).
+    Permission,
+    /// Gone between the listing and its reading.
+    Vanished,
+    /// Replaced, moved, grown, shrunk or modified under the backup (what
+    /// was archived is as first seen or as read).
+    Changed,
+    /// A socket, FIFO or device node: never archived.
+    Special,
+    /// Archived in part or not at all for what it is: too deep, a time a
+    /// zip cannot hold, a name too long.
+    Unstorable,
+    /// Any other failed read, listing or stat.
+    Error,
+}
+
+/// Why an entry was skipped (or archived with a caveat): its kind and the
+/// text listed for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkipReason {
+    pub kind: SkipKind,
+    pub text: String,
+}
+
+impl SkipReason {
+    pub fn new(kind: SkipKind, text: impl Into<String>) -> SkipReason {
+        SkipReason {
+            kind,
+            text: text.into(),
+        }
+    }
+
+    /// A failed file operation: `context` then [`reason`], of the kind
+    /// the error is ([`SkipKind::Permission`] for `EACCES`/`EPERM`).
+    pub fn io(context: &str, e: &io::Error) -> SkipReason {
+        let kind = match e.kind() {
+            io::ErrorKind::PermissionDenied => SkipKind::Permission,
+            io::ErrorKind::NotFound => SkipKind::Vanished,
+            _ => SkipKind::Error,
+        };
+        SkipReason::new(kind, format!("{context}{}", reason(e)))
+    }
+
+    /// An entry that changed under the walk: [`REPLACED`] and `how`.
+    fn replaced(how: &str) -> SkipReason {
+        SkipReason::new(SkipKind::Changed, format!("{REPLACED} ({how})"))
+    }
+
+    /// A type the archive does not hold (`file_type` is `S_IFMT` bits).
+    fn special(file_type: u32) -> SkipReason {
+        let text = format!("{} not archived", special_kind(file_type));
+        SkipReason::new(SkipKind::Special, text)
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// A short reason for a failed file operation, for the skipped list.
 pub fn reason(e: &io::Error) -> String {
     match e.kind() {
@@ -247,6 +315,10 @@ fn type_of_dirent(d_type: u8) -> u32 {
     }
 }
 
+/// The reason given for an entry whose name in the archive (its path below
+/// the source's top folder) is longer than a zip's 16-bit name length.
+pub const NAME_TOO_LONG: &str = "name longer than 65,535 bytes in the archive: not archived";
+
 /// The reason given for an entry that changed under the walk.
 pub const REPLACED: &str = "replaced while backing up";
 
@@ -271,16 +343,16 @@ fn has_cachedir_tag(at: At<'_>) -> bool {
 
 /// Opens the directory `at` without following a symlink and checks that
 /// it is the one `expected` (its `lstat`) describes.
-fn open_dir_checked(at: At<'_>, expected: &FileStat) -> Result<OwnedFd, String> {
+fn open_dir_checked(at: At<'_>, expected: &FileStat) -> Result<OwnedFd, SkipReason> {
     let fd =
         sys::open_at(at, DIR_FLAGS | libc::O_NOFOLLOW).map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP | libc::ENOTDIR) => format!("{REPLACED} (no longer a directory)"),
-            _ => format!("cannot list directory: {}", reason(&e)),
+            Some(libc::ELOOP | libc::ENOTDIR) => SkipReason::replaced("no longer a directory"),
+            _ => SkipReason::io("cannot list directory: ", &e),
         })?;
     let opened =
-        sys::fstat(fd.as_fd()).map_err(|e| format!("cannot list directory: {}", reason(&e)))?;
+        sys::fstat(fd.as_fd()).map_err(|e| SkipReason::io("cannot list directory: ", &e))?;
     if (opened.dev, opened.ino) != (expected.dev, expected.ino) {
-        return Err(format!("{REPLACED} (another directory)"));
+        return Err(SkipReason::replaced("another directory"));
     }
     Ok(fd)
 }
@@ -399,8 +471,8 @@ impl Walker {
         self.recheck = true;
         Step::Skipped {
             path,
-            reason: format!(
-                "{REPLACED} (moved or swapped while the walk was inside it; the rest of it is not archived)"
+            reason: SkipReason::replaced(
+                "moved or swapped while the walk was inside it; the rest of it is not archived",
             ),
         }
     }
@@ -436,7 +508,7 @@ impl Walker {
                 Ok(s) => Some(s),
                 Err(e) => {
                     return Step::Skipped {
-                        reason: reason(&e),
+                        reason: SkipReason::io("", &e),
                         path,
                     };
                 }
@@ -448,11 +520,11 @@ impl Walker {
         let file_type = stat.map_or(listed_type, |s| s.file_type());
         if listed_type != 0 && file_type != listed_type {
             // Swapped since the listing, e.g. a directory for a symlink.
-            let reason = format!(
-                "{REPLACED} (listed as a {}, now a {})",
+            let reason = SkipReason::replaced(&format!(
+                "listed as a {}, now a {}",
                 type_name(listed_type),
                 type_name(file_type)
-            );
+            ));
             return Step::Skipped { path, reason };
         }
         let mut relative = frame.relative.clone();
@@ -470,6 +542,13 @@ impl Walker {
         }
         let mut name = frame.name.clone();
         name.extend_from_slice(name_bytes);
+        // A directory's name ends with the `/` added below.
+        if name.len() + usize::from(is_dir) > super::zipwrite::MAX_NAME_BYTES {
+            return Step::Skipped {
+                path,
+                reason: SkipReason::new(SkipKind::Unstorable, NAME_TOO_LONG),
+            };
+        }
         let listed_in = Some((top, frame.serial));
         // Directories and symlinks are always stat'ed (see `stat_needed`).
         let kind = match (file_type, stat) {
@@ -479,7 +558,10 @@ impl Walker {
                 }
                 let descend = !(self.rules.one_file_system && stat.dev != self.root_dev);
                 if descend && self.stack.len() > MAX_DEPTH {
-                    let reason = format!("more than {MAX_DEPTH} levels deep: not archived");
+                    let reason = SkipReason::new(
+                        SkipKind::Unstorable,
+                        format!("more than {MAX_DEPTH} levels deep: not archived"),
+                    );
                     return Step::Skipped { path, reason };
                 }
                 // Opened once, for the tag and then for the listing.
@@ -505,7 +587,7 @@ impl Walker {
             (libc::S_IFREG, stat) => Kind::File(stat),
             (libc::S_IFLNK, Some(stat)) => Kind::Symlink(stat),
             _ => {
-                let reason = format!("{} not archived", special_kind(file_type));
+                let reason = SkipReason::special(file_type);
                 return Step::Skipped { path, reason };
             }
         };
@@ -535,7 +617,7 @@ impl Walker {
             Err(e) => {
                 return Step::Skipped {
                     path: source.path,
-                    reason: reason(&e),
+                    reason: SkipReason::io("", &e),
                 };
             }
         };
@@ -552,14 +634,14 @@ impl Walker {
             let fd = match opened {
                 Ok((fd, now)) if (now.dev, now.ino) == (stat.dev, stat.ino) => fd,
                 Ok(_) => {
-                    let reason = format!("{REPLACED} (another directory)");
+                    let reason = SkipReason::replaced("another directory");
                     return Step::Skipped {
                         path: source.path,
                         reason,
                     };
                 }
                 Err(e) => {
-                    let reason = format!("cannot list directory: {}", reason(&e));
+                    let reason = SkipReason::io("cannot list directory: ", &e);
                     return Step::Skipped {
                         path: source.path,
                         reason,
@@ -579,7 +661,7 @@ impl Walker {
         } else if stat.is_file() {
             Kind::File(Some(stat))
         } else {
-            let reason = format!("{} not archived", special_kind(stat.file_type()));
+            let reason = SkipReason::special(stat.file_type());
             return Step::Skipped {
                 path: source.path,
                 reason,
@@ -619,7 +701,7 @@ impl Walker {
                 crate::sort::sort_by(&mut frame.names, |a, b| a.name.cmp(&b.name));
                 Step::Skipped {
                     path: frame.dir.clone(),
-                    reason: format!("listing incomplete: {}", reason(&e)),
+                    reason: SkipReason::io("listing incomplete: ", &e),
                 }
             }
         }
@@ -770,7 +852,7 @@ mod tests {
         loop {
             match w.step() {
                 Step::Done => break,
-                Step::Skipped { path, reason } => skipped.push((path, reason)),
+                Step::Skipped { path, reason } => skipped.push((path, reason.text)),
                 _ => {}
             }
         }
@@ -808,7 +890,7 @@ mod tests {
                     }
                     on_entry(&f);
                 }
-                Step::Skipped { path, reason } => skipped.push((path, reason)),
+                Step::Skipped { path, reason } => skipped.push((path, reason.text)),
                 Step::Source(_) | Step::Busy => {}
             }
         }
@@ -907,7 +989,7 @@ mod tests {
             match w.step() {
                 Step::Done => break,
                 Step::Entry(f) => dirs += usize::from(matches!(f.kind, Kind::Dir(_))),
-                Step::Skipped { path, reason } => skipped.push((path, reason)),
+                Step::Skipped { path, reason } => skipped.push((path, reason.text)),
                 _ => {}
             }
             assert!(w.stack.len() <= MAX_DEPTH + 1);

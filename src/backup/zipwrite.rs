@@ -40,6 +40,8 @@ use std::os::unix::fs::FileExt;
 
 use flate2::{Compress, FlushCompress, Status};
 
+/// The longest entry name a zip holds: its length is a 16-bit field.
+pub const MAX_NAME_BYTES: usize = u16::MAX as usize;
 pub const METHOD_STORE: u16 = 0;
 pub const METHOD_DEFLATE: u16 = 8;
 

@@ -63,6 +63,11 @@ fn format_secs(s: u64) -> String {
     format!("{s}s")
 }
 
+/// The longest step a tier may have, in seconds (a day).
+pub const MAX_STEP_S: u32 = 86_400;
+/// The most slots (points) a tier may have.
+pub const MAX_SLOTS: u32 = 1_000_000;
+
 /// Parses `STEP:SPAN ...` (`1m:2d 10m:30d 1h:365d`), or `off` (no tiers).
 /// Steps from 1 s to 1 d, whole seconds, each dividing its span; at most
 /// [`MAX_TIERS`] tiers and 1,000,000 slots each.
@@ -76,7 +81,8 @@ pub fn parse_tiers(value: &str) -> Result<Vec<TierSpec>, String> {
         let (step, span) = part.split_once(':').ok_or_else(bad)?;
         let step = super::parse::parse_duration(step)?;
         let span = super::parse::parse_duration(span)?;
-        if step.subsec_nanos() != 0 || step.as_secs() == 0 || step.as_secs() > 86_400 {
+        if step.subsec_nanos() != 0 || step.as_secs() == 0 || step.as_secs() > u64::from(MAX_STEP_S)
+        {
             return Err(format!(
                 "`{}`: the step must be whole seconds from 1s to 1d",
                 log::shown(part)
@@ -90,9 +96,9 @@ pub fn parse_tiers(value: &str) -> Result<Vec<TierSpec>, String> {
             ));
         }
         let slots = span_s / step_s;
-        if slots > 1_000_000 {
+        if slots > u64::from(MAX_SLOTS) {
             return Err(format!(
-                "`{}` is {slots} points (at most 1000000)",
+                "`{}` is {slots} points (at most {MAX_SLOTS})",
                 log::shown(part)
             ));
         }

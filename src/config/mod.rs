@@ -564,6 +564,7 @@ impl Config {
                 ),
             ));
         }
+        self.check_backup_sources_outside_backup_dir()?;
         if self.updates.command.is_some()
             && !matches!(
                 self.updates.manager,
@@ -577,6 +578,51 @@ impl Config {
                     self.updates.manager.name()
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a `backup_source` that is `backup_dir` or inside it (paths
+    /// compared lexically: `.` and `..` resolved, nothing read from the
+    /// disk): the walk never enters `backup_dir`, so such a source backed
+    /// up nothing (a 22-byte archive, exit 0), or would hold the archives.
+    /// `backup_dir` inside a source is fine: the walk leaves it out. The
+    /// error is at the later of that source's line and `backup_dir`'s.
+    fn check_backup_sources_outside_backup_dir(&self) -> Result<(), ConfigError> {
+        fn lexical(path: &Path) -> PathBuf {
+            let mut normal = PathBuf::new();
+            for part in path.components() {
+                match part {
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir => {
+                        normal.pop();
+                    }
+                    other => normal.push(other),
+                }
+            }
+            normal
+        }
+        let backup_dir = lexical(&self.backup_dir);
+        let source_lines = self
+            .key_lines
+            .0
+            .iter()
+            .filter(|(k, _)| *k == "backup_source");
+        let mut source_lines = source_lines.map(|(_, line)| *line);
+        for source in &self.backup.sources {
+            let source_line = source_lines.next();
+            if !lexical(source).starts_with(&backup_dir) {
+                continue;
+            }
+            let message = format!(
+                "backup_source = {} is backup_dir ({}) or inside it: the backup would \
+                 hold its own archives (backup_dir inside a source is fine: it is left out)",
+                source.display(),
+                self.backup_dir.display()
+            );
+            let mut error = self.error_at(&[], message);
+            error.line = source_line.max(self.key_lines.of("backup_dir"));
+            return Err(error);
         }
         Ok(())
     }
@@ -898,6 +944,25 @@ mod tests {
             error("update_manager = apt\nupdate_command = x\n")
                 .starts_with("/etc/sysmon.conf:2: update_command is set"),
         );
+        // Fuzzing: a backup_source equal to backup_dir backed up nothing
+        // (the walk never enters backup_dir), exit 0. Refused, as is one
+        // inside it, compared lexically; backup_dir inside a source is fine.
+        assert_eq!(
+            error("backup_dir = /srv/b\nbackup_source = /etc\nbackup_source = /srv/./b/\n"),
+            "/etc/sysmon.conf:3: backup_source = /srv/./b/ is backup_dir (/srv/b) or inside it: \
+             the backup would hold its own archives (backup_dir inside a source is fine: it is left out)"
+        );
+        assert!(
+            error("backup_source = /srv/b/x/../y\n\nbackup_dir = /srv/b\n")
+                .starts_with("/etc/sysmon.conf:3: backup_source = /srv/b/x/../y is backup_dir"),
+        );
+        for fine in [
+            "backup_dir = /srv/b\nbackup_source = /srv\n",
+            "backup_dir = /srv/b\nbackup_source = /srv/bb\n",
+            "backup_dir = /srv/b\nbackup_source = /srv/b/../c\n",
+        ] {
+            assert!(parse(fine).unwrap().validate().is_ok(), "{fine}");
+        }
         // Re-parsing what render prints still compares equal: lines are not
         // part of the configuration.
         let c = parse("interval = 5s\n").unwrap();

@@ -180,7 +180,15 @@ impl Store {
                 Ok(true) => return self.end_opening(),
                 Err(e) => {
                     let o = self.opening.as_mut().expect("opening");
-                    o.work = Work::Failed;
+                    // A new file not yet renamed to its name is removed:
+                    // nothing half-made is left behind (a full disk).
+                    if let Work::Fill {
+                        rename_from: Some(tmp),
+                        ..
+                    } = std::mem::replace(&mut o.work, Work::Failed)
+                    {
+                        let _ = std::fs::remove_file(tmp);
+                    }
                     o.pending.clear();
                     self.outcome = Some(Err(e));
                     return;
@@ -239,11 +247,13 @@ impl Store {
                 previous_window,
                 rename_from,
             } => {
+                // The file written: the new one's temporary until renamed.
+                let written = rename_from.as_deref().unwrap_or(&self.path);
                 if *at < *to {
                     let n = (*to - *at).min(FILL_CHUNK as u64) as usize;
                     self.file
                         .write_all_at(&zeros[..n], *at)
-                        .map_err(|e| io_context(&self.path, "write", e))?;
+                        .map_err(|e| io_context(written, "write", e))?;
                     *at += n as u64;
                     let window = *at - *window_from;
                     if window >= WRITEBACK_WINDOW || *at == *to {
@@ -262,13 +272,15 @@ impl Store {
                 // The sync is a piece of its own (it waits for the disk).
                 self.file
                     .sync_all()
-                    .map_err(|e| io_context(&self.path, "fsync", e))?;
-                let Some(tmp) = rename_from.take() else {
+                    .map_err(|e| io_context(written, "fsync", e))?;
+                let Some(tmp) = rename_from.as_deref() else {
                     o.work = SCAN_START; // a file cut short: check what it kept
                     return Ok(false);
                 };
-                std::fs::rename(&tmp, &self.path)
-                    .map_err(|e| io_context(&self.path, "rename", e))?;
+                std::fs::rename(tmp, &self.path).map_err(|e| {
+                    io_context(tmp, &format!("rename to {}", self.path.display()), e)
+                })?;
+                *rename_from = None;
                 if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     crate::fsutil::fsync_dir(dir).map_err(|e| e.to_string())?;
                 }

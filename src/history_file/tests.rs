@@ -395,6 +395,110 @@ fn a_truncated_file_is_detected_and_served_as_far_as_intact() {
     assert_eq!(std::fs::metadata(dir.db()).unwrap().len(), file_size(&spec));
 }
 
+/// Fuzzing found a symlink left at `history.db.new` followed when the file
+/// was made: its target became an 8 MB history file and `history.db` the
+/// symlink. Whatever is there is removed and the file made anew.
+#[test]
+fn a_symlink_left_at_the_temporary_name_is_never_written_through() {
+    let dir = Dir::new("new-symlink");
+    let victim = dir.0.join("victim");
+    std::fs::write(&victim, "not sysmon's").unwrap();
+    let tmp = dir.db().with_extension("db.new");
+    std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+    let (_, opened) = Store::open(&dir.db(), &tiers("10s:1h"), Instant::now(), T0_MS).unwrap();
+    assert!(opened.created);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not sysmon's");
+    let made = std::fs::symlink_metadata(dir.db()).unwrap();
+    assert!(made.file_type().is_file(), "{made:?}");
+    assert_eq!(made.len(), file_size(&tiers("10s:1h")));
+    assert!(
+        std::fs::symlink_metadata(&tmp).is_err(),
+        "no temporary left"
+    );
+}
+
+/// Fuzzing found a failed making of the file (a full disk) leaving
+/// `history.db.new` behind, and the error naming `history.db`, which was
+/// not written. The temporary is removed and named in the error.
+#[test]
+fn a_file_that_cannot_be_made_leaves_no_temporary_and_names_it() {
+    let dir = Dir::new("new-fails");
+    let spec = tiers("10s:1h");
+    let mut store = Store::begin(&dir.db(), &spec, Instant::now(), T0_MS).unwrap();
+    let tmp = dir.db().with_extension("db.new");
+    assert!(tmp.exists(), "begun under its temporary name");
+    // Something in the way of the final rename: a directory, not empty.
+    std::fs::create_dir(dir.db()).unwrap();
+    std::fs::write(dir.db().join("x"), "").unwrap();
+    store.run_opening(None);
+    let err = store.take_opened().unwrap().unwrap_err();
+    let expected = format!("{}: rename to {}: ", tmp.display(), dir.db().display());
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(!tmp.exists(), "the temporary is removed");
+}
+
+/// Fuzzing found a header with a valid checksum but a step or a slot
+/// count of 0 making `sysmon history` divide by zero; a step over a day or
+/// more slots than `history_tiers` allows is as foreign. Each is refused
+/// with its reason, and the daemon sets such a file aside.
+#[test]
+fn a_sealed_header_with_an_impossible_tier_is_refused_and_set_aside() {
+    let dir = Dir::new("bad-tier");
+    let good = TierSpec {
+        step_s: 60,
+        slots: 10,
+    };
+    let cases = [
+        (
+            TierSpec {
+                step_s: 0,
+                slots: 10,
+            },
+            "tier 2: step of 0 s (1 to 86400 s)",
+        ),
+        (
+            TierSpec {
+                step_s: 60,
+                slots: 0,
+            },
+            "tier 2: 0 slots (1 to 1000000)",
+        ),
+        (
+            TierSpec {
+                step_s: 86_401,
+                slots: 10,
+            },
+            "tier 2: step of 86401 s (1 to 86400 s)",
+        ),
+        (
+            TierSpec {
+                step_s: 60,
+                slots: 1_000_001,
+            },
+            "tier 2: 1000001 slots (1 to 1000000)",
+        ),
+    ];
+    for (bad, expected) in cases {
+        let mut page = vec![0u8; PAGE];
+        encode_header(&[good, bad], &mut page);
+        assert_eq!(decode_header(&page), Err(expected.to_string()));
+
+        std::fs::write(dir.db(), &page).unwrap();
+        let (_, opened) = Store::open(&dir.db(), &[good], Instant::now(), T0_MS).unwrap();
+        let (aside, why) = opened.set_aside.unwrap();
+        assert_eq!(why, expected);
+        assert!(opened.created);
+        std::fs::remove_file(aside).unwrap();
+        assert!(
+            open_read_only(&dir.db()).is_ok(),
+            "the fresh file is readable"
+        );
+        std::fs::write(dir.db(), &page).unwrap();
+        let err = open_read_only(&dir.db()).unwrap_err();
+        assert!(err.ends_with(expected), "{err}");
+    }
+}
+
 /// Another shape (tiers changed) or another version: set aside, never
 /// deleted; a fresh file is made.
 #[test]

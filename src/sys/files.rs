@@ -53,6 +53,27 @@ pub fn set_nonblocking(fd: std::os::fd::RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Takes a descriptor out of non-blocking mode (one opened `O_NONBLOCK`
+/// only so that the open itself could not wait).
+pub fn clear_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = fd.as_raw_fd();
+    // SAFETY: fcntl on a descriptor borrowed for the call; flags are read
+    // then written.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if flags & libc::O_NONBLOCK != 0
+            && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Counts the entries of a directory kept open (for /proc/self/fd) with
 /// getdents64 into a fixed buffer: no allocation per count, unlike read_dir.
 pub struct DirCounter {

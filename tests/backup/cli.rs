@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{archives, sh, temporaries};
-use crate::common::{TempDir, have_tool, run, running_as_root, sysmon};
+use crate::common::{TempDir, have_tool, mkfifo, run, run_within, running_as_root, sysmon};
 
 /// What a tree looks like, by relative path: kind, mode, mtime, content.
 fn snapshot(root: &Path) -> BTreeMap<Vec<u8>, String> {
@@ -1039,4 +1039,94 @@ fn small_files_of_every_kind_round_trip_no_larger_than_zlib() {
         }
         assert_eq!(seen, files.len(), "level {level}: every file archived");
     }
+}
+
+/// Fuzzing found `sysmon verify` aborting (index out of bounds) on a file
+/// shorter than an end record and waiting for good on a FIFO. Each is an
+/// error naming the path and what is wrong, exit 1, at once.
+#[test]
+fn verify_refuses_tiny_files_fifos_and_devices_at_once() {
+    let td = TempDir::new("backup-verify-hostile");
+    let short = td.join("short.zip");
+    fs::write(&short, b"PK\x05\x06abc").unwrap();
+    let fifo = td.join("pipe.zip");
+    mkfifo(&fifo);
+    let cases = [
+        (
+            short.clone(),
+            format!(
+                "{}: not a zip archive: 7 bytes, shorter than an end record (22 bytes)",
+                short.display()
+            ),
+        ),
+        (
+            fifo.clone(),
+            format!("{}: is a FIFO, not a regular file", fifo.display()),
+        ),
+        (
+            PathBuf::from("/dev/null"),
+            "/dev/null: is a character device, not a regular file".to_string(),
+        ),
+    ];
+    for (path, expected) in cases {
+        let out = run_within(
+            sysmon(&["verify", path.to_str().unwrap()]),
+            std::time::Duration::from_secs(10),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&expected), "{expected} in {stderr}");
+    }
+}
+
+/// Fuzzing found one entry name over 65,535 bytes (the zip's 16-bit name
+/// length) failing the whole backup, the error naming the temporary. 255
+/// levels of 255-byte directory names are 65,284 bytes of name: a short
+/// file name at the bottom fits, a 255-byte one does not. That one is
+/// skipped with its reason and the backup goes on (exit 3, not 1).
+#[test]
+fn an_entry_name_longer_than_a_zip_holds_is_skipped_not_fatal() {
+    if !have_tool("python3", "making a tree deeper than PATH_MAX") {
+        return;
+    }
+    let td = TempDir::in_memory("backup-long-name");
+    let src = td.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let long = "n".repeat(255);
+    // Relative steps (the whole path is far past PATH_MAX, and dash's
+    // `cd` refuses a working directory that long).
+    let mut make = Command::new("python3");
+    make.arg("-c")
+        .arg(format!(
+            "import os\nos.chdir('{}')\nfor _ in range(255):\n    os.mkdir('{long}'); os.chdir('{long}')\n\
+             open('ok', 'w').write('fits\\n')\nopen('{long}', 'w').write('too long\\n')\n",
+            src.display()
+        ));
+    assert!(run(make).status.success());
+    let conf = td.join("long.conf");
+    fs::write(
+        &conf,
+        format!(
+            "backup_dir = {d}/backups\nstate_dir = {d}/state\nbackup_source = {}\n",
+            src.display(),
+            d = td.path().display()
+        ),
+    )
+    .unwrap();
+    let out = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "skipped, not failed: {stdout}");
+    assert!(stdout.contains("skipped:  1"), "{stdout}");
+    assert!(
+        stdout.contains("name longer than 65,535 bytes in the archive: not archived"),
+        "{stdout}"
+    );
+    let archive = archives(&td.join("backups")).pop().expect("an archive");
+    let mut zip = zip::ZipArchive::new(fs::File::open(&archive).unwrap()).unwrap();
+    let deepest = format!("src/{}ok", format!("{long}/").repeat(255));
+    assert_eq!(deepest.len(), 65_286);
+    let mut fits = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name(&deepest).unwrap(), &mut fits).unwrap();
+    assert_eq!(fits, "fits\n");
+    assert_eq!(zip.len(), 1 + 255 + 1, "the top, 255 directories, `ok`");
 }

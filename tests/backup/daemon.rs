@@ -6,13 +6,15 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::{backup_named, temporaries, unzip_ok};
-use crate::common::{Daemon, TempDir, field, have_tool, run, sysmon, text};
+use crate::common::{
+    Daemon, TempDir, field, have_tool, mkfifo, run, running_as_root, sysmon, text,
+};
 use miniserde::json::{Number, Value};
 
 fn number(v: &Value, path: &[&str]) -> Option<u64> {
@@ -553,4 +555,103 @@ fn a_backup_missing_unreadable_files_is_partial_not_ok() {
         "{}",
         d.dump()
     );
+}
+
+/// Fuzzing found a directory sysmon may not list listed as `cannot list
+/// directory: permission denied` but not counted: `skipped_permission: 0`,
+/// no INCOMPLETE, the backup plain `ok` (the count compared the reason's
+/// text with "permission denied"). Skips are counted by kind now: the
+/// directory counts beside the file.
+#[test]
+fn a_backup_missing_an_unreadable_directory_is_partial_not_ok() {
+    let td = TempDir::new("backup-partial-dir");
+    let src = crate::common::tree_with_an_unreadable_file(&td);
+    let locked = src.join("locked");
+    fs::create_dir(&locked).unwrap();
+    fs::write(locked.join("inside"), "unlisted\n").unwrap();
+    // As root the tree is nobody's and the daemon runs as nobody: a
+    // directory root keeps 0700 is one it may not list.
+    let mode = if running_as_root() { 0o700 } else { 0o000 };
+    fs::set_permissions(&locked, fs::Permissions::from_mode(mode)).unwrap();
+    let config = td.config(&format!(
+        "backup_source = {}\nupdate_manager = none\nmounts = /",
+        src.display()
+    ));
+    let Some(d) = Daemon::start_unprivileged(&["--config", config.to_str().unwrap()]) else {
+        return;
+    };
+    let v = wait_state(&d, "partial", Duration::from_secs(20));
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(
+        number(&v, &["backup", "last", "skipped_permission"]),
+        Some(2),
+        "{}",
+        d.dump()
+    );
+    assert_eq!(number(&v, &["backup", "last", "skipped"]), Some(2));
+    let listed = format!(
+        "backup: skipped {}: cannot list directory: permission denied",
+        locked.display()
+    );
+    assert!(d.logged(&listed) > 0, "{listed}\n{}", d.dump());
+    let metrics = d.get("/metrics").body_text();
+    assert!(
+        metrics.contains("\nsysmon_backup_last_files_unreadable 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        d.wait_log(
+            "backup incomplete: 2 file(s) could not be read",
+            Duration::from_secs(2)
+        ),
+        "{}",
+        d.dump()
+    );
+}
+
+/// Fuzzing found that a FIFO at a state file's name (`boots.log`,
+/// `backup_last.json`, `backup_boot_id`) or at a leftover temporary's name
+/// held the daemon in `open()` for good (the port never answered, SIGTERM
+/// ignored). Each is refused at once and logged with its path; the FIFO
+/// temporary is left alone (never opened, never unlinked), a regular
+/// leftover after it is still removed, and the boot's backup is made.
+#[test]
+fn fifos_at_state_files_or_temporary_names_never_hold_the_daemon() {
+    let td = TempDir::new("backup-fifos");
+    let src = td.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f.txt"), "data\n").unwrap();
+    let config = td.config(&format!(
+        "update_manager = none\nmounts = /\nbackup_source = {}",
+        src.display()
+    ));
+    let (state, backups) = (td.join("state"), td.join("backups"));
+    for dir in [&state, &backups] {
+        fs::create_dir_all(dir).unwrap();
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let state_fifos = ["boots.log", "backup_last.json", "backup_boot_id"].map(|n| state.join(n));
+    let fifo_temporary = backups.join(".backup_20200101_000000.zip.tmp-2");
+    for fifo in state_fifos.iter().chain([&fifo_temporary]) {
+        mkfifo(fifo);
+    }
+    let regular_temporary = backups.join(".backup_20200101_000001.zip.tmp-3");
+    fs::write(&regular_temporary, "left by a crash").unwrap();
+
+    let proc_root = proc_with_boot_id(&td, "55555555-5555-5555-5555-555555555555");
+    let d = start(&config, &proc_root);
+    wait_state(&d, "ok", Duration::from_secs(30));
+    for fifo in state_fifos.iter().chain([&fifo_temporary]) {
+        let refused = format!("{}: is a FIFO, not a regular file", fifo.display());
+        assert!(d.logged(&refused) > 0, "{refused}\n{}", d.dump());
+    }
+    assert!(
+        fs::symlink_metadata(&fifo_temporary)
+            .unwrap()
+            .file_type()
+            .is_fifo(),
+        "a FIFO at a temporary's name is left alone"
+    );
+    assert!(!regular_temporary.exists(), "{}", d.dump());
+    assert_eq!(backup_named(&backups).len(), 1, "{}", d.dump());
 }

@@ -978,3 +978,35 @@ pub fn spawn_retrying_busy_text(cmd: &mut Command) -> std::io::Result<Child> {
         }
     }
 }
+
+/// Makes a FIFO at `path` (what a hostile or careless hand may leave where
+/// sysmon expects a file).
+pub fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// Runs a command to completion like [`run`], but kills it and panics if
+/// it is still running after `limit` (a command that hangs, not one that
+/// fails, is the bug under test).
+pub fn run_within(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let exited = wait_for(limit, || child.try_wait().unwrap());
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{cmd:?} still running after {limit:?}");
+    }
+    let out = child.wait_with_output().unwrap();
+    eprintln!(
+        "ran {cmd:?}: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

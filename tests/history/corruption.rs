@@ -164,3 +164,23 @@ fn a_foreign_header_is_set_aside_never_deleted() {
     })
     .unwrap_or_else(|| panic!("nothing recorded\n{}", daemon.dump()));
 }
+
+/// Fuzzing found `sysmon history` waiting for good in `open()` when
+/// `history.db` is a FIFO. It is refused at once, naming the file and what
+/// it is.
+#[test]
+fn a_fifo_at_the_history_file_is_refused_not_waited_on() {
+    let dir = TempDir::new("history-fifo");
+    let config = dir.config("");
+    fs::create_dir_all(dir.join("state")).unwrap();
+    let db = dir.join("state/history.db");
+    mkfifo(&db);
+    let out = run_within(
+        sysmon(&["history", "--config", config.to_str().unwrap()]),
+        Duration::from_secs(10),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let expected = format!("{}: is a FIFO, not a regular file", db.display());
+    assert!(stderr.contains(&expected), "{expected} in {stderr}");
+}

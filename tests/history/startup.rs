@@ -132,3 +132,44 @@ fn requests_are_answered_while_the_history_file_is_checked() {
         assert_eq!(all_points(json, "cpu"), points, "{json}");
     }
 }
+
+/// Fuzzing found a history file that could not be made for a full disk
+/// (`state_dir` on a 2 MB tmpfs, the file 8 MB) leaving `history.db.new`
+/// behind, and the log naming `history.db`, which was never written. The
+/// temporary is removed, the error names it, and the daemon serves on.
+#[test]
+fn a_full_disk_leaves_no_half_made_history_file() {
+    if !is_root("(state_dir is a 2 MB tmpfs mounted in a mount namespace)")
+        || !have_tool("unshare", "a mount namespace for the small tmpfs")
+        || !have_tool("nsenter", "listing the tmpfs inside the namespace")
+    {
+        return;
+    }
+    let dir = TempDir::new("history-full-disk");
+    let config = dir.config("backup = off\nupdate_manager = none\ninterval = 300ms\nmounts = /");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=2m,mode=0700 tmpfs '{}' && exec '{BIN}' run --listen 127.0.0.1:0 --config '{}'",
+        state.display(),
+        config.display()
+    );
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c", &script]);
+    let daemon = Daemon::spawn(cmd);
+    let tmp = state.join("history.db.new");
+    let failed = format!("history: {}: write: ", tmp.display());
+    assert!(
+        daemon.wait_log(&failed, Duration::from_secs(30)),
+        "{failed}\n{}",
+        daemon.dump()
+    );
+    let pid = daemon.pid().to_string();
+    let mut ls = std::process::Command::new("nsenter");
+    ls.args(["-t", &pid, "-m", "ls", "-A"]).arg(&state);
+    let listing = run(ls);
+    assert!(listing.status.success());
+    let names = String::from_utf8_lossy(&listing.stdout);
+    assert!(!names.contains("history.db"), "{names}");
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+}
