@@ -119,7 +119,10 @@ fn print_summary(o: &Outcome) {
         );
     }
     for s in &o.skipped_list {
-        let _ = writeln!(out, "  {}: {}", s.path, s.reason);
+        // A file name can hold a newline or a terminal escape: escaped as
+        // the log escapes them, one skipped file is one line.
+        let _ = write!(log::Escaping(&mut out), "  {}: {}", s.path, s.reason);
+        let _ = out.write_all(b"\n");
     }
     if o.skipped > o.skipped_list.len() as u64 {
         let _ = writeln!(

@@ -1130,3 +1130,34 @@ fn an_entry_name_longer_than_a_zip_holds_is_skipped_not_fatal() {
     assert_eq!(fits, "fits\n");
     assert_eq!(zip.len(), 1 + 255 + 1, "the top, 255 directories, `ok`");
 }
+
+/// A file name holding a newline cannot forge a line: a FIFO (skipped and
+/// listed) named `f\nsysmon: backup done: FORGED` shows in the summary on
+/// stdout and in the log on stderr as one line with `\n` escaped. The
+/// build before printed the forged line on both.
+#[test]
+fn a_skipped_file_name_cannot_forge_a_line() {
+    let td = TempDir::new("backup-forged-name");
+    let (conf, _) = small_setup(&td, "");
+    let forged = td.join("src/f\nsysmon: backup done: FORGED");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&forged)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("sysmon: backup done: FORGED")),
+            "a forged line:\n{text}"
+        );
+        assert!(text.contains("f\\nsysmon: backup done: FORGED"), "{text}");
+    }
+}
