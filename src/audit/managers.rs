@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use super::child::{Exit, Step, StepRun};
 use super::model::Parsed;
-use super::{apk, apt, command, dnf, pacman, xbps};
+use super::{apk, apt, command, dnf, pacman, quote, xbps};
 use crate::config::UpdateManager;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,8 +147,33 @@ pub fn next(manager: &Manager, refresh: bool, path: &OsStr, runs: &[StepRun]) ->
         Manager::Command(line) => command_next(line, runs),
     };
     match result {
-        Ok(next) => next,
-        Err(outcome) => Next::Done(outcome),
+        Ok(Next::Done(outcome)) | Err(outcome) => Next::Done(bounded(outcome)),
+        Ok(run) => run,
+    }
+}
+
+/// `outcome` with its texts (error, stale reason, why security is unknown)
+/// cut to [`quote::MESSAGE_BYTES`]: each quotes a child at most
+/// [`quote::LINE_BYTES`] a line, but may join two commands' failures.
+fn bounded(outcome: Outcome) -> Outcome {
+    let cut = |text: String| quote::cut(text, quote::MESSAGE_BYTES);
+    match outcome {
+        Outcome::Ok {
+            mut parsed,
+            stale,
+            retry,
+        } => {
+            parsed.security_unavailable = parsed.security_unavailable.map(cut);
+            Outcome::Ok {
+                parsed,
+                stale: stale.map(cut),
+                retry,
+            }
+        }
+        Outcome::Failed { error, retry } => Outcome::Failed {
+            error: cut(error),
+            retry,
+        },
     }
 }
 
@@ -167,30 +192,36 @@ fn failure(run: &StepRun) -> Outcome {
     Outcome::Failed { error, retry }
 }
 
-/// What went wrong in `run`, and whether it looks like no network.
+/// What went wrong in `run`, and whether it looks like no network: the
+/// command, its exit, and the last lines of its stderr, each quoted
+/// ([`quote::line`]) and the whole at most [`quote::MESSAGE_BYTES`].
 fn describe_failure(run: &StepRun) -> (String, bool) {
-    let stderr = run.stderr_text();
-    let detail = last_lines(&stderr, 3);
     let mut error = format!("`{}`: {}", run.step.display(), run.exit.describe());
+    let detail = last_lines(&run.stderr, 3);
     if !detail.is_empty() {
         error.push_str(": ");
         error.push_str(&detail);
     }
+    let stderr = run.stderr_text();
     let retry = !matches!(
         run.exit,
         Exit::TimedOut(_) | Exit::TooMuchOutput | Exit::SpawnFailed(_)
     ) && (looks_like_no_network(&stderr)
         || looks_like_no_network(&String::from_utf8_lossy(&run.stdout)));
-    (error, retry)
+    (quote::cut(error, quote::MESSAGE_BYTES), retry)
 }
 
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
+/// The last `n` non-blank lines of `output`, each quoted, joined by ` / `.
+fn last_lines(output: &[u8], n: usize) -> String {
+    let mut lines: Vec<String> = output
+        .rsplit(|b| *b == b'\n')
+        .map(|l| String::from_utf8_lossy(l))
+        .filter(|l| !l.trim().is_empty())
+        .take(n)
+        .map(|l| quote::line(&l))
         .collect();
-    lines[lines.len().saturating_sub(n)..].join(" / ")
+    lines.reverse();
+    lines.join(" / ")
 }
 
 /// Messages of apt, pacman/curl, apk, xbps and dnf when the network (or DNS)
@@ -722,6 +753,33 @@ mod tests {
             );
             assert_eq!(parsed.security_summary(), "security unknown");
         }
+    }
+
+    /// 8 MB of stderr without a newline made a 4 MB error, and what the
+    /// child wrote went out raw: now each line is quoted escaped, at most
+    /// [`quote::LINE_BYTES`], the whole at most [`quote::MESSAGE_BYTES`].
+    #[test]
+    fn a_failure_quotes_stderr_escaped_and_bounded() {
+        let mut stderr = b"first\n\x1b]0;owned\x07\r\n\n".to_vec();
+        stderr.extend(std::iter::repeat_n(b'E', 8_000_000));
+        let failed = StepRun {
+            stderr,
+            ..run("checkupdates", 3, "", "")
+        };
+        let path = OsStr::new("/nonexistent");
+        let Outcome::Failed { error, .. } = done(next(&Manager::Pacman, false, path, &[failed]))
+        else {
+            panic!()
+        };
+        assert!(error.len() <= quote::MESSAGE_BYTES, "{} bytes", error.len());
+        assert!(
+            error.starts_with(
+                "`checkupdates`: exit status 3: \"first\" / \"\\x1b]0;owned\\x07\" / \"EEE"
+            ),
+            "{error}"
+        );
+        assert!(error.ends_with("EE…\""), "{error}");
+        assert!(!error.contains(char::is_control), "{error:?}");
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! running kernel with the installed ones; [`restart`] finds the processes
 //! still mapping deleted programs and libraries, scanned after each audit
 //! (on a short-lived thread in the daemon: an audit completes when its scan
-//! is in); [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`. This module
+//! is in); [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`; [`quote`]
+//! escapes and bounds whatever of a child's output is shown. This module
 //! schedules it all: at the first poll, on retries, and every `update_every`;
 //! [`audit_once`] runs one audit in the foreground for `sysmon audit`, whose
 //! printing and exit status are in [`crate::cli::audit`].
@@ -43,6 +44,7 @@ pub mod logfile;
 pub mod managers;
 pub mod model;
 pub mod pacman;
+pub mod quote;
 pub mod restart;
 pub mod xbps;
 

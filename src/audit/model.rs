@@ -13,6 +13,9 @@
 //! [`UNPARSED_KEPT`] unparsed lines (each cut to [`MAX_TOKEN_BYTES`]) and
 //! [`NOTES_KEPT`] notes are kept, the rest only counted, so counts stay
 //! exact while memory does not follow the output.
+//!
+//! Invariant: unparsed lines and notes are kept escaped ([`quote`]): no
+//! control character a child printed reaches the log file or a terminal.
 
 /// One pending update, versions exactly as the manager printed them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,6 +51,8 @@ impl Package {
         format!("{} {current} -> {}{tag}", self.name, self.new)
     }
 }
+
+use super::quote;
 
 /// Longest package name or version taken (bytes); real ones are far shorter.
 pub const MAX_TOKEN_BYTES: usize = 256;
@@ -151,27 +156,20 @@ impl Parsed {
         }
     }
 
-    pub fn push_unparsed(&mut self, mut line: String) {
+    /// Keeps `line` escaped and cut to [`MAX_TOKEN_BYTES`] (a copy: a 1 MB
+    /// line does not keep its 1 MB buffer), or counts it.
+    pub fn push_unparsed(&mut self, line: String) {
         if self.unparsed.len() < UNPARSED_KEPT {
-            if line.len() > MAX_TOKEN_BYTES {
-                let mut cut = MAX_TOKEN_BYTES;
-                while !line.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                line.truncate(cut);
-                line.push_str("...");
-                // A 1 MB line must not keep its 1 MB buffer.
-                line.shrink_to_fit();
-            }
-            self.unparsed.push(line);
+            self.unparsed.push(quote::escaped(&line, MAX_TOKEN_BYTES));
         } else {
             self.unparsed_dropped += 1;
         }
     }
 
+    /// Keeps `note` escaped (it may quote a child's text), or counts it.
     pub fn push_note(&mut self, note: String) {
         if self.notes.len() < NOTES_KEPT {
-            self.notes.push(note);
+            self.notes.push(quote::escaped(&note, usize::MAX));
         } else {
             self.notes_dropped += 1;
         }
@@ -340,7 +338,7 @@ mod tests {
         assert_eq!(p.security_count(), ((PACKAGES_KEPT + 10) / 2) as u64);
         assert_eq!(p.unparsed.len(), UNPARSED_KEPT);
         assert_eq!(p.unparsed_count(), (UNPARSED_KEPT + 5) as u64);
-        assert!(p.unparsed.iter().all(|l| l.len() <= MAX_TOKEN_BYTES + 3));
+        assert!(p.unparsed.iter().all(|l| l.len() <= MAX_TOKEN_BYTES));
         p.keep_first(200, 20);
         assert_eq!((p.packages.len(), p.unparsed.len()), (200, 20));
         assert_eq!(p.count(), (PACKAGES_KEPT + 10) as u64);

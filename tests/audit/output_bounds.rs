@@ -211,3 +211,55 @@ fn huge_package_names_are_unparsed_and_keep_data_json_small() {
     run.assert_memory_given_back();
     run.assert_answers_kept_coming();
 }
+
+/// Issue: a manager writing 8 MB of stderr without a newline made a 4 MB
+/// `error` in every /data.json and a 4 MB log line, and what it wrote went
+/// out unescaped (ESC, CR, NUL: terminal escapes and fake log lines). The
+/// error now quotes each line escaped and at most 200 bytes, 1 KiB in all;
+/// the daemon's log and the audit log file carry no control character.
+#[test]
+fn a_flood_of_stderr_and_terminal_escapes_stay_out_of_the_error_and_the_logs() {
+    let dir = TempDir::new("audit-bounds-stderr");
+    let command = script(
+        &dir,
+        "stderr",
+        "printf 'bad\\033[2Jthing\\rFAKE: audit: 0 updates pending\\000nul\\n' >&2\n\
+         head -c 8000000 /dev/zero | tr '\\0' E >&2\nexit 3",
+    );
+    let (daemon, run) = audit_with(&dir, &command);
+    assert_eq!(run.state, "failed", "{}", daemon.dump());
+    let error = text(&run.data, &["updates", "error"]).unwrap_or_default();
+    assert!(error.len() <= 1024, "error of {} bytes", error.len());
+    assert!(
+        error.contains("exit status 3")
+            && error.contains("\"bad\\x1b[2Jthing\\rFAKE: audit: 0 updates pending\\0nul\"")
+            && error.contains("EEEE…"),
+        "{error}"
+    );
+    assert!(!error.contains(char::is_control), "{error:?}");
+    let logged: Vec<String> = daemon.log.lock().unwrap().clone();
+    let failed = logged
+        .iter()
+        .find(|l| l.contains("audit failed"))
+        .expect("the failure is logged");
+    assert!(
+        failed.len() < 2048 && !failed.contains(char::is_control),
+        "{} bytes: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(300)]
+    );
+    assert!(!logged.iter().any(|l| l.starts_with("FAKE")), "{logged:?}");
+    let logs = files_below(&dir.join("logs"));
+    let log = std::fs::read(dir.join("logs").join(&logs[0])).unwrap();
+    let log = String::from_utf8_lossy(&log);
+    assert!(
+        !log.contains(|c: char| c.is_control() && c != '\n'),
+        "control characters in the log file"
+    );
+    assert!(
+        log.contains("\nbad\\x1b[2Jthing\\rFAKE: audit: 0 updates pending\\0nul\n"),
+        "{}",
+        &log[..log.len().min(2000)]
+    );
+    run.assert_answers_kept_coming();
+}
