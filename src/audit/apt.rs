@@ -51,6 +51,8 @@ pub fn parse(stdout: &[u8]) -> Parsed {
                     }
                 }
             }
+        } else if is_summary(&line) {
+            details.summary_seen = true;
         } else if !is_chatter(&line) {
             out.push_unparsed(line);
         }

@@ -7,6 +7,14 @@
 //! An audit is a short sequence of steps; [`next`] looks at the steps run
 //! so far and says what to run next or what the result is, so the whole
 //! decision logic is a pure function, tested without processes.
+//!
+//! Invariant: an answer is only made of output that backs it. A list step
+//! whose output had lines and none understood, or whose exit status says
+//! updates are pending while none was understood (or says none while it
+//! printed some), is a failure naming the command, its exit status and the
+//! first line at fault (`unreadable_list`), never "0 updates". Every
+//! text of an [`Outcome`] is at most [`quote::MESSAGE_BYTES`] and quotes a
+//! child only escaped ([`quote`]).
 
 // `Result<Next, Outcome>` carries a whole `Parsed` in its error: it is made
 // once per step decision, so its size costs nothing worth boxing for.
@@ -224,6 +232,66 @@ fn last_lines(output: &[u8], n: usize) -> String {
     lines.join(" / ")
 }
 
+/// Why the list `run` printed is no answer though its exit status says it
+/// is one, if it is not: it printed lines and none was understood, or its
+/// exit status says updates are pending (`exit_says_updates`: dnf's 100,
+/// checkupdates' 0) and none was understood. Output sysmon cannot read is
+/// a failure, never "0 updates"; a few lines not understood beside the
+/// packages are only counted (the log lists them).
+fn unreadable_list(run: &StepRun, parsed: &Parsed, exit_says_updates: bool) -> Result<(), Outcome> {
+    if !parsed.understood_nothing() {
+        return Ok(());
+    }
+    let why = match parsed.unparsed.first() {
+        // Kept escaped and at most 256 bytes: cut, not escaped again.
+        Some(first) => format!(
+            "but {} understood; first: \"{}\"",
+            match parsed.unparsed_count() {
+                1 => "its one line was not".to_string(),
+                n => format!("none of its {n} lines was"),
+            },
+            quote::cut(first.clone(), quote::LINE_BYTES)
+        ),
+        None if exit_says_updates => format!(
+            "which says updates are pending, but no update was understood; {}",
+            what_it_printed(run)
+        ),
+        None => return Ok(()),
+    };
+    Err(not_an_answer(run, &why))
+}
+
+/// The first non-blank line of stdout, else of stderr, quoted; or that
+/// there was none.
+fn what_it_printed(run: &StepRun) -> String {
+    match (first_line(&run.stdout), first_line(&run.stderr)) {
+        (Some(line), _) => format!("first: {}", quote::line(&line)),
+        (None, Some(line)) => format!("nothing on stdout; stderr: {}", quote::line(&line)),
+        (None, None) => "it printed nothing".into(),
+    }
+}
+
+fn first_line(output: &[u8]) -> Option<String> {
+    output
+        .split(|b| *b == b'\n')
+        .find(|l| !l.trim_ascii().is_empty())
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+}
+
+/// `` `command`: exit status N, why ``: a run that exited as one with an
+/// answer does but whose output is none.
+fn unanswered(run: &StepRun, why: &str) -> String {
+    format!("`{}`: {}, {why}", run.step.display(), run.exit.describe())
+}
+
+/// The failure of such a run; retried when its stderr looks like no network.
+fn not_an_answer(run: &StepRun, why: &str) -> Outcome {
+    Outcome::Failed {
+        error: unanswered(run, why),
+        retry: looks_like_no_network(&run.stderr_text()),
+    }
+}
+
 /// Messages of apt, pacman/curl, apk, xbps and dnf when the network (or DNS)
 /// is not up yet, as at boot. With `LC_ALL=C` they are untranslated.
 pub fn looks_like_no_network(text: &str) -> bool {
@@ -324,7 +392,7 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
     if list.code() != Some(0) {
         return Err(failure(list));
     }
-    let mut parsed = apt::parse(&list.stdout);
+    let mut parsed = apt_list(list)?;
     let details = parsed.apt.as_mut().expect("apt::parse fills it");
     // The later simulations only sort and add origins: one that fails (a
     // broken dependency apt can resolve only with the holds) leaves the
@@ -353,6 +421,31 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
     Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0])))
 }
 
+/// The simulation `list`, which exited 0, read; a failure when apt said
+/// `E:` on stderr (it may exit 0 after "E: The package lists or status
+/// file could not be parsed or opened"), when nothing it printed was
+/// understood, or when its summary line is missing: apt-get prints
+/// `N upgraded, N newly installed, ...` whenever the simulation ran to its
+/// end, even with nothing to do.
+fn apt_list(list: &StepRun) -> Result<Parsed, Outcome> {
+    let errors = String::from_utf8_lossy(&list.stderr);
+    if let Some(error) = errors.lines().find(|l| l.starts_with("E:")) {
+        let why = format!("but apt reported an error: {}", quote::line(error));
+        return Err(not_an_answer(list, &why));
+    }
+    let parsed = apt::parse(&list.stdout);
+    unreadable_list(list, &parsed, false)?;
+    if !parsed.apt.as_ref().is_some_and(|d| d.summary_seen) {
+        let why = format!(
+            "but printed no summary line (`N upgraded, N newly installed, ...`): \
+             the simulation did not run to its end; {}",
+            what_it_printed(list)
+        );
+        return Err(not_an_answer(list, &why));
+    }
+    Ok(parsed)
+}
+
 /// The `(origins, arch)` of each of `names` in the simulation `stdout`
 /// (empty where it has no `Inst` line for it).
 fn origins_of(stdout: &str, names: &[String]) -> Vec<(String, String)> {
@@ -367,7 +460,8 @@ fn origins_of(stdout: &str, names: &[String]) -> Vec<(String, String)> {
 }
 
 /// pacman: `checkupdates` syncs a private copy of the databases (never the
-/// live one). Exit 0: updates; 2: none; 1: failure, except that
+/// live one). Exit 0: updates (so printing none it understood is a
+/// failure); 2: none (so printing anything on stdout is one); 1: failure, except that
 /// pacman-contrib before 1.3.0 also exited 1 for "none", with no output at
 /// all. A failed sync (no network) is answered from the last synced copy
 /// with `--nosync`, flagged stale.
@@ -402,7 +496,18 @@ fn pacman_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
                 }
             },
             Some(audit) if audit.code() == Some(0) => {
-                pacman::mark_security(&mut parsed, &audit.stdout);
+                if pacman::mark_security(&mut parsed, &audit.stdout) == 0 {
+                    // Lines, none understood: which fix security issues is
+                    // unknown, not "none".
+                    if let Some(line) = first_line(&audit.stdout) {
+                        let why = format!(
+                            "but none of its lines was understood; first: {}",
+                            quote::line(&line)
+                        );
+                        parsed.security_unavailable =
+                            Some(format!("arch-audit failed: {}", unanswered(audit, &why)));
+                    }
+                }
             }
             Some(audit) => {
                 parsed.security_unavailable =
@@ -425,8 +530,7 @@ fn checkupdates_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     match runs {
         [] => Ok(Next::Run(step("checkupdates", &[])?)),
         [run] => match run.code() {
-            Some(0) => Ok(ok(pacman::parse(&run.stdout))),
-            Some(2) => Ok(ok(Parsed::default())),
+            Some(0 | 2) => Ok(ok(checkupdates_list(run)?)),
             Some(1) if silent(run) => Ok(ok(Parsed::default())),
             Some(1) => Ok(Next::Run(step("checkupdates", &["--nosync"])?)),
             _ => Err(failure(run)),
@@ -435,7 +539,7 @@ fn checkupdates_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
             let (error, retry) = describe_failure(sync);
             match nosync.code() {
                 Some(0 | 2) => Ok(Next::Done(Outcome::Ok {
-                    parsed: pacman::parse(&nosync.stdout),
+                    parsed: checkupdates_list(nosync)?,
                     stale: Some(format!(
                         "could not sync, listed from the last synced databases: {error}"
                     )),
@@ -453,6 +557,27 @@ fn checkupdates_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     }
 }
 
+/// checkupdates' list from `run`, which exited 0 (updates pending) or 2
+/// (none): a failure when the one prints no update it understood or the
+/// other prints anything on stdout.
+fn checkupdates_list(run: &StepRun) -> Result<Parsed, Outcome> {
+    if run.code() == Some(2) {
+        return match first_line(&run.stdout) {
+            None => Ok(Parsed::default()),
+            Some(line) => Err(not_an_answer(
+                run,
+                &format!(
+                    "which says no updates are pending, but it printed {}",
+                    quote::line(&line)
+                ),
+            )),
+        };
+    }
+    let parsed = pacman::parse(&run.stdout);
+    unreadable_list(run, &parsed, true)?;
+    Ok(parsed)
+}
+
 /// apk: `apk version -l '<'`, not `apk upgrade --simulate`: it opens the
 /// database read-only (no lock, works beside a running apk and as non-root),
 /// and prints one line per installed package with a newer version.
@@ -462,10 +587,11 @@ fn apk_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         [] if refresh => Ok(Next::Run(step("apk", &["update"])?)),
         [] => Ok(Next::Run(list()?)),
         [_] if refresh => Ok(Next::Run(list()?)),
-        [.., run] if run.code() == Some(0) => Ok(finish_with_refresh(
-            apk::parse(&run.stdout),
-            refresh.then(|| &runs[0]),
-        )),
+        [.., run] if run.code() == Some(0) => {
+            let parsed = apk::parse(&run.stdout);
+            unreadable_list(run, &parsed, false)?;
+            Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0])))
+        }
         [.., run] => Err(failure(run)),
     }
 }
@@ -478,7 +604,10 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
     match rest {
         [] if refresh && refresh_run.is_empty() => Ok(Next::Run(step("xbps-install", &["-S"])?)),
         [] => Ok(Next::Run(step("xbps-install", &["-Mun"])?)),
-        [list] if list.code() == Some(0) => Ok(Next::Run(step("xbps-query", &["-l"])?)),
+        [list] if list.code() == Some(0) => {
+            unreadable_list(list, &xbps::parse(&list.stdout), false)?;
+            Ok(Next::Run(step("xbps-query", &["-l"])?))
+        }
         [list] => Err(failure(list)),
         [list, query, ..] => {
             let mut parsed = xbps::parse(&list.stdout);
@@ -496,8 +625,8 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
     }
 }
 
-/// dnf: `dnf -q check-update` exits 100 with updates, 0 without, 1 on
-/// error; then `rpm -qa` for the installed versions it does not print, and
+/// dnf: `dnf -q check-update` exits 100 with updates (none understood is
+/// a failure), 0 without, 1 on error; then `rpm -qa` for the installed versions it does not print, and
 /// the security advisories ([`dnf::SECURITY_ARGS`]) for the security flag.
 ///
 /// The advisory list is optional: when it fails (a dnf that does not know
@@ -516,11 +645,18 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         )?)),
         [] => Ok(Next::Run(step("dnf", &["-q", "check-update"])?)),
         [list] => match list.code() {
-            Some(100) => Ok(Next::Run(step(
-                "rpm",
-                &["-qa", "--qf", dnf::RPM_QUERYFORMAT],
-            )?)),
-            Some(0) => Ok(ok(dnf::parse(&list.stdout))),
+            Some(100) => {
+                unreadable_list(list, &dnf::parse(&list.stdout), true)?;
+                Ok(Next::Run(step(
+                    "rpm",
+                    &["-qa", "--qf", dnf::RPM_QUERYFORMAT],
+                )?))
+            }
+            Some(0) => {
+                let parsed = dnf::parse(&list.stdout);
+                unreadable_list(list, &parsed, false)?;
+                Ok(ok(parsed))
+            }
             _ => Err(failure(list)),
         },
         [_, _] => Ok(Next::Run(step("dnf", &dnf::SECURITY_ARGS)?)),
@@ -536,7 +672,17 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
                 ));
             }
             if advisories.code() == Some(0) {
-                dnf::mark_security(&mut parsed, dnf::parse_security(&advisories.stdout));
+                let list = dnf::parse_security(&advisories.stdout);
+                // Lines, none understood: security unknown, not "none".
+                let garbled = match (list.advisories.is_empty(), list.unparsed.first()) {
+                    (true, Some(first)) => Some(format!(
+                        "but none of its lines was understood; first: {}",
+                        quote::line(first)
+                    )),
+                    _ => None,
+                };
+                dnf::mark_security(&mut parsed, list);
+                parsed.security_unavailable = garbled.map(|why| unanswered(advisories, &why));
             } else {
                 parsed.security_unavailable = Some(describe_failure(advisories).0);
             }
@@ -551,7 +697,11 @@ fn command_next(line: &str, runs: &[StepRun]) -> Result<Next, Outcome> {
             program: PathBuf::from("/bin/sh"),
             args: vec!["-c".into(), line.to_string()],
         })),
-        [run, ..] if matches!(run.code(), Some(0 | 100)) => Ok(ok(command::parse(&run.stdout))),
+        [run, ..] if matches!(run.code(), Some(0 | 100)) => {
+            let parsed = command::parse(&run.stdout);
+            unreadable_list(run, &parsed, false)?;
+            Ok(ok(parsed))
+        }
         [run, ..] => Err(failure(run)),
     }
 }
@@ -753,6 +903,202 @@ mod tests {
             );
             assert_eq!(parsed.security_summary(), "security unknown");
         }
+    }
+
+    /// The hostile-input sweep's cases: output the parsers do not
+    /// understand, or an exit status it contradicts, was "0 updates, ok".
+    /// Each is a failure naming the command, its exit status and the first
+    /// line at fault; lines not understood beside packages stay a warning.
+    #[test]
+    fn output_not_understood_is_a_failure_never_zero_updates() {
+        let path = OsStr::new("/nonexistent");
+        let fixture = |case: &str| {
+            let bytes = std::fs::read(format!(
+                "{}/tests/fixtures/audit/{case}/stdout",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let sync_failed = run("checkupdates", 1, "", "==> ERROR: Cannot fetch updates\n");
+        let apt_none = fixture("apt/none");
+        let failures: Vec<(Manager, Vec<StepRun>, &str)> = vec![
+            (
+                Manager::Pacman,
+                vec![run("checkupdates", 0, "", "")],
+                "exit status 0, which says updates are pending, but no update was understood; it printed nothing",
+            ),
+            (
+                Manager::Pacman,
+                vec![run(
+                    "checkupdates",
+                    0,
+                    "\n",
+                    "==> ERROR: Cannot fetch updates\n",
+                )],
+                "no update was understood; nothing on stdout; stderr: \"==> ERROR: Cannot fetch updates\"",
+            ),
+            (
+                Manager::Pacman,
+                vec![run("checkupdates", 0, "error: boom\n<html>\n", "")],
+                "exit status 0, but none of its 2 lines was understood; first: \"error: boom\"",
+            ),
+            (
+                Manager::Pacman,
+                vec![run("checkupdates", 2, "linux 1-1 -> 1-2\n", "")],
+                "exit status 2, which says no updates are pending, but it printed \"linux 1-1 -> 1-2\"",
+            ),
+            (
+                Manager::Pacman,
+                vec![sync_failed, run("checkupdates", 0, "garbage\n", "")],
+                "`checkupdates`: exit status 0, but its one line was not understood; first: \"garbage\"",
+            ),
+            (
+                Manager::Dnf,
+                vec![run("dnf", 100, "", "")],
+                "exit status 100, which says updates are pending, but no update was understood; it printed nothing",
+            ),
+            (
+                Manager::Dnf,
+                vec![run(
+                    "dnf",
+                    100,
+                    "kernel.x86_64   6.9.7 200.fc40   updates\n",
+                    "",
+                )],
+                "exit status 100, but its one line was not understood; first: \"kernel.x86_64   6.9.7 200.fc40   updates\"",
+            ),
+            (
+                Manager::Dnf,
+                vec![run("dnf", 0, "Error: cache\n", "")],
+                "exit status 0, but its one line was not understood",
+            ),
+            (
+                Manager::Apt,
+                vec![run("apt-get", 0, "Segfault\n<html>\n", "")],
+                "exit status 0, but none of its 2 lines was understood; first: \"Segfault\"",
+            ),
+            (
+                Manager::Apt,
+                vec![run(
+                    "apt-get",
+                    0,
+                    &apt_none,
+                    "W: Some index files failed to download.\nE: The package lists or status file could not be parsed or opened.\n",
+                )],
+                "exit status 0, but apt reported an error: \"E: The package lists or status file could not be parsed or opened.\"",
+            ),
+            (
+                Manager::Apt,
+                vec![run("apt-get", 0, "", "")],
+                "exit status 0, but printed no summary line (`N upgraded, N newly installed, ...`): the simulation did not run to its end; it printed nothing",
+            ),
+            (
+                Manager::Apk,
+                vec![run("apk", 0, "ERROR: Unable to lock database\n", "")],
+                "exit status 0, but its one line was not understood; first: \"ERROR: Unable to lock database\"",
+            ),
+            (
+                Manager::Xbps,
+                vec![run("xbps-install", 0, "ERROR: [reposync] failed\n", "")],
+                "exit status 0, but its one line was not understood",
+            ),
+            (
+                Manager::Command("x".into()),
+                vec![run("sh", 0, "3 packages can be upgraded\n", "")],
+                "exit status 0, but its one line was not understood",
+            ),
+        ];
+        for (manager, runs, wanted) in failures {
+            let outcome = done(next(&manager, false, path, &runs));
+            let Outcome::Failed { error, .. } = &outcome else {
+                panic!("{manager:?} {runs:?}: {outcome:?}")
+            };
+            assert!(
+                error.contains(wanted),
+                "{manager:?}: {error}\nwanted {wanted}"
+            );
+        }
+
+        // Answers that stand: nothing printed where that means none, and
+        // lines not understood beside packages (counted, not fatal).
+        let answers: Vec<(Manager, Vec<StepRun>, u64)> = vec![
+            (Manager::Pacman, vec![run("checkupdates", 2, "\n", "")], 0),
+            (
+                Manager::Pacman,
+                vec![run("checkupdates", 0, &fixture("pacman/garbage"), "")],
+                1,
+            ),
+            (Manager::Dnf, vec![run("dnf", 0, "", "")], 0),
+            (
+                Manager::Apt,
+                vec![run("apt-get", 0, &apt_none, "W: x\n")],
+                0,
+            ),
+            (
+                Manager::Apk,
+                vec![run("apk", 0, &fixture("apk/none"), "")],
+                0,
+            ),
+            (
+                Manager::Command("x".into()),
+                vec![run("sh", 0, "# none\n", "")],
+                0,
+            ),
+        ];
+        for (manager, runs, count) in answers {
+            let outcome = done(next(&manager, false, path, &runs));
+            let Outcome::Ok { parsed, .. } = &outcome else {
+                panic!("{manager:?} {runs:?}: {outcome:?}")
+            };
+            assert_eq!(parsed.count(), count, "{manager:?}");
+        }
+    }
+
+    /// arch-audit and dnf's advisory list exiting 0 with lines none of
+    /// which is understood: security unknown, not 0.
+    #[test]
+    fn a_security_list_not_understood_makes_security_unknown() {
+        let path = OsStr::new("/nonexistent");
+        let pending = run("checkupdates", 0, "openssl 3.0.1-1 -> 3.0.15-1\n", "");
+        let garbage = run("arch-audit", 0, "error: could not fetch all.json\n", "");
+        let Outcome::Ok { parsed, .. } = done(next(
+            &Manager::Pacman,
+            false,
+            path,
+            &[pending.clone(), garbage],
+        )) else {
+            panic!()
+        };
+        let why = parsed.security_unavailable.as_deref().unwrap_or_default();
+        assert!(
+            why.contains("exit status 0, but none of its lines was understood; first: \"error: could not fetch all.json\""),
+            "{why}"
+        );
+        let none = run("arch-audit", 0, "", "");
+        let Outcome::Ok { parsed, .. } =
+            done(next(&Manager::Pacman, false, path, &[pending, none]))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                parsed.security_unavailable.as_deref(),
+                parsed.security_count()
+            ),
+            (None, 0)
+        );
+
+        let list = run("dnf", 100, "kernel.x86_64 6.9.7-200.fc40 updates\n", "");
+        let query = run("rpm", 0, "", "");
+        let advisories = run("dnf", 0, "<html>502</html>\n", "");
+        let Outcome::Ok { parsed, .. } =
+            done(next(&Manager::Dnf, false, path, &[list, query, advisories]))
+        else {
+            panic!()
+        };
+        let why = parsed.security_unavailable.as_deref().unwrap_or_default();
+        assert!(why.contains("first: \"<html>502</html>\""), "{why}");
     }
 
     /// 8 MB of stderr without a newline made a 4 MB error, and what the

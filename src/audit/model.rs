@@ -114,6 +114,9 @@ pub struct AptDetails {
     pub held: Vec<String>,
     /// apt_info's `apt_package_cache_timestamp_seconds`, whole seconds.
     pub cache_timestamp_s: Option<u64>,
+    /// The simulation printed its summary line (`N upgraded, N newly
+    /// installed, ...`), as apt-get does whenever it ran to its end.
+    pub summary_seen: bool,
 }
 
 impl AptDetails {
@@ -145,6 +148,12 @@ impl Parsed {
 
     pub fn notes_count(&self) -> u64 {
         self.notes.len() as u64 + self.notes_dropped
+    }
+
+    /// No package and no note: no line was read as an answer (lines
+    /// skipped as chatter or headings do not count).
+    pub fn understood_nothing(&self) -> bool {
+        self.count() == 0 && self.notes_count() == 0
     }
 
     pub fn push_package(&mut self, package: Package) {
