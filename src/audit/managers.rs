@@ -9,7 +9,7 @@
 //! decision logic is a pure function, tested without processes.
 //!
 //! Invariant: an answer is only made of output that backs it. A list step
-//! whose output had lines and none understood, or whose exit status says
+//! whose stdout was cut at [`child::OUTPUT_CAP`], or had lines and none understood, or whose exit status says
 //! updates are pending while none was understood (or says none while it
 //! printed some), is a failure naming the command, its exit status and the
 //! first line at fault (`unreadable_list`), never "0 updates". Every
@@ -23,7 +23,7 @@
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use super::child::{Exit, Step, StepRun};
+use super::child::{self, Exit, Step, StepRun};
 use super::model::Parsed;
 use super::{apk, apt, command, dnf, pacman, quote, xbps};
 use crate::config::UpdateManager;
@@ -233,12 +233,16 @@ fn last_lines(output: &[u8], n: usize) -> String {
 }
 
 /// Why the list `run` printed is no answer though its exit status says it
-/// is one, if it is not: it printed lines and none was understood, or its
-/// exit status says updates are pending (`exit_says_updates`: dnf's 100,
-/// checkupdates' 0) and none was understood. Output sysmon cannot read is
-/// a failure, never "0 updates"; a few lines not understood beside the
-/// packages are only counted (the log lists them).
+/// is one, if it is not: it was cut ([`cut_short`]), or it printed lines
+/// and none was understood, or its exit status says updates are pending
+/// (`exit_says_updates`: dnf's 100, checkupdates' 0) and none was
+/// understood. Output sysmon cannot read is a failure, never "0 updates";
+/// a few lines not understood beside the packages are only counted (the
+/// log lists them).
 fn unreadable_list(run: &StepRun, parsed: &Parsed, exit_says_updates: bool) -> Result<(), Outcome> {
+    if let Some(why) = cut_short(run) {
+        return Err(not_an_answer(run, &why));
+    }
     if !parsed.understood_nothing() {
         return Ok(());
     }
@@ -259,6 +263,37 @@ fn unreadable_list(run: &StepRun, parsed: &Parsed, exit_says_updates: bool) -> R
         None => return Ok(()),
     };
     Err(not_an_answer(run, &why))
+}
+
+/// Why `run`'s stdout is not all there, if it is not: more than
+/// [`child::OUTPUT_CAP`] was printed and the rest dropped, so the last line
+/// kept may be cut in the middle (`openssl 3.0.1-1 -> 3`) and a count would
+/// fall short. A failure for a list, not a partial answer: /data.json,
+/// /metrics and the alerts have no way to say "at least", and no real
+/// system has that many updates pending (4 MiB is 50,000 lines of 80
+/// bytes), so such output means a broken manager.
+fn cut_short(run: &StepRun) -> Option<String> {
+    (run.stdout_dropped > 0).then(|| {
+        format!(
+            "but it printed more than {} MiB ({} bytes more were not kept): the list was cut",
+            child::OUTPUT_CAP >> 20,
+            run.stdout_dropped
+        )
+    })
+}
+
+/// A note for a step that only completes the list (installed versions,
+/// origins), when its output was cut short or it failed.
+fn incomplete(what: &str, run: &StepRun) -> Option<String> {
+    match (run.code(), cut_short(run)) {
+        (Some(0), None) => None,
+        (Some(0), Some(why)) => Some(format!("{what} may be missing: {}", unanswered(run, &why))),
+        _ => Some(format!(
+            "{what} unknown: `{}` {}",
+            run.step.display(),
+            run.exit.describe()
+        )),
+    }
 }
 
 /// The first non-blank line of stdout, else of stderr, quoted; or that
@@ -398,10 +433,21 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
     // broken dependency apt can resolve only with the holds) leaves the
     // lists as apt printed them and their origins unknown, not the audit failed.
     let mut later = runs[first + 1..].iter();
+    // Cut output there leaves some origins unknown: said in a note.
+    let mut cut_notes = Vec::new();
+    let mut cut_note = |run: &StepRun| {
+        if let Some(why) = cut_short(run) {
+            cut_notes.push(format!(
+                "origins of kept-back updates may be missing: {}",
+                unanswered(run, &why)
+            ));
+        }
+    };
     if !details.kept_back.is_empty() || !details.phased.is_empty() {
         let Some(unphased) = later.next() else {
             return Ok(Next::Run(step("apt-get", &PHASING_OFF)?));
         };
+        cut_note(unphased);
         let unphased = String::from_utf8_lossy(&unphased.stdout);
         let (phased, kept): (Vec<String>, Vec<String>) = std::mem::take(&mut details.kept_back)
             .into_iter()
@@ -414,9 +460,13 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         let Some(all) = later.next() else {
             return Ok(Next::Run(step("apt-get", &PHASING_AND_HOLDS_OFF)?));
         };
+        cut_note(all);
         let all = String::from_utf8_lossy(&all.stdout);
         details.kept_back_origins = origins_of(&all, &details.kept_back);
     }
+    cut_notes
+        .into_iter()
+        .for_each(|note| parsed.push_note(note));
     apt::push_detail_notes(&mut parsed);
     Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0])))
 }
@@ -496,7 +546,11 @@ fn pacman_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
                 }
             },
             Some(audit) if audit.code() == Some(0) => {
-                if pacman::mark_security(&mut parsed, &audit.stdout) == 0 {
+                if let Some(why) = cut_short(audit) {
+                    // Some flags would be missing: unknown, not fewer.
+                    parsed.security_unavailable =
+                        Some(format!("arch-audit failed: {}", unanswered(audit, &why)));
+                } else if pacman::mark_security(&mut parsed, &audit.stdout) == 0 {
                     // Lines, none understood: which fix security issues is
                     // unknown, not "none".
                     if let Some(line) = first_line(&audit.stdout) {
@@ -613,12 +667,9 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
             let mut parsed = xbps::parse(&list.stdout);
             if query.code() == Some(0) {
                 xbps::parse_installed(&query.stdout).fill_current(&mut parsed);
-            } else {
-                parsed.notes.push(format!(
-                    "installed versions unknown: `{}` {}",
-                    query.step.display(),
-                    query.exit.describe()
-                ));
+            }
+            if let Some(note) = incomplete("installed versions", query) {
+                parsed.push_note(note);
             }
             Ok(finish_with_refresh(parsed, refresh_run.first()))
         }
@@ -664,14 +715,13 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
             let mut parsed = dnf::parse(&list.stdout);
             if query.code() == Some(0) {
                 dnf::parse_installed(&query.stdout).fill_current(&mut parsed);
-            } else {
-                parsed.notes.push(format!(
-                    "installed versions unknown: `{}` {}",
-                    query.step.display(),
-                    query.exit.describe()
-                ));
             }
-            if advisories.code() == Some(0) {
+            if let Some(note) = incomplete("installed versions", query) {
+                parsed.push_note(note);
+            }
+            if let (Some(0), Some(why)) = (advisories.code(), cut_short(advisories)) {
+                parsed.security_unavailable = Some(unanswered(advisories, &why));
+            } else if advisories.code() == Some(0) {
                 let list = dnf::parse_security(&advisories.stdout);
                 // Lines, none understood: security unknown, not "none".
                 let garbled = match (list.advisories.is_empty(), list.unparsed.first()) {
@@ -1099,6 +1149,77 @@ mod tests {
         };
         let why = parsed.security_unavailable.as_deref().unwrap_or_default();
         assert!(why.contains("first: \"<html>502</html>\""), "{why}");
+    }
+
+    /// The sweep: 300,000 valid lines were counted 104,857 "ok" (the 4 MiB
+    /// kept), the last one cut in the middle and taken as valid. A list
+    /// cut at the cap fails; a step that only completes it leaves a note
+    /// or makes security unknown.
+    #[test]
+    fn output_cut_at_the_cap_is_no_answer() {
+        let path = OsStr::new("/nonexistent");
+        let cut = |mut run: StepRun| {
+            run.stdout_dropped = 1000;
+            run
+        };
+        for (manager, list) in [
+            (
+                Manager::Pacman,
+                run(
+                    "checkupdates",
+                    0,
+                    "linux 1-1 -> 1-2\nopenssl 3.0.1-1 -> 3",
+                    "",
+                ),
+            ),
+            (
+                Manager::Dnf,
+                run("dnf", 100, "kernel.x86_64 6.9.7-200.fc40 updates\n", ""),
+            ),
+            (Manager::Command("x".into()), run("sh", 0, "a 1 -> 2\n", "")),
+            (
+                Manager::Apk,
+                run("apk", 0, "busybox-1.36.1-r15 < 1.36.1-r16\n", ""),
+            ),
+        ] {
+            let outcome = done(next(&manager, false, path, &[cut(list)]));
+            let Outcome::Failed { error, .. } = &outcome else {
+                panic!("{manager:?}: {outcome:?}")
+            };
+            assert!(
+                error.contains(
+                    "exit status 0, but it printed more than 4 MiB (1000 bytes more were not kept): the list was cut"
+                ) || error.contains("exit status 100, but it printed more than 4 MiB"),
+                "{error}"
+            );
+        }
+
+        let pending = run("checkupdates", 0, "openssl 3.0.1-1 -> 3.0.15-1\n", "");
+        let audit = cut(run("arch-audit", 0, "openssl|CVE-2024-1\n", ""));
+        let Outcome::Ok { parsed, .. } =
+            done(next(&Manager::Pacman, false, path, &[pending, audit]))
+        else {
+            panic!()
+        };
+        let why = parsed.security_unavailable.as_deref().unwrap_or_default();
+        assert!(why.contains("the list was cut"), "{why}");
+
+        let list = run("dnf", 100, "kernel.x86_64 6.9.7-200.fc40 updates\n", "");
+        let query = cut(run("rpm", 0, "kernel.x86_64 0:6.9.6-200.fc40\n", ""));
+        let advisories = cut(run("dnf", 0, "", ""));
+        let Outcome::Ok { parsed, .. } =
+            done(next(&Manager::Dnf, false, path, &[list, query, advisories]))
+        else {
+            panic!()
+        };
+        assert_eq!(parsed.packages[0].current, "6.9.6-200.fc40");
+        assert!(
+            parsed.notes.iter().any(|n| n.starts_with("installed versions may be missing: `rpm`: exit status 0, but it printed more than 4 MiB")),
+            "{:?}",
+            parsed.notes
+        );
+        let why = parsed.security_unavailable.as_deref().unwrap_or_default();
+        assert!(why.contains("the list was cut"), "{why}");
     }
 
     /// 8 MB of stderr without a newline made a 4 MB error, and what the
