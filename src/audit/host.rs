@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use super::kernel;
 use super::managers::Manager;
-use super::model::AptDetails;
+use super::model::{AptDetails, OriginCounts};
 
 /// Seconds since the package lists were last refreshed: the newest mtime
 /// among apt's lists (`/var/lib/apt/lists/*`) or pacman's sync databases
@@ -161,8 +161,14 @@ pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
 /// phased updates counted as upgradable (and as held when held), every origin
 /// rewritten from apt-get's `Label:Version/Archive` to apt_info's
 /// `Origin:Codename/Archive` using the Release files in
-/// `/var/lib/apt/lists`, and the package cache's timestamp.
-pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
+/// `/var/lib/apt/lists`, and the package cache's timestamp. At most
+/// [`super::model::ORIGIN_SERIES_KEPT`] series are kept of each count; returns how many
+/// more there were (summed into one, see [`AptDetails::keep_largest`]).
+///
+/// Its work grows with the number of packages (and dpkg's status file is
+/// read whole): it runs where the audit's output is parsed, on the parser
+/// thread for a long list, never on the loop (see `audit::decide`).
+pub fn complete_apt_details(details: &mut AptDetails, root: &Path) -> usize {
     let lists = root.join("var/lib/apt/lists");
     let releases = release_origins(&lists);
     let rewrite = |printed: &str| -> String {
@@ -184,12 +190,12 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
         parts.join(",")
     };
     details.held = held_packages(&root.join("var/lib/dpkg/status"));
-    let mut upgradable = Vec::new();
-    for ((origins, arch), n) in &details.upgradable_by_origin {
-        for _ in 0..*n {
-            AptDetails::count(&mut upgradable, &rewrite(origins), arch);
-        }
-    }
+    // Each series rewritten once, with its count.
+    let mut upgradable: OriginCounts = details
+        .upgradable_by_origin
+        .iter()
+        .map(|((origins, arch), n)| ((rewrite(origins), arch.clone()), *n))
+        .collect();
     let mut held = Vec::new();
     let not_installed = details
         .kept_back
@@ -202,16 +208,17 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
                 .zip(extend_empty(&details.phased_origins)),
         );
     for (name, (origins, arch)) in not_installed {
-        let origin = rewrite(origins);
-        AptDetails::count(&mut upgradable, &origin, arch);
-        if details.held.iter().any(|h| h == name) {
-            AptDetails::count(&mut held, &origin, arch);
+        let label = (rewrite(origins), arch.clone());
+        // `held` is sorted (held_packages).
+        if details.held.binary_search(name).is_ok() {
+            held.push((label.clone(), 1));
         }
+        upgradable.push((label, 1));
     }
-    crate::sort::sort(&mut upgradable);
-    crate::sort::sort(&mut held);
-    details.upgradable_by_origin = upgradable;
-    details.held_by_origin = held;
+    details.upgradable_by_origin = AptDetails::tally(upgradable);
+    details.held_by_origin = AptDetails::tally(held);
+    let summed = AptDetails::keep_largest(&mut details.upgradable_by_origin)
+        + AptDetails::keep_largest(&mut details.held_by_origin);
     // As apt_info: the periodic job's stamp when there is one, else the
     // lists' partial directory (apt_info also checks that
     // APT::Periodic::Update-Package-Lists is on; sysmon reads no apt config).
@@ -226,6 +233,7 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
         .ok()
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map(|d| d.as_secs());
+    summed
 }
 
 /// `origins`, then `("", "")` for ever: for names whose origins apt did not say.
@@ -312,10 +320,9 @@ fn held_packages(status: &Path) -> Vec<String> {
             }
             _ => name.to_string(),
         };
-        if !held.contains(&name) {
-            held.push(name);
-        }
+        held.push(name);
     }
     crate::sort::sort(&mut held);
+    held.dedup();
     held
 }

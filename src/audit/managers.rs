@@ -448,10 +448,10 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
             return Ok(Next::Run(step("apt-get", &PHASING_OFF)?));
         };
         cut_note(unphased);
-        let unphased = String::from_utf8_lossy(&unphased.stdout);
+        let unphased = apt::InstOrigins::of(&unphased.stdout);
         let (phased, kept): (Vec<String>, Vec<String>) = std::mem::take(&mut details.kept_back)
             .into_iter()
-            .partition(|name| apt::origin_of(&unphased, name).is_some());
+            .partition(|name| unphased.get(name).is_some());
         details.kept_back = kept;
         details.phased.extend(phased);
         details.phased_origins = origins_of(&unphased, &details.phased);
@@ -461,7 +461,7 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
             return Ok(Next::Run(step("apt-get", &PHASING_AND_HOLDS_OFF)?));
         };
         cut_note(all);
-        let all = String::from_utf8_lossy(&all.stdout);
+        let all = apt::InstOrigins::of(&all.stdout);
         details.kept_back_origins = origins_of(&all, &details.kept_back);
     }
     cut_notes
@@ -496,16 +496,12 @@ fn apt_list(list: &StepRun) -> Result<Parsed, Outcome> {
     Ok(parsed)
 }
 
-/// The `(origins, arch)` of each of `names` in the simulation `stdout`
-/// (empty where it has no `Inst` line for it).
-fn origins_of(stdout: &str, names: &[String]) -> Vec<(String, String)> {
+/// The `(origins, arch)` of each of `names` in a simulation (empty where
+/// it has no `Inst` line for it).
+fn origins_of(simulation: &apt::InstOrigins, names: &[String]) -> Vec<(String, String)> {
     names
         .iter()
-        .map(|name| {
-            apt::origin_of(stdout, name)
-                .map(|(o, a)| (o.to_string(), a.to_string()))
-                .unwrap_or_default()
-        })
+        .map(|name| simulation.get(name).cloned().unwrap_or_default())
         .collect()
 }
 
