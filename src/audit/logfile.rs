@@ -78,6 +78,13 @@ pub fn render(r: &Record<'_>) -> String {
     for why in &r.reboot.why {
         let _ = writeln!(out, "  reboot requested by: {why}");
     }
+    if r.reboot.why_more > 0 {
+        let _ = writeln!(
+            out,
+            "  reboot requested by: ... and {} more packages",
+            r.reboot.why_more
+        );
+    }
     if let Some(stale) = r.stale {
         let _ = writeln!(out, "stale: {}", one_line(stale));
     }
