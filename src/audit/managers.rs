@@ -138,7 +138,7 @@ pub enum Next {
 pub fn next(manager: &Manager, refresh: bool, path: &OsStr, runs: &[StepRun]) -> Next {
     let step = |program: &str, args: &[&str]| -> Result<Step, Outcome> {
         let program = which(program, path).ok_or_else(|| Outcome::Failed {
-            error: missing(program),
+            error: missing(program, path),
             retry: false,
         })?;
         Ok(Step {
@@ -187,10 +187,44 @@ fn bounded(outcome: Outcome) -> Outcome {
 
 type StepFn<'a> = dyn Fn(&str, &[&str]) -> Result<Step, Outcome> + 'a;
 
-fn missing(program: &str) -> String {
-    match program {
-        "checkupdates" => "checkupdates is not installed: install pacman-contrib (sysmon never runs `pacman -Sy` on the live database)".into(),
-        _ => format!("{program} is not installed (not found on PATH)"),
+/// Why [`which`] found no `program` on `path`: the first file of that name
+/// on it that cannot be run, and why (a broken install is not a missing
+/// one), else that it is not installed.
+fn missing(program: &str, path: &OsStr) -> String {
+    let broken = std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find_map(|candidate| {
+            Some(format!(
+                "{} {}",
+                candidate.display(),
+                unrunnable(&candidate)?
+            ))
+        });
+    match (broken, program) {
+        (Some(broken), _) => broken,
+        (None, "checkupdates") => "checkupdates is not installed: install pacman-contrib (sysmon never runs `pacman -Sy` on the live database)".into(),
+        (None, _) => format!("{program} is not installed (not found on PATH)"),
+    }
+}
+
+/// Why the existing `candidate` cannot be run; `None` when it does not
+/// exist or is an executable file.
+fn unrunnable(candidate: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let entry = std::fs::symlink_metadata(candidate).ok()?;
+    match std::fs::metadata(candidate) {
+        Err(e) if entry.file_type().is_symlink() && e.kind() == std::io::ErrorKind::NotFound => {
+            let target = std::fs::read_link(candidate).unwrap_or_default();
+            Some(format!("is a dangling symlink (to {})", target.display()))
+        }
+        Err(e) => Some(format!("cannot be examined: {e}")),
+        Ok(m) if m.is_dir() => Some("is a directory, not a program".into()),
+        Ok(m) if !m.is_file() => Some("is not a regular file".into()),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => Some(format!(
+            "is not executable (mode {:o})",
+            m.permissions().mode() & 0o7777
+        )),
+        Ok(_) => None,
     }
 }
 
@@ -1216,6 +1250,61 @@ mod tests {
         );
         let why = parsed.security_unavailable.as_deref().unwrap_or_default();
         assert!(why.contains("the list was cut"), "{why}");
+    }
+
+    /// A `checkupdates` that cannot be run was reported "not installed:
+    /// install pacman-contrib". Each is named with its cause; a later
+    /// working one on PATH is still used.
+    #[test]
+    fn a_broken_program_is_named_not_reported_missing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir =
+            std::env::temp_dir().join(format!("sysmon-managers-broken-{}", std::process::id()));
+        let (first, second) = (dir.join("a"), dir.join("b"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&first).unwrap();
+        std::fs::create_dir_all(&second).unwrap();
+        let program = first.join("checkupdates");
+        let error = |path: &Path| match done(next(&Manager::Pacman, false, path.as_os_str(), &[])) {
+            Outcome::Failed { error, .. } => error,
+            other => panic!("{other:?}"),
+        };
+        assert!(error(&first).starts_with("checkupdates is not installed: install pacman-contrib"));
+
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            error(&first),
+            format!("{} is not executable (mode 644)", program.display())
+        );
+
+        std::fs::remove_file(&program).unwrap();
+        std::fs::create_dir(&program).unwrap();
+        assert_eq!(
+            error(&first),
+            format!("{} is a directory, not a program", program.display())
+        );
+
+        std::fs::remove_dir(&program).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/checkupdates", &program).unwrap();
+        assert_eq!(
+            error(&first),
+            format!(
+                "{} is a dangling symlink (to /nonexistent/checkupdates)",
+                program.display()
+            )
+        );
+
+        // A working one further on PATH is used.
+        let working = second.join("checkupdates");
+        std::fs::write(&working, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&working, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::join_paths([&first, &second]).unwrap();
+        match next(&Manager::Pacman, false, &path, &[]) {
+            Next::Run(step) => assert_eq!(step.program, working),
+            Next::Done(outcome) => panic!("{outcome:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// 8 MB of stderr without a newline made a 4 MB error, and what the

@@ -418,3 +418,38 @@ fn output_not_understood_fails_the_audit_not_zero_updates() {
         assert!(!metrics.contains(absent), "{absent:?} in {metrics}");
     }
 }
+
+/// The sweep: a `checkupdates` that is not executable, a directory, or a
+/// dangling symlink was reported "checkupdates is not installed: install
+/// pacman-contrib". `sysmon audit` now names the file and what is wrong.
+#[test]
+fn a_broken_checkupdates_is_named_not_reported_missing() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, shims) = shimmed("audit-e2e-broken");
+    let program = shims.dir.join("checkupdates");
+    let broken: [(&str, &dyn Fn()); 3] = [
+        ("is not executable (mode 644)", &|| {
+            std::fs::write(&program, "#!/bin/sh\nexit 2\n").unwrap();
+            std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }),
+        ("is a directory, not a program", &|| {
+            std::fs::create_dir(&program).unwrap()
+        }),
+        (
+            "is a dangling symlink (to /nonexistent/checkupdates)",
+            &|| std::os::unix::fs::symlink("/nonexistent/checkupdates", &program).unwrap(),
+        ),
+    ];
+    for (why, make) in broken {
+        let _ = std::fs::remove_file(&program).or_else(|_| std::fs::remove_dir(&program));
+        make();
+        let out = audit_cli(&dir, &shims, "pacman", true);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let json: miniserde::json::Value =
+            miniserde::json::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        assert_eq!(
+            field(&json, "error"),
+            format!("{} {why}", program.display())
+        );
+    }
+}
