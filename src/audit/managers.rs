@@ -9,12 +9,13 @@
 //! decision logic is a pure function, tested without processes.
 //!
 //! Invariant: an answer is only made of output that backs it. A list step
-//! whose stdout was cut at [`child::OUTPUT_CAP`], or had lines and none understood, or whose exit status says
-//! updates are pending while none was understood (or says none while it
-//! printed some), is a failure naming the command, its exit status and the
-//! first line at fault (`unreadable_list`), never "0 updates". Every
-//! text of an [`Outcome`] is at most [`quote::MESSAGE_BYTES`] and quotes a
-//! child only escaped ([`quote`]).
+//! whose stdout was cut at [`child::OUTPUT_CAP`], or had lines and none
+//! understood, or whose exit status says updates are pending while none
+//! was understood (or says none while it printed some), is a failure
+//! naming the command, its exit status and the first line at fault
+//! (`unreadable_list`), never "0 updates". Every text of an [`Outcome`] is
+//! at most [`quote::MESSAGE_BYTES`] and quotes a child only escaped
+//! ([`quote`]).
 
 // `Result<Next, Outcome>` carries a whole `Parsed` in its error: it is made
 // once per step decision, so its size costs nothing worth boxing for.
