@@ -25,7 +25,8 @@ pub fn parse(stdout: &[u8]) -> Parsed {
         if let Some(rest) = line.strip_prefix("Inst ") {
             match parse_inst(rest) {
                 Some((Inst::Upgrade(p), origins, arch)) => {
-                    AptDetails::count(&mut details.upgradable_by_origin, origins, arch);
+                    let label = (origins.to_string(), arch.to_string());
+                    details.upgradable_by_origin.push((label, 1));
                     out.push_package(p)
                 }
                 Some((Inst::New(p), _, _)) => {
@@ -51,10 +52,13 @@ pub fn parse(stdout: &[u8]) -> Parsed {
                     }
                 }
             }
+        } else if is_summary(&line) {
+            details.summary_seen = true;
         } else if !is_chatter(&line) {
             out.push_unparsed(line);
         }
     }
+    details.upgradable_by_origin = AptDetails::tally(details.upgradable_by_origin);
     details.autoremovable_count = details.autoremovable.len() as u64;
     out.apt = Some(Box::new(details));
     out
@@ -113,6 +117,10 @@ enum Inst {
     New(Package),
 }
 
+/// Longest origins list taken from an `Inst` line (bytes): a handful of
+/// `Label:Version/Suite` entries; a longer one makes the line unparsed.
+const MAX_ORIGINS_BYTES: usize = 1024;
+
 /// An `Inst` line: the package, its origins as printed, its architecture.
 fn parse_inst(rest: &str) -> Option<(Inst, &str, &str)> {
     let (name, rest) = rest.split_once(' ')?;
@@ -130,7 +138,9 @@ fn parse_inst(rest: &str) -> Option<(Inst, &str, &str)> {
     let (origins, arch) = origins
         .rsplit_once(" [")
         .map_or((origins, ""), |(o, a)| (o, a.trim_end_matches(']')));
-    if !is_token(name) || !is_token(new) || !current.is_none_or(is_token) {
+    // Both become label values of a /metrics series.
+    let labels_fit = origins.len() <= MAX_ORIGINS_BYTES && (arch.is_empty() || is_token(arch));
+    if !is_token(name) || !is_token(new) || !current.is_none_or(is_token) || !labels_fit {
         return None;
     }
     let security = origins.split(", ").any(is_security_origin);
@@ -143,16 +153,52 @@ fn parse_inst(rest: &str) -> Option<(Inst, &str, &str)> {
     Some((inst, origins, arch))
 }
 
-/// The origins and architecture of `name`'s `Inst` line, if it has one.
-pub fn origin_of<'a>(stdout: &'a str, name: &str) -> Option<(&'a str, &'a str)> {
-    stdout.lines().find_map(|line| {
-        let rest = line.strip_prefix("Inst ")?;
-        if rest.split(' ').next()? != name {
-            return None;
+/// The origins and architecture of each package a simulation has an `Inst`
+/// line for, looked up by name: built once, searched by halves (a search
+/// of the whole output per kept-back name was quadratic).
+///
+/// Invariant: `by_name` is sorted by name with each name once, the first
+/// line of a name kept (what a search from the top finds).
+#[derive(Debug, Default)]
+pub struct InstOrigins {
+    by_name: Vec<NameOrigins>,
+}
+
+/// A package name and the `(origins, arch)` of its `Inst` line.
+type NameOrigins = (String, (String, String));
+
+impl InstOrigins {
+    pub fn of(stdout: &[u8]) -> InstOrigins {
+        let mut lines: Vec<(usize, NameOrigins)> = lines(stdout)
+            .filter_map(|line| {
+                let rest = line.strip_prefix("Inst ")?;
+                let name = rest.split(' ').next()?;
+                let (_, origins, arch) = parse_inst(rest)?;
+                Some((name.to_string(), (origins.to_string(), arch.to_string())))
+            })
+            .enumerate()
+            .collect();
+        // By name, then by line: the first of each name is the one kept.
+        crate::sort::sort_by(&mut lines, |(i, (a, _)), (j, (b, _))| {
+            a.cmp(b).then(i.cmp(j))
+        });
+        let mut by_name: Vec<NameOrigins> = Vec::with_capacity(lines.len());
+        for (_, entry) in lines {
+            if by_name.last().is_none_or(|last| last.0 != entry.0) {
+                by_name.push(entry);
+            }
         }
-        let (_, origins, arch) = parse_inst(rest)?;
-        Some((origins, arch))
-    })
+        InstOrigins { by_name }
+    }
+
+    /// The `(origins, arch)` of `name`'s `Inst` line, if it has one.
+    pub fn get(&self, name: &str) -> Option<&(String, String)> {
+        let at = self
+            .by_name
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()?;
+        Some(&self.by_name[at].1)
+    }
 }
 
 /// `Label:version/suite`: Debian's security archive is labelled
@@ -224,6 +270,18 @@ something else\n";
         assert_eq!(p.unparsed, ["Inst broken [1.0 (2.0", "something else"]);
     }
 
+    /// Origins and arch become /metrics label values: bounded.
+    #[test]
+    fn an_inst_line_with_absurd_origins_is_unparsed() {
+        let long = format!(
+            "Inst a [1] (2 {} [amd64])\nInst b [1] (2 D:1/s [a b])\nInst c [1] (2 D:1/s [amd64])\n",
+            "O:1/s, ".repeat(200)
+        );
+        let p = parse(long.as_bytes());
+        assert_eq!(p.packages, [Package::new("c", "1", "2", false)]);
+        assert_eq!(p.unparsed.len(), 2);
+    }
+
     #[test]
     fn security_origins() {
         assert!(is_security_origin("Debian-Security:12/oldstable-security"));
@@ -253,19 +311,26 @@ Inst tzdata [2025b-0+deb12u2] (2026f-0+deb12u1 Debian-Security:12/oldstable-secu
         assert_eq!(d.kept_back, ["bash"]);
         assert_eq!(d.phased, ["libfoo1", "libbar:i386"]);
         assert_eq!(d.autoremovable, ["zip"]);
+        // Tallied: sorted by label.
         assert_eq!(
             d.upgradable_by_origin,
             [
-                (("Debian:12.15/oldstable".into(), "amd64".into()), 1),
                 (
                     ("Debian-Security:12/oldstable-security".into(), "all".into()),
                     1
-                )
+                ),
+                (("Debian:12.15/oldstable".into(), "amd64".into()), 1),
             ]
         );
+        let origins = InstOrigins::of(text);
         assert_eq!(
-            origin_of(std::str::from_utf8(text).unwrap(), "tzdata"),
-            Some(("Debian-Security:12/oldstable-security", "all"))
+            origins.get("tzdata"),
+            Some(&("Debian-Security:12/oldstable-security".into(), "all".into()))
         );
+        assert_eq!(
+            origins.get("sed"),
+            Some(&("Debian:12.15/oldstable".into(), "amd64".into()))
+        );
+        assert_eq!(origins.get("bash"), None);
     }
 }

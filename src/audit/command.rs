@@ -8,7 +8,8 @@
 //! ```
 //! Versions are single tokens without white space; use `?` for an unknown
 //! current version. The command exits 0 (or 100, as `dnf check-update`
-//! does) when it succeeded, anything else is a failure.
+//! does) when it succeeded, anything else is a failure; so is output of
+//! which no line is understood ([`super::managers`]).
 
 use super::model::{Package, Parsed, is_token, lines};
 

@@ -262,6 +262,7 @@ pub fn mark_security(parsed: &mut Parsed, list: Advisories) {
             (a.package.as_str(), shown)
         })
         .collect();
+    let mut notes = Vec::new();
     for p in &mut parsed.packages {
         // Each advisory once, in the order the list first names it.
         let mut ids: Vec<&str> = Vec::new();
@@ -272,11 +273,10 @@ pub fn mark_security(parsed: &mut Parsed, list: Advisories) {
         }
         if !ids.is_empty() {
             p.security = true;
-            parsed
-                .notes
-                .push(format!("security: {} {}", p.name, ids.join(", ")));
+            notes.push(format!("security: {} {}", p.name, ids.join(", ")));
         }
     }
+    notes.into_iter().for_each(|note| parsed.push_note(note));
     list.unparsed
         .into_iter()
         .for_each(|l| parsed.push_unparsed(l));

@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use super::kernel;
 use super::managers::Manager;
-use super::model::AptDetails;
+use super::model::{AptDetails, MAX_TOKEN_BYTES, OriginCounts};
+use super::quote;
 
 /// Seconds since the package lists were last refreshed: the newest mtime
 /// among apt's lists (`/var/lib/apt/lists/*`) or pacman's sync databases
@@ -89,12 +90,20 @@ fn newest_mtime(dir: &Path, keep: impl Fn(&str) -> bool) -> Option<SystemTime> {
         .max()
 }
 
+/// Bytes of `/run/reboot-required.pkgs` read: thousands of names.
+pub const REBOOT_PKGS_READ_BYTES: u64 = 64 * 1024;
+/// Packages named as asking for the reboot; the rest are counted.
+pub const REBOOT_PKGS_SHOWN: usize = 16;
+
 /// Whether a reboot is needed, and why when known.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reboot {
     pub required: Option<bool>,
-    /// The packages that asked for it (`/run/reboot-required.pkgs`).
+    /// The first [`REBOOT_PKGS_SHOWN`] packages that asked for it
+    /// (`/run/reboot-required.pkgs`), each once, escaped, in file order.
     pub why: Vec<String>,
+    /// More packages that asked for it, not in `why`.
+    pub why_more: usize,
     /// "kernel 6.1.0-18-amd64 running, 6.1.0-21-amd64 installed" ([`kernel`]).
     pub kernel: Option<String>,
 }
@@ -102,8 +111,12 @@ pub struct Reboot {
 impl Reboot {
     /// One line for /data.json: the kernel, then the packages.
     pub fn reason(&self) -> Option<String> {
+        let more = match self.why_more {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
         let packages =
-            (!self.why.is_empty()).then(|| format!("requested by {}", self.why.join(", ")));
+            (!self.why.is_empty()).then(|| format!("requested by {}{more}", self.why.join(", ")));
         match (&self.kernel, packages) {
             (Some(k), Some(p)) => Some(format!("{k}; {p}")),
             (Some(k), None) => Some(k.clone()),
@@ -124,24 +137,13 @@ pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
         .and_then(kernel::KernelCheck::reboot_required);
     let kernel_reason = kernel.as_ref().and_then(kernel::KernelCheck::reason);
     let flag = root.join("run/reboot-required");
-    let mut why = Vec::new();
+    let (mut why, mut why_more) = (Vec::new(), 0);
     if flag.exists() {
-        let pkgs = std::fs::read(root.join("run/reboot-required.pkgs")).unwrap_or_default();
-        why = String::from_utf8_lossy(&pkgs)
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect();
-        // dpkg appends one line per trigger: the same package may repeat
-        // (a short list: each name is compared with those kept before it).
-        let mut kept: Vec<String> = Vec::with_capacity(why.len());
-        for p in why {
-            if !kept.contains(&p) {
-                kept.push(p);
-            }
-        }
-        why = kept;
+        let pkgs = read_lines_start(
+            &root.join("run/reboot-required.pkgs"),
+            REBOOT_PKGS_READ_BYTES,
+        );
+        (why, why_more) = packages_asking(&pkgs);
     }
     let required = match (flag.exists(), kernel_required, manager) {
         (true, _, _) => Some(true),
@@ -152,8 +154,67 @@ pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
     Reboot {
         required,
         why,
+        why_more,
         kernel: kernel_reason,
     }
+}
+
+/// The complete lines within the first `limit` bytes of the regular file
+/// `path`; nothing when it is missing, unreadable or not a regular file.
+/// Opened non-blocking: a FIFO put there must not hold the loop (this runs
+/// in `finish`).
+fn read_lines_start(path: &Path, limit: u64) -> Vec<u8> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut bytes = Vec::new();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path);
+    if let Ok(file) = file {
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            let _ = file.take(limit).read_to_end(&mut bytes);
+        }
+    }
+    if bytes.len() as u64 == limit {
+        // The last line may go on past the limit: not a name.
+        let complete = bytes
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |at| at + 1);
+        bytes.truncate(complete);
+    }
+    bytes
+}
+
+/// The packages of `reboot-required.pkgs`: the first [`REBOOT_PKGS_SHOWN`]
+/// distinct names in file order, escaped, and how many distinct others
+/// there are. dpkg appends one line per trigger, so names repeat; the
+/// count is by a sort (a search per name was quadratic: 60,000 names took
+/// 8 s on the loop).
+fn packages_asking(pkgs: &[u8]) -> (Vec<String>, usize) {
+    let text = String::from_utf8_lossy(pkgs);
+    let mut names: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut shown: Vec<&str> = Vec::with_capacity(REBOOT_PKGS_SHOWN);
+    for name in &names {
+        if shown.len() == REBOOT_PKGS_SHOWN {
+            break;
+        }
+        if !shown.contains(name) {
+            shown.push(name);
+        }
+    }
+    crate::sort::sort(&mut names);
+    names.dedup();
+    let shown_escaped = shown
+        .iter()
+        .map(|name| quote::escaped(name, MAX_TOKEN_BYTES))
+        .collect();
+    (shown_escaped, names.len() - shown.len())
 }
 
 /// Completes apt's details from the system under `root`, as `apt_info.py`
@@ -161,8 +222,14 @@ pub fn reboot(manager: &Manager, root: &Path, proc_root: &Path) -> Reboot {
 /// phased updates counted as upgradable (and as held when held), every origin
 /// rewritten from apt-get's `Label:Version/Archive` to apt_info's
 /// `Origin:Codename/Archive` using the Release files in
-/// `/var/lib/apt/lists`, and the package cache's timestamp.
-pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
+/// `/var/lib/apt/lists`, and the package cache's timestamp. At most
+/// [`super::model::ORIGIN_SERIES_KEPT`] series are kept of each count; returns how many
+/// more there were (summed into one, see [`AptDetails::keep_largest`]).
+///
+/// Its work grows with the number of packages (and dpkg's status file is
+/// read whole): it runs where the audit's output is parsed, on the parser
+/// thread for a long list, never on the loop (see `audit::decide`).
+pub fn complete_apt_details(details: &mut AptDetails, root: &Path) -> usize {
     let lists = root.join("var/lib/apt/lists");
     let releases = release_origins(&lists);
     let rewrite = |printed: &str| -> String {
@@ -184,12 +251,12 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
         parts.join(",")
     };
     details.held = held_packages(&root.join("var/lib/dpkg/status"));
-    let mut upgradable = Vec::new();
-    for ((origins, arch), n) in &details.upgradable_by_origin {
-        for _ in 0..*n {
-            AptDetails::count(&mut upgradable, &rewrite(origins), arch);
-        }
-    }
+    // Each series rewritten once, with its count.
+    let mut upgradable: OriginCounts = details
+        .upgradable_by_origin
+        .iter()
+        .map(|((origins, arch), n)| ((rewrite(origins), arch.clone()), *n))
+        .collect();
     let mut held = Vec::new();
     let not_installed = details
         .kept_back
@@ -202,16 +269,17 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
                 .zip(extend_empty(&details.phased_origins)),
         );
     for (name, (origins, arch)) in not_installed {
-        let origin = rewrite(origins);
-        AptDetails::count(&mut upgradable, &origin, arch);
-        if details.held.iter().any(|h| h == name) {
-            AptDetails::count(&mut held, &origin, arch);
+        let label = (rewrite(origins), arch.clone());
+        // `held` is sorted (held_packages).
+        if details.held.binary_search(name).is_ok() {
+            held.push((label.clone(), 1));
         }
+        upgradable.push((label, 1));
     }
-    crate::sort::sort(&mut upgradable);
-    crate::sort::sort(&mut held);
-    details.upgradable_by_origin = upgradable;
-    details.held_by_origin = held;
+    details.upgradable_by_origin = AptDetails::tally(upgradable);
+    details.held_by_origin = AptDetails::tally(held);
+    let summed = AptDetails::keep_largest(&mut details.upgradable_by_origin)
+        + AptDetails::keep_largest(&mut details.held_by_origin);
     // As apt_info: the periodic job's stamp when there is one, else the
     // lists' partial directory (apt_info also checks that
     // APT::Periodic::Update-Package-Lists is on; sysmon reads no apt config).
@@ -226,6 +294,7 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) {
         .ok()
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map(|d| d.as_secs());
+    summed
 }
 
 /// `origins`, then `("", "")` for ever: for names whose origins apt did not say.
@@ -312,10 +381,56 @@ fn held_packages(status: &Path) -> Vec<String> {
             }
             _ => name.to_string(),
         };
-        if !held.contains(&name) {
-            held.push(name);
-        }
+        held.push(name);
     }
     crate::sort::sort(&mut held);
+    held.dedup();
     held
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 60,000 names (dpkg repeats them) took 8 s to de-duplicate on the
+    /// loop, and all of them went into `reboot_reason`.
+    #[test]
+    fn reboot_packages_are_counted_by_a_sort_and_few_are_shown() {
+        let mut pkgs = String::new();
+        for i in 0..60_000 {
+            pkgs.push_str(&format!("pkg{}\n", i % 30_000));
+        }
+        let started = std::time::Instant::now();
+        let (shown, more) = packages_asking(pkgs.as_bytes());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(shown.len(), REBOOT_PKGS_SHOWN);
+        assert_eq!((shown[0].as_str(), shown[15].as_str()), ("pkg0", "pkg15"));
+        assert_eq!(more, 30_000 - REBOOT_PKGS_SHOWN);
+        let reboot = Reboot {
+            required: Some(true),
+            why: shown,
+            why_more: more,
+            kernel: None,
+        };
+        let reason = reboot.reason().unwrap();
+        assert!(reason.ends_with("pkg14, pkg15 and 29984 more"), "{reason}");
+
+        let (shown, more) = packages_asking(b"libc6\n\x1b[2Jx\nlibc6\n  \n");
+        assert_eq!((shown, more), (vec!["libc6".into(), "\\x1b[2Jx".into()], 0));
+    }
+
+    #[test]
+    fn only_the_start_of_the_packages_file_is_read_in_whole_lines() {
+        let dir = std::env::temp_dir().join(format!("sysmon-host-pkgs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("reboot-required.pkgs");
+        std::fs::write(&path, "linux-image-amd64\n".repeat(100_000)).unwrap();
+        let read = read_lines_start(&path, REBOOT_PKGS_READ_BYTES);
+        assert!(read.len() as u64 <= REBOOT_PKGS_READ_BYTES && read.ends_with(b"amd64\n"));
+        assert!(
+            read_lines_start(&dir, REBOOT_PKGS_READ_BYTES).is_empty(),
+            "a directory"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -10,7 +10,9 @@
 //! the manager could not say which updates are security fixes), a blank
 //! line, one line per package (`name current -> new [security]`), then
 //! `== section (N) ==` blocks for notes, unparsed lines and stderr, and a
-//! last `summary:` line.
+//! last `summary:` line. Whatever it quotes of a child's output is escaped
+//! ([`quote`]): one line in the file per line the child printed, with no
+//! control characters.
 
 use std::fmt::Write;
 use std::io;
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 use super::child::StepRun;
 use super::host::Reboot;
 use super::model::Parsed;
+use super::quote;
 use crate::float_text::Fixed;
 use crate::fsutil;
 
@@ -75,6 +78,13 @@ pub fn render(r: &Record<'_>) -> String {
     for why in &r.reboot.why {
         let _ = writeln!(out, "  reboot requested by: {why}");
     }
+    if r.reboot.why_more > 0 {
+        let _ = writeln!(
+            out,
+            "  reboot requested by: ... and {} more packages",
+            r.reboot.why_more
+        );
+    }
     if let Some(stale) = r.stale {
         let _ = writeln!(out, "stale: {}", one_line(stale));
     }
@@ -121,7 +131,10 @@ pub fn render(r: &Record<'_>) -> String {
     };
     for run in r.runs.iter().filter(|run| !run.stderr.is_empty()) {
         let shown = &run.stderr[..run.stderr.len().min(STDERR_IN_LOG)];
-        let lines: Vec<String> = super::model::lines(shown).collect();
+        // Escaped: a child's stderr must not write to the reader's terminal.
+        let lines: Vec<String> = super::model::lines(shown)
+            .map(|line| quote::escaped(&line, usize::MAX))
+            .collect();
         section(
             &mut out,
             &format!("stderr of {}", run.step.display()),

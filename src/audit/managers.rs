@@ -7,6 +7,15 @@
 //! An audit is a short sequence of steps; [`next`] looks at the steps run
 //! so far and says what to run next or what the result is, so the whole
 //! decision logic is a pure function, tested without processes.
+//!
+//! Invariant: an answer is only made of output that backs it. A list step
+//! whose stdout was cut at [`child::OUTPUT_CAP`], or had lines and none
+//! understood, or whose exit status says updates are pending while none
+//! was understood (or says none while it printed some), is a failure
+//! naming the command, its exit status and the first line at fault
+//! (`unreadable_list`), never "0 updates". Every text of an [`Outcome`] is
+//! at most [`quote::MESSAGE_BYTES`] and quotes a child only escaped
+//! ([`quote`]).
 
 // `Result<Next, Outcome>` carries a whole `Parsed` in its error: it is made
 // once per step decision, so its size costs nothing worth boxing for.
@@ -15,9 +24,9 @@
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use super::child::{Exit, Step, StepRun};
+use super::child::{self, Exit, Step, StepRun};
 use super::model::Parsed;
-use super::{apk, apt, command, dnf, pacman, xbps};
+use super::{apk, apt, command, dnf, pacman, quote, xbps};
 use crate::config::UpdateManager;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,7 +139,7 @@ pub enum Next {
 pub fn next(manager: &Manager, refresh: bool, path: &OsStr, runs: &[StepRun]) -> Next {
     let step = |program: &str, args: &[&str]| -> Result<Step, Outcome> {
         let program = which(program, path).ok_or_else(|| Outcome::Failed {
-            error: missing(program),
+            error: missing(program, path),
             retry: false,
         })?;
         Ok(Step {
@@ -147,17 +156,76 @@ pub fn next(manager: &Manager, refresh: bool, path: &OsStr, runs: &[StepRun]) ->
         Manager::Command(line) => command_next(line, runs),
     };
     match result {
-        Ok(next) => next,
-        Err(outcome) => Next::Done(outcome),
+        Ok(Next::Done(outcome)) | Err(outcome) => Next::Done(bounded(outcome)),
+        Ok(run) => run,
+    }
+}
+
+/// `outcome` with its texts (error, stale reason, why security is unknown)
+/// cut to [`quote::MESSAGE_BYTES`]: each quotes a child at most
+/// [`quote::LINE_BYTES`] a line, but may join two commands' failures.
+fn bounded(outcome: Outcome) -> Outcome {
+    let cut = |text: String| quote::cut(text, quote::MESSAGE_BYTES);
+    match outcome {
+        Outcome::Ok {
+            mut parsed,
+            stale,
+            retry,
+        } => {
+            parsed.security_unavailable = parsed.security_unavailable.map(cut);
+            Outcome::Ok {
+                parsed,
+                stale: stale.map(cut),
+                retry,
+            }
+        }
+        Outcome::Failed { error, retry } => Outcome::Failed {
+            error: cut(error),
+            retry,
+        },
     }
 }
 
 type StepFn<'a> = dyn Fn(&str, &[&str]) -> Result<Step, Outcome> + 'a;
 
-fn missing(program: &str) -> String {
-    match program {
-        "checkupdates" => "checkupdates is not installed: install pacman-contrib (sysmon never runs `pacman -Sy` on the live database)".into(),
-        _ => format!("{program} is not installed (not found on PATH)"),
+/// Why [`which`] found no `program` on `path`: the first file of that name
+/// on it that cannot be run, and why (a broken install is not a missing
+/// one), else that it is not installed.
+fn missing(program: &str, path: &OsStr) -> String {
+    let broken = std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find_map(|candidate| {
+            Some(format!(
+                "{} {}",
+                candidate.display(),
+                unrunnable(&candidate)?
+            ))
+        });
+    match (broken, program) {
+        (Some(broken), _) => broken,
+        (None, "checkupdates") => "checkupdates is not installed: install pacman-contrib (sysmon never runs `pacman -Sy` on the live database)".into(),
+        (None, _) => format!("{program} is not installed (not found on PATH)"),
+    }
+}
+
+/// Why the existing `candidate` cannot be run; `None` when it does not
+/// exist or is an executable file.
+fn unrunnable(candidate: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let entry = std::fs::symlink_metadata(candidate).ok()?;
+    match std::fs::metadata(candidate) {
+        Err(e) if entry.file_type().is_symlink() && e.kind() == std::io::ErrorKind::NotFound => {
+            let target = std::fs::read_link(candidate).unwrap_or_default();
+            Some(format!("is a dangling symlink (to {})", target.display()))
+        }
+        Err(e) => Some(format!("cannot be examined: {e}")),
+        Ok(m) if m.is_dir() => Some("is a directory, not a program".into()),
+        Ok(m) if !m.is_file() => Some("is not a regular file".into()),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => Some(format!(
+            "is not executable (mode {:o})",
+            m.permissions().mode() & 0o7777
+        )),
+        Ok(_) => None,
     }
 }
 
@@ -167,30 +235,131 @@ fn failure(run: &StepRun) -> Outcome {
     Outcome::Failed { error, retry }
 }
 
-/// What went wrong in `run`, and whether it looks like no network.
+/// What went wrong in `run`, and whether it looks like no network: the
+/// command, its exit, and the last lines of its stderr, each quoted
+/// ([`quote::line`]) and the whole at most [`quote::MESSAGE_BYTES`].
 fn describe_failure(run: &StepRun) -> (String, bool) {
-    let stderr = run.stderr_text();
-    let detail = last_lines(&stderr, 3);
     let mut error = format!("`{}`: {}", run.step.display(), run.exit.describe());
+    let detail = last_lines(&run.stderr, 3);
     if !detail.is_empty() {
         error.push_str(": ");
         error.push_str(&detail);
     }
+    let stderr = run.stderr_text();
     let retry = !matches!(
         run.exit,
         Exit::TimedOut(_) | Exit::TooMuchOutput | Exit::SpawnFailed(_)
     ) && (looks_like_no_network(&stderr)
         || looks_like_no_network(&String::from_utf8_lossy(&run.stdout)));
-    (error, retry)
+    (quote::cut(error, quote::MESSAGE_BYTES), retry)
 }
 
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
+/// The last `n` non-blank lines of `output`, each quoted, joined by ` / `.
+fn last_lines(output: &[u8], n: usize) -> String {
+    let mut lines: Vec<String> = output
+        .rsplit(|b| *b == b'\n')
+        .map(|l| String::from_utf8_lossy(l))
+        .filter(|l| !l.trim().is_empty())
+        .take(n)
+        .map(|l| quote::line(&l))
         .collect();
-    lines[lines.len().saturating_sub(n)..].join(" / ")
+    lines.reverse();
+    lines.join(" / ")
+}
+
+/// Why the list `run` printed is no answer though its exit status says it
+/// is one, if it is not: it was cut ([`cut_short`]), or it printed lines
+/// and none was understood, or its exit status says updates are pending
+/// (`exit_says_updates`: dnf's 100, checkupdates' 0) and none was
+/// understood. Output sysmon cannot read is a failure, never "0 updates";
+/// a few lines not understood beside the packages are only counted (the
+/// log lists them).
+fn unreadable_list(run: &StepRun, parsed: &Parsed, exit_says_updates: bool) -> Result<(), Outcome> {
+    if let Some(why) = cut_short(run) {
+        return Err(not_an_answer(run, &why));
+    }
+    if !parsed.understood_nothing() {
+        return Ok(());
+    }
+    let why = match parsed.unparsed.first() {
+        // Kept escaped and at most 256 bytes: cut, not escaped again.
+        Some(first) => format!(
+            "but {} understood; first: \"{}\"",
+            match parsed.unparsed_count() {
+                1 => "its one line was not".to_string(),
+                n => format!("none of its {n} lines was"),
+            },
+            quote::cut(first.clone(), quote::LINE_BYTES)
+        ),
+        None if exit_says_updates => format!(
+            "which says updates are pending, but no update was understood; {}",
+            what_it_printed(run)
+        ),
+        None => return Ok(()),
+    };
+    Err(not_an_answer(run, &why))
+}
+
+/// Why `run`'s stdout is not all there, if it is not: more than
+/// [`child::OUTPUT_CAP`] was printed and the rest dropped, so the last line
+/// kept may be cut in the middle (`openssl 3.0.1-1 -> 3`) and a count would
+/// fall short. A failure for a list, not a partial answer: /data.json,
+/// /metrics and the alerts have no way to say "at least", and no real
+/// system has that many updates pending (4 MiB is 50,000 lines of 80
+/// bytes), so such output means a broken manager.
+fn cut_short(run: &StepRun) -> Option<String> {
+    (run.stdout_dropped > 0).then(|| {
+        format!(
+            "but it printed more than {} MiB ({} bytes more were not kept): the list was cut",
+            child::OUTPUT_CAP >> 20,
+            run.stdout_dropped
+        )
+    })
+}
+
+/// A note for a step that only completes the list (installed versions,
+/// origins), when its output was cut short or it failed.
+fn incomplete(what: &str, run: &StepRun) -> Option<String> {
+    match (run.code(), cut_short(run)) {
+        (Some(0), None) => None,
+        (Some(0), Some(why)) => Some(format!("{what} may be missing: {}", unanswered(run, &why))),
+        _ => Some(format!(
+            "{what} unknown: `{}` {}",
+            run.step.display(),
+            run.exit.describe()
+        )),
+    }
+}
+
+/// The first non-blank line of stdout, else of stderr, quoted; or that
+/// there was none.
+fn what_it_printed(run: &StepRun) -> String {
+    match (first_line(&run.stdout), first_line(&run.stderr)) {
+        (Some(line), _) => format!("first: {}", quote::line(&line)),
+        (None, Some(line)) => format!("nothing on stdout; stderr: {}", quote::line(&line)),
+        (None, None) => "it printed nothing".into(),
+    }
+}
+
+fn first_line(output: &[u8]) -> Option<String> {
+    output
+        .split(|b| *b == b'\n')
+        .find(|l| !l.trim_ascii().is_empty())
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+}
+
+/// `` `command`: exit status N, why ``: a run that exited as one with an
+/// answer does but whose output is none.
+fn unanswered(run: &StepRun, why: &str) -> String {
+    format!("`{}`: {}, {why}", run.step.display(), run.exit.describe())
+}
+
+/// The failure of such a run; retried when its stderr looks like no network.
+fn not_an_answer(run: &StepRun, why: &str) -> Outcome {
+    Outcome::Failed {
+        error: unanswered(run, why),
+        retry: looks_like_no_network(&run.stderr_text()),
+    }
 }
 
 /// Messages of apt, pacman/curl, apk, xbps and dnf when the network (or DNS)
@@ -293,20 +462,31 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
     if list.code() != Some(0) {
         return Err(failure(list));
     }
-    let mut parsed = apt::parse(&list.stdout);
+    let mut parsed = apt_list(list)?;
     let details = parsed.apt.as_mut().expect("apt::parse fills it");
     // The later simulations only sort and add origins: one that fails (a
     // broken dependency apt can resolve only with the holds) leaves the
     // lists as apt printed them and their origins unknown, not the audit failed.
     let mut later = runs[first + 1..].iter();
+    // Cut output there leaves some origins unknown: said in a note.
+    let mut cut_notes = Vec::new();
+    let mut cut_note = |run: &StepRun| {
+        if let Some(why) = cut_short(run) {
+            cut_notes.push(format!(
+                "origins of kept-back updates may be missing: {}",
+                unanswered(run, &why)
+            ));
+        }
+    };
     if !details.kept_back.is_empty() || !details.phased.is_empty() {
         let Some(unphased) = later.next() else {
             return Ok(Next::Run(step("apt-get", &PHASING_OFF)?));
         };
-        let unphased = String::from_utf8_lossy(&unphased.stdout);
+        cut_note(unphased);
+        let unphased = apt::InstOrigins::of(&unphased.stdout);
         let (phased, kept): (Vec<String>, Vec<String>) = std::mem::take(&mut details.kept_back)
             .into_iter()
-            .partition(|name| apt::origin_of(&unphased, name).is_some());
+            .partition(|name| unphased.get(name).is_some());
         details.kept_back = kept;
         details.phased.extend(phased);
         details.phased_origins = origins_of(&unphased, &details.phased);
@@ -315,28 +495,54 @@ fn apt_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         let Some(all) = later.next() else {
             return Ok(Next::Run(step("apt-get", &PHASING_AND_HOLDS_OFF)?));
         };
-        let all = String::from_utf8_lossy(&all.stdout);
+        cut_note(all);
+        let all = apt::InstOrigins::of(&all.stdout);
         details.kept_back_origins = origins_of(&all, &details.kept_back);
     }
+    cut_notes
+        .into_iter()
+        .for_each(|note| parsed.push_note(note));
     apt::push_detail_notes(&mut parsed);
     Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0])))
 }
 
-/// The `(origins, arch)` of each of `names` in the simulation `stdout`
-/// (empty where it has no `Inst` line for it).
-fn origins_of(stdout: &str, names: &[String]) -> Vec<(String, String)> {
+/// The simulation `list`, which exited 0, read; a failure when apt said
+/// `E:` on stderr (it may exit 0 after "E: The package lists or status
+/// file could not be parsed or opened"), when nothing it printed was
+/// understood, or when its summary line is missing: apt-get prints
+/// `N upgraded, N newly installed, ...` whenever the simulation ran to its
+/// end, even with nothing to do.
+fn apt_list(list: &StepRun) -> Result<Parsed, Outcome> {
+    let errors = String::from_utf8_lossy(&list.stderr);
+    if let Some(error) = errors.lines().find(|l| l.starts_with("E:")) {
+        let why = format!("but apt reported an error: {}", quote::line(error));
+        return Err(not_an_answer(list, &why));
+    }
+    let parsed = apt::parse(&list.stdout);
+    unreadable_list(list, &parsed, false)?;
+    if !parsed.apt.as_ref().is_some_and(|d| d.summary_seen) {
+        let why = format!(
+            "but printed no summary line (`N upgraded, N newly installed, ...`): \
+             the simulation did not run to its end; {}",
+            what_it_printed(list)
+        );
+        return Err(not_an_answer(list, &why));
+    }
+    Ok(parsed)
+}
+
+/// The `(origins, arch)` of each of `names` in a simulation (empty where
+/// it has no `Inst` line for it).
+fn origins_of(simulation: &apt::InstOrigins, names: &[String]) -> Vec<(String, String)> {
     names
         .iter()
-        .map(|name| {
-            apt::origin_of(stdout, name)
-                .map(|(o, a)| (o.to_string(), a.to_string()))
-                .unwrap_or_default()
-        })
+        .map(|name| simulation.get(name).cloned().unwrap_or_default())
         .collect()
 }
 
 /// pacman: `checkupdates` syncs a private copy of the databases (never the
-/// live one). Exit 0: updates; 2: none; 1: failure, except that
+/// live one). Exit 0: updates (so printing none it understood is a
+/// failure); 2: none (so printing anything on stdout is one); 1: failure, except that
 /// pacman-contrib before 1.3.0 also exited 1 for "none", with no output at
 /// all. A failed sync (no network) is answered from the last synced copy
 /// with `--nosync`, flagged stale.
@@ -371,7 +577,22 @@ fn pacman_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
                 }
             },
             Some(audit) if audit.code() == Some(0) => {
-                pacman::mark_security(&mut parsed, &audit.stdout);
+                if let Some(why) = cut_short(audit) {
+                    // Some flags would be missing: unknown, not fewer.
+                    parsed.security_unavailable =
+                        Some(format!("arch-audit failed: {}", unanswered(audit, &why)));
+                } else if pacman::mark_security(&mut parsed, &audit.stdout) == 0 {
+                    // Lines, none understood: which fix security issues is
+                    // unknown, not "none".
+                    if let Some(line) = first_line(&audit.stdout) {
+                        let why = format!(
+                            "but none of its lines was understood; first: {}",
+                            quote::line(&line)
+                        );
+                        parsed.security_unavailable =
+                            Some(format!("arch-audit failed: {}", unanswered(audit, &why)));
+                    }
+                }
             }
             Some(audit) => {
                 parsed.security_unavailable =
@@ -394,8 +615,7 @@ fn checkupdates_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     match runs {
         [] => Ok(Next::Run(step("checkupdates", &[])?)),
         [run] => match run.code() {
-            Some(0) => Ok(ok(pacman::parse(&run.stdout))),
-            Some(2) => Ok(ok(Parsed::default())),
+            Some(0 | 2) => Ok(ok(checkupdates_list(run)?)),
             Some(1) if silent(run) => Ok(ok(Parsed::default())),
             Some(1) => Ok(Next::Run(step("checkupdates", &["--nosync"])?)),
             _ => Err(failure(run)),
@@ -404,7 +624,7 @@ fn checkupdates_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
             let (error, retry) = describe_failure(sync);
             match nosync.code() {
                 Some(0 | 2) => Ok(Next::Done(Outcome::Ok {
-                    parsed: pacman::parse(&nosync.stdout),
+                    parsed: checkupdates_list(nosync)?,
                     stale: Some(format!(
                         "could not sync, listed from the last synced databases: {error}"
                     )),
@@ -422,6 +642,27 @@ fn checkupdates_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     }
 }
 
+/// checkupdates' list from `run`, which exited 0 (updates pending) or 2
+/// (none): a failure when the one prints no update it understood or the
+/// other prints anything on stdout.
+fn checkupdates_list(run: &StepRun) -> Result<Parsed, Outcome> {
+    if run.code() == Some(2) {
+        return match first_line(&run.stdout) {
+            None => Ok(Parsed::default()),
+            Some(line) => Err(not_an_answer(
+                run,
+                &format!(
+                    "which says no updates are pending, but it printed {}",
+                    quote::line(&line)
+                ),
+            )),
+        };
+    }
+    let parsed = pacman::parse(&run.stdout);
+    unreadable_list(run, &parsed, true)?;
+    Ok(parsed)
+}
+
 /// apk: `apk version -l '<'`, not `apk upgrade --simulate`: it opens the
 /// database read-only (no lock, works beside a running apk and as non-root),
 /// and prints one line per installed package with a newer version.
@@ -431,10 +672,11 @@ fn apk_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         [] if refresh => Ok(Next::Run(step("apk", &["update"])?)),
         [] => Ok(Next::Run(list()?)),
         [_] if refresh => Ok(Next::Run(list()?)),
-        [.., run] if run.code() == Some(0) => Ok(finish_with_refresh(
-            apk::parse(&run.stdout),
-            refresh.then(|| &runs[0]),
-        )),
+        [.., run] if run.code() == Some(0) => {
+            let parsed = apk::parse(&run.stdout);
+            unreadable_list(run, &parsed, false)?;
+            Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0])))
+        }
         [.., run] => Err(failure(run)),
     }
 }
@@ -447,26 +689,26 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
     match rest {
         [] if refresh && refresh_run.is_empty() => Ok(Next::Run(step("xbps-install", &["-S"])?)),
         [] => Ok(Next::Run(step("xbps-install", &["-Mun"])?)),
-        [list] if list.code() == Some(0) => Ok(Next::Run(step("xbps-query", &["-l"])?)),
+        [list] if list.code() == Some(0) => {
+            unreadable_list(list, &xbps::parse(&list.stdout), false)?;
+            Ok(Next::Run(step("xbps-query", &["-l"])?))
+        }
         [list] => Err(failure(list)),
         [list, query, ..] => {
             let mut parsed = xbps::parse(&list.stdout);
             if query.code() == Some(0) {
                 xbps::parse_installed(&query.stdout).fill_current(&mut parsed);
-            } else {
-                parsed.notes.push(format!(
-                    "installed versions unknown: `{}` {}",
-                    query.step.display(),
-                    query.exit.describe()
-                ));
+            }
+            if let Some(note) = incomplete("installed versions", query) {
+                parsed.push_note(note);
             }
             Ok(finish_with_refresh(parsed, refresh_run.first()))
         }
     }
 }
 
-/// dnf: `dnf -q check-update` exits 100 with updates, 0 without, 1 on
-/// error; then `rpm -qa` for the installed versions it does not print, and
+/// dnf: `dnf -q check-update` exits 100 with updates (none understood is
+/// a failure), 0 without, 1 on error; then `rpm -qa` for the installed versions it does not print, and
 /// the security advisories ([`dnf::SECURITY_ARGS`]) for the security flag.
 ///
 /// The advisory list is optional: when it fails (a dnf that does not know
@@ -485,11 +727,18 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         )?)),
         [] => Ok(Next::Run(step("dnf", &["-q", "check-update"])?)),
         [list] => match list.code() {
-            Some(100) => Ok(Next::Run(step(
-                "rpm",
-                &["-qa", "--qf", dnf::RPM_QUERYFORMAT],
-            )?)),
-            Some(0) => Ok(ok(dnf::parse(&list.stdout))),
+            Some(100) => {
+                unreadable_list(list, &dnf::parse(&list.stdout), true)?;
+                Ok(Next::Run(step(
+                    "rpm",
+                    &["-qa", "--qf", dnf::RPM_QUERYFORMAT],
+                )?))
+            }
+            Some(0) => {
+                let parsed = dnf::parse(&list.stdout);
+                unreadable_list(list, &parsed, false)?;
+                Ok(ok(parsed))
+            }
             _ => Err(failure(list)),
         },
         [_, _] => Ok(Next::Run(step("dnf", &dnf::SECURITY_ARGS)?)),
@@ -497,15 +746,24 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
             let mut parsed = dnf::parse(&list.stdout);
             if query.code() == Some(0) {
                 dnf::parse_installed(&query.stdout).fill_current(&mut parsed);
-            } else {
-                parsed.notes.push(format!(
-                    "installed versions unknown: `{}` {}",
-                    query.step.display(),
-                    query.exit.describe()
-                ));
             }
-            if advisories.code() == Some(0) {
-                dnf::mark_security(&mut parsed, dnf::parse_security(&advisories.stdout));
+            if let Some(note) = incomplete("installed versions", query) {
+                parsed.push_note(note);
+            }
+            if let (Some(0), Some(why)) = (advisories.code(), cut_short(advisories)) {
+                parsed.security_unavailable = Some(unanswered(advisories, &why));
+            } else if advisories.code() == Some(0) {
+                let list = dnf::parse_security(&advisories.stdout);
+                // Lines, none understood: security unknown, not "none".
+                let garbled = match (list.advisories.is_empty(), list.unparsed.first()) {
+                    (true, Some(first)) => Some(format!(
+                        "but none of its lines was understood; first: {}",
+                        quote::line(first)
+                    )),
+                    _ => None,
+                };
+                dnf::mark_security(&mut parsed, list);
+                parsed.security_unavailable = garbled.map(|why| unanswered(advisories, &why));
             } else {
                 parsed.security_unavailable = Some(describe_failure(advisories).0);
             }
@@ -520,7 +778,11 @@ fn command_next(line: &str, runs: &[StepRun]) -> Result<Next, Outcome> {
             program: PathBuf::from("/bin/sh"),
             args: vec!["-c".into(), line.to_string()],
         })),
-        [run, ..] if matches!(run.code(), Some(0 | 100)) => Ok(ok(command::parse(&run.stdout))),
+        [run, ..] if matches!(run.code(), Some(0 | 100)) => {
+            let parsed = command::parse(&run.stdout);
+            unreadable_list(run, &parsed, false)?;
+            Ok(ok(parsed))
+        }
         [run, ..] => Err(failure(run)),
     }
 }
@@ -722,6 +984,355 @@ mod tests {
             );
             assert_eq!(parsed.security_summary(), "security unknown");
         }
+    }
+
+    /// The hostile-input sweep's cases: output the parsers do not
+    /// understand, or an exit status it contradicts, was "0 updates, ok".
+    /// Each is a failure naming the command, its exit status and the first
+    /// line at fault; lines not understood beside packages stay a warning.
+    #[test]
+    fn output_not_understood_is_a_failure_never_zero_updates() {
+        let path = OsStr::new("/nonexistent");
+        let fixture = |case: &str| {
+            let bytes = std::fs::read(format!(
+                "{}/tests/fixtures/audit/{case}/stdout",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let sync_failed = run("checkupdates", 1, "", "==> ERROR: Cannot fetch updates\n");
+        let apt_none = fixture("apt/none");
+        let failures: Vec<(Manager, Vec<StepRun>, &str)> = vec![
+            (
+                Manager::Pacman,
+                vec![run("checkupdates", 0, "", "")],
+                "exit status 0, which says updates are pending, but no update was understood; it printed nothing",
+            ),
+            (
+                Manager::Pacman,
+                vec![run(
+                    "checkupdates",
+                    0,
+                    "\n",
+                    "==> ERROR: Cannot fetch updates\n",
+                )],
+                "no update was understood; nothing on stdout; stderr: \"==> ERROR: Cannot fetch updates\"",
+            ),
+            (
+                Manager::Pacman,
+                vec![run("checkupdates", 0, "error: boom\n<html>\n", "")],
+                "exit status 0, but none of its 2 lines was understood; first: \"error: boom\"",
+            ),
+            (
+                Manager::Pacman,
+                vec![run("checkupdates", 2, "linux 1-1 -> 1-2\n", "")],
+                "exit status 2, which says no updates are pending, but it printed \"linux 1-1 -> 1-2\"",
+            ),
+            (
+                Manager::Pacman,
+                vec![sync_failed, run("checkupdates", 0, "garbage\n", "")],
+                "`checkupdates`: exit status 0, but its one line was not understood; first: \"garbage\"",
+            ),
+            (
+                Manager::Dnf,
+                vec![run("dnf", 100, "", "")],
+                "exit status 100, which says updates are pending, but no update was understood; it printed nothing",
+            ),
+            (
+                Manager::Dnf,
+                vec![run(
+                    "dnf",
+                    100,
+                    "kernel.x86_64   6.9.7 200.fc40   updates\n",
+                    "",
+                )],
+                "exit status 100, but its one line was not understood; first: \"kernel.x86_64   6.9.7 200.fc40   updates\"",
+            ),
+            (
+                Manager::Dnf,
+                vec![run("dnf", 0, "Error: cache\n", "")],
+                "exit status 0, but its one line was not understood",
+            ),
+            (
+                Manager::Apt,
+                vec![run("apt-get", 0, "Segfault\n<html>\n", "")],
+                "exit status 0, but none of its 2 lines was understood; first: \"Segfault\"",
+            ),
+            (
+                Manager::Apt,
+                vec![run(
+                    "apt-get",
+                    0,
+                    &apt_none,
+                    "W: Some index files failed to download.\nE: The package lists or status file could not be parsed or opened.\n",
+                )],
+                "exit status 0, but apt reported an error: \"E: The package lists or status file could not be parsed or opened.\"",
+            ),
+            (
+                Manager::Apt,
+                vec![run("apt-get", 0, "", "")],
+                "exit status 0, but printed no summary line (`N upgraded, N newly installed, ...`): the simulation did not run to its end; it printed nothing",
+            ),
+            (
+                Manager::Apk,
+                vec![run("apk", 0, "ERROR: Unable to lock database\n", "")],
+                "exit status 0, but its one line was not understood; first: \"ERROR: Unable to lock database\"",
+            ),
+            (
+                Manager::Xbps,
+                vec![run("xbps-install", 0, "ERROR: [reposync] failed\n", "")],
+                "exit status 0, but its one line was not understood",
+            ),
+            (
+                Manager::Command("x".into()),
+                vec![run("sh", 0, "3 packages can be upgraded\n", "")],
+                "exit status 0, but its one line was not understood",
+            ),
+        ];
+        for (manager, runs, wanted) in failures {
+            let outcome = done(next(&manager, false, path, &runs));
+            let Outcome::Failed { error, .. } = &outcome else {
+                panic!("{manager:?} {runs:?}: {outcome:?}")
+            };
+            assert!(
+                error.contains(wanted),
+                "{manager:?}: {error}\nwanted {wanted}"
+            );
+        }
+
+        // Answers that stand: nothing printed where that means none, and
+        // lines not understood beside packages (counted, not fatal).
+        let answers: Vec<(Manager, Vec<StepRun>, u64)> = vec![
+            (Manager::Pacman, vec![run("checkupdates", 2, "\n", "")], 0),
+            (
+                Manager::Pacman,
+                vec![run("checkupdates", 0, &fixture("pacman/garbage"), "")],
+                1,
+            ),
+            (Manager::Dnf, vec![run("dnf", 0, "", "")], 0),
+            (
+                Manager::Apt,
+                vec![run("apt-get", 0, &apt_none, "W: x\n")],
+                0,
+            ),
+            (
+                Manager::Apk,
+                vec![run("apk", 0, &fixture("apk/none"), "")],
+                0,
+            ),
+            (
+                Manager::Command("x".into()),
+                vec![run("sh", 0, "# none\n", "")],
+                0,
+            ),
+        ];
+        for (manager, runs, count) in answers {
+            let outcome = done(next(&manager, false, path, &runs));
+            let Outcome::Ok { parsed, .. } = &outcome else {
+                panic!("{manager:?} {runs:?}: {outcome:?}")
+            };
+            assert_eq!(parsed.count(), count, "{manager:?}");
+        }
+    }
+
+    /// arch-audit and dnf's advisory list exiting 0 with lines none of
+    /// which is understood: security unknown, not 0.
+    #[test]
+    fn a_security_list_not_understood_makes_security_unknown() {
+        let path = OsStr::new("/nonexistent");
+        let pending = run("checkupdates", 0, "openssl 3.0.1-1 -> 3.0.15-1\n", "");
+        let garbage = run("arch-audit", 0, "error: could not fetch all.json\n", "");
+        let Outcome::Ok { parsed, .. } = done(next(
+            &Manager::Pacman,
+            false,
+            path,
+            &[pending.clone(), garbage],
+        )) else {
+            panic!()
+        };
+        let why = parsed.security_unavailable.as_deref().unwrap_or_default();
+        assert!(
+            why.contains("exit status 0, but none of its lines was understood; first: \"error: could not fetch all.json\""),
+            "{why}"
+        );
+        let none = run("arch-audit", 0, "", "");
+        let Outcome::Ok { parsed, .. } =
+            done(next(&Manager::Pacman, false, path, &[pending, none]))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                parsed.security_unavailable.as_deref(),
+                parsed.security_count()
+            ),
+            (None, 0)
+        );
+
+        let list = run("dnf", 100, "kernel.x86_64 6.9.7-200.fc40 updates\n", "");
+        let query = run("rpm", 0, "", "");
+        let advisories = run("dnf", 0, "<html>502</html>\n", "");
+        let Outcome::Ok { parsed, .. } =
+            done(next(&Manager::Dnf, false, path, &[list, query, advisories]))
+        else {
+            panic!()
+        };
+        let why = parsed.security_unavailable.as_deref().unwrap_or_default();
+        assert!(why.contains("first: \"<html>502</html>\""), "{why}");
+    }
+
+    /// The sweep: 300,000 valid lines were counted 104,857 "ok" (the 4 MiB
+    /// kept), the last one cut in the middle and taken as valid. A list
+    /// cut at the cap fails; a step that only completes it leaves a note
+    /// or makes security unknown.
+    #[test]
+    fn output_cut_at_the_cap_is_no_answer() {
+        let path = OsStr::new("/nonexistent");
+        let cut = |mut run: StepRun| {
+            run.stdout_dropped = 1000;
+            run
+        };
+        for (manager, list) in [
+            (
+                Manager::Pacman,
+                run(
+                    "checkupdates",
+                    0,
+                    "linux 1-1 -> 1-2\nopenssl 3.0.1-1 -> 3",
+                    "",
+                ),
+            ),
+            (
+                Manager::Dnf,
+                run("dnf", 100, "kernel.x86_64 6.9.7-200.fc40 updates\n", ""),
+            ),
+            (Manager::Command("x".into()), run("sh", 0, "a 1 -> 2\n", "")),
+            (
+                Manager::Apk,
+                run("apk", 0, "busybox-1.36.1-r15 < 1.36.1-r16\n", ""),
+            ),
+        ] {
+            let outcome = done(next(&manager, false, path, &[cut(list)]));
+            let Outcome::Failed { error, .. } = &outcome else {
+                panic!("{manager:?}: {outcome:?}")
+            };
+            assert!(
+                error.contains(
+                    "exit status 0, but it printed more than 4 MiB (1000 bytes more were not kept): the list was cut"
+                ) || error.contains("exit status 100, but it printed more than 4 MiB"),
+                "{error}"
+            );
+        }
+
+        let pending = run("checkupdates", 0, "openssl 3.0.1-1 -> 3.0.15-1\n", "");
+        let audit = cut(run("arch-audit", 0, "openssl|CVE-2024-1\n", ""));
+        let Outcome::Ok { parsed, .. } =
+            done(next(&Manager::Pacman, false, path, &[pending, audit]))
+        else {
+            panic!()
+        };
+        let why = parsed.security_unavailable.as_deref().unwrap_or_default();
+        assert!(why.contains("the list was cut"), "{why}");
+
+        let list = run("dnf", 100, "kernel.x86_64 6.9.7-200.fc40 updates\n", "");
+        let query = cut(run("rpm", 0, "kernel.x86_64 0:6.9.6-200.fc40\n", ""));
+        let advisories = cut(run("dnf", 0, "", ""));
+        let Outcome::Ok { parsed, .. } =
+            done(next(&Manager::Dnf, false, path, &[list, query, advisories]))
+        else {
+            panic!()
+        };
+        assert_eq!(parsed.packages[0].current, "6.9.6-200.fc40");
+        assert!(
+            parsed.notes.iter().any(|n| n.starts_with("installed versions may be missing: `rpm`: exit status 0, but it printed more than 4 MiB")),
+            "{:?}",
+            parsed.notes
+        );
+        let why = parsed.security_unavailable.as_deref().unwrap_or_default();
+        assert!(why.contains("the list was cut"), "{why}");
+    }
+
+    /// A `checkupdates` that cannot be run was reported "not installed:
+    /// install pacman-contrib". Each is named with its cause; a later
+    /// working one on PATH is still used.
+    #[test]
+    fn a_broken_program_is_named_not_reported_missing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir =
+            std::env::temp_dir().join(format!("sysmon-managers-broken-{}", std::process::id()));
+        let (first, second) = (dir.join("a"), dir.join("b"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&first).unwrap();
+        std::fs::create_dir_all(&second).unwrap();
+        let program = first.join("checkupdates");
+        let error = |path: &Path| match done(next(&Manager::Pacman, false, path.as_os_str(), &[])) {
+            Outcome::Failed { error, .. } => error,
+            other => panic!("{other:?}"),
+        };
+        assert!(error(&first).starts_with("checkupdates is not installed: install pacman-contrib"));
+
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            error(&first),
+            format!("{} is not executable (mode 644)", program.display())
+        );
+
+        std::fs::remove_file(&program).unwrap();
+        std::fs::create_dir(&program).unwrap();
+        assert_eq!(
+            error(&first),
+            format!("{} is a directory, not a program", program.display())
+        );
+
+        std::fs::remove_dir(&program).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/checkupdates", &program).unwrap();
+        assert_eq!(
+            error(&first),
+            format!(
+                "{} is a dangling symlink (to /nonexistent/checkupdates)",
+                program.display()
+            )
+        );
+
+        // A working one further on PATH is used.
+        let working = second.join("checkupdates");
+        std::fs::write(&working, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&working, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::join_paths([&first, &second]).unwrap();
+        match next(&Manager::Pacman, false, &path, &[]) {
+            Next::Run(step) => assert_eq!(step.program, working),
+            Next::Done(outcome) => panic!("{outcome:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// 8 MB of stderr without a newline made a 4 MB error, and what the
+    /// child wrote went out raw: now each line is quoted escaped, at most
+    /// [`quote::LINE_BYTES`], the whole at most [`quote::MESSAGE_BYTES`].
+    #[test]
+    fn a_failure_quotes_stderr_escaped_and_bounded() {
+        let mut stderr = b"first\n\x1b]0;owned\x07\r\n\n".to_vec();
+        stderr.extend(std::iter::repeat_n(b'E', 8_000_000));
+        let failed = StepRun {
+            stderr,
+            ..run("checkupdates", 3, "", "")
+        };
+        let path = OsStr::new("/nonexistent");
+        let Outcome::Failed { error, .. } = done(next(&Manager::Pacman, false, path, &[failed]))
+        else {
+            panic!()
+        };
+        assert!(error.len() <= quote::MESSAGE_BYTES, "{} bytes", error.len());
+        assert!(
+            error.starts_with(
+                "`checkupdates`: exit status 3: \"first\" / \"\\x1b]0;owned\\x07\" / \"EEE"
+            ),
+            "{error}"
+        );
+        assert!(error.ends_with("EE…\""), "{error}");
+        assert!(!error.contains(char::is_control), "{error:?}");
     }
 
     #[test]

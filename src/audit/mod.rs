@@ -11,7 +11,8 @@
 //! running kernel with the installed ones; [`restart`] finds the processes
 //! still mapping deleted programs and libraries, scanned after each audit
 //! (on a short-lived thread in the daemon: an audit completes when its scan
-//! is in); [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`. This module
+//! is in); [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`; [`quote`]
+//! escapes and bounds whatever of a child's output is shown. This module
 //! schedules it all: at the first poll, on retries, and every `update_every`;
 //! [`audit_once`] runs one audit in the foreground for `sysmon audit`, whose
 //! printing and exit status are in [`crate::cli::audit`].
@@ -43,11 +44,12 @@ pub mod logfile;
 pub mod managers;
 pub mod model;
 pub mod pacman;
+pub mod quote;
 pub mod restart;
 pub mod xbps;
 
-use std::ffi::OsString;
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use self::child::{RunningChild, StepRun};
@@ -285,7 +287,7 @@ impl Job {
     /// short-lived thread, so the poll loop never waits for a parse: the
     /// thread owns nothing but the runs moved into it, and the loop takes
     /// them back with the decision.
-    fn decide(&mut self, refresh: bool, path: &OsString) -> Option<Next> {
+    fn decide(&mut self, refresh: bool, path: &OsString, root: &Path) -> Option<Next> {
         if let Some(handle) = &self.deciding {
             if !handle.is_finished() {
                 return None;
@@ -309,14 +311,15 @@ impl Job {
             .map(|r| r.stdout.len() + r.stderr.len())
             .sum();
         if output <= INLINE_PARSE_BYTES {
-            return Some(managers::next(&self.manager, refresh, path, &self.runs));
+            return Some(decide(&self.manager, refresh, path, root, &self.runs));
         }
         let runs = std::mem::take(&mut self.runs);
-        let (manager, path_for_thread) = (self.manager.clone(), path.clone());
+        let manager = self.manager.clone();
+        let (path, root) = (path.clone(), root.to_path_buf());
         let spawned = std::thread::Builder::new()
             .name("audit-parse".into())
             .spawn(move || {
-                let next = managers::next(&manager, refresh, &path_for_thread, &runs);
+                let next = decide(&manager, refresh, &path, &root, &runs);
                 (runs, next)
             });
         match spawned {
@@ -335,6 +338,41 @@ impl Job {
             }
         }
     }
+}
+
+/// What to do after `runs` ([`managers::next`]) and, for apt's answer,
+/// its details completed from the system under `root`
+/// ([`host::complete_apt_details`]). Both grow with the package list, so
+/// both run where [`Job::decide`] parses (on the parser thread for long
+/// output), never in `finish` on the loop: 120,000 origins once held the
+/// loop 6 s there, and /metrics with it.
+fn decide(manager: &Manager, refresh: bool, path: &OsStr, root: &Path, runs: &[StepRun]) -> Next {
+    let mut next = managers::next(manager, refresh, path, runs);
+    if let (Manager::Apt, Next::Done(Outcome::Ok { parsed, .. })) = (manager, &mut next) {
+        complete_apt(parsed, root);
+    }
+    next
+}
+
+/// [`host::complete_apt_details`], with notes naming the held packages and
+/// the origin series summed into one.
+fn complete_apt(parsed: &mut Parsed, root: &Path) {
+    let Some(details) = parsed.apt.as_mut() else {
+        return;
+    };
+    let summed = host::complete_apt_details(details, root);
+    let mut notes = Vec::new();
+    if !details.held.is_empty() {
+        notes.push(format!("held: {}", details.held.join(" ")));
+    }
+    if summed > 0 {
+        notes.push(format!(
+            "origins: {summed} (origin, arch) series beyond the {} kept summed into origin=\"{}\"",
+            model::ORIGIN_SERIES_KEPT,
+            model::OTHER_ORIGINS
+        ));
+    }
+    notes.into_iter().for_each(|note| parsed.push_note(note));
 }
 
 pub struct AuditService {
@@ -477,7 +515,7 @@ impl AuditService {
                     }
                 }
             }
-            let next = match job.decide(self.settings.refresh, &self.env.path) {
+            let next = match job.decide(self.settings.refresh, &self.env.path, &self.env.root) {
                 Some(next) => next,
                 None => {
                     // Parsing on its thread: look again shortly.
@@ -547,15 +585,6 @@ impl AuditService {
         };
         let count_unknown = lists_stale == Some(host::ListsStale::Missing);
         let mut outcome = outcome;
-        if let (Manager::Apt, Ok(parsed)) = (&manager, &mut outcome) {
-            if let Some(details) = parsed.apt.as_mut() {
-                host::complete_apt_details(details, &self.env.root);
-                if !details.held.is_empty() {
-                    let note = format!("held: {}", details.held.join(" "));
-                    parsed.push_note(note);
-                }
-            }
-        }
         let stale = match (stale, &lists_stale) {
             (Some(why), Some(lists)) => Some(format!("{why}; {}", lists.why())),
             (None, Some(lists)) => Some(lists.why()),

@@ -18,8 +18,9 @@ pub const ARCH_AUDIT_ARGS: [&str; 3] = ["--upgradable", "--format", "%n|%c"];
 /// Flags the pending packages that arch-audit names, and notes their CVE
 /// ids (`security: curl CVE-2016-9594,CVE-2016-9586`). A line that is not
 /// `name|cves` is unparsed; a package arch-audit names that is not pending
-/// changes nothing.
-pub fn mark_security(parsed: &mut Parsed, stdout: &[u8]) {
+/// changes nothing. Returns how many lines were `name|cves`.
+pub fn mark_security(parsed: &mut Parsed, stdout: &[u8]) -> usize {
+    let mut understood = 0;
     for line in lines(stdout) {
         let Some((name, cves)) = line.trim().split_once('|') else {
             if !line.trim().is_empty() {
@@ -31,12 +32,14 @@ pub fn mark_security(parsed: &mut Parsed, stdout: &[u8]) {
             parsed.push_unparsed(line);
             continue;
         }
+        understood += 1;
         if let Some(p) = parsed.packages.iter_mut().find(|p| p.name == name) {
             p.security = true;
             let note = format!("security: {name} {}", cves.trim());
             parsed.push_note(note);
         }
     }
+    understood
 }
 
 pub fn parse(stdout: &[u8]) -> Parsed {

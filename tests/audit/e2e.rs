@@ -460,3 +460,143 @@ fn dnf_security_updates_reach_json_metrics_and_alerts() {
         daemon.dump()
     );
 }
+
+/// The hostile-input sweep: output the parser did not understand, or an
+/// exit status it contradicts, was "0 updates, ok" (`sysmon audit` exit 0,
+/// `sysmon_updates_pending 0` with a fresh last-success time). Now the audit
+/// fails: exit 1, `state: failed`, an error naming the command, its exit
+/// status and the first line at fault; /metrics has neither a pending count
+/// nor a success time.
+#[test]
+fn output_not_understood_fails_the_audit_not_zero_updates() {
+    let (dir, shims) = shimmed("audit-e2e-unreadable");
+    let cases = [
+        (
+            "pacman",
+            "checkupdates",
+            "",
+            "==> ERROR: Cannot fetch updates\n",
+            0,
+            "checkupdates`: exit status 0, which says updates are pending, but no update was understood; nothing on stdout; stderr: \"==> ERROR: Cannot fetch updates\"",
+        ),
+        (
+            "pacman",
+            "checkupdates",
+            "error: something went very wrong\n<html><body>502 Bad Gateway</body></html>\n",
+            "",
+            0,
+            "checkupdates`: exit status 0, but none of its 2 lines was understood; first: \"error: something went very wrong\"",
+        ),
+        (
+            "pacman",
+            "checkupdates",
+            "linux 6.9.7.arch1-1 -> 6.9.8.arch1-1\n",
+            "==> ERROR: partial\n",
+            2,
+            "exit status 2, which says no updates are pending, but it printed \"linux 6.9.7.arch1-1 -> 6.9.8.arch1-1\"",
+        ),
+        (
+            "dnf",
+            "dnf",
+            "",
+            "",
+            100,
+            "dnf -q check-update`: exit status 100, which says updates are pending, but no update was understood; it printed nothing",
+        ),
+        (
+            "apt",
+            "apt-get",
+            "Reading package lists...\n",
+            "E: The package lists or status file could not be parsed or opened.\n",
+            0,
+            "dist-upgrade`: exit status 0, but apt reported an error: \"E: The package lists or status file could not be parsed or opened.\"",
+        ),
+        (
+            "apk",
+            "apk",
+            "ERROR: Unable to lock database: Permission denied\n",
+            "",
+            0,
+            "apk version -l '<'`: exit status 0, but its one line was not understood; first: \"ERROR: Unable to lock database: Permission denied\"",
+        ),
+        (
+            "xbps",
+            "xbps-install",
+            "ERROR: [reposync] failed to fetch file\n",
+            "",
+            0,
+            "xbps-install -Mun`: exit status 0, but its one line was not understood",
+        ),
+    ];
+    for (manager, tool, stdout, stderr, exit, wanted) in cases {
+        shims.tool_output(tool, stdout, stderr, exit);
+        let out = audit_cli(&dir, &shims, manager, true);
+        assert_eq!(out.status.code(), Some(1), "{manager}: {out:?}");
+        let json: miniserde::json::Value =
+            miniserde::json::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        assert_eq!(
+            (field(&json, "state"), field(&json, "count")),
+            ("failed".into(), "null".into()),
+            "{manager}"
+        );
+        let error = field(&json, "error");
+        assert!(
+            error.contains(wanted),
+            "{manager}: {error}\nwanted {wanted}"
+        );
+    }
+
+    shims.tool_output("checkupdates", "", "", 0);
+    let daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = pacman\nmounts = /",
+        |_| {},
+    );
+    wait_for(Duration::from_secs(15), || {
+        (field(&updates(&daemon), "state") == "failed").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no failure; {}", daemon.dump()));
+    let metrics = daemon.get("/metrics").body_text();
+    for absent in [
+        "\nsysmon_updates_pending ",
+        "\nsysmon_updates_last_success_timestamp_seconds ",
+    ] {
+        assert!(!metrics.contains(absent), "{absent:?} in {metrics}");
+    }
+}
+
+/// The sweep: a `checkupdates` that is not executable, a directory, or a
+/// dangling symlink was reported "checkupdates is not installed: install
+/// pacman-contrib". `sysmon audit` now names the file and what is wrong.
+#[test]
+fn a_broken_checkupdates_is_named_not_reported_missing() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, shims) = shimmed("audit-e2e-broken");
+    let program = shims.dir.join("checkupdates");
+    let broken: [(&str, &dyn Fn()); 3] = [
+        ("is not executable (mode 644)", &|| {
+            std::fs::write(&program, "#!/bin/sh\nexit 2\n").unwrap();
+            std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }),
+        ("is a directory, not a program", &|| {
+            std::fs::create_dir(&program).unwrap()
+        }),
+        (
+            "is a dangling symlink (to /nonexistent/checkupdates)",
+            &|| std::os::unix::fs::symlink("/nonexistent/checkupdates", &program).unwrap(),
+        ),
+    ];
+    for (why, make) in broken {
+        let _ = std::fs::remove_file(&program).or_else(|_| std::fs::remove_dir(&program));
+        make();
+        let out = audit_cli(&dir, &shims, "pacman", true);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let json: miniserde::json::Value =
+            miniserde::json::from_str(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        assert_eq!(
+            field(&json, "error"),
+            format!("{} {why}", program.display())
+        );
+    }
+}

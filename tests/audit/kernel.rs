@@ -175,3 +175,58 @@ fn debian_flag_and_kernel_reason_reach_the_json_and_the_log() {
         "{log}"
     );
 }
+
+/// The sweep: `/run/reboot-required.pkgs` was read whole and de-duplicated
+/// by a search per name when the audit finished, on the loop (60,000 names:
+/// 8 s), and every name went into `reboot_reason`. Now 64 KiB are read, a
+/// sort counts them, 16 are named and the rest counted.
+#[test]
+fn a_huge_reboot_packages_file_is_read_bounded_and_named_briefly() {
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new("kernel-pkgs");
+    let shims = Shims::new(dir.path());
+    shims.tool("apt-get", "apt/none");
+    let env = env(dir.path(), &shims);
+    std::fs::create_dir_all(env.root.join("run")).unwrap();
+    std::fs::write(env.root.join("run/reboot-required"), "").unwrap();
+    // 20,000 names of 11 bytes a line, each twice: 440 KB.
+    let pkgs: String = (0..40_000)
+        .map(|i| format!("pkg-{:06}\n", i % 20_000))
+        .collect();
+    std::fs::write(env.root.join("run/reboot-required.pkgs"), pkgs).unwrap();
+    let config = crate::support::config(dir.path(), UpdateManager::Apt);
+    let mut s = AuditService::with_env(&config, env);
+    let (start, mut slowest) = (Instant::now(), Duration::ZERO);
+    while s.completed() == 0 {
+        assert!(start.elapsed() < Duration::from_secs(120), "no result");
+        let polled = Instant::now();
+        s.poll(polled);
+        slowest = slowest.max(polled.elapsed());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let st = status(&s);
+    assert_eq!(st.reboot_required, Some(true));
+    let reason = st.reboot_reason.unwrap_or_default();
+    // 64 KiB hold 5,957 whole lines of the first names, each once.
+    assert_eq!(
+        reason,
+        format!(
+            "requested by {} and 5941 more",
+            (0..16)
+                .map(|i| format!("pkg-{i:06}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    );
+    let log = std::fs::read_to_string(s.last_result().unwrap().log_file.as_ref().unwrap()).unwrap();
+    assert!(
+        log.contains(
+            "  reboot requested by: pkg-000015\n  reboot requested by: ... and 5941 more packages\n"
+        ),
+        "{log}"
+    );
+    assert!(
+        slowest < Duration::from_millis(300),
+        "a poll took {slowest:?}"
+    );
+}

@@ -61,6 +61,17 @@ impl Shims {
         self
     }
 
+    /// Installs `name` printing `stdout` and `stderr` and exiting `exit`
+    /// for any arguments: a run recorded on the spot, in `cases/NAME`.
+    pub fn tool_output(&self, name: &str, stdout: &str, stderr: &str, exit: i32) -> &Self {
+        let case = self.dir.join("cases").join(name);
+        std::fs::create_dir_all(&case).unwrap();
+        std::fs::write(case.join("stdout"), stdout).unwrap();
+        std::fs::write(case.join("stderr"), stderr).unwrap();
+        std::fs::write(case.join("exit"), format!("{exit}\n")).unwrap();
+        self.tool(name, case.to_str().unwrap())
+    }
+
     fn link(&self, name: &str) {
         let link = self.dir.join(name);
         if !link.exists() {
