@@ -137,12 +137,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 /// [`write_atomic`] through a temporary the caller named once (with
 /// [`temp_path_for`]): no allocation unless it fails, for a writer on the
 /// daemon's loop.
+/// The temporary is made anew (`O_CREAT|O_EXCL|O_NOFOLLOW`, after whatever
+/// was left at its name is removed): a symlink or a FIFO planted there is
+/// never written through nor waited on.
 pub fn write_atomic_via(path: &Path, temp: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let result = (|| {
+        match fs::remove_file(temp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let mut file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .mode(mode)
             .open(temp)?;
         // The umask may have narrowed `mode`; set exactly what was asked.
@@ -165,6 +172,35 @@ pub fn write_atomic_via(path: &Path, temp: &Path, bytes: &[u8], mode: u32) -> io
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A symlink or a FIFO left at the temporary's name (the name is
+    /// predictable: `.NAME.tmp-PID`) is replaced, never written through
+    /// nor waited on; the target stays as it was.
+    #[test]
+    fn an_atomic_write_never_goes_through_what_was_left_at_its_temporary() {
+        let dir = std::env::temp_dir().join(format!("sysmon-atomic-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        ensure_dir(&dir, 0o700).unwrap();
+        let (path, temp, victim) = (
+            dir.join("state"),
+            dir.join(".state.tmp"),
+            dir.join("victim"),
+        );
+        fs::write(&victim, "VICTIM").unwrap();
+        std::os::unix::fs::symlink(&victim, &temp).unwrap();
+        write_atomic_via(&path, &temp, b"new", 0o600).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(fs::read(&victim).unwrap(), b"VICTIM");
+        assert!(
+            fs::symlink_metadata(&temp).is_err(),
+            "the temporary is gone"
+        );
+        let made = std::process::Command::new("mkfifo").arg(&temp).status();
+        assert!(made.unwrap().success());
+        write_atomic_via(&path, &temp, b"newer", 0o600).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"newer");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// Fuzzing found a FIFO at a state file's name holding the daemon in
     /// `open()` for good. Each kind of non-regular file is refused at once,
