@@ -823,6 +823,17 @@ impl Daemon {
                 return;
             }
         };
+        // A new state_dir sysmon cannot use is refused before anything is
+        // applied: moving there would drop the working history file and
+        // boot log for nothing.
+        if new.state_dir != self.config.state_dir {
+            if let Err(e) = usable_state_dir(&new.state_dir) {
+                log::error(format_args!(
+                    "SIGHUP: state_dir: {e}; keeping the running configuration"
+                ));
+                return;
+            }
+        }
         let mut later: Vec<&str> = Vec::new();
         for d in &deferred {
             if d.key == "user" {
@@ -909,6 +920,25 @@ impl Daemon {
             file.display()
         ));
     }
+}
+
+/// Whether sysmon can keep its state in `dir`: made if missing (as at
+/// start), a directory, and a file can be made in it (a probe, removed).
+fn usable_state_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    crate::fsutil::ensure_dir(dir, 0o700)?;
+    let probe = dir.join(format!(".sysmon-probe-{}", std::process::id()));
+    let _ = std::fs::remove_file(&probe);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("{}: cannot make a file in it: {e}", dir.display()),
+            )
+        })?;
+    std::fs::remove_file(&probe)
 }
 
 /// The response scratch kept between answers: enough for any head, and a

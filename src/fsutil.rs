@@ -108,6 +108,10 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
     match fs::DirBuilder::new().mode(mode).create(dir) {
         Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(mode)),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "exists and is not a directory",
+        )),
         Err(e) => Err(e),
     }
     .map_err(|e| with_path(dir, e))

@@ -322,3 +322,59 @@ fn sighup_refuses_an_empty_config_and_keeps_the_running_one() {
     );
     assert_eq!(interval_s(&daemon), 3.0);
 }
+
+/// A SIGHUP that moves `state_dir` to a place sysmon cannot use (a regular
+/// file here) is refused before anything is applied: the history file and
+/// the boot log stay where they work, and the interval changed in the same
+/// file is not applied either. The build before applied the reload,
+/// logged `running without the history file` and `running without the
+/// boot log`, and /data.json's `boots` became null.
+#[test]
+fn sighup_refuses_a_state_dir_it_cannot_use_and_keeps_the_running_one() {
+    let dir = TempDir::new("sighup-state-dir");
+    let config = dir.config("backup = off\nupdate_manager = none\ninterval = 2s");
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    assert_eq!(interval_s(&daemon), 2.0);
+    assert!(
+        !matches!(
+            field(&daemon.data(), &["boots"]),
+            Some(miniserde::json::Value::Null) | None
+        ),
+        "a boot log to begin with\n{}",
+        daemon.dump()
+    );
+    let not_a_dir = dir.join("a-file");
+    std::fs::write(&not_a_dir, "not a directory").unwrap();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            &format!("state_dir = {}/state", dir.path().display()),
+            &format!("state_dir = {}", not_a_dir.display()),
+        )
+        .replace("interval = 2s", "interval = 3s");
+    std::fs::write(&config, text).unwrap();
+    daemon.signal(1);
+    let wanted = format!(
+        "SIGHUP: state_dir: {}: exists and is not a directory; keeping the running configuration",
+        not_a_dir.display()
+    );
+    assert!(
+        daemon.wait_log(&wanted, Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    assert!(daemon.logged("keeping the running configuration") >= 1);
+    assert_eq!(daemon.logged("configuration reloaded"), 0);
+    assert_eq!(daemon.logged("running without the history file"), 0);
+    assert_eq!(daemon.logged("running without the boot log"), 0);
+    assert_eq!(interval_s(&daemon), 2.0);
+    assert!(
+        !matches!(
+            field(&daemon.data(), &["boots"]),
+            Some(miniserde::json::Value::Null) | None
+        ),
+        "{}",
+        daemon.dump()
+    );
+    assert!(dir.join("state/boots.log").is_file());
+}
