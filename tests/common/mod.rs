@@ -98,13 +98,18 @@ pub fn run(mut cmd: Command) -> Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    print_run(&cmd, &out);
+    out
+}
+
+/// What a command run to completion did, on stderr (shown on failure).
+fn print_run(cmd: &Command, out: &Output) {
     eprintln!(
         "ran {cmd:?}: {}\n--- stdout\n{}--- stderr\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    out
 }
 
 /// The running daemon. Killed (SIGKILL) on drop if still alive.
@@ -1002,11 +1007,6 @@ pub fn run_within(mut cmd: Command, limit: Duration) -> Output {
         panic!("{cmd:?} still running after {limit:?}");
     }
     let out = child.wait_with_output().unwrap();
-    eprintln!(
-        "ran {cmd:?}: {}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    print_run(&cmd, &out);
     out
 }
