@@ -78,6 +78,34 @@ fn daemon_with_shims(
     )
 }
 
+/// Polls /data.json until the audit has failed (within 15 s), each answer
+/// within 2 s (the issue's liveness bound: the daemon answers while the
+/// child hangs). The last `updates`, and whether it was ever `running`.
+fn until_failed(daemon: &Daemon) -> (miniserde::json::Value, bool) {
+    let start = Instant::now();
+    let mut saw_running = false;
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no result; {}",
+            daemon.dump()
+        );
+        let asked = Instant::now();
+        let u = updates(daemon);
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "slow answer during the audit; {}",
+            daemon.dump()
+        );
+        let state = field(&u, "state");
+        saw_running |= state == "running";
+        if state == "failed" {
+            return (u, saw_running);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
     let (dir, shims) = shimmed("audit-e2e-hang");
@@ -92,28 +120,7 @@ fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
                 .env("LANGUAGE", "de");
         },
     );
-    let start = Instant::now();
-    let mut saw_running = false;
-    let final_state = loop {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "no result; {}",
-            daemon.dump()
-        );
-        let asked = Instant::now();
-        let u = updates(&daemon);
-        // Liveness bound from the issue: the daemon answers while the child hangs.
-        assert!(
-            asked.elapsed() < Duration::from_secs(2),
-            "slow answer during the audit"
-        );
-        let state = field(&u, "state");
-        saw_running |= state == "running";
-        if state == "failed" {
-            break u;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (final_state, saw_running) = until_failed(&daemon);
     assert!(saw_running, "the state was `running` while the child ran");
     let error = field(&final_state, "error");
     assert!(
@@ -236,25 +243,7 @@ fn a_manager_that_leaves_its_process_group_is_killed_at_the_timeout() {
         "backup = off\nupdate_manager = pacman\nupdate_timeout = 1s\nmounts = /",
         |_| {},
     );
-    let start = Instant::now();
-    let failed = loop {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "no result; {}",
-            daemon.dump()
-        );
-        let asked = Instant::now();
-        let u = updates(&daemon);
-        assert!(
-            asked.elapsed() < Duration::from_secs(2),
-            "slow answer during the audit; {}",
-            daemon.dump()
-        );
-        if field(&u, "state") == "failed" {
-            break u;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (failed, _) = until_failed(&daemon);
     assert!(
         field(&failed, "error").contains("timed out after 1s"),
         "{}",
