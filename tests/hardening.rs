@@ -868,3 +868,66 @@ fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
         "the sample time stood still"
     );
 }
+
+/// Reads one answer from `stream`, framed by its `Content-Length` (the
+/// connection may stay open after it), within 5 s.
+fn one_answer(stream: &mut TcpStream) -> HttpResponse {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    while !bytes.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => bytes.push(byte[0]),
+            other => panic!(
+                "no whole head ({other:?}): {:?}",
+                String::from_utf8_lossy(&bytes)
+            ),
+        }
+    }
+    let mut r = parse_http(&bytes);
+    let length: usize = r
+        .header("Content-Length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Content-Length: {}", r.head));
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    r.body = body;
+    r
+}
+
+/// RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a
+/// request line (some clients send a CRLF after a request's body on a
+/// kept-alive connection). Each was answered 400 and the connection
+/// closed: before the first request, and between two kept-alive ones,
+/// whether it came with the request before, alone, or with the next.
+#[test]
+fn empty_lines_before_a_request_line_are_skipped() {
+    let dir = TempDir::new("leading-crlf");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let host = format!("Host: {}\r\n", daemon.addr);
+    let first = format!("\r\nGET /metrics HTTP/1.1\r\n{host}Connection: close\r\n\r\n");
+    let answer = answered_then_closed(daemon.addr, first.as_bytes());
+    assert_eq!(parse_http(&answer).status, 200, "{}", daemon.dump());
+
+    let mut stream = TcpStream::connect(daemon.addr).unwrap();
+    let get = format!("GET /nope HTTP/1.1\r\n{host}\r\n");
+    // with the request before it, alone, with the request after it
+    for sent in [
+        format!("{get}\r\n"),
+        "\r\n\r\n".to_string(),
+        format!("\r\n{get}"),
+    ] {
+        stream.write_all(sent.as_bytes()).unwrap();
+        if sent.contains("GET") {
+            let r = one_answer(&mut stream);
+            assert_eq!(r.status, 404, "{sent:?}: {}", r.head);
+        }
+    }
+    let last = format!("GET /metrics HTTP/1.1\r\n{host}Connection: close\r\n\r\n");
+    stream.write_all(last.as_bytes()).unwrap();
+    let r = one_answer(&mut stream);
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert!(closed_by_server(&stream, Duration::from_secs(5)));
+}

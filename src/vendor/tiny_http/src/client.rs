@@ -10,7 +10,9 @@
 //! a request of `len` bytes (which has passed `crate::head::check_head`), or
 //! refused, with the bytes of the answer to send before closing. A head is
 //! the request line and header lines up to and including the empty line,
-//! every line ended by CRLF; `max_head_bytes` counts all of it. A bare LF
+//! every line ended by CRLF; `max_head_bytes` counts all of it, and any
+//! empty lines (CRLF) before the request line, which are skipped (since
+//! +sysmon.11; the `len` of a request counts them too). A bare LF
 //! (one without a CR before it) is refused (400) as soon as it arrives;
 //! a request line is exactly `method SP target SP version`, the method a
 //! token, the target without control bytes, the version HTTP/1.0 or 1.1
@@ -73,7 +75,13 @@ pub(crate) fn parse_head(
 ) -> Parsed {
     let max = limits.max_head_bytes();
     let window = &buf[..buf.len().min(max)];
-    let end = match head_end(window, *scanned) {
+    // [patch] Empty lines before the request line are skipped (since
+    // +sysmon.11), within `max_head_bytes`: RFC 9112 §2.2 says a server
+    // SHOULD ignore at least one, and some clients send a CRLF after a
+    // request on a kept-alive connection. Upstream answered 400.
+    let skipped = leading_empty_lines(window);
+    let rest = &window[skipped..];
+    let end = match head_end(rest, scanned.saturating_sub(skipped)) {
         Ok(end) => end,
         Err(BareLf) => {
             *scanned = 0;
@@ -86,16 +94,32 @@ pub(crate) fn parse_head(
             return Parsed::Incomplete;
         }
         // [patch] Over `max_head_bytes`: 414 while the request line has not
-        // ended, 431 after. Upstream read a line of any length into memory.
-        let line_ended = window.windows(2).any(|w| w == b"\r\n");
-        let status = if line_ended { 431 } else { 414 };
+        // ended, 431 after (400 when it never began: empty lines only).
+        // Upstream read a line of any length into memory.
+        let line_ended = rest.windows(2).any(|w| w == b"\r\n");
+        let status = match (rest.is_empty(), line_ended) {
+            (true, _) => 400,
+            (false, true) => 431,
+            (false, false) => 414,
+        };
         return Parsed::Refused(plain_answer(status));
     };
     *scanned = 0;
-    match request_head(&buf[..len - 4], limits, into) {
-        Ok(facts) => Parsed::Request(len, facts),
+    match request_head(&rest[..len - 4], limits, into) {
+        Ok(facts) => Parsed::Request(skipped + len, facts),
         Err(answer) => Parsed::Refused(answer),
     }
+}
+
+/// How many bytes of empty lines (CRLF, each whole) `window` begins with.
+/// A lone CR at the end may be the start of another: it is left to
+/// `head_end`, which waits for what follows it.
+fn leading_empty_lines(window: &[u8]) -> usize {
+    window
+        .chunks_exact(2)
+        .take_while(|pair| *pair == b"\r\n")
+        .count()
+        * 2
 }
 
 /// A line feed without a carriage return before it.
@@ -373,6 +397,18 @@ mod test {
             ("GET / HTTP/1.1\r\nHost: a\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\nHost: a\r\n\n".into(), 400),
             ("\nGET / HTTP/1.1\r\n\r\n".into(), 400),
+            // [patch] empty lines before the request line are skipped
+            // (+sysmon.11), within the limit; a bare LF or CR is not one
+            ("\r\nGET / HTTP/1.1\r\n\r\n".into(), 0),
+            ("\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n".into(), 0),
+            ("\r\n\r\n".into(), 1),
+            ("\r\n".repeat(32), 400),
+            (format!("{}GET / HTTP/1.1\r\n\r\n", "\r\n".repeat(23)), 0),
+            (format!("{}GET / HTTP/1.1\r\n\r\n", "\r\n".repeat(24)), 431),
+            (format!("\r\n\r\nGET /{} HTTP/1.1\r\n\r\n", pad(60)), 414),
+            ("\r\n\nGET / HTTP/1.1\r\n\r\n".into(), 400),
+            ("\r\n\rGET / HTTP/1.1\r\n\r\n".into(), 400),
+            ("\r\n GET / HTTP/1.1\r\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\nHost: a\r".into(), 1),
         ];
         assert_eq!(cases[2].0.len(), 64);
@@ -418,5 +454,23 @@ mod test {
         };
         assert_eq!((text.target(), second.last), ("/b", true));
         assert_eq!(text.header("connection"), Some("close"));
+    }
+
+    /// [patch] A CRLF after a request (some clients send one after a
+    /// body, RFC 9112 §2.2) is skipped before the next, and counted in
+    /// its length, so that nothing of it is left in the buffer.
+    #[test]
+    fn an_empty_line_between_pipelined_heads_is_skipped() {
+        let two = b"GET /a HTTP/1.1\r\n\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+        let mut scanned = 0;
+        let mut text = HeadText::default();
+        let Parsed::Request(len, _) = parse_head(two, &mut scanned, LIMITS, &mut text) else {
+            panic!("first head not parsed")
+        };
+        let next = &two[len..];
+        let Parsed::Request(len, _) = parse_head(next, &mut scanned, LIMITS, &mut text) else {
+            panic!("second head not parsed")
+        };
+        assert_eq!((text.target(), len), ("/b", next.len()));
     }
 }
