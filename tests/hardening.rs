@@ -870,8 +870,9 @@ fn half_sent_requests_of_every_kind_delay_neither_answers_nor_samples() {
 }
 
 /// Reads one answer from `stream`, framed by its `Content-Length` (the
-/// connection may stay open after it), within 5 s.
-fn one_answer(stream: &mut TcpStream) -> HttpResponse {
+/// connection may stay open after it; the answer to a HEAD request has no
+/// body), within 5 s.
+fn one_answer(stream: &mut TcpStream, to_head: bool) -> HttpResponse {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -891,7 +892,7 @@ fn one_answer(stream: &mut TcpStream) -> HttpResponse {
         .header("Content-Length")
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no Content-Length: {}", r.head));
-    let mut body = vec![0u8; length];
+    let mut body = vec![0u8; if to_head { 0 } else { length }];
     stream.read_exact(&mut body).unwrap();
     r.body = body;
     r
@@ -921,13 +922,58 @@ fn empty_lines_before_a_request_line_are_skipped() {
     ] {
         stream.write_all(sent.as_bytes()).unwrap();
         if sent.contains("GET") {
-            let r = one_answer(&mut stream);
+            let r = one_answer(&mut stream, false);
             assert_eq!(r.status, 404, "{sent:?}: {}", r.head);
         }
     }
     let last = format!("GET /metrics HTTP/1.1\r\n{host}Connection: close\r\n\r\n");
     stream.write_all(last.as_bytes()).unwrap();
-    let r = one_answer(&mut stream);
+    let r = one_answer(&mut stream, false);
     assert_eq!(r.status, 200, "{}", r.head);
+    assert!(closed_by_server(&stream, Duration::from_secs(5)));
+}
+
+/// An HTTP/1.0 client keeps a connection only when the answer says
+/// `Connection: keep-alive` (RFC 9112 §9.3); otherwise it reads the
+/// answer to the close. The server kept such a connection open without
+/// saying so: a 1.0 client reading to EOF waited for `client_timeout`
+/// (30 s here), and `ab -k` counted no kept-alive request. Now every
+/// answer on it says keep-alive (GET, HEAD, a 404), the next request is
+/// served on it, and a 1.0 request without keep-alive ends it with
+/// `Connection: close`.
+#[test]
+fn http_1_0_keep_alive_is_answered_with_keep_alive_and_kept() {
+    let dir = TempDir::new("http10-keep-alive");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let host = format!("Host: {}\r\n", daemon.addr);
+    let mut stream = TcpStream::connect(daemon.addr).unwrap();
+    let kept = [
+        ("GET /metrics", "Connection: keep-alive", 200),
+        ("HEAD /data.json", "Connection: Keep-Alive", 200),
+        ("GET /nope", "connection: keep-alive", 404),
+    ];
+    for (line, connection, status) in kept {
+        let raw = format!("{line} HTTP/1.0\r\n{host}{connection}\r\n\r\n");
+        stream.write_all(raw.as_bytes()).unwrap();
+        let r = one_answer(&mut stream, line.starts_with("HEAD"));
+        assert_eq!(r.status, status, "{raw:?}: {}", r.head);
+        assert_eq!(
+            r.header("Connection").as_deref(),
+            Some("keep-alive"),
+            "{raw:?}: {}",
+            r.head
+        );
+        assert!(r.header("Content-Length").is_some(), "{}", r.head);
+    }
+    let last = format!("GET /metrics HTTP/1.0\r\n{host}\r\n");
+    stream.write_all(last.as_bytes()).unwrap();
+    let r = one_answer(&mut stream, false);
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(
+        r.header("Connection").as_deref(),
+        Some("close"),
+        "{}",
+        r.head
+    );
     assert!(closed_by_server(&stream, Duration::from_secs(5)));
 }

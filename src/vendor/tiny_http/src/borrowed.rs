@@ -6,8 +6,9 @@
 //! Contract: [`BorrowedResponse::print_head`] writes into the caller's
 //! buffer the same bytes that `Response::raw_print` writes for the same
 //! answer framed by its length (status line, `Server`, `Date`, the
-//! caller's lines in order, `Connection: close` when the server closes
-//! after it, `Content-Length`, the empty line), and
+//! caller's lines in order, the `Connection` line (`close` when the
+//! server closes after it, `keep-alive` to HTTP/1.0 when it does not),
+//! `Content-Length`, the empty line), and
 //! allocates nothing once that buffer has grown to a head's size. The
 //! test `borrowed_heads_print_as_raw_print_does` holds it to `raw_print`.
 //! An answer the client asks to be chunked (`TE: chunked`) is not framed
@@ -17,7 +18,9 @@
 use std::io::Cursor;
 
 use crate::common::{HTTPVersion, Header, StatusCode};
-use crate::response::{choose_transfer_encoding, http_date, Response, TransferEncoding};
+use crate::response::{
+    choose_transfer_encoding, http_date, ConnectionLine, Response, TransferEncoding,
+};
 
 /// An answer: a status, header lines, a body, all borrowed.
 #[derive(Clone, Copy, Debug)]
@@ -69,13 +72,13 @@ impl<'a> BorrowedResponse<'a> {
     }
 
     /// Appends the head (see the module's contract) to `out`, with the
-    /// `Date` of `unix_s`, saying `Connection: close` when `closing`.
+    /// `Date` of `unix_s`, and the `Connection` line `connection` says.
     pub(crate) fn print_head(
         &self,
         out: &mut Vec<u8>,
         version: &HTTPVersion,
         unix_s: u64,
-        closing: bool,
+        connection: ConnectionLine,
     ) {
         let given = |name: &str| {
             self.headers
@@ -110,8 +113,10 @@ impl<'a> BorrowedResponse<'a> {
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        if closing {
-            out.extend_from_slice(b"Connection: close\r\n");
+        if let Some(value) = connection.value() {
+            out.extend_from_slice(b"Connection: ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"Content-Length: ");
         push_decimal(out, self.body.len() as u64);
@@ -169,6 +174,7 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
 mod test {
     use super::BorrowedResponse;
     use crate::common::{HTTPVersion, StatusCode};
+    use crate::response::ConnectionLine;
 
     /// The head `raw_print` writes for the same answer, the oracle, with
     /// its `Date` value put in `date`'s place (it reads the clock).
@@ -176,13 +182,13 @@ mod test {
         response: &BorrowedResponse<'_>,
         version: &HTTPVersion,
         te: Option<&str>,
-        closing: bool,
+        connection: ConnectionLine,
         date: &[u8],
     ) -> Vec<u8> {
         let mut out = Vec::new();
         response
             .to_response()
-            .print_to(&mut out, version.clone(), te, true, None, closing)
+            .print_to(&mut out, version.clone(), te, true, None, connection)
             .unwrap();
         if !response.headers.iter().any(|(n, _)| *n == "Date") {
             let at = out.windows(8).position(|w| w == b"\r\nDate: ").unwrap() + 8;
@@ -223,7 +229,14 @@ mod test {
             for headers in lines {
                 for body in bodies {
                     for version in &versions {
-                        for (te, closing) in tes.iter().flat_map(|&te| [(te, false), (te, true)]) {
+                        for (te, connection) in tes.iter().flat_map(|&te| {
+                            [
+                                ConnectionLine::Unsaid,
+                                ConnectionLine::Close,
+                                ConnectionLine::KeepAlive,
+                            ]
+                            .map(|c| (te, c))
+                        }) {
                             let response = BorrowedResponse {
                                 status: StatusCode(status),
                                 headers,
@@ -231,12 +244,12 @@ mod test {
                             };
                             assert!(response.framed_by_length(version, te));
                             let mut got = Vec::new();
-                            response.print_head(&mut got, version, 1_796_200_332, closing);
-                            let want = raw_print_head(&response, version, te, closing, &date);
+                            response.print_head(&mut got, version, 1_796_200_332, connection);
+                            let want = raw_print_head(&response, version, te, connection, &date);
                             assert_eq!(
                                 String::from_utf8(got).unwrap(),
                                 String::from_utf8(want).unwrap(),
-                                "{status} {headers:?} {version:?} {te:?} closing: {closing}"
+                                "{status} {headers:?} {version:?} {te:?} {connection:?}"
                             );
                             cases += 1;
                         }
@@ -244,7 +257,7 @@ mod test {
                 }
             }
         }
-        assert_eq!(cases, 12 * 6 * 3 * 2 * 4 * 2);
+        assert_eq!(cases, 12 * 6 * 3 * 2 * 4 * 3);
     }
 
     #[test]

@@ -21,6 +21,7 @@
 
 use crate::common::{HTTPVersion, Method};
 use crate::head_text::{FillError, HeadText};
+use crate::response::ConnectionLine;
 use crate::{HeadRefusal, Response, StatusCode};
 
 /// What the bytes read so far hold.
@@ -234,7 +235,14 @@ fn plain_answer(status: u16) -> Vec<u8> {
 /// the close only by the close).
 fn closing_answer<R: std::io::Read>(response: Response<R>) -> Vec<u8> {
     let mut bytes = Vec::new();
-    let _ = response.print_to(&mut bytes, HTTPVersion(1, 1), None, false, None, true);
+    let _ = response.print_to(
+        &mut bytes,
+        HTTPVersion(1, 1),
+        None,
+        false,
+        None,
+        ConnectionLine::Close,
+    );
     bytes
 }
 

@@ -12,6 +12,7 @@ use crate::client::HeadFacts;
 use crate::connection::Connection;
 use crate::head_text::HeadText;
 use crate::reactor::{Answer, Inbox};
+use crate::response::ConnectionLine;
 
 use crate::{HTTPVersion, Method, Response};
 
@@ -49,7 +50,8 @@ pub struct Request {
 
     // [patch] The connection's last request (`HeadFacts::last`): the
     // server closes after this answer, and the answer says so
-    // (`Connection: close`, RFC 9112 §9.6; since +sysmon.9).
+    // (`Connection: close`, RFC 9112 §9.6; since +sysmon.9). Otherwise
+    // an answer to HTTP/1.0 says `Connection: keep-alive` (+sysmon.12).
     last: bool,
 
     body_length: Option<usize>,
@@ -188,7 +190,7 @@ impl Request {
             self.head.header("TE"),
             self.method == Method::Head,
             None,
-            self.last,
+            ConnectionLine::of(&self.http_version, self.last),
         );
         let head = std::mem::take(&mut self.head);
         reply.send(printed.map(|()| &scratch[..]), head);
@@ -215,7 +217,7 @@ impl Request {
             scratch,
             &self.http_version,
             crate::response::unix_now_s(),
-            self.last,
+            ConnectionLine::of(&self.http_version, self.last),
         );
         let body = if response.sends_body(self.method == Method::Head) {
             response.body
@@ -309,7 +311,7 @@ impl Drop for Request {
                 self.head.header("TE"),
                 self.method == Method::Head,
                 None,
-                self.last,
+                ConnectionLine::of(&self.http_version, self.last),
             );
             let head = std::mem::take(&mut self.head);
             reply.send(result.map(|()| &printed[..]), head);

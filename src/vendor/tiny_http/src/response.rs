@@ -152,6 +152,43 @@ where
     Ok(())
 }
 
+/// [patch] What an answer says of its connection (RFC 9112 §9.3, §9.6):
+/// whether the server closes after it (since +sysmon.9), and, to an
+/// HTTP/1.0 client, that it does not (since +sysmon.12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConnectionLine {
+    /// No `Connection` line: an HTTP/1.1 connection persists unless one
+    /// side says otherwise. (`raw_print`, upstream's, prints none.)
+    Unsaid,
+    /// `Connection: close`: the server closes after this answer.
+    Close,
+    /// `Connection: keep-alive`: an HTTP/1.0 request that asked for it,
+    /// kept. An HTTP/1.0 client takes an answer without it as the last
+    /// and reads it to the close (RFC 9112 §9.3).
+    KeepAlive,
+}
+
+impl ConnectionLine {
+    /// The line for the answer to a request of `version` that is (`last`)
+    /// or is not the connection's last.
+    pub(crate) fn of(version: &HTTPVersion, last: bool) -> ConnectionLine {
+        match (last, version) {
+            (true, _) => ConnectionLine::Close,
+            (false, HTTPVersion(1, 0)) => ConnectionLine::KeepAlive,
+            (false, _) => ConnectionLine::Unsaid,
+        }
+    }
+
+    /// The `Connection` line's value, if there is one.
+    pub(crate) fn value(self) -> Option<&'static str> {
+        match self {
+            ConnectionLine::Unsaid => None,
+            ConnectionLine::Close => Some("close"),
+            ConnectionLine::KeepAlive => Some("keep-alive"),
+        }
+    }
+}
+
 pub(crate) fn choose_transfer_encoding(
     status_code: StatusCode,
     request_te: Option<&str>,
@@ -364,13 +401,20 @@ where
             .iter()
             .find(|h| h.field.equiv("TE"))
             .map(|h| h.value.as_str());
-        self.print_to(writer, http_version, te, do_not_send_body, upgrade, false)
+        self.print_to(
+            writer,
+            http_version,
+            te,
+            do_not_send_body,
+            upgrade,
+            ConnectionLine::Unsaid,
+        )
     }
 
     /// [patch] `raw_print` given the request's `TE` value (its first `TE`
-    /// line) rather than all its headers, and whether the server closes
-    /// the connection after this answer (`closing`: a `Connection: close`
-    /// line before the framing one, RFC 9112 §9.6; since +sysmon.9).
+    /// line) rather than all its headers, and what the answer says of the
+    /// connection after it (`connection`: a line before the framing one;
+    /// since +sysmon.9).
     pub(crate) fn print_to<W: Write>(
         mut self,
         mut writer: W,
@@ -378,7 +422,7 @@ where
         request_te: Option<&str>,
         do_not_send_body: bool,
         upgrade: Option<&str>,
-        closing: bool,
+        connection: ConnectionLine,
     ) -> IoResult<()> {
         let mut transfer_encoding = Some(choose_transfer_encoding(
             self.status_code,
@@ -438,10 +482,10 @@ where
                 _ => false,
             };
 
-        // [patch] The client must know that this is the end.
-        if closing {
+        // [patch] The client must know whether this is the end.
+        if let Some(value) = connection.value() {
             self.headers
-                .push(Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap());
+                .push(Header::from_bytes(&b"Connection"[..], value.as_bytes()).unwrap());
         }
 
         // preparing headers for transfer
