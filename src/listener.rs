@@ -150,7 +150,7 @@ impl HttpListener {
         }
         if stats.accept_errors > self.accept_errors_logged {
             log::warn(format_args!(
-                "http: {} accept() error(s) (out of file descriptors or memory?); still accepting",
+                "http: {} accept() error(s) (out of file descriptors, memory or epoll watches?); still accepting",
                 stats.accept_errors - self.accept_errors_logged
             ));
             self.accept_errors_logged = stats.accept_errors;

@@ -527,7 +527,7 @@ impl MetricsRenderer {
         self.out.push_str(family_lines!(
             "sysmon_http_accept_errors_total",
             "counter",
-            "Failed accept() calls (out of descriptors or memory) the server survived."
+            "Connections not taken in: failed accept() calls, and accepted connections the server could not watch (out of descriptors, memory or epoll watches); the server survived them."
         ));
         self.value("sysmon_http_accept_errors_total", http.accept_errors as f64);
     }

@@ -175,7 +175,8 @@ pub(crate) struct Shared {
     connections: AtomicUsize,
     // connections refused for the cap
     rejected: AtomicU64,
-    // accept() errors that did not stop the server accepting
+    // accept() errors that did not stop the server accepting, and
+    // accepted connections the server could not watch (+sysmon.13)
     accept_errors: AtomicU64,
     limits: Limits,
 }
@@ -365,14 +366,17 @@ impl Server {
         &self.listening_addrs
     }
 
-    /// [patch] Connections closed at once because `max_connections` were
-    /// open (or the epoll could not take them).
+    /// [patch] Connections answered 503 and closed at once because
+    /// `max_connections` were open. (One the epoll could not take is an
+    /// accept error since +sysmon.13.)
     pub fn rejected_connections(&self) -> u64 {
         self.shared.rejected.load(Relaxed)
     }
 
     /// [patch] Failed `accept()` calls (EMFILE and the like) that the server
-    /// survived.
+    /// survived, and (since +sysmon.13) accepted connections closed
+    /// unanswered because the epoll could not take them (ENOMEM, ENOSPC)
+    /// or they could not be made non-blocking.
     pub fn accept_errors(&self) -> u64 {
         self.shared.accept_errors.load(Relaxed)
     }

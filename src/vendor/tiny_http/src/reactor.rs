@@ -225,6 +225,11 @@ pub(crate) struct Reactor {
     /// only move later, so the sweep runs only when one may be due.
     next_sweep: Option<Instant>,
     head_limits: HeadLimits,
+    /// Every connection's registration fails, as with the kernel out of
+    /// epoll watches (ENOSPC), which a test cannot bring about for one
+    /// process alone.
+    #[cfg(test)]
+    refuse_registrations: bool,
 }
 
 impl Reactor {
@@ -266,6 +271,8 @@ impl Reactor {
                 max_head_bytes: limits.max_head_bytes,
                 max_headers: limits.max_headers,
             },
+            #[cfg(test)]
+            refuse_registrations: false,
         })
     }
 
@@ -460,6 +467,8 @@ impl Reactor {
             return;
         }
         if sock.set_nonblocking(true).is_err() {
+            // [patch] Taken in, and not served: an accept error (+sysmon.13).
+            self.shared.accept_errors.fetch_add(1, Relaxed);
             return;
         }
         let slot = match self.free.pop() {
@@ -474,14 +483,14 @@ impl Reactor {
             }
         };
         let token = self.token(slot);
-        if self
-            .epoll
-            .add(sock.raw_fd(), CONNECTION_EVENTS, token)
-            .is_err()
-        {
-            // ENOMEM, ENOSPC (max_user_watches): refused like one over the cap
+        if self.register(sock.raw_fd(), token).is_err() {
+            // [patch] ENOMEM, ENOSPC (max_user_watches): the kernel is out
+            // of what a connection needs, as for EMFILE on `accept()`, so
+            // an accept error (+sysmon.13). It was counted as `rejected`,
+            // which counts the 503s over `max_connections`; this one is
+            // closed without an answer.
             self.free.push(slot as u32);
-            self.shared.rejected.fetch_add(1, Relaxed);
+            self.shared.accept_errors.fetch_add(1, Relaxed);
             return;
         }
         let socket = match self.slots[slot].spare_socket.take() {
@@ -512,6 +521,16 @@ impl Reactor {
         self.set_deadline(slot, None);
         // What arrived before the registration is reported by the epoll
         // at once (EPOLL_CTL_ADD polls the socket).
+    }
+
+    /// Watches an accepted connection's `fd` under `token`.
+    fn register(&self, fd: std::os::fd::RawFd, token: u64) -> io::Result<()> {
+        // A test stands in for a kernel out of epoll watches.
+        #[cfg(test)]
+        if self.refuse_registrations {
+            return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+        }
+        self.epoll.add(fd, CONNECTION_EVENTS, token)
     }
 
     fn on_ready(&mut self, slot: usize) {
@@ -727,4 +746,65 @@ fn refuse_busy(sock: &Connection) {
     }
     let _ = sock.send_without_waiting(BUSY_RESPONSE);
     let _ = sock.shutdown(Shutdown::Write);
+}
+
+#[cfg(test)]
+mod test {
+    use super::{Inbox, Reactor};
+    use crate::{Limits, Shared};
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::atomic::{AtomicU64, AtomicUsize};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Turns `reactor` until `done` holds, at most 100 turns of up to
+    /// 100 ms each (each ends as soon as something happens).
+    fn turn_until(reactor: &mut Reactor, done: impl Fn() -> bool) -> bool {
+        (0..100).any(|_| {
+            reactor.turn(Some(Duration::from_millis(100)));
+            done()
+        })
+    }
+
+    /// [patch] A connection the epoll cannot take (ENOSPC, ENOMEM) is
+    /// closed and counted as an accept error (+sysmon.13). It was counted
+    /// as rejected, the count of 503s over `max_connections`, which
+    /// sysmon's log reports as "all max_connections were open".
+    #[test]
+    fn a_connection_the_epoll_cannot_take_is_an_accept_error_not_a_rejection() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared {
+            connections: AtomicUsize::new(0),
+            rejected: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
+            limits: Limits {
+                max_connections: 8,
+                ..Limits::default()
+            },
+        });
+        let inbox = Arc::new(Inbox::new().unwrap());
+        let mut reactor = Reactor::new(vec![listener.into()], shared.clone(), inbox).unwrap();
+        reactor.refuse_registrations = true;
+        let mut refused = TcpStream::connect(addr).unwrap();
+        let counted = || shared.accept_errors.load(Relaxed) == 1;
+        assert!(turn_until(&mut reactor, counted), "not counted");
+        assert_eq!(shared.rejected.load(Relaxed), 0);
+        assert_eq!(shared.connections.load(Relaxed), 0);
+        refused
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        // closed without an answer
+        assert_eq!(refused.read(&mut byte).unwrap(), 0);
+
+        reactor.refuse_registrations = false;
+        let _served = TcpStream::connect(addr).unwrap();
+        let admitted = || shared.connections.load(Relaxed) == 1;
+        assert!(turn_until(&mut reactor, admitted), "not admitted");
+        assert_eq!(shared.accept_errors.load(Relaxed), 1);
+        assert_eq!(shared.rejected.load(Relaxed), 0);
+    }
 }
