@@ -954,16 +954,21 @@ impl MetricsRenderer {
                 true
             });
             for n in &s.network {
-                heads.write(out, [suffix.as_bytes(), n.device.as_bytes(), b"{"], |out| {
-                    out.push_str("node_network_");
-                    out.push_str(suffix);
-                    out.push_str("_total{device=\"");
-                    escaped(out, &n.device);
-                    out.push_str("\"} ");
-                    true
-                });
-                out.u64(pick(&n.counters));
-                out.push('\n');
+                // False for a series written already: two devices whose
+                // names are the same once made valid UTF-8.
+                let made =
+                    heads.write(out, [suffix.as_bytes(), n.device.as_bytes(), b"{"], |out| {
+                        out.push_str("node_network_");
+                        out.push_str(suffix);
+                        out.push_str("_total{device=\"");
+                        escaped(out, &n.device);
+                        out.push_str("\"} ");
+                        true
+                    });
+                if made {
+                    out.u64(pick(&n.counters));
+                    out.push('\n');
+                }
             }
         }
         self.netclass.write_nohandler(&s.network, &mut self.out);

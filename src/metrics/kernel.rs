@@ -5,7 +5,9 @@
 //!
 //! Each file is kept open and re-read into its own reused buffer; a file
 //! that is missing (no IPv6: no snmp6 or sockstat6) or malformed leaves
-//! its families out of this scrape and nothing else.
+//! its families out of this scrape and nothing else. A line that repeats
+//! one before it (an overlay /proc) is dropped, the first kept, so that
+//! each series is written once ([`Heads`]), and logged once.
 
 use std::path::Path;
 
@@ -13,6 +15,7 @@ use super::Body;
 use super::heads::Heads;
 use crate::proc::{netstat, sockstat, sysctl, vmstat};
 use crate::sample::procfile::{Ends, ProcFile};
+use crate::sample::source::Repeats;
 
 pub struct KernelTables {
     vmstat: ProcFile,
@@ -40,6 +43,9 @@ pub struct KernelTables {
     vmstat_heads: Heads,
     netstat_heads: Heads,
     sockstat_heads: Heads,
+    /// Whether the log says that vmstat, netstat (or snmp, snmp6) and
+    /// sockstat (or sockstat6) repeat lines.
+    repeats: [Repeats; 3],
 }
 
 /// `node_netstat_` + `protocol` + `_` + `name` with node_exporter's
@@ -125,6 +131,7 @@ impl KernelTables {
             vmstat_heads: Heads::default(),
             netstat_heads: Heads::default(),
             sockstat_heads: Heads::default(),
+            repeats: Default::default(),
         }
     }
 
@@ -165,6 +172,8 @@ impl KernelTables {
                 out.push('\n');
             }
         }
+        let file = self.vmstat.path().display();
+        self.vmstat_heads.report(&mut self.repeats[0], &file);
         true
     }
 
@@ -199,6 +208,8 @@ impl KernelTables {
                 out.truncate(start6);
             }
         }
+        let file = format_args!("{}, snmp or snmp6", self.netstat.path().display());
+        self.netstat_heads.report(&mut self.repeats[1], &file);
         true
     }
 
@@ -221,7 +232,8 @@ impl KernelTables {
             let udp = [&b"UDP"[..], b"UDP6"][i];
             let heads = &mut self.sockstat_heads;
             let _ = sockstat::for_each(buf, |protocol, key, value| {
-                if protocol == udp && key == b"inuse" {
+                // The first, as for the series.
+                if protocol == udp && key == b"inuse" && udp_in_use.is_none() {
                     *udp_in_use = Some(value);
                 }
                 let made = heads.write(out, [protocol, key, b""], |out| {
@@ -261,6 +273,8 @@ impl KernelTables {
                 }
             });
         }
+        let file = format_args!("{} or sockstat6", self.sockstat.path().display());
+        self.sockstat_heads.report(&mut self.repeats[2], &file);
         ipv4
     }
 

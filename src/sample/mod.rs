@@ -70,7 +70,7 @@ mod process;
 pub mod procfile;
 mod sensors;
 pub(crate) mod slow_reads;
-mod source;
+pub(crate) mod source;
 pub mod top;
 
 pub use container::ContainerSample;
