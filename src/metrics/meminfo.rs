@@ -11,6 +11,7 @@ use std::path::Path;
 
 use super::Body;
 use super::heads::Heads;
+use super::health::Fault;
 use crate::proc::meminfo::fields_of;
 use crate::sample::procfile::{Ends, ProcFile};
 use crate::sample::source::Repeats;
@@ -60,9 +61,13 @@ impl MemInfoFields {
 
     /// `false` when the file cannot be read (the caller falls back to the
     /// sample's fields). A malformed line is left out, the rest still count.
-    pub fn write(&mut self, out: &mut Body) -> bool {
-        let Ok(buf) = self.file.read() else {
-            return false;
+    pub fn write(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
+        let buf = match self.file.read() {
+            Ok(buf) => buf,
+            Err(e) => {
+                fault.io(self.file.path(), &e);
+                return false;
+            }
         };
         self.heads.start();
         for field in fields_of(buf).flatten() {

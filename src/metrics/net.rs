@@ -10,6 +10,7 @@
 
 use std::path::Path;
 
+use super::health::Fault;
 use super::{Body, escaped_bytes, family};
 use crate::proc::{arp, conntrack_stat, softnet, sysctl, udp};
 use crate::sample::procfile::ProcFile;
@@ -142,14 +143,25 @@ impl NetTables {
         true
     }
 
-    pub fn softnet(&mut self, out: &mut Body) -> bool {
-        let Ok(buf) = self.softnet.read() else {
-            return false;
+    pub fn softnet(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
+        let buf = match self.softnet.read() {
+            Ok(buf) => buf,
+            Err(e) => {
+                fault.io(self.softnet.path(), &e);
+                return false;
+            }
         };
         self.softnet_lines.clear();
         let mut repeated = None;
+        let mut bad = None;
         for line in softnet::entries(buf) {
-            let Ok(line) = line else { return false };
+            let line = match line {
+                Ok(line) => line,
+                Err(e) => {
+                    bad = Some(e);
+                    break;
+                }
+            };
             // The kernel lists CPUs in ascending order: only a line that
             // breaks it is looked for among the others. A CPU's second
             // line (an overlay /proc) is dropped, the first kept.
@@ -159,6 +171,10 @@ impl NetTables {
                 continue;
             }
             self.softnet_lines.push(line);
+        }
+        if let Some(e) = bad {
+            fault.parse(self.softnet.path(), e);
+            return false;
         }
         let file = self.softnet.path().display();
         self.softnet_repeats.note(&file, repeated.map(RepeatedCpu));
@@ -286,11 +302,17 @@ impl NetTables {
 
     /// True when /proc/net/arp was read and parsed (no neighbours is a
     /// success with no series).
-    pub fn arp(&mut self, out: &mut Body) -> bool {
-        let Ok(buf) = self.arp.read() else {
-            return false;
+    pub fn arp(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
+        let buf = match self.arp.read() {
+            Ok(buf) => buf,
+            Err(e) => {
+                fault.io(self.arp.path(), &e);
+                return false;
+            }
         };
-        if arp::devices(buf).any(|d| d.is_err()) {
+        let bad = arp::devices(buf).find_map(Result::err);
+        if let Some(e) = bad {
+            fault.parse(self.arp.path(), e);
             return false;
         }
         self.arp_counts.clear();
