@@ -367,7 +367,7 @@ impl MetricsRenderer {
             r.netclass.write(&sample.network, &mut r.out)
         });
         self.timed("diskstats", |r| !failing.disk_io && r.disk_io(sample));
-        self.timed("pressure", |r| r.pressure(sample));
+        self.timed("pressure", |r| !failing.pressure && r.pressure(sample));
         self.timed("hwmon", |r| r.hwmon.write(&mut r.out));
         self.timed("thermal_zone", |r| {
             let zones = r.thermal_zone(sample);

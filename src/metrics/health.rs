@@ -118,7 +118,10 @@ fn reads(collector: &str) -> (Root, &'static str) {
             Root::Proc,
             "diskstats (the sampler's log line says why, or no whole disk)",
         ),
-        "pressure" => (Root::Proc, "pressure/{cpu,memory,io}"),
+        "pressure" => (
+            Root::Proc,
+            "pressure/{cpu,memory,io} (the sampler's log line says why, or no PSI)",
+        ),
         "hwmon" => (Root::Sys, "class/hwmon"),
         "thermal_zone" => (Root::Sys, "class/thermal"),
         "powersupplyclass" => (Root::Sys, "class/power_supply"),
