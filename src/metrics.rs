@@ -18,7 +18,8 @@
 //! `*.prom` files of `textfile_dir`, checked by [`exposition`].
 //! The families are rendered in groups under node_exporter's collector
 //! names, each timed with the monotonic clock, for
-//! `node_scrape_collector_{duration_seconds,success}`.
+//! `node_scrape_collector_{duration_seconds,success}`; [`health`] logs a
+//! group that starts failing, and recovers, once.
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`); the body
 //! is written by [`body`] without `core::fmt` on the common paths.
 
@@ -56,6 +57,7 @@ mod cpufreq;
 mod disk_info;
 pub mod exposition;
 mod heads;
+mod health;
 mod hwmon;
 mod kernel;
 mod link_dump;
@@ -91,6 +93,10 @@ pub struct MetricsRenderer {
     /// This render's groups of families, for `node_scrape_collector_*`
     /// (cleared per render; its capacity covers every group).
     collectors: Vec<Collector>,
+    /// Why the group being rendered failed, if it can say (cleared per group).
+    fault: health::Fault,
+    /// Each group's state at the last scrape, for the log.
+    health: health::CollectorHealth,
     ticks_per_s: u64,
     os_release: os::OsRelease,
     meminfo: meminfo::MemInfoFields,
@@ -149,6 +155,8 @@ impl MetricsRenderer {
             alerts_text: String::new(),
             cached: None,
             collectors: Vec::with_capacity(32),
+            fault: health::Fault::default(),
+            health: health::CollectorHealth::new(proc_root, sys_root),
             ticks_per_s: crate::sys::clock_ticks_per_second(),
             os_release: os::OsRelease::new(root_fs),
             meminfo: meminfo::MemInfoFields::new(proc_root),
@@ -341,14 +349,14 @@ impl MetricsRenderer {
         self.timed("loadavg", |r| !failing.load && r.loadavg(sample));
         self.timed("stat", |r| !failing.cpu && r.stat(sample));
         self.timed("time", |r| r.time(sample));
-        self.timed("vmstat", |r| r.kernel.vmstat(&mut r.out));
-        self.timed("netstat", |r| r.kernel.netstat(&mut r.out));
-        self.timed("sockstat", |r| r.kernel.sockstat(&mut r.out));
-        self.timed("filefd", |r| r.kernel.filefd(&mut r.out));
+        self.timed("vmstat", |r| r.kernel.vmstat(&mut r.out, &mut r.fault));
+        self.timed("netstat", |r| r.kernel.netstat(&mut r.out, &mut r.fault));
+        self.timed("sockstat", |r| r.kernel.sockstat(&mut r.out, &mut r.fault));
+        self.timed("filefd", |r| r.kernel.filefd(&mut r.out, &mut r.fault));
         self.timed("entropy", |r| r.kernel.entropy(&mut r.out));
-        self.timed("softnet", |r| r.net.softnet(&mut r.out));
+        self.timed("softnet", |r| r.net.softnet(&mut r.out, &mut r.fault));
         self.timed("conntrack", |r| r.net.conntrack(&mut r.out));
-        self.timed("arp", |r| r.net.arp(&mut r.out));
+        self.timed("arp", |r| r.net.arp(&mut r.out, &mut r.fault));
         self.timed("udp_queues", |r| {
             let in_use = r.kernel.udp_sockets_in_use();
             r.net.udp_queues(&mut r.out, in_use)
@@ -359,7 +367,7 @@ impl MetricsRenderer {
             r.netclass.write(&sample.network, &mut r.out)
         });
         self.timed("diskstats", |r| !failing.disk_io && r.disk_io(sample));
-        self.timed("pressure", |r| r.pressure(sample));
+        self.timed("pressure", |r| !failing.pressure && r.pressure(sample));
         self.timed("hwmon", |r| r.hwmon.write(&mut r.out));
         self.timed("thermal_zone", |r| {
             let zones = r.thermal_zone(sample);
@@ -468,10 +476,13 @@ impl MetricsRenderer {
     }
 
     /// Runs one group of families and notes its time and outcome for
-    /// `node_scrape_collector_*`.
+    /// `node_scrape_collector_*` (and the log, on a change).
     fn timed(&mut self, collector: &'static str, group: impl FnOnce(&mut Self) -> bool) {
         let start = std::time::Instant::now();
+        self.fault.clear();
         let success = group(self);
+        self.health
+            .note(self.collectors.len(), collector, success, &self.fault);
         self.collectors.push(Collector {
             name: collector,
             nanos: u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
@@ -624,7 +635,7 @@ impl MetricsRenderer {
             ("SwapTotal", Some(m.swap_total_bytes)),
             ("SwapFree", Some(m.swap_free_bytes)),
         ];
-        let read_now = self.meminfo.write(&mut self.out);
+        let read_now = self.meminfo.write(&mut self.out, &mut self.fault);
         for (field, value) in memory {
             if read_now {
                 break;
@@ -954,16 +965,21 @@ impl MetricsRenderer {
                 true
             });
             for n in &s.network {
-                heads.write(out, [suffix.as_bytes(), n.device.as_bytes(), b"{"], |out| {
-                    out.push_str("node_network_");
-                    out.push_str(suffix);
-                    out.push_str("_total{device=\"");
-                    escaped(out, &n.device);
-                    out.push_str("\"} ");
-                    true
-                });
-                out.u64(pick(&n.counters));
-                out.push('\n');
+                // False for a series written already: two devices whose
+                // names are the same once made valid UTF-8.
+                let made =
+                    heads.write(out, [suffix.as_bytes(), n.device.as_bytes(), b"{"], |out| {
+                        out.push_str("node_network_");
+                        out.push_str(suffix);
+                        out.push_str("_total{device=\"");
+                        escaped(out, &n.device);
+                        out.push_str("\"} ");
+                        true
+                    });
+                if made {
+                    out.u64(pick(&n.counters));
+                    out.push('\n');
+                }
             }
         }
         self.netclass.write_nohandler(&s.network, &mut self.out);

@@ -5,14 +5,18 @@
 //!
 //! Each file is kept open and re-read into its own reused buffer; a file
 //! that is missing (no IPv6: no snmp6 or sockstat6) or malformed leaves
-//! its families out of this scrape and nothing else.
+//! its families out of this scrape and nothing else. A line that repeats
+//! one before it (an overlay /proc) is dropped, the first kept, so that
+//! each series is written once ([`Heads`]), and logged once.
 
 use std::path::Path;
 
 use super::Body;
 use super::heads::Heads;
+use super::health::Fault;
 use crate::proc::{netstat, sockstat, sysctl, vmstat};
 use crate::sample::procfile::{Ends, ProcFile};
+use crate::sample::source::Repeats;
 
 pub struct KernelTables {
     vmstat: ProcFile,
@@ -40,6 +44,9 @@ pub struct KernelTables {
     vmstat_heads: Heads,
     netstat_heads: Heads,
     sockstat_heads: Heads,
+    /// Whether the log says that vmstat, netstat (or snmp, snmp6) and
+    /// sockstat (or sockstat6) repeat lines.
+    repeats: [Repeats; 3],
 }
 
 /// `node_netstat_` + `protocol` + `_` + `name` with node_exporter's
@@ -125,23 +132,32 @@ impl KernelTables {
             vmstat_heads: Heads::default(),
             netstat_heads: Heads::default(),
             sockstat_heads: Heads::default(),
+            repeats: Default::default(),
         }
     }
 
     /// `vmstat`; each group returns whether its source could be read and
     /// parsed (its families written), for `node_scrape_collector_success`.
-    pub fn vmstat(&mut self, out: &mut Body) -> bool {
-        let Ok(buf) = self.vmstat.read() else {
-            return false;
+    pub fn vmstat(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
+        let buf = match self.vmstat.read() {
+            Ok(buf) => buf,
+            Err(e) => {
+                fault.io(self.vmstat.path(), &e);
+                return false;
+            }
         };
         // All or nothing, as node_exporter (a bad line fails the collector):
         // one pass, and what was written is taken back on an error.
         let start = out.len();
         self.vmstat_heads.start();
+        let mut bad = None;
         for entry in vmstat::entries(buf) {
-            let Ok((name, value)) = entry else {
-                out.truncate(start);
-                return false;
+            let (name, value) = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    bad = Some(e);
+                    break;
+                }
             };
             if !vmstat::node_exporter_default(name) {
                 continue;
@@ -165,27 +181,44 @@ impl KernelTables {
                 out.push('\n');
             }
         }
+        if let Some(e) = bad {
+            out.truncate(start);
+            fault.parse(self.vmstat.path(), e);
+            return false;
+        }
+        let file = self.vmstat.path().display();
+        self.vmstat_heads.report(&mut self.repeats[0], &file);
         true
     }
 
-    pub fn netstat(&mut self, out: &mut Body) -> bool {
+    pub fn netstat(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
         // node_exporter's collector fails as a whole if netstat or snmp
         // cannot be read or parsed (written series are taken back); snmp6
         // may be absent (IPv6 disabled).
-        let (Ok(netstat_buf), Ok(snmp_buf)) = (self.netstat.read(), self.snmp.read()) else {
-            return false;
+        let (netstat_buf, snmp_buf) = match (self.netstat.read(), self.snmp.read()) {
+            (Ok(netstat), Ok(snmp)) => (netstat, snmp),
+            (Err(e), _) => {
+                fault.io(self.netstat.path(), &e);
+                return false;
+            }
+            (_, Err(e)) => {
+                fault.io(self.snmp.path(), &e);
+                return false;
+            }
         };
         let start = out.len();
         let heads = &mut self.netstat_heads;
         heads.start();
         let mut emit = |p: &[u8], n: &[u8], v: i64| netstat_series(out, heads, p, n, v);
         let keep = netstat::node_exporter_default;
-        let parsed = self
-            .netstat_kept
-            .for_each(netstat_buf, keep, &mut emit)
-            .and_then(|()| self.snmp_kept.for_each(snmp_buf, keep, &mut emit));
-        if parsed.is_err() {
+        let parsed = match self.netstat_kept.for_each(netstat_buf, keep, &mut emit) {
+            Err(e) => Err((self.netstat.path(), e)),
+            Ok(()) => (self.snmp_kept.for_each(snmp_buf, keep, &mut emit))
+                .map_err(|e| (self.snmp.path(), e)),
+        };
+        if let Err((path, e)) = parsed {
             out.truncate(start);
+            fault.parse(path, e);
             return false;
         }
         if let Ok(buf) = self.snmp6.read() {
@@ -199,11 +232,13 @@ impl KernelTables {
                 out.truncate(start6);
             }
         }
+        let file = format_args!("{}, snmp or snmp6", self.netstat.path().display());
+        self.netstat_heads.report(&mut self.repeats[1], &file);
         true
     }
 
     /// True when net/sockstat (IPv4) was served; sockstat6 is optional.
-    pub fn sockstat(&mut self, out: &mut Body) -> bool {
+    pub fn sockstat(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
         let page_size = self.page_size;
         let mut ipv4 = false;
         self.udp_in_use = [None; 2];
@@ -212,8 +247,19 @@ impl KernelTables {
             .into_iter()
             .enumerate()
         {
-            let Ok(buf) = file.read() else { continue };
-            if sockstat::for_each(buf, |_, _, _| {}).is_err() {
+            let buf = match file.read() {
+                Ok(buf) => buf,
+                Err(e) => {
+                    if i == 0 {
+                        fault.io(file.path(), &e);
+                    }
+                    continue;
+                }
+            };
+            if let Err(e) = sockstat::for_each(buf, |_, _, _| {}) {
+                if i == 0 {
+                    fault.parse(file.path(), e);
+                }
                 continue;
             }
             ipv4 |= i == 0;
@@ -221,7 +267,8 @@ impl KernelTables {
             let udp = [&b"UDP"[..], b"UDP6"][i];
             let heads = &mut self.sockstat_heads;
             let _ = sockstat::for_each(buf, |protocol, key, value| {
-                if protocol == udp && key == b"inuse" {
+                // The first, as for the series.
+                if protocol == udp && key == b"inuse" && udp_in_use.is_none() {
                     *udp_in_use = Some(value);
                 }
                 let made = heads.write(out, [protocol, key, b""], |out| {
@@ -261,6 +308,8 @@ impl KernelTables {
                 }
             });
         }
+        let file = format_args!("{} or sockstat6", self.sockstat.path().display());
+        self.sockstat_heads.report(&mut self.repeats[2], &file);
         ipv4
     }
 
@@ -270,12 +319,16 @@ impl KernelTables {
         (self.udp_in_use[0], self.udp_in_use[1])
     }
 
-    pub fn filefd(&mut self, out: &mut Body) -> bool {
-        let file_nr = self
-            .file_nr
-            .read()
-            .ok()
-            .and_then(|b| sysctl::file_nr(b).ok());
+    pub fn filefd(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
+        let file_nr = match self.file_nr.read() {
+            Ok(buf) => sysctl::file_nr(buf)
+                .map_err(|e| fault.parse(self.file_nr.path(), e))
+                .ok(),
+            Err(e) => {
+                fault.io(self.file_nr.path(), &e);
+                None
+            }
+        };
         if let Some((allocated, maximum)) = file_nr {
             out.push_str(family_lines!(
                 "node_filefd_allocated",

@@ -5,18 +5,23 @@
 //! field printed in kB is multiplied by 1024 and gets `_bytes`; a count
 //! (`HugePages_Total`) keeps its name and value. Fields the kernel adds
 //! later appear without a code change, as with node_exporter up to 1.5.
+//! A repeated field (an overlay /proc) is written once, the first kept.
 
 use std::path::Path;
 
 use super::Body;
 use super::heads::Heads;
+use super::health::Fault;
 use crate::proc::meminfo::fields_of;
 use crate::sample::procfile::{Ends, ProcFile};
+use crate::sample::source::Repeats;
 
 pub struct MemInfoFields {
     file: ProcFile,
     /// The series starts of the last scrape, one per field.
     heads: Heads,
+    /// Whether the log says that meminfo repeats a field.
+    repeats: Repeats,
 }
 
 /// A key that becomes a valid metric name after the `(x)` → `_x` rewrite.
@@ -50,14 +55,19 @@ impl MemInfoFields {
             file: ProcFile::with_capacity(proc_root.join("meminfo"), 2048)
                 .ending(Ends::AtShortRead),
             heads: Heads::default(),
+            repeats: Repeats::default(),
         }
     }
 
     /// `false` when the file cannot be read (the caller falls back to the
     /// sample's fields). A malformed line is left out, the rest still count.
-    pub fn write(&mut self, out: &mut Body) -> bool {
-        let Ok(buf) = self.file.read() else {
-            return false;
+    pub fn write(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
+        let buf = match self.file.read() {
+            Ok(buf) => buf,
+            Err(e) => {
+                fault.io(self.file.path(), &e);
+                return false;
+            }
         };
         self.heads.start();
         for field in fields_of(buf).flatten() {
@@ -89,6 +99,8 @@ impl MemInfoFields {
                 out.push('\n');
             }
         }
+        let file = self.file.path().display();
+        self.heads.report(&mut self.repeats, &file);
         true
     }
 }

@@ -10,9 +10,20 @@
 
 use std::path::Path;
 
+use super::health::Fault;
 use super::{Body, escaped_bytes, family};
 use crate::proc::{arp, conntrack_stat, softnet, sysctl, udp};
 use crate::sample::procfile::ProcFile;
+use crate::sample::source::Repeats;
+
+/// A CPU that softnet_stat lists twice (for the log).
+struct RepeatedCpu(u32);
+
+impl std::fmt::Display for RepeatedCpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cpu {} on more than one line", self.0)
+    }
+}
 
 pub struct NetTables {
     softnet: ProcFile,
@@ -25,6 +36,8 @@ pub struct NetTables {
     udp6: ProcFile,
     /// This scrape's softnet lines, parsed once (grows only with the CPUs).
     softnet_lines: Vec<softnet::Softnet>,
+    /// Whether the log says that softnet_stat repeats a CPU.
+    softnet_repeats: Repeats,
     /// Per device with ARP entries: its name's offset and length in the
     /// ARP buffer, and how many entries it has.
     arp_counts: Vec<(usize, usize, u64)>,
@@ -92,6 +105,7 @@ impl NetTables {
             udp: file("net/udp"),
             udp6: file("net/udp6"),
             softnet_lines: Vec::new(),
+            softnet_repeats: Repeats::default(),
             arp_counts: Vec::new(),
         }
     }
@@ -129,15 +143,41 @@ impl NetTables {
         true
     }
 
-    pub fn softnet(&mut self, out: &mut Body) -> bool {
-        let Ok(buf) = self.softnet.read() else {
-            return false;
+    pub fn softnet(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
+        let buf = match self.softnet.read() {
+            Ok(buf) => buf,
+            Err(e) => {
+                fault.io(self.softnet.path(), &e);
+                return false;
+            }
         };
         self.softnet_lines.clear();
+        let mut repeated = None;
+        let mut bad = None;
         for line in softnet::entries(buf) {
-            let Ok(line) = line else { return false };
+            let line = match line {
+                Ok(line) => line,
+                Err(e) => {
+                    bad = Some(e);
+                    break;
+                }
+            };
+            // The kernel lists CPUs in ascending order: only a line that
+            // breaks it is looked for among the others. A CPU's second
+            // line (an overlay /proc) is dropped, the first kept.
+            let ascending = self.softnet_lines.last().is_none_or(|l| l.cpu < line.cpu);
+            if !ascending && self.softnet_lines.iter().any(|l| l.cpu == line.cpu) {
+                repeated.get_or_insert(line.cpu);
+                continue;
+            }
             self.softnet_lines.push(line);
         }
+        if let Some(e) = bad {
+            fault.parse(self.softnet.path(), e);
+            return false;
+        }
+        let file = self.softnet.path().display();
+        self.softnet_repeats.note(&file, repeated.map(RepeatedCpu));
         let families: [(&str, &str, &str, Pick); 7] = [
             (
                 "node_softnet_processed_total",
@@ -262,11 +302,17 @@ impl NetTables {
 
     /// True when /proc/net/arp was read and parsed (no neighbours is a
     /// success with no series).
-    pub fn arp(&mut self, out: &mut Body) -> bool {
-        let Ok(buf) = self.arp.read() else {
-            return false;
+    pub fn arp(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
+        let buf = match self.arp.read() {
+            Ok(buf) => buf,
+            Err(e) => {
+                fault.io(self.arp.path(), &e);
+                return false;
+            }
         };
-        if arp::devices(buf).any(|d| d.is_err()) {
+        let bad = arp::devices(buf).find_map(Result::err);
+        if let Some(e) = bad {
+            fault.parse(self.arp.path(), e);
             return false;
         }
         self.arp_counts.clear();

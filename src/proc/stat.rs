@@ -5,6 +5,7 @@
 //! steal in 2.6.11, guest in 2.6.24 and guest_nice in 2.6.33. Missing columns
 //! are genuinely zero on those kernels. `guest` and `guest_nice` are already
 //! counted inside `user` and `nice`, so [`CpuTicks::total`] leaves them out.
+//! A `cpuN` line for a CPU listed before is dropped ([`RepeatedCpu`]).
 
 use super::{ParseError, fields, leading_numbers, numbered_lines, parse_u64};
 
@@ -81,6 +82,20 @@ pub struct CoreTicks {
     pub ticks: CpuTicks,
 }
 
+/// A `cpuN` line for a CPU an earlier line listed (an overlay /proc such as
+/// LXCFS; a kernel never writes one): dropped, the first kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RepeatedCpu {
+    pub line: u32,
+    pub id: u32,
+}
+
+impl std::fmt::Display for RepeatedCpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: cpu{} listed before", self.line, self.id)
+    }
+}
+
 /// Everything sysmon takes from /proc/stat. `cores` is caller-owned storage,
 /// cleared and refilled on each parse: it only allocates when more cores are
 /// online than ever before (a one-off during warm-up or CPU hotplug).
@@ -96,6 +111,8 @@ pub struct Stat {
     pub forks: Option<u64>,
     /// Interrupts serviced since boot: the first figure of `intr`.
     pub interrupts: Option<u64>,
+    /// The first `cpuN` line dropped as a repeat, if any.
+    pub repeated: Option<RepeatedCpu>,
 }
 
 /// Parses /proc/stat into `out`. Requires the aggregate `cpu` line; every
@@ -108,6 +125,7 @@ pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
     out.context_switches = None;
     out.forks = None;
     out.interrupts = None;
+    out.repeated = None;
     let mut saw_total = false;
     for (no, line) in numbered_lines(buf) {
         let mut cols = fields(line);
@@ -120,6 +138,13 @@ pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
                 .and_then(|v| u32::try_from(v).ok())
                 .ok_or(ParseError::new(no, "bad cpu number"))?;
             let ticks = CpuTicks::parse(cols.rest(), no)?;
+            // The kernel lists CPUs in ascending order: only a line that
+            // breaks it is looked for among the others.
+            let ascending = out.cores.last().is_none_or(|c| c.id < id);
+            if !ascending && out.cores.iter().any(|c| c.id == id) {
+                out.repeated.get_or_insert(RepeatedCpu { line: no, id });
+                continue;
+            }
             out.cores.push(CoreTicks { id, ticks });
         } else {
             let slot = match label {
@@ -158,6 +183,21 @@ mod tests {
         assert_eq!(stat.interrupts, None);
         parse(b"cpu 1 2 3 4\nintr 7306 9 0 12\n", &mut stat).unwrap();
         assert_eq!(stat.interrupts, Some(7306));
+    }
+
+    #[test]
+    fn a_repeated_cpu_line_is_dropped_the_first_kept() {
+        let mut stat = Stat::default();
+        let buf =
+            b"cpu 2 2 2 2\ncpu0 1 1 1 1\ncpu1 1 1 1 1\ncpu0 9 9 9 9\ncpu3 1 1 1 1\ncpu1 8 8 8 8\n";
+        parse(buf, &mut stat).unwrap();
+        let ids: Vec<(u32, u64)> = stat.cores.iter().map(|c| (c.id, c.ticks.user)).collect();
+        assert_eq!(ids, [(0, 1), (1, 1), (3, 1)]);
+        assert_eq!(stat.repeated, Some(RepeatedCpu { line: 4, id: 0 }));
+        // Out of order but not repeated: kept, as before.
+        parse(b"cpu 1 1 1 1\ncpu1 1 1 1 1\ncpu0 1 1 1 1\n", &mut stat).unwrap();
+        assert_eq!(stat.cores.len(), 2);
+        assert_eq!(stat.repeated, None);
     }
 
     #[test]

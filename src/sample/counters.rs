@@ -13,13 +13,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::procfile::ProcFile;
-use super::source::{Failure, Health, read_optional};
+use super::source::{Failure, Health, Repeats, read_optional};
 use crate::proc::ParseError;
 
 /// A file of per-device counters, its health, and when it was last read.
 pub struct DeviceFile {
     file: ProcFile,
     health: Health,
+    /// Whether the log says that the file repeats a device.
+    repeats: Repeats,
     read_at: Option<Instant>,
 }
 
@@ -30,22 +32,30 @@ impl DeviceFile {
             // /proc/net, a fixture) is not asked again at every sample.
             file: ProcFile::new(path).optional(),
             health: Health::default(),
+            repeats: Repeats::default(),
             read_at: None,
         }
     }
 
     /// Reads the file and hands its bytes to `refresh` with the seconds since
-    /// the last good reading (0 on the first), to bring `list` in step.
-    pub fn sample<S>(
+    /// the last good reading (0 on the first), to bring `list` in step;
+    /// `refresh` returns the position of a device the reading repeated
+    /// (see [`update_by_name`]).
+    pub fn sample<S: Named>(
         &mut self,
         now: Instant,
         list: &mut Vec<S>,
-        refresh: impl FnOnce(&[u8], f64, &mut Vec<S>) -> Result<(), ParseError>,
+        refresh: impl FnOnce(&[u8], f64, &mut Vec<S>) -> Result<Option<usize>, ParseError>,
     ) {
         let seconds = seconds_since(self.read_at, now);
         let r = match read_optional(&mut self.file) {
             Ok(Some(buf)) => refresh(buf, seconds, list)
-                .map(|()| self.read_at = Some(now))
+                .map(|repeated| {
+                    self.read_at = Some(now);
+                    let device = repeated.and_then(|at| list.get(at)).map(|s| s.name());
+                    let what = device.map(RepeatedDevice);
+                    self.repeats.note(&self.file.path().display(), what);
+                })
                 .map_err(Failure::Parse),
             Ok(None) => {
                 list.clear();
@@ -59,6 +69,15 @@ impl DeviceFile {
     /// `FILE: why` while the file cannot be read or parsed.
     pub fn failure(&self) -> Option<&str> {
         self.health.failure()
+    }
+}
+
+/// A device a reading lists twice (for the log).
+struct RepeatedDevice<'a>(&'a str);
+
+impl std::fmt::Display for RepeatedDevice<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "device `{}` on more than one line", self.0)
     }
 }
 
@@ -90,6 +109,13 @@ pub trait Named {
 /// each survivor keeping its previous figures for its rate and each newcomer
 /// made by `new(entry)`.
 ///
+/// A device the reading names again after its first line (an overlay
+/// /proc such as LXCFS; a kernel never does) is dropped, the first line
+/// kept, so that no device is listed twice; the result is the position in
+/// `list` of the first device so repeated, if any. Only a line whose name
+/// is not the one at its position is looked for among those before it, so
+/// a reading like the last costs no search.
+///
 /// A parse error anywhere leaves `list` untouched: nothing is updated until
 /// the whole reading has parsed. The file is parsed once while the names
 /// stay the same (it was parsed twice, once to check and once to update:
@@ -103,19 +129,31 @@ pub fn update_by_name<S, E, C, I>(
     entry_counters: impl Fn(&E) -> C,
     mut new: impl FnMut(&E) -> S,
     mut update: impl FnMut(&mut S, &C),
-) -> Result<(), ParseError>
+) -> Result<Option<usize>, ParseError>
 where
     S: Named + Clone,
     C: Copy,
     I: Iterator<Item = Result<E, ParseError>>,
 {
+    let at_in = |list: &[S], name: &[u8]| list.iter().position(|s| s.name().as_bytes() == name);
     staged.clear();
     let mut same = true;
+    let mut repeated = None;
     for entry in entries() {
         let entry = entry?;
-        same &= list
-            .get(staged.len())
-            .is_some_and(|s| s.name().as_bytes() == entry_name(&entry));
+        if same {
+            let name = entry_name(&entry);
+            match list.get(staged.len()) {
+                Some(s) if s.name().as_bytes() == name => {}
+                _ => match at_in(&list[..staged.len().min(list.len())], name) {
+                    Some(at) => {
+                        repeated.get_or_insert(at);
+                        continue;
+                    }
+                    None => same = false,
+                },
+            }
+        }
         staged.push(entry_counters(&entry));
     }
     same &= staged.len() == list.len();
@@ -123,19 +161,25 @@ where
         for (s, counters) in list.iter_mut().zip(staged.iter()) {
             update(s, counters);
         }
-    } else {
-        let old = std::mem::take(list);
-        for entry in entries().flatten() {
-            let mut s = old
-                .iter()
-                .find(|o| o.name().as_bytes() == entry_name(&entry))
-                .cloned()
-                .unwrap_or_else(|| new(&entry));
-            update(&mut s, &entry_counters(&entry));
-            list.push(s);
-        }
+        return Ok(repeated);
     }
-    Ok(())
+    repeated = None;
+    let old = std::mem::take(list);
+    for entry in entries().flatten() {
+        let name = entry_name(&entry);
+        if let Some(at) = at_in(list, name) {
+            repeated.get_or_insert(at);
+            continue;
+        }
+        let mut s = old
+            .iter()
+            .find(|o| o.name().as_bytes() == name)
+            .cloned()
+            .unwrap_or_else(|| new(&entry));
+        update(&mut s, &entry_counters(&entry));
+        list.push(s);
+    }
+    Ok(repeated)
 }
 
 #[cfg(test)]
@@ -155,7 +199,7 @@ mod tests {
     }
 
     /// `name=value` pairs; `!` is a line that does not parse.
-    fn apply(list: &mut Vec<Dev>, reading: &[&'static str]) -> Result<(), ParseError> {
+    fn apply(list: &mut Vec<Dev>, reading: &[&'static str]) -> Result<Option<usize>, ParseError> {
         let entries = || {
             reading.iter().enumerate().map(|(i, item)| {
                 let (name, value) = item
@@ -206,5 +250,30 @@ mod tests {
         assert_eq!(list, before);
         apply(&mut list, &[]).unwrap();
         assert!(list.is_empty());
+    }
+
+    /// A device on a second line (an overlay /proc) is dropped, the first
+    /// kept, and named by its position; a reading that repeats the last
+    /// one's repeat updates the list in place.
+    #[test]
+    fn a_repeated_device_is_listed_once_the_first_line_kept() {
+        let mut list = Vec::new();
+        assert_eq!(apply(&mut list, &["a=10", "b=100", "a=5"]), Ok(Some(0)));
+        assert_eq!(seen(&list), [("a", 0), ("b", 0)]);
+        assert_eq!(list[0].total, 10);
+        let storage = list.as_ptr();
+        assert_eq!(
+            apply(&mut list, &["a=15", "b=130", "a=7", "b=1"]),
+            Ok(Some(0))
+        );
+        assert_eq!(seen(&list), [("a", 5), ("b", 30)]);
+        assert_eq!(list.as_ptr(), storage);
+        // Rebuilt (a newcomer first), the repeat still dropped.
+        assert_eq!(
+            apply(&mut list, &["c=1", "b=131", "c=9", "a=16"]),
+            Ok(Some(0))
+        );
+        assert_eq!(seen(&list), [("c", 0), ("b", 1), ("a", 1)]);
+        assert_eq!(apply(&mut list, &["c=2", "b=132", "a=17"]), Ok(None));
     }
 }

@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use super::procfile::{Ends, ProcFile};
-use super::source::{Failure, Health};
+use super::source::{Failure, Health, Repeats};
 use crate::proc::stat::{self, CpuTicks, Stat};
 
 /// CPU figures for one core, identified by the kernel's CPU number.
@@ -59,6 +59,8 @@ pub fn percent(prev: &CpuTicks, cur: &CpuTicks) -> Option<CpuPercent> {
 pub struct CpuStat {
     file: ProcFile,
     health: Health,
+    /// Whether the log says that /proc/stat repeats a CPU.
+    repeats: Repeats,
     stat: Stat,
     /// Scratch copy of the previous per-core figures (reused storage).
     previous_cores: Vec<CoreSample>,
@@ -70,6 +72,7 @@ impl CpuStat {
             // single_open_size: whole in one read on any number of CPUs.
             file: ProcFile::new(proc_root.join("stat")).ending(Ends::AtShortRead),
             health: Health::default(),
+            repeats: Repeats::default(),
             stat: Stat {
                 cores: Vec::with_capacity(64),
                 ..Stat::default()
@@ -106,6 +109,8 @@ impl CpuStat {
     ) -> Result<(), Failure> {
         let buf = self.file.read().map_err(Failure::Io)?;
         stat::parse(buf, &mut self.stat).map_err(Failure::Parse)?;
+        self.repeats
+            .note(&self.file.path().display(), self.stat.repeated);
         if let Some(p) = percent(total_ticks, &self.stat.total) {
             *total = p;
         }

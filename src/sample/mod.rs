@@ -70,7 +70,7 @@ mod process;
 pub mod procfile;
 mod sensors;
 pub(crate) mod slow_reads;
-mod source;
+pub(crate) mod source;
 pub mod top;
 
 pub use container::ContainerSample;
@@ -155,6 +155,9 @@ pub struct FailingSources {
     pub network: bool,
     /// /proc/diskstats.
     pub disk_io: bool,
+    /// A /proc/pressure file that is there but not understood (read on
+    /// demand: as of the last answer's reading).
+    pub pressure: bool,
 }
 
 impl Sample {
@@ -375,6 +378,7 @@ impl Sampler {
         self.on_demand_read_for = Some(out.generation);
         self.process.sample(out.boot_time_s, &mut out.process);
         out.pressure = self.pressure.sample();
+        out.failing.pressure = self.pressure.failure().is_some();
         true
     }
 
@@ -432,6 +436,7 @@ impl Sampler {
             load: self.load.failure().is_some(),
             network: self.network.failure().is_some(),
             disk_io: self.disk_io.failure().is_some(),
+            pressure: self.pressure.failure().is_some(),
         };
     }
 
@@ -476,14 +481,16 @@ impl Sampler {
     }
 
     /// `FILE: why` for every source that failed at its last reading: those
-    /// of [`Sampler::failures`], the network and disk I/O counters, and the
-    /// top processes' listing (/data.json's `source_errors`).
+    /// of [`Sampler::failures`], the network and disk I/O counters, the
+    /// top processes' listing and a pressure file that is there but not
+    /// understood (/data.json's `source_errors`).
     pub fn source_errors(&self) -> impl Iterator<Item = &str> {
         self.failures().chain(
             [
                 self.network.failure(),
                 self.disk_io.failure(),
                 self.top.failure(),
+                self.pressure.failure(),
             ]
             .into_iter()
             .flatten(),

@@ -1,10 +1,12 @@
 //! What every source of the sampler shares: how a read fails ([`Failure`]),
-//! how that failure is reported ([`Health`]), and when a source is absent
-//! rather than failing ([`read_optional`]).
+//! how that failure is reported ([`Health`]), how lines written twice are
+//! reported ([`Repeats`]), and when a source is absent rather than failing
+//! ([`read_optional`]).
 //!
 //! Invariant: a source's failure is logged once, when it starts, and once
 //! when it clears; in between nothing is logged and nothing is allocated, so
-//! a source failing on every sample costs the sampler no allocation.
+//! a source failing on every sample costs the sampler no allocation. The
+//! same holds for repeated lines.
 
 use std::fmt;
 use std::io;
@@ -64,6 +66,40 @@ impl Health {
     /// `FILE: why` while the source fails.
     pub fn failure(&self) -> Option<&str> {
         self.failing.as_deref()
+    }
+}
+
+/// Whether a table's reading had lines naming what an earlier line of the
+/// same reading named (a CPU, a device, a counter): a real kernel never
+/// writes them, but an overlay /proc (LXCFS in a container) or a broken
+/// module can. The first line is kept and the later ones dropped, so that
+/// each series is written once (Prometheus rejects a whole scrape that
+/// has one twice) and the source keeps working; this says so in the log
+/// once when they appear and once when they are gone, naming the file and
+/// the first repeated name, rather than at every reading. Not a failure:
+/// nothing is missing from what is served.
+#[derive(Default)]
+pub struct Repeats {
+    logged: bool,
+}
+
+impl Repeats {
+    /// Records one reading of `file`: `first` is its first repeated line
+    /// (what it repeats, where), `None` when it had none.
+    pub fn note(&mut self, file: &dyn fmt::Display, first: Option<impl fmt::Display>) {
+        match (first, self.logged) {
+            (Some(what), false) => {
+                crate::log::warn(format_args!(
+                    "{file}: {what}: the first is kept and repeats are dropped (said once; an overlay /proc such as LXCFS?)"
+                ));
+                self.logged = true;
+            }
+            (None, true) => {
+                crate::log::info(format_args!("{file}: no repeated lines any more"));
+                self.logged = false;
+            }
+            _ => {}
+        }
     }
 }
 

@@ -26,6 +26,22 @@ pub fn fixture(rel: &str) -> PathBuf {
     repo().join("tests/fixtures").join(rel)
 }
 
+/// A writable copy of fixture `name` (links followed) at `dir/to`, for a
+/// test that changes files under a running daemon.
+pub fn copy_fixture(dir: &TempDir, name: &str, to: &str) -> PathBuf {
+    let copy = dir.join(to);
+    let copied = Command::new("cp")
+        .args([
+            "-rL",
+            fixture(name).to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success(), "cp -rL {name}");
+    copy
+}
+
 /// A directory of the test's own, removed on drop unless the test panicked
 /// (then it is kept and its path printed, for post-mortems).
 pub struct TempDir(pub PathBuf);

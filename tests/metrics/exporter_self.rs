@@ -223,3 +223,75 @@ fn every_collector_is_timed_and_fails_only_where_its_source_is_missing() {
         assert_eq!(success(name), 1.0, "{name}:\n{text}");
     }
 }
+
+/// A collector whose source breaks under a running daemon (vmstat given a
+/// line without a number, net/sockstat a line without a colon) is logged
+/// once when it starts failing, naming the collector, the file and the
+/// error, and once when it succeeds again; the scrapes in between say
+/// nothing. Before, `node_scrape_collector_success` went 0 with no word in
+/// the log at all.
+#[test]
+fn a_collector_that_starts_failing_is_logged_once_and_its_recovery_once() {
+    let dir = TempDir::new("collector-log");
+    let proc_root = copy_fixture(&dir, "proc/basic", "proc");
+    let daemon = Daemon::on_roots(&dir, &proc_root, None, "metrics_cache = 0s");
+    let success = |text: &str, collector: &str| {
+        value(
+            text,
+            &format!("node_scrape_collector_success{{collector=\"{collector}\"}}"),
+        )
+    };
+    let text = metrics(&daemon);
+    assert_eq!(success(&text, "vmstat"), Some(1.0));
+    assert_eq!(success(&text, "sockstat"), Some(1.0));
+
+    let vmstat = proc_root.join("vmstat");
+    let sockstat = proc_root.join("net/sockstat");
+    let (vmstat_good, sockstat_good) = (
+        std::fs::read_to_string(&vmstat).unwrap(),
+        std::fs::read_to_string(&sockstat).unwrap(),
+    );
+    let vmstat_lines = vmstat_good.lines().count();
+    std::fs::write(&vmstat, format!("{vmstat_good}pgfault x\n")).unwrap();
+    std::fs::write(&sockstat, format!("TCP inuse 1\n{sockstat_good}")).unwrap();
+    for _ in 0..3 {
+        let text = metrics(&daemon);
+        assert_eq!(success(&text, "vmstat"), Some(0.0), "{text}");
+        assert_eq!(success(&text, "sockstat"), Some(0.0), "{text}");
+    }
+    let vmstat_warning = format!(
+        "warning: collector vmstat failing (node_scrape_collector_success 0): {}: line {}: value is not a number",
+        vmstat.display(),
+        vmstat_lines + 1
+    );
+    let sockstat_warning = format!(
+        "warning: collector sockstat failing (node_scrape_collector_success 0): {}: line 1: protocol without a colon",
+        sockstat.display()
+    );
+    std::fs::write(&vmstat, &vmstat_good).unwrap();
+    std::fs::write(&sockstat, &sockstat_good).unwrap();
+    for _ in 0..2 {
+        let text = metrics(&daemon);
+        assert_eq!(success(&text, "vmstat"), Some(1.0), "{text}");
+        assert_eq!(success(&text, "sockstat"), Some(1.0), "{text}");
+    }
+    let recovered = "collector sockstat: succeeding again";
+    assert!(
+        daemon.wait_log(recovered, std::time::Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    for (line, times) in [
+        (vmstat_warning.as_str(), 1),
+        (sockstat_warning.as_str(), 1),
+        (
+            "collector vmstat: succeeding again (node_scrape_collector_success 1)",
+            1,
+        ),
+        (recovered, 1),
+        ("collector vmstat", 2),
+        ("collector sockstat", 2),
+    ] {
+        assert_eq!(daemon.logged(line), times, "{line}\n{}", daemon.dump());
+    }
+}

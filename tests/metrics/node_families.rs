@@ -25,22 +25,6 @@ fn start(dir: &TempDir, root_fs: &std::path::Path) -> Daemon {
     ])
 }
 
-/// A writable copy of fixture `name` (links followed) at `dir/to`, for a
-/// test that changes files under a running daemon.
-fn copy_fixture(dir: &TempDir, name: &str, to: &str) -> std::path::PathBuf {
-    let copy = dir.join(to);
-    let copied = Command::new("cp")
-        .args([
-            "-rL",
-            fixture(name).to_str().unwrap(),
-            copy.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(copied.success(), "cp -rL {name}");
-    copy
-}
-
 fn metrics(daemon: &Daemon) -> String {
     let r = daemon.get("/metrics");
     assert_eq!(r.status, 200, "{}", daemon.dump());

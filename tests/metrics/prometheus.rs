@@ -129,3 +129,148 @@ fn every_own_family_has_one_of_the_known_prefixes() {
         }
     }
 }
+
+/// The series of an exposition (each sample line but its value), in order.
+fn series_of(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.rsplit_once(' ').map_or(l, |(series, _)| series))
+        .collect()
+}
+
+/// Appends `line` to `rel` under `root`.
+fn append(root: &std::path::Path, rel: &str, line: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(root.join(rel))
+        .unwrap();
+    writeln!(f, "{line}").unwrap();
+}
+
+/// A /proc (an overlay such as LXCFS, a broken module) that writes a line
+/// twice, with other figures, in every table read per line: vmstat,
+/// net/netstat, net/snmp, net/snmp6, net/sockstat, net/sockstat6,
+/// net/softnet_stat, stat (a `cpuN`), net/dev and diskstats (a device).
+/// Before, /metrics had `node_vmstat_pgfault` (and the others) twice:
+/// promtool and Prometheus rejected the whole scrape ("second HELP line
+/// for metric name"). Now each series is written once with the first
+/// line's figure, /data.json lists each CPU and device once, and the log
+/// names each file once, not at every scrape.
+#[test]
+fn a_proc_that_repeats_lines_still_gives_each_series_once() {
+    let dir = TempDir::new("repeated-lines");
+    let proc_root = copy_fixture(&dir, "proc/basic", "proc");
+    let sys_root = dir.join("sys");
+    std::fs::create_dir_all(sys_root.join("block/vda")).unwrap();
+    let first_line = |rel: &str, starts: &str| {
+        let text = std::fs::read_to_string(proc_root.join(rel)).unwrap();
+        let line = text.lines().find(|l| l.starts_with(starts));
+        line.unwrap_or_else(|| panic!("no {starts:?} in {rel}"))
+            .to_string()
+    };
+    // Each repeat carries figures of its own: the first line must win.
+    let tcp_ext_header = first_line("net/netstat", "TcpExt: ");
+    let zeros = vec!["0"; tcp_ext_header.split_whitespace().count() - 1].join(" ");
+    let tcp_header = first_line("net/snmp", "Tcp: ");
+    let tcp_values = tcp_header
+        .split_whitespace()
+        .skip(1)
+        .map(|_| "7")
+        .collect::<Vec<_>>();
+    let softnet_cpu1 = first_line("net/softnet_stat", "035028c0 ");
+    for (rel, line) in [
+        ("vmstat", "pgfault 1".to_string()),
+        ("net/netstat", format!("{tcp_ext_header}\nTcpExt: {zeros}")),
+        (
+            "net/snmp",
+            format!("{tcp_header}\nTcp: {}", tcp_values.join(" ")),
+        ),
+        ("net/snmp6", "Ip6InOctets 1".to_string()),
+        (
+            "net/sockstat",
+            "TCP: inuse 999 orphan 0 tw 0 alloc 0 mem 5".to_string(),
+        ),
+        ("net/sockstat6", "UDP6: inuse 999".to_string()),
+        (
+            "net/softnet_stat",
+            softnet_cpu1.replacen("035028c0", "00000001", 1),
+        ),
+        ("stat", "cpu1 1 1 1 1 1 1 1 1 0 0".to_string()),
+        (
+            "net/dev",
+            "    lo: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0".to_string(),
+        ),
+        (
+            "diskstats",
+            " 253 0 vda 1 1 1 1 1 1 1 1 0 1 1 0 0 0 0 0 0".to_string(),
+        ),
+    ] {
+        append(&proc_root, rel, &line);
+    }
+    let daemon = Daemon::on_roots(&dir, &proc_root, Some(&sys_root), "metrics_cache = 0s");
+    for _ in 0..2 {
+        let r = daemon.get("/metrics");
+        assert_eq!(r.status, 200, "{}", daemon.dump());
+        let text = r.body_text();
+        let mut seen = std::collections::HashSet::new();
+        for series in series_of(&text) {
+            assert!(seen.insert(series), "{series} twice in:\n{text}");
+        }
+        let mut families = std::collections::HashSet::new();
+        for family in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+            assert!(families.insert(family), "# TYPE {family} twice");
+        }
+        for want in [
+            "\nnode_vmstat_pgfault 284412213\n",
+            "\nnode_sockstat_TCP_inuse 3\n",
+            "\nnode_sockstat_TCP_mem_bytes 0\n",
+            "\nnode_softnet_processed_total{cpu=\"1\"} 55584960\n",
+            "\nnode_cpu_seconds_total{cpu=\"1\",mode=\"user\"} 33.25\n",
+            "\nnode_network_receive_bytes_total{device=\"lo\"} 1016369346\n",
+        ] {
+            assert!(text.contains(want), "no {want:?} in:\n{text}");
+        }
+        for (name, fixture_line) in [
+            ("node_netstat_TcpExt_ListenDrops", &tcp_ext_header),
+            ("node_netstat_Tcp_InSegs", &tcp_header),
+        ] {
+            let line = text.lines().find(|l| l.starts_with(&format!("{name} ")));
+            assert!(
+                line.is_some_and(|l| !l.ends_with(" 0") && !l.ends_with(" 7")),
+                "{name} is not the first line's ({fixture_line}): {line:?}"
+            );
+        }
+        assert!(
+            text.contains("\nnode_scrape_collector_success{collector=\"vmstat\"} 1\n"),
+            "{text}"
+        );
+        if have_tool("promtool", "promtool check metrics on repeated /proc lines") {
+            assert_promtool_accepts(text.as_bytes());
+        }
+    }
+    let data = daemon.data();
+    let names = |list: &str, key: &str| -> Vec<String> {
+        let Some(miniserde::json::Value::Array(items)) = field(&data, &[list]) else {
+            panic!("no {list} in /data.json")
+        };
+        items.iter().map(|i| text(i, &[key]).unwrap()).collect()
+    };
+    assert_eq!(names("network", "device"), ["lo", "ifb0", "ifb1", "eth0"]);
+    assert_eq!(names("disk_io", "device"), ["vda"]);
+    let Some(miniserde::json::Value::Array(cores)) = field(&data, &["cpu", "cores"]) else {
+        panic!("no cpu.cores in /data.json")
+    };
+    assert_eq!(cores.len(), 2, "cpu1 listed once");
+    for file in [
+        "proc/vmstat: series `node_vmstat_pgfault`",
+        "proc/net/netstat, snmp or snmp6: series `node_netstat_",
+        "proc/net/sockstat or sockstat6: series `node_sockstat_",
+        "proc/net/softnet_stat: cpu 1 on more than one line",
+        "proc/stat: line 11: cpu1 listed before",
+        "proc/net/dev: device `lo` on more than one line",
+        "proc/diskstats: device `vda` on more than one line",
+    ] {
+        assert_eq!(daemon.logged(file), 1, "{file}\n{}", daemon.dump());
+    }
+}

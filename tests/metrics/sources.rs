@@ -512,3 +512,95 @@ fn a_source_that_fails_is_named_and_its_stale_figures_stay_out_of_metrics() {
     }
     assert!(metrics.contains("node_load1 "), "{metrics}");
 }
+
+/// A /proc/pressure file that is there but not understood (a `some` line
+/// of garbage, then a share of 250 %) is a failing source like the others:
+/// /data.json's `source_errors` names the file and what is wrong, the
+/// dashboard keeps the last good figure, /metrics leaves the pressure
+/// group out with `node_scrape_collector_success` 0, and the log says it
+/// once; an absent file (io here) stays silent. Before, the figure became
+/// null with no word anywhere, and 250 % was served.
+#[test]
+fn a_pressure_file_there_but_not_understood_is_a_source_error() {
+    let dir = TempDir::new("sources-pressure-bad");
+    let proc_root = dir.join("proc");
+    copy_dir(&fixture("proc/container-v2"), &proc_root);
+    let _ = std::fs::remove_file(proc_root.join("pressure/io"));
+    let write = |rel: &str, some_avg10: &str| {
+        let text = format!(
+            "some avg10={some_avg10} avg60=1.00 avg300=1.00 total=1000000\n\
+             full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+        );
+        std::fs::write(proc_root.join(rel), text).unwrap();
+    };
+    write("pressure/cpu", "3.00");
+    write("pressure/memory", "2.00");
+    let daemon = Daemon::on_roots(
+        &dir,
+        &proc_root,
+        Some(&fixture("sys/handmade")),
+        "interval = 200ms\nmetrics_cache = 0s\n",
+    );
+    let errors = |data: &miniserde::json::Value| -> Vec<String> {
+        match get(data, "source_errors") {
+            miniserde::json::Value::Array(items) => items
+                .iter()
+                .map(|i| match i {
+                    miniserde::json::Value::String(s) => s.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect(),
+            other => panic!("source_errors: {other:?}"),
+        }
+    };
+    // Polled: the files are read on demand, once per sample.
+    let until = |what: &str, check: &dyn Fn(&miniserde::json::Value, &str) -> bool| {
+        wait_for(std::time::Duration::from_secs(10), || {
+            let data = daemon.data();
+            let metrics = daemon.get("/metrics").body_text();
+            check(&data, &metrics).then_some(())
+        })
+        .unwrap_or_else(|| panic!("never {what}:\n{}", daemon.dump()));
+    };
+    until("good", &|data, metrics| {
+        errors(data).is_empty()
+            && num(get(get(data, "pressure"), "cpu_some_avg10")) == 3.0
+            && metrics.contains("\nnode_scrape_collector_success{collector=\"pressure\"} 1\n")
+    });
+
+    std::fs::write(proc_root.join("pressure/cpu"), "some avg10=x\n").unwrap();
+    let cpu_error = format!(
+        "{}: line 1: expected avg10= avg60= avg300= total=",
+        proc_root.join("pressure/cpu").display()
+    );
+    until("the cpu file named", &|data, metrics| {
+        errors(data) == [cpu_error.clone()]
+            && num(get(get(data, "pressure"), "cpu_some_avg10")) == 3.0
+            && metrics.contains("\nnode_scrape_collector_success{collector=\"pressure\"} 0\n")
+            && !metrics.contains("\nnode_pressure_")
+    });
+
+    write("pressure/cpu", "3.00");
+    until("the cpu file good again", &|data, _| {
+        errors(data).is_empty()
+    });
+    write("pressure/memory", "250.00");
+    let memory_error = format!(
+        "{}: a `some` average outside 0..=100 %",
+        proc_root.join("pressure/memory").display()
+    );
+    until("the memory file named", &|data, _| {
+        errors(data) == [memory_error.clone()]
+            && num(get(get(data, "pressure"), "memory_some_avg10")) == 2.0
+    });
+
+    write("pressure/memory", "2.50");
+    until("all good again", &|data, metrics| {
+        errors(data).is_empty()
+            && num(get(get(data, "pressure"), "memory_some_avg10")) == 2.5
+            && metrics.contains("\nnode_pressure_memory_waiting_seconds_total 1\n")
+    });
+    assert_eq!(daemon.logged(&cpu_error), 1, "{}", daemon.dump());
+    assert_eq!(daemon.logged(&memory_error), 1, "{}", daemon.dump());
+    assert_eq!(daemon.logged("pressure/io"), 0, "{}", daemon.dump());
+}
