@@ -1055,3 +1055,86 @@ fn a_browser_request_with_a_non_ascii_cookie_is_served() {
     );
     assert_eq!(foreign.status, 403, "{}", foreign.head);
 }
+
+/// RFC 9112 §3.2.2: a server MUST accept a request target in absolute
+/// form (`GET http://127.0.0.1:8080/metrics`, what a client configured
+/// with sysmon as its proxy sends), and its authority stands in for the
+/// Host header, which the server MUST then ignore (§7.2). The target went
+/// to routing as it was: 404. Now it is routed by its path, and the DNS
+/// rebinding check reads its authority: `http://evil.example/metrics`
+/// gets exactly what `Host: evil.example` gets, whatever Host comes with
+/// it, and an allowed authority is served beside a foreign Host.
+#[test]
+fn absolute_form_targets_are_routed_and_their_authority_checked() {
+    let dir = TempDir::new("absolute-form");
+    let daemon = start(&dir, "client_timeout = 30s\nserver_name = monitor.example");
+    let addr = daemon.addr;
+    let get = |target: &str, host: Option<&str>| {
+        let host = host.map_or(String::new(), |h| format!("Host: {h}\r\n"));
+        http(addr, &format!("GET {target} HTTP/1.0\r\n{host}\r\n"))
+    };
+    for (target, host, expect_in_body) in [
+        (
+            format!("http://{addr}/metrics"),
+            Some(addr.to_string()),
+            "sysmon_",
+        ),
+        (format!("http://{addr}/metrics"), None, "sysmon_"),
+        (
+            "HTTP://localhost/data.json?x=1".into(),
+            Some("evil.example".into()),
+            "\"cpu\"",
+        ),
+        (
+            "http://monitor.example:8080/data.json".into(),
+            Some("localhost".into()),
+            "\"cpu\"",
+        ),
+        (format!("hTTps://{addr}/"), Some(addr.to_string()), "<html"),
+        (format!("http://{addr}"), Some(addr.to_string()), "<html"),
+        (
+            format!("http://{addr}/history.json?points=5"),
+            None,
+            "\"points\"",
+        ),
+    ] {
+        let r = get(&target, host.as_deref());
+        assert_eq!(r.status, 200, "{target} (Host {host:?}): {}", r.head);
+        assert!(
+            r.body_text().contains(expect_in_body),
+            "{target}: {}",
+            r.body_text()
+        );
+    }
+    let bad_query = get(&format!("http://{addr}/history.json?range=2h"), None);
+    assert_eq!(bad_query.status, 400, "{}", bad_query.head);
+    assert_eq!(get(&format!("http://{addr}/nope"), None).status, 404);
+
+    // Refused: what a Host of the authority gets today, byte for byte but
+    // the date, whatever the Host header beside it says.
+    let refused_by_host = get("/metrics", Some("evil.example"));
+    assert_eq!(refused_by_host.status, 403, "{}", refused_by_host.head);
+    for (target, host) in [
+        ("http://evil.example/metrics", Some("localhost")),
+        ("http://evil.example/metrics", None),
+        ("http://evil.example:8080/data.json", Some("127.0.0.1")),
+        ("HTTPS://evil.example/", Some("monitor.example")),
+        ("http:///metrics", Some("localhost")),
+        ("http://user@127.0.0.1/metrics", Some("localhost")),
+    ] {
+        let r = get(target, host);
+        assert_eq!(r.status, 403, "{target} (Host {host:?}): {}", r.head);
+        assert_eq!(r.body, refused_by_host.body, "{target}");
+        let without_date = |head: &str| {
+            head.lines()
+                .filter(|l| !l.starts_with("Date:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            without_date(&r.head),
+            without_date(&refused_by_host.head),
+            "{target}"
+        );
+    }
+}
