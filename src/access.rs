@@ -96,7 +96,9 @@ impl AccessPolicy {
     }
 
     /// Checks a request: its peer (`None` on a unix socket, where the file
-    /// mode decides who connects), its Host and Authorization headers.
+    /// mode decides who connects), its host (the Host header, or the
+    /// authority of an absolute-form target: `http::Target::host`) and
+    /// its Authorization header.
     pub fn check(
         &self,
         peer: Option<IpAddr>,

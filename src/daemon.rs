@@ -700,7 +700,7 @@ impl Daemon {
                 }
             }
         }
-        if self.history_file_pending && request.url().starts_with("/history.json") {
+        if self.history_file_pending && matches!(route, http::Route::History { .. }) {
             self.open_pending_history_file(Instant::now(), unix_now_ms());
         }
         // One wall clock for the wait's decision and the render.

@@ -32,13 +32,79 @@ pub enum Route {
     MethodNotAllowed,
 }
 
+/// A request target as routing and the Host check read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The authority of an absolute-form target (`http://AUTHORITY/path`,
+    /// RFC 9112 §3.2.2), which stands in for the `Host` header (§7.2:
+    /// a server MUST ignore the header then); `None` for any other form.
+    pub authority: Option<&'a str>,
+    /// The path (`/` for an absolute-form target without one).
+    pub path: &'a str,
+    /// The query, without its `?`; empty when there is none.
+    pub query: &'a str,
+}
+
+impl<'a> Target<'a> {
+    /// Splits a request target. An absolute-form one is `http://` or
+    /// `https://` in any case (which scheme does not matter: the
+    /// connection decides), then the authority up to the first `/`, `?`
+    /// or `#`. A fragment is dropped.
+    pub fn parse(url: &'a str) -> Target<'a> {
+        let (authority, origin) = match absolute_form(url) {
+            Some(after_scheme) => {
+                let end = after_scheme
+                    .find(['/', '?', '#'])
+                    .unwrap_or(after_scheme.len());
+                let (authority, origin) = after_scheme.split_at(end);
+                (Some(authority), origin)
+            }
+            None => (None, url),
+        };
+        let path = origin.split(['?', '#']).next().unwrap_or(origin);
+        let query = origin[path.len()..]
+            .strip_prefix('?')
+            .map_or("", |q| q.split('#').next().unwrap_or(q));
+        let path = match (authority, path) {
+            (Some(_), "") => "/",
+            _ => path,
+        };
+        Target {
+            authority,
+            path,
+            query,
+        }
+    }
+
+    /// What a request with this target names as its host: the authority
+    /// of an absolute-form target, else its `Host` header (`header`).
+    pub fn host(self, header: Option<&'a str>) -> Option<&'a str> {
+        match self.authority {
+            Some(authority) => Some(authority),
+            None => header,
+        }
+    }
+}
+
+/// What follows the scheme of an absolute-form `http` or `https` target.
+fn absolute_form(url: &str) -> Option<&str> {
+    ["http://", "https://"].iter().find_map(|scheme| {
+        let head = url.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme)
+            .then(|| &url[scheme.len()..])
+    })
+}
+
 /// Maps a method and request target to a route. The query string is
-/// ignored except by `/history.json`.
+/// ignored except by `/history.json`. An absolute-form target is routed
+/// by its path (RFC 9112 §3.2.2: a server MUST accept it); it got 404.
 pub fn route(method: &Method, url: &str) -> Route {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    let query = url[path.len()..]
-        .strip_prefix('?')
-        .map_or("", |q| q.split('#').next().unwrap_or(q));
+    route_target(method, Target::parse(url))
+}
+
+/// [`route`] of a target already split.
+fn route_target(method: &Method, target: Target<'_>) -> Route {
+    let Target { path, query, .. } = target;
     let known = match path {
         "/" | "/index.html" => Some(Route::Index),
         "/data.json" => Some(Route::DataJson),
@@ -157,11 +223,11 @@ pub fn admit(
     scratch: &mut Vec<u8>,
 ) -> Option<(Request, Route)> {
     let peer = request.remote_addr().map(|a| a.ip());
-    match access.check(
-        peer,
-        request.header("Host"),
-        request.header("Authorization"),
-    ) {
+    let target = Target::parse(request.url());
+    // The rebinding check reads the authority of an absolute-form target
+    // (`GET http://evil.example/metrics`), not the Host header beside it.
+    let host = target.host(request.header("Host"));
+    match access.check(peer, host, request.header("Authorization")) {
         Ok(()) => {}
         Err(Refusal::Forbidden(why)) => {
             respond(
@@ -190,7 +256,7 @@ pub fn admit(
             return None;
         }
     }
-    let route = route(request.method(), request.url());
+    let route = route_target(request.method(), target);
     Some((request, route))
 }
 
@@ -344,6 +410,85 @@ mod tests {
             route(&Method::Post, "/history.json?points=1"),
             Route::MethodNotAllowed
         );
+    }
+
+    /// RFC 9112 §3.2.2: a server MUST accept the absolute-form, and its
+    /// authority stands in for the Host header (§7.2). It went to routing
+    /// as it was: `GET http://127.0.0.1:8080/metrics` got 404.
+    #[test]
+    fn absolute_form_targets_are_routed_by_their_path() {
+        let cases = [
+            ("/metrics", None, "/metrics", ""),
+            (
+                "/history.json?points=5#x",
+                None,
+                "/history.json",
+                "points=5",
+            ),
+            (
+                "http://127.0.0.1:8080/metrics",
+                Some("127.0.0.1:8080"),
+                "/metrics",
+                "",
+            ),
+            (
+                "HTTP://localhost/data.json?a=1",
+                Some("localhost"),
+                "/data.json",
+                "a=1",
+            ),
+            ("hTtPs://[::1]:80/", Some("[::1]:80"), "/", ""),
+            ("http://127.0.0.1:8080", Some("127.0.0.1:8080"), "/", ""),
+            ("http://h?points=2", Some("h"), "/", "points=2"),
+            ("http://h#frag", Some("h"), "/", ""),
+            ("http:///metrics", Some(""), "/metrics", ""),
+            (
+                "http://evil.example/metrics",
+                Some("evil.example"),
+                "/metrics",
+                "",
+            ),
+            ("http://user@h/x", Some("user@h"), "/x", ""),
+            // not the absolute-form of http or https: routed as it is
+            ("ftp://h/metrics", None, "ftp://h/metrics", ""),
+            ("http:/h/metrics", None, "http:/h/metrics", ""),
+            ("/http://h/metrics", None, "/http://h/metrics", ""),
+            ("http", None, "http", ""),
+        ];
+        for (url, authority, path, query) in cases {
+            assert_eq!(
+                Target::parse(url),
+                Target {
+                    authority,
+                    path,
+                    query
+                },
+                "{url}"
+            );
+        }
+        assert_eq!(
+            route(&Method::Get, "http://127.0.0.1:8080/metrics"),
+            Route::Metrics
+        );
+        assert_eq!(route(&Method::Get, "https://localhost"), Route::Index);
+        assert_eq!(
+            route(&Method::Get, "http://h/history.json?range=1d"),
+            Route::History {
+                points: None,
+                range_s: Some(86_400)
+            }
+        );
+        assert_eq!(
+            route(&Method::Post, "http://h/metrics"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(route(&Method::Get, "ftp://h/metrics"), Route::NotFound);
+        // The authority is the host, whatever the header says.
+        let absolute = Target::parse("http://evil.example/metrics");
+        assert_eq!(absolute.host(Some("localhost")), Some("evil.example"));
+        let origin = Target::parse("/metrics");
+        assert_eq!(origin.host(Some("localhost")), Some("localhost"));
+        assert_eq!(origin.host(None), None);
     }
 
     /// The head checks of the patched tiny_http (`tiny_http::check_head`,

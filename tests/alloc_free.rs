@@ -529,7 +529,8 @@ fn read_answer(stream: &mut std::net::TcpStream, carry: &mut Vec<u8>) -> String 
 
 /// The client's side: `warm_up` requests, then (once the loop counts)
 /// `measured` more, each on the one keep-alive connection or on a new
-/// connection each; every answer must be a 200.
+/// connection each; every answer must be a 200. The request carries a
+/// UTF-8 cookie, as a browser's may.
 fn scrape(
     addr: std::net::SocketAddr,
     path: &str,
@@ -540,7 +541,13 @@ fn scrape(
 ) {
     use std::io::Write;
     use std::sync::atomic::Ordering::SeqCst;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: alloc-test\r\n\r\n");
+    // A browser may send a cookie with bytes that are not ASCII (another
+    // app's on the same host): its line is left out of the head
+    // (tiny_http +sysmon.14), which must cost nothing either.
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: alloc-test\r\n\
+         Cookie: user=Jürgen\r\nAccept: */*\r\n\r\n"
+    );
     let connect = || {
         let s = std::net::TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

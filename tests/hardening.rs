@@ -977,3 +977,164 @@ fn http_1_0_keep_alive_is_answered_with_keep_alive_and_kept() {
     );
     assert!(closed_by_server(&stream, Duration::from_secs(5)));
 }
+
+/// RFC 9110 §5.5 allows obs-text (bytes 0x80 to 0xFF) in header values,
+/// and a browser sends every cookie of the host, whatever port set it: a
+/// UTF-8 cookie from another web app on localhost made every request of
+/// the dashboard 400 (any byte that was not ASCII refused the head), and
+/// the page was dead. Now such a line is left out and the request served:
+/// the page and /data.json as Firefox asks for them, with a UTF-8 cookie
+/// and a Latin-1 one. A header the daemon reads (Host, Authorization, and
+/// those that frame the request) cannot be valid with such a value: 400,
+/// as before, and a foreign Host is 403 as before.
+#[test]
+fn a_browser_request_with_a_non_ascii_cookie_is_served() {
+    let dir = TempDir::new("obs-text");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let browser = |target: &str, accept: &str, extra: &[u8]| {
+        let mut raw = format!(
+            "GET {target} HTTP/1.1\r\nHost: {}\r\n\
+             User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0\r\n\
+             Accept: {accept}\r\nAccept-Language: de-DE,de;q=0.8,en-US;q=0.5\r\n\
+             Accept-Encoding: gzip, deflate, br, zstd\r\n\
+             Referer: http://{}/\r\nConnection: close\r\n",
+            daemon.addr, daemon.addr
+        )
+        .into_bytes();
+        raw.extend_from_slice(extra);
+        raw.extend_from_slice(b"\r\n");
+        raw
+    };
+    let cookies: [&[u8]; 3] = [
+        "Cookie: user=Jürgen; theme=dunkel\r\n".as_bytes(),
+        b"Cookie: name=\xe9t\xe9\r\n",
+        "Cookie: a=1\r\nX-Title: „Grüße“\r\nCookie: session=é\r\n".as_bytes(),
+    ];
+    for cookie in cookies {
+        let shown = String::from_utf8_lossy(cookie);
+        let page = browser("/", "text/html,application/xhtml+xml,*/*;q=0.8", cookie);
+        let r = parse_http(&answered_then_closed(daemon.addr, &page));
+        assert_eq!(r.status, 200, "/ with {shown:?}: {}", r.head);
+        assert!(r.body_text().contains("<html"), "{shown:?}");
+        let data = browser("/data.json", "*/*", cookie);
+        let r = parse_http(&answered_then_closed(daemon.addr, &data));
+        assert_eq!(r.status, 200, "/data.json with {shown:?}: {}", r.head);
+        assert!(r.body_text().contains("\"cpu\""), "{shown:?}");
+    }
+    // Headers the daemon reads: refused, saying which.
+    for (line, name) in [
+        ("Host: é.example".as_bytes(), "Host"),
+        (b"host: localhost\xe9", "Host"),
+        ("Authorization: Basic é".as_bytes(), "Authorization"),
+        ("Connection: clöse".as_bytes(), "Connection"),
+        ("TE: chünked".as_bytes(), "TE"),
+    ] {
+        let mut raw = b"GET /data.json HTTP/1.1\r\n".to_vec();
+        raw.extend_from_slice(line);
+        raw.extend_from_slice(b"\r\n\r\n");
+        let r = parse_http(&answered_then_closed(daemon.addr, &raw));
+        let shown = String::from_utf8_lossy(line);
+        assert_eq!(r.status, 400, "{shown:?}: {}", r.head);
+        assert_eq!(
+            r.body_text(),
+            format!("non-ASCII bytes in the {name} header\n"),
+            "{shown:?}"
+        );
+    }
+    // The request line and header names stay ASCII.
+    for raw in [
+        "GET /data.jsön HTTP/1.1\r\nHost: localhost\r\n\r\n".as_bytes(),
+        "GET /data.json HTTP/1.1\r\nHost: localhost\r\nCoökie: a\r\n\r\n".as_bytes(),
+    ] {
+        let r = parse_http(&answered_then_closed(daemon.addr, raw));
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(raw));
+    }
+    let foreign = http(
+        daemon.addr,
+        "GET /data.json HTTP/1.0\r\nHost: evil.example\r\nCookie: a=é\r\n\r\n",
+    );
+    assert_eq!(foreign.status, 403, "{}", foreign.head);
+}
+
+/// RFC 9112 §3.2.2: a server MUST accept a request target in absolute
+/// form (`GET http://127.0.0.1:8080/metrics`, what a client configured
+/// with sysmon as its proxy sends), and its authority stands in for the
+/// Host header, which the server MUST then ignore (§7.2). The target went
+/// to routing as it was: 404. Now it is routed by its path, and the DNS
+/// rebinding check reads its authority: `http://evil.example/metrics`
+/// gets exactly what `Host: evil.example` gets, whatever Host comes with
+/// it, and an allowed authority is served beside a foreign Host.
+#[test]
+fn absolute_form_targets_are_routed_and_their_authority_checked() {
+    let dir = TempDir::new("absolute-form");
+    let daemon = start(&dir, "client_timeout = 30s\nserver_name = monitor.example");
+    let addr = daemon.addr;
+    let get = |target: &str, host: Option<&str>| {
+        let host = host.map_or(String::new(), |h| format!("Host: {h}\r\n"));
+        http(addr, &format!("GET {target} HTTP/1.0\r\n{host}\r\n"))
+    };
+    for (target, host, expect_in_body) in [
+        (
+            format!("http://{addr}/metrics"),
+            Some(addr.to_string()),
+            "sysmon_",
+        ),
+        (format!("http://{addr}/metrics"), None, "sysmon_"),
+        (
+            "HTTP://localhost/data.json?x=1".into(),
+            Some("evil.example".into()),
+            "\"cpu\"",
+        ),
+        (
+            "http://monitor.example:8080/data.json".into(),
+            Some("localhost".into()),
+            "\"cpu\"",
+        ),
+        (format!("hTTps://{addr}/"), Some(addr.to_string()), "<html"),
+        (format!("http://{addr}"), Some(addr.to_string()), "<html"),
+        (
+            format!("http://{addr}/history.json?points=5"),
+            None,
+            "\"points\"",
+        ),
+    ] {
+        let r = get(&target, host.as_deref());
+        assert_eq!(r.status, 200, "{target} (Host {host:?}): {}", r.head);
+        assert!(
+            r.body_text().contains(expect_in_body),
+            "{target}: {}",
+            r.body_text()
+        );
+    }
+    let bad_query = get(&format!("http://{addr}/history.json?range=2h"), None);
+    assert_eq!(bad_query.status, 400, "{}", bad_query.head);
+    assert_eq!(get(&format!("http://{addr}/nope"), None).status, 404);
+
+    // Refused: what a Host of the authority gets today, byte for byte but
+    // the date, whatever the Host header beside it says.
+    let refused_by_host = get("/metrics", Some("evil.example"));
+    assert_eq!(refused_by_host.status, 403, "{}", refused_by_host.head);
+    for (target, host) in [
+        ("http://evil.example/metrics", Some("localhost")),
+        ("http://evil.example/metrics", None),
+        ("http://evil.example:8080/data.json", Some("127.0.0.1")),
+        ("HTTPS://evil.example/", Some("monitor.example")),
+        ("http:///metrics", Some("localhost")),
+        ("http://user@127.0.0.1/metrics", Some("localhost")),
+    ] {
+        let r = get(target, host);
+        assert_eq!(r.status, 403, "{target} (Host {host:?}): {}", r.head);
+        assert_eq!(r.body, refused_by_host.body, "{target}");
+        let without_date = |head: &str| {
+            head.lines()
+                .filter(|l| !l.starts_with("Date:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            without_date(&r.head),
+            without_date(&refused_by_host.head),
+            "{target}"
+        );
+    }
+}

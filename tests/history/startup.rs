@@ -52,6 +52,27 @@ fn the_port_answers_before_the_history_file_is_opened() {
     assert!(listening < opened, "{}", daemon.dump());
 }
 
+/// A range request whose target is in absolute form
+/// (`GET http://HOST/history.json?range=1h`, RFC 9112 §3.2.2) opens it too:
+/// the daemon looked for `/history.json` at the start of the target, and
+/// answered without the file until the first sample.
+#[test]
+fn an_absolute_form_range_request_opens_it_too() {
+    let dir = TempDir::new("history-startup-absolute");
+    let config = dir.config("backup = off\nupdate_manager = none\ninterval = 1m\nmounts = /");
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    let target = format!("http://{}/history.json?range=1h", daemon.addr);
+    let r = http(daemon.addr, &format!("GET {target} HTTP/1.0\r\n\r\n"));
+    assert_eq!(r.status, 200, "{}", daemon.dump());
+    assert!(
+        r.body_text().contains("\"written_end\""),
+        "{}",
+        r.body_text()
+    );
+    assert!(daemon.wait_log("history: ", Duration::from_secs(5)));
+    assert!(dir.join("state/history.db").exists());
+}
+
 /// Without a request, the first sample opens it.
 #[test]
 fn the_first_sample_opens_the_history_file() {

@@ -18,6 +18,10 @@
 //! token, the target without control bytes, the version HTTP/1.0 or 1.1
 //! (another `HTTP/d.d`: 505), or it is refused (400). So a `Request`
 //! exists only for a head read one way by any parser (since +sysmon.10).
+//! The request line and header names are ASCII, or the head is refused
+//! (400); a header value may hold obs-text, and its line is then left
+//! out of the request, unless it is a header the server reads (400;
+//! since +sysmon.14, `head_text::ASCII_HEADERS`).
 
 use crate::common::{HTTPVersion, Method};
 use crate::head_text::{FillError, HeadText};
@@ -160,16 +164,21 @@ fn request_head(
         0 => usize::MAX,
         n => n,
     };
-    // Upstream closed the connection without an answer on a byte that is
-    // not ASCII; a 400 tells the client why.
-    let Ok(text) = std::str::from_utf8(head) else {
+    // [patch] The request line must be ASCII (upstream closed the
+    // connection without an answer on any byte of a head that was not; a
+    // 400 tells the client why). Header values need not be (since
+    // +sysmon.14, `head_text.rs`): RFC 9110 §5.5 allows obs-text there,
+    // and a browser sends any cookie of the host, a UTF-8 one set by
+    // another web app on another port too: every request of the
+    // dashboard got 400.
+    let mut lines = crlf_lines(head);
+    let request_line = lines.next().unwrap_or(b"");
+    let Some(request_line) = std::str::from_utf8(request_line)
+        .ok()
+        .filter(|line| line.is_ascii())
+    else {
         return Err(plain_answer(400));
     };
-    if !text.is_ascii() {
-        return Err(plain_answer(400));
-    }
-    let mut lines = text.split("\r\n");
-    let request_line = lines.next().unwrap_or("");
     // [patch] 505 for a version this server does not speak, before the
     // headers are judged: whatever they say, the answer is the same.
     let (method, target, version) = match parse_request_line(request_line) {
@@ -179,10 +188,19 @@ fn request_head(
     };
     // [patch] Kept as text (`head_text.rs`), not as a `String` for the
     // target and two per header line: nothing allocated once warm.
-    match into.fill(text, target, lines, max_headers) {
+    match into.fill(request_line, target, lines, max_headers) {
         Ok(()) => {}
         Err(FillError::Malformed) => return Err(plain_answer(400)),
         Err(FillError::TooManyHeaders) => return Err(plain_answer(431)),
+        Err(FillError::NotAscii(name)) => {
+            return Err(reason_answer(
+                StatusCode(400),
+                &format!("non-ASCII bytes in the {} header\n", name),
+            ))
+        }
+        Err(FillError::ControlCharacter) => {
+            return Err(refusal_answer(HeadRefusal::ControlCharacter))
+        }
     }
     // [patch] Refused here, in the reactor, before a `Request` exists:
     // nothing of a declared body is ever read, waited for or sized, and the
@@ -209,6 +227,23 @@ fn request_head(
         method,
         version,
         last,
+    })
+}
+
+/// [patch] The lines of `head`, split at each CRLF, as `str::split("\r\n")`
+/// splits text (the head is bytes since +sysmon.14: header values may
+/// not be UTF-8).
+fn crlf_lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(head);
+    std::iter::from_fn(move || {
+        let bytes = rest?;
+        match bytes.windows(2).position(|w| w == b"\r\n") {
+            Some(at) => {
+                rest = Some(&bytes[at + 2..]);
+                Some(&bytes[..at])
+            }
+            None => rest.take(),
+        }
     })
 }
 
@@ -250,8 +285,11 @@ fn closing_answer<R: std::io::Read>(response: Response<R>) -> Vec<u8> {
 /// `Connection: close` (`Response` drops that header): the client must know
 /// that this is the end.
 fn refusal_answer(refusal: HeadRefusal) -> Vec<u8> {
-    let status = StatusCode(refusal.status());
-    let reason = refusal.reason();
+    reason_answer(StatusCode(refusal.status()), refusal.reason())
+}
+
+/// An answer of `status` whose body is `reason`, with `Connection: close`.
+fn reason_answer(status: StatusCode, reason: &str) -> Vec<u8> {
     format!(
         "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{}",
@@ -418,6 +456,15 @@ mod test {
             ("\r\n\rGET / HTTP/1.1\r\n\r\n".into(), 400),
             ("\r\n GET / HTTP/1.1\r\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\nHost: a\r".into(), 1),
+            // [patch] obs-text in a header value is served (+sysmon.14),
+            // but not in one the server reads, a name or the request line
+            ("GET / HTTP/1.1\r\nCookie: a=é\r\nHost: a\r\n\r\n".into(), 0),
+            ("GET / HTTP/1.1\r\nHost: é\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nconnection: clé\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nCoökie: a\r\n\r\n".into(), 400),
+            ("GET /é HTTP/1.1\r\n\r\n".into(), 400),
+            ("GÉT / HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nCookie: é\rb\r\n\r\n".into(), 400),
         ];
         assert_eq!(cases[2].0.len(), 64);
         for (head, expected) in cases {
@@ -462,6 +509,32 @@ mod test {
         };
         assert_eq!((text.target(), second.last), ("/b", true));
         assert_eq!(text.header("connection"), Some("close"));
+    }
+
+    /// [patch] A cookie in Latin-1 (not UTF-8) is left out and the rest
+    /// of the head read (+sysmon.14); the refusals say why.
+    #[test]
+    fn a_header_value_that_is_not_utf_8_is_left_out() {
+        let head = b"GET /m HTTP/1.1\r\nCookie: a=\xe9\r\nConnection: close\r\n\r\n";
+        let mut scanned = 0;
+        let mut text = HeadText::default();
+        let Parsed::Request(len, facts) = parse_head(head, &mut scanned, LIMITS, &mut text) else {
+            panic!("not parsed")
+        };
+        assert_eq!((len, facts.last), (head.len(), true));
+        let headers: Vec<_> = text.headers().collect();
+        assert_eq!(headers, [("Connection", "close")]);
+        let head = b"GET /m HTTP/1.1\r\nHOST: \xe9\r\n\r\n";
+        let Parsed::Refused(answer) = parse_head(head, &mut scanned, LIMITS, &mut text) else {
+            panic!("not refused")
+        };
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{}", answer);
+        assert!(
+            answer.ends_with("Connection: close\r\n\r\nnon-ASCII bytes in the Host header\n"),
+            "{}",
+            answer
+        );
     }
 
     /// [patch] A CRLF after a request (some clients send one after a

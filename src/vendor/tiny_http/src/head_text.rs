@@ -8,14 +8,19 @@
 //! is a char boundary); `clear` keeps the capacity; a head is read into
 //! one with [`HeadText::fill`], whose header lines are split as upstream
 //! split them, `Header::from_str(line.trim())` (the test holds
-//! [`split_header_line`] to it).
+//! [`split_header_line`] to it). A header line whose value is not ASCII
+//! (obs-text, RFC 9110 §5.5: a browser's UTF-8 cookie) is not kept
+//! (since +sysmon.14), unless it is one of [`ASCII_HEADERS`], which are
+//! refused: so [`HeadText::header`] of one of those is never `None` for a
+//! line that was sent.
 
 /// Start and end of a part of `text`.
 type Span = (usize, usize);
 
 #[derive(Default)]
 pub(crate) struct HeadText {
-    /// The request line and header lines, without the empty line (ASCII).
+    /// The request line and the header lines kept, each after a CRLF,
+    /// without the empty line (ASCII).
     text: String,
     /// The request target (`/metrics?x=1`).
     target: Span,
@@ -28,43 +33,87 @@ pub(crate) struct HeadText {
 const KEEP_TEXT_BYTES: usize = 4 * 1024;
 const KEEP_HEADERS: usize = 32;
 
+/// [patch] The headers this server and sysmon read (`Request::header`),
+/// whose values the grammar keeps ASCII: one that is not is refused (400),
+/// where a line of another header with such a value is left out of the
+/// head and the request served (since +sysmon.14). Were one of these left
+/// out instead, it would read as absent: a Host of `é.evil.example` as no
+/// Host, which sysmon's rebinding check lets through. `Request::header`
+/// asserts (in debug builds) that it is asked only for these.
+pub(crate) const ASCII_HEADERS: [&str; 7] = [
+    "Host",
+    "Authorization",
+    "Connection",
+    "Content-Length",
+    "Transfer-Encoding",
+    "Expect",
+    "TE",
+];
+
+/// Whether `name` is one of [`ASCII_HEADERS`] (in any case).
+pub(crate) fn is_ascii_header(name: &str) -> bool {
+    ASCII_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
 /// Why a head could not be read (the caller answers 400, or 431).
 pub(crate) enum FillError {
-    /// A header line that does not parse, or is folded (400).
+    /// A header line that does not parse, is folded, or has a name that
+    /// is not ASCII (400).
     Malformed,
     /// More than the allowed number of header lines (431).
     TooManyHeaders,
+    /// One of [`ASCII_HEADERS`], named as listed there, with a value that
+    /// is not ASCII (400).
+    NotAscii(&'static str),
+    /// CR or NUL inside a header line left out for its non-ASCII value:
+    /// what `crate::head::check_head` refuses in the lines kept (400).
+    ControlCharacter,
 }
 
 impl HeadText {
-    /// Reads `head` (ASCII: the request line, whose target is `target`,
-    /// a slice of `head`, then header lines separated by CRLF) into this
-    /// one, in place of what it held.
-    pub(crate) fn fill(
+    /// Reads a head into this one, in place of what it held: its
+    /// `request_line` (ASCII), whose target is `target`, a slice of it,
+    /// then its header lines (without their CRLF).
+    /// [patch] Header lines are bytes (since +sysmon.14): a value may hold
+    /// obs-text (0x80 to 0xFF), and such a line is left out (see
+    /// [`ASCII_HEADERS`]); it still counts against `max_headers`. A name
+    /// must be ASCII.
+    pub(crate) fn fill<'h>(
         &mut self,
-        head: &str,
+        request_line: &str,
         target: &str,
-        header_lines: std::str::Split<'_, &str>,
+        header_lines: impl Iterator<Item = &'h [u8]>,
         max_headers: usize,
     ) -> Result<(), FillError> {
         self.text.clear();
         self.headers.clear();
-        self.target = span(head, target);
-        for line in header_lines {
+        self.text.push_str(request_line);
+        self.target = span(request_line, target);
+        for (count, line) in header_lines.enumerate() {
             // [patch] A line folded onto the previous one (obs-fold) was
             // trimmed and read as a header of its own; RFC 9112 §5.2 lets
             // a server refuse it, and a proxy may have joined it to the
             // line before: refuse.
-            if line.starts_with(' ') || line.starts_with('\t') {
+            if line.starts_with(b" ") || line.starts_with(b"\t") {
                 return Err(FillError::Malformed);
             }
-            if self.headers.len() >= max_headers {
+            if count >= max_headers {
                 return Err(FillError::TooManyHeaders);
             }
+            let Some(line) = std::str::from_utf8(line).ok().filter(|l| l.is_ascii()) else {
+                check_left_out(line)?;
+                continue;
+            };
             let (name, value) = split_header_line(line).ok_or(FillError::Malformed)?;
-            self.headers.push((span(head, name), span(head, value)));
+            self.text.push_str("\r\n");
+            let base = self.text.len();
+            self.text.push_str(line);
+            let (name, value) = (span(line, name), span(line, value));
+            self.headers.push((
+                (base + name.0, base + name.1),
+                (base + value.0, base + value.1),
+            ));
         }
-        self.text.push_str(head);
         Ok(())
     }
 
@@ -100,6 +149,32 @@ fn span(whole: &str, part: &str) -> Span {
     (start, start + part.len())
 }
 
+/// [patch] Judges a header line that is not ASCII, to be left out: its
+/// name (before the first colon) must be ASCII without whitespace, and not
+/// one of [`ASCII_HEADERS`]; no CR or NUL anywhere in it (LF cannot be:
+/// `client.rs` refuses a bare one).
+fn check_left_out(line: &[u8]) -> Result<(), FillError> {
+    let colon = line
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(FillError::Malformed)?;
+    let name = std::str::from_utf8(&line[..colon])
+        .ok()
+        .filter(|n| n.is_ascii())
+        .ok_or(FillError::Malformed)?
+        .trim_start();
+    if name.contains(char::is_whitespace) {
+        return Err(FillError::Malformed);
+    }
+    if let Some(listed) = ASCII_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name)) {
+        return Err(FillError::NotAscii(listed));
+    }
+    if line.iter().any(|&b| b == b'\r' || b == 0) {
+        return Err(FillError::ControlCharacter);
+    }
+    Ok(())
+}
+
 /// A header line's name and value, as upstream's `Header::from_str` read
 /// it: the line trimmed, split at its first colon, a name without
 /// whitespace and the value trimmed; `None` for a line without a colon.
@@ -116,12 +191,31 @@ mod test {
     use super::{FillError, HeadText};
     use crate::Header;
 
+    /// Reads `head` (the request line and header lines, CRLF between
+    /// them, as bytes may be) into `into`, at most `max_headers` lines.
+    fn fill(into: &mut HeadText, head: &[u8], max_headers: usize) -> Result<(), FillError> {
+        let end = head
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .unwrap_or(head.len());
+        let request_line = std::str::from_utf8(&head[..end]).unwrap();
+        let target = request_line.split(' ').nth(1).unwrap();
+        let rest = head.get(end + 2..).unwrap_or(&[]);
+        let mut lines: Vec<&[u8]> = Vec::new();
+        if end < head.len() {
+            let mut from = 0;
+            while let Some(at) = rest[from..].windows(2).position(|w| w == b"\r\n") {
+                lines.push(&rest[from..from + at]);
+                from += at + 2;
+            }
+            lines.push(&rest[from..]);
+        }
+        into.fill(request_line, target, lines.into_iter(), max_headers)
+    }
+
     fn filled(head: &str) -> Result<HeadText, FillError> {
         let mut text = HeadText::default();
-        let mut lines = head.split("\r\n");
-        let request_line = lines.next().unwrap();
-        let target = request_line.split(' ').nth(1).unwrap();
-        text.fill(head, target, lines, 3).map(|()| text)
+        fill(&mut text, head.as_bytes(), 3).map(|()| text)
     }
 
     /// The lines as `Header::from_str` (upstream's parser, the oracle)
@@ -142,9 +236,7 @@ mod test {
         for line in lines {
             let head = format!("GET /p?q=1 HTTP/1.1\r\n{line}\r\nAccept: */*");
             let want: Header = line.trim().parse().unwrap();
-            let mut split = head.split("\r\n");
-            split.next();
-            assert!(reused.fill(&head, &head[4..10], split, 3).is_ok());
+            assert!(fill(&mut reused, head.as_bytes(), 3).is_ok());
             let got: Vec<_> = reused.headers().collect();
             assert_eq!(
                 got,
@@ -177,6 +269,76 @@ mod test {
         assert!(filled("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3").is_ok());
     }
 
+    /// [patch] A value with obs-text (RFC 9110 §5.5), UTF-8 or not, leaves
+    /// its line out and keeps the rest (+sysmon.14): upstream, and this
+    /// copy until then, refused the whole head. Not in the headers this
+    /// server reads, nor in a name, nor with CR or NUL beside it.
+    #[test]
+    fn lines_with_non_ascii_values_are_left_out_unless_read() {
+        let mut reused = HeadText::default();
+        for cookie in [
+            "Cookie: a=é".as_bytes(),
+            b"Cookie: a=\xe9",
+            b"cookie:\xff",
+            b"X-Title: \xe2\x80\x9cquoted\xe2\x80\x9d ",
+        ] {
+            let mut head = b"GET /m HTTP/1.1\r\nHost: localhost\r\n".to_vec();
+            head.extend_from_slice(cookie);
+            head.extend_from_slice(b"\r\nAccept: */*");
+            let shown = String::from_utf8_lossy(cookie);
+            assert!(fill(&mut reused, &head, 3).is_ok(), "{shown:?}");
+            let got: Vec<_> = reused.headers().collect();
+            assert_eq!(got, [("Host", "localhost"), ("Accept", "*/*")], "{shown:?}");
+            assert_eq!(reused.target(), "/m");
+            assert_eq!(
+                reused.text,
+                "GET /m HTTP/1.1\r\nHost: localhost\r\nAccept: */*"
+            );
+            // it counts as a line all the same
+            assert!(
+                matches!(fill(&mut reused, &head, 2), Err(FillError::TooManyHeaders)),
+                "{shown:?}"
+            );
+        }
+        for name in super::ASCII_HEADERS {
+            for value in ["é".as_bytes(), b"\xe9", b"localhost\x80"] {
+                let mut head = format!("GET / HTTP/1.1\r\n{}: ", name.to_lowercase()).into_bytes();
+                head.extend_from_slice(value);
+                let result = fill(&mut reused, &head, 3);
+                assert!(
+                    matches!(result, Err(FillError::NotAscii(n)) if n == name),
+                    "{name} {value:?}"
+                );
+            }
+        }
+        for bad in [
+            "Cookié: a".as_bytes(),
+            b"Cook\xe9: a",
+            b"Cookie a=\xe9",
+            b"X A: \xe9",
+            b"\xe9",
+            b" Cookie: \xe9",
+        ] {
+            let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+            head.extend_from_slice(bad);
+            let result = fill(&mut reused, &head, 3);
+            assert!(matches!(result, Err(FillError::Malformed)), "{bad:?}");
+        }
+        for bad in [
+            b"Cookie: \xe9\r".as_slice(),
+            b"Cookie: \xe9\0",
+            b"X-\0: \xe9",
+        ] {
+            let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+            head.extend_from_slice(bad);
+            let result = fill(&mut reused, &head, 3);
+            assert!(
+                matches!(result, Err(FillError::ControlCharacter)),
+                "{bad:?}"
+            );
+        }
+    }
+
     /// A spare is kept only while small: a head of many KiB (cookies, or
     /// a refused 32 KiB one) is freed, not held by an idle server.
     #[test]
@@ -188,9 +350,7 @@ mod test {
         assert!(!big.worth_keeping());
         let mut many = HeadText::default();
         let lines = "GET / HTTP/1.1\r\n".to_string() + &vec!["A: 1"; 40].join("\r\n");
-        let mut split = lines.split("\r\n");
-        split.next();
-        assert!(many.fill(&lines, &lines[4..5], split, 100).is_ok());
+        assert!(fill(&mut many, lines.as_bytes(), 100).is_ok());
         assert!(!many.worth_keeping());
     }
 }

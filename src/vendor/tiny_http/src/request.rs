@@ -121,15 +121,28 @@ impl Request {
 
     /// Returns a list of all headers sent by the client.
     /// [patch] As (name, value) pairs borrowed from the head's text, in
-    /// the order sent (upstream: `&[Header]`, owned strings).
+    /// the order sent (upstream: `&[Header]`, owned strings). A line whose
+    /// value is not ASCII (obs-text: a browser's UTF-8 cookie) is not
+    /// among them (since +sysmon.14; `head_text.rs`).
     #[inline]
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
         self.head.headers()
     }
 
     /// [patch] The value of the first header named `name` (in any case).
+    /// `name` must be one of the headers whose non-ASCII value refuses the
+    /// request (`head_text::ASCII_HEADERS`: Host, Authorization and those
+    /// the server reads itself), so that `None` always means "not sent":
+    /// the line of any other header with a non-ASCII value is left out
+    /// (since +sysmon.14), and would read as absent. Debug builds assert
+    /// it; a header to read is added to that list.
     #[inline]
     pub fn header(&self, name: &str) -> Option<&str> {
+        debug_assert!(
+            crate::head_text::is_ascii_header(name),
+            "Request::header({:?}): not in head_text::ASCII_HEADERS",
+            name
+        );
         self.head.header(name)
     }
 
