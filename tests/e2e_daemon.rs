@@ -405,6 +405,14 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
             "mounts = /\nmounts = auto",
             "{}:5: mounts: `auto` after mount points (from line 4)",
         ),
+        // A wildcard beside an address of its family on the same port
+        // passed check-config and failed at run's second bind (EADDRINUSE).
+        (
+            "listen-overlap",
+            "listen = 0.0.0.0:8080\ninterval = 5s\nlisten = 127.0.0.1:8080",
+            "{}:6: listen: `127.0.0.1:8080` overlaps `0.0.0.0:8080` on line 4: \
+             0.0.0.0:8080 takes port 8080 on every IPv4 address",
+        ),
         (
             "backup-source-listed-twice",
             "backup_source = /etc\nbackup_source = /etc/",

@@ -420,6 +420,7 @@ impl Config {
         match crate::sample::procfile::read_whole(&path, MAX_FILE_BYTES) {
             Ok(bytes) => {
                 let config = Config::parse(&bytes, &path)?;
+                config.check_listen_overlaps(ipv6_wildcard_takes_ipv4())?;
                 config.account().map_err(|message| ConfigError {
                     line: config.key_lines.of("user"),
                     file: path,
@@ -502,6 +503,47 @@ impl Config {
                 .map_err(|message| at(line_no, format!("{key}: {message}")))?;
         }
         Ok(config)
+    }
+
+    /// Refuses two `listen` addresses of which the second cannot be bound
+    /// beside the first (`0.0.0.0:P` and `127.0.0.1:P`, `[::]:P` and
+    /// `[::1]:P`; see [`parse::listen_overlap`]), at the later one's line
+    /// and naming the earlier's: `check-config` passed them and `run`
+    /// failed at the second bind. Apart from [`Config::parse`] because it
+    /// depends on the kernel: `ipv6_takes_ipv4` is whether a `[::]` socket
+    /// also takes IPv4 ([`ipv6_wildcard_takes_ipv4`]).
+    pub fn check_listen_overlaps(&self, ipv6_takes_ipv4: bool) -> Result<(), ConfigError> {
+        // The i-th address came from the i-th `listen` line (the first one
+        // replaces the default, so with none there is one address).
+        let lines: Vec<usize> = self
+            .key_lines
+            .0
+            .iter()
+            .filter(|(k, _)| *k == "listen")
+            .map(|(_, l)| *l)
+            .collect();
+        for (j, later) in self.listen.iter().enumerate() {
+            for (i, earlier) in self.listen[..j].iter().enumerate() {
+                let Some(why) = parse::listen_overlap(earlier, later, ipv6_takes_ipv4) else {
+                    continue;
+                };
+                let shown = |l: &Listen| log::shown(&l.to_string()).to_string();
+                let mut error = self.error_at(
+                    &[],
+                    format!(
+                        "listen: `{}` overlaps `{}` on line {}: {why}, so the second \
+                         bind fails (address in use); listen on the wildcard alone, \
+                         or on each address but not the wildcard",
+                        shown(later),
+                        shown(earlier),
+                        lines.get(i).copied().unwrap_or(0),
+                    ),
+                );
+                error.line = lines.get(j).copied();
+                return Err(error);
+            }
+        }
+        Ok(())
     }
 
     /// The account `user` names, looked up in the passwd database; `None`
@@ -655,6 +697,14 @@ impl Config {
         }
         out
     }
+}
+
+/// Whether a `[::]` socket also takes IPv4 on this machine: Linux's
+/// `net.ipv6.bindv6only` (per network namespace) is 0 by default, and
+/// sysmon does not set `IPV6_V6ONLY` on its sockets. Unreadable (no
+/// IPv6: a `[::]` bind fails anyway): the default.
+fn ipv6_wildcard_takes_ipv4() -> bool {
+    std::fs::read("/proc/sys/net/ipv6/bindv6only").map_or(true, |v| v.trim_ascii() != b"1")
 }
 
 /// `#` starts a comment at the beginning of a line or after white space, so
@@ -1143,6 +1193,112 @@ mod tests {
                 format!("/etc/sysmon.conf:2: {key}: `{shown}` contains a NUL byte"),
             );
         }
+    }
+
+    /// Two `listen` addresses the second of which cannot be bound beside
+    /// the first passed `check-config` and failed at `run` (EADDRINUSE at
+    /// the second bind): refused at the later line, naming the earlier.
+    /// Each case below was bound by hand on Linux 6 (two listening sockets
+    /// with SO_REUSEADDR, as std binds them), with `net.ipv6.bindv6only` 0
+    /// and, in a network namespace of its own, 1.
+    #[test]
+    fn listen_addresses_that_cannot_be_bound_together_are_refused() {
+        let check = |lines: &str, ipv6_takes_ipv4: bool| {
+            let text = lines
+                .split(' ')
+                .map(|l| format!("listen = {l}\n"))
+                .collect::<String>();
+            parse(&format!("interval = 5s\n{text}"))
+                .unwrap()
+                .check_listen_overlaps(ipv6_takes_ipv4)
+                .map_err(|e| e.to_string())
+        };
+        let overlap = |later: &str, earlier: &str, line: (usize, usize), why: &str| {
+            format!(
+                "/etc/sysmon.conf:{}: listen: `{later}` overlaps `{earlier}` on line {}: {why}, \
+                 so the second bind fails (address in use); listen on the wildcard alone, \
+                 or on each address but not the wildcard",
+                line.1, line.0
+            )
+        };
+        let dual = " (a `[::]` socket takes IPv4 too: sysmon does not set IPV6_V6ONLY \
+                    and net.ipv6.bindv6only is 0 here)";
+        for (lines, ipv6_takes_ipv4, error) in [
+            (
+                "0.0.0.0:8080 127.0.0.1:8080",
+                true,
+                Some(overlap(
+                    "127.0.0.1:8080",
+                    "0.0.0.0:8080",
+                    (2, 3),
+                    "0.0.0.0:8080 takes port 8080 on every IPv4 address",
+                )),
+            ),
+            (
+                "10.0.0.1:9 127.0.0.1:8080 0.0.0.0:8080",
+                false,
+                Some(overlap(
+                    "0.0.0.0:8080",
+                    "127.0.0.1:8080",
+                    (3, 4),
+                    "0.0.0.0:8080 takes port 8080 on every IPv4 address",
+                )),
+            ),
+            (
+                "[::]:8080 [::1]:8080",
+                false,
+                Some(overlap(
+                    "[::1]:8080",
+                    "[::]:8080",
+                    (2, 3),
+                    "[::]:8080 takes port 8080 on every IPv6 address",
+                )),
+            ),
+            (
+                "[::]:8080 127.0.0.1:8080",
+                true,
+                Some(overlap(
+                    "127.0.0.1:8080",
+                    "[::]:8080",
+                    (2, 3),
+                    &format!("[::]:8080 takes port 8080 on every IPv4 address{dual}"),
+                )),
+            ),
+            (
+                "0.0.0.0:8080 [::]:8080",
+                true,
+                Some(overlap(
+                    "[::]:8080",
+                    "0.0.0.0:8080",
+                    (2, 3),
+                    "0.0.0.0:8080 takes port 8080 on every IPv4 address",
+                )),
+            ),
+            (
+                "127.0.0.1:8080 [::ffff:127.0.0.1]:8080",
+                true,
+                Some(overlap(
+                    "[::ffff:127.0.0.1]:8080",
+                    "127.0.0.1:8080",
+                    (2, 3),
+                    "both take 127.0.0.1 port 8080",
+                )),
+            ),
+            // These bind: with bindv6only = 1 a [::] socket is IPv6 only;
+            // [::1] takes no IPv4; other ports, other addresses, port 0.
+            ("[::]:8080 0.0.0.0:8080", false, None),
+            ("[::]:8080 127.0.0.1:8080", false, None),
+            ("[::1]:8080 0.0.0.0:8080", true, None),
+            ("[::1]:8080 127.0.0.1:8080", true, None),
+            ("0.0.0.0:8080 127.0.0.1:8081", true, None),
+            ("127.0.0.1:8080 127.0.0.2:8080", true, None),
+            ("0.0.0.0:0 127.0.0.1:0 [::]:0", true, None),
+            ("/run/a.sock /run/b.sock 127.0.0.1:8080", true, None),
+        ] {
+            assert_eq!(check(lines, ipv6_takes_ipv4).err(), error, "{lines}");
+        }
+        // The default alone, and one address, never overlap.
+        assert!(parse("").unwrap().check_listen_overlaps(true).is_ok());
     }
 
     /// Editors that save UTF-8 with a byte order mark: it is skipped.
