@@ -413,6 +413,14 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
             "{}:6: listen: `127.0.0.1:8080` overlaps `0.0.0.0:8080` on line 4: \
              0.0.0.0:8080 takes port 8080 on every IPv4 address",
         ),
+        // A path key took a word of another key as a path: `off` made a
+        // directory named `off`.
+        (
+            "path-keyword",
+            "backup_source = off",
+            "{}:4: backup_source: `off` is a word of this file, not a path: \
+             backup_source takes a folder to archive; to turn the backup off",
+        ),
         (
             "backup-source-listed-twice",
             "backup_source = /etc\nbackup_source = /etc/",

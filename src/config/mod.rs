@@ -1301,6 +1301,67 @@ mod tests {
         assert!(parse("").unwrap().check_listen_overlaps(true).is_ok());
     }
 
+    /// `backup_dir = off` made a directory named `off` beside the config:
+    /// no path key takes a word other keys take as a path, whichever key
+    /// (a new path key is caught here too: its value would render as
+    /// `/etc/off`), and the error says what was probably meant.
+    #[test]
+    fn path_keys_refuse_the_words_of_other_keys() {
+        for key in KEYS {
+            for word in parse::KEYWORDS {
+                for word in [word.to_string(), word.to_ascii_uppercase()] {
+                    let Ok(c) = parse(&format!("{} = {word}", key.name)) else {
+                        continue;
+                    };
+                    let rendered = c.render();
+                    assert!(
+                        !rendered.contains(&format!("/{word}\n")),
+                        "{} = {word} is taken as a path:\n{rendered}",
+                        key.name
+                    );
+                }
+            }
+        }
+        for (text, error) in [
+            (
+                "\nbackup_dir = off",
+                "/etc/sysmon.conf:2: backup_dir: `off` is a word of this file, not a path: \
+                 backup_dir takes a path; to turn the backup off write `backup = off` \
+                 (for a file or directory named `off`, write `./off`)",
+            ),
+            (
+                "state_dir = None",
+                "/etc/sysmon.conf:1: state_dir: `None` is a word of this file, not a path: \
+                 state_dir takes a path and cannot be turned off (the boot log is kept \
+                 there); to keep no history file write `history_tiers = off` \
+                 (for a file or directory named `None`, write `./None`)",
+            ),
+            (
+                "services_runit_dir = off",
+                "/etc/sysmon.conf:1: services_runit_dir: `off` is a word of this file, not a \
+                 path: services_runit_dir takes a directory, or `auto`; to watch no services \
+                 write `services = off` (for a file or directory named `off`, write `./off`)",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err(), error, "{text}");
+        }
+        // The words' own keys still take them; a relative path is still
+        // fine, and `./off` names a directory `off`.
+        for fine in [
+            "textfile_path = off",
+            "textfile_dir = off",
+            "services_runit_dir = auto",
+            "backup_dir = ./output/",
+            "backup_dir = offsite",
+        ] {
+            assert!(parse(fine).is_ok(), "{fine}");
+        }
+        assert_eq!(
+            parse("backup_dir = ./off").unwrap().backup_dir,
+            Path::new("/etc/./off")
+        );
+    }
+
     /// Editors that save UTF-8 with a byte order mark: it is skipped.
     #[test]
     fn a_byte_order_mark_at_the_start_is_skipped() {

@@ -12,14 +12,31 @@ use super::Threshold;
 use crate::log;
 
 /// A key's value with `base` (the config file's directory) in front when
-/// it is relative.
-pub(super) fn parse_path(value: &str, base: &Path) -> Result<PathBuf, String> {
+/// it is relative. A word other keys take ([`KEYWORDS`]: `backup_dir =
+/// off` made a directory named `off` beside the config) is refused with
+/// `instead`, which says what the user probably meant (`backup_dir takes
+/// a path; to turn the backup off write `backup = off``), and how to name
+/// such a directory after all (`./off`).
+pub(super) fn parse_path(value: &str, base: &Path, instead: &str) -> Result<PathBuf, String> {
     if value.is_empty() {
         return Err("expected a path".into());
     }
     refuse_nul(value)?;
+    if KEYWORDS.iter().any(|w| w.eq_ignore_ascii_case(value)) {
+        let value = log::shown(value);
+        return Err(format!(
+            "`{value}` is a word of this file, not a path: {instead} \
+             (for a file or directory named `{value}`, write `./{value}`)"
+        ));
+    }
     Ok(base.join(value))
 }
+
+/// The words keys take besides their values: switches (`on`, `off`, and
+/// `yes`/`no`, `true`/`false`), `auto` (`mounts`, `services`,
+/// `update_manager`, `services_runit_dir`) and `none` (`update_manager`).
+/// A path key refuses them in any case (`Off` too).
+pub(super) const KEYWORDS: [&str; 8] = ["off", "on", "none", "auto", "yes", "no", "true", "false"];
 
 /// An error for a value with a NUL byte, which no path, socket address or
 /// command line can hold (the kernel's strings end there): refused when
