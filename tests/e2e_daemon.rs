@@ -681,6 +681,10 @@ fn check_config_prints_the_effective_configuration() {
         format!("state_dir = {d}/state"),
         "backup = off".into(),
         "update_manager = none".into(),
+        // What the default tiers make the daemon preallocate.
+        format!(
+            "# history file: 8,183,808 bytes ({d}/state/history.db, made at this size, never grows)"
+        ),
     ] {
         assert!(
             stdout.contains(&format!("{line}\n")),

@@ -1362,6 +1362,31 @@ mod tests {
         );
     }
 
+    /// `history_tiers` took the same step twice (two tiers holding the
+    /// same points) and up to eight tiers of a million points: a 4 GB
+    /// file, made whole at start. Both are refused at the key's line.
+    #[test]
+    fn history_tiers_take_each_step_once_and_a_million_points_in_all() {
+        for (text, error) in [
+            (
+                "\nhistory_tiers = 1m:2d 10m:30d 60s:7d",
+                "/etc/sysmon.conf:2: history_tiers: `60s:7d`: tier 1 (`1m:2d`) has the \
+                 step 1m already: one tier per step",
+            ),
+            (
+                "history_tiers = 1s:11d 1m:365d",
+                "/etc/sysmon.conf:1: history_tiers: `1s:11d 1m:365d` is 1476000 points in all \
+                 (at most 1000000, a file of about 512 MB: it is written whole when made \
+                 and read whole at every start)",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err(), error, "{text}");
+        }
+        for fine in ["1s:11d", "1m:2d 10m:30d 1h:365d", "1s:1h 2s:1h", "1m:694d"] {
+            assert!(parse(&format!("history_tiers = {fine}")).is_ok(), "{fine}");
+        }
+    }
+
     /// Editors that save UTF-8 with a byte order mark: it is skipped.
     #[test]
     fn a_byte_order_mark_at_the_start_is_skipped() {
