@@ -659,6 +659,35 @@ fn check_config_refuses_the_password_file_run_refuses() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// A setting another key makes pointless was accepted silently:
+/// check-config warns on stderr, naming both lines, and still exits 0
+/// with the configuration on stdout.
+#[test]
+fn check_config_warns_of_settings_without_effect() {
+    let dir = TempDir::new("e2e-checkconfig-no-effect");
+    let config = dir.config("backup = off\nalert_backup_age = 2d\nupdate_manager = none");
+    let out = run(sysmon(&[
+        "check-config",
+        "--config",
+        config.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "sysmon: warning: {}:5: alert_backup_age = 2d has no effect with backup = off \
+             (line 4): the daemon makes no backup (`sysmon backup` still does)\n",
+            config.display()
+        )
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("\nalert_backup_age = 2d\n")
+    );
+}
+
 #[test]
 fn check_config_prints_the_effective_configuration() {
     let dir = TempDir::new("e2e-checkconfig");

@@ -24,6 +24,11 @@ pub fn check_config(args: CheckConfigArgs) -> Result<ExitCode, ExitCode> {
         log::error(format_args!("{e}"));
         return Err(ExitCode::from(2));
     }
+    // Settings another key makes pointless: the config works, so warnings
+    // (on stderr, as `run` logs them), not an error.
+    for warning in config.settings_without_effect() {
+        log::warn(format_args!("{warning}"));
+    }
     print!("{}", config.render());
     // The daemon makes the file at this size at once (see history_file):
     // a sysadmin sees what the tiers cost before a restart. A comment, so

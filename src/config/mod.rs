@@ -28,6 +28,7 @@ use crate::log;
 
 pub mod history;
 pub mod keys;
+mod no_effect;
 pub(crate) mod parse;
 
 pub use keys::{KEYS, Key, Reload};
