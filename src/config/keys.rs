@@ -247,13 +247,18 @@ pub const KEYS: &[Key] = &[
         doc: "a host name the dashboard answers to besides IP literals and localhost",
         reload: Reload::Live,
         apply: |c, value, _| {
+            // Each label between dots non-empty: `a..b` could never match,
+            // nor could `example.org.`, as the Host check drops a
+            // trailing dot before comparing.
             let valid = !value.is_empty()
                 && value
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                && !value.split('.').any(str::is_empty);
             if !valid {
                 return Err(format!(
-                    "`{}` is not a host name such as monitor.example.org",
+                    "`{}` is not a host name such as monitor.example.org (letters, digits \
+                     and `-`, in labels joined by single dots)",
                     log::shown(value)
                 ));
             }

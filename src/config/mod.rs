@@ -1388,6 +1388,44 @@ mod tests {
         }
     }
 
+    /// Small laxness a sweep of hostile configs found: a count took a
+    /// leading `+` (`u32::from_str` does), and `server_name` took empty
+    /// labels (`a..b`, `example.org.`), which no Host header can match.
+    #[test]
+    fn counts_take_digits_only_and_host_names_whole_labels() {
+        assert_eq!(
+            parse("\nbackup_keep = +5").unwrap_err(),
+            "/etc/sysmon.conf:2: backup_keep: `+5` is not a whole number from 1 to 10000"
+        );
+        for bad in ["+0", "-0", " 5", "5 ", "0x5", ""] {
+            assert!(parse::parse_count(bad, 0, 9).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse::parse_count("007", 0, 9), Ok(7));
+        assert!(parse("alert_updates_security = +1").is_err());
+        assert_eq!(
+            parse("server_name = a..b").unwrap_err(),
+            "/etc/sysmon.conf:1: server_name: `a..b` is not a host name such as \
+             monitor.example.org (letters, digits and `-`, in labels joined by single dots)"
+        );
+        for bad in [".example.org", "example.org.", "."] {
+            assert!(parse(&format!("server_name = {bad}")).is_err(), "{bad}");
+        }
+        for fine in ["monitor.example.org", "localhost2", "x-1.lan"] {
+            assert!(parse(&format!("server_name = {fine}")).is_ok(), "{fine}");
+        }
+        // Both refusals reach the keys through their parsers.
+        assert!(
+            parse("allow = 10.0.0.1/8")
+                .unwrap_err()
+                .contains("write the network, 10.0.0.0/8")
+        );
+        assert!(
+            parse(&format!("network_exclude = {}", "x".repeat(16)))
+                .unwrap_err()
+                .contains("an interface name has at most 15")
+        );
+    }
+
     /// Editors that save UTF-8 with a byte order mark: it is skipped.
     #[test]
     fn a_byte_order_mark_at_the_start_is_skipped() {

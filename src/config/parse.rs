@@ -200,9 +200,13 @@ pub(super) fn parse_switch(value: &str) -> Result<bool, String> {
     }
 }
 
+/// A whole number from `min` to `max`, digits only: `u32::from_str` also
+/// takes a leading `+` (`backup_keep = +5`), which no other number here
+/// does.
 pub(super) fn parse_count(value: &str, min: u32, max: u32) -> Result<u32, String> {
-    match value.parse::<u32>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    match value.parse::<u32>().ok().filter(|_| digits) {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!(
             "`{}` is not a whole number from {min} to {max}",
             log::shown(value)
