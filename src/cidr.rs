@@ -52,13 +52,47 @@ impl Cidr {
         if prefix > max {
             return Err(bad());
         }
-        unmapped(Cidr { network, prefix }).ok_or_else(|| {
+        let block = unmapped(Cidr { network, prefix }).ok_or_else(|| {
             format!(
                 "`{}` is an IPv4-mapped address with a prefix under /96, a block \
                  beyond ::ffff:0:0/96: write the IPv4 block (::ffff:10.0.0.0/104 is 10.0.0.0/8)",
                 log::shown(text)
             )
-        })
+        })?;
+        // `10.0.0.1/8` matched 10.0.0.0/8 while reading as one host, or a
+        // typo: which was meant is the user's to say.
+        let network = block.network_address();
+        if network != block.network {
+            return Err(format!(
+                "`{}` has address bits set past its /{}: write the network, {}/{}, or the \
+                 one address, {}",
+                log::shown(text),
+                block.prefix,
+                network,
+                block.prefix,
+                block.network
+            ));
+        }
+        Ok(block)
+    }
+
+    /// The block's first address: `network` with the bits past the prefix
+    /// cleared.
+    fn network_address(&self) -> IpAddr {
+        match self.network {
+            IpAddr::V4(net) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V4((u32::from(net) & mask).into())
+            }
+            IpAddr::V6(net) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V6((u128::from(net) & mask).into())
+            }
+        }
     }
 
     pub fn contains(&self, addr: IpAddr) -> bool {
@@ -144,6 +178,42 @@ mod tests {
                 .unwrap()
                 .contains(ip("127.0.0.1"))
         );
+        // Address bits past the prefix: refused, naming the network and
+        // the address (they were matched as the network, silently).
+        for (text, error) in [
+            (
+                "10.0.0.1/8",
+                "`10.0.0.1/8` has address bits set past its /8: write the network, \
+                 10.0.0.0/8, or the one address, 10.0.0.1",
+            ),
+            (
+                "fd00::1/8",
+                "`fd00::1/8` has address bits set past its /8: write the network, \
+                 fd00::/8, or the one address, fd00::1",
+            ),
+            (
+                "::ffff:10.0.0.1/104",
+                "`::ffff:10.0.0.1/104` has address bits set past its /8: write the network, \
+                 10.0.0.0/8, or the one address, 10.0.0.1",
+            ),
+            (
+                "192.168.1.1/0",
+                "`192.168.1.1/0` has address bits set past its /0: write the network, \
+                 0.0.0.0/0, or the one address, 192.168.1.1",
+            ),
+        ] {
+            assert_eq!(Cidr::parse(text).unwrap_err(), error, "{text}");
+        }
+        for fine in [
+            "10.0.0.0/8",
+            "10.0.0.1/32",
+            "10.0.0.1",
+            "0.0.0.0/0",
+            "fd00::/8",
+            "::1",
+        ] {
+            assert!(Cidr::parse(fine).is_ok(), "{fine}");
+        }
         let error = Cidr::parse("::ffff:10.0.0.0/95").unwrap_err();
         assert!(error.contains("prefix under /96"), "{error}");
         // IPv6 blocks match IPv6 clients only: ::/0 is not "everyone".

@@ -919,6 +919,9 @@ impl Daemon {
             "SIGHUP: configuration reloaded from {}",
             file.display()
         ));
+        for warning in self.config.settings_without_effect() {
+            log::warn(format_args!("SIGHUP: {warning}"));
+        }
     }
 }
 

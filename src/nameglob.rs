@@ -8,6 +8,9 @@
 
 use crate::log;
 
+/// Linux's `IFNAMSIZ`: an interface name and its NUL, so at most 15 bytes.
+const IFNAMSIZ: usize = 16;
+
 /// A checked glob (`parse` refused the ones that cannot name an interface).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NameGlob(Box<[u8]>);
@@ -32,6 +35,16 @@ impl NameGlob {
             return Err(format!(
                 "`{}` cannot match an interface name (it holds {c:?})",
                 log::shown(text)
+            ));
+        }
+        // `*` may match nothing; every other byte takes one of the name's.
+        let fewest = text.bytes().filter(|&b| b != b'*').count();
+        if fewest > IFNAMSIZ - 1 {
+            return Err(format!(
+                "`{}` matches only names of {fewest} bytes or more, and an interface \
+                 name has at most {} (IFNAMSIZ)",
+                log::shown(text),
+                IFNAMSIZ - 1
             ));
         }
         Ok(NameGlob(text.as_bytes().into()))
@@ -177,6 +190,25 @@ mod tests {
         assert!(NameGlob::parse("veth*").is_ok());
         for bad in ["", "a/b", "eth 0", "x\u{7}"] {
             assert!(NameGlob::parse(bad).is_err(), "{bad:?}");
+        }
+        // Linux names are at most 15 bytes: a glob needing 16 matched
+        // nothing, silently. `*` may match nothing, so it does not count.
+        assert_eq!(
+            NameGlob::parse("enp0s31f6-backup"),
+            Err(
+                "`enp0s31f6-backup` matches only names of 16 bytes or more, and an \
+                 interface name has at most 15 (IFNAMSIZ)"
+                    .into()
+            )
+        );
+        assert!(NameGlob::parse("????????????????*").is_err());
+        for fine in [
+            "enp0s31f6-backu",
+            "*enp0s31f6-back*",
+            "???????????????",
+            "a*b*c*",
+        ] {
+            assert!(NameGlob::parse(fine).is_ok(), "{fine}");
         }
     }
 }

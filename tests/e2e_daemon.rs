@@ -405,6 +405,22 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
             "mounts = /\nmounts = auto",
             "{}:5: mounts: `auto` after mount points (from line 4)",
         ),
+        // A wildcard beside an address of its family on the same port
+        // passed check-config and failed at run's second bind (EADDRINUSE).
+        (
+            "listen-overlap",
+            "listen = 0.0.0.0:8080\ninterval = 5s\nlisten = 127.0.0.1:8080",
+            "{}:6: listen: `127.0.0.1:8080` overlaps `0.0.0.0:8080` on line 4: \
+             0.0.0.0:8080 takes port 8080 on every IPv4 address",
+        ),
+        // A path key took a word of another key as a path: `off` made a
+        // directory named `off`.
+        (
+            "path-keyword",
+            "backup_source = off",
+            "{}:4: backup_source: `off` is a word of this file, not a path: \
+             backup_source takes a folder to archive; to turn the backup off",
+        ),
         (
             "backup-source-listed-twice",
             "backup_source = /etc\nbackup_source = /etc/",
@@ -643,6 +659,35 @@ fn check_config_refuses_the_password_file_run_refuses() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// A setting another key makes pointless was accepted silently:
+/// check-config warns on stderr, naming both lines, and still exits 0
+/// with the configuration on stdout.
+#[test]
+fn check_config_warns_of_settings_without_effect() {
+    let dir = TempDir::new("e2e-checkconfig-no-effect");
+    let config = dir.config("backup = off\nalert_backup_age = 2d\nupdate_manager = none");
+    let out = run(sysmon(&[
+        "check-config",
+        "--config",
+        config.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "sysmon: warning: {}:5: alert_backup_age = 2d has no effect with backup = off \
+             (line 4): the daemon makes no backup (`sysmon backup` still does)\n",
+            config.display()
+        )
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("\nalert_backup_age = 2d\n")
+    );
+}
+
 #[test]
 fn check_config_prints_the_effective_configuration() {
     let dir = TempDir::new("e2e-checkconfig");
@@ -665,6 +710,10 @@ fn check_config_prints_the_effective_configuration() {
         format!("state_dir = {d}/state"),
         "backup = off".into(),
         "update_manager = none".into(),
+        // What the default tiers make the daemon preallocate.
+        format!(
+            "# history file: 8,183,808 bytes ({d}/state/history.db, made at this size, never grows)"
+        ),
     ] {
         assert!(
             stdout.contains(&format!("{line}\n")),

@@ -81,6 +81,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         log::error(format_args!("{e}"));
         return Err(ExitCode::from(2));
     }
+    // As check-config says them; the reload says them again.
+    for warning in config.settings_without_effect() {
+        log::warn(format_args!("{warning}"));
+    }
     // Config::load has looked the user up already; this is for its uid.
     let account = config.account().map_err(|e| {
         log::error(format_args!("{file}: {e}"));

@@ -68,9 +68,19 @@ pub const MAX_STEP_S: u32 = 86_400;
 /// The most slots (points) a tier may have.
 pub const MAX_SLOTS: u32 = 1_000_000;
 
+/// The most points (slots) of all tiers together: a file of at most about
+/// 512 MB (512 bytes a point). Each tier may have [`MAX_SLOTS`], and eight
+/// of them were a 4 GB file, which sysmon writes whole with zeros when it
+/// makes it, reads whole at every start (the opening checks every slot:
+/// 2,000 pages at the default tiers, 125,000 here) and, at each change of
+/// tiers, sets aside without deleting it.
+pub const MAX_POINTS_IN_ALL: u64 = 1_000_000;
+
 /// Parses `STEP:SPAN ...` (`1m:2d 10m:30d 1h:365d`), or `off` (no tiers).
-/// Steps from 1 s to 1 d, whole seconds, each dividing its span; at most
-/// [`MAX_TIERS`] tiers and 1,000,000 slots each.
+/// Steps from 1 s to 1 d, whole seconds, each dividing its span, no step
+/// twice (two tiers of one step hold the same points, one of them for
+/// less long); at most [`MAX_TIERS`] tiers, 1,000,000 slots each and
+/// [`MAX_POINTS_IN_ALL`] in all.
 pub fn parse_tiers(value: &str) -> Result<Vec<TierSpec>, String> {
     if value.trim() == "off" {
         return Ok(Vec::new());
@@ -102,6 +112,18 @@ pub fn parse_tiers(value: &str) -> Result<Vec<TierSpec>, String> {
                 log::shown(part)
             ));
         }
+        if let Some(i) = tiers
+            .iter()
+            .position(|t: &TierSpec| u64::from(t.step_s) == step_s)
+        {
+            return Err(format!(
+                "`{}`: tier {} (`{}`) has the step {} already: one tier per step",
+                log::shown(part),
+                i + 1,
+                format_tiers(&tiers[i..=i]),
+                format_secs(step_s)
+            ));
+        }
         tiers.push(TierSpec {
             step_s: step_s as u32,
             slots: slots as u32,
@@ -109,6 +131,14 @@ pub fn parse_tiers(value: &str) -> Result<Vec<TierSpec>, String> {
     }
     if tiers.is_empty() || tiers.len() > MAX_TIERS {
         return Err(format!("1 to {MAX_TIERS} tiers, or off"));
+    }
+    let points: u64 = tiers.iter().map(|t| u64::from(t.slots)).sum();
+    if points > MAX_POINTS_IN_ALL {
+        return Err(format!(
+            "`{}` is {points} points in all (at most {MAX_POINTS_IN_ALL}, a file of \
+             about 512 MB: it is written whole when made and read whole at every start)",
+            log::shown(value)
+        ));
     }
     Ok(tiers)
 }

@@ -79,7 +79,12 @@ fn add_mount(c: &mut Config, value: &str) -> Result<(), String> {
 /// (the same folder twice, or as `dir` and `dir/`, was archived twice more
 /// under `src_2/`, `src_3/`). Every earlier line added one entry.
 fn add_backup_source(c: &mut Config, value: &str, base: &Path) -> Result<(), String> {
-    let path = normalize_lexically(&parse_path(value, base)?);
+    let path = normalize_lexically(&parse_path(
+        value,
+        base,
+        "backup_source takes a folder to archive; to turn the backup off write \
+         `backup = off`, or give no backup_source",
+    )?);
     let before = c.key_lines.given_before("backup_source");
     refuse_listed_twice(&c.backup.sources, &before, &path, value)?;
     c.backup.sources.push(path);
@@ -242,13 +247,18 @@ pub const KEYS: &[Key] = &[
         doc: "a host name the dashboard answers to besides IP literals and localhost",
         reload: Reload::Live,
         apply: |c, value, _| {
+            // Each label between dots non-empty: `a..b` could never match,
+            // nor could `example.org.`, as the Host check drops a
+            // trailing dot before comparing.
             let valid = !value.is_empty()
                 && value
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                && !value.split('.').any(str::is_empty);
             if !valid {
                 return Err(format!(
-                    "`{}` is not a host name such as monitor.example.org",
+                    "`{}` is not a host name such as monitor.example.org (letters, digits \
+                     and `-`, in labels joined by single dots)",
                     log::shown(value)
                 ));
             }
@@ -298,7 +308,12 @@ pub const KEYS: &[Key] = &[
         doc: "the file holding the basic auth password (mode 600 or 640)",
         reload: Reload::Live,
         apply: |c, value, base| {
-            c.auth_password_file = Some(parse_path(value, base)?);
+            c.auth_password_file = Some(parse_path(
+                value,
+                base,
+                "auth_password_file takes the path of the password file; for no \
+                 password, leave out both auth_user and auth_password_file",
+            )?);
             Ok(())
         },
         render: |c, out| {
@@ -417,7 +432,11 @@ pub const KEYS: &[Key] = &[
         doc: "where archives go",
         reload: Reload::Live,
         apply: |c, value, base| {
-            c.backup_dir = parse_path(value, base)?;
+            c.backup_dir = parse_path(
+                value,
+                base,
+                "backup_dir takes a path; to turn the backup off write `backup = off`",
+            )?;
             Ok(())
         },
         render: |c, out| out.value(&c.backup_dir.display()),
@@ -429,7 +448,12 @@ pub const KEYS: &[Key] = &[
         doc: "where update-audit logs go",
         reload: Reload::Live,
         apply: |c, value, base| {
-            c.log_dir = parse_path(value, base)?;
+            c.log_dir = parse_path(
+                value,
+                base,
+                "log_dir takes a path; to turn the update audit (whose logs go there) \
+                 off write `update_manager = none`",
+            )?;
             Ok(())
         },
         render: |c, out| out.value(&c.log_dir.display()),
@@ -441,7 +465,12 @@ pub const KEYS: &[Key] = &[
         doc: "small state files (the boot id of the last boot backup)",
         reload: Reload::Live,
         apply: |c, value, base| {
-            c.state_dir = parse_path(value, base)?;
+            c.state_dir = parse_path(
+                value,
+                base,
+                "state_dir takes a path and cannot be turned off (the boot log is \
+                 kept there); to keep no history file write `history_tiers = off`",
+            )?;
             Ok(())
         },
         render: |c, out| out.value(&c.state_dir.display()),
@@ -630,7 +659,11 @@ pub const KEYS: &[Key] = &[
                 c.textfile_path = None;
                 return Ok(());
             }
-            let file = parse_path(value, base)?;
+            let file = parse_path(
+                value,
+                base,
+                "textfile_path takes a .prom file; to write none write `textfile_path = off`",
+            )?;
             // node_exporter's textfile collector reads only `*.prom`.
             if file.extension().is_none_or(|e| e != "prom") {
                 return Err(format!(
@@ -655,7 +688,11 @@ pub const KEYS: &[Key] = &[
         apply: |c, value, base| {
             c.textfile_dir = match value {
                 "off" => None,
-                _ => Some(parse_path(value, base)?),
+                _ => Some(parse_path(
+                    value,
+                    base,
+                    "textfile_dir takes a directory; to serve none write `textfile_dir = off`",
+                )?),
             };
             Ok(())
         },
@@ -763,7 +800,12 @@ pub const KEYS: &[Key] = &[
         apply: |c, value, base| {
             c.services.runit_dir = match value {
                 "auto" => None,
-                _ => Some(parse_path(value, base)?),
+                _ => Some(parse_path(
+                    value,
+                    base,
+                    "services_runit_dir takes a directory, or `auto`; to watch no \
+                     services write `services = off`",
+                )?),
             };
             Ok(())
         },

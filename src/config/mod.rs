@@ -28,6 +28,7 @@ use crate::log;
 
 pub mod history;
 pub mod keys;
+mod no_effect;
 pub(crate) mod parse;
 
 pub use keys::{KEYS, Key, Reload};
@@ -420,6 +421,7 @@ impl Config {
         match crate::sample::procfile::read_whole(&path, MAX_FILE_BYTES) {
             Ok(bytes) => {
                 let config = Config::parse(&bytes, &path)?;
+                config.check_listen_overlaps(ipv6_wildcard_takes_ipv4())?;
                 config.account().map_err(|message| ConfigError {
                     line: config.key_lines.of("user"),
                     file: path,
@@ -502,6 +504,47 @@ impl Config {
                 .map_err(|message| at(line_no, format!("{key}: {message}")))?;
         }
         Ok(config)
+    }
+
+    /// Refuses two `listen` addresses of which the second cannot be bound
+    /// beside the first (`0.0.0.0:P` and `127.0.0.1:P`, `[::]:P` and
+    /// `[::1]:P`; see [`parse::listen_overlap`]), at the later one's line
+    /// and naming the earlier's: `check-config` passed them and `run`
+    /// failed at the second bind. Apart from [`Config::parse`] because it
+    /// depends on the kernel: `ipv6_takes_ipv4` is whether a `[::]` socket
+    /// also takes IPv4 ([`ipv6_wildcard_takes_ipv4`]).
+    pub fn check_listen_overlaps(&self, ipv6_takes_ipv4: bool) -> Result<(), ConfigError> {
+        // The i-th address came from the i-th `listen` line (the first one
+        // replaces the default, so with none there is one address).
+        let lines: Vec<usize> = self
+            .key_lines
+            .0
+            .iter()
+            .filter(|(k, _)| *k == "listen")
+            .map(|(_, l)| *l)
+            .collect();
+        for (j, later) in self.listen.iter().enumerate() {
+            for (i, earlier) in self.listen[..j].iter().enumerate() {
+                let Some(why) = parse::listen_overlap(earlier, later, ipv6_takes_ipv4) else {
+                    continue;
+                };
+                let shown = |l: &Listen| log::shown(&l.to_string()).to_string();
+                let mut error = self.error_at(
+                    &[],
+                    format!(
+                        "listen: `{}` overlaps `{}` on line {}: {why}, so the second \
+                         bind fails (address in use); listen on the wildcard alone, \
+                         or on each address but not the wildcard",
+                        shown(later),
+                        shown(earlier),
+                        lines.get(i).copied().unwrap_or(0),
+                    ),
+                );
+                error.line = lines.get(j).copied();
+                return Err(error);
+            }
+        }
+        Ok(())
     }
 
     /// The account `user` names, looked up in the passwd database; `None`
@@ -655,6 +698,14 @@ impl Config {
         }
         out
     }
+}
+
+/// Whether a `[::]` socket also takes IPv4 on this machine: Linux's
+/// `net.ipv6.bindv6only` (per network namespace) is 0 by default, and
+/// sysmon does not set `IPV6_V6ONLY` on its sockets. Unreadable (no
+/// IPv6: a `[::]` bind fails anyway): the default.
+fn ipv6_wildcard_takes_ipv4() -> bool {
+    std::fs::read("/proc/sys/net/ipv6/bindv6only").map_or(true, |v| v.trim_ascii() != b"1")
 }
 
 /// `#` starts a comment at the beginning of a line or after white space, so
@@ -1143,6 +1194,236 @@ mod tests {
                 format!("/etc/sysmon.conf:2: {key}: `{shown}` contains a NUL byte"),
             );
         }
+    }
+
+    /// Two `listen` addresses the second of which cannot be bound beside
+    /// the first passed `check-config` and failed at `run` (EADDRINUSE at
+    /// the second bind): refused at the later line, naming the earlier.
+    /// Each case below was bound by hand on Linux 6 (two listening sockets
+    /// with SO_REUSEADDR, as std binds them), with `net.ipv6.bindv6only` 0
+    /// and, in a network namespace of its own, 1.
+    #[test]
+    fn listen_addresses_that_cannot_be_bound_together_are_refused() {
+        let check = |lines: &str, ipv6_takes_ipv4: bool| {
+            let text = lines
+                .split(' ')
+                .map(|l| format!("listen = {l}\n"))
+                .collect::<String>();
+            parse(&format!("interval = 5s\n{text}"))
+                .unwrap()
+                .check_listen_overlaps(ipv6_takes_ipv4)
+                .map_err(|e| e.to_string())
+        };
+        let overlap = |later: &str, earlier: &str, line: (usize, usize), why: &str| {
+            format!(
+                "/etc/sysmon.conf:{}: listen: `{later}` overlaps `{earlier}` on line {}: {why}, \
+                 so the second bind fails (address in use); listen on the wildcard alone, \
+                 or on each address but not the wildcard",
+                line.1, line.0
+            )
+        };
+        let dual = " (a `[::]` socket takes IPv4 too: sysmon does not set IPV6_V6ONLY \
+                    and net.ipv6.bindv6only is 0 here)";
+        for (lines, ipv6_takes_ipv4, error) in [
+            (
+                "0.0.0.0:8080 127.0.0.1:8080",
+                true,
+                Some(overlap(
+                    "127.0.0.1:8080",
+                    "0.0.0.0:8080",
+                    (2, 3),
+                    "0.0.0.0:8080 takes port 8080 on every IPv4 address",
+                )),
+            ),
+            (
+                "10.0.0.1:9 127.0.0.1:8080 0.0.0.0:8080",
+                false,
+                Some(overlap(
+                    "0.0.0.0:8080",
+                    "127.0.0.1:8080",
+                    (3, 4),
+                    "0.0.0.0:8080 takes port 8080 on every IPv4 address",
+                )),
+            ),
+            (
+                "[::]:8080 [::1]:8080",
+                false,
+                Some(overlap(
+                    "[::1]:8080",
+                    "[::]:8080",
+                    (2, 3),
+                    "[::]:8080 takes port 8080 on every IPv6 address",
+                )),
+            ),
+            (
+                "[::]:8080 127.0.0.1:8080",
+                true,
+                Some(overlap(
+                    "127.0.0.1:8080",
+                    "[::]:8080",
+                    (2, 3),
+                    &format!("[::]:8080 takes port 8080 on every IPv4 address{dual}"),
+                )),
+            ),
+            (
+                "0.0.0.0:8080 [::]:8080",
+                true,
+                Some(overlap(
+                    "[::]:8080",
+                    "0.0.0.0:8080",
+                    (2, 3),
+                    "0.0.0.0:8080 takes port 8080 on every IPv4 address",
+                )),
+            ),
+            (
+                "127.0.0.1:8080 [::ffff:127.0.0.1]:8080",
+                true,
+                Some(overlap(
+                    "[::ffff:127.0.0.1]:8080",
+                    "127.0.0.1:8080",
+                    (2, 3),
+                    "both take 127.0.0.1 port 8080",
+                )),
+            ),
+            // These bind: with bindv6only = 1 a [::] socket is IPv6 only;
+            // [::1] takes no IPv4; other ports, other addresses, port 0.
+            ("[::]:8080 0.0.0.0:8080", false, None),
+            ("[::]:8080 127.0.0.1:8080", false, None),
+            ("[::1]:8080 0.0.0.0:8080", true, None),
+            ("[::1]:8080 127.0.0.1:8080", true, None),
+            ("0.0.0.0:8080 127.0.0.1:8081", true, None),
+            ("127.0.0.1:8080 127.0.0.2:8080", true, None),
+            ("0.0.0.0:0 127.0.0.1:0 [::]:0", true, None),
+            ("/run/a.sock /run/b.sock 127.0.0.1:8080", true, None),
+        ] {
+            assert_eq!(check(lines, ipv6_takes_ipv4).err(), error, "{lines}");
+        }
+        // The default alone, and one address, never overlap.
+        assert!(parse("").unwrap().check_listen_overlaps(true).is_ok());
+    }
+
+    /// `backup_dir = off` made a directory named `off` beside the config:
+    /// no path key takes a word other keys take as a path, whichever key
+    /// (a new path key is caught here too: its value would render as
+    /// `/etc/off`), and the error says what was probably meant.
+    #[test]
+    fn path_keys_refuse_the_words_of_other_keys() {
+        for key in KEYS {
+            for word in parse::KEYWORDS {
+                for word in [word.to_string(), word.to_ascii_uppercase()] {
+                    let Ok(c) = parse(&format!("{} = {word}", key.name)) else {
+                        continue;
+                    };
+                    let rendered = c.render();
+                    assert!(
+                        !rendered.contains(&format!("/{word}\n")),
+                        "{} = {word} is taken as a path:\n{rendered}",
+                        key.name
+                    );
+                }
+            }
+        }
+        for (text, error) in [
+            (
+                "\nbackup_dir = off",
+                "/etc/sysmon.conf:2: backup_dir: `off` is a word of this file, not a path: \
+                 backup_dir takes a path; to turn the backup off write `backup = off` \
+                 (for a file or directory named `off`, write `./off`)",
+            ),
+            (
+                "state_dir = None",
+                "/etc/sysmon.conf:1: state_dir: `None` is a word of this file, not a path: \
+                 state_dir takes a path and cannot be turned off (the boot log is kept \
+                 there); to keep no history file write `history_tiers = off` \
+                 (for a file or directory named `None`, write `./None`)",
+            ),
+            (
+                "services_runit_dir = off",
+                "/etc/sysmon.conf:1: services_runit_dir: `off` is a word of this file, not a \
+                 path: services_runit_dir takes a directory, or `auto`; to watch no services \
+                 write `services = off` (for a file or directory named `off`, write `./off`)",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err(), error, "{text}");
+        }
+        // The words' own keys still take them; a relative path is still
+        // fine, and `./off` names a directory `off`.
+        for fine in [
+            "textfile_path = off",
+            "textfile_dir = off",
+            "services_runit_dir = auto",
+            "backup_dir = ./output/",
+            "backup_dir = offsite",
+        ] {
+            assert!(parse(fine).is_ok(), "{fine}");
+        }
+        assert_eq!(
+            parse("backup_dir = ./off").unwrap().backup_dir,
+            Path::new("/etc/./off")
+        );
+    }
+
+    /// `history_tiers` took the same step twice (two tiers holding the
+    /// same points) and up to eight tiers of a million points: a 4 GB
+    /// file, made whole at start. Both are refused at the key's line.
+    #[test]
+    fn history_tiers_take_each_step_once_and_a_million_points_in_all() {
+        for (text, error) in [
+            (
+                "\nhistory_tiers = 1m:2d 10m:30d 60s:7d",
+                "/etc/sysmon.conf:2: history_tiers: `60s:7d`: tier 1 (`1m:2d`) has the \
+                 step 1m already: one tier per step",
+            ),
+            (
+                "history_tiers = 1s:11d 1m:365d",
+                "/etc/sysmon.conf:1: history_tiers: `1s:11d 1m:365d` is 1476000 points in all \
+                 (at most 1000000, a file of about 512 MB: it is written whole when made \
+                 and read whole at every start)",
+            ),
+        ] {
+            assert_eq!(parse(text).unwrap_err(), error, "{text}");
+        }
+        for fine in ["1s:11d", "1m:2d 10m:30d 1h:365d", "1s:1h 2s:1h", "1m:694d"] {
+            assert!(parse(&format!("history_tiers = {fine}")).is_ok(), "{fine}");
+        }
+    }
+
+    /// Small laxness a sweep of hostile configs found: a count took a
+    /// leading `+` (`u32::from_str` does), and `server_name` took empty
+    /// labels (`a..b`, `example.org.`), which no Host header can match.
+    #[test]
+    fn counts_take_digits_only_and_host_names_whole_labels() {
+        assert_eq!(
+            parse("\nbackup_keep = +5").unwrap_err(),
+            "/etc/sysmon.conf:2: backup_keep: `+5` is not a whole number from 1 to 10000"
+        );
+        for bad in ["+0", "-0", " 5", "5 ", "0x5", ""] {
+            assert!(parse::parse_count(bad, 0, 9).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse::parse_count("007", 0, 9), Ok(7));
+        assert!(parse("alert_updates_security = +1").is_err());
+        assert_eq!(
+            parse("server_name = a..b").unwrap_err(),
+            "/etc/sysmon.conf:1: server_name: `a..b` is not a host name such as \
+             monitor.example.org (letters, digits and `-`, in labels joined by single dots)"
+        );
+        for bad in [".example.org", "example.org.", "."] {
+            assert!(parse(&format!("server_name = {bad}")).is_err(), "{bad}");
+        }
+        for fine in ["monitor.example.org", "localhost2", "x-1.lan"] {
+            assert!(parse(&format!("server_name = {fine}")).is_ok(), "{fine}");
+        }
+        // Both refusals reach the keys through their parsers.
+        assert!(
+            parse("allow = 10.0.0.1/8")
+                .unwrap_err()
+                .contains("write the network, 10.0.0.0/8")
+        );
+        assert!(
+            parse(&format!("network_exclude = {}", "x".repeat(16)))
+                .unwrap_err()
+                .contains("an interface name has at most 15")
+        );
     }
 
     /// Editors that save UTF-8 with a byte order mark: it is skipped.

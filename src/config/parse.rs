@@ -4,7 +4,7 @@
 //! `FILE:LINE: key: ` in the error.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -12,14 +12,31 @@ use super::Threshold;
 use crate::log;
 
 /// A key's value with `base` (the config file's directory) in front when
-/// it is relative.
-pub(super) fn parse_path(value: &str, base: &Path) -> Result<PathBuf, String> {
+/// it is relative. A word other keys take ([`KEYWORDS`]: `backup_dir =
+/// off` made a directory named `off` beside the config) is refused with
+/// `instead`, which says what the user probably meant (`backup_dir takes
+/// a path; to turn the backup off write `backup = off``), and how to name
+/// such a directory after all (`./off`).
+pub(super) fn parse_path(value: &str, base: &Path, instead: &str) -> Result<PathBuf, String> {
     if value.is_empty() {
         return Err("expected a path".into());
     }
     refuse_nul(value)?;
+    if KEYWORDS.iter().any(|w| w.eq_ignore_ascii_case(value)) {
+        let value = log::shown(value);
+        return Err(format!(
+            "`{value}` is a word of this file, not a path: {instead} \
+             (for a file or directory named `{value}`, write `./{value}`)"
+        ));
+    }
     Ok(base.join(value))
 }
+
+/// The words keys take besides their values: switches (`on`, `off`, and
+/// `yes`/`no`, `true`/`false`), `auto` (`mounts`, `services`,
+/// `update_manager`, `services_runit_dir`) and `none` (`update_manager`).
+/// A path key refuses them in any case (`Off` too).
+pub(super) const KEYWORDS: [&str; 8] = ["off", "on", "none", "auto", "yes", "no", "true", "false"];
 
 /// An error for a value with a NUL byte, which no path, socket address or
 /// command line can hold (the kernel's strings end there): refused when
@@ -87,6 +104,75 @@ impl fmt::Display for Listen {
     }
 }
 
+/// Why binding `later` fails with EADDRINUSE once `earlier` is bound and
+/// listening, or `None` when Linux lets both be bound: the same address
+/// and port (however written: `[::ffff:127.0.0.1]:P` is `127.0.0.1:P`),
+/// or a wildcard
+/// (`0.0.0.0`, `[::]`) beside any address of its family on its port.
+/// `std`'s `TcpListener::bind` sets `SO_REUSEADDR`, which does not let a
+/// second socket share a port someone listens on.
+///
+/// `ipv6_takes_ipv4`: sysmon does not set `IPV6_V6ONLY`, so a `[::]`
+/// socket takes IPv4 too unless `net.ipv6.bindv6only` is 1 (Linux's
+/// default is 0): then `[::]:P` beside `0.0.0.0:P` or `127.0.0.1:P`
+/// fails, and with 1 both bind. Port 0 never overlaps (each bind gets
+/// a port of its own). Socket paths are not compared here: one listed
+/// twice, `//` and `/./` aside, is refused as it is read.
+pub(super) fn listen_overlap(
+    earlier: &Listen,
+    later: &Listen,
+    ipv6_takes_ipv4: bool,
+) -> Option<String> {
+    let (a, b) = match (earlier, later) {
+        (Listen::Tcp(a), Listen::Tcp(b)) if a.port() == b.port() && a.port() != 0 => (a, b),
+        _ => return None,
+    };
+    let port = a.port();
+    // Which addresses (IPv4 or IPv6, the unspecified one for "every")
+    // each socket takes.
+    let takes = |addr: &SocketAddr| -> Vec<IpAddr> {
+        match addr.ip() {
+            IpAddr::V4(v4) => vec![IpAddr::V4(v4)],
+            IpAddr::V6(v6) if v6.is_unspecified() => {
+                let mut all = vec![IpAddr::V6(v6)];
+                if ipv6_takes_ipv4 {
+                    all.push(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+                }
+                all
+            }
+            IpAddr::V6(v6) => vec![v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)],
+        }
+    };
+    let family = |ip: &IpAddr| if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+    for x in takes(a) {
+        for y in takes(b) {
+            if x.is_ipv4() != y.is_ipv4() {
+                continue;
+            }
+            let (wildcard, what) = if x.is_unspecified() {
+                (a, x)
+            } else if y.is_unspecified() {
+                (b, y)
+            } else if x == y {
+                return Some(format!("both take {x} port {port}"));
+            } else {
+                continue;
+            };
+            let dual = if wildcard.ip() == Ipv6Addr::UNSPECIFIED && what.is_ipv4() {
+                " (a `[::]` socket takes IPv4 too: sysmon does not set IPV6_V6ONLY \
+                 and net.ipv6.bindv6only is 0 here)"
+            } else {
+                ""
+            };
+            return Some(format!(
+                "{wildcard} takes port {port} on every {} address{dual}",
+                family(&what)
+            ));
+        }
+    }
+    None
+}
+
 pub fn parse_listen(value: &str) -> Result<Listen, String> {
     refuse_nul(value)?;
     if value.starts_with('/') {
@@ -114,9 +200,13 @@ pub(super) fn parse_switch(value: &str) -> Result<bool, String> {
     }
 }
 
+/// A whole number from `min` to `max`, digits only: `u32::from_str` also
+/// takes a leading `+` (`backup_keep = +5`), which no other number here
+/// does.
 pub(super) fn parse_count(value: &str, min: u32, max: u32) -> Result<u32, String> {
-    match value.parse::<u32>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    match value.parse::<u32>().ok().filter(|_| digits) {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!(
             "`{}` is not a whole number from {min} to {max}",
             log::shown(value)

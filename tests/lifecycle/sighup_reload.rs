@@ -54,6 +54,39 @@ fn sighup_applies_a_valid_config_and_refuses_an_invalid_one() {
     assert_eq!(daemon.logged("configuration reloaded"), 1);
 }
 
+/// A setting another key makes pointless (`alert_service_failed = on`
+/// with `services = off`) was accepted silently: `run` warns at start and
+/// at each reload, naming both lines, and keeps running.
+#[test]
+fn run_warns_of_settings_without_effect_at_start_and_on_reload() {
+    let dir = TempDir::new("sighup-no-effect");
+    let config = dir
+        .config("backup = off\nupdate_manager = none\nservices = off\nalert_service_failed = on");
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    let wanted = format!(
+        "warning: {}:7: alert_service_failed = on has no effect with services = off (line 6)",
+        config.display()
+    );
+    assert!(
+        daemon.wait_log(&wanted, Duration::from_secs(5)),
+        "no `{wanted}` logged\n{}",
+        daemon.dump()
+    );
+    dir.config("backup = off\nupdate_manager = none\nservices = off\ninterval = 2s\nalert_service_failed = on");
+    daemon.signal(1);
+    let wanted = format!(
+        "SIGHUP: {}:8: alert_service_failed = on has no effect with services = off (line 6)",
+        config.display()
+    );
+    assert!(
+        daemon.wait_log(&wanted, Duration::from_secs(5)),
+        "no `{wanted}` logged\n{}",
+        daemon.dump()
+    );
+    assert_eq!(daemon.logged("has no effect"), 2, "{}", daemon.dump());
+    assert_eq!(interval_s(&daemon), 2.0);
+}
+
 /// The reload scope is the key table's (`restart` in the README's
 /// configuration table): a changed `max_connections` waits for a restart and
 /// the warning names that key alone, while `interval` in the same reload
