@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::parse::{
-    format_duration, format_threshold, normalize_lexically, on_off, parse_count, parse_duration,
-    parse_listen, parse_optional_period, parse_path, parse_switch, parse_threshold, refuse_nul,
+    format_duration, format_threshold, normalize_lexically, on_off, parse_command, parse_count,
+    parse_duration, parse_listen, parse_optional_period, parse_path, parse_switch, parse_threshold,
 };
 
 /// A duration from `min` to `max`, which `range` spells for the error.
@@ -584,11 +584,11 @@ pub const KEYS: &[Key] = &[
         doc: "with update_manager = command: prints `name current -> new` lines",
         reload: Reload::Live,
         apply: |c, value, _| {
-            if value.is_empty() {
-                return Err("expected a shell command".into());
-            }
-            refuse_nul(value)?;
-            c.updates.command = Some(value.to_string());
+            c.updates.command = Some(parse_command(
+                value,
+                "update_command takes the shell command that lists pending updates; \
+                 to audit none write `update_manager = none`",
+            )?);
             Ok(())
         },
         render: |c, out| c.updates.command.iter().for_each(|v| out.value(v)),
@@ -923,11 +923,10 @@ pub const KEYS: &[Key] = &[
         doc: "run through /bin/sh -c when an alert starts and ends",
         reload: Reload::Live,
         apply: |c, value, _| {
-            if value.is_empty() {
-                return Err("expected a shell command".into());
-            }
-            refuse_nul(value)?;
-            c.alerts.command = Some(value.to_string());
+            c.alerts.command = Some(parse_command(
+                value,
+                "alert_command takes a shell command; to run none, leave the key out",
+            )?);
             Ok(())
         },
         render: |c, out| c.alerts.command.iter().for_each(|v| out.value(v)),

@@ -1302,6 +1302,45 @@ mod tests {
         assert!(parse("").unwrap().check_listen_overlaps(true).is_ok());
     }
 
+    /// `alert_command = off` ran `/bin/sh -c off` at every alert: no
+    /// command key takes a lone `off`, `on`, `none` or `auto` as a command
+    /// (a new command key is caught here too), while `true`, `false` and
+    /// `yes` (programs) and a command that merely begins with a word are
+    /// still taken.
+    #[test]
+    fn command_keys_refuse_the_words_of_other_keys() {
+        for key in KEYS.iter().filter(|k| k.name.ends_with("_command")) {
+            for word in parse::NOT_COMMANDS {
+                for word in [word.to_string(), word.to_ascii_uppercase()] {
+                    let error = parse(&format!("{} = {word}", key.name))
+                        .err()
+                        .unwrap_or_else(|| panic!("{} = {word} is taken", key.name));
+                    assert!(
+                        error.contains("is a word of this file, not a command"),
+                        "{error}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            parse("\nalert_command = off").unwrap_err(),
+            "/etc/sysmon.conf:2: alert_command: `off` is a word of this file, not a command: \
+             alert_command takes a shell command; to run none, leave the key out"
+        );
+        assert_eq!(
+            parse("update_manager = command\nupdate_command = None").unwrap_err(),
+            "/etc/sysmon.conf:2: update_command: `None` is a word of this file, not a \
+             command: update_command takes the shell command that lists pending updates; \
+             to audit none write `update_manager = none`"
+        );
+        for fine in [
+            "alert_command = off-site-notify",
+            "alert_command = /usr/bin/true",
+        ] {
+            assert!(parse(fine).is_ok(), "{fine}");
+        }
+    }
+
     /// `backup_dir = off` made a directory named `off` beside the config:
     /// no path key takes a word other keys take as a path, whichever key
     /// (a new path key is caught here too: its value would render as

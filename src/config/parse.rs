@@ -32,11 +32,33 @@ pub(super) fn parse_path(value: &str, base: &Path, instead: &str) -> Result<Path
     Ok(base.join(value))
 }
 
+/// A shell command key's value (`update_command`, `alert_command`). A
+/// lone [`NOT_COMMANDS`] word is refused with `instead`: `alert_command =
+/// off` ran `/bin/sh -c off` at every alert ("off: not found"). `true`,
+/// `false` and `yes` are programs, and taken.
+pub(super) fn parse_command(value: &str, instead: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Err("expected a shell command".into());
+    }
+    refuse_nul(value)?;
+    if NOT_COMMANDS.iter().any(|w| w.eq_ignore_ascii_case(value)) {
+        return Err(format!(
+            "`{}` is a word of this file, not a command: {instead}",
+            log::shown(value)
+        ));
+    }
+    Ok(value.to_string())
+}
+
 /// The words keys take besides their values: switches (`on`, `off`, and
 /// `yes`/`no`, `true`/`false`), `auto` (`mounts`, `services`,
 /// `update_manager`, `services_runit_dir`) and `none` (`update_manager`).
 /// A path key refuses them in any case (`Off` too).
 pub(super) const KEYWORDS: [&str; 8] = ["off", "on", "none", "auto", "yes", "no", "true", "false"];
+
+/// The [`KEYWORDS`] no one means as a shell command: `true`, `false` and
+/// `yes` are programs (`update_command = true` lists no updates).
+pub(super) const NOT_COMMANDS: [&str; 4] = ["off", "on", "none", "auto"];
 
 /// An error for a value with a NUL byte, which no path, socket address or
 /// command line can hold (the kernel's strings end there): refused when
