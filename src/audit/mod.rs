@@ -22,8 +22,10 @@
 //! never blocks (it reads what the pipes hold and checks for exit, and a
 //! large output is parsed on a short-lived thread, see `Job::decide`); what
 //! is kept is bounded ([`child`] caps what is read, [`model`] what a parse
-//! keeps, and between audits only what /data.json shows is held); a child
-//! past `update_timeout` is killed with its whole process group and reaped,
+//! keeps, and between audits only what /data.json shows is held);
+//! `update_timeout` is for the whole audit: the child running when it
+//! runs out is killed with its whole process group and reaped, and no
+//! step is started after it,
 //! and whatever it started that left the group or outlived it is killed by
 //! [`crate::orphans`] when the step ends;
 //! when idle, `poll` does no work and allocates nothing.
@@ -270,6 +272,12 @@ pub struct AuditResult {
 struct Job {
     manager: Manager,
     runs: Vec<StepRun>,
+    /// When the audit began, and when its time (`update_timeout`, for all
+    /// of its steps together) runs out: a running step is killed then, and
+    /// a step due after it is not started ([`not_started`]).
+    started_at: Instant,
+    deadline: Instant,
+    timeout: Duration,
     child: Option<RunningChild>,
     /// The decision after a step with much output, being made on its own
     /// thread; it holds `runs` meanwhile and hands them back.
@@ -337,6 +345,34 @@ impl Job {
                 }))
             }
         }
+    }
+}
+
+/// The run of a `step` due after `job`'s deadline: not started, saying
+/// that `update_timeout` is for the whole audit and which step used the
+/// time. The managers read it as a step that failed (a list: the audit
+/// fails; a step that only completes the list: a note or security unknown).
+fn not_started(step: child::Step, job: &Job, now: Instant) -> StepRun {
+    let mut why = format!(
+        "the {} update_timeout is for the whole audit, and it ran out {} after the audit began",
+        crate::config::format_duration(job.timeout),
+        crate::config::format_duration(now.saturating_duration_since(job.started_at))
+    );
+    if let Some(last) = job.runs.last() {
+        why.push_str(&format!(
+            "; the step before: `{}`: {}",
+            last.step.display(),
+            last.exit.describe()
+        ));
+    }
+    StepRun {
+        step,
+        exit: child::Exit::NotStarted(why),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        stdout_dropped: 0,
+        stderr_dropped: 0,
+        duration: Duration::ZERO,
     }
 }
 
@@ -491,6 +527,9 @@ impl AuditService {
             self.job = Some(Job {
                 manager: manager.clone(),
                 runs: Vec::new(),
+                started_at: now,
+                deadline: now + self.settings.timeout,
+                timeout: self.settings.timeout,
                 child: None,
                 deciding: None,
                 next_check_at: now,
@@ -524,8 +563,18 @@ impl AuditService {
                 }
             };
             match next {
+                Next::Run(step) if now >= job.deadline => {
+                    let run = not_started(step, job, now);
+                    job.runs.push(run);
+                }
                 Next::Run(step) => {
-                    match RunningChild::spawn(step, &self.env.path, now, self.settings.timeout) {
+                    match RunningChild::spawn_until(
+                        step,
+                        &self.env.path,
+                        now,
+                        job.deadline,
+                        job.timeout,
+                    ) {
                         Ok(child) => job.child = Some(child),
                         Err(failed) => job.runs.push(*failed),
                     }

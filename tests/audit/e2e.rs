@@ -160,6 +160,112 @@ fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
     );
 }
 
+/// A recorded run that takes `delay_s` seconds, then prints `stdout` and
+/// exits 0: `cases/NAME` under `dir`, for [`Shims::tool_args`].
+fn slow_case(dir: &TempDir, name: &str, delay_s: &str, stdout: &str) -> String {
+    let case = dir.path().join("cases").join(name);
+    std::fs::create_dir_all(&case).unwrap();
+    std::fs::write(case.join("delay"), delay_s).unwrap();
+    std::fs::write(case.join("stdout"), stdout).unwrap();
+    std::fs::write(case.join("exit"), "0\n").unwrap();
+    case.display().to_string()
+}
+
+const XBPS_UPDATE: &str = "firefox-128.0.3_1 update x86_64 https://repo-default.voidlinux.org/current 253424640 70184428\n";
+
+/// `update_timeout` is for the whole audit (README: "the audit child is
+/// killed after this"): it was applied per step, so an audit of several
+/// steps ran for several times it. Here the refresh and the list take
+/// 0.7 s each against a 1 s timeout: the build before ran both to their
+/// end (1.4 s) and answered "1 update, ok"; now the list is killed when
+/// the second runs out, and the error says which step and after how long.
+#[test]
+fn update_timeout_is_for_the_whole_audit_not_each_step() {
+    let (dir, shims) = shimmed("audit-e2e-deadline");
+    let refresh = slow_case(&dir, "refresh", "0.7", "");
+    let list = slow_case(&dir, "list", "0.7", XBPS_UPDATE);
+    shims.tool_args("xbps-install", "-S", &refresh);
+    shims.tool_args("xbps-install", "-Mun", &list);
+    shims.tool_output(
+        "xbps-query",
+        "ii firefox-128.0.2_1 Mozilla Firefox\n",
+        "",
+        0,
+    );
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = xbps\nupdate_refresh = on\nupdate_timeout = 1s\nmounts = /",
+        |_| {},
+    );
+    let (failed, _) = until_failed(&daemon);
+    let error = field(&failed, "error");
+    assert!(
+        error.contains("xbps-install -Mun`: timed out after ")
+            && error.contains("the 1s timeout is for all the steps, and those before it took ")
+            && error.contains("its process group was killed"),
+        "{error}"
+    );
+    assert_eq!(shims.calls("xbps-install").len(), 2);
+    assert!(
+        shims.calls("xbps-query").is_empty(),
+        "started after the deadline"
+    );
+    let logs = crate::support::logs(&dir.join("logs"));
+    let log = std::fs::read_to_string(&logs[0]).unwrap();
+    assert!(
+        log.contains("xbps-install -S\n  exit: exit status 0")
+            && log.contains("xbps-install -Mun\n  exit: timed out after "),
+        "{log}"
+    );
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(2)).is_some());
+}
+
+/// A step due once the audit's time has run out is not started; the
+/// error names the step that used the time and how. The build before gave
+/// the list a timeout of its own after the refresh hung, and answered.
+#[test]
+fn a_step_due_after_update_timeout_is_not_started() {
+    let (dir, shims) = shimmed("audit-e2e-not-started");
+    shims.tool_args("xbps-install", "-S", "pacman/hang");
+    let list = slow_case(&dir, "list", "0", XBPS_UPDATE);
+    shims.tool_args("xbps-install", "-Mun", &list);
+    shims.tool_output(
+        "xbps-query",
+        "ii firefox-128.0.2_1 Mozilla Firefox\n",
+        "",
+        0,
+    );
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = xbps\nupdate_refresh = on\nupdate_timeout = 1s\nmounts = /",
+        |_| {},
+    );
+    let (failed, _) = until_failed(&daemon);
+    let error = field(&failed, "error");
+    assert!(
+        error.contains("xbps-install -Mun`: not started: the 1s update_timeout is for the whole audit, and it ran out ")
+            && error.contains("the step before: `")
+            && error.contains("xbps-install -S`: timed out after 1s; its process group was killed"),
+        "{error}"
+    );
+    let calls = shims.calls("xbps-install");
+    let started: Vec<&String> = calls.iter().filter(|c| c.contains(" args=")).collect();
+    assert!(
+        started.len() == 1 && started[0].ends_with(" args=-S"),
+        "only the refresh ran: {calls:?}"
+    );
+    assert!(
+        daemon.wait_log("not started: the 1s update_timeout", Duration::from_secs(2)),
+        "{}",
+        daemon.dump()
+    );
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(2)).is_some());
+}
+
 #[test]
 fn sigterm_mid_audit_kills_and_reaps_the_child() {
     let (dir, shims) = shimmed("audit-e2e-term");
