@@ -266,6 +266,87 @@ fn a_step_due_after_update_timeout_is_not_started() {
     assert!(daemon.wait_exit(Duration::from_secs(2)).is_some());
 }
 
+/// The audit's log is written off the loop: the daemon answers while a
+/// large log is being written. The build before rendered and wrote it (an
+/// atomic write: the file and its directory fsynced) on the loop, in
+/// `finish`: 12-50 ms for 20,000 packages, more for a 64 MB log, and no
+/// request was answered meanwhile. Here dnf lists one package 1,000 times
+/// and 20,000 advisories name it, so the log holds 1,000 notes of 64 KiB:
+/// once its temporary file appears, /data.json must be answered before
+/// the log is renamed into place (which the old loop did before answering).
+#[test]
+fn the_audit_log_is_written_while_the_daemon_answers() {
+    let (dir, shims) = shimmed("audit-e2e-log-off-loop");
+    shims.tool_output("dnf", &"big.x86_64 2-1 updates\n".repeat(1000), "", 100);
+    let mut advisories = String::new();
+    for i in 0..20_000 {
+        advisories.push_str(&format!(
+            "FEDORA-2024-{i:010} Important/Sec. big-2-1.x86_64\n"
+        ));
+    }
+    let case = dir.path().join("cases").join("advisories");
+    std::fs::create_dir_all(&case).unwrap();
+    std::fs::write(case.join("stdout"), advisories).unwrap();
+    shims.tool_args(
+        "dnf",
+        "-q updateinfo list --security --available",
+        case.to_str().unwrap(),
+    );
+    shims.tool_output("rpm", "big.x86_64 0:1-1\n", "", 0);
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = dnf\nmounts = /",
+        |_| {},
+    );
+    let logs = dir.join("logs");
+    let named = |wanted: fn(&str) -> bool| {
+        std::fs::read_dir(&logs).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| wanted(&e.file_name().to_string_lossy()))
+        })
+    };
+    let temporary = |name: &str| name.starts_with(".updates_") && name.contains(".log.tmp");
+    let final_log = |name: &str| name.starts_with("updates_") && name.ends_with(".log");
+    let start = Instant::now();
+    while !named(temporary) {
+        assert!(
+            !named(final_log),
+            "the log was written before its temporary was seen"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no log being written; {}",
+            daemon.dump()
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let answer = daemon.get("/data.json");
+    assert_eq!(answer.status, 200);
+    assert!(
+        !named(final_log),
+        "/data.json was answered only once the log was written: the loop wrote it; {}",
+        daemon.dump()
+    );
+    // And the log is complete once the audit is published.
+    let log = wait_for(Duration::from_secs(30), || {
+        (field(&updates(&daemon), "state") == "ok").then(|| crate::support::logs(&logs))
+    })
+    .unwrap_or_else(|| panic!("no result; {}", daemon.dump()));
+    let text = std::fs::read_to_string(&log[0]).unwrap();
+    assert!(
+        text.ends_with(
+            "summary: 1000 updates pending (1000 security), 1000 notes, 0 unparsed lines\n"
+        ),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
+    assert!(text.len() > 60 << 20, "{}", text.len());
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(5)).is_some());
+}
+
 #[test]
 fn sigterm_mid_audit_kills_and_reaps_the_child() {
     let (dir, shims) = shimmed("audit-e2e-term");
