@@ -51,7 +51,7 @@ pub mod quote;
 pub mod restart;
 pub mod xbps;
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -299,7 +299,7 @@ impl Job {
     /// short-lived thread, so the poll loop never waits for a parse: the
     /// thread owns nothing but the runs moved into it, and the loop takes
     /// them back with the decision.
-    fn decide(&mut self, refresh: bool, path: &OsString, root: &Path) -> Option<Next> {
+    fn decide(&mut self, refresh: bool, path: &OsString) -> Option<Next> {
         if let Some(handle) = &self.deciding {
             if !handle.is_finished() {
                 return None;
@@ -323,15 +323,15 @@ impl Job {
             .map(|r| r.stdout.len() + r.stderr.len())
             .sum();
         if output <= INLINE_PARSE_BYTES {
-            return Some(decide(&self.manager, refresh, path, root, &self.runs));
+            return Some(managers::next(&self.manager, refresh, path, &self.runs));
         }
         let runs = std::mem::take(&mut self.runs);
         let manager = self.manager.clone();
-        let (path, root) = (path.clone(), root.to_path_buf());
+        let path = path.clone();
         let spawned = std::thread::Builder::new()
             .name("audit-parse".into())
             .spawn(move || {
-                let next = decide(&manager, refresh, &path, &root, &runs);
+                let next = managers::next(&manager, refresh, &path, &runs);
                 (runs, next)
             });
         match spawned {
@@ -374,13 +374,17 @@ struct Recorded {
 }
 
 /// Makes a finished audit its result: reads whether a reboot is needed and
-/// the lists' age, renders and writes the log (atomically, fsynced:
-/// [`logfile::write`]), and (the daemon) keeps only what /data.json shows.
+/// the lists' age, completes apt's details from the system
+/// ([`complete_apt`]: dpkg's status, the lists' Release files), renders and
+/// writes the log (atomically, fsynced: [`logfile::write`]), and (the
+/// daemon) keeps only what /data.json shows.
 ///
 /// Runs on its own short-lived thread in the daemon, never on the loop:
 /// rendering a 20,000-package log (1.4 MB) and fsyncing it took 12-50 ms
-/// there (debug build; the file and directory fsyncs alone 7-22 ms), and a
-/// log with 1,000 notes of [`model::NOTE_BYTES`] is 64 MB.
+/// there (debug build; the file and directory fsyncs alone 7-22 ms), a
+/// log with 1,000 notes of [`model::NOTE_BYTES`] is 64 MB, and apt's
+/// details read a 714 KB dpkg status in 230 ms (debug build) where a short
+/// output was parsed on the loop; 120,000 origins once held the loop 6 s.
 fn record(f: Finished) -> Recorded {
     let checked_at = unix_now();
     let reboot = host::reboot(&f.manager, &f.root, &f.proc_root);
@@ -397,6 +401,9 @@ fn record(f: Finished) -> Recorded {
         (stale, None) => stale,
     };
     let mut outcome = f.outcome;
+    if let (Manager::Apt, Ok(parsed)) = (&f.manager, &mut outcome) {
+        complete_apt(parsed, &f.root);
+    }
     let text = logfile::render(&logfile::Record {
         host: &sys::hostname(),
         unix_s: checked_at,
@@ -459,20 +466,6 @@ fn not_started(step: child::Step, job: &Job, now: Instant) -> StepRun {
         stderr_dropped: 0,
         duration: Duration::ZERO,
     }
-}
-
-/// What to do after `runs` ([`managers::next`]) and, for apt's answer,
-/// its details completed from the system under `root`
-/// ([`host::complete_apt_details`]). Both grow with the package list, so
-/// both run where [`Job::decide`] parses (on the parser thread for long
-/// output), never in `finish` on the loop: 120,000 origins once held the
-/// loop 6 s there, and /metrics with it.
-fn decide(manager: &Manager, refresh: bool, path: &OsStr, root: &Path, runs: &[StepRun]) -> Next {
-    let mut next = managers::next(manager, refresh, path, runs);
-    if let (Manager::Apt, Next::Done(Outcome::Ok { parsed, .. })) = (manager, &mut next) {
-        complete_apt(parsed, root);
-    }
-    next
 }
 
 /// [`host::complete_apt_details`], with notes naming the held packages and
@@ -650,7 +643,7 @@ impl AuditService {
                     }
                 }
             }
-            let next = match job.decide(self.settings.refresh, &self.env.path, &self.env.root) {
+            let next = match job.decide(self.settings.refresh, &self.env.path) {
                 Some(next) => next,
                 None => {
                     // Parsing on its thread: look again shortly.
