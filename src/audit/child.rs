@@ -65,8 +65,16 @@ impl Step {
 pub enum Exit {
     Code(i32),
     Signal(i32),
-    /// Killed by us after the timeout.
-    TimedOut(Duration),
+    /// Killed by us at its deadline, after running `ran`; `timeout` is
+    /// the time all of its job's steps were given (`update_timeout` for an
+    /// audit), so a later step of a job runs less than `timeout`.
+    TimedOut {
+        ran: Duration,
+        timeout: Duration,
+    },
+    /// Not started: its job's deadline had passed (why, and the step that
+    /// used the time).
+    NotStarted(String),
     /// Killed by us after it wrote more than [`READ_CAP`] bytes on a stream.
     TooMuchOutput,
     /// Could not be started (the error).
@@ -78,10 +86,17 @@ impl Exit {
         match self {
             Exit::Code(c) => format!("exit status {c}"),
             Exit::Signal(s) => format!("killed by signal {s}"),
-            Exit::TimedOut(d) => format!(
+            Exit::TimedOut { ran, timeout } if ran >= timeout => format!(
                 "timed out after {}; its process group was killed",
-                crate::config::format_duration(*d)
+                crate::config::format_duration(*timeout)
             ),
+            Exit::TimedOut { ran, timeout } => format!(
+                "timed out after {}: the {} timeout is for all the steps, and those before it took {}; its process group was killed",
+                crate::config::format_duration(*ran),
+                crate::config::format_duration(*timeout),
+                crate::config::format_duration(timeout.saturating_sub(*ran))
+            ),
+            Exit::NotStarted(why) => format!("not started: {why}"),
             Exit::TooMuchOutput => format!(
                 "printed more than {} MiB, more than any package list; its process group was killed",
                 READ_CAP >> 20
@@ -184,6 +199,8 @@ pub struct RunningChild {
     stderr: Capture<ChildStderr>,
     started_at: Instant,
     kill_at: Instant,
+    /// What the job's steps were given in all ([`Exit::TimedOut`]).
+    timeout: Duration,
 }
 
 /// The environment every manager runs with: messages untranslated.
@@ -208,6 +225,18 @@ impl RunningChild {
         step: Step,
         path: &OsString,
         now: Instant,
+        timeout: Duration,
+    ) -> Result<RunningChild, Box<StepRun>> {
+        RunningChild::spawn_until(step, path, now, now + timeout, timeout)
+    }
+
+    /// Starts `step`, one of a job's steps that were given `timeout` in
+    /// all; it is killed if still running at `kill_at`, the job's deadline.
+    pub fn spawn_until(
+        step: Step,
+        path: &OsString,
+        now: Instant,
+        kill_at: Instant,
         timeout: Duration,
     ) -> Result<RunningChild, Box<StepRun>> {
         let failed = |step: Step, e: String| StepRun {
@@ -237,7 +266,8 @@ impl RunningChild {
             stdout: Capture::new(stdout),
             stderr: Capture::new(stderr),
             started_at: now,
-            kill_at: now + timeout,
+            kill_at,
+            timeout,
         };
         if let Err(e) = nonblocking {
             // Never risk blocking the loop on a pipe: give up on this child.
@@ -281,7 +311,10 @@ impl RunningChild {
                 self.kill();
                 self.stdout.drain(&mut buf);
                 self.stderr.drain(&mut buf);
-                Exit::TimedOut(self.kill_at - self.started_at)
+                Exit::TimedOut {
+                    ran: self.kill_at.saturating_duration_since(self.started_at),
+                    timeout: self.timeout,
+                }
             }
             Ok(None) => return None,
             Err(e) => {

@@ -187,6 +187,25 @@ fn read_lines_start(path: &Path, limit: u64) -> Vec<u8> {
     bytes
 }
 
+/// The whole of the regular file `path`; `None` when it is missing,
+/// unreadable or not a regular file. Opened non-blocking: opening a FIFO
+/// put there would wait for a writer for ever.
+fn read_regular(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
 /// The packages of `reboot-required.pkgs`: the first [`REBOOT_PKGS_SHOWN`]
 /// distinct names in file order, escaped, and how many distinct others
 /// there are. dpkg appends one line per trigger, so names repeat; the
@@ -227,8 +246,9 @@ fn packages_asking(pkgs: &[u8]) -> (Vec<String>, usize) {
 /// more there were (summed into one, see [`AptDetails::keep_largest`]).
 ///
 /// Its work grows with the number of packages (and dpkg's status file is
-/// read whole): it runs where the audit's output is parsed, on the parser
-/// thread for a long list, never on the loop (see `audit::decide`).
+/// read whole): it runs with the log, on its thread in the daemon, never
+/// on the loop (see `audit::record`). Files are read only when regular
+/// ([`read_regular`]): a FIFO put at dpkg's status is not waited on.
 pub fn complete_apt_details(details: &mut AptDetails, root: &Path) -> usize {
     let lists = root.join("var/lib/apt/lists");
     let releases = release_origins(&lists);
@@ -316,9 +336,10 @@ fn release_origins(lists: &Path) -> Vec<(String, String)> {
         if !name.ends_with("Release") {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(e.path()) else {
+        let Some(text) = read_regular(&e.path()) else {
             continue;
         };
+        let text = String::from_utf8_lossy(&text);
         let field = |key: &str| {
             text.lines()
                 .take_while(|l| !l.starts_with("MD5Sum:") && !l.starts_with("SHA256:"))
@@ -349,7 +370,7 @@ fn release_origins(lists: &Path) -> Vec<(String, String)> {
 /// dpkg's own (what `dpkg --print-architecture` prints); without a `dpkg`
 /// stanza every name stays bare.
 fn held_packages(status: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read(status) else {
+    let Some(text) = read_regular(status) else {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(&text);

@@ -11,7 +11,8 @@
 //! running kernel with the installed ones; [`restart`] finds the processes
 //! still mapping deleted programs and libraries, scanned after each audit
 //! (on a short-lived thread in the daemon: an audit completes when its scan
-//! is in); [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log`; [`quote`]
+//! is in); [`logfile`] writes `updates_YYYYmmdd_HHMMSS.log` (on a short-lived
+//! thread in the daemon, see `record`); [`quote`]
 //! escapes and bounds whatever of a child's output is shown. This module
 //! schedules it all: at the first poll, on retries, and every `update_every`;
 //! [`audit_once`] runs one audit in the foreground for `sysmon audit`, whose
@@ -22,8 +23,10 @@
 //! never blocks (it reads what the pipes hold and checks for exit, and a
 //! large output is parsed on a short-lived thread, see `Job::decide`); what
 //! is kept is bounded ([`child`] caps what is read, [`model`] what a parse
-//! keeps, and between audits only what /data.json shows is held); a child
-//! past `update_timeout` is killed with its whole process group and reaped,
+//! keeps, and between audits only what /data.json shows is held);
+//! `update_timeout` is for the whole audit: the child running when it
+//! runs out is killed with its whole process group and reaped, and no
+//! step is started after it,
 //! and whatever it started that left the group or outlived it is killed by
 //! [`crate::orphans`] when the step ends;
 //! when idle, `poll` does no work and allocates nothing.
@@ -48,7 +51,7 @@ pub mod quote;
 pub mod restart;
 pub mod xbps;
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -79,6 +82,9 @@ pub const POLL_PERIOD: Duration = Duration::from_millis(50);
 pub const INLINE_PARSE_BYTES: usize = 64 * 1024;
 /// How often a parser thread is checked for its result.
 const PARSE_CHECK_PERIOD: Duration = Duration::from_millis(5);
+
+/// How long [`AuditService::abandon`] waits for a log being written.
+const RECORDING_WAIT: Duration = Duration::from_secs(2);
 
 /// How often the restart scan's thread is checked for its result.
 const RESTART_SCAN_CHECK_PERIOD: Duration = Duration::from_millis(20);
@@ -270,6 +276,12 @@ pub struct AuditResult {
 struct Job {
     manager: Manager,
     runs: Vec<StepRun>,
+    /// When the audit began, and when its time (`update_timeout`, for all
+    /// of its steps together) runs out: a running step is killed then, and
+    /// a step due after it is not started ([`not_started`]).
+    started_at: Instant,
+    deadline: Instant,
+    timeout: Duration,
     child: Option<RunningChild>,
     /// The decision after a step with much output, being made on its own
     /// thread; it holds `runs` meanwhile and hands them back.
@@ -287,7 +299,7 @@ impl Job {
     /// short-lived thread, so the poll loop never waits for a parse: the
     /// thread owns nothing but the runs moved into it, and the loop takes
     /// them back with the decision.
-    fn decide(&mut self, refresh: bool, path: &OsString, root: &Path) -> Option<Next> {
+    fn decide(&mut self, refresh: bool, path: &OsString) -> Option<Next> {
         if let Some(handle) = &self.deciding {
             if !handle.is_finished() {
                 return None;
@@ -311,15 +323,15 @@ impl Job {
             .map(|r| r.stdout.len() + r.stderr.len())
             .sum();
         if output <= INLINE_PARSE_BYTES {
-            return Some(decide(&self.manager, refresh, path, root, &self.runs));
+            return Some(managers::next(&self.manager, refresh, path, &self.runs));
         }
         let runs = std::mem::take(&mut self.runs);
         let manager = self.manager.clone();
-        let (path, root) = (path.clone(), root.to_path_buf());
+        let path = path.clone();
         let spawned = std::thread::Builder::new()
             .name("audit-parse".into())
             .spawn(move || {
-                let next = decide(&manager, refresh, &path, &root, &runs);
+                let next = managers::next(&manager, refresh, &path, &runs);
                 (runs, next)
             });
         match spawned {
@@ -340,18 +352,120 @@ impl Job {
     }
 }
 
-/// What to do after `runs` ([`managers::next`]) and, for apt's answer,
-/// its details completed from the system under `root`
-/// ([`host::complete_apt_details`]). Both grow with the package list, so
-/// both run where [`Job::decide`] parses (on the parser thread for long
-/// output), never in `finish` on the loop: 120,000 origins once held the
-/// loop 6 s there, and /metrics with it.
-fn decide(manager: &Manager, refresh: bool, path: &OsStr, root: &Path, runs: &[StepRun]) -> Next {
-    let mut next = managers::next(manager, refresh, path, runs);
-    if let (Manager::Apt, Next::Done(Outcome::Ok { parsed, .. })) = (manager, &mut next) {
-        complete_apt(parsed, root);
+/// A finished audit, all that its result and its log are made of.
+struct Finished {
+    manager: Manager,
+    runs: Vec<StepRun>,
+    outcome: Result<Parsed, String>,
+    /// Why the run's answer may be out of date (the lists' age is added).
+    stale: Option<String>,
+    attempt: u32,
+    root: PathBuf,
+    proc_root: PathBuf,
+    log_dir: PathBuf,
+    log_keep: u32,
+    keep_full_list: bool,
+}
+
+/// A finished audit made into its result, its log written.
+struct Recorded {
+    result: AuditResult,
+    write_error: Option<std::io::Error>,
+}
+
+/// Makes a finished audit its result: reads whether a reboot is needed and
+/// the lists' age, completes apt's details from the system
+/// ([`complete_apt`]: dpkg's status, the lists' Release files), renders and
+/// writes the log (atomically, fsynced: [`logfile::write`]), and (the
+/// daemon) keeps only what /data.json shows.
+///
+/// Runs on its own short-lived thread in the daemon, never on the loop:
+/// rendering a 20,000-package log (1.4 MB) and fsyncing it took 12-50 ms
+/// there (debug build; the file and directory fsyncs alone 7-22 ms), a
+/// log with 1,000 notes of [`model::NOTE_BYTES`] is 64 MB, and apt's
+/// details read a 714 KB dpkg status in 230 ms (debug build) where a short
+/// output was parsed on the loop; 120,000 origins once held the loop 6 s.
+fn record(f: Finished) -> Recorded {
+    let checked_at = unix_now();
+    let reboot = host::reboot(&f.manager, &f.root, &f.proc_root);
+    let lists_age_s = host::lists_age_s(&f.manager, &f.root, SystemTime::now());
+    // An answer from missing or old lists is stale whatever the run said.
+    let lists_stale = match &f.outcome {
+        Ok(_) => host::lists_staleness(&f.manager, lists_age_s),
+        Err(_) => None,
+    };
+    let count_unknown = lists_stale == Some(host::ListsStale::Missing);
+    let stale = match (f.stale, &lists_stale) {
+        (Some(why), Some(lists)) => Some(format!("{why}; {}", lists.why())),
+        (None, Some(lists)) => Some(lists.why()),
+        (stale, None) => stale,
+    };
+    let mut outcome = f.outcome;
+    if let (Manager::Apt, Ok(parsed)) = (&f.manager, &mut outcome) {
+        complete_apt(parsed, &f.root);
     }
-    next
+    let text = logfile::render(&logfile::Record {
+        host: &sys::hostname(),
+        unix_s: checked_at,
+        manager: f.manager.name(),
+        runs: &f.runs,
+        attempt: f.attempt,
+        lists_age_s,
+        reboot: &reboot,
+        stale: stale.as_deref(),
+        result: outcome.as_ref().map_err(String::as_str),
+    });
+    let stamp = sys::local_timestamp(checked_at as i64);
+    let (log_file, write_error) = match logfile::write(&f.log_dir, &stamp, &text, f.log_keep) {
+        Ok(path) => (Some(path), None),
+        Err(e) => (None, Some(e)),
+    };
+    // The log has the full list; between audits the daemon holds only
+    // what /data.json shows, and gives the rest of the memory back.
+    if let (Ok(parsed), false) = (&mut outcome, f.keep_full_list) {
+        parsed.keep_first(PACKAGES_CAP, UNPARSED_SHOWN);
+    }
+    Recorded {
+        result: AuditResult {
+            manager: f.manager.name(),
+            checked_at,
+            outcome,
+            stale,
+            count_unknown,
+            reboot,
+            lists_age_s,
+            log_file,
+        },
+        write_error,
+    }
+}
+
+/// The run of a `step` due after `job`'s deadline: not started, saying
+/// that `update_timeout` is for the whole audit and which step used the
+/// time. The managers read it as a step that failed (a list: the audit
+/// fails; a step that only completes the list: a note or security unknown).
+fn not_started(step: child::Step, job: &Job, now: Instant) -> StepRun {
+    let mut why = format!(
+        "the {} update_timeout is for the whole audit, and it ran out {} after the audit began",
+        crate::config::format_duration(job.timeout),
+        crate::config::format_duration(now.saturating_duration_since(job.started_at))
+    );
+    if let Some(last) = job.runs.last() {
+        why.push_str(&format!(
+            "; the step before: `{}`: {}",
+            last.step.display(),
+            last.exit.describe()
+        ));
+    }
+    StepRun {
+        step,
+        exit: child::Exit::NotStarted(why),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        stdout_dropped: 0,
+        stderr_dropped: 0,
+        duration: Duration::ZERO,
+    }
 }
 
 /// [`host::complete_apt_details`], with notes naming the held packages and
@@ -398,6 +512,9 @@ pub struct AuditService {
     /// That scan running on its own thread (the daemon), and when to look
     /// for its end next.
     restart_scan: Option<(std::thread::JoinHandle<restart::Scan>, Instant)>,
+    /// A finished audit being recorded ([`record`]) on its own thread (the
+    /// daemon), and when to look for its end next; published after.
+    recording: Option<(std::thread::JoinHandle<Option<Recorded>>, Instant)>,
 }
 
 fn unix_now() -> u64 {
@@ -434,6 +551,7 @@ impl AuditService {
             keep_full_list: false,
             restart: None,
             restart_scan: None,
+            recording: None,
         }
     }
 
@@ -446,7 +564,10 @@ impl AuditService {
             &self.env.path,
         );
         if choice != self.choice {
-            self.abandon();
+            self.stop_job();
+            // A log being written is left to its thread (never waited for on
+            // the loop); its result is for the manager no longer used.
+            self.recording = None;
             self.retries_used = 0;
             self.retry_error = None;
             self.last = None;
@@ -474,9 +595,13 @@ impl AuditService {
     }
 
     pub fn poll(&mut self, now: Instant) {
+        self.poll_recording(now);
         self.poll_restart_scan(now);
         if self.job.is_some() {
             self.advance(now);
+            return;
+        }
+        if self.recording.is_some() {
             return;
         }
         let Choice::Use(manager) = &self.choice else {
@@ -491,6 +616,9 @@ impl AuditService {
             self.job = Some(Job {
                 manager: manager.clone(),
                 runs: Vec::new(),
+                started_at: now,
+                deadline: now + self.settings.timeout,
+                timeout: self.settings.timeout,
                 child: None,
                 deciding: None,
                 next_check_at: now,
@@ -515,7 +643,7 @@ impl AuditService {
                     }
                 }
             }
-            let next = match job.decide(self.settings.refresh, &self.env.path, &self.env.root) {
+            let next = match job.decide(self.settings.refresh, &self.env.path) {
                 Some(next) => next,
                 None => {
                     // Parsing on its thread: look again shortly.
@@ -524,8 +652,18 @@ impl AuditService {
                 }
             };
             match next {
+                Next::Run(step) if now >= job.deadline => {
+                    let run = not_started(step, job, now);
+                    job.runs.push(run);
+                }
                 Next::Run(step) => {
-                    match RunningChild::spawn(step, &self.env.path, now, self.settings.timeout) {
+                    match RunningChild::spawn_until(
+                        step,
+                        &self.env.path,
+                        now,
+                        job.deadline,
+                        job.timeout,
+                    ) {
                         Ok(child) => job.child = Some(child),
                         Err(failed) => job.runs.push(*failed),
                     }
@@ -547,7 +685,6 @@ impl AuditService {
     }
 
     fn finish(&mut self, job: Job, outcome: Outcome, now: Instant) {
-        let manager = job.manager;
         let attempt = self.retries_used as u32 + 1;
         let (outcome, stale, retry) = match outcome {
             Outcome::Ok {
@@ -575,92 +712,112 @@ impl AuditService {
             self.next_run_at = self.settings.every.map(|every| now + every);
         }
         self.retry_error = None;
-        let checked_at = unix_now();
-        let reboot = host::reboot(&manager, &self.env.root, &self.settings.proc_root);
-        let lists_age_s = host::lists_age_s(&manager, &self.env.root, SystemTime::now());
-        // An answer from missing or old lists is stale whatever the run said.
-        let lists_stale = match &outcome {
-            Ok(_) => host::lists_staleness(&manager, lists_age_s),
-            Err(_) => None,
-        };
-        let count_unknown = lists_stale == Some(host::ListsStale::Missing);
-        let mut outcome = outcome;
-        let stale = match (stale, &lists_stale) {
-            (Some(why), Some(lists)) => Some(format!("{why}; {}", lists.why())),
-            (None, Some(lists)) => Some(lists.why()),
-            (stale, None) => stale,
-        };
-        let text = logfile::render(&logfile::Record {
-            host: &sys::hostname(),
-            unix_s: checked_at,
-            manager: manager.name(),
-            runs: &job.runs,
+        self.last_finished_at = Some(now);
+        let finished = Finished {
+            manager: job.manager,
+            runs: job.runs,
+            outcome,
+            stale,
             attempt,
-            lists_age_s,
-            reboot: &reboot,
-            stale: stale.as_deref(),
-            result: outcome.as_ref().map_err(String::as_str),
-        });
-        let stamp = sys::local_timestamp(checked_at as i64);
-        let log_file = match logfile::write(
-            &self.settings.log_dir,
-            &stamp,
-            &text,
-            self.settings.log_keep,
-        ) {
-            Ok(path) => Some(path),
-            Err(e) => {
-                log::warn(format_args!("audit: cannot write the log: {e}"));
-                None
-            }
+            root: self.env.root.clone(),
+            proc_root: self.settings.proc_root.clone(),
+            log_dir: self.settings.log_dir.clone(),
+            log_keep: self.settings.log_keep,
+            keep_full_list: self.keep_full_list,
         };
-        let shown = log_file
+        if self.keep_full_list {
+            // `sysmon audit`: no loop to keep free.
+            self.publish(record(finished), now);
+            return;
+        }
+        // The thread takes `finished` from the slot; should no thread be
+        // had, the loop takes it back and records it itself.
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(finished)));
+        let theirs = std::sync::Arc::clone(&slot);
+        let spawned = std::thread::Builder::new()
+            .name("audit-log".into())
+            .spawn(move || {
+                let finished = theirs.lock().ok().and_then(|mut f| f.take());
+                finished.map(record)
+            });
+        match spawned {
+            Ok(handle) => self.recording = Some((handle, now)),
+            Err(e) => {
+                log::warn(format_args!(
+                    "audit: cannot start the log thread ({e}): writing the log on the loop"
+                ));
+                if let Some(finished) = slot.lock().ok().and_then(|mut f| f.take()) {
+                    self.publish(record(finished), now);
+                }
+            }
+        }
+    }
+
+    /// Publishes a recorded audit: logs its outcome, keeps it as the last
+    /// result, and starts its restart scan.
+    fn publish(&mut self, recorded: Recorded, now: Instant) {
+        let Recorded {
+            result,
+            write_error,
+        } = recorded;
+        if let Some(e) = write_error {
+            log::warn(format_args!("audit: cannot write the log: {e}"));
+        }
+        let shown = result
+            .log_file
             .as_ref()
             .map_or(String::from("(not written)"), |p| p.display().to_string());
-        match &outcome {
-            Ok(_) if count_unknown => log::warn(format_args!(
+        match &result.outcome {
+            Ok(_) if result.count_unknown => log::warn(format_args!(
                 "audit: pending updates UNKNOWN via {}: {}; log {shown}",
-                manager.name(),
-                stale.as_deref().unwrap_or_default()
+                result.manager,
+                result.stale.as_deref().unwrap_or_default()
             )),
             Ok(parsed) => log::info(format_args!(
                 "audit: {} updates pending ({}) via {}{}{}; log {shown}",
                 parsed.count(),
                 parsed.security_summary(),
-                manager.name(),
+                result.manager,
                 if parsed.unparsed_count() == 0 {
                     String::new()
                 } else {
                     format!(", {} unparsed lines", parsed.unparsed_count())
                 },
-                stale
+                result
+                    .stale
                     .as_ref()
                     .map_or(String::new(), |why| format!(", STALE: {why}")),
             )),
             Err(error) => log::error(format_args!("audit failed: {error}; log {shown}")),
         }
-        // The log has the full list; between audits the daemon holds only
-        // what /data.json shows, and gives the rest of the memory back.
-        if let (Ok(parsed), false) = (&mut outcome, self.keep_full_list) {
-            parsed.keep_first(PACKAGES_CAP, UNPARSED_SHOWN);
-        }
-        self.last = Some(AuditResult {
-            manager: manager.name(),
-            checked_at,
-            outcome,
-            stale,
-            count_unknown,
-            reboot,
-            lists_age_s,
-            log_file,
-        });
-        self.last_finished_at = Some(now);
+        self.last = Some(result);
         // The audit counts as completed once its restart scan is in too.
         if !self.start_restart_scan(now) {
             self.completed += 1;
         }
-        drop(job.runs);
         sys::release_free_memory();
+    }
+
+    /// Publishes the audit recorded on its thread, once that has ended.
+    fn poll_recording(&mut self, now: Instant) {
+        let Some((handle, check_at)) = &mut self.recording else {
+            return;
+        };
+        if !handle.is_finished() {
+            *check_at = now + PARSE_CHECK_PERIOD;
+            return;
+        }
+        let (handle, _) = self.recording.take().expect("checked above");
+        match handle.join() {
+            Ok(Some(recorded)) => self.publish(recorded, now),
+            // Not expected: the slot is filled before the thread starts.
+            Ok(None) | Err(_) => {
+                log::error(format_args!(
+                    "audit: recording the result failed (the log thread ended without it)"
+                ));
+                self.completed += 1;
+            }
+        }
     }
 
     /// Starts the scan for processes needing a restart ([`restart`]): in
@@ -718,11 +875,14 @@ impl AuditService {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        if let Some((_, check_at)) = &self.restart_scan {
-            let other = self.next_deadline_of_audit();
-            return Some(other.map_or(*check_at, |o| o.min(*check_at)));
-        }
-        self.next_deadline_of_audit()
+        [
+            self.next_deadline_of_audit(),
+            self.recording.as_ref().map(|(_, check_at)| *check_at),
+            self.restart_scan.as_ref().map(|(_, check_at)| *check_at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn next_deadline_of_audit(&self) -> Option<Instant> {
@@ -738,7 +898,7 @@ impl AuditService {
     }
 
     pub fn is_running(&self) -> bool {
-        self.job.is_some() || self.restart_scan.is_some()
+        self.job.is_some() || self.recording.is_some() || self.restart_scan.is_some()
     }
 
     /// The pid of the manager running now (started, not yet reaped), for
@@ -799,7 +959,7 @@ impl AuditService {
             snap.has_error = true;
         }
         // Running until its restart scan is in (see `completed`).
-        if self.job.is_some() || self.restart_scan.is_some() {
+        if self.is_running() {
             snap.state = UpdatesState::Running;
         }
         snap
@@ -844,8 +1004,26 @@ impl AuditService {
         }
     }
 
-    /// Stops a running audit: kills the child's process group and reaps it.
+    /// Stops a running audit, as sysmon stops: kills the child's process
+    /// group and reaps it. A log being written is waited for, up to
+    /// [`RECORDING_WAIT`], so that it is complete.
     pub fn abandon(&mut self) {
+        if let Some((handle, _)) = self.recording.take() {
+            let until = Instant::now() + RECORDING_WAIT;
+            while !handle.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if !handle.is_finished() {
+                log::warn(format_args!(
+                    "audit: stopped while its log was still being written"
+                ));
+            }
+        }
+        self.stop_job();
+    }
+
+    /// Kills a running audit's child and drops the job.
+    fn stop_job(&mut self) {
         if let Some(mut job) = self.job.take() {
             if let Some(child) = job.child.as_mut() {
                 child.kill();

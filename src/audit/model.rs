@@ -11,8 +11,9 @@
 //! Names and versions are at most [`MAX_TOKEN_BYTES`] (a longer one makes
 //! its line unparsed); at most [`PACKAGES_KEPT`] packages,
 //! [`UNPARSED_KEPT`] unparsed lines (each cut to [`MAX_TOKEN_BYTES`]) and
-//! [`NOTES_KEPT`] notes are kept, the rest only counted, so counts stay
-//! exact while memory does not follow the output.
+//! [`NOTES_KEPT`] notes (each cut to [`NOTE_BYTES`]) are kept, the rest
+//! only counted, so counts stay exact while memory does not follow the
+//! output.
 //!
 //! Invariant: unparsed lines and notes are kept escaped ([`quote`]): no
 //! control character a child printed reaches the log file or a terminal.
@@ -61,6 +62,11 @@ pub const PACKAGES_KEPT: usize = 20_000;
 /// Unparsed lines and notes kept per audit (the rest are counted).
 pub const UNPARSED_KEPT: usize = 100;
 pub const NOTES_KEPT: usize = 1000;
+/// Longest note kept (bytes, escaped): a note joins names or advisory ids
+/// a manager printed (apt's kept-back list, dnf's advisories of one
+/// package), a few hundred bytes on a real system; uncut, 1,000 notes of a
+/// hostile list could each hold megabytes.
+pub const NOTE_BYTES: usize = 64 * 1024;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Parsed {
@@ -211,10 +217,18 @@ impl Parsed {
         }
     }
 
-    /// Keeps `note` escaped (it may quote a child's text), or counts it.
+    /// Keeps `note` escaped (it may quote a child's text) and cut to
+    /// [`NOTE_BYTES`], or counts it.
     pub fn push_note(&mut self, note: String) {
+        self.push_note_with(|| note);
+    }
+
+    /// [`Parsed::push_note`] of the note `make` builds, built only when it
+    /// is kept: a parser with a note per line does not format the notes
+    /// past [`NOTES_KEPT`] only to count them.
+    pub fn push_note_with(&mut self, make: impl FnOnce() -> String) {
         if self.notes.len() < NOTES_KEPT {
-            self.notes.push(quote::escaped(&note, usize::MAX));
+            self.notes.push(quote::escaped(&make(), NOTE_BYTES));
         } else {
             self.notes_dropped += 1;
         }
@@ -445,5 +459,31 @@ mod tests {
         assert_eq!(p.count(), (PACKAGES_KEPT + 10) as u64);
         assert_eq!(p.security_count(), ((PACKAGES_KEPT + 10) / 2) as u64);
         assert_eq!(p.unparsed_count(), (UNPARSED_KEPT + 5) as u64);
+    }
+
+    /// The hostile-input sweep: notes were kept whole, so 1,000 notes of
+    /// a few MB each (dnf: one package named by 20,000 advisories, listed
+    /// 1,000 times by check-update) held gigabytes.
+    #[test]
+    fn notes_are_cut_and_those_not_kept_are_not_built() {
+        let mut p = Parsed::default();
+        p.push_note(format!("kept back: {}", "pkg ".repeat(1 << 20)));
+        assert!(p.notes[0].len() <= NOTE_BYTES, "{}", p.notes[0].len());
+        assert!(p.notes[0].starts_with("kept back: pkg pkg"));
+        assert!(p.notes[0].ends_with(quote::CUT_MARK));
+        for _ in 1..NOTES_KEPT {
+            p.push_note("x".into());
+        }
+        let mut built = 0;
+        for _ in 0..5 {
+            p.push_note_with(|| {
+                built += 1;
+                "y".into()
+            });
+        }
+        assert_eq!(
+            (built, p.notes.len(), p.notes_count()),
+            (0, NOTES_KEPT, NOTES_KEPT as u64 + 5)
+        );
     }
 }

@@ -141,12 +141,20 @@ pub fn scan(proc_root: &Path) -> Scan {
     out
 }
 
-/// The deleted files under [`SYSTEM_DIRS`] that a maps text names, each
-/// once, in order of first mapping, appended to `out`.
+/// The first [`FILES_CAP`] deleted files under [`SYSTEM_DIRS`] that a
+/// maps text names, each once, in order of first mapping, appended to the
+/// empty `out`.
 ///
 /// A maps line is `start-end perms offset dev inode [path]`, the path
 /// padded to a column and ending in ` (deleted)` once its file is unlinked
 /// (replaced files are unlinked: package managers rename the new one over).
+///
+/// [`FILES_CAP`] is all a group keeps, and enough for it: a group holding
+/// `k` files gains from a process's first [`FILES_CAP`] distinct files at
+/// least `FILES_CAP - k` new ones, all it has room for. Each file was
+/// looked for among all found so far, which was quadratic: 8 MiB of maps
+/// ([`MAPS_CAP`]) naming 87,000 distinct deleted libraries took the scan
+/// thread 98 s for that one process (debug build; see the commit).
 pub fn deleted_system_files(maps: &[u8], out: &mut Vec<String>) {
     for line in maps.split(|b| *b == b'\n') {
         let Some(line) = line.strip_suffix(b" (deleted)") else {
@@ -163,6 +171,9 @@ pub fn deleted_system_files(maps: &[u8], out: &mut Vec<String>) {
         let path = String::from_utf8_lossy(&line[at..]);
         if SYSTEM_DIRS.iter().any(|d| path.starts_with(d)) && !out.iter().any(|f| *f == path) {
             out.push(path.into_owned());
+            if out.len() == FILES_CAP {
+                return;
+            }
         }
     }
 }
@@ -253,6 +264,85 @@ garbage (deleted)
         got.clear();
         deleted_system_files(b"", &mut got);
         assert!(got.is_empty());
+    }
+
+    /// The search among all files found so far that the function made
+    /// before: the oracle, uncapped.
+    fn naive_deleted_system_files(maps: &[u8]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for line in maps.split(|b| *b == b'\n') {
+            let Some(line) = line.strip_suffix(b" (deleted)") else {
+                continue;
+            };
+            let Some(at) = line.iter().position(|b| *b == b'/') else {
+                continue;
+            };
+            let fields = line[..at].split(|b| *b == b' ').filter(|f| !f.is_empty());
+            if fields.count() != 5 {
+                continue;
+            }
+            let path = String::from_utf8_lossy(&line[at..]);
+            if SYSTEM_DIRS.iter().any(|d| path.starts_with(d)) && !out.iter().any(|f| *f == path) {
+                out.push(path.into_owned());
+            }
+        }
+        out
+    }
+
+    fn maps_line(i: u64, path: &str) -> String {
+        format!("{i:x}000-{i:x}fff r--p 00000000 08:01 {i} {path} (deleted)\n")
+    }
+
+    /// The first [`FILES_CAP`] of what the search found, over generated
+    /// maps: files mapped twice, outside the system dirs, not deleted.
+    #[test]
+    fn deleted_files_agree_with_the_uncapped_search() {
+        let mut x: u64 = 0x1234_5678;
+        let mut below = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for case in 0..300 {
+            let mut maps = String::new();
+            for i in 0..below(60) {
+                let dir = ["/usr/lib/", "/tmp/", "/lib64/"][below(3) as usize];
+                let path = format!("{dir}lib{}.so", below(30));
+                match below(5) {
+                    0 => maps.push_str(&format!("{i:x}000-{i:x}fff r--p 0 08:01 1 {path}\n")),
+                    _ => maps.push_str(&maps_line(i, &path)),
+                }
+            }
+            let mut want = naive_deleted_system_files(maps.as_bytes());
+            want.truncate(FILES_CAP);
+            let mut got = Vec::new();
+            deleted_system_files(maps.as_bytes(), &mut got);
+            assert_eq!(got, want, "case {case}: {maps}");
+        }
+    }
+
+    /// The hostile-input sweep's case: a process whose maps (the 8 MiB
+    /// read) name a different deleted library on each line.
+    #[test]
+    fn a_process_mapping_87_000_deleted_libraries() {
+        let mut maps = String::new();
+        let mut i = 0;
+        while maps.len() < MAPS_CAP - 128 {
+            maps.push_str(&maps_line(
+                i,
+                &format!("/usr/lib/x86_64-linux-gnu/libgone{i}.so.1"),
+            ));
+            i += 1;
+        }
+        assert!(i > 60_000, "{i}");
+        let mut got = Vec::new();
+        deleted_system_files(maps.as_bytes(), &mut got);
+        assert_eq!(got.len(), FILES_CAP);
+        assert_eq!(
+            got[FILES_CAP - 1],
+            format!("/usr/lib/x86_64-linux-gnu/libgone{}.so.1", FILES_CAP - 1)
+        );
     }
 
     #[test]

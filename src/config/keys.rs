@@ -597,7 +597,7 @@ pub const KEYS: &[Key] = &[
         name: "update_timeout",
         repeatable: false,
         default: "5m",
-        doc: "the audit child is killed after this (at least 1s)",
+        doc: "the time the whole audit is given, all its steps together (at least 1s)",
         reload: Reload::Live,
         apply: |c, value, _| {
             let d = parse_duration(value)?;

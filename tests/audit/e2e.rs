@@ -160,6 +160,193 @@ fn hanging_manager_is_killed_at_the_timeout_while_the_daemon_serves() {
     );
 }
 
+/// A recorded run that takes `delay_s` seconds, then prints `stdout` and
+/// exits 0: `cases/NAME` under `dir`, for [`Shims::tool_args`].
+fn slow_case(dir: &TempDir, name: &str, delay_s: &str, stdout: &str) -> String {
+    let case = dir.path().join("cases").join(name);
+    std::fs::create_dir_all(&case).unwrap();
+    std::fs::write(case.join("delay"), delay_s).unwrap();
+    std::fs::write(case.join("stdout"), stdout).unwrap();
+    std::fs::write(case.join("exit"), "0\n").unwrap();
+    case.display().to_string()
+}
+
+const XBPS_UPDATE: &str = "firefox-128.0.3_1 update x86_64 https://repo-default.voidlinux.org/current 253424640 70184428\n";
+
+/// `update_timeout` is for the whole audit (README: "the audit child is
+/// killed after this"): it was applied per step, so an audit of several
+/// steps ran for several times it. Here the refresh and the list take
+/// 0.7 s each against a 1 s timeout: the build before ran both to their
+/// end (1.4 s) and answered "1 update, ok"; now the list is killed when
+/// the second runs out, and the error says which step and after how long.
+#[test]
+fn update_timeout_is_for_the_whole_audit_not_each_step() {
+    let (dir, shims) = shimmed("audit-e2e-deadline");
+    let refresh = slow_case(&dir, "refresh", "0.7", "");
+    let list = slow_case(&dir, "list", "0.7", XBPS_UPDATE);
+    shims.tool_args("xbps-install", "-S", &refresh);
+    shims.tool_args("xbps-install", "-Mun", &list);
+    shims.tool_output(
+        "xbps-query",
+        "ii firefox-128.0.2_1 Mozilla Firefox\n",
+        "",
+        0,
+    );
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = xbps\nupdate_refresh = on\nupdate_timeout = 1s\nmounts = /",
+        |_| {},
+    );
+    let (failed, _) = until_failed(&daemon);
+    let error = field(&failed, "error");
+    assert!(
+        error.contains("xbps-install -Mun`: timed out after ")
+            && error.contains("the 1s timeout is for all the steps, and those before it took ")
+            && error.contains("its process group was killed"),
+        "{error}"
+    );
+    assert_eq!(shims.calls("xbps-install").len(), 2);
+    assert!(
+        shims.calls("xbps-query").is_empty(),
+        "started after the deadline"
+    );
+    let logs = crate::support::logs(&dir.join("logs"));
+    let log = std::fs::read_to_string(&logs[0]).unwrap();
+    assert!(
+        log.contains("xbps-install -S\n  exit: exit status 0")
+            && log.contains("xbps-install -Mun\n  exit: timed out after "),
+        "{log}"
+    );
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(2)).is_some());
+}
+
+/// A step due once the audit's time has run out is not started; the
+/// error names the step that used the time and how. The build before gave
+/// the list a timeout of its own after the refresh hung, and answered.
+#[test]
+fn a_step_due_after_update_timeout_is_not_started() {
+    let (dir, shims) = shimmed("audit-e2e-not-started");
+    shims.tool_args("xbps-install", "-S", "pacman/hang");
+    let list = slow_case(&dir, "list", "0", XBPS_UPDATE);
+    shims.tool_args("xbps-install", "-Mun", &list);
+    shims.tool_output(
+        "xbps-query",
+        "ii firefox-128.0.2_1 Mozilla Firefox\n",
+        "",
+        0,
+    );
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = xbps\nupdate_refresh = on\nupdate_timeout = 1s\nmounts = /",
+        |_| {},
+    );
+    let (failed, _) = until_failed(&daemon);
+    let error = field(&failed, "error");
+    assert!(
+        error.contains("xbps-install -Mun`: not started: the 1s update_timeout is for the whole audit, and it ran out ")
+            && error.contains("the step before: `")
+            && error.contains("xbps-install -S`: timed out after 1s; its process group was killed"),
+        "{error}"
+    );
+    let calls = shims.calls("xbps-install");
+    let started: Vec<&String> = calls.iter().filter(|c| c.contains(" args=")).collect();
+    assert!(
+        started.len() == 1 && started[0].ends_with(" args=-S"),
+        "only the refresh ran: {calls:?}"
+    );
+    assert!(
+        daemon.wait_log("not started: the 1s update_timeout", Duration::from_secs(2)),
+        "{}",
+        daemon.dump()
+    );
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(2)).is_some());
+}
+
+/// The audit's log is written off the loop: the daemon answers while a
+/// large log is being written. The build before rendered and wrote it (an
+/// atomic write: the file and its directory fsynced) on the loop, in
+/// `finish`: 12-50 ms for 20,000 packages, more for a 64 MB log, and no
+/// request was answered meanwhile. Here dnf lists one package 1,000 times
+/// and 20,000 advisories name it, so the log holds 1,000 notes of 64 KiB:
+/// once its temporary file appears, /data.json must be answered before
+/// the log is renamed into place (which the old loop did before answering).
+#[test]
+fn the_audit_log_is_written_while_the_daemon_answers() {
+    let (dir, shims) = shimmed("audit-e2e-log-off-loop");
+    shims.tool_output("dnf", &"big.x86_64 2-1 updates\n".repeat(1000), "", 100);
+    let mut advisories = String::new();
+    for i in 0..20_000 {
+        advisories.push_str(&format!(
+            "FEDORA-2024-{i:010} Important/Sec. big-2-1.x86_64\n"
+        ));
+    }
+    let case = dir.path().join("cases").join("advisories");
+    std::fs::create_dir_all(&case).unwrap();
+    std::fs::write(case.join("stdout"), advisories).unwrap();
+    shims.tool_args(
+        "dnf",
+        "-q updateinfo list --security --available",
+        case.to_str().unwrap(),
+    );
+    shims.tool_output("rpm", "big.x86_64 0:1-1\n", "", 0);
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = dnf\nmounts = /",
+        |_| {},
+    );
+    let logs = dir.join("logs");
+    let named = |wanted: fn(&str) -> bool| {
+        std::fs::read_dir(&logs).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| wanted(&e.file_name().to_string_lossy()))
+        })
+    };
+    let temporary = |name: &str| name.starts_with(".updates_") && name.contains(".log.tmp");
+    let final_log = |name: &str| name.starts_with("updates_") && name.ends_with(".log");
+    let start = Instant::now();
+    while !named(temporary) {
+        assert!(
+            !named(final_log),
+            "the log was written before its temporary was seen"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no log being written; {}",
+            daemon.dump()
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let answer = daemon.get("/data.json");
+    assert_eq!(answer.status, 200);
+    assert!(
+        !named(final_log),
+        "/data.json was answered only once the log was written: the loop wrote it; {}",
+        daemon.dump()
+    );
+    // And the log is complete once the audit is published.
+    let log = wait_for(Duration::from_secs(30), || {
+        (field(&updates(&daemon), "state") == "ok").then(|| crate::support::logs(&logs))
+    })
+    .unwrap_or_else(|| panic!("no result; {}", daemon.dump()));
+    let text = std::fs::read_to_string(&log[0]).unwrap();
+    assert!(
+        text.ends_with(
+            "summary: 1000 updates pending (1000 security), 1000 notes, 0 unparsed lines\n"
+        ),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
+    assert!(text.len() > 60 << 20, "{}", text.len());
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(5)).is_some());
+}
+
 #[test]
 fn sigterm_mid_audit_kills_and_reaps_the_child() {
     let (dir, shims) = shimmed("audit-e2e-term");
