@@ -401,9 +401,16 @@ fn refresh_problem(refresh_run: Option<&StepRun>) -> Option<(String, bool)> {
     let run = refresh_run?;
     let (error, retry) = describe_failure(run);
     let network = looks_like_no_network(&run.stderr_text());
+    // A refresh is given half of update_timeout (audit::REFRESH_SHARE):
+    // say so, or "timed out after 2m30s" reads as a wrong timeout.
+    let share = if matches!(run.exit, Exit::TimedOut { .. }) {
+        " (a refresh is given half of update_timeout, the list the rest)"
+    } else {
+        ""
+    };
     (run.code() != Some(0) || network).then(|| {
         (
-            format!("refreshing the package lists failed: {error}"),
+            format!("refreshing the package lists failed: {error}{share}"),
             retry || network,
         )
     })

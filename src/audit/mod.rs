@@ -24,9 +24,10 @@
 //! large output is parsed on a short-lived thread, see `Job::decide`); what
 //! is kept is bounded ([`child`] caps what is read, [`model`] what a parse
 //! keeps, and between audits only what /data.json shows is held);
-//! `update_timeout` is for the whole audit: the child running when it
-//! runs out is killed with its whole process group and reaped, and no
-//! step is started after it,
+//! `update_timeout` is for the whole audit (a refresh of its own is
+//! given [`REFRESH_SHARE`] of it): the child running when it runs out is
+//! killed with its whole process group and reaped, and no step is started
+//! after it,
 //! and whatever it started that left the group or outlived it is killed by
 //! [`crate::orphans`] when the step ends;
 //! when idle, `poll` does no work and allocates nothing.
@@ -273,6 +274,10 @@ pub struct AuditResult {
     pub log_file: Option<PathBuf>,
 }
 
+/// The part of `update_timeout` a refresh step of its own may take
+/// ([`Job::limits_of_next_step`]).
+pub const REFRESH_SHARE: f64 = 0.5;
+
 struct Job {
     manager: Manager,
     runs: Vec<StepRun>,
@@ -290,6 +295,21 @@ struct Job {
 }
 
 impl Job {
+    /// When the next step is killed, and the time it is given: the
+    /// audit's deadline, except for a refresh of its own (apt, apk, xbps
+    /// with `update_refresh = on`), which gets [`REFRESH_SHARE`] of it, so
+    /// that a refresh that hangs (a mirror that stops answering) still
+    /// leaves the list the time to run from the lists on disk: a stale
+    /// answer, not a failed audit.
+    fn limits_of_next_step(&self, refresh: bool) -> (Instant, Duration) {
+        let own_refresh = matches!(self.manager, Manager::Apt | Manager::Apk | Manager::Xbps);
+        if refresh && own_refresh && self.runs.is_empty() {
+            let share = self.timeout.mul_f64(REFRESH_SHARE);
+            return ((self.started_at + share).min(self.deadline), share);
+        }
+        (self.deadline, self.timeout)
+    }
+
     /// What to do after the runs so far ([`managers::next`], which parses
     /// their output), or `None` while that is still being worked out.
     ///
@@ -657,13 +677,8 @@ impl AuditService {
                     job.runs.push(run);
                 }
                 Next::Run(step) => {
-                    match RunningChild::spawn_until(
-                        step,
-                        &self.env.path,
-                        now,
-                        job.deadline,
-                        job.timeout,
-                    ) {
+                    let (kill_at, given) = job.limits_of_next_step(self.settings.refresh);
+                    match RunningChild::spawn_until(step, &self.env.path, now, kill_at, given) {
                         Ok(child) => job.child = Some(child),
                         Err(failed) => job.runs.push(*failed),
                     }
@@ -1074,4 +1089,92 @@ pub fn audit_once(config: &Config) -> AuditService {
     }
     orphans.kill_all(Duration::from_secs(2));
     service
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(program: &str, args: &[&str]) -> child::Step {
+        child::Step {
+            program: PathBuf::from(program),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    fn job(manager: Manager, runs: Vec<StepRun>, at: Instant, timeout: Duration) -> Job {
+        Job {
+            manager,
+            runs,
+            started_at: at,
+            deadline: at + timeout,
+            timeout,
+            child: None,
+            deciding: None,
+            next_check_at: at,
+        }
+    }
+
+    fn timed_out(step: child::Step, ran: Duration, timeout: Duration) -> StepRun {
+        StepRun {
+            step,
+            exit: child::Exit::TimedOut { ran, timeout },
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
+            duration: ran,
+        }
+    }
+
+    /// A refresh of its own (apt, apk, xbps, refresh on, first step) gets
+    /// half of update_timeout; every other step, and every step of the
+    /// managers whose list refreshes itself, the audit's deadline.
+    #[test]
+    fn a_refresh_of_its_own_is_given_half_of_the_timeout() {
+        let at = Instant::now();
+        let timeout = Duration::from_secs(300);
+        let half = (at + Duration::from_secs(150), Duration::from_secs(150));
+        let whole = (at + timeout, timeout);
+        for manager in [Manager::Apt, Manager::Apk, Manager::Xbps] {
+            let fresh = job(manager.clone(), Vec::new(), at, timeout);
+            assert_eq!(fresh.limits_of_next_step(true), half, "{}", manager.name());
+            assert_eq!(
+                fresh.limits_of_next_step(false),
+                whole,
+                "{}",
+                manager.name()
+            );
+            let refreshed = timed_out(step("refresh", &[]), half.1, half.1);
+            let listing = job(manager.clone(), vec![refreshed], at, timeout);
+            assert_eq!(
+                listing.limits_of_next_step(true),
+                whole,
+                "{}",
+                manager.name()
+            );
+        }
+        for manager in [Manager::Pacman, Manager::Dnf, Manager::Command("x".into())] {
+            let fresh = job(manager.clone(), Vec::new(), at, timeout);
+            assert_eq!(fresh.limits_of_next_step(true), whole, "{}", manager.name());
+        }
+    }
+
+    /// A step due after the deadline (its step before ended right at it)
+    /// is not started, and says why and which step used the time.
+    #[test]
+    fn a_step_due_after_the_deadline_names_the_step_that_used_the_time() {
+        let at = Instant::now();
+        let timeout = Duration::from_secs(1);
+        let list = timed_out(step("/usr/bin/xbps-install", &["-Mun"]), timeout, timeout);
+        let job = job(Manager::Xbps, vec![list], at, timeout);
+        let run = not_started(step("xbps-query", &["-l"]), &job, at + timeout);
+        assert_eq!(
+            run.exit.describe(),
+            "not started: the 1s update_timeout is for the whole audit, and it ran out 1s \
+             after the audit began; the step before: `/usr/bin/xbps-install -Mun`: timed out \
+             after 1s; its process group was killed"
+        );
+        assert!(run.stdout.is_empty() && run.duration.is_zero());
+    }
 }
