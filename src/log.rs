@@ -114,13 +114,12 @@ pub fn shown(text: &str) -> Shown<'_> {
     Shown(text)
 }
 
-/// Text from outside, displayed escaped and cut: control characters as
-/// `\xNN` (ASCII) or `\u{NNNN}` (C1), and so are the invisible ones that
-/// reorder or hide text (bidi controls, zero-width characters, the line
-/// and paragraph separators, the BOM); a backslash is doubled, so an
-/// escape is never ambiguous (Rust's `escape_debug` convention, quotes
-/// left alone). After [`SHOWN_CHARS`] characters it is cut with `…`.
-/// Displaying it allocates nothing.
+/// Text from outside, displayed escaped and cut: each character through
+/// [`write_shown_char`] (control characters, and the invisible ones that
+/// reorder or hide text: bidi controls, zero-width characters, the line
+/// and paragraph separators, the BOM; a backslash doubled, so an escape
+/// is never ambiguous; quotes left alone). After [`SHOWN_CHARS`]
+/// characters it is cut with `…`. Displaying it allocates nothing.
 pub struct Shown<'a>(pub &'a str);
 
 impl std::fmt::Display for Shown<'_> {
@@ -130,16 +129,28 @@ impl std::fmt::Display for Shown<'_> {
             if n == SHOWN_CHARS {
                 return f.write_char('…');
             }
-            match c {
-                '\\' => f.write_str("\\\\")?,
-                c if c.is_ascii_control() => write!(f, "\\x{:02x}", c as u32)?,
-                c if c.is_control() || hides_or_reorders_text(c) => {
-                    write!(f, "\\u{{{:x}}}", c as u32)?
-                }
-                c => f.write_char(c)?,
-            }
+            write_shown_char(f, c)?;
         }
         Ok(())
+    }
+}
+
+/// Writes `c` as text from outside is shown ([`Shown`], and the package
+/// managers' output an audit quotes, `audit::quote`): a backslash doubled;
+/// `\n`, `\r`, `\t` and `\0` by name; the other ASCII controls (and DEL)
+/// as `\xNN`; every other control (C1) and each character that hides or
+/// reorders text as `\u{NNNN}`; anything else as it is. So escaped text
+/// reads back unambiguously, and no terminal acts on it.
+pub fn write_shown_char(out: &mut impl std::fmt::Write, c: char) -> std::fmt::Result {
+    match c {
+        '\\' => out.write_str("\\\\"),
+        '\n' => out.write_str("\\n"),
+        '\r' => out.write_str("\\r"),
+        '\t' => out.write_str("\\t"),
+        '\0' => out.write_str("\\0"),
+        c if c.is_ascii_control() => write!(out, "\\x{:02x}", c as u32),
+        c if c.is_control() || hides_or_reorders_text(c) => write!(out, "\\u{{{:x}}}", c as u32),
+        c => out.write_char(c),
     }
 }
 
@@ -188,7 +199,7 @@ mod tests {
                 "caf\u{e9} \"x\" 'y' \u{1f600}",
             ),
             ("\u{1b}[31mred\u{1b}[0m", "\\x1b[31mred\\x1b[0m"),
-            ("a\0b\tc\nd\re\u{7f}", "a\\x00b\\x09c\\x0ad\\x0de\\x7f"),
+            ("a\0b\tc\nd\re\u{7f}", "a\\0b\\tc\\nd\\re\\x7f"),
             ("\u{9b}31m", "\\u{9b}31m"),
             (
                 "a\u{202e}b\u{200b}c\u{feff}\u{2028}",

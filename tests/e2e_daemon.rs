@@ -583,7 +583,7 @@ fn config_errors_reach_stderr_escaped_and_cut() {
         (
             "nul",
             "state_dir = /var/lib/a\0b".to_string(),
-            "{}:4: state_dir: `/var/lib/a\\x00b` contains a NUL byte",
+            "{}:4: state_dir: `/var/lib/a\\0b` contains a NUL byte",
         ),
         ("huge", format!("history = {huge}"), "{}:4: history: `999"),
     ] {

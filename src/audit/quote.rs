@@ -7,7 +7,8 @@
 //! with `\r` or `\n`, or reorder what is shown. Each such character is
 //! written as an escape (`\n`, `\r`, `\t`, `\0` by name, else `\x1b` or
 //! `\u{202e}`) and a backslash as `\\`, so the escaped text reads back
-//! unambiguously. At most `max_bytes` are returned, cut at a character
+//! unambiguously: [`crate::log::write_shown_char`], the one escaper of
+//! text from outside (the config's quoted values use it too). At most `max_bytes` are returned, cut at a character
 //! boundary (never inside an escape) and then marked with [`CUT_MARK`]; a
 //! longer input is not read past the cut, so a 4 MiB line costs no more
 //! than a short one.
@@ -63,33 +64,10 @@ pub fn line(text: &str) -> String {
     format!("\"{}\"", escaped(text.trim(), LINE_BYTES))
 }
 
-fn needs_escape(c: char) -> bool {
-    c == '\\'
-        || c.is_control()
-        || matches!(
-            c,
-            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{feff}'
-        )
-        || ('\u{202a}'..='\u{202e}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
-}
-
+/// One character of [`escaped`] text: [`crate::log::write_shown_char`],
+/// which the config's quoted values go through too.
 fn push_char(out: &mut String, c: char) {
-    use std::fmt::Write;
-    match c {
-        '\\' => out.push_str("\\\\"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\0' => out.push_str("\\0"),
-        c if needs_escape(c) && (c as u32) < 0x100 => {
-            let _ = write!(out, "\\x{:02x}", c as u32);
-        }
-        c if needs_escape(c) => {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        }
-        c => out.push(c),
-    }
+    let _ = crate::log::write_shown_char(out, c);
 }
 
 #[cfg(test)]
@@ -120,7 +98,7 @@ mod tests {
     fn control_characters_separators_and_overrides_are_escaped() {
         assert_eq!(
             escaped("bad\x1b[2Jthing\rFAKE: audit\n\0nul\u{7f}\u{9b}", 100),
-            "bad\\x1b[2Jthing\\rFAKE: audit\\n\\0nul\\x7f\\x9b"
+            "bad\\x1b[2Jthing\\rFAKE: audit\\n\\0nul\\x7f\\u{9b}"
         );
         assert_eq!(
             escaped("a\u{202e}b\u{2028}c\\d\té\u{fffd}", 100),

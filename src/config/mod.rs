@@ -1188,7 +1188,7 @@ mod tests {
             ("update_command", "echo\0 x"),
             ("alert_command", "logger\0"),
         ] {
-            let shown = value.replace('\0', "\\x00");
+            let shown = value.replace('\0', "\\0");
             assert_eq!(
                 parse(&format!("\n{key} = {value}\n")).unwrap_err(),
                 format!("/etc/sysmon.conf:2: {key}: `{shown}` contains a NUL byte"),
