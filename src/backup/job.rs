@@ -4,17 +4,21 @@
 //! slices and `sysmon backup` can print progress.
 //!
 //! Phases: a pre-scan (also sliced) counts files and bytes for the
-//! progress totals and the free-space guard; the archive pass writes a
-//! hidden temporary (`.backup_STAMP.zip.tmp-PID`, mode 0600, `flock`ed so a
-//! cleanup never removes it under a live writer); the finish writes the
-//! central directory, fsyncs, links the file to its final name without ever
-//! replacing one (`_2`, `_3`... when taken), fsyncs the directory and then
-//! applies retention.
+//! progress totals and the least the archive can take (refused before
+//! writing when that and what is kept free do not fit, [`space`]); the
+//! archive pass writes a hidden temporary (`.backup_STAMP.zip.tmp-PID`,
+//! mode 0600, `flock`ed so a cleanup never removes it under a live
+//! writer); the finish writes the central directory, fsyncs, links the
+//! file to its final name without ever replacing one (`_2`, `_3`... when
+//! taken), fsyncs the directory and then applies retention.
 //!
 //! Invariant: whatever happens (error, abort, drop) the temporary is removed
 //! unless it was committed, and nothing appears under a final name before
-//! the archive is complete on disk. A file that changes while being read is
-//! archived as read (its CRC always matches the stored bytes) and listed.
+//! the archive is complete on disk. While writing, free space in
+//! `backup_dir` is looked at every few MiB, and the run fails (so the
+//! temporary goes) once it would fall under what is kept free for other
+//! programs. A file that changes while being read is archived as read
+//! (its CRC always matches the stored bytes) and listed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
@@ -26,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use flate2::{Compress, Compression, Crc, FlushCompress};
 
+use super::space::{self, Room};
 use super::tinydeflate::TinyDeflate;
 use super::walk::{self, FileStats, Found, Kind, Rules, SkipKind, SkipReason, Step, Walker};
 use super::zipwrite::{self, Entry, OpenEntry, Sizes, ZipOut};
@@ -191,8 +196,11 @@ pub struct Job {
     progress: Progress,
     /// The source being walked (empty before the first).
     source: String,
-    /// Conservative archive size estimate from the scan (free-space guard).
-    estimate: u64,
+    /// The least the archive of what the scan saw can take (a true lower
+    /// bound, [`space`]): refused before writing when it cannot fit.
+    floor_bytes: u64,
+    /// Archive position at which free space is looked at next.
+    next_room_check_at: u64,
     stamp: String,
     started: Instant,
     started_unix_s: u64,
@@ -312,7 +320,8 @@ impl Job {
                 bytes_total: 0,
             },
             source: String::new(),
-            estimate: 0,
+            floor_bytes: space::END_RECORD_BYTES,
+            next_room_check_at: 0,
             started,
             started_unix_s,
             compress,
@@ -420,19 +429,14 @@ impl Job {
                     .unwrap_or_default()
             }
             Step::Entry(found) => {
-                // Local header + central record, with their extra fields.
-                self.estimate += 2 * (found.name.len() as u64 + 80);
+                self.floor_bytes += space::entry_floor(found.name.len());
                 if let Kind::File(Some(stat)) = found.kind {
                     let size = stat.size_bytes;
-                    let allocated = size.min(stat.blocks_512.saturating_mul(512));
                     let file_name = found.path.file_name().map_or(&[][..], |n| n.as_bytes());
-                    // A lower bound: deflate rarely does better than 4:1 on a whole tree.
-                    self.estimate +=
-                        if self.settings.level == 0 || probe::compressed_by_name(file_name) {
-                            allocated
-                        } else {
-                            allocated / 4
-                        };
+                    // Only these are sure to be stored: the content probe
+                    // needs the file's first bytes, which the scan does not read.
+                    let stored = self.settings.level == 0 || probe::compressed_by_name(file_name);
+                    self.floor_bytes += space::data_floor(size, stored);
                     self.progress.files_total += 1;
                     self.progress.bytes_total += size;
                 }
@@ -502,30 +506,72 @@ impl Job {
         }
     }
 
+    /// Before writing: refuses only an archive that cannot fit beside
+    /// what is kept free (it would be stopped there anyway, after writing
+    /// for nothing).
     fn check_free_space(&self) -> Result<(), String> {
-        use std::ffi::CString;
         let dir = &self.settings.backup_dir;
-        let Ok(c_dir) = CString::new(dir.as_os_str().as_bytes()) else {
+        let Some(room) = space::room(dir) else {
             return Ok(());
         };
-        let Ok(stats) = crate::sys::statvfs(&c_dir) else {
-            return Ok(());
-        };
-        let available = stats.blocks_available.saturating_mul(stats.fragment_size);
-        if self.estimate > available {
+        if self.floor_bytes > room.margin_bytes() {
             return Err(format!(
-                "not enough space in {}: the archive needs at least {} MB, {} MB are free",
+                "not enough space in {}: the archive needs at least {} MB and {} MB are kept \
+                 free for other programs, but {} MB are free",
                 dir.display(),
-                self.estimate.div_ceil(1 << 20),
-                available >> 20
+                mb(self.floor_bytes),
+                mb(room.keep_free_bytes),
+                mb(room.available_bytes)
             ));
         }
+        Ok(())
+    }
+
+    /// While writing: stops the run when writing `still_to_write` more
+    /// bytes, and the buffered ones, would leave less free in `backup_dir`
+    /// than is kept for other programs. Looks only when due (every few MiB
+    /// of archive, closer as the margin shrinks), or when asked with
+    /// `still_to_write` > 0 (the central directory, before it is written).
+    fn check_room(&mut self, still_to_write: u64) -> Result<(), String> {
+        let Phase::Archive(w) = &self.phase else {
+            return Ok(());
+        };
+        let written = w.out.position();
+        if written < self.next_room_check_at && still_to_write == 0 {
+            return Ok(());
+        }
+        let pending = w.out.buffered() as u64 + still_to_write;
+        let Some(room) = space::room(&self.settings.backup_dir) else {
+            self.next_room_check_at = written + space::CHECK_EVERY_BYTES;
+            return Ok(());
+        };
+        let after = Room {
+            available_bytes: room.available_bytes.saturating_sub(pending),
+            ..room
+        };
+        if after.available_bytes < room.keep_free_bytes {
+            let files_left = self
+                .progress
+                .bytes_total
+                .saturating_sub(self.progress.bytes_done);
+            return Err(format!(
+                "stopped writing to {} after {} MB of archive: {} MB would stay free, under \
+                 the {} MB kept free for other programs ({} MB of files were still to read)",
+                self.settings.backup_dir.display(),
+                mb(written),
+                mb(after.available_bytes),
+                mb(room.keep_free_bytes),
+                mb(files_left)
+            ));
+        }
+        self.next_room_check_at = written + space::next_check_after(after.margin_bytes());
         Ok(())
     }
 
     /// One unit of the archive pass: one chunk of the current file, or one
     /// walk step. `Ok(true)` when every entry is written.
     fn archive_one(&mut self) -> Result<bool, String> {
+        self.check_room(0)?;
         let Phase::Archive(w) = &mut self.phase else {
             unreachable!()
         };
@@ -533,7 +579,12 @@ impl Job {
             return self.continue_file();
         }
         match w.walker.step() {
-            Step::Done => return Ok(true),
+            Step::Done => {
+                // The central directory and the end records are still to come.
+                let rest = w.out.central_len() as u64 + ZIP_END_RECORDS_MAX_BYTES;
+                self.check_room(rest)?;
+                return Ok(true);
+            }
             Step::Busy => {}
             Step::Source(n) => {
                 self.source = w
@@ -933,6 +984,15 @@ fn unstorable_time(mtime_s: i64) -> SkipReason {
              (1601 to the year 60056): archived clamped to that range"
         ),
     )
+}
+
+/// The end records at most: zip64 end record (56) and locator (20), then
+/// the end of central directory (22).
+const ZIP_END_RECORDS_MAX_BYTES: u64 = 56 + 20 + 22;
+
+/// Bytes as MiB with one decimal, as the space errors show them.
+fn mb(bytes: u64) -> Fixed {
+    Fixed(bytes as f64 / (1u64 << 20) as f64, 1)
 }
 
 fn write_error(temp: &Path, e: io::Error) -> String {

@@ -16,6 +16,7 @@
 //!   a run starts; [`offloaded`]: a run with such paths, on a thread of its
 //!   own so a server that stops answering mid-run holds that thread only;
 //!   [`retention`]: archive names, pruning, leftover temporaries;
+//!   [`space`]: the least an archive takes, what is kept free, when to look;
 //!   [`record`]: the last result as kept in `state_dir`.
 //! - [`verify`]: the check behind `sysmon verify`: the `zip` crate's reader
 //!   for the data, plus the header checks `unzip -t` makes.
@@ -39,6 +40,7 @@ pub mod offloaded;
 pub mod probe;
 pub mod record;
 pub mod retention;
+pub mod space;
 pub mod tinydeflate;
 pub mod verify;
 pub mod walk;

@@ -240,6 +240,11 @@ impl ZipOut {
         self.flushed + self.buf.len() as u64
     }
 
+    /// Bytes produced but not yet handed to the kernel (at most [`BUF_CAP`]).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     pub fn entries(&self) -> u64 {
         self.entries
     }

@@ -25,7 +25,7 @@ fn number(v: &Value, path: &[&str]) -> Option<u64> {
 }
 
 /// A copy of the VM /proc fixture with its own `sys/kernel/random/boot_id`.
-fn proc_with_boot_id(td: &TempDir, boot_id: &str) -> PathBuf {
+pub(super) fn proc_with_boot_id(td: &TempDir, boot_id: &str) -> PathBuf {
     let root = td.join("proc");
     if !root.exists() {
         let out = run({
@@ -96,7 +96,7 @@ fn start(config: &Path, proc_root: &Path) -> Daemon {
 }
 
 /// Polls /data.json until `backup.state` is `want` (or time runs out).
-fn wait_state(d: &Daemon, want: &str, limit: Duration) -> Value {
+pub(super) fn wait_state(d: &Daemon, want: &str, limit: Duration) -> Value {
     let start = Instant::now();
     loop {
         let v = d.data();

@@ -1,13 +1,13 @@
 //! The backup writes archives that third-party readers accept and never
 //! leaves a corrupt or half-named one: `sysmon backup` and `sysmon verify`
 //! from the command line, the once-per-boot job inside the daemon, and a
-//! destination too small to hold the archive.
+//! destination too small to hold the archive, or filled while writing.
 #[path = "../common/mod.rs"]
 mod common;
 
 mod cli; // sysmon backup / verify, read back by unzip and Python
 mod daemon; // once per boot, live progress, interruptions, partial
-mod free_space; // a destination too small is refused before writing
+mod free_space; // refused before writing only what cannot fit; stopped at what is kept free
 
 // What a backup directory holds, shared by cli and daemon.
 
