@@ -1138,3 +1138,45 @@ fn absolute_form_targets_are_routed_and_their_authority_checked() {
         );
     }
 }
+
+/// RFC 9112 §5: a header name is a token (RFC 9110 §5.6.2), with nothing
+/// between it and its colon. The server trimmed each header line with
+/// `str::trim` first, so a line starting with a vertical tab or form feed
+/// (`\x0bHost: evil.example`) was read as `Host` (403 for that one, 200
+/// for `\x0cHost: localhost`), where a proxy in front may read another
+/// header or none; an empty name and one with a separator were served.
+/// Each is 400 and a close now, and `Host : x` stays refused.
+#[test]
+fn header_names_that_are_not_tokens_are_refused() {
+    let dir = TempDir::new("header-names");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let hidden = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", daemon.addr);
+    for lines in [
+        "\x0bHost: evil.example\r\n".to_string(),
+        "\x0cHost: localhost\r\n".to_string(),
+        "Host: localhost\r\n\x0bHost: evil.example\r\n".to_string(),
+        "Host : localhost\r\n".to_string(),
+        "Host: localhost\r\n: x\r\n".to_string(),
+        "Host: localhost\r\nX(a): x\r\n".to_string(),
+        format!(
+            "Host: localhost\r\n\x0bContent-Length: {}\r\n",
+            hidden.len()
+        ),
+        "Host: localhost\r\n\x0bCookie: a=\u{e9}\r\n".to_string(),
+    ] {
+        let raw = format!("GET /data.json HTTP/1.1\r\n{lines}\r\n{hidden}");
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let text = String::from_utf8_lossy(&answer);
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 400, "{lines:?}: {}", r.head);
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        assert_eq!(responses_in(&answer), 1, "{lines:?}: {text}");
+        assert!(!text.contains("\"cpu\""), "{lines:?}: data served");
+        assert!(!text.contains("node_load1"), "{lines:?}: hidden answered");
+    }
+    let fine = http(
+        daemon.addr,
+        "GET /data.json HTTP/1.0\r\nHost: localhost\r\nX-A~1: b\r\n\r\n",
+    );
+    assert_eq!(fine.status, 200, "{}", daemon.dump());
+}

@@ -24,7 +24,7 @@
 //! since +sysmon.14, `head_text::ASCII_HEADERS`).
 
 use crate::common::{HTTPVersion, Method};
-use crate::head_text::{FillError, HeadText};
+use crate::head_text::{is_token, FillError, HeadText};
 use crate::response::ConnectionLine;
 use crate::{HeadRefusal, Response, StatusCode};
 
@@ -344,20 +344,12 @@ fn parse_request_line(line: &str) -> Result<(Method, &str, HTTPVersion), LineErr
         return Err(LineError::Malformed);
     };
     let target_ok = !target.is_empty() && !target.bytes().any(|b| b.is_ascii_control());
-    if !is_token(method) || !target_ok {
+    if !is_token(method.as_bytes()) || !target_ok {
         return Err(LineError::Malformed);
     }
     let version = parse_http_version(version)?;
     let method = method.parse().map_err(|()| LineError::Malformed)?;
     Ok((method, target, version))
-}
-
-/// A token (RFC 9110 §5.6.2): one or more tchar.
-fn is_token(word: &str) -> bool {
-    !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -465,6 +457,15 @@ mod test {
             ("GET /é HTTP/1.1\r\n\r\n".into(), 400),
             ("GÉT / HTTP/1.1\r\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\nCookie: é\rb\r\n\r\n".into(), 400),
+            // [patch] a header name is a token (+sysmon.15): no vertical
+            // tab or form feed before it, no whitespace before the colon
+            ("GET / HTTP/1.1\r\n\x0bHost: a\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\n\x0cHost: a\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nHost : a\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\n: a\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX(a): b\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\n\x0bCookie: é\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX-A~1: b\r\n\r\n".into(), 0),
         ];
         assert_eq!(cases[2].0.len(), 64);
         for (head, expected) in cases {
