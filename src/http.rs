@@ -559,6 +559,17 @@ mod tests {
             (&["X-A: a\rb"], Err(ControlCharacter)),
             (&["X-A: a\0b"], Err(ControlCharacter)),
             (&["X-\0: a"], Err(ControlCharacter)),
+            // Any control byte but HTAB (RFC 9110 §5.5): a vertical tab,
+            // form feed, ESC or DEL was taken until tiny_http +sysmon.16.
+            (&["X-A: a\tb"], Ok(())),
+            (&["Host: local\x0bhost"], Err(ControlCharacter)),
+            (&["X-A: a\x0cb"], Err(ControlCharacter)),
+            (&["X-A: a\x01b"], Err(ControlCharacter)),
+            (&["X-A: a\x08b"], Err(ControlCharacter)),
+            (&["X-A: a\x1bb"], Err(ControlCharacter)),
+            (&["X-A: a\x1fb"], Err(ControlCharacter)),
+            (&["X-A: a\x7fb"], Err(ControlCharacter)),
+            (&["Content-Length: 0\x0b0"], Err(ControlCharacter)),
             // Framing is judged before the body: a smuggling attempt is 400.
             (
                 &["Host: a", "Host: b", "Content-Length: 5"],

@@ -1180,3 +1180,42 @@ fn header_names_that_are_not_tokens_are_refused() {
     );
     assert_eq!(fine.status, 200, "{}", daemon.dump());
 }
+
+/// RFC 9110 §5.5: a field value holds no control byte but HTAB. Only CR,
+/// LF and NUL were refused; a vertical tab, form feed, ESC or DEL inside a
+/// value was taken, and at either end `str::trim` took a VT or FF for
+/// whitespace: `Host: localhost\x0b` was `localhost` (200), and
+/// `Content-Length: 0\x0b` a zero length, the request after it answered,
+/// where a proxy in front reads another host or an invalid length. Each is
+/// 400 and a close now; a tab inside a value is served.
+#[test]
+fn control_bytes_in_header_values_are_refused() {
+    let dir = TempDir::new("control-values");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let hidden = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", daemon.addr);
+    for lines in [
+        "Host: localhost\x0b\r\n".to_string(),
+        "Host:\x0clocalhost\r\n".to_string(),
+        "Host: localhost\r\nContent-Length: 0\x0b\r\n".to_string(),
+        "Host: localhost\r\nX-A: a\x01b\r\n".to_string(),
+        "Host: localhost\r\nX-A: \x1b[1m\r\n".to_string(),
+        "Host: localhost\r\nX-A: a\x7f\r\n".to_string(),
+        "Host: localhost\r\nCookie: a=\u{e9}\x0b\r\n".to_string(),
+    ] {
+        let raw = format!("GET /data.json HTTP/1.1\r\n{lines}\r\n{hidden}");
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let text = String::from_utf8_lossy(&answer);
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 400, "{lines:?}: {}", r.head);
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        assert_eq!(r.body_text(), "a control character inside a header line\n");
+        assert_eq!(responses_in(&answer), 1, "{lines:?}: {text}");
+        assert!(!text.contains("\"cpu\""), "{lines:?}: data served");
+        assert!(!text.contains("node_load1"), "{lines:?}: hidden answered");
+    }
+    let tab = http(
+        daemon.addr,
+        "GET /data.json HTTP/1.0\r\nHost: localhost\r\nX-A: a\tb\r\n\r\n",
+    );
+    assert_eq!(tab.status, 200, "{}", daemon.dump());
+}

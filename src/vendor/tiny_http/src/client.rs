@@ -466,6 +466,16 @@ mod test {
             ("GET / HTTP/1.1\r\nX(a): b\r\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\n\x0bCookie: é\r\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\nX-A~1: b\r\n\r\n".into(), 0),
+            // [patch] no control byte but HTAB in a value (+sysmon.16),
+            // at its ends neither
+            ("GET / HTTP/1.1\r\nX-A: a\tb\r\n\r\n".into(), 0),
+            ("GET / HTTP/1.1\r\nX-A: a\x0bb\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nHost: a\x0b\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nHost:\x0ca\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX-A: \x01\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX-A: a\x1bb\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX-A: a\x7f\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nCookie: é\x0b\r\n\r\n".into(), 400),
         ];
         assert_eq!(cases[2].0.len(), 64);
         for (head, expected) in cases {

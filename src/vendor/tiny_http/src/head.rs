@@ -7,7 +7,8 @@
 //!
 //! Contract: [`check_head`] looks only at the parsed header lines; it reads
 //! nothing from the client, allocates nothing, and never panics. When it
-//! returns `Ok(())` the request has no body (no `Transfer-Encoding`, at most
+//! returns `Ok(())` no header line holds a control byte but HTAB, the
+//! request has no body (no `Transfer-Encoding`, at most
 //! one `Content-Length` and that one all zeros), no `Expect`, and at most one
 //! `Host`. The reactor calls it as soon as the head is parsed
 //! (`client.rs`), so a refused request never reaches the server's caller; a
@@ -20,9 +21,11 @@
 /// what follows the head can no longer be told apart from a next request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeadRefusal {
-    /// CR, LF or NUL inside a header line (RFC 9110 §5.5): a proxy that
-    /// ends lines at a bare LF reads a header there that this server does
-    /// not see (400).
+    /// A control byte other than HTAB inside a header line (RFC 9110
+    /// §5.5: 0x00 to 0x1F and DEL): a proxy that ends lines at a bare LF
+    /// reads a header there that this server does not see, and one that
+    /// takes a vertical tab or form feed for whitespace reads another
+    /// value (400). [patch] Until +sysmon.16 only CR, LF and NUL.
     ControlCharacter,
     /// Two `Host` lines: which one an access check reads is a guess (400).
     DuplicateHost,
@@ -56,7 +59,7 @@ impl HeadRefusal {
     /// The body of the answer: one line for whoever reads it.
     pub fn reason(self) -> &'static str {
         match self {
-            HeadRefusal::ControlCharacter => "CR, LF or NUL inside a header line\n",
+            HeadRefusal::ControlCharacter => "a control character inside a header line\n",
             HeadRefusal::DuplicateHost => "more than one Host header\n",
             HeadRefusal::LengthAndTransferEncoding => {
                 "Content-Length together with Transfer-Encoding\n"
@@ -85,11 +88,7 @@ pub fn check_head<'a>(
     // None: some Content-Length was not a valid number
     let mut length_is_zero = Some(true);
     for (name, value) in headers {
-        if name
-            .bytes()
-            .chain(value.bytes())
-            .any(|b| matches!(b, b'\r' | b'\n' | 0))
-        {
+        if name.bytes().chain(value.bytes()).any(is_control) {
             return Err(HeadRefusal::ControlCharacter);
         }
         if name.eq_ignore_ascii_case("Host") {
@@ -129,9 +128,18 @@ pub fn check_head<'a>(
     Ok(())
 }
 
+/// A control byte that a field may not hold (RFC 9110 §5.5: CTL but
+/// HTAB; obs-text, 0x80 and up, it may). [patch] Upstream refused none;
+/// until +sysmon.16 this copy refused CR, LF and NUL only: VT, FF, ESC,
+/// DEL and the rest were taken, and `str::trim` took a VT or FF at either
+/// end of a value for whitespace (`Host: localhost\x0b`).
+pub(crate) fn is_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
 /// `Content-Length = 1*DIGIT` (RFC 9110 §8.6), as a number, or `None` when
 /// it is anything else or does not fit 64 bits. (The header parser has
-/// already trimmed the whitespace around the value.)
+/// already trimmed the spaces and tabs around the value.)
 fn content_length(value: &[u8]) -> Option<u64> {
     if value.is_empty() {
         return None;

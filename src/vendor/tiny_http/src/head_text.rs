@@ -66,8 +66,9 @@ pub(crate) enum FillError {
     /// One of [`ASCII_HEADERS`], named as listed there, with a value that
     /// is not ASCII (400).
     NotAscii(&'static str),
-    /// CR or NUL inside a header line left out for its non-ASCII value:
-    /// what `crate::head::check_head` refuses in the lines kept (400).
+    /// A control byte (but HTAB) inside a header line left out for its
+    /// non-ASCII value: what `crate::head::check_head` refuses in the
+    /// lines kept (400).
     ControlCharacter,
 }
 
@@ -153,8 +154,9 @@ fn span(whole: &str, part: &str) -> Span {
 /// [patch] Judges a header line that is not ASCII, to be left out: its
 /// name (before the first colon) must be a token (since +sysmon.15; until
 /// then, ASCII without whitespace once trimmed), and not one of
-/// [`ASCII_HEADERS`]; no CR or NUL anywhere in it (LF cannot be:
-/// `client.rs` refuses a bare one).
+/// [`ASCII_HEADERS`]; no control byte but HTAB anywhere in it (LF
+/// cannot be: `client.rs` refuses a bare one; until +sysmon.16 only CR
+/// and NUL were looked for).
 fn check_left_out(line: &[u8]) -> Result<(), FillError> {
     let colon = line
         .iter()
@@ -170,15 +172,15 @@ fn check_left_out(line: &[u8]) -> Result<(), FillError> {
     {
         return Err(FillError::NotAscii(listed));
     }
-    if line.iter().any(|&b| b == b'\r' || b == 0) {
+    if line.iter().any(|&b| crate::head::is_control(b)) {
         return Err(FillError::ControlCharacter);
     }
     Ok(())
 }
 
 /// A header line's name and value, as upstream's `Header::from_str` read
-/// it: split at its first colon, the value trimmed; `None` for a line
-/// without a colon, or whose name is not a token.
+/// it: split at its first colon, the value trimmed of spaces and tabs;
+/// `None` for a line without a colon, or whose name is not a token.
 ///
 /// [patch] The name is a token (RFC 9112 §5: `field-name ":"`, no
 /// whitespace before the colon; RFC 9110 §5.1, §5.6.2), since +sysmon.15.
@@ -192,7 +194,10 @@ pub(crate) fn split_header_line(line: &str) -> Option<(&str, &str)> {
     if !is_token(name.as_bytes()) || !value.is_ascii() {
         return None;
     }
-    Some((name, value.trim()))
+    // [patch] Only SP and HTAB are trimmed (OWS, RFC 9110 §5.6.3), since
+    // +sysmon.16; `str::trim` also took a VT or FF at either end for
+    // whitespace, so `check_head` never saw it (`Host: localhost\x0b`).
+    Some((name, value.trim_matches([' ', '\t'])))
 }
 
 /// A token (RFC 9110 §5.6.2): one or more tchar, which are ASCII letters,
@@ -385,7 +390,16 @@ mod test {
             let result = fill(&mut reused, &head, 3);
             assert!(matches!(result, Err(FillError::Malformed)), "{bad:?}");
         }
-        for bad in [b"Cookie: \xe9\r".as_slice(), b"Cookie: \xe9\0"] {
+        for bad in [
+            b"Cookie: \xe9\r".as_slice(),
+            b"Cookie: \xe9\0",
+            // [patch] any control byte but HTAB (+sysmon.16)
+            b"Cookie: \xe9\x0b",
+            b"Cookie: \x0c\xe9",
+            b"Cookie: a\x01\xe9",
+            b"Cookie: \xe9\x1b[0m",
+            b"Cookie: \xe9\x7f",
+        ] {
             let mut head = b"GET / HTTP/1.1\r\n".to_vec();
             head.extend_from_slice(bad);
             let result = fill(&mut reused, &head, 3);
@@ -393,6 +407,43 @@ mod test {
                 matches!(result, Err(FillError::ControlCharacter)),
                 "{bad:?}"
             );
+        }
+    }
+
+    /// [patch] Only spaces and tabs are trimmed from a value (OWS), so a
+    /// vertical tab or form feed at either end is left for `check_head`
+    /// to refuse (+sysmon.16): `str::trim` took them away, and
+    /// `Host: localhost\x0b` read as `localhost`.
+    #[test]
+    fn values_are_trimmed_of_spaces_and_tabs_only() {
+        for (line, value) in [
+            ("X-A: \t a b \t ", "a b"),
+            ("X-A:a", "a"),
+            ("X-A: ", ""),
+            ("Host: localhost\x0b", "localhost\x0b"),
+            ("Host:\x0clocalhost", "\x0clocalhost"),
+            ("X-A: \x0b a \x0c", "\x0b a \x0c"),
+            ("X-A: a\x7f ", "a\x7f"),
+        ] {
+            let head = format!("GET / HTTP/1.1\r\n{line}");
+            let text = filled(&head).ok().unwrap();
+            let name = line.split(':').next().unwrap();
+            assert_eq!(text.headers().collect::<Vec<_>>(), [(name, value)]);
+        }
+        // what check_head then says of the lines kept: only HTAB passes
+        let refused = |line: &str| {
+            let text = filled(&format!("GET / HTTP/1.1\r\n{line}")).ok().unwrap();
+            crate::check_head(text.headers()) == Err(crate::HeadRefusal::ControlCharacter)
+        };
+        assert!(!refused("X-A: a\tb"));
+        for byte in (0u8..0x20)
+            .filter(|&b| !matches!(b, b'\t' | b'\n'))
+            .chain([0x7f])
+        {
+            let line = format!("X-A: a{}b", byte as char);
+            assert!(refused(&line), "{:?}", line);
+            let line = format!("Host: localhost{}", byte as char);
+            assert!(refused(&line), "{:?}", line);
         }
     }
 
