@@ -49,7 +49,8 @@ impl<'a> Target<'a> {
     /// Splits a request target. An absolute-form one is `http://` or
     /// `https://` in any case (which scheme does not matter: the
     /// connection decides), then the authority up to the first `/`, `?`
-    /// or `#`. A fragment is dropped.
+    /// or `#`. A fragment is dropped (none arrives: the server refuses a
+    /// target with one since tiny_http +sysmon.17).
     pub fn parse(url: &'a str) -> Target<'a> {
         let (authority, origin) = match absolute_form(url) {
             Some(after_scheme) => {

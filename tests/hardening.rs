@@ -1219,3 +1219,35 @@ fn control_bytes_in_header_values_are_refused() {
     );
     assert_eq!(tab.status, 200, "{}", daemon.dump());
 }
+
+/// RFC 9112 §3.2: a request-target has no fragment (a client strips it
+/// before sending). `GET /metrics#x` was routed as `/metrics`, the
+/// fragment quietly dropped, where a proxy in front may route, match or
+/// forward it as part of the path (an access rule for `/metrics` passes
+/// `/metrics#x` on as another path). Each such target is 400 and a close
+/// now, in origin and absolute form; `%23` in a query is served.
+#[test]
+fn request_targets_with_a_fragment_are_refused() {
+    let dir = TempDir::new("fragment");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let addr = daemon.addr;
+    for target in [
+        "/metrics#x".to_string(),
+        "/data.json#".to_string(),
+        "/#/metrics".to_string(),
+        "/history.json?points=5#x".to_string(),
+        format!("http://{addr}/metrics#x"),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        let answer = answered_then_closed(addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 400, "{target}: {}", r.head);
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        assert_eq!(responses_in(&answer), 1, "{target}");
+    }
+    let escaped = http(
+        addr,
+        &format!("GET /data.json?a=%23 HTTP/1.0\r\nHost: {addr}\r\n\r\n"),
+    );
+    assert_eq!(escaped.status, 200, "{}", daemon.dump());
+}
