@@ -551,6 +551,21 @@ mod tests {
                 Err(DuplicateHost),
             ),
             (&["HOST: a", "host: a"], Err(DuplicateHost)),
+            // Two Authorization lines: the first was checked, a proxy may
+            // go by the last (tiny_http +sysmon.18).
+            (&["Authorization: Basic YTpi"], Ok(())),
+            (
+                &["Authorization: Basic YTpi", "authorization: Basic YTpj"],
+                Err(DuplicateAuthorization),
+            ),
+            (
+                &["Authorization: Basic YTpi", "Authorization: Basic YTpi"],
+                Err(DuplicateAuthorization),
+            ),
+            (
+                &["Host: a", "Host: b", "Authorization: x", "Authorization: y"],
+                Err(DuplicateHost),
+            ),
             // A bare LF is a line end to some proxies: a header they see and
             // this server would not.
             (
@@ -592,6 +607,7 @@ mod tests {
         for framing in [
             ControlCharacter,
             DuplicateHost,
+            DuplicateAuthorization,
             LengthAndTransferEncoding,
             DuplicateContentLength,
             InvalidContentLength,

@@ -1251,3 +1251,45 @@ fn request_targets_with_a_fragment_are_refused() {
     );
     assert_eq!(escaped.status, 200, "{}", daemon.dump());
 }
+
+/// RFC 9110 §5.3: `Authorization` is not a list field, so a request has
+/// one line of it at most. With two, the daemon checked the first: the
+/// right password then a wrong one got 200, the other way round 401, where
+/// a proxy in front may check or pass on the last. Two are 400 now, in
+/// either order, before the access check, as two `Host` lines are.
+#[test]
+fn two_authorization_headers_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("two-auths");
+    let password = dir.join("password");
+    std::fs::write(&password, "correct horse\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nclient_timeout = 30s\n\
+         auth_user = admin\nauth_password_file = {}",
+        password.display()
+    ));
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    // base64("admin:correct horse"), base64("admin:wrong horse")
+    let good = "Authorization: Basic YWRtaW46Y29ycmVjdCBob3JzZQ==\r\n";
+    let bad = "Authorization: Basic YWRtaW46d3JvbmcgaG9yc2U=\r\n";
+    let lower = good.replace("Authorization", "authorization");
+    for auths in [
+        format!("{good}{bad}"),
+        format!("{bad}{good}"),
+        format!("{good}{lower}"),
+    ] {
+        let raw = format!("GET /data.json HTTP/1.1\r\nHost: localhost\r\n{auths}\r\n");
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 400, "{auths:?}: {}", r.head);
+        assert_eq!(r.body_text(), "more than one Authorization header\n");
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        assert!(!r.body_text().contains("\"cpu\""), "{auths:?}: data served");
+    }
+    let one = http(
+        daemon.addr,
+        &format!("GET /data.json HTTP/1.0\r\nHost: localhost\r\n{good}\r\n"),
+    );
+    assert_eq!(one.status, 200, "{}", daemon.dump());
+}

@@ -499,6 +499,12 @@ mod test {
             ("GET /a?b=c#d HTTP/1.1\r\n\r\n".into(), 400),
             ("GET http://a/#x HTTP/1.1\r\n\r\n".into(), 400),
             ("GET /a?b=%23 HTTP/1.1\r\n\r\n".into(), 0),
+            // [patch] two Authorization lines (+sysmon.18)
+            ("GET / HTTP/1.1\r\nAuthorization: a\r\n\r\n".into(), 0),
+            (
+                "GET / HTTP/1.1\r\nAuthorization: a\r\nauthorization: b\r\n\r\n".into(),
+                400,
+            ),
         ];
         assert_eq!(cases[2].0.len(), 64);
         for (head, expected) in cases {

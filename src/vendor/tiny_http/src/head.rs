@@ -10,7 +10,7 @@
 //! returns `Ok(())` no header line holds a control byte but HTAB, the
 //! request has no body (no `Transfer-Encoding`, at most
 //! one `Content-Length` and that one all zeros), no `Expect`, and at most one
-//! `Host`. The reactor calls it as soon as the head is parsed
+//! `Host` and one `Authorization`. The reactor calls it as soon as the head is parsed
 //! (`client.rs`), so a refused request never reaches the server's caller; a
 //! server that parses heads itself can call it the same way.
 //!
@@ -29,6 +29,11 @@ pub enum HeadRefusal {
     ControlCharacter,
     /// Two `Host` lines: which one an access check reads is a guess (400).
     DuplicateHost,
+    /// [patch] Two `Authorization` lines (since +sysmon.18): the same
+    /// guess for the credentials (RFC 9110 §5.3: not a list field, so a
+    /// sender must not send two); the server's caller reads the first,
+    /// a proxy may check or pass on the last (400).
+    DuplicateAuthorization,
     /// `Content-Length` and `Transfer-Encoding` together (400).
     LengthAndTransferEncoding,
     /// Two `Content-Length` lines, even with equal values (400).
@@ -48,6 +53,7 @@ impl HeadRefusal {
         match self {
             HeadRefusal::ControlCharacter
             | HeadRefusal::DuplicateHost
+            | HeadRefusal::DuplicateAuthorization
             | HeadRefusal::LengthAndTransferEncoding
             | HeadRefusal::DuplicateContentLength
             | HeadRefusal::InvalidContentLength => 400,
@@ -61,6 +67,7 @@ impl HeadRefusal {
         match self {
             HeadRefusal::ControlCharacter => "a control character inside a header line\n",
             HeadRefusal::DuplicateHost => "more than one Host header\n",
+            HeadRefusal::DuplicateAuthorization => "more than one Authorization header\n",
             HeadRefusal::LengthAndTransferEncoding => {
                 "Content-Length together with Transfer-Encoding\n"
             }
@@ -82,6 +89,7 @@ pub fn check_head<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<(), HeadRefusal> {
     let mut hosts = 0usize;
+    let mut authorizations = 0usize;
     let mut lengths = 0usize;
     let mut transfer_encoding = false;
     let mut expect = false;
@@ -93,6 +101,8 @@ pub fn check_head<'a>(
         }
         if name.eq_ignore_ascii_case("Host") {
             hosts += 1;
+        } else if name.eq_ignore_ascii_case("Authorization") {
+            authorizations += 1;
         } else if name.eq_ignore_ascii_case("Content-Length") {
             lengths += 1;
             length_is_zero = match (length_is_zero, content_length(value.as_bytes())) {
@@ -107,6 +117,9 @@ pub fn check_head<'a>(
     }
     if hosts > 1 {
         return Err(HeadRefusal::DuplicateHost);
+    }
+    if authorizations > 1 {
+        return Err(HeadRefusal::DuplicateAuthorization);
     }
     if lengths > 0 && transfer_encoding {
         return Err(HeadRefusal::LengthAndTransferEncoding);
