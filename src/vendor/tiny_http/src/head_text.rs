@@ -9,7 +9,8 @@
 //! one with [`HeadText::fill`], whose header lines are split as upstream
 //! split them, `Header::from_str(line.trim())` (the test holds
 //! [`split_header_line`] to it), except that a name must be a token
-//! (since +sysmon.15). A header line whose value is not ASCII
+//! (since +sysmon.15) and a value is trimmed of spaces and tabs only, not
+//! of every `char::is_whitespace` (since +sysmon.16). A header line whose value is not ASCII
 //! (obs-text, RFC 9110 §5.5: a browser's UTF-8 cookie) is not kept
 //! (since +sysmon.14), unless it is one of [`ASCII_HEADERS`], which are
 //! refused: so [`HeadText::header`] of one of those is never `None` for a
@@ -25,7 +26,8 @@ pub(crate) struct HeadText {
     text: String,
     /// The request target (`/metrics?x=1`).
     target: Span,
-    /// Each header line's name and value (trimmed), in the order sent.
+    /// Each header line's name and value (trimmed of spaces and tabs), in
+    /// the order sent.
     headers: Vec<(Span, Span)>,
 }
 
