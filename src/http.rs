@@ -49,7 +49,8 @@ impl<'a> Target<'a> {
     /// Splits a request target. An absolute-form one is `http://` or
     /// `https://` in any case (which scheme does not matter: the
     /// connection decides), then the authority up to the first `/`, `?`
-    /// or `#`. A fragment is dropped.
+    /// or `#`. A fragment is dropped (none arrives: the server refuses a
+    /// target with one since tiny_http +sysmon.17).
     pub fn parse(url: &'a str) -> Target<'a> {
         let (authority, origin) = match absolute_form(url) {
             Some(after_scheme) => {
@@ -550,6 +551,21 @@ mod tests {
                 Err(DuplicateHost),
             ),
             (&["HOST: a", "host: a"], Err(DuplicateHost)),
+            // Two Authorization lines: the first was checked, a proxy may
+            // go by the last (tiny_http +sysmon.18).
+            (&["Authorization: Basic YTpi"], Ok(())),
+            (
+                &["Authorization: Basic YTpi", "authorization: Basic YTpj"],
+                Err(DuplicateAuthorization),
+            ),
+            (
+                &["Authorization: Basic YTpi", "Authorization: Basic YTpi"],
+                Err(DuplicateAuthorization),
+            ),
+            (
+                &["Host: a", "Host: b", "Authorization: x", "Authorization: y"],
+                Err(DuplicateHost),
+            ),
             // A bare LF is a line end to some proxies: a header they see and
             // this server would not.
             (
@@ -559,6 +575,17 @@ mod tests {
             (&["X-A: a\rb"], Err(ControlCharacter)),
             (&["X-A: a\0b"], Err(ControlCharacter)),
             (&["X-\0: a"], Err(ControlCharacter)),
+            // Any control byte but HTAB (RFC 9110 §5.5): a vertical tab,
+            // form feed, ESC or DEL was taken until tiny_http +sysmon.16.
+            (&["X-A: a\tb"], Ok(())),
+            (&["Host: local\x0bhost"], Err(ControlCharacter)),
+            (&["X-A: a\x0cb"], Err(ControlCharacter)),
+            (&["X-A: a\x01b"], Err(ControlCharacter)),
+            (&["X-A: a\x08b"], Err(ControlCharacter)),
+            (&["X-A: a\x1bb"], Err(ControlCharacter)),
+            (&["X-A: a\x1fb"], Err(ControlCharacter)),
+            (&["X-A: a\x7fb"], Err(ControlCharacter)),
+            (&["Content-Length: 0\x0b0"], Err(ControlCharacter)),
             // Framing is judged before the body: a smuggling attempt is 400.
             (
                 &["Host: a", "Host: b", "Content-Length: 5"],
@@ -580,6 +607,7 @@ mod tests {
         for framing in [
             ControlCharacter,
             DuplicateHost,
+            DuplicateAuthorization,
             LengthAndTransferEncoding,
             DuplicateContentLength,
             InvalidContentLength,

@@ -1138,3 +1138,158 @@ fn absolute_form_targets_are_routed_and_their_authority_checked() {
         );
     }
 }
+
+/// RFC 9112 §5: a header name is a token (RFC 9110 §5.6.2), with nothing
+/// between it and its colon. The server trimmed each header line with
+/// `str::trim` first, so a line starting with a vertical tab or form feed
+/// (`\x0bHost: evil.example`) was read as `Host` (403 for that one, 200
+/// for `\x0cHost: localhost`), where a proxy in front may read another
+/// header or none; an empty name and one with a separator were served.
+/// Each is 400 and a close now, and `Host : x` stays refused.
+#[test]
+fn header_names_that_are_not_tokens_are_refused() {
+    let dir = TempDir::new("header-names");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let hidden = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", daemon.addr);
+    for lines in [
+        "\x0bHost: evil.example\r\n".to_string(),
+        "\x0cHost: localhost\r\n".to_string(),
+        "Host: localhost\r\n\x0bHost: evil.example\r\n".to_string(),
+        "Host : localhost\r\n".to_string(),
+        "Host: localhost\r\n: x\r\n".to_string(),
+        "Host: localhost\r\nX(a): x\r\n".to_string(),
+        format!(
+            "Host: localhost\r\n\x0bContent-Length: {}\r\n",
+            hidden.len()
+        ),
+        "Host: localhost\r\n\x0bCookie: a=\u{e9}\r\n".to_string(),
+    ] {
+        let raw = format!("GET /data.json HTTP/1.1\r\n{lines}\r\n{hidden}");
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let text = String::from_utf8_lossy(&answer);
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 400, "{lines:?}: {}", r.head);
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        assert_eq!(responses_in(&answer), 1, "{lines:?}: {text}");
+        assert!(!text.contains("\"cpu\""), "{lines:?}: data served");
+        assert!(!text.contains("node_load1"), "{lines:?}: hidden answered");
+    }
+    let fine = http(
+        daemon.addr,
+        "GET /data.json HTTP/1.0\r\nHost: localhost\r\nX-A~1: b\r\n\r\n",
+    );
+    assert_eq!(fine.status, 200, "{}", daemon.dump());
+}
+
+/// RFC 9110 §5.5: a field value holds no control byte but HTAB. Only CR,
+/// LF and NUL were refused; a vertical tab, form feed, ESC or DEL inside a
+/// value was taken, and at either end `str::trim` took a VT or FF for
+/// whitespace: `Host: localhost\x0b` was `localhost` (200), and
+/// `Content-Length: 0\x0b` a zero length, the request after it answered,
+/// where a proxy in front reads another host or an invalid length. Each is
+/// 400 and a close now; a tab inside a value is served.
+#[test]
+fn control_bytes_in_header_values_are_refused() {
+    let dir = TempDir::new("control-values");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let hidden = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", daemon.addr);
+    for lines in [
+        "Host: localhost\x0b\r\n".to_string(),
+        "Host:\x0clocalhost\r\n".to_string(),
+        "Host: localhost\r\nContent-Length: 0\x0b\r\n".to_string(),
+        "Host: localhost\r\nX-A: a\x01b\r\n".to_string(),
+        "Host: localhost\r\nX-A: \x1b[1m\r\n".to_string(),
+        "Host: localhost\r\nX-A: a\x7f\r\n".to_string(),
+        "Host: localhost\r\nCookie: a=\u{e9}\x0b\r\n".to_string(),
+    ] {
+        let raw = format!("GET /data.json HTTP/1.1\r\n{lines}\r\n{hidden}");
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let text = String::from_utf8_lossy(&answer);
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 400, "{lines:?}: {}", r.head);
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        assert_eq!(r.body_text(), "a control character inside a header line\n");
+        assert_eq!(responses_in(&answer), 1, "{lines:?}: {text}");
+        assert!(!text.contains("\"cpu\""), "{lines:?}: data served");
+        assert!(!text.contains("node_load1"), "{lines:?}: hidden answered");
+    }
+    let tab = http(
+        daemon.addr,
+        "GET /data.json HTTP/1.0\r\nHost: localhost\r\nX-A: a\tb\r\n\r\n",
+    );
+    assert_eq!(tab.status, 200, "{}", daemon.dump());
+}
+
+/// RFC 9112 §3.2: a request-target has no fragment (a client strips it
+/// before sending). `GET /metrics#x` was routed as `/metrics`, the
+/// fragment quietly dropped, where a proxy in front may route, match or
+/// forward it as part of the path (an access rule for `/metrics` passes
+/// `/metrics#x` on as another path). Each such target is 400 and a close
+/// now, in origin and absolute form; `%23` in a query is served.
+#[test]
+fn request_targets_with_a_fragment_are_refused() {
+    let dir = TempDir::new("fragment");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let addr = daemon.addr;
+    for target in [
+        "/metrics#x".to_string(),
+        "/data.json#".to_string(),
+        "/#/metrics".to_string(),
+        "/history.json?points=5#x".to_string(),
+        format!("http://{addr}/metrics#x"),
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        let answer = answered_then_closed(addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 400, "{target}: {}", r.head);
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        assert_eq!(responses_in(&answer), 1, "{target}");
+    }
+    let escaped = http(
+        addr,
+        &format!("GET /data.json?a=%23 HTTP/1.0\r\nHost: {addr}\r\n\r\n"),
+    );
+    assert_eq!(escaped.status, 200, "{}", daemon.dump());
+}
+
+/// RFC 9110 §5.3: `Authorization` is not a list field, so a request has
+/// one line of it at most. With two, the daemon checked the first: the
+/// right password then a wrong one got 200, the other way round 401, where
+/// a proxy in front may check or pass on the last. Two are 400 now, in
+/// either order, before the access check, as two `Host` lines are.
+#[test]
+fn two_authorization_headers_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("two-auths");
+    let password = dir.join("password");
+    std::fs::write(&password, "correct horse\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nclient_timeout = 30s\n\
+         auth_user = admin\nauth_password_file = {}",
+        password.display()
+    ));
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    // base64("admin:correct horse"), base64("admin:wrong horse")
+    let good = "Authorization: Basic YWRtaW46Y29ycmVjdCBob3JzZQ==\r\n";
+    let bad = "Authorization: Basic YWRtaW46d3JvbmcgaG9yc2U=\r\n";
+    let lower = good.replace("Authorization", "authorization");
+    for auths in [
+        format!("{good}{bad}"),
+        format!("{bad}{good}"),
+        format!("{good}{lower}"),
+    ] {
+        let raw = format!("GET /data.json HTTP/1.1\r\nHost: localhost\r\n{auths}\r\n");
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 400, "{auths:?}: {}", r.head);
+        assert_eq!(r.body_text(), "more than one Authorization header\n");
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        assert!(!r.body_text().contains("\"cpu\""), "{auths:?}: data served");
+    }
+    let one = http(
+        daemon.addr,
+        &format!("GET /data.json HTTP/1.0\r\nHost: localhost\r\n{good}\r\n"),
+    );
+    assert_eq!(one.status, 200, "{}", daemon.dump());
+}

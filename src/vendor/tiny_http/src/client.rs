@@ -15,7 +15,8 @@
 //! +sysmon.11; the `len` of a request counts them too). A bare LF
 //! (one without a CR before it) is refused (400) as soon as it arrives;
 //! a request line is exactly `method SP target SP version`, the method a
-//! token, the target without control bytes, the version HTTP/1.0 or 1.1
+//! token, the target without control bytes or `#` (since +sysmon.17),
+//! the version HTTP/1.0 or 1.1
 //! (another `HTTP/d.d`: 505), or it is refused (400). So a `Request`
 //! exists only for a head read one way by any parser (since +sysmon.10).
 //! The request line and header names are ASCII, or the head is refused
@@ -24,7 +25,7 @@
 //! since +sysmon.14, `head_text::ASCII_HEADERS`).
 
 use crate::common::{HTTPVersion, Method};
-use crate::head_text::{FillError, HeadText};
+use crate::head_text::{is_token, FillError, HeadText};
 use crate::response::ConnectionLine;
 use crate::{HeadRefusal, Response, StatusCode};
 
@@ -332,10 +333,11 @@ fn parse_http_version(version: &str) -> Result<HTTPVersion, LineError> {
 ///
 /// [patch] Exactly three parts separated by single spaces (RFC 9112 §3),
 /// the method a token and the target free of control bytes (the line is
-/// ASCII already). Upstream split on spaces and ignored a fourth word
-/// (`GET / HTTP/1.1 junk` was served), took any method text (a control
-/// byte in it made a 405) and any target (a bare CR in it was taken), and
-/// was given the line trimmed of leading and trailing whitespace.
+/// ASCII already) and of `#` (since +sysmon.17). Upstream split on spaces
+/// and ignored a fourth word (`GET / HTTP/1.1 junk` was served), took any
+/// method text (a control byte in it made a 405) and any target (a bare
+/// CR in it was taken), and was given the line trimmed of leading and
+/// trailing whitespace.
 fn parse_request_line(line: &str) -> Result<(Method, &str, HTTPVersion), LineError> {
     let mut parts = line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
@@ -343,21 +345,18 @@ fn parse_request_line(line: &str) -> Result<(Method, &str, HTTPVersion), LineErr
     else {
         return Err(LineError::Malformed);
     };
-    let target_ok = !target.is_empty() && !target.bytes().any(|b| b.is_ascii_control());
-    if !is_token(method) || !target_ok {
+    // [patch] A request-target has no fragment (RFC 9112 §3.2: no `#` in
+    // its grammar; a client strips it): `GET /metrics#x` was routed as
+    // `/metrics`, the fragment dropped, where a proxy in front may route,
+    // match or forward the `#` and what follows it as part of the path.
+    let target_ok =
+        !target.is_empty() && !target.bytes().any(|b| b.is_ascii_control() || b == b'#');
+    if !is_token(method.as_bytes()) || !target_ok {
         return Err(LineError::Malformed);
     }
     let version = parse_http_version(version)?;
     let method = method.parse().map_err(|()| LineError::Malformed)?;
     Ok((method, target, version))
-}
-
-/// A token (RFC 9110 §5.6.2): one or more tchar.
-fn is_token(word: &str) -> bool {
-    !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -396,6 +395,16 @@ mod test {
             super::parse_request_line("GET /hello HTTP/0.9"),
             Err(super::LineError::Version)
         );
+        // [patch] no fragment (+sysmon.17)
+        for target in ["/#", "/hello#x", "/hello?a=1#x", "#", "http://a/b#c"] {
+            let line = format!("GET {} HTTP/1.1", target);
+            assert_eq!(
+                super::parse_request_line(&line),
+                Err(super::LineError::Malformed),
+                "{}",
+                line
+            );
+        }
     }
 
     #[test]
@@ -465,6 +474,37 @@ mod test {
             ("GET /é HTTP/1.1\r\n\r\n".into(), 400),
             ("GÉT / HTTP/1.1\r\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\nCookie: é\rb\r\n\r\n".into(), 400),
+            // [patch] a header name is a token (+sysmon.15): no vertical
+            // tab or form feed before it, no whitespace before the colon
+            ("GET / HTTP/1.1\r\n\x0bHost: a\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\n\x0cHost: a\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nHost : a\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\n: a\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX(a): b\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\n\x0bCookie: é\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX-A~1: b\r\n\r\n".into(), 0),
+            // [patch] no control byte but HTAB in a value (+sysmon.16),
+            // at its ends neither
+            ("GET / HTTP/1.1\r\nX-A: a\tb\r\n\r\n".into(), 0),
+            ("GET / HTTP/1.1\r\nX-A: a\x0bb\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nHost: a\x0b\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nHost:\x0ca\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX-A: \x01\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX-A: a\x1bb\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX-A: a\x7f\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nCookie: é\x0b\r\n\r\n".into(), 400),
+            // [patch] no fragment in a target (+sysmon.17)
+            ("GET /#x HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET /metrics# HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET /a?b=c#d HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET http://a/#x HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET /a?b=%23 HTTP/1.1\r\n\r\n".into(), 0),
+            // [patch] two Authorization lines (+sysmon.18)
+            ("GET / HTTP/1.1\r\nAuthorization: a\r\n\r\n".into(), 0),
+            (
+                "GET / HTTP/1.1\r\nAuthorization: a\r\nauthorization: b\r\n\r\n".into(),
+                400,
+            ),
         ];
         assert_eq!(cases[2].0.len(), 64);
         for (head, expected) in cases {

@@ -7,9 +7,10 @@
 //!
 //! Contract: [`check_head`] looks only at the parsed header lines; it reads
 //! nothing from the client, allocates nothing, and never panics. When it
-//! returns `Ok(())` the request has no body (no `Transfer-Encoding`, at most
+//! returns `Ok(())` no header line holds a control byte but HTAB, the
+//! request has no body (no `Transfer-Encoding`, at most
 //! one `Content-Length` and that one all zeros), no `Expect`, and at most one
-//! `Host`. The reactor calls it as soon as the head is parsed
+//! `Host` and one `Authorization`. The reactor calls it as soon as the head is parsed
 //! (`client.rs`), so a refused request never reaches the server's caller; a
 //! server that parses heads itself can call it the same way.
 //!
@@ -20,12 +21,19 @@
 /// what follows the head can no longer be told apart from a next request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeadRefusal {
-    /// CR, LF or NUL inside a header line (RFC 9110 §5.5): a proxy that
-    /// ends lines at a bare LF reads a header there that this server does
-    /// not see (400).
+    /// A control byte other than HTAB inside a header line (RFC 9110
+    /// §5.5: 0x00 to 0x1F and DEL): a proxy that ends lines at a bare LF
+    /// reads a header there that this server does not see, and one that
+    /// takes a vertical tab or form feed for whitespace reads another
+    /// value (400). [patch] Until +sysmon.16 only CR, LF and NUL.
     ControlCharacter,
     /// Two `Host` lines: which one an access check reads is a guess (400).
     DuplicateHost,
+    /// [patch] Two `Authorization` lines (since +sysmon.18): the same
+    /// guess for the credentials (RFC 9110 §5.3: not a list field, so a
+    /// sender must not send two); the server's caller reads the first,
+    /// a proxy may check or pass on the last (400).
+    DuplicateAuthorization,
     /// `Content-Length` and `Transfer-Encoding` together (400).
     LengthAndTransferEncoding,
     /// Two `Content-Length` lines, even with equal values (400).
@@ -45,6 +53,7 @@ impl HeadRefusal {
         match self {
             HeadRefusal::ControlCharacter
             | HeadRefusal::DuplicateHost
+            | HeadRefusal::DuplicateAuthorization
             | HeadRefusal::LengthAndTransferEncoding
             | HeadRefusal::DuplicateContentLength
             | HeadRefusal::InvalidContentLength => 400,
@@ -56,8 +65,9 @@ impl HeadRefusal {
     /// The body of the answer: one line for whoever reads it.
     pub fn reason(self) -> &'static str {
         match self {
-            HeadRefusal::ControlCharacter => "CR, LF or NUL inside a header line\n",
+            HeadRefusal::ControlCharacter => "a control character inside a header line\n",
             HeadRefusal::DuplicateHost => "more than one Host header\n",
+            HeadRefusal::DuplicateAuthorization => "more than one Authorization header\n",
             HeadRefusal::LengthAndTransferEncoding => {
                 "Content-Length together with Transfer-Encoding\n"
             }
@@ -79,21 +89,20 @@ pub fn check_head<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<(), HeadRefusal> {
     let mut hosts = 0usize;
+    let mut authorizations = 0usize;
     let mut lengths = 0usize;
     let mut transfer_encoding = false;
     let mut expect = false;
     // None: some Content-Length was not a valid number
     let mut length_is_zero = Some(true);
     for (name, value) in headers {
-        if name
-            .bytes()
-            .chain(value.bytes())
-            .any(|b| matches!(b, b'\r' | b'\n' | 0))
-        {
+        if name.bytes().chain(value.bytes()).any(is_control) {
             return Err(HeadRefusal::ControlCharacter);
         }
         if name.eq_ignore_ascii_case("Host") {
             hosts += 1;
+        } else if name.eq_ignore_ascii_case("Authorization") {
+            authorizations += 1;
         } else if name.eq_ignore_ascii_case("Content-Length") {
             lengths += 1;
             length_is_zero = match (length_is_zero, content_length(value.as_bytes())) {
@@ -108,6 +117,9 @@ pub fn check_head<'a>(
     }
     if hosts > 1 {
         return Err(HeadRefusal::DuplicateHost);
+    }
+    if authorizations > 1 {
+        return Err(HeadRefusal::DuplicateAuthorization);
     }
     if lengths > 0 && transfer_encoding {
         return Err(HeadRefusal::LengthAndTransferEncoding);
@@ -129,9 +141,18 @@ pub fn check_head<'a>(
     Ok(())
 }
 
+/// A control byte that a field may not hold (RFC 9110 §5.5: CTL but
+/// HTAB; obs-text, 0x80 and up, it may). [patch] Upstream refused none;
+/// until +sysmon.16 this copy refused CR, LF and NUL only: VT, FF, ESC,
+/// DEL and the rest were taken, and `str::trim` took a VT or FF at either
+/// end of a value for whitespace (`Host: localhost\x0b`).
+pub(crate) fn is_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
 /// `Content-Length = 1*DIGIT` (RFC 9110 §8.6), as a number, or `None` when
 /// it is anything else or does not fit 64 bits. (The header parser has
-/// already trimmed the whitespace around the value.)
+/// already trimmed the spaces and tabs around the value.)
 fn content_length(value: &[u8]) -> Option<u64> {
     if value.is_empty() {
         return None;

@@ -8,7 +8,9 @@
 //! is a char boundary); `clear` keeps the capacity; a head is read into
 //! one with [`HeadText::fill`], whose header lines are split as upstream
 //! split them, `Header::from_str(line.trim())` (the test holds
-//! [`split_header_line`] to it). A header line whose value is not ASCII
+//! [`split_header_line`] to it), except that a name must be a token
+//! (since +sysmon.15) and a value is trimmed of spaces and tabs only, not
+//! of every `char::is_whitespace` (since +sysmon.16). A header line whose value is not ASCII
 //! (obs-text, RFC 9110 §5.5: a browser's UTF-8 cookie) is not kept
 //! (since +sysmon.14), unless it is one of [`ASCII_HEADERS`], which are
 //! refused: so [`HeadText::header`] of one of those is never `None` for a
@@ -24,7 +26,8 @@ pub(crate) struct HeadText {
     text: String,
     /// The request target (`/metrics?x=1`).
     target: Span,
-    /// Each header line's name and value (trimmed), in the order sent.
+    /// Each header line's name and value (trimmed of spaces and tabs), in
+    /// the order sent.
     headers: Vec<(Span, Span)>,
 }
 
@@ -58,15 +61,16 @@ pub(crate) fn is_ascii_header(name: &str) -> bool {
 /// Why a head could not be read (the caller answers 400, or 431).
 pub(crate) enum FillError {
     /// A header line that does not parse, is folded, or has a name that
-    /// is not ASCII (400).
+    /// is not a token (400).
     Malformed,
     /// More than the allowed number of header lines (431).
     TooManyHeaders,
     /// One of [`ASCII_HEADERS`], named as listed there, with a value that
     /// is not ASCII (400).
     NotAscii(&'static str),
-    /// CR or NUL inside a header line left out for its non-ASCII value:
-    /// what `crate::head::check_head` refuses in the lines kept (400).
+    /// A control byte (but HTAB) inside a header line left out for its
+    /// non-ASCII value: what `crate::head::check_head` refuses in the
+    /// lines kept (400).
     ControlCharacter,
 }
 
@@ -150,40 +154,61 @@ fn span(whole: &str, part: &str) -> Span {
 }
 
 /// [patch] Judges a header line that is not ASCII, to be left out: its
-/// name (before the first colon) must be ASCII without whitespace, and not
-/// one of [`ASCII_HEADERS`]; no CR or NUL anywhere in it (LF cannot be:
-/// `client.rs` refuses a bare one).
+/// name (before the first colon) must be a token (since +sysmon.15; until
+/// then, ASCII without whitespace once trimmed), and not one of
+/// [`ASCII_HEADERS`]; no control byte but HTAB anywhere in it (LF
+/// cannot be: `client.rs` refuses a bare one; until +sysmon.16 only CR
+/// and NUL were looked for).
 fn check_left_out(line: &[u8]) -> Result<(), FillError> {
     let colon = line
         .iter()
         .position(|&b| b == b':')
         .ok_or(FillError::Malformed)?;
-    let name = std::str::from_utf8(&line[..colon])
-        .ok()
-        .filter(|n| n.is_ascii())
-        .ok_or(FillError::Malformed)?
-        .trim_start();
-    if name.contains(char::is_whitespace) {
+    let name = &line[..colon];
+    if !is_token(name) {
         return Err(FillError::Malformed);
     }
-    if let Some(listed) = ASCII_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name)) {
+    if let Some(listed) = ASCII_HEADERS
+        .iter()
+        .find(|h| h.as_bytes().eq_ignore_ascii_case(name))
+    {
         return Err(FillError::NotAscii(listed));
     }
-    if line.iter().any(|&b| b == b'\r' || b == 0) {
+    if line.iter().any(|&b| crate::head::is_control(b)) {
         return Err(FillError::ControlCharacter);
     }
     Ok(())
 }
 
 /// A header line's name and value, as upstream's `Header::from_str` read
-/// it: the line trimmed, split at its first colon, a name without
-/// whitespace and the value trimmed; `None` for a line without a colon.
+/// it: split at its first colon, the value trimmed of spaces and tabs;
+/// `None` for a line without a colon, or whose name is not a token.
+///
+/// [patch] The name is a token (RFC 9112 §5: `field-name ":"`, no
+/// whitespace before the colon; RFC 9110 §5.1, §5.6.2), since +sysmon.15.
+/// Upstream trimmed the line first (`str::trim`) and refused only a name
+/// with whitespace inside: `\x0bHost: evil.example` (a vertical tab or
+/// form feed first) was read as `Host`, where a proxy in front may take
+/// it for another header or refuse it; an empty name (`: x`) and one with
+/// a separator (`X(a): x`) were kept.
 pub(crate) fn split_header_line(line: &str) -> Option<(&str, &str)> {
-    let (name, value) = line.trim().split_once(':')?;
-    if name.contains(char::is_whitespace) || !name.is_ascii() || !value.is_ascii() {
+    let (name, value) = line.split_once(':')?;
+    if !is_token(name.as_bytes()) || !value.is_ascii() {
         return None;
     }
-    Some((name, value.trim()))
+    // [patch] Only SP and HTAB are trimmed (OWS, RFC 9110 §5.6.3), since
+    // +sysmon.16; `str::trim` also took a VT or FF at either end for
+    // whitespace, so `check_head` never saw it (`Host: localhost\x0b`).
+    Some((name, value.trim_matches([' ', '\t'])))
+}
+
+/// A token (RFC 9110 §5.6.2): one or more tchar, which are ASCII letters,
+/// digits and ``!#$%&'*+-.^_`|~``. A method and a header name are tokens.
+pub(crate) fn is_token(word: &[u8]) -> bool {
+    !word.is_empty()
+        && word
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -228,7 +253,6 @@ mod test {
             "Time: 20: 34",
             "X-Empty:",
             "X-Spaces:   a  b   ",
-            ":no-name",
             "X-A: a\nb",
             "Transfer-Encoding: chunked ",
         ];
@@ -257,6 +281,44 @@ mod test {
                 "{:?}",
                 bad
             );
+        }
+        // [patch] A name that is not a token (RFC 9110 §5.6.2), which
+        // upstream read after trimming the line: a vertical tab or form
+        // feed before it, an empty name, a separator or control byte in it
+        // (+sysmon.15).
+        for bad in [
+            "\x0bHost: evil.example",
+            "\x0cHost: evil.example",
+            "\x0bContent-Length: 5",
+            "\rHost: a",
+            "\0Host: a",
+            "Host\x0b: a",
+            "Host : a",
+            ":no-name",
+            ": x",
+            "X(a): x",
+            "X/A: x",
+            "X\"A\": x",
+            "X@A: x",
+            "X{A}: x",
+            "X,Y: x",
+            "X=Y: x",
+            "X\x01Y: x",
+            "X\x7fY: x",
+        ] {
+            let head = format!("GET / HTTP/1.1\r\n{bad}");
+            assert!(
+                matches!(filled(&head), Err(FillError::Malformed)),
+                "{:?}",
+                bad
+            );
+        }
+        // every tchar is a name
+        let names = ["!#$%&'*+-.^_`|~", "x", "X-1", "a.b"];
+        for name in names {
+            let head = format!("GET / HTTP/1.1\r\n{name}: v");
+            let text = filled(&head).ok().unwrap();
+            assert_eq!(text.headers().collect::<Vec<_>>(), [(name, "v")]);
         }
         assert!(matches!(
             filled("GET / HTTP/1.1\r\nA: 1\r\n folded"),
@@ -318,6 +380,12 @@ mod test {
             b"X A: \xe9",
             b"\xe9",
             b" Cookie: \xe9",
+            // [patch] a name that is not a token (+sysmon.15)
+            b"\x0bCookie: \xe9",
+            b"\x0cHost: \xe9",
+            b": \xe9",
+            b"Coo(kie): \xe9",
+            b"X-\0: \xe9",
         ] {
             let mut head = b"GET / HTTP/1.1\r\n".to_vec();
             head.extend_from_slice(bad);
@@ -327,7 +395,12 @@ mod test {
         for bad in [
             b"Cookie: \xe9\r".as_slice(),
             b"Cookie: \xe9\0",
-            b"X-\0: \xe9",
+            // [patch] any control byte but HTAB (+sysmon.16)
+            b"Cookie: \xe9\x0b",
+            b"Cookie: \x0c\xe9",
+            b"Cookie: a\x01\xe9",
+            b"Cookie: \xe9\x1b[0m",
+            b"Cookie: \xe9\x7f",
         ] {
             let mut head = b"GET / HTTP/1.1\r\n".to_vec();
             head.extend_from_slice(bad);
@@ -336,6 +409,43 @@ mod test {
                 matches!(result, Err(FillError::ControlCharacter)),
                 "{bad:?}"
             );
+        }
+    }
+
+    /// [patch] Only spaces and tabs are trimmed from a value (OWS), so a
+    /// vertical tab or form feed at either end is left for `check_head`
+    /// to refuse (+sysmon.16): `str::trim` took them away, and
+    /// `Host: localhost\x0b` read as `localhost`.
+    #[test]
+    fn values_are_trimmed_of_spaces_and_tabs_only() {
+        for (line, value) in [
+            ("X-A: \t a b \t ", "a b"),
+            ("X-A:a", "a"),
+            ("X-A: ", ""),
+            ("Host: localhost\x0b", "localhost\x0b"),
+            ("Host:\x0clocalhost", "\x0clocalhost"),
+            ("X-A: \x0b a \x0c", "\x0b a \x0c"),
+            ("X-A: a\x7f ", "a\x7f"),
+        ] {
+            let head = format!("GET / HTTP/1.1\r\n{line}");
+            let text = filled(&head).ok().unwrap();
+            let name = line.split(':').next().unwrap();
+            assert_eq!(text.headers().collect::<Vec<_>>(), [(name, value)]);
+        }
+        // what check_head then says of the lines kept: only HTAB passes
+        let refused = |line: &str| {
+            let text = filled(&format!("GET / HTTP/1.1\r\n{line}")).ok().unwrap();
+            crate::check_head(text.headers()) == Err(crate::HeadRefusal::ControlCharacter)
+        };
+        assert!(!refused("X-A: a\tb"));
+        for byte in (0u8..0x20)
+            .filter(|&b| !matches!(b, b'\t' | b'\n'))
+            .chain([0x7f])
+        {
+            let line = format!("X-A: a{}b", byte as char);
+            assert!(refused(&line), "{:?}", line);
+            let line = format!("Host: localhost{}", byte as char);
+            assert!(refused(&line), "{:?}", line);
         }
     }
 
