@@ -430,6 +430,22 @@ fn responses_in(bytes: &[u8]) -> usize {
     bytes.windows(9).filter(|w| w == b"HTTP/1.1 ").count()
 }
 
+/// Sends `raw` (see [`answered_then_closed`]) and checks it was refused
+/// as a whole: one 400 answer with `Connection: close`, then the close;
+/// no data served and nothing pipelined after it (`/metrics`) answered.
+/// The answer, for the caller's own checks; `what` names the case.
+fn refused_alone(addr: std::net::SocketAddr, raw: &[u8], what: &str) -> HttpResponse {
+    let answer = answered_then_closed(addr, raw);
+    let text = String::from_utf8_lossy(&answer);
+    let r = parse_http(&answer);
+    assert_eq!(r.status, 400, "{what}: {}", r.head);
+    assert_eq!(r.header("Connection").as_deref(), Some("close"), "{what}");
+    assert_eq!(responses_in(&answer), 1, "{what}: {text}");
+    assert!(!text.contains("\"cpu\""), "{what}: data served");
+    assert!(!text.contains("node_load1"), "{what}: hidden answered");
+    r
+}
+
 /// Issue #11: a declared body was drained, when the loop dropped the request,
 /// into a buffer of the declared size: 10^15 bytes aborted the daemon
 /// (allocation failure), 2^64-1 too (capacity overflow), before any access
@@ -1165,14 +1181,7 @@ fn header_names_that_are_not_tokens_are_refused() {
         "Host: localhost\r\n\x0bCookie: a=\u{e9}\r\n".to_string(),
     ] {
         let raw = format!("GET /data.json HTTP/1.1\r\n{lines}\r\n{hidden}");
-        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
-        let text = String::from_utf8_lossy(&answer);
-        let r = parse_http(&answer);
-        assert_eq!(r.status, 400, "{lines:?}: {}", r.head);
-        assert_eq!(r.header("Connection").as_deref(), Some("close"));
-        assert_eq!(responses_in(&answer), 1, "{lines:?}: {text}");
-        assert!(!text.contains("\"cpu\""), "{lines:?}: data served");
-        assert!(!text.contains("node_load1"), "{lines:?}: hidden answered");
+        refused_alone(daemon.addr, raw.as_bytes(), &format!("{lines:?}"));
     }
     let fine = http(
         daemon.addr,
@@ -1203,15 +1212,8 @@ fn control_bytes_in_header_values_are_refused() {
         "Host: localhost\r\nCookie: a=\u{e9}\x0b\r\n".to_string(),
     ] {
         let raw = format!("GET /data.json HTTP/1.1\r\n{lines}\r\n{hidden}");
-        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
-        let text = String::from_utf8_lossy(&answer);
-        let r = parse_http(&answer);
-        assert_eq!(r.status, 400, "{lines:?}: {}", r.head);
-        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+        let r = refused_alone(daemon.addr, raw.as_bytes(), &format!("{lines:?}"));
         assert_eq!(r.body_text(), "a control character inside a header line\n");
-        assert_eq!(responses_in(&answer), 1, "{lines:?}: {text}");
-        assert!(!text.contains("\"cpu\""), "{lines:?}: data served");
-        assert!(!text.contains("node_load1"), "{lines:?}: hidden answered");
     }
     let tab = http(
         daemon.addr,
@@ -1239,11 +1241,7 @@ fn request_targets_with_a_fragment_are_refused() {
         format!("http://{addr}/metrics#x"),
     ] {
         let raw = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-        let answer = answered_then_closed(addr, raw.as_bytes());
-        let r = parse_http(&answer);
-        assert_eq!(r.status, 400, "{target}: {}", r.head);
-        assert_eq!(r.header("Connection").as_deref(), Some("close"));
-        assert_eq!(responses_in(&answer), 1, "{target}");
+        refused_alone(addr, raw.as_bytes(), &target);
     }
     let escaped = http(
         addr,
@@ -1280,12 +1278,8 @@ fn two_authorization_headers_are_refused() {
         format!("{good}{lower}"),
     ] {
         let raw = format!("GET /data.json HTTP/1.1\r\nHost: localhost\r\n{auths}\r\n");
-        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
-        let r = parse_http(&answer);
-        assert_eq!(r.status, 400, "{auths:?}: {}", r.head);
+        let r = refused_alone(daemon.addr, raw.as_bytes(), &format!("{auths:?}"));
         assert_eq!(r.body_text(), "more than one Authorization header\n");
-        assert_eq!(r.header("Connection").as_deref(), Some("close"));
-        assert!(!r.body_text().contains("\"cpu\""), "{auths:?}: data served");
     }
     let one = http(
         daemon.addr,
