@@ -328,6 +328,7 @@ pub fn parse_installed(stdout: &[u8]) -> Installed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::model::Cases;
 
     fn fixture(case: &str) -> Vec<u8> {
         let path = format!(
@@ -654,19 +655,6 @@ FEDORA-2 Low/Sec. b-1-2.noarch";
         list.unparsed
             .into_iter()
             .for_each(|l| parsed.push_unparsed(l));
-    }
-
-    /// A small deterministic generator (xorshift): the cases do not change
-    /// from run to run.
-    struct Cases(u64);
-
-    impl Cases {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
     }
 
     /// The sorted join against the search per package over generated

@@ -344,6 +344,22 @@ pub fn is_token(s: &str) -> bool {
             .all(|c| !c.is_whitespace() && !c.is_control() && c != char::REPLACEMENT_CHARACTER)
 }
 
+/// A small deterministic generator (xorshift) for the parsers' tests
+/// against their naive oracles: the cases do not change from run to run.
+#[cfg(test)]
+pub(crate) struct Cases(pub u64);
+
+#[cfg(test)]
+impl Cases {
+    /// The next number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

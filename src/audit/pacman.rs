@@ -103,7 +103,7 @@ pub fn parse(stdout: &[u8]) -> Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::model::PACKAGES_KEPT;
+    use crate::audit::model::{Cases, PACKAGES_KEPT};
 
     #[test]
     fn lines_with_epochs_and_ignored() {
@@ -143,19 +143,6 @@ mod tests {
             }
         }
         understood
-    }
-
-    /// A small deterministic generator (xorshift): the cases do not change
-    /// from run to run.
-    struct Cases(u64);
-
-    impl Cases {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
     }
 
     /// The index against the search per line over generated cases: names

@@ -173,6 +173,26 @@ fn slow_case(dir: &TempDir, name: &str, delay_s: &str, stdout: &str) -> String {
 
 const XBPS_UPDATE: &str = "firefox-128.0.3_1 update x86_64 https://repo-default.voidlinux.org/current 253424640 70184428\n";
 
+/// The daemon auditing xbps with `update_refresh = on` and
+/// `update_timeout = 2s`: the list `xbps-install -Mun` answered by the
+/// replay case `list`, firefox's installed version by `xbps-query` (the
+/// refresh `xbps-install -S` is the caller's to set).
+fn xbps_refreshing_in_2s(dir: &TempDir, shims: &Shims, list: &str) -> Daemon {
+    shims.tool_args("xbps-install", "-Mun", list);
+    shims.tool_output(
+        "xbps-query",
+        "ii firefox-128.0.2_1 Mozilla Firefox\n",
+        "",
+        0,
+    );
+    daemon_with_shims(
+        dir,
+        shims,
+        "backup = off\nupdate_manager = xbps\nupdate_refresh = on\nupdate_timeout = 2s\nmounts = /",
+        |_| {},
+    )
+}
+
 /// `update_timeout` is for the whole audit (README: "the audit child is
 /// killed after this"): it was applied per step, so an audit of several
 /// steps ran for several times it. Here the refresh takes 0.4 s (within
@@ -186,19 +206,7 @@ fn update_timeout_is_for_the_whole_audit_not_each_step() {
     let refresh = slow_case(&dir, "refresh", "0.4", "");
     let list = slow_case(&dir, "list", "1.9", XBPS_UPDATE);
     shims.tool_args("xbps-install", "-S", &refresh);
-    shims.tool_args("xbps-install", "-Mun", &list);
-    shims.tool_output(
-        "xbps-query",
-        "ii firefox-128.0.2_1 Mozilla Firefox\n",
-        "",
-        0,
-    );
-    let mut daemon = daemon_with_shims(
-        &dir,
-        &shims,
-        "backup = off\nupdate_manager = xbps\nupdate_refresh = on\nupdate_timeout = 2s\nmounts = /",
-        |_| {},
-    );
+    let mut daemon = xbps_refreshing_in_2s(&dir, &shims, &list);
     let (failed, _) = until_failed(&daemon);
     let error = field(&failed, "error");
     assert!(
@@ -234,19 +242,7 @@ fn a_refresh_that_hangs_leaves_the_list_half_of_update_timeout() {
     let (dir, shims) = shimmed("audit-e2e-refresh-share");
     shims.tool_args("xbps-install", "-S", "pacman/hang");
     let list = slow_case(&dir, "list", "0", XBPS_UPDATE);
-    shims.tool_args("xbps-install", "-Mun", &list);
-    shims.tool_output(
-        "xbps-query",
-        "ii firefox-128.0.2_1 Mozilla Firefox\n",
-        "",
-        0,
-    );
-    let mut daemon = daemon_with_shims(
-        &dir,
-        &shims,
-        "backup = off\nupdate_manager = xbps\nupdate_refresh = on\nupdate_timeout = 2s\nmounts = /",
-        |_| {},
-    );
+    let mut daemon = xbps_refreshing_in_2s(&dir, &shims, &list);
     let start = Instant::now();
     let stale = loop {
         assert!(
