@@ -590,12 +590,13 @@ fn top_helper_process() {
     match std::env::var(ROLE).as_deref() {
         Ok("burn") => {
             // On a machine shared with other work, the scheduler divides
-            // CPU between sessions (autogroups) first, whatever a process's
-            // nice value: a session of our own at autogroup nice -20 (root
-            // only; otherwise it stays at 0) gets the CPUs.
+            // CPU between sessions (autogroups) first: a session of our own
+            // gets its fair share of the CPUs at nice 0. Not more: at
+            // nice -20 it took both cores of a 2-core CI machine from the
+            // daemon and the test it is measured by (a test took 100 s and
+            // failed under load; see `assert_helpers_on_top`).
             // SAFETY: setsid has no memory effects; we are not a group leader.
             let _ = unsafe { libc::setsid() };
-            let _ = std::fs::write("/proc/self/autogroup", "-20");
             let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
             for _ in 0..cores {
                 std::thread::spawn(move || {
@@ -647,10 +648,9 @@ fn one_test_with_helpers_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 }
 
 impl Helper {
-    /// Starts `role` and waits for its ready line. The burner runs at nice -20
-    /// (and in an autogroup of its own at nice -20) when we may (root), so
-    /// the other work on a shared machine cannot outrank it; without that
-    /// right `nice` warns and runs it at 0.
+    /// Starts `role` and waits for its ready line. Every helper runs at
+    /// nice 0 (the burner in a session of its own): other work on a shared
+    /// machine may outrank it, which `assert_helpers_on_top` allows for.
     fn start(role: &str) -> Helper {
         Helper::start_under(role, &[])
     }
@@ -663,23 +663,21 @@ impl Helper {
         let mut cmd = match wrapper {
             [program, args @ ..] => {
                 let mut cmd = std::process::Command::new(program);
-                cmd.args(args).arg("nice");
+                cmd.args(args).arg(exe);
                 cmd
             }
-            [] => std::process::Command::new("nice"),
+            [] => std::process::Command::new(exe),
         };
-        cmd.args(["-n", if role == "burn" { "-20" } else { "0" }])
-            .arg(exe)
-            .args([
-                "--exact",
-                "top_processes::top_helper_process",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(ROLE, role)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null());
+        cmd.args([
+            "--exact",
+            "top_processes::top_helper_process",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ROLE, role)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
         let mut child = cmd.spawn().expect("start a helper");
         let out = child.stdout.take().unwrap();
         let mut helper = Helper(child);
@@ -733,9 +731,36 @@ fn json_rows(list: Option<&miniserde::json::Value>) -> Vec<(u64, u64, f64)> {
         .collect()
 }
 
-/// The burner is first by CPU. The holder is first by memory, unless a
-/// process this test did not start holds more (a compiler on a shared
-/// build machine): then the rows above it must each hold at least as much.
+/// The burner's index in `by_cpu`: 0, or behind rows of processes this
+/// test did not start that each used at least as much CPU (the list is
+/// ranked by share, so nothing but a busier stranger may come first).
+#[track_caller]
+fn burner_rank(by_cpu: &[(u64, u64, f64)], burner: u64, holder: u64, what: &str) -> usize {
+    let at = by_cpu
+        .iter()
+        .position(|r| r.0 == burner)
+        .unwrap_or_else(|| panic!("{what}: the burner {burner} is not in {by_cpu:?}"));
+    if at > 0 {
+        println!(
+            "NOTE: {what}: the burner ranks #{} behind busier processes {:?}",
+            at + 1,
+            &by_cpu[..at]
+        );
+        assert!(
+            by_cpu[..at]
+                .iter()
+                .all(|r| r.2 >= by_cpu[at].2 && r.0 != holder && r.0 != std::process::id().into()),
+            "{what}: by CPU {by_cpu:?}"
+        );
+    }
+    at
+}
+
+/// The burner is first by CPU and the holder first by memory, unless a
+/// process this test did not start used more (a compiler or another test
+/// on a shared 2-core CI machine, which the scheduler may favour: the
+/// burner runs at nice 0): then the rows above each must have used at
+/// least as much.
 #[track_caller]
 fn assert_helpers_on_top(
     by_cpu: &[(u64, u64, f64)],
@@ -744,13 +769,15 @@ fn assert_helpers_on_top(
     holder: u64,
     cores: f64,
     what: &str,
-) {
-    assert_eq!(
-        by_cpu.first().map(|r| r.0),
-        Some(burner),
-        "{what}: by CPU {by_cpu:?}"
+) -> usize {
+    let first = burner_rank(by_cpu, burner, holder, what);
+    // Any share the scheduler gave it (a session's fair share, 30-50 % of
+    // one CPU on a CI box busy with compilers): not a bound on the
+    // scheduler, only that its ticks were counted.
+    assert!(
+        by_cpu[first].2 > 0.0,
+        "{what}: the burner's share {by_cpu:?}"
     );
-    assert!(by_cpu[0].2 > 50.0, "{what}: the burner's share {by_cpu:?}");
     for row in by_cpu.iter().chain(by_memory) {
         assert!((0.0..=cores * 100.0).contains(&row.2), "{what}: {row:?}");
     }
@@ -760,8 +787,9 @@ fn assert_helpers_on_top(
         .unwrap_or_else(|| panic!("{what}: the holder {holder} is not in {by_memory:?}"));
     let held = by_memory[at].1;
     println!(
-        "{what}: burner {:.1} % of {cores} CPUs, holder {:.1} MiB (rank {})",
-        by_cpu[0].2,
+        "{what}: burner {:.1} % of {cores} CPUs (rank {}), holder {:.1} MiB (rank {})",
+        by_cpu[first].2,
+        first + 1,
         held as f64 / f64::from(1 << 20),
         at + 1
     );
@@ -777,6 +805,7 @@ fn assert_helpers_on_top(
             "{what}: {by_memory:?}"
         );
     }
+    first
 }
 
 /// The real daemon: a process burning CPU and one holding 200 MiB are at
@@ -822,7 +851,7 @@ fn the_daemon_ranks_a_cpu_burner_and_a_200_mib_holder_first_within_two_samples()
     let top = crate::common::field(&data, &["top"]);
     let by_cpu = json_rows(top.and_then(|t| crate::common::field(t, &["by_cpu"])));
     let by_memory = json_rows(top.and_then(|t| crate::common::field(t, &["by_memory"])));
-    assert_helpers_on_top(
+    let rank = assert_helpers_on_top(
         &by_cpu,
         &by_memory,
         burner.pid(),
@@ -836,14 +865,14 @@ fn the_daemon_ranks_a_cpu_burner_and_a_200_mib_holder_first_within_two_samples()
     else {
         unreachable!("checked above")
     };
-    let command = crate::common::text(&rows[0], &["command"]).unwrap();
+    let command = crate::common::text(&rows[rank], &["command"]).unwrap();
     assert!(
         command.contains("--exact top_processes::top_helper_process"),
         "{command}"
     );
     if crate::common::running_as_root() {
         assert_eq!(
-            crate::common::text(&rows[0], &["user"]).as_deref(),
+            crate::common::text(&rows[rank], &["user"]).as_deref(),
             Some("root")
         );
     }
@@ -883,25 +912,36 @@ fn the_top_command_ranks_a_cpu_burner_and_a_200_mib_holder_first() {
         "--interval",
         "1s",
         "--count",
-        "3",
+        "5",
     ]));
     assert!(out.status.success(), "{out:?}");
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     let (cpu, memory) = table.split_once("By resident memory:").expect(&table);
-    // First row of the CPU table: the burner, as root, with this binary's
-    // command line.
-    let first = cpu.lines().nth(2).expect(&table);
-    let fields: Vec<&str> = first.split_whitespace().collect();
-    assert_eq!(fields[0], burner.pid().to_string(), "{table}");
+    // The burner's row of the CPU table (first, unless busier strangers
+    // are, as `assert_helpers_on_top` allows): as root, with this
+    // binary's command line; the holder is not above it.
+    let cpu_rows: Vec<&str> = cpu.lines().skip(2).filter(|l| !l.is_empty()).collect();
+    let pid_of = |line: &str| line.split_whitespace().next().unwrap_or("").to_string();
+    let at = cpu_rows
+        .iter()
+        .position(|l| pid_of(l) == burner.pid().to_string())
+        .unwrap_or_else(|| panic!("the burner is not in the CPU table: {table}"));
+    assert!(
+        cpu_rows[..at]
+            .iter()
+            .all(|l| pid_of(l) != holder.pid().to_string()),
+        "{table}"
+    );
+    let fields: Vec<&str> = cpu_rows[at].split_whitespace().collect();
     if crate::common::running_as_root() {
         assert_eq!(fields[1], "root", "{table}");
     }
     assert!(
-        first.contains("--exact top_processes::top_helper_process"),
+        cpu_rows[at].contains("--exact top_processes::top_helper_process"),
         "{table}"
     );
     let memory_rows = memory.lines().skip(2).filter(|l| !l.is_empty()).count();
-    assert_eq!(memory_rows, 3, "{table}");
+    assert_eq!(memory_rows, 5, "{table}");
 
     // `sysmon sample` reads them at both of its readings (250 ms apart),
     // whatever `top_every` says.
@@ -910,11 +950,7 @@ fn the_top_command_ranks_a_cpu_burner_and_a_200_mib_holder_first() {
     let json: miniserde::json::Value =
         miniserde::json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
     let by_cpu = json_rows(crate::common::field(&json, &["top", "by_cpu"]));
-    assert_eq!(
-        by_cpu.first().map(|r| r.0),
-        Some(burner.pid()),
-        "sysmon sample: {by_cpu:?}"
-    );
+    burner_rank(&by_cpu, burner.pid(), holder.pid(), "sysmon sample");
 
     // Bad usage: exit 2 and a message.
     for args in [
