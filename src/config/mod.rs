@@ -737,10 +737,19 @@ fn suggest(key: &str) -> String {
 /// The longest unknown key [`suggest`] looks at: twice the longest key.
 const SUGGEST_MAX_BYTES: usize = 64;
 
+#[cfg(test)]
+thread_local! {
+    /// The cells [`edit_distance`] has filled on this thread: tests count the
+    /// "did you mean" search's work instead of timing it.
+    static EDIT_CELLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
+        #[cfg(test)]
+        EDIT_CELLS.with(|n| n.set(n.get() + b.len() as u64));
         let mut diagonal = row[0];
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
@@ -1164,13 +1173,22 @@ mod tests {
         let error = parse(&format!("interval = {huge}x")).unwrap_err();
         assert!(error.len() < 400, "{} bytes", error.len());
         assert!(error.contains(&format!("`{}…`", "9".repeat(crate::log::SHOWN_CHARS))));
-        let started = std::time::Instant::now();
+        // Counted, not timed: the 1 MB key costs the search nothing (it
+        // filled 10^6 cells per known key, seconds in all), and a key at
+        // the limit at most one 64-column table per known key.
+        EDIT_CELLS.with(|n| n.set(0));
         let error = parse(&format!("{} = 1", "k".repeat(1_000_000))).unwrap_err();
         assert!(
             error.len() < 400 && !error.contains("did you mean"),
             "{error}"
         );
-        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(EDIT_CELLS.with(std::cell::Cell::get), 0);
+        let longest = KEYS.iter().map(|k| k.name.len()).max().unwrap() as u64;
+        let error = parse(&format!("{} = 1", "k".repeat(SUGGEST_MAX_BYTES))).unwrap_err();
+        assert!(!error.contains("did you mean"), "{error}");
+        let cells = EDIT_CELLS.with(std::cell::Cell::get);
+        let bound = KEYS.len() as u64 * longest * SUGGEST_MAX_BYTES as u64;
+        assert!(cells > 0 && cells <= bound, "{cells} cells, bound {bound}");
     }
 
     /// A NUL byte cannot reach the kernel in a path, a socket path or a
