@@ -7,7 +7,9 @@
 //! counted inside `user` and `nice`, so [`CpuTicks::total`] leaves them out.
 //! A line naming what an earlier line named (the aggregate `cpu`, a
 //! `cpuN`, `btime`, ...) is dropped, the first kept ([`Repeated`]), as for
-//! every other /proc table.
+//! every other /proc table. `cores` is in ascending CPU order whatever the
+//! order of the lines; an offline CPU leaves a gap in the numbers, and each
+//! core keeps its kernel number.
 
 use super::{ParseError, fields, leading_numbers, numbered_lines, parse_u64};
 
@@ -137,6 +139,7 @@ pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
     out.interrupts = None;
     out.repeated = None;
     let mut saw_total = false;
+    let mut ascending = true;
     let mut repeat = |line, label, cpu| {
         out.repeated.get_or_insert(Repeated { line, label, cpu });
     };
@@ -162,6 +165,7 @@ pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
                 continue;
             }
             let ticks = CpuTicks::parse(cols.rest(), no)?;
+            ascending &= in_order;
             out.cores.push(CoreTicks { id, ticks });
         } else {
             let (slot, name) = match label {
@@ -180,6 +184,11 @@ pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
             let value = cols.next().and_then(parse_u64);
             *slot = Some(value.ok_or(ParseError::new(no, "value is not a number"))?);
         }
+    }
+    if !ascending {
+        // Per-core figures are matched with the previous reading's by a
+        // merge over ascending ids (`sample/cpu.rs`); in place, no allocation.
+        crate::sort::sort_by_key(&mut out.cores, |c| c.id);
     }
     if !saw_total {
         return Err(ParseError::new(0, "no aggregate cpu line"));
@@ -221,7 +230,7 @@ mod tests {
         };
         assert_eq!(stat.repeated, Some(first));
         assert_eq!(first.to_string(), "line 4: cpu0 listed before");
-        // Out of order but not repeated: kept, as before.
+        // Out of order but not repeated: kept, in ascending order.
         parse(b"cpu 1 1 1 1\ncpu1 1 1 1 1\ncpu0 1 1 1 1\n", &mut stat).unwrap();
         assert_eq!(stat.cores.len(), 2);
         assert_eq!(stat.repeated, None);
@@ -286,6 +295,38 @@ mod tests {
             stat.repeated.unwrap().to_string(),
             "line 3: cpu listed before"
         );
+    }
+
+    #[test]
+    fn cores_out_of_order_or_with_gaps_come_out_ascending_by_number() {
+        // SOURCE: tests/fixtures/proc/hotplug (hand-made): cpu1 offline.
+        let gap = include_bytes!("../../tests/fixtures/proc/hotplug/stat.2");
+        let mut stat = Stat::default();
+        parse(gap, &mut stat).unwrap();
+        let ids: Vec<u32> = stat.cores.iter().map(|c| c.id).collect();
+        assert_eq!(ids, [0, 2, 3]);
+        let in_order = stat.cores.clone();
+        // The same lines in every order: the same cores, ascending.
+        let text = std::str::from_utf8(gap).unwrap();
+        let (total, cores) = text.split_once('\n').unwrap();
+        let cores: Vec<&str> = cores.lines().collect();
+        for order in [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ] {
+            let mut shuffled = format!("{total}\n");
+            for i in order {
+                shuffled.push_str(cores[i]);
+                shuffled.push('\n');
+            }
+            parse(shuffled.as_bytes(), &mut stat).unwrap();
+            assert_eq!(stat.cores, in_order, "{order:?}");
+            assert_eq!(stat.repeated, None);
+        }
     }
 
     #[test]

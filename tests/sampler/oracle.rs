@@ -13,7 +13,8 @@ use sysmon::sample::cpu;
 type NaiveStat = ([u64; 10], Vec<(u32, [u64; 10])>, Option<u64>);
 
 /// The obviously-correct reading of /proc/stat: a line whose label (or
-/// CPU number) came before is skipped unread, the first kept.
+/// CPU number) came before is skipped unread, the first kept; cores come
+/// out in ascending CPU order.
 fn naive_stat(text: &str) -> Option<NaiveStat> {
     let mut total = None;
     let mut cores: Vec<(u32, [u64; 10])> = Vec::new();
@@ -51,6 +52,7 @@ fn naive_stat(text: &str) -> Option<NaiveStat> {
             btime = Some(rest.first()?.parse().ok()?);
         }
     }
+    cores.sort_by_key(|c| c.0);
     Some((total?, cores, btime))
 }
 
