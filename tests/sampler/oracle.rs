@@ -75,9 +75,13 @@ fn naive_meminfo(text: &str) -> Option<[Option<u64>; 10]> {
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
+        // A key seen before is skipped unread: the first one counts.
         let Some(i) = KEYS.iter().position(|k| *k == key) else {
             continue;
         };
+        if out[i].is_some() {
+            continue;
+        }
         let cols: Vec<&str> = value.split_whitespace().collect();
         let n: u64 = cols.first()?.parse().ok()?;
         out[i] = Some(match cols.get(1) {
