@@ -533,6 +533,45 @@ fn a_proc_that_repeats_lines_allocates_nothing_once_warm() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// Sources that fail at every sample (a /proc/stat cut to `cpu 1 2`, a
+/// meminfo that is gone: an io error, whose text std formats into a new
+/// String) cost nothing once warm: the failure reported is rewritten only
+/// when it changes, and the same one is recognised without formatting it.
+#[test]
+fn sources_failing_at_every_sample_allocate_nothing_once_warm() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = std::env::temp_dir().join(format!("sysmon-alloc-failing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let copied = std::process::Command::new("cp")
+        .arg("-rL")
+        .arg(fixtures.join("proc/basic"))
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(copied.success(), "cp -rL proc/basic");
+    std::fs::write(root.join("stat"), "cpu 1 2\n").unwrap();
+    std::fs::remove_file(root.join("meminfo")).unwrap();
+    let mut sampler = Sampler::new(
+        &root,
+        &fixtures.join("sys/handmade"),
+        MountSelection::Listed(vec!["/".into()]),
+    );
+    let mut sample = Sample::default();
+    sampler.sample(1, &mut sample);
+    sampler.sample(2, &mut sample);
+    let before = allocations();
+    for t in 0..500 {
+        sampler.sample(3 + t, &mut sample);
+    }
+    assert_eq!(allocations() - before, 0, "allocations in 500 samples");
+    let stat = format!("{}: line 1: cpu line", root.join("stat").display());
+    let meminfo = format!("{}: ", root.join("meminfo").display());
+    let errors: Vec<&str> = sampler.failures().collect();
+    assert!(errors.iter().any(|e| e.starts_with(&stat)), "{errors:?}");
+    assert!(errors.iter().any(|e| e.starts_with(&meminfo)), "{errors:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 /// Issue 14: reading runit's services (the service directory listed, each
 /// `supervise/status` read and judged) allocates nothing once warm when
 /// nothing changed; the status files are real runsv captures, in a
