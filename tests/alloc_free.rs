@@ -441,6 +441,137 @@ fn new_sources_allocate_nothing_once_warm_even_when_rescanning() {
     assert!(!sample.network.is_empty() && !sample.disk_io.is_empty());
 }
 
+/// A /proc whose tables repeat lines (an overlay /proc such as LXCFS; no
+/// kernel does): /proc/stat its aggregate `cpu`, a `cpuN` and `btime`,
+/// meminfo `MemTotal` (early, where the sampler reads), net/dev `lo`,
+/// diskstats `vda` and vmstat `pgfault`. The repeats are dropped with the
+/// first line kept, and neither the sampler nor a scrape allocates once
+/// warm: the dropping (and the log line said once) costs nothing after.
+#[test]
+fn a_proc_that_repeats_lines_allocates_nothing_once_warm() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = std::env::temp_dir().join(format!("sysmon-alloc-repeats-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let copied = std::process::Command::new("cp")
+        .arg("-rL")
+        .arg(fixtures.join("proc/basic"))
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(copied.success(), "cp -rL proc/basic");
+    // `line` put after line `after` (1-based) of `rel`: after the end when
+    // `after` is past it.
+    let insert = |rel: &str, after: usize, line: &str| {
+        let path = root.join(rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.insert(after.min(lines.len()), line);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    };
+    insert("stat", 1, "cpu  9 9 9 9 9 9 9 9 0 0");
+    insert("stat", usize::MAX, "cpu1 1 1 1 1 1 1 1 1 0 0");
+    insert("stat", usize::MAX, "btime 7");
+    insert("meminfo", 1, "MemTotal: 1 kB");
+    insert(
+        "net/dev",
+        usize::MAX,
+        "    lo: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0",
+    );
+    insert(
+        "diskstats",
+        usize::MAX,
+        " 253 0 vda 1 1 1 1 1 1 1 1 0 1 1 0 0 0 0 0 0",
+    );
+    insert("vmstat", usize::MAX, "pgfault 1");
+
+    let mut sampler = Sampler::new(
+        &root,
+        &fixtures.join("sys/handmade"),
+        MountSelection::Listed(vec!["/".into()]),
+    );
+    let mut sample = Sample::default();
+    sampler.sample(1, &mut sample);
+    sampler.sample(2, &mut sample);
+    let before = allocations();
+    for t in 0..500 {
+        sampler.sample(3 + t, &mut sample);
+    }
+    assert_eq!(allocations() - before, 0, "allocations in 500 samples");
+    // The first lines' figures (basic/stat: btime 1795643488, cpu 6355 user).
+    assert_eq!(sample.cores.len(), 2);
+    assert_eq!(sample.boot_time_s, Some(1_795_643_488));
+    assert_eq!(sample.cpu_ticks.user, 6355);
+    assert_eq!(sample.memory.total_bytes, 24_684_084 * 1024);
+    assert_eq!(
+        sample.network.iter().filter(|n| n.device == "lo").count(),
+        1
+    );
+    assert_eq!(
+        sample.disk_io.iter().filter(|d| d.device == "vda").count(),
+        1
+    );
+
+    let mut config = config(root.clone());
+    config.sys_root = fixtures.join("sys/handmade");
+    config.mounts = vec!["/".into()];
+    let mut daemon = Daemon::bind(config).expect("bind");
+    assert!(daemon.poll_once());
+    let mut len = daemon.render_metrics().len();
+    len = len.max(daemon.render_metrics().len());
+    let before = allocations();
+    for _ in 0..100 {
+        len = len.max(daemon.render_metrics().len());
+    }
+    let allocated = allocations() - before;
+    let text = daemon.render_metrics();
+    assert_eq!(text.matches("\nnode_vmstat_pgfault ").count(), 1, "{text}");
+    assert!(
+        text.contains("\nnode_boot_time_seconds 1795643488\n"),
+        "{text}"
+    );
+    assert_eq!(allocated, 0, "allocations in 100 scrapes of {len} bytes");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Sources that fail at every sample (a /proc/stat cut to `cpu 1 2`, a
+/// meminfo that is gone: an io error, whose text std formats into a new
+/// String) cost nothing once warm: the failure reported is rewritten only
+/// when it changes, and the same one is recognised without formatting it.
+#[test]
+fn sources_failing_at_every_sample_allocate_nothing_once_warm() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = std::env::temp_dir().join(format!("sysmon-alloc-failing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let copied = std::process::Command::new("cp")
+        .arg("-rL")
+        .arg(fixtures.join("proc/basic"))
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(copied.success(), "cp -rL proc/basic");
+    std::fs::write(root.join("stat"), "cpu 1 2\n").unwrap();
+    std::fs::remove_file(root.join("meminfo")).unwrap();
+    let mut sampler = Sampler::new(
+        &root,
+        &fixtures.join("sys/handmade"),
+        MountSelection::Listed(vec!["/".into()]),
+    );
+    let mut sample = Sample::default();
+    sampler.sample(1, &mut sample);
+    sampler.sample(2, &mut sample);
+    let before = allocations();
+    for t in 0..500 {
+        sampler.sample(3 + t, &mut sample);
+    }
+    assert_eq!(allocations() - before, 0, "allocations in 500 samples");
+    let stat = format!("{}: line 1: cpu line", root.join("stat").display());
+    let meminfo = format!("{}: ", root.join("meminfo").display());
+    let errors: Vec<&str> = sampler.failures().collect();
+    assert!(errors.iter().any(|e| e.starts_with(&stat)), "{errors:?}");
+    assert!(errors.iter().any(|e| e.starts_with(&meminfo)), "{errors:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 /// Issue 14: reading runit's services (the service directory listed, each
 /// `supervise/status` read and judged) allocates nothing once warm when
 /// nothing changed; the status files are real runsv captures, in a

@@ -3,7 +3,8 @@
 //! `MemAvailable` exists since Linux 3.14; before that it is estimated the
 //! way procps' `free` does (see [`MemInfo::available_bytes`]). Fields newer
 //! than 2.6 (`SReclaimable` since 2.6.19, `Active(file)` since 2.6.28) are
-//! `None` when the kernel does not print them.
+//! `None` when the kernel does not print them. A key printed twice (an
+//! overlay /proc; no kernel does) keeps its first value ([`RepeatedKey`]).
 
 use super::{ParseError, fields, numbered_lines, parse_u64};
 
@@ -100,36 +101,50 @@ pub fn fields_of(buf: &[u8]) -> impl Iterator<Item = Result<Field<'_>, ParseErro
     })
 }
 
-/// Which of the keys [`parse`] reads `key` is, as a bit of [`ALL_KEYS`].
-/// Once each was seen, the rest of the file is not looked at (a key
-/// printed twice keeps its first value then, where reading on kept the
-/// last: no kernel prints one twice).
-fn key_bit(key: &[u8]) -> Option<u16> {
-    let bit = match key {
-        b"MemTotal" => 0,
-        b"MemFree" => 1,
-        b"MemAvailable" => 2,
-        b"Buffers" => 3,
-        b"Cached" => 4,
-        b"SReclaimable" => 5,
-        b"Active(file)" => 6,
-        b"Inactive(file)" => 7,
-        b"SwapTotal" => 8,
-        b"SwapFree" => 9,
-        _ => return None,
-    };
-    Some(1 << bit)
-}
-const ALL_KEYS: u16 = (1 << 10) - 1;
+/// The keys [`parse`] reads; a key's bit in [`ALL_KEYS`] is its index.
+const KEYS: [&str; 10] = [
+    "MemTotal",
+    "MemFree",
+    "MemAvailable",
+    "Buffers",
+    "Cached",
+    "SReclaimable",
+    "Active(file)",
+    "Inactive(file)",
+    "SwapTotal",
+    "SwapFree",
+];
+const ALL_KEYS: u16 = (1 << KEYS.len()) - 1;
 
+/// A line with a key [`parse`] reads that an earlier line had (an overlay
+/// /proc such as LXCFS; a kernel never writes one): skipped unread, the
+/// first kept, as for every other /proc table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RepeatedKey {
+    pub line: u32,
+    pub key: &'static str,
+}
+
+impl std::fmt::Display for RepeatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {} listed before", self.line, self.key)
+    }
+}
+
+/// [`parse_noting_repeats`] without the repeat.
 pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
+    parse_noting_repeats(buf).map(|(info, _)| info)
+}
+
+/// The ten keys of `buf`, and the first line that repeated one of them.
+/// A repeated key keeps its first value.
+pub fn parse_noting_repeats(buf: &[u8]) -> Result<(MemInfo, Option<RepeatedKey>), ParseError> {
     let mut info = MemInfo::default();
-    let mut have_total = false;
-    let mut have_free = false;
+    let mut repeated = None;
     // Which of the ten keys were seen: SReclaimable, the last of them,
     // comes halfway down the file (line 26 of 54 on Linux 6.18; the
     // page tables, hugepages, DirectMap, ... follow), and the reading
-    // stops there.
+    // stops there (a repeat below is not looked for).
     let mut seen = 0u16;
     for (no, line) in numbered_lines(buf) {
         if seen == ALL_KEYS {
@@ -140,9 +155,17 @@ pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
         };
         let key = &line[..colon];
         // Decide before parsing the value: unknown keys may hold anything.
-        let Some(bit) = key_bit(key) else {
+        let Some(index) = KEYS.iter().position(|k| k.as_bytes() == key) else {
             continue;
         };
+        let bit = 1 << index;
+        if seen & bit != 0 {
+            repeated.get_or_insert(RepeatedKey {
+                line: no,
+                key: KEYS[index],
+            });
+            continue;
+        }
         seen |= bit;
         let mut cols = fields(&line[colon + 1..]);
         let number = cols
@@ -157,32 +180,26 @@ pub fn parse(buf: &[u8]) -> Result<MemInfo, ParseError> {
             None => return Err(ParseError::new(no, "value has no kB unit")),
             Some(_) => return Err(ParseError::new(no, "unknown unit")),
         };
-        match key {
-            b"MemTotal" => {
-                info.total_bytes = bytes;
-                have_total = true;
-            }
-            b"MemFree" => {
-                info.free_bytes = bytes;
-                have_free = true;
-            }
-            b"MemAvailable" => info.available_bytes = Some(bytes),
-            b"Buffers" => info.buffers_bytes = bytes,
-            b"Cached" => info.cached_bytes = bytes,
-            b"SReclaimable" => info.slab_reclaimable_bytes = Some(bytes),
-            b"Active(file)" => info.active_file_bytes = Some(bytes),
-            b"Inactive(file)" => info.inactive_file_bytes = Some(bytes),
-            b"SwapTotal" => info.swap_total_bytes = bytes,
+        match index {
+            0 => info.total_bytes = bytes,
+            1 => info.free_bytes = bytes,
+            2 => info.available_bytes = Some(bytes),
+            3 => info.buffers_bytes = bytes,
+            4 => info.cached_bytes = bytes,
+            5 => info.slab_reclaimable_bytes = Some(bytes),
+            6 => info.active_file_bytes = Some(bytes),
+            7 => info.inactive_file_bytes = Some(bytes),
+            8 => info.swap_total_bytes = bytes,
             _ => info.swap_free_bytes = bytes,
         }
     }
-    if !have_total {
+    if seen & 1 == 0 {
         return Err(ParseError::new(0, "no MemTotal line"));
     }
-    if !have_free {
+    if seen & 2 == 0 {
         return Err(ParseError::new(0, "no MemFree line"));
     }
-    Ok(info)
+    Ok((info, repeated))
 }
 
 #[cfg(test)]
@@ -260,6 +277,40 @@ mod tests {
                 number: 5,
                 in_kib: false
             })
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_value() {
+        // SOURCE: tests/fixtures/proc/basic/SOURCE (kernel 6.18, unedited),
+        // with each of its lines repeated after it, carrying other figures.
+        let real = include_str!("../../tests/fixtures/proc/basic/meminfo");
+        let (alone, none) = parse_noting_repeats(real.as_bytes()).unwrap();
+        assert_eq!(none, None);
+        assert_eq!(alone.total_bytes, 24_684_084 * 1024);
+        for (at, line) in real.lines().enumerate() {
+            let (key, _) = line.split_once(':').unwrap();
+            let mut lines: Vec<String> = real.lines().map(String::from).collect();
+            lines.insert(at + 1, format!("{key}:  7 kB"));
+            let doubled = lines.join("\n");
+            let (info, repeated) = parse_noting_repeats(doubled.as_bytes()).unwrap();
+            assert_eq!(info, alone, "{key} repeated");
+            let read = KEYS.iter().find(|k| **k == key);
+            // After SReclaimable (line 26) every key was read: the rest is
+            // not looked at, so a repeat there is not seen.
+            let line = at as u32 + 2;
+            let expected = read
+                .filter(|_| at < 25)
+                .map(|&key| RepeatedKey { line, key });
+            assert_eq!(repeated, expected, "{key} repeated");
+        }
+        // Not the last (as it was above SReclaimable); a repeat is not read.
+        let buf = b"MemTotal: 1 kB\nMemTotal: 2 kB\nMemFree: 3 kB\nMemTotal: x\n";
+        let (info, repeated) = parse_noting_repeats(buf).unwrap();
+        assert_eq!(info.total_bytes, 1024);
+        assert_eq!(
+            repeated.unwrap().to_string(),
+            "line 2: MemTotal listed before"
         );
     }
 

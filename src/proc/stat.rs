@@ -5,7 +5,11 @@
 //! steal in 2.6.11, guest in 2.6.24 and guest_nice in 2.6.33. Missing columns
 //! are genuinely zero on those kernels. `guest` and `guest_nice` are already
 //! counted inside `user` and `nice`, so [`CpuTicks::total`] leaves them out.
-//! A `cpuN` line for a CPU listed before is dropped ([`RepeatedCpu`]).
+//! A line naming what an earlier line named (the aggregate `cpu`, a
+//! `cpuN`, `btime`, ...) is dropped, the first kept ([`Repeated`]), as for
+//! every other /proc table. `cores` is in ascending CPU order whatever the
+//! order of the lines; an offline CPU leaves a gap in the numbers, and each
+//! core keeps its kernel number.
 
 use super::{ParseError, fields, leading_numbers, numbered_lines, parse_u64};
 
@@ -82,17 +86,24 @@ pub struct CoreTicks {
     pub ticks: CpuTicks,
 }
 
-/// A `cpuN` line for a CPU an earlier line listed (an overlay /proc such as
-/// LXCFS; a kernel never writes one): dropped, the first kept.
+/// A line whose label an earlier line had (an overlay /proc such as LXCFS;
+/// a kernel never writes one): dropped, the first kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RepeatedCpu {
+pub struct Repeated {
     pub line: u32,
-    pub id: u32,
+    /// `cpu` (with `cpu`: the aggregate or a core), `btime`, `ctxt`, ...
+    pub label: &'static str,
+    /// The CPU number of a repeated `cpuN`.
+    pub cpu: Option<u32>,
 }
 
-impl std::fmt::Display for RepeatedCpu {
+impl std::fmt::Display for Repeated {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: cpu{} listed before", self.line, self.id)
+        write!(f, "line {}: {}", self.line, self.label)?;
+        if let Some(id) = self.cpu {
+            write!(f, "{id}")?;
+        }
+        f.write_str(" listed before")
     }
 }
 
@@ -111,12 +122,13 @@ pub struct Stat {
     pub forks: Option<u64>,
     /// Interrupts serviced since boot: the first figure of `intr`.
     pub interrupts: Option<u64>,
-    /// The first `cpuN` line dropped as a repeat, if any.
-    pub repeated: Option<RepeatedCpu>,
+    /// The first line dropped as a repeat, if any.
+    pub repeated: Option<Repeated>,
 }
 
 /// Parses /proc/stat into `out`. Requires the aggregate `cpu` line; every
-/// other line is optional, and unknown lines are skipped.
+/// other line is optional, and unknown lines are skipped. A repeated line is
+/// skipped unparsed (noted in `out.repeated`): the first one counts.
 pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
     out.cores.clear();
     out.boot_time_s = None;
@@ -127,38 +139,56 @@ pub fn parse(buf: &[u8], out: &mut Stat) -> Result<(), ParseError> {
     out.interrupts = None;
     out.repeated = None;
     let mut saw_total = false;
+    let mut ascending = true;
+    let mut repeat = |line, label, cpu| {
+        out.repeated.get_or_insert(Repeated { line, label, cpu });
+    };
     for (no, line) in numbered_lines(buf) {
         let mut cols = fields(line);
         let Some(label) = cols.next() else { continue };
         if label == b"cpu" {
+            if saw_total {
+                repeat(no, "cpu", None);
+                continue;
+            }
             out.total = CpuTicks::parse(cols.rest(), no)?;
             saw_total = true;
         } else if let Some(id) = label.strip_prefix(b"cpu") {
             let id = parse_u64(id)
                 .and_then(|v| u32::try_from(v).ok())
                 .ok_or(ParseError::new(no, "bad cpu number"))?;
-            let ticks = CpuTicks::parse(cols.rest(), no)?;
             // The kernel lists CPUs in ascending order: only a line that
             // breaks it is looked for among the others.
-            let ascending = out.cores.last().is_none_or(|c| c.id < id);
-            if !ascending && out.cores.iter().any(|c| c.id == id) {
-                out.repeated.get_or_insert(RepeatedCpu { line: no, id });
+            let in_order = out.cores.last().is_none_or(|c| c.id < id);
+            if !in_order && out.cores.iter().any(|c| c.id == id) {
+                repeat(no, "cpu", Some(id));
                 continue;
             }
+            let ticks = CpuTicks::parse(cols.rest(), no)?;
+            ascending &= in_order;
             out.cores.push(CoreTicks { id, ticks });
         } else {
-            let slot = match label {
-                b"btime" => &mut out.boot_time_s,
-                b"procs_running" => &mut out.procs_running,
-                b"procs_blocked" => &mut out.procs_blocked,
-                b"ctxt" => &mut out.context_switches,
-                b"processes" => &mut out.forks,
-                b"intr" => &mut out.interrupts,
+            let (slot, name) = match label {
+                b"btime" => (&mut out.boot_time_s, "btime"),
+                b"procs_running" => (&mut out.procs_running, "procs_running"),
+                b"procs_blocked" => (&mut out.procs_blocked, "procs_blocked"),
+                b"ctxt" => (&mut out.context_switches, "ctxt"),
+                b"processes" => (&mut out.forks, "processes"),
+                b"intr" => (&mut out.interrupts, "intr"),
                 _ => continue,
             };
+            if slot.is_some() {
+                repeat(no, name, None);
+                continue;
+            }
             let value = cols.next().and_then(parse_u64);
             *slot = Some(value.ok_or(ParseError::new(no, "value is not a number"))?);
         }
+    }
+    if !ascending {
+        // Per-core figures are matched with the previous reading's by a
+        // merge over ascending ids (`sample/cpu.rs`); in place, no allocation.
+        crate::sort::sort_by_key(&mut out.cores, |c| c.id);
     }
     if !saw_total {
         return Err(ParseError::new(0, "no aggregate cpu line"));
@@ -193,11 +223,110 @@ mod tests {
         parse(buf, &mut stat).unwrap();
         let ids: Vec<(u32, u64)> = stat.cores.iter().map(|c| (c.id, c.ticks.user)).collect();
         assert_eq!(ids, [(0, 1), (1, 1), (3, 1)]);
-        assert_eq!(stat.repeated, Some(RepeatedCpu { line: 4, id: 0 }));
-        // Out of order but not repeated: kept, as before.
+        let first = Repeated {
+            line: 4,
+            label: "cpu",
+            cpu: Some(0),
+        };
+        assert_eq!(stat.repeated, Some(first));
+        assert_eq!(first.to_string(), "line 4: cpu0 listed before");
+        // Out of order but not repeated: kept, in ascending order.
         parse(b"cpu 1 1 1 1\ncpu1 1 1 1 1\ncpu0 1 1 1 1\n", &mut stat).unwrap();
         assert_eq!(stat.cores.len(), 2);
         assert_eq!(stat.repeated, None);
+    }
+
+    /// Every figure of `stat` but `repeated`, for comparing two parses.
+    fn figures(stat: &Stat) -> String {
+        let mut plain = stat.clone();
+        plain.repeated = None;
+        format!("{plain:?}")
+    }
+
+    #[test]
+    fn a_repeated_aggregate_or_counter_line_is_dropped_the_first_kept() {
+        // SOURCE: tests/fixtures/proc/basic/SOURCE (kernel 6.18, unedited),
+        // with each line it reads repeated after it, carrying other figures.
+        let real = include_str!("../../tests/fixtures/proc/basic/stat");
+        let mut alone = Stat::default();
+        parse(real.as_bytes(), &mut alone).unwrap();
+        assert_eq!(alone.repeated, None);
+        assert_eq!(alone.boot_time_s, Some(1_795_643_488));
+        for (at, line) in real.lines().enumerate() {
+            let (label, _) = line.split_once(' ').unwrap();
+            let other = if label.starts_with("cpu") {
+                format!("{label} 9 9 9 9 9 9 9 9 9 9")
+            } else {
+                format!("{label} 7")
+            };
+            let mut lines: Vec<&str> = real.lines().collect();
+            lines.insert(at + 1, &other);
+            let doubled = lines.join("\n") + "\n";
+            let mut stat = Stat::default();
+            parse(doubled.as_bytes(), &mut stat).unwrap();
+            assert_eq!(figures(&stat), figures(&alone), "{label} repeated");
+            let known = [
+                "cpu",
+                "btime",
+                "procs_running",
+                "procs_blocked",
+                "ctxt",
+                "processes",
+                "intr",
+            ];
+            let expected = match label.strip_prefix("cpu") {
+                Some("") => Some(("cpu", None)),
+                Some(id) => Some(("cpu", Some(id.parse().unwrap()))),
+                None => known.iter().find(|k| **k == label).map(|k| (*k, None)),
+            };
+            let line = at as u32 + 2;
+            assert_eq!(
+                stat.repeated,
+                expected.map(|(label, cpu)| Repeated { line, label, cpu }),
+                "{label} repeated"
+            );
+        }
+        // A repeat is skipped unparsed: garbage there is no error.
+        let mut stat = Stat::default();
+        parse(b"cpu 1 1 1 1\nbtime 5\ncpu x\nbtime y\n", &mut stat).unwrap();
+        assert_eq!(stat.total.user, 1);
+        assert_eq!(stat.boot_time_s, Some(5));
+        assert_eq!(
+            stat.repeated.unwrap().to_string(),
+            "line 3: cpu listed before"
+        );
+    }
+
+    #[test]
+    fn cores_out_of_order_or_with_gaps_come_out_ascending_by_number() {
+        // SOURCE: tests/fixtures/proc/hotplug (hand-made): cpu1 offline.
+        let gap = include_bytes!("../../tests/fixtures/proc/hotplug/stat.2");
+        let mut stat = Stat::default();
+        parse(gap, &mut stat).unwrap();
+        let ids: Vec<u32> = stat.cores.iter().map(|c| c.id).collect();
+        assert_eq!(ids, [0, 2, 3]);
+        let in_order = stat.cores.clone();
+        // The same lines in every order: the same cores, ascending.
+        let text = std::str::from_utf8(gap).unwrap();
+        let (total, cores) = text.split_once('\n').unwrap();
+        let cores: Vec<&str> = cores.lines().collect();
+        for order in [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ] {
+            let mut shuffled = format!("{total}\n");
+            for i in order {
+                shuffled.push_str(cores[i]);
+                shuffled.push('\n');
+            }
+            parse(shuffled.as_bytes(), &mut stat).unwrap();
+            assert_eq!(stat.cores, in_order, "{order:?}");
+            assert_eq!(stat.repeated, None);
+        }
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //!
 //! Invariant: `used = total - available`, never negative; percentages are
 //! within 0..=100 (0 when the total is 0); reading allocates nothing once
-//! warm. On failure the previous figures stay.
+//! warm. On failure the previous figures stay. A key printed twice keeps
+//! its first value, said once in the log ([`Repeats`]).
 
 use std::path::Path;
 
 use super::procfile::{Ends, ProcFile};
-use super::source::{Failure, Health};
+use super::source::{Failure, Health, Repeats};
 use crate::proc::{self, meminfo::MemInfo};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct Memory {
     meminfo_file: ProcFile,
     min_free_file: ProcFile,
     health: Health,
+    /// Whether the log says that /proc/meminfo repeats a key.
+    repeats: Repeats,
 }
 
 impl Memory {
@@ -54,6 +57,7 @@ impl Memory {
             min_free_file: ProcFile::with_capacity(proc_root.join("sys/vm/min_free_kbytes"), 32)
                 .optional(),
             health: Health::default(),
+            repeats: Repeats::default(),
         }
     }
 
@@ -69,8 +73,10 @@ impl Memory {
     }
 
     fn read(&mut self, memory: &mut MemorySample, meminfo: &mut MemInfo) -> Result<(), Failure> {
-        let info: MemInfo = proc::meminfo::parse(self.meminfo_file.read().map_err(Failure::Io)?)
-            .map_err(Failure::Parse)?;
+        let buf = self.meminfo_file.read().map_err(Failure::Io)?;
+        let (info, repeated) = proc::meminfo::parse_noting_repeats(buf).map_err(Failure::Parse)?;
+        self.repeats
+            .note(&self.meminfo_file.path().display(), repeated);
         // Needed only by kernels older than 3.14; absent min_free_kbytes means no reserve.
         let min_free_bytes = if info.available_bytes.is_none() {
             self.min_free_file

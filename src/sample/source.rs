@@ -5,10 +5,11 @@
 //!
 //! Invariant: a source's failure is logged once, when it starts, and once
 //! when it clears; in between nothing is logged and nothing is allocated, so
-//! a source failing on every sample costs the sampler no allocation. The
-//! same holds for repeated lines.
+//! a source failing on every sample costs the sampler no allocation. What
+//! is reported meanwhile ([`Health::failure`]) is the latest failure, not
+//! the first. The same holds for repeated lines.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io;
 use std::path::Path;
 use std::time::Duration;
@@ -39,21 +40,51 @@ impl fmt::Display for Failure {
     }
 }
 
-/// One source's state of failure: `Some("FILE: why")` while it fails.
+/// One source's state of failure: `Some` while it fails, with `FILE: why`
+/// of the latest reading.
 #[derive(Default)]
 pub struct Health {
-    failing: Option<String>,
+    failing: Option<(Cause, String)>,
+}
+
+/// What makes one failure the same as the next, compared without
+/// formatting (an `io::Error`'s text allocates): a failure that stays the
+/// same rewrites nothing. An io error is known by its kind and errno.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Io(io::ErrorKind, Option<i32>),
+    Parse(ParseError),
+    Other(&'static str),
 }
 
 impl Health {
-    /// Records the outcome of reading `path`, logging only a change.
+    /// Records the outcome of reading `path`, logging only a change between
+    /// working and failing; a failure that changes while the source fails
+    /// replaces the one reported, silently.
     pub fn note(&mut self, path: &Path, result: Result<(), Failure>) {
         match result {
-            // Allocates only on a transition, never in the steady state.
-            Err(e) if self.failing.is_none() => {
-                let why = format!("{}: {e}", path.display());
-                crate::log::warn(format_args!("{why} (keeping the previous figures)"));
-                self.failing = Some(why);
+            Err(e) => {
+                let cause = match &e {
+                    Failure::Io(e) => Cause::Io(e.kind(), e.raw_os_error()),
+                    Failure::Parse(e) => Cause::Parse(*e),
+                    Failure::Other(s) => Cause::Other(s),
+                };
+                let first = match &mut self.failing {
+                    Some((same, _)) if *same == cause => return,
+                    Some((was, _)) => {
+                        *was = cause;
+                        false
+                    }
+                    None => true,
+                };
+                // Rewritten in place: allocates only when the source starts
+                // failing or the text outgrows the last one.
+                let (_, why) = self.failing.get_or_insert((cause, String::new()));
+                why.clear();
+                let _ = write!(why, "{}: {e}", path.display());
+                if first {
+                    crate::log::warn(format_args!("{why} (keeping the previous figures)"));
+                }
             }
             Ok(()) if self.failing.is_some() => {
                 self.failing = None;
@@ -63,9 +94,9 @@ impl Health {
         }
     }
 
-    /// `FILE: why` while the source fails.
+    /// `FILE: why` of the latest reading while the source fails.
     pub fn failure(&self) -> Option<&str> {
-        self.failing.as_deref()
+        self.failing.as_ref().map(|(_, why)| why.as_str())
     }
 }
 
@@ -115,4 +146,39 @@ pub fn read_optional(file: &mut ProcFile) -> Result<Option<&[u8]>, Failure> {
 /// Bytes from /proc or /sys as text (names, paths), invalid UTF-8 replaced.
 pub fn lossy(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_that_changes_is_reported_as_it_is_now() {
+        let path = Path::new("/proc/stat");
+        let mut health = Health::default();
+        health.note(path, Ok(()));
+        assert_eq!(health.failure(), None);
+        let a = ParseError::new(1, "cpu line has fewer than 4 columns");
+        let b = ParseError::new(2, "bad cpu number");
+        health.note(path, Err(Failure::Parse(a)));
+        assert_eq!(
+            health.failure(),
+            Some("/proc/stat: line 1: cpu line has fewer than 4 columns")
+        );
+        health.note(path, Err(Failure::Parse(b)));
+        assert_eq!(health.failure(), Some("/proc/stat: line 2: bad cpu number"));
+        let gone = io::Error::from(io::ErrorKind::NotFound);
+        health.note(path, Err(Failure::Io(gone)));
+        let why = health.failure().unwrap();
+        assert!(why.starts_with("/proc/stat: ") && why != "/proc/stat: line 2: bad cpu number");
+        health.note(path, Err(Failure::Other("short")));
+        assert_eq!(health.failure(), Some("/proc/stat: short"));
+        health.note(path, Ok(()));
+        assert_eq!(health.failure(), None);
+        health.note(path, Err(Failure::Parse(a)));
+        assert_eq!(
+            health.failure(),
+            Some("/proc/stat: line 1: cpu line has fewer than 4 columns")
+        );
+    }
 }

@@ -148,6 +148,56 @@ fn append(root: &std::path::Path, rel: &str, line: &str) {
     writeln!(f, "{line}").unwrap();
 }
 
+/// An offline CPU leaves a gap in /proc/stat (cpu0 cpu2 cpu3, as after
+/// `echo 0 > /sys/devices/system/cpu/cpu1/online`), and an overlay /proc
+/// may list CPUs out of order: /metrics and /data.json give each core once,
+/// by its kernel number, in ascending order, with its own ticks; promtool
+/// accepts the exposition.
+#[test]
+fn an_offline_cpu_and_cpus_out_of_order_keep_their_numbers() {
+    let dir = TempDir::new("cpu-gap");
+    let proc_root = copy_fixture(&dir, "proc/hotplug", "proc");
+    // hotplug/stat.2 (cpu1 offline; user ticks cpu0 150, cpu2 300, cpu3
+    // 100), its cpuN lines highest first.
+    let text = std::fs::read_to_string(proc_root.join("stat.2")).unwrap();
+    let (total, cores) = text.split_once('\n').unwrap();
+    let mut lines: Vec<&str> = cores.lines().collect();
+    lines.reverse();
+    let stat = format!("{total}\n{}\n", lines.join("\n"));
+    std::fs::write(proc_root.join("stat"), stat).unwrap();
+    let daemon = Daemon::on_roots(&dir, &proc_root, None, "metrics_cache = 0s");
+    let r = daemon.get("/metrics");
+    assert_eq!(r.status, 200, "{}", daemon.dump());
+    let text = r.body_text();
+    let user: Vec<(String, f64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("node_cpu_seconds_total{cpu=\""))
+        .filter_map(|l| l.split_once("\",mode=\"user\"} "))
+        .map(|(cpu, seconds)| (cpu.to_string(), seconds.parse().unwrap()))
+        .collect();
+    // USER_HZ is 100, as metrics_use_node_exporter_names_and_fixture_values has it.
+    let want: Vec<(String, f64)> = [("0", 1.5), ("2", 3.0), ("3", 1.0)]
+        .iter()
+        .map(|(cpu, seconds)| (cpu.to_string(), *seconds))
+        .collect();
+    assert_eq!(user, want, "{text}");
+    if have_tool("promtool", "promtool check metrics with a CPU offline") {
+        assert_promtool_accepts(text.as_bytes());
+    }
+    let data = daemon.data();
+    let Some(miniserde::json::Value::Array(cores)) = field(&data, &["cpu", "cores"]) else {
+        panic!("no cpu.cores in /data.json")
+    };
+    let ids: Vec<String> = cores
+        .iter()
+        .map(|c| match field(c, &["id"]) {
+            Some(miniserde::json::Value::Number(n)) => n.to_string(),
+            other => panic!("core id {other:?}"),
+        })
+        .collect();
+    assert_eq!(ids, ["0", "2", "3"]);
+}
+
 /// A /proc (an overlay such as LXCFS, a broken module) that writes a line
 /// twice, with other figures, in every table read per line: vmstat,
 /// net/netstat, net/snmp, net/snmp6, net/sockstat, net/sockstat6,

@@ -513,6 +513,61 @@ fn a_source_that_fails_is_named_and_its_stale_figures_stay_out_of_metrics() {
     assert!(metrics.contains("node_load1 "), "{metrics}");
 }
 
+/// A source that fails one way and then another reports the failure it
+/// has now in /data.json's `source_errors` (before, the first stayed: a
+/// /proc/stat cut at line 1, then broken at line 2, still said line 1),
+/// while the log says it once, when the failing starts, and again only
+/// after it recovered and failed anew.
+#[test]
+fn a_failing_source_reports_its_current_error_and_logs_once() {
+    let dir = TempDir::new("sources-failing-changes");
+    let proc_root = dir.join("proc");
+    copy_dir(&fixture("proc/container-v2"), &proc_root);
+    let stat = proc_root.join("stat");
+    let good = std::fs::read(&stat).unwrap();
+    let daemon = Daemon::on_roots(
+        &dir,
+        &proc_root,
+        Some(&fixture("sys/handmade")),
+        "interval = 200ms\n",
+    );
+    let errors = |data: &Value| -> Vec<String> {
+        array(get(data, "source_errors"))
+            .iter()
+            .map(|e| text(e).to_string())
+            .collect()
+    };
+    let until = |what: &str, want: &[String]| {
+        wait_for(Duration::from_secs(10), || {
+            (errors(&daemon.data()) == want).then_some(())
+        })
+        .unwrap_or_else(|| {
+            let got = errors(&daemon.data());
+            panic!("never {what}: {want:?}, but {got:?}\n{}", daemon.dump())
+        });
+    };
+    until("readable", &[]);
+    let first = format!(
+        "{}: line 1: cpu line has fewer than 4 columns",
+        stat.display()
+    );
+    let then = format!("{}: line 2: bad cpu number", stat.display());
+    std::fs::write(&stat, "cpu 1 2\n").unwrap();
+    until("the first error", std::slice::from_ref(&first));
+    std::fs::write(&stat, "cpu 1 2 3 4\ncpuX 1 2 3 4\n").unwrap();
+    until("the error it has now", std::slice::from_ref(&then));
+    assert_eq!(daemon.logged(&first), 1, "{}", daemon.dump());
+    assert_eq!(daemon.logged(&then), 0, "{}", daemon.dump());
+    std::fs::write(&stat, &good).unwrap();
+    until("readable again", &[]);
+    std::fs::write(&stat, "cpu 1 2 3 4\ncpuX 1 2 3 4\n").unwrap();
+    until("failing anew", std::slice::from_ref(&then));
+    assert_eq!(daemon.logged(&first), 1, "{}", daemon.dump());
+    assert_eq!(daemon.logged(&then), 1, "{}", daemon.dump());
+    let again = format!("{}: readable again", stat.display());
+    assert_eq!(daemon.logged(&again), 1, "{}", daemon.dump());
+}
+
 /// A /proc/pressure file that is there but not understood (a `some` line
 /// of garbage, then a share of 250 %) is a failing source like the others:
 /// /data.json's `source_errors` names the file and what is wrong, the

@@ -12,10 +12,12 @@ use sysmon::sample::cpu;
 /// (aggregate columns, (id, columns) per core, btime)
 type NaiveStat = ([u64; 10], Vec<(u32, [u64; 10])>, Option<u64>);
 
-/// The obviously-correct reading of /proc/stat.
+/// The obviously-correct reading of /proc/stat: a line whose label (or
+/// CPU number) came before is skipped unread, the first kept; cores come
+/// out in ascending CPU order.
 fn naive_stat(text: &str) -> Option<NaiveStat> {
     let mut total = None;
-    let mut cores = Vec::new();
+    let mut cores: Vec<(u32, [u64; 10])> = Vec::new();
     let mut btime = None;
     for line in text.lines() {
         let cols: Vec<&str> = line.split_whitespace().collect();
@@ -23,6 +25,18 @@ fn naive_stat(text: &str) -> Option<NaiveStat> {
             continue;
         };
         if let Some(number) = label.strip_prefix("cpu") {
+            let id: Option<u32> = if number.is_empty() {
+                None
+            } else {
+                Some(number.parse().ok()?)
+            };
+            let repeat = match id {
+                None => total.is_some(),
+                Some(id) => cores.iter().any(|c| c.0 == id),
+            };
+            if repeat {
+                continue;
+            }
             if rest.len() < 4 {
                 return None;
             }
@@ -30,15 +44,15 @@ fn naive_stat(text: &str) -> Option<NaiveStat> {
             for (slot, col) in v.iter_mut().zip(rest) {
                 *slot = col.parse().ok()?;
             }
-            if number.is_empty() {
-                total = Some(v);
-            } else {
-                cores.push((number.parse().ok()?, v));
+            match id {
+                None => total = Some(v),
+                Some(id) => cores.push((id, v)),
             }
-        } else if label == "btime" {
+        } else if label == "btime" && btime.is_none() {
             btime = Some(rest.first()?.parse().ok()?);
         }
     }
+    cores.sort_by_key(|c| c.0);
     Some((total?, cores, btime))
 }
 
@@ -61,9 +75,13 @@ fn naive_meminfo(text: &str) -> Option<[Option<u64>; 10]> {
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
+        // A key seen before is skipped unread: the first one counts.
         let Some(i) = KEYS.iter().position(|k| *k == key) else {
             continue;
         };
+        if out[i].is_some() {
+            continue;
+        }
         let cols: Vec<&str> = value.split_whitespace().collect();
         let n: u64 = cols.first()?.parse().ok()?;
         out[i] = Some(match cols.get(1) {

@@ -280,6 +280,43 @@ fn sampler_with_cores_going_and_coming() {
     assert_eq!(core_ids(&out), [0, 1, 2, 3]);
 }
 
+/// `stat` with its `cpuN` lines in reverse order (an overlay /proc, or a
+/// kernel that lists CPUs as they came online).
+fn cores_reversed(fixture: &str) -> String {
+    let text = String::from_utf8(read(fixture)).unwrap();
+    let (total, cores) = text.split_once('\n').unwrap();
+    let mut lines: Vec<&str> = cores.lines().collect();
+    lines.reverse();
+    format!("{total}\n{}\n", lines.join("\n"))
+}
+
+#[test]
+fn sampler_with_cores_listed_out_of_order_gives_each_its_own_figures() {
+    // The hotplug readings (cpu1 offline in stat.2: a gap), each listed
+    // highest CPU first: each core's figures as in order, by its number,
+    // and the cores listed ascending.
+    let root = ProcRoot::copy_of("hotplug");
+    let mut sampler = root.sampler();
+    let mut out = Sample::default();
+    let busy = |out: &Sample| -> Vec<(u32, f64)> {
+        let mut by_id: Vec<(u32, f64)> = out.cores.iter().map(|c| (c.id, c.percent.busy)).collect();
+        by_id.sort_by_key(|c| c.0);
+        by_id
+    };
+    root.write("stat", cores_reversed("hotplug/stat.1").as_bytes());
+    sample(&mut sampler, &mut out);
+    root.write("stat", cores_reversed("hotplug/stat.2").as_bytes());
+    sample(&mut sampler, &mut out);
+    assert_eq!(busy(&out), [(0, 50.0), (2, 0.0), (3, 100.0)], "1->2");
+    assert_eq!(core_ids(&out), [0, 2, 3]);
+    root.write("stat", cores_reversed("hotplug/stat.3").as_bytes());
+    sample(&mut sampler, &mut out);
+    // cpu1 and cpu4 first seen: their share since boot (hotplug/SOURCE).
+    let want = [(0, 20.0), (1, 40.0), (2, 40.0), (3, 0.0), (4, 25.0)];
+    assert_eq!(busy(&out), want, "2->3");
+    assert_eq!(core_ids(&out), [0, 1, 2, 3, 4]);
+}
+
 fn disk_names_of(disks: &[sysmon::sample::DiskSample]) -> Vec<(String, String, String)> {
     disks
         .iter()
