@@ -142,16 +142,35 @@ impl Outcome {
     }
 }
 
-/// The temporary archive: removed on drop unless committed.
+/// The temporary archive: removed on drop unless committed. One that
+/// cannot be removed is logged, path and error, and left to the next run's
+/// cleanup of leftovers ([`retention::remove_leftover_temporaries`]): its
+/// lock went with the archive's descriptor, dropped before this guard.
 struct Temp {
     path: PathBuf,
     committed: bool,
 }
 
+impl Temp {
+    /// Removes the temporary: `Err` names it and says why it stays.
+    fn remove(&self) -> io::Result<()> {
+        match fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(fsutil::with_path(&self.path, e)),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Drop for Temp {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.path);
+        if self.committed {
+            return;
+        }
+        if let Err(e) = self.remove() {
+            log::warn(format_args!(
+                "backup: cannot remove the temporary archive: {e}; \
+                 left for the next run's cleanup of leftovers"
+            ));
         }
     }
 }
@@ -1061,4 +1080,38 @@ fn commit(temp: &Path, dir: &Path, stamp: &str) -> io::Result<PathBuf> {
     Err(io::Error::other(format!(
         "too many archives named backup_{stamp}_N.zip"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A temporary that cannot be removed (here a directory holding a file
+    /// took its name: even root cannot `unlink` that) is reported with its
+    /// path and why; one that can is removed, one already gone is no error.
+    #[test]
+    fn a_temporary_that_cannot_be_removed_is_reported_by_name() {
+        let dir = std::env::temp_dir().join(format!("sysmon-temp-guard-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join(".backup_x.zip.tmp-1")).unwrap();
+        fs::write(dir.join(".backup_x.zip.tmp-1/f"), b"x").unwrap();
+        fs::write(dir.join(".backup_y.zip.tmp-1"), b"half").unwrap();
+        let stuck = Temp {
+            path: dir.join(".backup_x.zip.tmp-1"),
+            committed: false,
+        };
+        let e = stuck.remove().unwrap_err().to_string();
+        assert!(e.contains(".backup_x.zip.tmp-1"), "{e}");
+        drop(stuck); // logs, never panics
+        assert!(dir.join(".backup_x.zip.tmp-1").exists());
+        let temp = Temp {
+            path: dir.join(".backup_y.zip.tmp-1"),
+            committed: false,
+        };
+        temp.remove().unwrap();
+        assert!(!dir.join(".backup_y.zip.tmp-1").exists());
+        temp.remove().expect("already gone is no error");
+        drop(temp);
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

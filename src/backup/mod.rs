@@ -177,7 +177,7 @@ pub struct BackupService {
     off_loop: Option<String>,
     /// Leftover temporaries are still to be removed (at start, unless
     /// `backup_dir` is on a mount that may hang: then before the first run,
-    /// once the gate has opened).
+    /// once the gate has opened; and before the run after a failed one).
     leftovers_due: bool,
 }
 
@@ -414,6 +414,11 @@ impl BackupService {
         if result.error.is_none() {
             self.last_success_at = Some(self.last_success_at.unwrap_or(0).max(result.time));
         }
+        if !outcome.ok() {
+            // Its temporary may be left (see `job::Temp`): the next run
+            // removes it first, not only the next start.
+            self.leftovers_due = true;
+        }
         self.last = Some(result);
         // A failed boot backup is retried at the next start, not in a loop.
         self.boot_due = false;
@@ -600,6 +605,48 @@ mod tests {
             error: error.map(str::to_string),
             ..LastBackup::default()
         }
+    }
+
+    /// A failed run may leave its temporary (when it cannot be removed,
+    /// `job::Temp`): the next run of the daemon removes such leftovers
+    /// first, and leaves a finished archive beside them alone. Before, only
+    /// a restart did.
+    #[test]
+    fn the_run_after_a_failed_one_removes_leftover_temporaries() {
+        let dir = std::env::temp_dir().join(format!("sysmon-leftovers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (src, backups) = (dir.join("src"), dir.join("backups"));
+        let text = format!(
+            "backup_source = {}\nbackup_dir = {}\nstate_dir = {}\nbackup_every = 1h\nbackup_keep = 5\n",
+            src.display(),
+            backups.display(),
+            dir.join("state").display()
+        );
+        let config = Config::parse(text.as_bytes(), Path::new("t.conf")).unwrap();
+        let mut service = BackupService::new(&config);
+        let start = Instant::now();
+        service.poll(start, Duration::from_secs(5));
+        let snap = service.snapshot();
+        assert_eq!(snap.state, BackupState::Failed, "no source yet");
+
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("f.txt"), b"data").unwrap();
+        let stale = backups.join(".backup_20240102_030405.zip.tmp-77");
+        let finished = backups.join("backup_20240102_030405.zip");
+        std::fs::create_dir_all(&backups).unwrap();
+        std::fs::write(&stale, b"half an archive").unwrap();
+        std::fs::write(&finished, b"an older archive").unwrap();
+        let next = start + Duration::from_secs(3600);
+        for _ in 0..1000 {
+            service.poll(next, Duration::from_secs(5));
+            if !service.is_running() {
+                break;
+            }
+        }
+        assert_eq!(service.snapshot().state, BackupState::Ok);
+        assert!(!stale.exists(), "the leftover is removed by the next run");
+        assert_eq!(std::fs::read(&finished).unwrap(), b"an older archive");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A `sysmon backup` run by hand while the daemon runs writes the
