@@ -44,6 +44,9 @@ use crate::{fsutil, log};
 /// Files up to this size are read whole, compressed in memory and stored
 /// instead when deflate does not make them smaller.
 const SMALL_FILE: usize = 64 * 1024;
+/// A file stored in full from this size is opened by the scan, so that one
+/// sysmon cannot read does not count in the least the archive takes.
+const OPEN_CHECK_FROM_BYTES: u64 = 1 << 20;
 /// Read size while deflating (about a millisecond of deflate per chunk, so
 /// a 5 ms slice is honoured) and while storing (just a copy and a CRC).
 const DEFLATE_CHUNK: usize = 64 * 1024;
@@ -455,7 +458,16 @@ impl Job {
                     // Only these are sure to be stored: the content probe
                     // needs the file's first bytes, which the scan does not read.
                     let stored = self.settings.level == 0 || probe::compressed_by_name(file_name);
-                    self.floor_bytes += space::data_floor(size, stored);
+                    // A file sysmon cannot open is skipped when archived:
+                    // counting its size would refuse an archive that fits.
+                    // Asked only where the floor counts a file in full and
+                    // it is large: an open and a close, against reading at
+                    // least a MiB of it later.
+                    let counted =
+                        !stored || size < OPEN_CHECK_FROM_BYTES || walker.open_file(&found).is_ok();
+                    if counted {
+                        self.floor_bytes += space::data_floor(size, stored);
+                    }
                     self.progress.files_total += 1;
                     self.progress.bytes_total += size;
                 }
