@@ -44,6 +44,9 @@ use crate::{fsutil, log};
 /// Files up to this size are read whole, compressed in memory and stored
 /// instead when deflate does not make them smaller.
 const SMALL_FILE: usize = 64 * 1024;
+/// A file stored in full from this size is opened by the scan, so that one
+/// sysmon cannot read does not count in the least the archive takes.
+const OPEN_CHECK_FROM_BYTES: u64 = 1 << 20;
 /// Read size while deflating (about a millisecond of deflate per chunk, so
 /// a 5 ms slice is honoured) and while storing (just a copy and a CRC).
 const DEFLATE_CHUNK: usize = 64 * 1024;
@@ -142,16 +145,35 @@ impl Outcome {
     }
 }
 
-/// The temporary archive: removed on drop unless committed.
+/// The temporary archive: removed on drop unless committed. One that
+/// cannot be removed is logged, path and error, and left to the next run's
+/// cleanup of leftovers ([`retention::remove_leftover_temporaries`]): its
+/// lock went with the archive's descriptor, dropped before this guard.
 struct Temp {
     path: PathBuf,
     committed: bool,
 }
 
+impl Temp {
+    /// Removes the temporary: `Err` names it and says why it stays.
+    fn remove(&self) -> io::Result<()> {
+        match fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(fsutil::with_path(&self.path, e)),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Drop for Temp {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.path);
+        if self.committed {
+            return;
+        }
+        if let Err(e) = self.remove() {
+            log::warn(format_args!(
+                "backup: cannot remove the temporary archive: {e}; \
+                 left for the next run's cleanup of leftovers"
+            ));
         }
     }
 }
@@ -436,7 +458,16 @@ impl Job {
                     // Only these are sure to be stored: the content probe
                     // needs the file's first bytes, which the scan does not read.
                     let stored = self.settings.level == 0 || probe::compressed_by_name(file_name);
-                    self.floor_bytes += space::data_floor(size, stored);
+                    // A file sysmon cannot open is skipped when archived:
+                    // counting its size would refuse an archive that fits.
+                    // Asked only where the floor counts a file in full and
+                    // it is large: an open and a close, against reading at
+                    // least a MiB of it later.
+                    let counted =
+                        !stored || size < OPEN_CHECK_FROM_BYTES || walker.open_file(&found).is_ok();
+                    if counted {
+                        self.floor_bytes += space::data_floor(size, stored);
+                    }
                     self.progress.files_total += 1;
                     self.progress.bytes_total += size;
                 }
@@ -1061,4 +1092,38 @@ fn commit(temp: &Path, dir: &Path, stamp: &str) -> io::Result<PathBuf> {
     Err(io::Error::other(format!(
         "too many archives named backup_{stamp}_N.zip"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A temporary that cannot be removed (here a directory holding a file
+    /// took its name: even root cannot `unlink` that) is reported with its
+    /// path and why; one that can is removed, one already gone is no error.
+    #[test]
+    fn a_temporary_that_cannot_be_removed_is_reported_by_name() {
+        let dir = std::env::temp_dir().join(format!("sysmon-temp-guard-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join(".backup_x.zip.tmp-1")).unwrap();
+        fs::write(dir.join(".backup_x.zip.tmp-1/f"), b"x").unwrap();
+        fs::write(dir.join(".backup_y.zip.tmp-1"), b"half").unwrap();
+        let stuck = Temp {
+            path: dir.join(".backup_x.zip.tmp-1"),
+            committed: false,
+        };
+        let e = stuck.remove().unwrap_err().to_string();
+        assert!(e.contains(".backup_x.zip.tmp-1"), "{e}");
+        drop(stuck); // logs, never panics
+        assert!(dir.join(".backup_x.zip.tmp-1").exists());
+        let temp = Temp {
+            path: dir.join(".backup_y.zip.tmp-1"),
+            committed: false,
+        };
+        temp.remove().unwrap();
+        assert!(!dir.join(".backup_y.zip.tmp-1").exists());
+        temp.remove().expect("already gone is no error");
+        drop(temp);
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

@@ -32,7 +32,10 @@
 //! backup the kernel's `boot_id` is recorded in `state_dir/backup_boot_id`,
 //! so a restarted or crash-looping daemon does not back up again; a failed
 //! one is retried at the next start. The last result is kept in
-//! `state_dir/backup_last.json` so the dashboard shows it after a restart.
+//! `state_dir/backup_last.json` so the dashboard shows it after a restart;
+//! `sysmon backup` writes the same record, and a running daemon takes it
+//! up when the file changes (looked at once a minute, in a turn the loop
+//! makes anyway, and at SIGHUP).
 
 pub mod gate;
 pub mod job;
@@ -46,7 +49,7 @@ pub mod verify;
 pub mod walk;
 pub mod zipwrite;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Config;
@@ -104,7 +107,23 @@ pub struct BackupSnapshot {
 }
 
 const BOOT_ID_FILE: &str = "backup_boot_id";
-const LAST_RESULT_FILE: &str = "backup_last.json";
+
+/// How often the daemon looks whether the record changed under it (a
+/// `sysmon backup` run by hand): one `stat`, in a turn the loop makes
+/// anyway ([`crate::period`]), never a wake-up of its own.
+const RECORD_RECHECK: Duration = Duration::from_secs(60);
+
+/// What tells one written record from another: `write_atomic` renames a
+/// new file into place, so the inode changes with every write; the mtime
+/// and size also catch an editor's rewrite in place.
+type RecordId = (u64, i64, i64, u64);
+
+/// The [`RecordId`] of the file at `path`; `None` when there is none.
+fn record_id(path: &Path) -> Option<RecordId> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.size()))
+}
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -142,6 +161,12 @@ pub struct BackupService {
     /// Unix time of the newest successful run known (the recorded one, if
     /// it succeeded, or one since): kept when a later run fails.
     last_success_at: Option<u64>,
+    /// `state_dir/backup_last.json`, and the file last read or written
+    /// there: a different one is a record written by another (`sysmon
+    /// backup`), read again.
+    record_path: PathBuf,
+    record_seen: Option<RecordId>,
+    record_check_at: Instant,
     last_poll: Instant,
     /// A due backup waiting for its paths on mounts that may hang, and
     /// when it looks again.
@@ -152,7 +177,7 @@ pub struct BackupService {
     off_loop: Option<String>,
     /// Leftover temporaries are still to be removed (at start, unless
     /// `backup_dir` is on a mount that may hang: then before the first run,
-    /// once the gate has opened).
+    /// once the gate has opened; and before the run after a failed one).
     leftovers_due: bool,
 }
 
@@ -199,9 +224,9 @@ impl BackupService {
         if !leftovers_due {
             remove_leftovers(&config.backup_dir);
         }
-        let last = read_state_file(&config.state_dir.join(LAST_RESULT_FILE))
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| miniserde::json::from_str::<LastBackup>(&s).ok());
+        let record_path = config.state_dir.join(record::FILE);
+        let record_seen = record_id(&record_path);
+        let last = read_record(&record_path);
         let now = Instant::now();
         let last_success_at = last.as_ref().filter(|l| l.error.is_none()).map(|l| l.time);
         let mut service = BackupService {
@@ -214,6 +239,9 @@ impl BackupService {
             job_started: now,
             last,
             last_success_at,
+            record_path,
+            record_seen,
+            record_check_at: now + RECORD_RECHECK,
             last_poll: now,
             gate: None,
             gate_recheck_at: now,
@@ -272,6 +300,9 @@ impl BackupService {
     /// one keeps the settings it started with.
     pub fn reconfigure(&mut self, config: &Config) {
         self.config = config.clone();
+        // A record written by hand since, or the one of a new state_dir.
+        self.record_path = config.state_dir.join(record::FILE);
+        self.reread_record_if_changed();
         // A waiting backup waits for the new paths.
         self.gate = None;
         if self.job.is_none() {
@@ -284,6 +315,10 @@ impl BackupService {
     /// Starts the backup when due and runs one slice of at most about `budget`.
     pub fn poll(&mut self, now: Instant, budget: Duration) {
         self.last_poll = now;
+        if crate::period::is_due(now, self.record_check_at, RECORD_RECHECK) {
+            self.record_check_at = now + RECORD_RECHECK;
+            self.reread_record_if_changed();
+        }
         if self.job.is_none() {
             if !self.enabled || self.next_at.is_none_or(|at| now < at) {
                 self.gate = None;
@@ -379,6 +414,11 @@ impl BackupService {
         if result.error.is_none() {
             self.last_success_at = Some(self.last_success_at.unwrap_or(0).max(result.time));
         }
+        if !outcome.ok() {
+            // Its temporary may be left (see `job::Temp`): the next run
+            // removes it first, not only the next start.
+            self.leftovers_due = true;
+        }
         self.last = Some(result);
         // A failed boot backup is retried at the next start, not in a loop.
         self.boot_due = false;
@@ -388,14 +428,28 @@ impl BackupService {
         };
     }
 
-    fn persist(&self, result: &LastBackup, ok: bool) -> std::io::Result<()> {
+    /// Takes up the record when the file is not the one last read or
+    /// written here: `sysmon backup` ran meanwhile. Its run is then the
+    /// last one shown (failed or not), and a success counts for
+    /// `last_success_at` as the daemon's own do; the schedule is kept.
+    fn reread_record_if_changed(&mut self) {
+        let id = record_id(&self.record_path);
+        if id.is_none() || id == self.record_seen {
+            return;
+        }
+        self.record_seen = id;
+        if let Some(record) = read_record(&self.record_path) {
+            if record.error.is_none() {
+                self.last_success_at = Some(self.last_success_at.unwrap_or(0).max(record.time));
+            }
+            self.last = Some(record);
+        }
+    }
+
+    fn persist(&mut self, result: &LastBackup, ok: bool) -> std::io::Result<()> {
         let dir = &self.config.state_dir;
-        fsutil::ensure_dir(dir, 0o700)?;
-        fsutil::write_atomic(
-            &dir.join(LAST_RESULT_FILE),
-            miniserde::json::to_string(result).as_bytes(),
-            0o600,
-        )?;
+        record::write(dir, result)?;
+        self.record_seen = record_id(&self.record_path);
         if ok && self.boot_due {
             if let Some(id) = &self.boot_id {
                 fsutil::write_atomic(&dir.join(BOOT_ID_FILE), format!("{id}\n").as_bytes(), 0o600)?;
@@ -487,13 +541,7 @@ impl BackupService {
                 Run::OffLoop(job) => job.abandon("the daemon is stopping", OFF_LOOP_STOP_WAIT),
             };
             let result = LastBackup::from_outcome(&outcome);
-            let _ = fsutil::ensure_dir(&self.config.state_dir, 0o700).and_then(|()| {
-                fsutil::write_atomic(
-                    &self.config.state_dir.join(LAST_RESULT_FILE),
-                    miniserde::json::to_string(&result).as_bytes(),
-                    0o600,
-                )
-            });
+            let _ = record::write(&self.config.state_dir, &result);
             self.last = Some(result);
         }
     }
@@ -517,6 +565,23 @@ fn read_state_file(path: &Path) -> Option<Vec<u8>> {
     }
 }
 
+/// The record at `path` (see [`read_state_file`]); `None`, logged, when it
+/// is not one.
+fn read_record(path: &Path) -> Option<LastBackup> {
+    let bytes = read_state_file(path)?;
+    let record = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|s| miniserde::json::from_str::<LastBackup>(s).ok());
+    if record.is_none() {
+        log::warn(format_args!(
+            "backup: {}: not a backup record (JSON of the fields of /data.json's \
+             backup.last expected); taken as missing",
+            path.display()
+        ));
+    }
+    record
+}
+
 /// Removes what an interrupted run left in `dir` (logged).
 pub(crate) fn remove_leftovers(dir: &Path) {
     match retention::remove_leftover_temporaries(dir) {
@@ -526,5 +591,100 @@ pub(crate) fn remove_leftovers(dir: &Path) {
             dir.display()
         )),
         Err(e) => log::warn(format_args!("backup: cleaning leftover temporaries: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(time: u64, error: Option<&str>) -> LastBackup {
+        LastBackup {
+            file: error.is_none().then(|| format!("/b/backup_{time}.zip")),
+            time,
+            error: error.map(str::to_string),
+            ..LastBackup::default()
+        }
+    }
+
+    /// A failed run may leave its temporary (when it cannot be removed,
+    /// `job::Temp`): the next run of the daemon removes such leftovers
+    /// first, and leaves a finished archive beside them alone. Before, only
+    /// a restart did.
+    #[test]
+    fn the_run_after_a_failed_one_removes_leftover_temporaries() {
+        let dir = std::env::temp_dir().join(format!("sysmon-leftovers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (src, backups) = (dir.join("src"), dir.join("backups"));
+        let text = format!(
+            "backup_source = {}\nbackup_dir = {}\nstate_dir = {}\nbackup_every = 1h\nbackup_keep = 5\n",
+            src.display(),
+            backups.display(),
+            dir.join("state").display()
+        );
+        let config = Config::parse(text.as_bytes(), Path::new("t.conf")).unwrap();
+        let mut service = BackupService::new(&config);
+        let start = Instant::now();
+        service.poll(start, Duration::from_secs(5));
+        let snap = service.snapshot();
+        assert_eq!(snap.state, BackupState::Failed, "no source yet");
+
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("f.txt"), b"data").unwrap();
+        let stale = backups.join(".backup_20240102_030405.zip.tmp-77");
+        let finished = backups.join("backup_20240102_030405.zip");
+        std::fs::create_dir_all(&backups).unwrap();
+        std::fs::write(&stale, b"half an archive").unwrap();
+        std::fs::write(&finished, b"an older archive").unwrap();
+        let next = start + Duration::from_secs(3600);
+        for _ in 0..1000 {
+            service.poll(next, Duration::from_secs(5));
+            if !service.is_running() {
+                break;
+            }
+        }
+        assert_eq!(service.snapshot().state, BackupState::Ok);
+        assert!(!stale.exists(), "the leftover is removed by the next run");
+        assert_eq!(std::fs::read(&finished).unwrap(), b"an older archive");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A `sysmon backup` run by hand while the daemon runs writes the
+    /// record; the daemon shows it from its next look (or at SIGHUP), and
+    /// a failed one by hand keeps the last success known.
+    #[test]
+    fn a_record_written_by_another_is_taken_up() {
+        let dir = std::env::temp_dir().join(format!("sysmon-record-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state_dir = dir.join("state");
+        let text = format!(
+            "backup = off\nstate_dir = {}\nbackup_dir = {}\n",
+            state_dir.display(),
+            dir.join("backups").display()
+        );
+        let config = Config::parse(text.as_bytes(), Path::new("t.conf")).unwrap();
+        record::write(&state_dir, &recorded(1000, None)).unwrap();
+        let mut service = BackupService::new(&config);
+        assert_eq!(service.last().map(|l| l.time), Some(1000));
+
+        record::write(&state_dir, &recorded(2000, None)).unwrap();
+        let start = Instant::now();
+        service.poll(start, Duration::ZERO);
+        assert_eq!(service.last().map(|l| l.time), Some(1000), "not looked yet");
+        service.poll(start + RECORD_RECHECK, Duration::ZERO);
+        assert_eq!(service.last().map(|l| l.time), Some(2000));
+        assert_eq!(service.snapshot().last_success_at, Some(2000));
+
+        record::write(&state_dir, &recorded(3000, Some("source /x: gone"))).unwrap();
+        service.poll(start + 2 * RECORD_RECHECK, Duration::ZERO);
+        let snap = service.snapshot();
+        assert_eq!(snap.last.map(|l| (l.time, l.ok)), Some((3000, false)));
+        assert_eq!(snap.last_success_at, Some(2000), "a failure keeps it");
+
+        // SIGHUP looks at once.
+        record::write(&state_dir, &recorded(4000, None)).unwrap();
+        service.reconfigure(&config);
+        assert_eq!(service.snapshot().last_success_at, Some(4000));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

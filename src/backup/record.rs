@@ -3,10 +3,34 @@
 //! field, the `backup.last` object of /data.json ([`crate::report`] embeds
 //! it as it is): one schema for both, so they cannot drift apart. Records
 //! written by older versions still load (fields they lack are null).
+//!
+//! One writer for both places a run ends: the daemon after each of its
+//! runs and `sysmon backup` after its one ([`write`]); the daemon reads the
+//! record at start and again when it changes (see [`super::BackupService`]).
+
+use std::io;
+use std::path::Path;
 
 use miniserde::{Deserialize, Serialize};
 
 use super::job::Outcome;
+use crate::fsutil;
+
+/// The record's file name in `state_dir`.
+pub const FILE: &str = "backup_last.json";
+
+/// Writes `result` to `state_dir/backup_last.json` atomically (a reader
+/// sees the old record or the new one, never part of one), mode 0600, the
+/// directory made 0700 if missing: what the daemon does after a run, failed
+/// or not, and `sysmon backup` after its one.
+pub fn write(state_dir: &Path, result: &LastBackup) -> io::Result<()> {
+    fsutil::ensure_dir(state_dir, 0o700)?;
+    fsutil::write_atomic(
+        &state_dir.join(FILE),
+        miniserde::json::to_string(result).as_bytes(),
+        0o600,
+    )
+}
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct LastBackup {

@@ -6,8 +6,10 @@
 //! Promises:
 //! - [`entry_floor`] + [`data_floor`] per entry, plus [`END_RECORD_BYTES`],
 //!   is a true lower bound of the archive of the tree as the scan saw it:
-//!   a backup refused before writing could not have fit. (Files that
-//!   change or turn out unreadable after the scan are not foreseen.)
+//!   a backup refused before writing could not have fit. The scan leaves
+//!   out the data of a large stored file it cannot open (skipped when
+//!   archived); files that change or turn out unreadable after the scan
+//!   are not foreseen.
 //! - While writing, the file system never goes more than one check step
 //!   ([`CHECK_STEP_MIN_BYTES`] plus what one slice unit writes) under
 //!   [`keep_free_bytes`]: the next check is due after half the margin left,

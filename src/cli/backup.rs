@@ -1,7 +1,9 @@
 //! `sysmon backup`: one backup in the foreground, with a progress line on
 //! a terminal and a summary on stdout. Exit 0 when everything was archived,
 //! 3 when the archive was written but some files were skipped, 1 on
-//! failure.
+//! failure. The result is recorded in `state_dir/backup_last.json` as the
+//! daemon records its own runs' (failures included), so the dashboard, the
+//! `backup_age` alert and /metrics count a backup made by hand.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use argh::FromArgs;
 
 use crate::backup::job::{Job, Outcome, Poll, Settings};
+use crate::backup::record::{self, LastBackup};
 use crate::backup::retention;
 use crate::float_text::Fixed;
 use crate::{log, sys};
@@ -54,7 +57,10 @@ pub fn backup(args: BackupArgs) -> Result<ExitCode, ExitCode> {
     }
     let mut job = match Job::start(Settings::from_config(config)) {
         Ok(job) => job,
-        Err(_) => return Ok(ExitCode::from(1)),
+        Err(outcome) => {
+            keep_record(config, &outcome);
+            return Ok(ExitCode::from(1));
+        }
     };
     let tty = sys::stderr_is_terminal();
     let outcome = loop {
@@ -83,12 +89,24 @@ pub fn backup(args: BackupArgs) -> Result<ExitCode, ExitCode> {
     if tty {
         eprint!("\r\x1b[K");
     }
+    keep_record(config, &outcome);
     print_summary(&outcome);
     Ok(match (&outcome.error, outcome.skipped) {
         (Some(_), _) => ExitCode::from(1),
         (None, 0) => ExitCode::SUCCESS,
         (None, _) => ExitCode::from(3),
     })
+}
+
+/// Records `outcome` where the daemon keeps its last result; a record that
+/// cannot be written is logged (the archive, if any, stands).
+fn keep_record(config: &crate::config::Config, outcome: &Outcome) {
+    if let Err(e) = record::write(&config.state_dir, &LastBackup::from_outcome(outcome)) {
+        log::warn(format_args!(
+            "backup: cannot record the result in {}: {e}",
+            config.state_dir.display()
+        ));
+    }
 }
 
 fn print_summary(o: &Outcome) {

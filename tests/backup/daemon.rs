@@ -172,6 +172,82 @@ fn once_per_boot() {
     assert_eq!(backup_named(&backups).len(), 2, "{}", d.dump());
 }
 
+/// The archive `sysmon backup` reports on stdout (`archive:  PATH`).
+fn backup_by_hand(config: &Path) -> String {
+    let out = run(sysmon(&["backup", "--config", config.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0), "sysmon backup by hand");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("archive:").map(|a| a.trim().to_string()))
+        .expect("sysmon backup names its archive")
+}
+
+/// A backup made by hand (`sysmon backup`) is recorded as the daemon
+/// records its own: a running daemon shows it as the last backup (at
+/// SIGHUP here; it also looks once a minute), in /data.json and /metrics,
+/// and so does one started later. Before, the daemon kept showing its own
+/// older run, and `alert_backup_age` fired after a backup by hand.
+#[test]
+fn a_backup_made_by_hand_is_the_last_one_the_daemon_shows() {
+    let td = TempDir::new("backup-by-hand");
+    let src = td.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f.txt"), "data\n").unwrap();
+    let config = td.config(&format!(
+        "update_manager = none\nmounts = /\nbackup_source = {}",
+        src.display()
+    ));
+    let proc_root = proc_with_boot_id(&td, "33333333-3333-3333-3333-333333333333");
+    let mut d = start(&config, &proc_root);
+    let v = wait_state(&d, "ok", Duration::from_secs(30));
+    let boot_archive = text(&v, &["backup", "last", "file"]).expect("the boot backup's file");
+
+    let by_hand = backup_by_hand(&config);
+    assert_ne!(by_hand, boot_archive);
+    d.signal(1);
+    let shown = crate::common::wait_for(Duration::from_secs(10), || {
+        let v = d.data();
+        (text(&v, &["backup", "last", "file"]).as_deref() == Some(by_hand.as_str())).then_some(v)
+    });
+    let v = shown.unwrap_or_else(|| {
+        panic!(
+            "the running daemon never showed {by_hand}: {}\n{}",
+            miniserde::json::to_string(&d.data()),
+            d.dump()
+        )
+    });
+    let time = number(&v, &["backup", "last", "time"]).unwrap();
+    let metrics = d.get("/metrics").body_text();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == format!("sysmon_backup_last_success_timestamp_seconds {time}")),
+        "/metrics shows the backup by hand (time {time}):\n{metrics}"
+    );
+    d.signal(15);
+    d.wait_exit(Duration::from_secs(5))
+        .expect("stops on SIGTERM");
+
+    // With no daemon running: the next start shows it (and makes no boot
+    // backup: this boot's was made).
+    let by_hand = backup_by_hand(&config);
+    let d = start(&config, &proc_root);
+    assert!(
+        d.wait_log("already made for this boot", Duration::from_secs(5)),
+        "{}",
+        d.dump()
+    );
+    let v = d.data();
+    assert_eq!(
+        text(&v, &["backup", "last", "file"]).as_deref(),
+        Some(by_hand.as_str()),
+        "{}",
+        d.dump()
+    );
+    assert_eq!(text(&v, &["backup", "state"]).as_deref(), Some("ok"));
+}
+
 #[test]
 fn data_json_stays_live_and_shows_progress_during_a_large_backup() {
     if !have_tool("unzip", "checking the archive") {
