@@ -485,6 +485,53 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
     );
 }
 
+/// `run --listen` replaces the file's addresses and was not checked as the
+/// file's `listen` lines are: `--listen 0.0.0.0:P --listen 127.0.0.1:P`
+/// bound the first and failed at the second (exit 1, "Address already in
+/// use"), and one socket path twice failed as "another process answers on
+/// this socket". Refused before anything is bound, naming both values.
+#[test]
+fn run_refuses_listen_arguments_that_cannot_both_be_bound() {
+    let dir = TempDir::new("e2e-listen-arguments-overlap");
+    let config = quiet_config(&dir);
+    let port = free_port();
+    let wildcard = format!("0.0.0.0:{port}");
+    let loopback = format!("127.0.0.1:{port}");
+    let socket = dir.join("sysmon.sock");
+    let socket = socket.to_str().unwrap();
+    for (first, second, why) in [
+        (
+            wildcard.as_str(),
+            loopback.as_str(),
+            format!(
+                "0.0.0.0:{port} takes port {port} on every IPv4 address, \
+                 so the second bind fails (address in use)"
+            ),
+        ),
+        (socket, socket, "the same unix socket twice".to_string()),
+    ] {
+        let args = [
+            "run",
+            "--listen",
+            first,
+            "--listen",
+            second,
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        let (status, out) = run_limited(sysmon(&args), Duration::from_secs(10));
+        assert_eq!(status.and_then(|s| s.code()), Some(2), "{first} {second}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected = format!("--listen `{second}` overlaps --listen `{first}`: {why}");
+        assert!(stderr.contains(&expected), "lacks {expected:?}:\n{stderr}");
+        assert!(!stderr.contains("listening on"), "{stderr}");
+        assert!(
+            !std::path::Path::new(socket).exists(),
+            "the socket was made"
+        );
+    }
+}
+
 /// A config file or password file that is not a regular file, or is huge,
 /// is refused by name, without waiting and without reading it whole: a FIFO
 /// made `check-config` (and `run`) wait for a writer, and a symlink to

@@ -523,28 +523,21 @@ impl Config {
             .filter(|(k, _)| *k == "listen")
             .map(|(_, l)| *l)
             .collect();
-        for (j, later) in self.listen.iter().enumerate() {
-            for (i, earlier) in self.listen[..j].iter().enumerate() {
-                let Some(why) = parse::listen_overlap(earlier, later, ipv6_takes_ipv4) else {
-                    continue;
-                };
-                let shown = |l: &Listen| log::shown(&l.to_string()).to_string();
-                let mut error = self.error_at(
-                    &[],
-                    format!(
-                        "listen: `{}` overlaps `{}` on line {}: {why}, so the second \
-                         bind fails (address in use); listen on the wildcard alone, \
-                         or on each address but not the wildcard",
-                        shown(later),
-                        shown(earlier),
-                        lines.get(i).copied().unwrap_or(0),
-                    ),
-                );
-                error.line = lines.get(j).copied();
-                return Err(error);
-            }
-        }
-        Ok(())
+        let Some((i, j, why)) = first_listen_overlap(&self.listen, ipv6_takes_ipv4) else {
+            return Ok(());
+        };
+        let shown = |l: &Listen| log::shown(&l.to_string()).to_string();
+        let mut error = self.error_at(
+            &[],
+            format!(
+                "listen: `{}` overlaps `{}` on line {}: {why}",
+                shown(&self.listen[j]),
+                shown(&self.listen[i]),
+                lines.get(i).copied().unwrap_or(0),
+            ),
+        );
+        error.line = lines.get(j).copied();
+        Err(error)
     }
 
     /// The account `user` names, looked up in the passwd database; `None`
@@ -700,11 +693,42 @@ impl Config {
     }
 }
 
+/// The first two of `listen` that cannot both be bound: the earlier's
+/// index, the later's, and why (with what to do). One check for the
+/// file's `listen` lines ([`Config::check_listen_overlaps`]) and for
+/// `run --listen`, which replaces them. `ipv6_takes_ipv4`: see
+/// [`parse::listen_overlap`].
+pub fn first_listen_overlap(
+    listen: &[Listen],
+    ipv6_takes_ipv4: bool,
+) -> Option<(usize, usize, String)> {
+    for (j, later) in listen.iter().enumerate() {
+        for (i, earlier) in listen[..j].iter().enumerate() {
+            let why = match parse::listen_overlap(earlier, later, ipv6_takes_ipv4) {
+                Some(why) => {
+                    why + ", so the second bind fails (address in use); listen on the \
+                           wildcard alone, or on each address but not the wildcard"
+                }
+                // The file refuses a path listed twice as it is read;
+                // `run --listen` meets it here.
+                None if earlier == later && matches!(later, Listen::Unix(_)) => {
+                    "the same unix socket twice (the second bind would find the first \
+                     answering); give it once"
+                        .into()
+                }
+                None => continue,
+            };
+            return Some((i, j, why));
+        }
+    }
+    None
+}
+
 /// Whether a `[::]` socket also takes IPv4 on this machine: Linux's
 /// `net.ipv6.bindv6only` (per network namespace) is 0 by default, and
 /// sysmon does not set `IPV6_V6ONLY` on its sockets. Unreadable (no
 /// IPv6: a `[::]` bind fails anyway): the default.
-fn ipv6_wildcard_takes_ipv4() -> bool {
+pub fn ipv6_wildcard_takes_ipv4() -> bool {
     std::fs::read("/proc/sys/net/ipv6/bindv6only").map_or(true, |v| v.trim_ascii() != b"1")
 }
 
@@ -1463,6 +1487,27 @@ mod tests {
                 .unwrap_err()
                 .contains("an interface name has at most 15")
         );
+    }
+
+    /// `run --listen` replaces the file's lines and gets the same check;
+    /// there a socket path twice (refused as the file is read) meets it too.
+    #[test]
+    fn first_listen_overlap_names_the_pair_and_why() {
+        let check = |given: &[&str]| {
+            let listen: Vec<Listen> = given.iter().map(|l| parse_listen(l).unwrap()).collect();
+            first_listen_overlap(&listen, true)
+        };
+        let (i, j, why) = check(&["127.0.0.1:9", "[::1]:9", "0.0.0.0:9"]).unwrap();
+        assert_eq!((i, j), (0, 2));
+        assert!(
+            why.starts_with("0.0.0.0:9 takes port 9 on every IPv4 address, so the second bind"),
+            "{why}"
+        );
+        let (i, j, why) = check(&["/run/a.sock", "127.0.0.1:0", "/run//a.sock"]).unwrap();
+        assert_eq!((i, j), (0, 2));
+        assert!(why.starts_with("the same unix socket twice"), "{why}");
+        assert_eq!(check(&["127.0.0.1:0", "127.0.0.1:0", "[::]:0"]), None);
+        assert_eq!(check(&["/run/a.sock", "/run/b.sock"]), None);
     }
 
     /// Editors that save UTF-8 with a byte order mark: it is skipped.
