@@ -203,7 +203,8 @@ pub const KEYS: &[Key] = &[
         reload: Reload::Restart(|new, running| new.listen = running.listen.clone()),
         apply: |c, value, _| {
             let listen = parse_listen(value)?;
-            if c.listen.contains(&listen) {
+            // Port 0 is "any free port": two such lines are two sockets.
+            if c.listen.contains(&listen) && !listen.is_any_port() {
                 return Err(format!("`{}` is listed twice", log::shown(value)));
             }
             c.listen.push(listen);

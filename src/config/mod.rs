@@ -1318,6 +1318,8 @@ mod tests {
             ("0.0.0.0:8080 127.0.0.1:8081", true, None),
             ("127.0.0.1:8080 127.0.0.2:8080", true, None),
             ("0.0.0.0:0 127.0.0.1:0 [::]:0", true, None),
+            // Port 0 is "any free port": this was refused as listed twice.
+            ("127.0.0.1:0 127.0.0.1:0 127.0.0.1:0", true, None),
             ("/run/a.sock /run/b.sock 127.0.0.1:8080", true, None),
         ] {
             assert_eq!(check(lines, ipv6_takes_ipv4).err(), error, "{lines}");
