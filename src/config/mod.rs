@@ -1478,6 +1478,45 @@ mod tests {
         for fine in ["monitor.example.org", "localhost2", "x-1.lan"] {
             assert!(parse(&format!("server_name = {fine}")).is_ok(), "{fine}");
         }
+        // What DNS allows (RFC 1035, 1123) at its edges: accepted ...
+        let label_63 = "a".repeat(63);
+        let name_253 = [&label_63[..], &label_63, &label_63, &"b".repeat(61)].join(".");
+        for fine in [&label_63[..], &name_253, "0-0.x--y.1"] {
+            assert!(parse(&format!("server_name = {fine}")).is_ok(), "{fine}");
+        }
+        // ... and past them: a name no browser sends, so no Host matches.
+        let label_64 = "a".repeat(64);
+        let name_254 = format!("{name_253}b");
+        for (bad, error) in [
+            (
+                format!("x.{label_64}.lan"),
+                format!(
+                    "its label `{}` is longer than 63 bytes, the most a label may be",
+                    log::shown(&label_64)
+                ),
+            ),
+            (
+                "-monitor.lan".into(),
+                "`-monitor.lan` is not a host name: its label `-monitor` starts or ends \
+                 with `-`, which no label may"
+                    .into(),
+            ),
+            (
+                "monitor.lan-".into(),
+                "its label `lan-` starts or ends with `-`".into(),
+            ),
+            ("a.-.b".into(), "its label `-` starts or ends".into()),
+            (
+                name_254.clone(),
+                "is 254 bytes; a host name holds at most 253".into(),
+            ),
+        ] {
+            let got = parse(&format!("interval = 5s\nserver_name = {bad}")).unwrap_err();
+            assert!(
+                got.starts_with("/etc/sysmon.conf:2: server_name: `") && got.contains(&error),
+                "{bad}: {got}"
+            );
+        }
         // Both refusals reach the keys through their parsers.
         assert!(
             parse("allow = 10.0.0.1/8")
