@@ -625,20 +625,18 @@ impl Config {
     /// `backup_dir` inside a source is fine: the walk leaves it out. The
     /// error is at the later of that source's line and `backup_dir`'s.
     fn check_backup_sources_outside_backup_dir(&self) -> Result<(), ConfigError> {
-        fn lexical(path: &Path) -> PathBuf {
-            let mut normal = PathBuf::new();
-            for part in path.components() {
-                match part {
-                    std::path::Component::CurDir => {}
-                    std::path::Component::ParentDir => {
-                        normal.pop();
-                    }
-                    other => normal.push(other),
-                }
+        let backup_dir = parse::normalize_lexically(&self.backup_dir);
+        // Paths are absolute but for a file named without a directory
+        // (`--config sysmon.conf`): there `.` holds every relative path
+        // not above it, as the `""` of the copy this replaced did.
+        let inside = |source: &Path| {
+            let source = parse::normalize_lexically(source);
+            if backup_dir == Path::new(".") {
+                source.is_relative() && !source.starts_with("..")
+            } else {
+                source.starts_with(&backup_dir)
             }
-            normal
-        }
-        let backup_dir = lexical(&self.backup_dir);
+        };
         let source_lines = self
             .key_lines
             .0
@@ -647,7 +645,7 @@ impl Config {
         let mut source_lines = source_lines.map(|(_, line)| *line);
         for source in &self.backup.sources {
             let source_line = source_lines.next();
-            if !lexical(source).starts_with(&backup_dir) {
+            if !inside(source) {
                 continue;
             }
             let message = format!(
@@ -1037,6 +1035,31 @@ mod tests {
             "backup_dir = /srv/b\nbackup_source = /srv/b/../c\n",
         ] {
             assert!(parse(fine).unwrap().validate().is_ok(), "{fine}");
+        }
+        // A file named without a directory leaves relative paths relative.
+        let relative = |text: &str| {
+            let c = Config::parse(text.as_bytes(), Path::new("sysmon.conf")).unwrap();
+            c.validate().map_err(|e| e.to_string())
+        };
+        for (text, refused) in [
+            ("backup_dir = b\nbackup_source = ./b/x\n", true),
+            ("backup_dir = a/../b\nbackup_source = b\n", true),
+            ("backup_dir = .\nbackup_source = x\n", true),
+            ("backup_dir = ./\nbackup_source = .\n", true),
+            ("backup_dir = b\nbackup_source = c\n", false),
+            // `..` above the start is kept: `../b` is not `b`. The copy of
+            // the normalisation this check had dropped it and refused these.
+            ("backup_dir = ../b\nbackup_source = b\n", false),
+            ("backup_dir = b\nbackup_source = ../b\n", false),
+            ("backup_dir = .\nbackup_source = ../x\n", false),
+            ("backup_dir = .\nbackup_source = /etc\n", false),
+        ] {
+            assert_eq!(
+                relative(text).is_err(),
+                refused,
+                "{text}: {:?}",
+                relative(text)
+            );
         }
         // Re-parsing what render prints still compares equal: lines are not
         // part of the configuration.
