@@ -485,6 +485,95 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
     );
 }
 
+/// `run --listen` replaces the file's addresses and was not checked as the
+/// file's `listen` lines are: `--listen 0.0.0.0:P --listen 127.0.0.1:P`
+/// bound the first and failed at the second (exit 1, "Address already in
+/// use"), and one socket path twice failed as "another process answers on
+/// this socket". Refused before anything is bound, naming both values.
+#[test]
+fn run_refuses_listen_arguments_that_cannot_both_be_bound() {
+    let dir = TempDir::new("e2e-listen-arguments-overlap");
+    let config = quiet_config(&dir);
+    let port = free_port();
+    let wildcard = format!("0.0.0.0:{port}");
+    let loopback = format!("127.0.0.1:{port}");
+    let socket = dir.join("sysmon.sock");
+    let socket = socket.to_str().unwrap();
+    for (first, second, why) in [
+        (
+            wildcard.as_str(),
+            loopback.as_str(),
+            format!(
+                "0.0.0.0:{port} takes port {port} on every IPv4 address, \
+                 so the second bind fails (address in use)"
+            ),
+        ),
+        (socket, socket, "the same unix socket twice".to_string()),
+    ] {
+        let args = [
+            "run",
+            "--listen",
+            first,
+            "--listen",
+            second,
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        let (status, out) = run_limited(sysmon(&args), Duration::from_secs(10));
+        assert_eq!(status.and_then(|s| s.code()), Some(2), "{first} {second}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected = format!("--listen `{second}` overlaps --listen `{first}`: {why}");
+        assert!(stderr.contains(&expected), "lacks {expected:?}:\n{stderr}");
+        assert!(!stderr.contains("listening on"), "{stderr}");
+        assert!(
+            !std::path::Path::new(socket).exists(),
+            "the socket was made"
+        );
+    }
+}
+
+/// Port 0 is "any free port": two `127.0.0.1:0` are two sockets, each with
+/// a port of its own. In the file the second line was refused as "listed
+/// twice" (exit 2); on the command line it must stay allowed beside the
+/// overlap check `run --listen` now makes.
+#[test]
+fn port_zero_listed_twice_binds_two_ports() {
+    let dir = TempDir::new("e2e-port-zero-twice");
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\ninterval = 1h\n\
+         listen = 127.0.0.1:0\nlisten = 127.0.0.1:0",
+    );
+    let config = config.to_str().unwrap();
+    let out = run(sysmon(&["check-config", "--config", config]));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let listens = stdout.lines().filter(|l| *l == "listen = 127.0.0.1:0");
+    assert_eq!(listens.count(), 2, "{stdout}");
+    let proc_root = fixture("proc/basic");
+    let proc_root = proc_root.to_str().unwrap();
+    let twice = ["--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"];
+    for listen in [&[][..], &twice[..]] {
+        let mut args = listen.to_vec();
+        args.extend(["--config", config, "--proc-root", proc_root]);
+        let daemon = Daemon::start_as_configured(&args, |_| {});
+        let addrs = wait_for(Duration::from_secs(10), || {
+            let log = daemon.log.lock().unwrap();
+            let addrs: Vec<std::net::SocketAddr> = log
+                .iter()
+                .filter_map(|l| l.split("listening on http://").nth(1))
+                .map(|a| a.trim().parse().unwrap())
+                .collect();
+            (addrs.len() == 2).then_some(addrs)
+        })
+        .unwrap_or_else(|| panic!("{args:?}: two addresses not reported\n{}", daemon.dump()));
+        assert_ne!(addrs[0].port(), addrs[1].port(), "{args:?}");
+        for addr in addrs {
+            let raw = format!("GET /data.json HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+            assert_eq!(http(addr, &raw).status, 200, "{args:?}: {addr}");
+        }
+    }
+}
+
 /// A config file or password file that is not a regular file, or is huge,
 /// is refused by name, without waiting and without reading it whole: a FIFO
 /// made `check-config` (and `run`) wait for a writer, and a symlink to

@@ -72,6 +72,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
                     ExitCode::from(2)
                 })?);
         }
+        // The file's `listen` lines were checked as it was loaded; these
+        // replace them, so the same check, naming the values as given.
+        let ipv6_takes_ipv4 = config::ipv6_wildcard_takes_ipv4();
+        if let Some((i, j, why)) = config::first_listen_overlap(&config.listen, ipv6_takes_ipv4) {
+            log::error(format_args!(
+                "--listen `{}` overlaps --listen `{}`: {why}",
+                log::shown(&args.listen[j]),
+                log::shown(&args.listen[i])
+            ));
+            return Err(ExitCode::from(2));
+        }
     }
     let file = config
         .file

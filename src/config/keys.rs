@@ -188,6 +188,36 @@ impl<'a> Out<'a> {
     }
 }
 
+/// The limits DNS puts on a host name (RFC 1035 2.3.4, RFC 1123 2.1):
+/// 253 bytes in all, a label 63 at most and neither starting nor ending
+/// with `-`. A name past them resolves nowhere, so no browser sends it as
+/// a Host header and the `server_name` naming it could never match.
+/// `name` holds only letters, digits, `-` and single dots already.
+fn host_name_limits(name: &str) -> Result<(), String> {
+    if name.len() > 253 {
+        return Err(format!(
+            "`{}` is {} bytes; a host name holds at most 253",
+            log::shown(name),
+            name.len()
+        ));
+    }
+    for label in name.split('.') {
+        let why = if label.len() > 63 {
+            "is longer than 63 bytes, the most a label may be"
+        } else if label.starts_with('-') || label.ends_with('-') {
+            "starts or ends with `-`, which no label may"
+        } else {
+            continue;
+        };
+        return Err(format!(
+            "`{}` is not a host name: its label `{}` {why}",
+            log::shown(name),
+            log::shown(label)
+        ));
+    }
+    Ok(())
+}
+
 /// The key named `name`.
 pub fn find(name: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.name == name)
@@ -203,7 +233,8 @@ pub const KEYS: &[Key] = &[
         reload: Reload::Restart(|new, running| new.listen = running.listen.clone()),
         apply: |c, value, _| {
             let listen = parse_listen(value)?;
-            if c.listen.contains(&listen) {
+            // Port 0 is "any free port": two such lines are two sockets.
+            if c.listen.contains(&listen) && !listen.is_any_port() {
                 return Err(format!("`{}` is listed twice", log::shown(value)));
             }
             c.listen.push(listen);
@@ -262,6 +293,7 @@ pub const KEYS: &[Key] = &[
                     log::shown(value)
                 ));
             }
+            host_name_limits(value)?;
             c.server_names.push(value.to_ascii_lowercase());
             Ok(())
         },

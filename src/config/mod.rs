@@ -523,28 +523,21 @@ impl Config {
             .filter(|(k, _)| *k == "listen")
             .map(|(_, l)| *l)
             .collect();
-        for (j, later) in self.listen.iter().enumerate() {
-            for (i, earlier) in self.listen[..j].iter().enumerate() {
-                let Some(why) = parse::listen_overlap(earlier, later, ipv6_takes_ipv4) else {
-                    continue;
-                };
-                let shown = |l: &Listen| log::shown(&l.to_string()).to_string();
-                let mut error = self.error_at(
-                    &[],
-                    format!(
-                        "listen: `{}` overlaps `{}` on line {}: {why}, so the second \
-                         bind fails (address in use); listen on the wildcard alone, \
-                         or on each address but not the wildcard",
-                        shown(later),
-                        shown(earlier),
-                        lines.get(i).copied().unwrap_or(0),
-                    ),
-                );
-                error.line = lines.get(j).copied();
-                return Err(error);
-            }
-        }
-        Ok(())
+        let Some((i, j, why)) = first_listen_overlap(&self.listen, ipv6_takes_ipv4) else {
+            return Ok(());
+        };
+        let shown = |l: &Listen| log::shown(&l.to_string()).to_string();
+        let mut error = self.error_at(
+            &[],
+            format!(
+                "listen: `{}` overlaps `{}` on line {}: {why}",
+                shown(&self.listen[j]),
+                shown(&self.listen[i]),
+                lines.get(i).copied().unwrap_or(0),
+            ),
+        );
+        error.line = lines.get(j).copied();
+        Err(error)
     }
 
     /// The account `user` names, looked up in the passwd database; `None`
@@ -632,20 +625,18 @@ impl Config {
     /// `backup_dir` inside a source is fine: the walk leaves it out. The
     /// error is at the later of that source's line and `backup_dir`'s.
     fn check_backup_sources_outside_backup_dir(&self) -> Result<(), ConfigError> {
-        fn lexical(path: &Path) -> PathBuf {
-            let mut normal = PathBuf::new();
-            for part in path.components() {
-                match part {
-                    std::path::Component::CurDir => {}
-                    std::path::Component::ParentDir => {
-                        normal.pop();
-                    }
-                    other => normal.push(other),
-                }
+        let backup_dir = parse::normalize_lexically(&self.backup_dir);
+        // Paths are absolute but for a file named without a directory
+        // (`--config sysmon.conf`): there `.` holds every relative path
+        // not above it, as the `""` of the copy this replaced did.
+        let inside = |source: &Path| {
+            let source = parse::normalize_lexically(source);
+            if backup_dir == Path::new(".") {
+                source.is_relative() && !source.starts_with("..")
+            } else {
+                source.starts_with(&backup_dir)
             }
-            normal
-        }
-        let backup_dir = lexical(&self.backup_dir);
+        };
         let source_lines = self
             .key_lines
             .0
@@ -654,7 +645,7 @@ impl Config {
         let mut source_lines = source_lines.map(|(_, line)| *line);
         for source in &self.backup.sources {
             let source_line = source_lines.next();
-            if !lexical(source).starts_with(&backup_dir) {
+            if !inside(source) {
                 continue;
             }
             let message = format!(
@@ -700,11 +691,42 @@ impl Config {
     }
 }
 
+/// The first two of `listen` that cannot both be bound: the earlier's
+/// index, the later's, and why (with what to do). One check for the
+/// file's `listen` lines ([`Config::check_listen_overlaps`]) and for
+/// `run --listen`, which replaces them. `ipv6_takes_ipv4`: see
+/// [`parse::listen_overlap`].
+pub fn first_listen_overlap(
+    listen: &[Listen],
+    ipv6_takes_ipv4: bool,
+) -> Option<(usize, usize, String)> {
+    for (j, later) in listen.iter().enumerate() {
+        for (i, earlier) in listen[..j].iter().enumerate() {
+            let why = match parse::listen_overlap(earlier, later, ipv6_takes_ipv4) {
+                Some(why) => {
+                    why + ", so the second bind fails (address in use); listen on the \
+                           wildcard alone, or on each address but not the wildcard"
+                }
+                // The file refuses a path listed twice as it is read;
+                // `run --listen` meets it here.
+                None if earlier == later && matches!(later, Listen::Unix(_)) => {
+                    "the same unix socket twice (the second bind would find the first \
+                     answering); give it once"
+                        .into()
+                }
+                None => continue,
+            };
+            return Some((i, j, why));
+        }
+    }
+    None
+}
+
 /// Whether a `[::]` socket also takes IPv4 on this machine: Linux's
 /// `net.ipv6.bindv6only` (per network namespace) is 0 by default, and
 /// sysmon does not set `IPV6_V6ONLY` on its sockets. Unreadable (no
 /// IPv6: a `[::]` bind fails anyway): the default.
-fn ipv6_wildcard_takes_ipv4() -> bool {
+pub fn ipv6_wildcard_takes_ipv4() -> bool {
     std::fs::read("/proc/sys/net/ipv6/bindv6only").map_or(true, |v| v.trim_ascii() != b"1")
 }
 
@@ -1023,6 +1045,31 @@ mod tests {
         ] {
             assert!(parse(fine).unwrap().validate().is_ok(), "{fine}");
         }
+        // A file named without a directory leaves relative paths relative.
+        let relative = |text: &str| {
+            let c = Config::parse(text.as_bytes(), Path::new("sysmon.conf")).unwrap();
+            c.validate().map_err(|e| e.to_string())
+        };
+        for (text, refused) in [
+            ("backup_dir = b\nbackup_source = ./b/x\n", true),
+            ("backup_dir = a/../b\nbackup_source = b\n", true),
+            ("backup_dir = .\nbackup_source = x\n", true),
+            ("backup_dir = ./\nbackup_source = .\n", true),
+            ("backup_dir = b\nbackup_source = c\n", false),
+            // `..` above the start is kept: `../b` is not `b`. The copy of
+            // the normalisation this check had dropped it and refused these.
+            ("backup_dir = ../b\nbackup_source = b\n", false),
+            ("backup_dir = b\nbackup_source = ../b\n", false),
+            ("backup_dir = .\nbackup_source = ../x\n", false),
+            ("backup_dir = .\nbackup_source = /etc\n", false),
+        ] {
+            assert_eq!(
+                relative(text).is_err(),
+                refused,
+                "{text}: {:?}",
+                relative(text)
+            );
+        }
         // Re-parsing what render prints still compares equal: lines are not
         // part of the configuration.
         let c = parse("interval = 5s\n").unwrap();
@@ -1312,6 +1359,8 @@ mod tests {
             ("0.0.0.0:8080 127.0.0.1:8081", true, None),
             ("127.0.0.1:8080 127.0.0.2:8080", true, None),
             ("0.0.0.0:0 127.0.0.1:0 [::]:0", true, None),
+            // Port 0 is "any free port": this was refused as listed twice.
+            ("127.0.0.1:0 127.0.0.1:0 127.0.0.1:0", true, None),
             ("/run/a.sock /run/b.sock 127.0.0.1:8080", true, None),
         ] {
             assert_eq!(check(lines, ipv6_takes_ipv4).err(), error, "{lines}");
@@ -1470,6 +1519,45 @@ mod tests {
         for fine in ["monitor.example.org", "localhost2", "x-1.lan"] {
             assert!(parse(&format!("server_name = {fine}")).is_ok(), "{fine}");
         }
+        // What DNS allows (RFC 1035, 1123) at its edges: accepted ...
+        let label_63 = "a".repeat(63);
+        let name_253 = [&label_63[..], &label_63, &label_63, &"b".repeat(61)].join(".");
+        for fine in [&label_63[..], &name_253, "0-0.x--y.1"] {
+            assert!(parse(&format!("server_name = {fine}")).is_ok(), "{fine}");
+        }
+        // ... and past them: a name no browser sends, so no Host matches.
+        let label_64 = "a".repeat(64);
+        let name_254 = format!("{name_253}b");
+        for (bad, error) in [
+            (
+                format!("x.{label_64}.lan"),
+                format!(
+                    "its label `{}` is longer than 63 bytes, the most a label may be",
+                    log::shown(&label_64)
+                ),
+            ),
+            (
+                "-monitor.lan".into(),
+                "`-monitor.lan` is not a host name: its label `-monitor` starts or ends \
+                 with `-`, which no label may"
+                    .into(),
+            ),
+            (
+                "monitor.lan-".into(),
+                "its label `lan-` starts or ends with `-`".into(),
+            ),
+            ("a.-.b".into(), "its label `-` starts or ends".into()),
+            (
+                name_254.clone(),
+                "is 254 bytes; a host name holds at most 253".into(),
+            ),
+        ] {
+            let got = parse(&format!("interval = 5s\nserver_name = {bad}")).unwrap_err();
+            assert!(
+                got.starts_with("/etc/sysmon.conf:2: server_name: `") && got.contains(&error),
+                "{bad}: {got}"
+            );
+        }
         // Both refusals reach the keys through their parsers.
         assert!(
             parse("allow = 10.0.0.1/8")
@@ -1481,6 +1569,27 @@ mod tests {
                 .unwrap_err()
                 .contains("an interface name has at most 15")
         );
+    }
+
+    /// `run --listen` replaces the file's lines and gets the same check;
+    /// there a socket path twice (refused as the file is read) meets it too.
+    #[test]
+    fn first_listen_overlap_names_the_pair_and_why() {
+        let check = |given: &[&str]| {
+            let listen: Vec<Listen> = given.iter().map(|l| parse_listen(l).unwrap()).collect();
+            first_listen_overlap(&listen, true)
+        };
+        let (i, j, why) = check(&["127.0.0.1:9", "[::1]:9", "0.0.0.0:9"]).unwrap();
+        assert_eq!((i, j), (0, 2));
+        assert!(
+            why.starts_with("0.0.0.0:9 takes port 9 on every IPv4 address, so the second bind"),
+            "{why}"
+        );
+        let (i, j, why) = check(&["/run/a.sock", "127.0.0.1:0", "/run//a.sock"]).unwrap();
+        assert_eq!((i, j), (0, 2));
+        assert!(why.starts_with("the same unix socket twice"), "{why}");
+        assert_eq!(check(&["127.0.0.1:0", "127.0.0.1:0", "[::]:0"]), None);
+        assert_eq!(check(&["/run/a.sock", "/run/b.sock"]), None);
     }
 
     /// Editors that save UTF-8 with a byte order mark: it is skipped.
