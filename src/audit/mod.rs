@@ -436,6 +436,7 @@ fn record(f: Finished) -> Recorded {
         result: outcome.as_ref().map_err(String::as_str),
     });
     let stamp = sys::local_timestamp(checked_at as i64);
+    crate::fsutil::test_gate("SYSMON_TEST_AUDIT_LOG_GATE");
     let (log_file, write_error) = match logfile::write(&f.log_dir, &stamp, &text, f.log_keep) {
         Ok(path) => (Some(path), None),
         Err(e) => (None, Some(e)),
