@@ -345,14 +345,13 @@ impl Job {
                     return None;
                 }
                 *abandoned = self.deciding.take();
-                let timeout = crate::config::format_duration(self.timeout);
-                log::warn(format_args!(
-                    "audit: the output parser was still at work when the {timeout} update_timeout ran out: the audit ends as timed out, its thread is abandoned"
-                ));
+                let error = format!(
+                    "timed out: the output parser was still at work when the {} update_timeout ran out (the output is not parsed; its thread is abandoned)",
+                    crate::config::format_duration(self.timeout)
+                );
+                log::warn(format_args!("audit: {error}"));
                 return Some(Next::Done(Outcome::Failed {
-                    error: format!(
-                        "timed out: the output parser was still at work when the {timeout} update_timeout ran out (the output is not parsed; its thread is abandoned)"
-                    ),
+                    error,
                     retry: false,
                 }));
             }
@@ -381,11 +380,10 @@ impl Job {
             .as_ref()
             .is_some_and(|earlier| !earlier.is_finished())
         {
-            log::warn(format_args!(
-                "audit: the output parser abandoned at an earlier audit's update_timeout is still at work: not starting a second; this audit fails"
-            ));
+            let error = "not parsed: the output parser abandoned at an earlier audit's update_timeout is still at work, and only one is left running";
+            log::warn(format_args!("audit: {error}"));
             return Some(Next::Done(Outcome::Failed {
-                error: "not parsed: the output parser abandoned at an earlier audit's update_timeout is still at work, and only one is left running".into(),
+                error: error.into(),
                 retry: false,
             }));
         }
