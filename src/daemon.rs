@@ -61,6 +61,7 @@ use crate::orphans::Orphans;
 use crate::report::{BackupJson, BootsJson, DataJsonCache, UpdatesJson};
 use crate::sample::{MountSelection, Sample, Sampler, TopLists};
 use crate::services::Services;
+use crate::textfile_writer::TextfileWriter;
 use crate::{http, log, sys};
 
 /// Longest sleep when signals cannot wake the loop (the signal thread could
@@ -126,6 +127,7 @@ pub struct Daemon {
     /// is rewritten when either changes (a job started or ended), not on
     /// every turn: it is a file on disk.
     textfile_written_for: Option<(bool, bool)>,
+    textfile_writer: TextfileWriter,
     history: History,
     /// /history.json bodies by query, until what they show changes: every
     /// change to `history` or `history_file` is followed by
@@ -291,6 +293,7 @@ impl Daemon {
             access,
             notify: Notifier::from_env(),
             textfile_written_for: None,
+            textfile_writer: TextfileWriter::default(),
             max_wait: Some(FALLBACK_WAIT),
             orphans: Orphans::new(),
             boot_log,
@@ -566,7 +569,8 @@ impl Daemon {
         release_start_up_pages();
     }
 
-    /// Rewrites the textfile-collector file when a job started or ended.
+    /// Rewrites the textfile-collector file when a job started or ended,
+    /// on the writer's thread ([`TextfileWriter`]).
     fn update_textfile(&mut self) {
         let Some(path) = &self.config.textfile_path else {
             return;
@@ -581,10 +585,8 @@ impl Daemon {
             &self.audit.snapshot(),
             self.audit.apt_details(),
         );
-        // 0644: node_exporter usually runs as another user.
-        if let Err(e) = crate::fsutil::write_atomic(path, text.as_bytes(), 0o644) {
-            log::error(format_args!("textfile {}: {e}", path.display()));
-        }
+        // Off the loop: the write is fsynced, and a disk may hang.
+        self.textfile_writer.write(path, text.as_bytes());
     }
 
     /// sd_notify: the watchdog ping when due, and STATUS= for `systemctl

@@ -133,6 +133,28 @@ pub fn temp_path_for(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
+/// A test's knob, in debug builds only: while the file named by the
+/// environment variable `var` exists, the calling thread waits, as on a
+/// hung disk (the writers off the loop: `SYSMON_TEST_TEXTFILE_GATE`,
+/// `SYSMON_TEST_AUDIT_LOG_GATE`). Release builds: nothing.
+pub fn test_gate(var: &str) {
+    #[cfg(debug_assertions)]
+    test_hold(std::env::var_os(var).as_deref().map(Path::new));
+    let _ = var;
+}
+
+/// [`test_gate`] at a path the caller holds (a test's knob set through an
+/// API, where an environment variable would hold every test of a process).
+pub fn test_hold(gate: Option<&Path>) {
+    #[cfg(debug_assertions)]
+    if let Some(gate) = gate {
+        while gate.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    let _ = gate;
+}
+
 /// Writes `bytes` to `path` atomically with permission `mode`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     write_atomic_via(path, &temp_path_for(path), bytes, mode)

@@ -85,6 +85,7 @@ pub mod sample;
 pub mod services;
 pub mod sort;
 pub mod sys;
+pub mod textfile_writer;
 
 /// The README's "How it works" map is the reader's index of the tree: it
 /// names every source file, and nothing that is not there (issue 15).

@@ -62,7 +62,7 @@ use self::managers::{Choice, Manager, Next, Outcome};
 use self::model::{Package, Parsed};
 use crate::config::{Config, UpdateManager};
 use crate::float_text::Fixed;
-use crate::{log, sys};
+use crate::{fsutil, log, sys};
 
 /// Packages listed in /data.json; the count and the log have them all.
 pub const PACKAGES_CAP: usize = 200;
@@ -278,6 +278,9 @@ pub struct AuditResult {
 /// ([`Job::limits_of_next_step`]).
 pub const REFRESH_SHARE: f64 = 0.5;
 
+/// A parser thread ([`Job::decide`]): it hands the runs back with the decision.
+type Parser = std::thread::JoinHandle<(Vec<StepRun>, Next)>;
+
 struct Job {
     manager: Manager,
     runs: Vec<StepRun>,
@@ -289,8 +292,10 @@ struct Job {
     timeout: Duration,
     child: Option<RunningChild>,
     /// The decision after a step with much output, being made on its own
-    /// thread; it holds `runs` meanwhile and hands them back.
-    deciding: Option<std::thread::JoinHandle<(Vec<StepRun>, Next)>>,
+    /// thread; it holds `runs` meanwhile and hands them back (`runs` keeps
+    /// their steps and exits, without the output, for the log of an audit
+    /// whose parser is abandoned at the deadline).
+    deciding: Option<Parser>,
     next_check_at: Instant,
 }
 
@@ -319,10 +324,36 @@ impl Job {
     /// short-lived thread, so the poll loop never waits for a parse: the
     /// thread owns nothing but the runs moved into it, and the loop takes
     /// them back with the decision.
-    fn decide(&mut self, refresh: bool, path: &OsString) -> Option<Next> {
+    ///
+    /// The parser has the audit's deadline too: one still at work then
+    /// (hostile or pathological output) is abandoned into `abandoned`, the
+    /// audit ending as timed out; it holds nothing the loop needs. While an
+    /// abandoned parser is still at work no second one is started: that
+    /// audit fails, saying so (one stuck thread at most, not one per audit).
+    /// `gate`: a test's knob that holds the parser ([`fsutil::test_hold`]).
+    fn decide(
+        &mut self,
+        refresh: bool,
+        path: &OsString,
+        now: Instant,
+        abandoned: &mut Option<Parser>,
+        gate: Option<&Path>,
+    ) -> Option<Next> {
         if let Some(handle) = &self.deciding {
             if !handle.is_finished() {
-                return None;
+                if now < self.deadline {
+                    return None;
+                }
+                *abandoned = self.deciding.take();
+                let error = format!(
+                    "timed out: the output parser was still at work when the {} update_timeout ran out (the output is not parsed; its thread is abandoned)",
+                    crate::config::format_duration(self.timeout)
+                );
+                log::warn(format_args!("audit: {error}"));
+                return Some(Next::Done(Outcome::Failed {
+                    error,
+                    retry: false,
+                }));
             }
             let handle = self.deciding.take().expect("checked above");
             return Some(match handle.join() {
@@ -345,12 +376,28 @@ impl Job {
         if output <= INLINE_PARSE_BYTES {
             return Some(managers::next(&self.manager, refresh, path, &self.runs));
         }
-        let runs = std::mem::take(&mut self.runs);
+        if abandoned
+            .as_ref()
+            .is_some_and(|earlier| !earlier.is_finished())
+        {
+            let error = "not parsed: the output parser abandoned at an earlier audit's update_timeout is still at work, and only one is left running";
+            log::warn(format_args!("audit: {error}"));
+            return Some(Next::Done(Outcome::Failed {
+                error: error.into(),
+                retry: false,
+            }));
+        }
+        // Ended (its result is of no use now): nothing is left of it.
+        *abandoned = None;
+        let shown = self.runs.iter().map(without_output).collect();
+        let runs = std::mem::replace(&mut self.runs, shown);
         let manager = self.manager.clone();
         let path = path.clone();
+        let gate = gate.map(Path::to_path_buf);
         let spawned = std::thread::Builder::new()
             .name("audit-parse".into())
             .spawn(move || {
+                fsutil::test_hold(gate.as_deref());
                 let next = managers::next(&manager, refresh, &path, &runs);
                 (runs, next)
             });
@@ -369,6 +416,20 @@ impl Job {
                 }))
             }
         }
+    }
+}
+
+/// `run` without its output: what the log shows of a step whose output
+/// went to a parser that never gave it back.
+fn without_output(run: &StepRun) -> StepRun {
+    StepRun {
+        step: run.step.clone(),
+        exit: run.exit.clone(),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        stdout_dropped: run.stdout_dropped,
+        stderr_dropped: run.stderr_dropped,
+        duration: run.duration,
     }
 }
 
@@ -436,6 +497,7 @@ fn record(f: Finished) -> Recorded {
         result: outcome.as_ref().map_err(String::as_str),
     });
     let stamp = sys::local_timestamp(checked_at as i64);
+    crate::fsutil::test_gate("SYSMON_TEST_AUDIT_LOG_GATE");
     let (log_file, write_error) = match logfile::write(&f.log_dir, &stamp, &text, f.log_keep) {
         Ok(path) => (Some(path), None),
         Err(e) => (None, Some(e)),
@@ -535,6 +597,11 @@ pub struct AuditService {
     /// A finished audit being recorded ([`record`]) on its own thread (the
     /// daemon), and when to look for its end next; published after.
     recording: Option<(std::thread::JoinHandle<Option<Recorded>>, Instant)>,
+    /// A parser abandoned at its audit's deadline ([`Job::decide`]), while
+    /// it may still be at work: no second one starts meanwhile.
+    abandoned_parser: Option<Parser>,
+    /// A test's knob: parsers wait while this file exists.
+    parse_gate: Option<PathBuf>,
 }
 
 fn unix_now() -> u64 {
@@ -572,7 +639,16 @@ impl AuditService {
             restart: None,
             restart_scan: None,
             recording: None,
+            abandoned_parser: None,
+            parse_gate: None,
         }
+    }
+
+    /// A test's knob, in debug builds: the parser threads wait while
+    /// `gate` exists, as one stuck on hostile output would.
+    #[cfg(debug_assertions)]
+    pub fn hold_parsers_while(&mut self, gate: PathBuf) {
+        self.parse_gate = Some(gate);
     }
 
     pub fn reconfigure(&mut self, config: &Config) {
@@ -663,7 +739,13 @@ impl AuditService {
                     }
                 }
             }
-            let next = match job.decide(self.settings.refresh, &self.env.path) {
+            let next = match job.decide(
+                self.settings.refresh,
+                &self.env.path,
+                now,
+                &mut self.abandoned_parser,
+                self.parse_gate.as_deref(),
+            ) {
                 Some(next) => next,
                 None => {
                     // Parsing on its thread: look again shortly.

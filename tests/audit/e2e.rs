@@ -34,6 +34,19 @@ fn running(pid: u32) -> bool {
     })
 }
 
+/// The daemon's threads named `name` (`/proc/PID/task/*/comm`).
+fn threads_named(d: &Daemon, name: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", d.pid())) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .count()
+}
+
 fn updates(d: &Daemon) -> miniserde::json::Value {
     let data = d.data();
     let miniserde::json::Value::Object(o) = data else {
@@ -282,9 +295,12 @@ fn a_refresh_that_hangs_leaves_the_list_half_of_update_timeout() {
 /// atomic write: the file and its directory fsynced) on the loop, in
 /// `finish`: 12-50 ms for 20,000 packages, more for a 64 MB log, and no
 /// request was answered meanwhile. Here dnf lists one package 1,000 times
-/// and 20,000 advisories name it, so the log holds 1,000 notes of 64 KiB:
-/// once its temporary file appears, /data.json must be answered before
-/// the log is renamed into place (which the old loop did before answering).
+/// and 20,000 advisories name it, so the log holds 1,000 notes of 64 KiB.
+/// The log's thread is held before its write (a debug build's gate, as a
+/// hung disk would): /data.json must be answered while it exists. (This
+/// test once raced: it asked once the temporary appeared and failed when
+/// the thread renamed the log before the answer came, or wrote it whole
+/// between two looks.)
 #[test]
 fn the_audit_log_is_written_while_the_daemon_answers() {
     let (dir, shims) = shimmed("audit-e2e-log-off-loop");
@@ -304,42 +320,31 @@ fn the_audit_log_is_written_while_the_daemon_answers() {
         case.to_str().unwrap(),
     );
     shims.tool_output("rpm", "big.x86_64 0:1-1\n", "", 0);
+    let gate = dir.join("log-gate");
+    std::fs::write(&gate, "").unwrap();
     let mut daemon = daemon_with_shims(
         &dir,
         &shims,
         "backup = off\nupdate_manager = dnf\nmounts = /",
-        |_| {},
+        |cmd| {
+            cmd.env("SYSMON_TEST_AUDIT_LOG_GATE", &gate);
+        },
     );
     let logs = dir.join("logs");
-    let named = |wanted: fn(&str) -> bool| {
-        std::fs::read_dir(&logs).is_ok_and(|entries| {
-            entries
-                .flatten()
-                .any(|e| wanted(&e.file_name().to_string_lossy()))
-        })
-    };
-    let temporary = |name: &str| name.starts_with(".updates_") && name.contains(".log.tmp");
-    let final_log = |name: &str| name.starts_with("updates_") && name.ends_with(".log");
-    let start = Instant::now();
-    while !named(temporary) {
-        assert!(
-            !named(final_log),
-            "the log was written before its temporary was seen"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no log being written; {}",
-            daemon.dump()
-        );
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    let answer = daemon.get("/data.json");
-    assert_eq!(answer.status, 200);
-    assert!(
-        !named(final_log),
-        "/data.json was answered only once the log was written: the loop wrote it; {}",
-        daemon.dump()
+    wait_for(Duration::from_secs(30), || {
+        (threads_named(&daemon, "audit-log") == 1).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no log thread; {}", daemon.dump()));
+    assert_eq!(
+        field(&updates(&daemon), "state"),
+        "running",
+        "answered while the log is held"
     );
+    assert!(
+        crate::support::logs(&logs).is_empty(),
+        "written past the gate"
+    );
+    std::fs::remove_file(&gate).unwrap();
     // And the log is complete once the audit is published.
     let log = wait_for(Duration::from_secs(30), || {
         (field(&updates(&daemon), "state") == "ok").then(|| crate::support::logs(&logs))
@@ -354,6 +359,64 @@ fn the_audit_log_is_written_while_the_daemon_answers() {
         &text[text.len().saturating_sub(300)..]
     );
     assert!(text.len() > 60 << 20, "{}", text.len());
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(5)).is_some());
+}
+
+/// `textfile_path` is written off the loop. The build before wrote and
+/// fsynced it on the loop (`update_textfile`): on a slow or hung disk no
+/// request was answered meanwhile. With the writer held at its write (a
+/// debug build's gate, as a hung disk would), the daemon answers through a
+/// whole audit, the jobs' changes start no second writer, and once the
+/// gate opens the file holds the newest text: the audit's result.
+#[test]
+fn the_textfile_is_written_while_the_daemon_answers() {
+    let (dir, shims) = shimmed("audit-e2e-textfile-off-loop");
+    shims.tool("checkupdates", "pacman/updates");
+    let gate = dir.join("textfile-gate");
+    std::fs::write(&gate, "").unwrap();
+    let prom = dir.join("sysmon.prom");
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        &format!(
+            "backup = off\nupdate_manager = pacman\nmounts = /\ntextfile_path = {}",
+            prom.display()
+        ),
+        |cmd| {
+            cmd.env("SYSMON_TEST_TEXTFILE_GATE", &gate);
+        },
+    );
+    wait_for(Duration::from_secs(30), || {
+        (field(&updates(&daemon), "state") == "ok").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no result while the textfile is held; {}", daemon.dump()));
+    assert!(!prom.exists(), "written past the gate");
+    assert_eq!(
+        threads_named(&daemon, "sysmon-textfile"),
+        1,
+        "one writer in flight; {}",
+        daemon.dump()
+    );
+    std::fs::remove_file(&gate).unwrap();
+    let text = wait_for(Duration::from_secs(30), || {
+        std::fs::read_to_string(&prom)
+            .ok()
+            .filter(|t| t.contains("\nsysmon_updates_pending 5\n"))
+    })
+    .unwrap_or_else(|| panic!("the audit's result never written; {}", daemon.dump()));
+    assert!(text.contains("\nsysmon_backup_running 0\n"), "{text}");
+    wait_for(Duration::from_secs(30), || {
+        (threads_named(&daemon, "sysmon-textfile") == 0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the writer did not end; {}", daemon.dump()));
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("sysmon.prom"))
+        .collect();
+    assert_eq!(names, ["sysmon.prom"], "no temporary left behind");
     daemon.signal(15);
     assert!(daemon.wait_exit(Duration::from_secs(5)).is_some());
 }

@@ -969,3 +969,78 @@ fn apt_phasing_heading_of_apt_2_7() {
     );
     assert!(apt.held_by_origin.is_empty());
 }
+
+/// The parser thread has the audit's deadline. The build before gave it
+/// none: a parser stuck on hostile output (lines of megabytes, input
+/// pathological for a parser) held its audit, and so every later one, for
+/// good. Held here by a debug build's gate, the parser is abandoned when
+/// `update_timeout` runs out: the audit fails as timed out and says so, its
+/// log still names the step. The next audit, due while the abandoned one is
+/// still at work, starts no second parser (a second would be held too, and
+/// time out) and says why; once the first has ended, audits parse again.
+#[test]
+fn a_stuck_parser_is_abandoned_at_the_deadline_and_never_doubled() {
+    let (dir, shims) = shimmed("audit-parser-deadline");
+    // More than INLINE_PARSE_BYTES: parsed on a thread.
+    let list: String = (0..4000).map(|i| format!("pkg{i} 1-1 -> 1-2\n")).collect();
+    assert!(list.len() > sysmon::audit::INLINE_PARSE_BYTES);
+    shims.tool_output("checkupdates", &list, "", 0);
+    let mut config = config(dir.path(), UpdateManager::Pacman);
+    config.updates.timeout = Duration::from_secs(1);
+    let every = Duration::from_secs(3600);
+    config.updates.every = Some(every);
+    let gate = dir.join("parse-gate");
+    std::fs::write(&gate, "").unwrap();
+    let mut s = AuditService::with_env(&config, env(dir.path(), &shims));
+    s.hold_parsers_while(gate.clone());
+    drive(&mut s, LIMIT);
+    let st = status(&s);
+    assert_eq!(st.state, "failed");
+    assert!(
+        st.error.as_deref().unwrap().contains(
+            "timed out: the output parser was still at work when the 1s update_timeout ran out"
+        ),
+        "{st:?}"
+    );
+    let log = std::fs::read_to_string(&logs(&dir.join("logs"))[0]).unwrap();
+    assert!(
+        log.contains("command: ") && log.contains("checkupdates") && log.contains("exit status 0"),
+        "{log}"
+    );
+    // The next audit, while the abandoned parser is still held.
+    let mut shift = every;
+    let mut next_audit = |s: &mut AuditService| {
+        let target = s.completed() + 1;
+        let start = Instant::now();
+        while s.completed() < target {
+            assert!(start.elapsed() < LIMIT, "no result: {:?}", status(s));
+            s.poll(Instant::now() + shift);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        shift += every * 2;
+        status(s)
+    };
+    let st = next_audit(&mut s);
+    assert_eq!(shims.calls("checkupdates").len(), 2);
+    assert!(
+        st.error.as_deref().unwrap().contains(
+            "not parsed: the output parser abandoned at an earlier audit's update_timeout is still at work"
+        ),
+        "{st:?}"
+    );
+    // Once it has ended (it is let go here), the audits parse again.
+    std::fs::remove_file(&gate).unwrap();
+    let mut tries = 0;
+    let st = loop {
+        let st = next_audit(&mut s);
+        tries += 1;
+        if st.state == "ok" || tries == 20 {
+            break st;
+        }
+        assert!(
+            st.error.as_deref().unwrap().contains("still at work"),
+            "{st:?}"
+        );
+    };
+    assert_eq!((st.state, st.count), ("ok", Some(4000)), "{st:?}");
+}
