@@ -411,8 +411,8 @@ impl Server {
 
     /// [patch] Failed `accept()` calls (EMFILE and the like) that the server
     /// survived, and (since +sysmon.13) accepted connections closed
-    /// unanswered because the epoll could not take them (ENOMEM, ENOSPC)
-    /// or they could not be made non-blocking.
+    /// because the epoll could not take them (ENOMEM, ENOSPC; answered
+    /// 503 since +sysmon.21) or they could not be made non-blocking.
     pub fn accept_errors(&self) -> u64 {
         self.shared.accept_errors.load(Relaxed)
     }

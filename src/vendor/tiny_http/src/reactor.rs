@@ -521,10 +521,13 @@ impl Reactor {
             // [patch] ENOMEM, ENOSPC (max_user_watches): the kernel is out
             // of what a connection needs, as for EMFILE on `accept()`, so
             // an accept error (+sysmon.13). It was counted as `rejected`,
-            // which counts the 503s over `max_connections`; this one is
-            // closed without an answer.
+            // which counts the 503s over `max_connections`. Since
+            // +sysmon.21 it gets their 503 too (it was closed without an
+            // answer): the client learns to come back, not that the
+            // server broke off.
             self.free.push(slot as u32);
             self.shared.accept_errors.fetch_add(1, Relaxed);
+            refuse_busy(&sock);
             return;
         }
         let socket = match self.slots[slot].spare_socket.take() {
@@ -837,9 +840,10 @@ mod test {
     }
 
     /// [patch] A connection the epoll cannot take (ENOSPC, ENOMEM) is
-    /// closed and counted as an accept error (+sysmon.13). It was counted
-    /// as rejected, the count of 503s over `max_connections`, which
-    /// sysmon's log reports as "all max_connections were open".
+    /// counted as an accept error (+sysmon.13). It was counted as
+    /// rejected, the count of 503s over `max_connections`, which sysmon's
+    /// log reports as "all max_connections were open". It is answered
+    /// their 503 and closed (+sysmon.21; it was closed unanswered).
     #[test]
     fn a_connection_the_epoll_cannot_take_is_an_accept_error_not_a_rejection() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -859,9 +863,9 @@ mod test {
         refused
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        let mut byte = [0u8; 1];
-        // closed without an answer
-        assert_eq!(refused.read(&mut byte).unwrap(), 0);
+        let mut answer = String::new();
+        refused.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer.as_bytes(), super::BUSY_RESPONSE);
 
         reactor.refuse_registrations = false;
         let _served = TcpStream::connect(addr).unwrap();
