@@ -231,11 +231,12 @@ impl Daemon {
     /// Binds the listening socket and takes the first sample. Nothing runs
     /// until [`Daemon::run`] or [`Daemon::poll_once`].
     pub fn bind(config: Config) -> Result<Daemon, String> {
-        let http = HttpListener::bind(
-            &config.listen,
-            config.client_timeout,
-            connections_room(config.max_connections),
-        )?;
+        let slots = connections_room(config.max_connections);
+        let per_address = (
+            crate::listener::per_address_bound(slots, config.max_connections_per_address),
+            config.per_address_loopback_exempt,
+        );
+        let http = HttpListener::bind(&config.listen, config.client_timeout, slots, per_address)?;
         let access =
             crate::access::AccessPolicy::from_config(&config).map_err(|e| e.to_string())?;
         // `user`: bound and the password file read; nothing written yet.
@@ -491,7 +492,7 @@ impl Daemon {
         self.alerts.command_pids(&mut self.job_pids);
         self.orphans.poll(now, &self.job_pids);
         if sampled {
-            self.http.log_trouble();
+            self.http.log_trouble(now);
         }
         self.notify_status(now);
         self.update_textfile();

@@ -12,6 +12,10 @@
 //! - `max_connections`: connections open at once; more get a 503 and are
 //!   closed (a connection costs memory, not a thread: one epoll, turned by
 //!   the loop, serves every listener and connection);
+//! - `max_connections_per_address`: what one client address (IPv4, or an
+//!   IPv6 /64) may hold of those, so one host cannot take every slot;
+//!   more get the same 503 (loopback exempt unless `per_address_loopback
+//!   = bounded`);
 //! - the request head: [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] (nginx's and
 //!   Apache's defaults are of that order); more gets a 414 or a 431;
 //! - no request body: a head that declares one, or frames itself two ways,
@@ -29,7 +33,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::Listen;
 use crate::{log, sys};
@@ -62,33 +66,62 @@ pub fn connections_within(open_files_limit: u64, wanted: usize) -> usize {
 /// Header lines in one request.
 pub const MAX_HEADERS: usize = 100;
 
+/// How many of `slots` connections one client address may hold:
+/// `configured`, or with `auto` (None) a quarter of them, at least
+/// [`MIN_CONNECTIONS`]. A quarter: a host that takes its share leaves three
+/// quarters to everyone else, and still has hundreds for a NAT of many
+/// browsers (six connections each) or a busy Prometheus; an attacker needs
+/// four addresses (four /64s) to fill the server. At least 16: a low open
+/// files limit (16 slots) must not leave one browser with four.
+pub fn per_address_bound(slots: usize, configured: Option<usize>) -> usize {
+    configured.unwrap_or((slots / 4).max(MIN_CONNECTIONS))
+}
+
+/// A refusal for `max_connections_per_address` is logged at most this
+/// often, naming the address last refused (the counts are summed, none is
+/// lost): a host that keeps trying cannot flood the log.
+const PER_ADDRESS_LOG_EVERY: Duration = Duration::from_secs(60);
+
 pub struct HttpListener {
     server: tiny_http::Server,
     /// The cap the server refuses connections over (`max_connections`),
     /// for the log: [`ConnectionStats::open`] is what is open when the
     /// line is written, often far fewer.
     max_connections: usize,
+    /// `max_connections_per_address` as applied, for the log.
+    per_address: usize,
     /// What was bound, in the configured order (with the real port for `:0`).
     bound: Vec<Listen>,
     /// Counters as last logged, to report only what changed.
     rejected_logged: u64,
     accept_errors_logged: u64,
+    /// Refusals for `max_connections_per_address` as last logged, and
+    /// when (see [`PER_ADDRESS_LOG_EVERY`]).
+    per_address_logged: u64,
+    per_address_logged_at: Option<Instant>,
 }
 
 /// The server's own counters, for /metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConnectionStats {
     pub open: usize,
+    /// Every 503 refusal: over `max_connections` or over
+    /// `max_connections_per_address`.
     pub rejected: u64,
+    /// Of `rejected`, those over `max_connections_per_address`.
+    pub rejected_per_address: u64,
     pub accept_errors: u64,
 }
 
 impl HttpListener {
-    /// Binds every address and starts accepting on all of them.
+    /// Binds every address and starts accepting on all of them; one
+    /// client address may hold `per_address` of the `max_connections`
+    /// (loopback too unless `loopback_exempt`).
     pub fn bind(
         listen: &[Listen],
         client_timeout: Duration,
         max_connections: usize,
+        (per_address, loopback_exempt): (usize, bool),
     ) -> Result<HttpListener, String> {
         let mut listeners = Vec::with_capacity(listen.len());
         let mut bound = Vec::with_capacity(listen.len());
@@ -103,15 +136,20 @@ impl HttpListener {
             max_head_bytes: MAX_HEAD_BYTES,
             max_headers: MAX_HEADERS,
             timeout: Some(client_timeout),
+            max_connections_per_address: per_address,
+            loopback_exempt,
         };
         let server = tiny_http::Server::from_listeners(listeners, limits)
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
         Ok(HttpListener {
             server,
             max_connections,
+            per_address,
             bound,
             rejected_logged: 0,
             accept_errors_logged: 0,
+            per_address_logged: 0,
+            per_address_logged_at: None,
         })
     }
 
@@ -132,21 +170,42 @@ impl HttpListener {
         ConnectionStats {
             open: self.server.num_connections(),
             rejected: self.server.rejected_connections(),
+            rejected_per_address: self.server.rejected_per_address().0,
             accept_errors: self.server.accept_errors(),
         }
     }
 
     /// Logs connections refused and accept errors since the last call (one
     /// line per kind however many there were, so a flood cannot flood the log).
-    pub fn log_trouble(&mut self) {
+    /// Refusals for `max_connections_per_address` at most once a minute
+    /// ([`PER_ADDRESS_LOG_EVERY`]), naming the address last refused.
+    pub fn log_trouble(&mut self, now: Instant) {
         let stats = self.stats();
-        if stats.rejected > self.rejected_logged {
+        // the refusals over max_connections alone
+        let over_cap = stats.rejected - stats.rejected_per_address;
+        if over_cap > self.rejected_logged {
             log::warn(format_args!(
                 "http: refused {} connection(s) with 503: all max_connections = {} were open",
-                stats.rejected - self.rejected_logged,
+                over_cap - self.rejected_logged,
                 self.max_connections
             ));
-            self.rejected_logged = stats.rejected;
+            self.rejected_logged = over_cap;
+        }
+        let due = self
+            .per_address_logged_at
+            .is_none_or(|at| now.duration_since(at) >= PER_ADDRESS_LOG_EVERY);
+        if stats.rejected_per_address > self.per_address_logged && due {
+            let (_, last) = self.server.rejected_per_address();
+            let last = last.map_or(String::new(), |ip| ip.to_string());
+            log::warn(format_args!(
+                "http: refused {} connection(s) with 503: the client address held \
+                 max_connections_per_address = {} (last refused: {last}; an IPv6 address \
+                 counts by its /64; logged at most once a minute)",
+                stats.rejected_per_address - self.per_address_logged,
+                self.per_address
+            ));
+            self.per_address_logged = stats.rejected_per_address;
+            self.per_address_logged_at = Some(now);
         }
         if stats.accept_errors > self.accept_errors_logged {
             log::warn(format_args!(
@@ -240,5 +299,22 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
             std::fs::remove_file(path)
         }
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MIN_CONNECTIONS, per_address_bound};
+
+    /// `auto` is a quarter of the slots, never below 16; a number is taken
+    /// as it is.
+    #[test]
+    fn the_per_address_bound_is_a_quarter_of_the_slots_at_least_16() {
+        assert_eq!(per_address_bound(2048, None), 512);
+        assert_eq!(per_address_bound(100, None), 25);
+        assert_eq!(per_address_bound(63, None), MIN_CONNECTIONS);
+        assert_eq!(per_address_bound(16, None), MIN_CONNECTIONS);
+        assert_eq!(per_address_bound(2048, Some(3)), 3);
+        assert_eq!(per_address_bound(16, Some(4000)), 4000);
     }
 }

@@ -529,7 +529,7 @@ impl MetricsRenderer {
         self.out.push_str(family_lines!(
             "sysmon_http_connections_rejected_total",
             "counter",
-            "HTTP connections answered 503 and closed because max_connections were open."
+            "HTTP connections answered 503 and closed because max_connections were open, or the client's address held max_connections_per_address."
         ));
         self.value(
             "sysmon_http_connections_rejected_total",

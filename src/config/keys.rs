@@ -255,6 +255,52 @@ pub const KEYS: &[Key] = &[
         render: |c, out| out.value(&c.max_connections),
     },
     Key {
+        name: "max_connections_per_address",
+        repeatable: false,
+        default: "auto",
+        doc: "connections one client address (IPv4, IPv6 /64) may hold (1 to 65536, \
+              auto: a quarter of max_connections, at least 16); more are answered 503",
+        reload: Reload::Restart(|new, running| {
+            new.max_connections_per_address = running.max_connections_per_address
+        }),
+        apply: |c, value, _| {
+            c.max_connections_per_address = match value {
+                "auto" => None,
+                _ => Some(parse_count(value, 1, 65536).map_err(|e| e + " or auto")? as usize),
+            };
+            Ok(())
+        },
+        render: |c, out| match c.max_connections_per_address {
+            Some(n) => out.value(&n),
+            None => out.value(&"auto"),
+        },
+    },
+    Key {
+        name: "per_address_loopback",
+        repeatable: false,
+        default: "exempt",
+        doc: "exempt: loopback clients (a proxy on this host) are not held to \
+              max_connections_per_address; bounded: they are",
+        reload: Reload::Restart(|new, running| {
+            new.per_address_loopback_exempt = running.per_address_loopback_exempt
+        }),
+        apply: |c, value, _| {
+            c.per_address_loopback_exempt = match value {
+                "exempt" => true,
+                "bounded" => false,
+                _ => return Err(format!("`{}` is not exempt or bounded", log::shown(value))),
+            };
+            Ok(())
+        },
+        render: |c, out| {
+            out.value(if c.per_address_loopback_exempt {
+                &"exempt"
+            } else {
+                &"bounded"
+            })
+        },
+    },
+    Key {
         name: "client_timeout",
         repeatable: false,
         default: "10s",
@@ -1074,6 +1120,35 @@ mod tests {
         }
         let body: String = rendered.lines().skip(1).map(|l| format!("{l}\n")).collect();
         assert_eq!(body, expected);
+    }
+
+    /// The per-address bound: a count or `auto`; loopback `exempt` or
+    /// `bounded`; anything else is an error naming the line and value.
+    #[test]
+    fn per_address_keys_parse_and_name_bad_values() {
+        let path = Path::new("/etc/sysmon.conf");
+        let c = Config::parse(b"max_connections_per_address = 7\n", path).unwrap();
+        assert_eq!(c.max_connections_per_address, Some(7));
+        assert!(c.per_address_loopback_exempt);
+        let c = Config::parse(b"per_address_loopback = bounded\n", path).unwrap();
+        assert_eq!(c.max_connections_per_address, None);
+        assert!(!c.per_address_loopback_exempt);
+        for (text, message) in [
+            (
+                "max_connections_per_address = 0\n",
+                "/etc/sysmon.conf:1: max_connections_per_address: `0` is not a whole number \
+                 from 1 to 65536 or auto",
+            ),
+            (
+                "\nper_address_loopback = yes\n",
+                "/etc/sysmon.conf:2: per_address_loopback: `yes` is not exempt or bounded",
+            ),
+        ] {
+            let err = Config::parse(text.as_bytes(), path)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(err, message);
+        }
     }
 
     #[test]

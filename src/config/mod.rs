@@ -56,6 +56,12 @@ pub struct Config {
     pub client_timeout: Duration,
     /// Connections open at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Connections one client address (IPv4, or IPv6 /64) may hold at once;
+    /// `None`: `auto`, a quarter of the slots, at least 16
+    /// (`listener::per_address_bound`).
+    pub max_connections_per_address: Option<usize>,
+    /// Loopback clients are not held to `max_connections_per_address`.
+    pub per_address_loopback_exempt: bool,
     /// Host names (besides IP literals and localhost) the dashboard answers to.
     pub server_names: Vec<String>,
     /// Client address blocks allowed to connect; empty = any.
@@ -282,6 +288,8 @@ impl Config {
             listen: Vec::new(),
             client_timeout: Duration::ZERO,
             max_connections: 0,
+            max_connections_per_address: None,
+            per_address_loopback_exempt: false,
             server_names: Vec::new(),
             allow: Vec::new(),
             auth_user: None,

@@ -210,25 +210,29 @@ fn request_head(
         return Err(refusal_answer(refusal));
     }
 
-    // [patch] Compared without a lower-cased copy of the value.
-    let has = |value: &str, word: &str| {
-        value
-            .as_bytes()
-            .windows(word.len())
-            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
-    };
-    let last = match into.header("Connection") {
-        Some(val) if has(val, "close") => true,
-        Some(val) if has(val, "upgrade") => true,
-        Some(val) if !has(val, "keep-alive") && version == HTTPVersion(1, 0) => true,
-        None if version == HTTPVersion(1, 0) => true,
-        _ => false,
-    };
+    // [patch] Every `Connection` line's options, as tokens (+sysmon.19).
+    let has = |option: &str| connection_option(into, option);
+    let last =
+        has("close") || has("upgrade") || (version == HTTPVersion(1, 0) && !has("keep-alive"));
     Ok(HeadFacts {
         method,
         version,
         last,
     })
+}
+
+/// [patch] Whether `head` lists `option` in a `Connection` header
+/// (+sysmon.19). RFC 9110 §7.6.1: the field is a comma-separated list of
+/// case-insensitive tokens, and may come on several lines (a list field,
+/// §5.3: the lines are one list). Upstream looked at the first line only
+/// and for `option` anywhere in it: `keep-alive` then a line `close` was
+/// kept open, and `xclose` or `close-ish` closed. Compared without a
+/// lower-cased copy, so nothing is allocated.
+fn connection_option(head: &HeadText, option: &str) -> bool {
+    head.headers()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Connection"))
+        .flat_map(|(_, value)| value.split(','))
+        .any(|token| token.trim_matches([' ', '\t']).eq_ignore_ascii_case(option))
 }
 
 /// [patch] The lines of `head`, split at each CRLF, as `str::split("\r\n")`
@@ -593,5 +597,64 @@ mod test {
             panic!("second head not parsed")
         };
         assert_eq!((text.target(), len), ("/b", next.len()));
+    }
+
+    /// [patch] `Connection` is a list of tokens, on one line or several,
+    /// in any case (+sysmon.19, RFC 9110 §7.6.1). Upstream read the first
+    /// line only, for the word anywhere in it.
+    #[test]
+    fn connection_options_are_tokens_from_every_line() {
+        let limits = HeadLimits {
+            max_head_bytes: 1024,
+            max_headers: 8,
+        };
+        let cases: &[(&str, &str, bool)] = &[
+            ("1.1", "", false),
+            ("1.1", "Connection: close\r\n", true),
+            ("1.1", "Connection: CLOSE\r\n", true),
+            ("1.1", "Connection: keep-alive, close\r\n", true),
+            ("1.1", "Connection: keep-alive ,\tClose \r\n", true),
+            (
+                "1.1",
+                "Connection: keep-alive\r\nConnection: close\r\n",
+                true,
+            ),
+            (
+                "1.1",
+                "Connection: keep-alive\r\nX: 1\r\nconnection: close\r\n",
+                true,
+            ),
+            ("1.1", "Connection: upgrade\r\n", true),
+            ("1.1", "Connection: te, upgrade\r\n", true),
+            ("1.1", "Connection: xclose\r\n", false),
+            ("1.1", "Connection: close-ish\r\n", false),
+            (
+                "1.1",
+                "Connection: keep-alive\r\nConnection: closed\r\n",
+                false,
+            ),
+            ("1.1", "Connection: \"close\"\r\n", false),
+            ("1.1", "X-Connection: close\r\n", false),
+            ("1.0", "", true),
+            ("1.0", "Connection: keep-alive\r\n", false),
+            ("1.0", "Connection: Keep-Alive\r\n", false),
+            ("1.0", "Connection: te\r\nConnection: keep-alive\r\n", false),
+            ("1.0", "Connection: keep-alive-ish\r\n", true),
+            ("1.0", "Connection: not-keep-alive\r\n", true),
+            (
+                "1.0",
+                "Connection: keep-alive\r\nConnection: close\r\n",
+                true,
+            ),
+        ];
+        for &(version, lines, last) in cases {
+            let head = format!("GET / HTTP/{}\r\nHost: a\r\n{}\r\n", version, lines);
+            let mut scanned = 0;
+            let mut text = HeadText::default();
+            match parse_head(head.as_bytes(), &mut scanned, limits, &mut text) {
+                Parsed::Request(_, facts) => assert_eq!(facts.last, last, "{:?}", head),
+                _ => panic!("not a request: {:?}", head),
+            }
+        }
     }
 }

@@ -96,7 +96,7 @@ use std::error::Error;
 use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
-use std::net::ToSocketAddrs;
+use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
@@ -168,17 +168,45 @@ pub struct Limits {
     pub max_headers: usize,
     /// Read and write timeout set on every accepted connection.
     pub timeout: Option<Duration>,
+    /// [patch] Connections one peer address may hold at once (+sysmon.19):
+    /// an IPv4 address, or an IPv6 address's /64 (one host is given a whole
+    /// /64). More from it are answered 503 and closed as over
+    /// `max_connections`, so one peer cannot take every slot. 0: no bound.
+    /// Unix socket peers have no address and are not bounded.
+    pub max_connections_per_address: usize,
+    /// [patch] Loopback peers (127.0.0.0/8, ::1) are not held to
+    /// `max_connections_per_address` (a reverse proxy on the same host
+    /// connects from there for every user).
+    pub loopback_exempt: bool,
 }
 
 pub(crate) struct Shared {
     // connections being served now
     connections: AtomicUsize,
-    // connections refused for the cap
+    // connections refused for the cap, or the per-address bound
     rejected: AtomicU64,
+    // [patch] of those, refused for the per-address bound (+sysmon.19)
+    rejected_per_address: AtomicU64,
+    // [patch] the peer last refused for the per-address bound; written
+    // only at such a refusal
+    last_refused_address: Mutex<Option<IpAddr>>,
     // accept() errors that did not stop the server accepting, and
     // accepted connections the server could not watch (+sysmon.13)
     accept_errors: AtomicU64,
     limits: Limits,
+}
+
+impl Shared {
+    pub(crate) fn new(limits: Limits) -> Shared {
+        Shared {
+            connections: AtomicUsize::new(0),
+            rejected: AtomicU64::new(0),
+            rejected_per_address: AtomicU64::new(0),
+            last_refused_address: Mutex::new(None),
+            accept_errors: AtomicU64::new(0),
+            limits,
+        }
+    }
 }
 
 /// [patch] What the reactor does after an `accept()` error. Upstream
@@ -321,12 +349,7 @@ impl Server {
             listening_addrs.push(local_addr);
         }
 
-        let shared = Arc::new(Shared {
-            connections: AtomicUsize::new(0),
-            rejected: AtomicU64::new(0),
-            accept_errors: AtomicU64::new(0),
-            limits,
-        });
+        let shared = Arc::new(Shared::new(limits));
 
         // [patch] One reactor for every listener and connection, turned by
         // whichever thread asks for a request.
@@ -367,16 +390,29 @@ impl Server {
     }
 
     /// [patch] Connections answered 503 and closed at once because
-    /// `max_connections` were open. (One the epoll could not take is an
-    /// accept error since +sysmon.13.)
+    /// `max_connections` were open, or (since +sysmon.19) their peer's
+    /// address held `max_connections_per_address`. (One the epoll could
+    /// not take is an accept error since +sysmon.13.)
     pub fn rejected_connections(&self) -> u64 {
         self.shared.rejected.load(Relaxed)
     }
 
+    /// [patch] Of [`Server::rejected_connections`], those refused for
+    /// `max_connections_per_address`, and the peer last refused so
+    /// (+sysmon.19).
+    pub fn rejected_per_address(&self) -> (u64, Option<IpAddr>) {
+        let last = *self
+            .shared
+            .last_refused_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        (self.shared.rejected_per_address.load(Relaxed), last)
+    }
+
     /// [patch] Failed `accept()` calls (EMFILE and the like) that the server
     /// survived, and (since +sysmon.13) accepted connections closed
-    /// unanswered because the epoll could not take them (ENOMEM, ENOSPC)
-    /// or they could not be made non-blocking.
+    /// because the epoll could not take them (ENOMEM, ENOSPC; answered
+    /// 503 since +sysmon.21) or they could not be made non-blocking.
     pub fn accept_errors(&self) -> u64 {
         self.shared.accept_errors.load(Relaxed)
     }

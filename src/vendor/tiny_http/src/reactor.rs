@@ -162,6 +162,9 @@ enum AfterWrite {
 struct Conn {
     socket: Arc<Connection>,
     remote_addr: Option<SocketAddr>,
+    /// The peer's entry in `Reactor::peers` (`peer_key`), counted while
+    /// this connection is open; None when not bounded.
+    peer: Option<PeerKey>,
     state: State,
     /// Bytes read and not yet taken as a head: at most `max_head_bytes`.
     /// Empty (no allocation) while the connection is idle.
@@ -205,6 +208,13 @@ pub(crate) struct Reactor {
     /// Indices of empty slots.
     free: Vec<u32>,
     open: usize,
+    /// [patch] Open connections per bounded peer (+sysmon.19), sorted by
+    /// key, each count above zero: an entry is made at a peer's first
+    /// connection and removed with its last, so there are at most `open`
+    /// of them. A sorted list, not a `HashMap` (std's SipHash and table
+    /// code are ~9 KB of sysmon's binary); its capacity is kept, so a warm
+    /// reactor allocates nothing for it.
+    peers: Vec<(PeerKey, u32)>,
     shared: Arc<Shared>,
     /// Requests (and errors) read and not yet taken by the caller.
     ready: VecDeque<Message>,
@@ -258,6 +268,7 @@ impl Reactor {
             slots: Vec::new(),
             free: Vec::new(),
             open: 0,
+            peers: Vec::new(),
             shared,
             ready: VecDeque::with_capacity(16),
             inbox,
@@ -405,6 +416,9 @@ impl Reactor {
             self.free.push(slot as u32);
             self.open -= 1;
             self.shared.connections.fetch_sub(1, Relaxed);
+            if let Some(key) = conn.peer {
+                release_peer(&mut self.peers, key);
+            }
         }
     }
 
@@ -466,6 +480,26 @@ impl Reactor {
             refuse_busy(&sock);
             return;
         }
+        // [patch] One peer may not take every slot (+sysmon.19): over its
+        // bound it gets the 503 of the cap above.
+        let limits = &self.shared.limits;
+        let peer = remote_addr
+            .filter(|_| limits.max_connections_per_address != 0)
+            .and_then(|addr| peer_key(addr.ip(), limits.loopback_exempt));
+        let peer_at = peer.map(|key| self.peers.binary_search_by_key(&key, |p| p.0));
+        if let Some(Ok(i)) = peer_at {
+            if self.peers[i].1 as usize >= limits.max_connections_per_address {
+                self.shared.rejected.fetch_add(1, Relaxed);
+                self.shared.rejected_per_address.fetch_add(1, Relaxed);
+                *self
+                    .shared
+                    .last_refused_address
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = remote_addr.map(|a| a.ip());
+                refuse_busy(&sock);
+                return;
+            }
+        }
         if sock.set_nonblocking(true).is_err() {
             // [patch] Taken in, and not served: an accept error (+sysmon.13).
             self.shared.accept_errors.fetch_add(1, Relaxed);
@@ -487,10 +521,13 @@ impl Reactor {
             // [patch] ENOMEM, ENOSPC (max_user_watches): the kernel is out
             // of what a connection needs, as for EMFILE on `accept()`, so
             // an accept error (+sysmon.13). It was counted as `rejected`,
-            // which counts the 503s over `max_connections`; this one is
-            // closed without an answer.
+            // which counts the 503s over `max_connections`. Since
+            // +sysmon.21 it gets their 503 too (it was closed without an
+            // answer): the client learns to come back, not that the
+            // server broke off.
             self.free.push(slot as u32);
             self.shared.accept_errors.fetch_add(1, Relaxed);
+            refuse_busy(&sock);
             return;
         }
         let socket = match self.slots[slot].spare_socket.take() {
@@ -503,9 +540,15 @@ impl Reactor {
             },
             None => Arc::new(sock),
         };
+        match (peer, peer_at) {
+            (Some(_), Some(Ok(i))) => self.peers[i].1 += 1,
+            (Some(key), Some(Err(i))) => self.peers.insert(i, (key, 1)),
+            _ => {}
+        }
         self.slots[slot].conn = Some(Conn {
             socket,
             remote_addr,
+            peer,
             state: State::Reading,
             buf: Vec::new(),
             scanned: 0,
@@ -731,6 +774,35 @@ fn keep_spare(spares: &mut Vec<HeadText>, head: HeadText) {
     }
 }
 
+/// [patch] A peer address as `Reactor::peers` counts it (+sysmon.19): an
+/// IPv4 address (also when it reaches an IPv6 listener as `::ffff:a.b.c.d`)
+/// as itself, shifted left one bit; an IPv6 address by its /64 (the
+/// network part: one host has a whole /64 to pick addresses from), with the
+/// lowest bit set, so the two kinds never meet. None for a loopback peer
+/// when `loopback_exempt`.
+type PeerKey = u128;
+
+fn peer_key(ip: std::net::IpAddr, loopback_exempt: bool) -> Option<PeerKey> {
+    let ip = ip.to_canonical();
+    if loopback_exempt && ip.is_loopback() {
+        return None;
+    }
+    Some(match ip {
+        std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)) << 1,
+        std::net::IpAddr::V6(v6) => (u128::from(v6) & !u128::from(u64::MAX)) | 1,
+    })
+}
+
+/// Counts one connection of `key` fewer, removing its entry with the last.
+fn release_peer(peers: &mut Vec<(PeerKey, u32)>, key: PeerKey) {
+    if let Ok(i) = peers.binary_search_by_key(&key, |p| p.0) {
+        peers[i].1 -= 1;
+        if peers[i].1 == 0 {
+            peers.remove(i);
+        }
+    }
+}
+
 /// Answers a connection over the cap with 503 and closes it, without
 /// waiting: what the client has sent already is read first (closing with
 /// unread data sends a reset, which can destroy the answer before the
@@ -755,7 +827,6 @@ mod test {
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
     use std::sync::atomic::Ordering::Relaxed;
-    use std::sync::atomic::{AtomicU64, AtomicUsize};
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -769,22 +840,18 @@ mod test {
     }
 
     /// [patch] A connection the epoll cannot take (ENOSPC, ENOMEM) is
-    /// closed and counted as an accept error (+sysmon.13). It was counted
-    /// as rejected, the count of 503s over `max_connections`, which
-    /// sysmon's log reports as "all max_connections were open".
+    /// counted as an accept error (+sysmon.13). It was counted as
+    /// rejected, the count of 503s over `max_connections`, which sysmon's
+    /// log reports as "all max_connections were open". It is answered
+    /// their 503 and closed (+sysmon.21; it was closed unanswered).
     #[test]
     fn a_connection_the_epoll_cannot_take_is_an_accept_error_not_a_rejection() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let shared = Arc::new(Shared {
-            connections: AtomicUsize::new(0),
-            rejected: AtomicU64::new(0),
-            accept_errors: AtomicU64::new(0),
-            limits: Limits {
-                max_connections: 8,
-                ..Limits::default()
-            },
-        });
+        let shared = Arc::new(Shared::new(Limits {
+            max_connections: 8,
+            ..Limits::default()
+        }));
         let inbox = Arc::new(Inbox::new().unwrap());
         let mut reactor = Reactor::new(vec![listener.into()], shared.clone(), inbox).unwrap();
         reactor.refuse_registrations = true;
@@ -796,9 +863,9 @@ mod test {
         refused
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        let mut byte = [0u8; 1];
-        // closed without an answer
-        assert_eq!(refused.read(&mut byte).unwrap(), 0);
+        let mut answer = String::new();
+        refused.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer.as_bytes(), super::BUSY_RESPONSE);
 
         reactor.refuse_registrations = false;
         let _served = TcpStream::connect(addr).unwrap();
@@ -806,5 +873,96 @@ mod test {
         assert!(turn_until(&mut reactor, admitted), "not admitted");
         assert_eq!(shared.accept_errors.load(Relaxed), 1);
         assert_eq!(shared.rejected.load(Relaxed), 0);
+    }
+
+    /// [patch] At `max_connections_per_address`, a peer's next connection
+    /// gets the cap's 503 and is counted with its refusals; its count is
+    /// given back as each connection ends, so it may open as many again
+    /// (+sysmon.19). Loopback is bounded here (`loopback_exempt` off).
+    #[test]
+    fn one_peer_holds_at_most_its_bound_and_gets_it_back_on_close() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared::new(Limits {
+            max_connections: 64,
+            max_connections_per_address: 3,
+            ..Limits::default()
+        }));
+        let inbox = Arc::new(Inbox::new().unwrap());
+        let mut reactor = Reactor::new(vec![listener.into()], shared.clone(), inbox).unwrap();
+        for round in 0..3 {
+            let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+            let admitted = || shared.connections.load(Relaxed) == 3;
+            assert!(
+                turn_until(&mut reactor, admitted),
+                "round {round}: not admitted"
+            );
+            let mut refused = TcpStream::connect(addr).unwrap();
+            let counted = || shared.rejected.load(Relaxed) == round + 1;
+            assert!(
+                turn_until(&mut reactor, counted),
+                "round {round}: not refused"
+            );
+            let mut answer = String::new();
+            refused.read_to_string(&mut answer).unwrap();
+            assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+            assert!(answer.contains("\r\nConnection: close\r\n"), "{answer:?}");
+            let (per_address, last) = (
+                shared.rejected_per_address.load(Relaxed),
+                *shared.last_refused_address.lock().unwrap(),
+            );
+            assert_eq!(per_address, round + 1);
+            assert_eq!(last, Some(addr.ip()));
+            assert_eq!(reactor.peers.len(), 1);
+            drop(held);
+            let released = || shared.connections.load(Relaxed) == 0;
+            assert!(
+                turn_until(&mut reactor, released),
+                "round {round}: not closed"
+            );
+            assert!(
+                reactor.peers.is_empty(),
+                "round {round}: a count left behind"
+            );
+        }
+    }
+
+    /// [patch] Loopback peers are not counted when `loopback_exempt`.
+    #[test]
+    fn loopback_is_not_bounded_when_exempt() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared::new(Limits {
+            max_connections: 64,
+            max_connections_per_address: 2,
+            loopback_exempt: true,
+            ..Limits::default()
+        }));
+        let inbox = Arc::new(Inbox::new().unwrap());
+        let mut reactor = Reactor::new(vec![listener.into()], shared.clone(), inbox).unwrap();
+        let _held: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let admitted = || shared.connections.load(Relaxed) == 5;
+        assert!(turn_until(&mut reactor, admitted), "not admitted");
+        assert_eq!(shared.rejected.load(Relaxed), 0);
+        assert!(reactor.peers.is_empty());
+    }
+
+    /// [patch] An IPv4 peer is itself, on an IPv6 listener too; an IPv6
+    /// peer is its /64.
+    #[test]
+    fn peers_are_ipv4_addresses_and_ipv6_slash_64s() {
+        use super::peer_key;
+        let key = |ip: &str| peer_key(ip.parse().unwrap(), true);
+        assert_eq!(key("192.0.2.7"), key("::ffff:192.0.2.7"));
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        // an IPv4 address and an IPv6 /64 never share a key
+        assert_ne!(key("0.0.0.1"), key("::1:0:0:0:1"));
+        assert_ne!(key("0.0.0.0"), key("::1:0:0:0:0"));
+        for loopback in ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1"] {
+            assert_eq!(key(loopback), None, "{loopback}");
+            assert!(peer_key(loopback.parse().unwrap(), false).is_some());
+        }
     }
 }
