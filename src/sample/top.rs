@@ -582,8 +582,12 @@ impl TopProcesses {
                     break; // the spare candidates were not needed
                 }
                 let cpu_percent = if seconds > 0.0 {
+                    // max/min, not `clamp`: clamp's check of its bounds
+                    // prints them with f64's Debug, 8 KB of float
+                    // formatting the binary otherwise does without.
                     (c.cpu_ticks_in_interval as f64 / hz as f64 / seconds * 100.0)
-                        .clamp(0.0, ceiling)
+                        .max(0.0)
+                        .min(ceiling)
                 } else {
                     0.0
                 };
