@@ -344,7 +344,11 @@ fn clients_that_do_not_read_cannot_stall_the_loop() {
     eprintln!(
         "2 clients not reading (4.7 MB history, 200 pipelined pages): worst fresh /data.json {worst:?}"
     );
-    assert!(worst < Duration::from_millis(100), "worst {worst:?}");
+    // The stall this guards against is a write waiting `client_timeout`
+    // (30 s here) per answer. A bound of 1 s still fails that by 30x; the
+    // 100 ms it had failed once at 149 ms in CI while four builds shared
+    // the 2 cores. How fast an answer is belongs to `make bench`.
+    assert!(worst < Duration::from_secs(1), "worst {worst:?}");
     // And the loop kept sampling: the sample time moved on.
     assert_ne!(
         times[0],
