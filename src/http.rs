@@ -524,6 +524,37 @@ mod tests {
                 &["Transfer-Encoding: chunked", "Content-Length: 0"],
                 Err(LengthAndTransferEncoding),
             ),
+            // Transfer-Encoding is a list across every line (RFC 9112
+            // §6.1): a second line counts as much as the first.
+            (
+                &["Transfer-Encoding: chunked", "Transfer-Encoding: gzip"],
+                Err(Body),
+            ),
+            (
+                &["Transfer-Encoding: gzip", "Transfer-Encoding: chunked"],
+                Err(Body),
+            ),
+            (&["Transfer-Encoding:", "X-A: a"], Err(Body)),
+            (
+                &["Transfer-Encoding: chunked", "Transfer-Encoding: chunked"],
+                Err(Body),
+            ),
+            (
+                &[
+                    "Transfer-Encoding: chunked",
+                    "Content-Length: 5",
+                    "transfer-encoding: chunked",
+                ],
+                Err(LengthAndTransferEncoding),
+            ),
+            (
+                &["Content-Length: 0", "X-A: a", "Transfer-Encoding: identity"],
+                Err(LengthAndTransferEncoding),
+            ),
+            (
+                &["Content-Length: 0", "Transfer-Encoding:"],
+                Err(LengthAndTransferEncoding),
+            ),
             (
                 &["Content-Length: 0", "Content-Length: 0"],
                 Err(DuplicateContentLength),

@@ -25,14 +25,16 @@
 //!
 //! Invariants: the sockets stay open from `bind` to drop; a unix socket path
 //! is only ever removed when it is a socket nobody answers on (a stale one
-//! left by a crash), never a file of another kind.
+//! left by a crash), or the very socket a failed [`HttpListener::bind`]
+//! made (the same inode), never a file of another kind; once `bind` has
+//! succeeded, the server removes the socket files when dropped.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::config::Listen;
@@ -125,9 +127,12 @@ impl HttpListener {
     ) -> Result<HttpListener, String> {
         let mut listeners = Vec::with_capacity(listen.len());
         let mut bound = Vec::with_capacity(listen.len());
+        // Until the server owns them, the socket files made here are ours
+        // to remove: a later address that fails must not leave them behind.
+        let mut made = MadeSockets::default();
         for addr in listen {
             let (listener, local) =
-                bind_one(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                bind_one(addr, &mut made).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             listeners.push(listener);
             bound.push(local);
         }
@@ -141,6 +146,8 @@ impl HttpListener {
         };
         let server = tiny_http::Server::from_listeners(listeners, limits)
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
+        // The server removes them when dropped (tiny_http's `Drop for Server`).
+        made.hand_over();
         Ok(HttpListener {
             server,
             max_connections,
@@ -250,7 +257,52 @@ impl HttpListener {
     }
 }
 
-fn bind_one(addr: &Listen) -> io::Result<(tiny_http::Listener, Listen)> {
+/// The unix socket files a [`HttpListener::bind`] in progress has made,
+/// each with its device and inode as made: dropped before
+/// [`MadeSockets::hand_over`], it removes each one that is still that
+/// same socket, and nothing else (a file put in its place is not ours).
+#[derive(Default)]
+struct MadeSockets {
+    made: Vec<(PathBuf, (u64, u64))>,
+}
+
+impl MadeSockets {
+    /// Notes that `path` was just made by a bind of ours.
+    fn record(&mut self, path: &Path) -> io::Result<()> {
+        let meta = std::fs::symlink_metadata(path)?;
+        self.made
+            .push((path.to_path_buf(), (meta.dev(), meta.ino())));
+        Ok(())
+    }
+
+    /// The start succeeded: the server owns the files now.
+    fn hand_over(mut self) {
+        self.made.clear();
+    }
+}
+
+impl Drop for MadeSockets {
+    fn drop(&mut self) {
+        for (path, made_as) in &self.made {
+            let still_ours = std::fs::symlink_metadata(path).is_ok_and(|meta| {
+                meta.file_type().is_socket() && (meta.dev(), meta.ino()) == *made_as
+            });
+            if !still_ours {
+                continue;
+            }
+            if let Err(e) = std::fs::remove_file(path) {
+                log::warn(format_args!(
+                    "http: cannot remove the socket {} made for a start that failed: {e}",
+                    path.display()
+                ));
+            }
+        }
+    }
+}
+
+/// Binds `addr`; a unix socket file made for it is recorded in `made`
+/// as soon as it exists, so that a failure after that removes it too.
+fn bind_one(addr: &Listen, made: &mut MadeSockets) -> io::Result<(tiny_http::Listener, Listen)> {
     match addr {
         Listen::Tcp(addr) => {
             let socket = TcpListener::bind(addr)?;
@@ -264,6 +316,7 @@ fn bind_one(addr: &Listen) -> io::Result<(tiny_http::Listener, Listen)> {
         Listen::Unix(path) => {
             remove_stale_socket(path)?;
             let socket = UnixListener::bind(path)?;
+            made.record(path)?;
             // The owner and its group may connect (a reverse proxy in the
             // group); nobody else.
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;

@@ -551,6 +551,62 @@ fn length_and_transfer_encoding_together_are_refused_and_nothing_is_smuggled() {
     );
 }
 
+/// `Transfer-Encoding` is a list across every line (RFC 9112 §6.1), so a
+/// coding on a later line counts as much as one on the first: with a
+/// `Content-Length` anywhere it is 400 and close (§6.3), and without one
+/// the body it declares is refused (413) and the connection closed,
+/// whichever line holds the final `chunked`. Nothing pipelined behind
+/// either is answered.
+#[test]
+fn transfer_encoding_on_any_line_is_refused_and_nothing_is_smuggled() {
+    let dir = TempDir::new("te-lines");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let hidden = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", daemon.addr);
+    let body = format!("0\r\n\r\n{hidden}");
+    for framing in [
+        format!(
+            "Content-Length: {}\r\nX-A: a\r\nTransfer-Encoding: chunked\r\n",
+            body.len()
+        ),
+        format!(
+            "Transfer-Encoding: gzip\r\nContent-Length: {}\r\nTransfer-Encoding: chunked\r\n",
+            body.len()
+        ),
+        format!("Content-Length: {}\r\nTransfer-Encoding:\r\n", body.len()),
+    ] {
+        let raw = format!(
+            "GET /data.json HTTP/1.1\r\nHost: {}\r\n{framing}\r\n{body}",
+            daemon.addr
+        );
+        refused_alone(daemon.addr, raw.as_bytes(), &format!("{framing:?}"));
+    }
+    for codings in [
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        let raw = format!(
+            "GET /data.json HTTP/1.1\r\nHost: {}\r\n{codings}\r\n{body}",
+            daemon.addr
+        );
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let text = String::from_utf8_lossy(&answer);
+        let r = parse_http(&answer);
+        assert_eq!(r.status, 413, "{codings:?}: {text}");
+        assert_eq!(
+            r.header("Connection").as_deref(),
+            Some("close"),
+            "{codings:?}"
+        );
+        assert_eq!(responses_in(&answer), 1, "{codings:?}: {text}");
+        assert!(
+            !text.contains("node_load1"),
+            "{codings:?}: hidden answered: {text}"
+        );
+    }
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+}
+
 /// Issue #11: a negative `Content-Length` was ignored and the body read as
 /// the next request (which was answered); two `Content-Length` lines: the
 /// first won. Both are 400 and close now, as RFC 9112 §6.3 asks.

@@ -158,6 +158,73 @@ fn a_stale_unix_socket_is_replaced_and_anything_else_is_kept() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "precious\n");
 }
 
+/// A start that fails on a later `listen` address removes the unix socket
+/// files it made for the earlier ones (std's `UnixListener` leaves its file
+/// behind when dropped; the server removes them only once it exists), and
+/// nothing that was there before it: a regular file where a socket was to
+/// go is kept as it was.
+#[test]
+fn a_start_that_fails_on_a_later_address_leaves_no_socket_file_behind() {
+    let dir = TempDir::new("listen-fail-later");
+    let socket = dir.path().join("sysmon.sock");
+    let socket_made = |what: &str| match std::fs::symlink_metadata(&socket) {
+        Ok(meta) => panic!(
+            "{what}: {} left behind (socket: {})",
+            socket.display(),
+            meta.file_type().is_socket()
+        ),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{what}: {e}"),
+    };
+
+    // A TCP address another process holds, after the socket.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nlisten = {}\nlisten = 127.0.0.1:{port}\n",
+        socket.display()
+    ));
+    let out = run(sysmon(&["run", "--config", config.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    socket_made("a TCP address in use");
+
+    // A second socket path that holds a regular file: that file is kept,
+    // the first socket removed.
+    let file = dir.path().join("not-a-socket");
+    std::fs::write(&file, "precious\n").unwrap();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nlisten = {}\nlisten = {}\n",
+        socket.display(),
+        file.display()
+    ));
+    let out = run(sysmon(&["run", "--config", config.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a socket"), "{stderr}");
+    socket_made("a later path that is a regular file");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "precious\n");
+
+    // A stale socket at the first path (kill -9) is replaced, and the one
+    // made in its place removed when the start fails: nothing is left.
+    let listen = format!("listen = 127.0.0.1:0\nlisten = {}\n", socket.display());
+    let mut crashed = start_configured(&dir, &listen);
+    crashed.signal(9);
+    assert!(crashed.wait_exit(Duration::from_secs(5)).is_some());
+    assert!(socket.exists(), "kill -9 should leave the socket file");
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nlisten = {}\nlisten = 127.0.0.1:{port}\n",
+        socket.display()
+    ));
+    let out = run(sysmon(&["run", "--config", config.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    socket_made("a stale socket replaced, then a TCP address in use");
+    drop(taken);
+}
+
 #[test]
 fn listen_mistakes_are_config_errors_with_the_line() {
     let dir = TempDir::new("listen-errors");
