@@ -210,7 +210,7 @@ fn request_head(
         return Err(refusal_answer(refusal));
     }
 
-    // [patch] Every `Connection` line's options, as tokens (+sysmon.19).
+    // [patch] Every `Connection` line's options, as tokens (+sysmon.20).
     let has = |option: &str| connection_option(into, option);
     let last =
         has("close") || has("upgrade") || (version == HTTPVersion(1, 0) && !has("keep-alive"));
@@ -222,7 +222,7 @@ fn request_head(
 }
 
 /// [patch] Whether `head` lists `option` in a `Connection` header
-/// (+sysmon.19). RFC 9110 §7.6.1: the field is a comma-separated list of
+/// (+sysmon.20). RFC 9110 §7.6.1: the field is a comma-separated list of
 /// case-insensitive tokens, and may come on several lines (a list field,
 /// §5.3: the lines are one list). Upstream looked at the first line only
 /// and for `option` anywhere in it: `keep-alive` then a line `close` was
@@ -600,7 +600,7 @@ mod test {
     }
 
     /// [patch] `Connection` is a list of tokens, on one line or several,
-    /// in any case (+sysmon.19, RFC 9110 §7.6.1). Upstream read the first
+    /// in any case (+sysmon.20, RFC 9110 §7.6.1). Upstream read the first
     /// line only, for the word anywhere in it.
     #[test]
     fn connection_options_are_tokens_from_every_line() {
