@@ -788,7 +788,14 @@ impl Daemon {
             ));
             return;
         };
-        let loaded = Config::load(Some(&file)).and_then(|c| {
+        // With `run --listen` the file's `listen` lines are not used, so
+        // not checked either.
+        let listen_from = if self.listen_from_command_line {
+            crate::config::ListenFrom::CommandLine
+        } else {
+            crate::config::ListenFrom::File
+        };
+        let loaded = Config::load(Some(&file), listen_from).and_then(|c| {
             c.refuse_empty_for_reload()?;
             c.validate().map(|()| c)
         });

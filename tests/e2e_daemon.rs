@@ -432,8 +432,15 @@ fn bad_config_exits_2_with_file_and_line_and_writes_nothing() {
         let config = dir.config(extra);
         let config_str = config.to_str().unwrap();
         let expected = expected.replace("{}", config_str);
+        // `--listen` replaces the file's `listen` lines, which are then
+        // not checked (run_listen_does_not_check_the_files_listen_lines_it_replaces):
+        // `run` meets those only without it (refused before any bind).
+        let run = match name {
+            "listen-overlap" => vec!["run", "--config", config_str],
+            _ => vec!["run", "--listen", "127.0.0.1:0", "--config", config_str],
+        };
         for args in [
-            vec!["run", "--listen", "127.0.0.1:0", "--config", config_str],
+            run,
             vec!["sample", "--config", config_str],
             vec!["check-config", "--config", config_str],
         ] {
@@ -529,6 +536,71 @@ fn run_refuses_listen_arguments_that_cannot_both_be_bound() {
             !std::path::Path::new(socket).exists(),
             "the socket was made"
         );
+    }
+}
+
+/// `run --listen` replaces the file's `listen` lines, yet the file's were
+/// still checked: two that cannot both be bound, or one address listed
+/// twice, stopped `run --listen 127.0.0.1:0` (exit 2), and a reload of
+/// such a file was refused, though neither binds them. The command line's
+/// addresses are checked (above); the file's lines draw a warning at their
+/// line that they are replaced, at start and on reload. `check-config`,
+/// which has no `--listen`, still refuses them.
+#[test]
+fn run_listen_does_not_check_the_files_listen_lines_it_replaces() {
+    let dir = TempDir::new("e2e-listen-replaces-file");
+    let port = free_port();
+    let proc_root = fixture("proc/basic");
+    for lines in [
+        format!("listen = 0.0.0.0:{port}\nlisten = 127.0.0.1:{port}"),
+        format!("listen = 127.0.0.1:{port}\nlisten = 127.0.0.1:{port}"),
+    ] {
+        // Lines 1-3 are the directories `dir.config` writes; `listen`
+        // is on lines 8 and 9.
+        let config = dir.config(&format!(
+            "backup = off\nupdate_manager = none\nmounts = /\ninterval = 1h\n{lines}"
+        ));
+        let config = config.to_str().unwrap();
+        let out = run(sysmon(&["check-config", "--config", config]));
+        assert_eq!(out.status.code(), Some(2), "{lines}");
+        let daemon = Daemon::start(&[
+            "--config",
+            config,
+            "--proc-root",
+            proc_root.to_str().unwrap(),
+        ]);
+        assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+        let warning = format!(
+            "warning: {config}:8: listen has no effect with run --listen: the addresses \
+             given on the command line replace the file's `listen` lines (8, 9)"
+        );
+        assert!(
+            daemon.wait_log(&warning, Duration::from_secs(5)),
+            "no `{warning}` logged\n{}",
+            daemon.dump()
+        );
+        daemon.signal(1);
+        assert!(
+            daemon.wait_log("configuration reloaded", Duration::from_secs(5)),
+            "{}",
+            daemon.dump()
+        );
+        assert!(
+            daemon.wait_log(
+                &format!("SIGHUP: {config}:8: listen has no effect"),
+                Duration::from_secs(5)
+            ),
+            "{}",
+            daemon.dump()
+        );
+        assert_eq!(
+            daemon.logged("listen has no effect"),
+            2,
+            "{}",
+            daemon.dump()
+        );
+        assert_eq!(daemon.logged("error"), 0, "{}", daemon.dump());
+        assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
     }
 }
 

@@ -53,7 +53,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
             return Err(ExitCode::from(1));
         }
     }
-    let mut config = super::load_config(args.config.as_deref(), args.proc_root, args.sys_root)?;
+    let listen_from = if args.listen.is_empty() {
+        config::ListenFrom::File
+    } else {
+        config::ListenFrom::CommandLine
+    };
+    let mut config = super::load_config_listening(
+        args.config.as_deref(),
+        args.proc_root,
+        args.sys_root,
+        listen_from,
+    )?;
     if let Some(root_fs) = args.root_fs {
         config.root_fs = root_fs;
     }
@@ -72,8 +82,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
                     ExitCode::from(2)
                 })?);
         }
-        // The file's `listen` lines were checked as it was loaded; these
-        // replace them, so the same check, naming the values as given.
+        // These replace the file's `listen` lines (loaded unchecked, and
+        // named in a warning below): the check the file's get, naming the
+        // values as given.
         let ipv6_takes_ipv4 = config::ipv6_wildcard_takes_ipv4();
         if let Some((i, j, why)) = config::first_listen_overlap(&config.listen, ipv6_takes_ipv4) {
             log::error(format_args!(
@@ -92,7 +103,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         log::error(format_args!("{e}"));
         return Err(ExitCode::from(2));
     }
-    // As check-config says them; the reload says them again.
+    // As check-config says them (and that --listen replaced the file's
+    // `listen` lines); the reload says them again.
     for warning in config.settings_without_effect() {
         log::warn(format_args!("{warning}"));
     }

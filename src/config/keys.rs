@@ -232,12 +232,10 @@ pub const KEYS: &[Key] = &[
         doc: "address of the dashboard: IP:PORT, [IPv6]:PORT or a unix socket path",
         reload: Reload::Restart(|new, running| new.listen = running.listen.clone()),
         apply: |c, value, _| {
-            let listen = parse_listen(value)?;
-            // Port 0 is "any free port": two such lines are two sockets.
-            if c.listen.contains(&listen) && !listen.is_any_port() {
-                return Err(format!("`{}` is listed twice", log::shown(value)));
-            }
-            c.listen.push(listen);
+            // One listed twice is refused with the addresses that cannot
+            // be bound together (`Config::check_listen_overlaps`): not
+            // when `run --listen` replaces them.
+            c.listen.push(parse_listen(value)?);
             Ok(())
         },
         render: |c, out| c.listen.iter().for_each(|l| out.value(l)),

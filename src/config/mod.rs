@@ -5,8 +5,9 @@
 //! [`ConfigError`] naming `FILE:LINE` and what is wrong, and start-up stops
 //! with exit status 2 before any file is written or any port is bound.
 //! Relative paths are resolved against the directory of the config file.
-//! [`Config::parse`] is pure; [`Config::load`] also checks the one thing
-//! that needs the system: that `user` names a user of this machine.
+//! [`Config::parse`] is pure; [`Config::load`] also checks what needs the
+//! system: that `user` names a user of this machine, and that the `listen`
+//! addresses can all be bound (unless `run --listen` replaces them).
 //!
 //! Invariant: reading the configuration never waits and is bounded, since
 //! the daemon's one loop reads it again on SIGHUP: the config file and the
@@ -116,6 +117,20 @@ pub struct Config {
     /// file ([`Config::validate`], [`crate::access::AccessPolicy::from_config`]) can name
     /// `FILE:LINE` too. Not part of the configuration: ignored by `==`.
     pub key_lines: KeyLines,
+    /// Whether `listen` is the file's or `run --listen`'s; not a key, set
+    /// by [`Config::load`].
+    pub listen_from: ListenFrom,
+}
+
+/// Where the addresses to listen on come from. `run --listen` replaces the
+/// file's `listen` lines: those are then neither bound nor checked against
+/// each other (`run` checks its own), and
+/// [`Config::settings_without_effect`] says that they are replaced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListenFrom {
+    #[default]
+    File,
+    CommandLine,
 }
 
 /// A threshold on a percentage: `90% for 5m`.
@@ -348,6 +363,7 @@ impl Config {
             },
             boot_log_every: Duration::ZERO,
             key_lines: KeyLines::default(),
+            listen_from: ListenFrom::File,
         }
     }
 }
@@ -418,18 +434,25 @@ impl Config {
     /// Loads `path`, or with `None` the default file if it exists, else the
     /// built-in defaults. An explicitly named file must exist. Besides
     /// [`Config::parse`], checks what needs the system: that `user` names a
-    /// user of this machine. The file is read without ever waiting (the
+    /// user of this machine, and with `listen_from` [`ListenFrom::File`]
+    /// that the `listen` lines can all be bound
+    /// ([`Config::check_listen_overlaps`]); with
+    /// [`ListenFrom::CommandLine`] they are replaced, so not checked (the
+    /// caller puts its own in `listen`). The file is read without ever waiting (the
     /// daemon's loop reads it on SIGHUP): anything but a regular file (a
     /// FIFO, a device) is refused, as is one larger than [`MAX_FILE_BYTES`].
-    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    pub fn load(path: Option<&Path>, listen_from: ListenFrom) -> Result<Config, ConfigError> {
         let (path, required) = match path {
             Some(p) => (p.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_PATH), false),
         };
         match crate::sample::procfile::read_whole(&path, MAX_FILE_BYTES) {
             Ok(bytes) => {
-                let config = Config::parse(&bytes, &path)?;
-                config.check_listen_overlaps(ipv6_wildcard_takes_ipv4())?;
+                let mut config = Config::parse(&bytes, &path)?;
+                config.listen_from = listen_from;
+                if listen_from == ListenFrom::File {
+                    config.check_listen_overlaps(ipv6_wildcard_takes_ipv4())?;
+                }
                 config.account().map_err(|message| ConfigError {
                     line: config.key_lines.of("user"),
                     file: path,
@@ -437,9 +460,10 @@ impl Config {
                 })?;
                 Ok(config)
             }
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
-                Ok(Config::default())
-            }
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(Config {
+                listen_from,
+                ..Config::default()
+            }),
             Err(e) => Err(ConfigError {
                 file: path,
                 line: None,
@@ -516,9 +540,11 @@ impl Config {
 
     /// Refuses two `listen` addresses of which the second cannot be bound
     /// beside the first (`0.0.0.0:P` and `127.0.0.1:P`, `[::]:P` and
-    /// `[::1]:P`; see [`parse::listen_overlap`]), at the later one's line
-    /// and naming the earlier's: `check-config` passed them and `run`
-    /// failed at the second bind. Apart from [`Config::parse`] because it
+    /// `[::1]:P`; see [`parse::listen_overlap`]; or one address listed
+    /// twice), at the later one's line and naming the earlier's:
+    /// `check-config` passed them and `run` failed at the second bind.
+    /// Not in [`Config::parse`]: `run --listen` replaces these lines, and
+    /// then they are not bound, so not refused. Apart from [`Config::parse`] because it
     /// depends on the kernel: `ipv6_takes_ipv4` is whether a `[::]` socket
     /// also takes IPv4 ([`ipv6_wildcard_takes_ipv4`]).
     pub fn check_listen_overlaps(&self, ipv6_takes_ipv4: bool) -> Result<(), ConfigError> {
@@ -535,15 +561,20 @@ impl Config {
             return Ok(());
         };
         let shown = |l: &Listen| log::shown(&l.to_string()).to_string();
-        let mut error = self.error_at(
-            &[],
+        let first_line = lines.get(i).copied().unwrap_or(0);
+        let message = if self.listen[i] == self.listen[j] {
             format!(
-                "listen: `{}` overlaps `{}` on line {}: {why}",
+                "listen: `{}` is listed twice (first on line {first_line})",
+                shown(&self.listen[j])
+            )
+        } else {
+            format!(
+                "listen: `{}` overlaps `{}` on line {first_line}: {why}",
                 shown(&self.listen[j]),
                 shown(&self.listen[i]),
-                lines.get(i).copied().unwrap_or(0),
-            ),
-        );
+            )
+        };
+        let mut error = self.error_at(&[], message);
         error.line = lines.get(j).copied();
         Err(error)
     }
@@ -715,8 +746,7 @@ pub fn first_listen_overlap(
                     why + ", so the second bind fails (address in use); listen on the \
                            wildcard alone, or on each address but not the wildcard"
                 }
-                // The file refuses a path listed twice as it is read;
-                // `run --listen` meets it here.
+                // A TCP address listed twice is `listen_overlap`'s.
                 None if earlier == later && matches!(later, Listen::Unix(_)) => {
                     "the same unix socket twice (the second bind would find the first \
                      answering); give it once"
@@ -995,7 +1025,9 @@ mod tests {
         let file = dir.join("sysmon.conf");
         std::fs::write(&file, "interval = 5s\nuser = no-such-user-7f3a\n").unwrap();
         assert!(Config::parse(&std::fs::read(&file).unwrap(), &file).is_ok());
-        let error = Config::load(Some(&file)).unwrap_err().to_string();
+        let error = Config::load(Some(&file), ListenFrom::File)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with(&format!(
                 "{}:2: user: no user `no-such-user-7f3a` on this system",
@@ -1005,7 +1037,7 @@ mod tests {
         );
         // root is in every passwd database.
         std::fs::write(&file, "user = root\n").unwrap();
-        let c = Config::load(Some(&file)).unwrap();
+        let c = Config::load(Some(&file), ListenFrom::File).unwrap();
         let account = c.account().unwrap().unwrap();
         assert_eq!((account.name.as_str(), account.uid), ("root", 0));
         std::fs::remove_dir_all(&dir).unwrap();
@@ -1375,6 +1407,16 @@ mod tests {
         }
         // The default alone, and one address, never overlap.
         assert!(parse("").unwrap().check_listen_overlaps(true).is_ok());
+        // One listed twice is refused here, not as the file is parsed:
+        // `run --listen` replaces the lines and then binds neither.
+        assert_eq!(
+            check("127.0.0.1:9 127.0.0.1:9", true).err().as_deref(),
+            Some("/etc/sysmon.conf:3: listen: `127.0.0.1:9` is listed twice (first on line 2)")
+        );
+        assert_eq!(
+            check("/run/a.sock /run/a.sock", true).err().as_deref(),
+            Some("/etc/sysmon.conf:3: listen: `/run/a.sock` is listed twice (first on line 2)")
+        );
     }
 
     /// `alert_command = off` ran `/bin/sh -c off` at every alert: no

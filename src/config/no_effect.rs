@@ -11,8 +11,11 @@
 //! directories (`backup_dir`, `log_dir`), which `prepare-dirs` and
 //! `sysmon backup` use whatever the daemon does, and the keys `sysmon
 //! backup` reads with `backup = off` (that switch is the daemon's).
+//!
+//! Besides the table: the file's `listen` lines, which `run --listen`
+//! replaces ([`super::ListenFrom`]), named once at the first of them.
 
-use super::{Config, ConfigError, ServiceInit, UpdateManager, keys};
+use super::{Config, ConfigError, ListenFrom, ServiceInit, UpdateManager, keys};
 
 /// While `cause` holds of a configuration (it then says how: `services =
 /// off`), the `keys` have no effect, for the reason `meaning` gives.
@@ -120,6 +123,7 @@ impl Config {
     /// without effect, at that key's line (its last, when repeated), in
     /// the file's order. Empty for a file without such keys.
     pub fn settings_without_effect(&self) -> Vec<ConfigError> {
+        let mut warnings = self.listen_replaced().into_iter().collect::<Vec<_>>();
         let rendered = |config: &Config, key: &keys::Key| {
             let mut text = String::new();
             (key.render)(config, &mut keys::Out::new(&mut text, key.name));
@@ -127,7 +131,6 @@ impl Config {
         };
         let defaults = Config::default();
         let mut named: Vec<&str> = Vec::new();
-        let mut warnings = Vec::new();
         for rule in RULES {
             let Some(cause) = (rule.cause)(self) else {
                 continue;
@@ -168,6 +171,34 @@ impl Config {
             (a.line, &a.message).cmp(&(b.line, &b.message))
         });
         warnings
+    }
+
+    /// With `run --listen`, the file's `listen` lines are replaced: one
+    /// warning at the first, naming them all (their values are gone by
+    /// now: `listen` holds the command line's).
+    fn listen_replaced(&self) -> Option<ConfigError> {
+        if self.listen_from != ListenFrom::CommandLine {
+            return None;
+        }
+        let lines: Vec<usize> = self
+            .key_lines
+            .0
+            .iter()
+            .filter(|(k, _)| *k == "listen")
+            .map(|(_, l)| *l)
+            .collect();
+        let first = *lines.first()?;
+        let listed: Vec<String> = lines.iter().map(ToString::to_string).collect();
+        let mut warning = self.error_at(
+            &[],
+            format!(
+                "listen has no effect with run --listen: the addresses given on the \
+                 command line replace the file's `listen` lines ({})",
+                listed.join(", ")
+            ),
+        );
+        warning.line = Some(first);
+        Some(warning)
     }
 }
 

@@ -115,12 +115,6 @@ impl Listen {
             Listen::Unix(_) => true,
         }
     }
-
-    /// A TCP address with port 0: the kernel picks a free port at bind, so
-    /// it never stands for the same socket twice.
-    pub fn is_any_port(&self) -> bool {
-        matches!(self, Listen::Tcp(addr) if addr.port() == 0)
-    }
 }
 
 impl fmt::Display for Listen {
