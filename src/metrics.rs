@@ -635,7 +635,9 @@ impl MetricsRenderer {
             ("SwapTotal", Some(m.swap_total_bytes)),
             ("SwapFree", Some(m.swap_free_bytes)),
         ];
-        let read_now = self.meminfo.write(&mut self.out, &mut self.fault);
+        let read_now = self
+            .meminfo
+            .write(&mut self.out, &mut self.fault, s.meminfo_repeats_said);
         for (field, value) in memory {
             if read_now {
                 break;

@@ -5,7 +5,9 @@
 //! field printed in kB is multiplied by 1024 and gets `_bytes`; a count
 //! (`HugePages_Total`) keeps its name and value. Fields the kernel adds
 //! later appear without a code change, as with node_exporter up to 1.5.
-//! A repeated field (an overlay /proc) is written once, the first kept.
+//! A repeated field (an overlay /proc) is written once, the first kept,
+//! and logged once: by the sampler, which reads the file too, when it is
+//! one of its ten fields (above `SReclaimable`), else here.
 
 use std::path::Path;
 
@@ -61,7 +63,10 @@ impl MemInfoFields {
 
     /// `false` when the file cannot be read (the caller falls back to the
     /// sample's fields). A malformed line is left out, the rest still count.
-    pub fn write(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
+    /// `sampler_said_repeats`: the sampler's log says the file repeats a
+    /// key (`Sample::meminfo_repeats_said`), so this scrape's repeats,
+    /// the same cause, are not logged again.
+    pub fn write(&mut self, out: &mut Body, fault: &mut Fault, sampler_said_repeats: bool) -> bool {
         let buf = match self.file.read() {
             Ok(buf) => buf,
             Err(e) => {
@@ -99,8 +104,13 @@ impl MemInfoFields {
                 out.push('\n');
             }
         }
-        let file = self.file.path().display();
-        self.heads.report(&mut self.repeats, &file);
+        // The sampler read the file first (at start, before any scrape,
+        // and at every interval). While it says so, this log stays as it
+        // was: noting "none" here would say the repeats are gone.
+        if !sampler_said_repeats {
+            let file = self.file.path().display();
+            self.heads.report(&mut self.repeats, &file);
+        }
         true
     }
 }

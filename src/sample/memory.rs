@@ -67,6 +67,13 @@ impl Memory {
         self.health.note(self.meminfo_file.path(), r);
     }
 
+    /// Whether the log says that /proc/meminfo repeats one of the keys
+    /// read here (/metrics, which reads every key, then does not say it
+    /// again).
+    pub fn repeats_said(&self) -> bool {
+        self.repeats.said()
+    }
+
     /// `FILE: why` while /proc/meminfo cannot be read.
     pub fn failure(&self) -> Option<&str> {
         self.health.failure()

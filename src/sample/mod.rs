@@ -115,6 +115,9 @@ pub struct Sample {
     pub memory: MemorySample,
     /// The raw /proc/meminfo figures behind `memory` (for /metrics).
     pub meminfo: MemInfo,
+    /// Whether the sampler's log says that /proc/meminfo repeats a key:
+    /// /metrics, which reads the file again, then leaves that unsaid.
+    pub meminfo_repeats_said: bool,
     pub procs_running: Option<u64>,
     pub procs_blocked: Option<u64>,
     pub context_switches: Option<u64>,
@@ -404,6 +407,7 @@ impl Sampler {
             out.interrupts = stat.interrupts;
         }
         self.memory.sample(&mut out.memory, &mut out.meminfo);
+        out.meminfo_repeats_said = self.memory.repeats_said();
         self.load.sample(&mut out.load);
         self.uptime.sample(&mut out.uptime_s);
         self.hostname.sample(&mut out.hostname);

@@ -132,6 +132,12 @@ impl Repeats {
             _ => {}
         }
     }
+
+    /// Whether the log says, as of the last reading, that the file
+    /// repeats lines (said, and not yet said to be gone).
+    pub fn said(&self) -> bool {
+        self.logged
+    }
 }
 
 /// Reads `file`; `Ok(None)` when it does not exist (the source is absent).

@@ -148,6 +148,59 @@ fn append(root: &std::path::Path, rel: &str, line: &str) {
     writeln!(f, "{line}").unwrap();
 }
 
+/// /proc/meminfo is read by two: the sampler (its ten fields, every
+/// interval) and /metrics (every field, at each scrape). A key written
+/// twice (an overlay /proc) was logged by each, two warnings for one
+/// cause; now once. `MemTotal` is repeated near the top, where both look;
+/// `HugePages_Total` at the end, which only /metrics reads (the sampler
+/// stops after `SReclaimable`), so /metrics says it.
+#[test]
+fn a_repeated_meminfo_key_is_logged_once_by_the_sampler_and_metrics() {
+    for (case, repeat, series, said) in [
+        (
+            "top",
+            "MemTotal:  1 kB",
+            // The first line's figure: 24684084 kB.
+            "\nnode_memory_MemTotal_bytes 25276502016\n",
+            "line 2: MemTotal listed before",
+        ),
+        (
+            "end",
+            "HugePages_Total:  7",
+            "\nnode_memory_HugePages_Total 0\n",
+            "series `node_memory_HugePages_Total` written by more than one line",
+        ),
+    ] {
+        let dir = TempDir::new(&format!("repeated-meminfo-key-{case}"));
+        let proc_root = copy_fixture(&dir, "proc/basic", "proc");
+        let meminfo = proc_root.join("meminfo");
+        let text = std::fs::read_to_string(&meminfo).unwrap();
+        let (first, rest) = text.split_once('\n').unwrap();
+        assert!(first.starts_with("MemTotal:"), "{first}");
+        let text = match case {
+            "top" => format!("{first}\n{repeat}\n{rest}"),
+            _ => format!("{text}{repeat}\n"),
+        };
+        std::fs::write(&meminfo, text).unwrap();
+        let daemon = Daemon::on_roots(&dir, &proc_root, None, "metrics_cache = 0s");
+        for _ in 0..2 {
+            let r = daemon.get("/metrics");
+            assert_eq!(r.status, 200, "{}", daemon.dump());
+            let text = r.body_text();
+            assert!(text.contains(series), "{case}: no {series:?} in\n{text}");
+        }
+        // A line logged while rendering is read from the pipe by a thread.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(
+            daemon.logged("proc/meminfo"),
+            1,
+            "{case}: {}",
+            daemon.dump()
+        );
+        assert_eq!(daemon.logged(said), 1, "{case}: {}", daemon.dump());
+    }
+}
+
 /// An offline CPU leaves a gap in /proc/stat (cpu0 cpu2 cpu3, as after
 /// `echo 0 > /sys/devices/system/cpu/cpu1/online`), and an overlay /proc
 /// may list CPUs out of order: /metrics and /data.json give each core once,
