@@ -49,7 +49,10 @@ pub struct Health {
 
 /// What makes one failure the same as the next, compared without
 /// formatting (an `io::Error`'s text allocates): a failure that stays the
-/// same rewrites nothing. An io error is known by its kind and errno.
+/// same rewrites nothing. An io error is known by its kind and errno; one
+/// without errno (sysmon's own: `open_regular` says "a directory" and "a
+/// character device" with the same kind) by its text too, compared with
+/// the one shown ([`same_text`]: its text is made without allocating).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cause {
     Io(io::ErrorKind, Option<i32>),
@@ -69,8 +72,16 @@ impl Health {
                     Failure::Parse(e) => Cause::Parse(*e),
                     Failure::Other(s) => Cause::Other(s),
                 };
+                // Without errno the kind says too little (see `Cause`).
+                let by_text = matches!(&e, Failure::Io(io) if io.raw_os_error().is_none());
                 let first = match &mut self.failing {
-                    Some((same, _)) if *same == cause => return,
+                    Some((same, why))
+                        if *same == cause
+                            && (!by_text
+                                || same_text(why, format_args!("{}: {e}", path.display()))) =>
+                    {
+                        return;
+                    }
                     Some((was, _)) => {
                         *was = cause;
                         false
@@ -98,6 +109,20 @@ impl Health {
     pub fn failure(&self) -> Option<&str> {
         self.failing.as_ref().map(|(_, why)| why.as_str())
     }
+}
+
+/// Whether `text` is what `args` writes, found without allocating: the
+/// pieces are compared as they are written, the first difference stops.
+fn same_text(text: &str, args: fmt::Arguments) -> bool {
+    struct Rest<'a>(&'a str);
+    impl fmt::Write for Rest<'_> {
+        fn write_str(&mut self, piece: &str) -> fmt::Result {
+            self.0 = self.0.strip_prefix(piece).ok_or(fmt::Error)?;
+            Ok(())
+        }
+    }
+    let mut rest = Rest(text);
+    fmt::write(&mut rest, args).is_ok() && rest.0.is_empty()
 }
 
 /// Whether a table's reading had lines naming what an earlier line of the
@@ -186,5 +211,62 @@ mod tests {
             health.failure(),
             Some("/proc/stat: line 1: cpu line has fewer than 4 columns")
         );
+    }
+
+    /// `same_text` against the naive answer: format, then compare.
+    #[test]
+    fn same_text_is_equality_of_the_formatted_text() {
+        for (text, a, b) in [
+            ("x: y", "x", "y"),
+            ("x: y", "x", "yz"),
+            ("x: yz", "x", "y"),
+            ("", "", ""),
+            (": ", "", ""),
+            ("ab: c", "a", "bc"),
+        ] {
+            let naive = format!("{a}: {b}") == text;
+            assert_eq!(
+                same_text(text, format_args!("{a}: {b}")),
+                naive,
+                "{text:?} {a:?} {b:?}"
+            );
+        }
+    }
+
+    /// An io error of sysmon's own (no errno) is known by its text too:
+    /// `open_regular` refuses a directory and a device with the same kind
+    /// (`InvalidInput`) and no errno, and the second was taken for the
+    /// first, so the failure shown stayed "a directory" once the file was
+    /// a device.
+    #[test]
+    fn an_io_error_without_errno_that_changes_text_is_reported_as_it_is_now() {
+        let dir = std::env::temp_dir().join(format!("sysmon-source-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("meminfo");
+        std::fs::create_dir_all(&path).unwrap();
+        let mut file = ProcFile::new(path.clone());
+        let mut health = Health::default();
+        let read = |file: &mut ProcFile| file.read().map(|_| ()).map_err(Failure::Io);
+        health.note(&path, read(&mut file));
+        let shown = |health: &Health| health.failure().unwrap().to_string();
+        let why = shown(&health);
+        assert!(
+            why.ends_with(": a directory, not a regular file: refused (reading it could block)"),
+            "{why}"
+        );
+        std::fs::remove_dir(&path).unwrap();
+        std::os::unix::fs::symlink("/dev/null", &path).unwrap();
+        health.note(&path, read(&mut file));
+        let why = shown(&health);
+        assert!(
+            why.ends_with(
+                ": a character device, not a regular file: refused (reading it could block)"
+            ),
+            "{why}"
+        );
+        // The same failure again is the same text, rewritten or not.
+        health.note(&path, read(&mut file));
+        assert_eq!(shown(&health), why);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
