@@ -1387,15 +1387,20 @@ impl MetricsRenderer {
             "sysmon_build_info{{version=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION")
         );
+        // The newest success, whatever the last run's outcome: the age
+        // alert (`time() - this`) is for runs that keep failing, and would
+        // fall silent with the series.
+        if let Some(last_success_at) = backup.last_success_at {
+            self.gauge(
+                gauge_head!(
+                    "sysmon_backup_last_success_timestamp_seconds",
+                    "Unix time the last successful backup finished."
+                ),
+                last_success_at as f64,
+            );
+        }
         if let Some(last) = &backup.last {
             if last.ok {
-                self.gauge(
-                    gauge_head!(
-                        "sysmon_backup_last_success_timestamp_seconds",
-                        "Unix time the last successful backup finished."
-                    ),
-                    last.time as f64,
-                );
                 self.gauge(
                     gauge_head!(
                         "sysmon_backup_last_size_bytes",
@@ -1489,6 +1494,57 @@ mod tests {
         }
         assert_eq!(out.as_str(), "a\\\"b\\\\c\\nd|plain|\\n|é\\\"é|");
     }
+    /// The age alert (`SysmonBackupTooOld`: `time() -` this series `> 36h`)
+    /// must keep firing while backups fail: the series shows the newest
+    /// success whatever the last run's outcome. Before, it was written only
+    /// when the last run had succeeded, so the first failure removed it and
+    /// silenced the alert in exactly the case it is for.
+    #[test]
+    fn the_last_success_is_exported_after_a_failed_run() {
+        use crate::audit::UpdatesState;
+        use crate::backup::record::LastFigures;
+        let nowhere = Path::new("/nonexistent");
+        let mut r = MetricsRenderer::new(nowhere, nowhere, nowhere);
+        let updates = UpdatesSnapshot::without_answer(UpdatesState::Pending);
+        let run = |time, ok| LastFigures {
+            time,
+            bytes: 4096,
+            files: 3,
+            skipped: 0,
+            skipped_permission: Some(0),
+            duration_s: 1.5,
+            ok,
+        };
+        let snapshot = |state, last, last_success_at| BackupSnapshot {
+            state,
+            progress: None,
+            last,
+            last_success_at,
+            next_at: None,
+        };
+        let line = "sysmon_backup_last_success_timestamp_seconds";
+        let failed = snapshot(BackupState::Failed, Some(run(2000, false)), Some(1000));
+        let body = r.render_own(&failed, &updates, None).as_str();
+        assert!(body.contains(&format!("\n{line} 1000\n")), "{body}");
+        // The other gauges are the last successful archive's: not the
+        // failed run's figures.
+        assert!(!body.contains("sysmon_backup_last_size_bytes"), "{body}");
+
+        let ok = snapshot(BackupState::Ok, Some(run(3000, true)), Some(3000));
+        let body = r.render_own(&ok, &updates, None).as_str();
+        assert!(body.contains(&format!("\n{line} 3000\n")), "{body}");
+        assert!(
+            body.contains("\nsysmon_backup_last_size_bytes 4096\n"),
+            "{body}"
+        );
+
+        // None has ever succeeded: no series (sysmon's alert_backup_age
+        // covers that case; a 0 would read as "1970").
+        let never = snapshot(BackupState::Failed, Some(run(2000, false)), None);
+        let body = r.render_own(&never, &updates, None).as_str();
+        assert!(!body.contains(line), "{body}");
+    }
+
     #[test]
     fn compile_time_family_lines_are_what_family_writes() {
         let mut out = Body::with_capacity(0);

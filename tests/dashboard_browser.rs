@@ -446,6 +446,52 @@ fn dashboard_shows_an_incomplete_backup_as_partial() {
     );
 }
 
+/// After a failed backup the card still says when the last one succeeded
+/// (`backup.last.last_success_at`): before, it showed the failure alone,
+/// and nothing on the page said whether any backup was there to restore.
+#[test]
+fn dashboard_shows_the_last_success_after_a_failed_backup() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    let dir = TempDir::new("dashboard-last-success");
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f.txt"), "data\n").unwrap();
+    let config = dir.config(&format!(
+        "backup_source = {}\nupdate_manager = none\nmounts = /",
+        src.display()
+    ));
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    let state_is = |daemon: &Daemon, want: &str| {
+        common::wait_for(Duration::from_secs(20), || {
+            let v = daemon.data();
+            (common::text(&v, &["backup", "state"]).as_deref() == Some(want)).then_some(())
+        })
+        .is_some()
+    };
+    assert!(state_is(&daemon, "ok"), "{}", daemon.dump());
+    // A backup by hand that fails, taken up at SIGHUP.
+    std::fs::remove_dir_all(&src).unwrap();
+    let out = common::run(common::sysmon(&[
+        "backup",
+        "--config",
+        config.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    daemon.signal(1);
+    assert!(state_is(&daemon, "failed"), "{}", daemon.dump());
+    let run = browser.run(&["--dump-dom"], &url(&daemon, "/"));
+    let card = card_markup(&run.stdout, "class=\"card backup").unwrap_or_else(|| {
+        panic!("no backup card:\n{}", run.stdout);
+    });
+    assert!(card.contains("Last backup (failed)"), "{card}");
+    assert!(
+        card.contains("<span>Last success</span><b id=\"backup-last-success\">"),
+        "{card}"
+    );
+}
+
 /// The range switch (issue 13): loaded with `#range=1h`, the page reads
 /// `/history.json?range=1h` from the history file, marks `1h` pressed, and
 /// draws each sparkline over a min/max band (a polygon per unbroken run)

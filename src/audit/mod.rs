@@ -327,9 +327,11 @@ impl Job {
     ///
     /// The parser has the audit's deadline too: one still at work then
     /// (hostile or pathological output) is abandoned into `abandoned`, the
-    /// audit ending as timed out; it holds nothing the loop needs. While an
-    /// abandoned parser is still at work no second one is started: that
-    /// audit fails, saying so (one stuck thread at most, not one per audit).
+    /// audit ending as timed out (one at work when its audit is stopped is
+    /// abandoned there too: [`AuditService::stop_job`]); it holds nothing
+    /// the loop needs. While an abandoned parser is still at work no second
+    /// one is started: that audit fails, saying so (one stuck thread at
+    /// most, not one per audit).
     /// `gate`: a test's knob that holds the parser ([`fsutil::test_hold`]).
     fn decide(
         &mut self,
@@ -380,7 +382,7 @@ impl Job {
             .as_ref()
             .is_some_and(|earlier| !earlier.is_finished())
         {
-            let error = "not parsed: the output parser abandoned at an earlier audit's update_timeout is still at work, and only one is left running";
+            let error = "not parsed: the output parser abandoned by an earlier audit (at its update_timeout, or stopped) is still at work, and only one is left running";
             log::warn(format_args!("audit: {error}"));
             return Some(Next::Done(Outcome::Failed {
                 error: error.into(),
@@ -597,8 +599,9 @@ pub struct AuditService {
     /// A finished audit being recorded ([`record`]) on its own thread (the
     /// daemon), and when to look for its end next; published after.
     recording: Option<(std::thread::JoinHandle<Option<Recorded>>, Instant)>,
-    /// A parser abandoned at its audit's deadline ([`Job::decide`]), while
-    /// it may still be at work: no second one starts meanwhile.
+    /// A parser abandoned at its audit's deadline ([`Job::decide`]) or
+    /// when its audit was stopped ([`AuditService::stop_job`]), while it
+    /// may still be at work: no second one starts meanwhile.
     abandoned_parser: Option<Parser>,
     /// A test's knob: parsers wait while this file exists.
     parse_gate: Option<PathBuf>,
@@ -1119,7 +1122,9 @@ impl AuditService {
         self.stop_job();
     }
 
-    /// Kills a running audit's child and drops the job.
+    /// Kills a running audit's child and drops the job. A parser still at
+    /// work is kept as the abandoned one, as at the deadline
+    /// ([`Job::decide`]): one stuck thread at most, across stops too.
     fn stop_job(&mut self) {
         if let Some(mut job) = self.job.take() {
             if let Some(child) = job.child.as_mut() {
@@ -1128,6 +1133,16 @@ impl AuditService {
                     "audit: stopped, killed the running {} check",
                     job.manager.name()
                 ));
+            }
+            if let Some(parser) = job.deciding.take() {
+                // `decide` starts a parser only when no abandoned one is at
+                // work, so there is none to lose here.
+                debug_assert!(
+                    self.abandoned_parser
+                        .as_ref()
+                        .is_none_or(std::thread::JoinHandle::is_finished)
+                );
+                self.abandoned_parser = Some(parser);
             }
         }
     }

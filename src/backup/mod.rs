@@ -157,10 +157,10 @@ pub struct BackupService {
     next_at: Option<Instant>,
     job: Option<Run>,
     job_started: Instant,
+    /// The last run's record, which also carries the newest success known
+    /// ([`LastBackup::newest_success`]): kept when a later run fails, and
+    /// across a restart.
     last: Option<LastBackup>,
-    /// Unix time of the newest successful run known (the recorded one, if
-    /// it succeeded, or one since): kept when a later run fails.
-    last_success_at: Option<u64>,
     /// `state_dir/backup_last.json`, and the file last read or written
     /// there: a different one is a record written by another (`sysmon
     /// backup`), read again.
@@ -228,7 +228,6 @@ impl BackupService {
         let record_seen = record_id(&record_path);
         let last = read_record(&record_path);
         let now = Instant::now();
-        let last_success_at = last.as_ref().filter(|l| l.error.is_none()).map(|l| l.time);
         let mut service = BackupService {
             config: config.clone(),
             enabled: false,
@@ -238,7 +237,6 @@ impl BackupService {
             job: None,
             job_started: now,
             last,
-            last_success_at,
             record_path,
             record_seen,
             record_check_at: now + RECORD_RECHECK,
@@ -404,15 +402,12 @@ impl BackupService {
     }
 
     fn finished(&mut self, outcome: Outcome) {
-        let result = LastBackup::from_outcome(&outcome);
+        let result = LastBackup::from_outcome(&outcome).carrying_success_of(self.last.as_ref());
         if let Err(e) = self.persist(&result, outcome.ok()) {
             log::warn(format_args!(
                 "backup: cannot record the result in {}: {e}",
                 self.config.state_dir.display()
             ));
-        }
-        if result.error.is_none() {
-            self.last_success_at = Some(self.last_success_at.unwrap_or(0).max(result.time));
         }
         if !outcome.ok() {
             // Its temporary may be left (see `job::Temp`): the next run
@@ -430,8 +425,8 @@ impl BackupService {
 
     /// Takes up the record when the file is not the one last read or
     /// written here: `sysmon backup` ran meanwhile. Its run is then the
-    /// last one shown (failed or not), and a success counts for
-    /// `last_success_at` as the daemon's own do; the schedule is kept.
+    /// last one shown (failed or not), and the newest success known is
+    /// the later of its and the one before's; the schedule is kept.
     fn reread_record_if_changed(&mut self) {
         let id = record_id(&self.record_path);
         if id.is_none() || id == self.record_seen {
@@ -439,10 +434,7 @@ impl BackupService {
         }
         self.record_seen = id;
         if let Some(record) = read_record(&self.record_path) {
-            if record.error.is_none() {
-                self.last_success_at = Some(self.last_success_at.unwrap_or(0).max(record.time));
-            }
-            self.last = Some(record);
+            self.last = Some(record.carrying_success_of(self.last.as_ref()));
         }
     }
 
@@ -507,7 +499,7 @@ impl BackupService {
             state,
             progress: self.job.as_ref().map(Run::progress),
             last: self.last.as_ref().map(LastBackup::figures),
-            last_success_at: self.last_success_at,
+            last_success_at: self.last.as_ref().and_then(LastBackup::newest_success),
             next_at,
         }
     }
@@ -540,7 +532,7 @@ impl BackupService {
                 Run::InLoop(job) => job.abort("the daemon is stopping"),
                 Run::OffLoop(job) => job.abandon("the daemon is stopping", OFF_LOOP_STOP_WAIT),
             };
-            let result = LastBackup::from_outcome(&outcome);
+            let result = LastBackup::from_outcome(&outcome).carrying_success_of(self.last.as_ref());
             let _ = record::write(&self.config.state_dir, &result);
             self.last = Some(result);
         }
@@ -567,7 +559,7 @@ fn read_state_file(path: &Path) -> Option<Vec<u8>> {
 
 /// The record at `path` (see [`read_state_file`]); `None`, logged, when it
 /// is not one.
-fn read_record(path: &Path) -> Option<LastBackup> {
+pub(crate) fn read_record(path: &Path) -> Option<LastBackup> {
     let bytes = read_state_file(path)?;
     let record = std::str::from_utf8(&bytes)
         .ok()
@@ -646,6 +638,47 @@ mod tests {
         assert_eq!(service.snapshot().state, BackupState::Ok);
         assert!(!stale.exists(), "the leftover is removed by the next run");
         assert_eq!(std::fs::read(&finished).unwrap(), b"an older archive");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The newest success outlives a failed run and a restart: a daemon
+    /// started after a failure still shows the success before it, in the
+    /// snapshot (/metrics, `alert_backup_age`) and in /data.json's
+    /// `backup.last`. Before, only the last run was recorded, and a restart
+    /// after a failure forgot that any backup had ever succeeded.
+    #[test]
+    fn the_last_success_is_kept_across_a_failure_and_a_restart() {
+        let dir = std::env::temp_dir().join(format!("sysmon-success-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state_dir = dir.join("state");
+        let text = format!(
+            "backup_source = {}\nbackup_dir = {}\nstate_dir = {}\n",
+            dir.join("gone").display(),
+            dir.join("backups").display(),
+            state_dir.display()
+        );
+        let config = Config::parse(text.as_bytes(), Path::new("t.conf")).unwrap();
+        record::write(&state_dir, &recorded(1000, None)).unwrap();
+        let mut service = BackupService::new(&config);
+        assert_eq!(service.snapshot().last_success_at, Some(1000));
+        // No boot id to be had: the boot backup is due, and fails.
+        service.poll(Instant::now(), Duration::from_secs(5));
+        let snap = service.snapshot();
+        assert_eq!(snap.state, BackupState::Failed);
+        assert_eq!(snap.last_success_at, Some(1000), "a failure keeps it");
+        drop(service);
+
+        let restarted = BackupService::new(&config);
+        let snap = restarted.snapshot();
+        assert_eq!(
+            snap.state,
+            BackupState::Pending,
+            "the boot backup is due again"
+        );
+        assert!(snap.last.is_some_and(|l| !l.ok));
+        assert_eq!(snap.last_success_at, Some(1000), "and a restart too");
+        let json = crate::report::BackupJson::new(&restarted);
+        assert_eq!(json.last.and_then(|l| l.last_success_at), Some(1000));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

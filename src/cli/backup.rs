@@ -98,10 +98,14 @@ pub fn backup(args: BackupArgs) -> Result<ExitCode, ExitCode> {
     })
 }
 
-/// Records `outcome` where the daemon keeps its last result; a record that
-/// cannot be written is logged (the archive, if any, stands).
+/// Records `outcome` where the daemon keeps its last result, carrying on
+/// the last success of the record it replaces (a failure by hand must not
+/// make the daemon forget it); a record that cannot be written is logged
+/// (the archive, if any, stands).
 fn keep_record(config: &crate::config::Config, outcome: &Outcome) {
-    if let Err(e) = record::write(&config.state_dir, &LastBackup::from_outcome(outcome)) {
+    let before = crate::backup::read_record(&config.state_dir.join(record::FILE));
+    let result = LastBackup::from_outcome(outcome).carrying_success_of(before.as_ref());
+    if let Err(e) = record::write(&config.state_dir, &result) {
         log::warn(format_args!(
             "backup: cannot record the result in {}: {e}",
             config.state_dir.display()

@@ -1024,7 +1024,7 @@ fn a_stuck_parser_is_abandoned_at_the_deadline_and_never_doubled() {
     assert_eq!(shims.calls("checkupdates").len(), 2);
     assert!(
         st.error.as_deref().unwrap().contains(
-            "not parsed: the output parser abandoned at an earlier audit's update_timeout is still at work"
+            "not parsed: the output parser abandoned by an earlier audit (at its update_timeout, or stopped) is still at work"
         ),
         "{st:?}"
     );
@@ -1033,6 +1033,80 @@ fn a_stuck_parser_is_abandoned_at_the_deadline_and_never_doubled() {
     let mut tries = 0;
     let st = loop {
         let st = next_audit(&mut s);
+        tries += 1;
+        if st.state == "ok" || tries == 20 {
+            break st;
+        }
+        assert!(
+            st.error.as_deref().unwrap().contains("still at work"),
+            "{st:?}"
+        );
+    };
+    assert_eq!((st.state, st.count), ("ok", Some(4000)), "{st:?}");
+}
+
+/// A parser at work when its audit is stopped (a SIGHUP that changes the
+/// manager; the daemon's stop) is kept as the abandoned one, as at the
+/// deadline: while it is still at work the next audit starts no second
+/// parser. Before, the stop dropped its handle untracked, so a stuck
+/// parser and the next audit's made two stuck threads, one per stop.
+#[test]
+fn a_parser_at_work_when_its_audit_is_stopped_is_never_doubled() {
+    let (dir, shims) = shimmed("audit-parser-stop");
+    let list: String = (0..4000).map(|i| format!("pkg{i} 1-1 -> 1-2\n")).collect();
+    assert!(list.len() > sysmon::audit::INLINE_PARSE_BYTES);
+    shims.tool_output("checkupdates", &list, "", 0);
+    let mut pacman = config(dir.path(), UpdateManager::Pacman);
+    // Long enough that the first audit is stopped, not timed out.
+    pacman.updates.timeout = Duration::from_secs(60);
+    let every = Duration::from_secs(3600);
+    pacman.updates.every = Some(every);
+    let gate = dir.join("parse-gate");
+    std::fs::write(&gate, "").unwrap();
+    let mut s = AuditService::with_env(&pacman, env(dir.path(), &shims));
+    s.hold_parsers_while(gate.clone());
+    // Until checkupdates has ended and its output is with the parser:
+    // no child left, the audit still running, no result.
+    let start = Instant::now();
+    loop {
+        s.poll(Instant::now());
+        if shims.calls("checkupdates").len() == 1 && s.child_pid().is_none() {
+            break;
+        }
+        assert!(start.elapsed() < LIMIT, "{:?}", status(&s));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(s.is_running() && s.completed() == 0, "{:?}", status(&s));
+
+    // SIGHUP with the audit turned off stops it; turned on again, the
+    // next audit starts at once.
+    s.reconfigure(&config(dir.path(), UpdateManager::None));
+    assert!(!s.is_running());
+    pacman.updates.timeout = Duration::from_secs(1);
+    s.reconfigure(&pacman);
+    drive(&mut s, LIMIT);
+    assert_eq!(shims.calls("checkupdates").len(), 2);
+    let st = status(&s);
+    assert!(
+        st.error.as_deref().unwrap().contains(
+            "not parsed: the output parser abandoned by an earlier audit (at its update_timeout, or stopped) is still at work"
+        ),
+        "{st:?}"
+    );
+    // Once it has ended, the audits parse again.
+    std::fs::remove_file(&gate).unwrap();
+    let mut shift = every;
+    let mut tries = 0;
+    let st = loop {
+        let target = s.completed() + 1;
+        let start = Instant::now();
+        while s.completed() < target {
+            assert!(start.elapsed() < LIMIT, "no result: {:?}", status(&s));
+            s.poll(Instant::now() + shift);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        shift += every * 2;
+        let st = status(&s);
         tries += 1;
         if st.state == "ok" || tries == 20 {
             break st;

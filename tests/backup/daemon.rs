@@ -248,6 +248,68 @@ fn a_backup_made_by_hand_is_the_last_one_the_daemon_shows() {
     assert_eq!(text(&v, &["backup", "state"]).as_deref(), Some("ok"));
 }
 
+/// The last success outlives failed runs and restarts: after a good boot
+/// backup, a failed `sysmon backup` by hand and a restart, /metrics still
+/// has `sysmon_backup_last_success_timestamp_seconds` at the good run's
+/// time and /data.json's `backup.last.last_success_at` says the same. The
+/// Prometheus age alert, `time() - ... > 36h`, depends on it. Before, the
+/// series went with the first failure, and a restart forgot the success.
+#[test]
+fn the_last_success_outlives_a_failed_backup_and_a_restart() {
+    let td = TempDir::new("backup-last-success");
+    let src = td.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f.txt"), "data\n").unwrap();
+    let config = td.config(&format!(
+        "update_manager = none\nmounts = /\nbackup_source = {}",
+        src.display()
+    ));
+    let proc_root = proc_with_boot_id(&td, "44444444-4444-4444-4444-444444444444");
+    let mut d = start(&config, &proc_root);
+    let v = wait_state(&d, "ok", Duration::from_secs(30));
+    let good = number(&v, &["backup", "last", "time"]).expect("the boot backup's time");
+    assert_eq!(
+        number(&v, &["backup", "last", "last_success_at"]),
+        Some(good)
+    );
+    d.signal(15);
+    d.wait_exit(Duration::from_secs(5))
+        .expect("stops on SIGTERM");
+
+    fs::remove_dir_all(&src).unwrap();
+    let out = run(sysmon(&["backup", "--config", config.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+
+    // Same boot: no backup at start; the failure by hand is the last run.
+    let d = start(&config, &proc_root);
+    assert!(
+        d.wait_log("already made for this boot", Duration::from_secs(5)),
+        "{}",
+        d.dump()
+    );
+    let v = d.data();
+    assert_eq!(
+        text(&v, &["backup", "state"]).as_deref(),
+        Some("failed"),
+        "{}",
+        d.dump()
+    );
+    assert!(text(&v, &["backup", "last", "error"]).is_some());
+    assert_eq!(
+        number(&v, &["backup", "last", "last_success_at"]),
+        Some(good),
+        "{}",
+        miniserde::json::to_string(&v)
+    );
+    let metrics = d.get("/metrics").body_text();
+    assert!(
+        metrics.contains(&format!(
+            "\nsysmon_backup_last_success_timestamp_seconds {good}\n"
+        )),
+        "{metrics}"
+    );
+}
+
 #[test]
 fn data_json_stays_live_and_shows_progress_during_a_large_backup() {
     if !have_tool("unzip", "checking the archive") {
