@@ -1394,7 +1394,7 @@ impl MetricsRenderer {
             self.gauge(
                 gauge_head!(
                     "sysmon_backup_last_success_timestamp_seconds",
-                    "Unix time the last successful backup finished."
+                    "Unix time the last successful backup started."
                 ),
                 last_success_at as f64,
             );
