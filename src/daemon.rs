@@ -789,13 +789,12 @@ impl Daemon {
             return;
         };
         // With `run --listen` the file's `listen` lines are not used, so
-        // not checked either.
-        let listen_from = if self.listen_from_command_line {
-            crate::config::ListenFrom::CommandLine
-        } else {
-            crate::config::ListenFrom::File
+        // not checked either; with `run --user`, its `user`.
+        let from_command_line = crate::config::FromCommandLine {
+            listen: self.listen_from_command_line,
+            user: self.user_from_command_line,
         };
-        let loaded = Config::load(Some(&file), listen_from).and_then(|c| {
+        let loaded = Config::load(Some(&file), from_command_line).and_then(|c| {
             c.refuse_empty_for_reload()?;
             c.validate().map(|()| c)
         });

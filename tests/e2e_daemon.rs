@@ -604,6 +604,72 @@ fn run_listen_does_not_check_the_files_listen_lines_it_replaces() {
     }
 }
 
+/// `run --user` replaces the file's `user`, yet the file's was still looked
+/// up: `user = no-such-user` stopped `run --user root` (exit 2, "no user
+/// `no-such-user`"), and a reload of such a file was refused, though the
+/// daemon never becomes that user. As with `--listen` (above), the
+/// replaced line is not checked; a warning at its line says it has no
+/// effect, at start and on reload. `check-config`, which has no `--user`,
+/// still refuses it.
+#[test]
+fn run_user_does_not_look_up_the_files_user_it_replaces() {
+    let dir = TempDir::new("e2e-user-replaces-file");
+    let proc_root = fixture("proc/basic");
+    // As root, `--user root` stays root; as anyone else, becoming oneself
+    // is "already running as that user".
+    let mut id = Command::new("id");
+    id.arg("-un");
+    let me = String::from_utf8(run(id).stdout).unwrap();
+    let me = me.trim();
+    // Lines 1-3 are the directories `dir.config` writes; `user` is on 8.
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\ninterval = 1h\nuser = no-such-user-5c1e",
+    );
+    let config = config.to_str().unwrap();
+    let out = run(sysmon(&["check-config", "--config", config]));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{config}:8: user: no user `no-such-user-5c1e`")),
+        "{stderr}"
+    );
+    let daemon = Daemon::start(&[
+        "--config",
+        config,
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+        "--user",
+        me,
+    ]);
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+    let warning = format!(
+        "warning: {config}:8: user has no effect with run --user: the user given on the \
+         command line replaces the file's `user`"
+    );
+    assert!(
+        daemon.wait_log(&warning, Duration::from_secs(5)),
+        "no `{warning}` logged\n{}",
+        daemon.dump()
+    );
+    daemon.signal(1);
+    assert!(
+        daemon.wait_log("configuration reloaded", Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    assert!(
+        daemon.wait_log(
+            &format!("SIGHUP: {config}:8: user has no effect"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        daemon.dump()
+    );
+    assert_eq!(daemon.logged("user has no effect"), 2, "{}", daemon.dump());
+    assert_eq!(daemon.logged("error"), 0, "{}", daemon.dump());
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+}
+
 /// Port 0 is "any free port": two `127.0.0.1:0` are two sockets, each with
 /// a port of its own. In the file the second line was refused as "listed
 /// twice" (exit 2); on the command line it must stay allowed beside the

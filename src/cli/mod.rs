@@ -22,7 +22,7 @@ pub mod verify;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::config::{Config, ListenFrom};
+use crate::config::{Config, FromCommandLine};
 use crate::log;
 
 /// Loads and validates the config, then applies command-line overrides; a
@@ -32,18 +32,19 @@ pub fn load_config(
     proc_root: Option<PathBuf>,
     sys_root: Option<PathBuf>,
 ) -> Result<Config, ExitCode> {
-    load_config_listening(path, proc_root, sys_root, ListenFrom::File)
+    load_config_for_run(path, proc_root, sys_root, FromCommandLine::default())
 }
 
-/// [`load_config`] for `run`, whose `--listen` replaces the file's
-/// `listen` lines (`ListenFrom::CommandLine`: they are not checked).
-pub fn load_config_listening(
+/// [`load_config`] for `run`, whose `--listen` and `--user` replace the
+/// file's `listen` lines and `user` (`from_command_line`: those are not
+/// checked).
+pub fn load_config_for_run(
     path: Option<&Path>,
     proc_root: Option<PathBuf>,
     sys_root: Option<PathBuf>,
-    listen_from: ListenFrom,
+    from_command_line: FromCommandLine,
 ) -> Result<Config, ExitCode> {
-    let mut config = Config::load(path, listen_from)
+    let mut config = Config::load(path, from_command_line)
         .and_then(|c| c.validate().map(|()| c))
         .map_err(|e| {
             log::error(format_args!("{e}"));

@@ -53,16 +53,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
             return Err(ExitCode::from(1));
         }
     }
-    let listen_from = if args.listen.is_empty() {
-        config::ListenFrom::File
-    } else {
-        config::ListenFrom::CommandLine
+    let from_command_line = config::FromCommandLine {
+        listen: !args.listen.is_empty(),
+        user: args.user.is_some(),
     };
-    let mut config = super::load_config_listening(
+    let mut config = super::load_config_for_run(
         args.config.as_deref(),
         args.proc_root,
         args.sys_root,
-        listen_from,
+        from_command_line,
     )?;
     if let Some(root_fs) = args.root_fs {
         config.root_fs = root_fs;
@@ -103,14 +102,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         log::error(format_args!("{e}"));
         return Err(ExitCode::from(2));
     }
-    // As check-config says them (and that --listen replaced the file's
-    // `listen` lines); the reload says them again.
+    // As check-config says them (and that --listen and --user replaced the
+    // file's `listen` lines and `user`); the reload says them again.
     for warning in config.settings_without_effect() {
         log::warn(format_args!("{warning}"));
     }
-    // Config::load has looked the user up already; this is for its uid.
+    // Config::load has looked the file's user up already; this is for its
+    // uid, or the first look at --user's (`e` says `user: ...`).
     let account = config.account().map_err(|e| {
-        log::error(format_args!("{file}: {e}"));
+        if user_on_command_line {
+            log::error(format_args!("--{e}"));
+        } else {
+            log::error(format_args!("{file}: {e}"));
+        }
         ExitCode::from(2)
     })?;
     let stays_root = account.as_ref().is_none_or(|a| a.uid == 0);

@@ -7,7 +7,8 @@
 //! Relative paths are resolved against the directory of the config file.
 //! [`Config::parse`] is pure; [`Config::load`] also checks what needs the
 //! system: that `user` names a user of this machine, and that the `listen`
-//! addresses can all be bound (unless `run --listen` replaces them).
+//! addresses can all be bound (unless `run --user` and `run --listen`
+//! replace them: [`FromCommandLine`]).
 //!
 //! Invariant: reading the configuration never waits and is bounded, since
 //! the daemon's one loop reads it again on SIGHUP: the config file and the
@@ -72,7 +73,7 @@ pub struct Config {
     pub auth_password_file: Option<PathBuf>,
     /// `user = NAME`: the user `run` becomes once the socket is bound (see
     /// [`crate::privileges::drop_privileges`]). [`Config::load`] has checked that
-    /// the passwd database knows it.
+    /// the passwd database knows it, unless `run --user` replaces it.
     pub user: Option<String>,
     pub interval: Duration,
     pub mounts: Vec<PathBuf>,
@@ -117,20 +118,22 @@ pub struct Config {
     /// file ([`Config::validate`], [`crate::access::AccessPolicy::from_config`]) can name
     /// `FILE:LINE` too. Not part of the configuration: ignored by `==`.
     pub key_lines: KeyLines,
-    /// Whether `listen` is the file's or `run --listen`'s; not a key, set
-    /// by [`Config::load`].
-    pub listen_from: ListenFrom,
+    /// Which of `listen` and `user` are `run`'s command line's, not the
+    /// file's; not a key, set by [`Config::load`].
+    pub from_command_line: FromCommandLine,
 }
 
-/// Where the addresses to listen on come from. `run --listen` replaces the
-/// file's `listen` lines: those are then neither bound nor checked against
-/// each other (`run` checks its own), and
-/// [`Config::settings_without_effect`] says that they are replaced.
+/// What `run`'s command line gives in place of the file's lines (all
+/// `false`: the file's). What it replaces is neither used nor checked, and
+/// [`Config::settings_without_effect`] names it at its line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ListenFrom {
-    #[default]
-    File,
-    CommandLine,
+pub struct FromCommandLine {
+    /// `run --listen`: the file's `listen` lines are not bound, nor checked
+    /// against each other (`run` checks its own).
+    pub listen: bool,
+    /// `run --user`: the file's `user` is not looked up (`run` looks up
+    /// its own).
+    pub user: bool,
 }
 
 /// A threshold on a percentage: `90% for 5m`.
@@ -363,7 +366,7 @@ impl Config {
             },
             boot_log_every: Duration::ZERO,
             key_lines: KeyLines::default(),
-            listen_from: ListenFrom::File,
+            from_command_line: FromCommandLine::default(),
         }
     }
 }
@@ -434,14 +437,16 @@ impl Config {
     /// Loads `path`, or with `None` the default file if it exists, else the
     /// built-in defaults. An explicitly named file must exist. Besides
     /// [`Config::parse`], checks what needs the system: that `user` names a
-    /// user of this machine, and with `listen_from` [`ListenFrom::File`]
-    /// that the `listen` lines can all be bound
-    /// ([`Config::check_listen_overlaps`]); with
-    /// [`ListenFrom::CommandLine`] they are replaced, so not checked (the
-    /// caller puts its own in `listen`). The file is read without ever waiting (the
+    /// user of this machine, and that the `listen` lines can all be bound
+    /// ([`Config::check_listen_overlaps`]); either is not checked when
+    /// `from_command_line` says the command line replaces it (the caller
+    /// puts its own in `user` or `listen`). The file is read without ever waiting (the
     /// daemon's loop reads it on SIGHUP): anything but a regular file (a
     /// FIFO, a device) is refused, as is one larger than [`MAX_FILE_BYTES`].
-    pub fn load(path: Option<&Path>, listen_from: ListenFrom) -> Result<Config, ConfigError> {
+    pub fn load(
+        path: Option<&Path>,
+        from_command_line: FromCommandLine,
+    ) -> Result<Config, ConfigError> {
         let (path, required) = match path {
             Some(p) => (p.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_PATH), false),
@@ -449,19 +454,21 @@ impl Config {
         match crate::sample::procfile::read_whole(&path, MAX_FILE_BYTES) {
             Ok(bytes) => {
                 let mut config = Config::parse(&bytes, &path)?;
-                config.listen_from = listen_from;
-                if listen_from == ListenFrom::File {
+                config.from_command_line = from_command_line;
+                if !from_command_line.listen {
                     config.check_listen_overlaps(ipv6_wildcard_takes_ipv4())?;
                 }
-                config.account().map_err(|message| ConfigError {
-                    line: config.key_lines.of("user"),
-                    file: path,
-                    message,
-                })?;
+                if !from_command_line.user {
+                    config.account().map_err(|message| ConfigError {
+                        line: config.key_lines.of("user"),
+                        file: path,
+                        message,
+                    })?;
+                }
                 Ok(config)
             }
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(Config {
-                listen_from,
+                from_command_line,
                 ..Config::default()
             }),
             Err(e) => Err(ConfigError {
@@ -1025,7 +1032,7 @@ mod tests {
         let file = dir.join("sysmon.conf");
         std::fs::write(&file, "interval = 5s\nuser = no-such-user-7f3a\n").unwrap();
         assert!(Config::parse(&std::fs::read(&file).unwrap(), &file).is_ok());
-        let error = Config::load(Some(&file), ListenFrom::File)
+        let error = Config::load(Some(&file), FromCommandLine::default())
             .unwrap_err()
             .to_string();
         assert!(
@@ -1037,7 +1044,7 @@ mod tests {
         );
         // root is in every passwd database.
         std::fs::write(&file, "user = root\n").unwrap();
-        let c = Config::load(Some(&file), ListenFrom::File).unwrap();
+        let c = Config::load(Some(&file), FromCommandLine::default()).unwrap();
         let account = c.account().unwrap().unwrap();
         assert_eq!((account.name.as_str(), account.uid), ("root", 0));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -13,9 +13,10 @@
 //! backup` reads with `backup = off` (that switch is the daemon's).
 //!
 //! Besides the table: the file's `listen` lines, which `run --listen`
-//! replaces ([`super::ListenFrom`]), named once at the first of them.
+//! replaces ([`super::FromCommandLine`]), named once at the first of them,
+//! and its `user`, which `run --user` replaces, at its line.
 
-use super::{Config, ConfigError, ListenFrom, ServiceInit, UpdateManager, keys};
+use super::{Config, ConfigError, ServiceInit, UpdateManager, keys};
 
 /// While `cause` holds of a configuration (it then says how: `services =
 /// off`), the `keys` have no effect, for the reason `meaning` gives.
@@ -123,7 +124,11 @@ impl Config {
     /// without effect, at that key's line (its last, when repeated), in
     /// the file's order. Empty for a file without such keys.
     pub fn settings_without_effect(&self) -> Vec<ConfigError> {
-        let mut warnings = self.listen_replaced().into_iter().collect::<Vec<_>>();
+        let mut warnings: Vec<ConfigError> = self
+            .listen_replaced()
+            .into_iter()
+            .chain(self.user_replaced())
+            .collect();
         let rendered = |config: &Config, key: &keys::Key| {
             let mut text = String::new();
             (key.render)(config, &mut keys::Out::new(&mut text, key.name));
@@ -177,7 +182,7 @@ impl Config {
     /// warning at the first, naming them all (their values are gone by
     /// now: `listen` holds the command line's).
     fn listen_replaced(&self) -> Option<ConfigError> {
-        if self.listen_from != ListenFrom::CommandLine {
+        if !self.from_command_line.listen {
             return None;
         }
         let lines: Vec<usize> = self
@@ -198,6 +203,23 @@ impl Config {
             ),
         );
         warning.line = Some(first);
+        Some(warning)
+    }
+
+    /// With `run --user`, the file's `user` is replaced (and was not looked
+    /// up): one warning at its line (its value is gone by now: `user`
+    /// holds the command line's).
+    fn user_replaced(&self) -> Option<ConfigError> {
+        if !self.from_command_line.user {
+            return None;
+        }
+        let mut warning = self.error_at(
+            &[],
+            "user has no effect with run --user: the user given on the command line \
+             replaces the file's `user`"
+                .into(),
+        );
+        warning.line = Some(self.key_lines.of("user")?);
         Some(warning)
     }
 }
