@@ -1,7 +1,8 @@
 //! Each collector's success at the last scrape, and the log lines that say
 //! when it changes: once when a collector starts failing (its
 //! `node_scrape_collector_success` turns 0, its panel goes blank), naming
-//! the collector, the file and the error, and once when it succeeds again;
+//! the collector, the file and the error, once when its failure changes
+//! (another file, another error), and once when it succeeds again;
 //! nothing while it stays as it was (scrapes come every 15 s forever).
 //!
 //! A group that can say why it failed writes that into the render's
@@ -14,7 +15,7 @@
 //! Invariant: a scrape allocates nothing here in the steady state, failing
 //! or not; formatting happens only on a change.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -27,12 +28,21 @@ pub struct Fault {
     /// than ever before).
     file: String,
     what: Option<What>,
+    /// With `What::Io(_, None)`: the error's text, at most [`TEXT_MAX`]
+    /// bytes, rewritten in place like `file`.
+    text: String,
 }
 
-#[derive(Clone, Copy)]
+/// How much of an io error's own text is kept: sysmon's are one short
+/// sentence ("a directory, not a regular file: ...").
+const TEXT_MAX: usize = 200;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum What {
     /// The error's kind and its errno, when it has one (its text is made
-    /// only for the log line).
+    /// only for the log line). Without errno (sysmon's own errors:
+    /// `open_regular` refuses a directory and a character device with the
+    /// same kind) the kind says too little: its text is kept in `text`.
     Io(io::ErrorKind, Option<i32>),
     Parse(ParseError),
 }
@@ -41,6 +51,13 @@ impl Fault {
     /// `path` could not be read.
     pub fn io(&mut self, path: &Path, e: &io::Error) {
         self.set(path, What::Io(e.kind(), e.raw_os_error()));
+        if e.raw_os_error().is_none() {
+            // An errno's text is made (allocated) by std; one without
+            // errno is written out as it is held, which allocates nothing
+            // once `text` has grown to the longest.
+            self.text.clear();
+            let _ = write!(Bounded(&mut self.text), "{e}");
+        }
     }
 
     /// `path` was read but not understood.
@@ -62,6 +79,56 @@ impl Fault {
     fn is_absence(&self) -> bool {
         matches!(self.what, Some(What::Io(io::ErrorKind::NotFound, _)))
     }
+
+    /// Whether `other` says the same failure, compared without formatting:
+    /// the file and the error (an io error by kind and errno, one without
+    /// errno by its text too; a parse error by what is wrong, not its
+    /// line: a bad line that moves as lines come and go before it is the
+    /// same failure, not one to log at every scrape).
+    fn same_as(&self, other: &Fault) -> bool {
+        match (self.what, other.what) {
+            (None, None) => true,
+            (Some(What::Parse(a)), Some(What::Parse(b))) => {
+                a.what == b.what && self.file == other.file
+            }
+            (Some(a @ What::Io(_, errno)), Some(b)) => {
+                a == b && self.file == other.file && (errno.is_some() || self.text == other.text)
+            }
+            _ => false,
+        }
+    }
+
+    /// Becomes what `other` says, in place (allocates only for a longer
+    /// file or text than ever before).
+    fn copy_from(&mut self, other: &Fault) {
+        self.what = other.what;
+        self.file.clear();
+        self.file.push_str(&other.file);
+        self.text.clear();
+        self.text.push_str(&other.text);
+    }
+}
+
+/// Writes into a `String` up to [`TEXT_MAX`] bytes, cut at a character and
+/// marked `...` when longer.
+struct Bounded<'a>(&'a mut String);
+
+impl fmt::Write for Bounded<'_> {
+    fn write_str(&mut self, piece: &str) -> fmt::Result {
+        let room = TEXT_MAX.saturating_sub(self.0.len());
+        if piece.len() <= room {
+            self.0.push_str(piece);
+            return Ok(());
+        }
+        let mut end = room;
+        while !piece.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.0.push_str(&piece[..end]);
+        self.0.push_str("...");
+        // Stops the writing: nothing more is taken.
+        Err(fmt::Error)
+    }
 }
 
 impl fmt::Display for Fault {
@@ -70,7 +137,10 @@ impl fmt::Display for Fault {
             Some(What::Io(_, Some(errno))) => {
                 write!(f, "{}: {}", self.file, io::Error::from_raw_os_error(errno))
             }
-            Some(What::Io(kind, None)) => write!(f, "{}: {kind}", self.file),
+            Some(What::Io(kind, None)) if self.text.is_empty() => {
+                write!(f, "{}: {kind}", self.file)
+            }
+            Some(What::Io(_, None)) => write!(f, "{}: {}", self.file, self.text),
             Some(What::Parse(e)) => write!(f, "{}: {e}", self.file),
             None => Ok(()),
         }
@@ -142,9 +212,26 @@ enum State {
 /// The collectors' states, by their position in a render (the groups are
 /// rendered in a fixed order), and the roots their files are under.
 pub struct CollectorHealth {
-    states: Vec<(&'static str, State)>,
+    states: Vec<Collector>,
     proc_root: PathBuf,
     sys_root: PathBuf,
+}
+
+struct Collector {
+    name: &'static str,
+    state: State,
+    /// While failing: the fault the log last named, to log a change.
+    logged: Fault,
+}
+
+impl Collector {
+    fn new(name: &'static str) -> Self {
+        Collector {
+            name,
+            state: State::Unknown,
+            logged: Fault::default(),
+        }
+    }
 }
 
 impl CollectorHealth {
@@ -161,29 +248,37 @@ impl CollectorHealth {
     /// and logs a change; `fault` is what the group said of a failure.
     pub fn note(&mut self, at: usize, collector: &'static str, success: bool, fault: &Fault) {
         match self.states.get(at) {
-            Some((name, _)) if *name == collector => {}
-            Some(_) => self.states[at] = (collector, State::Unknown),
-            None => self.states.push((collector, State::Unknown)),
+            Some(c) if c.name == collector => {}
+            Some(_) => self.states[at] = Collector::new(collector),
+            None => self.states.push(Collector::new(collector)),
         }
-        let Some(state) = self.states.get_mut(at).map(|(_, s)| s) else {
+        let Some(entry) = self.states.get_mut(at) else {
             return;
         };
-        let was = *state;
-        *state = if success {
+        let was = entry.state;
+        entry.state = if success {
             State::Succeeding
         } else {
             State::Failing
+        };
+        let why = Why {
+            fault,
+            collector,
+            proc_root: &self.proc_root,
+            sys_root: &self.sys_root,
         };
         match (was, success) {
             (State::Failing, true) => crate::log::info(format_args!(
                 "collector {collector}: succeeding again (node_scrape_collector_success 1)"
             )),
+            (State::Failing, false) if !entry.logged.same_as(fault) => {
+                entry.logged.copy_from(fault);
+                crate::log::warn(format_args!(
+                    "collector {collector} still failing (node_scrape_collector_success 0), now: {why}"
+                ));
+            }
             (State::Unknown | State::Succeeding, false) => {
-                let why = Why {
-                    fault,
-                    collector,
-                    health: self,
-                };
+                entry.logged.copy_from(fault);
                 let explained = fault.what.is_some() && !fault.is_absence();
                 if explained || was == State::Succeeding {
                     crate::log::warn(format_args!(
@@ -204,7 +299,8 @@ impl CollectorHealth {
 struct Why<'a> {
     fault: &'a Fault,
     collector: &'a str,
-    health: &'a CollectorHealth,
+    proc_root: &'a Path,
+    sys_root: &'a Path,
 }
 
 impl fmt::Display for Why<'_> {
@@ -214,10 +310,59 @@ impl fmt::Display for Why<'_> {
         }
         let (root, what) = reads(self.collector);
         let root = match root {
-            Root::Proc => &self.health.proc_root,
-            Root::Sys => &self.health.sys_root,
+            Root::Proc => self.proc_root,
+            Root::Sys => self.sys_root,
             Root::None => return write!(f, "nothing served from {what}"),
         };
         write!(f, "nothing served from {}/{what}", root.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io_fault(path: &str, e: io::Error) -> Fault {
+        let mut fault = Fault::default();
+        fault.io(Path::new(path), &e);
+        fault
+    }
+
+    /// An io error without errno is shown and compared by its text; one
+    /// with errno by kind and errno; a parse error by what, not its line.
+    #[test]
+    fn a_fault_is_the_same_by_file_and_error_and_text_without_errno() {
+        let own = |text: &'static str| io::Error::new(io::ErrorKind::InvalidInput, text);
+        let dir = io_fault("/proc/vmstat", own("a directory"));
+        assert_eq!(dir.to_string(), "/proc/vmstat: a directory");
+        assert!(dir.same_as(&io_fault("/proc/vmstat", own("a directory"))));
+        assert!(!dir.same_as(&io_fault("/proc/vmstat", own("a character device"))));
+        assert!(!dir.same_as(&io_fault("/proc/stat", own("a directory"))));
+        let errno = |e| io::Error::from_raw_os_error(e);
+        let eacces = io_fault("/proc/vmstat", errno(libc::EACCES));
+        assert!(eacces.same_as(&io_fault("/proc/vmstat", errno(libc::EACCES))));
+        assert!(!eacces.same_as(&io_fault("/proc/vmstat", errno(libc::ENOENT))));
+        assert!(!eacces.same_as(&dir));
+        let parse = |line| {
+            let mut fault = Fault::default();
+            fault.parse(Path::new("/proc/vmstat"), ParseError::new(line, "bad"));
+            fault
+        };
+        assert!(parse(3).same_as(&parse(4)));
+        assert!(!parse(3).same_as(&dir));
+        assert!(Fault::default().same_as(&Fault::default()));
+        assert!(!Fault::default().same_as(&dir));
+        let mut copy = Fault::default();
+        copy.copy_from(&dir);
+        assert!(copy.same_as(&dir));
+    }
+
+    /// A long text is kept to TEXT_MAX bytes, cut at a character.
+    #[test]
+    fn an_io_errors_text_is_bounded() {
+        let long = "é".repeat(TEXT_MAX);
+        let fault = io_fault("/f", io::Error::new(io::ErrorKind::InvalidData, long));
+        assert!(fault.text.len() <= TEXT_MAX + 3, "{}", fault.text.len());
+        assert!(fault.text.ends_with("é..."), "{}", fault.text);
     }
 }

@@ -295,3 +295,63 @@ fn a_collector_that_starts_failing_is_logged_once_and_its_recovery_once() {
         assert_eq!(daemon.logged(line), times, "{line}\n{}", daemon.dump());
     }
 }
+
+/// A collector failing with an io error of sysmon's own (no errno:
+/// `open_regular` refuses a directory and a character device with the
+/// same kind, `InvalidInput`) was logged with the kind alone ("invalid
+/// input parameter"), and once failing, a change of failure (the
+/// directory become a link to /dev/null) was not logged at all. The log
+/// now gives sysmon's text, and a changed failure once; the same failure
+/// again says nothing.
+#[test]
+fn a_collector_failing_with_sysmons_own_error_logs_its_text_and_its_change() {
+    let dir = TempDir::new("collector-own-error");
+    let proc_root = copy_fixture(&dir, "proc/basic", "proc");
+    // Broken before the start: a file read is kept open (and read again
+    // from offset 0) until it fails, so one replaced under a working
+    // daemon would still be read from the file that was there.
+    let vmstat = proc_root.join("vmstat");
+    let vmstat_good = std::fs::read_to_string(&vmstat).unwrap();
+    std::fs::remove_file(&vmstat).unwrap();
+    std::fs::create_dir(&vmstat).unwrap();
+    let daemon = Daemon::on_roots(&dir, &proc_root, None, "metrics_cache = 0s");
+    let success = |text: &str| value(text, "node_scrape_collector_success{collector=\"vmstat\"}");
+    for _ in 0..3 {
+        assert_eq!(success(&metrics(&daemon)), Some(0.0));
+    }
+    std::fs::remove_dir(&vmstat).unwrap();
+    std::os::unix::fs::symlink("/dev/null", &vmstat).unwrap();
+    for _ in 0..3 {
+        assert_eq!(success(&metrics(&daemon)), Some(0.0));
+    }
+    std::fs::remove_file(&vmstat).unwrap();
+    std::fs::write(&vmstat, vmstat_good).unwrap();
+    assert_eq!(success(&metrics(&daemon)), Some(1.0));
+    let recovered = "collector vmstat: succeeding again (node_scrape_collector_success 1)";
+    assert!(
+        daemon.wait_log(recovered, std::time::Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    let refused = ", not a regular file: refused (reading it could block)";
+    for (line, times) in [
+        (
+            format!(
+                "warning: collector vmstat failing (node_scrape_collector_success 0): {}: a directory{refused}",
+                vmstat.display()
+            ),
+            1,
+        ),
+        (
+            format!(
+                "warning: collector vmstat still failing (node_scrape_collector_success 0), now: {}: a character device{refused}",
+                vmstat.display()
+            ),
+            1,
+        ),
+        ("invalid input parameter".into(), 0),
+        ("collector vmstat".into(), 3),
+    ] {
+        assert_eq!(daemon.logged(&line), times, "{line}\n{}", daemon.dump());
+    }
+}
