@@ -637,7 +637,7 @@ impl MetricsRenderer {
         ];
         let read_now = self
             .meminfo
-            .write(&mut self.out, &mut self.fault, s.meminfo_repeats_said);
+            .write(&mut self.out, &mut self.fault, s.meminfo_said);
         for (field, value) in memory {
             if read_now {
                 break;

@@ -165,7 +165,9 @@ fn reads(collector: &str) -> (Root, &'static str) {
             "os-release under the root file system (--root-fs)",
         ),
         "cpu" | "stat" => (Root::Proc, "stat (the sampler's log line says why)"),
-        "meminfo" => (Root::Proc, "meminfo"),
+        // A failure to read it the sampler said too is left unexplained
+        // here (`MemInfoFields::write`): this is then what is said.
+        "meminfo" => (Root::Proc, "meminfo (the sampler's log line says why)"),
         "filesystem" => (Root::None, "the watched mounts"),
         "loadavg" => (Root::Proc, "loadavg (the sampler's log line says why)"),
         "time" => (Root::None, "the clock"),

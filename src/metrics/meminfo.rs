@@ -7,7 +7,8 @@
 //! later appear without a code change, as with node_exporter up to 1.5.
 //! A repeated field (an overlay /proc) is written once, the first kept,
 //! and logged once: by the sampler, which reads the file too, when it is
-//! one of its ten fields (above `SReclaimable`), else here.
+//! one of its ten fields (above `SReclaimable`), else here. So is a file
+//! that cannot be read: by the sampler, when it says so too.
 
 use std::path::Path;
 
@@ -15,6 +16,7 @@ use super::Body;
 use super::heads::Heads;
 use super::health::Fault;
 use crate::proc::meminfo::fields_of;
+use crate::sample::MeminfoSaid;
 use crate::sample::procfile::{Ends, ProcFile};
 use crate::sample::source::Repeats;
 
@@ -63,12 +65,14 @@ impl MemInfoFields {
 
     /// `false` when the file cannot be read (the caller falls back to the
     /// sample's fields). A malformed line is left out, the rest still count.
-    /// `sampler_said_repeats`: the sampler's log says the file repeats a
-    /// key (`Sample::meminfo_repeats_said`), so this scrape's repeats,
-    /// the same cause, are not logged again.
-    pub fn write(&mut self, out: &mut Body, fault: &mut Fault, sampler_said_repeats: bool) -> bool {
+    /// `sampler_said`: what the sampler's log says of the file
+    /// (`Sample::meminfo_said`); this scrape's repeats, or its failure to
+    /// read, the same cause, are then not said again: the failure leaves
+    /// `fault` empty, and the collector's line points to the sampler's.
+    pub fn write(&mut self, out: &mut Body, fault: &mut Fault, sampler_said: MeminfoSaid) -> bool {
         let buf = match self.file.read() {
             Ok(buf) => buf,
+            Err(_) if sampler_said.unreadable => return false,
             Err(e) => {
                 fault.io(self.file.path(), &e);
                 return false;
@@ -107,7 +111,7 @@ impl MemInfoFields {
         // The sampler read the file first (at start, before any scrape,
         // and at every interval). While it says so, this log stays as it
         // was: noting "none" here would say the repeats are gone.
-        if !sampler_said_repeats {
+        if !sampler_said.repeats {
             let file = self.file.path().display();
             self.heads.report(&mut self.repeats, &file);
         }

@@ -41,6 +41,17 @@ fn percent_of(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// What the sampler's log says of /proc/meminfo, as of a sample: /metrics,
+/// which reads the file again at each scrape, then leaves it unsaid (one
+/// cause, one line).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MeminfoSaid {
+    /// That it repeats one of the keys read here.
+    pub repeats: bool,
+    /// That it cannot be read (an io error, until it is read again).
+    pub unreadable: bool,
+}
+
 /// /proc/meminfo, and min_free_kbytes for kernels without `MemAvailable`.
 pub struct Memory {
     meminfo_file: ProcFile,
@@ -67,11 +78,12 @@ impl Memory {
         self.health.note(self.meminfo_file.path(), r);
     }
 
-    /// Whether the log says that /proc/meminfo repeats one of the keys
-    /// read here (/metrics, which reads every key, then does not say it
-    /// again).
-    pub fn repeats_said(&self) -> bool {
-        self.repeats.said()
+    /// What the log says of /proc/meminfo as of the last reading.
+    pub fn said(&self) -> MeminfoSaid {
+        MeminfoSaid {
+            repeats: self.repeats.said(),
+            unreadable: self.health.unreadable_said(),
+        }
     }
 
     /// `FILE: why` while /proc/meminfo cannot be read.

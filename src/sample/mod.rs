@@ -77,7 +77,7 @@ pub use container::ContainerSample;
 pub use cpu::{CoreSample, CpuPercent};
 pub use disk_io::DiskIoSample;
 pub use disks::{DiskProblem, DiskSample, MAX_PROBES, MountSelection};
-pub use memory::MemorySample;
+pub use memory::{MeminfoSaid, MemorySample};
 pub use network::NetSample;
 pub use pressure::PressureSample;
 pub use process::ProcessSample;
@@ -115,9 +115,10 @@ pub struct Sample {
     pub memory: MemorySample,
     /// The raw /proc/meminfo figures behind `memory` (for /metrics).
     pub meminfo: MemInfo,
-    /// Whether the sampler's log says that /proc/meminfo repeats a key:
-    /// /metrics, which reads the file again, then leaves that unsaid.
-    pub meminfo_repeats_said: bool,
+    /// What the sampler's log says of /proc/meminfo (that it repeats a
+    /// key, that it cannot be read): /metrics, which reads the file again,
+    /// then leaves that unsaid.
+    pub meminfo_said: MeminfoSaid,
     pub procs_running: Option<u64>,
     pub procs_blocked: Option<u64>,
     pub context_switches: Option<u64>,
@@ -407,7 +408,7 @@ impl Sampler {
             out.interrupts = stat.interrupts;
         }
         self.memory.sample(&mut out.memory, &mut out.meminfo);
-        out.meminfo_repeats_said = self.memory.repeats_said();
+        out.meminfo_said = self.memory.said();
         self.load.sample(&mut out.load);
         self.uptime.sample(&mut out.uptime_s);
         self.hostname.sample(&mut out.hostname);

@@ -201,6 +201,60 @@ fn a_repeated_meminfo_key_is_logged_once_by_the_sampler_and_metrics() {
     }
 }
 
+/// /proc/meminfo that cannot be read was logged twice with the same error:
+/// by the sampler (`FILE: why (keeping the previous figures)`) and by
+/// /metrics' collector health (`collector meminfo failing ...: FILE:
+/// why`), which reads the file again at each scrape. The error is now said
+/// once, by the sampler; the collector's line (its success turned 0)
+/// points to it, as cpu's and stat's do. A directory stands for the
+/// unreadable file (root reads past any mode); it is there before the
+/// start because a file read once stays open.
+#[test]
+fn an_unreadable_meminfo_is_logged_once_by_the_sampler_and_metrics() {
+    let dir = TempDir::new("unreadable-meminfo");
+    let proc_root = copy_fixture(&dir, "proc/basic", "proc");
+    let meminfo = proc_root.join("meminfo");
+    let text = std::fs::read_to_string(&meminfo).unwrap();
+    std::fs::remove_file(&meminfo).unwrap();
+    std::fs::create_dir(&meminfo).unwrap();
+    let daemon = Daemon::on_roots(&dir, &proc_root, None, "metrics_cache = 0s\ninterval = 1s");
+    let success = "node_scrape_collector_success{collector=\"meminfo\"} ";
+    for _ in 0..2 {
+        let r = daemon.get("/metrics");
+        assert_eq!(r.status, 200, "{}", daemon.dump());
+        assert!(r.body_text().contains(&format!("\n{success}0\n")));
+    }
+    // A line logged while rendering is read from the pipe by a thread.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let why = "a directory, not a regular file";
+    assert_eq!(daemon.logged(why), 1, "{}", daemon.dump());
+    let pointer = format!(
+        "collector meminfo: no data (node_scrape_collector_success 0): nothing served from {}/meminfo (the sampler's log line says why)",
+        proc_root.display()
+    );
+    assert_eq!(daemon.logged(&pointer), 1, "{}", daemon.dump());
+    assert_eq!(daemon.logged("proc/meminfo"), 2, "{}", daemon.dump());
+    // Readable again: each says so once.
+    std::fs::remove_dir(&meminfo).unwrap();
+    std::fs::write(&meminfo, text).unwrap();
+    assert!(
+        daemon.wait_log("meminfo: readable again", std::time::Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    let r = daemon.get("/metrics");
+    assert!(r.body_text().contains(&format!("\n{success}1\n")));
+    assert!(
+        daemon.wait_log(
+            "collector meminfo: succeeding again",
+            std::time::Duration::from_secs(5)
+        ),
+        "{}",
+        daemon.dump()
+    );
+    assert_eq!(daemon.logged(why), 1, "{}", daemon.dump());
+}
+
 /// An offline CPU leaves a gap in /proc/stat (cpu0 cpu2 cpu3, as after
 /// `echo 0 > /sys/devices/system/cpu/cpu1/online`), and an overlay /proc
 /// may list CPUs out of order: /metrics and /data.json give each core once,
