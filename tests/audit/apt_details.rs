@@ -192,8 +192,10 @@ fn many_origins_are_counted_off_the_loop_into_at_most_64_series() {
         "{}",
         &log[log.len().saturating_sub(2000)..]
     );
-    assert!(
-        slowest < Duration::from_millis(300),
-        "a poll took {slowest:?}"
-    );
+    // Bounded by the stall it guards against: on the code before, the
+    // poll that published the result held the loop 5.58 s (the count
+    // redone, a search per line). 1 s still fails that by 5x; the 300 ms
+    // it had is a figure of a quiet machine (now 26 ms), which a loaded CI
+    // box may pass.
+    assert!(slowest < Duration::from_secs(1), "a poll took {slowest:?}");
 }

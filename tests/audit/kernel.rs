@@ -204,6 +204,7 @@ fn a_huge_reboot_packages_file_is_read_bounded_and_named_briefly() {
         slowest = slowest.max(polled.elapsed());
         std::thread::sleep(Duration::from_millis(5));
     }
+    eprintln!("slowest poll {slowest:?}, audit {:?}", start.elapsed());
     let st = status(&s);
     assert_eq!(st.reboot_required, Some(true));
     let reason = st.reboot_reason.unwrap_or_default();
@@ -225,8 +226,10 @@ fn a_huge_reboot_packages_file_is_read_bounded_and_named_briefly() {
         ),
         "{log}"
     );
-    assert!(
-        slowest < Duration::from_millis(300),
-        "a poll took {slowest:?}"
-    );
+    // Bounded by the stall it guards against: on the code before, this
+    // audit took 7.2 s, its de-duplication (a search per name) in the poll
+    // that finished it, on the loop. 1 s still fails that by 7x; the
+    // 300 ms it had is a figure of a quiet machine (the audit now takes
+    // 0.06 s), which a loaded CI box may pass.
+    assert!(slowest < Duration::from_secs(1), "a poll took {slowest:?}");
 }
