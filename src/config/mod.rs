@@ -409,14 +409,18 @@ impl KeyLines {
     /// order: [`Config::parse`] records a line before it applies it, so a
     /// key's [`Key::apply`] finds its own line last and leaves it out.
     pub(crate) fn given_before(&self, key: &str) -> Vec<usize> {
-        let mut lines: Vec<usize> = self
-            .0
+        let mut lines = self.all_of(key);
+        lines.pop();
+        lines
+    }
+
+    /// Every line `key` was given on, in file order.
+    pub(crate) fn all_of(&self, key: &str) -> Vec<usize> {
+        self.0
             .iter()
             .filter(|(k, _)| *k == key)
             .map(|(_, l)| *l)
-            .collect();
-        lines.pop();
-        lines
+            .collect()
     }
 
     /// The line of whichever of `keys` was given last: the one that
@@ -557,13 +561,7 @@ impl Config {
     pub fn check_listen_overlaps(&self, ipv6_takes_ipv4: bool) -> Result<(), ConfigError> {
         // The i-th address came from the i-th `listen` line (the first one
         // replaces the default, so with none there is one address).
-        let lines: Vec<usize> = self
-            .key_lines
-            .0
-            .iter()
-            .filter(|(k, _)| *k == "listen")
-            .map(|(_, l)| *l)
-            .collect();
+        let lines = self.key_lines.all_of("listen");
         let Some((i, j, why)) = first_listen_overlap(&self.listen, ipv6_takes_ipv4) else {
             return Ok(());
         };

@@ -185,13 +185,7 @@ impl Config {
         if !self.from_command_line.listen {
             return None;
         }
-        let lines: Vec<usize> = self
-            .key_lines
-            .0
-            .iter()
-            .filter(|(k, _)| *k == "listen")
-            .map(|(_, l)| *l)
-            .collect();
+        let lines = self.key_lines.all_of("listen");
         let first = *lines.first()?;
         let listed: Vec<String> = lines.iter().map(ToString::to_string).collect();
         let mut warning = self.error_at(
