@@ -116,18 +116,9 @@ pub(super) fn wait_state(d: &Daemon, want: &str, limit: Duration) -> Value {
 #[test]
 fn once_per_boot() {
     let td = TempDir::new("backup-boot-once");
-    let src = td.join("src");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("f.txt"), "data\n").unwrap();
-    let config = td.config(&format!(
-        "update_manager = none\nmounts = /\nbackup_source = {}",
-        src.display()
-    ));
     let backups = td.join("backups");
-
-    let proc_root = proc_with_boot_id(&td, "11111111-1111-1111-1111-111111111111");
-    let mut d = start(&config, &proc_root);
-    let v = wait_state(&d, "ok", Duration::from_secs(30));
+    let (_src, config, proc_root, mut d, v) =
+        daemon_after_boot_backup(&td, "11111111-1111-1111-1111-111111111111");
     assert!(text(&v, &["backup", "last", "file"]).is_some_and(|f| Path::new(&f).exists()));
     assert_eq!(backup_named(&backups).len(), 1);
     d.signal(15);
@@ -172,6 +163,26 @@ fn once_per_boot() {
     assert_eq!(backup_named(&backups).len(), 2, "{}", d.dump());
 }
 
+/// A daemon in `td` backing up a source of one file, with a /proc root of
+/// boot `boot_id`, once its boot backup is done: (source, config, proc
+/// root, daemon, its /data.json with `backup.state` ok).
+fn daemon_after_boot_backup(
+    td: &TempDir,
+    boot_id: &str,
+) -> (PathBuf, PathBuf, PathBuf, Daemon, Value) {
+    let src = td.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f.txt"), "data\n").unwrap();
+    let config = td.config(&format!(
+        "update_manager = none\nmounts = /\nbackup_source = {}",
+        src.display()
+    ));
+    let proc_root = proc_with_boot_id(td, boot_id);
+    let d = start(&config, &proc_root);
+    let v = wait_state(&d, "ok", Duration::from_secs(30));
+    (src, config, proc_root, d, v)
+}
+
 /// The archive `sysmon backup` reports on stdout (`archive:  PATH`).
 fn backup_by_hand(config: &Path) -> String {
     let out = run(sysmon(&["backup", "--config", config.to_str().unwrap()]));
@@ -191,16 +202,8 @@ fn backup_by_hand(config: &Path) -> String {
 #[test]
 fn a_backup_made_by_hand_is_the_last_one_the_daemon_shows() {
     let td = TempDir::new("backup-by-hand");
-    let src = td.join("src");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("f.txt"), "data\n").unwrap();
-    let config = td.config(&format!(
-        "update_manager = none\nmounts = /\nbackup_source = {}",
-        src.display()
-    ));
-    let proc_root = proc_with_boot_id(&td, "33333333-3333-3333-3333-333333333333");
-    let mut d = start(&config, &proc_root);
-    let v = wait_state(&d, "ok", Duration::from_secs(30));
+    let (_src, config, proc_root, mut d, v) =
+        daemon_after_boot_backup(&td, "33333333-3333-3333-3333-333333333333");
     let boot_archive = text(&v, &["backup", "last", "file"]).expect("the boot backup's file");
 
     let by_hand = backup_by_hand(&config);
@@ -257,16 +260,8 @@ fn a_backup_made_by_hand_is_the_last_one_the_daemon_shows() {
 #[test]
 fn the_last_success_outlives_a_failed_backup_and_a_restart() {
     let td = TempDir::new("backup-last-success");
-    let src = td.join("src");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("f.txt"), "data\n").unwrap();
-    let config = td.config(&format!(
-        "update_manager = none\nmounts = /\nbackup_source = {}",
-        src.display()
-    ));
-    let proc_root = proc_with_boot_id(&td, "44444444-4444-4444-4444-444444444444");
-    let mut d = start(&config, &proc_root);
-    let v = wait_state(&d, "ok", Duration::from_secs(30));
+    let (src, config, proc_root, mut d, v) =
+        daemon_after_boot_backup(&td, "44444444-4444-4444-4444-444444444444");
     let good = number(&v, &["backup", "last", "time"]).expect("the boot backup's time");
     assert_eq!(
         number(&v, &["backup", "last", "last_success_at"]),
