@@ -569,39 +569,46 @@ fn run_listen_does_not_check_the_files_listen_lines_it_replaces() {
             "--proc-root",
             proc_root.to_str().unwrap(),
         ]);
-        assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
         let warning = format!(
             "warning: {config}:8: listen has no effect with run --listen: the addresses \
              given on the command line replace the file's `listen` lines (8, 9)"
         );
-        assert!(
-            daemon.wait_log(&warning, Duration::from_secs(5)),
-            "no `{warning}` logged\n{}",
-            daemon.dump()
-        );
-        daemon.signal(1);
-        assert!(
-            daemon.wait_log("configuration reloaded", Duration::from_secs(5)),
-            "{}",
-            daemon.dump()
-        );
-        assert!(
-            daemon.wait_log(
-                &format!("SIGHUP: {config}:8: listen has no effect"),
-                Duration::from_secs(5)
-            ),
-            "{}",
-            daemon.dump()
-        );
-        assert_eq!(
-            daemon.logged("listen has no effect"),
-            2,
-            "{}",
-            daemon.dump()
-        );
-        assert_eq!(daemon.logged("error"), 0, "{}", daemon.dump());
-        assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+        warns_at_start_and_on_reload(&daemon, config, "listen", &warning);
     }
+}
+
+/// `daemon` serves, logs `warning` (that the file's `key`, on line 8 of
+/// `config`, has no effect) at start, and again at SIGHUP, where the
+/// reload succeeds; no error is logged and it still serves.
+fn warns_at_start_and_on_reload(daemon: &Daemon, config: &str, key: &str, warning: &str) {
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+    assert!(
+        daemon.wait_log(warning, Duration::from_secs(5)),
+        "no `{warning}` logged\n{}",
+        daemon.dump()
+    );
+    daemon.signal(1);
+    assert!(
+        daemon.wait_log("configuration reloaded", Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    assert!(
+        daemon.wait_log(
+            &format!("SIGHUP: {config}:8: {key} has no effect"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        daemon.dump()
+    );
+    assert_eq!(
+        daemon.logged(&format!("{key} has no effect")),
+        2,
+        "{}",
+        daemon.dump()
+    );
+    assert_eq!(daemon.logged("error"), 0, "{}", daemon.dump());
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
 }
 
 /// `run --user` replaces the file's `user`, yet the file's was still looked
@@ -641,33 +648,11 @@ fn run_user_does_not_look_up_the_files_user_it_replaces() {
         "--user",
         me,
     ]);
-    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
     let warning = format!(
         "warning: {config}:8: user has no effect with run --user: the user given on the \
          command line replaces the file's `user`"
     );
-    assert!(
-        daemon.wait_log(&warning, Duration::from_secs(5)),
-        "no `{warning}` logged\n{}",
-        daemon.dump()
-    );
-    daemon.signal(1);
-    assert!(
-        daemon.wait_log("configuration reloaded", Duration::from_secs(5)),
-        "{}",
-        daemon.dump()
-    );
-    assert!(
-        daemon.wait_log(
-            &format!("SIGHUP: {config}:8: user has no effect"),
-            Duration::from_secs(5)
-        ),
-        "{}",
-        daemon.dump()
-    );
-    assert_eq!(daemon.logged("user has no effect"), 2, "{}", daemon.dump());
-    assert_eq!(daemon.logged("error"), 0, "{}", daemon.dump());
-    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+    warns_at_start_and_on_reload(&daemon, config, "user", &warning);
 }
 
 /// Port 0 is "any free port": two `127.0.0.1:0` are two sockets, each with
