@@ -441,6 +441,44 @@ fn new_sources_allocate_nothing_once_warm_even_when_rescanning() {
     assert!(!sample.network.is_empty() && !sample.disk_io.is_empty());
 }
 
+/// A fresh copy of the fixture proc/basic (links followed) in the temp
+/// dir, for a test `name` to change.
+fn copy_of_basic_proc(fixtures: &std::path::Path, name: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("sysmon-alloc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let copied = std::process::Command::new("cp")
+        .arg("-rL")
+        .arg(fixtures.join("proc/basic"))
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(copied.success(), "cp -rL proc/basic");
+    root
+}
+
+/// A sampler of `root` (and sys/handmade, mount `/`), warmed by two
+/// samples, then asserted to allocate nothing in 500 more: it and the
+/// last sample.
+fn sampled_500_times_allocating_nothing(
+    root: &std::path::Path,
+    fixtures: &std::path::Path,
+) -> (Sampler, Sample) {
+    let mut sampler = Sampler::new(
+        root,
+        &fixtures.join("sys/handmade"),
+        MountSelection::Listed(vec!["/".into()]),
+    );
+    let mut sample = Sample::default();
+    sampler.sample(1, &mut sample);
+    sampler.sample(2, &mut sample);
+    let before = allocations();
+    for t in 0..500 {
+        sampler.sample(3 + t, &mut sample);
+    }
+    assert_eq!(allocations() - before, 0, "allocations in 500 samples");
+    (sampler, sample)
+}
+
 /// A /proc whose tables repeat lines (an overlay /proc such as LXCFS; no
 /// kernel does): /proc/stat its aggregate `cpu`, a `cpuN` and `btime`,
 /// meminfo `MemTotal` (early, where the sampler reads), net/dev `lo`,
@@ -450,15 +488,7 @@ fn new_sources_allocate_nothing_once_warm_even_when_rescanning() {
 #[test]
 fn a_proc_that_repeats_lines_allocates_nothing_once_warm() {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let root = std::env::temp_dir().join(format!("sysmon-alloc-repeats-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let copied = std::process::Command::new("cp")
-        .arg("-rL")
-        .arg(fixtures.join("proc/basic"))
-        .arg(&root)
-        .status()
-        .unwrap();
-    assert!(copied.success(), "cp -rL proc/basic");
+    let root = copy_of_basic_proc(&fixtures, "repeats");
     // `line` put after line `after` (1-based) of `rel`: after the end when
     // `after` is past it.
     let insert = |rel: &str, after: usize, line: &str| {
@@ -484,19 +514,7 @@ fn a_proc_that_repeats_lines_allocates_nothing_once_warm() {
     );
     insert("vmstat", usize::MAX, "pgfault 1");
 
-    let mut sampler = Sampler::new(
-        &root,
-        &fixtures.join("sys/handmade"),
-        MountSelection::Listed(vec!["/".into()]),
-    );
-    let mut sample = Sample::default();
-    sampler.sample(1, &mut sample);
-    sampler.sample(2, &mut sample);
-    let before = allocations();
-    for t in 0..500 {
-        sampler.sample(3 + t, &mut sample);
-    }
-    assert_eq!(allocations() - before, 0, "allocations in 500 samples");
+    let (_sampler, sample) = sampled_500_times_allocating_nothing(&root, &fixtures);
     // The first lines' figures (basic/stat: btime 1795643488, cpu 6355 user).
     assert_eq!(sample.cores.len(), 2);
     assert_eq!(sample.boot_time_s, Some(1_795_643_488));
@@ -540,30 +558,10 @@ fn a_proc_that_repeats_lines_allocates_nothing_once_warm() {
 #[test]
 fn sources_failing_at_every_sample_allocate_nothing_once_warm() {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let root = std::env::temp_dir().join(format!("sysmon-alloc-failing-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let copied = std::process::Command::new("cp")
-        .arg("-rL")
-        .arg(fixtures.join("proc/basic"))
-        .arg(&root)
-        .status()
-        .unwrap();
-    assert!(copied.success(), "cp -rL proc/basic");
+    let root = copy_of_basic_proc(&fixtures, "failing");
     std::fs::write(root.join("stat"), "cpu 1 2\n").unwrap();
     std::fs::remove_file(root.join("meminfo")).unwrap();
-    let mut sampler = Sampler::new(
-        &root,
-        &fixtures.join("sys/handmade"),
-        MountSelection::Listed(vec!["/".into()]),
-    );
-    let mut sample = Sample::default();
-    sampler.sample(1, &mut sample);
-    sampler.sample(2, &mut sample);
-    let before = allocations();
-    for t in 0..500 {
-        sampler.sample(3 + t, &mut sample);
-    }
-    assert_eq!(allocations() - before, 0, "allocations in 500 samples");
+    let (sampler, _sample) = sampled_500_times_allocating_nothing(&root, &fixtures);
     let stat = format!("{}: line 1: cpu line", root.join("stat").display());
     let meminfo = format!("{}: ", root.join("meminfo").display());
     let errors: Vec<&str> = sampler.failures().collect();
