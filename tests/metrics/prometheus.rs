@@ -183,14 +183,7 @@ fn a_repeated_meminfo_key_is_logged_once_by_the_sampler_and_metrics() {
         };
         std::fs::write(&meminfo, text).unwrap();
         let daemon = Daemon::on_roots(&dir, &proc_root, None, "metrics_cache = 0s");
-        for _ in 0..2 {
-            let r = daemon.get("/metrics");
-            assert_eq!(r.status, 200, "{}", daemon.dump());
-            let text = r.body_text();
-            assert!(text.contains(series), "{case}: no {series:?} in\n{text}");
-        }
-        // A line logged while rendering is read from the pipe by a thread.
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        scrape_twice_showing(&daemon, series, case);
         assert_eq!(
             daemon.logged("proc/meminfo"),
             1,
@@ -199,6 +192,20 @@ fn a_repeated_meminfo_key_is_logged_once_by_the_sampler_and_metrics() {
         );
         assert_eq!(daemon.logged(said), 1, "{case}: {}", daemon.dump());
     }
+}
+
+/// Two scrapes of `daemon`'s /metrics, each answered 200 with `series` in
+/// it (`case` names the test's case in a failure), then a wait until the
+/// lines logged while rendering have been read from the pipe.
+fn scrape_twice_showing(daemon: &Daemon, series: &str, case: &str) {
+    for _ in 0..2 {
+        let r = daemon.get("/metrics");
+        assert_eq!(r.status, 200, "{}", daemon.dump());
+        let text = r.body_text();
+        assert!(text.contains(series), "{case}: no {series:?} in\n{text}");
+    }
+    // A line logged while rendering is read from the pipe by a thread.
+    std::thread::sleep(std::time::Duration::from_millis(300));
 }
 
 /// /proc/meminfo that cannot be read was logged twice with the same error:
@@ -219,13 +226,7 @@ fn an_unreadable_meminfo_is_logged_once_by_the_sampler_and_metrics() {
     std::fs::create_dir(&meminfo).unwrap();
     let daemon = Daemon::on_roots(&dir, &proc_root, None, "metrics_cache = 0s\ninterval = 1s");
     let success = "node_scrape_collector_success{collector=\"meminfo\"} ";
-    for _ in 0..2 {
-        let r = daemon.get("/metrics");
-        assert_eq!(r.status, 200, "{}", daemon.dump());
-        assert!(r.body_text().contains(&format!("\n{success}0\n")));
-    }
-    // A line logged while rendering is read from the pipe by a thread.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    scrape_twice_showing(&daemon, &format!("\n{success}0\n"), "unreadable");
     let why = "a directory, not a regular file";
     assert_eq!(daemon.logged(why), 1, "{}", daemon.dump());
     let pointer = format!(
