@@ -183,6 +183,19 @@ fn daemon_after_boot_backup(
     (src, config, proc_root, d, v)
 }
 
+/// The daemon started again in the boot whose backup was made: it says
+/// so (and makes none); it and its /data.json.
+fn restarted_in_the_same_boot(config: &Path, proc_root: &Path) -> (Daemon, Value) {
+    let d = start(config, proc_root);
+    assert!(
+        d.wait_log("already made for this boot", Duration::from_secs(5)),
+        "{}",
+        d.dump()
+    );
+    let v = d.data();
+    (d, v)
+}
+
 /// The archive `sysmon backup` reports on stdout (`archive:  PATH`).
 fn backup_by_hand(config: &Path) -> String {
     let out = run(sysmon(&["backup", "--config", config.to_str().unwrap()]));
@@ -235,13 +248,7 @@ fn a_backup_made_by_hand_is_the_last_one_the_daemon_shows() {
     // With no daemon running: the next start shows it (and makes no boot
     // backup: this boot's was made).
     let by_hand = backup_by_hand(&config);
-    let d = start(&config, &proc_root);
-    assert!(
-        d.wait_log("already made for this boot", Duration::from_secs(5)),
-        "{}",
-        d.dump()
-    );
-    let v = d.data();
+    let (d, v) = restarted_in_the_same_boot(&config, &proc_root);
     assert_eq!(
         text(&v, &["backup", "last", "file"]).as_deref(),
         Some(by_hand.as_str()),
@@ -276,13 +283,7 @@ fn the_last_success_outlives_a_failed_backup_and_a_restart() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 
     // Same boot: no backup at start; the failure by hand is the last run.
-    let d = start(&config, &proc_root);
-    assert!(
-        d.wait_log("already made for this boot", Duration::from_secs(5)),
-        "{}",
-        d.dump()
-    );
-    let v = d.data();
+    let (d, v) = restarted_in_the_same_boot(&config, &proc_root);
     assert_eq!(
         text(&v, &["backup", "state"]).as_deref(),
         Some("failed"),
