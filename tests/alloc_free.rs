@@ -280,15 +280,7 @@ fn metrics_scrape_allocates_nothing_once_warm() {
         config.sys_root = sys_root.clone();
         config.mounts = vec!["/".into()];
         config.alerts.disk = sysmon::config::parse_threshold("0%").unwrap();
-        let mut daemon = Daemon::bind(config).expect("bind");
-        assert!(daemon.poll_once());
-        let mut len = daemon.render_metrics().len();
-        len = len.max(daemon.render_metrics().len());
-        let before = allocations();
-        for _ in 0..100 {
-            len = len.max(daemon.render_metrics().len());
-        }
-        let allocated = allocations() - before;
+        let (mut daemon, allocated, len) = allocations_in_100_warm_scrapes(config);
         let text = daemon.render_metrics();
         for family in [
             "node_uname_info{",
@@ -330,6 +322,22 @@ fn metrics_scrape_allocates_nothing_once_warm() {
             proc_root.display()
         );
     }
+}
+
+/// A daemon on `config`, sampled once and its /metrics rendered twice to
+/// warm it: it, the allocations in 100 renderings more, and the longest
+/// text rendered.
+fn allocations_in_100_warm_scrapes(config: Config) -> (Daemon, u64, usize) {
+    let mut daemon = Daemon::bind(config).expect("bind");
+    assert!(daemon.poll_once());
+    let mut len = daemon.render_metrics().len();
+    len = len.max(daemon.render_metrics().len());
+    let before = allocations();
+    for _ in 0..100 {
+        len = len.max(daemon.render_metrics().len());
+    }
+    let allocated = allocations() - before;
+    (daemon, allocated, len)
 }
 
 /// With `textfile_dir` set, a warm scrape allocates nothing either: the
@@ -532,15 +540,7 @@ fn a_proc_that_repeats_lines_allocates_nothing_once_warm() {
     let mut config = config(root.clone());
     config.sys_root = fixtures.join("sys/handmade");
     config.mounts = vec!["/".into()];
-    let mut daemon = Daemon::bind(config).expect("bind");
-    assert!(daemon.poll_once());
-    let mut len = daemon.render_metrics().len();
-    len = len.max(daemon.render_metrics().len());
-    let before = allocations();
-    for _ in 0..100 {
-        len = len.max(daemon.render_metrics().len());
-    }
-    let allocated = allocations() - before;
+    let (mut daemon, allocated, len) = allocations_in_100_warm_scrapes(config);
     let text = daemon.render_metrics();
     assert_eq!(text.matches("\nnode_vmstat_pgfault ").count(), 1, "{text}");
     assert!(
