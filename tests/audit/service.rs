@@ -970,6 +970,37 @@ fn apt_phasing_heading_of_apt_2_7() {
     assert!(apt.held_by_origin.is_empty());
 }
 
+/// A pacman audit (every hour, `timeout` each) on shims of its own, whose
+/// checkupdates lists 4000 packages: more than INLINE_PARSE_BYTES, so
+/// parsed on a thread, and that thread held while the gate file exists.
+/// The shims' dir, the shims, the config, its `every`, the gate, the
+/// service.
+fn pacman_with_a_held_parser(
+    name: &str,
+    timeout: Duration,
+) -> (
+    TempDir,
+    Shims,
+    sysmon::config::Config,
+    Duration,
+    std::path::PathBuf,
+    AuditService,
+) {
+    let (dir, shims) = shimmed(name);
+    let list: String = (0..4000).map(|i| format!("pkg{i} 1-1 -> 1-2\n")).collect();
+    assert!(list.len() > sysmon::audit::INLINE_PARSE_BYTES);
+    shims.tool_output("checkupdates", &list, "", 0);
+    let mut config = config(dir.path(), UpdateManager::Pacman);
+    config.updates.timeout = timeout;
+    let every = Duration::from_secs(3600);
+    config.updates.every = Some(every);
+    let gate = dir.join("parse-gate");
+    std::fs::write(&gate, "").unwrap();
+    let mut s = AuditService::with_env(&config, env(dir.path(), &shims));
+    s.hold_parsers_while(gate.clone());
+    (dir, shims, config, every, gate, s)
+}
+
 /// The parser thread has the audit's deadline. The build before gave it
 /// none: a parser stuck on hostile output (lines of megabytes, input
 /// pathological for a parser) held its audit, and so every later one, for
@@ -980,19 +1011,8 @@ fn apt_phasing_heading_of_apt_2_7() {
 /// time out) and says why; once the first has ended, audits parse again.
 #[test]
 fn a_stuck_parser_is_abandoned_at_the_deadline_and_never_doubled() {
-    let (dir, shims) = shimmed("audit-parser-deadline");
-    // More than INLINE_PARSE_BYTES: parsed on a thread.
-    let list: String = (0..4000).map(|i| format!("pkg{i} 1-1 -> 1-2\n")).collect();
-    assert!(list.len() > sysmon::audit::INLINE_PARSE_BYTES);
-    shims.tool_output("checkupdates", &list, "", 0);
-    let mut config = config(dir.path(), UpdateManager::Pacman);
-    config.updates.timeout = Duration::from_secs(1);
-    let every = Duration::from_secs(3600);
-    config.updates.every = Some(every);
-    let gate = dir.join("parse-gate");
-    std::fs::write(&gate, "").unwrap();
-    let mut s = AuditService::with_env(&config, env(dir.path(), &shims));
-    s.hold_parsers_while(gate.clone());
+    let (dir, shims, _config, every, gate, mut s) =
+        pacman_with_a_held_parser("audit-parser-deadline", Duration::from_secs(1));
     drive(&mut s, LIMIT);
     let st = status(&s);
     assert_eq!(st.state, "failed");
@@ -1066,19 +1086,9 @@ fn audits_parse_again(s: &mut AuditService, shift: &mut Duration, every: Duratio
 /// parser and the next audit's made two stuck threads, one per stop.
 #[test]
 fn a_parser_at_work_when_its_audit_is_stopped_is_never_doubled() {
-    let (dir, shims) = shimmed("audit-parser-stop");
-    let list: String = (0..4000).map(|i| format!("pkg{i} 1-1 -> 1-2\n")).collect();
-    assert!(list.len() > sysmon::audit::INLINE_PARSE_BYTES);
-    shims.tool_output("checkupdates", &list, "", 0);
-    let mut pacman = config(dir.path(), UpdateManager::Pacman);
     // Long enough that the first audit is stopped, not timed out.
-    pacman.updates.timeout = Duration::from_secs(60);
-    let every = Duration::from_secs(3600);
-    pacman.updates.every = Some(every);
-    let gate = dir.join("parse-gate");
-    std::fs::write(&gate, "").unwrap();
-    let mut s = AuditService::with_env(&pacman, env(dir.path(), &shims));
-    s.hold_parsers_while(gate.clone());
+    let (dir, shims, mut pacman, every, gate, mut s) =
+        pacman_with_a_held_parser("audit-parser-stop", Duration::from_secs(60));
     // Until checkupdates has ended and its output is with the parser:
     // no child left, the audit still running, no result.
     let start = Instant::now();
