@@ -163,13 +163,9 @@ fn once_per_boot() {
     assert_eq!(backup_named(&backups).len(), 2, "{}", d.dump());
 }
 
-/// A daemon in `td` backing up a source of one file, with a /proc root of
-/// boot `boot_id`, once its boot backup is done: (source, config, proc
-/// root, daemon, its /data.json with `backup.state` ok).
-fn daemon_after_boot_backup(
-    td: &TempDir,
-    boot_id: &str,
-) -> (PathBuf, PathBuf, PathBuf, Daemon, Value) {
+/// A backup source in `td` of one file, and a config that backs it up:
+/// (source, config).
+fn source_of_one_file(td: &TempDir) -> (PathBuf, PathBuf) {
     let src = td.join("src");
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("f.txt"), "data\n").unwrap();
@@ -177,6 +173,17 @@ fn daemon_after_boot_backup(
         "update_manager = none\nmounts = /\nbackup_source = {}",
         src.display()
     ));
+    (src, config)
+}
+
+/// A daemon in `td` backing up a source of one file, with a /proc root of
+/// boot `boot_id`, once its boot backup is done: (source, config, proc
+/// root, daemon, its /data.json with `backup.state` ok).
+fn daemon_after_boot_backup(
+    td: &TempDir,
+    boot_id: &str,
+) -> (PathBuf, PathBuf, PathBuf, Daemon, Value) {
+    let (src, config) = source_of_one_file(td);
     let proc_root = proc_with_boot_id(td, boot_id);
     let d = start(&config, &proc_root);
     let v = wait_state(&d, "ok", Duration::from_secs(30));
@@ -758,13 +765,7 @@ fn a_backup_missing_an_unreadable_directory_is_partial_not_ok() {
 #[test]
 fn fifos_at_state_files_or_temporary_names_never_hold_the_daemon() {
     let td = TempDir::new("backup-fifos");
-    let src = td.join("src");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("f.txt"), "data\n").unwrap();
-    let config = td.config(&format!(
-        "update_manager = none\nmounts = /\nbackup_source = {}",
-        src.display()
-    ));
+    let (_src, config) = source_of_one_file(&td);
     let (state, backups) = (td.join("state"), td.join("backups"));
     for dir in [&state, &backups] {
         fs::create_dir_all(dir).unwrap();
