@@ -808,6 +808,7 @@ mod tests {
             progress: None,
             last: None,
             last_success_at,
+            last_success: None,
             next_at: None,
         };
         let updates = |n, has_error| UpdatesSnapshot {

@@ -1399,33 +1399,33 @@ impl MetricsRenderer {
                 last_success_at as f64,
             );
         }
-        if let Some(last) = &backup.last {
-            if last.ok {
-                self.gauge(
-                    gauge_head!(
-                        "sysmon_backup_last_size_bytes",
-                        "Size of the last successful backup archive."
-                    ),
-                    last.bytes as f64,
-                );
-                self.gauge(
-                    gauge_head!(
-                        "sysmon_backup_last_duration_seconds",
-                        "Duration of the last successful backup."
-                    ),
-                    last.duration_s,
-                );
-                self.gauge(
-                    gauge_head!(
-                        "sysmon_backup_last_files_skipped",
-                        "Files the last successful backup had to skip."
-                    ),
-                    last.skipped as f64,
-                );
-                self.gauge(gauge_head!("sysmon_backup_last_files_unreadable", "Files the last successful backup could not read for lack of permission (the archive is incomplete)."),
-                    last.skipped_permission.unwrap_or(0) as f64,
-                );
-            }
+        // The same: a failed run keeps the last success's figures, which
+        // the names and HELP promise (and panels on them keep data).
+        if let Some(last) = &backup.last_success {
+            self.gauge(
+                gauge_head!(
+                    "sysmon_backup_last_size_bytes",
+                    "Size of the last successful backup archive."
+                ),
+                last.bytes as f64,
+            );
+            self.gauge(
+                gauge_head!(
+                    "sysmon_backup_last_duration_seconds",
+                    "Duration of the last successful backup."
+                ),
+                last.duration_s,
+            );
+            self.gauge(
+                gauge_head!(
+                    "sysmon_backup_last_files_skipped",
+                    "Files the last successful backup had to skip."
+                ),
+                last.skipped as f64,
+            );
+            self.gauge(gauge_head!("sysmon_backup_last_files_unreadable", "Files the last successful backup could not read for lack of permission (the archive is incomplete)."),
+                last.skipped_permission.unwrap_or(0) as f64,
+            );
         }
         self.gauge(
             gauge_head!("sysmon_backup_running", "1 while a backup is running."),
@@ -1515,19 +1515,20 @@ mod tests {
             duration_s: 1.5,
             ok,
         };
-        let snapshot = |state, last, last_success_at| BackupSnapshot {
+        let snapshot = |state, last: Option<LastFigures>, last_success_at| BackupSnapshot {
             state,
             progress: None,
             last,
             last_success_at,
+            last_success: last.filter(|l| l.ok),
             next_at: None,
         };
         let line = "sysmon_backup_last_success_timestamp_seconds";
         let failed = snapshot(BackupState::Failed, Some(run(2000, false)), Some(1000));
         let body = r.render_own(&failed, &updates, None).as_str();
         assert!(body.contains(&format!("\n{line} 1000\n")), "{body}");
-        // The other gauges are the last successful archive's: not the
-        // failed run's figures.
+        // Its figures unknown (a record of an older version): the other
+        // gauges are absent, never the failed run's figures.
         assert!(!body.contains("sysmon_backup_last_size_bytes"), "{body}");
 
         let ok = snapshot(BackupState::Ok, Some(run(3000, true)), Some(3000));
@@ -1543,6 +1544,59 @@ mod tests {
         let never = snapshot(BackupState::Failed, Some(run(2000, false)), None);
         let body = r.render_own(&never, &updates, None).as_str();
         assert!(!body.contains(line), "{body}");
+    }
+
+    /// The size, duration and skipped counts are, as their HELP says, the
+    /// last successful backup's: a failed run keeps them (with its own
+    /// figures nowhere). Before, they were written only when the last run
+    /// had succeeded, so a failure left size panels and alerts on them
+    /// with no data exactly when something was wrong.
+    #[test]
+    fn the_last_success_figures_are_exported_after_a_failed_run() {
+        use crate::audit::UpdatesState;
+        use crate::backup::record::LastFigures;
+        let nowhere = Path::new("/nonexistent");
+        let mut r = MetricsRenderer::new(nowhere, nowhere, nowhere);
+        let updates = UpdatesSnapshot::without_answer(UpdatesState::Pending);
+        let failed_run = LastFigures {
+            time: 2000,
+            bytes: 999,
+            files: 9,
+            skipped: 99,
+            skipped_permission: Some(98),
+            duration_s: 9.25,
+            ok: false,
+        };
+        let success = LastFigures {
+            time: 1000,
+            bytes: 4096,
+            files: 3,
+            skipped: 2,
+            skipped_permission: Some(1),
+            duration_s: 1.5,
+            ok: true,
+        };
+        let failed = BackupSnapshot {
+            state: BackupState::Failed,
+            progress: None,
+            last: Some(failed_run),
+            last_success_at: Some(1000),
+            last_success: Some(success),
+            next_at: None,
+        };
+        let body = r.render_own(&failed, &updates, None).as_str();
+        for line in [
+            "sysmon_backup_last_success_timestamp_seconds 1000",
+            "sysmon_backup_last_size_bytes 4096",
+            "sysmon_backup_last_duration_seconds 1.5",
+            "sysmon_backup_last_files_skipped 2",
+            "sysmon_backup_last_files_unreadable 1",
+        ] {
+            assert!(body.lines().any(|l| l == line), "no {line:?}:\n{body}");
+        }
+        for figure in [" 999\n", " 9.25\n", " 99\n", " 98\n"] {
+            assert!(!body.contains(figure), "the failed run's{figure}:\n{body}");
+        }
     }
 
     #[test]

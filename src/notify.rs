@@ -446,6 +446,7 @@ mod tests {
             progress,
             last: None,
             last_success_at: None,
+            last_success: None,
             next_at: None,
         };
         let running = |p: Option<Progress>| backup(BackupState::Running, p);

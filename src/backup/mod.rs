@@ -102,6 +102,9 @@ pub struct BackupSnapshot {
     /// Unix time of the newest successful run known (kept when a later run
     /// fails, unlike `last`).
     pub last_success_at: Option<u64>,
+    /// That run's figures, when known (a record of an older version may
+    /// know its time alone): what /metrics' `sysmon_backup_last_*` show.
+    pub last_success: Option<LastFigures>,
     /// Unix time of the next scheduled run, if any (none while running).
     pub next_at: Option<u64>,
 }
@@ -500,6 +503,7 @@ impl BackupService {
             progress: self.job.as_ref().map(Run::progress),
             last: self.last.as_ref().map(LastBackup::figures),
             last_success_at: self.last.as_ref().and_then(LastBackup::newest_success),
+            last_success: self.last.as_ref().and_then(LastBackup::success_figures),
             next_at,
         }
     }
@@ -658,7 +662,16 @@ mod tests {
             state_dir.display()
         );
         let config = Config::parse(text.as_bytes(), Path::new("t.conf")).unwrap();
-        record::write(&state_dir, &recorded(1000, None)).unwrap();
+        // As an older version recorded it: no `last_success` of its own.
+        let success = LastBackup {
+            bytes: 4096,
+            files: 3,
+            skipped: 2,
+            skipped_permission: Some(1),
+            duration_s: 1.5,
+            ..recorded(1000, None)
+        };
+        record::write(&state_dir, &success).unwrap();
         let mut service = BackupService::new(&config);
         assert_eq!(service.snapshot().last_success_at, Some(1000));
         // No boot id to be had: the boot backup is due, and fails.
@@ -666,6 +679,11 @@ mod tests {
         let snap = service.snapshot();
         assert_eq!(snap.state, BackupState::Failed);
         assert_eq!(snap.last_success_at, Some(1000), "a failure keeps it");
+        assert_eq!(
+            snap.last_success,
+            success.success_figures(),
+            "and its figures"
+        );
         drop(service);
 
         let restarted = BackupService::new(&config);
@@ -677,8 +695,20 @@ mod tests {
         );
         assert!(snap.last.is_some_and(|l| !l.ok));
         assert_eq!(snap.last_success_at, Some(1000), "and a restart too");
-        let json = crate::report::BackupJson::new(&restarted);
-        assert_eq!(json.last.and_then(|l| l.last_success_at), Some(1000));
+        let figures = snap.last_success.map(|f| (f.time, f.bytes, f.duration_s));
+        assert_eq!(figures, Some((1000, 4096, 1.5)));
+        assert_eq!(
+            snap.last_success.map(|f| (f.skipped, f.skipped_permission)),
+            Some((2, Some(1)))
+        );
+        let json = crate::report::BackupJson::new(&restarted).last.unwrap();
+        assert_eq!(json.last_success_at, Some(1000));
+        let shown = json.last_success.map(|f| (f.file, f.bytes, f.duration_s));
+        assert_eq!(
+            shown,
+            Some((success.file.clone(), 4096, 1.5)),
+            "/data.json says the same"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

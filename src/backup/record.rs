@@ -54,6 +54,24 @@ pub struct LastBackup {
     /// Null when none is known, and in records from versions before it was
     /// kept ([`LastBackup::newest_success`] reads those).
     pub last_success_at: Option<u64>,
+    /// What the run at `last_success_at` wrote: this run's own figures when
+    /// it is that run, else those the record before it carried, so /metrics'
+    /// `sysmon_backup_last_size_bytes` and its siblings keep the last
+    /// success after a failed run and a restart. Null when none is known,
+    /// and when that success was recorded by a version before they were
+    /// kept (its time may still be known).
+    pub last_success: Option<SuccessFigures>,
+}
+
+/// The figures of a successful run, carried in a later record.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct SuccessFigures {
+    pub file: Option<String>,
+    pub bytes: u64,
+    pub files: u64,
+    pub skipped: u64,
+    pub skipped_permission: Option<u64>,
+    pub duration_s: f64,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
@@ -97,17 +115,47 @@ impl LastBackup {
                     reason: s.reason.clone(),
                 })
                 .collect(),
-            last_success_at: o.error.is_none().then_some(o.started_unix_s),
+            last_success_at: None,
+            last_success: None,
         }
+        .carrying_success_of(None)
     }
 
     /// This record, knowing the newest success `before` (the record it
-    /// replaces) knew, when that is newer than its own.
+    /// replaces) knew, with its figures, when that is newer than its own.
+    /// The time and the figures are taken from the same record, so they
+    /// are of the same run.
     pub fn carrying_success_of(mut self, before: Option<&LastBackup>) -> LastBackup {
-        self.last_success_at = self
-            .newest_success()
-            .max(before.and_then(LastBackup::newest_success));
+        let newest = match before {
+            Some(before) if before.newest_success() > self.newest_success() => before,
+            _ => &self,
+        };
+        let (at, figures) = (newest.newest_success(), newest.newest_success_figures());
+        self.last_success_at = at;
+        self.last_success = figures;
         self
+    }
+
+    /// What the newest success this record knows wrote: its own run, if it
+    /// succeeded, or the figures it carries.
+    fn newest_success_figures(&self) -> Option<SuccessFigures> {
+        if !self.own_run_is_newest_success() {
+            return self.last_success.clone();
+        }
+        Some(SuccessFigures {
+            file: self.file.clone(),
+            bytes: self.bytes,
+            files: self.files,
+            skipped: self.skipped,
+            skipped_permission: self.skipped_permission,
+            duration_s: self.duration_s,
+        })
+    }
+
+    /// This record's run succeeded, and none it knows of started later
+    /// (one can, when the record was taken up from `sysmon backup`).
+    fn own_run_is_newest_success(&self) -> bool {
+        self.error.is_none() && Some(self.time) >= self.last_success_at
     }
 
     /// Unix time the newest successful run this record knows started: its
@@ -116,6 +164,25 @@ impl LastBackup {
     pub fn newest_success(&self) -> Option<u64> {
         let own = self.error.is_none().then_some(self.time);
         own.max(self.last_success_at)
+    }
+
+    /// The figures of the newest success this record knows (see
+    /// `last_success`), `None` when it knows none or not its figures.
+    pub fn success_figures(&self) -> Option<LastFigures> {
+        let time = self.newest_success()?;
+        let own = self.own_run_is_newest_success().then(|| self.figures());
+        own.or_else(|| {
+            let s = self.last_success.as_ref()?;
+            Some(LastFigures {
+                time,
+                bytes: s.bytes,
+                files: s.files,
+                skipped: s.skipped,
+                skipped_permission: s.skipped_permission,
+                duration_s: s.duration_s,
+                ok: true,
+            })
+        })
     }
 
     pub fn figures(&self) -> LastFigures {
@@ -151,6 +218,30 @@ mod tests {
         assert_eq!(record.newest_success(), None);
     }
 
+    /// A failed run's record from the version that kept `last_success_at`
+    /// but not `last_success` still reads: the success's time is known,
+    /// its figures are not (none are made up), and a later failure carries
+    /// the time on.
+    #[test]
+    fn records_without_the_last_success_figures_still_read() {
+        let failed = r#"{"file":null,"time":2000,"bytes":0,"files":0,"skipped":0,"skipped_permission":0,"duration_s":0.1,"error":"source /x: gone","skipped_list":[],"last_success_at":1000}"#;
+        let record = miniserde::json::from_str::<LastBackup>(failed).unwrap();
+        assert_eq!(
+            (record.newest_success(), record.success_figures()),
+            (Some(1000), None)
+        );
+        let next = LastBackup {
+            time: 3000,
+            error: Some("again".into()),
+            ..Default::default()
+        }
+        .carrying_success_of(Some(&record));
+        assert_eq!(
+            (next.last_success_at, next.last_success),
+            (Some(1000), None)
+        );
+    }
+
     /// A record carries the newest success on: its own when it succeeded,
     /// else the one the record before it knew; written and read back whole.
     #[test]
@@ -158,6 +249,15 @@ mod tests {
         let ok = LastBackup {
             time: 1000,
             ..Default::default()
+        };
+        let ok = LastBackup {
+            file: Some("/b/backup_1000.zip".into()),
+            bytes: 4096,
+            files: 3,
+            skipped: 2,
+            skipped_permission: Some(1),
+            duration_s: 1.5,
+            ..ok
         };
         let failed = |time| LastBackup {
             time,
@@ -168,8 +268,17 @@ mod tests {
         assert_eq!(after_ok.last_success_at, Some(1000));
         let after_two = failed(3000).carrying_success_of(Some(&after_ok));
         assert_eq!(after_two.newest_success(), Some(1000));
+        // With its figures: what /metrics shows as the last success's.
+        let figures = LastFigures {
+            ok: true,
+            ..ok.figures()
+        };
+        assert_eq!(after_two.success_figures(), Some(figures));
+        assert_eq!(after_two.figures().bytes, 0, "the failed run's own");
         let text = miniserde::json::to_string(&after_two);
         assert!(text.contains(r#""last_success_at":1000"#), "{text}");
+        let success = r#""last_success":{"file":"/b/backup_1000.zip","bytes":4096,"files":3,"skipped":2,"skipped_permission":1,"duration_s":1.5}"#;
+        assert!(text.contains(success), "{text}");
         let back = miniserde::json::from_str::<LastBackup>(&text).unwrap();
         assert_eq!(back, after_two);
 
@@ -181,5 +290,6 @@ mod tests {
         }
         .carrying_success_of(Some(&after_two));
         assert_eq!(ok_again.last_success_at, Some(4000));
+        assert_eq!(ok_again.last_success.map(|s| s.bytes), Some(0), "its own");
     }
 }

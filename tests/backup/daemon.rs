@@ -266,28 +266,41 @@ fn a_backup_made_by_hand_is_the_last_one_the_daemon_shows() {
 }
 
 /// The last success outlives failed runs and restarts: after a good boot
-/// backup, a failed `sysmon backup` by hand and a restart, /metrics still
-/// has `sysmon_backup_last_success_timestamp_seconds` at the good run's
-/// time and /data.json's `backup.last.last_success_at` says the same. The
-/// Prometheus age alert, `time() - ... > 36h`, depends on it. Before, the
-/// series went with the first failure, and a restart forgot the success.
+/// backup, a failed `sysmon backup` by hand (taken up by the running daemon
+/// at SIGHUP) and a restart, /metrics still has
+/// `sysmon_backup_last_success_timestamp_seconds` at the good run's time
+/// and its size, duration and skipped counts
+/// (`sysmon_backup_last_size_bytes`, ...), the figures /data.json's
+/// `backup.last.last_success_at` and `backup.last.last_success` show. The
+/// Prometheus age alert, `time() - ... > 36h`, and the size panels depend
+/// on it. Before, the series went with the first failure, and a restart
+/// forgot the success.
 #[test]
 fn the_last_success_outlives_a_failed_backup_and_a_restart() {
     let td = TempDir::new("backup-last-success");
     let (src, config, proc_root, mut d, v) =
         daemon_after_boot_backup(&td, "44444444-4444-4444-4444-444444444444");
     let good = number(&v, &["backup", "last", "time"]).expect("the boot backup's time");
+    let good_bytes = number(&v, &["backup", "last", "bytes"]).expect("the boot backup's size");
+    assert!(good_bytes > 0);
     assert_eq!(
         number(&v, &["backup", "last", "last_success_at"]),
         Some(good)
     );
-    d.signal(15);
-    d.wait_exit(Duration::from_secs(5))
-        .expect("stops on SIGTERM");
 
     fs::remove_dir_all(&src).unwrap();
     let out = run(sysmon(&["backup", "--config", config.to_str().unwrap()]));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+    d.signal(1);
+    let failed = crate::common::wait_for(Duration::from_secs(10), || {
+        let v = d.data();
+        (text(&v, &["backup", "state"]).as_deref() == Some("failed")).then_some(v)
+    });
+    let v = failed.unwrap_or_else(|| panic!("the daemon never took up the failure\n{}", d.dump()));
+    assert_shows_the_success(&d, &v, good, good_bytes);
+    d.signal(15);
+    d.wait_exit(Duration::from_secs(5))
+        .expect("stops on SIGTERM");
 
     // Same boot: no backup at start; the failure by hand is the last run.
     let (d, v) = restarted_in_the_same_boot(&config, &proc_root);
@@ -298,18 +311,40 @@ fn the_last_success_outlives_a_failed_backup_and_a_restart() {
         d.dump()
     );
     assert!(text(&v, &["backup", "last", "error"]).is_some());
-    assert_eq!(
-        number(&v, &["backup", "last", "last_success_at"]),
-        Some(good),
-        "{}",
-        miniserde::json::to_string(&v)
-    );
+    assert_shows_the_success(&d, &v, good, good_bytes);
+}
+
+/// /data.json (`v`) and /metrics show the success at `time` of `bytes`
+/// while the last run failed.
+fn assert_shows_the_success(d: &Daemon, v: &Value, time: u64, bytes: u64) {
     let metrics = d.get("/metrics").body_text();
+    for line in [
+        format!("sysmon_backup_last_success_timestamp_seconds {time}"),
+        format!("sysmon_backup_last_size_bytes {bytes}"),
+        "sysmon_backup_last_files_skipped 0".to_string(),
+        "sysmon_backup_last_files_unreadable 0".to_string(),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?}:\n{metrics}"
+        );
+    }
     assert!(
-        metrics.contains(&format!(
-            "\nsysmon_backup_last_success_timestamp_seconds {good}\n"
-        )),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("sysmon_backup_last_duration_seconds ")),
         "{metrics}"
+    );
+    let json = miniserde::json::to_string(v);
+    assert_eq!(
+        number(v, &["backup", "last", "last_success_at"]),
+        Some(time),
+        "{json}"
+    );
+    assert_eq!(
+        number(v, &["backup", "last", "last_success", "bytes"]),
+        Some(bytes),
+        "{json}"
     );
 }
 
