@@ -3,16 +3,26 @@
 //!
 //! Invariants: both pipes are non-blocking and read on every
 //! [`RunningChild::poll`], at most [`READ_PER_POLL`] bytes per stream per
-//! call, so a child that writes without pause cannot hold the loop; at most
-//! [`OUTPUT_CAP`] bytes per stream are kept (the rest is read and counted),
-//! and a child that writes more than [`READ_CAP`] on a stream is killed
-//! like one that timed out ([`Exit::TooMuchOutput`]): no package list is
-//! that long, and reading on would cost the loop without end;
+//! call, so a child that writes without pause cannot hold the loop; that
+//! holds after its exit too: a descendant may still hold the pipes and
+//! write, so an exited child stays [`RunningChild::draining`], read a share
+//! a poll (due at once, not after the poll period), until a read after the
+//! exit finds both pipes closed or empty for now; at most [`OUTPUT_CAP`]
+//! bytes per stream are kept (the rest is read and counted), and a child
+//! (or what it left writing after its exit) that writes more than
+//! [`READ_CAP`] on a stream is killed like one that timed out
+//! ([`Exit::TooMuchOutput`]): no package list is that long, and reading on
+//! would cost the loop without end; its deadline (`kill_at`) bounds the
+//! draining too: still draining then, it is [`Exit::TimedOut`];
 //! the child leads its own process group, and on timeout or [`RunningChild::kill`]
 //! the whole group and the child itself (which may have left it) get
-//! SIGKILL and the child is reaped, so nothing it started outlives the
-//! audit; [`RunningChild::kill`] never waits long for the reaping (what it
-//! leaves, [`crate::orphans`] reaps), so the loop cannot hang on a child.
+//! SIGKILL and the child is reaped; once an exited child's output is read,
+//! what is left in its group (holding the pipes or not) gets SIGKILL before
+//! the child is reaped (unreaped, its pid still names the group and
+//! nothing else), so nothing it started outlives the step (what left the
+//! group, [`crate::orphans`] kills); [`RunningChild::kill`] never waits
+//! long for the reaping (what it leaves, [`crate::orphans`] reaps), so the
+//! loop cannot hang on a child.
 
 use std::ffi::OsString;
 use std::io::{self, Read};
@@ -153,26 +163,14 @@ impl<R: Read> Capture<R> {
         self.read > READ_CAP
     }
 
-    /// After the child exited: what is left in the pipe, which may be more
-    /// than one poll's share (a pipe can hold 1 MiB), up to [`READ_CAP`] in
-    /// all (a descendant may still hold the pipe open and write).
-    fn drain_after_exit(&mut self, buf: &mut [u8]) {
-        loop {
-            let before = self.read;
-            self.drain(buf);
-            if self.read - before < READ_PER_POLL as u64 {
-                return;
-            }
-        }
-    }
-
-    /// Reads what is available now, up to [`READ_PER_POLL`] bytes and not
-    /// past [`READ_CAP`]; closes the pipe at EOF or on error.
-    fn drain(&mut self, buf: &mut [u8]) {
-        let mut budget = READ_PER_POLL;
+    /// Reads what is available now, up to `budget` bytes and not past
+    /// [`READ_CAP`]; closes the pipe at EOF or on error. Whether it caught
+    /// up: the pipe is closed or had nothing more now (not when the budget
+    /// or the cap ran out first).
+    fn drain(&mut self, buf: &mut [u8], mut budget: usize) -> bool {
         while let Some(pipe) = self.pipe.as_mut() {
             if budget == 0 || self.read > READ_CAP {
-                return;
+                return false;
             }
             let want = buf.len().min(budget);
             match pipe.read(&mut buf[..want]) {
@@ -184,12 +182,20 @@ impl<R: Read> Capture<R> {
                     self.kept.extend_from_slice(&buf[..room]);
                     self.dropped += (n - room) as u64;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => self.pipe = None,
             }
         }
+        true
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The most bytes one [`RunningChild::poll`] read from one stream.
+    pub(crate) static MOST_READ_IN_ONE_POLL: std::cell::Cell<u64> =
+        const { std::cell::Cell::new(0) };
 }
 
 pub struct RunningChild {
@@ -201,6 +207,9 @@ pub struct RunningChild {
     kill_at: Instant,
     /// What the job's steps were given in all ([`Exit::TimedOut`]).
     timeout: Duration,
+    /// The child has exited (seen at a poll, left unreaped so its group
+    /// can still be killed) and its pipes are being read to the end.
+    exited: bool,
 }
 
 /// The environment every manager runs with: messages untranslated.
@@ -268,6 +277,7 @@ impl RunningChild {
             started_at: now,
             kill_at,
             timeout,
+            exited: false,
         };
         if let Err(e) = nonblocking {
             // Never risk blocking the loop on a pipe: give up on this child.
@@ -289,40 +299,87 @@ impl RunningChild {
         self.child.id()
     }
 
+    /// Exited, its pipes still being read: [`RunningChild::poll`] wants to
+    /// be called again at the next turn of the loop, not after a pause.
+    pub fn draining(&self) -> bool {
+        self.exited
+    }
+
     /// Reads what is available, then checks for exit and timeout. Returns
-    /// the finished run once the child has exited or was killed.
+    /// the finished run once the child has exited and its output was read
+    /// to the end, or it was killed.
     pub fn poll(&mut self, now: Instant) -> Option<StepRun> {
         let mut buf = [0u8; 16 * 1024];
-        self.stdout.drain(&mut buf);
-        self.stderr.drain(&mut buf);
-        let flooding = self.stdout.over_cap() || self.stderr.over_cap();
-        let exit = match self.child.try_wait() {
-            Ok(None) if flooding => {
-                self.kill();
-                Exit::TooMuchOutput
-            }
-            Ok(Some(status)) => {
-                // What it wrote before exiting is still in the pipes.
-                self.stdout.drain_after_exit(&mut buf);
-                self.stderr.drain_after_exit(&mut buf);
-                exit_of(status)
-            }
-            Ok(None) if now >= self.kill_at => {
-                self.kill();
-                self.stdout.drain(&mut buf);
-                self.stderr.drain(&mut buf);
-                Exit::TimedOut {
-                    ran: self.kill_at.saturating_duration_since(self.started_at),
-                    timeout: self.timeout,
+        let read_before = (self.stdout.read, self.stderr.read);
+        let exited_before = self.exited;
+        let caught_up = self.read_streams(&mut buf, read_before);
+        if !self.exited {
+            match sys::has_exited(self.child.id()) {
+                Ok(exited) => self.exited = exited,
+                Err(e) => {
+                    self.kill();
+                    return Some(
+                        self.finish(Exit::SpawnFailed(format!("cannot wait for it: {e}")), now),
+                    );
                 }
             }
-            Ok(None) => return None,
-            Err(e) => {
-                self.kill();
-                Exit::SpawnFailed(format!("cannot wait for it: {e}"))
+        }
+        // Output written just before the exit may have come after this
+        // poll's read, unless both pipes are closed already. Still reading
+        // at the deadline, it timed out.
+        let all_read = (exited_before && caught_up && now < self.kill_at)
+            || (self.stdout.pipe.is_none() && self.stderr.pipe.is_none());
+        let exit = if self.stdout.over_cap() || self.stderr.over_cap() {
+            self.kill();
+            Exit::TooMuchOutput
+        } else if self.exited && all_read {
+            self.reap_after_exit()
+        } else if now >= self.kill_at {
+            self.kill();
+            // What it wrote until it died, within this poll's share.
+            self.read_streams(&mut buf, read_before);
+            Exit::TimedOut {
+                ran: self.kill_at.saturating_duration_since(self.started_at),
+                timeout: self.timeout,
             }
+        } else {
+            return None;
         };
-        Some(StepRun {
+        Some(self.finish(exit, now))
+    }
+
+    /// Reads both streams, at most [`READ_PER_POLL`] per stream since
+    /// `read_before` ([`Capture::read`] of each when this poll began).
+    /// Whether both caught up ([`Capture::drain`]).
+    fn read_streams(&mut self, buf: &mut [u8], read_before: (u64, u64)) -> bool {
+        let (out_before, err_before) = read_before;
+        let share = |read: u64, before: u64| READ_PER_POLL.saturating_sub((read - before) as usize);
+        let out_caught_up = self.stdout.drain(buf, share(self.stdout.read, out_before));
+        let err_caught_up = self.stderr.drain(buf, share(self.stderr.read, err_before));
+        #[cfg(test)]
+        MOST_READ_IN_ONE_POLL.with(|most| {
+            let read = (self.stdout.read - out_before).max(self.stderr.read - err_before);
+            most.set(most.get().max(read));
+        });
+        out_caught_up && err_caught_up
+    }
+
+    /// The exited child's status, once its output is all read: what it
+    /// left in its process group (holding the pipes or not) is killed
+    /// first, while the unreaped child still keeps the group's id from
+    /// being reused.
+    fn reap_after_exit(&mut self) -> Exit {
+        let _ = sys::kill_process_group(self.child.id(), libc::SIGKILL);
+        match self.child.try_wait() {
+            Ok(Some(status)) => exit_of(status),
+            // Not after waitid saw its exit; said as a failed wait would be.
+            Ok(None) => Exit::SpawnFailed("cannot wait for it: its exit status is gone".into()),
+            Err(e) => Exit::SpawnFailed(format!("cannot wait for it: {e}")),
+        }
+    }
+
+    fn finish(&mut self, exit: Exit, now: Instant) -> StepRun {
+        StepRun {
             step: self.step.clone(),
             exit,
             stdout: std::mem::take(&mut self.stdout.kept),
@@ -330,7 +387,7 @@ impl RunningChild {
             stdout_dropped: self.stdout.dropped,
             stderr_dropped: self.stderr.dropped,
             duration: now.saturating_duration_since(self.started_at),
-        })
+        }
     }
 
     /// SIGKILL to the child's whole process group and to the child itself
@@ -340,6 +397,11 @@ impl RunningChild {
     /// then (asleep in a driver) is left unreaped, a child of sysmon no job
     /// tracks, which [`crate::orphans`] reaps.
     pub fn kill(&mut self) {
+        if self.exited {
+            // Unreaped, so its pid still names its group and nothing else;
+            // the call below reaps it at once and would skip the group.
+            let _ = sys::kill_process_group(self.child.id(), libc::SIGKILL);
+        }
         sys::kill_child_and_its_group(&mut self.child, REAP_WAIT);
     }
 }
@@ -349,5 +411,134 @@ fn exit_of(status: ExitStatus) -> Exit {
         (Some(c), _) => Exit::Code(c),
         (None, Some(s)) => Exit::Signal(s),
         (None, None) => Exit::Code(-1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sh -c SCRIPT`, run as a manager would be.
+    fn spawn_sh(script: &str) -> RunningChild {
+        let step = Step {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), script.into()],
+        };
+        let path = OsString::from("/usr/bin:/bin");
+        match RunningChild::spawn(step, &path, Instant::now(), Duration::from_secs(60)) {
+            Ok(child) => child,
+            Err(run) => panic!("{}", run.exit.describe()),
+        }
+    }
+
+    /// Polls until the run ends, as the loop would; at most `polls` times.
+    fn poll_to_the_end(child: &mut RunningChild, polls: usize) -> (StepRun, usize) {
+        for done in 1..=polls {
+            if let Some(run) = child.poll(Instant::now()) {
+                return (run, done);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        panic!("still running after {polls} polls");
+    }
+
+    /// The pid the script printed on stderr (`echo $! >&2`).
+    fn pid_printed(run: &StepRun) -> u32 {
+        let text = run.stderr_text();
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no pid on stderr: {text:?}"))
+    }
+
+    /// Gone: no longer in /proc, or a zombie (dead; its new parent reaps
+    /// it). Waits up to 5 s, the failure mode being "never".
+    fn is_gone(pid: u32) -> bool {
+        let stat = format!("/proc/{pid}/stat");
+        for _ in 0..500 {
+            match std::fs::read_to_string(&stat) {
+                Err(_) => return true,
+                Ok(s)
+                    if s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z') =>
+                {
+                    return true;
+                }
+                Ok(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        false
+    }
+
+    /// A manager that exits at once, leaving a descendant that enlarges the
+    /// pipe to 1 MiB (F_SETPIPE_SZ, the most an unprivileged process may)
+    /// and writes into it without pause; its pid on stderr.
+    const FLOODING_DESCENDANT: &str = "perl -e 'fcntl(STDOUT, 1031, 1 << 20); \
+        $b = \"x\" x 65536; while (1) { syswrite(STDOUT, $b) }' & echo $! >&2; exit 0";
+
+    /// The manager exits at once; the descendant it left fills the 1 MiB
+    /// pipe and writes on without pause. Every poll reads at most its
+    /// share; the run ends at the read cap like a child that floods, or at
+    /// a poll whose read caught up with the writer (nothing more for now),
+    /// and the descendant is killed with the group.
+    #[test]
+    fn a_descendant_writing_after_the_exit_is_read_a_share_a_poll() {
+        let mut child = spawn_sh(FLOODING_DESCENDANT);
+        // Let the manager exit and the descendant fill the pipe.
+        std::thread::sleep(Duration::from_millis(300));
+        MOST_READ_IN_ONE_POLL.with(|most| most.set(0));
+        let (run, polls) = poll_to_the_end(&mut child, 10_000);
+        let most = MOST_READ_IN_ONE_POLL.with(std::cell::Cell::get);
+        assert!(
+            most <= READ_PER_POLL as u64,
+            "one poll read {most} bytes from a stream, more than {READ_PER_POLL}"
+        );
+        // The first poll reads a full pipe and only then sees the exit.
+        assert!(polls > 1, "ended at the first poll");
+        match run.exit {
+            Exit::TooMuchOutput => assert_eq!(run.stdout.len(), OUTPUT_CAP),
+            Exit::Code(0) => assert!(run.stdout.len() as u64 > READ_PER_POLL as u64),
+            _ => panic!("{}", run.exit.describe()),
+        }
+        let descendant = pid_printed(&run);
+        assert!(is_gone(descendant), "descendant {descendant} still runs");
+    }
+
+    /// The same descendant, still being read at the step's deadline: the
+    /// run timed out, and the descendant is killed with the group.
+    #[test]
+    fn a_descendant_still_writing_at_the_deadline_is_killed() {
+        let mut child = spawn_sh(FLOODING_DESCENDANT);
+        std::thread::sleep(Duration::from_millis(300));
+        // The first poll reads the full 1 MiB pipe, its share, and sees the exit.
+        if let Some(run) = child.poll(Instant::now()) {
+            panic!("ended at the first poll: {}", run.exit.describe());
+        }
+        assert!(child.draining());
+        let Some(run) = child.poll(child.kill_at()) else {
+            panic!("still running at its deadline")
+        };
+        assert!(
+            matches!(run.exit, Exit::TimedOut { .. }),
+            "{}",
+            run.exit.describe()
+        );
+        let descendant = pid_printed(&run);
+        assert!(is_gone(descendant), "descendant {descendant} still runs");
+    }
+
+    /// The manager exits normally, leaving a descendant that holds its
+    /// pipes and writes nothing: the run ends with the manager's status,
+    /// and the descendant does not outlive it.
+    #[test]
+    fn a_quiet_descendant_holding_the_pipes_is_killed_at_the_exit() {
+        let mut child = spawn_sh("sleep 600 & echo $! >&2; echo listed; exit 3");
+        let (run, _) = poll_to_the_end(&mut child, 10_000);
+        assert_eq!(run.exit, Exit::Code(3));
+        assert_eq!(run.stdout, b"listed\n");
+        let descendant = pid_printed(&run);
+        assert!(is_gone(descendant), "descendant {descendant} still runs");
     }
 }

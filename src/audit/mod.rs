@@ -733,7 +733,13 @@ impl AuditService {
             if let Some(child) = job.child.as_mut() {
                 match child.poll(now) {
                     None => {
-                        job.next_check_at = now + self.env.poll_period;
+                        // An exited child's pipes are read a share a turn,
+                        // so the rest is due at the next turn, not later.
+                        job.next_check_at = if child.draining() {
+                            now
+                        } else {
+                            now + self.env.poll_period
+                        };
                         return;
                     }
                     Some(run) => {

@@ -64,6 +64,25 @@ pub fn kill_child_and_its_group(child: &mut std::process::Child, wait: Duration)
     }
 }
 
+/// Whether the child `pid` has exited, leaving it unreaped (`waitid` with
+/// `WNOWAIT`): while it is a zombie its pid, which is also the id of the
+/// process group it leads, cannot be reused, so that group can still be
+/// signalled without hitting a stranger. `std::process::Child::try_wait`
+/// reaps it later.
+pub fn has_exited(pid: u32) -> io::Result<bool> {
+    let pid = libc::id_t::from(pid);
+    // SAFETY: siginfo_t is plain integers, for which all zeroes is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: waitid writes only into `info`, which we own.
+    if unsafe { libc::waitid(libc::P_PID, pid, &mut info, options) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: waitid filled `info` for an exited child, or (WNOHANG, still
+    // running) left it zeroed; si_pid reads an integer either way.
+    Ok(unsafe { info.si_pid() } != 0)
+}
+
 /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`, Linux
 /// 3.4): a process below one of our children whose parent dies is
 /// reparented to us instead of to init, so nothing an audit or alert command

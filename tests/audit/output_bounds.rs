@@ -151,6 +151,59 @@ fn a_20_mb_update_list_is_cut_off_and_the_memory_given_back() {
     run.assert_answers_kept_coming();
 }
 
+/// A manager that exits at once, leaving a descendant that writes into
+/// its stdout without pause (the pipe enlarged to 1 MiB): the loop reads
+/// it a share a turn (`src/audit/child.rs`'s tests count a poll's bytes),
+/// keeps answering, the audit ends, and the descendant is gone once it has.
+#[test]
+fn a_descendant_flooding_after_the_manager_exited_ends_the_audit_and_is_killed() {
+    let dir = TempDir::new("audit-bounds-descendant");
+    let (pid_file, ready) = (dir.join("descendant.pid"), dir.join("ready"));
+    // The manager exits once the descendant is writing.
+    let command = script(
+        &dir,
+        "leaves",
+        &format!(
+            "perl -e 'fcntl(STDOUT, 1031, 1 << 20); $b = \"pkg 1.0 -> 1.1\\n\" x 4096;\n\
+             syswrite(STDOUT, $b); open(my $f, \">\", $ARGV[0]); close $f;\n\
+             while (1) {{ syswrite(STDOUT, $b) }}' {ready} &\n\
+             echo $! > {pid}\n\
+             while [ ! -e {ready} ]; do sleep 0.01; done\nexit 0",
+            ready = ready.display(),
+            pid = pid_file.display()
+        ),
+    );
+    let (daemon, run) = audit_with(&dir, &command);
+    // The run ends at the 16 MiB read cap, or at the first turn whose read
+    // caught up with the writer (nothing more for now): then the list is
+    // what was read, a cut list past the 4 MiB kept.
+    let error = text(&run.data, &["updates", "error"]).unwrap_or_default();
+    match run.state.as_str() {
+        "ok" => {}
+        "failed" => assert!(
+            error.contains("printed more than 16 MiB") || error.contains("the list was cut"),
+            "{error}"
+        ),
+        state => panic!("state {state}\n{}", daemon.dump()),
+    }
+    run.assert_answers_kept_coming();
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    // Gone, or a zombie about to be reaped; the failure mode is "never".
+    let gone = (0..500).any(|_| {
+        let state = std::fs::read_to_string(&stat).map(|s| {
+            let after_name = s.rsplit(')').next().unwrap_or("").trim_start();
+            after_name.starts_with('Z')
+        });
+        let gone = state.unwrap_or(true);
+        if !gone {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        gone
+    });
+    assert!(gone, "descendant {} still runs", pid.trim());
+}
+
 #[test]
 fn a_long_update_list_under_the_cap_keeps_exact_counts() {
     let dir = TempDir::new("audit-bounds-long");
