@@ -51,9 +51,10 @@ impl ListsStale {
                  pending updates are unknown; run `apt-get update` or set update_refresh = on"
                     .into()
             }
+            // In whole days (the threshold is days): `30d`, not `2592012s`.
             ListsStale::Old(age) => format!(
                 "the package lists are {} old (more than {}): run `apt-get update` or set update_refresh = on",
-                crate::config::format_duration(Duration::from_secs(*age)),
+                crate::config::format_duration(Duration::from_secs(*age / 86_400 * 86_400)),
                 crate::config::format_duration(APT_LISTS_STALE_AFTER)
             ),
         }
@@ -412,6 +413,16 @@ fn held_packages(status: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The age is said in days, as the threshold is, not in raw seconds.
+    #[test]
+    fn old_lists_say_their_age_in_days() {
+        let why = ListsStale::Old(30 * 86_400 + 12).why();
+        assert!(
+            why.starts_with("the package lists are 30d old (more than 7d)"),
+            "{why}"
+        );
+    }
 
     /// 60,000 names (dpkg repeats them) took 8 s to de-duplicate on the
     /// loop, and all of them went into `reboot_reason`. Counted, not timed:
