@@ -79,8 +79,9 @@ fn write_pending(slot: &Mutex<Slot>) {
         };
         let Some((path, text)) = next else { return };
         fsutil::test_gate("SYSMON_TEST_TEXTFILE_GATE");
+        // The error names the path (`fsutil::with_path`).
         if let Err(e) = fsutil::write_atomic(&path, &text, 0o644) {
-            log::error(format_args!("textfile {}: {e}", path.display()));
+            log::error(format_args!("textfile: {e}"));
         }
     }
 }

@@ -1355,3 +1355,35 @@ fn two_authorization_headers_are_refused() {
     );
     assert_eq!(one.status, 200, "{}", daemon.dump());
 }
+
+/// Hostile-input review (2026-12-04): a `textfile_path` that is a
+/// directory (or on a full or read-only filesystem) is an error logged
+/// with its path once, the directory is left as it was, no temporary is
+/// left beside it, and the daemon serves on. The line named the path
+/// twice (`textfile PATH: PATH: Is a directory`): the error from
+/// `fsutil::write_atomic` carries it already.
+#[test]
+fn a_textfile_path_that_is_a_directory_is_logged_once_and_left_alone() {
+    let dir = TempDir::new("textfile-is-dir");
+    let target = dir.join("tf/sysmon.prom");
+    std::fs::create_dir_all(target.join("inside")).unwrap();
+    std::fs::write(target.join("inside/keep"), "kept\n").unwrap();
+    let daemon = start(&dir, &format!("textfile_path = {}", target.display()));
+    let shown = target.display().to_string();
+    assert!(
+        daemon.wait_log("textfile", Duration::from_secs(10)),
+        "no textfile error; {}",
+        daemon.dump()
+    );
+    let lines: Vec<String> = daemon.log.lock().unwrap().clone();
+    let line = lines.iter().find(|l| l.contains("textfile")).unwrap();
+    assert_eq!(
+        line.matches(shown.as_str()).count(),
+        1,
+        "the path once in {line:?}"
+    );
+    assert!(line.starts_with("sysmon: error: textfile: "), "{line:?}");
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+    assert_eq!(files_below(&dir.join("tf")), ["sysmon.prom/inside/keep"]);
+    assert_eq!(daemon.logged("textfile"), 1, "{}", daemon.dump());
+}

@@ -491,11 +491,14 @@ impl Reactor {
             if self.peers[i].1 as usize >= limits.max_connections_per_address {
                 self.shared.rejected.fetch_add(1, Relaxed);
                 self.shared.rejected_per_address.fetch_add(1, Relaxed);
+                // [patch] Named as counted: `::ffff:a.b.c.d` as a.b.c.d
+                // (+sysmon.22).
+                let refused = remote_addr.map(|a| a.ip().to_canonical());
                 *self
                     .shared
                     .last_refused_address
                     .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = remote_addr.map(|a| a.ip());
+                    .unwrap_or_else(|e| e.into_inner()) = refused;
                 refuse_busy(&sock);
                 return;
             }
@@ -925,6 +928,32 @@ mod test {
                 "round {round}: a count left behind"
             );
         }
+    }
+
+    /// [patch] An IPv4 client of a `[::]` listener, refused for its
+    /// bound, is named as the IPv4 address it is counted as, not as
+    /// `::ffff:a.b.c.d`: sysmon's log line, which adds that an IPv6
+    /// address counts by its /64, said it was counted as an IPv6 one
+    /// (+sysmon.22).
+    #[test]
+    fn a_refused_ipv4_client_of_an_ipv6_listener_is_named_as_ipv4() {
+        let listener = TcpListener::bind("[::]:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = Arc::new(Shared::new(Limits {
+            max_connections: 64,
+            max_connections_per_address: 1,
+            ..Limits::default()
+        }));
+        let inbox = Arc::new(Inbox::new().unwrap());
+        let mut reactor = Reactor::new(vec![listener.into()], shared.clone(), inbox).unwrap();
+        let _held = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let admitted = || shared.connections.load(Relaxed) == 1;
+        assert!(turn_until(&mut reactor, admitted), "not admitted");
+        let _refused = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let counted = || shared.rejected_per_address.load(Relaxed) == 1;
+        assert!(turn_until(&mut reactor, counted), "not refused");
+        let last = *shared.last_refused_address.lock().unwrap();
+        assert_eq!(last, Some(std::net::Ipv4Addr::LOCALHOST.into()));
     }
 
     /// [patch] Loopback peers are not counted when `loopback_exempt`.
