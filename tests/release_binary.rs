@@ -171,28 +171,6 @@ fn the_release_binary_fits_in_one_and_a_half_mib() {
     );
 }
 
-/// The dependencies' panic locations name their files from the crate
-/// (`zlib-rs-0.6.8/src/deflate.rs`), not from the build machine's cargo
-/// registry (`/root/.cargo/registry/src/index.crates.io-…/`, 59 bytes more
-/// each, about 1.5 KB in all: `.cargo/config.toml`'s `--remap-path-prefix`).
-/// A build whose CARGO_HOME is elsewhere keeps the long paths and fails
-/// here, before the size budget does.
-#[test]
-fn the_release_binary_names_no_cargo_registry_path() {
-    let Some(path) = musl_release_binary() else {
-        return;
-    };
-    let elf = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let needle = b"/registry/src/index.crates.io-";
-    let found = elf.windows(needle.len()).filter(|w| w == needle).count();
-    assert_eq!(
-        found,
-        0,
-        "{}: {found} file names under a cargo registry (see .cargo/config.toml, --remap-path-prefix)",
-        path.display()
-    );
-}
-
 /// Issue 16's idle RSS: the code an idle daemon runs is gathered at the
 /// start of the text (`src/link/hot-text.ld`, `.cargo/config.toml`), start-up's
 /// after it, whose pages the daemon drops after its first turn; so its
