@@ -920,6 +920,10 @@ impl Daemon {
         self.backup.reconfigure(&new);
         self.audit.reconfigure(&new);
         self.services.reconfigure(&new.services, Instant::now());
+        if new.textfile_path != self.config.textfile_path {
+            // node_exporter would export the old file's last values for good.
+            self.textfile_writer.retire();
+        }
         self.config = new;
         self.data_json.clear();
         self.history_answers.invalidate();

@@ -155,9 +155,14 @@ pub fn test_hold(gate: Option<&Path>) {
     let _ = gate;
 }
 
-/// Writes `bytes` to `path` atomically with permission `mode`.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    write_atomic_via(path, &temp_path_for(path), bytes, mode)
+/// A file's identity: its device and inode (`st_dev`, `st_ino`).
+pub type FileId = (u64, u64);
+
+/// Writes `bytes` to `path` atomically with permission `mode`; the new
+/// file's identity, as made (taken before the rename: not a file someone
+/// put at `path` just after).
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<FileId> {
+    replace_via(path, &temp_path_for(path), bytes, mode)
 }
 
 /// [`write_atomic`] through a temporary the caller named once (with
@@ -167,6 +172,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 /// was left at its name is removed): a symlink or a FIFO planted there is
 /// never written through nor waited on.
 pub fn write_atomic_via(path: &Path, temp: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    replace_via(path, temp, bytes, mode).map(drop)
+}
+
+/// [`write_atomic_via`], returning the new file's [`FileId`].
+fn replace_via(path: &Path, temp: &Path, bytes: &[u8], mode: u32) -> io::Result<FileId> {
+    use std::os::unix::fs::MetadataExt;
     let result = (|| {
         match fs::remove_file(temp) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -182,17 +193,23 @@ pub fn write_atomic_via(path: &Path, temp: &Path, bytes: &[u8], mode: u32) -> io
         file.set_permissions(fs::Permissions::from_mode(mode))?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(temp, path)
+        let made = file.metadata()?;
+        fs::rename(temp, path)?;
+        Ok((made.dev(), made.ino()))
     })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(temp);
-        return Err(with_path(path, e));
-    }
+    let id = match result {
+        Ok(id) => id,
+        Err(e) => {
+            let _ = fs::remove_file(temp);
+            return Err(with_path(path, e));
+        }
+    };
     fsync_dir(
         path.parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new(".")),
-    )
+    )?;
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -16,7 +16,18 @@
 //!   text (or find none and end), never across a write.
 //! - Each write is [`fsutil::write_atomic`] (temporary + rename, 0644: node_exporter
 //!   usually runs as another user); an error is logged with the path.
+//! - Before the first write to a path, temporaries an earlier sysmon left
+//!   there (killed mid-write: `.NAME.tmp-PID`, another PID) are removed:
+//!   only regular files of exactly that pattern for that NAME.
+//! - [`TextfileWriter::retire`] (a reload changed or dropped the path)
+//!   removes the file last written only while it is still that file (the
+//!   same device and inode, seen without following a symlink): a file
+//!   someone else put there is left alone. Done by the writer too, after
+//!   any write in flight: an unlink can wait on a hung disk as a write can.
 
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -31,8 +42,15 @@ pub struct TextfileWriter {
 struct Slot {
     /// The newest text not yet taken by a writer, and where it goes.
     pending: Option<(PathBuf, Vec<u8>)>,
-    /// A writer thread is in flight (it ends only with `pending` empty).
+    /// A writer thread is in flight (it ends only with `pending` empty
+    /// and `retire` false).
     writing: bool,
+    /// The file last written should go (taken before `pending`).
+    retire: bool,
+    /// The file last written, and its device and inode once written.
+    written: Option<(PathBuf, u64, u64)>,
+    /// The path whose directory was last swept of old temporaries.
+    swept: Option<PathBuf>,
 }
 
 fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
@@ -46,12 +64,33 @@ impl TextfileWriter {
     pub fn write(&mut self, path: &Path, text: &[u8]) {
         let mut slot = lock(&self.slot);
         slot.pending = Some((path.to_path_buf(), text.to_vec()));
-        if slot.writing {
+        start(&self.slot, slot);
+    }
+
+    /// Has the file last written removed, if it is still the one written
+    /// (see the module's invariants), and any text waiting dropped: the
+    /// path it was for is no longer `textfile_path`.
+    pub fn retire(&mut self) {
+        let mut slot = lock(&self.slot);
+        slot.pending = None;
+        if slot.written.is_none() && !slot.writing {
             return;
         }
-        slot.writing = true;
-        drop(slot);
-        let theirs = Arc::clone(&self.slot);
+        slot.retire = true;
+        start(&self.slot, slot);
+    }
+}
+
+/// Starts a writer for what `slot` (the guard of `shared`) holds unless
+/// one is in flight.
+fn start(shared: &Arc<Mutex<Slot>>, mut slot: MutexGuard<'_, Slot>) {
+    if slot.writing {
+        return;
+    }
+    slot.writing = true;
+    drop(slot);
+    {
+        let theirs = Arc::clone(shared);
         let spawned = std::thread::Builder::new()
             .name("sysmon-textfile".into())
             .spawn(move || {
@@ -63,27 +102,106 @@ impl TextfileWriter {
             log::warn(format_args!(
                 "textfile: cannot start the writer thread ({e}): writing on the loop"
             ));
-            write_pending(&self.slot);
+            write_pending(shared);
         }
     }
 }
 
-/// Writes the slot's texts, the newest each time, until none is left.
+/// Does what the slot asks, the newest text each time, until nothing is
+/// left: the retirement first (asked after any text that waited).
 fn write_pending(slot: &Mutex<Slot>) {
     loop {
-        let next = {
+        let (retired, next, sweep) = {
             let mut slot = lock(slot);
+            let retired = if std::mem::take(&mut slot.retire) {
+                slot.written.take()
+            } else {
+                None
+            };
             let next = slot.pending.take();
-            slot.writing = next.is_some();
-            next
+            let sweep = match &next {
+                Some((path, _)) if slot.swept.as_ref() != Some(path) => {
+                    slot.swept = Some(path.clone());
+                    true
+                }
+                _ => false,
+            };
+            slot.writing = retired.is_some() || next.is_some();
+            (retired, next, sweep)
         };
-        let Some((path, text)) = next else { return };
+        if let Some((path, dev, ino)) = retired {
+            remove_if_still(&path, dev, ino);
+        }
+        let Some((path, text)) = next else {
+            if lock(slot).writing {
+                continue;
+            }
+            return;
+        };
+        if sweep {
+            remove_old_temporaries(&path);
+        }
         fsutil::test_gate("SYSMON_TEST_TEXTFILE_GATE");
         // The error names the path (`fsutil::with_path`).
-        if let Err(e) = fsutil::write_atomic(&path, &text, 0o644) {
-            log::error(format_args!("textfile: {e}"));
+        match fsutil::write_atomic(&path, &text, 0o644) {
+            Ok((dev, ino)) => lock(slot).written = Some((path, dev, ino)),
+            Err(e) => log::error(format_args!("textfile: {e}")),
         }
     }
+}
+
+/// Removes `path` if it is still the regular file sysmon wrote there
+/// (device `dev`, inode `ino`, the link itself when it is a symlink).
+fn remove_if_still(path: &Path, dev: u64, ino: u64) {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() && (m.dev(), m.ino()) == (dev, ino) => {
+            remove_logged(path, "no longer textfile_path");
+        }
+        Ok(_) => log::warn(format_args!(
+            "textfile: {} left in place: no longer the file sysmon wrote",
+            path.display()
+        )),
+        Err(_) => {}
+    }
+}
+
+/// Removes the regular files `.NAME.tmp-PID` (PID: digits) beside `path`:
+/// an earlier sysmon's temporaries for it, left by a kill or a crash
+/// mid-write. Anything else is left alone. This process's own temporary
+/// is not in use: the sweep runs on the one writer, before it writes.
+/// (`textfile_path` is absolute: the config resolves it.)
+fn remove_old_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if is_temporary_of(entry.file_name().as_bytes(), name.as_bytes())
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            remove_logged(&entry.path(), "left by an earlier sysmon");
+        }
+    }
+}
+
+/// Removes the file at `path`, logging `removed PATH: WHY` or the error.
+fn remove_logged(path: &Path, why: &str) {
+    let shown = path.display();
+    match fs::remove_file(path) {
+        Ok(()) => log::info(format_args!("textfile: removed {shown}: {why}")),
+        Err(e) => log::error(format_args!("textfile: cannot remove {shown}: {e}")),
+    }
+}
+
+/// Whether `entry` is `.NAME.tmp-PID` for this `name` (PID: digits).
+fn is_temporary_of(entry: &[u8], name: &[u8]) -> bool {
+    let pid = entry
+        .strip_prefix(b".")
+        .and_then(|rest| rest.strip_prefix(name))
+        .and_then(|rest| rest.strip_prefix(b".tmp-"));
+    pid.is_some_and(|pid| !pid.is_empty() && pid.iter().all(u8::is_ascii_digit))
 }
 
 #[cfg(test)]
@@ -110,6 +228,37 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a 3\n");
         let slot = lock(&writer.slot);
         assert!(slot.pending.is_none() && !slot.writing);
+        drop(slot);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A reload that moves `textfile_path` while a writer is in flight:
+    /// the text that waited for the old path is dropped, and the file the
+    /// writer wrote there is removed once it is done, before any text
+    /// for the new path is written.
+    #[test]
+    fn a_retirement_asked_during_a_write_removes_what_that_write_made() {
+        let dir =
+            std::env::temp_dir().join(format!("sysmon-textfile-retire-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (old, new) = (dir.join("old.prom"), dir.join("new.prom"));
+        let mut writer = TextfileWriter::default();
+        lock(&writer.slot).writing = true;
+        writer.write(&old, b"a 1\n");
+        // The writer in flight has just written the old path.
+        let taken = lock(&writer.slot).pending.take().unwrap();
+        let id = fsutil::write_atomic(&taken.0, &taken.1, 0o644).unwrap();
+        writer.write(&old, b"a 2\n");
+        lock(&writer.slot).written = Some((old.clone(), id.0, id.1));
+        writer.retire();
+        writer.write(&new, b"b 1\n");
+        write_pending(&writer.slot);
+        assert!(!old.exists(), "the old path's file is left");
+        assert_eq!(std::fs::read_to_string(&new).unwrap(), "b 1\n");
+        let slot = lock(&writer.slot);
+        assert!(!slot.writing && !slot.retire && slot.pending.is_none());
+        assert_eq!(slot.written.as_ref().map(|w| &w.0), Some(&new));
         drop(slot);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -30,6 +30,7 @@ pub fn write(state_dir: &Path, result: &LastBackup) -> io::Result<()> {
         miniserde::json::to_string(result).as_bytes(),
         0o600,
     )
+    .map(drop)
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]

@@ -12,3 +12,4 @@ mod prometheus; // /metrics format and names, promtool
 mod sources; // every source in /data.json and /metrics, a real Prometheus
 mod sysfs_sensors; // hwmon, cooling devices, power supplies: node_exporter's fixture
 mod textfile; // textfile_dir: *.prom files served as node_exporter's textfile collector
+mod textfile_path; // textfile_path: the file written for node_exporter, across reloads and kills
