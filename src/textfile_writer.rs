@@ -31,7 +31,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::{fsutil, log};
+use crate::fsutil::{self, FileId};
+use crate::log;
 
 #[derive(Default)]
 pub struct TextfileWriter {
@@ -48,7 +49,7 @@ struct Slot {
     /// The file last written should go (taken before `pending`).
     retire: bool,
     /// The file last written, and its device and inode once written.
-    written: Option<(PathBuf, u64, u64)>,
+    written: Option<(PathBuf, FileId)>,
     /// The path whose directory was last swept of old temporaries.
     swept: Option<PathBuf>,
 }
@@ -129,8 +130,8 @@ fn write_pending(slot: &Mutex<Slot>) {
             slot.writing = retired.is_some() || next.is_some();
             (retired, next, sweep)
         };
-        if let Some((path, dev, ino)) = retired {
-            remove_if_still(&path, dev, ino);
+        if let Some((path, id)) = retired {
+            remove_if_still(&path, id);
         }
         let Some((path, text)) = next else {
             if lock(slot).writing {
@@ -144,17 +145,17 @@ fn write_pending(slot: &Mutex<Slot>) {
         fsutil::test_gate("SYSMON_TEST_TEXTFILE_GATE");
         // The error names the path (`fsutil::with_path`).
         match fsutil::write_atomic(&path, &text, 0o644) {
-            Ok((dev, ino)) => lock(slot).written = Some((path, dev, ino)),
+            Ok(id) => lock(slot).written = Some((path, id)),
             Err(e) => log::error(format_args!("textfile: {e}")),
         }
     }
 }
 
 /// Removes `path` if it is still the regular file sysmon wrote there
-/// (device `dev`, inode `ino`, the link itself when it is a symlink).
-fn remove_if_still(path: &Path, dev: u64, ino: u64) {
+/// (`id`: its device and inode; the link itself when it is a symlink).
+fn remove_if_still(path: &Path, id: FileId) {
     match fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() && (m.dev(), m.ino()) == (dev, ino) => {
+        Ok(m) if m.is_file() && (m.dev(), m.ino()) == id => {
             remove_logged(path, "no longer textfile_path");
         }
         Ok(_) => log::warn(format_args!(
@@ -250,7 +251,7 @@ mod tests {
         let taken = lock(&writer.slot).pending.take().unwrap();
         let id = fsutil::write_atomic(&taken.0, &taken.1, 0o644).unwrap();
         writer.write(&old, b"a 2\n");
-        lock(&writer.slot).written = Some((old.clone(), id.0, id.1));
+        lock(&writer.slot).written = Some((old.clone(), id));
         writer.retire();
         writer.write(&new, b"b 1\n");
         write_pending(&writer.slot);

@@ -3,7 +3,7 @@
 //! last values for good), a file someone else put there stays, and the
 //! temporaries of an earlier sysmon killed mid-write are removed at start.
 use crate::common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const SIGHUP: i32 = 1;
@@ -34,16 +34,23 @@ fn wait_exists(daemon: &Daemon, path: &Path, exists: bool) {
     );
 }
 
+/// `tf/a.prom` and `tf/b.prom` under `dir`, and a daemon that has written
+/// the first.
+fn writing_the_first_of_two_paths(dir: &TempDir) -> (PathBuf, PathBuf, Daemon) {
+    std::fs::create_dir_all(dir.join("tf")).unwrap();
+    let (first, second) = (dir.join("tf/a.prom"), dir.join("tf/b.prom"));
+    let daemon = start(dir, first.to_str().unwrap());
+    wait_exists(&daemon, &first, true);
+    (first, second, daemon)
+}
+
 /// Review of 2026-12-04: a reload that moved `textfile_path` or turned it
 /// off left the old file, and node_exporter exported its last series
 /// (`sysmon_backup_running 1` of a backup running at the reload) for good.
 #[test]
 fn a_reload_that_moves_or_drops_textfile_path_removes_the_old_file() {
     let dir = TempDir::new("textfile-path-reload");
-    std::fs::create_dir_all(dir.join("tf")).unwrap();
-    let (first, second) = (dir.join("tf/a.prom"), dir.join("tf/b.prom"));
-    let daemon = start(&dir, first.to_str().unwrap());
-    wait_exists(&daemon, &first, true);
+    let (first, second, daemon) = writing_the_first_of_two_paths(&dir);
     reload(&dir, &daemon, second.to_str().unwrap());
     wait_exists(&daemon, &second, true);
     wait_exists(&daemon, &first, false);
@@ -71,10 +78,7 @@ fn a_reload_that_moves_or_drops_textfile_path_removes_the_old_file() {
 #[test]
 fn a_reload_leaves_a_file_someone_else_put_at_the_old_path() {
     let dir = TempDir::new("textfile-path-replaced");
-    std::fs::create_dir_all(dir.join("tf")).unwrap();
-    let (first, second) = (dir.join("tf/a.prom"), dir.join("tf/b.prom"));
-    let daemon = start(&dir, first.to_str().unwrap());
-    wait_exists(&daemon, &first, true);
+    let (first, second, daemon) = writing_the_first_of_two_paths(&dir);
     // Replaced through a rename: same name, another inode.
     std::fs::write(dir.join("tf/other"), "theirs 1\n").unwrap();
     std::fs::rename(dir.join("tf/other"), &first).unwrap();
