@@ -1437,6 +1437,22 @@ impl MetricsRenderer {
                 last.skipped_permission.unwrap_or(0) as f64,
             );
         }
+        // The last run's outcome beside the last success: the success's
+        // age alone cannot tell a run that failed today from one that
+        // succeeded (one run a boot at `backup_every = off`). Absent until
+        // a run is recorded: a 0 would read as a failure.
+        if let Some(last) = &backup.last {
+            self.gauge(gauge_head!("sysmon_backup_last_run_success", "1 if the last backup run wrote its archive (some files skipped included), 0 if it failed."),
+                f64::from(u8::from(last.ok)),
+            );
+            self.gauge(
+                gauge_head!(
+                    "sysmon_backup_last_run_timestamp_seconds",
+                    "Unix time the last backup run started, failed or not."
+                ),
+                last.time as f64,
+            );
+        }
         self.gauge(
             gauge_head!("sysmon_backup_running", "1 while a backup is running."),
             f64::from(u8::from(backup.state == BackupState::Running)),
@@ -1607,6 +1623,84 @@ mod tests {
         for figure in [" 999\n", " 9.25\n", " 99\n", " 98\n"] {
             assert!(!body.contains(figure), "the failed run's{figure}:\n{body}");
         }
+    }
+
+    /// The last run's outcome, beside the last success: at `backup_every =
+    /// off` (one run a boot) the age of the last success cannot tell a run
+    /// that failed this morning from one that succeeded. Written from the
+    /// same snapshot as the success gauges, so they agree: a failed run
+    /// after a success is `0` at the failed run's start, with the success's
+    /// figures kept; a run that skipped unreadable files (`partial`, exit 3
+    /// of `sysmon backup`) wrote its archive and is a success; no run
+    /// recorded, no series (a 0 would read as a failure).
+    #[test]
+    fn the_last_runs_outcome_is_exported_beside_the_last_success() {
+        use crate::audit::UpdatesState;
+        use crate::backup::record::LastFigures;
+        let nowhere = Path::new("/nonexistent");
+        let mut r = MetricsRenderer::new(nowhere, nowhere, nowhere);
+        let updates = UpdatesSnapshot::without_answer(UpdatesState::Pending);
+        let run = |time, ok, skipped_permission| LastFigures {
+            time,
+            bytes: if ok { 4096 } else { 0 },
+            files: 3,
+            skipped: skipped_permission,
+            skipped_permission: Some(skipped_permission),
+            duration_s: 1.5,
+            ok,
+        };
+        let snapshot = |state, last: LastFigures, success: LastFigures| BackupSnapshot {
+            state,
+            progress: None,
+            last: Some(last),
+            last_success_at: Some(success.time),
+            last_success: Some(success),
+            next_at: None,
+        };
+        let has = |body: &str, line: &str| body.lines().any(|l| l == line);
+        let success = run(1000, true, 0);
+
+        let failed = snapshot(BackupState::Failed, run(2000, false, 0), success);
+        let body = r.render_own(&failed, &updates, None).as_str();
+        for line in [
+            "sysmon_backup_last_run_success 0",
+            "sysmon_backup_last_run_timestamp_seconds 2000",
+            "sysmon_backup_last_success_timestamp_seconds 1000",
+            "sysmon_backup_last_size_bytes 4096",
+        ] {
+            assert!(has(body, line), "no {line:?}:\n{body}");
+        }
+        assert!(
+            body.contains("\n# TYPE sysmon_backup_last_run_success gauge\n"),
+            "{body}"
+        );
+
+        let partial = run(3000, true, 1);
+        let body = r
+            .render_own(
+                &snapshot(BackupState::Partial, partial, partial),
+                &updates,
+                None,
+            )
+            .as_str();
+        for line in [
+            "sysmon_backup_last_run_success 1",
+            "sysmon_backup_last_run_timestamp_seconds 3000",
+            "sysmon_backup_last_success_timestamp_seconds 3000",
+        ] {
+            assert!(has(body, line), "no {line:?}:\n{body}");
+        }
+
+        let none = BackupSnapshot {
+            state: BackupState::Pending,
+            progress: None,
+            last: None,
+            last_success_at: None,
+            last_success: None,
+            next_at: None,
+        };
+        let body = r.render_own(&none, &updates, None).as_str();
+        assert!(!body.contains("sysmon_backup_last_run"), "{body}");
     }
 
     #[test]

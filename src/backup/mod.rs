@@ -97,13 +97,15 @@ pub struct BackupSnapshot {
     pub state: BackupState,
     /// While a run is going.
     pub progress: Option<Progress>,
-    /// The last run's figures, failed or not.
+    /// The last run's figures, failed or not: /metrics'
+    /// `sysmon_backup_last_run_success` and `_timestamp_seconds`.
     pub last: Option<LastFigures>,
     /// Unix time of the newest successful run known (kept when a later run
     /// fails, unlike `last`).
     pub last_success_at: Option<u64>,
     /// That run's figures, when known (a record of an older version may
-    /// know its time alone): what /metrics' `sysmon_backup_last_*` show.
+    /// know its time alone): what /metrics' `sysmon_backup_last_size_bytes`
+    /// and its siblings show.
     pub last_success: Option<LastFigures>,
     /// Unix time of the next scheduled run, if any (none while running).
     pub next_at: Option<u64>,

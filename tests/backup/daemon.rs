@@ -13,16 +13,10 @@ use std::time::{Duration, Instant};
 
 use super::{backup_named, temporaries, unzip_ok};
 use crate::common::{
-    Daemon, TempDir, field, have_tool, mkfifo, run, running_as_root, sysmon, text,
+    Daemon, TempDir, assert_promtool_accepts, field, have_tool, mkfifo, number, run,
+    running_as_root, sysmon, text,
 };
-use miniserde::json::{Number, Value};
-
-fn number(v: &Value, path: &[&str]) -> Option<u64> {
-    match field(v, path)? {
-        Value::Number(Number::U64(n)) => Some(*n),
-        _ => None,
-    }
-}
+use miniserde::json::Value;
 
 /// A copy of the VM /proc fixture with its own `sys/kernel/random/boot_id`.
 pub(super) fn proc_with_boot_id(td: &TempDir, boot_id: &str) -> PathBuf {
@@ -274,7 +268,9 @@ fn a_backup_made_by_hand_is_the_last_one_the_daemon_shows() {
 /// `backup.last.last_success_at` and `backup.last.last_success` show. The
 /// Prometheus age alert, `time() - ... > 36h`, and the size panels depend
 /// on it. Before, the series went with the first failure, and a restart
-/// forgot the success.
+/// forgot the success. Beside it, `sysmon_backup_last_run_success` and
+/// `sysmon_backup_last_run_timestamp_seconds` say the last run (the good
+/// one, then the failed one) and when it started, from the same record.
 #[test]
 fn the_last_success_outlives_a_failed_backup_and_a_restart() {
     let td = TempDir::new("backup-last-success");
@@ -287,6 +283,7 @@ fn the_last_success_outlives_a_failed_backup_and_a_restart() {
         number(&v, &["backup", "last", "last_success_at"]),
         Some(good)
     );
+    assert_shows_the_last_run(&d, good, true);
 
     fs::remove_dir_all(&src).unwrap();
     let out = run(sysmon(&["backup", "--config", config.to_str().unwrap()]));
@@ -298,6 +295,9 @@ fn the_last_success_outlives_a_failed_backup_and_a_restart() {
     });
     let v = failed.unwrap_or_else(|| panic!("the daemon never took up the failure\n{}", d.dump()));
     assert_shows_the_success(&d, &v, good, good_bytes);
+    let failed_at = number(&v, &["backup", "last", "time"]).expect("the failed run's time");
+    assert!(failed_at >= good, "{failed_at} < {good}");
+    assert_shows_the_last_run(&d, failed_at, false);
     d.signal(15);
     d.wait_exit(Duration::from_secs(5))
         .expect("stops on SIGTERM");
@@ -312,6 +312,28 @@ fn the_last_success_outlives_a_failed_backup_and_a_restart() {
     );
     assert!(text(&v, &["backup", "last", "error"]).is_some());
     assert_shows_the_success(&d, &v, good, good_bytes);
+    assert_shows_the_last_run(&d, failed_at, false);
+}
+
+/// /metrics says the last run started at `time` and succeeded or not, in
+/// an exposition promtool accepts.
+fn assert_shows_the_last_run(d: &Daemon, time: u64, ok: bool) {
+    let metrics = d.get("/metrics").body_text();
+    for line in [
+        format!("sysmon_backup_last_run_success {}", u8::from(ok)),
+        format!("sysmon_backup_last_run_timestamp_seconds {time}"),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?}:\n{metrics}"
+        );
+    }
+    if have_tool(
+        "promtool",
+        "promtool check metrics (Debian package prometheus)",
+    ) {
+        assert_promtool_accepts(metrics.as_bytes());
+    }
 }
 
 /// /data.json (`v`) and /metrics show the success at `time` of `bytes`

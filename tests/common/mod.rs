@@ -654,6 +654,14 @@ pub fn text(v: &miniserde::json::Value, path: &[&str]) -> Option<String> {
     }
 }
 
+/// The unsigned integer at `path` in `v`, if it is one.
+pub fn number(v: &miniserde::json::Value, path: &[&str]) -> Option<u64> {
+    match field(v, path)? {
+        miniserde::json::Value::Number(miniserde::json::Number::U64(n)) => Some(*n),
+        _ => None,
+    }
+}
+
 /// A Debian rootfs made by `mmdebstrap --variant=minbase` with `include`d
 /// packages, as a tarball cached across runs and clones in
 /// `$SYSMON_ROOTFS_CACHE` (default /var/cache/sysmon-tests), keyed by the

@@ -35,7 +35,7 @@ fn promtool_checks_and_unit_tests_the_rules() {
     }
     let rules = rules_file();
     let said = promtool(&["check", "rules", rules.to_str().unwrap()]);
-    assert!(said.contains("SUCCESS: 8 rules found"), "{said}");
+    assert!(said.contains("SUCCESS: 9 rules found"), "{said}");
     let tests = repo().join("tests/prometheus/sysmon.rules.test.yml");
     let said = promtool(&["test", "rules", tests.to_str().unwrap()]);
     assert!(said.contains("SUCCESS"), "{said}");
@@ -135,6 +135,10 @@ fn the_rules_fire_on_a_real_prometheus_scraping_sysmon() {
         firing("SysmonBackupTooOld", "").is_empty(),
         "a fresh backup is not too old"
     );
+    assert!(
+        firing("SysmonBackupFailed", "").is_empty(),
+        "the backup succeeded"
+    );
     // sysmon reads the real /run/reboot-required (apt's flag).
     let reboot = std::path::Path::new("/run/reboot-required").exists();
     assert_eq!(!firing("SysmonRebootRequired", "").is_empty(), reboot);
@@ -149,5 +153,5 @@ fn the_rules_fire_on_a_real_prometheus_scraping_sysmon() {
     );
     let body = r.body_text();
     assert_eq!(r.status, 200, "{body}");
-    assert_eq!(body.matches("\"health\":\"ok\"").count(), 8, "{body}");
+    assert_eq!(body.matches("\"health\":\"ok\"").count(), 9, "{body}");
 }
