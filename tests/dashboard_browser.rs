@@ -449,6 +449,9 @@ fn dashboard_shows_an_incomplete_backup_as_partial() {
 /// After a failed backup the card still says when the last one succeeded
 /// (`backup.last.last_success_at`): before, it showed the failure alone,
 /// and nothing on the page said whether any backup was there to restore.
+/// It also shows that success's archive, size and file name
+/// (`backup.last.last_success`): before, the only size on the card was the
+/// failed run's (none).
 #[test]
 fn dashboard_shows_the_last_success_after_a_failed_backup() {
     let Some(browser) = Browser::find() else {
@@ -471,6 +474,12 @@ fn dashboard_shows_the_last_success_after_a_failed_backup() {
         .is_some()
     };
     assert!(state_is(&daemon, "ok"), "{}", daemon.dump());
+    let v = daemon.data();
+    let good_bytes = common::number(&v, &["backup", "last", "bytes"]).expect("the good run's size");
+    let good_file = common::text(&v, &["backup", "last", "file"]).expect("the good run's file");
+    // Under 1 KiB, the page writes the size as it is.
+    assert!(good_bytes > 0 && good_bytes < 1024, "{good_bytes}");
+    let good_name = good_file.rsplit('/').next().unwrap();
     // A backup by hand that fails, taken up at SIGHUP.
     std::fs::remove_dir_all(&src).unwrap();
     let out = common::run(common::sysmon(&[
@@ -489,6 +498,23 @@ fn dashboard_shows_the_last_success_after_a_failed_backup() {
     assert!(
         card.contains("<span>Last success</span><b id=\"backup-last-success\">"),
         "{card}"
+    );
+    let value_of = |id: &str| {
+        let at = card.find(&format!("id=\"{id}\""))?;
+        let end = card[at..].find("</b>")?;
+        Some(&card[at..at + end])
+    };
+    let size = value_of("backup-last-success-size");
+    assert!(
+        size.is_some_and(|b| b.ends_with(&format!(">{good_bytes} B"))),
+        "the success's size ({good_bytes} B): {size:?} in {card}"
+    );
+    // The name alone (it fits a phone); the whole path on hover.
+    let file = value_of("backup-last-success-file");
+    assert!(
+        file.is_some_and(|b| b.ends_with(&format!(">{good_name}"))
+            && b.contains(&format!("title=\"{good_file}\""))),
+        "the success's file ({good_file}): {file:?} in {card}"
     );
 }
 
