@@ -487,6 +487,52 @@ fn sampled_500_times_allocating_nothing(
     (sampler, sample)
 }
 
+/// More network interfaces than the in-memory history has series (a
+/// container host's veths: here 80, two series each, past
+/// `history::MAX_SERIES`): once warm, sampling and recording the history
+/// allocate nothing, the series past the room left out (logged once).
+/// Before, each series left out built its name at every record and
+/// dropped it: the idle loop of a daemon on a machine with 20 veth pairs
+/// made 231 allocations a second, and the loop's tests on the live /proc
+/// failed whenever another test had made such interfaces.
+#[test]
+fn history_past_its_series_allocates_nothing_once_warm() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = copy_of_basic_proc(&fixtures, "many-interfaces");
+    let mut dev = std::fs::read_to_string(root.join("net/dev")).unwrap();
+    for i in 0..80 {
+        dev.push_str(&format!(
+            "  veth{i}: {i}00 1 0 0 0 0 0 0 {i}00 1 0 0 0 0 0 0\n"
+        ));
+    }
+    std::fs::write(root.join("net/dev"), dev).unwrap();
+    let (mut sampler, mut sample) = sampled_500_times_allocating_nothing(&root, &fixtures);
+    let epoch = Instant::now();
+    let mut history =
+        sysmon::history::History::new(epoch, Duration::from_secs(1), Duration::from_secs(60));
+    let mut record = |t: u64, sample: &mut Sample| {
+        sampler.sample(t, sample);
+        history.record(epoch + Duration::from_secs(t), t * 1000, sample);
+    };
+    for t in 0..3 {
+        record(t, &mut sample);
+    }
+    let before = allocations();
+    for t in 3..203 {
+        record(t, &mut sample);
+    }
+    let allocated = allocations() - before;
+    let _ = std::fs::remove_dir_all(&root);
+    let interfaces = sample
+        .network
+        .iter()
+        .filter(|n| n.device.starts_with("veth"))
+        .count();
+    assert_eq!(interfaces, 80, "the fixture's interfaces sampled");
+    assert_eq!(history.keys().count(), sysmon::history::MAX_SERIES);
+    assert_eq!(allocated, 0, "allocations in 200 samples recorded");
+}
+
 /// A /proc whose tables repeat lines (an overlay /proc such as LXCFS; no
 /// kernel does): /proc/stat its aggregate `cpu`, a `cpuN` and `btime`,
 /// meminfo `MemTotal` (early, where the sampler reads), net/dev `lo`,
