@@ -139,12 +139,12 @@ impl History {
         }
         let newest = self.newest.map_or(0, |(t, _)| t);
         let capacity = self.ticks.len();
-        let mut key = String::with_capacity(prefix.len() + name.len());
-        key.push_str(prefix);
-        key.push_str(name);
+        // Named only where it is kept: a series left out (full) comes back
+        // at every record, and must cost nothing there.
+        let key = || [prefix, name].concat();
         if self.series.len() < MAX_SERIES {
             self.series.push(Series {
-                key,
+                key: key(),
                 values: vec![f32::NAN; capacity].into_boxed_slice(),
                 last_tick: newest,
             });
@@ -158,7 +158,7 @@ impl History {
         match stale {
             Some(i) => {
                 let s = &mut self.series[i];
-                s.key = key;
+                s.key = key();
                 s.values.fill(f32::NAN);
                 s.last_tick = newest;
                 Some(i)

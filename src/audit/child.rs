@@ -89,6 +89,9 @@ pub enum Exit {
     TooMuchOutput,
     /// Could not be started (the error).
     SpawnFailed(String),
+    /// Started, but waiting for its exit failed (the error, with its
+    /// errno); what it printed until then is kept.
+    WaitFailed(String),
 }
 
 impl Exit {
@@ -112,6 +115,7 @@ impl Exit {
                 READ_CAP >> 20
             ),
             Exit::SpawnFailed(e) => format!("could not start: {e}"),
+            Exit::WaitFailed(e) => format!("could not wait for it: {e}"),
         }
     }
 }
@@ -318,9 +322,7 @@ impl RunningChild {
                 Ok(exited) => self.exited = exited,
                 Err(e) => {
                     self.kill();
-                    return Some(
-                        self.finish(Exit::SpawnFailed(format!("cannot wait for it: {e}")), now),
-                    );
+                    return Some(self.finish(Exit::WaitFailed(e.to_string()), now));
                 }
             }
         }
@@ -373,8 +375,8 @@ impl RunningChild {
         match self.child.try_wait() {
             Ok(Some(status)) => exit_of(status),
             // Not after waitid saw its exit; said as a failed wait would be.
-            Ok(None) => Exit::SpawnFailed("cannot wait for it: its exit status is gone".into()),
-            Err(e) => Exit::SpawnFailed(format!("cannot wait for it: {e}")),
+            Ok(None) => Exit::WaitFailed("its exit status is gone".into()),
+            Err(e) => Exit::WaitFailed(e.to_string()),
         }
     }
 
@@ -527,6 +529,22 @@ mod tests {
         );
         let descendant = pid_printed(&run);
         assert!(is_gone(descendant), "descendant {descendant} still runs");
+    }
+
+    /// A `waitid` that fails once the child has started (here: someone
+    /// else reaped it, ECHILD) is said as a failed wait with its errno, not
+    /// as "could not start": the child ran. The audit's record and log show
+    /// [`Exit::describe`].
+    #[test]
+    fn a_failed_wait_for_a_started_child_is_not_said_as_could_not_start() {
+        let mut child = spawn_sh("exit 0");
+        // Reaped behind the poll's back: its waitid then fails with ECHILD.
+        child.child.wait().unwrap();
+        let (run, _) = poll_to_the_end(&mut child, 10_000);
+        let said = run.exit.describe();
+        assert!(said.starts_with("could not wait for it: "), "{said}");
+        assert!(said.contains("(os error 10)"), "no errno: {said}");
+        assert!(!said.contains("could not start"), "{said}");
     }
 
     /// The manager exits normally, leaving a descendant that holds its

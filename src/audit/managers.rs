@@ -254,7 +254,11 @@ fn describe_failure(run: &StepRun) -> (String, bool) {
     let stderr = run.stderr_text();
     let retry = !matches!(
         run.exit,
-        Exit::TimedOut { .. } | Exit::NotStarted(_) | Exit::TooMuchOutput | Exit::SpawnFailed(_)
+        Exit::TimedOut { .. }
+            | Exit::NotStarted(_)
+            | Exit::TooMuchOutput
+            | Exit::SpawnFailed(_)
+            | Exit::WaitFailed(_)
     ) && (looks_like_no_network(&stderr)
         || looks_like_no_network(&String::from_utf8_lossy(&run.stdout)));
     (quote::cut(error, quote::MESSAGE_BYTES), retry)

@@ -238,6 +238,70 @@ mod tests {
         }
     }
 
+    /// Where the descriptor `fd` of this process stands (`pos:` in its
+    /// /proc/self/fdinfo): a listing moves a directory's, an `fstat` does not.
+    fn position_of(fd: &impl std::os::fd::AsFd) -> u64 {
+        use std::os::fd::AsRawFd;
+        let raw = fd.as_fd().as_raw_fd();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}")).unwrap();
+        let pos = info.lines().find_map(|l| l.strip_prefix("pos:"));
+        pos.and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pos in fdinfo: {info:?}"))
+    }
+
+    /// Counting by size is the one `fstat` it promises, not a listing in
+    /// disguise: the directory is not read (its position stays at the
+    /// start), where a count by listing reads it to the end. A count that
+    /// listed in both ways would pass the test above.
+    #[test]
+    fn counting_by_size_does_not_list_the_directory() {
+        let (mut child, path) = child_holding(2);
+        let mut listing = FdCounter::open_listing(&path).unwrap();
+        let listed = listing.count().unwrap();
+        let by_size = FdCounter::open(&path).unwrap();
+        let sized = (by_size.counting == FdCounting::Size).then(|| {
+            let mut counter = by_size;
+            let n = counter.count().unwrap();
+            (n, position_of(&counter.dir))
+        });
+        let listing_position = position_of(&listing.dir);
+        child.kill().ok();
+        child.wait().ok();
+        assert!(listed >= 5, "{listed}");
+        assert!(
+            listing_position > 0,
+            "the listing did not read the directory"
+        );
+        match sized {
+            Some((n, position)) => {
+                assert!(n >= 5, "by size: {n}");
+                assert_eq!(position, 0, "counting by size listed the directory");
+            }
+            None => eprintln!("SKIPPED: st_size of /proc/PID/fd is 0 on this kernel (before 6.2)"),
+        }
+    }
+
+    /// A size of 0 is no count: a directory whose size reads 0 though it has
+    /// entries (/proc/self/ns, as /proc/PID/fd before Linux 6.2) is counted
+    /// by listing when opened, and a counter by size that meets a 0 there
+    /// (the kernel's answer for a process whose table is gone) lists it
+    /// rather than say 0.
+    #[test]
+    fn a_size_of_zero_is_answered_by_a_listing() {
+        let path = c"/proc/self/ns";
+        assert_eq!(std::fs::metadata("/proc/self/ns").unwrap().len(), 0);
+        let entries = listing_len(path);
+        assert!(entries > 0, "/proc/self/ns is empty");
+        let mut opened = FdCounter::open(path).unwrap();
+        assert_eq!(opened.counting, FdCounting::Listing);
+        assert_eq!(opened.count().unwrap(), entries);
+        let mut by_size = FdCounter {
+            dir: sys::DirCounter::open(path).unwrap(),
+            counting: FdCounting::Size,
+        };
+        assert_eq!(by_size.count().unwrap(), entries, "counting by size said 0");
+    }
+
     /// On this process: the kernel's size is taken where it has one (and
     /// the listing where not), and both give a count that includes the
     /// directory's own descriptor.

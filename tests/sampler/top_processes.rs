@@ -1490,28 +1490,61 @@ fn an_answer_waits_only_for_lists_it_has_not_got() {
     assert_eq!(out.top.cpu_window_s, Some(30.0));
 }
 
+/// How many of [`many_processes`]' `stat` files of the pids `pids` have
+/// been read: on a `relatime` mount (tmpfs and the usual disks) a file's
+/// first read moves its atime past its mtime.
+fn stat_files_read(proc_root: &Path, pids: impl Iterator<Item = u32>) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    pids.filter(|pid| {
+        std::fs::metadata(proc_root.join(format!("{pid}/stat")))
+            .is_ok_and(|m| (m.atime(), m.atime_nsec()) > (m.mtime(), m.mtime_nsec()))
+    })
+    .count()
+}
+
 /// A /data.json request that waits for the top processes' reading when
 /// SIGTERM comes is told to ask again (503, `Retry-After: 1`), not left
 /// with a bare 500 or a closed connection; the daemon stops as promptly
-/// as idle (within a slice of the reading). Over [`many_processes`]: the
-/// reading takes 100–400 ms, SIGTERM comes 60 ms after the request.
+/// as idle, within a slice of the reading, not at its end. Over
+/// [`many_processes`]. Counted, not timed, so that a loaded machine
+/// changes nothing: SIGTERM comes once the reading the request began is
+/// under way (some `stat` files read), and when the daemon has stopped
+/// part of the tree is unread. The test before signalled 60 ms after the
+/// request and wanted the stop within 2 s, which a daemon that finished
+/// the reading before stopping (100–400 ms) passed too.
 #[test]
 fn sigterm_while_an_answer_waits_for_the_top_processes_says_ask_again() {
     let dir = TempDir::in_memory("top-slices-stop");
     let proc_root = many_processes(&dir);
     let mut daemon =
         crate::common::Daemon::on_roots(&dir, &proc_root, None, "interval = 60s\nservices = off");
+    let all = || 100_000..100_000 + MANY;
+    assert_eq!(
+        stat_files_read(&proc_root, all()),
+        0,
+        "read before any request"
+    );
     let addr = daemon.addr;
     let asker = std::thread::spawn(move || {
         let request =
             format!("GET /data.json HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         crate::common::http(addr, &request)
     });
-    std::thread::sleep(Duration::from_millis(60));
-    let signalled = Instant::now();
+    // Every 100th pid, every millisecond: the reading is seen within a
+    // hundredth of it and a millisecond, in whatever order it goes. The
+    // failure mode is "never": a request never read, a reading never begun.
+    let waited_from = Instant::now();
+    while stat_files_read(&proc_root, all().step_by(100)) == 0 {
+        assert!(
+            waited_from.elapsed() < Duration::from_secs(30),
+            "no reading began (or {} is mounted noatime): {}",
+            proc_root.display(),
+            daemon.dump()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     daemon.signal(libc::SIGTERM);
     let exited = daemon.wait_exit(Duration::from_secs(10));
-    let took = signalled.elapsed();
     let answer = asker.join().unwrap();
     assert!(
         exited.is_some_and(|s| s.success()),
@@ -1526,5 +1559,10 @@ fn sigterm_while_an_answer_waits_for_the_top_processes_says_ask_again() {
         daemon.dump()
     );
     assert_eq!(answer.header("Retry-After").as_deref(), Some("1"));
-    assert!(took < Duration::from_secs(2), "stopped in {took:?}");
+    let read = stat_files_read(&proc_root, all());
+    println!("stopped with {read} of {MANY} stat files read");
+    assert!(
+        read < MANY as usize,
+        "all {read} stat files read: the stop finished the reading"
+    );
 }
