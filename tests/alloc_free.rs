@@ -62,6 +62,7 @@ fn config(proc_root: PathBuf) -> Config {
     config.updates.manager = UpdateManager::None;
     // Nothing on the host: the history file and the boot log go to a
     // directory of this test run (the default is /var/lib/sysmon).
+    sweep_earlier_runs();
     let scratch = std::env::temp_dir().join(format!("sysmon-alloc-{}", std::process::id()));
     config.state_dir = scratch.join("state");
     config.log_dir = scratch.join("logs");
@@ -81,6 +82,7 @@ fn config(proc_root: PathBuf) -> Config {
 /// mtime under another test's count); /metrics' `node_os_info` reads the
 /// os-release copied beside it, and udev's database is the machine's.
 fn private_root_fs() -> PathBuf {
+    sweep_earlier_runs();
     static ROOTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = ROOTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let root = std::env::temp_dir().join(format!("sysmon-alloc-root-{}-{n}", std::process::id()));
@@ -92,6 +94,39 @@ fn private_root_fs() -> PathBuf {
     }
     let _ = std::os::unix::fs::symlink("/run", root.join("run"));
     root
+}
+
+/// Removes what earlier runs of these tests left in the temporary
+/// directory: every `sysmon-alloc-*` entry whose pid (the run's, in its
+/// name) is no running process's. The roots of [`private_root_fs`] and the
+/// scratch directory of [`config`] stay while the run uses them (a
+/// daemon under test may still read them when a test ends), so each run
+/// removes its predecessors' instead: at most one run's are left.
+fn sweep_earlier_runs() {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("sysmon-alloc-")) else {
+                continue;
+            };
+            // `root-PID-N`; every other name ends in `-PID` or is `PID`.
+            let pid = match rest.strip_prefix("root-") {
+                Some(root) => root.split('-').next(),
+                None => rest.rsplit('-').next(),
+            };
+            let Some(pid) = pid.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            if !std::path::Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
 }
 
 /// What other tests and tools on this machine may change under the tests
