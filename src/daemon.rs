@@ -242,7 +242,7 @@ impl Daemon {
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
         let mut sampler = new_sampler(&config);
-        let mut sample = Sample::default();
+        let mut sample = Sample::empty();
         let now = Instant::now();
         let unix_ms = unix_now_ms();
         // The on-demand sources wait for the first answer that shows them;

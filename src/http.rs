@@ -91,8 +91,7 @@ impl<'a> Target<'a> {
 fn absolute_form(url: &str) -> Option<&str> {
     ["http://", "https://"].iter().find_map(|scheme| {
         let head = url.get(..scheme.len())?;
-        head.eq_ignore_ascii_case(scheme)
-            .then(|| &url[scheme.len()..])
+        crate::access::same_name(head, scheme).then(|| &url[scheme.len()..])
     })
 }
 

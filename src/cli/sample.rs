@@ -38,7 +38,7 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
         Some(Duration::ZERO),
         &config.root_fs.join("etc/passwd"),
     );
-    let mut sample = crate::sample::Sample::default();
+    let mut sample = crate::sample::Sample::empty();
     // Two readings a moment apart, so CPU figures describe now, not the
     // average since boot (which is what a reading with no change shows).
     let now = || {

@@ -74,7 +74,7 @@ pub fn top(args: TopArgs) -> Result<ExitCode, ExitCode> {
         Some(Duration::ZERO),
         &config.root_fs.join("etc/passwd"),
     );
-    let mut sample = Sample::default();
+    let mut sample = Sample::empty();
     let start = Instant::now();
     sampler.sample_at(start, 0, &mut sample);
     if let Some(why) = sampler.top_failure() {

@@ -296,7 +296,7 @@ impl Default for Config {
     fn default() -> Self {
         let mut config = Config::unset();
         for key in KEYS.iter().filter(|k| !k.default.is_empty()) {
-            if let Err(e) = (key.apply)(&mut config, key.default, Path::new("/")) {
+            if let Err(e) = key.apply(&mut config, key.default, Path::new("/")) {
                 unreachable!("the default of {} does not parse: {e}", key.name);
             }
         }
@@ -571,7 +571,7 @@ impl Config {
                 config.listen.clear();
                 listen_seen = true;
             }
-            (spec.apply)(&mut config, value, &base)
+            spec.apply(&mut config, value, &base)
                 .map_err(|message| at(line_no, format!("{key}: {message}")))?;
         }
         Ok(config)
@@ -757,7 +757,7 @@ impl Config {
             .map_or("built-in defaults".to_string(), |p| p.display().to_string());
         let _ = writeln!(out, "# effective configuration (from {source})");
         for key in KEYS {
-            (key.render)(self, &mut keys::Out::new(&mut out, key.name));
+            key.render(self, &mut out);
         }
         out
     }

@@ -131,7 +131,7 @@ impl Config {
             .collect();
         let rendered = |config: &Config, key: &keys::Key| {
             let mut text = String::new();
-            (key.render)(config, &mut keys::Out::new(&mut text, key.name));
+            key.render(config, &mut text);
             text
         };
         let defaults = Config::default();

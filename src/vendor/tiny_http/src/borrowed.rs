@@ -15,6 +15,7 @@
 //! by its length: [`BorrowedResponse::to_response`] makes the `Response`
 //! that `raw_print` chunks, allocating as before.
 
+use crate::util::same_name;
 use std::io::Cursor;
 
 use crate::common::{HTTPVersion, Header, StatusCode};
@@ -80,11 +81,7 @@ impl<'a> BorrowedResponse<'a> {
         unix_s: u64,
         connection: ConnectionLine,
     ) {
-        let given = |name: &str| {
-            self.headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(name))
-        };
+        let given = |name: &str| self.headers.iter().any(|(n, _)| same_name(n, name));
         out.extend_from_slice(b"HTTP/");
         push_decimal(out, u64::from(version.0));
         out.push(b'.');
@@ -105,7 +102,7 @@ impl<'a> BorrowedResponse<'a> {
         }
         for &(name, value) in self.headers {
             debug_assert!(valid_line(name, value), "header {:?}: {:?}", name, value);
-            if FRAMING.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+            if FRAMING.iter().any(|f| same_name(f, name)) {
                 continue;
             }
             out.extend_from_slice(name.as_bytes());
@@ -130,7 +127,7 @@ impl<'a> BorrowedResponse<'a> {
         let headers = self
             .headers
             .iter()
-            .filter(|(n, _)| !FRAMING.iter().any(|f| f.eq_ignore_ascii_case(n)))
+            .filter(|(n, _)| !FRAMING.iter().any(|f| same_name(f, n)))
             .filter_map(|(n, v)| Header::from_bytes(n.as_bytes(), v.as_bytes()).ok())
             .collect();
         Response::new(

@@ -27,6 +27,7 @@
 use crate::common::{HTTPVersion, Method};
 use crate::head_text::{is_token, FillError, HeadText};
 use crate::response::ConnectionLine;
+use crate::util::same_name;
 use crate::{HeadRefusal, Response, StatusCode};
 
 /// What the bytes read so far hold.
@@ -230,9 +231,9 @@ fn request_head(
 /// lower-cased copy, so nothing is allocated.
 fn connection_option(head: &HeadText, option: &str) -> bool {
     head.headers()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("Connection"))
+        .filter(|(name, _)| same_name(name, "Connection"))
         .flat_map(|(_, value)| value.split(','))
-        .any(|token| token.trim_matches([' ', '\t']).eq_ignore_ascii_case(option))
+        .any(|token| same_name(token.trim_matches([' ', '\t']), option))
 }
 
 /// [patch] The lines of `head`, split at each CRLF, as `str::split("\r\n")`

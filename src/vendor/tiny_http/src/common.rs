@@ -219,7 +219,7 @@ impl HeaderField {
     }
 
     pub fn equiv(&self, other: &'static str) -> bool {
-        other.eq_ignore_ascii_case(self.as_str().as_str())
+        crate::util::same_name(other, self.as_str().as_str())
     }
 }
 
@@ -245,7 +245,7 @@ impl PartialEq for HeaderField {
     fn eq(&self, other: &HeaderField) -> bool {
         let self_str: &str = self.as_str().as_ref();
         let other_str = other.as_str().as_ref();
-        self_str.eq_ignore_ascii_case(other_str)
+        crate::util::same_name(self_str, other_str)
     }
 }
 

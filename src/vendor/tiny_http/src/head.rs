@@ -17,6 +17,8 @@
 //! The table of cases is in sysmon's `src/http.rs` tests (so that `make test`
 //! runs it).
 
+use crate::util::same_name;
+
 /// Why a request head was refused. Every refusal closes the connection:
 /// what follows the head can no longer be told apart from a next request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,19 +101,19 @@ pub fn check_head<'a>(
         if name.bytes().chain(value.bytes()).any(is_control) {
             return Err(HeadRefusal::ControlCharacter);
         }
-        if name.eq_ignore_ascii_case("Host") {
+        if same_name(name, "Host") {
             hosts += 1;
-        } else if name.eq_ignore_ascii_case("Authorization") {
+        } else if same_name(name, "Authorization") {
             authorizations += 1;
-        } else if name.eq_ignore_ascii_case("Content-Length") {
+        } else if same_name(name, "Content-Length") {
             lengths += 1;
             length_is_zero = match (length_is_zero, content_length(value.as_bytes())) {
                 (Some(zero), Some(n)) => Some(zero && n == 0),
                 _ => None,
             };
-        } else if name.eq_ignore_ascii_case("Transfer-Encoding") {
+        } else if same_name(name, "Transfer-Encoding") {
             transfer_encoding = true;
-        } else if name.eq_ignore_ascii_case("Expect") {
+        } else if same_name(name, "Expect") {
             expect = true;
         }
     }

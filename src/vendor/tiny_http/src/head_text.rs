@@ -16,6 +16,8 @@
 //! refused: so [`HeadText::header`] of one of those is never `None` for a
 //! line that was sent.
 
+use crate::util::same_name;
+
 /// Start and end of a part of `text`.
 type Span = (usize, usize);
 
@@ -55,7 +57,7 @@ pub(crate) const ASCII_HEADERS: [&str; 7] = [
 
 /// Whether `name` is one of [`ASCII_HEADERS`] (in any case).
 pub(crate) fn is_ascii_header(name: &str) -> bool {
-    ASCII_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+    ASCII_HEADERS.iter().any(|h| same_name(h, name))
 }
 
 /// Why a head could not be read (the caller answers 400, or 431).
@@ -136,7 +138,7 @@ impl HeadText {
     /// The value of the first header line named `name` (in any case).
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .find(|(n, _)| same_name(n, name))
             .map(|(_, v)| v)
     }
 

@@ -1,4 +1,5 @@
 use crate::common::{HTTPVersion, Header, StatusCode};
+use crate::util::same_name;
 use std::sync::mpsc::Receiver;
 
 use std::io::Result as IoResult;
@@ -58,9 +59,9 @@ impl FromStr for TransferEncoding {
     type Err = ();
 
     fn from_str(input: &str) -> Result<TransferEncoding, ()> {
-        if input.eq_ignore_ascii_case("identity") {
+        if same_name(input, "identity") {
             Ok(TransferEncoding::Identity)
-        } else if input.eq_ignore_ascii_case("chunked") {
+        } else if same_name(input, "chunked") {
             Ok(TransferEncoding::Chunked)
         } else {
             Err(())

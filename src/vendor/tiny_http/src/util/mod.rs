@@ -71,10 +71,67 @@ fn weight(text: &str) -> Option<Weight<'_>> {
     })
 }
 
+/// [patch] `a.eq_ignore_ascii_case(b)` for header names and tokens, its
+/// byte loop out of line (+sysmon.23): inlined at each of some 20
+/// comparisons (most against a constant name) it took about 5 KB of
+/// sysmon's binary. The lengths are compared here, inline, so a name of
+/// another length (most of them) costs no call.
+#[inline]
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && same_length_same_name(a.as_bytes(), b.as_bytes())
+}
+
+#[inline(never)]
+fn same_length_same_name(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
 #[cfg(test)]
 mod test {
     use std::cmp::Ordering;
     use std::str::FromStr;
+
+    /// [patch] `same_name` answers as `eq_ignore_ascii_case` does, over
+    /// names of equal and unequal lengths, cases and non-ASCII letters
+    /// (+sysmon.23).
+    #[test]
+    fn same_name_is_eq_ignore_ascii_case() {
+        let words = [
+            "",
+            "a",
+            "A",
+            "Host",
+            "host",
+            "HOST",
+            "Hos",
+            "Hostx",
+            "Content-Length",
+            "content-length",
+            "Content_Length",
+            "\u{e9}",
+            "\u{c9}",
+            "chunked",
+            "CHUNKED",
+            "identity",
+            "TE",
+            "te",
+            "Connection",
+            "close",
+            "Upgrade",
+            "upgradE",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(
+                    super::same_name(a, b),
+                    a.eq_ignore_ascii_case(b),
+                    "{:?} {:?}",
+                    a,
+                    b
+                );
+            }
+        }
+    }
 
     /// Upstream's parse, the oracle: every element with its weight as an
     /// `f32`, 1 when no `q=` parses.
