@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use super::parse::{
     format_duration, format_threshold, normalize_lexically, on_off, parse_command, parse_count,
-    parse_duration, parse_listen, parse_optional_period, parse_path, parse_switch, parse_threshold,
+    parse_duration, parse_duration_or, parse_listen, parse_optional_period, parse_path,
+    parse_switch, parse_threshold,
 };
 
 use super::{Config, ServiceInit, Threshold, UpdateManager};
@@ -138,11 +139,11 @@ impl Key {
     /// error is the message after `FILE:LINE: name: `.
     pub fn apply(&self, c: &mut Config, value: &str, base: &Path) -> Result<(), String> {
         match self.value {
-            Value::Duration(f, b) => *(f.set)(c) = b.parse(value)?,
+            Value::Duration(f, b) => *(f.set)(c) = b.parse(value, "")?,
             Value::DurationOrOff(f, b) => {
                 *(f.set)(c) = match value {
                     "off" => None,
-                    _ => Some(b.parse(value)?),
+                    _ => Some(b.parse(value, ", or off")?),
                 }
             }
             Value::Period(f) => *(f.set)(c) = parse_optional_period(value)?,
@@ -254,8 +255,9 @@ pub struct Between {
 }
 
 impl Between {
-    fn parse(self, value: &str) -> Result<Duration, String> {
-        let d = parse_duration(value)?;
+    /// `also` as [`parse_duration_or`] takes it.
+    fn parse(self, value: &str, also: &str) -> Result<Duration, String> {
+        let d = parse_duration_or(value, also)?;
         let ms = |n: u32| Duration::from_millis(u64::from(n));
         if d < ms(self.min_ms) || d > ms(self.max_ms) {
             return Err(format!(
@@ -1021,7 +1023,9 @@ pub const KEYS: &[Key] = &[
             apply: |c, value, _| {
                 c.alerts.updates_security = match value {
                     "off" => None,
-                    _ => Some(u64::from(parse_count(value, 1, 1_000_000)?)),
+                    _ => Some(u64::from(
+                        parse_count(value, 1, 1_000_000).map_err(|e| e + " or off")?,
+                    )),
                 };
                 Ok(())
             },
@@ -1247,7 +1251,8 @@ mod tests {
 
     /// A bad value of each kind of key is refused with the message
     /// `check-config` gave before the keys shared their parsers (main at
-    /// 34c4b52, one line each).
+    /// 34c4b52, one line each), except that a key taking `off` beside a
+    /// duration or a number now says so when a value is neither.
     #[test]
     fn bad_values_of_each_kind_are_refused_as_before() {
         let path = Path::new("/etc/sysmon.conf");
@@ -1314,7 +1319,7 @@ mod tests {
             ),
             (
                 "alert_unexpected_reboot = on",
-                "alert_unexpected_reboot: `on` is not a duration such as 500ms, 5s, 1m, 2h or 1d",
+                "alert_unexpected_reboot: `on` is not a duration such as 500ms, 5s, 1m, 2h or 1d, or off",
             ),
             (
                 "backup_every = 30s",
@@ -1322,11 +1327,15 @@ mod tests {
             ),
             (
                 "update_every = on",
-                "update_every: `on` is not a duration such as 500ms, 5s, 1m, 2h or 1d",
+                "update_every: `on` is not a duration such as 500ms, 5s, 1m, 2h or 1d, or off",
             ),
             (
                 "alert_backup_age = 30s",
                 "alert_backup_age: `30s` is too short (at least 1m, or off)",
+            ),
+            (
+                "alert_updates_security = on",
+                "alert_updates_security: `on` is not a whole number from 1 to 1000000 or off",
             ),
             ("backup = 1", "backup: `1` is not on or off"),
             (

@@ -240,7 +240,7 @@ pub(super) fn parse_optional_period(value: &str) -> Result<Option<Duration>, Str
     if value == "off" {
         return Ok(None);
     }
-    let d = parse_duration(value)?;
+    let d = parse_duration_or(value, ", or off")?;
     if d < Duration::from_secs(60) {
         return Err(format!(
             "`{}` is too short (at least 1m, or off)",
@@ -301,11 +301,18 @@ pub fn format_threshold(t: Threshold) -> String {
 /// `500ms`, `5s`, `1m`, `2h`, `1d`: a whole number and a unit, nothing else,
 /// at most [`MAX_DURATION_DAYS`].
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    parse_duration_or(value, "")
+}
+
+/// As [`parse_duration`], for a key that also takes a word: `also` (`",
+/// or off"`) ends the error for a value that is no duration, so it names
+/// every value the key takes.
+pub(super) fn parse_duration_or(value: &str, also: &str) -> Result<Duration, String> {
     let digits = value.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = value.split_at(digits);
     let bad = || {
         format!(
-            "`{}` is not a duration such as 500ms, 5s, 1m, 2h or 1d",
+            "`{}` is not a duration such as 500ms, 5s, 1m, 2h or 1d{also}",
             log::shown(value)
         )
     };
