@@ -563,21 +563,30 @@ fn read_state_file(path: &Path) -> Option<Vec<u8>> {
     }
 }
 
-/// The record at `path` (see [`read_state_file`]); `None`, logged, when it
-/// is not one.
+/// The record at `path` (see [`read_state_file`]), its times in the future
+/// taken as now (logged); `None`, logged, when it is not one.
 pub(crate) fn read_record(path: &Path) -> Option<LastBackup> {
     let bytes = read_state_file(path)?;
     let record = std::str::from_utf8(&bytes)
         .ok()
         .and_then(|s| miniserde::json::from_str::<LastBackup>(s).ok());
-    if record.is_none() {
+    let Some(record) = record else {
         log::warn(format_args!(
             "backup: {}: not a backup record (JSON of the fields of /data.json's \
              backup.last expected); taken as missing",
             path.display()
         ));
+        return None;
+    };
+    let (record, future) = record.with_times_not_after(unix_now());
+    if future {
+        log::warn(format_args!(
+            "backup: {}: a time in the future (written while the clock was ahead, \
+             or edited); taken as now",
+            path.display()
+        ));
     }
-    record
+    Some(record)
 }
 
 /// Removes what an interrupted run left in `dir` (logged).

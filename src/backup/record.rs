@@ -137,6 +137,19 @@ impl LastBackup {
         self
     }
 
+    /// This record with every time later than `limit` taken as `limit`,
+    /// and whether there was one. No run read back can have started later
+    /// than now: such a time was written while the clock was ahead, or by
+    /// hand, and kept as it is it would outrank every later success, be
+    /// carried by every later record, and keep `alert_backup_age` quiet
+    /// for ever.
+    pub fn with_times_not_after(mut self, limit: u64) -> (LastBackup, bool) {
+        let later = self.time > limit || self.last_success_at > Some(limit);
+        self.time = self.time.min(limit);
+        self.last_success_at = self.last_success_at.map(|t| t.min(limit));
+        (self, later)
+    }
+
     /// What the newest success this record knows wrote: its own run, if it
     /// succeeded, or the figures it carries.
     fn newest_success_figures(&self) -> Option<SuccessFigures> {

@@ -103,7 +103,10 @@ pub fn backup(args: BackupArgs) -> Result<ExitCode, ExitCode> {
 /// make the daemon forget it); a record that cannot be written is logged
 /// (the archive, if any, stands).
 fn keep_record(config: &crate::config::Config, outcome: &Outcome) {
-    let before = crate::backup::read_record(&config.state_dir.join(record::FILE));
+    // Read after the run: no time of it may pass the run's start, or a
+    // record from the future (taken as now) would outrank this run.
+    let before = crate::backup::read_record(&config.state_dir.join(record::FILE))
+        .map(|r| r.with_times_not_after(outcome.started_unix_s).0);
     let result = LastBackup::from_outcome(outcome).carrying_success_of(before.as_ref());
     if let Err(e) = record::write(&config.state_dir, &result) {
         log::warn(format_args!(

@@ -1161,3 +1161,49 @@ fn a_skipped_file_name_cannot_forge_a_line() {
         assert!(text.contains("f\\nsysmon: backup done: FORGED"), "{text}");
     }
 }
+
+/// A record whose last success lies in the future (written while the
+/// clock was ahead, or edited by hand) is read with that time taken as
+/// now, and says so naming the file: the next success replaces it. Before,
+/// the future time won every comparison, was carried by every later
+/// record, and `alert_backup_age` never fired again (hostile-input sweep 2,
+/// 2026-12-04).
+#[test]
+fn a_last_success_recorded_in_the_future_does_not_outlast_later_runs() {
+    use miniserde::json::{Number, Value};
+    let td = TempDir::new("backup-future-record");
+    let (conf, _backups) = small_setup(&td, "");
+    let state = td.join("state");
+    fs::create_dir_all(&state).unwrap();
+    // 2100-01-01: far past any run of this test.
+    const FUTURE: u64 = 4_102_444_800;
+    let record = state.join("backup_last.json");
+    fs::write(
+        &record,
+        format!(
+            r#"{{"file":null,"time":{FUTURE},"bytes":0,"files":0,"skipped":0,"skipped_permission":0,"duration_s":0.1,"error":"gone","skipped_list":[],"last_success_at":{FUTURE},"last_success":{{"file":"/b/old.zip","bytes":999,"files":1,"skipped":0,"skipped_permission":0,"duration_s":1.0}}}}"#
+        ),
+    )
+    .unwrap();
+    let out = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(0), "everything archived: exit 0");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}: ", record.display())) && stderr.contains("future"),
+        "no line naming the record and its future time:\n{stderr}"
+    );
+    let written = fs::read_to_string(&record).unwrap();
+    let v: Value = miniserde::json::from_str(&written).unwrap();
+    let number = |key: &str| match crate::common::field(&v, &[key]) {
+        Some(Value::Number(Number::U64(n))) => Some(*n),
+        _ => None,
+    };
+    let time = number("time").expect("the run's time");
+    assert!(time < FUTURE, "{written}");
+    assert_eq!(
+        number("last_success_at"),
+        Some(time),
+        "the run just made is the newest success: {written}"
+    );
+    assert!(!written.contains("old.zip"), "{written}");
+}
