@@ -390,7 +390,9 @@ impl MetricsRenderer {
         // Last but one: it checks its families against all of sysmon's own.
         if self.textfile.is_some() {
             self.timed("textfile", |r| {
-                r.textfile.as_mut().is_some_and(|t| t.write(&mut r.out))
+                r.textfile
+                    .as_mut()
+                    .is_some_and(|t| t.write(&mut r.out, &mut r.fault))
             });
         }
         self.scrape_collectors();

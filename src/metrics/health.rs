@@ -45,6 +45,8 @@ enum What {
     /// same kind) the kind says too little: its text is kept in `text`.
     Io(io::ErrorKind, Option<i32>),
     Parse(ParseError),
+    /// Refused for a reason of its own (a file of `textfile_dir`).
+    Refused(&'static str),
 }
 
 impl Fault {
@@ -63,6 +65,16 @@ impl Fault {
     /// `path` was read but not understood.
     pub fn parse(&mut self, path: &Path, e: ParseError) {
         self.set(path, What::Parse(e));
+    }
+
+    /// `path` was refused: `why`.
+    pub fn refused(&mut self, path: &Path, why: &'static str) {
+        self.set(path, What::Refused(why));
+    }
+
+    /// Whether a fault was set since the last [`Fault::clear`].
+    pub fn is_set(&self) -> bool {
+        self.what.is_some()
     }
 
     fn set(&mut self, path: &Path, what: What) {
@@ -91,6 +103,7 @@ impl Fault {
             (Some(What::Parse(a)), Some(What::Parse(b))) => {
                 a.what == b.what && self.file == other.file
             }
+            (Some(What::Refused(a)), Some(What::Refused(b))) => a == b && self.file == other.file,
             (Some(a @ What::Io(_, errno)), Some(b)) => {
                 a == b && self.file == other.file && (errno.is_some() || self.text == other.text)
             }
@@ -142,6 +155,7 @@ impl fmt::Display for Fault {
             }
             Some(What::Io(_, None)) => write!(f, "{}: {}", self.file, self.text),
             Some(What::Parse(e)) => write!(f, "{}: {e}", self.file),
+            Some(What::Refused(why)) => write!(f, "{}: {why}", self.file),
             None => Ok(()),
         }
     }

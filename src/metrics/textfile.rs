@@ -11,7 +11,10 @@
 //! [`MAX_FILE_BYTES`], when the files before it already brought
 //! [`MAX_TOTAL_BYTES`], when it does not parse, carries a timestamp, or has
 //! a family whose type differs from an earlier file's or that sysmon
-//! exports itself (either would make the exposition invalid).
+//! exports itself (either would make the exposition invalid). The first
+//! file refused in a scrape, and why, goes into the render's
+//! [`super::health::Fault`]: the collector's log line names it, once until
+//! it changes.
 //!
 //! The directory is listed with getdents64 into a kept buffer, and the
 //! buffers (file text, parse results, the merge list) are kept per slot and
@@ -25,6 +28,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use super::exposition::{Kind, Parsed};
+use super::health::Fault;
 use super::{Body, escaped_bytes, family};
 
 /// node_exporter has no bound; sysmon refuses a bigger file whole. The
@@ -103,10 +107,10 @@ impl TextfileDir {
     /// Reads the directory and appends its families, the mtimes and the
     /// error gauge to `out`, which holds sysmon's own families so far.
     /// False when the directory or a file could not be used (the error
-    /// gauge's 1).
-    pub fn write(&mut self, out: &mut Body) -> bool {
-        let mut errored = self.read_all();
-        errored |= self.merge(out.as_bytes());
+    /// gauge's 1); the first one and why are then in `fault`.
+    pub fn write(&mut self, out: &mut Body, fault: &mut Fault) -> bool {
+        let mut errored = self.read_all(fault);
+        errored |= self.merge(out.as_bytes(), fault);
         self.render(out);
         family(
             out,
@@ -119,19 +123,22 @@ impl TextfileDir {
     }
 
     /// Lists and reads the files into slots; true if anything failed.
-    fn read_all(&mut self) -> bool {
+    fn read_all(&mut self, fault: &mut Fault) -> bool {
         self.used = 0;
         let mut errored = false;
         // Opened afresh for each scrape (the directory may have been
         // replaced), into the listing's kept buffer.
         let opened = match &mut self.listing {
-            Some(listing) => listing.reopen(&self.dir_c).is_ok(),
-            None => {
-                self.listing = crate::sys::DirCounter::open(&self.dir_c).ok();
-                self.listing.is_some()
-            }
+            Some(listing) => listing.reopen(&self.dir_c),
+            None => crate::sys::DirCounter::open(&self.dir_c).map(|l| {
+                self.listing = Some(l);
+            }),
         };
-        let Some(listing) = self.listing.as_mut().filter(|_| opened) else {
+        if let Err(e) = opened {
+            fault.io(&self.dir, &e);
+            return true;
+        }
+        let Some(listing) = self.listing.as_mut() else {
             return true;
         };
         let (slots, used) = (&mut self.slots, &mut self.used);
@@ -151,6 +158,11 @@ impl TextfileDir {
             slot.name.extend_from_slice(name);
             *used += 1;
         });
+        if let Err(e) = &listed {
+            fault.io(&self.dir, e);
+        } else if errored {
+            fault.refused(&self.dir, "more than 1,000 *.prom files: the rest refused");
+        }
         errored |= listed.is_err();
         let slots = &mut self.slots[..self.used];
         // Names from one directory are distinct: the crate sort is exact.
@@ -160,9 +172,20 @@ impl TextfileDir {
             self.path.clear();
             self.path.push(&self.dir);
             self.path.push(std::ffi::OsStr::from_bytes(&slot.name));
-            slot.served = read_one(&self.path, slot, MAX_TOTAL_BYTES - total);
+            let read = read_one(&self.path, slot, MAX_TOTAL_BYTES - total);
+            slot.served = read.is_ok();
             total += slot.text.len();
             errored |= !slot.served;
+            match read {
+                _ if fault.is_set() => {}
+                Ok(()) => {}
+                Err(Refused::Io(e)) => fault.io(&self.path, &e),
+                Err(Refused::Why(why)) => fault.refused(&self.path, why),
+                Err(Refused::Parse(e)) => fault.parse(
+                    &self.path,
+                    crate::proc::ParseError::new(e.line as u32, e.what),
+                ),
+            }
         }
         errored
     }
@@ -170,7 +193,7 @@ impl TextfileDir {
     /// Drops the files whose families clash with sysmon's own or with an
     /// earlier file's type, then leaves `entries` sorted by family name and
     /// file; true if a file was dropped.
-    fn merge(&mut self, out: &[u8]) -> bool {
+    fn merge(&mut self, out: &[u8], fault: &mut Fault) -> bool {
         const TYPE: &[u8] = b"# TYPE ";
         self.builtin.clear();
         // Sysmon's own families all start with one of OWN_PREFIXES: the
@@ -184,7 +207,7 @@ impl TextfileDir {
                 })
         });
         if !could_clash {
-            return self.merge_types();
+            return self.merge_types(fault);
         }
         let mut at = 0;
         // `# TYPE` at the start of a line only: a label value may hold it.
@@ -242,17 +265,33 @@ impl TextfileDir {
                         .is_ok()
             });
             if own {
-                self.slots[s].served = false;
+                self.refuse(
+                    s,
+                    fault,
+                    "has a family sysmon exports itself: refused whole",
+                );
                 dropped = true;
             }
         }
-        self.merge_types() || dropped
+        self.merge_types(fault) || dropped
+    }
+
+    /// The `s`-th file is not served; named in `fault` if it is the first.
+    fn refuse(&mut self, s: usize, fault: &mut Fault, why: &'static str) {
+        self.slots[s].served = false;
+        if !fault.is_set() {
+            self.path.clear();
+            self.path.push(&self.dir);
+            self.path
+                .push(std::ffi::OsStr::from_bytes(&self.slots[s].name));
+            fault.refused(&self.path, why);
+        }
     }
 
     /// Leaves `entries` sorted by family name and file, dropping a file
     /// whose family has another type than an earlier file's; true if one was
     /// dropped.
-    fn merge_types(&mut self) -> bool {
+    fn merge_types(&mut self, fault: &mut Fault) -> bool {
         let mut dropped = false;
         loop {
             self.entries.clear();
@@ -285,7 +324,8 @@ impl TextfileDir {
             });
             match clash {
                 Some(s) => {
-                    self.slots[s as usize].served = false;
+                    let why = "has a family of another type than an earlier file's: refused whole";
+                    self.refuse(s as usize, fault, why);
                     dropped = true;
                 }
                 None => return dropped,
@@ -417,7 +457,14 @@ fn equal_words(a: &[u8], b: &[u8]) -> bool {
         && a_words.remainder() == b_words.remainder()
 }
 
-fn read_one(path: &std::path::Path, slot: &mut Slot, budget: usize) -> bool {
+/// Why a file was not served.
+enum Refused {
+    Io(std::io::Error),
+    Why(&'static str),
+    Parse(super::exposition::Error),
+}
+
+fn read_one(path: &std::path::Path, slot: &mut Slot, budget: usize) -> Result<(), Refused> {
     // The buffer goes out as bytes and comes back as a String (checked
     // once), keeping its capacity either way.
     let mut bytes = std::mem::take(&mut slot.text).into_bytes();
@@ -430,38 +477,37 @@ fn read_one(path: &std::path::Path, slot: &mut Slot, budget: usize) -> bool {
         bytes.clear();
         String::from_utf8(bytes).unwrap_or_default()
     });
-    let Some(file) = read else {
-        slot.text.clear();
-        return false;
-    };
+    let file = read.inspect_err(|_| slot.text.clear())?;
     if !utf8 {
-        return false;
+        return Err(Refused::Why("not UTF-8: refused whole"));
     }
-    if slot.parsed.parse(&slot.text).is_err() {
-        return false;
-    }
+    slot.parsed.parse(&slot.text).map_err(Refused::Parse)?;
     // As node_exporter: the mtime is taken once the file has parsed, from
     // the file opened (a symlink's target).
-    match file.metadata() {
-        Ok(meta) => {
-            use std::os::unix::fs::MetadataExt;
-            slot.mtime_seconds = meta.mtime();
-            true
-        }
-        Err(_) => false,
-    }
+    use std::os::unix::fs::MetadataExt;
+    slot.mtime_seconds = file.metadata().map_err(Refused::Io)?.mtime();
+    Ok(())
 }
 
 /// Reads at most `limit` bytes of a regular file into `bytes`: the open
-/// file, or `None` if it could not be opened, read, or is larger.
+/// file, or why it could not be opened, read, or is larger.
 fn read_bounded(
     path: &std::path::Path,
     bytes: &mut Vec<u8>,
     limit: usize,
-) -> Option<std::fs::File> {
-    let file = crate::sample::procfile::open_regular(path).ok()?;
-    let read = (&file).take(limit as u64 + 1).read_to_end(bytes);
-    (read.is_ok() && bytes.len() <= limit).then_some(file)
+) -> Result<std::fs::File, Refused> {
+    let file = crate::sample::procfile::open_regular(path).map_err(Refused::Io)?;
+    (&file)
+        .take(limit as u64 + 1)
+        .read_to_end(bytes)
+        .map_err(Refused::Io)?;
+    match bytes.len() {
+        n if n <= limit => Ok(file),
+        _ if limit < MAX_FILE_BYTES => Err(Refused::Why(
+            "past the 2 MiB all textfiles together may bring: refused",
+        )),
+        _ => Err(Refused::Why("larger than 1 MiB: refused")),
+    }
 }
 
 #[cfg(test)]
@@ -482,7 +528,7 @@ mod tests {
         let mut t = TextfileDir::new(dir.clone());
         let mut out = Body::with_capacity(0);
         out.push_str(own);
-        t.write(&mut out);
+        t.write(&mut out, &mut Fault::default());
         std::fs::remove_dir_all(&dir).unwrap();
         out.as_str().replace(dir.to_str().unwrap(), "D")
     }
@@ -601,7 +647,7 @@ mod tests {
         };
         let serves_b = |t: &mut TextfileDir, names: &[&str]| {
             let mut out = own(names);
-            t.write(&mut out);
+            t.write(&mut out, &mut Fault::default());
             let text = out.as_str();
             assert!(text.contains("\napt_zz 1\n"), "{text}");
             text.contains("\nnode_b_total 7\n")
@@ -619,7 +665,7 @@ mod tests {
     fn a_missing_directory_is_an_error_not_a_failure() {
         let mut t = TextfileDir::new("/nonexistent/sysmon-textfile".into());
         let mut out = Body::with_capacity(0);
-        t.write(&mut out);
+        t.write(&mut out, &mut Fault::default());
         let out = out.as_str();
         assert!(out.ends_with("\nnode_textfile_scrape_error 1\n"), "{out}");
         assert!(!out.contains("mtime"), "{out}");

@@ -6,6 +6,7 @@
 //! A FIFO named `*.prom` must not stall the scrape. Then the real output of
 //! the community `apt_info.py` script (fetched by .ci/deps) goes through.
 use crate::common::*;
+use std::time::Duration;
 
 const APT_INFO: &str = "/var/cache/sysmon-test/apt-info/apt_info.py";
 
@@ -171,4 +172,65 @@ fn metrics_cache_answers_scrapes_from_the_last_render() {
             assert_eq!(text, first);
         }
     }
+}
+
+/// The lines of the daemon's log naming `needle`.
+fn lines_with(daemon: &Daemon, needle: &str) -> Vec<String> {
+    let log = daemon.log.lock().unwrap();
+    log.iter().filter(|l| l.contains(needle)).cloned().collect()
+}
+
+/// A file refused (too large, then a FIFO) is named in one log line with
+/// what was wrong, once while it stays so however many scrapes come, and
+/// again when another one is; the files served beside it stay served.
+/// Before, the only line was `collector textfile: no data ...: nothing
+/// served from textfile_dir (see node_textfile_scrape_error)`, naming no
+/// file and wrong about the file served (hostile-input sweep 2,
+/// 2026-12-04).
+#[test]
+fn a_refused_file_is_named_in_one_log_line() {
+    let dir = TempDir::new("metrics-textfile-named");
+    let files = dir.join("textfile");
+    std::fs::create_dir(&files).unwrap();
+    std::fs::write(files.join("good.prom"), "good_metric 1\n").unwrap();
+    let big = files.join("big.prom");
+    let line = "big_metric{n=\"0123456789\"} 1\n";
+    std::fs::write(&big, line.repeat((2 << 20) / line.len())).unwrap();
+    let daemon = Daemon::on_fixture(
+        &dir,
+        &format!("textfile_dir = {}\nmetrics_cache = 0s", files.display()),
+    );
+    for _ in 0..3 {
+        let text = daemon.get("/metrics").body_text();
+        assert!(text.contains("\ngood_metric 1\n"), "{text}");
+        assert!(text.contains("\nnode_textfile_scrape_error 1\n"), "{text}");
+    }
+    let named = |needle: &str, what: &str| {
+        wait_for(Duration::from_secs(5), || {
+            let lines = lines_with(&daemon, needle);
+            lines.iter().any(|l| l.contains(what)).then_some(lines)
+        })
+        .unwrap_or_else(|| panic!("no line naming {needle} ({what})\n{}", daemon.dump()))
+    };
+    let lines = named(&format!("{}: ", big.display()), "larger than");
+    assert_eq!(lines.len(), 1, "{}", daemon.dump());
+    assert!(
+        lines_with(&daemon, "nothing served from textfile_dir").is_empty(),
+        "{}",
+        daemon.dump()
+    );
+
+    std::fs::remove_file(&big).unwrap();
+    let fifo = files.join("fifo.prom");
+    assert!(sh(&format!("mkfifo {}", fifo.display())).status.success());
+    for _ in 0..3 {
+        assert!(
+            daemon
+                .get("/metrics")
+                .body_text()
+                .contains("\ngood_metric 1\n")
+        );
+    }
+    let lines = named(&format!("{}: ", fifo.display()), "FIFO");
+    assert_eq!(lines.len(), 1, "{}", daemon.dump());
 }
