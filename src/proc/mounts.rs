@@ -86,20 +86,60 @@ pub fn may_hang(fs_type: &[u8]) -> bool {
 /// The type of the file system mounted at `path` or, when none is, at the
 /// nearest directory above it: the mount that answers `statvfs(path)` (the
 /// last mount on a point is the one in effect). `None` for a relative
-/// path or a table without `/`. Allocates (each mount point unescaped):
-/// for when the table changed, or a backup starts.
+/// path or a table without `/`. Allocates (the table is indexed, see
+/// [`MountPoints`]): for a path or two, when a backup starts; a caller
+/// asking for many paths builds the index once.
 pub fn holding_fs_type<'t>(table: &'t [u8], path: &[u8]) -> Option<&'t [u8]> {
-    let mut best: Option<(usize, &[u8])> = None;
-    for entry in entries(table).filter_map(Result::ok) {
-        let point = unescape(entry.mount_point);
-        let holds = point == b"/" && path.starts_with(b"/")
-            || path == point.as_slice()
-            || path.starts_with(&point) && path.get(point.len()) == Some(&b'/');
-        if holds && best.is_none_or(|(len, _)| point.len() >= len) {
-            best = Some((point.len(), entry.fs_type));
+    MountPoints::new(table).holding_fs_type(path)
+}
+
+/// The mount points of a table, unescaped, sorted by point and then by
+/// line, each with its file system type. Asking for the holder of a path
+/// looks up the path and each directory above it (a binary search each),
+/// so asking for every disk of a table of 10,000 mounts costs 10,000 such
+/// look-ups, not 10,000 parses of the table (which held the start 40 s).
+pub struct MountPoints<'t>(Vec<(Vec<u8>, u32, &'t [u8])>);
+
+impl<'t> MountPoints<'t> {
+    /// Indexes `table`; its malformed lines are left out. Allocates.
+    pub fn new(table: &'t [u8]) -> Self {
+        let mut points: Vec<_> = entries(table)
+            .filter_map(Result::ok)
+            .zip(0u32..)
+            .map(|(e, line)| (unescape(e.mount_point), line, e.fs_type))
+            .collect();
+        // Distinct keys (the line breaks ties): the last mount on a point
+        // ends its run.
+        crate::sort::sort_by(&mut points, |a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        MountPoints(points)
+    }
+
+    /// See [`holding_fs_type`].
+    pub fn holding_fs_type(&self, path: &[u8]) -> Option<&'t [u8]> {
+        if !path.starts_with(b"/") {
+            return None;
+        }
+        let mut at = path;
+        loop {
+            // The last mount on `at`, if any: the end of its run.
+            let end = self.0.partition_point(|(p, _, _)| p.as_slice() <= at);
+            if let Some((_, _, fs_type)) = end
+                .checked_sub(1)
+                .map(|i| &self.0[i])
+                .filter(|(p, _, _)| p.as_slice() == at)
+            {
+                return Some(fs_type);
+            }
+            // The directory above (`/a/b/` and `/a/b` both go to `/a/b`
+            // first, then `/a`), and `/` last.
+            let cut = at.iter().rposition(|&b| b == b'/')?;
+            at = match cut {
+                0 if at == b"/" => return None,
+                0 => b"/",
+                _ => &at[..cut],
+            };
         }
     }
-    best.map(|(_, fs_type)| fs_type)
 }
 
 /// Filesystems on block devices that are always full by design and would

@@ -311,13 +311,14 @@ impl Disks {
                 }
             }
         }
+        let holders = mounts::MountPoints::new(&self.mounts_seen);
         for disk in disks.iter() {
             // A mount point cannot contain NUL; fall back to "/" defensively.
             let path =
                 CString::new(disk.mount_point.as_bytes()).unwrap_or_else(|_| c"/".to_owned());
             // The file system that answers for the path: its own mount's,
             // or (a listed directory that is no mount point) the one below.
-            let holder = mounts::holding_fs_type(&self.mounts_seen, disk.mount_point.as_bytes());
+            let holder = holders.holding_fs_type(disk.mount_point.as_bytes());
             if !holder.is_some_and(mounts::may_hang) {
                 self.statfs.push(Statfs::InLine(path));
                 continue;

@@ -647,3 +647,38 @@ fn a_one_wire_thermometer_is_read_off_the_loop() {
     until(&mut sampler, &mut out, 22.75);
     assert_eq!(out.temperatures[0].celsius, Some(48.0));
 }
+
+/// A host with 10,000 file systems mounted (a ZFS pool with a dataset per
+/// container layer): with `mounts = auto` the daemon still listens within
+/// the test helper's 10 s, and lists them all. Each disk looked for the
+/// file system holding its path by parsing the whole mount table again,
+/// 10,000 times 10,000 lines, before the port was bound: 40 s (release
+/// build, two busy cores) before the fix, and as long again in the loop at
+/// every change of the table (hostile-input sweep 2, 2026-12-04).
+#[test]
+fn ten_thousand_mounts_do_not_hold_the_start() {
+    use crate::common::Daemon;
+    const MOUNTS: usize = 10_000;
+    let root = ProcRoot::copy_of("basic");
+    let points = TempDir::new("many-mounts");
+    let mut table = String::from("/dev/vda / ext4 rw 0 0\nproc /proc proc rw 0 0\n");
+    for i in 0..MOUNTS {
+        let point = points.join(&format!("ds{i}"));
+        std::fs::create_dir(&point).unwrap();
+        table.push_str(&format!("tank/ds{i} {} zfs rw 0 0\n", point.display()));
+    }
+    root.write("self/mounts", table.as_bytes());
+    let config = points.config("backup = off\nupdate_manager = none\nmounts = auto\ninterval = 1h");
+    let daemon = Daemon::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        root.path().to_str().unwrap(),
+    ]);
+    let metrics = daemon.get("/metrics").body_text();
+    let listed = metrics
+        .lines()
+        .filter(|l| l.starts_with("node_filesystem_size_bytes{") && l.contains("fstype=\"zfs\""))
+        .count();
+    assert_eq!(listed, MOUNTS, "{}", daemon.dump());
+}
