@@ -1960,7 +1960,13 @@ pub fn open_read_only(path: &Path) -> Result<(File, Vec<TierSpec>, Vec<String>),
     })?;
     let mut page = vec![0u8; PAGE];
     file.read_exact_at(&mut page, 0)
-        .map_err(|e| io_context(path, "read header", e))?;
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => {
+                let len = file.metadata().map_or(0, |m| m.len());
+                format!("{}: shorter than its header ({len} bytes)", path.display())
+            }
+            _ => io_context(path, "read header", e),
+        })?;
     let tiers = decode_header(&page).map_err(|why| format!("{}: {why}", path.display()))?;
     let (_, names) = read_names(&file, &mut page);
     Ok((file, tiers, names))

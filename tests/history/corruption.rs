@@ -184,3 +184,27 @@ fn a_fifo_at_the_history_file_is_refused_not_waited_on() {
     let expected = format!("{}: is a FIFO, not a regular file", db.display());
     assert!(stderr.contains(&expected), "{expected} in {stderr}");
 }
+
+/// `sysmon history` on a file shorter than its header page (empty, or cut
+/// at 100 bytes) says so and exits 1, leaving the file as it is (only the
+/// daemon sets a file aside). Before, it said `read header: failed to
+/// fill whole buffer` (hostile-input sweep 2, 2026-12-04).
+#[test]
+fn sysmon_history_names_a_file_shorter_than_its_header() {
+    let dir = TempDir::new("history-short");
+    let config = dir.config("");
+    fs::create_dir_all(dir.join("state")).unwrap();
+    let db = dir.join("state/history.db");
+    for len in [0, 100] {
+        fs::write(&db, vec![b'S'; len]).unwrap();
+        let out = run_within(
+            sysmon(&["history", "--config", config.to_str().unwrap()]),
+            Duration::from_secs(10),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let expected = format!("{}: shorter than its header ({len} bytes)", db.display());
+        assert!(stderr.contains(&expected), "{expected} in {stderr}");
+        assert_eq!(fs::read(&db).unwrap().len(), len, "left as it is");
+    }
+}
