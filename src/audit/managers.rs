@@ -692,10 +692,38 @@ fn apk_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         [.., run] if run.code() == Some(0) => {
             let parsed = apk::parse(&run.stdout);
             unreadable_list(run, &parsed, false)?;
-            Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0])))
+            match (
+                refresh_problem(refresh.then(|| &runs[0])),
+                apk_index_missing(run),
+            ) {
+                (None, Some(why)) => Ok(Next::Done(Outcome::Ok {
+                    parsed,
+                    stale: Some(why),
+                    retry: false,
+                })),
+                _ => Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0]))),
+            }
         }
         [.., run] => Err(failure(run)),
     }
+}
+
+/// Why apk's answer leaves repositories out, if it does. apk reads the
+/// repository indexes `apk update` cached and takes a repository whose
+/// index is missing as empty, exiting 0: an image built with `apk add
+/// --no-cache`, or a diskless system after a reboot, would say "no update
+/// pending" of every package. apk-tools 2.12 and later warn `WARNING:
+/// opening from cache URL: No such file or directory`, earlier ones
+/// `WARNING: Ignoring APKINDEX.ID.tar.gz: No such file or directory`.
+fn apk_index_missing(run: &StepRun) -> Option<String> {
+    let stderr = run.stderr_text();
+    let line = stderr.lines().find(|l| {
+        l.starts_with("WARNING: opening from cache ") || l.starts_with("WARNING: Ignoring ")
+    })?;
+    Some(format!(
+        "apk has no index of a repository (`apk update`, or update_refresh = on, fetches it): {}",
+        quote::line(line)
+    ))
 }
 
 /// xbps: `xbps-install -Mun` syncs the repository index in memory only and
@@ -1363,5 +1391,43 @@ mod tests {
         assert!(!looks_like_no_network(
             "E: Unable to correct problems, you have held broken packages."
         ));
+    }
+
+    /// apk without the cached index of a repository takes it as empty and
+    /// exits 0: an Alpine image built with `apk add --no-cache` printed the
+    /// header alone, and the audit said "0 updates pending". It is stale,
+    /// with the warning quoted, in both wordings (hostile-input sweep 2,
+    /// 2026-12-04). Messages as apk prints them (apk-tools 2.14 in Alpine
+    /// 3.19 to 3.22 containers; ish-app/ish issue 194 for the older one).
+    #[test]
+    fn apk_without_a_repository_index_is_stale_not_all_clear() {
+        let path = OsStr::new("/nonexistent");
+        let none = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/audit/apk/none/stdout"
+        ))
+        .unwrap();
+        for warning in [
+            "WARNING: opening from cache https://dl-cdn.alpinelinux.org/alpine/v3.22/main: No such file or directory\n",
+            "WARNING: Ignoring APKINDEX.adfa7ceb.tar.gz: No such file or directory\n",
+        ] {
+            let runs = [run("apk", 0, &none, warning)];
+            let outcome = done(next(&Manager::Apk, false, path, &runs));
+            let Outcome::Ok { parsed, stale, .. } = &outcome else {
+                panic!("{outcome:?}")
+            };
+            assert_eq!(parsed.packages.len(), 0);
+            let why = stale
+                .as_deref()
+                .unwrap_or_else(|| panic!("not stale: {outcome:?}"));
+            assert!(why.contains(warning.trim_end()), "{why}");
+        }
+        // Warnings of another kind leave the answer as it is.
+        let runs = [run("apk", 0, &none, "WARNING: something else\n")];
+        let outcome = done(next(&Manager::Apk, false, path, &runs));
+        assert!(
+            matches!(outcome, Outcome::Ok { stale: None, .. }),
+            "{outcome:?}"
+        );
     }
 }
