@@ -1,10 +1,13 @@
-//! sysmon's own families are documented where a user looks: every
+//! What the daemon serves is documented where a user looks: every
 //! `sysmon_*` family a real scrape carries is named in full in README.md
-//! and in the man page (`sysmon.8`), so a family added to /metrics without
-//! a word in either fails here. The scrape is of a daemon that has made a
-//! backup, finished an audit and has alerts and the history file on, so the
-//! families that wait for those are in it.
+//! and in the man page (`sysmon.8`), and every key of a real /data.json is
+//! in README's example of it, so a family or key added without a word in
+//! the docs fails here. Both are read from a daemon that has made a backup,
+//! finished an audit and has alerts and the history file on, so what waits
+//! for those is there.
 use crate::common::*;
+use miniserde::json::Value;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// The `sysmon_*` family names of a scrape, from its `# TYPE` lines.
@@ -21,9 +24,10 @@ fn sysmon_families(exposition: &str) -> Vec<String> {
     names
 }
 
-#[test]
-fn every_sysmon_family_in_a_scrape_is_named_in_readme_and_man_page() {
-    let dir = TempDir::new("documented-families");
+/// A daemon on the real /proc that has made a backup of a one-file source,
+/// finished an audit (`update_command`) and has alerts and the history file
+/// on, and its first scrape that shows all of these.
+fn busy_daemon(dir: &TempDir) -> (Daemon, String) {
     let source = dir.join("source");
     std::fs::create_dir_all(&source).unwrap();
     std::fs::write(source.join("a"), "a").unwrap();
@@ -52,6 +56,13 @@ fn every_sysmon_family_in_a_scrape_is_named_in_readme_and_man_page() {
             daemon.dump()
         )
     });
+    (daemon, scrape)
+}
+
+#[test]
+fn every_sysmon_family_in_a_scrape_is_named_in_readme_and_man_page() {
+    let dir = TempDir::new("documented-families");
+    let (_daemon, scrape) = busy_daemon(&dir);
     let families = sysmon_families(&scrape);
     assert!(families.len() >= 20, "{families:?}");
 
@@ -75,5 +86,67 @@ fn every_sysmon_family_in_a_scrape_is_named_in_readme_and_man_page() {
         missing(&man).is_empty(),
         "init/sysmon.8 does not name these /metrics families in full: {:?}",
         missing(&man)
+    );
+}
+
+/// Every key path (`backup.last.file`, `top.by_cpu[].pid`) of a JSON value.
+fn key_paths(value: &Value, path: &str, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(object) => {
+            for (key, inner) in object.iter() {
+                let here = format!("{path}.{key}");
+                key_paths(inner, &here, out);
+                out.insert(here);
+            }
+        }
+        Value::Array(items) => {
+            for item in items.iter() {
+                key_paths(item, &format!("{path}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// README's example /data.json: its first `json` block under `### /data.json`
+/// (the sample up to `updates`) and its second (the objects after it, a
+/// fragment of the same object).
+fn readme_example() -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let section = readme
+        .split("\n### /data.json\n")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("README has a /data.json section");
+    let blocks: Vec<&str> = section
+        .split("```json\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(
+        blocks.len() >= 2,
+        "README's /data.json examples: {blocks:?}"
+    );
+    let mut paths = BTreeSet::new();
+    for text in [blocks[0].to_string(), format!("{{{}}}", blocks[1])] {
+        let value: Value = miniserde::json::from_str(&text)
+            .unwrap_or_else(|e| panic!("README's /data.json example is not JSON ({e}):\n{text}"));
+        key_paths(&value, "", &mut paths);
+    }
+    paths
+}
+
+#[test]
+fn every_key_of_a_real_data_json_is_in_readmes_example() {
+    let dir = TempDir::new("documented-keys");
+    let (daemon, _) = busy_daemon(&dir);
+    let mut served = BTreeSet::new();
+    key_paths(&daemon.data(), "", &mut served);
+    assert!(served.len() >= 100, "{served:?}");
+    let example = readme_example();
+    let missing: Vec<&String> = served.difference(&example).collect();
+    assert!(
+        missing.is_empty(),
+        "README's /data.json example lacks keys a real /data.json has: {missing:?}"
     );
 }
