@@ -285,6 +285,13 @@ fn man_page_is_clean_and_documents_every_command_and_key() {
         .and_then(|s| s.split(".SH ").next())
         .expect("the man page has a SYNOPSIS");
     let after_synopsis = plain.split(".SH DESCRIPTION").nth(1).unwrap();
+    // README's synopsis, the code block under `## Command line`.
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let readme_synopsis = readme
+        .split("\n## Command line\n")
+        .nth(1)
+        .and_then(|s| s.split("```").nth(1))
+        .expect("README has a Command line synopsis");
     for command in commands {
         assert!(
             plain.contains(&format!(".B {command}\n")),
@@ -311,6 +318,12 @@ fn man_page_is_clean_and_documents_every_command_and_key() {
             assert!(
                 line.contains(flag),
                 "the man page's SYNOPSIS of `{command}` lacks {flag} (`sysmon {command} --help`: {usage})"
+            );
+            assert!(
+                readme_synopsis
+                    .lines()
+                    .any(|l| { l.starts_with(&format!("sysmon {command} ")) && l.contains(flag) }),
+                "README's Command line synopsis of `{command}` lacks {flag}"
             );
             assert!(
                 after_synopsis.contains(&format!(".B {flag}"))
