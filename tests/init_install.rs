@@ -279,11 +279,59 @@ fn man_page_is_clean_and_documents_every_command_and_key() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert!(commands.len() >= 6, "{help}");
+    let synopsis = plain
+        .split(".SH SYNOPSIS\n")
+        .nth(1)
+        .and_then(|s| s.split(".SH ").next())
+        .expect("the man page has a SYNOPSIS");
+    let after_synopsis = plain.split(".SH DESCRIPTION").nth(1).unwrap();
+    // README's synopsis, the code block under `## Command line`.
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let readme_synopsis = readme
+        .split("\n## Command line\n")
+        .nth(1)
+        .and_then(|s| s.split("```").nth(1))
+        .expect("README has a Command line synopsis");
     for command in commands {
         assert!(
             plain.contains(&format!(".B {command}\n")),
             "the man page does not document command `{command}`"
         );
+        // Each flag of the command's usage line is in its SYNOPSIS line and
+        // described below it.
+        let usage = run(sysmon(&[command, "--help"]));
+        let usage = String::from_utf8_lossy(&usage.stdout).into_owned();
+        let line = synopsis
+            .split(".br\n")
+            .find(|l| {
+                l.starts_with(&format!(".B sysmon {command}\n"))
+                    || l.starts_with(&format!(".B sysmon {command} "))
+            })
+            .unwrap_or_else(|| panic!("no SYNOPSIS line for `{command}`"));
+        for flag in usage
+            .lines()
+            .next()
+            .unwrap()
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+        {
+            assert!(
+                line.contains(flag),
+                "the man page's SYNOPSIS of `{command}` lacks {flag} (`sysmon {command} --help`: {usage})"
+            );
+            assert!(
+                readme_synopsis
+                    .lines()
+                    .any(|l| { l.starts_with(&format!("sysmon {command} ")) && l.contains(flag) }),
+                "README's Command line synopsis of `{command}` lacks {flag}"
+            );
+            assert!(
+                after_synopsis.contains(&format!(".B {flag}"))
+                    || after_synopsis.contains(&format!(".BI {flag} "))
+                    || after_synopsis.contains(&format!(".BR {flag}")),
+                "the man page does not describe {flag} of `{command}`"
+            );
+        }
     }
     if have_tool("groff", "checking the man page's roff") {
         let mut cmd = Command::new("groff");
