@@ -9,23 +9,29 @@
 CARGO   ?= cargo
 MUSL    := x86_64-unknown-linux-musl
 
-# The release target: musl when rustup has it or can add it, else a static
-# glibc build. Decided at most once per make invocation, and only by the
-# targets that build (`=` defers it, the eval caches it): `make install` and
-# `make uninstall` run no rustup, print no note, and work as root without
-# cargo or rustup on PATH (Debian's sudo resets PATH).
+# The release target: musl when rustup has it or can add it; without
+# rustup, on a musl host (Alpine's own rustc, host x86_64-alpine-linux-musl)
+# a static build for that host; else a static glibc build. Decided at most
+# once per make invocation, and only by the targets that build (`=` defers
+# it, the eval caches it): `make install` and `make uninstall` run no
+# rustup, print no note, and work as root without cargo or rustup on PATH
+# (Debian's sudo resets PATH).
 TARGET = $(eval TARGET := $(shell \
 	if rustup target list --installed 2>/dev/null | grep -qx '$(MUSL)'; then echo $(MUSL); \
 	elif command -v rustup >/dev/null 2>&1 && timeout 300 rustup target add $(MUSL) >/dev/null 2>&1; then echo $(MUSL); \
+	elif rustc -vV 2>/dev/null | grep -q '^host: .*-linux-musl$$'; then echo musl-host; \
 	else echo gnu-static; fi))$(TARGET)
 GNU_BIN     := target/x86_64-unknown-linux-gnu/release/sysmon
 MUSL_BIN    := target/$(MUSL)/release/sysmon
-BUILD_FLAGS  = $(if $(filter gnu-static,$(TARGET)),--target x86_64-unknown-linux-gnu,--target $(MUSL))
+# A directory of its own, so a plain `cargo build --release` (dynamic) is
+# never taken for it by `make install`.
+HOST_BIN    := target/host-static/release/sysmon
+BUILD_FLAGS  = $(if $(filter gnu-static,$(TARGET)),--target x86_64-unknown-linux-gnu,$(if $(filter musl-host,$(TARGET)),--target-dir target/host-static,--target $(MUSL)))
 # (The musl build's linker flags are in .cargo/config.toml; this RUSTFLAGS
 # replaces them, which is fine: they are musl's.)
-BUILD_ENV    = $(if $(filter gnu-static,$(TARGET)),RUSTFLAGS='-C target-feature=+crt-static')
+BUILD_ENV    = $(if $(filter gnu-static musl-host,$(TARGET)),RUSTFLAGS='-C target-feature=+crt-static')
 # What `make build` writes.
-BIN          = $(if $(filter gnu-static,$(TARGET)),$(GNU_BIN),$(MUSL_BIN))
+BIN          = $(if $(filter gnu-static,$(TARGET)),$(GNU_BIN),$(if $(filter musl-host,$(TARGET)),$(HOST_BIN),$(MUSL_BIN)))
 
 .PHONY: all build run test test-deps lint bench hot-text soak clean
 
@@ -35,6 +41,8 @@ build:
 	@if [ "$(TARGET)" = gnu-static ]; then \
 	  echo "note: the musl target is not available (rustup could not add $(MUSL));" >&2; \
 	  echo "note: building a statically linked glibc binary with crt-static instead." >&2; fi
+	@if [ "$(TARGET)" = musl-host ]; then \
+	  echo "note: no rustup; rustc's host is musl: building a static binary for it with crt-static." >&2; fi
 	$(BUILD_ENV) $(CARGO) build --release --locked $(BUILD_FLAGS)
 	@ls -l $(BIN) | awk '{ print "built $(BIN): " $$5 " bytes" }'
 
@@ -127,11 +135,12 @@ RUNIT_SVDIR    ?= $(shell if [ -d /etc/runit/sv ]; then echo /etc/runit/sv; else
 RUNIT_RUNDIR   ?= $(shell if [ -d /run/runit/service ]; then echo /run/runit/service; else echo /var/service; fi)
 INSTALL        ?= install
 
-# The binary to install: what `make` built (the newer of the musl and the
-# static glibc build, so root without rustup finds the user's build), unless
+# The binary to install: what `make` built (the newest of the musl, the
+# static glibc and the musl host's build, so root without rustup finds the
+# user's build), unless
 # SYSMON_BIN names another. Install never compiles: it runs as root, where the
 # user's cargo is usually not on PATH (Debian's sudo resets it).
-SYSMON_BIN ?= $(shell ls -t $(MUSL_BIN) $(GNU_BIN) 2>/dev/null | head -n 1)
+SYSMON_BIN ?= $(shell ls -t $(MUSL_BIN) $(GNU_BIN) $(HOST_BIN) 2>/dev/null | head -n 1)
 
 # The init system `make install` serves (override: make install INIT=runit).
 INIT ?= $(shell \
@@ -154,7 +163,7 @@ install-none: install-common
 
 install-common:
 	@if [ -z "$(SYSMON_BIN)" ] || [ ! -f "$(SYSMON_BIN)" ]; then \
-	  echo "make install: nothing to install: no $(MUSL_BIN) or $(GNU_BIN)$(if $(SYSMON_BIN), (SYSMON_BIN=$(SYSMON_BIN) does not exist))." >&2; \
+	  echo "make install: nothing to install: no $(MUSL_BIN), $(GNU_BIN) or $(HOST_BIN)$(if $(SYSMON_BIN), (SYSMON_BIN=$(SYSMON_BIN) does not exist))." >&2; \
 	  echo "Build it first as your user with 'make', then install with 'sudo make install'." >&2; \
 	  exit 1; fi
 	@if [ -n "$$(find src Cargo.toml Cargo.lock -newer '$(SYSMON_BIN)' -print -quit 2>/dev/null)" ]; then \

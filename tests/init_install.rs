@@ -432,3 +432,64 @@ fn install_runs_no_cargo_or_rustup_and_copies_the_newest_build() {
     assert!(!called.exists(), "install ran cargo or rustup");
     assert!(!dir.join("root2/usr/local/bin/sysmon").exists());
 }
+
+/// `make` picks the build the toolchain it finds can make, and says so:
+/// rustup with the musl target (the release build); no rustup and a
+/// rustc whose host is musl (Alpine's own `apk add cargo`, host
+/// `x86_64-alpine-linux-musl`, which has no std for the glibc target) a
+/// static build for that host; no rustup and a glibc host the static glibc
+/// build. `make -n` prints the cargo command without running it; the
+/// toolchain is a set of shims first on PATH (the machine's own, in
+/// ~/.cargo/bin, is left off PATH).
+#[test]
+fn make_builds_for_the_toolchain_it_finds() {
+    let dir = TempDir::new("make-toolchains");
+    let cases: [(&str, Option<&str>, &str, &str); 3] = [
+        (
+            "rustup with musl",
+            Some("x86_64-unknown-linux-musl"),
+            "x86_64-unknown-linux-gnu",
+            "cargo build --release --locked --target x86_64-unknown-linux-musl",
+        ),
+        (
+            "Alpine's rustc",
+            None,
+            "x86_64-alpine-linux-musl",
+            "RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --target-dir target/host-static",
+        ),
+        (
+            "a glibc rustc",
+            None,
+            "x86_64-unknown-linux-gnu",
+            "RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --target x86_64-unknown-linux-gnu",
+        ),
+    ];
+    for (i, (what, rustup_has, host, command)) in cases.into_iter().enumerate() {
+        let shims = dir.join(&format!("shims{i}"));
+        std::fs::create_dir_all(&shims).unwrap();
+        let mut tools = vec![(
+            "rustc",
+            format!("#!/bin/sh\nprintf 'rustc 1.95.0\\nhost: {host}\\n'\n"),
+        )];
+        if let Some(target) = rustup_has {
+            tools.push(("rustup", format!("#!/bin/sh\necho {target}\n")));
+        }
+        for (tool, script) in tools {
+            let shim = shims.join(tool);
+            std::fs::write(&shim, script).unwrap();
+            std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let mut cmd = Command::new("make");
+        cmd.args(["-n", "-C"])
+            .arg(repo())
+            .arg("build")
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", shims.display()));
+        let out = run(cmd);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.lines().any(|l| l.trim() == command),
+            "{what}: no `{command}` in:\n{stdout}"
+        );
+    }
+}
