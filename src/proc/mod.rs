@@ -38,7 +38,8 @@ pub mod vmstat;
 
 use std::fmt;
 
-/// What went wrong in a /proc file: the 1-based line and a fixed description.
+/// What went wrong in a /proc file: the 1-based line and a fixed description;
+/// line 0 for the file as a whole (a line it lacks), shown without a line.
 /// `Copy` and allocation-free, because it is produced on the sampler's hot path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParseError {
@@ -54,7 +55,10 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.what)
+        match self.line {
+            0 => f.write_str(self.what),
+            line => write!(f, "line {line}: {}", self.what),
+        }
     }
 }
 
@@ -263,6 +267,18 @@ pub fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_of_the_whole_file_names_no_line() {
+        assert_eq!(
+            ParseError::new(0, "no MemTotal line").to_string(),
+            "no MemTotal line"
+        );
+        assert_eq!(
+            ParseError::new(3, "bad number").to_string(),
+            "line 3: bad number"
+        );
+    }
 
     /// The word-at-a-time splitters against std's byte-at-a-time split, over
     /// every placement of separators in lines up to 24 bytes (and a few
