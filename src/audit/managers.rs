@@ -747,9 +747,35 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
             if let Some(note) = incomplete("installed versions", query) {
                 parsed.push_note(note);
             }
-            Ok(finish_with_refresh(parsed, refresh_run.first()))
+            match (
+                refresh_problem(refresh_run.first()),
+                xbps_repository_unread(list),
+            ) {
+                (None, Some(why)) => Ok(Next::Done(Outcome::Ok {
+                    parsed,
+                    stale: Some(why),
+                    retry: looks_like_no_network(&list.stderr_text()),
+                })),
+                _ => Ok(finish_with_refresh(parsed, refresh_run.first())),
+            }
         }
     }
+}
+
+/// Why xbps's answer leaves a repository out, if it does. With `-M` each
+/// repository's index is fetched in memory; one that cannot be fetched is
+/// reported by libxbps (`ERROR: [reposync] failed to fetch file `URL':
+/// CAUSE`, lib/repo_sync.c) and skipped, and xbps-install goes on with the
+/// others and may exit 0: "0 updates pending" would be a false all-clear.
+fn xbps_repository_unread(list: &StepRun) -> Option<String> {
+    let stderr = list.stderr_text();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("[reposync] failed to fetch file"))?;
+    Some(format!(
+        "xbps could not fetch a repository's index and left it out: {}",
+        quote::line(line)
+    ))
 }
 
 /// dnf: `dnf -q check-update` exits 100 with updates (none understood is
@@ -1480,6 +1506,36 @@ mod tests {
             "Failed to set locale, defaulting to C.UTF-8\n",
         )];
         let outcome = done(next(&Manager::Dnf, false, path, &runs));
+        assert!(
+            matches!(outcome, Outcome::Ok { stale: None, .. }),
+            "{outcome:?}"
+        );
+    }
+
+    /// xbps-install -Mun skips a repository whose index it cannot fetch
+    /// (libxbps reports it and goes on, lib/repo_sync.c; the line as in
+    /// Void's handbook, "Errors while updating or installing packages")
+    /// and may exit 0: that was "0 updates pending", fresh (update-audit
+    /// review, 2026-12-04). Now stale, the line quoted.
+    #[test]
+    fn xbps_leaving_out_a_repository_is_stale_not_all_clear() {
+        let path = OsStr::new("/nonexistent");
+        let error = "ERROR: [reposync] failed to fetch file `https://repo-default.voidlinux.org/current/nonfree/x86_64-repodata': Not Found\n";
+        let runs = [
+            run("xbps-install", 0, "", error),
+            run("xbps-query", 0, "", ""),
+        ];
+        let outcome = done(next(&Manager::Xbps, false, path, &runs));
+        let Outcome::Ok { parsed, stale, .. } = &outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(parsed.packages.len(), 0);
+        let why = stale
+            .as_deref()
+            .unwrap_or_else(|| panic!("not stale: {outcome:?}"));
+        assert!(why.contains(error.trim_end()), "{why}");
+        let runs = [run("xbps-install", 0, "", ""), run("xbps-query", 0, "", "")];
+        let outcome = done(next(&Manager::Xbps, false, path, &runs));
         assert!(
             matches!(outcome, Outcome::Ok { stale: None, .. }),
             "{outcome:?}"
