@@ -101,6 +101,44 @@ pub fn parse(stdout: &[u8]) -> Parsed {
     out
 }
 
+/// `check-update` with dnf's warnings kept. A repository dnf cannot read
+/// is left out when `skip_if_unavailable` is on (dnf 4's default, and
+/// Fedora's and EL's dnf.conf): check-update then exits 0, or 100 with the
+/// other repositories' updates, and `-q` alone silences the only word of
+/// it (errorlevel 2 shows errors, not warnings). errorlevel 3 shows them;
+/// dnf 5 knows the option too (libdnf5 `ConfigMain`, default 3).
+pub const CHECK_UPDATE_ARGS: [&str; 3] = ["-q", "--setopt=errorlevel=3", "check-update"];
+/// The same with the metadata refreshed first (update_refresh = on).
+pub const CHECK_UPDATE_REFRESH_ARGS: [&str; 4] =
+    ["-q", "--setopt=errorlevel=3", "--refresh", "check-update"];
+
+/// The lines of check-update's stderr saying that a repository was left
+/// out, if any: dnf 4's `Ignoring repositories: ID, ...` (every one left
+/// out), then the first `Error: Failed to download metadata for repo 'ID':
+/// CAUSE` (with skip_if_unavailable off the same line comes with exit 1).
+/// Seen with a real dnf 4.14 (tests/audit/dnf_real.rs), for a closed
+/// loopback port, a missing file:// directory and a corrupt primary.xml:
+///
+/// ```text
+/// Errors during downloading metadata for repository 'broken':
+///   - Curl error (7): Couldn't connect to server for http://127.0.0.1:9/repo/repodata/repomd.xml [...]
+/// Error: Failed to download metadata for repo 'broken': Cannot download repomd.xml: Cannot download repodata/repomd.xml: All mirrors were tried
+/// Ignoring repositories: broken
+/// ```
+pub fn skipped_repositories(stderr: &str) -> Vec<&str> {
+    let mut found: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("Ignoring repositories:"))
+        .take(1)
+        .collect();
+    found.extend(
+        stderr
+            .lines()
+            .find(|l| l.starts_with("Error: Failed to download metadata for repo ")),
+    );
+    found
+}
+
 /// Lists the security advisories for newer versions of the installed
 /// packages. The same words work in dnf 4 and in dnf 5 (`updateinfo` is
 /// dnf 5's alias of `advisory`; `--security` and `--available` are options

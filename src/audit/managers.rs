@@ -747,14 +747,41 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
             if let Some(note) = incomplete("installed versions", query) {
                 parsed.push_note(note);
             }
-            Ok(finish_with_refresh(parsed, refresh_run.first()))
+            match (
+                refresh_problem(refresh_run.first()),
+                xbps_repository_unread(list),
+            ) {
+                (None, Some(why)) => Ok(Next::Done(Outcome::Ok {
+                    parsed,
+                    stale: Some(why),
+                    retry: looks_like_no_network(&list.stderr_text()),
+                })),
+                _ => Ok(finish_with_refresh(parsed, refresh_run.first())),
+            }
         }
     }
+}
+
+/// Why xbps's answer leaves a repository out, if it does. With `-M` each
+/// repository's index is fetched in memory; one that cannot be fetched is
+/// reported by libxbps (`ERROR: [reposync] failed to fetch file `URL':
+/// CAUSE`, lib/repo_sync.c) and skipped, and xbps-install goes on with the
+/// others and may exit 0: "0 updates pending" would be a false all-clear.
+fn xbps_repository_unread(list: &StepRun) -> Option<String> {
+    let stderr = list.stderr_text();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("[reposync] failed to fetch file"))?;
+    Some(format!(
+        "xbps could not fetch a repository's index and left it out: {}",
+        quote::line(line)
+    ))
 }
 
 /// dnf: `dnf -q check-update` exits 100 with updates (none understood is
 /// a failure), 0 without, 1 on error; then `rpm -qa` for the installed versions it does not print, and
 /// the security advisories ([`dnf::SECURITY_ARGS`]) for the security flag.
+/// A repository it left out unread makes the answer stale ([`dnf_answer`]).
 ///
 /// The advisory list is optional: when it fails (a dnf that does not know
 /// the command, metadata it cannot fetch) the list stands without flags and
@@ -766,11 +793,8 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
 /// missing.
 fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     match runs {
-        [] if refresh => Ok(Next::Run(step(
-            "dnf",
-            &["-q", "--refresh", "check-update"],
-        )?)),
-        [] => Ok(Next::Run(step("dnf", &["-q", "check-update"])?)),
+        [] if refresh => Ok(Next::Run(step("dnf", &dnf::CHECK_UPDATE_REFRESH_ARGS)?)),
+        [] => Ok(Next::Run(step("dnf", &dnf::CHECK_UPDATE_ARGS)?)),
         [list] => match list.code() {
             Some(100) => {
                 unreadable_list(list, &dnf::parse(&list.stdout), true)?;
@@ -782,7 +806,7 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
             Some(0) => {
                 let parsed = dnf::parse(&list.stdout);
                 unreadable_list(list, &parsed, false)?;
-                Ok(ok(parsed))
+                Ok(dnf_answer(parsed, list))
             }
             _ => Err(failure(list)),
         },
@@ -812,9 +836,30 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
             } else {
                 parsed.security_unavailable = Some(describe_failure(advisories).0);
             }
-            Ok(ok(parsed))
+            Ok(dnf_answer(parsed, list))
         }
     }
+}
+
+/// check-update's list, `stale` when dnf left a repository out because it
+/// could not read it ([`dnf::skipped_repositories`]): its updates, or
+/// that there are none, are unknown, and "0 updates pending" would be a
+/// false all-clear. Not a failure: the other repositories answered.
+fn dnf_answer(parsed: Parsed, list: &StepRun) -> Next {
+    let stderr = list.stderr_text();
+    let skipped = dnf::skipped_repositories(&stderr);
+    if skipped.is_empty() {
+        return ok(parsed);
+    }
+    let quoted: Vec<String> = skipped.iter().map(|l| quote::line(l)).collect();
+    Next::Done(Outcome::Ok {
+        parsed,
+        stale: Some(format!(
+            "dnf could not read a repository and left it out: {}",
+            quoted.join(" / ")
+        )),
+        retry: looks_like_no_network(&stderr),
+    })
 }
 
 fn command_next(line: &str, runs: &[StepRun]) -> Result<Next, Outcome> {
@@ -1391,6 +1436,110 @@ mod tests {
         assert!(!looks_like_no_network(
             "E: Unable to correct problems, you have held broken packages."
         ));
+    }
+
+    /// A real dnf 4.14 with `skip_if_unavailable=True` leaves out a
+    /// repository it cannot read and exits 0 (or 100 with the others'
+    /// updates): the audit said "0 updates pending", fresh (update-audit
+    /// review, 2026-12-04). Now stale, quoting dnf's lines naming the
+    /// repository. Fixtures: tests/fixtures/audit/dnf/skipped-repository*
+    /// (see SOURCE).
+    #[test]
+    fn dnf_leaving_out_a_repository_is_stale_not_all_clear() {
+        let path = OsStr::new("/nonexistent");
+        let fixture = |case: &str, file: &str| {
+            std::fs::read_to_string(format!(
+                "{}/tests/fixtures/audit/dnf/{case}/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        let list = |case: &str| {
+            let code = fixture(case, "exit").trim().parse().unwrap();
+            run(
+                "dnf",
+                code,
+                &fixture(case, "stdout"),
+                &fixture(case, "stderr"),
+            )
+        };
+        let cases = [
+            (vec![list("skipped-repository")], "broken", 0),
+            (
+                vec![
+                    list("skipped-repository-updates"),
+                    run("rpm", 0, "", ""),
+                    run("dnf", 0, "", ""),
+                ],
+                "broken",
+                4,
+            ),
+            (
+                vec![
+                    list("skipped-repository-corrupt"),
+                    run("rpm", 0, "", ""),
+                    run("dnf", 0, "", ""),
+                ],
+                "bad",
+                4,
+            ),
+        ];
+        for (runs, repo, count) in cases {
+            let outcome = done(next(&Manager::Dnf, false, path, &runs));
+            let Outcome::Ok { parsed, stale, .. } = &outcome else {
+                panic!("{outcome:?}")
+            };
+            assert_eq!(parsed.count(), count, "{repo}");
+            let why = stale
+                .as_deref()
+                .unwrap_or_else(|| panic!("not stale: {outcome:?}"));
+            let wanted = format!(
+                "dnf could not read a repository and left it out: \"Ignoring repositories: {repo}\" / \"Error: Failed to download metadata for repo '{repo}': "
+            );
+            assert!(why.starts_with(&wanted), "{why}");
+        }
+        // Another line on stderr leaves the answer as it is.
+        let runs = [run(
+            "dnf",
+            0,
+            "",
+            "Failed to set locale, defaulting to C.UTF-8\n",
+        )];
+        let outcome = done(next(&Manager::Dnf, false, path, &runs));
+        assert!(
+            matches!(outcome, Outcome::Ok { stale: None, .. }),
+            "{outcome:?}"
+        );
+    }
+
+    /// xbps-install -Mun skips a repository whose index it cannot fetch
+    /// (libxbps reports it and goes on, lib/repo_sync.c; the line as in
+    /// Void's handbook, "Errors while updating or installing packages")
+    /// and may exit 0: that was "0 updates pending", fresh (update-audit
+    /// review, 2026-12-04). Now stale, the line quoted.
+    #[test]
+    fn xbps_leaving_out_a_repository_is_stale_not_all_clear() {
+        let path = OsStr::new("/nonexistent");
+        let error = "ERROR: [reposync] failed to fetch file `https://repo-default.voidlinux.org/current/nonfree/x86_64-repodata': Not Found\n";
+        let runs = [
+            run("xbps-install", 0, "", error),
+            run("xbps-query", 0, "", ""),
+        ];
+        let outcome = done(next(&Manager::Xbps, false, path, &runs));
+        let Outcome::Ok { parsed, stale, .. } = &outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(parsed.packages.len(), 0);
+        let why = stale
+            .as_deref()
+            .unwrap_or_else(|| panic!("not stale: {outcome:?}"));
+        assert!(why.contains(error.trim_end()), "{why}");
+        let runs = [run("xbps-install", 0, "", ""), run("xbps-query", 0, "", "")];
+        let outcome = done(next(&Manager::Xbps, false, path, &runs));
+        assert!(
+            matches!(outcome, Outcome::Ok { stale: None, .. }),
+            "{outcome:?}"
+        );
     }
 
     /// apk without the cached index of a repository takes it as empty and

@@ -396,3 +396,53 @@ fn phased_updates_and_foreign_holds_as_real_apt_says() {
         parsed.notes
     );
 }
+
+/// With `update_refresh = on` sysmon runs `apt-get -q update` itself. This
+/// machine's apt 2.6, one source behind a closed loopback port: it exits 0
+/// with `W: Failed to fetch http://127.0.0.1:PORT/... Could not connect
+/// ... Connection refused` and `W: Some index files failed to download`
+/// (a missing file:// source: the same as `E:` lines, exit 100). The
+/// answer from the other sources stands, `stale` with apt's line quoted,
+/// never a fresh `ok` (update-audit review, 2026-12-04: already so, this
+/// pins it against the real apt).
+#[test]
+fn a_source_apt_get_update_could_not_fetch_makes_the_answer_stale() {
+    if !have_tool("apt-get", "apt sandbox test") || !have_tool("sha256sum", "apt sandbox test") {
+        return;
+    }
+    let dir = TempDir::new("audit-apt-sandbox-unfetched");
+    let world = World::new(&dir.join("world"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sources = world.t.join("root/etc/apt/sources.list");
+    let mut text = std::fs::read_to_string(&sources).unwrap();
+    text.push_str(&format!(
+        "deb [trusted=yes] http://127.0.0.1:{port}/debian sid main\n"
+    ));
+    std::fs::write(&sources, text).unwrap();
+
+    let mut config = crate::support::config(dir.path(), UpdateManager::Apt);
+    config.updates.refresh = true;
+    let env = AuditEnv {
+        root: world.t.join("root"),
+        path: format!("{}:/usr/bin:/bin", world.t.join("bin").display()).into(),
+        retry_delays: Vec::new(),
+        poll_period: Duration::from_millis(10),
+    };
+    let mut service = AuditService::with_env(&config, env);
+    crate::support::drive(&mut service, Duration::from_secs(120));
+    let status = crate::support::status(&service);
+    assert_eq!(status.state, "stale", "{status:?}");
+    let why = status.error.clone().unwrap_or_default();
+    assert!(
+        why.contains(&format!(
+            "W: Failed to fetch http://127.0.0.1:{port}/debian/dists/sid/InRelease"
+        )),
+        "{why}"
+    );
+    // The file:// source answered: its updates are listed.
+    assert!(status.count.unwrap_or(0) > 0, "{status:?}");
+}

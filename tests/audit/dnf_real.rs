@@ -155,3 +155,86 @@ fn sysmon_matches_real_dnf_check_update_and_security_advisories() {
     assert_eq!(out.status.code(), Some(0));
     assert!(sysmon_lines(&out).is_empty());
 }
+
+/// A loopback port nothing listens on: bound, then let go.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Adds a repository `id` at `baseurl` to the world's dnf.conf, which dnf
+/// skips when it cannot read it (`skip_if_unavailable=True`, the default
+/// of Fedora's and EL's dnf.conf).
+fn add_repository_skipped_if_unavailable(t: &Path, id: &str, baseurl: &str) {
+    let conf = t.join("dnf.conf");
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace("skip_if_unavailable=False", "skip_if_unavailable=True");
+    let text = format!("{text}[{id}]\nname={id}\nbaseurl={baseurl}\n");
+    std::fs::write(&conf, text).unwrap();
+}
+
+/// Real dnf 4.14, one repository unreadable and `skip_if_unavailable=True`:
+/// `dnf -q check-update` exits 0 (nothing pending) or 100 with the other
+/// repositories' updates, and with `-q` says nothing at all on stderr. The
+/// audit said "0 updates pending", fresh: the false all-clear. Now dnf is
+/// asked for its warnings (`--setopt=errorlevel=3`) and the answer is
+/// `stale`, naming the repository; `sysmon audit` exits 3 with nothing
+/// pending, 100 with updates (regression: update-audit review, 2026-12-04).
+#[test]
+fn a_repository_dnf_could_not_read_makes_the_answer_stale() {
+    if !tools_present() {
+        return;
+    }
+    let dir = TempDir::new("audit-dnf-real-unreadable");
+    let t = dir.join("world");
+    let setup = run({
+        let mut c = Command::new("sh");
+        c.arg(fixture("audit/dnf-real/setup.sh")).arg(&t);
+        c
+    });
+    assert!(setup.status.success(), "setup failed");
+
+    // Updates pending, one repository behind a closed loopback port.
+    add_repository_skipped_if_unavailable(
+        &t,
+        "unreachable",
+        &format!("http://127.0.0.1:{}/repo", closed_port()),
+    );
+    let (code, listed) = check_update(&t);
+    assert_eq!((code, listed.len()), (Some(100), 4), "real dnf skips it");
+    let out = audit_json(&t, &dir);
+    assert_eq!(out.status.code(), Some(100));
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(json.contains(r#""state":"stale""#), "{json}");
+    assert!(
+        json.contains("Failed to download metadata for repo 'unreachable'"),
+        "{json}"
+    );
+
+    // Nothing pending and a file:// repository that is not there: not
+    // "0 updates", but unknown.
+    assert!(world(&t, "dnf", &["-q", "-y", "upgrade"]).status.success());
+    add_repository_skipped_if_unavailable(
+        &t,
+        "missing",
+        &format!("file://{}/no-such-directory", t.display()),
+    );
+    let (code, listed) = check_update(&t);
+    assert_eq!((code, listed.len()), (Some(0), 0), "real dnf skips both");
+    let out = audit(&t, &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("Ignoring repositories: unreachable, missing"),
+        "{stderr}"
+    );
+}
+
+fn audit_json(t: &Path, dir: &TempDir) -> Output {
+    let config = dir.config("update_manager = dnf");
+    let mut cmd = sysmon(&["audit", "--json", "--config", config.to_str().unwrap()]);
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", t.join("bin").display());
+    cmd.env("PATH", path);
+    run(cmd)
+}

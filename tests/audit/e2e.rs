@@ -751,7 +751,7 @@ fn output_not_understood_fails_the_audit_not_zero_updates() {
             "",
             "",
             100,
-            "dnf -q check-update`: exit status 100, which says updates are pending, but no update was understood; it printed nothing",
+            "dnf -q --setopt=errorlevel=3 check-update`: exit status 100, which says updates are pending, but no update was understood; it printed nothing",
         ),
         (
             "apt",

@@ -377,7 +377,7 @@ fn apk_xbps_dnf_recorded_runs() {
         "9:svn65512-70.fc40".into(),
         false
     )));
-    assert!(shims.calls("dnf")[0].ends_with("args=-q check-update"));
+    assert!(shims.calls("dnf")[0].ends_with("args=-q --setopt=errorlevel=3 check-update"));
 
     for (manager, tool, fixture) in [
         (UpdateManager::Dnf, "dnf", "dnf/none"),
@@ -446,7 +446,10 @@ fn dnf_security_advisories_flag_updates_or_are_reported_unavailable() {
         );
         let calls = shims.calls("dnf");
         assert_eq!(calls.len(), 2, "{calls:?}");
-        assert!(calls[0].ends_with("args=-q check-update"), "{calls:?}");
+        assert!(
+            calls[0].ends_with("args=-q --setopt=errorlevel=3 check-update"),
+            "{calls:?}"
+        );
         assert!(
             calls[1].starts_with("LC_ALL=C LANG=unset LANGUAGE=unset ")
                 && calls[1].ends_with(&format!("args={SECURITY_ARGS}")),
@@ -509,7 +512,7 @@ fn dnf_security_advisories_flag_updates_or_are_reported_unavailable() {
     assert_eq!(status(&s).security_count, Some(3));
     let calls = shims.calls("dnf");
     assert!(
-        calls[0].ends_with("args=-q --refresh check-update"),
+        calls[0].ends_with("args=-q --setopt=errorlevel=3 --refresh check-update"),
         "{calls:?}"
     );
     assert!(
