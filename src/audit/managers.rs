@@ -427,7 +427,19 @@ fn refresh_problem(refresh_run: Option<&StepRun>) -> Option<(String, bool)> {
 }
 
 fn finish_with_refresh(parsed: Parsed, refresh_run: Option<&StepRun>) -> Next {
-    match refresh_problem(refresh_run) {
+    finish_stale_if(parsed, refresh_run, None)
+}
+
+/// As [`finish_with_refresh`], and `stale` for `left_out` (why the manager
+/// answered without a repository it could not read, and whether to retry
+/// soon) when the refresh itself went well: a list that leaves a
+/// repository out is no all-clear.
+fn finish_stale_if(
+    parsed: Parsed,
+    refresh_run: Option<&StepRun>,
+    left_out: Option<(String, bool)>,
+) -> Next {
+    match refresh_problem(refresh_run).or(left_out) {
         Some((why, retry)) => Next::Done(Outcome::Ok {
             parsed,
             stale: Some(why),
@@ -692,17 +704,8 @@ fn apk_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         [.., run] if run.code() == Some(0) => {
             let parsed = apk::parse(&run.stdout);
             unreadable_list(run, &parsed, false)?;
-            match (
-                refresh_problem(refresh.then(|| &runs[0])),
-                apk_index_missing(run),
-            ) {
-                (None, Some(why)) => Ok(Next::Done(Outcome::Ok {
-                    parsed,
-                    stale: Some(why),
-                    retry: false,
-                })),
-                _ => Ok(finish_with_refresh(parsed, refresh.then(|| &runs[0]))),
-            }
+            let left_out = apk_index_missing(run).map(|why| (why, false));
+            Ok(finish_stale_if(parsed, refresh.then(|| &runs[0]), left_out))
         }
         [.., run] => Err(failure(run)),
     }
@@ -747,17 +750,9 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
             if let Some(note) = incomplete("installed versions", query) {
                 parsed.push_note(note);
             }
-            match (
-                refresh_problem(refresh_run.first()),
-                xbps_repository_unread(list),
-            ) {
-                (None, Some(why)) => Ok(Next::Done(Outcome::Ok {
-                    parsed,
-                    stale: Some(why),
-                    retry: looks_like_no_network(&list.stderr_text()),
-                })),
-                _ => Ok(finish_with_refresh(parsed, refresh_run.first())),
-            }
+            let left_out = xbps_repository_unread(list)
+                .map(|why| (why, looks_like_no_network(&list.stderr_text())));
+            Ok(finish_stale_if(parsed, refresh_run.first(), left_out))
         }
     }
 }
@@ -848,18 +843,16 @@ fn dnf_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
 fn dnf_answer(parsed: Parsed, list: &StepRun) -> Next {
     let stderr = list.stderr_text();
     let skipped = dnf::skipped_repositories(&stderr);
-    if skipped.is_empty() {
-        return ok(parsed);
-    }
-    let quoted: Vec<String> = skipped.iter().map(|l| quote::line(l)).collect();
-    Next::Done(Outcome::Ok {
-        parsed,
-        stale: Some(format!(
+    let left_out = (!skipped.is_empty()).then(|| {
+        let quoted: Vec<String> = skipped.iter().map(|l| quote::line(l)).collect();
+        let why = format!(
             "dnf could not read a repository and left it out: {}",
             quoted.join(" / ")
-        )),
-        retry: looks_like_no_network(&stderr),
-    })
+        );
+        (why, looks_like_no_network(&stderr))
+    });
+    // check-update refreshes in the same run (`--refresh`): no refresh step.
+    finish_stale_if(parsed, None, left_out)
 }
 
 fn command_next(line: &str, runs: &[StepRun]) -> Result<Next, Outcome> {
@@ -1438,6 +1431,18 @@ mod tests {
         ));
     }
 
+    /// The list and the reason of a stale answer; panics on any other.
+    fn stale_answer(outcome: &Outcome) -> (&Parsed, &str) {
+        match outcome {
+            Outcome::Ok {
+                parsed,
+                stale: Some(why),
+                ..
+            } => (parsed, why),
+            _ => panic!("not stale: {outcome:?}"),
+        }
+    }
+
     /// A real dnf 4.14 with `skip_if_unavailable=True` leaves out a
     /// repository it cannot read and exits 0 (or 100 with the others'
     /// updates): the audit said "0 updates pending", fresh (update-audit
@@ -1486,13 +1491,8 @@ mod tests {
         ];
         for (runs, repo, count) in cases {
             let outcome = done(next(&Manager::Dnf, false, path, &runs));
-            let Outcome::Ok { parsed, stale, .. } = &outcome else {
-                panic!("{outcome:?}")
-            };
+            let (parsed, why) = stale_answer(&outcome);
             assert_eq!(parsed.count(), count, "{repo}");
-            let why = stale
-                .as_deref()
-                .unwrap_or_else(|| panic!("not stale: {outcome:?}"));
             let wanted = format!(
                 "dnf could not read a repository and left it out: \"Ignoring repositories: {repo}\" / \"Error: Failed to download metadata for repo '{repo}': "
             );
@@ -1526,13 +1526,8 @@ mod tests {
             run("xbps-query", 0, "", ""),
         ];
         let outcome = done(next(&Manager::Xbps, false, path, &runs));
-        let Outcome::Ok { parsed, stale, .. } = &outcome else {
-            panic!("{outcome:?}")
-        };
+        let (parsed, why) = stale_answer(&outcome);
         assert_eq!(parsed.packages.len(), 0);
-        let why = stale
-            .as_deref()
-            .unwrap_or_else(|| panic!("not stale: {outcome:?}"));
         assert!(why.contains(error.trim_end()), "{why}");
         let runs = [run("xbps-install", 0, "", ""), run("xbps-query", 0, "", "")];
         let outcome = done(next(&Manager::Xbps, false, path, &runs));
@@ -1562,13 +1557,8 @@ mod tests {
         ] {
             let runs = [run("apk", 0, &none, warning)];
             let outcome = done(next(&Manager::Apk, false, path, &runs));
-            let Outcome::Ok { parsed, stale, .. } = &outcome else {
-                panic!("{outcome:?}")
-            };
+            let (parsed, why) = stale_answer(&outcome);
             assert_eq!(parsed.packages.len(), 0);
-            let why = stale
-                .as_deref()
-                .unwrap_or_else(|| panic!("not stale: {outcome:?}"));
             assert!(why.contains(warning.trim_end()), "{why}");
         }
         // Warnings of another kind leave the answer as it is.
