@@ -106,12 +106,26 @@ impl Drop for TempUser {
 /// `Key:\tvalue` lines of a /proc status file, read naively.
 fn status_of(path: &Path) -> std::collections::HashMap<String, String> {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    status_fields(&text)
+}
+
+fn status_fields(text: &str) -> std::collections::HashMap<String, String> {
     text.lines()
         .filter_map(|l| {
             let (k, v) = l.split_once(':')?;
             Some((k.to_string(), v.trim().to_string()))
         })
         .collect()
+}
+
+/// As [`status_of`], or `None` when the task ended before the read
+/// (ENOENT, or ESRCH for a task going away during it).
+fn status_if_alive(path: &Path) -> Option<std::collections::HashMap<String, String>> {
+    match fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => None,
+        Err(e) => panic!("{}: {e}", path.display()),
+        Ok(text) => Some(status_fields(&text)),
+    }
 }
 
 fn numbers(value: &str) -> Vec<u32> {
@@ -253,15 +267,24 @@ fn user_drops_root_after_binding_keeping_only_cap_dac_read_search() {
     assert_eq!(mask(&status["CapAmb"]), 0, "{status:?}");
     assert_eq!(mask(&status["CapBnd"]), 0, "{status:?}");
     assert_eq!(status["NoNewPrivs"], "1");
-    // Every thread, tiny_http's included (started before the drop).
+    // Every thread, tiny_http's included (started before the drop). A
+    // short-lived one (a mount probe, a slow sensor's read) may end between
+    // the listing and the read: its status is gone, and it is skipped; the
+    // main thread's never is.
     let tasks = fs::read_dir(format!("/proc/{}/task", d.pid())).unwrap();
+    let mut checked = 0;
     for task in tasks {
-        let task = status_of(&task.unwrap().path().join("status"));
+        let path = task.unwrap().path().join("status");
+        let Some(task) = status_if_alive(&path) else {
+            continue;
+        };
+        checked += 1;
         assert_eq!(numbers(&task["Uid"]), [uid; 4], "{task:?}");
         assert_eq!(mask(&task["CapEff"]) & !0x4, 0, "{task:?}");
         assert_eq!(mask(&task["CapPrm"]) & !0x4, 0, "{task:?}");
         assert_eq!(mask(&task["CapInh"]) | mask(&task["CapAmb"]), 0);
     }
+    assert!(checked >= 1, "no thread of {} read", d.pid());
 
     // Both jobs finish; the dashboard answers on the privileged port.
     let v = wait_for(Duration::from_secs(30), || {
