@@ -406,11 +406,25 @@ fn ok(parsed: Parsed) -> Next {
 /// With refresh on, a failed refresh still lets the list run against the
 /// lists already on disk; the answer is then flagged stale.
 /// apt-get update may exit 0 after failing to fetch some lists ("W: Failed
-/// to fetch ..."), so a network-looking message counts too.
+/// to fetch ..."), so a network-looking message counts too; the reason then
+/// quotes those lines, not the exit status 0, which is no failure.
 fn refresh_problem(refresh_run: Option<&StepRun>) -> Option<(String, bool)> {
     let run = refresh_run?;
-    let (error, retry) = describe_failure(run);
-    let network = looks_like_no_network(&run.stderr_text());
+    let stderr = run.stderr_text();
+    let network = looks_like_no_network(&stderr);
+    let (error, retry) = match run.code() {
+        Some(0) => {
+            let said: Vec<String> = stderr
+                .lines()
+                .filter(|l| looks_like_no_network(l))
+                .take(3)
+                .map(quote::line)
+                .collect();
+            let error = format!("`{}` said {}", run.step.display(), said.join(" / "));
+            (error, false)
+        }
+        _ => describe_failure(run),
+    };
     // A refresh is given half of update_timeout (audit::REFRESH_SHARE):
     // say so, or "timed out after 2m30s" reads as a wrong timeout.
     let share = if matches!(run.exit, Exit::TimedOut { .. }) {
@@ -1429,6 +1443,35 @@ mod tests {
         assert!(!looks_like_no_network(
             "E: Unable to correct problems, you have held broken packages."
         ));
+    }
+
+    /// `apt-get update` that could not fetch a list still exits 0 (the
+    /// real capture tests/fixtures/audit/apt/update-offline): the stale
+    /// reason said "`apt-get -q update`: exit status 0: ...", as if the
+    /// status were the failure. It quotes the lines that made it stale.
+    #[test]
+    fn a_refresh_that_exited_0_is_stale_for_what_it_said_not_its_status() {
+        let path = OsStr::new("/nonexistent");
+        let fixture = |case: &str, file: &str| {
+            std::fs::read_to_string(format!(
+                "{}/tests/fixtures/audit/apt/{case}/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        let mut refresh = run("apt-get", 0, "", &fixture("update-offline", "stderr"));
+        refresh.step.args = vec!["-q".into(), "update".into()];
+        let runs = [refresh, run("apt-get", 0, &fixture("none", "stdout"), "")];
+        let outcome = done(next(&Manager::Apt, true, path, &runs));
+        let (_, why) = stale_answer(&outcome);
+        assert_eq!(
+            why,
+            "refreshing the package lists failed: `apt-get -q update` said \"W: Failed to fetch \
+             http://deb.nonexistent.invalid/debian/dists/bookworm/InRelease  Could not resolve \
+             'deb.nonexistent.invalid'\" / \"W: Some index files failed to download. They have \
+             been ignored, or old ones used instead.\""
+        );
+        assert!(matches!(outcome, Outcome::Ok { retry: true, .. }));
     }
 
     /// The list and the reason of a stale answer; panics on any other.
