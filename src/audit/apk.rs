@@ -27,6 +27,20 @@ pub fn parse(stdout: &[u8]) -> Parsed {
     out
 }
 
+/// Whether the first line that is not blank is apk's header. apk-tools
+/// prints it on stdout before the list whenever it runs at its default
+/// verbosity, with or without packages to list (`if (apk_verbosity > 0)`
+/// in 2.7 to 2.14, `apk_msg` in 3.0, `ver_main` of `app_version.c`), and
+/// leaves it out only when quiet, when the lines are bare names: output
+/// without it is not the list sysmon asked for, however it exited.
+pub fn has_header(stdout: &[u8]) -> bool {
+    stdout
+        .split(|b| *b == b'\n')
+        .find(|line| !line.trim_ascii().is_empty())
+        .map(<[u8]>::trim_ascii)
+        .is_some_and(|line| line.starts_with(b"Installed:") && line.ends_with(b"Available:"))
+}
+
 fn parse_line(line: &str) -> Option<Package> {
     let at = line.find(['<', '>', '=', '?', '~'])?;
     let (left, right) = line.split_at(at);

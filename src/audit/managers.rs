@@ -708,7 +708,8 @@ fn checkupdates_list(run: &StepRun) -> Result<Parsed, Outcome> {
 
 /// apk: `apk version -l '<'`, not `apk upgrade --simulate`: it opens the
 /// database read-only (no lock, works beside a running apk and as non-root),
-/// and prints one line per installed package with a newer version.
+/// and prints its header, then one line per installed package with a newer
+/// version; without the header ([`apk::has_header`]) it is no answer.
 fn apk_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     let list = || step("apk", &["version", "-l", "<"]);
     match runs {
@@ -718,6 +719,15 @@ fn apk_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outc
         [.., run] if run.code() == Some(0) => {
             let parsed = apk::parse(&run.stdout);
             unreadable_list(run, &parsed, false)?;
+            if !apk::has_header(&run.stdout) {
+                let why = format!(
+                    "but printed no `Installed: Available:` header, which apk prints \
+                     before its list: this is not apk's list (a `quiet` in \
+                     /etc/apk/config leaves the header out); {}",
+                    what_it_printed(run)
+                );
+                return Err(not_an_answer(run, &why));
+            }
             let left_out = apk_index_missing(run).map(|why| (why, false));
             Ok(finish_stale_if(parsed, refresh.then(|| &runs[0]), left_out))
         }
@@ -1472,6 +1482,47 @@ mod tests {
              been ignored, or old ones used instead.\""
         );
         assert!(matches!(outcome, Outcome::Ok { retry: true, .. }));
+    }
+
+    /// apk prints its `Installed: Available:` header on stdout before the
+    /// list whenever it runs at its default verbosity (apk-tools
+    /// app_version.c, 2.7 to 3.0: `if (apk_verbosity > 0)` / `apk_msg`), so
+    /// an exit 0 without it (nothing at all, or lines without it) is not
+    /// apk's list: it said "0 updates pending", fresh (update-audit loose
+    /// ends, 2026-12-04). Now a failure naming the missing header.
+    #[test]
+    fn apk_output_without_its_header_is_no_answer() {
+        let path = OsStr::new("/nonexistent");
+        for (stdout, first) in [
+            ("", "it printed nothing"),
+            ("\n", "it printed nothing"),
+            (
+                "busybox-1.36.1-r15                      < 1.36.1-r16 \n",
+                "first: \"busybox-1.36.1-r15                      < 1.36.1-r16\"",
+            ),
+        ] {
+            let outcome = done(next(
+                &Manager::Apk,
+                false,
+                path,
+                &[run("apk", 0, stdout, "")],
+            ));
+            let Outcome::Failed {
+                error,
+                retry: false,
+            } = &outcome
+            else {
+                panic!("{stdout:?}: {outcome:?}")
+            };
+            assert_eq!(
+                error,
+                &format!(
+                    "`apk`: exit status 0, but printed no `Installed: Available:` header, \
+                     which apk prints before its list: this is not apk's list \
+                     (a `quiet` in /etc/apk/config leaves the header out); {first}"
+                )
+            );
+        }
     }
 
     /// The list and the reason of a stale answer; panics on any other.
