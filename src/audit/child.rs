@@ -1,13 +1,17 @@
 //! A package manager run as a child process that the poll loop drives
 //! without ever blocking on it.
 //!
-//! Invariants: both pipes are non-blocking and read on every
-//! [`RunningChild::poll`], at most [`READ_PER_POLL`] bytes per stream per
-//! call, so a child that writes without pause cannot hold the loop; that
-//! holds after its exit too: a descendant may still hold the pipes and
-//! write, so an exited child stays [`RunningChild::draining`], read a share
-//! a poll (due at once, not after the poll period), until a read after the
-//! exit finds both pipes closed or empty for now; at most [`OUTPUT_CAP`]
+//! Invariants: both pipes are non-blocking, grown to [`PIPE_BYTES`] (as
+//! far as the kernel lets), and read on every [`RunningChild::poll`], at
+//! most [`READ_PER_POLL`] bytes per stream per call, so a child that writes
+//! without pause cannot hold the loop; a poll that used a stream's whole
+//! share leaves the child [`RunningChild::behind`], its next poll due at
+//! once, not after the poll period, so a pipe filled between two polls
+//! holds the writer a period at most once per [`PIPE_BYTES`] (10 MB are
+//! 10 periods, not the 150 of a 64 KiB pipe); that holds after its exit
+//! too: a descendant may still hold the pipes and write, so an exited
+//! child stays [`RunningChild::behind`], read a share a poll, until a read
+//! after the exit finds both pipes closed or empty for now; at most [`OUTPUT_CAP`]
 //! bytes per stream are kept (the rest is read and counted), and a child
 //! (or what it left writing after its exit) that writes more than
 //! [`READ_CAP`] on a stream is killed like one that timed out
@@ -40,6 +44,9 @@ pub const OUTPUT_CAP: usize = 4 << 20;
 pub const READ_CAP: u64 = 16 << 20;
 /// Bytes read per stream in one [`RunningChild::poll`].
 pub const READ_PER_POLL: usize = 1 << 20;
+/// The size each pipe is grown to: a poll's share, the most an
+/// unprivileged process may ask for by default (`pipe-max-size`).
+pub const PIPE_BYTES: usize = READ_PER_POLL;
 /// How long [`RunningChild::kill`] waits for the killed child's end: a
 /// SIGKILLed process is usually gone within a millisecond.
 const REAP_WAIT: Duration = Duration::from_millis(20);
@@ -214,6 +221,8 @@ pub struct RunningChild {
     /// The child has exited (seen at a poll, left unreaped so its group
     /// can still be killed) and its pipes are being read to the end.
     exited: bool,
+    /// The last poll used a stream's whole share: more is waiting.
+    behind: bool,
 }
 
 /// The environment every manager runs with: messages untranslated.
@@ -266,13 +275,16 @@ impl RunningChild {
             Err(e) => return Err(Box::new(failed(step, e.to_string()))),
         };
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let nonblocking = [
+        let fds = [
             stdout.as_ref().map(AsRawFd::as_raw_fd),
             stderr.as_ref().map(AsRawFd::as_raw_fd),
-        ]
-        .into_iter()
-        .flatten()
-        .try_for_each(sys::set_nonblocking);
+        ];
+        // Not grown (the user's pipes at their limit): read as fast, a
+        // period lost per 64 KiB.
+        fds.iter().flatten().for_each(|fd| {
+            let _ = sys::grow_pipe(*fd, PIPE_BYTES);
+        });
+        let nonblocking = fds.into_iter().flatten().try_for_each(sys::set_nonblocking);
         let mut running = RunningChild {
             step,
             child,
@@ -282,6 +294,7 @@ impl RunningChild {
             kill_at,
             timeout,
             exited: false,
+            behind: false,
         };
         if let Err(e) = nonblocking {
             // Never risk blocking the loop on a pipe: give up on this child.
@@ -303,10 +316,12 @@ impl RunningChild {
         self.child.id()
     }
 
-    /// Exited, its pipes still being read: [`RunningChild::poll`] wants to
-    /// be called again at the next turn of the loop, not after a pause.
-    pub fn draining(&self) -> bool {
-        self.exited
+    /// The last [`RunningChild::poll`] read a whole share of a stream, so
+    /// more is waiting (the writer may be held on a full pipe), or the
+    /// child exited and its pipes are read to the end: it wants to be
+    /// called again at the next turn of the loop, not after a pause.
+    pub fn behind(&self) -> bool {
+        self.behind || self.exited
     }
 
     /// Reads what is available, then checks for exit and timeout. Returns
@@ -317,6 +332,7 @@ impl RunningChild {
         let read_before = (self.stdout.read, self.stderr.read);
         let exited_before = self.exited;
         let caught_up = self.read_streams(&mut buf, read_before);
+        self.behind = !caught_up;
         if !self.exited {
             match sys::has_exited(self.child.id()) {
                 Ok(exited) => self.exited = exited,
@@ -518,7 +534,7 @@ mod tests {
         if let Some(run) = child.poll(Instant::now()) {
             panic!("ended at the first poll: {}", run.exit.describe());
         }
-        assert!(child.draining());
+        assert!(child.behind());
         let Some(run) = child.poll(child.kill_at()) else {
             panic!("still running at its deadline")
         };

@@ -733,9 +733,9 @@ impl AuditService {
             if let Some(child) = job.child.as_mut() {
                 match child.poll(now) {
                     None => {
-                        // An exited child's pipes are read a share a turn,
-                        // so the rest is due at the next turn, not later.
-                        job.next_check_at = if child.draining() {
+                        // Pipes are read a share a turn: when one was
+                        // used up, the rest is due at the next turn.
+                        job.next_check_at = if child.behind() {
                             now
                         } else {
                             now + self.env.poll_period

@@ -384,8 +384,8 @@ impl Services {
 
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.child {
-            // Exited, its pipes read a share a poll: the rest at once.
-            Some(child) if child.draining() => Some(Instant::now()),
+            // Its pipes read a share a poll, one used up: the rest at once.
+            Some(child) if child.behind() => Some(Instant::now()),
             Some(child) => Some(child.kill_at().min(Instant::now() + CHILD_POLL)),
             None => self.next_poll_at,
         }

@@ -53,6 +53,20 @@ pub fn set_nonblocking(fd: std::os::fd::RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Grows a pipe's buffer to `bytes` (`F_SETPIPE_SZ`; the kernel rounds up
+/// to a power of two of pages). An unprivileged process may go up to
+/// `/proc/sys/fs/pipe-max-size` (1 MiB by default) while its user's pipes
+/// stay under `pipe-user-pages-soft`; past either the call fails (EPERM)
+/// and the pipe keeps its size.
+pub fn grow_pipe(fd: std::os::fd::RawFd, bytes: usize) -> io::Result<()> {
+    let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: fcntl on a descriptor the caller owns; an int argument.
+    if unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, bytes) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Takes a descriptor out of non-blocking mode (one opened `O_NONBLOCK`
 /// only so that the open itself could not wait).
 pub fn clear_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {

@@ -1125,3 +1125,50 @@ fn a_parser_at_work_when_its_audit_is_stopped_is_never_doubled() {
     let mut shift = every;
     audits_parse_again(&mut s, &mut shift, every);
 }
+
+/// A manager printing one 10 MB line (the update-audit loose ends,
+/// 2026-12-04): `sysmon audit` took about 7 s to refuse it, so a short
+/// `update_timeout` said "timed out" of a manager that had finished. The
+/// time went in waits, not work (0.2 s of CPU): a running child was read
+/// once a poll period (50 ms), and its 64 KiB pipe let through 64 KiB a
+/// period, about 150 periods for 10 MB. Counted here, driven as the daemon
+/// and `sysmon audit` drive it (a real wait until each deadline): the
+/// periods waited while the manager ran. The output is still refused at
+/// the 4 MiB kept.
+#[test]
+fn a_ten_megabyte_line_is_read_in_a_few_poll_periods() {
+    let (dir, shims) = shimmed("audit-ten-mb-line");
+    let mut c = config(dir.path(), UpdateManager::Command);
+    c.updates.command =
+        Some("/usr/bin/head -c 10000000 /dev/zero | /usr/bin/tr '\\0' x; echo; exit 0".into());
+    let env = sysmon::audit::AuditEnv {
+        poll_period: sysmon::audit::POLL_PERIOD,
+        ..env(dir.path(), &shims)
+    };
+    let mut s = AuditService::with_env(&c, env);
+    let start = Instant::now();
+    let mut periods_waited = 0;
+    while s.completed() == 0 {
+        assert!(start.elapsed() < LIMIT, "no result: {:?}", status(&s));
+        let now = Instant::now();
+        s.poll(now);
+        let Some(at) = s.next_deadline() else { break };
+        if at > now && s.child_pid().is_some() {
+            periods_waited += 1;
+        }
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+    }
+    let st = status(&s);
+    assert_eq!(st.state, "failed", "{st:?}");
+    let error = st.error.unwrap_or_default();
+    assert!(
+        error.contains("but it printed more than 4 MiB (") && error.contains("the list was cut"),
+        "{error}"
+    );
+    // 10 MB through 1 MiB pipes is 10 periods, some more for a writer the
+    // machine slowed; 64 KiB a period is 150.
+    assert!(
+        periods_waited <= 30,
+        "{periods_waited} poll periods waited while the manager ran"
+    );
+}
