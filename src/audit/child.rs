@@ -5,19 +5,20 @@
 //! far as the kernel lets), and read on every [`RunningChild::poll`], at
 //! most [`READ_PER_POLL`] bytes per stream per call, so a child that writes
 //! without pause cannot hold the loop; a poll that used a stream's whole
-//! share leaves the child [`RunningChild::behind`], its next poll due at
-//! once, not after the poll period, so a pipe filled between two polls
-//! holds the writer a period at most once per [`PIPE_BYTES`] (10 MB are
-//! 10 periods, not the 150 of a 64 KiB pipe); that holds after its exit
-//! too: a descendant may still hold the pipes and write, so an exited
-//! child stays [`RunningChild::behind`], read a share a poll, until a read
-//! after the exit finds both pipes closed or empty for now; at most [`OUTPUT_CAP`]
-//! bytes per stream are kept (the rest is read and counted), and a child
-//! (or what it left writing after its exit) that writes more than
-//! [`READ_CAP`] on a stream is killed like one that timed out
-//! ([`Exit::TooMuchOutput`]): no package list is that long, and reading on
-//! would cost the loop without end; its deadline (`kill_at`) bounds the
-//! draining too: still draining then, it is [`Exit::TimedOut`];
+//! share, or saw the exit, leaves the child [`RunningChild::behind`], its
+//! next poll due at once, not after the poll period, so a pipe filled
+//! between two polls holds the writer a period at most once per
+//! [`PIPE_BYTES`] (10 MB are 10 periods, not the 150 of a 64 KiB pipe).
+//! The output is read to its end, both pipes closed, as a shell's `$(...)`
+//! reads it: after the child's exit too, since a descendant may still
+//! hold the pipes and write after a pause (no manager leaves one), a
+//! poll period apart when nothing is waiting; the deadline (`kill_at`) bounds that: a pipe still held open
+//! then is [`Exit::HeldOpen`], as what would still come is unknown. At
+//! most [`OUTPUT_CAP`] bytes per stream are kept (the rest is read and
+//! counted), and a child (or what it left writing after its exit) that
+//! writes more than [`READ_CAP`] on a stream is killed like one that timed
+//! out ([`Exit::TooMuchOutput`]): no package list is that long, and
+//! reading on would cost the loop without end;
 //! the child leads its own process group, and on timeout or [`RunningChild::kill`]
 //! the whole group and the child itself (which may have left it) get
 //! SIGKILL and the child is reaped; once an exited child's output is read,
@@ -94,6 +95,13 @@ pub enum Exit {
     NotStarted(String),
     /// Killed by us after it wrote more than [`READ_CAP`] bytes on a stream.
     TooMuchOutput,
+    /// Exited (`exited`: how), but a process it started still held its
+    /// pipes open at the deadline, so what it printed is not known to be
+    /// whole; its group was killed. `timeout` as for [`Exit::TimedOut`].
+    HeldOpen {
+        exited: String,
+        timeout: Duration,
+    },
     /// Could not be started (the error).
     SpawnFailed(String),
     /// Started, but waiting for its exit failed (the error, with its
@@ -120,6 +128,10 @@ impl Exit {
             Exit::TooMuchOutput => format!(
                 "printed more than {} MiB, more than any package list; its process group was killed",
                 READ_CAP >> 20
+            ),
+            Exit::HeldOpen { exited, timeout } => format!(
+                "{exited}, but a process it started still held its output open when the {} timeout ran out; its process group was killed",
+                crate::config::format_duration(*timeout)
             ),
             Exit::SpawnFailed(e) => format!("could not start: {e}"),
             Exit::WaitFailed(e) => format!("could not wait for it: {e}"),
@@ -221,7 +233,7 @@ pub struct RunningChild {
     /// The child has exited (seen at a poll, left unreaped so its group
     /// can still be killed) and its pipes are being read to the end.
     exited: bool,
-    /// The last poll used a stream's whole share: more is waiting.
+    /// The last poll used a stream's whole share, or saw the exit.
     behind: bool,
 }
 
@@ -317,11 +329,11 @@ impl RunningChild {
     }
 
     /// The last [`RunningChild::poll`] read a whole share of a stream, so
-    /// more is waiting (the writer may be held on a full pipe), or the
-    /// child exited and its pipes are read to the end: it wants to be
-    /// called again at the next turn of the loop, not after a pause.
+    /// more is waiting (the writer may be held on a full pipe), or saw the
+    /// exit: it wants to be called again at the next turn of the loop, not
+    /// after a pause.
     pub fn behind(&self) -> bool {
-        self.behind || self.exited
+        self.behind
     }
 
     /// Reads what is available, then checks for exit and timeout. Returns
@@ -330,36 +342,42 @@ impl RunningChild {
     pub fn poll(&mut self, now: Instant) -> Option<StepRun> {
         let mut buf = [0u8; 16 * 1024];
         let read_before = (self.stdout.read, self.stderr.read);
-        let exited_before = self.exited;
-        let caught_up = self.read_streams(&mut buf, read_before);
-        self.behind = !caught_up;
+        self.behind = !self.read_streams(&mut buf, read_before);
         if !self.exited {
             match sys::has_exited(self.child.id()) {
-                Ok(exited) => self.exited = exited,
+                // Its last output, and the end of the pipes it held, may
+                // have come after this poll's read: read them next turn.
+                Ok(exited) => (self.exited, self.behind) = (exited, self.behind || exited),
                 Err(e) => {
                     self.kill();
                     return Some(self.finish(Exit::WaitFailed(e.to_string()), now));
                 }
             }
         }
-        // Output written just before the exit may have come after this
-        // poll's read, unless both pipes are closed already. Still reading
-        // at the deadline, it timed out.
-        let all_read = (exited_before && caught_up && now < self.kill_at)
-            || (self.stdout.pipe.is_none() && self.stderr.pipe.is_none());
+        // Read to the end: both pipes closed, by the child and whatever it
+        // left holding them. Still open at the deadline, it timed out.
+        let all_read = self.stdout.pipe.is_none() && self.stderr.pipe.is_none();
         let exit = if self.stdout.over_cap() || self.stderr.over_cap() {
             self.kill();
             Exit::TooMuchOutput
         } else if self.exited && all_read {
             self.reap_after_exit()
         } else if now >= self.kill_at {
-            self.kill();
+            let exit = if self.exited {
+                Exit::HeldOpen {
+                    exited: self.reap_after_exit().describe(),
+                    timeout: self.timeout,
+                }
+            } else {
+                self.kill();
+                Exit::TimedOut {
+                    ran: self.kill_at.saturating_duration_since(self.started_at),
+                    timeout: self.timeout,
+                }
+            };
             // What it wrote until it died, within this poll's share.
             self.read_streams(&mut buf, read_before);
-            Exit::TimedOut {
-                ran: self.kill_at.saturating_duration_since(self.started_at),
-                timeout: self.timeout,
-            }
+            exit
         } else {
             return None;
         };
@@ -498,9 +516,8 @@ mod tests {
 
     /// The manager exits at once; the descendant it left fills the 1 MiB
     /// pipe and writes on without pause. Every poll reads at most its
-    /// share; the run ends at the read cap like a child that floods, or at
-    /// a poll whose read caught up with the writer (nothing more for now),
-    /// and the descendant is killed with the group.
+    /// share; the run ends at the read cap like a child that floods, and
+    /// the descendant is killed with the group.
     #[test]
     fn a_descendant_writing_after_the_exit_is_read_a_share_a_poll() {
         let mut child = spawn_sh(FLOODING_DESCENDANT);
@@ -515,17 +532,14 @@ mod tests {
         );
         // The first poll reads a full pipe and only then sees the exit.
         assert!(polls > 1, "ended at the first poll");
-        match run.exit {
-            Exit::TooMuchOutput => assert_eq!(run.stdout.len(), OUTPUT_CAP),
-            Exit::Code(0) => assert!(run.stdout.len() as u64 > READ_PER_POLL as u64),
-            _ => panic!("{}", run.exit.describe()),
-        }
+        assert_eq!(run.exit, Exit::TooMuchOutput, "{}", run.exit.describe());
+        assert_eq!(run.stdout.len(), OUTPUT_CAP);
         let descendant = pid_printed(&run);
         assert!(is_gone(descendant), "descendant {descendant} still runs");
     }
 
     /// The same descendant, still being read at the step's deadline: the
-    /// run timed out, and the descendant is killed with the group.
+    /// pipes were held open then, and the descendant is killed with the group.
     #[test]
     fn a_descendant_still_writing_at_the_deadline_is_killed() {
         let mut child = spawn_sh(FLOODING_DESCENDANT);
@@ -539,7 +553,7 @@ mod tests {
             panic!("still running at its deadline")
         };
         assert!(
-            matches!(run.exit, Exit::TimedOut { .. }),
+            matches!(run.exit, Exit::HeldOpen { .. }),
             "{}",
             run.exit.describe()
         );
@@ -564,13 +578,28 @@ mod tests {
     }
 
     /// The manager exits normally, leaving a descendant that holds its
-    /// pipes and writes nothing: the run ends with the manager's status,
-    /// and the descendant does not outlive it.
+    /// pipes and writes nothing: it might still write (it is not known
+    /// whether the output is whole), so the pipes are read on, a poll
+    /// period apart (not behind), until the deadline; then the run says
+    /// the manager's status and that its output was held open, and the
+    /// descendant does not outlive it.
     #[test]
-    fn a_quiet_descendant_holding_the_pipes_is_killed_at_the_exit() {
+    fn a_quiet_descendant_holding_the_pipes_is_killed_at_the_deadline() {
         let mut child = spawn_sh("sleep 600 & echo $! >&2; echo listed; exit 3");
-        let (run, _) = poll_to_the_end(&mut child, 10_000);
-        assert_eq!(run.exit, Exit::Code(3));
+        for _ in 0..50 {
+            if let Some(run) = child.poll(Instant::now()) {
+                panic!("ended before its deadline: {}", run.exit.describe());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(!child.behind(), "read at once though nothing is waiting");
+        let Some(run) = child.poll(child.kill_at()) else {
+            panic!("still running at its deadline")
+        };
+        assert_eq!(
+            run.exit.describe(),
+            "exit status 3, but a process it started still held its output open when the 1m timeout ran out; its process group was killed"
+        );
         assert_eq!(run.stdout, b"listed\n");
         let descendant = pid_printed(&run);
         assert!(is_gone(descendant), "descendant {descendant} still runs");

@@ -257,6 +257,7 @@ fn describe_failure(run: &StepRun) -> (String, bool) {
         Exit::TimedOut { .. }
             | Exit::NotStarted(_)
             | Exit::TooMuchOutput
+            | Exit::HeldOpen { .. }
             | Exit::SpawnFailed(_)
             | Exit::WaitFailed(_)
     ) && (looks_like_no_network(&stderr)

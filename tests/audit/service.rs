@@ -1172,3 +1172,20 @@ fn a_ten_megabyte_line_is_read_in_a_few_poll_periods() {
         "{periods_waited} poll periods waited while the manager ran"
     );
 }
+
+/// The manager exits at once; a process it started prints the second
+/// update after a pause. The pipes were read until the first read after
+/// the exit found nothing for now, and the audit said 1 update, fresh: the
+/// late line was lost and the descendant killed. They are read to their
+/// end (both closed), bounded by `update_timeout`.
+#[test]
+fn output_a_descendant_prints_after_a_pause_is_not_lost() {
+    let (dir, shims) = shimmed("audit-late-line");
+    let mut c = config(dir.path(), UpdateManager::Command);
+    c.updates.command =
+        Some("(/bin/sleep 0.3; echo 'late 1 -> 2') & echo 'early 1 -> 2'; exit 0".into());
+    let mut s = AuditService::with_env(&c, env(dir.path(), &shims));
+    drive(&mut s, LIMIT);
+    let st = status(&s);
+    assert_eq!((st.state, st.count), ("ok", Some(2)), "{st:?}");
+}
