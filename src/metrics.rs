@@ -631,8 +631,9 @@ impl MetricsRenderer {
         !s.cores.is_empty()
     }
 
-    /// `meminfo`: every field, read now; the sample's ten if /proc/meminfo
-    /// cannot be read (the collector then counts as failed).
+    /// `meminfo`: every field, read now; the sample's ten (the last good
+    /// ones, as /data.json shows) if /proc/meminfo cannot be read, or the
+    /// sampler's last reading failed (the collector then counts as failed).
     fn memory(&mut self, s: &Sample) -> bool {
         let m = &s.meminfo;
         let memory = [
