@@ -161,20 +161,23 @@ impl LastBackup {
     /// measured on the monotonic clock), and shown as it is it printed as
     /// some 300 digits in /metrics.
     pub fn with_sane_durations(mut self, limit: u64) -> (LastBackup, bool) {
+        let own = self.duration_s;
+        let success = self.last_success.as_ref().and_then(|s| s.duration_s);
         let sane = |d: Option<f64>| {
             d.map(to_millis)
                 .filter(|d| (0.0..=limit as f64).contains(d))
         };
-        let mut insane = false;
-        let mut check = |d: &mut Option<f64>| {
-            let kept = sane(*d);
-            insane |= kept.is_none() && d.is_some();
-            *d = kept;
-        };
-        check(&mut self.duration_s);
+        self.duration_s = sane(own);
         if let Some(s) = &mut self.last_success {
-            check(&mut s.duration_s);
+            s.duration_s = sane(success);
         }
+        let insane = self.duration_s.is_none() && own.is_some()
+            || self
+                .last_success
+                .as_ref()
+                .and_then(|s| s.duration_s)
+                .is_none()
+                && success.is_some();
         (self, insane)
     }
 
