@@ -631,8 +631,9 @@ impl MetricsRenderer {
         !s.cores.is_empty()
     }
 
-    /// `meminfo`: every field, read now; the sample's ten if /proc/meminfo
-    /// cannot be read (the collector then counts as failed).
+    /// `meminfo`: every field, read now; the sample's ten (the last good
+    /// ones, as /data.json shows) if /proc/meminfo cannot be read, or the
+    /// sampler's last reading failed (the collector then counts as failed).
     fn memory(&mut self, s: &Sample) -> bool {
         let m = &s.meminfo;
         let memory = [
@@ -1421,13 +1422,16 @@ impl MetricsRenderer {
                 ),
                 last.bytes as f64,
             );
-            self.gauge(
-                gauge_head!(
-                    "sysmon_backup_last_duration_seconds",
-                    "Duration of the last successful backup."
-                ),
-                last.duration_s,
-            );
+            // Absent when the record's could not be a run's.
+            if let Some(duration_s) = last.duration_s {
+                self.gauge(
+                    gauge_head!(
+                        "sysmon_backup_last_duration_seconds",
+                        "Duration of the last successful backup."
+                    ),
+                    duration_s,
+                );
+            }
             self.gauge(
                 gauge_head!(
                     "sysmon_backup_last_files_skipped",
@@ -1540,7 +1544,7 @@ mod tests {
             files: 3,
             skipped: 0,
             skipped_permission: Some(0),
-            duration_s: 1.5,
+            duration_s: Some(1.5),
             ok,
         };
         let snapshot = |state, last: Option<LastFigures>, last_success_at| BackupSnapshot {
@@ -1592,7 +1596,7 @@ mod tests {
             files: 9,
             skipped: 99,
             skipped_permission: Some(98),
-            duration_s: 9.25,
+            duration_s: Some(9.25),
             ok: false,
         };
         let success = LastFigures {
@@ -1601,7 +1605,7 @@ mod tests {
             files: 3,
             skipped: 2,
             skipped_permission: Some(1),
-            duration_s: 1.5,
+            duration_s: Some(1.5),
             ok: true,
         };
         let failed = BackupSnapshot {
@@ -1648,7 +1652,7 @@ mod tests {
             files: 3,
             skipped: skipped_permission,
             skipped_permission: Some(skipped_permission),
-            duration_s: 1.5,
+            duration_s: Some(1.5),
             ok,
         };
         let snapshot = |state, last: LastFigures, success: LastFigures| BackupSnapshot {

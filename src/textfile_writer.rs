@@ -17,15 +17,20 @@
 //! - Each write is [`fsutil::write_atomic`] (temporary + rename, 0644: node_exporter
 //!   usually runs as another user); an error is logged with the path.
 //! - Before the first write to a path, temporaries an earlier sysmon left
-//!   there (killed mid-write: `.NAME.tmp-PID`, another PID) are removed:
-//!   only regular files of exactly that pattern for that NAME.
+//!   there (killed mid-write: `.NAME.tmp-PID`, another PID, no longer a
+//!   process) are removed: only regular files of exactly that pattern for
+//!   that NAME. A live PID's is another writer's, in use, and stays.
 //! - [`TextfileWriter::retire`] (a reload changed or dropped the path)
 //!   removes the file last written only while it is still that file (the
 //!   same device and inode, seen without following a symlink): a file
 //!   someone else put there is left alone. Done by the writer too, after
 //!   any write in flight: an unlink can wait on a hung disk as a write can.
+//! - What is removed is what was checked ([`remove_checked`]): a file
+//!   renamed onto the name between the check and the unlink is not
+//!   unlinked in its place.
 
 use std::fs;
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -154,23 +159,87 @@ fn write_pending(slot: &Mutex<Slot>) {
 /// Removes `path` if it is still the regular file sysmon wrote there
 /// (`id`: its device and inode; the link itself when it is a symlink).
 fn remove_if_still(path: &Path, id: FileId) {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() && (m.dev(), m.ino()) == id => {
-            remove_logged(path, "no longer textfile_path");
+    let still = |m: &fs::Metadata| m.is_file() && (m.dev(), m.ino()) == id;
+    let removed = match fs::symlink_metadata(path) {
+        Ok(m) if still(&m) => {
+            removal_gate();
+            // The writer's own temporary: not in use while it removes.
+            remove_checked(path, &fsutil::temp_path_for(path), still)
         }
-        Ok(_) => log::warn(format_args!(
+        Ok(_) => Ok(false),
+        Err(e) => Err(e),
+    };
+    if let Ok(false) = removed {
+        log::warn(format_args!(
             "textfile: {} left in place: no longer the file sysmon wrote",
             path.display()
-        )),
-        Err(_) => {}
+        ));
+    }
+    log_removal(path, removed, "no longer textfile_path");
+}
+
+/// Logs `removed PATH: WHY` for `Ok(true)`, the error but a missing file.
+fn log_removal(path: &Path, removed: io::Result<bool>, why: &str) {
+    let shown = path.display();
+    match removed {
+        Ok(true) => log::info(format_args!("textfile: removed {shown}: {why}")),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            log::error(format_args!("textfile: cannot remove {shown}: {e}"))
+        }
+        _ => {}
     }
 }
 
-/// Removes the regular files `.NAME.tmp-PID` (PID: digits) beside `path`:
-/// an earlier sysmon's temporaries for it, left by a kill or a crash
-/// mid-write. Anything else is left alone. This process's own temporary
-/// is not in use: the sweep runs on the one writer, before it writes.
-/// (`textfile_path` is absolute: the config resolves it.)
+/// Removes what is at `path` if `is_ours` holds for what is removed, not
+/// for what was there a moment before (`Ok(false)`: it did not, and it is
+/// back). It is renamed first to `aside`, a name of this process's in the
+/// same directory (atomic: whatever is at `path` at that instant moves, a
+/// file renamed onto `path` later is not touched), checked there without
+/// following a symlink, and unlinked; or else put back by a link, which
+/// never replaces (a file written to `path` meanwhile stays; what could
+/// not be put back is logged).
+fn remove_checked(
+    path: &Path,
+    aside: &Path,
+    is_ours: impl Fn(&fs::Metadata) -> bool,
+) -> io::Result<bool> {
+    fs::rename(path, aside)?;
+    if fs::symlink_metadata(aside).is_ok_and(|m| is_ours(&m)) {
+        fs::remove_file(aside)?;
+        return Ok(true);
+    }
+    let back = fs::hard_link(aside, path).and_then(|()| fs::remove_file(aside));
+    if let Err(e) = back {
+        // Another file is at `path` now: this one stays aside, named.
+        log::warn(format_args!(
+            "textfile: not put back: {e}: {}",
+            aside.display()
+        ));
+    }
+    Ok(false)
+}
+
+/// A test's knob, in debug builds only: between the check of what is to
+/// be removed and its removal, while the file named by
+/// `SYSMON_TEST_TEXTFILE_REMOVE_GATE` exists, the writer waits, and says
+/// so by making that name + `.waiting` (see [`fsutil::test_gate`]).
+fn removal_gate() {
+    #[cfg(debug_assertions)]
+    if let Some(gate) = std::env::var_os("SYSMON_TEST_TEXTFILE_REMOVE_GATE") {
+        let mut waiting = gate.clone();
+        waiting.push(".waiting");
+        let _ = fs::write(&waiting, b"");
+        fsutil::test_hold(Some(Path::new(&gate)));
+    }
+}
+
+/// Removes the regular files `.NAME.tmp-PID` (PID: digits) beside `path`
+/// whose PID is no process: an earlier sysmon's temporaries for it, left
+/// by a kill or a crash mid-write. Anything else is left alone, a live
+/// PID's temporary too (another sysmon writing the same path, in another
+/// PID namespace perhaps: kept, never taken from a writer). This process's
+/// own temporary is not in use: the sweep runs on the one writer, before
+/// it writes. (`textfile_path` is absolute: the config resolves it.)
 fn remove_old_temporaries(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return;
@@ -178,31 +247,45 @@ fn remove_old_temporaries(path: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
+    // The writer's own temporary: not in use while it sweeps.
+    let aside = fsutil::temp_path_for(path);
     for entry in entries.flatten() {
-        if is_temporary_of(entry.file_name().as_bytes(), name.as_bytes())
-            && entry.file_type().is_ok_and(|t| t.is_file())
-        {
-            remove_logged(&entry.path(), "left by an earlier sysmon");
+        let entry_name = entry.file_name();
+        let Some(pid) = temporary_of(entry_name.as_bytes(), name.as_bytes()) else {
+            continue;
+        };
+        if !entry.file_type().is_ok_and(|t| t.is_file()) || is_alive_other(pid) {
+            continue;
         }
+        let path = entry.path();
+        let removed = remove_checked(&path, &aside, fs::Metadata::is_file);
+        log_removal(&path, removed, "left by an earlier sysmon");
     }
 }
 
-/// Removes the file at `path`, logging `removed PATH: WHY` or the error.
-fn remove_logged(path: &Path, why: &str) {
-    let shown = path.display();
-    match fs::remove_file(path) {
-        Ok(()) => log::info(format_args!("textfile: removed {shown}: {why}")),
-        Err(e) => log::error(format_args!("textfile: cannot remove {shown}: {e}")),
+/// Whether the PID written as `digits` is a live process other than this
+/// one (`kill(PID, 0)`: anything but "no such process" counts as alive).
+/// A PID beyond `pid_t`, or 0, is no process.
+fn is_alive_other(digits: &[u8]) -> bool {
+    match crate::proc::parse_u64(digits).and_then(|pid| u32::try_from(pid).ok()) {
+        Some(pid) if pid != std::process::id() => match crate::sys::signal_process(pid, 0) {
+            Ok(()) => true,
+            Err(e) => {
+                !matches!(e.kind(), io::ErrorKind::InvalidInput)
+                    && e.raw_os_error() != Some(libc::ESRCH)
+            }
+        },
+        _ => false,
     }
 }
 
-/// Whether `entry` is `.NAME.tmp-PID` for this `name` (PID: digits).
-fn is_temporary_of(entry: &[u8], name: &[u8]) -> bool {
+/// The PID's digits when `entry` is `.NAME.tmp-PID` for this `name`.
+fn temporary_of<'a>(entry: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let pid = entry
         .strip_prefix(b".")
         .and_then(|rest| rest.strip_prefix(name))
-        .and_then(|rest| rest.strip_prefix(b".tmp-"));
-    pid.is_some_and(|pid| !pid.is_empty() && pid.iter().all(u8::is_ascii_digit))
+        .and_then(|rest| rest.strip_prefix(b".tmp-"))?;
+    (!pid.is_empty() && pid.iter().all(u8::is_ascii_digit)).then_some(pid)
 }
 
 #[cfg(test)]

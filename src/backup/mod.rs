@@ -564,7 +564,8 @@ fn read_state_file(path: &Path) -> Option<Vec<u8>> {
 }
 
 /// The record at `path` (see [`read_state_file`]), its times in the future
-/// taken as now (logged); `None`, logged, when it is not one.
+/// taken as now and durations no run can have taken left out (each
+/// logged); `None`, logged, when it is not one.
 pub(crate) fn read_record(path: &Path) -> Option<LastBackup> {
     let bytes = read_state_file(path)?;
     let record = std::str::from_utf8(&bytes)
@@ -578,11 +579,20 @@ pub(crate) fn read_record(path: &Path) -> Option<LastBackup> {
         ));
         return None;
     };
-    let (record, future) = record.with_times_not_after(unix_now());
+    let now = unix_now();
+    let (record, future) = record.with_times_not_after(now);
     if future {
         log::warn(format_args!(
             "backup: {}: a time in the future (written while the clock was ahead, \
              or edited); taken as now",
+            path.display()
+        ));
+    }
+    let (record, insane) = record.with_sane_durations(now);
+    if insane {
+        log::warn(format_args!(
+            "backup: {}: duration_s negative or longer than since 1970 (edited, or \
+             corrupt); left out",
             path.display()
         ));
     }
@@ -679,7 +689,7 @@ mod tests {
             files: 3,
             skipped: 2,
             skipped_permission: Some(1),
-            duration_s: 1.5,
+            duration_s: Some(1.5),
             ..recorded(1000, None)
         };
         record::write(&state_dir, &success).unwrap();
@@ -707,7 +717,7 @@ mod tests {
         assert!(snap.last.is_some_and(|l| !l.ok));
         assert_eq!(snap.last_success_at, Some(1000), "and a restart too");
         let figures = snap.last_success.map(|f| (f.time, f.bytes, f.duration_s));
-        assert_eq!(figures, Some((1000, 4096, 1.5)));
+        assert_eq!(figures, Some((1000, 4096, Some(1.5))));
         assert_eq!(
             snap.last_success.map(|f| (f.skipped, f.skipped_permission)),
             Some((2, Some(1)))
@@ -717,7 +727,7 @@ mod tests {
         let shown = json.last_success.map(|f| (f.file, f.bytes, f.duration_s));
         assert_eq!(
             shown,
-            Some((success.file.clone(), 4096, 1.5)),
+            Some((success.file.clone(), 4096, Some(1.5))),
             "/data.json says the same"
         );
         let _ = std::fs::remove_dir_all(&dir);

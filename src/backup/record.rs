@@ -43,7 +43,9 @@ pub struct LastBackup {
     /// Of `skipped`, those sysmon was not allowed to read (null in results
     /// recorded by versions before it was counted).
     pub skipped_permission: Option<u64>,
-    pub duration_s: f64,
+    /// Seconds, to the millisecond. Null when a record read back held one
+    /// no run can have taken ([`LastBackup::with_sane_durations`]).
+    pub duration_s: Option<f64>,
     pub error: Option<String>,
     /// The first skipped (or changed-while-read) paths, capped at 100.
     pub skipped_list: Vec<SkippedFile>,
@@ -72,7 +74,8 @@ pub struct SuccessFigures {
     pub files: u64,
     pub skipped: u64,
     pub skipped_permission: Option<u64>,
-    pub duration_s: f64,
+    /// As [`LastBackup::duration_s`].
+    pub duration_s: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
@@ -92,7 +95,8 @@ pub struct LastFigures {
     pub skipped: u64,
     /// `None` in records from versions before it was counted.
     pub skipped_permission: Option<u64>,
-    pub duration_s: f64,
+    /// `None` when the record's could not be a run's.
+    pub duration_s: Option<f64>,
     /// The run wrote its archive (`error` is null).
     pub ok: bool,
 }
@@ -106,7 +110,7 @@ impl LastBackup {
             files: o.files,
             skipped: o.skipped,
             skipped_permission: Some(o.skipped_permission),
-            duration_s: (o.duration.as_secs_f64() * 1000.0).round() / 1000.0,
+            duration_s: Some(to_millis(o.duration.as_secs_f64())),
             error: o.error.clone(),
             skipped_list: o
                 .skipped_list
@@ -148,6 +152,33 @@ impl LastBackup {
         self.time = self.time.min(limit);
         self.last_success_at = self.last_success_at.map(|t| t.min(limit));
         (self, later)
+    }
+
+    /// This record with every duration no run can have taken left out
+    /// (negative, not a number, or longer than from 1970 to `limit`, now),
+    /// the others to the millisecond as written, and whether there was one.
+    /// Only a record edited by hand or corrupted has one (a run's own is
+    /// measured on the monotonic clock), and shown as it is it printed as
+    /// some 300 digits in /metrics.
+    pub fn with_sane_durations(mut self, limit: u64) -> (LastBackup, bool) {
+        let own = self.duration_s;
+        let success = self.last_success.as_ref().and_then(|s| s.duration_s);
+        let sane = |d: Option<f64>| {
+            d.map(to_millis)
+                .filter(|d| (0.0..=limit as f64).contains(d))
+        };
+        self.duration_s = sane(own);
+        if let Some(s) = &mut self.last_success {
+            s.duration_s = sane(success);
+        }
+        let insane = self.duration_s.is_none() && own.is_some()
+            || self
+                .last_success
+                .as_ref()
+                .and_then(|s| s.duration_s)
+                .is_none()
+                && success.is_some();
+        (self, insane)
     }
 
     /// What the newest success this record knows wrote: its own run, if it
@@ -212,6 +243,11 @@ impl LastBackup {
     }
 }
 
+/// `seconds` rounded to the millisecond, as records keep them.
+fn to_millis(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +292,35 @@ mod tests {
         );
     }
 
+    /// A duration no run can have taken (edited by hand, a corrupt file)
+    /// is left out, the record's own and its success's alike; a sane one
+    /// stays, to the millisecond as written (so 1e-300, which `{}` would
+    /// print as 300 digits, reads as 0).
+    #[test]
+    fn durations_no_run_can_take_are_left_out() {
+        let with = |own, success| LastBackup {
+            duration_s: own,
+            last_success: Some(SuccessFigures {
+                duration_s: success,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let read = |own, success| {
+            let (r, insane) = with(own, success).with_sane_durations(2_000_000_000);
+            (
+                r.duration_s,
+                r.last_success.and_then(|s| s.duration_s),
+                insane,
+            )
+        };
+        assert_eq!(read(Some(1.5), None), (Some(1.5), None, false));
+        assert_eq!(read(Some(1e-300), Some(0.0)), (Some(0.0), Some(0.0), false));
+        assert_eq!(read(Some(-1e300), Some(2.25)), (None, Some(2.25), true));
+        assert_eq!(read(Some(0.4), Some(-0.5)), (Some(0.4), None, true));
+        assert_eq!(read(Some(3e9), Some(f64::NAN)), (None, None, true));
+    }
+
     /// A record carries the newest success on: its own when it succeeded,
     /// else the one the record before it knew; written and read back whole.
     #[test]
@@ -270,7 +335,7 @@ mod tests {
             files: 3,
             skipped: 2,
             skipped_permission: Some(1),
-            duration_s: 1.5,
+            duration_s: Some(1.5),
             ..ok
         };
         let failed = |time| LastBackup {

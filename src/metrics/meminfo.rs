@@ -7,8 +7,10 @@
 //! later appear without a code change, as with node_exporter up to 1.5.
 //! A repeated field (an overlay /proc) is written once, the first kept,
 //! and logged once: by the sampler, which reads the file too, when it is
-//! one of its ten fields (above `SReclaimable`), else here. So is a file
-//! that cannot be read: by the sampler, when it says so too.
+//! one of its ten fields (above `SReclaimable`), else here. A file the
+//! sampler cannot read or understand is logged by it alone, and its ten
+//! figures are then the last good ones here as in /data.json (one sample
+//! feeds both); a kB figure whose bytes overflow u64 is never shown.
 
 use std::path::Path;
 
@@ -63,16 +65,19 @@ impl MemInfoFields {
         }
     }
 
-    /// `false` when the file cannot be read (the caller falls back to the
-    /// sample's fields). A malformed line is left out, the rest still count.
+    /// `false` when the file cannot be read, or the sampler's last reading
+    /// failed (the caller falls back to the sample's fields, the last good
+    /// ones). A malformed line is left out, the rest still count.
     /// `sampler_said`: what the sampler's log says of the file
-    /// (`Sample::meminfo_said`); this scrape's repeats, or its failure to
-    /// read, the same cause, are then not said again: the failure leaves
-    /// `fault` empty, and the collector's line points to the sampler's.
+    /// (`Sample::meminfo_said`); this scrape's repeats, or its failure, the
+    /// same cause, are then not said again: the failure leaves `fault`
+    /// empty, and the collector's line points to the sampler's.
     pub fn write(&mut self, out: &mut Body, fault: &mut Fault, sampler_said: MeminfoSaid) -> bool {
+        if sampler_said.failing {
+            return false;
+        }
         let buf = match self.file.read() {
             Ok(buf) => buf,
-            Err(_) if sampler_said.unreadable => return false,
             Err(e) => {
                 fault.io(self.file.path(), &e);
                 return false;

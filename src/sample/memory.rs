@@ -43,13 +43,15 @@ fn percent_of(part: u64, whole: u64) -> f64 {
 
 /// What the sampler's log says of /proc/meminfo, as of a sample: /metrics,
 /// which reads the file again at each scrape, then leaves it unsaid (one
-/// cause, one line).
+/// cause, one line), and while the sample keeps its previous figures it
+/// serves those, as /data.json does, not the file's.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MeminfoSaid {
     /// That it repeats one of the keys read here.
     pub repeats: bool,
-    /// That it cannot be read (an io error, until it is read again).
-    pub unreadable: bool,
+    /// That it cannot be read or understood (until it is read again): the
+    /// sample then holds the last good figures.
+    pub failing: bool,
 }
 
 /// /proc/meminfo, and min_free_kbytes for kernels without `MemAvailable`.
@@ -82,7 +84,7 @@ impl Memory {
     pub fn said(&self) -> MeminfoSaid {
         MeminfoSaid {
             repeats: self.repeats.said(),
-            unreadable: self.health.unreadable_said(),
+            failing: self.health.failure().is_some(),
         }
     }
 

@@ -109,13 +109,6 @@ impl Health {
     pub fn failure(&self) -> Option<&str> {
         self.failing.as_ref().map(|(_, why)| why.as_str())
     }
-
-    /// Whether the log says, as of the last reading, that the file cannot
-    /// be read (said, and not yet said to be readable again); not a parse
-    /// failure, which another reader of the file may not share.
-    pub fn unreadable_said(&self) -> bool {
-        matches!(self.failing, Some((Cause::Io(..), _)))
-    }
 }
 
 /// Whether `text` is what `args` writes, found without allocating: the

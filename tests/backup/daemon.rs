@@ -853,3 +853,48 @@ fn fifos_at_state_files_or_temporary_names_never_hold_the_daemon() {
     assert!(!regular_temporary.exists(), "{}", d.dump());
     assert_eq!(backup_named(&backups).len(), 1, "{}", d.dump());
 }
+
+/// A record whose `duration_s` cannot be a run's (negative: edited by
+/// hand, or a corrupt state file; a run's own duration is measured on the
+/// monotonic clock and never is) was served as it was read: /metrics'
+/// `sysmon_backup_last_duration_seconds` printed -1e300 as 301 digits. Now
+/// the figure is left out where it is shown (null in /data.json, no series
+/// in /metrics), with a warning naming the file; every other figure of the
+/// record stays.
+#[test]
+fn a_recorded_duration_that_cannot_be_a_runs_is_left_out() {
+    let td = TempDir::new("backup-insane-duration");
+    let state = td.join("state");
+    fs::create_dir_all(&state).unwrap();
+    let record = state.join("backup_last.json");
+    fs::write(
+        &record,
+        r#"{"file":"/b/backup_1000.zip","time":1000,"bytes":4096,"files":3,"skipped":0,"skipped_permission":0,"duration_s":-1e300,"error":null,"skipped_list":[],"last_success_at":1000,"last_success":{"file":"/b/backup_1000.zip","bytes":4096,"files":3,"skipped":0,"skipped_permission":0,"duration_s":-1e300}}"#,
+    )
+    .unwrap();
+    let d = Daemon::on_fixture(&td, "metrics_cache = 0s");
+    let metrics = d.get("/metrics").body_text();
+    assert!(
+        metrics.contains("\nsysmon_backup_last_size_bytes 4096\n"),
+        "the other figures stay:\n{metrics}"
+    );
+    let longest = metrics.lines().map(str::len).max().unwrap_or(0);
+    let duration = metrics
+        .lines()
+        .find(|l| l.starts_with("sysmon_backup_last_duration_seconds "));
+    assert_eq!(duration, None, "longest line {longest} bytes:\n{metrics}");
+    let v = d.data();
+    assert_eq!(number(&v, &["backup", "last", "bytes"]), Some(4096));
+    for path in [
+        &["backup", "last", "duration_s"][..],
+        &["backup", "last", "last_success", "duration_s"],
+    ] {
+        assert!(
+            matches!(crate::common::field(&v, path), Some(Value::Null)),
+            "{path:?}: {:?}",
+            crate::common::field(&v, path)
+        );
+    }
+    let said = format!("{}: duration_s", record.display());
+    assert_eq!(d.logged(&said), 1, "{}", d.dump());
+}

@@ -42,9 +42,15 @@ pub fn copy_fixture(dir: &TempDir, name: &str, to: &str) -> PathBuf {
     copy
 }
 
-/// A directory of the test's own, removed on drop unless the test panicked
-/// (then it is kept and its path printed, for post-mortems).
+/// A directory of the test's own (`$TMPDIR/sysmon-test-NAME-PID-N`),
+/// removed on drop, whether the test passed or failed: kept only when
+/// [`KEEP_TEST_DIRS`] is set and the test failed, for post-mortems (a
+/// failing test prints which). Before, every failed run left its tree in
+/// /tmp for good, dozens of them.
 pub struct TempDir(pub PathBuf);
+
+/// Set (to anything) to keep a failed test's [`TempDir`].
+pub const KEEP_TEST_DIRS: &str = "SYSMON_KEEP_TEST_DIRS";
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
@@ -91,11 +97,25 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        let shown = self.0.display();
         if std::thread::panicking() {
-            eprintln!("test files kept in {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
+            if std::env::var_os(KEEP_TEST_DIRS).is_some() {
+                eprintln!("test files kept in {shown} ({KEEP_TEST_DIRS} is set)");
+                return;
+            }
+            eprintln!("test files in {shown} removed; set {KEEP_TEST_DIRS}=1 to keep them");
         }
+        // A process the test started may still be writing below (a child
+        // of the daemon on its way out): tried again for a moment.
+        for _ in 0..50 {
+            match std::fs::remove_dir_all(&self.0) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => return,
+            }
+        }
+        eprintln!("cannot remove test files in {shown}");
     }
 }
 

@@ -256,6 +256,64 @@ fn an_unreadable_meminfo_is_logged_once_by_the_sampler_and_metrics() {
     assert_eq!(daemon.logged(why), 1, "{}", daemon.dump());
 }
 
+/// /proc/meminfo whose `MemTotal` in bytes overflows u64 (kB × 1024 past
+/// 2^64; no kernel prints it, an overlay /proc or a corrupt fixture can):
+/// /data.json kept the last good figures, as the sampler does on a parse
+/// error, while /metrics, which read the file again, showed about 1.9e22.
+/// Both are fed by the same sample now: the last good figure in both, the
+/// error named once in the log (by the sampler; /metrics' collector line
+/// points to it). The file is overwritten in place, never truncated, so
+/// the sampler reads either the good text or the bad one.
+#[test]
+fn an_overflowing_meminfo_keeps_the_last_good_figures_in_data_json_and_metrics() {
+    use std::io::Write as _;
+    let dir = TempDir::new("overflowing-meminfo");
+    let proc_root = copy_fixture(&dir, "proc/basic", "proc");
+    let meminfo = proc_root.join("meminfo");
+    let text = std::fs::read_to_string(&meminfo).unwrap();
+    let daemon = Daemon::on_roots(&dir, &proc_root, None, "metrics_cache = 0s\ninterval = 1s");
+    // The fixture's 24684084 kB.
+    let good_bytes = 24_684_084u64 * 1024;
+    let good = format!("\nnode_memory_MemTotal_bytes {good_bytes}\n");
+    assert!(daemon.get("/metrics").body_text().contains(&good));
+    let (first, rest) = text.split_once('\n').unwrap();
+    assert!(first.starts_with("MemTotal:"), "{first}");
+    let bad = format!("MemTotal:       18446744073709551615 kB\n{rest}");
+    assert!(bad.len() > text.len(), "overwrites the whole good text");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&meminfo)
+        .unwrap();
+    file.write_all(bad.as_bytes()).unwrap();
+    drop(file);
+    let why = "meminfo: line 1: value overflows";
+    assert!(
+        daemon.wait_log(why, std::time::Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    for _ in 0..3 {
+        let metrics = daemon.get("/metrics").body_text();
+        let total = metrics
+            .lines()
+            .find(|l| l.starts_with("node_memory_MemTotal_bytes "));
+        assert_eq!(
+            total,
+            Some(good.trim()),
+            "/metrics' MemTotal is not the last good one:\n{metrics}"
+        );
+        let data = daemon.data();
+        assert_eq!(
+            number(&data, &["memory", "total"]),
+            Some(good_bytes),
+            "{}",
+            daemon.dump()
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(daemon.logged("value overflows"), 1, "{}", daemon.dump());
+}
+
 /// An offline CPU leaves a gap in /proc/stat (cpu0 cpu2 cpu3, as after
 /// `echo 0 > /sys/devices/system/cpu/cpu1/online`), and an overlay /proc
 /// may list CPUs out of order: /metrics and /data.json give each core once,
