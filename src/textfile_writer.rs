@@ -25,6 +25,7 @@
 //!   someone else put there is left alone. Done by the writer too, after
 //!   any write in flight: an unlink can wait on a hung disk as a write can.
 
+use crate::owned::owned;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -93,7 +94,7 @@ fn start(shared: &Arc<Mutex<Slot>>, mut slot: MutexGuard<'_, Slot>) {
     {
         let theirs = Arc::clone(shared);
         let spawned = std::thread::Builder::new()
-            .name("sysmon-textfile".into())
+            .name(owned("sysmon-textfile"))
             .spawn(move || {
                 // No signal may land on a thread waiting for a server.
                 crate::sys::block_all_in_this_thread();

@@ -38,6 +38,7 @@
 use super::model::{
     Installed, NOTE_BYTES, PACKAGES_KEPT, Package, Parsed, UNPARSED_KEPT, is_token, lines,
 };
+use crate::owned::owned;
 
 /// `name.arch epoch:version-release`; [`parse_installed`] drops an epoch of
 /// 0, as dnf does when it prints versions. Not `%|EPOCH?{..}|`: a package
@@ -85,7 +86,7 @@ pub fn parse(stdout: &[u8]) -> Parsed {
             }
             continue;
         }
-        pending.extend(trimmed.split_whitespace().map(str::to_string));
+        pending.extend(trimmed.split_whitespace().map(owned));
         pending_lines.push(line);
         match pending.len() {
             0..=2 => continue,
@@ -242,11 +243,11 @@ fn advisory(fields: &[&str]) -> Option<Advisory> {
     };
     let (name, evr, arch) = split_nevra(nevra)?;
     dated.then(|| Advisory {
-        id: id.to_string(),
-        kind: kind.to_string(),
-        severity: severity.to_string(),
+        id: owned(id),
+        kind: owned(kind),
+        severity: owned(severity),
         package: format!("{name}.{arch}"),
-        evr: evr.to_string(),
+        evr: owned(evr),
     })
 }
 
@@ -359,7 +360,7 @@ pub fn parse_installed(stdout: &[u8]) -> Installed {
         let mut fields = line.split_whitespace();
         let (name, evr) = (fields.next()?, fields.next()?);
         let evr = evr.strip_prefix("0:").unwrap_or(evr);
-        Some((name.to_string(), evr.to_string()))
+        Some((owned(name), owned(evr)))
     }))
 }
 

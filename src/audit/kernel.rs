@@ -14,6 +14,7 @@
 //! No kernel installed at all (a container, a kernel not managed by the
 //! package manager) answers "unknown", never "reboot".
 
+use crate::owned::owned;
 use std::cmp::Ordering;
 use std::path::Path;
 
@@ -54,7 +55,7 @@ pub fn check(root: &Path, proc_root: &Path) -> Option<KernelCheck> {
     if !is_release(&running) {
         return None;
     }
-    let flavour = flavour(&running).to_string();
+    let flavour = owned(flavour(&running));
     let newest_installed = installed(root)
         .into_iter()
         .filter(|r| self::flavour(r) == flavour)
@@ -90,7 +91,7 @@ pub fn installed(root: &Path) -> Vec<String> {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Some(release) = name.strip_prefix("vmlinuz-") {
                 if is_release(release) {
-                    out.push(release.to_string());
+                    out.push(owned(release));
                 }
             }
         }

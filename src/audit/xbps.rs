@@ -11,6 +11,7 @@
 //! (`ii pkgver description`) and [`Installed::fill_current`] joins the two.
 
 use super::model::{Installed, Package, Parsed, is_token, lines};
+use crate::owned::owned;
 
 pub fn parse(stdout: &[u8]) -> Parsed {
     let mut out = Parsed::default();
@@ -41,7 +42,7 @@ pub fn parse_installed(stdout: &[u8]) -> Installed {
     Installed::from_pairs(lines(stdout).filter_map(|line| {
         let pkgver = line.split_whitespace().nth(1)?;
         let (name, version) = split_pkgver(pkgver)?;
-        Some((name.to_string(), version.to_string()))
+        Some((owned(name), owned(version)))
     }))
 }
 
