@@ -36,7 +36,7 @@
 //! empty), the date last. In both the NEVRA is `name-[epoch:]version-release.arch`.
 
 use super::model::{
-    Installed, NOTE_BYTES, PACKAGES_KEPT, Package, Parsed, UNPARSED_KEPT, is_token, lines,
+    Installed, NOTE_BYTES, PACKAGES_KEPT, Package, Parsed, UNPARSED_KEPT, is_token, lines, word,
 };
 use crate::owned::owned;
 
@@ -357,8 +357,7 @@ fn security_ids(advisories: &[Advisory]) -> Vec<(&str, String)> {
 /// check-update spells it (no `0:`).
 pub fn parse_installed(stdout: &[u8]) -> Installed {
     Installed::from_pairs(lines(stdout).filter_map(|line| {
-        let mut fields = line.split_whitespace();
-        let (name, evr) = (fields.next()?, fields.next()?);
+        let (name, evr) = (word(&line, 0)?, word(&line, 1)?);
         let evr = evr.strip_prefix("0:").unwrap_or(evr);
         Some((owned(name), owned(evr)))
     }))

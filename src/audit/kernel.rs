@@ -51,7 +51,7 @@ impl KernelCheck {
 pub fn check(root: &Path, proc_root: &Path) -> Option<KernelCheck> {
     // Never blocks, even on a FIFO put there (see procfile).
     let raw = crate::sample::procfile::read_once(&proc_root.join("sys/kernel/osrelease")).ok()?;
-    let running = String::from_utf8_lossy(&raw).trim().to_string();
+    let running = owned(String::from_utf8_lossy(&raw).trim());
     if !is_release(&running) {
         return None;
     }

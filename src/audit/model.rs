@@ -335,6 +335,15 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
         .map(|line| String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned())
 }
 
+/// The `n`th white-space-separated word of `line` (from 0), as
+/// `line.split_whitespace().nth(n)`: out of line, as the search for the
+/// next word is some 300 bytes of code wherever it is inlined (README,
+/// *Where the bytes go*).
+#[inline(never)]
+pub fn word(line: &str, n: usize) -> Option<&str> {
+    line.split_whitespace().nth(n)
+}
+
 /// A package name or version token as managers print them: non-empty, at
 /// most [`MAX_TOKEN_BYTES`], no white space, no control characters, no
 /// U+FFFD (a lossily decoded byte).

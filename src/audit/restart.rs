@@ -225,12 +225,12 @@ fn parent_of(proc_root: &Path, pid: u32) -> Option<u32> {
     let stat = std::fs::read(proc_root.join(pid.to_string()).join("stat")).ok()?;
     let after = stat.iter().rposition(|b| *b == b')')?;
     let rest = String::from_utf8_lossy(&stat[after + 1..]);
-    rest.split_whitespace().nth(1)?.parse().ok()
+    super::model::word(&rest, 1)?.parse().ok()
 }
 
 fn read_small(path: &Path) -> Option<String> {
     let raw = crate::sample::procfile::read_once(path).ok()?;
-    Some(String::from_utf8_lossy(&raw).trim().to_string())
+    Some(owned(String::from_utf8_lossy(&raw).trim()))
 }
 
 #[cfg(test)]

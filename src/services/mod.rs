@@ -302,7 +302,7 @@ impl Services {
                 None => RUNIT_DIRS
                     .iter()
                     .find(|d| Path::new(d).is_dir())
-                    .map(PathBuf::from),
+                    .map(|d| PathBuf::from(owned(d))),
             }
         };
         self.init = match self.config.init {
