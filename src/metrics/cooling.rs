@@ -17,7 +17,6 @@
 //! device's); node_exporter drops every cooling device then (README,
 //! /metrics).
 
-use crate::owned::owned;
 use std::path::{Path, PathBuf};
 
 use super::{Body, escaped, family};
@@ -93,7 +92,7 @@ impl CoolingDevices {
                 .ok()
                 .map(|raw| raw.trim_ascii().to_vec());
             self.devices.push(Device {
-                name: owned(&dir_name["cooling_device".len()..]),
+                name: dir_name["cooling_device".len()..].to_string(),
                 kind,
                 max_file: file("max_state"),
                 cur_file: file("cur_state"),

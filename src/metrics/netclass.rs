@@ -31,7 +31,6 @@
 //! under the same name (a new ifindex in the dump; `ENODEV` from the old
 //! files), so a warm scrape allocates nothing.
 
-use crate::owned::owned;
 use std::path::{Path, PathBuf};
 
 use super::link_dump::LinkDump;
@@ -195,7 +194,7 @@ impl Iface {
     fn new(class_net: &Path, name: &str) -> Iface {
         let dir = class_net.join(name);
         Iface {
-            name: owned(name),
+            name: name.to_owned(),
             numeric: NUMERIC
                 .map(|(file, ..)| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),
             text: TEXT.map(|file| ProcFile::with_capacity(dir.join(file), ATTRIBUTE_BYTES)),

@@ -13,7 +13,6 @@
 //! zone asking its controller) is read off the loop ([`super::slow_reads`]):
 //! its value comes a round late, and the loop never waits for it.
 
-use crate::owned::owned;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -160,7 +159,7 @@ fn numbered_entries(dir: &Path, pick: impl Fn(&[u8]) -> Option<u32>) -> Vec<(u32
 fn read_name(path: &Path) -> Option<String> {
     procfile::read_once(path)
         .ok()
-        .and_then(|b| sysfs::parse_name(&b).map(owned))
+        .and_then(|b| sysfs::parse_name(&b).map(str::to_string))
 }
 
 impl Sensors {
@@ -270,7 +269,7 @@ impl Sensors {
             });
             let slow_chip = name.as_deref().is_some_and(slow_reads::is_slow_chip);
             for (_, file_name) in inputs {
-                let sensor = owned(file_name.trim_end_matches("_input"));
+                let sensor = file_name.trim_end_matches("_input").to_string();
                 out.temperatures.push(TempSample {
                     chip: chip.clone(),
                     chip_name: name.clone().unwrap_or_else(|| chip.clone()),
