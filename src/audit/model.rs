@@ -375,6 +375,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn word_is_split_whitespace_nth() {
+        let texts = [
+            "",
+            " ",
+            "a",
+            "  ii bash-5.2.21_1   GNU Bourne",
+            "x\ty\u{a0}z\n w",
+            "ü ß",
+        ];
+        for text in texts {
+            for n in 0..6 {
+                assert_eq!(
+                    word(text, n),
+                    text.split_whitespace().nth(n),
+                    "{text:?} {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn lines_are_lossy_and_trimmed() {
         let got: Vec<String> = lines(b"a\r\nb\xff\n\nc").collect();
         assert_eq!(got, ["a", "b\u{fffd}", "", "c"]);
