@@ -9,6 +9,7 @@
 //! status. The password is compared in constant time (with respect to its
 //! content), and is never logged or rendered.
 
+use crate::owned::owned;
 use std::net::IpAddr;
 
 pub use crate::cidr::Cidr;
@@ -69,12 +70,11 @@ impl AccessPolicy {
                 }
                 let bytes = procfile::read_whole_from(&opened, MAX_PASSWORD_FILE_BYTES)
                     .map_err(|e| err(e.to_string()))?;
-                let text =
-                    String::from_utf8(bytes).map_err(|_| err("not valid UTF-8".to_string()))?;
+                let text = String::from_utf8(bytes).map_err(|_| err(owned("not valid UTF-8")))?;
                 let password = text.strip_suffix('\n').unwrap_or(&text);
                 let password = password.strip_suffix('\r').unwrap_or(password);
                 if password.is_empty() || password.contains('\n') {
-                    return Err(err("expected the password alone on one line".into()));
+                    return Err(err(owned("expected the password alone on one line")));
                 }
                 Some(AccessPolicy::basic_authorization(user, password))
             }

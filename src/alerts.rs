@@ -23,6 +23,7 @@
 //!   the group (`setsid`) or outlived the command is reparented to sysmon
 //!   and killed by [`crate::orphans`], which is told the commands' pids.
 
+use crate::owned::owned;
 use std::fmt::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -143,7 +144,7 @@ impl Instance {
     fn new(kind: Kind, mount: &str) -> Instance {
         Instance {
             kind,
-            mount: mount.to_string(),
+            mount: owned(mount),
             state: State::Ok,
             value: 0.0,
             running: None,
@@ -155,7 +156,7 @@ impl Instance {
     fn name(&self) -> String {
         match self.kind {
             Kind::Disk => format!("disk:{}", self.mount),
-            kind => kind.name().to_string(),
+            kind => owned(kind.name()),
         }
     }
 }
@@ -391,7 +392,7 @@ impl Alerts {
                 value: format_number(instance.value),
                 threshold: rule.map_or(String::new(), |r| format_number(r.threshold)),
                 message,
-                hostname: hostname.to_string(),
+                hostname: owned(hostname),
             });
         }
     }
@@ -415,7 +416,7 @@ impl Alerts {
                 if v == 1.0 { "" } else { "s" }
             ),
             Kind::UnexpectedReboot => unclean_boot_message(self.unclean_boot),
-            Kind::ServiceFailed if v == 0.0 => "no service failed".to_string(),
+            Kind::ServiceFailed if v == 0.0 => owned("no service failed"),
             Kind::ServiceFailed => format!(
                 "{} service{} failed: {}",
                 Shortest(v),
@@ -634,7 +635,7 @@ fn spawn(command: &str, event: &Event, deadline: Instant) -> Option<Running> {
 /// saw it alive.
 fn unclean_boot_message(unclean: Option<crate::bootlog::Unclean>) -> String {
     let Some(u) = unclean else {
-        return "the previous boot ended cleanly".to_string();
+        return owned("the previous boot ended cleanly");
     };
     let mut out = format!(
         "the previous boot ({}) ended without a clean stop of sysmon \

@@ -53,6 +53,7 @@
 //!   (the text is printed into a buffer sized at open, the temporary's name
 //!   is made once).
 
+use crate::owned::owned;
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -221,7 +222,7 @@ impl BootLog {
         let text = std::mem::take(&mut self.text);
         let (path, temp) = (self.path.clone(), self.temp.clone());
         let spawned = std::thread::Builder::new()
-            .name("sysmon-bootlog".into())
+            .name(owned("sysmon-bootlog"))
             .stack_size(WRITER_STACK_BYTES)
             .spawn(move || {
                 std::thread::sleep(pause);
@@ -499,7 +500,7 @@ fn read_log(path: &Path, id: BootId, boots: &mut Vec<Boot>) -> Result<(), String
     // The current boot anywhere but last: not a log this machine wrote.
     let found = boots.iter().position(|b| b.id == id);
     if found.is_some_and(|i| i + 1 != boots.len()) {
-        return Err("this boot is recorded before another one".to_string());
+        return Err(owned("this boot is recorded before another one"));
     }
     Ok(())
 }
@@ -568,7 +569,7 @@ pub fn parse(text: &[u8], out: &mut Vec<Boot>) -> Result<(), String> {
         .ok_or("does not end with a newline")?;
     let mut lines = text.split(|&b| b == b'\n');
     if lines.next() != Some(HEADER.as_bytes()) {
-        return Err("line 1: not a sysmon boot log header".to_string());
+        return Err(owned("line 1: not a sysmon boot log header"));
     }
     for (i, line) in lines.enumerate() {
         let n = i + 2;

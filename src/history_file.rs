@@ -128,6 +128,7 @@
 //! 3 numbers per series with values) and 40 KB more, whatever the range.
 //! Recording and writing allocate nothing once a series is named.
 
+use crate::owned::owned;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -404,10 +405,10 @@ fn encode_header(tiers: &[TierSpec], page: &mut [u8]) {
 /// divide by either and bound by both.
 pub fn decode_header(page: &[u8]) -> Result<Vec<TierSpec>, String> {
     if page.len() < PAGE || page[0..8] != MAGIC {
-        return Err("not a sysmon history file (bad magic)".into());
+        return Err(owned("not a sysmon history file (bad magic)"));
     }
     if !sealed(&page[..PAGE]) {
-        return Err("header checksum does not match".into());
+        return Err(owned("header checksum does not match"));
     }
     let shape = [u32_at(page, 8), u32_at(page, 12), u32_at(page, 16)];
     if shape[0] != VERSION {
@@ -417,7 +418,7 @@ pub fn decode_header(page: &[u8]) -> Result<Vec<TierSpec>, String> {
         ));
     }
     if shape[1..] != [PAGE as u32, SLOT as u32] || u32_at(page, 20) != FILE_SERIES as u32 {
-        return Err("page, slot or series size differs".into());
+        return Err(owned("page, slot or series size differs"));
     }
     let n = u32_at(page, 24) as usize;
     if n == 0 || n > MAX_TIERS {
@@ -732,7 +733,7 @@ impl Store {
                     .map_err(|e| io_context(path, "stat", e))?
                     .len();
                 let problem = match file.read_exact_at(page, 0) {
-                    Err(_) => Some("shorter than its header".to_string()),
+                    Err(_) => Some(owned("shorter than its header")),
                     Ok(()) => match decode_header(page) {
                         Err(why) => Some(why),
                         Ok(found) if found != tiers => Some(format!(

@@ -76,6 +76,7 @@ pub mod nameglob;
 pub mod notify;
 pub mod num;
 pub mod orphans;
+pub mod owned;
 pub mod pathglob;
 pub mod period;
 pub mod privileges;

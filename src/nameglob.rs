@@ -7,6 +7,7 @@
 //! on every interface of every sample.
 
 use crate::log;
+use crate::owned::owned;
 
 /// Linux's `IFNAMSIZ`: an interface name and its NUL, so at most 15 bytes.
 const IFNAMSIZ: usize = 16;
@@ -20,7 +21,7 @@ impl NameGlob {
     /// 15 bytes and contain no `/` or white space; neither may the glob.
     pub fn parse(text: &str) -> Result<NameGlob, String> {
         if text.is_empty() {
-            return Err("expected an interface name or glob such as veth*".into());
+            return Err(owned("expected an interface name or glob such as veth*"));
         }
         if text.len() > 64 {
             return Err(format!(
@@ -66,7 +67,7 @@ impl std::fmt::Display for NameGlob {
 /// and is at most 256 bytes (systemd's limit). Matched with [`glob_match`].
 pub fn check_service_glob(text: &str) -> Result<(), String> {
     if text.is_empty() {
-        return Err("expected a service name or glob such as getty@*".into());
+        return Err(owned("expected a service name or glob such as getty@*"));
     }
     if text.len() > 256 {
         return Err(format!(

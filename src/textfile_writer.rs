@@ -29,6 +29,7 @@
 //!   renamed onto the name between the check and the unlink is not
 //!   unlinked in its place.
 
+use crate::owned::owned;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -98,7 +99,7 @@ fn start(shared: &Arc<Mutex<Slot>>, mut slot: MutexGuard<'_, Slot>) {
     {
         let theirs = Arc::clone(shared);
         let spawned = std::thread::Builder::new()
-            .name("sysmon-textfile".into())
+            .name(owned("sysmon-textfile"))
             .spawn(move || {
                 // No signal may land on a thread waiting for a server.
                 crate::sys::block_all_in_this_thread();

@@ -11,7 +11,7 @@
 //! `<`. apk versions always end in `-rN`, so the name is everything before
 //! the second-to-last `-`.
 
-use super::model::{Package, Parsed, is_token, lines};
+use super::model::{Package, Parsed, is_token, lines, word};
 
 pub fn parse(stdout: &[u8]) -> Parsed {
     let mut out = Parsed::default();
@@ -49,7 +49,7 @@ fn parse_line(line: &str) -> Option<Package> {
         return None;
     }
     let (name, current) = split_pkgver(left.trim())?;
-    let new = right.split_whitespace().next()?;
+    let new = word(right, 0)?;
     is_token(new).then(|| Package::new(name, current, new, false))
 }
 

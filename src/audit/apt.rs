@@ -15,6 +15,7 @@
 //! indented by two spaces, the summary) is recognised and skipped.
 
 use super::model::{AptDetails, PACKAGES_KEPT, Package, Parsed, is_token, lines};
+use crate::owned::owned;
 
 pub fn parse(stdout: &[u8]) -> Parsed {
     let mut out = Parsed::default();
@@ -25,7 +26,7 @@ pub fn parse(stdout: &[u8]) -> Parsed {
         if let Some(rest) = line.strip_prefix("Inst ") {
             match parse_inst(rest) {
                 Some((Inst::Upgrade(p), origins, arch)) => {
-                    let label = (origins.to_string(), arch.to_string());
+                    let label = (owned(origins), owned(arch));
                     details.upgradable_by_origin.push((label, 1));
                     out.push_package(p)
                 }
@@ -48,7 +49,7 @@ pub fn parse(stdout: &[u8]) -> Parsed {
             if let Some(names) = section {
                 for name in line.split_whitespace().filter(|n| is_token(n)) {
                     if names.len() < PACKAGES_KEPT {
-                        names.push(name.to_string());
+                        names.push(owned(name));
                     }
                 }
             }
@@ -174,7 +175,7 @@ impl InstOrigins {
                 let rest = line.strip_prefix("Inst ")?;
                 let name = rest.split(' ').next()?;
                 let (_, origins, arch) = parse_inst(rest)?;
-                Some((name.to_string(), (origins.to_string(), arch.to_string())))
+                Some((owned(name), (owned(origins), owned(arch))))
             })
             .enumerate()
             .collect();

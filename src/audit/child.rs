@@ -29,6 +29,7 @@
 //! long for the reaping (what it leaves, [`crate::orphans`] reaps), so the
 //! loop cannot hang on a child.
 
+use crate::owned::owned;
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
@@ -409,7 +410,7 @@ impl RunningChild {
         match self.child.try_wait() {
             Ok(Some(status)) => exit_of(status),
             // Not after waitid saw its exit; said as a failed wait would be.
-            Ok(None) => Exit::WaitFailed("its exit status is gone".into()),
+            Ok(None) => Exit::WaitFailed(owned("its exit status is gone")),
             Err(e) => Exit::WaitFailed(e.to_string()),
         }
     }

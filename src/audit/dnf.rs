@@ -36,8 +36,9 @@
 //! empty), the date last. In both the NEVRA is `name-[epoch:]version-release.arch`.
 
 use super::model::{
-    Installed, NOTE_BYTES, PACKAGES_KEPT, Package, Parsed, UNPARSED_KEPT, is_token, lines,
+    Installed, NOTE_BYTES, PACKAGES_KEPT, Package, Parsed, UNPARSED_KEPT, is_token, lines, word,
 };
+use crate::owned::owned;
 
 /// `name.arch epoch:version-release`; [`parse_installed`] drops an epoch of
 /// 0, as dnf does when it prints versions. Not `%|EPOCH?{..}|`: a package
@@ -85,7 +86,7 @@ pub fn parse(stdout: &[u8]) -> Parsed {
             }
             continue;
         }
-        pending.extend(trimmed.split_whitespace().map(str::to_string));
+        pending.extend(trimmed.split_whitespace().map(owned));
         pending_lines.push(line);
         match pending.len() {
             0..=2 => continue,
@@ -242,11 +243,11 @@ fn advisory(fields: &[&str]) -> Option<Advisory> {
     };
     let (name, evr, arch) = split_nevra(nevra)?;
     dated.then(|| Advisory {
-        id: id.to_string(),
-        kind: kind.to_string(),
-        severity: severity.to_string(),
+        id: owned(id),
+        kind: owned(kind),
+        severity: owned(severity),
         package: format!("{name}.{arch}"),
-        evr: evr.to_string(),
+        evr: owned(evr),
     })
 }
 
@@ -356,10 +357,9 @@ fn security_ids(advisories: &[Advisory]) -> Vec<(&str, String)> {
 /// check-update spells it (no `0:`).
 pub fn parse_installed(stdout: &[u8]) -> Installed {
     Installed::from_pairs(lines(stdout).filter_map(|line| {
-        let mut fields = line.split_whitespace();
-        let (name, evr) = (fields.next()?, fields.next()?);
+        let (name, evr) = (word(&line, 0)?, word(&line, 1)?);
         let evr = evr.strip_prefix("0:").unwrap_or(evr);
-        Some((name.to_string(), evr.to_string()))
+        Some((owned(name), owned(evr)))
     }))
 }
 

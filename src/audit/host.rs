@@ -4,6 +4,7 @@
 //! read from `<proc_root>/sys/kernel/osrelease`, so tests never touch the
 //! real system.
 
+use crate::owned::owned;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -46,11 +47,10 @@ pub enum ListsStale {
 impl ListsStale {
     pub fn why(&self) -> String {
         match self {
-            ListsStale::Missing => {
+            ListsStale::Missing => owned(
                 "the package lists were never downloaded (no /var/lib/apt/lists): \
-                 pending updates are unknown; run `apt-get update` or set update_refresh = on"
-                    .into()
-            }
+                     pending updates are unknown; run `apt-get update` or set update_refresh = on",
+            ),
             // In whole days (the threshold is days): `30d`, not `2592012s`.
             ListsStale::Old(age) => format!(
                 "the package lists are {} old (more than {}): run `apt-get update` or set update_refresh = on",
@@ -264,7 +264,7 @@ pub fn complete_apt_details(details: &mut AptDetails, root: &Path) -> usize {
                     .iter()
                     .rev()
                     .find(|(printed, _)| printed == p.trim())
-                    .map_or_else(|| p.trim().to_string(), |(_, origin)| origin.clone())
+                    .map_or_else(|| owned(p.trim()), |(_, origin)| origin.clone())
             })
             .collect();
         crate::sort::sort(&mut parts);
@@ -401,7 +401,7 @@ fn held_packages(status: &Path) -> Vec<String> {
             (Some(arch), Some(native)) if arch != native && arch != "all" => {
                 format!("{name}:{arch}")
             }
-            _ => name.to_string(),
+            _ => owned(name),
         };
         held.push(name);
     }

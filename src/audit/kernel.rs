@@ -14,6 +14,7 @@
 //! No kernel installed at all (a container, a kernel not managed by the
 //! package manager) answers "unknown", never "reboot".
 
+use crate::owned::owned;
 use std::cmp::Ordering;
 use std::path::Path;
 
@@ -50,11 +51,11 @@ impl KernelCheck {
 pub fn check(root: &Path, proc_root: &Path) -> Option<KernelCheck> {
     // Never blocks, even on a FIFO put there (see procfile).
     let raw = crate::sample::procfile::read_once(&proc_root.join("sys/kernel/osrelease")).ok()?;
-    let running = String::from_utf8_lossy(&raw).trim().to_string();
+    let running = owned(String::from_utf8_lossy(&raw).trim());
     if !is_release(&running) {
         return None;
     }
-    let flavour = flavour(&running).to_string();
+    let flavour = owned(flavour(&running));
     let newest_installed = installed(root)
         .into_iter()
         .filter(|r| self::flavour(r) == flavour)
@@ -90,7 +91,7 @@ pub fn installed(root: &Path) -> Vec<String> {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Some(release) = name.strip_prefix("vmlinuz-") {
                 if is_release(release) {
-                    out.push(release.to_string());
+                    out.push(owned(release));
                 }
             }
         }

@@ -14,6 +14,7 @@
 //! ([`quote`]): one line in the file per line the child printed, with no
 //! control characters.
 
+use crate::owned::owned;
 use std::fmt::Write;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -62,9 +63,7 @@ pub fn render(r: &Record<'_>) -> String {
             Fixed(run.duration.as_secs_f64(), 3)
         );
     }
-    let age = r
-        .lists_age_s
-        .map_or("unknown".to_string(), |s| format!("{s} s"));
+    let age = r.lists_age_s.map_or(owned("unknown"), |s| format!("{s} s"));
     let _ = writeln!(out, "lists age: {age}");
     let reboot = match r.reboot.required {
         Some(true) => "yes",
@@ -208,7 +207,7 @@ pub fn own_log_key(name: &str) -> Option<(String, u64)> {
         None => return None,
     };
     let (date, time) = stamp.split_once('_')?;
-    (digits(date, 8) && digits(time, 6)).then(|| (stamp.to_string(), n))
+    (digits(date, 8) && digits(time, 6)).then(|| (owned(stamp), n))
 }
 
 /// Deletes the oldest of sysmon's own logs beyond the newest `keep`.

@@ -21,6 +21,7 @@
 // once per step decision, so its size costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
+use crate::owned::owned;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
@@ -85,12 +86,12 @@ pub fn choose(setting: UpdateManager, command: Option<&str>, root: &Path, path: 
         UpdateManager::Apk => named(Manager::Apk),
         UpdateManager::Xbps => named(Manager::Xbps),
         UpdateManager::Dnf => named(Manager::Dnf),
-        UpdateManager::Command => command.map_or(Choice::Unsupported, |c| {
-            named(Manager::Command(c.to_string()))
-        }),
+        UpdateManager::Command => {
+            command.map_or(Choice::Unsupported, |c| named(Manager::Command(owned(c))))
+        }
         UpdateManager::Auto => {
             if let Some(c) = command {
-                return named(Manager::Command(c.to_string()));
+                return named(Manager::Command(owned(c)));
             }
             candidates
                 .into_iter()
@@ -163,7 +164,7 @@ fn found_step(program: &str, args: &[&str], path: &OsStr) -> Result<Step, Outcom
     })?;
     Ok(Step {
         program,
-        args: args.iter().map(|s| s.to_string()).collect(),
+        args: args.iter().map(|s| owned(s)).collect(),
     })
 }
 
@@ -209,7 +210,9 @@ fn missing(program: &str, path: &OsStr) -> String {
         });
     match (broken, program) {
         (Some(broken), _) => broken,
-        (None, "checkupdates") => "checkupdates is not installed: install pacman-contrib (sysmon never runs `pacman -Sy` on the live database)".into(),
+        (None, "checkupdates") => owned(
+            "checkupdates is not installed: install pacman-contrib (sysmon never runs `pacman -Sy` on the live database)",
+        ),
         (None, _) => format!("{program} is not installed (not found on PATH)"),
     }
 }
@@ -225,8 +228,8 @@ fn unrunnable(candidate: &Path) -> Option<String> {
             Some(format!("is a dangling symlink (to {})", target.display()))
         }
         Err(e) => Some(format!("cannot be examined: {e}")),
-        Ok(m) if m.is_dir() => Some("is a directory, not a program".into()),
-        Ok(m) if !m.is_file() => Some("is not a regular file".into()),
+        Ok(m) if m.is_dir() => Some(owned("is a directory, not a program")),
+        Ok(m) if !m.is_file() => Some(owned("is not a regular file")),
         Ok(m) if m.permissions().mode() & 0o111 == 0 => Some(format!(
             "is not executable (mode {:o})",
             m.permissions().mode() & 0o7777
@@ -297,7 +300,7 @@ fn unreadable_list(run: &StepRun, parsed: &Parsed, exit_says_updates: bool) -> R
         Some(first) => format!(
             "but {} understood; first: \"{}\"",
             match parsed.unparsed_count() {
-                1 => "its one line was not".to_string(),
+                1 => owned("its one line was not"),
                 n => format!("none of its {n} lines was"),
             },
             quote::cut(first.clone(), quote::LINE_BYTES)
@@ -348,7 +351,7 @@ fn what_it_printed(run: &StepRun) -> String {
     match (first_line(&run.stdout), first_line(&run.stderr)) {
         (Some(line), _) => format!("first: {}", quote::line(&line)),
         (None, Some(line)) => format!("nothing on stdout; stderr: {}", quote::line(&line)),
-        (None, None) => "it printed nothing".into(),
+        (None, None) => owned("it printed nothing"),
     }
 }
 
@@ -614,10 +617,9 @@ fn pacman_next(runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
             None => match step("arch-audit", &pacman::ARCH_AUDIT_ARGS) {
                 Ok(run) => return Ok(Next::Run(run)),
                 Err(_) => {
-                    parsed.security_unavailable = Some(
-                        "arch-audit is not installed: which updates fix security issues is unknown (install arch-audit)"
-                            .into(),
-                    )
+                    parsed.security_unavailable = Some(owned(
+                        "arch-audit is not installed: which updates fix security issues is unknown (install arch-audit)",
+                    ))
                 }
             },
             Some(audit) if audit.code() == Some(0) => {
@@ -883,8 +885,8 @@ fn dnf_answer(parsed: Parsed, list: &StepRun) -> Next {
 fn command_next(line: &str, runs: &[StepRun]) -> Result<Next, Outcome> {
     match runs {
         [] => Ok(Next::Run(Step {
-            program: PathBuf::from("/bin/sh"),
-            args: vec!["-c".into(), line.to_string()],
+            program: PathBuf::from(owned("/bin/sh")),
+            args: vec![owned("-c"), owned(line)],
         })),
         [run, ..] if matches!(run.code(), Some(0 | 100)) => {
             let parsed = command::parse(&run.stdout);

@@ -52,6 +52,7 @@ pub mod quote;
 pub mod restart;
 pub mod xbps;
 
+use crate::owned::owned;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -222,7 +223,7 @@ pub struct AuditEnv {
 impl AuditEnv {
     pub fn system() -> AuditEnv {
         AuditEnv {
-            root: PathBuf::from("/"),
+            root: PathBuf::from(owned("/")),
             path: managers::default_path(),
             retry_delays: RETRY_DELAYS.to_vec(),
             poll_period: POLL_PERIOD,
@@ -365,7 +366,7 @@ impl Job {
                 }
                 // Parsers never panic (fuzzed); should one, the audit fails.
                 Err(_) => Next::Done(Outcome::Failed {
-                    error: "the output parser failed".into(),
+                    error: owned("the output parser failed"),
                     retry: false,
                 }),
             });
@@ -385,7 +386,7 @@ impl Job {
             let error = "not parsed: the output parser abandoned by an earlier audit (at its update_timeout, or stopped) is still at work, and only one is left running";
             log::warn(format_args!("audit: {error}"));
             return Some(Next::Done(Outcome::Failed {
-                error: error.into(),
+                error: owned(error),
                 retry: false,
             }));
         }
@@ -397,7 +398,7 @@ impl Job {
         let path = path.clone();
         let gate = gate.map(Path::to_path_buf);
         let spawned = std::thread::Builder::new()
-            .name("audit-parse".into())
+            .name(owned("audit-parse"))
             .spawn(move || {
                 fsutil::test_hold(gate.as_deref());
                 let next = managers::next(&manager, refresh, &path, &runs);
@@ -841,7 +842,7 @@ impl AuditService {
         let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(finished)));
         let theirs = std::sync::Arc::clone(&slot);
         let spawned = std::thread::Builder::new()
-            .name("audit-log".into())
+            .name(owned("audit-log"))
             .spawn(move || {
                 let finished = theirs.lock().ok().and_then(|mut f| f.take());
                 finished.map(record)
@@ -872,7 +873,7 @@ impl AuditService {
         let shown = result
             .log_file
             .as_ref()
-            .map_or(String::from("(not written)"), |p| p.display().to_string());
+            .map_or(owned("(not written)"), |p| p.display().to_string());
         match &result.outcome {
             Ok(_) if result.count_unknown => log::warn(format_args!(
                 "audit: pending updates UNKNOWN via {}: {}; log {shown}",
@@ -940,7 +941,7 @@ impl AuditService {
             return false;
         }
         match std::thread::Builder::new()
-            .name("audit-restart".into())
+            .name(owned("audit-restart"))
             .spawn(move || restart::scan(&proc_root))
         {
             Ok(handle) => {

@@ -33,9 +33,9 @@ pub struct Package {
 impl Package {
     pub fn new(name: &str, current: &str, new: &str, security: bool) -> Package {
         Package {
-            name: name.to_string(),
-            current: current.to_string(),
-            new: new.to_string(),
+            name: owned(name),
+            current: owned(current),
+            new: owned(new),
             security,
         }
     }
@@ -54,6 +54,7 @@ impl Package {
 }
 
 use super::quote;
+use crate::owned::owned;
 
 /// Longest package name or version taken (bytes); real ones are far shorter.
 pub const MAX_TOKEN_BYTES: usize = 256;
@@ -167,7 +168,7 @@ impl AptDetails {
         crate::sort::sort_by(counts, |(a, m), (b, n)| n.cmp(m).then_with(|| a.cmp(b)));
         let rest = counts.split_off(ORIGIN_SERIES_KEPT - 1);
         let other = rest.iter().map(|(_, n)| n).sum();
-        counts.push(((OTHER_ORIGINS.to_string(), String::new()), other));
+        counts.push(((owned(OTHER_ORIGINS), String::new()), other));
         crate::sort::sort_by(counts, |(a, _), (b, _)| a.cmp(b));
         counts.shrink_to_fit();
         rest.len()
@@ -269,7 +270,7 @@ impl Parsed {
     /// `3 security`, or `security unknown`: for the log and its summary.
     pub fn security_summary(&self) -> String {
         match self.security_unavailable {
-            Some(_) => "security unknown".into(),
+            Some(_) => owned("security unknown"),
             None => format!("{} security", self.security_count()),
         }
     }
@@ -319,7 +320,7 @@ impl Installed {
     pub fn fill_current(&self, parsed: &mut Parsed) {
         for p in &mut parsed.packages {
             if let Some(v) = self.get(&p.name) {
-                p.current = v.to_string();
+                p.current = owned(v);
             }
         }
     }
@@ -332,6 +333,15 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
         .split(|b| *b == b'\n')
         .filter(move |_| !bytes.is_empty())
         .map(|line| String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned())
+}
+
+/// The `n`th white-space-separated word of `line` (from 0), as
+/// `line.split_whitespace().nth(n)`: out of line, as the search for the
+/// next word is some 300 bytes of code wherever it is inlined (README,
+/// *Where the bytes go*).
+#[inline(never)]
+pub fn word(line: &str, n: usize) -> Option<&str> {
+    line.split_whitespace().nth(n)
 }
 
 /// A package name or version token as managers print them: non-empty, at
@@ -363,6 +373,27 @@ impl Cases {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_is_split_whitespace_nth() {
+        let texts = [
+            "",
+            " ",
+            "a",
+            "  ii bash-5.2.21_1   GNU Bourne",
+            "x\ty\u{a0}z\n w",
+            "ü ß",
+        ];
+        for text in texts {
+            for n in 0..6 {
+                assert_eq!(
+                    word(text, n),
+                    text.split_whitespace().nth(n),
+                    "{text:?} {n}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn lines_are_lossy_and_trimmed() {

@@ -13,6 +13,7 @@
 //! user's, without root) are counted, not errors. The parsers are pure:
 //! [`deleted_system_files`], [`systemd_unit`].
 
+use crate::owned::owned;
 use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -187,7 +188,7 @@ pub fn systemd_unit(cgroup: &[u8]) -> Option<String> {
         .filter_map(|l| l.splitn(3, ':').nth(2))
         .flat_map(|path| path.split('/'))
         .rfind(|c| c.ends_with(".service"))
-        .map(String::from)
+        .map(owned)
 }
 
 /// The service `pid` belongs to: its systemd unit, else the runit
@@ -214,7 +215,7 @@ fn service_of(proc_root: &Path, pid: u32) -> Option<String> {
             let name = cmdline.split(|b| *b == 0).nth(1)?;
             let name = String::from_utf8_lossy(name);
             let name = name.rsplit('/').next().unwrap_or_default();
-            return (!name.is_empty()).then(|| name.to_string());
+            return (!name.is_empty()).then(|| owned(name));
         }
     }
     None
@@ -224,12 +225,12 @@ fn parent_of(proc_root: &Path, pid: u32) -> Option<u32> {
     let stat = std::fs::read(proc_root.join(pid.to_string()).join("stat")).ok()?;
     let after = stat.iter().rposition(|b| *b == b')')?;
     let rest = String::from_utf8_lossy(&stat[after + 1..]);
-    rest.split_whitespace().nth(1)?.parse().ok()
+    super::model::word(&rest, 1)?.parse().ok()
 }
 
 fn read_small(path: &Path) -> Option<String> {
     let raw = crate::sample::procfile::read_once(path).ok()?;
-    Some(String::from_utf8_lossy(&raw).trim().to_string())
+    Some(owned(String::from_utf8_lossy(&raw).trim()))
 }
 
 #[cfg(test)]

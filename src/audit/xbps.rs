@@ -10,7 +10,8 @@
 //! version is not printed, so [`parse_installed`] reads `xbps-query -l`
 //! (`ii pkgver description`) and [`Installed::fill_current`] joins the two.
 
-use super::model::{Installed, Package, Parsed, is_token, lines};
+use super::model::{Installed, Package, Parsed, is_token, lines, word};
+use crate::owned::owned;
 
 pub fn parse(stdout: &[u8]) -> Parsed {
     let mut out = Parsed::default();
@@ -39,9 +40,9 @@ pub fn parse(stdout: &[u8]) -> Parsed {
 /// `xbps-query -l`: `ii bash-5.2.21_1   GNU Bourne Again Shell` → name → version.
 pub fn parse_installed(stdout: &[u8]) -> Installed {
     Installed::from_pairs(lines(stdout).filter_map(|line| {
-        let pkgver = line.split_whitespace().nth(1)?;
+        let pkgver = word(&line, 1)?;
         let (name, version) = split_pkgver(pkgver)?;
-        Some((name.to_string(), version.to_string()))
+        Some((owned(name), owned(version)))
     }))
 }
 

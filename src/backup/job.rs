@@ -20,6 +20,7 @@
 //! programs. A file that changes while being read is archived as read
 //! (its CRC always matches the stored bytes) and listed.
 
+use crate::owned::owned;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::AsFd;
@@ -297,7 +298,7 @@ impl Job {
             })
         };
         if settings.sources.is_empty() {
-            return Err(fail("no backup_source is configured".into()));
+            return Err(fail(owned("no backup_source is configured")));
         }
         for source in &settings.sources {
             if let Err(e) = fs::metadata(source) {
@@ -381,7 +382,7 @@ impl Job {
                 Phase::Scan(_) => self.scan_one(),
                 Phase::Archive(_) => self.archive_one(),
                 Phase::Done => {
-                    return Poll::Finished(self.failed("the backup already finished".into()));
+                    return Poll::Finished(self.failed(owned("the backup already finished")));
                 }
             };
             match result {

@@ -49,6 +49,7 @@ pub mod verify;
 pub mod walk;
 pub mod zipwrite;
 
+use crate::owned::owned;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -140,7 +141,7 @@ fn unix_now() -> u64 {
 fn read_boot_id(proc_root: &Path) -> Option<String> {
     let path = proc_root.join("sys/kernel/random/boot_id");
     match std::fs::read_to_string(&path) {
-        Ok(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Ok(s) if !s.trim().is_empty() => Some(owned(s.trim())),
         Ok(_) => None,
         Err(e) => {
             log::warn(format_args!(

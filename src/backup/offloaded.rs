@@ -27,6 +27,7 @@
 //!   a caught signal delivered to a thread waiting on a FUSE server makes
 //!   its wait uninterruptible).
 
+use crate::owned::owned;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -122,7 +123,7 @@ impl OffloadedJob {
         });
         let theirs = Arc::clone(&shared);
         std::thread::Builder::new()
-            .name("sysmon-backup".into())
+            .name(owned("sysmon-backup"))
             .stack_size(STACK_BYTES)
             .spawn(move || {
                 // No signal may land on a thread waiting for a server.

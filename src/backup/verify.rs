@@ -27,6 +27,7 @@
 //!
 //! Streaming: memory stays bounded whatever the entry sizes.
 
+use crate::owned::owned;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -343,7 +344,7 @@ fn check_data(
     work: &mut DataCheck,
 ) -> Result<u64, String> {
     if central.flags & FLAG_ENCRYPTED != 0 {
-        return Err("encrypted: not an archive sysmon writes".into());
+        return Err(owned("encrypted: not an archive sysmon writes"));
     }
     let mut crc = Crc::new();
     let (mut at, end) = (data_at, data_at.saturating_add(central.compressed));
@@ -398,7 +399,7 @@ fn check_data(
                 // The output has room every time: no progress means the
                 // input ran out (or the inflater is stuck: never loop on it).
                 if consumed == 0 && out == 0 {
-                    return Err("deflate data ends before the stream does".into());
+                    return Err(owned("deflate data ends before the stream does"));
                 }
             }
             if pos != len || at != end {
@@ -492,9 +493,9 @@ pub fn verify(path: &Path) -> Result<Report, String> {
         }
     }
     if next_record.is_some_and(|end_at| end_at != end.cd_end) {
-        report
-            .errors
-            .push("the central directory does not end where the end records begin".into());
+        report.errors.push(owned(
+            "the central directory does not end where the end records begin",
+        ));
     }
     Ok(report)
 }

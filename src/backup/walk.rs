@@ -42,6 +42,7 @@
 //! listing, an `lstat`, an open, an `fstat` and a close, and one more
 //! `lstat` (the check above) when the walk leaves it.
 
+use crate::owned::owned;
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -275,8 +276,8 @@ impl std::fmt::Display for SkipReason {
 /// A short reason for a failed file operation, for the skipped list.
 pub fn reason(e: &io::Error) -> String {
     match e.kind() {
-        io::ErrorKind::NotFound => "vanished".into(),
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        io::ErrorKind::NotFound => owned("vanished"),
+        io::ErrorKind::PermissionDenied => owned("permission denied"),
         _ => e.to_string(),
     }
 }

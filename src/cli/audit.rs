@@ -5,6 +5,7 @@
 //! downloaded or too old, or the refresh failed), 1 error (including
 //! disabled or unsupported).
 
+use crate::owned::owned;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -65,8 +66,8 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, ExitCode> {
         Some((Err(_), _)) => ExitCode::from(1),
         None => {
             let why = match service.choice() {
-                Choice::Disabled => "update_manager = none: the audit is disabled".to_string(),
-                _ => status.error.unwrap_or_else(|| "no result".into()),
+                Choice::Disabled => owned("update_manager = none: the audit is disabled"),
+                _ => status.error.unwrap_or_else(|| owned("no result")),
             };
             log::error(format_args!("audit: {why}"));
             ExitCode::from(1)

@@ -11,6 +11,7 @@
 //! the text, gives the same `Config` back. [`Config::default`] is built
 //! from the keys' `default` texts, the one place defaults are written.
 
+use crate::owned::owned;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -507,7 +508,7 @@ pub const KEYS: &[Key] = &[
                         log::shown(value)
                     ));
                 }
-                c.auth_user = Some(value.to_string());
+                c.auth_user = Some(owned(value));
                 Ok(())
             },
             render: |c, out| {
@@ -562,7 +563,7 @@ pub const KEYS: &[Key] = &[
                         log::shown(value)
                     ));
                 }
-                c.user = Some(value.to_string());
+                c.user = Some(owned(value));
                 Ok(())
             },
             render: |c, out| c.user.iter().for_each(|u| out.value(u)),
@@ -706,10 +707,10 @@ pub const KEYS: &[Key] = &[
         value: Value::Own {
             apply: |c, value, _| {
                 if value.is_empty() {
-                    return Err("expected a glob such as `*.tmp` or `node_modules/`".into());
+                    return Err(owned("expected a glob such as `*.tmp` or `node_modules/`"));
                 }
                 crate::pathglob::Pattern::parse(value)?;
-                c.backup.excludes.push(value.to_string());
+                c.backup.excludes.push(owned(value));
                 Ok(())
             },
             render: |c, out| c.backup.excludes.iter().for_each(|e| out.value(e)),
@@ -954,7 +955,7 @@ pub const KEYS: &[Key] = &[
         value: Value::Own {
             apply: |c, value, _| {
                 crate::nameglob::check_service_glob(value)?;
-                c.services.ignore.push(value.to_string());
+                c.services.ignore.push(owned(value));
                 Ok(())
             },
             render: |c, out| c.services.ignore.iter().for_each(|g| out.value(g)),

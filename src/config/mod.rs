@@ -22,6 +22,7 @@
 //! other ([`Config::validate`]) and prints the effective configuration.
 //! The password file is checked by `crate::access::AccessPolicy::from_config`.
 
+use crate::owned::owned;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -346,9 +347,9 @@ impl Config {
                 refresh: false,
                 log_keep: 0,
             },
-            proc_root: PathBuf::from("/proc"),
-            sys_root: PathBuf::from("/sys"),
-            root_fs: PathBuf::from("/"),
+            proc_root: PathBuf::from(owned("/proc")),
+            sys_root: PathBuf::from(owned("/sys")),
+            root_fs: PathBuf::from(owned("/")),
             textfile_path: None,
             textfile_dir: None,
             metrics_cache: Duration::ZERO,
@@ -461,7 +462,7 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let (path, required) = match path {
             Some(p) => (p.to_path_buf(), true),
-            None => (PathBuf::from(DEFAULT_PATH), false),
+            None => (PathBuf::from(owned(DEFAULT_PATH)), false),
         };
         match crate::sample::procfile::read_whole(&path, MAX_FILE_BYTES) {
             Ok(bytes) => {
@@ -505,7 +506,7 @@ impl Config {
                 .filter(|b| **b == b'\n')
                 .count()
                 + 1;
-            at(line, "not valid UTF-8".into())
+            at(line, owned("not valid UTF-8"))
         })?;
         // Editors on some systems save UTF-8 with a byte order mark.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -636,7 +637,7 @@ impl Config {
     /// live key (`state_dir`, `log_dir`, `backup_dir`, ...) to its default.
     pub fn refuse_empty_for_reload(&self) -> Result<(), ConfigError> {
         if self.key_lines.0.is_empty() {
-            return Err(self.error_at(&[], "empty".into()));
+            return Err(self.error_at(&[], owned("empty")));
         }
         Ok(())
     }
@@ -650,13 +651,13 @@ impl Config {
         if self.auth_user.is_some() != self.auth_password_file.is_some() {
             return Err(err(
                 &["auth_user", "auth_password_file"],
-                "auth_user and auth_password_file go together".into(),
+                owned("auth_user and auth_password_file go together"),
             ));
         }
         if self.updates.manager == UpdateManager::Command && self.updates.command.is_none() {
             return Err(err(
                 &["update_manager"],
-                "update_manager = command needs update_command".into(),
+                owned("update_manager = command needs update_command"),
             ));
         }
         let points = history::points_for(self.interval, self.history);
@@ -740,7 +741,7 @@ impl Config {
             file: self
                 .file
                 .clone()
-                .unwrap_or_else(|| PathBuf::from("(defaults)")),
+                .unwrap_or_else(|| PathBuf::from(owned("(defaults)"))),
             line: self.key_lines.last_of(keys),
             message,
         }
@@ -754,7 +755,7 @@ impl Config {
         let source = self
             .file
             .as_ref()
-            .map_or("built-in defaults".to_string(), |p| p.display().to_string());
+            .map_or(owned("built-in defaults"), |p| p.display().to_string());
         let _ = writeln!(out, "# effective configuration (from {source})");
         for key in KEYS {
             key.render(self, &mut out);
@@ -780,11 +781,10 @@ pub fn first_listen_overlap(
                            wildcard alone, or on each address but not the wildcard"
                 }
                 // A TCP address listed twice is `listen_overlap`'s.
-                None if earlier == later && matches!(later, Listen::Unix(_)) => {
+                None if earlier == later && matches!(later, Listen::Unix(_)) => owned(
                     "the same unix socket twice (the second bind would find the first \
-                     answering); give it once"
-                        .into()
-                }
+                         answering); give it once",
+                ),
                 None => continue,
             };
             return Some((i, j, why));

@@ -17,6 +17,7 @@
 //! and its `user`, which `run --user` replaces, at its line.
 
 use super::{Config, ConfigError, ServiceInit, UpdateManager, keys};
+use crate::owned::owned;
 
 /// While `cause` holds of a configuration (it then says how: `services =
 /// off`), the `keys` have no effect, for the reason `meaning` gives.
@@ -32,7 +33,7 @@ struct Rule {
 const RULES: &[Rule] = &[
     Rule {
         cause_key: "services",
-        cause: |c| (c.services.init == ServiceInit::Off).then(|| "services = off".into()),
+        cause: |c| (c.services.init == ServiceInit::Off).then(|| owned("services = off")),
         meaning: "no service is watched",
         keys: &[
             "services_every",
@@ -52,7 +53,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         cause_key: "backup",
-        cause: |c| (!c.backup.enabled).then(|| "backup = off".into()),
+        cause: |c| (!c.backup.enabled).then(|| owned("backup = off")),
         meaning: "the daemon makes no backup (`sysmon backup` still does)",
         keys: &["backup_every", "alert_backup_age"],
     },
@@ -62,7 +63,7 @@ const RULES: &[Rule] = &[
             c.backup
                 .sources
                 .is_empty()
-                .then(|| "no backup_source".into())
+                .then(|| owned("no backup_source"))
         },
         meaning: "there is nothing to back up",
         keys: &[
@@ -77,7 +78,7 @@ const RULES: &[Rule] = &[
     Rule {
         cause_key: "update_manager",
         cause: |c| {
-            (c.updates.manager == UpdateManager::None).then(|| "update_manager = none".into())
+            (c.updates.manager == UpdateManager::None).then(|| owned("update_manager = none"))
         },
         meaning: "no update audit runs",
         keys: &[
@@ -102,7 +103,7 @@ const RULES: &[Rule] = &[
     },
     Rule {
         cause_key: "top_processes",
-        cause: |c| (c.top_processes == 0).then(|| "top_processes = 0".into()),
+        cause: |c| (c.top_processes == 0).then(|| owned("top_processes = 0")),
         meaning: "the top processes are never read",
         keys: &["top_every"],
     },
@@ -112,7 +113,7 @@ const RULES: &[Rule] = &[
             c.alerts
                 .command
                 .is_none()
-                .then(|| "no alert_command".into())
+                .then(|| owned("no alert_command"))
         },
         meaning: "no command is run to time out",
         keys: &["alert_timeout"],
@@ -209,9 +210,10 @@ impl Config {
         }
         let mut warning = self.error_at(
             &[],
-            "user has no effect with run --user: the user given on the command line \
-             replaces the file's `user`"
-                .into(),
+            owned(
+                "user has no effect with run --user: the user given on the command line \
+                 replaces the file's `user`",
+            ),
         );
         warning.line = Some(self.key_lines.of("user")?);
         Some(warning)

@@ -3,6 +3,7 @@
 //! after `=` and returns the value or the message that follows
 //! `FILE:LINE: key: ` in the error.
 
+use crate::owned::owned;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Component, Path, PathBuf};
@@ -19,7 +20,7 @@ use crate::log;
 /// such a directory after all (`./off`).
 pub(super) fn parse_path(value: &str, base: &Path, instead: &str) -> Result<PathBuf, String> {
     if value.is_empty() {
-        return Err("expected a path".into());
+        return Err(owned("expected a path"));
     }
     refuse_nul(value)?;
     if KEYWORDS.iter().any(|w| w.eq_ignore_ascii_case(value)) {
@@ -38,7 +39,7 @@ pub(super) fn parse_path(value: &str, base: &Path, instead: &str) -> Result<Path
 /// `false` and `yes` are programs, and taken.
 pub(super) fn parse_command(value: &str, instead: &str) -> Result<String, String> {
     if value.is_empty() {
-        return Err("expected a shell command".into());
+        return Err(owned("expected a shell command"));
     }
     refuse_nul(value)?;
     if NOT_COMMANDS.iter().any(|w| w.eq_ignore_ascii_case(value)) {
@@ -47,7 +48,7 @@ pub(super) fn parse_command(value: &str, instead: &str) -> Result<String, String
             log::shown(value)
         ));
     }
-    Ok(value.to_string())
+    Ok(owned(value))
 }
 
 /// The words keys take besides their values: switches (`on`, `off`, and
@@ -205,7 +206,7 @@ pub fn parse_listen(value: &str) -> Result<Listen, String> {
                 log::shown(value)
             ));
         }
-        return Ok(Listen::Unix(PathBuf::from(value)));
+        return Ok(Listen::Unix(PathBuf::from(owned(value))));
     }
     value.parse().map(Listen::Tcp).map_err(|_| {
         format!(

@@ -23,6 +23,7 @@
 //! scrape allocates nothing. A file that cannot be read or parsed drops
 //! its one series. At most [`MAX_SERIES`] series are kept.
 
+use crate::owned::owned;
 use std::path::{Path, PathBuf};
 
 use super::{Body, escaped, escaped_go_utf8, family};
@@ -106,22 +107,22 @@ fn metric_of(kind: &str, element: &str, has_bare: bool) -> Option<Metric> {
         "beep_enable" | "vrm" | "update_interval" if !element.is_empty() => return None,
         "beep_enable" => {
             return gauge(
-                "node_hwmon_beep_enabled".into(),
-                "Hardware beep enabled".into(),
+                owned("node_hwmon_beep_enabled"),
+                owned("Hardware beep enabled"),
                 Reading::IsOne,
             );
         }
         "vrm" => {
             return gauge(
-                "node_hwmon_voltage_regulator_version".into(),
-                "Hardware voltage regulator".into(),
+                owned("node_hwmon_voltage_regulator_version"),
+                owned("Hardware voltage regulator"),
                 Reading::Raw,
             );
         }
         "update_interval" => {
             return gauge(
-                "node_hwmon_update_interval_seconds".into(),
-                "Hardware monitor update interval".into(),
+                owned("node_hwmon_update_interval_seconds"),
+                owned("Hardware monitor update interval"),
                 Reading::Times(0.001),
             );
         }
@@ -129,8 +130,8 @@ fn metric_of(kind: &str, element: &str, has_bare: bool) -> Option<Metric> {
     }
     if element == "label" {
         return gauge(
-            "node_hwmon_sensor_label".into(),
-            "Label for given chip and sensor".into(),
+            owned("node_hwmon_sensor_label"),
+            owned("Label for given chip and sensor"),
             Reading::Label,
         );
     }
@@ -148,7 +149,7 @@ fn metric_of(kind: &str, element: &str, has_bare: bool) -> Option<Metric> {
         ),
         (_, "beep") => gauge(
             name + "_enabled",
-            "Hardware monitor sensor has beeping enabled".into(),
+            owned("Hardware monitor sensor has beeping enabled"),
             Reading::Raw,
         ),
         ("in" | "cpu", _) => gauge(
@@ -177,7 +178,7 @@ fn metric_of(kind: &str, element: &str, has_bare: bool) -> Option<Metric> {
         ),
         ("power", "accuracy") => gauge(
             name,
-            "Hardware monitor power meter accuracy, as a ratio".into(),
+            owned("Hardware monitor power meter accuracy, as a ratio"),
             Reading::Over(1e6),
         ),
         ("power", "average_interval" | "average_interval_min" | "average_interval_max") => gauge(
@@ -369,7 +370,7 @@ impl Hwmon {
                     if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
                         continue;
                     }
-                    files.push((format!("{}{}", f.kind, f.id), f.property.to_string(), path));
+                    files.push((format!("{}{}", f.kind, f.id), owned(f.property), path));
                 }
             }
             // A later file takes an earlier one's place, as in Go's map.
@@ -465,7 +466,7 @@ impl Hwmon {
                 sensor,
                 source,
                 reading: metric.reading,
-                line_head: head.as_str().to_string(),
+                line_head: owned(head.as_str()),
             });
         }
     }

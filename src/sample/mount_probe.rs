@@ -30,6 +30,7 @@
 //!   after the call it is in, if any: a stuck one when the server answers
 //!   or the mount is unmounted (`umount -f`, `-l`) and the call fails.
 
+use crate::owned::owned;
 use std::ffi::CString;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -132,7 +133,7 @@ impl MountProbe {
         });
         let theirs = Arc::clone(&shared);
         std::thread::Builder::new()
-            .name("sysmon-statfs".into())
+            .name(owned("sysmon-statfs"))
             .stack_size(STACK_BYTES)
             .spawn(move || {
                 // No signal may land on a thread waiting for a server.

@@ -31,6 +31,7 @@
 //!   ones past it have no value). The thread blocks every signal (see
 //!   [`super::mount_probe`]).
 
+use crate::owned::owned;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -241,7 +242,7 @@ impl SlowReads {
         let theirs = Arc::clone(&shared);
         let read = self.read;
         std::thread::Builder::new()
-            .name("sysmon-slow-read".into())
+            .name(owned("sysmon-slow-read"))
             .stack_size(STACK_BYTES)
             .spawn(move || {
                 // No signal may land on a thread waiting for a driver.

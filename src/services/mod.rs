@@ -37,6 +37,7 @@ pub mod openrc;
 pub mod runit;
 pub mod systemd;
 
+use crate::owned::owned;
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -254,8 +255,8 @@ impl Services {
             name_ends: Vec::new(),
             path: PathBuf::new(),
             openrc_roots: openrc::Roots {
-                run_dir: PathBuf::from("/run/openrc"),
-                runlevels_dir: PathBuf::from("/etc/runlevels"),
+                run_dir: PathBuf::from(owned("/run/openrc")),
+                runlevels_dir: PathBuf::from(owned("/etc/runlevels")),
                 proc_root: proc_root.to_path_buf(),
             },
             openrc_read: Vec::new(),
@@ -301,7 +302,7 @@ impl Services {
                 None => RUNIT_DIRS
                     .iter()
                     .find(|d| Path::new(d).is_dir())
-                    .map(PathBuf::from),
+                    .map(|d| PathBuf::from(owned(d))),
             }
         };
         self.init = match self.config.init {
@@ -527,7 +528,7 @@ impl Services {
         };
         let step = Step {
             program,
-            args: systemd::STEP_ARGS.iter().map(|a| a.to_string()).collect(),
+            args: systemd::STEP_ARGS.iter().map(|a| owned(a)).collect(),
         };
         match RunningChild::spawn(step, &OsString::from(SEARCH_PATH), now, SYSTEMCTL_TIMEOUT) {
             Ok(child) => self.child = Some(child),

@@ -4,6 +4,7 @@
 //! wrapper. The order of the steps and the checks that each took are policy,
 //! in `crate::privileges`.
 
+use crate::owned::owned;
 use std::io;
 
 use super::{context, zero_or_errno};
@@ -43,7 +44,7 @@ pub fn lookup_user(name: &str) -> io::Result<Option<Account>> {
         match rc {
             0 => {
                 return Ok(ids.map(|(uid, gid)| Account {
-                    name: name.to_string(),
+                    name: owned(name),
                     uid,
                     gid,
                 }));

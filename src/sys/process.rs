@@ -3,6 +3,7 @@
 //! signalling and reaping single processes or groups, and how a child of the
 //! daemon is started. Never a wildcard: no call takes pid 0 or -1.
 
+use crate::owned::owned;
 use std::ffi::CStr;
 use std::io;
 use std::time::{Duration, Instant};
@@ -171,7 +172,7 @@ pub fn hostname() -> String {
     unsafe {
         let mut uts: libc::utsname = std::mem::zeroed();
         if libc::uname(&mut uts) != 0 {
-            return String::from("localhost");
+            return owned("localhost");
         }
         CStr::from_ptr(uts.nodename.as_ptr())
             .to_string_lossy()

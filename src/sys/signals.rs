@@ -2,6 +2,7 @@
 //! and all three wake it (a self-pipe read by one thread). The handlers only
 //! store to atomics and write one byte: nothing else is async-signal-safe.
 
+use crate::owned::owned;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -88,7 +89,7 @@ pub fn wake_on_signals(wake: impl Fn() + Send + 'static) -> io::Result<()> {
     use std::os::fd::{AsRawFd, IntoRawFd};
     set_nonblocking(write_end.as_raw_fd())?;
     std::thread::Builder::new()
-        .name("sysmon-signals".into())
+        .name(owned("sysmon-signals"))
         .stack_size(64 * 1024)
         .spawn(move || {
             use std::io::Read;
