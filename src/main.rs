@@ -35,7 +35,10 @@ enum Command {
 
 fn main() -> ExitCode {
     log::init();
-    let argv: Vec<String> = std::env::args().collect();
+    let argv = match utf8_arguments() {
+        Ok(argv) => argv,
+        Err(code) => return code,
+    };
     let strs: Vec<&str> = argv.iter().map(String::as_str).collect();
     let name = strs
         .first()
@@ -91,4 +94,36 @@ fn main() -> ExitCode {
         Command::Top(a) => cli::top::top(a),
     };
     result.unwrap_or_else(|code| code)
+}
+
+/// The command line as text. An argument that is not UTF-8 is a usage
+/// error (exit 2) naming it, its bad bytes as `\xNN`: argh takes `&str`,
+/// and `std::env::args` panicked on such an argument (exit 134, a
+/// backtrace, no word of which argument).
+fn utf8_arguments() -> Result<Vec<String>, ExitCode> {
+    use std::fmt::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let mut argv = Vec::new();
+    for (index, arg) in std::env::args_os().enumerate() {
+        match arg.into_string() {
+            Ok(arg) => argv.push(arg),
+            // The program's own name only names it in `--help`.
+            Err(arg) if index == 0 => argv.push(arg.to_string_lossy().into_owned()),
+            Err(arg) => {
+                let mut shown = String::new();
+                for chunk in arg.as_bytes().utf8_chunks() {
+                    let _ = write!(shown, "{}", log::shown(chunk.valid()));
+                    for byte in chunk.invalid() {
+                        let _ = write!(shown, "\\x{byte:02x}");
+                    }
+                }
+                log::error(format_args!(
+                    "argument {index} `{shown}` is not valid UTF-8 (sysmon takes paths and \
+                     values in UTF-8 only)"
+                ));
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(argv)
 }

@@ -1067,6 +1067,63 @@ fn version_flag() {
     );
 }
 
+/// An argument that is not UTF-8 (a Latin-1 file name, a stray byte) is a
+/// usage error naming the argument, exit 2, as any other bad argument:
+/// `std::env::args` panicked on it, and every command aborted (exit 134,
+/// a backtrace) before a word of why.
+#[test]
+fn arguments_that_are_not_utf_8_are_refused_by_name() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("e2e-args-not-utf8");
+    let config = dir.config("backup = off\nupdate_manager = none");
+    let config = config.to_str().unwrap();
+    let latin1 = dir.path().join(OsStr::from_bytes(b"caf\xe9.conf"));
+    let latin1 = latin1.as_os_str();
+    let cases: [(Vec<&OsStr>, String); 4] = [
+        (
+            vec!["check-config".as_ref(), "--config".as_ref(), latin1],
+            format!("argument 3 `{}/caf\\xe9.conf`", dir.path().display()),
+        ),
+        (
+            vec![
+                "run".as_ref(),
+                "--config".as_ref(),
+                config.as_ref(),
+                "--listen".as_ref(),
+                OsStr::from_bytes(b"127.0.0.1:0\xff"),
+            ],
+            "argument 5 `127.0.0.1:0\\xff`".to_string(),
+        ),
+        (
+            vec![OsStr::from_bytes(b"\xc3")],
+            "argument 1 `\\xc3`".to_string(),
+        ),
+        (
+            vec![
+                "history".as_ref(),
+                "--range".as_ref(),
+                OsStr::from_bytes(b"1\xffd"),
+            ],
+            "argument 3 `1\\xffd`".to_string(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut cmd = sysmon(&[]);
+        cmd.args(&args);
+        let (status, out) = run_limited(cmd, Duration::from_secs(10));
+        let status = status.unwrap_or_else(|| panic!("{args:?}: did not exit"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(status.code(), Some(2), "{args:?}: {status}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{expected} is not valid UTF-8")),
+            "{args:?}: lacks {expected:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
 /// `network_exclude`: the interfaces matching a glob are left out of
 /// /data.json (and so of /metrics and the history); a glob that cannot name
 /// an interface is a config error with its line.
