@@ -807,6 +807,97 @@ fn answers_that_end_the_connection_say_connection_close() {
     assert!(second.contains("\r\nConnection: close\r\n"), "{second}");
 }
 
+/// A head refused before routing says what was wrong with it, as the
+/// refusals of `check_head` (413, 417, a framing 400) and the 505 did:
+/// the 414, the 431s and the 400s of a malformed request line, header
+/// line or line end were empty (`Content-Length: 0`), and a client, or
+/// whoever reads its log, learnt only the status.
+#[test]
+fn refused_heads_say_what_was_wrong() {
+    let dir = TempDir::new("refusals-say-why");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let host = format!("Host: {}\r\n", daemon.addr);
+    let long_target = format!("/metrics?{}", "a".repeat(40 * 1024));
+    let long_header = format!("X-A: {}\r\n", "a".repeat(40 * 1024));
+    let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+    let cases: [(Vec<u8>, u16, &str); 9] = [
+        (
+            format!("GET {long_target} HTTP/1.1\r\n{host}\r\n").into(),
+            414,
+            "request line longer than 32768 bytes",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}{long_header}\r\n").into(),
+            431,
+            "request head longer than 32768 bytes",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}{many}\r\n").into(),
+            431,
+            "more than 100 header lines",
+        ),
+        ("\r\n".repeat(16 * 1024).into(), 400, "no request line"),
+        (
+            format!("GET / HTTP/1.1\n{host}\n").into(),
+            400,
+            "a line ended by LF alone",
+        ),
+        (
+            b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n".to_vec(),
+            400,
+            "not ASCII in the request line",
+        ),
+        (
+            format!("GET  / HTTP/1.1\r\n{host}\r\n").into(),
+            400,
+            "malformed request line",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}no colon\r\n\r\n").into(),
+            400,
+            "malformed header line",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}X-A: a\r\n folded\r\n\r\n").into(),
+            400,
+            "malformed header line",
+        ),
+    ];
+    for (raw, status, why) in &cases {
+        let shown = String::from_utf8_lossy(&raw[..raw.len().min(60)]);
+        let answer = answered_then_closed(daemon.addr, raw);
+        let r = parse_http(&answer);
+        assert_eq!(r.status, *status, "{shown:?}: {}", r.head);
+        assert_eq!(
+            r.header("Connection").as_deref(),
+            Some("close"),
+            "{shown:?}"
+        );
+        assert_eq!(
+            r.header("Content-Type").as_deref(),
+            Some("text/plain; charset=utf-8"),
+            "{shown:?}: {}",
+            r.head
+        );
+        assert_eq!(
+            r.header("Content-Length"),
+            Some(r.body.len().to_string()),
+            "{shown:?}"
+        );
+        assert!(
+            r.body_text().contains(why),
+            "{shown:?}: {status} says {:?}, not {why:?}",
+            r.body_text()
+        );
+        assert_eq!(responses_in(&answer), 1, "{shown:?}");
+    }
+    let fine = answered_then_closed(
+        daemon.addr,
+        format!("GET /metrics HTTP/1.1\r\n{host}Connection: close\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(parse_http(&fine).status, 200, "{}", daemon.dump());
+}
+
 /// The values of `series` in /history.json whose sample time lies in
 /// `[from_unix_s, to_unix_s]`, oldest first (None: no sample at that tick).
 fn history_between(
