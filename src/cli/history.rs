@@ -2,7 +2,7 @@
 //! `state_dir/history.db` while the daemon runs (or not). It only reads:
 //! each point is checked by its CRC and bucket, so a page the daemon is
 //! writing at that moment is a gap, never a wrong figure. Exit 0 when the
-//! file was read, 1 when it cannot be, 2 for a bad range or config.
+//! file was read, 1 when it cannot be, 2 for a bad range, points or config.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +23,8 @@ pub struct HistoryArgs {
     /// how far back: 1h, 1d, 7d, 30d or 1y (default 1d)
     #[argh(option, default = "String::from(\"1d\")")]
     pub range: String,
-    /// most points to print (default: one per tier step, at most 1500)
+    /// most points to print, 1 to 100000 (default: one per tier step, at
+    /// most 1500)
     #[argh(option)]
     pub points: Option<usize>,
     /// print the /history.json?range= answer instead of a table
@@ -40,6 +41,13 @@ pub fn history(args: HistoryArgs) -> Result<ExitCode, ExitCode> {
         ));
         return Err(ExitCode::from(2));
     };
+    // What `/history.json?points=` takes: 0 printed one point for the
+    // whole range.
+    let max_points = crate::history::MAX_POINTS;
+    if let Some(points) = args.points.filter(|p| !(1..=max_points).contains(p)) {
+        log::error(format_args!("--points {points}: use 1 to {max_points}"));
+        return Err(ExitCode::from(2));
+    }
     let path = config.state_dir.join("history.db");
     let (file, tiers, names) = match history_file::open_read_only(&path) {
         Ok(opened) => opened,
