@@ -898,6 +898,39 @@ fn refused_heads_say_what_was_wrong() {
     assert_eq!(parse_http(&fine).status, 200, "{}", daemon.dump());
 }
 
+/// `/history.json`'s `points` and `range` given twice, or without a value,
+/// are 400 naming the parameter: the last of two was taken
+/// (`?range=1h&range=1y` served a year, where a proxy or cache in front
+/// may go by the first), and a bare `?points` or `?range` was ignored as
+/// an unknown parameter. `sysmon history` refuses a repeated `--range`
+/// too. Other parameters are still ignored, as on every route.
+#[test]
+fn repeated_or_valueless_history_parameters_are_refused() {
+    let dir = TempDir::new("history-params");
+    let daemon = start(&dir, "");
+    for (query, why) in [
+        ("range=1h&range=1y", "range given more than once"),
+        ("range=1y&range=1y", "range given more than once"),
+        ("points=5&points=6", "points given more than once"),
+        ("points=5&range=1d&points=5", "points given more than once"),
+        ("points", "points must be a whole number from 1 to 100000"),
+        ("range", "range must be one of 1h, 1d, 7d, 30d, 1y"),
+        ("x=1&range&points=5", "range must be one of"),
+    ] {
+        let r = daemon.get(&format!("/history.json?{query}"));
+        assert_eq!(r.status, 400, "?{query}: {}", r.body_text());
+        assert!(
+            r.body_text().contains(why),
+            "?{query}: {:?}, not {why:?}",
+            r.body_text()
+        );
+    }
+    for query in ["range=1h&points=5", "x=1&x=2&range=1d", "points=5&", "&&"] {
+        let r = daemon.get(&format!("/history.json?{query}"));
+        assert_eq!(r.status, 200, "?{query}: {}", r.body_text());
+    }
+}
+
 /// The values of `series` in /history.json whose sample time lies in
 /// `[from_unix_s, to_unix_s]`, oldest first (None: no sample at that tick).
 fn history_between(
