@@ -35,7 +35,7 @@ enum Command {
 
 fn main() -> ExitCode {
     log::init();
-    let argv = match utf8_arguments() {
+    let argv = match checked_arguments() {
         Ok(argv) => argv,
         Err(code) => return code,
     };
@@ -96,34 +96,56 @@ fn main() -> ExitCode {
     result.unwrap_or_else(|code| code)
 }
 
-/// The command line as text. An argument that is not UTF-8 is a usage
-/// error (exit 2) naming it, its bad bytes as `\xNN`: argh takes `&str`,
-/// and `std::env::args` panicked on such an argument (exit 134, a
-/// backtrace, no word of which argument).
-fn utf8_arguments() -> Result<Vec<String>, ExitCode> {
-    use std::fmt::Write;
-    use std::os::unix::ffi::OsStrExt;
-    let mut argv = Vec::new();
+/// The command line as text. An argument that is not UTF-8, or is empty,
+/// is a usage error (exit 2) naming it by position: argh takes `&str`,
+/// and `std::env::args` panicked on one that is not UTF-8 (exit 134, a
+/// backtrace); no option takes an empty value, and an empty path made
+/// errors that named nothing (`: cannot read: ...`) or none at all
+/// (`--sys-root ''` read sysfs relative to the working directory).
+fn checked_arguments() -> Result<Vec<String>, ExitCode> {
+    let mut argv: Vec<String> = Vec::new();
     for (index, arg) in std::env::args_os().enumerate() {
-        match arg.into_string() {
-            Ok(arg) => argv.push(arg),
+        let arg = match arg.into_string() {
+            Ok(arg) => arg,
             // The program's own name only names it in `--help`.
-            Err(arg) if index == 0 => argv.push(arg.to_string_lossy().into_owned()),
+            Err(arg) if index == 0 => arg.to_string_lossy().into_owned(),
             Err(arg) => {
-                let mut shown = String::new();
-                for chunk in arg.as_bytes().utf8_chunks() {
-                    let _ = write!(shown, "{}", log::shown(chunk.valid()));
-                    for byte in chunk.invalid() {
-                        let _ = write!(shown, "\\x{byte:02x}");
-                    }
-                }
-                log::error(format_args!(
-                    "argument {index} `{shown}` is not valid UTF-8 (sysmon takes paths and \
+                let arg = escaped(arg.as_encoded_bytes());
+                return Err(usage_error(format_args!(
+                    "argument {index} `{arg}` is not valid UTF-8 (sysmon takes paths and \
                      values in UTF-8 only)"
-                ));
-                return Err(ExitCode::from(2));
+                )));
             }
+        };
+        if arg.is_empty() && index > 0 {
+            return Err(match argv.last().filter(|a| a.starts_with("--")) {
+                Some(option) => usage_error(format_args!(
+                    "argument {index} (the value of {option}) is empty"
+                )),
+                None => usage_error(format_args!("argument {index} is empty")),
+            });
         }
+        argv.push(arg);
     }
     Ok(argv)
+}
+
+/// `bytes` as a message quotes them: UTF-8 as `log::shown` shows text,
+/// the rest as `\xNN`.
+fn escaped(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut shown = String::new();
+    for chunk in bytes.utf8_chunks() {
+        let _ = write!(shown, "{}", log::shown(chunk.valid()));
+        for byte in chunk.invalid() {
+            let _ = write!(shown, "\\x{byte:02x}");
+        }
+    }
+    shown
+}
+
+/// Logs a usage error; its exit status.
+fn usage_error(message: std::fmt::Arguments<'_>) -> ExitCode {
+    log::error(message);
+    ExitCode::from(2)
 }

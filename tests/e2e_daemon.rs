@@ -1124,6 +1124,59 @@ fn arguments_that_are_not_utf_8_are_refused_by_name() {
     }
 }
 
+/// An empty argument is a usage error naming it (exit 2), whatever the
+/// command: no option takes an empty value, and the errors it made named
+/// nothing (`: cannot read: No such file or directory` for `--config ''`,
+/// `verify: : open: ...`), or there was none: `--sys-root ''` and
+/// `--root-fs ''` were taken, and sysfs and os-release read relative to
+/// the working directory.
+#[test]
+fn empty_arguments_are_refused_by_name() {
+    let dir = TempDir::new("e2e-args-empty");
+    let config = dir.config("backup = off\nupdate_manager = none");
+    let config = config.to_str().unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["check-config", "--config", ""],
+            "argument 3 (the value of --config) is empty",
+        ),
+        (
+            &["sample", "--config", config, "--sys-root", ""],
+            "argument 5 (the value of --sys-root) is empty",
+        ),
+        (
+            &[
+                "run",
+                "--config",
+                config,
+                "--listen",
+                "127.0.0.1:0",
+                "--root-fs",
+                "",
+            ],
+            "argument 7 (the value of --root-fs) is empty",
+        ),
+        (&["verify", ""], "argument 2 is empty"),
+        (
+            &["top", "--config", config, "--proc-root", ""],
+            "argument 5 (the value of --proc-root) is empty",
+        ),
+        (&[""], "argument 1 is empty"),
+    ];
+    for (args, expected) in cases {
+        let (status, out) = run_limited(sysmon(args), Duration::from_secs(10));
+        let status = status.unwrap_or_else(|| panic!("{args:?}: did not exit"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(status.code(), Some(2), "{args:?}: {status}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: lacks {expected:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: printed something");
+    }
+}
+
 /// `network_exclude`: the interfaces matching a glob are left out of
 /// /data.json (and so of /metrics and the history); a glob that cannot name
 /// an interface is a config error with its line.
