@@ -1177,6 +1177,30 @@ fn empty_arguments_are_refused_by_name() {
     }
 }
 
+/// `run --listen` is held to the bound of the file's `listen` lines
+/// (`MAX_LINES_OF_ONE_KEY`, 1024): each address is checked against every
+/// earlier one, so the work grows with the square of the count, and every
+/// one is bound. Unbounded, 20,000 `--listen 127.0.0.1:0` took 40 s to
+/// fail (out of descriptors after binding them); 1,025 bound 1,025 ports.
+#[test]
+fn run_refuses_more_listen_arguments_than_listen_lines() {
+    let dir = TempDir::new("e2e-many-listen");
+    let config = dir.config("backup = off\nupdate_manager = none");
+    let mut args = vec!["run", "--config", config.to_str().unwrap()];
+    for _ in 0..1025 {
+        args.extend(["--listen", "127.0.0.1:0"]);
+    }
+    let (status, out) = run_limited(sysmon(&args), Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let status = status.unwrap_or_else(|| panic!("1,025 --listen: still running: {stderr}"));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--listen: given more than 1024 times"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
+}
+
 /// `network_exclude`: the interfaces matching a glob are left out of
 /// /data.json (and so of /metrics and the history); a glob that cannot name
 /// an interface is a config error with its line.
