@@ -47,8 +47,8 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(early) => {
             return if early.status.is_ok() {
-                println!("{}", early.output);
-                ExitCode::SUCCESS
+                let help = format!("{}\n", early.output);
+                cli::emit(&help).map_or_else(|code| code, |()| ExitCode::SUCCESS)
             } else {
                 eprintln!("{}", early.output);
                 ExitCode::from(2)
@@ -56,8 +56,8 @@ fn main() -> ExitCode {
         }
     };
     if args.version {
-        println!("sysmon {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+        let version = concat!("sysmon ", env!("CARGO_PKG_VERSION"), "\n");
+        return cli::emit(version).map_or_else(|code| code, |()| ExitCode::SUCCESS);
     }
     let Some(command) = args.command else {
         eprintln!("sysmon: no command given; try `sysmon --help`");

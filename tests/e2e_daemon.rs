@@ -1201,6 +1201,50 @@ fn run_refuses_more_listen_arguments_than_listen_lines() {
     assert!(!stderr.contains("listening on"), "{stderr}");
 }
 
+/// A command whose output cannot be written (stdout on a full disk,
+/// here `/dev/full`) says so and exits 1: `println!` panicked ("failed
+/// printing to stdout"), and every printing command aborted (exit 134, a
+/// backtrace). A closed pipe is still SIGPIPE's, as for cat.
+#[test]
+fn output_that_cannot_be_written_is_an_error_not_a_panic() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("SKIPPED: no /dev/full");
+        return;
+    }
+    let dir = TempDir::new("e2e-stdout-full");
+    let config = dir.config("backup = off\nupdate_manager = none");
+    let config = config.to_str().unwrap();
+    let proc_root = fixture("proc/basic");
+    let proc_root = proc_root.to_str().unwrap();
+    let cases: [&[&str]; 5] = [
+        &["check-config", "--config", config],
+        &["sample", "--config", config, "--proc-root", proc_root],
+        &[
+            "top",
+            "--config",
+            config,
+            "--proc-root",
+            proc_root,
+            "--interval",
+            "100ms",
+        ],
+        &["--version"],
+        &["--help"],
+    ];
+    for args in cases {
+        let mut cmd = sysmon(args);
+        cmd.stdout(std::fs::File::create("/dev/full").unwrap());
+        let out = cmd.stderr(Stdio::piped()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("sysmon: error: stdout: No space left on device"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 /// `network_exclude`: the interfaces matching a glob are left out of
 /// /data.json (and so of /metrics and the history); a glob that cannot name
 /// an interface is a config error with its line.
