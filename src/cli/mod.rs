@@ -41,18 +41,22 @@ use crate::log;
 
 /// Writes `text` to stdout. A write that fails (a full disk) is logged
 /// naming stdout, exit 1: `println!` panicked (exit 134, a backtrace). A
-/// reader gone is SIGPIPE's for the commands that only print (`main.rs`),
-/// and a closed stdout (EBADF) is ignored, as std does.
+/// reader gone is no error: SIGPIPE's for the commands that only print
+/// (`main.rs`), and EPIPE, ignored, for `audit` and `backup`, which keep
+/// SIGPIPE ignored; a closed stdout (EBADF) is ignored, as std does.
 pub fn emit(text: &str) -> Result<(), ExitCode> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    stdout
+    match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(|e| {
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             log::error(format_args!("stdout: {e}"));
-            ExitCode::from(1)
-        })
+            Err(ExitCode::from(1))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Loads and validates the config, then applies command-line overrides; a
