@@ -105,6 +105,14 @@ pub fn route(method: &Method, url: &str) -> Route {
 /// [`route`] of a target already split.
 fn route_target(method: &Method, target: Target<'_>) -> Route {
     let Target { path, query, .. } = target;
+    // The asterisk-form is OPTIONS' alone (RFC 9112 §3.2.4): the server as
+    // a whole, which takes GET and HEAD only. It was routed as a path: 404.
+    if path == "*" && target.authority.is_none() {
+        return match method {
+            Method::Options => Route::MethodNotAllowed,
+            _ => Route::BadRequest("the target * is for OPTIONS only\n"),
+        };
+    }
     let known = match path {
         "/" | "/index.html" => Some(Route::Index),
         "/data.json" => Some(Route::DataJson),
@@ -377,6 +385,10 @@ mod tests {
         assert_eq!(route(&Method::Get, "/../../etc/passwd"), Route::NotFound);
         assert_eq!(route(&Method::Get, "/%2e%2e/etc/passwd"), Route::NotFound);
         assert_eq!(route(&Method::Delete, "/nope"), Route::NotFound);
+        assert_eq!(route(&Method::Options, "*"), Route::MethodNotAllowed);
+        assert!(matches!(route(&Method::Get, "*"), Route::BadRequest(_)));
+        assert_eq!(route(&Method::Get, "/*"), Route::NotFound);
+        assert_eq!(route(&Method::Get, "http://h/*"), Route::NotFound);
         assert_eq!(
             route(&Method::Get, "/history.json"),
             Route::History {

@@ -931,6 +931,42 @@ fn repeated_or_valueless_history_parameters_are_refused() {
     }
 }
 
+/// The asterisk-form target (`*`) is OPTIONS' alone (RFC 9112 §3.2.4):
+/// `GET *` and `HEAD *` are malformed, 400 saying so, and `OPTIONS *`
+/// (the server as a whole) gets the 405 with `Allow: GET, HEAD` that
+/// OPTIONS gets on any path. All three were 404 `not found`, as if `*`
+/// were a path that might exist.
+#[test]
+fn the_asterisk_target_is_options_only() {
+    let dir = TempDir::new("asterisk-target");
+    let daemon = start(&dir, "");
+    for (method, status, says) in [
+        ("GET", 400, "the target * is for OPTIONS only"),
+        ("HEAD", 400, ""),
+        ("OPTIONS", 405, "method not allowed"),
+    ] {
+        let r = http(
+            daemon.addr,
+            &format!("{method} * HTTP/1.0\r\nHost: {}\r\n\r\n", daemon.addr),
+        );
+        assert_eq!(r.status, status, "{method} *: {}", r.head);
+        assert!(
+            r.body_text().contains(says),
+            "{method} *: {}",
+            r.body_text()
+        );
+        if status == 405 {
+            assert_eq!(
+                r.header("Allow").as_deref(),
+                Some("GET, HEAD"),
+                "{}",
+                r.head
+            );
+        }
+    }
+    assert_eq!(daemon.get("/metrics").status, 200, "{}", daemon.dump());
+}
+
 /// The values of `series` in /history.json whose sample time lies in
 /// `[from_unix_s, to_unix_s]`, oldest first (None: no sample at that tick).
 fn history_between(
