@@ -105,6 +105,14 @@ pub fn route(method: &Method, url: &str) -> Route {
 /// [`route`] of a target already split.
 fn route_target(method: &Method, target: Target<'_>) -> Route {
     let Target { path, query, .. } = target;
+    // The asterisk-form is OPTIONS' alone (RFC 9112 §3.2.4): the server as
+    // a whole, which takes GET and HEAD only. It was routed as a path: 404.
+    if path == "*" && target.authority.is_none() {
+        return match method {
+            Method::Options => Route::MethodNotAllowed,
+            _ => Route::BadRequest("the target * is for OPTIONS only\n"),
+        };
+    }
     let known = match path {
         "/" | "/index.html" => Some(Route::Index),
         "/data.json" => Some(Route::DataJson),
@@ -128,18 +136,28 @@ pub const RANGES: [(&str, u32); 5] = [
     ("1y", 365 * 86_400),
 ];
 
-/// `points=N` and `range=` (other parameters are ignored, as on every route).
+/// `points=N` and `range=` (other parameters are ignored, as on every
+/// route). Each at most once, with a value: the last of two was taken,
+/// where a proxy or cache in front may go by the first, and a bare
+/// `points` or `range` was ignored as an unknown parameter.
 fn history_route(query: &str) -> Route {
     let mut points = None;
     let mut range_s = None;
     for pair in query.split('&') {
-        if let Some(value) = pair.strip_prefix("range=") {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name == "range" {
+            if range_s.is_some() {
+                return Route::BadRequest("range given more than once\n");
+            }
             match RANGES.iter().find(|(name, _)| *name == value) {
                 Some((_, s)) => range_s = Some(*s),
                 None => return Route::BadRequest("range must be one of 1h, 1d, 7d, 30d, 1y\n"),
             }
         }
-        if let Some(value) = pair.strip_prefix("points=") {
+        if name == "points" {
+            if points.is_some() {
+                return Route::BadRequest("points given more than once\n");
+            }
             let valid =
                 !value.is_empty() && value.len() <= 6 && value.bytes().all(|b| b.is_ascii_digit());
             match value.parse::<u32>() {
@@ -367,6 +385,10 @@ mod tests {
         assert_eq!(route(&Method::Get, "/../../etc/passwd"), Route::NotFound);
         assert_eq!(route(&Method::Get, "/%2e%2e/etc/passwd"), Route::NotFound);
         assert_eq!(route(&Method::Delete, "/nope"), Route::NotFound);
+        assert_eq!(route(&Method::Options, "*"), Route::MethodNotAllowed);
+        assert!(matches!(route(&Method::Get, "*"), Route::BadRequest(_)));
+        assert_eq!(route(&Method::Get, "/*"), Route::NotFound);
+        assert_eq!(route(&Method::Get, "http://h/*"), Route::NotFound);
         assert_eq!(
             route(&Method::Get, "/history.json"),
             Route::History {
@@ -397,6 +419,21 @@ mod tests {
                 range_s: None
             }
         );
+        for bad in [
+            "range=1h&range=1y",
+            "points=5&points=5",
+            "points",
+            "range",
+            "x&range",
+        ] {
+            assert!(
+                matches!(
+                    route(&Method::Get, &format!("/history.json?{bad}")),
+                    Route::BadRequest(_)
+                ),
+                "{bad}"
+            );
+        }
         for bad in ["0", "", "-1", "+5", "1e3", "100001", "99999999999", "12a"] {
             assert!(
                 matches!(

@@ -35,7 +35,10 @@ enum Command {
 
 fn main() -> ExitCode {
     log::init();
-    let argv: Vec<String> = std::env::args().collect();
+    let argv = match checked_arguments() {
+        Ok(argv) => argv,
+        Err(code) => return code,
+    };
     let strs: Vec<&str> = argv.iter().map(String::as_str).collect();
     let name = strs
         .first()
@@ -44,8 +47,8 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(early) => {
             return if early.status.is_ok() {
-                println!("{}", early.output);
-                ExitCode::SUCCESS
+                let help = format!("{}\n", early.output);
+                cli::emit(&help).map_or_else(|code| code, |()| ExitCode::SUCCESS)
             } else {
                 eprintln!("{}", early.output);
                 ExitCode::from(2)
@@ -53,8 +56,8 @@ fn main() -> ExitCode {
         }
     };
     if args.version {
-        println!("sysmon {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+        let version = concat!("sysmon ", env!("CARGO_PKG_VERSION"), "\n");
+        return cli::emit(version).map_or_else(|code| code, |()| ExitCode::SUCCESS);
     }
     let Some(command) = args.command else {
         eprintln!("sysmon: no command given; try `sysmon --help`");
@@ -91,4 +94,58 @@ fn main() -> ExitCode {
         Command::Top(a) => cli::top::top(a),
     };
     result.unwrap_or_else(|code| code)
+}
+
+/// The command line as text. An argument that is not UTF-8, or is empty,
+/// is a usage error (exit 2) naming it by position: argh takes `&str`,
+/// and `std::env::args` panicked on one that is not UTF-8 (exit 134, a
+/// backtrace); no option takes an empty value, and an empty path made
+/// errors that named nothing (`: cannot read: ...`) or none at all
+/// (`--sys-root ''` read sysfs relative to the working directory).
+fn checked_arguments() -> Result<Vec<String>, ExitCode> {
+    let mut argv: Vec<String> = Vec::new();
+    for (index, arg) in std::env::args_os().enumerate() {
+        let arg = match arg.into_string() {
+            Ok(arg) => arg,
+            // The program's own name only names it in `--help`.
+            Err(arg) if index == 0 => arg.to_string_lossy().into_owned(),
+            Err(arg) => {
+                let arg = escaped(arg.as_encoded_bytes());
+                return Err(usage_error(format_args!(
+                    "argument {index} `{arg}` is not valid UTF-8 (sysmon takes paths and \
+                     values in UTF-8 only)"
+                )));
+            }
+        };
+        if arg.is_empty() && index > 0 {
+            return Err(match argv.last().filter(|a| a.starts_with("--")) {
+                Some(option) => usage_error(format_args!(
+                    "argument {index} (the value of {option}) is empty"
+                )),
+                None => usage_error(format_args!("argument {index} is empty")),
+            });
+        }
+        argv.push(arg);
+    }
+    Ok(argv)
+}
+
+/// `bytes` as a message quotes them: UTF-8 as `log::shown` shows text,
+/// the rest as `\xNN`.
+fn escaped(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut shown = String::new();
+    for chunk in bytes.utf8_chunks() {
+        let _ = write!(shown, "{}", log::shown(chunk.valid()));
+        for byte in chunk.invalid() {
+            let _ = write!(shown, "\\x{byte:02x}");
+        }
+    }
+    shown
+}
+
+/// Logs a usage error; its exit status.
+fn usage_error(message: std::fmt::Arguments<'_>) -> ExitCode {
+    log::error(message);
+    ExitCode::from(2)
 }

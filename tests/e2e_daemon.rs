@@ -1067,6 +1067,184 @@ fn version_flag() {
     );
 }
 
+/// An argument that is not UTF-8 (a Latin-1 file name, a stray byte) is a
+/// usage error naming the argument, exit 2, as any other bad argument:
+/// `std::env::args` panicked on it, and every command aborted (exit 134,
+/// a backtrace) before a word of why.
+#[test]
+fn arguments_that_are_not_utf_8_are_refused_by_name() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("e2e-args-not-utf8");
+    let config = dir.config("backup = off\nupdate_manager = none");
+    let config = config.to_str().unwrap();
+    let latin1 = dir.path().join(OsStr::from_bytes(b"caf\xe9.conf"));
+    let latin1 = latin1.as_os_str();
+    let cases: [(Vec<&OsStr>, String); 4] = [
+        (
+            vec!["check-config".as_ref(), "--config".as_ref(), latin1],
+            format!("argument 3 `{}/caf\\xe9.conf`", dir.path().display()),
+        ),
+        (
+            vec![
+                "run".as_ref(),
+                "--config".as_ref(),
+                config.as_ref(),
+                "--listen".as_ref(),
+                OsStr::from_bytes(b"127.0.0.1:0\xff"),
+            ],
+            "argument 5 `127.0.0.1:0\\xff`".to_string(),
+        ),
+        (
+            vec![OsStr::from_bytes(b"\xc3")],
+            "argument 1 `\\xc3`".to_string(),
+        ),
+        (
+            vec![
+                "history".as_ref(),
+                "--range".as_ref(),
+                OsStr::from_bytes(b"1\xffd"),
+            ],
+            "argument 3 `1\\xffd`".to_string(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut cmd = sysmon(&[]);
+        cmd.args(&args);
+        let (status, out) = run_limited(cmd, Duration::from_secs(10));
+        let status = status.unwrap_or_else(|| panic!("{args:?}: did not exit"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(status.code(), Some(2), "{args:?}: {status}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{expected} is not valid UTF-8")),
+            "{args:?}: lacks {expected:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
+/// An empty argument is a usage error naming it (exit 2), whatever the
+/// command: no option takes an empty value, and the errors it made named
+/// nothing (`: cannot read: No such file or directory` for `--config ''`,
+/// `verify: : open: ...`), or there was none: `--sys-root ''` and
+/// `--root-fs ''` were taken, and sysfs and os-release read relative to
+/// the working directory.
+#[test]
+fn empty_arguments_are_refused_by_name() {
+    let dir = TempDir::new("e2e-args-empty");
+    let config = dir.config("backup = off\nupdate_manager = none");
+    let config = config.to_str().unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["check-config", "--config", ""],
+            "argument 3 (the value of --config) is empty",
+        ),
+        (
+            &["sample", "--config", config, "--sys-root", ""],
+            "argument 5 (the value of --sys-root) is empty",
+        ),
+        (
+            &[
+                "run",
+                "--config",
+                config,
+                "--listen",
+                "127.0.0.1:0",
+                "--root-fs",
+                "",
+            ],
+            "argument 7 (the value of --root-fs) is empty",
+        ),
+        (&["verify", ""], "argument 2 is empty"),
+        (
+            &["top", "--config", config, "--proc-root", ""],
+            "argument 5 (the value of --proc-root) is empty",
+        ),
+        (&[""], "argument 1 is empty"),
+    ];
+    for (args, expected) in cases {
+        let (status, out) = run_limited(sysmon(args), Duration::from_secs(10));
+        let status = status.unwrap_or_else(|| panic!("{args:?}: did not exit"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(status.code(), Some(2), "{args:?}: {status}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: lacks {expected:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: printed something");
+    }
+}
+
+/// `run --listen` is held to the bound of the file's `listen` lines
+/// (`MAX_LINES_OF_ONE_KEY`, 1024): each address is checked against every
+/// earlier one, so the work grows with the square of the count, and every
+/// one is bound. Unbounded, 20,000 `--listen 127.0.0.1:0` took 40 s to
+/// fail (out of descriptors after binding them); 1,025 bound 1,025 ports.
+#[test]
+fn run_refuses_more_listen_arguments_than_listen_lines() {
+    let dir = TempDir::new("e2e-many-listen");
+    let config = dir.config("backup = off\nupdate_manager = none");
+    let mut args = vec!["run", "--config", config.to_str().unwrap()];
+    for _ in 0..1025 {
+        args.extend(["--listen", "127.0.0.1:0"]);
+    }
+    let (status, out) = run_limited(sysmon(&args), Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let status = status.unwrap_or_else(|| panic!("1,025 --listen: still running: {stderr}"));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--listen: given more than 1024 times"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
+}
+
+/// A command whose output cannot be written (stdout on a full disk,
+/// here `/dev/full`) says so and exits 1: `println!` panicked ("failed
+/// printing to stdout"), and every printing command aborted (exit 134, a
+/// backtrace). A closed pipe is still SIGPIPE's, as for cat.
+#[test]
+fn output_that_cannot_be_written_is_an_error_not_a_panic() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("SKIPPED: no /dev/full");
+        return;
+    }
+    let dir = TempDir::new("e2e-stdout-full");
+    let config = dir.config("backup = off\nupdate_manager = none");
+    let config = config.to_str().unwrap();
+    let proc_root = fixture("proc/basic");
+    let proc_root = proc_root.to_str().unwrap();
+    let cases: [&[&str]; 5] = [
+        &["check-config", "--config", config],
+        &["sample", "--config", config, "--proc-root", proc_root],
+        &[
+            "top",
+            "--config",
+            config,
+            "--proc-root",
+            proc_root,
+            "--interval",
+            "100ms",
+        ],
+        &["--version"],
+        &["--help"],
+    ];
+    for args in cases {
+        let mut cmd = sysmon(args);
+        cmd.stdout(std::fs::File::create("/dev/full").unwrap());
+        let out = cmd.stderr(Stdio::piped()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("sysmon: error: stdout: No space left on device"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 /// `network_exclude`: the interfaces matching a glob are left out of
 /// /data.json (and so of /metrics and the history); a glob that cannot name
 /// an interface is a config error with its line.

@@ -807,6 +807,166 @@ fn answers_that_end_the_connection_say_connection_close() {
     assert!(second.contains("\r\nConnection: close\r\n"), "{second}");
 }
 
+/// A head refused before routing says what was wrong with it, as the
+/// refusals of `check_head` (413, 417, a framing 400) and the 505 did:
+/// the 414, the 431s and the 400s of a malformed request line, header
+/// line or line end were empty (`Content-Length: 0`), and a client, or
+/// whoever reads its log, learnt only the status.
+#[test]
+fn refused_heads_say_what_was_wrong() {
+    let dir = TempDir::new("refusals-say-why");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let host = format!("Host: {}\r\n", daemon.addr);
+    let long_target = format!("/metrics?{}", "a".repeat(40 * 1024));
+    let long_header = format!("X-A: {}\r\n", "a".repeat(40 * 1024));
+    let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+    let cases: [(Vec<u8>, u16, &str); 9] = [
+        (
+            format!("GET {long_target} HTTP/1.1\r\n{host}\r\n").into(),
+            414,
+            "request line longer than 32768 bytes",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}{long_header}\r\n").into(),
+            431,
+            "request head longer than 32768 bytes",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}{many}\r\n").into(),
+            431,
+            "more than 100 header lines",
+        ),
+        ("\r\n".repeat(16 * 1024).into(), 400, "no request line"),
+        (
+            format!("GET / HTTP/1.1\n{host}\n").into(),
+            400,
+            "a line ended by LF alone",
+        ),
+        (
+            b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n".to_vec(),
+            400,
+            "not ASCII in the request line",
+        ),
+        (
+            format!("GET  / HTTP/1.1\r\n{host}\r\n").into(),
+            400,
+            "malformed request line",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}no colon\r\n\r\n").into(),
+            400,
+            "malformed header line",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{host}X-A: a\r\n folded\r\n\r\n").into(),
+            400,
+            "malformed header line",
+        ),
+    ];
+    for (raw, status, why) in &cases {
+        let shown = String::from_utf8_lossy(&raw[..raw.len().min(60)]);
+        let answer = answered_then_closed(daemon.addr, raw);
+        let r = parse_http(&answer);
+        assert_eq!(r.status, *status, "{shown:?}: {}", r.head);
+        assert_eq!(
+            r.header("Connection").as_deref(),
+            Some("close"),
+            "{shown:?}"
+        );
+        assert_eq!(
+            r.header("Content-Type").as_deref(),
+            Some("text/plain; charset=utf-8"),
+            "{shown:?}: {}",
+            r.head
+        );
+        assert_eq!(
+            r.header("Content-Length"),
+            Some(r.body.len().to_string()),
+            "{shown:?}"
+        );
+        assert!(
+            r.body_text().contains(why),
+            "{shown:?}: {status} says {:?}, not {why:?}",
+            r.body_text()
+        );
+        assert_eq!(responses_in(&answer), 1, "{shown:?}");
+    }
+    let fine = answered_then_closed(
+        daemon.addr,
+        format!("GET /metrics HTTP/1.1\r\n{host}Connection: close\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(parse_http(&fine).status, 200, "{}", daemon.dump());
+}
+
+/// `/history.json`'s `points` and `range` given twice, or without a value,
+/// are 400 naming the parameter: the last of two was taken
+/// (`?range=1h&range=1y` served a year, where a proxy or cache in front
+/// may go by the first), and a bare `?points` or `?range` was ignored as
+/// an unknown parameter. `sysmon history` refuses a repeated `--range`
+/// too. Other parameters are still ignored, as on every route.
+#[test]
+fn repeated_or_valueless_history_parameters_are_refused() {
+    let dir = TempDir::new("history-params");
+    let daemon = start(&dir, "");
+    for (query, why) in [
+        ("range=1h&range=1y", "range given more than once"),
+        ("range=1y&range=1y", "range given more than once"),
+        ("points=5&points=6", "points given more than once"),
+        ("points=5&range=1d&points=5", "points given more than once"),
+        ("points", "points must be a whole number from 1 to 100000"),
+        ("range", "range must be one of 1h, 1d, 7d, 30d, 1y"),
+        ("x=1&range&points=5", "range must be one of"),
+    ] {
+        let r = daemon.get(&format!("/history.json?{query}"));
+        assert_eq!(r.status, 400, "?{query}: {}", r.body_text());
+        assert!(
+            r.body_text().contains(why),
+            "?{query}: {:?}, not {why:?}",
+            r.body_text()
+        );
+    }
+    for query in ["range=1h&points=5", "x=1&x=2&range=1d", "points=5&", "&&"] {
+        let r = daemon.get(&format!("/history.json?{query}"));
+        assert_eq!(r.status, 200, "?{query}: {}", r.body_text());
+    }
+}
+
+/// The asterisk-form target (`*`) is OPTIONS' alone (RFC 9112 §3.2.4):
+/// `GET *` and `HEAD *` are malformed, 400 saying so, and `OPTIONS *`
+/// (the server as a whole) gets the 405 with `Allow: GET, HEAD` that
+/// OPTIONS gets on any path. All three were 404 `not found`, as if `*`
+/// were a path that might exist.
+#[test]
+fn the_asterisk_target_is_options_only() {
+    let dir = TempDir::new("asterisk-target");
+    let daemon = start(&dir, "");
+    for (method, status, says) in [
+        ("GET", 400, "the target * is for OPTIONS only"),
+        ("HEAD", 400, ""),
+        ("OPTIONS", 405, "method not allowed"),
+    ] {
+        let r = http(
+            daemon.addr,
+            &format!("{method} * HTTP/1.0\r\nHost: {}\r\n\r\n", daemon.addr),
+        );
+        assert_eq!(r.status, status, "{method} *: {}", r.head);
+        assert!(
+            r.body_text().contains(says),
+            "{method} *: {}",
+            r.body_text()
+        );
+        if status == 405 {
+            assert_eq!(
+                r.header("Allow").as_deref(),
+                Some("GET, HEAD"),
+                "{}",
+                r.head
+            );
+        }
+    }
+    assert_eq!(daemon.get("/metrics").status, 200, "{}", daemon.dump());
+}
+
 /// The values of `series` in /history.json whose sample time lies in
 /// `[from_unix_s, to_unix_s]`, oldest first (None: no sample at that tick).
 fn history_between(

@@ -32,18 +32,17 @@ pub fn audit(args: AuditArgs) -> Result<ExitCode, ExitCode> {
     let json = args.json;
     let service = audit::audit_once(&config);
     let status = UpdatesJson::new(&service);
-    // A reader that hangs up early (`| head`) is not an error of the audit.
-    let print = |text: String| {
-        use std::io::Write;
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    };
+    // A reader that hangs up early (`| head`) is not an error of the audit;
+    // a write that fails otherwise (a full disk) is: the exit status would
+    // say a list is out there.
+    let print = |text: String| super::emit(&text);
     if json {
-        print(miniserde::json::to_string(&status) + "\n");
+        print(miniserde::json::to_string(&status) + "\n")?;
     }
     Ok(match service.last_result().map(|r| (&r.outcome, r)) {
         Some((Ok(parsed), result)) => {
             if !json {
-                print(parsed.packages.iter().map(|p| p.line() + "\n").collect());
+                print(parsed.packages.iter().map(|p| p.line() + "\n").collect())?;
             }
             if let Some(why) = &result.stale {
                 log::warn(format_args!("the list may be out of date: {why}"));

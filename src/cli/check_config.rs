@@ -29,17 +29,19 @@ pub fn check_config(args: CheckConfigArgs) -> Result<ExitCode, ExitCode> {
     for warning in config.settings_without_effect() {
         log::warn(format_args!("{warning}"));
     }
-    print!("{}", config.render());
+    let mut out = config.render();
     // The daemon makes the file at this size at once (see history_file):
     // a sysadmin sees what the tiers cost before a restart. A comment, so
     // what is printed still reads as a config.
     if !config.history_tiers.is_empty() {
-        println!(
+        outln!(
+            out,
             "# history file: {} bytes ({}, made at this size, never grows)",
             grouped(crate::history_file::file_size(&config.history_tiers)),
             config.state_dir.join("history.db").display()
         );
     }
+    super::emit(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 

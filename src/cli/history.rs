@@ -2,7 +2,7 @@
 //! `state_dir/history.db` while the daemon runs (or not). It only reads:
 //! each point is checked by its CRC and bucket, so a page the daemon is
 //! writing at that moment is a gap, never a wrong figure. Exit 0 when the
-//! file was read, 1 when it cannot be, 2 for a bad range or config.
+//! file was read, 1 when it cannot be, 2 for a bad range, points or config.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +23,8 @@ pub struct HistoryArgs {
     /// how far back: 1h, 1d, 7d, 30d or 1y (default 1d)
     #[argh(option, default = "String::from(\"1d\")")]
     pub range: String,
-    /// most points to print (default: one per tier step, at most 1500)
+    /// most points to print, 1 to 100000 (default: one per tier step, at
+    /// most 1500)
     #[argh(option)]
     pub points: Option<usize>,
     /// print the /history.json?range= answer instead of a table
@@ -40,6 +41,13 @@ pub fn history(args: HistoryArgs) -> Result<ExitCode, ExitCode> {
         ));
         return Err(ExitCode::from(2));
     };
+    // What `/history.json?points=` takes: 0 printed one point for the
+    // whole range.
+    let max_points = crate::history::MAX_POINTS;
+    if let Some(points) = args.points.filter(|p| !(1..=max_points).contains(p)) {
+        log::error(format_args!("--points {points}: use 1 to {max_points}"));
+        return Err(ExitCode::from(2));
+    }
     let path = config.state_dir.join("history.db");
     let (file, tiers, names) = match history_file::open_read_only(&path) {
         Ok(opened) => opened,
@@ -65,7 +73,10 @@ pub fn history(args: HistoryArgs) -> Result<ExitCode, ExitCode> {
             history_file::Held::default(),
             &mut out,
         )
-        .map(|()| println!("{out}"))
+        .map(|()| {
+            out.push('\n');
+            out
+        })
     } else {
         history_file::read_range(
             &file,
@@ -75,21 +86,26 @@ pub fn history(args: HistoryArgs) -> Result<ExitCode, ExitCode> {
             args.points,
             now_ms,
         )
-        .map(|range| print_table(&range))
+        .map(|range| table(&range))
     };
-    if let Err(e) = read {
-        log::error(format_args!("history: {}: read: {e}", path.display()));
-        return Ok(ExitCode::from(1));
+    match read {
+        Ok(out) => super::emit(&out)?,
+        Err(e) => {
+            log::error(format_args!("history: {}: read: {e}", path.display()));
+            return Ok(ExitCode::from(1));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// One line per series over the whole range, then one line per point with
 /// a value: its start (UTC) and each series' mean, min and max.
-fn print_table(range: &Range<'_>) {
+fn table(range: &Range<'_>) -> String {
+    let mut out = String::new();
     let n = range.points.len() as u64;
     let start = range.end_s - n * range.interval_s;
-    println!(
+    outln!(
+        out,
         "range {} s from {} to {} UTC: {n} points of {} s (tier of {} s)",
         range.range_s,
         utc(start),
@@ -101,12 +117,17 @@ fn print_table(range: &Range<'_>) {
         .filter(|s| range.has_values(*s))
         .collect();
     if shown.is_empty() {
-        println!("no points in this range");
-        return;
+        outln!(out, "no points in this range");
+        return out;
     }
-    println!(
+    outln!(
+        out,
         "{:<24} {:>12} {:>12} {:>12} {:>7}",
-        "series", "min", "mean", "max", "points"
+        "series",
+        "min",
+        "mean",
+        "max",
+        "points"
     );
     for &s in &shown {
         let mut all = history_file::Fold {
@@ -127,7 +148,8 @@ fn print_table(range: &Range<'_>) {
             }
         }
         // The f32 bounds as f64: the same exact value, so the same digits.
-        println!(
+        outln!(
+            out,
             "{:<24} {:>12} {:>12} {:>12} {:>7}",
             range.names[s],
             Fixed(f64::from(all.min), 1),
@@ -136,7 +158,7 @@ fn print_table(range: &Range<'_>) {
             with_value
         );
     }
-    println!();
+    outln!(out);
     for (i, p) in range.points.iter().enumerate() {
         if shown.iter().all(|&s| p[s].count == 0) {
             continue;
@@ -154,8 +176,9 @@ fn print_table(range: &Range<'_>) {
                 ));
             }
         }
-        println!("{line}");
+        outln!(out, "{line}");
     }
+    out
 }
 
 /// `YYYY-MM-DDTHH:MMZ` for a unix time (Howard Hinnant's civil_from_days).

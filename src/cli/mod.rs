@@ -9,6 +9,20 @@
 //! `audit` adds 100 for "updates pending" and 3 for "unknown: the answer is
 //! stale".
 
+/// `writeln!` into a `String`, which cannot fail: what a command prints is
+/// gathered and written by [`emit`], so a failed write is an error it
+/// reports, not `println!`'s panic.
+macro_rules! outln {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = $out.write_fmt(format_args!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
 pub mod audit;
 pub mod backup;
 pub mod check_config;
@@ -24,6 +38,26 @@ use std::process::ExitCode;
 
 use crate::config::{Config, FromCommandLine};
 use crate::log;
+
+/// Writes `text` to stdout. A write that fails (a full disk) is logged
+/// naming stdout, exit 1: `println!` panicked (exit 134, a backtrace). A
+/// reader gone is no error: SIGPIPE's for the commands that only print
+/// (`main.rs`), and EPIPE, ignored, for `audit` and `backup`, which keep
+/// SIGPIPE ignored; a closed stdout (EBADF) is ignored, as std does.
+pub fn emit(text: &str) -> Result<(), ExitCode> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            log::error(format_args!("stdout: {e}"));
+            Err(ExitCode::from(1))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Loads and validates the config, then applies command-line overrides; a
 /// bad config is logged and exits 2.

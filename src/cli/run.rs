@@ -73,6 +73,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     }
     super::check_proc_root(&config)?;
     if !args.listen.is_empty() {
+        // The bound of the file's `listen` lines: each is checked against
+        // every earlier one, and each is bound.
+        let most = config::MAX_LINES_OF_ONE_KEY;
+        if args.listen.len() > most {
+            log::error(format_args!(
+                "--listen: given more than {most} times (sysmon takes at most that many \
+                 addresses)"
+            ));
+            return Err(ExitCode::from(2));
+        }
         config.listen.clear();
         for listen in &args.listen {
             config

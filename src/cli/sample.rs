@@ -100,6 +100,8 @@ pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
     json.services = crate::report::ServicesJson::new(&services);
     json.boots = boots.as_ref().map(crate::report::BootsJson::new);
     json.source_errors = sampler.source_errors().map(String::from).collect();
-    println!("{}", json.to_json());
+    let mut out = json.to_json();
+    out.push('\n');
+    super::emit(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -90,34 +90,44 @@ pub fn top(args: TopArgs) -> Result<ExitCode, ExitCode> {
     }
     if args.json {
         let json = crate::report::TopJson::new(&sample.top);
-        println!("{}", miniserde::json::to_string(&json));
+        let mut out = miniserde::json::to_string(&json);
+        out.push('\n');
+        super::emit(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let seconds = end.duration_since(start).as_secs_f64();
     let cores = sample.cores.len().max(1);
-    println!(
+    let mut out = String::new();
+    outln!(
+        out,
         "By CPU over {} s ({cores} CPU{}, {} % at most):",
         Fixed(seconds, 1),
         if cores == 1 { "" } else { "s" },
         cores * 100
     );
-    print_table(&sample.top.by_cpu);
-    println!();
-    println!("By resident memory:");
-    print_table(&sample.top.by_memory);
+    print_table(&mut out, &sample.top.by_cpu);
+    outln!(out);
+    outln!(out, "By resident memory:");
+    print_table(&mut out, &sample.top.by_memory);
+    super::emit(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(rows: &[TopProcess]) {
-    println!(
+fn print_table(out: &mut String, rows: &[TopProcess]) {
+    outln!(
+        out,
         "{:>7}  {:<12} {:>6} {:>9}  COMMAND",
-        "PID", "USER", "CPU%", "RSS"
+        "PID",
+        "USER",
+        "CPU%",
+        "RSS"
     );
     if rows.is_empty() {
-        println!("{:>7}  (none)", "-");
+        outln!(out, "{:>7}  (none)", "-");
     }
     for p in rows {
-        println!(
+        outln!(
+            out,
             "{:>7}  {:<12} {:>6} {:>9}  {}",
             p.pid,
             p.user.as_str(),

@@ -31,20 +31,20 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode, ExitCode> {
         log::error(format_args!("verify: {e}"));
     }
     if report.errors.is_empty() {
-        println!(
-            "{}: {} entries, {} bytes, all CRCs match",
+        super::emit(&format!(
+            "{}: {} entries, {} bytes, all CRCs match\n",
             archive.display(),
             report.entries,
             report.bytes
-        );
+        ))?;
         Ok(ExitCode::SUCCESS)
     } else {
-        println!(
-            "{}: {} entries, {} damaged",
+        super::emit(&format!(
+            "{}: {} entries, {} damaged\n",
             archive.display(),
             report.entries,
             report.errors.len()
-        );
+        ))?;
         Ok(ExitCode::from(1))
     }
 }

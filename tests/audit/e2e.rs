@@ -580,6 +580,38 @@ fn audit_command_ends_when_the_manager_leaves_its_process_group() {
     }
 }
 
+/// `sysmon audit`'s list or JSON that cannot be written (stdout on a
+/// full disk) is exit 1 naming stdout: the write's error was dropped, and
+/// the exit status (100: updates pending) said the list was out there. A
+/// reader that hangs up (`| head`) is still no error of the audit.
+#[test]
+fn audit_output_that_cannot_be_written_is_exit_1() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("SKIPPED: no /dev/full");
+        return;
+    }
+    let (dir, shims) = shimmed("audit-e2e-cli-full");
+    shims.tool("checkupdates", "pacman/updates");
+    let config = dir.config("backup = off\nupdate_manager = pacman");
+    for json in [false, true] {
+        let mut args = vec!["audit", "--config", config.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        let mut cmd = sysmon(&args);
+        cmd.env("PATH", shims.path())
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .stderr(std::process::Stdio::piped());
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "json {json}: {err}");
+        assert!(
+            err.contains("sysmon: error: stdout: No space left on device"),
+            "json {json}: {err}"
+        );
+    }
+}
+
 fn audit_cli(dir: &TempDir, shims: &Shims, manager: &str, json: bool) -> std::process::Output {
     let config = dir.config(&format!("backup = off\nupdate_manager = {manager}"));
     let mut args = vec!["audit", "--config", config.to_str().unwrap()];

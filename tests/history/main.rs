@@ -8,6 +8,7 @@ mod common;
 
 mod access; // `sysmon history` without the right to read the file
 mod answers; // /history.json bodies kept per query until a sample
+mod cli_points; // `sysmon history --points` as `?points=` takes it
 mod corruption;
 mod counters; // sysmon_history_file_* in /metrics // flipped bytes, a truncated file, a foreign header
 mod crash; // kill -9 at 20 random moments while writing

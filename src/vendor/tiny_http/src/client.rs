@@ -92,7 +92,10 @@ pub(crate) fn parse_head(
         Ok(end) => end,
         Err(BareLf) => {
             *scanned = 0;
-            return Parsed::Refused(plain_answer(400));
+            return Parsed::Refused(reason_answer(
+                StatusCode(400),
+                "a line ended by LF alone (CRLF expected)\n",
+            ));
         }
     };
     let Some(len) = end else {
@@ -103,13 +106,18 @@ pub(crate) fn parse_head(
         // [patch] Over `max_head_bytes`: 414 while the request line has not
         // ended, 431 after (400 when it never began: empty lines only).
         // Upstream read a line of any length into memory.
+        // [patch] Each says what was wrong (since +sysmon.24; upstream's
+        // and these were empty).
         let line_ended = rest.windows(2).any(|w| w == b"\r\n");
-        let status = match (rest.is_empty(), line_ended) {
-            (true, _) => 400,
-            (false, true) => 431,
-            (false, false) => 414,
+        let (status, what) = match (rest.is_empty(), line_ended) {
+            (true, _) => (400, "no request line: empty lines only, over"),
+            (false, true) => (431, "request head longer than"),
+            (false, false) => (414, "request line longer than"),
         };
-        return Parsed::Refused(plain_answer(status));
+        return Parsed::Refused(reason_answer(
+            StatusCode(status),
+            &format!("{} {} bytes\n", what, max),
+        ));
     };
     *scanned = 0;
     match request_head(&rest[..len - 4], limits, into) {
@@ -179,21 +187,41 @@ fn request_head(
         .ok()
         .filter(|line| line.is_ascii())
     else {
-        return Err(plain_answer(400));
+        return Err(reason_answer(
+            StatusCode(400),
+            "a byte that is not ASCII in the request line\n",
+        ));
     };
     // [patch] 505 for a version this server does not speak, before the
     // headers are judged: whatever they say, the answer is the same.
     let (method, target, version) = match parse_request_line(request_line) {
         Ok(parts) => parts,
-        Err(LineError::Malformed) => return Err(plain_answer(400)),
+        Err(LineError::Malformed) => {
+            return Err(reason_answer(
+                StatusCode(400),
+                "malformed request line (METHOD TARGET HTTP/1.1, single spaces, \
+                 no control byte or # in the target)\n",
+            ))
+        }
         Err(LineError::Version) => return Err(version_answer()),
     };
     // [patch] Kept as text (`head_text.rs`), not as a `String` for the
     // target and two per header line: nothing allocated once warm.
     match into.fill(request_line, target, lines, max_headers) {
         Ok(()) => {}
-        Err(FillError::Malformed) => return Err(plain_answer(400)),
-        Err(FillError::TooManyHeaders) => return Err(plain_answer(431)),
+        Err(FillError::Malformed) => {
+            return Err(reason_answer(
+                StatusCode(400),
+                "malformed header line (Name: value, the name a token; \
+                 folded lines are refused)\n",
+            ))
+        }
+        Err(FillError::TooManyHeaders) => {
+            return Err(reason_answer(
+                StatusCode(431),
+                &format!("more than {} header lines\n", max_headers),
+            ))
+        }
         Err(FillError::NotAscii(name)) => {
             return Err(reason_answer(
                 StatusCode(400),
@@ -262,12 +290,6 @@ fn version_answer() -> Vec<u8> {
         Response::from_string("This server only supports HTTP versions 1.0 and 1.1".to_owned())
             .with_status_code(StatusCode(505));
     closing_answer(response)
-}
-
-/// An empty answer with `status` (upstream's answer to a bad head), as
-/// the connection's last.
-fn plain_answer(status: u16) -> Vec<u8> {
-    closing_answer(Response::new_empty(StatusCode(status)))
 }
 
 /// [patch] `response` printed as the last answer of a connection: HTTP/1.1
