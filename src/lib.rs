@@ -48,7 +48,7 @@
 //! Not sysmon's own modules: `src/vendor/tiny_http/` is the HTTP server, a
 //! separate crate (a path dependency in `Cargo.toml`, not part of this
 //! module tree). It is sysmon's fork of tiny_http 0.12.0, versioned
-//! `0.12.0+sysmon.24`; its `PATCHES.md` says what changed from upstream and
+//! `0.12.0+sysmon.25`; its `PATCHES.md` says what changed from upstream and
 //! why. [`listener`] is where sysmon meets it.
 #![deny(unsafe_code)]
 

@@ -18,6 +18,9 @@
 //!   = bounded`);
 //! - the request head: [`MAX_HEAD_BYTES`] and [`MAX_HEADERS`] (nginx's and
 //!   Apache's defaults are of that order); more gets a 414 or a 431;
+//! - [`MAX_HELD_ANSWER_BYTES`]: what the server holds of answers clients
+//!   have not read, all connections together; an answer over it is cut
+//!   short and its connection closed;
 //! - no request body: a head that declares one, or frames itself two ways,
 //!   is refused by the server's reactor (`tiny_http::check_head`:
 //!   400, 413 or 417, then close), so the loop never reads, waits for or
@@ -68,6 +71,17 @@ pub fn connections_within(open_files_limit: u64, wanted: usize) -> usize {
 /// Header lines in one request.
 pub const MAX_HEADERS: usize = 100;
 
+/// Bytes of answers held, all connections together, for clients that have
+/// not read them (what a socket did not take at once): 16 MiB, 3 % of a
+/// 512 MB box. Without it, clients that ask and never read held up to
+/// `max_connections` times the largest answer (about 1 GB at 2,048 of a
+/// year's `/history.json`). A reader is rarely behind by more than one
+/// answer less its socket buffer (a few hundred KB), so 16 MiB serves
+/// dozens of slow readers of the largest default answer at once; an answer
+/// that would take the total over it is cut short and its connection
+/// closed (one held alone always fits, however large).
+pub const MAX_HELD_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
 /// How many of `slots` connections one client address may hold:
 /// `configured`, or with `auto` (None) a quarter of them, at least
 /// [`MIN_CONNECTIONS`]. A quarter: a host that takes its share leaves three
@@ -101,6 +115,10 @@ pub struct HttpListener {
     /// when (see [`PER_ADDRESS_LOG_EVERY`]).
     per_address_logged: u64,
     per_address_logged_at: Option<Instant>,
+    /// Answers cut for [`MAX_HELD_ANSWER_BYTES`] as last logged, and when
+    /// (as often as the refusals above).
+    cut_logged: u64,
+    cut_logged_at: Option<Instant>,
 }
 
 /// The server's own counters, for /metrics.
@@ -113,6 +131,10 @@ pub struct ConnectionStats {
     /// Of `rejected`, those over `max_connections_per_address`.
     pub rejected_per_address: u64,
     pub accept_errors: u64,
+    /// Bytes of answers held now for clients that have not read them.
+    pub answer_bytes_held: usize,
+    /// Answers cut short for [`MAX_HELD_ANSWER_BYTES`].
+    pub answers_cut: u64,
 }
 
 impl HttpListener {
@@ -143,6 +165,7 @@ impl HttpListener {
             timeout: Some(client_timeout),
             max_connections_per_address: per_address,
             loopback_exempt,
+            max_held_bytes: MAX_HELD_ANSWER_BYTES,
         };
         let server = tiny_http::Server::from_listeners(listeners, limits)
             .map_err(|e| format!("cannot start the HTTP server: {e}"))?;
@@ -157,6 +180,8 @@ impl HttpListener {
             accept_errors_logged: 0,
             per_address_logged: 0,
             per_address_logged_at: None,
+            cut_logged: 0,
+            cut_logged_at: None,
         })
     }
 
@@ -179,13 +204,16 @@ impl HttpListener {
             rejected: self.server.rejected_connections(),
             rejected_per_address: self.server.rejected_per_address().0,
             accept_errors: self.server.accept_errors(),
+            answer_bytes_held: self.server.held_answer_bytes(),
+            answers_cut: self.server.answers_cut().0,
         }
     }
 
     /// Logs connections refused and accept errors since the last call (one
     /// line per kind however many there were, so a flood cannot flood the log).
-    /// Refusals for `max_connections_per_address` at most once a minute
-    /// ([`PER_ADDRESS_LOG_EVERY`]), naming the address last refused.
+    /// Refusals for `max_connections_per_address`, and answers cut for
+    /// [`MAX_HELD_ANSWER_BYTES`], at most once a minute each
+    /// ([`PER_ADDRESS_LOG_EVERY`]), naming the address last refused or cut.
     pub fn log_trouble(&mut self, now: Instant) {
         let stats = self.stats();
         // the refusals over max_connections alone
@@ -213,6 +241,22 @@ impl HttpListener {
             ));
             self.per_address_logged = stats.rejected_per_address;
             self.per_address_logged_at = Some(now);
+        }
+        let due = self
+            .cut_logged_at
+            .is_none_or(|at| now.duration_since(at) >= PER_ADDRESS_LOG_EVERY);
+        if stats.answers_cut > self.cut_logged && due {
+            let (_, last) = self.server.answers_cut();
+            let last = last.map_or("a unix socket client".to_string(), |ip| ip.to_string());
+            log::warn(format_args!(
+                "http: cut {} answer(s) short and closed their connections: answers \
+                 not read by their clients held {} MiB (last cut: {last}; logged at \
+                 most once a minute)",
+                stats.answers_cut - self.cut_logged,
+                MAX_HELD_ANSWER_BYTES >> 20
+            ));
+            self.cut_logged = stats.answers_cut;
+            self.cut_logged_at = Some(now);
         }
         if stats.accept_errors > self.accept_errors_logged {
             log::warn(format_args!(

@@ -553,6 +553,19 @@ impl MetricsRenderer {
             "Connections not taken in: failed accept() calls, and accepted connections the server could not watch (out of descriptors, memory or epoll watches); the server survived them."
         ));
         self.value("sysmon_http_accept_errors_total", http.accept_errors as f64);
+        self.gauge(
+            gauge_head!(
+                "sysmon_http_answer_bytes_held",
+                "Bytes of answers held for clients that have not read them yet (at most 16 MiB, or one answer alone)."
+            ),
+            http.answer_bytes_held as f64,
+        );
+        self.out.push_str(family_lines!(
+            "sysmon_http_answers_cut_total",
+            "counter",
+            "Answers cut short and their connections closed: clients that had not read theirs held 16 MiB of answers."
+        ));
+        self.value("sysmon_http_answers_cut_total", http.answers_cut as f64);
     }
 
     /// How often `/history.json` bodies were rendered rather than reused

@@ -362,6 +362,115 @@ fn clients_that_do_not_read_cannot_stall_the_loop() {
     drop((big, pipelined));
 }
 
+/// The value of the unlabelled series `name` in a /metrics text.
+fn metric(metrics: &str, name: &str) -> Option<u64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The bytes the server may hold for clients that do not read
+/// (`listener::MAX_HELD_ANSWER_BYTES`).
+const HELD_BUDGET: u64 = 16 * 1024 * 1024;
+
+/// Answers clients do not read were held without bound: the server kept
+/// each one's unsent rest, so a local user with a few hundred connections
+/// pipelining `/history.json` (loopback is exempt from the per-address
+/// bound) could hold `max_connections` times the largest answer (0.5 to
+/// 1 GB; 200 such clients of a 263 KB year took the RSS to 48 MB). Now the
+/// rests held stay within 16 MiB: an answer whose rest would take them
+/// over is cut short and its connection closed (counted, logged naming the
+/// peer), fresh clients are still answered, and the memory comes back when
+/// the clients go.
+#[test]
+fn answers_clients_do_not_read_are_held_within_the_budget() {
+    let dir = TempDir::new("held");
+    // A day of history at 1 s: /history.json is megabytes from the start
+    // (nulls before the first samples).
+    let daemon = start(&dir, "history = 24h\ninterval = 1s\nclient_timeout = 30s");
+    // Read whole once: the body is rendered and kept until the next sample
+    // (history_answers), so what grows below is the held copies alone.
+    let whole = daemon.get("/history.json");
+    assert_eq!(whole.status, 200, "{}", daemon.dump());
+    let answer_bytes = whole.body.len() as u64;
+    assert!(
+        answer_bytes > 2_000_000,
+        "a /history.json of {answer_bytes} bytes"
+    );
+    let rss_before = rss_kib(daemon.pid());
+    // Enough clients for three budgets' worth of rests, each pipelining
+    // three requests and reading nothing (a 4 KiB window: the rest of each
+    // answer waits in the server). The kernel takes some of each at once,
+    // up to the largest send buffer (net.ipv4.tcp_wmem's last figure, 4
+    // MiB by default; loopback's 64 KiB MSS sizes a socket's near it), so
+    // a rest is at least the answer less that.
+    let wmem_max: u64 = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    let rest_bytes = answer_bytes.saturating_sub(wmem_max);
+    assert!(
+        rest_bytes > 256 * 1024,
+        "a {answer_bytes}-byte answer against send buffers of up to {wmem_max}"
+    );
+    let clients = 3 * HELD_BUDGET / rest_bytes + 1;
+    let request = format!(
+        "GET /history.json HTTP/1.1\r\nHost: {}\r\n\r\n",
+        daemon.addr
+    );
+    let hostile: Vec<TcpStream> = (0..clients)
+        .map(|_| {
+            let mut s = tiny_window(daemon.addr);
+            s.write_all(request.repeat(3).as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    // Every one answered (each from the body kept, a copy of its rest).
+    std::thread::sleep(Duration::from_secs(2));
+    let rss_held = rss_kib(daemon.pid());
+    let grown_kib = rss_held.saturating_sub(rss_before);
+    eprintln!(
+        "{clients} clients not reading a {answer_bytes}-byte /history.json: \
+         RSS {rss_before} KiB before, {rss_held} KiB while held"
+    );
+    // The budget and as much again for the allocator and the renders of
+    // a new sample; without a bound it is every client's rest, three
+    // budgets.
+    assert!(
+        grown_kib < 2 * HELD_BUDGET / 1024,
+        "RSS grew {grown_kib} KiB with {clients} clients not reading\n{}",
+        daemon.dump()
+    );
+    let metrics = daemon.get("/metrics").body_text();
+    let held = metric(&metrics, "sysmon_http_answer_bytes_held");
+    let cut = metric(&metrics, "sysmon_http_answers_cut_total");
+    let (Some(held), Some(cut)) = (held, cut) else {
+        panic!("no held or cut counts in /metrics:\n{metrics}")
+    };
+    assert!(held > 0 && held <= HELD_BUDGET, "{held} bytes held");
+    assert!(cut >= 1, "{cut} answers cut with {clients} clients");
+    // A fresh client is answered, the page too.
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+    assert_eq!(daemon.get("/").status, 200, "{}", daemon.dump());
+    let line = "held 16 MiB (last cut: 127.0.0.1;";
+    assert!(
+        daemon.wait_log(line, Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    drop(hostile);
+    let released = wait_for(Duration::from_secs(10), || {
+        let metrics = daemon.get("/metrics").body_text();
+        (metric(&metrics, "sysmon_http_answer_bytes_held") == Some(0)).then_some(())
+    });
+    assert!(
+        released.is_some(),
+        "bytes still held after the clients left"
+    );
+    let rss_after = rss_kib(daemon.pid());
+    eprintln!("RSS {rss_after} KiB once they left");
+}
+
 /// The last answer of a connection (`Connection: close`) with more
 /// pipelined after it than the server read: it closed the socket as soon
 /// as the answer was written, the unread bytes made Linux send a reset,

@@ -178,6 +178,12 @@ pub struct Limits {
     /// `max_connections_per_address` (a reverse proxy on the same host
     /// connects from there for every user).
     pub loopback_exempt: bool,
+    /// [patch] Bytes of answers the server holds, in all, for clients
+    /// that have not read them yet: what the socket did not take at once
+    /// (+sysmon.25). An answer whose rest would take the total over it is
+    /// cut short and its connection closed, unless nothing else is held
+    /// (one answer always fits, however large). 0: no bound.
+    pub max_held_bytes: usize,
 }
 
 pub(crate) struct Shared {
@@ -193,6 +199,15 @@ pub(crate) struct Shared {
     // accept() errors that did not stop the server accepting, and
     // accepted connections the server could not watch (+sysmon.13)
     accept_errors: AtomicU64,
+    // [patch] Bytes of answers held for clients that have not read them
+    // (+sysmon.25): every open connection's `out` and the rest of every
+    // answer on its way to the reactor, counted from the copy to the free
+    // (`Shared::hold`, `Shared::release`).
+    held_bytes: AtomicUsize,
+    // [patch] answers cut short for `max_held_bytes`, and the peer of the
+    // last (+sysmon.25)
+    answers_cut: AtomicU64,
+    last_cut_address: Mutex<Option<IpAddr>>,
     limits: Limits,
 }
 
@@ -204,8 +219,35 @@ impl Shared {
             rejected_per_address: AtomicU64::new(0),
             last_refused_address: Mutex::new(None),
             accept_errors: AtomicU64::new(0),
+            held_bytes: AtomicUsize::new(0),
+            answers_cut: AtomicU64::new(0),
+            last_cut_address: Mutex::new(None),
             limits,
         }
+    }
+
+    /// [patch] Counts `bytes` of an answer's rest as held, if
+    /// `max_held_bytes` allows it: when the total stays within it, or
+    /// nothing else is held (+sysmon.25). False: not counted; the answer
+    /// is to be cut short. An answer sent whole (no rest: the usual case)
+    /// is never cut, whatever is held.
+    pub(crate) fn hold(&self, bytes: usize) -> bool {
+        if bytes == 0 {
+            return true;
+        }
+        let before = self.held_bytes.fetch_add(bytes, Relaxed);
+        let max = self.limits.max_held_bytes;
+        if max == 0 || before == 0 || before + bytes <= max {
+            return true;
+        }
+        self.held_bytes.fetch_sub(bytes, Relaxed);
+        false
+    }
+
+    /// [patch] Counts `bytes` of an answer held no more (written, or
+    /// dropped with its connection).
+    pub(crate) fn release(&self, bytes: usize) {
+        self.held_bytes.fetch_sub(bytes, Relaxed);
     }
 }
 
@@ -415,6 +457,24 @@ impl Server {
     /// 503 since +sysmon.21) or they could not be made non-blocking.
     pub fn accept_errors(&self) -> u64 {
         self.shared.accept_errors.load(Relaxed)
+    }
+
+    /// [patch] Bytes of answers held now for clients that have not read
+    /// them (+sysmon.25; at most `max_held_bytes`, or one answer alone).
+    pub fn held_answer_bytes(&self) -> usize {
+        self.shared.held_bytes.load(Relaxed)
+    }
+
+    /// [patch] Answers cut short, their connections closed, because their
+    /// rest would have taken the bytes held over `max_held_bytes`, and the
+    /// peer of the last (None: a unix socket client) (+sysmon.25).
+    pub fn answers_cut(&self) -> (u64, Option<IpAddr>) {
+        let last = *self
+            .shared
+            .last_cut_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        (self.shared.answers_cut.load(Relaxed), last)
     }
 
     /// Blocks until an HTTP request has been submitted and returns it.

@@ -30,7 +30,10 @@
 //!   the caller always answers (a dropped request answers 500).
 //! - *Writing*: the rest goes out as the socket takes it (EPOLLOUT); a
 //!   client that reads nothing for `timeout` is dropped. Then the next
-//!   request is read, from what was already buffered first.
+//!   request is read, from what was already buffered first. [patch] The
+//!   rests held, all connections together, stay within `max_held_bytes`
+//!   (+sysmon.25): a rest that would take them over is not copied; the
+//!   connection is closed, its answer cut short.
 //! - *Lingering*: after a refusal, and after the answer to a connection's
 //!   last request (`Connection: close`, HTTP/1.0), the write side is shut
 //!   and what the client still sends is read and thrown away for at most
@@ -47,7 +50,8 @@
 //! (the answering thread writes once, without waiting, between the request
 //! leaving `ready` and its `Answer` arriving); timers are one deadline per
 //! connection, and a turn's wait ends for I/O, a deadline, the caller's
-//! timeout or the eventfd.
+//! timeout or the eventfd; `Shared::held_bytes` is the sum of every
+//! connection's `out` and of the rests on their way back in the inbox.
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
@@ -68,12 +72,22 @@ use crate::{AfterAcceptError, Message, Shared};
 pub(crate) struct Answer {
     /// The connection (`Reactor::token`).
     pub(crate) token: u64,
-    /// What the socket did not take at once (usually nothing).
-    pub(crate) rest: Vec<u8>,
-    /// False: the client is gone (a send failed); close.
-    pub(crate) ok: bool,
+    pub(crate) outcome: Outcome,
     /// The request's head, back for reuse (`Reactor::spare_heads`).
     pub(crate) head: HeadText,
+}
+
+/// What became of an answer's first send.
+pub(crate) enum Outcome {
+    /// What the socket did not take at once (usually nothing), counted in
+    /// `Shared::held_bytes`: to be written as the client reads.
+    Rest(Vec<u8>),
+    /// [patch] The rest would have taken the bytes held over
+    /// `max_held_bytes` and was not kept (+sysmon.25): close, the answer
+    /// cut short (its `Content-Length` tells the client).
+    Cut,
+    /// The client is gone (a send failed): close.
+    Gone,
 }
 
 /// The way from an answering thread back to the reactor: answers, and an
@@ -171,7 +185,8 @@ struct Conn {
     buf: Vec<u8>,
     /// `buf[..scanned]` holds no end of head (`client::parse_head`).
     scanned: usize,
-    /// What is left to write, from `out_pos` on (Writing only).
+    /// What is left to write, from `out_pos` on (Writing only), counted
+    /// whole in `Shared::held_bytes` until it is freed.
     out: Vec<u8>,
     out_pos: usize,
     after_write: AfterWrite,
@@ -405,6 +420,8 @@ impl Reactor {
         // takes it out of the epoll; an event already reported for it is
         // ignored by its generation.
         if let Some(conn) = entry.conn.take() {
+            // [patch] an answer not written whole is held no more (+sysmon.25)
+            self.shared.release(conn.out.len());
             let mut socket = conn.socket;
             // Unique unless a request of it is still out (then the
             // descriptor closes with the request's hold on it).
@@ -611,6 +628,7 @@ impl Reactor {
                     Parsed::Refused(answer) => {
                         keep_spare(&mut self.spare_heads, head);
                         conn.buf = Vec::new();
+                        self.shared.held_bytes.fetch_add(answer.len(), Relaxed);
                         return self.start_write(slot, answer, AfterWrite::Linger);
                     }
                 }
@@ -637,6 +655,7 @@ impl Reactor {
                         }
                         Parsed::Refused(answer) => {
                             keep_spare(&mut self.spare_heads, head);
+                            self.shared.held_bytes.fetch_add(answer.len(), Relaxed);
                             return self.start_write(slot, answer, AfterWrite::Linger);
                         }
                     }
@@ -654,6 +673,7 @@ impl Reactor {
     fn dispatch(&mut self, slot: usize, facts: HeadFacts, head: HeadText) {
         let token = self.token(slot);
         let inbox = Arc::clone(&self.inbox);
+        let shared = Arc::clone(&self.shared);
         let conn = self.conn(slot);
         conn.state = State::Answering;
         conn.deadline = None;
@@ -662,6 +682,7 @@ impl Reactor {
             socket: Arc::clone(&conn.socket),
             token,
             inbox,
+            shared,
         };
         let request = new_request(facts, head, conn.remote_addr, reply);
         self.ready.push_back(request.into());
@@ -679,13 +700,31 @@ impl Reactor {
                 s.generation == generation
                     && s.conn.as_ref().is_some_and(|c| c.state == State::Answering)
             });
-            if !current {
-                continue;
-            }
-            if !answer.ok {
-                self.close(slot);
-                continue;
-            }
+            let rest = match answer.outcome {
+                Outcome::Rest(rest) if current => rest,
+                Outcome::Rest(rest) => {
+                    // not while the reactor leaves a connection alone until
+                    // its answer is back; counted out all the same
+                    self.shared.release(rest.len());
+                    continue;
+                }
+                _ if !current => continue,
+                Outcome::Cut => {
+                    self.shared.answers_cut.fetch_add(1, Relaxed);
+                    let peer = self.conn(slot).remote_addr.map(|a| a.ip().to_canonical());
+                    *self
+                        .shared
+                        .last_cut_address
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = peer;
+                    self.close(slot);
+                    continue;
+                }
+                Outcome::Gone => {
+                    self.close(slot);
+                    continue;
+                }
+            };
             // [patch] The last answer lingers as a refusal does (+sysmon.8):
             // closed at once, with pipelined bytes unread, it was reset
             // away.
@@ -694,11 +733,13 @@ impl Reactor {
             } else {
                 AfterWrite::KeepAlive
             };
-            self.start_write(slot, answer.rest, after);
+            self.start_write(slot, rest, after);
         }
         self.answers = answers;
     }
 
+    /// Writes `bytes`, already counted in `Shared::held_bytes`, as the
+    /// client reads them.
     fn start_write(&mut self, slot: usize, bytes: Vec<u8>, after: AfterWrite) {
         let conn = self.conn(slot);
         conn.out = bytes;
@@ -713,8 +754,9 @@ impl Reactor {
     /// `after_write` says.
     fn write_out(&mut self, slot: usize) {
         loop {
-            let conn = self.conn(slot);
+            let conn = self.slots[slot].conn.as_mut().expect("an open connection");
             if conn.out_pos == conn.out.len() {
+                self.shared.release(conn.out.len());
                 conn.out = Vec::new();
                 conn.out_pos = 0;
                 return match conn.after_write {
@@ -954,6 +996,69 @@ mod test {
         assert!(turn_until(&mut reactor, counted), "not refused");
         let last = *shared.last_refused_address.lock().unwrap();
         assert_eq!(last, Some(std::net::Ipv4Addr::LOCALHOST.into()));
+    }
+
+    /// [patch] The rests held for clients that do not read stay within
+    /// `max_held_bytes` (+sysmon.25): one held alone is kept however large;
+    /// the next, which would go over, is not: its connection is closed,
+    /// the answer cut short, counted with its peer; the count goes back to
+    /// zero as the rest is written.
+    #[test]
+    fn answers_held_for_clients_that_do_not_read_stay_within_the_bound() {
+        use crate::{Response, Server};
+        use std::io::Write;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            max_held_bytes: 64 * 1024,
+            ..Limits::default()
+        };
+        let server = Server::from_listeners(vec![listener.into()], limits).unwrap();
+        // more than a socket takes at once (4 MiB at most by default)
+        let body = vec![b'x'; 8 << 20];
+        let ask = |body: &[u8]| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let rq = server.recv_timeout(Duration::from_secs(5)).unwrap();
+            let rq = rq.expect("a request");
+            rq.respond(Response::from_data(body.to_vec())).unwrap();
+            // a turn takes the answer
+            assert!(server
+                .recv_timeout(Duration::from_millis(20))
+                .unwrap()
+                .is_none());
+            s
+        };
+        let first = ask(&body);
+        let held = server.held_answer_bytes();
+        assert!(held > 64 * 1024, "{} bytes held", held);
+        let mut second = ask(&body);
+        assert_eq!(server.answers_cut(), (1, Some(addr.ip())));
+        assert_eq!(server.held_answer_bytes(), held);
+        let mut cut = Vec::new();
+        let _ = second.read_to_end(&mut cut);
+        assert!(cut.len() < body.len(), "{} bytes", cut.len());
+        // an answer the socket takes whole is not cut, whatever is held
+        let mut small = ask(b"small");
+        let mut whole = Vec::new();
+        let _ = small.read_to_end(&mut whole);
+        assert!(whole.ends_with(b"\r\n\r\nsmall"), "{:?}", whole);
+        assert_eq!(server.answers_cut().0, 1);
+
+        let read = std::thread::scope(|scope| {
+            let reader = scope.spawn(move || {
+                let mut whole = Vec::new();
+                let _ = (&first).read_to_end(&mut whole);
+                whole.len()
+            });
+            while !reader.is_finished() {
+                let _ = server.recv_timeout(Duration::from_millis(20));
+            }
+            reader.join().unwrap()
+        });
+        assert!(read > body.len(), "{} bytes", read);
+        assert_eq!(server.held_answer_bytes(), 0);
     }
 
     /// [patch] Loopback peers are not counted when `loopback_exempt`.

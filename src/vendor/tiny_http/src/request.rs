@@ -11,10 +11,10 @@ use crate::borrowed::BorrowedResponse;
 use crate::client::HeadFacts;
 use crate::connection::Connection;
 use crate::head_text::HeadText;
-use crate::reactor::{Answer, Inbox};
+use crate::reactor::{Answer, Inbox, Outcome};
 use crate::response::ConnectionLine;
 
-use crate::{HTTPVersion, Method, Response};
+use crate::{HTTPVersion, Method, Response, Shared};
 
 /// Represents an HTTP request made by a client.
 ///
@@ -73,6 +73,9 @@ pub(crate) struct Reply {
     /// Which connection, for the reactor.
     pub(crate) token: u64,
     pub(crate) inbox: Arc<Inbox>,
+    /// Where a rest is counted against `max_held_bytes` before it is
+    /// copied (+sysmon.25).
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// Builds a new request.
@@ -245,10 +248,12 @@ impl Request {
 impl Reply {
     /// [patch] Like [`Reply::send`] for a head printed in a buffer and a
     /// body borrowed from the caller: one `writev` of the two, and only what
-    /// the socket did not take is copied for the reactor.
+    /// the socket did not take is copied for the reactor (if the bytes held
+    /// allow it: `Shared::hold`).
     fn send_pair(self, head: &[u8], body: &[u8], request_head: HeadText) {
-        let answer = match self.socket.send_pair_without_waiting(head, body) {
-            Ok(sent) => {
+        let sent = self.socket.send_pair_without_waiting(head, body);
+        let outcome = match sent {
+            Ok(sent) if self.shared.hold(head.len() + body.len() - sent) => {
                 let mut rest = Vec::new();
                 if sent < head.len() {
                     rest.reserve_exact(head.len() - sent + body.len());
@@ -257,46 +262,37 @@ impl Reply {
                 } else {
                     rest.extend_from_slice(&body[sent - head.len()..]);
                 }
-                Answer {
-                    token: self.token,
-                    rest,
-                    ok: true,
-                    head: request_head,
-                }
+                Outcome::Rest(rest)
             }
-            Err(_) => Answer {
-                token: self.token,
-                rest: Vec::new(),
-                ok: false,
-                head: request_head,
-            },
+            Ok(_) => Outcome::Cut,
+            Err(_) => Outcome::Gone,
         };
-        self.inbox.send(answer);
+        self.inbox.send(Answer {
+            token: self.token,
+            outcome,
+            head: request_head,
+        });
     }
 
     /// Sends what the socket takes of `printed` and hands the rest (or the
-    /// news that the client is gone) to the reactor, with the request's
-    /// head for reuse.
+    /// news that the client is gone, or that the rest is over the bytes
+    /// held: `Shared::hold`) to the reactor, with the request's head for
+    /// reuse.
     fn send(self, printed: std::io::Result<&[u8]>, request_head: HeadText) {
-        let answer = match printed.and_then(|bytes| {
+        let outcome = match printed.and_then(|bytes| {
             self.socket
                 .send_without_waiting(bytes)
                 .map(|sent| &bytes[sent..])
         }) {
-            Ok(rest) => Answer {
-                token: self.token,
-                rest: rest.to_vec(),
-                ok: true,
-                head: request_head,
-            },
-            Err(_) => Answer {
-                token: self.token,
-                rest: Vec::new(),
-                ok: false,
-                head: request_head,
-            },
+            Ok(rest) if self.shared.hold(rest.len()) => Outcome::Rest(rest.to_vec()),
+            Ok(_) => Outcome::Cut,
+            Err(_) => Outcome::Gone,
         };
-        self.inbox.send(answer);
+        self.inbox.send(Answer {
+            token: self.token,
+            outcome,
+            head: request_head,
+        });
     }
 }
 
