@@ -165,10 +165,14 @@ pub struct Daemon {
     boot_log: Option<BootLog>,
     /// The init system's services, read every `services_every`.
     services: Services,
-    /// The last turn's wait ended with a request (answered in that turn),
-    /// not at a deadline or by a signal: [`Daemon::run`] drops start-up's
-    /// pages only after a wait that did not.
-    last_wait_answered: bool,
+    /// The last turn's wait was idle: it had time to wait (a deadline
+    /// ahead, not one due or a sliced job's next slice) and ended at it or
+    /// by a signal, not with a request. [`Daemon::run`] drops start-up's
+    /// pages only after such a wait: on a busy box a /data.json answer's
+    /// top reading takes more than one slice, and the zero-length waits
+    /// between its slices, which end without a request, once counted as
+    /// idle and dropped the pages among the first answers.
+    last_wait_idle: bool,
     /// /data.json requests (admitted) waiting for the top processes'
     /// reading under way ([`Sampler::top_for_answer`]): answered in the
     /// turn it ends, while other requests are answered between its
@@ -300,7 +304,7 @@ impl Daemon {
             boot_log,
             job_pids: Vec::with_capacity(2 + crate::alerts::MAX_INSTANCES),
             services,
-            last_wait_answered: false,
+            last_wait_idle: false,
             waiting_for_top: Vec::new(),
         })
     }
@@ -397,7 +401,7 @@ impl Daemon {
         self.notify.ready();
         // Start-up's pages are dropped once the loop is idle: after the
         // first wait that ended at a deadline (or a signal) rather than
-        // with a request. Dropped at the end of the first turn, the drop
+        // with a request, and had time to wait (`last_wait_idle`). Dropped at the end of the first turn, the drop
         // and the disk reads that mapped the loop's code and the answer's
         // data back (a dozen major faults), 3–4 ms in all, came before the
         // answer to the request after the first one: a browser's
@@ -408,7 +412,7 @@ impl Daemon {
         let mut start_up_pages_kept = true;
         while self.poll_once() {
             if start_up_pages_kept
-                && (!self.last_wait_answered || Instant::now() >= first_sample_at)
+                && (self.last_wait_idle || Instant::now() >= first_sample_at)
                 && !sys::stop_requested()
             {
                 start_up_pages_kept = false;
@@ -540,7 +544,7 @@ impl Daemon {
         }
         let wait = deadline.saturating_duration_since(Instant::now());
         let request = self.http.recv_timeout(wait);
-        self.last_wait_answered = request.is_some();
+        self.last_wait_idle = request.is_none() && !wait.is_zero();
         if let Some(request) = request {
             self.answer(request);
             // Answer what else is ready before the next slice of work, but

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
                 let help = format!("{}\n", early.output);
                 cli::emit(&help).map_or_else(|code| code, |()| ExitCode::SUCCESS)
             } else {
-                eprintln!("{}", early.output);
+                stderr_line(&early.output);
                 ExitCode::from(2)
             };
         }
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         return cli::emit(version).map_or_else(|code| code, |()| ExitCode::SUCCESS);
     }
     let Some(command) = args.command else {
-        eprintln!("sysmon: no command given; try `sysmon --help`");
+        stderr_line("sysmon: no command given; try `sysmon --help`");
         return ExitCode::from(2);
     };
     // The commands that only print die quietly of SIGPIPE when their
@@ -142,6 +142,17 @@ fn escaped(bytes: &[u8]) -> String {
         }
     }
     shown
+}
+
+/// Writes `text` and a newline to stderr. A failed write (stderr on a full
+/// disk) is ignored: there is nowhere left to report it, and the exit
+/// status still says what happened; `eprintln!` panicked (exit 134).
+fn stderr_line(text: &str) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_all(text.as_bytes())
+        .and_then(|()| stderr.write_all(b"\n"));
 }
 
 /// Logs a usage error; its exit status.

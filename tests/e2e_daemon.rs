@@ -1245,6 +1245,80 @@ fn output_that_cannot_be_written_is_an_error_not_a_panic() {
     }
 }
 
+/// `--sys-root` and `--root-fs` naming a directory that is not there are
+/// start-up errors naming the flag and the path (exit 2), as `--proc-root`
+/// is, for every command that takes them: before, `run` started and each
+/// collector failed at the first scrape (os-release's message named no
+/// path), and `sample` printed its figures without sysfs.
+#[test]
+fn a_missing_sys_root_or_root_fs_is_a_start_up_error() {
+    let dir = TempDir::new("e2e-missing-roots");
+    let config = dir.config("backup = off\nupdate_manager = none");
+    let config = config.to_str().unwrap();
+    let missing = dir.join("missing");
+    let missing = missing.to_str().unwrap();
+    let a_file = dir.join("a-file");
+    std::fs::write(&a_file, "").unwrap();
+    let a_file = a_file.to_str().unwrap();
+    let proc_root = fixture("proc/basic");
+    let proc_root = proc_root.to_str().unwrap();
+    let listen = ["--listen", "127.0.0.1:0"];
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["run", "--sys-root", missing], "--sys-root", missing),
+        (&["run", "--root-fs", missing], "--root-fs", missing),
+        (&["run", "--root-fs", a_file], "--root-fs", a_file),
+        (
+            &["sample", "--proc-root", proc_root, "--sys-root", missing],
+            "--sys-root",
+            missing,
+        ),
+        (
+            &["sample", "--proc-root", proc_root, "--sys-root", a_file],
+            "--sys-root",
+            a_file,
+        ),
+    ];
+    for (args, flag, path) in cases {
+        let mut all = args.to_vec();
+        all.extend(["--config", config]);
+        if args[0] == "run" {
+            all.extend(listen);
+        }
+        let (status, out) = run_limited(sysmon(&all), Duration::from_secs(10));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let status = status.unwrap_or_else(|| panic!("{all:?}: still running: {stderr}"));
+        assert_eq!(status.code(), Some(2), "{all:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("sysmon: error: {flag} {path}: ")),
+            "{all:?}: {stderr}"
+        );
+        assert!(!stderr.contains("listening on"), "{all:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{all:?}: printed something");
+    }
+}
+
+/// A usage error with stderr on a full disk (`/dev/full`) is still exit 2:
+/// `eprintln!` panicked when its write failed (exit 134, a backtrace
+/// nobody could read either). There is nowhere left to report the failed
+/// write; the exit status says what happened.
+#[test]
+fn a_usage_error_on_a_full_stderr_is_exit_2_not_a_panic() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("SKIPPED: no /dev/full");
+        return;
+    }
+    let cases: [&[&str]; 3] = [&["--nonsense"], &[], &["sample", "--nonsense"]];
+    for args in cases {
+        let out = sysmon(args)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {:?}", out.status);
+        assert!(out.stdout.is_empty(), "{args:?}: printed something");
+    }
+}
+
 /// `network_exclude`: the interfaces matching a glob are left out of
 /// /data.json (and so of /metrics and the history); a glob that cannot name
 /// an interface is a config error with its line.

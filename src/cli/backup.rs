@@ -1,7 +1,8 @@
 //! `sysmon backup`: one backup in the foreground, with a progress line on
 //! a terminal and a summary on stdout. Exit 0 when everything was archived,
 //! 3 when the archive was written but some files were skipped, 1 on
-//! failure. The result is recorded in `state_dir/backup_last.json` as the
+//! failure, and 1 when the summary cannot be written (the archive, written
+//! before, is kept and the error says so). The result is recorded in `state_dir/backup_last.json` as the
 //! daemon records its own runs' (failures included), so the dashboard, the
 //! `backup_age` alert and /metrics count a backup made by hand.
 
@@ -87,10 +88,21 @@ pub fn backup(args: BackupArgs) -> Result<ExitCode, ExitCode> {
         }
     };
     if tty {
-        eprint!("\r\x1b[K");
+        // Nowhere to report a failed write to stderr: ignored.
+        let _ = std::io::stderr().write_all(b"\r\x1b[K");
     }
     keep_record(config, &outcome);
-    print_summary(&outcome);
+    if let Err(code) = super::emit_bytes(&summary(&outcome)) {
+        // The archive stands (and is recorded): only the summary is lost,
+        // and the exit status says so.
+        if let (None, Some(file)) = (&outcome.error, &outcome.file) {
+            log::error(format_args!(
+                "backup: the summary could not be printed; the archive {} is written and kept",
+                file.display()
+            ));
+        }
+        return Err(code);
+    }
     Ok(match (&outcome.error, outcome.skipped) {
         (Some(_), _) => ExitCode::from(1),
         (None, 0) => ExitCode::SUCCESS,
@@ -116,11 +128,14 @@ fn keep_record(config: &crate::config::Config, outcome: &Outcome) {
     }
 }
 
-fn print_summary(o: &Outcome) {
-    let mut out = std::io::stdout().lock();
+/// What `sysmon backup` prints on stdout (written by
+/// [`super::emit_bytes`]: a failed write is an error, not ignored).
+/// Its writes, into a `Vec`, cannot fail: their results are ignored.
+fn summary(o: &Outcome) -> Vec<u8> {
+    let mut out = Vec::new();
     if let Some(e) = &o.error {
         let _ = writeln!(out, "backup failed: {e}");
-        return;
+        return out;
     }
     let file = o.file.as_deref().unwrap_or(Path::new("?"));
     let _ = writeln!(out, "archive:  {}", file.display());
@@ -156,4 +171,5 @@ fn print_summary(o: &Outcome) {
             o.skipped - o.skipped_list.len() as u64
         );
     }
+    out
 }

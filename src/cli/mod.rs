@@ -45,12 +45,15 @@ use crate::log;
 /// (`main.rs`), and EPIPE, ignored, for `audit` and `backup`, which keep
 /// SIGPIPE ignored; a closed stdout (EBADF) is ignored, as std does.
 pub fn emit(text: &str) -> Result<(), ExitCode> {
+    emit_bytes(text.as_bytes())
+}
+
+/// [`emit`] for bytes: `backup`'s summary, whose escaped file names are
+/// written through [`log::Escaping`], an `io::Write`.
+pub fn emit_bytes(text: &[u8]) -> Result<(), ExitCode> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    match stdout.write_all(text).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             log::error(format_args!("stdout: {e}"));
             Err(ExitCode::from(1))
@@ -96,19 +99,19 @@ pub fn load_config_for_run(
 /// A start-up error (exit 2) when the proc root is not a directory: without
 /// it every figure would be a zero that looks measured.
 fn check_proc_root(config: &Config) -> Result<(), ExitCode> {
-    let root = &config.proc_root;
-    match std::fs::metadata(root) {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => {
-            log::error(format_args!(
-                "--proc-root {}: not a directory",
-                root.display()
-            ));
-            Err(ExitCode::from(2))
-        }
-        Err(e) => {
-            log::error(format_args!("--proc-root {}: {e}", root.display()));
-            Err(ExitCode::from(2))
-        }
-    }
+    check_root("--proc-root", &config.proc_root)
+}
+
+/// A start-up error (exit 2) naming `flag` and `root` when `root` is not a
+/// directory. For `--sys-root` and `--root-fs`, checked when given: a
+/// mistyped one was found only per collector at the first scrape, and
+/// os-release's message did not name the path.
+fn check_root(flag: &str, root: &Path) -> Result<(), ExitCode> {
+    let problem = match std::fs::metadata(root) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => std::io::Error::from(std::io::ErrorKind::NotADirectory),
+        Err(e) => e,
+    };
+    log::error(format_args!("{flag} {}: {problem}", root.display()));
+    Err(ExitCode::from(2))
 }

@@ -58,6 +58,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         listen: !args.listen.is_empty(),
         user: args.user.is_some(),
     };
+    let sys_root_given = args.sys_root.is_some();
     let mut config = super::load_config_for_run(
         args.config.as_deref(),
         args.proc_root,
@@ -65,7 +66,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         from_command_line,
     )?;
     if let Some(root_fs) = args.root_fs {
+        super::check_root("--root-fs", &root_fs)?;
         config.root_fs = root_fs;
+    }
+    if sys_root_given {
+        super::check_root("--sys-root", &config.sys_root)?;
     }
     let user_on_command_line = args.user.is_some();
     if let Some(user) = args.user {

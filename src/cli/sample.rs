@@ -28,8 +28,12 @@ pub struct SampleArgs {
 }
 
 pub fn sample(args: SampleArgs) -> Result<ExitCode, ExitCode> {
+    let sys_root_given = args.sys_root.is_some();
     let config = super::load_config(args.config.as_deref(), args.proc_root, args.sys_root)?;
     super::check_proc_root(&config)?;
+    if sys_root_given {
+        super::check_root("--sys-root", &config.sys_root)?;
+    }
     let mut sampler = daemon::new_sampler(&config);
     // Both readings read the top processes too, whatever `top_every` says,
     // so their CPU shares cover the 250 ms between them.

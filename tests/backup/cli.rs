@@ -404,6 +404,37 @@ fn retention_keeps_the_newest_and_ignores_other_files() {
     }
 }
 
+/// A summary that cannot be written (stdout on a full disk, here
+/// `/dev/full`) is exit 1 with `stdout: <error>`, as for the other
+/// commands (`cli::emit`); the archive, written before, is kept and the
+/// error says so. Before, the failed writes were ignored: exit 0.
+#[test]
+fn a_summary_that_cannot_be_written_is_exit_1_and_the_archive_is_kept() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("SKIPPED: no /dev/full");
+        return;
+    }
+    let td = TempDir::new("backup-stdout-full");
+    let (conf, backups) = small_setup(&td, "");
+    let out = sysmon(&["backup", "--config", conf.to_str().unwrap()])
+        .stdout(fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("sysmon: error: stdout: No space left on device"),
+        "{stderr}"
+    );
+    let made = archives(&backups);
+    assert_eq!(made.len(), 1, "the archive is kept: {stderr}");
+    assert!(
+        stderr.contains(&format!("{} is written and kept", made[0].display())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn backups_in_the_same_second_never_overwrite() {
     let td = TempDir::new("backup-same-second");
