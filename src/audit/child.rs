@@ -10,10 +10,13 @@
 //! between two polls holds the writer a period at most once per
 //! [`PIPE_BYTES`] (10 MB are 10 periods, not the 150 of a 64 KiB pipe).
 //! The output is read to its end, both pipes closed, as a shell's `$(...)`
-//! reads it: after the child's exit too, since a descendant may still
-//! hold the pipes and write after a pause (no manager leaves one), a
-//! poll period apart when nothing is waiting; the deadline (`kill_at`) bounds that: a pipe still held open
-//! then is [`Exit::HeldOpen`], as what would still come is unknown. At
+//! reads it, or, after the child's exit, until a descendant that still
+//! holds the pipes (a daemon it started, a background job) has been
+//! quiet for [`QUIET_AFTER_EXIT`]: output it prints after a shorter
+//! pause is kept, and one that prints nothing does not hold the run to
+//! its deadline; it is killed with the group. The deadline (`kill_at`)
+//! bounds that: a descendant still writing then is [`Exit::HeldOpen`], as
+//! what would still come is unknown. At
 //! most [`OUTPUT_CAP`] bytes per stream are kept (the rest is read and
 //! counted), and a child (or what it left writing after its exit) that
 //! writes more than [`READ_CAP`] on a stream is killed like one that timed
@@ -52,6 +55,11 @@ pub const PIPE_BYTES: usize = READ_PER_POLL;
 /// How long [`RunningChild::kill`] waits for the killed child's end: a
 /// SIGKILLed process is usually gone within a millisecond.
 const REAP_WAIT: Duration = Duration::from_millis(20);
+/// How long a descendant that holds the pipes after the child's exit may
+/// be quiet before the output is taken as whole (module docs): long
+/// enough for a late line after a short pause, short enough that a
+/// background process the command left costs the run little.
+pub const QUIET_AFTER_EXIT: Duration = Duration::from_secs(2);
 
 /// What to run: an absolute program path and its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,6 +242,8 @@ pub struct RunningChild {
     /// The child has exited (seen at a poll, left unreaped so its group
     /// can still be killed) and its pipes are being read to the end.
     exited: bool,
+    /// Since when nothing was read, once the child has exited.
+    quiet_since: Option<Instant>,
     /// The last poll used a stream's whole share, or saw the exit.
     behind: bool,
 }
@@ -307,6 +317,7 @@ impl RunningChild {
             kill_at,
             timeout,
             exited: false,
+            quiet_since: None,
             behind: false,
         };
         if let Err(e) = nonblocking {
@@ -356,8 +367,19 @@ impl RunningChild {
             }
         }
         // Read to the end: both pipes closed, by the child and whatever it
-        // left holding them. Still open at the deadline, it timed out.
-        let all_read = self.stdout.pipe.is_none() && self.stderr.pipe.is_none();
+        // left holding them, or that quiet for QUIET_AFTER_EXIT after the
+        // exit. Still written to at the deadline, it timed out.
+        if self.exited {
+            let read_now = (self.stdout.read, self.stderr.read) != read_before;
+            if read_now || self.quiet_since.is_none() {
+                self.quiet_since = Some(now);
+            }
+        }
+        let quiet_long_enough = self
+            .quiet_since
+            .is_some_and(|since| now.saturating_duration_since(since) >= QUIET_AFTER_EXIT);
+        let all_read =
+            (self.stdout.pipe.is_none() && self.stderr.pipe.is_none()) || quiet_long_enough;
         let exit = if self.stdout.over_cap() || self.stderr.over_cap() {
             self.kill();
             Exit::TooMuchOutput
@@ -579,28 +601,43 @@ mod tests {
     }
 
     /// The manager exits normally, leaving a descendant that holds its
-    /// pipes and writes nothing: it might still write (it is not known
-    /// whether the output is whole), so the pipes are read on, a poll
-    /// period apart (not behind), until the deadline; then the run says
-    /// the manager's status and that its output was held open, and the
+    /// pipes and writes nothing (a daemon it started, a background job):
+    /// the pipes are read on, a poll period apart (not behind), until it
+    /// has been quiet for QUIET_AFTER_EXIT, not to the deadline; then the
+    /// run says the manager's own status, keeps what was printed, and the
     /// descendant does not outlive it.
     #[test]
-    fn a_quiet_descendant_holding_the_pipes_is_killed_at_the_deadline() {
+    fn a_quiet_descendant_holding_the_pipes_ends_the_run_once_quiet_for_a_while() {
         let mut child = spawn_sh("sleep 600 & echo $! >&2; echo listed; exit 3");
-        for _ in 0..50 {
-            if let Some(run) = child.poll(Instant::now()) {
-                panic!("ended before its deadline: {}", run.exit.describe());
+        let mut exited_seen = None;
+        for _ in 0..5_000 {
+            let now = Instant::now();
+            if let Some(run) = child.poll(now) {
+                panic!("ended before it was quiet long: {}", run.exit.describe());
+            }
+            if child.exited {
+                exited_seen = Some(now);
+                break;
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+        let exited_seen = exited_seen.expect("the manager's exit seen");
+        // Its output read, nothing more comes: polled a period apart.
+        let read_last = exited_seen + Duration::from_millis(50);
+        if let Some(run) = child.poll(read_last) {
+            panic!("ended before it was quiet long: {}", run.exit.describe());
+        }
         assert!(!child.behind(), "read at once though nothing is waiting");
-        let Some(run) = child.poll(child.kill_at()) else {
-            panic!("still running at its deadline")
+        // Quiet a little less than long enough: still read on.
+        let almost = read_last + QUIET_AFTER_EXIT - Duration::from_millis(100);
+        if let Some(run) = child.poll(almost) {
+            panic!("ended before it was quiet long: {}", run.exit.describe());
+        }
+        let Some(run) = child.poll(read_last + QUIET_AFTER_EXIT) else {
+            panic!("still running though quiet for {QUIET_AFTER_EXIT:?} after the exit")
         };
-        assert_eq!(
-            run.exit.describe(),
-            "exit status 3, but a process it started still held its output open when the 1m timeout ran out; its process group was killed"
-        );
+        assert!(read_last + QUIET_AFTER_EXIT < child.kill_at());
+        assert_eq!(run.exit.describe(), "exit status 3");
         assert_eq!(run.stdout, b"listed\n");
         let descendant = pid_printed(&run);
         assert!(is_gone(descendant), "descendant {descendant} still runs");
