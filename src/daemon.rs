@@ -401,11 +401,12 @@ impl Daemon {
         self.notify.ready();
         // Start-up's pages are dropped once the loop is idle: after the
         // first wait that ended at a deadline (or a signal) rather than
-        // with a request, and had time to wait (`last_wait_idle`). Dropped at the end of the first turn, the drop
-        // and the disk reads that mapped the loop's code and the answer's
-        // data back (a dozen major faults), 3–4 ms in all, came before the
-        // answer to the request after the first one: a browser's
-        // /data.json after its / (issue 16; README, *The second answer*).
+        // with a request, and had time to wait (`last_wait_idle`). Dropped
+        // at the end of the first turn, the drop and the disk reads that
+        // mapped the loop's code and the answer's data back (a dozen major
+        // faults), 3–4 ms in all, came before the answer to the request
+        // after the first one: a browser's /data.json after its / (issue
+        // 16; README, *The second answer*).
         // Under a stream of requests no wait may end idle: then at the
         // first sample's deadline, when the start is long over.
         let first_sample_at = self.next_sample_at;
