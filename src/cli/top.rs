@@ -105,15 +105,16 @@ pub fn top(args: TopArgs) -> Result<ExitCode, ExitCode> {
         if cores == 1 { "" } else { "s" },
         cores * 100
     );
-    print_table(&mut out, &sample.top.by_cpu);
+    table_into(&mut out, &sample.top.by_cpu);
     outln!(out);
     outln!(out, "By resident memory:");
-    print_table(&mut out, &sample.top.by_memory);
+    table_into(&mut out, &sample.top.by_memory);
     super::emit(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(out: &mut String, rows: &[TopProcess]) {
+/// Appends the table of `rows` to `out` (written by [`super::emit`]).
+fn table_into(out: &mut String, rows: &[TopProcess]) {
     outln!(
         out,
         "{:>7}  {:<12} {:>6} {:>9}  COMMAND",
