@@ -5,6 +5,9 @@
 #
 #   sh tests/bench/run.sh path/to/release/sysmon
 #   SYSMON_BENCH_ONLY=start sh tests/bench/run.sh BIN   only the start row
+#   SYSMON_BENCH_ONLY=http sh tests/bench/run.sh BIN    only sysmon's /data.json
+#       and cached /metrics wrk rows, quiet and busy, each beside its floor
+#       (tests/bench/httpfloor.c): about 2 minutes
 #
 # References (Debian packages, installed when missing and we are root):
 # prometheus-node-exporter (/metrics) and monit (its HTTP status page).
@@ -29,8 +32,12 @@ need() {
 ONLY=${SYSMON_BENCH_ONLY:-}
 [ "$ONLY" = start ] || need wrk wrk || { echo "bench: wrk is required" >&2; exit 1; }
 need cc gcc || { echo "bench: cc is required (tests/bench/startclock.c)" >&2; exit 1; }
-HAVE_NE=0; need prometheus-node-exporter prometheus-node-exporter && HAVE_NE=1
-HAVE_MONIT=0; need monit monit && HAVE_MONIT=1
+[ "$ONLY" = start ] || need curl curl || { echo "bench: curl is required (the HTTP floor's answers)" >&2; exit 1; }
+HAVE_NE=0; HAVE_MONIT=0
+if [ "$ONLY" != http ]; then
+  need prometheus-node-exporter prometheus-node-exporter && HAVE_NE=1
+  need monit monit && HAVE_MONIT=1
+fi
 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -50,13 +57,33 @@ start_rows() {
   echo "| one answer once serving, the same client (ms, median of $START_ROUNDS) | $SERVING_S | ${SERVING_N:-} | | ${SERVING_M:-} | |"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.1fx\n", a / b }'; }
+# The floor under the HTTP latency rows (tests/bench/httpfloor.c): a C
+# epoll server that answers every request with sysmon's answer to PATH,
+# captured from sysmon (on 18080) when the floor starts. Its head's lines
+# are checked against sysmon's (Date and Content-Length by name only).
+start_http_floor() { # PORT PATH
+  body="$WORK/floor-$1"
+  answer_type=$(curl -sS -o "$body" -w '%{content_type}' "http://127.0.0.1:18080$2")
+  "$WORK/httpfloor" "$1" "$body" "$answer_type" & PIDS="$PIDS $!"
+  wait_port "$1"
+  head_lines() { curl -sS -D - -o /dev/null "$1" | tr -d '\r' | sed -E 's/^(Date|Content-Length): .*/\1/'; }
+  [ "$(head_lines "http://127.0.0.1:18080$2")" = "$(head_lines "http://127.0.0.1:$1$2")" ] ||
+    echo "bench: tests/bench/httpfloor.c's head for $2 is not sysmon's: its rows do not compare" >&2
+}
+# FLOOR_RPS FLOOR_P99 SYSMON_P99 EMPTY_CELLS -> the floor's row, under
+# sysmon's row of the same wrk, run right after it.
+floor_row() {
+  echo "| floor: a C epoll server sending the same bytes (tests/bench/httpfloor.c): requests/s / p99 (ms) | ${1:-} / ${2:-} (sysmon's p99 $(ratio "${3:-}" "${2:-}") it) |$4"
+}
+machine_line() { echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d), load average at the end $(cut -d" " -f1-3 /proc/loadavg)"; }
 
 # --- footprint: start, idle, idle connections (issue #16) ---------------------
-# Each daemon fresh on its own port: start -> first answer, then all of them
-# idle side by side for 30 s (CPU, wake-ups of the main thread, threads, RSS),
-# then 1,000 connections that send nothing (threads, RSS).
-FP="python3 tests/bench/footprint.py"
-cat > "$WORK/fp.conf" <<CONF
+if [ "$ONLY" != http ]; then
+  # Each daemon fresh on its own port: start -> first answer, then all of them
+  # idle side by side for 30 s (CPU, wake-ups of the main thread, threads, RSS),
+  # then 1,000 connections that send nothing (threads, RSS).
+  FP="python3 tests/bench/footprint.py"
+  cat > "$WORK/fp.conf" <<CONF
 listen = 127.0.0.1:18081
 interval = 5s
 backup = off
@@ -65,80 +92,82 @@ backup_dir = $WORK/fp-b
 log_dir = $WORK/fp-l
 state_dir = $WORK/fp-s
 CONF
-# Start -> first answer (issue #16): tests/bench/startclock.c spawns each
-# daemon START_ROUNDS times (stopped after each answer) and prints the
-# medians of start -> first answer, of the same client against its own stub
-# server (the harness's floor) and against the daemon once serving.
-START_ROUNDS=7
-cc -O2 -o "$WORK/startclock" tests/bench/startclock.c
-# The floor under the sampling rows: a sample's system calls in C and
-# nothing else (tests/bench/floor.c), on the mounts sysmon itself watches.
-cc -O2 -o "$WORK/floor" tests/bench/floor.c
-# (A failed reading leaves the list empty, and the floor without statfs,
-# rather than stopping the bench under `set -e`.)
-FLOOR_MOUNTS=$("$BIN" sample --config "$WORK/fp.conf" 2>/dev/null |
-  python3 -c 'import json, sys; print(" ".join(d["mount"] for d in json.load(sys.stdin)["disks"]))' ||
-  echo "bench: no mounts from sysmon sample: the floor makes no statfs" >&2)
-NE_CMD="prometheus-node-exporter --web.listen-address=127.0.0.1:19101"
-mkdir -p "$WORK/fpm"
-printf 'set daemon 5\nset pidfile %s/m.pid\nset idfile %s/m.id\nset statefile %s/m.state\nset httpd port 12813 and use address 127.0.0.1\n    allow 127.0.0.1\ncheck system localhost\n' \
-  "$WORK/fpm" "$WORK/fpm" "$WORK/fpm" > "$WORK/fpm/monitrc"
-chmod 600 "$WORK/fpm/monitrc"
-MONIT_CMD="monit -c $WORK/fpm/monitrc -I"
-# All three on a box without the others running.
-set -- $("$WORK/startclock" $START_ROUNDS 18081 /data.json -- "$BIN" run --config "$WORK/fp.conf")
-START_S=$1; START_FLOOR_S=$2; SERVING_S=$3
-if [ $HAVE_NE = 1 ]; then
-  set -- $("$WORK/startclock" $START_ROUNDS 19101 /metrics -- $NE_CMD)
-  START_N=$1; START_FLOOR_N=$2; SERVING_N=$3
-fi
-if [ $HAVE_MONIT = 1 ]; then
-  set -- $("$WORK/startclock" $START_ROUNDS 12813 / -- $MONIT_CMD)
-  START_M=$1; START_FLOOR_M=$2; SERVING_M=$3
-fi
-if [ "$ONLY" = start ]; then start_rows | tee "$OUT/start.md"; exit 0; fi
+  # Start -> first answer (issue #16): tests/bench/startclock.c spawns each
+  # daemon START_ROUNDS times (stopped after each answer) and prints the
+  # medians of start -> first answer, of the same client against its own stub
+  # server (the harness's floor) and against the daemon once serving.
+  START_ROUNDS=7
+  cc -O2 -o "$WORK/startclock" tests/bench/startclock.c
+  # The floor under the sampling rows: a sample's system calls in C and
+  # nothing else (tests/bench/floor.c), on the mounts sysmon itself watches.
+  cc -O2 -o "$WORK/floor" tests/bench/floor.c
+  # (A failed reading leaves the list empty, and the floor without statfs,
+  # rather than stopping the bench under `set -e`.)
+  FLOOR_MOUNTS=$("$BIN" sample --config "$WORK/fp.conf" 2>/dev/null |
+    python3 -c 'import json, sys; print(" ".join(d["mount"] for d in json.load(sys.stdin)["disks"]))' ||
+    echo "bench: no mounts from sysmon sample: the floor makes no statfs" >&2)
+  NE_CMD="prometheus-node-exporter --web.listen-address=127.0.0.1:19101"
+  mkdir -p "$WORK/fpm"
+  printf 'set daemon 5\nset pidfile %s/m.pid\nset idfile %s/m.id\nset statefile %s/m.state\nset httpd port 12813 and use address 127.0.0.1\n    allow 127.0.0.1\ncheck system localhost\n' \
+    "$WORK/fpm" "$WORK/fpm" "$WORK/fpm" > "$WORK/fpm/monitrc"
+  chmod 600 "$WORK/fpm/monitrc"
+  MONIT_CMD="monit -c $WORK/fpm/monitrc -I"
+  # All three on a box without the others running.
+  set -- $("$WORK/startclock" $START_ROUNDS 18081 /data.json -- "$BIN" run --config "$WORK/fp.conf")
+  START_S=$1; START_FLOOR_S=$2; SERVING_S=$3
+  if [ $HAVE_NE = 1 ]; then
+    set -- $("$WORK/startclock" $START_ROUNDS 19101 /metrics -- $NE_CMD)
+    START_N=$1; START_FLOOR_N=$2; SERVING_N=$3
+  fi
+  if [ $HAVE_MONIT = 1 ]; then
+    set -- $("$WORK/startclock" $START_ROUNDS 12813 / -- $MONIT_CMD)
+    START_M=$1; START_FLOOR_M=$2; SERVING_M=$3
+  fi
+  if [ "$ONLY" = start ]; then start_rows | tee "$OUT/start.md"; exit 0; fi
 
-"$BIN" run --config "$WORK/fp.conf" 2>/dev/null & FP_S=$!; PIDS="$PIDS $FP_S"
-wait_port 18081
-FP_PIDS="$FP_S"
-if [ $HAVE_NE = 1 ]; then
-  $NE_CMD >/dev/null 2>&1 & FP_N=$!; PIDS="$PIDS $FP_N"; FP_PIDS="$FP_PIDS $FP_N"
-  wait_port 19101
+  "$BIN" run --config "$WORK/fp.conf" 2>/dev/null & FP_S=$!; PIDS="$PIDS $FP_S"
+  wait_port 18081
+  FP_PIDS="$FP_S"
+  if [ $HAVE_NE = 1 ]; then
+    $NE_CMD >/dev/null 2>&1 & FP_N=$!; PIDS="$PIDS $FP_N"; FP_PIDS="$FP_PIDS $FP_N"
+    wait_port 19101
+  fi
+  if [ $HAVE_MONIT = 1 ]; then
+    $MONIT_CMD >/dev/null 2>&1 & FP_M=$!; PIDS="$PIDS $FP_M"; FP_PIDS="$FP_PIDS $FP_M"
+    wait_port 12813
+  fi
+  # Beside them, the floor: a thread waking every 5 s with nothing to do,
+  # and one making an idle sample's calls (tests/bench/floor.c).
+  "$WORK/floor" wake 5 & FP_W=$!; PIDS="$PIDS $FP_W"; FP_PIDS="$FP_PIDS $FP_W"
+  "$WORK/floor" idle 5 $FLOOR_MOUNTS & FP_F=$!; PIDS="$PIDS $FP_F"; FP_PIDS="$FP_PIDS $FP_F"
+  # Idle is the steady state: past sysmon's second sample, which opens and
+  # scans the history file once (a one-time cost, about 2,000 page reads
+  # and a CRC per slot), so it is not counted as idling.
+  sleep 8
+  for p in $FP_PIDS; do $FP idle "$p" 30 > "$WORK/idle-$p.txt" & done
+  wait_idle() { for p in $FP_PIDS; do while [ ! -s "$WORK/idle-$p.txt" ]; do sleep 0.5; done; done; }
+  wait_idle
+  # RSS idle: at the end of the idle window (38 s after start), when
+  # sysmon has dropped start-up's pages; read just after start it counted
+  # start-up's too (1,204 KiB in the run of 2026-12-02 13:xx, against
+  # 968-1,112 by hand 39 s after start).
+  set -- $(cat "$WORK/idle-$FP_S.txt"); IDLE_CPU_S=$1; WAKE_S=$2; THR_S=$3; RSS_IDLE_S=$4
+  set -- $(cat "$WORK/idle-$FP_W.txt"); IDLE_CPU_W=$1
+  set -- $(cat "$WORK/idle-$FP_F.txt"); IDLE_CPU_F=$1
+  set -- $($FP conns "$FP_S" 127.0.0.1 18081 1000); THR_C_S=$1; RSS_C_S=$2
+  if [ $HAVE_NE = 1 ]; then
+    set -- $(cat "$WORK/idle-$FP_N.txt"); IDLE_CPU_N=$1; WAKE_N=$2; THR_N=$3; RSS_IDLE_N=$4
+    set -- $($FP conns "$FP_N" 127.0.0.1 19101 1000); THR_C_N=$1; RSS_C_N=$2
+  fi
+  if [ $HAVE_MONIT = 1 ]; then
+    set -- $(cat "$WORK/idle-$FP_M.txt"); IDLE_CPU_M=$1; WAKE_M=$2; THR_M=$3; RSS_IDLE_M=$4
+    set -- $($FP conns "$FP_M" 127.0.0.1 12813 1000); THR_C_M=$1; RSS_C_M=$2
+  fi
+  for p in $FP_PIDS; do kill "$p" 2>/dev/null || true; done
 fi
-if [ $HAVE_MONIT = 1 ]; then
-  $MONIT_CMD >/dev/null 2>&1 & FP_M=$!; PIDS="$PIDS $FP_M"; FP_PIDS="$FP_PIDS $FP_M"
-  wait_port 12813
-fi
-# Beside them, the floor: a thread waking every 5 s with nothing to do,
-# and one making an idle sample's calls (tests/bench/floor.c).
-"$WORK/floor" wake 5 & FP_W=$!; PIDS="$PIDS $FP_W"; FP_PIDS="$FP_PIDS $FP_W"
-"$WORK/floor" idle 5 $FLOOR_MOUNTS & FP_F=$!; PIDS="$PIDS $FP_F"; FP_PIDS="$FP_PIDS $FP_F"
-# Idle is the steady state: past sysmon's second sample, which opens and
-# scans the history file once (a one-time cost, about 2,000 page reads
-# and a CRC per slot), so it is not counted as idling.
-sleep 8
-for p in $FP_PIDS; do $FP idle "$p" 30 > "$WORK/idle-$p.txt" & done
-wait_idle() { for p in $FP_PIDS; do while [ ! -s "$WORK/idle-$p.txt" ]; do sleep 0.5; done; done; }
-wait_idle
-# RSS idle: at the end of the idle window (38 s after start), when
-# sysmon has dropped start-up's pages; read just after start it counted
-# start-up's too (1,204 KiB in the run of 2026-12-02 13:xx, against
-# 968-1,112 by hand 39 s after start).
-set -- $(cat "$WORK/idle-$FP_S.txt"); IDLE_CPU_S=$1; WAKE_S=$2; THR_S=$3; RSS_IDLE_S=$4
-set -- $(cat "$WORK/idle-$FP_W.txt"); IDLE_CPU_W=$1
-set -- $(cat "$WORK/idle-$FP_F.txt"); IDLE_CPU_F=$1
-set -- $($FP conns "$FP_S" 127.0.0.1 18081 1000); THR_C_S=$1; RSS_C_S=$2
-if [ $HAVE_NE = 1 ]; then
-  set -- $(cat "$WORK/idle-$FP_N.txt"); IDLE_CPU_N=$1; WAKE_N=$2; THR_N=$3; RSS_IDLE_N=$4
-  set -- $($FP conns "$FP_N" 127.0.0.1 19101 1000); THR_C_N=$1; RSS_C_N=$2
-fi
-if [ $HAVE_MONIT = 1 ]; then
-  set -- $(cat "$WORK/idle-$FP_M.txt"); IDLE_CPU_M=$1; WAKE_M=$2; THR_M=$3; RSS_IDLE_M=$4
-  set -- $($FP conns "$FP_M" 127.0.0.1 12813 1000); THR_C_M=$1; RSS_C_M=$2
-fi
-for p in $FP_PIDS; do kill "$p" 2>/dev/null || true; done
 
 # --- sysmon ------------------------------------------------------------------
+cc -O2 -o "$WORK/httpfloor" tests/bench/httpfloor.c
 cat > "$WORK/sysmon.conf" <<CONF
 listen = 127.0.0.1:18080
 interval = 5s
@@ -157,35 +186,47 @@ T0=$(cpu_ticks $SPID)
 set -- $(load http://127.0.0.1:18080/data.json); RPS_S=$1; P99_S=$2
 RSS_LOAD_S=$(rss_kib $SPID)
 HWM_S=$(awk '/^VmHWM/ { print $2 }' /proc/$SPID/status)
-# The same load on /metrics (issue #16's second latency row), after the RSS
-# readings above so that they stay /data.json's.
-set -- $(load http://127.0.0.1:18080/metrics); RPS_SM=$1; P99_SM=$2
+# Beside each wrk row on sysmon, the same wrk on the floor right after it:
+# the floors start here, after the RSS readings, with sysmon's answers of
+# this moment.
+start_http_floor 18090 /data.json
+start_http_floor 18091 /metrics
+set -- $(load http://127.0.0.1:18090/data.json); RPS_F=$1; P99_F=$2
+if [ "$ONLY" != http ]; then
+  # The same load on /metrics (issue #16's second latency row), after the RSS
+  # readings above so that they stay /data.json's.
+  set -- $(load http://127.0.0.1:18080/metrics); RPS_SM=$1; P99_SM=$2
+  set -- $(load http://127.0.0.1:18091/metrics); RPS_FM=$1; P99_FM=$2
+fi
 # And at the default `metrics_cache = 1s` (what a user runs): a flood of
 # scrapes shares one render per second (or per sample), each a copy.
 sed -i 's/^metrics_cache = 0s$/metrics_cache = 1s/' "$WORK/sysmon.conf"
 kill -HUP "$SPID"; sleep 1
 set -- $(load http://127.0.0.1:18080/metrics); RPS_SMC=$1; P99_SMC=$2
+set -- $(load http://127.0.0.1:18091/metrics); RPS_FMC=$1; P99_FMC=$2
 sed -i 's/^metrics_cache = 1s$/metrics_cache = 0s/' "$WORK/sysmon.conf"
 kill -HUP "$SPID"; sleep 1
 
-# CPU per sample: the sampler alone, in a release build, averaged over many samples.
-cargo test --release --quiet --test bench_sampler -- --ignored --nocapture 2>/dev/null > "$WORK/sampler.txt" || true
-PER_SAMPLE_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_sample" { print $2 }' "$WORK/sampler.txt")
-PER_SAMPLE_CORE_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_sample_core" { print $2 }' "$WORK/sampler.txt")
-# The floor under it: the same system calls in C, as many samples.
-FLOOR_SAMPLE_US=$("$WORK/floor" loop 20000 $FLOOR_MOUNTS | awk '$1 == "us_per_sample" { print $2 }')
-# The top processes (issue 14): per 100 processes on this machine as it is,
-# then with 5,000 sleep processes started by the bench itself.
-TOP_PER_100_US=$(awk '{ sub(/^[.]+/, "") } $1 == "top_us_per_100_processes" { print $2 }' "$WORK/sampler.txt")
-TOP_PROCS=$(awk '{ sub(/^[.]+/, "") } $1 == "top_processes" { print $2 }' "$WORK/sampler.txt")
-SYSMON_BENCH_SPAWN=5000 cargo test --release --quiet --test bench_sampler top_processes -- --ignored --nocapture 2>/dev/null > "$WORK/top5000.txt" || true
-TOP_5000_US=$(awk '{ sub(/^[.]+/, "") } $1 == "top_us_per_sample" { print $2 }' "$WORK/top5000.txt")
-TOP_5000_PROCS=$(awk '{ sub(/^[.]+/, "") } $1 == "top_processes" { print $2 }' "$WORK/top5000.txt")
-# The scrape-time sysfs families (hwmon, cooling, power supplies) on a
-# generated /sys of 760 sensor files, per in-process render.
-cargo test --release --quiet --test bench_scrape_sysfs -- --ignored --nocapture 2>/dev/null > "$WORK/sysfs.txt" || true
-SYSFS_RENDER_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_render_sensors" { print $2 }' "$WORK/sysfs.txt")
-NO_SYS_RENDER_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_render_no_sys" { print $2 }' "$WORK/sysfs.txt")
+if [ "$ONLY" != http ]; then
+  # CPU per sample: the sampler alone, in a release build, averaged over many samples.
+  cargo test --release --quiet --test bench_sampler -- --ignored --nocapture 2>/dev/null > "$WORK/sampler.txt" || true
+  PER_SAMPLE_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_sample" { print $2 }' "$WORK/sampler.txt")
+  PER_SAMPLE_CORE_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_sample_core" { print $2 }' "$WORK/sampler.txt")
+  # The floor under it: the same system calls in C, as many samples.
+  FLOOR_SAMPLE_US=$("$WORK/floor" loop 20000 $FLOOR_MOUNTS | awk '$1 == "us_per_sample" { print $2 }')
+  # The top processes (issue 14): per 100 processes on this machine as it is,
+  # then with 5,000 sleep processes started by the bench itself.
+  TOP_PER_100_US=$(awk '{ sub(/^[.]+/, "") } $1 == "top_us_per_100_processes" { print $2 }' "$WORK/sampler.txt")
+  TOP_PROCS=$(awk '{ sub(/^[.]+/, "") } $1 == "top_processes" { print $2 }' "$WORK/sampler.txt")
+  SYSMON_BENCH_SPAWN=5000 cargo test --release --quiet --test bench_sampler top_processes -- --ignored --nocapture 2>/dev/null > "$WORK/top5000.txt" || true
+  TOP_5000_US=$(awk '{ sub(/^[.]+/, "") } $1 == "top_us_per_sample" { print $2 }' "$WORK/top5000.txt")
+  TOP_5000_PROCS=$(awk '{ sub(/^[.]+/, "") } $1 == "top_processes" { print $2 }' "$WORK/top5000.txt")
+  # The scrape-time sysfs families (hwmon, cooling, power supplies) on a
+  # generated /sys of 760 sensor files, per in-process render.
+  cargo test --release --quiet --test bench_scrape_sysfs -- --ignored --nocapture 2>/dev/null > "$WORK/sysfs.txt" || true
+  SYSFS_RENDER_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_render_sensors" { print $2 }' "$WORK/sysfs.txt")
+  NO_SYS_RENDER_US=$(awk '{ sub(/^[.]+/, "") } $1 == "us_per_render_no_sys" { print $2 }' "$WORK/sysfs.txt")
+fi
 
 # --- node_exporter -------------------------------------------------------------
 if [ $HAVE_NE = 1 ]; then
@@ -227,24 +268,29 @@ scrape() { # PID URL -> "us_per_scrape p50_ms p99_ms"
   hz=$(getconf CLK_TCK)
   awk -v d=$((t1 - t0)) -v n="$n" -v hz="$hz" -v a="$(ms 50%)" -v b="$(ms 99%)" 'BEGIN { printf "%.0f %s %s\n", d * 1e6 / hz / n, a, b }'
 }
-set -- $(scrape $SPID http://127.0.0.1:18080/metrics); SCRAPE_US_S=$1; SCRAPE_P50_S=$2; SCRAPE_P99_S=$3
-METRICS_RSS_S=$(rss_kib $SPID)
-if [ $HAVE_NE = 1 ]; then
-  set -- $(scrape $NPID http://127.0.0.1:19100/metrics); SCRAPE_US_N=$1; SCRAPE_P50_N=$2; SCRAPE_P99_N=$3
-  METRICS_RSS_N=$(rss_kib $NPID)
+if [ "$ONLY" != http ]; then
+  set -- $(scrape $SPID http://127.0.0.1:18080/metrics); SCRAPE_US_S=$1; SCRAPE_P50_S=$2; SCRAPE_P99_S=$3
+  METRICS_RSS_S=$(rss_kib $SPID)
+  if [ $HAVE_NE = 1 ]; then
+    set -- $(scrape $NPID http://127.0.0.1:19100/metrics); SCRAPE_US_N=$1; SCRAPE_P50_N=$2; SCRAPE_P99_N=$3
+    METRICS_RSS_N=$(rss_kib $NPID)
+  fi
 fi
 
 # --- a busy box (issue #16): the same wrk load while every core also runs a
 # busy loop at the same priority (nice 0), as on a box doing real work.
-# sysmon at the default metrics_cache = 1s; node_exporter beside it.
+# sysmon at the default metrics_cache = 1s; node_exporter beside it; the
+# floor after each of sysmon's rows, at nice 0 as sysmon is.
 BURN=""
 for _ in $(seq "$(nproc)"); do sh -c 'while :; do :; done' & BURN="$BURN $!"; done
 PIDS="$PIDS $BURN"
 sleep 1
 set -- $(load http://127.0.0.1:18080/data.json); BUSY_RPS_S=$1; BUSY_P99_S=$2
+set -- $(load http://127.0.0.1:18090/data.json); BUSY_RPS_F=$1; BUSY_P99_F=$2
 sed -i 's/^metrics_cache = 0s$/metrics_cache = 1s/' "$WORK/sysmon.conf"
 kill -HUP "$SPID"; sleep 1
 set -- $(load http://127.0.0.1:18080/metrics); BUSY_RPS_SM=$1; BUSY_P99_SM=$2
+set -- $(load http://127.0.0.1:18091/metrics); BUSY_RPS_FM=$1; BUSY_P99_FM=$2
 if [ $HAVE_NE = 1 ]; then
   set -- $(load http://127.0.0.1:19100/metrics); BUSY_RPS_N=$1; BUSY_P99_N=$2
 fi
@@ -253,13 +299,39 @@ fi
 # host.
 if [ "$(id -u)" = 0 ]; then
   set -- $(load http://127.0.0.1:18080/data.json -10); BUSY10_RPS_S=$1; BUSY10_P99_S=$2
+  set -- $(load http://127.0.0.1:18090/data.json -10); BUSY10_RPS_F=$1; BUSY10_P99_F=$2
   set -- $(load http://127.0.0.1:18080/metrics -10); BUSY10_RPS_SM=$1; BUSY10_P99_SM=$2
+  set -- $(load http://127.0.0.1:18091/metrics -10); BUSY10_RPS_FM=$1; BUSY10_P99_FM=$2
   if [ $HAVE_NE = 1 ]; then
     set -- $(load http://127.0.0.1:19100/metrics -10); BUSY10_RPS_N=$1; BUSY10_P99_N=$2
   fi
 fi
 for p in $BURN; do kill "$p" 2>/dev/null || true; done
 
+# The busy-box rows, each followed by its floor's (in both outputs).
+busy_rows() {
+  echo "| busy box ($(nproc) busy loops at nice 0), wrk -t2 -c16 -d10s: /data.json requests/s / p99 (ms) | $BUSY_RPS_S / $BUSY_P99_S | | |"
+  floor_row "$BUSY_RPS_F" "$BUSY_P99_F" "$BUSY_P99_S" " | |"
+  echo "| busy box, /metrics at the default metrics_cache = 1s: requests/s / p99 (ms) | $BUSY_RPS_SM / $BUSY_P99_SM | ${BUSY_RPS_N:-} / ${BUSY_P99_N:-} | $(ratio "${BUSY_P99_N:-}" "$BUSY_P99_SM") lower p99 |"
+  floor_row "$BUSY_RPS_FM" "$BUSY_P99_FM" "$BUSY_P99_SM" " | |"
+  echo "| busy box, wrk at nice -10: /data.json requests/s / p99 (ms) | ${BUSY10_RPS_S:-} / ${BUSY10_P99_S:-} | | |"
+  floor_row "${BUSY10_RPS_F:-}" "${BUSY10_P99_F:-}" "${BUSY10_P99_S:-}" " | |"
+  echo "| busy box, wrk at nice -10: /metrics (cached) requests/s / p99 (ms) | ${BUSY10_RPS_SM:-} / ${BUSY10_P99_SM:-} | ${BUSY10_RPS_N:-} / ${BUSY10_P99_N:-} | $(ratio "${BUSY10_P99_N:-}" "${BUSY10_P99_SM:-}") lower p99 |"
+  floor_row "${BUSY10_RPS_FM:-}" "${BUSY10_P99_FM:-}" "${BUSY10_P99_SM:-}" " | |"
+}
+if [ "$ONLY" = http ]; then
+  {
+    echo "| HTTP latency, wrk -t2 -c16 -d10s | sysmon | node_exporter | ratio |"
+    echo "|---|---|---|---|"
+    echo "| /data.json: requests/s / p99 (ms) | $RPS_S / $P99_S | | |"
+    floor_row "$RPS_F" "$P99_F" "$P99_S" " | |"
+    echo "| /metrics at the default metrics_cache = 1s: requests/s / p99 (ms) | $RPS_SMC / $P99_SMC | | |"
+    floor_row "$RPS_FMC" "$P99_FMC" "$P99_SMC" " | |"
+    busy_rows
+    machine_line
+  } | tee "$OUT/http.md"
+  exit 0
+fi
 {
   echo "| measure | sysmon | node_exporter | ratio | monit | ratio |"
   echo "|---|---|---|---|---|---|"
@@ -268,6 +340,7 @@ for p in $BURN; do kill "$p" 2>/dev/null || true; done
   echo "| RSS after 10 s of load (KiB) | $RSS_LOAD_S (peak $HWM_S) | ${RSS_LOAD_N:-} | $(ratio "${RSS_LOAD_N:-}" "$RSS_LOAD_S") less | ${RSS_LOAD_M:-} | $(ratio "${RSS_LOAD_M:-}" "$RSS_LOAD_S") less |"
   echo "| requests/s, wrk -t2 -c16 (sysmon /data.json; node_exporter /metrics; monit /) | $RPS_S | ${RPS_N:-} | $(ratio "$RPS_S" "${RPS_N:-}") more | ${RPS_M:-} | $(ratio "$RPS_S" "${RPS_M:-}") more |"
   echo "| p99 latency (ms) | $P99_S | ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_S") lower | ${P99_M:-} | $(ratio "${P99_M:-}" "$P99_S") lower |"
+  floor_row "$RPS_F" "$P99_F" "$P99_S" " | | | |"
   echo "| CPU idle, 30 s, 5 s sampling (ms/min) | $IDLE_CPU_S | ${IDLE_CPU_N:-} | | ${IDLE_CPU_M:-} | |"
   echo "| floor: CPU idle of a C thread making the same calls every 5 s, nothing else / only waking (ms/min; tests/bench/floor.c) | $IDLE_CPU_F / $IDLE_CPU_W (sysmon $(ratio "$IDLE_CPU_S" "$IDLE_CPU_F") the first) | | | | |"
   echo "| wake-ups of the main thread, idle 30 s | $WAKE_S | ${WAKE_N:-} | | ${WAKE_M:-} | |"
@@ -288,11 +361,10 @@ for p in $BURN; do kill "$p" 2>/dev/null || true; done
   echo "| CPU per scrape (µs) | $SCRAPE_US_S | ${SCRAPE_US_N:-} | $(ratio "${SCRAPE_US_N:-}" "$SCRAPE_US_S") less |"
   echo "| scrape latency p50 / p99 (ms) | $SCRAPE_P50_S / $SCRAPE_P99_S | ${SCRAPE_P50_N:-} / ${SCRAPE_P99_N:-} | $(ratio "${SCRAPE_P99_N:-}" "$SCRAPE_P99_S") lower p99 |"
   echo "| wrk -t2 -c16 -d10s on /metrics: requests/s / p99 (ms) | $RPS_SM / $P99_SM | ${RPS_N:-} / ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_SM") lower p99 |"
+  floor_row "$RPS_FM" "$P99_FM" "$P99_SM" " | |"
   echo "| the same at the default metrics_cache = 1s: requests/s / p99 (ms) | $RPS_SMC / $P99_SMC | ${RPS_N:-} / ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_SMC") lower p99 |"
-  echo "| busy box ($(nproc) busy loops at nice 0), wrk -t2 -c16 -d10s: /data.json requests/s / p99 (ms) | $BUSY_RPS_S / $BUSY_P99_S | | |"
-  echo "| busy box, /metrics at the default metrics_cache = 1s: requests/s / p99 (ms) | $BUSY_RPS_SM / $BUSY_P99_SM | ${BUSY_RPS_N:-} / ${BUSY_P99_N:-} | $(ratio "${BUSY_P99_N:-}" "$BUSY_P99_SM") lower p99 |"
-  echo "| busy box, wrk at nice -10: /data.json requests/s / p99 (ms) | ${BUSY10_RPS_S:-} / ${BUSY10_P99_S:-} | | |"
-  echo "| busy box, wrk at nice -10: /metrics (cached) requests/s / p99 (ms) | ${BUSY10_RPS_SM:-} / ${BUSY10_P99_SM:-} | ${BUSY10_RPS_N:-} / ${BUSY10_P99_N:-} | $(ratio "${BUSY10_P99_N:-}" "${BUSY10_P99_SM:-}") lower p99 |"
+  floor_row "$RPS_FMC" "$P99_FMC" "$P99_SMC" " | |"
+  busy_rows
   echo "| RSS after scraping (KiB) | $METRICS_RSS_S | ${METRICS_RSS_N:-} | $(ratio "${METRICS_RSS_N:-}" "$METRICS_RSS_S") less |"
 } | tee -a "$OUT/results.md"
 for p in $PIDS; do kill "$p" 2>/dev/null || true; done; PIDS=""
@@ -340,4 +412,4 @@ done
   echo "|---|---|"
   bash tests/bench/history.sh "$BIN"
 } | tee -a "$OUT/results.md"
-echo "machine: $(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d), load average at the end $(cut -d" " -f1-3 /proc/loadavg)" | tee -a "$OUT/results.md"
+machine_line | tee -a "$OUT/results.md"
