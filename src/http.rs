@@ -674,6 +674,7 @@ mod tests {
         for framing in [
             ControlCharacter,
             DuplicateHost,
+            MissingHost,
             DuplicateAuthorization,
             LengthAndTransferEncoding,
             DuplicateContentLength,
