@@ -1795,3 +1795,29 @@ fn refusals_send_no_body_to_head() {
         foreign.head
     );
 }
+
+/// `points` is a plain decimal: `0000001` (seven digits) was 400 where
+/// `000001` was served, the length bounded as if it were the value. Any
+/// leading zeros up to 20 digits in all are taken now, as a config
+/// count or `sysmon history --points` takes them; 21 digits, or a value
+/// outside 1 to 100000 however written, stays 400.
+#[test]
+fn history_points_with_leading_zeros_are_a_plain_decimal() {
+    let dir = TempDir::new("points-zeros");
+    let daemon = start(&dir, "");
+    for points in ["0000001", "000001", "00000000000000000001"] {
+        let r = daemon.get(&format!("/history.json?points={points}"));
+        assert_eq!(r.status, 200, "points={points}: {}", r.body_text());
+        assert!(r.body_text().contains("\"points\":1,"), "{}", r.body_text());
+    }
+    let r = daemon.get("/history.json?points=0000000000000000000000000000060");
+    assert_eq!(r.status, 400, "{}", r.body_text());
+    for points in ["000000000000000000001", "0000000", "0100001"] {
+        let r = daemon.get(&format!("/history.json?points={points}"));
+        assert_eq!(r.status, 400, "points={points}: {}", r.body_text());
+        assert_eq!(
+            r.body_text(),
+            "points must be a whole number from 1 to 100000\n"
+        );
+    }
+}
