@@ -136,6 +136,9 @@ pub const RANGES: [(&str, u32); 5] = [
     ("1y", 365 * 86_400),
 ];
 
+/// The digits `points=` takes at most, leading zeros counted.
+const MAX_POINTS_DIGITS: usize = 20;
+
 /// `points=N` and `range=` (other parameters are ignored, as on every
 /// route). Each at most once, with a value: the last of two was taken,
 /// where a proxy or cache in front may go by the first, and a bare
@@ -158,11 +161,15 @@ fn history_route(query: &str) -> Route {
             if points.is_some() {
                 return Route::BadRequest("points given more than once\n");
             }
-            let valid =
-                !value.is_empty() && value.len() <= 6 && value.bytes().all(|b| b.is_ascii_digit());
-            match value.parse::<u32>() {
-                Ok(n) if valid && n >= 1 && n as usize <= crate::history::MAX_POINTS => {
-                    points = Some(n);
+            // A plain decimal, leading zeros and all (`0000001` was
+            // refused: the length was bounded at 6 digits, as if it
+            // were the value), at most 20 digits, as `max_connections =
+            // 0005` and `sysmon history --points 0005` take them.
+            let valid = (1..=MAX_POINTS_DIGITS).contains(&value.len())
+                && value.bytes().all(|b| b.is_ascii_digit());
+            match value.parse::<u64>() {
+                Ok(n) if valid && n >= 1 && n <= crate::history::MAX_POINTS as u64 => {
+                    points = Some(n as u32);
                 }
                 _ => return Route::BadRequest("points must be a whole number from 1 to 100000\n"),
             }
@@ -434,13 +441,42 @@ mod tests {
                 "{bad}"
             );
         }
-        for bad in ["0", "", "-1", "+5", "1e3", "100001", "99999999999", "12a"] {
+        for bad in [
+            "0",
+            "",
+            "-1",
+            "+5",
+            "1e3",
+            "100001",
+            "99999999999",
+            "12a",
+            "0000000",
+            "0100001",
+            "000000000000000000001",
+            " 1",
+        ] {
             assert!(
                 matches!(
                     route(&Method::Get, &format!("/history.json?points={bad}")),
                     Route::BadRequest(_)
                 ),
                 "{bad}"
+            );
+        }
+        // Leading zeros: a plain decimal, up to 20 digits (21 above).
+        for (good, n) in [
+            ("0000001", 1),
+            ("00000000000000000001", 1),
+            ("000100000", 100_000),
+            ("01500", 1500),
+        ] {
+            assert_eq!(
+                route(&Method::Get, &format!("/history.json?points={good}")),
+                Route::History {
+                    points: Some(n),
+                    range_s: None
+                },
+                "{good}"
             );
         }
         assert_eq!(
@@ -674,6 +710,7 @@ mod tests {
         for framing in [
             ControlCharacter,
             DuplicateHost,
+            MissingHost,
             DuplicateAuthorization,
             LengthAndTransferEncoding,
             DuplicateContentLength,

@@ -486,8 +486,8 @@ fn a_last_answer_is_not_reset_away_by_requests_pipelined_after_it() {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut raw = b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec();
-    raw.extend_from_slice(&b"GET /nope HTTP/1.1\r\n\r\n".repeat(1000));
+    let mut raw = b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_vec();
+    raw.extend_from_slice(&b"GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(1000));
     stream.write_all(&raw).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let mut answer = Vec::new();
@@ -1658,4 +1658,166 @@ fn a_textfile_path_that_is_a_directory_is_logged_once_and_left_alone() {
     assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
     assert_eq!(files_below(&dir.join("tf")), ["sysmon.prom/inside/keep"]);
     assert_eq!(daemon.logged("textfile: "), 1, "{}", daemon.dump());
+}
+
+/// RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without
+/// a `Host` line (or with two). One without was served: `GET /data.json
+/// HTTP/1.1` and nothing else got the data, an absolute-form target too.
+/// Now each is 400 saying `missing Host header`, closed; HTTP/1.0 may
+/// still omit it, and two Host lines stay 400 naming that.
+#[test]
+fn http_1_1_requests_without_one_host_line_are_refused() {
+    let dir = TempDir::new("missing-host");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let addr = daemon.addr;
+    for (raw, why) in [
+        (
+            "GET /data.json HTTP/1.1\r\n\r\nGET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                .to_string(),
+            "missing Host header\n",
+        ),
+        (
+            "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n".into(),
+            "missing Host header\n",
+        ),
+        (
+            format!("GET http://{addr}/data.json HTTP/1.1\r\n\r\n"),
+            "missing Host header\n",
+        ),
+        (
+            "GET /data.json HTTP/1.1\r\nX-Host: localhost\r\n\r\n".into(),
+            "missing Host header\n",
+        ),
+        (
+            "GET /data.json HTTP/1.1\r\nHost: localhost\r\nhost: localhost\r\n\r\n".into(),
+            "more than one Host header\n",
+        ),
+    ] {
+        let r = refused_alone(addr, raw.as_bytes(), &raw);
+        assert_eq!(r.body_text(), why, "{raw:?}");
+    }
+    // HTTP/1.0 without Host, and HTTP/1.1 with it: served.
+    assert_eq!(http(addr, "GET /data.json HTTP/1.0\r\n\r\n").status, 200);
+    let with_host = answered_then_closed(
+        addr,
+        b"GET /data.json HTTP/1.1\r\nhost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(parse_http(&with_host).status, 200, "{}", daemon.dump());
+}
+
+/// RFC 9110 §9.3.2: a response to HEAD has no content, whatever its
+/// status. The refusals made before routing sent HEAD their body (a
+/// 400, 413, 414, 417, 431, 505), which a client reads as the start of
+/// the next answer. Each is now its head alone, its `Content-Length`
+/// saying what a GET would get; and the refusals made after routing
+/// (404, a 400 of the query, 403), on a connection kept open, leave a
+/// pipelined GET to be read as it was sent.
+#[test]
+fn refusals_send_no_body_to_head() {
+    let dir = TempDir::new("head-refusals");
+    let daemon = start(&dir, "client_timeout = 30s");
+    let host = format!("Host: {}\r\n", daemon.addr);
+    let long_target = format!("/metrics?{}", "a".repeat(40 * 1024));
+    let long_header = format!("X-A: {}\r\n", "a".repeat(40 * 1024));
+    let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+    let cases: [(String, u16); 12] = [
+        (format!("HEAD / HTTP/1.1 junk\r\n{host}\r\n"), 400),
+        (format!("HEAD / HTTP/1.1\n{host}\n"), 400),
+        (format!("HEAD / HTTP/1.1\r\n{host}no colon\r\n\r\n"), 400),
+        (format!("HEAD / HTTP/1.1\r\n{host}{host}\r\n"), 400),
+        ("HEAD / HTTP/1.1\r\n\r\n".into(), 400),
+        (
+            format!("\r\nHEAD / HTTP/1.1\r\n{host}Content-Length: 5\r\n\r\n"),
+            413,
+        ),
+        (
+            format!("HEAD / HTTP/1.1\r\n{host}Transfer-Encoding: gzip\r\n\r\n"),
+            413,
+        ),
+        (
+            format!("HEAD / HTTP/1.1\r\n{host}Expect: 100-continue\r\n\r\n"),
+            417,
+        ),
+        (format!("HEAD {long_target} HTTP/1.1\r\n{host}\r\n"), 414),
+        (format!("HEAD / HTTP/1.1\r\n{host}{long_header}\r\n"), 431),
+        (format!("HEAD / HTTP/1.1\r\n{host}{many}\r\n"), 431),
+        (format!("HEAD / HTTP/2.0\r\n{host}\r\n"), 505),
+    ];
+    for (raw, status) in &cases {
+        let shown = &raw[..raw.len().min(60)];
+        let answer = answered_then_closed(daemon.addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        assert_eq!(r.status, *status, "{shown:?}: {}", r.head);
+        assert_eq!(
+            r.body_text(),
+            "",
+            "{shown:?}: a body after the head of a HEAD's {status}"
+        );
+        let length: usize = r.header("Content-Length").unwrap().parse().unwrap();
+        assert!(length > 0, "{shown:?}: {}", r.head);
+        assert_eq!(r.header("Connection").as_deref(), Some("close"));
+    }
+    // The same GET gets the body the length says.
+    let get = answered_then_closed(
+        daemon.addr,
+        format!("GET / HTTP/1.1\r\n{host}Content-Length: 5\r\n\r\n").as_bytes(),
+    );
+    let get = parse_http(&get);
+    assert_eq!(get.body_text(), "this server takes no request body\n");
+
+    // Refused after routing, kept open: a GET pipelined behind each HEAD
+    // is read and answered whole.
+    for (target, status) in [("/nope", 404), ("/history.json?points=0", 400), ("*", 400)] {
+        let two = format!(
+            "HEAD {target} HTTP/1.1\r\n{host}\r\nGET /nope HTTP/1.1\r\n{host}Connection: close\r\n\r\n"
+        );
+        let answer = answered_then_closed(daemon.addr, two.as_bytes());
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(responses_in(&answer), 2, "{target}: {text}");
+        let (first, second) = text.split_at(text[1..].find("HTTP/1.1 ").unwrap() + 1);
+        assert!(
+            first.starts_with(&format!("HTTP/1.1 {status} ")) && first.ends_with("\r\n\r\n"),
+            "{target}: {first:?}"
+        );
+        let second = parse_http(second.as_bytes());
+        assert_eq!(second.status, 404, "{target}: {text}");
+        assert_eq!(second.body_text(), "not found\n", "{target}: {text}");
+    }
+    let foreign = answered_then_closed(
+        daemon.addr,
+        b"HEAD /data.json HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    );
+    let foreign = parse_http(&foreign);
+    assert_eq!(
+        (foreign.status, foreign.body.len()),
+        (403, 0),
+        "{}",
+        foreign.head
+    );
+}
+
+/// `points` is a plain decimal: `0000001` (seven digits) was 400 where
+/// `000001` was served, the length bounded as if it were the value. Any
+/// leading zeros up to 20 digits in all are taken now, as a config
+/// count or `sysmon history --points` takes them; 21 digits, or a value
+/// outside 1 to 100000 however written, stays 400.
+#[test]
+fn history_points_with_leading_zeros_are_a_plain_decimal() {
+    let dir = TempDir::new("points-zeros");
+    let daemon = start(&dir, "");
+    for points in ["0000001", "000001", "00000000000000000001"] {
+        let r = daemon.get(&format!("/history.json?points={points}"));
+        assert_eq!(r.status, 200, "points={points}: {}", r.body_text());
+        assert!(r.body_text().contains("\"points\":1,"), "{}", r.body_text());
+    }
+    let r = daemon.get("/history.json?points=0000000000000000000000000000060");
+    assert_eq!(r.status, 400, "{}", r.body_text());
+    for points in ["000000000000000000001", "0000000", "0100001"] {
+        let r = daemon.get(&format!("/history.json?points={points}"));
+        assert_eq!(r.status, 400, "points={points}: {}", r.body_text());
+        assert_eq!(
+            r.body_text(),
+            "points must be a whole number from 1 to 100000\n"
+        );
+    }
 }

@@ -726,3 +726,84 @@ fn dechunk(mut bytes: &[u8]) -> Vec<u8> {
         bytes = &bytes[size + 2..];
     }
 }
+
+/// Everything `stream` is sent until the server closes it (10 s at most).
+fn read_to_close(stream: &mut TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The 503 of a connection refused at once had an empty body
+/// (`Content-Length: 0`): a client shed under load, or whoever reads its
+/// log, learnt the status and not why. It says which bound it met now,
+/// with `Retry-After: 1` as before; and a HEAD request read before the
+/// answer gets its head alone (RFC 9110 §9.3.2). The HEAD is made to
+/// arrive before the accept by stopping the daemon (SIGSTOP) while it
+/// connects and sends: the kernel completes the handshake on its own.
+#[test]
+fn the_503_says_which_bound_was_met_and_sends_head_no_body() {
+    let dir = TempDir::new("503-body");
+    let daemon = start_configured(
+        &dir,
+        "max_connections = 3\nmax_connections_per_address = 1\n\
+         per_address_loopback = bounded\nclient_timeout = 30s\n",
+    );
+    let admitted = |from: [u8; 4]| {
+        let mut s = connect_from(from, daemon.addr);
+        s.write_all(b"HEAD /data.json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200", "{}", daemon.dump());
+        s
+    };
+    // A HEAD already sent when the daemon accepts gets the head alone:
+    // the answer `from` would get, cut after its empty line.
+    let head_only = |from: [u8; 4], full: &str| {
+        daemon.signal(libc::SIGSTOP);
+        let stopped = wait_for(Duration::from_secs(5), || {
+            let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).ok()?;
+            status
+                .lines()
+                .any(|l| l.starts_with("State:") && l.contains("(stopped)"))
+                .then_some(())
+        });
+        assert!(stopped.is_some(), "the daemon did not stop");
+        let mut head = connect_from(from, daemon.addr);
+        head.write_all(b"HEAD /data.json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        daemon.signal(libc::SIGCONT);
+        let answer = read_to_close(&mut head);
+        let end = full.find("\r\n\r\n").unwrap() + 4;
+        assert_eq!(answer, full[..end], "{from:?}");
+    };
+    let _first = admitted([127, 0, 0, 1]);
+    let per_address = read_to_close(&mut connect_from([127, 0, 0, 1], daemon.addr));
+    let body = "too many connections from this address\n";
+    assert!(
+        per_address.starts_with("HTTP/1.1 503 Service Unavailable\r\n")
+            && per_address.contains("\r\nRetry-After: 1\r\n")
+            && per_address.contains("\r\nConnection: close\r\n")
+            && per_address.contains(&format!("\r\nContent-Length: {}\r\n", body.len()))
+            && per_address.ends_with(&format!("\r\n\r\n{body}")),
+        "{per_address:?}"
+    );
+    head_only([127, 0, 0, 1], &per_address);
+    let _others = [admitted([127, 0, 0, 2]), admitted([127, 0, 0, 3])];
+    let over_cap = read_to_close(&mut connect_from([127, 0, 0, 4], daemon.addr));
+    let body = "too many connections\n";
+    assert!(
+        over_cap.starts_with("HTTP/1.1 503 Service Unavailable\r\n")
+            && over_cap.contains("\r\nRetry-After: 1\r\n")
+            && over_cap.contains(&format!("\r\nContent-Length: {}\r\n", body.len()))
+            && over_cap.ends_with(&format!("\r\n\r\n{body}")),
+        "{over_cap:?}"
+    );
+    head_only([127, 0, 0, 5], &over_cap);
+}

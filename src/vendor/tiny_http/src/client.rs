@@ -92,10 +92,13 @@ pub(crate) fn parse_head(
         Ok(end) => end,
         Err(BareLf) => {
             *scanned = 0;
-            return Parsed::Refused(reason_answer(
-                StatusCode(400),
-                "a line ended by LF alone (CRLF expected)\n",
-            ));
+            return refused(
+                rest,
+                reason_answer(
+                    StatusCode(400),
+                    "a line ended by LF alone (CRLF expected)\n",
+                ),
+            );
         }
     };
     let Some(len) = end else {
@@ -114,16 +117,40 @@ pub(crate) fn parse_head(
             (false, true) => (431, "request head longer than"),
             (false, false) => (414, "request line longer than"),
         };
-        return Parsed::Refused(reason_answer(
-            StatusCode(status),
-            &format!("{} {} bytes\n", what, max),
-        ));
+        return refused(
+            rest,
+            reason_answer(StatusCode(status), &format!("{} {} bytes\n", what, max)),
+        );
     };
     *scanned = 0;
     match request_head(&rest[..len - 4], limits, into) {
         Ok(facts) => Parsed::Request(skipped + len, facts),
-        Err(answer) => Parsed::Refused(answer),
+        Err(answer) => refused(rest, answer),
     }
+}
+
+/// [patch] A refusal of the head that begins `head`, `answer` cut after
+/// its empty line when that head is a HEAD request's (since +sysmon.26):
+/// RFC 9110 §9.3.2, a response to HEAD has no content, whatever its
+/// status. Its `Content-Length` still says what a GET would get. Every
+/// refusal here sent its body to HEAD too.
+fn refused(head: &[u8], mut answer: Vec<u8>) -> Parsed {
+    if is_head_request(head) {
+        let end = answer.windows(4).position(|w| w == b"\r\n\r\n");
+        answer.truncate(end.map_or(answer.len(), |at| at + 4));
+    }
+    Parsed::Refused(answer)
+}
+
+/// [patch] Whether `start`, the first bytes of a request (past any empty
+/// lines), is a HEAD request's: `HEAD ` or, cut short, a start of it
+/// (since +sysmon.26). Read before the request line is whole or valid,
+/// so that a refusal of a malformed or oversized HEAD sends no body.
+pub(crate) fn is_head_request(start: &[u8]) -> bool {
+    let start = &start[leading_empty_lines(start)..];
+    let method = b"HEAD ";
+    let n = start.len().min(method.len());
+    n > 0 && start[..n] == method[..n]
 }
 
 /// How many bytes of empty lines (CRLF, each whole) `window` begins with.
@@ -237,6 +264,9 @@ fn request_head(
     // server's caller never sees the request.
     if let Err(refusal) = crate::head::check_head(into.headers()) {
         return Err(refusal_answer(refusal));
+    }
+    if version == HTTPVersion(1, 1) && crate::head::missing_host(into.headers()) {
+        return Err(refusal_answer(HeadRefusal::MissingHost));
     }
 
     // [patch] Every `Connection` line's options, as tokens (+sysmon.20).
@@ -441,9 +471,12 @@ mod test {
             ("GET / HTTP/1.1\r\nHost: a\r\n\r\n".into(), 0),
             ("GET / HTTP/1.1\r\nHost: a\r\n".into(), 1),
             // 64 bytes exactly, then one more
-            (format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", pad(64 - 23)), 0),
             (
-                format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", pad(65 - 23)),
+                format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", pad(64 - 26)),
+                0,
+            ),
+            (
+                format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", pad(65 - 26)),
                 431,
             ),
             (format!("GET /{} HTTP/1.1\r\n\r\n", pad(70)), 414),
@@ -470,7 +503,7 @@ mod test {
             // control bytes in the method or the target; other methods
             ("G\x01T / HTTP/1.1\r\n\r\n".into(), 400),
             ("G(T / HTTP/1.1\r\n\r\n".into(), 400),
-            ("BREW / HTTP/1.1\r\n\r\n".into(), 0),
+            ("BREW / HTTP/1.1\r\nHost: a\r\n\r\n".into(), 0),
             ("GET /a\rb HTTP/1.1\r\n\r\n".into(), 400),
             ("GET /a\x7fb HTTP/1.1\r\n\r\n".into(), 400),
             ("GET /a\0b HTTP/1.1\r\n\r\n".into(), 400),
@@ -481,12 +514,12 @@ mod test {
             ("\nGET / HTTP/1.1\r\n\r\n".into(), 400),
             // [patch] empty lines before the request line are skipped
             // (+sysmon.11), within the limit; a bare LF or CR is not one
-            ("\r\nGET / HTTP/1.1\r\n\r\n".into(), 0),
+            ("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n".into(), 0),
             ("\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n".into(), 0),
             ("\r\n\r\n".into(), 1),
             ("\r\n".repeat(32), 400),
-            (format!("{}GET / HTTP/1.1\r\n\r\n", "\r\n".repeat(23)), 0),
-            (format!("{}GET / HTTP/1.1\r\n\r\n", "\r\n".repeat(24)), 431),
+            (format!("{}GET / HTTP/1.0\r\n\r\n", "\r\n".repeat(23)), 0),
+            (format!("{}GET / HTTP/1.0\r\n\r\n", "\r\n".repeat(24)), 431),
             (format!("\r\n\r\nGET /{} HTTP/1.1\r\n\r\n", pad(60)), 414),
             ("\r\n\nGET / HTTP/1.1\r\n\r\n".into(), 400),
             ("\r\n\rGET / HTTP/1.1\r\n\r\n".into(), 400),
@@ -509,10 +542,10 @@ mod test {
             ("GET / HTTP/1.1\r\n: a\r\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\nX(a): b\r\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\n\x0bCookie: é\r\n\r\n".into(), 400),
-            ("GET / HTTP/1.1\r\nX-A~1: b\r\n\r\n".into(), 0),
+            ("GET / HTTP/1.1\r\nHost: a\r\nX-A~1: b\r\n\r\n".into(), 0),
             // [patch] no control byte but HTAB in a value (+sysmon.16),
             // at its ends neither
-            ("GET / HTTP/1.1\r\nX-A: a\tb\r\n\r\n".into(), 0),
+            ("GET / HTTP/1.1\r\nHost: a\r\nX-A: a\tb\r\n\r\n".into(), 0),
             ("GET / HTTP/1.1\r\nX-A: a\x0bb\r\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\nHost: a\x0b\r\n\r\n".into(), 400),
             ("GET / HTTP/1.1\r\nHost:\x0ca\r\n\r\n".into(), 400),
@@ -525,9 +558,18 @@ mod test {
             ("GET /metrics# HTTP/1.1\r\n\r\n".into(), 400),
             ("GET /a?b=c#d HTTP/1.1\r\n\r\n".into(), 400),
             ("GET http://a/#x HTTP/1.1\r\n\r\n".into(), 400),
-            ("GET /a?b=%23 HTTP/1.1\r\n\r\n".into(), 0),
+            ("GET /a?b=%23 HTTP/1.1\r\nHost: a\r\n\r\n".into(), 0),
+            // [patch] HTTP/1.1 without Host (+sysmon.26); 1.0 may omit it
+            ("GET / HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nX-Host: a\r\n\r\n".into(), 400),
+            ("GET http://a/ HTTP/1.1\r\n\r\n".into(), 400),
+            ("GET / HTTP/1.1\r\nhost:\r\n\r\n".into(), 0),
+            ("GET http://a/ HTTP/1.0\r\n\r\n".into(), 0),
             // [patch] two Authorization lines (+sysmon.18)
-            ("GET / HTTP/1.1\r\nAuthorization: a\r\n\r\n".into(), 0),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: a\r\n\r\n".into(),
+                0,
+            ),
             (
                 "GET / HTTP/1.1\r\nAuthorization: a\r\nauthorization: b\r\n\r\n".into(),
                 400,
@@ -563,7 +605,7 @@ mod test {
 
     #[test]
     fn a_pipelined_head_leaves_the_next_one_in_the_buffer() {
-        let two = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\n";
+        let two = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
         let mut scanned = 0;
         let mut text = HeadText::default();
         let Parsed::Request(len, first) = parse_head(two, &mut scanned, LIMITS, &mut text) else {
@@ -578,11 +620,52 @@ mod test {
         assert_eq!(text.header("connection"), Some("close"));
     }
 
+    /// [patch] A refusal of a HEAD request is its head alone (+sysmon.26),
+    /// its `Content-Length` the body a GET gets; HEAD is told by the
+    /// first bytes, so a request line too long or malformed counts.
+    #[test]
+    fn a_refused_head_request_gets_no_body() {
+        let long = format!("HEAD /{} HTTP/1.1\r\n\r\n", "p".repeat(70));
+        for (head, is_head) in [
+            ("HEAD / HTTP/1.1\r\n\r\n", true),
+            ("\r\nHEAD / HTTP/1.1\r\nContent-Length: 1\r\n\r\n", true),
+            ("HEAD / HTTP/9.9\r\nHost: a\r\n\r\n", true),
+            ("HEAD / HTTP/1.1 x\r\n\r\n", true),
+            ("HEAD / HTTP/1.1\nHost: a\n\n", true),
+            (long.as_str(), true),
+            ("GET / HTTP/1.1\r\n\r\n", false),
+            ("HEADER / HTTP/1.1\r\n\r\n", false),
+            ("head / HTTP/1.1\r\n\r\n", false),
+        ] {
+            let mut scanned = 0;
+            let mut text = HeadText::default();
+            let Parsed::Refused(answer) =
+                parse_head(head.as_bytes(), &mut scanned, LIMITS, &mut text)
+            else {
+                panic!("not refused: {:?}", head)
+            };
+            let answer = String::from_utf8(answer).unwrap();
+            let (top, body) = answer.split_once("\r\n\r\n").unwrap();
+            let length: usize = top
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(length > 0, "{:?}", answer);
+            let expected = if is_head { 0 } else { length };
+            assert_eq!(body.len(), expected, "{:?}: {:?}", head, answer);
+        }
+        assert!(super::is_head_request(b"HE"));
+        assert!(!super::is_head_request(b""));
+        assert!(!super::is_head_request(b"HEADX"));
+    }
+
     /// [patch] A cookie in Latin-1 (not UTF-8) is left out and the rest
     /// of the head read (+sysmon.14); the refusals say why.
     #[test]
     fn a_header_value_that_is_not_utf_8_is_left_out() {
-        let head = b"GET /m HTTP/1.1\r\nCookie: a=\xe9\r\nConnection: close\r\n\r\n";
+        let head = b"GET /m HTTP/1.0\r\nCookie: a=\xe9\r\nConnection: close\r\n\r\n";
         let mut scanned = 0;
         let mut text = HeadText::default();
         let Parsed::Request(len, facts) = parse_head(head, &mut scanned, LIMITS, &mut text) else {
@@ -609,7 +692,7 @@ mod test {
     /// its length, so that nothing of it is left in the buffer.
     #[test]
     fn an_empty_line_between_pipelined_heads_is_skipped() {
-        let two = b"GET /a HTTP/1.1\r\n\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+        let two = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n";
         let mut scanned = 0;
         let mut text = HeadText::default();
         let Parsed::Request(len, _) = parse_head(two, &mut scanned, LIMITS, &mut text) else {

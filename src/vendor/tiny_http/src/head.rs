@@ -31,6 +31,11 @@ pub enum HeadRefusal {
     ControlCharacter,
     /// Two `Host` lines: which one an access check reads is a guess (400).
     DuplicateHost,
+    /// [patch] An HTTP/1.1 request without a `Host` line (since
+    /// +sysmon.26; RFC 9112 §3.2: a server MUST answer 400). Not judged
+    /// by [`check_head`], which sees no version: the reactor asks
+    /// [`missing_host`] after it (`client.rs`). HTTP/1.0 may omit it.
+    MissingHost,
     /// [patch] Two `Authorization` lines (since +sysmon.18): the same
     /// guess for the credentials (RFC 9110 §5.3: not a list field, so a
     /// sender must not send two); the server's caller reads the first,
@@ -55,6 +60,7 @@ impl HeadRefusal {
         match self {
             HeadRefusal::ControlCharacter
             | HeadRefusal::DuplicateHost
+            | HeadRefusal::MissingHost
             | HeadRefusal::DuplicateAuthorization
             | HeadRefusal::LengthAndTransferEncoding
             | HeadRefusal::DuplicateContentLength
@@ -69,6 +75,7 @@ impl HeadRefusal {
         match self {
             HeadRefusal::ControlCharacter => "a control character inside a header line\n",
             HeadRefusal::DuplicateHost => "more than one Host header\n",
+            HeadRefusal::MissingHost => "missing Host header\n",
             HeadRefusal::DuplicateAuthorization => "more than one Authorization header\n",
             HeadRefusal::LengthAndTransferEncoding => {
                 "Content-Length together with Transfer-Encoding\n"
@@ -141,6 +148,13 @@ pub fn check_head<'a>(
         return Err(HeadRefusal::Expect);
     }
     Ok(())
+}
+
+/// [patch] Whether an HTTP/1.1 head lacks its `Host` line (since
+/// +sysmon.26): `headers` as for [`check_head`], which has refused two.
+/// Upstream, and this copy until then, served such a request.
+pub(crate) fn missing_host<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+    !headers.into_iter().any(|(name, _)| same_name(name, "Host"))
 }
 
 /// A control byte that a field may not hold (RFC 9110 §5.5: CTL but

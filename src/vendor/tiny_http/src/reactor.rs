@@ -153,8 +153,42 @@ const SPARE_HEADS: usize = 16;
 const LINGER: Duration = Duration::from_millis(500);
 const LINGER_BYTES: usize = 64 * 1024;
 
-/// The response to a connection over `max_connections`.
-const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
+/// [patch] The 503 to a connection refused at once, and why, in its
+/// body (since +sysmon.26; it was empty): `busy_head!`, the length of
+/// the reason, the empty line, the reason. A `concat!` of literals, so
+/// that what is sent to clients shed under load costs no formatting;
+/// `busy_answers_are_framed_by_their_length` holds each length to its
+/// text.
+macro_rules! busy_head {
+    () => {
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Connection: close\r\nRetry-After: 1\r\nContent-Length: "
+    };
+}
+
+macro_rules! busy_answer {
+    ($length:literal, $reason:literal) => {
+        BusyAnswer {
+            head_len: busy_head!().len() + $length.len() + 4,
+            bytes: concat!(busy_head!(), $length, "\r\n\r\n", $reason).as_bytes(),
+        }
+    };
+}
+
+/// A 503 as `busy_answer!` makes it: `bytes[..head_len]` is its head.
+#[derive(Clone, Copy)]
+pub(crate) struct BusyAnswer {
+    head_len: usize,
+    bytes: &'static [u8],
+}
+
+/// To a connection over `max_connections`.
+pub(crate) const TOO_MANY: BusyAnswer = busy_answer!("21", "too many connections\n");
+/// To one over `max_connections_per_address`.
+pub(crate) const TOO_MANY_FROM_ADDRESS: BusyAnswer =
+    busy_answer!("39", "too many connections from this address\n");
+/// To one the kernel could not watch (out of memory or epoll watches).
+pub(crate) const NO_ROOM: BusyAnswer = busy_answer!("29", "no room for a connection now\n");
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -494,7 +528,7 @@ impl Reactor {
         let max = self.shared.limits.max_connections;
         if max != 0 && self.open >= max {
             self.shared.rejected.fetch_add(1, Relaxed);
-            refuse_busy(&sock);
+            refuse_busy(&sock, TOO_MANY);
             return;
         }
         // [patch] One peer may not take every slot (+sysmon.19): over its
@@ -516,7 +550,7 @@ impl Reactor {
                     .last_refused_address
                     .lock()
                     .unwrap_or_else(|e| e.into_inner()) = refused;
-                refuse_busy(&sock);
+                refuse_busy(&sock, TOO_MANY_FROM_ADDRESS);
                 return;
             }
         }
@@ -547,7 +581,7 @@ impl Reactor {
             // server broke off.
             self.free.push(slot as u32);
             self.shared.accept_errors.fetch_add(1, Relaxed);
-            refuse_busy(&sock);
+            refuse_busy(&sock, NO_ROOM);
             return;
         }
         let socket = match self.slots[slot].spare_socket.take() {
@@ -852,16 +886,33 @@ fn release_peer(peers: &mut Vec<(PeerKey, u32)>, key: PeerKey) {
 /// waiting: what the client has sent already is read first (closing with
 /// unread data sends a reset, which can destroy the answer before the
 /// client reads it), and a fresh socket's send buffer takes the answer.
-fn refuse_busy(sock: &Connection) {
+///
+/// [patch] The answer says why (`answer`, since +sysmon.26; it had no
+/// body), and has none when what was read is the start of a HEAD request
+/// (RFC 9110 §9.3.2). The answer is written before the request is read,
+/// if it has not arrived yet: a HEAD whose bytes come after the accept
+/// still gets the body, which a client may take for junk before the
+/// close (no request follows on the connection to be misread).
+fn refuse_busy(sock: &Connection, answer: BusyAnswer) {
     let _ = sock.set_nonblocking(true);
     let mut sink = [0u8; 2048];
-    for _ in 0..16 {
+    let mut head_request = false;
+    for round in 0..16 {
         match sock.read_shared(&mut sink) {
-            Ok(n) if n > 0 => {}
+            Ok(n) if n > 0 => {
+                if round == 0 {
+                    head_request = crate::client::is_head_request(&sink[..n]);
+                }
+            }
             _ => break,
         }
     }
-    let _ = sock.send_without_waiting(BUSY_RESPONSE);
+    let bytes = if head_request {
+        &answer.bytes[..answer.head_len]
+    } else {
+        answer.bytes
+    };
+    let _ = sock.send_without_waiting(bytes);
     let _ = sock.shutdown(Shutdown::Write);
 }
 
@@ -874,6 +925,28 @@ mod test {
     use std::sync::atomic::Ordering::Relaxed;
     use std::sync::Arc;
     use std::time::Duration;
+
+    /// [patch] Each 503 sent at once says why in a body its
+    /// `Content-Length` frames, and its head ends where `head_len` says
+    /// (+sysmon.26): what a HEAD request gets.
+    #[test]
+    fn busy_answers_are_framed_by_their_length() {
+        for busy in [
+            super::TOO_MANY,
+            super::TOO_MANY_FROM_ADDRESS,
+            super::NO_ROOM,
+        ] {
+            let text = std::str::from_utf8(busy.bytes).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            assert_eq!(head.len() + 4, busy.head_len, "{:?}", text);
+            assert!(head.starts_with("HTTP/1.1 503 "), "{:?}", text);
+            assert!(head.contains("\r\nRetry-After: 1\r\n"), "{:?}", text);
+            assert!(head.contains("\r\nConnection: close"), "{:?}", text);
+            let length = format!("\r\nContent-Length: {}", body.len());
+            assert!(head.ends_with(&length), "{:?}", text);
+            assert!(body.ends_with('\n') && body.len() > 1, "{:?}", text);
+        }
+    }
 
     /// Turns `reactor` until `done` holds, at most 100 turns of up to
     /// 100 ms each (each ends as soon as something happens).
@@ -910,7 +983,7 @@ mod test {
             .unwrap();
         let mut answer = String::new();
         refused.read_to_string(&mut answer).unwrap();
-        assert_eq!(answer.as_bytes(), super::BUSY_RESPONSE);
+        assert_eq!(answer.as_bytes(), super::NO_ROOM.bytes);
 
         reactor.refuse_registrations = false;
         let _served = TcpStream::connect(addr).unwrap();
