@@ -758,6 +758,7 @@ fn apk_index_missing(run: &StepRun) -> Option<String> {
 
 /// xbps: `xbps-install -Mun` syncs the repository index in memory only and
 /// dry-runs the update; then `xbps-query -l` for the installed versions.
+/// An empty package database ([`xbps::NO_PACKAGES`]) is a failure.
 fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     let offset = usize::from(refresh);
     let (refresh_run, rest) = runs.split_at(offset.min(runs.len()));
@@ -765,6 +766,15 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
         [] if refresh && refresh_run.is_empty() => Ok(Next::Run(step("xbps-install", &["-S"])?)),
         [] => Ok(Next::Run(step("xbps-install", &["-Mun"])?)),
         [list] if list.code() == Some(0) => {
+            if xbps::says_no_packages(&list.stdout) {
+                let why = format!(
+                    "but says \"{}\": xbps's package database lists no installed \
+                     package, which a Void system always has: a wrong root (`rootdir` in \
+                     xbps.d) or a broken /var/db/xbps, not 0 updates",
+                    xbps::NO_PACKAGES
+                );
+                return Err(not_an_answer(list, &why));
+            }
             unreadable_list(list, &xbps::parse(&list.stdout), false)?;
             Ok(Next::Run(step("xbps-query", &["-l"])?))
         }
