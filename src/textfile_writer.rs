@@ -215,27 +215,22 @@ fn remove_checked(
         return Ok(true);
     }
     test_hold_at("SYSMON_TEST_TEXTFILE_PUTBACK_GATE");
-    let shown = path.display();
-    match fs::hard_link(aside, path) {
-        // Back at `path`; `aside` is a second name of the same file.
-        Ok(()) => {
-            if let Err(e) = fs::remove_file(aside) {
-                log::warn(format_args!(
-                    "textfile: {shown} put back, but {} not removed: {e}",
-                    aside.display()
-                ));
-            }
-        }
-        Err(e) => match keep_beside(path, aside) {
-            Ok(kept) => log::warn(format_args!(
-                "textfile: not put back at {shown} ({e}: another file is there now); kept as {}",
-                kept.display()
-            )),
-            Err(k) => log::warn(format_args!(
-                "textfile: not put back at {shown} ({e}), nor kept ({k}): it is at {}",
-                aside.display()
-            )),
-        },
+    // A link never replaces: if it fails, another file is at `path` now.
+    // Once it is back, `aside` is only a second name of it (if its unlink
+    // fails, whoever removes it later loses nothing).
+    if let Err(e) = fs::hard_link(aside, path) {
+        let kept = keep_beside(path, aside);
+        let (how, at) = match &kept {
+            Ok(kept) => ("kept as", kept.as_path()),
+            Err(_) => ("not kept either, still at", aside),
+        };
+        log::warn(format_args!(
+            "textfile: not put back at {} ({e}: another file is there now); {how} {}",
+            path.display(),
+            at.display()
+        ));
+    } else {
+        let _ = fs::remove_file(aside);
     }
     Ok(false)
 }
@@ -245,12 +240,14 @@ static KEPT: AtomicU32 = AtomicU32::new(0);
 
 /// Gives the file at `aside` the name `NAME.kept-PID-N` beside `path`
 /// (NAME its file name, N counting this process's), by a link, which never
-/// replaces (a name taken is passed over), then unlinks `aside`. No
+/// replaces (a name taken is passed over: N grows until one is free, and
+/// only the names of another party's choosing can be taken), then unlinks
+/// `aside`. No
 /// cleanup of sysmon's matches that name (only `.NAME.tmp-PID` is swept)
 /// and node_exporter reads only `*.prom`: the file stays for its owner.
 fn keep_beside(path: &Path, aside: &Path) -> io::Result<PathBuf> {
     let name = path.file_name().unwrap_or_default();
-    for _ in 0..100 {
+    loop {
         let n = KEPT.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         let mut kept_name = name.to_os_string();
         kept_name.push(format!(".kept-{}-{n}", std::process::id()));
@@ -265,7 +262,6 @@ fn keep_beside(path: &Path, aside: &Path) -> io::Result<PathBuf> {
             Err(e) => return Err(e),
         }
     }
-    Err(io::ErrorKind::AlreadyExists.into())
 }
 
 /// A test's knob, in debug builds only: between the check of what is to

@@ -767,13 +767,7 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
         [] => Ok(Next::Run(step("xbps-install", &["-Mun"])?)),
         [list] if list.code() == Some(0) => {
             if xbps::says_no_packages(&list.stdout) {
-                let why = format!(
-                    "but says \"{}\": xbps's package database lists no installed \
-                     package, which a Void system always has: a wrong root (`rootdir` in \
-                     xbps.d) or a broken /var/db/xbps, not 0 updates",
-                    xbps::NO_PACKAGES
-                );
-                return Err(not_an_answer(list, &why));
+                return Err(not_an_answer(list, xbps::NO_PACKAGES_WHY));
             }
             unreadable_list(list, &xbps::parse(&list.stdout), false)?;
             Ok(Next::Run(step("xbps-query", &["-l"])?))

@@ -167,15 +167,10 @@ impl ShortLines {
         self.said = Some(line.to_vec());
         let text = String::from_utf8_lossy(line);
         let shown = crate::log::shown(&text);
-        match count.saturating_sub(1) {
-            0 => crate::log::warn(format_args!(
-                "{file}: {first}: \"{shown}\": skipped, the other mounts are sampled"
-            )),
-            more => crate::log::warn(format_args!(
-                "{file}: {first}: \"{shown}\", and {more} more such line(s): skipped, the \
-                 other mounts are sampled"
-            )),
-        }
+        crate::log::warn(format_args!(
+            "{file}: {first}: \"{shown}\" ({count} such line(s) in the table): skipped, the \
+             other mounts are sampled"
+        ));
     }
 }
 
