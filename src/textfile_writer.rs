@@ -242,9 +242,9 @@ static KEPT: AtomicU32 = AtomicU32::new(0);
 /// (NAME its file name, N counting this process's), by a link, which never
 /// replaces (a name taken is passed over: N grows until one is free, and
 /// only the names of another party's choosing can be taken), then unlinks
-/// `aside`. No
-/// cleanup of sysmon's matches that name (only `.NAME.tmp-PID` is swept)
-/// and node_exporter reads only `*.prom`: the file stays for its owner.
+/// `aside`. No cleanup of sysmon's matches that name (only `.NAME.tmp-PID`
+/// is swept) and node_exporter reads only `*.prom`: the file stays for its
+/// owner.
 fn keep_beside(path: &Path, aside: &Path) -> io::Result<PathBuf> {
     let name = path.file_name().unwrap_or_default();
     loop {
