@@ -27,7 +27,9 @@
 //!   any write in flight: an unlink can wait on a hung disk as a write can.
 //! - What is removed is what was checked ([`remove_checked`]): a file
 //!   renamed onto the name between the check and the unlink is not
-//!   unlinked in its place.
+//!   unlinked in its place, and is put back; if a newer file has taken
+//!   the name by then, it is kept beside it as `NAME.kept-PID-N` (a name
+//!   no cleanup touches), never left under sysmon's temporary name.
 
 use crate::owned::owned;
 use std::fs;
@@ -35,6 +37,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::fsutil::{self, FileId};
@@ -197,8 +200,10 @@ fn log_removal(path: &Path, removed: io::Result<bool>, why: &str) {
 /// same directory (atomic: whatever is at `path` at that instant moves, a
 /// file renamed onto `path` later is not touched), checked there without
 /// following a symlink, and unlinked; or else put back by a link, which
-/// never replaces (a file written to `path` meanwhile stays; what could
-/// not be put back is logged).
+/// never replaces. When a newer file landed at `path` meanwhile, the one
+/// moved aside cannot go back, and under `aside` the next write to `path`
+/// (its temporary) or a later sysmon's sweep would delete it: it is kept
+/// as `NAME.kept-PID-N` beside `path` ([`keep_beside`]), logged.
 fn remove_checked(
     path: &Path,
     aside: &Path,
@@ -209,29 +214,78 @@ fn remove_checked(
         fs::remove_file(aside)?;
         return Ok(true);
     }
-    let back = fs::hard_link(aside, path).and_then(|()| fs::remove_file(aside));
-    if let Err(e) = back {
-        // Another file is at `path` now: this one stays aside, named.
+    test_hold_at("SYSMON_TEST_TEXTFILE_PUTBACK_GATE");
+    // A link never replaces: if it fails, another file is at `path` now.
+    // Once it is back, `aside` is only a second name of it (if its unlink
+    // fails, whoever removes it later loses nothing).
+    if let Err(e) = fs::hard_link(aside, path) {
+        let kept = keep_beside(path, aside);
+        let (how, at) = match &kept {
+            Ok(kept) => ("kept as", kept.as_path()),
+            Err(_) => ("not kept either, still at", aside),
+        };
         log::warn(format_args!(
-            "textfile: not put back: {e}: {}",
-            aside.display()
+            "textfile: not put back at {} ({e}: another file is there now); {how} {}",
+            path.display(),
+            at.display()
         ));
+    } else {
+        let _ = fs::remove_file(aside);
     }
     Ok(false)
 }
 
+/// How many files this process has kept ([`keep_beside`]), for their names.
+static KEPT: AtomicU32 = AtomicU32::new(0);
+
+/// Gives the file at `aside` the name `NAME.kept-PID-N` beside `path`
+/// (NAME its file name, N counting this process's), by a link, which never
+/// replaces (a name taken is passed over: N grows until one is free, and
+/// only the names of another party's choosing can be taken), then unlinks
+/// `aside`. No cleanup of sysmon's matches that name (only `.NAME.tmp-PID`
+/// is swept) and node_exporter reads only `*.prom`: the file stays for its
+/// owner.
+fn keep_beside(path: &Path, aside: &Path) -> io::Result<PathBuf> {
+    let name = path.file_name().unwrap_or_default();
+    loop {
+        let n = KEPT.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let mut kept_name = name.to_os_string();
+        kept_name.push(format!(".kept-{}-{n}", std::process::id()));
+        let kept = path.with_file_name(kept_name);
+        match fs::hard_link(aside, &kept) {
+            Ok(()) => {
+                // Kept under both names if this fails: nothing is lost.
+                let _ = fs::remove_file(aside);
+                return Ok(kept);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// A test's knob, in debug builds only: between the check of what is to
 /// be removed and its removal, while the file named by
-/// `SYSMON_TEST_TEXTFILE_REMOVE_GATE` exists, the writer waits, and says
-/// so by making that name + `.waiting` (see [`fsutil::test_gate`]).
+/// `SYSMON_TEST_TEXTFILE_REMOVE_GATE` exists, the writer waits
+/// ([`test_hold_at`]).
 fn removal_gate() {
+    test_hold_at("SYSMON_TEST_TEXTFILE_REMOVE_GATE");
+}
+
+/// A test's knob, in debug builds only: while the file named by the
+/// environment variable `var` exists, the writer waits, and says so by
+/// making that name + `.waiting` (see [`fsutil::test_gate`]).
+/// `SYSMON_TEST_TEXTFILE_PUTBACK_GATE` holds [`remove_checked`] between
+/// finding that what it moved aside is not sysmon's and putting it back.
+fn test_hold_at(var: &str) {
     #[cfg(debug_assertions)]
-    if let Some(gate) = std::env::var_os("SYSMON_TEST_TEXTFILE_REMOVE_GATE") {
+    if let Some(gate) = std::env::var_os(var) {
         let mut waiting = gate.clone();
         waiting.push(".waiting");
         let _ = fs::write(&waiting, b"");
         fsutil::test_hold(Some(Path::new(&gate)));
     }
+    let _ = var;
 }
 
 /// Removes the regular files `.NAME.tmp-PID` (PID: digits) beside `path`

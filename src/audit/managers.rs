@@ -758,6 +758,7 @@ fn apk_index_missing(run: &StepRun) -> Option<String> {
 
 /// xbps: `xbps-install -Mun` syncs the repository index in memory only and
 /// dry-runs the update; then `xbps-query -l` for the installed versions.
+/// An empty package database ([`xbps::NO_PACKAGES`]) is a failure.
 fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Outcome> {
     let offset = usize::from(refresh);
     let (refresh_run, rest) = runs.split_at(offset.min(runs.len()));
@@ -765,6 +766,9 @@ fn xbps_next(refresh: bool, runs: &[StepRun], step: &StepFn) -> Result<Next, Out
         [] if refresh && refresh_run.is_empty() => Ok(Next::Run(step("xbps-install", &["-S"])?)),
         [] => Ok(Next::Run(step("xbps-install", &["-Mun"])?)),
         [list] if list.code() == Some(0) => {
+            if xbps::says_no_packages(&list.stdout) {
+                return Err(not_an_answer(list, xbps::NO_PACKAGES_WHY));
+            }
             unreadable_list(list, &xbps::parse(&list.stdout), false)?;
             Ok(Next::Run(step("xbps-query", &["-l"])?))
         }

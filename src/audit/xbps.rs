@@ -13,6 +13,22 @@
 use super::model::{Installed, Package, Parsed, is_token, lines, word};
 use crate::owned::owned;
 
+/// What `xbps-install -u` prints, exiting 0, when the package database
+/// lists nothing installed (bin/xbps-install/transaction.c, `dist_upgrade`:
+/// ENOENT from `xbps_transaction_update_packages`). A Void system always
+/// has packages: its root is wrong or its database broken, not up to date.
+pub const NO_PACKAGES: &str = "No packages currently registered.";
+
+/// Why [`NO_PACKAGES`] fails the audit, after the command and its exit.
+pub const NO_PACKAGES_WHY: &str = "but says \"No packages currently registered.\": \
+    xbps's package database lists no installed package, which a Void system always \
+    has: a wrong root (`rootdir` in xbps.d) or a broken /var/db/xbps, not 0 updates";
+
+/// Whether `stdout` is [`NO_PACKAGES`] and nothing else.
+pub fn says_no_packages(stdout: &[u8]) -> bool {
+    stdout.trim_ascii() == NO_PACKAGES.as_bytes()
+}
+
 pub fn parse(stdout: &[u8]) -> Parsed {
     let mut out = Parsed::default();
     for line in lines(stdout) {

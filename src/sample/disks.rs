@@ -5,8 +5,13 @@
 //! Invariant: once warm, [`Disks::sample`] does not allocate: the disk list
 //! and the NUL-terminated paths statvfs needs are built only when the mount
 //! table changes, and on procfs that change is learnt from one poll
-//! (POLLPRI) instead of re-reading the table. A malformed table keeps the
-//! disks we have.
+//! (POLLPRI) instead of re-reading the table.
+//!
+//! Invariant: a short line of the table (fewer than three fields: a kernel
+//! oddity, a fake /proc, a read cut short) is skipped and every other
+//! mount sampled; the log names the file and the line (number and text,
+//! cut) once, not at every sample ([`ShortLines`]). A table of which no
+//! line is understood is no mount table: it keeps the disks we have.
 //!
 //! Invariant: the loop never makes a `statvfs` that can hang: a network or
 //! FUSE mount ([`mounts::may_hang`]) is asked by its own thread
@@ -24,7 +29,7 @@ use std::time::Instant;
 use super::mount_probe::{MountProbe, NotAnswering};
 use super::procfile::{Ends, ProcFile};
 use super::source::{Failure, Health};
-use crate::proc::mounts;
+use crate::proc::{ParseError, mounts, numbered_lines};
 use crate::sys::{self, FsStats};
 
 /// One filesystem as `df -B1` reports it.
@@ -130,6 +135,43 @@ pub struct Disks {
     /// Probes taken over from the sampler this one replaced (a reload),
     /// for the next list to use by path.
     adopted: Vec<MountProbe>,
+    /// What the log said of the table's short lines.
+    short_lines: ShortLines,
+}
+
+/// The first short line of the mount table in use as the log last named
+/// it (its text), `None` while the table has none: said when one appears
+/// or another takes its place, and once when none is left. A table read
+/// again unchanged is not parsed again, so says nothing more.
+#[derive(Default)]
+struct ShortLines {
+    said: Option<Vec<u8>>,
+}
+
+impl ShortLines {
+    /// Records the short lines of `table`, read from `file`: `first` the
+    /// first one's error, `count` how many. Allocates only when it logs.
+    fn note(&mut self, file: &Path, table: &[u8], first: Option<ParseError>, count: usize) {
+        let file = file.display();
+        let Some(first) = first else {
+            if self.said.take().is_some() {
+                crate::log::info(format_args!("{file}: no malformed mount line any more"));
+            }
+            return;
+        };
+        let at = first.line.saturating_sub(1) as usize;
+        let line = numbered_lines(table).nth(at).map_or(&b""[..], |(_, l)| l);
+        if self.said.as_deref() == Some(line) {
+            return;
+        }
+        self.said = Some(line.to_vec());
+        let text = String::from_utf8_lossy(line);
+        let shown = crate::log::shown(&text);
+        crate::log::warn(format_args!(
+            "{file}: {first}: \"{shown}\" ({count} such line(s) in the table): skipped, the \
+             other mounts are sampled"
+        ));
+    }
 }
 
 /// The most probe threads the disk list keeps (one per network or FUSE
@@ -157,6 +199,7 @@ impl Disks {
             mounts_on_procfs: false,
             statfs: Vec::new(),
             adopted: Vec::new(),
+            short_lines: ShortLines::default(),
         }
     }
 
@@ -232,13 +275,26 @@ impl Disks {
     fn refresh_mount_table(&mut self, disks: &mut Vec<DiskSample>) -> Result<(), Failure> {
         let table = self.mounts_file.read().map_err(Failure::Io)?;
         if !self.mounts_built || table != self.mounts_seen.as_slice() {
-            // A malformed line means a cut-off or foreign file: keep the disks we have.
-            if let Some(Err(e)) = mounts::entries(table).find(Result::is_err) {
+            let (mut understood, mut short, mut first_short) = (0usize, 0usize, None);
+            for entry in mounts::entries(table) {
+                match entry {
+                    Ok(_) => understood += 1,
+                    Err(e) => {
+                        short += 1;
+                        first_short.get_or_insert(e);
+                    }
+                }
+            }
+            // Not one line understood: a foreign file, not a mount table.
+            if let (0, Some(e)) = (understood, first_short) {
                 return Err(Failure::Parse(e));
             }
             self.mounts_seen.clear();
             self.mounts_seen.extend_from_slice(table);
             self.mounts_built = true;
+            let file = self.mounts_file.path();
+            self.short_lines
+                .note(file, &self.mounts_seen, first_short, short);
             self.rebuild(disks);
         }
         self.mounts_on_procfs = self.mounts_file.raw_fd().is_some_and(sys::is_procfs);

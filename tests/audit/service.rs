@@ -402,6 +402,33 @@ fn apk_xbps_dnf_recorded_runs() {
     assert!(status(&s).error.unwrap().contains("exit status 99"));
 }
 
+/// `xbps-install -Mun` on a package database that lists nothing
+/// installed prints `No packages currently registered.` and exits 0
+/// (xbps-install's dist_upgrade): a Void system always has packages, so
+/// its root is wrong or its database broken. The audit failed with "its
+/// one line was not understood", which said nothing of why (loose ends 3,
+/// 2026-12-04); it fails naming the empty database, as apk's list without
+/// its header does, and `xbps-query` is not run.
+#[test]
+fn xbps_with_no_package_registered_is_a_failed_audit_naming_the_database() {
+    let (dir, shims) = shimmed("audit-xbps-no-packages");
+    shims
+        .tool("xbps-install", "xbps/no-packages")
+        .tool("xbps-query", "xbps/installed");
+    let s = audited(&dir, &shims, UpdateManager::Xbps);
+    let st = status(&s);
+    assert_eq!((st.state, st.count), ("failed", None), "{st:?}");
+    let error = st.error.unwrap();
+    assert!(
+        error.contains(
+            "xbps-install -Mun`: exit status 0, but says \"No packages currently registered.\": \
+             xbps's package database lists no installed package"
+        ),
+        "{error}"
+    );
+    assert!(shims.calls("xbps-query").is_empty());
+}
+
 /// What `dnf_next` runs to list security advisories (src/audit/dnf.rs).
 const SECURITY_ARGS: &str = "-q updateinfo list --security --available";
 

@@ -230,3 +230,78 @@ fn temporaries_of_a_killed_sysmon_are_removed_at_start() {
     );
     assert_eq!(daemon.logged("textfile: removed"), 2, "{}", daemon.dump());
 }
+
+/// A file someone else renamed onto the old path is moved aside with it
+/// (sysmon's temporary name), found not sysmon's, and linked back; when a
+/// newer file landed at the path meanwhile, the link back fails and the
+/// other party's file stayed under `.NAME.tmp-PID`, where the next write
+/// to that path (or the start-up sweep of a later sysmon, once this PID
+/// is gone) deleted it (loose ends 3, 2026-12-04). It is kept as
+/// `NAME.kept-PID-N` beside it, a name no cleanup touches, and the log
+/// says so. Both windows are held open by a debug build's knobs.
+#[test]
+fn a_file_that_cannot_be_put_back_is_kept_under_a_name_no_cleanup_touches() {
+    let dir = TempDir::new("textfile-path-not-put-back");
+    let tf = dir.join("tf");
+    std::fs::create_dir_all(&tf).unwrap();
+    let (first, second) = (tf.join("a.prom"), tf.join("b.prom"));
+    let (remove_gate, putback_gate) = (dir.join("gate"), dir.join("putback"));
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nmounts = /\ntextfile_path = {}",
+        first.display()
+    ));
+    let daemon = Daemon::start_with(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--proc-root",
+            fixture("proc/basic").to_str().unwrap(),
+        ],
+        |cmd| {
+            cmd.env("SYSMON_TEST_TEXTFILE_REMOVE_GATE", &remove_gate)
+                .env("SYSMON_TEST_TEXTFILE_PUTBACK_GATE", &putback_gate);
+        },
+    );
+    wait_exists(&daemon, &first, true);
+    std::fs::write(&remove_gate, "").unwrap();
+    std::fs::write(&putback_gate, "").unwrap();
+    reload(&dir, &daemon, second.to_str().unwrap());
+    // Checked a.prom (sysmon's); theirs is renamed there before the move.
+    wait_exists(&daemon, &dir.join("gate.waiting"), true);
+    std::fs::write(tf.join("theirs"), "theirs 1\n").unwrap();
+    std::fs::rename(tf.join("theirs"), &first).unwrap();
+    std::fs::remove_file(&remove_gate).unwrap();
+    // Moved aside, found not sysmon's; a newer file lands before the link back.
+    wait_exists(&daemon, &dir.join("putback.waiting"), true);
+    std::fs::write(tf.join("newer"), "newer 2\n").unwrap();
+    std::fs::rename(tf.join("newer"), &first).unwrap();
+    std::fs::remove_file(&putback_gate).unwrap();
+    wait_exists(&daemon, &second, true);
+    let kept = tf.join(format!("a.prom.kept-{}-1", daemon.pid()));
+    let said = format!("kept as {}", kept.display());
+    assert!(daemon.wait_log(&said, WAIT), "{}", daemon.dump());
+    assert_eq!(
+        files_below(&tf),
+        [
+            "a.prom".to_string(),
+            format!("a.prom.kept-{}-1", daemon.pid()),
+            "b.prom".into()
+        ],
+        "{}",
+        daemon.dump()
+    );
+    assert_eq!(std::fs::read_to_string(&first).unwrap(), "newer 2\n");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "theirs 1\n");
+    // A later write to the old path (its temporary was the name aside)
+    // leaves the kept file alone.
+    reload(&dir, &daemon, first.to_str().unwrap());
+    let rewritten = wait_for(WAIT, || {
+        std::fs::read_to_string(&first)
+            .ok()
+            .filter(|t| t.contains("sysmon_"))
+    });
+    assert!(rewritten.is_some(), "{}", daemon.dump());
+    wait_exists(&daemon, &second, false);
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "theirs 1\n");
+    assert_eq!(daemon.logged(&said), 1, "{}", daemon.dump());
+}

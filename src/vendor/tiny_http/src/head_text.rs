@@ -350,7 +350,7 @@ mod test {
             head.extend_from_slice(cookie);
             head.extend_from_slice(b"\r\nAccept: */*");
             let shown = String::from_utf8_lossy(cookie);
-            assert!(fill(&mut reused, &head, 3).is_ok(), "{shown:?}");
+            assert!(fill(&mut reused, &head, 3).is_ok(), "{:?}", shown);
             let got: Vec<_> = reused.headers().collect();
             assert_eq!(got, [("Host", "localhost"), ("Accept", "*/*")], "{shown:?}");
             assert_eq!(reused.target(), "/m");
@@ -361,7 +361,8 @@ mod test {
             // it counts as a line all the same
             assert!(
                 matches!(fill(&mut reused, &head, 2), Err(FillError::TooManyHeaders)),
-                "{shown:?}"
+                "{:?}",
+                shown
             );
         }
         for name in super::ASCII_HEADERS {
@@ -371,7 +372,9 @@ mod test {
                 let result = fill(&mut reused, &head, 3);
                 assert!(
                     matches!(result, Err(FillError::NotAscii(n)) if n == name),
-                    "{name} {value:?}"
+                    "{} {:?}",
+                    name,
+                    value
                 );
             }
         }
@@ -392,7 +395,7 @@ mod test {
             let mut head = b"GET / HTTP/1.1\r\n".to_vec();
             head.extend_from_slice(bad);
             let result = fill(&mut reused, &head, 3);
-            assert!(matches!(result, Err(FillError::Malformed)), "{bad:?}");
+            assert!(matches!(result, Err(FillError::Malformed)), "{:?}", bad);
         }
         for bad in [
             b"Cookie: \xe9\r".as_slice(),
@@ -409,7 +412,8 @@ mod test {
             let result = fill(&mut reused, &head, 3);
             assert!(
                 matches!(result, Err(FillError::ControlCharacter)),
-                "{bad:?}"
+                "{:?}",
+                bad
             );
         }
     }

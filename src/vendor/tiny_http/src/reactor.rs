@@ -1013,18 +1013,20 @@ mod test {
             let admitted = || shared.connections.load(Relaxed) == 3;
             assert!(
                 turn_until(&mut reactor, admitted),
-                "round {round}: not admitted"
+                "round {}: not admitted",
+                round
             );
             let mut refused = TcpStream::connect(addr).unwrap();
             let counted = || shared.rejected.load(Relaxed) == round + 1;
             assert!(
                 turn_until(&mut reactor, counted),
-                "round {round}: not refused"
+                "round {}: not refused",
+                round
             );
             let mut answer = String::new();
             refused.read_to_string(&mut answer).unwrap();
-            assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
-            assert!(answer.contains("\r\nConnection: close\r\n"), "{answer:?}");
+            assert!(answer.starts_with("HTTP/1.1 503 "), "{:?}", answer);
+            assert!(answer.contains("\r\nConnection: close\r\n"), "{:?}", answer);
             let (per_address, last) = (
                 shared.rejected_per_address.load(Relaxed),
                 *shared.last_refused_address.lock().unwrap(),
@@ -1036,11 +1038,13 @@ mod test {
             let released = || shared.connections.load(Relaxed) == 0;
             assert!(
                 turn_until(&mut reactor, released),
-                "round {round}: not closed"
+                "round {}: not closed",
+                round
             );
             assert!(
                 reactor.peers.is_empty(),
-                "round {round}: a count left behind"
+                "round {}: a count left behind",
+                round
             );
         }
     }

@@ -156,7 +156,7 @@ mod test {
     }
 
     /// Upstream's choice: sorted by weight, stably, the first known above 0.
-    fn upstream<'a>(input: &'a str, known: impl Fn(&str) -> bool) -> Option<&'a str> {
+    fn upstream(input: &str, known: impl Fn(&str) -> bool) -> Option<&str> {
         let mut parse = parse_header_value(input);
         parse.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
         parse
