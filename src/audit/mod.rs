@@ -52,7 +52,7 @@ pub mod quote;
 pub mod restart;
 pub mod xbps;
 
-use crate::owned::owned;
+use crate::owned::{owned, text_of};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -114,7 +114,7 @@ fn log_restart_scan(scan: &restart::Scan) {
         .iter()
         .map(|g| {
             let name = g.service.as_deref().unwrap_or(&g.command);
-            let pids: Vec<String> = g.pids.iter().map(u32::to_string).collect();
+            let pids: Vec<String> = g.pids.iter().map(|p| text_of(p)).collect();
             format!("{name} (pid {})", pids.join(" "))
         })
         .collect();
@@ -873,7 +873,7 @@ impl AuditService {
         let shown = result
             .log_file
             .as_ref()
-            .map_or(owned("(not written)"), |p| p.display().to_string());
+            .map_or(owned("(not written)"), |p| text_of(&p.display()));
         match &result.outcome {
             Ok(_) if result.count_unknown => log::warn(format_args!(
                 "audit: pending updates UNKNOWN via {}: {}; log {shown}",
