@@ -9,7 +9,7 @@
 //! status. The password is compared in constant time (with respect to its
 //! content), and is never logged or rendered.
 
-use crate::owned::owned;
+use crate::owned::{owned, text_of};
 use std::net::IpAddr;
 
 pub use crate::cidr::Cidr;
@@ -60,8 +60,8 @@ impl AccessPolicy {
                 // Opened without waiting and checked by `fstat` of what was
                 // opened: a FIFO of mode 600 passes the mode check, and its
                 // read would stop the loop on SIGHUP until someone writes.
-                let opened = procfile::open_regular(file).map_err(|e| err(e.to_string()))?;
-                let meta = opened.metadata().map_err(|e| err(e.to_string()))?;
+                let opened = procfile::open_regular(file).map_err(|e| err(text_of(&e)))?;
+                let meta = opened.metadata().map_err(|e| err(text_of(&e)))?;
                 if meta.mode() & 0o037 != 0 {
                     return Err(err(format!(
                         "mode {:o} lets others read it or write it; chmod 600 (or 640 for a group)",
@@ -69,7 +69,7 @@ impl AccessPolicy {
                     )));
                 }
                 let bytes = procfile::read_whole_from(&opened, MAX_PASSWORD_FILE_BYTES)
-                    .map_err(|e| err(e.to_string()))?;
+                    .map_err(|e| err(text_of(&e)))?;
                 let text = String::from_utf8(bytes).map_err(|_| err(owned("not valid UTF-8")))?;
                 let password = text.strip_suffix('\n').unwrap_or(&text);
                 let password = password.strip_suffix('\r').unwrap_or(password);

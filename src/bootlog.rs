@@ -53,7 +53,7 @@
 //!   (the text is printed into a buffer sized at open, the temporary's name
 //!   is made once).
 
-use crate::owned::owned;
+use crate::owned::{owned, text_of};
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -493,7 +493,7 @@ impl BootLog {
 /// Reads the boot log at `path` into `boots` (nothing when there is no
 /// file). `Err` names why the file is not a boot log this machine wrote.
 fn read_log(path: &Path, id: BootId, boots: &mut Vec<Boot>) -> Result<(), String> {
-    let Some(text) = read_bounded(path).map_err(|e| e.to_string())? else {
+    let Some(text) = read_bounded(path).map_err(|e| text_of(&e))? else {
         return Ok(());
     };
     parse(&text, boots)?;

@@ -1230,7 +1230,9 @@ fn drop_privileges(config: &Config) -> Result<(), String> {
             }
         }
     }
-    match crate::privileges::drop_privileges(&account).map_err(|e| fail(e.to_string()))? {
+    match crate::privileges::drop_privileges(&account)
+        .map_err(|e| fail(crate::owned::text_of(&e)))?
+    {
         crate::privileges::Dropped::AlreadyThatUser => log::info(format_args!(
             "user = {}: already running as that user",
             account.name

@@ -1949,7 +1949,7 @@ pub fn open_read_only(path: &Path) -> Result<(File, Vec<TierSpec>, Vec<String>),
     let file = crate::fsutil::open_regular(path, crate::fsutil::Links::Refuse).map_err(|e| {
         let denied = e.kind() == io::ErrorKind::PermissionDenied;
         // The error names the path already.
-        let mut why = e.to_string();
+        let mut why = crate::owned::text_of(&e);
         if denied {
             why.push_str(
                 " (the history file and state_dir are readable by sysmon's user only: \

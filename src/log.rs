@@ -140,8 +140,10 @@ impl std::fmt::Display for Shown<'_> {
 /// `\n`, `\r`, `\t` and `\0` by name; the other ASCII controls (and DEL)
 /// as `\xNN`; every other control (C1) and each character that hides or
 /// reorders text as `\u{NNNN}`; anything else as it is. So escaped text
-/// reads back unambiguously, and no terminal acts on it.
-pub fn write_shown_char(out: &mut impl std::fmt::Write, c: char) -> std::fmt::Result {
+/// reads back unambiguously, and no terminal acts on it. Through
+/// `dyn Write`, so the log's and the audit's quoting share one copy (each
+/// was some 500–900 bytes of code); neither is on a hot path.
+pub fn write_shown_char(out: &mut dyn std::fmt::Write, c: char) -> std::fmt::Result {
     match c {
         '\\' => out.write_str("\\\\"),
         '\n' => out.write_str("\\n"),

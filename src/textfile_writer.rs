@@ -43,6 +43,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::fsutil::{self, FileId};
 use crate::log;
 
+/// The writer thread's stack: std's default of 2 MiB, given explicitly so
+/// that the spawn does not inline std's read of `RUST_MIN_STACK`.
+const STACK_BYTES: usize = 2 * 1024 * 1024;
+
 #[derive(Default)]
 pub struct TextfileWriter {
     slot: Arc<Mutex<Slot>>,
@@ -103,6 +107,7 @@ fn start(shared: &Arc<Mutex<Slot>>, mut slot: MutexGuard<'_, Slot>) {
         let theirs = Arc::clone(shared);
         let spawned = std::thread::Builder::new()
             .name(owned("sysmon-textfile"))
+            .stack_size(STACK_BYTES)
             .spawn(move || {
                 // No signal may land on a thread waiting for a server.
                 crate::sys::block_all_in_this_thread();

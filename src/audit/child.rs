@@ -32,7 +32,7 @@
 //! long for the reaping (what it leaves, [`crate::orphans`] reaps), so the
 //! loop cannot hang on a child.
 
-use crate::owned::owned;
+use crate::owned::{owned, text_of};
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
@@ -71,7 +71,7 @@ pub struct Step {
 impl Step {
     /// The command line as shown in logs (arguments quoted when needed).
     pub fn display(&self) -> String {
-        let mut s = self.program.display().to_string();
+        let mut s = text_of(&self.program.display());
         for a in &self.args {
             s.push(' ');
             if a.is_empty()
@@ -295,7 +295,7 @@ impl RunningChild {
         };
         let mut child = match command_for(&step, path).spawn() {
             Ok(c) => c,
-            Err(e) => return Err(Box::new(failed(step, e.to_string()))),
+            Err(e) => return Err(Box::new(failed(step, text_of(&e)))),
         };
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
         let fds = [
@@ -362,7 +362,7 @@ impl RunningChild {
                 Ok(exited) => (self.exited, self.behind) = (exited, self.behind || exited),
                 Err(e) => {
                     self.kill();
-                    return Some(self.finish(Exit::WaitFailed(e.to_string()), now));
+                    return Some(self.finish(Exit::WaitFailed(text_of(&e)), now));
                 }
             }
         }
@@ -433,7 +433,7 @@ impl RunningChild {
             Ok(Some(status)) => exit_of(status),
             // Not after waitid saw its exit; said as a failed wait would be.
             Ok(None) => Exit::WaitFailed(owned("its exit status is gone")),
-            Err(e) => Exit::WaitFailed(e.to_string()),
+            Err(e) => Exit::WaitFailed(text_of(&e)),
         }
     }
 

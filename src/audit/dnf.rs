@@ -356,11 +356,15 @@ fn security_ids(advisories: &[Advisory]) -> Vec<(&str, String)> {
 /// `rpm -qa --qf RPM_QUERYFORMAT` → `name.arch` → version, spelled as
 /// check-update spells it (no `0:`).
 pub fn parse_installed(stdout: &[u8]) -> Installed {
-    Installed::from_pairs(lines(stdout).filter_map(|line| {
-        let (name, evr) = (word(&line, 0)?, word(&line, 1)?);
-        let evr = evr.strip_prefix("0:").unwrap_or(evr);
-        Some((owned(name), owned(evr)))
-    }))
+    Installed::from_pairs(
+        lines(stdout)
+            .filter_map(|line| {
+                let (name, evr) = (word(&line, 0)?, word(&line, 1)?);
+                let evr = evr.strip_prefix("0:").unwrap_or(evr);
+                Some((owned(name), owned(evr)))
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

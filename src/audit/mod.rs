@@ -52,7 +52,7 @@ pub mod quote;
 pub mod restart;
 pub mod xbps;
 
-use crate::owned::owned;
+use crate::owned::{owned, text_of};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -90,6 +90,10 @@ const RECORDING_WAIT: Duration = Duration::from_secs(2);
 
 /// How often the restart scan's thread is checked for its result.
 const RESTART_SCAN_CHECK_PERIOD: Duration = Duration::from_millis(20);
+/// The stack of the audit's threads (the parse, the log, the restart
+/// scan): std's default of 2 MiB, given explicitly so that each spawn does
+/// not inline std's read of `RUST_MIN_STACK` (some 340 bytes of code).
+const THREAD_STACK_BYTES: usize = 2 * 1024 * 1024;
 
 fn log_restart_scan(scan: &restart::Scan) {
     let cost = format!(
@@ -114,7 +118,7 @@ fn log_restart_scan(scan: &restart::Scan) {
         .iter()
         .map(|g| {
             let name = g.service.as_deref().unwrap_or(&g.command);
-            let pids: Vec<String> = g.pids.iter().map(u32::to_string).collect();
+            let pids: Vec<String> = g.pids.iter().map(|p| text_of(p)).collect();
             format!("{name} (pid {})", pids.join(" "))
         })
         .collect();
@@ -399,6 +403,7 @@ impl Job {
         let gate = gate.map(Path::to_path_buf);
         let spawned = std::thread::Builder::new()
             .name(owned("audit-parse"))
+            .stack_size(THREAD_STACK_BYTES)
             .spawn(move || {
                 fsutil::test_hold(gate.as_deref());
                 let next = managers::next(&manager, refresh, &path, &runs);
@@ -843,6 +848,7 @@ impl AuditService {
         let theirs = std::sync::Arc::clone(&slot);
         let spawned = std::thread::Builder::new()
             .name(owned("audit-log"))
+            .stack_size(THREAD_STACK_BYTES)
             .spawn(move || {
                 let finished = theirs.lock().ok().and_then(|mut f| f.take());
                 finished.map(record)
@@ -873,7 +879,7 @@ impl AuditService {
         let shown = result
             .log_file
             .as_ref()
-            .map_or(owned("(not written)"), |p| p.display().to_string());
+            .map_or(owned("(not written)"), |p| text_of(&p.display()));
         match &result.outcome {
             Ok(_) if result.count_unknown => log::warn(format_args!(
                 "audit: pending updates UNKNOWN via {}: {}; log {shown}",
@@ -942,6 +948,7 @@ impl AuditService {
         }
         match std::thread::Builder::new()
             .name(owned("audit-restart"))
+            .stack_size(THREAD_STACK_BYTES)
             .spawn(move || restart::scan(&proc_root))
         {
             Ok(handle) => {

@@ -291,8 +291,10 @@ pub struct Installed {
 }
 
 impl Installed {
-    pub fn from_pairs(pairs: impl Iterator<Item = (String, String)>) -> Installed {
-        let mut pairs: Vec<(usize, (String, String))> = pairs.enumerate().collect();
+    /// Not generic over the iterator: dnf's and xbps's parsers collect
+    /// their pairs, and the sort and the pass over it are one copy.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Installed {
+        let mut pairs: Vec<(usize, (String, String))> = pairs.into_iter().enumerate().collect();
         // By name, then by line: the last of each name is the one kept.
         crate::sort::sort_by(&mut pairs, |(i, (a, _)), (j, (b, _))| {
             a.cmp(b).then(i.cmp(j))
@@ -406,8 +408,12 @@ mod tests {
     #[test]
     fn installed_keeps_the_last_version_of_a_name() {
         let pairs = [("b", "1"), ("a", "2"), ("b", "3"), ("c", "4"), ("a", "5")];
-        let installed =
-            Installed::from_pairs(pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        let installed = Installed::from_pairs(
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        );
         assert_eq!(installed.get("a"), Some("5"));
         assert_eq!(installed.get("b"), Some("3"));
         assert_eq!(installed.get("c"), Some("4"));

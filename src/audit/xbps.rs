@@ -55,11 +55,15 @@ pub fn parse(stdout: &[u8]) -> Parsed {
 
 /// `xbps-query -l`: `ii bash-5.2.21_1   GNU Bourne Again Shell` → name → version.
 pub fn parse_installed(stdout: &[u8]) -> Installed {
-    Installed::from_pairs(lines(stdout).filter_map(|line| {
-        let pkgver = word(&line, 1)?;
-        let (name, version) = split_pkgver(pkgver)?;
-        Some((owned(name), owned(version)))
-    }))
+    Installed::from_pairs(
+        lines(stdout)
+            .filter_map(|line| {
+                let pkgver = word(&line, 1)?;
+                let (name, version) = split_pkgver(pkgver)?;
+                Some((owned(name), owned(version)))
+            })
+            .collect(),
+    )
 }
 
 /// `xorg-server-21.1.11_1` → (`xorg-server`, `21.1.11_1`): the version is

@@ -101,9 +101,8 @@ impl MountGate {
             .iter()
             .filter(|probe| keep(probe))
             .map(|probe| {
-                Path::new(std::ffi::OsStr::from_bytes(probe.path().to_bytes()))
-                    .display()
-                    .to_string()
+                let path = Path::new(std::ffi::OsStr::from_bytes(probe.path().to_bytes()));
+                crate::owned::text_of(&path.display())
             })
             .collect();
         paths.join(", ")

@@ -20,7 +20,7 @@
 //! programs. A file that changes while being read is archived as read
 //! (its CRC always matches the stored bytes) and listed.
 
-use crate::owned::owned;
+use crate::owned::{owned, text_of};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::AsFd;
@@ -245,7 +245,7 @@ fn unix_now() -> u64 {
 }
 
 fn display(path: &Path) -> String {
-    path.display().to_string()
+    text_of(&path.display())
 }
 
 /// Reads until `buf` is full or end of file; returns the bytes read.

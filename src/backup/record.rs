@@ -104,7 +104,7 @@ pub struct LastFigures {
 impl LastBackup {
     pub fn from_outcome(o: &Outcome) -> LastBackup {
         LastBackup {
-            file: o.file.as_ref().map(|f| f.display().to_string()),
+            file: o.file.as_ref().map(|f| crate::owned::text_of(&f.display())),
             time: o.started_unix_s,
             bytes: o.archive_bytes,
             files: o.files,

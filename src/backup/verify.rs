@@ -27,7 +27,7 @@
 //!
 //! Streaming: memory stays bounded whatever the entry sizes.
 
-use crate::owned::owned;
+use crate::owned::{owned, text_of};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -439,8 +439,8 @@ fn too_short(len: u64) -> String {
 pub fn verify(path: &Path) -> Result<Report, String> {
     // A FIFO or a device is refused, never waited on or read without end;
     // a symlink the user named is followed.
-    let raw = crate::fsutil::open_regular(path, crate::fsutil::Links::Follow)
-        .map_err(|e| e.to_string())?;
+    let raw =
+        crate::fsutil::open_regular(path, crate::fsutil::Links::Follow).map_err(|e| text_of(&e))?;
     let len = raw
         .metadata()
         .map_err(|e| format!("{}: {e}", path.display()))?

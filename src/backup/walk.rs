@@ -42,7 +42,7 @@
 //! listing, an `lstat`, an open, an `fstat` and a close, and one more
 //! `lstat` (the check above) when the walk leaves it.
 
-use crate::owned::owned;
+use crate::owned::{owned, text_of};
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -278,7 +278,7 @@ pub fn reason(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::NotFound => owned("vanished"),
         io::ErrorKind::PermissionDenied => owned("permission denied"),
-        _ => e.to_string(),
+        _ => text_of(e),
     }
 }
 

@@ -47,7 +47,7 @@ pub fn check_config(args: CheckConfigArgs) -> Result<ExitCode, ExitCode> {
 
 /// `8183808` as `8,183,808`.
 fn grouped(n: u64) -> String {
-    let digits = n.to_string();
+    let digits = crate::owned::text_of(&n);
     let mut out = String::with_capacity(digits.len() * 4 / 3);
     for (i, d) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {

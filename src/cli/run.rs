@@ -2,7 +2,7 @@
 //! The start-up checks, each failing with exit 2 (bad usage or config) or 1
 //! (the system refused), then [`Daemon::run`] until SIGTERM: exit 0.
 
-use crate::owned::owned;
+use crate::owned::{owned, text_of};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -113,7 +113,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     let file = config
         .file
         .as_ref()
-        .map_or(owned("(defaults)"), |f| f.display().to_string());
+        .map_or(owned("(defaults)"), |f| text_of(&f.display()));
     if let Err(e) = crate::access::AccessPolicy::from_config(&config) {
         log::error(format_args!("{e}"));
         return Err(ExitCode::from(2));

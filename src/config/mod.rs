@@ -22,7 +22,7 @@
 //! other ([`Config::validate`]) and prints the effective configuration.
 //! The password file is checked by `crate::access::AccessPolicy::from_config`.
 
-use crate::owned::owned;
+use crate::owned::{owned, text_of};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -755,7 +755,7 @@ impl Config {
         let source = self
             .file
             .as_ref()
-            .map_or(owned("built-in defaults"), |p| p.display().to_string());
+            .map_or(owned("built-in defaults"), |p| text_of(&p.display()));
         let _ = writeln!(out, "# effective configuration (from {source})");
         for key in KEYS {
             key.render(self, &mut out);

@@ -188,7 +188,7 @@ impl Config {
         }
         let lines = self.key_lines.all_of("listen");
         let first = *lines.first()?;
-        let listed: Vec<String> = lines.iter().map(ToString::to_string).collect();
+        let listed: Vec<String> = lines.iter().map(|n| crate::owned::text_of(n)).collect();
         let mut warning = self.error_at(
             &[],
             format!(

@@ -282,7 +282,7 @@ impl Store {
                 })?;
                 *rename_from = None;
                 if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    crate::fsutil::fsync_dir(dir).map_err(|e| e.to_string())?;
+                    crate::fsutil::fsync_dir(dir).map_err(|e| crate::owned::text_of(&e))?;
                 }
                 o.work = Work::Done;
                 Ok(true)

@@ -165,7 +165,7 @@ fn crashed(roots: &Roots, name: &str) -> bool {
 
 /// A process with this pid exists and is not a zombie.
 fn alive(proc_root: &Path, pid: u64) -> bool {
-    match std::fs::read(proc_root.join(pid.to_string()).join("stat")) {
+    match std::fs::read(proc_root.join(crate::owned::text_of(&pid)).join("stat")) {
         Ok(stat) => crate::orphans::parse_stat(&stat).is_some_and(|e| !e.zombie),
         Err(_) => false,
     }
