@@ -572,6 +572,15 @@ mod tests {
             panic!("ended at the first poll: {}", run.exit.describe());
         }
         assert!(child.behind());
+        // The descendant writes on, but on a loaded machine it may not have
+        // run since the first poll emptied the pipe: a poll finding nothing
+        // would see a quiet holder (QUIET_AFTER_EXIT) and end the run as the
+        // manager's exit. Wait until it has written more.
+        let stdout = child.stdout.pipe.as_ref().expect("stdout still open");
+        assert!(
+            readable_within(stdout.as_raw_fd(), 10_000),
+            "the descendant wrote nothing more in 10 s"
+        );
         let Some(run) = child.poll(child.kill_at()) else {
             panic!("still running at its deadline")
         };
@@ -582,6 +591,18 @@ mod tests {
         );
         let descendant = pid_printed(&run);
         assert!(is_gone(descendant), "descendant {descendant} still runs");
+    }
+
+    /// Whether `fd` has something to read within `ms` milliseconds.
+    #[allow(unsafe_code)]
+    fn readable_within(fd: std::os::fd::RawFd, ms: i32) -> bool {
+        let mut entry = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll reads and writes exactly the one pollfd we pass.
+        unsafe { libc::poll(&mut entry, 1, ms) == 1 }
     }
 
     /// A `waitid` that fails once the child has started (here: someone
