@@ -452,6 +452,11 @@ impl Daemon {
         if sys::stop_requested() {
             return false;
         }
+        if let Some(name) = sys::take_ignored_signal() {
+            log::warn(format_args!(
+                "{name} ignored (SIGHUP reloads the config, SIGTERM stops sysmon)"
+            ));
+        }
         if sys::take_reload_request() {
             self.notify.reloading();
             self.reload();
