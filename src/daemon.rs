@@ -907,6 +907,9 @@ impl Daemon {
             if let Some(store) = &mut self.history_file {
                 store.flush();
             }
+            // Closed (its lock released) before the new one is opened: the
+            // same path when only history_tiers changed.
+            self.history_file = None;
             self.history_file = open_history_file(&new, Instant::now(), unix_now_ms());
             self.history_file_pending = false;
         }
