@@ -434,15 +434,19 @@ impl Job {
     /// its text: one sysmon may not read, a file or a directory, makes the
     /// backup incomplete.
     fn skip(&mut self, path: &Path, reason: SkipReason) {
+        if reason.kind == SkipKind::NoResources {
+            // Not a skip: the run fails at the end of this step.
+            self.out_of_resources.get_or_insert_with(|| {
+                format!(
+                    "{}: {reason}: the archive would miss it (older archives are kept)",
+                    path.display()
+                )
+            });
+            return;
+        }
         self.skipped += 1;
         if reason.kind == SkipKind::Permission {
             self.skipped_permission += 1;
-        }
-        if reason.kind == SkipKind::NoResources && self.out_of_resources.is_none() {
-            self.out_of_resources = Some(format!(
-                "{}: {reason}: the archive would miss it (older archives are kept)",
-                path.display()
-            ));
         }
         if self.skipped_list.len() < SKIPPED_LIST_CAP {
             log::warn(format_args!("backup: skipped {}: {reason}", path.display()));
