@@ -81,6 +81,11 @@ pub const TOP_SLICE: Duration = Duration::from_millis(1);
 /// Time the history file's opening (zeros for a new file, the check of
 /// every slot of an existing one) may take per loop iteration.
 pub const HISTORY_OPENING_SLICE: Duration = Duration::from_millis(1);
+/// A history file that could not be opened or made (a full or absent
+/// disk at boot, no descriptors left, another sysmon holding it) is tried
+/// again this long after, at a sample: a passing failure must not leave
+/// the whole uptime without long history.
+pub const HISTORY_FILE_RETRY: Duration = Duration::from_secs(600);
 /// The scheduler slice the loop's thread asks for (Linux ≥ 6.12, EEVDF):
 /// the shortest the kernel takes. The loop's turns are short (an answer
 /// is 0.01–0.3 ms); a longer one (a backup slice, 5 ms) is preempted more
@@ -151,6 +156,9 @@ pub struct Daemon {
     /// [`HISTORY_OPENING_SLICE`] with requests answered between them. The
     /// start-up sample reaches the in-memory history only.
     history_file_pending: bool,
+    /// When the history file that failed to open is tried again
+    /// ([`HISTORY_FILE_RETRY`] after the failure); `None` when none failed.
+    history_file_retry_at: Option<Instant>,
     alerts: Alerts,
     /// The longest the loop may sleep past its deadlines: `None` once
     /// signals wake it ([`Daemon::run`]), else [`FALLBACK_WAIT`].
@@ -284,6 +292,7 @@ impl Daemon {
             history_answer_time: Duration::ZERO,
             history_file: None,
             history_file_pending,
+            history_file_retry_at: None,
             alerts,
             next_sample_at: now + config.interval,
             config,
@@ -452,6 +461,11 @@ impl Daemon {
         if sys::stop_requested() {
             return false;
         }
+        if let Some(name) = sys::take_ignored_signal() {
+            log::warn(format_args!(
+                "{name} ignored (SIGHUP reloads the config, SIGTERM stops sysmon)"
+            ));
+        }
         if sys::take_reload_request() {
             self.notify.reloading();
             self.reload();
@@ -475,6 +489,10 @@ impl Daemon {
         self.audit.poll(now);
         if sampled {
             self.history.record(now, unix_ms, &self.sample);
+            if self.history_file_retry_at.is_some_and(|at| now >= at) {
+                self.history_file_retry_at = None;
+                self.history_file_pending = true;
+            }
             self.open_pending_history_file(now, unix_ms);
             if let Some(store) = &mut self.history_file {
                 store.record(now, unix_ms, &self.sample);
@@ -617,9 +635,10 @@ impl Daemon {
             Some(Ok(opened)) => log_opened(store.path(), &opened),
             Some(Err(e)) => {
                 log::error(format_args!(
-                    "history: {e}; running without the history file"
+                    "history: {e}; running without the history file{RETRY_NOTE}"
                 ));
                 self.history_file = None;
+                self.history_file_retry_at = Some(Instant::now() + history_file_retry());
             }
         }
         if was_opening {
@@ -633,6 +652,14 @@ impl Daemon {
         if std::mem::take(&mut self.history_file_pending) {
             self.history_file = open_history_file(&self.config, now, unix_ms);
             self.history_answers.invalidate();
+            self.note_history_file_failure(now);
+        }
+    }
+
+    /// After an opening: when it failed, the time to try again.
+    fn note_history_file_failure(&mut self, now: Instant) {
+        if self.history_file.is_none() && !self.config.history_tiers.is_empty() {
+            self.history_file_retry_at = Some(now + history_file_retry());
         }
     }
 
@@ -902,8 +929,16 @@ impl Daemon {
             if let Some(store) = &mut self.history_file {
                 store.flush();
             }
+            // Closed (its lock released) before the new one is opened: the
+            // same path when only history_tiers changed.
+            self.history_file = None;
             self.history_file = open_history_file(&new, Instant::now(), unix_now_ms());
             self.history_file_pending = false;
+            self.history_file_retry_at = None;
+            // Judged by the new tiers (`off` is no failure).
+            if self.history_file.is_none() && !new.history_tiers.is_empty() {
+                self.history_file_retry_at = Some(Instant::now() + history_file_retry());
+            }
         }
         self.access = access;
         if new.state_dir != self.config.state_dir {
@@ -976,7 +1011,7 @@ pub fn open_history_file(config: &Config, now: Instant, unix_ms: u64) -> Option<
     let path = config.state_dir.join("history.db");
     if let Err(e) = crate::fsutil::ensure_dir(&config.state_dir, 0o700) {
         log::error(format_args!(
-            "history: {e}; running without the history file"
+            "history: {e}; running without the history file{RETRY_NOTE}"
         ));
         return None;
     }
@@ -995,11 +1030,28 @@ pub fn open_history_file(config: &Config, now: Instant, unix_ms: u64) -> Option<
         }
         Err(e) => {
             log::error(format_args!(
-                "history: {e}; running without the history file"
+                "history: {e}; running without the history file{RETRY_NOTE}"
             ));
             None
         }
     }
+}
+
+/// What the log says after `running without the history file` (the
+/// daemon tries again, [`HISTORY_FILE_RETRY`]).
+const RETRY_NOTE: &str = " for now (tried again every 10 minutes)";
+
+/// [`HISTORY_FILE_RETRY`]; in debug builds a test may shorten it
+/// (`SYSMON_TEST_HISTORY_RETRY_MS`, `tests/history/second_writer.rs`).
+fn history_file_retry() -> Duration {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("SYSMON_TEST_HISTORY_RETRY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return Duration::from_millis(ms);
+    }
+    HISTORY_FILE_RETRY
 }
 
 /// Logs what the history file's opening found at `path`.

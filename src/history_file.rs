@@ -560,6 +560,11 @@ struct Tier {
 /// The writer: owned by the daemon, fed each sample.
 pub struct Store {
     path: PathBuf,
+    /// The descriptor first opened (or made) at `path`, kept only for its
+    /// `flock`: a second sysmon on the same `state_dir` (a `run --listen`
+    /// tried beside the service) finds the file in use and runs without
+    /// it, rather than both writing their pages over each other's.
+    _lock: File,
     file: File,
     tiers: Vec<Tier>,
     names: Vec<String>,
@@ -677,6 +682,18 @@ fn open_flags(path: &Path, flags: i32) -> Option<File> {
     open(flags | libc::O_NOATIME).or_else(|_| open(flags)).ok()
 }
 
+/// Takes `file`'s `flock` without waiting; `Err` names `path` when
+/// another process holds it. A file system without `flock` is no error.
+fn lock(path: &Path, file: &File) -> Result<(), String> {
+    match crate::sys::try_lock_exclusive(file) {
+        Ok(false) => Err(format!(
+            "{}: in use by another sysmon (locked): two writers would mix their points",
+            path.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The unix time now, for naming a set-aside file.
 fn unix_s() -> u64 {
     std::time::SystemTime::now()
@@ -724,6 +741,9 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_context(path, "open", e)),
         };
+        if let Some(file) = &existing {
+            lock(path, file)?;
+        }
         let mut fill_from = None;
         let mut rename_from = None;
         let file = match existing {
@@ -773,6 +793,7 @@ impl Store {
             None => {
                 opened.created = true;
                 let (file, tmp) = begin_create(path, tiers)?;
+                lock(&tmp, &file)?;
                 fill_from = Some((HEADER_PAGES * PAGE) as u64);
                 rename_from = Some(tmp);
                 file
@@ -780,11 +801,18 @@ impl Store {
         };
         let live = rename_from.as_deref().unwrap_or(path);
         // Reads of this descriptor (range answers) leave atime alone too.
-        let file = open_flags(live, 0).unwrap_or(file);
+        let (file, lock_held) = match open_flags(live, 0) {
+            Some(reopened) => (reopened, file),
+            None => (
+                file.try_clone().map_err(|e| io_context(live, "dup", e))?,
+                file,
+            ),
+        };
         let (names_generation, names) = read_names(&file, page);
         let offsets = tier_offsets(tiers);
         let mut store = Store {
             path: path.to_path_buf(),
+            _lock: lock_held,
             direct: open_flags(live, libc::O_DIRECT),
             file,
             tiers: Vec::with_capacity(tiers.len()),

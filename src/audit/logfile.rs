@@ -4,7 +4,9 @@
 //! in a directory created 0750; an existing log is never overwritten (a
 //! second audit in the same second gets `_2`, `_3`, ...); retention deletes
 //! only files whose whole name matches that pattern, oldest first, keeping
-//! the newest `log_keep`.
+//! the newest `log_keep`, and never the log just written: one dated after
+//! it (the clock was ahead when it was written) counts as the oldest, as
+//! for backup archives (`backup::retention`).
 //!
 //! Format: `key: value` header lines (`security: unavailable: why` when
 //! the manager could not say which updates are security fixes), a blank
@@ -186,7 +188,7 @@ pub fn write(dir: &Path, stamp: &str, text: &str, keep: u32) -> io::Result<PathB
         n += 1;
     }
     fsutil::write_atomic(&path, text.as_bytes(), 0o640)?;
-    prune(dir, keep)?;
+    prune(dir, keep, stamp)?;
     Ok(path)
 }
 
@@ -210,13 +212,19 @@ pub fn own_log_key(name: &str) -> Option<(String, u64)> {
     (digits(date, 8) && digits(time, 6)).then(|| (owned(stamp), n))
 }
 
-/// Deletes the oldest of sysmon's own logs beyond the newest `keep`.
-pub fn prune(dir: &Path, keep: u32) -> io::Result<usize> {
-    let mut logs: Vec<((String, u64), PathBuf)> = std::fs::read_dir(dir)
+/// Deletes the oldest of sysmon's own logs beyond the newest `keep`, the
+/// ones dated after `newest_stamp` (the log just written) first, so that
+/// one is always among the kept.
+pub fn prune(dir: &Path, keep: u32, newest_stamp: &str) -> io::Result<usize> {
+    // (not dated after the newest, stamp, N): `false` sorts first.
+    let mut logs: Vec<((bool, String, u64), PathBuf)> = std::fs::read_dir(dir)
         .map_err(|e| fsutil::with_path(dir, e))?
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter_map(|e| Some((own_log_key(e.file_name().to_str()?)?, e.path())))
+        .filter_map(|e| {
+            let (stamp, n) = own_log_key(e.file_name().to_str()?)?;
+            Some(((stamp.as_str() <= newest_stamp, stamp, n), e.path()))
+        })
         .collect();
     crate::sort::sort(&mut logs);
     let excess = logs.len().saturating_sub(keep as usize);
@@ -232,6 +240,36 @@ pub fn prune(dir: &Path, keep: u32) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Logs written while the clock was a year ahead (a box booted
+    /// without an RTC, set by hand, then corrected by NTP) sorted as the
+    /// newest: with `log_keep` of them, each audit after the correction
+    /// deleted the log it had just written, and no real log was ever kept
+    /// again. The one just written always stays, and those dated after it
+    /// go first.
+    #[test]
+    fn logs_dated_in_the_future_never_push_out_the_one_just_written() {
+        let dir = std::env::temp_dir().join(format!("sysmon-logkeep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for stamp in ["20271201_000000", "20271202_000000"] {
+            std::fs::write(dir.join(format!("updates_{stamp}.log")), "ahead\n").unwrap();
+        }
+        std::fs::write(dir.join("updates_20261101_000000.log"), "real\n").unwrap();
+        let written = write(&dir, "20261204_120000", "now\n", 2).unwrap();
+        assert!(written.exists(), "the log just written was deleted");
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["updates_20261101_000000.log", "updates_20261204_120000.log"],
+            "the future-dated ones went first"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn own_names_only() {

@@ -941,9 +941,7 @@ impl AuditService {
     fn start_restart_scan(&mut self, now: Instant) -> bool {
         let proc_root = self.settings.proc_root.clone();
         if self.keep_full_list {
-            let scan = restart::scan(&proc_root);
-            log_restart_scan(&scan);
-            self.restart = Some(scan);
+            self.take_restart_scan(restart::scan(&proc_root));
             return false;
         }
         match std::thread::Builder::new()
@@ -974,13 +972,24 @@ impl AuditService {
         }
         let (handle, _) = self.restart_scan.take().expect("checked above");
         match handle.join() {
-            Ok(scan) => {
-                log_restart_scan(&scan);
-                self.restart = Some(scan);
-            }
+            Ok(scan) => self.take_restart_scan(scan),
             Err(_) => log::warn(format_args!("audit: the restart scan failed")),
         }
         self.completed += 1;
+    }
+
+    /// Publishes a finished scan, unless it could not look at every
+    /// process: "nothing to restart" would then be an all-clear for
+    /// processes it never saw, so the last scan stands.
+    fn take_restart_scan(&mut self, scan: restart::Scan) {
+        if let Some(e) = &scan.error {
+            log::warn(format_args!(
+                "audit: the restart scan failed: {e}; the last scan's figures stay"
+            ));
+            return;
+        }
+        log_restart_scan(&scan);
+        self.restart = Some(scan);
     }
 
     /// The last scan for processes needing a restart, if one finished.

@@ -67,14 +67,22 @@ pub struct Scan {
     /// Processes whose maps could not be read (permission; not vanished).
     pub unreadable: u64,
     pub elapsed: Duration,
+    /// Why the scan could not look at every process (the proc root not
+    /// listed; descriptors or memory ran out): its figures are then no
+    /// answer, and the last scan's stand.
+    pub error: Option<String>,
 }
 
 /// Scans every process under `proc_root` (`/proc` in production).
 pub fn scan(proc_root: &Path) -> Scan {
     let started = Instant::now();
     let mut out = Scan::default();
-    let Ok(entries) = std::fs::read_dir(proc_root) else {
-        return out;
+    let entries = match std::fs::read_dir(proc_root) {
+        Ok(entries) => entries,
+        Err(e) => {
+            out.error = Some(format!("{}: {e}", proc_root.display()));
+            return out;
+        }
     };
     let mut pids: Vec<u32> = entries
         .flatten()
@@ -93,6 +101,15 @@ pub fn scan(proc_root: &Path) -> Scan {
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 out.unreadable += 1;
                 continue;
+            }
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
+                ) =>
+            {
+                out.error = Some(format!("{}: {e}", dir.join("maps").display()));
+                return out;
             }
             Err(_) => continue, // gone, or a kernel thread being reaped
         }

@@ -236,6 +236,11 @@ pub struct Job {
     skipped: u64,
     skipped_permission: u64,
     skipped_list: Vec<Skip>,
+    /// Set by [`Job::skip`] when the machine ran out of descriptors or
+    /// memory ([`SkipKind::NoResources`]): the run fails at the end of the
+    /// step, before anything is committed or pruned, so an archive missing
+    /// what the machine could not open never replaces a complete one.
+    out_of_resources: Option<String>,
 }
 
 fn unix_now() -> u64 {
@@ -355,6 +360,7 @@ impl Job {
             skipped: 0,
             skipped_permission: 0,
             skipped_list: Vec::new(),
+            out_of_resources: None,
         })
     }
 
@@ -385,6 +391,9 @@ impl Job {
                     return Poll::Finished(self.failed(owned("the backup already finished")));
                 }
             };
+            if let Some(e) = self.out_of_resources.take() {
+                return Poll::Finished(self.failed(e));
+            }
             match result {
                 Ok(false) => {}
                 Ok(true) => match self.next_phase() {
@@ -425,6 +434,16 @@ impl Job {
     /// its text: one sysmon may not read, a file or a directory, makes the
     /// backup incomplete.
     fn skip(&mut self, path: &Path, reason: SkipReason) {
+        if reason.kind == SkipKind::NoResources {
+            // Not a skip: the run fails at the end of this step.
+            self.out_of_resources.get_or_insert_with(|| {
+                format!(
+                    "{}: {reason}: the archive would miss it (older archives are kept)",
+                    path.display()
+                )
+            });
+            return;
+        }
         self.skipped += 1;
         if reason.kind == SkipKind::Permission {
             self.skipped_permission += 1;

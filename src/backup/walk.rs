@@ -224,6 +224,10 @@ pub enum SkipKind {
     /// Archived in part or not at all for what it is: too deep, a time a
     /// zip cannot hold, a name too long.
     Unstorable,
+    /// The machine ran out of what the walk needs (descriptors, memory:
+    /// `EMFILE`, `ENFILE`, `ENOMEM`): no fault of the entry, and the run
+    /// fails rather than finish an archive without it (`Job::step`).
+    NoResources,
     /// Any other failed read, listing or stat.
     Error,
 }
@@ -247,9 +251,10 @@ impl SkipReason {
     /// A failed file operation: `context` then [`reason`], of the kind
     /// the error is ([`SkipKind::Permission`] for `EACCES`/`EPERM`).
     pub fn io(context: &str, e: &io::Error) -> SkipReason {
-        let kind = match e.kind() {
-            io::ErrorKind::PermissionDenied => SkipKind::Permission,
-            io::ErrorKind::NotFound => SkipKind::Vanished,
+        let kind = match (e.kind(), e.raw_os_error()) {
+            (io::ErrorKind::PermissionDenied, _) => SkipKind::Permission,
+            (io::ErrorKind::NotFound, _) => SkipKind::Vanished,
+            (_, Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)) => SkipKind::NoResources,
             _ => SkipKind::Error,
         };
         SkipReason::new(kind, format!("{context}{}", reason(e)))

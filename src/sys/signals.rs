@@ -1,6 +1,8 @@
 //! Signals: SIGTERM/SIGINT ask the loop to stop, SIGHUP to reload, SIGCHLD
-//! and all three wake it (a self-pipe read by one thread). The handlers only
-//! store to atomics and write one byte: nothing else is async-signal-safe.
+//! and all three wake it (a self-pipe read by one thread); SIGUSR1/SIGUSR2
+//! are caught only to be logged and ignored (their default action ends the
+//! process). The handlers only store to atomics and write one byte:
+//! nothing else is async-signal-safe.
 
 use crate::owned::owned;
 use std::io;
@@ -10,6 +12,8 @@ use super::set_nonblocking;
 
 static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 static RELOAD_REQUESTED: AtomicBool = AtomicBool::new(false);
+/// The last SIGUSR1 or SIGUSR2 not yet logged, or 0.
+static IGNORED_SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// The write end of the wake pipe ([`wake_on_signals`]), or -1 before it
 /// exists. Never closed once set.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
@@ -20,6 +24,7 @@ extern "C" fn on_signal(signal: libc::c_int) {
     match signal {
         libc::SIGHUP => RELOAD_REQUESTED.store(true, Ordering::SeqCst),
         libc::SIGCHLD => {}
+        libc::SIGUSR1 | libc::SIGUSR2 => IGNORED_SIGNAL.store(signal, Ordering::SeqCst),
         _ => STOP_REQUESTED.store(true, Ordering::SeqCst),
     }
     let fd = WAKE_FD.load(Ordering::SeqCst);
@@ -52,11 +57,19 @@ fn set_handler(signal: libc::c_int, flags: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
-/// Routes SIGTERM and SIGINT to [`stop_requested`] and SIGHUP to
-/// [`take_reload_request`]; ignores SIGPIPE so a client that hangs up
-/// mid-answer is an `EPIPE` error, not the end of the daemon.
+/// Routes SIGTERM and SIGINT to [`stop_requested`], SIGHUP to
+/// [`take_reload_request`] and SIGUSR1/SIGUSR2 (a `kill -USR1` meant to
+/// reopen logs) to [`take_ignored_signal`]; ignores SIGPIPE so a client
+/// that hangs up mid-answer is an `EPIPE` error, not the end of the
+/// daemon. Caught, not `SIG_IGN`: a child's `exec` resets them.
 pub fn install_signal_handlers() -> io::Result<()> {
-    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+    for signal in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
         set_handler(signal, libc::SA_RESTART)?;
     }
     // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
@@ -115,6 +128,16 @@ pub fn wake_on_signals(wake: impl Fn() + Send + 'static) -> io::Result<()> {
 
 pub fn stop_requested() -> bool {
     STOP_REQUESTED.load(Ordering::SeqCst)
+}
+
+/// The name of a SIGUSR1 or SIGUSR2 received since the last call (the
+/// last of several), to be logged as ignored.
+pub fn take_ignored_signal() -> Option<&'static str> {
+    match IGNORED_SIGNAL.swap(0, Ordering::SeqCst) {
+        libc::SIGUSR1 => Some("SIGUSR1"),
+        libc::SIGUSR2 => Some("SIGUSR2"),
+        _ => None,
+    }
 }
 
 /// True once per SIGHUP received since the last call.

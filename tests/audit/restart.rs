@@ -231,3 +231,27 @@ fn runit_service_is_named_by_its_supervisor() {
         miniserde::json::to_string(&updates)
     );
 }
+
+/// A scan that cannot list the processes (here the proc root is a file;
+/// on a box, descriptors or memory running out: a daemon at
+/// `LimitNOFILE=16` logged `0 processes scanned`) answered "nothing to
+/// restart", `restart_needed: []` and `sysmon_restart_needed_processes 0`:
+/// an all-clear for processes it never saw, replacing a scan that had
+/// found some. Such a scan is logged as failed and the last one stands
+/// (here none: `null`, unknown).
+#[test]
+fn a_scan_that_cannot_list_the_processes_is_no_all_clear() {
+    use crate::support::{config, drive, env, shimmed, status};
+    let (dir, shims) = shimmed("audit-restart-unlisted");
+    let mut c = config(dir.path(), sysmon::config::UpdateManager::Command);
+    c.updates.command = Some("true".into());
+    std::fs::write(&c.proc_root, "not a directory\n").unwrap();
+    let mut audit = sysmon::audit::AuditService::with_env(&c, env(dir.path(), &shims));
+    drive(&mut audit, Duration::from_secs(30));
+    let json = status(&audit);
+    assert!(
+        json.restart_needed.is_none(),
+        "an all-clear from a scan that saw nothing: {}",
+        miniserde::json::to_string(&json)
+    );
+}

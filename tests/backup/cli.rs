@@ -522,6 +522,58 @@ fn a_full_destination_fails_cleanly() {
     }
 }
 
+/// Out of descriptors (`RLIMIT_NOFILE`, a descriptor leak elsewhere, a
+/// box-wide `ENFILE`) is the machine's fault, not a file's: the build
+/// before skipped what it could not open, called the run a success (exit
+/// 3) and let retention (`backup_keep = 1`) delete the complete archive
+/// for one missing a 60-level subtree. Now the run fails (exit 1) and the
+/// older archive stays, byte for byte.
+#[test]
+fn running_out_of_descriptors_fails_and_keeps_the_older_archive() {
+    if !have_tool("prlimit", "limiting open files (RLIMIT_NOFILE)") {
+        return;
+    }
+    let td = TempDir::new("backup-emfile");
+    let (conf, backups) = small_setup(&td, "backup_keep = 1");
+    // The walk holds one descriptor per level: 60 levels need more than 20.
+    let mut deep = td.join("src/d");
+    for level in 0..60 {
+        deep.push(format!("l{level}"));
+    }
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(deep.join("deep.txt"), "at the bottom\n").unwrap();
+    let first = run(sysmon(&["backup", "--config", conf.to_str().unwrap()]));
+    assert_eq!(first.status.code(), Some(0));
+    let older = archives(&backups);
+    assert_eq!(older.len(), 1);
+    let older_bytes = fs::read(&older[0]).unwrap();
+    let mut cmd = Command::new("prlimit");
+    cmd.arg("--nofile=20:20")
+        .arg(crate::common::BIN)
+        .args(["backup", "--config"])
+        .arg(&conf);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    let out = run(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed run, not one with files skipped: {stderr}"
+    );
+    assert!(
+        stderr.contains("os error 24") && stderr.contains("older archives are kept"),
+        "{stderr}"
+    );
+    assert_eq!(
+        archives(&backups),
+        older,
+        "no new archive, the old one kept"
+    );
+    assert_eq!(fs::read(&older[0]).unwrap(), older_bytes);
+    assert!(temporaries(&backups).is_empty(), "the temporary is removed");
+}
+
 #[test]
 fn sparse_file_over_4_gib_round_trips_with_zip64() {
     if !have_tool("unzip", "zip64 check with Info-ZIP")
