@@ -254,6 +254,17 @@ pub fn admit(
     let host = target.host(request.header("Host"));
     match access.check(peer, host, request.header("Authorization")) {
         Ok(()) => {}
+        Err(Refusal::BadHost(why)) => {
+            respond(
+                request,
+                scratch,
+                400,
+                "text/plain; charset=utf-8",
+                why.as_bytes(),
+                &[],
+            );
+            return None;
+        }
         Err(Refusal::Forbidden(why)) => {
             respond(
                 request,

@@ -1472,8 +1472,6 @@ fn absolute_form_targets_are_routed_and_their_authority_checked() {
         ("http://evil.example/metrics", None),
         ("http://evil.example:8080/data.json", Some("127.0.0.1")),
         ("HTTPS://evil.example/", Some("monitor.example")),
-        ("http:///metrics", Some("localhost")),
-        ("http://user@127.0.0.1/metrics", Some("localhost")),
     ] {
         let r = get(target, host);
         assert_eq!(r.status, 403, "{target} (Host {host:?}): {}", r.head);
@@ -1487,6 +1485,17 @@ fn absolute_form_targets_are_routed_and_their_authority_checked() {
         assert_eq!(
             without_date(&r.head),
             without_date(&refused_by_host.head),
+            "{target}"
+        );
+    }
+    // An authority that is no host at all (empty; with userinfo, which
+    // RFC 9110 §4.2.4 says to treat as an error) is 400 as a Host
+    // header of that value is (RFC 9112 §3.2).
+    for target in ["http:///metrics", "http://user@127.0.0.1/metrics"] {
+        let r = get(target, Some("localhost"));
+        assert_eq!(r.status, 400, "{target}: {}", r.head);
+        assert!(
+            r.body_text().starts_with("invalid Host header: "),
             "{target}"
         );
     }
@@ -1819,5 +1828,87 @@ fn history_points_with_leading_zeros_are_a_plain_decimal() {
             r.body_text(),
             "points must be a whole number from 1 to 100000\n"
         );
+    }
+}
+
+/// RFC 9112 §3.2: a server MUST answer 400 to a Host header (or, for an
+/// absolute-form target, an authority, which stands in for it) whose
+/// value is not `uri-host [ ":" port ]` (RFC 3986). The rebinding check
+/// answered each such value 403, as if it named another site. Now each
+/// is 400 with a body saying what was wrong; a well-formed Host that
+/// names another site stays 403 (the rebinding defence), and a
+/// well-formed one naming this server is served. An empty port
+/// (`localhost:`) is well-formed (RFC 3986 §3.2.3: the default port).
+#[test]
+fn invalid_host_values_are_400_and_foreign_ones_stay_403() {
+    let dir = TempDir::new("invalid-host");
+    let daemon = start(&dir, "client_timeout = 30s\nserver_name = monitor.example");
+    let addr = daemon.addr;
+    let ask = |target: &str, host: &str| {
+        http(
+            addr,
+            &format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    for host in [
+        "",
+        "local host",
+        "local\thost",
+        "[::1",
+        "[zz]",
+        "[::1]x",
+        "[::1]:8x",
+        "[]",
+        "::1",
+        "localhost:8x",
+        "localhost:http",
+        "localhost:99999",
+        "localhost:80:80",
+        "user@localhost",
+        "local/host",
+        "local%zzhost",
+    ] {
+        let r = ask("/data.json", host);
+        assert_eq!(r.status, 400, "Host {host:?}: {}", r.head);
+        assert!(
+            r.body_text().starts_with("invalid Host header: "),
+            "Host {host:?}: {:?}",
+            r.body_text()
+        );
+        assert!(r.body.len() < 200, "Host {host:?}: {:?}", r.body_text());
+    }
+    for target in ["http:///metrics", "http://user@127.0.0.1/metrics"] {
+        let r = ask(target, "localhost");
+        assert_eq!(r.status, 400, "{target}: {}", r.head);
+    }
+    for host in [
+        "evil.example",
+        "evil.example:8080",
+        "evil.example:",
+        "EVIL.example.",
+        "127.1",
+        "a!b",
+        "[v1.x]:80",
+        "local%41host",
+    ] {
+        let r = ask("/data.json", host);
+        assert_eq!(r.status, 403, "Host {host:?}: {}", r.head);
+        assert_eq!(
+            r.body_text(),
+            "unknown Host header (see server_name)\n",
+            "Host {host:?}"
+        );
+    }
+    for host in [
+        "localhost",
+        "localhost:",
+        "LOCALHOST:80",
+        "[::1]:",
+        "[::1]:8080",
+        "127.0.0.1:0080",
+        "monitor.example.:443",
+    ] {
+        let r = ask("/data.json", host);
+        assert_eq!(r.status, 200, "Host {host:?}: {}", r.head);
     }
 }
