@@ -1912,3 +1912,119 @@ fn invalid_host_values_are_400_and_foreign_ones_stay_403() {
         assert_eq!(r.status, 200, "Host {host:?}: {}", r.head);
     }
 }
+
+/// The value of `sysmon_http_requests_refused_total{code="CODE"}` in a
+/// /metrics text.
+fn refused_count(metrics: &str, code: u16) -> Option<u64> {
+    let series = format!("sysmon_http_requests_refused_total{{code=\"{code}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series.as_str())?.parse().ok())
+}
+
+/// Requests refused before routing (a malformed head, a body declared, a
+/// head too long, another HTTP version) and after it (the Host check,
+/// credentials, an unknown path or method, a query) were counted nowhere:
+/// `sysmon_http_connections_rejected_total` counts only the 503s of a
+/// full server. Now each is counted by its status in
+/// `sysmon_http_requests_refused_total{code}`, every code of the fixed
+/// set shown from the start; served requests count nowhere there.
+#[test]
+fn refused_requests_are_counted_by_status() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("refusals-counted");
+    let password = dir.join("password");
+    std::fs::write(&password, "correct horse\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let daemon = start(
+        &dir,
+        &format!(
+            "client_timeout = 30s\nmetrics_cache = 0s\nauth_user = admin\nauth_password_file = {}",
+            password.display()
+        ),
+    );
+    let addr = daemon.addr;
+    // base64("admin:correct horse")
+    let auth = "Authorization: Basic YWRtaW46Y29ycmVjdCBob3JzZQ==\r\n";
+    let scrape = || {
+        let r = http(
+            addr,
+            &format!("GET /metrics HTTP/1.0\r\nHost: localhost\r\n{auth}\r\n"),
+        );
+        assert_eq!(r.status, 200, "{}", r.head);
+        r.body_text()
+    };
+    const CODES: [u16; 10] = [400, 401, 403, 404, 405, 413, 414, 417, 431, 505];
+    let http_lines = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("sysmon_http_"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let before = scrape();
+    for code in CODES {
+        assert_eq!(
+            refused_count(&before, code),
+            Some(0),
+            "code {code}: {}",
+            http_lines(&before)
+        );
+    }
+    let host = "Host: localhost\r\n";
+    let long_target = format!("/metrics?{}", "a".repeat(40 * 1024));
+    let long_header = format!("X-A: {}\r\n", "a".repeat(40 * 1024));
+    let cases: Vec<(String, u16)> = vec![
+        // before routing
+        (format!("GET / HTTP/1.1 junk\r\n{host}\r\n"), 400),
+        (format!("GET / HTTP/1.1\n{host}\n"), 400),
+        (format!("GET / HTTP/1.1\r\n{host}no colon\r\n\r\n"), 400),
+        ("GET / HTTP/1.1\r\n\r\n".into(), 400),
+        (format!("GET / HTTP/1.1\r\n{host}{host}\r\n"), 400),
+        (
+            format!("GET / HTTP/1.1\r\n{host}Content-Length: 5\r\n\r\n"),
+            413,
+        ),
+        (format!("GET {long_target} HTTP/1.1\r\n{host}\r\n"), 414),
+        (
+            format!("GET / HTTP/1.1\r\n{host}Expect: 100-continue\r\n\r\n"),
+            417,
+        ),
+        (format!("GET / HTTP/1.1\r\n{host}{long_header}\r\n"), 431),
+        (format!("GET / HTTP/2.0\r\n{host}\r\n"), 505),
+        // after routing
+        ("GET / HTTP/1.0\r\nHost: [::1\r\n\r\n".into(), 400),
+        ("GET / HTTP/1.0\r\nHost: evil.example\r\n\r\n".into(), 403),
+        (format!("GET / HTTP/1.0\r\n{host}\r\n"), 401),
+        (format!("GET /nope HTTP/1.0\r\n{host}{auth}\r\n"), 404),
+        (format!("POST /data.json HTTP/1.0\r\n{host}{auth}\r\n"), 405),
+        (
+            format!("GET /history.json?points=0 HTTP/1.0\r\n{host}{auth}\r\n"),
+            400,
+        ),
+    ];
+    for (raw, status) in &cases {
+        let answer = answered_then_closed(addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        assert_eq!(
+            r.status,
+            *status,
+            "{:?}: {}",
+            &raw[..raw.len().min(60)],
+            r.head
+        );
+    }
+    let after = scrape();
+    for code in CODES {
+        let sent = cases.iter().filter(|(_, status)| *status == code).count() as u64;
+        assert_eq!(
+            refused_count(&after, code),
+            Some(sent),
+            "code {code}: {}",
+            http_lines(&after)
+        );
+    }
+    assert_eq!(
+        metric(&after, "sysmon_http_connections_rejected_total"),
+        Some(0)
+    );
+}

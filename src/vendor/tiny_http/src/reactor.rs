@@ -662,6 +662,7 @@ impl Reactor {
                     Parsed::Refused(answer) => {
                         keep_spare(&mut self.spare_heads, head);
                         conn.buf = Vec::new();
+                        self.shared.count_refused_head(&answer);
                         self.shared.held_bytes.fetch_add(answer.len(), Relaxed);
                         return self.start_write(slot, answer, AfterWrite::Linger);
                     }
@@ -689,6 +690,7 @@ impl Reactor {
                         }
                         Parsed::Refused(answer) => {
                             keep_spare(&mut self.spare_heads, head);
+                            self.shared.count_refused_head(&answer);
                             self.shared.held_bytes.fetch_add(answer.len(), Relaxed);
                             return self.start_write(slot, answer, AfterWrite::Linger);
                         }
