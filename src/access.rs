@@ -23,6 +23,8 @@ pub const MAX_PASSWORD_FILE_BYTES: usize = 4096;
 /// Why a request is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
+    /// 400: the Host is not `uri-host [ ":" port ]` ([`check_host`]).
+    BadHost(&'static str),
     /// 403: the client address is not allowed, or the Host names another site.
     Forbidden(&'static str),
     /// 401: credentials missing or wrong.
@@ -110,10 +112,14 @@ impl AccessPolicy {
                 return Err(Refusal::Forbidden("client address not allowed\n"));
             }
         }
-        if !host_allowed(host, &self.server_names) {
-            return Err(Refusal::Forbidden(
-                "unknown Host header (see server_name)\n",
-            ));
+        match check_host(host, &self.server_names) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Refusal::Forbidden(
+                    "unknown Host header (see server_name)\n",
+                ));
+            }
+            Err(why) => return Err(Refusal::BadHost(why)),
         }
         if let Some(expected) = &self.authorization {
             if !credentials_match(authorization.unwrap_or(""), expected) {
@@ -158,27 +164,56 @@ pub fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
 /// sends its own domain as Host). Accepted: an IP literal (rebinding needs a
 /// name the attacker controls), `localhost`, a configured `server_name`, each
 /// with any port; and no Host at all (HTTP/1.0 tools; browsers always send one).
-pub fn host_allowed(host: Option<&str>, server_names: &[String]) -> bool {
-    let Some(host) = host else { return true };
-    let host = host.trim();
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        return match rest.split_once(']') {
-            Some((v6, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) => {
-                v6.parse::<std::net::Ipv6Addr>().is_ok()
-            }
-            _ => false,
+///
+/// `Err` names why the value is not a host at all (RFC 9112 §3.2: 400, not
+/// the 403 of a host that is not ours): it must be `uri-host [ ":" port ]`
+/// of RFC 3986, the host not empty (RFC 9110 §4.2.1: an `http` URI with an
+/// empty host is invalid), an IP literal an IPv6 address or IPvFuture, a
+/// name of `reg-name` bytes only (no space, control byte, `@`, `/`, or a
+/// second `:`), the port digits of at most 65535. An empty port
+/// (`localhost:`) is valid, as RFC 3986 §3.2.3 has it: the default port.
+pub fn check_host(host: Option<&str>, server_names: &[String]) -> Result<bool, &'static str> {
+    let Some(host) = host else { return Ok(true) };
+    if host.is_empty() {
+        return Err("invalid Host header: empty\n");
+    }
+    if let Some(rest) = host.strip_prefix('[') {
+        let Some((literal, after)) = rest.split_once(']') else {
+            return Err("invalid Host header: [ without ]\n");
         };
-    } else {
-        match host.rsplit_once(':') {
-            Some((name, port)) if is_port(port) => name,
-            Some(_) => return false,
-            None => host,
+        match after.strip_prefix(':') {
+            Some(port) => check_port(port)?,
+            None if after.is_empty() => {}
+            None => return Err("invalid Host header: ] followed by other than :port\n"),
         }
+        return if literal.parse::<std::net::Ipv6Addr>().is_ok() {
+            Ok(true)
+        } else if is_ip_future(literal) {
+            Ok(false)
+        } else {
+            Err("invalid Host header: not an IPv6 address inside [ ]\n")
+        };
+    }
+    let (name, port) = match host.split_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
     };
+    if port.is_some_and(|port| port.contains(':')) {
+        return Err("invalid Host header: more than one : (IPv6 goes inside [ ])\n");
+    }
+    if name.is_empty() {
+        return Err("invalid Host header: empty\n");
+    }
+    if !is_reg_name(name.as_bytes()) {
+        return Err("invalid Host header: a byte no host name has (RFC 3986 reg-name)\n");
+    }
+    if let Some(port) = port {
+        check_port(port)?;
+    }
     let name = name.strip_suffix('.').unwrap_or(name);
-    name.parse::<std::net::Ipv4Addr>().is_ok()
+    Ok(name.parse::<std::net::Ipv4Addr>().is_ok()
         || same_name(name, "localhost")
-        || server_names.iter().any(|s| same_name(s, name))
+        || server_names.iter().any(|s| same_name(s, name)))
 }
 
 /// `a.eq_ignore_ascii_case(b)`, its byte loop out of line: inlined at the
@@ -194,8 +229,60 @@ fn same_length_same_name(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-fn is_port(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
+/// The port of a Host, after its `:`: empty (the default port), or digits
+/// of a value from 0 to 65535, leading zeros and all (RFC 3986 `*DIGIT`;
+/// a larger number is no TCP port).
+fn check_port(port: &str) -> Result<(), &'static str> {
+    let value = port.bytes().try_fold(0u32, |n, b| {
+        let digit = b.is_ascii_digit().then(|| u32::from(b - b'0'))?;
+        Some(n * 10 + digit).filter(|&n| n <= 65_535)
+    });
+    match value {
+        Some(_) => Ok(()),
+        None => Err("invalid Host header: the port is not a number from 0 to 65535\n"),
+    }
+}
+
+/// RFC 3986 `reg-name`: `unreserved`, `sub-delims` and `%` with two hex
+/// digits, nothing else (no space, control byte, `@`, `/`, `:`, `[`).
+fn is_reg_name(name: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(&b) = name.get(at) {
+        if b == b'%' {
+            let hex = |i| name.get(i).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(at + 1) && hex(at + 2)) {
+                return false;
+            }
+            at += 3;
+        } else if is_unreserved_or_sub_delim(b) {
+            at += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// RFC 3986 `unreserved / sub-delims`.
+fn is_unreserved_or_sub_delim(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)
+}
+
+/// RFC 3986 `IPvFuture`: `v` 1*HEXDIG `.` 1*( unreserved / sub-delims /
+/// `:` ), a literal no server of today answers to, but a valid host.
+fn is_ip_future(literal: &str) -> bool {
+    let Some(rest) = literal.strip_prefix(['v', 'V']) else {
+        return false;
+    };
+    let Some((version, address)) = rest.split_once('.') else {
+        return false;
+    };
+    !version.is_empty()
+        && version.bytes().all(|b| b.is_ascii_hexdigit())
+        && !address.is_empty()
+        && address
+            .bytes()
+            .all(|b| b == b':' || is_unreserved_or_sub_delim(b))
 }
 
 #[cfg(test)]
@@ -259,19 +346,56 @@ mod tests {
             Some("10.1.2.3"),
             Some("monitor.example.org:443"),
             Some("localhost."),
+            Some("localhost:"),
+            Some("[::1]:"),
+            Some("127.0.0.1:00080"),
         ] {
-            assert!(host_allowed(ok, &names), "{ok:?}");
+            assert_eq!(check_host(ok, &names), Ok(true), "{ok:?}");
         }
-        for bad in [
-            Some("evil.example.com"),
-            Some("evil.example.com:8080"),
-            Some("127.0.0.1.evil.com"),
-            Some("[::1"),
-            Some("localhost:http"),
-            Some(""),
-            Some("[evil]:80"),
+        for foreign in [
+            "evil.example.com",
+            "evil.example.com:8080",
+            "evil.example.com:",
+            "127.0.0.1.evil.com",
+            "127.1",
+            "a!b",
+            "[v1.fe80::a+en1]:80",
+            "local%41host",
         ] {
-            assert!(!host_allowed(bad, &names), "{bad:?}");
+            assert_eq!(check_host(Some(foreign), &names), Ok(false), "{foreign:?}");
+        }
+        for (invalid, why) in [
+            ("", "empty"),
+            (":80", "empty"),
+            ("[::1", "[ without ]"),
+            ("[zz]", "not an IPv6 address"),
+            ("[evil]:80", "not an IPv6 address"),
+            ("[]", "not an IPv6 address"),
+            ("[v1.]", "not an IPv6 address"),
+            ("[::1]x", "] followed"),
+            ("[::1]:8x", "port"),
+            ("localhost:http", "port"),
+            ("localhost:65536", "port"),
+            ("localhost:99999999999999999999", "port"),
+            ("localhost:-1", "port"),
+            ("::1", "more than one :"),
+            ("a:1:2", "more than one :"),
+            ("local host", "reg-name"),
+            ("local\thost", "reg-name"),
+            ("localhost ", "reg-name"),
+            ("user@localhost", "reg-name"),
+            ("local/host", "reg-name"),
+            ("local%4", "reg-name"),
+            ("local%zz", "reg-name"),
+            ("\u{e9}.example", "reg-name"),
+        ] {
+            let got = check_host(Some(invalid), &names);
+            assert!(
+                got.is_err_and(|e| e.starts_with("invalid Host header: ")
+                    && e.contains(why)
+                    && e.ends_with('\n')),
+                "{invalid:?}: {got:?}"
+            );
         }
     }
 

@@ -708,10 +708,18 @@ impl Daemon {
     }
 
     fn answer(&mut self, request: tiny_http::Request) {
-        let Some((request, route)) = http::admit(request, &self.access, &mut self.response_scratch)
-        else {
-            return; // refused, and told why
+        let (request, route) = match http::admit(request, &self.access, &mut self.response_scratch)
+        {
+            Ok(admitted) => admitted,
+            Err(status) => {
+                // refused, and told why
+                self.http.count_refused(status);
+                return;
+            }
         };
+        if let Some(status) = route.refusal_status() {
+            self.http.count_refused(status);
+        }
         self.answer_admitted(request, route);
     }
 

@@ -32,6 +32,19 @@ pub enum Route {
     MethodNotAllowed,
 }
 
+impl Route {
+    /// The status of a route whose answer is a refusal (400, 404, 405),
+    /// for `sysmon_http_requests_refused_total`; `None` for one served.
+    pub fn refusal_status(self) -> Option<u16> {
+        match self {
+            Route::BadRequest(_) => Some(400),
+            Route::NotFound => Some(404),
+            Route::MethodNotAllowed => Some(405),
+            Route::Index | Route::DataJson | Route::Metrics | Route::History { .. } => None,
+        }
+    }
+}
+
 /// A request target as routing and the Host check read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Target<'a> {
@@ -241,12 +254,13 @@ fn respond_lines(
 }
 
 /// Lets `request` through the access policy, with its route; a refused
-/// one is answered here (403, or 401 with the challenge) and `None`.
+/// one is answered here (400 for a Host that is no host, 403, or 401
+/// with the challenge) and `Err` holds the status it got.
 pub fn admit(
     request: Request,
     access: &AccessPolicy,
     scratch: &mut Vec<u8>,
-) -> Option<(Request, Route)> {
+) -> Result<(Request, Route), u16> {
     let peer = request.remote_addr().map(|a| a.ip());
     let target = Target::parse(request.url());
     // The rebinding check reads the authority of an absolute-form target
@@ -254,6 +268,17 @@ pub fn admit(
     let host = target.host(request.header("Host"));
     match access.check(peer, host, request.header("Authorization")) {
         Ok(()) => {}
+        Err(Refusal::BadHost(why)) => {
+            respond(
+                request,
+                scratch,
+                400,
+                "text/plain; charset=utf-8",
+                why.as_bytes(),
+                &[],
+            );
+            return Err(400);
+        }
         Err(Refusal::Forbidden(why)) => {
             respond(
                 request,
@@ -263,7 +288,7 @@ pub fn admit(
                 why.as_bytes(),
                 &[],
             );
-            return None;
+            return Err(403);
         }
         Err(Refusal::Unauthorized) => {
             let challenge = [(
@@ -278,11 +303,11 @@ pub fn admit(
                 b"authentication required\n",
                 &challenge,
             );
-            return None;
+            return Err(401);
         }
     }
     let route = route_target(request.method(), target);
-    Some((request, route))
+    Ok((request, route))
 }
 
 /// Answers 503 with `Retry-After: 1` a request that cannot be answered

@@ -119,6 +119,27 @@ pub struct HttpListener {
     /// (as often as the refusals above).
     cut_logged: u64,
     cut_logged_at: Option<Instant>,
+    /// Requests the daemon refused after routing ([`HttpListener::count_refused`]),
+    /// by status in the order of [`REFUSED_STATUSES`].
+    refused_after_routing: [u64; REFUSED_STATUSES.len()],
+}
+
+/// Every status a request is refused with, in the order
+/// [`ConnectionStats::refused`] counts them: the server's refusals of a
+/// head before routing (`tiny_http::REFUSED_HEAD_STATUSES`: 400, 413,
+/// 414, 417, 431, 505) and the daemon's after it (400 of the Host or the
+/// query, 401, 403, 404, 405). A fixed set, so /metrics shows a fixed
+/// number of series. The 503s of a full server are
+/// [`ConnectionStats::rejected`].
+pub const REFUSED_STATUSES: [u16; 10] = [400, 401, 403, 404, 405, 413, 414, 417, 431, 505];
+
+/// Where `status` is in [`REFUSED_STATUSES`] (a status not listed, which
+/// no refusal has, is counted as 400).
+fn refused_index(status: u16) -> usize {
+    REFUSED_STATUSES
+        .iter()
+        .position(|&s| s == status)
+        .unwrap_or(0)
 }
 
 /// The server's own counters, for /metrics.
@@ -135,6 +156,9 @@ pub struct ConnectionStats {
     pub answer_bytes_held: usize,
     /// Answers cut short for [`MAX_HELD_ANSWER_BYTES`].
     pub answers_cut: u64,
+    /// Requests refused, by status in the order of [`REFUSED_STATUSES`],
+    /// before routing and after it together.
+    pub refused: [u64; REFUSED_STATUSES.len()],
 }
 
 impl HttpListener {
@@ -182,6 +206,7 @@ impl HttpListener {
             per_address_logged_at: None,
             cut_logged: 0,
             cut_logged_at: None,
+            refused_after_routing: [0; REFUSED_STATUSES.len()],
         })
     }
 
@@ -198,8 +223,20 @@ impl HttpListener {
         })
     }
 
+    /// Counts a request the daemon answered with the refusal `status`
+    /// (one of [`REFUSED_STATUSES`]).
+    pub fn count_refused(&mut self, status: u16) {
+        self.refused_after_routing[refused_index(status)] += 1;
+    }
+
     pub fn stats(&self) -> ConnectionStats {
+        let mut refused = self.refused_after_routing;
+        let heads = self.server.refused_heads();
+        for (status, count) in tiny_http::REFUSED_HEAD_STATUSES.iter().zip(heads) {
+            refused[refused_index(*status)] += count;
+        }
         ConnectionStats {
+            refused,
             open: self.server.num_connections(),
             rejected: self.server.rejected_connections(),
             rejected_per_address: self.server.rejected_per_address().0,

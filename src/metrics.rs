@@ -548,6 +548,19 @@ impl MetricsRenderer {
             http.rejected as f64,
         );
         self.out.push_str(family_lines!(
+            "sysmon_http_requests_refused_total",
+            "counter",
+            "HTTP requests refused, by status: a malformed head, a missing, repeated or invalid Host (400), a body declared (413), a request line or head too long (414, 431), Expect (417), another HTTP version (505), before routing; a foreign Host or client address (403), credentials (401), an unknown path (404) or method (405), a bad query (400), after it."
+        ));
+        for (code, count) in crate::listener::REFUSED_STATUSES.iter().zip(http.refused) {
+            self.out
+                .push_str("sysmon_http_requests_refused_total{code=\"");
+            self.out.u64(u64::from(*code));
+            self.out.push_str("\"} ");
+            self.out.u64(count);
+            self.out.push('\n');
+        }
+        self.out.push_str(family_lines!(
             "sysmon_http_accept_errors_total",
             "counter",
             "Connections not taken in: failed accept() calls, and accepted connections the server could not watch (out of descriptors, memory or epoll watches); the server survived them."

@@ -7,7 +7,7 @@
 //! and mutated inputs from a fixed-seed xorshift, so a failure reproduces.
 use std::path::Path;
 
-use sysmon::access::{Cidr, host_allowed};
+use sysmon::access::{Cidr, check_host};
 use sysmon::config::{Config, parse_duration, parse_listen};
 use sysmon::http::route;
 use sysmon::pathglob::Pattern;
@@ -92,7 +92,7 @@ fn small_value_parsers_take_any_text() {
             let shown = cidr.to_string();
             assert_eq!(Cidr::parse(&shown), Ok(cidr), "{text} -> {shown}");
         }
-        let _ = host_allowed(Some(&text), &["example.org".to_string()]);
+        let _ = check_host(Some(&text), &["example.org".to_string()]);
         let _ = Pattern::parse(&text);
         for method in [
             tiny_http::Method::Get,

@@ -1472,8 +1472,6 @@ fn absolute_form_targets_are_routed_and_their_authority_checked() {
         ("http://evil.example/metrics", None),
         ("http://evil.example:8080/data.json", Some("127.0.0.1")),
         ("HTTPS://evil.example/", Some("monitor.example")),
-        ("http:///metrics", Some("localhost")),
-        ("http://user@127.0.0.1/metrics", Some("localhost")),
     ] {
         let r = get(target, host);
         assert_eq!(r.status, 403, "{target} (Host {host:?}): {}", r.head);
@@ -1487,6 +1485,17 @@ fn absolute_form_targets_are_routed_and_their_authority_checked() {
         assert_eq!(
             without_date(&r.head),
             without_date(&refused_by_host.head),
+            "{target}"
+        );
+    }
+    // An authority that is no host at all (empty; with userinfo, which
+    // RFC 9110 §4.2.4 says to treat as an error) is 400 as a Host
+    // header of that value is (RFC 9112 §3.2).
+    for target in ["http:///metrics", "http://user@127.0.0.1/metrics"] {
+        let r = get(target, Some("localhost"));
+        assert_eq!(r.status, 400, "{target}: {}", r.head);
+        assert!(
+            r.body_text().starts_with("invalid Host header: "),
             "{target}"
         );
     }
@@ -1820,4 +1829,202 @@ fn history_points_with_leading_zeros_are_a_plain_decimal() {
             "points must be a whole number from 1 to 100000\n"
         );
     }
+}
+
+/// RFC 9112 §3.2: a server MUST answer 400 to a Host header (or, for an
+/// absolute-form target, an authority, which stands in for it) whose
+/// value is not `uri-host [ ":" port ]` (RFC 3986). The rebinding check
+/// answered each such value 403, as if it named another site. Now each
+/// is 400 with a body saying what was wrong; a well-formed Host that
+/// names another site stays 403 (the rebinding defence), and a
+/// well-formed one naming this server is served. An empty port
+/// (`localhost:`) is well-formed (RFC 3986 §3.2.3: the default port).
+#[test]
+fn invalid_host_values_are_400_and_foreign_ones_stay_403() {
+    let dir = TempDir::new("invalid-host");
+    let daemon = start(&dir, "client_timeout = 30s\nserver_name = monitor.example");
+    let addr = daemon.addr;
+    let ask = |target: &str, host: &str| {
+        http(
+            addr,
+            &format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    for host in [
+        "",
+        "local host",
+        "local\thost",
+        "[::1",
+        "[zz]",
+        "[::1]x",
+        "[::1]:8x",
+        "[]",
+        "::1",
+        "localhost:8x",
+        "localhost:http",
+        "localhost:99999",
+        "localhost:80:80",
+        "user@localhost",
+        "local/host",
+        "local%zzhost",
+    ] {
+        let r = ask("/data.json", host);
+        assert_eq!(r.status, 400, "Host {host:?}: {}", r.head);
+        assert!(
+            r.body_text().starts_with("invalid Host header: "),
+            "Host {host:?}: {:?}",
+            r.body_text()
+        );
+        assert!(r.body.len() < 200, "Host {host:?}: {:?}", r.body_text());
+    }
+    for target in ["http:///metrics", "http://user@127.0.0.1/metrics"] {
+        let r = ask(target, "localhost");
+        assert_eq!(r.status, 400, "{target}: {}", r.head);
+    }
+    for host in [
+        "evil.example",
+        "evil.example:8080",
+        "evil.example:",
+        "EVIL.example.",
+        "127.1",
+        "a!b",
+        "[v1.x]:80",
+        "local%41host",
+    ] {
+        let r = ask("/data.json", host);
+        assert_eq!(r.status, 403, "Host {host:?}: {}", r.head);
+        assert_eq!(
+            r.body_text(),
+            "unknown Host header (see server_name)\n",
+            "Host {host:?}"
+        );
+    }
+    for host in [
+        "localhost",
+        "localhost:",
+        "LOCALHOST:80",
+        "[::1]:",
+        "[::1]:8080",
+        "127.0.0.1:0080",
+        "monitor.example.:443",
+    ] {
+        let r = ask("/data.json", host);
+        assert_eq!(r.status, 200, "Host {host:?}: {}", r.head);
+    }
+}
+
+/// The value of `sysmon_http_requests_refused_total{code="CODE"}` in a
+/// /metrics text.
+fn refused_count(metrics: &str, code: u16) -> Option<u64> {
+    let series = format!("sysmon_http_requests_refused_total{{code=\"{code}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series.as_str())?.parse().ok())
+}
+
+/// Requests refused before routing (a malformed head, a body declared, a
+/// head too long, another HTTP version) and after it (the Host check,
+/// credentials, an unknown path or method, a query) were counted nowhere:
+/// `sysmon_http_connections_rejected_total` counts only the 503s of a
+/// full server. Now each is counted by its status in
+/// `sysmon_http_requests_refused_total{code}`, every code of the fixed
+/// set shown from the start; served requests count nowhere there.
+#[test]
+fn refused_requests_are_counted_by_status() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("refusals-counted");
+    let password = dir.join("password");
+    std::fs::write(&password, "correct horse\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let daemon = start(
+        &dir,
+        &format!(
+            "client_timeout = 30s\nmetrics_cache = 0s\nauth_user = admin\nauth_password_file = {}",
+            password.display()
+        ),
+    );
+    let addr = daemon.addr;
+    // base64("admin:correct horse")
+    let auth = "Authorization: Basic YWRtaW46Y29ycmVjdCBob3JzZQ==\r\n";
+    let scrape = || {
+        let r = http(
+            addr,
+            &format!("GET /metrics HTTP/1.0\r\nHost: localhost\r\n{auth}\r\n"),
+        );
+        assert_eq!(r.status, 200, "{}", r.head);
+        r.body_text()
+    };
+    const CODES: [u16; 10] = [400, 401, 403, 404, 405, 413, 414, 417, 431, 505];
+    let http_lines = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("sysmon_http_"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let before = scrape();
+    for code in CODES {
+        assert_eq!(
+            refused_count(&before, code),
+            Some(0),
+            "code {code}: {}",
+            http_lines(&before)
+        );
+    }
+    let host = "Host: localhost\r\n";
+    let long_target = format!("/metrics?{}", "a".repeat(40 * 1024));
+    let long_header = format!("X-A: {}\r\n", "a".repeat(40 * 1024));
+    let cases: Vec<(String, u16)> = vec![
+        // before routing
+        (format!("GET / HTTP/1.1 junk\r\n{host}\r\n"), 400),
+        (format!("GET / HTTP/1.1\n{host}\n"), 400),
+        (format!("GET / HTTP/1.1\r\n{host}no colon\r\n\r\n"), 400),
+        ("GET / HTTP/1.1\r\n\r\n".into(), 400),
+        (format!("GET / HTTP/1.1\r\n{host}{host}\r\n"), 400),
+        (
+            format!("GET / HTTP/1.1\r\n{host}Content-Length: 5\r\n\r\n"),
+            413,
+        ),
+        (format!("GET {long_target} HTTP/1.1\r\n{host}\r\n"), 414),
+        (
+            format!("GET / HTTP/1.1\r\n{host}Expect: 100-continue\r\n\r\n"),
+            417,
+        ),
+        (format!("GET / HTTP/1.1\r\n{host}{long_header}\r\n"), 431),
+        (format!("GET / HTTP/2.0\r\n{host}\r\n"), 505),
+        // after routing
+        ("GET / HTTP/1.0\r\nHost: [::1\r\n\r\n".into(), 400),
+        ("GET / HTTP/1.0\r\nHost: evil.example\r\n\r\n".into(), 403),
+        (format!("GET / HTTP/1.0\r\n{host}\r\n"), 401),
+        (format!("GET /nope HTTP/1.0\r\n{host}{auth}\r\n"), 404),
+        (format!("POST /data.json HTTP/1.0\r\n{host}{auth}\r\n"), 405),
+        (
+            format!("GET /history.json?points=0 HTTP/1.0\r\n{host}{auth}\r\n"),
+            400,
+        ),
+    ];
+    for (raw, status) in &cases {
+        let answer = answered_then_closed(addr, raw.as_bytes());
+        let r = parse_http(&answer);
+        assert_eq!(
+            r.status,
+            *status,
+            "{:?}: {}",
+            &raw[..raw.len().min(60)],
+            r.head
+        );
+    }
+    let after = scrape();
+    for code in CODES {
+        let sent = cases.iter().filter(|(_, status)| *status == code).count() as u64;
+        assert_eq!(
+            refused_count(&after, code),
+            Some(sent),
+            "code {code}: {}",
+            http_lines(&after)
+        );
+    }
+    assert_eq!(
+        metric(&after, "sysmon_http_connections_rejected_total"),
+        Some(0)
+    );
 }

@@ -108,6 +108,12 @@ pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 // [patch] the checks every request head passes (see `head.rs`)
 pub use head::{check_head, HeadRefusal};
+
+/// [patch] Every status the server refuses a head with before a `Request`
+/// exists (+sysmon.27): a malformed head (400), a body declared (413), a
+/// request line or head too long (414, 431), `Expect` (417), another HTTP
+/// version (505). [`Server::refused_heads`] counts them in this order.
+pub const REFUSED_HEAD_STATUSES: [u16; 6] = [400, 413, 414, 417, 431, 505];
 // [patch] answers printed from borrowed lines (see `borrowed.rs`)
 pub use borrowed::BorrowedResponse;
 pub use request::Request;
@@ -196,6 +202,9 @@ pub(crate) struct Shared {
     // [patch] the peer last refused for the per-address bound; written
     // only at such a refusal
     last_refused_address: Mutex<Option<IpAddr>>,
+    // [patch] heads refused, by status as `REFUSED_HEAD_STATUSES` lists
+    // them (+sysmon.27)
+    refused_heads: [AtomicU64; REFUSED_HEAD_STATUSES.len()],
     // accept() errors that did not stop the server accepting, and
     // accepted connections the server could not watch (+sysmon.13)
     accept_errors: AtomicU64,
@@ -218,12 +227,29 @@ impl Shared {
             rejected: AtomicU64::new(0),
             rejected_per_address: AtomicU64::new(0),
             last_refused_address: Mutex::new(None),
+            refused_heads: Default::default(),
             accept_errors: AtomicU64::new(0),
             held_bytes: AtomicUsize::new(0),
             answers_cut: AtomicU64::new(0),
             last_cut_address: Mutex::new(None),
             limits,
         }
+    }
+
+    /// [patch] Counts a head refused with `answer` (+sysmon.27), by the
+    /// status its status line names (`HTTP/1.1 DDD `, as every refusal of
+    /// `client::parse_head` is printed); one of another status, which
+    /// none is, would be counted as 400.
+    pub(crate) fn count_refused_head(&self, answer: &[u8]) {
+        let status = answer
+            .get(9..12)
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .and_then(|digits| digits.parse::<u16>().ok());
+        let at = REFUSED_HEAD_STATUSES
+            .iter()
+            .position(|&s| Some(s) == status)
+            .unwrap_or(0);
+        self.refused_heads[at].fetch_add(1, Relaxed);
     }
 
     /// [patch] Counts `bytes` of an answer's rest as held, if
@@ -449,6 +475,16 @@ impl Server {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         (self.shared.rejected_per_address.load(Relaxed), last)
+    }
+
+    /// [patch] Request heads refused before a `Request` was made of them,
+    /// by status, in the order of [`REFUSED_HEAD_STATUSES`] (+sysmon.27).
+    /// The 503s of a full server are [`Server::rejected_connections`].
+    pub fn refused_heads(&self) -> [u64; REFUSED_HEAD_STATUSES.len()] {
+        self.shared
+            .refused_heads
+            .each_ref()
+            .map(|n| n.load(Relaxed))
     }
 
     /// [patch] Failed `accept()` calls (EMFILE and the like) that the server

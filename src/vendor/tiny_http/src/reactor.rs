@@ -662,6 +662,7 @@ impl Reactor {
                     Parsed::Refused(answer) => {
                         keep_spare(&mut self.spare_heads, head);
                         conn.buf = Vec::new();
+                        self.shared.count_refused_head(&answer);
                         self.shared.held_bytes.fetch_add(answer.len(), Relaxed);
                         return self.start_write(slot, answer, AfterWrite::Linger);
                     }
@@ -689,6 +690,7 @@ impl Reactor {
                         }
                         Parsed::Refused(answer) => {
                             keep_spare(&mut self.spare_heads, head);
+                            self.shared.count_refused_head(&answer);
                             self.shared.held_bytes.fetch_add(answer.len(), Relaxed);
                             return self.start_write(slot, answer, AfterWrite::Linger);
                         }
@@ -955,6 +957,66 @@ mod test {
             reactor.turn(Some(Duration::from_millis(100)));
             done()
         })
+    }
+
+    /// [patch] Every head refused before a `Request` exists is counted
+    /// under its status (+sysmon.27), whether it arrived whole in one
+    /// read or in pieces (the connection's buffer); the 503s are not.
+    #[test]
+    fn refused_heads_are_counted_by_status() {
+        use std::io::Write;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared::new(Limits {
+            max_connections: 64,
+            max_head_bytes: 256,
+            ..Limits::default()
+        }));
+        let inbox = Arc::new(Inbox::new().unwrap());
+        let mut reactor = Reactor::new(vec![listener.into()], shared.clone(), inbox).unwrap();
+        let long = "a".repeat(300);
+        let heads = [
+            "GET / HTTP/1.1 junk\r\n\r\n".to_string(),
+            "GET / HTTP/1.1\r\n\r\n".into(),
+            "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n".into(),
+            format!("GET /{} HTTP/1.1\r\n", long),
+            "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n".into(),
+            format!("GET / HTTP/1.1\r\nX: {}\r\n", long),
+            "GET / HTTP/2.0\r\nHost: a\r\n\r\n".into(),
+        ];
+        let mut clients = Vec::new();
+        for head in &heads {
+            let mut client = TcpStream::connect(addr).unwrap();
+            client.write_all(head.as_bytes()).unwrap();
+            clients.push(client);
+        }
+        // One in pieces: the first read finds no whole head.
+        let mut pieces = TcpStream::connect(addr).unwrap();
+        pieces.write_all(b"GET / HT").unwrap();
+        let buffered = |reactor: &Reactor| {
+            reactor
+                .slots
+                .iter()
+                .filter_map(|slot| slot.conn.as_ref())
+                .any(|conn| conn.buf == b"GET / HT")
+        };
+        let read = (0..100).any(|_| {
+            reactor.turn(Some(Duration::from_millis(100)));
+            buffered(&reactor)
+        });
+        assert!(read, "the first piece was not read");
+        pieces.write_all(b"TP/1.1 junk\r\n\r\n").unwrap();
+        clients.push(pieces);
+        let counts = || shared.refused_heads.each_ref().map(|n| n.load(Relaxed));
+        // 400 400 400, 413, 414, 417, 431, 505
+        let expected = [3, 1, 1, 1, 1, 1];
+        assert!(
+            turn_until(&mut reactor, || counts() == expected),
+            "{:?}",
+            counts()
+        );
+        assert_eq!(crate::REFUSED_HEAD_STATUSES, [400, 413, 414, 417, 431, 505]);
+        assert_eq!(shared.rejected.load(Relaxed), 0);
     }
 
     /// [patch] A connection the epoll cannot take (ENOSPC, ENOMEM) is
