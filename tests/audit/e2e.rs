@@ -882,3 +882,58 @@ fn a_broken_checkupdates_is_named_not_reported_missing() {
         );
     }
 }
+
+/// Two `sysmon audit`s finishing in the same second into one log_dir keep
+/// both logs. The build before checked that `updates_STAMP.log` did not
+/// exist and then renamed its temporary there: both checks passed, and the
+/// second rename replaced the first audit's log. Both are held at the log's
+/// write (a debug build's gate) and released together; a round whose two
+/// audits took different seconds proves nothing and is run again.
+#[test]
+fn two_audits_in_the_same_second_keep_both_logs() {
+    let (dir, shims) = shimmed("audit-e2e-cli-same-second");
+    shims.tool("checkupdates", "pacman/updates");
+    let config = dir.config("backup = off\nupdate_manager = pacman");
+    let logs = dir.join("logs");
+    for round in 0..5 {
+        let _ = std::fs::remove_dir_all(&logs);
+        let gate = dir.join("log-gate");
+        std::fs::write(&gate, "").unwrap();
+        let audits: Vec<_> = (0..2)
+            .map(|_| {
+                let mut cmd = sysmon(&["audit", "--config", config.to_str().unwrap()]);
+                cmd.env("PATH", shims.path())
+                    .env("SYSMON_TEST_AUDIT_LOG_GATE", &gate)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped());
+                cmd.spawn().unwrap()
+            })
+            .collect();
+        // Both have run their manager (two calls of the shim) and wait at
+        // the gate, or soon will: the stamp is taken before it.
+        wait_for(Duration::from_secs(30), || {
+            (shims.calls("checkupdates").len() >= 2 * (round + 1)).then_some(())
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::remove_file(&gate).unwrap();
+        let mut errors = String::new();
+        for child in audits {
+            let out = child.wait_with_output().unwrap();
+            errors.push_str(&String::from_utf8_lossy(&out.stderr));
+            assert_eq!(out.status.code(), Some(100), "{errors}");
+        }
+        let names: Vec<String> = crate::support::logs(&logs)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let stamps: std::collections::BTreeSet<&str> =
+            names.iter().map(|n| &n["updates_".len()..][..15]).collect();
+        if names.len() == 2 && stamps.len() == 2 {
+            continue; // two seconds: no race to see
+        }
+        assert_eq!(names.len(), 2, "a log was replaced: {names:?}\n{errors}");
+        assert!(names.iter().any(|n| n.ends_with("_2.log")), "{names:?}");
+        return;
+    }
+    panic!("five rounds, and the two audits never shared a second");
+}
