@@ -937,3 +937,55 @@ fn two_audits_in_the_same_second_keep_both_logs() {
     }
     panic!("five rounds, and the two audits never shared a second");
 }
+
+/// The package manager the daemon starts gets every signal at its default:
+/// none ignored, none caught. The daemon catches SIGUSR1, SIGALRM, ... and
+/// SIGXFSZ (an `exec` resets a caught signal), and ignores SIGPIPE (std
+/// resets it in the child). The build before ignored SIGXFSZ (`SIG_IGN`,
+/// which an `exec` keeps): a manager writing past a file-size limit got
+/// `EFBIG` where it expected to be killed. (SIGPIPE ignored by the test
+/// process itself, and whatever it inherited, pass through sysmon's own
+/// start; only what sysmon adds counts.)
+#[test]
+fn the_audit_child_starts_with_default_signal_dispositions() {
+    let (dir, shims) = shimmed("audit-e2e-child-signals");
+    let status_copy = dir.join("child-status");
+    let script = shims.dir.join("checkupdates");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec cat /proc/self/status > '{}'\n",
+            status_copy.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = pacman\nmounts = /",
+        |_| {},
+    );
+    let status = wait_for(Duration::from_secs(30), || {
+        std::fs::read_to_string(&status_copy)
+            .ok()
+            .filter(|s| s.contains("SigCgt:"))
+    })
+    .unwrap_or_else(|| panic!("the manager never ran; {}", daemon.dump()));
+    let mask = |status: &str, field: &str| {
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+        u64::from_str_radix(line[field.len()..].trim(), 16).unwrap()
+    };
+    // What the test itself was started with passes through (a libc's own
+    // signal ignored by whoever started cargo); sysmon adds nothing.
+    let inherited = mask(
+        &std::fs::read_to_string("/proc/self/status").unwrap(),
+        "SigIgn:",
+    );
+    let added = mask(&status, "SigIgn:") & !inherited;
+    assert_eq!(added, 0, "the child ignores {added:#x}; {}", daemon.dump());
+    assert_eq!(mask(&status, "SigCgt:"), 0, "nothing is caught after exec");
+    assert_eq!(mask(&status, "SigBlk:"), 0, "nothing is blocked");
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(5)).is_some());
+}
