@@ -29,6 +29,12 @@ pub fn check_config(args: CheckConfigArgs) -> Result<ExitCode, ExitCode> {
     for warning in config.settings_without_effect() {
         log::warn(format_args!("{warning}"));
     }
+    // As `run` warns at start, for the user it will run as.
+    let daemon_uid = match config.account() {
+        Ok(Some(account)) => account.uid,
+        _ => crate::sys::effective_uid(),
+    };
+    crate::dirs::warn_if_loose(&crate::dirs::written(&config), daemon_uid);
     let mut out = config.render();
     // The daemon makes the file at this size at once (see history_file):
     // a sysadmin sees what the tiers cost before a restart. A comment, so
