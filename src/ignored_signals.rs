@@ -5,7 +5,6 @@
 //! line; ...)`); a storm that stops is counted on the next line, whenever
 //! that is. Time is a parameter; nothing here allocates.
 
-use std::fmt::{self, Write as _};
 use std::time::{Duration, Instant};
 
 /// The least time between two lines for one signal.
@@ -54,31 +53,6 @@ impl IgnoredSignalLog {
     }
 }
 
-/// A count with thousands separated by commas: `1,234`.
-pub struct Grouped(pub u64);
-
-impl fmt::Display for Grouped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut digits = [0u8; 20];
-        let (mut n, mut len) = (self.0, 0);
-        loop {
-            digits[len] = b'0' + (n % 10) as u8;
-            len += 1;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for i in (0..len).rev() {
-            f.write_char(digits[i] as char)?;
-            if i > 0 && i % 3 == 0 {
-                f.write_char(',')?;
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,18 +71,5 @@ mod tests {
         assert_eq!(log.arrived(10, 2, t0 + LINE_EVERY), Some(10_000));
         assert_eq!(log.arrived(10, 1, t0 + LINE_EVERY * 2), Some(0));
         assert_eq!(log.arrived(99, 1, t0), None, "no such signal");
-    }
-
-    #[test]
-    fn counts_are_grouped_by_thousands() {
-        for (n, text) in [
-            (0, "0"),
-            (999, "999"),
-            (1_000, "1,000"),
-            (1_234_567, "1,234,567"),
-            (u64::MAX, "18,446,744,073,709,551,615"),
-        ] {
-            assert_eq!(Grouped(n).to_string(), text);
-        }
     }
 }
