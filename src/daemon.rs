@@ -54,9 +54,11 @@ use crate::config::Config;
 use crate::history::History;
 use crate::history_answers::{HistoryAnswers, Sources};
 use crate::history_file::Store;
+use crate::ignored_signals::IgnoredSignalLog;
 use crate::listener::HttpListener;
 use crate::metrics::MetricsRenderer;
 use crate::notify::Notifier;
+use crate::num::Grouped;
 use crate::orphans::Orphans;
 use crate::report::{BackupJson, BootsJson, DataJsonCache, UpdatesJson};
 use crate::sample::{MountSelection, Sample, Sampler, TopLists};
@@ -165,6 +167,8 @@ pub struct Daemon {
     max_wait: Option<Duration>,
     /// What audit and alert children left behind (see [`Orphans`]).
     orphans: Orphans,
+    /// The ignored signals' log lines, one a minute per signal at most.
+    ignored_signals: IgnoredSignalLog,
     /// The pids of the job children running now (reused each turn).
     job_pids: Vec<u32>,
     /// `state_dir/boots.log`: this boot recorded "alive" every
@@ -310,6 +314,7 @@ impl Daemon {
             textfile_writer: TextfileWriter::default(),
             max_wait: Some(FALLBACK_WAIT),
             orphans: Orphans::new(),
+            ignored_signals: IgnoredSignalLog::default(),
             boot_log,
             job_pids: Vec::with_capacity(2 + crate::alerts::MAX_INSTANCES),
             services,
@@ -455,17 +460,33 @@ impl Daemon {
         log::info(format_args!("stopped"));
     }
 
+    /// Logs the signals sysmon ignores, at most a line a minute each.
+    fn log_ignored_signals(&mut self) {
+        let log_lines = &mut self.ignored_signals;
+        let now = Instant::now();
+        sys::take_ignored_signals(&mut |signal, count| {
+            let Some(unlogged) = log_lines.arrived(signal.number(), count, now) else {
+                return;
+            };
+            let help = "SIGHUP reloads the config, SIGTERM stops sysmon";
+            if unlogged == 0 {
+                log::warn(format_args!("{signal} ignored ({help})"));
+            } else {
+                log::warn(format_args!(
+                    "{signal} ignored (x{} since the last line; {help})",
+                    Grouped(unlogged)
+                ));
+            }
+        });
+    }
+
     /// One turn of the loop: due work, then wait for a request or the next
     /// deadline. Returns false once a stop was requested.
     pub fn poll_once(&mut self) -> bool {
         if sys::stop_requested() {
             return false;
         }
-        if let Some(name) = sys::take_ignored_signal() {
-            log::warn(format_args!(
-                "{name} ignored (SIGHUP reloads the config, SIGTERM stops sysmon)"
-            ));
-        }
+        self.log_ignored_signals();
         if sys::take_reload_request() {
             self.notify.reloading();
             self.reload();

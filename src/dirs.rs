@@ -11,6 +11,11 @@
 //! made by root, say through a manual `sysmon audit`, would otherwise stop
 //! the service). Any other existing directory may be shared (`log_dir =
 //! /var/log`) and is left exactly as it is.
+//!
+//! At start (and in `check-config`) an existing directory another user could
+//! change is warned about, never refused: writable by its group or everyone
+//! without the sticky bit, or owned by neither sysmon's user nor root, it
+//! lets that user delete or replace archives, logs or state.
 
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -104,6 +109,117 @@ pub fn prepare(dir: &Dir, uid: u32, gid: u32) -> io::Result<Prepared> {
     Ok(outcome)
 }
 
+/// What lets a user other than sysmon's and root change a directory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loose {
+    /// Writable by its group or everyone, without the sticky bit (which
+    /// would keep others from removing or renaming what is not theirs).
+    pub writable_by_others: bool,
+    /// Owned by neither `daemon_uid` nor root: its owner may chmod it.
+    pub foreign_owner: bool,
+}
+
+/// What is loose about a directory of `mode` (permission bits) owned by
+/// `owner`, for a daemon running as `daemon_uid`.
+pub fn looseness(mode: u32, owner: u32, daemon_uid: u32) -> Loose {
+    Loose {
+        writable_by_others: mode & 0o022 != 0 && mode & 0o1000 == 0,
+        foreign_owner: owner != daemon_uid && owner != 0,
+    }
+}
+
+/// The directories `config` writes, each once, with the mode sysmon gives
+/// the ones it creates (README, *Security*): what [`loose_warnings`] checks.
+pub fn written(config: &Config) -> Vec<(&'static str, PathBuf, u32)> {
+    let mut dirs: Vec<(&'static str, PathBuf, u32)> = Vec::new();
+    for (what, path, mode) in [
+        ("backup_dir", &config.backup_dir, 0o700),
+        ("log_dir", &config.log_dir, 0o750),
+        ("state_dir", &config.state_dir, 0o700),
+    ] {
+        if dirs.iter().all(|d| d.1 != *path) {
+            dirs.push((what, path.clone(), mode));
+        }
+    }
+    dirs
+}
+
+/// Warns (log) of each existing directory of `dirs` ([`written`]) that a
+/// user other than `daemon_uid` and root could change, once each, naming
+/// the path, its mode and owner, and the fix. A missing directory is made
+/// right when first written; one that cannot be looked at is reported by
+/// whatever writes it.
+pub fn warn_if_loose(dirs: &[(&'static str, PathBuf, u32)], daemon_uid: u32) {
+    use std::os::unix::fs::MetadataExt;
+    for (what, path, wanted_mode) in dirs {
+        let Ok(meta) = std::fs::metadata(path) else {
+            continue;
+        };
+        let (mode, owner) = (meta.mode() & 0o7777, meta.uid());
+        let loose = looseness(mode, owner, daemon_uid);
+        if meta.is_dir() && loose != Loose::default() {
+            crate::log::warn(format_args!(
+                "{}",
+                LooseWarning {
+                    what,
+                    path,
+                    mode,
+                    owner,
+                    wanted_mode: *wanted_mode,
+                    daemon_uid,
+                    loose,
+                }
+            ));
+        }
+    }
+}
+
+/// The text of one [`warn_if_loose`] warning.
+struct LooseWarning<'a> {
+    what: &'a str,
+    path: &'a Path,
+    mode: u32,
+    owner: u32,
+    wanted_mode: u32,
+    daemon_uid: u32,
+    loose: Loose,
+}
+
+impl std::fmt::Display for LooseWarning<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (path, owner, uid) = (self.path.display(), self.owner, self.daemon_uid);
+        write!(
+            f,
+            "{} {path} (mode {:04o}, owner uid {owner}) is ",
+            self.what, self.mode
+        )?;
+        let (writable, foreign) = (self.loose.writable_by_others, self.loose.foreign_owner);
+        if writable {
+            f.write_str("writable by its group or everyone without the sticky bit")?;
+        }
+        if writable && foreign {
+            f.write_str(", and ")?;
+        }
+        if foreign {
+            write!(
+                f,
+                "owned by uid {owner}, neither sysmon's (uid {uid}) nor root"
+            )?;
+        }
+        f.write_str(": another user can delete or replace what sysmon keeps there; ")?;
+        if writable {
+            write!(f, "chmod {:o} {path}", self.wanted_mode)?;
+        }
+        if writable && foreign {
+            f.write_str(", ")?;
+        }
+        if foreign {
+            write!(f, "chown {uid} {path}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +276,30 @@ mod tests {
         let error = prepare(&file, uid, gid).unwrap_err().to_string();
         assert!(error.contains("not a directory"), "{error}");
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn loose_is_writable_by_others_without_sticky_or_a_foreign_owner() {
+        let daemon = 1000;
+        for (mode, owner, writable, foreign) in [
+            (0o700, 1000, false, false),
+            (0o750, 0, false, false),
+            (0o755, 1000, false, false),
+            (0o777, 1000, true, false),
+            (0o770, 1000, true, false),
+            (0o707, 0, true, false),
+            (0o1777, 0, false, false),
+            (0o700, 1001, false, true),
+            (0o777, 1001, true, true),
+        ] {
+            assert_eq!(
+                looseness(mode, owner, daemon),
+                Loose {
+                    writable_by_others: writable,
+                    foreign_owner: foreign
+                },
+                "{mode:o} owned by {owner}"
+            );
+        }
     }
 }

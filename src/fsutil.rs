@@ -175,27 +175,74 @@ pub fn write_atomic_via(path: &Path, temp: &Path, bytes: &[u8], mode: u32) -> io
     replace_via(path, temp, bytes, mode).map(drop)
 }
 
+/// Writes `bytes` to a new file at `temp` with permission `mode`, synced
+/// to disk, after removing whatever was left at that name; its identity.
+pub fn write_temp(temp: &Path, bytes: &[u8], mode: u32) -> io::Result<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    match fs::remove_file(temp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(mode)
+        .open(temp)?;
+    // The umask may have narrowed `mode`; set exactly what was asked.
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    let made = file.metadata()?;
+    Ok((made.dev(), made.ino()))
+}
+
+/// Gives the complete temporary `temp` in `dir` the first free name of
+/// `name(1)`, `name(2)`, ... without ever replacing an existing file: a
+/// hard link fails on an existing name (`EEXIST`), so the next is tried,
+/// and only then is the temporary unlinked. Filesystems without hard links
+/// fall back to a rename after an existence check. `what` names the files
+/// in the error when every name is taken.
+pub fn commit_unique(
+    temp: &Path,
+    dir: &Path,
+    name: &dyn Fn(u32) -> String,
+    what: &str,
+) -> io::Result<PathBuf> {
+    for n in 1..10_000 {
+        let target = dir.join(name(n));
+        match fs::hard_link(temp, &target) {
+            Ok(()) => {
+                fs::remove_file(temp)?;
+                fsync_dir(dir)?;
+                return Ok(target);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPERM | libc::EOPNOTSUPP | libc::EXDEV)
+                ) =>
+            {
+                if target.exists() {
+                    continue;
+                }
+                fs::rename(temp, &target)?;
+                fsync_dir(dir)?;
+                return Ok(target);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!("too many {what}")))
+}
+
 /// [`write_atomic_via`], returning the new file's [`FileId`].
 fn replace_via(path: &Path, temp: &Path, bytes: &[u8], mode: u32) -> io::Result<FileId> {
-    use std::os::unix::fs::MetadataExt;
     let result = (|| {
-        match fs::remove_file(temp) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .mode(mode)
-            .open(temp)?;
-        // The umask may have narrowed `mode`; set exactly what was asked.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        let made = file.metadata()?;
+        let made = write_temp(temp, bytes, mode)?;
         fs::rename(temp, path)?;
-        Ok((made.dev(), made.ino()))
+        Ok(made)
     })();
     let id = match result {
         Ok(id) => id,

@@ -69,6 +69,7 @@ pub mod history;
 pub mod history_answers;
 pub mod history_file;
 pub mod http;
+pub mod ignored_signals;
 pub mod listener;
 pub mod log;
 pub mod metrics;

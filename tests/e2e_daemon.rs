@@ -1559,3 +1559,76 @@ fn disk_errors_are_bounded() {
         "statvfs: No such file or directory (os error 2)"
     );
 }
+
+/// A `backup_dir` another user can change (0777, no sticky bit: anyone may
+/// delete or replace an archive) is warned about once, at start and by
+/// `check-config`, naming the path, its mode and the fix; not refused. The
+/// build before said nothing. Directories sysmon made itself (the backup's
+/// 0700, the state's 0700) draw no warning.
+#[test]
+fn a_backup_dir_others_can_write_is_warned_about_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("loose-dirs");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/a.txt"), "a").unwrap();
+    let config = dir.config(&format!(
+        "backup = off\nupdate_manager = none\nmounts = /\nbackup_source = {}",
+        dir.join("src").display()
+    ));
+    let config = config.to_str().unwrap();
+    let proc_root = fixture("proc/basic");
+    let args = [
+        "--config",
+        config,
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+    ];
+    let made = run(sysmon(&["backup", "--config", config]));
+    assert_eq!(made.status.code(), Some(0), "{made:?}");
+    let backups = dir.join("backups");
+    let loose = "can delete or replace what sysmon keeps there";
+
+    // Fresh: made by sysmon (the backup's directory, the state's).
+    let mut daemon = Daemon::start(&args);
+    assert_eq!(daemon.logged(loose), 0, "{}", daemon.dump());
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).is_some());
+    let out = run(sysmon(&["check-config", "--config", config]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains(loose), "{err}");
+
+    // Loosened: one warning, at start and in check-config.
+    std::fs::set_permissions(&backups, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let wanted = format!("backup_dir {} (mode 0777, owner uid ", backups.display());
+    let mut daemon = Daemon::start(&args);
+    assert_eq!(daemon.logged(loose), 1, "{}", daemon.dump());
+    assert_eq!(daemon.logged(&wanted), 1, "{}", daemon.dump());
+    assert_eq!(
+        daemon.logged(&format!("chmod 700 {}", backups.display())),
+        1,
+        "{}",
+        daemon.dump()
+    );
+    assert_eq!(daemon.get("/data.json").status, 200, "warned, not refused");
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).is_some());
+    let out = run(sysmon(&["check-config", "--config", config]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches(loose).count(), 1, "{err}");
+    assert!(err.contains(&wanted), "{err}");
+
+    // Owned by another user (nobody), mode 0700: that user may chmod it.
+    if running_as_root() {
+        std::fs::set_permissions(&backups, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&backups, Some(65534), None).unwrap();
+        let out = run(sysmon(&["check-config", "--config", config]));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches(loose).count(), 1, "{err}");
+        assert!(
+            err.contains("owned by uid 65534, neither sysmon's (uid 0) nor root")
+                && err.contains(&format!("chown 0 {}", backups.display())),
+            "{err}"
+        );
+    }
+}

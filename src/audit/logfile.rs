@@ -181,15 +181,32 @@ fn section(out: &mut String, title: &str, lines: &[String], total: u64) {
 /// prunes to `keep`. Returns the path written.
 pub fn write(dir: &Path, stamp: &str, text: &str, keep: u32) -> io::Result<PathBuf> {
     fsutil::ensure_dir(dir, 0o750)?;
-    let mut path = dir.join(format!("updates_{stamp}.log"));
-    let mut n = 2;
-    while path.exists() {
-        path = dir.join(format!("updates_{stamp}_{n}.log"));
-        n += 1;
-    }
-    fsutil::write_atomic(&path, text.as_bytes(), 0o640)?;
+    // Written whole under a temporary name, then linked to the first free
+    // name: a concurrent `sysmon audit` in the same second takes `_2`
+    // rather than replacing this one (a check, then a rename, raced).
+    let temp = fsutil::temp_path_for(&dir.join(log_name(stamp, 1)));
+    let name = |n| log_name(stamp, n);
+    let committed = fsutil::write_temp(&temp, text.as_bytes(), 0o640)
+        .and_then(|_| fsutil::commit_unique(&temp, dir, &name, "logs named updates_STAMP_N.log"));
+    let path = match committed {
+        Ok(path) => path,
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(fsutil::with_path(dir, e));
+        }
+    };
     prune(dir, keep, stamp)?;
     Ok(path)
+}
+
+/// The `n`th name for a log of `stamp`: `updates_STAMP.log`, then
+/// `updates_STAMP_2.log`, ...
+fn log_name(stamp: &str, n: u32) -> String {
+    if n <= 1 {
+        format!("updates_{stamp}.log")
+    } else {
+        format!("updates_{stamp}_{n}.log")
+    }
 }
 
 /// `updates_YYYYmmdd_HHMMSS.log` or `updates_YYYYmmdd_HHMMSS_N.log`: the

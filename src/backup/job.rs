@@ -1080,38 +1080,10 @@ fn changed_while_read(how: &str) -> SkipReason {
 }
 
 /// Gives the complete temporary its final name without ever replacing an
-/// existing archive: a hard link fails on an existing name, so the next
-/// `_N` is tried. Filesystems without hard links fall back to a rename
-/// after an existence check.
+/// existing archive (the next `_N` when one is there).
 fn commit(temp: &Path, dir: &Path, stamp: &str) -> io::Result<PathBuf> {
-    for n in 1..10_000 {
-        let target = dir.join(retention::archive_name(stamp, n));
-        match fs::hard_link(temp, &target) {
-            Ok(()) => {
-                fs::remove_file(temp)?;
-                fsutil::fsync_dir(dir)?;
-                return Ok(target);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EPERM | libc::EOPNOTSUPP | libc::EXDEV)
-                ) =>
-            {
-                if target.exists() {
-                    continue;
-                }
-                fs::rename(temp, &target)?;
-                fsutil::fsync_dir(dir)?;
-                return Ok(target);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::other(format!(
-        "too many archives named backup_{stamp}_N.zip"
-    )))
+    let name = |n| retention::archive_name(stamp, n);
+    fsutil::commit_unique(temp, dir, &name, "archives named backup_STAMP_N.zip")
 }
 
 #[cfg(test)]

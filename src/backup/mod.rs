@@ -224,7 +224,7 @@ impl Run {
 impl BackupService {
     pub fn new(config: &Config) -> Self {
         // Past RLIMIT_FSIZE a write should fail (and be cleaned up), not kill us.
-        sys::ignore_file_size_signal();
+        sys::catch_file_size_signal();
         // A backup_dir on a NAS that does not answer must not hold the start.
         let leftovers_due = gate::may_hang(&config.proc_root, &config.backup_dir);
         if !leftovers_due {

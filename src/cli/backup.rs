@@ -49,7 +49,7 @@ fn human_bytes(n: u64) -> String {
 /// the daemon's automatic backups); SIGINT/SIGTERM stop it cleanly.
 pub fn backup(args: BackupArgs) -> Result<ExitCode, ExitCode> {
     let config = &super::load_config(args.config.as_deref(), None, None)?;
-    sys::ignore_file_size_signal();
+    sys::catch_file_size_signal();
     if let Err(e) = sys::install_signal_handlers() {
         log::warn(format_args!("cannot install signal handlers: {e}"));
     }

@@ -163,10 +163,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
     if let Err(e) = sys::raise_open_files_limit() {
         log::warn(format_args!("cannot raise the open files limit: {e}"));
     }
+    let written_dirs = crate::dirs::written(&config);
     let mut daemon = Daemon::bind(config).map_err(|e| {
         log::error(format_args!("{e}"));
         ExitCode::from(1)
     })?;
+    // Now that privileges are dropped: the effective uid is sysmon's own.
+    crate::dirs::warn_if_loose(&written_dirs, sys::effective_uid());
     if user_on_command_line {
         daemon.keep_user_from_command_line();
     }

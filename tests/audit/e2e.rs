@@ -882,3 +882,110 @@ fn a_broken_checkupdates_is_named_not_reported_missing() {
         );
     }
 }
+
+/// Two `sysmon audit`s finishing in the same second into one log_dir keep
+/// both logs. The build before checked that `updates_STAMP.log` did not
+/// exist and then renamed its temporary there: both checks passed, and the
+/// second rename replaced the first audit's log. Both are held at the log's
+/// write (a debug build's gate) and released together; a round whose two
+/// audits took different seconds proves nothing and is run again.
+#[test]
+fn two_audits_in_the_same_second_keep_both_logs() {
+    let (dir, shims) = shimmed("audit-e2e-cli-same-second");
+    shims.tool("checkupdates", "pacman/updates");
+    let config = dir.config("backup = off\nupdate_manager = pacman");
+    let logs = dir.join("logs");
+    for round in 0..5 {
+        let _ = std::fs::remove_dir_all(&logs);
+        let gate = dir.join("log-gate");
+        std::fs::write(&gate, "").unwrap();
+        let audits: Vec<_> = (0..2)
+            .map(|_| {
+                let mut cmd = sysmon(&["audit", "--config", config.to_str().unwrap()]);
+                cmd.env("PATH", shims.path())
+                    .env("SYSMON_TEST_AUDIT_LOG_GATE", &gate)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped());
+                cmd.spawn().unwrap()
+            })
+            .collect();
+        // Both have run their manager (two calls of the shim) and wait at
+        // the gate, or soon will: the stamp is taken before it.
+        wait_for(Duration::from_secs(30), || {
+            (shims.calls("checkupdates").len() >= 2 * (round + 1)).then_some(())
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::remove_file(&gate).unwrap();
+        let mut errors = String::new();
+        for child in audits {
+            let out = child.wait_with_output().unwrap();
+            errors.push_str(&String::from_utf8_lossy(&out.stderr));
+            assert_eq!(out.status.code(), Some(100), "{errors}");
+        }
+        let names: Vec<String> = crate::support::logs(&logs)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let stamps: std::collections::BTreeSet<&str> =
+            names.iter().map(|n| &n["updates_".len()..][..15]).collect();
+        if names.len() == 2 && stamps.len() == 2 {
+            continue; // two seconds: no race to see
+        }
+        assert_eq!(names.len(), 2, "a log was replaced: {names:?}\n{errors}");
+        assert!(names.iter().any(|n| n.ends_with("_2.log")), "{names:?}");
+        return;
+    }
+    panic!("five rounds, and the two audits never shared a second");
+}
+
+/// The package manager the daemon starts gets every signal at its default:
+/// none ignored, none caught. The daemon catches SIGUSR1, SIGALRM, ... and
+/// SIGXFSZ (an `exec` resets a caught signal), and ignores SIGPIPE (std
+/// resets it in the child). The build before ignored SIGXFSZ (`SIG_IGN`,
+/// which an `exec` keeps): a manager writing past a file-size limit got
+/// `EFBIG` where it expected to be killed. (SIGPIPE ignored by the test
+/// process itself, and whatever it inherited, pass through sysmon's own
+/// start; only what sysmon adds counts.)
+#[test]
+fn the_audit_child_starts_with_default_signal_dispositions() {
+    let (dir, shims) = shimmed("audit-e2e-child-signals");
+    let status_copy = dir.join("child-status");
+    let script = shims.dir.join("checkupdates");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec cat /proc/self/status > '{}'\n",
+            status_copy.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut daemon = daemon_with_shims(
+        &dir,
+        &shims,
+        "backup = off\nupdate_manager = pacman\nmounts = /",
+        |_| {},
+    );
+    let status = wait_for(Duration::from_secs(30), || {
+        std::fs::read_to_string(&status_copy)
+            .ok()
+            .filter(|s| s.contains("SigCgt:"))
+    })
+    .unwrap_or_else(|| panic!("the manager never ran; {}", daemon.dump()));
+    let mask = |status: &str, field: &str| {
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+        u64::from_str_radix(line[field.len()..].trim(), 16).unwrap()
+    };
+    // What the test itself was started with passes through (a libc's own
+    // signal ignored by whoever started cargo); sysmon adds nothing.
+    let inherited = mask(
+        &std::fs::read_to_string("/proc/self/status").unwrap(),
+        "SigIgn:",
+    );
+    let added = mask(&status, "SigIgn:") & !inherited;
+    assert_eq!(added, 0, "the child ignores {added:#x}; {}", daemon.dump());
+    assert_eq!(mask(&status, "SigCgt:"), 0, "nothing is caught after exec");
+    assert_eq!(mask(&status, "SigBlk:"), 0, "nothing is blocked");
+    daemon.signal(15);
+    assert!(daemon.wait_exit(Duration::from_secs(5)).is_some());
+}

@@ -13,4 +13,4 @@ mod job_descendants; // no grandchild of a job outlives it
 mod loop_wakeups; // one wake-up per due deadline; signals at once
 mod scheduler_slice; // the loop asks for a 100 µs slice, reset on fork
 mod sighup_reload; // SIGHUP reloads, or keeps the old config
-mod unexpected_signals; // SIGUSR1/SIGUSR2 logged and ignored, not the end
+mod unexpected_signals; // SIGUSR1, SIGALRM, real-time, ...: logged (a line a minute) and ignored
