@@ -463,8 +463,9 @@ impl Daemon {
     /// Logs the signals sysmon ignores, at most a line a minute each.
     fn log_ignored_signals(&mut self) {
         let log_lines = &mut self.ignored_signals;
-        let now = Instant::now();
+        // The clock is read only when a signal came: this runs every turn.
         sys::take_ignored_signals(&mut |signal, count| {
+            let now = Instant::now();
             let Some(unlogged) = log_lines.arrived(signal.number(), count, now) else {
                 return;
             };
