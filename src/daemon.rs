@@ -171,6 +171,10 @@ pub struct Daemon {
     /// `boot_log_every` and "stopped" at a clean stop. `None` without a
     /// boot id or a state directory (logged).
     boot_log: Option<BootLog>,
+    /// `state_dir/sysmon.lock`, held for the daemon's life so that no
+    /// second daemon shares its state ([`crate::statelock`]); `None` when
+    /// running unguarded (a file system without `flock`, logged).
+    _state_lock: Option<crate::statelock::StateLock>,
     /// The init system's services, read every `services_every`.
     services: Services,
     /// The last turn's wait was idle: it had time to wait (a deadline
@@ -253,6 +257,8 @@ impl Daemon {
             crate::access::AccessPolicy::from_config(&config).map_err(|e| e.to_string())?;
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
+        // Before any state is read or written (by the user it runs as).
+        let state_lock = crate::statelock::take_logged(&config.state_dir)?;
         let mut sampler = new_sampler(&config);
         let mut sample = Sample::empty();
         let now = Instant::now();
@@ -311,6 +317,7 @@ impl Daemon {
             max_wait: Some(FALLBACK_WAIT),
             orphans: Orphans::new(),
             boot_log,
+            _state_lock: state_lock,
             job_pids: Vec::with_capacity(2 + crate::alerts::MAX_INSTANCES),
             services,
             last_wait_idle: false,
@@ -881,6 +888,16 @@ impl Daemon {
                     "SIGHUP: state_dir: {e}; keeping the running configuration"
                 ));
                 return;
+            }
+            // Another daemon's state_dir is refused as at start.
+            match crate::statelock::take_logged(&new.state_dir) {
+                Ok(lock) => self._state_lock = lock,
+                Err(e) => {
+                    log::error(format_args!(
+                        "SIGHUP: {e}; keeping the running configuration"
+                    ));
+                    return;
+                }
             }
         }
         let mut later: Vec<&str> = Vec::new();
