@@ -269,7 +269,7 @@ impl Daemon {
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
         // Before any state is read or written (by the user it runs as).
-        let state_lock = crate::statelock::take_logged(&config.state_dir)?;
+        let state_lock = crate::statelock::take(&config.state_dir)?;
         let mut sampler = new_sampler(&config);
         let mut sample = Sample::empty();
         let now = Instant::now();
@@ -934,7 +934,7 @@ impl Daemon {
                 return;
             }
             // Another daemon's state_dir is refused as at start.
-            match crate::statelock::take_logged(&new.state_dir) {
+            match crate::statelock::take(&new.state_dir) {
                 Ok(lock) => self._state_lock = lock,
                 Err(e) => {
                     log::error(format_args!(

@@ -25,6 +25,9 @@ use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use crate::log;
+use crate::owned::{owned, text_of};
+
 /// The lock file's name in `state_dir`.
 pub const FILE_NAME: &str = "sysmon.lock";
 
@@ -33,74 +36,59 @@ pub struct StateLock {
     _file: File,
 }
 
-/// What [`take`] did, when it did not refuse.
-pub enum Taken {
-    Held(StateLock),
-    /// Running unguarded: why (to log as a warning).
-    Unguarded(String),
-}
-
 /// Takes `state_dir`'s lock (the directory made 0700 if missing) and
-/// writes this process's PID in it. `Err` is the refusal's one line: the
-/// lock is held by another process (named by the PID it wrote, when it
-/// can be read).
-pub fn take(state_dir: &Path) -> Result<Taken, String> {
+/// writes this process's PID in it. `Ok(None)`: running unguarded (said
+/// in a warning). `Err` is the refusal's one line: the lock is held by
+/// another process (named by the PID it wrote, when it can be read).
+pub fn take(state_dir: &Path) -> Result<Option<StateLock>, String> {
     let path = state_dir.join(FILE_NAME);
-    let unguarded = |e: &dyn std::fmt::Display| {
-        Ok(Taken::Unguarded(format!(
-            "state_dir: {e}: running without the one-daemon-per-state_dir check"
-        )))
+    let opened = crate::fsutil::ensure_dir(state_dir, 0o700).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            // Neither followed nor waited on: a symlink or FIFO put there.
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|e| crate::fsutil::with_path(&path, e))
+    });
+    let why = match opened {
+        Ok(file) if !file.metadata().is_ok_and(|m| m.is_file()) => {
+            text_of(&format_args!("{}: not a regular file", path.display()))
+        }
+        Ok(mut file) => match crate::sys::try_lock_exclusive(&file) {
+            Ok(true) => {
+                // Best effort: the PID is for the refusal's message only.
+                let mut pid = text_of(&std::process::id());
+                pid.push('\n');
+                let _ = file
+                    .set_len(0)
+                    .and_then(|()| file.write_all(pid.as_bytes()));
+                return Ok(Some(StateLock { _file: file }));
+            }
+            Ok(false) => {
+                let mut buf = [0u8; 24];
+                let n = file.read(&mut buf).unwrap_or(0);
+                let digits = buf[..n].strip_suffix(b"\n").unwrap_or(&buf[..n]);
+                let holder = match crate::proc::parse_u64(digits) {
+                    Some(pid) => text_of(&format_args!("pid {pid}")),
+                    None => owned("a process"),
+                };
+                return Err(format!(
+                    "state_dir {}: in use by another sysmon ({holder} holds {FILE_NAME}); \
+                     stop it first, or give this one another state_dir",
+                    state_dir.display()
+                ));
+            }
+            // ENOLCK, EOPNOTSUPP: a file system without flock (some
+            // network file systems).
+            Err(e) => text_of(&format_args!("{}: flock: {e}", path.display())),
+        },
+        Err(e) => text_of(&e),
     };
-    if let Err(e) = crate::fsutil::ensure_dir(state_dir, 0o700) {
-        return unguarded(&e);
-    }
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .mode(0o600)
-        // Neither followed nor waited on: a symlink or FIFO put there.
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&path);
-    let mut file = match opened {
-        Ok(file) if file.metadata().is_ok_and(|m| m.is_file()) => file,
-        Ok(_) => return unguarded(&format_args!("{}: not a regular file", path.display())),
-        Err(e) => return unguarded(&crate::fsutil::with_path(&path, e)),
-    };
-    match crate::sys::try_lock_exclusive(&file) {
-        Ok(true) => {}
-        Ok(false) => {
-            let mut text = String::new();
-            let _ = Read::by_ref(&mut file).take(32).read_to_string(&mut text);
-            let holder = match crate::proc::parse_u64(text.trim_end().as_bytes()) {
-                Some(pid) => format!("pid {pid}"),
-                None => crate::owned::owned("a process"),
-            };
-            return Err(format!(
-                "state_dir {}: in use by another sysmon ({holder} holds {FILE_NAME}); \
-                 stop it first, or give this one another state_dir",
-                state_dir.display()
-            ));
-        }
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOLCK | libc::EOPNOTSUPP)) => {
-            return unguarded(&format_args!("{}: no flock here ({e})", path.display()));
-        }
-        Err(e) => return unguarded(&format_args!("{}: flock: {e}", path.display())),
-    }
-    // Best effort: the PID is for the refusal's message only.
-    let _ = file
-        .set_len(0)
-        .and_then(|()| writeln!(file, "{}", std::process::id()));
-    Ok(Taken::Held(StateLock { _file: file }))
-}
-
-/// [`take`], logged: the warning when unguarded; `Err` the refusal.
-pub fn take_logged(state_dir: &Path) -> Result<Option<StateLock>, String> {
-    match take(state_dir)? {
-        Taken::Held(lock) => Ok(Some(lock)),
-        Taken::Unguarded(why) => {
-            crate::log::warn(format_args!("{why}"));
-            Ok(None)
-        }
-    }
+    log::warn(format_args!(
+        "state_dir: {why}: running without the one-daemon-per-state_dir check"
+    ));
+    Ok(None)
 }
