@@ -103,3 +103,60 @@ fn a_second_daemon_on_the_same_state_dir_exits_naming_the_first() {
     );
     assert_eq!(third.logged("in use"), 0, "{}", third.dump());
 }
+
+/// A SIGHUP whose file moves `state_dir` onto another running daemon's is
+/// refused as a second start would be: the daemon keeps its own
+/// `state_dir` (and its lock), and the other's boot log is not touched.
+#[test]
+fn a_reload_onto_another_daemons_state_dir_is_refused() {
+    let first_dir = TempDir::new("state-lock-reload-a");
+    let first_config =
+        first_dir.config("backup = off\nupdate_manager = none\nhistory_tiers = off\n");
+    let first = Daemon::start(&["--config", first_config.to_str().unwrap()]);
+    let first_state = first_dir.join("state");
+    let boots = first_state.join("boots.log");
+    let recorded = wait_for(Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(&boots).ok()?;
+        text.trim_end().ends_with(" up").then_some(text)
+    })
+    .unwrap_or_else(|| panic!("the first never recorded its boot\n{}", first.dump()));
+
+    let dir = TempDir::new("state-lock-reload-b");
+    let config = dir.config("backup = off\nupdate_manager = none\nhistory_tiers = off\n");
+    let mut second = Daemon::start(&["--config", config.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("state_dir = {}/state", dir.path().display()),
+        &format!("state_dir = {}", first_state.display()),
+    );
+    std::fs::write(&config, text).unwrap();
+    second.signal(libc::SIGHUP);
+    assert!(
+        second.wait_log(
+            &format!(
+                "SIGHUP: state_dir {}: in use by another sysmon",
+                first_state.display()
+            ),
+            Duration::from_secs(5)
+        ),
+        "moved onto the first's state_dir\n{}",
+        second.dump()
+    );
+    assert!(second.logged("keeping the running configuration") >= 1);
+    assert_eq!(
+        second.logged("configuration reloaded"),
+        0,
+        "{}",
+        second.dump()
+    );
+    // Its own stays locked: a third on it is refused.
+    let out = sysmon(&["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.config("backup = off\nupdate_manager = none\nhistory_tiers = off\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // Stopped cleanly, it marks only its own state_dir's boot stopped.
+    second.signal(libc::SIGTERM);
+    assert!(second.wait_exit(Duration::from_secs(10)).is_some());
+    assert_eq!(std::fs::read_to_string(&boots).unwrap(), recorded);
+    assert_eq!(first.get("/data.json").status, 200);
+}
