@@ -88,6 +88,10 @@ pub const HISTORY_OPENING_SLICE: Duration = Duration::from_millis(1);
 /// again this long after, at a sample: a passing failure must not leave
 /// the whole uptime without long history.
 pub const HISTORY_FILE_RETRY: Duration = Duration::from_secs(600);
+/// A boot log that could not be opened (no place for it: a disk not yet
+/// mounted at boot, a file that can be neither read nor set aside) is
+/// tried again this long after, at a sample, as the history file is.
+pub const BOOT_LOG_RETRY: Duration = Duration::from_secs(600);
 /// The scheduler slice the loop's thread asks for (Linux ≥ 6.12, EEVDF):
 /// the shortest the kernel takes. The loop's turns are short (an answer
 /// is 0.01–0.3 ms); a longer one (a backup slice, 5 ms) is preempted more
@@ -175,6 +179,17 @@ pub struct Daemon {
     /// `boot_log_every` and "stopped" at a clean stop. `None` without a
     /// boot id or a state directory (logged).
     boot_log: Option<BootLog>,
+    /// `state_dir/sysmon.lock`, held for the daemon's life so that no
+    /// second daemon shares its state ([`crate::statelock`]); `None` when
+    /// running unguarded (a file system without `flock`, logged).
+    _state_lock: Option<crate::statelock::StateLock>,
+    /// When the boot log that could not be opened is tried again
+    /// ([`BOOT_LOG_RETRY`] after the failure, at a sample); `None` when
+    /// none failed.
+    boot_log_retry_at: Option<Instant>,
+    /// The last failure to open the boot log, as logged: a retry failing
+    /// the same way is not logged again.
+    boot_log_error: Option<String>,
     /// The init system's services, read every `services_every`.
     services: Services,
     /// The last turn's wait was idle: it had time to wait (a deadline
@@ -257,6 +272,8 @@ impl Daemon {
             crate::access::AccessPolicy::from_config(&config).map_err(|e| e.to_string())?;
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
+        // Before any state is read or written (by the user it runs as).
+        let state_lock = crate::statelock::take(&config.state_dir)?;
         let mut sampler = new_sampler(&config);
         let mut sample = Sample::empty();
         let now = Instant::now();
@@ -270,7 +287,12 @@ impl Daemon {
         let mut history = History::new(now, config.interval, config.history);
         history.record(now, unix_ms, &sample);
         let history_file_pending = !config.history_tiers.is_empty();
-        let boot_log = open_boot_log(&config, &sample, now, unix_ms / 1000);
+        let mut boot_log_error = None;
+        let (boot_log, boot_log_retry_at) =
+            match open_boot_log(&config, &sample, now, unix_ms / 1000) {
+                Ok(opened) => (Some(opened), None),
+                Err(missing) => (None, boot_log_failed(missing, &mut boot_log_error, now)),
+            };
         let services = Services::new(&config.services, &config.proc_root, now);
         let mut alerts = Alerts::new(&config.alerts, unix_ms / 1000);
         alerts.set_unclean_boot(boot_log.as_ref().and_then(|(_, unclean)| *unclean));
@@ -316,6 +338,9 @@ impl Daemon {
             orphans: Orphans::new(),
             ignored_signals: IgnoredSignalLog::default(),
             boot_log,
+            _state_lock: state_lock,
+            boot_log_retry_at,
+            boot_log_error,
             job_pids: Vec::with_capacity(2 + crate::alerts::MAX_INSTANCES),
             services,
             last_wait_idle: false,
@@ -528,6 +553,9 @@ impl Daemon {
         }
         self.poll_history_file();
         self.alerts.poll_commands(now);
+        if sampled && self.boot_log_retry_at.is_some_and(|at| now >= at) {
+            self.retry_boot_log(now, unix_ms / 1000);
+        }
         if let Some(boot_log) = &mut self.boot_log {
             boot_log.poll(now, unix_ms / 1000);
         }
@@ -675,6 +703,29 @@ impl Daemon {
             self.history_file = open_history_file(&self.config, now, unix_ms);
             self.history_answers.invalidate();
             self.note_history_file_failure(now);
+        }
+    }
+
+    /// The boot log that could not be opened, tried again. Still the
+    /// start's look at the boot before: an unclean end found now raises
+    /// `unexpected_reboot` as it would have at start.
+    #[cold]
+    #[inline(never)]
+    fn retry_boot_log(&mut self, now: Instant, unix_now: u64) {
+        self.boot_log_retry_at = None;
+        match open_boot_log(&self.config, &self.sample, now, unix_now) {
+            Ok((log, unclean)) => {
+                self.alerts.set_unclean_boot(unclean);
+                self.boot_log = Some(log);
+                self.boot_log_error = None;
+                self.metrics
+                    .set_boots(self.boot_log.as_ref().map(BootLog::summary));
+                self.data_json
+                    .set_boots(self.boot_log.as_ref().map(BootsJson::new));
+            }
+            Err(missing) => {
+                self.boot_log_retry_at = boot_log_failed(missing, &mut self.boot_log_error, now);
+            }
         }
     }
 
@@ -904,6 +955,16 @@ impl Daemon {
                 ));
                 return;
             }
+            // Another daemon's state_dir is refused as at start.
+            match crate::statelock::take(&new.state_dir) {
+                Ok(lock) => self._state_lock = lock,
+                Err(e) => {
+                    log::error(format_args!(
+                        "SIGHUP: {e}; keeping the running configuration"
+                    ));
+                    return;
+                }
+            }
         }
         let mut later: Vec<&str> = Vec::new();
         for d in &deferred {
@@ -977,8 +1038,15 @@ impl Daemon {
             if let Some(old) = &mut self.boot_log {
                 old.stop(unix_now());
             }
-            self.boot_log =
-                open_boot_log(&new, &self.sample, Instant::now(), unix_now()).map(|(log, _)| log);
+            self.boot_log_error = None;
+            (self.boot_log, self.boot_log_retry_at) =
+                match open_boot_log(&new, &self.sample, Instant::now(), unix_now()) {
+                    Ok((log, _)) => (Some(log), None),
+                    Err(missing) => (
+                        None,
+                        boot_log_failed(missing, &mut self.boot_log_error, Instant::now()),
+                    ),
+                };
             self.metrics
                 .set_boots(self.boot_log.as_ref().map(BootLog::summary));
             self.data_json
@@ -1117,9 +1185,9 @@ fn log_opened(path: &std::path::Path, opened: &crate::history_file::Opened) {
 
 /// Opens `state_dir/boots.log` (see [`crate::bootlog`]) for the boot in
 /// `config.proc_root`, records this one, and logs what it found; with it,
-/// the previous boot if it ended without a clean stop. `None` when there
-/// is no boot id or no place for the log (logged: never a reason to refuse
-/// to start).
+/// the previous boot if it ended without a clean stop. `Err` when there
+/// is no boot id (logged) or no place for the log (for the caller to log,
+/// [`boot_log_failed`], and try again: never a reason to refuse to start).
 ///
 /// The record is written by a thread of its own: the port answers while
 /// the disk syncs it (1.2 ms of a 3.4 ms start here; issue 16). It is as
@@ -1132,7 +1200,7 @@ pub fn open_boot_log(
     sample: &Sample,
     now: Instant,
     unix_now: u64,
-) -> Option<(BootLog, Option<crate::bootlog::Unclean>)> {
+) -> Result<(BootLog, Option<crate::bootlog::Unclean>), NoBootLog> {
     let id = match crate::bootlog::read_boot_id(&config.proc_root) {
         Ok(id) => id,
         // Every kernel sysmon runs on has one; a fixture root may not.
@@ -1140,7 +1208,7 @@ pub fn open_boot_log(
             log::info(format_args!(
                 "boot log: cannot know this boot ({e}); running without the boot log"
             ));
-            return None;
+            return Err(NoBootLog::NoBootId);
         }
     };
     let opened = BootLog::open_unwritten(
@@ -1153,10 +1221,7 @@ pub fn open_boot_log(
     );
     let (mut boot_log, mut opened) = match opened {
         Ok(o) => o,
-        Err(e) => {
-            log::error(format_args!("boot log: {e}; running without the boot log"));
-            return None;
-        }
+        Err(e) => return Err(NoBootLog::Failed(crate::owned::text_of(&e))),
     };
     opened.write_error = boot_log.write_start_in_background(boot_log_write_pause());
     let path = boot_log.path().display();
@@ -1183,7 +1248,48 @@ pub fn open_boot_log(
             boot_log.boots().len()
         )),
     }
-    Some((boot_log, opened.unclean))
+    Ok((boot_log, opened.unclean))
+}
+
+/// Why [`open_boot_log`] gave no log.
+pub enum NoBootLog {
+    /// The boot has no id (a fixture root): logged, not tried again.
+    NoBootId,
+    /// No place for the log: the error, not logged yet ([`boot_log_failed`]).
+    Failed(String),
+}
+
+/// Logs a failure to open the boot log, unless it is the one logged last
+/// (`last_error`: a disk absent for days is said once), and gives the time
+/// to try again (`None` for a boot without an id).
+fn boot_log_failed(
+    missing: NoBootLog,
+    last_error: &mut Option<String>,
+    now: Instant,
+) -> Option<Instant> {
+    let NoBootLog::Failed(e) = missing else {
+        return None;
+    };
+    if last_error.as_deref() != Some(e.as_str()) {
+        log::error(format_args!(
+            "boot log: {e}; running without the boot log{RETRY_NOTE}"
+        ));
+        *last_error = Some(e);
+    }
+    Some(now + boot_log_retry())
+}
+
+/// [`BOOT_LOG_RETRY`]; in debug builds a test may shorten it
+/// (`SYSMON_TEST_BOOT_LOG_RETRY_MS`, `tests/lifecycle/boot_log.rs`).
+fn boot_log_retry() -> Duration {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("SYSMON_TEST_BOOT_LOG_RETRY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return Duration::from_millis(ms);
+    }
+    BOOT_LOG_RETRY
 }
 
 fn log_boot_log_write_error(e: &std::io::Error, every: Duration) {

@@ -86,6 +86,7 @@ pub mod report;
 pub mod sample;
 pub mod services;
 pub mod sort;
+pub mod statelock;
 pub mod sys;
 pub mod textfile_writer;
 

@@ -172,6 +172,10 @@ pub struct BackupService {
     /// backup`), read again.
     record_path: PathBuf,
     record_seen: Option<RecordId>,
+    /// The record is there but could not be read ([`RecordUnreadable`]):
+    /// read again at every look, and no failed run's result is written
+    /// over it until it has been (its last success would be lost).
+    record_unread: bool,
     record_check_at: Instant,
     last_poll: Instant,
     /// A due backup waiting for its paths on mounts that may hang, and
@@ -232,7 +236,13 @@ impl BackupService {
         }
         let record_path = config.state_dir.join(record::FILE);
         let record_seen = record_id(&record_path);
-        let last = read_record(&record_path);
+        let (last, record_unread) = match read_record(&record_path) {
+            Ok(last) => (last, false),
+            Err(unreadable) => {
+                log_unreadable(&unreadable);
+                (None, true)
+            }
+        };
         let now = Instant::now();
         let mut service = BackupService {
             config: config.clone(),
@@ -245,6 +255,7 @@ impl BackupService {
             last,
             record_path,
             record_seen,
+            record_unread,
             record_check_at: now + RECORD_RECHECK,
             last_poll: now,
             gate: None,
@@ -408,8 +419,16 @@ impl BackupService {
     }
 
     fn finished(&mut self, outcome: Outcome) {
+        // One more try: the record's last success belongs in this result.
+        self.reread_record_if_changed();
         let result = LastBackup::from_outcome(&outcome).carrying_success_of(self.last.as_ref());
-        if let Err(e) = self.persist(&result, outcome.ok()) {
+        if self.record_unread && !outcome.ok() {
+            log::warn(format_args!(
+                "backup: {}: still unreadable: this failed run's result is kept in memory, \
+                 not written over it, so that the last success it holds is not lost",
+                self.record_path.display()
+            ));
+        } else if let Err(e) = self.persist(&result, outcome.ok()) {
             log::warn(format_args!(
                 "backup: cannot record the result in {}: {e}",
                 self.config.state_dir.display()
@@ -433,14 +452,46 @@ impl BackupService {
     /// written here: `sysmon backup` ran meanwhile. Its run is then the
     /// last one shown (failed or not), and the newest success known is
     /// the later of its and the one before's; the schedule is kept.
+    /// A record that could not be read is read again at every look; once
+    /// read, a run kept in memory meanwhile stays the last one, carrying
+    /// the record's success, and is written.
     fn reread_record_if_changed(&mut self) {
         let id = record_id(&self.record_path);
-        if id.is_none() || id == self.record_seen {
+        if id.is_none() {
+            // Gone: no success left in it to lose.
+            self.record_unread = false;
             return;
         }
+        if id == self.record_seen && !self.record_unread {
+            return;
+        }
+        let record = match read_record(&self.record_path) {
+            Ok(record) => record,
+            Err(unreadable) => {
+                if !std::mem::replace(&mut self.record_unread, true) {
+                    log_unreadable(&unreadable);
+                }
+                return;
+            }
+        };
         self.record_seen = id;
-        if let Some(record) = read_record(&self.record_path) {
-            self.last = Some(record.carrying_success_of(self.last.as_ref()));
+        let was_unread = std::mem::take(&mut self.record_unread);
+        let Some(record) = record else {
+            return;
+        };
+        match self.last.take() {
+            Some(kept) if was_unread && kept.time >= record.time => {
+                let merged = kept.carrying_success_of(Some(&record));
+                match record::write(&self.config.state_dir, &merged) {
+                    Ok(()) => self.record_seen = record_id(&self.record_path),
+                    Err(e) => log::warn(format_args!(
+                        "backup: cannot record the result in {}: {e}",
+                        self.config.state_dir.display()
+                    )),
+                }
+                self.last = Some(merged);
+            }
+            last => self.last = Some(record.carrying_success_of(last.as_ref())),
         }
     }
 
@@ -539,8 +590,12 @@ impl BackupService {
                 Run::InLoop(job) => job.abort("the daemon is stopping"),
                 Run::OffLoop(job) => job.abandon("the daemon is stopping", OFF_LOOP_STOP_WAIT),
             };
+            self.reread_record_if_changed();
             let result = LastBackup::from_outcome(&outcome).carrying_success_of(self.last.as_ref());
-            let _ = record::write(&self.config.state_dir, &result);
+            // A failure: not written over a record that could not be read.
+            if !self.record_unread {
+                let _ = record::write(&self.config.state_dir, &result);
+            }
             self.last = Some(result);
         }
     }
@@ -567,8 +622,21 @@ fn read_state_file(path: &Path) -> Option<Vec<u8>> {
 /// The record at `path` (see [`read_state_file`]), its times in the future
 /// taken as now and durations no run can have taken left out (each
 /// logged); `None`, logged, when it is not one.
-pub(crate) fn read_record(path: &Path) -> Option<LastBackup> {
-    let bytes = read_state_file(path)?;
+pub(crate) fn read_record(path: &Path) -> Result<Option<LastBackup>, RecordUnreadable> {
+    #[cfg(debug_assertions)]
+    if let Some(e) = injected_read_error(path) {
+        return Err(RecordUnreadable(e));
+    }
+    let bytes = match fsutil::read_regular(path, MAX_STATE_FILE_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // Not ours (a FIFO, a directory, over 64 KiB): no record to keep.
+        Err(e) if is_not_a_record(&e) => {
+            log::warn(format_args!("backup: {e}: taken as missing"));
+            return Ok(None);
+        }
+        Err(e) => return Err(RecordUnreadable(e)),
+    };
     let record = std::str::from_utf8(&bytes)
         .ok()
         .and_then(|s| miniserde::json::from_str::<LastBackup>(s).ok());
@@ -578,7 +646,7 @@ pub(crate) fn read_record(path: &Path) -> Option<LastBackup> {
              backup.last expected); taken as missing",
             path.display()
         ));
-        return None;
+        return Ok(None);
     };
     let now = unix_now();
     let (record, future) = record.with_times_not_after(now);
@@ -597,7 +665,49 @@ pub(crate) fn read_record(path: &Path) -> Option<LastBackup> {
             path.display()
         ));
     }
-    Some(record)
+    Ok(Some(record))
+}
+
+/// Says, naming the file, that the record could not be read.
+fn log_unreadable(unreadable: &RecordUnreadable) {
+    log::warn(format_args!(
+        "backup: {}: the last result could not be read; kept as it is and read again",
+        unreadable.0
+    ));
+}
+
+/// A record that is there but could not be read (no descriptors left, an
+/// I/O error, no permission): it may hold the last success, so it is not
+/// "no record", and no record that would drop it is written over it. The
+/// error names the file.
+#[derive(Debug)]
+pub struct RecordUnreadable(pub std::io::Error);
+
+/// `e` says the file at the record's path is no record sysmon wrote (not a
+/// regular file, larger than any record), not that it could not be read.
+fn is_not_a_record(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::FileTooLarge)
+}
+
+/// Debug builds: `SYSMON_TEST_BACKUP_RECORD_READ_ERRORS=N` fails the first
+/// N reads of the record with EMFILE (no descriptors left), which tests
+/// cannot bring about without failing the backup's own opens first.
+#[cfg(debug_assertions)]
+fn injected_read_error(path: &Path) -> Option<std::io::Error> {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LEFT: AtomicI64 = AtomicI64::new(i64::MIN);
+    if LEFT.load(Ordering::Relaxed) == i64::MIN {
+        let n = std::env::var("SYSMON_TEST_BACKUP_RECORD_READ_ERRORS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        LEFT.store(n, Ordering::Relaxed);
+    }
+    (LEFT.fetch_sub(1, Ordering::Relaxed) > 0).then(|| {
+        let e = std::io::Error::from_raw_os_error(libc::EMFILE);
+        fsutil::with_path(path, e)
+    })
 }
 
 /// Removes what an interrupted run left in `dir` (logged).

@@ -117,8 +117,26 @@ pub fn backup(args: BackupArgs) -> Result<ExitCode, ExitCode> {
 fn keep_record(config: &crate::config::Config, outcome: &Outcome) {
     // Read after the run: no time of it may pass the run's start, or a
     // record from the future (taken as now) would outrank this run.
-    let before = crate::backup::read_record(&config.state_dir.join(record::FILE))
-        .map(|r| r.with_times_not_after(outcome.started_unix_s).0);
+    let before = match crate::backup::read_record(&config.state_dir.join(record::FILE)) {
+        Ok(before) => before.map(|r| r.with_times_not_after(outcome.started_unix_s).0),
+        // A success is the newest one: written over the record, it loses
+        // nothing. A failure would drop the last success the record holds.
+        Err(unreadable) if !outcome.ok() => {
+            log::warn(format_args!(
+                "backup: {}: this failed run is not recorded, so that the last success \
+                 the record holds is not lost",
+                unreadable.0
+            ));
+            return;
+        }
+        Err(unreadable) => {
+            log::warn(format_args!(
+                "backup: {}: recorded over it (this run is the newest success)",
+                unreadable.0
+            ));
+            None
+        }
+    };
     let result = LastBackup::from_outcome(outcome).carrying_success_of(before.as_ref());
     if let Err(e) = record::write(&config.state_dir, &result) {
         log::warn(format_args!(

@@ -1290,3 +1290,43 @@ fn a_last_success_recorded_in_the_future_does_not_outlast_later_runs() {
     );
     assert!(!written.contains("old.zip"), "{written}");
 }
+
+/// A record that could not be read for any reason but its absence (no
+/// descriptors left, EMFILE: injected here by a debug build's knob, as
+/// `prlimit --nofile` would fail the backup's own opens first) was taken
+/// as missing: the failed run's record written over it then dropped
+/// `last_success_at` and `last_success`, and `alert_backup_age` counted
+/// from nothing. The failure is now said naming the file, and the record
+/// is left as it was.
+#[test]
+fn a_record_that_cannot_be_read_is_not_replaced_by_one_without_its_last_success() {
+    let td = TempDir::new("backup-record-unreadable");
+    let state = td.join("state");
+    fs::create_dir_all(&state).unwrap();
+    let record = state.join("backup_last.json");
+    let old = r#"{"file":"/b/old.zip","time":1000,"bytes":999,"files":1,"skipped":0,"skipped_permission":0,"duration_s":1.0,"error":null,"skipped_list":[],"last_success_at":1000,"last_success":{"file":"/b/old.zip","bytes":999,"files":1,"skipped":0,"skipped_permission":0,"duration_s":1.0}}"#;
+    fs::write(&record, old).unwrap();
+    let conf = td.join("failing.conf");
+    fs::write(
+        &conf,
+        format!(
+            "backup_dir = {d}/b\nstate_dir = {d}/state\nbackup_source = {d}/nope\n",
+            d = td.path().display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = sysmon(&["backup", "--config", conf.to_str().unwrap()]);
+    cmd.env("SYSMON_TEST_BACKUP_RECORD_READ_ERRORS", "1");
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(1), "the source is missing");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        fs::read_to_string(&record).unwrap(),
+        old,
+        "the last success was lost:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}: ", record.display())) && stderr.contains("not recorded"),
+        "no line naming the record:\n{stderr}"
+    );
+}

@@ -315,6 +315,66 @@ fn the_last_success_outlives_a_failed_backup_and_a_restart() {
     assert_shows_the_last_run(&d, failed_at, false);
 }
 
+/// A record the daemon could not read at start (no descriptors left,
+/// EMFILE: injected by a debug build's knob for the start's read and the
+/// one before the run is written) was taken as missing: the failed boot
+/// backup of the next boot was then written over it without
+/// `last_success_at`, and the last success was gone for good. The failed
+/// result is now kept in memory while the record cannot be read, and
+/// written, carrying the record's success, once it can (here at SIGHUP;
+/// the daemon also looks once a minute).
+#[test]
+fn a_record_unreadable_at_start_keeps_its_last_success() {
+    let td = TempDir::new("backup-record-emfile");
+    let (src, config, _, mut d, v) =
+        daemon_after_boot_backup(&td, "55555555-5555-5555-5555-555555555555");
+    let good = number(&v, &["backup", "last", "time"]).expect("the boot backup's time");
+    d.signal(15);
+    d.wait_exit(Duration::from_secs(5))
+        .expect("stops on SIGTERM");
+    let record = td.join("state/backup_last.json");
+    let recorded = fs::read_to_string(&record).unwrap();
+
+    // A new boot, its backup due and failing (the source gone).
+    fs::remove_dir_all(&src).unwrap();
+    let proc_root = proc_with_boot_id(&td, "66666666-6666-6666-6666-666666666666");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        proc_root.to_str().unwrap(),
+    ];
+    let d = Daemon::start_with(&args, |cmd| {
+        cmd.env("SYSMON_TEST_BACKUP_RECORD_READ_ERRORS", "2");
+    });
+    wait_state(&d, "failed", Duration::from_secs(30));
+    assert_eq!(
+        fs::read_to_string(&record).unwrap(),
+        recorded,
+        "the record was replaced while it could not be read\n{}",
+        d.dump()
+    );
+    assert!(d.wait_log("Too many open files", Duration::from_secs(1)));
+
+    // Readable again: the failed run is recorded with the old success.
+    d.signal(1);
+    let written = crate::common::wait_for(Duration::from_secs(10), || {
+        let text = fs::read_to_string(&record).ok()?;
+        (text != recorded).then_some(text)
+    })
+    .unwrap_or_else(|| panic!("the failed run was never recorded\n{}", d.dump()));
+    let v: Value = miniserde::json::from_str(&written).unwrap();
+    assert!(text(&v, &["error"]).is_some(), "{written}");
+    assert_eq!(number(&v, &["last_success_at"]), Some(good), "{written}");
+    let shown = d.data();
+    assert_eq!(
+        number(&shown, &["backup", "last", "last_success_at"]),
+        Some(good),
+        "{}",
+        d.dump()
+    );
+}
+
 /// /metrics says the last run started at `time` and succeeded or not, in
 /// an exposition promtool accepts.
 fn assert_shows_the_last_run(d: &Daemon, time: u64, ok: bool) {

@@ -14,7 +14,7 @@ mod counters; // sysmon_history_file_* in /metrics // flipped bytes, a truncated
 mod crash; // kill -9 at 20 random moments while writing
 mod reload; // SIGHUP with other tiers, or off
 mod restart; // run, sample, stop, start: the old points are served
-mod second_writer; // a second daemon on the same state_dir leaves history.db alone
+mod second_writer; // a history.db held by another is left alone, taken up once released
 mod startup; // the port answers before the file is made or scanned
 
 use std::collections::BTreeMap;

@@ -499,6 +499,62 @@ fn sysmon_sample_shows_the_boot_log_without_writing_it() {
     let names: Vec<_> = std::fs::read_dir(&state)
         .unwrap()
         .map(|e| e.unwrap().file_name())
+        .filter(|name| name != "sysmon.lock") // the daemon's, kept
         .collect();
     assert_eq!(names, ["boots.log"], "set aside?");
+}
+
+/// A boot log that could not be opened at start (here `state_dir` is a
+/// regular file: no place for it, as a disk not yet mounted at boot
+/// leaves none) stayed off for the whole uptime. It is tried again at a
+/// sample (every 10 minutes; here shortened), a retry that fails as the
+/// last did is not logged again, and one that works records this boot.
+#[test]
+fn a_boot_log_that_could_not_be_opened_is_tried_again() {
+    let dir = TempDir::new("bootlog-retry");
+    let boots = FakeBoots::new(&dir);
+    let id = boots.boot(1);
+    let state = dir.join("state");
+    std::fs::write(&state, "in the way\n").unwrap();
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\nhistory_tiers = off\n",
+    );
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--proc-root",
+        boots.proc_root.to_str().unwrap(),
+    ];
+    let daemon = Daemon::start_with(&args, |cmd| {
+        cmd.env("SYSMON_TEST_BOOT_LOG_RETRY_MS", "200");
+    });
+    assert!(
+        daemon.wait_log("running without the boot log", Duration::from_secs(10)),
+        "{}",
+        daemon.dump()
+    );
+    // Several retries fail the same way: said once.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        daemon.logged("running without the boot log"),
+        1,
+        "{}",
+        daemon.dump()
+    );
+    std::fs::remove_file(&state).unwrap();
+    let log = state.join("boots.log");
+    let recorded = wait_for(Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        let last = text.lines().last()?;
+        (last.starts_with(&id) && last.ends_with(" up")).then_some(())
+    });
+    assert!(
+        recorded.is_some(),
+        "the boot log was never tried again\n{}",
+        daemon.dump()
+    );
+    assert!(daemon.wait_log("recorded (1 boots kept)", Duration::from_secs(5)));
+    assert_eq!(daemon.logged("recorded (1 boots kept)"), 1);
+    let data = daemon.data();
+    assert_eq!(text(&data, &["boots", "current", "boot_id"]), Some(id));
 }

@@ -13,4 +13,5 @@ mod job_descendants; // no grandchild of a job outlives it
 mod loop_wakeups; // one wake-up per due deadline; signals at once
 mod scheduler_slice; // the loop asks for a 100 µs slice, reset on fork
 mod sighup_reload; // SIGHUP reloads, or keeps the old config
+mod state_dir_lock; // a second daemon on one state_dir exits 1, naming the first
 mod unexpected_signals; // SIGUSR1, SIGALRM, real-time, ...: logged (a line a minute) and ignored
