@@ -1142,14 +1142,19 @@ const RETRY_NOTE: &str = " for now (tried again every 10 minutes)";
 /// [`HISTORY_FILE_RETRY`]; in debug builds a test may shorten it
 /// (`SYSMON_TEST_HISTORY_RETRY_MS`, `tests/history/second_writer.rs`).
 fn history_file_retry() -> Duration {
+    retry_after(HISTORY_FILE_RETRY, "SYSMON_TEST_HISTORY_RETRY_MS")
+}
+
+/// `default`, or in debug builds the milliseconds a test gives in the
+/// environment variable `knob` (release builds read no environment here).
+fn retry_after(default: Duration, knob: &str) -> Duration {
     #[cfg(debug_assertions)]
-    if let Some(ms) = std::env::var("SYSMON_TEST_HISTORY_RETRY_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Some(ms) = std::env::var(knob).ok().and_then(|v| v.parse().ok()) {
         return Duration::from_millis(ms);
     }
-    HISTORY_FILE_RETRY
+    #[cfg(not(debug_assertions))]
+    let _ = knob;
+    default
 }
 
 /// Logs what the history file's opening found at `path`.
@@ -1282,14 +1287,7 @@ fn boot_log_failed(
 /// [`BOOT_LOG_RETRY`]; in debug builds a test may shorten it
 /// (`SYSMON_TEST_BOOT_LOG_RETRY_MS`, `tests/lifecycle/boot_log.rs`).
 fn boot_log_retry() -> Duration {
-    #[cfg(debug_assertions)]
-    if let Some(ms) = std::env::var("SYSMON_TEST_BOOT_LOG_RETRY_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return Duration::from_millis(ms);
-    }
-    BOOT_LOG_RETRY
+    retry_after(BOOT_LOG_RETRY, "SYSMON_TEST_BOOT_LOG_RETRY_MS")
 }
 
 fn log_boot_log_write_error(e: &std::io::Error, every: Duration) {

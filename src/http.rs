@@ -223,6 +223,18 @@ fn respond<const N: usize>(
     respond_lines(request, scratch, status, content_type, body, extra);
 }
 
+/// A 400 whose plain-text body says `why` (a refused Host, a bad query).
+fn bad_request(request: Request, scratch: &mut Vec<u8>, why: &'static str) {
+    respond(
+        request,
+        scratch,
+        400,
+        "text/plain; charset=utf-8",
+        why.as_bytes(),
+        &[],
+    );
+}
+
 /// [`respond`]'s body, compiled once whatever the number of `extra` lines
 /// (`extra.len() <= MAX_EXTRA_LINES`, which [`respond`] checked).
 fn respond_lines(
@@ -269,14 +281,7 @@ pub fn admit(
     match access.check(peer, host, request.header("Authorization")) {
         Ok(()) => {}
         Err(Refusal::BadHost(why)) => {
-            respond(
-                request,
-                scratch,
-                400,
-                "text/plain; charset=utf-8",
-                why.as_bytes(),
-                &[],
-            );
+            bad_request(request, scratch, why);
             return Err(400);
         }
         Err(Refusal::Forbidden(why)) => {
@@ -358,14 +363,7 @@ pub fn answer<'a>(
                 &[("Cache-Control", "no-store")],
             );
         }
-        Route::BadRequest(why) => respond(
-            request,
-            scratch,
-            400,
-            "text/plain; charset=utf-8",
-            why.as_bytes(),
-            &[],
-        ),
+        Route::BadRequest(why) => bad_request(request, scratch, why),
         Route::Metrics => {
             let body = body_for(route);
             respond(
