@@ -148,10 +148,16 @@ pub fn written(config: &Config) -> Vec<(&'static str, PathBuf, u32)> {
 /// user other than `daemon_uid` and root could change, once each, naming
 /// the path, its mode and owner, and the fix. A missing directory is made
 /// right when first written; one that cannot be looked at is reported by
-/// whatever writes it.
-pub fn warn_if_loose(dirs: &[(&'static str, PathBuf, u32)], daemon_uid: u32) {
+/// whatever writes it. One on a mount that may hang (NFS, CIFS, FUSE: by
+/// the mount table under `proc_root`) is not looked at: its `stat` would
+/// wait for the server, holding the start, and this is advice, not a
+/// condition of serving.
+pub fn warn_if_loose(dirs: &[(&'static str, PathBuf, u32)], daemon_uid: u32, proc_root: &Path) {
     use std::os::unix::fs::MetadataExt;
     for (what, path, wanted_mode) in dirs {
+        if crate::backup::gate::may_hang(proc_root, path) {
+            continue;
+        }
         let Ok(meta) = std::fs::metadata(path) else {
             continue;
         };

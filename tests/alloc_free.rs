@@ -64,7 +64,11 @@ fn config(proc_root: PathBuf) -> Config {
     // directory of this test run (the default is /var/lib/sysmon).
     sweep_earlier_runs();
     let scratch = std::env::temp_dir().join(format!("sysmon-alloc-{}", std::process::id()));
-    config.state_dir = scratch.join("state");
+    // A state_dir of its own for each daemon: one state_dir is one daemon
+    // (src/statelock.rs), and these tests run side by side in one process.
+    static DAEMONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = DAEMONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    config.state_dir = scratch.join(format!("state-{n}"));
     config.log_dir = scratch.join("logs");
     config.backup_dir = scratch.join("backups");
     config.root_fs = private_root_fs();

@@ -34,7 +34,11 @@ pub fn check_config(args: CheckConfigArgs) -> Result<ExitCode, ExitCode> {
         Ok(Some(account)) => account.uid,
         _ => crate::sys::effective_uid(),
     };
-    crate::dirs::warn_if_loose(&crate::dirs::written(&config), daemon_uid);
+    crate::dirs::warn_if_loose(
+        &crate::dirs::written(&config),
+        daemon_uid,
+        &config.proc_root,
+    );
     let mut out = config.render();
     // The daemon makes the file at this size at once (see history_file):
     // a sysadmin sees what the tiers cost before a restart. A comment, so

@@ -164,12 +164,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode, ExitCode> {
         log::warn(format_args!("cannot raise the open files limit: {e}"));
     }
     let written_dirs = crate::dirs::written(&config);
+    let proc_root = config.proc_root.clone();
     let mut daemon = Daemon::bind(config).map_err(|e| {
         log::error(format_args!("{e}"));
         ExitCode::from(1)
     })?;
     // Now that privileges are dropped: the effective uid is sysmon's own.
-    crate::dirs::warn_if_loose(&written_dirs, sys::effective_uid());
+    crate::dirs::warn_if_loose(&written_dirs, sys::effective_uid(), &proc_root);
     if user_on_command_line {
         daemon.keep_user_from_command_line();
     }

@@ -546,7 +546,13 @@ fn table_families_follow_lines_added_renamed_and_removed_under_a_running_daemon(
     let config = dir.config(
         "backup = off\nupdate_manager = none\nmounts = /\nmetrics_cache = 0s\ninterval = 200ms",
     );
-    let start = || {
+    // The fresh daemon runs beside the first: a state_dir of its own (one
+    // state_dir is one daemon, src/statelock.rs), the rest the same.
+    let fresh_config = dir.join("fresh.conf");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("/state\n"), "{text}");
+    std::fs::write(&fresh_config, text.replace("/state\n", "/state-fresh\n")).unwrap();
+    let start_with = |config: &std::path::Path| {
         Daemon::start(&[
             "--config",
             config.to_str().unwrap(),
@@ -554,6 +560,7 @@ fn table_families_follow_lines_added_renamed_and_removed_under_a_running_daemon(
             root.to_str().unwrap(),
         ])
     };
+    let start = || start_with(&config);
     let tables = |text: &str| -> Vec<String> {
         text.lines()
             .filter(|l| {
@@ -620,7 +627,7 @@ fn table_families_follow_lines_added_renamed_and_removed_under_a_running_daemon(
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    let fresh = start();
+    let fresh = start_with(&fresh_config);
     assert_eq!(changed, tables(&metrics(&fresh)));
     assert_ne!(changed, before);
     for line in [
