@@ -19,19 +19,25 @@ fn stops_cleanly(mut daemon: Daemon) {
     assert!(daemon.wait_log("stopped", Duration::from_secs(1)));
 }
 
+/// Sends `signal` (named `name` in the log) and waits for its `ignored`
+/// line; the daemon still answers.
+fn is_ignored_and_still_serving(daemon: &Daemon, signal: libc::c_int, name: &str) {
+    daemon.signal(signal);
+    let wanted = format!("{name} ignored");
+    assert!(
+        daemon.wait_log(&wanted, Duration::from_secs(5)),
+        "no `{wanted}` logged\n{}",
+        daemon.dump()
+    );
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+}
+
 #[test]
 fn sigusr1_and_sigusr2_are_logged_and_ignored() {
     let dir = TempDir::new("sigusr");
     let daemon = Daemon::on_fixture(&dir, "interval = 200ms");
     for (signal, name) in [(libc::SIGUSR1, "SIGUSR1"), (libc::SIGUSR2, "SIGUSR2")] {
-        daemon.signal(signal);
-        let wanted = format!("{name} ignored");
-        assert!(
-            daemon.wait_log(&wanted, Duration::from_secs(5)),
-            "no `{wanted}` logged\n{}",
-            daemon.dump()
-        );
-        assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+        is_ignored_and_still_serving(&daemon, signal, name);
     }
     stops_cleanly(daemon);
 }
@@ -54,14 +60,7 @@ fn every_signal_that_asks_nothing_is_logged_once_and_ignored() {
         (libc::SIGXCPU, "SIGXCPU"),
     ];
     for (signal, name) in named {
-        daemon.signal(signal);
-        let wanted = format!("{name} ignored");
-        assert!(
-            daemon.wait_log(&wanted, Duration::from_secs(5)),
-            "no `{wanted}` logged\n{}",
-            daemon.dump()
-        );
-        assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+        is_ignored_and_still_serving(&daemon, signal, name);
     }
     for signal in 35..=64 {
         daemon.signal(signal);
