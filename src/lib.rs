@@ -63,6 +63,7 @@ pub mod config;
 pub mod csp;
 pub mod daemon;
 pub mod dirs;
+pub mod float_parse;
 pub mod float_text;
 pub mod fsutil;
 pub mod history;

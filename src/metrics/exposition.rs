@@ -137,7 +137,7 @@ fn parse_value(token: &str) -> Option<f64> {
     if !first_ok {
         return None;
     }
-    token.parse::<f64>().ok()
+    crate::float_parse::parse(b)
 }
 
 impl Parsed {

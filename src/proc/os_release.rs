@@ -141,7 +141,7 @@ pub fn major_minor(version_id: &str) -> Option<f64> {
             .count();
     }
     // "12." parses too: Rust, like Go's ParseFloat, reads it as 12.
-    version_id[..end].parse().ok()
+    crate::float_parse::parse(&bytes[..end])
 }
 
 /// `SUPPORT_END` (`YYYY-MM-DD`, UTC midnight) as Unix seconds, as

@@ -139,11 +139,10 @@ pub fn sensor_file(name: &str) -> Option<SensorFile<'_>> {
 /// `ErrRange`), as is anything else. Not taken: Go's hexadecimal floats
 /// and `_` digit separators (no kernel driver writes them).
 pub fn parse_go_float(text: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(text).ok()?;
     let plain = text
-        .bytes()
+        .iter()
         .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
-    let value: f64 = text.parse().ok()?;
+    let value = crate::float_parse::parse(text)?;
     if plain && value.is_infinite() {
         return None;
     }
