@@ -3,12 +3,14 @@
 # in one run on this machine. Prints a table (and writes it to
 # target/bench/results.md) with both columns and the ratio.
 #
-#   sh tests/bench/run.sh path/to/release/sysmon
-#   SYSMON_BENCH_ONLY=start sh tests/bench/run.sh BIN   only the start row
-#   SYSMON_BENCH_ONLY=http sh tests/bench/run.sh BIN    only sysmon's /data.json
+#   bash tests/bench/run.sh path/to/release/sysmon
+#   SYSMON_BENCH_ONLY=start bash tests/bench/run.sh BIN   only the start row
+#   SYSMON_BENCH_ONLY=http bash tests/bench/run.sh BIN    only sysmon's /data.json
 #       and cached /metrics wrk rows (plain and, as Prometheus asks,
 #       gzipped), quiet and busy, each beside its floor
 #       (tests/bench/httpfloor.c): about 3 minutes
+# bash, not sh: wait_port opens /dev/tcp (under dash it never sees the port
+# and the bench stops after 10 s without a row).
 #
 # References (Debian packages, installed when missing and we are root):
 # prometheus-node-exporter (/metrics) and monit (its HTTP status page).
