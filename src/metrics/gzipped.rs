@@ -1,6 +1,6 @@
 //! The /metrics body gzipped (RFC 1952), for a scrape that accepts it
 //! (Prometheus asks with `Accept-Encoding: gzip` by default). The text
-//! compresses about 5x, and the bytes on the loopback were the answer's
+//! compresses about 4x at level 1, and the bytes on the loopback were the answer's
 //! time (issue 16: a C server sending the same bytes had the same p99).
 //!
 //! Invariant: while `fresh`, `bytes` is one complete gzip member whose
@@ -12,7 +12,7 @@
 //! Memory: the deflate state (zlib-rs: window, chains, hash table and
 //! symbol buffer, some 260 KiB) lives only while one body is compressed,
 //! then is freed: the idle daemon holds none of it. What stays is `bytes`,
-//! about a fifth of the plain body, and only once a scrape asked for it.
+//! about a quarter of the plain body, and only once a scrape asked for it.
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
@@ -71,7 +71,7 @@ fn gzip_into(plain: &[u8], out: &mut Vec<u8>, level: u32) -> bool {
     // Raw deflate, framed here: the same calls as the backup's, so the
     // binary carries no gzip writer of flate2's.
     let mut deflate = Compress::new(Compression::new(level), false);
-    // The text compresses 5x or more: a quarter of it, grown if short.
+    // The text compresses about 4x: a quarter of it and more, grown if short.
     let mut room = plain.len() / 4 + 64;
     loop {
         out.reserve(room);
@@ -141,7 +141,7 @@ mod tests {
     }
 
     /// The table behind [`LEVEL`]: `SYSMON_GZIP_SAMPLE=FILE cargo test
-    /// --release --lib -- --ignored level_costs --nocapture` with a
+    /// --lib -- --ignored level_costs --nocapture` with a
     /// captured /metrics body.
     #[test]
     #[ignore]
