@@ -221,7 +221,13 @@ pub fn check_host(host: Option<&str>, server_names: &[String]) -> Result<bool, &
 /// lengths are compared inline, so a name of another length costs no call.
 #[inline]
 pub(crate) fn same_name(a: &str, b: &str) -> bool {
-    a.len() == b.len() && same_length_same_name(a.as_bytes(), b.as_bytes())
+    same_name_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same_name`] of bytes (parts of a header value split at ASCII bytes).
+#[inline]
+pub(crate) fn same_name_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && same_length_same_name(a, b)
 }
 
 #[inline(never)]

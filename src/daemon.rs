@@ -845,38 +845,38 @@ impl Daemon {
         // Someone reads /data.json (the dashboard, a script): the top
         // processes follow every sample for a while (see `top_every`).
         let data_asked = std::cell::Cell::new(false);
-        http::answer(request, route, scratch, |route| match route {
+        http::answer(request, route, scratch, |route, accepts_gzip| match route {
             http::Route::Metrics => {
                 sampler.read_on_demand(sample);
                 metrics.set_history_json_renders(history_answers.renders());
-                metrics
-                    .render_cached(
-                        Instant::now(),
-                        metrics_cache,
-                        sample,
-                        &backup.snapshot(),
-                        &audit.snapshot(),
-                        audit.apt_details(),
-                        alerts,
-                        connections,
-                        services,
-                    )
-                    .as_bytes()
+                metrics.render_cached(
+                    Instant::now(),
+                    metrics_cache,
+                    sample,
+                    &backup.snapshot(),
+                    &audit.snapshot(),
+                    audit.apt_details(),
+                    alerts,
+                    connections,
+                    services,
+                );
+                metrics.encoded(accepts_gzip)
             }
             http::Route::History { points, range_s } => {
                 let start = Instant::now();
                 let body =
                     history_answers.body(history_sources, points.map(|p| p as usize), range_s);
                 *history_answer_time += start.elapsed();
-                body.as_bytes()
+                (body.as_bytes(), false)
             }
             _ => {
                 data_asked.set(true);
                 sampler.read_on_demand(sample);
-                cache.body(sample, interval_s, backup, audit, services, |json| {
+                let body = cache.body(sample, interval_s, backup, audit, services, |json| {
                     json.alerts = alerts.firing().into_iter().map(Into::into).collect();
                     json.source_errors = sampler.source_errors().map(String::from).collect();
-                })
+                });
+                (body, false)
             }
         });
         if data_asked.get() {

@@ -193,8 +193,17 @@ fn history_route(query: &str) -> Route {
 
 /// The header lines every answer has, before its own (`extra`).
 const COMMON_LINES: usize = 3;
-/// `extra` lines at most (the page's three).
+/// `extra` lines at most (the page's three, a gzipped scrape's three).
 const MAX_EXTRA_LINES: usize = 3;
+
+/// A /metrics answer's `extra` lines: all three when its body is gzipped,
+/// the first two when not (one `respond_lines` call for both forms).
+const METRICS_LINES: [(&str, &str); 3] = [
+    ("Cache-Control", "no-store"),
+    ("Vary", "Accept-Encoding"),
+    ("Content-Encoding", "gzip"),
+];
+const _: () = assert!(METRICS_LINES.len() <= MAX_EXTRA_LINES);
 
 /// Sends one answer. `scratch` is the loop's reused buffer for printing its
 /// head (see `Request::respond_borrowed` in the patched tiny_http: the head
@@ -332,12 +341,14 @@ pub fn stopping(request: Request, scratch: &mut Vec<u8>) {
 
 /// Answers a request [`admit`] let through. `body_for` produces the bytes
 /// of a dynamic route (`/data.json`, `/metrics`, `/history.json`) from the
-/// daemon's state; it is called only for those.
+/// daemon's state; it is called only for those, with whether the request
+/// accepts gzip (asked only for `/metrics`), and says whether the bytes it
+/// gives are gzipped.
 pub fn answer<'a>(
     request: Request,
     route: Route,
     scratch: &mut Vec<u8>,
-    body_for: impl FnOnce(Route) -> &'a [u8],
+    body_for: impl FnOnce(Route, bool) -> (&'a [u8], bool),
 ) {
     match route {
         Route::Index => respond(
@@ -353,7 +364,7 @@ pub fn answer<'a>(
             ],
         ),
         Route::DataJson | Route::History { .. } => {
-            let body = body_for(route);
+            let (body, _) = body_for(route, false);
             respond(
                 request,
                 scratch,
@@ -365,14 +376,22 @@ pub fn answer<'a>(
         }
         Route::BadRequest(why) => bad_request(request, scratch, why),
         Route::Metrics => {
-            let body = body_for(route);
-            respond(
+            let accepts_gzip = crate::accept_encoding::accepts_gzip(request.headers());
+            // Vary on both forms: a cache in front must not give one
+            // client's form to another (RFC 9110 §12.5.5).
+            let (body, gzipped) = body_for(route, accepts_gzip);
+            let lines = if gzipped {
+                &METRICS_LINES[..]
+            } else {
+                &METRICS_LINES[..2]
+            };
+            respond_lines(
                 request,
                 scratch,
                 200,
                 crate::metrics::CONTENT_TYPE,
                 body,
-                &[("Cache-Control", "no-store")],
+                lines,
             );
         }
         Route::NotFound => respond(

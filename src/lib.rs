@@ -21,7 +21,8 @@
 //!   period, so it rides on a sample's wake-up instead of its own.
 //! - [`report`] and [`http`]: the JSON schema (snapshots become JSON there,
 //!   and only there; the /data.json render cache) and the routes, answering
-//!   from the last sample only.
+//!   from the last sample only; [`accept_encoding`] reads whether a scrape
+//!   takes /metrics gzipped.
 //! - [`history`] and [`alerts`]: ring buffers of recent samples and the
 //!   threshold alerts evaluated on each sample; allocation-free once warm.
 //!   [`history_file`]: the long history (min/mean/max tiers) in a
@@ -52,6 +53,7 @@
 //! why. [`listener`] is where sysmon meets it.
 #![deny(unsafe_code)]
 
+pub mod accept_encoding;
 pub mod access;
 pub mod alerts;
 pub mod audit;

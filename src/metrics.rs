@@ -22,6 +22,9 @@
 //! group that starts failing, and recovers, once.
 //! Once warm, a scrape allocates nothing (`tests/alloc_free.rs`); the body
 //! is written by [`body`] without `core::fmt` on the common paths.
+//! [`gzipped`] holds the body gzipped for scrapes that accept it, made at
+//! the first such scrape after each render (a cached gzip scrape
+//! allocates nothing either).
 
 /// The `# HELP` and `# TYPE` lines of a family whose name, type and help
 /// are literals, made into one string at compile time: the same bytes as
@@ -56,6 +59,7 @@ mod cooling;
 mod cpufreq;
 mod disk_info;
 pub mod exposition;
+mod gzipped;
 mod heads;
 mod health;
 mod hwmon;
@@ -83,6 +87,9 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub struct MetricsRenderer {
     out: Body,
+    /// `out` gzipped, for a scrape that accepts it; invalidated with every
+    /// change of `out`.
+    gzipped: gzipped::Gzipped,
     /// What [`crate::alerts::Alerts::write_metrics`] writes, copied into
     /// `out` (reused).
     alerts_text: String,
@@ -152,6 +159,7 @@ impl MetricsRenderer {
     pub fn new(proc_root: &Path, sys_root: &Path, root_fs: &Path) -> Self {
         MetricsRenderer {
             out: Body::with_capacity(0),
+            gzipped: gzipped::Gzipped::default(),
             alerts_text: String::new(),
             cached: None,
             collectors: Vec::with_capacity(32),
@@ -321,6 +329,25 @@ impl MetricsRenderer {
         &self.out
     }
 
+    /// The body last rendered as a scrape is sent: gzipped if `gzip` (the
+    /// request accepts it) and deflate did not fail, which the second
+    /// value says. The member is made at the first such call after each
+    /// render and kept until the next.
+    pub fn encoded(&mut self, gzip: bool) -> (&[u8], bool) {
+        if gzip && self.gzipped.make(self.out.as_bytes()) {
+            (self.gzipped.member(), true)
+        } else {
+            (self.out.as_bytes(), false)
+        }
+    }
+
+    /// Empties `out` for a new body; what was kept of the old goes.
+    fn start_body(&mut self) {
+        self.out.clear();
+        self.cached = None;
+        self.gzipped.invalidate();
+    }
+
     /// The exposition for `sample` and the jobs' states, rendered now.
     // Each argument is one owner's state the scrape shows (the daemon holds
     // them apart); a struct of them would only rename the list.
@@ -335,8 +362,7 @@ impl MetricsRenderer {
         http: crate::listener::ConnectionStats,
         services: &crate::services::Services,
     ) -> &Body {
-        self.out.clear();
-        self.cached = None;
+        self.start_body();
         self.collectors.clear();
         self.timed("uname", |r| os::write_uname(&mut r.out));
         self.timed("os", |r| r.os_release.write(&mut r.out));
@@ -602,8 +628,7 @@ impl MetricsRenderer {
         updates: &UpdatesSnapshot,
         apt: Option<&AptDetails>,
     ) -> &Body {
-        self.out.clear();
-        self.cached = None;
+        self.start_body();
         self.sysmon(backup, updates);
         self.apt(apt, updates.reboot_required);
         &self.out

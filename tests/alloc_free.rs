@@ -806,7 +806,7 @@ struct Scrapes {
 
 /// Reads one answer off `stream` (a head with `Content-Length`, then that
 /// many bytes; `carry` holds what was read beyond it) and returns its
-/// status line.
+/// head.
 fn read_answer(stream: &mut std::net::TcpStream, carry: &mut Vec<u8>) -> String {
     use std::io::Read;
     let mut chunk = [0u8; 16 * 1024];
@@ -832,16 +832,16 @@ fn read_answer(stream: &mut std::net::TcpStream, carry: &mut Vec<u8>) -> String 
         carry.extend_from_slice(&chunk[..n]);
     }
     carry.drain(..head_end + length);
-    head.lines().next().unwrap_or_default().to_string()
+    head
 }
 
 /// The client's side: `warm_up` requests, then (once the loop counts)
 /// `measured` more, each on the one keep-alive connection or on a new
 /// connection each; every answer must be a 200. The request carries a
-/// UTF-8 cookie, as a browser's may.
+/// UTF-8 cookie, as a browser's may, and `extra` header lines.
 fn scrape(
     addr: std::net::SocketAddr,
-    path: &str,
+    (path, extra): (&str, &str),
     keep_alive: bool,
     warm_up: usize,
     measured: usize,
@@ -854,7 +854,7 @@ fn scrape(
     // (tiny_http +sysmon.14), which must cost nothing either.
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: alloc-test\r\n\
-         Cookie: user=Jürgen\r\nAccept: */*\r\n\r\n"
+         Cookie: user=Jürgen\r\nAccept: */*\r\n{extra}\r\n"
     );
     let connect = || {
         let s = std::net::TcpStream::connect(addr).expect("connect");
@@ -877,8 +877,16 @@ fn scrape(
         stream
             .write_all(request.as_bytes())
             .expect("send a request");
-        let status = read_answer(&mut stream, &mut carry);
-        assert_eq!(status, "HTTP/1.1 200 OK", "{path} answer {i}");
+        let head = read_answer(&mut stream, &mut carry);
+        assert!(
+            head.starts_with("HTTP/1.1 200 OK\r\n"),
+            "{path} answer {i}: {head}"
+        );
+        assert_eq!(
+            head.contains("\r\nContent-Encoding: gzip\r\n"),
+            extra.contains("gzip"),
+            "{path} {extra:?} answer {i}: {head}"
+        );
     }
     state.done.store(true, SeqCst);
 }
@@ -907,71 +915,90 @@ const MAX_ALLOCATIONS_IN_200_ANSWERS: u64 = 2;
 /// pair per scrape.
 #[test]
 fn http_answers_allocate_nothing_once_warm() {
-    use std::sync::atomic::Ordering::SeqCst;
     for path in ["/metrics", "/data.json"] {
         for keep_alive in [true, false] {
-            let how = if keep_alive {
-                "one keep-alive connection"
-            } else {
-                "a connection each"
-            };
-            // Buffers grown and samples taken in the counted window.
-            let (mut grown, mut samples) = (0, 0);
-            let allocated = counted_while_the_machine_stays(
-                &format!("{path} over {how}"),
-                MAX_ALLOCATIONS_IN_200_ANSWERS,
-                || {
-                    let mut config = config(PathBuf::from("/proc"));
-                    config.metrics_cache = Duration::ZERO;
-                    // No sample while measured: /data.json is rendered afresh (by
-                    // miniserde, which allocates) once after each sample, and
-                    // this test counts what an answer costs.
-                    config.interval = Duration::from_secs(600);
-                    let mut daemon = Daemon::bind(config).expect("bind");
-                    let addr = daemon.local_addr().expect("a TCP address");
-                    let state = std::sync::Arc::new(Scrapes {
-                        warm: false.into(),
-                        counting: false.into(),
-                        done: false.into(),
-                    });
-                    let client = {
-                        let state = std::sync::Arc::clone(&state);
-                        std::thread::spawn(move || scrape(addr, path, keep_alive, 50, 200, &state))
-                    };
-                    let deadline = Instant::now() + Duration::from_secs(60);
-                    let mut before = None;
-                    while !state.done.load(SeqCst) && !client.is_finished() {
-                        assert!(Instant::now() < deadline, "{path}: the client got stuck");
-                        assert!(daemon.poll_once());
-                        if before.is_none() && state.warm.load(SeqCst) {
-                            before =
-                                Some((allocations(), reallocations(), daemon.sample().generation));
-                            state.counting.store(true, SeqCst);
-                        }
-                    }
-                    let (allocations_before, reallocations_before, generation) =
-                        before.expect("counted");
-                    samples = daemon.sample().generation - generation;
-                    let allocated = allocations() - allocations_before;
-                    grown = reallocations() - reallocations_before;
-                    // (a failed answer panics the client: join says so)
-                    client
-                        .join()
-                        .expect("the client's requests all answered 200");
-                    allocated
-                },
-            );
-            assert_eq!(samples, 0, "{path}: a sample while measured");
-            // A kept buffer may still grow once in a while (a longer
-            // answer, then kept); the header list grew at every request.
-            assert!(
-                grown <= 2,
-                "{path} over {how}: {grown} buffers grown in 200 warm requests, {samples} samples"
-            );
-            assert!(
-                allocated <= MAX_ALLOCATIONS_IN_200_ANSWERS,
-                "{path} over {how}: {allocated} allocations in 200 warm requests"
-            );
+            answers_allocating_nothing((path, ""), keep_alive, Duration::ZERO);
         }
     }
+}
+
+/// A gzip scrape (as Prometheus asks) of a cached body: the member is made
+/// once after the render (deflate's state allocated and freed then), and
+/// each further scrape sends it as it is, allocating nothing. Over one
+/// keep-alive connection: a new connection each changes the connection
+/// counters a cached body is kept for, so each would be a render.
+#[test]
+fn cached_gzip_answers_allocate_nothing_once_warm() {
+    answers_allocating_nothing(
+        ("/metrics", "Accept-Encoding: gzip\r\n"),
+        true,
+        Duration::from_secs(60),
+    );
+}
+
+/// 200 warm answers to `request` (a path and extra header lines) with
+/// `metrics_cache`, over one keep-alive connection or a connection each:
+/// no buffer grown at each, nothing allocated
+/// (`MAX_ALLOCATIONS_IN_200_ANSWERS`).
+fn answers_allocating_nothing(request: (&str, &str), keep_alive: bool, metrics_cache: Duration) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (path, extra) = request;
+    let how = if keep_alive {
+        "one keep-alive connection"
+    } else {
+        "a connection each"
+    };
+    let what = format!("{path} {extra:?} over {how}");
+    // Buffers grown and samples taken in the counted window.
+    let (mut grown, mut samples) = (0, 0);
+    let allocated = counted_while_the_machine_stays(&what, MAX_ALLOCATIONS_IN_200_ANSWERS, || {
+        let mut config = config(PathBuf::from("/proc"));
+        config.metrics_cache = metrics_cache;
+        // No sample while measured: /data.json is rendered afresh (by
+        // miniserde, which allocates) once after each sample, and
+        // this test counts what an answer costs.
+        config.interval = Duration::from_secs(600);
+        let mut daemon = Daemon::bind(config).expect("bind");
+        let addr = daemon.local_addr().expect("a TCP address");
+        let state = std::sync::Arc::new(Scrapes {
+            warm: false.into(),
+            counting: false.into(),
+            done: false.into(),
+        });
+        let client = {
+            let state = std::sync::Arc::clone(&state);
+            let (path, extra) = (path.to_string(), extra.to_string());
+            std::thread::spawn(move || scrape(addr, (&path, &extra), keep_alive, 50, 200, &state))
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut before = None;
+        while !state.done.load(SeqCst) && !client.is_finished() {
+            assert!(Instant::now() < deadline, "{what}: the client got stuck");
+            assert!(daemon.poll_once());
+            if before.is_none() && state.warm.load(SeqCst) {
+                before = Some((allocations(), reallocations(), daemon.sample().generation));
+                state.counting.store(true, SeqCst);
+            }
+        }
+        let (allocations_before, reallocations_before, generation) = before.expect("counted");
+        samples = daemon.sample().generation - generation;
+        let allocated = allocations() - allocations_before;
+        grown = reallocations() - reallocations_before;
+        // (a failed answer panics the client: join says so)
+        client
+            .join()
+            .expect("the client's requests all answered 200");
+        allocated
+    });
+    assert_eq!(samples, 0, "{what}: a sample while measured");
+    // A kept buffer may still grow once in a while (a longer
+    // answer, then kept); the header list grew at every request.
+    assert!(
+        grown <= 2,
+        "{what}: {grown} buffers grown in 200 warm requests, {samples} samples"
+    );
+    assert!(
+        allocated <= MAX_ALLOCATIONS_IN_200_ANSWERS,
+        "{what}: {allocated} allocations in 200 warm requests"
+    );
 }

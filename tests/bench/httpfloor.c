@@ -9,9 +9,11 @@
  * kernel's loopback and the scheduler's turns (wrk's two threads and the
  * server share the cores), which no change to sysmon can cut.
  *
- *   httpfloor PORT BODYFILE [CONTENT_TYPE]   serves on 127.0.0.1:PORT until
- *                                            killed (CONTENT_TYPE defaults
- *                                            to application/json)
+ *   httpfloor PORT BODYFILE [CONTENT_TYPE [EXTRA_LINES]]
+ *       serves on 127.0.0.1:PORT until killed (CONTENT_TYPE defaults to
+ *       application/json; EXTRA_LINES, separated by newlines, are sysmon's
+ *       lines after Cache-Control: a /metrics answer's Vary and, gzipped,
+ *       Content-Encoding; the bench passes what sysmon sent)
  *
  * The readiness model is the one of sysmon's vendored tiny_http reactor
  * (src/vendor/tiny_http/src/reactor.rs, PATCHES.md *Design*): one thread,
@@ -68,8 +70,10 @@ static size_t answer_len;
 static char scratch[16 * 1024];
 
 /* The answer sysmon sends for /data.json (and /metrics, with its
- * Content-Type): the same lines in the same order; Date is the start's. */
-static int build_answer(const char *body_path, const char *content_type) {
+ * Content-Type and extra lines): the same lines in the same order; Date is
+ * the start's. */
+static int build_answer(const char *body_path, const char *content_type,
+                        const char *extra_lines) {
     FILE *f = fopen(body_path, "rb");
     if (!f) {
         perror(body_path);
@@ -86,6 +90,23 @@ static int build_answer(const char *body_path, const char *content_type) {
     char date[64];
     time_t now = time(NULL);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime(&now));
+    /* EXTRA_LINES as header lines: each newline-separated line, CRLF-ended. */
+    char extra[512];
+    size_t extra_len = 0;
+    for (const char *line = extra_lines; *line;) {
+        size_t n = strcspn(line, "\n");
+        if (n > 0) {
+            if (extra_len + n + 3 > sizeof extra) {
+                fprintf(stderr, "extra lines too long\n");
+                return -1;
+            }
+            memcpy(extra + extra_len, line, n);
+            memcpy(extra + extra_len + n, "\r\n", 2);
+            extra_len += n + 2;
+        }
+        line += n + (line[n] == '\n');
+    }
+    extra[extra_len] = '\0';
     char head[1024];
     int head_len = snprintf(head, sizeof head,
                             "HTTP/1.1 200 OK\r\n"
@@ -95,9 +116,10 @@ static int build_answer(const char *body_path, const char *content_type) {
                             "X-Content-Type-Options: nosniff\r\n"
                             "Referrer-Policy: no-referrer\r\n"
                             "Cache-Control: no-store\r\n"
+                            "%s"
                             "Content-Length: %zu\r\n"
                             "\r\n",
-                            date, content_type, body_len);
+                            date, content_type, extra, body_len);
     if (head_len < 0 || (size_t)head_len >= sizeof head) {
         fprintf(stderr, "content type too long\n");
         return -1;
@@ -217,11 +239,12 @@ static void accept_batch(int ep, int listener) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3 || argc > 4 || atoi(argv[1]) <= 0 || atoi(argv[1]) > 65535) {
-        fprintf(stderr, "usage: httpfloor PORT BODYFILE [CONTENT_TYPE]\n");
+    if (argc < 3 || argc > 5 || atoi(argv[1]) <= 0 || atoi(argv[1]) > 65535) {
+        fprintf(stderr, "usage: httpfloor PORT BODYFILE [CONTENT_TYPE [EXTRA_LINES]]\n");
         return 2;
     }
-    if (build_answer(argv[2], argc == 4 ? argv[3] : "application/json") != 0) {
+    if (build_answer(argv[2], argc >= 4 ? argv[3] : "application/json",
+                     argc == 5 ? argv[4] : "") != 0) {
         return 2;
     }
     int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

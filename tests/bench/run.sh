@@ -3,11 +3,14 @@
 # in one run on this machine. Prints a table (and writes it to
 # target/bench/results.md) with both columns and the ratio.
 #
-#   sh tests/bench/run.sh path/to/release/sysmon
-#   SYSMON_BENCH_ONLY=start sh tests/bench/run.sh BIN   only the start row
-#   SYSMON_BENCH_ONLY=http sh tests/bench/run.sh BIN    only sysmon's /data.json
-#       and cached /metrics wrk rows, quiet and busy, each beside its floor
-#       (tests/bench/httpfloor.c): about 2 minutes
+#   bash tests/bench/run.sh path/to/release/sysmon
+#   SYSMON_BENCH_ONLY=start bash tests/bench/run.sh BIN   only the start row
+#   SYSMON_BENCH_ONLY=http bash tests/bench/run.sh BIN    only sysmon's /data.json
+#       and cached /metrics wrk rows (plain and, as Prometheus asks,
+#       gzipped), quiet and busy, each beside its floor
+#       (tests/bench/httpfloor.c): about 3 minutes
+# bash, not sh: wait_port opens /dev/tcp (under dash it never sees the port
+# and the bench stops after 10 s without a row).
 #
 # References (Debian packages, installed when missing and we are root):
 # prometheus-node-exporter (/metrics) and monit (its HTTP status page).
@@ -42,9 +45,12 @@ fi
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 wait_port() { i=0; while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do i=$((i+1)); [ $i -gt 100 ] && return 1; sleep 0.1; done; }
-# wrk URL [NICE] -> "req_per_s p99_ms" (NICE: wrk's niceness, root only)
+# Prometheus's scrapes ask for gzip (sysmon and node_exporter then send it).
+GZIP="Accept-Encoding: gzip"
+# wrk URL [NICE [HEADER]] -> "req_per_s p99_ms" (NICE: wrk's niceness, root
+# only; HEADER: a request header line, such as $GZIP)
 load() {
-  nice -n "${2:-0}" wrk -t2 -c16 -d10s --latency "$1" > "$WORK/wrk.txt" 2>&1
+  nice -n "${2:-0}" wrk -t2 -c16 -d10s --latency ${3:+-H "$3"} "$1" > "$WORK/wrk.txt" 2>&1
   rps=$(awk '/^Requests\/sec/ { print $2 }' "$WORK/wrk.txt")
   p99=$(awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 }; print v }' "$WORK/wrk.txt")
   errors=$(awk '/Non-2xx|Socket errors/ { print }' "$WORK/wrk.txt")
@@ -58,17 +64,20 @@ start_rows() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.1fx\n", a / b }'; }
 # The floor under the HTTP latency rows (tests/bench/httpfloor.c): a C
-# epoll server that answers every request with sysmon's answer to PATH,
-# captured from sysmon (on 18080) when the floor starts. Its head's lines
-# are checked against sysmon's (Date and Content-Length by name only).
-start_http_floor() { # PORT PATH
+# epoll server that answers every request with sysmon's answer to PATH
+# (asked with HEADER, if given: $GZIP gets the gzipped answer, its bytes as
+# sent), captured from sysmon (on 18080) when the floor starts, with the
+# lines sysmon sent after Cache-Control (Vary, Content-Encoding). Its head's
+# lines are checked against sysmon's (Date and Content-Length by name only).
+start_http_floor() { # PORT PATH [HEADER]
   body="$WORK/floor-$1"
-  answer_type=$(curl -sS -o "$body" -w '%{content_type}' "http://127.0.0.1:18080$2")
-  "$WORK/httpfloor" "$1" "$body" "$answer_type" & PIDS="$PIDS $!"
+  answer_type=$(curl -sS ${3:+-H "$3"} -D "$body.head" -o "$body" -w '%{content_type}' "http://127.0.0.1:18080$2")
+  extra=$(tr -d '\r' < "$body.head" | sed -n '/^Cache-Control:/,$p' | sed -e '1d' -e '/^Content-Length:/d' -e '/^Connection:/d' -e '/^$/d')
+  "$WORK/httpfloor" "$1" "$body" "$answer_type" "$extra" & PIDS="$PIDS $!"
   wait_port "$1"
-  head_lines() { curl -sS -D - -o /dev/null "$1" | tr -d '\r' | sed -E 's/^(Date|Content-Length): .*/\1/'; }
-  [ "$(head_lines "http://127.0.0.1:18080$2")" = "$(head_lines "http://127.0.0.1:$1$2")" ] ||
-    echo "bench: tests/bench/httpfloor.c's head for $2 is not sysmon's: its rows do not compare" >&2
+  head_lines() { curl -sS ${2:+-H "$2"} -D - -o /dev/null "$1" | tr -d '\r' | sed -E 's/^(Date|Content-Length): .*/\1/'; }
+  [ "$(head_lines "http://127.0.0.1:18080$2" "${3:-}")" = "$(head_lines "http://127.0.0.1:$1$2" "${3:-}")" ] ||
+    echo "bench: tests/bench/httpfloor.c's head for $2 ${3:-} is not sysmon's: its rows do not compare" >&2
 }
 # FLOOR_RPS FLOOR_P99 SYSMON_P99 EMPTY_CELLS -> the floor's row, under
 # sysmon's row of the same wrk, run right after it.
@@ -191,6 +200,7 @@ HWM_S=$(awk '/^VmHWM/ { print $2 }' /proc/$SPID/status)
 # this moment.
 start_http_floor 18090 /data.json
 start_http_floor 18091 /metrics
+start_http_floor 18092 /metrics "$GZIP"
 set -- $(load http://127.0.0.1:18090/data.json); RPS_F=$1; P99_F=$2
 if [ "$ONLY" != http ]; then
   # The same load on /metrics (issue #16's second latency row), after the RSS
@@ -204,6 +214,10 @@ sed -i 's/^metrics_cache = 0s$/metrics_cache = 1s/' "$WORK/sysmon.conf"
 kill -HUP "$SPID"; sleep 1
 set -- $(load http://127.0.0.1:18080/metrics); RPS_SMC=$1; P99_SMC=$2
 set -- $(load http://127.0.0.1:18091/metrics); RPS_FMC=$1; P99_FMC=$2
+# The same asked as Prometheus asks: the gzipped body, compressed once per
+# render and then sent as it is.
+set -- $(load http://127.0.0.1:18080/metrics 0 "$GZIP"); RPS_SMZ=$1; P99_SMZ=$2
+set -- $(load http://127.0.0.1:18092/metrics 0 "$GZIP"); RPS_FMZ=$1; P99_FMZ=$2
 sed -i 's/^metrics_cache = 1s$/metrics_cache = 0s/' "$WORK/sysmon.conf"
 kill -HUP "$SPID"; sleep 1
 
@@ -235,6 +249,7 @@ if [ $HAVE_NE = 1 ]; then
   SIZE_N=$(stat -c %s "$(command -v prometheus-node-exporter)")
   set -- $(load http://127.0.0.1:19100/metrics); RPS_N=$1; P99_N=$2
   RSS_LOAD_N=$(rss_kib $NPID)
+  set -- $(load http://127.0.0.1:19100/metrics 0 "$GZIP"); RPS_NZ=$1; P99_NZ=$2
 fi
 
 # --- monit -------------------------------------------------------------------
@@ -259,9 +274,9 @@ fi
 # --- /metrics: CPU per scrape, latency, side by side (issue #6) ---------------
 # One connection scraping back to back for 5 s; CPU per scrape is the
 # process's user+system time over the run divided by the scrapes served.
-scrape() { # PID URL -> "us_per_scrape p50_ms p99_ms"
+scrape() { # PID URL [HEADER] -> "us_per_scrape p50_ms p99_ms"
   t0=$(cpu_ticks "$1")
-  wrk -t1 -c1 -d5s --latency "$2" > "$WORK/scrape.txt" 2>&1
+  wrk -t1 -c1 -d5s --latency ${3:+-H "$3"} "$2" > "$WORK/scrape.txt" 2>&1
   t1=$(cpu_ticks "$1")
   n=$(awk '/requests in/ { print $1 }' "$WORK/scrape.txt")
   ms() { awk -v k="$1" '$1 == k { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 }; print v }' "$WORK/scrape.txt"; }
@@ -271,9 +286,13 @@ scrape() { # PID URL -> "us_per_scrape p50_ms p99_ms"
 if [ "$ONLY" != http ]; then
   set -- $(scrape $SPID http://127.0.0.1:18080/metrics); SCRAPE_US_S=$1; SCRAPE_P50_S=$2; SCRAPE_P99_S=$3
   METRICS_RSS_S=$(rss_kib $SPID)
+  # As Prometheus asks: each scrape rendered and compressed (metrics_cache = 0s).
+  set -- $(scrape $SPID http://127.0.0.1:18080/metrics "$GZIP"); SCRAPE_US_SZ=$1; SCRAPE_P50_SZ=$2; SCRAPE_P99_SZ=$3
+  METRICS_RSS_SZ=$(rss_kib $SPID)
   if [ $HAVE_NE = 1 ]; then
     set -- $(scrape $NPID http://127.0.0.1:19100/metrics); SCRAPE_US_N=$1; SCRAPE_P50_N=$2; SCRAPE_P99_N=$3
     METRICS_RSS_N=$(rss_kib $NPID)
+    set -- $(scrape $NPID http://127.0.0.1:19100/metrics "$GZIP"); SCRAPE_US_NZ=$1; SCRAPE_P50_NZ=$2; SCRAPE_P99_NZ=$3
   fi
 fi
 
@@ -291,8 +310,11 @@ sed -i 's/^metrics_cache = 0s$/metrics_cache = 1s/' "$WORK/sysmon.conf"
 kill -HUP "$SPID"; sleep 1
 set -- $(load http://127.0.0.1:18080/metrics); BUSY_RPS_SM=$1; BUSY_P99_SM=$2
 set -- $(load http://127.0.0.1:18091/metrics); BUSY_RPS_FM=$1; BUSY_P99_FM=$2
+set -- $(load http://127.0.0.1:18080/metrics 0 "$GZIP"); BUSY_RPS_SMZ=$1; BUSY_P99_SMZ=$2
+set -- $(load http://127.0.0.1:18092/metrics 0 "$GZIP"); BUSY_RPS_FMZ=$1; BUSY_P99_FMZ=$2
 if [ $HAVE_NE = 1 ]; then
   set -- $(load http://127.0.0.1:19100/metrics); BUSY_RPS_N=$1; BUSY_P99_N=$2
+  set -- $(load http://127.0.0.1:19100/metrics 0 "$GZIP"); BUSY_RPS_NZ=$1; BUSY_P99_NZ=$2
 fi
 # The same with the client at nice -10 (root only), so that wrk's own turns
 # on the busy cores stay out of the figure, as for a Prometheus on another
@@ -302,22 +324,34 @@ if [ "$(id -u)" = 0 ]; then
   set -- $(load http://127.0.0.1:18090/data.json -10); BUSY10_RPS_F=$1; BUSY10_P99_F=$2
   set -- $(load http://127.0.0.1:18080/metrics -10); BUSY10_RPS_SM=$1; BUSY10_P99_SM=$2
   set -- $(load http://127.0.0.1:18091/metrics -10); BUSY10_RPS_FM=$1; BUSY10_P99_FM=$2
+  set -- $(load http://127.0.0.1:18080/metrics -10 "$GZIP"); BUSY10_RPS_SMZ=$1; BUSY10_P99_SMZ=$2
+  set -- $(load http://127.0.0.1:18092/metrics -10 "$GZIP"); BUSY10_RPS_FMZ=$1; BUSY10_P99_FMZ=$2
   if [ $HAVE_NE = 1 ]; then
     set -- $(load http://127.0.0.1:19100/metrics -10); BUSY10_RPS_N=$1; BUSY10_P99_N=$2
+    set -- $(load http://127.0.0.1:19100/metrics -10 "$GZIP"); BUSY10_RPS_NZ=$1; BUSY10_P99_NZ=$2
   fi
 fi
 for p in $BURN; do kill "$p" 2>/dev/null || true; done
 
+# The quiet gzip row and its floor's; $1: the node_exporter cells.
+gzip_row() {
+  echo "| cached /metrics with \`$GZIP\` (as Prometheus scrapes), metrics_cache = 1s: requests/s / p99 (ms) | $RPS_SMZ / $P99_SMZ |$1"
+  floor_row "$RPS_FMZ" "$P99_FMZ" "$P99_SMZ" " | |"
+}
 # The busy-box rows, each followed by its floor's (in both outputs).
 busy_rows() {
   echo "| busy box ($(nproc) busy loops at nice 0), wrk -t2 -c16 -d10s: /data.json requests/s / p99 (ms) | $BUSY_RPS_S / $BUSY_P99_S | | |"
   floor_row "$BUSY_RPS_F" "$BUSY_P99_F" "$BUSY_P99_S" " | |"
   echo "| busy box, /metrics at the default metrics_cache = 1s: requests/s / p99 (ms) | $BUSY_RPS_SM / $BUSY_P99_SM | ${BUSY_RPS_N:-} / ${BUSY_P99_N:-} | $(ratio "${BUSY_P99_N:-}" "$BUSY_P99_SM") lower p99 |"
   floor_row "$BUSY_RPS_FM" "$BUSY_P99_FM" "$BUSY_P99_SM" " | |"
+  echo "| busy box, cached /metrics with \`$GZIP\` (as Prometheus scrapes): requests/s / p99 (ms) | $BUSY_RPS_SMZ / $BUSY_P99_SMZ | ${BUSY_RPS_NZ:-} / ${BUSY_P99_NZ:-} | $(ratio "${BUSY_P99_NZ:-}" "$BUSY_P99_SMZ") lower p99 |"
+  floor_row "$BUSY_RPS_FMZ" "$BUSY_P99_FMZ" "$BUSY_P99_SMZ" " | |"
   echo "| busy box, wrk at nice -10: /data.json requests/s / p99 (ms) | ${BUSY10_RPS_S:-} / ${BUSY10_P99_S:-} | | |"
   floor_row "${BUSY10_RPS_F:-}" "${BUSY10_P99_F:-}" "${BUSY10_P99_S:-}" " | |"
   echo "| busy box, wrk at nice -10: /metrics (cached) requests/s / p99 (ms) | ${BUSY10_RPS_SM:-} / ${BUSY10_P99_SM:-} | ${BUSY10_RPS_N:-} / ${BUSY10_P99_N:-} | $(ratio "${BUSY10_P99_N:-}" "${BUSY10_P99_SM:-}") lower p99 |"
   floor_row "${BUSY10_RPS_FM:-}" "${BUSY10_P99_FM:-}" "${BUSY10_P99_SM:-}" " | |"
+  echo "| busy box, wrk at nice -10: cached /metrics with \`$GZIP\` requests/s / p99 (ms) | ${BUSY10_RPS_SMZ:-} / ${BUSY10_P99_SMZ:-} | ${BUSY10_RPS_NZ:-} / ${BUSY10_P99_NZ:-} | $(ratio "${BUSY10_P99_NZ:-}" "${BUSY10_P99_SMZ:-}") lower p99 |"
+  floor_row "${BUSY10_RPS_FMZ:-}" "${BUSY10_P99_FMZ:-}" "${BUSY10_P99_SMZ:-}" " | |"
 }
 if [ "$ONLY" = http ]; then
   {
@@ -327,6 +361,7 @@ if [ "$ONLY" = http ]; then
     floor_row "$RPS_F" "$P99_F" "$P99_S" " | |"
     echo "| /metrics at the default metrics_cache = 1s: requests/s / p99 (ms) | $RPS_SMC / $P99_SMC | | |"
     floor_row "$RPS_FMC" "$P99_FMC" "$P99_SMC" " | |"
+    gzip_row " | |"
     busy_rows
     machine_line
   } | tee "$OUT/http.md"
@@ -359,13 +394,17 @@ fi
   echo "| /metrics, one client back to back for 5 s | sysmon | node_exporter | ratio |"
   echo "|---|---|---|---|"
   echo "| CPU per scrape (µs) | $SCRAPE_US_S | ${SCRAPE_US_N:-} | $(ratio "${SCRAPE_US_N:-}" "$SCRAPE_US_S") less |"
+  echo "| CPU per scrape with \`$GZIP\` (µs; sysmon renders and compresses each) | $SCRAPE_US_SZ | ${SCRAPE_US_NZ:-} | $(ratio "${SCRAPE_US_NZ:-}" "$SCRAPE_US_SZ") less |"
+  echo "| scrape latency with \`$GZIP\` p50 / p99 (ms) | $SCRAPE_P50_SZ / $SCRAPE_P99_SZ | ${SCRAPE_P50_NZ:-} / ${SCRAPE_P99_NZ:-} | $(ratio "${SCRAPE_P99_NZ:-}" "$SCRAPE_P99_SZ") lower p99 |"
   echo "| scrape latency p50 / p99 (ms) | $SCRAPE_P50_S / $SCRAPE_P99_S | ${SCRAPE_P50_N:-} / ${SCRAPE_P99_N:-} | $(ratio "${SCRAPE_P99_N:-}" "$SCRAPE_P99_S") lower p99 |"
   echo "| wrk -t2 -c16 -d10s on /metrics: requests/s / p99 (ms) | $RPS_SM / $P99_SM | ${RPS_N:-} / ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_SM") lower p99 |"
   floor_row "$RPS_FM" "$P99_FM" "$P99_SM" " | |"
   echo "| the same at the default metrics_cache = 1s: requests/s / p99 (ms) | $RPS_SMC / $P99_SMC | ${RPS_N:-} / ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_SMC") lower p99 |"
   floor_row "$RPS_FMC" "$P99_FMC" "$P99_SMC" " | |"
+  gzip_row " ${RPS_NZ:-} / ${P99_NZ:-} | $(ratio "${P99_NZ:-}" "$P99_SMZ") lower p99 |"
   busy_rows
   echo "| RSS after scraping (KiB) | $METRICS_RSS_S | ${METRICS_RSS_N:-} | $(ratio "${METRICS_RSS_N:-}" "$METRICS_RSS_S") less |"
+  echo "| RSS after gzip scrapes too (KiB) | $METRICS_RSS_SZ | | |"
 } | tee -a "$OUT/results.md"
 for p in $PIDS; do kill "$p" 2>/dev/null || true; done; PIDS=""
 

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod content_encoding; // /metrics gzipped when the scrape accepts it, Vary on both
 mod documented; // every sysmon_* family of a real scrape named in README and sysmon.8
 mod exporter_self; // process_* of sysmon itself, node_scrape_collector_* per group
 mod history_alerts; // /history.json, alerts firing and clearing, alert_command
