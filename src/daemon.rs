@@ -501,6 +501,7 @@ impl Daemon {
         if let Some(boot_log) = &mut self.boot_log {
             boot_log.stop(unix_now());
         }
+        self.log_unlogged_signals();
         log::info(format_args!("stopped"));
     }
 
@@ -522,6 +523,21 @@ impl Daemon {
                     Grouped(unlogged)
                 ));
             }
+        });
+    }
+
+    /// At a clean stop: the ignored signals whose count no line has said
+    /// yet (a storm's last burst within its minute), a line each.
+    #[cold]
+    fn log_unlogged_signals(&mut self) {
+        // What came since the last turn first.
+        self.log_ignored_signals();
+        self.ignored_signals.take_unlogged(&mut |number, unlogged| {
+            log::warn(format_args!(
+                "{} ignored (x{} since the last line; counted at the stop)",
+                sys::SignalName(number as libc::c_int),
+                Grouped(unlogged)
+            ));
         });
     }
 
