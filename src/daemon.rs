@@ -283,7 +283,16 @@ impl Daemon {
             crate::listener::per_address_bound(slots, config.max_connections_per_address),
             config.per_address_loopback_exempt,
         );
-        let http = HttpListener::bind(&config.listen, config.client_timeout, slots, per_address)?;
+        // A second daemon on a fixed port stops here, before the lock
+        // (binding may need root, the lock comes after the drop): the
+        // error names the lock's holder if it can be read without it.
+        let http = HttpListener::bind(
+            &config.listen,
+            config.client_timeout,
+            slots,
+            per_address,
+            &|| crate::statelock::holder_note(&config.state_dir),
+        )?;
         let access =
             crate::access::AccessPolicy::from_config(&config).map_err(|e| e.to_string())?;
         // `user`: bound and the password file read; nothing written yet.

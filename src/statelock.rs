@@ -143,6 +143,34 @@ fn attempt(state_dir: &Path) -> Attempt {
     Attempt::Unguarded { why, retry: true }
 }
 
+/// What the lock says of `state_dir`'s holder, learnt without taking it
+/// or making anything (for an error that comes before the lock: a port in
+/// use at the bind): ` (another sysmon, pid N, holds PATH)` when a process
+/// holds it now, `None` when none does (a PID left by one gone is not
+/// named) or the file cannot be read. Held is asked by a shared `flock`
+/// tried without waiting ([`crate::sys::flock_held_elsewhere`]); if no one
+/// holds it, that lock is let go at once, and a daemon starting in that
+/// microsecond would be refused as if one did: a window this message is
+/// worth (the bind has failed anyway, and is why it is asked).
+pub fn holder_note(state_dir: &Path) -> Option<String> {
+    let path = state_dir.join(FILE_NAME);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .ok()?;
+    if !crate::sys::flock_held_elsewhere(&file).ok()? {
+        return None;
+    }
+    Some(match written_pid(&mut file) {
+        Some(pid) => text_of(&format_args!(
+            " (another sysmon, pid {pid}, holds {})",
+            path.display()
+        )),
+        None => text_of(&format_args!(" (another sysmon holds {})", path.display())),
+    })
+}
+
 /// The PID a holder wrote in the lock file, if it reads as one.
 fn written_pid(file: &mut File) -> Option<u64> {
     let mut buf = [0u8; 24];

@@ -283,3 +283,59 @@ fn a_lock_found_held_on_retry_is_an_error_and_the_state_is_left_alone() {
     );
     assert_eq!(second.get("/data.json").status, 200, "{}", second.dump());
 }
+
+/// A second daemon on a fixed port fails at the bind, before the lock
+/// (binding may need root; the lock comes after the privilege drop), and
+/// said only "address in use". When the port is in use and the
+/// `state_dir`'s lock is held, the error now names the holder, read
+/// without taking the lock; a port held by something else beside a lock
+/// file that no one holds (a PID left by a daemon gone) adds nothing.
+#[test]
+fn a_second_daemon_on_the_same_port_names_the_lock_holder() {
+    let dir = TempDir::new("state-lock-port");
+    let config = dir.config("backup = off\nupdate_manager = none\nhistory_tiers = off\n");
+    let config = config.to_str().unwrap();
+    let first = Daemon::start(&["--config", config]);
+    let lock = dir.join("state/sysmon.lock");
+    let held = std::fs::read(&lock).unwrap();
+    let listen = first.addr.to_string();
+    let out = sysmon(&["run", "--listen", &listen, "--config", config])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    for needed in [
+        format!("cannot listen on {listen}: "),
+        format!(
+            "another sysmon, pid {}, holds {}",
+            first.pid(),
+            lock.display()
+        ),
+    ] {
+        assert!(said.contains(&needed), "no `{needed}` in: {said}");
+    }
+    assert_eq!(said.lines().count(), 1, "{said}");
+    // Read, not taken: the first holds it still, and it says the same.
+    assert_eq!(std::fs::read(&lock).unwrap(), held);
+    assert_eq!(first.get("/data.json").status, 200, "{}", first.dump());
+
+    // A port held by another program; a lock file no one holds.
+    let other = TempDir::new("state-lock-port-stale");
+    let config = other.config("backup = off\nupdate_manager = none\nhistory_tiers = off\n");
+    std::fs::create_dir(other.join("state")).unwrap();
+    std::fs::write(other.join("state/sysmon.lock"), "4194000\n").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let out = sysmon(&["run", "--listen", &listen, "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!("cannot listen on {listen}: ")),
+        "{said}"
+    );
+    assert!(!said.contains("another sysmon"), "{said}");
+    assert!(!said.contains("4194000"), "{said}");
+}
