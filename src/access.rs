@@ -20,10 +20,19 @@ use crate::sample::procfile;
 /// shorter; a larger file is refused without being read whole.
 pub const MAX_PASSWORD_FILE_BYTES: usize = 4096;
 
+/// A 400's first words when the `Host` header is no host.
+pub const BAD_HOST_HEADER: &str = "invalid Host header: ";
+/// A 400's first words when the authority of an absolute-form target
+/// (`GET http://AUTHORITY/path`), which stands in for the Host header, is
+/// no host: the header beside it may be well-formed, and is not the fault.
+pub const BAD_TARGET_AUTHORITY: &str = "invalid authority in the request target: ";
+
 /// Why a request is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// 400: the Host is not `uri-host [ ":" port ]` ([`check_host`]).
+    /// 400: the Host is not `uri-host [ ":" port ]`: why ([`check_host`]),
+    /// for the answer to say after where the host came from
+    /// ([`BAD_HOST_HEADER`], [`BAD_TARGET_AUTHORITY`]).
     BadHost(&'static str),
     /// 403: the client address is not allowed, or the Host names another site.
     Forbidden(&'static str),
@@ -165,7 +174,8 @@ pub fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
 /// name the attacker controls), `localhost`, a configured `server_name`, each
 /// with any port; and no Host at all (HTTP/1.0 tools; browsers always send one).
 ///
-/// `Err` names why the value is not a host at all (RFC 9112 §3.2: 400, not
+/// `Err` says why the value is not a host at all, a line that the caller
+/// puts after where the value came from (RFC 9112 §3.2: 400, not
 /// the 403 of a host that is not ours): it must be `uri-host [ ":" port ]`
 /// of RFC 3986, the host not empty (RFC 9110 §4.2.1: an `http` URI with an
 /// empty host is invalid), an IP literal an IPv6 address or IPvFuture, a
@@ -175,23 +185,23 @@ pub fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
 pub fn check_host(host: Option<&str>, server_names: &[String]) -> Result<bool, &'static str> {
     let Some(host) = host else { return Ok(true) };
     if host.is_empty() {
-        return Err("invalid Host header: empty\n");
+        return Err("empty\n");
     }
     if let Some(rest) = host.strip_prefix('[') {
         let Some((literal, after)) = rest.split_once(']') else {
-            return Err("invalid Host header: [ without ]\n");
+            return Err("[ without ]\n");
         };
         match after.strip_prefix(':') {
             Some(port) => check_port(port)?,
             None if after.is_empty() => {}
-            None => return Err("invalid Host header: ] followed by other than :port\n"),
+            None => return Err("] followed by other than :port\n"),
         }
         return if literal.parse::<std::net::Ipv6Addr>().is_ok() {
             Ok(true)
         } else if is_ip_future(literal) {
             Ok(false)
         } else {
-            Err("invalid Host header: not an IPv6 address inside [ ]\n")
+            Err("not an IPv6 address inside [ ]\n")
         };
     }
     let (name, port) = match host.split_once(':') {
@@ -199,13 +209,13 @@ pub fn check_host(host: Option<&str>, server_names: &[String]) -> Result<bool, &
         None => (host, None),
     };
     if port.is_some_and(|port| port.contains(':')) {
-        return Err("invalid Host header: more than one : (IPv6 goes inside [ ])\n");
+        return Err("more than one : (IPv6 goes inside [ ])\n");
     }
     if name.is_empty() {
-        return Err("invalid Host header: empty\n");
+        return Err("empty\n");
     }
     if !is_reg_name(name.as_bytes()) {
-        return Err("invalid Host header: a byte no host name has (RFC 3986 reg-name)\n");
+        return Err("a byte no host name has (RFC 3986 reg-name)\n");
     }
     if let Some(port) = port {
         check_port(port)?;
@@ -245,7 +255,7 @@ fn check_port(port: &str) -> Result<(), &'static str> {
     });
     match value {
         Some(_) => Ok(()),
-        None => Err("invalid Host header: the port is not a number from 0 to 65535\n"),
+        None => Err("the port is not a number from 0 to 65535\n"),
     }
 }
 
@@ -397,9 +407,7 @@ mod tests {
         ] {
             let got = check_host(Some(invalid), &names);
             assert!(
-                got.is_err_and(|e| e.starts_with("invalid Host header: ")
-                    && e.contains(why)
-                    && e.ends_with('\n')),
+                got.is_err_and(|e| e.contains(why) && e.ends_with('\n')),
                 "{invalid:?}: {got:?}"
             );
         }

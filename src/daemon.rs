@@ -92,6 +92,11 @@ pub const HISTORY_FILE_RETRY: Duration = Duration::from_secs(600);
 /// mounted at boot, a file that can be neither read nor set aside) is
 /// tried again this long after, at a sample, as the history file is.
 pub const BOOT_LOG_RETRY: Duration = Duration::from_secs(600);
+/// A state_dir lock that could not be made (a `state_dir` not there yet
+/// and not creatable: a mount not up at boot) is tried again this long
+/// after, at a sample, as the boot log is: the daemon must not run
+/// unguarded for its whole uptime ([`crate::statelock`]).
+pub const STATE_LOCK_RETRY: Duration = Duration::from_secs(600);
 /// The scheduler slice the loop's thread asks for (Linux ≥ 6.12, EEVDF):
 /// the shortest the kernel takes. The loop's turns are short (an answer
 /// is 0.01–0.3 ms); a longer one (a backup slice, 5 ms) is preempted more
@@ -181,8 +186,19 @@ pub struct Daemon {
     boot_log: Option<BootLog>,
     /// `state_dir/sysmon.lock`, held for the daemon's life so that no
     /// second daemon shares its state ([`crate::statelock`]); `None` when
-    /// running unguarded (a file system without `flock`, logged).
+    /// running unguarded (a file system without `flock`, a lock file
+    /// that could not be made; logged).
     _state_lock: Option<crate::statelock::StateLock>,
+    /// When the lock that could not be made is tried again
+    /// ([`STATE_LOCK_RETRY`] after the failure, at a sample, before the
+    /// history file's and the boot log's retries); `None` when held, or
+    /// not worth trying again.
+    state_lock_retry_at: Option<Instant>,
+    /// The retry found the lock held by another sysmon, which took
+    /// `state_dir` while this one ran unguarded: this one writes nothing
+    /// more there (no history file, no boot log; logged) until a reload
+    /// moves it to another `state_dir`.
+    state_dir_held_elsewhere: bool,
     /// When the boot log that could not be opened is tried again
     /// ([`BOOT_LOG_RETRY`] after the failure, at a sample); `None` when
     /// none failed.
@@ -267,16 +283,26 @@ impl Daemon {
             crate::listener::per_address_bound(slots, config.max_connections_per_address),
             config.per_address_loopback_exempt,
         );
-        let http = HttpListener::bind(&config.listen, config.client_timeout, slots, per_address)?;
+        // A second daemon on a fixed port stops here, before the lock
+        // (binding may need root, the lock comes after the drop): the
+        // error names the lock's holder if it can be read without it.
+        let http = HttpListener::bind(
+            &config.listen,
+            config.client_timeout,
+            slots,
+            per_address,
+            &|| crate::statelock::holder_note(&config.state_dir),
+        )?;
         let access =
             crate::access::AccessPolicy::from_config(&config).map_err(|e| e.to_string())?;
         // `user`: bound and the password file read; nothing written yet.
         drop_privileges(&config)?;
         // Before any state is read or written (by the user it runs as).
-        let state_lock = crate::statelock::take(&config.state_dir)?;
+        let now = Instant::now();
+        let (state_lock, state_lock_retry_at) =
+            lock_and_retry(crate::statelock::take(&config.state_dir)?, now);
         let mut sampler = new_sampler(&config);
         let mut sample = Sample::empty();
-        let now = Instant::now();
         let unix_ms = unix_now_ms();
         // The on-demand sources wait for the first answer that shows them;
         // a reading of the top processes (`top_every` a duration) goes on
@@ -339,6 +365,8 @@ impl Daemon {
             ignored_signals: IgnoredSignalLog::default(),
             boot_log,
             _state_lock: state_lock,
+            state_lock_retry_at,
+            state_dir_held_elsewhere: false,
             boot_log_retry_at,
             boot_log_error,
             job_pids: Vec::with_capacity(2 + crate::alerts::MAX_INSTANCES),
@@ -482,6 +510,7 @@ impl Daemon {
         if let Some(boot_log) = &mut self.boot_log {
             boot_log.stop(unix_now());
         }
+        self.log_unlogged_signals();
         log::info(format_args!("stopped"));
     }
 
@@ -503,6 +532,21 @@ impl Daemon {
                     Grouped(unlogged)
                 ));
             }
+        });
+    }
+
+    /// At a clean stop: the ignored signals whose count no line has said
+    /// yet (a storm's last burst within its minute), a line each.
+    #[cold]
+    fn log_unlogged_signals(&mut self) {
+        // What came since the last turn first.
+        self.log_ignored_signals();
+        self.ignored_signals.take_unlogged(&mut |number, unlogged| {
+            log::warn(format_args!(
+                "{} ignored (x{} since the last line; counted at the stop)",
+                sys::SignalName(number as libc::c_int),
+                Grouped(unlogged)
+            ));
         });
     }
 
@@ -534,6 +578,9 @@ impl Daemon {
         }
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
+        if sampled && self.state_lock_retry_at.is_some_and(|at| now >= at) {
+            self.retry_state_lock(now);
+        }
         if sampled {
             self.history.record(now, unix_ms, &self.sample);
             if self.history_file_retry_at.is_some_and(|at| now >= at) {
@@ -727,6 +774,55 @@ impl Daemon {
                 self.boot_log_retry_at = boot_log_failed(missing, &mut self.boot_log_error, now);
             }
         }
+    }
+
+    /// The state_dir lock that could not be made, tried again. Found held
+    /// by another sysmon (started on this `state_dir` while this one ran
+    /// unguarded): said loudly, and this one leaves the `state_dir` to it
+    /// ([`Daemon::leave_state_dir`]) but runs on: refusing to start is for
+    /// the one that comes second, and it came first.
+    #[cold]
+    #[inline(never)]
+    fn retry_state_lock(&mut self, now: Instant) {
+        self.state_lock_retry_at = None;
+        match crate::statelock::take_again(&self.config.state_dir) {
+            Ok(Some(lock)) => {
+                self._state_lock = Some(lock);
+                log::info(format_args!(
+                    "state_dir: {}: {} taken; the one-daemon-per-state_dir check is on",
+                    self.config.state_dir.display(),
+                    crate::statelock::FILE_NAME
+                ));
+            }
+            Ok(None) => self.state_lock_retry_at = Some(now + state_lock_retry()),
+            Err(refusal) => {
+                log::error(format_args!(
+                    "{refusal}: it took the lock while this one ran without it; \
+                     this one runs on, writing nothing more in state_dir \
+                     (no history file, no boot log)"
+                ));
+                self.leave_state_dir();
+            }
+        }
+    }
+
+    /// Another sysmon holds this `state_dir`: the boot log is closed as it
+    /// is (no "stopped" written under the other's boot), the history file
+    /// flushed (its own lock kept the other off it) and closed, and
+    /// neither is tried again.
+    fn leave_state_dir(&mut self) {
+        self.state_dir_held_elsewhere = true;
+        self.boot_log = None;
+        self.boot_log_retry_at = None;
+        if let Some(store) = &mut self.history_file {
+            store.flush();
+        }
+        self.history_file = None;
+        self.history_file_pending = false;
+        self.history_file_retry_at = None;
+        self.history_answers.invalidate();
+        self.metrics.set_boots(None);
+        self.data_json.set_boots(None);
     }
 
     /// After an opening: when it failed, the time to try again.
@@ -957,7 +1053,11 @@ impl Daemon {
             }
             // Another daemon's state_dir is refused as at start.
             match crate::statelock::take(&new.state_dir) {
-                Ok(lock) => self._state_lock = lock,
+                Ok(taken) => {
+                    (self._state_lock, self.state_lock_retry_at) =
+                        lock_and_retry(taken, Instant::now());
+                    self.state_dir_held_elsewhere = false;
+                }
                 Err(e) => {
                     log::error(format_args!(
                         "SIGHUP: {e}; keeping the running configuration"
@@ -1016,6 +1116,7 @@ impl Daemon {
         }
         if (&new.history_tiers, &new.state_dir)
             != (&self.config.history_tiers, &self.config.state_dir)
+            && !self.state_dir_held_elsewhere
         {
             if let Some(store) = &mut self.history_file {
                 store.flush();
@@ -1282,6 +1383,26 @@ fn boot_log_failed(
         *last_error = Some(e);
     }
     Some(now + boot_log_retry())
+}
+
+/// The lock [`crate::statelock::take`] gave, and when to try again for
+/// one it could not make.
+fn lock_and_retry(
+    taken: crate::statelock::Taken,
+    now: Instant,
+) -> (Option<crate::statelock::StateLock>, Option<Instant>) {
+    match taken {
+        crate::statelock::Taken::Held(lock) => (Some(lock), None),
+        crate::statelock::Taken::Unguarded { retry } => {
+            (None, retry.then(|| now + state_lock_retry()))
+        }
+    }
+}
+
+/// [`STATE_LOCK_RETRY`]; in debug builds a test may shorten it
+/// (`SYSMON_TEST_STATE_LOCK_RETRY_MS`, `tests/lifecycle/state_dir_lock.rs`).
+fn state_lock_retry() -> Duration {
+    retry_after(STATE_LOCK_RETRY, "SYSMON_TEST_STATE_LOCK_RETRY_MS")
 }
 
 /// [`BOOT_LOG_RETRY`]; in debug builds a test may shorten it

@@ -290,7 +290,15 @@ pub fn admit(
     match access.check(peer, host, request.header("Authorization")) {
         Ok(()) => {}
         Err(Refusal::BadHost(why)) => {
-            bad_request(request, scratch, why);
+            // Named by where the host came from: the Host header may be
+            // fine beside a bad authority, which the check read instead.
+            let source = match target.authority {
+                Some(_) => crate::access::BAD_TARGET_AUTHORITY,
+                None => crate::access::BAD_HOST_HEADER,
+            };
+            let body = [source, why].concat();
+            let text = "text/plain; charset=utf-8";
+            respond(request, scratch, 400, text, body.as_bytes(), &[]);
             return Err(400);
         }
         Err(Refusal::Forbidden(why)) => {

@@ -3,7 +3,9 @@
 //! arrive. A line says how many of that signal came since the last line
 //! without one of their own (`SIGUSR1 ignored (x1,234 since the last
 //! line; ...)`); a storm that stops is counted on the next line, whenever
-//! that is. Time is a parameter; nothing here allocates.
+//! that is, or at a clean stop ([`IgnoredSignalLog::take_unlogged`]): no
+//! count is lost to a stop, and no timer wakes the loop to write one.
+//! Time is a parameter; nothing here allocates.
 
 use std::time::{Duration, Instant};
 
@@ -51,6 +53,17 @@ impl IgnoredSignalLog {
         *unlogged = 0;
         Some(before)
     }
+
+    /// Calls `each(number, unlogged)` for every signal with arrivals no
+    /// line has counted yet, and forgets them: the last lines, at a clean
+    /// stop.
+    pub fn take_unlogged(&mut self, each: &mut dyn FnMut(usize, u64)) {
+        for (number, unlogged) in self.unlogged.iter_mut().enumerate() {
+            if *unlogged > 0 {
+                each(number, std::mem::take(unlogged));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -71,5 +84,20 @@ mod tests {
         assert_eq!(log.arrived(10, 2, t0 + LINE_EVERY), Some(10_000));
         assert_eq!(log.arrived(10, 1, t0 + LINE_EVERY * 2), Some(0));
         assert_eq!(log.arrived(99, 1, t0), None, "no such signal");
+    }
+
+    #[test]
+    fn the_counts_without_a_line_are_taken_once() {
+        let mut log = IgnoredSignalLog::default();
+        let t0 = Instant::now();
+        assert_eq!(log.arrived(10, 1, t0), Some(0));
+        assert_eq!(log.arrived(10, 5, t0), None);
+        assert_eq!(log.arrived(12, 1, t0), Some(0));
+        assert_eq!(log.arrived(40, 1, t0), Some(0));
+        assert_eq!(log.arrived(40, 2, t0), None);
+        let mut taken = Vec::new();
+        log.take_unlogged(&mut |number, unlogged| taken.push((number, unlogged)));
+        assert_eq!(taken, [(10, 5), (40, 2)], "12 has no count left");
+        log.take_unlogged(&mut |number, _| panic!("{number} taken twice"));
     }
 }

@@ -164,12 +164,14 @@ pub struct ConnectionStats {
 impl HttpListener {
     /// Binds every address and starts accepting on all of them; one
     /// client address may hold `per_address` of the `max_connections`
-    /// (loopback too unless `loopback_exempt`).
+    /// (loopback too unless `loopback_exempt`). An address in use gets
+    /// what `in_use` says added to its error (who may hold it).
     pub fn bind(
         listen: &[Listen],
         client_timeout: Duration,
         max_connections: usize,
         (per_address, loopback_exempt): (usize, bool),
+        in_use: &dyn Fn() -> Option<String>,
     ) -> Result<HttpListener, String> {
         let mut listeners = Vec::with_capacity(listen.len());
         let mut bound = Vec::with_capacity(listen.len());
@@ -177,8 +179,15 @@ impl HttpListener {
         // to remove: a later address that fails must not leave them behind.
         let mut made = MadeSockets::default();
         for addr in listen {
-            let (listener, local) =
-                bind_one(addr, &mut made).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let (listener, local) = bind_one(addr, &mut made).map_err(|e| {
+                let holder = (e.kind() == io::ErrorKind::AddrInUse)
+                    .then(in_use)
+                    .flatten();
+                format!(
+                    "cannot listen on {addr}: {e}{}",
+                    holder.as_deref().unwrap_or("")
+                )
+            })?;
             listeners.push(listener);
             bound.push(local);
         }

@@ -1490,15 +1490,32 @@ fn absolute_form_targets_are_routed_and_their_authority_checked() {
     }
     // An authority that is no host at all (empty; with userinfo, which
     // RFC 9110 §4.2.4 says to treat as an error) is 400 as a Host
-    // header of that value is (RFC 9112 §3.2).
-    for target in ["http:///metrics", "http://user@127.0.0.1/metrics"] {
+    // header of that value is (RFC 9112 §3.2), and the body says it was
+    // the authority, not the Host header beside it (that said "invalid
+    // Host header" of a well-formed `Host: localhost`).
+    for target in [
+        "http:///metrics",
+        "http://user@127.0.0.1/metrics",
+        "http://local%zzhost/metrics",
+        "http://localhost:99999/metrics",
+    ] {
         let r = get(target, Some("localhost"));
         assert_eq!(r.status, 400, "{target}: {}", r.head);
         assert!(
-            r.body_text().starts_with("invalid Host header: "),
-            "{target}"
+            r.body_text()
+                .starts_with("invalid authority in the request target: "),
+            "{target}: {:?}",
+            r.body_text()
         );
     }
+    // A bad Host header beside an origin-form target is still named so.
+    let r = get("/metrics", Some("local%zzhost"));
+    assert_eq!(r.status, 400, "{}", r.head);
+    assert!(
+        r.body_text().starts_with("invalid Host header: "),
+        "{:?}",
+        r.body_text()
+    );
 }
 
 /// RFC 9112 §5: a header name is a token (RFC 9110 §5.6.2), with nothing

@@ -527,6 +527,27 @@ pub fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
     }
 }
 
+/// Whether another open file description holds an exclusive `flock` on
+/// `file`, asked by trying a shared one without waiting (`LOCK_SH |
+/// LOCK_NB`): `EWOULDBLOCK` is yes. When the attempt succeeds, the shared
+/// lock taken is let go at once. `F_GETLK` would not do: it sees only
+/// POSIX record locks, which on Linux are apart from `flock`'s.
+pub fn flock_held_elsewhere(file: &std::fs::File) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor `file` keeps open for the whole call.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
+        // SAFETY: as above; releases the shared lock just taken.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+        return Ok(false);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(true)
+    } else {
+        Err(e)
+    }
+}
+
 /// Starts writeback of `len` bytes at `offset` of `file` without waiting
 /// for it (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that the final
 /// fsync of a large archive has little left to do and does not stall the

@@ -160,3 +160,182 @@ fn a_reload_onto_another_daemons_state_dir_is_refused() {
     assert_eq!(std::fs::read_to_string(&boots).unwrap(), recorded);
     assert_eq!(first.get("/data.json").status, 200);
 }
+
+/// A daemon that could not make its lock at start (`state_dir` not
+/// there yet and not creatable: here a regular file in its way, as a disk
+/// not yet mounted at boot leaves none) ran unguarded for its whole
+/// uptime. The lock is now tried again at a sample (every 10 minutes,
+/// here shortened) and, once taken, refuses a second daemon as at start.
+#[test]
+fn a_lock_that_could_not_be_made_at_start_is_taken_later() {
+    let dir = TempDir::new("state-lock-retry");
+    let state = dir.join("state");
+    std::fs::write(&state, "in the way\n").unwrap();
+    let config = dir.config(
+        "backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\nhistory_tiers = off\n",
+    );
+    let config = config.to_str().unwrap();
+    let daemon = Daemon::start_with(&["--config", config], |cmd| {
+        cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "200");
+    });
+    assert!(
+        daemon.wait_log(
+            "running without the one-daemon-per-state_dir check",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        daemon.dump()
+    );
+    std::fs::remove_file(&state).unwrap();
+    let lock = state.join("sysmon.lock");
+    let taken = wait_for(Duration::from_secs(10), || {
+        (std::fs::read_to_string(&lock).ok()? == format!("{}\n", daemon.pid())).then_some(())
+    });
+    assert!(
+        taken.is_some(),
+        "the lock was never tried again\n{}",
+        daemon.dump()
+    );
+    let out = sysmon(&["run", "--listen", "127.0.0.1:0", "--config", config])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("pid {}", daemon.pid())), "{said}");
+}
+
+/// The lock tried again is found held: another sysmon started on the
+/// same `state_dir` while this one ran unguarded, and took it. This one
+/// says so (an error naming the other's PID, once) and runs on without
+/// writing in that `state_dir`: no boot log opened there (its retry
+/// would have recorded this boot over the other's record), and no
+/// "stopped" written at its stop.
+#[test]
+fn a_lock_found_held_on_retry_is_an_error_and_the_state_is_left_alone() {
+    let dir = TempDir::new("state-lock-retry-held");
+    // The first's state_dir is `in-the-way/state`, not creatable while
+    // `in-the-way` is a file; it becomes the second's once `in-the-way`
+    // is a link to the second's parent.
+    let blocked = dir.join("in-the-way");
+    std::fs::write(&blocked, "a file\n").unwrap();
+    let shared_parent = dir.join("shared");
+    std::fs::create_dir(&shared_parent).unwrap();
+    let extra = "backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n\
+                 history_tiers = off\n";
+    let config_for = |name: &str, parent: &std::path::Path| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {p}/state\n{extra}",
+                d = dir.path().display(),
+                p = parent.display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let first_config = config_for("first.conf", &blocked);
+    let mut first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
+        cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "200")
+            .env("SYSMON_TEST_BOOT_LOG_RETRY_MS", "200");
+    });
+    assert!(
+        first.wait_log(
+            "running without the one-daemon-per-state_dir check",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        first.dump()
+    );
+    let second_config = config_for("second.conf", &shared_parent);
+    let second = Daemon::start(&["--config", second_config.to_str().unwrap()]);
+    let boots = shared_parent.join("state/boots.log");
+    let recorded = wait_for(Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(&boots).ok()?;
+        text.trim_end().ends_with(" up").then_some(text)
+    })
+    .unwrap_or_else(|| panic!("the second never recorded its boot\n{}", second.dump()));
+
+    std::fs::remove_file(&blocked).unwrap();
+    std::os::unix::fs::symlink(&shared_parent, &blocked).unwrap();
+    let said = format!(
+        "in use by another sysmon (pid {} holds sysmon.lock)",
+        second.pid()
+    );
+    assert!(
+        first.wait_log(&said, Duration::from_secs(10)),
+        "the held lock was not reported\n{}",
+        first.dump()
+    );
+    // Retries of the lock and the boot log would come every 200 ms.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(first.logged(&said), 1, "{}", first.dump());
+    assert_eq!(first.logged("boot log: "), 1, "{}", first.dump());
+    assert_eq!(std::fs::read_to_string(&boots).unwrap(), recorded);
+    assert_eq!(first.get("/data.json").status, 200, "{}", first.dump());
+    first.signal(libc::SIGTERM);
+    assert!(first.wait_exit(Duration::from_secs(10)).is_some());
+    assert_eq!(std::fs::read_to_string(&boots).unwrap(), recorded);
+    assert_eq!(
+        std::fs::read_to_string(shared_parent.join("state/sysmon.lock")).unwrap(),
+        format!("{}\n", second.pid())
+    );
+    assert_eq!(second.get("/data.json").status, 200, "{}", second.dump());
+}
+
+/// A second daemon on a fixed port fails at the bind, before the lock
+/// (binding may need root; the lock comes after the privilege drop), and
+/// said only "address in use". When the port is in use and the
+/// `state_dir`'s lock is held, the error now names the holder, read
+/// without taking the lock; a port held by something else beside a lock
+/// file that no one holds (a PID left by a daemon gone) adds nothing.
+#[test]
+fn a_second_daemon_on_the_same_port_names_the_lock_holder() {
+    let dir = TempDir::new("state-lock-port");
+    let config = dir.config("backup = off\nupdate_manager = none\nhistory_tiers = off\n");
+    let config = config.to_str().unwrap();
+    let first = Daemon::start(&["--config", config]);
+    let lock = dir.join("state/sysmon.lock");
+    let held = std::fs::read(&lock).unwrap();
+    let listen = first.addr.to_string();
+    let out = sysmon(&["run", "--listen", &listen, "--config", config])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    for needed in [
+        format!("cannot listen on {listen}: "),
+        format!(
+            "another sysmon, pid {}, holds {}",
+            first.pid(),
+            lock.display()
+        ),
+    ] {
+        assert!(said.contains(&needed), "no `{needed}` in: {said}");
+    }
+    assert_eq!(said.lines().count(), 1, "{said}");
+    // Read, not taken: the first holds it still, and it says the same.
+    assert_eq!(std::fs::read(&lock).unwrap(), held);
+    assert_eq!(first.get("/data.json").status, 200, "{}", first.dump());
+
+    // A port held by another program; a lock file no one holds.
+    let other = TempDir::new("state-lock-port-stale");
+    let config = other.config("backup = off\nupdate_manager = none\nhistory_tiers = off\n");
+    std::fs::create_dir(other.join("state")).unwrap();
+    std::fs::write(other.join("state/sysmon.lock"), "4194000\n").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let out = sysmon(&["run", "--listen", &listen, "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!("cannot listen on {listen}: ")),
+        "{said}"
+    );
+    assert!(!said.contains("another sysmon"), "{said}");
+    assert!(!said.contains("4194000"), "{said}");
+}

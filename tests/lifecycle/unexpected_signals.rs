@@ -104,3 +104,39 @@ fn a_storm_of_sigusr1_is_one_line() {
     );
     stops_cleanly(daemon);
 }
+
+/// The count of a storm's last burst was logged only if the same signal
+/// came again a minute later: stopped before that, the daemon said
+/// nothing of it. At a clean stop the counts not yet logged are written,
+/// a line per signal. A real-time signal, since those are queued (each
+/// sent is one arrival; SIGUSR1s sent together may merge into one).
+#[test]
+fn a_storm_not_yet_logged_is_counted_at_a_clean_stop() {
+    let dir = TempDir::new("sig-storm-stop");
+    let mut daemon = Daemon::on_fixture(&dir, "interval = 200ms");
+    let signal = 40;
+    daemon.signal(signal);
+    assert!(
+        daemon.wait_log(" ignored (", Duration::from_secs(5)),
+        "{}",
+        daemon.dump()
+    );
+    let burst = sh(&format!(
+        "i=0; while [ $i -lt 300 ]; do kill -{signal} {} || exit 1; i=$((i+1)); done",
+        daemon.pid()
+    ));
+    assert!(burst.status.success(), "{burst:?}\n{}", daemon.dump());
+    assert_eq!(daemon.get("/data.json").status, 200, "{}", daemon.dump());
+    assert_eq!(daemon.logged(" ignored ("), 1, "within the minute");
+    daemon.signal(libc::SIGTERM);
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", daemon.dump());
+    assert!(daemon.wait_log("stopped", Duration::from_secs(1)));
+    assert_eq!(daemon.logged(" ignored ("), 2, "{}", daemon.dump());
+    assert_eq!(
+        daemon.logged(" ignored (x300 since the last line"),
+        1,
+        "{}",
+        daemon.dump()
+    );
+}
