@@ -5,7 +5,9 @@
 #   make bench      side-by-side measurements for README's performance section
 #                   (~20 min; SYSMON_BENCH_ONLY=start: the start rows alone;
 #                   SYSMON_BENCH_ONLY=http: /data.json and cached /metrics under
-#                   wrk, quiet and busy, each beside its C floor, ~2 min)
+#                   wrk, quiet and busy, each beside its C floor, ~2 min;
+#                   SYSMON_BENCH_ONLY=idle: CPU idle in 3 windows of 30 s beside
+#                   its C floor and the peers, medians, ~2 min)
 #   make hot-text   re-profile the idle loop and rewrite src/link/hot-text.ld (~12 min)
 #   make install    see the install section below (PREFIX, DESTDIR, ...)
 
