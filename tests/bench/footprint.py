@@ -2,7 +2,8 @@
 """Issue 16's footprint rows for `make bench`, for one daemon at a time.
 
     footprint.py start  URL -- CMD...   ms from exec to the first 200 at URL
-    footprint.py idle   PID SECONDS     "cpu_ms_per_min wakeups threads rss_kib"
+    footprint.py idle   PID SECONDS     "cpu_ms_per_min wakeups threads rss_kib
+                                         minor_faults major_faults"
     footprint.py conns  PID HOST PORT N "threads rss_kib" with N idle connections
 
 `start` is the bench's method before 2026-12-03, kept to compare with old
@@ -10,7 +11,10 @@ figures: Python's Popen and urllib cost about 4 ms against a daemon that
 already answers, so the bench now uses tests/bench/startclock.c (a C client
 whose own floor is about 0.1 ms, median of 7 starts).
 `idle` counts the voluntary context switches of the process's main thread
-(each one a sleep that ended: a wake-up) and its CPU time over the window.
+(each one a sleep that ended: a wake-up; a major fault's disk read is one
+too) and its CPU time over the window, and the page faults of the process
+(all threads) in it: a window whose CPU stands out says whether it paid
+for page reads.
 `conns` opens N connections that send nothing, waits until the process has
 settled (its thread count and RSS stop moving for 1 s, at most 10 s), reads
 the figures, then closes them. Nothing here asserts: the bench prints.
@@ -32,6 +36,15 @@ def status(pid, key):
 
 def main_thread_switches(pid):
     return status(f"{pid}/task/{pid}", "voluntary_ctxt_switches")
+
+
+def faults(pid):
+    """(minor, major) page faults of every thread of `pid` so far
+    (/proc/PID/stat's fields 10 and 12, counted after the command's
+    parenthesis, which may hold spaces)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[7]), int(fields[9])
 
 
 def cpu_ns(pid):
@@ -67,11 +80,14 @@ def start(url, cmd):
 
 
 def idle(pid, seconds):
-    w0, c0 = main_thread_switches(pid), cpu_ns(pid)
+    w0, c0, f0 = main_thread_switches(pid), cpu_ns(pid), faults(pid)
     time.sleep(seconds)
-    w1, c1 = main_thread_switches(pid), cpu_ns(pid)
+    w1, c1, f1 = main_thread_switches(pid), cpu_ns(pid), faults(pid)
     cpu_ms_per_min = (c1 - c0) / 1e6 * 60 / seconds
-    print(f"{cpu_ms_per_min:.2f} {w1 - w0} {status(pid, 'Threads')} {status(pid, 'VmRSS')}")
+    print(
+        f"{cpu_ms_per_min:.2f} {w1 - w0} {status(pid, 'Threads')} {status(pid, 'VmRSS')}"
+        f" {f1[0] - f0[0]} {f1[1] - f0[1]}"
+    )
 
 
 def conns(pid, host, port, n):

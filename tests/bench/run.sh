@@ -195,6 +195,9 @@ CONF
     awk '{ if ($2 > 0) printf "%.2f\n", $1 / $2 }' | median)
   IDLE_ROUNDS_S=$(rounds 1 "$FP_S" | paste -sd/ - | sed 's|/| / |g')
   IDLE_ROUNDS_F=$(rounds 1 "$FP_F" | paste -sd/ - | sed 's|/| / |g')
+  # sysmon's page faults, minor/major, in each window: a window whose CPU
+  # stands out says whether it paid for reading pages back.
+  IDLE_FAULTS_S=$(for r in $(seq $IDLE_ROUNDS); do cut -d" " -f5,6 "$WORK/idle-$FP_S-$r.txt" | tr " " /; done | paste -sd, - | sed 's|,|, |g')
   if [ $HAVE_NE = 1 ]; then
     set -- $(idle_of "$FP_N"); IDLE_CPU_N=$1; WAKE_N=$2; THR_N=$3; RSS_IDLE_N=$4
   fi
@@ -206,6 +209,7 @@ CONF
     echo "| CPU idle, 5 s sampling (ms/min; median of $IDLE_ROUNDS windows of 30 s; sysmon's: $IDLE_ROUNDS_S) | $IDLE_CPU_S | ${IDLE_CPU_N:-} | | ${IDLE_CPU_M:-} | |"
     echo "| floor: CPU idle of a C thread making the same calls every 5 s, nothing else / only waking (ms/min, medians, the same windows; tests/bench/floor.c; the first's: $IDLE_ROUNDS_F) | $IDLE_CPU_F / $IDLE_CPU_W (sysmon ${IDLE_RATIO:--}x the first, the median of the windows' ratios) | | | | |"
     echo "| wake-ups of the main thread per 30 s idle (median) | $WAKE_S | ${WAKE_N:-} | | ${WAKE_M:-} | |"
+    echo "| page faults per 30 s idle, minor/major, each window | $IDLE_FAULTS_S | | | | |"
   }
   if [ "$ONLY" = idle ]; then
     {
