@@ -190,9 +190,9 @@ pub struct Daemon {
     /// that could not be made; logged).
     _state_lock: Option<crate::statelock::StateLock>,
     /// When the lock that could not be made is tried again
-    /// ([`STATE_LOCK_RETRY`] after the failure, at a sample, before the
-    /// history file's and the boot log's retries); `None` when held, or
-    /// not worth trying again.
+    /// ([`STATE_LOCK_RETRY`] after the failure, at a sample; also, while
+    /// it is pending, at once before the history file is opened or the
+    /// boot log's due retry); `None` when held, or not worth trying again.
     state_lock_retry_at: Option<Instant>,
     /// The retry found the lock held by another sysmon, which took
     /// `state_dir` while this one ran unguarded: this one writes nothing
@@ -578,7 +578,14 @@ impl Daemon {
         }
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
-        if sampled && self.state_lock_retry_at.is_some_and(|at| now >= at) {
+        // Due, or before the boot log's due retry: found held, the lock
+        // keeps it out of the holder's state_dir (the history file's
+        // opening asks in `open_pending_history_file`).
+        if sampled
+            && self
+                .state_lock_retry_at
+                .is_some_and(|at| now >= at || self.boot_log_retry_at.is_some_and(|due| now >= due))
+        {
             self.retry_state_lock(now);
         }
         if sampled {
@@ -746,6 +753,12 @@ impl Daemon {
 
     /// Opens the history file if [`Daemon::bind`] left it for later.
     fn open_pending_history_file(&mut self, now: Instant, unix_ms: u64) {
+        if self.history_file_pending && self.state_lock_retry_at.is_some() {
+            // Unguarded: the lock first, or the file could be opened in
+            // the state_dir of a sysmon started meanwhile (the opening
+            // is given up if it holds the lock: `leave_state_dir`).
+            self.retry_state_lock(now);
+        }
         if std::mem::take(&mut self.history_file_pending) {
             self.history_file = open_history_file(&self.config, now, unix_ms);
             self.history_answers.invalidate();
