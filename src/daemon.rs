@@ -189,15 +189,16 @@ pub struct Daemon {
     /// running unguarded (a file system without `flock`, a lock file
     /// that could not be made; logged).
     _state_lock: Option<crate::statelock::StateLock>,
-    /// When the lock that could not be made is tried again
-    /// ([`STATE_LOCK_RETRY`] after the failure, at a sample; also, while
-    /// it is pending, at once before the history file is opened or the
-    /// boot log's due retry); `None` when held, or not worth trying again.
+    /// When the lock that could not be made, or was found held by
+    /// another sysmon, is tried again ([`STATE_LOCK_RETRY`] after the
+    /// last try, at a sample; also, while it is pending, at once before
+    /// the history file is opened or the boot log's due retry); `None`
+    /// when held, or not worth trying again.
     state_lock_retry_at: Option<Instant>,
     /// The retry found the lock held by another sysmon, which took
-    /// `state_dir` while this one ran unguarded: this one writes nothing
-    /// more there (no history file, no boot log; logged) until a reload
-    /// moves it to another `state_dir`.
+    /// `state_dir` while this one ran unguarded: this one writes no
+    /// history file or boot log there (logged) until it takes the lock
+    /// (the other stopped) or a reload moves it to another `state_dir`.
     state_dir_held_elsewhere: bool,
     /// When the boot log that could not be opened is tried again
     /// ([`BOOT_LOG_RETRY`] after the failure, at a sample); `None` when
@@ -791,38 +792,49 @@ impl Daemon {
 
     /// The state_dir lock that could not be made, tried again. Found held
     /// by another sysmon (started on this `state_dir` while this one ran
-    /// unguarded): said loudly, and this one leaves the `state_dir` to it
-    /// ([`Daemon::leave_state_dir`]) but runs on: refusing to start is for
-    /// the one that comes second, and it came first.
+    /// unguarded): said loudly, once, and this one leaves the `state_dir`
+    /// to it ([`Daemon::leave_state_dir`]) but runs on: refusing to start
+    /// is for the one that comes second, and it came first. Tried again
+    /// while held: once the holder lets go, this one takes the lock and
+    /// opens its history file and boot log there again at once.
     #[cold]
     #[inline(never)]
     fn retry_state_lock(&mut self, now: Instant) {
-        self.state_lock_retry_at = None;
+        self.state_lock_retry_at = Some(now + state_lock_retry());
         match crate::statelock::take_again(&self.config.state_dir) {
             Ok(Some(lock)) => {
                 self._state_lock = Some(lock);
+                self.state_lock_retry_at = None;
                 log::info(format_args!(
                     "state_dir: {}: {} taken; the one-daemon-per-state_dir check is on",
                     self.config.state_dir.display(),
                     crate::statelock::FILE_NAME
                 ));
+                if std::mem::take(&mut self.state_dir_held_elsewhere) {
+                    // Both are tried later in this turn.
+                    if !self.config.history_tiers.is_empty() {
+                        self.history_file_retry_at = Some(now);
+                    }
+                    self.boot_log_retry_at = Some(now);
+                }
             }
-            Ok(None) => self.state_lock_retry_at = Some(now + state_lock_retry()),
-            Err(refusal) => {
+            Ok(None) => {}
+            Err(refusal) if !self.state_dir_held_elsewhere => {
                 log::error(format_args!(
                     "{refusal}: it took the lock while this one ran without it; \
-                     this one runs on, writing nothing more in state_dir \
-                     (no history file, no boot log)"
+                     this one runs on, writing no history file or boot log in \
+                     state_dir until the lock is let go (tried again every 10 minutes)"
                 ));
                 self.leave_state_dir();
             }
+            Err(_) => {}
         }
     }
 
     /// Another sysmon holds this `state_dir`: the boot log is closed as it
     /// is (no "stopped" written under the other's boot), the history file
     /// flushed (its own lock kept the other off it) and closed, and
-    /// neither is tried again.
+    /// neither is tried again until the lock is taken.
     fn leave_state_dir(&mut self) {
         self.state_dir_held_elsewhere = true;
         self.boot_log = None;
