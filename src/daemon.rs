@@ -1139,10 +1139,18 @@ impl Daemon {
                 "SIGHUP: interval or history changed; history starts again"
             ));
         }
-        if (&new.history_tiers, &new.state_dir)
-            != (&self.config.history_tiers, &self.config.state_dir)
-            && !self.state_dir_held_elsewhere
+        let history_moves = (&new.history_tiers, &new.state_dir)
+            != (&self.config.history_tiers, &self.config.state_dir);
+        // Unguarded in the same state_dir (a new one's lock was taken
+        // above): the lock first, as before any opening.
+        if history_moves
+            && new.state_dir == self.config.state_dir
+            && self.state_lock_retry_at.is_some()
+            && !new.history_tiers.is_empty()
         {
+            self.retry_state_lock(Instant::now());
+        }
+        if history_moves && !self.state_dir_held_elsewhere {
             if let Some(store) = &mut self.history_file {
                 store.flush();
             }

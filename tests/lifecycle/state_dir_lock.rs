@@ -354,6 +354,83 @@ fn a_state_file_retry_tries_the_pending_lock_first() {
     assert_eq!(second.logged("error"), 0, "{}", second.dump());
 }
 
+/// A reload that changes `history_tiers` opens the history file at once:
+/// while the lock was pending, it did so without it, in a `state_dir`
+/// another sysmon may have taken meanwhile (here one with no history
+/// file of its own: `history.db` was made in its `state_dir`). The
+/// pending lock is now tried first, as before any opening.
+#[test]
+fn a_reload_of_history_tiers_tries_the_pending_lock_first() {
+    let dir = TempDir::new("state-lock-retry-reload");
+    let blocked = dir.join("in-the-way");
+    std::fs::write(&blocked, "a file\n").unwrap();
+    let shared_parent = dir.join("shared");
+    std::fs::create_dir(&shared_parent).unwrap();
+    let config_for = |name: &str, parent: &std::path::Path, tiers: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {p}/state\n\
+                 backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n\
+                 history_tiers = {tiers}\n",
+                d = dir.path().display(),
+                p = parent.display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let first_config = config_for("first.conf", &blocked, "1m:2d");
+    let first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
+        cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "600000")
+            .env("SYSMON_TEST_BOOT_LOG_RETRY_MS", "600000")
+            .env("SYSMON_TEST_HISTORY_RETRY_MS", "600000");
+    });
+    assert!(
+        first.wait_log("error: history: ", Duration::from_secs(10)),
+        "{}",
+        first.dump()
+    );
+    let second_config = config_for("second.conf", &shared_parent, "off");
+    let second = Daemon::start(&["--config", second_config.to_str().unwrap()]);
+    let state = shared_parent.join("state");
+    assert!(
+        wait_for(Duration::from_secs(10), || std::fs::read_to_string(
+            state.join("sysmon.lock")
+        )
+        .ok()
+        .filter(|pid| *pid == format!("{}\n", second.pid())))
+        .is_some(),
+        "{}",
+        second.dump()
+    );
+    std::fs::remove_file(&blocked).unwrap();
+    std::os::unix::fs::symlink(&shared_parent, &blocked).unwrap();
+    config_for("first.conf", &blocked, "1m:1d");
+    first.signal(libc::SIGHUP);
+    assert!(
+        first.wait_log("SIGHUP: configuration reloaded", Duration::from_secs(10)),
+        "{}",
+        first.dump()
+    );
+    let said = format!(
+        "in use by another sysmon (pid {} holds sysmon.lock)",
+        second.pid()
+    );
+    assert_eq!(
+        first.logged(&said),
+        1,
+        "the lock was not tried\n{}",
+        first.dump()
+    );
+    assert!(
+        !state.join("history.db").exists(),
+        "history.db made in the other's state_dir\n{}",
+        first.dump()
+    );
+}
+
 /// The lock found held on retry was never tried again: once the other
 /// sysmon stopped, this one ran on for its whole uptime with no history
 /// file and no boot log, and no daemon kept the `state_dir` (a crash of
