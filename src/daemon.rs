@@ -189,15 +189,16 @@ pub struct Daemon {
     /// running unguarded (a file system without `flock`, a lock file
     /// that could not be made; logged).
     _state_lock: Option<crate::statelock::StateLock>,
-    /// When the lock that could not be made is tried again
-    /// ([`STATE_LOCK_RETRY`] after the failure, at a sample, before the
-    /// history file's and the boot log's retries); `None` when held, or
-    /// not worth trying again.
+    /// When the lock that could not be made, or was found held by
+    /// another sysmon, is tried again ([`STATE_LOCK_RETRY`] after the
+    /// last try, at a sample; also, while it is pending, at once before
+    /// the history file is opened or the boot log's due retry); `None`
+    /// when held, or not worth trying again.
     state_lock_retry_at: Option<Instant>,
     /// The retry found the lock held by another sysmon, which took
-    /// `state_dir` while this one ran unguarded: this one writes nothing
-    /// more there (no history file, no boot log; logged) until a reload
-    /// moves it to another `state_dir`.
+    /// `state_dir` while this one ran unguarded: this one writes no
+    /// history file or boot log there (logged) until it takes the lock
+    /// (the other stopped) or a reload moves it to another `state_dir`.
     state_dir_held_elsewhere: bool,
     /// When the boot log that could not be opened is tried again
     /// ([`BOOT_LOG_RETRY`] after the failure, at a sample); `None` when
@@ -578,7 +579,14 @@ impl Daemon {
         }
         self.backup.poll(now, BACKUP_SLICE);
         self.audit.poll(now);
-        if sampled && self.state_lock_retry_at.is_some_and(|at| now >= at) {
+        // Due, or before the boot log's due retry: found held, the lock
+        // keeps it out of the holder's state_dir (the history file's
+        // opening asks in `open_pending_history_file`).
+        if sampled
+            && self
+                .state_lock_retry_at
+                .is_some_and(|at| now >= at || self.boot_log_retry_at.is_some_and(|due| now >= due))
+        {
             self.retry_state_lock(now);
         }
         if sampled {
@@ -746,6 +754,12 @@ impl Daemon {
 
     /// Opens the history file if [`Daemon::bind`] left it for later.
     fn open_pending_history_file(&mut self, now: Instant, unix_ms: u64) {
+        if self.history_file_pending && self.state_lock_retry_at.is_some() {
+            // Unguarded: the lock first, or the file could be opened in
+            // the state_dir of a sysmon started meanwhile (the opening
+            // is given up if it holds the lock: `leave_state_dir`).
+            self.retry_state_lock(now);
+        }
         if std::mem::take(&mut self.history_file_pending) {
             self.history_file = open_history_file(&self.config, now, unix_ms);
             self.history_answers.invalidate();
@@ -778,38 +792,49 @@ impl Daemon {
 
     /// The state_dir lock that could not be made, tried again. Found held
     /// by another sysmon (started on this `state_dir` while this one ran
-    /// unguarded): said loudly, and this one leaves the `state_dir` to it
-    /// ([`Daemon::leave_state_dir`]) but runs on: refusing to start is for
-    /// the one that comes second, and it came first.
+    /// unguarded): said loudly, once, and this one leaves the `state_dir`
+    /// to it ([`Daemon::leave_state_dir`]) but runs on: refusing to start
+    /// is for the one that comes second, and it came first. Tried again
+    /// while held: once the holder lets go, this one takes the lock and
+    /// opens its history file and boot log there again at once.
     #[cold]
     #[inline(never)]
     fn retry_state_lock(&mut self, now: Instant) {
-        self.state_lock_retry_at = None;
+        self.state_lock_retry_at = Some(now + state_lock_retry());
         match crate::statelock::take_again(&self.config.state_dir) {
             Ok(Some(lock)) => {
                 self._state_lock = Some(lock);
+                self.state_lock_retry_at = None;
                 log::info(format_args!(
                     "state_dir: {}: {} taken; the one-daemon-per-state_dir check is on",
                     self.config.state_dir.display(),
                     crate::statelock::FILE_NAME
                 ));
+                if std::mem::take(&mut self.state_dir_held_elsewhere) {
+                    // Both are tried later in this turn.
+                    if !self.config.history_tiers.is_empty() {
+                        self.history_file_retry_at = Some(now);
+                    }
+                    self.boot_log_retry_at = Some(now);
+                }
             }
-            Ok(None) => self.state_lock_retry_at = Some(now + state_lock_retry()),
-            Err(refusal) => {
+            Ok(None) => {}
+            Err(refusal) if !self.state_dir_held_elsewhere => {
                 log::error(format_args!(
                     "{refusal}: it took the lock while this one ran without it; \
-                     this one runs on, writing nothing more in state_dir \
-                     (no history file, no boot log)"
+                     this one runs on, writing no history file or boot log in \
+                     state_dir until the lock is let go (tried again every 10 minutes)"
                 ));
                 self.leave_state_dir();
             }
+            Err(_) => {}
         }
     }
 
     /// Another sysmon holds this `state_dir`: the boot log is closed as it
     /// is (no "stopped" written under the other's boot), the history file
     /// flushed (its own lock kept the other off it) and closed, and
-    /// neither is tried again.
+    /// neither is tried again until the lock is taken.
     fn leave_state_dir(&mut self) {
         self.state_dir_held_elsewhere = true;
         self.boot_log = None;
@@ -1114,10 +1139,18 @@ impl Daemon {
                 "SIGHUP: interval or history changed; history starts again"
             ));
         }
-        if (&new.history_tiers, &new.state_dir)
-            != (&self.config.history_tiers, &self.config.state_dir)
-            && !self.state_dir_held_elsewhere
+        let history_moves = (&new.history_tiers, &new.state_dir)
+            != (&self.config.history_tiers, &self.config.state_dir);
+        // Unguarded in the same state_dir (a new one's lock was taken
+        // above): the lock first, as before any opening.
+        if history_moves
+            && new.state_dir == self.config.state_dir
+            && self.state_lock_retry_at.is_some()
+            && !new.history_tiers.is_empty()
         {
+            self.retry_state_lock(Instant::now());
+        }
+        if history_moves && !self.state_dir_held_elsewhere {
             if let Some(store) = &mut self.history_file {
                 store.flush();
             }

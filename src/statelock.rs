@@ -17,11 +17,15 @@
 //!   file systems) and a lock file that cannot be made are warnings: the
 //!   daemon runs unguarded rather than not at all. A lock file that could
 //!   not be made (a `state_dir` on a mount not up yet) is tried again
-//!   every 10 minutes, at a sample ([`take_again`]); found held then (a
+//!   every 10 minutes, at a sample ([`take_again`]), and first whenever
+//!   the history file or the boot log is about to be opened meanwhile
+//!   (their retries run on timers of their own); found held then (a
 //!   second sysmon started meanwhile and took it), the daemon says so
-//!   with an error naming the holder and runs on without writing in
-//!   `state_dir` again (`Daemon::leave_state_dir`): it came first, so it
-//!   is not the one refused, but the state is the holder's.
+//!   with an error naming the holder and runs on without its history
+//!   file and boot log there (`Daemon::leave_state_dir`): it came first,
+//!   so it is not the one refused, but the state is the holder's. The
+//!   lock is still tried every 10 minutes: taken once the holder stops,
+//!   the two are opened there again (no daemon kept them otherwise).
 //! - One-shot commands take no lock: they read, or (`sysmon backup`)
 //!   replace `backup_last.json` by an atomic rename, which the daemon
 //!   reads again when it changes.

@@ -284,6 +284,256 @@ fn a_lock_found_held_on_retry_is_an_error_and_the_state_is_left_alone() {
     assert_eq!(second.get("/data.json").status, 200, "{}", second.dump());
 }
 
+/// The history file's and the boot log's retries run on timers of their
+/// own: one that came due at a sample where the lock's did not opened
+/// its file in a `state_dir` that another sysmon had taken meanwhile (its
+/// `history.db` made over the other's, whose rename then failed; this
+/// boot recorded in the other's `boots.log`). A due retry of either now
+/// tries the lock first. Here the lock's own retry is out of reach, the
+/// others' 200 ms.
+#[test]
+fn a_state_file_retry_tries_the_pending_lock_first() {
+    let dir = TempDir::new("state-lock-retry-first");
+    let blocked = dir.join("in-the-way");
+    std::fs::write(&blocked, "a file\n").unwrap();
+    let shared_parent = dir.join("shared");
+    std::fs::create_dir(&shared_parent).unwrap();
+    let config_for = |name: &str, parent: &std::path::Path| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {p}/state\n\
+                 backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n",
+                d = dir.path().display(),
+                p = parent.display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let first_config = config_for("first.conf", &blocked);
+    let first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
+        cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "600000")
+            .env("SYSMON_TEST_BOOT_LOG_RETRY_MS", "200")
+            .env("SYSMON_TEST_HISTORY_RETRY_MS", "200");
+    });
+    assert!(
+        first.wait_log(
+            "running without the one-daemon-per-state_dir check",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        first.dump()
+    );
+    let second_config = config_for("second.conf", &shared_parent);
+    let second = Daemon::start(&["--config", second_config.to_str().unwrap()]);
+    let state = shared_parent.join("state");
+    let history = format!("history: {}", state.join("history.db").display());
+    assert!(
+        second.wait_log(&history, Duration::from_secs(10)),
+        "{}",
+        second.dump()
+    );
+    let boots = state.join("boots.log");
+    let recorded = std::fs::read_to_string(&boots).unwrap();
+    std::fs::remove_file(&blocked).unwrap();
+    std::os::unix::fs::symlink(&shared_parent, &blocked).unwrap();
+    let said = format!(
+        "in use by another sysmon (pid {} holds sysmon.lock)",
+        second.pid()
+    );
+    assert!(
+        first.wait_log(&said, Duration::from_secs(10)),
+        "the lock was not tried at the other retries\n{}",
+        first.dump()
+    );
+    let in_the_way = format!("{}", blocked.join("state/history.db").display());
+    assert_eq!(first.logged(&in_the_way), 0, "{}", first.dump());
+    assert_eq!(std::fs::read_to_string(&boots).unwrap(), recorded);
+    assert_eq!(second.logged("error"), 0, "{}", second.dump());
+}
+
+/// A reload that changes `history_tiers` opens the history file at once:
+/// while the lock was pending, it did so without it, in a `state_dir`
+/// another sysmon may have taken meanwhile (here one with no history
+/// file of its own: `history.db` was made in its `state_dir`). The
+/// pending lock is now tried first, as before any opening.
+#[test]
+fn a_reload_of_history_tiers_tries_the_pending_lock_first() {
+    let dir = TempDir::new("state-lock-retry-reload");
+    let blocked = dir.join("in-the-way");
+    std::fs::write(&blocked, "a file\n").unwrap();
+    let shared_parent = dir.join("shared");
+    std::fs::create_dir(&shared_parent).unwrap();
+    let config_for = |name: &str, parent: &std::path::Path, tiers: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {p}/state\n\
+                 backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n\
+                 history_tiers = {tiers}\n",
+                d = dir.path().display(),
+                p = parent.display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let first_config = config_for("first.conf", &blocked, "1m:2d");
+    let first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
+        cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "600000")
+            .env("SYSMON_TEST_BOOT_LOG_RETRY_MS", "600000")
+            .env("SYSMON_TEST_HISTORY_RETRY_MS", "600000");
+    });
+    assert!(
+        first.wait_log("error: history: ", Duration::from_secs(10)),
+        "{}",
+        first.dump()
+    );
+    let second_config = config_for("second.conf", &shared_parent, "off");
+    let second = Daemon::start(&["--config", second_config.to_str().unwrap()]);
+    let state = shared_parent.join("state");
+    assert!(
+        wait_for(Duration::from_secs(10), || std::fs::read_to_string(
+            state.join("sysmon.lock")
+        )
+        .ok()
+        .filter(|pid| *pid == format!("{}\n", second.pid())))
+        .is_some(),
+        "{}",
+        second.dump()
+    );
+    std::fs::remove_file(&blocked).unwrap();
+    std::os::unix::fs::symlink(&shared_parent, &blocked).unwrap();
+    config_for("first.conf", &blocked, "1m:1d");
+    first.signal(libc::SIGHUP);
+    assert!(
+        first.wait_log("SIGHUP: configuration reloaded", Duration::from_secs(10)),
+        "{}",
+        first.dump()
+    );
+    let said = format!(
+        "in use by another sysmon (pid {} holds sysmon.lock)",
+        second.pid()
+    );
+    assert_eq!(
+        first.logged(&said),
+        1,
+        "the lock was not tried\n{}",
+        first.dump()
+    );
+    assert!(
+        !state.join("history.db").exists(),
+        "history.db made in the other's state_dir\n{}",
+        first.dump()
+    );
+}
+
+/// The lock found held on retry was never tried again: once the other
+/// sysmon stopped, this one ran on for its whole uptime with no history
+/// file and no boot log, and no daemon kept the `state_dir` (a crash of
+/// the machine then went unseen by the next start's unclean-end check).
+/// It is now tried again every 10 minutes (here shortened) while held,
+/// said once, and taken when its holder lets go: the history file and
+/// boot log are opened again there at once.
+#[test]
+fn a_lock_held_elsewhere_is_taken_when_its_holder_stops() {
+    let dir = TempDir::new("state-lock-retry-released");
+    let blocked = dir.join("in-the-way");
+    std::fs::write(&blocked, "a file\n").unwrap();
+    let shared_parent = dir.join("shared");
+    std::fs::create_dir(&shared_parent).unwrap();
+    let config_for = |name: &str, parent: &std::path::Path| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {p}/state\n\
+                 backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n",
+                d = dir.path().display(),
+                p = parent.display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let first_config = config_for("first.conf", &blocked);
+    let mut first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
+        cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "200")
+            .env("SYSMON_TEST_BOOT_LOG_RETRY_MS", "200")
+            .env("SYSMON_TEST_HISTORY_RETRY_MS", "200");
+    });
+    assert!(
+        first.wait_log(
+            "running without the one-daemon-per-state_dir check",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        first.dump()
+    );
+    let second_config = config_for("second.conf", &shared_parent);
+    let mut second = Daemon::start(&["--config", second_config.to_str().unwrap()]);
+    let state = shared_parent.join("state");
+    let boots = state.join("boots.log");
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let text = std::fs::read_to_string(&boots).ok()?;
+            text.trim_end().ends_with(" up").then_some(())
+        })
+        .is_some(),
+        "the second never recorded its boot\n{}",
+        second.dump()
+    );
+    std::fs::remove_file(&blocked).unwrap();
+    std::os::unix::fs::symlink(&shared_parent, &blocked).unwrap();
+    let said = format!(
+        "in use by another sysmon (pid {} holds sysmon.lock)",
+        second.pid()
+    );
+    assert!(
+        first.wait_log(&said, Duration::from_secs(10)),
+        "the held lock was not reported\n{}",
+        first.dump()
+    );
+    second.signal(libc::SIGTERM);
+    assert!(second.wait_exit(Duration::from_secs(10)).is_some());
+    let left = std::fs::read_to_string(&boots).unwrap();
+    let lock = state.join("sysmon.lock");
+    let taken = wait_for(Duration::from_secs(10), || {
+        (std::fs::read_to_string(&lock).ok()? == format!("{}\n", first.pid())).then_some(())
+    });
+    assert!(
+        taken.is_some(),
+        "the lock its holder let go was never taken\n{}",
+        first.dump()
+    );
+    let history = format!("history: {}", blocked.join("state/history.db").display());
+    assert!(
+        first.wait_log(&history, Duration::from_secs(10)),
+        "the history file was not opened again\n{}",
+        first.dump()
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            (std::fs::read_to_string(&boots).ok()? != left).then_some(())
+        })
+        .is_some(),
+        "the boot log was not opened again\n{}",
+        first.dump()
+    );
+    assert_eq!(first.logged(&said), 1, "{}", first.dump());
+    first.signal(libc::SIGTERM);
+    assert!(first.wait_exit(Duration::from_secs(10)).is_some());
+    let stopped = std::fs::read_to_string(&boots).unwrap();
+    assert!(
+        stopped.trim_end().ends_with("stopped"),
+        "{stopped}\n{}",
+        first.dump()
+    );
+}
+
 /// A second daemon on a fixed port fails at the bind, before the lock
 /// (binding may need root; the lock comes after the privilege drop), and
 /// said only "address in use". When the port is in use and the
