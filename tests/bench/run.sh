@@ -66,6 +66,9 @@ start_rows() {
   echo "| one answer once serving, the same client (ms, median of $START_ROUNDS) | $SERVING_S | ${SERVING_N:-} | | ${SERVING_M:-} | |"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.1fx\n", a / b }'; }
+# A peer's "requests/s / p99 | ratio" cells beside sysmon's p99 ($3), or two
+# empty cells when the peer did not run (SYSMON_BENCH_ONLY=http runs none).
+peer_cells() { if [ -n "$1" ]; then echo "$1 / $2 | $(ratio "$2" "$3") lower p99"; else echo " | "; fi; }
 # The floor under the HTTP latency rows (tests/bench/httpfloor.c): a C
 # epoll server that answers every request with sysmon's answer to PATH
 # (asked with HEADER, if given: $GZIP gets the gzipped answer, its bytes as
@@ -398,15 +401,15 @@ gzip_row() {
 busy_rows() {
   echo "| busy box ($(nproc) busy loops at nice 0), wrk -t2 -c16 -d10s: /data.json requests/s / p99 (ms) | $BUSY_RPS_S / $BUSY_P99_S | | |"
   floor_row "$BUSY_RPS_F" "$BUSY_P99_F" "$BUSY_P99_S" " | |"
-  echo "| busy box, /metrics at the default metrics_cache = 1s: requests/s / p99 (ms) | $BUSY_RPS_SM / $BUSY_P99_SM | ${BUSY_RPS_N:-} / ${BUSY_P99_N:-} | $(ratio "${BUSY_P99_N:-}" "$BUSY_P99_SM") lower p99 |"
+  echo "| busy box, /metrics at the default metrics_cache = 1s: requests/s / p99 (ms) | $BUSY_RPS_SM / $BUSY_P99_SM | $(peer_cells "${BUSY_RPS_N:-}" "${BUSY_P99_N:-}" "$BUSY_P99_SM") |"
   floor_row "$BUSY_RPS_FM" "$BUSY_P99_FM" "$BUSY_P99_SM" " | |"
-  echo "| busy box, cached /metrics with \`$GZIP\` (as Prometheus scrapes): requests/s / p99 (ms) | $BUSY_RPS_SMZ / $BUSY_P99_SMZ | ${BUSY_RPS_NZ:-} / ${BUSY_P99_NZ:-} | $(ratio "${BUSY_P99_NZ:-}" "$BUSY_P99_SMZ") lower p99 |"
+  echo "| busy box, cached /metrics with \`$GZIP\` (as Prometheus scrapes): requests/s / p99 (ms) | $BUSY_RPS_SMZ / $BUSY_P99_SMZ | $(peer_cells "${BUSY_RPS_NZ:-}" "${BUSY_P99_NZ:-}" "$BUSY_P99_SMZ") |"
   floor_row "$BUSY_RPS_FMZ" "$BUSY_P99_FMZ" "$BUSY_P99_SMZ" " | |"
   echo "| busy box, wrk at nice -10: /data.json requests/s / p99 (ms) | ${BUSY10_RPS_S:-} / ${BUSY10_P99_S:-} | | |"
   floor_row "${BUSY10_RPS_F:-}" "${BUSY10_P99_F:-}" "${BUSY10_P99_S:-}" " | |"
-  echo "| busy box, wrk at nice -10: /metrics (cached) requests/s / p99 (ms) | ${BUSY10_RPS_SM:-} / ${BUSY10_P99_SM:-} | ${BUSY10_RPS_N:-} / ${BUSY10_P99_N:-} | $(ratio "${BUSY10_P99_N:-}" "${BUSY10_P99_SM:-}") lower p99 |"
+  echo "| busy box, wrk at nice -10: /metrics (cached) requests/s / p99 (ms) | ${BUSY10_RPS_SM:-} / ${BUSY10_P99_SM:-} | $(peer_cells "${BUSY10_RPS_N:-}" "${BUSY10_P99_N:-}" "${BUSY10_P99_SM:-}") |"
   floor_row "${BUSY10_RPS_FM:-}" "${BUSY10_P99_FM:-}" "${BUSY10_P99_SM:-}" " | |"
-  echo "| busy box, wrk at nice -10: cached /metrics with \`$GZIP\` requests/s / p99 (ms) | ${BUSY10_RPS_SMZ:-} / ${BUSY10_P99_SMZ:-} | ${BUSY10_RPS_NZ:-} / ${BUSY10_P99_NZ:-} | $(ratio "${BUSY10_P99_NZ:-}" "${BUSY10_P99_SMZ:-}") lower p99 |"
+  echo "| busy box, wrk at nice -10: cached /metrics with \`$GZIP\` requests/s / p99 (ms) | ${BUSY10_RPS_SMZ:-} / ${BUSY10_P99_SMZ:-} | $(peer_cells "${BUSY10_RPS_NZ:-}" "${BUSY10_P99_NZ:-}" "${BUSY10_P99_SMZ:-}") |"
   floor_row "${BUSY10_RPS_FMZ:-}" "${BUSY10_P99_FMZ:-}" "${BUSY10_P99_SMZ:-}" " | |"
 }
 if [ "$ONLY" = http ]; then
@@ -449,13 +452,13 @@ fi
   echo "|---|---|---|---|"
   echo "| CPU per scrape (µs) | $SCRAPE_US_S | ${SCRAPE_US_N:-} | $(ratio "${SCRAPE_US_N:-}" "$SCRAPE_US_S") less |"
   echo "| CPU per scrape with \`$GZIP\` (µs; sysmon renders and compresses each) | $SCRAPE_US_SZ | ${SCRAPE_US_NZ:-} | $(ratio "${SCRAPE_US_NZ:-}" "$SCRAPE_US_SZ") less |"
-  echo "| scrape latency with \`$GZIP\` p50 / p99 (ms) | $SCRAPE_P50_SZ / $SCRAPE_P99_SZ | ${SCRAPE_P50_NZ:-} / ${SCRAPE_P99_NZ:-} | $(ratio "${SCRAPE_P99_NZ:-}" "$SCRAPE_P99_SZ") lower p99 |"
-  echo "| scrape latency p50 / p99 (ms) | $SCRAPE_P50_S / $SCRAPE_P99_S | ${SCRAPE_P50_N:-} / ${SCRAPE_P99_N:-} | $(ratio "${SCRAPE_P99_N:-}" "$SCRAPE_P99_S") lower p99 |"
-  echo "| wrk -t2 -c16 -d10s on /metrics: requests/s / p99 (ms) | $RPS_SM / $P99_SM | ${RPS_N:-} / ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_SM") lower p99 |"
+  echo "| scrape latency with \`$GZIP\` p50 / p99 (ms) | $SCRAPE_P50_SZ / $SCRAPE_P99_SZ | $(peer_cells "${SCRAPE_P50_NZ:-}" "${SCRAPE_P99_NZ:-}" "$SCRAPE_P99_SZ") |"
+  echo "| scrape latency p50 / p99 (ms) | $SCRAPE_P50_S / $SCRAPE_P99_S | $(peer_cells "${SCRAPE_P50_N:-}" "${SCRAPE_P99_N:-}" "$SCRAPE_P99_S") |"
+  echo "| wrk -t2 -c16 -d10s on /metrics: requests/s / p99 (ms) | $RPS_SM / $P99_SM | $(peer_cells "${RPS_N:-}" "${P99_N:-}" "$P99_SM") |"
   floor_row "$RPS_FM" "$P99_FM" "$P99_SM" " | |"
-  echo "| the same at the default metrics_cache = 1s: requests/s / p99 (ms) | $RPS_SMC / $P99_SMC | ${RPS_N:-} / ${P99_N:-} | $(ratio "${P99_N:-}" "$P99_SMC") lower p99 |"
+  echo "| the same at the default metrics_cache = 1s: requests/s / p99 (ms) | $RPS_SMC / $P99_SMC | $(peer_cells "${RPS_N:-}" "${P99_N:-}" "$P99_SMC") |"
   floor_row "$RPS_FMC" "$P99_FMC" "$P99_SMC" " | |"
-  gzip_row " ${RPS_NZ:-} / ${P99_NZ:-} | $(ratio "${P99_NZ:-}" "$P99_SMZ") lower p99 |"
+  gzip_row " $(peer_cells "${RPS_NZ:-}" "${P99_NZ:-}" "$P99_SMZ") |"
   busy_rows
   echo "| RSS after scraping (KiB) | $METRICS_RSS_S | ${METRICS_RSS_N:-} | $(ratio "${METRICS_RSS_N:-}" "$METRICS_RSS_S") less |"
   echo "| RSS after gzip scrapes too (KiB) | $METRICS_RSS_SZ | | |"
