@@ -13,6 +13,48 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
+/// The retry tests' directories: each daemon's `state_dir` is
+/// `PARENT/state`, where the first's PARENT is `in-the-way`, a file (so its
+/// lock cannot be made at start) that a test may later replace by a link
+/// to `shared`, the second's.
+struct BlockedStateDir {
+    dir: TempDir,
+    blocked: std::path::PathBuf,
+    shared: std::path::PathBuf,
+}
+
+impl BlockedStateDir {
+    fn new(name: &str) -> Self {
+        let dir = TempDir::new(name);
+        let blocked = dir.join("in-the-way");
+        std::fs::write(&blocked, "a file\n").unwrap();
+        let shared = dir.join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        BlockedStateDir {
+            dir,
+            blocked,
+            shared,
+        }
+    }
+
+    /// Writes config `name`: state_dir under `parent`, backup and audit
+    /// off, `/` sampled every 100 ms, then `extra` lines.
+    fn config(&self, name: &str, parent: &std::path::Path, extra: &str) -> std::path::PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {p}/state\n\
+                 backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n{extra}",
+                d = self.dir.path().display(),
+                p = parent.display()
+            ),
+        )
+        .unwrap();
+        path
+    }
+}
+
 #[test]
 fn a_second_daemon_on_the_same_state_dir_exits_naming_the_first() {
     let dir = TempDir::new("state-lock");
@@ -212,29 +254,13 @@ fn a_lock_that_could_not_be_made_at_start_is_taken_later() {
 /// "stopped" written at its stop.
 #[test]
 fn a_lock_found_held_on_retry_is_an_error_and_the_state_is_left_alone() {
-    let dir = TempDir::new("state-lock-retry-held");
+    let dirs = BlockedStateDir::new("state-lock-retry-held");
     // The first's state_dir is `in-the-way/state`, not creatable while
     // `in-the-way` is a file; it becomes the second's once `in-the-way`
     // is a link to the second's parent.
-    let blocked = dir.join("in-the-way");
-    std::fs::write(&blocked, "a file\n").unwrap();
-    let shared_parent = dir.join("shared");
-    std::fs::create_dir(&shared_parent).unwrap();
-    let extra = "backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n\
-                 history_tiers = off\n";
-    let config_for = |name: &str, parent: &std::path::Path| {
-        let path = dir.join(name);
-        std::fs::write(
-            &path,
-            format!(
-                "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {p}/state\n{extra}",
-                d = dir.path().display(),
-                p = parent.display()
-            ),
-        )
-        .unwrap();
-        path
-    };
+    let (blocked, shared_parent) = (dirs.blocked.clone(), dirs.shared.clone());
+    let config_for =
+        |name: &str, parent: &std::path::Path| dirs.config(name, parent, "history_tiers = off\n");
     let first_config = config_for("first.conf", &blocked);
     let mut first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
         cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "200")
@@ -293,25 +319,9 @@ fn a_lock_found_held_on_retry_is_an_error_and_the_state_is_left_alone() {
 /// others' 200 ms.
 #[test]
 fn a_state_file_retry_tries_the_pending_lock_first() {
-    let dir = TempDir::new("state-lock-retry-first");
-    let blocked = dir.join("in-the-way");
-    std::fs::write(&blocked, "a file\n").unwrap();
-    let shared_parent = dir.join("shared");
-    std::fs::create_dir(&shared_parent).unwrap();
-    let config_for = |name: &str, parent: &std::path::Path| {
-        let path = dir.join(name);
-        std::fs::write(
-            &path,
-            format!(
-                "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {p}/state\n\
-                 backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n",
-                d = dir.path().display(),
-                p = parent.display()
-            ),
-        )
-        .unwrap();
-        path
-    };
+    let dirs = BlockedStateDir::new("state-lock-retry-first");
+    let (blocked, shared_parent) = (dirs.blocked.clone(), dirs.shared.clone());
+    let config_for = |name: &str, parent: &std::path::Path| dirs.config(name, parent, "");
     let first_config = config_for("first.conf", &blocked);
     let first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
         cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "600000")
@@ -361,25 +371,10 @@ fn a_state_file_retry_tries_the_pending_lock_first() {
 /// pending lock is now tried first, as before any opening.
 #[test]
 fn a_reload_of_history_tiers_tries_the_pending_lock_first() {
-    let dir = TempDir::new("state-lock-retry-reload");
-    let blocked = dir.join("in-the-way");
-    std::fs::write(&blocked, "a file\n").unwrap();
-    let shared_parent = dir.join("shared");
-    std::fs::create_dir(&shared_parent).unwrap();
+    let dirs = BlockedStateDir::new("state-lock-retry-reload");
+    let (blocked, shared_parent) = (dirs.blocked.clone(), dirs.shared.clone());
     let config_for = |name: &str, parent: &std::path::Path, tiers: &str| {
-        let path = dir.join(name);
-        std::fs::write(
-            &path,
-            format!(
-                "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {p}/state\n\
-                 backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n\
-                 history_tiers = {tiers}\n",
-                d = dir.path().display(),
-                p = parent.display()
-            ),
-        )
-        .unwrap();
-        path
+        dirs.config(name, parent, &format!("history_tiers = {tiers}\n"))
     };
     let first_config = config_for("first.conf", &blocked, "1m:2d");
     let first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
@@ -440,25 +435,9 @@ fn a_reload_of_history_tiers_tries_the_pending_lock_first() {
 /// boot log are opened again there at once.
 #[test]
 fn a_lock_held_elsewhere_is_taken_when_its_holder_stops() {
-    let dir = TempDir::new("state-lock-retry-released");
-    let blocked = dir.join("in-the-way");
-    std::fs::write(&blocked, "a file\n").unwrap();
-    let shared_parent = dir.join("shared");
-    std::fs::create_dir(&shared_parent).unwrap();
-    let config_for = |name: &str, parent: &std::path::Path| {
-        let path = dir.join(name);
-        std::fs::write(
-            &path,
-            format!(
-                "backup_dir = {d}/backups\nlog_dir = {d}/logs\nstate_dir = {p}/state\n\
-                 backup = off\nupdate_manager = none\nmounts = /\ninterval = 100ms\n",
-                d = dir.path().display(),
-                p = parent.display()
-            ),
-        )
-        .unwrap();
-        path
-    };
+    let dirs = BlockedStateDir::new("state-lock-retry-released");
+    let (blocked, shared_parent) = (dirs.blocked.clone(), dirs.shared.clone());
+    let config_for = |name: &str, parent: &std::path::Path| dirs.config(name, parent, "");
     let first_config = config_for("first.conf", &blocked);
     let mut first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
         cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "200")
