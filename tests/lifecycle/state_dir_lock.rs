@@ -55,6 +55,26 @@ impl BlockedStateDir {
     }
 }
 
+/// Starts a daemon on `config` (its state_dir under `in-the-way`, so its
+/// lock cannot be made) with the retry knobs `env`, once it says it runs
+/// without the lock.
+fn start_unguarded(config: &std::path::Path, env: &[(&str, &str)]) -> Daemon {
+    let daemon = Daemon::start_with(&["--config", config.to_str().unwrap()], |cmd| {
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+    });
+    assert!(
+        daemon.wait_log(
+            "running without the one-daemon-per-state_dir check",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        daemon.dump()
+    );
+    daemon
+}
+
 #[test]
 fn a_second_daemon_on_the_same_state_dir_exits_naming_the_first() {
     let dir = TempDir::new("state-lock");
@@ -262,17 +282,12 @@ fn a_lock_found_held_on_retry_is_an_error_and_the_state_is_left_alone() {
     let config_for =
         |name: &str, parent: &std::path::Path| dirs.config(name, parent, "history_tiers = off\n");
     let first_config = config_for("first.conf", &blocked);
-    let mut first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
-        cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "200")
-            .env("SYSMON_TEST_BOOT_LOG_RETRY_MS", "200");
-    });
-    assert!(
-        first.wait_log(
-            "running without the one-daemon-per-state_dir check",
-            Duration::from_secs(10)
-        ),
-        "{}",
-        first.dump()
+    let mut first = start_unguarded(
+        &first_config,
+        &[
+            ("SYSMON_TEST_STATE_LOCK_RETRY_MS", "200"),
+            ("SYSMON_TEST_BOOT_LOG_RETRY_MS", "200"),
+        ],
     );
     let second_config = config_for("second.conf", &shared_parent);
     let second = Daemon::start(&["--config", second_config.to_str().unwrap()]);
@@ -323,18 +338,13 @@ fn a_state_file_retry_tries_the_pending_lock_first() {
     let (blocked, shared_parent) = (dirs.blocked.clone(), dirs.shared.clone());
     let config_for = |name: &str, parent: &std::path::Path| dirs.config(name, parent, "");
     let first_config = config_for("first.conf", &blocked);
-    let first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
-        cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "600000")
-            .env("SYSMON_TEST_BOOT_LOG_RETRY_MS", "200")
-            .env("SYSMON_TEST_HISTORY_RETRY_MS", "200");
-    });
-    assert!(
-        first.wait_log(
-            "running without the one-daemon-per-state_dir check",
-            Duration::from_secs(10)
-        ),
-        "{}",
-        first.dump()
+    let first = start_unguarded(
+        &first_config,
+        &[
+            ("SYSMON_TEST_STATE_LOCK_RETRY_MS", "600000"),
+            ("SYSMON_TEST_BOOT_LOG_RETRY_MS", "200"),
+            ("SYSMON_TEST_HISTORY_RETRY_MS", "200"),
+        ],
     );
     let second_config = config_for("second.conf", &shared_parent);
     let second = Daemon::start(&["--config", second_config.to_str().unwrap()]);
@@ -439,18 +449,13 @@ fn a_lock_held_elsewhere_is_taken_when_its_holder_stops() {
     let (blocked, shared_parent) = (dirs.blocked.clone(), dirs.shared.clone());
     let config_for = |name: &str, parent: &std::path::Path| dirs.config(name, parent, "");
     let first_config = config_for("first.conf", &blocked);
-    let mut first = Daemon::start_with(&["--config", first_config.to_str().unwrap()], |cmd| {
-        cmd.env("SYSMON_TEST_STATE_LOCK_RETRY_MS", "200")
-            .env("SYSMON_TEST_BOOT_LOG_RETRY_MS", "200")
-            .env("SYSMON_TEST_HISTORY_RETRY_MS", "200");
-    });
-    assert!(
-        first.wait_log(
-            "running without the one-daemon-per-state_dir check",
-            Duration::from_secs(10)
-        ),
-        "{}",
-        first.dump()
+    let mut first = start_unguarded(
+        &first_config,
+        &[
+            ("SYSMON_TEST_STATE_LOCK_RETRY_MS", "200"),
+            ("SYSMON_TEST_BOOT_LOG_RETRY_MS", "200"),
+            ("SYSMON_TEST_HISTORY_RETRY_MS", "200"),
+        ],
     );
     let second_config = config_for("second.conf", &shared_parent);
     let mut second = Daemon::start(&["--config", second_config.to_str().unwrap()]);
