@@ -497,14 +497,7 @@ fn a_full_destination_fails_cleanly() {
     let older_bytes: Vec<Vec<u8>> = older.iter().map(|p| fs::read(p).unwrap()).collect();
     // 2 MB of data against a 256 KiB file size limit.
     fs::write(td.join("src/big.bin"), vec![7u8; 2 << 20]).unwrap();
-    let mut cmd = Command::new("prlimit");
-    cmd.arg("--fsize=262144")
-        .arg(crate::common::BIN)
-        .args(["backup", "--config"])
-        .arg(&conf);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    let out = run(cmd);
+    let out = backup_under_prlimit("--fsize=262144", &conf);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -547,14 +540,7 @@ fn running_out_of_descriptors_fails_and_keeps_the_older_archive() {
     let older = archives(&backups);
     assert_eq!(older.len(), 1);
     let older_bytes = fs::read(&older[0]).unwrap();
-    let mut cmd = Command::new("prlimit");
-    cmd.arg("--nofile=20:20")
-        .arg(crate::common::BIN)
-        .args(["backup", "--config"])
-        .arg(&conf);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    let out = run(cmd);
+    let out = backup_under_prlimit("--nofile=20:20", &conf);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -1329,4 +1315,17 @@ fn a_record_that_cannot_be_read_is_not_replaced_by_one_without_its_last_success(
         stderr.contains(&format!("{}: ", record.display())) && stderr.contains("not recorded"),
         "no line naming the record:\n{stderr}"
     );
+}
+
+/// `sysmon backup --config CONF` under `prlimit LIMIT` (e.g.
+/// `--fsize=262144`), with only `PATH` in its environment.
+fn backup_under_prlimit(limit: &str, conf: &std::path::Path) -> std::process::Output {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(limit)
+        .arg(crate::common::BIN)
+        .args(["backup", "--config"])
+        .arg(conf);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    run(cmd)
 }
